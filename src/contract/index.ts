@@ -1,0 +1,35 @@
+// The contract: Berth's declarative spec (berth.yaml / berth.config.ts) — its types, schema,
+// loading with file:line:col errors, environment overlays and the published JSON Schema.
+import type { AppSpecInput } from './schema.js';
+
+export {
+  AppSchema,
+  Service as ServiceSchema,
+  Sidecar as SidecarSchema,
+  ReadinessProbe as ProbeSchema,
+  type AppSpec,
+  type AppSpecInput,
+  type ServiceSpec,
+  type ServiceSpecInput,
+  type ProbeSpec,
+  type SidecarSpec,
+  type RestartSpec,
+  type RolloutSpec,
+  type HttpProbeSpec,
+  type TcpProbeSpec,
+  type ExecProbeSpec,
+  type GrpcProbeSpec,
+  type DependencyCondition,
+  type RestartPolicy,
+  DNS_LABEL_RE,
+} from './schema.js';
+export { jsonSchema, SCHEMA_ID } from './json-schema.js';
+export { type SpecError, type FormatOptions, formatSpecErrors, didYouMean } from './errors.js';
+export { type LoadResult, type LoadOptions, loadSpec, validateSpecText, findSpecFile, SPEC_FILE_NAMES } from './load.js';
+export { splitCommand, trySplitCommand, CommandSplitError, type SplitResult, envVarName } from './command.js';
+export { mergeOverlay } from './overlay.js';
+
+/** Identity, for typing `export default defineApp({ … })` in berth.config.ts. Defaults may be left out. */
+export function defineApp(spec: AppSpecInput): AppSpecInput {
+  return spec;
+}

@@ -1,0 +1,276 @@
+// Loading a spec: find the file, parse YAML with positions (or import berth.config.ts), apply
+// the chosen environment overlay, validate with the schema and the semantic rules, and turn
+// every problem into a located SpecError. Nothing here throws for bad user input.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve, extname } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AppSchema, type AppSpec } from './schema.js';
+import { type SpecError, didYouMean, joinPath, listOr, sortErrors } from './errors.js';
+import { FileStartLocator, YamlLocator, parseYaml, type Locator } from './positions.js';
+import type { Problem } from './problem.js';
+import { issueToProblems } from './issues.js';
+import { isPlainObject, unknownKeys } from './shape.js';
+import { mergeOverlay } from './overlay.js';
+import { checkSemantics } from './semantic.js';
+
+export type LoadResult =
+  | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[] }
+  | { ok: false; errors: SpecError[] };
+
+export interface LoadOptions {
+  /** Apply `environments.<env>` before validating. */
+  env?: string;
+}
+
+export const SPEC_FILE_NAMES = ['berth.yaml', 'berth.yml', 'berth.config.ts'] as const;
+const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
+
+/** The overlay's own schema: a partial spec without `environments` (only its unknown keys are checked). */
+const OverlaySchema = AppSchema.omit({ environments: true });
+
+/** The spec file in `cwd`: ./berth.yaml, ./berth.yml or ./berth.config.ts, in that order. */
+export function findSpecFile(cwd: string): string | undefined {
+  for (const name of SPEC_FILE_NAMES) {
+    const p = resolve(cwd, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+type LocatorFactory = (overlay?: string) => Locator;
+
+function toSpecError(file: string, locator: Locator, p: Problem): SpecError {
+  const pos = locator.locate(p.path, p.mode ?? 'value');
+  const message = pos.overlay !== undefined ? `${p.message} (set in environments.${pos.overlay})` : p.message;
+  const e: SpecError = { file, line: pos.line, col: pos.col, path: joinPath(p.path), message };
+  if (p.hint !== undefined) e.hint = p.hint;
+  return e;
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${joinPath(p.path)}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Validates already-parsed spec data (from YAML or a config module). */
+function validateData(raw: unknown, file: string, locators: LocatorFactory, opts: LoadOptions): LoadResult {
+  const dir = dirname(file);
+  const baseLocator = locators();
+  if (!isPlainObject(raw)) {
+    return {
+      ok: false,
+      errors: [
+        {
+          file,
+          ...pick(baseLocator.locate([])),
+          path: '',
+          message: `the spec must be a mapping with \`app\` and \`services\`, but this is ${raw === null || raw === undefined ? 'empty' : Array.isArray(raw) ? 'a list' : 'a single value'}`,
+          hint: 'start from `berth init`, or see docs/spec.md',
+        },
+      ],
+    };
+  }
+  const baseProblems: Problem[] = [];
+  let data: unknown = raw;
+  let locator = baseLocator;
+  const envs = isPlainObject(raw.environments) ? raw.environments : {};
+
+  // Overlays that are not applied are still checked for unknown keys (typos surface early).
+  for (const [name, overlay] of Object.entries(envs)) {
+    if (name === opts.env) continue;
+    unknownKeys(OverlaySchema, overlay, ['environments', name], baseProblems);
+  }
+
+  if (opts.env !== undefined) {
+    if (!Object.prototype.hasOwnProperty.call(envs, opts.env)) {
+      const known = Object.keys(envs);
+      const close = didYouMean(opts.env, known);
+      baseProblems.push({
+        path: ['environments'],
+        mode: 'key',
+        message: `unknown environment \`${opts.env}\``,
+        hint:
+          close !== undefined
+            ? `did you mean \`${close}\`? (known: ${listOr(known)})`
+            : known.length > 0
+              ? `known environments: ${listOr(known)}`
+              : 'the spec declares no environments; add one under `environments:`',
+      });
+    } else {
+      const overlay = envs[opts.env];
+      if (isPlainObject(overlay)) {
+        const { environments: _ignored, ...rest } = overlay;
+        if (_ignored !== undefined) {
+          baseProblems.push({ path: ['environments', opts.env, 'environments'], mode: 'key', message: 'an environment overlay cannot declare environments' });
+        }
+        data = mergeOverlay(raw, rest);
+        locator = locators(opts.env);
+      }
+    }
+  }
+
+  const problems: Problem[] = [];
+  const parsed = AppSchema.safeParse(data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(...issueToProblems(issue, { data, schema: AppSchema }));
+  }
+  const sem = checkSemantics(data, dir);
+  problems.push(...sem.errors);
+
+  const errors = [
+    ...dedupe(baseProblems).map((p) => toSpecError(file, baseLocator, p)),
+    ...dedupe(problems).map((p) => toSpecError(file, locator, p)),
+  ];
+  if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortErrors(errors) };
+  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors(sem.warnings.map((p) => toSpecError(file, locator, p))) };
+}
+
+function pick(p: { line: number; col: number }): { line: number; col: number } {
+  return { line: p.line, col: p.col };
+}
+
+/** Validates YAML text as a spec (synchronously; `file` names it in errors and anchors relative paths). */
+export function validateSpecText(text: string, file: string, opts: LoadOptions = {}): LoadResult {
+  const abs = resolve(file);
+  try {
+    const parsed = parseYaml(text);
+    if (parsed.errors.length > 0) {
+      return {
+        ok: false,
+        errors: parsed.errors.map((e) => ({ file: abs, line: e.line, col: e.col, path: '', message: `YAML syntax error: ${e.message}`, hint: yamlHint(e.code) })),
+      };
+    }
+    if (parsed.doc.contents === null) {
+      return {
+        ok: false,
+        errors: [{ file: abs, line: 1, col: 1, path: '', message: 'the spec is empty', hint: 'a spec needs at least `app` and `services`; `berth init` writes a starter one' }],
+      };
+    }
+    let raw: unknown;
+    try {
+      raw = parsed.doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      return { ok: false, errors: [{ file: abs, line: 1, col: 1, path: '', message: `cannot read the YAML: ${errorMessage(e)}` }] };
+    }
+    const result = validateData(raw, abs, (overlay) => new YamlLocator(parsed, overlay), opts);
+    if (result.ok) {
+      const yamlWarnings = parsed.warnings.map((w) => ({ file: abs, line: w.line, col: w.col, path: '', message: w.message }));
+      return { ...result, warnings: sortErrors([...yamlWarnings, ...result.warnings]) };
+    }
+    return result;
+  } catch (e) {
+    // A bug in Berth, not in the spec; still reported rather than thrown.
+    return { ok: false, errors: [{ file: abs, line: 0, col: 0, path: '', message: `internal error while validating: ${errorMessage(e)}` }] };
+  }
+}
+
+function yamlHint(code: string): string | undefined {
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return 'each key may appear only once in a mapping';
+    case 'TAB_AS_INDENT':
+      return 'indent with spaces, not tabs';
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+      return 'check the indentation and brackets around this line';
+    case 'MULTIPLE_DOCS':
+      return 'a spec is a single YAML document: remove the extra `---`';
+    default:
+      return undefined;
+  }
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function notFound(abs: string): LoadResult {
+  return {
+    ok: false,
+    errors: [
+      {
+        file: abs,
+        line: 0,
+        col: 0,
+        path: '',
+        message: 'spec file not found',
+        hint: 'run `berth init` to create a berth.yaml, or pass the path of an existing spec',
+      },
+    ],
+  };
+}
+
+/** The position of `abs` in an error's stack, if the error came from that file. */
+function stackPosition(e: unknown, abs: string): { line: number; col: number } {
+  const stack = e instanceof Error && typeof e.stack === 'string' ? e.stack : '';
+  const url = pathToFileURL(abs).href;
+  for (const l of stack.split('\n')) {
+    for (const name of [url, abs]) {
+      const i = l.indexOf(name);
+      if (i < 0) continue;
+      const m = /^(?:\?[^:]*)?:(\d+):(\d+)/.exec(l.slice(i + name.length));
+      if (m) return { line: Number(m[1]), col: Number(m[2]) };
+    }
+  }
+  return { line: 1, col: 1 };
+}
+
+async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResult> {
+  let value: unknown;
+  try {
+    const { tsImport } = await import('tsx/esm/api');
+    const mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
+    value = mod.default;
+    // CommonJS interop may wrap the default export once more.
+    if (isPlainObject(value) && 'default' in value && !('app' in value) && !('services' in value)) value = value.default;
+    if (typeof value === 'function') value = await (value as () => unknown)();
+  } catch (e) {
+    return {
+      ok: false,
+      errors: [{ file: abs, ...stackPosition(e, abs), path: '', message: `the config failed to load: ${errorMessage(e)}` }],
+    };
+  }
+  if (value === undefined) {
+    return {
+      ok: false,
+      errors: [{ file: abs, line: 1, col: 1, path: '', message: 'the config has no default export', hint: 'end it with `export default defineApp({ app: …, services: { … } })`' }],
+    };
+  }
+  try {
+    return validateData(value, abs, () => new FileStartLocator(), opts);
+  } catch (e) {
+    return { ok: false, errors: [{ file: abs, line: 0, col: 0, path: '', message: `internal error while validating: ${errorMessage(e)}` }] };
+  }
+}
+
+/**
+ * Loads and validates a spec: berth.yaml / .yml, or berth.config.ts (.mts/.js/.mjs). `file` may
+ * be relative or a directory (then its spec file is looked for). Never throws for user input.
+ */
+export async function loadSpec(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  let abs = resolve(file);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    return notFound(abs);
+  }
+  if (st.isDirectory()) {
+    const found = findSpecFile(abs);
+    if (found === undefined) return notFound(join(abs, SPEC_FILE_NAMES[0]));
+    abs = found;
+  }
+  if (MODULE_EXTENSIONS.has(extname(abs))) return loadModuleSpec(abs, opts);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    return { ok: false, errors: [{ file: abs, line: 0, col: 0, path: '', message: `cannot read the spec: ${errorMessage(e)}` }] };
+  }
+  return validateSpecText(text, abs, opts);
+}

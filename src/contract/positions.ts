@@ -1,0 +1,139 @@
+// YAML parsing that keeps source positions, and locators that map a spec path
+// (["services", "web", "port"]) back to a 1-based line and column — in the base document, or in
+// the environment overlay the value came from.
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isNode, type Document } from 'yaml';
+
+export type PathSeg = string | number;
+export interface Position {
+  line: number;
+  col: number;
+  /** Set when the position is inside `environments.<overlay>`. */
+  overlay?: string;
+}
+
+/** Maps spec paths to positions. `key` asks for the position of the last segment's key instead of its value. */
+export interface Locator {
+  locate(path: readonly PathSeg[], mode?: 'value' | 'key'): Position;
+}
+
+export interface YamlProblem {
+  line: number;
+  col: number;
+  message: string;
+  code: string;
+}
+
+export interface ParsedYaml {
+  doc: Document;
+  lineCounter: LineCounter;
+  errors: YamlProblem[];
+  warnings: YamlProblem[];
+}
+
+export function parseYaml(text: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  const conv = (e: { pos: [number, number]; message: string; code: string }): YamlProblem => {
+    const p = lineCounter.linePos(e.pos[0]);
+    return { line: p.line, col: p.col, message: e.message.split('\n')[0], code: e.code };
+  };
+  return { doc, lineCounter, errors: doc.errors.map(conv), warnings: doc.warnings.map(conv) };
+}
+
+interface Found {
+  node: unknown;
+  keyNode: unknown;
+  depth: number;
+  /** The last node reached that exists in the document (the value, or the nearest parent). */
+  last: unknown;
+}
+
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return String(key.value);
+  if (key === null || key === undefined) return undefined;
+  return typeof key === 'object' ? undefined : String(key);
+}
+
+function find(doc: Document, root: unknown, path: readonly PathSeg[]): Found {
+  let node: unknown = root;
+  let keyNode: unknown = undefined;
+  let last: unknown = root;
+  let depth = 0;
+  for (const seg of path) {
+    let n = node;
+    for (let guard = 0; isAlias(n) && guard < 16; guard++) n = n.resolve(doc);
+    if (isMap(n)) {
+      const pair = n.items.find((p) => keyText(p.key) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value;
+    } else if (isSeq(n)) {
+      const idx = typeof seg === 'number' ? seg : /^\d+$/.test(seg) ? Number(seg) : -1;
+      if (idx < 0 || idx >= n.items.length) break;
+      keyNode = n.items[idx];
+      node = n.items[idx];
+    } else {
+      break;
+    }
+    depth++;
+    if (isNode(node)) last = node;
+    else if (isNode(keyNode)) last = keyNode;
+  }
+  return { node, keyNode, depth, last };
+}
+
+export class YamlLocator implements Locator {
+  private readonly overlayRoot: unknown;
+  constructor(
+    private readonly parsed: ParsedYaml,
+    private readonly overlay?: string,
+  ) {
+    if (overlay !== undefined) {
+      this.overlayRoot = find(parsed.doc, parsed.doc.contents, ['environments', overlay]).node;
+    }
+  }
+
+  private pos(node: unknown): Position | undefined {
+    if (isNode(node) && node.range) {
+      const p = this.parsed.lineCounter.linePos(node.range[0]);
+      return { line: p.line, col: p.col };
+    }
+    return undefined;
+  }
+
+  private fromFound(f: Found, path: readonly PathSeg[], mode: 'value' | 'key'): Position {
+    const complete = f.depth === path.length;
+    if (complete && mode === 'key') {
+      const p = this.pos(f.keyNode);
+      if (p) return p;
+    }
+    if (complete) {
+      const p = this.pos(f.node) ?? this.pos(f.keyNode);
+      if (p) return p;
+    }
+    return this.pos(f.last) ?? { line: 1, col: 1 };
+  }
+
+  locate(path: readonly PathSeg[], mode: 'value' | 'key' = 'value'): Position {
+    const doc = this.parsed.doc;
+    const base = find(doc, doc.contents, path);
+    if (this.overlay !== undefined && this.overlayRoot !== undefined && path.length > 0) {
+      const ov = find(doc, this.overlayRoot, path);
+      let ovNode: unknown = ov.node;
+      for (let guard = 0; isAlias(ovNode) && guard < 16; guard++) ovNode = ovNode.resolve(doc);
+      // The merged value comes from the overlay when the overlay has the whole path, when it
+      // replaced a list or scalar on the way, or when it reaches deeper than the base does.
+      const fromOverlay =
+        ov.depth === path.length || (ov.depth > 0 && !isMap(ovNode)) || ov.depth > base.depth;
+      if (fromOverlay) return { ...this.fromFound(ov, path, mode), overlay: this.overlay };
+    }
+    return this.fromFound(base, path, mode);
+  }
+}
+
+/** For specs without source positions (berth.config.ts): everything is at line 1, column 1. */
+export class FileStartLocator implements Locator {
+  locate(): Position {
+    return { line: 1, col: 1 };
+  }
+}

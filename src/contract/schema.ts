@@ -1,0 +1,204 @@
+// The Berth spec as zod schemas: the single source of the spec's types, per-field validation,
+// defaults and (through json-schema.ts) the published JSON Schema. Rules that relate several
+// fields or services to each other live in semantic.ts.
+import { z } from 'zod';
+
+/** DNS-1123 label (as Kubernetes names): lowercase alphanumerics and '-', starts with a letter, ends alphanumeric. */
+export const DNS_LABEL_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_LABEL_MESSAGE =
+  "must be a DNS-1123 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit";
+
+export const Label = z
+  .string()
+  .max(63, { message: 'must be at most 63 characters (a DNS-1123 label)' })
+  .regex(DNS_LABEL_RE, { message: DNS_LABEL_MESSAGE });
+
+export const Port = z
+  .number()
+  .int({ message: 'a port must be a whole number' })
+  .min(1, { message: 'a port must be between 1 and 65535' })
+  .max(65535, { message: 'a port must be between 1 and 65535' });
+
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** Environment variables. YAML numbers and booleans are accepted and turned into strings. */
+export const EnvMap = z
+  .record(
+    z.string().regex(ENV_NAME_RE, { message: 'an environment variable name must start with a letter or _ and contain only letters, digits, _ . -' }),
+    z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v)),
+  )
+  .describe('Environment variables for the process. Numbers and booleans are converted to strings.');
+
+/** A command: a string (split like a shell would, without running one) or an argv list. */
+export const Command = z
+  .union([
+    z.string().min(1, { message: 'the command must not be empty' }),
+    z.array(z.string()).min(1, { message: 'the argv list must not be empty' }),
+  ])
+  .describe(
+    'The command to run: a string split into arguments like a shell would (quotes and backslashes honoured, $VARS left as written, no shell operators), or a list of arguments.',
+  );
+
+const PERCENT_RE = /^(100|[1-9]?[0-9])%$/;
+const IntOrPercent = z.union([
+  z.number().int({ message: 'must be a whole number or a percentage like "25%"' }).min(0, { message: 'must not be negative' }),
+  z.string().regex(PERCENT_RE, { message: 'must be a whole number or a percentage between "0%" and "100%"' }),
+]);
+
+// --- probes -----------------------------------------------------------------------------------
+
+export const HttpProbeHandler = z
+  .strictObject({
+    path: z.string().startsWith('/', { message: 'the path must start with "/"' }).default('/').describe('Request path (Kubernetes httpGet.path).'),
+    port: Port.optional().describe("Port to probe; defaults to the service's port."),
+    scheme: z.enum(['http', 'https']).default('http').describe('http or https (Kubernetes httpGet.scheme).'),
+    headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers (Kubernetes httpGet.httpHeaders).'),
+  })
+  .describe('HTTP GET probe: passes on a 2xx or 3xx status (Kubernetes httpGet).');
+
+export const TcpProbeHandler = z
+  .strictObject({ port: Port.optional().describe("Port to connect to; defaults to the service's port.") })
+  .describe('TCP probe: passes when a connection opens (Kubernetes tcpSocket).');
+
+export const ExecProbeHandler = z
+  .strictObject({ command: Command })
+  .describe('Exec probe: runs a command in the instance\'s directory and environment; passes on exit code 0 (Kubernetes exec).');
+
+export const GrpcProbeHandler = z
+  .strictObject({
+    port: Port.optional().describe("Port of the gRPC server; defaults to the service's port."),
+    service: z.string().optional().describe('Service name sent in the grpc.health.v1 HealthCheckRequest.'),
+  })
+  .describe('gRPC health check (grpc.health.v1), as Kubernetes grpc probes.');
+
+export const PROBE_HANDLERS = ['http', 'tcp', 'exec', 'grpc'] as const;
+
+function probeSchema(kind: 'startup' | 'readiness' | 'liveness') {
+  const successThreshold =
+    kind === 'readiness'
+      ? z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).default(1)
+      : z.literal(1, { message: `must be 1 for ${kind} probes (as in Kubernetes)` }).default(1);
+  return z.strictObject({
+    http: HttpProbeHandler.optional(),
+    tcp: TcpProbeHandler.optional(),
+    exec: ExecProbeHandler.optional(),
+    grpc: GrpcProbeHandler.optional(),
+    initialDelaySeconds: z.number().min(0, { message: 'must not be negative' }).default(0).describe('Seconds to wait after start before the first probe.'),
+    periodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(1).describe('Seconds between probes (fractions allowed). Kubernetes defaults to 10; Berth to 1.'),
+    timeoutSeconds: z.number().positive({ message: 'must be greater than 0' }).default(1).describe('Seconds after which a probe attempt counts as failed.'),
+    successThreshold: successThreshold.describe('Consecutive successes to count as passing after a failure. Must be 1 for liveness and startup probes.'),
+    failureThreshold: z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).default(3).describe('Consecutive failures to count as failing.'),
+  });
+}
+
+export const StartupProbe = probeSchema('startup').describe(
+  'Startup probe (Kubernetes startupProbe): readiness and liveness probes wait until it passes; failing it failureThreshold times restarts the instance.',
+);
+export const ReadinessProbe = probeSchema('readiness').describe(
+  'Readiness probe (Kubernetes readinessProbe): while it fails, the instance receives no traffic.',
+);
+export const LivenessProbe = probeSchema('liveness').describe(
+  'Liveness probe (Kubernetes livenessProbe): failing it failureThreshold times restarts the instance.',
+);
+
+// --- service ----------------------------------------------------------------------------------
+
+export const Sidecar = z
+  .strictObject({
+    name: Label.describe('Sidecar name, unique within the service; "app" is reserved.'),
+    run: Command,
+    cwd: z.string().optional().describe("Working directory, relative to the spec file's directory."),
+    env: EnvMap.default({}),
+  })
+  .describe('A helper process started, supervised and stopped together with each instance (a container of the same pod).');
+
+export const DEPENDENCY_CONDITIONS = ['started', 'ready'] as const;
+export const DependsOn = z
+  .union([
+    z.array(z.string()).describe('Service names; each waits until started.'),
+    z.record(z.string(), z.enum(DEPENDENCY_CONDITIONS)).describe('Service name → condition: started or ready.'),
+  ])
+  .transform((v): Record<string, 'started' | 'ready'> =>
+    Array.isArray(v) ? Object.fromEntries(v.map((name) => [name, 'started' as const])) : v,
+  )
+  .describe('Services that must be started (or ready) before this one starts, as in docker compose.');
+
+export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const;
+export const Restart = z
+  .strictObject({
+    policy: z.enum(RESTART_POLICIES).default('always').describe('always, on-failure (non-zero exit) or never (Kubernetes restartPolicy).'),
+    backoff: z
+      .strictObject({
+        initialSeconds: z.number().positive({ message: 'must be greater than 0' }).default(0.5).describe('Delay before the first restart; doubles on each further crash.'),
+        maxSeconds: z.number().positive({ message: 'must be greater than 0' }).default(30).describe('Upper bound of the restart delay (Kubernetes: 300 s).'),
+        resetAfterSeconds: z.number().positive({ message: 'must be greater than 0' }).default(60).describe('Running this long without crashing resets the delay.'),
+      })
+      .prefault({})
+      .describe('Exponential restart delay, like Kubernetes CrashLoopBackOff (but faster by default).'),
+  })
+  .describe('What to do when the process exits.');
+
+export const Resources = z
+  .strictObject({
+    memoryMiB: z.number().int({ message: 'must be a whole number of MiB' }).positive({ message: 'must be greater than 0' }).optional().describe('Memory limit in MiB (Kubernetes resources.limits.memory, in Mi).'),
+    cpuMillis: z.number().int({ message: 'must be a whole number of millicores' }).positive({ message: 'must be greater than 0' }).optional().describe('CPU limit in millicores (Kubernetes resources.limits.cpu, in m).'),
+  })
+  .describe('Resource limits per instance.');
+
+export const Rollout = z
+  .strictObject({
+    maxSurge: IntOrPercent.default(1).describe('Instances that may be created above replicas during a rollout (Kubernetes maxSurge).'),
+    maxUnavailable: IntOrPercent.default(0).describe('Instances that may be unavailable during a rollout (Kubernetes maxUnavailable).'),
+  })
+  .describe('Rolling update parameters (Kubernetes RollingUpdate strategy).');
+
+export const Service = z
+  .strictObject({
+    run: Command,
+    cwd: z.string().optional().describe("Working directory, relative to the spec file's directory."),
+    env: EnvMap.default({}),
+    envFile: z.string().optional().describe("A dotenv file, relative to the spec file's directory; its variables are added under env."),
+    port: Port.optional().describe('Port the service listens on: each instance gets PORT and its own address; the service is reached at 127.0.0.1:port (Kubernetes containerPort / Service port).'),
+    replicas: z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must not be negative' }).default(1).describe('Number of instances (Kubernetes replicas).'),
+    uses: z.array(z.string()).default([]).describe('Services this one calls; each gives the instance BERTH_<NAME>_URL.'),
+    dependsOn: DependsOn.default({}),
+    sidecars: z.array(Sidecar).default([]).describe('Helper processes run beside each instance.'),
+    probes: z
+      .strictObject({ startup: StartupProbe.optional(), readiness: ReadinessProbe.optional(), liveness: LivenessProbe.optional() })
+      .default({})
+      .describe('Health probes, with Kubernetes names and meaning. Each has exactly one handler: http, tcp, exec or grpc.'),
+    restart: Restart.prefault({}),
+    resources: Resources.default({}),
+    stopGracePeriodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
+    rollout: Rollout.prefault({}),
+  })
+  .describe('A service: a program run as one or more identical instances.');
+
+export const AppSchema = z
+  .strictObject({
+    app: Label.describe('Application name (a DNS-1123 label).'),
+    services: z
+      .record(Label, Service)
+      .refine((s) => Object.keys(s).length > 0, { message: 'declare at least one service' })
+      .describe('The services of the application, by name (DNS-1123 labels).'),
+    environments: z
+      .record(Label, z.record(z.string(), z.unknown()))
+      .default({})
+      .describe('Named overlays, deep-merged onto the spec when that environment is chosen (maps merge; lists and scalars replace).'),
+  })
+  .describe('A Berth application.');
+
+export type AppSpec = z.output<typeof AppSchema>;
+export type AppSpecInput = z.input<typeof AppSchema>;
+export type ServiceSpec = z.output<typeof Service>;
+export type ServiceSpecInput = z.input<typeof Service>;
+export type ProbeSpec = z.output<typeof ReadinessProbe>;
+export type SidecarSpec = z.output<typeof Sidecar>;
+export type RestartSpec = z.output<typeof Restart>;
+export type RolloutSpec = z.output<typeof Rollout>;
+export type HttpProbeSpec = z.output<typeof HttpProbeHandler>;
+export type TcpProbeSpec = z.output<typeof TcpProbeHandler>;
+export type ExecProbeSpec = z.output<typeof ExecProbeHandler>;
+export type GrpcProbeSpec = z.output<typeof GrpcProbeHandler>;
+export type DependencyCondition = (typeof DEPENDENCY_CONDITIONS)[number];
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
