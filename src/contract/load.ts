@@ -6,7 +6,7 @@ import { dirname, join, resolve, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppSchema, type AppSpec } from './schema.js';
 import { type SpecError, didYouMean, joinPath, listOr, sortErrors } from './errors.js';
-import { FileStartLocator, YamlLocator, parseYaml, type Locator } from './positions.js';
+import { SourceSearchLocator, YamlLocator, parseYaml, type Locator } from './positions.js';
 import type { Problem } from './problem.js';
 import { issueToProblems } from './issues.js';
 import { isPlainObject, unknownKeys } from './shape.js';
@@ -205,19 +205,22 @@ function notFound(abs: string): LoadResult {
   };
 }
 
-/** The position of `abs` in an error's stack, if the error came from that file. */
-function stackPosition(e: unknown, abs: string): { line: number; col: number } {
+/**
+ * Where an import error points inside the config, and a one-line message: esbuild's
+ * "file:line:col: ERROR: …" (0-based column) or a stack frame in that file; else line 1, col 1.
+ */
+function importFailure(e: unknown, abs: string): { line: number; col: number; message: string } {
+  const raw = errorMessage(e);
+  const esc = abs.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const m = new RegExp(`${esc}:(\\d+):(\\d+): (?:ERROR: )?(.*)`).exec(raw);
+  if (m) return { line: Number(m[1]), col: Number(m[2]) + 1, message: m[3] };
+  const message = raw.split('\n')[0].replace(/\?namespace=[\w-]+/g, '');
   const stack = e instanceof Error && typeof e.stack === 'string' ? e.stack : '';
-  const url = pathToFileURL(abs).href;
   for (const l of stack.split('\n')) {
-    for (const name of [url, abs]) {
-      const i = l.indexOf(name);
-      if (i < 0) continue;
-      const m = /^(?:\?[^:]*)?:(\d+):(\d+)/.exec(l.slice(i + name.length));
-      if (m) return { line: Number(m[1]), col: Number(m[2]) };
-    }
+    const f = new RegExp(`(?:file://)?${esc}(?:\\?[^:]*)?:(\\d+):(\\d+)`).exec(l);
+    if (f) return { line: Number(f[1]), col: Number(f[2]), message };
   }
-  return { line: 1, col: 1 };
+  return { line: 1, col: 1, message };
 }
 
 async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResult> {
@@ -230,10 +233,8 @@ async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResul
     if (isPlainObject(value) && 'default' in value && !('app' in value) && !('services' in value)) value = value.default;
     if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
-    return {
-      ok: false,
-      errors: [{ file: abs, ...stackPosition(e, abs), path: '', message: `the config failed to load: ${errorMessage(e)}` }],
-    };
+    const f = importFailure(e, abs);
+    return { ok: false, errors: [{ file: abs, line: f.line, col: f.col, path: '', message: `the config failed to load: ${f.message}` }] };
   }
   if (value === undefined) {
     return {
@@ -241,8 +242,12 @@ async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResul
       errors: [{ file: abs, line: 1, col: 1, path: '', message: 'the config has no default export', hint: 'end it with `export default defineApp({ app: …, services: { … } })`' }],
     };
   }
+  let text = '';
   try {
-    return validateData(value, abs, () => new FileStartLocator(), opts);
+    text = readFileSync(abs, 'utf8');
+  } catch {}
+  try {
+    return validateData(value, abs, () => new SourceSearchLocator(text), opts);
   } catch (e) {
     return { ok: false, errors: [{ file: abs, line: 0, col: 0, path: '', message: `internal error while validating: ${errorMessage(e)}` }] };
   }

@@ -131,9 +131,49 @@ export class YamlLocator implements Locator {
   }
 }
 
-/** For specs without source positions (berth.config.ts): everything is at line 1, column 1. */
-export class FileStartLocator implements Locator {
-  locate(): Position {
-    return { line: 1, col: 1 };
+/**
+ * Best-effort positions for specs written as code (berth.config.ts): finds the path's keys in
+ * the source text one after another (`services` … `web:` … `port:`). Computed or spread values
+ * cannot be found; then the nearest key found, or line 1, column 1, is used.
+ */
+export class SourceSearchLocator implements Locator {
+  private readonly lineStarts: number[] = [0];
+  constructor(private readonly text: string) {
+    for (let i = 0; i < text.length; i++) if (text[i] === '\n') this.lineStarts.push(i + 1);
+  }
+
+  private pos(offset: number): Position {
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid] <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - this.lineStarts[lo] + 1 };
+  }
+
+  locate(path: readonly PathSeg[], mode: 'value' | 'key' = 'value'): Position {
+    let from = 0;
+    let key = -1;
+    let value = -1;
+    let complete = true;
+    for (const seg of path) {
+      if (typeof seg === 'number' || /^\d+$/.test(seg)) continue;
+      const esc = seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const re = new RegExp(`(^|[^\\w$])(["'\`]?)${esc}\\2\\s*:`, 'g');
+      re.lastIndex = from;
+      const m = re.exec(this.text);
+      if (!m) {
+        complete = false;
+        break;
+      }
+      key = m.index + m[1].length;
+      value = m.index + m[0].length;
+      while (value < this.text.length && /\s/.test(this.text[value])) value++;
+      from = value;
+    }
+    if (key < 0) return { line: 1, col: 1 };
+    return this.pos(mode === 'key' && complete ? key : value);
   }
 }
