@@ -1,0 +1,51 @@
+// `berth scale`, `berth restart` and `berth exec`: small requests to the control plane.
+import { spawn } from 'node:child_process';
+import type { InstanceSpec } from '../../lib/agent-protocol.js';
+import type { PsRow } from '../../control/index.js';
+import { requireControl, resolveContext } from '../context.js';
+import { errors } from '../errors.js';
+
+function apiError(err: unknown): never {
+  const e = err as { status?: number; body?: { error?: string } };
+  if (e.status === 404 || e.status === 400) throw errors.usage(e.body?.error ?? String(err));
+  throw err;
+}
+
+export async function scale(assignments: string[], o: { file?: string; json?: boolean }): Promise<void> {
+  const parsed = assignments.map((a) => {
+    const m = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(a);
+    if (!m) throw errors.usage(`expected SERVICE=N, got "${a}"`, 'e.g. berth scale web=3');
+    return { service: m[1], replicas: Number(m[2]) };
+  });
+  const c = requireControl(resolveContext(o.file, false));
+  for (const p of parsed) await c.post('/api/v1/scale', p).catch(apiError);
+  if (o.json) process.stdout.write(JSON.stringify(parsed) + '\n');
+  else for (const p of parsed) process.stdout.write(`${p.service} scaled to ${p.replicas}\n`);
+}
+
+export async function restart(service: string, o: { file?: string; json?: boolean }): Promise<void> {
+  const c = requireControl(resolveContext(o.file, false));
+  const r = await c.post<{ service: string; revision: string }>('/api/v1/restart', { service }).catch(apiError);
+  if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
+  else process.stdout.write(`${service}: rolling restart to revision ${r.revision}\n`);
+}
+
+export async function exec(service: string, command: string[], o: { file?: string; instance?: string }): Promise<void> {
+  const c = requireControl(resolveContext(o.file, false));
+  const rows = await c.get<PsRow[]>('/api/v1/instances');
+  const candidates = rows.filter((r) => r.service === service && (!o.instance || r.instance === o.instance));
+  if (candidates.length === 0) {
+    throw errors.usage(o.instance ? `no instance ${o.instance} of service ${service}` : `no running instance of service ${service}`, `see \`berth ps\``);
+  }
+  const chosen = candidates.find((r) => r.ready) ?? candidates[0];
+  const spec = await c.get<InstanceSpec>(`/api/v1/instances/${encodeURIComponent(chosen.instance)}`);
+  const child = spawn(command[0], command.slice(1), { cwd: spec.main.cwd, env: { ...process.env, ...spec.main.env }, stdio: 'inherit' });
+  const code = await new Promise<number>((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`error: cannot run ${command[0]}: ${err.message}\n`);
+      resolve(127);
+    });
+    child.on('exit', (c2, sig) => resolve(c2 ?? (sig ? 128 + 15 : 1)));
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,93 @@
+// `berth down`: stop every instance, the node agents and the control plane, and return only when
+// no process of the app is left (zombies count as gone). Works with the control plane down too:
+// then each node agent is asked directly, and whatever is left is fenced from processes.json.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentInfo } from '../../lib/agent-protocol.js';
+import { readJsonFile, readToken } from '../../lib/files.js';
+import { requestJson } from '../../lib/http.js';
+import { isProcessAlive, killGroup } from '../../lib/proc.js';
+import { releaseAppSlot } from '../../lib/slots.js';
+import type { ControlInfo } from '../../lib/state-dir.js';
+import { controlClient, resolveContext, sleep, type Context } from '../context.js';
+import { errors } from '../errors.js';
+
+interface Recorded {
+  pid: number;
+  startTime?: number;
+}
+
+function nodeNames(ctx: Context): string[] {
+  try {
+    return readdirSync(join(ctx.stateDir, 'nodes'));
+  } catch {
+    return [];
+  }
+}
+
+/** Every process this app may still have: control plane, agents, and the agents' recorded children. */
+function appProcesses(ctx: Context): Recorded[] {
+  const out: Recorded[] = [];
+  const control = readJsonFile<ControlInfo>(ctx.layout.controlInfo);
+  if (control) out.push({ pid: control.pid, startTime: control.startTime });
+  for (const node of nodeNames(ctx)) {
+    const dir = join(ctx.stateDir, 'nodes', node);
+    const agent = readJsonFile<AgentInfo>(join(dir, 'agent.json'));
+    if (agent) out.push({ pid: agent.pid, startTime: agent.startTime });
+    const recorded = readJsonFile<Recorded[] | { processes: Recorded[] }>(join(dir, 'processes.json'));
+    const list = Array.isArray(recorded) ? recorded : (recorded?.processes ?? []);
+    for (const p of list) if (p && typeof p.pid === 'number') out.push(p);
+  }
+  return out;
+}
+
+const alive = (ctx: Context) => appProcesses(ctx).filter((p) => isProcessAlive(p.pid, p.startTime));
+
+export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
+  const deadline = performance.now() + timeoutS * 1000;
+  const c = controlClient(ctx);
+  let asked = false;
+  if (c) {
+    try {
+      await c.post('/api/v1/down');
+      asked = true;
+    } catch {}
+  }
+  if (!asked) {
+    // No control plane: ask each node agent to shut down by itself.
+    const token = readToken(ctx.layout.token);
+    for (const node of nodeNames(ctx)) {
+      const agent = readJsonFile<AgentInfo>(join(ctx.stateDir, 'nodes', node, 'agent.json'));
+      if (agent && token && isProcessAlive(agent.pid, agent.startTime)) {
+        try {
+          await requestJson({ port: agent.port, token, timeoutMs: 5000 }, 'POST', '/shutdown');
+        } catch {}
+      }
+    }
+  }
+  const tty = process.stderr.isTTY;
+  while (performance.now() < deadline) {
+    const left = alive(ctx);
+    if (left.length === 0) break;
+    if (tty) process.stderr.write(`\r\x1b[Kstopping: ${left.length} process${left.length === 1 ? '' : 'es'} left`);
+    await sleep(50);
+  }
+  if (tty) process.stderr.write('\r\x1b[K');
+  const left = alive(ctx);
+  if (left.length > 0) {
+    for (const p of left) killGroup(p.pid, 'SIGKILL');
+    const killDeadline = performance.now() + 5000;
+    while (performance.now() < killDeadline && alive(ctx).length > 0) await sleep(50);
+    if (alive(ctx).length > 0) throw errors.failed(`processes still alive after SIGKILL: ${alive(ctx).map((p) => p.pid).join(', ')}`);
+  }
+  releaseAppSlot(ctx.stateDir);
+}
+
+export async function down(o: { file?: string; timeout?: string }): Promise<void> {
+  const ctx = resolveContext(o.file, false);
+  const timeoutS = Number(o.timeout ?? 60);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
+  const before = alive(ctx).length;
+  await stopApp(ctx, timeoutS);
+  process.stdout.write(before > 0 ? 'stopped: no process of the app is left\n' : 'nothing was running\n');
+}

@@ -1,0 +1,273 @@
+// `berth up` and `berth apply`: validate locally (nothing starts on an invalid spec), make sure the
+// control plane runs (it starts the node agent), apply, then wait and/or show live status.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { formatSpecErrors, loadSpec } from '../../contract/index.js';
+import type { PsRow } from '../../control/index.js';
+import { ensureToken, readJsonFile } from '../../lib/files.js';
+import { subscribeSse } from '../../lib/http.js';
+import { isProcessAlive } from '../../lib/proc.js';
+import type { ControlInfo } from '../../lib/state-dir.js';
+import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
+import { errors } from '../errors.js';
+import { bold, cyan, dim, green, statusColor, table, age, useColor } from '../output.js';
+import { stopApp } from './down.js';
+
+const controlMain = fileURLToPath(new URL('../../control/main.js', import.meta.url));
+
+interface UpOptions {
+  file?: string;
+  env?: string;
+  detach?: boolean;
+  wait?: boolean;
+  timeout?: string;
+  json?: boolean;
+}
+
+interface ServiceStatus {
+  name: string;
+  revision: string;
+  replicas: number;
+  ready: number;
+  port: number | null;
+  address: string | null;
+}
+
+interface Status {
+  app?: string;
+  services: ServiceStatus[];
+}
+
+interface Change {
+  service: string;
+  change: string;
+  from?: string;
+  to?: string;
+}
+
+async function validateOrExit(ctx: Context, env: string | undefined): Promise<void> {
+  const res = await loadSpec(ctx.specFile!, { env });
+  if (!res.ok) throw errors.invalidSpec(formatSpecErrors(res.errors, { color: useColor(process.stderr) }));
+}
+
+/** Starts the control plane for this state dir unless one answers already. */
+export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
+  const existing = controlClient(ctx);
+  if (existing) {
+    try {
+      await existing.get('/api/v1/healthz');
+      return existing;
+    } catch {}
+  }
+  mkdirSync(ctx.stateDir, { recursive: true });
+  ensureToken(ctx.layout.token);
+  const logFd = openSync(ctx.layout.controlLog, 'a');
+  const child = spawn(process.execPath, [controlMain, '--state-dir', ctx.stateDir], { detached: true, stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  child.unref();
+  const deadline = performance.now() + 20_000;
+  while (performance.now() < deadline) {
+    const info = readJsonFile<ControlInfo>(ctx.layout.controlInfo);
+    if (info && info.pid === child.pid) {
+      const c = controlClient(ctx);
+      if (c) {
+        try {
+          await c.get('/api/v1/healthz');
+          return c;
+        } catch {}
+      }
+    }
+    if (child.exitCode !== null || (child.pid && !isProcessAlive(child.pid))) break;
+    await sleep(25);
+  }
+  throw errors.failed('the control plane did not start', `see ${ctx.layout.controlLog}`);
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.setTimeout(1000);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** True when every service has its desired number of ready instances of its current revision, nothing is stopping, and every service address accepts connections. */
+async function allReady(c: ControlClient): Promise<{ done: boolean; summary: string }> {
+  const [status, rows] = await Promise.all([c.get<Status>('/api/v1/status'), c.get<PsRow[]>('/api/v1/instances')]);
+  let done = true;
+  const parts: string[] = [];
+  for (const s of status.services) {
+    const current = rows.filter((r) => r.service === s.name && r.revision === s.revision && r.ready).length;
+    const others = rows.filter((r) => r.service === s.name && r.revision !== s.revision).length;
+    if (current < s.replicas || others > 0) done = false;
+    parts.push(`${s.name} ${current}/${s.replicas}`);
+  }
+  if (done) for (const s of status.services) if (s.port !== null && s.replicas > 0 && !(await reachable(s.port))) done = false;
+  return { done, summary: parts.join(', ') };
+}
+
+async function waitAllReady(c: ControlClient, timeoutS: number): Promise<void> {
+  const deadline = performance.now() + timeoutS * 1000;
+  const tty = process.stderr.isTTY;
+  const started = performance.now();
+  let last = '';
+  while (performance.now() < deadline) {
+    const { done, summary } = await allReady(c);
+    if (done) {
+      if (tty) process.stderr.write('\r\x1b[K');
+      return;
+    }
+    const line = `waiting for ready: ${summary} (${((performance.now() - started) / 1000).toFixed(0)}s)`;
+    if (tty) process.stderr.write(`\r\x1b[K${dim(line, process.stderr)}`);
+    else if (summary !== last && performance.now() - started > 1000) process.stderr.write(line + '\n');
+    last = summary;
+    await sleep(100);
+  }
+  if (tty) process.stderr.write('\n');
+  throw errors.timeout(`after ${timeoutS}s waiting for every instance to be ready (see \`berth ps\` and \`berth events\`)`);
+}
+
+function printChanges(changes: Change[]): void {
+  for (const c of changes) {
+    if (c.change === 'unchanged') continue;
+    const what = c.change === 'revision' ? `revision ${c.from} → ${c.to}` : c.change === 'replicas' ? `replicas ${c.from} → ${c.to}` : c.change;
+    process.stdout.write(`${cyan(c.service)}: ${what}\n`);
+  }
+}
+
+function printAddresses(status: Status): void {
+  const withPort = status.services.filter((s) => s.address);
+  if (withPort.length === 0) return;
+  process.stdout.write(`${bold(status.app ?? 'app')} is up:\n`);
+  for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
+}
+
+async function applySpec(c: ControlClient, ctx: Context, env: string | undefined): Promise<Change[]> {
+  try {
+    const r = await c.post<{ changes: Change[] }>('/api/v1/apply', { file: ctx.specFile, env });
+    return r.changes;
+  } catch (err) {
+    const body = (err as { body?: { errors?: Parameters<typeof formatSpecErrors>[0] } }).body;
+    if (body?.errors) throw errors.invalidSpec(formatSpecErrors(body.errors, { color: useColor(process.stderr) }));
+    throw err;
+  }
+}
+
+export async function up(o: UpOptions): Promise<void> {
+  const ctx = resolveContext(o.file, true);
+  await validateOrExit(ctx, o.env);
+  const c = await ensureControlPlane(ctx);
+  const changes = await applySpec(c, ctx, o.env);
+  if (!o.json) printChanges(changes);
+  const timeoutS = Number(o.timeout ?? 120);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
+  if (o.wait) await waitAllReady(c, timeoutS);
+  if (o.detach) {
+    const status = await c.get<Status>('/api/v1/status');
+    if (o.json) process.stdout.write(JSON.stringify(status) + '\n');
+    else {
+      printAddresses(status);
+      process.stdout.write(dim('running in the background: `berth ps`, `berth logs SERVICE`, `berth down`\n'));
+    }
+    return;
+  }
+  await foreground(ctx, c);
+}
+
+export async function apply(o: UpOptions): Promise<void> {
+  const ctx = resolveContext(o.file, true);
+  await validateOrExit(ctx, o.env);
+  const c = controlClient(ctx);
+  if (!c) throw errors.notRunning(ctx.stateDir);
+  const changes = await applySpec(c, ctx, o.env);
+  if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
+  else {
+    printChanges(changes);
+    if (changes.every((ch) => ch.change === 'unchanged')) process.stdout.write('no change\n');
+  }
+  if (o.wait) await waitAllReady(c, Number(o.timeout ?? 120));
+}
+
+/** Foreground `berth up`: a live status table (or an event stream when not a TTY); Ctrl-C stops everything gracefully. */
+async function foreground(ctx: Context, c: ControlClient): Promise<void> {
+  const tty = process.stdout.isTTY;
+  let stopping = false;
+  let lastSeq = 0;
+  let drawnLines = 0;
+
+  const render = async () => {
+    const [status, rows] = await Promise.all([c.get<Status>('/api/v1/status'), c.get<PsRow[]>('/api/v1/instances')]);
+    const lines = [
+      `${bold(status.app ?? 'app')}  ${status.services.map((s) => `${s.name} ${s.ready === s.replicas ? green(`${s.ready}/${s.replicas}`) : `${s.ready}/${s.replicas}`}`).join('  ')}`,
+      ...status.services.filter((s) => s.address).map((s) => `  ${s.name}: http://${s.address}/`),
+      '',
+      table(
+        ['SERVICE', 'INSTANCE', 'STATUS', 'PID', 'RESTARTS', 'HOST', 'AGE'],
+        rows.map((r) => [r.service, r.instance, statusColor(r.status), String(r.pid ?? '-'), String(r.restarts), r.host, age(r.startedAt)]),
+      ),
+      '',
+      dim('Ctrl-C stops everything · `berth logs SERVICE -f` in another terminal'),
+    ].join('\n');
+    if (drawnLines > 0) process.stdout.write(`\x1b[${drawnLines}A\x1b[J`);
+    process.stdout.write(lines + '\n');
+    drawnLines = lines.split('\n').length;
+  };
+
+  const streamEvents = async () => {
+    const evs = await c.get<{ seq: number; at: string; reason: string; message: string }[]>(`/api/v1/events?after=${lastSeq}`);
+    for (const e of evs) {
+      lastSeq = e.seq;
+      process.stdout.write(`${dim(e.at.slice(11, 23))} ${e.reason.padEnd(12)} ${e.message}\n`);
+    }
+  };
+
+  if (!tty) {
+    const initial = await c.get<{ seq: number }[]>('/api/v1/events?after=0&limit=10000');
+    lastSeq = initial.length ? initial[initial.length - 1].seq : 0;
+    printAddresses(await c.get<Status>('/api/v1/status'));
+  }
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nstopping…\n');
+    await stopApp(ctx, 60);
+    process.stdout.write('stopped\n');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+
+  let pending = false;
+  const refresh = async () => {
+    if (pending || stopping) return;
+    pending = true;
+    try {
+      await (tty ? render() : streamEvents());
+    } catch {
+      if (!controlClient(ctx) && !stopping) {
+        process.stderr.write('the control plane has stopped\n');
+        process.exit(1);
+      }
+    } finally {
+      pending = false;
+    }
+  };
+  await refresh();
+  try {
+    await subscribeSse(c.opts, '/api/v1/watch', () => void refresh(), () => {});
+  } catch {}
+  setInterval(() => void refresh(), tty ? 1000 : 2000);
+  await new Promise<never>(() => {});
+}
+

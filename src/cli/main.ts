@@ -1,0 +1,138 @@
+// The `berth` command line. Each command's module is imported only when that command runs, so
+// quick commands (`berth ps --json`) stay quick.
+import { Command, CommanderError, Option } from 'commander';
+import { CliError } from './errors.js';
+import { red, yellow } from './output.js';
+
+const program = new Command();
+program
+  .name('berth')
+  .description('Declare an application once; run it locally with the full platform behaviour.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+const fileOpt = () => new Option('-f, --file <FILE>', 'spec file (default: ./berth.yaml or ./berth.config.ts)');
+const envOpt = () => new Option('--env <ENV>', 'environment overlay from `environments:` in the spec');
+
+program
+  .command('init')
+  .description('create a starter berth.yaml and a tiny service in DIR (default: .)')
+  .argument('[dir]', 'target directory', '.')
+  .option('--force', 'overwrite existing files')
+  .action(async (dir: string, o) => (await import('./commands/init.js')).init(dir, o));
+
+program
+  .command('validate')
+  .description('check the spec; every problem at once, with file:line:col (exit 2 when invalid)')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (o) => (await import('./commands/validate.js')).validate(o));
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the spec')
+  .action(async () => (await import('./commands/validate.js')).schema());
+
+program
+  .command('up')
+  .description('start the control plane and node agent if needed, apply the spec, and show live status')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('-d, --detach', 'return once the spec is applied (the platform keeps running in the background)')
+  .option('--wait', 'wait until every instance is ready and reachable (exit 1 on timeout)')
+  .option('--timeout <S>', 'seconds to wait with --wait', '120')
+  .option('--json', 'with -d: print the status as JSON')
+  .action(async (o) => (await import('./commands/up.js')).up(o));
+
+program
+  .command('apply')
+  .description('apply a changed spec to the running application (rolling replacement)')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--wait', 'wait until the rollout is complete')
+  .option('--timeout <S>', 'seconds to wait with --wait', '120')
+  .option('--json', 'machine-readable output')
+  .action(async (o) => (await import('./commands/up.js')).apply(o));
+
+program
+  .command('ps')
+  .description('list instances')
+  .addOption(fileOpt())
+  .option('--json', 'one JSON array of instances')
+  .option('-a, --all', 'include stopped instances')
+  .action(async (o) => (await import('./commands/ps.js')).ps(o));
+
+program
+  .command('logs')
+  .description("show a service's logs, instances merged in time order")
+  .argument('[service]', 'service name (default: all services)')
+  .addOption(fileOpt())
+  .option('-f, --follow', 'keep printing new lines')
+  .option('--since <DURATION>', 'only lines newer than this (e.g. 30s, 5m, 2h)')
+  .option('--tail <N>', 'only the last N lines')
+  .option('--instance <ID>', 'only this instance')
+  .option('--container <NAME>', 'process of the instance: app (default) or a sidecar name', 'app')
+  .option('--json', 'one JSON record per line')
+  .action(async (service: string | undefined, o) => (await import('./commands/logs.js')).logs(service, o));
+
+program
+  .command('events')
+  .description('show what the platform did and why')
+  .addOption(fileOpt())
+  .option('-f, --follow', 'keep printing new events')
+  .option('--json', 'JSON (an array; NDJSON with --follow)')
+  .action(async (o) => (await import('./commands/events.js')).events(o));
+
+program
+  .command('scale')
+  .description('set the number of instances: berth scale web=3 [orders=2 …]')
+  .argument('<assignments...>', 'SERVICE=N pairs')
+  .addOption(fileOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (a: string[], o) => (await import('./commands/control.js')).scale(a, o));
+
+program
+  .command('restart')
+  .description("rolling restart of a service's instances")
+  .argument('<service>')
+  .addOption(fileOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (s: string, o) => (await import('./commands/control.js')).restart(s, o));
+
+program
+  .command('exec')
+  .description("run a command with an instance's environment: berth exec web -- env")
+  .argument('<service>')
+  .argument('<command...>')
+  .addOption(fileOpt())
+  .option('--instance <ID>', 'which instance (default: a ready one)')
+  .action(async (s: string, cmd: string[], o) => (await import('./commands/control.js')).exec(s, cmd, o));
+
+program
+  .command('down')
+  .description('stop every instance, node agent and the control plane; returns when no process is left')
+  .addOption(fileOpt())
+  .option('--timeout <S>', 'seconds before remaining processes are killed', '60')
+  .action(async (o) => (await import('./commands/down.js')).down(o));
+
+function fail(err: unknown): never {
+  if (err instanceof CliError) {
+    process.stderr.write(`${red('error', process.stderr)}: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`${yellow('hint', process.stderr)}: ${err.hint}\n`);
+    process.exit(err.exitCode);
+  }
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    process.exit(2);
+  }
+  process.stderr.write(`${red('error', process.stderr)}: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  fail(err);
+}

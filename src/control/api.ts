@@ -1,0 +1,142 @@
+// The control plane's HTTP API on 127.0.0.1 (bearer token). The CLI and, later, the dashboard are
+// its only clients; nobody else opens the store.
+//   GET  /api/v1/healthz                  → { app, pid }
+//   GET  /api/v1/instances[?all=1]        → PsRow[]
+//   GET  /api/v1/instances/:id            → InstanceSpec (for `berth exec`)
+//   GET  /api/v1/status                   → services, nodes
+//   GET  /api/v1/events?after=N&limit=M   → StoredEvent[]
+//   GET  /api/v1/watch                    → text/event-stream of `change` notifications
+//   POST /api/v1/apply   {file, env?}     → { changes } | 422 { errors }
+//   POST /api/v1/scale   {service, replicas}
+//   POST /api/v1/restart {service}        → { revision }
+//   POST /api/v1/down                     → 202; the process exits when everything has stopped
+import http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { ApplyError, type ControlPlane } from './control-plane.js';
+
+export interface ApiServerOptions {
+  plane: ControlPlane;
+  token: string;
+  onDown: () => void;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 1 << 20) throw new Error('request body too large');
+    chunks.push(c as Buffer);
+  }
+  if (chunks.length === 0) return {};
+  const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('request body must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+function authorized(req: http.IncomingMessage, token: string): boolean {
+  const h = req.headers.authorization ?? '';
+  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export function createApiServer(opts: ApiServerOptions): http.Server {
+  const { plane } = opts;
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((err: Error) => {
+      if (!res.headersSent) send(res, 500, { error: err.message });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!authorized(req, opts.token)) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+
+    if (method === 'GET' && path === '/api/v1/healthz') return send(res, 200, { app: plane.status().app ?? null, pid: process.pid });
+    if (method === 'GET' && path === '/api/v1/instances') return send(res, 200, plane.ps(url.searchParams.get('all') === '1'));
+    if (method === 'GET' && path.startsWith('/api/v1/instances/')) {
+      const spec = plane.instanceSpec(decodeURIComponent(path.slice('/api/v1/instances/'.length)));
+      return spec ? send(res, 200, spec) : send(res, 404, { error: 'no such instance' });
+    }
+    if (method === 'GET' && path === '/api/v1/status') return send(res, 200, plane.status());
+    if (method === 'GET' && path === '/api/v1/events') {
+      const after = Number(url.searchParams.get('after') ?? 0) || 0;
+      const limit = Math.min(10_000, Number(url.searchParams.get('limit') ?? 1000) || 1000);
+      return send(res, 200, plane.store.events(after, limit));
+    }
+    if (method === 'GET' && path === '/api/v1/watch') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.write(': watching\n\n');
+      let timer: NodeJS.Timeout | undefined;
+      const off = plane.onChange(() => {
+        if (timer) return;
+        timer = setTimeout(() => {
+          timer = undefined;
+          res.write(`event: change\ndata: {"seq":${plane.store.lastEventSeq()}}\n\n`);
+        }, 20);
+      });
+      const beat = setInterval(() => res.write(': beat\n\n'), 15_000);
+      req.on('close', () => {
+        off();
+        clearInterval(beat);
+        if (timer) clearTimeout(timer);
+      });
+      return;
+    }
+    if (method === 'POST') {
+      let body: Record<string, unknown>;
+      try {
+        body = await readBody(req);
+      } catch (err) {
+        return send(res, 400, { error: (err as Error).message });
+      }
+      if (path === '/api/v1/apply') {
+        if (typeof body.file !== 'string') return send(res, 400, { error: '"file" (path of the spec) is required' });
+        try {
+          const changes = await plane.apply(body.file, typeof body.env === 'string' ? body.env : undefined);
+          return send(res, 200, { changes });
+        } catch (err) {
+          if (err instanceof ApplyError) return send(res, 422, { error: 'invalid spec', errors: err.errors });
+          throw err;
+        }
+      }
+      if (path === '/api/v1/scale') {
+        const replicas = body.replicas;
+        if (typeof body.service !== 'string' || typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0)
+          return send(res, 400, { error: 'expected {"service": string, "replicas": integer ≥ 0}' });
+        try {
+          plane.scale(body.service, replicas);
+        } catch (err) {
+          return send(res, 404, { error: (err as Error).message });
+        }
+        return send(res, 200, { service: body.service, replicas });
+      }
+      if (path === '/api/v1/restart') {
+        if (typeof body.service !== 'string') return send(res, 400, { error: 'expected {"service": string}' });
+        try {
+          return send(res, 200, { service: body.service, revision: await plane.restart(body.service) });
+        } catch (err) {
+          if (err instanceof ApplyError) return send(res, 422, { error: 'invalid spec', errors: err.errors });
+          return send(res, 404, { error: (err as Error).message });
+        }
+      }
+      if (path === '/api/v1/down') {
+        plane.down(opts.onDown);
+        return send(res, 202, { stopping: true });
+      }
+    }
+    send(res, 404, { error: `no route for ${method} ${path}` });
+  }
+
+  return server;
+}

@@ -1,0 +1,79 @@
+// Turns an instance record + its revision template into the InstanceSpec a node agent runs, and
+// into the row `berth ps` shows. Per-instance values (address, ids) are added here, never hashed.
+import type { InstanceObserved, InstanceSpec, InstanceStatus } from '../lib/agent-protocol.js';
+import type { InstanceTemplate } from '../plan/index.js';
+import type { InstanceRecord } from './store.js';
+
+export function materialize(
+  app: string,
+  rec: InstanceRecord,
+  template: InstanceTemplate,
+  logDir: string,
+): InstanceSpec {
+  const perInstance = {
+    HOST: rec.host,
+    BERTH_INSTANCE: rec.id,
+    BERTH_NODE: rec.node,
+    BERTH_VARIANT: 'default',
+  };
+  return {
+    id: rec.id,
+    app,
+    service: rec.service,
+    revision: rec.revision,
+    node: rec.node,
+    host: rec.host,
+    ...(template.port !== undefined ? { port: template.port } : {}),
+    main: { ...template.main, env: { ...template.main.env, ...perInstance } },
+    sidecars: template.sidecars.map((s) => ({ ...s, env: { ...s.env, ...perInstance } })),
+    probes: template.probes,
+    restart: template.restart,
+    ...(template.memoryMiB !== undefined ? { memoryMiB: template.memoryMiB } : {}),
+    stopGracePeriodSeconds: template.stopGracePeriodSeconds,
+    logDir,
+  };
+}
+
+/** One line of `berth ps --json`. These names are a public contract. */
+export interface PsRow {
+  service: string;
+  instance: string;
+  revision: string;
+  node: string;
+  host: string;
+  pid: number | null;
+  status: InstanceStatus;
+  ready: boolean;
+  restarts: number;
+  port: number | null;
+  startedAt: string | null;
+  message?: string;
+  sidecars: { name: string; pid: number | null; state: string; restarts: number }[];
+  lastExit?: { code: number | null; signal: string | null; reason: string; at: string };
+}
+
+export function psRow(rec: InstanceRecord, observed: InstanceObserved | undefined, port: number | undefined, waitingFor?: string): PsRow {
+  const obs = observed ?? (rec.phase === 'stopped' ? rec.lastObserved : undefined);
+  let status: InstanceStatus;
+  if (rec.phase === 'stopped') status = 'stopped';
+  else if (rec.phase === 'terminating') status = obs ? 'stopping' : 'stopped';
+  else status = obs?.status ?? 'pending';
+  const running = rec.phase !== 'stopped' && obs !== undefined;
+  const message = waitingFor ?? obs?.message;
+  return {
+    service: rec.service,
+    instance: rec.id,
+    revision: rec.revision,
+    node: rec.node,
+    host: rec.host,
+    pid: running ? (obs?.pid ?? null) : null,
+    status,
+    ready: rec.phase === 'active' && (obs?.ready ?? false),
+    restarts: obs?.restarts ?? rec.lastObserved?.restarts ?? 0,
+    port: port ?? null,
+    startedAt: obs?.startedAt ?? null,
+    ...(message ? { message } : {}),
+    sidecars: (obs?.sidecars ?? []).map((s) => ({ name: s.name, pid: running ? (s.pid ?? null) : null, state: s.state, restarts: s.restarts })),
+    ...(obs?.main.lastExit ? { lastExit: obs.main.lastExit } : {}),
+  };
+}

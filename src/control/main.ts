@@ -1,0 +1,55 @@
+// Entry point of the control-plane process (started detached by `berth up`):
+//   node dist/src/control/main.js --state-dir DIR [--file SPEC] [--env E]
+// Writes control.json/control.pid once its API listens; exits after `berth down` completes.
+import { parseArgs } from 'node:util';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ensureToken, writeFileAtomic } from '../lib/files.js';
+import { selfStartTime } from '../lib/proc.js';
+import { stateLayout, type ControlInfo } from '../lib/state-dir.js';
+import { createApiServer } from './api.js';
+import { ControlPlane } from './control-plane.js';
+
+const { values } = parseArgs({ options: { 'state-dir': { type: 'string' } } });
+const stateDir = resolve(values['state-dir'] ?? '.berth');
+const layout = stateLayout(stateDir);
+const token = ensureToken(layout.token);
+const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
+
+const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 2000) });
+
+let exiting = false;
+function exit(code: number): void {
+  if (exiting) return;
+  exiting = true;
+  try {
+    rmSync(layout.controlInfo, { force: true });
+    rmSync(layout.controlPid, { force: true });
+  } catch {}
+  plane.close();
+  log('control plane exiting');
+  process.exit(code);
+}
+
+const server = createApiServer({ plane, token, onDown: () => setTimeout(() => exit(0), 50) });
+server.listen(0, '127.0.0.1', () => {
+  void (async () => {
+    try {
+      await plane.start();
+    } catch (err) {
+      log(`start-up failed: ${(err as Error).message}`);
+      exit(1);
+      return;
+    }
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    const info: ControlInfo = { pid: process.pid, startTime: selfStartTime(), port, app: plane.status().app ?? '' };
+    writeFileAtomic(layout.controlInfo, JSON.stringify(info) + '\n');
+    writeFileAtomic(layout.controlPid, `${process.pid}\n`);
+    log(`control plane listening on 127.0.0.1:${port}`);
+  })();
+});
+
+// A SIGTERM/SIGINT stops only the control plane: node agents keep the instances running.
+process.on('SIGTERM', () => exit(0));
+process.on('SIGINT', () => exit(0));

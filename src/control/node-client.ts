@@ -1,0 +1,191 @@
+// The control plane's side of one node agent: finds or starts the agent process, watches it,
+// pulls its observed instances and events, and pushes the desired set (only when it changed).
+// If the agent is gone, whatever is left of its processes is fenced before a new agent starts.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved } from '../lib/agent-protocol.js';
+import { readJsonFile } from '../lib/files.js';
+import { requestJson, subscribeSse } from '../lib/http.js';
+import { isProcessAlive, killGroup } from '../lib/proc.js';
+import { canonicalJson } from '../plan/index.js';
+
+const agentMain = fileURLToPath(new URL('../node/main.js', import.meta.url));
+
+export interface NodeClientOptions {
+  node: string;
+  stateDir: string;
+  token: string;
+  tokenFile: string;
+  /** Called whenever observed state or events may have changed. */
+  onChange: () => void;
+  log: (msg: string) => void;
+}
+
+interface FencedProcess {
+  pid: number;
+  startTime?: number;
+}
+
+export class NodeClient {
+  readonly node: string;
+  private info: AgentInfo | undefined;
+  private closeWatch: (() => void) | undefined;
+  private lastPushed = '';
+  private generation = 0;
+  private stopped = false;
+  observed = new Map<string, InstanceObserved>();
+  /** True once observed reflects a successful pull from the current agent. */
+  synced = false;
+  /** Set when this control plane had to start a fresh agent (nothing to adopt). */
+  startedFresh = false;
+
+  constructor(private readonly opts: NodeClientOptions) {
+    this.node = opts.node;
+  }
+
+  private get dir(): string {
+    return join(this.opts.stateDir, 'nodes', this.node);
+  }
+
+  get agentPid(): number | undefined {
+    return this.info?.pid;
+  }
+
+  private async healthy(info: AgentInfo): Promise<AgentHealth | undefined> {
+    if (!isProcessAlive(info.pid, info.startTime)) return undefined;
+    try {
+      return await requestJson<AgentHealth>({ port: info.port, token: this.opts.token, timeoutMs: 2000 }, 'GET', '/healthz');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Connects to the running agent or starts one. Returns 'adopted' or 'started'. */
+  async ensure(): Promise<'adopted' | 'started'> {
+    const existing = readJsonFile<AgentInfo>(join(this.dir, 'agent.json'));
+    if (existing) {
+      const health = await this.healthy(existing);
+      if (health) {
+        this.info = existing;
+        this.generation = health.generation;
+        await this.watch();
+        return 'adopted';
+      }
+    }
+    this.fenceLeftovers();
+    await this.start();
+    this.startedFresh = true;
+    await this.watch();
+    return 'started';
+  }
+
+  /** Kills whatever processes a dead agent left behind (recorded with their start times). */
+  private fenceLeftovers(): void {
+    const recorded = readJsonFile<FencedProcess[] | { processes: FencedProcess[] }>(join(this.dir, 'processes.json'));
+    const list = Array.isArray(recorded) ? recorded : (recorded?.processes ?? []);
+    for (const p of list) {
+      if (p && typeof p.pid === 'number' && isProcessAlive(p.pid, p.startTime)) {
+        this.opts.log(`fencing leftover process ${p.pid} of node ${this.node}`);
+        killGroup(p.pid, 'SIGKILL');
+      }
+    }
+  }
+
+  private async start(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const logFd = openSync(join(this.dir, 'agent.log'), 'a');
+    const child = spawn(process.execPath, [agentMain, '--state-dir', this.opts.stateDir, '--node', this.node, '--token-file', this.opts.tokenFile], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: process.env,
+    });
+    closeSync(logFd);
+    child.unref();
+    const pid = child.pid;
+    const deadline = performance.now() + 15_000;
+    while (performance.now() < deadline) {
+      const info = readJsonFile<AgentInfo>(join(this.dir, 'agent.json'));
+      if (info && info.pid === pid && (await this.healthy(info))) {
+        this.info = info;
+        this.generation = 0;
+        this.lastPushed = '';
+        return;
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`node agent ${this.node} did not start (see ${join(this.dir, 'agent.log')})`);
+  }
+
+  private async watch(): Promise<void> {
+    const info = this.info;
+    if (!info) return;
+    try {
+      this.closeWatch = await subscribeSse(
+        { port: info.port, token: this.opts.token },
+        '/watch',
+        () => this.opts.onChange(),
+        () => {
+          this.closeWatch = undefined;
+          if (!this.stopped) this.opts.onChange();
+        },
+      );
+    } catch {
+      this.closeWatch = undefined;
+    }
+  }
+
+  /** Pulls observed instances and new events; returns the events (already ordered). Reconnects or restarts the agent if needed. */
+  async pull(cursor: number): Promise<AgentEvent[]> {
+    if (!this.info || !(await this.healthy(this.info))) {
+      this.synced = false;
+      this.closeWatch?.();
+      this.closeWatch = undefined;
+      await this.ensure();
+    } else if (!this.closeWatch) {
+      await this.watch();
+    }
+    const info = this.info!;
+    const opts = { port: info.port, token: this.opts.token };
+    const list = await requestJson<InstanceObserved[]>(opts, 'GET', '/instances');
+    this.observed = new Map(list.map((i) => [i.id, i]));
+    this.synced = true;
+    return requestJson<AgentEvent[]>(opts, 'GET', `/events?after=${cursor}`);
+  }
+
+  /** Sends the desired set when it differs from what this agent last accepted. */
+  async push(desired: Omit<AgentDesired, 'generation'>): Promise<boolean> {
+    if (!this.info) return false;
+    const body = canonicalJson(desired);
+    if (body === this.lastPushed) return false;
+    const generation = this.generation + 1;
+    await requestJson({ port: this.info.port, token: this.opts.token }, 'PUT', '/desired', { generation, ...desired });
+    this.generation = generation;
+    this.lastPushed = body;
+    return true;
+  }
+
+  /** Asks the agent to stop everything and exit; waits (bounded) for its process to be gone. */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    this.closeWatch?.();
+    const info = this.info;
+    if (!info) return;
+    try {
+      await requestJson({ port: info.port, token: this.opts.token, timeoutMs: 5000 }, 'POST', '/shutdown');
+    } catch {}
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline && isProcessAlive(info.pid, info.startTime)) await new Promise((r) => setTimeout(r, 50));
+    if (isProcessAlive(info.pid, info.startTime)) {
+      killGroup(info.pid, 'SIGKILL');
+      this.fenceLeftovers();
+    }
+  }
+
+  close(): void {
+    this.stopped = true;
+    this.closeWatch?.();
+  }
+}

@@ -1,0 +1,246 @@
+// The control plane's state in SQLite (WAL): desired state, revisions, instance records, events,
+// node cursors. Only the control plane opens this database; transactions stay short.
+import Database from 'better-sqlite3';
+import type { AgentEvent, InstanceObserved } from '../lib/agent-protocol.js';
+import type { DesiredState, InstanceTemplate } from '../plan/index.js';
+
+export type InstancePhase = 'active' | 'terminating' | 'stopped';
+
+export interface InstanceRecord {
+  id: string;
+  service: string;
+  revision: string;
+  node: string;
+  host: string;
+  phase: InstancePhase;
+  /** Sent to a node agent at least once (dependsOn gates only the first dispatch). */
+  dispatched: boolean;
+  createdAt: string;
+  stoppedAt?: string;
+  lastObserved?: InstanceObserved;
+}
+
+export interface StoredEvent {
+  seq: number;
+  at: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  node?: string;
+  service?: string;
+  instance?: string;
+  source: string;
+}
+
+export type NewEvent = Omit<StoredEvent, 'seq' | 'at' | 'source'> & { at?: string; source?: string };
+
+interface InstanceRow {
+  id: string;
+  service: string;
+  revision: string;
+  node: string;
+  host: string;
+  phase: InstancePhase;
+  dispatched: number;
+  created_at: string;
+  stopped_at: string | null;
+  last_observed: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scale_overrides (service TEXT PRIMARY KEY, replicas INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS restart_generations (service TEXT PRIMARY KEY, gen INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS revisions (service TEXT NOT NULL, revision TEXT NOT NULL, template TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (service, revision));
+CREATE TABLE IF NOT EXISTS instances (
+  id TEXT PRIMARY KEY, service TEXT NOT NULL, revision TEXT NOT NULL, node TEXT NOT NULL, host TEXT NOT NULL,
+  phase TEXT NOT NULL, dispatched INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, stopped_at TEXT, last_observed TEXT);
+CREATE INDEX IF NOT EXISTS instances_phase ON instances (phase);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL,
+  node TEXT, service TEXT, instance TEXT, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS node_cursors (node TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
+`;
+
+const MAX_EVENTS = 20_000;
+const MAX_STOPPED_INSTANCES = 500;
+
+export class Store {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 2000');
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  getDesired(): DesiredState | undefined {
+    const v = this.getMeta('desired');
+    return v ? (JSON.parse(v) as DesiredState) : undefined;
+  }
+
+  /** Stores the new desired state and every revision template it names (templates are immutable per revision). */
+  setDesired(desired: DesiredState): void {
+    const now = new Date().toISOString();
+    const insertRev = this.db.prepare('INSERT OR IGNORE INTO revisions (service, revision, template, created_at) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const s of desired.services) insertRev.run(s.name, s.revision, JSON.stringify(s.template), now);
+      this.setMeta('desired', JSON.stringify(desired));
+    })();
+  }
+
+  getTemplate(service: string, revision: string): InstanceTemplate | undefined {
+    const row = this.db.prepare('SELECT template FROM revisions WHERE service = ? AND revision = ?').get(service, revision) as { template: string } | undefined;
+    return row ? (JSON.parse(row.template) as InstanceTemplate) : undefined;
+  }
+
+  scaleOverrides(): Record<string, number> {
+    const rows = this.db.prepare('SELECT service, replicas FROM scale_overrides').all() as { service: string; replicas: number }[];
+    return Object.fromEntries(rows.map((r) => [r.service, r.replicas]));
+  }
+
+  setScaleOverride(service: string, replicas: number | undefined): void {
+    if (replicas === undefined) this.db.prepare('DELETE FROM scale_overrides WHERE service = ?').run(service);
+    else this.db.prepare('INSERT INTO scale_overrides (service, replicas) VALUES (?, ?) ON CONFLICT(service) DO UPDATE SET replicas = excluded.replicas').run(service, replicas);
+  }
+
+  restartGenerations(): Record<string, number> {
+    const rows = this.db.prepare('SELECT service, gen FROM restart_generations').all() as { service: string; gen: number }[];
+    return Object.fromEntries(rows.map((r) => [r.service, r.gen]));
+  }
+
+  bumpRestartGeneration(service: string): number {
+    this.db.prepare('INSERT INTO restart_generations (service, gen) VALUES (?, 1) ON CONFLICT(service) DO UPDATE SET gen = gen + 1').run(service);
+    return this.restartGenerations()[service];
+  }
+
+  private toRecord(r: InstanceRow): InstanceRecord {
+    return {
+      id: r.id,
+      service: r.service,
+      revision: r.revision,
+      node: r.node,
+      host: r.host,
+      phase: r.phase,
+      dispatched: r.dispatched === 1,
+      createdAt: r.created_at,
+      ...(r.stopped_at ? { stoppedAt: r.stopped_at } : {}),
+      ...(r.last_observed ? { lastObserved: JSON.parse(r.last_observed) as InstanceObserved } : {}),
+    };
+  }
+
+  /** Instances not yet stopped (active and terminating). */
+  liveInstances(): InstanceRecord[] {
+    const rows = this.db.prepare("SELECT * FROM instances WHERE phase != 'stopped' ORDER BY created_at, id").all() as InstanceRow[];
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  allInstances(): InstanceRecord[] {
+    const rows = this.db.prepare('SELECT * FROM instances ORDER BY created_at, id').all() as InstanceRow[];
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  getInstance(id: string): InstanceRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM instances WHERE id = ?').get(id) as InstanceRow | undefined;
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  insertInstance(rec: Omit<InstanceRecord, 'phase' | 'dispatched' | 'createdAt'>): void {
+    this.db
+      .prepare("INSERT INTO instances (id, service, revision, node, host, phase, dispatched, created_at) VALUES (?, ?, ?, ?, ?, 'active', 0, ?)")
+      .run(rec.id, rec.service, rec.revision, rec.node, rec.host, new Date().toISOString());
+  }
+
+  markDispatched(id: string): void {
+    this.db.prepare('UPDATE instances SET dispatched = 1 WHERE id = ?').run(id);
+  }
+
+  markTerminating(id: string): void {
+    this.db.prepare("UPDATE instances SET phase = 'terminating' WHERE id = ? AND phase = 'active'").run(id);
+  }
+
+  markStopped(id: string, lastObserved: InstanceObserved | undefined): void {
+    this.db
+      .prepare("UPDATE instances SET phase = 'stopped', stopped_at = ?, last_observed = COALESCE(?, last_observed) WHERE id = ?")
+      .run(new Date().toISOString(), lastObserved ? JSON.stringify(lastObserved) : null, id);
+    this.db
+      .prepare(
+        "DELETE FROM instances WHERE phase = 'stopped' AND id NOT IN (SELECT id FROM instances WHERE phase = 'stopped' ORDER BY stopped_at DESC LIMIT ?)",
+      )
+      .run(MAX_STOPPED_INSTANCES);
+  }
+
+  saveObserved(id: string, observed: InstanceObserved): void {
+    this.db.prepare('UPDATE instances SET last_observed = ? WHERE id = ?').run(JSON.stringify(observed), id);
+  }
+
+  addEvent(e: NewEvent): StoredEvent {
+    const at = e.at ?? new Date().toISOString();
+    const source = e.source ?? 'control';
+    const info = this.db
+      .prepare('INSERT INTO events (at, type, reason, message, node, service, instance, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(at, e.type, e.reason, e.message, e.node ?? null, e.service ?? null, e.instance ?? null, source);
+    const seq = Number(info.lastInsertRowid);
+    if (seq % 1000 === 0) this.db.prepare('DELETE FROM events WHERE seq <= ?').run(seq - MAX_EVENTS);
+    return { seq, at, type: e.type, reason: e.reason, message: e.message, node: e.node, service: e.service, instance: e.instance, source };
+  }
+
+  /** Records a batch of a node agent's events and advances that node's cursor in one transaction. */
+  addAgentEvents(node: string, events: AgentEvent[]): void {
+    if (events.length === 0) return;
+    this.db.transaction(() => {
+      for (const e of events) this.addEvent({ at: e.at, type: e.type, reason: e.reason, message: e.message, node: e.node, service: e.service, instance: e.instance, source: `agent/${node}` });
+      this.db
+        .prepare('INSERT INTO node_cursors (node, after_seq) VALUES (?, ?) ON CONFLICT(node) DO UPDATE SET after_seq = excluded.after_seq')
+        .run(node, events[events.length - 1].seq);
+    })();
+  }
+
+  nodeCursor(node: string): number {
+    const row = this.db.prepare('SELECT after_seq FROM node_cursors WHERE node = ?').get(node) as { after_seq: number } | undefined;
+    return row?.after_seq ?? 0;
+  }
+
+  resetNodeCursor(node: string): void {
+    this.db.prepare('DELETE FROM node_cursors WHERE node = ?').run(node);
+  }
+
+  events(after: number, limit: number): StoredEvent[] {
+    const rows = this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit) as (Omit<StoredEvent, 'node' | 'service' | 'instance'> & {
+      node: string | null;
+      service: string | null;
+      instance: string | null;
+    })[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      at: r.at,
+      type: r.type,
+      reason: r.reason,
+      message: r.message,
+      source: r.source,
+      ...(r.node ? { node: r.node } : {}),
+      ...(r.service ? { service: r.service } : {}),
+      ...(r.instance ? { instance: r.instance } : {}),
+    }));
+  }
+
+  lastEventSeq(): number {
+    const row = this.db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null };
+    return row.s ?? 0;
+  }
+}

@@ -1,0 +1,41 @@
+// File helpers shared by every Berth process: atomic writes, tolerant JSON reads, the API token.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Writes via a temp file + rename so readers never see half a file. */
+export function writeFileAtomic(path: string, data: string, mode?: number): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
+  writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
+  if (mode !== undefined) chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+/** Reads and parses a JSON file; undefined when it is missing or unreadable. */
+export function readJsonFile<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns the bearer token at `path`, creating it (mode 0600) when absent. */
+export function ensureToken(path: string): string {
+  try {
+    const t = readFileSync(path, 'utf8').trim();
+    if (t) return t;
+  } catch {}
+  const token = randomBytes(24).toString('hex');
+  writeFileAtomic(path, token + '\n', 0o600);
+  return token;
+}
+
+export function readToken(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,23 @@
+// Layout of `.berth/`, the local runtime's state beside the spec. One place for every path.
+import { join } from 'node:path';
+
+export const stateLayout = (stateDir: string) => ({
+  root: stateDir,
+  token: join(stateDir, 'token'),
+  db: join(stateDir, 'state.db'),
+  controlInfo: join(stateDir, 'control.json'),
+  controlPid: join(stateDir, 'control.pid'),
+  controlLog: join(stateDir, 'control.log'),
+  slot: join(stateDir, 'slot'),
+  logs: join(stateDir, 'logs'),
+  nodeDir: (node: string) => join(stateDir, 'nodes', node),
+  instanceLogDir: (service: string, instance: string) => join(stateDir, 'logs', service, instance),
+});
+
+/** Written by the control plane at start-up: how to reach it. */
+export interface ControlInfo {
+  pid: number;
+  startTime: number;
+  port: number;
+  app: string;
+}

@@ -1,0 +1,140 @@
+// Compiles a validated AppSpec into DesiredState: resolves paths, env files, argv, probe ports and
+// per-service URLs, then hashes each instance template into a revision.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { envVarName, splitCommand, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import type { ProbeConfig, ProbeHandler, ProcessTemplate } from '../lib/agent-protocol.js';
+import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
+import { shortHash } from './hash.js';
+
+export interface CompileOptions {
+  /** Directory holding the spec file; relative paths resolve against it. */
+  dir: string;
+  specFile: string;
+  env?: string;
+  /** Per-service generation bumped by `berth restart`, folded into the revision. */
+  restartGenerations?: Record<string, number>;
+}
+
+/** The address a service is reached at (its "cluster IP"). */
+export const serviceHost = '127.0.0.1';
+
+export function serviceUrl(port: number): string {
+  return `http://${serviceHost}:${port}`;
+}
+
+function resolveDir(base: string, p: string | undefined): string {
+  if (!p) return base;
+  return isAbsolute(p) ? p : resolve(base, p);
+}
+
+function compileProbe(probe: ProbeSpec | undefined, port: number | undefined): ProbeConfig | undefined {
+  if (!probe) return undefined;
+  let handler: ProbeHandler;
+  const need = (p: number | undefined) => {
+    const v = p ?? port;
+    if (v === undefined) throw new Error('probe needs a port'); // the contract rejects this earlier
+    return v;
+  };
+  if (probe.http) {
+    handler = {
+      http: {
+        path: probe.http.path,
+        port: need(probe.http.port),
+        scheme: probe.http.scheme,
+        headers: Object.entries(probe.http.headers).map(([name, value]) => ({ name, value })),
+      },
+    };
+  } else if (probe.tcp) handler = { tcp: { port: need(probe.tcp.port) } };
+  else if (probe.grpc) handler = { grpc: { port: need(probe.grpc.port), ...(probe.grpc.service ? { service: probe.grpc.service } : {}) } };
+  else if (probe.exec) {
+    const c = probe.exec.command;
+    handler = { exec: { command: Array.isArray(c) ? c : ['sh', '-c', c] } };
+  } else throw new Error('probe has no handler');
+  return {
+    handler,
+    initialDelaySeconds: probe.initialDelaySeconds,
+    periodSeconds: probe.periodSeconds,
+    timeoutSeconds: probe.timeoutSeconds,
+    successThreshold: probe.successThreshold,
+    failureThreshold: probe.failureThreshold,
+  };
+}
+
+function serviceEnv(app: AppSpec, name: string, svc: ServiceSpec, dir: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (svc.envFile) Object.assign(env, parseDotenv(readFileSync(resolveDir(dir, svc.envFile), 'utf8')));
+  Object.assign(env, svc.env);
+  env.BERTH_APP = app.app;
+  env.BERTH_SERVICE = name;
+  for (const used of svc.uses) {
+    const port = app.services[used]?.port;
+    if (port !== undefined) env[`BERTH_${envVarName(used)}_URL`] = serviceUrl(port);
+  }
+  if (svc.port !== undefined) env.PORT = String(svc.port);
+  return env;
+}
+
+function compileService(app: AppSpec, name: string, opts: CompileOptions): DesiredService {
+  const svc = app.services[name];
+  const cwd = resolveDir(opts.dir, svc.cwd);
+  const env = serviceEnv(app, name, svc, opts.dir);
+  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env };
+  const sidecars: ProcessTemplate[] = svc.sidecars.map((s) => ({
+    name: s.name,
+    argv: splitCommand(s.run),
+    cwd: resolveDir(cwd, s.cwd),
+    env: { ...env, ...s.env },
+  }));
+  const template: InstanceTemplate = {
+    main,
+    sidecars,
+    probes: {
+      startup: compileProbe(svc.probes.startup, svc.port),
+      readiness: compileProbe(svc.probes.readiness, svc.port),
+      liveness: compileProbe(svc.probes.liveness, svc.port),
+    },
+    restart: { policy: svc.restart.policy, ...svc.restart.backoff },
+    memoryMiB: svc.resources.memoryMiB,
+    cpuMillis: svc.resources.cpuMillis,
+    stopGracePeriodSeconds: svc.stopGracePeriodSeconds,
+    port: svc.port,
+  };
+  const revision = shortHash({ template, restart: opts.restartGenerations?.[name] ?? 0 });
+  template.main.env.BERTH_REVISION = revision;
+  for (const s of template.sidecars) s.env.BERTH_REVISION = revision;
+  return {
+    name,
+    revision,
+    replicas: svc.replicas,
+    port: svc.port,
+    uses: [...svc.uses],
+    dependsOn: { ...svc.dependsOn },
+    rollout: { ...svc.rollout },
+    template,
+  };
+}
+
+/** Services ordered so that every service comes after what it depends on (the contract forbids cycles). */
+export function startOrder(app: AppSpec): string[] {
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    for (const dep of Object.keys(app.services[name]?.dependsOn ?? {})) if (app.services[dep]) visit(dep);
+    order.push(name);
+  };
+  for (const name of Object.keys(app.services).sort()) visit(name);
+  return order;
+}
+
+export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
+  return {
+    app: app.app,
+    specFile: opts.specFile,
+    env: opts.env,
+    services: startOrder(app).map((name) => compileService(app, name, opts)),
+  };
+}

@@ -1,0 +1,36 @@
+// DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
+// JSON-serialisable, stored by the control plane and re-read on every reconcile.
+import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
+
+/** Everything an instance of one service revision needs, minus what is per instance (id, node, host). */
+export interface InstanceTemplate {
+  main: ProcessTemplate;
+  sidecars: ProcessTemplate[];
+  probes: { startup?: ProbeConfig; readiness?: ProbeConfig; liveness?: ProbeConfig };
+  restart: RestartConfig;
+  memoryMiB?: number;
+  cpuMillis?: number;
+  stopGracePeriodSeconds: number;
+  port?: number;
+}
+
+export interface DesiredService {
+  name: string;
+  /** Stable hash of the template (and the restart generation): same spec, same revision, across restarts. */
+  revision: string;
+  replicas: number;
+  port?: number;
+  uses: string[];
+  dependsOn: Record<string, 'started' | 'ready'>;
+  rollout: { maxSurge: number | string; maxUnavailable: number | string };
+  template: InstanceTemplate;
+}
+
+export interface DesiredState {
+  app: string;
+  /** Absolute path of the spec file the state was compiled from. */
+  specFile: string;
+  env?: string;
+  /** Services in start order (dependencies first). */
+  services: DesiredService[];
+}
