@@ -85,6 +85,8 @@ export interface ProcessExit {
   /** Completed, Error, OOMKilled, Unhealthy (liveness/startup), Killed (stopped by Berth). */
   reason: string;
   at: string;
+  /** Extra detail, e.g. why a spawn failed (optional; added by the node agent). */
+  message?: string;
 }
 
 export interface ProcessObserved {

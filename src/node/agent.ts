@@ -1,0 +1,238 @@
+// The node agent: holds the instances of one node, reconciles them against the desired set on every
+// PUT /desired (level-triggered), keeps the forwarder, memory watcher, events and processes.json in step,
+// and serves the agent API. `startAgent` runs it in-process; main.ts wraps it as a long-lived process.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
+import { isProcessAlive, selfStartTime } from '../lib/proc.js';
+import { createApiServer, type AgentApiBackend } from './api-server.js';
+import { writeJsonAtomic } from './atomic-file.js';
+import { EventLog, type NewEvent } from './event-log.js';
+import { Forwarder } from './forwarder.js';
+import { Instance } from './instance.js';
+import { DEFAULT_LOG_ROTATION, type LogRotation } from './log-file.js';
+import { MemoryWatcher } from './memory-watcher.js';
+import { agentInfoPath, eventsPath, nodeDir, processesPath } from './paths.js';
+import { fenceRecordedProcesses, ProcessRegistry } from './process-registry.js';
+import { WatchHub } from './watch-hub.js';
+
+export interface AgentOptions {
+  /** The Berth state directory (`.berth`). */
+  stateDir: string;
+  /** This node's name. */
+  node: string;
+  /** Bearer token every request must carry. */
+  token: string;
+  /** Address to listen on (default 127.0.0.1). */
+  listenHost?: string;
+  /** Port to listen on (default 0: any free port). */
+  port?: number;
+  /** Capture-file rotation (default 10 MiB, keep 3). */
+  logRotation?: Partial<LogRotation>;
+  /** Events kept in memory for GET /events (default 5000). */
+  eventRingSize?: number;
+  /** Memory sampling interval in ms (default 250). */
+  memoryIntervalMs?: number;
+  /** How long a forwarded connection waits for a ready instance (default 2000 ms). */
+  forwardWaitMs?: number;
+  /** Delay between bind attempts of a busy service port (default 3000 ms). */
+  bindRetryMs?: number;
+}
+
+export interface RunningAgent {
+  readonly info: AgentInfo;
+  readonly port: number;
+  /** Stops every instance gracefully, closes listeners, removes agent.json. Idempotent. */
+  shutdown(): Promise<void>;
+  /** Resolves once the agent has shut down (by shutdown() or POST /shutdown). */
+  readonly done: Promise<void>;
+}
+
+class Agent implements AgentApiBackend {
+  readonly instancesById = new Map<string, Instance>();
+  private desired: AgentDesired = { generation: 0, instances: [], services: [] };
+  private readonly desiredById = new Map<string, InstanceSpec>();
+  readonly events: EventLog;
+  readonly hub: WatchHub;
+  private readonly forwarder: Forwarder;
+  private readonly memory: MemoryWatcher;
+  private readonly registry: ProcessRegistry;
+  private readonly logRotation: LogRotation;
+  private shutdownPromise: Promise<void> | undefined;
+  shuttingDown = false;
+  onShutdownRequested: () => void = () => {};
+
+  constructor(
+    private readonly opts: AgentOptions,
+    private readonly startTime: number,
+  ) {
+    this.logRotation = { ...DEFAULT_LOG_ROTATION, ...opts.logRotation };
+    this.hub = new WatchHub(() => ({ generation: this.desired.generation, lastSeq: this.events.lastSeq }));
+    this.events = new EventLog(eventsPath(opts.stateDir, opts.node), opts.node, opts.eventRingSize ?? 5000, undefined, () => this.hub.changed());
+    this.registry = new ProcessRegistry(processesPath(opts.stateDir, opts.node), { node: opts.node, agentPid: process.pid, agentStartTime: startTime });
+    this.forwarder = new Forwarder({
+      endpoints: (service) => this.readyEndpoints(service),
+      event: (e) => this.events.append(e),
+      waitForEndpointMs: opts.forwardWaitMs,
+      bindRetryMs: opts.bindRetryMs,
+    });
+    this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
+    this.registry.update([]);
+  }
+
+  health(): AgentHealth {
+    return { node: this.opts.node, pid: process.pid, startTime: this.startTime, generation: this.desired.generation };
+  }
+
+  applyDesired(desired: AgentDesired): { generation: number } {
+    this.desired = desired;
+    this.desiredById.clear();
+    for (const spec of desired.instances) this.desiredById.set(spec.id, spec);
+    this.reconcile();
+    this.forwarder.apply(desired.services);
+    this.hub.changed();
+    return { generation: desired.generation };
+  }
+
+  instances(): InstanceObserved[] {
+    return [...this.instancesById.values()].map((i) => i.observe());
+  }
+
+  eventsAfter(seq: number): AgentEvent[] {
+    return this.events.after(seq);
+  }
+
+  watch(res: http.ServerResponse): void {
+    this.hub.add(res);
+  }
+
+  requestShutdown(): void {
+    this.onShutdownRequested();
+  }
+
+  /** Level-triggered: stop what is held but not desired (or at another revision), start what is missing. */
+  private reconcile(): void {
+    if (this.shuttingDown) return;
+    for (const inst of this.instancesById.values()) {
+      const want = this.desiredById.get(inst.id);
+      if ((!want || want.revision !== inst.revision) && !inst.isStopping) this.stopInstance(inst);
+    }
+    for (const spec of this.desiredById.values()) {
+      if (this.instancesById.has(spec.id)) continue;
+      const inst = new Instance(
+        spec,
+        {
+          event: (e) => this.events.append({ ...e, service: spec.service, instance: spec.id }),
+          changed: () => this.stateChanged(),
+        },
+        this.logRotation,
+      );
+      this.instancesById.set(spec.id, inst);
+      inst.start();
+    }
+    this.stateChanged();
+  }
+
+  private stopInstance(inst: Instance): Promise<void> {
+    return inst.stop().then(() => {
+      if (this.instancesById.get(inst.id) === inst) this.instancesById.delete(inst.id);
+      this.stateChanged();
+      // A replacement (same id, new revision) may be waiting for this one to go.
+      this.reconcile();
+    });
+  }
+
+  private stateChanged(): void {
+    this.registry.update([...this.instancesById.values()].flatMap((i) => i.runningProcesses()));
+    this.memory.refresh();
+    this.hub.changed();
+  }
+
+  private readyEndpoints(service: string): { id: string; host: string; port: number }[] {
+    const out: { id: string; host: string; port: number }[] = [];
+    for (const inst of this.instancesById.values()) {
+      if (inst.service === service && inst.serving && inst.spec.port !== undefined) out.push({ id: inst.id, host: inst.spec.host, port: inst.spec.port });
+    }
+    return out;
+  }
+
+  /** Stops every instance in parallel, then closes the forwarder and watchers. */
+  shutdown(): Promise<void> {
+    if (!this.shutdownPromise) this.shutdownPromise = this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    this.events.append({ type: 'Normal', reason: 'AgentStopping', message: `Node agent ${this.opts.node} shutting down; stopping ${this.instancesById.size} instance(s)` });
+    this.forwarder.close();
+    await Promise.all([...this.instancesById.values()].map((i) => i.stop()));
+    this.instancesById.clear();
+    this.memory.stop();
+    this.registry.update([]);
+    this.events.append({ type: 'Normal', reason: 'AgentStopped', message: `Node agent ${this.opts.node} stopped` });
+    this.hub.close();
+  }
+}
+
+/** Throws if another live agent already serves this node. */
+function assertNoLiveAgent(path: string): void {
+  let info: AgentInfo | undefined;
+  try {
+    info = JSON.parse(readFileSync(path, 'utf8')) as AgentInfo;
+  } catch {
+    return;
+  }
+  if (info && info.pid !== process.pid && isProcessAlive(info.pid, info.startTime)) {
+    throw new Error(`another node agent for node '${info.node}' is running (pid ${info.pid}, port ${info.port}); stop it first`);
+  }
+}
+
+/** Starts a node agent in this process: fences a dead predecessor's leftovers, listens, writes agent.json. */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const dir = nodeDir(opts.stateDir, opts.node);
+  mkdirSync(dir, { recursive: true });
+  const infoPath = agentInfoPath(opts.stateDir, opts.node);
+  assertNoLiveAgent(infoPath);
+  const fenced = fenceRecordedProcesses(processesPath(opts.stateDir, opts.node));
+  const startTime = selfStartTime();
+  const agent = new Agent(opts, startTime);
+  for (const p of fenced) {
+    agent.events.append({ type: 'Warning', reason: 'Fenced', instance: p.instance, message: `Killed leftover process ${p.name} (pid ${p.pid}) of instance ${p.instance} from a previous agent` });
+  }
+
+  const server = createApiServer(agent, opts.token);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.listenHost ?? '127.0.0.1', port: opts.port ?? 0 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => process.stderr.write(`berth-agent: http server error: ${err.message}\n`));
+  const port = (server.address() as AddressInfo).port;
+  const info: AgentInfo = { node: opts.node, pid: process.pid, startTime, port };
+  writeJsonAtomic(infoPath, info);
+  agent.events.append({ type: 'Normal', reason: 'AgentStarted', message: `Node agent ${opts.node} listening on 127.0.0.1:${port} (pid ${process.pid})` });
+
+  let resolveDone: () => void = () => {};
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    if (!shutdownPromise) {
+      shutdownPromise = (async () => {
+        await agent.shutdown();
+        rmSync(infoPath, { force: true });
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeAllConnections();
+        });
+        resolveDone();
+      })();
+    }
+    return shutdownPromise;
+  };
+  agent.onShutdownRequested = () => void shutdown();
+  return { info, port, shutdown, done };
+}

@@ -1,0 +1,161 @@
+// Validates a PUT /desired body into AgentDesired, with errors that name the offending field.
+import type { AgentDesired, InstanceSpec, ProbeConfig, ProbeHandler, ProcessTemplate, RestartConfig, ServiceForward } from '../lib/agent-protocol.js';
+
+export class DesiredValidationError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function fail(path: string, what: string): never {
+  throw new DesiredValidationError(`${path}: ${what}`);
+}
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'must be an object');
+  return v as Obj;
+}
+
+function str(o: Obj, key: string, path: string, allowEmpty = false): string {
+  const v = o[key];
+  if (typeof v !== 'string' || (!allowEmpty && v.length === 0)) fail(`${path}.${key}`, 'must be a non-empty string');
+  return v;
+}
+
+function num(o: Obj, key: string, path: string, opts: { min?: number; integer?: boolean; optional?: boolean; fallback?: number } = {}): number {
+  const v = o[key];
+  if (v === undefined && opts.fallback !== undefined) return opts.fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${path}.${key}`, 'must be a finite number');
+  if (opts.integer && !Number.isInteger(v)) fail(`${path}.${key}`, 'must be an integer');
+  if (opts.min !== undefined && v < opts.min) fail(`${path}.${key}`, `must be >= ${opts.min}`);
+  return v;
+}
+
+function port(o: Obj, key: string, path: string): number {
+  const p = num(o, key, path, { integer: true, min: 1 });
+  if (p > 65535) fail(`${path}.${key}`, 'must be a port number (1-65535)');
+  return p;
+}
+
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'must be an array');
+  return v;
+}
+
+function stringArray(v: unknown, path: string, nonEmpty: boolean): string[] {
+  const a = arr(v, path);
+  a.forEach((s, i) => {
+    if (typeof s !== 'string') fail(`${path}[${i}]`, 'must be a string');
+  });
+  if (nonEmpty && a.length === 0) fail(path, 'must not be empty');
+  return a as string[];
+}
+
+function template(v: unknown, path: string): ProcessTemplate {
+  const o = obj(v, path);
+  const env = obj(o.env ?? {}, `${path}.env`);
+  for (const [k, val] of Object.entries(env)) if (typeof val !== 'string') fail(`${path}.env.${k}`, 'must be a string');
+  return { name: str(o, 'name', path), argv: stringArray(o.argv, `${path}.argv`, true), cwd: str(o, 'cwd', path), env: env as Record<string, string> };
+}
+
+function handler(v: unknown, path: string): ProbeHandler {
+  const o = obj(v, path);
+  const set = ['http', 'tcp', 'exec', 'grpc'].filter((k) => o[k] !== undefined);
+  if (set.length !== 1) fail(path, 'exactly one of http, tcp, exec, grpc must be set');
+  if (o.http !== undefined) {
+    const h = obj(o.http, `${path}.http`);
+    const scheme = h.scheme ?? 'http';
+    if (scheme !== 'http' && scheme !== 'https') fail(`${path}.http.scheme`, "must be 'http' or 'https'");
+    const headers = arr(h.headers ?? [], `${path}.http.headers`).map((x, i) => {
+      const ho = obj(x, `${path}.http.headers[${i}]`);
+      return { name: str(ho, 'name', `${path}.http.headers[${i}]`), value: str(ho, 'value', `${path}.http.headers[${i}]`, true) };
+    });
+    return { http: { path: typeof h.path === 'string' && h.path ? h.path : '/', port: port(h, 'port', `${path}.http`), scheme, headers } };
+  }
+  if (o.tcp !== undefined) return { tcp: { port: port(obj(o.tcp, `${path}.tcp`), 'port', `${path}.tcp`) } };
+  if (o.exec !== undefined) return { exec: { command: stringArray(obj(o.exec, `${path}.exec`).command, `${path}.exec.command`, true) } };
+  const g = obj(o.grpc, `${path}.grpc`);
+  if (g.service !== undefined && typeof g.service !== 'string') fail(`${path}.grpc.service`, 'must be a string');
+  return { grpc: { port: port(g, 'port', `${path}.grpc`), ...(typeof g.service === 'string' ? { service: g.service } : {}) } };
+}
+
+function probe(v: unknown, path: string): ProbeConfig | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = obj(v, path);
+  return {
+    handler: handler(o.handler, `${path}.handler`),
+    initialDelaySeconds: num(o, 'initialDelaySeconds', path, { min: 0, fallback: 0 }),
+    periodSeconds: num(o, 'periodSeconds', path, { min: 0.001, fallback: 10 }),
+    timeoutSeconds: num(o, 'timeoutSeconds', path, { min: 0.001, fallback: 1 }),
+    successThreshold: num(o, 'successThreshold', path, { min: 1, integer: true, fallback: 1 }),
+    failureThreshold: num(o, 'failureThreshold', path, { min: 1, integer: true, fallback: 3 }),
+  };
+}
+
+function restart(v: unknown, path: string): RestartConfig {
+  const o = obj(v, path);
+  const policy = o.policy;
+  if (policy !== 'always' && policy !== 'on-failure' && policy !== 'never') fail(`${path}.policy`, "must be 'always', 'on-failure' or 'never'");
+  return {
+    policy,
+    initialSeconds: num(o, 'initialSeconds', path, { min: 0 }),
+    maxSeconds: num(o, 'maxSeconds', path, { min: 0 }),
+    resetAfterSeconds: num(o, 'resetAfterSeconds', path, { min: 0 }),
+  };
+}
+
+function instance(v: unknown, path: string): InstanceSpec {
+  const o = obj(v, path);
+  const probes = obj(o.probes ?? {}, `${path}.probes`);
+  const spec: InstanceSpec = {
+    id: str(o, 'id', path),
+    app: str(o, 'app', path),
+    service: str(o, 'service', path),
+    revision: str(o, 'revision', path),
+    node: str(o, 'node', path),
+    host: str(o, 'host', path),
+    main: template(o.main, `${path}.main`),
+    sidecars: arr(o.sidecars ?? [], `${path}.sidecars`).map((s, i) => template(s, `${path}.sidecars[${i}]`)),
+    probes: {},
+    restart: restart(o.restart, `${path}.restart`),
+    stopGracePeriodSeconds: num(o, 'stopGracePeriodSeconds', path, { min: 0, fallback: 30 }),
+    logDir: str(o, 'logDir', path),
+  };
+  if (o.port !== undefined) spec.port = port(o, 'port', path);
+  if (o.memoryMiB !== undefined && o.memoryMiB !== null) spec.memoryMiB = num(o, 'memoryMiB', path, { min: 1 });
+  for (const kind of ['startup', 'readiness', 'liveness'] as const) {
+    const p = probe(probes[kind], `${path}.probes.${kind}`);
+    if (p) spec.probes[kind] = p;
+  }
+  const names = new Set<string>();
+  for (const t of [spec.main, ...spec.sidecars]) {
+    if (names.has(t.name)) fail(`${path}`, `process name '${t.name}' is used twice (log files are named after processes)`);
+    if (t.name.includes('/') || t.name === '.' || t.name === '..') fail(`${path}`, `process name '${t.name}' must not contain '/'`);
+    names.add(t.name);
+  }
+  return spec;
+}
+
+function service(v: unknown, path: string): ServiceForward {
+  const o = obj(v, path);
+  return { name: str(o, 'name', path), host: str(o, 'host', path), port: port(o, 'port', path) };
+}
+
+/** Parses and validates a desired-state document; throws DesiredValidationError naming the bad field. */
+export function parseDesired(body: unknown): AgentDesired {
+  const o = obj(body, 'desired');
+  const desired: AgentDesired = {
+    generation: num(o, 'generation', 'desired', { integer: true, min: 0 }),
+    instances: arr(o.instances ?? [], 'desired.instances').map((x, i) => instance(x, `desired.instances[${i}]`)),
+    services: arr(o.services ?? [], 'desired.services').map((x, i) => service(x, `desired.services[${i}]`)),
+  };
+  const ids = new Set<string>();
+  for (const inst of desired.instances) {
+    if (ids.has(inst.id)) fail('desired.instances', `instance id '${inst.id}' appears twice`);
+    ids.add(inst.id);
+  }
+  const svcNames = new Set<string>();
+  for (const s of desired.services) {
+    if (svcNames.has(s.name)) fail('desired.services', `service '${s.name}' appears twice`);
+    svcNames.add(s.name);
+  }
+  return desired;
+}

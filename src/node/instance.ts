@@ -1,0 +1,290 @@
+// One instance = a group of processes: sidecars first, then the app. Runs the app's probes, derives the
+// instance status and readiness, turns every automatic action into an event, and stops the group in order
+// (app first, then sidecars; SIGTERM, grace, SIGKILL).
+import type { InstanceObserved, InstanceSpec, InstanceStatus, ProbeConfig, ProcessExit } from '../lib/agent-protocol.js';
+import type { NewEvent } from './event-log.js';
+import type { LogRotation } from './log-file.js';
+import { createProbe } from './probes/create-probe.js';
+import { ProbeRunner, type ProbeKind } from './probes/probe-runner.js';
+import { SupervisedProcess, type SupervisedProcessHooks } from './supervised-process.js';
+
+export interface InstanceHooks {
+  /** Records an event about this instance (service and instance are filled in). */
+  event(event: Omit<NewEvent, 'service' | 'instance'>): void;
+  /** Observed state (status, readiness, pids…) changed. */
+  changed(): void;
+}
+
+export interface RunningProcessRecord {
+  instance: string;
+  name: string;
+  role: 'app' | 'sidecar';
+  pid: number;
+  startTime?: number;
+  pgid: number;
+}
+
+type Phase = 'running' | 'stopping' | 'stopped';
+
+const PROBE_LABEL: Record<ProbeKind, string> = { startup: 'Startup', readiness: 'Readiness', liveness: 'Liveness' };
+
+function describeExit(exit: ProcessExit): string {
+  const how = exit.signal ? `signal ${exit.signal}` : exit.code !== null ? `code ${exit.code}` : 'no exit status';
+  return `${how}, reason ${exit.reason}${exit.message ? ` (${exit.message})` : ''}`;
+}
+
+export class Instance {
+  readonly id: string;
+  readonly revision: string;
+  readonly service: string;
+  readonly app: SupervisedProcess;
+  readonly sidecars: SupervisedProcess[];
+  private phase: Phase = 'running';
+  private ready = false;
+  private everReadyThisRun = false;
+  private startupPassed = false;
+  private runners: ProbeRunner[] = [];
+  private appStarted = false;
+  private stopPromise: Promise<void> | undefined;
+  private readonly createdAt = new Date().toISOString();
+
+  constructor(
+    readonly spec: InstanceSpec,
+    private readonly hooks: InstanceHooks,
+    logRotation: LogRotation,
+  ) {
+    this.id = spec.id;
+    this.revision = spec.revision;
+    this.service = spec.service;
+    const make = (template: InstanceSpec['main'], role: 'app' | 'sidecar'): SupervisedProcess =>
+      new SupervisedProcess({
+        template,
+        // Sidecars are platform processes: they always come back, with the instance's back-off timings.
+        restart: role === 'app' ? spec.restart : { ...spec.restart, policy: 'always' },
+        logDir: spec.logDir,
+        logRotation,
+        hooks: role === 'app' ? this.appHooks() : this.sidecarHooks(),
+      });
+    this.sidecars = spec.sidecars.map((t) => make(t, 'sidecar'));
+    this.app = make(spec.main, 'app');
+  }
+
+  /** Starts the sidecars, then the app once every sidecar runs. */
+  start(): void {
+    for (const s of this.sidecars) s.start();
+    this.maybeStartApp();
+  }
+
+  /** True while this instance should receive traffic. */
+  get serving(): boolean {
+    return this.phase === 'running' && this.ready;
+  }
+
+  get isStopping(): boolean {
+    return this.phase !== 'running';
+  }
+
+  /** Memory limit of the app's group in bytes, if any. */
+  get memoryLimitBytes(): number | undefined {
+    return this.spec.memoryMiB !== undefined && this.spec.memoryMiB > 0 ? this.spec.memoryMiB * 1024 * 1024 : undefined;
+  }
+
+  /** Called by the memory watcher with the app group's resident memory. */
+  checkMemory(rssBytes: number): void {
+    const limit = this.memoryLimitBytes;
+    if (limit === undefined || this.phase !== 'running' || !this.app.isRunning || rssBytes <= limit) return;
+    const mib = (n: number): string => (n / 1024 / 1024).toFixed(1);
+    this.hooks.event({ type: 'Warning', reason: 'OOMKilled', message: `app ${this.app.name} used ${mib(rssBytes)} MiB, above its limit of ${this.spec.memoryMiB} MiB; killing its process group` });
+    this.app.kill('OOMKilled');
+  }
+
+  /** Every process of the group that currently runs (for processes.json). */
+  runningProcesses(): RunningProcessRecord[] {
+    const out: RunningProcessRecord[] = [];
+    const add = (p: SupervisedProcess, role: 'app' | 'sidecar'): void => {
+      if (p.pid !== undefined) out.push({ instance: this.id, name: p.name, role, pid: p.pid, startTime: p.startTime, pgid: p.pid });
+    };
+    for (const s of this.sidecars) add(s, 'sidecar');
+    add(this.app, 'app');
+    return out;
+  }
+
+  /** Stops the group: out of rotation first, then the app (SIGTERM, grace, SIGKILL), then the sidecars. */
+  stop(): Promise<void> {
+    if (this.stopPromise) return this.stopPromise;
+    this.stopPromise = this.doStop();
+    return this.stopPromise;
+  }
+
+  private async doStop(): Promise<void> {
+    this.phase = 'stopping';
+    this.ready = false;
+    this.disposeProbes();
+    this.hooks.changed();
+    const grace = Math.max(0, this.spec.stopGracePeriodSeconds);
+    this.hooks.event({ type: 'Normal', reason: 'Killing', message: `Stopping instance (grace period ${grace}s)` });
+    const killAt = performance.now() + grace * 1000;
+    await this.app.stop(killAt);
+    await Promise.all(this.sidecars.map((s) => s.stop(killAt)));
+    this.phase = 'stopped';
+    this.hooks.event({ type: 'Normal', reason: 'Stopped', message: `Stopped instance ${this.id}` });
+    this.hooks.changed();
+  }
+
+  /** What GET /instances reports. */
+  observe(): InstanceObserved {
+    const { status, message } = this.status();
+    const o: InstanceObserved = {
+      id: this.id,
+      service: this.service,
+      revision: this.revision,
+      status,
+      ready: this.serving,
+      restarts: this.app.restarts,
+      startedAt: this.createdAt,
+      host: this.spec.host,
+      main: this.app.observe(),
+      sidecars: this.sidecars.map((s) => s.observe()),
+    };
+    if (this.app.isRunning) o.pid = this.app.pid;
+    if (this.spec.port !== undefined) o.port = this.spec.port;
+    if (message) o.message = message;
+    return o;
+  }
+
+  private status(): { status: InstanceStatus; message?: string } {
+    if (this.phase === 'stopping') return { status: 'stopping', message: 'stopping' };
+    if (this.phase === 'stopped') return { status: 'stopped', message: 'stopped' };
+    const app = this.app;
+    if (app.state === 'running') {
+      if (this.ready) return { status: 'ready' };
+      const failing = this.runners.find((r) => r.verdict === 'failure' || (r.lastMessage && r.verdict !== 'success'));
+      const detail = failing ? `${PROBE_LABEL[failing.kind]} probe: ${failing.lastMessage}` : undefined;
+      if (this.everReadyThisRun) return { status: 'unready', message: detail ?? 'readiness probe failing' };
+      return { status: 'starting', message: detail ?? (this.startupPassed ? 'waiting for readiness' : 'waiting for startup probe') };
+    }
+    if (app.state === 'waiting') {
+      if (app.backoffUntil !== undefined) {
+        const left = Math.max(0, (app.backoffUntil - performance.now()) / 1000);
+        const why = app.lastExit ? `; last exit ${describeExit(app.lastExit)}` : '';
+        return { status: 'crashloop', message: `back-off ${left.toFixed(1)}s restarting failed app${why}` };
+      }
+      const waitingFor = this.sidecars.filter((s) => !s.isRunning).map((s) => s.name);
+      return { status: 'pending', message: waitingFor.length ? `waiting for sidecars: ${waitingFor.join(', ')}` : 'starting app' };
+    }
+    const why = app.lastExit ? describeExit(app.lastExit) : 'exited';
+    return { status: 'stopped', message: `app exited (${why}); restart policy ${this.spec.restart.policy}` };
+  }
+
+  private maybeStartApp(): void {
+    if (this.appStarted || this.phase !== 'running') return;
+    if (!this.sidecars.every((s) => s.isRunning)) return;
+    this.appStarted = true;
+    this.app.start();
+  }
+
+  private appHooks(): SupervisedProcessHooks {
+    return {
+      onStarted: (p) => {
+        this.ready = false;
+        this.everReadyThisRun = false;
+        this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}` });
+        this.startProbes(p.startedAtMono);
+      },
+      onExited: (p, exit, restartInMs) => {
+        this.disposeProbes();
+        this.ready = false;
+        if (this.phase !== 'running') return;
+        const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
+        const type = exit.reason === 'Completed' ? 'Normal' : 'Warning';
+        this.hooks.event({ type, reason: 'Exited', message: `App ${p.name} exited (${describeExit(exit)}); ${next}` });
+        if (restartInMs !== undefined && restartInMs > 0) {
+          this.hooks.event({ type: 'Warning', reason: 'BackOff', message: `Back-off ${(restartInMs / 1000).toFixed(1)}s restarting failed app ${p.name}` });
+        }
+      },
+      onChange: () => this.hooks.changed(),
+    };
+  }
+
+  private sidecarHooks(): SupervisedProcessHooks {
+    return {
+      onStarted: (p) => {
+        if (p.restarts > 0) this.hooks.event({ type: 'Normal', reason: 'SidecarRestarted', message: `Restarted sidecar ${p.name} (pid ${p.pid}), restart ${p.restarts}` });
+        else this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started sidecar ${p.name} (pid ${p.pid})` });
+        this.maybeStartApp();
+      },
+      onExited: (p, exit, restartInMs) => {
+        if (this.phase !== 'running') return;
+        const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
+        this.hooks.event({ type: 'Warning', reason: 'Exited', message: `Sidecar ${p.name} exited (${describeExit(exit)}); ${next}` });
+        if (restartInMs !== undefined && restartInMs > 0) {
+          this.hooks.event({ type: 'Warning', reason: 'BackOff', message: `Back-off ${(restartInMs / 1000).toFixed(1)}s restarting failed sidecar ${p.name}` });
+        }
+      },
+      onChange: () => this.hooks.changed(),
+    };
+  }
+
+  private startProbes(startedAtMono: number): void {
+    this.disposeProbes();
+    const { startup } = this.spec.probes;
+    this.startupPassed = !startup;
+    if (startup) this.runners.push(this.makeRunner('startup', startup, startedAtMono));
+    else this.startGatedProbes(startedAtMono);
+  }
+
+  /** Liveness and readiness, which run only once startup has passed. */
+  private startGatedProbes(startedAtMono: number): void {
+    const { readiness, liveness } = this.spec.probes;
+    if (liveness) this.runners.push(this.makeRunner('liveness', liveness, startedAtMono));
+    if (readiness) this.runners.push(this.makeRunner('readiness', readiness, startedAtMono));
+    else this.setReady(true, 'started');
+  }
+
+  private makeRunner(kind: ProbeKind, config: ProbeConfig, startedAtMono: number): ProbeRunner {
+    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd });
+    return new ProbeRunner(kind, config, probe, startedAtMono, (verdict, message, runner) => this.onProbeVerdict(runner, verdict, message));
+  }
+
+  private onProbeVerdict(runner: ProbeRunner, verdict: 'success' | 'failure', message: string): void {
+    if (this.phase !== 'running' || !this.runners.includes(runner)) return;
+    const label = PROBE_LABEL[runner.kind];
+    if (runner.kind === 'readiness') {
+      this.setReady(verdict === 'success', `${label} probe ${verdict === 'success' ? 'succeeded' : 'failed'}: ${message}`);
+      return;
+    }
+    if (verdict === 'success') {
+      if (runner.kind === 'startup' && !this.startupPassed) {
+        this.startupPassed = true;
+        this.runners = this.runners.filter((r) => r !== runner);
+        runner.dispose();
+        this.startGatedProbes(this.app.startedAtMono);
+        this.hooks.changed();
+      }
+      return;
+    }
+    // Startup or liveness failed failureThreshold times: kill the app's group; the restart policy decides the rest.
+    this.hooks.event({ type: 'Warning', reason: 'Unhealthy', message: `${label} probe failed ${runner.consecutiveFailures} times: ${message}` });
+    this.hooks.event({ type: 'Normal', reason: 'Killing', message: `App ${this.app.name} failed ${runner.kind} probe, will be restarted` });
+    this.disposeProbes();
+    this.setReady(false, `${label} probe failed`);
+    this.app.kill('Unhealthy');
+  }
+
+  private setReady(ready: boolean, message: string): void {
+    if (this.ready === ready) return;
+    this.ready = ready;
+    if (ready) {
+      this.everReadyThisRun = true;
+      this.hooks.event({ type: 'Normal', reason: 'Ready', message: `Instance ready (${message})` });
+    } else if (this.app.isRunning && this.everReadyThisRun) {
+      this.hooks.event({ type: 'Warning', reason: 'Unready', message: `Instance not ready (${message})` });
+    }
+    this.hooks.changed();
+  }
+
+  private disposeProbes(): void {
+    for (const r of this.runners) r.dispose();
+    this.runners = [];
+  }
+}

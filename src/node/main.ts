@@ -1,0 +1,79 @@
+// Entry point of the node agent process:
+//   node dist/src/node/main.js --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N]
+// Runs until POST /shutdown, SIGTERM or SIGINT, each of which stops every instance gracefully and exits 0.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startAgent } from './agent.js';
+
+const USAGE = 'usage: berth-agent --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N]';
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    process.stderr.write(`berth-agent: ${name} must be a non-negative integer, got '${value}'\n${USAGE}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        'state-dir': { type: 'string' },
+        node: { type: 'string' },
+        'token-file': { type: 'string' },
+        'log-max-bytes': { type: 'string' },
+        'log-keep': { type: 'string' },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    process.stderr.write(`berth-agent: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const stateDir = values['state-dir'];
+  const node = values.node;
+  const tokenFile = values['token-file'];
+  if (!stateDir || !node || !tokenFile) {
+    process.stderr.write(`berth-agent: --state-dir, --node and --token-file are required\n${USAGE}\n`);
+    process.exit(2);
+  }
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, 'utf8').trim();
+  } catch (err) {
+    process.stderr.write(`berth-agent: cannot read token file ${tokenFile}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  if (!token) {
+    process.stderr.write(`berth-agent: token file ${tokenFile} is empty\n`);
+    process.exit(1);
+  }
+  const maxBytes = positiveInt(values['log-max-bytes'] ?? process.env.BERTH_LOG_MAX_BYTES, '--log-max-bytes');
+  const keep = positiveInt(values['log-keep'] ?? process.env.BERTH_LOG_KEEP, '--log-keep');
+
+  const agent = await startAgent({
+    stateDir,
+    node,
+    token,
+    logRotation: { ...(maxBytes ? { maxBytes } : {}), ...(keep !== undefined ? { keep } : {}) },
+  });
+  const stop = (): void => {
+    void agent.shutdown();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {});
+  // A broken client socket or a bug in one handler must not take down every instance with the agent.
+  process.on('uncaughtException', (err) => process.stderr.write(`berth-agent: uncaught exception: ${err.stack ?? err.message}\n`));
+  await agent.done;
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`berth-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

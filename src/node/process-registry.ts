@@ -1,0 +1,63 @@
+// processes.json: every process the agent currently runs (pid, start time, group), rewritten atomically on
+// change, so that whoever finds the agent dead can fence (kill) what it left behind.
+import { readFileSync } from 'node:fs';
+import { isProcessAlive, killGroup } from '../lib/proc.js';
+import { writeJsonAtomic } from './atomic-file.js';
+import type { RunningProcessRecord } from './instance.js';
+
+/** Contents of processes.json. */
+export interface ProcessesFile {
+  node: string;
+  agentPid: number;
+  agentStartTime: number;
+  updatedAt: string;
+  processes: RunningProcessRecord[];
+}
+
+export class ProcessRegistry {
+  private last = '';
+
+  constructor(
+    private readonly path: string,
+    private readonly header: { node: string; agentPid: number; agentStartTime: number },
+  ) {}
+
+  /** Rewrites the file when the set of processes changed. */
+  update(processes: RunningProcessRecord[]): void {
+    const key = JSON.stringify(processes);
+    if (key === this.last) return;
+    this.last = key;
+    const file: ProcessesFile = { ...this.header, updatedAt: new Date().toISOString(), processes };
+    try {
+      writeJsonAtomic(this.path, file);
+    } catch (err) {
+      process.stderr.write(`berth-agent: cannot write ${this.path}: ${(err as Error).message}\n`);
+    }
+  }
+}
+
+/** Reads processes.json; undefined when missing or unreadable. */
+export function readProcessesFile(path: string): ProcessesFile | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as ProcessesFile;
+    return Array.isArray(parsed.processes) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Fences a dead agent's leftovers: SIGKILLs the group of every recorded process that is still alive with
+ * the same start time (PID reuse guarded). Returns the processes that were killed.
+ */
+export function fenceRecordedProcesses(path: string): RunningProcessRecord[] {
+  const file = readProcessesFile(path);
+  if (!file) return [];
+  const killed: RunningProcessRecord[] = [];
+  for (const p of file.processes) {
+    if (typeof p.pid !== 'number' || !isProcessAlive(p.pid, p.startTime)) continue;
+    killGroup(p.pgid ?? p.pid, 'SIGKILL');
+    killed.push(p);
+  }
+  return killed;
+}

@@ -1,0 +1,230 @@
+// One supervised process of an instance (the app or a sidecar): spawns it as the leader of its own
+// process group, captures stdout/stderr into its CRI log file, reaps it, and restarts it with back-off
+// according to the restart policy. Stopping is SIGTERM to the group, grace, then SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { ProcessExit, ProcessObserved, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
+import { killGroup, readProcStat } from '../lib/proc.js';
+import { ranLongEnoughToReset, restartDelaySeconds, shouldRestart } from './backoff.js';
+import { LogFile, type LogRotation } from './log-file.js';
+
+export interface SupervisedProcessHooks {
+  /** The process was spawned (first start or restart). */
+  onStarted(proc: SupervisedProcess): void;
+  /** The process exited and was reaped; `restartInMs` is set when a restart is scheduled. */
+  onExited(proc: SupervisedProcess, exit: ProcessExit, restartInMs: number | undefined): void;
+  /** Any observable field changed. */
+  onChange(): void;
+}
+
+export interface SupervisedProcessOptions {
+  template: ProcessTemplate;
+  restart: RestartConfig;
+  logDir: string;
+  logRotation: LogRotation;
+  hooks: SupervisedProcessHooks;
+}
+
+/** Reason recorded for an exit the agent caused. */
+export type KillReason = 'Unhealthy' | 'OOMKilled' | 'Killed';
+
+export class SupervisedProcess {
+  readonly name: string;
+  state: ProcessObserved['state'] = 'waiting';
+  pid: number | undefined;
+  startTime: number | undefined;
+  startedAt: string | undefined;
+  /** Monotonic ms of the current run's start. */
+  startedAtMono = 0;
+  restarts = 0;
+  lastExit: ProcessExit | undefined;
+  /** Monotonic ms when the pending back-off ends (undefined when not backing off). */
+  backoffUntil: number | undefined;
+
+  private child: ChildProcess | undefined;
+  private consecutiveRestarts = 0;
+  private pendingKillReason: KillReason | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private exitWaiters: (() => void)[] = [];
+  private readonly log: LogFile;
+
+  constructor(private readonly opts: SupervisedProcessOptions) {
+    this.name = opts.template.name;
+    this.log = new LogFile(opts.logDir, opts.template.name, opts.logRotation);
+  }
+
+  /** The environment the process runs with: the agent's, overlaid with the template's. */
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.opts.template.env };
+  }
+
+  get cwd(): string {
+    return this.opts.template.cwd;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Spawns the process now (first start). */
+  start(): void {
+    if (this.stopping || this.child) return;
+    this.spawnNow();
+  }
+
+  /** Kills the whole group with SIGKILL, recording `reason` on the exit; the restart policy then applies. */
+  kill(reason: KillReason): void {
+    if (!this.child || this.pid === undefined) return;
+    this.pendingKillReason = reason;
+    killGroup(this.pid, 'SIGKILL');
+  }
+
+  /** Stops for good: no more restarts; SIGTERM to the group, SIGKILL at `killAtMono` if still running. */
+  async stop(killAtMono: number): Promise<void> {
+    this.stopping = true;
+    this.clearBackoff();
+    if (!this.child || this.pid === undefined) {
+      if (this.state !== 'exited') {
+        this.state = 'exited';
+        this.opts.hooks.onChange();
+      }
+      return;
+    }
+    this.pendingKillReason = 'Killed';
+    killGroup(this.pid, 'SIGTERM');
+    const exited = await this.waitForExit(killAtMono - performance.now());
+    if (!exited && this.pid !== undefined) {
+      killGroup(this.pid, 'SIGKILL');
+      await this.waitForExit(10_000);
+    }
+  }
+
+  /** What GET /instances reports for this process. */
+  observe(): ProcessObserved {
+    const o: ProcessObserved = { name: this.name, state: this.state, restarts: this.restarts };
+    if (this.state === 'running') {
+      o.pid = this.pid;
+      o.startTime = this.startTime;
+      o.startedAt = this.startedAt;
+    }
+    if (this.lastExit) o.lastExit = this.lastExit;
+    return o;
+  }
+
+  private waitForExit(timeoutMs: number): Promise<boolean> {
+    if (!this.child) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.exitWaiters = this.exitWaiters.filter((w) => w !== onExit);
+        resolve(false);
+      }, Math.max(0, timeoutMs));
+      const onExit = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.exitWaiters.push(onExit);
+    });
+  }
+
+  private spawnNow(): void {
+    const t = this.opts.template;
+    this.backoffUntil = undefined;
+    this.pendingKillReason = undefined;
+    let child: ChildProcess;
+    const [file, ...args] = t.argv;
+    try {
+      child = spawn(file ?? '', args, { cwd: t.cwd, env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      // Synchronous spawn failure (e.g. invalid argument): treat like a failed start.
+      this.startedAtMono = performance.now();
+      this.handleExit(null, null, (err as Error).message);
+      return;
+    }
+    this.child = child;
+    this.startedAtMono = performance.now();
+    this.startedAt = new Date().toISOString();
+    this.pid = child.pid;
+    this.startTime = child.pid !== undefined ? readProcStat(child.pid)?.startTime : undefined;
+    const out = this.log.streamWriter('stdout');
+    const err = this.log.streamWriter('stderr');
+    child.stdout?.on('data', (c: Buffer) => out.write(c));
+    child.stdout?.on('end', () => out.end());
+    child.stdout?.on('error', () => {});
+    child.stderr?.on('data', (c: Buffer) => err.write(c));
+    child.stderr?.on('end', () => err.end());
+    child.stderr?.on('error', () => {});
+    let exited = false;
+    child.once('error', (e) => {
+      if (child.pid === undefined && !exited) {
+        exited = true;
+        this.handleExit(null, null, e.message);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (exited) return;
+      exited = true;
+      this.handleExit(code, signal, undefined);
+    });
+    if (child.pid !== undefined) {
+      this.state = 'running';
+      this.opts.hooks.onStarted(this);
+      this.opts.hooks.onChange();
+    }
+  }
+
+  private handleExit(code: number | null, signal: NodeJS.Signals | null, spawnError: string | undefined): void {
+    const pid = this.pid;
+    // Container semantics: when the leader dies, the rest of its group goes too.
+    if (pid !== undefined) killGroup(pid, 'SIGKILL');
+    const at = new Date().toISOString();
+    const exit: ProcessExit = spawnError
+      ? { code: null, signal: null, reason: 'Error', at, message: `spawn failed: ${spawnError}` }
+      : { code, signal, reason: this.pendingKillReason ?? (code === 0 ? 'Completed' : 'Error'), at };
+    this.lastExit = exit;
+    this.child = undefined;
+    this.pid = undefined;
+    this.startTime = undefined;
+    this.pendingKillReason = undefined;
+    const ranSeconds = (performance.now() - this.startedAtMono) / 1000;
+    const waiters = this.exitWaiters;
+    this.exitWaiters = [];
+
+    let restartInMs: number | undefined;
+    if (!this.stopping && shouldRestart(this.opts.restart.policy, exit)) {
+      if (ranLongEnoughToReset(ranSeconds, this.opts.restart)) this.consecutiveRestarts = 0;
+      this.consecutiveRestarts++;
+      restartInMs = restartDelaySeconds(this.consecutiveRestarts, this.opts.restart) * 1000;
+    }
+    this.state = restartInMs === undefined ? 'exited' : 'waiting';
+    if (restartInMs !== undefined && restartInMs > 0) this.backoffUntil = performance.now() + restartInMs;
+    this.opts.hooks.onExited(this, this.lastExit, restartInMs);
+    for (const w of waiters) w();
+    if (restartInMs === undefined) {
+      this.log.close();
+    } else if (restartInMs === 0) {
+      this.restartNow();
+    } else {
+      this.backoffTimer = setTimeout(() => {
+        this.backoffTimer = undefined;
+        this.restartNow();
+      }, restartInMs);
+    }
+    this.opts.hooks.onChange();
+  }
+
+  private restartNow(): void {
+    if (this.stopping) return;
+    this.restarts++;
+    this.spawnNow();
+  }
+
+  private clearBackoff(): void {
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    this.backoffUntil = undefined;
+  }
+}
