@@ -1,0 +1,70 @@
+// Compiling a spec into desired state: revisions are stable, change with the template only, and
+// instances get the URLs of the services they use.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateSpecText, type AppSpec } from '../../../src/contract/index.js';
+import { compile } from '../../../src/plan/index.js';
+
+function spec(yaml: string): { spec: AppSpec; dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-plan-'));
+  const file = join(dir, 'berth.yaml');
+  writeFileSync(file, yaml);
+  const r = validateSpecText(yaml, file);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return { spec: r.spec, dir, file };
+}
+
+const base = `app: shop
+services:
+  web:
+    run: node web.js --name "my web"
+    port: 8080
+    replicas: 2
+    uses: [orders]
+    dependsOn: { orders: ready }
+    probes:
+      readiness: { http: { path: /ready } }
+  orders:
+    run: [node, orders.js]
+    port: 8081
+`;
+
+test('start order puts dependencies first; argv is shell-split; URLs point at service addresses', () => {
+  const { spec: s, dir, file } = spec(base);
+  const d = compile(s, { dir, specFile: file });
+  assert.deepEqual(d.services.map((x) => x.name), ['orders', 'web']);
+  const web = d.services[1];
+  assert.deepEqual(web.template.main.argv, ['node', 'web.js', '--name', 'my web']);
+  assert.equal(web.template.main.env.BERTH_ORDERS_URL, 'http://127.0.0.1:8081');
+  assert.equal(web.template.main.env.PORT, '8080');
+  assert.equal(web.template.main.cwd, dir);
+  assert.deepEqual(web.template.probes.readiness?.handler, { http: { path: '/ready', port: 8080, scheme: 'http', headers: [] } });
+});
+
+test('revisions: stable for the same spec, unchanged by replicas, changed by env or restart generation', () => {
+  const a = spec(base);
+  const r1 = compile(a.spec, { dir: a.dir, specFile: a.file }).services[1].revision;
+  const r2 = compile(a.spec, { dir: a.dir, specFile: a.file }).services[1].revision;
+  assert.equal(r1, r2);
+  const scaled = spec(base.replace('replicas: 2', 'replicas: 5'));
+  assert.equal(compile(scaled.spec, { dir: a.dir, specFile: a.file }).services[1].revision, r1);
+  const changed = spec(base.replace('replicas: 2', 'replicas: 2\n    env: { A: b }'));
+  assert.notEqual(compile(changed.spec, { dir: a.dir, specFile: a.file }).services[1].revision, r1);
+  assert.notEqual(compile(a.spec, { dir: a.dir, specFile: a.file, restartGenerations: { web: 1 } }).services[1].revision, r1);
+});
+
+test('envFile values are loaded underneath env', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-plan-'));
+  writeFileSync(join(dir, '.env'), 'A=from-file\nB=file\n');
+  const file = join(dir, 'berth.yaml');
+  const yaml = `app: x\nservices:\n  s:\n    run: node s.js\n    envFile: .env\n    env: { B: inline }\n`;
+  writeFileSync(file, yaml);
+  const r = validateSpecText(yaml, file);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  const d = compile(r.spec, { dir, specFile: file });
+  assert.equal(d.services[0].template.main.env.A, 'from-file');
+  assert.equal(d.services[0].template.main.env.B, 'inline');
+});
