@@ -13,6 +13,8 @@ program
   .exitOverride();
 
 const fileOpt = () => new Option('-f, --file <FILE>', 'spec file (default: ./berth.yaml or ./berth.config.ts)');
+/** For commands where -f means --follow (logs, events), the spec file is --file only. */
+const fileLongOpt = () => new Option('--file <FILE>', 'spec file (default: ./berth.yaml or ./berth.config.ts)');
 const envOpt = () => new Option('--env <ENV>', 'environment overlay from `environments:` in the spec');
 
 program
@@ -68,7 +70,7 @@ program
   .command('logs')
   .description("show a service's logs, instances merged in time order")
   .argument('[service]', 'service name (default: all services)')
-  .addOption(fileOpt())
+  .addOption(fileLongOpt())
   .option('-f, --follow', 'keep printing new lines')
   .option('--since <DURATION>', 'only lines newer than this (e.g. 30s, 5m, 2h)')
   .option('--tail <N>', 'only the last N lines')
@@ -80,7 +82,7 @@ program
 program
   .command('events')
   .description('show what the platform did and why')
-  .addOption(fileOpt())
+  .addOption(fileLongOpt())
   .option('-f, --follow', 'keep printing new events')
   .option('--json', 'JSON (an array; NDJSON with --follow)')
   .action(async (o) => (await import('./commands/events.js')).events(o));
