@@ -8,7 +8,7 @@ import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved
 import { isProcessAlive, selfStartTime } from '../lib/proc.js';
 import { createApiServer, type AgentApiBackend } from './api-server.js';
 import { writeJsonAtomic } from './atomic-file.js';
-import { EventLog, type NewEvent } from './event-log.js';
+import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
 import { Instance } from './instance.js';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './log-file.js';

@@ -7,13 +7,34 @@ export type LogTag = 'F' | 'P';
 /** Longest payload of one record; longer lines are split into `P` records followed by one `F`. */
 export const MAX_RECORD_PAYLOAD = 16 * 1024;
 
-/** Formats epoch milliseconds (fractional part = sub-millisecond) as RFC 3339 with 9 fractional digits, UTC. */
-export function criTimestamp(epochMs: number): string {
-  const wholeMs = Math.floor(epochMs);
-  const subMsNanos = Math.min(999_999, Math.max(0, Math.round((epochMs - wholeMs) * 1e6)));
-  const iso = new Date(wholeMs).toISOString(); // 2026-11-26T22:34:19.123Z
-  const ms = iso.slice(20, 23);
-  return `${iso.slice(0, 19)}.${ms}${String(subMsNanos).padStart(6, '0')}Z`;
+/** Formats epoch nanoseconds as RFC 3339 with 9 fractional digits, UTC. */
+export function criTimestamp(epochNs: bigint): string {
+  const wholeMs = epochNs / 1_000_000n;
+  const subMsNanos = epochNs % 1_000_000n;
+  const iso = new Date(Number(wholeMs)).toISOString(); // 2026-11-26T22:34:19.123Z
+  return `${iso.slice(0, 23)}${subMsNanos.toString().padStart(6, '0')}Z`;
+}
+
+let clockBaseNs: bigint | undefined;
+let lastNs = 0n;
+
+/**
+ * Wall-clock epoch nanoseconds: wall time at first use advanced by the monotonic clock (re-anchored when
+ * the wall clock moves by more than 100 ms), never going backwards.
+ */
+export function preciseNowNs(): bigint {
+  const mono = process.hrtime.bigint();
+  const wall = BigInt(Date.now()) * 1_000_000n;
+  if (clockBaseNs === undefined) clockBaseNs = wall - mono;
+  let now = clockBaseNs + mono;
+  const drift = now - wall;
+  if (drift > 100_000_000n || drift < -100_000_000n) {
+    clockBaseNs = wall - mono;
+    now = wall;
+  }
+  if (now <= lastNs) now = lastNs + 1n;
+  lastNs = now;
+  return now;
 }
 
 /** Encodes one record; `payload` must not contain a newline. */

@@ -2,7 +2,7 @@
 // rotating by size (name.log → name.log.1 → … → name.log.<keep>, oldest dropped).
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { criTimestamp, CriLineSplitter, encodeCriRecord, type LogStream } from './cri-log.js';
+import { criTimestamp, CriLineSplitter, encodeCriRecord, preciseNowNs, type LogStream } from './cri-log.js';
 
 export interface LogRotation {
   /** Rotate when the file would exceed this many bytes. */
@@ -12,11 +12,6 @@ export interface LogRotation {
 }
 
 export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, keep: 3 };
-
-/** Current wall-clock time in epoch milliseconds with sub-millisecond precision. */
-function preciseNowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 export class LogFile {
   private fd: number | undefined;
@@ -56,7 +51,7 @@ export class LogFile {
   }
 
   private writeRecord(stream: LogStream, tag: 'F' | 'P', payload: Buffer): void {
-    const record = encodeCriRecord(criTimestamp(preciseNowMs()), stream, tag, payload);
+    const record = encodeCriRecord(criTimestamp(preciseNowNs()), stream, tag, payload);
     try {
       this.open();
       if (this.size > 0 && this.size + record.length > this.rotation.maxBytes) {

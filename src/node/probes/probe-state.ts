@@ -8,8 +8,10 @@ export type ProbeVerdict = 'unknown' | 'success' | 'failure';
 
 /** Interval between checks until the first success. */
 export const FAST_POLL_MS = 100;
-/** A counted failure needs this share of a period since the previous counted one (absorbs timer jitter). */
-const PERIOD_TOLERANCE = 0.9;
+/** A counted failure needs a full period since the previous counted one, less this slack for timer jitter. */
+function periodSlackMs(periodMs: number): number {
+  return Math.min(periodMs * 0.05, 25);
+}
 
 export class ProbeStateMachine {
   verdict: ProbeVerdict = 'unknown';
@@ -54,7 +56,7 @@ export class ProbeStateMachine {
       return undefined;
     }
     this.consecutiveSuccesses = 0;
-    const counted = this.lastCountedFailureAt === undefined || checkStartedAt - this.lastCountedFailureAt >= this.periodMs() * PERIOD_TOLERANCE;
+    const counted = this.lastCountedFailureAt === undefined || checkStartedAt - this.lastCountedFailureAt >= this.periodMs() - periodSlackMs(this.periodMs());
     if (!counted) return undefined;
     this.lastCountedFailureAt = checkStartedAt;
     this.consecutiveFailures++;
