@@ -1,0 +1,157 @@
+// Test harness for the whole platform: copies an example to a temp dir with unique ports, runs the
+// real `berth` CLI as a child process, and waits on conditions with deadlines (never bare sleeps).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import http from 'node:http';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const berthBin = join(repoRoot, 'bin', 'berth.js');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `berth ARGS…` in `cwd` and collects its output. */
+export function berth(cwd: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [berthBin, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`berth ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, opts.timeoutMs ?? 90_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
+
+/** Like berth(), but fails the test on a non-zero exit. */
+export async function berthOk(cwd: string, args: string[], opts?: { timeoutMs?: number }): Promise<RunResult> {
+  const r = await berth(cwd, args, opts);
+  if (r.code !== 0) throw new Error(`berth ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+export function spawnBerth(cwd: string, args: string[]): ChildProcess {
+  return spawn(process.execPath, [berthBin, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface PsRow {
+  service: string;
+  instance: string;
+  revision: string;
+  node: string;
+  host: string;
+  pid: number | null;
+  status: string;
+  ready: boolean;
+  restarts: number;
+  port: number | null;
+  startedAt: string | null;
+  sidecars: { name: string; pid: number | null; state: string; restarts: number }[];
+}
+
+export async function ps(cwd: string, all = false): Promise<PsRow[]> {
+  const r = await berthOk(cwd, ['ps', '--json', ...(all ? ['--all'] : [])]);
+  return JSON.parse(r.stdout) as PsRow[];
+}
+
+export interface EventRow {
+  seq: number;
+  at: string;
+  type: string;
+  reason: string;
+  message: string;
+  service?: string;
+  instance?: string;
+}
+
+export async function events(cwd: string): Promise<EventRow[]> {
+  return JSON.parse((await berthOk(cwd, ['events', '--json'])).stdout) as EventRow[];
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes (then throws with the last value/error). */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, intervalMs = 100): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  while (performance.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+let portCursor = 20000 + Math.floor(Math.random() * 400) * 25;
+
+/** A block of `n` consecutive ports (below the ephemeral range) for one test's services. */
+export function portBlock(n = 5): number {
+  const base = portCursor;
+  portCursor += Math.max(n, 5);
+  return base;
+}
+
+/** Copies examples/shop to a temp dir, moving its ports 8080/8081/8082 to base, base+1, base+2. */
+export function copyShop(): { dir: string; web: number; orders: number; inventory: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-shop-'));
+  cpSync(join(repoRoot, 'examples', 'shop'), dir, { recursive: true, filter: (src) => !src.includes('.berth') });
+  const base = portBlock(3);
+  const file = join(dir, 'berth.yaml');
+  const text = readFileSync(file, 'utf8').replace(/\b8080\b/g, String(base)).replace(/\b8081\b/g, String(base + 1)).replace(/\b8082\b/g, String(base + 2));
+  writeFileSync(file, text);
+  return { dir, web: base, orders: base + 1, inventory: base + 2 };
+}
+
+/** Writes a spec (and optional files) into a fresh temp dir. */
+export function tempApp(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-app-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+export interface HttpReply {
+  status: number;
+  body: string;
+}
+
+/** One HTTP request on a fresh connection (no keep-alive), with a timeout. */
+export function httpRequest(url: string, method = 'GET', timeoutMs = 5000): Promise<HttpReply> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.request(url, { method, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** True when the process exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
