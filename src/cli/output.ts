@@ -12,6 +12,7 @@ export const yellow = wrap('33');
 export const cyan = wrap('36');
 export { useColor };
 
+// eslint-disable-next-line no-control-regex -- matching ANSI colour codes is the point
 const ANSI = /\x1b\[[0-9;]*m/g;
 const visible = (s: string) => s.replace(ANSI, '').length;
 
