@@ -229,8 +229,8 @@ async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResul
     const { tsImport } = await import('tsx/esm/api');
     const mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
     value = mod.default;
-    // CommonJS interop may wrap the default export once more.
-    if (isPlainObject(value) && 'default' in value && !('app' in value) && !('services' in value)) value = value.default;
+    // A config compiled as CommonJS arrives as its exports object, marked __esModule.
+    if (isPlainObject(value) && value.__esModule === true) value = value.default;
     if (typeof value === 'function') value = await (value as () => unknown)();
   } catch (e) {
     const f = importFailure(e, abs);
