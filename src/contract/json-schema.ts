@@ -7,14 +7,19 @@ export const SCHEMA_ID = 'https://berth.dev/schema/berth.schema.json';
 
 type Json = Record<string, unknown>;
 
-/** A copy of an object schema where nothing is required, recursively (for environment overlays). */
+/**
+ * A copy of an object schema for environment overlays: nothing is required, nothing has a
+ * default, and every property may be null (null removes the key, as in JSON Merge Patch).
+ */
 function deepPartial(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(deepPartial);
   if (typeof node !== 'object' || node === null) return node;
   const out: Json = {};
   for (const [k, v] of Object.entries(node)) {
     if (k === 'required' || k === 'default') continue;
-    out[k] = deepPartial(v);
+    if (k === 'properties' && typeof v === 'object' && v !== null) {
+      out[k] = Object.fromEntries(Object.entries(v).map(([name, p]) => [name, { anyOf: [deepPartial(p), { type: 'null' }] }]));
+    } else out[k] = deepPartial(v);
   }
   return out;
 }
