@@ -2,11 +2,11 @@
 // operations the API serves. It decides; node agents do. Killing it at any moment and starting it
 // again converges to the same world: running instances are adopted, never restarted.
 import { randomBytes } from 'node:crypto';
-import { loadSpec, formatSpecErrors, type SpecError } from '../contract/index.js';
+import type { SpecError } from '../contract/index.js';
 import type { InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
-import { compile, diffDesired, type DesiredService, type DesiredState, type ServiceChange } from '../plan/index.js';
+import type { DesiredService, DesiredState, ServiceChange } from '../plan/index.js';
 import { materialize, psRow, type PsRow } from './instances.js';
 import { NodeClient } from './node-client.js';
 import { decideRollout } from './rollout.js';
@@ -23,8 +23,14 @@ export interface ControlPlaneOptions {
 
 export class ApplyError extends Error {
   constructor(readonly errors: SpecError[]) {
-    super(formatSpecErrors(errors));
+    super(`invalid spec: ${errors.length} problem${errors.length === 1 ? '' : 's'}`);
   }
+}
+
+/** The spec loader and compiler (zod, yaml) are loaded on first use: an idle control plane stays small. */
+async function specTools() {
+  const [{ loadSpec }, { compile, diffDesired }] = await Promise.all([import('../contract/index.js'), import('../plan/index.js')]);
+  return { loadSpec, compile, diffDesired };
 }
 
 const NODE_NAMES = ['node-1'];
@@ -80,6 +86,7 @@ export class ControlPlane {
 
   /** Loads, validates and stores a spec; the controllers do the rest. */
   async apply(file: string, env: string | undefined): Promise<ServiceChange[]> {
+    const { loadSpec, compile, diffDesired } = await specTools();
     const loaded = await loadSpec(file, { env });
     if (!loaded.ok) throw new ApplyError(loaded.errors);
     const desired = compile(loaded.spec, {
@@ -114,6 +121,7 @@ export class ControlPlane {
     const desired = this.store.getDesired();
     if (!desired?.services.some((s) => s.name === service)) throw new Error(`unknown service "${service}"`);
     this.store.bumpRestartGeneration(service);
+    const { loadSpec, compile } = await specTools();
     const loaded = await loadSpec(desired.specFile, { env: desired.env });
     if (!loaded.ok) throw new ApplyError(loaded.errors);
     const next = compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env: desired.env, restartGenerations: this.store.restartGenerations() });

@@ -9,7 +9,7 @@ import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved
 import { readJsonFile } from '../lib/files.js';
 import { requestJson, subscribeSse } from '../lib/http.js';
 import { isProcessAlive, killGroup } from '../lib/proc.js';
-import { canonicalJson } from '../plan/index.js';
+import { canonicalJson } from '../lib/canonical-json.js';
 
 const agentMain = fileURLToPath(new URL('../node/main.js', import.meta.url));
 

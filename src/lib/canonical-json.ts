@@ -1,4 +1,4 @@
-// Stable content hashing: canonical JSON (sorted keys) → short sha256, for revision names.
+// Stable content hashing: canonical JSON (sorted keys) → short sha256, for revision names and change detection.
 import { createHash } from 'node:crypto';
 
 export function canonicalJson(value: unknown): string {
