@@ -64,6 +64,8 @@ export interface FormatOptions {
   color?: boolean;
   /** Print file names relative to this directory when they are below it. */
   relativeTo?: string;
+  /** The noun of the summary line: "3 problems" (default) or "3 warnings". */
+  kind?: 'problem' | 'warning';
 }
 
 /** One line per problem, `file:line:col: path: message (hint)`, then a summary line `N problems`. */
@@ -81,6 +83,7 @@ export function formatSpecErrors(errors: readonly SpecError[], opts: FormatOptio
     return `${c('36', loc)}: ${path}${c('31', e.message)}${hint}`;
   });
   const n = errors.length;
-  lines.push(`${n} ${n === 1 ? 'problem' : 'problems'}`);
+  const noun = opts.kind ?? 'problem';
+  lines.push(`${n} ${noun}${n === 1 ? '' : 's'}`);
   return lines.join('\n');
 }

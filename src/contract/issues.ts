@@ -115,7 +115,7 @@ export function issueToProblems(issue: Issue, ctx: ConvertContext, prefix: reado
       const key = String(last);
       const message = inner && !isDefaultMessage(inner.message) ? inner.message : 'is not a valid name';
       const label = toDnsLabel(key);
-      const hint = DNS_LABEL_RE.test(label) && label !== key ? `try \`${label}\`` : undefined;
+      const hint = message.includes('DNS-1123') && DNS_LABEL_RE.test(label) && label !== key ? `try \`${label}\`` : undefined;
       return [{ path, mode: 'key', message: `invalid name \`${key}\`: ${message}`, hint }];
     }
     case 'invalid_value': {

@@ -29,7 +29,11 @@ function unknownServiceHint(name: string, known: string[]): string {
 }
 
 function checkCommand(value: unknown, path: PathSeg[], errors: Problem[]): void {
-  if (typeof value !== 'string' || value.trim() === '') return; // type problems come from the schema
+  if (Array.isArray(value)) {
+    if (value[0] === '') errors.push({ path: [...path, 0], message: 'the program name (first argument) is empty' });
+    return;
+  }
+  if (typeof value !== 'string' || value === '') return; // type problems come from the schema
   const r = trySplitCommand(value);
   if (!r.ok) errors.push({ path, message: r.message, hint: r.hint });
 }
@@ -106,6 +110,14 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
       for (const d of Object.keys(svc.dependsOn)) deps.push({ to: d, path: [...base, 'dependsOn', d] });
     }
     const mode = Array.isArray(svc.dependsOn) ? 'value' : 'key';
+    if (isPlainObject(svc.dependsOn)) {
+      for (const [d, cond] of Object.entries(svc.dependsOn)) {
+        const target = services[d];
+        if (cond === 'ready' && isPlainObject(target) && target.replicas === 0) {
+          warnings.push({ path: [...base, 'dependsOn', d], message: `\`${d}\` has replicas: 0, so it never becomes ready and \`${name}\` will wait for it` });
+        }
+      }
+    }
     const goodDeps: { to: string; path: PathSeg[] }[] = [];
     for (const d of deps) {
       if (d.to === name) errors.push({ path: d.path, mode, message: `service \`${name}\` depends on itself`, hint: 'remove this entry' });

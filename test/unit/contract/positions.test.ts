@@ -132,5 +132,6 @@ test('formatSpecErrors prints file:line:col: path: message (hint) and a summary'
   );
   assert.equal(formatSpecErrors(errs.slice(0, 1), { relativeTo: '/a' }).split('\n')[0].startsWith('berth.yaml:3:5: '), true);
   assert.match(formatSpecErrors(errs.slice(0, 1)), /\n1 problem$/);
+  assert.match(formatSpecErrors(errs, { kind: 'warning' }), /\n2 warnings$/);
   assert.ok(formatSpecErrors(errs, { color: true }).includes('\u001b['));
 });

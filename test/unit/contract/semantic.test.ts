@@ -144,3 +144,16 @@ test('resource and rollout values are range-checked', () => {
     'services.web.rollout.maxUnavailable',
   ]);
 });
+
+test('an empty program name in an argv list is refused; dependsOn ready on a 0-replica service warns', () => {
+  const errs = errors('app: a\nservices:\n  web: { run: ["", x] }\n');
+  assert.deepEqual(errs.map((e) => [e.line, e.col, e.path]), [[3, 16, 'services.web.run.0']]);
+  const r = validateSpecText('app: a\nservices:\n  web: { run: x, dependsOn: { db: ready } }\n  db: { run: y, replicas: 0 }\n', FILE);
+  assert.ok(r.ok);
+  assert.deepEqual(r.warnings.map((w) => w.path), ['services.web.dependsOn.db']);
+});
+
+test('an invalid env var name is reported at the key, without a DNS-label suggestion', () => {
+  const errs = errors('app: a\nservices:\n  web: { run: x, env: { "1A": x } }\n');
+  assert.deepEqual(errs.map((e) => [e.line, e.col, e.path, e.hint]), [[3, 25, 'services.web.env.1A', undefined]]);
+});
