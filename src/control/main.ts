@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ensureToken, writeFileAtomic } from '../lib/files.js';
+import { acquireProcessLock } from '../lib/process-lock.js';
 import { selfStartTime } from '../lib/proc.js';
 import { stateLayout, type ControlInfo } from '../lib/state-dir.js';
 import { createApiServer } from './api.js';
@@ -15,6 +16,12 @@ const stateDir = resolve(values['state-dir'] ?? '.berth');
 const layout = stateLayout(stateDir);
 const token = ensureToken(layout.token);
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
+
+// One control plane per state dir: the lock is held for this process's life and freed by its death.
+if (!(await acquireProcessLock(layout.controlLock))) {
+  console.error(`another control plane is already running for ${stateDir}`);
+  process.exit(1);
+}
 
 const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 2000) });
 

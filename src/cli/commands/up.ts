@@ -8,7 +8,6 @@ import { formatSpecErrors, loadSpec } from '../../contract/index.js';
 import type { PsRow } from '../../control/index.js';
 import { ensureToken, readJsonFile } from '../../lib/files.js';
 import { subscribeSse } from '../../lib/http.js';
-import { isProcessAlive } from '../../lib/proc.js';
 import type { ControlInfo } from '../../lib/state-dir.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
 import { errors } from '../errors.js';
@@ -70,7 +69,8 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
   const deadline = performance.now() + 20_000;
   while (performance.now() < deadline) {
     const info = readJsonFile<ControlInfo>(ctx.layout.controlInfo);
-    if (info && info.pid === child.pid) {
+    // Our child, or — if another `berth up` won the race — whichever control plane holds the lock.
+    if (info && (info.pid === child.pid || child.exitCode !== null)) {
       const c = controlClient(ctx);
       if (c) {
         try {
@@ -79,7 +79,7 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
         } catch {}
       }
     }
-    if (child.exitCode !== null || (child.pid && !isProcessAlive(child.pid))) break;
+    if (child.exitCode !== null && performance.now() > deadline - 15_000) break;
     await sleep(25);
   }
   throw errors.failed('the control plane did not start', `see ${ctx.layout.controlLog}`);
