@@ -77,6 +77,35 @@ export function groupMembers(pgid: number): number[] {
     .map((s) => s.pid);
 }
 
+/** Direct children of `pid` forked by its main thread (/proc/PID/task/PID/children); undefined if unsupported or gone. */
+export function childPids(pid: number): number[] | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return text
+    .split(' ')
+    .filter((s) => s.trim() !== '')
+    .map(Number);
+}
+
+/** Resident memory (bytes) and process group of one live process, from a single read of /proc/PID/status. */
+export function readMemoryAndGroup(pid: number): { rssBytes: number; pgrp: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const state = /^State:\s+(\S)/m.exec(text)?.[1];
+  const pgrp = /^NSpgid:\s+(\d+)/m.exec(text)?.[1];
+  if (state === 'Z' || state === 'X' || pgrp === undefined) return undefined;
+  const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(text)?.[1];
+  return { rssBytes: rss ? Number(rss) * 1024 : 0, pgrp: Number(pgrp) };
+}
+
 /** Resident set size of one process in bytes (VmRSS from /proc/PID/status); 0 when gone or a kernel thread. */
 export function rssBytes(pid: number): number {
   let text: string;

@@ -14,7 +14,7 @@ import { Instance } from './instance.js';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './log-file.js';
 import { MemoryWatcher } from './memory-watcher.js';
 import { agentInfoPath, eventsPath, nodeDir, processesPath } from './paths.js';
-import { fenceRecordedProcesses, ProcessRegistry } from './process-registry.js';
+import { fenceRecordedProcesses, ProcessRegistry, waitForProcessesGone } from './process-registry.js';
 import { WatchHub } from './watch-hub.js';
 
 export interface AgentOptions {
@@ -196,6 +196,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const infoPath = agentInfoPath(opts.stateDir, opts.node);
   assertNoLiveAgent(infoPath);
   const fenced = fenceRecordedProcesses(processesPath(opts.stateDir, opts.node));
+  // Let them die before new instances try to take their addresses.
+  if (fenced.length > 0) await waitForProcessesGone(fenced, 2000);
   const startTime = selfStartTime();
   const agent = new Agent(opts, startTime);
   for (const p of fenced) {

@@ -18,7 +18,9 @@ export class EventLog {
     private readonly maxFileBytes = 8 * 1024 * 1024,
     private readonly onAppend: (event: AgentEvent) => void = () => {},
   ) {
-    for (const ev of readTail(path)) this.remember(ev);
+    const tail = readTail(path);
+    // Right after a rotation the current file may be empty: continue the sequence from the rotated one.
+    for (const ev of tail.length > 0 ? tail : readTail(`${path}.1`)) this.remember(ev);
   }
 
   /** Records an event and returns it with its sequence number. */

@@ -131,6 +131,11 @@ export class Instance {
     this.hooks.changed();
   }
 
+  private async stopSidecars(): Promise<void> {
+    const killAt = performance.now() + Math.max(0, this.spec.stopGracePeriodSeconds) * 1000;
+    await Promise.all(this.sidecars.map((s) => s.stop(killAt)));
+  }
+
   /** What GET /instances reports. */
   observe(): InstanceObserved {
     const { status, message } = this.status();
@@ -201,6 +206,8 @@ export class Instance {
         if (restartInMs !== undefined && restartInMs > 0) {
           this.hooks.event({ type: 'Warning', reason: 'BackOff', message: `Back-off ${(restartInMs / 1000).toFixed(1)}s restarting failed app ${p.name}` });
         }
+        // The app is done for good (restart policy): like a completed pod, its sidecars are stopped too.
+        if (restartInMs === undefined) void this.stopSidecars();
       },
       onChange: () => this.hooks.changed(),
     };
@@ -214,7 +221,7 @@ export class Instance {
         this.maybeStartApp();
       },
       onExited: (p, exit, restartInMs) => {
-        if (this.phase !== 'running') return;
+        if (this.phase !== 'running' || p.isStopping) return;
         const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
         this.hooks.event({ type: 'Warning', reason: 'Exited', message: `Sidecar ${p.name} exited (${describeExit(exit)}); ${next}` });
         if (restartInMs !== undefined && restartInMs > 0) {

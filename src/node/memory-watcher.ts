@@ -1,10 +1,17 @@
-// Memory limits: every ~250 ms, sums the resident memory of each limited app's whole process group
-// (one /proc pass for all instances) and lets the instance kill its app when over the limit.
-import { listProcStats, rssBytes } from '../lib/proc.js';
+// Memory limits: every ~250 ms, sums the resident memory of each limited app's whole process group and
+// lets the instance kill its app when over the limit. To stay cheap, each tick reads only the group's
+// known members and their children; a full /proc pass every few seconds catches anything else.
+import { childPids, listProcStats, readMemoryAndGroup } from '../lib/proc.js';
 import type { Instance } from './instance.js';
+
+/** Ticks between full /proc scans. */
+const FULL_SCAN_EVERY = 20;
 
 export class MemoryWatcher {
   private timer: NodeJS.Timeout | undefined;
+  private ticks = 0;
+  /** Known members per watched process group. */
+  private members = new Map<number, Set<number>>();
 
   constructor(
     private readonly instances: () => Iterable<Instance>,
@@ -21,6 +28,7 @@ export class MemoryWatcher {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.members.clear();
   }
 
   /** One measurement pass. */
@@ -30,11 +38,43 @@ export class MemoryWatcher {
       const pid = inst.app.pid;
       if (inst.memoryLimitBytes !== undefined && !inst.isStopping && inst.app.isRunning && pid !== undefined) watched.set(pid, inst);
     }
+    for (const pgid of this.members.keys()) if (!watched.has(pgid)) this.members.delete(pgid);
     if (watched.size === 0) return;
-    const totals = new Map<number, number>();
-    for (const stat of listProcStats()) {
-      if (watched.has(stat.pgrp)) totals.set(stat.pgrp, (totals.get(stat.pgrp) ?? 0) + rssBytes(stat.pid));
+    if (this.ticks++ % FULL_SCAN_EVERY === 0) this.fullScan(watched);
+    for (const [pgid, inst] of watched) inst.checkMemory(this.groupRss(pgid));
+  }
+
+  private fullScan(watched: Map<number, Instance>): void {
+    const fresh = new Map<number, Set<number>>();
+    for (const pgid of watched.keys()) fresh.set(pgid, new Set([pgid]));
+    for (const stat of listProcStats()) fresh.get(stat.pgrp)?.add(stat.pid);
+    this.members = fresh;
+  }
+
+  /** Resident bytes of a group: known members plus their new children, pruning those that left or died. */
+  private groupRss(pgid: number): number {
+    let members = this.members.get(pgid);
+    if (!members) {
+      members = new Set([pgid]);
+      this.members.set(pgid, members);
     }
-    for (const [pgid, inst] of watched) inst.checkMemory(totals.get(pgid) ?? 0);
+    const queue = [...members];
+    let total = 0;
+    while (queue.length > 0) {
+      const pid = queue.pop() as number;
+      const info = readMemoryAndGroup(pid);
+      if (!info || info.pgrp !== pgid) {
+        members.delete(pid);
+        continue;
+      }
+      total += info.rssBytes;
+      for (const child of childPids(pid) ?? []) {
+        if (!members.has(child)) {
+          members.add(child);
+          queue.push(child);
+        }
+      }
+    }
+    return total;
   }
 }

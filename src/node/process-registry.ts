@@ -61,3 +61,13 @@ export function fenceRecordedProcesses(path: string): RunningProcessRecord[] {
   }
   return killed;
 }
+
+/** Waits (polling, up to `timeoutMs`) until every given process is dead; true if they all are. */
+export async function waitForProcessesGone(processes: RunningProcessRecord[], timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (processes.every((p) => !isProcessAlive(p.pid, p.startTime))) return true;
+    if (performance.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -372,3 +372,63 @@ test('shutdown stops everything, removes agent.json and exits 0', { timeout: 30_
   assert.equal(events[events.length - 1].reason, 'AgentStopped');
   for (let i = 1; i < events.length; i++) assert.equal(events[i].seq, events[i - 1].seq + 1);
 });
+
+test('a crashing app goes into crashloop with BackOff events (first restart immediate)', { timeout: 30_000 }, async (t) => {
+  const a = await startTestAgent();
+  t.after(() => a.cleanup());
+  const addr = await address();
+  const spec = instanceSpec({
+    id: 'crash-1',
+    ...addr,
+    script: a.script('app'),
+    env: { PORT: 'not-a-port' },
+    logDir: join(a.dir, 'logs', 'crash-1'),
+    restart: { policy: 'on-failure', initialSeconds: 1, maxSeconds: 4 },
+  });
+  spec.main.argv = [process.execPath, '-e', 'process.exit(3)'];
+  await a.put(desired(1, [spec]));
+  const looping = await waitFor(async () => {
+    const i = (await a.instances()).find((x) => x.id === 'crash-1');
+    return i?.status === 'crashloop' ? i : undefined;
+  }, 10_000, 'crashloop');
+  assert.equal(looping.restarts, 1, 'the first restart was immediate, the second waits');
+  assert.equal(looping.main.lastExit?.code, 3);
+  assert.match(looping.message ?? '', /back-off/);
+  const events = (await a.events()).filter((e) => e.instance === 'crash-1' && e.reason !== 'Ready').map((e) => e.reason);
+  assert.deepEqual(events.slice(0, 5), ['Started', 'Exited', 'Started', 'Exited', 'BackOff']);
+});
+
+test('SIGTERM to the agent stops its instances and exits 0', { timeout: 30_000 }, async (t) => {
+  const a = await startTestAgent();
+  t.after(() => a.cleanup());
+  const addr = await address();
+  const spec = instanceSpec({ id: 'term-1', ...addr, script: a.script('app'), logDir: join(a.dir, 'logs', 'term-1'), sidecars: [{ name: 'proxy', script: a.script('sidecar') }] });
+  await a.put(desired(1, [spec]));
+  const running = await waitFor(async () => {
+    const i = (await a.instances()).find((x) => x.id === 'term-1');
+    return i?.pid && i.sidecars[0].pid ? i : undefined;
+  }, 10_000, 'running');
+  a.child.kill('SIGTERM');
+  assert.equal(await a.exited, 0);
+  assert.equal(isProcessAlive(running.pid as number, running.main.startTime), false);
+  assert.equal(isProcessAlive(running.sidecars[0].pid as number, running.sidecars[0].startTime), false);
+});
+
+test('after an agent is SIGKILLed, the next agent for the node fences its leftovers', { timeout: 30_000 }, async (t) => {
+  const a = await startTestAgent();
+  t.after(() => a.cleanup());
+  const addr = await address();
+  const spec = instanceSpec({ id: 'orphan-1', ...addr, script: a.script('app'), logDir: join(a.dir, 'logs', 'orphan-1') });
+  await a.put(desired(1, [spec]));
+  const running = await waitFor(async () => (await a.instances()).find((x) => x.id === 'orphan-1' && x.pid), 10_000, 'running');
+  a.child.kill('SIGKILL');
+  await a.exited;
+  assert.ok(isProcessAlive(running.pid as number, running.main.startTime), 'the orphan survives its agent');
+  const b = await startTestAgent({}, a.dir);
+  t.after(() => b.cleanup());
+  await waitFor(() => !isProcessAlive(running.pid as number, running.main.startTime), 2000, 'fenced at start-up');
+  const fenced = (await b.events()).filter((e) => e.reason === 'Fenced');
+  assert.equal(fenced.length, 1);
+  assert.equal(fenced[0].instance, 'orphan-1');
+  assert.ok((await b.events()).some((e) => e.reason === 'Started' && e.instance === 'orphan-1'), 'events of the previous agent are kept');
+});

@@ -67,12 +67,13 @@ export interface TestAgent {
 const SCRIPTS = { app: HTTP_APP, sidecar: SIDECAR, logger: LOGGER, grpc: GRPC_APP };
 
 /** Starts `node dist/src/node/main.js` on a fresh temp state dir and waits for agent.json. */
-export async function startTestAgent(env: Record<string, string> = {}): Promise<TestAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-agent-test-'));
+export async function startTestAgent(env: Record<string, string> = {}, reuseDir?: string): Promise<TestAgent> {
+  const dir = reuseDir ?? mkdtempSync(join(tmpdir(), 'berth-agent-test-'));
   const stateDir = join(dir, '.berth');
   const node = 'node-1';
-  const token = `t-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(join(dir, 'token'), token + '\n', { mode: 0o600 });
+  let token = `t-${Math.random().toString(36).slice(2)}`;
+  if (reuseDir) token = readFileSync(join(dir, 'token'), 'utf8').trim();
+  else writeFileSync(join(dir, 'token'), token + '\n', { mode: 0o600 });
   const logFd = openSync(join(dir, 'agent.log'), 'a');
   const child = spawn(process.execPath, [AGENT_MAIN, '--state-dir', stateDir, '--node', node, '--token-file', join(dir, 'token')], {
     stdio: ['ignore', logFd, logFd],
@@ -85,7 +86,8 @@ export async function startTestAgent(env: Record<string, string> = {}): Promise<
     () => {
       if (child.exitCode !== null) throw new Error(`agent exited: ${readFileSync(join(dir, 'agent.log'), 'utf8')}`);
       try {
-        return JSON.parse(readFileSync(infoFile, 'utf8')) as AgentInfo;
+        const found = JSON.parse(readFileSync(infoFile, 'utf8')) as AgentInfo;
+        return found.pid === child.pid ? found : undefined; // not a dead predecessor's file
       } catch {
         return undefined;
       }
@@ -150,7 +152,7 @@ export async function startTestAgent(env: Record<string, string> = {}): Promise<
       }
       // Whatever a killed agent left behind.
       fenceRecordedProcesses(processesPath(stateDir, node));
-      rmSync(dir, { recursive: true, force: true });
+      if (!reuseDir) rmSync(dir, { recursive: true, force: true });
     },
   };
   return agent;
