@@ -91,6 +91,17 @@ export function childPids(pid: number): number[] | undefined {
     .map(Number);
 }
 
+/** True while process group `pgid` has a live (non-zombie) member; a cheap kill(-pgid, 0) answers most cases. */
+export function groupHasLiveMembers(pgid: number): boolean {
+  if (!Number.isInteger(pgid) || pgid <= 1) return false;
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  return groupMembers(pgid).length > 0;
+}
+
 /** Resident memory (bytes) and process group of one live process, from a single read of /proc/PID/status. */
 export function readMemoryAndGroup(pid: number): { rssBytes: number; pgrp: number } | undefined {
   let text: string;

@@ -3,9 +3,18 @@
 // according to the restart policy. Stopping is SIGTERM to the group, grace, then SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ProcessExit, ProcessObserved, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
-import { killGroup, readProcStat } from '../lib/proc.js';
+import { groupHasLiveMembers, killGroup, readProcStat } from '../lib/proc.js';
 import { ranLongEnoughToReset, restartDelaySeconds, shouldRestart } from './backoff.js';
 import { LogFile, type LogRotation } from './log-file.js';
+
+/** Polls until group `pgid` has no live member or `deadlineMono` passes; true when it is gone. */
+async function waitForGroupGone(pgid: number, deadlineMono: number): Promise<boolean> {
+  for (;;) {
+    if (!groupHasLiveMembers(pgid)) return true;
+    if (performance.now() >= deadlineMono) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 export interface SupervisedProcessHooks {
   /** The process was spawned (first start or restart). */
@@ -95,12 +104,13 @@ export class SupervisedProcess {
       return;
     }
     this.pendingKillReason = 'Killed';
-    killGroup(this.pid, 'SIGTERM');
+    const pgid = this.pid;
+    killGroup(pgid, 'SIGTERM');
     const exited = await this.waitForExit(killAtMono - performance.now());
-    if (!exited && this.pid !== undefined) {
-      killGroup(this.pid, 'SIGKILL');
-      await this.waitForExit(10_000);
-    }
+    // The leader may exit before the rest of its group (e.g. a shell wrapper): they get the same grace.
+    if (exited && (await waitForGroupGone(pgid, killAtMono))) return;
+    killGroup(pgid, 'SIGKILL');
+    if (!exited) await this.waitForExit(10_000);
   }
 
   /** What GET /instances reports for this process. */
@@ -178,8 +188,9 @@ export class SupervisedProcess {
 
   private handleExit(code: number | null, signal: NodeJS.Signals | null, spawnError: string | undefined): void {
     const pid = this.pid;
-    // Container semantics: when the leader dies, the rest of its group goes too.
-    if (pid !== undefined) killGroup(pid, 'SIGKILL');
+    // Container semantics: when the leader dies, the rest of its group goes too (on a graceful stop,
+    // stop() gives them the rest of the grace period first).
+    if (pid !== undefined && !this.stopping) killGroup(pid, 'SIGKILL');
     const at = new Date().toISOString();
     const exit: ProcessExit = spawnError
       ? { code: null, signal: null, reason: 'Error', at, message: `spawn failed: ${spawnError}` }

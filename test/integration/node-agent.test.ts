@@ -6,7 +6,7 @@ import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { InstanceObserved, InstanceSpec, ServiceForward } from '../../src/lib/agent-protocol.js';
-import { isProcessAlive } from '../../src/lib/proc.js';
+import { groupMembers, isProcessAlive } from '../../src/lib/proc.js';
 import { agentInfoPath } from '../../src/node/index.js';
 import { desired, httpProbe, instanceSpec, liveRecordedProcesses, pickPort, startTestAgent, waitFor, type InstanceOptions, type TestAgent } from './node-helpers/harness.js';
 
@@ -324,6 +324,45 @@ test('stop order: out of rotation, app SIGTERM, SIGKILL after grace, then sideca
   assert.equal(isProcessAlive(ready.sidecars[0].pid as number, ready.sidecars[0].startTime), false);
   const reasons = (await eventsFor('stop-1')).map((e) => e.reason);
   assert.deepEqual(reasons.slice(-2), ['Killing', 'Stopped']);
+});
+
+test('a shell-wrapped app: the whole group gets SIGTERM, stragglers SIGKILL after the grace period', { timeout: 30_000 }, async () => {
+  const addr = await address();
+  const stopLog = join(agent.dir, 'stop-wrapped.log');
+  const spec = await appInstance({ id: 'wrap-1', ...addr, env: { IGNORE_SIGTERM: '1', STOP_LOG: stopLog }, probes: { readiness: httpProbe('/ready', addr.port) }, grace: 1 });
+  spec.main.argv = ['sh', '-c', `"${process.execPath}" "${agent.script('app')}"; echo unreachable`];
+  await apply([spec]);
+  const ready = await waitReady('wrap-1');
+  const members = groupMembers(ready.pid as number);
+  assert.equal(members.length, 2, 'sh and node share the group');
+  const t0 = performance.now();
+  await apply([], ['wrap-1']);
+  await waitFor(async () => !(await agent.instance('wrap-1')), 10_000, 'instance gone');
+  assert.ok(performance.now() - t0 >= 900, 'the node grandchild got the grace period');
+  assert.equal(readFileSync(stopLog, 'utf8').trim(), 'app SIGTERM wrap-1');
+  for (const pid of members) assert.equal(isProcessAlive(pid), false, `group member ${pid} gone`);
+});
+
+test('a program that cannot be spawned is reported and retried with back-off', { timeout: 20_000 }, async () => {
+  const spec = await appInstance({ id: 'nofile-1', restart: { initialSeconds: 5, maxSeconds: 5 } });
+  spec.main.argv = ['/nonexistent/berth-test-binary'];
+  await apply([spec]);
+  const i = await waitStatus('nofile-1', (x) => x.status === 'crashloop', 'crashloop');
+  assert.match(i.main.lastExit?.message ?? '', /spawn failed: .*ENOENT/);
+  await apply([], ['nofile-1']);
+  await waitFor(async () => !(await agent.instance('nofile-1')), 5000, 'removed');
+});
+
+test('a forwarded connection waits briefly for an instance to become ready', { timeout: 20_000 }, async () => {
+  const servicePort = await pickPort('127.0.0.1');
+  services = [{ name: 'late', host: '127.0.0.1', port: servicePort }];
+  const addr = await address();
+  const spec = await appInstance({ id: 'late-1', service: 'late', ...addr, env: { STARTUP_DELAY_MS: '700' }, probes: { readiness: httpProbe('/ready', addr.port) } });
+  await apply([spec]);
+  const res = await waitFor(() => httpGet('127.0.0.1', servicePort), 3000, 'listener up');
+  assert.equal(res.body, 'late-1');
+  services = [];
+  await apply([], ['late-1']);
 });
 
 test('same id with a new revision: old stopped, new started', { timeout: 30_000 }, async () => {
