@@ -2,7 +2,7 @@
 // loopback addresses, driven over the agent's HTTP API. Every wait is a condition with a deadline.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import type { InstanceObserved, InstanceSpec, ServiceForward } from '../../src/lib/agent-protocol.js';
@@ -470,4 +470,22 @@ test('after an agent is SIGKILLed, the next agent for the node fences its leftov
   assert.equal(fenced.length, 1);
   assert.equal(fenced[0].instance, 'orphan-1');
   assert.ok((await b.events()).some((e) => e.reason === 'Started' && e.instance === 'orphan-1'), 'events of the previous agent are kept');
+});
+
+test('capture files rotate at the size cap given to the agent (BERTH_LOG_MAX_BYTES)', { timeout: 20_000 }, async (t) => {
+  const a = await startTestAgent({ BERTH_LOG_MAX_BYTES: '4096', BERTH_LOG_KEEP: '2' });
+  t.after(() => a.cleanup());
+  const addr = await address();
+  const logDir = join(a.dir, 'logs', 'chatty-1');
+  const spec = instanceSpec({ id: 'chatty-1', ...addr, script: a.script('logger'), logDir, restart: { policy: 'never' } });
+  spec.main.argv = [process.execPath, '-e', 'for (let i = 0; i < 500; i++) console.log("line " + i)'];
+  await a.put(desired(1, [spec]));
+  await waitFor(async () => (await a.instances()).find((i) => i.id === 'chatty-1' && i.status === 'stopped'), 10_000, 'completed');
+  const files = await waitFor(() => {
+    const f = readdirSync(logDir).sort();
+    return f.length === 3 ? f : undefined;
+  }, 5000, 'rotated files');
+  assert.deepEqual(files, ['app.log', 'app.log.1', 'app.log.2']);
+  for (const f of files) assert.ok(statSync(join(logDir, f)).size <= 4096, `${f} within the cap`);
+  await waitFor(() => readFileSync(join(logDir, 'app.log'), 'utf8').trimEnd().endsWith('stdout F line 499'), 5000, 'last line in the current file');
 });
