@@ -162,10 +162,20 @@ export class SupervisedProcess {
     const out = this.log.streamWriter('stdout');
     const err = this.log.streamWriter('stderr');
     child.stdout?.on('data', (c: Buffer) => out.write(c));
-    child.stdout?.on('end', () => out.end());
+    // Pipes may close after the exit was reaped; a finished process must not keep its file open.
+    const closeIfDone = (): void => {
+      if (this.state === 'exited') this.log.close();
+    };
+    child.stdout?.on('end', () => {
+      out.end();
+      closeIfDone();
+    });
     child.stdout?.on('error', () => {});
     child.stderr?.on('data', (c: Buffer) => err.write(c));
-    child.stderr?.on('end', () => err.end());
+    child.stderr?.on('end', () => {
+      err.end();
+      closeIfDone();
+    });
     child.stderr?.on('error', () => {});
     let exited = false;
     child.once('error', (e) => {
