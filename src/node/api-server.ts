@@ -105,7 +105,7 @@ export function createApiServer(backend: AgentApiBackend, token: string): http.S
         sendJson(res, 200, backend.instances());
         return;
       case 'GET /events': {
-        const raw = url.searchParams.get('after') ?? '0';
+        const raw = url.searchParams.get('after') || '0';
         const after = Number(raw);
         if (!/^\d+$/.test(raw) || !Number.isSafeInteger(after)) throw new HttpError(400, `after must be a non-negative integer, got '${raw}'`);
         sendJson(res, 200, backend.eventsAfter(after));
