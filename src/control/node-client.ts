@@ -139,14 +139,29 @@ export class NodeClient {
 
   /** Pulls observed instances and new events; returns the events (already ordered). Reconnects or restarts the agent if needed. */
   async pull(cursor: number): Promise<AgentEvent[]> {
-    if (!this.info || !(await this.healthy(this.info))) {
-      this.synced = false;
-      this.closeWatch?.();
-      this.closeWatch = undefined;
-      await this.ensure();
+    // With a live watch stream the agent is known to be up; otherwise check before trusting it.
+    if (!this.info || (!this.closeWatch && !(await this.healthy(this.info)))) {
+      await this.reconnect();
     } else if (!this.closeWatch) {
       await this.watch();
     }
+    try {
+      return await this.fetchState(cursor);
+    } catch (err) {
+      if (this.info && (await this.healthy(this.info))) throw err;
+      await this.reconnect();
+      return this.fetchState(cursor);
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    this.synced = false;
+    this.closeWatch?.();
+    this.closeWatch = undefined;
+    await this.ensure();
+  }
+
+  private async fetchState(cursor: number): Promise<AgentEvent[]> {
     const info = this.info!;
     const opts = { port: info.port, token: this.opts.token };
     const list = await requestJson<InstanceObserved[]>(opts, 'GET', '/instances');
