@@ -1,0 +1,54 @@
+// What users see when an app does not come up: `up --wait` times out with exit 1, a crashing app
+// goes to crashloop with BackOff events and a growing restart count; `--env` overlays apply.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { berth, berthOk, events, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
+
+test('up --wait exits 1 on timeout when an instance never becomes ready', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': `import http from 'node:http';
+http.createServer((q, s) => { s.statusCode = q.url === '/ready' ? 503 : 200; s.end(); }).listen(Number(process.env.PORT), process.env.HOST);`,
+    'berth.yaml': `app: never\nservices:\n  api:\n    run: node app.mjs\n    port: ${port}\n    probes:\n      readiness: { http: { path: /ready }, periodSeconds: 0.2 }\n`,
+  });
+  after(() => berth(dir, ['down']));
+  const t = performance.now();
+  const r = await berth(dir, ['up', '-d', '--wait', '--timeout', '3']);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.ok(performance.now() - t < 15_000);
+  assert.match(r.stderr, /timed out/);
+  const rows = await ps(dir);
+  assert.equal(rows[0].ready, false);
+  assert.ok(['starting', 'unready'].includes(rows[0].status), rows[0].status);
+});
+
+test('a crashing app goes to crashloop with BackOff events; restarts keep counting', async () => {
+  const dir = tempApp({
+    'berth.yaml': `app: crashy\nservices:\n  worker:\n    run: [node, -e, "setTimeout(() => process.exit(3), 50)"]\n    restart: { backoff: { initialSeconds: 0.5, maxSeconds: 2 } }\n`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d']);
+  const row = await waitFor('crashloop with restarts', async () => {
+    const r = (await ps(dir))[0];
+    return r?.status === 'crashloop' && r.restarts >= 2 ? r : undefined;
+  }, 20_000);
+  assert.ok(row.restarts >= 2);
+  const evs = await events(dir);
+  assert.ok(evs.some((e) => e.reason === 'BackOff' && e.type === 'Warning'), 'BackOff warning event');
+});
+
+test('--env applies the environment overlay', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': `import http from 'node:http';
+http.createServer((q, s) => s.end(process.env.MODE)).listen(Number(process.env.PORT), process.env.HOST);`,
+    'berth.yaml': `app: overlay\nservices:\n  api:\n    run: node app.mjs\n    port: ${port}\n    env: { MODE: dev }\n    probes:\n      readiness: { tcp: {} }\nenvironments:\n  prod: { services: { api: { replicas: 3, env: { MODE: prod } } } }\n`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--env', 'prod', '--timeout', '30']);
+  const rows = await ps(dir);
+  assert.equal(rows.length, 3);
+  const r = await berthOk(dir, ['exec', 'api', '--', 'sh', '-c', 'echo $MODE']);
+  assert.equal(r.stdout.trim(), 'prod');
+  assert.equal((await berth(dir, ['validate', '--env', 'nope'])).code, 2, 'unknown environment');
+});
