@@ -236,11 +236,10 @@ export class ControlPlane {
     const client = this.nodes.get(name);
     if (!client) return;
     const before = client.observed;
-    const wasFresh = client.startedFresh;
+    const startsBefore = client.agentStarts;
     const events = await client.pull(this.store.nodeCursor(name));
-    if (client.startedFresh && !wasFresh) {
-      this.store.resetNodeCursor(name);
-      this.event({ type: 'Warning', reason: 'NodeRestarted', message: `node agent ${name} was gone and has been restarted; its instances are started again`, node: name });
+    if (client.agentStarts !== startsBefore) {
+      this.event({ type: 'Warning', reason: 'NodeRestarted', message: `node agent ${name} was gone (its leftovers fenced) and has been restarted; its instances are started again`, node: name });
     }
     this.store.addAgentEvents(name, events);
     let changed = events.length > 0 || before.size !== client.observed.size;

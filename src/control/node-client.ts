@@ -40,6 +40,8 @@ export class NodeClient {
   synced = false;
   /** Set when this control plane had to start a fresh agent (nothing to adopt). */
   startedFresh = false;
+  /** How many agent processes this client has started (a change means the node lost its instances). */
+  agentStarts = 0;
 
   constructor(private readonly opts: NodeClientOptions) {
     this.node = opts.node;
@@ -77,6 +79,7 @@ export class NodeClient {
     this.fenceLeftovers();
     await this.start();
     this.startedFresh = true;
+    this.agentStarts++;
     await this.watch();
     return 'started';
   }

@@ -216,10 +216,6 @@ export class Store {
     return row?.after_seq ?? 0;
   }
 
-  resetNodeCursor(node: string): void {
-    this.db.prepare('DELETE FROM node_cursors WHERE node = ?').run(node);
-  }
-
   events(after: number, limit: number): StoredEvent[] {
     const rows = this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(after, limit) as (Omit<StoredEvent, 'node' | 'service' | 'instance'> & {
       node: string | null;

@@ -2,7 +2,8 @@
 // goes to crashloop with BackOff events and a growing restart count; `--env` overlays apply.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { berth, berthOk, events, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
+import { readFileSync } from 'node:fs';
+import { berth, berthOk, events, portBlock, processAlive, ps, tempApp, waitFor } from './harness/berth.js';
 
 test('up --wait exits 1 on timeout when an instance never becomes ready', async () => {
   const port = portBlock();
@@ -51,4 +52,26 @@ http.createServer((q, s) => s.end(process.env.MODE)).listen(Number(process.env.P
   const r = await berthOk(dir, ['exec', 'api', '--', 'sh', '-c', 'echo $MODE']);
   assert.equal(r.stdout.trim(), 'prod');
   assert.equal((await berth(dir, ['validate', '--env', 'nope'])).code, 2, 'unknown environment');
+});
+
+test('a node agent killed with SIGKILL is replaced; its instances come back with the same IDs', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': `import http from 'node:http';
+http.createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST);
+setInterval(() => {}, 1000);`,
+    'berth.yaml': `app: agentkill\nservices:\n  api:\n    run: node app.mjs\n    port: ${port}\n    replicas: 2\n    probes:\n      readiness: { tcp: {} }\n`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  const before = await ps(dir);
+  const agent = (JSON.parse(readFileSync(`${dir}/.berth/nodes/node-1/agent.json`, 'utf8')) as { pid: number }).pid;
+  process.kill(agent, 'SIGKILL');
+  const afterRows = await waitFor('instances running again under a new agent', async () => {
+    const rows = await ps(dir);
+    return rows.length === 2 && rows.every((r) => r.ready && !before.some((b) => b.pid === r.pid)) ? rows : undefined;
+  }, 30_000);
+  assert.deepEqual(afterRows.map((r) => r.instance).sort(), before.map((r) => r.instance).sort());
+  for (const b of before) assert.equal(processAlive(b.pid!), false, 'old processes fenced');
+  assert.ok((await events(dir)).some((e) => e.reason === 'NodeRestarted'));
 });
