@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
 import { isProcessAlive, selfStartTime } from '../lib/proc.js';
 import { createApiServer, type AgentApiBackend } from './api-server.js';
-import { writeJsonAtomic } from './atomic-file.js';
+import { writeJsonAtomic } from '../lib/files.js';
 import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
 import { Instance } from './instance.js';

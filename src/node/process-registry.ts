@@ -2,7 +2,7 @@
 // change, so that whoever finds the agent dead can fence (kill) what it left behind.
 import { readFileSync } from 'node:fs';
 import { isProcessAlive, killGroup } from '../lib/proc.js';
-import { writeJsonAtomic } from './atomic-file.js';
+import { writeJsonAtomic } from '../lib/files.js';
 import type { RunningProcessRecord } from './instance.js';
 
 /** Contents of processes.json. */

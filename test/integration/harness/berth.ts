@@ -46,20 +46,8 @@ export function spawnBerth(cwd: string, args: string[]): ChildProcess {
   return spawn(process.execPath, [berthBin, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export interface PsRow {
-  service: string;
-  instance: string;
-  revision: string;
-  node: string;
-  host: string;
-  pid: number | null;
-  status: string;
-  ready: boolean;
-  restarts: number;
-  port: number | null;
-  startedAt: string | null;
-  sidecars: { name: string; pid: number | null; state: string; restarts: number }[];
-}
+export type { PsRow } from '../../../src/control/index.js';
+import type { PsRow } from '../../../src/control/index.js';
 
 export async function ps(cwd: string, all = false): Promise<PsRow[]> {
   const r = await berthOk(cwd, ['ps', '--json', ...(all ? ['--all'] : [])]);
