@@ -7,6 +7,7 @@ import { envVarName, splitCommand, type AppSpec, type ProbeSpec, type ServiceSpe
 import type { ProbeConfig, ProbeHandler, ProcessTemplate } from '../lib/agent-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
 import { shortHash } from './hash.js';
+import { platformSidecars } from './platform-sidecars.js';
 
 export interface CompileOptions {
   /** Directory holding the spec file; relative paths resolve against it. */
@@ -81,12 +82,17 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
   const cwd = resolveDir(opts.dir, svc.cwd);
   const env = serviceEnv(app, name, svc, opts.dir);
   const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env };
-  const sidecars: ProcessTemplate[] = svc.sidecars.map((s) => ({
-    name: s.name,
-    argv: splitCommand(s.run),
-    cwd: resolveDir(cwd, s.cwd),
-    env: { ...env, ...s.env },
-  }));
+  const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env });
+  Object.assign(env, platform.appEnv);
+  const sidecars: ProcessTemplate[] = [
+    ...platform.sidecars,
+    ...svc.sidecars.map((s) => ({
+      name: s.name,
+      argv: splitCommand(s.run),
+      cwd: resolveDir(cwd, s.cwd),
+      env: { ...env, ...s.env },
+    })),
+  ];
   const template: InstanceTemplate = {
     main,
     sidecars,
