@@ -10,7 +10,11 @@ const allowed = {
   control: ['contract', 'plan', 'lib'],
   node: ['lib'],
   lib: [],
-  cli: ['contract', 'plan', 'control', 'node', 'lib'],
+  sidecar: ['lib', 'components'],
+  components: ['lib'],
+  replay: ['lib'],
+  targets: ['contract', 'plan', 'lib'],
+  cli: ['contract', 'plan', 'control', 'node', 'lib', 'sidecar', 'components', 'replay', 'targets'],
 };
 
 function walk(dir) {
