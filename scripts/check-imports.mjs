@@ -10,12 +10,17 @@ const allowed = {
   control: ['contract', 'plan', 'lib'],
   node: ['lib'],
   lib: [],
-  sidecar: ['lib', 'components'],
+  'sidecar/proxy': ['lib', 'components'],
+  'sidecar/logs': ['lib'],
   components: ['lib'],
   replay: ['lib'],
-  targets: ['contract', 'plan', 'lib'],
-  cli: ['contract', 'plan', 'control', 'node', 'lib', 'sidecar', 'components', 'replay', 'targets'],
+  'targets/kubernetes': ['contract', 'plan', 'lib'],
+  cli: ['contract', 'plan', 'control', 'node', 'lib', 'sidecar/proxy', 'sidecar/logs', 'components', 'replay', 'targets/kubernetes'],
 };
+
+// Rooms nested one level down (src/sidecar/proxy, src/targets/kubernetes) are rooms of their own.
+const NESTED = new Set(['sidecar', 'targets']);
+const roomOf = (segments) => (NESTED.has(segments[0]) && segments.length > 2 ? `${segments[0]}/${segments[1]}` : segments[0]);
 
 function walk(dir) {
   return readdirSync(dir).flatMap((n) => {
@@ -29,20 +34,21 @@ const problems = [];
 for (const file of walk(src)) {
   const from = relative(src, file).split(sep);
   if (from.length < 2) continue; // src/index.ts: the package's public surface
-  const fromFolder = from[0];
+  const fromFolder = roomOf(from);
   const text = readFileSync(file, 'utf8');
   const re = /(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g;
   for (const m of text.matchAll(re)) {
     const spec = m[1] ?? m[2];
     const target = relative(src, resolve(dirname(file), spec)).split(sep);
-    const toFolder = target[0];
+    const toFolder = roomOf(target);
+    const depth = toFolder.split('/').length;
     if (toFolder === fromFolder) continue;
     if (!(fromFolder in allowed)) continue;
     if (!allowed[fromFolder].includes(toFolder)) {
       problems.push(`${relative('.', file)}: src/${fromFolder} may not import src/${toFolder} (${spec})`);
       continue;
     }
-    if (toFolder !== 'lib' && !(target.length === 2 && target[1] === 'index.js')) {
+    if (toFolder !== 'lib' && !(target.length === depth + 1 && target[depth] === 'index.js')) {
       problems.push(`${relative('.', file)}: import src/${toFolder} through its index.ts, not ${spec}`);
     }
   }
