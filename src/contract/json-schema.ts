@@ -27,7 +27,7 @@ function deepPartial(node: unknown): unknown {
 export function jsonSchema(): Json {
   const base = z.toJSONSchema(AppSchema, { io: 'input', target: 'draft-2020-12' }) as Json;
   const props = base.properties as Json;
-  const overlay = deepPartial({ type: 'object', properties: { app: props.app, services: props.services }, additionalProperties: false }) as Json;
+  const overlay = deepPartial({ type: 'object', properties: { app: props.app, services: props.services, nodes: props.nodes }, additionalProperties: false }) as Json;
   overlay.description = 'An overlay: a partial spec deep-merged onto the base (maps merge, lists and scalars replace, null removes).';
   const environments = props.environments as Json;
   environments.additionalProperties = overlay;

@@ -2,16 +2,10 @@
 // defaults and (through json-schema.ts) the published JSON Schema. Rules that relate several
 // fields or services to each other live in semantic.ts.
 import { z } from 'zod';
+import { Nodes, Placement } from './schema-nodes.js';
 
-/** DNS-1123 label (as Kubernetes names): lowercase alphanumerics and '-', starts with a letter, ends alphanumeric. */
-export const DNS_LABEL_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS_LABEL_MESSAGE =
-  "must be a DNS-1123 label: lowercase letters, digits and '-', starting with a letter and ending with a letter or digit";
-
-export const Label = z
-  .string()
-  .max(63, { message: 'must be at most 63 characters (a DNS-1123 label)' })
-  .regex(DNS_LABEL_RE, { message: DNS_LABEL_MESSAGE });
+export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
+import { Label } from './label.js';
 
 export const Port = z
   .number()
@@ -171,6 +165,7 @@ export const Service = z
     resources: Resources.default({}),
     stopGracePeriodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
     rollout: Rollout.prefault({}),
+    placement: Placement.optional(),
   })
   .describe('A service: a program run as one or more identical instances.');
 
@@ -181,6 +176,7 @@ export const AppSchema = z
       .record(Label, Service)
       .refine((s) => Object.keys(s).length > 0, { message: 'declare at least one service' })
       .describe('The services of the application, by name (DNS-1123 labels).'),
+    nodes: Nodes.optional(),
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

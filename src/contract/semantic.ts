@@ -203,6 +203,8 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
     }
   }
 
+  checkNodes(data, services, errors, warnings);
+
   // dependsOn cycles: report each cycle once, at the entry that closes it
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
@@ -232,4 +234,35 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   for (const n of names) if (!state.has(n)) visit(n);
 
   return { errors, warnings };
+}
+
+/** Node names are unique; a nodeSelector that no declared node satisfies is a warning (instances would stay pending). */
+function checkNodes(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[], warnings: Problem[]): void {
+  const labelsOf: Record<string, string>[] = [];
+  if (Array.isArray(data.nodes)) {
+    const seen = new Set<string>();
+    data.nodes.forEach((n, i) => {
+      if (!isPlainObject(n)) return;
+      if (typeof n.name === 'string') {
+        if (seen.has(n.name)) errors.push({ path: ['nodes', i, 'name'], message: `duplicate node name \`${n.name}\``, hint: 'node names must be unique' });
+        seen.add(n.name);
+      }
+      labelsOf.push(isPlainObject(n.labels) ? (n.labels as Record<string, string>) : {});
+    });
+  } else {
+    const count = typeof data.nodes === 'number' ? data.nodes : 1;
+    for (let i = 0; i < count; i++) labelsOf.push({});
+  }
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isPlainObject(svc) || !isPlainObject(svc.placement) || !isPlainObject(svc.placement.nodeSelector)) continue;
+    const selector = Object.entries(svc.placement.nodeSelector);
+    if (selector.length === 0) continue;
+    if (!labelsOf.some((labels) => selector.every(([k, v]) => labels[k] === v))) {
+      warnings.push({
+        path: ['services', name, 'placement', 'nodeSelector'],
+        message: 'no declared node carries all these labels: instances will stay pending',
+        hint: 'add the labels to a node under `nodes:` or change the selector',
+      });
+    }
+  }
 }
