@@ -119,6 +119,18 @@ program
   .option('--timeout <S>', 'seconds before remaining processes are killed', '60')
   .action(async (o) => (await import('./commands/down.js')).down(o));
 
+program
+  .command('render')
+  .description('compile the spec to Kubernetes manifests: a YAML stream on stdout, or a Kustomize/GitOps layout with --out')
+  .option('--target <TARGET>', 'what to render for (only kubernetes)', 'kubernetes')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .addOption(new Option('--mesh <MESH>', 'traffic rules as Istio or Gateway API resources').choices(['istio', 'gateway-api']).default('istio'))
+  .option('--out <DIR>', 'write base/, overlays/<env>/, images/ and gitops/ to DIR instead of printing')
+  .option('--repo-url <URL>', 'with --out: the git repository the GitOps objects point at')
+  .option('--json', 'machine-readable output (the objects, images and warnings)')
+  .action(async (o) => (await import('./commands/render.js')).render(o));
+
 function fail(err: unknown): never {
   if (err instanceof CliError) {
     process.stderr.write(`${red('error', process.stderr)}: ${err.message}\n`);

@@ -106,6 +106,14 @@ export const Sidecar = z
   })
   .describe('A helper process started, supervised and stopped together with each instance (a container of the same pod).');
 
+/** A container image reference (repository[:tag][@digest]), as Kubernetes takes it. */
+export const ContainerImage = z
+  .string()
+  .regex(/^[a-z0-9]+([._-]+[a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@[a-z0-9]+:[a-f0-9]{32,})?$/, {
+    message: 'must be an image reference like registry.example.com/team/web:1.2.3 (lowercase repository, optional :tag and @sha256:digest)',
+  })
+  .describe('Container image for the Kubernetes target (Kubernetes containers[].image). Unused locally; when absent, `berth render` names <app>-<service>:<revision> and writes a Dockerfile for it.');
+
 export const DEPENDENCY_CONDITIONS = ['started', 'ready'] as const;
 export const DependsOn = z
   .union([
@@ -151,6 +159,7 @@ export const Service = z
     run: Command,
     cwd: z.string().optional().describe("Working directory, relative to the spec file's directory."),
     env: EnvMap.default({}),
+    image: ContainerImage.optional(),
     envFile: z.string().optional().describe("A dotenv file, relative to the spec file's directory; its variables are added under env."),
     port: Port.optional().describe('Port the service listens on: each instance gets PORT and its own address; the service is reached at 127.0.0.1:port (Kubernetes containerPort / Service port).'),
     replicas: z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must not be negative' }).default(1).describe('Number of instances (Kubernetes replicas).'),

@@ -1,0 +1,26 @@
+// The recommended app.kubernetes.io/* labels on every object Berth renders. `berth deploy` prunes
+// by `part-of` + `managed-by`, and selectors use only the labels that never change (no version).
+export const MANAGED_BY = 'berth';
+
+export function selectorLabels(app: string, service: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': service, 'app.kubernetes.io/instance': `${app}-${service}` };
+}
+
+export function serviceLabels(app: string, service: string, revision: string): Record<string, string> {
+  return {
+    ...selectorLabels(app, service),
+    'app.kubernetes.io/part-of': app,
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+    'app.kubernetes.io/version': revision,
+  };
+}
+
+/** Labels for objects that belong to the app as a whole (GitOps objects, shared routes). */
+export function appLabels(app: string): Record<string, string> {
+  return { 'app.kubernetes.io/part-of': app, 'app.kubernetes.io/managed-by': MANAGED_BY };
+}
+
+/** The label selector that finds everything Berth applied for an app (used to prune). */
+export function pruneSelector(app: string): string {
+  return `app.kubernetes.io/part-of=${app},app.kubernetes.io/managed-by=${MANAGED_BY}`;
+}

@@ -1,0 +1,127 @@
+// The renderer: contract → manifests. Builds one context per service (revision, image, labels),
+// lets each resource family add to the pod and render its objects, checks that every set spec
+// field was covered, orders the objects for applying, and validates them against their schemas.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import type { AppSpec } from '../../contract/index.js';
+import { shortHash, startOrder } from '../../plan/index.js';
+import { coverageWarnings, explicitServiceFields } from './coverage.js';
+import { serviceImage } from './images.js';
+import { selectorLabels, serviceLabels } from './labels.js';
+import { placementRenderer } from './placement.js';
+import { serviceRenderer } from './services.js';
+import { SchemaValidationError, validateObjects } from './validate.js';
+import { workloadRenderer } from './workloads.js';
+import type { K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
+
+/** Every resource family, in the order they contribute to a service's pod. */
+export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, workloadRenderer, serviceRenderer];
+
+/** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
+export const KIND_ORDER: readonly string[] = [
+  'Namespace',
+  'ConfigMap',
+  'Service',
+  'Deployment',
+  'PodDisruptionBudget',
+  'HorizontalPodAutoscaler',
+  'ScaledObject',
+  'DestinationRule',
+  'VirtualService',
+  'Gateway',
+  'HTTPRoute',
+];
+
+const APP_NOTES: Record<string, string> = {
+  nodes: "not rendered: simulated nodes are a local-runtime feature; on a cluster the cluster's own nodes run the pods (placement.nodeSelector must match their labels)",
+};
+
+export interface RenderOptions {
+  spec: AppSpec;
+  /** Directory of the spec file (envFile and cwd resolve against it). */
+  dir: string;
+  /** The environment overlay already applied to `spec`, if any (for messages and GitOps names). */
+  env?: string;
+  mesh?: MeshKind;
+}
+
+export interface RenderResult {
+  app: string;
+  env?: string;
+  mesh: MeshKind;
+  /** In apply order. */
+  objects: K8sObject[];
+  /** Sorted by path, deduplicated. */
+  warnings: RenderWarning[];
+  images: ServiceImage[];
+}
+
+function compareObjects(a: K8sObject, b: K8sObject): number {
+  const ka = KIND_ORDER.indexOf(a.kind);
+  const kb = KIND_ORDER.indexOf(b.kind);
+  const ra = ka === -1 ? KIND_ORDER.length : ka;
+  const rb = kb === -1 ? KIND_ORDER.length : kb;
+  if (ra !== rb) return ra - rb;
+  if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}
+
+function readEnvFile(dir: string, file: string | undefined): Record<string, string> | undefined {
+  if (file === undefined) return undefined;
+  return parseDotenv(readFileSync(resolve(dir, file), 'utf8'));
+}
+
+/** Renders without validating (pure apart from reading env files). */
+export function renderObjects(opts: RenderOptions): RenderResult {
+  const { spec, dir } = opts;
+  const mesh = opts.mesh ?? 'istio';
+  const warnings: RenderWarning[] = [];
+  const warn = (path: string, message: string) => warnings.push({ path, message });
+  const objects: K8sObject[] = [];
+  const images: ServiceImage[] = [];
+
+  for (const name of startOrder(spec)) {
+    const svc = spec.services[name];
+    const envFileVars = readEnvFile(dir, svc.envFile);
+    // Like the local runtime, the revision names what the pods run: scaling alone is not a new revision.
+    const { replicas: _replicas, ...template } = explicitServiceFields(svc);
+    const revision = shortHash({ service: template, envFile: envFileVars ?? null });
+    const image = serviceImage(spec.app, name, svc, revision, dir);
+    if (image.build) warn(`services.${name}.image`, `not set: the Deployment runs ${image.image}; build and push it (with --out, images/${name}/Dockerfile builds it from ${image.build.context})`);
+    images.push(image);
+    const base: Omit<ServiceContext, 'pod'> = {
+      app: spec,
+      name,
+      spec: svc,
+      revision,
+      image,
+      labels: serviceLabels(spec.app, name, revision),
+      selector: selectorLabels(spec.app, name),
+      envFileVars,
+      mesh,
+      warn,
+    };
+    const pod = RENDERERS.map((r) => r.pod?.(base)).filter((p) => p !== undefined);
+    const ctx: ServiceContext = { ...base, pod };
+    for (const r of RENDERERS) objects.push(...(r.render?.(ctx) ?? []));
+  }
+
+  const handled = new Set(RENDERERS.flatMap((r) => r.handles));
+  warnings.push(...coverageWarnings(spec, handled, APP_NOTES));
+  return { app: spec.app, env: opts.env, mesh, objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
+}
+
+function dedupeWarnings(warnings: RenderWarning[]): RenderWarning[] {
+  const seen = new Map<string, RenderWarning>();
+  for (const w of warnings) seen.set(`${w.path}\u0000${w.message}`, w);
+  return [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+}
+
+/** Renders and validates every object against its published schema (throws SchemaValidationError). */
+export async function renderKubernetes(opts: RenderOptions): Promise<RenderResult> {
+  const result = renderObjects(opts);
+  const problems = await validateObjects(result.objects);
+  if (problems.length) throw new SchemaValidationError(problems);
+  return result;
+}

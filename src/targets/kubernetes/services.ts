@@ -1,0 +1,36 @@
+// Service per service with a port (its name is the DNS name the other services' BERTH_<NAME>_URL
+// point at), and a PodDisruptionBudget when more than one replica runs.
+import type { K8sObject, ServiceContext, ServiceRenderer } from './types.js';
+
+function service(ctx: ServiceContext): K8sObject | undefined {
+  if (ctx.spec.port === undefined) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: ctx.name, labels: ctx.labels },
+    spec: {
+      type: 'ClusterIP',
+      selector: ctx.selector,
+      ports: [{ name: 'http', port: ctx.spec.port, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+    },
+  };
+}
+
+/** Voluntary disruptions (node drains, upgrades) take at most one instance at a time, like `berth node drain`. */
+function disruptionBudget(ctx: ServiceContext): K8sObject | undefined {
+  if (ctx.spec.replicas <= 1) return undefined;
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: ctx.name, labels: ctx.labels },
+    spec: { maxUnavailable: 1, selector: { matchLabels: ctx.selector } },
+  };
+}
+
+export const serviceRenderer: ServiceRenderer = {
+  family: 'services',
+  handles: ['port', 'replicas'],
+  render(ctx) {
+    return [service(ctx), disruptionBudget(ctx)].filter((o): o is K8sObject => o !== undefined);
+  },
+};

@@ -1,0 +1,75 @@
+// Shared types of the Kubernetes target: a manifest object, a render warning, and what every
+// renderer module receives (the loaded contract plus derived facts like revisions and images).
+import type { AppSpec, ServiceSpec } from '../../contract/index.js';
+
+/** A JSON value, as found in a manifest. */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** One Kubernetes object: apiVersion, kind, metadata, and the rest of its body. */
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [field: string]: Json | K8sObject['metadata'] | undefined;
+}
+
+/** Something the cluster rendering cannot say exactly as the spec (or the local runtime) means it. */
+export interface RenderWarning {
+  /** Dotted path in the spec, e.g. `services.web.probes.startup.periodSeconds`. */
+  path: string;
+  message: string;
+}
+
+export type MeshKind = 'istio' | 'gateway-api';
+
+/** The image a service runs, and whether Berth has to tell the user to build it. */
+export interface ServiceImage {
+  service: string;
+  image: string;
+  /** Set when the spec has no `image:`: the image must be built from `context` (the service's cwd). */
+  build?: { context: string; argv: string[] };
+}
+
+/** What every renderer module gets for one service. */
+export interface ServiceContext {
+  app: AppSpec;
+  name: string;
+  spec: ServiceSpec;
+  /** Stable, location-independent hash of the service's spec (and env file): app.kubernetes.io/version. */
+  revision: string;
+  image: ServiceImage;
+  /** Labels on every object of the service (includes the selector labels). */
+  labels: Record<string, string>;
+  /** The labels a Service / PDB / Deployment selects pods with (immutable: no version). */
+  selector: Record<string, string>;
+  /** Variables read from `envFile` (already parsed), or undefined when the spec has none. */
+  envFileVars?: Record<string, string>;
+  mesh: MeshKind;
+  /** What other renderers add to the pod (filled in before the workload is rendered). */
+  pod: PodContribution[];
+  warn(path: string, message: string): void;
+}
+
+/** Fields a renderer adds to a service's pod: scheduling fields, extra sidecars, volumes. */
+export interface PodContribution {
+  /** Pod spec fields (nodeSelector, affinity, topologySpreadConstraints…), merged key by key. */
+  spec?: JsonObject;
+  /** Native sidecar containers (init containers with restartPolicy: Always), started before the app. */
+  sidecars?: JsonObject[];
+  volumes?: JsonObject[];
+  /** Mounts added to the app container. */
+  appVolumeMounts?: JsonObject[];
+}
+
+/** A renderer for one resource family: the service fields it covers, and the objects it makes. */
+export interface ServiceRenderer {
+  /** Family name, for messages. */
+  family: string;
+  /** Top-level service fields this renderer turns into cluster objects (coverage check). */
+  handles: readonly string[];
+  /** Objects of this family. */
+  render?(ctx: ServiceContext): K8sObject[];
+  /** What this family adds to the service's pod. */
+  pod?(ctx: Omit<ServiceContext, 'pod'>): PodContribution | undefined;
+}

@@ -1,0 +1,68 @@
+// Validation of every rendered object against its published schema (kubernetes-models and the
+// @kubernetes-models packages for Istio, Gateway API, KEDA, Argo CD and Flux). A failure here is a
+// Berth bug, never the user's: the renderer produced something the cluster would reject.
+import type { K8sObject } from './types.js';
+
+interface Validatable {
+  validate(): void;
+}
+type ModelClass = new (data: K8sObject) => Validatable;
+type Loader = () => Promise<ModelClass>;
+
+const models: Record<string, Loader> = {
+  'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as unknown as ModelClass,
+  'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as unknown as ModelClass,
+  'v1/Namespace': async () => (await import('kubernetes-models/v1/Namespace')).Namespace as unknown as ModelClass,
+  'apps/v1/Deployment': async () => (await import('kubernetes-models/apps/v1/Deployment')).Deployment as unknown as ModelClass,
+  'policy/v1/PodDisruptionBudget': async () => (await import('kubernetes-models/policy/v1/PodDisruptionBudget')).PodDisruptionBudget as unknown as ModelClass,
+  'autoscaling/v2/HorizontalPodAutoscaler': async () =>
+    (await import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler')).HorizontalPodAutoscaler as unknown as ModelClass,
+  'keda.sh/v1alpha1/ScaledObject': async () => (await import('@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject')).ScaledObject as unknown as ModelClass,
+  'networking.istio.io/v1/VirtualService': async () =>
+    (await import('@kubernetes-models/istio/networking.istio.io/v1/VirtualService')).VirtualService as unknown as ModelClass,
+  'networking.istio.io/v1/DestinationRule': async () =>
+    (await import('@kubernetes-models/istio/networking.istio.io/v1/DestinationRule')).DestinationRule as unknown as ModelClass,
+  'gateway.networking.k8s.io/v1/HTTPRoute': async () =>
+    (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute')).HTTPRoute as unknown as ModelClass,
+  'gateway.networking.k8s.io/v1/Gateway': async () =>
+    (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway')).Gateway as unknown as ModelClass,
+  'argoproj.io/v1alpha1/Application': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application')).Application as unknown as ModelClass,
+  'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () =>
+    (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization as unknown as ModelClass,
+  'source.toolkit.fluxcd.io/v1/GitRepository': async () =>
+    (await import('@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository')).GitRepository as unknown as ModelClass,
+};
+
+/** The kinds Berth renders and knows a published schema for. */
+export const VALIDATED_KINDS: readonly string[] = Object.keys(models).sort();
+
+export interface SchemaProblem {
+  object: string;
+  message: string;
+}
+
+/** Validates each object; returns every problem (empty when all are valid). */
+export async function validateObjects(objects: readonly K8sObject[]): Promise<SchemaProblem[]> {
+  const problems: SchemaProblem[] = [];
+  for (const obj of objects) {
+    const id = `${obj.kind}/${obj.metadata.name}`;
+    const load = models[`${obj.apiVersion}/${obj.kind}`];
+    if (!load) {
+      problems.push({ object: id, message: `no published schema known for ${obj.apiVersion} ${obj.kind}` });
+      continue;
+    }
+    const Model = await load();
+    try {
+      new Model(JSON.parse(JSON.stringify(obj)) as K8sObject).validate();
+    } catch (err) {
+      problems.push({ object: id, message: (err as Error).message });
+    }
+  }
+  return problems;
+}
+
+export class SchemaValidationError extends Error {
+  constructor(readonly problems: SchemaProblem[]) {
+    super(`rendered objects fail their published schemas (a Berth bug, please report it):\n${problems.map((p) => `  ${p.object}: ${p.message}`).join('\n')}`);
+  }
+}

@@ -1,0 +1,176 @@
+// Workloads: a Deployment per service (container command from `run`, env, resources, probes,
+// rollout strategy, grace period, the user's sidecars as native sidecar containers), and the
+// `envFile` as a ConfigMap the containers read with envFrom.
+import { posix } from 'node:path';
+import { envVarName, splitCommand, type SidecarSpec } from '../../contract/index.js';
+import { noExpand } from './escape.js';
+import { renderProbes } from './probes.js';
+import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
+
+const APP_DIR = '/app';
+
+export function envFileConfigMapName(service: string): string {
+  return `${service}-env`;
+}
+
+function sortedEntries<T>(rec: Record<string, T>): [string, T][] {
+  return Object.entries(rec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The URL a service is reached at inside the cluster: its Service name resolves in the same namespace. */
+export function clusterServiceUrl(service: string, port: number): string {
+  return `http://${service}:${port}`;
+}
+
+/** The app container's environment, as the local runtime builds it (envFile < env < BERTH_*). */
+function appEnv(ctx: ServiceContext): JsonObject[] {
+  const { app, spec, name } = ctx;
+  const plain: Record<string, string> = { ...spec.env, HOST: '0.0.0.0', BERTH_APP: app.app, BERTH_SERVICE: name, BERTH_REVISION: ctx.revision };
+  for (const used of spec.uses) {
+    const port = app.services[used]?.port;
+    if (port !== undefined) plain[`BERTH_${envVarName(used)}_URL`] = clusterServiceUrl(used, port);
+    else ctx.warn(`services.${name}.uses`, `\`${used}\` has no port, so there is no URL to give (no BERTH_${envVarName(used)}_URL)`);
+  }
+  if (spec.port !== undefined) plain.PORT = String(spec.port);
+  const fromPod: Record<string, string> = { BERTH_INSTANCE: 'metadata.name', BERTH_NODE: 'spec.nodeName' };
+  const all: [string, JsonObject][] = [
+    ...Object.entries(plain).map(([k, v]): [string, JsonObject] => [k, { name: k, value: noExpand(v) }]),
+    ...Object.entries(fromPod).map(([k, f]): [string, JsonObject] => [k, { name: k, valueFrom: { fieldRef: { fieldPath: f } } }]),
+  ];
+  return all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+function workingDir(ctx: ServiceContext, sidecar?: SidecarSpec): string | undefined {
+  if (!ctx.image.build) {
+    if (sidecar?.cwd !== undefined) {
+      ctx.warn(`services.${ctx.name}.sidecars`, `sidecar \`${sidecar.name}\`: cwd is not rendered with a custom image (its layout is unknown); the image's working directory is used`);
+    }
+    return undefined;
+  }
+  if (sidecar?.cwd === undefined) return APP_DIR;
+  const dir = posix.join(APP_DIR, sidecar.cwd.split('\\').join('/'));
+  if (dir !== APP_DIR && !dir.startsWith(`${APP_DIR}/`)) {
+    ctx.warn(`services.${ctx.name}.sidecars`, `sidecar \`${sidecar.name}\`: cwd ${sidecar.cwd} is outside the service's directory, which is all the image holds; ${APP_DIR} is used`);
+    return APP_DIR;
+  }
+  return dir;
+}
+
+function resources(ctx: ServiceContext): JsonObject | undefined {
+  const r = ctx.spec.resources;
+  const amounts: JsonObject = {};
+  if (r.cpuMillis !== undefined) amounts.cpu = `${r.cpuMillis}m`;
+  if (r.memoryMiB !== undefined) amounts.memory = `${r.memoryMiB}Mi`;
+  if (!Object.keys(amounts).length) return undefined;
+  return { limits: amounts, requests: { ...amounts } };
+}
+
+function envFrom(ctx: ServiceContext): JsonObject[] | undefined {
+  return ctx.envFileVars ? [{ configMapRef: { name: envFileConfigMapName(ctx.name) } }] : undefined;
+}
+
+function container(fields: Record<string, Json | undefined>): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function appContainer(ctx: ServiceContext): JsonObject {
+  const { spec } = ctx;
+  return container({
+    name: 'app',
+    image: ctx.image.image,
+    command: splitCommand(spec.run).map(noExpand),
+    workingDir: workingDir(ctx),
+    env: appEnv(ctx),
+    envFrom: envFrom(ctx),
+    ports: spec.port !== undefined ? [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }] : undefined,
+    resources: resources(ctx),
+    ...renderProbes(spec, ctx.name, ctx.warn),
+  });
+}
+
+/** A user sidecar as a native sidecar container: an init container that keeps running (restartPolicy Always). */
+function sidecarContainer(ctx: ServiceContext, s: SidecarSpec, env: JsonObject[]): JsonObject {
+  const own = new Set(Object.keys(s.env));
+  const merged = [
+    ...env.filter((e) => !own.has(String(e.name))),
+    ...sortedEntries(s.env).map(([k, v]): JsonObject => ({ name: k, value: noExpand(v) })),
+  ].sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  return container({
+    name: s.name,
+    image: ctx.image.image,
+    command: splitCommand(s.run).map(noExpand),
+    workingDir: workingDir(ctx, s),
+    env: merged,
+    envFrom: envFrom(ctx),
+    restartPolicy: 'Always',
+  });
+}
+
+function restartWarnings(ctx: ServiceContext): void {
+  const { restart } = ctx.spec;
+  const path = `services.${ctx.name}.restart`;
+  if (restart.policy !== 'always') {
+    ctx.warn(`${path}.policy`, `\`${restart.policy}\` cannot be expressed by a Deployment (its pods always restart, restartPolicy: Always); rendered as always`);
+  }
+  const b = restart.backoff;
+  if (b.initialSeconds !== 0.5 || b.maxSeconds !== 30 || b.resetAfterSeconds !== 60) {
+    ctx.warn(`${path}.backoff`, "not rendered: the kubelet's CrashLoopBackOff is fixed (10 s, doubling, at most 300 s, reset after 10 min)");
+  }
+}
+
+function deployment(ctx: ServiceContext): K8sObject {
+  const { spec, name } = ctx;
+  restartWarnings(ctx);
+  if (Object.keys(spec.dependsOn).length) {
+    ctx.warn(
+      `services.${name}.dependsOn`,
+      'not rendered: Kubernetes has no start order between Deployments, so the app must retry calls until its dependencies answer (its readiness probe keeps it out of traffic meanwhile)',
+    );
+  }
+  const grace = Math.ceil(spec.stopGracePeriodSeconds - 1e-9);
+  if (grace !== spec.stopGracePeriodSeconds) {
+    ctx.warn(`services.${name}.stopGracePeriodSeconds`, `${spec.stopGracePeriodSeconds} s rounded up to ${grace} s (Kubernetes takes whole seconds)`);
+  }
+  const app = appContainer(ctx);
+  const env = app.env as JsonObject[];
+  const podSpec: JsonObject = { containers: [app], terminationGracePeriodSeconds: grace };
+  const initContainers = [...ctx.pod.flatMap((p) => p.sidecars ?? []), ...spec.sidecars.map((s) => sidecarContainer(ctx, s, env))];
+  if (initContainers.length) podSpec.initContainers = initContainers;
+  const volumes = ctx.pod.flatMap((p) => p.volumes ?? []);
+  if (volumes.length) podSpec.volumes = volumes;
+  const mounts = ctx.pod.flatMap((p) => p.appVolumeMounts ?? []);
+  if (mounts.length) app.volumeMounts = mounts;
+  for (const p of ctx.pod) Object.assign(podSpec, p.spec ?? {});
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, labels: ctx.labels },
+    spec: {
+      replicas: spec.replicas,
+      revisionHistoryLimit: 10,
+      selector: { matchLabels: ctx.selector },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable } },
+      template: { metadata: { labels: ctx.labels }, spec: podSpec },
+    },
+  };
+}
+
+function envConfigMap(ctx: ServiceContext): K8sObject | undefined {
+  if (!ctx.envFileVars) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: envFileConfigMapName(ctx.name), labels: ctx.labels },
+    data: Object.fromEntries(sortedEntries(ctx.envFileVars).map(([k, v]) => [k, v])),
+  };
+}
+
+export const workloadRenderer: ServiceRenderer = {
+  family: 'workloads',
+  handles: ['run', 'cwd', 'env', 'envFile', 'image', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout'],
+  render(ctx) {
+    return [envConfigMap(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
+  },
+};
