@@ -131,6 +131,21 @@ program
   .option('--json', 'machine-readable output (the objects, images and warnings)')
   .action(async (o) => (await import('./commands/render.js')).render(o));
 
+program
+  .command('deploy')
+  .description('render for Kubernetes and apply to a cluster (server-side apply), prune what is gone, wait for rollouts')
+  .option('--target <TARGET>', 'where to deploy (only kubernetes)', 'kubernetes')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .addOption(new Option('--mesh <MESH>', 'traffic rules as Istio or Gateway API resources').choices(['istio', 'gateway-api']).default('istio'))
+  .option('--context <C>', 'kubeconfig context (default: the current one)')
+  .option('--namespace <N>', "namespace (default: the context's, else default)")
+  .option('--dry-run', 'server-side dry run: the API server checks everything, nothing is changed')
+  .option('--no-wait', 'do not wait for the rollouts')
+  .option('--timeout <S>', 'seconds to wait for the rollouts', '300')
+  .option('--json', 'machine-readable report (applied, pruned, rollouts, warnings)')
+  .action(async (o) => (await import('./commands/deploy.js')).deploy(o));
+
 function fail(err: unknown): never {
   if (err instanceof CliError) {
     process.stderr.write(`${red('error', process.stderr)}: ${err.message}\n`);

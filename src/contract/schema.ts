@@ -2,6 +2,7 @@
 // defaults and (through json-schema.ts) the published JSON Schema. Rules that relate several
 // fields or services to each other live in semantic.ts.
 import { z } from 'zod';
+import { Logs } from './schema-logs.js';
 import { Nodes, Placement } from './schema-nodes.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
@@ -175,6 +176,7 @@ export const Service = z
     stopGracePeriodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
     rollout: Rollout.prefault({}),
     placement: Placement.optional(),
+    logs: Logs.prefault({}),
   })
   .describe('A service: a program run as one or more identical instances.');
 

@@ -10,9 +10,13 @@
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
+//   POST /api/v1/logs, GET /api/v1/logs   → embedded log store (see log-routes.ts)
+//   POST /api/v1/sidecars/restart {name, service?} → { restarted: [{instance, pid}] } (revisions unchanged)
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { ApplyError, type ControlPlane } from './control-plane.js';
+import { handleLogRoutes } from './log-routes.js';
+import { LogStore } from './log-store.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -49,6 +53,8 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
 
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const { plane } = opts;
+  let logStore: LogStore | undefined;
+  const logs = (): LogStore => (logStore ??= new LogStore(`${plane.layout.root}/logs.db`));
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((err: Error) => {
       if (!res.headersSent) send(res, 500, { error: err.message });
@@ -62,6 +68,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     const path = url.pathname;
     const method = req.method ?? 'GET';
 
+    if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs))) return;
     if (method === 'GET' && path === '/api/v1/healthz') return send(res, 200, { app: plane.status().app ?? null, pid: process.pid });
     if (method === 'GET' && path === '/api/v1/instances') return send(res, 200, plane.ps(url.searchParams.get('all') === '1'));
     if (method === 'GET' && path.startsWith('/api/v1/instances/')) {
@@ -127,6 +134,14 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
           return send(res, 200, { service: body.service, revision: await plane.restart(body.service) });
         } catch (err) {
           if (err instanceof ApplyError) return send(res, 422, { error: 'invalid spec', errors: err.errors });
+          return send(res, 404, { error: (err as Error).message });
+        }
+      }
+      if (path === '/api/v1/sidecars/restart') {
+        if (typeof body.name !== 'string' || (body.service !== undefined && typeof body.service !== 'string')) return send(res, 400, { error: 'expected {"name": string, "service"?: string}' });
+        try {
+          return send(res, 200, { restarted: await plane.restartSidecars(body.name, body.service as string | undefined) });
+        } catch (err) {
           return send(res, 404, { error: (err as Error).message });
         }
       }

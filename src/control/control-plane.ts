@@ -117,6 +117,14 @@ export class ControlPlane {
   }
 
   /** Rolling restart: a new revision with the same spec, replaced with the usual surge budget. */
+  /** `berth sidecar restart`: every node agent restarts the named sidecars (of one service); revisions and apps are untouched. */
+  async restartSidecars(name: string, service?: string): Promise<{ instance: string; pid: number }[]> {
+    if (service !== undefined && !this.store.getDesired()?.services.some((s) => s.name === service)) throw new Error(`no service "${service}"`);
+    const out: { instance: string; pid: number }[] = [];
+    for (const client of this.nodes.values()) out.push(...(await client.restartSidecars(name, service)));
+    return out;
+  }
+
   async restart(service: string): Promise<string> {
     const desired = this.store.getDesired();
     if (!desired?.services.some((s) => s.name === service)) throw new Error(`unknown service "${service}"`);

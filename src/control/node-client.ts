@@ -186,6 +186,13 @@ export class NodeClient {
   }
 
   /** Asks the agent to stop everything and exit; waits (bounded) for its process to be gone. */
+  /** Asks the agent to restart the named sidecars (POST /sidecars/restart). */
+  async restartSidecars(name: string, service?: string): Promise<{ instance: string; pid: number }[]> {
+    if (!this.info) return [];
+    const r = await requestJson<{ restarted: { instance: string; pid: number }[] }>({ port: this.info.port, token: this.opts.token, timeoutMs: 10_000 }, 'POST', '/sidecars/restart', { name, ...(service ? { service } : {}) });
+    return r.restarted;
+  }
+
   async shutdown(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.closeWatch?.();

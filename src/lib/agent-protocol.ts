@@ -9,6 +9,7 @@
 //   GET  /events?after=SEQ        → AgentEvent[] (seq > SEQ, oldest first; ring buffer)
 //   GET  /watch                   → text/event-stream; `event: change` whenever observed state or events change
 //   POST /shutdown                → 202; stops every instance gracefully, then the agent exits
+//   POST /sidecars/restart {name, service?} → { restarted: [{instance, pid}] }; only those sidecars restart
 
 /** One probe handler; exactly one of the fields is set. Ports are already resolved to numbers. */
 export interface ProbeHandler {
@@ -34,6 +35,8 @@ export interface ProcessTemplate {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Memory limit of this process's group (sidecars; the app's limit is InstanceSpec.memoryMiB): exceeding it restarts the process (OOMKilled). */
+  memoryMiB?: number;
 }
 
 export interface RestartConfig {

@@ -107,6 +107,16 @@ class Agent implements AgentApiBackend {
     this.hub.add(res);
   }
 
+  restartSidecars(name: string, service?: string): { restarted: { instance: string; pid: number }[] } {
+    const restarted: { instance: string; pid: number }[] = [];
+    for (const inst of this.instancesById.values()) {
+      if (inst.isStopping || (service !== undefined && inst.service !== service)) continue;
+      for (const pid of inst.restartSidecar(name)) restarted.push({ instance: inst.id, pid });
+    }
+    if (restarted.length > 0) this.events.append({ type: 'Normal', reason: 'SidecarRestarting', message: `Restarting sidecar ${name} of ${restarted.length} instance(s)${service ? ` of ${service}` : ''} on request` });
+    return { restarted };
+  }
+
   requestShutdown(): void {
     this.onShutdownRequested();
   }

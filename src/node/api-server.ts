@@ -14,6 +14,8 @@ export interface AgentApiBackend {
   instances(): InstanceObserved[];
   eventsAfter(seq: number): AgentEvent[];
   watch(res: http.ServerResponse): void;
+  /** Restarts the sidecars called `name` (of one service, or all); apps are untouched. */
+  restartSidecars(name: string, service?: string): { restarted: { instance: string; pid: number }[] };
   /** Starts a graceful shutdown (the response is sent first). */
   requestShutdown(): void;
   readonly shuttingDown: boolean;
@@ -114,6 +116,13 @@ export function createApiServer(backend: AgentApiBackend, token: string): http.S
       case 'GET /watch':
         backend.watch(res);
         return;
+      case 'POST /sidecars/restart': {
+        const body = (await readJsonBody(req)) as { name?: unknown; service?: unknown } | null;
+        if (!body || typeof body.name !== 'string' || (body.service !== undefined && typeof body.service !== 'string'))
+          throw new HttpError(400, 'expected {"name": string, "service"?: string}');
+        sendJson(res, 200, backend.restartSidecars(body.name, body.service as string | undefined));
+        return;
+      }
       case 'POST /shutdown':
         req.resume();
         sendJson(res, 202, { status: 'shutting down' });
@@ -121,7 +130,7 @@ export function createApiServer(backend: AgentApiBackend, token: string): http.S
         return;
       default: {
         req.resume();
-        const known = ['/healthz', '/desired', '/instances', '/events', '/watch', '/shutdown'].includes(url.pathname);
+        const known = ['/healthz', '/desired', '/instances', '/events', '/watch', '/shutdown', '/sidecars/restart'].includes(url.pathname);
         throw new HttpError(known ? 405 : 404, known ? `method ${req.method} not allowed on ${url.pathname}` : `no route ${url.pathname}`);
       }
     }

@@ -53,7 +53,9 @@ function template(v: unknown, path: string): ProcessTemplate {
   const o = obj(v, path);
   const env = obj(o.env ?? {}, `${path}.env`);
   for (const [k, val] of Object.entries(env)) if (typeof val !== 'string') fail(`${path}.env.${k}`, 'must be a string');
-  return { name: str(o, 'name', path), argv: stringArray(o.argv, `${path}.argv`, true), cwd: str(o, 'cwd', path), env: env as Record<string, string> };
+  const t: ProcessTemplate = { name: str(o, 'name', path), argv: stringArray(o.argv, `${path}.argv`, true), cwd: str(o, 'cwd', path), env: env as Record<string, string> };
+  if (o.memoryMiB !== undefined && o.memoryMiB !== null) t.memoryMiB = num(o, 'memoryMiB', path, { min: 1 });
+  return t;
 }
 
 function handler(v: unknown, path: string): ProbeHandler {

@@ -98,6 +98,28 @@ export class Instance {
     this.app.kill('OOMKilled');
   }
 
+  /** Running sidecars with a memory limit of their own (e.g. the log agent). */
+  limitedSidecars(): SupervisedProcess[] {
+    if (this.phase !== 'running') return [];
+    return this.sidecars.filter((s) => s.memoryLimitBytes !== undefined && s.isRunning && s.pid !== undefined);
+  }
+
+  /** Called by the memory watcher with a limited sidecar's group memory: over the limit, only that sidecar restarts. */
+  checkSidecarMemory(s: SupervisedProcess, rssBytes: number): void {
+    const limit = s.memoryLimitBytes;
+    if (limit === undefined || this.phase !== 'running' || !s.isRunning || rssBytes <= limit) return;
+    const mib = (n: number): string => (n / 1024 / 1024).toFixed(1);
+    this.hooks.event({ type: 'Warning', reason: 'OOMKilled', message: `sidecar ${s.name} used ${mib(rssBytes)} MiB, above its limit of ${mib(limit)} MiB; killing its process group (the app keeps running)` });
+    s.kill('OOMKilled');
+  }
+
+  /** Restarts the sidecars called `name` (SIGTERM; they come back by themselves); the app is untouched. */
+  restartSidecar(name: string): number[] {
+    const pids: number[] = [];
+    for (const s of this.sidecars) if (s.name === name && s.pid !== undefined && s.restartGracefully()) pids.push(s.pid);
+    return pids;
+  }
+
   /** Every process of the group that currently runs (for processes.json). */
   runningProcesses(): RunningProcessRecord[] {
     const out: RunningProcessRecord[] = [];

@@ -1,5 +1,5 @@
-// Memory limits: every ~250 ms, sums the resident memory of each limited app's whole process group and
-// lets the instance kill its app when over the limit. To stay cheap, each tick reads only the group's
+// Memory limits: every ~250 ms, sums the resident memory of each limited app's (and limited sidecar's) process group and
+// lets the instance kill that process when over the limit. To stay cheap, each tick reads only the group's
 // known members and their children; a full /proc pass every few seconds catches anything else.
 import { childPids, listProcStats, readMemoryAndGroup } from '../lib/proc.js';
 import type { Instance } from './instance.js';
@@ -20,7 +20,7 @@ export class MemoryWatcher {
 
   /** Runs the timer only while some instance has a memory limit. */
   refresh(): void {
-    const needed = [...this.instances()].some((i) => i.memoryLimitBytes !== undefined && !i.isStopping);
+    const needed = [...this.instances()].some((i) => !i.isStopping && (i.memoryLimitBytes !== undefined || i.sidecars.some((s) => s.memoryLimitBytes !== undefined)));
     if (needed && !this.timer) this.timer = setInterval(() => this.tick(), this.intervalMs);
     else if (!needed && this.timer) this.stop();
   }
@@ -33,18 +33,19 @@ export class MemoryWatcher {
 
   /** One measurement pass. */
   tick(): void {
-    const watched = new Map<number, Instance>();
+    const watched = new Map<number, (rssBytes: number) => void>();
     for (const inst of this.instances()) {
       const pid = inst.app.pid;
-      if (inst.memoryLimitBytes !== undefined && !inst.isStopping && inst.app.isRunning && pid !== undefined) watched.set(pid, inst);
+      if (inst.memoryLimitBytes !== undefined && !inst.isStopping && inst.app.isRunning && pid !== undefined) watched.set(pid, (rss) => inst.checkMemory(rss));
+      for (const s of inst.limitedSidecars()) watched.set(s.pid as number, (rss) => inst.checkSidecarMemory(s, rss));
     }
     for (const pgid of this.members.keys()) if (!watched.has(pgid)) this.members.delete(pgid);
     if (watched.size === 0) return;
     if (this.ticks++ % FULL_SCAN_EVERY === 0) this.fullScan(watched);
-    for (const [pgid, inst] of watched) inst.checkMemory(this.groupRss(pgid));
+    for (const [pgid, check] of watched) check(this.groupRss(pgid));
   }
 
-  private fullScan(watched: Map<number, Instance>): void {
+  private fullScan(watched: Map<number, unknown>): void {
     const fresh = new Map<number, Set<number>>();
     for (const pgid of watched.keys()) fresh.set(pgid, new Set([pgid]));
     for (const stat of listProcStats()) fresh.get(stat.pgrp)?.add(stat.pid);

@@ -92,6 +92,19 @@ export class SupervisedProcess {
     killGroup(this.pid, 'SIGKILL');
   }
 
+  /** Asks the process to exit (SIGTERM to its group); the restart policy brings it back (`berth sidecar restart`). */
+  restartGracefully(): boolean {
+    if (!this.child || this.pid === undefined || this.stopping) return false;
+    killGroup(this.pid, 'SIGTERM');
+    return true;
+  }
+
+  /** Memory limit of this process's group in bytes (sidecars with `memoryMiB`). */
+  get memoryLimitBytes(): number | undefined {
+    const m = this.opts.template.memoryMiB;
+    return m !== undefined && m > 0 ? m * 1024 * 1024 : undefined;
+  }
+
   /** Stops for good: no more restarts; SIGTERM to the group, SIGKILL at `killAtMono` if still running. */
   async stop(killAtMono: number): Promise<void> {
     this.stopping = true;

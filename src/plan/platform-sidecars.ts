@@ -3,6 +3,7 @@
 // is wired in the `builders` list below — the one place that says which platform sidecars exist.
 import type { AppSpec, ServiceSpec } from '../contract/index.js';
 import type { ProcessTemplate } from '../lib/agent-protocol.js';
+import { logsSidecar } from './sidecars/logs.js';
 
 export interface SidecarBuildContext {
   app: AppSpec;
@@ -24,7 +25,7 @@ export interface SidecarContribution {
 export type SidecarBuilder = (ctx: SidecarBuildContext) => SidecarContribution | undefined;
 
 /** Every platform sidecar kind, in start order. */
-const builders: SidecarBuilder[] = [];
+const builders: SidecarBuilder[] = [logsSidecar];
 
 export function platformSidecars(ctx: SidecarBuildContext): { sidecars: ProcessTemplate[]; appEnv: Record<string, string> } {
   const sidecars: ProcessTemplate[] = [];

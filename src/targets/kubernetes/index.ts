@@ -5,6 +5,13 @@ export { renderKubernetes, renderObjects, RENDERERS, KIND_ORDER, type RenderOpti
 export { validateObjects, SchemaValidationError, VALIDATED_KINDS, type SchemaProblem } from './validate.js';
 export { toYaml, toYamlStream, canonicalOrder } from './yaml.js';
 export { dockerfile } from './images.js';
-export { pruneSelector, MANAGED_BY } from './labels.js';
+export { pruneSelector, MANAGED_BY, FIELD_MANAGER } from './labels.js';
 export { kustomizeLayout, objectFileName, PLACEHOLDER_REPO, type Layout, type LayoutOptions } from './layout.js';
 export { diffJson, applyPatch, type PatchOp } from './json-patch.js';
+export { ApplyError } from './apply-error.js';
+export type { ApplyOptions, ApplyReport, ObjectRef } from './apply.js';
+
+/** Applies to a cluster (see apply.ts); @kubernetes/client-node is loaded only when this runs. */
+export async function applyObjects(opts: import('./apply.js').ApplyOptions): Promise<import('./apply.js').ApplyReport> {
+  return (await import('./apply.js')).applyObjects(opts);
+}

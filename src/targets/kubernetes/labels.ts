@@ -1,6 +1,8 @@
 // The recommended app.kubernetes.io/* labels on every object Berth renders. `berth deploy` prunes
 // by `part-of` + `managed-by`, and selectors use only the labels that never change (no version).
 export const MANAGED_BY = 'berth';
+/** Server-side apply field manager: the cluster records Berth as the owner of the fields it sets. */
+export const FIELD_MANAGER = 'berth';
 
 export function selectorLabels(app: string, service: string): Record<string, string> {
   return { 'app.kubernetes.io/name': service, 'app.kubernetes.io/instance': `${app}-${service}` };

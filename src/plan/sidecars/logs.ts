@@ -1,0 +1,42 @@
+// Platform sidecar `logs` (the `berth-logs` agent), added to every instance group unless the
+// service sets `logs.enabled: false`. It tails the group's capture files and `logs.files`, and ships
+// to the configured sinks. Its configuration travels as JSON in BERTH_LOGS_CONFIG (so it is part of
+// the revision hash: changing it rolls the service); identity comes from the BERTH_* variables.
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { splitCommand } from '../../contract/index.js';
+import { LOG_AGENT_CONFIG_ENV, LOG_AGENT_SIDECAR_NAME, LOG_AGENT_STATE_DIR_ENV, type LogAgentConfig } from '../../lib/log-agent-config.js';
+import type { SidecarBuilder } from '../platform-sidecars.js';
+
+const logsMain = fileURLToPath(new URL('../../sidecar/logs/main.js', import.meta.url));
+
+export const logsSidecar: SidecarBuilder = (ctx) => {
+  const logs = ctx.spec.logs;
+  if (!logs || !logs.enabled) return undefined;
+  const cwd = ctx.spec.cwd ? (isAbsolute(ctx.spec.cwd) ? ctx.spec.cwd : resolve(ctx.dir, ctx.spec.cwd)) : ctx.dir;
+  const config: LogAgentConfig = {
+    excludeProcesses: [LOG_AGENT_SIDECAR_NAME],
+    files: logs.files,
+    cwd,
+    ...(logs.multiline ? { multiline: logs.multiline } : {}),
+    parsers: logs.parsers,
+    maxLineBytes: logs.maxLineBytes,
+    buffer: logs.buffer,
+    sinks: logs.sinks,
+  };
+  const argv = logs.agent.run !== undefined ? splitCommand(logs.agent.run) : [process.execPath, logsMain];
+  return {
+    sidecar: {
+      name: LOG_AGENT_SIDECAR_NAME,
+      argv,
+      cwd,
+      env: {
+        BERTH_APP: ctx.app.app,
+        BERTH_SERVICE: ctx.service,
+        [LOG_AGENT_STATE_DIR_ENV]: join(ctx.dir, '.berth'),
+        [LOG_AGENT_CONFIG_ENV]: JSON.stringify(config),
+      },
+      memoryMiB: logs.agent.memoryMiB,
+    },
+  };
+};

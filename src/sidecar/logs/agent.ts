@@ -1,0 +1,106 @@
+// Assembles one log agent from its configuration: checkpoints, tailer, record builder, one
+// delivery per sink, the pipeline, and a status file (counters) beside the checkpoints.
+// main.ts runs it as the `berth-logs` process; tests and the benchmark run it in-process.
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { LogAgentConfig } from '../../lib/log-agent-config.js';
+import { writeFileAtomic } from '../../lib/files.js';
+import { CheckpointStore } from './checkpoints.js';
+import { Delivery } from './delivery.js';
+import { RecordBuilder, type Identity } from './enrich.js';
+import { makeParser } from './parsers.js';
+import { Pipeline, type PipelineOptions } from './pipeline.js';
+import { compileRoute } from './route.js';
+import { createSink } from './sinks/index.js';
+import type { LogSink } from './sinks/sink.js';
+import { Tailer } from './tailer.js';
+import type { BackoffOptions } from './retry.js';
+
+export interface LogAgentOptions {
+  config: LogAgentConfig;
+  identity: Identity;
+  /** `.berth/` (the embedded sink finds the control plane there). */
+  stateDir: string;
+  /** Where checkpoints, disk buffers and status live (e.g. `.berth/logs-agent/<instance>`). */
+  workDir: string;
+  /** Pre-built sinks (tests, bench) used instead of config.sinks. */
+  sinks?: LogSink[];
+  pipeline?: PipelineOptions;
+  pollMs?: number;
+  noWatch?: boolean;
+  backoff?: BackoffOptions;
+  log?: (msg: string) => void;
+}
+
+export interface RunningLogAgent {
+  readonly pipeline: Pipeline;
+  readonly tailer: Tailer;
+  readonly deliveries: Delivery[];
+  status(): Record<string, unknown>;
+  /** Stops reading, lets in-flight batches finish (up to graceMs), writes checkpoints. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
+  const cfg = o.config;
+  const checkpoints = new CheckpointStore(o.workDir);
+  const tailer = new Tailer({
+    captureDir: cfg.captureDir,
+    excludeProcesses: cfg.excludeProcesses,
+    files: cfg.files,
+    cwd: cfg.cwd,
+    maxLineBytes: cfg.maxLineBytes,
+    multiline: cfg.multiline,
+    checkpoints,
+    pollMs: o.pollMs,
+    noWatch: o.noWatch,
+  });
+  const builder = new RecordBuilder(o.identity, cfg.parsers.map(makeParser));
+  const sinkCtx = { stateDir: o.stateDir, cwd: cfg.cwd, hostname: hostname() };
+  const sinks = o.sinks ?? cfg.sinks.map((s) => createSink(s, sinkCtx));
+  const deliveries = sinks.map((sink, i) => {
+    const sc = o.sinks ? undefined : cfg.sinks[i];
+    return new Delivery(sink, compileRoute(sc?.route), {
+      maxRecords: cfg.buffer.maxRecords,
+      maxBytes: cfg.buffer.maxBytes,
+      whenFull: cfg.buffer.whenFull,
+      diskDir: cfg.buffer.type === 'disk' ? join(o.workDir, 'buffer', sink.name.replace(/[^\w.-]/g, '_')) : undefined,
+      batchMaxRecords: sc?.batchMaxRecords,
+      backoff: o.backoff,
+      log: o.log,
+    });
+  });
+  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, o.pipeline);
+  void pipeline.start();
+
+  const status = (): Record<string, unknown> => ({
+    pid: process.pid,
+    at: new Date().toISOString(),
+    pipeline: pipeline.stats,
+    tailer: tailer.stats,
+    sinks: Object.fromEntries(deliveries.map((d) => [d.sink.name, { type: d.sink.type, ...d.stats }])),
+    memory: { rssBytes: process.memoryUsage.rss() },
+  });
+  const statusTimer = setInterval(() => {
+    try {
+      writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
+    } catch {}
+  }, 1000);
+  statusTimer.unref();
+
+  return {
+    pipeline,
+    tailer,
+    deliveries,
+    status,
+    async stop(graceMs = 3000) {
+      clearInterval(statusTimer);
+      await pipeline.stop(graceMs);
+      tailer.close();
+      await Promise.all(deliveries.map((d) => d.close()));
+      try {
+        writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
+      } catch {}
+    },
+  };
+}

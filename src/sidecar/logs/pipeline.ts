@@ -1,0 +1,155 @@
+// The agent's main loop: tail → build records (parse, enrich) → hand each batch to every sink's
+// delivery → advance checkpoints strictly in order once every sink accepted the batch. Stops
+// reading while a `block` sink is full or too much is in flight, so memory stays bounded.
+import type { CheckpointStore } from './checkpoints.js';
+import type { Delivery } from './delivery.js';
+import type { RecordBuilder } from './enrich.js';
+import type { LogRecord } from './record.js';
+import type { Tailer, TailedLine } from './tailer.js';
+
+export interface PipelineOptions {
+  /** Lines per batch (default 1000). */
+  batchLines?: number;
+  /** Batches in flight before reading pauses (default 8). */
+  maxBatchesInFlight?: number;
+  /** Checkpoint writes are coalesced to at most one per this many ms (default 200). */
+  checkpointEveryMs?: number;
+}
+
+export interface PipelineStats {
+  linesRead: number;
+  bytesRead: number;
+  batches: number;
+  committedBatches: number;
+  blockedMs: number;
+}
+
+interface InFlight {
+  commits: Map<string, { offset: number; path: string }>;
+  done: boolean;
+}
+
+export class Pipeline {
+  readonly stats: PipelineStats = { linesRead: 0, bytesRead: 0, batches: 0, committedBatches: 0, blockedMs: 0 };
+  private readonly inFlight: InFlight[] = [];
+  private stopped = false;
+  private progress: (() => void) | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly tailer: Tailer,
+    private readonly builder: RecordBuilder,
+    private readonly deliveries: Delivery[],
+    private readonly checkpoints: CheckpointStore,
+    private readonly opts: PipelineOptions = {},
+  ) {}
+
+  start(): Promise<void> {
+    this.loop ??= this.run();
+    return this.loop;
+  }
+
+  private notify(): void {
+    const p = this.progress;
+    this.progress = undefined;
+    p?.();
+  }
+
+  private waitForProgress(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.progress = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async run(): Promise<void> {
+    const batchLines = this.opts.batchLines ?? 1000;
+    const maxInFlight = this.opts.maxBatchesInFlight ?? 8;
+    const lines: TailedLine[] = [];
+    while (!this.stopped) {
+      if (this.inFlight.length >= maxInFlight || this.deliveries.some((d) => d.full)) {
+        const t0 = performance.now();
+        await this.waitForProgress(100);
+        this.stats.blockedMs += performance.now() - t0;
+        continue;
+      }
+      lines.length = 0;
+      this.tailer.read(batchLines, lines);
+      this.tailer.flushIdle(lines);
+      if (lines.length === 0) {
+        await Promise.race([this.tailer.waitForData(), this.waitForProgress(1000)]);
+        continue;
+      }
+      this.dispatch(lines);
+      // Let I/O callbacks (acks, fs events) run between batches.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  private dispatch(lines: TailedLine[]): void {
+    const now = new Date().toISOString();
+    const records: LogRecord[] = new Array(lines.length);
+    const commits = new Map<string, { offset: number; path: string }>();
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i];
+      records[i] = this.builder.build(l.line, l.source, now);
+      this.stats.bytesRead += l.line.bytes.length + 1;
+      const c = commits.get(l.source.key);
+      if (!c || c.offset < l.commitOffset) commits.set(l.source.key, { offset: l.commitOffset, path: l.path });
+    }
+    this.stats.linesRead += records.length;
+    this.stats.batches++;
+    const entry: InFlight = { commits, done: false };
+    this.inFlight.push(entry);
+    void Promise.all(this.deliveries.map((d) => d.submit(records))).then(() => {
+      entry.done = true;
+      this.commitInOrder();
+    });
+  }
+
+  private commitInOrder(): void {
+    let advanced = false;
+    while (this.inFlight.length > 0 && this.inFlight[0].done) {
+      const e = this.inFlight.shift() as InFlight;
+      for (const [key, c] of e.commits) this.checkpoints.advance(key, c.offset, c.path);
+      this.stats.committedBatches++;
+      advanced = true;
+    }
+    if (advanced) {
+      this.checkpointTimer ??= setTimeout(() => {
+        this.checkpointTimer = undefined;
+        this.flushCheckpoints();
+      }, this.opts.checkpointEveryMs ?? 200);
+    }
+    this.notify();
+  }
+
+  private flushCheckpoints(): void {
+    try {
+      this.checkpoints.flush();
+    } catch (err) {
+      process.stderr.write(`berth-logs: cannot write checkpoints: ${(err as Error).message}\n`);
+    }
+  }
+
+  /** True when every batch read so far has been accepted by every sink. */
+  get drained(): boolean {
+    return this.inFlight.length === 0;
+  }
+
+  /** Stops reading; waits up to `graceMs` for in-flight batches, then writes the checkpoints. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    this.notify();
+    const deadline = performance.now() + graceMs;
+    while (this.inFlight.length > 0 && performance.now() < deadline) await this.waitForProgress(50);
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+    this.flushCheckpoints();
+    await this.loop;
+  }
+}

@@ -1,0 +1,49 @@
+// embedded sink (the default): ships batches to the control plane's log store over its API
+// (`POST /api/v1/logs`, acknowledged after the store committed). The control plane's port changes
+// when it restarts, so control.json and the token are re-read from the state dir after any failure;
+// while it is down, send() rejects as retryable and the pipeline holds its position.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LogRecord } from '../record.js';
+import { post } from './http-post.js';
+import { SinkError, type LogSink, type SinkFeature } from './sink.js';
+
+export class EmbeddedStoreSink implements LogSink {
+  readonly type = 'embedded';
+  readonly features: readonly SinkFeature[] = ['ack', 'batch', 'dedup', 'fields', 'retry-after'];
+  private target: { url: string; token: string } | undefined;
+
+  constructor(
+    readonly name: string,
+    private readonly stateDir: string,
+  ) {}
+
+  private resolveTarget(): { url: string; token: string } {
+    if (this.target) return this.target;
+    let port: number;
+    let token: string;
+    try {
+      port = (JSON.parse(readFileSync(join(this.stateDir, 'control.json'), 'utf8')) as { port: number }).port;
+      token = readFileSync(join(this.stateDir, 'token'), 'utf8').trim();
+    } catch {
+      throw new SinkError('control plane not running (no control.json)', true);
+    }
+    this.target = { url: `http://127.0.0.1:${port}/api/v1/logs`, token };
+    return this.target;
+  }
+
+  async send(records: readonly LogRecord[]): Promise<void> {
+    const t = this.resolveTarget();
+    let body = '{"records":[';
+    for (let i = 0; i < records.length; i++) body += (i ? ',' : '') + JSON.stringify(records[i]);
+    body += ']}';
+    try {
+      await post({ url: t.url, contentType: 'application/json', headers: { authorization: `Bearer ${t.token}` }, timeoutMs: 30_000 }, body);
+    } catch (err) {
+      this.target = undefined; // the control plane may have moved: re-read control.json next time
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {}
+}

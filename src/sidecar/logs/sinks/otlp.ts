@@ -1,0 +1,28 @@
+// otlp sink: OpenTelemetry logs over OTLP/HTTP with the JSON encoding (POST …/v1/logs).
+import type { LogRecord } from '../record.js';
+import { otlpLogs } from './encode.js';
+import { post } from './http-post.js';
+import type { LogSink, SinkFeature } from './sink.js';
+
+export interface OtlpSinkOptions {
+  url: string;
+  gzip?: boolean;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export class OtlpSink implements LogSink {
+  readonly type = 'otlp';
+  readonly features: readonly SinkFeature[] = ['ack', 'batch', 'gzip', 'headers', 'retry-after', 'fields'];
+
+  constructor(
+    readonly name: string,
+    private readonly opts: OtlpSinkOptions,
+  ) {}
+
+  async send(records: readonly LogRecord[]): Promise<void> {
+    await post({ url: this.opts.url, gzip: this.opts.gzip, headers: this.opts.headers, timeoutMs: this.opts.timeoutMs, contentType: 'application/json' }, otlpLogs(records));
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,424 @@
+// The file source: finds capture files (CRI) and `logs.files` globs, identifies each by content
+// fingerprint, and reads new lines from the checkpointed offset. Handles create-rotation (the old
+// file is read to its end through the open descriptor), copytruncate (the copy carries the old
+// fingerprint: reading resumes there at the stored offset), truncation (start over), late files and
+// renames. Wakes on fs.watch (inotify) where it can, and polls otherwise.
+import { closeSync, fstatSync, openSync, readdirSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { CriJoiner, parseCri } from './cri.js';
+import type { CheckpointStore } from './checkpoints.js';
+import { fingerprintOf } from './fingerprint.js';
+import { expandGlob, globBase } from './glob.js';
+import { BoundedLineSplitter, type SplitLine } from './line-splitter.js';
+import { MultilineJoiner, type MultilineConfig } from './multiline.js';
+import type { RawLine } from './raw-line.js';
+import type { SourceMeta } from './enrich.js';
+
+export interface TailerOptions {
+  /** Directory of CRI capture files (`<process>.log`, `<process>.log.N`). */
+  captureDir?: string;
+  excludeProcesses: string[];
+  /** Plain-text globs (stream "file"). */
+  files: string[];
+  cwd: string;
+  maxLineBytes: number;
+  multiline?: MultilineConfig;
+  checkpoints: CheckpointStore;
+  /** Read chunk size (default 256 KiB). */
+  chunkBytes?: number;
+  /** Poll interval in ms when fs.watch is unavailable (default 250); with fs.watch, a safety rescan runs every 4 × this. */
+  pollMs?: number;
+  /** Force polling (no fs.watch). */
+  noWatch?: boolean;
+}
+
+/** A line ready for parsing, with what is needed to checkpoint it once acknowledged. */
+export interface TailedLine {
+  line: RawLine;
+  source: SourceMeta;
+  /** Offset that may be checkpointed once this line (and everything before it) is acknowledged. */
+  commitOffset: number;
+  path: string;
+}
+
+interface Candidate {
+  path: string;
+  kind: 'cri' | 'plain';
+  process: string;
+  ino: number;
+  size: number;
+  key: string;
+  /** Rotation generation: 0 for the live file, N for name.N (read higher first). */
+  generation: number;
+}
+
+class Source {
+  fd: number | undefined;
+  ino = -1;
+  readOffset: number;
+  splitter: BoundedLineSplitter;
+  cri: CriJoiner;
+  multiline = new Map<string, MultilineJoiner>();
+  seenInScan = true;
+  atEofSince: number | undefined;
+
+  constructor(
+    readonly key: string,
+    public path: string,
+    readonly kind: 'cri' | 'plain',
+    readonly process: string,
+    public generation: number,
+    offset: number,
+    readonly maxLineBytes: number,
+  ) {
+    this.readOffset = offset;
+    this.splitter = new BoundedLineSplitter(kind === 'cri' ? maxLineBytes + 64 : maxLineBytes, offset);
+    this.cri = new CriJoiner(maxLineBytes);
+  }
+
+  get meta(): SourceMeta {
+    return { key: this.key, file: this.path, process: this.process };
+  }
+
+  /** Earliest file offset still held in a joiner (uncommittable yet). */
+  pendingStart(): number | undefined {
+    let min = this.cri.pendingStart;
+    for (const m of this.multiline.values()) {
+      const p = m.pendingStart;
+      if (p !== undefined && (min === undefined || p < min)) min = p;
+    }
+    return min;
+  }
+
+  restartAt(offset: number): void {
+    this.readOffset = offset;
+    this.splitter.reset(offset);
+    this.cri.reset();
+    for (const m of this.multiline.values()) m.reset();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {}
+    }
+    this.fd = undefined;
+  }
+}
+
+const CAPTURE_RE = /^(.+)\.log(?:\.(\d+))?$/;
+
+export interface TailerStats {
+  sources: number;
+  truncatedLines: number;
+  rotationsFollowed: number;
+  truncationsSeen: number;
+  watching: boolean;
+}
+
+export class Tailer {
+  private readonly sources = new Map<string, Source>();
+  private readonly chunk: Buffer;
+  private readonly scratch = Buffer.allocUnsafe(256);
+  private watchers: FSWatcher[] = [];
+  private wake: (() => void) | undefined;
+  private lastScan = 0;
+  private changed = true;
+  readonly stats: TailerStats = { sources: 0, truncatedLines: 0, rotationsFollowed: 0, truncationsSeen: 0, watching: false };
+
+  constructor(private readonly opts: TailerOptions) {
+    this.chunk = Buffer.allocUnsafe(opts.chunkBytes ?? 256 * 1024);
+    if (!opts.noWatch) this.startWatching();
+  }
+
+  private get pollMs(): number {
+    return this.opts.pollMs ?? 250;
+  }
+
+  private startWatching(): void {
+    const dirs = new Set<string>();
+    if (this.opts.captureDir) dirs.add(this.opts.captureDir);
+    for (const g of this.opts.files) dirs.add(globBase(g, this.opts.cwd));
+    for (const d of dirs) {
+      try {
+        const w = watch(d, { persistent: false }, () => this.poke());
+        w.on('error', () => {
+          this.stats.watching = false;
+        });
+        this.watchers.push(w);
+      } catch {
+        // No inotify instance left (or the directory does not exist yet): polling covers it.
+      }
+    }
+    this.stats.watching = this.watchers.length > 0 && this.watchers.length === dirs.size;
+  }
+
+  private poke(): void {
+    this.changed = true;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Resolves on a file-system event or after the poll interval. */
+  waitForData(): Promise<void> {
+    const ms = this.stats.watching ? this.pollMs * 4 : this.pollMs;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        this.changed = true;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private discover(): Candidate[] {
+    const out: Candidate[] = [];
+    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number): void => {
+      let fd: number;
+      try {
+        fd = openSync(path, 'r');
+      } catch {
+        return;
+      }
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile() || st.size === 0) return;
+        const key = fingerprintOf(fd, this.scratch);
+        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation });
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const dir = this.opts.captureDir;
+    if (dir) {
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir);
+      } catch {}
+      for (const n of names) {
+        const m = CAPTURE_RE.exec(n);
+        if (!m || this.opts.excludeProcesses.includes(m[1])) continue;
+        add(join(dir, n), 'cri', m[1], m[2] ? Number(m[2]) : 0);
+      }
+    }
+    const seen = new Set<string>();
+    for (const g of this.opts.files) {
+      for (const p of expandGlob(g, this.opts.cwd)) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        add(p, 'plain', 'app', 0);
+        // The usual rotated sibling: a copytruncate copy may live there even if the glob does not match it.
+        const sib = `${p}.1`;
+        if (!seen.has(sib)) {
+          seen.add(sib);
+          add(sib, 'plain', 'app', 1);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Re-discovers files and reconciles sources with them (rotation, copytruncate, truncation, new files). */
+  scan(): void {
+    const now = Date.now();
+    this.lastScan = now;
+    this.changed = false;
+    const cands = this.discover();
+    const byKey = new Map<string, Candidate[]>();
+    for (const c of cands) {
+      const list = byKey.get(c.key);
+      if (list) list.push(c);
+      else byKey.set(c.key, [c]);
+    }
+    for (const s of this.sources.values()) s.seenInScan = byKey.has(s.key);
+
+    for (const [key, list] of byKey) {
+      let src = this.sources.get(key);
+      if (!src) {
+        // New source: from its checkpoint if we have one (and the file still holds that much), else its head.
+        const cp = this.opts.checkpoints.get(key);
+        const best = list.reduce((a, b) => (b.size > a.size ? b : a));
+        const offset = cp && cp.offset <= best.size ? cp.offset : 0;
+        if (cp && cp.offset > best.size) {
+          this.stats.truncationsSeen++;
+          this.opts.checkpoints.reset(key, 0, best.path);
+        }
+        const c = list.find((x) => x.size >= offset) ?? best;
+        src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
+        this.sources.set(key, src);
+        if (!this.openSource(src, c.path)) {
+          this.sources.delete(key);
+          continue;
+        }
+        continue;
+      }
+      // Known source: is its open file still good?
+      const cur = src.fd !== undefined ? safeFstat(src.fd) : undefined;
+      const onCurrent = list.find((c) => c.ino === src.ino);
+      if (onCurrent) {
+        src.path = onCurrent.path;
+        src.generation = onCurrent.generation;
+      }
+      if (cur && cur.size >= src.readOffset) continue;
+      // The open file shrank below our offset (copytruncate or truncation), or it is closed.
+      const copy = list.find((c) => c.ino !== src.ino && c.size >= src.readOffset);
+      if (copy) {
+        src.close();
+        if (this.openSource(src, copy.path)) {
+          src.generation = copy.generation;
+          this.stats.rotationsFollowed++;
+          continue;
+        }
+      }
+      // Truncated in place with the same first line: start over from the head.
+      this.stats.truncationsSeen++;
+      const c = list[0];
+      src.close();
+      src.restartAt(0);
+      this.opts.checkpoints.reset(key, 0, c.path);
+      if (!this.openSource(src, c.path)) this.sources.delete(key);
+    }
+    // Sources whose file no longer shows under a matched path: read to the end, then let go.
+    for (const [key, s] of this.sources) {
+      if (s.fd === undefined) {
+        this.sources.delete(key);
+        continue;
+      }
+      const st = safeFstat(s.fd);
+      if (st && st.size < s.readOffset && !s.seenInScan) {
+        // Shrunk and its content went elsewhere (or nowhere): this key's file is gone.
+        this.stats.truncationsSeen++;
+        s.close();
+        this.sources.delete(key);
+        continue;
+      }
+      if (!s.seenInScan && s.atEofSince !== undefined && now - s.atEofSince > 2000) {
+        s.close();
+        this.sources.delete(key);
+      }
+    }
+    this.stats.sources = this.sources.size;
+  }
+
+  private openSource(src: Source, path: string): boolean {
+    try {
+      src.fd = openSync(path, 'r');
+      const st = fstatSync(src.fd);
+      src.ino = st.ino;
+      src.path = path;
+      return true;
+    } catch {
+      src.close();
+      return false;
+    }
+  }
+
+  /**
+   * Reads up to about `maxLines` new lines from all sources (oldest rotation generation first).
+   * Scans for file changes first when due.
+   */
+  read(maxLines: number, out: TailedLine[] = []): TailedLine[] {
+    const now = Date.now();
+    if (this.changed || now - this.lastScan >= this.pollMs) this.scan();
+    const ordered = [...this.sources.values()].sort((a, b) => b.generation - a.generation);
+    for (const s of ordered) {
+      if (out.length >= maxLines) break;
+      this.readSource(s, maxLines, out, now);
+    }
+    return out;
+  }
+
+  /** Emits multiline records that waited past their timeout. */
+  flushIdle(out: TailedLine[]): void {
+    const now = Date.now();
+    for (const s of this.sources.values()) {
+      for (const m of s.multiline.values()) {
+        const raw: RawLine[] = [];
+        m.flushIfIdle(now, raw);
+        for (const line of raw) out.push({ line, source: s.meta, commitOffset: Math.min(line.endOffset, s.pendingStart() ?? Infinity), path: s.path });
+      }
+    }
+  }
+
+  private readSource(s: Source, maxLines: number, out: TailedLine[], now: number): void {
+    if (s.fd === undefined) return;
+    const lines: SplitLine[] = [];
+    while (out.length < maxLines) {
+      let n: number;
+      try {
+        n = readSync(s.fd, this.chunk, 0, this.chunk.length, s.readOffset);
+      } catch {
+        return;
+      }
+      if (n === 0) {
+        if (s.atEofSince === undefined) s.atEofSince = now;
+        return;
+      }
+      s.atEofSince = undefined;
+      lines.length = 0;
+      s.splitter.push(this.chunk.subarray(0, n), s.readOffset, lines);
+      s.readOffset += n;
+      for (const l of lines) this.emitLine(s, l, now, out);
+    }
+  }
+
+  private emitLine(s: Source, l: SplitLine, now: number, out: TailedLine[]): void {
+    let raw: RawLine;
+    if (s.kind === 'cri') {
+      const parsed = parseCri(l.bytes);
+      if (!parsed) {
+        // Not CRI (a corrupt or foreign line): keep it as plain text rather than lose it.
+        raw = { bytes: l.bytes, droppedBytes: l.droppedBytes, stream: 'stdout', startOffset: l.startOffset, endOffset: l.endOffset };
+      } else {
+        const joined = s.cri.push(parsed, l.startOffset, l.droppedBytes);
+        if (!joined) return;
+        raw = { bytes: joined.bytes, droppedBytes: joined.droppedBytes, stream: joined.stream, time: joined.time, startOffset: l.startOffset, endOffset: l.endOffset };
+      }
+    } else {
+      raw = { bytes: l.bytes, droppedBytes: l.droppedBytes, stream: 'file', startOffset: l.startOffset, endOffset: l.endOffset };
+    }
+    if (raw.droppedBytes > 0) this.stats.truncatedLines++;
+    const ready: RawLine[] = [];
+    if (this.opts.multiline) {
+      let m = s.multiline.get(raw.stream);
+      if (!m) {
+        m = new MultilineJoiner(this.opts.multiline, this.opts.maxLineBytes);
+        s.multiline.set(raw.stream, m);
+      }
+      m.push(raw, now, ready);
+    } else ready.push(raw);
+    const pending = s.pendingStart();
+    for (const line of ready) {
+      out.push({ line, source: s.meta, commitOffset: pending !== undefined ? Math.min(pending, line.endOffset) : line.endOffset, path: s.path });
+    }
+  }
+
+  /** Source names and read offsets (for status and tests). */
+  describe(): { key: string; path: string; offset: number }[] {
+    return [...this.sources.values()].map((s) => ({ key: s.key, path: s.path, offset: s.readOffset }));
+  }
+
+  close(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    for (const s of this.sources.values()) s.close();
+    this.sources.clear();
+    this.poke();
+  }
+}
+
+function safeFstat(fd: number): { size: number; ino: number } | undefined {
+  try {
+    const st = fstatSync(fd);
+    return { size: st.size, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+

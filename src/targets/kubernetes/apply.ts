@@ -1,0 +1,196 @@
+// Apply: server-side apply (field manager `berth`, application/apply-patch+yaml) of the rendered
+// objects through @kubernetes/client-node, in dependency order; prune what Berth applied before for
+// this app and no longer renders (found by label); then wait for every Deployment's rollout,
+// reporting progress. With dryRun the API server checks everything and persists nothing.
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { ApplyError } from './apply-error.js';
+import { FIELD_MANAGER, pruneSelector } from './labels.js';
+import { KIND_ORDER } from './render.js';
+import type { K8sObject } from './types.js';
+
+/** apiVersion of every kind Berth renders into a namespace (what prune looks for). */
+const PRUNABLE: readonly [string, string][] = [
+  ['v1', 'ConfigMap'],
+  ['v1', 'Service'],
+  ['apps/v1', 'Deployment'],
+  ['policy/v1', 'PodDisruptionBudget'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ['keda.sh/v1alpha1', 'ScaledObject'],
+  ['networking.istio.io/v1', 'DestinationRule'],
+  ['networking.istio.io/v1', 'VirtualService'],
+  ['gateway.networking.k8s.io/v1', 'Gateway'],
+  ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+];
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+}
+
+export interface ApplyOptions {
+  app: string;
+  objects: readonly K8sObject[];
+  /** Kubeconfig context (default: the current one). */
+  context?: string;
+  /** Namespace (default: the context's namespace, else `default`). */
+  namespace?: string;
+  /** Server-side dry run: nothing is persisted, nothing is pruned or waited for. */
+  dryRun?: boolean;
+  /** Wait for rollouts (default true unless dryRun). */
+  wait?: boolean;
+  timeoutMs?: number;
+  pollMs?: number;
+  progress?: (line: string) => void;
+  /** For tests: a ready KubeConfig instead of the default loading rules (KUBECONFIG, ~/.kube/config, in-cluster). */
+  kubeConfig?: KubeConfig;
+}
+
+export interface ApplyReport {
+  context: string;
+  namespace: string;
+  dryRun: boolean;
+  applied: ObjectRef[];
+  pruned: ObjectRef[];
+  rollouts: { name: string; replicas: number; ready: number }[];
+}
+
+
+function loadConfig(opts: ApplyOptions): KubeConfig {
+  const kc = opts.kubeConfig ?? new KubeConfig();
+  if (!opts.kubeConfig) {
+    try {
+      kc.loadFromDefault();
+    } catch (err) {
+      throw new ApplyError(`cannot load a kubeconfig: ${(err as Error).message}`, 'set KUBECONFIG or create ~/.kube/config');
+    }
+  }
+  if (opts.context !== undefined) {
+    if (!kc.getContextObject(opts.context)) {
+      throw new ApplyError(`no context \`${opts.context}\` in the kubeconfig`, `known contexts: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'}`);
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) throw new ApplyError('the kubeconfig has no current cluster', 'pass --context, or set current-context in the kubeconfig');
+  return kc;
+}
+
+const refOf = (o: KubernetesObject, namespace: string): ObjectRef => ({
+  apiVersion: o.apiVersion ?? '',
+  kind: o.kind ?? '',
+  name: o.metadata?.name ?? '',
+  namespace,
+});
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function describe(err: unknown): string {
+  const e = err as { code?: number; body?: unknown; message?: string };
+  let detail = e.message ?? String(err);
+  if (typeof e.body === 'string') {
+    try {
+      detail = (JSON.parse(e.body) as { message?: string }).message ?? detail;
+    } catch {
+      /* keep the message */
+    }
+  } else if (e.body && typeof e.body === 'object' && 'message' in e.body) detail = String((e.body as { message: unknown }).message);
+  return e.code ? `${detail} (HTTP ${e.code})` : detail;
+}
+
+/** Is the kind served by this cluster? (Unserved kinds — e.g. no KEDA installed — cannot hold anything to prune.) */
+function isUnserved(err: unknown): boolean {
+  const e = err as { code?: number; message?: string };
+  return e.code === 404 || /Unrecognized API version and kind/i.test(e.message ?? '');
+}
+
+export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
+  const kc = loadConfig(opts);
+  const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const client = KubernetesObjectApi.makeApiClient(kc);
+  const progress = opts.progress ?? (() => {});
+  const dryRun = opts.dryRun ? 'All' : undefined;
+  const report: ApplyReport = { context: kc.getCurrentContext(), namespace, dryRun: !!opts.dryRun, applied: [], pruned: [], rollouts: [] };
+
+  const ordered = [...opts.objects].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  for (const obj of ordered) {
+    const body = { ...obj, metadata: { ...obj.metadata, namespace } } as unknown as KubernetesObject;
+    try {
+      await client.patch(body, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (err) {
+      throw new ApplyError(`applying ${obj.kind}/${obj.metadata.name} failed: ${describe(err)}`);
+    }
+    report.applied.push(refOf(body, namespace));
+    progress(`${opts.dryRun ? 'would apply' : 'applied'} ${obj.kind}/${obj.metadata.name}`);
+  }
+
+  const wanted = new Set(opts.objects.map((o) => `${o.kind}/${o.metadata.name}`));
+  for (const [apiVersion, kind] of [...PRUNABLE].reverse()) {
+    let items: KubernetesObject[];
+    try {
+      items = (await client.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, pruneSelector(opts.app))).items;
+    } catch (err) {
+      if (isUnserved(err)) continue;
+      throw new ApplyError(`listing ${kind} to prune failed: ${describe(err)}`);
+    }
+    for (const item of items) {
+      const name = item.metadata?.name ?? '';
+      if (wanted.has(`${kind}/${name}`)) continue;
+      const ref = { apiVersion, kind, name, namespace };
+      if (!opts.dryRun) {
+        try {
+          await client.delete({ apiVersion, kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, 'Background');
+        } catch (err) {
+          if ((err as { code?: number }).code !== 404) throw new ApplyError(`pruning ${kind}/${name} failed: ${describe(err)}`);
+        }
+      }
+      report.pruned.push(ref);
+      progress(`${opts.dryRun ? 'would prune' : 'pruned'} ${kind}/${name} (no longer rendered)`);
+    }
+  }
+
+  if (opts.dryRun || opts.wait === false) return report;
+  const deadline = performance.now() + (opts.timeoutMs ?? 300_000);
+  for (const d of ordered.filter((o) => o.kind === 'Deployment')) {
+    report.rollouts.push(await waitForRollout(client, d.metadata.name, namespace, deadline, opts.pollMs ?? 1000, progress));
+  }
+  return report;
+}
+
+interface DeploymentStatus {
+  metadata?: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number };
+}
+
+/** Waits as `kubectl rollout status` does: the new generation observed, every replica updated and available, no old ones left. */
+async function waitForRollout(
+  client: KubernetesObjectApi,
+  name: string,
+  namespace: string,
+  deadline: number,
+  pollMs: number,
+  progress: (line: string) => void,
+): Promise<{ name: string; replicas: number; ready: number }> {
+  let last = '';
+  for (;;) {
+    let d: DeploymentStatus;
+    try {
+      d = (await client.read({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace } })) as DeploymentStatus;
+    } catch (err) {
+      throw new ApplyError(`reading Deployment/${name} failed: ${describe(err)}`);
+    }
+    const want = d.spec?.replicas ?? 1;
+    const s = d.status ?? {};
+    const updated = s.updatedReplicas ?? 0;
+    const available = s.availableReplicas ?? 0;
+    const observed = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1);
+    const done = observed && updated >= want && available >= want && (s.replicas ?? 0) <= want;
+    const line = `Deployment/${name}: ${updated}/${want} updated, ${available}/${want} available${done ? ' — rolled out' : ''}`;
+    if (line !== last) progress(line);
+    last = line;
+    if (done) return { name, replicas: want, ready: available };
+    if (performance.now() > deadline) throw new ApplyError(`timed out waiting for Deployment/${name} to roll out (${updated}/${want} updated, ${available}/${want} available)`, 'see `kubectl describe deployment` and its pods\' events');
+    await sleep(pollMs);
+  }
+}
