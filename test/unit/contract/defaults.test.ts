@@ -32,6 +32,15 @@ test('a minimal service gets every default', () => {
         resources: {},
         stopGracePeriodSeconds: 10,
         rollout: { maxSurge: 1, maxUnavailable: 0 },
+        logs: {
+          enabled: true,
+          files: [],
+          parsers: [],
+          maxLineBytes: 1024 * 1024,
+          buffer: { type: 'memory', maxRecords: 10_000, maxBytes: 256 * 1024 * 1024, whenFull: 'block' },
+          sinks: [{ type: 'embedded' }],
+          agent: { memoryMiB: 128 },
+        },
       },
     },
   });
