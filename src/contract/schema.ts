@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { Logs } from './schema-logs.js';
 import { Nodes, Placement } from './schema-nodes.js';
+import { Ingress, MeshSettings } from './schema-mesh.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -188,6 +189,8 @@ export const AppSchema = z
       .refine((s) => Object.keys(s).length > 0, { message: 'declare at least one service' })
       .describe('The services of the application, by name (DNS-1123 labels).'),
     nodes: Nodes.optional(),
+    ingress: Ingress.optional(),
+    mesh: MeshSettings.prefault({}),
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

@@ -10,6 +10,7 @@ import { didYouMean, listAnd, listOr } from './errors.js';
 import { isPlainObject } from './shape.js';
 import { trySplitCommand } from './command.js';
 import { PROBE_HANDLERS } from './schema.js';
+import { checkMesh } from './semantic-mesh.js';
 
 export interface SemanticResult {
   errors: Problem[];
@@ -204,6 +205,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   }
 
   checkNodes(data, services, errors, warnings);
+  checkMesh(data, services, errors);
 
   // dependsOn cycles: report each cycle once, at the entry that closes it
   const state = new Map<string, 'visiting' | 'done'>();

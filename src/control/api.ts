@@ -10,11 +10,13 @@
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
+//   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   POST /api/v1/logs, GET /api/v1/logs   → embedded log store (see log-routes.ts)
 //   POST /api/v1/sidecars/restart {name, service?} → { restarted: [{instance, pid}] } (revisions unchanged)
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { ApplyError, type ControlPlane } from './control-plane.js';
+import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogStore } from './log-store.js';
 
@@ -53,6 +55,7 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
 
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const { plane } = opts;
+  const mesh = new MeshFeed(plane);
   let logStore: LogStore | undefined;
   const logs = (): LogStore => (logStore ??= new LogStore(`${plane.layout.root}/logs.db`));
   const server = http.createServer((req, res) => {
@@ -69,6 +72,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     const method = req.method ?? 'GET';
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs))) return;
+    if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url))) return;
     if (method === 'GET' && path === '/api/v1/healthz') return send(res, 200, { app: plane.status().app ?? null, pid: process.pid });
     if (method === 'GET' && path === '/api/v1/instances') return send(res, 200, plane.ps(url.searchParams.get('all') === '1'));
     if (method === 'GET' && path.startsWith('/api/v1/instances/')) {

@@ -8,6 +8,8 @@ import { stateLayout } from '../lib/state-dir.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
 import type { DesiredService, DesiredState, ServiceChange } from '../plan/index.js';
 import { materialize, psRow, type PsRow } from './instances.js';
+import { GATEWAY_ID } from '../lib/mesh-protocol.js';
+import { gatewayInstance, meshServedServices } from './mesh-snapshots.js';
 import { NodeClient } from './node-client.js';
 import { decideRollout } from './rollout.js';
 import { WorkQueue } from './reconciler.js';
@@ -285,7 +287,11 @@ export class ControlPlane {
       if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id)));
     }
     const down = this.store.getMeta('down') === '1';
-    const services = down ? [] : (desired?.services ?? []).filter((s) => s.port !== undefined).map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port! }));
+    // Meshed services are served on 127.0.0.1:port by the mesh gateway (see mesh-snapshots.ts), not the agent's TCP forwarder.
+    const meshed = meshServedServices(desired);
+    const services = down ? [] : (desired?.services ?? []).filter((s) => s.port !== undefined && !meshed.has(s.name)).map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port! }));
+    const gateway = down || name !== NODE_NAMES[0] ? undefined : gatewayInstance(desired, { node: name, nodeIndex: NODE_NAMES.indexOf(name) + 1, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID) });
+    if (gateway) instances.push(gateway);
     await client.push({ instances, services });
   }
 

@@ -16,6 +16,12 @@ export function materialize(
     BERTH_NODE: rec.node,
     BERTH_VARIANT: 'default',
   };
+  // Kubernetes' dependent variables: `$(HOST)` etc. in a template value become this instance's value.
+  const expand = (env: Record<string, string>): Record<string, string> => {
+    const out: Record<string, string> = { ...env, ...perInstance };
+    for (const [k, v] of Object.entries(out)) if (v.includes('$(')) out[k] = v.replace(/\$\((HOST|BERTH_INSTANCE|BERTH_NODE|BERTH_VARIANT)\)/g, (_m, name: keyof typeof perInstance) => perInstance[name]);
+    return out;
+  };
   return {
     id: rec.id,
     app,
@@ -24,8 +30,8 @@ export function materialize(
     node: rec.node,
     host: rec.host,
     ...(template.port !== undefined ? { port: template.port } : {}),
-    main: { ...template.main, env: { ...template.main.env, ...perInstance } },
-    sidecars: template.sidecars.map((s) => ({ ...s, env: { ...s.env, ...perInstance } })),
+    main: { ...template.main, env: expand(template.main.env) },
+    sidecars: template.sidecars.map((s) => ({ ...s, env: expand(s.env) })),
     probes: template.probes,
     restart: template.restart,
     ...(template.memoryMiB !== undefined ? { memoryMiB: template.memoryMiB } : {}),

@@ -30,11 +30,12 @@ function resolveDir(base: string, p: string | undefined): string {
   return isAbsolute(p) ? p : resolve(base, p);
 }
 
-function compileProbe(probe: ProbeSpec | undefined, port: number | undefined): ProbeConfig | undefined {
+/** `appPort`: where the app really listens when a platform proxy took the service port (probes go to the app). */
+function compileProbe(probe: ProbeSpec | undefined, port: number | undefined, appPort = port): ProbeConfig | undefined {
   if (!probe) return undefined;
   let handler: ProbeHandler;
   const need = (p: number | undefined) => {
-    const v = p ?? port;
+    const v = p === undefined || p === port ? appPort : p;
     if (v === undefined) throw new Error('probe needs a port'); // the contract rejects this earlier
     return v;
   };
@@ -84,6 +85,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
   const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env };
   const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env });
   Object.assign(env, platform.appEnv);
+  const appPort = platform.appEnv.PORT !== undefined ? Number(platform.appEnv.PORT) : svc.port;
   const sidecars: ProcessTemplate[] = [
     ...platform.sidecars,
     ...svc.sidecars.map((s) => ({
@@ -97,9 +99,9 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
     main,
     sidecars,
     probes: {
-      startup: compileProbe(svc.probes.startup, svc.port),
-      readiness: compileProbe(svc.probes.readiness, svc.port),
-      liveness: compileProbe(svc.probes.liveness, svc.port),
+      startup: compileProbe(svc.probes.startup, svc.port, appPort),
+      readiness: compileProbe(svc.probes.readiness, svc.port, appPort),
+      liveness: compileProbe(svc.probes.liveness, svc.port, appPort),
     },
     restart: { policy: svc.restart.policy, ...svc.restart.backoff },
     memoryMiB: svc.resources.memoryMiB,
@@ -142,5 +144,6 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
     specFile: opts.specFile,
     env: opts.env,
     services: startOrder(app).map((name) => compileService(app, name, opts)),
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog },
   };
 }

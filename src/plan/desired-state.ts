@@ -1,6 +1,7 @@
 // DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
 // JSON-serialisable, stored by the control plane and re-read on every reconcile.
 import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
+import type { MeshConfig } from '../lib/mesh-protocol.js';
 
 /** Everything an instance of one service revision needs, minus what is per instance (id, node, host). */
 export interface InstanceTemplate {
@@ -33,4 +34,6 @@ export interface DesiredState {
   env?: string;
   /** Services in start order (dependencies first). */
   services: DesiredService[];
+  /** Ingress and proxy settings (absent in states stored before the mesh existed). */
+  mesh?: MeshConfig;
 }

@@ -4,6 +4,7 @@
 import type { AppSpec, ServiceSpec } from '../contract/index.js';
 import type { ProcessTemplate } from '../lib/agent-protocol.js';
 import { logsSidecar } from './sidecars/logs.js';
+import { proxySidecar } from './sidecars/proxy.js';
 
 export interface SidecarBuildContext {
   app: AppSpec;
@@ -25,7 +26,7 @@ export interface SidecarContribution {
 export type SidecarBuilder = (ctx: SidecarBuildContext) => SidecarContribution | undefined;
 
 /** Every platform sidecar kind, in start order. */
-const builders: SidecarBuilder[] = [logsSidecar];
+const builders: SidecarBuilder[] = [proxySidecar, logsSidecar];
 
 export function platformSidecars(ctx: SidecarBuildContext): { sidecars: ProcessTemplate[]; appEnv: Record<string, string> } {
   const sidecars: ProcessTemplate[] = [];

@@ -45,6 +45,12 @@ const alive = (ctx: Context) => appProcesses(ctx).filter((p) => isProcessAlive(p
 
 export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
   const deadline = performance.now() + timeoutS * 1000;
+  // Processes known before asking: the control plane removes control.json just before it exits, so wait for its pid too.
+  const before = appProcesses(ctx);
+  const alive = (c: Context): Recorded[] => {
+    const seen = new Set<number>();
+    return [...before, ...appProcesses(c)].filter((p) => !seen.has(p.pid) && (seen.add(p.pid), true) && isProcessAlive(p.pid, p.startTime));
+  };
   const c = controlClient(ctx);
   let asked = false;
   if (c) {

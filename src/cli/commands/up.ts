@@ -113,6 +113,14 @@ async function allReady(c: ControlClient): Promise<{ done: boolean; summary: str
     parts.push(`${s.name} ${current}/${s.replicas}`);
   }
   if (done) for (const s of status.services) if (s.port !== null && s.replicas > 0 && !(await reachable(s.port))) done = false;
+  // The mesh: the gateway and every ready instance's sidecar must route with the current endpoints.
+  if (done) {
+    const mesh = await c.get<{ synced: boolean; pending: string[] }>('/api/v1/mesh/status').catch(() => undefined);
+    if (mesh && !mesh.synced) {
+      done = false;
+      parts.push(`mesh: waiting for ${mesh.pending.length} proxy${mesh.pending.length === 1 ? '' : 'ies'}`);
+    }
+  }
   return { done, summary: parts.join(', ') };
 }
 

@@ -1,0 +1,185 @@
+// Discovery for the mesh: turns desired state + observed readiness into versioned MeshSnapshots
+// (an endpoint is registered while its instance is active and ready, withdrawn otherwise), streams
+// them to the proxies over SSE, records their acknowledgements, and supervises the gateway process.
+//
+// Where the gateway runs: it is a system instance (id `berth-gateway`) that the control plane adds to
+// node-1's desired set. The node agent supervises it like any instance (restarts it, captures its
+// log) and keeps it running while the control plane is down or restarting; a restarted control plane
+// sends the same instance (same id, same revision) again, so it is adopted, not restarted. Its
+// listeners come from the snapshots, so a spec change never restarts it.
+import type http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { InstanceSpec } from '../lib/agent-protocol.js';
+import { canonicalJson } from '../lib/canonical-json.js';
+import { GATEWAY_ID, meshPorts, type MeshConfig, type MeshSnapshot, type MeshStatus } from '../lib/mesh-protocol.js';
+import type { DesiredState } from '../plan/index.js';
+import type { ControlPlane } from './control-plane.js';
+
+const proxyMain = fileURLToPath(new URL('../sidecar/proxy/main.js', import.meta.url));
+
+/** The mesh part of a DesiredState (absent in states stored before the mesh existed). */
+export function meshConfigOf(desired: DesiredState | undefined): MeshConfig {
+  return desired?.mesh ?? { accessLog: true };
+}
+
+/** Services whose 127.0.0.1:port the gateway serves (so the node agent's TCP forwarder must not). */
+export function meshServedServices(desired: DesiredState | undefined): Set<string> {
+  return new Set((desired?.services ?? []).filter((s) => s.port !== undefined && s.template.sidecars.some((p) => p.name === 'berth-proxy')).map((s) => s.name));
+}
+
+/** The gateway's instance spec, or undefined when no service is meshed and there is no ingress. */
+export function gatewayInstance(desired: DesiredState | undefined, opts: { node: string; nodeIndex: number; slot: number; stateDir: string; logDir: string }): InstanceSpec | undefined {
+  if (!desired) return undefined;
+  if (meshServedServices(desired).size === 0 && !meshConfigOf(desired).ingress) return undefined;
+  const host = `127.${opts.nodeIndex}.${opts.slot}.1`;
+  const env = {
+    BERTH_APP: desired.app,
+    BERTH_PROXY_MODE: 'gateway',
+    BERTH_STATE_DIR: opts.stateDir,
+    BERTH_INSTANCE: GATEWAY_ID,
+    BERTH_SERVICE: GATEWAY_ID,
+    BERTH_NODE: opts.node,
+    HOST: host,
+    BERTH_PROXY_ADMIN_PORT: String(meshPorts(0).admin),
+  };
+  return {
+    id: GATEWAY_ID,
+    app: desired.app,
+    service: GATEWAY_ID,
+    revision: 'gateway-1',
+    node: opts.node,
+    host,
+    main: { name: 'berth-proxy', argv: [process.execPath, proxyMain], cwd: opts.stateDir, env },
+    sidecars: [],
+    probes: {},
+    restart: { policy: 'always', initialSeconds: 0.2, maxSeconds: 5, resetAfterSeconds: 30 },
+    stopGracePeriodSeconds: 5,
+    logDir: opts.logDir,
+  };
+}
+
+interface Watcher {
+  proxy: string;
+  res: http.ServerResponse;
+}
+
+export class MeshFeed {
+  private snapshot: MeshSnapshot | undefined;
+  private key = '';
+  private lastVersion = 0;
+  private readonly watchers = new Set<Watcher>();
+  private readonly acks = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly beat: NodeJS.Timeout;
+
+  constructor(private readonly plane: ControlPlane) {
+    plane.onChange(() => this.schedule());
+    this.beat = setInterval(() => {
+      for (const w of this.watchers) w.res.write(': beat\n\n');
+    }, 15_000);
+    this.beat.unref();
+  }
+
+  /** The current snapshot, recomputed when desired or observed state changed. */
+  current(): MeshSnapshot {
+    const desired = this.plane.store.getDesired();
+    const down = this.plane.store.getMeta('down') === '1';
+    const rows = this.plane.ps(false);
+    const meshed = meshServedServices(desired);
+    const services = down
+      ? []
+      : (desired?.services ?? [])
+          .filter((s) => meshed.has(s.name))
+          .map((s) => ({
+            name: s.name,
+            port: s.port!,
+            endpoints: rows
+              .filter((r) => r.service === s.name && r.ready)
+              .map((r) => ({ id: r.instance, host: r.host, port: s.port!, variant: (r as { variant?: string }).variant ?? 'default' }))
+              .sort((a, b) => (a.id < b.id ? -1 : 1)),
+          }));
+    const body = { app: desired?.app ?? '', services, config: meshConfigOf(desired) };
+    const key = canonicalJson(body);
+    if (!this.snapshot || key !== this.key) {
+      this.key = key;
+      this.lastVersion = Math.max(this.lastVersion + 1, Date.now());
+      this.snapshot = { version: this.lastVersion, ...body };
+    }
+    return this.snapshot;
+  }
+
+  /** Proxies that must hold the current snapshot: the gateway and the sidecar of every ready meshed instance. */
+  status(): MeshStatus {
+    const snap = this.current();
+    const must = new Set<string>();
+    for (const s of snap.services) for (const e of s.endpoints) must.add(e.id);
+    if (snap.services.length > 0 || snap.config.ingress) must.add(GATEWAY_ID);
+    const pending = [...must].filter((id) => (this.acks.get(id) ?? 0) < snap.version).sort();
+    return { version: snap.version, synced: pending.length === 0, pending };
+  }
+
+  ack(proxy: string, version: number): void {
+    if ((this.acks.get(proxy) ?? 0) < version) this.acks.set(proxy, version);
+  }
+
+  watch(proxy: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const w: Watcher = { proxy, res };
+    this.watchers.add(w);
+    this.send(w, this.current());
+    req.on('close', () => this.watchers.delete(w));
+  }
+
+  close(): void {
+    clearInterval(this.beat);
+    if (this.timer) clearTimeout(this.timer);
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
+  private send(w: Watcher, snap: MeshSnapshot): void {
+    w.res.write(`event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const before = this.snapshot?.version;
+      const snap = this.current();
+      if (snap.version !== before) for (const w of this.watchers) this.send(w, snap);
+    }, 5);
+  }
+}
+
+/** Serves /api/v1/mesh/*; returns false for other paths. */
+export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> {
+  const method = req.method ?? 'GET';
+  if (method === 'GET' && url.pathname === '/api/v1/mesh/watch') {
+    feed.watch(url.searchParams.get('proxy') ?? 'anonymous', req, res);
+    return true;
+  }
+  if (method === 'GET' && url.pathname === '/api/v1/mesh/status') {
+    const text = JSON.stringify(feed.status());
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return true;
+  }
+  if (method === 'POST' && url.pathname === '/api/v1/mesh/ack') {
+    let raw = '';
+    for await (const c of req) {
+      raw += (c as Buffer).toString();
+      if (raw.length > 4096) break;
+    }
+    try {
+      const body = JSON.parse(raw) as { proxy?: unknown; version?: unknown };
+      if (typeof body.proxy !== 'string' || typeof body.version !== 'number') throw new Error('bad ack');
+      feed.ack(body.proxy, body.version);
+      res.writeHead(204).end();
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"expected {\\"proxy\\": string, \\"version\\": number}"}');
+    }
+    return true;
+  }
+  return false;
+}

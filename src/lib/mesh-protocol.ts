@@ -1,0 +1,61 @@
+// The wire contract between the control plane (which knows endpoints and routes) and the mesh proxies
+// (which route). The control plane streams versioned MeshSnapshots over
+//   GET  /api/v1/mesh/watch?proxy=ID  → text/event-stream; `event: snapshot`, `data: MeshSnapshot` on every change
+//   POST /api/v1/mesh/ack {proxy, version}  → 204; a proxy says it now routes with that snapshot
+//   GET  /api/v1/mesh/status           → MeshStatus (`berth up --wait` asks it)
+// Also the fixed port scheme of a proxied instance: every instance has its own loopback address (HOST),
+// so the same port numbers on every instance never collide and no port has to be allocated.
+
+/** An endpoint registered in the mesh: an instance whose readiness passed; traffic goes to its inbound proxy. */
+export interface MeshEndpoint {
+  id: string;
+  host: string;
+  port: number;
+  variant: string;
+}
+
+export interface MeshServiceView {
+  name: string;
+  /** The service port: the inbound proxies listen on HOST:port, the gateway on 127.0.0.1:port. */
+  port: number;
+  endpoints: MeshEndpoint[];
+}
+
+/** One ingress route: the first whose match holds sends the request to `to`. */
+export interface MeshIngressRoute {
+  match?: { path?: { prefix?: string; exact?: string } };
+  to: string;
+}
+
+export interface MeshConfig {
+  ingress?: { port: number; routes: MeshIngressRoute[] };
+  accessLog: boolean;
+}
+
+export interface MeshSnapshot {
+  /** Grows with every change; a new control plane starts above the old one's versions (wall-clock based). */
+  version: number;
+  app: string;
+  services: MeshServiceView[];
+  config: MeshConfig;
+}
+
+export interface MeshStatus {
+  version: number;
+  /** True when every proxy that must route (the gateway, the sidecar of every ready instance) acknowledged `version`. */
+  synced: boolean;
+  /** Proxies that have not acknowledged `version` yet. */
+  pending: string[];
+}
+
+/** Instance id of the gateway (the ingress and the services' 127.0.0.1 addresses). */
+export const GATEWAY_ID = 'berth-gateway';
+
+/** Response header saying why the proxy answered instead of the app; a 503 carrying it never reached the app (safe to retry). */
+export const REASON_HEADER = 'x-berth-reason';
+
+/** Ports a proxied instance uses on its own HOST, chosen so that none equals the service port. */
+export function meshPorts(servicePort: number): { app: number; admin: number; forwardProxy: number; outbound(index: number): number } {
+  const base = servicePort >= 15000 && servicePort < 15100 ? 16000 : 15000;
+  return { app: base, admin: base + 1, forwardProxy: base + 2, outbound: (i) => base + 10 + i };
+}

@@ -1,0 +1,101 @@
+// One HTTP listener of the proxy (inbound, outbound, forward-proxy, gateway, admin): binds with
+// retries (the address may still be held by a process being replaced), counts in-flight requests,
+// and drains on close: stops accepting, answers kept-alive connections with `connection: close`,
+// and resolves once in-flight requests finished or the deadline passed.
+import http from 'node:http';
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface ListenerOptions {
+  name: string;
+  host: string;
+  port: number;
+  handler: Handler;
+  log(msg: string): void;
+  bindRetryMs?: number;
+}
+
+export class Listener {
+  private server: http.Server | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private warned = false;
+  inFlight = 0;
+  draining = false;
+
+  constructor(readonly opts: ListenerOptions) {
+    this.listen();
+  }
+
+  get key(): string {
+    return `${this.opts.host}:${this.opts.port}`;
+  }
+
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
+  private listen(): void {
+    if (this.closed) return;
+    const server = http.createServer(
+      {
+        // Slowloris: a client that does not finish its headers in 10 s is cut; keep-alive idle 5 s.
+        headersTimeout: 10_000,
+        requestTimeout: 0,
+        keepAliveTimeout: 5_000,
+        maxHeaderSize: 16 * 1024,
+        noDelay: true,
+      },
+      (req, res) => {
+        this.inFlight++;
+        res.once('close', () => this.inFlight--);
+        if (this.draining) res.setHeader('connection', 'close');
+        this.opts.handler(req, res);
+      },
+    );
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      server.close();
+      if (this.closed) return;
+      if (!this.warned) this.opts.log(`cannot listen on ${this.key} (${this.opts.name}): ${err.code ?? err.message}; retrying`);
+      this.warned = true;
+      this.timer = setTimeout(() => this.listen(), this.opts.bindRetryMs ?? 250);
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Malformed requests get the right status and the connection closes; the proxy never crashes on input.
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    });
+    server.listen({ host: this.opts.host, port: this.opts.port, exclusive: true }, () => {
+      if (this.closed) {
+        server.close();
+        return;
+      }
+      this.server = server;
+      if (this.warned) this.opts.log(`listening on ${this.key} (${this.opts.name})`);
+      this.warned = false;
+    });
+  }
+
+  /** Stops accepting and waits (up to `deadline`, a performance.now() time) for in-flight requests. */
+  async drain(deadline: number): Promise<void> {
+    this.closed = true;
+    this.draining = true;
+    if (this.timer) clearTimeout(this.timer);
+    const server = this.server;
+    if (!server) return;
+    server.close();
+    server.closeIdleConnections();
+    while (this.inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    server.closeAllConnections();
+  }
+
+  /** Closes now, cutting open connections. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.server?.close();
+    this.server?.closeAllConnections();
+    this.server = undefined;
+  }
+}

@@ -1,0 +1,163 @@
+// Wires the proxy's parts top to bottom: snapshot → routing table; listeners (inbound, outbound per
+// used service, forward proxy, gateway ports, admin) → forward() over shared upstream pools; access
+// log; drain on stop. A sidecar and the gateway are the same code with different listeners.
+import type http from 'node:http';
+import { GATEWAY_ID, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import type { ProxyConfig } from './config.js';
+import { forward, Pools, reply, type Upstream } from './forward.js';
+import { Listener, type Handler } from './listener.js';
+import { RoutingTable, type ServiceRoute } from './routing-table.js';
+import { SnapshotClient } from './snapshot-client.js';
+
+/** Extra tries for requests that never reached an app (Istio's default is 2 retries). */
+const RETRIES = 3;
+
+export class Proxy {
+  private table: RoutingTable | undefined;
+  private readonly pools = new Pools();
+  private readonly fixed: Listener[] = [];
+  private readonly gatewayListeners = new Map<number, Listener>();
+  private readonly snapshots: SnapshotClient;
+  private readonly appUpstream: Upstream | undefined;
+  private draining = false;
+  private requests = 0;
+
+  constructor(
+    readonly cfg: ProxyConfig,
+    private readonly log: (msg: string) => void,
+  ) {
+    if (cfg.appPort !== undefined) this.appUpstream = { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort };
+    this.snapshots = new SnapshotClient({ stateDir: cfg.stateDir, proxyId: cfg.proxyId, log, onSnapshot: (s) => this.apply(s) });
+  }
+
+  start(): void {
+    const { cfg } = this;
+    const listen = (name: string, host: string, port: number, handler: Handler): Listener => new Listener({ name, host, port, handler, log: this.log });
+    if (cfg.mode === 'sidecar') {
+      this.fixed.push(listen('inbound', cfg.host, cfg.inboundPort!, (req, res) => this.inbound(req, res)));
+      for (const o of cfg.outbound) this.fixed.push(listen(`outbound ${o.service}`, cfg.host, o.port, (req, res) => this.toService(o.service, req, res)));
+      if (cfg.forwardProxyPort !== undefined) this.fixed.push(listen('forward proxy', cfg.host, cfg.forwardProxyPort, (req, res) => this.forwardProxy(req, res)));
+    }
+    if (cfg.adminPort !== undefined) this.fixed.push(listen('admin', cfg.host, cfg.adminPort, (req, res) => this.admin(req, res)));
+    this.snapshots.start();
+  }
+
+  /** Drains every listener (in-flight requests finish within the grace period), then closes the pools. */
+  async stop(): Promise<void> {
+    this.draining = true;
+    this.snapshots.stop();
+    const deadline = performance.now() + this.cfg.drainSeconds * 1000;
+    await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
+    await this.pools.closeAll();
+  }
+
+  private apply(snapshot: MeshSnapshot): void {
+    const table = new RoutingTable(snapshot);
+    this.table = table;
+    const keep = new Set(table.addresses);
+    if (this.appUpstream) keep.add(`${this.appUpstream.host}:${this.appUpstream.port}`);
+    this.pools.retain(keep);
+    if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
+  }
+
+  /** The gateway serves each meshed service's 127.0.0.1:port and the ingress port (level-triggered). */
+  private applyGatewayListeners(table: RoutingTable): void {
+    if (this.draining) return;
+    const wanted = new Map<number, string>();
+    for (const s of table.services.values()) wanted.set(s.port, s.name);
+    if (table.ingressPort !== undefined) wanted.set(table.ingressPort, '');
+    for (const [port, l] of this.gatewayListeners) {
+      if (!wanted.has(port)) {
+        l.close();
+        this.gatewayListeners.delete(port);
+      }
+    }
+    for (const [port, name] of wanted) {
+      if (this.gatewayListeners.has(port)) continue;
+      const what = name ? `service ${name}` : 'ingress';
+      this.gatewayListeners.set(port, new Listener({ name: what, host: '127.0.0.1', port, log: this.log, handler: (req, res) => this.gateway(port, req, res) }));
+    }
+  }
+
+  private gateway(port: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const table = this.table;
+    if (!table) return reply(res, 503, 'no-configuration', 'the gateway has no routing configuration yet');
+    if (port === table.ingressPort) {
+      const to = table.ingress?.(req.url ?? '/');
+      if (!to) return reply(res, 404, 'no-route', 'no ingress route matches this request');
+      return this.toService(to, req, res);
+    }
+    const route = table.byPort.get(port);
+    if (!route) return reply(res, 503, 'no-route', 'this port is not served any more');
+    this.send(route, req, res);
+  }
+
+  private inbound(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (this.draining) return reply(res, 503, 'draining', 'instance is shutting down');
+    const table = this.table;
+    if (!table || !table.registered(this.cfg.service, this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
+    const started = performance.now();
+    const app = this.appUpstream!;
+    void forward(req, res, { pools: this.pools, pick: () => app, retries: 1 }).then((status) => this.logged('inbound', this.cfg.service, req, status, started));
+  }
+
+  private toService(service: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const route = this.table?.services.get(service);
+    if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
+    this.send(route, req, res);
+  }
+
+  private send(route: ServiceRoute, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const started = performance.now();
+    void forward(req, res, { pools: this.pools, pick: (tried) => route.pick(tried), retries: RETRIES }).then((status) => this.logged('outbound', route.name, req, status, started));
+  }
+
+  /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
+  private forwardProxy(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'CONNECT') return reply(res, 405, 'connect-not-supported', 'CONNECT is not supported; send plain http://<service>/ requests');
+    let host = req.headers.host ?? '';
+    const url = req.url ?? '/';
+    if (url.startsWith('http://')) {
+      const slash = url.indexOf('/', 7);
+      host = url.slice(7, slash < 0 ? undefined : slash);
+      req.url = slash < 0 ? '/' : url.slice(slash);
+    }
+    const name = host.replace(/:\d+$/, '').split('.')[0];
+    this.toService(name, req, res);
+  }
+
+  private logged(direction: string, service: string, req: http.IncomingMessage, status: number, started: number): void {
+    this.requests++;
+    if (!this.table?.accessLog) return;
+    const ms = (performance.now() - started).toFixed(3);
+    process.stdout.write(
+      `{"ts":"${new Date().toISOString()}","proxy":"${this.cfg.proxyId}","direction":"${direction}","service":"${service}","method":"${req.method}","path":${JSON.stringify(req.url)},"status":${status},"ms":${ms}}\n`,
+    );
+  }
+
+  private admin(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const send = (status: number, body: string, type = 'application/json'): void => {
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+    if (req.url === '/healthz') return send(200, 'ok\n', 'text/plain');
+    if (req.url === '/mesh/state') {
+      const t = this.table;
+      const services: Record<string, number> = {};
+      for (const s of t?.services.values() ?? []) services[s.name] = s.endpoints.length;
+      return send(
+        200,
+        JSON.stringify({
+          proxy: this.cfg.proxyId,
+          mode: this.cfg.mode,
+          version: t?.version ?? null,
+          services,
+          registered: this.cfg.mode === 'gateway' ? this.cfg.proxyId === GATEWAY_ID : (t?.registered(this.cfg.service, this.cfg.proxyId) ?? false),
+          draining: this.draining,
+          requests: this.requests,
+        }),
+      );
+    }
+    send(404, '{"error":"not found"}');
+  }
+}

@@ -1,0 +1,113 @@
+// Keeps the proxy's configuration: the last good MeshSnapshot, from the control plane's watch stream
+// (GET /api/v1/mesh/watch), persisted to a file so a restarted proxy serves before the control plane
+// is back. The control plane is found through the state directory on every reconnect (its port
+// changes when it restarts); while it is down the proxy keeps routing with what it has.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readJsonFile, readToken, writeJsonAtomic } from '../../lib/files.js';
+import { requestJson, subscribeSse } from '../../lib/http.js';
+import type { MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { stateLayout, type ControlInfo } from '../../lib/state-dir.js';
+
+export interface SnapshotClientOptions {
+  stateDir: string;
+  /** Who is watching (instance id or `berth-gateway`): named in acknowledgements. */
+  proxyId: string;
+  onSnapshot(snapshot: MeshSnapshot): void;
+  log(msg: string): void;
+}
+
+const RECONNECT_MIN_MS = 200;
+const RECONNECT_MAX_MS = 2000;
+
+export class SnapshotClient {
+  private closeStream: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private delay = RECONNECT_MIN_MS;
+  private stopped = false;
+  private connectedOnce = false;
+  readonly file: string;
+  current: MeshSnapshot | undefined;
+
+  constructor(private readonly opts: SnapshotClientOptions) {
+    this.file = join(opts.stateDir, 'mesh', `${opts.proxyId}.json`);
+  }
+
+  start(): void {
+    const saved = readJsonFile<MeshSnapshot>(this.file);
+    if (saved && typeof saved.version === 'number' && Array.isArray(saved.services)) {
+      this.current = saved;
+      this.opts.onSnapshot(saved);
+      this.opts.log(`serving saved snapshot version ${saved.version} until the control plane answers`);
+    }
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.closeStream?.();
+  }
+
+  private layout() {
+    return stateLayout(this.opts.stateDir);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const layout = this.layout();
+    const info = readJsonFile<ControlInfo>(layout.controlInfo);
+    const token = readToken(layout.token);
+    if (!info || !token) return this.retry('control plane not found');
+    try {
+      this.closeStream = await subscribeSse(
+        { port: info.port, token },
+        `/api/v1/mesh/watch?proxy=${encodeURIComponent(this.opts.proxyId)}`,
+        (event, data) => {
+          if (event === 'snapshot') this.receive(data, info.port, token);
+        },
+        () => {
+          this.closeStream = undefined;
+          this.retry('watch stream closed');
+        },
+      );
+      this.delay = RECONNECT_MIN_MS;
+      if (!this.connectedOnce) this.opts.log(`watching the control plane on port ${info.port}`);
+      this.connectedOnce = true;
+    } catch (err) {
+      this.retry((err as Error).message);
+    }
+  }
+
+  private retry(why: string): void {
+    if (this.stopped || this.timer) return;
+    if (this.delay === RECONNECT_MIN_MS && this.connectedOnce) this.opts.log(`control plane unreachable (${why}); routing with snapshot ${this.current?.version ?? 'none'}`);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.connect();
+    }, this.delay);
+    this.delay = Math.min(RECONNECT_MAX_MS, this.delay * 2);
+  }
+
+  private receive(data: string, port: number, token: string): void {
+    let snap: MeshSnapshot;
+    try {
+      snap = JSON.parse(data) as MeshSnapshot;
+      if (typeof snap.version !== 'number' || !Array.isArray(snap.services) || !snap.config) throw new Error('not a snapshot');
+    } catch (err) {
+      this.opts.log(`ignoring a bad snapshot: ${(err as Error).message}`);
+      return;
+    }
+    if (this.current?.version !== snap.version) {
+      this.current = snap;
+      this.opts.onSnapshot(snap);
+      try {
+        mkdirSync(dirname(this.file), { recursive: true });
+        writeJsonAtomic(this.file, snap);
+      } catch (err) {
+        this.opts.log(`cannot save snapshot: ${(err as Error).message}`);
+      }
+    }
+    requestJson({ port, token, timeoutMs: 5000 }, 'POST', '/api/v1/mesh/ack', { proxy: this.opts.proxyId, version: snap.version }).catch(() => {});
+  }
+}
