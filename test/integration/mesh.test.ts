@@ -1,0 +1,151 @@
+// The mesh through `berth up`: the ingress routes by path, apps reach used services through their own
+// sidecar (BERTH_<NAME>_URL) and through the forward proxy (BERTH_PROXY_URL), the first request after
+// `up --wait` is served, and traffic keeps flowing while the control plane is killed and comes back.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { berth, berthOk, httpRequest, portBlock, processAlive, ps, tempApp, waitFor } from './harness/berth.js';
+
+const apiJs = `
+import http from 'node:http';
+let ready = false;
+setTimeout(() => (ready = true), 300);
+http.createServer((req, res) => {
+  if (req.url === '/ready') { res.statusCode = ready ? 200 : 503; return res.end(); }
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify({ service: 'api', instance: process.env.BERTH_INSTANCE, path: req.url }));
+}).listen(Number(process.env.PORT), process.env.HOST);
+`;
+
+const webJs = `
+import http from 'node:http';
+function viaProxy(target) {
+  const proxy = new URL(process.env.BERTH_PROXY_URL);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: proxy.hostname, port: proxy.port, path: target, headers: { host: new URL(target).host } }, (res) => {
+      let body = ''; res.on('data', (d) => (body += d)); res.on('end', () => resolve(body));
+    });
+    req.on('error', reject); req.end();
+  });
+}
+http.createServer(async (req, res) => {
+  try {
+    if (req.url === '/ready') return res.end('ok');
+    if (req.url === '/call') return res.end(await (await fetch(process.env.BERTH_API_URL + '/from-web')).text());
+    if (req.url === '/via-proxy') return res.end(await viaProxy('http://api/through-proxy'));
+    res.end(JSON.stringify({ service: 'web', path: req.url }));
+  } catch (err) { res.statusCode = 500; res.end(String(err)); }
+}).listen(Number(process.env.PORT), process.env.HOST);
+`;
+
+describe('service mesh', () => {
+  const base = portBlock(5);
+  const ports = { ingress: base, api: base + 1, web: base + 2 };
+  const dir = tempApp({
+    'api.mjs': apiJs,
+    'web.mjs': webJs,
+    'berth.yaml': `app: meshy
+ingress:
+  port: ${ports.ingress}
+  routes:
+    - match: { path: { prefix: /api } }
+      to: api
+    - to: web
+services:
+  api:
+    run: node api.mjs
+    port: ${ports.api}
+    replicas: 2
+    probes:
+      readiness: { http: { path: /ready }, periodSeconds: 0.2 }
+  web:
+    run: node web.mjs
+    port: ${ports.web}
+    uses: [api]
+    probes:
+      readiness: { http: { path: /ready }, periodSeconds: 0.2 }
+`,
+  });
+  after(async () => {
+    await berth(dir, ['down']);
+  });
+
+  test('up --wait: the first request through the ingress is served; routes pick the service by path', async () => {
+    await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+    const first = await httpRequest(`http://127.0.0.1:${ports.ingress}/api/hello`);
+    assert.equal(first.status, 200, first.body);
+    assert.equal(JSON.parse(first.body).service, 'api');
+    assert.equal(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.ingress}/`)).body).service, 'web');
+    assert.equal(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.ingress}/apix`)).body).service, 'api', 'prefix is a plain string prefix (Istio)');
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) seen.add(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.ingress}/api/${i}`)).body).instance);
+    assert.equal(seen.size, 2, 'both api instances serve');
+    // The service's own 127.0.0.1 address is served by the mesh gateway too.
+    assert.equal(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.api}/direct`)).body).path, '/direct');
+  });
+
+  test('every instance runs berth-proxy; the app listens on a private port behind it', async () => {
+    const rows = await ps(dir);
+    assert.equal(rows.length, 3);
+    for (const r of rows) assert.ok(r.sidecars.some((s) => s.name === 'berth-proxy' && s.pid), `${r.instance} has berth-proxy`);
+    const api = rows.find((r) => r.service === 'api')!;
+    const viaSidecar = await httpRequest(`http://${api.host}:${ports.api}/inbound`);
+    assert.equal(JSON.parse(viaSidecar.body).instance, api.instance);
+  });
+
+  test('apps call used services through their sidecar: BERTH_API_URL and BERTH_PROXY_URL', async () => {
+    const call = await httpRequest(`http://127.0.0.1:${ports.ingress}/call`);
+    assert.equal(call.status, 200, call.body);
+    assert.deepEqual(JSON.parse(call.body).path, '/from-web');
+    const proxied = await httpRequest(`http://127.0.0.1:${ports.ingress}/via-proxy`);
+    assert.equal(proxied.status, 200, proxied.body);
+    assert.deepEqual(JSON.parse(proxied.body).path, '/through-proxy');
+    const env = await berthOk(dir, ['exec', 'web', '--', 'sh', '-c', 'echo $BERTH_API_URL $BERTH_PROXY_URL $HOST $PORT']);
+    const [apiUrl, proxyUrl, host, port] = env.stdout.trim().split(' ');
+    assert.equal(new URL(apiUrl).hostname, host);
+    assert.equal(new URL(proxyUrl).hostname, host);
+    assert.notEqual(Number(port), ports.web, 'the app has a private port');
+  });
+
+  test('control plane killed while traffic flows: no failed request; a new control plane adopts everything', async () => {
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        for (const path of ['/api/x', '/call']) {
+          try {
+            const r = await httpRequest(`http://127.0.0.1:${ports.ingress}${path}`, 'GET', 3000);
+            if (r.status === 200) ok++;
+            else failures.push(`${path}: ${r.status} ${r.body}`);
+          } catch (err) {
+            failures.push(`${path}: ${(err as Error).message}`);
+          }
+        }
+      }
+    })();
+    await waitFor('traffic', () => ok > 20);
+    const before = await ps(dir);
+    const cpPid = Number(readFileSync(join(dir, '.berth', 'control.pid'), 'utf8'));
+    process.kill(cpPid, 'SIGKILL');
+    await waitFor('control plane gone', () => !processAlive(cpPid));
+    const during = ok;
+    await waitFor('traffic without a control plane', () => ok > during + 40);
+    await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+    const again = ok;
+    await waitFor('traffic after the restart', () => ok > again + 20);
+    stop = true;
+    await loop;
+    assert.deepEqual(failures, [], failures.slice(0, 5).join('; '));
+    const afterRows = await ps(dir);
+    assert.deepEqual(afterRows.map((r) => r.pid).sort(), before.map((r) => r.pid).sort(), 'instances adopted, not restarted');
+  });
+
+  test('a bad ingress is a validation error with a position', async () => {
+    const bad = tempApp({ 'berth.yaml': `app: bad\ningress: { port: 9000, routes: [ { to: nope } ] }\nservices:\n  web: { run: node x.mjs, port: 9001 }\n` });
+    const r = await berth(bad, ['validate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stdout + r.stderr, /berth\.yaml:2:\d+.*unknown service `nope`/s);
+  });
+});

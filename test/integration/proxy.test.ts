@@ -1,0 +1,168 @@
+// berth-proxy on its own: a real proxy process against tiny real upstream servers, configured from a
+// saved snapshot file (what a restarted proxy serves from while the control plane is away).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { httpRequest, portBlock, repoRoot, waitFor } from './harness/berth.js';
+import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+
+const proxyMain = join(repoRoot, 'dist', 'src', 'sidecar', 'proxy', 'main.js');
+const HOST = '127.0.0.1';
+
+function server(port: number, name: string, handler?: http.RequestListener): Promise<http.Server> {
+  const s = http.createServer(
+    handler ??
+      ((req, res) => {
+        res.setHeader('x-served-by', name);
+        res.end(`${name} ${req.method} ${req.url}`);
+      }),
+  );
+  return new Promise((r) => s.listen(port, HOST, () => r(s)));
+}
+
+/** Sends raw bytes and returns the first response line. */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, HOST, () => s.write(text));
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      if (buf.includes('\r\n')) {
+        s.destroy();
+        resolve(buf.split('\r\n')[0]);
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => resolve(buf.split('\r\n')[0]));
+  });
+}
+
+describe('berth-proxy process', () => {
+  const base = portBlock(10);
+  const ports = { inbound: base, app: base + 1, admin: base + 2, fwd: base + 3, out: base + 4, peerA: base + 5, peerDead: base + 6 };
+  const stateDir = mkdtempSync(join(tmpdir(), 'berth-proxy-'));
+  const servers: http.Server[] = [];
+  let proxy: ChildProcess;
+  let stderr = '';
+
+  const snapshot = (registered: boolean): MeshSnapshot => ({
+    version: registered ? 2 : 1,
+    app: 't',
+    config: { accessLog: false },
+    services: [
+      { name: 'self', port: ports.inbound, endpoints: registered ? [{ id: 'self-1', host: HOST, port: ports.inbound, variant: 'default' }] : [] },
+      {
+        name: 'peer',
+        port: 1,
+        endpoints: [
+          { id: 'peer-dead', host: HOST, port: ports.peerDead, variant: 'default' },
+          { id: 'peer-a', host: HOST, port: ports.peerA, variant: 'default' },
+        ],
+      },
+    ],
+  });
+
+  const start = (): ChildProcess => {
+    const p = spawn(process.execPath, [proxyMain], {
+      env: {
+        ...process.env,
+        BERTH_PROXY_MODE: 'sidecar',
+        BERTH_STATE_DIR: stateDir,
+        BERTH_INSTANCE: 'self-1',
+        BERTH_SERVICE: 'self',
+        HOST,
+        BERTH_PROXY_PORT: String(ports.inbound),
+        BERTH_PROXY_APP_PORT: String(ports.app),
+        BERTH_PROXY_ADMIN_PORT: String(ports.admin),
+        BERTH_PROXY_FORWARD_PORT: String(ports.fwd),
+        BERTH_PROXY_OUTBOUND: `peer=${ports.out}`,
+        BERTH_PROXY_DRAIN_SECONDS: '5',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    p.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    return p;
+  };
+
+  before(async () => {
+    mkdirSync(join(stateDir, 'mesh'), { recursive: true });
+    writeFileSync(join(stateDir, 'mesh', 'self-1.json'), JSON.stringify(snapshot(false)));
+    servers.push(
+      await server(ports.app, 'app', (req, res) => {
+        if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 600);
+        res.end(`app ${req.method} ${req.url}`);
+      }),
+    );
+    servers.push(await server(ports.peerA, 'peer-a'));
+    proxy = start();
+    await waitFor('admin port', async () => (await httpRequest(`http://${HOST}:${ports.admin}/healthz`)).status === 200);
+  });
+  after(() => {
+    proxy.kill('SIGKILL');
+    for (const s of servers) s.close();
+  });
+
+  test('inbound answers 503 until its instance is registered, then forwards to the app', async () => {
+    const r = await httpRequest(`http://${HOST}:${ports.inbound}/x`);
+    assert.equal(r.status, 503);
+    assert.match(r.body, /not ready/);
+    // A restart picks up the newer saved snapshot (no control plane needed).
+    writeFileSync(join(stateDir, 'mesh', 'self-1.json'), JSON.stringify(snapshot(true)));
+    proxy.kill('SIGKILL');
+    proxy = start();
+    await waitFor('admin port', async () => (await httpRequest(`http://${HOST}:${ports.admin}/healthz`)).status === 200);
+    const ok = await httpRequest(`http://${HOST}:${ports.inbound}/x?y=1`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body, 'app GET /x?y=1');
+    const state = JSON.parse((await httpRequest(`http://${HOST}:${ports.admin}/mesh/state`)).body) as { version: number; registered: boolean };
+    assert.deepEqual([state.version, state.registered], [2, true]);
+  });
+
+  test('outbound: a refused endpoint is skipped (retry on connect failure), POST bodies included', async () => {
+    for (let i = 0; i < 20; i++) {
+      const r = await httpRequest(`http://${HOST}:${ports.out}/o/${i}`, i % 2 ? 'GET' : 'POST');
+      assert.equal(r.status, 200, r.body);
+      assert.match(r.body, new RegExp(`^peer-a (GET|POST) /o/${i}$`));
+    }
+  });
+
+  test('forward proxy routes http://<service>/… by host name; unknown services get 503 with a reason', async () => {
+    const viaProxy = (url: string): Promise<{ status: number; body: string; reason?: string }> =>
+      new Promise((resolve, reject) => {
+        const req = http.request({ host: HOST, port: ports.fwd, path: url, headers: { host: new URL(url).host }, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reason: res.headers['x-berth-reason'] as string | undefined }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const r = await viaProxy('http://peer/fp?q=1');
+    assert.deepEqual([r.status, r.body], [200, 'peer-a GET /fp?q=1']);
+    const u = await viaProxy('http://nope/');
+    assert.deepEqual([u.status, u.reason], [503, 'unknown-service']);
+  });
+
+  test('hostile input: oversized headers → 431, Content-Length + Transfer-Encoding → 400, garbage → 400', async () => {
+    assert.match(await raw(ports.inbound, `GET / HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`), /^HTTP\/1\.1 431/);
+    assert.match(await raw(ports.inbound, 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
+    assert.match(await raw(ports.inbound, '\x00\x01garbage\r\n\r\n'), /^HTTP\/1\.1 400/);
+    assert.equal((await httpRequest(`http://${HOST}:${ports.inbound}/still-up`)).status, 200, 'the proxy survived');
+  });
+
+  test('SIGTERM drains: the in-flight request finishes, new connections are refused, exit 0', async () => {
+    const slow = httpRequest(`http://${HOST}:${ports.inbound}/slow`, 'GET', 5000);
+    await new Promise((r) => setTimeout(r, 100));
+    const exited = new Promise<number | null>((r) => proxy.once('exit', (code) => r(code)));
+    proxy.kill('SIGTERM');
+    await waitFor('listener closed', () => httpRequest(`http://${HOST}:${ports.inbound}/new`, 'GET', 500).then(() => false, () => true), 3000, 20);
+    const r = await slow;
+    assert.deepEqual([r.status, r.body], [200, 'slow done']);
+    assert.equal(await exited, 0, stderr);
+  });
+});
