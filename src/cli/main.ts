@@ -127,6 +127,7 @@ program
   .addOption(envOpt())
   .addOption(new Option('--mesh <MESH>', 'traffic rules as Istio or Gateway API resources').choices(['istio', 'gateway-api']).default('istio'))
   .option('--out <DIR>', 'write base/, overlays/<env>/, images/ and gitops/ to DIR instead of printing')
+  .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway', 'istio')
   .option('--repo-url <URL>', 'with --out: the git repository the GitOps objects point at')
   .option('--json', 'machine-readable output (the objects, images and warnings)')
   .action(async (o) => (await import('./commands/render.js')).render(o));
@@ -138,6 +139,7 @@ program
   .addOption(fileOpt())
   .addOption(envOpt())
   .addOption(new Option('--mesh <MESH>', 'traffic rules as Istio or Gateway API resources').choices(['istio', 'gateway-api']).default('istio'))
+  .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway', 'istio')
   .option('--context <C>', 'kubeconfig context (default: the current one)')
   .option('--namespace <N>', "namespace (default: the context's, else default)")
   .option('--dry-run', 'server-side dry run: the API server checks everything, nothing is changed')

@@ -12,6 +12,7 @@ export interface DeployFlags {
   env?: string;
   target?: string;
   mesh?: string;
+  gatewayClass?: string;
   context?: string;
   namespace?: string;
   dryRun?: boolean;
@@ -26,7 +27,7 @@ export async function deploy(o: DeployFlags): Promise<void> {
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, not \`${o.timeout}\``);
   const ctx = resolveContext(o.file, true);
   const loaded = await loadForTarget(ctx.specFile!, o.env);
-  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh);
+  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh, o.gatewayClass);
   printWarnings(result.warnings);
   let report: ApplyReport;
   try {

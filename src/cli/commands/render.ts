@@ -25,6 +25,7 @@ export interface RenderFlags {
   mesh?: string;
   out?: string;
   repoUrl?: string;
+  gatewayClass?: string;
   json?: boolean;
 }
 
@@ -48,9 +49,9 @@ export async function loadForTarget(file: string, env: string | undefined): Prom
   return { spec: res.spec, dir: res.dir, file: res.file };
 }
 
-export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind): Promise<RenderResult> {
+export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind, gatewayClass?: string): Promise<RenderResult> {
   try {
-    return await renderKubernetes({ spec, dir, env, mesh });
+    return await renderKubernetes({ spec, dir, env, mesh, gatewayClass });
   } catch (err) {
     if (err instanceof SchemaValidationError) throw errors.failed(err.message);
     throw err;
@@ -85,11 +86,11 @@ function prepareOutDir(out: string): void {
 async function renderOut(o: RenderFlags, specFile: string, mesh: MeshKind): Promise<void> {
   if (o.env !== undefined) throw errors.usage('--env cannot be combined with --out', 'with --out every environment of the spec gets its own overlay under overlays/<env>/');
   const base = await loadForTarget(specFile, undefined);
-  const baseRender = await renderValidated(base.spec, base.dir, undefined, mesh);
+  const baseRender = await renderValidated(base.spec, base.dir, undefined, mesh, o.gatewayClass);
   const envs: Record<string, RenderResult> = {};
   for (const env of Object.keys(base.spec.environments).sort()) {
     const loaded = await loadForTarget(specFile, env);
-    envs[env] = await renderValidated(loaded.spec, loaded.dir, env, mesh);
+    envs[env] = await renderValidated(loaded.spec, loaded.dir, env, mesh, o.gatewayClass);
   }
   const out = resolve(o.out!);
   const root = gitRoot(dirname(out));
@@ -118,7 +119,7 @@ export async function render(o: RenderFlags): Promise<void> {
   const ctx = resolveContext(o.file, true);
   if (o.out !== undefined) return renderOut(o, ctx.specFile!, mesh);
   const loaded = await loadForTarget(ctx.specFile!, o.env);
-  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh);
+  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh, o.gatewayClass);
   if (o.json) {
     process.stdout.write(JSON.stringify({ app: result.app, env: result.env ?? null, mesh, objects: result.objects, images: result.images.map((i) => ({ service: i.service, image: i.image, build: i.build ? i.build.context : null })), warnings: result.warnings }) + '\n');
     return;

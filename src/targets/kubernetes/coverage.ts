@@ -32,14 +32,19 @@ export function explicitServiceFields(svc: object): Record<string, unknown> {
 const NOT_RENDERED = 'not rendered yet for Kubernetes (no renderer handles this field): the cluster will not have it';
 
 /** Warnings for every field that is set in the spec and that no renderer handles. */
-export function coverageWarnings(spec: AppSpec, handledServiceKeys: ReadonlySet<string>, appNotes: Record<string, string> = {}): RenderWarning[] {
+export function coverageWarnings(
+  spec: AppSpec,
+  handledServiceKeys: ReadonlySet<string>,
+  appNotes: Record<string, string> = {},
+  handledAppKeys: ReadonlySet<string> = new Set(),
+): RenderWarning[] {
   const warnings: RenderWarning[] = [];
   const appDefaults = defaultsOf(() => AppSchema.parse({ app: 'x', services: { x: { run: 'x' } } }));
   const isSet = (value: unknown, defaults: Record<string, unknown>, key: string) =>
     value !== undefined && !(key in defaults && isDeepStrictEqual(value, defaults[key]));
 
   for (const [key, value] of Object.entries(spec as unknown as Record<string, unknown>)) {
-    if (HANDLED_APP_KEYS.has(key) || !isSet(value, appDefaults, key)) continue;
+    if (HANDLED_APP_KEYS.has(key) || handledAppKeys.has(key) || !isSet(value, appDefaults, key)) continue;
     warnings.push({ path: key, message: appNotes[key] ?? NOT_RENDERED });
   }
   for (const [name, svc] of Object.entries(spec.services)) {

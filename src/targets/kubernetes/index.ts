@@ -1,7 +1,7 @@
 // The Kubernetes target: renders the contract to standard cluster resources (validated against
 // their published schemas), writes a Kustomize/GitOps layout, and applies with server-side apply.
 export type { K8sObject, RenderWarning, MeshKind, ServiceImage, Json, JsonObject } from './types.js';
-export { renderKubernetes, renderObjects, RENDERERS, KIND_ORDER, type RenderOptions, type RenderResult } from './render.js';
+export { renderKubernetes, renderObjects, RENDERERS, APP_RENDERERS, KIND_ORDER, type RenderOptions, type RenderResult } from './render.js';
 export { validateObjects, SchemaValidationError, VALIDATED_KINDS, type SchemaProblem } from './validate.js';
 export { toYaml, toYamlStream, canonicalOrder } from './yaml.js';
 export { dockerfile } from './images.js';

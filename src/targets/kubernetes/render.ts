@@ -13,10 +13,14 @@ import { placementRenderer } from './placement.js';
 import { serviceRenderer } from './services.js';
 import { SchemaValidationError, validateObjects } from './validate.js';
 import { workloadRenderer } from './workloads.js';
-import type { K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
+import { ingressRenderer } from './ingress.js';
+import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
 export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, workloadRenderer, serviceRenderer];
+
+/** Renderers of app-level fields. */
+export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer];
 
 /** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
 export const KIND_ORDER: readonly string[] = [
@@ -44,6 +48,8 @@ export interface RenderOptions {
   /** The environment overlay already applied to `spec`, if any (for messages and GitOps names). */
   env?: string;
   mesh?: MeshKind;
+  /** GatewayClass of the ingress Gateway (default: istio). */
+  gatewayClass?: string;
 }
 
 export interface RenderResult {
@@ -80,6 +86,7 @@ export function renderObjects(opts: RenderOptions): RenderResult {
   const warn = (path: string, message: string) => warnings.push({ path, message });
   const objects: K8sObject[] = [];
   const images: ServiceImage[] = [];
+  const contexts = new Map<string, ServiceContext>();
 
   for (const name of startOrder(spec)) {
     const svc = spec.services[name];
@@ -104,11 +111,15 @@ export function renderObjects(opts: RenderOptions): RenderResult {
     };
     const pod = RENDERERS.map((r) => r.pod?.(base)).filter((p) => p !== undefined);
     const ctx: ServiceContext = { ...base, pod };
+    contexts.set(name, ctx);
     for (const r of RENDERERS) objects.push(...(r.render?.(ctx) ?? []));
   }
+  const appCtx = { app: spec, mesh, gatewayClass: opts.gatewayClass ?? 'istio', services: contexts, warn };
+  for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
   const handled = new Set(RENDERERS.flatMap((r) => r.handles));
-  warnings.push(...coverageWarnings(spec, handled, APP_NOTES));
+  const handledApp = new Set(APP_RENDERERS.flatMap((r) => r.handles));
+  warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
   return { app: spec.app, env: opts.env, mesh, objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
 }
 

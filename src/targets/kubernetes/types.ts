@@ -73,3 +73,21 @@ export interface ServiceRenderer {
   /** What this family adds to the service's pod. */
   pod?(ctx: Omit<ServiceContext, 'pod'>): PodContribution | undefined;
 }
+
+/** What app-level renderers get: the whole spec and the service contexts already built. */
+export interface AppContext {
+  app: AppSpec;
+  mesh: MeshKind;
+  /** Gateway API GatewayClass the ingress Gateway uses. */
+  gatewayClass: string;
+  services: ReadonlyMap<string, ServiceContext>;
+  warn(path: string, message: string): void;
+}
+
+/** A renderer for app-level fields (e.g. `ingress`). */
+export interface AppRenderer {
+  family: string;
+  /** Top-level spec fields it handles (coverage check). */
+  handles: readonly string[];
+  render(ctx: AppContext): K8sObject[];
+}

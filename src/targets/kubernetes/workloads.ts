@@ -120,6 +120,14 @@ function restartWarnings(ctx: ServiceContext): void {
   }
 }
 
+/**
+ * Locally every service with a port runs behind its mesh proxy; with --mesh istio its pods ask for
+ * Istio's sidecar (injected even where the namespace is not labelled for injection).
+ */
+function podLabels(ctx: ServiceContext): Record<string, string> {
+  return ctx.mesh === 'istio' && ctx.spec.port !== undefined ? { ...ctx.labels, 'sidecar.istio.io/inject': 'true' } : ctx.labels;
+}
+
 function deployment(ctx: ServiceContext): K8sObject {
   const { spec, name } = ctx;
   restartWarnings(ctx);
@@ -152,7 +160,7 @@ function deployment(ctx: ServiceContext): K8sObject {
       revisionHistoryLimit: 10,
       selector: { matchLabels: ctx.selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable } },
-      template: { metadata: { labels: ctx.labels }, spec: podSpec },
+      template: { metadata: { labels: podLabels(ctx) }, spec: podSpec },
     },
   };
 }
