@@ -22,6 +22,7 @@ export function parseCri(line: Buffer): CriLine | undefined {
   if (after !== undefined && after !== 0x20) return undefined;
   const time = line.toString('latin1', 0, a);
   if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time)) return undefined;
+  if (Number.isNaN(Date.parse(time))) return undefined;
   return { time, stream: streamName, partial: tag === 0x50, payload: after === undefined ? Buffer.alloc(0) : line.subarray(b + 3) };
 }
 

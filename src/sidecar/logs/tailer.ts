@@ -236,37 +236,22 @@ export class Tailer {
       if (list) list.push(c);
       else byKey.set(c.key, [c]);
     }
-    for (const s of this.sources.values()) s.seenInScan = byKey.has(s.key);
 
-    for (const [key, list] of byKey) {
-      let src = this.sources.get(key);
-      if (!src) {
-        // New source: from its checkpoint if we have one (and the file still holds that much), else its head.
-        const cp = this.opts.checkpoints.get(key);
-        const best = list.reduce((a, b) => (b.size > a.size ? b : a));
-        const offset = cp && cp.offset <= best.size ? cp.offset : 0;
-        if (cp && cp.offset > best.size) {
-          this.stats.truncationsSeen++;
-          this.opts.checkpoints.reset(key, 0, best.path);
-        }
-        const c = list.find((x) => x.size >= offset) ?? best;
-        src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
-        this.sources.set(key, src);
-        if (!this.openSource(src, c.path)) {
-          this.sources.delete(key);
-          continue;
+    // Known sources: is the open file still the content we were reading?
+    for (const [key, src] of this.sources) {
+      const list = byKey.get(key) ?? [];
+      src.seenInScan = list.length > 0;
+      const st = src.fd !== undefined ? safeFstat(src.fd) : undefined;
+      const fp = src.fd !== undefined ? fingerprintOf(src.fd, this.scratch) : undefined;
+      if (st && fp === key && st.size >= src.readOffset) {
+        const onCurrent = list.find((c) => c.ino === src.ino);
+        if (onCurrent) {
+          src.path = onCurrent.path;
+          src.generation = onCurrent.generation;
         }
         continue;
       }
-      // Known source: is its open file still good?
-      const cur = src.fd !== undefined ? safeFstat(src.fd) : undefined;
-      const onCurrent = list.find((c) => c.ino === src.ino);
-      if (onCurrent) {
-        src.path = onCurrent.path;
-        src.generation = onCurrent.generation;
-      }
-      if (cur && cur.size >= src.readOffset) continue;
-      // The open file shrank below our offset (copytruncate or truncation), or it is closed.
+      // The open file shrank below our offset or now holds other content (copytruncate, truncation).
       const copy = list.find((c) => c.ino !== src.ino && c.size >= src.readOffset);
       if (copy) {
         src.close();
@@ -276,28 +261,37 @@ export class Tailer {
           continue;
         }
       }
-      // Truncated in place with the same first line: start over from the head.
       this.stats.truncationsSeen++;
-      const c = list[0];
+      if (st && fp === key) {
+        // Truncated in place and rewritten with the same first line: start over from the head.
+        src.restartAt(0);
+        this.opts.checkpoints.reset(key, 0, src.path);
+        continue;
+      }
+      // Its content is gone: whatever the file holds now is a new source (found below by its own fingerprint).
       src.close();
-      src.restartAt(0);
-      this.opts.checkpoints.reset(key, 0, c.path);
-      if (!this.openSource(src, c.path)) this.sources.delete(key);
+      this.sources.delete(key);
+      this.opts.checkpoints.reset(key, 0, src.path);
     }
-    // Sources whose file no longer shows under a matched path: read to the end, then let go.
-    for (const [key, s] of this.sources) {
-      if (s.fd === undefined) {
-        this.sources.delete(key);
-        continue;
-      }
-      const st = safeFstat(s.fd);
-      if (st && st.size < s.readOffset && !s.seenInScan) {
-        // Shrunk and its content went elsewhere (or nowhere): this key's file is gone.
+
+    // New sources: from their checkpoint if we have one (and the file still holds that much), else their head.
+    for (const [key, list] of byKey) {
+      if (this.sources.has(key)) continue;
+      const cp = this.opts.checkpoints.get(key);
+      const best = list.reduce((a, b) => (b.size > a.size ? b : a));
+      let offset = cp?.offset ?? 0;
+      if (offset > best.size) {
         this.stats.truncationsSeen++;
-        s.close();
-        this.sources.delete(key);
-        continue;
+        offset = 0;
+        this.opts.checkpoints.reset(key, 0, best.path);
       }
+      const c = list.find((x) => x.size >= offset) ?? best;
+      const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
+      if (this.openSource(src, c.path)) this.sources.set(key, src);
+    }
+
+    // Sources no longer under a matched path (renamed away, deleted): read to the end, then let go.
+    for (const [key, s] of this.sources) {
       if (!s.seenInScan && s.atEofSince !== undefined && now - s.atEofSince > 2000) {
         s.close();
         this.sources.delete(key);
@@ -348,6 +342,12 @@ export class Tailer {
 
   private readSource(s: Source, maxLines: number, out: TailedLine[], now: number): void {
     if (s.fd === undefined) return;
+    // The content under the descriptor may have been replaced (truncated and rewritten): never read a
+    // stranger's bytes at our offset; the next scan sorts it out.
+    if (fingerprintOf(s.fd, this.scratch) !== s.key) {
+      this.changed = true;
+      return;
+    }
     const lines: SplitLine[] = [];
     while (out.length < maxLines) {
       let n: number;

@@ -4,7 +4,7 @@ import type { LogSink, SinkFeature } from './sink.js';
 
 export class BlackholeSink implements LogSink {
   readonly type = 'blackhole';
-  readonly features: readonly SinkFeature[] = ['ack', 'batch'];
+  readonly features: readonly SinkFeature[] = ['batch'];
   records = 0;
   bytes = 0;
 

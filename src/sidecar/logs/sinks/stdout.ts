@@ -4,7 +4,7 @@ import type { LogSink, SinkFeature } from './sink.js';
 
 export class StdoutSink implements LogSink {
   readonly type = 'stdout';
-  readonly features: readonly SinkFeature[] = ['ack', 'batch', 'fields'];
+  readonly features: readonly SinkFeature[] = ['batch', 'fields'];
 
   constructor(
     readonly name = 'stdout',
