@@ -18,7 +18,8 @@ function service(ctx: ServiceContext): K8sObject | undefined {
 
 /** Voluntary disruptions (node drains, upgrades) take at most one instance at a time, like `berth node drain`. */
 function disruptionBudget(ctx: ServiceContext): K8sObject | undefined {
-  if (ctx.spec.replicas <= 1) return undefined;
+  const max = (ctx.spec as unknown as { scale?: { max?: unknown } }).scale?.max;
+  if (ctx.spec.replicas <= 1 && !(typeof max === 'number' && max > 1)) return undefined;
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',

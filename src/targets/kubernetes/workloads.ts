@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { envVarName, splitCommand, type SidecarSpec } from '../../contract/index.js';
 import { noExpand } from './escape.js';
 import { renderProbes } from './probes.js';
+import { readScale } from './scaling.js';
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
 const APP_DIR = '/app';
@@ -156,7 +157,8 @@ function deployment(ctx: ServiceContext): K8sObject {
     kind: 'Deployment',
     metadata: { name, labels: ctx.labels },
     spec: {
-      replicas: spec.replicas,
+      // With an autoscaler, it owns the replica count: leaving it out keeps server-side apply from fighting it.
+      ...(readScale(ctx) ? {} : { replicas: spec.replicas }),
       revisionHistoryLimit: 10,
       selector: { matchLabels: ctx.selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable } },
