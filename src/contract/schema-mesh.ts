@@ -40,3 +40,138 @@ export const MeshSettings = z
 
 export type IngressSpec = z.output<typeof Ingress>;
 export type MeshSettingsSpec = z.output<typeof MeshSettings>;
+
+// --- service traffic: routes (Istio VirtualService http[]) and policy (Istio DestinationRule) ------
+
+/** A duration: seconds as a number, or a string like "250ms", "1.5s". Compiled to milliseconds. */
+export const Duration = z
+  .union([
+    z.number().positive({ message: 'must be greater than 0 (seconds)' }),
+    z.string().regex(/^\d+(\.\d+)?(ms|s)$/, { message: 'must be seconds (a number) or a string like "250ms" or "2s"' }),
+  ])
+  .transform((v) => (typeof v === 'number' ? v * 1000 : v.endsWith('ms') ? Number(v.slice(0, -2)) : Number(v.slice(0, -1)) * 1000))
+  .describe('A duration: seconds (number) or a string like "250ms" / "2s".');
+
+const Percent = z.number().min(0, { message: 'must be between 0 and 100' }).max(100, { message: 'must be between 0 and 100' });
+
+export const StringMatch = z
+  .strictObject({
+    exact: z.string().optional(),
+    prefix: z.string().optional(),
+    regex: z.string().optional().describe('A regular expression (JavaScript syntax) that must match the whole value.'),
+    present: z.boolean().optional().describe('true: the header/parameter must be present (any value); false: absent.'),
+  })
+  .refine((m) => [m.exact, m.prefix, m.regex, m.present].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `exact`, `prefix`, `regex` or `present`' })
+  .refine((m) => m.regex === undefined || isRegex(m.regex), { message: 'not a valid regular expression' })
+  .describe('How a string is matched (Istio StringMatch).');
+
+function isRegex(s: string): boolean {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const RoutePathMatch = z
+  .strictObject({
+    exact: z.string().startsWith('/', { message: 'a path must start with "/"' }).optional(),
+    prefix: z.string().startsWith('/', { message: 'a path prefix must start with "/"' }).optional(),
+    regex: z.string().optional(),
+  })
+  .refine((m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `exact`, `prefix` or `regex`' })
+  .refine((m) => m.regex === undefined || isRegex(m.regex), { message: 'not a valid regular expression' })
+  .describe('Path match, without the query (Istio uri).');
+
+export const RouteMatch = z
+  .strictObject({
+    path: RoutePathMatch.optional(),
+    method: z.union([z.string(), z.array(z.string())]).optional().describe('HTTP method(s), e.g. GET or [GET, HEAD].'),
+    headers: z.record(z.string(), StringMatch).optional().describe('Header name → match; every entry must hold.'),
+    query: z.record(z.string(), StringMatch).optional().describe('Query parameter → match; every entry must hold.'),
+  })
+  .describe('Conditions of a route; all given conditions must hold (Istio HTTPMatchRequest).');
+
+export const Destination = z
+  .strictObject({
+    service: Label.describe('Service that receives the request.'),
+    variant: Label.optional().describe("Only this variant's instances (Istio subset)."),
+    weight: z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must not be negative' }).default(100).describe('Relative share of the requests.'),
+  })
+  .describe('A weighted destination (Istio HTTPRouteDestination).');
+
+export const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'reset'] as const;
+
+const HeaderOps = z
+  .strictObject({
+    set: z.record(z.string(), z.string()).optional(),
+    add: z.record(z.string(), z.string()).optional(),
+    remove: z.array(z.string()).optional(),
+  })
+  .describe('Header rewrites (Istio Headers.HeaderOperations).');
+
+export const Route = z
+  .strictObject({
+    name: z.string().optional().describe('Route name, used in metrics.'),
+    match: RouteMatch.optional().describe('Conditions; an absent match matches every request.'),
+    to: z
+      .union([Label, z.array(Destination).min(1, { message: 'give at least one destination' })])
+      .optional()
+      .describe('Where matching requests go: a service name, or weighted destinations. Default: this service.'),
+    timeout: Duration.optional().describe('Whole-request timeout; 504 when it passes (Istio timeout).'),
+    retries: z
+      .strictObject({
+        attempts: z.number().int().min(0).default(2).describe('Retries after the first try.'),
+        perTryTimeout: Duration.optional(),
+        retryOn: z.array(z.enum(RETRY_ON)).default(['connect-failure', 'reset']).describe('5xx, gateway-error (502/503/504), connect-failure, reset.'),
+        nonIdempotent: z.boolean().default(false).describe('Also retry POST/PATCH (only when asked: they may have been applied).'),
+      })
+      .optional()
+      .describe('Retries; a retry goes to another endpoint when there is one (Istio HTTPRetry).'),
+    fault: z
+      .strictObject({
+        delay: z.strictObject({ percent: Percent, fixedDelay: Duration }).optional(),
+        abort: z.strictObject({ percent: Percent, status: z.number().int().min(200).max(599) }).optional(),
+      })
+      .optional()
+      .describe('Fault injection (Istio HTTPFaultInjection).'),
+    mirror: z
+      .strictObject({ service: Label, variant: Label.optional(), percent: Percent.default(100) })
+      .optional()
+      .describe('Copies a share of the requests to another service; its responses are discarded (Istio mirror).'),
+    headers: z.strictObject({ request: HeaderOps.optional(), response: HeaderOps.optional() }).optional(),
+  })
+  .describe('A route (Istio HTTPRoute): the first route whose match holds is used.');
+
+export const BALANCERS = ['round_robin', 'least_request', 'random'] as const;
+
+export const Policy = z
+  .strictObject({
+    balancer: z
+      .union([z.enum(BALANCERS), z.strictObject({ consistentHash: z.strictObject({ header: z.string().optional(), cookie: z.string().optional() }).refine((h) => (h.header === undefined) !== (h.cookie === undefined), { message: 'give exactly one of `header` or `cookie`' }) })])
+      .default('round_robin')
+      .describe('round_robin, least_request (power of two choices), random, or { consistentHash: { header | cookie } } (Istio loadBalancer).'),
+    outlierDetection: z
+      .strictObject({
+        consecutive5xxErrors: z.number().int().min(0).default(5),
+        consecutiveGatewayErrors: z.number().int().min(0).default(0).describe('502/503/504 and connection failures; 0 = off.'),
+        interval: Duration.prefault(10),
+        baseEjectionTime: Duration.prefault(30),
+        maxEjectionPercent: Percent.default(10),
+      })
+      .optional()
+      .describe('Ejects endpoints that fail in a row; they come back after baseEjectionTime × times ejected (Istio outlierDetection).'),
+    connectionPool: z
+      .strictObject({
+        maxConnections: z.number().int().positive().optional().describe('Per endpoint, from each proxy.'),
+        maxPendingRequests: z.number().int().min(0).optional().describe('Requests waiting for a connection; more get 503.'),
+        maxRequestsPerConnection: z.number().int().positive().optional(),
+      })
+      .optional()
+      .describe('Connection-pool limits; a request over them gets 503 with x-berth-reason (Istio connectionPool).'),
+  })
+  .describe('How traffic to this service is spread and protected (Istio DestinationRule trafficPolicy).');
+
+export type RouteSpec = z.output<typeof Route>;
+export type PolicySpec = z.output<typeof Policy>;

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { Logs } from './schema-logs.js';
 import { Nodes, Placement } from './schema-nodes.js';
-import { Ingress, MeshSettings } from './schema-mesh.js';
+import { Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -177,6 +177,8 @@ export const Service = z
     stopGracePeriodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
     rollout: Rollout.prefault({}),
     placement: Placement.optional(),
+    routes: z.array(Route).optional().describe('Routes for all traffic sent to this service, from other services or the ingress; the first match wins.'),
+    policy: Policy.optional(),
     logs: Logs.prefault({}),
   })
   .describe('A service: a program run as one or more identical instances.');

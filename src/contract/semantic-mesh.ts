@@ -5,17 +5,38 @@ import { isPlainObject } from './shape.js';
 
 export function checkMesh(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[]): void {
   const ingress = data.ingress;
-  if (!isPlainObject(ingress)) return;
+  if (!isPlainObject(ingress)) return checkServiceRoutes(services, errors);
   const portOf = (name: string): unknown => (isPlainObject(services[name]) ? (services[name] as Record<string, unknown>).port : undefined);
   if (typeof ingress.port === 'number') {
     for (const name of Object.keys(services)) {
       if (portOf(name) === ingress.port) errors.push({ path: ['ingress', 'port'], message: `port ${ingress.port} is already service \`${name}\`'s port`, hint: 'the gateway serves both on 127.0.0.1: choose another ingress port' });
     }
   }
+  checkServiceRoutes(services, errors);
   if (!Array.isArray(ingress.routes)) return;
   ingress.routes.forEach((r: unknown, i: number) => {
     if (!isPlainObject(r) || typeof r.to !== 'string') return;
     if (!isPlainObject(services[r.to])) errors.push({ path: ['ingress', 'routes', i, 'to'], message: `unknown service \`${r.to}\``, hint: `known services: ${Object.keys(services).join(', ')}` });
     else if (portOf(r.to) === undefined) errors.push({ path: ['ingress', 'routes', i, 'to'], message: `service \`${r.to}\` has no port, so the ingress cannot send to it`, hint: `give \`${r.to}\` a \`port\`` });
   });
+}
+
+/** Every destination and mirror of a service's routes names a service with a port. */
+function checkServiceRoutes(services: Record<string, unknown>, errors: Problem[]): void {
+  const check = (target: unknown, path: (string | number)[]): void => {
+    if (typeof target !== 'string') return;
+    const svc = services[target];
+    if (!isPlainObject(svc)) errors.push({ path, message: `unknown service \`${target}\``, hint: `known services: ${Object.keys(services).join(', ')}` });
+    else if (svc.port === undefined) errors.push({ path, message: `service \`${target}\` has no port, so routes cannot send to it`, hint: `give \`${target}\` a \`port\`` });
+  };
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isPlainObject(svc) || !Array.isArray(svc.routes)) continue;
+    svc.routes.forEach((r: unknown, i: number) => {
+      if (!isPlainObject(r)) return;
+      const base = ['services', name, 'routes', i];
+      if (typeof r.to === 'string') check(r.to, [...base, 'to']);
+      else if (Array.isArray(r.to)) r.to.forEach((d: unknown, j: number) => isPlainObject(d) && check(d.service, [...base, 'to', j, 'service']));
+      if (isPlainObject(r.mirror)) check(r.mirror.service, [...base, 'mirror', 'service']);
+    });
+  }
 }

@@ -14,8 +14,49 @@ export interface MeshEndpoint {
   variant: string;
 }
 
+/** A string condition, compiled from the spec (exactly one field set). */
+export interface MeshStringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+  present?: boolean;
+}
+
+export interface MeshHeaderOps {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+/** One route of a service (Istio HTTPRoute meaning); durations in milliseconds. */
+export interface MeshRoute {
+  name?: string;
+  match?: {
+    path?: { exact?: string; prefix?: string; regex?: string };
+    method?: string | string[];
+    headers?: Record<string, MeshStringMatch>;
+    query?: Record<string, MeshStringMatch>;
+  };
+  /** A service name or weighted destinations; absent: the service itself. */
+  to?: string | { service: string; variant?: string; weight: number }[];
+  timeout?: number;
+  retries?: { attempts: number; perTryTimeout?: number; retryOn: ('5xx' | 'gateway-error' | 'connect-failure' | 'reset')[]; nonIdempotent: boolean };
+  fault?: { delay?: { percent: number; fixedDelay: number }; abort?: { percent: number; status: number } };
+  mirror?: { service: string; variant?: string; percent: number };
+  headers?: { request?: MeshHeaderOps; response?: MeshHeaderOps };
+}
+
+/** Destination policy of a service (Istio DestinationRule trafficPolicy); durations in milliseconds. */
+export interface MeshPolicy {
+  balancer: 'round_robin' | 'least_request' | 'random' | { consistentHash: { header?: string; cookie?: string } };
+  outlierDetection?: { consecutive5xxErrors: number; consecutiveGatewayErrors: number; interval: number; baseEjectionTime: number; maxEjectionPercent: number };
+  connectionPool?: { maxConnections?: number; maxPendingRequests?: number; maxRequestsPerConnection?: number };
+}
+
 export interface MeshServiceView {
   name: string;
+  routes?: MeshRoute[];
+  policy?: MeshPolicy;
   /** The service port: the inbound proxies listen on HOST:port, the gateway on 127.0.0.1:port. */
   port: number;
   endpoints: MeshEndpoint[];
@@ -29,6 +70,8 @@ export interface MeshIngressRoute {
 
 export interface MeshConfig {
   ingress?: { port: number; routes: MeshIngressRoute[] };
+  /** Per service: its routes and destination policy (only services that declare them). */
+  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy }>;
   accessLog: boolean;
 }
 

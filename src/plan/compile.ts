@@ -5,6 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { envVarName, splitCommand, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
 import type { ProbeConfig, ProbeHandler, ProcessTemplate } from '../lib/agent-protocol.js';
+import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
 import { shortHash } from './hash.js';
 import { platformSidecars } from './platform-sidecars.js';
@@ -124,6 +125,15 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
   };
 }
 
+/** Routes and destination policies of the services that declare them (they reach the proxies through snapshots). */
+function meshServices(app: AppSpec): NonNullable<MeshConfig['services']> {
+  const out: NonNullable<MeshConfig['services']> = {};
+  for (const [name, svc] of Object.entries(app.services)) {
+    if (svc.routes || svc.policy) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}) };
+  }
+  return out;
+}
+
 /** Services ordered so that every service comes after what it depends on (the contract forbids cycles). */
 export function startOrder(app: AppSpec): string[] {
   const order: string[] = [];
@@ -144,6 +154,6 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
     specFile: opts.specFile,
     env: opts.env,
     services: startOrder(app).map((name) => compileService(app, name, opts)),
-    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog },
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, services: meshServices(app) },
   };
 }

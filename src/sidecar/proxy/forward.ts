@@ -1,17 +1,23 @@
-// The data path: sends one request to an upstream over a keep-alive pool (undici) and streams the
-// response straight into the client's response (undici's stream API writes into it; no intermediate
-// readable). Retries a request that never reached an app (connect failure, or a 503 carrying the
-// Berth reason header from a peer proxy) on another endpoint when there is one.
+// The data path: sends one request to an endpoint of a cluster over a keep-alive pool (undici) and
+// streams the response straight into the client's response (undici's stream API writes into it; no
+// intermediate readable). Retries what never reached an app (connect failure, or a 503 carrying the
+// Berth reason header from a peer proxy) on another endpoint, plus what the route's `retries` asks
+// for; applies the route's timeout and header rewrites; feeds outlier detection and least_request.
 import type http from 'node:http';
 import { Writable } from 'node:stream';
 import { Pool } from 'undici';
-import { REASON_HEADER } from '../../lib/mesh-protocol.js';
+import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/mesh-protocol.js';
+import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
+import type { EndpointState } from './endpoints.js';
+import type { CompiledRoute } from './routes.js';
 
 /** Headers that describe one connection, not the message; never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect'];
 /** Request bodies up to this size are kept so the request can be retried; larger ones are streamed once. */
 const RETRY_BODY_LIMIT = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Retries for requests that never reached an app (Istio retries connect failures twice by default). */
+export const PLATFORM_RETRIES = 3;
 
 export interface Upstream {
   id: string;
@@ -19,15 +25,25 @@ export interface Upstream {
   port: number;
 }
 
-/** One keep-alive pool per upstream address, closed when the address leaves the routing table. */
+/** One keep-alive pool per upstream address (and pool limits), closed when the address leaves the routing table. */
 export class Pools {
   private readonly pools = new Map<string, Pool>();
 
-  get(u: Upstream): Pool {
-    const key = `${u.host}:${u.port}`;
+  get(u: Upstream, limits?: MeshPolicy['connectionPool']): Pool {
+    const addr = `${u.host}:${u.port}`;
+    const key = limits && (limits.maxConnections !== undefined || limits.maxRequestsPerConnection !== undefined) ? `${addr}|${limits.maxConnections}|${limits.maxRequestsPerConnection}` : addr;
     let p = this.pools.get(key);
     if (!p) {
-      p = new Pool(`http://${key}`, { pipelining: 1, keepAliveTimeout: 4000, keepAliveMaxTimeout: 60_000, headersTimeout: 15_000, bodyTimeout: 300_000, connectTimeout: 2000 });
+      p = new Pool(`http://${addr}`, {
+        pipelining: 1,
+        keepAliveTimeout: 4000,
+        keepAliveMaxTimeout: 60_000,
+        headersTimeout: 15_000,
+        bodyTimeout: 300_000,
+        connectTimeout: 2000,
+        ...(limits?.maxConnections !== undefined ? { connections: limits.maxConnections } : {}),
+        ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
+      });
       this.pools.set(key, p);
     }
     return p;
@@ -36,7 +52,8 @@ export class Pools {
   /** Closes (gracefully) the pools of addresses not in `keep`. */
   retain(keep: Set<string>): void {
     for (const [key, p] of this.pools) {
-      if (keep.has(key)) continue;
+      const addr = key.split('|')[0];
+      if (keep.has(addr)) continue;
       this.pools.delete(key);
       void p.close().catch(() => {});
     }
@@ -49,14 +66,25 @@ export class Pools {
   }
 }
 
-export function reply(res: http.ServerResponse, status: number, reason: string, message?: string): void {
+export function reply(res: http.ServerResponse, status: number, reason: string, message?: string, extra?: http.OutgoingHttpHeaders): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const text = `${message ?? reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), [REASON_HEADER]: reason });
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), [REASON_HEADER]: reason, ...extra });
   res.end(text);
+}
+
+export function applyHeaderOps(headers: Record<string, string | string[] | undefined>, ops: MeshHeaderOps | undefined): void {
+  if (!ops) return;
+  for (const name of ops.remove ?? []) delete headers[name.toLowerCase()];
+  for (const [name, value] of Object.entries(ops.set ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(ops.add ?? {})) {
+    const key = name.toLowerCase();
+    const cur = headers[key];
+    headers[key] = cur === undefined ? value : Array.isArray(cur) ? [...cur, value] : `${cur}, ${value}`;
+  }
 }
 
 function hasBody(req: http.IncomingMessage): boolean {
@@ -64,11 +92,7 @@ function hasBody(req: http.IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
-/** Reads a small request body so it can be sent more than once; undefined when there is none, 'stream' when it is too big. */
-async function bufferBody(req: http.IncomingMessage): Promise<Buffer | undefined | 'stream'> {
-  if (!hasBody(req)) return undefined;
-  const cl = Number(req.headers['content-length']);
-  if (req.headers['transfer-encoding'] !== undefined || !(cl <= RETRY_BODY_LIMIT)) return 'stream';
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
@@ -79,94 +103,137 @@ function sink(): Writable {
   return new Writable({ write: (_c, _e, cb) => cb() });
 }
 
-function isConnectFailure(err: unknown): boolean {
+function classify(err: unknown): number {
   const code = (err as { code?: string }).code;
-  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ECONNRESET_BEFORE_CONNECT';
-}
-
-function isReset(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL') return CONNECT_FAILURE;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_ABORTED' || (err as Error).name === 'AbortError') return 504;
+  return RESET;
 }
 
 export interface ForwardOptions {
   pools: Pools;
-  /** Picks an endpoint, avoiding `tried` when another exists. */
-  pick(tried: ReadonlySet<string> | undefined): Upstream | undefined;
-  /** Extra tries for requests that never reached an app. */
-  retries: number;
+  cluster: Cluster;
+  route?: CompiledRoute;
+  /** Called with the final status (0: the client went away) once the exchange ends. */
+  done?(status: number, ep: EndpointState | undefined): void;
 }
 
-/** Status a request ended with, for logs and metrics (0 = the client went away). */
-export type Outcome = number;
+interface Exchange {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  opts: ForwardOptions;
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer | http.IncomingMessage | null;
+  replayable: boolean;
+  tried: Set<string> | undefined;
+  deadline: number;
+  signal: AbortSignal | undefined;
+}
 
-/** Forwards `req` to an endpoint chosen by `opts.pick`, streaming the response into `res`. */
-export function forward(req: http.IncomingMessage, res: http.ServerResponse, opts: ForwardOptions): Promise<Outcome> {
+/** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
+export function forward(req: http.IncomingMessage, res: http.ServerResponse, opts: ForwardOptions): void {
   const headers = req.headers;
   for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
-  const method = req.method ?? 'GET';
-  const path = req.url ?? '/';
-  const streamed = hasBody(req);
-  if (!streamed) return attempt(req, res, opts, method, path, headers, null, undefined, 0);
-  // Keep a small body for retries; bigger ones go through once.
-  if (req.headers['content-length'] !== undefined && Number(req.headers['content-length']) <= RETRY_BODY_LIMIT && req.headers['transfer-encoding'] === undefined) {
-    return bufferBody(req).then((b) => attempt(req, res, opts, method, path, headers, b === 'stream' ? req : (b ?? null), undefined, 0));
+  applyHeaderOps(headers, opts.route?.requestHeaders);
+  const route = opts.route;
+  let signal: AbortSignal | undefined;
+  let deadline = Infinity;
+  if (route?.timeout !== undefined) {
+    deadline = performance.now() + route.timeout;
+    const ac = new AbortController();
+    signal = ac.signal;
+    const t = setTimeout(() => ac.abort(), route.timeout);
+    res.once('close', () => clearTimeout(t));
   }
-  return attempt(req, res, opts, method, path, headers, req, undefined, opts.retries);
+  const ex: Exchange = { req, res, opts, method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null, replayable: true, tried: undefined, deadline, signal };
+  if (!hasBody(req)) return attempt(ex, 0);
+  const cl = Number(req.headers['content-length']);
+  if (req.headers['transfer-encoding'] === undefined && cl <= RETRY_BODY_LIMIT) {
+    readBody(req).then(
+      (b) => {
+        ex.body = b;
+        attempt(ex, 0);
+      },
+      () => res.destroy(),
+    );
+    return;
+  }
+  // A big or chunked body is streamed through once: no retries.
+  ex.body = req;
+  ex.replayable = false;
+  attempt(ex, 0);
 }
 
-function attempt(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  opts: ForwardOptions,
-  method: string,
-  path: string,
-  headers: http.IncomingHttpHeaders,
-  body: Buffer | http.IncomingMessage | null,
-  tried: Set<string> | undefined,
-  n: number,
-): Promise<Outcome> {
-  const ep = opts.pick(tried);
+function attempt(ex: Exchange, n: number): void {
+  const { req, res, opts } = ex;
+  const cluster = opts.cluster;
+  const ep = cluster.pick(req, ex.tried);
   if (!ep) {
-    reply(res, 503, 'no-healthy-upstream', 'no ready endpoint for this service');
-    return Promise.resolve(503);
+    reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
+    opts.done?.(503, undefined);
+    return;
   }
-  const canRetry = n < opts.retries && (body === null || Buffer.isBuffer(body));
-  return new Promise<Outcome>((resolve) => {
-    let status = 0;
-    let retrying = false;
-    opts.pools.get(ep).stream(
-      { method: method as 'GET', path, headers, body, opaque: null },
-      ({ statusCode, headers: upHeaders }) => {
-        status = statusCode;
-        if (statusCode === 503 && canRetry && upHeaders[REASON_HEADER] !== undefined) {
-          retrying = true;
-          return sink();
-        }
-        for (const h of HOP_BY_HOP) if (upHeaders[h] !== undefined) delete upHeaders[h];
-        res.writeHead(statusCode, upHeaders as http.OutgoingHttpHeaders);
-        return res;
-      },
-      (err) => {
-        if (!err && !retrying) return resolve(status);
-        const retryable = retrying || (canRetry && (isConnectFailure(err) || (status === 0 && isReset(err) && IDEMPOTENT.has(method))));
-        if (retryable && !res.headersSent && !req.destroyed) {
-          const t = tried ?? new Set<string>();
-          t.add(ep.id);
-          // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
-          setTimeout(() => void attempt(req, res, opts, method, path, headers, body, t, n + 1).then(resolve), 10 * 2 ** n);
-          return;
-        }
-        if (res.headersSent) {
-          res.destroy();
-          return resolve(status || 0);
-        }
-        const code = (err as { code?: string }).code;
-        if (code === 'UND_ERR_HEADERS_TIMEOUT') reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
-        else if (isConnectFailure(err)) reply(res, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
-        else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code ?? (err as Error).message}`);
-        resolve(res.statusCode);
-      },
-    );
-  });
+  if (cluster.overflowing(ep)) {
+    reply(res, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
+    opts.done?.(503, ep);
+    return;
+  }
+  const retry = ex.opts.route?.retries;
+  const idempotent = IDEMPOTENT.has(ex.method) || retry?.nonIdempotent === true;
+  const platformLeft = ex.replayable && n < Math.max(PLATFORM_RETRIES, retry?.attempts ?? 0);
+  const userLeft = ex.replayable && retry !== undefined && n < retry.attempts && idempotent;
+  let headersTimeout = retry?.perTryTimeout;
+  if (ex.deadline !== Infinity) headersTimeout = Math.max(1, Math.min(headersTimeout ?? Infinity, ex.deadline - performance.now()));
+  let status = 0;
+  let retrying = false;
+  ep.active++;
+  opts.pools.get(ep, cluster.pool).stream(
+    { method: ex.method as 'GET', path: ex.path, headers: ex.headers, body: ex.body, opaque: null, signal: ex.signal, ...(headersTimeout !== undefined ? { headersTimeout } : {}) },
+    ({ statusCode, headers }) => {
+      status = statusCode;
+      const neverReachedApp = statusCode === 503 && headers[REASON_HEADER] !== undefined;
+      if ((neverReachedApp && platformLeft) || (userLeft && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
+        retrying = true;
+        return sink();
+      }
+      for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
+      applyHeaderOps(headers, ex.opts.route?.responseHeaders);
+      res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
+      return res;
+    },
+    (err) => {
+      ep.active--;
+      const outcome = err && status === 0 ? classify(err) : status;
+      cluster.record(ep, outcome);
+      if (!err && !retrying) {
+        opts.done?.(status, ep);
+        return;
+      }
+      const timedOut = ex.signal?.aborted === true;
+      let again = retrying;
+      if (!again && err && !timedOut && status === 0) {
+        if (outcome === CONNECT_FAILURE) again = platformLeft;
+        else if (outcome === RESET) again = (userLeft && retry.reset) || (platformLeft && IDEMPOTENT.has(ex.method));
+        else if (outcome === 504) again = userLeft && retry.perTryTimeout !== undefined && performance.now() < ex.deadline;
+      }
+      if (again && !res.headersSent && !req.destroyed) {
+        (ex.tried ??= new Set()).add(ep.id);
+        // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
+        setTimeout(() => attempt(ex, n + 1), 10 * 2 ** n);
+        return;
+      }
+      if (res.headersSent) {
+        res.destroy();
+        opts.done?.(status, ep);
+        return;
+      }
+      if (timedOut || outcome === 504) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
+      else if (outcome === CONNECT_FAILURE) reply(res, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
+      else if (retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
+      else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${(err as { code?: string })?.code ?? (err as Error)?.message}`);
+      opts.done?.(res.statusCode, ep);
+    },
+  );
 }

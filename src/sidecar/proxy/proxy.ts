@@ -4,13 +4,12 @@
 import type http from 'node:http';
 import { GATEWAY_ID, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import type { ProxyConfig } from './config.js';
-import { forward, Pools, reply, type Upstream } from './forward.js';
+import { Cluster } from './cluster.js';
+import { EndpointRegistry, EndpointState } from './endpoints.js';
+import { forward, Pools, reply } from './forward.js';
 import { Listener, type Handler } from './listener.js';
-import { RoutingTable, type ServiceRoute } from './routing-table.js';
+import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
-
-/** Extra tries for requests that never reached an app (Istio's default is 2 retries). */
-const RETRIES = 3;
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -18,7 +17,9 @@ export class Proxy {
   private readonly fixed: Listener[] = [];
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
-  private readonly appUpstream: Upstream | undefined;
+  private readonly registry = new EndpointRegistry();
+  /** The app behind the inbound listener: a one-endpoint cluster, no policy. */
+  private readonly appCluster: Cluster | undefined;
   private draining = false;
   private requests = 0;
 
@@ -26,7 +27,7 @@ export class Proxy {
     readonly cfg: ProxyConfig,
     private readonly log: (msg: string) => void,
   ) {
-    if (cfg.appPort !== undefined) this.appUpstream = { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort };
+    if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
     this.snapshots = new SnapshotClient({ stateDir: cfg.stateDir, proxyId: cfg.proxyId, log, onSnapshot: (s) => this.apply(s) });
   }
 
@@ -52,10 +53,11 @@ export class Proxy {
   }
 
   private apply(snapshot: MeshSnapshot): void {
-    const table = new RoutingTable(snapshot);
+    const table = new RoutingTable(snapshot, this.registry);
     this.table = table;
     const keep = new Set(table.addresses);
-    if (this.appUpstream) keep.add(`${this.appUpstream.host}:${this.appUpstream.port}`);
+    const app = this.appCluster?.endpoints[0];
+    if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
   }
@@ -95,10 +97,9 @@ export class Proxy {
   private inbound(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.draining) return reply(res, 503, 'draining', 'instance is shutting down');
     const table = this.table;
-    if (!table || !table.registered(this.cfg.service, this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
+    if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
-    const app = this.appUpstream!;
-    void forward(req, res, { pools: this.pools, pick: () => app, retries: 1 }).then((status) => this.logged('inbound', this.cfg.service, req, status, started));
+    forward(req, res, { pools: this.pools, cluster: this.appCluster!, done: (status) => this.logged('inbound', this.cfg.service, req, status, started) });
   }
 
   private toService(service: string, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -107,9 +108,36 @@ export class Proxy {
     this.send(route, req, res);
   }
 
-  private send(route: ServiceRoute, req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
+  private send(service: ServiceEntry, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const route = service.route(req);
+    if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
-    void forward(req, res, { pools: this.pools, pick: (tried) => route.pick(tried), retries: RETRIES }).then((status) => this.logged('outbound', route.name, req, status, started));
+    const fault = route.fault;
+    if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
+      reply(res, fault.abort.status, 'fault-abort', 'fault injected');
+      return this.logged('outbound', service.name, req, fault.abort.status, started);
+    }
+    const go = (): void => {
+      if (route.mirror && Math.random() * 100 < route.mirror.percent) this.mirror(route.mirror.cluster, req);
+      forward(req, res, { pools: this.pools, cluster: route.destination(), route, done: (status) => this.logged('outbound', service.name, req, status, started) });
+    };
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(go, fault.delay.fixedDelay);
+    else go();
+  }
+
+  /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
+  private mirror(cluster: Cluster, req: http.IncomingMessage): void {
+    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return;
+    const ep = cluster.pick(req, undefined);
+    if (!ep) return;
+    const headers = { ...req.headers, host: `${req.headers.host ?? cluster.name}-shadow` };
+    delete headers.connection;
+    this.pools
+      .get(ep, cluster.pool)
+      .request({ method: (req.method ?? 'GET') as 'GET', path: req.url ?? '/', headers })
+      .then((r) => r.body.dump())
+      .catch(() => {});
   }
 
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
@@ -144,7 +172,7 @@ export class Proxy {
     if (req.url === '/mesh/state') {
       const t = this.table;
       const services: Record<string, number> = {};
-      for (const s of t?.services.values() ?? []) services[s.name] = s.endpoints.length;
+      for (const s of t?.services.values() ?? []) services[s.name] = s.cluster.endpoints.length;
       return send(
         200,
         JSON.stringify({
@@ -152,7 +180,7 @@ export class Proxy {
           mode: this.cfg.mode,
           version: t?.version ?? null,
           services,
-          registered: this.cfg.mode === 'gateway' ? this.cfg.proxyId === GATEWAY_ID : (t?.registered(this.cfg.service, this.cfg.proxyId) ?? false),
+          registered: this.cfg.mode === 'gateway' ? this.cfg.proxyId === GATEWAY_ID : (t?.registered(this.cfg.proxyId) ?? false),
           draining: this.draining,
           requests: this.requests,
         }),

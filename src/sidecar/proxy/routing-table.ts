@@ -1,38 +1,19 @@
-// The routing state compiled from one MeshSnapshot: per service its registered endpoints and a
-// round-robin cursor, plus the ingress route matcher. Rebuilt once per snapshot, read per request.
+// The routing state compiled from one MeshSnapshot: a cluster per service (and per variant asked
+// for by a route), each service's route matcher, and the ingress matcher. Rebuilt once per
+// snapshot, read per request; endpoint state (ejections, in-flight counts) lives in the registry.
 import type { MeshSnapshot } from '../../lib/mesh-protocol.js';
-import type { Upstream } from './forward.js';
+import { Cluster } from './cluster.js';
+import type { EndpointRegistry } from './endpoints.js';
+import { compileRoutes, type RouteMatcher } from './routes.js';
 
-export interface ServiceRoute {
+export interface ServiceEntry {
   name: string;
   port: number;
-  endpoints: Upstream[];
-  /** Picks the next endpoint round-robin, skipping `tried` when another endpoint exists. */
-  pick(tried: ReadonlySet<string> | undefined): Upstream | undefined;
+  cluster: Cluster;
+  route: RouteMatcher;
 }
 
-function serviceRoute(name: string, port: number, endpoints: Upstream[]): ServiceRoute {
-  let next = 0;
-  return {
-    name,
-    port,
-    endpoints,
-    pick(tried) {
-      const n = endpoints.length;
-      if (n === 0) return undefined;
-      for (let i = 0; i < n; i++) {
-        const ep = endpoints[next];
-        next = next + 1 === n ? 0 : next + 1;
-        if (!tried || !tried.has(ep.id)) return ep;
-      }
-      const ep = endpoints[next];
-      next = next + 1 === n ? 0 : next + 1;
-      return ep;
-    },
-  };
-}
-
-/** Ingress matcher: path → service name, first match wins; compiled to a closure per snapshot. */
+/** Ingress matcher: path → service name, first match wins. */
 export type IngressMatcher = (path: string) => string | undefined;
 
 function compileIngress(snapshot: MeshSnapshot): IngressMatcher | undefined {
@@ -55,30 +36,50 @@ function compileIngress(snapshot: MeshSnapshot): IngressMatcher | undefined {
 
 export class RoutingTable {
   readonly version: number;
-  readonly services = new Map<string, ServiceRoute>();
-  readonly byPort = new Map<number, ServiceRoute>();
+  readonly services = new Map<string, ServiceEntry>();
+  readonly byPort = new Map<number, ServiceEntry>();
   readonly ingress: IngressMatcher | undefined;
   readonly ingressPort: number | undefined;
   readonly accessLog: boolean;
   /** host:port of every endpoint (pools of others are closed). */
   readonly addresses = new Set<string>();
+  private readonly ids = new Set<string>();
 
-  constructor(readonly snapshot: MeshSnapshot) {
+  constructor(
+    readonly snapshot: MeshSnapshot,
+    registry: EndpointRegistry,
+  ) {
     this.version = snapshot.version;
+    const perService = snapshot.config.services ?? {};
+    const clusters = new Map<string, Cluster>();
+    const views = new Map(snapshot.services.map((s) => [s.name, s]));
+    const lookup = (service: string, variant: string | undefined): Cluster => {
+      const key = variant === undefined ? service : `${service}/${variant}`;
+      let c = clusters.get(key);
+      if (!c) {
+        const eps = (views.get(service)?.endpoints ?? []).filter((e) => variant === undefined || e.variant === variant).map((e) => registry.get(e));
+        c = new Cluster(key, eps, perService[service]?.policy);
+        clusters.set(key, c);
+      }
+      return c;
+    };
     for (const s of snapshot.services) {
-      const eps = s.endpoints.map((e) => ({ id: e.id, host: e.host, port: e.port }));
-      for (const e of eps) this.addresses.add(`${e.host}:${e.port}`);
-      const route = serviceRoute(s.name, s.port, eps);
-      this.services.set(s.name, route);
-      this.byPort.set(s.port, route);
+      for (const e of s.endpoints) {
+        this.addresses.add(`${e.host}:${e.port}`);
+        this.ids.add(e.id);
+      }
+      const entry: ServiceEntry = { name: s.name, port: s.port, cluster: lookup(s.name, undefined), route: compileRoutes(s.name, perService[s.name]?.routes, lookup) };
+      this.services.set(s.name, entry);
+      this.byPort.set(s.port, entry);
     }
+    registry.retain(this.ids);
     this.ingress = compileIngress(snapshot);
     this.ingressPort = snapshot.config.ingress?.port;
     this.accessLog = snapshot.config.accessLog;
   }
 
-  /** True when `instance` is a registered endpoint of `service`. */
-  registered(service: string, instance: string): boolean {
-    return this.services.get(service)?.endpoints.some((e) => e.id === instance) ?? false;
+  /** True when `instance` is a registered endpoint (of any service). */
+  registered(instance: string): boolean {
+    return this.ids.has(instance);
   }
 }

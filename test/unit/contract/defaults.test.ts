@@ -19,6 +19,7 @@ test('a minimal service gets every default', () => {
   assert.deepEqual(spec, {
     app: 'shop',
     environments: {},
+    mesh: { accessLog: true },
     services: {
       web: {
         run: 'node web.js',

@@ -1,0 +1,48 @@
+// Long-lived state of each endpoint (outlier ejection, in-flight count for least_request, first seen
+// for slow start), kept across snapshots by instance id so a new snapshot does not reset it.
+import type { MeshEndpoint } from '../../lib/mesh-protocol.js';
+
+export class EndpointState {
+  active = 0;
+  consecutive5xx = 0;
+  consecutiveGateway = 0;
+  ejectedUntil = 0;
+  ejections = 0;
+  readonly firstSeen = performance.now();
+  host: string;
+  port: number;
+  variant: string;
+
+  constructor(readonly id: string, ep: MeshEndpoint) {
+    this.host = ep.host;
+    this.port = ep.port;
+    this.variant = ep.variant;
+  }
+
+  ejected(now: number): boolean {
+    return this.ejectedUntil > now;
+  }
+}
+
+export class EndpointRegistry {
+  private readonly byId = new Map<string, EndpointState>();
+
+  /** The state object for an endpoint of the current snapshot (created on first sight). */
+  get(ep: MeshEndpoint): EndpointState {
+    let s = this.byId.get(ep.id);
+    if (!s) {
+      s = new EndpointState(ep.id, ep);
+      this.byId.set(ep.id, s);
+    } else {
+      s.host = ep.host;
+      s.port = ep.port;
+      s.variant = ep.variant;
+    }
+    return s;
+  }
+
+  /** Forgets endpoints that left the mesh. */
+  retain(ids: Set<string>): void {
+    for (const id of this.byId.keys()) if (!ids.has(id)) this.byId.delete(id);
+  }
+}

@@ -1,0 +1,127 @@
+// A service's routes compiled once per snapshot into a matcher: the first route whose conditions
+// all hold wins (Istio HTTPRoute). Each condition is a small closure built here, so a request runs
+// only the checks its routes need (the query string is parsed only when a route looks at it).
+import type http from 'node:http';
+import type { MeshHeaderOps, MeshRoute, MeshStringMatch } from '../../lib/mesh-protocol.js';
+import type { Cluster } from './cluster.js';
+
+export interface CompiledRoute {
+  name: string;
+  /** Picks the destination cluster (weighted). */
+  destination(): Cluster;
+  timeout?: number;
+  retries: { attempts: number; perTryTimeout?: number; fiveXx: boolean; gateway: boolean; connect: boolean; reset: boolean; nonIdempotent: boolean } | undefined;
+  fault?: MeshRoute['fault'];
+  mirror?: { cluster: Cluster; percent: number };
+  requestHeaders?: MeshHeaderOps;
+  responseHeaders?: MeshHeaderOps;
+}
+
+/** Per-request view the predicates share: path without query, parsed query on demand. */
+interface RequestView {
+  req: http.IncomingMessage;
+  path: string;
+  query: URLSearchParams | undefined;
+  rawQuery: string;
+}
+
+type Predicate = (v: RequestView) => boolean;
+
+function stringPredicate(m: MeshStringMatch): (value: string | undefined) => boolean {
+  if (m.present !== undefined) return (v) => (v !== undefined) === m.present;
+  if (m.exact !== undefined) return (v) => v === m.exact;
+  if (m.prefix !== undefined) return (v) => v !== undefined && v.startsWith(m.prefix!);
+  const re = new RegExp(`^(?:${m.regex})$`);
+  return (v) => v !== undefined && re.test(v);
+}
+
+function compileMatch(match: MeshRoute['match']): Predicate[] {
+  const preds: Predicate[] = [];
+  if (!match) return preds;
+  const p = match.path;
+  if (p?.exact !== undefined) preds.push((v) => v.path === p.exact);
+  else if (p?.prefix !== undefined) preds.push((v) => v.path.startsWith(p.prefix!));
+  else if (p?.regex !== undefined) {
+    const re = new RegExp(`^(?:${p.regex})$`);
+    preds.push((v) => re.test(v.path));
+  }
+  if (match.method !== undefined) {
+    const methods = new Set((Array.isArray(match.method) ? match.method : [match.method]).map((m) => m.toUpperCase()));
+    preds.push((v) => methods.has(v.req.method ?? 'GET'));
+  }
+  for (const [name, m] of Object.entries(match.headers ?? {})) {
+    const key = name.toLowerCase();
+    const test = stringPredicate(m);
+    preds.push((v) => {
+      const h = v.req.headers[key];
+      return test(Array.isArray(h) ? h.join(',') : h);
+    });
+  }
+  for (const [name, m] of Object.entries(match.query ?? {})) {
+    const test = stringPredicate(m);
+    preds.push((v) => {
+      v.query ??= new URLSearchParams(v.rawQuery);
+      return test(v.query.get(name) ?? undefined);
+    });
+  }
+  return preds;
+}
+
+export type ClusterLookup = (service: string, variant: string | undefined) => Cluster;
+
+function compileDestination(route: MeshRoute, self: string, lookup: ClusterLookup): () => Cluster {
+  const to = route.to ?? self;
+  if (typeof to === 'string') {
+    const c = lookup(to, undefined);
+    return () => c;
+  }
+  const weighted = to.filter((d) => d.weight > 0).map((d) => ({ cluster: lookup(d.service, d.variant), weight: d.weight }));
+  if (weighted.length === 0) {
+    const c = lookup(to[0].service, to[0].variant);
+    return () => c;
+  }
+  if (weighted.length === 1) return () => weighted[0].cluster;
+  const total = weighted.reduce((s, d) => s + d.weight, 0);
+  const cumulative = weighted.map((d, i) => ({ cluster: d.cluster, upTo: weighted.slice(0, i + 1).reduce((s, x) => s + x.weight, 0) }));
+  return () => {
+    const r = Math.random() * total;
+    for (const d of cumulative) if (r < d.upTo) return d.cluster;
+    return cumulative[cumulative.length - 1].cluster;
+  };
+}
+
+export type RouteMatcher = (req: http.IncomingMessage) => CompiledRoute | undefined;
+
+/** Compiles the routes of service `self`; with no routes, every request goes to the service itself. */
+export function compileRoutes(self: string, routes: MeshRoute[] | undefined, lookup: ClusterLookup): RouteMatcher {
+  if (!routes || routes.length === 0) {
+    const only: CompiledRoute = { name: 'default', destination: compileDestination({}, self, lookup), retries: undefined };
+    return () => only;
+  }
+  const compiled = routes.map((r, i) => {
+    const retryOn = new Set(r.retries?.retryOn ?? []);
+    const route: CompiledRoute = {
+      name: r.name ?? `route-${i}`,
+      destination: compileDestination(r, self, lookup),
+      timeout: r.timeout,
+      retries: r.retries
+        ? { attempts: r.retries.attempts, perTryTimeout: r.retries.perTryTimeout, fiveXx: retryOn.has('5xx'), gateway: retryOn.has('gateway-error'), connect: retryOn.has('connect-failure'), reset: retryOn.has('reset'), nonIdempotent: r.retries.nonIdempotent }
+        : undefined,
+      fault: r.fault,
+      mirror: r.mirror ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent } : undefined,
+      requestHeaders: r.headers?.request,
+      responseHeaders: r.headers?.response,
+    };
+    return { preds: compileMatch(r.match), route };
+  });
+  return (req) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const view: RequestView = { req, path: q < 0 ? url : url.slice(0, q), rawQuery: q < 0 ? '' : url.slice(q + 1), query: undefined };
+    outer: for (const c of compiled) {
+      for (const p of c.preds) if (!p(view)) continue outer;
+      return c.route;
+    }
+    return undefined;
+  };
+}
