@@ -34,6 +34,7 @@ export async function deploy(o: DeployFlags): Promise<void> {
     report = await applyObjects({
       app: result.app,
       objects: result.objects,
+      rolloutOrder: result.services,
       context: o.context,
       namespace: o.namespace,
       dryRun: o.dryRun,

@@ -38,6 +38,8 @@ export interface ApplyOptions {
   namespace?: string;
   /** Server-side dry run: nothing is persisted, nothing is pruned or waited for. */
   dryRun?: boolean;
+  /** Deployment names in the order to wait for their rollouts (dependencies first); others follow. */
+  rolloutOrder?: readonly string[];
   /** Wait for rollouts (default true unless dryRun). */
   wait?: boolean;
   timeoutMs?: number;
@@ -151,7 +153,12 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
 
   if (opts.dryRun || opts.wait === false) return report;
   const deadline = performance.now() + (opts.timeoutMs ?? 300_000);
-  for (const d of ordered.filter((o) => o.kind === 'Deployment')) {
+  const rank = (name: string) => {
+    const i = opts.rolloutOrder?.indexOf(name) ?? -1;
+    return i === -1 ? Number.MAX_SAFE_INTEGER : i;
+  };
+  const deployments = ordered.filter((o) => o.kind === 'Deployment').sort((a, b) => rank(a.metadata.name) - rank(b.metadata.name));
+  for (const d of deployments) {
     report.rollouts.push(await waitForRollout(client, d.metadata.name, namespace, deadline, opts.pollMs ?? 1000, progress));
   }
   return report;

@@ -58,6 +58,8 @@ export interface RenderResult {
   app: string;
   env?: string;
   mesh: MeshKind;
+  /** Services in start order (dependencies first): the order `berth deploy` waits for rollouts. */
+  services: string[];
   /** In apply order. */
   objects: K8sObject[];
   /** Sorted by path, deduplicated. */
@@ -122,7 +124,7 @@ export function renderObjects(opts: RenderOptions): RenderResult {
   const handled = new Set(RENDERERS.flatMap((r) => r.handles));
   const handledApp = new Set(APP_RENDERERS.flatMap((r) => r.handles));
   warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
-  return { app: spec.app, env: opts.env, mesh, objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
+  return { app: spec.app, env: opts.env, mesh, services: [...contexts.keys()], objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
 }
 
 function dedupeWarnings(warnings: RenderWarning[]): RenderWarning[] {
