@@ -8,6 +8,11 @@ import { splitCommand } from '../../contract/index.js';
 import { LOG_AGENT_CONFIG_ENV, LOG_AGENT_SIDECAR_NAME, LOG_AGENT_STATE_DIR_ENV, type LogAgentConfig } from '../../lib/log-agent-config.js';
 import type { SidecarBuilder } from '../platform-sidecars.js';
 
+/** Node flags for the agent process under a memory limit of `memoryMiB`. */
+export function logAgentHeapFlags(memoryMiB: number): string[] {
+  return [`--max-old-space-size=${Math.max(24, Math.floor(memoryMiB / 2))}`, '--max-semi-space-size=2'];
+}
+
 const logsMain = fileURLToPath(new URL('../../sidecar/logs/main.js', import.meta.url));
 
 export const logsSidecar: SidecarBuilder = (ctx) => {
@@ -24,7 +29,9 @@ export const logsSidecar: SidecarBuilder = (ctx) => {
     buffer: logs.buffer,
     sinks: logs.sinks,
   };
-  const argv = logs.agent.run !== undefined ? splitCommand(logs.agent.run) : [process.execPath, logsMain];
+  // The heap is capped well below the memory limit, so a flood makes V8 collect instead of growing.
+  const heapFlags = logAgentHeapFlags(logs.agent.memoryMiB);
+  const argv = logs.agent.run !== undefined ? splitCommand(logs.agent.run) : [process.execPath, ...heapFlags, logsMain];
   return {
     sidecar: {
       name: LOG_AGENT_SIDECAR_NAME,

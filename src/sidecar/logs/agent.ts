@@ -29,6 +29,8 @@ export interface LogAgentOptions {
   pollMs?: number;
   noWatch?: boolean;
   backoff?: BackoffOptions;
+  /** How often status.json is rewritten (default 1000 ms). */
+  statusMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -85,7 +87,7 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
     try {
       writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
     } catch {}
-  }, 1000);
+  }, o.statusMs ?? 1000);
   statusTimer.unref();
 
   return {

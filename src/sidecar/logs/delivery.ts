@@ -19,6 +19,8 @@ export interface DeliveryOptions {
   backoff?: BackoffOptions;
   /** Largest batch handed to the sink at once. */
   batchMaxRecords?: number;
+  /** Batches sent at the same time (memory buffer; default 4). The disk buffer sends one at a time. */
+  concurrency?: number;
   log?: (msg: string) => void;
 }
 
@@ -102,8 +104,10 @@ export class Delivery {
   }
 
   private async work(): Promise<void> {
+    if (!this.disk) return this.workMemory();
+    // Disk: one batch at a time from the head of the buffer; the read position moves after the ack.
     while (!this.closed) {
-      const next = this.next();
+      const next = this.disk.peek();
       if (!next) {
         if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
         await new Promise<void>((r) => (this.wakeWorker = r));
@@ -113,32 +117,41 @@ export class Delivery {
       const ok = await this.deliver(next.records);
       this.running = false;
       if (ok === 'closed') return;
-      next.ack();
+      this.disk.ack(next.next, next.size);
+      this.stats.queued = this.disk.isEmpty ? 0 : Math.max(0, this.stats.queued - next.records.length);
     }
   }
 
-  private next(): { records: readonly LogRecord[]; ack: () => void } | undefined {
-    if (this.disk) {
-      const b = this.disk.peek();
-      if (!b) return undefined;
-      return {
-        records: b.records,
-        ack: () => {
-          this.disk?.ack(b.next, b.size);
-          this.stats.queued = this.disk?.isEmpty ? 0 : Math.max(0, this.stats.queued - b.records.length);
-        },
-      };
+  /** Memory: up to `concurrency` batches in flight; acknowledgements are released in submission order. */
+  private async workMemory(): Promise<void> {
+    const concurrency = this.opts.concurrency ?? 4;
+    let started = 0; // queue entries [0, started) are in flight or done
+    let inFlight = 0;
+    const done = new Set<Queued>();
+    while (!this.closed) {
+      if (inFlight < concurrency && started < this.queue.length) {
+        const q = this.queue[started++];
+        inFlight++;
+        this.running = true;
+        void this.deliver(q.records).then((ok) => {
+          inFlight--;
+          if (ok === 'closed') return;
+          done.add(q);
+          while (this.queue.length > 0 && done.has(this.queue[0])) {
+            const head = this.queue.shift() as Queued;
+            done.delete(head);
+            started--;
+            this.stats.queued -= head.records.length;
+            head.done();
+          }
+          this.running = inFlight > 0;
+          this.wake();
+        });
+        continue;
+      }
+      if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+      await new Promise<void>((r) => (this.wakeWorker = r));
     }
-    const q = this.queue[0];
-    if (!q) return undefined;
-    return {
-      records: q.records,
-      ack: () => {
-        this.queue.shift();
-        this.stats.queued -= q.records.length;
-        q.done();
-      },
-    };
   }
 
   /** Sends with retries until acknowledged (or permanently rejected: counted). */

@@ -21,9 +21,9 @@ export interface SourceMeta {
   process: string;
 }
 
-const LEVEL_KEYS = ['level', 'lvl', 'severity', 'loglevel', 'log.level'];
-const TIME_KEYS = ['time', 'ts', 'timestamp', '@timestamp', 't'];
-const MESSAGE_KEYS = ['message', 'msg'];
+const LEVEL_KEYS = new Set(['level', 'lvl', 'severity', 'loglevel', 'log.level']);
+const TIME_KEYS = new Set(['time', 'ts', 'timestamp', '@timestamp', 't']);
+const MESSAGE_KEYS = new Set(['message', 'msg']);
 const LEVEL_IN_TEXT = /\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|PANIC)\b/;
 
 /** Cuts a truncated line back to a UTF-8 character boundary (so truncation never invents bad bytes). */
@@ -64,60 +64,36 @@ export class RecordBuilder {
   build(line: RawLine, src: SourceMeta, now: string): LogRecord {
     let bytes = line.bytes;
     if (line.droppedBytes > 0) bytes = trimToCharBoundary(bytes);
-    let message: string;
-    let rawBase64: string | undefined;
-    if (isUtf8(bytes)) message = bytes.toString('utf8');
-    else {
-      message = bytes.toString('utf8');
-      rawBase64 = bytes.toString('base64');
-    }
+    let message = bytes.toString('utf8');
+    const rawBase64 = isUtf8(bytes) ? undefined : bytes.toString('base64');
     if (message.endsWith('\r')) message = message.slice(0, -1);
+    const id = this.identity;
+    // One object shape for every record (optional fields start undefined and are left out of JSON).
     const rec: LogRecord = {
-      id: `${this.identity.instance}/${src.key}:${line.endOffset}`,
+      id: `${id.instance}/${src.key}:${line.endOffset}`,
       time: line.time ?? now,
       message,
+      level: undefined,
       stream: line.stream,
       file: src.file,
       process: src.process,
-      ...this.identity,
+      app: id.app,
+      service: id.service,
+      variant: id.variant,
+      revision: id.revision,
+      instance: id.instance,
+      node: id.node,
+      fields: undefined,
+      truncated: undefined,
+      rawBase64,
     };
-    let fields: ParsedFields | undefined;
+    let parsed: ParsedFields | undefined;
     for (const p of this.parsers) {
-      fields = p(message);
-      if (fields) break;
+      parsed = p(message);
+      if (parsed) break;
     }
-    if (fields) {
-      const rest: ParsedFields = { ...fields };
-      for (const k of LEVEL_KEYS) {
-        if (k in rest) {
-          const lv = normalizeLevel(rest[k]);
-          if (lv) {
-            rec.level = lv;
-            delete rest[k];
-            break;
-          }
-        }
-      }
-      for (const k of TIME_KEYS) {
-        if (k in rest) {
-          const t = toTime(rest[k]);
-          if (t) {
-            rec.time = t;
-            delete rest[k];
-            break;
-          }
-        }
-      }
-      for (const k of MESSAGE_KEYS) {
-        if (typeof rest[k] === 'string') {
-          rec.message = rest[k] as string;
-          delete rest[k];
-          break;
-        }
-      }
-      if (Object.keys(rest).length > 0) rec.fields = rest;
-    }
-    if (!rec.level) {
+    if (parsed) this.lift(rec, parsed);
+    if (rec.level === undefined) {
       const m = LEVEL_IN_TEXT.exec(message.length > 80 ? message.slice(0, 80) : message);
       if (m) rec.level = normalizeLevel(m[1]);
     }
@@ -125,7 +101,38 @@ export class RecordBuilder {
       rec.truncated = true;
       rec.message += `…[truncated ${line.droppedBytes} bytes]`;
     }
-    if (rawBase64 !== undefined) rec.rawBase64 = rawBase64;
     return rec;
+  }
+
+  /** Moves level, time and message out of parsed fields into the record; the rest become `fields`. */
+  private lift(rec: LogRecord, parsed: ParsedFields): void {
+    let rest: ParsedFields | undefined;
+    let gotLevel = false;
+    let gotTime = false;
+    let gotMessage = false;
+    for (const k in parsed) {
+      const v = parsed[k];
+      if (!gotLevel && LEVEL_KEYS.has(k)) {
+        const lv = normalizeLevel(v);
+        if (lv) {
+          rec.level = lv;
+          gotLevel = true;
+          continue;
+        }
+      } else if (!gotTime && TIME_KEYS.has(k)) {
+        const t = toTime(v);
+        if (t) {
+          rec.time = t;
+          gotTime = true;
+          continue;
+        }
+      } else if (!gotMessage && MESSAGE_KEYS.has(k) && typeof v === 'string') {
+        rec.message = v;
+        gotMessage = true;
+        continue;
+      }
+      (rest ??= {})[k] = v;
+    }
+    if (rest) rec.fields = rest;
   }
 }

@@ -34,7 +34,7 @@ export class BoundedLineSplitter {
     return this.held > 0 || this.dropped > 0;
   }
 
-  /** Feeds `chunk`, which starts at file offset `chunkOffset`; returns the completed lines. */
+  /** Feeds `chunk` (which must not be reused by the caller), starting at file offset `chunkOffset`; returns the completed lines. */
   push(chunk: Buffer, chunkOffset: number, out: SplitLine[] = []): SplitLine[] {
     let start = 0;
     while (start < chunk.length) {
@@ -70,8 +70,8 @@ export class BoundedLineSplitter {
       return;
     }
     const kept = piece.length <= room ? piece : piece.subarray(0, room);
-    // Copy: the reader reuses its chunk buffer.
-    this.parts.push(Buffer.from(kept));
+    // A view, not a copy: readers hand in a fresh chunk each time and never reuse it.
+    this.parts.push(kept);
     this.held += kept.length;
     this.dropped += piece.length - kept.length;
   }

@@ -29,7 +29,8 @@ const identity = {
 };
 config.captureDir ??= join(stateDir, 'logs', identity.service, identity.instance);
 const workDir = join(stateDir, 'logs-agent', identity.instance);
-const agent = startLogAgent({ config, identity, stateDir, workDir, log: (m) => process.stderr.write(`berth-logs: ${m}\n`) });
+const statusMs = Number(env.BERTH_LOGS_STATUS_MS) || undefined;
+const agent = startLogAgent({ config, identity, stateDir, workDir, statusMs, log: (m) => process.stderr.write(`berth-logs: ${m}\n`) });
 process.stderr.write(`berth-logs: collecting for ${identity.service}/${identity.instance} (pid ${process.pid})\n`);
 
 let stopping = false;

@@ -10,7 +10,7 @@ import type { Tailer, TailedLine } from './tailer.js';
 export interface PipelineOptions {
   /** Lines per batch (default 1000). */
   batchLines?: number;
-  /** Batches in flight before reading pauses (default 8). */
+  /** Batches in flight before reading pauses (default 4). */
   maxBatchesInFlight?: number;
   /** Checkpoint writes are coalesced to at most one per this many ms (default 200). */
   checkpointEveryMs?: number;
@@ -68,7 +68,7 @@ export class Pipeline {
 
   private async run(): Promise<void> {
     const batchLines = this.opts.batchLines ?? 1000;
-    const maxInFlight = this.opts.maxBatchesInFlight ?? 8;
+    const maxInFlight = this.opts.maxBatchesInFlight ?? 4;
     const lines: TailedLine[] = [];
     while (!this.stopped) {
       if (this.inFlight.length >= maxInFlight || this.deliveries.some((d) => d.full)) {

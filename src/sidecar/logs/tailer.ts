@@ -119,7 +119,7 @@ export interface TailerStats {
 
 export class Tailer {
   private readonly sources = new Map<string, Source>();
-  private readonly chunk: Buffer;
+  private readonly chunkBytes: number;
   private readonly scratch = Buffer.allocUnsafe(256);
   private watchers: FSWatcher[] = [];
   private wake: (() => void) | undefined;
@@ -128,7 +128,7 @@ export class Tailer {
   readonly stats: TailerStats = { sources: 0, truncatedLines: 0, rotationsFollowed: 0, truncationsSeen: 0, watching: false };
 
   constructor(private readonly opts: TailerOptions) {
-    this.chunk = Buffer.allocUnsafe(opts.chunkBytes ?? 256 * 1024);
+    this.chunkBytes = opts.chunkBytes ?? 256 * 1024;
     if (!opts.noWatch) this.startWatching();
   }
 
@@ -314,16 +314,17 @@ export class Tailer {
   }
 
   /**
-   * Reads up to about `maxLines` new lines from all sources (oldest rotation generation first).
+   * Reads up to about `maxLines` new lines (and about `maxBytes`) from all sources (oldest rotation generation first).
    * Scans for file changes first when due.
    */
-  read(maxLines: number, out: TailedLine[] = []): TailedLine[] {
+  read(maxLines: number, out: TailedLine[] = [], maxBytes = 4 * 1024 * 1024): TailedLine[] {
     const now = Date.now();
     if (this.changed || now - this.lastScan >= this.pollMs) this.scan();
     const ordered = [...this.sources.values()].sort((a, b) => b.generation - a.generation);
+    const budget = { bytes: maxBytes };
     for (const s of ordered) {
-      if (out.length >= maxLines) break;
-      this.readSource(s, maxLines, out, now);
+      if (out.length >= maxLines || budget.bytes <= 0) break;
+      this.readSource(s, maxLines, out, now, budget);
     }
     return out;
   }
@@ -340,7 +341,7 @@ export class Tailer {
     }
   }
 
-  private readSource(s: Source, maxLines: number, out: TailedLine[], now: number): void {
+  private readSource(s: Source, maxLines: number, out: TailedLine[], now: number, budget: { bytes: number }): void {
     if (s.fd === undefined) return;
     // The content under the descriptor may have been replaced (truncated and rewritten): never read a
     // stranger's bytes at our offset; the next scan sorts it out.
@@ -349,10 +350,12 @@ export class Tailer {
       return;
     }
     const lines: SplitLine[] = [];
-    while (out.length < maxLines) {
+    while (out.length < maxLines && budget.bytes > 0) {
       let n: number;
+      // A fresh chunk per read: lines are views into it (no per-line copy), so it is never reused.
+      const chunk = Buffer.allocUnsafeSlow(this.chunkBytes);
       try {
-        n = readSync(s.fd, this.chunk, 0, this.chunk.length, s.readOffset);
+        n = readSync(s.fd, chunk, 0, chunk.length, s.readOffset);
       } catch {
         return;
       }
@@ -362,8 +365,9 @@ export class Tailer {
       }
       s.atEofSince = undefined;
       lines.length = 0;
-      s.splitter.push(this.chunk.subarray(0, n), s.readOffset, lines);
+      s.splitter.push(chunk.subarray(0, n), s.readOffset, lines);
       s.readOffset += n;
+      budget.bytes -= n;
       for (const l of lines) this.emitLine(s, l, now, out);
     }
   }
