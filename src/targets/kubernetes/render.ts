@@ -16,10 +16,11 @@ import { workloadRenderer } from './workloads.js';
 import { ingressRenderer } from './ingress.js';
 import { logsRenderer } from './logs.js';
 import { scalingRenderer } from './scaling.js';
+import { trafficRenderer } from './traffic.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
-export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, workloadRenderer, serviceRenderer, scalingRenderer];
+export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
 export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer];
