@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { Logs } from './schema-logs.js';
 import { Nodes, Placement } from './schema-nodes.js';
 import { Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
+import { Variants } from './variants.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -179,6 +180,7 @@ export const Service = z
     placement: Placement.optional(),
     routes: z.array(Route).optional().describe('Routes for all traffic sent to this service, from other services or the ingress; the first match wins.'),
     policy: Policy.optional(),
+    variants: z.lazy(() => Variants).optional(),
     logs: Logs.prefault({}),
   })
   .describe('A service: a program run as one or more identical instances.');

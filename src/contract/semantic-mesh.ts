@@ -2,8 +2,10 @@
 // ingress port is not a service's port (the gateway serves both on 127.0.0.1).
 import type { Problem } from './problem.js';
 import { isPlainObject } from './shape.js';
+import { checkVariants } from './variants.js';
 
 export function checkMesh(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[]): void {
+  checkVariants(services, errors);
   const ingress = data.ingress;
   if (!isPlainObject(ingress)) return checkServiceRoutes(services, errors);
   const portOf = (name: string): unknown => (isPlainObject(services[name]) ? (services[name] as Record<string, unknown>).port : undefined);

@@ -4,6 +4,12 @@ import type { InstanceObserved, InstanceSpec, InstanceStatus } from '../lib/agen
 import type { InstanceTemplate } from '../plan/index.js';
 import type { InstanceRecord } from './store.js';
 
+/** The variant of a deployment: `orders.v2` → v2; a plain service name → default. */
+export function variantOf(deployment: string): string {
+  const dot = deployment.indexOf('.');
+  return dot < 0 ? 'default' : deployment.slice(dot + 1);
+}
+
 export function materialize(
   app: string,
   rec: InstanceRecord,
@@ -14,7 +20,7 @@ export function materialize(
     HOST: rec.host,
     BERTH_INSTANCE: rec.id,
     BERTH_NODE: rec.node,
-    BERTH_VARIANT: 'default',
+    BERTH_VARIANT: variantOf(rec.service),
   };
   // Kubernetes' dependent variables: `$(HOST)` etc. in a template value become this instance's value.
   const expand = (env: Record<string, string>): Record<string, string> => {
@@ -42,7 +48,10 @@ export function materialize(
 
 /** One line of `berth ps --json`. These names are a public contract. */
 export interface PsRow {
+  /** The deployment: the service name, or `<service>.<variant>` for a variant's instances. */
   service: string;
+  /** The variant (`default` for the service's own instances). */
+  variant: string;
   instance: string;
   revision: string;
   node: string;
@@ -68,6 +77,7 @@ export function psRow(rec: InstanceRecord, observed: InstanceObserved | undefine
   const message = waitingFor ?? obs?.message;
   return {
     service: rec.service,
+    variant: variantOf(rec.service),
     instance: rec.id,
     revision: rec.revision,
     node: rec.node,

@@ -27,6 +27,9 @@ export function meshServedServices(desired: DesiredState | undefined): Set<strin
   return new Set((desired?.services ?? []).filter((s) => s.port !== undefined && s.template.sidecars.some((p) => p.name === 'berth-proxy')).map((s) => s.name));
 }
 
+/** `orders.v2` (a variant's deployment) → orders. */
+const serviceOf = (deployment: string): string => deployment.split('.')[0];
+
 /** The gateway's instance spec, or undefined when no service is meshed and there is no ingress. */
 export function gatewayInstance(desired: DesiredState | undefined, opts: { node: string; nodeIndex: number; slot: number; stateDir: string; logDir: string }): InstanceSpec | undefined {
   if (!desired) return undefined;
@@ -86,16 +89,17 @@ export class MeshFeed {
     const down = this.plane.store.getMeta('down') === '1';
     const rows = this.plane.ps(false);
     const meshed = meshServedServices(desired);
+    // One entry per service; the instances of its variants (deployments `<service>.<variant>`) join it.
     const services = down
       ? []
       : (desired?.services ?? [])
-          .filter((s) => meshed.has(s.name))
+          .filter((s) => meshed.has(s.name) && !s.name.includes('.'))
           .map((s) => ({
             name: s.name,
             port: s.port!,
             endpoints: rows
-              .filter((r) => r.service === s.name && r.ready)
-              .map((r) => ({ id: r.instance, host: r.host, port: s.port!, variant: (r as { variant?: string }).variant ?? 'default' }))
+              .filter((r) => serviceOf(r.service) === s.name && r.ready)
+              .map((r) => ({ id: r.instance, host: r.host, port: s.port!, variant: r.variant }))
               .sort((a, b) => (a.id < b.id ? -1 : 1)),
           }));
     const body = { app: desired?.app ?? '', services, config: meshConfigOf(desired) };

@@ -4,6 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 import { berth, berthOk, httpRequest, portBlock, processAlive, ps, tempApp, waitFor } from './harness/berth.js';
 
@@ -147,5 +148,59 @@ services:
     const r = await berth(bad, ['validate']);
     assert.equal(r.code, 2);
     assert.match(r.stdout + r.stderr, /berth\.yaml:2:\d+.*unknown service `nope`/s);
+  });
+});
+
+describe('variants', () => {
+  const base = portBlock(5);
+  const dir = tempApp({
+    'api.mjs': `import http from 'node:http';
+http.createServer((req, res) => res.end(JSON.stringify({ variant: process.env.BERTH_VARIANT, version: process.env.VERSION, service: process.env.BERTH_SERVICE })))
+  .listen(Number(process.env.PORT), process.env.HOST);`,
+    'berth.yaml': `app: variants
+ingress: { port: ${base}, routes: [ { to: api } ] }
+services:
+  api:
+    run: node api.mjs
+    port: ${base + 1}
+    replicas: 2
+    env: { VERSION: v1 }
+    variants:
+      canary: { env: { VERSION: v2 } }
+    routes:
+      - match: { headers: { x-canary: { exact: "1" } } }
+        to: [{ service: api, variant: canary }]
+      - to: [{ service: api, variant: default }]
+`,
+  });
+  after(async () => {
+    await berth(dir, ['down']);
+  });
+
+  test('a variant runs its own replicas; ps --json gains variant; routes pick variants by header', async () => {
+    await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+    const rows = await ps(dir);
+    assert.deepEqual(rows.map((r) => `${r.service}/${r.variant}`).sort(), ['api.canary/canary', 'api/default', 'api/default']);
+    for (let i = 0; i < 6; i++) {
+      const plain = JSON.parse((await httpRequest(`http://127.0.0.1:${base}/`)).body) as { variant: string; version: string; service: string };
+      assert.deepEqual(plain, { variant: 'default', version: 'v1', service: 'api' });
+    }
+    const canary = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`http://127.0.0.1:${base}/`, { headers: { 'x-canary': '1' }, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(JSON.parse(canary), { variant: 'canary', version: 'v2', service: 'api' });
+  });
+
+  test('a variant may not change the port', async () => {
+    const bad = tempApp({ 'berth.yaml': 'app: bad\nservices:\n  web:\n    run: node x.mjs\n    port: 9001\n    variants:\n      v2: { port: 9002, replicas: -1 }\n' });
+    const r = await berth(bad, ['validate']);
+    assert.equal(r.code, 2);
+    assert.match(r.stdout + r.stderr, /a variant cannot change `port`/);
   });
 });
