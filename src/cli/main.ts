@@ -112,6 +112,39 @@ program
   .option('--instance <ID>', 'which instance (default: a ready one)')
   .action(async (s: string, cmd: string[], o) => (await import('./commands/control.js')).exec(s, cmd, o));
 
+const node = program.command('node').description('the simulated nodes: list, cordon, uncordon, drain, kill, add');
+node
+  .command('ls')
+  .description('list nodes with status, instances and resource use')
+  .addOption(fileOpt())
+  .option('--json', 'one JSON array of nodes')
+  .action(async (o) => (await import('./commands/node.js')).ls(o));
+for (const [verb, what] of [
+  ['cordon', 'mark NODE unschedulable (its instances keep running)'],
+  ['uncordon', 'make NODE schedulable again'],
+  ['drain', 'cordon NODE and move its instances away: replacements ready elsewhere before the old ones stop'],
+  ['kill', 'SIGKILL the node agent and all its instances (chaos); they are replaced after the grace period'],
+] as const) {
+  const cmd = node
+    .command(verb)
+    .description(what)
+    .argument('<NODE>', 'node name, as in `berth node ls` and `berth ps --json`')
+    .addOption(fileOpt())
+    .option('--json', 'machine-readable output');
+  if (verb === 'drain') cmd.option('--timeout <S>', 'seconds to wait for the node to empty', '120');
+  cmd.action(async (name: string, o) => (await import('./commands/node.js')).action(verb, name, o));
+}
+node
+  .command('add')
+  .description('add a node (its agent starts now)')
+  .addOption(fileOpt())
+  .option('--name <NAME>', 'node name (default: the next node-N)')
+  .option('--cpu-millis <N>', 'CPU capacity in millicores')
+  .option('--memory-mib <N>', 'memory capacity in MiB')
+  .option('--label <KEY=VALUE...>', 'node labels')
+  .option('--json', 'machine-readable output')
+  .action(async (o) => (await import('./commands/node.js')).add(o));
+
 program
   .command('down')
   .description('stop every instance, node agent and the control plane; returns when no process is left')

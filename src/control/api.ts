@@ -10,15 +10,20 @@
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
-//   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   POST /api/v1/logs, GET /api/v1/logs   → embedded log store (see log-routes.ts)
 //   POST /api/v1/sidecars/restart {name, service?} → { restarted: [{instance, pid}] } (revisions unchanged)
+//   GET  /api/v1/nodes                    → node statuses
+//   POST /api/v1/nodes                    {name?, capacity?, labels?} → { name }   (`berth node add`)
+//   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
+//   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
+//   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { NodeHeartbeat } from '../lib/agent-protocol.js';
 import { ApplyError, type ControlPlane } from './control-plane.js';
-import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogStore } from './log-store.js';
+import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -55,9 +60,9 @@ function authorized(req: http.IncomingMessage, token: string): boolean {
 
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const { plane } = opts;
-  const mesh = new MeshFeed(plane);
   let logStore: LogStore | undefined;
   const logs = (): LogStore => (logStore ??= new LogStore(`${plane.layout.root}/logs.db`));
+  const mesh = new MeshFeed(plane);
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((err: Error) => {
       if (!res.headersSent) send(res, 500, { error: err.message });
@@ -80,6 +85,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       return spec ? send(res, 200, spec) : send(res, 404, { error: 'no such instance' });
     }
     if (method === 'GET' && path === '/api/v1/status') return send(res, 200, plane.status());
+    if (method === 'GET' && path === '/api/v1/nodes') return send(res, 200, plane.nodeStatuses());
     if (method === 'GET' && path === '/api/v1/events') {
       const after = Number(url.searchParams.get('after') ?? 0) || 0;
       const limit = Math.min(10_000, Number(url.searchParams.get('limit') ?? 1000) || 1000);
@@ -139,6 +145,32 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         } catch (err) {
           if (err instanceof ApplyError) return send(res, 422, { error: 'invalid spec', errors: err.errors });
           return send(res, 404, { error: (err as Error).message });
+        }
+      }
+      const nodeRoute = /^\/api\/v1\/nodes\/([^/]+)\/(heartbeat|cordon|uncordon|drain|kill)$/.exec(path);
+      if (nodeRoute) {
+        const name = decodeURIComponent(nodeRoute[1]);
+        if (nodeRoute[2] === 'heartbeat') {
+          if (typeof body.pid !== 'number' || typeof body.node !== 'string' || body.node !== name) return send(res, 400, { error: 'expected a NodeHeartbeat for this node' });
+          const accepted = plane.heartbeat(body as unknown as NodeHeartbeat);
+          return send(res, accepted ? 200 : 409, accepted ? { ok: true } : { error: 'not the agent this control plane knows for the node' });
+        }
+        try {
+          await plane.nodeAction(name, nodeRoute[2] as 'cordon' | 'uncordon' | 'drain' | 'kill');
+        } catch (err) {
+          return send(res, 404, { error: (err as Error).message });
+        }
+        return send(res, 200, { node: name, action: nodeRoute[2] });
+      }
+      if (path === '/api/v1/nodes') {
+        const name = body.name === undefined ? undefined : String(body.name);
+        const capacity = (body.capacity ?? {}) as { cpuMillis?: number; memoryMiB?: number };
+        const labels = (body.labels ?? {}) as Record<string, string>;
+        if (name !== undefined && !/^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name)) return send(res, 400, { error: `node name "${name}" must be a DNS-1123 label` });
+        try {
+          return send(res, 200, { name: await plane.addNode(name, capacity, labels) });
+        } catch (err) {
+          return send(res, 409, { error: (err as Error).message });
         }
       }
       if (path === '/api/v1/sidecars/restart') {

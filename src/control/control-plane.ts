@@ -3,14 +3,15 @@
 // again converges to the same world: running instances are adopted, never restarted.
 import { randomBytes } from 'node:crypto';
 import type { SpecError } from '../contract/index.js';
-import type { InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
+import type { InstanceObserved, InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
 import type { DesiredService, DesiredState, ServiceChange } from '../plan/index.js';
 import { materialize, psRow, type PsRow } from './instances.js';
 import { GATEWAY_ID } from '../lib/mesh-protocol.js';
 import { gatewayInstance, meshServedServices } from './mesh-snapshots.js';
-import { NodeClient } from './node-client.js';
+import { NodeManager, type NodeStatus } from './nodes.js';
+import { scheduleInstance, type SchedulingNode } from './scheduler.js';
 import { decideRollout } from './rollout.js';
 import { WorkQueue } from './reconciler.js';
 import { Store, type InstanceRecord, type NewEvent } from './store.js';
@@ -21,6 +22,8 @@ export interface ControlPlaneOptions {
   log?: (msg: string) => void;
   /** Level-triggered safety net: every node is re-pulled at least this often. */
   resyncMs?: number;
+  /** Missed-heartbeat grace period before a node is lost (default 2000 ms). */
+  nodeGraceMs?: number;
 }
 
 export class ApplyError extends Error {
@@ -35,12 +38,10 @@ async function specTools() {
   return { loadSpec, compile, diffDesired };
 }
 
-const NODE_NAMES = ['node-1'];
-
 export class ControlPlane {
   readonly store: Store;
   readonly layout: ReturnType<typeof stateLayout>;
-  private readonly nodes = new Map<string, NodeClient>();
+  private readonly nodeMgr: NodeManager;
   private readonly queue: WorkQueue;
   private readonly log: (msg: string) => void;
   private readonly listeners = new Set<() => void>();
@@ -58,24 +59,30 @@ export class ControlPlane {
     this.queue.register({ kind: 'node', reconcile: (k) => this.reconcileNode(k) });
     this.queue.register({ kind: 'deployment', reconcile: (k) => this.reconcileDeployment(k) });
     this.queue.register({ kind: 'lifecycle', reconcile: () => this.reconcileLifecycle() });
+    this.nodeMgr = new NodeManager({
+      stateDir: opts.stateDir,
+      token: opts.token,
+      tokenFile: this.layout.token,
+      store: this.store,
+      log: this.log,
+      event: (e) => this.event(e),
+      onNodeChange: (name) => {
+        this.queue.add('node', name);
+        this.enqueueAllDeployments();
+      },
+      onNodeLost: (name, reason) => this.evictNode(name, reason),
+      graceMs: opts.nodeGraceMs,
+    });
+  }
+
+  private get nodes(): Map<string, import('./node-client.js').NodeClient> {
+    return this.nodeMgr.clients;
   }
 
   async start(): Promise<void> {
     this.slot = claimAppSlot(this.opts.stateDir);
-    for (const name of NODE_NAMES) {
-      const client = new NodeClient({
-        node: name,
-        stateDir: this.opts.stateDir,
-        token: this.opts.token,
-        tokenFile: this.layout.token,
-        onChange: () => this.queue.add('node', name),
-        log: this.log,
-      });
-      this.nodes.set(name, client);
-      const how = await client.ensure();
-      this.event({ type: 'Normal', reason: how === 'adopted' ? 'NodeAdopted' : 'NodeStarted', message: `node agent ${name} ${how === 'adopted' ? 'reconnected' : 'started'} (pid ${client.agentPid})`, node: name });
-      this.queue.add('node', name);
-    }
+    this.syncNodeRecords(this.store.getDesired());
+    await this.nodeMgr.sync();
     this.queue.add('lifecycle', 'all');
     const resync = setInterval(() => {
       for (const name of this.nodes.keys()) this.queue.add('node', name);
@@ -101,6 +108,9 @@ export class ControlPlane {
     const changes = diffDesired(prev, desired);
     // An explicit replica count in a changed spec wins over an earlier `berth scale`.
     for (const c of changes) if (c.change === 'replicas' || c.change === 'added' || c.change === 'removed') this.store.setScaleOverride(c.service, undefined);
+    // Nodes first: the spec's instances are scheduled only once every declared node can take them.
+    this.syncNodeRecords(desired);
+    await this.nodeMgr.sync();
     this.store.setDesired(desired);
     this.store.setMeta('down', '0');
     this.shuttingDown = false;
@@ -161,7 +171,7 @@ export class ControlPlane {
     return recs.map((r) => psRow(r, this.observedOf(r), ports.get(r.service), this.waiting.get(r.id)));
   }
 
-  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null }[]; nodes: { name: string; agentPid: number | null }[] } {
+  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
     const desired = this.store.getDesired();
     const overrides = this.store.scaleOverrides();
     const rows = this.ps(false);
@@ -178,7 +188,7 @@ export class ControlPlane {
         port: s.port ?? null,
         address: s.port !== undefined ? `127.0.0.1:${s.port}` : null,
       })),
-      nodes: [...this.nodes.values()].map((n) => ({ name: n.node, agentPid: n.agentPid ?? null })),
+      nodes: this.nodeMgr.statuses().map((n) => ({ name: n.name, status: n.status, agentPid: n.agentPid })),
     };
   }
 
@@ -198,7 +208,7 @@ export class ControlPlane {
 
   close(): void {
     this.queue.stop();
-    for (const n of this.nodes.values()) n.close();
+    this.nodeMgr.close();
     this.store.close();
   }
 
@@ -223,20 +233,109 @@ export class ControlPlane {
   }
 
   private allocateHost(node: string): string {
-    const nodeIndex = NODE_NAMES.indexOf(node) + 1;
+    const idx = this.store.nodes().find((n) => n.name === node)?.idx;
+    if (idx === undefined) throw new Error(`unknown node ${node}`);
     const used = new Set(this.store.liveInstances().filter((r) => r.node === node).map((r) => r.host));
     for (let i = 2; i < 255; i++) {
-      const host = `127.${nodeIndex}.${this.slot}.${i}`;
+      const host = `127.${idx}.${this.slot}.${i}`;
       if (!used.has(host)) return host;
     }
     throw new Error(`node ${node} has no free instance address left`);
   }
 
-  /** The scheduler, for now: the node with the fewest live instances. */
-  private pickNode(): string {
-    const counts = new Map(NODE_NAMES.map((n) => [n, 0]));
-    for (const r of this.store.liveInstances()) counts.set(r.node, (counts.get(r.node) ?? 0) + 1);
-    return [...counts.entries()].sort((a, b) => a[1] - b[1])[0][0];
+  /** The node whose agent serves the services' cluster addresses (127.0.0.1:port): the first ready one. */
+  private gatewayNode(): string | undefined {
+    return this.store.nodes().find((n) => this.nodeMgr.ready(n.name))?.name;
+  }
+
+  /** The nodes the spec declares become node records; nodes dropped from the spec are drained, then removed. */
+  private syncNodeRecords(desired: DesiredState | undefined): void {
+    const declared = desired?.nodes ?? [{ name: 'node-1', capacity: {}, labels: {} }];
+    for (const n of declared) {
+      this.store.upsertNode(n.name, n.capacity, n.labels, 'spec');
+      if (this.store.getMeta(`removing:${n.name}`) === '1') {
+        this.store.setMeta(`removing:${n.name}`, '0'); // back in the spec before it was gone
+        this.store.setNodeFlags(n.name, { cordoned: false, draining: false });
+      }
+    }
+    const names = new Set(declared.map((n) => n.name));
+    for (const r of this.store.nodes()) {
+      if (r.source === 'spec' && !names.has(r.name) && !r.draining) {
+        this.store.setNodeFlags(r.name, { cordoned: true, draining: true });
+        this.store.setMeta(`removing:${r.name}`, '1');
+        this.event({ type: 'Normal', reason: 'NodeRemoving', message: `node ${r.name} is no longer in the spec: draining it`, node: r.name });
+      }
+    }
+  }
+
+  /** A node's instances are gone (lost or restarted empty): record them stopped so replacements are created. */
+  private evictNode(name: string, reason: string): void {
+    for (const rec of this.store.liveInstances().filter((r) => r.node === name)) {
+      this.store.markStopped(rec.id, this.observedOf(rec) ?? rec.lastObserved);
+      this.waiting.delete(rec.id);
+      if (rec.phase === 'active') this.event({ type: 'Warning', reason: 'Evicted', message: `${rec.id} is gone: ${reason}; a replacement is scheduled`, service: rec.service, instance: rec.id, node: name });
+    }
+    this.notify();
+    this.enqueueAllDeployments();
+  }
+
+  heartbeat(hb: NodeHeartbeat): boolean {
+    return this.nodeMgr.heartbeat(hb);
+  }
+
+  nodeStatuses(): (NodeStatus & { instances: number })[] {
+    const live = this.store.liveInstances();
+    return this.nodeMgr.statuses().map((n) => ({ ...n, instances: live.filter((r) => r.node === n.name).length }));
+  }
+
+  async nodeAction(name: string, action: 'cordon' | 'uncordon' | 'drain' | 'kill'): Promise<void> {
+    if (!this.store.nodes().some((n) => n.name === name)) throw new Error(`unknown node "${name}"`);
+    if (action === 'kill') return this.nodeMgr.kill(name);
+    if (action === 'cordon') this.store.setNodeFlags(name, { cordoned: true });
+    if (action === 'uncordon') this.store.setNodeFlags(name, { cordoned: false, draining: false });
+    if (action === 'drain') this.store.setNodeFlags(name, { cordoned: true, draining: true });
+    const reason = { cordon: 'NodeCordoned', uncordon: 'NodeUncordoned', drain: 'NodeDraining' }[action];
+    this.event({ type: 'Normal', reason, message: `node ${name} ${action === 'drain' ? 'draining: replacements start elsewhere before its instances stop' : `${action}ed`}`, node: name });
+    this.enqueueAllDeployments();
+  }
+
+  /** `berth node add`: a new node (agent started now) beside the spec's. */
+  async addNode(name: string | undefined, capacity: { cpuMillis?: number; memoryMiB?: number }, labels: Record<string, string>): Promise<string> {
+    const existing = new Set(this.store.nodes().map((n) => n.name));
+    let nodeName = name;
+    if (!nodeName) {
+      let i = existing.size + 1;
+      while (existing.has(`node-${i}`)) i++;
+      nodeName = `node-${i}`;
+    } else if (existing.has(nodeName)) throw new Error(`node "${nodeName}" already exists`);
+    this.store.upsertNode(nodeName, capacity, labels, 'added');
+    await this.nodeMgr.sync();
+    this.event({ type: 'Normal', reason: 'NodeAdded', message: `node ${nodeName} added`, node: nodeName });
+    this.enqueueAllDeployments();
+    return nodeName;
+  }
+
+  /** Scheduler inputs: every node with what its live instances request. */
+  private schedulingNodes(service: string): SchedulingNode[] {
+    const live = this.store.liveInstances();
+    const requestOf = (r: InstanceRecord) => {
+      const t = this.store.getTemplate(r.service, r.revision);
+      return { cpuMillis: t?.cpuMillis ?? 0, memoryMiB: t?.memoryMiB ?? 0 };
+    };
+    return this.store.nodes().map((n) => {
+      const on = live.filter((r) => r.node === n.name);
+      const requested = on.map(requestOf).reduce((a, b) => ({ cpuMillis: a.cpuMillis + b.cpuMillis, memoryMiB: a.memoryMiB + b.memoryMiB }), { cpuMillis: 0, memoryMiB: 0 });
+      return {
+        name: n.name,
+        ready: this.nodeMgr.ready(n.name),
+        cordoned: n.cordoned,
+        labels: n.labels,
+        capacity: n.capacity,
+        requested,
+        serviceInstances: on.filter((r) => r.service === service).length,
+        instances: on.length,
+      };
+    });
   }
 
   // ---------------------------------------------------------------- reconcilers
@@ -245,12 +344,10 @@ export class ControlPlane {
   private async reconcileNode(name: string): Promise<void> {
     const client = this.nodes.get(name);
     if (!client) return;
+    // A node whose agent is gone is the node monitor's business (loss → fence → restart), not an error here.
+    if (!client.agentAlive()) return;
     const before = client.observed;
-    const startsBefore = client.agentStarts;
     const events = await client.pull(this.store.nodeCursor(name));
-    if (client.agentStarts !== startsBefore) {
-      this.event({ type: 'Warning', reason: 'NodeRestarted', message: `node agent ${name} was gone (its leftovers fenced) and has been restarted; its instances are started again`, node: name });
-    }
     this.store.addAgentEvents(name, events);
     let changed = events.length > 0 || before.size !== client.observed.size;
     for (const rec of this.store.liveInstances().filter((r) => r.node === name)) {
@@ -272,6 +369,9 @@ export class ControlPlane {
       this.notify();
       this.enqueueAllDeployments();
       this.queue.add('lifecycle', 'all');
+      // Readiness here changes the endpoints the gateway node forwards to.
+      const gateway = this.gatewayNode();
+      if (gateway && gateway !== name) this.queue.add('node', gateway);
     }
   }
 
@@ -289,8 +389,17 @@ export class ControlPlane {
     const down = this.store.getMeta('down') === '1';
     // Meshed services are served on 127.0.0.1:port by the mesh gateway (see mesh-snapshots.ts), not the agent's TCP forwarder.
     const meshed = meshServedServices(desired);
-    const services = down ? [] : (desired?.services ?? []).filter((s) => s.port !== undefined && !meshed.has(s.name)).map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port! }));
-    const gateway = down || name !== NODE_NAMES[0] ? undefined : gatewayInstance(desired, { node: name, nodeIndex: NODE_NAMES.indexOf(name) + 1, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID) });
+    // One node's agent serves the cluster addresses; it forwards to ready instances on every node.
+    const forwarding = !down && name === this.gatewayNode();
+    const remote = (service: string) =>
+      this.store
+        .liveInstances()
+        .filter((r) => r.service === service && r.node !== name && r.node !== '' && this.isReady(r))
+        .map((r) => ({ id: r.id, host: r.host, port: desired!.services.find((x) => x.name === service)!.port! }));
+    const services = !forwarding
+      ? []
+      : (desired?.services ?? []).filter((s) => s.port !== undefined && !meshed.has(s.name)).map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port!, remoteEndpoints: remote(s.name) }));
+    const gateway = down || name !== this.gatewayNode() ? undefined : gatewayInstance(desired, { node: name, nodeIndex: this.store.nodes().find((n) => n.name === name)!.idx, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID) });
     if (gateway) instances.push(gateway);
     await client.push({ instances, services });
   }
@@ -306,6 +415,7 @@ export class ControlPlane {
     const spec: DesiredService | undefined = down ? undefined : desired?.services.find((s) => s.name === service);
     const live = this.store.liveInstances().filter((r) => r.service === service && r.phase === 'active');
     let touched = false;
+    let unscheduled = false;
 
     if (!spec) {
       for (const rec of live) {
@@ -315,26 +425,46 @@ export class ControlPlane {
       }
     } else {
       const replicas = this.store.scaleOverrides()[service] ?? spec.replicas;
+      // Instances on a draining node are replaced like an old revision: the new one ready first.
+      const draining = new Set(this.store.nodes().filter((n) => n.draining).map((n) => n.name));
       const toRollout = (r: InstanceRecord) => ({ id: r.id, ready: this.isReady(r), createdAt: r.createdAt });
       const decision = decideRollout({
         replicas,
         maxSurge: spec.rollout.maxSurge,
         maxUnavailable: spec.rollout.maxUnavailable,
-        current: live.filter((r) => r.revision === spec.revision).map(toRollout),
-        old: live.filter((r) => r.revision !== spec.revision).map(toRollout),
+        current: live.filter((r) => r.revision === spec.revision && !draining.has(r.node)).map(toRollout),
+        old: live.filter((r) => r.revision !== spec.revision || draining.has(r.node)).map(toRollout),
       });
       for (const id of decision.terminate) {
         const rec = live.find((r) => r.id === id)!;
         this.store.markTerminating(id);
-        const why = rec.revision !== spec.revision ? `replaced by revision ${spec.revision}` : `scaled down to ${replicas}`;
+        const why = rec.revision !== spec.revision ? `replaced by revision ${spec.revision}` : draining.has(rec.node) ? `node ${rec.node} is draining` : `scaled down to ${replicas}`;
         this.event({ type: 'Normal', reason: 'Killing', message: `stopping ${id}: ${why}`, service, instance: id, node: rec.node });
         touched = true;
       }
       for (let i = 0; i < decision.create; i++) {
-        const node = this.pickNode();
         const id = `${service}-${spec.revision.slice(0, 5)}-${randomBytes(3).toString('hex').slice(0, 5)}`;
-        this.store.insertInstance({ id, service, revision: spec.revision, node, host: this.allocateHost(node) });
-        this.event({ type: 'Normal', reason: 'Scheduled', message: `created ${id} (revision ${spec.revision}) on ${node}`, service, instance: id, node });
+        this.store.insertInstance({ id, service, revision: spec.revision, node: '', host: '' });
+        touched = true;
+      }
+      // Bind every unscheduled instance of the service to a node, or say why it fits nowhere.
+      for (const rec of this.store.liveInstances().filter((r) => r.service === service && r.phase === 'active' && r.node === '')) {
+        const template = this.store.getTemplate(rec.service, rec.revision);
+        const decision2 = scheduleInstance(
+          { cpuMillis: template?.cpuMillis, memoryMiB: template?.memoryMiB, nodeSelector: spec.placement?.nodeSelector, antiAffinity: spec.placement?.antiAffinity },
+          this.schedulingNodes(service),
+        );
+        if ('reason' in decision2) {
+          if (this.waiting.get(rec.id) !== decision2.reason) {
+            this.waiting.set(rec.id, decision2.reason);
+            this.event({ type: 'Warning', reason: 'FailedScheduling', message: `${rec.id}: ${decision2.reason}`, service, instance: rec.id });
+          }
+          unscheduled = true;
+          continue;
+        }
+        this.store.bindInstance(rec.id, decision2.node, this.allocateHost(decision2.node));
+        this.waiting.delete(rec.id);
+        this.event({ type: 'Normal', reason: 'Scheduled', message: `${rec.id} (revision ${spec.revision}) scheduled on ${decision2.node}`, service, instance: rec.id, node: decision2.node });
         touched = true;
       }
     }
@@ -342,7 +472,7 @@ export class ControlPlane {
     // dependsOn gates the first start of each instance (like compose's depends_on conditions).
     let waiting = false;
     if (spec) {
-      for (const rec of this.store.liveInstances().filter((r) => r.service === service && r.phase === 'active' && !r.dispatched)) {
+      for (const rec of this.store.liveInstances().filter((r) => r.service === service && r.phase === 'active' && !r.dispatched && r.node !== '')) {
         const blocker = this.unmetDependency(spec);
         if (blocker) {
           if (this.waiting.get(rec.id) !== blocker) {
@@ -361,7 +491,20 @@ export class ControlPlane {
       for (const n of this.nodes.keys()) this.queue.add('node', n);
       this.notify();
     }
-    if (waiting) return { requeueAfterMs: 250 };
+    if (waiting || unscheduled) return { requeueAfterMs: unscheduled ? 1000 : 250 };
+  }
+
+  /** Nodes dropped from the spec go once their last instance has moved away. */
+  private async finishNodeRemovals(): Promise<void> {
+    let removed = false;
+    for (const n of this.store.nodes()) {
+      if (this.store.getMeta(`removing:${n.name}`) !== '1') continue;
+      if (this.store.liveInstances().some((r) => r.node === n.name)) continue;
+      this.store.deleteNode(n.name);
+      this.store.setMeta(`removing:${n.name}`, '0');
+      removed = true;
+    }
+    if (removed) await this.nodeMgr.sync();
   }
 
   private unmetDependency(spec: DesiredService): string | undefined {
@@ -383,13 +526,14 @@ export class ControlPlane {
 
   /** lifecycle/all: finishes `berth down` once nothing is left running. */
   private async reconcileLifecycle(): Promise<void> {
+    await this.finishNodeRemovals();
     if (!this.shuttingDown && this.store.getMeta('down') !== '1') return;
     if (!this.shuttingDown) return; // a down that was interrupted by a control-plane restart waits for a new `berth down` or `up`
     const live = this.store.liveInstances();
     const anyObserved = [...this.nodes.values()].some((n) => n.observed.size > 0);
     if (live.length > 0 || anyObserved) return;
     this.queue.stop();
-    await Promise.all([...this.nodes.values()].map((n) => n.shutdown(15_000)));
+    await this.nodeMgr.shutdownAll(15_000);
     this.event({ type: 'Normal', reason: 'Stopped', message: 'every instance and node agent stopped' });
     releaseAppSlot(this.opts.stateDir);
     this.onDownComplete?.();

@@ -40,8 +40,6 @@ export class NodeClient {
   synced = false;
   /** Set when this control plane had to start a fresh agent (nothing to adopt). */
   startedFresh = false;
-  /** How many agent processes this client has started (a change means the node lost its instances). */
-  agentStarts = 0;
 
   constructor(private readonly opts: NodeClientOptions) {
     this.node = opts.node;
@@ -79,7 +77,6 @@ export class NodeClient {
     this.fenceLeftovers();
     await this.start();
     this.startedFresh = true;
-    this.agentStarts++;
     await this.watch();
     return 'started';
   }
@@ -142,26 +139,35 @@ export class NodeClient {
 
   /** Pulls observed instances and new events; returns the events (already ordered). Reconnects or restarts the agent if needed. */
   async pull(cursor: number): Promise<AgentEvent[]> {
-    // With a live watch stream the agent is known to be up; otherwise check before trusting it.
-    if (!this.info || (!this.closeWatch && !(await this.healthy(this.info)))) {
-      await this.reconnect();
-    } else if (!this.closeWatch) {
-      await this.watch();
-    }
+    // A dead agent is not restarted here: the node monitor declares the node lost after its grace
+    // period, fences it and starts a new agent (see nodes.ts).
+    if (!this.info) throw new Error(`node agent ${this.node} is not connected`);
+    if (!this.closeWatch) await this.watch();
     try {
       return await this.fetchState(cursor);
     } catch (err) {
-      if (this.info && (await this.healthy(this.info))) throw err;
-      await this.reconnect();
-      return this.fetchState(cursor);
+      this.synced = false;
+      throw err;
     }
   }
 
-  private async reconnect(): Promise<void> {
+  /** True when the agent process recorded for this node is alive (zombies and reused PIDs excluded). */
+  agentAlive(): boolean {
+    return !!this.info && isProcessAlive(this.info.pid, this.info.startTime);
+  }
+
+  /** Kills the node: its agent (SIGKILL) and every process it recorded. Used to fence a lost node and by `berth node kill`. */
+  async fence(): Promise<void> {
     this.synced = false;
+    this.observed = new Map();
     this.closeWatch?.();
     this.closeWatch = undefined;
-    await this.ensure();
+    const info = this.info ?? readJsonFile<AgentInfo>(join(this.dir, 'agent.json'));
+    if (info && isProcessAlive(info.pid, info.startTime)) killGroup(info.pid, 'SIGKILL');
+    this.fenceLeftovers();
+    const deadline = performance.now() + 5000;
+    while (performance.now() < deadline && info && isProcessAlive(info.pid, info.startTime)) await new Promise((r) => setTimeout(r, 20));
+    this.info = undefined;
   }
 
   private async fetchState(cursor: number): Promise<AgentEvent[]> {

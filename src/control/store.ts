@@ -60,7 +60,34 @@ CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL,
   node TEXT, service TEXT, instance TEXT, source TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS node_cursors (node TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+  name TEXT PRIMARY KEY, idx INTEGER NOT NULL UNIQUE, capacity TEXT NOT NULL, labels TEXT NOT NULL,
+  cordoned INTEGER NOT NULL DEFAULT 0, draining INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, created_at TEXT NOT NULL);
 `;
+
+/** A node as the control plane records it: declared in the spec or added with `berth node add`. */
+export interface NodeRecord {
+  name: string;
+  /** Address block: its instances live at 127.<idx>.<app slot>.<i>. */
+  idx: number;
+  capacity: { cpuMillis?: number; memoryMiB?: number };
+  labels: Record<string, string>;
+  cordoned: boolean;
+  draining: boolean;
+  source: 'spec' | 'added';
+  createdAt: string;
+}
+
+interface NodeRow {
+  name: string;
+  idx: number;
+  capacity: string;
+  labels: string;
+  cordoned: number;
+  draining: number;
+  source: 'spec' | 'added';
+  created_at: string;
+}
 
 const MAX_EVENTS = 20_000;
 const MAX_STOPPED_INSTANCES = 500;
@@ -164,6 +191,51 @@ export class Store {
     this.db
       .prepare("INSERT INTO instances (id, service, revision, node, host, phase, dispatched, created_at) VALUES (?, ?, ?, ?, ?, 'active', 0, ?)")
       .run(rec.id, rec.service, rec.revision, rec.node, rec.host, new Date().toISOString());
+  }
+
+  /** Binds a pending instance to a node and its address there (the scheduler's decision). */
+  bindInstance(id: string, node: string, host: string): void {
+    this.db.prepare("UPDATE instances SET node = ?, host = ? WHERE id = ? AND node = ''").run(node, host, id);
+  }
+
+  nodes(): NodeRecord[] {
+    const rows = this.db.prepare('SELECT * FROM nodes ORDER BY idx').all() as NodeRow[];
+    return rows.map((r) => ({
+      name: r.name,
+      idx: r.idx,
+      capacity: JSON.parse(r.capacity) as NodeRecord['capacity'],
+      labels: JSON.parse(r.labels) as Record<string, string>,
+      cordoned: r.cordoned === 1,
+      draining: r.draining === 1,
+      source: r.source,
+      createdAt: r.created_at,
+    }));
+  }
+
+  /** Inserts or updates a node; a new node takes the lowest free address block. */
+  upsertNode(name: string, capacity: NodeRecord['capacity'], labels: Record<string, string>, source: NodeRecord['source']): void {
+    this.db.transaction(() => {
+      const existing = this.db.prepare('SELECT idx FROM nodes WHERE name = ?').get(name) as { idx: number } | undefined;
+      if (existing) {
+        this.db.prepare('UPDATE nodes SET capacity = ?, labels = ? WHERE name = ?').run(JSON.stringify(capacity), JSON.stringify(labels), name);
+        return;
+      }
+      const used = new Set((this.db.prepare('SELECT idx FROM nodes').all() as { idx: number }[]).map((r) => r.idx));
+      let idx = 1;
+      while (used.has(idx)) idx++;
+      this.db
+        .prepare('INSERT INTO nodes (name, idx, capacity, labels, cordoned, draining, source, created_at) VALUES (?, ?, ?, ?, 0, 0, ?, ?)')
+        .run(name, idx, JSON.stringify(capacity), JSON.stringify(labels), source, new Date().toISOString());
+    })();
+  }
+
+  setNodeFlags(name: string, flags: { cordoned?: boolean; draining?: boolean }): void {
+    if (flags.cordoned !== undefined) this.db.prepare('UPDATE nodes SET cordoned = ? WHERE name = ?').run(flags.cordoned ? 1 : 0, name);
+    if (flags.draining !== undefined) this.db.prepare('UPDATE nodes SET draining = ? WHERE name = ?').run(flags.draining ? 1 : 0, name);
+  }
+
+  deleteNode(name: string): void {
+    this.db.prepare('DELETE FROM nodes WHERE name = ?').run(name);
   }
 
   markDispatched(id: string): void {

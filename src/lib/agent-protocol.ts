@@ -72,6 +72,18 @@ export interface ServiceForward {
   name: string;
   host: string;
   port: number;
+  /** Ready instances of the service on other nodes (as the control plane last saw them), used beside the local ones. */
+  remoteEndpoints?: { id: string; host: string; port: number }[];
+}
+
+/** Sent by each node agent to the control plane every heartbeat period: POST /api/v1/nodes/<node>/heartbeat. */
+export interface NodeHeartbeat {
+  node: string;
+  pid: number;
+  startTime: number;
+  /** Resource use of every process the agent supervises, measured over the last period. */
+  usage: { cpuMillis: number; memoryMiB: number };
+  instances: number;
 }
 
 export interface AgentDesired {

@@ -147,3 +147,17 @@ export function selfStartTime(): number {
   if (!stat) throw new Error('cannot read /proc/self/stat');
   return stat.startTime;
 }
+
+/** CPU time (user + system, fields 14 and 15 of /proc/PID/stat) in clock ticks; undefined when gone. */
+export function cpuTicks(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Clock ticks per second of /proc times (USER_HZ; 100 on Linux for every common architecture). */
+export const CLOCK_TICKS_PER_SECOND = 100;

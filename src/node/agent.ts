@@ -47,6 +47,8 @@ export interface RunningAgent {
   shutdown(): Promise<void>;
   /** Resolves once the agent has shut down (by shutdown() or POST /shutdown). */
   readonly done: Promise<void>;
+  /** What the agent holds now (as GET /instances reports it). */
+  instances(): InstanceObserved[];
 }
 
 class Agent implements AgentApiBackend {
@@ -164,6 +166,8 @@ class Agent implements AgentApiBackend {
     for (const inst of this.instancesById.values()) {
       if (inst.service === service && inst.serving && inst.spec.port !== undefined) out.push({ id: inst.id, host: inst.spec.host, port: inst.spec.port });
     }
+    // Instances on other nodes, as the control plane last reported them ready (kept while it is down).
+    for (const fwd of this.desired.services) if (fwd.name === service && fwd.remoteEndpoints) out.push(...fwd.remoteEndpoints);
     return out;
   }
 
@@ -246,5 +250,5 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     return shutdownPromise;
   };
   agent.onShutdownRequested = () => void shutdown();
-  return { info, port, shutdown, done };
+  return { info, port, shutdown, done, instances: () => agent.instances() };
 }

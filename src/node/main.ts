@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startAgent } from './agent.js';
+import { startHeartbeat } from './heartbeat.js';
 
-const USAGE = 'usage: berth-agent --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N]';
+const USAGE = 'usage: berth-agent --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N] [--heartbeat-ms N]';
 
 function positiveInt(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
         'token-file': { type: 'string' },
         'log-max-bytes': { type: 'string' },
         'log-keep': { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
       },
       strict: true,
     }));
@@ -61,7 +63,17 @@ async function main(): Promise<void> {
     token,
     logRotation: { ...(maxBytes ? { maxBytes } : {}), ...(keep !== undefined ? { keep } : {}) },
   });
+  const stopHeartbeat = startHeartbeat({
+    stateDir,
+    node,
+    token,
+    pid: process.pid,
+    startTime: agent.info.startTime,
+    periodMs: positiveInt(values['heartbeat-ms'] ?? process.env.BERTH_HEARTBEAT_MS, '--heartbeat-ms') || 500,
+    instances: () => agent.instances(),
+  });
   const stop = (): void => {
+    stopHeartbeat();
     void agent.shutdown();
   };
   process.on('SIGTERM', stop);

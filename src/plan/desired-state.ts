@@ -1,5 +1,6 @@
 // DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
 // JSON-serialisable, stored by the control plane and re-read on every reconcile.
+import type { NodeSpec, PlacementSpec } from '../contract/index.js';
 import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 
@@ -24,6 +25,7 @@ export interface DesiredService {
   uses: string[];
   dependsOn: Record<string, 'started' | 'ready'>;
   rollout: { maxSurge: number | string; maxUnavailable: number | string };
+  placement?: PlacementSpec;
   template: InstanceTemplate;
 }
 
@@ -36,4 +38,6 @@ export interface DesiredState {
   services: DesiredService[];
   /** Ingress and proxy settings (absent in states stored before the mesh existed). */
   mesh?: MeshConfig;
+  /** The simulated nodes (default: one, node-1). Absent in states stored before nodes existed. */
+  nodes?: NodeSpec[];
 }

@@ -57,6 +57,7 @@ describe('rolling replacement', () => {
           } else failures.push(`status ${r.status}`);
         } catch (err) {
           failures.push((err as Error).message);
+          if (failures.length > 1000) stop = true; // bounded: a broken address must not spin forever
         }
       }
     })();
