@@ -151,3 +151,23 @@ test(`an HTTP sink answering 500 for ${OUTAGE_S}s loses nothing`, async () => {
   const dups = [...got.values()].reduce((s, c) => s + c - 1, 0);
   console.log(`# outage ${OUTAGE_S}s: ${failures} failed attempts, lost 0, duplicates ${dups}`);
 });
+
+test('the log agent has its own memory limit: over it, only the agent is OOMKilled and restarted; a pinned agent command is used', async () => {
+  const dir = tempApp({
+    'app.mjs': `setInterval(() => console.log('tick'), 100);\n`,
+    // A stand-in "agent" pinned with logs.agent.run that grows past its 60 MiB limit.
+    'hog.mjs': `const keep = []; setInterval(() => { keep.push(Buffer.alloc(8 << 20, 1)); }, 50);\n`,
+    'berth.yaml': `app: logs-oom\nservices:\n  app:\n    run: node app.mjs\n    logs:\n      agent: { run: node hog.mjs, memoryMiB: 60 }\n`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '60']);
+  const before = (await ps(dir))[0];
+  const row = await waitFor('the agent OOMKilled and restarted', async () => {
+    const r = (await ps(dir))[0];
+    return (r.sidecars.find((s) => s.name === 'logs')?.restarts ?? 0) >= 1 ? r : undefined;
+  }, 30_000);
+  assert.equal(row.pid, before.pid, 'the app keeps running');
+  assert.equal(row.restarts, 0);
+  const evs = JSON.parse((await berthOk(dir, ['events', '--json'])).stdout) as { reason: string; message: string }[];
+  assert.ok(evs.some((e) => e.reason === 'OOMKilled' && /sidecar logs/.test(e.message)), 'an OOMKilled event names the sidecar');
+});

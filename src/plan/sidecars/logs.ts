@@ -10,7 +10,7 @@ import type { SidecarBuilder } from '../platform-sidecars.js';
 
 /** Node flags for the agent process under a memory limit of `memoryMiB`. */
 export function logAgentHeapFlags(memoryMiB: number): string[] {
-  return [`--max-old-space-size=${Math.max(24, Math.floor(memoryMiB / 2))}`, '--max-semi-space-size=2'];
+  return [`--max-old-space-size=${Math.max(24, Math.floor(memoryMiB / 2))}`, '--max-semi-space-size=8'];
 }
 
 const logsMain = fileURLToPath(new URL('../../sidecar/logs/main.js', import.meta.url));
