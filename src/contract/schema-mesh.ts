@@ -101,6 +101,17 @@ export const Destination = z
   })
   .describe('A weighted destination (Istio HTTPRouteDestination).');
 
+export const RateLimit = z
+  .strictObject({
+    requestsPerSecond: z.number().positive({ message: 'must be greater than 0' }).describe('Tokens added per second.'),
+    burst: z.number().int().positive().optional().describe('Bucket size (default: requestsPerSecond, at least 1).'),
+  })
+  .describe('Local token-bucket rate limit, per proxy (Envoy local_ratelimit): over it, 429 with Retry-After.');
+
+const ConcurrencyLimit = z.number().int().positive().describe('Requests in flight at once, per proxy; more get 503 with x-berth-reason: concurrency-limit.');
+
+export const Throttle = z.strictObject({ rateLimit: RateLimit.optional(), concurrencyLimit: ConcurrencyLimit.optional() });
+
 export const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'reset'] as const;
 
 const HeaderOps = z
@@ -141,6 +152,8 @@ export const Route = z
       .optional()
       .describe('Copies a share of the requests to another service; its responses are discarded (Istio mirror).'),
     headers: z.strictObject({ request: HeaderOps.optional(), response: HeaderOps.optional() }).optional(),
+    rateLimit: RateLimit.optional(),
+    concurrencyLimit: ConcurrencyLimit.optional(),
   })
   .describe('A route (Istio HTTPRoute): the first route whose match holds is used.');
 
@@ -170,6 +183,16 @@ export const Policy = z
       })
       .optional()
       .describe('Connection-pool limits; a request over them gets 503 with x-berth-reason (Istio connectionPool).'),
+    rateLimit: RateLimit.optional(),
+    concurrencyLimit: ConcurrencyLimit.optional(),
+    slowStart: z
+      .strictObject({
+        window: Duration.describe('How long a new endpoint takes to reach its full weight (Envoy slow_start_window).'),
+        minWeightPercent: Percent.default(10).describe('Weight a new endpoint starts at (Envoy min_weight_percent).'),
+      })
+      .optional()
+      .describe('A newly registered endpoint gets a share of traffic that ramps linearly over `window` (Envoy slow start).'),
+    variants: z.record(Label, Throttle).optional().describe('Rate and concurrency limits per destination variant (what a release controller turns).'),
   })
   .describe('How traffic to this service is spread and protected (Istio DestinationRule trafficPolicy).');
 

@@ -44,6 +44,13 @@ export interface MeshRoute {
   fault?: { delay?: { percent: number; fixedDelay: number }; abort?: { percent: number; status: number } };
   mirror?: { service: string; variant?: string; percent: number };
   headers?: { request?: MeshHeaderOps; response?: MeshHeaderOps };
+  rateLimit?: MeshRateLimit;
+  concurrencyLimit?: number;
+}
+
+export interface MeshRateLimit {
+  requestsPerSecond: number;
+  burst?: number;
 }
 
 /** Destination policy of a service (Istio DestinationRule trafficPolicy); durations in milliseconds. */
@@ -51,6 +58,11 @@ export interface MeshPolicy {
   balancer: 'round_robin' | 'least_request' | 'random' | { consistentHash: { header?: string; cookie?: string } };
   outlierDetection?: { consecutive5xxErrors: number; consecutiveGatewayErrors: number; interval: number; baseEjectionTime: number; maxEjectionPercent: number };
   connectionPool?: { maxConnections?: number; maxPendingRequests?: number; maxRequestsPerConnection?: number };
+  rateLimit?: MeshRateLimit;
+  concurrencyLimit?: number;
+  /** Envoy slow start; window in milliseconds. */
+  slowStart?: { window: number; minWeightPercent: number };
+  variants?: Record<string, { rateLimit?: MeshRateLimit; concurrencyLimit?: number }>;
 }
 
 export interface MeshServiceView {

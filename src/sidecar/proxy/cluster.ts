@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { MeshPolicy } from '../../lib/mesh-protocol.js';
 import { createBalancer, type Balancer } from './balancers.js';
 import type { EndpointState } from './endpoints.js';
+import type { Throttle } from './throttle.js';
 
 /** What one try ended with: an HTTP status, or CONNECT_FAILURE / RESET. */
 export const CONNECT_FAILURE = -1;
@@ -18,11 +19,16 @@ export class Cluster {
   /** Limit on requests in flight per endpoint before new ones get 503 (maxConnections + maxPendingRequests). */
   private readonly overflowAt: number;
 
+  private readonly slowStart: MeshPolicy['slowStart'];
+
   constructor(
     readonly name: string,
     readonly endpoints: EndpointState[],
     policy: MeshPolicy | undefined,
+    /** Rate/concurrency limits of this destination (the service's, or its variant's). */
+    readonly throttle?: Throttle,
   ) {
+    this.slowStart = policy?.slowStart;
     this.balancer = createBalancer(policy?.balancer);
     this.outlier = policy?.outlierDetection;
     this.pool = policy?.connectionPool ?? {};
@@ -43,7 +49,25 @@ export class Cluster {
         candidates = notEjected.length > 0 ? notEjected : all;
       }
     }
+    if (this.slowStart) {
+      const warm = this.slowStartPick(candidates);
+      if (warm) return warm;
+    }
     return this.balancer.pick(candidates, req);
+  }
+
+  /** Envoy slow start: while an endpoint is younger than the window, pick by weight (min% ramping linearly to 100%). */
+  private slowStartPick(candidates: readonly EndpointState[]): EndpointState | undefined {
+    const { window, minWeightPercent } = this.slowStart!;
+    const now = performance.now();
+    if (!candidates.some((e) => now - e.firstSeen < window)) return undefined;
+    const weights = candidates.map((e) => Math.max(minWeightPercent / 100, Math.min(1, (now - e.firstSeen) / window)));
+    let r = Math.random() * weights.reduce((a, b) => a + b, 0);
+    for (let i = 0; i < candidates.length; i++) {
+      r -= weights[i];
+      if (r < 0) return candidates[i];
+    }
+    return candidates[candidates.length - 1];
   }
 
   overflowing(ep: EndpointState): boolean {

@@ -8,7 +8,8 @@ export class EndpointState {
   consecutiveGateway = 0;
   ejectedUntil = 0;
   ejections = 0;
-  readonly firstSeen = performance.now();
+  /** When this proxy first saw the endpoint; -Infinity for those in its first snapshot (not new: no slow start). */
+  firstSeen = performance.now();
   host: string;
   port: number;
   variant: string;
@@ -26,6 +27,14 @@ export class EndpointState {
 
 export class EndpointRegistry {
   private readonly byId = new Map<string, EndpointState>();
+  private primed = false;
+
+  /** Called after each snapshot: endpoints of the very first one count as old. */
+  settle(): void {
+    if (this.primed) return;
+    this.primed = true;
+    for (const s of this.byId.values()) s.firstSeen = -Infinity;
+  }
 
   /** The state object for an endpoint of the current snapshot (created on first sight). */
   get(ep: MeshEndpoint): EndpointState {

@@ -156,7 +156,10 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
         ex.body = b;
         attempt(ex, 0);
       },
-      () => res.destroy(),
+      () => {
+        res.destroy();
+        opts.done?.(0, undefined);
+      },
     );
     return;
   }

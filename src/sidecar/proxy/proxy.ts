@@ -10,6 +10,7 @@ import { forward, Pools, reply } from './forward.js';
 import { Listener, type Handler } from './listener.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
+import { ThrottleRegistry, type Throttle } from './throttle.js';
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -18,6 +19,7 @@ export class Proxy {
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
   private readonly registry = new EndpointRegistry();
+  private readonly throttles = new ThrottleRegistry();
   /** The app behind the inbound listener: a one-endpoint cluster, no policy. */
   private readonly appCluster: Cluster | undefined;
   private draining = false;
@@ -53,7 +55,7 @@ export class Proxy {
   }
 
   private apply(snapshot: MeshSnapshot): void {
-    const table = new RoutingTable(snapshot, this.registry);
+    const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     const keep = new Set(table.addresses);
     const app = this.appCluster?.endpoints[0];
@@ -118,9 +120,31 @@ export class Proxy {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');
       return this.logged('outbound', service.name, req, fault.abort.status, started);
     }
+    const cluster = route.destination();
+    const admitted: Throttle[] = [];
+    for (const t of [route.throttle, cluster.throttle]) {
+      if (!t) continue;
+      const verdict = t.admit();
+      if (verdict === 'ok') {
+        admitted.push(t);
+        continue;
+      }
+      for (const a of admitted) a.release();
+      if (verdict === 'concurrency') reply(res, 503, 'concurrency-limit', 'too many requests in flight');
+      else reply(res, 429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
+      return this.logged('outbound', service.name, req, res.statusCode, started);
+    }
     const go = (): void => {
       if (route.mirror && Math.random() * 100 < route.mirror.percent) this.mirror(route.mirror.cluster, req);
-      forward(req, res, { pools: this.pools, cluster: route.destination(), route, done: (status) => this.logged('outbound', service.name, req, status, started) });
+      forward(req, res, {
+        pools: this.pools,
+        cluster,
+        route,
+        done: (status) => {
+          for (const a of admitted) a.release();
+          this.logged('outbound', service.name, req, status, started);
+        },
+      });
     };
     if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(go, fault.delay.fixedDelay);
     else go();

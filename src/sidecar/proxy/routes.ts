@@ -4,6 +4,7 @@
 import type http from 'node:http';
 import type { MeshHeaderOps, MeshRoute, MeshStringMatch } from '../../lib/mesh-protocol.js';
 import type { Cluster } from './cluster.js';
+import type { Throttle, ThrottleRegistry } from './throttle.js';
 
 export interface CompiledRoute {
   name: string;
@@ -15,6 +16,7 @@ export interface CompiledRoute {
   mirror?: { cluster: Cluster; percent: number };
   requestHeaders?: MeshHeaderOps;
   responseHeaders?: MeshHeaderOps;
+  throttle?: Throttle;
 }
 
 /** Per-request view the predicates share: path without query, parsed query on demand. */
@@ -93,7 +95,7 @@ function compileDestination(route: MeshRoute, self: string, lookup: ClusterLooku
 export type RouteMatcher = (req: http.IncomingMessage) => CompiledRoute | undefined;
 
 /** Compiles the routes of service `self`; with no routes, every request goes to the service itself. */
-export function compileRoutes(self: string, routes: MeshRoute[] | undefined, lookup: ClusterLookup): RouteMatcher {
+export function compileRoutes(self: string, routes: MeshRoute[] | undefined, lookup: ClusterLookup, throttles: ThrottleRegistry): RouteMatcher {
   if (!routes || routes.length === 0) {
     const only: CompiledRoute = { name: 'default', destination: compileDestination({}, self, lookup), retries: undefined };
     return () => only;
@@ -111,6 +113,7 @@ export function compileRoutes(self: string, routes: MeshRoute[] | undefined, loo
       mirror: r.mirror ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent } : undefined,
       requestHeaders: r.headers?.request,
       responseHeaders: r.headers?.response,
+      throttle: throttles.get(`route:${self}:${r.name ?? i}`, r),
     };
     return { preds: compileMatch(r.match), route };
   });

@@ -5,6 +5,7 @@ import type { MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { Cluster } from './cluster.js';
 import type { EndpointRegistry } from './endpoints.js';
 import { compileRoutes, type RouteMatcher } from './routes.js';
+import type { ThrottleRegistry } from './throttle.js';
 
 export interface ServiceEntry {
   name: string;
@@ -48,6 +49,7 @@ export class RoutingTable {
   constructor(
     readonly snapshot: MeshSnapshot,
     registry: EndpointRegistry,
+    throttles: ThrottleRegistry,
   ) {
     this.version = snapshot.version;
     const perService = snapshot.config.services ?? {};
@@ -58,7 +60,8 @@ export class RoutingTable {
       let c = clusters.get(key);
       if (!c) {
         const eps = (views.get(service)?.endpoints ?? []).filter((e) => variant === undefined || e.variant === variant).map((e) => registry.get(e));
-        c = new Cluster(key, eps, perService[service]?.policy);
+        const policy = perService[service]?.policy;
+        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, variant === undefined ? policy : policy?.variants?.[variant]));
         clusters.set(key, c);
       }
       return c;
@@ -68,11 +71,12 @@ export class RoutingTable {
         this.addresses.add(`${e.host}:${e.port}`);
         this.ids.add(e.id);
       }
-      const entry: ServiceEntry = { name: s.name, port: s.port, cluster: lookup(s.name, undefined), route: compileRoutes(s.name, perService[s.name]?.routes, lookup) };
+      const entry: ServiceEntry = { name: s.name, port: s.port, cluster: lookup(s.name, undefined), route: compileRoutes(s.name, perService[s.name]?.routes, lookup, throttles) };
       this.services.set(s.name, entry);
       this.byPort.set(s.port, entry);
     }
     registry.retain(this.ids);
+    registry.settle();
     this.ingress = compileIngress(snapshot);
     this.ingressPort = snapshot.config.ingress?.port;
     this.accessLog = snapshot.config.accessLog;
