@@ -178,7 +178,7 @@ function streamStore(client: ControlClient, query: URLSearchParams, onRecord: (r
   });
 }
 
-/** Reads from the embedded store; false when the control plane has no store (older control plane) so files are used. */
+/** Reads from the embedded store; false when it has nothing to say (no log store, or no matching record), so files are used. */
 async function fromStore(client: ControlClient, a: QueryArgs): Promise<boolean> {
   const q = new URLSearchParams();
   if (a.services.length) q.set('service', a.services.join(','));
@@ -190,7 +190,11 @@ async function fromStore(client: ControlClient, a: QueryArgs): Promise<boolean> 
   if (a.until) q.set('until', a.until);
   const limit = a.tail ?? (a.since || a.until ? undefined : DEFAULT_LIMIT);
   if (limit !== undefined) q.set('limit', String(limit));
-  const out = ({ seq: _seq, ...r }: LogRecord & { seq: number }): void => a.emit(r);
+  let count = 0;
+  const out = ({ seq: _seq, ...r }: LogRecord & { seq: number }): void => {
+    count++;
+    a.emit(r);
+  };
   let last: number;
   try {
     last = await streamStore(client, q, out);
@@ -200,6 +204,8 @@ async function fromStore(client: ControlClient, a: QueryArgs): Promise<boolean> 
     if (status === 400) throw errors.usage((err as Error).message);
     throw errors.failed(`cannot query the log store: ${(err as Error).message}`);
   }
+  // Nothing shipped (e.g. `logs.enabled: false`, or the agents have not caught up yet): the capture files answer.
+  if (count === 0 && !a.o.follow) return false;
   if (!a.o.follow) return true;
   q.delete('limit');
   q.delete('since');
