@@ -17,6 +17,9 @@ export function selectorLabels(app: string, service: string): Record<string, str
   return { 'app.kubernetes.io/name': service, 'app.kubernetes.io/instance': instanceName(app, service) };
 }
 
+/** The variant of a pod (`default` for the service's own instances): Istio subsets select on it. */
+export const VARIANT_LABEL = 'berth.dev/variant';
+
 export function serviceLabels(app: string, service: string, revision: string): Record<string, string> {
   return {
     ...selectorLabels(app, service),

@@ -116,7 +116,7 @@ function multilineParser(ctx: Ctx, m: NonNullable<LogsFields['multiline']>): Sec
   else if (m.preset === 'java') rules.push(['/^(?!\\s+at\\s|Caused by:|\\s+\\.\\.\\. \\d+ more)/', '/^(\\s+at\\s|Caused by:|\\s+\\.\\.\\. \\d+ more)/']);
   else if (m.start !== undefined) {
     if (m.start.includes('"') || m.start.includes('/')) {
-      ctx.warn(`services.${ctx.name}.logs.multiline.start`, 'a pattern with " or / cannot be written into a Fluent Bit rule: multiline not rendered');
+      ctx.warn(`${ctx.path}.logs.multiline.start`, 'a pattern with " or / cannot be written into a Fluent Bit rule: multiline not rendered');
       return undefined;
     }
     rules.push([`/${m.start}/`, `/^(?!(?:${m.start}))/`]);
@@ -129,7 +129,7 @@ function multilineParser(ctx: Ctx, m: NonNullable<LogsFields['multiline']>): Sec
 }
 
 function plan(ctx: Ctx, logs: LogsFields): Plan {
-  const base = `services.${ctx.name}.logs`;
+  const base = `${ctx.path}.logs`;
   const sections: Section[] = [];
   const parserSections: Section[] = [];
   const disk = logs.buffer.type === 'disk';
@@ -174,7 +174,7 @@ function plan(ctx: Ctx, logs: LogsFields): Plan {
   }
   sections.push({
     name: 'FILTER',
-    entries: [['Name', 'modify'], ['Match_Regex', SOURCES], ['Add', `app ${ctx.app.app}`], ['Add', `service ${ctx.name}`], ['Add', `revision ${ctx.revision}`], ['Add', 'instance ${POD_NAME}'], ['Add', 'node ${NODE_NAME}']],
+    entries: [['Name', 'modify'], ['Match_Regex', SOURCES], ['Add', `app ${ctx.app.app}`], ['Add', `service ${ctx.name}`], ['Add', `variant ${ctx.variant}`], ['Add', `revision ${ctx.revision}`], ['Add', 'instance ${POD_NAME}'], ['Add', 'node ${NODE_NAME}']],
   });
   if (logs.maxLineBytes !== 1024 * 1024) ctx.warn(`${base}.maxLineBytes`, 'rendered as the tail buffer size: Fluent Bit keeps reading past a longer line instead of truncating and marking it');
   if (logs.buffer.maxRecords !== 10_000) ctx.warn(`${base}.buffer.maxRecords`, 'not rendered: Fluent Bit bounds its buffer in bytes (Mem_Buf_Limit / storage.total_limit_size), not records');
@@ -242,7 +242,7 @@ function pod(ctx: Ctx): PodContribution | undefined {
   return {
     sidecars: [sidecar],
     volumes: [
-      { name: 'logs-config', configMap: { name: logsConfigMapName(ctx.name) } },
+      { name: 'logs-config', configMap: { name: logsConfigMapName(ctx.deployment) } },
       { name: 'logs-state', emptyDir: {} },
       { name: 'var-log-pods', hostPath: { path: '/var/log/pods', type: 'Directory' } },
       ...p.fileDirs.map((_, n) => ({ name: `logs-files-${n}`, emptyDir: {} })),
@@ -254,7 +254,7 @@ function pod(ctx: Ctx): PodContribution | undefined {
 function render(ctx: ServiceContext): K8sObject[] {
   const p = planFor(ctx);
   if (!p) return [];
-  return [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: logsConfigMapName(ctx.name), labels: ctx.labels }, data: { 'fluent-bit.conf': p.config, 'parsers.conf': p.parsers } }];
+  return [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: logsConfigMapName(ctx.deployment), labels: ctx.labels }, data: { 'fluent-bit.conf': p.config, 'parsers.conf': p.parsers } }];
 }
 
-export const logsRenderer: ServiceRenderer = { family: 'logs', handles: ['logs'], pod, render };
+export const logsRenderer: ServiceRenderer = { family: 'logs', scope: 'deployment', handles: ['logs'], pod, render };

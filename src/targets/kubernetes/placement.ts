@@ -20,8 +20,8 @@ function readPlacement(ctx: Omit<ServiceContext, 'pod'>): PlacementFields {
     out.nodeSelector = Object.fromEntries(Object.entries(nodeSelector as Record<string, unknown>).map(([k, v]) => [k, String(v)]).sort(([a], [b]) => (a < b ? -1 : 1)));
   }
   if (antiAffinity === 'required' || antiAffinity === 'preferred') out.antiAffinity = antiAffinity;
-  else if (antiAffinity !== undefined) ctx.warn(`services.${ctx.name}.placement.antiAffinity`, `\`${String(antiAffinity)}\` is not rendered yet for Kubernetes`);
-  for (const key of Object.keys(rest).sort()) ctx.warn(`services.${ctx.name}.placement.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
+  else if (antiAffinity !== undefined) ctx.warn(`${ctx.path}.placement.antiAffinity`, `\`${String(antiAffinity)}\` is not rendered yet for Kubernetes`);
+  for (const key of Object.keys(rest).sort()) ctx.warn(`${ctx.path}.placement.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
   return out;
 }
 
@@ -44,4 +44,4 @@ function readScaleMax(ctx: Omit<ServiceContext, 'pod'>): number {
   return 0;
 }
 
-export const placementRenderer: ServiceRenderer = { family: 'placement', handles: ['placement'], pod };
+export const placementRenderer: ServiceRenderer = { family: 'placement', scope: 'deployment', handles: ['placement'], pod };

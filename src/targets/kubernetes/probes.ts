@@ -48,10 +48,10 @@ export function renderProbe(
   kind: ProbeKind,
   probe: ProbeSpec,
   port: number | undefined,
-  service: string,
+  unitPath: string,
   warn: (path: string, message: string) => void,
 ): JsonObject | undefined {
-  const path = `services.${service}.probes.${kind}`;
+  const path = `${unitPath}.probes.${kind}`;
   const h = handler(probe, port, path, warn);
   if (!h) return undefined;
   const timing = (field: 'initialDelaySeconds' | 'periodSeconds' | 'timeoutSeconds', min: number): number => {
@@ -86,12 +86,12 @@ export function renderProbe(
 }
 
 /** The container's probe fields (startupProbe, readinessProbe, livenessProbe). */
-export function renderProbes(svc: ServiceSpec, service: string, warn: (path: string, message: string) => void): JsonObject {
+export function renderProbes(svc: ServiceSpec, unitPath: string, warn: (path: string, message: string) => void): JsonObject {
   const out: JsonObject = {};
   for (const kind of PROBE_KINDS) {
     const probe = svc.probes[kind];
     if (!probe) continue;
-    const rendered = renderProbe(kind, probe, svc.port, service, warn);
+    const rendered = renderProbe(kind, probe, svc.port, unitPath, warn);
     if (rendered) out[K8S_FIELD[kind]] = rendered;
   }
   return out;

@@ -4,11 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import type { AppSpec } from '../../contract/index.js';
+import { variantDeploymentName, variantSpec, type AppSpec, type ServiceSpec } from '../../contract/index.js';
 import { shortHash, startOrder } from '../../plan/index.js';
 import { coverageWarnings, explicitServiceFields } from './coverage.js';
 import { serviceImage } from './images.js';
-import { selectorLabels, serviceLabels } from './labels.js';
+import { selectorLabels, serviceLabels, VARIANT_LABEL } from './labels.js';
 import { placementRenderer } from './placement.js';
 import { serviceRenderer } from './services.js';
 import { SchemaValidationError, validateObjects } from './validate.js';
@@ -83,9 +83,53 @@ function readEnvFile(dir: string, file: string | undefined): Record<string, stri
   return parseDotenv(readFileSync(resolve(dir, file), 'utf8'));
 }
 
+/** The context of one Deployment: the service itself (variant `default`) or one of its variants. */
+function unitContext(
+  opts: RenderOptions,
+  mesh: MeshKind,
+  warn: (path: string, message: string) => void,
+  name: string,
+  variant: string,
+  svc: ServiceSpec,
+  base: Omit<ServiceContext, 'pod'> | undefined,
+): Omit<ServiceContext, 'pod'> {
+  const { spec, dir } = opts;
+  const path = base ? `services.${name}.variants.${variant}` : `services.${name}`;
+  const envFileVars = readEnvFile(dir, svc.envFile);
+  // Like the local runtime, the revision names what the pods run: scaling alone is not a new revision.
+  const { replicas: _replicas, ...template } = explicitServiceFields(svc);
+  const revision = shortHash({ service: template, envFile: envFileVars ?? null });
+  let image: ServiceImage;
+  if (!base) {
+    image = serviceImage(spec.app, name, svc, revision, dir);
+    if (image.build) warn(`${path}.image`, `not set: the Deployment runs ${image.image}; build and push it (with --out, images/${name}/Dockerfile builds it from ${image.build.context})`);
+  } else if (svc.image !== undefined) image = { service: name, image: svc.image };
+  else {
+    image = base.image;
+    if (svc.cwd !== base.spec.cwd) warn(`${path}.cwd`, `a variant with its own cwd needs its own image: not rendered yet, the variant runs ${image.image} (set \`image:\` on the variant)`);
+  }
+  const selector = selectorLabels(spec.app, name);
+  return {
+    app: spec,
+    name,
+    variant,
+    deployment: base ? variantDeploymentName(name, variant) : name,
+    path,
+    spec: svc,
+    revision,
+    image,
+    labels: { ...serviceLabels(spec.app, name, revision), [VARIANT_LABEL]: variant },
+    selector,
+    podSelector: { ...selector, [VARIANT_LABEL]: variant },
+    envFileVars,
+    mesh,
+    warn,
+  };
+}
+
 /** Renders without validating (pure apart from reading env files). */
 export function renderObjects(opts: RenderOptions): RenderResult {
-  const { spec, dir } = opts;
+  const { spec } = opts;
   const mesh = opts.mesh ?? 'istio';
   const warnings: RenderWarning[] = [];
   const warn = (path: string, message: string) => warnings.push({ path, message });
@@ -95,29 +139,24 @@ export function renderObjects(opts: RenderOptions): RenderResult {
 
   for (const name of startOrder(spec)) {
     const svc = spec.services[name];
-    const envFileVars = readEnvFile(dir, svc.envFile);
-    // Like the local runtime, the revision names what the pods run: scaling alone is not a new revision.
-    const { replicas: _replicas, ...template } = explicitServiceFields(svc);
-    const revision = shortHash({ service: template, envFile: envFileVars ?? null });
-    const image = serviceImage(spec.app, name, svc, revision, dir);
-    if (image.build) warn(`services.${name}.image`, `not set: the Deployment runs ${image.image}; build and push it (with --out, images/${name}/Dockerfile builds it from ${image.build.context})`);
-    images.push(image);
-    const base: Omit<ServiceContext, 'pod'> = {
-      app: spec,
-      name,
-      spec: svc,
-      revision,
-      image,
-      labels: serviceLabels(spec.app, name, revision),
-      selector: selectorLabels(spec.app, name),
-      envFileVars,
-      mesh,
-      warn,
-    };
-    const pod = RENDERERS.map((r) => r.pod?.(base)).filter((p) => p !== undefined);
-    const ctx: ServiceContext = { ...base, pod };
-    contexts.set(name, ctx);
-    for (const r of RENDERERS) objects.push(...(r.render?.(ctx) ?? []));
+    const baseCtx = unitContext(opts, mesh, warn, name, 'default', svc, undefined);
+    images.push(baseCtx.image);
+    const units = [
+      baseCtx,
+      ...Object.entries(svc.variants ?? {})
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([variant, override]) => unitContext(opts, mesh, warn, name, variant, variantSpec(svc, override), baseCtx)),
+    ];
+    for (const unit of units) {
+      const pod = RENDERERS.filter((r) => r.scope === 'deployment').map((r) => r.pod?.(unit)).filter((p) => p !== undefined);
+      const ctx: ServiceContext = { ...unit, pod };
+      if (unit.variant === 'default') contexts.set(name, ctx);
+      for (const r of RENDERERS) if (r.scope === 'deployment') objects.push(...(r.render?.(ctx) ?? []));
+    }
+    // Service-level objects carry the service's labels, not the default variant's.
+    const { [VARIANT_LABEL]: _variant, ...labels } = contexts.get(name)!.labels;
+    const ctx: ServiceContext = { ...contexts.get(name)!, labels };
+    for (const r of RENDERERS) if (r.scope === 'service') objects.push(...(r.render?.(ctx) ?? []));
   }
   const appCtx = { app: spec, mesh, gatewayClass: opts.gatewayClass ?? 'istio', services: contexts, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));

@@ -30,7 +30,7 @@ const REQUEST_METRICS = new Set(['rps', 'concurrency', 'p99Ms']);
 export function readScale(ctx: Omit<ServiceContext, 'pod'>): ScaleFields | undefined {
   const raw = (ctx.spec as unknown as Record<string, unknown>).scale;
   if (raw === undefined || raw === null) return undefined;
-  const path = `services.${ctx.name}.scale`;
+  const path = `${ctx.path}.scale`;
   const s = raw as Record<string, unknown>;
   if (typeof s !== 'object' || typeof s.max !== 'number') {
     ctx.warn(path, 'not rendered yet for Kubernetes (a shape without `max` is unknown to the renderer)');
@@ -78,8 +78,8 @@ function behavior(scale: ScaleFields): JsonObject | undefined {
 function render(ctx: ServiceContext): K8sObject[] {
   const scale = readScale(ctx);
   if (!scale) return [];
-  const path = `services.${ctx.name}.scale`;
-  const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: ctx.name };
+  const path = `${ctx.path}.scale`;
+  const target = { apiVersion: 'apps/v1', kind: 'Deployment', name: ctx.deployment };
   const resource: [string, 'cpu' | 'memory', number][] = [];
   const request: [string, number][] = [];
   scale.metrics.forEach((m, i) => {
@@ -104,7 +104,7 @@ function render(ctx: ServiceContext): K8sObject[] {
     };
     const b = behavior(scale);
     if (b) hpa.behavior = b;
-    return [{ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: ctx.name, labels: ctx.labels }, spec: hpa }];
+    return [{ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: ctx.deployment, labels: ctx.labels }, spec: hpa }];
   }
   if (ctx.mesh !== 'istio' && request.length) ctx.warn(`${path}.metrics`, 'request metrics come from Istio\'s standard metrics: with --mesh gateway-api the queries need a mesh that exports istio_requests_total');
   if (scale.min === 0 && request.length === 0) ctx.warn(`${path}.min`, 'KEDA cannot scale to zero on cpu/memory alone: add an rps or concurrency metric');
@@ -113,15 +113,15 @@ function render(ctx: ServiceContext): K8sObject[] {
       type: 'prometheus',
       name: k,
       metricType: k === 'p99Ms' ? 'Value' : 'AverageValue',
-      metadata: { serverAddress: PROMETHEUS_URL, query: promQuery(k, ctx.name), threshold: String(v) },
+      metadata: { serverAddress: PROMETHEUS_URL, query: promQuery(k, ctx.deployment), threshold: String(v) },
     })),
     ...resource.map(([k, res, v]): JsonObject => ({ type: res, name: k, metricType: 'Utilization', metadata: { value: String(v) } })),
   ];
-  const spec: JsonObject = { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: ctx.name }, minReplicaCount: scale.min, maxReplicaCount: scale.max, pollingInterval: HPA_PERIOD_SECONDS, triggers };
+  const spec: JsonObject = { scaleTargetRef: target, minReplicaCount: scale.min, maxReplicaCount: scale.max, pollingInterval: HPA_PERIOD_SECONDS, triggers };
   if (scale.min === 0) spec.cooldownPeriod = scale.idleSeconds ?? 300;
   const b = behavior(scale);
   if (b) spec.advanced = { horizontalPodAutoscalerConfig: { behavior: b } };
-  return [{ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: ctx.name, labels: ctx.labels }, spec }];
+  return [{ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: ctx.deployment, labels: ctx.labels }, spec }];
 }
 
-export const scalingRenderer: ServiceRenderer = { family: 'scaling', handles: ['scale'], render };
+export const scalingRenderer: ServiceRenderer = { family: 'scaling', scope: 'deployment', handles: ['scale'], render };

@@ -30,6 +30,7 @@ function disruptionBudget(ctx: ServiceContext): K8sObject | undefined {
 
 export const serviceRenderer: ServiceRenderer = {
   family: 'services',
+  scope: 'service',
   handles: ['port', 'replicas'],
   render(ctx) {
     return [service(ctx), disruptionBudget(ctx)].filter((o): o is K8sObject => o !== undefined);

@@ -2,6 +2,7 @@
 // first-match routes, weights, timeouts, retries, faults, mirroring, header rewrites, balancer,
 // outlier ejection and connection pool), or with --mesh gateway-api as a mesh HTTPRoute attached
 // to the Service (GAMMA). What the chosen mesh cannot express is a warning naming the field.
+import { appLabels, selectorLabels, VARIANT_LABEL } from './labels.js';
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
 interface StringMatch {
@@ -83,12 +84,9 @@ function percentWeights(weights: number[]): number[] {
   return floor;
 }
 
-function destinations(ctx: ServiceContext, route: Route, path: string): Dest[] {
+function destinations(ctx: ServiceContext, route: Route): Dest[] {
   if (route.to === undefined) return [{ service: ctx.name, weight: 100 }];
   if (typeof route.to === 'string') return [{ service: route.to, weight: 100 }];
-  route.to.forEach((d, i) => {
-    if (d.variant !== undefined) ctx.warn(`${path}.to.${i}.variant`, 'variants are not rendered yet for Kubernetes: the destination gets all of the service\'s instances');
-  });
   return route.to;
 }
 
@@ -149,7 +147,7 @@ function headerOps(ops: HeaderOps | undefined): JsonObject | undefined {
 
 function istioHttpRoutes(ctx: ServiceContext, route: Route, i: number): JsonObject[] {
   const path = `services.${ctx.name}.routes.${i}`;
-  const dests = destinations(ctx, route, path);
+  const dests = destinations(ctx, route);
   const weights = percentWeights(dests.map((d) => d.weight));
   const total = dests.reduce((a, d) => a + d.weight, 0);
   if (dests.length > 1 && dests.some((d, j) => Math.abs((d.weight * 100) / total - weights[j]) > 1e-9)) {
@@ -158,6 +156,7 @@ function istioHttpRoutes(ctx: ServiceContext, route: Route, i: number): JsonObje
   const base: JsonObject = {
     route: dests.map((d, j): JsonObject => {
       const dest: JsonObject = { host: d.service };
+      if (d.variant !== undefined) dest.subset = d.variant;
       const port = portOf(ctx, d.service);
       if (port !== undefined) dest.port = { number: port };
       return dests.length > 1 ? { destination: dest, weight: weights[j] } : { destination: dest };
@@ -172,9 +171,12 @@ function istioHttpRoutes(ctx: ServiceContext, route: Route, i: number): JsonObje
     base.fault = fault;
   }
   if (route.mirror) {
-    base.mirror = { host: route.mirror.service, ...(portOf(ctx, route.mirror.service) !== undefined ? { port: { number: portOf(ctx, route.mirror.service)! } } : {}) };
+    base.mirror = {
+      host: route.mirror.service,
+      ...(route.mirror.variant !== undefined ? { subset: route.mirror.variant } : {}),
+      ...(portOf(ctx, route.mirror.service) !== undefined ? { port: { number: portOf(ctx, route.mirror.service)! } } : {}),
+    };
     base.mirrorPercentage = { value: route.mirror.percent };
-    if (route.mirror.variant !== undefined) ctx.warn(`${path}.mirror.variant`, 'variants are not rendered yet for Kubernetes: mirrored to all instances');
   }
   const req = headerOps(route.headers?.request);
   const res = headerOps(route.headers?.response);
@@ -204,7 +206,22 @@ function withMatch(matches: JsonObject[] | undefined): JsonObject {
   return matches ? { match: matches } : {};
 }
 
-function destinationRule(ctx: ServiceContext, policy: Policy): K8sObject {
+/** Istio subsets: one per variant of the service (`default` for its own instances), selected by the variant label. */
+function subsets(ctx: ServiceContext): JsonObject[] | undefined {
+  const names = Object.keys(ctx.spec.variants ?? {}).sort();
+  if (!names.length) return undefined;
+  return ['default', ...names].map((v) => ({ name: v, labels: { [VARIANT_LABEL]: v } }));
+}
+
+function destinationRule(ctx: ServiceContext, policy: Policy | undefined): K8sObject {
+  const spec: JsonObject = { host: ctx.name };
+  const subs = subsets(ctx);
+  if (subs) spec.subsets = subs;
+  if (policy) spec.trafficPolicy = trafficPolicy(ctx, policy);
+  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: ctx.name, labels: ctx.labels }, spec };
+}
+
+function trafficPolicy(ctx: ServiceContext, policy: Policy): JsonObject {
   const tp: JsonObject = {};
   const b = policy.balancer;
   if (typeof b === 'string') tp.loadBalancer = { simple: b.toUpperCase() };
@@ -231,7 +248,7 @@ function destinationRule(ctx: ServiceContext, policy: Policy): K8sObject {
     if (Object.keys(pool).length) tp.connectionPool = pool;
     ctx.warn(`services.${ctx.name}.policy.connectionPool`, 'Envoy answers an overflow with 503 but without Berth\'s x-berth-reason header');
   }
-  return { apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: ctx.name, labels: ctx.labels }, spec: { host: ctx.name, trafficPolicy: tp } };
+  return tp;
 }
 
 function renderIstio(ctx: ServiceContext, routes: Route[] | undefined, policy: Policy | undefined): K8sObject[] {
@@ -240,7 +257,7 @@ function renderIstio(ctx: ServiceContext, routes: Route[] | undefined, policy: P
     const http = routes.flatMap((r, i) => istioHttpRoutes(ctx, r, i));
     out.push({ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: ctx.name, labels: ctx.labels }, spec: { hosts: [ctx.name], http } });
   }
-  if (policy) out.push(destinationRule(ctx, policy));
+  if (policy || subsets(ctx)) out.push(destinationRule(ctx, policy));
   return out;
 }
 
@@ -288,16 +305,43 @@ function gwHeaderFilter(type: 'RequestHeaderModifier' | 'ResponseHeaderModifier'
   return type === 'RequestHeaderModifier' ? { type, requestHeaderModifier: mod } : { type, responseHeaderModifier: mod };
 }
 
+/** Gateway API has no subsets: a variant is reached through a Service of its own, `<service>-<variant>`. */
+export function variantServiceName(service: string, variant: string): string {
+  return `${service}-${variant}`;
+}
+
+function backendName(d: { service: string; variant?: string }, used: Set<string>): string {
+  if (d.variant === undefined) return d.service;
+  used.add(`${d.service}\u0000${d.variant}`);
+  return variantServiceName(d.service, d.variant);
+}
+
+function variantServices(ctx: ServiceContext, used: Set<string>): K8sObject[] {
+  return [...used].sort().flatMap((key): K8sObject[] => {
+    const [service, variant] = key.split('\u0000');
+    const port = portOf(ctx, service);
+    const name = variantServiceName(service, variant);
+    if (ctx.app.services[name]) {
+      ctx.warn(`services.${ctx.name}.routes`, `the Service for variant ${variant} of ${service} would be named \`${name}\`, which is already a service: not rendered`);
+      return [];
+    }
+    if (port === undefined) return [];
+    const selector = { ...selectorLabels(ctx.app.app, service), [VARIANT_LABEL]: variant };
+    return [{ apiVersion: 'v1', kind: 'Service', metadata: { name, labels: { ...appLabels(ctx.app.app), [VARIANT_LABEL]: variant } }, spec: { type: 'ClusterIP', selector, ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }] } }];
+  });
+}
+
 function renderGatewayApi(ctx: ServiceContext, routes: Route[] | undefined, policy: Policy | undefined): K8sObject[] {
+  const used = new Set<string>();
   if (policy) ctx.warn(`services.${ctx.name}.policy`, 'Gateway API has no destination policy (balancer, outlier ejection, connection pool): not rendered; use --mesh istio');
   if (!routes?.length) return [];
   if (routes.length > 1) ctx.warn(`services.${ctx.name}.routes`, 'Gateway API orders rules by how specific their matches are, not by position: where matches overlap, a later route may win (locally the first match wins)');
   const port = ctx.spec.port;
   const rules: Json[] = routes.map((route, i) => {
     const path = `services.${ctx.name}.routes.${i}`;
-    const dests = destinations(ctx, route, path);
+    const dests = destinations(ctx, route);
     const rule: JsonObject = {
-      backendRefs: dests.map((d): JsonObject => ({ name: d.service, ...(portOf(ctx, d.service) !== undefined ? { port: portOf(ctx, d.service)! } : {}), weight: d.weight })),
+      backendRefs: dests.map((d): JsonObject => ({ name: backendName(d, used), ...(portOf(ctx, d.service) !== undefined ? { port: portOf(ctx, d.service)! } : {}), weight: d.weight })),
     };
     if (route.name !== undefined) rule.name = route.name.toLowerCase().replace(/[^a-z0-9-]/g, '-');
     const matches = gwMatches(ctx, route.match, path);
@@ -311,13 +355,14 @@ function renderGatewayApi(ctx: ServiceContext, routes: Route[] | undefined, poli
     if (req) filters.push(req);
     if (res) filters.push(res);
     if (route.mirror) {
-      filters.push({ type: 'RequestMirror', requestMirror: { backendRef: { name: route.mirror.service, ...(portOf(ctx, route.mirror.service) !== undefined ? { port: portOf(ctx, route.mirror.service)! } : {}) } } });
+      filters.push({ type: 'RequestMirror', requestMirror: { backendRef: { name: backendName(route.mirror, used), ...(portOf(ctx, route.mirror.service) !== undefined ? { port: portOf(ctx, route.mirror.service)! } : {}) } } });
       if (route.mirror.percent !== 100) ctx.warn(`${path}.mirror.percent`, 'Gateway API v1 mirrors every request: the percentage is not rendered');
     }
     if (filters.length) rule.filters = filters;
     return rule;
   });
   return [
+    ...variantServices(ctx, used),
     {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
@@ -330,11 +375,11 @@ function renderGatewayApi(ctx: ServiceContext, routes: Route[] | undefined, poli
 function render(ctx: ServiceContext): K8sObject[] {
   const routes = read<Route[]>(ctx, 'routes');
   const policy = read<Policy>(ctx, 'policy');
-  if (!routes?.length && !policy) return [];
+  if (!routes?.length && !policy && !(ctx.mesh === 'istio' && subsets(ctx))) return [];
   if (routes?.length && (ctx.app as unknown as { ingress?: { routes?: { to: string }[] } }).ingress?.routes?.some((r) => r.to === ctx.name)) {
     ctx.warn(`services.${ctx.name}.routes`, 'on the cluster these routes apply to traffic inside the mesh; requests from the ingress Gateway reach the service directly (locally they apply to both)');
   }
   return ctx.mesh === 'istio' ? renderIstio(ctx, routes, policy) : renderGatewayApi(ctx, routes, policy);
 }
 
-export const trafficRenderer: ServiceRenderer = { family: 'traffic', handles: ['routes', 'policy'], render };
+export const trafficRenderer: ServiceRenderer = { family: 'traffic', scope: 'service', handles: ['routes', 'policy'], render };

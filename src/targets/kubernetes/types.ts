@@ -34,15 +34,25 @@ export interface ServiceImage {
 /** What every renderer module gets for one service. */
 export interface ServiceContext {
   app: AppSpec;
+  /** The service's name (its Service, its DNS name). */
   name: string;
+  /** The variant this context renders: `default` for the service's own instances. */
+  variant: string;
+  /** The Deployment's name: the service's, or `<service>.<variant>`. */
+  deployment: string;
+  /** Where this unit sits in the spec, for warnings: `services.web` or `services.web.variants.v2`. */
+  path: string;
+  /** The service's spec, or the variant's (the service's with the variant's fields merged on). */
   spec: ServiceSpec;
   /** Stable, location-independent hash of the service's spec (and env file): app.kubernetes.io/version. */
   revision: string;
   image: ServiceImage;
   /** Labels on every object of the service (includes the selector labels). */
   labels: Record<string, string>;
-  /** The labels a Service / PDB / Deployment selects pods with (immutable: no version). */
+  /** The labels a Service / PDB selects all the service's pods with, every variant included (immutable: no version). */
   selector: Record<string, string>;
+  /** The labels this Deployment selects its own pods with: `selector` plus the variant. */
+  podSelector: Record<string, string>;
   /** Variables read from `envFile` (already parsed), or undefined when the spec has none. */
   envFileVars?: Record<string, string>;
   mesh: MeshKind;
@@ -66,6 +76,8 @@ export interface PodContribution {
 export interface ServiceRenderer {
   /** Family name, for messages. */
   family: string;
+  /** `deployment`: runs for the service and for each of its variants; `service`: once per service. */
+  scope: 'deployment' | 'service';
   /** Top-level service fields this renderer turns into cluster objects (coverage check). */
   handles: readonly string[];
   /** Objects of this family. */

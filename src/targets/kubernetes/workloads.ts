@@ -3,7 +3,7 @@
 // `envFile` as a ConfigMap the containers read with envFrom.
 import { posix } from 'node:path';
 import { envVarName, splitCommand, type SidecarSpec } from '../../contract/index.js';
-import { noExpand } from './escape.js';
+import { envValue, INSTANCE_VARS, noExpand } from './escape.js';
 import { renderProbes } from './probes.js';
 import { readScale } from './scaling.js';
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
@@ -23,35 +23,48 @@ export function clusterServiceUrl(service: string, port: number): string {
   return `http://${service}:${port}`;
 }
 
+/**
+ * Env entries in Kubernetes order: the per-instance variables first (a later value may refer to
+ * them as `$(HOST)` and Kubernetes only expands variables defined earlier), then the rest by name.
+ */
+export function orderEnv(entries: JsonObject[]): JsonObject[] {
+  const rank = (e: JsonObject) => {
+    const i = (INSTANCE_VARS as readonly string[]).indexOf(String(e.name));
+    return i === -1 ? INSTANCE_VARS.length : i;
+  };
+  return [...entries].sort((a, b) => rank(a) - rank(b) || (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+}
+
 /** The app container's environment, as the local runtime builds it (envFile < env < BERTH_*). */
 function appEnv(ctx: ServiceContext): JsonObject[] {
   const { app, spec, name } = ctx;
-  const plain: Record<string, string> = { ...spec.env, HOST: '0.0.0.0', BERTH_APP: app.app, BERTH_SERVICE: name, BERTH_REVISION: ctx.revision };
+  const plain: Record<string, string> = { ...spec.env, BERTH_APP: app.app, BERTH_SERVICE: name, BERTH_REVISION: ctx.revision, BERTH_VARIANT: ctx.variant };
   for (const used of spec.uses) {
     const port = app.services[used]?.port;
     if (port !== undefined) plain[`BERTH_${envVarName(used)}_URL`] = clusterServiceUrl(used, port);
     else ctx.warn(`services.${name}.uses`, `\`${used}\` has no port, so there is no URL to give (no BERTH_${envVarName(used)}_URL)`);
   }
   if (spec.port !== undefined) plain.PORT = String(spec.port);
-  const fromPod: Record<string, string> = { BERTH_INSTANCE: 'metadata.name', BERTH_NODE: 'spec.nodeName' };
-  const all: [string, JsonObject][] = [
-    ...Object.entries(plain).map(([k, v]): [string, JsonObject] => [k, { name: k, value: noExpand(v) }]),
-    ...Object.entries(fromPod).map(([k, f]): [string, JsonObject] => [k, { name: k, valueFrom: { fieldRef: { fieldPath: f } } }]),
-  ];
-  return all.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  // HOST: the pod's own address, as locally the instance's own address (listen on it, be reached at it).
+  const fromPod: Record<string, string> = { HOST: 'status.podIP', BERTH_INSTANCE: 'metadata.name', BERTH_NODE: 'spec.nodeName' };
+  for (const k of Object.keys(fromPod)) delete plain[k];
+  return orderEnv([
+    ...Object.entries(plain).map(([k, v]): JsonObject => ({ name: k, value: envValue(v) })),
+    ...Object.entries(fromPod).map(([k, f]): JsonObject => ({ name: k, valueFrom: { fieldRef: { fieldPath: f } } })),
+  ]);
 }
 
 function workingDir(ctx: ServiceContext, sidecar?: SidecarSpec): string | undefined {
   if (!ctx.image.build) {
     if (sidecar?.cwd !== undefined) {
-      ctx.warn(`services.${ctx.name}.sidecars`, `sidecar \`${sidecar.name}\`: cwd is not rendered with a custom image (its layout is unknown); the image's working directory is used`);
+      ctx.warn(`${ctx.path}.sidecars`, `sidecar \`${sidecar.name}\`: cwd is not rendered with a custom image (its layout is unknown); the image's working directory is used`);
     }
     return undefined;
   }
   if (sidecar?.cwd === undefined) return APP_DIR;
   const dir = posix.join(APP_DIR, sidecar.cwd.split('\\').join('/'));
   if (dir !== APP_DIR && !dir.startsWith(`${APP_DIR}/`)) {
-    ctx.warn(`services.${ctx.name}.sidecars`, `sidecar \`${sidecar.name}\`: cwd ${sidecar.cwd} is outside the service's directory, which is all the image holds; ${APP_DIR} is used`);
+    ctx.warn(`${ctx.path}.sidecars`, `sidecar \`${sidecar.name}\`: cwd ${sidecar.cwd} is outside the service's directory, which is all the image holds; ${APP_DIR} is used`);
     return APP_DIR;
   }
   return dir;
@@ -67,7 +80,7 @@ function resources(ctx: ServiceContext): JsonObject | undefined {
 }
 
 function envFrom(ctx: ServiceContext): JsonObject[] | undefined {
-  return ctx.envFileVars ? [{ configMapRef: { name: envFileConfigMapName(ctx.name) } }] : undefined;
+  return ctx.envFileVars ? [{ configMapRef: { name: envFileConfigMapName(ctx.deployment) } }] : undefined;
 }
 
 function container(fields: Record<string, Json | undefined>): JsonObject {
@@ -87,17 +100,14 @@ function appContainer(ctx: ServiceContext): JsonObject {
     envFrom: envFrom(ctx),
     ports: spec.port !== undefined ? [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }] : undefined,
     resources: resources(ctx),
-    ...renderProbes(spec, ctx.name, ctx.warn),
+    ...renderProbes(spec, ctx.path, ctx.warn),
   });
 }
 
 /** A user sidecar as a native sidecar container: an init container that keeps running (restartPolicy Always). */
 function sidecarContainer(ctx: ServiceContext, s: SidecarSpec, env: JsonObject[]): JsonObject {
   const own = new Set(Object.keys(s.env));
-  const merged = [
-    ...env.filter((e) => !own.has(String(e.name))),
-    ...sortedEntries(s.env).map(([k, v]): JsonObject => ({ name: k, value: noExpand(v) })),
-  ].sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  const merged = orderEnv([...env.filter((e) => !own.has(String(e.name))), ...sortedEntries(s.env).map(([k, v]): JsonObject => ({ name: k, value: envValue(v) }))]);
   return container({
     name: s.name,
     image: ctx.image.image,
@@ -111,7 +121,7 @@ function sidecarContainer(ctx: ServiceContext, s: SidecarSpec, env: JsonObject[]
 
 function restartWarnings(ctx: ServiceContext): void {
   const { restart } = ctx.spec;
-  const path = `services.${ctx.name}.restart`;
+  const path = `${ctx.path}.restart`;
   if (restart.policy !== 'always') {
     ctx.warn(`${path}.policy`, `\`${restart.policy}\` cannot be expressed by a Deployment (its pods always restart, restartPolicy: Always); rendered as always`);
   }
@@ -155,12 +165,12 @@ function deployment(ctx: ServiceContext): K8sObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, labels: ctx.labels },
+    metadata: { name: ctx.deployment, labels: ctx.labels },
     spec: {
       // With an autoscaler, it owns the replica count: leaving it out keeps server-side apply from fighting it.
       ...(readScale(ctx) ? {} : { replicas: spec.replicas }),
       revisionHistoryLimit: 10,
-      selector: { matchLabels: ctx.selector },
+      selector: { matchLabels: ctx.podSelector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable } },
       template: { metadata: { labels: podLabels(ctx) }, spec: podSpec },
     },
@@ -172,14 +182,15 @@ function envConfigMap(ctx: ServiceContext): K8sObject | undefined {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: envFileConfigMapName(ctx.name), labels: ctx.labels },
+    metadata: { name: envFileConfigMapName(ctx.deployment), labels: ctx.labels },
     data: Object.fromEntries(sortedEntries(ctx.envFileVars).map(([k, v]) => [k, v])),
   };
 }
 
 export const workloadRenderer: ServiceRenderer = {
   family: 'workloads',
-  handles: ['run', 'cwd', 'env', 'envFile', 'image', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout'],
+  scope: 'deployment',
+  handles: ['run', 'cwd', 'env', 'envFile', 'image', 'variants', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout'],
   render(ctx) {
     return [envConfigMap(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
   },

@@ -13,7 +13,7 @@ services:
     run: [node, server.js, --greeting, "$(not expanded)"]
     cwd: ./api
     image: registry.example.com/team/api:1.2.3
-    env: { MODE: "on", RETRIES: 3, PATTERN: "$(HOME)/x" }
+    env: { MODE: "on", RETRIES: 3, PATTERN: "$(HOME)/x", SELF: "http://$(HOST):9000" }
     envFile: api.env
     port: 9000
     replicas: 3
@@ -64,15 +64,18 @@ test('Deployment: command from run, image, env with BERTH_* and service URLs, en
   assert.equal(env.MODE, 'on');
   assert.equal(env.RETRIES, '3');
   assert.equal(env.PATTERN, '$$(HOME)/x');
+  assert.equal(env.SELF, 'http://$(HOST):9000', 'per-instance variables expand on the cluster as locally');
   assert.equal(env.PORT, '9000');
-  assert.equal(env.HOST, '0.0.0.0');
+  assert.deepEqual(env.HOST, { fieldRef: { fieldPath: 'status.podIP' } }, "the pod's own address, as locally the instance's");
+  assert.equal(env.BERTH_VARIANT, 'default');
   assert.equal(env.BERTH_APP, 'demo');
   assert.equal(env.BERTH_SERVICE, 'api');
   assert.equal(env.BERTH_REVISION, d.metadata.labels['app.kubernetes.io/version']);
   assert.equal(env.BERTH_DB_URL, 'http://db:5432');
   assert.deepEqual(env.BERTH_INSTANCE, { fieldRef: { fieldPath: 'metadata.name' } });
-  const names = c.env.map((e: { name: string }) => e.name);
-  assert.deepEqual(names, [...names].sort(), 'env is sorted');
+  const names: string[] = c.env.map((e: { name: string }) => e.name);
+  assert.deepEqual(names.slice(0, 4), ['HOST', 'BERTH_INSTANCE', 'BERTH_NODE', 'BERTH_VARIANT'], 'per-instance variables first, so $(HOST) can refer to them');
+  assert.deepEqual(names.slice(4), [...names.slice(4)].sort(), 'then sorted');
   assert.deepEqual(c.envFrom, [{ configMapRef: { name: 'api-env' } }]);
   assert.deepEqual(find(r, 'ConfigMap', 'api-env').data, { MODE: 'from-file', TOKEN: 'abc' });
 });
@@ -86,14 +89,18 @@ test('labels, selector, replicas, rollout, resources, grace period', async () =>
   assert.equal(labels['app.kubernetes.io/part-of'], 'demo');
   assert.equal(labels['app.kubernetes.io/managed-by'], 'berth');
   assert.match(labels['app.kubernetes.io/version'], /^[0-9a-f]{10}$/);
-  assert.deepEqual(d.spec.selector.matchLabels, { 'app.kubernetes.io/instance': 'demo-api', 'app.kubernetes.io/name': 'api' });
+  assert.deepEqual(d.spec.selector.matchLabels, { 'app.kubernetes.io/instance': 'demo-api', 'app.kubernetes.io/name': 'api', 'berth.dev/variant': 'default' });
+  assert.equal(labels['berth.dev/variant'], 'default');
   assert.equal(d.spec.replicas, 3);
   assert.deepEqual(d.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 1 } });
   const c = d.spec.template.spec.containers[0];
   assert.deepEqual(c.resources, { limits: { cpu: '250m', memory: '512Mi' }, requests: { cpu: '250m', memory: '512Mi' } });
   assert.equal(d.spec.template.spec.terminationGracePeriodSeconds, 3);
   assert.ok(r.warnings.some((w) => w.path === 'services.api.stopGracePeriodSeconds'));
-  assert.deepEqual(find(r, 'PodDisruptionBudget', 'api').spec, { maxUnavailable: 1, selector: { matchLabels: d.spec.selector.matchLabels } });
+  const serviceSelector = { 'app.kubernetes.io/instance': 'demo-api', 'app.kubernetes.io/name': 'api' };
+  assert.deepEqual(find(r, 'PodDisruptionBudget', 'api').spec, { maxUnavailable: 1, selector: { matchLabels: serviceSelector } });
+  assert.deepEqual(find(r, 'Service', 'api').spec.selector, serviceSelector, 'the Service selects every variant');
+  assert.equal(find(r, 'Service', 'api').metadata.labels['berth.dev/variant'], undefined);
   assert.ok(!r.objects.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name === 'db'), 'no PDB for one replica');
   assert.ok(!r.objects.some((o) => o.kind === 'Service' && o.metadata.name === 'worker'), 'no Service without a port');
   const svc = find(r, 'Service', 'api');
