@@ -95,6 +95,7 @@ describe('berth-proxy process', () => {
     servers.push(
       await server(ports.app, 'app', (req, res) => {
         if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 600);
+        if (req.url === '/trace') return res.end(String(req.headers.traceparent));
         res.end(`app ${req.method} ${req.url}`);
       }),
     );
@@ -153,6 +154,25 @@ describe('berth-proxy process', () => {
     assert.match(await raw(ports.inbound, 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
     assert.match(await raw(ports.inbound, '\x00\x01garbage\r\n\r\n'), /^HTTP\/1\.1 400/);
     assert.equal((await httpRequest(`http://${HOST}:${ports.inbound}/still-up`)).status, 200, 'the proxy survived');
+  });
+
+  test('traceparent: started when absent, trace id kept when present; Prometheus /metrics on the admin port', async () => {
+    const fresh = (await httpRequest(`http://${HOST}:${ports.inbound}/trace`)).body;
+    assert.match(fresh, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    const kept = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`http://${HOST}:${ports.inbound}/trace`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' }, agent: false }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d.toString()));
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.match(kept, /^00-4bf92f3577b34da6a3ce929d0e0e4736-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$/);
+    const metrics = (await httpRequest(`http://${HOST}:${ports.admin}/metrics`)).body;
+    assert.match(metrics, /^berth_proxy_requests_total\{proxy="self-1",source="self",direction="inbound",destination="self",variant="default",route="inbound",code="200"\} \d+$/m);
+    assert.match(metrics, /^berth_proxy_requests_total\{[^}]*direction="outbound",destination="peer"[^}]*code="200"\} \d+$/m);
+    assert.match(metrics, /^berth_proxy_request_duration_seconds_bucket\{[^}]*le="\+Inf"\} \d+$/m);
   });
 
   test('SIGTERM drains: the in-flight request finishes, new connections are refused, exit 0', async () => {

@@ -9,6 +9,8 @@ export interface ProxyConfig {
   app: string;
   /** The service this sidecar fronts (sidecar mode). */
   service: string;
+  /** The instance's variant (BERTH_VARIANT). */
+  variant: string;
   /** The instance's own loopback address. */
   host: string;
   /** Inbound: the service port on HOST (sidecar mode). */
@@ -53,6 +55,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     proxyId: env.BERTH_INSTANCE ?? `proxy-${process.pid}`,
     app: env.BERTH_APP ?? '',
     service: env.BERTH_SERVICE ?? '',
+    variant: env.BERTH_VARIANT ?? 'default',
     host,
     inboundPort: portOf(env, 'BERTH_PROXY_PORT'),
     appPort: portOf(env, 'BERTH_PROXY_APP_PORT'),

@@ -11,6 +11,9 @@ import { Listener, type Handler } from './listener.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
+import { Metrics } from './metrics.js';
+import { propagateTrace } from './trace.js';
+import { setEjectionObserver } from './cluster.js';
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -20,6 +23,7 @@ export class Proxy {
   private readonly snapshots: SnapshotClient;
   private readonly registry = new EndpointRegistry();
   private readonly throttles = new ThrottleRegistry();
+  private readonly metrics: Metrics;
   /** The app behind the inbound listener: a one-endpoint cluster, no policy. */
   private readonly appCluster: Cluster | undefined;
   private draining = false;
@@ -30,6 +34,11 @@ export class Proxy {
     private readonly log: (msg: string) => void,
   ) {
     if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
+    this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
+    setEjectionObserver((cluster, ep) => {
+      this.metrics.ejection(cluster, ep.id);
+      this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
+    });
     this.snapshots = new SnapshotClient({ stateDir: cfg.stateDir, proxyId: cfg.proxyId, log, onSnapshot: (s) => this.apply(s) });
   }
 
@@ -101,7 +110,8 @@ export class Proxy {
     const table = this.table;
     if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
-    forward(req, res, { pools: this.pools, cluster: this.appCluster!, done: (status) => this.logged('inbound', this.cfg.service, req, status, started) });
+    const trace = propagateTrace(req.headers);
+    forward(req, res, { pools: this.pools, cluster: this.appCluster!, done: (status) => this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace) });
   }
 
   private toService(service: string, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -115,10 +125,11 @@ export class Proxy {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
+    const trace = propagateTrace(req.headers);
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');
-      return this.logged('outbound', service.name, req, fault.abort.status, started);
+      return this.logged('outbound', service.name, route.name, '-', req, fault.abort.status, started, trace);
     }
     const cluster = route.destination();
     const admitted: Throttle[] = [];
@@ -132,7 +143,8 @@ export class Proxy {
       for (const a of admitted) a.release();
       if (verdict === 'concurrency') reply(res, 503, 'concurrency-limit', 'too many requests in flight');
       else reply(res, 429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
-      return this.logged('outbound', service.name, req, res.statusCode, started);
+      this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
+      return this.logged('outbound', service.name, route.name, '-', req, res.statusCode, started, trace);
     }
     const go = (): void => {
       if (route.mirror && Math.random() * 100 < route.mirror.percent) this.mirror(route.mirror.cluster, req);
@@ -140,9 +152,9 @@ export class Proxy {
         pools: this.pools,
         cluster,
         route,
-        done: (status) => {
+        done: (status, ep) => {
           for (const a of admitted) a.release();
-          this.logged('outbound', service.name, req, status, started);
+          this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
         },
       });
     };
@@ -178,12 +190,13 @@ export class Proxy {
     this.toService(name, req, res);
   }
 
-  private logged(direction: string, service: string, req: http.IncomingMessage, status: number, started: number): void {
+  private logged(direction: string, service: string, route: string, variant: string, req: http.IncomingMessage, status: number, started: number, trace: string): void {
     this.requests++;
+    const elapsed = performance.now() - started;
+    this.metrics.request(direction, service, variant, route, status, elapsed / 1000);
     if (!this.table?.accessLog) return;
-    const ms = (performance.now() - started).toFixed(3);
     process.stdout.write(
-      `{"ts":"${new Date().toISOString()}","proxy":"${this.cfg.proxyId}","direction":"${direction}","service":"${service}","method":"${req.method}","path":${JSON.stringify(req.url)},"status":${status},"ms":${ms}}\n`,
+      `{"ts":"${new Date().toISOString()}","proxy":"${this.cfg.proxyId}","direction":"${direction}","service":"${service}","variant":"${variant}","route":"${route}","method":"${req.method}","path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
     );
   }
 
@@ -193,6 +206,7 @@ export class Proxy {
       res.end(body);
     };
     if (req.url === '/healthz') return send(200, 'ok\n', 'text/plain');
+    if (req.url === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
     if (req.url === '/mesh/state') {
       const t = this.table;
       const services: Record<string, number> = {};

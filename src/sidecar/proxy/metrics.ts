@@ -1,0 +1,75 @@
+// Prometheus metrics of one proxy, hand-rolled so the hot path is a map lookup and a few additions
+// (prom-client's label handling allocates per observation). Served on the admin port at /metrics.
+//   berth_proxy_requests_total{direction,destination,variant,route,code}
+//   berth_proxy_request_duration_seconds_bucket{direction,destination,variant,route,le}
+//   berth_proxy_ejections_total{destination,endpoint}
+//   berth_proxy_throttled_total{destination,route,reason}
+
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Series {
+  labels: string;
+  codes: Map<number, number>;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export class Metrics {
+  private readonly series = new Map<string, Series>();
+  private readonly ejections = new Map<string, number>();
+  private readonly throttled = new Map<string, number>();
+
+  constructor(private readonly proxy: string, private readonly source: string) {}
+
+  request(direction: string, destination: string, variant: string, route: string, code: number, seconds: number): void {
+    const key = `${direction}\u0000${destination}\u0000${variant}\u0000${route}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = {
+        labels: `proxy="${esc(this.proxy)}",source="${esc(this.source)}",direction="${direction}",destination="${esc(destination)}",variant="${esc(variant)}",route="${esc(route)}"`,
+        codes: new Map(),
+        buckets: new Float64Array(BUCKETS.length),
+        sum: 0,
+        count: 0,
+      };
+      this.series.set(key, s);
+    }
+    s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.buckets[i]++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  ejection(destination: string, endpoint: string): void {
+    const key = `destination="${esc(destination)}",endpoint="${esc(endpoint)}"`;
+    this.ejections.set(key, (this.ejections.get(key) ?? 0) + 1);
+  }
+
+  throttle(destination: string, route: string, reason: string): void {
+    const key = `destination="${esc(destination)}",route="${esc(route)}",reason="${reason}"`;
+    this.throttled.set(key, (this.throttled.get(key) ?? 0) + 1);
+  }
+
+  /** Prometheus text exposition format 0.0.4. */
+  render(): string {
+    const out: string[] = [];
+    out.push('# HELP berth_proxy_requests_total Requests handled by the proxy.', '# TYPE berth_proxy_requests_total counter');
+    for (const s of this.series.values()) for (const [code, n] of s.codes) out.push(`berth_proxy_requests_total{${s.labels},code="${code}"} ${n}`);
+    out.push('# HELP berth_proxy_request_duration_seconds Time from request to response end.', '# TYPE berth_proxy_request_duration_seconds histogram');
+    for (const s of this.series.values()) {
+      BUCKETS.forEach((le, i) => out.push(`berth_proxy_request_duration_seconds_bucket{${s.labels},le="${le}"} ${s.buckets[i]}`));
+      out.push(`berth_proxy_request_duration_seconds_bucket{${s.labels},le="+Inf"} ${s.count}`);
+      out.push(`berth_proxy_request_duration_seconds_sum{${s.labels}} ${s.sum}`, `berth_proxy_request_duration_seconds_count{${s.labels}} ${s.count}`);
+    }
+    out.push('# HELP berth_proxy_ejections_total Endpoints ejected by outlier detection.', '# TYPE berth_proxy_ejections_total counter');
+    for (const [k, n] of this.ejections) out.push(`berth_proxy_ejections_total{${k}} ${n}`);
+    out.push('# HELP berth_proxy_throttled_total Requests refused by a rate or concurrency limit.', '# TYPE berth_proxy_throttled_total counter');
+    for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
+    return out.join('\n') + '\n';
+  }
+}
