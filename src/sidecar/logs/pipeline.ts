@@ -33,6 +33,7 @@ export class Pipeline {
   readonly stats: PipelineStats = { linesRead: 0, bytesRead: 0, batches: 0, committedBatches: 0, blockedMs: 0 };
   private readonly inFlight: InFlight[] = [];
   private stopped = false;
+  private draining = false;
   private progress: (() => void) | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
@@ -70,7 +71,8 @@ export class Pipeline {
     const batchLines = this.opts.batchLines ?? 1000;
     const maxInFlight = this.opts.maxBatchesInFlight ?? 4;
     const lines: TailedLine[] = [];
-    while (!this.stopped) {
+    for (;;) {
+      if (this.stopped && !this.draining) break;
       if (this.inFlight.length >= maxInFlight || this.deliveries.some((d) => d.full)) {
         const t0 = performance.now();
         await this.waitForProgress(100);
@@ -79,8 +81,10 @@ export class Pipeline {
       }
       lines.length = 0;
       this.tailer.read(batchLines, lines);
-      this.tailer.flushIdle(lines);
+      this.tailer.flushIdle(lines, this.draining);
       if (lines.length === 0) {
+        // Draining (stop requested): everything the files held has been read.
+        if (this.draining) break;
         await Promise.race([this.tailer.waitForData(), this.waitForProgress(1000)]);
         continue;
       }
@@ -141,15 +145,26 @@ export class Pipeline {
     return this.inFlight.length === 0;
   }
 
-  /** Stops reading; waits up to `graceMs` for in-flight batches, then writes the checkpoints. */
+  /**
+   * Stops: first drains (reads what the files still hold, e.g. an app's last lines before its instance
+   * goes away, and hands it to the sinks), then waits for in-flight batches — all within `graceMs` —
+   * and writes the checkpoints. Whatever is not acknowledged by then is read again on the next start.
+   */
   async stop(graceMs: number): Promise<void> {
-    this.stopped = true;
-    this.notify();
     const deadline = performance.now() + graceMs;
+    this.stopped = true;
+    this.draining = true;
+    this.notify();
+    const hardStop = setTimeout(() => {
+      this.draining = false;
+      this.notify();
+    }, Math.max(0, graceMs / 2));
+    await this.loop;
+    clearTimeout(hardStop);
+    this.draining = false;
     while (this.inFlight.length > 0 && performance.now() < deadline) await this.waitForProgress(50);
     if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     this.flushCheckpoints();
-    await this.loop;
   }
 }

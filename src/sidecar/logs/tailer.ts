@@ -329,9 +329,9 @@ export class Tailer {
     return out;
   }
 
-  /** Emits multiline records that waited past their timeout. */
-  flushIdle(out: TailedLine[]): void {
-    const now = Date.now();
+  /** Emits multiline records that waited past their timeout (all of them with `force`). */
+  flushIdle(out: TailedLine[], force = false): void {
+    const now = force ? Infinity : Date.now();
     for (const s of this.sources.values()) {
       for (const m of s.multiline.values()) {
         const raw: RawLine[] = [];

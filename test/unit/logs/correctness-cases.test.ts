@@ -240,3 +240,15 @@ test('drop_newest: a full buffer drops (and counts) instead of blocking', async 
     await agent.stop(500);
   }
 });
+
+test('stopping drains: lines written just before the agent is told to stop are still delivered', async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'logs'));
+  const sink = new CollectSink();
+  const agent = startAgent(dir, sink, { multiline: { preset: 'node', timeoutMs: 60_000 } });
+  await new Promise((r) => setTimeout(r, 100));
+  writeSeq(join(dir, 'logs', 'app.log'), 0, 20_000);
+  await agent.stop(5000);
+  const a = account(sink.records, 0, 20_000);
+  assert.deepEqual(a.missing.slice(0, 10), [], `lost ${a.missing.length}`);
+});
