@@ -20,6 +20,7 @@ const PRUNABLE: readonly [string, string][] = [
   ['networking.istio.io/v1', 'VirtualService'],
   ['gateway.networking.k8s.io/v1', 'Gateway'],
   ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+  ['telemetry.istio.io/v1', 'Telemetry'],
 ];
 
 export interface ObjectRef {

@@ -15,6 +15,7 @@ import { SchemaValidationError, validateObjects } from './validate.js';
 import { workloadRenderer } from './workloads.js';
 import { ingressRenderer } from './ingress.js';
 import { logsRenderer } from './logs.js';
+import { meshSettingsRenderer } from './mesh-settings.js';
 import { scalingRenderer } from './scaling.js';
 import { trafficRenderer } from './traffic.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
@@ -23,7 +24,7 @@ import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, S
 export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
-export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer];
+export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer];
 
 /** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
 export const KIND_ORDER: readonly string[] = [
@@ -38,6 +39,7 @@ export const KIND_ORDER: readonly string[] = [
   'VirtualService',
   'Gateway',
   'HTTPRoute',
+  'Telemetry',
 ];
 
 const APP_NOTES: Record<string, string> = {

@@ -26,6 +26,7 @@ const models: Record<string, Loader> = {
     (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute')).HTTPRoute as unknown as ModelClass,
   'gateway.networking.k8s.io/v1/Gateway': async () =>
     (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway')).Gateway as unknown as ModelClass,
+  'telemetry.istio.io/v1/Telemetry': async () => (await import('@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry')).Telemetry as unknown as ModelClass,
   'argoproj.io/v1alpha1/Application': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application')).Application as unknown as ModelClass,
   'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () =>
     (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization as unknown as ModelClass,

@@ -108,3 +108,15 @@ test('Gateway API: a mesh HTTPRoute on the Service; what it cannot express is a 
   has('services.orders.routes.2.fault');
   has('services.orders.routes.2.mirror.percent');
 });
+
+test('mesh.accessLog: false → an Istio Telemetry turning access logs off for this app only; nothing at the default', async () => {
+  const off = await renderYaml('app: x\nmesh: { accessLog: false }\nservices:\n  web: { run: node w.js, port: 8080 }\n');
+  assert.deepEqual(await validateObjects(off.objects), []);
+  const t = find(off, 'Telemetry', 'x-access-log');
+  assert.deepEqual(t.spec, { selector: { matchLabels: { 'app.kubernetes.io/part-of': 'x' } }, accessLogging: [{ providers: [{ name: 'envoy' }], disabled: true }] });
+  const on = await renderYaml('app: x\nmesh: { accessLog: true }\nservices:\n  web: { run: node w.js, port: 8080 }\n');
+  assert.ok(!on.objects.some((o) => o.kind === 'Telemetry'));
+  assert.ok(!on.warnings.some((w) => w.path.startsWith('mesh')));
+  const gw = await renderYaml('app: x\nmesh: { accessLog: false }\nservices:\n  web: { run: node w.js, port: 8080 }\n', { mesh: 'gateway-api' });
+  assert.ok(gw.warnings.some((w) => w.path === 'mesh.accessLog'));
+});
