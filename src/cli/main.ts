@@ -175,6 +175,7 @@ program
   .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway', 'istio')
   .option('--context <C>', 'kubeconfig context (default: the current one)')
   .option('--namespace <N>', "namespace (default: the context's, else default)")
+  .option('--create-namespace', 'create the namespace if it does not exist (server-side apply of a Namespace)')
   .option('--dry-run', 'server-side dry run: the API server checks everything, nothing is changed')
   .option('--no-wait', 'do not wait for the rollouts')
   .option('--timeout <S>', 'seconds to wait for the rollouts', '300')

@@ -63,6 +63,11 @@ class StandIn {
     if (req.method === 'GET' && discovery) {
       return [200, { kind: 'APIResourceList', groupVersion: url.pathname.replace(/^\/apis?\//, ''), resources: discovery.map((r) => ({ name: r.name, singularName: '', namespaced: r.kind !== 'Namespace', kind: r.kind, verbs: ['create', 'delete', 'get', 'list', 'patch'] })) }];
     }
+    const nsPath = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
+    if (nsPath && req.method === 'PATCH') {
+      if (url.searchParams.get('dryRun') !== 'All') this.objects.set(url.pathname, entry.body ?? {});
+      return [200, entry.body ?? {}];
+    }
     const m = /^(\/apis?(?:\/[^/]+)?\/v[0-9a-z]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
     if (!m || !RESOURCES[m[1]]) return [404, { kind: 'Status', code: 404, message: `the server could not find the requested resource ${url.pathname}` }];
     const [, , , plural, name] = m;
@@ -233,4 +238,17 @@ test('deploy: unknown context is an error naming the known ones; an invalid spec
   assert.equal(r2.code, 2);
   assert.match(r2.stderr, /berth\.yaml:3:\d+/);
   assert.equal(standIn.log.length, 0, 'nothing reached the API server');
+});
+
+test('deploy --create-namespace applies the Namespace first, cluster-scoped, with the same field manager', async () => {
+  standIn.reset();
+  const r = await berth(['deploy', '-f', join(app, 'berth.yaml'), '--context', 'stand-in', '--namespace', 'shop-new', '--create-namespace', '--no-wait']);
+  assert.equal(r.code, 0, r.stderr);
+  const [first, second] = applies();
+  assert.equal(first.path, '/api/v1/namespaces/shop-new');
+  assert.equal(first.contentType, 'application/apply-patch+yaml');
+  assert.equal(first.query.get('fieldManager'), 'berth');
+  assert.deepEqual(first.body, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-new', labels: { 'app.kubernetes.io/managed-by': 'berth' } } });
+  assert.equal(second.path, '/api/v1/namespaces/shop-new/services/inventory');
+  assert.equal(standIn.reads.size, 0, '--no-wait: no rollout reads');
 });

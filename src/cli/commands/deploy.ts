@@ -15,6 +15,7 @@ export interface DeployFlags {
   gatewayClass?: string;
   context?: string;
   namespace?: string;
+  createNamespace?: boolean;
   dryRun?: boolean;
   wait?: boolean;
   timeout?: string;
@@ -37,6 +38,7 @@ export async function deploy(o: DeployFlags): Promise<void> {
       rolloutOrder: result.services,
       context: o.context,
       namespace: o.namespace,
+      createNamespace: o.createNamespace,
       dryRun: o.dryRun,
       wait: o.wait !== false,
       timeoutMs: timeoutS * 1000,

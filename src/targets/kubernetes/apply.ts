@@ -37,6 +37,8 @@ export interface ApplyOptions {
   context?: string;
   /** Namespace (default: the context's namespace, else `default`). */
   namespace?: string;
+  /** Apply the namespace itself first (a Namespace object labelled as Berth's). */
+  createNamespace?: boolean;
   /** Server-side dry run: nothing is persisted, nothing is pruned or waited for. */
   dryRun?: boolean;
   /** Deployment names in the order to wait for their rollouts (dependencies first); others follow. */
@@ -116,6 +118,15 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
   const report: ApplyReport = { context: kc.getCurrentContext(), namespace, dryRun: !!opts.dryRun, applied: [], pruned: [], rollouts: [] };
 
   const ordered = [...opts.objects].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
+  if (opts.createNamespace) {
+    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'app.kubernetes.io/managed-by': FIELD_MANAGER } } } as KubernetesObject;
+    try {
+      await client.patch(ns, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+    } catch (err) {
+      throw new ApplyError(`applying Namespace/${namespace} failed: ${describe(err)}`, 'creating a namespace needs cluster-level rights; drop --create-namespace to use an existing one');
+    }
+    progress(`${opts.dryRun ? 'would apply' : 'applied'} Namespace/${namespace}`);
+  }
   for (const obj of ordered) {
     const body = { ...obj, metadata: { ...obj.metadata, namespace } } as unknown as KubernetesObject;
     try {
