@@ -24,6 +24,7 @@ export {
   DNS_LABEL_RE,
 } from './schema.js';
 export { jsonSchema, SCHEMA_ID } from './json-schema.js';
+export { type ScaleSpec, type ScaleMetricSpec } from './schema-scale.js';
 export { variantSpec, variantDeploymentName } from './variants.js';
 export { resolveNodes, MAX_NODES, ANTI_AFFINITY, type NodesSpec, type NodeSpec, type PlacementSpec } from './schema-nodes.js';
 export { type SpecError, type FormatOptions, formatSpecErrors, didYouMean } from './errors.js';

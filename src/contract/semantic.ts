@@ -205,6 +205,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   }
 
   checkNodes(data, services, errors, warnings);
+  checkScale(services, errors);
   checkMesh(data, services, errors);
 
   // dependsOn cycles: report each cycle once, at the entry that closes it
@@ -264,6 +265,28 @@ function checkNodes(data: Record<string, unknown>, services: Record<string, unkn
         path: ['services', name, 'placement', 'nodeSelector'],
         message: 'no declared node carries all these labels: instances will stay pending',
         hint: 'add the labels to a node under `nodes:` or change the selector',
+      });
+    }
+  }
+}
+
+/** `scale`: a sane range, idleSeconds only with min 0, and resource metrics need the resource they are a percentage of. */
+function checkScale(services: Record<string, unknown>, errors: Problem[]): void {
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isPlainObject(svc) || !isPlainObject(svc.scale)) continue;
+    const sc = svc.scale;
+    const base: PathSeg[] = ['services', name, 'scale'];
+    const min = typeof sc.min === 'number' ? sc.min : 1;
+    if (typeof sc.max === 'number' && sc.max < min) errors.push({ path: [...base, 'max'], message: `max (${sc.max}) is below min (${min})`, hint: 'raise max or lower min' });
+    if (sc.idleSeconds !== undefined && min !== 0) errors.push({ path: [...base, 'idleSeconds'], mode: 'key', message: 'idleSeconds only applies with min: 0 (scale to zero)', hint: 'set min: 0 or remove idleSeconds' });
+    const resources = isPlainObject(svc.resources) ? svc.resources : {};
+    if (Array.isArray(sc.metrics)) {
+      sc.metrics.forEach((m, i) => {
+        if (!isPlainObject(m)) return;
+        if ('cpuPercent' in m && resources.cpuMillis === undefined)
+          errors.push({ path: [...base, 'metrics', i, 'cpuPercent'], message: 'cpuPercent is a percentage of resources.cpuMillis, which this service does not set', hint: 'add resources: { cpuMillis: … } or scale on rps/concurrency' });
+        if ('memoryPercent' in m && resources.memoryMiB === undefined)
+          errors.push({ path: [...base, 'metrics', i, 'memoryPercent'], message: 'memoryPercent is a percentage of resources.memoryMiB, which this service does not set', hint: 'add resources: { memoryMiB: … }' });
       });
     }
   }

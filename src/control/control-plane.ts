@@ -12,6 +12,7 @@ import { GATEWAY_ID } from '../lib/mesh-protocol.js';
 import { gatewayInstance, meshServedServices } from './mesh-snapshots.js';
 import { NodeManager, type NodeStatus } from './nodes.js';
 import { scheduleInstance, type SchedulingNode } from './scheduler.js';
+import { Autoscaling, type AutoscaleStatus } from './autoscaling.js';
 import { decideRollout } from './rollout.js';
 import { WorkQueue } from './reconciler.js';
 import { Store, type InstanceRecord, type NewEvent } from './store.js';
@@ -24,6 +25,8 @@ export interface ControlPlaneOptions {
   resyncMs?: number;
   /** Missed-heartbeat grace period before a node is lost (default 2000 ms). */
   nodeGraceMs?: number;
+  /** How often the autoscaler evaluates each service (default 1000 ms). */
+  autoscaleIntervalMs?: number;
 }
 
 export class ApplyError extends Error {
@@ -42,6 +45,7 @@ export class ControlPlane {
   readonly store: Store;
   readonly layout: ReturnType<typeof stateLayout>;
   private readonly nodeMgr: NodeManager;
+  private readonly autoscaling: Autoscaling;
   private readonly queue: WorkQueue;
   private readonly log: (msg: string) => void;
   private readonly listeners = new Set<() => void>();
@@ -73,6 +77,38 @@ export class ControlPlane {
       onNodeLost: (name, reason) => this.evictNode(name, reason),
       graceMs: opts.nodeGraceMs,
     });
+    this.autoscaling = new Autoscaling({
+      store: this.store,
+      event: (e) => this.event(e),
+      readyInstances: (service) => this.store.liveInstances().filter((r) => r.service === service && this.isReady(r)),
+      instanceUsage: (id) => this.nodeMgr.instanceUsage(id),
+      onChange: (service) => this.queue.add('deployment', service),
+    });
+    this.queue.register({ kind: 'autoscale', reconcile: (k) => this.reconcileAutoscale(k) });
+  }
+
+  /** Replicas in force: the autoscaler's count for a scaled service, else `berth scale`'s, else the spec's. */
+  private effectiveReplicas(spec: DesiredService): number {
+    const manual = this.store.scaleOverrides()[spec.name] ?? spec.replicas;
+    if (!spec.scale) return manual;
+    const min = Math.max(1, spec.scale.min);
+    return this.autoscaling.replicasFor(spec.name) ?? Math.min(spec.scale.max, Math.max(min, manual));
+  }
+
+  /** autoscale/<service>: one evaluation, then again after the interval while the service has `scale:`. */
+  private async reconcileAutoscale(service: string): Promise<{ requeueAfterMs?: number } | void> {
+    if (this.store.getMeta('down') === '1') return;
+    const spec = this.store.getDesired()?.services.find((s) => s.name === service);
+    if (!spec?.scale) {
+      this.autoscaling.forget(service);
+      return;
+    }
+    await this.autoscaling.evaluate(spec, this.store.scaleOverrides()[service] ?? spec.replicas);
+    return { requeueAfterMs: this.opts.autoscaleIntervalMs ?? 1000 };
+  }
+
+  private enqueueAutoscalers(): void {
+    for (const s of this.store.getDesired()?.services ?? []) if (s.scale) this.queue.add('autoscale', s.name);
   }
 
   private get nodes(): Map<string, import('./node-client.js').NodeClient> {
@@ -83,6 +119,7 @@ export class ControlPlane {
     this.slot = claimAppSlot(this.opts.stateDir);
     this.syncNodeRecords(this.store.getDesired());
     await this.nodeMgr.sync();
+    this.enqueueAutoscalers();
     this.queue.add('lifecycle', 'all');
     const resync = setInterval(() => {
       for (const name of this.nodes.keys()) this.queue.add('node', name);
@@ -117,6 +154,7 @@ export class ControlPlane {
     const changed = changes.filter((c) => c.change !== 'unchanged');
     this.event({ type: 'Normal', reason: 'Applied', message: changed.length ? `applied ${loaded.file}: ${changed.map((c) => `${c.service} ${c.change}`).join(', ')}` : `applied ${loaded.file}: no change` });
     this.enqueueAllDeployments();
+    this.enqueueAutoscalers();
     return changes;
   }
 
@@ -171,9 +209,8 @@ export class ControlPlane {
     return recs.map((r) => psRow(r, this.observedOf(r), ports.get(r.service), this.waiting.get(r.id)));
   }
 
-  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
+  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
     const desired = this.store.getDesired();
-    const overrides = this.store.scaleOverrides();
     const rows = this.ps(false);
     return {
       app: desired?.app,
@@ -183,10 +220,11 @@ export class ControlPlane {
       services: (desired?.services ?? []).map((s) => ({
         name: s.name,
         revision: s.revision,
-        replicas: overrides[s.name] ?? s.replicas,
+        replicas: this.effectiveReplicas(s),
         ready: rows.filter((r) => r.service === s.name && r.ready).length,
         port: s.port ?? null,
         address: s.port !== undefined ? `127.0.0.1:${s.port}` : null,
+        ...(this.autoscaling.status.has(s.name) ? { autoscale: this.autoscaling.status.get(s.name) } : {}),
       })),
       nodes: this.nodeMgr.statuses().map((n) => ({ name: n.name, status: n.status, agentPid: n.agentPid })),
     };
@@ -424,7 +462,7 @@ export class ControlPlane {
         touched = true;
       }
     } else {
-      const replicas = this.store.scaleOverrides()[service] ?? spec.replicas;
+      const replicas = this.effectiveReplicas(spec);
       // Instances on a draining node are replaced like an old revision: the new one ready first.
       const draining = new Set(this.store.nodes().filter((n) => n.draining).map((n) => n.name));
       const toRollout = (r: InstanceRecord) => ({ id: r.id, ready: this.isReady(r), createdAt: r.createdAt });
@@ -510,7 +548,8 @@ export class ControlPlane {
   private unmetDependency(spec: DesiredService): string | undefined {
     for (const [dep, condition] of Object.entries(spec.dependsOn)) {
       const depRecs = this.store.liveInstances().filter((r) => r.service === dep && r.phase === 'active');
-      const depReplicas = this.store.scaleOverrides()[dep] ?? this.store.getDesired()?.services.find((s) => s.name === dep)?.replicas ?? 0;
+      const depSpec = this.store.getDesired()?.services.find((s) => s.name === dep);
+      const depReplicas = depSpec ? this.effectiveReplicas(depSpec) : 0;
       if (depReplicas === 0) continue;
       const ok =
         condition === 'ready'

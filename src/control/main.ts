@@ -23,7 +23,7 @@ if (!(await acquireProcessLock(layout.controlLock))) {
   process.exit(1);
 }
 
-const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000) });
+const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000) });
 
 let exiting = false;
 function exit(code: number): void {

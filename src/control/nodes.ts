@@ -50,6 +50,8 @@ interface NodeHealth {
 export class NodeManager {
   readonly clients = new Map<string, NodeClient>();
   private readonly health = new Map<string, NodeHealth>();
+  /** App CPU/memory per instance id, from the latest heartbeat of its node. */
+  private readonly usageByInstance = new Map<string, { cpuMillis: number; memoryMiB: number }>();
   private monitor: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -127,8 +129,17 @@ export class NodeManager {
     // Only the agent this control plane knows counts (a fenced agent's last words do not).
     if (client.agentPid !== hb.pid) return false;
     h.usage = hb.usage;
+    for (const [id, u] of Object.entries(hb.instanceUsage ?? {})) this.usageByInstance.set(id, u);
     this.markReady(hb.node);
     return true;
+  }
+
+  instanceUsage(id: string): { cpuMillis: number; memoryMiB: number } | undefined {
+    return this.usageByInstance.get(id);
+  }
+
+  forgetInstance(id: string): void {
+    this.usageByInstance.delete(id);
   }
 
   ready(name: string): boolean {

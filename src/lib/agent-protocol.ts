@@ -84,6 +84,8 @@ export interface NodeHeartbeat {
   /** Resource use of every process the agent supervises, measured over the last period. */
   usage: { cpuMillis: number; memoryMiB: number };
   instances: number;
+  /** The app process of each instance alone, by instance id: the autoscaler's resource metrics (relative to the app's resources). */
+  instanceUsage?: Record<string, { cpuMillis: number; memoryMiB: number }>;
 }
 
 export interface AgentDesired {

@@ -19,31 +19,49 @@ export interface HeartbeatOptions {
   instances: () => InstanceObserved[];
 }
 
+interface Usage {
+  cpuMillis: number;
+  memoryMiB: number;
+}
+
+function usage(deltaTicks: number, rssBytesTotal: number, elapsedS: number): Usage {
+  return {
+    cpuMillis: Math.round((deltaTicks / CLOCK_TICKS_PER_SECOND / elapsedS) * 1000),
+    memoryMiB: Math.round((rssBytesTotal / (1024 * 1024)) * 10) / 10,
+  };
+}
+
 /** CPU use as a rate between two samples of the same processes' tick counters. */
 class UsageSampler {
   private lastTicks = new Map<number, number>();
   private lastAt = performance.now();
 
-  sample(pids: number[]): { cpuMillis: number; memoryMiB: number } {
+  /** Usage per group of pids (e.g. per instance) and in total, since the previous sample. */
+  sample(groups: Map<string, number[]>): { total: Usage; byGroup: Record<string, Usage> } {
     const now = performance.now();
     const elapsedS = Math.max(0.001, (now - this.lastAt) / 1000);
     const ticks = new Map<number, number>();
-    let deltaTicks = 0;
-    let rss = 0;
-    for (const pid of pids) {
-      const t = cpuTicks(pid);
-      if (t === undefined) continue;
-      ticks.set(pid, t);
-      const prev = this.lastTicks.get(pid);
-      if (prev !== undefined && t >= prev) deltaTicks += t - prev;
-      rss += rssBytes(pid);
+    const byGroup: Record<string, Usage> = {};
+    let totalTicks = 0;
+    let totalRss = 0;
+    for (const [group, pids] of groups) {
+      let deltaTicks = 0;
+      let rss = 0;
+      for (const pid of pids) {
+        const t = cpuTicks(pid);
+        if (t === undefined) continue;
+        ticks.set(pid, t);
+        const prev = this.lastTicks.get(pid);
+        if (prev !== undefined && t >= prev) deltaTicks += t - prev;
+        rss += rssBytes(pid);
+      }
+      byGroup[group] = usage(deltaTicks, rss, elapsedS);
+      totalTicks += deltaTicks;
+      totalRss += rss;
     }
     this.lastTicks = ticks;
     this.lastAt = now;
-    return {
-      cpuMillis: Math.round(((deltaTicks / CLOCK_TICKS_PER_SECOND) / elapsedS) * 1000),
-      memoryMiB: Math.round((rss / (1024 * 1024)) * 10) / 10,
-    };
+    return { total: usage(totalTicks, totalRss, elapsedS), byGroup };
   }
 }
 
@@ -56,8 +74,16 @@ export function startHeartbeat(opts: HeartbeatOptions): () => void {
     inFlight = true;
     try {
       const list = opts.instances();
-      const pids = list.flatMap((i) => [i.main.pid, ...i.sidecars.map((s) => s.pid)]).filter((p): p is number => typeof p === 'number');
-      const body: NodeHeartbeat = { node: opts.node, pid: opts.pid, startTime: opts.startTime, usage: sampler.sample(pids), instances: list.length };
+      // Per instance, the app alone (its resources are what cpuPercent/memoryPercent are relative to); the node total counts sidecars too.
+      const isPid = (p: number | undefined): p is number => typeof p === 'number';
+      const groups = new Map<string, number[]>();
+      for (const i of list) {
+        groups.set(i.id, [i.main.pid].filter(isPid));
+        groups.set(`${i.id}#sidecars`, i.sidecars.map((s) => s.pid).filter(isPid));
+      }
+      const sample = sampler.sample(groups);
+      const instanceUsage = Object.fromEntries(Object.entries(sample.byGroup).filter(([k]) => !k.endsWith('#sidecars')));
+      const body: NodeHeartbeat = { node: opts.node, pid: opts.pid, startTime: opts.startTime, usage: sample.total, instances: list.length, instanceUsage };
       control ??= readJsonFile<ControlInfo>(join(opts.stateDir, 'control.json'));
       if (!control) return;
       try {

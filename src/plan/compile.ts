@@ -122,6 +122,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
     dependsOn: { ...svc.dependsOn },
     rollout: { ...svc.rollout },
     ...(svc.placement ? { placement: svc.placement } : {}),
+    ...(svc.scale ? { scale: svc.scale } : {}),
     template,
   };
 }

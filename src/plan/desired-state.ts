@@ -1,6 +1,6 @@
 // DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
 // JSON-serialisable, stored by the control plane and re-read on every reconcile.
-import type { NodeSpec, PlacementSpec } from '../contract/index.js';
+import type { NodeSpec, PlacementSpec, ScaleSpec } from '../contract/index.js';
 import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 
@@ -26,6 +26,8 @@ export interface DesiredService {
   dependsOn: Record<string, 'started' | 'ready'>;
   rollout: { maxSurge: number | string; maxUnavailable: number | string };
   placement?: PlacementSpec;
+  /** Autoscaling; `replicas` is then the starting count. */
+  scale?: ScaleSpec;
   template: InstanceTemplate;
 }
 

@@ -1,0 +1,54 @@
+// The autoscaler on real processes: a service burning CPU above its cpuPercent target scales out
+// (HPA algorithm, evaluated every second), and back in once the load stops and the scale-down
+// stabilization window has passed; `berth ps` says why.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { berth, berthOk, events, ps, tempApp, waitFor } from './harness/berth.js';
+
+// Burns ~30 % of a core while ./burn exists (a duty cycle, so the machine stays usable).
+const appJs = `
+import { existsSync } from 'node:fs';
+setInterval(() => {
+  if (!existsSync('burn')) return;
+  const end = performance.now() + 30;
+  while (performance.now() < end) {}
+}, 100);
+`;
+
+test('cpuPercent: scale out under CPU load, back in after the scale-down window', async () => {
+  const dir = tempApp({
+    'app.mjs': appJs,
+    'berth.yaml': `app: autoscale
+services:
+  worker:
+    run: node app.mjs
+    resources: { cpuMillis: 100 }
+    scale:
+      min: 1
+      max: 3
+      metrics: [{ cpuPercent: 100 }]
+      behavior:
+        scaleDown: { stabilizationSeconds: 2, maxStepPercent: 100 }
+`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  assert.equal((await ps(dir)).length, 1);
+
+  writeFileSync(join(dir, 'burn'), '');
+  const out = await waitFor('scaled out to 3', async () => {
+    const rows = await ps(dir);
+    return rows.length === 3 && rows.every((r) => r.ready) ? rows : undefined;
+  }, 30_000);
+  assert.equal(out.length, 3);
+  const scaled = (await events(dir)).filter((e) => e.reason === 'Scaled' && e.message.startsWith('autoscaler: worker 1 →'));
+  assert.ok(scaled.length > 0, 'a Scaled event with the reason');
+  assert.match(scaled[0].message, /cpuPercent \d+/);
+  const human = await berthOk(dir, ['ps']);
+  assert.match(human.stdout, /worker: \d+ ready, \d+ → \d+ replicas \(autoscaler: cpuPercent/);
+
+  rmSync(join(dir, 'burn'));
+  await waitFor('scaled back in to 1', async () => (await ps(dir)).length === 1, 30_000);
+});
