@@ -1,8 +1,9 @@
 // Scaling: a service's `scale:` as a HorizontalPodAutoscaler (cpu/memory) or, when it scales on
 // request metrics (rps, concurrency, latency) or to zero, a KEDA ScaledObject with Prometheus
 // queries over Istio's standard metrics (KEDA then owns the HPA). The behaviour (stabilization
-// windows, step limits) keeps Kubernetes' names. The field belongs to the autoscaling work and is
-// read defensively: a shape this module does not know is a warning, never a silent drop.
+// windows, step limits) keeps Kubernetes' names, with Berth's effective values written out. The
+// field belongs to the autoscaling work and is read defensively: a shape this module does not know
+// is a warning, never a silent drop.
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
 /** Where KEDA asks Prometheus (the Istio Prometheus add-on's address); documented in docs/kubernetes.md. */
@@ -118,7 +119,7 @@ function render(ctx: ServiceContext): K8sObject[] {
     ...resource.map(([k, res, v]): JsonObject => ({ type: res, name: k, metricType: 'Utilization', metadata: { value: String(v) } })),
   ];
   const spec: JsonObject = { scaleTargetRef: target, minReplicaCount: scale.min, maxReplicaCount: scale.max, pollingInterval: HPA_PERIOD_SECONDS, triggers };
-  if (scale.min === 0) spec.cooldownPeriod = scale.idleSeconds ?? 300;
+  if (scale.min === 0) spec.cooldownPeriod = scale.idleSeconds ?? 60; // Berth's default idle time before going to zero
   const b = behavior(scale);
   if (b) spec.advanced = { horizontalPodAutoscalerConfig: { behavior: b } };
   return [{ apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: ctx.deployment, labels: ctx.labels }, spec }];

@@ -66,3 +66,16 @@ test('what cannot work is a warning: percentages without requests, zero on cpu o
   assert.ok(odd.warnings.some((w) => w.path === 'services.web.scale' && /not rendered yet/.test(w.message)));
   assert.equal(find(odd, 'Deployment', 'web').spec.replicas, 2);
 });
+
+test('the spec as written: Berth\'s default behavior is rendered explicitly (Kubernetes would wait 300 s to scale down)', async () => {
+  const { renderYaml } = await import('./helpers.js');
+  const r = await renderYaml('app: x\nservices:\n  web: { run: node w.js, port: 8080, resources: { cpuMillis: 200 }, scale: { max: 4, metrics: [{ cpuPercent: 60 }] } }\n  api: { run: node a.js, port: 8081, scale: { min: 0, max: 2, metrics: [{ rps: 20 }] } }\n');
+  assert.deepEqual(await validateObjects(r.objects), []);
+  const hpa = find(r, 'HorizontalPodAutoscaler', 'web');
+  assert.equal(hpa.spec.minReplicas, 1);
+  assert.equal(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds, 30);
+  assert.deepEqual(hpa.spec.behavior.scaleUp.policies, [{ type: 'Percent', value: 100, periodSeconds: 15 }, { type: 'Pods', value: 4, periodSeconds: 15 }]);
+  const so = find(r, 'ScaledObject', 'api');
+  assert.equal(so.spec.cooldownPeriod, 60, "Berth's default idle time");
+  assert.ok(find(r, 'PodDisruptionBudget', 'web'), 'may run more than one instance');
+});
