@@ -80,6 +80,14 @@ program
   .action(async (service: string | undefined, o) => (await import('./commands/logs.js')).logs(service, o));
 
 program
+  .command('top')
+  .description('live requests/s, p50/p99 latency and error % per service and variant, from the mesh proxies')
+  .addOption(fileOpt())
+  .option('--json', 'two reads one interval apart, printed as JSON; then exit')
+  .option('--interval <seconds>', 'seconds between reads', '1')
+  .action(async (o) => (await import('./commands/top.js')).top(o));
+
+program
   .command('events')
   .description('show what the platform did and why')
   .addOption(fileLongOpt())

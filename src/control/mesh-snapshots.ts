@@ -7,11 +7,11 @@
 // log) and keeps it running while the control plane is down or restarting; a restarted control plane
 // sends the same instance (same id, same revision) again, so it is adopted, not restarted. Its
 // listeners come from the snapshots, so a spec change never restarts it.
-import type http from 'node:http';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { GATEWAY_ID, meshPorts, type MeshConfig, type MeshSnapshot, type MeshStatus } from '../lib/mesh-protocol.js';
+import { GATEWAY_ID, meshPorts, STATS_BUCKETS, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -72,6 +72,7 @@ export class MeshFeed {
   private lastVersion = 0;
   private readonly watchers = new Set<Watcher>();
   private readonly acks = new Map<string, number>();
+  private readonly samples = new Map<string, { at: number; series: MeshStatsSeries[] }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly beat: NodeJS.Timeout;
 
@@ -122,6 +123,51 @@ export class MeshFeed {
     return { version: snap.version, synced: pending.length === 0, pending };
   }
 
+  /**
+   * `berth top`: reads every registered instance's proxy counters (admin /mesh/stats) and returns,
+   * per service and variant, what its inbound proxies saw since the previous call.
+   */
+  async top(): Promise<{ windowSeconds: number | null; rows: MeshTopRow[] }> {
+    const snap = this.current();
+    const targets = snap.services.flatMap((s) => s.endpoints.map((e) => ({ id: e.id, service: s.name, variant: e.variant, url: `http://${e.host}:${meshPorts(s.port).admin}/mesh/stats` })));
+    const now = performance.now();
+    const reads = await Promise.all(targets.map(async (t) => ({ ...t, series: await fetchStats(t.url) })));
+    const acc = new Map<string, MeshTopRow & { count: number; errors: number; buckets: number[] }>();
+    let windowSum = 0;
+    let windows = 0;
+    for (const r of reads) {
+      if (!r.series) continue;
+      const key = `${r.service}\u0000${r.variant}`;
+      let row = acc.get(key);
+      if (!row) acc.set(key, (row = { service: r.service, variant: r.variant, rps: 0, p50Ms: null, p99Ms: null, errorPct: 0, instances: 0, count: 0, errors: 0, buckets: STATS_BUCKETS.map(() => 0) }));
+      row.instances++;
+      const prev = this.samples.get(r.id);
+      this.samples.set(r.id, { at: now, series: r.series });
+      if (!prev) continue;
+      windowSum += (now - prev.at) / 1000;
+      windows++;
+      for (const s of r.series) {
+        if (s.direction !== 'inbound') continue;
+        const before = prev.series.find((p) => p.direction === s.direction && p.destination === s.destination && p.variant === s.variant);
+        row.count += s.count - (before?.count ?? 0);
+        row.errors += s.errors - (before?.errors ?? 0);
+        s.buckets.forEach((b, i) => (row.buckets[i] += b - (before?.buckets[i] ?? 0)));
+      }
+    }
+    for (const id of this.samples.keys()) if (!targets.some((t) => t.id === id)) this.samples.delete(id);
+    const windowSeconds = windows > 0 ? windowSum / windows : null;
+    const rows = [...acc.values()]
+      .map(({ count, errors, buckets, ...row }) => ({
+        ...row,
+        rps: windowSeconds ? Math.round((count / windowSeconds) * 10) / 10 : 0,
+        p50Ms: quantileMs(buckets, count, 0.5),
+        p99Ms: quantileMs(buckets, count, 0.99),
+        errorPct: count > 0 ? Math.round((errors / count) * 1000) / 10 : 0,
+      }))
+      .sort((a, b) => (a.service === b.service ? (a.variant < b.variant ? -1 : 1) : a.service < b.service ? -1 : 1));
+    return { windowSeconds, rows };
+  }
+
   ack(proxy: string, version: number): void {
     if ((this.acks.get(proxy) ?? 0) < version) this.acks.set(proxy, version);
   }
@@ -156,11 +202,54 @@ export class MeshFeed {
   }
 }
 
+function fetchStats(url: string): Promise<MeshStatsSeries[] | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 1000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as MeshStatsSeries[]);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+/** A quantile from cumulative histogram buckets, interpolated linearly inside its bucket (as Prometheus' histogram_quantile). */
+function quantileMs(buckets: number[], count: number, q: number): number | null {
+  if (count <= 0) return null;
+  const target = q * count;
+  let lower = 0;
+  let cumBefore = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    if (buckets[i] >= target) {
+      const inBucket = buckets[i] - cumBefore;
+      const frac = inBucket > 0 ? (target - cumBefore) / inBucket : 1;
+      return Math.round((lower + (STATS_BUCKETS[i] - lower) * frac) * 1000 * 100) / 100;
+    }
+    lower = STATS_BUCKETS[i];
+    cumBefore = buckets[i];
+  }
+  return STATS_BUCKETS[STATS_BUCKETS.length - 1] * 1000;
+}
+
 /** Serves /api/v1/mesh/*; returns false for other paths. */
 export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> {
   const method = req.method ?? 'GET';
   if (method === 'GET' && url.pathname === '/api/v1/mesh/watch') {
     feed.watch(url.searchParams.get('proxy') ?? 'anonymous', req, res);
+    return true;
+  }
+  if (method === 'GET' && url.pathname === '/api/v1/mesh/top') {
+    const text = JSON.stringify(await feed.top());
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
     return true;
   }
   if (method === 'GET' && url.pathname === '/api/v1/mesh/status') {

@@ -103,6 +103,32 @@ export interface MeshStatus {
   pending: string[];
 }
 
+/** One series of a proxy's cumulative counters (GET /mesh/stats on its admin port). Buckets: seconds, see STATS_BUCKETS. */
+export interface MeshStatsSeries {
+  direction: string;
+  destination: string;
+  variant: string;
+  count: number;
+  /** 5xx answers and requests that got no answer. */
+  errors: number;
+  /** Cumulative counts per bucket upper bound (STATS_BUCKETS). */
+  buckets: number[];
+  sum: number;
+}
+
+export const STATS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** One line of `berth top --json`: a service (and variant) as its inbound proxies saw it over the last window. */
+export interface MeshTopRow {
+  service: string;
+  variant: string;
+  rps: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  errorPct: number;
+  instances: number;
+}
+
 /** Instance id of the gateway (the ingress and the services' 127.0.0.1 addresses). */
 export const GATEWAY_ID = 'berth-gateway';
 

@@ -109,6 +109,24 @@ services:
     assert.notEqual(Number(port), ports.web, 'the app has a private port');
   });
 
+  test('berth top --json: requests/s, p50/p99 and error % per service and variant', async () => {
+    let stop = false;
+    const load = (async () => {
+      while (!stop) await httpRequest(`http://127.0.0.1:${ports.ingress}/api/top`).catch(() => undefined);
+    })();
+    const r = await berthOk(dir, ['top', '--json', '--interval', '1']);
+    stop = true;
+    await load;
+    const rows = JSON.parse(r.stdout) as { service: string; variant: string; rps: number; p50Ms: number | null; p99Ms: number | null; errorPct: number; instances: number }[];
+    const api = rows.find((x) => x.service === 'api' && x.variant === 'default');
+    assert.ok(api, r.stdout);
+    assert.equal(api.instances, 2);
+    assert.ok(api.rps > 5, `rps ${api.rps}`);
+    assert.ok(api.p50Ms !== null && api.p99Ms !== null && api.p50Ms <= api.p99Ms);
+    assert.equal(api.errorPct, 0);
+    assert.equal((await berth(dir, ['top', '--interval', 'x'])).code, 2);
+  });
+
   test('control plane killed while traffic flows: no failed request; a new control plane adopts everything', async () => {
     let stop = false;
     let ok = 0;

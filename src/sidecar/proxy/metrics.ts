@@ -5,9 +5,14 @@
 //   berth_proxy_ejections_total{destination,endpoint}
 //   berth_proxy_throttled_total{destination,route,reason}
 
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+import { STATS_BUCKETS, type MeshStatsSeries } from '../../lib/mesh-protocol.js';
+
+export const BUCKETS = STATS_BUCKETS;
 
 interface Series {
+  direction: string;
+  destination: string;
+  variant: string;
   labels: string;
   codes: Map<number, number>;
   buckets: Float64Array;
@@ -31,6 +36,9 @@ export class Metrics {
     let s = this.series.get(key);
     if (!s) {
       s = {
+        direction,
+        destination,
+        variant,
         labels: `proxy="${esc(this.proxy)}",source="${esc(this.source)}",direction="${direction}",destination="${esc(destination)}",variant="${esc(variant)}",route="${esc(route)}"`,
         codes: new Map(),
         buckets: new Float64Array(BUCKETS.length),
@@ -53,6 +61,15 @@ export class Metrics {
   throttle(destination: string, route: string, reason: string): void {
     const key = `destination="${esc(destination)}",route="${esc(route)}",reason="${reason}"`;
     this.throttled.set(key, (this.throttled.get(key) ?? 0) + 1);
+  }
+
+  /** Cumulative counters per series, for `berth top` (the control plane takes deltas between two reads). */
+  stats(): MeshStatsSeries[] {
+    return [...this.series.values()].map((s) => {
+      let errors = 0;
+      for (const [code, n] of s.codes) if (code >= 500 || code === 0) errors += n;
+      return { direction: s.direction, destination: s.destination, variant: s.variant, count: s.count, errors, buckets: [...s.buckets], sum: s.sum };
+    });
   }
 
   /** Prometheus text exposition format 0.0.4. */

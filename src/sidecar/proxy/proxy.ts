@@ -207,6 +207,7 @@ export class Proxy {
     };
     if (req.url === '/healthz') return send(200, 'ok\n', 'text/plain');
     if (req.url === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
+    if (req.url === '/mesh/stats') return send(200, JSON.stringify(this.metrics.stats()));
     if (req.url === '/mesh/state') {
       const t = this.table;
       const services: Record<string, number> = {};
