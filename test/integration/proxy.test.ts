@@ -99,6 +99,12 @@ describe('berth-proxy process', () => {
         res.end(`app ${req.method} ${req.url}`);
       }),
     );
+    // An upgrade (WebSocket handshake) answered with 101, then an echo of the raw bytes.
+    servers[0].on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-key: ${req.headers['sec-websocket-key']}\r\n\r\n`);
+      if (head.length) socket.write(head);
+      socket.pipe(socket);
+    });
     servers.push(await server(ports.peerA, 'peer-a'));
     proxy = start();
     await waitFor('admin port', async () => (await httpRequest(`http://${HOST}:${ports.admin}/healthz`)).status === 200);
@@ -173,6 +179,21 @@ describe('berth-proxy process', () => {
     assert.match(metrics, /^berth_proxy_requests_total\{proxy="self-1",source="self",direction="inbound",destination="self",variant="default",route="inbound",code="200"\} \d+$/m);
     assert.match(metrics, /^berth_proxy_requests_total\{[^}]*direction="outbound",destination="peer"[^}]*code="200"\} \d+$/m);
     assert.match(metrics, /^berth_proxy_request_duration_seconds_bucket\{[^}]*le="\+Inf"\} \d+$/m);
+  });
+
+  test('Upgrade (WebSocket) requests are tunnelled: 101 from the app, then bytes both ways', async () => {
+    const s = net.connect(ports.inbound, HOST);
+    await new Promise((r) => s.once('connect', r));
+    s.write('GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n');
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    await waitFor('101', () => got.includes('\r\n\r\n'), 5000, 10);
+    assert.match(got, /^HTTP\/1\.1 101 /);
+    assert.match(got, /x-key: dGhlIHNhbXBsZSBub25jZQ==/);
+    got = '';
+    s.write('ping-1');
+    await waitFor('echo', () => got === 'ping-1', 5000, 10);
+    s.destroy();
   });
 
   test('SIGTERM drains: the in-flight request finishes, new connections are refused, exit 0', async () => {

@@ -3,14 +3,18 @@
 // and drains on close: stops accepting, answers kept-alive connections with `connection: close`,
 // and resolves once in-flight requests finished or the deadline passed.
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+/** An `Upgrade` request (WebSocket): the handler owns the socket from here on. */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface ListenerOptions {
   name: string;
   host: string;
   port: number;
   handler: Handler;
+  upgrade?: UpgradeHandler;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -60,6 +64,9 @@ export class Listener {
       this.warned = true;
       this.timer = setTimeout(() => this.listen(), this.opts.bindRetryMs ?? 250);
     });
+    const upgrade = this.opts.upgrade;
+    if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : upgrade(req, socket, head)));
+    else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'));
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Malformed requests get the right status and the connection closes; the proxy never crashes on input.
       if (!socket.writable) return socket.destroy();

@@ -2,12 +2,14 @@
 // used service, forward proxy, gateway ports, admin) → forward() over shared upstream pools; access
 // log; drain on stop. A sidecar and the gateway are the same code with different listeners.
 import type http from 'node:http';
-import { GATEWAY_ID, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { GATEWAY_ID, REASON_HEADER, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
 import { forward, Pools, reply } from './forward.js';
-import { Listener, type Handler } from './listener.js';
+import { Listener, type Handler, type UpgradeHandler } from './listener.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
@@ -44,10 +46,13 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler): Listener => new Listener({ name, host, port, handler, log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler): Listener => new Listener({ name, host, port, handler, upgrade, log: this.log });
     if (cfg.mode === 'sidecar') {
-      this.fixed.push(listen('inbound', cfg.host, cfg.inboundPort!, (req, res) => this.inbound(req, res)));
-      for (const o of cfg.outbound) this.fixed.push(listen(`outbound ${o.service}`, cfg.host, o.port, (req, res) => this.toService(o.service, req, res)));
+      const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
+      this.fixed.push(listen('inbound', cfg.host, cfg.inboundPort!, (req, res) => this.inbound(req, res), (req, s, h) => this.tunnel(req, s, h, inboundTarget())));
+      for (const o of cfg.outbound) {
+        this.fixed.push(listen(`outbound ${o.service}`, cfg.host, o.port, (req, res) => this.toService(o.service, req, res), (req, s, h) => this.tunnel(req, s, h, this.pickFor(this.table?.services.get(o.service), req))));
+      }
       if (cfg.forwardProxyPort !== undefined) this.fixed.push(listen('forward proxy', cfg.host, cfg.forwardProxyPort, (req, res) => this.forwardProxy(req, res)));
     }
     if (cfg.adminPort !== undefined) this.fixed.push(listen('admin', cfg.host, cfg.adminPort, (req, res) => this.admin(req, res)));
@@ -88,7 +93,21 @@ export class Proxy {
     for (const [port, name] of wanted) {
       if (this.gatewayListeners.has(port)) continue;
       const what = name ? `service ${name}` : 'ingress';
-      this.gatewayListeners.set(port, new Listener({ name: what, host: '127.0.0.1', port, log: this.log, handler: (req, res) => this.gateway(port, req, res) }));
+      this.gatewayListeners.set(
+        port,
+        new Listener({
+          name: what,
+          host: '127.0.0.1',
+          port,
+          log: this.log,
+          handler: (req, res) => this.gateway(port, req, res),
+          upgrade: (req, s, h) => {
+            const t = this.table;
+            const entry = port === t?.ingressPort ? t.services.get(t.ingress?.(req.url ?? '/') ?? '') : t?.byPort.get(port);
+            this.tunnel(req, s, h, this.pickFor(entry, req));
+          },
+        }),
+      );
     }
   }
 
@@ -103,6 +122,35 @@ export class Proxy {
     const route = table.byPort.get(port);
     if (!route) return reply(res, 503, 'no-route', 'this port is not served any more');
     this.send(route, req, res);
+  }
+
+  /** The endpoint a request to `entry` goes to, by its routes (for upgrades, which are tunnelled, not forwarded). */
+  private pickFor(entry: ServiceEntry | undefined, req: http.IncomingMessage): EndpointState | undefined {
+    return entry?.route(req)?.destination().pick(req, undefined);
+  }
+
+  /** WebSocket and other `Upgrade` requests: the request head is replayed to the endpoint, then bytes flow both ways. */
+  private tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, ep: EndpointState | undefined): void {
+    socket.on('error', () => socket.destroy());
+    if (!ep) {
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\n${REASON_HEADER}: no-healthy-upstream\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      return;
+    }
+    const up = net.connect(ep.port, ep.host);
+    up.on('error', () => {
+      if (socket.writable && up.bytesRead === 0) socket.end(`HTTP/1.1 502 Bad Gateway\r\n${REASON_HEADER}: upstream-connect-failure\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      else socket.destroy();
+    });
+    up.once('connect', () => {
+      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) text += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      up.write(text + '\r\n');
+      if (head.length > 0) up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+      socket.on('close', () => up.destroy());
+      up.on('close', () => socket.destroy());
+    });
   }
 
   private inbound(req: http.IncomingMessage, res: http.ServerResponse): void {
