@@ -41,6 +41,12 @@ export const Placement = z
   })
   .describe('Where instances may run.');
 
+export const Priority = z
+  .number()
+  .int({ message: 'must be a whole number' })
+  .default(0)
+  .describe('Scheduling priority (Kubernetes PriorityClass value): under node pressure, lower-priority instances move first.');
+
 export type NodesSpec = z.output<typeof Nodes>;
 export type NodeSpec = z.output<typeof NodeDecl>;
 export type PlacementSpec = z.output<typeof Placement>;

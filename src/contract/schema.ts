@@ -3,7 +3,7 @@
 // fields or services to each other live in semantic.ts.
 import { z } from 'zod';
 import { Logs } from './schema-logs.js';
-import { Nodes, Placement } from './schema-nodes.js';
+import { Nodes, Placement, Priority } from './schema-nodes.js';
 import { Scale } from './schema-scale.js';
 import { Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
 import { Variants } from './variants.js';
@@ -179,6 +179,7 @@ export const Service = z
     stopGracePeriodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
     rollout: Rollout.prefault({}),
     placement: Placement.optional(),
+    priority: Priority,
     scale: Scale.optional(),
     routes: z.array(Route).optional().describe('Routes for all traffic sent to this service, from other services or the ingress; the first match wins.'),
     policy: Policy.optional(),

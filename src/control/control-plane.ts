@@ -13,6 +13,7 @@ import { gatewayInstance, meshServedServices } from './mesh-snapshots.js';
 import { NodeManager, type NodeStatus } from './nodes.js';
 import { scheduleInstance, type SchedulingNode } from './scheduler.js';
 import { Autoscaling, type AutoscaleStatus } from './autoscaling.js';
+import { PressureTracker } from './pressure.js';
 import { decideRollout } from './rollout.js';
 import { WorkQueue } from './reconciler.js';
 import { Store, type InstanceRecord, type NewEvent } from './store.js';
@@ -27,6 +28,9 @@ export interface ControlPlaneOptions {
   nodeGraceMs?: number;
   /** How often the autoscaler evaluates each service (default 1000 ms). */
   autoscaleIntervalMs?: number;
+  /** Node pressure: share of capacity (default 0.9) held for a window (default 10 000 ms) before instances move away. */
+  pressureThreshold?: number;
+  pressureWindowMs?: number;
 }
 
 export class ApplyError extends Error {
@@ -46,6 +50,7 @@ export class ControlPlane {
   readonly layout: ReturnType<typeof stateLayout>;
   private readonly nodeMgr: NodeManager;
   private readonly autoscaling: Autoscaling;
+  private readonly pressure: PressureTracker;
   private readonly queue: WorkQueue;
   private readonly log: (msg: string) => void;
   private readonly listeners = new Set<() => void>();
@@ -85,6 +90,35 @@ export class ControlPlane {
       onChange: (service) => this.queue.add('deployment', service),
     });
     this.queue.register({ kind: 'autoscale', reconcile: (k) => this.reconcileAutoscale(k) });
+    this.pressure = new PressureTracker(opts.pressureThreshold ?? 0.9, opts.pressureWindowMs ?? 10_000);
+    this.queue.register({ kind: 'pressure', reconcile: () => this.reconcilePressure() });
+  }
+
+  private migrating(id: string): boolean {
+    return this.store.getMeta(`migrating:${id}`) === '1';
+  }
+
+  /** pressure/all: a node over its capacity threshold for a window moves one instance away (lowest priority first). */
+  private async reconcilePressure(): Promise<{ requeueAfterMs: number }> {
+    const again = { requeueAfterMs: 1000 };
+    if (this.store.getMeta('down') === '1') return again;
+    const statuses = this.nodeMgr.statuses();
+    const due = this.pressure.update(performance.now(), statuses.filter((n) => n.status === 'Ready'));
+    const desired = this.store.getDesired();
+    const priorityOf = (service: string) => desired?.services.find((s) => s.name === service)?.priority ?? 0;
+    for (const { node, why } of due) {
+      const candidates = this.store
+        .liveInstances()
+        .filter((r) => r.node === node && r.phase === 'active' && r.dispatched && !this.migrating(r.id) && desired?.services.some((s) => s.name === r.service))
+        .sort((a, b) => priorityOf(a.service) - priorityOf(b.service) || (a.createdAt < b.createdAt ? 1 : -1));
+      this.event({ type: 'Warning', reason: 'NodePressure', message: `node ${node}: ${why}`, node });
+      const victim = candidates[0];
+      if (!victim) continue;
+      this.store.setMeta(`migrating:${victim.id}`, '1');
+      this.event({ type: 'Normal', reason: 'Migrating', message: `${victim.id} moves off ${node} (node pressure; priority ${priorityOf(victim.service)}): a replacement starts elsewhere first`, service: victim.service, instance: victim.id, node });
+      this.queue.add('deployment', victim.service);
+    }
+    return again;
   }
 
   /** Replicas in force: the autoscaler's count for a scaled service, else `berth scale`'s, else the spec's. */
@@ -121,6 +155,7 @@ export class ControlPlane {
     await this.nodeMgr.sync();
     this.enqueueAutoscalers();
     this.queue.add('lifecycle', 'all');
+    this.queue.add('pressure', 'all');
     const resync = setInterval(() => {
       for (const name of this.nodes.keys()) this.queue.add('node', name);
       this.queue.add('lifecycle', 'all');
@@ -367,6 +402,7 @@ export class ControlPlane {
         name: n.name,
         ready: this.nodeMgr.ready(n.name),
         cordoned: n.cordoned,
+        pressured: this.pressure.pressured.has(n.name),
         labels: n.labels,
         capacity: n.capacity,
         requested,
@@ -470,13 +506,20 @@ export class ControlPlane {
         replicas,
         maxSurge: spec.rollout.maxSurge,
         maxUnavailable: spec.rollout.maxUnavailable,
-        current: live.filter((r) => r.revision === spec.revision && !draining.has(r.node)).map(toRollout),
-        old: live.filter((r) => r.revision !== spec.revision || draining.has(r.node)).map(toRollout),
+        current: live.filter((r) => r.revision === spec.revision && !draining.has(r.node) && !this.migrating(r.id)).map(toRollout),
+        old: live.filter((r) => r.revision !== spec.revision || draining.has(r.node) || this.migrating(r.id)).map(toRollout),
       });
       for (const id of decision.terminate) {
         const rec = live.find((r) => r.id === id)!;
         this.store.markTerminating(id);
-        const why = rec.revision !== spec.revision ? `replaced by revision ${spec.revision}` : draining.has(rec.node) ? `node ${rec.node} is draining` : `scaled down to ${replicas}`;
+        const why =
+          rec.revision !== spec.revision
+            ? `replaced by revision ${spec.revision}`
+            : draining.has(rec.node)
+              ? `node ${rec.node} is draining`
+              : this.migrating(rec.id)
+                ? `moved off ${rec.node} (node pressure)`
+                : `scaled down to ${replicas}`;
         this.event({ type: 'Normal', reason: 'Killing', message: `stopping ${id}: ${why}`, service, instance: id, node: rec.node });
         touched = true;
       }

@@ -23,7 +23,9 @@ if (!(await acquireProcessLock(layout.controlLock))) {
   process.exit(1);
 }
 
-const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000) });
+const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
+  pressureThreshold: Number(process.env.BERTH_PRESSURE_THRESHOLD ?? 0.9),
+  pressureWindowMs: Number(process.env.BERTH_PRESSURE_WINDOW_MS ?? 10_000) });
 
 let exiting = false;
 function exit(code: number): void {

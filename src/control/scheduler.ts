@@ -8,6 +8,8 @@ export interface SchedulingNode {
   name: string;
   ready: boolean;
   cordoned: boolean;
+  /** Measured use above the pressure threshold: like a NoSchedule taint while it lasts. */
+  pressured?: boolean;
   labels: Record<string, string>;
   capacity: { cpuMillis?: number; memoryMiB?: number };
   /** Resources already requested by the node's live instances. */
@@ -34,6 +36,7 @@ export function scheduleInstance(req: SchedulingRequest, nodes: SchedulingNode[]
   for (const n of nodes) {
     if (!n.ready) reject('not ready');
     else if (n.cordoned) reject('cordoned');
+    else if (n.pressured) reject('under resource pressure');
     else if (req.nodeSelector && !Object.entries(req.nodeSelector).every(([k, v]) => n.labels[k] === v)) reject("didn't match the nodeSelector");
     else if (req.cpuMillis && n.capacity.cpuMillis !== undefined && n.requested.cpuMillis + req.cpuMillis > n.capacity.cpuMillis) reject('insufficient cpu');
     else if (req.memoryMiB && n.capacity.memoryMiB !== undefined && n.requested.memoryMiB + req.memoryMiB > n.capacity.memoryMiB) reject('insufficient memory');

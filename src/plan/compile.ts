@@ -123,6 +123,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
     rollout: { ...svc.rollout },
     ...(svc.placement ? { placement: svc.placement } : {}),
     ...(svc.scale ? { scale: svc.scale } : {}),
+    ...(svc.priority ? { priority: svc.priority } : {}),
     template,
   };
 }

@@ -26,6 +26,8 @@ export interface DesiredService {
   dependsOn: Record<string, 'started' | 'ready'>;
   rollout: { maxSurge: number | string; maxUnavailable: number | string };
   placement?: PlacementSpec;
+  /** Under node pressure, lower-priority instances move first. */
+  priority?: number;
   /** Autoscaling; `replicas` is then the starting count. */
   scale?: ScaleSpec;
   template: InstanceTemplate;

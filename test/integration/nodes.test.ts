@@ -133,6 +133,21 @@ services:
     await waitFor('the node rejoins', async () => (await nodes()).find((n) => n.name === victimNode)?.status === 'Ready');
   });
 
+  test('control plane kill -9 and restart: nodes and instances are adopted, nothing restarted', async () => {
+    const before = await ps(dir);
+    const { readFileSync } = await import('node:fs');
+    const cp = Number(readFileSync(`${dir}/.berth/control.pid`, 'utf8'));
+    process.kill(cp, 'SIGKILL');
+    await waitFor('control plane gone', () => !processAlive(cp));
+    await berthOk(dir, ['up', '-d']);
+    const after = await waitFor('same instances, same PIDs', async () => {
+      const rows = await ps(dir);
+      return rows.length === before.length && rows.every((r) => before.some((b) => b.instance === r.instance && b.pid === r.pid && b.node === r.node)) ? rows : undefined;
+    });
+    assert.equal(after.length, before.length);
+    assert.ok((await nodes()).every((n) => n.status === 'Ready'));
+  });
+
   test('node add: a fourth node joins and is schedulable', async () => {
     const r = await berthOk(dir, ['node', 'add', '--label', 'disk=ssd', '--json']);
     const { name } = JSON.parse(r.stdout) as { name: string };

@@ -62,6 +62,7 @@ export interface EventRow {
   message: string;
   service?: string;
   instance?: string;
+  node?: string;
 }
 
 export async function events(cwd: string): Promise<EventRow[]> {

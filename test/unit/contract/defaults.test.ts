@@ -33,6 +33,7 @@ test('a minimal service gets every default', () => {
         resources: {},
         stopGracePeriodSeconds: 10,
         rollout: { maxSurge: 1, maxUnavailable: 0 },
+        priority: 0,
         logs: {
           enabled: true,
           files: [],
