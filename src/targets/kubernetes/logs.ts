@@ -128,8 +128,13 @@ function multilineParser(ctx: Ctx, m: NonNullable<LogsFields['multiline']>): Sec
   };
 }
 
+const LOGS_FIELDS = new Set(['enabled', 'files', 'multiline', 'parsers', 'maxLineBytes', 'buffer', 'sinks', 'agent']);
+
 function plan(ctx: Ctx, logs: LogsFields): Plan {
   const base = `${ctx.path}.logs`;
+  for (const key of Object.keys(logs).sort()) {
+    if (!LOGS_FIELDS.has(key)) ctx.warn(`${base}.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
+  }
   const sections: Section[] = [];
   const parserSections: Section[] = [];
   const disk = logs.buffer.type === 'disk';

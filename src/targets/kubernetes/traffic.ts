@@ -39,11 +39,28 @@ interface Route {
 }
 interface Policy {
   balancer: string | { consistentHash: { header?: string; cookie?: string } };
+  slowStart?: { window: number; minWeightPercent: number };
   outlierDetection?: { consecutive5xxErrors: number; consecutiveGatewayErrors: number; interval: number; baseEjectionTime: number; maxEjectionPercent: number };
   connectionPool?: { maxConnections?: number; maxPendingRequests?: number; maxRequestsPerConnection?: number };
 }
 
 const NON_IDEMPOTENT = ['POST', 'PATCH'];
+
+/** Route and policy fields this module renders; any other field that is set gets a warning. */
+const ROUTE_FIELDS = new Set(['name', 'match', 'to', 'timeout', 'retries', 'fault', 'mirror', 'headers']);
+const POLICY_FIELDS = new Set(['balancer', 'outlierDetection', 'connectionPool', 'slowStart']);
+const NOT_YET: Record<string, string> = {
+  rateLimit: 'not rendered yet for Kubernetes: Istio has local rate limits only through an EnvoyFilter on the workload',
+  concurrencyLimit: 'not rendered yet for Kubernetes: Istio has no per-proxy limit of requests in flight (connectionPool limits are per destination, from each caller)',
+  variants: 'per-variant limits are not rendered yet for Kubernetes',
+};
+
+function unhandled(ctx: ServiceContext, path: string, value: object, handled: Set<string>): void {
+  for (const [key, v] of Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (handled.has(key) || v === undefined) continue;
+    ctx.warn(`${path}.${key}`, NOT_YET[key] ?? 'not rendered yet for Kubernetes (no renderer handles this field)');
+  }
+}
 
 /** Milliseconds as a protobuf duration string ("2s", "250ms"). */
 export function duration(ms: number): string {
@@ -227,6 +244,15 @@ function trafficPolicy(ctx: ServiceContext, policy: Policy): JsonObject {
   if (typeof b === 'string') tp.loadBalancer = { simple: b.toUpperCase() };
   else if (b.consistentHash.header !== undefined) tp.loadBalancer = { consistentHash: { httpHeaderName: b.consistentHash.header } };
   else tp.loadBalancer = { consistentHash: { httpCookie: { name: b.consistentHash.cookie!, ttl: '0s' } } };
+  if (policy.slowStart) {
+    const simple = typeof b === 'string' ? b : undefined;
+    if (simple === 'round_robin' || simple === 'least_request') {
+      // Envoy slow start: linear ramp (aggression 1) from minWeightPercent over the window.
+      (tp.loadBalancer as JsonObject).warmup = { duration: duration(policy.slowStart.window), minimumPercent: policy.slowStart.minWeightPercent, aggression: 1 };
+    } else {
+      ctx.warn(`services.${ctx.name}.policy.slowStart`, 'Envoy applies slow start only with round_robin or least_request: not rendered with this balancer');
+    }
+  }
   const o = policy.outlierDetection;
   if (o) {
     tp.outlierDetection = {
@@ -375,6 +401,8 @@ function renderGatewayApi(ctx: ServiceContext, routes: Route[] | undefined, poli
 function render(ctx: ServiceContext): K8sObject[] {
   const routes = read<Route[]>(ctx, 'routes');
   const policy = read<Policy>(ctx, 'policy');
+  routes?.forEach((r, i) => unhandled(ctx, `services.${ctx.name}.routes.${i}`, r, ROUTE_FIELDS));
+  if (policy) unhandled(ctx, `services.${ctx.name}.policy`, policy, POLICY_FIELDS);
   if (!routes?.length && !policy && !(ctx.mesh === 'istio' && subsets(ctx))) return [];
   if (routes?.length && (ctx.app as unknown as { ingress?: { routes?: { to: string }[] } }).ingress?.routes?.some((r) => r.to === ctx.name)) {
     ctx.warn(`services.${ctx.name}.routes`, 'on the cluster these routes apply to traffic inside the mesh; requests from the ingress Gateway reach the service directly (locally they apply to both)');

@@ -120,3 +120,33 @@ test('mesh.accessLog: false → an Istio Telemetry turning access logs off for t
   const gw = await renderYaml('app: x\nmesh: { accessLog: false }\nservices:\n  web: { run: node w.js, port: 8080 }\n', { mesh: 'gateway-api' });
   assert.ok(gw.warnings.some((w) => w.path === 'mesh.accessLog'));
 });
+
+test('slow start → Istio warmup; rate and concurrency limits are "not rendered yet" warnings, never silence', async () => {
+  const r = await renderYaml(`
+app: x
+services:
+  api:
+    run: node a.js
+    port: 8080
+    variants: { v2: { env: { V: "2" } } }
+    routes:
+      - { match: { path: { prefix: /slow } }, rateLimit: { requestsPerSecond: 5 }, concurrencyLimit: 3 }
+    policy:
+      balancer: least_request
+      slowStart: { window: 30, minWeightPercent: 20 }
+      rateLimit: { requestsPerSecond: 100, burst: 20 }
+      concurrencyLimit: 50
+      variants: { v2: { rateLimit: { requestsPerSecond: 1 } } }
+  other:
+    run: node o.js
+    port: 8081
+    policy: { balancer: random, slowStart: { window: 10 } }
+`);
+  assert.deepEqual(await validateObjects(r.objects), []);
+  assert.deepEqual(find(r, 'DestinationRule', 'api').spec.trafficPolicy.loadBalancer, { simple: 'LEAST_REQUEST', warmup: { duration: '30s', minimumPercent: 20, aggression: 1 } });
+  for (const path of ['services.api.routes.0.rateLimit', 'services.api.routes.0.concurrencyLimit', 'services.api.policy.rateLimit', 'services.api.policy.concurrencyLimit', 'services.api.policy.variants']) {
+    assert.ok(r.warnings.some((w) => w.path === path && /not rendered yet/.test(w.message)), path);
+  }
+  assert.ok(r.warnings.some((w) => w.path === 'services.other.policy.slowStart' && /round_robin or least_request/.test(w.message)));
+  assert.equal(find(r, 'DestinationRule', 'other').spec.trafficPolicy.loadBalancer.warmup, undefined);
+});
