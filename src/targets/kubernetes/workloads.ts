@@ -139,8 +139,30 @@ function podLabels(ctx: ServiceContext): Record<string, string> {
   return ctx.mesh === 'istio' && ctx.spec.port !== undefined ? { ...ctx.labels, 'sidecar.istio.io/inject': 'true' } : ctx.labels;
 }
 
+/** Nested fields this module renders; any other that is set is a warning, never a silent drop. */
+const NESTED_FIELDS: Record<string, readonly string[]> = {
+  resources: ['memoryMiB', 'cpuMillis'],
+  rollout: ['maxSurge', 'maxUnavailable'],
+  restart: ['policy', 'backoff'],
+  probes: ['startup', 'readiness', 'liveness'],
+};
+const PROBE_FIELDS = ['http', 'tcp', 'exec', 'grpc', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold'];
+const SIDECAR_FIELDS = ['name', 'run', 'cwd', 'env'];
+
+function nestedWarnings(ctx: ServiceContext): void {
+  const warnUnknown = (path: string, value: unknown, known: readonly string[]) => {
+    if (!value || typeof value !== 'object') return;
+    for (const [k, v] of Object.entries(value)) if (v !== undefined && !known.includes(k)) ctx.warn(`${path}.${k}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
+  };
+  const spec = ctx.spec as unknown as Record<string, unknown>;
+  for (const [field, known] of Object.entries(NESTED_FIELDS)) warnUnknown(`${ctx.path}.${field}`, spec[field], known);
+  for (const [kind, probe] of Object.entries(ctx.spec.probes)) warnUnknown(`${ctx.path}.probes.${kind}`, probe, PROBE_FIELDS);
+  ctx.spec.sidecars.forEach((s, i) => warnUnknown(`${ctx.path}.sidecars.${i}`, s, SIDECAR_FIELDS));
+}
+
 function deployment(ctx: ServiceContext): K8sObject {
   const { spec, name } = ctx;
+  nestedWarnings(ctx);
   restartWarnings(ctx);
   if (Object.keys(spec.dependsOn).length) {
     ctx.warn(

@@ -103,3 +103,20 @@ test('YAML output: YAML 1.1 booleans and numbers-looking strings stay strings; s
   const shuffled = { metadata: { name: 'x' }, data: { z: 'plain', e: 'null', d: '1e3', c: '0800', b: 'yes', a: 'on' }, kind: 'ConfigMap', apiVersion: 'v1' };
   assert.equal(toYaml(shuffled), text, 'key order does not depend on construction order');
 });
+
+test('nested fields no renderer handles are warnings too (resources, probes, sidecars, rollout, restart)', async () => {
+  const dir = tempApp({ 'berth.yaml': 'app: x\nservices:\n  web: { run: node w.js, port: 8080, sidecars: [{ name: s, run: node s.js }], probes: { readiness: { http: {} } } }\n' });
+  const res = await loadSpec(join(dir, 'berth.yaml'));
+  assert.ok(res.ok);
+  const spec = structuredClone(res.spec);
+  const web = spec.services.web as unknown as Record<string, Record<string, unknown>>;
+  web.resources.gpus = 1;
+  web.rollout.pauseSeconds = 5;
+  web.restart.jitter = true;
+  (web.probes.readiness as Record<string, unknown>).grace = 2;
+  (spec.services.web.sidecars[0] as unknown as Record<string, unknown>).memoryMiB = 64;
+  const r = renderObjects({ spec, dir });
+  for (const path of ['services.web.resources.gpus', 'services.web.rollout.pauseSeconds', 'services.web.restart.jitter', 'services.web.probes.readiness.grace', 'services.web.sidecars.0.memoryMiB']) {
+    assert.ok(r.warnings.some((w) => w.path === path && /not rendered yet/.test(w.message)), path);
+  }
+});
