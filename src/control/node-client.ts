@@ -151,6 +151,18 @@ export class NodeClient {
     }
   }
 
+  /** Asks the agent directly whether it is alive (used before declaring a silent node lost). */
+  async ping(timeoutMs: number): Promise<boolean> {
+    const info = this.info;
+    if (!info || !isProcessAlive(info.pid, info.startTime)) return false;
+    try {
+      await requestJson<AgentHealth>({ port: info.port, token: this.opts.token, timeoutMs }, 'GET', '/healthz');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** True when the agent process recorded for this node is alive (zombies and reused PIDs excluded). */
   agentAlive(): boolean {
     return !!this.info && isProcessAlive(this.info.pid, this.info.startTime);

@@ -53,6 +53,7 @@ export class NodeManager {
   /** App CPU/memory per instance id, from the latest heartbeat of its node. */
   private readonly usageByInstance = new Map<string, { cpuMillis: number; memoryMiB: number }>();
   private monitor: NodeJS.Timeout | undefined;
+  private lastCheck = performance.now();
   private stopped = false;
 
   constructor(private readonly opts: NodeManagerOptions) {}
@@ -148,6 +149,11 @@ export class NodeManager {
 
   private checkLoss(): void {
     const now = performance.now();
+    // Timers lie under load: if this control plane itself stalled, heartbeats could not be counted
+    // meanwhile — that time is not the nodes' silence.
+    const stalled = now - this.lastCheck - (this.opts.monitorMs ?? 100);
+    this.lastCheck = now;
+    if (stalled > 250) for (const h of this.health.values()) h.lastHeartbeat += stalled;
     for (const [name, h] of this.health) {
       if (h.recovering || h.condition !== 'Ready') continue;
       const silentMs = now - h.lastHeartbeat;
@@ -162,6 +168,14 @@ export class NodeManager {
     const h = this.health.get(name);
     if (!client || !h || h.recovering) return;
     h.recovering = true;
+    // Late heartbeats from an agent that still answers mean a slow node (a busy machine), not a lost one:
+    // fencing it would kill healthy instances and make the machine busier still.
+    if (await client.ping(Math.min(this.graceMs, 2000))) {
+      this.opts.event({ type: 'Warning', reason: 'NodeSlow', message: `node ${name}: ${why}, but its agent answers: not lost`, node: name });
+      h.lastHeartbeat = performance.now();
+      h.recovering = false;
+      return;
+    }
     h.condition = 'NotReady';
     this.opts.event({ type: 'Warning', reason: 'NodeLost', message: `node ${name} lost: ${why}; fencing it`, node: name });
     try {
