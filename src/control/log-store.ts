@@ -45,6 +45,12 @@ export interface LogRetention {
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
+/** Retention of the control plane's store: BERTH_LOG_RETENTION_MB (default 512) and BERTH_LOG_RETENTION_HOURS (default 168). */
+export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): LogRetention {
+  const num = (v: string | undefined, d: number) => (v !== undefined && Number(v) > 0 ? Number(v) : d);
+  return { maxBytes: num(env.BERTH_LOG_RETENTION_MB, 512) * 1024 * 1024, maxAgeHours: num(env.BERTH_LOG_RETENTION_HOURS, 7 * 24) };
+}
+
 /** Epoch milliseconds (fractional, keeps microseconds) of an RFC 3339 time; NaN when invalid. */
 function timeKey(iso: string): number {
   const ms = Date.parse(iso);
@@ -61,7 +67,7 @@ export class LogStore {
 
   constructor(
     path: string,
-    private readonly retention: LogRetention = { maxBytes: 512 * 1024 * 1024, maxAgeHours: 7 * 24 },
+    private readonly retention: LogRetention = retentionFromEnv(),
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -203,11 +209,16 @@ export class LogStore {
       for (const r of rows) this.bytes -= r.bytes;
       if (rows.length < 5000) break;
     }
-    const oldest = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT seq FROM logs ORDER BY ts LIMIT 2000) RETURNING bytes');
-    // Trim to 90% of the limit so retention does not run on every batch.
-    while (this.bytes > this.retention.maxBytes * 0.9) {
-      const rows = oldest.all() as { bytes: number }[];
+    const oldest = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT seq FROM logs ORDER BY ts LIMIT ?) RETURNING bytes');
+    const count = this.db.prepare('SELECT COUNT(*) AS n FROM logs');
+    // Trim to 90% of the limit so retention does not run on every batch; at most 2000 rows per transaction.
+    const target = this.retention.maxBytes * 0.9;
+    let n = this.bytes > target ? (count.get() as { n: number }).n : 0;
+    while (this.bytes > target && n > 0) {
+      const avg = this.bytes / n;
+      const rows = oldest.all(Math.max(1, Math.min(2000, Math.ceil((this.bytes - target) / avg)))) as { bytes: number }[];
       if (rows.length === 0) break;
+      n -= rows.length;
       for (const r of rows) this.bytes -= r.bytes;
     }
   }

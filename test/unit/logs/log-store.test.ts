@@ -1,0 +1,57 @@
+// The embedded log store: ingest is idempotent by record id, queries filter by service, level
+// (at or above), time range and full text (substring, also under 3 characters), and retention
+// removes the oldest records by age and by size.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { LogStore, retentionFromEnv } from '../../../src/control/log-store.js';
+import { tempDir } from './helpers.js';
+
+const rec = (i: number, over: Record<string, unknown> = {}) => ({
+  id: `web-1/k:${i}`,
+  time: new Date(Date.UTC(2026, 10, 26, 12, 0, 0, i)).toISOString(),
+  message: `request ${i} ${i % 2 ? 'GET /orders' : 'POST /pay'}`,
+  level: i % 5 === 0 ? 'error' : 'info',
+  stream: 'stdout',
+  service: i % 3 === 0 ? 'api' : 'web',
+  instance: 'web-1',
+  ...over,
+});
+
+test('ingest is idempotent; queries by service, level, time range and text', () => {
+  const store = new LogStore(join(tempDir(), 'logs.db'));
+  try {
+    assert.deepEqual(store.ingest(Array.from({ length: 100 }, (_, i) => rec(i))), { stored: 100, duplicates: 0 });
+    assert.deepEqual(store.ingest([rec(5), rec(6)]), { stored: 0, duplicates: 2 });
+    assert.equal([...store.query({})].length, 100);
+    assert.equal([...store.query({ services: ['api'] })].length, 34);
+    assert.ok([...store.query({ level: 'warn' })].every((r) => r.level === 'error'));
+    assert.equal([...store.query({ level: 'warn' })].length, 20);
+    assert.deepEqual([...store.query({ grep: 'POST /pay', limit: 2 })].map((r) => r.message), ['request 96 POST /pay', 'request 98 POST /pay']);
+    assert.equal([...store.query({ grep: '99' })].length, 1, 'short needles use a substring scan');
+    const since = rec(10).time;
+    const until = rec(20).time;
+    assert.equal([...store.query({ since, until })].length, 10);
+    assert.throws(() => store.ingest([{ id: 1 }]), /records\[0\]/);
+  } finally {
+    store.close();
+  }
+});
+
+test('retention: by age, then by size, oldest first', () => {
+  const store = new LogStore(join(tempDir(), 'logs.db'), { maxBytes: 20_000, maxAgeHours: 1 });
+  try {
+    const old = new Date(Date.now() - 2 * 3600_000).toISOString();
+    store.ingest([rec(1, { time: old, id: 'old' })]);
+    store.ingest(Array.from({ length: 200 }, (_, i) => rec(i, { time: new Date(Date.now() + i).toISOString() })));
+    store.enforceRetention();
+    const left = [...store.query({})];
+    assert.ok(!left.some((r) => r.id === 'old'), 'older than maxAgeHours is gone');
+    assert.ok(store.stats().bytes <= 20_000, `bytes ${store.stats().bytes}`);
+    assert.ok(left.length > 0 && left.length < 200);
+    assert.equal(left[left.length - 1].id, 'web-1/k:199', 'the newest records stay');
+  } finally {
+    store.close();
+  }
+  assert.deepEqual(retentionFromEnv({ BERTH_LOG_RETENTION_MB: '10', BERTH_LOG_RETENTION_HOURS: '2' }), { maxBytes: 10 * 1024 * 1024, maxAgeHours: 2 });
+});
