@@ -17,3 +17,4 @@ export { retryDelayMs } from './retry.js';
 export { lokiPush, elasticBulk, otlpLogs, syslog5424, timeNs } from './sinks/encode.js';
 /** Path of the agent's process entry (spawned, never imported). */
 export const logAgentMain = new URL('./main.js', import.meta.url);
+export { compileRoute } from './route.js';
