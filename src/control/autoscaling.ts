@@ -1,11 +1,13 @@
 // The autoscaler controller: for every service with `scale:`, every interval, read its metrics —
-// resource use per instance from the node agents' heartbeats, request rate / concurrency / p99 from
-// each instance's sidecar (GET /stats/inbound on its admin port) — decide with the HPA algorithm
-// (autoscaler.ts), and record the replica count the deployment controller then rolls toward.
+// resource use per instance from the node agents' heartbeats; request rate, concurrency and p99
+// from the cumulative counters of each instance's mesh sidecar (GET /mesh/stats on its admin port),
+// differenced over a short sliding window — decide with the HPA algorithm (autoscaler.ts), and
+// record the replica count the deployment controller then rolls toward.
 import type { DesiredService } from '../plan/index.js';
 import { requestJson } from '../lib/http.js';
-import { INBOUND_STATS_PATH, type InboundStats } from '../lib/load-stats.js';
+import { meshPorts, STATS_BUCKETS, type MeshStatsSeries } from '../lib/mesh-protocol.js';
 import { decideScale, type MetricKind, type MetricReading, type Recommendation } from './autoscaler.js';
+import { quantileMs } from './mesh-snapshots.js';
 import type { InstanceRecord, NewEvent, Store } from './store.js';
 
 export interface AutoscaleStatus {
@@ -26,12 +28,34 @@ export interface AutoscalingOptions {
 
 const META = (service: string) => `autoscale:${service}`;
 
+/** What one instance's inbound proxy saw over the window. */
+interface WindowStats {
+  seconds: number;
+  requests: number;
+  rps: number;
+  /** Little's law: summed request durations per second = average requests in flight. */
+  concurrency: number;
+  buckets: number[];
+}
+
+interface CounterSample {
+  at: number;
+  count: number;
+  sum: number;
+  buckets: number[];
+}
+
 export class Autoscaling {
   private readonly history = new Map<string, Recommendation[]>();
   readonly status = new Map<string, AutoscaleStatus>();
   private readonly warnedZero = new Set<string>();
+  /** Recent counter samples per instance, oldest first (kept for a little more than the window). */
+  private readonly samples = new Map<string, CounterSample[]>();
 
-  constructor(private readonly opts: AutoscalingOptions) {}
+  constructor(
+    private readonly opts: AutoscalingOptions,
+    private readonly windowMs = 3000,
+  ) {}
 
   /** The replica count the autoscaler set, if it has; else undefined (the spec's or `berth scale`'s count applies). */
   replicasFor(service: string): number | undefined {
@@ -45,19 +69,36 @@ export class Autoscaling {
     this.status.delete(service);
   }
 
-  private adminPort(spec: DesiredService): number | undefined {
-    const proxy = spec.template.sidecars.find((s) => s.name === 'berth-proxy');
-    const port = Number(proxy?.env.BERTH_PROXY_ADMIN_PORT);
-    return Number.isInteger(port) && port > 0 ? port : undefined;
-  }
-
-  private async requestStats(spec: DesiredService, instances: InstanceRecord[]): Promise<InboundStats[]> {
-    const port = this.adminPort(spec);
-    if (port === undefined) return [];
-    const replies = await Promise.all(
-      instances.map((r) => requestJson<InboundStats>({ host: r.host, port, timeoutMs: 500 }, 'GET', INBOUND_STATS_PATH).catch(() => undefined)),
+  /** Reads each ready instance's inbound counters and differences them against the sample a window ago. */
+  private async requestStats(spec: DesiredService, instances: InstanceRecord[]): Promise<WindowStats[]> {
+    if (spec.port === undefined || !spec.template.sidecars.some((s) => s.name === 'berth-proxy')) return [];
+    const admin = meshPorts(spec.port).admin;
+    const now = performance.now();
+    const out: WindowStats[] = [];
+    await Promise.all(
+      instances.map(async (r) => {
+        const series = await requestJson<MeshStatsSeries[]>({ host: r.host, port: admin, timeoutMs: 500 }, 'GET', '/mesh/stats').catch(() => undefined);
+        if (!Array.isArray(series)) return;
+        const cur: CounterSample = { at: now, count: 0, sum: 0, buckets: STATS_BUCKETS.map(() => 0) };
+        for (const s of series) {
+          if (s.direction !== 'inbound') continue;
+          cur.count += s.count;
+          cur.sum += s.sum;
+          s.buckets.forEach((b, i) => (cur.buckets[i] += b));
+        }
+        const list = (this.samples.get(r.id) ?? []).filter((x) => now - x.at <= this.windowMs * 2);
+        list.push(cur);
+        this.samples.set(r.id, list);
+        // The oldest sample still inside the window (or the oldest at all, early on).
+        const base = list.find((x) => now - x.at <= this.windowMs) ?? list[0];
+        const seconds = (now - base.at) / 1000;
+        if (base === cur || seconds <= 0) return;
+        const requests = cur.count - base.count;
+        out.push({ seconds, requests, rps: requests / seconds, concurrency: (cur.sum - base.sum) / seconds, buckets: cur.buckets.map((b, i) => b - base.buckets[i]) });
+      }),
     );
-    return replies.filter((s): s is InboundStats => !!s && typeof s.rps === 'number');
+    for (const id of this.samples.keys()) if (!instances.some((r) => r.id === id) && id.startsWith(`${spec.name}-`)) this.samples.delete(id);
+    return out;
   }
 
   /** One evaluation for one service; returns whether the replica count changed. */
@@ -81,10 +122,10 @@ export class Autoscaling {
       if (kind === 'rps') value = stats.length ? stats.reduce((a, s) => a + s.rps, 0) / Math.max(1, ready.length) : undefined;
       else if (kind === 'concurrency') value = stats.length ? stats.reduce((a, s) => a + s.concurrency, 0) / Math.max(1, ready.length) : undefined;
       else if (kind === 'p99Ms') {
-        // Request-weighted mean of the instances' p99s: an approximation of the service's p99.
-        const withData = stats.filter((s) => s.p99Ms !== null && s.requests > 0);
-        const total = withData.reduce((a, s) => a + s.requests, 0);
-        value = total ? withData.reduce((a, s) => a + s.p99Ms! * s.requests, 0) / total : undefined;
+        // The service's p99 over the window: the instances' histograms summed, then the quantile.
+        const buckets = STATS_BUCKETS.map((_, i) => stats.reduce((a, s) => a + s.buckets[i], 0));
+        const total = stats.reduce((a, s) => a + s.requests, 0);
+        value = total > 0 ? (quantileMs(buckets, total, 0.99) ?? undefined) : undefined;
       } else if (kind === 'cpuPercent') {
         const cpu = avg(usage.map((u) => u.cpuMillis));
         value = cpu !== undefined && spec.template.cpuMillis ? (cpu / spec.template.cpuMillis) * 100 : undefined;

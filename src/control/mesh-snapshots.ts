@@ -222,7 +222,7 @@ function fetchStats(url: string): Promise<MeshStatsSeries[] | undefined> {
 }
 
 /** A quantile from cumulative histogram buckets, interpolated linearly inside its bucket (as Prometheus' histogram_quantile). */
-function quantileMs(buckets: number[], count: number, q: number): number | null {
+export function quantileMs(buckets: number[], count: number, q: number): number | null {
   if (count <= 0) return null;
   const target = q * count;
   let lower = 0;

@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { berth, berthOk, events, ps, tempApp, waitFor } from './harness/berth.js';
+import { berth, berthOk, events, httpRequest, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
 
 // Burns ~30 % of a core while ./burn exists (a duty cycle, so the machine stays usable).
 const appJs = `
@@ -51,4 +51,50 @@ services:
 
   rmSync(join(dir, 'burn'));
   await waitFor('scaled back in to 1', async () => (await ps(dir)).length === 1, 30_000);
+});
+
+test('rps: requests through the mesh above the per-instance target scale out; quiet scales back in', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': `import http from 'node:http';
+const server = http.createServer((q, s) => s.end('ok'));
+server.listen(Number(process.env.PORT), process.env.HOST);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));`,
+    'berth.yaml': `app: autoscale-rps
+services:
+  api:
+    run: node app.mjs
+    port: ${port}
+    probes:
+      readiness: { tcp: {}, periodSeconds: 0.5 }
+    scale:
+      min: 1
+      max: 3
+      metrics: [{ rps: 5 }]
+      behavior:
+        scaleDown: { stabilizationSeconds: 2, maxStepPercent: 100 }
+`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  let stop = false;
+  let sent = 0;
+  // ~40 req/s for a while: 8 × the target of one instance.
+  const load = (async () => {
+    while (!stop) {
+      await httpRequest(`http://127.0.0.1:${port}/`, 'GET', 2000).catch(() => undefined);
+      sent++;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  try {
+    await waitFor('scaled out by rps', async () => (await ps(dir)).filter((r) => r.ready).length >= 2, 30_000);
+  } finally {
+    stop = true;
+    await load;
+  }
+  assert.ok(sent > 0);
+  const scaled = (await events(dir)).find((e) => e.reason === 'Scaled' && /rps [\d.]+\/5 per instance/.test(e.message));
+  assert.ok(scaled, 'Scaled event naming the rps reading');
+  await waitFor('back to 1 when quiet', async () => (await ps(dir)).length === 1, 30_000);
 });
