@@ -29,7 +29,8 @@ test('foreground up prints progress and addresses; SIGINT stops everything and e
     return r.length === 2 && r.every((x) => x.ready) ? r : undefined;
   });
   await waitFor('events streamed', () => /Ready/.test(out) && new RegExp(`127\\.0\\.0\\.1:${port}`).test(out));
-  assert.equal((await httpRequest(`http://127.0.0.1:${port}/`)).status, 200);
+  // The service address is served by the mesh gateway, which may still be starting: wait for it.
+  await waitFor('the service address answers', async () => (await httpRequest(`http://127.0.0.1:${port}/`)).status === 200);
 
   // logs -f sees a line written after it started.
   const follower = spawnBerth(dir, ['logs', 'api', '-f']);

@@ -82,6 +82,7 @@ describe('berth-proxy process', () => {
         BERTH_PROXY_FORWARD_PORT: String(ports.fwd),
         BERTH_PROXY_OUTBOUND: `peer=${ports.out}`,
         BERTH_PROXY_DRAIN_SECONDS: '5',
+        BERTH_PROXY_HEADERS_TIMEOUT_MS: '1000',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -160,6 +161,19 @@ describe('berth-proxy process', () => {
     assert.match(await raw(ports.inbound, 'POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'), /^HTTP\/1\.1 400/);
     assert.match(await raw(ports.inbound, '\x00\x01garbage\r\n\r\n'), /^HTTP\/1\.1 400/);
     assert.equal((await httpRequest(`http://${HOST}:${ports.inbound}/still-up`)).status, 200, 'the proxy survived');
+  });
+
+  test('slowloris: a client that never finishes its headers is cut after the headers timeout', async () => {
+    const s = net.connect(ports.inbound, HOST);
+    await new Promise((r) => s.once('connect', r));
+    s.on('error', () => {}); // the proxy cuts it: a late write may see EPIPE
+    s.write('GET / HTTP/1.1\r\nhost: x\r\n');
+    const t0 = performance.now();
+    const drip = setInterval(() => s.writable && s.write('x-drip: 1\r\n'), 200);
+    await new Promise((r) => s.once('close', r));
+    clearInterval(drip);
+    const took = performance.now() - t0;
+    assert.ok(took >= 900 && took < 4000, `cut after ${Math.round(took)} ms`);
   });
 
   test('traceparent: started when absent, trace id kept when present; Prometheus /metrics on the admin port', async () => {

@@ -19,6 +19,9 @@ export interface ListenerOptions {
   bindRetryMs?: number;
 }
 
+/** Time a client gets to send its request headers (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests). */
+const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
+
 export class Listener {
   private server: http.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -43,8 +46,9 @@ export class Listener {
     if (this.closed) return;
     const server = http.createServer(
       {
-        // Slowloris: a client that does not finish its headers in 10 s is cut; keep-alive idle 5 s.
-        headersTimeout: 10_000,
+        // Slowloris: a client that does not finish its headers in time (10 s) is cut, checked every second; keep-alive idle 5 s.
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        connectionsCheckingInterval: Math.min(1000, HEADERS_TIMEOUT_MS),
         requestTimeout: 0,
         keepAliveTimeout: 5_000,
         maxHeaderSize: 16 * 1024,
@@ -71,7 +75,8 @@ export class Listener {
       // Malformed requests get the right status and the connection closes; the proxy never crashes on input.
       if (!socket.writable) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      // Close for good once written: a client still sending (a slowloris drip) must not keep it half-open.
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
     });
     server.listen({ host: this.opts.host, port: this.opts.port, exclusive: true }, () => {
       if (this.closed) {
