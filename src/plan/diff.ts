@@ -1,0 +1,24 @@
+// What changed between two desired states, per service: for `berth apply` output and events.
+import type { DesiredState } from './desired-state.js';
+
+export interface ServiceChange {
+  service: string;
+  change: 'added' | 'removed' | 'revision' | 'replicas' | 'unchanged';
+  from?: string;
+  to?: string;
+}
+
+export function diffDesired(prev: DesiredState | undefined, next: DesiredState): ServiceChange[] {
+  const out: ServiceChange[] = [];
+  const before = new Map((prev?.services ?? []).map((s) => [s.name, s]));
+  for (const s of next.services) {
+    const old = before.get(s.name);
+    before.delete(s.name);
+    if (!old) out.push({ service: s.name, change: 'added', to: s.revision });
+    else if (old.revision !== s.revision) out.push({ service: s.name, change: 'revision', from: old.revision, to: s.revision });
+    else if (old.replicas !== s.replicas) out.push({ service: s.name, change: 'replicas', from: String(old.replicas), to: String(s.replicas) });
+    else out.push({ service: s.name, change: 'unchanged' });
+  }
+  for (const name of before.keys()) out.push({ service: name, change: 'removed' });
+  return out;
+}
