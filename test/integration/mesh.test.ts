@@ -14,6 +14,7 @@ let ready = false;
 setTimeout(() => (ready = true), 300);
 http.createServer((req, res) => {
   if (req.url === '/ready') { res.statusCode = ready ? 200 : 503; return res.end(); }
+  if (req.url === '/toggle-ready') { ready = !ready; return res.end(String(ready)); }
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify({ service: 'api', instance: process.env.BERTH_INSTANCE, path: req.url }));
 }).listen(Number(process.env.PORT), process.env.HOST);
@@ -107,6 +108,30 @@ services:
     assert.equal(new URL(apiUrl).hostname, host);
     assert.equal(new URL(proxyUrl).hostname, host);
     assert.notEqual(Number(port), ports.web, 'the app has a private port');
+  });
+
+  test('an instance whose readiness fails is withdrawn from the mesh, and registered again when it passes', async () => {
+    const rows = (await ps(dir)).filter((r) => r.service === 'api');
+    const victim = rows[0];
+    assert.equal((await httpRequest(`http://${victim.host}:${ports.api}/toggle-ready`)).body, 'false');
+    await waitFor('victim unready', async () => (await ps(dir)).some((r) => r.instance === victim.instance && !r.ready));
+    await waitFor('mesh synced without it', async () => {
+      const served = new Set<string>();
+      for (let i = 0; i < 10; i++) served.add(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.ingress}/api/w`)).body).instance);
+      return !served.has(victim.instance);
+    });
+    for (let i = 0; i < 20; i++) assert.notEqual(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.ingress}/api/w`)).body).instance, victim.instance);
+    // Its own inbound proxy refuses traffic too (503 with a reason), while the app itself still runs.
+    const direct = await httpRequest(`http://${victim.host}:${ports.api}/x`);
+    assert.equal(direct.status, 503);
+    // Toggle back through the app's private port (the proxy no longer lets traffic in).
+    const env = await berthOk(dir, ['exec', 'api', '--instance', victim.instance, '--', 'sh', '-c', 'echo $PORT']);
+    assert.equal((await httpRequest(`http://${victim.host}:${env.stdout.trim()}/toggle-ready`)).body, 'true');
+    await waitFor('registered again', async () => {
+      const served = new Set<string>();
+      for (let i = 0; i < 10; i++) served.add(JSON.parse((await httpRequest(`http://127.0.0.1:${ports.ingress}/api/w`)).body).instance);
+      return served.has(victim.instance);
+    });
   });
 
   test('berth top --json: requests/s, p50/p99 and error % per service and variant', async () => {
