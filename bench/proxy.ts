@@ -132,6 +132,9 @@ async function sidecarCost(pair: { a: ChildProcess; b: ChildProcess }, url: stri
 }
 
 async function main(): Promise<void> {
+  for (const tool of ['wrk', 'nginx']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y wrk nginx)`);
+  }
   const origin = start(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'text/plain'); s.end('hello world\\n'); }).listen(${P.origin}, '${HOST}')`]);
   void origin;
   await until(`http://${HOST}:${P.origin}/`);
