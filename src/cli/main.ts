@@ -72,12 +72,27 @@ program
   .argument('[service]', 'service name (default: all services)')
   .addOption(fileLongOpt())
   .option('-f, --follow', 'keep printing new lines')
-  .option('--since <DURATION>', 'only lines newer than this (e.g. 30s, 5m, 2h)')
+  .option('--since <TIME>', 'only lines newer than this (a duration ago like 30s, 5m, 2h, or an RFC 3339 time)')
   .option('--tail <N>', 'only the last N lines')
   .option('--instance <ID>', 'only this instance')
   .option('--container <NAME>', 'process of the instance: app (default) or a sidecar name', 'app')
-  .option('--json', 'one JSON record per line')
+  .option('--json', 'one JSON record per line (NDJSON); no row limit with --since/--until')
+  .option('--grep <TEXT>', 'only records containing TEXT (full-text search in the embedded store)')
+  .option('--level <LEVEL>', 'only records at LEVEL or above: trace, debug, info, warn, error, fatal')
+  .option('--until <TIME>', 'only lines older than this (a duration ago, or an RFC 3339 time)')
+  .option('--files', 'read the capture files even when the control plane runs')
   .action(async (service: string | undefined, o) => (await import('./commands/logs.js')).logs(service, o));
+
+program
+  .command('sidecar')
+  .description('manage platform sidecars')
+  .command('restart')
+  .description('restart only the named sidecar (e.g. logs) of every instance; apps and revisions stay as they are')
+  .argument('<name>', 'sidecar name, e.g. logs')
+  .addOption(fileOpt())
+  .option('--service <S>', 'only the instances of this service')
+  .option('--json', 'machine-readable output')
+  .action(async (name: string, o) => (await import('./commands/sidecar.js')).restart(name, o));
 
 program
   .command('top')

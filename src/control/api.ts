@@ -6,7 +6,8 @@
 //   GET  /api/v1/status                   → services, nodes
 //   GET  /api/v1/events?after=N&limit=M   → StoredEvent[]
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
-//   POST /api/v1/apply   {file, env?}     → { changes } | 422 { errors }
+//   POST /api/v1/apply   {desired} | {file, env?} → { changes } | 422 { errors }
+//   GET  /api/v1/restart-generations      → { [service]: n } (what a compiler folds into revisions)
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
@@ -20,6 +21,7 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
+import type { DesiredState } from '../plan/index.js';
 import { ApplyError, type ControlPlane } from './control-plane.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogStore } from './log-store.js';
@@ -85,6 +87,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       return spec ? send(res, 200, spec) : send(res, 404, { error: 'no such instance' });
     }
     if (method === 'GET' && path === '/api/v1/status') return send(res, 200, plane.status());
+    if (method === 'GET' && path === '/api/v1/restart-generations') return send(res, 200, plane.restartGenerations());
     if (method === 'GET' && path === '/api/v1/nodes') return send(res, 200, plane.nodeStatuses());
     if (method === 'GET' && path === '/api/v1/events') {
       const after = Number(url.searchParams.get('after') ?? 0) || 0;
@@ -118,7 +121,15 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         return send(res, 400, { error: (err as Error).message });
       }
       if (path === '/api/v1/apply') {
-        if (typeof body.file !== 'string') return send(res, 400, { error: '"file" (path of the spec) is required' });
+        // A compiled desired state (what the CLI sends: it has validated and compiled the spec already)…
+        const d = body.desired as DesiredState | undefined;
+        if (d !== undefined) {
+          if (!d || typeof d !== 'object' || typeof d.app !== 'string' || typeof d.specFile !== 'string' || !Array.isArray(d.services) || d.services.some((s) => !s || typeof s.name !== 'string' || typeof s.revision !== 'string' || !s.template))
+            return send(res, 400, { error: '"desired" must be a compiled DesiredState (app, specFile, services with name, revision, template)' });
+          return send(res, 200, { changes: await plane.applyDesired(d) });
+        }
+        // …or the path of a spec file to load and compile here.
+        if (typeof body.file !== 'string') return send(res, 400, { error: '"desired" (a compiled spec) or "file" (path of the spec) is required' });
         try {
           const changes = await plane.apply(body.file, typeof body.env === 'string' ? body.env : undefined);
           return send(res, 200, { changes });

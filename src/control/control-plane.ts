@@ -6,7 +6,9 @@ import type { SpecError } from '../contract/index.js';
 import type { InstanceObserved, InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
-import type { DesiredService, DesiredState, ServiceChange } from '../plan/index.js';
+import type { DesiredService, DesiredState } from '../plan/index.js';
+import { stampRevision } from '../lib/revision.js';
+import { diffDesired, type ServiceChange } from './desired-diff.js';
 import { materialize, psRow, type PsRow } from './instances.js';
 import { GATEWAY_ID } from '../lib/mesh-protocol.js';
 import { gatewayInstance, meshServedServices } from './mesh-snapshots.js';
@@ -41,8 +43,8 @@ export class ApplyError extends Error {
 
 /** The spec loader and compiler (zod, yaml) are loaded on first use: an idle control plane stays small. */
 async function specTools() {
-  const [{ loadSpec }, { compile, diffDesired }] = await Promise.all([import('../contract/index.js'), import('../plan/index.js')]);
-  return { loadSpec, compile, diffDesired };
+  const [{ loadSpec }, { compile }] = await Promise.all([import('../contract/index.js'), import('../plan/index.js')]);
+  return { loadSpec, compile };
 }
 
 export class ControlPlane {
@@ -165,17 +167,21 @@ export class ControlPlane {
 
   // ---------------------------------------------------------------- operations (API)
 
-  /** Loads, validates and stores a spec; the controllers do the rest. */
+  /** Loads, validates, compiles and stores a spec file (the CLI compiles itself and calls applyDesired). */
   async apply(file: string, env: string | undefined): Promise<ServiceChange[]> {
-    const { loadSpec, compile, diffDesired } = await specTools();
+    const { loadSpec, compile } = await specTools();
     const loaded = await loadSpec(file, { env });
     if (!loaded.ok) throw new ApplyError(loaded.errors);
-    const desired = compile(loaded.spec, {
-      dir: loaded.dir,
-      specFile: loaded.file,
-      env,
-      restartGenerations: this.store.restartGenerations(),
-    });
+    return this.applyDesired(compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env, restartGenerations: this.store.restartGenerations() }));
+  }
+
+  /** The restart generations a compiler must fold into revisions (see lib/revision.ts). */
+  restartGenerations(): Record<string, number> {
+    return this.store.restartGenerations();
+  }
+
+  /** Stores a compiled desired state; the controllers do the rest. The spec tools never load here. */
+  async applyDesired(desired: DesiredState): Promise<ServiceChange[]> {
     const prev = this.store.getDesired();
     const changes = diffDesired(prev, desired);
     // An explicit replica count in a changed spec wins over an earlier `berth scale`.
@@ -187,7 +193,7 @@ export class ControlPlane {
     this.store.setMeta('down', '0');
     this.shuttingDown = false;
     const changed = changes.filter((c) => c.change !== 'unchanged');
-    this.event({ type: 'Normal', reason: 'Applied', message: changed.length ? `applied ${loaded.file}: ${changed.map((c) => `${c.service} ${c.change}`).join(', ')}` : `applied ${loaded.file}: no change` });
+    this.event({ type: 'Normal', reason: 'Applied', message: changed.length ? `applied ${desired.specFile}: ${changed.map((c) => `${c.service} ${c.change}`).join(', ')}` : `applied ${desired.specFile}: no change` });
     this.enqueueAllDeployments();
     this.enqueueAutoscalers();
     return changes;
@@ -213,13 +219,13 @@ export class ControlPlane {
   async restart(service: string): Promise<string> {
     const desired = this.store.getDesired();
     if (!desired?.services.some((s) => s.name === service)) throw new Error(`unknown service "${service}"`);
-    this.store.bumpRestartGeneration(service);
-    const { loadSpec, compile } = await specTools();
-    const loaded = await loadSpec(desired.specFile, { env: desired.env });
-    if (!loaded.ok) throw new ApplyError(loaded.errors);
-    const next = compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env: desired.env, restartGenerations: this.store.restartGenerations() });
-    // Only the restarted service changes; the others keep their stored revision.
-    const merged: DesiredState = { ...desired, services: desired.services.map((s) => (s.name === service ? (next.services.find((n) => n.name === service) ?? s) : s)) };
+    const generation = this.store.bumpRestartGeneration(service);
+    // The same template under a new generation: a new revision, rolled out like any change. Only this service changes.
+    const restamp = (s: DesiredService): DesiredService => {
+      const template = structuredClone(s.template);
+      return { ...s, template, revision: stampRevision(template, generation) };
+    };
+    const merged: DesiredState = { ...desired, services: desired.services.map((s) => (s.name === service ? restamp(s) : s)) };
     this.store.setDesired(merged);
     const rev = merged.services.find((s) => s.name === service)!.revision;
     this.event({ type: 'Normal', reason: 'RolloutRestart', message: `restarting ${service} as revision ${rev}`, service });

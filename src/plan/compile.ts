@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envVarName, resolveNodes, splitCommand, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import { envVarName, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
 import type { ProbeConfig, ProbeHandler, ProcessTemplate } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
-import { shortHash } from './hash.js';
+import { stampRevision } from '../lib/revision.js';
 import { platformSidecars } from './platform-sidecars.js';
 
 export interface CompileOptions {
@@ -79,8 +79,10 @@ function serviceEnv(app: AppSpec, name: string, svc: ServiceSpec, dir: string): 
   return env;
 }
 
-function compileService(app: AppSpec, name: string, opts: CompileOptions): DesiredService {
-  const svc = app.services[name];
+/** `variant`: compile one variant of the service instead (its own deployment, `<service>.<variant>`). */
+function compileService(app: AppSpec, name: string, opts: CompileOptions, variant?: { name: string; spec: ServiceSpec }): DesiredService {
+  const svc = variant?.spec ?? app.services[name];
+  const deployment = variant ? variantDeploymentName(name, variant.name) : name;
   const cwd = resolveDir(opts.dir, svc.cwd);
   const env = serviceEnv(app, name, svc, opts.dir);
   const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env };
@@ -110,11 +112,9 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions): Desir
     stopGracePeriodSeconds: svc.stopGracePeriodSeconds,
     port: svc.port,
   };
-  const revision = shortHash({ template, restart: opts.restartGenerations?.[name] ?? 0 });
-  template.main.env.BERTH_REVISION = revision;
-  for (const s of template.sidecars) s.env.BERTH_REVISION = revision;
+  const revision = stampRevision(template, opts.restartGenerations?.[deployment] ?? 0);
   return {
-    name,
+    name: deployment,
     revision,
     replicas: svc.replicas,
     port: svc.port,
@@ -156,7 +156,10 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
     app: app.app,
     specFile: opts.specFile,
     env: opts.env,
-    services: startOrder(app).map((name) => compileService(app, name, opts)),
+    services: startOrder(app).flatMap((name) => [
+      compileService(app, name, opts),
+      ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, { name: v, spec: variantSpec(app.services[name], override) })),
+    ]),
     mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, services: meshServices(app) },
     nodes: resolveNodes(app.nodes),
   };

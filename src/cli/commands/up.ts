@@ -5,6 +5,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { formatSpecErrors, loadSpec } from '../../contract/index.js';
+import { compile } from '../../plan/index.js';
 import type { PsRow } from '../../control/index.js';
 import { ensureToken, readJsonFile } from '../../lib/files.js';
 import { subscribeSse } from '../../lib/http.js';
@@ -46,9 +47,12 @@ interface Change {
   to?: string;
 }
 
-async function validateOrExit(ctx: Context, env: string | undefined): Promise<void> {
+type LoadedSpec = Extract<Awaited<ReturnType<typeof loadSpec>>, { ok: true }>;
+
+async function validateOrExit(ctx: Context, env: string | undefined): Promise<LoadedSpec> {
   const res = await loadSpec(ctx.specFile!, { env });
   if (!res.ok) throw errors.invalidSpec(formatSpecErrors(res.errors, { color: useColor(process.stderr) }));
+  return res;
 }
 
 /** Starts the control plane for this state dir unless one answers already. */
@@ -160,9 +164,12 @@ function printAddresses(status: Status): void {
   for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
 }
 
-async function applySpec(c: ControlClient, ctx: Context, env: string | undefined): Promise<Change[]> {
+/** Compiles here (the spec tools are loaded already) and sends the desired state: the control plane never loads them. */
+async function applySpec(c: ControlClient, loaded: LoadedSpec, env: string | undefined): Promise<Change[]> {
+  const generations = await c.get<Record<string, number>>('/api/v1/restart-generations');
+  const desired = compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env, restartGenerations: generations });
   try {
-    const r = await c.post<{ changes: Change[] }>('/api/v1/apply', { file: ctx.specFile, env });
+    const r = await c.post<{ changes: Change[] }>('/api/v1/apply', { desired });
     return r.changes;
   } catch (err) {
     const body = (err as { body?: { errors?: Parameters<typeof formatSpecErrors>[0] } }).body;
@@ -173,9 +180,9 @@ async function applySpec(c: ControlClient, ctx: Context, env: string | undefined
 
 export async function up(o: UpOptions): Promise<void> {
   const ctx = resolveContext(o.file, true);
-  await validateOrExit(ctx, o.env);
+  const loaded = await validateOrExit(ctx, o.env);
   const c = await ensureControlPlane(ctx);
-  const changes = await applySpec(c, ctx, o.env);
+  const changes = await applySpec(c, loaded, o.env);
   if (!o.json) printChanges(changes);
   const timeoutS = Number(o.timeout ?? 120);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
@@ -194,10 +201,10 @@ export async function up(o: UpOptions): Promise<void> {
 
 export async function apply(o: UpOptions): Promise<void> {
   const ctx = resolveContext(o.file, true);
-  await validateOrExit(ctx, o.env);
+  const loaded = await validateOrExit(ctx, o.env);
   const c = controlClient(ctx);
   if (!c) throw errors.notRunning(ctx.stateDir);
-  const changes = await applySpec(c, ctx, o.env);
+  const changes = await applySpec(c, loaded, o.env);
   if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
   else {
     printChanges(changes);

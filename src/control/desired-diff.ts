@@ -1,5 +1,6 @@
 // What changed between two desired states, per service: for `berth apply` output and events.
-import type { DesiredState } from './desired-state.js';
+// (In the control plane, which compares what it stores with what it is given.)
+import type { DesiredState } from '../plan/index.js';
 
 export interface ServiceChange {
   service: string;
