@@ -7,7 +7,7 @@ import type { ControlInfo } from '../lib/state-dir.js';
 import type { InstanceObserved, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { readJsonFile } from '../lib/files.js';
 import { requestJson } from '../lib/http.js';
-import { CLOCK_TICKS_PER_SECOND, cpuTicks, rssBytes } from '../lib/proc.js';
+import { CLOCK_TICKS_PER_SECOND, cpuAndRss } from '../lib/proc.js';
 
 export interface HeartbeatOptions {
   stateDir: string;
@@ -48,12 +48,12 @@ class UsageSampler {
       let deltaTicks = 0;
       let rss = 0;
       for (const pid of pids) {
-        const t = cpuTicks(pid);
-        if (t === undefined) continue;
-        ticks.set(pid, t);
+        const u = cpuAndRss(pid); // one read of /proc/PID/stat for both figures
+        if (u === undefined) continue;
+        ticks.set(pid, u.ticks);
         const prev = this.lastTicks.get(pid);
-        if (prev !== undefined && t >= prev) deltaTicks += t - prev;
-        rss += rssBytes(pid);
+        if (prev !== undefined && u.ticks >= prev) deltaTicks += u.ticks - prev;
+        rss += u.rssBytes;
       }
       byGroup[group] = usage(deltaTicks, rss, elapsedS);
       totalTicks += deltaTicks;
@@ -68,6 +68,8 @@ class UsageSampler {
 export function startHeartbeat(opts: HeartbeatOptions): () => void {
   const sampler = new UsageSampler();
   let control: ControlInfo | undefined;
+  // Liveness needs the 0.5 s beat; usage figures do not: sample them at most once a second.
+  let lastSample: { at: number; usage: NodeHeartbeat['usage']; instanceUsage: NodeHeartbeat['instanceUsage'] } | undefined;
   let inFlight = false;
   const send = async () => {
     if (inFlight) return;
@@ -81,9 +83,12 @@ export function startHeartbeat(opts: HeartbeatOptions): () => void {
         groups.set(i.id, [i.main.pid].filter(isPid));
         groups.set(`${i.id}#sidecars`, i.sidecars.map((s) => s.pid).filter(isPid));
       }
-      const sample = sampler.sample(groups);
-      const instanceUsage = Object.fromEntries(Object.entries(sample.byGroup).filter(([k]) => !k.endsWith('#sidecars')));
-      const body: NodeHeartbeat = { node: opts.node, pid: opts.pid, startTime: opts.startTime, usage: sample.total, instances: list.length, instanceUsage };
+      if (!lastSample || performance.now() - lastSample.at >= 950) {
+        const sample = sampler.sample(groups);
+        const instanceUsage = Object.fromEntries(Object.entries(sample.byGroup).filter(([k]) => !k.endsWith('#sidecars')));
+        lastSample = { at: performance.now(), usage: sample.total, instanceUsage };
+      }
+      const body: NodeHeartbeat = { node: opts.node, pid: opts.pid, startTime: opts.startTime, usage: lastSample.usage, instances: list.length, instanceUsage: lastSample.instanceUsage };
       control ??= readJsonFile<ControlInfo>(join(opts.stateDir, 'control.json'));
       if (!control) return;
       try {
