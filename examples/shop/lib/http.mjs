@@ -120,7 +120,12 @@ export function serve({ service, port: defaultPort, needs, routes }) {
 
   const server = createServer(async (req, res) => {
     const started = performance.now();
-    res.on('close', () => console.log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
+    // Health checks that pass are not logged (the platform probes every second); failing ones are.
+    const probe = req.url === '/healthz' || req.url === '/ready';
+    res.on('close', () => {
+      if (probe && res.statusCode < 400) return;
+      console.log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`);
+    });
     let reply;
     try {
       reply = await dispatch(req, res, new URL(req.url, 'http://local'));
