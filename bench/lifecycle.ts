@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { berth, berthOk, copyShop, events, portBlock, ps, tempApp, waitFor } from '../test/integration/harness/berth.js';
 
 const N = Number(process.env.BENCH_N ?? 7);
-const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? 5000);
+const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
+// Idle means settled: start-up probes done, log agents caught up with start-up output.
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 5000);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const clkTck = 100;
 
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   // 3. idle cost of the control plane and the node agent.
   const cp = Number(readFileSync(join(shop.dir, '.berth', 'control.pid'), 'utf8'));
   const agent = (JSON.parse(readFileSync(join(shop.dir, '.berth', 'nodes', 'node-1', 'agent.json'), 'utf8')) as { pid: number }).pid;
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const t0 = [cpuTicks(cp), cpuTicks(agent)];
   const w0 = performance.now();
   await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));

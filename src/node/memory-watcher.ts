@@ -1,11 +1,11 @@
 // Memory limits: every ~250 ms, sums the resident memory of each limited app's (and limited sidecar's) process group and
 // lets the instance kill that process when over the limit. To stay cheap, each tick reads only the group's
-// known members and their children; a full /proc pass every few seconds catches anything else.
+// known members and their children; a full /proc pass every 30 s catches anything else.
 import { childPids, listProcStats, readMemoryAndGroup } from '../lib/proc.js';
 import type { Instance } from './instance.js';
 
-/** Ticks between full /proc scans. */
-const FULL_SCAN_EVERY = 20;
+/** Ticks between full /proc scans (every 30 s at 250 ms: a safety net that reads every process on the machine, so kept rare). */
+const FULL_SCAN_EVERY = 120;
 
 export class MemoryWatcher {
   private timer: NodeJS.Timeout | undefined;
