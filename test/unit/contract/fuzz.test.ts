@@ -6,18 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateSpecText, loadSpec } from '../../../src/contract/index.js';
 import { FIXTURES, tempDir } from './helpers.js';
+import { rng } from '../../helpers/seeded-random.js';
 
-/** A small deterministic PRNG (mulberry32) so failures can be reproduced from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [':', ' ', '\n', '  ', '-', '[', ']', '{', '}', ',', '"', "'", '#', '&a', '*a', '<<', '!!str', '0', '-1', '99999', 'null', 'true', '~', '|', '>', '\t', 'web', 'orders', 'run', 'port', 'replicas', 'probes', 'http', 'tcp', '%', '---', '..', 'é', '\u0000'];
 

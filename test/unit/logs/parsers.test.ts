@@ -5,18 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BoundedLineSplitter, MultilineJoiner, parseCri, parseJsonLine, parseLogfmt, regexParser, RecordBuilder } from '../../../src/sidecar/logs/index.js';
 import { identity } from './helpers.js';
+import { rng } from '../../helpers/seeded-random.js';
 
-/** Deterministic PRNG (mulberry32) so a failing fuzz case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(r: () => number, n: number, alphabet?: string): Buffer {
   const b = Buffer.alloc(n);

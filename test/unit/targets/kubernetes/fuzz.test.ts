@@ -6,17 +6,8 @@ import { join } from 'node:path';
 import { loadSpec } from '../../../../src/contract/index.js';
 import { applyPatch, diffJson, renderObjects, toYamlStream, validateObjects } from '../../../../src/targets/kubernetes/index.js';
 import { tempApp } from './helpers.js';
+import { rng } from '../../../helpers/seeded-random.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomJson(r: () => number, depth = 0): unknown {
   const k = r();
