@@ -6,7 +6,7 @@
 //   GET  /api/v1/status                   → services, nodes
 //   GET  /api/v1/events?after=N&limit=M   → StoredEvent[]
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
-//   POST /api/v1/apply   {desired} | {file, env?} → { changes } | 422 { errors }
+//   POST /api/v1/apply   {desired}        → { changes }   (a DesiredState the client compiled)
 //   GET  /api/v1/restart-generations      → { [service]: n } (what a compiler folds into revisions)
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
@@ -22,7 +22,7 @@ import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
 import type { DesiredState } from '../plan/index.js';
-import { ApplyError, type ControlPlane } from './control-plane.js';
+import type { ControlPlane } from './control-plane.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogStore } from './log-store.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
@@ -121,22 +121,11 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         return send(res, 400, { error: (err as Error).message });
       }
       if (path === '/api/v1/apply') {
-        // A compiled desired state (what the CLI sends: it has validated and compiled the spec already)…
+        // A compiled desired state: the client validated and compiled the spec (the CLI does; see plan/compile.ts).
         const d = body.desired as DesiredState | undefined;
-        if (d !== undefined) {
-          if (!d || typeof d !== 'object' || typeof d.app !== 'string' || typeof d.specFile !== 'string' || !Array.isArray(d.services) || d.services.some((s) => !s || typeof s.name !== 'string' || typeof s.revision !== 'string' || !s.template))
-            return send(res, 400, { error: '"desired" must be a compiled DesiredState (app, specFile, services with name, revision, template)' });
-          return send(res, 200, { changes: await plane.applyDesired(d) });
-        }
-        // …or the path of a spec file to load and compile here.
-        if (typeof body.file !== 'string') return send(res, 400, { error: '"desired" (a compiled spec) or "file" (path of the spec) is required' });
-        try {
-          const changes = await plane.apply(body.file, typeof body.env === 'string' ? body.env : undefined);
-          return send(res, 200, { changes });
-        } catch (err) {
-          if (err instanceof ApplyError) return send(res, 422, { error: 'invalid spec', errors: err.errors });
-          throw err;
-        }
+        if (!d || typeof d !== 'object' || typeof d.app !== 'string' || typeof d.specFile !== 'string' || !Array.isArray(d.services) || d.services.some((s) => !s || typeof s.name !== 'string' || typeof s.revision !== 'string' || !s.template))
+          return send(res, 400, { error: '"desired" must be a compiled DesiredState (app, specFile, services with name, revision, template)' });
+        return send(res, 200, { changes: await plane.applyDesired(d) });
       }
       if (path === '/api/v1/scale') {
         const replicas = body.replicas;
@@ -154,7 +143,6 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         try {
           return send(res, 200, { service: body.service, revision: await plane.restart(body.service) });
         } catch (err) {
-          if (err instanceof ApplyError) return send(res, 422, { error: 'invalid spec', errors: err.errors });
           return send(res, 404, { error: (err as Error).message });
         }
       }

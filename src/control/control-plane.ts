@@ -2,7 +2,6 @@
 // operations the API serves. It decides; node agents do. Killing it at any moment and starting it
 // again converges to the same world: running instances are adopted, never restarted.
 import { randomBytes } from 'node:crypto';
-import type { SpecError } from '../contract/index.js';
 import type { InstanceObserved, InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
@@ -33,18 +32,6 @@ export interface ControlPlaneOptions {
   /** Node pressure: share of capacity (default 0.9) held for a window (default 10 000 ms) before instances move away. */
   pressureThreshold?: number;
   pressureWindowMs?: number;
-}
-
-export class ApplyError extends Error {
-  constructor(readonly errors: SpecError[]) {
-    super(`invalid spec: ${errors.length} problem${errors.length === 1 ? '' : 's'}`);
-  }
-}
-
-/** The spec loader and compiler (zod, yaml) are loaded on first use: an idle control plane stays small. */
-async function specTools() {
-  const [{ loadSpec }, { compile }] = await Promise.all([import('../contract/index.js'), import('../plan/index.js')]);
-  return { loadSpec, compile };
 }
 
 export class ControlPlane {
@@ -167,20 +154,12 @@ export class ControlPlane {
 
   // ---------------------------------------------------------------- operations (API)
 
-  /** Loads, validates, compiles and stores a spec file (the CLI compiles itself and calls applyDesired). */
-  async apply(file: string, env: string | undefined): Promise<ServiceChange[]> {
-    const { loadSpec, compile } = await specTools();
-    const loaded = await loadSpec(file, { env });
-    if (!loaded.ok) throw new ApplyError(loaded.errors);
-    return this.applyDesired(compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env, restartGenerations: this.store.restartGenerations() }));
-  }
-
   /** The restart generations a compiler must fold into revisions (see lib/revision.ts). */
   restartGenerations(): Record<string, number> {
     return this.store.restartGenerations();
   }
 
-  /** Stores a compiled desired state; the controllers do the rest. The spec tools never load here. */
+  /** Stores a compiled desired state (clients validate and compile the spec); the controllers do the rest. The spec tools never load here. */
   async applyDesired(desired: DesiredState): Promise<ServiceChange[]> {
     const prev = this.store.getDesired();
     const changes = diffDesired(prev, desired);

@@ -1,5 +1,5 @@
 // Public surface of the control plane: the process entry is main.ts; these are for tests and tools.
-export { ControlPlane, ApplyError, type ControlPlaneOptions } from './control-plane.js';
+export { ControlPlane, type ControlPlaneOptions } from './control-plane.js';
 export { createApiServer } from './api.js';
 export { decideRollout, resolveBudget, type RolloutInput, type RolloutDecision, type RolloutInstance } from './rollout.js';
 export type { PsRow } from './instances.js';

@@ -168,14 +168,7 @@ function printAddresses(status: Status): void {
 async function applySpec(c: ControlClient, loaded: LoadedSpec, env: string | undefined): Promise<Change[]> {
   const generations = await c.get<Record<string, number>>('/api/v1/restart-generations');
   const desired = compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env, restartGenerations: generations });
-  try {
-    const r = await c.post<{ changes: Change[] }>('/api/v1/apply', { desired });
-    return r.changes;
-  } catch (err) {
-    const body = (err as { body?: { errors?: Parameters<typeof formatSpecErrors>[0] } }).body;
-    if (body?.errors) throw errors.invalidSpec(formatSpecErrors(body.errors, { color: useColor(process.stderr) }));
-    throw err;
-  }
+  return (await c.post<{ changes: Change[] }>('/api/v1/apply', { desired })).changes;
 }
 
 export async function up(o: UpOptions): Promise<void> {
