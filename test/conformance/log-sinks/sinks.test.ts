@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { EmbeddedStoreSink, FileSink, HttpSink, OtlpSink, StdoutSink, SyslogSink } from '../../../src/sidecar/logs/index.js';
 import { LogStore } from '../../../src/control/log-store.js';
 import { handleLogRoutes } from '../../../src/control/log-routes.js';
@@ -292,7 +294,10 @@ function parseSyslog(line: string): Received | undefined {
 
 for (const protocol of ['tcp', 'udp'] as const) {
   if (!rsyslogd) {
-    console.log(`# syslog ${protocol}: rsyslogd not installed (apt-get install rsyslog); skipped`);
+    // In CI a missing real peer is a failure (.ci/run installs rsyslog), not a skip.
+    if (process.env.CI) {
+      test(`syslog ${protocol} (real rsyslog)`, () => assert.fail('rsyslogd is not installed (apt-get install rsyslog; .ci/run does)'));
+    } else console.log(`# syslog ${protocol}: rsyslogd not installed (apt-get install rsyslog); skipped`);
     continue;
   }
   runSinkConformance(`syslog ${protocol} (real rsyslog)`, async () => {
