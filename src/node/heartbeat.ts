@@ -76,14 +76,14 @@ export function startHeartbeat(opts: HeartbeatOptions): () => void {
     inFlight = true;
     try {
       const list = opts.instances();
-      // Per instance, the app alone (its resources are what cpuPercent/memoryPercent are relative to); the node total counts sidecars too.
-      const isPid = (p: number | undefined): p is number => typeof p === 'number';
-      const groups = new Map<string, number[]>();
-      for (const i of list) {
-        groups.set(i.id, [i.main.pid].filter(isPid));
-        groups.set(`${i.id}#sidecars`, i.sidecars.map((s) => s.pid).filter(isPid));
-      }
       if (!lastSample || performance.now() - lastSample.at >= 950) {
+        // Per instance, the app alone (its resources are what cpuPercent/memoryPercent are relative to); the node total counts sidecars too.
+        const isPid = (p: number | undefined): p is number => typeof p === 'number';
+        const groups = new Map<string, number[]>();
+        for (const i of list) {
+          groups.set(i.id, [i.main.pid].filter(isPid));
+          groups.set(`${i.id}#sidecars`, i.sidecars.map((s) => s.pid).filter(isPid));
+        }
         const sample = sampler.sample(groups);
         const instanceUsage = Object.fromEntries(Object.entries(sample.byGroup).filter(([k]) => !k.endsWith('#sidecars')));
         lastSample = { at: performance.now(), usage: sample.total, instanceUsage };
