@@ -124,6 +124,8 @@ export class SupervisedProcess {
     if (exited && (await waitForGroupGone(pgid, killAtMono))) return;
     killGroup(pgid, 'SIGKILL');
     if (!exited) await this.waitForExit(10_000);
+    // Stopped means the whole group is gone, not just its leader: a SIGKILLed straggler takes a moment to die.
+    await waitForGroupGone(pgid, performance.now() + 5000);
   }
 
   /** What GET /instances reports for this process. */
