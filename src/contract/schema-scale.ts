@@ -28,6 +28,9 @@ export const Scale = z
     max: wholeAtLeast1.describe('Most instances.'),
     metrics: z.array(ScaleMetric).min(1, { message: 'declare at least one metric' }).describe('Metrics to hold at their targets; the largest proposal wins (Kubernetes HPA).'),
     idleSeconds: positive('seconds').optional().describe('With min 0: seconds without a request before the service goes to zero instances (default 60).'),
+    activationTimeoutSeconds: positive('seconds')
+      .optional()
+      .describe('With min 0: how long the mesh holds a request for a service at zero while an instance starts, before answering 503 (default 30).'),
     behavior: z
       .strictObject({
         scaleUp: ScaleStep.default({ stabilizationSeconds: 0, maxStepPercent: 100, maxStepInstances: 4 }),

@@ -279,6 +279,10 @@ function checkScale(services: Record<string, unknown>, errors: Problem[]): void 
     const min = typeof sc.min === 'number' ? sc.min : 1;
     if (typeof sc.max === 'number' && sc.max < min) errors.push({ path: [...base, 'max'], message: `max (${sc.max}) is below min (${min})`, hint: 'raise max or lower min' });
     if (sc.idleSeconds !== undefined && min !== 0) errors.push({ path: [...base, 'idleSeconds'], mode: 'key', message: 'idleSeconds only applies with min: 0 (scale to zero)', hint: 'set min: 0 or remove idleSeconds' });
+    if (sc.activationTimeoutSeconds !== undefined && min !== 0)
+      errors.push({ path: [...base, 'activationTimeoutSeconds'], mode: 'key', message: 'activationTimeoutSeconds only applies with min: 0 (scale to zero)', hint: 'set min: 0 or remove activationTimeoutSeconds' });
+    // A service at zero is woken by a request the mesh holds, so it must be reachable through the mesh.
+    if (min === 0 && svc.port === undefined) errors.push({ path: [...base, 'min'], message: 'scale to zero (min: 0) needs a port: the first request through the mesh is what starts an instance again', hint: 'add port: … or use min: 1' });
     const resources = isPlainObject(svc.resources) ? svc.resources : {};
     if (Array.isArray(sc.metrics)) {
       sc.metrics.forEach((m, i) => {

@@ -3,9 +3,14 @@
 // from the cumulative counters of each instance's mesh sidecar (GET /mesh/stats on its admin port),
 // differenced over a short sliding window — decide with the HPA algorithm (autoscaler.ts), and
 // record the replica count the deployment controller then rolls toward.
+//
+// Scale to zero (`min: 0`): a deployment whose inbound proxies accepted no request for `idleSeconds`
+// (and have none in flight) goes to zero — the idle rule, not the metrics, decides that step. From
+// zero, a proxy that holds a request for the service calls activate(), which sets one replica at
+// once (no wait for the next evaluation); the snapshot that lists the new endpoint releases the request.
 import type { DesiredService } from '../plan/index.js';
 import { requestJson } from '../lib/http.js';
-import { meshPorts, STATS_BUCKETS, type MeshStatsSeries } from '../lib/mesh-protocol.js';
+import { meshPorts, STATS_BUCKETS, type MeshActivity, type MeshStatsSeries } from '../lib/mesh-protocol.js';
 import { decideScale, type MetricKind, type MetricReading, type Recommendation } from './autoscaler.js';
 import { quantileMs } from './mesh-snapshots.js';
 import type { InstanceRecord, NewEvent, Store } from './store.js';
@@ -19,6 +24,8 @@ export interface AutoscaleStatus {
 export interface AutoscalingOptions {
   store: Store;
   event: (e: NewEvent) => void;
+  /** Live instances of a deployment (any phase). */
+  liveInstances: (service: string) => InstanceRecord[];
   /** Ready live instances of a deployment. */
   readyInstances: (service: string) => InstanceRecord[];
   /** App CPU/memory of an instance from the last heartbeat. */
@@ -27,6 +34,7 @@ export interface AutoscalingOptions {
 }
 
 const META = (service: string) => `autoscale:${service}`;
+const DEFAULT_IDLE_SECONDS = 60;
 
 /** What one instance's inbound proxy saw over the window. */
 interface WindowStats {
@@ -48,7 +56,10 @@ interface CounterSample {
 export class Autoscaling {
   private readonly history = new Map<string, Recommendation[]>();
   readonly status = new Map<string, AutoscaleStatus>();
-  private readonly warnedZero = new Set<string>();
+  /** Per deployment: when a request was last seen (or an activation asked for one); monotonic ms. */
+  private readonly lastActivity = new Map<string, number>();
+  /** Per instance: its inbound proxy's accepted-request counter at the last read. */
+  private readonly activityCounts = new Map<string, number>();
   /** Recent counter samples per instance, oldest first (kept for a little more than the window). */
   private readonly samples = new Map<string, CounterSample[]>();
 
@@ -67,6 +78,7 @@ export class Autoscaling {
     this.opts.store.setMeta(META(service), '');
     this.history.delete(service);
     this.status.delete(service);
+    this.lastActivity.delete(service);
   }
 
   /** Reads each ready instance's inbound counters and differences them against the sample a window ago. */
@@ -101,16 +113,80 @@ export class Autoscaling {
     return out;
   }
 
+  /**
+   * A request for a service is held by a proxy: each of its deployments (the service and its variants,
+   * with the replicas now in force) that may scale to zero and is at zero gets one replica now.
+   * Returns the deployments started.
+   */
+  activate(deployments: { spec: DesiredService; replicas: number }[], why: string): string[] {
+    const started: string[] = [];
+    const now = performance.now();
+    for (const { spec: d, replicas } of deployments) {
+      if (d.scale?.min !== 0) continue;
+      // Held requests re-ask every second: each call restarts the idle clock, so a slow start is not mistaken for idleness.
+      this.lastActivity.set(d.name, now);
+      if (replicas !== 0) continue;
+      this.opts.store.setMeta(META(d.name), '1');
+      this.history.delete(d.name);
+      this.status.set(d.name, { current: 0, desired: 1, reason: `activated from zero (${why})` });
+      this.opts.event({ type: 'Normal', reason: 'ScaledFromZero', message: `autoscaler: ${d.name} 0 → 1 (${why})`, service: d.name });
+      this.opts.onChange(d.name);
+      started.push(d.name);
+    }
+    return started;
+  }
+
+  /** Whether any instance of the deployment accepted a request since the last read, or has one in flight. */
+  private async sawActivity(spec: DesiredService): Promise<boolean> {
+    if (spec.port === undefined) return false;
+    const admin = meshPorts(spec.port).admin;
+    const instances = this.opts.liveInstances(spec.name);
+    const reads = await Promise.all(
+      instances.map(async (r) => ({ id: r.id, a: await requestJson<MeshActivity>({ host: r.host, port: admin, timeoutMs: 500 }, 'GET', '/mesh/activity').catch(() => undefined) })),
+    );
+    let active = false;
+    for (const { id, a } of reads) {
+      if (typeof a?.inbound !== 'number') continue;
+      const before = this.activityCounts.get(id);
+      this.activityCounts.set(id, a.inbound);
+      if (a.inflight > 0 || (before === undefined ? a.inbound > 0 : a.inbound !== before)) active = true;
+    }
+    for (const id of this.activityCounts.keys()) if (id.startsWith(`${spec.name}-`) && !instances.some((r) => r.id === id)) this.activityCounts.delete(id);
+    return active;
+  }
+
+  /** The idle rule of `min: 0`: true when the deployment just went to zero (or is there). */
+  private async idleToZero(spec: DesiredService, current: number): Promise<boolean> {
+    const now = performance.now();
+    if (current === 0) {
+      this.status.set(spec.name, { current: 0, desired: 0, reason: `scaled to zero (idleSeconds ${spec.scale!.idleSeconds ?? DEFAULT_IDLE_SECONDS}): the next request starts an instance` });
+      return true;
+    }
+    if ((await this.sawActivity(spec)) || !this.lastActivity.has(spec.name)) this.lastActivity.set(spec.name, now);
+    const idleSeconds = spec.scale!.idleSeconds ?? DEFAULT_IDLE_SECONDS;
+    const idleFor = (now - this.lastActivity.get(spec.name)!) / 1000;
+    if (idleFor < idleSeconds) return false;
+    this.opts.store.setMeta(META(spec.name), '0');
+    this.history.delete(spec.name);
+    const reason = `no request for ${Math.round(idleFor)} s (idleSeconds ${idleSeconds})`;
+    this.status.set(spec.name, { current, desired: 0, reason });
+    this.opts.event({ type: 'Normal', reason: 'ScaledToZero', message: `autoscaler: ${spec.name} ${current} → 0 (${reason})`, service: spec.name });
+    this.opts.onChange(spec.name);
+    return true;
+  }
+
   /** One evaluation for one service; returns whether the replica count changed. */
   async evaluate(spec: DesiredService, specReplicas: number): Promise<boolean> {
     const scale = spec.scale;
     if (!scale) return false;
-    const min = scale.min === 0 ? 1 : scale.min;
-    if (scale.min === 0 && !this.warnedZero.has(spec.name)) {
-      this.warnedZero.add(spec.name);
-      this.opts.event({ type: 'Warning', reason: 'ScaleToZeroUnavailable', message: `${spec.name}: scale to zero (min: 0) is not available in the local runtime yet; keeping at least 1 instance`, service: spec.name });
+    // The metrics never go below one instance; going to zero is the idle rule's step.
+    const min = Math.max(1, scale.min);
+    const recorded = this.replicasFor(spec.name);
+    if (scale.min === 0) {
+      const before = recorded ?? Math.min(scale.max, specReplicas);
+      if (await this.idleToZero(spec, before)) return before !== 0;
     }
-    const current = Math.min(scale.max, Math.max(min, this.replicasFor(spec.name) ?? specReplicas));
+    const current = Math.min(scale.max, Math.max(min, recorded ?? specReplicas));
     const ready = this.opts.readyInstances(spec.name);
     const needsStats = scale.metrics.some((m) => 'rps' in m || 'concurrency' in m || 'p99Ms' in m);
     const stats = needsStats ? await this.requestStats(spec, ready) : [];
@@ -148,7 +224,6 @@ export class Autoscaling {
     });
     this.history.set(spec.name, decision.history);
     this.status.set(spec.name, { current, desired: decision.desired, reason: decision.reason });
-    const recorded = this.replicasFor(spec.name);
     if (decision.desired === current && recorded === current) return false;
     this.opts.store.setMeta(META(spec.name), String(decision.desired));
     if (decision.desired !== current) {

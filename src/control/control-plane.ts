@@ -74,6 +74,7 @@ export class ControlPlane {
     this.autoscaling = new Autoscaling({
       store: this.store,
       event: (e) => this.event(e),
+      liveInstances: (service) => this.store.liveInstances().filter((r) => r.service === service),
       readyInstances: (service) => this.store.liveInstances().filter((r) => r.service === service && this.isReady(r)),
       instanceUsage: (id) => this.nodeMgr.instanceUsage(id),
       onChange: (service) => this.queue.add('deployment', service),
@@ -114,8 +115,17 @@ export class ControlPlane {
   private effectiveReplicas(spec: DesiredService): number {
     const manual = this.store.scaleOverrides()[spec.name] ?? spec.replicas;
     if (!spec.scale) return manual;
-    const min = Math.max(1, spec.scale.min);
-    return this.autoscaling.replicasFor(spec.name) ?? Math.min(spec.scale.max, Math.max(min, manual));
+    return this.autoscaling.replicasFor(spec.name) ?? Math.min(spec.scale.max, Math.max(spec.scale.min, manual));
+  }
+
+  /** A mesh proxy holds a request for `service` (scaled to zero): start its deployments that are at zero. */
+  activate(service: string, why: string): string[] {
+    if (this.store.getMeta('down') === '1') return [];
+    const deployments = (this.store.getDesired()?.services ?? []).filter((s) => s.name === service || s.name.startsWith(`${service}.`));
+    return this.autoscaling.activate(
+      deployments.map((spec) => ({ spec, replicas: this.effectiveReplicas(spec) })),
+      why,
+    );
   }
 
   /** autoscale/<service>: one evaluation, then again after the interval while the service has `scale:`. */

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { GATEWAY_ID, meshPorts, STATS_BUCKETS, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
+import { GATEWAY_ID, meshPorts, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -29,6 +29,15 @@ export function meshServedServices(desired: DesiredState | undefined): Set<strin
 
 /** `orders.v2` (a variant's deployment) → orders. */
 const serviceOf = (deployment: string): string => deployment.split('.')[0];
+
+/** How long the proxies hold a request for a service at zero: set when any of its deployments may scale to zero. */
+function activationOf(desired: DesiredState, service: string): { activation?: { timeoutMs: number } } {
+  const zeroable = desired.services.filter((d) => serviceOf(d.name) === service && d.scale?.min === 0);
+  if (zeroable.length === 0) return {};
+  return { activation: { timeoutMs: Math.max(...zeroable.map((d) => d.scale!.activationTimeoutSeconds ?? DEFAULT_ACTIVATION_TIMEOUT_S)) * 1000 } };
+}
+
+const DEFAULT_ACTIVATION_TIMEOUT_S = 30;
 
 /** The gateway's instance spec, or undefined when no service is meshed and there is no ingress. */
 export function gatewayInstance(desired: DesiredState | undefined, opts: { node: string; nodeIndex: number; slot: number; stateDir: string; logDir: string }): InstanceSpec | undefined {
@@ -102,6 +111,7 @@ export class MeshFeed {
               .filter((r) => serviceOf(r.service) === s.name && r.ready)
               .map((r) => ({ id: r.instance, host: r.host, port: s.port!, variant: r.variant }))
               .sort((a, b) => (a.id < b.id ? -1 : 1)),
+            ...activationOf(desired!, s.name),
           }));
     const body = { app: desired?.app ?? '', services, config: meshConfigOf(desired) };
     const key = canonicalJson(body);
@@ -155,6 +165,19 @@ export class MeshFeed {
       }
     }
     for (const id of this.samples.keys()) if (!targets.some((t) => t.id === id)) this.samples.delete(id);
+    // Every meshed deployment has a row, also one with no ready instance (e.g. scaled to zero).
+    for (const d of this.plane.status().services) {
+      const [service, variant = ''] = d.name.split('.');
+      if (!snap.services.some((s) => s.name === service)) continue;
+      const key = `${service}\u0000${variant}`;
+      let row = acc.get(key);
+      if (!row) acc.set(key, (row = { service, variant, rps: 0, p50Ms: null, p99Ms: null, errorPct: 0, instances: 0, count: 0, errors: 0, buckets: STATS_BUCKETS.map(() => 0) }));
+      row.replicas = d.replicas;
+      if (d.autoscale) {
+        row.desiredReplicas = d.autoscale.desired;
+        row.scaleReason = d.autoscale.reason;
+      }
+    }
     const windowSeconds = windows > 0 ? windowSum / windows : null;
     const rows = [...acc.values()]
       .map(({ count, errors, buckets, ...row }) => ({
@@ -166,6 +189,11 @@ export class MeshFeed {
       }))
       .sort((a, b) => (a.service === b.service ? (a.variant < b.variant ? -1 : 1) : a.service < b.service ? -1 : 1));
     return { windowSeconds, rows };
+  }
+
+  /** A proxy holds a request for `service`, which has no endpoint: start its deployments that are at zero. */
+  activate(service: string, proxy: string): MeshActivation {
+    return { service, started: this.plane.activate(service, `request held by ${proxy}`) };
   }
 
   ack(proxy: string, version: number): void {
@@ -258,21 +286,42 @@ export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, r
     res.end(text);
     return true;
   }
+  if (method === 'POST' && url.pathname === '/api/v1/mesh/activate') {
+    const body = await readSmallJson(req);
+    const service = (body as { service?: unknown } | undefined)?.service;
+    const proxy = (body as { proxy?: unknown } | undefined)?.proxy;
+    if (typeof service !== 'string' || typeof proxy !== 'string') {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"expected {\\"service\\": string, \\"proxy\\": string}"}');
+      return true;
+    }
+    const text = JSON.stringify(feed.activate(service, proxy));
+    res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return true;
+  }
   if (method === 'POST' && url.pathname === '/api/v1/mesh/ack') {
-    let raw = '';
-    for await (const c of req) {
-      raw += (c as Buffer).toString();
-      if (raw.length > 4096) break;
-    }
-    try {
-      const body = JSON.parse(raw) as { proxy?: unknown; version?: unknown };
-      if (typeof body.proxy !== 'string' || typeof body.version !== 'number') throw new Error('bad ack');
-      feed.ack(body.proxy, body.version);
-      res.writeHead(204).end();
-    } catch {
+    const body = (await readSmallJson(req)) as { proxy?: unknown; version?: unknown } | undefined;
+    if (typeof body?.proxy !== 'string' || typeof body.version !== 'number') {
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"expected {\\"proxy\\": string, \\"version\\": number}"}');
+      return true;
     }
+    feed.ack(body.proxy, body.version);
+    res.writeHead(204).end();
     return true;
   }
   return false;
+}
+
+/** A small JSON request body (proxies' acks and activations); undefined when it is not JSON or too big. */
+async function readSmallJson(req: http.IncomingMessage): Promise<unknown> {
+  let raw = '';
+  for await (const c of req) {
+    raw += (c as Buffer).toString();
+    if (raw.length > 4096) return undefined;
+  }
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
 }

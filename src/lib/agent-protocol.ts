@@ -37,6 +37,8 @@ export interface ProcessTemplate {
   env: Record<string, string>;
   /** Memory limit of this process's group (sidecars; the app's limit is InstanceSpec.memoryMiB): exceeding it restarts the process (OOMKilled). */
   memoryMiB?: number;
+  /** Sidecars that carry the instance's traffic (the mesh proxy): the instance is ready only while this sidecar accepts TCP connections on HOST:listenPort. */
+  listenPort?: number;
 }
 
 export interface RestartConfig {

@@ -3,6 +3,8 @@
 //   GET  /api/v1/mesh/watch?proxy=ID  → text/event-stream; `event: snapshot`, `data: MeshSnapshot` on every change
 //   POST /api/v1/mesh/ack {proxy, version}  → 204; a proxy says it now routes with that snapshot
 //   GET  /api/v1/mesh/status           → MeshStatus (`berth up --wait` asks it)
+//   POST /api/v1/mesh/activate {service, proxy} → 202 MeshActivation; a proxy holds a request for a
+//        service scaled to zero and asks for an instance (the snapshot that lists it releases the request)
 // Also the fixed port scheme of a proxied instance: every instance has its own loopback address (HOST),
 // so the same port numbers on every instance never collide and no port has to be allocated.
 
@@ -72,6 +74,23 @@ export interface MeshServiceView {
   /** The service port: the inbound proxies listen on HOST:port, the gateway on 127.0.0.1:port. */
   port: number;
   endpoints: MeshEndpoint[];
+  /** Present when the service scales to zero: a request finding no endpoint is held (up to timeoutMs) while the proxy asks for one. */
+  activation?: { timeoutMs: number };
+}
+
+/** The control plane's answer to POST /api/v1/mesh/activate. */
+export interface MeshActivation {
+  service: string;
+  /** Deployments of the service that were at zero and now start an instance. */
+  started: string[];
+}
+
+/** What an instance's inbound proxy has seen (admin GET /mesh/activity): the idle rule of scale to zero reads it. */
+export interface MeshActivity {
+  /** Inbound requests accepted since the proxy started (counted when they arrive, not when they end). */
+  inbound: number;
+  /** Inbound requests in flight now. */
+  inflight: number;
 }
 
 /** One ingress route: the first whose match holds sends the request to `to`. */
@@ -127,6 +146,11 @@ export interface MeshTopRow {
   p99Ms: number | null;
   errorPct: number;
   instances: number;
+  /** Replicas in force for this deployment (the autoscaler's, `berth scale`'s or the spec's). */
+  replicas?: number;
+  /** The autoscaler's desired replicas and why (only for services with `scale:`). */
+  desiredReplicas?: number;
+  scaleReason?: string;
 }
 
 /** Instance id of the gateway (the ingress and the services' 127.0.0.1 addresses). */

@@ -1,11 +1,14 @@
 // One instance = a group of processes: sidecars first, then the app. Runs the app's probes, derives the
 // instance status and readiness, turns every automatic action into an event, and stops the group in order
-// (app first, then sidecars; SIGTERM, grace, SIGKILL).
+// (app first, then sidecars; SIGTERM, grace, SIGKILL). A sidecar that carries the traffic (`listenPort`,
+// the mesh proxy) starts beside the app, not before it, so the two start in parallel; the instance is
+// ready once the app's readiness passed and that sidecar accepts connections.
 import type { InstanceObserved, InstanceSpec, InstanceStatus, ProbeConfig, ProcessExit } from '../lib/agent-protocol.js';
 import type { NewEvent } from './event-log.js';
 import type { LogRotation } from './log-file.js';
 import { createProbe } from './probes/create-probe.js';
 import { ProbeRunner, type ProbeKind } from './probes/probe-runner.js';
+import { TcpProbe } from './probes/tcp-probe.js';
 import { SupervisedProcess, type SupervisedProcessHooks } from './supervised-process.js';
 
 export interface InstanceHooks {
@@ -26,6 +29,9 @@ export interface RunningProcessRecord {
 
 type Phase = 'running' | 'stopping' | 'stopped';
 
+/** How often a starting traffic sidecar's port is tried (it listens within a few hundred ms). */
+const LISTEN_POLL_MS = 20;
+
 const PROBE_LABEL: Record<ProbeKind, string> = { startup: 'Startup', readiness: 'Readiness', liveness: 'Liveness' };
 
 function describeExit(exit: ProcessExit): string {
@@ -40,7 +46,13 @@ export class Instance {
   readonly app: SupervisedProcess;
   readonly sidecars: SupervisedProcess[];
   private phase: Phase = 'running';
+  /** The app's readiness (its probe, or started when it has none). */
   private ready = false;
+  /** What was last reported: app ready and every traffic sidecar listening. */
+  private servingReported = false;
+  /** Traffic sidecars (listenPort) that accept connections since their last start. */
+  private readonly listening = new Set<SupervisedProcess>();
+  private listenTimers = new Map<SupervisedProcess, NodeJS.Timeout>();
   private everReadyThisRun = false;
   private startupPassed = false;
   private runners: ProbeRunner[] = [];
@@ -77,7 +89,34 @@ export class Instance {
 
   /** True while this instance should receive traffic. */
   get serving(): boolean {
-    return this.phase === 'running' && this.ready;
+    return this.phase === 'running' && this.ready && this.sidecarsListening;
+  }
+
+  private get sidecarsListening(): boolean {
+    return this.sidecars.every((s) => s.template.listenPort === undefined || this.listening.has(s));
+  }
+
+  /** After a traffic sidecar (re)starts: poll its port until it accepts a connection. */
+  private watchListen(s: SupervisedProcess): void {
+    const port = s.template.listenPort;
+    if (port === undefined) return;
+    this.listening.delete(s);
+    clearTimeout(this.listenTimers.get(s));
+    const probe = new TcpProbe({ host: this.spec.host, port });
+    const attempt = (): void => {
+      this.listenTimers.delete(s);
+      if (this.phase !== 'running' || !s.isRunning) return;
+      void probe.check({ timeoutMs: 500 }).then((r) => {
+        if (this.phase !== 'running' || !s.isRunning) return;
+        if (!r.ok) {
+          this.listenTimers.set(s, setTimeout(attempt, LISTEN_POLL_MS));
+          return;
+        }
+        this.listening.add(s);
+        this.updateServing(`sidecar ${s.name} listening`);
+      });
+    };
+    attempt();
   }
 
   get isStopping(): boolean {
@@ -141,6 +180,9 @@ export class Instance {
   private async doStop(): Promise<void> {
     this.phase = 'stopping';
     this.ready = false;
+    this.servingReported = false;
+    for (const t of this.listenTimers.values()) clearTimeout(t);
+    this.listenTimers.clear();
     this.disposeProbes();
     this.hooks.changed();
     const grace = Math.max(0, this.spec.stopGracePeriodSeconds);
@@ -184,7 +226,8 @@ export class Instance {
     if (this.phase === 'stopped') return { status: 'stopped', message: 'stopped' };
     const app = this.app;
     if (app.state === 'running') {
-      if (this.ready) return { status: 'ready' };
+      if (this.ready && this.serving) return { status: 'ready' };
+      if (this.ready) return { status: 'starting', message: `waiting for sidecar ${this.sidecars.filter((x) => x.template.listenPort !== undefined && !this.listening.has(x)).map((x) => x.name).join(', ')} to listen` };
       const failing = this.runners.find((r) => r.verdict === 'failure' || (r.lastMessage && r.verdict !== 'success'));
       const detail = failing ? `${PROBE_LABEL[failing.kind]} probe: ${failing.lastMessage}` : undefined;
       if (this.everReadyThisRun) return { status: 'unready', message: detail ?? 'readiness probe failing' };
@@ -214,6 +257,7 @@ export class Instance {
     return {
       onStarted: (p) => {
         this.ready = false;
+        this.servingReported = false;
         this.everReadyThisRun = false;
         this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}` });
         this.startProbes(p.startedAtMono);
@@ -221,6 +265,7 @@ export class Instance {
       onExited: (p, exit, restartInMs) => {
         this.disposeProbes();
         this.ready = false;
+        this.servingReported = false;
         if (this.phase !== 'running') return;
         const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
         const type = exit.reason === 'Completed' ? 'Normal' : 'Warning';
@@ -240,9 +285,11 @@ export class Instance {
       onStarted: (p) => {
         if (p.restarts > 0) this.hooks.event({ type: 'Normal', reason: 'SidecarRestarted', message: `Restarted sidecar ${p.name} (pid ${p.pid}), restart ${p.restarts}` });
         else this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started sidecar ${p.name} (pid ${p.pid})` });
+        this.watchListen(p);
         this.maybeStartApp();
       },
       onExited: (p, exit, restartInMs) => {
+        if (this.listening.delete(p)) this.updateServing(`sidecar ${p.name} exited`);
         if (this.phase !== 'running' || p.isStopping) return;
         const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
         this.hooks.event({ type: 'Warning', reason: 'Exited', message: `Sidecar ${p.name} exited (${describeExit(exit)}); ${next}` });
@@ -303,7 +350,16 @@ export class Instance {
   private setReady(ready: boolean, message: string): void {
     if (this.ready === ready) return;
     this.ready = ready;
-    if (ready) {
+    this.updateServing(message);
+    this.hooks.changed();
+  }
+
+  /** Reports a change of `serving` (app ready and traffic sidecars listening) as a Ready/Unready event. */
+  private updateServing(message: string): void {
+    const serving = this.serving;
+    if (serving === this.servingReported) return;
+    this.servingReported = serving;
+    if (serving) {
       this.everReadyThisRun = true;
       this.hooks.event({ type: 'Normal', reason: 'Ready', message: `Instance ready (${message})` });
     } else if (this.app.isRunning && this.everReadyThisRun) {

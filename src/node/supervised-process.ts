@@ -62,6 +62,10 @@ export class SupervisedProcess {
     this.log = new LogFile(opts.logDir, opts.template.name, opts.logRotation);
   }
 
+  get template(): ProcessTemplate {
+    return this.opts.template;
+  }
+
   /** The environment the process runs with: the agent's, overlaid with the template's. */
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, ...this.opts.template.env };

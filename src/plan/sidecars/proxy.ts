@@ -29,6 +29,8 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
       name: 'berth-proxy',
       argv: [process.execPath, proxyMain],
       cwd: ctx.dir,
+      // Traffic reaches the instance through this listener: the instance is not ready before it listens.
+      listenPort: port,
       env: {
         BERTH_APP: ctx.app.app,
         BERTH_SERVICE: ctx.service,

@@ -4,7 +4,8 @@
 import type http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GATEWAY_ID, REASON_HEADER, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
@@ -30,6 +31,10 @@ export class Proxy {
   private readonly appCluster: Cluster | undefined;
   private draining = false;
   private requests = 0;
+  /** Inbound requests accepted, and in flight (GET /mesh/activity: the idle rule of scale to zero). */
+  private inboundAccepted = 0;
+  private inflight = 0;
+  private readonly held: HeldRequests;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -42,6 +47,16 @@ export class Proxy {
       this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
     });
     this.snapshots = new SnapshotClient({ stateDir: cfg.stateDir, proxyId: cfg.proxyId, log, onSnapshot: (s) => this.apply(s) });
+    this.held = new HeldRequests({
+      activate: (service) => this.snapshots.activate(service),
+      // A released request is routed afresh with the table that now lists an endpoint.
+      release: (service, req, res) => {
+        const entry = this.table?.services.get(service);
+        if (entry) this.send(entry, req, res);
+        else reply(res, 503, 'unknown-service', `service "${service}" left the mesh`);
+      },
+      log,
+    });
   }
 
   start(): void {
@@ -62,6 +77,7 @@ export class Proxy {
   /** Drains every listener (in-flight requests finish within the grace period), then closes the pools. */
   async stop(): Promise<void> {
     this.draining = true;
+    this.held.failAll('draining', 'the proxy is shutting down');
     this.snapshots.stop();
     const deadline = performance.now() + this.cfg.drainSeconds * 1000;
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
@@ -76,6 +92,11 @@ export class Proxy {
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
+    this.held.recheck((service) => {
+      const entry = table.services.get(service);
+      // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
+      return !entry || !entry.activation || entry.cluster.endpoints.length > 0;
+    });
   }
 
   /** The gateway serves each meshed service's 127.0.0.1:port and the ingress port (level-triggered). */
@@ -159,7 +180,16 @@ export class Proxy {
     if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
     const trace = propagateTrace(req.headers);
-    forward(req, res, { pools: this.pools, cluster: this.appCluster!, done: (status) => this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace) });
+    this.inboundAccepted++;
+    this.inflight++;
+    forward(req, res, {
+      pools: this.pools,
+      cluster: this.appCluster!,
+      done: (status) => {
+        this.inflight--;
+        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
+      },
+    });
   }
 
   private toService(service: string, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -172,6 +202,8 @@ export class Proxy {
   private send(service: ServiceEntry, req: http.IncomingMessage, res: http.ServerResponse): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
+    // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
+    if (service.activation && route.destination().endpoints.length === 0) return this.held.hold(service.name, req, res, service.activation.timeoutMs);
     const started = performance.now();
     const trace = propagateTrace(req.headers);
     const fault = route.fault;
@@ -256,6 +288,7 @@ export class Proxy {
     if (req.url === '/healthz') return send(200, 'ok\n', 'text/plain');
     if (req.url === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
     if (req.url === '/mesh/stats') return send(200, JSON.stringify(this.metrics.stats()));
+    if (req.url === '/mesh/activity') return send(200, JSON.stringify({ inbound: this.inboundAccepted, inflight: this.inflight } satisfies MeshActivity));
     if (req.url === '/mesh/state') {
       const t = this.table;
       const services: Record<string, number> = {};
@@ -270,6 +303,7 @@ export class Proxy {
           registered: this.cfg.mode === 'gateway' ? this.cfg.proxyId === GATEWAY_ID : (t?.registered(this.cfg.proxyId) ?? false),
           draining: this.draining,
           requests: this.requests,
+          held: this.held.size,
         }),
       );
     }

@@ -12,6 +12,8 @@ export interface ServiceEntry {
   port: number;
   cluster: Cluster;
   route: RouteMatcher;
+  /** Set when the service scales to zero: requests finding no endpoint are held up to timeoutMs. */
+  activation?: { timeoutMs: number };
 }
 
 /** Ingress matcher: path → service name, first match wins. */
@@ -71,7 +73,7 @@ export class RoutingTable {
         this.addresses.add(`${e.host}:${e.port}`);
         this.ids.add(e.id);
       }
-      const entry: ServiceEntry = { name: s.name, port: s.port, cluster: lookup(s.name, undefined), route: compileRoutes(s.name, perService[s.name]?.routes, lookup, throttles) };
+      const entry: ServiceEntry = { name: s.name, port: s.port, cluster: lookup(s.name, undefined), route: compileRoutes(s.name, perService[s.name]?.routes, lookup, throttles), ...(s.activation ? { activation: s.activation } : {}) };
       this.services.set(s.name, entry);
       this.byPort.set(s.port, entry);
     }

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJsonFile, readToken, writeJsonAtomic } from '../../lib/files.js';
 import { requestJson, subscribeSse } from '../../lib/http.js';
-import type { MeshSnapshot } from '../../lib/mesh-protocol.js';
+import type { MeshActivation, MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { stateLayout, type ControlInfo } from '../../lib/state-dir.js';
 
 export interface SnapshotClientOptions {
@@ -47,6 +47,15 @@ export class SnapshotClient {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.closeStream?.();
+  }
+
+  /** Asks the control plane to start an instance of `service` (scaled to zero); rejects when it cannot be reached. */
+  async activate(service: string): Promise<void> {
+    const layout = this.layout();
+    const info = readJsonFile<ControlInfo>(layout.controlInfo);
+    const token = readToken(layout.token);
+    if (!info || !token) throw new Error('control plane not found');
+    await requestJson<MeshActivation>({ port: info.port, token, timeoutMs: 5000 }, 'POST', '/api/v1/mesh/activate', { service, proxy: this.opts.proxyId });
   }
 
   private layout() {
