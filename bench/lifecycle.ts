@@ -4,11 +4,14 @@
 //   upWaitMs           `berth up -d --wait` of examples/shop, cold (control plane + agent start)
 //   psJsonMs           `berth ps --json` wall time (median of N)
 //   controlRssMB / agentRssMB, controlCpuPct / agentCpuPct   idle, measured over a window
+//   scale              node lost, load step, scale from zero, 50 instances (bench/scale.ts;
+//                      BENCH_SCALE=0 skips it, BENCH_FIFTY=0 skips only the 50-instance run)
 // Kubernetes' defaults are printed beside them for scale (a readiness probe every 10 s means a
 // restarted pod is seen ready up to 10 s later; liveness 10 s × 3 before a hung app is restarted).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { berth, berthOk, copyShop, events, portBlock, ps, tempApp, waitFor } from '../test/integration/harness/berth.js';
+import { scaleFigures } from './scale.js';
 
 const N = Number(process.env.BENCH_N ?? 7);
 const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? 10_000);
@@ -87,6 +90,8 @@ setTimeout(() => http.createServer((q, s) => s.end('ok')).listen(Number(process.
   }
   await berth(dir, ['down']);
 
+  const scale = process.env.BENCH_SCALE === '0' ? null : await scaleFigures(process.env.BENCH_FIFTY !== '0');
+
   const out = {
     bench: 'lifecycle',
     date: new Date().toISOString(),
@@ -99,6 +104,7 @@ setTimeout(() => http.createServer((q, s) => s.end('ok')).listen(Number(process.
     ...idle,
     goals: { killToReadyMs: 1000, upWaitMs: 3000, psJsonMs: 150, rssMB: 80, cpuPct: 2 },
     kubernetesDefaults: { readinessPeriodMs: 10_000, livenessFailureMs: 30_000, crashLoopBackOffFirstMs: 10_000 },
+    scale,
   };
   process.stdout.write(JSON.stringify(out) + '\n');
 }

@@ -34,11 +34,17 @@ export interface ControlPlaneOptions {
   pressureWindowMs?: number;
 }
 
+/** Longest a terminating instance keeps running while the mesh proxies catch up with its withdrawal. */
+const WITHDRAW_MAX_MS = 1000;
+
 export class ControlPlane {
   readonly store: Store;
   readonly layout: ReturnType<typeof stateLayout>;
   private readonly nodeMgr: NodeManager;
   private readonly autoscaling: Autoscaling;
+  /** Terminating instances still running until the proxies dropped them (see terminate()). */
+  private readonly withdrawing = new Map<string, { node: string; until: number }>();
+  private meshSynced: (() => boolean) | undefined;
   private readonly pressure: PressureTracker;
   private readonly queue: WorkQueue;
   private readonly log: (msg: string) => void;
@@ -451,7 +457,8 @@ export class ControlPlane {
     const app = desired?.app ?? 'app';
     const instances: InstanceSpec[] = [];
     for (const rec of this.store.liveInstances()) {
-      if (rec.node !== name || rec.phase !== 'active' || !rec.dispatched) continue;
+      if (rec.node !== name || !rec.dispatched) continue;
+      if (rec.phase !== 'active' && !this.stillWithdrawing(rec.id)) continue;
       const template = this.store.getTemplate(rec.service, rec.revision);
       if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id)));
     }
@@ -473,6 +480,39 @@ export class ControlPlane {
     await client.push({ instances, services });
   }
 
+  /**
+   * Takes an instance out of service. A ready, meshed instance is withdrawn first: it leaves the mesh
+   * snapshot at once, but its node is told to stop it only once every proxy acknowledged a snapshot
+   * without it (or after WITHDRAW_MAX_MS), so no proxy sends a request to an instance that is gone —
+   * which matters most for the last instance of a service scaling to zero.
+   */
+  private terminate(rec: InstanceRecord, withdrawFirst: boolean): void {
+    const wasServing = this.isReady(rec) && meshServedServices(this.store.getDesired()).has(rec.service.split('.')[0]);
+    this.store.markTerminating(rec.id);
+    if (!withdrawFirst || !wasServing || !this.meshSynced) return;
+    this.withdrawing.set(rec.id, { node: rec.node, until: performance.now() + WITHDRAW_MAX_MS });
+    setTimeout(() => this.queue.add('node', rec.node), WITHDRAW_MAX_MS + 5).unref();
+  }
+
+  /** True while a terminating instance waits for the proxies to drop it (see terminate()). */
+  private stillWithdrawing(id: string): boolean {
+    const w = this.withdrawing.get(id);
+    if (!w) return false;
+    if (performance.now() < w.until && !this.meshSynced!()) return true;
+    this.withdrawing.delete(id);
+    return false;
+  }
+
+  /** The mesh feed reports acknowledgements (and sets how to ask whether every proxy holds the current snapshot). */
+  attachMesh(synced: () => boolean): void {
+    this.meshSynced = synced;
+  }
+
+  /** A proxy acknowledged a snapshot: nodes with withdrawn instances may now stop them. */
+  meshAcked(): void {
+    for (const node of new Set([...this.withdrawing.values()].map((w) => w.node))) this.queue.add('node', node);
+  }
+
   private isReady(rec: InstanceRecord): boolean {
     return rec.phase === 'active' && (this.observedOf(rec)?.ready ?? false);
   }
@@ -488,7 +528,7 @@ export class ControlPlane {
 
     if (!spec) {
       for (const rec of live) {
-        this.store.markTerminating(rec.id);
+        this.terminate(rec, !down);
         this.event({ type: 'Normal', reason: 'Killing', message: `stopping ${rec.id}${down ? '' : ' (service removed)'}`, service, instance: rec.id, node: rec.node });
         touched = true;
       }
@@ -506,7 +546,7 @@ export class ControlPlane {
       });
       for (const id of decision.terminate) {
         const rec = live.find((r) => r.id === id)!;
-        this.store.markTerminating(id);
+        this.terminate(rec, true);
         const why =
           rec.revision !== spec.revision
             ? `replaced by revision ${spec.revision}`

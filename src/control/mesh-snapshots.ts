@@ -79,6 +79,8 @@ export class MeshFeed {
   private snapshot: MeshSnapshot | undefined;
   private key = '';
   private lastVersion = 0;
+  /** The version last sent to every watcher. */
+  private broadcastVersion = 0;
   private readonly watchers = new Set<Watcher>();
   private readonly acks = new Map<string, number>();
   private readonly samples = new Map<string, { at: number; series: MeshStatsSeries[] }>();
@@ -87,6 +89,7 @@ export class MeshFeed {
 
   constructor(private readonly plane: ControlPlane) {
     plane.onChange(() => this.schedule());
+    plane.attachMesh(() => this.status().synced);
     this.beat = setInterval(() => {
       for (const w of this.watchers) w.res.write(': beat\n\n');
     }, 15_000);
@@ -197,7 +200,9 @@ export class MeshFeed {
   }
 
   ack(proxy: string, version: number): void {
-    if ((this.acks.get(proxy) ?? 0) < version) this.acks.set(proxy, version);
+    if ((this.acks.get(proxy) ?? 0) >= version) return;
+    this.acks.set(proxy, version);
+    this.plane.meshAcked();
   }
 
   watch(proxy: string, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -223,9 +228,11 @@ export class MeshFeed {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      const before = this.snapshot?.version;
+      // Compared with what was broadcast, not with the last computation: current() may have been called in between (status, top).
       const snap = this.current();
-      if (snap.version !== before) for (const w of this.watchers) this.send(w, snap);
+      if (snap.version === this.broadcastVersion) return;
+      this.broadcastVersion = snap.version;
+      for (const w of this.watchers) this.send(w, snap);
     }, 5);
   }
 }

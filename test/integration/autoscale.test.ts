@@ -98,3 +98,118 @@ services:
   assert.ok(scaled, 'Scaled event naming the rps reading');
   await waitFor('back to 1 when quiet', async () => (await ps(dir)).length === 1, 30_000);
 });
+
+/** An HTTP app whose every answer takes `delayMs` (so in-flight requests and latency are what the load makes them). */
+const slowApp = (delayMs: number) => `import http from 'node:http';
+const server = http.createServer((q, s) => setTimeout(() => s.end('ok'), ${delayMs}));
+server.listen(Number(process.env.PORT), process.env.HOST);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));`;
+
+/** `workers` loops sending requests one after another through the gateway until stopped (bounded by the test's wait). */
+function closedLoopLoad(url: string, workers: number): { stop: () => Promise<number> } {
+  let stop = false;
+  let sent = 0;
+  const loops = Array.from({ length: workers }, async () => {
+    while (!stop) {
+      await httpRequest(url, 'GET', 5000).catch(() => new Promise((r) => setTimeout(r, 50)));
+      sent++;
+    }
+  });
+  return {
+    stop: async () => {
+      stop = true;
+      await Promise.all(loops);
+      return sent;
+    },
+  };
+}
+
+test('concurrency: requests in flight above the per-instance target scale out', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': slowApp(200),
+    'berth.yaml': `app: autoscale-concurrency
+services:
+  api:
+    run: node app.mjs
+    port: ${port}
+    probes:
+      readiness: { tcp: {}, periodSeconds: 0.5 }
+    scale:
+      min: 1
+      max: 2
+      metrics: [{ concurrency: 2 }]
+`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  // 6 clients, each always waiting on a 200 ms answer: about 6 in flight at one instance, 3 × the target.
+  const load = closedLoopLoad(`http://127.0.0.1:${port}/`, 6);
+  try {
+    await waitFor('scaled out by concurrency', async () => (await ps(dir)).filter((r) => r.ready).length === 2, 30_000);
+  } finally {
+    assert.ok((await load.stop()) > 0);
+  }
+  const scaled = (await events(dir)).find((e) => e.reason === 'Scaled' && e.message.startsWith('autoscaler: api 1 → 2'));
+  assert.ok(scaled, 'a Scaled event');
+  const reading = /concurrency ([\d.]+)\/2 per instance/.exec(scaled.message);
+  assert.ok(reading, scaled.message);
+  assert.ok(Number(reading[1]) > 2.2, `measured concurrency above the target's tolerance: ${scaled.message}`);
+});
+
+test('p99Ms: a service answering slower than its p99 target scales out', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': slowApp(120),
+    'berth.yaml': `app: autoscale-p99
+services:
+  api:
+    run: node app.mjs
+    port: ${port}
+    probes:
+      readiness: { tcp: {}, periodSeconds: 0.5 }
+    scale:
+      min: 1
+      max: 2
+      metrics: [{ p99Ms: 50 }]
+`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  const load = closedLoopLoad(`http://127.0.0.1:${port}/`, 2);
+  try {
+    await waitFor('scaled out by p99', async () => (await ps(dir)).filter((r) => r.ready).length === 2, 30_000);
+  } finally {
+    await load.stop();
+  }
+  const scaled = (await events(dir)).find((e) => e.reason === 'Scaled' && e.message.startsWith('autoscaler: api 1 → 2'));
+  assert.ok(scaled, 'a Scaled event');
+  const reading = /p99Ms ([\d.]+)\/50 → /.exec(scaled.message);
+  assert.ok(reading, scaled.message);
+  // Every answer takes ≥ 120 ms, so the measured p99 (histogram buckets, interpolated) is in 100–250 ms.
+  assert.ok(Number(reading[1]) >= 100 && Number(reading[1]) <= 250, scaled.message);
+});
+
+test('memoryPercent: instances using more than the target share of resources.memoryMiB scale out', async () => {
+  const dir = tempApp({
+    // Holds ~60 MiB of touched memory: above 30 % of 128 MiB on its own.
+    'app.mjs': `const hold = Buffer.alloc(60 * 1024 * 1024, 1);
+setInterval(() => hold[0]++, 1000);`,
+    'berth.yaml': `app: autoscale-memory
+services:
+  worker:
+    run: node app.mjs
+    resources: { memoryMiB: 128 }
+    scale:
+      min: 1
+      max: 2
+      metrics: [{ memoryPercent: 30 }]
+`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  await waitFor('scaled out by memory', async () => (await ps(dir)).filter((r) => r.ready).length === 2, 30_000);
+  const scaled = (await events(dir)).find((e) => e.reason === 'Scaled' && e.message.startsWith('autoscaler: worker 1 → 2'));
+  assert.ok(scaled, 'a Scaled event');
+  assert.match(scaled.message, /memoryPercent \d+(\.\d+)?\/30 per instance/);
+});

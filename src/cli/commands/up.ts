@@ -122,7 +122,7 @@ async function allReady(c: ControlClient): Promise<{ done: boolean; summary: str
     const mesh = await c.get<{ synced: boolean; pending: string[] }>('/api/v1/mesh/status').catch(() => undefined);
     if (mesh && !mesh.synced) {
       done = false;
-      parts.push(`mesh: waiting for ${mesh.pending.length} proxy${mesh.pending.length === 1 ? '' : 'ies'}`);
+      parts.push(`mesh: waiting for ${mesh.pending.length} ${mesh.pending.length === 1 ? 'proxy' : 'proxies'}`);
     }
   }
   return { done, summary: parts.join(', ') };
