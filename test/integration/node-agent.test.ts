@@ -207,6 +207,31 @@ test('a crashed sidecar restarts alone; an app restart leaves the sidecar alone'
   assert.equal(afterApp.sidecars[0].restarts, 1);
 });
 
+test('a traffic sidecar (listenPort) gates readiness: ready only once it listens, unready while it restarts', { timeout: 30_000 }, async () => {
+  const addr = await address();
+  const sidecarPort = await pickPort(addr.host);
+  const spec = await appInstance({
+    id: 'listen-1',
+    ...addr,
+    sidecars: [{ name: 'proxy', script: agent.script('sidecar'), env: { LISTEN_PORT: String(sidecarPort), LISTEN_AFTER_MS: '1500' }, listenPort: sidecarPort }],
+    probes: { readiness: httpProbe('/ready', addr.port) },
+  });
+  await apply([spec]);
+  // The app passes its readiness probe long before the sidecar listens (1.5 s after its start).
+  const early = await waitStatus('listen-1', (i) => /waiting for sidecar proxy to listen/.test(i.message ?? ''), 'app ready, sidecar not listening');
+  assert.equal(early.ready, false, 'not ready while the traffic sidecar does not listen');
+  assert.equal(early.status, 'starting');
+  const ready = await waitReady('listen-1');
+  const readyEvent = (await eventsFor('listen-1', 'Ready')).at(-1);
+  assert.match(readyEvent?.message ?? '', /sidecar proxy listening/);
+
+  process.kill(ready.sidecars[0].pid as number, 'SIGKILL');
+  await waitStatus('listen-1', (i) => !i.ready, 'unready while the sidecar is down');
+  const again = await waitReady('listen-1');
+  assert.equal(again.pid, ready.pid, 'the app was not restarted');
+  await apply([], ['listen-1']);
+});
+
 test('forwarder round-robins over ready instances and skips an unready one', { timeout: 30_000 }, async () => {
   const servicePort = await pickPort('127.0.0.1');
   services = [{ name: 'rr', host: '127.0.0.1', port: servicePort }];

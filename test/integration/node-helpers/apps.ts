@@ -26,9 +26,11 @@ const server = http.createServer((req, res) => {
 server.listen(port, host, () => console.log('listening on ' + host + ':' + port));
 `;
 
-/** Sidecar: idles; on SIGTERM appends a line to STOP_LOG and exits. */
+/** Sidecar: idles (with LISTEN_PORT: listens on HOST:LISTEN_PORT after LISTEN_AFTER_MS); on SIGTERM appends a line to STOP_LOG and exits. */
 export const SIDECAR = `
 import { appendFileSync } from 'node:fs';
+import net from 'node:net';
+if (process.env.LISTEN_PORT) setTimeout(() => net.createServer((s) => s.end()).listen(Number(process.env.LISTEN_PORT), process.env.HOST), Number(process.env.LISTEN_AFTER_MS ?? 0));
 process.on('SIGTERM', () => {
   if (process.env.STOP_LOG) appendFileSync(process.env.STOP_LOG, 'sidecar SIGTERM ' + process.env.BERTH_INSTANCE + '\\n');
   process.exit(0);

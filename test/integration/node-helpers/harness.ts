@@ -172,7 +172,7 @@ export interface InstanceOptions {
   revision?: string;
   script: string;
   env?: Record<string, string>;
-  sidecars?: { name: string; script: string; env?: Record<string, string> }[];
+  sidecars?: { name: string; script: string; env?: Record<string, string>; listenPort?: number }[];
   probes?: InstanceSpec['probes'];
   restart?: Partial<InstanceSpec['restart']>;
   memoryMiB?: number;
@@ -196,7 +196,7 @@ export function instanceSpec(o: InstanceOptions): InstanceSpec {
     host: o.host,
     port: o.port,
     main: { name: 'app', argv: [process.execPath, o.script], cwd: o.cwd ?? dirname(o.script), env: { ...baseEnv, ...o.env } },
-    sidecars: (o.sidecars ?? []).map((s) => ({ name: s.name, argv: [process.execPath, s.script], cwd: o.cwd ?? dirname(o.script), env: { ...baseEnv, ...s.env } })),
+    sidecars: (o.sidecars ?? []).map((s) => ({ name: s.name, argv: [process.execPath, s.script], cwd: o.cwd ?? dirname(o.script), env: { ...baseEnv, ...s.env }, ...(s.listenPort !== undefined ? { listenPort: s.listenPort } : {}) })),
     probes: o.probes ?? {},
     restart: { policy: 'always', initialSeconds: 0.2, maxSeconds: 2, resetAfterSeconds: 10, ...o.restart },
     ...(o.memoryMiB !== undefined ? { memoryMiB: o.memoryMiB } : {}),
