@@ -5,7 +5,7 @@
 // for; applies the route's timeout and header rewrites; feeds outlier detection and least_request.
 import type http from 'node:http';
 import { Writable } from 'node:stream';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/mesh-protocol.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
@@ -25,6 +25,26 @@ export interface Upstream {
   port: number;
 }
 
+/**
+ * undici is most of the proxy's start-up time (its import takes longer than everything else put
+ * together), and the proxy's listening is what an instance's readiness waits for. So the listeners
+ * bind first and undici loads right after; requests arriving before it is there wait for it.
+ */
+let PoolImpl: typeof Pool | undefined;
+let loading: Promise<void> | undefined;
+
+export function loadUpstreamClient(): Promise<void> {
+  loading ??= import('undici').then((m) => {
+    PoolImpl = m.Pool;
+  });
+  return loading;
+}
+
+/** True once the upstream client is loaded (forward() may be called). */
+export function upstreamClientLoaded(): boolean {
+  return PoolImpl !== undefined;
+}
+
 /** One keep-alive pool per upstream address (and pool limits), closed when the address leaves the routing table. */
 export class Pools {
   private readonly pools = new Map<string, Pool>();
@@ -34,7 +54,8 @@ export class Pools {
     const key = limits && (limits.maxConnections !== undefined || limits.maxRequestsPerConnection !== undefined) ? `${addr}|${limits.maxConnections}|${limits.maxRequestsPerConnection}` : addr;
     let p = this.pools.get(key);
     if (!p) {
-      p = new Pool(`http://${addr}`, {
+      if (!PoolImpl) throw new Error('the upstream client is not loaded yet (call loadUpstreamClient first)');
+      p = new PoolImpl(`http://${addr}`, {
         pipelining: 1,
         keepAliveTimeout: 4000,
         keepAliveMaxTimeout: 60_000,

@@ -9,7 +9,7 @@ import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
-import { forward, Pools, reply } from './forward.js';
+import { forward, loadUpstreamClient, Pools, reply, upstreamClientLoaded } from './forward.js';
 import { Listener, type Handler, type UpgradeHandler } from './listener.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
@@ -17,6 +17,17 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
+
+/** Runs a handler at once when the upstream client is loaded, else as soon as it is (see forward.ts). */
+function afterUpstreamClient(handler: Handler): Handler {
+  return (req, res) => {
+    if (upstreamClientLoaded()) return handler(req, res);
+    loadUpstreamClient().then(
+      () => handler(req, res),
+      () => reply(res, 503, 'proxy-starting', 'the proxy could not start its HTTP client'),
+    );
+  };
+}
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -61,7 +72,7 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler): Listener => new Listener({ name, host, port, handler, upgrade, log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler): Listener => new Listener({ name, host, port, handler: afterUpstreamClient(handler), upgrade, log: this.log });
     if (cfg.mode === 'sidecar') {
       const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
       this.fixed.push(listen('inbound', cfg.host, cfg.inboundPort!, (req, res) => this.inbound(req, res), (req, s, h) => this.tunnel(req, s, h, inboundTarget())));
@@ -72,6 +83,10 @@ export class Proxy {
     }
     if (cfg.adminPort !== undefined) this.fixed.push(listen('admin', cfg.host, cfg.adminPort, (req, res) => this.admin(req, res)));
     this.snapshots.start();
+    loadUpstreamClient().catch((err: unknown) => {
+      this.log(`cannot load the HTTP client: ${(err as Error).message}`);
+      process.exit(1);
+    });
   }
 
   /** Drains every listener (in-flight requests finish within the grace period), then closes the pools. */
@@ -121,7 +136,7 @@ export class Proxy {
           host: '127.0.0.1',
           port,
           log: this.log,
-          handler: (req, res) => this.gateway(port, req, res),
+          handler: afterUpstreamClient((req, res) => this.gateway(port, req, res)),
           upgrade: (req, s, h) => {
             const t = this.table;
             const entry = port === t?.ingressPort ? t.services.get(t.ingress?.(req.url ?? '/') ?? '') : t?.byPort.get(port);
