@@ -1,5 +1,6 @@
 // Small JSON-over-HTTP client for Berth's loopback APIs (control plane and node agents).
-// Plain node:http with keep-alive off: these calls are rare and must never hang a CLI.
+// Plain node:http with keep-alive off (these calls are rare and must never hang a CLI), unless the
+// caller brings a keep-alive agent for a call it repeats (the node agent's heartbeat).
 import http from 'node:http';
 
 export class HttpError extends Error {
@@ -17,6 +18,8 @@ export interface RequestOptions {
   host?: string;
   token?: string;
   timeoutMs?: number;
+  /** A keep-alive agent for frequent calls; default: a new connection per call. */
+  agent?: http.Agent;
 }
 
 /** Sends one request with an optional JSON body; resolves the parsed JSON (or text) reply, rejects on non-2xx with HttpError. */
@@ -29,7 +32,7 @@ export function requestJson<T>(opts: RequestOptions, method: string, path: strin
         port: opts.port,
         method,
         path,
-        agent: false,
+        agent: opts.agent ?? false,
         headers: {
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
           ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),

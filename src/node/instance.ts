@@ -318,7 +318,7 @@ export class Instance {
   }
 
   private makeRunner(kind: ProbeKind, config: ProbeConfig, startedAtMono: number): ProbeRunner {
-    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd });
+    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd }, config.periodSeconds);
     return new ProbeRunner(kind, config, probe, startedAtMono, (verdict, message, runner) => this.onProbeVerdict(runner, verdict, message));
   }
 

@@ -1,4 +1,7 @@
 // HTTP probe: GET host:port/path; any status 200–399 is success (Kubernetes httpGet semantics).
+// Frequent probes may keep their connection open between checks (see create-probe.ts); a check
+// that fails on a kept connection the server had already closed is retried once on a fresh one,
+// so keeping it never turns a healthy app into a failed check.
 import http from 'node:http';
 import https from 'node:https';
 import type { Probe, ProbeCheckOptions, ProbeResult } from './probe.js';
@@ -12,22 +15,46 @@ export interface HttpProbeTarget {
   headers: { name: string; value: string }[];
 }
 
+/** The body is read (to keep the connection reusable) up to this size; beyond it the connection is dropped. Kubernetes reads 10 KiB. */
+const MAX_BODY_BYTES = 10 * 1024;
+
 export class HttpProbe implements Probe {
   readonly kind = 'http';
-  constructor(private readonly target: HttpProbeTarget) {}
+  private readonly agent: http.Agent | undefined;
 
-  check(options: ProbeCheckOptions): Promise<ProbeResult> {
+  constructor(
+    private readonly target: HttpProbeTarget,
+    opts: { keepAlive?: boolean } = {},
+  ) {
+    if (opts.keepAlive && target.scheme === 'http') this.agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1 });
+  }
+
+  close(): void {
+    this.agent?.destroy();
+  }
+
+  async check(options: ProbeCheckOptions): Promise<ProbeResult> {
+    const timer = timeoutSignal(options);
+    try {
+      const first = await this.attempt(timer.signal, this.agent);
+      // A kept connection the server closed meanwhile: once more, on a new connection.
+      if (first.staleConnection && !timer.signal.aborted) return (await this.attempt(timer.signal, false)).result;
+      return first.result;
+    } finally {
+      timer.done();
+    }
+  }
+
+  private attempt(signal: AbortSignal, agent: http.Agent | false | undefined): Promise<{ result: ProbeResult; staleConnection?: boolean }> {
     const { host, port, path, scheme } = this.target;
     const headers: Record<string, string> = { 'user-agent': 'berth-probe/1', accept: '*/*' };
     for (const h of this.target.headers) headers[h.name.toLowerCase()] = h.value;
-    const timer = timeoutSignal(options);
-    return new Promise<ProbeResult>((resolve) => {
+    return new Promise((resolve) => {
       let settled = false;
-      const finish = (result: ProbeResult): void => {
+      const finish = (result: ProbeResult, staleConnection = false): void => {
         if (settled) return;
         settled = true;
-        timer.done();
-        resolve(result);
+        resolve({ result, staleConnection });
       };
       const requestFn = scheme === 'https' ? https.request : http.request;
       const req = requestFn({
@@ -36,18 +63,37 @@ export class HttpProbe implements Probe {
         path: path.startsWith('/') ? path : `/${path}`,
         method: 'GET',
         headers,
-        agent: false,
-        signal: timer.signal,
+        agent: agent ?? false,
+        signal,
         rejectUnauthorized: false,
       });
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
-        res.resume();
-        res.on('error', () => {});
-        req.destroy();
-        finish({ ok: status >= 200 && status < 400, message: `HTTP ${status}` });
+        const result = { ok: status >= 200 && status < 400, message: `HTTP ${status}` };
+        if (!agent) {
+          res.resume();
+          res.on('error', () => {});
+          req.destroy();
+          return finish(result);
+        }
+        // Read the body to its end so the connection can be reused; a big one is not worth it.
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > MAX_BODY_BYTES) {
+            req.destroy();
+            finish(result);
+          }
+        });
+        res.on('end', () => finish(result));
+        res.on('error', () => finish(result));
+        res.on('aborted', () => finish(result));
       });
-      req.on('error', (err) => finish({ ok: false, message: timer.signal.aborted ? errorMessage(timer.signal.reason) : errorMessage(err) }));
+      req.on('error', (err) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        const stale = req.reusedSocket && !signal.aborted && (code === 'ECONNRESET' || code === 'EPIPE');
+        finish({ ok: false, message: signal.aborted ? errorMessage(signal.reason) : errorMessage(err) }, stale);
+      });
       req.end();
     });
   }

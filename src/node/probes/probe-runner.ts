@@ -40,6 +40,7 @@ export class ProbeRunner {
     this.timer = undefined;
     this.inflight?.abort(new Error('probe disposed'));
     this.inflight = undefined;
+    this.probe.close?.();
   }
 
   private schedule(atMs: number): void {

@@ -17,6 +17,8 @@ export interface ProbeCheckOptions {
 export interface Probe {
   readonly kind: string;
   check(options: ProbeCheckOptions): Promise<ProbeResult>;
+  /** Releases what the probe keeps between checks (e.g. a kept-alive connection). */
+  close?(): void;
 }
 
 /** Combines a timeout with an optional outer signal into one AbortSignal plus a cleanup function. */
