@@ -29,6 +29,9 @@ export interface RunningProcessRecord {
 
 type Phase = 'running' | 'stopping' | 'stopped';
 
+/** Least time sidecars get between SIGTERM and SIGKILL when the app used up the grace period. */
+const SIDECAR_MIN_GRACE_MS = 500;
+
 /** How often a starting traffic sidecar's port is tried (it listens within a few hundred ms). */
 const LISTEN_POLL_MS = 20;
 
@@ -189,7 +192,10 @@ export class Instance {
     this.hooks.event({ type: 'Normal', reason: 'Killing', message: `Stopping instance (grace period ${grace}s)` });
     const killAt = performance.now() + grace * 1000;
     await this.app.stop(killAt);
-    await Promise.all(this.sidecars.map((s) => s.stop(killAt)));
+    // Sidecars get what is left of the grace period, but at least a moment to act on their SIGTERM
+    // (an app that used the whole period must not make the proxy or log agent die mid-flush).
+    const sidecarKillAt = Math.max(killAt, performance.now() + SIDECAR_MIN_GRACE_MS);
+    await Promise.all(this.sidecars.map((s) => s.stop(sidecarKillAt)));
     this.phase = 'stopped';
     this.hooks.event({ type: 'Normal', reason: 'Stopped', message: `Stopped instance ${this.id}` });
     this.hooks.changed();

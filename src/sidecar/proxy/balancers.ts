@@ -2,12 +2,12 @@
 // in-flight requests), random, consistent_hash (on a header or cookie; the same key keeps going to
 // the same endpoint while it is healthy). One interface; each picks among healthy candidates,
 // avoiding endpoints already tried for this request when another exists.
-import type http from 'node:http';
+import type { RequestHead } from './routes.js';
 import type { MeshPolicy } from '../../lib/mesh-protocol.js';
 import type { EndpointState } from './endpoints.js';
 
 export interface Balancer {
-  pick(candidates: readonly EndpointState[], req: http.IncomingMessage): EndpointState | undefined;
+  pick(candidates: readonly EndpointState[], req: RequestHead): EndpointState | undefined;
 }
 
 export function roundRobin(): Balancer {

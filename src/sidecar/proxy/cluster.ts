@@ -2,7 +2,7 @@
 // destination policy: the balancer, outlier ejection (Envoy's consecutive_5xx / consecutive
 // gateway errors; an ejected endpoint returns after baseEjectionTime × times ejected; at most
 // maxEjectionPercent of the endpoints, but at least one, are out at once) and connection-pool limits.
-import type http from 'node:http';
+import type { RequestHead } from './routes.js';
 import type { MeshPolicy } from '../../lib/mesh-protocol.js';
 import { createBalancer, type Balancer } from './balancers.js';
 import type { EndpointState } from './endpoints.js';
@@ -36,7 +36,7 @@ export class Cluster {
   }
 
   /** Picks a healthy endpoint, avoiding `tried` when another is available. */
-  pick(req: http.IncomingMessage, tried: ReadonlySet<string> | undefined): EndpointState | undefined {
+  pick(req: RequestHead, tried: ReadonlySet<string> | undefined): EndpointState | undefined {
     const all = this.endpoints;
     if (all.length === 0) return undefined;
     let candidates: readonly EndpointState[] = all;

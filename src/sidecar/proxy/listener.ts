@@ -2,12 +2,21 @@
 // retries (the address may still be held by a process being replaced), counts in-flight requests,
 // and drains on close: stops accepting, answers kept-alive connections with `connection: close`,
 // and resolves once in-flight requests finished or the deadline passed.
+//
+// With an `h2` handler the same port also speaks HTTP/2 over cleartext with prior knowledge (h2c,
+// what gRPC uses): the first bytes of a connection are looked at; the HTTP/2 connection preface goes
+// to an HTTP/2 server, anything else to the HTTP/1.1 server as before.
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
+import http2 from 'node:http2';
+import type net from 'node:net';
+import { Duplex } from 'node:stream';
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 /** An `Upgrade` request (WebSocket): the handler owns the socket from here on. */
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** One HTTP/2 stream (request) on an h2c connection. */
+export type H2Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
 
 export interface ListenerOptions {
   name: string;
@@ -15,6 +24,7 @@ export interface ListenerOptions {
   port: number;
   handler: Handler;
   upgrade?: UpgradeHandler;
+  h2?: H2Handler;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -22,8 +32,42 @@ export interface ListenerOptions {
 /** Time a client gets to send its request headers (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests). */
 const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** Whether the bytes seen so far are (the start of) the HTTP/2 connection preface. */
+function startsLikeH2(chunk: Buffer): boolean {
+  const n = Math.min(chunk.length, H2_PREFACE.length);
+  return chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+}
+
+/**
+ * A duplex over `socket` that first yields `first` (bytes already read while sniffing). The HTTP/2
+ * server reads from the socket's handle directly and would miss bytes put back with unshift().
+ */
+function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
+  const d = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk: Buffer, _enc, cb) => void socket.write(chunk, cb),
+    final: (cb) => void socket.end(cb),
+    destroy: (err, cb) => {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(first);
+  socket.on('data', (c: Buffer) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('error', (e) => d.destroy(e));
+  socket.on('close', () => d.destroy());
+  return d;
+}
+
 export class Listener {
   private server: http.Server | undefined;
+  private h2server: http2.Http2Server | undefined;
+  private readonly h2sessions = new Set<http2.ServerHttp2Session>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
@@ -68,6 +112,7 @@ export class Listener {
       this.warned = true;
       this.timer = setTimeout(() => this.listen(), this.opts.bindRetryMs ?? 250);
     });
+    if (this.opts.h2) this.acceptH2(server, this.opts.h2);
     const upgrade = this.opts.upgrade;
     if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : upgrade(req, socket, head)));
     else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'));
@@ -89,6 +134,43 @@ export class Listener {
     });
   }
 
+  /** Puts a sniffer in front of the HTTP/1.1 server's connection handling: h2c connections go to an HTTP/2 server. */
+  private acceptH2(server: http.Server, handler: H2Handler): void {
+    const h2 = http2.createServer({ maxSessionMemory: 16 });
+    this.h2server = h2;
+    h2.on('session', (session: http2.ServerHttp2Session) => {
+      this.h2sessions.add(session);
+      session.once('close', () => this.h2sessions.delete(session));
+      session.on('error', () => session.destroy());
+      if (this.draining) session.close();
+    });
+    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+      this.inFlight++;
+      stream.once('close', () => this.inFlight--);
+      stream.on('error', () => {});
+      handler(stream, headers);
+    });
+    const http1 = server.listeners('connection') as ((socket: net.Socket) => void)[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: net.Socket) => {
+      // A connection that never sends a byte is cut like one that never finishes its headers (slowloris).
+      const silent = setTimeout(() => socket.destroy(), HEADERS_TIMEOUT_MS);
+      socket.once('close', () => clearTimeout(silent));
+      socket.once('data', (chunk: Buffer) => {
+        clearTimeout(silent);
+        socket.pause();
+        if (startsLikeH2(chunk)) {
+          h2.emit('connection', withFirstChunk(socket, chunk));
+          return;
+        }
+        socket.unshift(chunk);
+        for (const l of http1) l.call(server, socket);
+        socket.resume();
+      });
+      socket.on('error', () => socket.destroy());
+    });
+  }
+
   /** Stops accepting and waits (up to `deadline`, a performance.now() time) for in-flight requests. */
   async drain(deadline: number): Promise<void> {
     this.closed = true;
@@ -98,8 +180,11 @@ export class Listener {
     if (!server) return;
     server.close();
     server.closeIdleConnections();
+    // HTTP/2: GOAWAY — no new streams, the open ones finish.
+    for (const s of this.h2sessions) s.close();
     while (this.inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
+    for (const s of this.h2sessions) s.destroy();
   }
 
   /** Closes now, cutting open connections. */
@@ -109,5 +194,6 @@ export class Listener {
     this.server?.close();
     this.server?.closeAllConnections();
     this.server = undefined;
+    for (const s of this.h2sessions) s.destroy();
   }
 }

@@ -2,6 +2,7 @@
 // used service, forward proxy, gateway ports, admin) → forward() over shared upstream pools; access
 // log; drain on stop. A sidecar and the gateway are the same code with different listeners.
 import type http from 'node:http';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
@@ -10,7 +11,9 @@ import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
 import { forward, loadUpstreamClient, Pools, reply, upstreamClientLoaded } from './forward.js';
-import { Listener, type Handler, type UpgradeHandler } from './listener.js';
+import { Listener, type H2Handler, type Handler, type UpgradeHandler } from './listener.js';
+import { forwardH2, h2Reply, h2RequestHead, H2Sessions } from './h2-forward.js';
+import type { RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
@@ -32,6 +35,7 @@ function afterUpstreamClient(handler: Handler): Handler {
 export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
+  private readonly h2sessions = new H2Sessions();
   private readonly fixed: Listener[] = [];
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
@@ -72,12 +76,30 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler): Listener => new Listener({ name, host, port, handler: afterUpstreamClient(handler), upgrade, log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: H2Handler): Listener => new Listener({ name, host, port, handler: afterUpstreamClient(handler), upgrade, h2, log: this.log });
     if (cfg.mode === 'sidecar') {
       const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
-      this.fixed.push(listen('inbound', cfg.host, cfg.inboundPort!, (req, res) => this.inbound(req, res), (req, s, h) => this.tunnel(req, s, h, inboundTarget())));
+      this.fixed.push(
+        listen(
+          'inbound',
+          cfg.host,
+          cfg.inboundPort!,
+          (req, res) => this.inbound(req, res),
+          (req, s, h) => this.tunnel(req, s, h, inboundTarget()),
+          (stream, headers) => this.inboundH2(stream, headers),
+        ),
+      );
       for (const o of cfg.outbound) {
-        this.fixed.push(listen(`outbound ${o.service}`, cfg.host, o.port, (req, res) => this.toService(o.service, req, res), (req, s, h) => this.tunnel(req, s, h, this.pickFor(this.table?.services.get(o.service), req))));
+        this.fixed.push(
+          listen(
+            `outbound ${o.service}`,
+            cfg.host,
+            o.port,
+            (req, res) => this.toService(o.service, req, res),
+            (req, s, h) => this.tunnel(req, s, h, this.pickFor(this.table?.services.get(o.service), req)),
+            (stream, headers) => this.sendH2(this.table?.services.get(o.service), o.service, stream, headers),
+          ),
+        );
       }
       if (cfg.forwardProxyPort !== undefined) this.fixed.push(listen('forward proxy', cfg.host, cfg.forwardProxyPort, (req, res) => this.forwardProxy(req, res)));
     }
@@ -96,6 +118,7 @@ export class Proxy {
     this.snapshots.stop();
     const deadline = performance.now() + this.cfg.drainSeconds * 1000;
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
+    this.h2sessions.closeAll();
     await this.pools.closeAll();
   }
 
@@ -106,6 +129,7 @@ export class Proxy {
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
+    this.h2sessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
     this.held.recheck((service) => {
       const entry = table.services.get(service);
@@ -137,6 +161,11 @@ export class Proxy {
           port,
           log: this.log,
           handler: afterUpstreamClient((req, res) => this.gateway(port, req, res)),
+          h2: (stream, headers) => {
+            const t = this.table;
+            const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
+            this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
+          },
           upgrade: (req, s, h) => {
             const t = this.table;
             const entry = port === t?.ingressPort ? t.services.get(t.ingress?.(req.url ?? '/') ?? '') : t?.byPort.get(port);
@@ -203,6 +232,71 @@ export class Proxy {
       done: (status) => {
         this.inflight--;
         this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
+      },
+    });
+  }
+
+  /** HTTP/2 (h2c, gRPC) to the app, like inbound(). */
+  private inboundH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    if (this.draining) return h2Reply(stream, 503, 'draining', 'instance is shutting down');
+    if (!this.table?.registered(this.cfg.proxyId)) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
+    const head = h2RequestHead(headers);
+    const started = performance.now();
+    const trace = propagateTrace(headers);
+    this.inboundAccepted++;
+    this.inflight++;
+    forwardH2(stream, headers, {
+      sessions: this.h2sessions,
+      cluster: this.appCluster!,
+      head,
+      done: (status) => {
+        this.inflight--;
+        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, head, status, started, trace);
+      },
+    });
+  }
+
+  /** HTTP/2 to a mesh service: its routes (match, weights, fault abort, timeout), limits and policy, like send(). */
+  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    if (!service) return h2Reply(stream, 503, 'unknown-service', `service "${name}" is not in the mesh (yet)`);
+    const head = h2RequestHead(headers);
+    const route = service.route(head);
+    if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
+    const started = performance.now();
+    const trace = propagateTrace(headers);
+    const fault = route.fault;
+    if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
+      h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
+      return this.logged('outbound', service.name, route.name, '-', head, fault.abort.status, started, trace);
+    }
+    const cluster = route.destination();
+    if (service.activation && cluster.endpoints.length === 0) {
+      // Held requests are HTTP/1.1; an HTTP/2 stream to a service at zero wakes it and is answered 503 (a gRPC client retries UNAVAILABLE).
+      void this.snapshots.activate(service.name).catch(() => {});
+      return h2Reply(stream, 503, 'scaled-to-zero', `${service.name} is starting from zero; retry`);
+    }
+    const admitted: Throttle[] = [];
+    for (const t of [route.throttle, cluster.throttle]) {
+      if (!t) continue;
+      const verdict = t.admit();
+      if (verdict === 'ok') {
+        admitted.push(t);
+        continue;
+      }
+      for (const a of admitted) a.release();
+      if (verdict === 'concurrency') h2Reply(stream, 503, 'concurrency-limit', 'too many requests in flight');
+      else h2Reply(stream, 429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
+      this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
+      return this.logged('outbound', service.name, route.name, '-', head, verdict === 'concurrency' ? 503 : 429, started, trace);
+    }
+    forwardH2(stream, headers, {
+      sessions: this.h2sessions,
+      cluster,
+      head,
+      ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
+      done: (status, ep) => {
+        for (const a of admitted) a.release();
+        this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
       },
     });
   }
@@ -285,7 +379,7 @@ export class Proxy {
     this.toService(name, req, res);
   }
 
-  private logged(direction: string, service: string, route: string, variant: string, req: http.IncomingMessage, status: number, started: number, trace: string): void {
+  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, trace: string): void {
     this.requests++;
     const elapsed = performance.now() - started;
     this.metrics.request(direction, service, variant, route, status, elapsed / 1000);

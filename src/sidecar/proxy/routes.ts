@@ -19,9 +19,12 @@ export interface CompiledRoute {
   throttle?: Throttle;
 }
 
+/** What routing and balancing look at: an HTTP/1.1 request, or an HTTP/2 stream's head (h2c, gRPC). */
+export type RequestHead = Pick<http.IncomingMessage, 'url' | 'method' | 'headers'>;
+
 /** Per-request view the predicates share: path without query, parsed query on demand. */
 interface RequestView {
-  req: http.IncomingMessage;
+  req: RequestHead;
   path: string;
   query: URLSearchParams | undefined;
   rawQuery: string;
@@ -92,7 +95,7 @@ function compileDestination(route: MeshRoute, self: string, lookup: ClusterLooku
   };
 }
 
-export type RouteMatcher = (req: http.IncomingMessage) => CompiledRoute | undefined;
+export type RouteMatcher = (req: RequestHead) => CompiledRoute | undefined;
 
 /** Compiles the routes of service `self`; with no routes, every request goes to the service itself. */
 export function compileRoutes(self: string, routes: MeshRoute[] | undefined, lookup: ClusterLookup, throttles: ThrottleRegistry): RouteMatcher {

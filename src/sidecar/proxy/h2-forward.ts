@@ -1,0 +1,187 @@
+// The HTTP/2 data path (h2c with prior knowledge, what gRPC uses): one request stream in, one stream
+// out to an endpoint over a shared HTTP/2 connection per endpoint address. Headers, the body in both
+// directions (streaming, with flow control) and trailers (gRPC's status) pass through unchanged; a
+// "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
+// ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
+// retries and mirroring are not applied to HTTP/2 streams (a gRPC client retries by its own policy).
+import http2 from 'node:http2';
+import { REASON_HEADER } from '../../lib/mesh-protocol.js';
+import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
+import type { EndpointState } from './endpoints.js';
+import type { RequestHead } from './routes.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** One client HTTP/2 session per upstream address, opened on first use, closed when the address leaves the routing table. */
+export class H2Sessions {
+  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+
+  get(ep: { host: string; port: number }): http2.ClientHttp2Session {
+    const key = `${ep.host}:${ep.port}`;
+    let s = this.sessions.get(key);
+    if (!s || s.closed || s.destroyed) {
+      const session = http2.connect(`http://${key}`, { maxSessionMemory: 16 });
+      session.on('error', () => {}); // each stream reports its own failure
+      session.once('close', () => {
+        if (this.sessions.get(key) === session) this.sessions.delete(key);
+      });
+      session.unref();
+      this.sessions.set(key, session);
+      s = session;
+    }
+    return s;
+  }
+
+  retain(keep: Set<string>): void {
+    for (const [key, s] of this.sessions) {
+      if (keep.has(key)) continue;
+      this.sessions.delete(key);
+      s.close();
+    }
+  }
+
+  closeAll(): void {
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+  }
+}
+
+/** The routing view of an HTTP/2 request: path, method and headers (`host` from `:authority`). */
+export function h2RequestHead(headers: http2.IncomingHttpHeaders): RequestHead {
+  const plain: Record<string, string | string[] | undefined> = {};
+  for (const [k, v] of Object.entries(headers)) if (k[0] !== ':') plain[k] = v;
+  if (plain.host === undefined && headers[':authority'] !== undefined) plain.host = headers[':authority'];
+  return { url: headers[':path'] ?? '/', method: headers[':method'] ?? 'GET', headers: plain };
+}
+
+/** Answers a stream from the proxy itself (no upstream), saying why in the reason header. */
+export function h2Reply(stream: http2.ServerHttp2Stream, status: number, reason: string, message: string, extra: Record<string, string> = {}): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', [REASON_HEADER]: reason, ...extra });
+  stream.end(`${message}\n`);
+}
+
+export interface H2ForwardOptions {
+  sessions: H2Sessions;
+  cluster: Cluster;
+  head: RequestHead;
+  /** The route's timeout in ms (504 when no response came in time). */
+  timeout?: number;
+  /** Called once with the final status (0: the client went away) when the exchange ends. */
+  done?(status: number, ep: EndpointState | undefined): void;
+}
+
+/** Forwards one HTTP/2 stream to an endpoint of `opts.cluster`. */
+export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, opts: H2ForwardOptions): void {
+  const { cluster } = opts;
+  const ep = cluster.pick(opts.head, undefined);
+  if (!ep) {
+    h2Reply(stream, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
+    opts.done?.(503, undefined);
+    return;
+  }
+  if (cluster.overflowing(ep)) {
+    h2Reply(stream, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
+    opts.done?.(503, ep);
+    return;
+  }
+  ep.active++;
+  let status = 0;
+  let finished = false;
+  let timer: NodeJS.Timeout | undefined;
+  const finish = (final: number, outcome: number): void => {
+    if (finished) return;
+    finished = true;
+    if (timer) clearTimeout(timer);
+    ep.active--;
+    cluster.record(ep, outcome);
+    opts.done?.(final, ep);
+  };
+
+  const out: http2.OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+  let up: http2.ClientHttp2Stream;
+  try {
+    up = opts.sessions.get(ep).request(out, { endStream: false });
+  } catch (err) {
+    h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
+    finish(503, CONNECT_FAILURE);
+    return;
+  }
+  let trailers: http2.IncomingHttpHeaders | undefined;
+
+  up.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
+    status = Number(h[':status'] ?? 0);
+    if (stream.destroyed || stream.closed) return;
+    const resHeaders: http2.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
+    // Trailers-only (e.g. a gRPC error): the headers end the stream.
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(resHeaders, { endStream: true });
+    else stream.respond(resHeaders, { waitForTrailers: true });
+  });
+  up.on('trailers', (t: http2.IncomingHttpHeaders) => {
+    trailers = t;
+  });
+  stream.on('wantTrailers', () => {
+    if (trailers && Object.keys(trailers).length > 0) {
+      const t: http2.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(trailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
+      stream.sendTrailers(t);
+    } else stream.close();
+  });
+  up.on('data', (chunk: Buffer) => {
+    if (stream.destroyed || stream.closed || stream.writableEnded) return;
+    if (!stream.write(chunk)) {
+      up.pause();
+      stream.once('drain', () => up.resume());
+    }
+  });
+  up.on('end', () => {
+    if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
+    finish(status, status);
+  });
+  up.on('error', (err: NodeJS.ErrnoException) => {
+    const code = err.code ?? '';
+    const connect = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0);
+    if (!stream.headersSent) {
+      if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
+      else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
+    } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : RESET);
+  });
+  up.on('close', () => {
+    // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
+    if (!finished) {
+      if (!stream.destroyed && !stream.closed) stream.close(up.rstCode || NGHTTP2_INTERNAL_ERROR);
+      finish(status || 502, status ? status : RESET);
+    }
+  });
+
+  // Request body (and client streaming), with flow control both ways.
+  stream.on('data', (chunk: Buffer) => {
+    if (!up.write(chunk)) {
+      stream.pause();
+      up.once('drain', () => stream.resume());
+    }
+  });
+  stream.on('end', () => up.end());
+  stream.on('close', () => {
+    // The client went away (or reset): cancel upstream.
+    if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
+    if (!finished) finish(0, status || RESET);
+  });
+
+  if (opts.timeout !== undefined) {
+    timer = setTimeout(() => {
+      if (finished) return;
+      up.close(NGHTTP2_CANCEL);
+      if (!stream.headersSent) h2Reply(stream, 504, 'upstream-timeout', 'upstream did not answer in time');
+      else if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      finish(504, 504);
+    }, opts.timeout);
+  }
+}
