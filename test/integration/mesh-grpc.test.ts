@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { meshPorts } from '../../src/lib/mesh-protocol.js';
-import { berth, berthOk, httpRequest, portBlock, ps, repoRoot, tempApp } from './harness/berth.js';
+import { berth, berthOk, httpRequest, portBlock, ps, repoRoot, tempApp, waitFor } from './harness/berth.js';
 
 const require = createRequire(join(repoRoot, 'package.json'));
 const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
@@ -89,6 +89,12 @@ services:
     port: ${port + 2}
     probes:
       readiness: { tcp: {} }
+  lazy:
+    run: node greeter.mjs
+    port: ${port + 3}
+    probes:
+      readiness: { tcp: {} }
+    scale: { min: 0, max: 1, idleSeconds: 1, metrics: [{ rps: 100 }] }
 `,
   });
   await berthOk(dir, ['up', '-d', '--wait', '--timeout', '60']);
@@ -197,4 +203,13 @@ test('plain h2c through the gateway: body both ways and trailers; HTTP/1.1 still
   }
   // The caller speaks HTTP/1.1 on its service address (the gateway) and its instance address (its inbound proxy).
   assert.equal((await httpRequest(`http://127.0.0.1:${port}/`)).body, 'caller ok');
+});
+
+test('a gRPC call to a service scaled to zero is held while an instance starts, then served', async () => {
+  await waitFor('lazy at zero', async () => !(await ps(dir)).some((r) => r.service === 'lazy'), 20_000);
+  const c = new GreeterClient(`127.0.0.1:${port + 3}`, grpc.credentials.createInsecure());
+  clients.push(c);
+  const r = await unary(c, 'Hello', 'wake');
+  assert.equal(r.err, null, r.err?.message);
+  assert.match(r.value ?? '', /^hello wake from lazy-/);
 });

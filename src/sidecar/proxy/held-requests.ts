@@ -1,26 +1,33 @@
-// Requests held for a service scaled to zero (Knative's activator, inside the proxy): a request that
-// finds no endpoint is parked — its body stays unread in the socket, so nothing is buffered here —
+// Requests held for a service scaled to zero (Knative's activator, inside the proxy): a request (an
+// HTTP/1.1 exchange or an HTTP/2 stream) that finds no endpoint is parked — its body stays unread in
+// the socket or behind HTTP/2 flow control, so nothing is buffered here —
 // while the proxy asks the control plane for an instance (again every second while anything waits,
 // which also tells the idle rule the service is wanted). Each new snapshot rechecks the parked
 // requests; the ones whose service now has an endpoint are routed afresh. A request that waits
 // longer than its timeout gets 503 `activation-timeout`; a client that goes away is dropped.
-import type http from 'node:http';
-import { reply } from './forward.js';
-
 export interface HeldRequestsOptions {
   /** Asks the control plane to start the service (best effort; repeated while requests wait). */
   activate(service: string): Promise<void>;
-  /** Routes a released request (the routing table now has an endpoint for it). */
-  release(service: string, req: http.IncomingMessage, res: http.ServerResponse): void;
   log(msg: string): void;
+}
+
+/** One parked request, whatever its protocol. */
+export interface Holdable {
+  /** Identifies the request across a release and a new hold (its wait keeps its first deadline). */
+  key: object;
+  /** Routes it again (the routing table now has an endpoint for its service). */
+  release(): void;
+  /** Answers it from the proxy: 503 with the reason header. */
+  fail(reason: string, message: string): void;
+  /** Calls `fn` when the client goes away; returns how to stop listening. */
+  onClientGone(fn: () => void): () => void;
 }
 
 interface Held {
   service: string;
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
+  item: Holdable;
   timer: NodeJS.Timeout;
-  onClose: () => void;
+  stopWatching: () => void;
 }
 
 /** At most this many requests wait at once; more get 503 `activation-queue-full` (bounded memory). */
@@ -30,7 +37,7 @@ const REACTIVATE_MS = 1000;
 export class HeldRequests {
   private readonly waiting = new Set<Held>();
   /** When each request's wait ends (kept if it is released and held again, e.g. its variant is still at zero). */
-  private readonly deadlines = new WeakMap<http.IncomingMessage, number>();
+  private readonly deadlines = new WeakMap<object, number>();
   private readonly lastAsked = new Map<string, number>();
   private ticker: NodeJS.Timeout | undefined;
 
@@ -40,34 +47,34 @@ export class HeldRequests {
     return this.waiting.size;
   }
 
-  hold(service: string, req: http.IncomingMessage, res: http.ServerResponse, timeoutMs: number): void {
-    if (this.waiting.size >= MAX_HELD) return reply(res, 503, 'activation-queue-full', `too many requests are waiting for ${service} to start`);
-    let deadline = this.deadlines.get(req);
-    if (deadline === undefined) this.deadlines.set(req, (deadline = performance.now() + timeoutMs));
+  hold(service: string, item: Holdable, timeoutMs: number): void {
+    if (this.waiting.size >= MAX_HELD) return item.fail('activation-queue-full', `too many requests are waiting for ${service} to start`);
+    let deadline = this.deadlines.get(item.key);
+    if (deadline === undefined) this.deadlines.set(item.key, (deadline = performance.now() + timeoutMs));
     const remaining = deadline - performance.now();
-    if (remaining <= 0) return reply(res, 503, 'activation-timeout', `no instance of ${service} became ready within ${timeoutMs / 1000} s`);
+    const timedOut = `no instance of ${service} became ready within ${timeoutMs / 1000} s`;
+    if (remaining <= 0) return item.fail('activation-timeout', timedOut);
     const h: Held = {
       service,
-      req,
-      res,
+      item,
       timer: setTimeout(() => {
         this.remove(h);
-        reply(res, 503, 'activation-timeout', `no instance of ${service} became ready within ${timeoutMs / 1000} s`);
+        item.fail('activation-timeout', timedOut);
       }, remaining),
-      onClose: () => this.remove(h),
+      stopWatching: () => {},
     };
-    res.once('close', h.onClose);
+    h.stopWatching = item.onClientGone(() => this.remove(h));
     this.waiting.add(h);
     this.ask(service, true);
     this.ticker ??= setInterval(() => this.reask(), REACTIVATE_MS);
   }
 
-  /** After a new snapshot: releases the requests `ready` says can be routed now. */
-  recheck(ready: (service: string, req: http.IncomingMessage) => boolean): void {
+  /** After a new snapshot: releases the requests whose service `ready` says can be routed now. */
+  recheck(ready: (service: string) => boolean): void {
     for (const h of [...this.waiting]) {
-      if (!ready(h.service, h.req)) continue;
+      if (!ready(h.service)) continue;
       this.remove(h);
-      this.opts.release(h.service, h.req, h.res);
+      h.item.release();
     }
   }
 
@@ -75,14 +82,14 @@ export class HeldRequests {
   failAll(reason: string, message: string): void {
     for (const h of [...this.waiting]) {
       this.remove(h);
-      reply(h.res, 503, reason, message);
+      h.item.fail(reason, message);
     }
   }
 
   private remove(h: Held): void {
     if (!this.waiting.delete(h)) return;
     clearTimeout(h.timer);
-    h.res.off('close', h.onClose);
+    h.stopWatching();
     if (this.waiting.size === 0 && this.ticker) {
       clearInterval(this.ticker);
       this.ticker = undefined;

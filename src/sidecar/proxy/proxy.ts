@@ -62,16 +62,7 @@ export class Proxy {
       this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
     });
     this.snapshots = new SnapshotClient({ stateDir: cfg.stateDir, proxyId: cfg.proxyId, log, onSnapshot: (s) => this.apply(s) });
-    this.held = new HeldRequests({
-      activate: (service) => this.snapshots.activate(service),
-      // A released request is routed afresh with the table that now lists an endpoint.
-      release: (service, req, res) => {
-        const entry = this.table?.services.get(service);
-        if (entry) this.send(entry, req, res);
-        else reply(res, 503, 'unknown-service', `service "${service}" left the mesh`);
-      },
-      log,
-    });
+    this.held = new HeldRequests({ activate: (service) => this.snapshots.activate(service), log });
   }
 
   start(): void {
@@ -271,9 +262,20 @@ export class Proxy {
     }
     const cluster = route.destination();
     if (service.activation && cluster.endpoints.length === 0) {
-      // Held requests are HTTP/1.1; an HTTP/2 stream to a service at zero wakes it and is answered 503 (a gRPC client retries UNAVAILABLE).
-      void this.snapshots.activate(service.name).catch(() => {});
-      return h2Reply(stream, 503, 'scaled-to-zero', `${service.name} is starting from zero; retry`);
+      // Scaled to zero: the stream waits (its body behind HTTP/2 flow control) while an instance starts.
+      return this.held.hold(
+        service.name,
+        {
+          key: stream,
+          release: () => this.sendH2(this.table?.services.get(service.name), service.name, stream, headers),
+          fail: (reason, message) => h2Reply(stream, 503, reason, message),
+          onClientGone: (fn) => {
+            stream.once('close', fn);
+            return () => stream.off('close', fn);
+          },
+        },
+        service.activation.timeoutMs,
+      );
     }
     const admitted: Throttle[] = [];
     for (const t of [route.throttle, cluster.throttle]) {
@@ -312,7 +314,27 @@ export class Proxy {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
-    if (service.activation && route.destination().endpoints.length === 0) return this.held.hold(service.name, req, res, service.activation.timeoutMs);
+    if (service.activation && route.destination().endpoints.length === 0) {
+      const name = service.name;
+      return this.held.hold(
+        name,
+        {
+          key: req,
+          // Routed afresh with the table that now lists an endpoint.
+          release: () => {
+            const entry = this.table?.services.get(name);
+            if (entry) this.send(entry, req, res);
+            else reply(res, 503, 'unknown-service', `service "${name}" left the mesh`);
+          },
+          fail: (reason, message) => reply(res, 503, reason, message),
+          onClientGone: (fn) => {
+            res.once('close', fn);
+            return () => res.off('close', fn);
+          },
+        },
+        service.activation.timeoutMs,
+      );
+    }
     const started = performance.now();
     const trace = propagateTrace(req.headers);
     const fault = route.fault;

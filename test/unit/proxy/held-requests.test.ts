@@ -7,28 +7,44 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeldRequests } from '../../../src/sidecar/proxy/held-requests.js';
 
-async function withServer(held: (h: HeldRequests) => http.RequestListener, opts: { activate?: () => Promise<void> } = {}) {
+async function withServer(timeoutMs: number, opts: { activate?: () => Promise<void> } = {}) {
   const asked: string[] = [];
   const h = new HeldRequests({
     activate: async (service) => {
       asked.push(service);
       await opts.activate?.();
     },
-    release: (_service, req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => res.end(`released ${req.method} ${req.url} ${body}`));
-    },
     log: () => {},
   });
-  const server = http.createServer(held(h));
+  const hold = (req: http.IncomingMessage, res: http.ServerResponse): void =>
+    h.hold(
+      'back',
+      {
+        key: req,
+        release: () => {
+          let body = '';
+          req.on('data', (d: Buffer) => (body += d.toString()));
+          req.on('end', () => res.end(`released ${req.method} ${req.url} ${body}`));
+        },
+        fail: (reason, message) => {
+          res.writeHead(503, { 'x-berth-reason': reason });
+          res.end(message);
+        },
+        onClientGone: (fn) => {
+          res.once('close', fn);
+          return () => res.off('close', fn);
+        },
+      },
+      timeoutMs,
+    );
+  const server = http.createServer(hold);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { h, asked, url, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 test('held requests are released by recheck with their bodies; activation asked once for the burst', async () => {
-  const s = await withServer((h) => (req, res) => h.hold('back', req, res, 5000));
+  const s = await withServer(5000);
   try {
     const replies = [fetch(`${s.url}/a`), fetch(`${s.url}/b`, { method: 'POST', body: 'kept' })];
     await new Promise((r) => setTimeout(r, 100));
@@ -46,7 +62,7 @@ test('held requests are released by recheck with their bodies; activation asked 
 });
 
 test('a request still held after its timeout gets 503 activation-timeout', async () => {
-  const s = await withServer((h) => (req, res) => h.hold('back', req, res, 300));
+  const s = await withServer(300);
   try {
     const t = performance.now();
     const r = await fetch(s.url);
@@ -60,7 +76,7 @@ test('a request still held after its timeout gets 503 activation-timeout', async
 });
 
 test('a client that goes away is forgotten; activation failures keep the request held', async () => {
-  const s = await withServer((h) => (req, res) => h.hold('back', req, res, 5000), { activate: () => Promise.reject(new Error('control plane down')) });
+  const s = await withServer(5000, { activate: () => Promise.reject(new Error('control plane down')) });
   try {
     const ac = new AbortController();
     const gone = fetch(s.url, { signal: ac.signal }).catch(() => 'aborted');
@@ -76,7 +92,7 @@ test('a client that goes away is forgotten; activation failures keep the request
 });
 
 test('while requests wait, activation is asked again every second', async () => {
-  const s = await withServer((h) => (req, res) => h.hold('back', req, res, 5000));
+  const s = await withServer(5000);
   try {
     const r = fetch(s.url);
     await new Promise((res) => setTimeout(res, 2300));
