@@ -3,9 +3,10 @@
 // policy: `block` (the pipeline stops reading until there is room) or `drop_newest` (counted).
 // `submit` resolves when the batch may count as delivered for checkpoints: once the sink
 // acknowledged it (memory), or once it is durably in the disk buffer (disk).
-import type { LogSink } from './sinks/sink.js';
+import type { EncodedBatch, LogSink, RecordEncoder } from './sinks/sink.js';
 import { SinkError } from './sinks/sink.js';
 import { DiskBuffer } from './disk-buffer.js';
+import { toPlainRecord } from './enrich.js';
 import type { LogRecord } from './record.js';
 import { retryDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './retry.js';
 import type { RouteFilter } from './route.js';
@@ -33,8 +34,18 @@ export interface DeliveryStats {
   lastError?: string;
 }
 
+/** Takes one batch record by record (see Delivery.writer). */
+export interface BatchWriter {
+  add(record: LogRecord): void;
+  /** Hands the batch over: resolves like submit(). */
+  end(): Promise<void>;
+}
+
 interface Queued {
-  records: readonly LogRecord[];
+  /** Records (sinks without `encode`), or the batch already encoded in parts of ≤ batchMaxRecords. */
+  records?: readonly LogRecord[];
+  parts?: EncodedBatch[];
+  count: number;
   done: () => void;
 }
 
@@ -63,6 +74,48 @@ export class Delivery {
     return this.disk ? this.disk.bytes >= this.opts.maxBytes : this.stats.queued >= this.opts.maxRecords;
   }
 
+  /**
+   * Streaming form of submit(): where the sink encodes record by record (memory buffer, `block`),
+   * each record is encoded as it is added and can be dropped at once, so a batch's records never
+   * pile up in the heap; otherwise the records are collected and submitted at end().
+   */
+  writer(): BatchWriter {
+    const sink = this.sink;
+    const first = !this.disk && this.opts.whenFull === 'block' && sink.encoder && sink.sendEncoded ? sink.encoder() : undefined;
+    if (!first || !sink.encoder) {
+      const records: LogRecord[] = [];
+      return { add: (r) => void records.push(r), end: () => this.submit(records) };
+    }
+    const newEncoder = sink.encoder.bind(sink) as () => RecordEncoder;
+    const filter = this.filter;
+    const max = this.opts.batchMaxRecords ?? Infinity;
+    const parts: EncodedBatch[] = [];
+    let enc: RecordEncoder | undefined = first;
+    let n = 0;
+    let count = 0;
+    return {
+      add: (r) => {
+        if (filter && !filter(r)) return;
+        (enc ??= newEncoder()).add(r);
+        count++;
+        if (++n >= max) {
+          parts.push(enc.finish());
+          enc = undefined;
+          n = 0;
+        }
+      },
+      end: () => {
+        if (enc && n > 0) parts.push(enc.finish());
+        if (count === 0) return Promise.resolve();
+        return new Promise((resolve) => {
+          this.queue.push({ parts, count, done: resolve });
+          this.stats.queued += count;
+          this.wake();
+        });
+      },
+    };
+  }
+
   /** Hands a batch to this sink (already routed). See the class comment for when it resolves. */
   submit(all: readonly LogRecord[]): Promise<void> {
     const records = this.filter ? all.filter(this.filter) : all;
@@ -80,11 +133,28 @@ export class Delivery {
       this.wake();
       return Promise.resolve();
     }
+    // Encoded right away where the sink can: what waits for the acknowledgement is then the wire
+    // form (outside the JS heap), not the records.
+    const parts = this.encode(records);
+    const count = records.length;
     return new Promise((resolve) => {
-      this.queue.push({ records, done: resolve });
-      this.stats.queued += records.length;
+      this.queue.push(parts ? { parts, count, done: resolve } : { records: records.map(toPlainRecord), count, done: resolve });
+      this.stats.queued += count;
       this.wake();
     });
+  }
+
+  private encode(records: readonly LogRecord[]): EncodedBatch[] | undefined {
+    const sink = this.sink;
+    if (!sink.encode || !sink.sendEncoded) return undefined;
+    const max = this.opts.batchMaxRecords ?? records.length;
+    const parts: EncodedBatch[] = [];
+    try {
+      for (let i = 0; i < records.length; i += max) parts.push(sink.encode(max >= records.length ? records : records.slice(i, i + max)));
+    } catch {
+      return undefined; // send() will say what is wrong (and it is retried like any failure)
+    }
+    return parts;
   }
 
   private wake(): void {
@@ -114,7 +184,7 @@ export class Delivery {
         continue;
       }
       this.running = true;
-      const ok = await this.deliver(next.records);
+      const ok = await this.deliver({ records: next.records.map(toPlainRecord), count: next.records.length, done: () => {} });
       this.running = false;
       if (ok === 'closed') return;
       this.disk.ack(next.next, next.size);
@@ -133,7 +203,7 @@ export class Delivery {
         const q = this.queue[started++];
         inFlight++;
         this.running = true;
-        void this.deliver(q.records).then((ok) => {
+        void this.deliver(q).then((ok) => {
           inFlight--;
           if (ok === 'closed') return;
           done.add(q);
@@ -141,7 +211,7 @@ export class Delivery {
             const head = this.queue.shift() as Queued;
             done.delete(head);
             started--;
-            this.stats.queued -= head.records.length;
+            this.stats.queued -= head.count;
             head.done();
           }
           this.running = inFlight > 0;
@@ -155,24 +225,31 @@ export class Delivery {
   }
 
   /** Sends with retries until acknowledged (or permanently rejected: counted). */
-  private async deliver(records: readonly LogRecord[]): Promise<'ok' | 'rejected' | 'closed'> {
+  private async deliver(q: Queued): Promise<'ok' | 'rejected' | 'closed'> {
+    const records = q.records ?? [];
     const max = this.opts.batchMaxRecords ?? records.length;
-    for (let i = 0; i < records.length; i += max) {
-      const part = max >= records.length ? records : records.slice(i, i + max);
+    const nParts = q.parts ? q.parts.length : Math.ceil(records.length / max);
+    for (let p = 0; p < nParts; p++) {
+      const encoded = q.parts?.[p];
+      const part = encoded ? undefined : max >= records.length ? records : records.slice(p * max, p * max + max);
+      const length = encoded ? encoded.count : (part as readonly LogRecord[]).length;
       let attempt = 0;
       for (;;) {
         if (this.closed) return 'closed';
         try {
-          await this.sink.send(part);
-          this.stats.sent += part.length;
+          if (encoded) await (this.sink.sendEncoded as (b: EncodedBatch) => Promise<void>).call(this.sink, encoded);
+          else await this.sink.send(part as readonly LogRecord[]);
+          this.stats.sent += length;
           this.stats.lastError = undefined;
+          encoded?.release?.();
           break;
         } catch (err) {
           const e = err instanceof SinkError ? err : new SinkError((err as Error).message, true);
           this.stats.lastError = e.message;
           if (!e.retryable) {
-            this.stats.rejected += part.length;
-            this.opts.log?.(`sink ${this.sink.name}: rejected ${part.length} records permanently: ${e.message}`);
+            this.stats.rejected += length;
+            this.opts.log?.(`sink ${this.sink.name}: rejected ${length} records permanently: ${e.message}`);
+            encoded?.release?.();
             break;
           }
           attempt++;

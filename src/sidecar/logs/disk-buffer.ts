@@ -5,6 +5,7 @@
 // write) is cut off on open: it was never acknowledged upstream, so its lines are read again.
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordJson } from './enrich.js';
 import type { LogRecord } from './record.js';
 
 const SEGMENT_BYTES = 8 * 1024 * 1024;
@@ -82,7 +83,9 @@ export class DiskBuffer {
 
   /** Appends one batch durably. */
   append(records: readonly LogRecord[]): void {
-    const body = Buffer.from(JSON.stringify(records));
+    let text = '[';
+    for (let i = 0; i < records.length; i++) text += (i ? ',' : '') + recordJson(records[i]);
+    const body = Buffer.from(text + ']');
     const frame = Buffer.allocUnsafe(HEADER + body.length);
     frame.writeUInt32BE(body.length, 0);
     body.copy(frame, HEADER);

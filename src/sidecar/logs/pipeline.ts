@@ -4,7 +4,6 @@
 import type { CheckpointStore } from './checkpoints.js';
 import type { Delivery } from './delivery.js';
 import type { RecordBuilder } from './enrich.js';
-import type { LogRecord } from './record.js';
 import type { Tailer, TailedLine } from './tailer.js';
 
 export interface PipelineOptions {
@@ -96,20 +95,34 @@ export class Pipeline {
 
   private dispatch(lines: TailedLine[]): void {
     const now = new Date().toISOString();
-    const records: LogRecord[] = new Array(lines.length);
     const commits = new Map<string, { offset: number; path: string }>();
+    // Each record goes to every sink's writer as soon as it is built (and is garbage right after, for
+    // sinks that encode record by record).
+    const writers = this.deliveries.map((d) => d.writer());
+    const nw = writers.length;
+    let c: { offset: number; path: string } | undefined;
+    let cKey = '';
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i];
-      records[i] = this.builder.build(l.line, l.source, now);
+      const rec = this.builder.buildRecord(l.line, l.source, now);
+      for (let w = 0; w < nw; w++) writers[w].add(rec);
       this.stats.bytesRead += l.line.bytes.length + 1;
-      const c = commits.get(l.source.key);
-      if (!c || c.offset < l.commitOffset) commits.set(l.source.key, { offset: l.commitOffset, path: l.path });
+      const key = l.source.key;
+      if (c === undefined || key !== cKey) {
+        c = commits.get(key);
+        cKey = key;
+        if (!c) commits.set(key, (c = { offset: l.commitOffset, path: l.path }));
+      }
+      if (c.offset < l.commitOffset) {
+        c.offset = l.commitOffset;
+        c.path = l.path;
+      }
     }
-    this.stats.linesRead += records.length;
+    this.stats.linesRead += lines.length;
     this.stats.batches++;
     const entry: InFlight = { commits, done: false };
     this.inFlight.push(entry);
-    void Promise.all(this.deliveries.map((d) => d.submit(records))).then(() => {
+    void Promise.all(writers.map((w) => w.end())).then(() => {
       entry.done = true;
       this.commitInOrder();
     });

@@ -76,8 +76,13 @@ class Source {
     this.cri = new CriJoiner(maxLineBytes);
   }
 
+  private cachedMeta: SourceMeta | undefined;
+
+  /** One object per path (not per line). */
   get meta(): SourceMeta {
-    return { key: this.key, file: this.path, process: this.process };
+    const m = this.cachedMeta;
+    if (m !== undefined && m.file === this.path) return m;
+    return (this.cachedMeta = { key: this.key, file: this.path, process: this.process });
   }
 
   /** Earliest file offset still held in a joiner (uncommittable yet). */

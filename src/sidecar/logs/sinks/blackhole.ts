@@ -1,6 +1,11 @@
 // blackhole sink: acknowledges and counts (benchmarks and tests of the pipeline alone).
 import type { LogRecord } from '../record.js';
-import type { LogSink, SinkFeature } from './sink.js';
+import type { EncodedBatch, LogSink, RecordEncoder, SinkFeature } from './sink.js';
+
+interface Counted extends EncodedBatch {
+  count: number;
+  bytes: number;
+}
 
 export class BlackholeSink implements LogSink {
   readonly type = 'blackhole';
@@ -10,9 +15,30 @@ export class BlackholeSink implements LogSink {
 
   constructor(readonly name = 'blackhole') {}
 
-  async send(records: readonly LogRecord[]): Promise<void> {
-    this.records += records.length;
-    for (const r of records) this.bytes += r.message.length;
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): Counted {
+    let bytes = 0;
+    for (const r of records) bytes += r.message.length;
+    return { count: records.length, bytes };
+  }
+
+  encoder(): RecordEncoder {
+    const c: Counted = { count: 0, bytes: 0 };
+    return {
+      add: (r) => {
+        c.count++;
+        c.bytes += r.message.length;
+      },
+      finish: () => c,
+    };
+  }
+
+  async sendEncoded(batch: EncodedBatch): Promise<void> {
+    this.records += batch.count;
+    this.bytes += (batch as Counted).bytes;
   }
 
   async close(): Promise<void> {}

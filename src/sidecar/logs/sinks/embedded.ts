@@ -4,9 +4,11 @@
 // while it is down, send() rejects as retryable and the pipeline holds its position.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordJson } from '../enrich.js';
 import type { LogRecord } from '../record.js';
+import { encodeAll, TextBodyEncoder } from './encode.js';
 import { post } from './http-post.js';
-import { SinkError, type LogSink, type SinkFeature } from './sink.js';
+import { SinkError, type EncodedBatch, type EncodedBody, type LogSink, type RecordEncoder, type SinkFeature } from './sink.js';
 
 export class EmbeddedStoreSink implements LogSink {
   readonly type = 'embedded';
@@ -32,11 +34,21 @@ export class EmbeddedStoreSink implements LogSink {
     return this.target;
   }
 
-  async send(records: readonly LogRecord[]): Promise<void> {
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): EncodedBatch {
+    return encodeAll(this.encoder(), records);
+  }
+
+  encoder(): RecordEncoder {
+    return new TextBodyEncoder('{"records":[', ']}', ',', recordJson);
+  }
+
+  async sendEncoded(batch: EncodedBatch): Promise<void> {
     const t = this.resolveTarget();
-    let body = '{"records":[';
-    for (let i = 0; i < records.length; i++) body += (i ? ',' : '') + JSON.stringify(records[i]);
-    body += ']}';
+    const body = (batch as EncodedBody).body;
     try {
       await post({ url: t.url, contentType: 'application/json', headers: { authorization: `Bearer ${t.token}` }, timeoutMs: 30_000 }, body);
     } catch (err) {

@@ -1,6 +1,127 @@
 // Wire encodings shared by the push sinks: nanosecond timestamps, Loki push JSON, Elasticsearch
 // _bulk NDJSON, OTLP/HTTP JSON logs and syslog RFC 5424 messages.
+import { recordFields, recordJson, toPlainRecord } from '../enrich.js';
 import type { LogRecord } from '../record.js';
+import type { EncodedBatch, EncodedBody, RecordEncoder } from './sink.js';
+
+/**
+ * Body buffers, reused: a batch's body lives until the batch is acknowledged, long enough for its
+ * JS object to reach V8's old generation, where a dead one (and its off-heap memory) would wait for
+ * a full collection. Delivery gives each body back once its batch is done (EncodedBatch.release).
+ */
+const pool: Buffer[] = [];
+const POOL_MAX = 8;
+let hint = 64 * 1024;
+
+function acquire(min: number): Buffer {
+  for (let i = pool.length - 1; i >= 0; i--) {
+    if (pool[i].length >= min) {
+      const b = pool[i];
+      pool.splice(i, 1);
+      return b;
+    }
+  }
+  return Buffer.allocUnsafeSlow(Math.max(min, hint));
+}
+
+function giveBack(b: Buffer): void {
+  if (pool.length < POOL_MAX) pool.push(b);
+}
+
+/**
+ * Text gathered into one (pooled) Buffer: pending text is written out once it passes ~16 KiB, so a
+ * batch never becomes one large heap string (those live in V8's large-object space until a full
+ * collection), and there are no pieces to concatenate.
+ */
+export class BufferBuilder {
+  private buf: Buffer | undefined;
+  private used = 0;
+  private text = '';
+
+  add(s: string): void {
+    this.text += s;
+    if (this.text.length > 16 * 1024) this.spill();
+  }
+
+  private spill(): void {
+    const t = this.text;
+    if (t.length === 0) return;
+    const worst = t.length * 3; // UTF-8 bytes per UTF-16 unit at most
+    if (this.buf === undefined) this.buf = acquire(worst);
+    else if (this.used + worst > this.buf.length) {
+      const next = acquire(Math.max(this.buf.length * 2, this.used + worst));
+      this.buf.copy(next, 0, 0, this.used);
+      giveBack(this.buf);
+      this.buf = next;
+    }
+    this.used += this.buf.write(t, this.used, 'utf8');
+    this.text = '';
+  }
+
+  /** The body, and how to give its buffer back once nothing uses it any more. */
+  finishPooled(): { body: Buffer; release: () => void } {
+    this.spill();
+    const buf = this.buf ?? Buffer.alloc(0);
+    this.buf = undefined;
+    hint = Math.min(64 * 1024 * 1024, Math.max(hint, Math.ceil(this.used * 1.25)));
+    let released = false;
+    return {
+      body: buf.subarray(0, this.used),
+      release: () => {
+        if (released || buf.length === 0) return;
+        released = true;
+        giveBack(buf);
+      },
+    };
+  }
+
+  finish(): Buffer {
+    const { body } = this.finishPooled();
+    return body;
+  }
+}
+
+/** Streams records into one body: `open`, each record's text (joined by `separator`), `close`. */
+export class TextBodyEncoder implements RecordEncoder {
+  private readonly b = new BufferBuilder();
+  private count = 0;
+
+  constructor(
+    open: string,
+    private readonly close: string,
+    private readonly separator: string,
+    private readonly text: (r: LogRecord) => string,
+  ) {
+    if (open) this.b.add(open);
+  }
+
+  add(r: LogRecord): void {
+    this.b.add(this.count++ === 0 ? this.text(r) : this.separator + this.text(r));
+  }
+
+  finish(): EncodedBody {
+    if (this.close) this.b.add(this.close);
+    const { body, release } = this.b.finishPooled();
+    return { count: this.count, body, release };
+  }
+}
+
+const lineOf = (r: LogRecord): string => recordJson(r) + '\n';
+
+/** A JSON array of the records (`JSON.stringify(records)`). */
+export const jsonArrayEncoder = (): TextBodyEncoder => new TextBodyEncoder('[', ']', ',', recordJson);
+/** One `JSON.stringify(record)` and a newline per record (file and stdout sinks). */
+export const jsonLinesEncoder = (): TextBodyEncoder => new TextBodyEncoder('', '', '', lineOf);
+
+export function encodeAll(encoder: RecordEncoder, records: readonly LogRecord[]): EncodedBatch {
+  for (const r of records) encoder.add(r);
+  return encoder.finish();
+}
+
+/** `JSON.stringify(records)` as a Buffer. */
+export function encodeJsonArray(records: readonly LogRecord[]): Buffer {
+  return (encodeAll(jsonArrayEncoder(), records) as EncodedBody).body;
+}
 
 /** Epoch nanoseconds (as a decimal string) of an RFC 3339 timestamp, keeping sub-millisecond digits. */
 export function timeNs(iso: string): string {
@@ -36,7 +157,7 @@ export function elasticBulk(records: readonly LogRecord[], index: string): strin
   let out = '';
   for (const r of records) {
     out += JSON.stringify({ index: { _index: index, _id: r.id } }) + '\n';
-    const { time, ...rest } = r;
+    const { time, ...rest } = toPlainRecord(r);
     out += JSON.stringify({ '@timestamp': time, ...rest }) + '\n';
   }
   return out;
@@ -66,7 +187,8 @@ export function otlpLogs(records: readonly LogRecord[]): string {
       resources.set(key, res);
     }
     const attributes = [attr('log.iostream', r.stream), attr('log.file.path', r.file), attr('berth.record_id', r.id)];
-    if (r.fields) for (const [k, v] of Object.entries(r.fields)) attributes.push(attr(k, v));
+    const fields = recordFields(r);
+    if (fields) for (const [k, v] of Object.entries(fields)) attributes.push(attr(k, v));
     const ns = timeNs(r.time);
     res.scopeLogs[0].logRecords.push({
       timeUnixNano: ns,

@@ -3,7 +3,8 @@
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { LogRecord } from '../record.js';
-import { SinkError, type LogSink, type SinkFeature } from './sink.js';
+import { encodeAll, jsonLinesEncoder } from './encode.js';
+import { SinkError, type EncodedBatch, type EncodedBody, type LogSink, type RecordEncoder, type SinkFeature } from './sink.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -22,10 +23,20 @@ export class FileSink implements LogSink {
     private readonly opts: FileSinkOptions,
   ) {}
 
-  async send(records: readonly LogRecord[]): Promise<void> {
-    let text = '';
-    for (const r of records) text += JSON.stringify(r) + '\n';
-    const buf = Buffer.from(text);
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): EncodedBatch {
+    return encodeAll(jsonLinesEncoder(), records);
+  }
+
+  encoder(): RecordEncoder {
+    return jsonLinesEncoder();
+  }
+
+  async sendEncoded(batch: EncodedBatch): Promise<void> {
+    const buf = (batch as EncodedBody).body;
     try {
       this.open();
       if (this.size > 0 && this.size + buf.length > (this.opts.maxBytes ?? 64 * 1024 * 1024)) this.rotate();

@@ -15,7 +15,11 @@ export interface PostOptions {
 
 const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 4 }), https: new https.Agent({ keepAlive: true, maxSockets: 4 }) };
 
-/** Posts `body`; resolves the response text on 2xx, rejects with SinkError otherwise. */
+/**
+ * Posts `body`; resolves the response text on 2xx, rejects with SinkError otherwise. Settles only
+ * once the request has been written out too (a server may answer before reading everything), so
+ * the caller may reuse `body` afterwards.
+ */
 export function post(opts: PostOptions, body: Buffer | string): Promise<string> {
   const u = new URL(opts.url);
   let payload = typeof body === 'string' ? Buffer.from(body) : body;
@@ -26,7 +30,16 @@ export function post(opts: PostOptions, body: Buffer | string): Promise<string> 
   }
   headers['content-length'] = String(payload.length);
   const mod = u.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
+  return new Promise((resolveReply, rejectReply) => {
+    let finished = false;
+    let outcome: (() => void) | undefined;
+    const settle = (f: () => void): void => {
+      if (outcome) return;
+      outcome = f;
+      if (finished) f();
+    };
+    const resolve = (text: string): void => settle(() => resolveReply(text));
+    const reject = (e: unknown): void => settle(() => rejectReply(e));
     const req = mod.request(
       { method: 'POST', hostname: u.hostname, port: u.port || undefined, path: u.pathname + u.search, headers, agent: u.protocol === 'https:' ? agents.https : agents.http },
       (res) => {
@@ -41,6 +54,15 @@ export function post(opts: PostOptions, body: Buffer | string): Promise<string> 
         });
       },
     );
+    req.on('finish', () => {
+      finished = true;
+      outcome?.();
+    });
+    req.on('close', () => {
+      // Destroyed (error, timeout): nothing of it is written any more.
+      finished = true;
+      outcome?.();
+    });
     req.setTimeout(opts.timeoutMs ?? 10_000, () => req.destroy(new Error(`timed out after ${opts.timeoutMs ?? 10_000} ms`)));
     req.on('error', (e) => reject(e instanceof SinkError ? e : new SinkError(`${u.host}: ${e.message}`, true)));
     req.end(payload);

@@ -1,9 +1,9 @@
 // http sink: batches pushed as `json` (an array of records), `loki` (push API JSON) or
 // `elasticsearch` (_bulk NDJSON; per-item 429/5xx are retried, the record id makes retries idempotent).
 import type { LogRecord } from '../record.js';
-import { elasticBulk, lokiPush } from './encode.js';
+import { elasticBulk, encodeAll, jsonArrayEncoder, lokiPush, TextBodyEncoder } from './encode.js';
 import { post } from './http-post.js';
-import { SinkError, type LogSink, type SinkFeature } from './sink.js';
+import { SinkError, type EncodedBatch, type EncodedBody, type LogSink, type RecordEncoder, type SinkFeature } from './sink.js';
 
 export interface HttpSinkOptions {
   url: string;
@@ -25,17 +25,34 @@ export class HttpSink implements LogSink {
     this.features = opts.format === 'elasticsearch' ? ['ack', 'batch', 'gzip', 'headers', 'retry-after', 'dedup', 'fields'] : opts.format === 'json' ? ['ack', 'batch', 'gzip', 'headers', 'retry-after', 'fields'] : ['ack', 'batch', 'gzip', 'headers', 'retry-after'];
   }
 
-  async send(records: readonly LogRecord[]): Promise<void> {
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): EncodedBatch {
+    const e = this.encoder();
+    if (e) return encodeAll(e, records);
+    return { count: records.length, body: Buffer.from(lokiPush(records)) } as EncodedBody;
+  }
+
+  /** json and elasticsearch bodies are built record by record (loki groups them: encode() at the end). */
+  encoder(): RecordEncoder | undefined {
+    if (this.opts.format === 'json') return jsonArrayEncoder();
+    if (this.opts.format === 'elasticsearch') {
+      const index = this.opts.index ?? 'berth-logs';
+      return new TextBodyEncoder('', '', '', (r) => elasticBulk([r], index));
+    }
+    return undefined;
+  }
+
+  async sendEncoded(batch: EncodedBatch): Promise<void> {
+    const { body } = batch as EncodedBody;
     const o = { url: this.opts.url, gzip: this.opts.gzip, headers: this.opts.headers, timeoutMs: this.opts.timeoutMs };
-    if (this.opts.format === 'loki') {
-      await post({ ...o, contentType: 'application/json' }, lokiPush(records));
+    if (this.opts.format !== 'elasticsearch') {
+      await post({ ...o, contentType: 'application/json' }, body);
       return;
     }
-    if (this.opts.format === 'json') {
-      await post({ ...o, contentType: 'application/json' }, JSON.stringify(records));
-      return;
-    }
-    const reply = await post({ ...o, contentType: 'application/x-ndjson' }, elasticBulk(records, this.opts.index ?? 'berth-logs'));
+    const reply = await post({ ...o, contentType: 'application/x-ndjson' }, body);
     let parsed: { errors?: boolean; items?: { index?: { status?: number; error?: unknown } }[] };
     try {
       parsed = JSON.parse(reply) as typeof parsed;

@@ -2,7 +2,7 @@
 import type { LogRecord } from '../record.js';
 import { otlpLogs } from './encode.js';
 import { post } from './http-post.js';
-import type { LogSink, SinkFeature } from './sink.js';
+import type { EncodedBatch, EncodedBody, LogSink, SinkFeature } from './sink.js';
 
 export interface OtlpSinkOptions {
   url: string;
@@ -20,8 +20,16 @@ export class OtlpSink implements LogSink {
     private readonly opts: OtlpSinkOptions,
   ) {}
 
-  async send(records: readonly LogRecord[]): Promise<void> {
-    await post({ url: this.opts.url, gzip: this.opts.gzip, headers: this.opts.headers, timeoutMs: this.opts.timeoutMs, contentType: 'application/json' }, otlpLogs(records));
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): EncodedBody {
+    return { count: records.length, body: Buffer.from(otlpLogs(records)) };
+  }
+
+  async sendEncoded(batch: EncodedBatch): Promise<void> {
+    await post({ url: this.opts.url, gzip: this.opts.gzip, headers: this.opts.headers, timeoutMs: this.opts.timeoutMs, contentType: 'application/json' }, (batch as EncodedBody).body);
   }
 
   async close(): Promise<void> {}

@@ -19,7 +19,42 @@ export interface LogSink {
   readonly type: string;
   readonly features: readonly SinkFeature[];
   send(records: readonly LogRecord[]): Promise<void>;
+  /**
+   * Optional pair: `encode` turns a batch into what goes on the wire as soon as it is handed over (so
+   * its records need not be kept until acknowledged), `sendEncoded` sends that (with the same
+   * acknowledgement rules as `send`; it may be called again for a retry). `send(r)` must equal
+   * `sendEncoded(encode(r))`.
+   */
+  encode?(records: readonly LogRecord[]): EncodedBatch;
+  sendEncoded?(batch: EncodedBatch): Promise<void>;
+  /**
+   * Optional streaming form of `encode` (records are added one by one and can be dropped right away);
+   * undefined when this sink (as configured) needs the whole batch at once.
+   */
+  encoder?(): RecordEncoder | undefined;
   close(): Promise<void>;
+}
+
+export interface RecordEncoder {
+  add(record: LogRecord): void;
+  /** The batch of everything added (the same as `encode` of those records). */
+  finish(): EncodedBatch;
+}
+
+/** A batch in a sink's wire form (each sink adds what it needs). */
+export interface EncodedBatch {
+  /** Records it holds. */
+  readonly count: number;
+  /**
+   * Called once the batch is done with (acknowledged, or given up): its memory may be reused. Only
+   * after sendEncoded() resolved or rejected, never while a send is under way.
+   */
+  release?(): void;
+}
+
+/** The usual wire form: one body. */
+export interface EncodedBody extends EncodedBatch {
+  readonly body: Buffer;
 }
 
 export class SinkError extends Error {

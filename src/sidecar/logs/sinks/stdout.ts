@@ -1,6 +1,7 @@
 // stdout sink: one JSON record per line on the agent's own stdout (acknowledged once written).
 import type { LogRecord } from '../record.js';
-import type { LogSink, SinkFeature } from './sink.js';
+import { encodeAll, jsonLinesEncoder } from './encode.js';
+import type { EncodedBatch, EncodedBody, LogSink, RecordEncoder, SinkFeature } from './sink.js';
 
 export class StdoutSink implements LogSink {
   readonly type = 'stdout';
@@ -12,10 +13,20 @@ export class StdoutSink implements LogSink {
   ) {}
 
   send(records: readonly LogRecord[]): Promise<void> {
-    let text = '';
-    for (const r of records) text += JSON.stringify(r) + '\n';
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): EncodedBatch {
+    return encodeAll(jsonLinesEncoder(), records);
+  }
+
+  encoder(): RecordEncoder {
+    return jsonLinesEncoder();
+  }
+
+  sendEncoded(batch: EncodedBatch): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.out.write(text, (err) => (err ? reject(err) : resolve()));
+      this.out.write((batch as EncodedBody).body, (err) => (err ? reject(err) : resolve()));
     });
   }
 

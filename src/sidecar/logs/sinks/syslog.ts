@@ -5,7 +5,13 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { LogRecord } from '../record.js';
 import { syslog5424 } from './encode.js';
-import { SinkError, type LogSink, type SinkFeature } from './sink.js';
+import { SinkError, type EncodedBatch, type LogSink, type SinkFeature } from './sink.js';
+
+/** TCP: the framed messages in one body; UDP: one datagram each. */
+interface SyslogBatch extends EncodedBatch {
+  body?: Buffer;
+  datagrams?: Buffer[];
+}
 
 export interface SyslogSinkOptions {
   host: string;
@@ -28,16 +34,32 @@ export class SyslogSink implements LogSink {
     this.features = opts.protocol === 'tcp' ? ['ack', 'batch'] : ['batch'];
   }
 
-  async send(records: readonly LogRecord[]): Promise<void> {
-    if (this.opts.protocol === 'udp') return this.sendUdp(records);
-    const sock = await this.connect();
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): SyslogBatch {
+    if (this.opts.protocol === 'udp') {
+      const datagrams = records.map((r) => {
+        const m = Buffer.from(syslog5424(r, this.opts.facility, this.opts.hostname));
+        return m.length > 65_000 ? m.subarray(0, 65_000) : m;
+      });
+      return { count: records.length, datagrams };
+    }
     let text = '';
     for (const r of records) {
       const m = syslog5424(r, this.opts.facility, this.opts.hostname);
       text += `${Buffer.byteLength(m)} ${m}`;
     }
+    return { count: records.length, body: Buffer.from(text) };
+  }
+
+  async sendEncoded(batch: EncodedBatch): Promise<void> {
+    const b = batch as SyslogBatch;
+    if (b.datagrams) return this.sendUdp(b.datagrams);
+    const sock = await this.connect();
     await new Promise<void>((resolve, reject) => {
-      sock.write(text, (err) => {
+      sock.write(b.body ?? Buffer.alloc(0), (err) => {
         if (err) {
           this.socket?.destroy();
           this.socket = undefined;
@@ -67,12 +89,10 @@ export class SyslogSink implements LogSink {
     });
   }
 
-  private async sendUdp(records: readonly LogRecord[]): Promise<void> {
+  private async sendUdp(datagrams: readonly Buffer[]): Promise<void> {
     this.udp ??= dgram.createSocket(this.opts.host.includes(':') ? 'udp6' : 'udp4');
     const sock = this.udp;
-    for (const r of records) {
-      let m = Buffer.from(syslog5424(r, this.opts.facility, this.opts.hostname));
-      if (m.length > 65_000) m = m.subarray(0, 65_000);
+    for (const m of datagrams) {
       await new Promise<void>((resolve, reject) => sock.send(m, this.opts.port, this.opts.host, (err) => (err ? reject(new SinkError(`syslog udp: ${err.message}`, true)) : resolve())));
     }
   }
