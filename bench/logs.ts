@@ -5,9 +5,11 @@
 //   parsed   file → HTTP sink (json format) with the json parser and enrichment, to an in-bench server
 //   rsyslog  imfile → omfile (Debian's rsyslogd), the baseline
 //   loss     lines lost through create-rotation, agent SIGKILL and a 1 s sink outage (must be 0)
-// BENCH_LINES (default 1,000,000) sets N; BENCH_AGENT_NODE_FLAGS overrides the agent's Node flags.
+// BENCH_LINES (default 1,000,000) sets N; BENCH_AGENT_NODE_FLAGS overrides the agent's Node flags
+// (e.g. add `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the agent); BENCH_ONLY=raw,parsed,rsyslog,loss
+// runs only the listed parts; BENCH_AGENT_LOG=<file> appends the agent's stdout and stderr there (e.g. --trace-gc).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, openSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,13 @@ const N = Number(process.env.BENCH_LINES ?? 1_000_000);
 const agentMain = resolve(fileURLToPath(new URL('.', import.meta.url)), '../src/sidecar/logs/main.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
+const tempDirs: string[] = [];
+/** A temp directory, removed when the bench ends (the input alone is ~180 MiB). */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 function line(i: number): string {
   const base = `{"ts":"2026-11-26T22:34:19.${String(i % 1000).padStart(3, '0')}Z","level":"${i % 10 === 0 ? 'error' : 'info'}","msg":"request handled seq=${i}","method":"GET","path":"/api/v1/orders","status":200,"ms":${i % 97}}`;
@@ -63,10 +72,11 @@ function startAgent(dir: string, files: string[], sinks: LogSinkConfig[], parser
     sinks,
   };
   // The same flags the plan gives the agent under its default 128 MiB limit (src/plan/sidecars/logs.ts).
-  const flags = process.env.BENCH_AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-old-space-size=64', '--max-semi-space-size=8'];
+  const flags = process.env.BENCH_AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? ['--max-old-space-size=64', '--max-semi-space-size=2'];
+  const agentLog = process.env.BENCH_AGENT_LOG ? openSync(process.env.BENCH_AGENT_LOG, 'a') : 'ignore';
   const child = spawn(process.execPath, [...flags, agentMain], {
     env: { ...process.env, BERTH_STATE_DIR: stateDir, BERTH_LOGS_CONFIG: JSON.stringify(config), BERTH_APP: 'bench', BERTH_SERVICE: 'web', BERTH_INSTANCE: 'web-1', BERTH_NODE: 'node-1', BERTH_REVISION: 'r1', BERTH_LOGS_STATUS_MS: '50' },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', agentLog, agentLog],
   });
   const statusPath = join(stateDir, 'logs-agent', 'web-1', 'status.json');
   return {
@@ -90,7 +100,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 /** Runs one agent over the input until its sink has `n` records; returns throughput and resources. */
 async function measureAgent(input: string, sinks: LogSinkConfig[], parsers: LogAgentConfig['parsers'], sinkName: string, n: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-logs-'));
+  const dir = tempDir('bench-logs-');
   const bytes = statSync(input).size;
   const t0 = performance.now();
   const run = startAgent(dir, [input], sinks, parsers);
@@ -146,7 +156,7 @@ async function countingServer(trackSeqs: boolean): Promise<{ port: number; count
 async function rsyslogBaseline(input: string, n: number) {
   const bin = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find(existsSync);
   if (!bin) return { skipped: 'rsyslogd not installed' };
-  const dir = mkdtempSync(join(tmpdir(), 'bench-rsyslog-'));
+  const dir = tempDir('bench-rsyslog-');
   mkdirSync(join(dir, 'work'));
   const out = join(dir, 'out.log');
   const conf = join(dir, 'rsyslog.conf');
@@ -179,7 +189,7 @@ async function rsyslogBaseline(input: string, n: number) {
 /** Rotation + SIGKILL + outage with real processes; returns lines lost and duplicates. */
 async function lossScenario() {
   const M = 200_000;
-  const dir = mkdtempSync(join(tmpdir(), 'bench-loss-'));
+  const dir = tempDir('bench-loss-');
   mkdirSync(join(dir, 'logs'));
   const file = join(dir, 'logs', 'app.log');
   const srv = await countingServer(true);
@@ -209,17 +219,22 @@ async function lossScenario() {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-logs-input-'));
+  const dir = tempDir('bench-logs-input-');
   const input = join(dir, 'input.log');
   writeInput(input, 0, N);
   const inputMiB = +(statSync(input).size / MiB).toFixed(1);
 
-  const rsyslog = await rsyslogBaseline(input, N);
-  const raw = await measureAgent(input, [{ type: 'blackhole', name: 'blackhole' }], [], 'blackhole', N);
-  const srv = await countingServer(false);
-  const parsed = await measureAgent(input, [{ type: 'http', name: 'http', url: `http://127.0.0.1:${srv.port}/`, format: 'json', batchMaxRecords: 1000 }], [{ type: 'json' }], 'http', N);
-  srv.close();
-  const loss = await lossScenario();
+  const only = process.env.BENCH_ONLY?.split(',');
+  const want = (part: string) => !only || only.includes(part);
+  const rsyslog = want('rsyslog') ? await rsyslogBaseline(input, N) : { skipped: 'BENCH_ONLY' };
+  const raw = want('raw') ? await measureAgent(input, [{ type: 'blackhole', name: 'blackhole' }], [], 'blackhole', N) : undefined;
+  let parsed;
+  if (want('parsed')) {
+    const srv = await countingServer(false);
+    parsed = await measureAgent(input, [{ type: 'http', name: 'http', url: `http://127.0.0.1:${srv.port}/`, format: 'json', batchMaxRecords: 1000 }], [{ type: 'json' }], 'http', N);
+    srv.close();
+  }
+  const loss = want('loss') ? await lossScenario() : undefined;
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? +(a / b).toFixed(2) : null);
   const rs = 'mibPerSec' in rsyslog ? rsyslog.mibPerSec : undefined;
   console.log(
@@ -232,11 +247,15 @@ async function main(): Promise<void> {
       raw,
       parsed,
       rsyslog,
-      rawVsRsyslog: ratio(raw.mibPerSec, rs),
-      parsedVsRsyslog: ratio(parsed.mibPerSec, rs),
+      rawVsRsyslog: ratio(raw?.mibPerSec, rs),
+      parsedVsRsyslog: ratio(parsed?.mibPerSec, rs),
       loss,
     }),
   );
 }
 
-await main();
+try {
+  await main();
+} finally {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+}

@@ -8,9 +8,13 @@ import { splitCommand } from '../../contract/index.js';
 import { LOG_AGENT_CONFIG_ENV, LOG_AGENT_SIDECAR_NAME, LOG_AGENT_STATE_DIR_ENV, type LogAgentConfig } from '../../lib/log-agent-config.js';
 import type { SidecarBuilder } from '../platform-sidecars.js';
 
-/** Node flags for the agent process under a memory limit of `memoryMiB`. */
+/**
+ * Node flags for the agent process under a memory limit of `memoryMiB`. A 2 MiB semi-space keeps the
+ * young generation (most of the agent's allocations die there: records are encoded as they are built)
+ * small; bench/logs measured peak RSS 68–75 MiB with it against 77–90 MiB with 8 MiB.
+ */
 export function logAgentHeapFlags(memoryMiB: number): string[] {
-  return [`--max-old-space-size=${Math.max(24, Math.floor(memoryMiB / 2))}`, '--max-semi-space-size=8'];
+  return [`--max-old-space-size=${Math.max(24, Math.floor(memoryMiB / 2))}`, '--max-semi-space-size=2'];
 }
 
 const logsMain = fileURLToPath(new URL('../../sidecar/logs/main.js', import.meta.url));
