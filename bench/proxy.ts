@@ -12,9 +12,12 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROXY_NODE_FLAGS } from '../src/lib/mesh-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const proxyMain = join(here, '..', 'src', 'sidecar', 'proxy', 'main.js');
+/** Node flags for the two proxies (default: the ones the platform starts them with, see src/plan/sidecars/proxy.ts). */
+const PROXY_FLAGS = (process.env.BENCH_PROXY_NODE_FLAGS ?? PROXY_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
 const fixedRate = join(here, 'proxy-lib', 'fixed-rate.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -81,8 +84,8 @@ async function berthPair(accessLog: boolean): Promise<{ a: ChildProcess; b: Chil
   writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
   writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
   const common = { BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
-  const b = start(process.execPath, [proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(P.bIn), BERTH_PROXY_APP_PORT: String(P.origin), BERTH_PROXY_ADMIN_PORT: String(P.bAdmin) });
-  const a = start(process.execPath, [proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(P.aIn), BERTH_PROXY_APP_PORT: String(P.aApp), BERTH_PROXY_ADMIN_PORT: String(P.aAdmin), BERTH_PROXY_OUTBOUND: `b=${P.aOut}` });
+  const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(P.bIn), BERTH_PROXY_APP_PORT: String(P.origin), BERTH_PROXY_ADMIN_PORT: String(P.bAdmin) });
+  const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(P.aIn), BERTH_PROXY_APP_PORT: String(P.aApp), BERTH_PROXY_ADMIN_PORT: String(P.aAdmin), BERTH_PROXY_OUTBOUND: `b=${P.aOut}` });
   await until(`http://${HOST}:${P.aOut}/`);
   return { a, b };
 }

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { GATEWAY_ID, meshPorts, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
+import { GATEWAY_ID, meshPorts, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -61,7 +61,7 @@ export function gatewayInstance(desired: DesiredState | undefined, opts: { node:
     revision: 'gateway-1',
     node: opts.node,
     host,
-    main: { name: 'berth-proxy', argv: [process.execPath, proxyMain], cwd: opts.stateDir, env },
+    main: { name: 'berth-proxy', argv: [process.execPath, ...PROXY_NODE_FLAGS, proxyMain], cwd: opts.stateDir, env },
     sidecars: [],
     probes: {},
     restart: { policy: 'always', initialSeconds: 0.2, maxSeconds: 5, resetAfterSeconds: 30 },

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envVarName } from '../../contract/index.js';
-import { meshPorts } from '../../lib/mesh-protocol.js';
+import { meshPorts, PROXY_NODE_FLAGS } from '../../lib/mesh-protocol.js';
 import type { SidecarBuilder } from '../platform-sidecars.js';
 
 const proxyMain = fileURLToPath(new URL('../../sidecar/proxy/main.js', import.meta.url));
@@ -27,7 +27,7 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
   return {
     sidecar: {
       name: 'berth-proxy',
-      argv: [process.execPath, proxyMain],
+      argv: [process.execPath, ...PROXY_NODE_FLAGS, proxyMain],
       cwd: ctx.dir,
       // Traffic reaches the instance through this listener: the instance is not ready before it listens.
       listenPort: port,

@@ -1,15 +1,14 @@
-// The data path: sends one request to an endpoint of a cluster over a keep-alive pool (undici) and
-// streams the response straight into the client's response (undici's stream API writes into it; no
-// intermediate readable). Retries what never reached an app (connect failure, or a 503 carrying the
+// The data path: sends one request to an endpoint of a cluster over a keep-alive pool of raw
+// sockets (upstream-client.ts) and streams the response straight into the client's response.
+// Retries what never reached an app (connect failure, or a 503 carrying the
 // Berth reason header from a peer proxy) on another endpoint, plus what the route's `retries` asks
 // for; applies the route's timeout and header rewrites; feeds outlier detection and least_request.
 import type http from 'node:http';
-import { Writable } from 'node:stream';
-import type { Pool } from 'undici';
 import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/mesh-protocol.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
+import { UpstreamPool, type UpstreamError } from './upstream-client.js';
 
 /** Headers that describe one connection, not the message; never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect'];
@@ -25,46 +24,16 @@ export interface Upstream {
   port: number;
 }
 
-/**
- * undici is most of the proxy's start-up time (its import takes longer than everything else put
- * together), and the proxy's listening is what an instance's readiness waits for. So the listeners
- * bind first and undici loads right after; requests arriving before it is there wait for it.
- */
-let PoolImpl: typeof Pool | undefined;
-let loading: Promise<void> | undefined;
-
-export function loadUpstreamClient(): Promise<void> {
-  loading ??= import('undici').then((m) => {
-    PoolImpl = m.Pool;
-  });
-  return loading;
-}
-
-/** True once the upstream client is loaded (forward() may be called). */
-export function upstreamClientLoaded(): boolean {
-  return PoolImpl !== undefined;
-}
-
 /** One keep-alive pool per upstream address (and pool limits), closed when the address leaves the routing table. */
 export class Pools {
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, UpstreamPool>();
 
-  get(u: Upstream, limits?: MeshPolicy['connectionPool']): Pool {
+  get(u: Upstream, limits?: MeshPolicy['connectionPool']): UpstreamPool {
     const addr = `${u.host}:${u.port}`;
     const key = limits && (limits.maxConnections !== undefined || limits.maxRequestsPerConnection !== undefined) ? `${addr}|${limits.maxConnections}|${limits.maxRequestsPerConnection}` : addr;
     let p = this.pools.get(key);
     if (!p) {
-      if (!PoolImpl) throw new Error('the upstream client is not loaded yet (call loadUpstreamClient first)');
-      p = new PoolImpl(`http://${addr}`, {
-        pipelining: 1,
-        keepAliveTimeout: 4000,
-        keepAliveMaxTimeout: 60_000,
-        headersTimeout: 15_000,
-        bodyTimeout: 300_000,
-        connectTimeout: 2000,
-        ...(limits?.maxConnections !== undefined ? { connections: limits.maxConnections } : {}),
-        ...(limits?.maxRequestsPerConnection !== undefined ? { maxRequestsPerClient: limits.maxRequestsPerConnection } : {}),
-      });
+      p = new UpstreamPool(u.host, u.port, { maxConnections: limits?.maxConnections, maxRequestsPerConnection: limits?.maxRequestsPerConnection });
       this.pools.set(key, p);
     }
     return p;
@@ -76,14 +45,13 @@ export class Pools {
       const addr = key.split('|')[0];
       if (keep.has(addr)) continue;
       this.pools.delete(key);
-      void p.close().catch(() => {});
+      p.close();
     }
   }
 
-  async closeAll(): Promise<void> {
-    const all = [...this.pools.values()];
+  closeAll(): void {
+    for (const p of this.pools.values()) p.close();
     this.pools.clear();
-    await Promise.all(all.map((p) => p.close().catch(() => {})));
   }
 }
 
@@ -119,15 +87,9 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
-/** A writable that discards a response we are going to retry. */
-function sink(): Writable {
-  return new Writable({ write: (_c, _e, cb) => cb() });
-}
-
-function classify(err: unknown): number {
-  const code = (err as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL') return CONNECT_FAILURE;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_ABORTED' || (err as Error).name === 'AbortError') return 504;
+function classify(err: UpstreamError): number {
+  if (err.code === 'CONNECT') return CONNECT_FAILURE;
+  if (err.code === 'HEADERS_TIMEOUT' || err.code === 'ABORTED') return 504;
   return RESET;
 }
 
@@ -150,7 +112,10 @@ interface Exchange {
   replayable: boolean;
   tried: Set<string> | undefined;
   deadline: number;
-  signal: AbortSignal | undefined;
+  /** Gives up on the attempt in flight. */
+  cancel: (() => void) | undefined;
+  /** True once the route's timeout fired (an abort without it means the client went away). */
+  timedOut(): boolean;
 }
 
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
@@ -159,16 +124,22 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, opt
   for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
   applyHeaderOps(headers, opts.route?.requestHeaders);
   const route = opts.route;
-  let signal: AbortSignal | undefined;
+  // The exchange is given up when the route's timeout fires or the client goes away.
   let deadline = Infinity;
+  let timedOut = false;
+  let t: NodeJS.Timeout | undefined;
+  const ex: Exchange = { req, res, opts, method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null, replayable: true, tried: undefined, deadline, cancel: undefined, timedOut: () => timedOut };
   if (route?.timeout !== undefined) {
-    deadline = performance.now() + route.timeout;
-    const ac = new AbortController();
-    signal = ac.signal;
-    const t = setTimeout(() => ac.abort(), route.timeout);
-    res.once('close', () => clearTimeout(t));
+    ex.deadline = deadline = performance.now() + route.timeout;
+    t = setTimeout(() => {
+      timedOut = true;
+      ex.cancel?.();
+    }, route.timeout);
   }
-  const ex: Exchange = { req, res, opts, method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null, replayable: true, tried: undefined, deadline, signal };
+  res.once('close', () => {
+    if (t) clearTimeout(t);
+    if (!res.writableFinished) ex.cancel?.();
+  });
   if (!hasBody(req)) return attempt(ex, 0);
   const cl = Number(req.headers['content-length']);
   if (req.headers['transfer-encoding'] === undefined && cl <= RETRY_BODY_LIMIT) {
@@ -213,51 +184,84 @@ function attempt(ex: Exchange, n: number): void {
   let status = 0;
   let retrying = false;
   ep.active++;
-  opts.pools.get(ep, cluster.pool).stream(
-    { method: ex.method as 'GET', path: ex.path, headers: ex.headers, body: ex.body, opaque: null, signal: ex.signal, ...(headersTimeout !== undefined ? { headersTimeout } : {}) },
-    ({ statusCode, headers }) => {
-      status = statusCode;
-      const neverReachedApp = statusCode === 503 && headers[REASON_HEADER] !== undefined;
-      if ((neverReachedApp && platformLeft) || (userLeft && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
-        retrying = true;
-        return sink();
-      }
-      for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
-      applyHeaderOps(headers, ex.opts.route?.responseHeaders);
-      res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
-      return res;
-    },
-    (err) => {
-      ep.active--;
-      const outcome = err && status === 0 ? classify(err) : status;
-      cluster.record(ep, outcome);
-      if (!err && !retrying) {
-        opts.done?.(status, ep);
-        return;
-      }
-      const timedOut = ex.signal?.aborted === true;
-      let again = retrying;
-      if (!again && err && !timedOut && status === 0) {
-        if (outcome === CONNECT_FAILURE) again = platformLeft;
-        else if (outcome === RESET) again = (userLeft && retry.reset) || (platformLeft && IDEMPOTENT.has(ex.method));
-        else if (outcome === 504) again = userLeft && retry.perTryTimeout !== undefined && performance.now() < ex.deadline;
-      }
-      if (again && !res.headersSent && !req.destroyed) {
-        (ex.tried ??= new Set()).add(ep.id);
-        // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
-        setTimeout(() => attempt(ex, n + 1), 10 * 2 ** n);
-        return;
-      }
-      if (res.headersSent) {
-        res.destroy();
-        opts.done?.(status, ep);
-        return;
-      }
-      if (timedOut || outcome === 504) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
-      else if (outcome === CONNECT_FAILURE) reply(res, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
-      else if (retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
-      else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${(err as { code?: string })?.code ?? (err as Error)?.message}`);
-      opts.done?.(res.statusCode, ep);
+  let done = false;
+  const settle = (err: UpstreamError | undefined): void => {
+    if (done) return;
+    done = true;
+    ep.active--;
+    const outcome = err && status === 0 ? classify(err) : status;
+    cluster.record(ep, outcome);
+    if (!err && !retrying) {
+      opts.done?.(status, ep);
+      return;
+    }
+    const timedOut = ex.timedOut() || err?.code === 'HEADERS_TIMEOUT';
+    if (err?.code === 'ABORTED' && !ex.timedOut()) {
+      // The client went away: nothing to answer.
+      opts.done?.(0, ep);
+      return;
+    }
+    let again = retrying;
+    if (!again && err && !ex.timedOut() && status === 0) {
+      if (outcome === CONNECT_FAILURE) again = platformLeft;
+      else if (outcome === RESET) again = (userLeft && retry.reset) || (platformLeft && IDEMPOTENT.has(ex.method));
+      else if (outcome === 504) again = userLeft && retry.perTryTimeout !== undefined && performance.now() < ex.deadline;
+    }
+    if (again && !res.headersSent && !req.destroyed) {
+      (ex.tried ??= new Set()).add(ep.id);
+      // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
+      setTimeout(() => attempt(ex, n + 1), 10 * 2 ** n);
+      return;
+    }
+    if (res.headersSent) {
+      res.destroy();
+      opts.done?.(status, ep);
+      return;
+    }
+    if (timedOut || outcome === 504) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
+    else if (outcome === CONNECT_FAILURE) reply(res, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
+    else if (retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
+    else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${err?.message ?? 'reset'}`);
+    opts.done?.(res.statusCode, ep);
+  };
+  const handle = opts.pools.get(ep, cluster.pool).request(
+    { method: ex.method, path: ex.path, headers: ex.headers, body: ex.body, ...(headersTimeout !== undefined ? { headersTimeout } : {}) },
+    {
+      onHead: (statusCode, headers) => {
+        status = statusCode;
+        let reason = false;
+        for (let i = 0; i < headers.length; i += 2) if (headers[i].length === REASON_HEADER.length && headers[i].toLowerCase() === REASON_HEADER) reason = true;
+        const neverReachedApp = statusCode === 503 && reason;
+        if ((neverReachedApp && platformLeft) || (userLeft && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
+          retrying = true;
+          return false;
+        }
+        const ops = ex.opts.route?.responseHeaders;
+        if (ops) {
+          const obj: Record<string, string | string[] | undefined> = {};
+          for (let i = 0; i < headers.length; i += 2) {
+            const k = headers[i].toLowerCase();
+            const cur = obj[k];
+            obj[k] = cur === undefined ? headers[i + 1] : Array.isArray(cur) ? [...cur, headers[i + 1]] : [cur, headers[i + 1]];
+          }
+          applyHeaderOps(obj, ops);
+          res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
+        } else res.writeHead(statusCode, headers);
+        return true;
+      },
+      onData: (chunk, resume) => {
+        if (res.destroyed) return true;
+        if (res.write(chunk)) return true;
+        res.once('drain', resume);
+        return false;
+      },
+      onEnd: () => {
+        if (!retrying) res.end();
+        settle(undefined);
+      },
+      onError: (err) => settle(err),
     },
   );
+  ex.cancel = handle.abort;
+
 }

@@ -10,7 +10,7 @@ import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
-import { forward, loadUpstreamClient, Pools, reply, upstreamClientLoaded } from './forward.js';
+import { forward, Pools, reply } from './forward.js';
 import { Listener, type H2Handler, type Handler, type UpgradeHandler } from './listener.js';
 import { forwardH2, h2Reply, h2RequestHead, H2Sessions } from './h2-forward.js';
 import type { RequestHead } from './routes.js';
@@ -20,17 +20,6 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
-
-/** Runs a handler at once when the upstream client is loaded, else as soon as it is (see forward.ts). */
-function afterUpstreamClient(handler: Handler): Handler {
-  return (req, res) => {
-    if (upstreamClientLoaded()) return handler(req, res);
-    loadUpstreamClient().then(
-      () => handler(req, res),
-      () => reply(res, 503, 'proxy-starting', 'the proxy could not start its HTTP client'),
-    );
-  };
-}
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -67,7 +56,7 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: H2Handler): Listener => new Listener({ name, host, port, handler: afterUpstreamClient(handler), upgrade, h2, log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: H2Handler): Listener => new Listener({ name, host, port, handler, upgrade, h2, log: this.log });
     if (cfg.mode === 'sidecar') {
       const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
       this.fixed.push(
@@ -96,10 +85,6 @@ export class Proxy {
     }
     if (cfg.adminPort !== undefined) this.fixed.push(listen('admin', cfg.host, cfg.adminPort, (req, res) => this.admin(req, res)));
     this.snapshots.start();
-    loadUpstreamClient().catch((err: unknown) => {
-      this.log(`cannot load the HTTP client: ${(err as Error).message}`);
-      process.exit(1);
-    });
   }
 
   /** Drains every listener (in-flight requests finish within the grace period), then closes the pools. */
@@ -110,7 +95,7 @@ export class Proxy {
     const deadline = performance.now() + this.cfg.drainSeconds * 1000;
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
     this.h2sessions.closeAll();
-    await this.pools.closeAll();
+    this.pools.closeAll();
   }
 
   private apply(snapshot: MeshSnapshot): void {
@@ -151,7 +136,7 @@ export class Proxy {
           host: '127.0.0.1',
           port,
           log: this.log,
-          handler: afterUpstreamClient((req, res) => this.gateway(port, req, res)),
+          handler: (req, res) => this.gateway(port, req, res),
           h2: (stream, headers) => {
             const t = this.table;
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
@@ -380,11 +365,10 @@ export class Proxy {
     if (!ep) return;
     const headers = { ...req.headers, host: `${req.headers.host ?? cluster.name}-shadow` };
     delete headers.connection;
-    this.pools
-      .get(ep, cluster.pool)
-      .request({ method: (req.method ?? 'GET') as 'GET', path: req.url ?? '/', headers })
-      .then((r) => r.body.dump())
-      .catch(() => {});
+    this.pools.get(ep, cluster.pool).request(
+      { method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null },
+      { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} },
+    );
   }
 
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
