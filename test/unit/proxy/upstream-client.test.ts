@@ -1,0 +1,201 @@
+// The proxy's HTTP/1.1 client against raw TCP servers that write exact bytes: content-length,
+// chunked (with extensions and trailers, split at every possible byte boundary — a fuzz of the
+// decoder), close-delimited, HEAD/204/304 without body, interim 1xx skipped, a kept connection the
+// server closed being retried, malformed answers reported without a crash, and pool limits.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { UpstreamPool, type UpstreamError } from '../../../src/sidecar/proxy/upstream-client.js';
+import { rng } from '../../helpers/seeded-random.js';
+
+/** A server that answers every request head (bodies are not expected) with `answer(requestText, n)`; writes may be split. */
+async function rawServer(answer: (request: string, n: number, socket: net.Socket) => void) {
+  let n = 0;
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      let end;
+      while ((end = buf.indexOf('\r\n\r\n')) >= 0) {
+        const head = buf.slice(0, end);
+        buf = buf.slice(end + 4);
+        answer(head, n++, socket);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { port, connections: () => connections, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+interface Result {
+  status: number;
+  headers: string[];
+  body: string;
+  error?: UpstreamError;
+}
+
+function send(pool: UpstreamPool, method = 'GET', path = '/', headersTimeout?: number): Promise<Result> {
+  return new Promise((resolve) => {
+    let status = 0;
+    let headers: string[] = [];
+    const chunks: Buffer[] = [];
+    pool.request(
+      { method, path, headers: { host: 'x' }, body: null, ...(headersTimeout !== undefined ? { headersTimeout } : {}) },
+      {
+        onHead: (s, h) => {
+          status = s;
+          headers = h;
+          return true;
+        },
+        onData: (c) => {
+          chunks.push(Buffer.from(c));
+          return true;
+        },
+        onEnd: () => resolve({ status, headers, body: Buffer.concat(chunks).toString() }),
+        onError: (error) => resolve({ status, headers, body: Buffer.concat(chunks).toString(), error }),
+      },
+    );
+  });
+}
+
+test('content-length bodies over one kept connection; hop-by-hop headers dropped', async () => {
+  const srv = await rawServer((_req, n, s) => s.write(`HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nX-N: ${n}\r\n\r\nhello`));
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    for (let i = 0; i < 5; i++) {
+      const r = await send(pool);
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'hello');
+      assert.deepEqual(r.headers, ['Content-Length', '5', 'X-N', String(i)]);
+    }
+    assert.equal(srv.connections(), 1);
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
+test('chunked bodies decode the same at every split point (extensions, trailers, then the next answer)', async () => {
+  const wire = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1A\r\n, chunked world with bytes\r\n0\r\nX-Trailer: t\r\n\r\n';
+  const expected = 'hello, chunked world with bytes';
+  const random = rng(7);
+  // Every single split point, plus random multi-way splits.
+  const splits: number[][] = [];
+  for (let i = 1; i < wire.length; i++) splits.push([i]);
+  for (let k = 0; k < 30; k++) splits.push([...new Set(Array.from({ length: 5 }, () => 1 + Math.floor(random() * (wire.length - 1))))].sort((a, b) => a - b));
+  let current: number[] = [];
+  const srv = await rawServer((_req, _n, s) => {
+    let prev = 0;
+    const parts = [...current, wire.length].map((end) => {
+      const p = wire.slice(prev, end);
+      prev = end;
+      return p;
+    });
+    // Each part in its own TCP segment (no Nagle, 1 ms apart), so the client reads them separately.
+    s.setNoDelay(true);
+    parts.forEach((p, i) => setTimeout(() => s.write(p), i));
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    for (const split of splits) {
+      current = split;
+      const r = await send(pool);
+      assert.equal(r.error, undefined, `split ${split}: ${r.error?.message}`);
+      assert.equal(r.body, expected, `split ${split}`);
+      assert.ok(!r.headers.some((h) => h.toLowerCase() === 'transfer-encoding'));
+    }
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
+test('close-delimited body, HEAD/204/304 without body, interim 100 skipped', async () => {
+  const srv = await rawServer((req, _n, s) => {
+    if (req.startsWith('GET /close')) s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end');
+    else if (req.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+    else if (req.startsWith('GET /204')) s.write('HTTP/1.1 204 No Content\r\n\r\n');
+    else if (req.startsWith('GET /304')) s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n');
+    else if (req.startsWith('GET /100')) s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok');
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    assert.deepEqual(await send(pool, 'GET', '/close'), { status: 200, headers: [], body: 'until the end' });
+    const head = await send(pool, 'HEAD', '/');
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal((await send(pool, 'GET', '/204')).status, 204);
+    const nm = await send(pool, 'GET', '/304');
+    assert.equal(nm.status, 304);
+    assert.equal(nm.body, '');
+    const cont = await send(pool, 'GET', '/100');
+    assert.equal(cont.status, 201);
+    assert.equal(cont.body, 'ok');
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
+test('a kept connection the server closed is retried on a fresh one; a refused connection is CONNECT', async () => {
+  // Closes each connection right after its first answer (without saying so).
+  const srv = await rawServer((_req, _n, s) => {
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    setTimeout(() => s.destroy(), 20);
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await send(pool)).body, 'ok');
+      await new Promise((r) => setTimeout(r, 60));
+    }
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+  const dead = new UpstreamPool('127.0.0.1', srv.port);
+  const r = await send(dead);
+  assert.equal(r.error?.code, 'CONNECT');
+  dead.close();
+});
+
+test('malformed answers and a silent server are errors, not crashes', async () => {
+  const srv = await rawServer((req, _n, s) => {
+    if (req.startsWith('GET /garbage')) s.end('SMTP ready\r\n\r\n');
+    else if (req.startsWith('GET /badchunk')) s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+    else if (req.startsWith('GET /cut')) s.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+    // /silent: no answer
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    assert.equal((await send(pool, 'GET', '/garbage')).error?.code, 'BAD_RESPONSE');
+    const bad = await send(pool, 'GET', '/badchunk');
+    assert.equal(bad.error?.code, 'BAD_RESPONSE');
+    assert.equal(bad.error?.afterHead, true);
+    const cut = await send(pool, 'GET', '/cut');
+    assert.equal(cut.error?.code, 'RESET');
+    assert.equal(cut.body, 'abc');
+    assert.equal((await send(pool, 'GET', '/silent', 200)).error?.code, 'HEADERS_TIMEOUT');
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
+test('maxConnections queues requests beyond it; maxRequestsPerConnection opens new connections', async () => {
+  const srv = await rawServer((_req, _n, s) => setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'), 30));
+  const pool = new UpstreamPool('127.0.0.1', srv.port, { maxConnections: 2, maxRequestsPerConnection: 2 });
+  try {
+    const all = await Promise.all(Array.from({ length: 8 }, () => send(pool)));
+    assert.ok(all.every((r) => r.body === 'ok'));
+    assert.equal(srv.connections(), 4, '8 requests, 2 per connection');
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
