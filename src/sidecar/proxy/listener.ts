@@ -7,7 +7,7 @@
 // what gRPC uses): the first bytes of a connection are looked at; the HTTP/2 connection preface goes
 // to an HTTP/2 server, anything else to the HTTP/1.1 server as before.
 import http from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex } from 'node:stream';
 
@@ -24,7 +24,8 @@ export interface ListenerOptions {
   port: number;
   handler: Handler;
   upgrade?: UpgradeHandler;
-  h2?: H2Handler;
+  /** Loads the HTTP/2 stream handler (on the first h2c connection: node:http2 is loaded only then). */
+  h2?: () => Promise<H2Handler>;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -66,7 +67,6 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
 
 export class Listener {
   private server: http.Server | undefined;
-  private h2server: http2.Http2Server | undefined;
   private readonly h2sessions = new Set<http2.ServerHttp2Session>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -135,21 +135,25 @@ export class Listener {
   }
 
   /** Puts a sniffer in front of the HTTP/1.1 server's connection handling: h2c connections go to an HTTP/2 server. */
-  private acceptH2(server: http.Server, handler: H2Handler): void {
-    const h2 = http2.createServer({ maxSessionMemory: 16 });
-    this.h2server = h2;
-    h2.on('session', (session: http2.ServerHttp2Session) => {
-      this.h2sessions.add(session);
-      session.once('close', () => this.h2sessions.delete(session));
-      session.on('error', () => session.destroy());
-      if (this.draining) session.close();
-    });
-    h2.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
-      this.inFlight++;
-      stream.once('close', () => this.inFlight--);
-      stream.on('error', () => {});
-      handler(stream, headers);
-    });
+  private acceptH2(server: http.Server, load: () => Promise<H2Handler>): void {
+    let h2: Promise<http2.Http2Server> | undefined;
+    const h2server = (): Promise<http2.Http2Server> =>
+      (h2 ??= Promise.all([import('node:http2'), load()]).then(([mod, handler]) => {
+        const srv = mod.createServer({ maxSessionMemory: 16 });
+        srv.on('session', (session: http2.ServerHttp2Session) => {
+          this.h2sessions.add(session);
+          session.once('close', () => this.h2sessions.delete(session));
+          session.on('error', () => session.destroy());
+          if (this.draining) session.close();
+        });
+        srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+          this.inFlight++;
+          stream.once('close', () => this.inFlight--);
+          stream.on('error', () => {});
+          handler(stream, headers);
+        });
+        return srv;
+      }));
     const http1 = server.listeners('connection') as ((socket: net.Socket) => void)[];
     server.removeAllListeners('connection');
     server.on('connection', (socket: net.Socket) => {
@@ -160,7 +164,11 @@ export class Listener {
         clearTimeout(silent);
         socket.pause();
         if (startsLikeH2(chunk)) {
-          h2.emit('connection', withFirstChunk(socket, chunk));
+          const duplex = withFirstChunk(socket, chunk);
+          h2server().then(
+            (srv) => srv.emit('connection', duplex),
+            () => socket.destroy(),
+          );
           return;
         }
         socket.unshift(chunk);

@@ -12,7 +12,7 @@ import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
 import { forward, Pools, reply } from './forward.js';
 import { Listener, type H2Handler, type Handler, type UpgradeHandler } from './listener.js';
-import { forwardH2, h2Reply, h2RequestHead, H2Sessions } from './h2-forward.js';
+import type { H2Sessions } from './h2-forward.js';
 import type { RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
@@ -24,7 +24,8 @@ import { setEjectionObserver } from './cluster.js';
 export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
-  private readonly h2sessions = new H2Sessions();
+  /** The HTTP/2 path, loaded on the first h2c connection (node:http2 costs a few MB of RSS that HTTP/1.1-only proxies keep). */
+  private h2: { mod: typeof import('./h2-forward.js'); sessions: H2Sessions } | undefined;
   private readonly fixed: Listener[] = [];
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
@@ -56,7 +57,7 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: H2Handler): Listener => new Listener({ name, host, port, handler, upgrade, h2, log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, log: this.log });
     if (cfg.mode === 'sidecar') {
       const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
       this.fixed.push(
@@ -66,7 +67,7 @@ export class Proxy {
           cfg.inboundPort!,
           (req, res) => this.inbound(req, res),
           (req, s, h) => this.tunnel(req, s, h, inboundTarget()),
-          (stream, headers) => this.inboundH2(stream, headers),
+          this.h2Loader((stream, headers) => this.inboundH2(stream, headers)),
         ),
       );
       for (const o of cfg.outbound) {
@@ -77,7 +78,7 @@ export class Proxy {
             o.port,
             (req, res) => this.toService(o.service, req, res),
             (req, s, h) => this.tunnel(req, s, h, this.pickFor(this.table?.services.get(o.service), req)),
-            (stream, headers) => this.sendH2(this.table?.services.get(o.service), o.service, stream, headers),
+            this.h2Loader((stream, headers) => this.sendH2(this.table?.services.get(o.service), o.service, stream, headers)),
           ),
         );
       }
@@ -94,7 +95,7 @@ export class Proxy {
     this.snapshots.stop();
     const deadline = performance.now() + this.cfg.drainSeconds * 1000;
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
-    this.h2sessions.closeAll();
+    this.h2?.sessions.closeAll();
     this.pools.closeAll();
   }
 
@@ -105,7 +106,7 @@ export class Proxy {
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
-    this.h2sessions.retain(keep);
+    this.h2?.sessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
     this.held.recheck((service) => {
       const entry = table.services.get(service);
@@ -137,11 +138,11 @@ export class Proxy {
           port,
           log: this.log,
           handler: (req, res) => this.gateway(port, req, res),
-          h2: (stream, headers) => {
+          h2: this.h2Loader((stream, headers) => {
             const t = this.table;
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
             this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
-          },
+          }),
           upgrade: (req, s, h) => {
             const t = this.table;
             const entry = port === t?.ingressPort ? t.services.get(t.ingress?.(req.url ?? '/') ?? '') : t?.byPort.get(port);
@@ -212,17 +213,30 @@ export class Proxy {
     });
   }
 
+  /** Loads the HTTP/2 path once, then hands the listener its stream handler. */
+  private h2Loader(handler: H2Handler): () => Promise<H2Handler> {
+    return async () => {
+      if (!this.h2) {
+        const mod = await import('./h2-forward.js');
+        this.h2 ??= { mod, sessions: new mod.H2Sessions() };
+      }
+      return handler;
+    };
+  }
+
   /** HTTP/2 (h2c, gRPC) to the app, like inbound(). */
   private inboundH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const { mod, sessions } = this.h2!;
+    const { h2Reply } = mod;
     if (this.draining) return h2Reply(stream, 503, 'draining', 'instance is shutting down');
     if (!this.table?.registered(this.cfg.proxyId)) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
-    const head = h2RequestHead(headers);
+    const head = mod.h2RequestHead(headers);
     const started = performance.now();
     const trace = propagateTrace(headers);
     this.inboundAccepted++;
     this.inflight++;
-    forwardH2(stream, headers, {
-      sessions: this.h2sessions,
+    mod.forwardH2(stream, headers, {
+      sessions,
       cluster: this.appCluster!,
       head,
       done: (status) => {
@@ -234,8 +248,10 @@ export class Proxy {
 
   /** HTTP/2 to a mesh service: its routes (match, weights, fault abort, timeout), limits and policy, like send(). */
   private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const { mod, sessions } = this.h2!;
+    const { h2Reply } = mod;
     if (!service) return h2Reply(stream, 503, 'unknown-service', `service "${name}" is not in the mesh (yet)`);
-    const head = h2RequestHead(headers);
+    const head = mod.h2RequestHead(headers);
     const route = service.route(head);
     if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
@@ -276,8 +292,8 @@ export class Proxy {
       this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
       return this.logged('outbound', service.name, route.name, '-', head, verdict === 'concurrency' ? 503 : 429, started, trace);
     }
-    forwardH2(stream, headers, {
-      sessions: this.h2sessions,
+    mod.forwardH2(stream, headers, {
+      sessions,
       cluster,
       head,
       ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
