@@ -9,6 +9,7 @@ import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
 import { UpstreamPool, type UpstreamError } from './upstream-client.js';
+import type { ProxyRequest, ProxyResponse } from './listener.js';
 
 /** Headers that describe one connection, not the message; never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect'];
@@ -55,7 +56,7 @@ export class Pools {
   }
 }
 
-export function reply(res: http.ServerResponse, status: number, reason: string, message?: string, extra?: http.OutgoingHttpHeaders): void {
+export function reply(res: ProxyResponse, status: number, reason: string, message?: string, extra?: http.OutgoingHttpHeaders): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -76,12 +77,12 @@ export function applyHeaderOps(headers: Record<string, string | string[] | undef
   }
 }
 
-function hasBody(req: http.IncomingMessage): boolean {
+function hasBody(req: ProxyRequest): boolean {
   const cl = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
 }
 
-async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+async function readBody(req: ProxyRequest): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
@@ -102,13 +103,13 @@ export interface ForwardOptions {
 }
 
 interface Exchange {
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
+  req: ProxyRequest;
+  res: ProxyResponse;
   opts: ForwardOptions;
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
-  body: Buffer | http.IncomingMessage | null;
+  body: Buffer | ProxyRequest | null;
   replayable: boolean;
   tried: Set<string> | undefined;
   deadline: number;
@@ -119,7 +120,7 @@ interface Exchange {
 }
 
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
-export function forward(req: http.IncomingMessage, res: http.ServerResponse, opts: ForwardOptions): void {
+export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
   const headers = req.headers;
   for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
   applyHeaderOps(headers, opts.route?.requestHeaders);

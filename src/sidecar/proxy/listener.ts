@@ -9,9 +9,29 @@
 import http from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
-import { Duplex } from 'node:stream';
+import { Duplex, type Readable } from 'node:stream';
+import { LeanConnection } from './lean-server.js';
+import type { RequestHead } from './routes.js';
 
-export type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+/** The request surface the proxy uses: node:http's IncomingMessage or the lean path's LeanRequest. */
+export type ProxyRequest = Readable & RequestHead & { rawHeaders: string[] };
+
+/** The response surface the proxy uses: node:http's ServerResponse or the lean path's LeanResponse. */
+export interface ProxyResponse {
+  statusCode: number;
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  readonly destroyed: boolean;
+  writeHead(status: number, headers?: http.OutgoingHttpHeaders | string[]): unknown;
+  setHeader(name: string, value: string): unknown;
+  write(chunk: Buffer | string): boolean;
+  end(chunk?: Buffer | string): unknown;
+  destroy(): unknown;
+  once(event: 'close' | 'drain' | 'finish', fn: () => void): unknown;
+  off(event: 'close' | 'drain' | 'finish', fn: () => void): unknown;
+}
+
+export type Handler = (req: ProxyRequest, res: ProxyResponse) => void;
 /** An `Upgrade` request (WebSocket): the handler owns the socket from here on. */
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -26,6 +46,8 @@ export interface ListenerOptions {
   upgrade?: UpgradeHandler;
   /** Loads the HTTP/2 stream handler (on the first h2c connection: node:http2 is loaded only then). */
   h2?: () => Promise<H2Handler>;
+  /** Serve ordinary HTTP/1.1 requests on the lean path (lean-server.ts), node:http for the rest. */
+  lean?: boolean;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -68,6 +90,7 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
 export class Listener {
   private server: http.Server | undefined;
   private readonly h2sessions = new Set<http2.ServerHttp2Session>();
+  private readonly leanConnections = new Set<LeanConnection>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
@@ -102,7 +125,7 @@ export class Listener {
         this.inFlight++;
         res.once('close', () => this.inFlight--);
         if (this.draining) res.setHeader('connection', 'close');
-        this.opts.handler(req, res);
+        this.opts.handler(req as ProxyRequest, res);
       },
     );
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -112,7 +135,7 @@ export class Listener {
       this.warned = true;
       this.timer = setTimeout(() => this.listen(), this.opts.bindRetryMs ?? 250);
     });
-    if (this.opts.h2) this.acceptH2(server, this.opts.h2);
+    if (this.opts.h2 || this.opts.lean) this.sniff(server, this.opts.h2, this.opts.lean === true);
     const upgrade = this.opts.upgrade;
     if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : upgrade(req, socket, head)));
     else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'));
@@ -134,11 +157,15 @@ export class Listener {
     });
   }
 
-  /** Puts a sniffer in front of the HTTP/1.1 server's connection handling: h2c connections go to an HTTP/2 server. */
-  private acceptH2(server: http.Server, load: () => Promise<H2Handler>): void {
+  /**
+   * Puts a sniffer in front of the HTTP/1.1 server's connection handling: h2c connections go to an
+   * HTTP/2 server; with `lean`, HTTP/1.1 connections go to the lean path, which hands unusual ones
+   * back to node:http.
+   */
+  private sniff(server: http.Server, load: (() => Promise<H2Handler>) | undefined, lean: boolean): void {
     let h2: Promise<http2.Http2Server> | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
-      (h2 ??= Promise.all([import('node:http2'), load()]).then(([mod, handler]) => {
+      (h2 ??= Promise.all([import('node:http2'), load!()]).then(([mod, handler]) => {
         const srv = mod.createServer({ maxSessionMemory: 16 });
         srv.on('session', (session: http2.ServerHttp2Session) => {
           this.h2sessions.add(session);
@@ -163,7 +190,7 @@ export class Listener {
       socket.once('data', (chunk: Buffer) => {
         clearTimeout(silent);
         socket.pause();
-        if (startsLikeH2(chunk)) {
+        if (load && startsLikeH2(chunk)) {
           const duplex = withFirstChunk(socket, chunk);
           h2server().then(
             (srv) => srv.emit('connection', duplex),
@@ -171,12 +198,30 @@ export class Listener {
           );
           return;
         }
-        socket.unshift(chunk);
-        for (const l of http1) l.call(server, socket);
-        socket.resume();
+        if (lean && !this.draining) {
+          const conn: LeanConnection = new LeanConnection(socket, {
+            handle: (req, res) => this.opts.handler(req, res),
+            fallback: (s, unread) => {
+              this.leanConnections.delete(conn);
+              toHttp1(s, unread);
+            },
+            started: () => this.inFlight++,
+            ended: () => this.inFlight--,
+          });
+          this.leanConnections.add(conn);
+          socket.once('close', () => this.leanConnections.delete(conn));
+          conn.start(chunk);
+          return;
+        }
+        toHttp1(socket, chunk);
       });
       socket.on('error', () => socket.destroy());
     });
+    const toHttp1 = (socket: net.Socket, unread: Buffer): void => {
+      if (unread.length > 0) socket.unshift(unread);
+      for (const l of http1) l.call(server, socket);
+      socket.resume();
+    };
   }
 
   /** Stops accepting and waits (up to `deadline`, a performance.now() time) for in-flight requests. */
@@ -190,9 +235,12 @@ export class Listener {
     server.closeIdleConnections();
     // HTTP/2: GOAWAY — no new streams, the open ones finish.
     for (const s of this.h2sessions) s.close();
+    // Lean HTTP/1.1: idle connections close now, busy ones after their answer (sent with `connection: close`).
+    for (const c of this.leanConnections) c.drain();
     while (this.inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
     for (const s of this.h2sessions) s.destroy();
+    for (const c of this.leanConnections) c.destroy();
   }
 
   /** Closes now, cutting open connections. */
@@ -203,5 +251,6 @@ export class Listener {
     this.server?.closeAllConnections();
     this.server = undefined;
     for (const s of this.h2sessions) s.destroy();
+    for (const c of this.leanConnections) c.destroy();
   }
 }

@@ -11,7 +11,7 @@ import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
 import { forward, Pools, reply } from './forward.js';
-import { Listener, type H2Handler, type Handler, type UpgradeHandler } from './listener.js';
+import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
 import type { RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
@@ -57,7 +57,7 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log });
     if (cfg.mode === 'sidecar') {
       const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
       this.fixed.push(
@@ -136,6 +136,7 @@ export class Proxy {
           name: what,
           host: '127.0.0.1',
           port,
+          lean: true,
           log: this.log,
           handler: (req, res) => this.gateway(port, req, res),
           h2: this.h2Loader((stream, headers) => {
@@ -153,7 +154,7 @@ export class Proxy {
     }
   }
 
-  private gateway(port: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private gateway(port: number, req: ProxyRequest, res: ProxyResponse): void {
     const table = this.table;
     if (!table) return reply(res, 503, 'no-configuration', 'the gateway has no routing configuration yet');
     if (port === table.ingressPort) {
@@ -167,7 +168,7 @@ export class Proxy {
   }
 
   /** The endpoint a request to `entry` goes to, by its routes (for upgrades, which are tunnelled, not forwarded). */
-  private pickFor(entry: ServiceEntry | undefined, req: http.IncomingMessage): EndpointState | undefined {
+  private pickFor(entry: ServiceEntry | undefined, req: RequestHead): EndpointState | undefined {
     return entry?.route(req)?.destination().pick(req, undefined);
   }
 
@@ -195,7 +196,7 @@ export class Proxy {
     });
   }
 
-  private inbound(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private inbound(req: ProxyRequest, res: ProxyResponse): void {
     if (this.draining) return reply(res, 503, 'draining', 'instance is shutting down');
     const table = this.table;
     if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
@@ -304,14 +305,14 @@ export class Proxy {
     });
   }
 
-  private toService(service: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private toService(service: string, req: ProxyRequest, res: ProxyResponse): void {
     const route = this.table?.services.get(service);
     if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
     this.send(route, req, res);
   }
 
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
-  private send(service: ServiceEntry, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
@@ -375,7 +376,7 @@ export class Proxy {
   }
 
   /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
-  private mirror(cluster: Cluster, req: http.IncomingMessage): void {
+  private mirror(cluster: Cluster, req: RequestHead): void {
     if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return;
     const ep = cluster.pick(req, undefined);
     if (!ep) return;
@@ -388,7 +389,7 @@ export class Proxy {
   }
 
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
-  private forwardProxy(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private forwardProxy(req: ProxyRequest, res: ProxyResponse): void {
     if (req.method === 'CONNECT') return reply(res, 405, 'connect-not-supported', 'CONNECT is not supported; send plain http://<service>/ requests');
     let host = req.headers.host ?? '';
     const url = req.url ?? '/';
@@ -411,7 +412,7 @@ export class Proxy {
     );
   }
 
-  private admin(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private admin(req: ProxyRequest, res: ProxyResponse): void {
     const send = (status: number, body: string, type = 'application/json'): void => {
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
       res.end(body);

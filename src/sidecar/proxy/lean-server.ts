@@ -1,0 +1,495 @@
+// The proxy's HTTP/1.1 server path for ordinary requests: a request head parsed straight from the
+// socket's bytes and an answer written as one head plus body, with no node:http objects per request.
+// It serves the same small request/response surface the proxy uses from node:http (LeanRequest is a
+// Readable body with url/method/headers; LeanResponse has writeHead/write/end/headersSent/'close'),
+// so routing, forwarding and metrics are shared. Anything unusual — an incomplete or malformed head,
+// a head over 16 KiB, Content-Length together with Transfer-Encoding, another transfer coding,
+// Upgrade, Expect, CONNECT, obsolete line folding — makes the connection fall back to node:http at
+// that request boundary, which gives those cases the answers (400, 431, upgrades) it always gave.
+import type net from 'node:net';
+import { Readable } from 'node:stream';
+import type { RequestHead } from './routes.js';
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const MAX_HEAD_BYTES = 16 * 1024;
+/** A kept-alive connection idle this long is closed (node:http's keepAliveTimeout, as before). */
+const KEEP_ALIVE_MS = 5000;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/;
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests',
+  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
+
+/** The request side: head fields and the body as a stream (decoded when chunked). */
+export class LeanRequest extends Readable implements RequestHead {
+  method: string;
+  url: string;
+  httpVersion: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+
+  constructor(method: string, url: string, minor: string, headers: Record<string, string | string[] | undefined>, rawHeaders: string[], private readonly onRead: () => void) {
+    super();
+    this.method = method;
+    this.url = url;
+    this.httpVersion = `1.${minor}`;
+    this.headers = headers;
+    this.rawHeaders = rawHeaders;
+  }
+
+  override _read(): void {
+    this.onRead();
+  }
+}
+
+/** The answer side, written straight to the socket. */
+export class LeanResponse {
+  statusCode = 200;
+  headersSent = false;
+  writableFinished = false;
+  destroyed = false;
+  private pending: OutHeaders | undefined;
+  private extra: [string, string][] = [];
+  private chunked = false;
+  private noBody = false;
+  private readonly listeners = new Map<string, Set<(...a: unknown[]) => void>>();
+
+  constructor(
+    private readonly conn: LeanConnection,
+    private readonly socket: net.Socket,
+    private readonly head: boolean,
+    /** Close the connection after this answer (the client asked, HTTP/1.0 without keep-alive, or draining). */
+    public closeAfter: boolean,
+  ) {}
+
+  once(event: 'close' | 'drain' | 'finish', fn: () => void): this {
+    const wrapped = (): void => {
+      this.off(event, wrapped);
+      fn();
+    };
+    (wrapped as unknown as { orig: () => void }).orig = fn;
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(wrapped);
+    return this;
+  }
+
+  off(event: string, fn: () => void): this {
+    const set = this.listeners.get(event);
+    if (!set) return this;
+    for (const f of set) if (f === fn || (f as unknown as { orig?: () => void }).orig === fn) set.delete(f);
+    return this;
+  }
+
+  emit(event: string): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const f of [...set]) f();
+  }
+
+  setHeader(name: string, value: string): void {
+    this.extra.push([name, value]);
+  }
+
+  writeHead(status: number, headers?: OutHeaders): this {
+    this.statusCode = status;
+    this.pending = headers;
+    return this;
+  }
+
+  /** Builds the head: the given headers, our framing, and keep-alive or close. */
+  private headBytes(bodyLength: number | undefined): string {
+    const status = this.statusCode;
+    this.noBody = this.head || status === 204 || status === 304 || (status >= 100 && status < 200);
+    let out = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
+    let length: string | undefined;
+    const add = (name: string, value: string): void => {
+      const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
+      if (lower === 'content-length') {
+        length = value;
+        return;
+      }
+      if (lower === 'transfer-encoding' || lower === 'connection') return;
+      out += `${name}: ${value}\r\n`;
+    };
+    const h = this.pending;
+    if (Array.isArray(h)) for (let i = 0; i < h.length; i += 2) add(h[i], h[i + 1]);
+    else if (h) {
+      for (const name in h) {
+        const v = h[name];
+        if (v === undefined) continue;
+        if (Array.isArray(v)) for (const x of v) add(name, x);
+        else add(name, String(v));
+      }
+    }
+    for (const [n, v] of this.extra) add(n, v);
+    if (length === undefined && bodyLength !== undefined && !this.noBody) length = String(bodyLength);
+    if (length !== undefined) out += `content-length: ${length}\r\n`;
+    else if (!this.noBody) {
+      if (this.conn.http10) this.closeAfter = true;
+      else {
+        this.chunked = true;
+        out += 'transfer-encoding: chunked\r\n';
+      }
+    }
+    out += this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n';
+    if (this.conn.draining) this.closeAfter = true;
+    this.headersSent = true;
+    return out;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (this.destroyed || this.writableFinished) return false;
+    const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (!this.headersSent) {
+      const head = this.headBytes(undefined);
+      if (this.noBody || body.length === 0) return this.socket.write(head);
+      if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${head}${body.length.toString(16)}\r\n`, 'latin1'), body, Buffer.from('\r\n')]));
+      return this.socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+    }
+    if (this.noBody || body.length === 0) return true;
+    if (this.chunked) {
+      this.socket.cork();
+      this.socket.write(`${body.length.toString(16)}\r\n`);
+      this.socket.write(body);
+      const ok = this.socket.write('\r\n');
+      this.socket.uncork();
+      return ok;
+    }
+    return this.socket.write(body);
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (this.destroyed || this.writableFinished) return this;
+    if (!this.headersSent) {
+      const body = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      const head = this.headBytes(body?.length ?? 0);
+      this.socket.write(body && !this.noBody && body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+    } else {
+      if (chunk !== undefined) this.write(chunk);
+      if (this.chunked && !this.noBody) this.socket.write('0\r\n\r\n');
+    }
+    this.writableFinished = true;
+    this.emit('finish');
+    this.conn.exchangeDone(this);
+    return this;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.socket.destroy();
+  }
+}
+
+export interface LeanServerHooks {
+  handle(req: LeanRequest, res: LeanResponse): void;
+  /** Hands the connection, with the bytes not consumed yet, to node:http. */
+  fallback(socket: net.Socket, unread: Buffer): void;
+  /** An exchange started / ended (for draining). */
+  started(): void;
+  ended(): void;
+}
+
+const enum BodyKind {
+  None,
+  Length,
+  Chunked,
+}
+
+/** One client connection on the lean path: requests one after another (pipelined bytes wait in the buffer). */
+export class LeanConnection {
+  private buf: Buffer = Buffer.alloc(0);
+  private req: LeanRequest | undefined;
+  private res: LeanResponse | undefined;
+  private bodyKind = BodyKind.None;
+  private remaining = 0;
+  private decoder: ChunkedBodyDecoder | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  http10 = false;
+  draining = false;
+  private readonly onData = (d: Buffer): void => this.data(d);
+  private readonly onClose = (): void => this.lost();
+  private readonly onDrain = (): void => this.res?.emit('drain');
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly hooks: LeanServerHooks,
+  ) {}
+
+  /** Takes over the socket, beginning with the bytes already read from it. */
+  start(first: Buffer): void {
+    const { socket } = this;
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    socket.on('error', () => socket.destroy());
+    this.data(first);
+    if (!this.closed || this.res) socket.resume();
+  }
+
+  /** No request in progress: a draining listener may close it now. */
+  get idle(): boolean {
+    return this.res === undefined;
+  }
+
+  drain(): void {
+    this.draining = true;
+    if (this.idle) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private data(d: Buffer): void {
+    if (this.closed) return;
+    if (this.req && this.bodyKind !== BodyKind.None) {
+      this.feedBody(d);
+      return;
+    }
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    if (!this.res) this.next();
+  }
+
+  /** Starts the next request if its whole head is in the buffer; otherwise (or if it is unusual) falls back. */
+  private next(): void {
+    if (this.closed || this.res || this.buf.length === 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const end = this.buf.indexOf(CRLFCRLF);
+    if (end < 0 || end > MAX_HEAD_BYTES) return this.giveUp();
+    const text = this.buf.toString('latin1', 0, end);
+    const parsed = parseRequestHead(text);
+    if (!parsed) return this.giveUp();
+    this.buf = this.buf.subarray(end + 4);
+    const { method, url, minor, headers, rawHeaders } = parsed;
+    this.http10 = minor === '0';
+    const connection = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : '';
+    const close = this.http10 ? !connection.includes('keep-alive') : connection.includes('close');
+    const req = new LeanRequest(method, url, minor, headers, rawHeaders, () => this.socket.resume());
+    const res = new LeanResponse(this, this.socket, method === 'HEAD', close);
+    this.req = req;
+    this.res = res;
+    this.hooks.started();
+    if (parsed.chunked) {
+      this.bodyKind = BodyKind.Chunked;
+      this.decoder = new ChunkedBodyDecoder();
+    } else if (parsed.length > 0) {
+      this.bodyKind = BodyKind.Length;
+      this.remaining = parsed.length;
+    } else {
+      this.bodyKind = BodyKind.None;
+      req.push(null);
+    }
+    const rest = this.buf;
+    if (this.bodyKind !== BodyKind.None) {
+      this.buf = Buffer.alloc(0);
+      if (rest.length > 0) this.feedBody(rest);
+    }
+    this.hooks.handle(req, res);
+  }
+
+  private feedBody(d: Buffer): void {
+    const req = this.req!;
+    if (this.bodyKind === BodyKind.Length) {
+      const take = Math.min(d.length, this.remaining);
+      this.remaining -= take;
+      if (take > 0 && !req.push(take === d.length ? d : d.subarray(0, take))) this.socket.pause();
+      if (this.remaining === 0) {
+        this.bodyKind = BodyKind.None;
+        req.push(null);
+        if (take < d.length) this.buf = Buffer.concat([this.buf, d.subarray(take)]);
+      }
+      return;
+    }
+    const r = this.decoder!.feed(d, (piece) => {
+      if (!req.push(piece)) this.socket.pause();
+    });
+    if (r === 'error') {
+      req.destroy(new Error('malformed chunked request body'));
+      this.socket.destroy();
+      return;
+    }
+    if (r >= 0) {
+      this.bodyKind = BodyKind.None;
+      req.push(null);
+      if (r < d.length) this.buf = Buffer.concat([this.buf, d.subarray(r)]);
+    }
+  }
+
+  /** The answer was written; the next request may start. */
+  exchangeDone(res: LeanResponse): void {
+    if (res !== this.res) return;
+    const req = this.req!;
+    const close = res.closeAfter || this.draining;
+    // A body the handler did not read (e.g. a proxy reply before the upload ended) must be consumed first.
+    const bodyLeft = this.bodyKind !== BodyKind.None;
+    this.res = undefined;
+    this.req = undefined;
+    this.hooks.ended();
+    res.emit('close');
+    if (close || bodyLeft) {
+      this.closed = true;
+      this.socket.end();
+      return;
+    }
+    req.resume();
+    this.idleTimer = setTimeout(() => this.socket.destroy(), KEEP_ALIVE_MS);
+    this.idleTimer.unref();
+    this.next();
+  }
+
+  private giveUp(): void {
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    const s = this.socket;
+    s.off('data', this.onData);
+    s.off('close', this.onClose);
+    s.off('drain', this.onDrain);
+    s.removeAllListeners('error');
+    s.pause();
+    this.hooks.fallback(s, this.buf);
+  }
+
+  private lost(): void {
+    clearTimeout(this.idleTimer);
+    if (this.closed && !this.res) return;
+    this.closed = true;
+    const { req, res } = this;
+    this.req = undefined;
+    this.res = undefined;
+    if (req) {
+      req.destroy();
+    }
+    if (res) {
+      res.destroyed = true;
+      this.hooks.ended();
+      res.emit('close');
+    }
+  }
+}
+
+interface ParsedHead {
+  method: string;
+  url: string;
+  minor: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  length: number;
+  chunked: boolean;
+}
+
+/** Parses a request head; undefined for anything node:http should handle (see the file comment). */
+export function parseRequestHead(text: string): ParsedHead | undefined {
+  let lineEnd = text.indexOf('\r\n');
+  const requestLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
+  const m = REQUEST_LINE.exec(requestLine);
+  if (!m || m[1] === 'CONNECT' || m[1] === 'PRI') return undefined;
+  const headers: Record<string, string | string[] | undefined> = {};
+  const rawHeaders: string[] = [];
+  let length = -1;
+  let te: string | undefined;
+  while (lineEnd >= 0 && lineEnd < text.length) {
+    const next = text.indexOf('\r\n', lineEnd + 2);
+    const line = text.slice(lineEnd + 2, next < 0 ? text.length : next);
+    lineEnd = next;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) return undefined; // includes obs-fold (a leading space) and stray bytes
+    const value = line.slice(colon + 1).trim();
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return undefined;
+    rawHeaders.push(name, value);
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') {
+      if (!/^\d{1,15}$/.test(value) || (length >= 0 && Number(value) !== length)) return undefined;
+      length = Number(value);
+    } else if (lower === 'transfer-encoding') {
+      if (te !== undefined || value.toLowerCase() !== 'chunked') return undefined;
+      te = value;
+    } else if (lower === 'upgrade' || lower === 'expect') return undefined;
+    const cur = headers[lower];
+    if (cur === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(cur)) cur.push(value);
+    else if (lower !== 'host' && lower !== 'content-length') headers[lower] = `${cur}, ${value}`;
+  }
+  if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
+  if (m[3] === '1' && headers.host === undefined) return undefined;
+  return { method: m[1], url: m[2], minor: m[3], headers, rawHeaders, length: Math.max(0, length), chunked: te !== undefined };
+}
+
+const enum Chunk {
+  Size,
+  SizeLineEnd,
+  Data,
+  DataEnd,
+  Trailers,
+}
+
+/** Decodes a chunked request body incrementally. feed() returns the index just past the body's end, -1 for "more", or 'error'. */
+export class ChunkedBodyDecoder {
+  private state = Chunk.Size;
+  private size = 0;
+  private sawDigit = false;
+  private lineEmpty = true;
+
+  feed(d: Buffer, out: (piece: Buffer) => void): number | 'error' {
+    let i = 0;
+    while (i < d.length) {
+      switch (this.state) {
+        case Chunk.Size: {
+          const c = d[i++];
+          const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+          if (hex >= 0) {
+            this.size = this.size * 16 + hex;
+            this.sawDigit = true;
+            if (this.size > 2 ** 40) return 'error';
+          } else if (this.sawDigit && (c === 13 || c === 59 || c === 32 || c === 9)) this.state = Chunk.SizeLineEnd;
+          else return 'error';
+          break;
+        }
+        case Chunk.SizeLineEnd: {
+          const nl = d.indexOf(10, i);
+          if (nl < 0) return -1;
+          i = nl + 1;
+          this.sawDigit = false;
+          if (this.size === 0) {
+            this.state = Chunk.Trailers;
+            this.lineEmpty = true;
+          } else this.state = Chunk.Data;
+          break;
+        }
+        case Chunk.Data: {
+          const take = Math.min(d.length - i, this.size);
+          out(d.subarray(i, i + take));
+          i += take;
+          this.size -= take;
+          if (this.size === 0) this.state = Chunk.DataEnd;
+          break;
+        }
+        case Chunk.DataEnd: {
+          const c = d[i++];
+          if (c === 10) this.state = Chunk.Size;
+          else if (c !== 13) return 'error';
+          break;
+        }
+        case Chunk.Trailers: {
+          const c = d[i++];
+          if (c === 10) {
+            if (this.lineEmpty) return i;
+            this.lineEmpty = true;
+          } else if (c !== 13) this.lineEmpty = false;
+          break;
+        }
+      }
+    }
+    return -1;
+  }
+}
