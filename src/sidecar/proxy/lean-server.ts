@@ -376,6 +376,15 @@ export class LeanConnection {
   }
 }
 
+/** Control characters other than tab are not allowed in a header value (node:http answers 400). */
+function hasControlChar(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 32 && c !== 9) || c === 127) return true;
+  }
+  return false;
+}
+
 interface ParsedHead {
   method: string;
   url: string;
@@ -405,7 +414,7 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return undefined; // includes obs-fold (a leading space) and stray bytes
     const value = line.slice(colon + 1).trim();
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return undefined;
+    if (hasControlChar(value)) return undefined;
     rawHeaders.push(name, value);
     const lower = name.toLowerCase();
     if (lower === 'content-length') {
