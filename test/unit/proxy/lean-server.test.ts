@@ -1,0 +1,200 @@
+// The lean HTTP/1.1 server path over real sockets: keep-alive and pipelined requests answered in
+// order, HTTP/1.0, request bodies (content-length and chunked, split anywhere), HEAD, chunked
+// answers, the fallback to node:http for what the lean path does not take, a client that leaves
+// mid-request — and a fuzz of the head parser (it never throws; what it accepts is well-formed).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { ChunkedBodyDecoder, LeanConnection, parseRequestHead, type LeanRequest, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
+import { rng } from '../../helpers/seeded-random.js';
+
+/** A server whose connections go to the lean path; fallbacks go to a node:http server that answers "fallback". */
+async function leanServer(handle: (req: LeanRequest, res: LeanResponse) => void) {
+  const fallbackServer = http.createServer((req, res) => res.end(`fallback ${req.method} ${req.url}`));
+  const counts = { fallbacks: 0, inFlight: 0, closedWhileBusy: 0 };
+  const server = net.createServer((socket) => {
+    socket.once('data', (first) => {
+      socket.pause();
+      const conn = new LeanConnection(socket, {
+        handle,
+        fallback: (s, unread) => {
+          counts.fallbacks++;
+          if (unread.length) s.unshift(unread);
+          fallbackServer.emit('connection', s);
+          s.resume();
+        },
+        started: () => counts.inFlight++,
+        ended: () => counts.inFlight--,
+      });
+      conn.start(first);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { port, counts, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** Sends raw bytes (optionally in pieces), collects everything until the server closes or `until` matches. */
+function raw(port: number, pieces: string[], until?: RegExp, gapMs = 2): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.setNoDelay(true);
+    let got = '';
+    const done = (): void => {
+      s.destroy();
+      resolve(got);
+    };
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (until?.test(got)) done();
+    });
+    s.on('end', done);
+    s.on('error', reject);
+    pieces.forEach((p, i) => setTimeout(() => s.write(p), i * gapMs));
+    setTimeout(done, 3000);
+  });
+}
+
+const echo = (req: LeanRequest, res: LeanResponse): void => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString();
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-method': req.method });
+    res.end(`${req.method} ${req.url} [${body}] host=${String(req.headers.host)}`);
+  });
+};
+
+test('keep-alive and pipelined requests are answered in order on one connection', async () => {
+  const srv = await leanServer(echo);
+  try {
+    const out = await raw(srv.port, ['GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n', 'POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz'], /POST \/c \[xyz\]/);
+    const bodies = out.split(/HTTP\/1\.1 200 OK\r\n/).slice(1);
+    assert.equal(bodies.length, 3, out);
+    assert.match(bodies[0], /GET \/a \[\] host=h$/);
+    assert.match(bodies[1], /GET \/b \[\] host=h$/);
+    assert.match(bodies[2], /POST \/c \[xyz\] host=h$/);
+    assert.match(bodies[0], /content-length: \d+/i);
+    assert.equal(srv.counts.fallbacks, 0);
+    assert.equal(srv.counts.inFlight, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('request bodies split anywhere: content-length and chunked (with extensions and trailers)', async () => {
+  const srv = await leanServer(echo);
+  try {
+    const chunked = 'POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n3\r\nefg\r\n0\r\nX-T: 1\r\n\r\n';
+    for (let cut = 60; cut < chunked.length; cut += 3) {
+      const out = await raw(srv.port, [chunked.slice(0, cut), chunked.slice(cut)], /\[abcdefg\]/);
+      assert.match(out, /POST \/up \[abcdefg\]/, `cut at ${cut}`);
+    }
+    const cl = 'PUT /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789';
+    const out = await raw(srv.port, [cl.slice(0, 50), cl.slice(50, 55), cl.slice(55)], /\[0123456789\]/);
+    assert.match(out, /PUT \/p \[0123456789\]/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('HTTP/1.0 closes after the answer; HEAD gets no body; streamed answers are chunked', async () => {
+  const srv = await leanServer((req, res) => {
+    if (req.url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('one,');
+      res.write('two');
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-length': '5' });
+    res.end(req.method === 'HEAD' ? undefined : 'hello');
+  });
+  try {
+    const v10 = await raw(srv.port, ['GET / HTTP/1.0\r\n\r\n']);
+    assert.match(v10, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(v10, /connection: close/i);
+    assert.match(v10, /\r\n\r\nhello$/);
+    const head = await raw(srv.port, ['HEAD / HTTP/1.1\r\nHost: h\r\n\r\n'], /\r\n\r\n/);
+    assert.match(head, /content-length: 5/i);
+    assert.match(head, /\r\n\r\n$/);
+    const streamed = await raw(srv.port, ['GET /stream HTTP/1.1\r\nHost: h\r\n\r\n'], /0\r\n\r\n$/);
+    assert.match(streamed, /transfer-encoding: chunked\r\n/i);
+    assert.match(streamed, /\r\n\r\n4\r\none,\r\n3\r\ntwo\r\n0\r\n\r\n$/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('what the lean path does not take goes to node:http: upgrades, Expect, CL+TE, huge or incomplete heads, garbage', async () => {
+  const srv = await leanServer(echo);
+  try {
+    assert.match(await raw(srv.port, ['GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'], /\r\n\r\n/), /^HTTP\/1\.1/);
+    assert.match(await raw(srv.port, ['POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok'], /fallback/), /fallback POST \/e/);
+    assert.match(await raw(srv.port, ['POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']), /^HTTP\/1\.1 400/);
+    assert.match(await raw(srv.port, [`GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]), /^HTTP\/1\.1 431/);
+    assert.match(await raw(srv.port, ['\x00\x01garbage\r\n\r\n']), /^HTTP\/1\.1 400/);
+    // A head sent in two pieces is served by node:http (which applies its header timeout from there).
+    assert.match(await raw(srv.port, ['GET /slow HTTP/1.1\r\nHo', 'st: h\r\n\r\n'], /fallback/, 20), /fallback GET \/slow/);
+    // After lean exchanges, a request it does not take hands over the same connection.
+    const mixed = await raw(srv.port, ['GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n'], /fallback GET \/2/);
+    assert.match(mixed, /GET \/1 \[\][\s\S]*fallback GET \/2/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('a client that leaves mid-request: the response is closed, nothing in flight remains', async () => {
+  let closed = false;
+  const srv = await leanServer((_req, res) => {
+    res.once('close', () => (closed = true));
+  });
+  try {
+    await raw(srv.port, ['GET /never HTTP/1.1\r\nHost: h\r\n\r\n'], /never-matches/).catch(() => '');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(closed, true);
+    assert.equal(srv.counts.inFlight, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('fuzz: the head parser never throws, and accepts only well-formed heads', () => {
+  const random = rng(11);
+  const alphabet = ['GET', 'POST', ' ', '/', 'HTTP/1.1', 'HTTP/1.0', '\r\n', ':', 'Host', 'Content-Length', 'Transfer-Encoding', 'chunked', '5', '-1', 'x', '\x00', '\t', 'é', 'Upgrade'];
+  let accepted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const n = 1 + Math.floor(random() * 14);
+    let text = '';
+    for (let k = 0; k < n; k++) text += alphabet[Math.floor(random() * alphabet.length)];
+    if (random() < 0.5) text = `GET /${'x'.repeat(Math.floor(random() * 3))} HTTP/1.1\r\nHost: h${text}`;
+    const r = parseRequestHead(text);
+    if (!r) continue;
+    accepted++;
+    assert.match(`${r.method} ${r.url} HTTP/1.${r.minor}`, /^[A-Z]+ \S+ HTTP\/1\.[01]$/);
+    assert.ok(r.length >= 0 && Number.isInteger(r.length));
+    for (const v of r.rawHeaders) assert.ok(!/[\r\n\x00]/.test(v), JSON.stringify(text));
+  }
+  assert.ok(accepted > 100, `some inputs are accepted (${accepted})`);
+});
+
+test('fuzz: the chunked decoder gives the same bytes at every split and rejects bad sizes', () => {
+  const body = '1a\r\nabcdefghijklmnopqrstuvwxyz\r\n3;ext\r\n123\r\n0\r\nTrailer: x\r\n\r\nNEXT';
+  const end = body.indexOf('NEXT');
+  for (let cut = 1; cut < body.length; cut++) {
+    const d = new ChunkedBodyDecoder();
+    let out = '';
+    const a = d.feed(Buffer.from(body.slice(0, cut)), (p) => (out += p.toString()));
+    let consumed = a;
+    if (a === -1) {
+      const b = d.feed(Buffer.from(body.slice(cut)), (p) => (out += p.toString()));
+      consumed = typeof b === 'number' && b >= 0 ? cut + b : b;
+    }
+    assert.equal(out, 'abcdefghijklmnopqrstuvwxyz123', `cut ${cut}`);
+    assert.equal(consumed, end, `cut ${cut}`);
+  }
+  assert.equal(new ChunkedBodyDecoder().feed(Buffer.from('zz\r\n'), () => {}), 'error');
+  assert.equal(new ChunkedBodyDecoder().feed(Buffer.from('\r\n'), () => {}), 'error');
+});
