@@ -175,7 +175,7 @@ test('fuzz: the head parser never throws, and accepts only well-formed heads', (
     accepted++;
     assert.match(`${r.method} ${r.url} HTTP/1.${r.minor}`, /^[A-Z]+ \S+ HTTP\/1\.[01]$/);
     assert.ok(r.length >= 0 && Number.isInteger(r.length));
-    for (const v of r.rawHeaders) assert.ok(!/[\r\n\x00]/.test(v), JSON.stringify(text));
+    for (const v of r.rawHeaders) assert.ok(!v.includes('\r') && !v.includes('\n') && !v.includes('\u0000'), JSON.stringify(text));
   }
   assert.ok(accepted > 100, `some inputs are accepted (${accepted})`);
 });
