@@ -8,7 +8,10 @@
 // that request boundary, which gives those cases the answers (400, 431, upgrades) it always gave.
 import type net from 'node:net';
 import { Readable } from 'node:stream';
+import { ChunkedBodyDecoder } from './chunked.js';
 import type { RequestHead } from './routes.js';
+
+export { ChunkedBodyDecoder };
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -432,73 +435,4 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
   if (m[3] === '1' && headers.host === undefined) return undefined;
   return { method: m[1], url: m[2], minor: m[3], headers, rawHeaders, length: Math.max(0, length), chunked: te !== undefined };
-}
-
-const enum Chunk {
-  Size,
-  SizeLineEnd,
-  Data,
-  DataEnd,
-  Trailers,
-}
-
-/** Decodes a chunked request body incrementally. feed() returns the index just past the body's end, -1 for "more", or 'error'. */
-export class ChunkedBodyDecoder {
-  private state = Chunk.Size;
-  private size = 0;
-  private sawDigit = false;
-  private lineEmpty = true;
-
-  feed(d: Buffer, out: (piece: Buffer) => void): number | 'error' {
-    let i = 0;
-    while (i < d.length) {
-      switch (this.state) {
-        case Chunk.Size: {
-          const c = d[i++];
-          const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-          if (hex >= 0) {
-            this.size = this.size * 16 + hex;
-            this.sawDigit = true;
-            if (this.size > 2 ** 40) return 'error';
-          } else if (this.sawDigit && (c === 13 || c === 59 || c === 32 || c === 9)) this.state = Chunk.SizeLineEnd;
-          else return 'error';
-          break;
-        }
-        case Chunk.SizeLineEnd: {
-          const nl = d.indexOf(10, i);
-          if (nl < 0) return -1;
-          i = nl + 1;
-          this.sawDigit = false;
-          if (this.size === 0) {
-            this.state = Chunk.Trailers;
-            this.lineEmpty = true;
-          } else this.state = Chunk.Data;
-          break;
-        }
-        case Chunk.Data: {
-          const take = Math.min(d.length - i, this.size);
-          out(d.subarray(i, i + take));
-          i += take;
-          this.size -= take;
-          if (this.size === 0) this.state = Chunk.DataEnd;
-          break;
-        }
-        case Chunk.DataEnd: {
-          const c = d[i++];
-          if (c === 10) this.state = Chunk.Size;
-          else if (c !== 13) return 'error';
-          break;
-        }
-        case Chunk.Trailers: {
-          const c = d[i++];
-          if (c === 10) {
-            if (this.lineEmpty) return i;
-            this.lineEmpty = true;
-          } else if (c !== 13) this.lineEmpty = false;
-          break;
-        }
-      }
-    }
-    return -1;
-  }
 }

@@ -13,7 +13,7 @@ import { EndpointRegistry, EndpointState } from './endpoints.js';
 import { forward, Pools, reply } from './forward.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
-import type { RequestHead } from './routes.js';
+import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
@@ -279,6 +279,30 @@ export class Proxy {
         service.activation.timeoutMs,
       );
     }
+    const admitted = this.admit(route, cluster, (status, reason, message, extra) => h2Reply(stream, status, reason, message, extra));
+    if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', head, admitted.status, started, trace);
+    mod.forwardH2(stream, headers, {
+      sessions,
+      cluster,
+      head,
+      ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
+      done: (status, ep) => {
+        admitted.release();
+        this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
+      },
+    });
+  }
+
+  /**
+   * The route's and the destination's rate and concurrency limits: either every one admits the
+   * request (release() gives the concurrency slots back when it ends), or it is refused through
+   * `refuse` (429 with Retry-After, or 503 concurrency-limit) and counted.
+   */
+  private admit(
+    route: CompiledRoute,
+    cluster: Cluster,
+    refuse: (status: number, reason: string, message: string, extra?: Record<string, string>) => void,
+  ): { ok: true; release(): void } | { ok: false; status: number } {
     const admitted: Throttle[] = [];
     for (const t of [route.throttle, cluster.throttle]) {
       if (!t) continue;
@@ -288,21 +312,15 @@ export class Proxy {
         continue;
       }
       for (const a of admitted) a.release();
-      if (verdict === 'concurrency') h2Reply(stream, 503, 'concurrency-limit', 'too many requests in flight');
-      else h2Reply(stream, 429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
       this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
-      return this.logged('outbound', service.name, route.name, '-', head, verdict === 'concurrency' ? 503 : 429, started, trace);
+      if (verdict === 'concurrency') {
+        refuse(503, 'concurrency-limit', 'too many requests in flight');
+        return { ok: false, status: 503 };
+      }
+      refuse(429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
+      return { ok: false, status: 429 };
     }
-    mod.forwardH2(stream, headers, {
-      sessions,
-      cluster,
-      head,
-      ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
-      done: (status, ep) => {
-        for (const a of admitted) a.release();
-        this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
-      },
-    });
+    return { ok: true, release: () => admitted.forEach((a) => a.release()) };
   }
 
   private toService(service: string, req: ProxyRequest, res: ProxyResponse): void {
@@ -345,20 +363,8 @@ export class Proxy {
       return this.logged('outbound', service.name, route.name, '-', req, fault.abort.status, started, trace);
     }
     const cluster = route.destination();
-    const admitted: Throttle[] = [];
-    for (const t of [route.throttle, cluster.throttle]) {
-      if (!t) continue;
-      const verdict = t.admit();
-      if (verdict === 'ok') {
-        admitted.push(t);
-        continue;
-      }
-      for (const a of admitted) a.release();
-      if (verdict === 'concurrency') reply(res, 503, 'concurrency-limit', 'too many requests in flight');
-      else reply(res, 429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
-      this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
-      return this.logged('outbound', service.name, route.name, '-', req, res.statusCode, started, trace);
-    }
+    const admitted = this.admit(route, cluster, (status, reason, message, extra) => reply(res, status, reason, message, extra));
+    if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
     const go = (): void => {
       if (route.mirror && Math.random() * 100 < route.mirror.percent) this.mirror(route.mirror.cluster, req);
       forward(req, res, {
@@ -366,7 +372,7 @@ export class Proxy {
         cluster,
         route,
         done: (status, ep) => {
-          for (const a of admitted) a.release();
+          admitted.release();
           this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
         },
       });

@@ -8,6 +8,7 @@
 // connection, waiting requests queued).
 import net from 'node:net';
 import type { Readable } from 'node:stream';
+import { ChunkedBodyDecoder } from './chunked.js';
 
 /** Headers never forwarded: they describe one connection, not the message (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
@@ -187,24 +188,13 @@ const enum Body {
   UntilClose,
 }
 
-const enum Chunk {
-  Size,
-  SizeLineEnd,
-  Data,
-  DataEnd,
-  Trailers,
-  Done,
-}
-
 /** One request/response on one socket. */
 class Exchange {
   private buf: Buffer | undefined;
   private gotHead = false;
   private bodyKind = Body.None;
   private remaining = 0;
-  private chunk = Chunk.Size;
-  private chunkSize = 0;
-  private trailerLineEmpty = true;
+  private decoder: ChunkedBodyDecoder | undefined;
   private discard = false;
   private finished = false;
   private anyByte = false;
@@ -382,65 +372,11 @@ class Exchange {
 
   /** Decodes a chunked body (node:http frames the answer to the client again). */
   private chunked(d: Buffer): void {
-    let i = 0;
-    while (i < d.length && !this.finished) {
-      switch (this.chunk) {
-        case Chunk.Size: {
-          const c = d[i++];
-          const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
-          if (hex >= 0) {
-            this.chunkSize = this.chunkSize * 16 + hex;
-            if (this.chunkSize > Number.MAX_SAFE_INTEGER / 16) return this.fail(new UpstreamError('BAD_RESPONSE', 'chunk size too large', true));
-          } else if (c === 13 || c === 59 || c === 32 || c === 9) this.chunk = Chunk.SizeLineEnd; // CR, ';' extensions, whitespace
-          else return this.fail(new UpstreamError('BAD_RESPONSE', 'bad chunk size', true));
-          break;
-        }
-        case Chunk.SizeLineEnd: {
-          const nl = d.indexOf(10, i);
-          if (nl < 0) {
-            i = d.length;
-            break;
-          }
-          i = nl + 1;
-          if (this.chunkSize === 0) {
-            this.chunk = Chunk.Trailers;
-            this.trailerLineEmpty = true;
-          } else this.chunk = Chunk.Data;
-          break;
-        }
-        case Chunk.Data: {
-          const take = Math.min(d.length - i, this.chunkSize);
-          this.emit(d.subarray(i, i + take));
-          i += take;
-          this.chunkSize -= take;
-          if (this.chunkSize === 0) this.chunk = Chunk.DataEnd;
-          break;
-        }
-        case Chunk.DataEnd: {
-          // The CRLF after a chunk's data.
-          const c = d[i++];
-          if (c === 10) this.chunk = Chunk.Size;
-          else if (c !== 13) return this.fail(new UpstreamError('BAD_RESPONSE', 'bad chunk end', true));
-          break;
-        }
-        case Chunk.Trailers: {
-          // Trailer lines until an empty one (trailers are not forwarded).
-          const c = d[i++];
-          if (c === 10) {
-            if (this.trailerLineEmpty) {
-              this.chunk = Chunk.Done;
-              if (i < d.length) this.keepAlive = false;
-              this.end();
-              return;
-            }
-            this.trailerLineEmpty = true;
-          } else if (c !== 13) this.trailerLineEmpty = false;
-          break;
-        }
-        case Chunk.Done:
-          return;
-      }
-    }
+    const r = (this.decoder ??= new ChunkedBodyDecoder()).feed(d, (piece) => this.emit(piece));
+    if (r === 'error') return this.fail(new UpstreamError('BAD_RESPONSE', 'malformed chunked body', true));
+    if (r < 0) return;
+    if (r < d.length) this.keepAlive = false;
+    this.end();
   }
 
   private end(): void {
