@@ -4,7 +4,8 @@
 import { parseArgs } from 'node:util';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ensureToken, writeFileAtomic } from '../lib/files.js';
+import { writeFileAtomic } from '../lib/files.js';
+import { ensureToken } from '../lib/token.js';
 import { acquireProcessLock } from '../lib/process-lock.js';
 import { selfStartTime } from '../lib/proc.js';
 import { stateLayout, type ControlInfo } from '../lib/state-dir.js';

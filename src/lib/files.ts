@@ -1,12 +1,14 @@
 // File helpers shared by every Berth process: atomic writes, tolerant JSON reads, the API token.
-import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Writes via a temp file + rename so readers never see half a file. */
+/** Makes each temporary name of this process unique (with the pid, across processes). */
+let tmpCounter = 0;
+
 export function writeFileAtomic(path: string, data: string, mode?: number): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
+  const tmp = `${path}.${process.pid}.${++tmpCounter}.tmp`;
   try {
     writeFileSync(tmp, data, mode === undefined ? undefined : { mode });
     if (mode !== undefined) chmodSync(tmp, mode);
@@ -32,16 +34,6 @@ export function readJsonFile<T>(path: string): T | undefined {
 }
 
 /** Returns the bearer token at `path`, creating it (mode 0600) when absent. */
-export function ensureToken(path: string): string {
-  try {
-    const t = readFileSync(path, 'utf8').trim();
-    if (t) return t;
-  } catch {}
-  const token = randomBytes(24).toString('hex');
-  writeFileAtomic(path, token + '\n', 0o600);
-  return token;
-}
-
 export function readToken(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim() || undefined;

@@ -1,19 +1,18 @@
 // W3C Trace Context: every request leaves the proxy with a `traceparent`. An incoming one keeps its
 // trace id and gets this hop's span id as parent; a missing or malformed one starts a new trace.
-// Ids come from a pooled crypto-random buffer (one randomFillSync per 170 requests, not per id).
-import { randomFillSync } from 'node:crypto';
+// Ids are random, not secret: like OpenTelemetry's JS id generator, Math.random is enough (and spares
+// the proxy node:crypto's memory).
 
-const pool = Buffer.allocUnsafe(4096);
-let offset = pool.length;
+const HEX = '0123456789abcdef';
 
 function randomHex(bytes: number): string {
-  if (offset + bytes > pool.length) {
-    randomFillSync(pool);
-    offset = 0;
+  let s = '';
+  for (let i = 0; i < bytes; i++) {
+    const b = (Math.random() * 256) | 0;
+    s += HEX[b >> 4] + HEX[b & 15];
   }
-  const s = pool.toString('hex', offset, offset + bytes);
-  offset += bytes;
-  return s;
+  // An all-zero id is invalid (W3C); astronomically unlikely, but cheap to rule out.
+  return /[^0]/.test(s) ? s : `${s.slice(0, -1)}1`;
 }
 
 const TRACEPARENT_RE = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
