@@ -9,7 +9,8 @@ import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
 import { UpstreamPool, type UpstreamError } from './upstream-client.js';
-import type { ProxyRequest, ProxyResponse } from './listener.js';
+import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
+import type { Readable } from 'node:stream';
 
 /** Headers that describe one connection, not the message; never forwarded (RFC 9110 §7.6.1). */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect'];
@@ -79,12 +80,12 @@ export function applyHeaderOps(headers: Record<string, string | string[] | undef
 
 function hasBody(req: ProxyRequest): boolean {
   const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+  return req.headers['transfer-encoding'] !== undefined || (typeof cl === 'string' && Number(cl) > 0);
 }
 
 async function readBody(req: ProxyRequest): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
+  for await (const c of bodyStream(req)) chunks.push(c as Buffer);
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }
 
@@ -109,7 +110,7 @@ interface Exchange {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
-  body: Buffer | ProxyRequest | null;
+  body: Buffer | Readable | null;
   replayable: boolean;
   tried: Set<string> | undefined;
   deadline: number;
@@ -157,7 +158,7 @@ export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOpti
     return;
   }
   // A big or chunked body is streamed through once: no retries.
-  ex.body = req;
+  ex.body = bodyStream(req);
   ex.replayable = false;
   attempt(ex, 0);
 }

@@ -49,6 +49,26 @@ export class LeanRequest extends Readable implements RequestHead {
   }
 }
 
+/** A request without a body: the same head fields, and no stream is built for it. */
+export class LeanHead implements RequestHead {
+  destroyed = false;
+  httpVersion: string;
+
+  constructor(
+    public method: string,
+    public url: string,
+    minor: string,
+    public headers: Record<string, string | string[] | undefined>,
+    public rawHeaders: string[],
+  ) {
+    this.httpVersion = `1.${minor}`;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
 /** The answer side, written straight to the socket. */
 export class LeanResponse {
   statusCode = 200;
@@ -56,10 +76,11 @@ export class LeanResponse {
   writableFinished = false;
   destroyed = false;
   private pending: OutHeaders | undefined;
-  private extra: [string, string][] = [];
+  private extra: [string, string][] | undefined;
   private chunked = false;
   private noBody = false;
-  private readonly listeners = new Map<string, Set<(...a: unknown[]) => void>>();
+  /** One-shot listeners ('close', 'drain', 'finish'): a handful per answer, so a plain list. */
+  private listeners: { event: string; fn: () => void }[] | undefined;
 
   constructor(
     private readonly conn: LeanConnection,
@@ -70,32 +91,30 @@ export class LeanResponse {
   ) {}
 
   once(event: 'close' | 'drain' | 'finish', fn: () => void): this {
-    const wrapped = (): void => {
-      this.off(event, wrapped);
-      fn();
-    };
-    (wrapped as unknown as { orig: () => void }).orig = fn;
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(wrapped);
+    (this.listeners ??= []).push({ event, fn });
     return this;
   }
 
   off(event: string, fn: () => void): this {
-    const set = this.listeners.get(event);
-    if (!set) return this;
-    for (const f of set) if (f === fn || (f as unknown as { orig?: () => void }).orig === fn) set.delete(f);
+    const l = this.listeners;
+    if (l) {
+      const i = l.findIndex((x) => x.event === event && x.fn === fn);
+      if (i >= 0) l.splice(i, 1);
+    }
     return this;
   }
 
   emit(event: string): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const f of [...set]) f();
+    const l = this.listeners;
+    if (!l || l.length === 0) return;
+    const due = l.filter((x) => x.event === event);
+    if (due.length === 0) return;
+    this.listeners = l.filter((x) => x.event !== event);
+    for (const x of due) x.fn();
   }
 
   setHeader(name: string, value: string): void {
-    this.extra.push([name, value]);
+    (this.extra ??= []).push([name, value]);
   }
 
   writeHead(status: number, headers?: OutHeaders): this {
@@ -129,7 +148,7 @@ export class LeanResponse {
         else add(name, String(v));
       }
     }
-    for (const [n, v] of this.extra) add(n, v);
+    if (this.extra) for (const [n, v] of this.extra) add(n, v);
     if (length === undefined && bodyLength !== undefined && !this.noBody) length = String(bodyLength);
     if (length !== undefined) out += `content-length: ${length}\r\n`;
     else if (!this.noBody) {
@@ -190,7 +209,7 @@ export class LeanResponse {
 }
 
 export interface LeanServerHooks {
-  handle(req: LeanRequest, res: LeanResponse): void;
+  handle(req: LeanRequest | LeanHead, res: LeanResponse): void;
   /** Hands the connection, with the bytes not consumed yet, to node:http. */
   fallback(socket: net.Socket, unread: Buffer): void;
   /** An exchange started / ended (for draining). */
@@ -207,7 +226,7 @@ const enum BodyKind {
 /** One client connection on the lean path: requests one after another (pipelined bytes wait in the buffer). */
 export class LeanConnection {
   private buf: Buffer = Buffer.alloc(0);
-  private req: LeanRequest | undefined;
+  private req: LeanRequest | LeanHead | undefined;
   private res: LeanResponse | undefined;
   private bodyKind = BodyKind.None;
   private remaining = 0;
@@ -264,8 +283,6 @@ export class LeanConnection {
   /** Starts the next request if its whole head is in the buffer; otherwise (or if it is unusual) falls back. */
   private next(): void {
     if (this.closed || this.res || this.buf.length === 0) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
     const end = this.buf.indexOf(CRLFCRLF);
     if (end < 0 || end > MAX_HEAD_BYTES) return this.giveUp();
     const text = this.buf.toString('latin1', 0, end);
@@ -276,7 +293,8 @@ export class LeanConnection {
     this.http10 = minor === '0';
     const connection = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : '';
     const close = this.http10 ? !connection.includes('keep-alive') : connection.includes('close');
-    const req = new LeanRequest(method, url, minor, headers, rawHeaders, () => this.socket.resume());
+    const hasBody = parsed.chunked || parsed.length > 0;
+    const req = hasBody ? new LeanRequest(method, url, minor, headers, rawHeaders, () => this.socket.resume()) : new LeanHead(method, url, minor, headers, rawHeaders);
     const res = new LeanResponse(this, this.socket, method === 'HEAD', close);
     this.req = req;
     this.res = res;
@@ -287,10 +305,7 @@ export class LeanConnection {
     } else if (parsed.length > 0) {
       this.bodyKind = BodyKind.Length;
       this.remaining = parsed.length;
-    } else {
-      this.bodyKind = BodyKind.None;
-      req.push(null);
-    }
+    } else this.bodyKind = BodyKind.None;
     const rest = this.buf;
     if (this.bodyKind !== BodyKind.None) {
       this.buf = Buffer.alloc(0);
@@ -300,7 +315,7 @@ export class LeanConnection {
   }
 
   private feedBody(d: Buffer): void {
-    const req = this.req!;
+    const req = this.req as LeanRequest;
     if (this.bodyKind === BodyKind.Length) {
       const take = Math.min(d.length, this.remaining);
       this.remaining -= take;
@@ -330,7 +345,6 @@ export class LeanConnection {
   /** The answer was written; the next request may start. */
   exchangeDone(res: LeanResponse): void {
     if (res !== this.res) return;
-    const req = this.req!;
     const close = res.closeAfter || this.draining;
     // A body the handler did not read (e.g. a proxy reply before the upload ended) must be consumed first.
     const bodyLeft = this.bodyKind !== BodyKind.None;
@@ -343,9 +357,12 @@ export class LeanConnection {
       this.socket.end();
       return;
     }
-    req.resume();
-    this.idleTimer = setTimeout(() => this.socket.destroy(), KEEP_ALIVE_MS);
-    this.idleTimer.unref();
+    // One timer per connection, re-armed per answer (no timer object per request).
+    if (this.idleTimer) this.idleTimer.refresh();
+    else {
+      this.idleTimer = setTimeout(() => (this.res ? this.idleTimer?.refresh() : this.socket.destroy()), KEEP_ALIVE_MS);
+      this.idleTimer.unref();
+    }
     this.next();
   }
 

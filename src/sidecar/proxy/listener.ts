@@ -13,8 +13,20 @@ import { Duplex, type Readable } from 'node:stream';
 import { LeanConnection } from './lean-server.js';
 import type { RequestHead } from './routes.js';
 
-/** The request surface the proxy uses: node:http's IncomingMessage or the lean path's LeanRequest. */
-export type ProxyRequest = Readable & RequestHead & { rawHeaders: string[] };
+/**
+ * The request surface the proxy uses: node:http's IncomingMessage, or the lean path's LeanRequest
+ * (a Readable body) or LeanHead (no body: no stream is built for it). `body` is the readable body
+ * when the request has one.
+ */
+export interface ProxyRequest extends RequestHead {
+  rawHeaders: string[];
+  readonly destroyed: boolean;
+}
+
+/** The request's body stream (only called for requests that have a body; those are always Readables). */
+export function bodyStream(req: ProxyRequest): Readable {
+  return req as unknown as Readable;
+}
 
 /** The response surface the proxy uses: node:http's ServerResponse or the lean path's LeanResponse. */
 export interface ProxyResponse {
@@ -125,7 +137,7 @@ export class Listener {
         this.inFlight++;
         res.once('close', () => this.inFlight--);
         if (this.draining) res.setHeader('connection', 'close');
-        this.opts.handler(req as ProxyRequest, res);
+        this.opts.handler(req, res);
       },
     );
     server.once('error', (err: NodeJS.ErrnoException) => {

@@ -3,16 +3,12 @@
 // Ids are random, not secret: like OpenTelemetry's JS id generator, Math.random is enough (and spares
 // the proxy node:crypto's memory).
 
-const HEX = '0123456789abcdef';
-
+/** `bytes` random bytes as hex (a multiple of 4), 32 bits per Math.random call. */
 function randomHex(bytes: number): string {
   let s = '';
-  for (let i = 0; i < bytes; i++) {
-    const b = (Math.random() * 256) | 0;
-    s += HEX[b >> 4] + HEX[b & 15];
-  }
+  for (let i = 0; i < bytes; i += 4) s += ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
   // An all-zero id is invalid (W3C); astronomically unlikely, but cheap to rule out.
-  return /[^0]/.test(s) ? s : `${s.slice(0, -1)}1`;
+  return s.charCodeAt(0) === 48 && /^0+$/.test(s) ? `${s.slice(0, -1)}1` : s;
 }
 
 const TRACEPARENT_RE = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;

@@ -57,13 +57,17 @@ export class UpstreamError extends Error {
 
 interface PooledSocket extends net.Socket {
   uses?: number;
+  /** One timer per socket, re-armed with refresh() on each release (no timer object per request). */
   idleTimer?: NodeJS.Timeout;
+  idle?: boolean;
 }
 
 /** Kept connections to one upstream address. */
 export class UpstreamPool {
   private readonly idle: PooledSocket[] = [];
-  private open = 0;
+  /** Connected sockets (idle or busy) and connections being opened: what maxConnections counts. */
+  private readonly sockets = new Set<PooledSocket>();
+  private connecting = 0;
   private readonly waiting: ((s: PooledSocket | Error, fresh: boolean) => void)[] = [];
   private closed = false;
 
@@ -98,12 +102,15 @@ export class UpstreamPool {
     for (const w of this.waiting.splice(0)) w(new Error('pool closed'), true);
   }
 
+  private get open(): number {
+    return this.sockets.size + this.connecting;
+  }
+
   acquire(cb: (s: PooledSocket | Error, fresh: boolean) => void): void {
     while (this.idle.length > 0) {
       const s = this.idle.pop()!;
-      clearTimeout(s.idleTimer);
+      s.idle = false;
       if (!s.destroyed && s.writable) return cb(s, false);
-      this.open--;
     }
     if (this.closed) return cb(new Error('pool closed'), true);
     if (this.limits.maxConnections !== undefined && this.open >= this.limits.maxConnections) {
@@ -114,30 +121,49 @@ export class UpstreamPool {
   }
 
   private connect(cb: (s: PooledSocket | Error, fresh: boolean) => void): void {
-    this.open++;
+    this.connecting++;
     const s: PooledSocket = net.connect({ host: this.host, port: this.port, noDelay: true });
     s.uses = 0;
     const timer = setTimeout(() => s.destroy(Object.assign(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
     const onError = (err: Error): void => {
       clearTimeout(timer);
-      this.open--;
+      this.connecting--;
       cb(err, true);
       this.next();
     };
     s.once('error', onError);
     s.once('connect', () => {
       clearTimeout(timer);
+      this.connecting--;
+      this.sockets.add(s);
       s.off('error', onError);
-      s.on('error', () => {}); // reported through the exchange using it, or the socket just leaves the idle list
+      s.on('error', () => {}); // reported through the exchange using it, or the socket just leaves the pool
       s.once('close', () => this.forget(s));
+      s.idleTimer = setTimeout(() => this.idleCheck(s), IDLE_TIMEOUT_MS);
+      s.idleTimer.unref();
       cb(s, true);
     });
   }
 
+  /** Closes a socket idle for IDLE_TIMEOUT_MS; a busy or recently used one is looked at again later. */
+  private idleCheck(s: PooledSocket): void {
+    if (s.destroyed) return;
+    if (!s.idle) {
+      s.idleTimer?.refresh();
+      return;
+    }
+    s.destroy();
+  }
+
   private forget(s: PooledSocket): void {
     clearTimeout(s.idleTimer);
-    const i = this.idle.indexOf(s);
-    if (i >= 0) this.idle.splice(i, 1);
+    this.sockets.delete(s);
+    if (s.idle) {
+      s.idle = false;
+      const i = this.idle.indexOf(s);
+      if (i >= 0) this.idle.splice(i, 1);
+    }
+    this.next();
   }
 
   /** An exchange is over: keep the socket for the next request, or close it. */
@@ -145,19 +171,13 @@ export class UpstreamPool {
     s.uses = (s.uses ?? 0) + 1;
     const max = this.limits.maxRequestsPerConnection;
     if (!reusable || this.closed || s.destroyed || (max !== undefined && s.uses >= max)) {
-      s.destroy();
-      this.open--;
-      this.next();
+      s.destroy(); // 'close' → forget() → the next waiting request gets a new connection
       return;
     }
     const w = this.waiting.shift();
     if (w) return w(s, false);
-    s.idleTimer = setTimeout(() => {
-      this.forget(s);
-      s.destroy();
-      this.open--;
-    }, IDLE_TIMEOUT_MS);
-    s.idleTimer.unref();
+    s.idle = true;
+    s.idleTimer?.refresh();
     this.idle.push(s);
   }
 

@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ChunkedBodyDecoder, LeanConnection, parseRequestHead, type LeanRequest, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
+import { ChunkedBodyDecoder, LeanConnection, LeanRequest, parseRequestHead, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server whose connections go to the lean path; fallbacks go to a node:http server that answers "fallback". */
-async function leanServer(handle: (req: LeanRequest, res: LeanResponse) => void) {
+async function leanServer(handle: (req: LeanRequest | LeanHead, res: LeanResponse) => void) {
   const fallbackServer = http.createServer((req, res) => res.end(`fallback ${req.method} ${req.url}`));
   const counts = { fallbacks: 0, inFlight: 0, closedWhileBusy: 0 };
   const server = net.createServer((socket) => {
@@ -57,14 +57,16 @@ function raw(port: number, pieces: string[], until?: RegExp, gapMs = 2): Promise
   });
 }
 
-const echo = (req: LeanRequest, res: LeanResponse): void => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const body = Buffer.concat(chunks).toString();
+const echo = (req: LeanRequest | LeanHead, res: LeanResponse): void => {
+  const answer = (body: string): void => {
     res.writeHead(200, { 'content-type': 'text/plain', 'x-method': req.method });
     res.end(`${req.method} ${req.url} [${body}] host=${String(req.headers.host)}`);
-  });
+  };
+  // A request without a body is a LeanHead: no stream at all.
+  if (!(req instanceof LeanRequest)) return answer('');
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => answer(Buffer.concat(chunks).toString()));
 };
 
 test('keep-alive and pipelined requests are answered in order on one connection', async () => {
