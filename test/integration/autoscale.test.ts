@@ -124,11 +124,16 @@ function closedLoopLoad(url: string, workers: number): { stop: () => Promise<num
   };
 }
 
-test('concurrency: requests in flight above the per-instance target scale out', async () => {
+/**
+ * A service whose answers take `delayMs`, autoscaled on one metric (max 2), under `workers` closed-loop
+ * clients through the gateway: waits for the second instance and returns the autoscaler's reading
+ * of `metric` in its Scaled event.
+ */
+async function scaleOutUnderLoad(o: { app: string; delayMs: number; metric: string; target: number; workers: number }): Promise<number> {
   const port = portBlock();
   const dir = tempApp({
-    'app.mjs': slowApp(200),
-    'berth.yaml': `app: autoscale-concurrency
+    'app.mjs': slowApp(o.delayMs),
+    'berth.yaml': `app: ${o.app}
 services:
   api:
     run: node app.mjs
@@ -138,56 +143,34 @@ services:
     scale:
       min: 1
       max: 2
-      metrics: [{ concurrency: 2 }]
+      metrics: [{ ${o.metric}: ${o.target} }]
 `,
   });
   after(() => berth(dir, ['down']));
   await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
-  // 6 clients, each always waiting on a 200 ms answer: about 6 in flight at one instance, 3 × the target.
-  const load = closedLoopLoad(`http://127.0.0.1:${port}/`, 6);
+  const load = closedLoopLoad(`http://127.0.0.1:${port}/`, o.workers);
   try {
-    await waitFor('scaled out by concurrency', async () => (await ps(dir)).filter((r) => r.ready).length === 2, 30_000);
+    await waitFor(`scaled out by ${o.metric}`, async () => (await ps(dir)).filter((r) => r.ready).length === 2, 30_000);
   } finally {
     assert.ok((await load.stop()) > 0);
   }
   const scaled = (await events(dir)).find((e) => e.reason === 'Scaled' && e.message.startsWith('autoscaler: api 1 → 2'));
   assert.ok(scaled, 'a Scaled event');
-  const reading = /concurrency ([\d.]+)\/2 per instance/.exec(scaled.message);
+  const reading = new RegExp(`${o.metric} ([\\d.]+)/${o.target}`).exec(scaled.message);
   assert.ok(reading, scaled.message);
-  assert.ok(Number(reading[1]) > 2.2, `measured concurrency above the target's tolerance: ${scaled.message}`);
+  return Number(reading[1]);
+}
+
+test('concurrency: requests in flight above the per-instance target scale out', async () => {
+  // 6 clients, each always waiting on a 200 ms answer: about 6 in flight at one instance, 3 × the target.
+  const measured = await scaleOutUnderLoad({ app: 'autoscale-concurrency', delayMs: 200, metric: 'concurrency', target: 2, workers: 6 });
+  assert.ok(measured > 2.2, `measured concurrency above the target's tolerance: ${measured}`);
 });
 
 test('p99Ms: a service answering slower than its p99 target scales out', async () => {
-  const port = portBlock();
-  const dir = tempApp({
-    'app.mjs': slowApp(120),
-    'berth.yaml': `app: autoscale-p99
-services:
-  api:
-    run: node app.mjs
-    port: ${port}
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.5 }
-    scale:
-      min: 1
-      max: 2
-      metrics: [{ p99Ms: 50 }]
-`,
-  });
-  after(() => berth(dir, ['down']));
-  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
-  const load = closedLoopLoad(`http://127.0.0.1:${port}/`, 2);
-  try {
-    await waitFor('scaled out by p99', async () => (await ps(dir)).filter((r) => r.ready).length === 2, 30_000);
-  } finally {
-    await load.stop();
-  }
-  const scaled = (await events(dir)).find((e) => e.reason === 'Scaled' && e.message.startsWith('autoscaler: api 1 → 2'));
-  assert.ok(scaled, 'a Scaled event');
-  const reading = /p99Ms ([\d.]+)\/50 → /.exec(scaled.message);
-  assert.ok(reading, scaled.message);
   // Every answer takes ≥ 120 ms, so the measured p99 (histogram buckets, interpolated) is in 100–250 ms.
-  assert.ok(Number(reading[1]) >= 100 && Number(reading[1]) <= 250, scaled.message);
+  const measured = await scaleOutUnderLoad({ app: 'autoscale-p99', delayMs: 120, metric: 'p99Ms', target: 50, workers: 2 });
+  assert.ok(measured >= 100 && measured <= 250, `measured p99 ${measured} ms`);
 });
 
 test('memoryPercent: instances using more than the target share of resources.memoryMiB scale out', async () => {
