@@ -1,7 +1,7 @@
 // Test harness for the whole platform: copies an example to a temp dir with unique ports, runs the
 // real `berth` CLI as a child process, and waits on conditions with deadlines (never bare sleeps).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,13 +86,46 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
 }
 
-let portCursor = 20000 + Math.floor(Math.random() * 400) * 25;
+/** Port blocks of 50 between 20000 and 30000 (below the ephemeral range), claimed across test processes. */
+const BLOCK = 50;
+const BLOCKS = 200;
+const claimDir = join(tmpdir(), 'berth-test-ports');
+const claimed: string[] = [];
+process.on('exit', () => {
+  for (const f of claimed) rmSync(f, { force: true });
+});
 
-/** A block of `n` consecutive ports (below the ephemeral range) for one test's services. */
+/** Claims a block for this process with an exclusive file (a dead owner's claim is taken over). */
+function claim(base: number): boolean {
+  const file = join(claimDir, String(base));
+  for (let i = 0; i < 2; i++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      claimed.push(file);
+      return true;
+    } catch {
+      const owner = Number(readFileSync(file, 'utf8').trim() || '0');
+      if (owner === process.pid || processAlive(owner)) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+/**
+ * A block of `n` consecutive ports for one test's services. Test files run in parallel processes,
+ * so a block is claimed (a file per block under the temp dir) instead of picked at random: two
+ * files never get the same ports (a collision once let one test talk to another test's service).
+ */
 export function portBlock(n = 5): number {
-  const base = portCursor;
-  portCursor += Math.max(n, 5);
-  return base;
+  if (n > BLOCK) throw new Error(`portBlock(${n}): at most ${BLOCK} ports per block`);
+  mkdirSync(claimDir, { recursive: true });
+  const start = Math.floor(Math.random() * BLOCKS);
+  for (let i = 0; i < BLOCKS; i++) {
+    const base = 20000 + ((start + i) % BLOCKS) * BLOCK;
+    if (claim(base)) return base;
+  }
+  throw new Error('no free port block: every block under 20000–30000 is claimed by a live test process');
 }
 
 /** Copies examples/shop to a temp dir, moving its ports 8080/8081/8082 to base, base+1, base+2. */
