@@ -25,20 +25,20 @@ function server(port: number, name: string, handler?: http.RequestListener): Pro
   return new Promise((r) => s.listen(port, HOST, () => r(s)));
 }
 
-/** Sends raw bytes and returns the first response line. */
-function raw(port: number, text: string): Promise<string> {
+/** Sends raw bytes and returns the first response line (or, with `whole`, everything until the server closes). */
+function raw(port: number, text: string, whole = false): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, HOST, () => s.write(text));
     let buf = '';
     s.on('data', (d) => {
       buf += d.toString();
-      if (buf.includes('\r\n')) {
+      if (!whole && buf.includes('\r\n')) {
         s.destroy();
         resolve(buf.split('\r\n')[0]);
       }
     });
     s.on('error', reject);
-    s.on('close', () => resolve(buf.split('\r\n')[0]));
+    s.on('close', () => resolve(whole ? buf : buf.split('\r\n')[0]));
   });
 }
 
@@ -97,6 +97,12 @@ describe('berth-proxy process', () => {
       await server(ports.app, 'app', (req, res) => {
         if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 600);
         if (req.url === '/trace') return res.end(String(req.headers.traceparent));
+        if (req.url === '/echo') {
+          let body = '';
+          req.on('data', (d: Buffer) => (body += d.toString()));
+          req.on('end', () => res.end(`echo ${req.headers['transfer-encoding'] ?? '-'} ${body}`));
+          return;
+        }
         res.end(`app ${req.method} ${req.url}`);
       }),
     );
@@ -137,6 +143,14 @@ describe('berth-proxy process', () => {
       assert.equal(r.status, 200, r.body);
       assert.match(r.body, new RegExp(`^peer-a (GET|POST) /o/${i}$`));
     }
+  });
+
+  test('request bodies reach the app: chunked uploads (streamed) and content-length ones', async () => {
+    const chunked = await raw(ports.inbound, 'POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n', true);
+    assert.match(chunked, /^HTTP\/1\.1 200/);
+    assert.match(chunked, /echo chunked hello world$/);
+    const sized = await raw(ports.inbound, 'POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello', true);
+    assert.match(sized, /echo - hello$/);
   });
 
   test('forward proxy routes http://<service>/… by host name; unknown services get 503 with a reason', async () => {

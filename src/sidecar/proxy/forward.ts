@@ -12,8 +12,6 @@ import { UpstreamPool, type UpstreamError } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import type { Readable } from 'node:stream';
 
-/** Headers that describe one connection, not the message; never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect'];
 /** Request bodies up to this size are kept so the request can be retried; larger ones are streamed once. */
 const RETRY_BODY_LIMIT = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -122,8 +120,9 @@ interface Exchange {
 
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
 export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
+  // Hop-by-hop headers stay here (the body's framing is read from them below); the upstream client
+  // leaves them out of what it sends and frames the body itself.
   const headers = req.headers;
-  for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
   applyHeaderOps(headers, opts.route?.requestHeaders);
   const route = opts.route;
   // The exchange is given up when the route's timeout fires or the client goes away.

@@ -10,8 +10,8 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 
-/** Headers never forwarded: they describe one connection, not the message (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+/** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Idle kept connections are closed before a typical server's keep-alive timeout (Node: 5 s). */
