@@ -10,20 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpRequest, portBlock, repoRoot, waitFor } from './harness/berth.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+import { HOST, upstream } from './mesh-helpers/proxy.js';
 
 const proxyMain = join(repoRoot, 'dist', 'src', 'sidecar', 'proxy', 'main.js');
-const HOST = '127.0.0.1';
-
-function server(port: number, name: string, handler?: http.RequestListener): Promise<http.Server> {
-  const s = http.createServer(
-    handler ??
-      ((req, res) => {
-        res.setHeader('x-served-by', name);
-        res.end(`${name} ${req.method} ${req.url}`);
-      }),
-  );
-  return new Promise((r) => s.listen(port, HOST, () => r(s)));
-}
 
 /** Sends raw bytes and returns the first response line (or, with `whole`, everything until the server closes). */
 function raw(port: number, text: string, whole = false): Promise<string> {
@@ -94,7 +83,7 @@ describe('berth-proxy process', () => {
     mkdirSync(join(stateDir, 'mesh'), { recursive: true });
     writeFileSync(join(stateDir, 'mesh', 'self-1.json'), JSON.stringify(snapshot(false)));
     servers.push(
-      await server(ports.app, 'app', (req, res) => {
+      await upstream(ports.app, 'app', (req, res) => {
         if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 600);
         if (req.url === '/trace') return res.end(String(req.headers.traceparent));
         if (req.url === '/echo') {
@@ -112,7 +101,7 @@ describe('berth-proxy process', () => {
       if (head.length) socket.write(head);
       socket.pipe(socket);
     });
-    servers.push(await server(ports.peerA, 'peer-a'));
+    servers.push(await upstream(ports.peerA, 'peer-a'));
     proxy = start();
     await waitFor('admin port', async () => (await httpRequest(`http://${HOST}:${ports.admin}/healthz`)).status === 200);
   });

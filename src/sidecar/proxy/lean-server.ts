@@ -6,6 +6,7 @@
 // a head over 16 KiB, Content-Length together with Transfer-Encoding, another transfer coding,
 // Upgrade, Expect, CONNECT, obsolete line folding — makes the connection fall back to node:http at
 // that request boundary, which gives those cases the answers (400, 431, upgrades) it always gave.
+import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
@@ -19,11 +20,6 @@ const MAX_HEAD_BYTES = 16 * 1024;
 const KEEP_ALIVE_MS = 5000;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/;
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 206: 'Partial Content', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 307: 'Temporary Redirect', 308: 'Permanent Redirect',
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests',
-  500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
-};
 
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
 
@@ -127,7 +123,7 @@ export class LeanResponse {
   private headBytes(bodyLength: number | undefined): string {
     const status = this.statusCode;
     this.noBody = this.head || status === 204 || status === 304 || (status >= 100 && status < 200);
-    let out = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Status'}\r\n`;
+    let out = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}\r\n`;
     let length: string | undefined;
     const add = (name: string, value: string): void => {
       const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
