@@ -131,7 +131,10 @@ test('liveness failure: Unhealthy and Killing events, app restarted', { timeout:
   const spec = await appInstance({
     id: 'live-1',
     ...addr,
-    probes: { liveness: httpProbe('/healthz', addr.port, { periodSeconds: 0.2, failureThreshold: 2 }), readiness: httpProbe('/ready', addr.port) },
+    // initialDelaySeconds: a restarted app gets a second to listen before liveness counts (as in Kubernetes,
+    // liveness without it kills a slow starter: on a loaded 2-core machine Node can take more than the 0.4 s
+    // that period × threshold would leave, and the test then saw a crash loop, not one restart).
+    probes: { liveness: httpProbe('/healthz', addr.port, { periodSeconds: 0.2, failureThreshold: 2, initialDelaySeconds: 1 }), readiness: httpProbe('/ready', addr.port) },
   });
   await apply([spec]);
   const ready = await waitReady('live-1');
