@@ -12,9 +12,20 @@ export class EndpointState {
   firstSeen = performance.now();
   host: string;
   port: number;
+  /** `host:port`, kept with them (the upstream pools are looked up by it on every request). */
+  address: string;
   variant: string;
 
   constructor(readonly id: string, ep: MeshEndpoint) {
+    this.host = ep.host;
+    this.port = ep.port;
+    this.address = `${ep.host}:${ep.port}`;
+    this.variant = ep.variant;
+  }
+
+  /** Takes the endpoint's current address and variant from a new snapshot. */
+  update(ep: MeshEndpoint): void {
+    if (ep.host !== this.host || ep.port !== this.port) this.address = `${ep.host}:${ep.port}`;
     this.host = ep.host;
     this.port = ep.port;
     this.variant = ep.variant;
@@ -42,11 +53,7 @@ export class EndpointRegistry {
     if (!s) {
       s = new EndpointState(ep.id, ep);
       this.byId.set(ep.id, s);
-    } else {
-      s.host = ep.host;
-      s.port = ep.port;
-      s.variant = ep.variant;
-    }
+    } else s.update(ep);
     return s;
   }
 

@@ -10,6 +10,7 @@ import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
 import { UpstreamPool, type UpstreamError } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
+import { LeanResponse } from './lean-server.js';
 import type { Readable } from 'node:stream';
 
 /** Request bodies up to this size are kept so the request can be retried; larger ones are streamed once. */
@@ -22,6 +23,8 @@ export interface Upstream {
   id: string;
   host: string;
   port: number;
+  /** `host:port` */
+  address: string;
 }
 
 /** One keep-alive pool per upstream address (and pool limits), closed when the address leaves the routing table. */
@@ -29,7 +32,7 @@ export class Pools {
   private readonly pools = new Map<string, UpstreamPool>();
 
   get(u: Upstream, limits?: MeshPolicy['connectionPool']): UpstreamPool {
-    const addr = `${u.host}:${u.port}`;
+    const addr = u.address;
     const key = limits && (limits.maxConnections !== undefined || limits.maxRequestsPerConnection !== undefined) ? `${addr}|${limits.maxConnections}|${limits.maxRequestsPerConnection}` : addr;
     let p = this.pools.get(key);
     if (!p) {
@@ -252,7 +255,8 @@ function attempt(ex: Exchange, n: number): void {
       },
       onData: (chunk, resume) => {
         if (res.destroyed) return true;
-        if (res.write(chunk)) return true;
+        // The chunk is a view of the client's reused read buffer: node:http keeps what it cannot write at once, the lean response copies.
+        if (res.write(res instanceof LeanResponse ? chunk : Buffer.from(chunk))) return true;
         res.once('drain', resume);
         return false;
       },

@@ -15,6 +15,7 @@ import type { RequestHead } from './routes.js';
 export { ChunkedBodyDecoder };
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
 const MAX_HEAD_BYTES = 16 * 1024;
 /** A kept-alive connection idle this long is closed (node:http's keepAliveTimeout, as before). */
 const KEEP_ALIVE_MS = 5000;
@@ -160,25 +161,19 @@ export class LeanResponse {
     return out;
   }
 
+  /** Writes a piece of the body. The chunk may be reused by the caller once this returns: what goes to the socket is a copy. */
   write(chunk: Buffer | string): boolean {
     if (this.destroyed || this.writableFinished) return false;
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (!this.headersSent) {
       const head = this.headBytes(undefined);
       if (this.noBody || body.length === 0) return this.socket.write(head);
-      if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${head}${body.length.toString(16)}\r\n`, 'latin1'), body, Buffer.from('\r\n')]));
+      if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${head}${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF]));
       return this.socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
     }
     if (this.noBody || body.length === 0) return true;
-    if (this.chunked) {
-      this.socket.cork();
-      this.socket.write(`${body.length.toString(16)}\r\n`);
-      this.socket.write(body);
-      const ok = this.socket.write('\r\n');
-      this.socket.uncork();
-      return ok;
-    }
-    return this.socket.write(body);
+    if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF]));
+    return this.socket.write(Buffer.from(body));
   }
 
   end(chunk?: Buffer | string): this {

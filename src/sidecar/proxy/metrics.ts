@@ -24,16 +24,26 @@ function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+function level<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let next = m.get(key);
+  if (!next) m.set(key, (next = new Map()));
+  return next;
+}
+
 export class Metrics {
-  private readonly series = new Map<string, Series>();
+  /** Every series, in the order first seen (for rendering). */
+  private readonly series: Series[] = [];
+  /** direction → destination → route → variant → series: lookups of strings the routing table keeps (hashed once), no key built per request. */
+  private readonly index = new Map<string, Map<string, Map<string, Map<string, Series>>>>();
   private readonly ejections = new Map<string, number>();
   private readonly throttled = new Map<string, number>();
 
   constructor(private readonly proxy: string, private readonly source: string) {}
 
   request(direction: string, destination: string, variant: string, route: string, code: number, seconds: number): void {
-    const key = `${direction}\u0000${destination}\u0000${variant}\u0000${route}`;
-    let s = this.series.get(key);
+    const byRoute = level(level(this.index, direction), destination);
+    const byVariant = level(byRoute, route);
+    let s = byVariant.get(variant);
     if (!s) {
       s = {
         direction,
@@ -45,7 +55,8 @@ export class Metrics {
         sum: 0,
         count: 0,
       };
-      this.series.set(key, s);
+      this.series.push(s);
+      byVariant.set(variant, s);
     }
     s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.buckets[i]++;
@@ -65,7 +76,7 @@ export class Metrics {
 
   /** Cumulative counters per series, for `berth top` (the control plane takes deltas between two reads). */
   stats(): MeshStatsSeries[] {
-    return [...this.series.values()].map((s) => {
+    return this.series.map((s) => {
       let errors = 0;
       for (const [code, n] of s.codes) if (code >= 500 || code === 0) errors += n;
       return { direction: s.direction, destination: s.destination, variant: s.variant, count: s.count, errors, buckets: [...s.buckets], sum: s.sum };
@@ -76,9 +87,9 @@ export class Metrics {
   render(): string {
     const out: string[] = [];
     out.push('# HELP berth_proxy_requests_total Requests handled by the proxy.', '# TYPE berth_proxy_requests_total counter');
-    for (const s of this.series.values()) for (const [code, n] of s.codes) out.push(`berth_proxy_requests_total{${s.labels},code="${code}"} ${n}`);
+    for (const s of this.series) for (const [code, n] of s.codes) out.push(`berth_proxy_requests_total{${s.labels},code="${code}"} ${n}`);
     out.push('# HELP berth_proxy_request_duration_seconds Time from request to response end.', '# TYPE berth_proxy_request_duration_seconds histogram');
-    for (const s of this.series.values()) {
+    for (const s of this.series) {
       BUCKETS.forEach((le, i) => out.push(`berth_proxy_request_duration_seconds_bucket{${s.labels},le="${le}"} ${s.buckets[i]}`));
       out.push(`berth_proxy_request_duration_seconds_bucket{${s.labels},le="+Inf"} ${s.count}`);
       out.push(`berth_proxy_request_duration_seconds_sum{${s.labels}} ${s.sum}`, `berth_proxy_request_duration_seconds_count{${s.labels}} ${s.count}`);

@@ -3,12 +3,15 @@
 // Ids are random, not secret: like OpenTelemetry's JS id generator, Math.random is enough (and spares
 // the proxy node:crypto's memory).
 
-/** `bytes` random bytes as hex (a multiple of 4), 32 bits per Math.random call. */
-function randomHex(bytes: number): string {
-  let s = '';
-  for (let i = 0; i < bytes; i += 4) s += ((Math.random() * 0x100000000) >>> 0).toString(16).padStart(8, '0');
+/** Scratch bytes for new ids, hex-encoded natively (a double's toString(16) cost ~5 % of the proxy's CPU). */
+const scratch = Buffer.allocUnsafe(16);
+
+/** `bytes` random bytes (8 or 16) as lower-case hex, never all zeros. */
+export function randomHex(bytes: 8 | 16): string {
+  for (let i = 0; i < bytes; i += 4) scratch.writeUInt32LE((Math.random() * 0x100000000) >>> 0, i);
   // An all-zero id is invalid (W3C); astronomically unlikely, but cheap to rule out.
-  return s.charCodeAt(0) === 48 && /^0+$/.test(s) ? `${s.slice(0, -1)}1` : s;
+  if (scratch.readUInt32LE(0) === 0) scratch[0] = 1;
+  return scratch.toString('hex', 0, bytes);
 }
 
 const TRACEPARENT_RE = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;

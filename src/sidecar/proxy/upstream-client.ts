@@ -5,7 +5,9 @@
 // node:http's server side. Handles: content-length, chunked (decoded; node:http re-frames) and
 // close-delimited bodies; HEAD/204/304 without body; interim 1xx answers skipped; a kept socket the
 // server closed meanwhile retried once on a fresh one; pool limits (connections, requests per
-// connection, waiting requests queued).
+// connection, waiting requests queued). Sockets read into one shared buffer (net's `onread`) and
+// hand the bytes to the exchange they belong to: no buffer allocated and no stream machinery run per
+// read, so consumers must copy what they keep beyond the onData call.
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
@@ -17,6 +19,11 @@ const MAX_HEAD_BYTES = 64 * 1024;
 /** Idle kept connections are closed before a typical server's keep-alive timeout (Node: 5 s). */
 const IDLE_TIMEOUT_MS = 4000;
 const CONNECT_TIMEOUT_MS = 2000;
+/**
+ * Every pooled socket reads into this buffer; a read is handed on synchronously and nothing keeps a
+ * view of it past that (a partial response head is copied, consumers copy what they keep).
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 export interface UpstreamLimits {
   maxConnections?: number;
@@ -38,7 +45,7 @@ export interface UpstreamRequest {
 export interface UpstreamHandlers {
   /** The response head; flat [name, value, …] without hop-by-hop headers. Return false to discard the body (a retry follows). */
   onHead(status: number, headers: string[]): boolean;
-  /** A piece of the (decoded) body; return false to pause until `resume` is called. */
+  /** A piece of the (decoded) body, valid only during this call (copy it to keep it); return false to pause until `resume` is called. */
   onData(chunk: Buffer, resume: () => void): boolean;
   onEnd(): void;
   /** Connection failure (nothing was sent), reset, timeout or abort. `phase` says whether a response head had arrived. */
@@ -60,6 +67,8 @@ interface PooledSocket extends net.Socket {
   /** One timer per socket, re-armed with refresh() on each release (no timer object per request). */
   idleTimer?: NodeJS.Timeout;
   idle?: boolean;
+  /** The exchange the socket carries now; bytes arriving with none are out of step and close the socket. */
+  exchange?: Exchange;
 }
 
 /** Kept connections to one upstream address. */
@@ -122,7 +131,20 @@ export class UpstreamPool {
 
   private connect(cb: (s: PooledSocket | Error, fresh: boolean) => void): void {
     this.connecting++;
-    const s: PooledSocket = net.connect({ host: this.host, port: this.port, noDelay: true });
+    const s: PooledSocket = net.connect({
+      host: this.host,
+      port: this.port,
+      noDelay: true,
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          const x = s.exchange;
+          if (x) x.data(Buffer.from(buf.buffer, buf.byteOffset, n));
+          else s.destroy();
+          return true;
+        },
+      },
+    });
     s.uses = 0;
     const timer = setTimeout(() => s.destroy(Object.assign(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
     const onError = (err: Error): void => {
@@ -138,7 +160,10 @@ export class UpstreamPool {
       this.sockets.add(s);
       s.off('error', onError);
       s.on('error', () => {}); // reported through the exchange using it, or the socket just leaves the pool
-      s.once('close', () => this.forget(s));
+      s.once('close', () => {
+        this.forget(s);
+        s.exchange?.closed();
+      });
       s.idleTimer = setTimeout(() => this.idleCheck(s), IDLE_TIMEOUT_MS);
       s.idleTimer.unref();
       cb(s, true);
@@ -221,8 +246,6 @@ class Exchange {
   private paused = false;
   private keepAlive = true;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onData = (d: Buffer): void => this.data(d);
-  private readonly onClose = (): void => this.closed();
   private readonly onAbort = (): void => {
     if (this.started) this.fail(new UpstreamError('ABORTED', 'aborted', this.gotHead));
     else this.fail(new UpstreamError('ABORTED', 'aborted', false), true);
@@ -248,8 +271,7 @@ class Exchange {
     const { socket, req } = this;
     if (req.signal?.aborted) return this.fail(new UpstreamError('ABORTED', 'aborted', false), true);
     req.signal?.addEventListener('abort', this.onAbort, { once: true });
-    socket.on('data', this.onData);
-    socket.once('close', this.onClose);
+    socket.exchange = this;
     if (req.headersTimeout !== undefined) {
       this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${req.headersTimeout} ms`, false)), req.headersTimeout);
     }
@@ -276,7 +298,8 @@ class Exchange {
     }
   }
 
-  private data(d: Buffer): void {
+  /** Bytes from the socket (a view of the shared read buffer: copied if kept). */
+  data(d: Buffer): void {
     if (this.finished) return;
     this.anyByte = true;
     if (!this.gotHead) {
@@ -298,6 +321,8 @@ class Exchange {
       const end = buf.indexOf(CRLFCRLF);
       if (end < 0) {
         if (buf.length > MAX_HEAD_BYTES) this.fail(new UpstreamError('BAD_RESPONSE', 'response head too large', false));
+        // The rest of the head comes with a later read: keep a copy (the read buffer is reused).
+        else if (buf.buffer === READ_BUFFER.buffer) this.buf = Buffer.from(buf);
         return false;
       }
       const text = buf.toString('latin1', 0, end);
@@ -405,7 +430,8 @@ class Exchange {
     this.h.onEnd();
   }
 
-  private closed(): void {
+  /** The socket closed under the exchange. */
+  closed(): void {
     if (this.finished) return;
     if (this.gotHead && this.bodyKind === Body.UntilClose) return this.end();
     // A kept connection the server had closed before our request reached it: once more on a fresh one.
@@ -440,8 +466,7 @@ class Exchange {
     if (this.timer) clearTimeout(this.timer);
     this.req.signal?.removeEventListener('abort', this.onAbort);
     const { socket } = this;
-    socket.off('data', this.onData);
-    socket.off('close', this.onClose);
+    if (socket.exchange === this) socket.exchange = undefined;
     if (this.paused) socket.resume();
     this.pool.release(socket, reusable && !socket.destroyed);
   }

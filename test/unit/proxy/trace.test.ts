@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { propagateTrace, randomHex } from '../../../src/sidecar/proxy/trace.js';
+
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+test('randomHex: lower-case hex of the asked length, different each time, never all zeros', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const a = randomHex(16);
+    const b = randomHex(8);
+    assert.match(a, /^[0-9a-f]{32}$/);
+    assert.match(b, /^[0-9a-f]{16}$/);
+    assert.doesNotMatch(a, /^0+$/);
+    seen.add(a);
+  }
+  assert.equal(seen.size, 2000);
+  // Every hex digit shows up in every position over many ids (no stuck nibble).
+  const perPosition = Array.from({ length: 32 }, () => new Set<string>());
+  for (const id of seen) for (let i = 0; i < 32; i++) perPosition[i].add(id[i]);
+  for (const digits of perPosition) assert.equal(digits.size, 16);
+});
+
+test('propagateTrace starts a trace when the header is absent or malformed', () => {
+  for (const given of [undefined, 'garbage', '00-00000000000000000000000000000000-0000000000000001-01', ['00-a-b-01']]) {
+    const headers: Record<string, string | string[] | undefined> = { traceparent: given };
+    const id = propagateTrace(headers);
+    assert.match(String(headers.traceparent), TRACEPARENT);
+    assert.equal(String(headers.traceparent).slice(3, 35), id);
+    assert.ok(String(headers.traceparent).endsWith('-01'));
+  }
+});
+
+test('propagateTrace keeps the trace id and flags and gives the hop a new parent span', () => {
+  const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
+  const headers: Record<string, string | string[] | undefined> = { traceparent: incoming };
+  assert.equal(propagateTrace(headers), '4bf92f3577b34da6a3ce929d0e0e4736');
+  const out = String(headers.traceparent);
+  assert.match(out, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-00$/);
+  assert.notEqual(out.slice(36, 52), '00f067aa0ba902b7');
+});
