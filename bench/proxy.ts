@@ -12,7 +12,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_NODE_FLAGS } from '../src/lib/mesh-protocol.js';
+import { PROXY_ENV, PROXY_NODE_FLAGS } from '../src/lib/mesh-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const proxyMain = join(here, '..', 'src', 'sidecar', 'proxy', 'main.js');
@@ -83,7 +83,7 @@ async function berthPair(accessLog: boolean): Promise<{ a: ChildProcess; b: Chil
   const snap = { version: 1, app: 'bench', config: { accessLog }, services: [{ name: 'b', port: P.bIn, endpoints: [{ id: 'b-1', host: HOST, port: P.bIn, variant: 'default' }] }] };
   writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
   writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
-  const common = { BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
+  const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
   const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(P.bIn), BERTH_PROXY_APP_PORT: String(P.origin), BERTH_PROXY_ADMIN_PORT: String(P.bAdmin) });
   const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(P.aIn), BERTH_PROXY_APP_PORT: String(P.aApp), BERTH_PROXY_ADMIN_PORT: String(P.aAdmin), BERTH_PROXY_OUTBOUND: `b=${P.aOut}` });
   await until(`http://${HOST}:${P.aOut}/`);

@@ -11,7 +11,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { GATEWAY_ID, meshPorts, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
+import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
 
@@ -45,6 +45,7 @@ export function gatewayInstance(desired: DesiredState | undefined, opts: { node:
   if (meshServedServices(desired).size === 0 && !meshConfigOf(desired).ingress) return undefined;
   const host = `127.${opts.nodeIndex}.${opts.slot}.1`;
   const env = {
+    ...PROXY_ENV,
     BERTH_APP: desired.app,
     BERTH_PROXY_MODE: 'gateway',
     BERTH_STATE_DIR: opts.stateDir,

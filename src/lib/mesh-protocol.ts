@@ -171,3 +171,10 @@ export function meshPorts(servicePort: number): { app: number; admin: number; fo
  * 25 MB lower at no measurable cost in throughput: its garbage is short-lived per-request objects.
  */
 export const PROXY_NODE_FLAGS: string[] = ['--max-semi-space-size=2'];
+
+/**
+ * Environment every mesh proxy process gets on top of the agent's. The proxy makes no TLS
+ * connection, so an inherited NODE_EXTRA_CA_CERTS (which Node loads at start-up) is emptied: a
+ * 220 KB bundle costs about 1.7 MB of RSS per process.
+ */
+export const PROXY_ENV: Readonly<Record<string, string>> = { NODE_EXTRA_CA_CERTS: '' };

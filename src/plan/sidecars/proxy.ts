@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envVarName } from '../../contract/index.js';
-import { meshPorts, PROXY_NODE_FLAGS } from '../../lib/mesh-protocol.js';
+import { meshPorts, PROXY_ENV, PROXY_NODE_FLAGS } from '../../lib/mesh-protocol.js';
 import type { SidecarBuilder } from '../platform-sidecars.js';
 
 const proxyMain = fileURLToPath(new URL('../../sidecar/proxy/main.js', import.meta.url));
@@ -32,6 +32,7 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
       // Traffic reaches the instance through this listener: the instance is not ready before it listens.
       listenPort: port,
       env: {
+        ...PROXY_ENV,
         BERTH_APP: ctx.app.app,
         BERTH_SERVICE: ctx.service,
         BERTH_PROXY_MODE: 'sidecar',

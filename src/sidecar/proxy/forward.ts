@@ -8,7 +8,7 @@ import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/me
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
-import { UpstreamPool, type UpstreamError } from './upstream-client.js';
+import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import { LeanResponse } from './lean-server.js';
 import type { Readable } from 'node:stream';
@@ -104,117 +104,191 @@ export interface ForwardOptions {
   done?(status: number, ep: EndpointState | undefined): void;
 }
 
-interface Exchange {
-  req: ProxyRequest;
-  res: ProxyResponse;
-  opts: ForwardOptions;
-  method: string;
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer | Readable | null;
-  replayable: boolean;
-  tried: Set<string> | undefined;
-  deadline: number;
-  /** Gives up on the attempt in flight. */
-  cancel: (() => void) | undefined;
-  /** True once the route's timeout fired (an abort without it means the client went away). */
-  timedOut(): boolean;
-}
-
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
 export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
-  // Hop-by-hop headers stay here (the body's framing is read from them below); the upstream client
-  // leaves them out of what it sends and frames the body itself.
-  const headers = req.headers;
-  applyHeaderOps(headers, opts.route?.requestHeaders);
-  const route = opts.route;
-  // The exchange is given up when the route's timeout fires or the client goes away.
-  let deadline = Infinity;
-  let timedOut = false;
-  let t: NodeJS.Timeout | undefined;
-  const ex: Exchange = { req, res, opts, method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null, replayable: true, tried: undefined, deadline, cancel: undefined, timedOut: () => timedOut };
-  if (route?.timeout !== undefined) {
-    ex.deadline = deadline = performance.now() + route.timeout;
-    t = setTimeout(() => {
-      timedOut = true;
-      ex.cancel?.();
-    }, route.timeout);
-  }
-  res.once('close', () => {
-    if (t) clearTimeout(t);
-    if (!res.writableFinished) ex.cancel?.();
-  });
-  if (!hasBody(req)) return attempt(ex, 0);
-  const cl = Number(req.headers['content-length']);
-  if (req.headers['transfer-encoding'] === undefined && cl <= RETRY_BODY_LIMIT) {
-    readBody(req).then(
-      (b) => {
-        ex.body = b;
-        attempt(ex, 0);
-      },
-      () => {
-        res.destroy();
-        opts.done?.(0, undefined);
-      },
-    );
-    return;
-  }
-  // A big or chunked body is streamed through once: no retries.
-  ex.body = bodyStream(req);
-  ex.replayable = false;
-  attempt(ex, 0);
+  new Forwarding(req, res, opts).begin();
 }
 
-function attempt(ex: Exchange, n: number): void {
-  const { req, res, opts } = ex;
-  const cluster = opts.cluster;
-  const ep = cluster.pick(req, ex.tried);
-  if (!ep) {
-    reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
-    opts.done?.(503, undefined);
-    return;
+/**
+ * One forwarded request, through its attempts (one at a time). It is itself the handler of the
+ * upstream call in flight: one object per request instead of a closure per callback.
+ */
+class Forwarding implements UpstreamHandlers {
+  private readonly method: string;
+  private readonly path: string;
+  private body: Buffer | Readable | null = null;
+  private replayable = true;
+  private tried: Set<string> | undefined;
+  private deadline = Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  private timedOut = false;
+  private call: UpstreamCall | undefined;
+  // The attempt in flight.
+  private n = 0;
+  private ep: EndpointState | undefined;
+  private status = 0;
+  private retrying = false;
+  private settled = true;
+  private platformLeft = false;
+  private userLeft = false;
+  /** The lean response copies what it writes; node:http's keeps a reference, so chunks (views of a reused buffer) are copied for it. */
+  private readonly lean: boolean;
+  private readonly onResClose = (): void => {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.res.writableFinished) this.call?.abort();
+  };
+  private onDrain: (() => void) | undefined;
+
+  constructor(
+    private readonly req: ProxyRequest,
+    private readonly res: ProxyResponse,
+    private readonly opts: ForwardOptions,
+  ) {
+    this.method = req.method ?? 'GET';
+    this.path = req.url ?? '/';
+    this.lean = res instanceof LeanResponse;
   }
-  if (cluster.overflowing(ep)) {
-    reply(res, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
-    opts.done?.(503, ep);
-    return;
+
+  begin(): void {
+    const { req, res, opts } = this;
+    // Hop-by-hop headers stay here (the body's framing is read from them below); the upstream client
+    // leaves them out of what it sends and frames the body itself.
+    applyHeaderOps(req.headers, opts.route?.requestHeaders);
+    // The exchange is given up when the route's timeout fires or the client goes away.
+    const timeout = opts.route?.timeout;
+    if (timeout !== undefined) {
+      this.deadline = performance.now() + timeout;
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        this.call?.abort();
+      }, timeout);
+    }
+    res.once('close', this.onResClose);
+    if (!hasBody(req)) return this.attempt();
+    const cl = Number(req.headers['content-length']);
+    if (req.headers['transfer-encoding'] === undefined && cl <= RETRY_BODY_LIMIT) {
+      readBody(req).then(
+        (b) => {
+          this.body = b;
+          this.attempt();
+        },
+        () => {
+          res.destroy();
+          opts.done?.(0, undefined);
+        },
+      );
+      return;
+    }
+    // A big or chunked body is streamed through once: no retries.
+    this.body = bodyStream(req);
+    this.replayable = false;
+    this.attempt();
   }
-  const retry = ex.opts.route?.retries;
-  const idempotent = IDEMPOTENT.has(ex.method) || retry?.nonIdempotent === true;
-  const platformLeft = ex.replayable && n < Math.max(PLATFORM_RETRIES, retry?.attempts ?? 0);
-  const userLeft = ex.replayable && retry !== undefined && n < retry.attempts && idempotent;
-  let headersTimeout = retry?.perTryTimeout;
-  if (ex.deadline !== Infinity) headersTimeout = Math.max(1, Math.min(headersTimeout ?? Infinity, ex.deadline - performance.now()));
-  let status = 0;
-  let retrying = false;
-  ep.active++;
-  let done = false;
-  const settle = (err: UpstreamError | undefined): void => {
-    if (done) return;
-    done = true;
+
+  private attempt(): void {
+    const { req, res, opts } = this;
+    const cluster = opts.cluster;
+    const ep = cluster.pick(req, this.tried);
+    if (!ep) {
+      reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
+      opts.done?.(503, undefined);
+      return;
+    }
+    if (cluster.overflowing(ep)) {
+      reply(res, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
+      opts.done?.(503, ep);
+      return;
+    }
+    const retry = opts.route?.retries;
+    const n = this.n;
+    const idempotent = IDEMPOTENT.has(this.method) || retry?.nonIdempotent === true;
+    this.platformLeft = this.replayable && n < Math.max(PLATFORM_RETRIES, retry?.attempts ?? 0);
+    this.userLeft = this.replayable && retry !== undefined && n < retry.attempts && idempotent;
+    let headersTimeout = retry?.perTryTimeout;
+    if (this.deadline !== Infinity) headersTimeout = Math.max(1, Math.min(headersTimeout ?? Infinity, this.deadline - performance.now()));
+    this.ep = ep;
+    this.status = 0;
+    this.retrying = false;
+    this.settled = false;
+    ep.active++;
+    this.call = opts.pools
+      .get(ep, cluster.pool)
+      .request({ method: this.method, path: this.path, headers: req.headers, body: this.body, ...(headersTimeout !== undefined ? { headersTimeout } : {}) }, this);
+  }
+
+  onHead(statusCode: number, head: UpstreamHead): boolean {
+    this.status = statusCode;
+    const retry = this.opts.route?.retries;
+    const neverReachedApp = statusCode === 503 && head.has(REASON_HEADER);
+    if ((neverReachedApp && this.platformLeft) || (this.userLeft && retry && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
+      this.retrying = true;
+      return false;
+    }
+    const { res } = this;
+    const ops = this.opts.route?.responseHeaders;
+    if (ops) {
+      const obj: Record<string, string | string[] | undefined> = {};
+      const headers = head.list();
+      for (let i = 0; i < headers.length; i += 2) {
+        const k = headers[i].toLowerCase();
+        const cur = obj[k];
+        obj[k] = cur === undefined ? headers[i + 1] : Array.isArray(cur) ? [...cur, headers[i + 1]] : [cur, headers[i + 1]];
+      }
+      applyHeaderOps(obj, ops);
+      res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
+    } else if (this.lean) (res as LeanResponse).writeHeadLines(statusCode, head.lines, head.contentLength);
+    else res.writeHead(statusCode, head.list());
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const { res } = this;
+    if (res.destroyed) return true;
+    if (res.write(this.lean ? chunk : Buffer.from(chunk))) return true;
+    res.once('drain', (this.onDrain ??= () => this.call?.resume()));
+    return false;
+  }
+
+  onEnd(): void {
+    if (!this.retrying) this.res.end();
+    this.settle(undefined);
+  }
+
+  onError(err: UpstreamError): void {
+    this.settle(err);
+  }
+
+  private settle(err: UpstreamError | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    const { res, opts, status } = this;
+    const ep = this.ep!;
+    const cluster = opts.cluster;
+    const retry = opts.route?.retries;
     ep.active--;
     const outcome = err && status === 0 ? classify(err) : status;
     cluster.record(ep, outcome);
-    if (!err && !retrying) {
+    if (!err && !this.retrying) {
       opts.done?.(status, ep);
       return;
     }
-    const timedOut = ex.timedOut() || err?.code === 'HEADERS_TIMEOUT';
-    if (err?.code === 'ABORTED' && !ex.timedOut()) {
+    const timedOut = this.timedOut || err?.code === 'HEADERS_TIMEOUT';
+    if (err?.code === 'ABORTED' && !this.timedOut) {
       // The client went away: nothing to answer.
       opts.done?.(0, ep);
       return;
     }
-    let again = retrying;
-    if (!again && err && !ex.timedOut() && status === 0) {
-      if (outcome === CONNECT_FAILURE) again = platformLeft;
-      else if (outcome === RESET) again = (userLeft && retry.reset) || (platformLeft && IDEMPOTENT.has(ex.method));
-      else if (outcome === 504) again = userLeft && retry.perTryTimeout !== undefined && performance.now() < ex.deadline;
+    let again = this.retrying;
+    if (!again && err && !this.timedOut && status === 0) {
+      if (outcome === CONNECT_FAILURE) again = this.platformLeft;
+      else if (outcome === RESET) again = (this.userLeft && retry!.reset) || (this.platformLeft && IDEMPOTENT.has(this.method));
+      else if (outcome === 504) again = this.userLeft && retry!.perTryTimeout !== undefined && performance.now() < this.deadline;
     }
-    if (again && !res.headersSent && !req.destroyed) {
-      (ex.tried ??= new Set()).add(ep.id);
+    if (again && !res.headersSent && !this.req.destroyed) {
+      (this.tried ??= new Set()).add(ep.id);
       // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
-      setTimeout(() => attempt(ex, n + 1), 10 * 2 ** n);
+      const n = this.n++;
+      setTimeout(() => this.attempt(), 10 * 2 ** n);
       return;
     }
     if (res.headersSent) {
@@ -224,49 +298,8 @@ function attempt(ex: Exchange, n: number): void {
     }
     if (timedOut || outcome === 504) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
     else if (outcome === CONNECT_FAILURE) reply(res, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
-    else if (retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
+    else if (this.retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
     else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${err?.message ?? 'reset'}`);
     opts.done?.(res.statusCode, ep);
-  };
-  const handle = opts.pools.get(ep, cluster.pool).request(
-    { method: ex.method, path: ex.path, headers: ex.headers, body: ex.body, ...(headersTimeout !== undefined ? { headersTimeout } : {}) },
-    {
-      onHead: (statusCode, headers) => {
-        status = statusCode;
-        let reason = false;
-        for (let i = 0; i < headers.length; i += 2) if (headers[i].length === REASON_HEADER.length && headers[i].toLowerCase() === REASON_HEADER) reason = true;
-        const neverReachedApp = statusCode === 503 && reason;
-        if ((neverReachedApp && platformLeft) || (userLeft && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
-          retrying = true;
-          return false;
-        }
-        const ops = ex.opts.route?.responseHeaders;
-        if (ops) {
-          const obj: Record<string, string | string[] | undefined> = {};
-          for (let i = 0; i < headers.length; i += 2) {
-            const k = headers[i].toLowerCase();
-            const cur = obj[k];
-            obj[k] = cur === undefined ? headers[i + 1] : Array.isArray(cur) ? [...cur, headers[i + 1]] : [cur, headers[i + 1]];
-          }
-          applyHeaderOps(obj, ops);
-          res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
-        } else res.writeHead(statusCode, headers);
-        return true;
-      },
-      onData: (chunk, resume) => {
-        if (res.destroyed) return true;
-        // The chunk is a view of the client's reused read buffer: node:http keeps what it cannot write at once, the lean response copies.
-        if (res.write(res instanceof LeanResponse ? chunk : Buffer.from(chunk))) return true;
-        res.once('drain', resume);
-        return false;
-      },
-      onEnd: () => {
-        if (!retrying) res.end();
-        settle(undefined);
-      },
-      onError: (err) => settle(err),
-    },
-  );
-  ex.cancel = handle.abort;
-
+  }
 }

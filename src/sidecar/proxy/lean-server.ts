@@ -66,6 +66,12 @@ export class LeanHead implements RequestHead {
   }
 }
 
+/** "HTTP/1.1 200 OK\r\n" per status, built once. */
+const statusLines: string[] = [];
+function statusLine(status: number): string {
+  return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}\r\n`);
+}
+
 /** The answer side, written straight to the socket. */
 export class LeanResponse {
   statusCode = 200;
@@ -73,6 +79,9 @@ export class LeanResponse {
   writableFinished = false;
   destroyed = false;
   private pending: OutHeaders | undefined;
+  /** Header lines as bytes (writeHeadLines), and the content-length that goes with them (-1: none). */
+  private lines: Buffer | undefined;
+  private linesLength = -1;
   private extra: [string, string][] | undefined;
   private chunked = false;
   private noBody = false;
@@ -103,11 +112,17 @@ export class LeanResponse {
 
   emit(event: string): void {
     const l = this.listeners;
-    if (!l || l.length === 0) return;
-    const due = l.filter((x) => x.event === event);
-    if (due.length === 0) return;
-    this.listeners = l.filter((x) => x.event !== event);
-    for (const x of due) x.fn();
+    if (!l) return;
+    // Removed before they run (one-shot); a listener may add others meanwhile.
+    for (let i = 0; i < l.length; ) {
+      if (l[i].event !== event) {
+        i++;
+        continue;
+      }
+      const { fn } = l[i];
+      l.splice(i, 1);
+      fn();
+    }
   }
 
   setHeader(name: string, value: string): void {
@@ -117,15 +132,31 @@ export class LeanResponse {
   writeHead(status: number, headers?: OutHeaders): this {
     this.statusCode = status;
     this.pending = headers;
+    this.lines = undefined;
     return this;
   }
 
-  /** Builds the head: the given headers, our framing, and keep-alive or close. */
-  private headBytes(bodyLength: number | undefined): string {
+  /**
+   * The head as header lines in wire form ("Name: value\r\n" each, no framing or hop-by-hop ones):
+   * a proxied answer's head is copied, not rebuilt header by header. `contentLength` -1: none.
+   */
+  writeHeadLines(status: number, lines: Buffer, contentLength: number): this {
+    this.statusCode = status;
+    this.pending = undefined;
+    this.lines = lines;
+    this.linesLength = contentLength;
+    return this;
+  }
+
+  /**
+   * The head up to the header lines (status line and the writeHead() headers), and the framing
+   * after them: content-length or chunked, keep-alive or close, and the blank line.
+   */
+  private headText(bodyLength: number | undefined): [string, string] {
     const status = this.statusCode;
     this.noBody = this.head || status === 204 || status === 304 || (status >= 100 && status < 200);
-    let out = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}\r\n`;
-    let length: string | undefined;
+    let out = statusLine(status);
+    let length: string | undefined = this.lines && this.linesLength >= 0 ? String(this.linesLength) : undefined;
     const add = (name: string, value: string): void => {
       const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
       if (lower === 'content-length') {
@@ -146,31 +177,48 @@ export class LeanResponse {
       }
     }
     if (this.extra) for (const [n, v] of this.extra) add(n, v);
+    let framing = '';
     if (length === undefined && bodyLength !== undefined && !this.noBody) length = String(bodyLength);
-    if (length !== undefined) out += `content-length: ${length}\r\n`;
+    if (length !== undefined) framing = `content-length: ${length}\r\n`;
     else if (!this.noBody) {
       if (this.conn.http10) this.closeAfter = true;
       else {
         this.chunked = true;
-        out += 'transfer-encoding: chunked\r\n';
+        framing = 'transfer-encoding: chunked\r\n';
       }
     }
-    out += this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n';
+    framing += this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n';
     if (this.conn.draining) this.closeAfter = true;
     this.headersSent = true;
-    return out;
+    return [out, framing];
+  }
+
+  /** Writes the head (and the first piece of body, if any) in one buffer: one write, one copy. */
+  private writeFirst(bodyLength: number | undefined, body: Buffer | undefined): boolean {
+    const [pre, post] = this.headText(bodyLength);
+    const lines = this.lines;
+    const data = body && !this.noBody && body.length > 0 ? body : undefined;
+    const size = data ? data.length.toString(16) : '';
+    const chunkHead = data && this.chunked ? size.length + 2 : 0;
+    const chunkTail = data && this.chunked ? 2 : 0;
+    const total = pre.length + (lines?.length ?? 0) + post.length + chunkHead + (data?.length ?? 0) + chunkTail;
+    const out = Buffer.allocUnsafe(total);
+    let at = out.write(pre, 0, 'latin1');
+    if (lines) at += lines.copy(out, at);
+    at += out.write(post, at, 'latin1');
+    if (data) {
+      if (chunkHead) at += out.write(`${size}\r\n`, at, 'latin1');
+      at += data.copy(out, at);
+      if (chunkTail) out.write('\r\n', at, 'latin1');
+    }
+    return this.socket.write(out);
   }
 
   /** Writes a piece of the body. The chunk may be reused by the caller once this returns: what goes to the socket is a copy. */
   write(chunk: Buffer | string): boolean {
     if (this.destroyed || this.writableFinished) return false;
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (!this.headersSent) {
-      const head = this.headBytes(undefined);
-      if (this.noBody || body.length === 0) return this.socket.write(head);
-      if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${head}${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF]));
-      return this.socket.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
-    }
+    if (!this.headersSent) return this.writeFirst(undefined, body);
     if (this.noBody || body.length === 0) return true;
     if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF]));
     return this.socket.write(Buffer.from(body));
@@ -180,8 +228,7 @@ export class LeanResponse {
     if (this.destroyed || this.writableFinished) return this;
     if (!this.headersSent) {
       const body = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      const head = this.headBytes(body?.length ?? 0);
-      this.socket.write(body && !this.noBody && body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+      this.writeFirst(body?.length ?? 0, body);
     } else {
       if (chunk !== undefined) this.write(chunk);
       if (this.chunked && !this.noBody) this.socket.write('0\r\n\r\n');

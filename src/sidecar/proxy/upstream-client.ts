@@ -15,9 +15,11 @@ import { ChunkedBodyDecoder } from './chunked.js';
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const CRLF = Buffer.from('\r\n');
+const STATUS_PREFIX = Buffer.from('HTTP/1.');
 const MAX_HEAD_BYTES = 64 * 1024;
-/** Idle kept connections are closed before a typical server's keep-alive timeout (Node: 5 s). */
-const IDLE_TIMEOUT_MS = 4000;
+/** Idle kept connections are closed after 2 to 4 s, before a typical server's keep-alive timeout (Node: 5 s). */
+const IDLE_CHECK_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
 /**
  * Every pooled socket reads into this buffer; a read is handed on synchronously and nothing keeps a
@@ -43,13 +45,57 @@ export interface UpstreamRequest {
 }
 
 export interface UpstreamHandlers {
-  /** The response head; flat [name, value, …] without hop-by-hop headers. Return false to discard the body (a retry follows). */
-  onHead(status: number, headers: string[]): boolean;
-  /** A piece of the (decoded) body, valid only during this call (copy it to keep it); return false to pause until `resume` is called. */
-  onData(chunk: Buffer, resume: () => void): boolean;
+  /** The response head. Return false to discard the body (a retry follows). */
+  onHead(status: number, head: UpstreamHead): boolean;
+  /** A piece of the (decoded) body, valid only during this call (copy it to keep it); return false to pause until the call's `resume()`. */
+  onData(chunk: Buffer): boolean;
   onEnd(): void;
   /** Connection failure (nothing was sent), reset, timeout or abort. `phase` says whether a response head had arrived. */
   onError(err: UpstreamError): void;
+}
+
+/** A request under way: `abort()` gives up on it (onError with ABORTED); `resume()` after onData returned false. */
+export interface UpstreamCall {
+  abort(): void;
+  resume(): void;
+}
+
+/**
+ * The header lines of a response to forward, as the bytes they came in ("Name: value\r\n" each;
+ * hop-by-hop and malformed lines left out). Forwarding copies these bytes; the lines are only parsed
+ * into strings when someone asks (header rewrites, node:http responses, the Berth reason header).
+ */
+export class UpstreamHead {
+  private flat: string[] | undefined;
+
+  constructor(
+    readonly lines: Buffer,
+    /** The body's length as the upstream declared it (not in `lines`); -1 for none (chunked or close-delimited). */
+    readonly contentLength: number,
+  ) {}
+
+  /** [name, value, …] as received (names keep their case). */
+  list(): string[] {
+    if (this.flat) return this.flat;
+    const flat: string[] = [];
+    const text = this.lines.toString('latin1');
+    let pos = 0;
+    while (pos < text.length) {
+      const next = text.indexOf('\r\n', pos);
+      const colon = text.indexOf(':', pos);
+      flat.push(text.slice(pos, colon), text.slice(colon + 1, next).trim());
+      pos = next + 2;
+    }
+    if (this.contentLength >= 0) flat.push('content-length', String(this.contentLength));
+    return (this.flat = flat);
+  }
+
+  /** Whether the header `lower` (a lower-case name) is there. */
+  has(lower: string): boolean {
+    const l = this.list();
+    for (let i = 0; i < l.length; i += 2) if (l[i].length === lower.length && l[i].toLowerCase() === lower) return true;
+    return false;
+  }
 }
 
 export class UpstreamError extends Error {
@@ -64,7 +110,8 @@ export class UpstreamError extends Error {
 
 interface PooledSocket extends net.Socket {
   uses?: number;
-  /** One timer per socket, re-armed with refresh() on each release (no timer object per request). */
+  /** Set on each release; the idle check closes a socket that stayed idle (no timer re-armed per request). */
+  usedSinceCheck?: boolean;
   idleTimer?: NodeJS.Timeout;
   idle?: boolean;
   /** The exchange the socket carries now; bytes arriving with none are out of step and close the socket. */
@@ -77,7 +124,7 @@ export class UpstreamPool {
   /** Connected sockets (idle or busy) and connections being opened: what maxConnections counts. */
   private readonly sockets = new Set<PooledSocket>();
   private connecting = 0;
-  private readonly waiting: ((s: PooledSocket | Error, fresh: boolean) => void)[] = [];
+  private readonly waiting: Exchange[] = [];
   private closed = false;
 
   constructor(
@@ -86,50 +133,40 @@ export class UpstreamPool {
     private readonly limits: UpstreamLimits = {},
   ) {}
 
-  /** Sends one request; the handlers get the response. `abort()` gives up on it (onError with ABORTED). */
-  request(req: UpstreamRequest, h: UpstreamHandlers): { abort(): void } {
-    let aborted = false;
-    let current: Exchange | undefined;
-    this.acquire((s, fresh) => {
-      if (s instanceof Error) return h.onError(new UpstreamError('CONNECT', s.message, false));
-      current = new Exchange(this, s, fresh, req, h, (x) => (current = x));
-      if (aborted) current.abort();
-      else current.start();
-    });
-    return {
-      abort: () => {
-        aborted = true;
-        current?.abort();
-      },
-    };
+  /** Sends one request; the handlers get the response. */
+  request(req: UpstreamRequest, h: UpstreamHandlers): UpstreamCall {
+    const x = new Exchange(this, req, h);
+    this.acquire(x);
+    return x;
   }
 
   /** Closes idle connections now and the others when their exchange ends. */
   close(): void {
     this.closed = true;
     for (const s of this.idle.splice(0)) s.destroy();
-    for (const w of this.waiting.splice(0)) w(new Error('pool closed'), true);
+    for (const x of this.waiting.splice(0)) x.attach(new Error('pool closed'), true);
   }
 
   private get open(): number {
     return this.sockets.size + this.connecting;
   }
 
-  acquire(cb: (s: PooledSocket | Error, fresh: boolean) => void): void {
+  /** Gives `x` a kept socket, a new one, or a place in the queue (maxConnections). */
+  acquire(x: Exchange): void {
     while (this.idle.length > 0) {
       const s = this.idle.pop()!;
       s.idle = false;
-      if (!s.destroyed && s.writable) return cb(s, false);
+      if (!s.destroyed && s.writable) return x.attach(s, false);
     }
-    if (this.closed) return cb(new Error('pool closed'), true);
+    if (this.closed) return x.attach(new Error('pool closed'), true);
     if (this.limits.maxConnections !== undefined && this.open >= this.limits.maxConnections) {
-      this.waiting.push(cb);
+      this.waiting.push(x);
       return;
     }
-    this.connect(cb);
+    this.connect(x);
   }
 
-  private connect(cb: (s: PooledSocket | Error, fresh: boolean) => void): void {
+  private connect(x: Exchange): void {
     this.connecting++;
     const s: PooledSocket = net.connect({
       host: this.host,
@@ -138,8 +175,8 @@ export class UpstreamPool {
       onread: {
         buffer: READ_BUFFER,
         callback: (n: number, buf: Uint8Array): boolean => {
-          const x = s.exchange;
-          if (x) x.data(Buffer.from(buf.buffer, buf.byteOffset, n));
+          const current = s.exchange;
+          if (current) current.data(Buffer.from(buf.buffer, buf.byteOffset, n));
           else s.destroy();
           return true;
         },
@@ -150,7 +187,7 @@ export class UpstreamPool {
     const onError = (err: Error): void => {
       clearTimeout(timer);
       this.connecting--;
-      cb(err, true);
+      x.attach(err, true);
       this.next();
     };
     s.once('error', onError);
@@ -164,24 +201,20 @@ export class UpstreamPool {
         this.forget(s);
         s.exchange?.closed();
       });
-      s.idleTimer = setTimeout(() => this.idleCheck(s), IDLE_TIMEOUT_MS);
+      s.idleTimer = setInterval(() => this.idleCheck(s), IDLE_CHECK_MS);
       s.idleTimer.unref();
-      cb(s, true);
+      x.attach(s, true);
     });
   }
 
-  /** Closes a socket idle for IDLE_TIMEOUT_MS; a busy or recently used one is looked at again later. */
+  /** Closes a socket that sat idle since the last check (so after IDLE_CHECK_MS to 2 × IDLE_CHECK_MS idle). */
   private idleCheck(s: PooledSocket): void {
-    if (s.destroyed) return;
-    if (!s.idle) {
-      s.idleTimer?.refresh();
-      return;
-    }
-    s.destroy();
+    if (s.idle && !s.usedSinceCheck) s.destroy();
+    s.usedSinceCheck = false;
   }
 
   private forget(s: PooledSocket): void {
-    clearTimeout(s.idleTimer);
+    clearInterval(s.idleTimer);
     this.sockets.delete(s);
     if (s.idle) {
       s.idle = false;
@@ -199,10 +232,10 @@ export class UpstreamPool {
       s.destroy(); // 'close' → forget() → the next waiting request gets a new connection
       return;
     }
+    s.usedSinceCheck = true;
     const w = this.waiting.shift();
-    if (w) return w(s, false);
+    if (w) return w.attach(s, false);
     s.idle = true;
-    s.idleTimer?.refresh();
     this.idle.push(s);
   }
 
@@ -226,6 +259,17 @@ function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked' | 0)
   return `${head}\r\n`;
 }
 
+/** Whether the `len` bytes at `pos` are `lower` (lower-case ASCII), ignoring case. */
+function nameIs(buf: Buffer, pos: number, len: number, lower: string): boolean {
+  if (len !== lower.length) return false;
+  for (let i = 0; i < len; i++) if ((buf[pos + i] | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Token characters of a header name (RFC 9110 §5.6.2). */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
 const enum Body {
   None,
   Length,
@@ -233,8 +277,13 @@ const enum Body {
   UntilClose,
 }
 
-/** One request/response on one socket. */
-class Exchange {
+/** One request/response: the handle the caller holds, carried by one socket (a second, fresh one if the kept one was stale). */
+class Exchange implements UpstreamCall {
+  private socket: PooledSocket | undefined;
+  private fresh = false;
+  /** The kept socket was stale: the next one counts as fresh whatever it is (retried once at most). */
+  private retried = false;
+  private aborted = false;
   private buf: Buffer | undefined;
   private gotHead = false;
   private bodyKind = Body.None;
@@ -246,31 +295,64 @@ class Exchange {
   private paused = false;
   private keepAlive = true;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onAbort = (): void => {
-    if (this.started) this.fail(new UpstreamError('ABORTED', 'aborted', this.gotHead));
-    else this.fail(new UpstreamError('ABORTED', 'aborted', false), true);
-  };
-  private started = false;
+  private onAbort: (() => void) | undefined;
 
   constructor(
     private readonly pool: UpstreamPool,
-    private readonly socket: PooledSocket,
-    private readonly fresh: boolean,
     private readonly req: UpstreamRequest,
     private readonly h: UpstreamHandlers,
-    /** Tells the request's handle which exchange now carries it (after a retry on a fresh socket). */
-    private readonly carriedBy: (x: Exchange) => void,
   ) {}
 
-  abort(): void {
-    this.onAbort();
+  /** The pool's answer: a socket to send on, or why there is none. */
+  attach(s: PooledSocket | Error, fresh: boolean): void {
+    if (s instanceof Error) {
+      this.finished = true;
+      this.h.onError(new UpstreamError('CONNECT', s.message, false));
+      return;
+    }
+    this.socket = s;
+    this.fresh = fresh || this.retried;
+    this.buf = undefined;
+    this.gotHead = false;
+    this.bodyKind = Body.None;
+    this.decoder = undefined;
+    this.finished = false;
+    this.anyByte = false;
+    this.paused = false;
+    this.keepAlive = true;
+    if (this.aborted) {
+      this.finished = true;
+      this.pool.release(s, true);
+      this.h.onError(new UpstreamError('ABORTED', 'aborted', false));
+      return;
+    }
+    this.start(s);
   }
 
-  start(): void {
-    this.started = true;
-    const { socket, req } = this;
-    if (req.signal?.aborted) return this.fail(new UpstreamError('ABORTED', 'aborted', false), true);
-    req.signal?.addEventListener('abort', this.onAbort, { once: true });
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    if (this.socket && !this.finished) this.fail(new UpstreamError('ABORTED', 'aborted', this.gotHead));
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket?.resume();
+  }
+
+  private start(socket: PooledSocket): void {
+    const { req } = this;
+    if (req.signal) {
+      if (req.signal.aborted) {
+        this.finished = true;
+        this.pool.release(socket, true);
+        this.h.onError(new UpstreamError('ABORTED', 'aborted', false));
+        return;
+      }
+      this.onAbort ??= () => this.abort();
+      req.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
     socket.exchange = this;
     if (req.headersTimeout !== undefined) {
       this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${req.headersTimeout} ms`, false)), req.headersTimeout);
@@ -314,7 +396,7 @@ class Exchange {
     this.body(d);
   }
 
-  /** Parses the response head from this.buf; leaves the rest (body bytes) in this.buf. */
+  /** Parses the response head from this.buf (bytes, no string per header); leaves the rest (body bytes) in this.buf. */
   private parseHead(): boolean {
     for (;;) {
       const buf = this.buf!;
@@ -325,39 +407,78 @@ class Exchange {
         else if (buf.buffer === READ_BUFFER.buffer) this.buf = Buffer.from(buf);
         return false;
       }
-      const text = buf.toString('latin1', 0, end);
-      const lineEnd = text.indexOf('\r\n');
-      const statusLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
-      const m = /^HTTP\/1\.([01]) (\d{3})/.exec(statusLine);
-      if (!m) {
-        this.fail(new UpstreamError('BAD_RESPONSE', `bad status line ${JSON.stringify(statusLine.slice(0, 40))}`, false));
+      // "HTTP/1.x NNN"
+      const d0 = buf[9] - 48;
+      const d1 = buf[10] - 48;
+      const d2 = buf[11] - 48;
+      if (end < 12 || !STATUS_PREFIX.equals(buf.subarray(0, 7)) || (buf[7] !== 48 && buf[7] !== 49) || buf[8] !== 32 || !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
+        const statusLine = buf.toString('latin1', 0, Math.min(end, 40)).split('\r\n')[0];
+        this.fail(new UpstreamError('BAD_RESPONSE', `bad status line ${JSON.stringify(statusLine)}`, false));
         return false;
       }
-      const status = Number(m[2]);
-      const http10 = m[1] === '0';
+      const status = d0 * 100 + d1 * 10 + d2;
+      const http10 = buf[7] === 48;
       this.buf = buf.subarray(end + 4);
       // Interim answers (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       if (status >= 100 && status < 200 && status !== 101) continue;
-      const headers: string[] = [];
       let length = -1;
       let chunked = false;
       let close = http10;
-      let pos = lineEnd;
-      while (pos >= 0 && pos < text.length) {
-        const next = text.indexOf('\r\n', pos + 2);
-        const line = text.slice(pos + 2, next < 0 ? text.length : next);
-        pos = next;
-        const colon = line.indexOf(':');
-        if (colon <= 0) continue;
-        const name = line.slice(0, colon);
-        const value = line.slice(colon + 1).trim();
-        const lower = name.toLowerCase();
-        if (lower === 'content-length') length = Number(value);
-        else if (lower === 'transfer-encoding') chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
-        else if (lower === 'connection') close = /\bclose\b/i.test(value) || (http10 && !/\bkeep-alive\b/i.test(value));
-        if (HOP_BY_HOP.has(lower)) continue;
-        headers.push(name, value);
+      // Header lines kept for forwarding: [start, end) pairs, each end past its CRLF.
+      const keep: number[] = [];
+      let kept = 0;
+      let pos = buf.indexOf(CRLF) + 2;
+      while (pos > 1 && pos < end + 2) {
+        const next = buf.indexOf(CRLF, pos);
+        const colon = buf.indexOf(58, pos);
+        const len = colon - pos;
+        if (colon < 0 || colon > next || len <= 0 || !validLine(buf, pos, colon, next)) {
+          pos = next + 2;
+          continue; // malformed (or obs-fold) lines are not forwarded
+        }
+        let hop = false;
+        switch (len) {
+          case 14:
+            // Kept aside: it frames the answer to the client (dropped when the body is chunked).
+            if (nameIs(buf, pos, len, 'content-length')) {
+              hop = true;
+              length = Number(buf.toString('latin1', colon + 1, next).trim());
+            }
+            break;
+          case 17:
+            if (nameIs(buf, pos, len, 'transfer-encoding')) {
+              hop = true;
+              chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', colon + 1, next));
+            }
+            break;
+          case 10:
+            if (nameIs(buf, pos, len, 'connection')) {
+              hop = true;
+              const v = buf.toString('latin1', colon + 1, next);
+              close = /\bclose\b/i.test(v) || (http10 && !/\bkeep-alive\b/i.test(v));
+            } else hop = nameIs(buf, pos, len, 'keep-alive');
+            break;
+          case 16:
+            hop = nameIs(buf, pos, len, 'proxy-connection');
+            break;
+          case 7:
+            hop = nameIs(buf, pos, len, 'upgrade') || nameIs(buf, pos, len, 'trailer');
+            break;
+          case 2:
+            hop = nameIs(buf, pos, len, 'te');
+            break;
+          case 6:
+            hop = nameIs(buf, pos, len, 'expect');
+            break;
+        }
+        if (!hop) {
+          keep.push(pos, next + 2);
+          kept += next + 2 - pos;
+        }
+        pos = next + 2;
       }
+      const lines = Buffer.allocUnsafe(kept);
+      for (let i = 0, at = 0; i < keep.length; i += 2) at += buf.copy(lines, at, keep[i], keep[i + 1]);
       const noBody = this.req.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) this.bodyKind = Body.None;
       else if (chunked) this.bodyKind = Body.Chunked;
@@ -372,26 +493,21 @@ class Exchange {
       this.gotHead = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      this.discard = !this.h.onHead(status, headers);
+      const declared = !chunked && length >= 0 && Number.isFinite(length) ? length : -1;
+      this.discard = !this.h.onHead(status, new UpstreamHead(lines, declared));
       return true;
     }
   }
 
   private emit(chunk: Buffer): void {
     if (this.discard || chunk.length === 0) return;
-    if (!this.h.onData(chunk, () => this.resume())) this.pause();
+    if (!this.h.onData(chunk)) this.pause();
   }
 
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
-    this.socket.pause();
-  }
-
-  private resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.socket.resume();
+    this.socket!.pause();
   }
 
   private body(d: Buffer): void {
@@ -415,7 +531,7 @@ class Exchange {
     }
   }
 
-  /** Decodes a chunked body (node:http frames the answer to the client again). */
+  /** Decodes a chunked body (the response to the client is framed again). */
   private chunked(d: Buffer): void {
     const r = (this.decoder ??= new ChunkedBodyDecoder()).feed(d, (piece) => this.emit(piece));
     if (r === 'error') return this.fail(new UpstreamError('BAD_RESPONSE', 'malformed chunked body', true));
@@ -437,26 +553,15 @@ class Exchange {
     // A kept connection the server had closed before our request reached it: once more on a fresh one.
     if (!this.fresh && !this.anyByte && (this.req.body === null || Buffer.isBuffer(this.req.body))) {
       this.finish(false);
-      this.pool.acquire((s) => {
-        if (s instanceof Error) return this.h.onError(new UpstreamError('CONNECT', s.message, false));
-        // Marked fresh whatever socket it got: a request is retried this way once at most.
-        const x = new Exchange(this.pool, s, true, this.req, this.h, this.carriedBy);
-        this.carriedBy(x);
-        x.start();
-      });
+      this.retried = true;
+      this.pool.acquire(this);
       return;
     }
     this.fail(new UpstreamError('RESET', 'upstream closed the connection', this.gotHead));
   }
 
-  private fail(err: UpstreamError, notStarted = false): void {
+  private fail(err: UpstreamError): void {
     if (this.finished) return;
-    if (notStarted) {
-      this.finished = true;
-      this.pool.release(this.socket, true);
-      this.h.onError(err);
-      return;
-    }
     this.finish(false);
     this.h.onError(err);
   }
@@ -464,10 +569,24 @@ class Exchange {
   private finish(reusable: boolean): void {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
-    this.req.signal?.removeEventListener('abort', this.onAbort);
-    const { socket } = this;
+    this.timer = undefined;
+    if (this.onAbort) this.req.signal?.removeEventListener('abort', this.onAbort);
+    const socket = this.socket!;
     if (socket.exchange === this) socket.exchange = undefined;
     if (this.paused) socket.resume();
     this.pool.release(socket, reusable && !socket.destroyed);
   }
+}
+
+/** A header line [pos, next) with its colon at `colon`: a token name, no bare LF or NUL anywhere. */
+function validLine(buf: Buffer, pos: number, colon: number, next: number): boolean {
+  for (let i = pos; i < colon; i++) {
+    const c = buf[i];
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  for (let i = colon + 1; i < next; i++) {
+    const c = buf[i];
+    if (c === 10 || c === 0) return false;
+  }
+  return true;
 }

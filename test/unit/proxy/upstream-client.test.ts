@@ -49,7 +49,7 @@ function send(pool: UpstreamPool, method = 'GET', path = '/', headersTimeout?: n
       {
         onHead: (s, h) => {
           status = s;
-          headers = h;
+          headers = h.list();
           return true;
         },
         onData: (c) => {
@@ -71,7 +71,7 @@ test('content-length bodies over one kept connection; hop-by-hop headers dropped
       const r = await send(pool);
       assert.equal(r.status, 200);
       assert.equal(r.body, 'hello');
-      assert.deepEqual(r.headers, ['Content-Length', '5', 'X-N', String(i)]);
+      assert.deepEqual(r.headers, ['X-N', String(i), 'content-length', '5']);
     }
     assert.equal(srv.connections(), 1);
   } finally {
@@ -194,6 +194,46 @@ test('maxConnections queues requests beyond it; maxRequestsPerConnection opens n
     const all = await Promise.all(Array.from({ length: 8 }, () => send(pool)));
     assert.ok(all.every((r) => r.body === 'ok'));
     assert.equal(srv.connections(), 4, '8 requests, 2 per connection');
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
+test('response head: hop-by-hop headers dropped in any case, malformed and folded lines dropped, content-length set aside', async () => {
+  const srv = await rawServer((req, _n, s) => {
+    if (req.startsWith('GET /mixed'))
+      s.write(
+        'HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\nbad line\r\n folded: x\r\nBad Name: y\r\nProxy-Connection: x\r\nTE: trailers\r\nTrailer: X\r\nX-Empty:\r\nContent-Length: 2\r\nx-berth-reason: app-not-ready\r\n\r\nok',
+      );
+    else if (req.startsWith('GET /both')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  let head: import('../../../src/sidecar/proxy/upstream-client.js').UpstreamHead | undefined;
+  const get = (path: string) =>
+    new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      pool.request(
+        { method: 'GET', path, headers: { host: 'x' }, body: null },
+        {
+          onHead: (_s, h) => ((head = h), true),
+          onData: (c) => (chunks.push(Buffer.from(c)), true),
+          onEnd: () => resolve(Buffer.concat(chunks).toString()),
+          onError: reject,
+        },
+      );
+    });
+  try {
+    assert.equal(await get('/mixed'), 'ok');
+    assert.deepEqual(head!.list(), ['X-A', '1', 'X-Empty', '', 'x-berth-reason', 'app-not-ready', 'content-length', '2']);
+    assert.equal(head!.lines.toString('latin1'), 'X-A: 1\r\nX-Empty:\r\nx-berth-reason: app-not-ready\r\n');
+    assert.equal(head!.contentLength, 2);
+    assert.ok(head!.has('x-berth-reason'));
+    assert.ok(!head!.has('connection'));
+    // Content-Length next to Transfer-Encoding: chunked wins, the length is not passed on.
+    assert.equal(await get('/both'), 'ok');
+    assert.equal(head!.contentLength, -1);
+    assert.deepEqual(head!.list(), []);
   } finally {
     pool.close();
     await srv.close();
