@@ -4,7 +4,10 @@
 //   p50/p99 at a fixed 1,000 req/s       open-loop generator (bench/proxy-lib/fixed-rate.ts), median of BENCH_RUNS
 //   berthAddedP50Ms / berthAddedP99Ms    pair minus direct; the same for nginx
 //   sidecarCpuPer1kRps, sidecarRssMB     per sidecar, during the fixed-rate run
-//   ...AccessLog                          the Berth pair again with the JSON access log on
+//   ...AccessLog                          a second Berth pair with the JSON access log on
+// Every setup runs for the whole bench and the runs are interleaved (direct, nginx, Berth, Berth
+// with access log, then again), so a shared machine's drift hits all of them alike; the saturation
+// ratio is the median of the per-round ratios.
 // Needs wrk and nginx (`apt-get install -y wrk nginx`); prints one JSON line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +27,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const RATE = 1000;
 const BASE = Number(process.env.BENCH_PORT ?? 27100);
 const HOST = '127.0.0.1';
-const P = { origin: BASE, aOut: BASE + 1, bIn: BASE + 2, aIn: BASE + 3, aApp: BASE + 4, aAdmin: BASE + 5, bAdmin: BASE + 6, ngA: BASE + 7, ngB: BASE + 8 };
+const P = { origin: BASE, ngA: BASE + 7, ngB: BASE + 8 };
+/** Ports of a Berth pair; the access-logged pair uses the block after the first. */
+const pairPorts = (base: number) => ({ aOut: base + 1, bIn: base + 2, aIn: base + 3, aApp: base + 4, aAdmin: base + 5, bAdmin: base + 6 });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const children: ChildProcess[] = [];
@@ -77,17 +82,19 @@ function fixed(url: string): Promise<{ p50Ms: number; p99Ms: number; errors: num
   });
 }
 
-async function berthPair(accessLog: boolean): Promise<{ a: ChildProcess; b: ChildProcess }> {
+async function berthPair(accessLog: boolean): Promise<{ a: ChildProcess; b: ChildProcess; url: string }> {
+  const p = pairPorts(accessLog ? BASE + 10 : BASE);
   const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   mkdirSync(join(state, 'mesh'));
-  const snap = { version: 1, app: 'bench', config: { accessLog }, services: [{ name: 'b', port: P.bIn, endpoints: [{ id: 'b-1', host: HOST, port: P.bIn, variant: 'default' }] }] };
+  const snap = { version: 1, app: 'bench', config: { accessLog }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
   writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
   writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
   const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
-  const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(P.bIn), BERTH_PROXY_APP_PORT: String(P.origin), BERTH_PROXY_ADMIN_PORT: String(P.bAdmin) });
-  const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(P.aIn), BERTH_PROXY_APP_PORT: String(P.aApp), BERTH_PROXY_ADMIN_PORT: String(P.aAdmin), BERTH_PROXY_OUTBOUND: `b=${P.aOut}` });
-  await until(`http://${HOST}:${P.aOut}/`);
-  return { a, b };
+  const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(P.origin), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
+  const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
+  const url = `http://${HOST}:${p.aOut}/`;
+  await until(url);
+  return { a, b, url };
 }
 
 function nginxPair(): void {
@@ -109,19 +116,20 @@ http { access_log off; client_body_temp_path ${dir}/${name}-body; proxy_temp_pat
   start('nginx', ['-c', conf('a', P.ngA, P.ngB), '-p', dir]);
 }
 
-async function measure(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
-  const rps: number[] = [];
-  const p50: number[] = [];
-  const p99: number[] = [];
-  let errors = 0;
-  for (let i = 0; i < RUNS; i++) {
-    rps.push(wrk(url));
-    const f = await fixed(url);
-    p50.push(f.p50Ms);
-    p99.push(f.p99Ms);
-    errors += f.errors;
-  }
-  return { rps: median(rps), p50: median(p50), p99: median(p99), errors };
+interface Measured {
+  rps: number[];
+  p50: number[];
+  p99: number[];
+  errors: number;
+}
+
+/** One round for one setup: saturation, then the fixed rate. */
+async function round(url: string, m: Measured): Promise<void> {
+  m.rps.push(wrk(url));
+  const f = await fixed(url);
+  m.p50.push(f.p50Ms);
+  m.p99.push(f.p99Ms);
+  m.errors += f.errors;
 }
 
 async function sidecarCost(pair: { a: ChildProcess; b: ChildProcess }, url: string): Promise<{ cpuPer1k: number; rss: number }> {
@@ -141,21 +149,21 @@ async function main(): Promise<void> {
   const origin = start(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'text/plain'); s.end('hello world\\n'); }).listen(${P.origin}, '${HOST}')`]);
   void origin;
   await until(`http://${HOST}:${P.origin}/`);
-  const direct = await measure(`http://${HOST}:${P.origin}/`);
-
   nginxPair();
   await until(`http://${HOST}:${P.ngA}/`);
-  const nginx = await measure(`http://${HOST}:${P.ngA}/`);
-
-  let pair = await berthPair(false);
-  const berth = await measure(`http://${HOST}:${P.aOut}/`);
-  const cost = await sidecarCost(pair, `http://${HOST}:${P.aOut}/`);
-  pair.a.kill('SIGKILL');
-  pair.b.kill('SIGKILL');
-  await sleep(300);
-  pair = await berthPair(true);
-  const logged = await measure(`http://${HOST}:${P.aOut}/`);
-  const loggedCost = await sidecarCost(pair, `http://${HOST}:${P.aOut}/`);
+  const pair = await berthPair(false);
+  const loggedPair = await berthPair(true);
+  const setups = { direct: `http://${HOST}:${P.origin}/`, nginx: `http://${HOST}:${P.ngA}/`, berth: pair.url, logged: loggedPair.url };
+  const m = Object.fromEntries(Object.keys(setups).map((k) => [k, { rps: [], p50: [], p99: [], errors: 0 } as Measured])) as Record<keyof typeof setups, Measured>;
+  for (let i = 0; i < RUNS; i++) for (const k of Object.keys(setups) as (keyof typeof setups)[]) await round(setups[k], m[k]);
+  const cost = await sidecarCost(pair, pair.url);
+  const loggedCost = await sidecarCost(loggedPair, loggedPair.url);
+  const summary = (x: Measured) => ({ rps: median(x.rps), p50: median(x.p50), p99: median(x.p99), errors: x.errors });
+  const direct = summary(m.direct);
+  const nginx = summary(m.nginx);
+  const berth = summary(m.berth);
+  const logged = summary(m.logged);
+  const ratios = m.berth.rps.map((r, i) => r / m.nginx.rps[i]);
 
   const r2 = (n: number) => +n.toFixed(2);
   process.stdout.write(
@@ -168,7 +176,8 @@ async function main(): Promise<void> {
       rpsDirect: Math.round(direct.rps),
       rpsNginxPair: Math.round(nginx.rps),
       rpsBerthPair: Math.round(berth.rps),
-      berthVsNginxSaturation: r2(berth.rps / nginx.rps),
+      berthVsNginxSaturation: r2(median(ratios)),
+      saturationRatios: ratios.map(r2),
       p50DirectMs: direct.p50,
       p99DirectMs: direct.p99,
       nginxAddedP50Ms: r2(nginx.p50 - direct.p50),
