@@ -8,7 +8,7 @@ import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/me
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
-import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead } from './upstream-client.js';
+import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead, type UpstreamRequest } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import { LeanResponse } from './lean-server.js';
 import type { Readable } from 'node:stream';
@@ -123,6 +123,7 @@ class Forwarding implements UpstreamHandlers {
   private timer: NodeJS.Timeout | undefined;
   private timedOut = false;
   private call: UpstreamCall | undefined;
+  private upstreamRequest: UpstreamRequest | undefined;
   // The attempt in flight.
   private n = 0;
   private ep: EndpointState | undefined;
@@ -211,9 +212,11 @@ class Forwarding implements UpstreamHandlers {
     this.retrying = false;
     this.settled = false;
     ep.active++;
-    this.call = opts.pools
-      .get(ep, cluster.pool)
-      .request({ method: this.method, path: this.path, headers: req.headers, body: this.body, ...(headersTimeout !== undefined ? { headersTimeout } : {}) }, this);
+    // One request object for all attempts (the previous attempt's call is over when the next starts).
+    const up = (this.upstreamRequest ??= { method: this.method, path: this.path, headers: req.headers, body: null });
+    up.body = this.body;
+    up.headersTimeout = headersTimeout;
+    this.call = opts.pools.get(ep, cluster.pool).request(up, this);
   }
 
   onHead(statusCode: number, head: UpstreamHead): boolean {

@@ -10,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
+import { TCHAR } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 export { ChunkedBodyDecoder };
@@ -19,8 +20,6 @@ const CRLF = Buffer.from('\r\n');
 const MAX_HEAD_BYTES = 16 * 1024;
 /** A kept-alive connection idle this long is closed (node:http's keepAliveTimeout, as before). */
 const KEEP_ALIVE_MS = 5000;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/;
 
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
 
@@ -30,15 +29,13 @@ export class LeanRequest extends Readable implements RequestHead {
   url: string;
   httpVersion: string;
   headers: Record<string, string | string[] | undefined>;
-  rawHeaders: string[];
 
-  constructor(method: string, url: string, minor: string, headers: Record<string, string | string[] | undefined>, rawHeaders: string[], private readonly onRead: () => void) {
+  constructor(method: string, url: string, minor: string, headers: Record<string, string | string[] | undefined>, private readonly onRead: () => void) {
     super();
     this.method = method;
     this.url = url;
-    this.httpVersion = `1.${minor}`;
+    this.httpVersion = minor === '1' ? '1.1' : '1.0';
     this.headers = headers;
-    this.rawHeaders = rawHeaders;
   }
 
   override _read(): void {
@@ -56,9 +53,8 @@ export class LeanHead implements RequestHead {
     public url: string,
     minor: string,
     public headers: Record<string, string | string[] | undefined>,
-    public rawHeaders: string[],
   ) {
-    this.httpVersion = `1.${minor}`;
+    this.httpVersion = minor === '1' ? '1.1' : '1.0';
   }
 
   destroy(): void {
@@ -327,12 +323,12 @@ export class LeanConnection {
     const parsed = parseRequestHead(text);
     if (!parsed) return this.giveUp();
     this.buf = this.buf.subarray(end + 4);
-    const { method, url, minor, headers, rawHeaders } = parsed;
+    const { method, url, minor, headers } = parsed;
     this.http10 = minor === '0';
     const connection = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : '';
     const close = this.http10 ? !connection.includes('keep-alive') : connection.includes('close');
     const hasBody = parsed.chunked || parsed.length > 0;
-    const req = hasBody ? new LeanRequest(method, url, minor, headers, rawHeaders, () => this.socket.resume()) : new LeanHead(method, url, minor, headers, rawHeaders);
+    const req = hasBody ? new LeanRequest(method, url, minor, headers, () => this.socket.resume()) : new LeanHead(method, url, minor, headers);
     const res = new LeanResponse(this, this.socket, method === 'HEAD', close);
     this.req = req;
     this.res = res;
@@ -435,9 +431,9 @@ export class LeanConnection {
 }
 
 /** Control characters other than tab are not allowed in a header value (node:http answers 400). */
-function hasControlChar(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
+function hasControlChar(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
     if ((c < 32 && c !== 9) || c === 127) return true;
   }
   return false;
@@ -448,33 +444,62 @@ interface ParsedHead {
   url: string;
   minor: string;
   headers: Record<string, string | string[] | undefined>;
-  rawHeaders: string[];
   length: number;
   chunked: boolean;
 }
 
+/** The method as a shared string for the common ones (no string allocated per request). */
+function methodOf(text: string, end: number): string | undefined {
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 65 || c > 90) return undefined;
+  }
+  for (const m of COMMON_METHODS) if (m.length === end && text.startsWith(m)) return m;
+  return text.slice(0, end);
+}
+const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
+
 /** Parses a request head; undefined for anything node:http should handle (see the file comment). */
 export function parseRequestHead(text: string): ParsedHead | undefined {
   let lineEnd = text.indexOf('\r\n');
-  const requestLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
-  const m = REQUEST_LINE.exec(requestLine);
-  if (!m || m[1] === 'CONNECT' || m[1] === 'PRI') return undefined;
+  if (lineEnd < 0) lineEnd = text.length;
+  // "METHOD SP target SP HTTP/1.x"
+  const sp1 = text.indexOf(' ');
+  const sp2 = sp1 < 0 ? -1 : text.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 < 0 || sp2 === sp1 + 1 || sp2 + 9 !== lineEnd || !text.startsWith('HTTP/1.', sp2 + 1)) return undefined;
+  const minorCode = text.charCodeAt(lineEnd - 1);
+  if (minorCode !== 48 && minorCode !== 49) return undefined;
+  const method = methodOf(text, sp1);
+  if (method === undefined || method === 'CONNECT' || method === 'PRI') return undefined;
+  for (let i = sp1 + 1; i < sp2; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 32 || c === 127 || (c >= 0x80 && c <= 0xa0)) return undefined; // whitespace and controls
+  }
+  const url = text.slice(sp1 + 1, sp2);
+  const minor = minorCode === 49 ? '1' : '0';
   const headers: Record<string, string | string[] | undefined> = {};
-  const rawHeaders: string[] = [];
   let length = -1;
   let te: string | undefined;
-  while (lineEnd >= 0 && lineEnd < text.length) {
-    const next = text.indexOf('\r\n', lineEnd + 2);
-    const line = text.slice(lineEnd + 2, next < 0 ? text.length : next);
+  let pos = lineEnd + 2;
+  while (pos < text.length + 2 && lineEnd < text.length) {
+    let next = text.indexOf('\r\n', pos);
+    if (next < 0) next = text.length;
     lineEnd = next;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
-    if (!TOKEN.test(name)) return undefined; // includes obs-fold (a leading space) and stray bytes
-    const value = line.slice(colon + 1).trim();
-    if (hasControlChar(value)) return undefined;
-    rawHeaders.push(name, value);
-    const lower = name.toLowerCase();
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon > next) return undefined;
+    for (let i = pos; i < colon; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 128 || TCHAR[c] === 0) return undefined; // includes obs-fold (a leading space) and stray bytes
+    }
+    // The value without its surrounding whitespace.
+    let vs = colon + 1;
+    let ve = next;
+    while (vs < ve && isOws(text.charCodeAt(vs))) vs++;
+    while (ve > vs && isOws(text.charCodeAt(ve - 1))) ve--;
+    if (hasControlChar(text, vs, ve)) return undefined;
+    const value = text.slice(vs, ve);
+    const lower = text.slice(pos, colon).toLowerCase();
+    pos = next + 2;
     if (lower === 'content-length') {
       if (!/^\d{1,15}$/.test(value) || (length >= 0 && Number(value) !== length)) return undefined;
       length = Number(value);
@@ -488,6 +513,11 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
     else if (lower !== 'host' && lower !== 'content-length') headers[lower] = `${cur}, ${value}`;
   }
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
-  if (m[3] === '1' && headers.host === undefined) return undefined;
-  return { method: m[1], url: m[2], minor: m[3], headers, rawHeaders, length: Math.max(0, length), chunked: te !== undefined };
+  if (minor === '1' && headers.host === undefined) return undefined;
+  return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined };
+}
+
+/** Optional whitespace around a header value (String.prototype.trim's set, as before). */
+function isOws(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0xa0 || c === 0xfeff || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0x1680;
 }

@@ -19,7 +19,6 @@ import type { RequestHead } from './routes.js';
  * when the request has one.
  */
 export interface ProxyRequest extends RequestHead {
-  rawHeaders: string[];
   readonly destroyed: boolean;
 }
 

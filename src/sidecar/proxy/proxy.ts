@@ -6,11 +6,12 @@ import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
-import { forward, Pools, reply } from './forward.js';
+import { forward, Pools, reply, type ForwardOptions } from './forward.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
@@ -20,6 +21,9 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
+
+/** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
+const UNLIMITED = { ok: true as const, release: (): void => {} };
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -40,6 +44,7 @@ export class Proxy {
   private inboundAccepted = 0;
   private inflight = 0;
   private readonly held: HeldRequests;
+  private readonly accessLog = new AccessLog();
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -97,6 +102,7 @@ export class Proxy {
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
+    this.accessLog.flush();
   }
 
   private apply(snapshot: MeshSnapshot): void {
@@ -303,6 +309,7 @@ export class Proxy {
     cluster: Cluster,
     refuse: (status: number, reason: string, message: string, extra?: Record<string, string>) => void,
   ): { ok: true; release(): void } | { ok: false; status: number } {
+    if (!route.throttle && !cluster.throttle) return UNLIMITED;
     const admitted: Throttle[] = [];
     for (const t of [route.throttle, cluster.throttle]) {
       if (!t) continue;
@@ -365,20 +372,23 @@ export class Proxy {
     const cluster = route.destination();
     const admitted = this.admit(route, cluster, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
-    const go = (): void => {
-      if (route.mirror && Math.random() * 100 < route.mirror.percent) this.mirror(route.mirror.cluster, req);
-      forward(req, res, {
-        pools: this.pools,
-        cluster,
-        route,
-        done: (status, ep) => {
-          admitted.release();
-          this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
-        },
-      });
+    const opts: ForwardOptions & { route: CompiledRoute } = {
+      pools: this.pools,
+      cluster,
+      route,
+      done: (status, ep) => {
+        admitted.release();
+        this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
+      },
     };
-    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(go, fault.delay.fixedDelay);
-    else go();
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(req, res, opts), fault.delay.fixedDelay);
+    else this.mirrorAndForward(req, res, opts);
+  }
+
+  private mirrorAndForward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
+    const { mirror } = opts.route;
+    if (mirror && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
+    forward(req, res, opts);
   }
 
   /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
@@ -413,7 +423,7 @@ export class Proxy {
     const elapsed = performance.now() - started;
     this.metrics.request(direction, service, variant, route, status, elapsed / 1000);
     if (!this.table?.accessLog) return;
-    process.stdout.write(
+    this.accessLog.line(
       `{"ts":"${new Date().toISOString()}","proxy":"${this.cfg.proxyId}","direction":"${direction}","service":"${service}","variant":"${variant}","route":"${route}","method":"${req.method}","path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
     );
   }

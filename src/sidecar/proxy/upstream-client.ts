@@ -11,6 +11,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
+import { TCHAR } from './http-syntax.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
@@ -266,9 +267,6 @@ function nameIs(buf: Buffer, pos: number, len: number, lower: string): boolean {
   return true;
 }
 
-/** Token characters of a header name (RFC 9110 §5.6.2). */
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
 
 const enum Body {
   None,
