@@ -18,7 +18,7 @@ export { ChunkedBodyDecoder };
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const MAX_HEAD_BYTES = 16 * 1024;
-/** A kept-alive connection idle this long is closed (node:http's keepAliveTimeout, as before). */
+/** A kept-alive connection idle between this and twice this long is closed (node:http's keepAliveTimeout is 5 s). */
 const KEEP_ALIVE_MS = 5000;
 
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
@@ -266,6 +266,8 @@ export class LeanConnection {
   private remaining = 0;
   private decoder: ChunkedBodyDecoder | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** An answer went out since the idle check last looked. */
+  private answered = false;
   private closed = false;
   http10 = false;
   draining = false;
@@ -391,10 +393,13 @@ export class LeanConnection {
       this.socket.end();
       return;
     }
-    // One timer per connection, re-armed per answer (no timer object per request).
-    if (this.idleTimer) this.idleTimer.refresh();
-    else {
-      this.idleTimer = setTimeout(() => (this.res ? this.idleTimer?.refresh() : this.socket.destroy()), KEEP_ALIVE_MS);
+    // One interval per connection; an answer marks it used (re-arming a timer per request costs more).
+    this.answered = true;
+    if (!this.idleTimer) {
+      this.idleTimer = setInterval(() => {
+        if (!this.res && !this.answered) this.socket.destroy();
+        this.answered = false;
+      }, KEEP_ALIVE_MS);
       this.idleTimer.unref();
     }
     this.next();
@@ -402,7 +407,7 @@ export class LeanConnection {
 
   private giveUp(): void {
     this.closed = true;
-    clearTimeout(this.idleTimer);
+    clearInterval(this.idleTimer);
     const s = this.socket;
     s.off('data', this.onData);
     s.off('close', this.onClose);
@@ -413,7 +418,7 @@ export class LeanConnection {
   }
 
   private lost(): void {
-    clearTimeout(this.idleTimer);
+    clearInterval(this.idleTimer);
     if (this.closed && !this.res) return;
     this.closed = true;
     const { req, res } = this;

@@ -260,6 +260,95 @@ function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked' | 0)
   return `${head}\r\n`;
 }
 
+export interface ScannedHead {
+  /** The header lines to forward, "Name: value\r\n" each (a copy). */
+  lines: Buffer;
+  /** Content-Length as declared (-1: none; NaN: unusable). */
+  length: number;
+  chunked: boolean;
+  /** The connection closes after this answer (Connection: close, or HTTP/1.0 without keep-alive). */
+  close: boolean;
+}
+
+/**
+ * Reads the header lines of a response head, bytes [from, end) of `buf` (end: where the blank line
+ * starts): framing and connection headers, and a copy of the lines to forward — hop-by-hop ones,
+ * content-length (framing is the proxy's) and malformed ones (no token name, obs-fold, a bare CR,
+ * LF or NUL) left out.
+ */
+export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: boolean): ScannedHead {
+  let length = -1;
+  let chunked = false;
+  let close = http10;
+  // Header lines kept for forwarding: [start, end) pairs, each end past its CRLF.
+  const keep: number[] = [];
+  let kept = 0;
+  let pos = from;
+  while (pos > 1 && pos < end + 2) {
+    // One pass over the line (a JS loop beats a native indexOf call per field on heads this small):
+    // its end, its colon, a token name, no bare CR, LF or NUL.
+    let next = pos;
+    let colon = -1;
+    let valid = true;
+    for (; next < end; next++) {
+      const c = buf[next];
+      if (c === 13 && buf[next + 1] === 10) break;
+      if (colon < 0) {
+        if (c === 58) colon = next;
+        else if (c >= 128 || TCHAR[c] === 0) valid = false;
+      } else if (c === 10 || c === 13 || c === 0) valid = false;
+    }
+    const len = colon - pos;
+    if (!valid || len <= 0) {
+      pos = next + 2;
+      continue; // malformed (or obs-fold) lines are not forwarded
+    }
+    let hop = false;
+    switch (len) {
+      case 14:
+        // Kept aside: it frames the answer to the client (dropped when the body is chunked).
+        if (nameIs(buf, pos, len, 'content-length')) {
+          hop = true;
+          length = Number(buf.toString('latin1', colon + 1, next).trim());
+        }
+        break;
+      case 17:
+        if (nameIs(buf, pos, len, 'transfer-encoding')) {
+          hop = true;
+          chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', colon + 1, next));
+        }
+        break;
+      case 10:
+        if (nameIs(buf, pos, len, 'connection')) {
+          hop = true;
+          const v = buf.toString('latin1', colon + 1, next);
+          close = /\bclose\b/i.test(v) || (http10 && !/\bkeep-alive\b/i.test(v));
+        } else hop = nameIs(buf, pos, len, 'keep-alive');
+        break;
+      case 16:
+        hop = nameIs(buf, pos, len, 'proxy-connection');
+        break;
+      case 7:
+        hop = nameIs(buf, pos, len, 'upgrade') || nameIs(buf, pos, len, 'trailer');
+        break;
+      case 2:
+        hop = nameIs(buf, pos, len, 'te');
+        break;
+      case 6:
+        hop = nameIs(buf, pos, len, 'expect');
+        break;
+    }
+    if (!hop) {
+      keep.push(pos, next + 2);
+      kept += next + 2 - pos;
+    }
+    pos = next + 2;
+  }
+  const lines = Buffer.allocUnsafe(kept);
+  for (let i = 0, at = 0; i < keep.length; i += 2) at += buf.copy(lines, at, keep[i], keep[i + 1]);
+  return { lines, length, chunked, close };
+}
+
 /** Whether the `len` bytes at `pos` are `lower` (lower-case ASCII), ignoring case. */
 function nameIs(buf: Buffer, pos: number, len: number, lower: string): boolean {
   if (len !== lower.length) return false;
@@ -419,64 +508,9 @@ class Exchange implements UpstreamCall {
       this.buf = buf.subarray(end + 4);
       // Interim answers (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       if (status >= 100 && status < 200 && status !== 101) continue;
-      let length = -1;
-      let chunked = false;
-      let close = http10;
-      // Header lines kept for forwarding: [start, end) pairs, each end past its CRLF.
-      const keep: number[] = [];
-      let kept = 0;
-      let pos = buf.indexOf(CRLF) + 2;
-      while (pos > 1 && pos < end + 2) {
-        const next = buf.indexOf(CRLF, pos);
-        const colon = buf.indexOf(58, pos);
-        const len = colon - pos;
-        if (colon < 0 || colon > next || len <= 0 || !validLine(buf, pos, colon, next)) {
-          pos = next + 2;
-          continue; // malformed (or obs-fold) lines are not forwarded
-        }
-        let hop = false;
-        switch (len) {
-          case 14:
-            // Kept aside: it frames the answer to the client (dropped when the body is chunked).
-            if (nameIs(buf, pos, len, 'content-length')) {
-              hop = true;
-              length = Number(buf.toString('latin1', colon + 1, next).trim());
-            }
-            break;
-          case 17:
-            if (nameIs(buf, pos, len, 'transfer-encoding')) {
-              hop = true;
-              chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', colon + 1, next));
-            }
-            break;
-          case 10:
-            if (nameIs(buf, pos, len, 'connection')) {
-              hop = true;
-              const v = buf.toString('latin1', colon + 1, next);
-              close = /\bclose\b/i.test(v) || (http10 && !/\bkeep-alive\b/i.test(v));
-            } else hop = nameIs(buf, pos, len, 'keep-alive');
-            break;
-          case 16:
-            hop = nameIs(buf, pos, len, 'proxy-connection');
-            break;
-          case 7:
-            hop = nameIs(buf, pos, len, 'upgrade') || nameIs(buf, pos, len, 'trailer');
-            break;
-          case 2:
-            hop = nameIs(buf, pos, len, 'te');
-            break;
-          case 6:
-            hop = nameIs(buf, pos, len, 'expect');
-            break;
-        }
-        if (!hop) {
-          keep.push(pos, next + 2);
-          kept += next + 2 - pos;
-        }
-        pos = next + 2;
-      }
-      const lines = Buffer.allocUnsafe(kept);
-      for (let i = 0, at = 0; i < keep.length; i += 2) at += buf.copy(lines, at, keep[i], keep[i + 1]);
+      const scanned = scanHeaderLines(buf, buf.indexOf(CRLF) + 2, end, http10);
+      const { lines, length, chunked } = scanned;
+      let { close } = scanned;
       const noBody = this.req.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) this.bodyKind = Body.None;
       else if (chunked) this.bodyKind = Body.Chunked;
@@ -576,15 +610,3 @@ class Exchange implements UpstreamCall {
   }
 }
 
-/** A header line [pos, next) with its colon at `colon`: a token name, no bare LF or NUL anywhere. */
-function validLine(buf: Buffer, pos: number, colon: number, next: number): boolean {
-  for (let i = pos; i < colon; i++) {
-    const c = buf[i];
-    if (c >= 128 || TCHAR[c] === 0) return false;
-  }
-  for (let i = colon + 1; i < next; i++) {
-    const c = buf[i];
-    if (c === 10 || c === 0) return false;
-  }
-  return true;
-}

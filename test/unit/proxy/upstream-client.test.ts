@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { UpstreamPool, type UpstreamError } from '../../../src/sidecar/proxy/upstream-client.js';
+import { scanHeaderLines, UpstreamPool, type UpstreamError } from '../../../src/sidecar/proxy/upstream-client.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server that answers every request head (bodies are not expected) with `answer(requestText, n)`; writes may be split. */
@@ -204,7 +204,7 @@ test('response head: hop-by-hop headers dropped in any case, malformed and folde
   const srv = await rawServer((req, _n, s) => {
     if (req.startsWith('GET /mixed'))
       s.write(
-        'HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\nbad line\r\n folded: x\r\nBad Name: y\r\nProxy-Connection: x\r\nTE: trailers\r\nTrailer: X\r\nX-Empty:\r\nContent-Length: 2\r\nx-berth-reason: app-not-ready\r\n\r\nok',
+        'HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive\r\nKeep-Alive: timeout=5\r\nX-A: 1\r\nbad line\r\n folded: x\r\nBad Name: y\r\nProxy-Connection: x\r\nTE: trailers\r\nTrailer: X\r\nX-Empty:\r\nX-Cr: a\rb\r\nX-Nul: a\u0000b\r\nContent-Length: 2\r\nx-berth-reason: app-not-ready\r\n\r\nok',
       );
     else if (req.startsWith('GET /both')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
   });
@@ -237,5 +237,33 @@ test('response head: hop-by-hop headers dropped in any case, malformed and folde
   } finally {
     pool.close();
     await srv.close();
+  }
+});
+
+test('fuzz: response header lines — never throws; what is kept is well-formed and in order, framing is never kept', () => {
+  const random = rng(21);
+  const alphabet = ['X-A', 'Content-Length', 'content-length', 'Transfer-Encoding', 'chunked', 'Connection', 'close', 'keep-alive', 'Keep-Alive', 'TE', 'Upgrade', ':', ': ', ' ', '\t', '\r\n', '\r', '\n', '\u0000', '5', 'v', 'é', ',', 'Set-Cookie'];
+  for (let i = 0; i < 20_000; i++) {
+    let text = '';
+    const n = 1 + Math.floor(random() * 12);
+    for (let k = 0; k < n; k++) text += alphabet[Math.floor(random() * alphabet.length)];
+    // As the client calls it: `end` is where the first blank line starts.
+    const head = Buffer.from(`HTTP/1.1 200 OK\r\n${text}\r\n\r\n`, 'latin1');
+    const from = 17;
+    const end = head.indexOf('\r\n\r\n');
+    const r = scanHeaderLines(head, from, end, random() < 0.2);
+    const kept = r.lines.toString('latin1');
+    // Every kept line is a line of the input, unchanged, in input order.
+    const input = head.toString('latin1', from, Math.max(from, end)).split('\r\n');
+    let at = 0;
+    for (const line of kept.split('\r\n').slice(0, -1)) {
+      // eslint-disable-next-line no-control-regex -- NUL must not be kept
+      assert.match(line, /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n\u0000]*$/, JSON.stringify(text));
+      assert.doesNotMatch(line, /^(content-length|transfer-encoding|connection|keep-alive|te|upgrade):/i, JSON.stringify(text));
+      at = input.indexOf(line, at);
+      assert.ok(at >= 0, `kept line ${JSON.stringify(line)} is from the input ${JSON.stringify(text)}`);
+      at++;
+    }
+    assert.ok(kept === '' || kept.endsWith('\r\n'));
   }
 });
