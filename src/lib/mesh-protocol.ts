@@ -175,6 +175,8 @@ export const PROXY_NODE_FLAGS: string[] = ['--max-semi-space-size=2'];
 /**
  * Environment every mesh proxy process gets on top of the agent's. The proxy makes no TLS
  * connection, so an inherited NODE_EXTRA_CA_CERTS (which Node loads at start-up) is emptied: a
- * 220 KB bundle costs about 1.7 MB of RSS per process.
+ * 220 KB bundle costs about 1.7 MB of RSS per process. Its allocations happen on its main thread,
+ * so one malloc arena serves (glibc gives each helper thread its own otherwise): ~1.5 MB less RSS
+ * under load.
  */
-export const PROXY_ENV: Readonly<Record<string, string>> = { NODE_EXTRA_CA_CERTS: '' };
+export const PROXY_ENV: Readonly<Record<string, string>> = { NODE_EXTRA_CA_CERTS: '', MALLOC_ARENA_MAX: '1' };
