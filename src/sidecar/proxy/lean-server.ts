@@ -79,6 +79,10 @@ export class LeanResponse {
   private lines: Buffer | undefined;
   private linesLength = -1;
   private extra: [string, string][] | undefined;
+  /** The head being built: status line and headers; then the framing lines after the header lines. */
+  private headOut = '';
+  private framing = '';
+  private declaredLength: string | undefined;
   private chunked = false;
   private noBody = false;
   /** One-shot listeners ('close', 'drain', 'finish'): a handful per answer, so a plain list. */
@@ -148,31 +152,23 @@ export class LeanResponse {
    * The head up to the header lines (status line and the writeHead() headers), and the framing
    * after them: content-length or chunked, keep-alive or close, and the blank line.
    */
-  private headText(bodyLength: number | undefined): [string, string] {
+  private headText(bodyLength: number | undefined): string {
     const status = this.statusCode;
     this.noBody = this.head || status === 204 || status === 304 || (status >= 100 && status < 200);
-    let out = statusLine(status);
-    let length: string | undefined = this.lines && this.linesLength >= 0 ? String(this.linesLength) : undefined;
-    const add = (name: string, value: string): void => {
-      const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
-      if (lower === 'content-length') {
-        length = value;
-        return;
-      }
-      if (lower === 'transfer-encoding' || lower === 'connection') return;
-      out += `${name}: ${value}\r\n`;
-    };
+    this.headOut = statusLine(status);
+    this.declaredLength = this.lines && this.linesLength >= 0 ? String(this.linesLength) : undefined;
     const h = this.pending;
-    if (Array.isArray(h)) for (let i = 0; i < h.length; i += 2) add(h[i], h[i + 1]);
+    if (Array.isArray(h)) for (let i = 0; i < h.length; i += 2) this.addHeader(h[i], h[i + 1]);
     else if (h) {
       for (const name in h) {
         const v = h[name];
         if (v === undefined) continue;
-        if (Array.isArray(v)) for (const x of v) add(name, x);
-        else add(name, String(v));
+        if (Array.isArray(v)) for (const x of v) this.addHeader(name, x);
+        else this.addHeader(name, String(v));
       }
     }
-    if (this.extra) for (const [n, v] of this.extra) add(n, v);
+    if (this.extra) for (const [n, v] of this.extra) this.addHeader(n, v);
+    let length = this.declaredLength;
     let framing = '';
     if (length === undefined && bodyLength !== undefined && !this.noBody) length = String(bodyLength);
     if (length !== undefined) framing = `content-length: ${length}\r\n`;
@@ -183,15 +179,27 @@ export class LeanResponse {
         framing = 'transfer-encoding: chunked\r\n';
       }
     }
-    framing += this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n';
+    this.framing = framing + (this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n');
     if (this.conn.draining) this.closeAfter = true;
     this.headersSent = true;
-    return [out, framing];
+    return this.headOut;
+  }
+
+  /** One writeHead()/setHeader() header into the head text; framing headers are the response's own. */
+  private addHeader(name: string, value: string): void {
+    const lower = name.length === 14 || name.length === 17 || name.length === 10 ? name.toLowerCase() : '';
+    if (lower === 'content-length') {
+      this.declaredLength = value;
+      return;
+    }
+    if (lower === 'transfer-encoding' || lower === 'connection') return;
+    this.headOut += `${name}: ${value}\r\n`;
   }
 
   /** Writes the head (and the first piece of body, if any) in one buffer: one write, one copy. */
   private writeFirst(bodyLength: number | undefined, body: Buffer | undefined): boolean {
-    const [pre, post] = this.headText(bodyLength);
+    const pre = this.headText(bodyLength);
+    const post = this.framing;
     const lines = this.lines;
     const data = body && !this.noBody && body.length > 0 ? body : undefined;
     const size = data ? data.length.toString(16) : '';

@@ -280,8 +280,7 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   let length = -1;
   let chunked = false;
   let close = http10;
-  // Header lines kept for forwarding: [start, end) pairs, each end past its CRLF.
-  const keep: number[] = [];
+  // Header lines kept for forwarding are gathered in a scratch buffer, then copied out once.
   let kept = 0;
   let pos = from;
   while (pos > 1 && pos < end + 2) {
@@ -309,7 +308,7 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         // Kept aside: it frames the answer to the client (dropped when the body is chunked).
         if (nameIs(buf, pos, len, 'content-length')) {
           hop = true;
-          length = Number(buf.toString('latin1', colon + 1, next).trim());
+          length = decimalValue(buf, colon + 1, next);
         }
         break;
       case 17:
@@ -321,8 +320,7 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
       case 10:
         if (nameIs(buf, pos, len, 'connection')) {
           hop = true;
-          const v = buf.toString('latin1', colon + 1, next);
-          close = /\bclose\b/i.test(v) || (http10 && !/\bkeep-alive\b/i.test(v));
+          close = hasToken(buf, colon + 1, next, 'close') || (http10 && !hasToken(buf, colon + 1, next, 'keep-alive'));
         } else hop = nameIs(buf, pos, len, 'keep-alive');
         break;
       case 16:
@@ -339,14 +337,48 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         break;
     }
     if (!hop) {
-      keep.push(pos, next + 2);
-      kept += next + 2 - pos;
+      const n = next + 2 - pos;
+      if (kept + n > scratch.length) scratch = Buffer.concat([scratch.subarray(0, kept), Buffer.allocUnsafe(Math.max(scratch.length, n))]);
+      buf.copy(scratch, kept, pos, next + 2);
+      kept += n;
     }
     pos = next + 2;
   }
   const lines = Buffer.allocUnsafe(kept);
-  for (let i = 0, at = 0; i < keep.length; i += 2) at += buf.copy(lines, at, keep[i], keep[i + 1]);
+  scratch.copy(lines, 0, 0, kept);
   return { lines, length, chunked, close };
+}
+
+/** Where scanHeaderLines gathers the kept lines (grown for an unusually large head). */
+let scratch = Buffer.allocUnsafe(4096);
+
+/** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
+function decimalValue(buf: Buffer, from: number, to: number): number {
+  while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
+  while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
+  if (from === to || to - from > 15) return NaN;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Whether a comma-separated header value lists `token` (lower-case), ignoring case. */
+function hasToken(buf: Buffer, from: number, to: number, token: string): boolean {
+  let start = from;
+  for (let i = from; i <= to; i++) {
+    if (i < to && buf[i] !== 44) continue;
+    let a = start;
+    let b = i;
+    while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
+    while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+    if (nameIs(buf, a, b - a, token)) return true;
+    start = i + 1;
+  }
+  return false;
 }
 
 /** Whether the `len` bytes at `pos` are `lower` (lower-case ASCII), ignoring case. */

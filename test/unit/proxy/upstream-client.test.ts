@@ -267,3 +267,19 @@ test('fuzz: response header lines — never throws; what is kept is well-formed 
     assert.ok(kept === '' || kept.endsWith('\r\n'));
   }
 });
+
+test('response framing headers: Connection tokens and Content-Length digits, byte for byte', () => {
+  const scan = (headers: string, http10 = false) => {
+    const head = Buffer.from(`HTTP/1.1 200 OK\r\n${headers}\r\n\r\n`, 'latin1');
+    return scanHeaderLines(head, 17, head.indexOf('\r\n\r\n'), http10);
+  };
+  assert.equal(scan('Connection: Keep-Alive, CLOSE').close, true);
+  assert.equal(scan('Connection: x-close').close, false);
+  assert.equal(scan('Connection: keep-alive').close, false);
+  assert.equal(scan('Connection: upgrade', true).close, true, 'HTTP/1.0 without keep-alive closes');
+  assert.equal(scan('Connection: Keep-Alive', true).close, false);
+  assert.equal(scan('Content-Length: 12').length, 12);
+  assert.equal(scan('Content-Length:  7 \t').length, 7);
+  for (const bad of ['1e3', '0x10', '', '-1', '1 2', '9999999999999999']) assert.ok(Number.isNaN(scan(`Content-Length: ${bad}`).length), bad);
+  assert.equal(scan('X-A: 1').length, -1);
+});
