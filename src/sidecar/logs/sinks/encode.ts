@@ -222,3 +222,23 @@ export function syslog5424(r: LogRecord, facility: number, hostname: string): st
   const msg = r.message.replace(/\n/g, '\\n');
   return `<${pri}>1 ${ts} ${printable(hostname, 255)} ${printable(r.service, 48)} ${printable(r.instance, 128)} ${printable(r.stream, 32)} ${sd} ${msg}`;
 }
+
+/**
+ * The encoding half of a sink that writes JSON lines (file, stdout): records become one body of
+ * lines; subclasses only say where the body goes.
+ */
+export abstract class JsonLinesSink {
+  send(records: readonly LogRecord[]): Promise<void> {
+    return this.sendEncoded(this.encode(records));
+  }
+
+  encode(records: readonly LogRecord[]): EncodedBatch {
+    return encodeAll(jsonLinesEncoder(), records);
+  }
+
+  encoder(): RecordEncoder {
+    return jsonLinesEncoder();
+  }
+
+  abstract sendEncoded(batch: EncodedBatch): Promise<void>;
+}

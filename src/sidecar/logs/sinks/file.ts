@@ -2,9 +2,8 @@
 // (path → path.1 → … → path.<keep>).
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { LogRecord } from '../record.js';
-import { encodeAll, jsonLinesEncoder } from './encode.js';
-import { SinkError, type EncodedBatch, type EncodedBody, type LogSink, type RecordEncoder, type SinkFeature } from './sink.js';
+import { JsonLinesSink } from './encode.js';
+import { SinkError, type EncodedBatch, type EncodedBody, type LogSink, type SinkFeature } from './sink.js';
 
 export interface FileSinkOptions {
   path: string;
@@ -12,7 +11,7 @@ export interface FileSinkOptions {
   keep?: number;
 }
 
-export class FileSink implements LogSink {
+export class FileSink extends JsonLinesSink implements LogSink {
   readonly type = 'file';
   readonly features: readonly SinkFeature[] = ['ack', 'batch', 'fields'];
   private fd: number | undefined;
@@ -21,18 +20,8 @@ export class FileSink implements LogSink {
   constructor(
     readonly name: string,
     private readonly opts: FileSinkOptions,
-  ) {}
-
-  send(records: readonly LogRecord[]): Promise<void> {
-    return this.sendEncoded(this.encode(records));
-  }
-
-  encode(records: readonly LogRecord[]): EncodedBatch {
-    return encodeAll(jsonLinesEncoder(), records);
-  }
-
-  encoder(): RecordEncoder {
-    return jsonLinesEncoder();
+  ) {
+    super();
   }
 
   async sendEncoded(batch: EncodedBatch): Promise<void> {

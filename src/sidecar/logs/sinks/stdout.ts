@@ -1,27 +1,16 @@
 // stdout sink: one JSON record per line on the agent's own stdout (acknowledged once written).
-import type { LogRecord } from '../record.js';
-import { encodeAll, jsonLinesEncoder } from './encode.js';
-import type { EncodedBatch, EncodedBody, LogSink, RecordEncoder, SinkFeature } from './sink.js';
+import { JsonLinesSink } from './encode.js';
+import type { EncodedBatch, EncodedBody, LogSink, SinkFeature } from './sink.js';
 
-export class StdoutSink implements LogSink {
+export class StdoutSink extends JsonLinesSink implements LogSink {
   readonly type = 'stdout';
   readonly features: readonly SinkFeature[] = ['batch', 'fields'];
 
   constructor(
     readonly name = 'stdout',
     private readonly out: NodeJS.WritableStream = process.stdout,
-  ) {}
-
-  send(records: readonly LogRecord[]): Promise<void> {
-    return this.sendEncoded(this.encode(records));
-  }
-
-  encode(records: readonly LogRecord[]): EncodedBatch {
-    return encodeAll(jsonLinesEncoder(), records);
-  }
-
-  encoder(): RecordEncoder {
-    return jsonLinesEncoder();
+  ) {
+    super();
   }
 
   sendEncoded(batch: EncodedBatch): Promise<void> {
