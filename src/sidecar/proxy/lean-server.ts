@@ -472,7 +472,7 @@ function methodOf(text: string, end: number): string | undefined {
 }
 const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
 
-/** Parses a request head; undefined for anything node:http should handle (see the file comment). */
+/** Parses a request head (its bytes decoded as latin1); undefined for anything node:http should handle (see the file comment). */
 export function parseRequestHead(text: string): ParsedHead | undefined {
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0) lineEnd = text.length;
@@ -530,7 +530,7 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
   return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined };
 }
 
-/** Optional whitespace around a header value (String.prototype.trim's set, as before). */
+/** Whitespace around a header value: String.prototype.trim's set within latin1 (the head is decoded as latin1). */
 function isOws(c: number): boolean {
-  return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12 || c === 0xa0 || c === 0xfeff || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0x1680;
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
 }

@@ -42,7 +42,6 @@ export interface UpstreamRequest {
   body: Buffer | Readable | null;
   /** Time to wait for the response head, ms. */
   headersTimeout?: number;
-  signal?: AbortSignal;
 }
 
 export interface UpstreamHandlers {
@@ -414,7 +413,6 @@ class Exchange implements UpstreamCall {
   private paused = false;
   private keepAlive = true;
   private timer: NodeJS.Timeout | undefined;
-  private onAbort: (() => void) | undefined;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -462,16 +460,6 @@ class Exchange implements UpstreamCall {
 
   private start(socket: PooledSocket): void {
     const { req } = this;
-    if (req.signal) {
-      if (req.signal.aborted) {
-        this.finished = true;
-        this.pool.release(socket, true);
-        this.h.onError(new UpstreamError('ABORTED', 'aborted', false));
-        return;
-      }
-      this.onAbort ??= () => this.abort();
-      req.signal.addEventListener('abort', this.onAbort, { once: true });
-    }
     socket.exchange = this;
     if (req.headersTimeout !== undefined) {
       this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${req.headersTimeout} ms`, false)), req.headersTimeout);
@@ -634,7 +622,6 @@ class Exchange implements UpstreamCall {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.onAbort) this.req.signal?.removeEventListener('abort', this.onAbort);
     const socket = this.socket!;
     if (socket.exchange === this) socket.exchange = undefined;
     if (this.paused) socket.resume();
