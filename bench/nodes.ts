@@ -31,7 +31,9 @@ function rssOfTree(rootPids: number[]): { count: number; rssMB: number } {
       parent.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       rss.set(pid, m ? Number(m[1]) : 0);
-    } catch {}
+    } catch {
+      // the process exited while being sampled: it simply is not counted
+    }
   }
   const roots = new Set(rootPids);
   let count = 0;

@@ -245,7 +245,9 @@ async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResul
   let text = '';
   try {
     text = readFileSync(abs, 'utf8');
-  } catch {}
+  } catch {
+    // an unreadable file is reported by the loader below with its path and reason
+  }
   try {
     return validateData(value, abs, () => new SourceSearchLocator(text), opts);
   } catch (e) {

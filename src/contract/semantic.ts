@@ -74,7 +74,9 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
       let ok = false;
       try {
         ok = statSync(p).isFile();
-      } catch {}
+      } catch {
+        // a missing or unreadable envFile is reported just below (ok stays false)
+      }
       if (!ok) {
         errors.push({
           path: [...base, 'envFile'],

@@ -35,7 +35,9 @@ function exit(code: number): void {
   try {
     rmSync(layout.controlInfo, { force: true });
     rmSync(layout.controlPid, { force: true });
-  } catch {}
+  } catch {
+    // best effort on the way out: stale files are detected by the next start
+  }
   plane.close();
   log('control plane exiting');
   process.exit(code);

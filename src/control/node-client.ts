@@ -218,7 +218,9 @@ export class NodeClient {
     if (!info) return;
     try {
       await requestJson({ port: info.port, token: this.opts.token, timeoutMs: 5000 }, 'POST', '/shutdown');
-    } catch {}
+    } catch {
+      // the agent may already be gone: the wait below decides, and kills it when needed
+    }
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline && isProcessAlive(info.pid, info.startTime)) await new Promise((r) => setTimeout(r, 50));
     if (isProcessAlive(info.pid, info.startTime)) {

@@ -35,7 +35,9 @@ export function claimAppSlot(stateDir: string): number {
   if (Number.isInteger(recorded) && recorded >= 1) {
     try {
       if (readFileSync(join(registry, String(recorded)), 'utf8').trim() === owner) return recorded;
-    } catch {}
+    } catch {
+      // no registry claim for the recorded slot: a free one is searched below
+    }
   }
   for (let slot = 1; slot <= MAX_SLOT; slot++) {
     const claim = join(registry, String(slot));
@@ -50,7 +52,9 @@ export function claimAppSlot(stateDir: string): number {
         let holder = '';
         try {
           holder = readFileSync(claim, 'utf8').trim();
-        } catch {}
+        } catch {
+          // the claim vanished meanwhile (its owner released it): the loop tries again
+        }
         if (holder === owner) {
           writeFileAtomic(join(owner, 'slot'), String(slot) + '\n');
           return slot;
@@ -58,7 +62,9 @@ export function claimAppSlot(stateDir: string): number {
         if (holder && ownerHolds(holder, slot)) break;
         try {
           unlinkSync(claim); // stale: its owner is gone or moved on
-        } catch {}
+        } catch {
+          // another claimer removed the stale claim first: the loop tries again
+        }
       }
     }
   }
@@ -72,5 +78,7 @@ export function releaseAppSlot(stateDir: string): void {
     const slot = Number(readFileSync(join(owner, 'slot'), 'utf8').trim());
     const claim = join(slotRegistryDir(), String(slot));
     if (readFileSync(claim, 'utf8').trim() === owner) unlinkSync(claim);
-  } catch {}
+  } catch {
+    // nothing recorded or already released: releasing is idempotent
+  }
 }

@@ -8,7 +8,9 @@ export function ensureToken(path: string): string {
   try {
     const t = readFileSync(path, 'utf8').trim();
     if (t) return t;
-  } catch {}
+  } catch {
+    // no token yet (or unreadable): a new one is written below
+  }
   const token = randomBytes(24).toString('hex');
   writeFileAtomic(path, token + '\n', 0o600);
   return token;

@@ -128,7 +128,11 @@ class Agent implements AgentApiBackend {
     if (this.shuttingDown) return;
     for (const inst of this.instancesById.values()) {
       const want = this.desiredById.get(inst.id);
-      if ((!want || want.revision !== inst.revision) && !inst.isStopping) this.stopInstance(inst);
+      if ((!want || want.revision !== inst.revision) && !inst.isStopping) {
+        this.stopInstance(inst).catch((err: unknown) =>
+          this.events.append({ type: 'Warning', reason: 'StopFailed', message: `Stopping ${inst.id} failed: ${(err as Error).message}`, service: inst.service, instance: inst.id }),
+        );
+      }
     }
     for (const spec of this.desiredById.values()) {
       if (this.instancesById.has(spec.id)) continue;

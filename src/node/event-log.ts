@@ -94,7 +94,9 @@ function readTail(path: string): AgentEvent[] {
       try {
         const ev = JSON.parse(line) as AgentEvent;
         if (typeof ev.seq === 'number' && Number.isInteger(ev.seq)) events.push(ev);
-      } catch {}
+      } catch {
+        // a torn last line from a crash mid-write: the events before it are kept
+      }
     }
     events.sort((a, b) => a.seq - b.seq);
     return events;

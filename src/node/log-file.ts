@@ -45,7 +45,9 @@ export class LogFile {
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);
-      } catch {}
+      } catch {
+        // the descriptor is already closed: nothing to release
+      }
       this.fd = undefined;
     }
   }
@@ -82,7 +84,9 @@ export class LogFile {
     for (let i = this.rotation.keep - 1; i >= 1; i--) {
       try {
         renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
-      } catch {}
+      } catch {
+        // that rotation generation does not exist yet
+      }
     }
     if (this.rotation.keep >= 1) renameSync(this.path, `${this.path}.1`);
     else rmSync(this.path, { force: true });

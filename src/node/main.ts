@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startAgent } from './agent.js';
 import { startHeartbeat } from './heartbeat.js';
+import { installCrashPolicy } from './crash-policy.js';
 
 const USAGE = 'usage: berth-agent --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N] [--heartbeat-ms N]';
 
@@ -79,8 +80,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => {});
-  // A broken client socket or a bug in one handler must not take down every instance with the agent.
-  process.on('uncaughtException', (err) => process.stderr.write(`berth-agent: uncaught exception: ${err.stack ?? err.message}\n`));
+  installCrashPolicy('berth-agent');
   await agent.done;
   process.exit(0);
 }

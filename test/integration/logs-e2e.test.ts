@@ -198,7 +198,9 @@ setInterval(() => {}, 1 << 30);
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agentPid}/status`, 'utf8'));
       if (m) peakKiB = Math.max(peakKiB, Number(m[1]));
-    } catch {}
+    } catch {
+      // the agent exited between samples: the peak so far stands
+    }
   }, 50);
   try {
     // Per instance: should the platform replace the instance meanwhile, its successor floods again.

@@ -137,7 +137,7 @@ services:
   assert.equal((await ps(dir)).length, 0, 'replicas: 0 with min: 0 starts at zero');
   const t0 = performance.now();
   const r = await new Promise<{ status: number; reason: string | undefined }>((resolve, reject) => {
-    import('node:http').then(({ default: http }) =>
+    void import('node:http').then(({ default: http }) =>
       http
         .get(`http://127.0.0.1:${port}/`, { agent: false, timeout: 10_000 }, (res) => {
           res.resume();

@@ -57,7 +57,9 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
     try {
       await c.post('/api/v1/down');
       asked = true;
-    } catch {}
+    } catch {
+      // no control plane answered: the node agents are stopped directly below
+    }
   }
   if (!asked) {
     // No control plane: ask each node agent to shut down by itself.
@@ -67,7 +69,9 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
       if (agent && token && isProcessAlive(agent.pid, agent.startTime)) {
         try {
           await requestJson({ port: agent.port, token, timeoutMs: 5000 }, 'POST', '/shutdown');
-        } catch {}
+        } catch {
+          // the agent is gone or not answering: the wait below finds out and kills what is left
+        }
       }
     }
   }

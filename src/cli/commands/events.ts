@@ -43,13 +43,16 @@ export async function events(o: { file?: string; follow?: boolean; json?: boolea
     try {
       print(await fetchNew());
     } catch {
+      // a failed poll is retried at the next tick; the control plane may be restarting
     } finally {
       busy = false;
     }
   };
   try {
     await subscribeSse(c.opts, '/api/v1/watch', () => void poll(), () => {});
-  } catch {}
+  } catch {
+    // without the watch stream the loop below still polls every second
+  }
   for (;;) {
     await sleep(1000);
     await poll();

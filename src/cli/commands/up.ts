@@ -63,7 +63,9 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
     try {
       await existing.get('/api/v1/healthz');
       return existing;
-    } catch {}
+    } catch {
+      // not answering: a control plane is started below
+    }
   }
   mkdirSync(ctx.stateDir, { recursive: true });
   ensureToken(ctx.layout.token);
@@ -81,7 +83,9 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
         try {
           await c.get('/api/v1/healthz');
           return c;
-        } catch {}
+        } catch {
+          // not ready yet: polled again until the deadline
+        }
       }
     }
     if (child.exitCode !== null && performance.now() > deadline - 15_000) break;
@@ -275,7 +279,9 @@ async function foreground(ctx: Context, c: ControlClient): Promise<void> {
   await refresh();
   try {
     await subscribeSse(c.opts, '/api/v1/watch', () => void refresh(), () => {});
-  } catch {}
+  } catch {
+    // without the watch stream the table is still refreshed by the interval below
+  }
   setInterval(() => void refresh(), tty ? 1000 : 2000);
   await new Promise<never>(() => {});
 }

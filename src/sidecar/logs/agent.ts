@@ -86,7 +86,9 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
   const statusTimer = setInterval(() => {
     try {
       writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
-    } catch {}
+    } catch {
+      // the status file is informational; the next tick writes it again
+    }
   }, o.statusMs ?? 1000);
   statusTimer.unref();
 
@@ -102,7 +104,9 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
       await Promise.all(deliveries.map((d) => d.close()));
       try {
         writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
-      } catch {}
+      } catch {
+        // the status file is informational; shutting down goes on
+      }
     },
   };
 }

@@ -76,7 +76,9 @@ export class CheckpointStore {
       } finally {
         closeSync(dfd);
       }
-    } catch {}
+    } catch {
+      // fsync of the directory is not supported everywhere; the file itself was fsynced above
+    }
     this.dirty = false;
   }
 }

@@ -38,7 +38,9 @@ export class DiskBuffer {
       try {
         const st = statSync(this.segPath(s));
         this.totalBytes += st.size;
-      } catch {}
+      } catch {
+        // a segment removed meanwhile (delivered and deleted) holds no bytes
+      }
     }
     this.totalBytes -= this.pos.offset;
   }

@@ -46,7 +46,9 @@ export function expandGlob(pattern: string, cwd: string, limit = 10_000): string
     if (i === segs.length) {
       try {
         if (statSync(dir).isFile()) out.add(dir);
-      } catch {}
+      } catch {
+        // the path does not exist (yet): it simply does not match
+      }
       return;
     }
     const seg = segs[i];

@@ -106,7 +106,9 @@ class Source {
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);
-      } catch {}
+      } catch {
+        // the descriptor is already closed: nothing to release
+      }
     }
     this.fd = undefined;
   }
@@ -205,7 +207,9 @@ export class Tailer {
       let names: string[] = [];
       try {
         names = readdirSync(dir);
-      } catch {}
+      } catch {
+        // the directory does not exist (yet): no file matches, polled again later
+      }
       for (const n of names) {
         const m = CAPTURE_RE.exec(n);
         if (!m || this.opts.excludeProcesses.includes(m[1])) continue;

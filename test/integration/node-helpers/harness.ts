@@ -106,7 +106,9 @@ export async function startTestAgent(env: Record<string, string> = {}, reuseDir?
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);
-    } catch {}
+    } catch {
+      // not JSON: the body is returned as text
+    }
     return { status: res.status, body: parsed };
   };
   const written = new Map<string, string>();
@@ -145,7 +147,9 @@ export async function startTestAgent(env: Record<string, string> = {}, reuseDir?
       if (child.exitCode === null && child.signalCode === null) {
         try {
           await request('POST', '/shutdown');
-        } catch {}
+        } catch {
+          // the agent may be gone already: it is SIGKILLed below if still running
+        }
         const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
         await exited;
         clearTimeout(timer);

@@ -53,7 +53,9 @@ export class FileSink extends JsonLinesSink implements LogSink {
     for (let i = keep - 1; i >= 1; i--) {
       try {
         renameSync(`${this.opts.path}.${i}`, `${this.opts.path}.${i + 1}`);
-      } catch {}
+      } catch {
+        // that rotation generation does not exist yet
+      }
     }
     if (keep >= 1) renameSync(this.opts.path, `${this.opts.path}.1`);
     else rmSync(this.opts.path, { force: true });
@@ -64,7 +66,9 @@ export class FileSink extends JsonLinesSink implements LogSink {
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);
-      } catch {}
+      } catch {
+        // the descriptor is already closed: nothing to release
+      }
     }
     this.fd = undefined;
   }
