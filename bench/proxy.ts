@@ -9,63 +9,20 @@
 // with access log, then again), so a shared machine's drift hits all of them alike; the saturation
 // ratio is the median of the per-round ratios.
 // Needs wrk and nginx (`apt-get install -y wrk nginx`); prints one JSON line.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_ENV, PROXY_NODE_FLAGS } from '../src/lib/mesh-protocol.js';
+import { berthPair, cpuTicks, HOST, killAll, median, nginxPair, requireTools, rssMB, start, until, wrk as wrkFor, type SidecarPair } from './proxy-lib/setup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const proxyMain = join(here, '..', 'src', 'sidecar', 'proxy', 'main.js');
-/** Node flags for the two proxies (default: the ones the platform starts them with, see src/plan/sidecars/proxy.ts). */
-const PROXY_FLAGS = (process.env.BENCH_PROXY_NODE_FLAGS ?? PROXY_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
 const fixedRate = join(here, 'proxy-lib', 'fixed-rate.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const RATE = 1000;
 const BASE = Number(process.env.BENCH_PORT ?? 27100);
-const HOST = '127.0.0.1';
 const P = { origin: BASE, ngA: BASE + 7, ngB: BASE + 8 };
-/** Ports of a Berth pair; the access-logged pair uses the block after the first. */
-const pairPorts = (base: number) => ({ aOut: base + 1, bIn: base + 2, aIn: base + 3, aApp: base + 4, aAdmin: base + 5, bAdmin: base + 6 });
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const children: ChildProcess[] = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
-}
-
-async function until(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => http.get(url, { agent: false }, (res) => (res.resume(), r(res.statusCode === 200))).on('error', () => r(false)));
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`${url} never answered 200`);
-}
-
-function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const c = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(c);
-  return c;
-}
-
-function wrk(url: string): number {
-  const r = spawnSync('wrk', ['-t1', '-c50', `-d${SECONDS}s`, url], { encoding: 'utf8' });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
-  if (!m) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
-  return Number(m[1]);
-}
+const wrk = (url: string): number => wrkFor(url, SECONDS);
 
 function fixed(url: string): Promise<{ p50Ms: number; p99Ms: number; errors: number }> {
   return new Promise((resolve, reject) => {
@@ -80,40 +37,6 @@ function fixed(url: string): Promise<{ p50Ms: number; p99Ms: number; errors: num
       }
     });
   });
-}
-
-async function berthPair(accessLog: boolean): Promise<{ a: ChildProcess; b: ChildProcess; url: string }> {
-  const p = pairPorts(accessLog ? BASE + 10 : BASE);
-  const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
-  mkdirSync(join(state, 'mesh'));
-  const snap = { version: 1, app: 'bench', config: { accessLog }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
-  writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
-  writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
-  const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
-  const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(P.origin), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
-  const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
-  const url = `http://${HOST}:${p.aOut}/`;
-  await until(url);
-  return { a, b, url };
-}
-
-function nginxPair(): void {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-nginx-'));
-  const conf = (name: string, listen: number, upstream: number) => {
-    const file = join(dir, `${name}.conf`);
-    writeFileSync(
-      file,
-      `daemon off; worker_processes 1; pid ${dir}/${name}.pid; error_log ${dir}/${name}.err;
-events { worker_connections 4096; }
-http { access_log off; client_body_temp_path ${dir}/${name}-body; proxy_temp_path ${dir}/${name}-proxy; fastcgi_temp_path ${dir}/${name}-fcgi; uwsgi_temp_path ${dir}/${name}-uwsgi; scgi_temp_path ${dir}/${name}-scgi;
-  upstream up { server ${HOST}:${upstream}; keepalive 64; }
-  server { listen ${HOST}:${listen}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-`,
-    );
-    return file;
-  };
-  start('nginx', ['-c', conf('b', P.ngB, P.origin), '-p', dir]);
-  start('nginx', ['-c', conf('a', P.ngA, P.ngB), '-p', dir]);
 }
 
 interface Measured {
@@ -132,7 +55,7 @@ async function round(url: string, m: Measured): Promise<void> {
   m.errors += f.errors;
 }
 
-async function sidecarCost(pair: { a: ChildProcess; b: ChildProcess }, url: string): Promise<{ cpuPer1k: number; rss: number }> {
+async function sidecarCost(pair: SidecarPair, url: string): Promise<{ cpuPer1k: number; rss: number }> {
   const before = [cpuTicks(pair.a.pid!), cpuTicks(pair.b.pid!)];
   const t0 = performance.now();
   await fixed(url);
@@ -143,16 +66,14 @@ async function sidecarCost(pair: { a: ChildProcess; b: ChildProcess }, url: stri
 }
 
 async function main(): Promise<void> {
-  for (const tool of ['wrk', 'nginx']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y wrk nginx)`);
-  }
+  requireTools('wrk', 'nginx');
   const origin = start(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'text/plain'); s.end('hello world\\n'); }).listen(${P.origin}, '${HOST}')`]);
   void origin;
   await until(`http://${HOST}:${P.origin}/`);
-  nginxPair();
+  nginxPair({ portA: P.ngA, portB: P.ngB, originPort: P.origin });
   await until(`http://${HOST}:${P.ngA}/`);
-  const pair = await berthPair(false);
-  const loggedPair = await berthPair(true);
+  const pair = await berthPair({ base: BASE, originPort: P.origin, accessLog: false });
+  const loggedPair = await berthPair({ base: BASE + 10, originPort: P.origin, accessLog: true });
   const setups = { direct: `http://${HOST}:${P.origin}/`, nginx: `http://${HOST}:${P.ngA}/`, berth: pair.url, logged: loggedPair.url };
   const m = Object.fromEntries(Object.keys(setups).map((k) => [k, { rps: [], p50: [], p99: [], errors: 0 } as Measured])) as Record<keyof typeof setups, Measured>;
   for (let i = 0; i < RUNS; i++) for (const k of Object.keys(setups) as (keyof typeof setups)[]) await round(setups[k], m[k]);
@@ -201,6 +122,4 @@ main()
     process.stderr.write(`bench/proxy: ${err.message}\n`);
     process.exitCode = 1;
   })
-  .finally(() => {
-    for (const c of children) c.kill('SIGKILL');
-  });
+  .finally(killAll);

@@ -1,0 +1,111 @@
+// The processes the proxy benchmarks compare, started the same way for each bench: a Berth sidecar
+// pair (outbound → inbound, the mesh's app → app hop, from a saved snapshot), an nginx pair (two
+// reverse-proxy hops with keep-alive upstreams) and helpers to wait for them, run wrk and read a
+// process's CPU and RSS. Every child is killed by killAll().
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PROXY_ENV, PROXY_NODE_FLAGS } from '../../src/lib/mesh-protocol.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const proxyMain = join(here, '..', '..', 'src', 'sidecar', 'proxy', 'main.js');
+/** Node flags for the two proxies (default: the ones the platform starts them with, see src/plan/sidecars/proxy.ts). */
+const PROXY_FLAGS = (process.env.BENCH_PROXY_NODE_FLAGS ?? PROXY_NODE_FLAGS.join(' ')).split(' ').filter(Boolean);
+export const HOST = '127.0.0.1';
+
+const children: ChildProcess[] = [];
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export function cpuTicks(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+export function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
+}
+
+/** Waits until `url` answers 200 (5 s at most). */
+export async function until(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((r) => http.get(url, { agent: false }, (res) => (res.resume(), r(res.statusCode === 200))).on('error', () => r(false)));
+    if (ok) return;
+    await sleep(50);
+  }
+  throw new Error(`${url} never answered 200`);
+}
+
+export function start(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  const c = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(c);
+  return c;
+}
+
+export function killAll(): void {
+  for (const c of children) c.kill('SIGKILL');
+}
+
+export function requireTools(...tools: string[]): void {
+  for (const tool of tools) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is not installed (apt-get install -y wrk nginx)`);
+  }
+}
+
+/** Saturation: wrk's requests per second (`extra` adds e.g. `-s script.lua`). */
+export function wrk(url: string, seconds: number, connections = 50, extra: string[] = []): number {
+  const r = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, ...extra, url], { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout);
+  if (!m) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
+  if (/Non-2xx or 3xx responses/.test(r.stdout) || /Socket errors/.test(r.stdout)) process.stderr.write(`wrk ${url}: ${r.stdout}`);
+  return Number(m[1]);
+}
+
+export interface SidecarPair {
+  readonly a: ChildProcess;
+  readonly b: ChildProcess;
+  /** The outbound listener of `a`: a request here crosses both sidecars to the origin. */
+  readonly url: string;
+}
+
+/** Two Berth sidecars in front of `originPort`; `base` is the first of 7 ports they use. */
+export async function berthPair(opts: { base: number; originPort: number; accessLog: boolean }): Promise<SidecarPair> {
+  const p = { aOut: opts.base + 1, bIn: opts.base + 2, aIn: opts.base + 3, aApp: opts.base + 4, aAdmin: opts.base + 5, bAdmin: opts.base + 6 };
+  const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+  mkdirSync(join(state, 'mesh'));
+  const snap = { version: 1, app: 'bench', config: { accessLog: opts.accessLog }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
+  writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
+  writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
+  const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
+  const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
+  const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
+  const url = `http://${HOST}:${p.aOut}/`;
+  await until(url);
+  return { a, b, url };
+}
+
+/** Two nginx reverse-proxy hops (A on `portA` → B on `portB` → origin); `httpExtra` goes into each http block. */
+export function nginxPair(opts: { portA: number; portB: number; originPort: number; httpExtra?: string }): void {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-nginx-'));
+  const conf = (name: string, listen: number, upstream: number) => {
+    const file = join(dir, `${name}.conf`);
+    writeFileSync(
+      file,
+      `daemon off; worker_processes 1; pid ${dir}/${name}.pid; error_log ${dir}/${name}.err;
+events { worker_connections 4096; }
+http { access_log off; client_body_temp_path ${dir}/${name}-body; proxy_temp_path ${dir}/${name}-proxy; fastcgi_temp_path ${dir}/${name}-fcgi; uwsgi_temp_path ${dir}/${name}-uwsgi; scgi_temp_path ${dir}/${name}-scgi;
+  ${opts.httpExtra ?? ''}
+  upstream up { server ${HOST}:${upstream}; keepalive 64; }
+  server { listen ${HOST}:${listen}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`,
+    );
+    return file;
+  };
+  start('nginx', ['-c', conf('b', opts.portB, opts.originPort), '-p', dir]);
+  start('nginx', ['-c', conf('a', opts.portA, opts.portB), '-p', dir]);
+}
