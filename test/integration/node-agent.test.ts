@@ -530,6 +530,38 @@ test('after an agent is SIGKILLed, the next agent for the node fences its leftov
   assert.ok((await b.events()).some((e) => e.reason === 'Started' && e.instance === 'orphan-1'), 'events of the previous agent are kept');
 });
 
+test('fencing kills an orphaned process group whose leader is dead (a shell wrapper\'s children)', { timeout: 30_000 }, async (t) => {
+  const a = await startTestAgent();
+  t.after(() => a.cleanup());
+  const addr = await address();
+  const spec = instanceSpec({ id: 'orphan-2', ...addr, script: a.script('app'), logDir: join(a.dir, 'logs', 'orphan-2') });
+  spec.main.argv = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait'];
+  await a.put(desired(1, [spec]));
+  const running = await waitFor(async () => (await a.instances()).find((x) => x.id === 'orphan-2' && x.pid), 10_000, 'running');
+  const pgid = running.pid as number;
+  const members = await waitFor(() => (groupMembers(pgid).length === 3 ? groupMembers(pgid) : undefined), 5000, 'sh and its two sleeps');
+  // Whatever happens below, the sleeps must not outlive the test.
+  t.after(() => {
+    for (const pid of members) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone: that is the point of the test
+      }
+    }
+  });
+  a.child.kill('SIGKILL');
+  await a.exited;
+  // The leader dies with nobody to reap it (a zombie here); its children live on in its group.
+  process.kill(pgid, 'SIGKILL');
+  await waitFor(() => !isProcessAlive(pgid, running.main.startTime), 5000, 'leader dead');
+  assert.equal(groupMembers(pgid).length, 2, 'the two sleeps survive their leader');
+  const b = await startTestAgent({}, a.dir);
+  t.after(() => b.cleanup());
+  await waitFor(() => groupMembers(pgid).length === 0, 5000, 'the orphaned group fenced');
+  assert.ok((await b.events()).some((e) => e.reason === 'Fenced' && e.instance === 'orphan-2'), 'Fenced event');
+});
+
 test('capture files rotate at the size cap given to the agent (BERTH_LOG_MAX_BYTES)', { timeout: 20_000 }, async (t) => {
   const a = await startTestAgent({ BERTH_LOG_MAX_BYTES: '4096', BERTH_LOG_KEEP: '2' });
   t.after(() => a.cleanup());
