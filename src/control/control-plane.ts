@@ -499,6 +499,14 @@ export class ControlPlane {
    * is stored, so a control plane started meanwhile withdraws the instance again (see start()).
    */
   private terminate(rec: InstanceRecord, withdrawFirst: boolean): void {
+    // Never sent to a node (pending: no node fits, or waiting for a dependency): nothing runs, so nobody
+    // would ever report it gone — it is stopped here and now (otherwise `down` waits for it forever).
+    if (rec.node === '' || !rec.dispatched) {
+      this.store.markStopped(rec.id, undefined);
+      this.waiting.delete(rec.id);
+      this.queue.add('lifecycle', 'all');
+      return;
+    }
     const wasServing = this.isReady(rec) && meshServedServices(this.store.getDesired()).has(rec.service.split('.')[0]);
     this.store.markTerminating(rec.id);
     if (!withdrawFirst || !wasServing || !this.meshSynced) return;
