@@ -36,6 +36,9 @@ export interface ControlPlaneOptions {
 }
 
 
+/** Longest start() waits for the first pull of every live node before proxies may connect. */
+const FIRST_PULL_WAIT_MS = 5000;
+
 export class ControlPlane {
   readonly store: Store;
   readonly layout: ReturnType<typeof stateLayout>;
@@ -173,6 +176,10 @@ export class ControlPlane {
       this.queue.add('lifecycle', 'all');
     }, this.opts.resyncMs ?? 2000);
     resync.unref();
+    // Proxies find this control plane as soon as start() returns (control.json): the first snapshot they get
+    // must list the instances the agents run, not an empty set because no node was pulled yet.
+    const pulledBy = performance.now() + FIRST_PULL_WAIT_MS;
+    while (performance.now() < pulledBy && [...this.nodes.values()].some((c) => !c.synced && c.agentAlive())) await new Promise((r) => setTimeout(r, 10));
     this.reachableSince = performance.now();
     for (const id of this.withdrawing.keys()) this.recheckWithdrawal(id);
   }

@@ -65,6 +65,7 @@ services:
   const t0 = performance.now();
   const r = await berthOk(dir, ['down']);
   const tookMs = performance.now() - t0;
+  process.stdout.write(`# down with a pending instance took ${Math.round(tookMs)} ms\n`);
   assert.match(r.stdout, /stopped/);
   assert.ok(tookMs < 15_000, `down took ${Math.round(tookMs)} ms (the 60 s timeout before)`);
   await waitFor('nothing of the app left', () => processesIn(dir).length === 0, 10_000);
