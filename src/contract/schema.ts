@@ -171,7 +171,14 @@ export const Service = z
     dependsOn: DependsOn.default({}),
     sidecars: z.array(Sidecar).default([]).describe('Helper processes run beside each instance.'),
     probes: z
-      .strictObject({ startup: StartupProbe.optional(), readiness: ReadinessProbe.optional(), liveness: LivenessProbe.optional() })
+      .strictObject({
+        startup: StartupProbe.optional(),
+        readiness: z
+          .union([z.literal('none'), ReadinessProbe])
+          .optional()
+          .describe("Readiness probe. A service with a `port` and none declared gets a TCP probe on the app's port (ready once the app accepts connections); `none` opts out (ready once started)."),
+        liveness: LivenessProbe.optional(),
+      })
       .default({})
       .describe('Health probes, with Kubernetes names and meaning. Each has exactly one handler: http, tcp, exec or grpc.'),
     restart: Restart.prefault({}),

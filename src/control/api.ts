@@ -21,6 +21,7 @@
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
+import { readDownEpoch } from '../lib/down-epoch.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
 import { handleLogRoutes } from './log-routes.js';
@@ -125,6 +126,9 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         const d = body.desired as DesiredState | undefined;
         if (!d || typeof d !== 'object' || typeof d.app !== 'string' || typeof d.specFile !== 'string' || !Array.isArray(d.services) || d.services.some((s) => !s || typeof s.name !== 'string' || typeof s.revision !== 'string' || !s.template))
           return send(res, 400, { error: '"desired" must be a compiled DesiredState (app, specFile, services with name, revision, template)' });
+        // An `up` that a later `berth down` overtook must not start anything (see lib/down-epoch.ts).
+        if (typeof body.downEpoch === 'string' && body.downEpoch !== readDownEpoch(plane.layout.root))
+          return send(res, 409, { error: '`berth down` ran after this command began: nothing was applied', code: 'BERTH_E_STOPPED_BY_DOWN' });
         return send(res, 200, { changes: await plane.applyDesired(d) });
       }
       if (path === '/api/v1/scale') {

@@ -10,6 +10,7 @@ import { stampRevision } from '../lib/revision.js';
 import { diffDesired, type ServiceChange } from './desired-diff.js';
 import { materialize, psRow, type PsRow } from './instances.js';
 import { GATEWAY_ID } from '../lib/mesh-protocol.js';
+import { MESH_WITHDRAW_MAX_MS } from '../lib/mesh-timing.js';
 import { gatewayInstance, meshServedServices } from './mesh-snapshots.js';
 import { NodeManager, type NodeStatus } from './nodes.js';
 import { scheduleInstance, type SchedulingNode } from './scheduler.js';
@@ -34,16 +35,19 @@ export interface ControlPlaneOptions {
   pressureWindowMs?: number;
 }
 
-/** Longest a terminating instance keeps running while the mesh proxies catch up with its withdrawal. */
-const WITHDRAW_MAX_MS = 1000;
+
+/** Longest start() waits for the first pull of every live node before proxies may connect. */
+const FIRST_PULL_WAIT_MS = 5000;
 
 export class ControlPlane {
   readonly store: Store;
   readonly layout: ReturnType<typeof stateLayout>;
   private readonly nodeMgr: NodeManager;
   private readonly autoscaling: Autoscaling;
-  /** Terminating instances still running until the proxies dropped them (see terminate()). */
-  private readonly withdrawing = new Map<string, { node: string; until: number }>();
+  /** Terminating instances still running until the proxies dropped them (see terminate()); `since`: monotonic ms of the withdrawal. */
+  private readonly withdrawing = new Map<string, { node: string; since: number }>();
+  /** Monotonic ms at which start() finished, i.e. proxies can find this control plane (control.json follows at once). */
+  private reachableSince: number | undefined;
   private meshSynced: (() => boolean) | undefined;
   private readonly pressure: PressureTracker;
   private readonly queue: WorkQueue;
@@ -157,6 +161,12 @@ export class ControlPlane {
   async start(): Promise<void> {
     this.slot = claimAppSlot(this.opts.stateDir);
     this.syncNodeRecords(this.store.getDesired());
+    // Instances a previous control plane was withdrawing: proxies may not all have learnt it (they are
+    // reconnecting to this one), so they are withdrawn again before they stop.
+    const meshed = meshServedServices(this.store.getDesired());
+    for (const rec of this.store.liveInstances()) {
+      if (rec.phase === 'terminating' && rec.node !== '' && meshed.has(rec.service.split('.')[0])) this.withdrawing.set(rec.id, { node: rec.node, since: performance.now() });
+    }
     await this.nodeMgr.sync();
     this.enqueueAutoscalers();
     this.queue.add('lifecycle', 'all');
@@ -166,6 +176,12 @@ export class ControlPlane {
       this.queue.add('lifecycle', 'all');
     }, this.opts.resyncMs ?? 2000);
     resync.unref();
+    // Proxies find this control plane as soon as start() returns (control.json): the first snapshot they get
+    // must list the instances the agents run, not an empty set because no node was pulled yet.
+    const pulledBy = performance.now() + FIRST_PULL_WAIT_MS;
+    while (performance.now() < pulledBy && [...this.nodes.values()].some((c) => !c.synced && c.agentAlive())) await new Promise((r) => setTimeout(r, 10));
+    this.reachableSince = performance.now();
+    for (const id of this.withdrawing.keys()) this.recheckWithdrawal(id);
   }
 
   // ---------------------------------------------------------------- operations (API)
@@ -482,23 +498,49 @@ export class ControlPlane {
 
   /**
    * Takes an instance out of service. A ready, meshed instance is withdrawn first: it leaves the mesh
-   * snapshot at once, but its node is told to stop it only once every proxy acknowledged a snapshot
-   * without it (or after WITHDRAW_MAX_MS), so no proxy sends a request to an instance that is gone —
-   * which matters most for the last instance of a service scaling to zero.
+   * snapshot at once, but its node is told to stop it only once every proxy that could route to it
+   * acknowledged a snapshot without it, or after MESH_WITHDRAW_MAX_MS (the proxies' longest reconnect
+   * back-off plus a margin, counted from when proxies can reach this control plane), so no proxy sends a
+   * request to an instance that is gone — also when this control plane has just restarted and the
+   * proxies are still reconnecting, and for the last instance of a service scaling to zero. The phase
+   * is stored, so a control plane started meanwhile withdraws the instance again (see start()).
    */
   private terminate(rec: InstanceRecord, withdrawFirst: boolean): void {
+    // Never sent to a node (pending: no node fits, or waiting for a dependency): nothing runs, so nobody
+    // would ever report it gone — it is stopped here and now (otherwise `down` waits for it forever).
+    if (rec.node === '' || !rec.dispatched) {
+      this.store.markStopped(rec.id, undefined);
+      this.waiting.delete(rec.id);
+      this.queue.add('lifecycle', 'all');
+      return;
+    }
     const wasServing = this.isReady(rec) && meshServedServices(this.store.getDesired()).has(rec.service.split('.')[0]);
     this.store.markTerminating(rec.id);
     if (!withdrawFirst || !wasServing || !this.meshSynced) return;
-    this.withdrawing.set(rec.id, { node: rec.node, until: performance.now() + WITHDRAW_MAX_MS });
-    setTimeout(() => this.queue.add('node', rec.node), WITHDRAW_MAX_MS + 5).unref();
+    this.withdrawing.set(rec.id, { node: rec.node, since: performance.now() });
+    this.recheckWithdrawal(rec.id);
+  }
+
+  /** When the withdrawal of `id` runs out of time (before start() finished: unknown yet, start() calls again). */
+  private withdrawDeadline(w: { since: number }): number {
+    if (this.reachableSince === undefined) return Infinity;
+    return Math.max(w.since, this.reachableSince) + MESH_WITHDRAW_MAX_MS;
+  }
+
+  /** Looks at the node again when the withdrawal of `id` runs out of time (acks trigger it earlier, see meshAcked()). */
+  private recheckWithdrawal(id: string): void {
+    const w = this.withdrawing.get(id);
+    if (!w) return;
+    const deadline = this.withdrawDeadline(w);
+    if (deadline === Infinity) return;
+    setTimeout(() => this.queue.add('node', w.node), Math.max(0, deadline - performance.now()) + 5).unref();
   }
 
   /** True while a terminating instance waits for the proxies to drop it (see terminate()). */
   private stillWithdrawing(id: string): boolean {
     const w = this.withdrawing.get(id);
     if (!w) return false;
-    if (performance.now() < w.until && !this.meshSynced!()) return true;
+    if (performance.now() < this.withdrawDeadline(w) && !(this.meshSynced?.() ?? false)) return true;
     this.withdrawing.delete(id);
     return false;
   }

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../lib/files.js';
+import { readDownEpoch } from '../lib/down-epoch.js';
 import { ensureToken } from '../lib/token.js';
 import { acquireProcessLock } from '../lib/process-lock.js';
 import { selfStartTime } from '../lib/proc.js';
@@ -17,6 +18,9 @@ const stateDir = resolve(values['state-dir'] ?? '.berth');
 const layout = stateLayout(stateDir);
 const token = ensureToken(layout.token);
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
+/** The `berth down` epoch of the `up` that started this process; kept out of the agents' and instances' environment. */
+const upEpoch = process.env.BERTH_DOWN_EPOCH;
+delete process.env.BERTH_DOWN_EPOCH;
 
 // One control plane per state dir: the lock is held for this process's life and freed by its death.
 if (!(await acquireProcessLock(layout.controlLock))) {
@@ -51,6 +55,13 @@ server.listen(0, '127.0.0.1', () => {
     } catch (err) {
       log(`start-up failed: ${(err as Error).message}`);
       exit(1);
+      return;
+    }
+    // Started by a `berth up` that a `berth down` overtook while this process was starting: stop again
+    // instead of announcing itself (see lib/down-epoch.ts).
+    if (upEpoch !== undefined && upEpoch !== readDownEpoch(stateDir)) {
+      log('`berth down` ran while this control plane was starting: stopping');
+      plane.down(() => exit(0));
       return;
     }
     const addr = server.address();

@@ -127,12 +127,16 @@ export class MeshFeed {
     return this.snapshot;
   }
 
-  /** Proxies that must hold the current snapshot: the gateway and the sidecar of every ready meshed instance. */
+  /**
+   * Proxies that must hold the current snapshot: the gateway, the sidecar of every ready meshed instance,
+   * and every proxy watching (an unready instance's sidecar routes its app's outbound calls too).
+   */
   status(): MeshStatus {
     const snap = this.current();
     const must = new Set<string>();
     for (const s of snap.services) for (const e of s.endpoints) must.add(e.id);
     if (snap.services.length > 0 || snap.config.ingress) must.add(GATEWAY_ID);
+    for (const w of this.watchers) if (w.proxy !== 'anonymous') must.add(w.proxy);
     const pending = [...must].filter((id) => (this.acks.get(id) ?? 0) < snap.version).sort();
     return { version: snap.version, synced: pending.length === 0, pending };
   }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved } from '../lib/agent-protocol.js';
 import { readJsonFile } from '../lib/files.js';
 import { requestJson, subscribeSse } from '../lib/http.js';
+import { fenceGroup } from '../lib/fence.js';
 import { isProcessAlive, killGroup } from '../lib/proc.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 
@@ -26,6 +27,7 @@ export interface NodeClientOptions {
 interface FencedProcess {
   pid: number;
   startTime?: number;
+  pgid?: number;
 }
 
 export class NodeClient {
@@ -81,15 +83,14 @@ export class NodeClient {
     return 'started';
   }
 
-  /** Kills whatever processes a dead agent left behind (recorded with their start times). */
+  /** Kills whatever process groups a dead agent left behind (recorded with their start times), dead leaders included. */
   private fenceLeftovers(): void {
     const recorded = readJsonFile<FencedProcess[] | { processes: FencedProcess[] }>(join(this.dir, 'processes.json'));
     const list = Array.isArray(recorded) ? recorded : (recorded?.processes ?? []);
     for (const p of list) {
-      if (p && typeof p.pid === 'number' && isProcessAlive(p.pid, p.startTime)) {
-        this.opts.log(`fencing leftover process ${p.pid} of node ${this.node}`);
-        killGroup(p.pid, 'SIGKILL');
-      }
+      if (!p || typeof p.pid !== 'number') continue;
+      const members = fenceGroup(p);
+      if (members.length > 0) this.opts.log(`fenced leftover group ${p.pgid ?? p.pid} of node ${this.node} (pids ${members.join(', ')})`);
     }
   }
 

@@ -345,12 +345,14 @@ export class Instance {
       }
       return;
     }
-    // Startup or liveness failed failureThreshold times: kill the app's group; the restart policy decides the rest.
+    // Startup or liveness failed failureThreshold times: as kubelet does, SIGTERM the app's group and SIGKILL it
+    // only after the grace period; the restart policy decides the rest.
+    const grace = Math.max(0, this.spec.stopGracePeriodSeconds);
     this.hooks.event({ type: 'Warning', reason: 'Unhealthy', message: `${label} probe failed ${runner.consecutiveFailures} times: ${message}` });
-    this.hooks.event({ type: 'Normal', reason: 'Killing', message: `App ${this.app.name} failed ${runner.kind} probe, will be restarted` });
+    this.hooks.event({ type: 'Normal', reason: 'Killing', message: `App ${this.app.name} failed ${runner.kind} probe, will be restarted (SIGTERM, grace period ${grace}s)` });
     this.disposeProbes();
     this.setReady(false, `${label} probe failed`);
-    this.app.kill('Unhealthy');
+    this.app.terminate('Unhealthy', performance.now() + grace * 1000);
   }
 
   private setReady(ready: boolean, message: string): void {

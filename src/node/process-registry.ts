@@ -1,7 +1,7 @@
 // processes.json: every process the agent currently runs (pid, start time, group), rewritten atomically on
 // change, so that whoever finds the agent dead can fence (kill) what it left behind.
 import { readFileSync } from 'node:fs';
-import { isProcessAlive, killGroup } from '../lib/proc.js';
+import { fenceGroup, groupLeftAlive } from '../lib/fence.js';
 import { writeJsonAtomic } from '../lib/files.js';
 import type { RunningProcessRecord } from './instance.js';
 
@@ -47,26 +47,26 @@ export function readProcessesFile(path: string): ProcessesFile | undefined {
 }
 
 /**
- * Fences a dead agent's leftovers: SIGKILLs the group of every recorded process that is still alive with
- * the same start time (PID reuse guarded). Returns the processes that were killed.
+ * Fences a dead agent's leftovers: SIGKILLs the group of every recorded process while that group has live
+ * members — its leader (same start time: PID reuse guarded) or, with the leader dead, what it left in its
+ * group. Returns the processes whose groups were killed.
  */
 export function fenceRecordedProcesses(path: string): RunningProcessRecord[] {
   const file = readProcessesFile(path);
   if (!file) return [];
   const killed: RunningProcessRecord[] = [];
   for (const p of file.processes) {
-    if (typeof p.pid !== 'number' || !isProcessAlive(p.pid, p.startTime)) continue;
-    killGroup(p.pgid ?? p.pid, 'SIGKILL');
-    killed.push(p);
+    if (typeof p.pid !== 'number') continue;
+    if (fenceGroup(p).length > 0) killed.push(p);
   }
   return killed;
 }
 
-/** Waits (polling, up to `timeoutMs`) until every given process is dead; true if they all are. */
+/** Waits (polling, up to `timeoutMs`) until every member of the given processes' groups is dead; true if they all are. */
 export async function waitForProcessesGone(processes: RunningProcessRecord[], timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    if (processes.every((p) => !isProcessAlive(p.pid, p.startTime))) return true;
+    if (processes.every((p) => !groupLeftAlive(p))) return true;
     if (performance.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
   }

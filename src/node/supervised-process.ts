@@ -16,6 +16,11 @@ async function waitForGroupGone(pgid: number, deadlineMono: number): Promise<boo
   }
 }
 
+/** Node's timers overflow above 2^31-1 ms (and then fire after 1 ms): clamp a delay into range. */
+function timerDelayMs(ms: number): number {
+  return Math.min(Math.max(0, ms), 2 ** 31 - 1);
+}
+
 export interface SupervisedProcessHooks {
   /** The process was spawned (first start or restart). */
   onStarted(proc: SupervisedProcess): void;
@@ -54,6 +59,8 @@ export class SupervisedProcess {
   private pendingKillReason: KillReason | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** Pending SIGKILL of a terminate() whose grace period runs. */
+  private terminateTimer: NodeJS.Timeout | undefined;
   private exitWaiters: (() => void)[] = [];
   private readonly log: LogFile;
 
@@ -94,6 +101,23 @@ export class SupervisedProcess {
     if (!this.child || this.pid === undefined) return;
     this.pendingKillReason = reason;
     killGroup(this.pid, 'SIGKILL');
+  }
+
+  /**
+   * Kills the group the way kubelet kills a container that failed its liveness probe: SIGTERM now, SIGKILL
+   * at `killAtMono` if the leader has not exited by then. `reason` is recorded on the exit and the restart
+   * policy then applies, as after kill().
+   */
+  terminate(reason: KillReason, killAtMono: number): void {
+    if (!this.child || this.pid === undefined || this.stopping || this.terminateTimer) return;
+    this.pendingKillReason = reason;
+    const pid = this.pid;
+    killGroup(pid, 'SIGTERM');
+    this.terminateTimer = setTimeout(() => {
+      this.terminateTimer = undefined;
+      // Still the same run (handleExit clears the timer): the grace period is over.
+      if (this.pid === pid) killGroup(pid, 'SIGKILL');
+    }, timerDelayMs(killAtMono - performance.now()));
   }
 
   /** Asks the process to exit (SIGTERM to its group); the restart policy brings it back (`berth sidecar restart`). */
@@ -150,7 +174,7 @@ export class SupervisedProcess {
       const timer = setTimeout(() => {
         this.exitWaiters = this.exitWaiters.filter((w) => w !== onExit);
         resolve(false);
-      }, Math.max(0, timeoutMs));
+      }, timerDelayMs(timeoutMs));
       const onExit = (): void => {
         clearTimeout(timer);
         resolve(true);
@@ -217,6 +241,8 @@ export class SupervisedProcess {
 
   private handleExit(code: number | null, signal: NodeJS.Signals | null, spawnError: string | undefined): void {
     const pid = this.pid;
+    clearTimeout(this.terminateTimer);
+    this.terminateTimer = undefined;
     // Container semantics: when the leader dies, the rest of its group goes too (on a graceful stop,
     // stop() gives them the rest of the grace period first).
     if (pid !== undefined && !this.stopping) killGroup(pid, 'SIGKILL');

@@ -9,6 +9,7 @@ import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
 import { stampRevision } from '../lib/revision.js';
 import { platformSidecars } from './platform-sidecars.js';
+import { effectiveReadiness } from './default-probes.js';
 
 export interface CompileOptions {
   /** Directory holding the spec file; relative paths resolve against it. */
@@ -103,7 +104,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
     sidecars,
     probes: {
       startup: compileProbe(svc.probes.startup, svc.port, appPort),
-      readiness: compileProbe(svc.probes.readiness, svc.port, appPort),
+      readiness: compileProbe(effectiveReadiness(svc), svc.port, appPort),
       liveness: compileProbe(svc.probes.liveness, svc.port, appPort),
     },
     restart: { policy: svc.restart.policy, ...svc.restart.backoff },

@@ -141,9 +141,39 @@ test('liveness failure: Unhealthy and Killing events, app restarted', { timeout:
   await httpGet(addr.host, addr.port, '/sick');
   const restarted = await waitStatus('live-1', (i) => i.restarts === 1 && i.ready && i.pid !== ready.pid, 'restarted after liveness failure');
   assert.equal(restarted.main.lastExit?.reason, 'Unhealthy');
+  // The app exits on SIGTERM by itself (code 0): it was asked, not SIGKILLed.
+  assert.equal(restarted.main.lastExit?.signal, null, JSON.stringify(restarted.main.lastExit));
   const reasons = (await eventsFor('live-1')).map((e) => e.reason);
   assert.ok(reasons.includes('Unhealthy'), reasons.join());
   assert.ok(reasons.indexOf('Killing') > reasons.indexOf('Unhealthy'), reasons.join());
+  assert.ok(!isProcessAlive(ready.pid as number, ready.main.startTime));
+});
+
+test('liveness failure: SIGTERM first, SIGKILL only after the grace period (Kubernetes semantics)', { timeout: 30_000 }, async () => {
+  const addr = await address();
+  const stopLog = join(agent.dir, 'live-grace.log');
+  const spec = await appInstance({
+    id: 'live-2',
+    ...addr,
+    // The app traps SIGTERM, notes it and keeps running: only the SIGKILL after the grace period ends it.
+    env: { IGNORE_SIGTERM: '1', STOP_LOG: stopLog },
+    probes: { liveness: httpProbe('/healthz', addr.port, { periodSeconds: 0.2, failureThreshold: 2, initialDelaySeconds: 1 }), readiness: httpProbe('/ready', addr.port) },
+    restart: { policy: 'never' },
+    grace: 1.5,
+  });
+  await apply([spec]);
+  const ready = await waitReady('live-2');
+  await httpGet(addr.host, addr.port, '/sick');
+  const exited = await waitStatus('live-2', (i) => i.main.lastExit?.reason === 'Unhealthy', 'killed after liveness failure');
+  assert.equal(readFileSync(stopLog, 'utf8').trim(), 'app SIGTERM live-2', 'the app got SIGTERM first');
+  assert.equal(exited.main.lastExit?.signal, 'SIGKILL', 'it ignored SIGTERM, so SIGKILL ended it');
+  const killing = (await eventsFor('live-2', 'Killing')).find((e) => e.message.includes('liveness'));
+  const exit = (await eventsFor('live-2', 'Exited')).at(-1);
+  assert.ok(killing && exit, 'Killing and Exited events');
+  const all = await agent.events();
+  const at = (seq: number): number => Date.parse(all.find((e) => e.seq === seq)!.at);
+  const waited = at(exit.seq) - at(killing.seq);
+  assert.ok(waited >= 1400, `SIGKILL came ${waited} ms after Killing, not before the 1.5 s grace period`);
   assert.ok(!isProcessAlive(ready.pid as number, ready.main.startTime));
 });
 
@@ -498,6 +528,38 @@ test('after an agent is SIGKILLed, the next agent for the node fences its leftov
   assert.equal(fenced.length, 1);
   assert.equal(fenced[0].instance, 'orphan-1');
   assert.ok((await b.events()).some((e) => e.reason === 'Started' && e.instance === 'orphan-1'), 'events of the previous agent are kept');
+});
+
+test('fencing kills an orphaned process group whose leader is dead (a shell wrapper\'s children)', { timeout: 30_000 }, async (t) => {
+  const a = await startTestAgent();
+  t.after(() => a.cleanup());
+  const addr = await address();
+  const spec = instanceSpec({ id: 'orphan-2', ...addr, script: a.script('app'), logDir: join(a.dir, 'logs', 'orphan-2') });
+  spec.main.argv = ['sh', '-c', 'sleep 1000 & sleep 1000 & wait'];
+  await a.put(desired(1, [spec]));
+  const running = await waitFor(async () => (await a.instances()).find((x) => x.id === 'orphan-2' && x.pid), 10_000, 'running');
+  const pgid = running.pid as number;
+  const members = await waitFor(() => (groupMembers(pgid).length === 3 ? groupMembers(pgid) : undefined), 5000, 'sh and its two sleeps');
+  // Whatever happens below, the sleeps must not outlive the test.
+  t.after(() => {
+    for (const pid of members) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone: that is the point of the test
+      }
+    }
+  });
+  a.child.kill('SIGKILL');
+  await a.exited;
+  // The leader dies with nobody to reap it (a zombie here); its children live on in its group.
+  process.kill(pgid, 'SIGKILL');
+  await waitFor(() => !isProcessAlive(pgid, running.main.startTime), 5000, 'leader dead');
+  assert.equal(groupMembers(pgid).length, 2, 'the two sleeps survive their leader');
+  const b = await startTestAgent({}, a.dir);
+  t.after(() => b.cleanup());
+  await waitFor(() => groupMembers(pgid).length === 0, 5000, 'the orphaned group fenced');
+  assert.ok((await b.events()).some((e) => e.reason === 'Fenced' && e.instance === 'orphan-2'), 'Fenced event');
 });
 
 test('capture files rotate at the size cap given to the agent (BERTH_LOG_MAX_BYTES)', { timeout: 20_000 }, async (t) => {

@@ -1,11 +1,14 @@
 // `berth down`: stop every instance, the node agents and the control plane, and return only when
 // no process of the app is left (zombies count as gone). Works with the control plane down too:
 // then each node agent is asked directly, and whatever is left is fenced from processes.json.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentInfo } from '../../lib/agent-protocol.js';
 import { readJsonFile, readToken } from '../../lib/files.js';
 import { requestJson } from '../../lib/http.js';
+import { bumpDownEpoch } from '../../lib/down-epoch.js';
+import { groupLeftAlive } from '../../lib/fence.js';
+import { isLockHeld } from '../../lib/process-lock.js';
 import { isProcessAlive, killGroup } from '../../lib/proc.js';
 import { releaseAppSlot } from '../../lib/slots.js';
 import type { ControlInfo } from '../../lib/state-dir.js';
@@ -15,7 +18,12 @@ import { errors } from '../errors.js';
 interface Recorded {
   pid: number;
   startTime?: number;
+  /** Instance processes: their group (members may outlive a dead leader). */
+  pgid?: number;
 }
+
+/** Alive: the process itself, or — for a recorded instance process — any member left in its group. */
+const recordedAlive = (p: Recorded): boolean => isProcessAlive(p.pid, p.startTime) || (p.pgid !== undefined && groupLeftAlive(p));
 
 function nodeNames(ctx: Context): string[] {
   try {
@@ -41,24 +49,42 @@ function appProcesses(ctx: Context): Recorded[] {
   return out;
 }
 
-const alive = (ctx: Context) => appProcesses(ctx).filter((p) => isProcessAlive(p.pid, p.startTime));
+/** A control plane that holds its lock but has not written control.json yet (a `berth up` is starting it): waits for its API. */
+async function startingControl(ctx: Context, deadline: number): Promise<ReturnType<typeof controlClient>> {
+  while (performance.now() < deadline) {
+    const c = controlClient(ctx);
+    if (c) return c;
+    if (!(await isLockHeld(ctx.layout.controlLock))) return undefined;
+    await sleep(25);
+  }
+  return undefined;
+}
 
-export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
+/**
+ * Stops every process of the app; returns true when anything was running. Final also against a racing
+ * `berth up`: a new down epoch is written first (an `up` begun before cannot apply any more, see
+ * lib/down-epoch.ts), and a control plane that is still starting is waited for and stopped.
+ */
+export async function stopApp(ctx: Context, timeoutS: number): Promise<boolean> {
   const deadline = performance.now() + timeoutS * 1000;
+  if (ctx.specFile !== undefined || existsSync(ctx.stateDir)) bumpDownEpoch(ctx.stateDir);
+  let c = controlClient(ctx);
+  const starting = !c && (await isLockHeld(ctx.layout.controlLock));
+  if (starting) c = await startingControl(ctx, Math.min(deadline, performance.now() + 20_000));
   // Processes known before asking: the control plane removes control.json just before it exits, so wait for its pid too.
   const before = appProcesses(ctx);
+  const ranBefore = starting || before.some(recordedAlive);
   const alive = (c: Context): Recorded[] => {
     const seen = new Set<number>();
-    return [...before, ...appProcesses(c)].filter((p) => !seen.has(p.pid) && (seen.add(p.pid), true) && isProcessAlive(p.pid, p.startTime));
+    return [...before, ...appProcesses(c)].filter((p) => !seen.has(p.pid) && (seen.add(p.pid), true) && recordedAlive(p));
   };
-  const c = controlClient(ctx);
   let asked = false;
   if (c) {
     try {
       await c.post('/api/v1/down');
       asked = true;
     } catch {
-      // no control plane answered: the node agents are stopped directly below
+      // The control plane went away meanwhile: its agents are asked directly below.
     }
   }
   if (!asked) {
@@ -70,7 +96,7 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
         try {
           await requestJson({ port: agent.port, token, timeoutMs: 5000 }, 'POST', '/shutdown');
         } catch {
-          // the agent is gone or not answering: the wait below finds out and kills what is left
+          // An agent that does not answer is SIGKILLed with whatever it left, below.
         }
       }
     }
@@ -85,19 +111,19 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
   if (tty) process.stderr.write('\r\x1b[K');
   const left = alive(ctx);
   if (left.length > 0) {
-    for (const p of left) killGroup(p.pid, 'SIGKILL');
+    for (const p of left) killGroup(p.pgid ?? p.pid, 'SIGKILL');
     const killDeadline = performance.now() + 5000;
     while (performance.now() < killDeadline && alive(ctx).length > 0) await sleep(50);
     if (alive(ctx).length > 0) throw errors.failed(`processes still alive after SIGKILL: ${alive(ctx).map((p) => p.pid).join(', ')}`);
   }
   releaseAppSlot(ctx.stateDir);
+  return ranBefore;
 }
 
 export async function down(o: { file?: string; timeout?: string }): Promise<void> {
   const ctx = resolveContext(o.file, false);
   const timeoutS = Number(o.timeout ?? 60);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
-  const before = alive(ctx).length;
-  await stopApp(ctx, timeoutS);
-  process.stdout.write(before > 0 ? 'stopped: no process of the app is left\n' : 'nothing was running\n');
+  const ran = await stopApp(ctx, timeoutS);
+  process.stdout.write(ran ? 'stopped: no process of the app is left\n' : 'nothing was running\n');
 }

@@ -8,6 +8,7 @@ import { formatSpecErrors, loadSpec } from '../../contract/index.js';
 import { compile } from '../../plan/index.js';
 import type { PsRow } from '../../control/index.js';
 import { readJsonFile } from '../../lib/files.js';
+import { downSinceProcessStart, readDownEpoch } from '../../lib/down-epoch.js';
 import { ensureToken } from '../../lib/token.js';
 import { subscribeSse } from '../../lib/http.js';
 import type { ControlInfo } from '../../lib/state-dir.js';
@@ -56,8 +57,11 @@ async function validateOrExit(ctx: Context, env: string | undefined): Promise<Lo
   return res;
 }
 
-/** Starts the control plane for this state dir unless one answers already. */
-export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
+/**
+ * Starts the control plane for this state dir unless one answers already. `downEpoch`: the `berth down` epoch
+ * the caller began under; a control plane started for it stops by itself if a `down` ran meanwhile.
+ */
+export async function ensureControlPlane(ctx: Context, downEpoch?: string): Promise<ControlClient> {
   const existing = controlClient(ctx);
   if (existing) {
     try {
@@ -70,7 +74,8 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
   mkdirSync(ctx.stateDir, { recursive: true });
   ensureToken(ctx.layout.token);
   const logFd = openSync(ctx.layout.controlLog, 'a');
-  const child = spawn(process.execPath, [controlMain, '--state-dir', ctx.stateDir], { detached: true, stdio: ['ignore', logFd, logFd] });
+  const env = downEpoch === undefined ? process.env : { ...process.env, BERTH_DOWN_EPOCH: downEpoch };
+  const child = spawn(process.execPath, [controlMain, '--state-dir', ctx.stateDir], { detached: true, stdio: ['ignore', logFd, logFd], env });
   closeSync(logFd);
   child.unref();
   const deadline = performance.now() + 20_000;
@@ -169,18 +174,40 @@ function printAddresses(status: Status): void {
   for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
 }
 
-/** Compiles here (the spec tools are loaded already) and sends the desired state: the control plane never loads them. */
-async function applySpec(c: ControlClient, loaded: LoadedSpec, env: string | undefined): Promise<Change[]> {
+/**
+ * Compiles here (the spec tools are loaded already) and sends the desired state: the control plane never loads them.
+ * `downEpoch`: the `berth down` epoch this command began under; the control plane refuses the apply if a later down ran.
+ */
+async function applySpec(c: ControlClient, loaded: LoadedSpec, env: string | undefined, downEpoch: string): Promise<Change[]> {
   const generations = await c.get<Record<string, number>>('/api/v1/restart-generations');
   const desired = compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env, restartGenerations: generations });
-  return (await c.post<{ changes: Change[] }>('/api/v1/apply', { desired })).changes;
+  return (await c.post<{ changes: Change[] }>('/api/v1/apply', { desired, downEpoch })).changes;
+}
+
+/**
+ * Runs `body` for `berth <what>`; when a `berth down` ran meanwhile (the control plane refused the apply, or
+ * went away under a wait), the failure is reported as that, not as a raw connection error.
+ */
+async function overtakenByDown<T>(ctx: Context, what: string, epoch: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (readDownEpoch(ctx.stateDir) !== epoch) throw errors.stoppedByDown(what);
+    throw err;
+  }
 }
 
 export async function up(o: UpOptions): Promise<void> {
   const ctx = resolveContext(o.file, true);
   const loaded = await validateOrExit(ctx, o.env);
-  const c = await ensureControlPlane(ctx);
-  const changes = await applySpec(c, loaded, o.env);
+  const epoch = readDownEpoch(ctx.stateDir);
+  if (downSinceProcessStart(epoch)) throw errors.stoppedByDown('up');
+  await overtakenByDown(ctx, 'up', epoch, () => upWith(ctx, loaded, epoch, o));
+}
+
+async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOptions): Promise<void> {
+  const c = await ensureControlPlane(ctx, epoch);
+  const changes = await applySpec(c, loaded, o.env, epoch);
   if (!o.json) printChanges(changes);
   const timeoutS = Number(o.timeout ?? 120);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
@@ -200,15 +227,19 @@ export async function up(o: UpOptions): Promise<void> {
 export async function apply(o: UpOptions): Promise<void> {
   const ctx = resolveContext(o.file, true);
   const loaded = await validateOrExit(ctx, o.env);
+  const epoch = readDownEpoch(ctx.stateDir);
+  if (downSinceProcessStart(epoch)) throw errors.stoppedByDown('apply');
   const c = controlClient(ctx);
   if (!c) throw errors.notRunning(ctx.stateDir);
-  const changes = await applySpec(c, loaded, o.env);
-  if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
-  else {
-    printChanges(changes);
-    if (changes.every((ch) => ch.change === 'unchanged')) process.stdout.write('no change\n');
-  }
-  if (o.wait) await waitAllReady(c, Number(o.timeout ?? 120));
+  await overtakenByDown(ctx, 'apply', epoch, async () => {
+    const changes = await applySpec(c, loaded, o.env, epoch);
+    if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
+    else {
+      printChanges(changes);
+      if (changes.every((ch) => ch.change === 'unchanged')) process.stdout.write('no change\n');
+    }
+    if (o.wait) await waitAllReady(c, Number(o.timeout ?? 120));
+  });
 }
 
 /** Foreground `berth up`: a live status table (or an event stream when not a TTY); Ctrl-C stops everything gracefully. */

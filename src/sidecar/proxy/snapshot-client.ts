@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { readJsonFile, readToken, writeJsonAtomic } from '../../lib/files.js';
 import { requestJson, subscribeSse } from '../../lib/http.js';
 import type { MeshActivation, MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { MESH_RECONNECT_MAX_MS } from '../../lib/mesh-timing.js';
 import { stateLayout, type ControlInfo } from '../../lib/state-dir.js';
 
 export interface SnapshotClientOptions {
@@ -18,7 +19,8 @@ export interface SnapshotClientOptions {
 }
 
 const RECONNECT_MIN_MS = 200;
-const RECONNECT_MAX_MS = 2000;
+/** Shared with the control plane, whose withdraw protocol waits at least this long for a reconnecting proxy. */
+const RECONNECT_MAX_MS = MESH_RECONNECT_MAX_MS;
 
 export class SnapshotClient {
   private closeStream: (() => void) | undefined;

@@ -90,7 +90,7 @@ export function renderProbes(svc: ServiceSpec, unitPath: string, warn: (path: st
   const out: JsonObject = {};
   for (const kind of PROBE_KINDS) {
     const probe = svc.probes[kind];
-    if (!probe) continue;
+    if (!probe || probe === 'none') continue;
     const rendered = renderProbe(kind, probe, svc.port, unitPath, warn);
     if (rendered) out[K8S_FIELD[kind]] = rendered;
   }

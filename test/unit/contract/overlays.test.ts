@@ -45,8 +45,10 @@ test('an overlay deep-merges onto the base', () => {
   assert.equal(web.replicas, 4);
   assert.deepEqual(web.env, { A: '1', B: '20', C: '30' });
   assert.deepEqual(web.uses, []);
-  assert.equal(web.probes.readiness?.periodSeconds, 5);
-  assert.equal(web.probes.readiness?.http?.path, '/ready');
+  const readiness = web.probes.readiness;
+  assert.ok(readiness && readiness !== 'none');
+  assert.equal(readiness.periodSeconds, 5);
+  assert.equal(readiness.http?.path, '/ready');
   assert.equal(r.spec.services.orders.port, 9091);
 });
 

@@ -72,3 +72,33 @@ test('envFile values are loaded underneath env', () => {
   assert.equal(d.services[0].template.main.env.A, 'from-file');
   assert.equal(d.services[0].template.main.env.B, 'inline');
 });
+
+test('default readiness: a service with a port and no readiness probe gets a tcp probe on the app\'s port; `none` and port-less services get none', () => {
+  const { spec: s, dir, file } = spec(`app: shop
+services:
+  plain:
+    run: node plain.js
+    port: 8080
+  optout:
+    run: node optout.js
+    port: 8081
+    probes: { readiness: none }
+  worker:
+    run: node worker.js
+  declared:
+    run: node declared.js
+    port: 8082
+    probes: { readiness: { http: { path: /ready } } }
+`);
+  const d = compile(s, { dir, specFile: file });
+  const by = (n: string) => d.services.find((x) => x.name === n)!.template;
+  const plain = by('plain');
+  // The probe targets where the app listens: the same port a declared probe on the service port is re-aimed at.
+  const appPort = Number(plain.main.env.PORT);
+  assert.deepEqual(plain.probes.readiness?.handler, { tcp: { port: appPort } });
+  assert.equal(plain.probes.readiness?.periodSeconds, 0.2);
+  assert.equal(by('optout').probes.readiness, undefined);
+  assert.equal(by('worker').probes.readiness, undefined);
+  assert.equal(by('declared').probes.readiness?.handler.http?.path, '/ready');
+  assert.equal(by('declared').probes.readiness?.handler.http?.port, Number(by('declared').main.env.PORT));
+});
