@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
 import { isProcessAlive, selfStartTime } from '../lib/proc.js';
 import { createApiServer, type AgentApiBackend } from './api-server.js';
+import { AppPorts } from './app-ports.js';
 import { writeJsonAtomic } from '../lib/files.js';
 import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
@@ -61,6 +62,8 @@ class Agent implements AgentApiBackend {
   private readonly memory: MemoryWatcher;
   private readonly registry: ProcessRegistry;
   private readonly logRotation: LogRotation;
+  /** Each instance's private PORT, unique on the machine; held as long as the instance. */
+  private readonly appPorts: AppPorts;
   private shutdownPromise: Promise<void> | undefined;
   shuttingDown = false;
   onShutdownRequested: () => void = () => {};
@@ -80,6 +83,7 @@ class Agent implements AgentApiBackend {
       bindRetryMs: opts.bindRetryMs,
     });
     this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
+    this.appPorts = new AppPorts({ pid: process.pid, startTime });
     this.registry.update([]);
   }
 
@@ -132,6 +136,15 @@ class Agent implements AgentApiBackend {
     }
     for (const spec of this.desiredById.values()) {
       if (this.instancesById.has(spec.id)) continue;
+      let privatePort: number | undefined;
+      if (spec.port !== undefined) {
+        try {
+          privatePort = this.appPorts.claim(spec.id);
+        } catch (err) {
+          this.events.append({ type: 'Warning', reason: 'PortAllocationFailed', service: spec.service, instance: spec.id, message: `Cannot start ${spec.id}: ${(err as Error).message}` });
+          continue; // tried again on the next desired set
+        }
+      }
       const inst = new Instance(
         spec,
         {
@@ -139,6 +152,7 @@ class Agent implements AgentApiBackend {
           changed: () => this.stateChanged(),
         },
         this.logRotation,
+        privatePort,
       );
       this.instancesById.set(spec.id, inst);
       inst.start();
@@ -149,6 +163,7 @@ class Agent implements AgentApiBackend {
   private stopInstance(inst: Instance): Promise<void> {
     return inst.stop().then(() => {
       if (this.instancesById.get(inst.id) === inst) this.instancesById.delete(inst.id);
+      if (inst.privatePort !== undefined) this.appPorts.release(inst.privatePort);
       this.stateChanged();
       // A replacement (same id, new revision) may be waiting for this one to go.
       this.reconcile();
@@ -183,6 +198,7 @@ class Agent implements AgentApiBackend {
     this.forwarder.close();
     await Promise.all([...this.instancesById.values()].map((i) => i.stop()));
     this.instancesById.clear();
+    this.appPorts.close();
     this.memory.stop();
     this.registry.update([]);
     this.events.append({ type: 'Normal', reason: 'AgentStopped', message: `Node agent ${this.opts.node} stopped` });

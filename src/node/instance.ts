@@ -3,8 +3,14 @@
 // (app first, then sidecars; SIGTERM, grace, SIGKILL). A sidecar that carries the traffic (`listenPort`,
 // the mesh proxy) starts beside the app, not before it, so the two start in parallel; the instance is
 // ready once the app's readiness passed and that sidecar accepts connections.
+// An instance with a port runs its app on a private, machine-unique PORT (allocated by the agent):
+// `PORT` and `$(PORT)` in every process's environment are that number, probes aimed at the spec port
+// reach the app wherever it bound PORT, and when no sidecar takes HOST:<spec port> the instance
+// serves it itself (forwardInstance). An app listening on other ports but not on PORT is not ready.
 import type { InstanceObserved, InstanceSpec, InstanceStatus, ProbeConfig, ProcessExit } from '../lib/agent-protocol.js';
+import { AppListen, type ListenState } from './app-listen.js';
 import type { NewEvent } from './event-log.js';
+import { forwardInstance } from './forwarder.js';
 import type { LogRotation } from './log-file.js';
 import { createProbe } from './probes/create-probe.js';
 import { ProbeRunner, type ProbeKind } from './probes/probe-runner.js';
@@ -16,6 +22,15 @@ export interface InstanceHooks {
   event(event: Omit<NewEvent, 'service' | 'instance'>): void;
   /** Observed state (status, readiness, pids…) changed. */
   changed(): void;
+}
+
+/** `$(PORT)` in a template value becomes the instance's private port (Kubernetes' dependent-variable syntax). */
+function withPort(template: InstanceSpec['main'], port: number | undefined, isApp: boolean): InstanceSpec['main'] {
+  if (port === undefined) return template;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(template.env)) env[k] = v.includes('$(PORT)') ? v.replaceAll('$(PORT)', String(port)) : v;
+  if (isApp) env.PORT = String(port);
+  return { ...template, env };
 }
 
 export interface RunningProcessRecord {
@@ -62,18 +77,27 @@ export class Instance {
   private appStarted = false;
   private stopPromise: Promise<void> | undefined;
   private readonly createdAt = new Date().toISOString();
+  /** Where the app listens on its private PORT (only for an instance with a port). */
+  private readonly listen: AppListen | undefined;
+  /** HOST:<spec port> served by the agent when no sidecar takes it. */
+  private selfForward: { close(destroyConnections?: boolean): void } | undefined;
+  /** What the app group was last seen listening on when that is not PORT (not ready meanwhile). */
+  private elsewhere: string[] | undefined;
 
   constructor(
     readonly spec: InstanceSpec,
     private readonly hooks: InstanceHooks,
     logRotation: LogRotation,
+    /** The app's private PORT (the agent allocates it for an instance with a port). */
+    readonly privatePort?: number,
   ) {
     this.id = spec.id;
     this.revision = spec.revision;
     this.service = spec.service;
+    if (privatePort !== undefined) this.listen = new AppListen(spec.host, privatePort, (state) => this.onListen(state));
     const make = (template: InstanceSpec['main'], role: 'app' | 'sidecar'): SupervisedProcess =>
       new SupervisedProcess({
-        template,
+        template: withPort(template, privatePort, role === 'app'),
         // Sidecars are platform processes: they always come back, with the instance's back-off timings.
         restart: role === 'app' ? spec.restart : { ...spec.restart, policy: 'always' },
         logDir: spec.logDir,
@@ -87,12 +111,46 @@ export class Instance {
   /** Starts the sidecars, then the app once every sidecar runs. */
   start(): void {
     for (const s of this.sidecars) s.start();
+    this.startSelfForward();
     this.maybeStartApp();
   }
 
   /** True while this instance should receive traffic. */
   get serving(): boolean {
-    return this.phase === 'running' && this.ready && this.sidecarsListening;
+    return this.phase === 'running' && this.ready && this.sidecarsListening && this.elsewhere === undefined;
+  }
+
+  /** Without a sidecar on HOST:<spec port>, the agent pipes that address to the app's PORT itself. */
+  private startSelfForward(): void {
+    const listen = this.listen;
+    const port = this.spec.port;
+    if (!listen || port === undefined || this.sidecars.some((s) => s.template.listenPort === port)) return;
+    this.selfForward = forwardInstance(
+      { name: this.service, host: this.spec.host, port },
+      () => (this.app.isRunning ? { id: this.id, host: listen.address(), port: listen.port } : undefined),
+      { event: (e) => this.hooks.event({ type: e.type, reason: e.reason, message: e.message }), connectFailed: () => listen.invalidate() },
+    );
+  }
+
+  /** Where a probe aimed at `port` goes: the spec port means the app's PORT, where the app bound it. */
+  private aimProbe(port: number): { host: string; port: number } {
+    const listen = this.listen;
+    if (!listen || port !== this.spec.port) return { host: this.spec.host, port };
+    return { host: listen.address(), port: listen.port };
+  }
+
+  private onListen(state: ListenState): void {
+    const was = this.elsewhere;
+    this.elsewhere = state.kind === 'elsewhere' ? state.on : undefined;
+    if (state.kind === 'elsewhere' && this.phase === 'running') {
+      this.hooks.event({
+        type: 'Warning',
+        reason: 'PortMismatch',
+        message: `App ${this.app.name} listens on ${state.on.join(', ')} but not on its PORT ${this.privatePort}: it stays not ready until it listens on PORT (process.env.PORT, any address); HOST:${this.spec.port ?? '-'} forwards there`,
+      });
+    }
+    if ((was === undefined) !== (this.elsewhere === undefined)) this.updateServing(this.elsewhere ? `app listens on ${this.elsewhere.join(', ')}, not on PORT ${this.privatePort}` : `app listens on PORT ${this.privatePort}`);
+    this.hooks.changed();
   }
 
   private get sidecarsListening(): boolean {
@@ -184,6 +242,9 @@ export class Instance {
     this.phase = 'stopping';
     this.ready = false;
     this.servingReported = false;
+    this.listen?.stop();
+    // Established connections drain with the app; no new ones are accepted.
+    this.selfForward?.close();
     for (const t of this.listenTimers.values()) clearTimeout(t);
     this.listenTimers.clear();
     this.disposeProbes();
@@ -196,6 +257,7 @@ export class Instance {
     // (an app that used the whole period must not make the proxy or log agent die mid-flush).
     const sidecarKillAt = Math.max(killAt, performance.now() + SIDECAR_MIN_GRACE_MS);
     await Promise.all(this.sidecars.map((s) => s.stop(sidecarKillAt)));
+    this.selfForward?.close(true);
     this.phase = 'stopped';
     this.hooks.event({ type: 'Normal', reason: 'Stopped', message: `Stopped instance ${this.id}` });
     this.hooks.changed();
@@ -233,6 +295,7 @@ export class Instance {
     const app = this.app;
     if (app.state === 'running') {
       if (this.ready && this.serving) return { status: 'ready' };
+      if (this.elsewhere) return { status: this.everReadyThisRun ? 'unready' : 'starting', message: `app listens on ${this.elsewhere.join(', ')}, not on its PORT ${this.privatePort}` };
       if (this.ready) return { status: 'starting', message: `waiting for sidecar ${this.sidecars.filter((x) => x.template.listenPort !== undefined && !this.listening.has(x)).map((x) => x.name).join(', ')} to listen` };
       const failing = this.runners.find((r) => r.verdict === 'failure' || (r.lastMessage && r.verdict !== 'success'));
       const detail = failing ? `${PROBE_LABEL[failing.kind]} probe: ${failing.lastMessage}` : undefined;
@@ -265,11 +328,13 @@ export class Instance {
         this.ready = false;
         this.servingReported = false;
         this.everReadyThisRun = false;
-        this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}` });
+        this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}${this.privatePort !== undefined ? ` on PORT ${this.privatePort}` : ''}` });
+        if (p.pid !== undefined) this.listen?.appStarted(p.pid);
         this.startProbes(p.startedAtMono);
       },
       onExited: (p, exit, restartInMs) => {
         this.disposeProbes();
+        this.listen?.appExited();
         this.ready = false;
         this.servingReported = false;
         if (this.phase !== 'running') return;
@@ -324,7 +389,7 @@ export class Instance {
   }
 
   private makeRunner(kind: ProbeKind, config: ProbeConfig, startedAtMono: number): ProbeRunner {
-    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd }, config.periodSeconds);
+    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd, aim: (port) => this.aimProbe(port) }, config.periodSeconds);
     return new ProbeRunner(kind, config, probe, startedAtMono, (verdict, message, runner) => this.onProbeVerdict(runner, verdict, message));
   }
 

@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { connectAddress, listenSockets } from '../../lib/listen-sockets.js';
 import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
@@ -25,6 +26,9 @@ import { setEjectionObserver } from './cluster.js';
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
 
+/** The app's address is looked up again at most this often (after a failed request to it). */
+const APP_REAIM_MS = 200;
+
 export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
@@ -38,6 +42,7 @@ export class Proxy {
   private readonly metrics: Metrics;
   /** The app behind the inbound listener: a one-endpoint cluster, no policy. */
   private readonly appCluster: Cluster | undefined;
+  private appAimedAt = -Infinity;
   private draining = false;
   private requests = 0;
   /** Inbound requests accepted, and in flight (GET /mesh/activity: the idle rule of scale to zero). */
@@ -109,6 +114,7 @@ export class Proxy {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     const keep = new Set(table.addresses);
+    if (table.registered(this.cfg.proxyId)) this.aimApp();
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
@@ -119,6 +125,21 @@ export class Proxy {
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
       return !entry || !entry.activation || entry.cluster.endpoints.length > 0;
     });
+  }
+
+  /**
+   * The app listens on its private PORT on whatever address it chose (HOST, 127.0.0.1, ::1, 0.0.0.0,
+   * ::): aim the app endpoint where /proc/net/tcp* shows it bound, HOST when that covers it.
+   */
+  private aimApp(): void {
+    const ep = this.appCluster?.endpoints[0];
+    const now = performance.now();
+    if (!ep || now - this.appAimedAt < APP_REAIM_MS) return;
+    this.appAimedAt = now;
+    const host = connectAddress(listenSockets(), ep.port, this.cfg.host);
+    if (host === undefined || host === ep.host) return;
+    this.log(`app listens on PORT ${ep.port} at ${host}: forwarding there`);
+    ep.update({ id: ep.id, host, port: ep.port, variant: ep.variant });
   }
 
   /** The gateway serves each meshed service's 127.0.0.1:port and the ingress port (level-triggered). */
@@ -215,6 +236,7 @@ export class Proxy {
       cluster: this.appCluster!,
       done: (status) => {
         this.inflight--;
+        if (status === 503 || status === 502) this.aimApp(); // refused: the app may have bound another address
         this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
       },
     });
