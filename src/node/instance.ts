@@ -4,10 +4,11 @@
 // the mesh proxy) starts beside the app, not before it, so the two start in parallel; the instance is
 // ready once the app's readiness passed and that sidecar accepts connections.
 // An instance with a port runs its app on a private, machine-unique PORT (allocated by the agent):
-// `PORT` and `$(PORT)` in every process's environment are that number, probes aimed at the spec port
+// `PORT` (and `APP_PORT`, `$(PORT)`) in the processes' environments are that number, probes aimed at the spec port
 // reach the app wherever it bound PORT, and when no sidecar takes HOST:<spec port> the instance
 // serves it itself (forwardInstance). An app listening on other ports but not on PORT is not ready.
 import type { InstanceObserved, InstanceSpec, InstanceStatus, ProbeConfig, ProcessExit } from '../lib/agent-protocol.js';
+import { withPrivatePort } from '../lib/private-port.js';
 import { AppListen, type ListenState } from './app-listen.js';
 import type { NewEvent } from './event-log.js';
 import { forwardInstance } from './forwarder.js';
@@ -22,15 +23,6 @@ export interface InstanceHooks {
   event(event: Omit<NewEvent, 'service' | 'instance'>): void;
   /** Observed state (status, readiness, pids…) changed. */
   changed(): void;
-}
-
-/** `$(PORT)` in a template value becomes the instance's private port (Kubernetes' dependent-variable syntax). */
-function withPort(template: InstanceSpec['main'], port: number | undefined, isApp: boolean): InstanceSpec['main'] {
-  if (port === undefined) return template;
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(template.env)) env[k] = v.includes('$(PORT)') ? v.replaceAll('$(PORT)', String(port)) : v;
-  if (isApp) env.PORT = String(port);
-  return { ...template, env };
 }
 
 export interface RunningProcessRecord {
@@ -97,7 +89,7 @@ export class Instance {
     if (privatePort !== undefined) this.listen = new AppListen(spec.host, privatePort, (state) => this.onListen(state));
     const make = (template: InstanceSpec['main'], role: 'app' | 'sidecar'): SupervisedProcess =>
       new SupervisedProcess({
-        template: withPort(template, privatePort, role === 'app'),
+        template: privatePort === undefined ? template : withPrivatePort(template, privatePort, role === 'app'),
         // Sidecars are platform processes: they always come back, with the instance's back-off timings.
         restart: role === 'app' ? spec.restart : { ...spec.restart, policy: 'always' },
         logDir: spec.logDir,
@@ -285,6 +277,7 @@ export class Instance {
     };
     if (this.app.isRunning) o.pid = this.app.pid;
     if (this.spec.port !== undefined) o.port = this.spec.port;
+    if (this.privatePort !== undefined) o.appPort = this.privatePort;
     if (message) o.message = message;
     return o;
   }
