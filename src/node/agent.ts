@@ -150,6 +150,7 @@ class Agent implements AgentApiBackend {
         {
           event: (e) => this.events.append({ ...e, service: spec.service, instance: spec.id }),
           changed: () => this.stateChanged(),
+          reassignPort: (old) => this.reassignPort(spec, old),
         },
         this.logRotation,
         privatePort,
@@ -158,6 +159,18 @@ class Agent implements AgentApiBackend {
       inst.start();
     }
     this.stateChanged();
+  }
+
+  /** Another program took an instance's private port: a new one (the old claim is dropped), or undefined. */
+  private reassignPort(spec: InstanceSpec, old: number): number | undefined {
+    try {
+      const next = this.appPorts.claim(spec.id);
+      this.appPorts.release(old);
+      return next;
+    } catch (err) {
+      this.events.append({ type: 'Warning', reason: 'PortAllocationFailed', service: spec.service, instance: spec.id, message: `PORT ${old} is held by another program and no other is free: ${(err as Error).message}` });
+      return undefined;
+    }
   }
 
   private stopInstance(inst: Instance): Promise<void> {

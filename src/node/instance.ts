@@ -9,6 +9,8 @@
 // serves it itself (forwardInstance). An app listening on other ports but not on PORT is not ready.
 import type { InstanceObserved, InstanceSpec, InstanceStatus, ProbeConfig, ProcessExit } from '../lib/agent-protocol.js';
 import { withPrivatePort } from '../lib/private-port.js';
+import { listenSockets, socketInodes } from '../lib/listen-sockets.js';
+import { groupMembers } from '../lib/proc.js';
 import { AppListen, type ListenState } from './app-listen.js';
 import type { NewEvent } from './event-log.js';
 import { forwardInstance } from './forwarder.js';
@@ -23,6 +25,8 @@ export interface InstanceHooks {
   event(event: Omit<NewEvent, 'service' | 'instance'>): void;
   /** Observed state (status, readiness, pids…) changed. */
   changed(): void;
+  /** Another process holds the app's private PORT `old`: a new one, or undefined when none is free. */
+  reassignPort?(old: number): number | undefined;
 }
 
 export interface RunningProcessRecord {
@@ -70,7 +74,11 @@ export class Instance {
   private stopPromise: Promise<void> | undefined;
   private readonly createdAt = new Date().toISOString();
   /** Where the app listens on its private PORT (only for an instance with a port). */
-  private readonly listen: AppListen | undefined;
+  private listen: AppListen | undefined;
+  /** The app's private PORT (the agent allocates it for an instance with a port). */
+  privatePort: number | undefined;
+  /** Process group of the app's current or last run. */
+  private appPgid: number | undefined;
   /** HOST:<spec port> served by the agent when no sidecar takes it. */
   private selfForward: { close(destroyConnections?: boolean): void } | undefined;
   /** What the app group was last seen listening on when that is not PORT (not ready meanwhile). */
@@ -80,9 +88,9 @@ export class Instance {
     readonly spec: InstanceSpec,
     private readonly hooks: InstanceHooks,
     logRotation: LogRotation,
-    /** The app's private PORT (the agent allocates it for an instance with a port). */
-    readonly privatePort?: number,
+    privatePort?: number,
   ) {
+    this.privatePort = privatePort;
     this.id = spec.id;
     this.revision = spec.revision;
     this.service = spec.service;
@@ -114,14 +122,39 @@ export class Instance {
 
   /** Without a sidecar on HOST:<spec port>, the agent pipes that address to the app's PORT itself. */
   private startSelfForward(): void {
-    const listen = this.listen;
     const port = this.spec.port;
-    if (!listen || port === undefined || this.sidecars.some((s) => s.template.listenPort === port)) return;
+    if (!this.listen || port === undefined || this.sidecars.some((s) => s.template.listenPort === port)) return;
     this.selfForward = forwardInstance(
       { name: this.service, host: this.spec.host, port },
-      () => (this.app.isRunning ? { id: this.id, host: listen.address(), port: listen.port } : undefined),
-      { event: (e) => this.hooks.event({ type: e.type, reason: e.reason, message: e.message }), connectFailed: () => listen.invalidate() },
+      () => (this.app.isRunning && this.listen ? { id: this.id, host: this.listen.address(), port: this.listen.port } : undefined),
+      { event: (e) => this.hooks.event({ type: e.type, reason: e.reason, message: e.message }), connectFailed: () => this.listen?.invalidate() },
     );
+  }
+
+  /**
+   * The app exited: when a listener it does not own holds its PORT (another program took the
+   * number), the instance moves to a new PORT before the restart; sidecars that were given the
+   * port (`$(PORT)`, the mesh proxy) restart with it.
+   */
+  private movePortIfTaken(): void {
+    const old = this.privatePort;
+    if (old === undefined || !this.hooks.reassignPort || this.phase !== 'running') return;
+    const holders = listenSockets().filter((s) => s.port === old);
+    if (holders.length === 0) return;
+    const own = this.appPgid === undefined ? new Set<number>() : socketInodes(groupMembers(this.appPgid));
+    if (holders.every((s) => own.has(s.inode))) return;
+    const next = this.hooks.reassignPort(old);
+    if (next === undefined) return;
+    this.privatePort = next;
+    this.listen?.stop();
+    this.listen = new AppListen(this.spec.host, next, (state) => this.onListen(state));
+    this.app.replaceTemplate(withPrivatePort(this.spec.main, next, true));
+    this.spec.sidecars.forEach((t, i) => {
+      const s = this.sidecars[i];
+      s.replaceTemplate(withPrivatePort(t, next, false));
+      if (Object.values(t.env).some((v) => v.includes('$(PORT)'))) s.restartGracefully();
+    });
+    this.hooks.event({ type: 'Warning', reason: 'PortReassigned', message: `PORT ${old} is held by another program; app ${this.app.name} restarts on PORT ${next}` });
   }
 
   /** Where a probe aimed at `port` goes: the spec port means the app's PORT, where the app bound it. */
@@ -322,6 +355,7 @@ export class Instance {
         this.servingReported = false;
         this.everReadyThisRun = false;
         this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}${this.privatePort !== undefined ? ` on PORT ${this.privatePort}` : ''}` });
+        this.appPgid = p.pid;
         if (p.pid !== undefined) this.listen?.appStarted(p.pid);
         this.startProbes(p.startedAtMono);
       },
@@ -331,6 +365,7 @@ export class Instance {
         this.ready = false;
         this.servingReported = false;
         if (this.phase !== 'running') return;
+        if (restartInMs !== undefined) this.movePortIfTaken();
         const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
         const type = exit.reason === 'Completed' ? 'Normal' : 'Warning';
         this.hooks.event({ type, reason: 'Exited', message: `App ${p.name} exited (${describeExit(exit)}); ${next}` });
