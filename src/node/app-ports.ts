@@ -11,7 +11,7 @@
 // file of a dead agent). Claiming is announce-then-check: write the port into the own file, then
 // read every other live agent's file; if one lists the same port, yield and pick another. Of two
 // agents racing for one port at least one sees the other, so at most one keeps it.
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../lib/files.js';
@@ -98,6 +98,7 @@ export class AppPorts {
   }
 
   private write(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const data: OwnerFile = { pid: this.owner.pid, startTime: this.owner.startTime, ports: Object.fromEntries([...this.ports].map(([p, i]) => [String(p), i])) };
     writeJsonAtomic(this.file, data);
   }
