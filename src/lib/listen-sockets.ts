@@ -1,9 +1,11 @@
-// Listening TCP sockets as Linux reports them in /proc/net/tcp and /proc/net/tcp6, and where to
-// connect to reach whoever listens on a port. Each instance's app gets a machine-unique private
-// PORT and may bind it on HOST, 127.0.0.1, ::1, 0.0.0.0 or :: — its sidecar (or the node agent)
-// reads these tables to aim at the address the app actually bound, and the node agent matches the
-// sockets' inodes to the app's process group to say on which port an app listens instead of PORT.
+// Where something listens on a port. Each instance's app gets a machine-unique private PORT and may
+// bind it on HOST, 127.0.0.1, ::1, 0.0.0.0 or ::. Its sidecar (or the node agent) finds the address
+// that reaches it by connecting (findListener: HOST first, then the loopbacks; a loopback connect
+// costs well under a millisecond). The listening sockets as Linux reports them in /proc/net/tcp*
+// answer what connecting cannot — which ports an app's process group listens on instead of PORT —
+// but reading those tables costs tens of milliseconds on a busy machine, so they are read rarely.
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
 
 export interface ListenSocket {
   /** Local address: dotted IPv4 (also for IPv4-mapped IPv6), or IPv6 text (`::`, `::1`, …). */
@@ -88,31 +90,6 @@ export function listenSockets(): ListenSocket[] {
   return [...readTable('/proc/net/tcp', 4), ...readTable('/proc/net/tcp6', 6)];
 }
 
-/** True when an IPv6 wildcard socket takes IPv4 too (the kernel default, unless bindv6only is set). */
-function dualStackDefault(): boolean {
-  try {
-    return readFileSync('/proc/sys/net/ipv6/bindv6only', 'utf8').trim() !== '1';
-  } catch {
-    return true; // not Linux or no IPv6 sysctl: Node's default (dual stack)
-  }
-}
-
-/**
- * Where to connect to reach what listens on `port`, given the instance's own address `host`:
- * `host` itself when the listener covers it (bound to it, to 0.0.0.0 or to a dual-stack `::`),
- * otherwise the address it bound (127.0.0.1, ::1, …). Undefined when nothing listens on `port`.
- */
-export function connectAddress(sockets: readonly ListenSocket[], port: number, host: string): string | undefined {
-  const on = sockets.filter((s) => s.port === port);
-  if (on.length === 0) return undefined;
-  if (on.some((s) => s.family === 4 && (s.address === host || s.address === '0.0.0.0'))) return host;
-  if (on.some((s) => s.family === 6 && s.address === '::')) return dualStackDefault() ? host : '::1';
-  const loop4 = on.find((s) => s.family === 4 && s.address.startsWith('127.'));
-  if (loop4) return loop4.address;
-  if (on.some((s) => s.address === '::1')) return '::1';
-  return on[0].address;
-}
-
 /** Socket inodes held open by the processes `pids` (from /proc/PID/fd); processes that vanished are skipped. */
 export function socketInodes(pids: readonly number[]): Set<number> {
   const inodes = new Set<number>();
@@ -139,4 +116,31 @@ export function socketInodes(pids: readonly number[]): Set<number> {
 /** Text for one listening socket: `127.0.0.1:8080`, `[::]:8080`. */
 export function formatListen(s: ListenSocket): string {
   return s.family === 6 ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`;
+}
+
+/** Addresses tried, in order, to reach a listener on an instance's private port (after HOST itself). */
+const LOOPBACKS = ['127.0.0.1', '::1'];
+
+/** Resolves true when `host:port` accepts a TCP connection within `timeoutMs`. */
+function accepts(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * The first of `host`, 127.0.0.1, ::1 where `port` accepts a connection (HOST covers binds on HOST,
+ * 0.0.0.0 and a dual-stack ::), or undefined when none does.
+ */
+export async function findListener(port: number, host: string, timeoutMs = 500): Promise<string | undefined> {
+  for (const h of [host, ...LOOPBACKS.filter((l) => l !== host)]) if (await accepts(h, port, timeoutMs)) return h;
+  return undefined;
 }

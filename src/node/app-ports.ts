@@ -55,10 +55,14 @@ export function candidatePorts(): number[] {
 
 export class PortAllocationError extends Error {}
 
+/** How long one read of the listening sockets serves claims (reading /proc/net/tcp* costs tens of ms; a rollout claims many ports at once). */
+const LISTENING_TTL_MS = 1000;
+
 /** One node agent's claims. */
 export class AppPorts {
   private readonly ports = new Map<number, string>();
   private readonly file: string;
+  private listening: { at: number; ports: Set<number> } | undefined;
 
   constructor(
     private readonly owner: { pid: number; startTime: number },
@@ -72,7 +76,7 @@ export class AppPorts {
     const candidates = candidatePorts();
     const start = Math.floor(Math.random() * candidates.length);
     let taken = this.othersPorts();
-    const listening = new Set(listenSockets().map((s) => s.port));
+    const listening = this.listeningPorts();
     for (let i = 0; i < candidates.length; i++) {
       const port = candidates[(start + i) % candidates.length];
       if (this.ports.has(port) || taken.has(port) || listening.has(port)) continue;
@@ -84,6 +88,13 @@ export class AppPorts {
       this.write();
     }
     throw new PortAllocationError(`no free private port for ${instance}: every port in ${PORT_RANGE.first}–${PORT_RANGE.last} outside the ephemeral range is announced in ${this.dir} or in use`);
+  }
+
+  /** Ports something listens on now (any address), read at most once per LISTENING_TTL_MS. */
+  private listeningPorts(): Set<number> {
+    const now = performance.now();
+    if (!this.listening || now - this.listening.at > LISTENING_TTL_MS) this.listening = { at: now, ports: new Set(listenSockets().map((s) => s.port)) };
+    return this.listening.ports;
   }
 
   /** Gives the port back (the instance is gone). */

@@ -5,7 +5,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAddress, listenSockets } from '../../lib/listen-sockets.js';
+import { findListener } from '../../lib/listen-sockets.js';
 import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
@@ -43,6 +43,7 @@ export class Proxy {
   /** The app behind the inbound listener: a one-endpoint cluster, no policy. */
   private readonly appCluster: Cluster | undefined;
   private appAimedAt = -Infinity;
+  private wasRegistered = false;
   private draining = false;
   private requests = 0;
   /** Inbound requests accepted, and in flight (GET /mesh/activity: the idle rule of scale to zero). */
@@ -114,7 +115,9 @@ export class Proxy {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     const keep = new Set(table.addresses);
-    if (table.registered(this.cfg.proxyId)) this.aimApp();
+    const registered = table.registered(this.cfg.proxyId);
+    if (registered && !this.wasRegistered) this.aimApp();
+    this.wasRegistered = registered;
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
@@ -129,17 +132,20 @@ export class Proxy {
 
   /**
    * The app listens on its private PORT on whatever address it chose (HOST, 127.0.0.1, ::1, 0.0.0.0,
-   * ::): aim the app endpoint where /proc/net/tcp* shows it bound, HOST when that covers it.
+   * ::): aim the app endpoint at the first of HOST, 127.0.0.1, ::1 that accepts a connection. Runs
+   * when the instance is registered (its readiness passed) and after a refused request, off the
+   * request path; until it answers, requests go where they went before.
    */
   private aimApp(): void {
     const ep = this.appCluster?.endpoints[0];
     const now = performance.now();
     if (!ep || now - this.appAimedAt < APP_REAIM_MS) return;
     this.appAimedAt = now;
-    const host = connectAddress(listenSockets(), ep.port, this.cfg.host);
-    if (host === undefined || host === ep.host) return;
-    this.log(`app listens on PORT ${ep.port} at ${host}: forwarding there`);
-    ep.update({ id: ep.id, host, port: ep.port, variant: ep.variant });
+    void findListener(ep.port, this.cfg.host).then((host) => {
+      if (host === undefined || host === ep.host) return;
+      this.log(`app listens on PORT ${ep.port} at ${host}: forwarding there`);
+      ep.update({ id: ep.id, host, port: ep.port, variant: ep.variant });
+    });
   }
 
   /** The gateway serves each meshed service's 127.0.0.1:port and the ingress port (level-triggered). */

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { connectAddress, listenSockets, parseListenTable, socketInodes } from '../../../src/lib/listen-sockets.js';
+import { findListener, listenSockets, parseListenTable, socketInodes } from '../../../src/lib/listen-sockets.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:EE48 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1 0000000000000000 100 0 0 10 0
@@ -30,19 +30,7 @@ test('parseListenTable: LISTEN sockets only, addresses decoded (IPv4-mapped IPv6
   ]);
 });
 
-test('connectAddress: HOST when the bind covers it, else the address bound; undefined when nothing listens', () => {
-  const s = [...parseListenTable(TCP, 4), ...parseListenTable(TCP6, 6)];
-  const host = '127.3.1.5';
-  assert.equal(connectAddress(s, 61000, host), '127.0.0.1');
-  assert.equal(connectAddress(s, 61001, host), host);
-  assert.equal(connectAddress(s, 61003, host), host);
-  assert.equal(connectAddress(s, 61004, host), host); // dual-stack `::` (bindv6only is 0 here)
-  assert.equal(connectAddress(s, 61005, host), '::1');
-  assert.equal(connectAddress(s, 61006, host), '127.0.0.1');
-  assert.equal(connectAddress(s, 61002, host), undefined); // port 61002 is an established connection, not a listener
-});
-
-test('real listeners: the table shows each bind, and the address chosen accepts a connection', async () => {
+test('real listeners: the table shows each bind, and findListener finds an address that accepts', async () => {
   const host = '127.66.1.9';
   const binds = ['127.0.0.1', '::1', '0.0.0.0', '::', host];
   const servers: net.Server[] = [];
@@ -58,14 +46,15 @@ test('real listeners: the table shows each bind, and the address chosen accepts 
       });
       servers.push(server);
       const port = (server.address() as net.AddressInfo).port;
-      const target = connectAddress(listenSockets(), port, host);
-      assert.ok(target, `listener on ${bind} not found`);
+      assert.ok(listenSockets().some((l) => l.port === port), `listener on ${bind} not in the table`);
+      const found = await findListener(port, host);
+      assert.equal(found, bind === '127.0.0.1' || bind === '::1' ? bind : host, `findListener for a bind on ${bind}`);
       await new Promise<void>((resolve, reject) => {
-        const c = net.connect({ host: target, port }, () => {
+        const c = net.connect({ host: found, port }, () => {
           c.destroy();
           resolve();
         });
-        c.once('error', (err) => reject(new Error(`${bind}: connect to ${target} failed: ${err.message}`)));
+        c.once('error', (err) => reject(new Error(`${bind}: connect to ${found} failed: ${err.message}`)));
       });
     }
     // Our own process holds these sockets: their inodes are among its fds.
@@ -76,4 +65,12 @@ test('real listeners: the table shows each bind, and the address chosen accepts 
   } finally {
     for (const s of servers) s.close();
   }
+});
+
+test('findListener: undefined when nothing listens on the port', async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  assert.equal(await findListener(port, '127.66.1.10'), undefined);
 });
