@@ -192,7 +192,8 @@ class Agent implements AgentApiBackend {
   private readyEndpoints(service: string): { id: string; host: string; port: number }[] {
     const out: { id: string; host: string; port: number }[] = [];
     for (const inst of this.instancesById.values()) {
-      if (inst.service === service && inst.serving && inst.spec.port !== undefined) out.push({ id: inst.id, host: inst.spec.host, port: inst.spec.port });
+      const ep = inst.service === service && inst.serving ? inst.endpoint : undefined;
+      if (ep) out.push(ep);
     }
     // Instances on other nodes, as the control plane last reported them ready (kept while it is down).
     for (const fwd of this.desired.services) if (fwd.name === service && fwd.remoteEndpoints) out.push(...fwd.remoteEndpoints);

@@ -75,7 +75,7 @@ export class Instance {
   private readonly createdAt = new Date().toISOString();
   /** Where the app listens on its private PORT (only for an instance with a port). */
   private listen: AppListen | undefined;
-  /** The app's private PORT (the agent allocates it for an instance with a port). */
+  /** The app's private PORT (the agent allocates it for an instance with a port; it changes only when another program takes it). */
   privatePort: number | undefined;
   /** Process group of the app's current or last run. */
   private appPgid: number | undefined;
@@ -118,6 +118,13 @@ export class Instance {
   /** True while this instance should receive traffic. */
   get serving(): boolean {
     return this.phase === 'running' && this.ready && this.sidecarsListening && this.elsewhere === undefined;
+  }
+
+  /** Where this node's forwarder sends the service's connections: the app itself when the agent serves HOST:<spec port>, else that address (the sidecar). */
+  get endpoint(): { id: string; host: string; port: number } | undefined {
+    if (this.spec.port === undefined) return undefined;
+    if (this.selfForward && this.listen) return { id: this.id, host: this.listen.address(), port: this.listen.port };
+    return { id: this.id, host: this.spec.host, port: this.spec.port };
   }
 
   /** Without a sidecar on HOST:<spec port>, the agent pipes that address to the app's PORT itself. */
