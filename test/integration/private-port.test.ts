@@ -108,11 +108,13 @@ ${service('all', 'node app.mjs', specPort(0), { BIND: 'all' }, '/ready')}${servi
     await Promise.all([berth(a, ['down']), berth(b, ['down'])]);
   });
 
-  /** PORT of a running process, from its environment. */
-  const envPort = (pid: number): number => {
-    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    return Number(env.find((e) => e.startsWith('PORT='))?.slice(5));
-  };
+  /** A variable of a running process, from its environment. */
+  const envVar = (pid: number, name: string): string | undefined =>
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .find((e) => e.startsWith(`${name}=`))
+      ?.slice(name.length + 1);
+  const envPort = (pid: number): number => Number(envVar(pid, 'PORT'));
   const readyRows = async (dir: string, svc: string, n: number, not?: string): Promise<PsRow[] | undefined> => {
     const rows = (await ps(dir)).filter((r) => r.service === svc);
     return rows.length === n && rows.every((r) => r.ready && r.pid !== null && r.revision !== not) ? rows : undefined;
@@ -197,6 +199,7 @@ ${service('all', 'node app.mjs', specPort(0), { BIND: 'all' }, '/ready')}${servi
     process.kill(row.pid!, 'SIGKILL');
     const restarted = await waitFor('app restarted and ready', async () => (await ps(a)).find((r) => r.instance === row.instance && r.ready && r.pid !== row.pid), 20_000);
     assert.equal(envPort(restarted.pid!), port, 'same PORT after the app restarted');
+    assert.equal(envVar(restarted.pid!, 'APP_PORT'), String(port), 'APP_PORT (where Dapr SDK servers listen by default) is PORT');
     const cpPid = Number(readFileSync(join(a, '.berth', 'control.pid'), 'utf8'));
     process.kill(cpPid, 'SIGKILL');
     await waitFor('control plane gone', () => !processAlive(cpPid));
