@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { InstanceObserved, InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
+import { specWithPrivatePort } from '../lib/private-port.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
 import type { DesiredService, DesiredState } from '../plan/index.js';
 import { stampRevision } from '../lib/revision.js';
@@ -288,7 +289,10 @@ export class ControlPlane {
     const desired = this.store.getDesired();
     const template = this.store.getTemplate(rec.service, rec.revision);
     if (!template || !desired) return undefined;
-    return materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id));
+    const spec = materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id));
+    // The app's private PORT is the node agent's (it reports it): `berth exec` sees what the app sees.
+    const appPort = this.observedOf(rec)?.appPort;
+    return appPort === undefined ? spec : specWithPrivatePort(spec, appPort);
   }
 
   onChange(fn: () => void): () => void {

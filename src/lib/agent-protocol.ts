@@ -132,6 +132,8 @@ export interface InstanceObserved {
   startedAt?: string;
   host: string;
   port?: number;
+  /** The app's private PORT, unique on the machine (allocated by the node agent; HOST:port forwards to it). */
+  appPort?: number;
   main: ProcessObserved;
   sidecars: ProcessObserved[];
   /** Human-readable reason for the current status (e.g. "back-off 1.6s restarting failed app"). */

@@ -5,8 +5,9 @@
 //   GET  /api/v1/mesh/status           → MeshStatus (`berth up --wait` asks it)
 //   POST /api/v1/mesh/activate {service, proxy} → 202 MeshActivation; a proxy holds a request for a
 //        service scaled to zero and asks for an instance (the snapshot that lists it releases the request)
-// Also the fixed port scheme of a proxied instance: every instance has its own loopback address (HOST),
-// so the same port numbers on every instance never collide and no port has to be allocated.
+// Also the fixed port scheme of a proxied instance's own listeners: every instance has its own
+// loopback address (HOST), so the same port numbers on every instance never collide. The app itself
+// is not among them: it listens on a private, machine-unique PORT (allocated by the node agent).
 
 /** An endpoint registered in the mesh: an instance whose readiness passed; traffic goes to its inbound proxy. */
 export interface MeshEndpoint {
@@ -159,10 +160,10 @@ export const GATEWAY_ID = 'berth-gateway';
 /** Response header saying why the proxy answered instead of the app; a 503 carrying it never reached the app (safe to retry). */
 export const REASON_HEADER = 'x-berth-reason';
 
-/** Ports a proxied instance uses on its own HOST, chosen so that none equals the service port. */
-export function meshPorts(servicePort: number): { app: number; admin: number; forwardProxy: number; outbound(index: number): number } {
+/** Ports a proxy uses on its instance's own HOST, chosen so that none equals the service port. (The app's private PORT is allocated per instance, not here.) */
+export function meshPorts(servicePort: number): { admin: number; forwardProxy: number; outbound(index: number): number } {
   const base = servicePort >= 15000 && servicePort < 15100 ? 16000 : 15000;
-  return { app: base, admin: base + 1, forwardProxy: base + 2, outbound: (i) => base + 10 + i };
+  return { admin: base + 1, forwardProxy: base + 2, outbound: (i) => base + 10 + i };
 }
 
 /**

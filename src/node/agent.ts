@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
 import { isProcessAlive, selfStartTime } from '../lib/proc.js';
 import { createApiServer, type AgentApiBackend } from './api-server.js';
+import { AppPorts } from './app-ports.js';
 import { writeJsonAtomic } from '../lib/files.js';
 import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
@@ -61,6 +62,8 @@ class Agent implements AgentApiBackend {
   private readonly memory: MemoryWatcher;
   private readonly registry: ProcessRegistry;
   private readonly logRotation: LogRotation;
+  /** Each instance's private PORT, unique on the machine; held as long as the instance. */
+  private readonly appPorts: AppPorts;
   private shutdownPromise: Promise<void> | undefined;
   shuttingDown = false;
   onShutdownRequested: () => void = () => {};
@@ -80,6 +83,7 @@ class Agent implements AgentApiBackend {
       bindRetryMs: opts.bindRetryMs,
     });
     this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
+    this.appPorts = new AppPorts({ pid: process.pid, startTime });
     this.registry.update([]);
   }
 
@@ -136,13 +140,24 @@ class Agent implements AgentApiBackend {
     }
     for (const spec of this.desiredById.values()) {
       if (this.instancesById.has(spec.id)) continue;
+      let privatePort: number | undefined;
+      if (spec.port !== undefined) {
+        try {
+          privatePort = this.appPorts.claim(spec.id);
+        } catch (err) {
+          this.events.append({ type: 'Warning', reason: 'PortAllocationFailed', service: spec.service, instance: spec.id, message: `Cannot start ${spec.id}: ${(err as Error).message}` });
+          continue; // tried again on the next desired set
+        }
+      }
       const inst = new Instance(
         spec,
         {
           event: (e) => this.events.append({ ...e, service: spec.service, instance: spec.id }),
           changed: () => this.stateChanged(),
+          reassignPort: (old) => this.reassignPort(spec, old),
         },
         this.logRotation,
+        privatePort,
       );
       this.instancesById.set(spec.id, inst);
       inst.start();
@@ -150,9 +165,22 @@ class Agent implements AgentApiBackend {
     this.stateChanged();
   }
 
+  /** Another program took an instance's private port: a new one (the old claim is dropped), or undefined. */
+  private reassignPort(spec: InstanceSpec, old: number): number | undefined {
+    try {
+      const next = this.appPorts.claim(spec.id);
+      this.appPorts.release(old);
+      return next;
+    } catch (err) {
+      this.events.append({ type: 'Warning', reason: 'PortAllocationFailed', service: spec.service, instance: spec.id, message: `PORT ${old} is held by another program and no other is free: ${(err as Error).message}` });
+      return undefined;
+    }
+  }
+
   private stopInstance(inst: Instance): Promise<void> {
     return inst.stop().then(() => {
       if (this.instancesById.get(inst.id) === inst) this.instancesById.delete(inst.id);
+      if (inst.privatePort !== undefined) this.appPorts.release(inst.privatePort);
       this.stateChanged();
       // A replacement (same id, new revision) may be waiting for this one to go.
       this.reconcile();
@@ -168,7 +196,8 @@ class Agent implements AgentApiBackend {
   private readyEndpoints(service: string): { id: string; host: string; port: number }[] {
     const out: { id: string; host: string; port: number }[] = [];
     for (const inst of this.instancesById.values()) {
-      if (inst.service === service && inst.serving && inst.spec.port !== undefined) out.push({ id: inst.id, host: inst.spec.host, port: inst.spec.port });
+      const ep = inst.service === service && inst.serving ? inst.endpoint : undefined;
+      if (ep) out.push(ep);
     }
     // Instances on other nodes, as the control plane last reported them ready (kept while it is down).
     for (const fwd of this.desired.services) if (fwd.name === service && fwd.remoteEndpoints) out.push(...fwd.remoteEndpoints);
@@ -187,6 +216,7 @@ class Agent implements AgentApiBackend {
     this.forwarder.close();
     await Promise.all([...this.instancesById.values()].map((i) => i.stop()));
     this.instancesById.clear();
+    this.appPorts.close();
     this.memory.stop();
     this.registry.update([]);
     this.events.append({ type: 'Normal', reason: 'AgentStopped', message: `Node agent ${this.opts.node} stopped` });

@@ -1,5 +1,7 @@
 // kube-proxy role: one TCP listener per service address, round-robining each new connection over the
 // node's ready instances of that service and piping bytes both ways. Bind failures are retried.
+// The same listener also serves an instance's own HOST:<spec port> when no mesh sidecar does,
+// piping to wherever its app bound its private PORT (forwardInstance).
 import net from 'node:net';
 import type { ServiceForward } from '../lib/agent-protocol.js';
 import type { NewEvent } from './event-log.js';
@@ -18,6 +20,8 @@ export interface ForwarderOptions {
   waitForEndpointMs?: number;
   /** Delay between bind attempts after a failure. */
   bindRetryMs?: number;
+  /** A connection to `ep` was refused or failed to open (its address may be stale). */
+  connectFailed?(ep: Endpoint): void;
 }
 
 const ENDPOINT_POLL_MS = 50;
@@ -99,6 +103,7 @@ class ServiceListener {
       const upstream = net.connect({ host: ep.host, port: ep.port, allowHalfOpen: true });
       const onConnectError = (): void => {
         upstream.destroy();
+        this.opts.connectFailed(ep);
         if (performance.now() >= deadline) client.destroy();
         else setTimeout(attempt, ENDPOINT_POLL_MS);
       };
@@ -137,7 +142,7 @@ export class Forwarder {
   private readonly opts: Required<ForwarderOptions>;
 
   constructor(options: ForwarderOptions) {
-    this.opts = { waitForEndpointMs: 2000, bindRetryMs: 3000, ...options };
+    this.opts = { waitForEndpointMs: 2000, bindRetryMs: 3000, connectFailed: () => {}, ...options };
   }
 
   /** Level-triggered: opens listeners for new services, closes removed ones, reopens moved ones. */
@@ -160,4 +165,26 @@ export class Forwarder {
     for (const l of this.listeners.values()) l.close(true);
     this.listeners.clear();
   }
+}
+
+/**
+ * Serves one instance's address `listen` (HOST:<spec port>) by piping each connection to `target()`
+ * (its app's private PORT, where it bound it); `connectFailed` lets the caller look again. Used when
+ * no mesh sidecar takes that address.
+ */
+export function forwardInstance(
+  listen: ServiceForward,
+  target: () => Endpoint | undefined,
+  options: Pick<ForwarderOptions, 'event' | 'waitForEndpointMs' | 'bindRetryMs' | 'connectFailed'>,
+): { close(destroyConnections?: boolean): void } {
+  return new ServiceListener(listen, {
+    event: options.event,
+    waitForEndpointMs: options.waitForEndpointMs ?? 2000,
+    bindRetryMs: options.bindRetryMs ?? 3000,
+    connectFailed: options.connectFailed ?? (() => {}),
+    endpoints: () => {
+      const t = target();
+      return t ? [t] : [];
+    },
+  });
 }

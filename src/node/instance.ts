@@ -3,8 +3,17 @@
 // (app first, then sidecars; SIGTERM, grace, SIGKILL). A sidecar that carries the traffic (`listenPort`,
 // the mesh proxy) starts beside the app, not before it, so the two start in parallel; the instance is
 // ready once the app's readiness passed and that sidecar accepts connections.
+// An instance with a port runs its app on a private, machine-unique PORT (allocated by the agent):
+// `PORT` (and `APP_PORT`, `$(PORT)`) in the processes' environments are that number, probes aimed at the spec port
+// reach the app wherever it bound PORT, and when no sidecar takes HOST:<spec port> the instance
+// serves it itself (forwardInstance). An app listening on other ports but not on PORT is not ready.
 import type { InstanceObserved, InstanceSpec, InstanceStatus, ProbeConfig, ProcessExit } from '../lib/agent-protocol.js';
+import { withPrivatePort } from '../lib/private-port.js';
+import { listenSockets, socketInodes } from '../lib/listen-sockets.js';
+import { groupMembers } from '../lib/proc.js';
+import { AppListen, type ListenState } from './app-listen.js';
 import type { NewEvent } from './event-log.js';
+import { forwardInstance } from './forwarder.js';
 import type { LogRotation } from './log-file.js';
 import { createProbe } from './probes/create-probe.js';
 import { ProbeRunner, type ProbeKind } from './probes/probe-runner.js';
@@ -16,6 +25,8 @@ export interface InstanceHooks {
   event(event: Omit<NewEvent, 'service' | 'instance'>): void;
   /** Observed state (status, readiness, pids…) changed. */
   changed(): void;
+  /** Another process holds the app's private PORT `old`: a new one, or undefined when none is free. */
+  reassignPort?(old: number): number | undefined;
 }
 
 export interface RunningProcessRecord {
@@ -62,18 +73,31 @@ export class Instance {
   private appStarted = false;
   private stopPromise: Promise<void> | undefined;
   private readonly createdAt = new Date().toISOString();
+  /** Where the app listens on its private PORT (only for an instance with a port). */
+  private listen: AppListen | undefined;
+  /** The app's private PORT (the agent allocates it for an instance with a port; it changes only when another program takes it). */
+  privatePort: number | undefined;
+  /** Process group of the app's current or last run. */
+  private appPgid: number | undefined;
+  /** HOST:<spec port> served by the agent when no sidecar takes it. */
+  private selfForward: { close(destroyConnections?: boolean): void } | undefined;
+  /** What the app group was last seen listening on when that is not PORT (not ready meanwhile). */
+  private elsewhere: string[] | undefined;
 
   constructor(
     readonly spec: InstanceSpec,
     private readonly hooks: InstanceHooks,
     logRotation: LogRotation,
+    privatePort?: number,
   ) {
+    this.privatePort = privatePort;
     this.id = spec.id;
     this.revision = spec.revision;
     this.service = spec.service;
+    if (privatePort !== undefined) this.listen = new AppListen(spec.host, privatePort, (state) => this.onListen(state));
     const make = (template: InstanceSpec['main'], role: 'app' | 'sidecar'): SupervisedProcess =>
       new SupervisedProcess({
-        template,
+        template: privatePort === undefined ? template : withPrivatePort(template, privatePort, role === 'app'),
         // Sidecars are platform processes: they always come back, with the instance's back-off timings.
         restart: role === 'app' ? spec.restart : { ...spec.restart, policy: 'always' },
         logDir: spec.logDir,
@@ -87,12 +111,78 @@ export class Instance {
   /** Starts the sidecars, then the app once every sidecar runs. */
   start(): void {
     for (const s of this.sidecars) s.start();
+    this.startSelfForward();
     this.maybeStartApp();
   }
 
   /** True while this instance should receive traffic. */
   get serving(): boolean {
-    return this.phase === 'running' && this.ready && this.sidecarsListening;
+    return this.phase === 'running' && this.ready && this.sidecarsListening && this.elsewhere === undefined;
+  }
+
+  /** Where this node's forwarder sends the service's connections: the app itself when the agent serves HOST:<spec port>, else that address (the sidecar). */
+  get endpoint(): { id: string; host: string; port: number } | undefined {
+    if (this.spec.port === undefined) return undefined;
+    if (this.selfForward && this.listen) return { id: this.id, host: this.listen.address(), port: this.listen.port };
+    return { id: this.id, host: this.spec.host, port: this.spec.port };
+  }
+
+  /** Without a sidecar on HOST:<spec port>, the agent pipes that address to the app's PORT itself. */
+  private startSelfForward(): void {
+    const port = this.spec.port;
+    if (!this.listen || port === undefined || this.sidecars.some((s) => s.template.listenPort === port)) return;
+    this.selfForward = forwardInstance(
+      { name: this.service, host: this.spec.host, port },
+      () => (this.app.isRunning && this.listen ? { id: this.id, host: this.listen.address(), port: this.listen.port } : undefined),
+      { event: (e) => this.hooks.event({ type: e.type, reason: e.reason, message: e.message }), connectFailed: () => this.listen?.invalidate() },
+    );
+  }
+
+  /**
+   * The app exited: when a listener it does not own holds its PORT (another program took the
+   * number), the instance moves to a new PORT before the restart; sidecars that were given the
+   * port (`$(PORT)`, the mesh proxy) restart with it.
+   */
+  private movePortIfTaken(): void {
+    const old = this.privatePort;
+    if (old === undefined || !this.hooks.reassignPort || this.phase !== 'running') return;
+    const holders = listenSockets().filter((s) => s.port === old);
+    if (holders.length === 0) return;
+    const own = this.appPgid === undefined ? new Set<number>() : socketInodes(groupMembers(this.appPgid));
+    if (holders.every((s) => own.has(s.inode))) return;
+    const next = this.hooks.reassignPort(old);
+    if (next === undefined) return;
+    this.privatePort = next;
+    this.listen?.stop();
+    this.listen = new AppListen(this.spec.host, next, (state) => this.onListen(state));
+    this.app.replaceTemplate(withPrivatePort(this.spec.main, next, true));
+    this.spec.sidecars.forEach((t, i) => {
+      const s = this.sidecars[i];
+      s.replaceTemplate(withPrivatePort(t, next, false));
+      if (Object.values(t.env).some((v) => v.includes('$(PORT)'))) s.restartGracefully();
+    });
+    this.hooks.event({ type: 'Warning', reason: 'PortReassigned', message: `PORT ${old} is held by another program; app ${this.app.name} restarts on PORT ${next}` });
+  }
+
+  /** Where a probe aimed at `port` goes: the spec port means the app's PORT, where the app bound it. */
+  private aimProbe(port: number): { host: string; port: number } {
+    const listen = this.listen;
+    if (!listen || port !== this.spec.port) return { host: this.spec.host, port };
+    return { host: listen.address(), port: listen.port };
+  }
+
+  private onListen(state: ListenState): void {
+    const was = this.elsewhere;
+    this.elsewhere = state.kind === 'elsewhere' ? state.on : undefined;
+    if (state.kind === 'elsewhere' && this.phase === 'running') {
+      this.hooks.event({
+        type: 'Warning',
+        reason: 'PortMismatch',
+        message: `App ${this.app.name} listens on ${state.on.join(', ')} but not on its PORT ${this.privatePort}: it stays not ready until it listens on PORT (process.env.PORT, any address); HOST:${this.spec.port ?? '-'} forwards there`,
+      });
+    }
+    if ((was === undefined) !== (this.elsewhere === undefined)) this.updateServing(this.elsewhere ? `app listens on ${this.elsewhere.join(', ')}, not on PORT ${this.privatePort}` : `app listens on PORT ${this.privatePort}`);
+    this.hooks.changed();
   }
 
   private get sidecarsListening(): boolean {
@@ -184,6 +274,9 @@ export class Instance {
     this.phase = 'stopping';
     this.ready = false;
     this.servingReported = false;
+    this.listen?.stop();
+    // Established connections drain with the app; no new ones are accepted.
+    this.selfForward?.close();
     for (const t of this.listenTimers.values()) clearTimeout(t);
     this.listenTimers.clear();
     this.disposeProbes();
@@ -196,6 +289,7 @@ export class Instance {
     // (an app that used the whole period must not make the proxy or log agent die mid-flush).
     const sidecarKillAt = Math.max(killAt, performance.now() + SIDECAR_MIN_GRACE_MS);
     await Promise.all(this.sidecars.map((s) => s.stop(sidecarKillAt)));
+    this.selfForward?.close(true);
     this.phase = 'stopped';
     this.hooks.event({ type: 'Normal', reason: 'Stopped', message: `Stopped instance ${this.id}` });
     this.hooks.changed();
@@ -223,6 +317,7 @@ export class Instance {
     };
     if (this.app.isRunning) o.pid = this.app.pid;
     if (this.spec.port !== undefined) o.port = this.spec.port;
+    if (this.privatePort !== undefined) o.appPort = this.privatePort;
     if (message) o.message = message;
     return o;
   }
@@ -233,6 +328,7 @@ export class Instance {
     const app = this.app;
     if (app.state === 'running') {
       if (this.ready && this.serving) return { status: 'ready' };
+      if (this.elsewhere) return { status: this.everReadyThisRun ? 'unready' : 'starting', message: `app listens on ${this.elsewhere.join(', ')}, not on its PORT ${this.privatePort}` };
       if (this.ready) return { status: 'starting', message: `waiting for sidecar ${this.sidecars.filter((x) => x.template.listenPort !== undefined && !this.listening.has(x)).map((x) => x.name).join(', ')} to listen` };
       const failing = this.runners.find((r) => r.verdict === 'failure' || (r.lastMessage && r.verdict !== 'success'));
       const detail = failing ? `${PROBE_LABEL[failing.kind]} probe: ${failing.lastMessage}` : undefined;
@@ -265,14 +361,18 @@ export class Instance {
         this.ready = false;
         this.servingReported = false;
         this.everReadyThisRun = false;
-        this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}` });
+        this.hooks.event({ type: 'Normal', reason: 'Started', message: `Started app ${p.name} (pid ${p.pid})${p.restarts > 0 ? `, restart ${p.restarts}` : ''}${this.privatePort !== undefined ? ` on PORT ${this.privatePort}` : ''}` });
+        this.appPgid = p.pid;
+        if (p.pid !== undefined) this.listen?.appStarted(p.pid);
         this.startProbes(p.startedAtMono);
       },
       onExited: (p, exit, restartInMs) => {
         this.disposeProbes();
+        this.listen?.appExited();
         this.ready = false;
         this.servingReported = false;
         if (this.phase !== 'running') return;
+        if (restartInMs !== undefined) this.movePortIfTaken();
         const next = restartInMs === undefined ? 'not restarting' : restartInMs === 0 ? 'restarting now' : `restarting in ${(restartInMs / 1000).toFixed(1)}s`;
         const type = exit.reason === 'Completed' ? 'Normal' : 'Warning';
         this.hooks.event({ type, reason: 'Exited', message: `App ${p.name} exited (${describeExit(exit)}); ${next}` });
@@ -324,7 +424,7 @@ export class Instance {
   }
 
   private makeRunner(kind: ProbeKind, config: ProbeConfig, startedAtMono: number): ProbeRunner {
-    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd }, config.periodSeconds);
+    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd, aim: (port) => this.aimProbe(port) }, config.periodSeconds);
     return new ProbeRunner(kind, config, probe, startedAtMono, (verdict, message, runner) => this.onProbeVerdict(runner, verdict, message));
   }
 

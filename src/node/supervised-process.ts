@@ -73,6 +73,11 @@ export class SupervisedProcess {
     return this.opts.template;
   }
 
+  /** Runs the process with `template` from its next start on (the instance's private PORT moved). */
+  replaceTemplate(template: ProcessTemplate): void {
+    this.opts.template = template;
+  }
+
   /** The environment the process runs with: the agent's, overlaid with the template's. */
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, ...this.opts.template.env };

@@ -17,12 +17,34 @@ export interface ProbeTargetContext {
   host: string;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /**
+   * Where a probe aimed at `port` really connects, asked before every check: the instance's spec
+   * port is re-aimed at the app's private PORT on the address the app bound. Absent: host:port.
+   */
+  aim?(port: number): { host: string; port: number };
+}
+
+/** A probe's host and port, read anew at every check (so a re-aimed probe follows the app). */
+function target(ctx: ProbeTargetContext, port: number): { readonly host: string; readonly port: number } {
+  const aim = ctx.aim;
+  if (!aim) return { host: ctx.host, port };
+  return {
+    get host() {
+      return aim(port).host;
+    },
+    get port() {
+      return aim(port).port;
+    },
+  };
 }
 
 export function createProbe(handler: ProbeHandler, ctx: ProbeTargetContext, periodSeconds = Infinity): Probe {
-  if (handler.http) return new HttpProbe({ host: ctx.host, ...handler.http, headers: handler.http.headers ?? [] }, { keepAlive: periodSeconds <= KEEP_ALIVE_MAX_PERIOD_S });
-  if (handler.tcp) return new TcpProbe({ host: ctx.host, port: handler.tcp.port });
+  if (handler.http) {
+    const { port, ...rest } = handler.http;
+    return new HttpProbe(Object.assign(target(ctx, port), rest, { headers: handler.http.headers ?? [] }), { keepAlive: periodSeconds <= KEEP_ALIVE_MAX_PERIOD_S });
+  }
+  if (handler.tcp) return new TcpProbe(target(ctx, handler.tcp.port));
   if (handler.exec) return new ExecProbe({ command: handler.exec.command, env: ctx.env, cwd: ctx.cwd });
-  if (handler.grpc) return new GrpcProbe({ host: ctx.host, port: handler.grpc.port, service: handler.grpc.service });
+  if (handler.grpc) return new GrpcProbe(Object.assign(target(ctx, handler.grpc.port), { service: handler.grpc.service }));
   throw new Error('probe handler sets none of http, tcp, exec, grpc');
 }

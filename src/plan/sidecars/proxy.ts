@@ -1,10 +1,10 @@
 // Platform sidecar `berth-proxy` (the mesh data plane), added to every instance group of a service
-// with a port. It takes HOST:port (inbound) and the app moves to a private port on the same HOST.
-// Each used service gets an outbound listener on HOST too, and one forward-proxy port serves
-// `http://<service>/…`. Every instance has its own loopback HOST, so these fixed port numbers never
-// collide between instances and nothing has to be allocated (the issue sketched 127.0.0.1:<port>,
-// which would need a per-instance port allocation; HOST gives the same isolation for free).
-// `$(HOST)` in the values is expanded per instance when the control plane materializes it.
+// with a port. It takes HOST:port (inbound) and forwards to the app's private PORT, which the node
+// agent allocates per instance (unique on the machine, so the app may bind it on any address) and
+// puts in for `$(PORT)`. Each used service gets an outbound listener on HOST too, and one
+// forward-proxy port serves `http://<service>/…`; every instance has its own loopback HOST, so these
+// fixed port numbers never collide between instances. `$(HOST)` in the values is expanded per
+// instance when the control plane materializes it.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envVarName } from '../../contract/index.js';
@@ -20,7 +20,6 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
   const uses = ctx.spec.uses.filter((u) => ctx.app.services[u]?.port !== undefined).sort();
   const outbound = uses.map((u, i) => ({ service: u, port: ports.outbound(i) }));
   const appEnv: Record<string, string> = {
-    PORT: String(ports.app),
     BERTH_PROXY_URL: `http://$(HOST):${ports.forwardProxy}`,
   };
   for (const o of outbound) appEnv[`BERTH_${envVarName(o.service)}_URL`] = `http://$(HOST):${o.port}`;
@@ -38,7 +37,7 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
         BERTH_PROXY_MODE: 'sidecar',
         BERTH_STATE_DIR: join(ctx.dir, '.berth'),
         BERTH_PROXY_PORT: String(port),
-        BERTH_PROXY_APP_PORT: String(ports.app),
+        BERTH_PROXY_APP_PORT: '$(PORT)',
         BERTH_PROXY_ADMIN_PORT: String(ports.admin),
         BERTH_PROXY_FORWARD_PORT: String(ports.forwardProxy),
         BERTH_PROXY_OUTBOUND: outbound.map((o) => `${o.service}=${o.port}`).join(','),

@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { findListener } from '../../lib/listen-sockets.js';
 import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
@@ -25,6 +26,9 @@ import { setEjectionObserver } from './cluster.js';
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
 
+/** The app's address is looked up again at most this often (after a failed request to it). */
+const APP_REAIM_MS = 200;
+
 export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
@@ -38,6 +42,8 @@ export class Proxy {
   private readonly metrics: Metrics;
   /** The app behind the inbound listener: a one-endpoint cluster, no policy. */
   private readonly appCluster: Cluster | undefined;
+  private appAimedAt = -Infinity;
+  private wasRegistered = false;
   private draining = false;
   private requests = 0;
   /** Inbound requests accepted, and in flight (GET /mesh/activity: the idle rule of scale to zero). */
@@ -109,6 +115,9 @@ export class Proxy {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     const keep = new Set(table.addresses);
+    const registered = table.registered(this.cfg.proxyId);
+    if (registered && !this.wasRegistered) this.aimApp();
+    this.wasRegistered = registered;
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
@@ -118,6 +127,24 @@ export class Proxy {
       const entry = table.services.get(service);
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
       return !entry || !entry.activation || entry.cluster.endpoints.length > 0;
+    });
+  }
+
+  /**
+   * The app listens on its private PORT on whatever address it chose (HOST, 127.0.0.1, ::1, 0.0.0.0,
+   * ::): aim the app endpoint at the first of HOST, 127.0.0.1, ::1 that accepts a connection. Runs
+   * when the instance is registered (its readiness passed) and after a refused request, off the
+   * request path; until it answers, requests go where they went before.
+   */
+  private aimApp(): void {
+    const ep = this.appCluster?.endpoints[0];
+    const now = performance.now();
+    if (!ep || now - this.appAimedAt < APP_REAIM_MS) return;
+    this.appAimedAt = now;
+    void findListener(ep.port, this.cfg.host).then((host) => {
+      if (host === undefined || host === ep.host) return;
+      this.log(`app listens on PORT ${ep.port} at ${host}: forwarding there`);
+      ep.update({ id: ep.id, host, port: ep.port, variant: ep.variant });
     });
   }
 
@@ -215,6 +242,7 @@ export class Proxy {
       cluster: this.appCluster!,
       done: (status) => {
         this.inflight--;
+        if (status === 503 || status === 502) this.aimApp(); // refused: the app may have bound another address
         this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
       },
     });

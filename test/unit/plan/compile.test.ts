@@ -38,14 +38,16 @@ test('start order puts dependencies first; argv is shell-split; URLs point at se
   assert.deepEqual(d.services.map((x) => x.name), ['orders', 'web']);
   const web = d.services[1];
   assert.deepEqual(web.template.main.argv, ['node', 'web.js', '--name', 'my web']);
-  // Through the mesh: used services via the instance's own sidecar ($(HOST) is expanded per instance),
-  // the app on a private port behind the proxy, probes aimed at the app itself.
+  // Through the mesh: used services via the instance's own sidecar ($(HOST) is expanded per instance).
+  // The app's private PORT is allocated per instance by the node agent (it replaces PORT and $(PORT));
+  // probes stay aimed at the spec port, which the agent re-aims at that PORT.
   assert.equal(web.template.main.env.BERTH_ORDERS_URL, 'http://$(HOST):15010');
-  assert.equal(web.template.main.env.PORT, '15000');
+  assert.equal(web.template.main.env.PORT, '8080');
   assert.equal(web.template.main.cwd, dir);
-  assert.deepEqual(web.template.probes.readiness?.handler, { http: { path: '/ready', port: 15000, scheme: 'http', headers: [] } });
+  assert.deepEqual(web.template.probes.readiness?.handler, { http: { path: '/ready', port: 8080, scheme: 'http', headers: [] } });
   assert.equal(web.template.sidecars[0].name, 'berth-proxy');
   assert.equal(web.template.sidecars[0].env.BERTH_PROXY_PORT, '8080');
+  assert.equal(web.template.sidecars[0].env.BERTH_PROXY_APP_PORT, '$(PORT)');
 });
 
 test('revisions: stable for the same spec, unchanged by replicas, changed by env or restart generation', () => {
