@@ -83,6 +83,9 @@ services:
     post(`http://127.0.0.1:${port + 1}/three`, 'payload-kept'),
   ]);
   const firstMs = performance.now() - t0;
+  // Requests keep back busy until `berth top` has answered: on a loaded machine the CLI calls in
+  // between can take longer than idleSeconds, and back would be at zero again.
+  const keepBusy = setInterval(() => void httpRequest(`http://127.0.0.1:${port + 1}/keep-busy`, 'GET', 5000).catch(() => undefined), 250);
   assert.equal(a.status, 200, a.body);
   assert.match(a.body, /^GET \/one {2}from back-/);
   assert.equal(b.status, 200, b.body);
@@ -95,7 +98,9 @@ services:
   process.stdout.write(`# scale from zero → first response: ${Math.round(firstMs)} ms\n`);
 
   // berth top: the row of a service shows its replicas and the autoscaler's reason.
-  const top = JSON.parse((await berthOk(dir, ['top', '--json', '--interval', '0.2'])).stdout) as { service: string; replicas?: number; desiredReplicas?: number; scaleReason?: string }[];
+  const top = await berthOk(dir, ['top', '--json', '--interval', '0.2'])
+    .then((r) => JSON.parse(r.stdout) as { service: string; replicas?: number; desiredReplicas?: number; scaleReason?: string }[])
+    .finally(() => clearInterval(keepBusy));
   const backTop = top.find((r) => r.service === 'back');
   assert.ok(backTop, JSON.stringify(top));
   assert.equal(backTop.replicas, 1);
