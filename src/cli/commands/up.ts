@@ -1,7 +1,7 @@
 // `berth up` and `berth apply`: validate locally (nothing starts on an invalid spec), make sure the
 // control plane runs (it starts the node agent), apply, then wait and/or show live status.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { formatSpecErrors, loadSpec } from '../../contract/index.js';
@@ -9,6 +9,7 @@ import { compile } from '../../plan/index.js';
 import type { PsRow } from '../../control/index.js';
 import { readJsonFile } from '../../lib/files.js';
 import { ensureToken } from '../../lib/token.js';
+import { securePrivateTree } from '../../lib/private-dir.js';
 import { subscribeSse } from '../../lib/http.js';
 import type { ControlInfo } from '../../lib/state-dir.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
@@ -65,9 +66,9 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
       return existing;
     } catch {}
   }
-  mkdirSync(ctx.stateDir, { recursive: true });
+  securePrivateTree(ctx.stateDir);
   ensureToken(ctx.layout.token);
-  const logFd = openSync(ctx.layout.controlLog, 'a');
+  const logFd = openSync(ctx.layout.controlLog, 'a', 0o600);
   const child = spawn(process.execPath, [controlMain, '--state-dir', ctx.stateDir], { detached: true, stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   child.unref();
