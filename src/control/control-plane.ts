@@ -155,7 +155,7 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    this.slot = claimAppSlot(this.opts.stateDir);
+    this.slot = await claimAppSlot(this.opts.stateDir);
     this.syncNodeRecords(this.store.getDesired());
     await this.nodeMgr.sync();
     this.enqueueAutoscalers();

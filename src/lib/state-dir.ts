@@ -7,8 +7,6 @@ export const stateLayout = (stateDir: string) => ({
   db: join(stateDir, 'state.db'),
   controlInfo: join(stateDir, 'control.json'),
   controlPid: join(stateDir, 'control.pid'),
-  /** Unix socket held by the running control plane (see lib/process-lock.ts). */
-  controlLock: join(stateDir, 'control.lock'),
   controlLog: join(stateDir, 'control.log'),
   slot: join(stateDir, 'slot'),
   logs: join(stateDir, 'logs'),
