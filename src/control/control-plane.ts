@@ -18,6 +18,8 @@ import { PressureTracker } from './pressure.js';
 import { decideRollout } from './rollout.js';
 import { WorkQueue } from './reconciler.js';
 import { Store, type InstanceRecord, type NewEvent } from './store.js';
+import { mintSidecarCredential } from './credentials.js';
+import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -272,7 +274,12 @@ export class ControlPlane {
     const desired = this.store.getDesired();
     const template = this.store.getTemplate(rec.service, rec.revision);
     if (!template || !desired) return undefined;
-    return materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id));
+    return materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service));
+  }
+
+  /** The environment that hands an instance's sidecars their scoped credential (the app never gets it). */
+  private sidecarEnv(instance: string, service: string): Record<string, string> {
+    return { [SIDECAR_TOKEN_ENV]: mintSidecarCredential(this.opts.token, instance, service) };
   }
 
   onChange(fn: () => void): () => void {
@@ -460,7 +467,7 @@ export class ControlPlane {
       if (rec.node !== name || !rec.dispatched) continue;
       if (rec.phase !== 'active' && !this.stillWithdrawing(rec.id)) continue;
       const template = this.store.getTemplate(rec.service, rec.revision);
-      if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id)));
+      if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service)));
     }
     const down = this.store.getMeta('down') === '1';
     // Meshed services are served on 127.0.0.1:port by the mesh gateway (see mesh-snapshots.ts), not the agent's TCP forwarder.
@@ -475,7 +482,7 @@ export class ControlPlane {
     const services = !forwarding
       ? []
       : (desired?.services ?? []).filter((s) => s.port !== undefined && !meshed.has(s.name)).map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port!, remoteEndpoints: remote(s.name) }));
-    const gateway = down || name !== this.gatewayNode() ? undefined : gatewayInstance(desired, { node: name, nodeIndex: this.store.nodes().find((n) => n.name === name)!.idx, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID) });
+    const gateway = down || name !== this.gatewayNode() ? undefined : gatewayInstance(desired, { node: name, nodeIndex: this.store.nodes().find((n) => n.name === name)!.idx, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID), credentialEnv: this.sidecarEnv(GATEWAY_ID, GATEWAY_ID) });
     if (gateway) instances.push(gateway);
     await client.push({ instances, services });
   }

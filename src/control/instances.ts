@@ -15,6 +15,8 @@ export function materialize(
   rec: InstanceRecord,
   template: InstanceTemplate,
   logDir: string,
+  /** Added to every sidecar's environment, never the app's: the sidecars' scoped credential (see credentials.ts). */
+  sidecarEnv: Record<string, string> = {},
 ): InstanceSpec {
   const perInstance = {
     HOST: rec.host,
@@ -37,7 +39,7 @@ export function materialize(
     host: rec.host,
     ...(template.port !== undefined ? { port: template.port } : {}),
     main: { ...template.main, env: expand(template.main.env) },
-    sidecars: template.sidecars.map((s) => ({ ...s, env: expand(s.env) })),
+    sidecars: template.sidecars.map((s) => ({ ...s, env: { ...expand(s.env), ...sidecarEnv } })),
     probes: template.probes,
     restart: template.restart,
     ...(template.memoryMiB !== undefined ? { memoryMiB: template.memoryMiB } : {}),

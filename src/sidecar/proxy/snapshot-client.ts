@@ -4,7 +4,8 @@
 // changes when it restarts); while it is down the proxy keeps routing with what it has.
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readJsonFile, readToken, writeJsonAtomic } from '../../lib/files.js';
+import { readJsonFile, writeJsonAtomic } from '../../lib/files.js';
+import { sidecarBearer } from '../../lib/sidecar-credential.js';
 import { requestJson, subscribeSse } from '../../lib/http.js';
 import type { MeshActivation, MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { stateLayout, type ControlInfo } from '../../lib/state-dir.js';
@@ -53,7 +54,7 @@ export class SnapshotClient {
   async activate(service: string): Promise<void> {
     const layout = this.layout();
     const info = readJsonFile<ControlInfo>(layout.controlInfo);
-    const token = readToken(layout.token);
+    const token = sidecarBearer(layout.token);
     if (!info || !token) throw new Error('control plane not found');
     await requestJson<MeshActivation>({ port: info.port, token, timeoutMs: 5000 }, 'POST', '/api/v1/mesh/activate', { service, proxy: this.opts.proxyId });
   }
@@ -66,7 +67,7 @@ export class SnapshotClient {
     if (this.stopped) return;
     const layout = this.layout();
     const info = readJsonFile<ControlInfo>(layout.controlInfo);
-    const token = readToken(layout.token);
+    const token = sidecarBearer(layout.token);
     if (!info || !token) return this.retry('control plane not found');
     try {
       this.closeStream = await subscribeSse(
