@@ -20,6 +20,7 @@ import { WorkQueue } from './reconciler.js';
 import { Store, type InstanceRecord, type NewEvent } from './store.js';
 import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
+import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -274,8 +275,19 @@ export class ControlPlane {
     const desired = this.store.getDesired();
     const template = this.store.getTemplate(rec.service, rec.revision);
     if (!template || !desired) return undefined;
-    return materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service));
+    return materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service), this.defaultAppUser);
   }
+
+  /**
+   * The user apps run as when their spec names none: when Berth runs as root, an unprivileged one, so an
+   * app cannot read `.berth/token` or other users' files (docs/security.md); otherwise the caller's own.
+   * BERTH_DEFAULT_USER overrides it (`-` keeps Berth's own user).
+   */
+  private readonly defaultAppUser: string | undefined = ((): string | undefined => {
+    const env = process.env.BERTH_DEFAULT_USER;
+    if (env !== undefined && env !== '') return env === '-' ? undefined : env;
+    return process.getuid?.() === 0 ? DEFAULT_ROOT_APP_USER : undefined;
+  })();
 
   /** The environment that hands an instance's sidecars their scoped credential (the app never gets it). */
   private sidecarEnv(instance: string, service: string): Record<string, string> {
@@ -467,7 +479,7 @@ export class ControlPlane {
       if (rec.node !== name || !rec.dispatched) continue;
       if (rec.phase !== 'active' && !this.stillWithdrawing(rec.id)) continue;
       const template = this.store.getTemplate(rec.service, rec.revision);
-      if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service)));
+      if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service), this.defaultAppUser));
     }
     const down = this.store.getMeta('down') === '1';
     // Meshed services are served on 127.0.0.1:port by the mesh gateway (see mesh-snapshots.ts), not the agent's TCP forwarder.

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { berth, berthOk, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
+import { chmodSync } from 'node:fs';
+import { berth, berthOk, events, httpRequest, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
 
 function environ(pid: number): Record<string, string> {
   const out: Record<string, string> = {};
@@ -94,4 +95,36 @@ http.createServer((q, s) => { console.log('hit'); s.end('ok'); }).listen(Number(
   await waitFor('other still ready', async () => (await ps(dir)).some((r) => r.service === 'other' && r.ready));
   const status = JSON.parse((await berthOk(dir, ['ps', '--json'])).stdout) as { service: string }[];
   assert.equal(status.filter((r) => r.service === 'other').length, 1);
+});
+
+test('as root, apps run as nobody by default and cannot read .berth/token; `user:` overrides; an unknown user is a clear start failure', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root: Berth only switches users when it runs as root (CI runs as root)');
+    return;
+  }
+  const port = portBlock(2);
+  const app = `import http from 'node:http';
+import { readFileSync } from 'node:fs';
+let token;
+try { readFileSync('.berth/token', 'utf8'); token = 'READ'; } catch (e) { token = e.code; }
+const uid = /^Uid:\\s+(\\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1];
+http.createServer((q, s) => s.end(JSON.stringify({ uid, token }))).listen(Number(process.env.PORT), process.env.HOST);`;
+  const dir = tempApp({
+    'app.mjs': app,
+    'berth.yaml': `app: users\nservices:\n  plain:\n    run: node app.mjs\n    port: ${port}\n    probes:\n      readiness: { tcp: {} }\n  daemon:\n    run: node app.mjs\n    port: ${port + 1}\n    user: "1:1"\n    probes:\n      readiness: { tcp: {} }\n  ghost:\n    run: node app.mjs\n    user: no-such-user-here\n`,
+  });
+  chmodSync(dir, 0o755); // user 1 (daemon) must reach app.mjs too
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d']);
+  const get = async (p: number) => JSON.parse((await httpRequest(`http://127.0.0.1:${p}/`)).body) as { uid: string; token: string };
+  const plain = await waitFor('plain answers', () => get(port), 30_000);
+  assert.deepEqual(plain, { uid: '65534', token: 'EACCES' }, 'default user nobody, token unreadable');
+  const daemon = await waitFor('daemon answers', () => get(port + 1), 30_000);
+  assert.deepEqual(daemon, { uid: '1', token: 'EACCES' }, 'user: "1:1"');
+  const ghost = await waitFor('ghost fails to start with a clear message', async () => {
+    const row = (await ps(dir)).find((r) => r.service === 'ghost');
+    const evs = JSON.stringify(await events(dir));
+    return row && /user "no-such-user-here" does not exist/.test(`${row.message ?? ''} ${JSON.stringify(row.lastExit ?? '')} ${evs}`) ? row : undefined;
+  }, 30_000);
+  assert.notEqual(ghost.status, 'ready');
 });
