@@ -19,4 +19,6 @@ export const errors = {
   usage: (text: string, hint?: string) => new CliError('BERTH_E_USAGE', text, 2, hint),
   timeout: (what: string) => new CliError('BERTH_E_TIMEOUT', `timed out ${what}`, 1),
   failed: (text: string, hint?: string) => new CliError('BERTH_E_FAILED', text, 1, hint),
+  stateCorrupt: (text: string) => new CliError('BERTH_E_STATE_CORRUPT', text, 1),
+  portInUse: (text: string, hint?: string) => new CliError('BERTH_E_PORT_IN_USE', text, 1, hint),
 };
