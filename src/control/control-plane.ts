@@ -2,6 +2,7 @@
 // operations the API serves. It decides; node agents do. Killing it at any moment and starting it
 // again converges to the same world: running instances are adopted, never restarted.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { InstanceObserved, InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
@@ -35,6 +36,8 @@ export interface ControlPlaneOptions {
   /** Node pressure: share of capacity (default 0.9) held for a window (default 10 000 ms) before instances move away. */
   pressureThreshold?: number;
   pressureWindowMs?: number;
+  /** How often the state database is copied to state.db.backup when it changed (default 60 000 ms). */
+  backupMs?: number;
 }
 
 /** Longest a terminating instance keeps running while the mesh proxies catch up with its withdrawal. */
@@ -60,7 +63,7 @@ export class ControlPlane {
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.layout = stateLayout(opts.stateDir);
-    this.store = new Store(this.layout.db);
+    this.store = new Store(this.layout.db, existsSync(this.layout.dbBackup) ? this.layout.dbBackup : undefined);
     this.log = opts.log ?? ((m) => console.log(`${new Date().toISOString()} ${m}`));
     this.queue = new WorkQueue(this.log);
     this.queue.register({ kind: 'node', reconcile: (k) => this.reconcileNode(k) });
@@ -169,6 +172,20 @@ export class ControlPlane {
       this.queue.add('lifecycle', 'all');
     }, this.opts.resyncMs ?? 2000);
     resync.unref();
+    // The last good state, for `berth up --restore-backup` should state.db ever be damaged: now (it passed
+    // its integrity check when it was opened), every minute when it changed, and at exit (close()).
+    this.backupState();
+    const backups = setInterval(() => this.backupState(), this.opts.backupMs ?? 60_000);
+    backups.unref();
+  }
+
+  /** Copies the store to `.berth/state.db.backup` when it changed; a failure is logged, never fatal. */
+  backupState(): void {
+    try {
+      this.store.backup(this.layout.dbBackup);
+    } catch (err) {
+      this.log(`state backup failed (the previous copy stays): ${(err as Error).message}`);
+    }
   }
 
   // ---------------------------------------------------------------- operations (API)
@@ -302,6 +319,7 @@ export class ControlPlane {
   close(): void {
     this.queue.stop();
     this.nodeMgr.close();
+    this.backupState();
     this.store.close();
   }
 

@@ -12,6 +12,8 @@ import { selfStartTime } from '../lib/proc.js';
 import { stateLayout, type ControlInfo } from '../lib/state-dir.js';
 import { createApiServer } from './api.js';
 import { ControlPlane } from './control-plane.js';
+import { StateCorruptError } from './store.js';
+import { FATAL_PREFIX } from '../lib/state-dir.js';
 
 const { values } = parseArgs({ options: { 'state-dir': { type: 'string' } } });
 const stateDir = resolve(values['state-dir'] ?? '.berth');
@@ -30,9 +32,17 @@ if (!(await acquireProcessLock(controlLockName(stateDir)))) {
 rmSync(join(stateDir, 'control.lock'), { force: true }); // the socket file older versions locked with
 const token = ensureToken(layout.token);
 
-const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
-  pressureThreshold: Number(process.env.BERTH_PRESSURE_THRESHOLD ?? 0.9),
-  pressureWindowMs: Number(process.env.BERTH_PRESSURE_WINDOW_MS ?? 10_000) });
+let plane: ControlPlane;
+try {
+  plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
+    pressureThreshold: Number(process.env.BERTH_PRESSURE_THRESHOLD ?? 0.9),
+    pressureWindowMs: Number(process.env.BERTH_PRESSURE_WINDOW_MS ?? 10_000) });
+} catch (err) {
+  // A damaged state.db is a user-recoverable condition: one line saying what and how (`berth up` shows it), no stack.
+  if (!(err instanceof StateCorruptError)) throw err;
+  console.error(`${FATAL_PREFIX}${err.message}`);
+  process.exit(1);
+}
 
 let exiting = false;
 function exit(code: number): void {

@@ -8,6 +8,7 @@ import { readJsonFile, readToken } from '../../lib/files.js';
 import { requestJson } from '../../lib/http.js';
 import { isProcessAlive, killGroup } from '../../lib/proc.js';
 import { releaseAppSlot } from '../../lib/slots.js';
+import { setStateDbAside } from '../../lib/state-recovery.js';
 import type { ControlInfo } from '../../lib/state-dir.js';
 import { controlClient, resolveContext, sleep, type Context } from '../context.js';
 import { errors } from '../errors.js';
@@ -89,11 +90,16 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<void> {
   releaseAppSlot(ctx.stateDir);
 }
 
-export async function down(o: { file?: string; timeout?: string }): Promise<void> {
+export async function down(o: { file?: string; timeout?: string; force?: boolean }): Promise<void> {
   const ctx = resolveContext(o.file, false);
   const timeoutS = Number(o.timeout ?? 60);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
   const before = alive(ctx).length;
   await stopApp(ctx, timeoutS);
   process.stdout.write(before > 0 ? 'stopped: no process of the app is left\n' : 'nothing was running\n');
+  if (o.force) {
+    // Recovery from a damaged state database: nothing runs any more, so nothing has it open.
+    const aside = setStateDbAside(ctx.stateDir);
+    if (aside) process.stdout.write(`moved the state database aside to ${aside}: the next \`berth up\` starts afresh\n`);
+  }
 }

@@ -2,7 +2,7 @@
 // (GET /api/v1/mesh/watch), persisted to a file so a restarted proxy serves before the control plane
 // is back. The control plane is found through the state directory on every reconnect (its port
 // changes when it restarts); while it is down the proxy keeps routing with what it has.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../lib/files.js';
 import { sidecarBearer } from '../../lib/sidecar-credential.js';
@@ -40,7 +40,7 @@ export class SnapshotClient {
       this.current = saved;
       this.opts.onSnapshot(saved);
       this.opts.log(`serving saved snapshot version ${saved.version} until the control plane answers`);
-    }
+    } else if (existsSync(this.file)) this.opts.log(`ignoring the saved snapshot ${this.file}: not a valid snapshot (truncated or garbage); waiting for the control plane`);
     void this.connect();
   }
 
