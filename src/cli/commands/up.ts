@@ -99,12 +99,11 @@ export async function ensureControlPlane(ctx: Context): Promise<ControlClient> {
   throw errors.failed('the control plane did not start', `see ${ctx.layout.controlLog}`);
 }
 
-/** The control plane's last fatal message in its log (see FATAL_PREFIX), if its last lines hold one. */
+/** The control plane's fatal message (see FATAL_PREFIX) when it is the log's last line (an older one is not this start's). */
 function fatalLine(logFile: string): string | undefined {
   try {
-    const lines = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-5);
-    const line = lines.reverse().find((l) => l.startsWith(FATAL_PREFIX));
-    return line?.slice(FATAL_PREFIX.length);
+    const line = readFileSync(logFile, 'utf8').trimEnd().split('\n').pop() ?? '';
+    return line.startsWith(FATAL_PREFIX) ? line.slice(FATAL_PREFIX.length) : undefined;
   } catch {
     return undefined; // no log yet: the generic message and its hint stand
   }
