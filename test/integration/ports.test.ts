@@ -3,18 +3,32 @@
 // while someone else answers on the app's address.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { berth, berthOk, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
 
 const app = `import http from 'node:http';
 http.createServer((q, s) => s.end('berth app')).listen(Number(process.env.PORT), process.env.HOST);`;
 
+/** A real process (not Berth) listening on 127.0.0.1:port; another block is tried if the port is taken already. */
+async function squat(): Promise<{ port: number; holder: ChildProcess }> {
+  for (let attempt = 0; ; attempt++) {
+    const port = portBlock(1);
+    const holder = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('squatter')).listen(${port}, '127.0.0.1', () => console.log('listening'))`, 'port-squatter'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    after(() => holder.kill('SIGKILL'));
+    let err = '';
+    holder.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const listening = await new Promise<boolean>((resolve) => {
+      holder.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve(true));
+      holder.once('exit', () => resolve(false));
+    });
+    if (listening) return { port, holder };
+    if (attempt === 3) throw new Error(`the squatter could not listen: ${err}`);
+  }
+}
+
 test('a port held by another process is refused naming its pid and command; up --wait exits 1', async () => {
-  const port = portBlock(1);
-  const holder = spawn(process.execPath, ['-e', `require('http').createServer((q, s) => s.end('squatter')).listen(${port}, '127.0.0.1', () => console.log('listening'))`, 'port-squatter'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  after(() => holder.kill('SIGKILL'));
-  await new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve()));
+  const { port, holder } = await squat();
   const dir = tempApp({ 'app.mjs': app, 'berth.yaml': `app: squatted\nservices:\n  api:\n    run: node app.mjs\n    port: ${port}\n    probes:\n      readiness: { tcp: {} }\n` });
   after(() => berth(dir, ['down']));
   const r = await berth(dir, ['up', '-d', '--wait', '--timeout', '30']);
