@@ -1,5 +1,7 @@
 // The control plane's HTTP API on 127.0.0.1 (bearer token). The CLI and, later, the dashboard are
-// its only clients; nobody else opens the store.
+// its only clients; nobody else opens the store. The admin token (.berth/token) may call every route;
+// a sidecar's credential (credentials.ts) only its own mesh watch/ack/activation and its service's
+// log batches — anything else is 403 (docs/security.md).
 //   GET  /api/v1/healthz                  → { app, pid }
 //   GET  /api/v1/instances[?all=1]        → PsRow[]
 //   GET  /api/v1/instances/:id            → InstanceSpec (for `berth exec`)
@@ -61,7 +63,7 @@ function sidecarRoute(method: string, path: string): boolean {
 }
 
 /** Why a sidecar credential may not do this (403). */
-export function sidecarForbidden(p: Extract<Principal, { kind: 'sidecar' }>, what: string): string {
+function sidecarForbidden(p: Extract<Principal, { kind: 'sidecar' }>, what: string): string {
   return `forbidden: this is the credential of instance ${p.instance}'s sidecars; it may only watch and acknowledge that instance's mesh snapshot, ask for activation and send its log batches, not ${what}`;
 }
 
