@@ -20,4 +20,6 @@ export const errors = {
   timeout: (what: string) => new CliError('BERTH_E_TIMEOUT', `timed out ${what}`, 1),
   failed: (text: string, hint?: string) => new CliError('BERTH_E_FAILED', text, 1, hint),
   stoppedByDown: (what: string) => new CliError('BERTH_E_STOPPED_BY_DOWN', `\`berth down\` ran while \`berth ${what}\` was in progress: the app was stopped and stays down`, 1, 'run `berth up` again to start it'),
+  stateCorrupt: (text: string) => new CliError('BERTH_E_STATE_CORRUPT', text, 1),
+  portInUse: (text: string, hint?: string) => new CliError('BERTH_E_PORT_IN_USE', text, 1, hint),
 };

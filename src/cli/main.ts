@@ -46,6 +46,7 @@ program
   .option('--wait', 'wait until every instance is ready and reachable (exit 1 on timeout)')
   .option('--timeout <S>', 'seconds to wait with --wait', '120')
   .option('--json', 'with -d: print the status as JSON')
+  .option('--restore-backup', "replace a damaged .berth/state.db by the control plane's last good copy (state.db.backup) before starting")
   .action(async (o) => (await import('./commands/up.js')).up(o));
 
 program
@@ -173,6 +174,7 @@ program
   .description('stop every instance, node agent and the control plane; returns when no process is left')
   .addOption(fileOpt())
   .option('--timeout <S>', 'seconds before remaining processes are killed', '60')
+  .option('--force', 'also move a damaged state database aside (.berth/state.db.damaged-…), so the next `berth up` starts afresh')
   .action(async (o) => (await import('./commands/down.js')).down(o));
 
 program

@@ -165,6 +165,11 @@ export const Service = z
     env: EnvMap.default({}),
     image: ContainerImage.optional(),
     envFile: z.string().optional().describe("A dotenv file, relative to the spec file's directory; its variables are added under env."),
+    user: z
+      .string()
+      .regex(/^(?:[a-z_][a-z0-9_.-]*\$?|\d+(?::\d+)?)$/i, { message: 'must be a user name or uid[:gid]' })
+      .optional()
+      .describe('OS user the app (and its own sidecars) run as: a user name or uid[:gid]. Default: your user; `nobody` when Berth runs as root (Kubernetes securityContext.runAsUser/runAsGroup).'),
     port: Port.optional().describe('Port the service listens on: each instance gets PORT and its own address; the service is reached at 127.0.0.1:port (Kubernetes containerPort / Service port).'),
     replicas: z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must not be negative' }).default(1).describe('Number of instances (Kubernetes replicas).'),
     uses: z.array(z.string()).default([]).describe('Services this one calls; each gives the instance BERTH_<NAME>_URL.'),

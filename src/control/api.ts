@@ -1,5 +1,7 @@
 // The control plane's HTTP API on 127.0.0.1 (bearer token). The CLI and, later, the dashboard are
-// its only clients; nobody else opens the store.
+// its only clients; nobody else opens the store. The admin token (.berth/token) may call every route;
+// a sidecar's credential (credentials.ts) only its own mesh watch/ack/activation and its service's
+// log batches — anything else is 403 (docs/security.md).
 //   GET  /api/v1/healthz                  → { app, pid }
 //   GET  /api/v1/instances[?all=1]        → PsRow[]
 //   GET  /api/v1/instances/:id            → InstanceSpec (for `berth exec`)
@@ -19,11 +21,11 @@
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 import http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
 import { readDownEpoch } from '../lib/down-epoch.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
+import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogStore } from './log-store.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
@@ -54,11 +56,16 @@ async function readBody(req: http.IncomingMessage): Promise<Record<string, unkno
   return parsed as Record<string, unknown>;
 }
 
-function authorized(req: http.IncomingMessage, token: string): boolean {
-  const h = req.headers.authorization ?? '';
-  const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+/** The routes a sidecar credential may call (bodies are checked by their handlers: own proxy id, own service's records). */
+function sidecarRoute(method: string, path: string): boolean {
+  if (method === 'GET') return path === '/api/v1/mesh/watch';
+  if (method === 'POST') return path === '/api/v1/mesh/ack' || path === '/api/v1/mesh/activate' || path === '/api/v1/logs';
+  return false;
+}
+
+/** Why a sidecar credential may not do this (403). */
+function sidecarForbidden(p: Extract<Principal, { kind: 'sidecar' }>, what: string): string {
+  return `forbidden: this is the credential of instance ${p.instance}'s sidecars; it may only watch and acknowledge that instance's mesh snapshot, ask for activation and send its log batches, not ${what}`;
 }
 
 export function createApiServer(opts: ApiServerOptions): http.Server {
@@ -68,19 +75,25 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   const mesh = new MeshFeed(plane);
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((err: Error) => {
-      if (!res.headersSent) send(res, 500, { error: err.message });
+      // A malformed percent-escape in the path (decodeURIComponent) is the client's error, not ours.
+      if (!res.headersSent) send(res, err instanceof URIError ? 400 : 500, { error: err instanceof URIError ? `malformed percent-escape in ${JSON.stringify(req.url ?? '')}: ${err.message}` : err.message });
       else res.destroy();
     });
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (!authorized(req, opts.token)) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
+    const principal = authenticate(opts.token, req.headers.authorization);
+    if (!principal) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    // A sidecar's credential is scoped to its instance: the few routes its sidecars call, for itself only.
+    const sidecar = principal.kind === 'sidecar' ? principal : undefined;
+    if (sidecar && !sidecarRoute(method, path)) return send(res, 403, { error: sidecarForbidden(sidecar, `${method} ${path}`) });
+    const forbid = sidecar ? (what: string) => sidecarForbidden(sidecar, what) : undefined;
 
-    if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs))) return;
-    if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url))) return;
+    if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
+    if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
     if (method === 'GET' && path === '/api/v1/healthz') return send(res, 200, { app: plane.status().app ?? null, pid: process.pid });
     if (method === 'GET' && path === '/api/v1/instances') return send(res, 200, plane.ps(url.searchParams.get('all') === '1'));
     if (method === 'GET' && path.startsWith('/api/v1/instances/')) {

@@ -2,6 +2,7 @@
 // operations the API serves. It decides; node agents do. Killing it at any moment and starting it
 // again converges to the same world: running instances are adopted, never restarted.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { InstanceObserved, InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
 import { stateLayout } from '../lib/state-dir.js';
 import { specWithPrivatePort } from '../lib/private-port.js';
@@ -20,6 +21,9 @@ import { PressureTracker } from './pressure.js';
 import { decideRollout } from './rollout.js';
 import { WorkQueue } from './reconciler.js';
 import { Store, type InstanceRecord, type NewEvent } from './store.js';
+import { mintSidecarCredential } from './credentials.js';
+import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
+import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -34,6 +38,8 @@ export interface ControlPlaneOptions {
   /** Node pressure: share of capacity (default 0.9) held for a window (default 10 000 ms) before instances move away. */
   pressureThreshold?: number;
   pressureWindowMs?: number;
+  /** How often the state database is copied to state.db.backup when it changed (default 60 000 ms). */
+  backupMs?: number;
 }
 
 
@@ -62,7 +68,7 @@ export class ControlPlane {
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.layout = stateLayout(opts.stateDir);
-    this.store = new Store(this.layout.db);
+    this.store = new Store(this.layout.db, existsSync(this.layout.dbBackup) ? this.layout.dbBackup : undefined);
     this.log = opts.log ?? ((m) => console.log(`${new Date().toISOString()} ${m}`));
     this.queue = new WorkQueue(this.log);
     this.queue.register({ kind: 'node', reconcile: (k) => this.reconcileNode(k) });
@@ -160,7 +166,7 @@ export class ControlPlane {
   }
 
   async start(): Promise<void> {
-    this.slot = claimAppSlot(this.opts.stateDir);
+    this.slot = await claimAppSlot(this.opts.stateDir);
     this.syncNodeRecords(this.store.getDesired());
     // Instances a previous control plane was withdrawing: proxies may not all have learnt it (they are
     // reconnecting to this one), so they are withdrawn again before they stop.
@@ -183,6 +189,20 @@ export class ControlPlane {
     while (performance.now() < pulledBy && [...this.nodes.values()].some((c) => !c.synced && c.agentAlive())) await new Promise((r) => setTimeout(r, 10));
     this.reachableSince = performance.now();
     for (const id of this.withdrawing.keys()) this.recheckWithdrawal(id);
+    // The last good state, for `berth up --restore-backup` should state.db ever be damaged: now (it passed
+    // its integrity check when it was opened), every minute when it changed, and at exit (close()).
+    this.backupState();
+    const backups = setInterval(() => this.backupState(), this.opts.backupMs ?? 60_000);
+    backups.unref();
+  }
+
+  /** Copies the store to `.berth/state.db.backup` when it changed; a failure is logged, never fatal. */
+  backupState(): void {
+    try {
+      this.store.backup(this.layout.dbBackup);
+    } catch (err) {
+      this.log(`state backup failed (the previous copy stays): ${(err as Error).message}`);
+    }
   }
 
   // ---------------------------------------------------------------- operations (API)
@@ -289,10 +309,26 @@ export class ControlPlane {
     const desired = this.store.getDesired();
     const template = this.store.getTemplate(rec.service, rec.revision);
     if (!template || !desired) return undefined;
-    const spec = materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id));
+    const spec = materialize(desired.app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service), this.defaultAppUser);
     // The app's private PORT is the node agent's (it reports it): `berth exec` sees what the app sees.
     const appPort = this.observedOf(rec)?.appPort;
     return appPort === undefined ? spec : specWithPrivatePort(spec, appPort);
+  }
+
+  /**
+   * The user apps run as when their spec names none: when Berth runs as root, an unprivileged one, so an
+   * app cannot read `.berth/token` or other users' files (docs/security.md); otherwise the caller's own.
+   * BERTH_DEFAULT_USER overrides it (`-` keeps Berth's own user).
+   */
+  private readonly defaultAppUser: string | undefined = ((): string | undefined => {
+    const env = process.env.BERTH_DEFAULT_USER;
+    if (env !== undefined && env !== '') return env === '-' ? undefined : env;
+    return process.getuid?.() === 0 ? DEFAULT_ROOT_APP_USER : undefined;
+  })();
+
+  /** The environment that hands an instance's sidecars their scoped credential (the app never gets it). */
+  private sidecarEnv(instance: string, service: string): Record<string, string> {
+    return { [SIDECAR_TOKEN_ENV]: mintSidecarCredential(this.opts.token, instance, service) };
   }
 
   onChange(fn: () => void): () => void {
@@ -303,6 +339,7 @@ export class ControlPlane {
   close(): void {
     this.queue.stop();
     this.nodeMgr.close();
+    this.backupState();
     this.store.close();
   }
 
@@ -480,7 +517,7 @@ export class ControlPlane {
       if (rec.node !== name || !rec.dispatched) continue;
       if (rec.phase !== 'active' && !this.stillWithdrawing(rec.id)) continue;
       const template = this.store.getTemplate(rec.service, rec.revision);
-      if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id)));
+      if (template) instances.push(materialize(app, rec, template, this.layout.instanceLogDir(rec.service, rec.id), this.sidecarEnv(rec.id, rec.service), this.defaultAppUser));
     }
     const down = this.store.getMeta('down') === '1';
     // Meshed services are served on 127.0.0.1:port by the mesh gateway (see mesh-snapshots.ts), not the agent's TCP forwarder.
@@ -495,7 +532,7 @@ export class ControlPlane {
     const services = !forwarding
       ? []
       : (desired?.services ?? []).filter((s) => s.port !== undefined && !meshed.has(s.name)).map((s) => ({ name: s.name, host: '127.0.0.1', port: s.port!, remoteEndpoints: remote(s.name) }));
-    const gateway = down || name !== this.gatewayNode() ? undefined : gatewayInstance(desired, { node: name, nodeIndex: this.store.nodes().find((n) => n.name === name)!.idx, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID) });
+    const gateway = down || name !== this.gatewayNode() ? undefined : gatewayInstance(desired, { node: name, nodeIndex: this.store.nodes().find((n) => n.name === name)!.idx, slot: this.slot, stateDir: this.opts.stateDir, logDir: this.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID), credentialEnv: this.sidecarEnv(GATEWAY_ID, GATEWAY_ID) });
     if (gateway) instances.push(gateway);
     await client.push({ instances, services });
   }

@@ -1,6 +1,7 @@
 // Turns an instance record + its revision template into the InstanceSpec a node agent runs, and
 // into the row `berth ps` shows. Per-instance values (address, ids) are added here, never hashed.
 import type { InstanceObserved, InstanceSpec, InstanceStatus } from '../lib/agent-protocol.js';
+import { LOG_AGENT_SIDECAR_NAME } from '../lib/log-agent-config.js';
 import type { InstanceTemplate } from '../plan/index.js';
 import type { InstanceRecord } from './store.js';
 
@@ -10,12 +11,21 @@ export function variantOf(deployment: string): string {
   return dot < 0 ? 'default' : deployment.slice(dot + 1);
 }
 
+/** Sidecars Berth adds itself (plan/platform-sidecars.ts): they run as Berth's user and get the instance's credential. */
+const PLATFORM_SIDECARS = new Set(['berth-proxy', LOG_AGENT_SIDECAR_NAME]);
+
 export function materialize(
   app: string,
   rec: InstanceRecord,
   template: InstanceTemplate,
   logDir: string,
+  /** Added to every sidecar's environment, never the app's: the sidecars' scoped credential (see credentials.ts). */
+  sidecarEnv: Record<string, string> = {},
+  /** The user of the app's processes when the spec names none (`nobody` when Berth runs as root; docs/security.md). */
+  defaultUser?: string,
 ): InstanceSpec {
+  const user = template.main.user ?? defaultUser;
+  const asUser = <T extends object>(p: T): T => (user !== undefined ? { ...p, user } : p);
   const perInstance = {
     HOST: rec.host,
     BERTH_INSTANCE: rec.id,
@@ -36,8 +46,9 @@ export function materialize(
     node: rec.node,
     host: rec.host,
     ...(template.port !== undefined ? { port: template.port } : {}),
-    main: { ...template.main, env: expand(template.main.env) },
-    sidecars: template.sidecars.map((s) => ({ ...s, env: expand(s.env) })),
+    main: asUser({ ...template.main, env: expand(template.main.env) }),
+    // Platform sidecars (proxy, log agent: they carry a credential and read .berth/) run as Berth; the spec's own sidecars as the app.
+    sidecars: template.sidecars.map((s) => (PLATFORM_SIDECARS.has(s.name) ? { ...s, env: { ...expand(s.env), ...sidecarEnv } } : asUser({ ...s, env: expand(s.env) }))),
     probes: template.probes,
     restart: template.restart,
     ...(template.memoryMiB !== undefined ? { memoryMiB: template.memoryMiB } : {}),

@@ -53,9 +53,22 @@ function parseQuery(url: URL): LogQuery {
   };
 }
 
+/** A caller limited to one deployment's records (a sidecar credential): other records get 403 with `forbid(what)`. */
+export interface LogScope {
+  service: string;
+  forbid: (what: string) => string;
+}
+
+/** `orders.v2` → orders: a variant's records may carry either name. */
+const baseService = (s: string): string => s.split('.')[0];
+
 /** Handles the request if it is a log route; false otherwise. */
-export async function handleLogRoutes(req: http.IncomingMessage, res: http.ServerResponse, url: URL, store: () => LogStore): Promise<boolean> {
+export async function handleLogRoutes(req: http.IncomingMessage, res: http.ServerResponse, url: URL, store: () => LogStore, scope?: LogScope): Promise<boolean> {
   if (url.pathname !== '/api/v1/logs') return false;
+  if (scope && req.method !== 'POST') {
+    sendJson(res, 403, { error: scope.forbid(`${req.method ?? 'GET'} /api/v1/logs (reading logs)`) });
+    return true;
+  }
   if (req.method === 'POST') {
     const raw = await readRaw(req);
     if (!raw) {
@@ -72,6 +85,13 @@ export async function handleLogRoutes(req: http.IncomingMessage, res: http.Serve
     if (!Array.isArray(records)) {
       sendJson(res, 400, { error: 'expected {"records": [...]}' });
       return true;
+    }
+    if (scope) {
+      const other = records.find((r) => !r || typeof r !== 'object' || baseService(String((r as { service?: unknown }).service)) !== baseService(scope.service));
+      if (other !== undefined) {
+        sendJson(res, 403, { error: scope.forbid(`log records of service ${JSON.stringify((other as { service?: unknown } | null)?.service ?? null)}`) });
+        return true;
+      }
     }
     try {
       sendJson(res, 200, store().ingest(records));

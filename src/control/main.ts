@@ -3,34 +3,50 @@
 // Writes control.json/control.pid once its API listens; exits after `berth down` completes.
 import { parseArgs } from 'node:util';
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../lib/files.js';
 import { readDownEpoch } from '../lib/down-epoch.js';
 import { ensureToken } from '../lib/token.js';
-import { acquireProcessLock } from '../lib/process-lock.js';
+import { acquireProcessLock, controlLockName } from '../lib/process-lock.js';
+import { PRIVATE_UMASK, securePrivateTree } from '../lib/private-dir.js';
 import { selfStartTime } from '../lib/proc.js';
 import { stateLayout, type ControlInfo } from '../lib/state-dir.js';
 import { createApiServer } from './api.js';
 import { ControlPlane } from './control-plane.js';
+import { StateCorruptError } from './store.js';
+import { FATAL_PREFIX } from '../lib/state-dir.js';
 
 const { values } = parseArgs({ options: { 'state-dir': { type: 'string' } } });
 const stateDir = resolve(values['state-dir'] ?? '.berth');
 const layout = stateLayout(stateDir);
-const token = ensureToken(layout.token);
+// Everything this process and its children (node agents, sidecars) create under .berth/ is private
+// to the owner; what an earlier version left readable is tightened before anything is opened.
+process.umask(PRIVATE_UMASK);
+securePrivateTree(stateDir);
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
 /** The `berth down` epoch of the `up` that started this process; kept out of the agents' and instances' environment. */
 const upEpoch = process.env.BERTH_DOWN_EPOCH;
 delete process.env.BERTH_DOWN_EPOCH;
 
 // One control plane per state dir: the lock is held for this process's life and freed by its death.
-if (!(await acquireProcessLock(layout.controlLock))) {
+if (!(await acquireProcessLock(controlLockName(stateDir)))) {
   console.error(`another control plane is already running for ${stateDir}`);
   process.exit(1);
 }
+rmSync(join(stateDir, 'control.lock'), { force: true }); // the socket file older versions locked with
+const token = ensureToken(layout.token);
 
-const plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
-  pressureThreshold: Number(process.env.BERTH_PRESSURE_THRESHOLD ?? 0.9),
-  pressureWindowMs: Number(process.env.BERTH_PRESSURE_WINDOW_MS ?? 10_000) });
+let plane: ControlPlane;
+try {
+  plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
+    pressureThreshold: Number(process.env.BERTH_PRESSURE_THRESHOLD ?? 0.9),
+    pressureWindowMs: Number(process.env.BERTH_PRESSURE_WINDOW_MS ?? 10_000) });
+} catch (err) {
+  // A damaged state.db is a user-recoverable condition: one line saying what and how (`berth up` shows it), no stack.
+  if (!(err instanceof StateCorruptError)) throw err;
+  console.error(`${FATAL_PREFIX}${err.message}`);
+  process.exit(1);
+}
 
 let exiting = false;
 function exit(code: number): void {

@@ -40,7 +40,7 @@ function activationOf(desired: DesiredState, service: string): { activation?: { 
 const DEFAULT_ACTIVATION_TIMEOUT_S = 30;
 
 /** The gateway's instance spec, or undefined when no service is meshed and there is no ingress. */
-export function gatewayInstance(desired: DesiredState | undefined, opts: { node: string; nodeIndex: number; slot: number; stateDir: string; logDir: string }): InstanceSpec | undefined {
+export function gatewayInstance(desired: DesiredState | undefined, opts: { node: string; nodeIndex: number; slot: number; stateDir: string; logDir: string; credentialEnv?: Record<string, string> }): InstanceSpec | undefined {
   if (!desired) return undefined;
   if (meshServedServices(desired).size === 0 && !meshConfigOf(desired).ingress) return undefined;
   const host = `127.${opts.nodeIndex}.${opts.slot}.1`;
@@ -54,6 +54,7 @@ export function gatewayInstance(desired: DesiredState | undefined, opts: { node:
     BERTH_NODE: opts.node,
     HOST: host,
     BERTH_PROXY_ADMIN_PORT: String(meshPorts(0).admin),
+    ...opts.credentialEnv,
   };
   return {
     id: GATEWAY_ID,
@@ -279,11 +280,25 @@ export function quantileMs(buckets: number[], count: number, q: number): number 
   return STATS_BUCKETS[STATS_BUCKETS.length - 1] * 1000;
 }
 
+/** A caller limited to one proxy id (a sidecar credential): anything for another proxy gets 403 with `forbid(what)`. */
+export interface MeshScope {
+  proxy: string;
+  forbid: (what: string) => string;
+}
+
+function forbidden(res: http.ServerResponse, message: string): true {
+  const text = JSON.stringify({ error: message });
+  res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  return true;
+}
+
 /** Serves /api/v1/mesh/*; returns false for other paths. */
-export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<boolean> {
+export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, res: http.ServerResponse, url: URL, scope?: MeshScope): Promise<boolean> {
   const method = req.method ?? 'GET';
   if (method === 'GET' && url.pathname === '/api/v1/mesh/watch') {
-    feed.watch(url.searchParams.get('proxy') ?? 'anonymous', req, res);
+    const proxy = url.searchParams.get('proxy') ?? 'anonymous';
+    if (scope && proxy !== scope.proxy) return forbidden(res, scope.forbid(`the snapshot watch of proxy ${proxy}`));
+    feed.watch(proxy, req, res);
     return true;
   }
   if (method === 'GET' && url.pathname === '/api/v1/mesh/top') {
@@ -306,6 +321,7 @@ export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, r
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"expected {\\"service\\": string, \\"proxy\\": string}"}');
       return true;
     }
+    if (scope && proxy !== scope.proxy) return forbidden(res, scope.forbid(`an activation on behalf of proxy ${proxy}`));
     const text = JSON.stringify(feed.activate(service, proxy));
     res.writeHead(202, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
@@ -317,6 +333,7 @@ export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, r
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"expected {\\"proxy\\": string, \\"version\\": number}"}');
       return true;
     }
+    if (scope && body.proxy !== scope.proxy) return forbidden(res, scope.forbid(`an acknowledgement for proxy ${body.proxy}`));
     feed.ack(body.proxy, body.version);
     res.writeHead(204).end();
     return true;

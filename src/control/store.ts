@@ -1,6 +1,7 @@
 // The control plane's state in SQLite (WAL): desired state, revisions, instance records, events,
 // node cursors. Only the control plane opens this database; transactions stay short.
 import Database from 'better-sqlite3';
+import { renameSync, rmSync } from 'node:fs';
 import type { AgentEvent, InstanceObserved } from '../lib/agent-protocol.js';
 import type { DesiredState, InstanceTemplate } from '../plan/index.js';
 
@@ -92,15 +93,62 @@ interface NodeRow {
 const MAX_EVENTS = 20_000;
 const MAX_STOPPED_INSTANCES = 500;
 
+/** The state database cannot be used (truncated, overwritten, not SQLite): what is wrong and how to recover. */
+export class StateCorruptError extends Error {
+  readonly code = 'BERTH_E_STATE_CORRUPT';
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+    readonly backup: string | undefined,
+  ) {
+    super(
+      `the state database ${path} is damaged (${detail}). ` +
+        (backup ? `Restore the last good copy the control plane kept (${backup}) with \`berth up --restore-backup\`, or start` : 'Start') +
+        ' afresh with `berth down --force` (stops every process of the app and moves the damaged database aside) and then `berth up`.',
+    );
+  }
+}
+
+const isSqliteError = (err: unknown): err is Error & { code: string } => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_');
+};
+
 export class Store {
   private readonly db: Database.Database;
+  /** total_changes() when the last backup was taken (a backup is skipped when nothing changed). */
+  private backedUpAt = -1;
 
-  constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 2000');
-    this.db.exec(SCHEMA);
+  /** Opens (or creates) the state database; a damaged one throws StateCorruptError naming `backup` if it exists. */
+  constructor(path: string, backup?: string) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('busy_timeout = 2000');
+      // A damaged file may open fine and fail later: check it once, before anything reads it.
+      const check = this.db.pragma('quick_check', { simple: true }) as string;
+      if (check !== 'ok') throw new StateCorruptError(path, `integrity check: ${check}`, backup);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      if (isSqliteError(err)) throw new StateCorruptError(path, `${err.code}: ${err.message}`, backup);
+      throw err;
+    }
+  }
+
+  /**
+   * Copies the database to `dest` (atomically: VACUUM INTO a temp file, then rename) unless nothing
+   * changed since the last copy. The control plane keeps this as its last good state.
+   */
+  backup(dest: string): boolean {
+    const changes = (this.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    if (changes === this.backedUpAt) return false;
+    const tmp = `${dest}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
+    this.db.prepare('VACUUM INTO ?').run(tmp);
+    renameSync(tmp, dest);
+    this.backedUpAt = changes;
+    return true;
   }
 
   close(): void {

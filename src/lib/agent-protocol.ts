@@ -39,6 +39,8 @@ export interface ProcessTemplate {
   memoryMiB?: number;
   /** Sidecars that carry the instance's traffic (the mesh proxy): the instance is ready only while this sidecar accepts TCP connections on HOST:listenPort. */
   listenPort?: number;
+  /** OS user to run as (a name or uid[:gid], lib/users.ts); absent: the agent's own user. Platform sidecars never have one. */
+  user?: string;
 }
 
 export interface RestartConfig {

@@ -1,10 +1,13 @@
 // Machine-wide allocation of address blocks: each Berth application on this machine gets its own
 // slot S, and its instances live at 127.<node>.<S>.<i>. Claims are files in a per-user registry
 // folder naming the owner's state dir; a claim whose owner no longer holds the same slot is stale.
+// Claiming runs under a machine-wide lock (see process-lock.ts): without it two claimers could both
+// judge a claim stale, one replace it, and the other delete the fresh claim and take the same slot.
 import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from './files.js';
+import { lockName, waitProcessLock } from './process-lock.js';
 
 const MAX_SLOT = 250;
 
@@ -21,10 +24,18 @@ function ownerHolds(owner: string, slot: number): boolean {
 }
 
 /** The app's slot: the one recorded in `<stateDir>/slot` if still ours, else the lowest free one. */
-export function claimAppSlot(stateDir: string): number {
-  const owner = resolve(stateDir);
+export async function claimAppSlot(stateDir: string): Promise<number> {
   const registry = slotRegistryDir();
-  mkdirSync(registry, { recursive: true });
+  mkdirSync(registry, { recursive: true, mode: 0o700 });
+  const lock = await waitProcessLock(lockName('slots', registry), 10_000, `the address block registry lock (${registry})`);
+  try {
+    return claimLocked(resolve(stateDir), registry);
+  } finally {
+    lock.close();
+  }
+}
+
+function claimLocked(owner: string, registry: string): number {
   const recorded = (() => {
     try {
       return Number(readFileSync(join(owner, 'slot'), 'utf8').trim());
@@ -36,7 +47,7 @@ export function claimAppSlot(stateDir: string): number {
     try {
       if (readFileSync(join(registry, String(recorded)), 'utf8').trim() === owner) return recorded;
     } catch {
-      // no registry claim for the recorded slot: a free one is searched below
+      // no claim file for the recorded slot (or unreadable): claim afresh below
     }
   }
   for (let slot = 1; slot <= MAX_SLOT; slot++) {
@@ -53,7 +64,7 @@ export function claimAppSlot(stateDir: string): number {
         try {
           holder = readFileSync(claim, 'utf8').trim();
         } catch {
-          // the claim vanished meanwhile (its owner released it): the loop tries again
+          // vanished since the failed create: the next attempt creates it
         }
         if (holder === owner) {
           writeFileAtomic(join(owner, 'slot'), String(slot) + '\n');
@@ -63,7 +74,7 @@ export function claimAppSlot(stateDir: string): number {
         try {
           unlinkSync(claim); // stale: its owner is gone or moved on
         } catch {
-          // another claimer removed the stale claim first: the loop tries again
+          // already gone: the next attempt creates it
         }
       }
     }
@@ -79,6 +90,6 @@ export function releaseAppSlot(stateDir: string): void {
     const claim = join(slotRegistryDir(), String(slot));
     if (readFileSync(claim, 'utf8').trim() === owner) unlinkSync(claim);
   } catch {
-    // nothing recorded or already released: releasing is idempotent
+    // no slot recorded or no claim left: nothing to release
   }
 }

@@ -5,10 +5,10 @@ export const stateLayout = (stateDir: string) => ({
   root: stateDir,
   token: join(stateDir, 'token'),
   db: join(stateDir, 'state.db'),
+  /** The control plane's copy of its last good state (at start, every minute when changed, at exit). */
+  dbBackup: join(stateDir, 'state.db.backup'),
   controlInfo: join(stateDir, 'control.json'),
   controlPid: join(stateDir, 'control.pid'),
-  /** Unix socket held by the running control plane (see lib/process-lock.ts). */
-  controlLock: join(stateDir, 'control.lock'),
   controlLog: join(stateDir, 'control.log'),
   slot: join(stateDir, 'slot'),
   logs: join(stateDir, 'logs'),
@@ -23,3 +23,6 @@ export interface ControlInfo {
   port: number;
   app: string;
 }
+
+/** Starts the control plane's last line in control.log when it cannot start for a reason the user must act on (`berth up` prints that line). */
+export const FATAL_PREFIX = 'berth-control: fatal: ';

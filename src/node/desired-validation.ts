@@ -56,6 +56,7 @@ function template(v: unknown, path: string): ProcessTemplate {
   const t: ProcessTemplate = { name: str(o, 'name', path), argv: stringArray(o.argv, `${path}.argv`, true), cwd: str(o, 'cwd', path), env: env as Record<string, string> };
   if (o.memoryMiB !== undefined && o.memoryMiB !== null) t.memoryMiB = num(o, 'memoryMiB', path, { min: 1 });
   if (o.listenPort !== undefined && o.listenPort !== null) t.listenPort = port(o, 'listenPort', path);
+  if (o.user !== undefined && o.user !== null) t.user = str(o, 'user', path);
   return t;
 }
 

@@ -3,6 +3,7 @@
 // Runs until POST /shutdown, SIGTERM or SIGINT, each of which stops every instance gracefully and exits 0.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { PRIVATE_UMASK } from '../lib/private-dir.js';
 import { startAgent } from './agent.js';
 import { startHeartbeat } from './heartbeat.js';
 import { installCrashPolicy } from './crash-policy.js';
@@ -20,6 +21,7 @@ function positiveInt(value: string | undefined, name: string): number | undefine
 }
 
 async function main(): Promise<void> {
+  process.umask(PRIVATE_UMASK); // capture logs, events, buffers under .berth/ are the owner's only (docs/security.md)
   let values;
   try {
     ({ values } = parseArgs({

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ProcessExit, ProcessObserved, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
 import { groupHasLiveMembers, killGroup, readProcStat } from '../lib/proc.js';
+import { resolveUser } from '../lib/users.js';
 import { ranLongEnoughToReset, restartDelaySeconds, shouldRestart } from './backoff.js';
 import { LogFile, type LogRotation } from './log-file.js';
 
@@ -195,7 +196,8 @@ export class SupervisedProcess {
     let child: ChildProcess;
     const [file, ...args] = t.argv;
     try {
-      child = spawn(file ?? '', args, { cwd: t.cwd, env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const ids = t.user !== undefined ? resolveUser(t.user) : {}; // `user:` (docs/security.md); an unknown user fails the start with its message
+      child = spawn(file ?? '', args, { cwd: t.cwd, env: this.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...ids });
     } catch (err) {
       // Synchronous spawn failure (e.g. invalid argument): treat like a failed start.
       this.startedAtMono = performance.now();

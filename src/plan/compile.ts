@@ -86,7 +86,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
   const deployment = variant ? variantDeploymentName(name, variant.name) : name;
   const cwd = resolveDir(opts.dir, svc.cwd);
   const env = serviceEnv(app, name, svc, opts.dir);
-  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env };
+  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env, ...(svc.user !== undefined ? { user: svc.user } : {}) };
   const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env });
   Object.assign(env, platform.appEnv);
   const appPort = platform.appEnv.PORT !== undefined ? Number(platform.appEnv.PORT) : svc.port;
@@ -97,6 +97,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
       argv: splitCommand(s.run),
       cwd: resolveDir(cwd, s.cwd),
       env: { ...env, ...s.env },
+      ...(svc.user !== undefined ? { user: svc.user } : {}),
     })),
   ];
   const template: InstanceTemplate = {

@@ -4,8 +4,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
+import { controlLockName, isLockHeld } from '../../src/lib/process-lock.js';
 import { berth, berthOk, portBlock, ps, spawnBerth, tempApp, waitFor } from './harness/berth.js';
 
 const appJs = `import http from 'node:http';
@@ -30,17 +30,6 @@ function processesIn(dir: string): number[] {
 }
 
 /** True when a live process listens on the Unix socket lock at `path` (the control plane holds it while it lives). */
-function lockHeld(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 test('down with a pending instance (nodeSelector matches no node) is immediate and leaves no ghost rows', async () => {
   const port = portBlock();
   const dir = tempApp({
@@ -88,7 +77,7 @@ test('down during up is immediate and final: up reports it clearly, the app neve
   // starting (its lock held), control plane announced, instances created.
   const moments: [string, () => boolean | Promise<boolean>][] = [
     ['right after up was started', () => true],
-    ['control plane starting', () => lockHeld(join(stateDir, 'control.lock'))],
+    ['control plane starting', () => isLockHeld(controlLockName(stateDir))],
     ['control plane announced', () => existsSync(join(stateDir, 'control.json'))],
     ['instances created', async () => existsSync(join(stateDir, 'control.json')) && (await ps(dir).catch(() => [])).length > 0],
   ];

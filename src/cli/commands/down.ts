@@ -8,9 +8,10 @@ import { readJsonFile, readToken } from '../../lib/files.js';
 import { requestJson } from '../../lib/http.js';
 import { bumpDownEpoch } from '../../lib/down-epoch.js';
 import { groupLeftAlive } from '../../lib/fence.js';
-import { isLockHeld } from '../../lib/process-lock.js';
+import { controlLockName, isLockHeld } from '../../lib/process-lock.js';
 import { isProcessAlive, killGroup } from '../../lib/proc.js';
 import { releaseAppSlot } from '../../lib/slots.js';
+import { setStateDbAside } from '../../lib/state-recovery.js';
 import type { ControlInfo } from '../../lib/state-dir.js';
 import { controlClient, resolveContext, sleep, type Context } from '../context.js';
 import { errors } from '../errors.js';
@@ -54,7 +55,7 @@ async function startingControl(ctx: Context, deadline: number): Promise<ReturnTy
   while (performance.now() < deadline) {
     const c = controlClient(ctx);
     if (c) return c;
-    if (!(await isLockHeld(ctx.layout.controlLock))) return undefined;
+    if (!(await isLockHeld(controlLockName(ctx.stateDir)))) return undefined;
     await sleep(25);
   }
   return undefined;
@@ -69,7 +70,7 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<boolean> 
   const deadline = performance.now() + timeoutS * 1000;
   if (ctx.specFile !== undefined || existsSync(ctx.stateDir)) bumpDownEpoch(ctx.stateDir);
   let c = controlClient(ctx);
-  const starting = !c && (await isLockHeld(ctx.layout.controlLock));
+  const starting = !c && (await isLockHeld(controlLockName(ctx.stateDir)));
   if (starting) c = await startingControl(ctx, Math.min(deadline, performance.now() + 20_000));
   // Processes known before asking: the control plane removes control.json just before it exits, so wait for its pid too.
   const before = appProcesses(ctx);
@@ -120,10 +121,15 @@ export async function stopApp(ctx: Context, timeoutS: number): Promise<boolean> 
   return ranBefore;
 }
 
-export async function down(o: { file?: string; timeout?: string }): Promise<void> {
+export async function down(o: { file?: string; timeout?: string; force?: boolean }): Promise<void> {
   const ctx = resolveContext(o.file, false);
   const timeoutS = Number(o.timeout ?? 60);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
   const ran = await stopApp(ctx, timeoutS);
   process.stdout.write(ran ? 'stopped: no process of the app is left\n' : 'nothing was running\n');
+  if (o.force) {
+    // Recovery from a damaged state database: nothing runs any more, so nothing has it open.
+    const aside = setStateDbAside(ctx.stateDir);
+    if (aside) process.stdout.write(`moved the state database aside to ${aside}: the next \`berth up\` starts afresh\n`);
+  }
 }

@@ -106,6 +106,10 @@ const palette = [cyan, green, yellow, red];
 export async function logs(service: string | undefined, o: LogOptions): Promise<void> {
   const ctx = resolveContext(o.file, false);
   const services = service ? service.split(',').filter(Boolean) : [];
+  // Names become paths under .berth/logs/ with --files: a name must not climb out of it.
+  for (const [what, name] of [...services.map((s) => ['service', s]), ['--instance', o.instance], ['--container', o.container]] as const)
+    if (name !== undefined && (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name) || name.includes('..')))
+      throw errors.usage(`${what}: "${name}" is not a name (names cannot contain "/", "\\" or "..")`, 'see `berth ps` for service, instance and process names');
   const since = parseTimeArg('--since', o.since);
   const until = parseTimeArg('--until', o.until);
   const tail = o.tail !== undefined ? Number(o.tail) : undefined;

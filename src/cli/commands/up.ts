@@ -1,17 +1,20 @@
 // `berth up` and `berth apply`: validate locally (nothing starts on an invalid spec), make sure the
 // control plane runs (it starts the node agent), apply, then wait and/or show live status.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { formatSpecErrors, loadSpec } from '../../contract/index.js';
-import { compile } from '../../plan/index.js';
+import { compile, type DesiredState } from '../../plan/index.js';
 import type { PsRow } from '../../control/index.js';
 import { readJsonFile } from '../../lib/files.js';
 import { downSinceProcessStart, readDownEpoch } from '../../lib/down-epoch.js';
 import { ensureToken } from '../../lib/token.js';
+import { securePrivateTree } from '../../lib/private-dir.js';
 import { subscribeSse } from '../../lib/http.js';
-import type { ControlInfo } from '../../lib/state-dir.js';
+import { describeHolder, findPortHolder, heldBy } from '../../lib/port-holder.js';
+import { FATAL_PREFIX, type ControlInfo } from '../../lib/state-dir.js';
+import { restoreStateBackup } from '../../lib/state-recovery.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
 import { errors } from '../errors.js';
 import { bold, cyan, dim, green, statusColor, table, age, useColor } from '../output.js';
@@ -26,6 +29,7 @@ interface UpOptions {
   wait?: boolean;
   timeout?: string;
   json?: boolean;
+  restoreBackup?: boolean;
 }
 
 interface ServiceStatus {
@@ -71,9 +75,9 @@ export async function ensureControlPlane(ctx: Context, downEpoch?: string): Prom
       // not answering: a control plane is started below
     }
   }
-  mkdirSync(ctx.stateDir, { recursive: true });
+  securePrivateTree(ctx.stateDir);
   ensureToken(ctx.layout.token);
-  const logFd = openSync(ctx.layout.controlLog, 'a');
+  const logFd = openSync(ctx.layout.controlLog, 'a', 0o600);
   const env = downEpoch === undefined ? process.env : { ...process.env, BERTH_DOWN_EPOCH: downEpoch };
   const child = spawn(process.execPath, [controlMain, '--state-dir', ctx.stateDir], { detached: true, stdio: ['ignore', logFd, logFd], env });
   closeSync(logFd);
@@ -93,10 +97,43 @@ export async function ensureControlPlane(ctx: Context, downEpoch?: string): Prom
         }
       }
     }
+    if (child.exitCode !== null && child.exitCode !== 0) {
+      // It said why (a damaged state database…): show that line instead of a bare "did not start".
+      const fatal = fatalLine(ctx.layout.controlLog);
+      if (fatal) throw errors.stateCorrupt(fatal);
+    }
     if (child.exitCode !== null && performance.now() > deadline - 15_000) break;
     await sleep(25);
   }
   throw errors.failed('the control plane did not start', `see ${ctx.layout.controlLog}`);
+}
+
+/** The control plane's fatal message (see FATAL_PREFIX) when it is the log's last line (an older one is not this start's). */
+function fatalLine(logFile: string): string | undefined {
+  try {
+    const line = readFileSync(logFile, 'utf8').trimEnd().split('\n').pop() ?? '';
+    return line.startsWith(FATAL_PREFIX) ? line.slice(FATAL_PREFIX.length) : undefined;
+  } catch {
+    return undefined; // no log yet: the generic message and its hint stand
+  }
+}
+
+/** `up --restore-backup`: puts the control plane's last good copy of state.db in place (only while no control plane runs). */
+async function restoreBackup(ctx: Context): Promise<void> {
+  const running = controlClient(ctx);
+  if (running) {
+    const answers = await running.get('/api/v1/healthz').then(
+      () => true,
+      () => false,
+    );
+    if (answers) throw errors.usage('the control plane is running: --restore-backup replaces the state database only while it is stopped', 'stop it with `berth down` first');
+  }
+  try {
+    const r = restoreStateBackup(ctx.stateDir);
+    process.stderr.write(`restored the state database from ${r.restoredFrom}${r.damagedAt ? `; the damaged one was moved to ${r.damagedAt}` : ''}\n`);
+  } catch (err) {
+    throw errors.failed((err as Error).message);
+  }
 }
 
 function reachable(port: number): Promise<boolean> {
@@ -115,8 +152,26 @@ function reachable(port: number): Promise<boolean> {
   });
 }
 
+/** The addresses this app serves on 127.0.0.1: every service port and the ingress port. */
+function specPorts(desired: DesiredState): { port: number; what: string }[] {
+  const out = new Map<number, string>();
+  for (const s of desired.services) if (s.port !== undefined && !out.has(s.port)) out.set(s.port, `service ${s.name.split('.')[0]}`);
+  const ingress = desired.mesh?.ingress?.port;
+  if (ingress !== undefined) out.set(ingress, 'the ingress');
+  return [...out].map(([port, what]) => ({ port, what }));
+}
+
+/** Refuses a port of the spec that a process outside this app listens on (another Berth app or anything else), naming it. */
+function checkPortsFree(stateDir: string, ports: { port: number; what: string }[]): void {
+  for (const { port, what } of ports) {
+    const holder = findPortHolder(port);
+    if (holder && !heldBy(holder, stateDir))
+      throw errors.portInUse(`port ${port} (${what}) is already in use by ${describeHolder(holder)}`, `stop that process or change the port in the spec; this app cannot serve 127.0.0.1:${port} while it listens there`);
+  }
+}
+
 /** True when every service has its desired number of ready instances of its current revision, nothing is stopping, and every service address accepts connections. */
-async function allReady(c: ControlClient): Promise<{ done: boolean; summary: string }> {
+async function allReady(c: ControlClient, guard?: PortGuard): Promise<{ done: boolean; summary: string }> {
   const [status, rows] = await Promise.all([c.get<Status>('/api/v1/status'), c.get<PsRow[]>('/api/v1/instances')]);
   let done = true;
   const parts: string[] = [];
@@ -127,6 +182,8 @@ async function allReady(c: ControlClient): Promise<{ done: boolean; summary: str
     parts.push(`${s.name} ${current}/${s.replicas}`);
   }
   if (done) for (const s of status.services) if (s.port !== null && s.replicas > 0 && !(await reachable(s.port))) done = false;
+  // Reachable is not enough: another process on the port answers too. Ours, or the wait fails now.
+  if (guard) checkPortsFree(guard.stateDir, guard.ports);
   // The mesh: the gateway and every ready instance's sidecar must route with the current endpoints.
   if (done) {
     const mesh = await c.get<{ synced: boolean; pending: string[] }>('/api/v1/mesh/status').catch(() => undefined);
@@ -138,13 +195,19 @@ async function allReady(c: ControlClient): Promise<{ done: boolean; summary: str
   return { done, summary: parts.join(', ') };
 }
 
-async function waitAllReady(c: ControlClient, timeoutS: number): Promise<void> {
+/** What `--wait` checks besides readiness: that this app's listeners, not someone else's, hold its ports. */
+interface PortGuard {
+  stateDir: string;
+  ports: { port: number; what: string }[];
+}
+
+async function waitAllReady(c: ControlClient, timeoutS: number, guard?: PortGuard): Promise<void> {
   const deadline = performance.now() + timeoutS * 1000;
   const tty = process.stderr.isTTY;
   const started = performance.now();
   let last = '';
   while (performance.now() < deadline) {
-    const { done, summary } = await allReady(c);
+    const { done, summary } = await allReady(c, guard);
     if (done) {
       if (tty) process.stderr.write('\r\x1b[K');
       return;
@@ -176,12 +239,15 @@ function printAddresses(status: Status): void {
 
 /**
  * Compiles here (the spec tools are loaded already) and sends the desired state: the control plane never loads them.
- * `downEpoch`: the `berth down` epoch this command began under; the control plane refuses the apply if a later down ran.
+ * A port another process holds refuses the spec before anything starts. `downEpoch`: the `berth down` epoch this
+ * command began under; the control plane refuses the apply if a later down ran.
  */
-async function applySpec(c: ControlClient, loaded: LoadedSpec, env: string | undefined, downEpoch: string): Promise<Change[]> {
+async function applySpec(ctx: Context, c: ControlClient, loaded: LoadedSpec, env: string | undefined, downEpoch: string): Promise<{ changes: Change[]; guard: PortGuard }> {
   const generations = await c.get<Record<string, number>>('/api/v1/restart-generations');
   const desired = compile(loaded.spec, { dir: loaded.dir, specFile: loaded.file, env, restartGenerations: generations });
-  return (await c.post<{ changes: Change[] }>('/api/v1/apply', { desired, downEpoch })).changes;
+  const guard = { stateDir: ctx.stateDir, ports: specPorts(desired) };
+  checkPortsFree(guard.stateDir, guard.ports);
+  return { changes: (await c.post<{ changes: Change[] }>('/api/v1/apply', { desired, downEpoch })).changes, guard };
 }
 
 /**
@@ -206,12 +272,13 @@ export async function up(o: UpOptions): Promise<void> {
 }
 
 async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOptions): Promise<void> {
+  if (o.restoreBackup) await restoreBackup(ctx);
   const c = await ensureControlPlane(ctx, epoch);
-  const changes = await applySpec(c, loaded, o.env, epoch);
+  const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
   if (!o.json) printChanges(changes);
   const timeoutS = Number(o.timeout ?? 120);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
-  if (o.wait) await waitAllReady(c, timeoutS);
+  if (o.wait) await waitAllReady(c, timeoutS, guard);
   if (o.detach) {
     const status = await c.get<Status>('/api/v1/status');
     if (o.json) process.stdout.write(JSON.stringify(status) + '\n');
@@ -232,13 +299,13 @@ export async function apply(o: UpOptions): Promise<void> {
   const c = controlClient(ctx);
   if (!c) throw errors.notRunning(ctx.stateDir);
   await overtakenByDown(ctx, 'apply', epoch, async () => {
-    const changes = await applySpec(c, loaded, o.env, epoch);
+    const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
     if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
     else {
       printChanges(changes);
       if (changes.every((ch) => ch.change === 'unchanged')) process.stdout.write('no change\n');
     }
-    if (o.wait) await waitAllReady(c, Number(o.timeout ?? 120));
+    if (o.wait) await waitAllReady(c, Number(o.timeout ?? 120), guard);
   });
 }
 

@@ -2,9 +2,10 @@
 // (GET /api/v1/mesh/watch), persisted to a file so a restarted proxy serves before the control plane
 // is back. The control plane is found through the state directory on every reconnect (its port
 // changes when it restarts); while it is down the proxy keeps routing with what it has.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readJsonFile, readToken, writeJsonAtomic } from '../../lib/files.js';
+import { readJsonFile, writeJsonAtomic } from '../../lib/files.js';
+import { sidecarBearer } from '../../lib/sidecar-credential.js';
 import { requestJson, subscribeSse } from '../../lib/http.js';
 import type { MeshActivation, MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { MESH_RECONNECT_MAX_MS } from '../../lib/mesh-timing.js';
@@ -41,7 +42,7 @@ export class SnapshotClient {
       this.current = saved;
       this.opts.onSnapshot(saved);
       this.opts.log(`serving saved snapshot version ${saved.version} until the control plane answers`);
-    }
+    } else if (existsSync(this.file)) this.opts.log(`ignoring the saved snapshot ${this.file}: not a valid snapshot (truncated or garbage); waiting for the control plane`);
     void this.connect();
   }
 
@@ -55,7 +56,7 @@ export class SnapshotClient {
   async activate(service: string): Promise<void> {
     const layout = this.layout();
     const info = readJsonFile<ControlInfo>(layout.controlInfo);
-    const token = readToken(layout.token);
+    const token = sidecarBearer(layout.token);
     if (!info || !token) throw new Error('control plane not found');
     await requestJson<MeshActivation>({ port: info.port, token, timeoutMs: 5000 }, 'POST', '/api/v1/mesh/activate', { service, proxy: this.opts.proxyId });
   }
@@ -68,7 +69,7 @@ export class SnapshotClient {
     if (this.stopped) return;
     const layout = this.layout();
     const info = readJsonFile<ControlInfo>(layout.controlInfo);
-    const token = readToken(layout.token);
+    const token = sidecarBearer(layout.token);
     if (!info || !token) return this.retry('control plane not found');
     try {
       this.closeStream = await subscribeSse(

@@ -1,7 +1,7 @@
 // Test harness for the whole platform: copies an example to a temp dir with unique ports, runs the
 // real `berth` CLI as a child process, and waits on conditions with deadlines (never bare sleeps).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,25 @@ export function portBlock(n = 5): number {
   throw new Error('no free port block: every block under 20000–30000 is claimed by a live test process');
 }
 
+/**
+ * When the tests run as root, Berth runs apps as `nobody` by default (docs/security.md): the app's
+ * folder is handed to that user, as a deployment would give an app its own directory, so apps can
+ * read their code and write their files. (Test-only: in real use keep the spec's folder, which holds
+ * .berth/, your own and give the app a `cwd:` it owns.)
+ */
+export function giveToAppUser(dir: string): string {
+  if (process.getuid?.() !== 0) return dir;
+  const [uid, gid] = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))?.split(':').slice(2, 4).map(Number) ?? [65534, 65534];
+  const visit = (p: string) => {
+    const st = lstatSync(p);
+    if (st.isSymbolicLink() || p.endsWith('/.berth')) return;
+    chownSync(p, uid, gid);
+    if (st.isDirectory()) for (const n of readdirSync(p)) visit(join(p, n));
+  };
+  visit(dir);
+  return dir;
+}
+
 /** Copies examples/shop to a temp dir, moving its ports 8080/8081/8082 to base, base+1, base+2. */
 export function copyShop(): { dir: string; web: number; orders: number; inventory: number } {
   const dir = mkdtempSync(join(tmpdir(), 'berth-shop-'));
@@ -136,6 +155,7 @@ export function copyShop(): { dir: string; web: number; orders: number; inventor
   const file = join(dir, 'berth.yaml');
   const text = readFileSync(file, 'utf8').replace(/\b8080\b/g, String(base)).replace(/\b8081\b/g, String(base + 1)).replace(/\b8082\b/g, String(base + 2));
   writeFileSync(file, text);
+  giveToAppUser(dir);
   return { dir, web: base, orders: base + 1, inventory: base + 2 };
 }
 
@@ -143,7 +163,7 @@ export function copyShop(): { dir: string; web: number; orders: number; inventor
 export function tempApp(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'berth-app-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
+  return giveToAppUser(dir);
 }
 
 export interface HttpReply {

@@ -4,6 +4,7 @@
 // while it is down, send() rejects as retryable and the pipeline holds its position.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sidecarBearer } from '../../../lib/sidecar-credential.js';
 import { recordJson } from '../enrich.js';
 import type { LogRecord } from '../record.js';
 import { encodeAll, TextBodyEncoder } from './encode.js';
@@ -26,7 +27,7 @@ export class EmbeddedStoreSink implements LogSink {
     let token: string;
     try {
       port = (JSON.parse(readFileSync(join(this.stateDir, 'control.json'), 'utf8')) as { port: number }).port;
-      token = readFileSync(join(this.stateDir, 'token'), 'utf8').trim();
+      token = sidecarBearer(join(this.stateDir, 'token')) ?? ''; // its instance's scoped credential (lib/sidecar-credential.ts)
     } catch {
       throw new SinkError('control plane not running (no control.json)', true);
     }
