@@ -2,7 +2,8 @@
 // One application runs four listening styles with 3 replicas each — node:http `listen(PORT)` (all
 // addresses, as Express and the Dapr JS SDK's DaprServer do), `listen(PORT, 'localhost')`,
 // `listen(PORT, '::')` and Python's http.server on ('', PORT) — next to a second application whose
-// service uses the same spec port (and binds all addresses too). Both stay under load through the
+// app binds all addresses too (its service has a spec port of its own: the service address
+// 127.0.0.1:<spec port> of one app is refused to another, issue 12). Both stay under load through the
 // ingress and the service address while every service is restarted (rolling): 0 failed requests.
 // PORT is unique on the machine, kept across an app restart and a control-plane restart, released
 // when an instance goes; an app that listens on a fixed port of its own is reported, not ready.
@@ -102,7 +103,7 @@ ingress:
   routes:
     - to: all
 services:
-${service('all', 'node app.mjs', specPort(0), { BIND: 'all' }, '/ready')}${service('fixed', 'node fixed.mjs', base + 8, { FIXED: String(fixed) }, undefined, 1)}`,
+${service('all', 'node app.mjs', base + 9, { BIND: 'all' }, '/ready')}${service('fixed', 'node fixed.mjs', base + 8, { FIXED: String(fixed) }, undefined, 1)}`,
   });
   after(async () => {
     await Promise.all([berth(a, ['down']), berth(b, ['down'])]);
@@ -120,7 +121,7 @@ ${service('all', 'node app.mjs', specPort(0), { BIND: 'all' }, '/ready')}${servi
     return rows.length === n && rows.every((r) => r.ready && r.pid !== null && r.revision !== not) ? rows : undefined;
   };
 
-  test('every listening style runs 3 replicas beside another app on the same spec port; a rolling restart under load fails no request', async () => {
+  test('every listening style runs 3 replicas beside another app that binds all addresses too; a rolling restart under load fails no request', async () => {
     await berthOk(a, ['up', '-d', '--wait', '--timeout', '60'], { timeoutMs: 90_000 });
     // B's `fixed` never becomes ready, so B is not waited for; its `all` is.
     await berthOk(b, ['up', '-d']);
