@@ -32,6 +32,8 @@ export interface LogAgentOptions {
   /** How often status.json is rewritten (default 1000 ms). */
   statusMs?: number;
   log?: (msg: string) => void;
+  /** The pipeline cannot go on (see PipelineOptions.onFatal); main.ts exits so the agent is restarted. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningLogAgent {
@@ -72,8 +74,12 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
       log: o.log,
     });
   });
-  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, o.pipeline);
-  void pipeline.start();
+  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, { ...o.pipeline, onFatal: o.onFatal ?? o.pipeline?.onFatal });
+  pipeline.start().catch((err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(`berth-logs: the pipeline stopped: ${e.stack ?? e.message}\n`);
+    (o.onFatal ?? o.pipeline?.onFatal)?.(e);
+  });
 
   const status = (): Record<string, unknown> => ({
     pid: process.pid,

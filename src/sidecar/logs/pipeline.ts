@@ -13,6 +13,12 @@ export interface PipelineOptions {
   maxBatchesInFlight?: number;
   /** Checkpoint writes are coalesced to at most one per this many ms (default 200). */
   checkpointEveryMs?: number;
+  /**
+   * A batch could not be handed to a sink (a defect, not a sink outage: those are retried inside
+   * Delivery). Reading stops, the batch and everything after it stay uncheckpointed; the agent
+   * process exits so its supervisor restarts it from the checkpoint. Default: log only.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface PipelineStats {
@@ -36,6 +42,8 @@ export class Pipeline {
   private progress: (() => void) | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
+  /** Set once a batch failed for good (see fail()). */
+  failed: Error | undefined;
 
   constructor(
     private readonly tailer: Tailer,
@@ -87,7 +95,13 @@ export class Pipeline {
         await Promise.race([this.tailer.waitForData(), this.waitForProgress(1000)]);
         continue;
       }
-      this.dispatch(lines);
+      try {
+        this.dispatch(lines);
+      } catch (err) {
+        // A record or sink writer threw: same as a failed batch (nothing of it is checkpointed).
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+        break;
+      }
       // Let I/O callbacks (acks, fs events) run between batches.
       await new Promise<void>((r) => setImmediate(r));
     }
@@ -122,10 +136,28 @@ export class Pipeline {
     this.stats.batches++;
     const entry: InFlight = { commits, done: false };
     this.inFlight.push(entry);
-    void Promise.all(writers.map((w) => w.end())).then(() => {
-      entry.done = true;
-      this.commitInOrder();
-    });
+    // Promise.resolve().then: a writer that throws instead of rejecting is caught the same way.
+    Promise.resolve()
+      .then(() => Promise.all(writers.map((w) => w.end())))
+      .then(
+        () => {
+          entry.done = true;
+          this.commitInOrder();
+        },
+        (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))),
+      )
+      .catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /** A batch failed for good: stop reading and never checkpoint past it (see PipelineOptions.onFatal). */
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.stopped = true;
+    this.draining = false;
+    this.notify();
+    process.stderr.write(`berth-logs: a batch could not be handed to the sinks: ${err.stack ?? err.message}\n`);
+    this.opts.onFatal?.(err);
   }
 
   private commitInOrder(): void {
