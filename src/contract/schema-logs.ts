@@ -94,6 +94,16 @@ export const LogSinkSpec = z
         port: z.number().int().min(1).max(65535).default(514),
         protocol: z.enum(['tcp', 'udp']).default('tcp').describe('tcp (octet-counted framing, RFC 6587) or udp.'),
         facility: z.number().int().min(0).max(23).default(1).describe('Syslog facility number (1 = user).'),
+        structuredDataId: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,32}$/, { message: 'must be 1–32 printable ASCII characters' })
+          .refine((s) => /^[^=\]" @]+@\d+(\.\d+)*$/.test(s), {
+            message: 'must be name@<private enterprise number> (e.g. berth@12345): RFC 5424 reserves names without @ for IANA-registered ones',
+          })
+          .optional()
+          .describe(
+            'SD-ID of a structured-data element with app, instance, revision, record id and level, e.g. berth@<your IANA private enterprise number>. Default: no structured data (service, instance and stream travel in APP-NAME, PROCID and MSGID).',
+          ),
       })
       .describe('Syslog RFC 5424.'),
   ])

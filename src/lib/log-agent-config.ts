@@ -38,6 +38,8 @@ export interface LogSinkConfig {
   port?: number;
   protocol?: 'tcp' | 'udp';
   facility?: number;
+  /** SD-ID (`name@<private enterprise number>`) of the element carrying app, instance, revision, id, level. */
+  structuredDataId?: string;
 }
 
 export interface LogAgentConfig {
