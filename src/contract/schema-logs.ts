@@ -132,6 +132,12 @@ export const Logs = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Run the log agent beside each instance.'),
     files: z.array(z.string().min(1)).default([]).describe("Extra log files to collect: globs relative to the service's cwd (e.g. logs/*.log)."),
+    decompress: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Read gzip-compressed files matched by `files` (e.g. logrotate\'s app.log.2.gz), decompressed once. Compressed files (gzip, bzip2, xz, zstd, recognised by their first bytes) are skipped otherwise.',
+      ),
     multiline: LogMultiline.optional(),
     parsers: z.array(LogParser).default([]).describe('Parsers tried in order on each line.'),
     maxLineBytes: z.number().int().min(256).default(1024 * 1024).describe('Longer lines are truncated while streaming (marked and counted).'),

@@ -58,6 +58,9 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
     checkpoints,
     pollMs: o.pollMs,
     noWatch: o.noWatch,
+    decompress: cfg.decompress,
+    decompressDir: join(o.workDir, 'decompressed'),
+    log: o.log,
   });
   const builder = new RecordBuilder(o.identity, cfg.parsers.map(makeParser));
   const sinkCtx = { stateDir: o.stateDir, cwd: cfg.cwd, hostname: hostname() };

@@ -5,6 +5,7 @@
 // renames. Wakes on fs.watch (inotify) where it can, and polls otherwise.
 import { closeSync, fstatSync, openSync, readdirSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { compressionOf, Decompressor, type Compression } from './compressed.js';
 import { CriJoiner, parseCri } from './cri.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { fingerprintOf } from './fingerprint.js';
@@ -30,6 +31,11 @@ export interface TailerOptions {
   pollMs?: number;
   /** Force polling (no fs.watch). */
   noWatch?: boolean;
+  /** Read gzip files (decompressed once into `decompressDir`); otherwise compressed files are skipped. */
+  decompress?: boolean;
+  /** Where decompressed copies are made (required with `decompress`). */
+  decompressDir?: string;
+  log?: (msg: string) => void;
 }
 
 /** A line ready for parsing, with what is needed to checkpoint it once acknowledged. */
@@ -50,6 +56,9 @@ interface Candidate {
   key: string;
   /** Rotation generation: 0 for the live file, N for name.N (read higher first). */
   generation: number;
+  /** For a decompressed copy: the compressed file's name (what records say) and its identity. */
+  label?: string;
+  copyId?: string;
 }
 
 class Source {
@@ -61,6 +70,8 @@ class Source {
   multiline = new Map<string, MultilineJoiner>();
   seenInScan = true;
   atEofSince: number | undefined;
+  /** Name records carry when it differs from `path` (a decompressed copy: the compressed file). */
+  label: string | undefined;
 
   constructor(
     readonly key: string,
@@ -81,8 +92,9 @@ class Source {
   /** One object per path (not per line). */
   get meta(): SourceMeta {
     const m = this.cachedMeta;
-    if (m !== undefined && m.file === this.path) return m;
-    return (this.cachedMeta = { key: this.key, file: this.path, process: this.process });
+    const file = this.label ?? this.path;
+    if (m !== undefined && m.file === file) return m;
+    return (this.cachedMeta = { key: this.key, file, process: this.process });
   }
 
   /** Earliest file offset still held in a joiner (uncommittable yet). */
@@ -119,6 +131,8 @@ export interface TailerStats {
   truncatedLines: number;
   rotationsFollowed: number;
   truncationsSeen: number;
+  /** Compressed files matched by a glob and not read (see compressed.ts). */
+  compressedSkipped: number;
   watching: boolean;
 }
 
@@ -130,10 +144,13 @@ export class Tailer {
   private wake: (() => void) | undefined;
   private lastScan = 0;
   private changed = true;
-  readonly stats: TailerStats = { sources: 0, truncatedLines: 0, rotationsFollowed: 0, truncationsSeen: 0, watching: false };
+  readonly stats: TailerStats = { sources: 0, truncatedLines: 0, rotationsFollowed: 0, truncationsSeen: 0, compressedSkipped: 0, watching: false };
+  private readonly skipped = new Set<string>();
+  private readonly decompressor: Decompressor | undefined;
 
   constructor(private readonly opts: TailerOptions) {
     this.chunkBytes = opts.chunkBytes ?? 256 * 1024;
+    if (opts.decompress && opts.decompressDir) this.decompressor = new Decompressor(opts.decompressDir, () => this.poke(), opts.log ?? (() => {}));
     if (!opts.noWatch) this.startWatching();
   }
 
@@ -184,8 +201,9 @@ export class Tailer {
 
   private discover(): Candidate[] {
     const out: Candidate[] = [];
-    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number): void => {
+    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number, copyOf?: { label: string; id: string }): void => {
       let fd: number;
+      let copy: { path: string; label: string; id: string } | undefined;
       try {
         fd = openSync(path, 'r');
       } catch {
@@ -194,10 +212,16 @@ export class Tailer {
       try {
         const st = fstatSync(fd);
         if (!st.isFile() || st.size === 0) return;
+        const compression = kind === 'plain' && !copyOf ? compressionOf(fd) : undefined;
+        if (compression) {
+          copy = this.compressed(path, compression, st.ino, st.size);
+          return;
+        }
         const key = fingerprintOf(fd, this.scratch);
-        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation });
+        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation, ...(copyOf ? { label: copyOf.label, copyId: copyOf.id } : {}) });
       } finally {
         closeSync(fd);
+        if (copy) add(copy.path, kind, process, generation, { label: copy.label, id: copy.id });
       }
     };
     const dir = this.opts.captureDir;
@@ -229,12 +253,40 @@ export class Tailer {
     return out;
   }
 
+  /**
+   * A compressed file matched by a glob: its decompressed copy when `decompress` is on and it is gzip
+   * (once the copy is ready), else skipped (counted, and said once per file).
+   */
+  private compressed(path: string, compression: Compression, ino: number, size: number): { path: string; label: string; id: string } | undefined {
+    if (this.decompressor && compression === 'gzip') {
+      const id = Decompressor.id(path, ino, size);
+      const copy = this.decompressor.copyOf(id, path);
+      return copy ? { path: copy, label: path, id } : undefined;
+    }
+    if (!this.skipped.has(path)) {
+      this.skipped.add(path);
+      this.stats.compressedSkipped++;
+      const why = compression === 'gzip' ? 'set logs.decompress: true to read gzip files' : `${compression} files are not decompressed`;
+      this.opts.log?.(`skipping ${path}: ${compression}-compressed (${why})`);
+    }
+    return undefined;
+  }
+
   /** Re-discovers files and reconciles sources with them (rotation, copytruncate, truncation, new files). */
   scan(): void {
     const now = Date.now();
     this.lastScan = now;
     this.changed = false;
-    const cands = this.discover();
+    const cands = this.discover().filter((c) => {
+      // A decompressed copy whose every line is acknowledged is done with: removed, not read again.
+      if (c.copyId === undefined) return true;
+      const cp = this.opts.checkpoints.get(c.key);
+      if (cp && cp.offset >= c.size) {
+        this.decompressor?.finish(c.copyId);
+        return false;
+      }
+      return true;
+    });
     const byKey = new Map<string, Candidate[]>();
     for (const c of cands) {
       const list = byKey.get(c.key);
@@ -253,6 +305,7 @@ export class Tailer {
         if (onCurrent) {
           src.path = onCurrent.path;
           src.generation = onCurrent.generation;
+          src.label = onCurrent.label;
         }
         continue;
       }
@@ -262,6 +315,7 @@ export class Tailer {
         src.close();
         if (this.openSource(src, copy.path)) {
           src.generation = copy.generation;
+          src.label = copy.label;
           this.stats.rotationsFollowed++;
           continue;
         }
@@ -292,6 +346,7 @@ export class Tailer {
       }
       const c = list.find((x) => x.size >= offset) ?? best;
       const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
+      src.label = c.label;
       if (this.openSource(src, c.path)) this.sources.set(key, src);
     }
 
@@ -418,6 +473,7 @@ export class Tailer {
     this.watchers = [];
     for (const s of this.sources.values()) s.close();
     this.sources.clear();
+    this.decompressor?.close();
     this.poke();
   }
 }
