@@ -310,10 +310,15 @@ export class Tailer {
         continue;
       }
       // The open file shrank below our offset or now holds other content (copytruncate, truncation).
-      const copy = list.find((c) => c.ino !== src.ino && c.size >= src.readOffset);
+      // Another file with our fingerprint is the copy: read on there. It may end before our offset:
+      // copytruncate loses what the app wrote between its copy and its truncate, and we may have read
+      // some of that already; then the copy holds nothing new (continue at its end, never at 0).
+      const others = list.filter((c) => c.ino !== src.ino);
+      const copy = others.find((c) => c.size >= src.readOffset) ?? others.reduce<Candidate | undefined>((a, b) => (a === undefined || b.size > a.size ? b : a), undefined);
       if (copy) {
         src.close();
         if (this.openSource(src, copy.path)) {
+          if (copy.size < src.readOffset) src.restartAt(copy.size);
           src.generation = copy.generation;
           src.label = copy.label;
           this.stats.rotationsFollowed++;
@@ -339,10 +344,17 @@ export class Tailer {
       const cp = this.opts.checkpoints.get(key);
       const best = list.reduce((a, b) => (b.size > a.size ? b : a));
       let offset = cp?.offset ?? 0;
-      if (offset > best.size) {
-        this.stats.truncationsSeen++;
-        offset = 0;
-        this.opts.checkpoints.reset(key, 0, best.path);
+      if (cp && offset > best.size) {
+        if (list.some((x) => x.path === cp.path)) {
+          // The file we read is shorter than what we read of it: truncated in place and rewritten
+          // (with the same first line). Start over.
+          this.stats.truncationsSeen++;
+          offset = 0;
+          this.opts.checkpoints.reset(key, 0, best.path);
+        } else {
+          // Only copies elsewhere (copytruncate) that end before our checkpoint: see the copy case above.
+          offset = best.size;
+        }
       }
       const c = list.find((x) => x.size >= offset) ?? best;
       const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
