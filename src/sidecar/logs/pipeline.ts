@@ -1,7 +1,7 @@
 // The agent's main loop: tail → build records (parse, enrich) → hand each batch to every sink's
 // delivery → advance checkpoints strictly in order once every sink accepted the batch. Stops
 // reading while a `block` sink is full or too much is in flight, so memory stays bounded.
-import type { CheckpointStore } from './checkpoints.js';
+import type { Checkpoints } from './checkpoints.js';
 import type { Delivery } from './delivery.js';
 import type { RecordBuilder } from './enrich.js';
 import type { Tailer, TailedLine } from './tailer.js';
@@ -29,8 +29,14 @@ export interface PipelineStats {
   blockedMs: number;
 }
 
+interface Commit {
+  offset: number;
+  path: string;
+  store: Checkpoints;
+}
+
 interface InFlight {
-  commits: Map<string, { offset: number; path: string }>;
+  commits: Map<string, Commit>;
   done: boolean;
 }
 
@@ -49,8 +55,10 @@ export class Pipeline {
     private readonly tailer: Tailer,
     private readonly builder: RecordBuilder,
     private readonly deliveries: Delivery[],
-    private readonly checkpoints: CheckpointStore,
+    private readonly checkpoints: Checkpoints,
     private readonly opts: PipelineOptions = {},
+    /** Checkpoints of the service's shared files (lines whose source is `shared`); default: `checkpoints`. */
+    private readonly sharedCheckpoints: Checkpoints = checkpoints,
   ) {}
 
   start(): Promise<void> {
@@ -90,9 +98,10 @@ export class Pipeline {
       this.tailer.read(batchLines, lines);
       this.tailer.flushIdle(lines, this.draining);
       if (lines.length === 0) {
-        // Draining (stop requested): everything the files held has been read.
-        if (this.draining) break;
-        await Promise.race([this.tailer.waitForData(), this.waitForProgress(1000)]);
+        // Draining (stop requested): everything the files held has been read (once no reader lock
+        // is still being taken: its source would have lines to read).
+        if (this.draining && !this.tailer.settling) break;
+        await Promise.race([this.tailer.waitForData(), this.waitForProgress(this.draining ? 20 : 1000)]);
         continue;
       }
       try {
@@ -109,23 +118,24 @@ export class Pipeline {
 
   private dispatch(lines: TailedLine[]): void {
     const now = new Date().toISOString();
-    const commits = new Map<string, { offset: number; path: string }>();
+    const commits = new Map<string, Commit>();
     // Each record goes to every sink's writer as soon as it is built (and is garbage right after, for
     // sinks that encode record by record).
     const writers = this.deliveries.map((d) => d.writer());
     const nw = writers.length;
-    let c: { offset: number; path: string } | undefined;
+    let c: Commit | undefined;
     let cKey = '';
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i];
       const rec = this.builder.buildRecord(l.line, l.source, now);
       for (let w = 0; w < nw; w++) writers[w].add(rec);
       this.stats.bytesRead += l.line.bytes.length + 1;
-      const key = l.source.key;
+      const shared = l.source.shared === true;
+      const key = shared ? '\u0001' + l.source.key : l.source.key;
       if (c === undefined || key !== cKey) {
         c = commits.get(key);
         cKey = key;
-        if (!c) commits.set(key, (c = { offset: l.commitOffset, path: l.path }));
+        if (!c) commits.set(key, (c = { offset: l.commitOffset, path: l.path, store: shared ? this.sharedCheckpoints : this.checkpoints }));
       }
       if (c.offset < l.commitOffset) {
         c.offset = l.commitOffset;
@@ -164,7 +174,7 @@ export class Pipeline {
     let advanced = false;
     while (this.inFlight.length > 0 && this.inFlight[0].done) {
       const e = this.inFlight.shift() as InFlight;
-      for (const [key, c] of e.commits) this.checkpoints.advance(key, c.offset, c.path);
+      for (const [key, c] of e.commits) c.store.advance(key.charCodeAt(0) === 1 ? key.slice(1) : key, c.offset, c.path);
       this.stats.committedBatches++;
       advanced = true;
     }
@@ -180,6 +190,7 @@ export class Pipeline {
   private flushCheckpoints(): void {
     try {
       this.checkpoints.flush();
+      if (this.sharedCheckpoints !== this.checkpoints) this.sharedCheckpoints.flush();
     } catch (err) {
       process.stderr.write(`berth-logs: cannot write checkpoints: ${(err as Error).message}\n`);
     }

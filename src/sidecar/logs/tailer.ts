@@ -7,7 +7,9 @@ import { closeSync, fstatSync, openSync, readdirSync, readSync, watch, type FSWa
 import { join } from 'node:path';
 import { compressionOf, Decompressor, type Compression } from './compressed.js';
 import { CriJoiner, parseCri } from './cri.js';
-import type { CheckpointStore } from './checkpoints.js';
+import type { Checkpoints } from './checkpoints.js';
+import type { ReaderLocks } from './reader-lock.js';
+import type { SharedCheckpoints } from './shared-checkpoints.js';
 import { fingerprintOf } from './fingerprint.js';
 import { expandGlob, globBase } from './glob.js';
 import { BoundedLineSplitter, type SplitLine } from './line-splitter.js';
@@ -19,12 +21,20 @@ export interface TailerOptions {
   /** Directory of CRI capture files (`<process>.log`, `<process>.log.N`). */
   captureDir?: string;
   excludeProcesses: string[];
-  /** Plain-text globs (stream "file"). */
+  /** Plain-text globs (stream "file") of this instance's own files. */
   files: string[];
+  /**
+   * Plain-text globs of files that belong to the service (every instance may see them): read by one
+   * agent of the service at a time (the holder of the source's reader lock, when `locks` is given),
+   * checkpointed in `sharedCheckpoints`.
+   */
+  sharedFiles?: string[];
+  sharedCheckpoints?: SharedCheckpoints;
+  locks?: ReaderLocks;
   cwd: string;
   maxLineBytes: number;
   multiline?: MultilineConfig;
-  checkpoints: CheckpointStore;
+  checkpoints: Checkpoints;
   /** Read chunk size (default 256 KiB). */
   chunkBytes?: number;
   /** Poll interval in ms when fs.watch is unavailable (default 250); with fs.watch, a safety rescan runs every 4 × this. */
@@ -59,6 +69,8 @@ interface Candidate {
   /** For a decompressed copy: the compressed file's name (what records say) and its identity. */
   label?: string;
   copyId?: string;
+  /** Matched by a service-owned glob (see TailerOptions.sharedFiles). */
+  shared: boolean;
 }
 
 class Source {
@@ -81,6 +93,7 @@ class Source {
     public generation: number,
     offset: number,
     readonly maxLineBytes: number,
+    readonly shared = false,
   ) {
     this.readOffset = offset;
     this.splitter = new BoundedLineSplitter(kind === 'cri' ? maxLineBytes + 64 : maxLineBytes, offset);
@@ -94,7 +107,7 @@ class Source {
     const m = this.cachedMeta;
     const file = this.label ?? this.path;
     if (m !== undefined && m.file === file) return m;
-    return (this.cachedMeta = { key: this.key, file, process: this.process });
+    return (this.cachedMeta = this.shared ? { key: this.key, file, process: this.process, shared: true } : { key: this.key, file, process: this.process });
   }
 
   /** Earliest file offset still held in a joiner (uncommittable yet). */
@@ -161,7 +174,7 @@ export class Tailer {
   private startWatching(): void {
     const dirs = new Set<string>();
     if (this.opts.captureDir) dirs.add(this.opts.captureDir);
-    for (const g of this.opts.files) dirs.add(globBase(g, this.opts.cwd));
+    for (const g of [...this.opts.files, ...(this.opts.sharedFiles ?? [])]) dirs.add(globBase(g, this.opts.cwd));
     for (const d of dirs) {
       try {
         const w = watch(d, { persistent: false }, () => this.poke());
@@ -174,6 +187,16 @@ export class Tailer {
       }
     }
     this.stats.watching = this.watchers.length > 0 && this.watchers.length === dirs.size;
+  }
+
+  /** True while a reader lock is being taken: a source may be about to start (draining waits for it). */
+  get settling(): boolean {
+    return this.opts.locks?.pending ?? false;
+  }
+
+  /** Scans again at the next read (a reader lock was taken). */
+  rescan(): void {
+    this.poke();
   }
 
   private poke(): void {
@@ -201,7 +224,7 @@ export class Tailer {
 
   private discover(): Candidate[] {
     const out: Candidate[] = [];
-    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number, copyOf?: { label: string; id: string }): void => {
+    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number, shared = false, copyOf?: { label: string; id: string }): void => {
       let fd: number;
       let copy: { path: string; label: string; id: string } | undefined;
       try {
@@ -218,10 +241,10 @@ export class Tailer {
           return;
         }
         const key = fingerprintOf(fd, this.scratch);
-        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation, ...(copyOf ? { label: copyOf.label, copyId: copyOf.id } : {}) });
+        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation, shared, ...(copyOf ? { label: copyOf.label, copyId: copyOf.id } : {}) });
       } finally {
         closeSync(fd);
-        if (copy) add(copy.path, kind, process, generation, { label: copy.label, id: copy.id });
+        if (copy) add(copy.path, kind, process, generation, shared, { label: copy.label, id: copy.id });
       }
     };
     const dir = this.opts.captureDir;
@@ -237,16 +260,17 @@ export class Tailer {
       }
     }
     const seen = new Set<string>();
-    for (const g of this.opts.files) {
+    const globs = [...this.opts.files.map((g) => ({ g, shared: false })), ...(this.opts.sharedFiles ?? []).map((g) => ({ g, shared: true }))];
+    for (const { g, shared } of globs) {
       for (const p of expandGlob(g, this.opts.cwd)) {
         if (seen.has(p)) continue;
         seen.add(p);
-        add(p, 'plain', 'app', 0);
+        add(p, 'plain', 'app', 0, shared);
         // The usual rotated sibling: a copytruncate copy may live there even if the glob does not match it.
         const sib = `${p}.1`;
         if (!seen.has(sib)) {
           seen.add(sib);
-          add(sib, 'plain', 'app', 1);
+          add(sib, 'plain', 'app', 1, shared);
         }
       }
     }
@@ -280,7 +304,7 @@ export class Tailer {
     const cands = this.discover().filter((c) => {
       // A decompressed copy whose every line is acknowledged is done with: removed, not read again.
       if (c.copyId === undefined) return true;
-      const cp = this.opts.checkpoints.get(c.key);
+      const cp = this.store(c.shared).get(c.key);
       if (cp && cp.offset >= c.size) {
         this.decompressor?.finish(c.copyId);
         return false;
@@ -329,19 +353,26 @@ export class Tailer {
       if (st && fp === key) {
         // Truncated in place and rewritten with the same first line: start over from the head.
         src.restartAt(0);
-        this.opts.checkpoints.reset(key, 0, src.path);
+        this.store(src.shared).reset(key, 0, src.path);
         continue;
       }
       // Its content is gone: whatever the file holds now is a new source (found below by its own fingerprint).
       src.close();
       this.sources.delete(key);
-      this.opts.checkpoints.reset(key, 0, src.path);
+      this.store(src.shared).reset(key, 0, src.path);
     }
 
     // New sources: from their checkpoint if we have one (and the file still holds that much), else their head.
     for (const [key, list] of byKey) {
       if (this.sources.has(key)) continue;
-      const cp = this.opts.checkpoints.get(key);
+      const shared = list.some((x) => x.shared);
+      if (shared && this.opts.locks) {
+        // Another agent of the service may read it: only the holder of its reader lock does.
+        if (!this.opts.locks.holds(key)) continue;
+        this.opts.sharedCheckpoints?.reload(key);
+      }
+      const store = this.store(shared);
+      const cp = store.get(key);
       const best = list.reduce((a, b) => (b.size > a.size ? b : a));
       let offset = cp?.offset ?? 0;
       if (cp && offset > best.size) {
@@ -350,14 +381,14 @@ export class Tailer {
           // (with the same first line). Start over.
           this.stats.truncationsSeen++;
           offset = 0;
-          this.opts.checkpoints.reset(key, 0, best.path);
+          store.reset(key, 0, best.path);
         } else {
           // Only copies elsewhere (copytruncate) that end before our checkpoint: see the copy case above.
           offset = best.size;
         }
       }
       const c = list.find((x) => x.size >= offset) ?? best;
-      const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
+      const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes, shared);
       src.label = c.label;
       if (this.openSource(src, c.path)) this.sources.set(key, src);
     }
@@ -367,9 +398,25 @@ export class Tailer {
       if (!s.seenInScan && s.atEofSince !== undefined && now - s.atEofSince > 2000) {
         s.close();
         this.sources.delete(key);
+        if (s.shared && this.opts.locks) this.releaseShared(key);
       }
     }
     this.stats.sources = this.sources.size;
+  }
+
+  private store(shared: boolean): Checkpoints {
+    return (shared ? this.opts.sharedCheckpoints : undefined) ?? this.opts.checkpoints;
+  }
+
+  /** A shared source is gone from every matched path: its checkpoint is written, then its lock let go. */
+  private releaseShared(key: string): void {
+    try {
+      this.opts.sharedCheckpoints?.flush();
+    } catch {
+      // Keep the lock: no other agent must take the source over from an older checkpoint.
+      return;
+    }
+    this.opts.locks?.release(key);
   }
 
   private openSource(src: Source, path: string): boolean {
@@ -486,6 +533,7 @@ export class Tailer {
     for (const s of this.sources.values()) s.close();
     this.sources.clear();
     this.decompressor?.close();
+    this.opts.locks?.close();
     this.poke();
   }
 }
