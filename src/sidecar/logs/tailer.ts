@@ -372,7 +372,9 @@ export class Tailer {
         this.opts.sharedCheckpoints?.reload(key);
       }
       const store = this.store(shared);
-      const cp = store.get(key);
+      // Before files belonged to the service their checkpoints were the instance's: use one of those
+      // when the service has none yet (an upgraded agent resumes instead of re-reading from the head).
+      const cp = store.get(key) ?? (shared ? this.opts.checkpoints.get(key) : undefined);
       const best = list.reduce((a, b) => (b.size > a.size ? b : a));
       let offset = cp?.offset ?? 0;
       if (cp && offset > best.size) {
