@@ -94,6 +94,16 @@ export const LogSinkSpec = z
         port: z.number().int().min(1).max(65535).default(514),
         protocol: z.enum(['tcp', 'udp']).default('tcp').describe('tcp (octet-counted framing, RFC 6587) or udp.'),
         facility: z.number().int().min(0).max(23).default(1).describe('Syslog facility number (1 = user).'),
+        structuredDataId: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,32}$/, { message: 'must be 1–32 printable ASCII characters' })
+          .refine((s) => /^[^=\]" @]+@\d+(\.\d+)*$/.test(s), {
+            message: 'must be name@<private enterprise number> (e.g. berth@12345): RFC 5424 reserves names without @ for IANA-registered ones',
+          })
+          .optional()
+          .describe(
+            'SD-ID of a structured-data element with app, instance, revision, record id and level, e.g. berth@<your IANA private enterprise number>. Default: no structured data (service, instance and stream travel in APP-NAME, PROCID and MSGID).',
+          ),
       })
       .describe('Syslog RFC 5424.'),
   ])
@@ -122,6 +132,12 @@ export const Logs = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Run the log agent beside each instance.'),
     files: z.array(z.string().min(1)).default([]).describe("Extra log files to collect: globs relative to the service's cwd (e.g. logs/*.log)."),
+    decompress: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Read gzip-compressed files matched by `files` (e.g. logrotate\'s app.log.2.gz), decompressed once. Compressed files (gzip, bzip2, xz, zstd, recognised by their first bytes) are skipped otherwise.',
+      ),
     multiline: LogMultiline.optional(),
     parsers: z.array(LogParser).default([]).describe('Parsers tried in order on each line.'),
     maxLineBytes: z.number().int().min(256).default(1024 * 1024).describe('Longer lines are truncated while streaming (marked and counted).'),

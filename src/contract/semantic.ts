@@ -209,6 +209,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   checkNodes(data, services, errors, warnings);
   checkScale(services, errors);
   checkMesh(data, services, errors);
+  checkSharedLogFiles(services, warnings);
 
   // dependsOn cycles: report each cycle once, at the entry that closes it
   const state = new Map<string, 'visiting' | 'done'>();
@@ -239,6 +240,28 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   for (const n of names) if (!state.has(n)) visit(n);
 
   return { errors, warnings };
+}
+
+/**
+ * `logs.files` of a service with several instances: a path without ${BERTH_INSTANCE} is one file for
+ * the whole service (read once, records without an instance), which is rarely what replicas writing
+ * their own logs want.
+ */
+function checkSharedLogFiles(services: Record<string, unknown>, warnings: Problem[]): void {
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isPlainObject(svc) || !isPlainObject(svc.logs) || !Array.isArray(svc.logs.files)) continue;
+    const scaleMax = isPlainObject(svc.scale) && typeof svc.scale.max === 'number' ? svc.scale.max : 0;
+    const instances = Math.max(typeof svc.replicas === 'number' ? svc.replicas : 1, scaleMax);
+    if (instances <= 1) continue;
+    svc.logs.files.forEach((f, i) => {
+      if (typeof f !== 'string' || f.includes('${BERTH_INSTANCE}')) return;
+      warnings.push({
+        path: ['services', name, 'logs', 'files', i],
+        message: `\`${f}\` is shared by the ${instances} instances of \`${name}\`: it is read once for the service and its records name no instance`,
+        hint: 'if each instance writes its own file, put ${BERTH_INSTANCE} in its path (e.g. logs/app-${BERTH_INSTANCE}.log)',
+      });
+    });
+  }
 }
 
 /** Node names are unique; a nodeSelector that no declared node satisfies is a warning (instances would stay pending). */

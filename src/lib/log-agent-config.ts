@@ -38,6 +38,8 @@ export interface LogSinkConfig {
   port?: number;
   protocol?: 'tcp' | 'udp';
   facility?: number;
+  /** SD-ID (`name@<private enterprise number>`) of the element carrying app, instance, revision, id, level. */
+  structuredDataId?: string;
 }
 
 export interface LogAgentConfig {
@@ -47,6 +49,8 @@ export interface LogAgentConfig {
   excludeProcesses: string[];
   /** Globs (absolute, or relative to `cwd`). */
   files: string[];
+  /** Read gzip-compressed files matched by `files` (decompressed once); otherwise compressed files are skipped. */
+  decompress?: boolean;
   cwd: string;
   multiline?: { preset?: 'node' | 'java'; start?: string; timeoutMs: number };
   parsers: { type: 'json' | 'logfmt' | 'regex'; pattern?: string }[];

@@ -26,6 +26,8 @@ export const logsSidecar: SidecarBuilder = (ctx) => {
   const config: LogAgentConfig = {
     excludeProcesses: [LOG_AGENT_SIDECAR_NAME],
     files: logs.files,
+    // Only when set, so the configuration (and the revision hash) of existing specs is unchanged.
+    ...(logs.decompress ? { decompress: true } : {}),
     cwd,
     ...(logs.multiline ? { multiline: logs.multiline } : {}),
     parsers: logs.parsers,

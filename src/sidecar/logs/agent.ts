@@ -2,7 +2,7 @@
 // delivery per sink, the pipeline, and a status file (counters) beside the checkpoints.
 // main.ts runs it as the `berth-logs` process; tests and the benchmark run it in-process.
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LogAgentConfig } from '../../lib/log-agent-config.js';
 import { writeFileAtomic } from '../../lib/files.js';
 import { CheckpointStore } from './checkpoints.js';
@@ -14,6 +14,11 @@ import { compileRoute } from './route.js';
 import { createSink } from './sinks/index.js';
 import type { LogSink } from './sinks/sink.js';
 import { Tailer } from './tailer.js';
+import { ReaderLocks } from './reader-lock.js';
+import { SharedCheckpoints } from './shared-checkpoints.js';
+
+/** In a `logs.files` glob, makes the file this instance's own (expanded to the instance id). */
+const INSTANCE_VAR = '${BERTH_INSTANCE}';
 import type { BackoffOptions } from './retry.js';
 
 export interface LogAgentOptions {
@@ -23,6 +28,8 @@ export interface LogAgentOptions {
   stateDir: string;
   /** Where checkpoints, disk buffers and status live (e.g. `.berth/logs-agent/<instance>`). */
   workDir: string;
+  /** Checkpoints of the service's shared `logs.files` (default `<stateDir>/logs-files/<service>`). */
+  filesDir?: string;
   /** Pre-built sinks (tests, bench) used instead of config.sinks. */
   sinks?: LogSink[];
   pipeline?: PipelineOptions;
@@ -32,6 +39,8 @@ export interface LogAgentOptions {
   /** How often status.json is rewritten (default 1000 ms). */
   statusMs?: number;
   log?: (msg: string) => void;
+  /** The pipeline cannot go on (see PipelineOptions.onFatal); main.ts exits so the agent is restarted. */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningLogAgent {
@@ -46,17 +55,37 @@ export interface RunningLogAgent {
 export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
   const cfg = o.config;
   const checkpoints = new CheckpointStore(o.workDir);
+  // A glob naming ${BERTH_INSTANCE} is this instance's own; any other belongs to the service: one
+  // agent of the service reads each matched file (reader-lock.ts), checkpointed per service.
+  const own: string[] = [];
+  const shared: string[] = [];
+  for (const g of cfg.files) {
+    if (g.includes(INSTANCE_VAR)) own.push(g.split(INSTANCE_VAR).join(o.identity.instance));
+    else shared.push(g);
+  }
+  const filesDir = o.filesDir ?? join(o.stateDir, 'logs-files', o.identity.service);
+  const sharedCheckpoints = shared.length > 0 ? new SharedCheckpoints(filesDir) : undefined;
+  // The tailer scans again as soon as a reader lock is taken (it is built right below).
+  const late: { tailer?: Tailer } = {};
+  const locks = shared.length > 0 ? new ReaderLocks(`${resolve(o.stateDir)}\0${o.identity.app}\0${o.identity.service}`, () => late.tailer?.rescan(), o.log) : undefined;
   const tailer = new Tailer({
     captureDir: cfg.captureDir,
     excludeProcesses: cfg.excludeProcesses,
-    files: cfg.files,
+    files: own,
+    sharedFiles: shared,
+    sharedCheckpoints,
+    locks,
     cwd: cfg.cwd,
     maxLineBytes: cfg.maxLineBytes,
     multiline: cfg.multiline,
     checkpoints,
     pollMs: o.pollMs,
     noWatch: o.noWatch,
+    decompress: cfg.decompress,
+    decompressDir: join(o.workDir, 'decompressed'),
+    log: o.log,
   });
+  late.tailer = tailer;
   const builder = new RecordBuilder(o.identity, cfg.parsers.map(makeParser));
   const sinkCtx = { stateDir: o.stateDir, cwd: cfg.cwd, hostname: hostname() };
   const sinks = o.sinks ?? cfg.sinks.map((s) => createSink(s, sinkCtx));
@@ -72,8 +101,12 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
       log: o.log,
     });
   });
-  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, o.pipeline);
-  void pipeline.start();
+  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, { ...o.pipeline, onFatal: o.onFatal ?? o.pipeline?.onFatal }, sharedCheckpoints);
+  pipeline.start().catch((err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(`berth-logs: the pipeline stopped: ${e.stack ?? e.message}\n`);
+    (o.onFatal ?? o.pipeline?.onFatal)?.(e);
+  });
 
   const status = (): Record<string, unknown> => ({
     pid: process.pid,

@@ -14,7 +14,15 @@ export interface Checkpoint {
 
 const MAX_ENTRIES = 2000;
 
-export class CheckpointStore {
+/** What the tailer and the pipeline need of a checkpoint store. */
+export interface Checkpoints {
+  get(key: string): Checkpoint | undefined;
+  advance(key: string, offset: number, path: string): void;
+  reset(key: string, offset: number, path: string): void;
+  flush(): void;
+}
+
+export class CheckpointStore implements Checkpoints {
   private readonly file: string;
   private entries = new Map<string, Checkpoint>();
   private dirty = false;

@@ -3,9 +3,11 @@
 // policy: `block` (the pipeline stops reading until there is room) or `drop_newest` (counted).
 // `submit` resolves when the batch may count as delivered for checkpoints: once the sink
 // acknowledged it (memory), or once it is durably in the disk buffer (disk).
+// A full disk is a full buffer: the batch that did not fit waits in memory, `full` stops the
+// pipeline from reading more, the sink keeps draining, and the append is retried until it fits.
 import type { EncodedBatch, LogSink, RecordEncoder } from './sinks/sink.js';
 import { SinkError } from './sinks/sink.js';
-import { DiskBuffer } from './disk-buffer.js';
+import { DiskBuffer, DiskFullError } from './disk-buffer.js';
 import { toPlainRecord } from './enrich.js';
 import type { LogRecord } from './record.js';
 import { retryDelayMs, DEFAULT_BACKOFF, type BackoffOptions } from './retry.js';
@@ -22,6 +24,8 @@ export interface DeliveryOptions {
   batchMaxRecords?: number;
   /** Batches sent at the same time (memory buffer; default 4). The disk buffer sends one at a time. */
   concurrency?: number;
+  /** While the disk is full, how often appending to the disk buffer is tried again (default 1000 ms). */
+  diskRetryMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -31,6 +35,8 @@ export interface DeliveryStats {
   rejected: number;
   retries: number;
   queued: number;
+  /** True while the disk buffer cannot be written (no space left): reading is paused. */
+  diskFull: boolean;
   lastError?: string;
 }
 
@@ -50,7 +56,10 @@ interface Queued {
 }
 
 export class Delivery {
-  readonly stats: DeliveryStats = { sent: 0, dropped: 0, rejected: 0, retries: 0, queued: 0 };
+  readonly stats: DeliveryStats = { sent: 0, dropped: 0, rejected: 0, retries: 0, queued: 0, diskFull: false };
+  /** Batches that did not fit on a full disk, in order, with the resolve of their submit(). */
+  private readonly waitingForDisk: { records: readonly LogRecord[]; done: () => void }[] = [];
+  private diskRetry: NodeJS.Timeout | undefined;
   private readonly queue: Queued[] = [];
   private readonly disk: DiskBuffer | undefined;
   private running = false;
@@ -70,6 +79,7 @@ export class Delivery {
 
   /** True when the policy is block and there is no room: the pipeline must not read more. */
   get full(): boolean {
+    if (this.stats.diskFull) return true;
     if (this.opts.whenFull !== 'block') return false;
     return this.disk ? this.disk.bytes >= this.opts.maxBytes : this.stats.queued >= this.opts.maxRecords;
   }
@@ -128,10 +138,10 @@ export class Delivery {
       }
     }
     if (this.disk) {
-      this.disk.append(records);
-      this.stats.queued = this.disk.isEmpty ? 0 : this.stats.queued + records.length;
-      this.wake();
-      return Promise.resolve();
+      return new Promise((resolve) => {
+        this.waitingForDisk.push({ records, done: resolve });
+        this.appendWaiting();
+      });
     }
     // Encoded right away where the sink can: what waits for the acknowledgement is then the wire
     // form (outside the JS heap), not the records.
@@ -142,6 +152,45 @@ export class Delivery {
       this.stats.queued += count;
       this.wake();
     });
+  }
+
+  /** Appends the batches waiting for the disk, in order, until the disk is full (then retries later). */
+  private appendWaiting(): void {
+    const disk = this.disk as DiskBuffer;
+    while (this.waitingForDisk.length > 0 && !this.closed) {
+      const w = this.waitingForDisk[0];
+      try {
+        try {
+          disk.append(w.records);
+        } catch (err) {
+          if (!(err instanceof DiskFullError)) throw err;
+          // Space held by batches already delivered comes back first.
+          disk.reclaim();
+          disk.append(w.records);
+        }
+      } catch (err) {
+        // Any write error (a full disk above all) pauses reading like a full buffer; never a crash.
+        if (!this.stats.diskFull) {
+          this.stats.diskFull = true;
+          this.stats.lastError = (err as Error).message;
+          const why = err instanceof DiskFullError ? `disk full (${err.cause.message})` : `disk buffer not writable (${(err as Error).message})`;
+          this.opts.log?.(`sink ${this.sink.name}: ${why}; reading paused, delivering what is buffered, retrying`);
+        }
+        this.diskRetry ??= setTimeout(() => {
+          this.diskRetry = undefined;
+          this.appendWaiting();
+        }, this.opts.diskRetryMs ?? 1000);
+        return;
+      }
+      this.waitingForDisk.shift();
+      this.stats.queued = disk.isEmpty ? 0 : this.stats.queued + w.records.length;
+      this.wake();
+      w.done();
+    }
+    if (this.stats.diskFull && this.waitingForDisk.length === 0) {
+      this.stats.diskFull = false;
+      this.opts.log?.(`sink ${this.sink.name}: disk space available again; reading resumed`);
+    }
   }
 
   private encode(records: readonly LogRecord[]): EncodedBatch[] | undefined {
@@ -170,25 +219,37 @@ export class Delivery {
   }
 
   private isIdle(): boolean {
-    return this.queue.length === 0 && (!this.disk || this.disk.isEmpty) && !this.running;
+    return this.queue.length === 0 && this.waitingForDisk.length === 0 && (!this.disk || this.disk.isEmpty) && !this.running;
   }
 
   private async work(): Promise<void> {
     if (!this.disk) return this.workMemory();
     // Disk: one batch at a time from the head of the buffer; the read position moves after the ack.
+    let failures = 0;
     while (!this.closed) {
-      const next = this.disk.peek();
-      if (!next) {
-        if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
-        await new Promise<void>((r) => (this.wakeWorker = r));
-        continue;
+      try {
+        const next = this.disk.peek();
+        if (!next) {
+          if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
+          await new Promise<void>((r) => (this.wakeWorker = r));
+          continue;
+        }
+        this.running = true;
+        const ok = await this.deliver({ records: next.records.map(toPlainRecord), count: next.records.length, done: () => {} });
+        this.running = false;
+        if (ok === 'closed') return;
+        this.disk.ack(next.next, next.size);
+        this.stats.queued = this.disk.isEmpty ? 0 : Math.max(0, this.stats.queued - next.records.length);
+        failures = 0;
+        // An acknowledgement may have freed a segment: a batch waiting for space may fit now.
+        if (this.waitingForDisk.length > 0) this.appendWaiting();
+      } catch (err) {
+        // Reading the buffer failed (I/O error): say so and try again later rather than end the process.
+        this.running = false;
+        failures++;
+        if (failures === 1 || failures % 20 === 0) this.opts.log?.(`sink ${this.sink.name}: disk buffer: ${(err as Error).message}; retrying`);
+        await this.sleep(retryDelayMs(failures, undefined, this.opts.backoff ?? DEFAULT_BACKOFF));
       }
-      this.running = true;
-      const ok = await this.deliver({ records: next.records.map(toPlainRecord), count: next.records.length, done: () => {} });
-      this.running = false;
-      if (ok === 'closed') return;
-      this.disk.ack(next.next, next.size);
-      this.stats.queued = this.disk.isEmpty ? 0 : Math.max(0, this.stats.queued - next.records.length);
     }
   }
 
@@ -274,6 +335,8 @@ export class Delivery {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.diskRetry) clearTimeout(this.diskRetry);
+    this.diskRetry = undefined;
     this.cancelSleep?.();
     this.wake();
     this.disk?.close();

@@ -3,13 +3,29 @@
 // a reader position (also durable) says what the sink has acknowledged. Survives agent restarts:
 // unacknowledged batches are delivered after a restart. A torn frame at the tail (crash during a
 // write) is cut off on open: it was never acknowledged upstream, so its lines are read again.
+// A full disk (ENOSPC, EDQUOT) makes append() throw DiskFullError after cutting the partial frame
+// off again, so the buffer stays consistent and the caller can hold the batch and retry later.
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordJson } from './enrich.js';
 import type { LogRecord } from './record.js';
 
 const SEGMENT_BYTES = 8 * 1024 * 1024;
+
+/** append() could not write: the file system is full (or over quota). Nothing of the batch was kept. */
+export class DiskFullError extends Error {
+  constructor(override readonly cause: Error) {
+    super(`disk full: ${cause.message}`);
+  }
+}
+
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
 const HEADER = 4;
+/** Once everything is acknowledged, a segment at least this large is replaced by a fresh one (see reclaim). */
+const RECLAIM_BYTES = 1024 * 1024;
 
 interface ReaderPos {
   segment: number;
@@ -20,6 +36,7 @@ export class DiskBuffer {
   private writeSeg: number;
   private writeFd: number | undefined;
   private writeSize = 0;
+  private torn = false;
   private pos: ReaderPos;
   private totalBytes = 0;
 
@@ -91,14 +108,37 @@ export class DiskBuffer {
     const frame = Buffer.allocUnsafe(HEADER + body.length);
     frame.writeUInt32BE(body.length, 0);
     body.copy(frame, HEADER);
-    if (this.writeSize > 0 && this.writeSize + frame.length > SEGMENT_BYTES) {
-      closeSync(this.writeFd as number);
-      this.writeSeg++;
-      this.openWriter();
+    try {
+      // A frame cut short by an earlier full disk that could not be cut off then: cut it first.
+      if (this.torn) {
+        ftruncateSync(this.writeFd as number, this.writeSize);
+        this.torn = false;
+      }
+      if (this.writeSize > 0 && this.writeSize + frame.length > SEGMENT_BYTES) {
+        const old = this.writeFd as number;
+        this.writeSeg++;
+        try {
+          this.openWriter();
+        } catch (err) {
+          this.writeSeg--;
+          throw err;
+        }
+        closeSync(old);
+      }
+      let off = 0;
+      while (off < frame.length) off += writeSync(this.writeFd as number, frame, off);
+      fsyncSync(this.writeFd as number);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      // Cut what was written of the frame, so the file ends with whole frames again.
+      try {
+        ftruncateSync(this.writeFd as number, this.writeSize);
+      } catch {
+        // Cannot cut it now: `torn` makes the next append cut it before writing anything.
+        this.torn = true;
+      }
+      throw new DiskFullError(err as Error);
     }
-    let off = 0;
-    while (off < frame.length) off += writeSync(this.writeFd as number, frame, off);
-    fsyncSync(this.writeFd as number);
     this.writeSize += frame.length;
     this.totalBytes += frame.length;
   }
@@ -143,14 +183,52 @@ export class DiskBuffer {
     }
   }
 
-  /** Marks the batch returned by peek() as acknowledged (durably). */
+  /** Marks the batch returned by peek() as acknowledged (durably when the disk lets it). */
   ack(next: ReaderPos, size: number): void {
     this.pos = next;
     this.totalBytes -= size;
-    this.savePos();
+    if (this.isEmpty && this.writeSize >= RECLAIM_BYTES) this.reclaim();
+    else this.savePos();
   }
 
+  /**
+   * Everything is acknowledged: starts a new segment and removes the old one, so the space of
+   * delivered batches returns to the file system now rather than when the segment reaches its full
+   * size (on a nearly full disk, that could be never).
+   */
+  reclaim(): void {
+    if (!this.isEmpty || this.writeSize === 0 || this.torn) return;
+    const old = this.writeSeg;
+    const oldFd = this.writeFd as number;
+    this.writeSeg++;
+    try {
+      this.openWriter();
+    } catch (err) {
+      // No new segment now (no inode left?): keep appending to the current one.
+      this.writeSeg--;
+      if (!isDiskFull(err)) throw err;
+      this.savePos();
+      return;
+    }
+    closeSync(oldFd);
+    this.pos = { segment: this.writeSeg, offset: 0 };
+    this.savePos();
+    rmSync(this.segPath(old), { force: true });
+  }
+
+  /**
+   * Persists the reader position. If the disk is full, the position stays in memory and is written
+   * with the next acknowledgement: a crash before that delivers some batches again (at least once).
+   */
   private savePos(): void {
+    try {
+      this.writePos();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
+  }
+
+  private writePos(): void {
     const tmp = join(this.dir, 'reader.json.tmp');
     const fd = openSync(tmp, 'w');
     try {

@@ -20,6 +20,8 @@ export interface SourceMeta {
   key: string;
   file: string;
   process: string;
+  /** A file of the service (read by one agent for all instances): records name no instance. */
+  shared?: boolean;
 }
 
 const LEVEL_KEYS = new Set(['level', 'lvl', 'severity', 'loglevel', 'log.level']);
@@ -150,6 +152,7 @@ interface SourceJson {
   file: string;
   process: string;
   stream: string;
+  shared: boolean;
   /** `{"id":"<instance>/<key>:` (the end offset and closing quote follow). */
   idHead: string;
   /** `,"stream":…,"node":"…"` */
@@ -258,8 +261,15 @@ export function recordFields(r: LogRecord): Record<string, unknown> | undefined 
   return r instanceof BuiltRecord ? r.parsedFields() : r.fields;
 }
 
+/** Record ids start with the instance, or `@<service>` for the service's shared files (no instance reads them alone). */
+function idPrefix(id: Identity, src: SourceMeta): string {
+  return src.shared ? `@${id.service}` : id.instance;
+}
+
 export class RecordBuilder {
   private sj: SourceJson | undefined;
+  /** The identity of records from the service's shared files: no instance (see SourceMeta.shared). */
+  private readonly serviceIdentity: Identity;
   private readonly jsonFirst: boolean;
 
   constructor(
@@ -267,6 +277,7 @@ export class RecordBuilder {
     private readonly parsers: LineParser[],
   ) {
     this.jsonFirst = parsers[0] === parseJsonLine;
+    this.serviceIdentity = { ...identity, instance: '' };
   }
 
   /** A plain LogRecord (tests, in-process users). */
@@ -276,15 +287,16 @@ export class RecordBuilder {
 
   private sourceJson(src: SourceMeta, stream: LogStreamName): SourceJson {
     const c = this.sj;
-    if (c !== undefined && c.key === src.key && c.file === src.file && c.process === src.process && c.stream === stream) return c;
-    const id = this.identity;
-    const idText = JSON.stringify(`${id.instance}/${src.key}:`);
+    if (c !== undefined && c.key === src.key && c.file === src.file && c.process === src.process && c.stream === stream && c.shared === (src.shared === true)) return c;
+    const id = src.shared ? this.serviceIdentity : this.identity;
+    const idText = JSON.stringify(`${idPrefix(id, src)}/${src.key}:`);
     const q = JSON.stringify;
     const sj: SourceJson = {
       key: src.key,
       file: src.file,
       process: src.process,
       stream,
+      shared: src.shared === true,
       idHead: '{"id":' + idText.slice(0, -1),
       tail: `,"stream":${q(stream)},"file":${q(src.file)},"process":${q(src.process)},"app":${q(id.app)},"service":${q(id.service)},"variant":${q(id.variant)},"revision":${q(id.revision)},"instance":${q(id.instance)},"node":${q(id.node)}`,
     };
@@ -299,8 +311,8 @@ export class RecordBuilder {
     let message = bytes.toString('utf8');
     const rawBase64 = isUtf8(bytes) ? undefined : bytes.toString('base64');
     if (message.endsWith('\r')) message = message.slice(0, -1);
-    const id = this.identity;
-    const rec = new BuiltRecord(this.sourceJson(src, line.stream), line.endOffset, `${id.instance}/${src.key}:${line.endOffset}`, line.time ?? now, message, line.stream, src.file, src.process, id, rawBase64);
+    const id = src.shared ? this.serviceIdentity : this.identity;
+    const rec = new BuiltRecord(this.sourceJson(src, line.stream), line.endOffset, `${idPrefix(id, src)}/${src.key}:${line.endOffset}`, line.time ?? now, message, line.stream, src.file, src.process, id, rawBase64);
     let done = false;
     if (this.jsonFirst) {
       const t = message.trimStart();

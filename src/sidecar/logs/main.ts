@@ -30,7 +30,17 @@ const identity = {
 config.captureDir ??= join(stateDir, 'logs', identity.service, identity.instance);
 const workDir = join(stateDir, 'logs-agent', identity.instance);
 const statusMs = Number(env.BERTH_LOGS_STATUS_MS) || undefined;
-const agent = startLogAgent({ config, identity, stateDir, workDir, statusMs, log: (m) => process.stderr.write(`berth-logs: ${m}\n`) });
+const agent = startLogAgent({
+  config,
+  identity,
+  stateDir,
+  workDir,
+  statusMs,
+  log: (m) => process.stderr.write(`berth-logs: ${m}\n`),
+  // Checkpoints never pass the failed batch: exiting lets the node agent restart this agent, which
+  // reads again from there.
+  onFatal: () => void agent.stop(1000).finally(() => process.exit(1)),
+});
 process.stderr.write(`berth-logs: collecting for ${identity.service}/${identity.instance} (pid ${process.pid})\n`);
 
 let stopping = false;

@@ -1,7 +1,7 @@
 // The agent's main loop: tail → build records (parse, enrich) → hand each batch to every sink's
 // delivery → advance checkpoints strictly in order once every sink accepted the batch. Stops
 // reading while a `block` sink is full or too much is in flight, so memory stays bounded.
-import type { CheckpointStore } from './checkpoints.js';
+import type { Checkpoints } from './checkpoints.js';
 import type { Delivery } from './delivery.js';
 import type { RecordBuilder } from './enrich.js';
 import type { Tailer, TailedLine } from './tailer.js';
@@ -13,6 +13,12 @@ export interface PipelineOptions {
   maxBatchesInFlight?: number;
   /** Checkpoint writes are coalesced to at most one per this many ms (default 200). */
   checkpointEveryMs?: number;
+  /**
+   * A batch could not be handed to a sink (a defect, not a sink outage: those are retried inside
+   * Delivery). Reading stops, the batch and everything after it stay uncheckpointed; the agent
+   * process exits so its supervisor restarts it from the checkpoint. Default: log only.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface PipelineStats {
@@ -23,8 +29,14 @@ export interface PipelineStats {
   blockedMs: number;
 }
 
+interface Commit {
+  offset: number;
+  path: string;
+  store: Checkpoints;
+}
+
 interface InFlight {
-  commits: Map<string, { offset: number; path: string }>;
+  commits: Map<string, Commit>;
   done: boolean;
 }
 
@@ -36,13 +48,17 @@ export class Pipeline {
   private progress: (() => void) | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
+  /** Set once a batch failed for good (see fail()). */
+  failed: Error | undefined;
 
   constructor(
     private readonly tailer: Tailer,
     private readonly builder: RecordBuilder,
     private readonly deliveries: Delivery[],
-    private readonly checkpoints: CheckpointStore,
+    private readonly checkpoints: Checkpoints,
     private readonly opts: PipelineOptions = {},
+    /** Checkpoints of the service's shared files (lines whose source is `shared`); default: `checkpoints`. */
+    private readonly sharedCheckpoints: Checkpoints = checkpoints,
   ) {}
 
   start(): Promise<void> {
@@ -82,12 +98,19 @@ export class Pipeline {
       this.tailer.read(batchLines, lines);
       this.tailer.flushIdle(lines, this.draining);
       if (lines.length === 0) {
-        // Draining (stop requested): everything the files held has been read.
-        if (this.draining) break;
-        await Promise.race([this.tailer.waitForData(), this.waitForProgress(1000)]);
+        // Draining (stop requested): everything the files held has been read (once no reader lock
+        // is still being taken: its source would have lines to read).
+        if (this.draining && !this.tailer.settling) break;
+        await Promise.race([this.tailer.waitForData(), this.waitForProgress(this.draining ? 20 : 1000)]);
         continue;
       }
-      this.dispatch(lines);
+      try {
+        this.dispatch(lines);
+      } catch (err) {
+        // A record or sink writer threw: same as a failed batch (nothing of it is checkpointed).
+        this.fail(err instanceof Error ? err : new Error(String(err)));
+        break;
+      }
       // Let I/O callbacks (acks, fs events) run between batches.
       await new Promise<void>((r) => setImmediate(r));
     }
@@ -95,23 +118,24 @@ export class Pipeline {
 
   private dispatch(lines: TailedLine[]): void {
     const now = new Date().toISOString();
-    const commits = new Map<string, { offset: number; path: string }>();
+    const commits = new Map<string, Commit>();
     // Each record goes to every sink's writer as soon as it is built (and is garbage right after, for
     // sinks that encode record by record).
     const writers = this.deliveries.map((d) => d.writer());
     const nw = writers.length;
-    let c: { offset: number; path: string } | undefined;
+    let c: Commit | undefined;
     let cKey = '';
     for (let i = 0; i < lines.length; i++) {
       const l = lines[i];
       const rec = this.builder.buildRecord(l.line, l.source, now);
       for (let w = 0; w < nw; w++) writers[w].add(rec);
       this.stats.bytesRead += l.line.bytes.length + 1;
-      const key = l.source.key;
+      const shared = l.source.shared === true;
+      const key = shared ? '\u0001' + l.source.key : l.source.key;
       if (c === undefined || key !== cKey) {
         c = commits.get(key);
         cKey = key;
-        if (!c) commits.set(key, (c = { offset: l.commitOffset, path: l.path }));
+        if (!c) commits.set(key, (c = { offset: l.commitOffset, path: l.path, store: shared ? this.sharedCheckpoints : this.checkpoints }));
       }
       if (c.offset < l.commitOffset) {
         c.offset = l.commitOffset;
@@ -122,17 +146,35 @@ export class Pipeline {
     this.stats.batches++;
     const entry: InFlight = { commits, done: false };
     this.inFlight.push(entry);
-    void Promise.all(writers.map((w) => w.end())).then(() => {
-      entry.done = true;
-      this.commitInOrder();
-    });
+    // Promise.resolve().then: a writer that throws instead of rejecting is caught the same way.
+    Promise.resolve()
+      .then(() => Promise.all(writers.map((w) => w.end())))
+      .then(
+        () => {
+          entry.done = true;
+          this.commitInOrder();
+        },
+        (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))),
+      )
+      .catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+  }
+
+  /** A batch failed for good: stop reading and never checkpoint past it (see PipelineOptions.onFatal). */
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = err;
+    this.stopped = true;
+    this.draining = false;
+    this.notify();
+    process.stderr.write(`berth-logs: a batch could not be handed to the sinks: ${err.stack ?? err.message}\n`);
+    this.opts.onFatal?.(err);
   }
 
   private commitInOrder(): void {
     let advanced = false;
     while (this.inFlight.length > 0 && this.inFlight[0].done) {
       const e = this.inFlight.shift() as InFlight;
-      for (const [key, c] of e.commits) this.checkpoints.advance(key, c.offset, c.path);
+      for (const [key, c] of e.commits) c.store.advance(key.charCodeAt(0) === 1 ? key.slice(1) : key, c.offset, c.path);
       this.stats.committedBatches++;
       advanced = true;
     }
@@ -148,6 +190,7 @@ export class Pipeline {
   private flushCheckpoints(): void {
     try {
       this.checkpoints.flush();
+      if (this.sharedCheckpoints !== this.checkpoints) this.sharedCheckpoints.flush();
     } catch (err) {
       process.stderr.write(`berth-logs: cannot write checkpoints: ${(err as Error).message}\n`);
     }

@@ -5,8 +5,11 @@
 // renames. Wakes on fs.watch (inotify) where it can, and polls otherwise.
 import { closeSync, fstatSync, openSync, readdirSync, readSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { compressionOf, Decompressor, type Compression } from './compressed.js';
 import { CriJoiner, parseCri } from './cri.js';
-import type { CheckpointStore } from './checkpoints.js';
+import type { Checkpoints } from './checkpoints.js';
+import type { ReaderLocks } from './reader-lock.js';
+import type { SharedCheckpoints } from './shared-checkpoints.js';
 import { fingerprintOf } from './fingerprint.js';
 import { expandGlob, globBase } from './glob.js';
 import { BoundedLineSplitter, type SplitLine } from './line-splitter.js';
@@ -18,18 +21,31 @@ export interface TailerOptions {
   /** Directory of CRI capture files (`<process>.log`, `<process>.log.N`). */
   captureDir?: string;
   excludeProcesses: string[];
-  /** Plain-text globs (stream "file"). */
+  /** Plain-text globs (stream "file") of this instance's own files. */
   files: string[];
+  /**
+   * Plain-text globs of files that belong to the service (every instance may see them): read by one
+   * agent of the service at a time (the holder of the source's reader lock, when `locks` is given),
+   * checkpointed in `sharedCheckpoints`.
+   */
+  sharedFiles?: string[];
+  sharedCheckpoints?: SharedCheckpoints;
+  locks?: ReaderLocks;
   cwd: string;
   maxLineBytes: number;
   multiline?: MultilineConfig;
-  checkpoints: CheckpointStore;
+  checkpoints: Checkpoints;
   /** Read chunk size (default 256 KiB). */
   chunkBytes?: number;
   /** Poll interval in ms when fs.watch is unavailable (default 250); with fs.watch, a safety rescan runs every 4 × this. */
   pollMs?: number;
   /** Force polling (no fs.watch). */
   noWatch?: boolean;
+  /** Read gzip files (decompressed once into `decompressDir`); otherwise compressed files are skipped. */
+  decompress?: boolean;
+  /** Where decompressed copies are made (required with `decompress`). */
+  decompressDir?: string;
+  log?: (msg: string) => void;
 }
 
 /** A line ready for parsing, with what is needed to checkpoint it once acknowledged. */
@@ -50,6 +66,11 @@ interface Candidate {
   key: string;
   /** Rotation generation: 0 for the live file, N for name.N (read higher first). */
   generation: number;
+  /** For a decompressed copy: the compressed file's name (what records say) and its identity. */
+  label?: string;
+  copyId?: string;
+  /** Matched by a service-owned glob (see TailerOptions.sharedFiles). */
+  shared: boolean;
 }
 
 class Source {
@@ -61,6 +82,8 @@ class Source {
   multiline = new Map<string, MultilineJoiner>();
   seenInScan = true;
   atEofSince: number | undefined;
+  /** Name records carry when it differs from `path` (a decompressed copy: the compressed file). */
+  label: string | undefined;
 
   constructor(
     readonly key: string,
@@ -70,6 +93,7 @@ class Source {
     public generation: number,
     offset: number,
     readonly maxLineBytes: number,
+    readonly shared = false,
   ) {
     this.readOffset = offset;
     this.splitter = new BoundedLineSplitter(kind === 'cri' ? maxLineBytes + 64 : maxLineBytes, offset);
@@ -81,8 +105,9 @@ class Source {
   /** One object per path (not per line). */
   get meta(): SourceMeta {
     const m = this.cachedMeta;
-    if (m !== undefined && m.file === this.path) return m;
-    return (this.cachedMeta = { key: this.key, file: this.path, process: this.process });
+    const file = this.label ?? this.path;
+    if (m !== undefined && m.file === file) return m;
+    return (this.cachedMeta = this.shared ? { key: this.key, file, process: this.process, shared: true } : { key: this.key, file, process: this.process });
   }
 
   /** Earliest file offset still held in a joiner (uncommittable yet). */
@@ -121,6 +146,8 @@ export interface TailerStats {
   truncatedLines: number;
   rotationsFollowed: number;
   truncationsSeen: number;
+  /** Compressed files matched by a glob and not read (see compressed.ts). */
+  compressedSkipped: number;
   watching: boolean;
 }
 
@@ -132,10 +159,13 @@ export class Tailer {
   private wake: (() => void) | undefined;
   private lastScan = 0;
   private changed = true;
-  readonly stats: TailerStats = { sources: 0, truncatedLines: 0, rotationsFollowed: 0, truncationsSeen: 0, watching: false };
+  readonly stats: TailerStats = { sources: 0, truncatedLines: 0, rotationsFollowed: 0, truncationsSeen: 0, compressedSkipped: 0, watching: false };
+  private readonly skipped = new Set<string>();
+  private readonly decompressor: Decompressor | undefined;
 
   constructor(private readonly opts: TailerOptions) {
     this.chunkBytes = opts.chunkBytes ?? 256 * 1024;
+    if (opts.decompress && opts.decompressDir) this.decompressor = new Decompressor(opts.decompressDir, () => this.poke(), opts.log ?? (() => {}));
     if (!opts.noWatch) this.startWatching();
   }
 
@@ -146,7 +176,7 @@ export class Tailer {
   private startWatching(): void {
     const dirs = new Set<string>();
     if (this.opts.captureDir) dirs.add(this.opts.captureDir);
-    for (const g of this.opts.files) dirs.add(globBase(g, this.opts.cwd));
+    for (const g of [...this.opts.files, ...(this.opts.sharedFiles ?? [])]) dirs.add(globBase(g, this.opts.cwd));
     for (const d of dirs) {
       try {
         const w = watch(d, { persistent: false }, () => this.poke());
@@ -159,6 +189,16 @@ export class Tailer {
       }
     }
     this.stats.watching = this.watchers.length > 0 && this.watchers.length === dirs.size;
+  }
+
+  /** True while a reader lock is being taken: a source may be about to start (draining waits for it). */
+  get settling(): boolean {
+    return this.opts.locks?.pending ?? false;
+  }
+
+  /** Scans again at the next read (a reader lock was taken). */
+  rescan(): void {
+    this.poke();
   }
 
   private poke(): void {
@@ -186,8 +226,9 @@ export class Tailer {
 
   private discover(): Candidate[] {
     const out: Candidate[] = [];
-    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number): void => {
+    const add = (path: string, kind: 'cri' | 'plain', process: string, generation: number, shared = false, copyOf?: { label: string; id: string }): void => {
       let fd: number;
+      let copy: { path: string; label: string; id: string } | undefined;
       try {
         fd = openSync(path, 'r');
       } catch {
@@ -196,10 +237,16 @@ export class Tailer {
       try {
         const st = fstatSync(fd);
         if (!st.isFile() || st.size === 0) return;
+        const compression = kind === 'plain' && !copyOf ? compressionOf(fd) : undefined;
+        if (compression) {
+          copy = this.compressed(path, compression, st.ino, st.size);
+          return;
+        }
         const key = fingerprintOf(fd, this.scratch);
-        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation });
+        if (key) out.push({ path, kind, process, ino: st.ino, size: st.size, key, generation, shared, ...(copyOf ? { label: copyOf.label, copyId: copyOf.id } : {}) });
       } finally {
         closeSync(fd);
+        if (copy) add(copy.path, kind, process, generation, shared, { label: copy.label, id: copy.id });
       }
     };
     const dir = this.opts.captureDir;
@@ -217,20 +264,40 @@ export class Tailer {
       }
     }
     const seen = new Set<string>();
-    for (const g of this.opts.files) {
+    const globs = [...this.opts.files.map((g) => ({ g, shared: false })), ...(this.opts.sharedFiles ?? []).map((g) => ({ g, shared: true }))];
+    for (const { g, shared } of globs) {
       for (const p of expandGlob(g, this.opts.cwd)) {
         if (seen.has(p)) continue;
         seen.add(p);
-        add(p, 'plain', 'app', 0);
+        add(p, 'plain', 'app', 0, shared);
         // The usual rotated sibling: a copytruncate copy may live there even if the glob does not match it.
         const sib = `${p}.1`;
         if (!seen.has(sib)) {
           seen.add(sib);
-          add(sib, 'plain', 'app', 1);
+          add(sib, 'plain', 'app', 1, shared);
         }
       }
     }
     return out;
+  }
+
+  /**
+   * A compressed file matched by a glob: its decompressed copy when `decompress` is on and it is gzip
+   * (once the copy is ready), else skipped (counted, and said once per file).
+   */
+  private compressed(path: string, compression: Compression, ino: number, size: number): { path: string; label: string; id: string } | undefined {
+    if (this.decompressor && compression === 'gzip') {
+      const id = Decompressor.id(path, ino, size);
+      const copy = this.decompressor.copyOf(id, path);
+      return copy ? { path: copy, label: path, id } : undefined;
+    }
+    if (!this.skipped.has(path)) {
+      this.skipped.add(path);
+      this.stats.compressedSkipped++;
+      const why = compression === 'gzip' ? 'set logs.decompress: true to read gzip files' : `${compression} files are not decompressed`;
+      this.opts.log?.(`skipping ${path}: ${compression}-compressed (${why})`);
+    }
+    return undefined;
   }
 
   /** Re-discovers files and reconciles sources with them (rotation, copytruncate, truncation, new files). */
@@ -238,7 +305,16 @@ export class Tailer {
     const now = Date.now();
     this.lastScan = now;
     this.changed = false;
-    const cands = this.discover();
+    const cands = this.discover().filter((c) => {
+      // A decompressed copy whose every line is acknowledged is done with: removed, not read again.
+      if (c.copyId === undefined) return true;
+      const cp = this.store(c.shared).get(c.key);
+      if (cp && cp.offset >= c.size) {
+        this.decompressor?.finish(c.copyId);
+        return false;
+      }
+      return true;
+    });
     const byKey = new Map<string, Candidate[]>();
     for (const c of cands) {
       const list = byKey.get(c.key);
@@ -257,15 +333,22 @@ export class Tailer {
         if (onCurrent) {
           src.path = onCurrent.path;
           src.generation = onCurrent.generation;
+          src.label = onCurrent.label;
         }
         continue;
       }
       // The open file shrank below our offset or now holds other content (copytruncate, truncation).
-      const copy = list.find((c) => c.ino !== src.ino && c.size >= src.readOffset);
+      // Another file with our fingerprint is the copy: read on there. It may end before our offset:
+      // copytruncate loses what the app wrote between its copy and its truncate, and we may have read
+      // some of that already; then the copy holds nothing new (continue at its end, never at 0).
+      const others = list.filter((c) => c.ino !== src.ino);
+      const copy = others.find((c) => c.size >= src.readOffset) ?? others.reduce<Candidate | undefined>((a, b) => (a === undefined || b.size > a.size ? b : a), undefined);
       if (copy) {
         src.close();
         if (this.openSource(src, copy.path)) {
+          if (copy.size < src.readOffset) src.restartAt(copy.size);
           src.generation = copy.generation;
+          src.label = copy.label;
           this.stats.rotationsFollowed++;
           continue;
         }
@@ -274,28 +357,45 @@ export class Tailer {
       if (st && fp === key) {
         // Truncated in place and rewritten with the same first line: start over from the head.
         src.restartAt(0);
-        this.opts.checkpoints.reset(key, 0, src.path);
+        this.store(src.shared).reset(key, 0, src.path);
         continue;
       }
       // Its content is gone: whatever the file holds now is a new source (found below by its own fingerprint).
       src.close();
       this.sources.delete(key);
-      this.opts.checkpoints.reset(key, 0, src.path);
+      this.store(src.shared).reset(key, 0, src.path);
     }
 
     // New sources: from their checkpoint if we have one (and the file still holds that much), else their head.
     for (const [key, list] of byKey) {
       if (this.sources.has(key)) continue;
-      const cp = this.opts.checkpoints.get(key);
+      const shared = list.some((x) => x.shared);
+      if (shared && this.opts.locks) {
+        // Another agent of the service may read it: only the holder of its reader lock does.
+        if (!this.opts.locks.holds(key)) continue;
+        this.opts.sharedCheckpoints?.reload(key);
+      }
+      const store = this.store(shared);
+      // Before files belonged to the service their checkpoints were the instance's: use one of those
+      // when the service has none yet (an upgraded agent resumes instead of re-reading from the head).
+      const cp = store.get(key) ?? (shared ? this.opts.checkpoints.get(key) : undefined);
       const best = list.reduce((a, b) => (b.size > a.size ? b : a));
       let offset = cp?.offset ?? 0;
-      if (offset > best.size) {
-        this.stats.truncationsSeen++;
-        offset = 0;
-        this.opts.checkpoints.reset(key, 0, best.path);
+      if (cp && offset > best.size) {
+        if (list.some((x) => x.path === cp.path)) {
+          // The file we read is shorter than what we read of it: truncated in place and rewritten
+          // (with the same first line). Start over.
+          this.stats.truncationsSeen++;
+          offset = 0;
+          store.reset(key, 0, best.path);
+        } else {
+          // Only copies elsewhere (copytruncate) that end before our checkpoint: see the copy case above.
+          offset = best.size;
+        }
       }
       const c = list.find((x) => x.size >= offset) ?? best;
-      const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes);
+      const src = new Source(key, c.path, c.kind, c.process, c.generation, offset, this.opts.maxLineBytes, shared);
+      src.label = c.label;
       if (this.openSource(src, c.path)) this.sources.set(key, src);
     }
 
@@ -304,9 +404,25 @@ export class Tailer {
       if (!s.seenInScan && s.atEofSince !== undefined && now - s.atEofSince > 2000) {
         s.close();
         this.sources.delete(key);
+        if (s.shared && this.opts.locks) this.releaseShared(key);
       }
     }
     this.stats.sources = this.sources.size;
+  }
+
+  private store(shared: boolean): Checkpoints {
+    return (shared ? this.opts.sharedCheckpoints : undefined) ?? this.opts.checkpoints;
+  }
+
+  /** A shared source is gone from every matched path: its checkpoint is written, then its lock let go. */
+  private releaseShared(key: string): void {
+    try {
+      this.opts.sharedCheckpoints?.flush();
+    } catch {
+      // Keep the lock: no other agent must take the source over from an older checkpoint.
+      return;
+    }
+    this.opts.locks?.release(key);
   }
 
   private openSource(src: Source, path: string): boolean {
@@ -422,6 +538,8 @@ export class Tailer {
     this.watchers = [];
     for (const s of this.sources.values()) s.close();
     this.sources.clear();
+    this.decompressor?.close();
+    this.opts.locks?.close();
     this.poke();
   }
 }

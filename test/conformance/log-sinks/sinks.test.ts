@@ -289,7 +289,9 @@ async function startRsyslog(protocol: 'tcp' | 'udp'): Promise<{ port: number; ou
 function parseSyslog(line: string): Received | undefined {
   const m = /^<(\d+)>1 \S+ \S+ (\S+) \S+ \S+ (\[.*?[^\\]\]|-) (.*)$/.exec(line);
   if (!m) return undefined;
-  return { message: m[4].replace(/\\n/g, '\n'), service: m[2] };
+  // The sink sends a message's newlines as they are (octet counting over TCP, one datagram over UDP);
+  // rsyslog escapes control characters when it receives them (LF becomes #012), so decode that here.
+  return { message: m[4].replace(/#012/g, '\n'), service: m[2] };
 }
 
 for (const protocol of ['tcp', 'udp'] as const) {

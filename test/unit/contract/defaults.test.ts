@@ -37,6 +37,7 @@ test('a minimal service gets every default', () => {
         logs: {
           enabled: true,
           files: [],
+          decompress: false,
           parsers: [],
           maxLineBytes: 1024 * 1024,
           buffer: { type: 'memory', maxRecords: 10_000, maxBytes: 256 * 1024 * 1024, whenFull: 'block' },

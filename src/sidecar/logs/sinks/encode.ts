@@ -134,9 +134,18 @@ export function timeNs(iso: string): string {
 
 const LABELS = ['app', 'service', 'instance', 'stream'] as const;
 
-/** Loki push API body: one stream per label set (app, service, instance, stream, level). */
+/** Orders decimal nanosecond strings (no leading zeros) numerically. */
+function compareNs(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * Loki push API body: one stream per label set (app, service, instance, stream, level). Entries of a
+ * stream are sorted by time (stable: equal times keep their order), since Loki rejects a stream's
+ * entries older than the newest it holds, and apps may supply their own timestamps out of order.
+ */
 export function lokiPush(records: readonly LogRecord[]): string {
-  const streams = new Map<string, { stream: Record<string, string>; values: [string, string][] }>();
+  const streams = new Map<string, { stream: Record<string, string>; values: [string, string][]; sorted: boolean }>();
   for (const r of records) {
     const labels: Record<string, string> = {};
     for (const k of LABELS) labels[k] = r[k];
@@ -144,12 +153,20 @@ export function lokiPush(records: readonly LogRecord[]): string {
     const key = JSON.stringify(labels);
     let s = streams.get(key);
     if (!s) {
-      s = { stream: labels, values: [] };
+      s = { stream: labels, values: [], sorted: true };
       streams.set(key, s);
     }
-    s.values.push([timeNs(r.time), r.message]);
+    const ns = timeNs(r.time);
+    const last = s.values[s.values.length - 1];
+    if (last !== undefined && compareNs(last[0], ns) > 0) s.sorted = false;
+    s.values.push([ns, r.message]);
   }
-  return JSON.stringify({ streams: [...streams.values()] });
+  const out: { stream: Record<string, string>; values: [string, string][] }[] = [];
+  for (const s of streams.values()) {
+    if (!s.sorted) s.values.sort((a, b) => compareNs(a[0], b[0]));
+    out.push({ stream: s.stream, values: s.values });
+  }
+  return JSON.stringify({ streams: out });
 }
 
 /** Elasticsearch _bulk body: an index action (with the record id, so a retry does not duplicate) and the document. */
@@ -165,11 +182,33 @@ export function elasticBulk(records: readonly LogRecord[], index: string): strin
 
 const OTLP_SEVERITY: Record<string, number> = { trace: 1, debug: 5, info: 9, warn: 13, error: 17, fatal: 21 };
 
-type OtlpValue = { stringValue: string } | { boolValue: boolean } | { doubleValue: number };
-const attr = (key: string, v: unknown): { key: string; value: OtlpValue } => ({
-  key,
-  value: typeof v === 'boolean' ? { boolValue: v } : typeof v === 'number' ? { doubleValue: v } : { stringValue: typeof v === 'string' ? v : JSON.stringify(v) },
-});
+/** An OTLP AnyValue (JSON encoding: 64-bit integers as decimal strings, as proto3 JSON maps int64). */
+export type OtlpValue =
+  | { stringValue: string }
+  | { boolValue: boolean }
+  | { intValue: string }
+  | { doubleValue: number }
+  | { arrayValue: { values: OtlpValue[] } }
+  | { kvlistValue: { values: { key: string; value: OtlpValue }[] } }
+  | Record<string, never>;
+
+/** Nesting kept as OTLP values down to this depth; deeper parts travel as JSON text. */
+const OTLP_MAX_DEPTH = 16;
+
+/** A JSON value as an OTLP AnyValue: objects become kvlistValue, arrays arrayValue, integers intValue. */
+export function otlpValue(v: unknown, depth = 0): OtlpValue {
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? { intValue: String(v) } : { doubleValue: v };
+  if (typeof v === 'bigint') return { intValue: v.toString() };
+  if (v === null || v === undefined) return {};
+  if (depth >= OTLP_MAX_DEPTH) return { stringValue: JSON.stringify(v) };
+  if (Array.isArray(v)) return { arrayValue: { values: v.map((x) => otlpValue(x, depth + 1)) } };
+  if (typeof v === 'object') return { kvlistValue: { values: Object.entries(v as Record<string, unknown>).map(([key, x]) => ({ key, value: otlpValue(x, depth + 1) })) } };
+  return { stringValue: String(v) };
+}
+
+const attr = (key: string, v: unknown): { key: string; value: OtlpValue } => ({ key, value: otlpValue(v) });
 
 /** OTLP/HTTP JSON ExportLogsServiceRequest: one resource per (service, instance). */
 export function otlpLogs(records: readonly LogRecord[]): string {
@@ -212,15 +251,22 @@ function printable(s: string, max: number): string {
   return t || '-';
 }
 
-/** One RFC 5424 message (without transport framing). */
-export function syslog5424(r: LogRecord, facility: number, hostname: string): string {
+/**
+ * One RFC 5424 message (without transport framing). The message keeps its bytes (newlines included):
+ * over TCP the octet-counting framing (RFC 6587 §3.4.1) delimits messages, over UDP the datagram does.
+ * `sdId` names the structured-data element carrying app, instance, revision, record id and level;
+ * without one (the default) there is none: RFC 5424 §6.3.2 reserves names without `@` to IANA, and a
+ * private name needs the sender's own enterprise number (`name@<PEN>`), which only the user can supply.
+ */
+export function syslog5424(r: LogRecord, facility: number, hostname: string, sdId?: string): string {
   const severity = r.level ? SYSLOG_SEVERITY[r.level] : r.stream === 'stderr' ? 3 : 6;
   const pri = facility * 8 + severity;
   // RFC 5424 allows at most 6 fractional digits.
   const ts = r.time.replace(/\.(\d{6})\d+/, '.$1');
-  const sd = `[berth@32473 app="${sdEscape(r.app)}" instance="${sdEscape(r.instance)}" revision="${sdEscape(r.revision)}" id="${sdEscape(r.id)}"${r.level ? ` level="${r.level}"` : ''}]`;
-  const msg = r.message.replace(/\n/g, '\\n');
-  return `<${pri}>1 ${ts} ${printable(hostname, 255)} ${printable(r.service, 48)} ${printable(r.instance, 128)} ${printable(r.stream, 32)} ${sd} ${msg}`;
+  const sd = sdId
+    ? `[${sdId} app="${sdEscape(r.app)}" instance="${sdEscape(r.instance)}" revision="${sdEscape(r.revision)}" id="${sdEscape(r.id)}"${r.level ? ` level="${r.level}"` : ''}]`
+    : '-';
+  return `<${pri}>1 ${ts} ${printable(hostname, 255)} ${printable(r.service, 48)} ${printable(r.instance, 128)} ${printable(r.stream, 32)} ${sd} ${r.message}`;
 }
 
 /**

@@ -31,7 +31,7 @@ export function createSink(cfg: LogSinkConfig, ctx: SinkContext): LogSink {
     case 'otlp':
       return new OtlpSink(name, { url: cfg.url ?? '', gzip: cfg.gzip, headers: cfg.headers, timeoutMs: cfg.timeoutMs });
     case 'syslog':
-      return new SyslogSink(name, { host: cfg.host ?? '127.0.0.1', port: cfg.port ?? 514, protocol: cfg.protocol ?? 'tcp', facility: cfg.facility ?? 1, hostname: ctx.hostname });
+      return new SyslogSink(name, { host: cfg.host ?? '127.0.0.1', port: cfg.port ?? 514, protocol: cfg.protocol ?? 'tcp', facility: cfg.facility ?? 1, hostname: ctx.hostname, sdId: cfg.structuredDataId });
   }
 }
 

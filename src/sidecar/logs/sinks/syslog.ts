@@ -1,5 +1,5 @@
-// syslog sink: RFC 5424 messages over TCP (octet-counting framing, RFC 6587) or UDP (one datagram
-// each). TCP: a batch counts as sent once written to a connected socket; a refused or broken
+// syslog sink: RFC 5424 messages over TCP (octet-counting framing, RFC 6587, so a message keeps
+// its newlines) or UDP (one datagram each). TCP: a batch counts as sent once written to a connected socket; a refused or broken
 // connection rejects (retried). UDP has no acknowledgement at all.
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -19,6 +19,8 @@ export interface SyslogSinkOptions {
   protocol: 'tcp' | 'udp';
   facility: number;
   hostname: string;
+  /** SD-ID of the structured-data element with Berth's identity fields (`name@<PEN>`); none by default. */
+  sdId?: string;
 }
 
 export class SyslogSink implements LogSink {
@@ -41,14 +43,14 @@ export class SyslogSink implements LogSink {
   encode(records: readonly LogRecord[]): SyslogBatch {
     if (this.opts.protocol === 'udp') {
       const datagrams = records.map((r) => {
-        const m = Buffer.from(syslog5424(r, this.opts.facility, this.opts.hostname));
+        const m = Buffer.from(syslog5424(r, this.opts.facility, this.opts.hostname, this.opts.sdId));
         return m.length > 65_000 ? m.subarray(0, 65_000) : m;
       });
       return { count: records.length, datagrams };
     }
     let text = '';
     for (const r of records) {
-      const m = syslog5424(r, this.opts.facility, this.opts.hostname);
+      const m = syslog5424(r, this.opts.facility, this.opts.hostname, this.opts.sdId);
       text += `${Buffer.byteLength(m)} ${m}`;
     }
     return { count: records.length, body: Buffer.from(text) };

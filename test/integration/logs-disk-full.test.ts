@@ -1,0 +1,84 @@
+// A full disk never crashes the log agent (issue 12, point 3): the agent's disk buffer lives on a
+// small tmpfs mounted by the test; the test fills it while the app writes. The agent must stay up,
+// stop reading (the app's file stays where it is), say so, and ship every line once space returns.
+// Needs root (mount); skipped with a printed reason otherwise (CI runs as root).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { agentConfig, tempDir, waitFor, writeSeq } from '../unit/logs/helpers.js';
+import { countSeq, fileSinkMessages, spawnAgent } from './logs-agent-proc.js';
+
+function mountTmpfs(dir: string, size: string): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root (mounting a tmpfs needs root)';
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.status !== 0) return `mount -t tmpfs failed: ${(r.stderr || r.error?.message || '').trim()}`;
+  return undefined;
+}
+
+/** Writes until the file system says ENOSPC; returns the bytes written. */
+function fill(path: string): number {
+  const fd = openSync(path, 'a');
+  const chunk = Buffer.alloc(16 * 1024, 0x61);
+  let total = 0;
+  try {
+    for (;;) total += writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return total;
+}
+
+test('a full disk pauses the log agent (disk buffer) instead of crashing it; every line arrives once space returns', async (t) => {
+  const dir = tempDir();
+  const stateDir = join(dir, '.berth');
+  const agentDir = join(stateDir, 'logs-agent');
+  mkdirSync(agentDir, { recursive: true });
+  mkdirSync(join(dir, 'logs'));
+  const why = mountTmpfs(agentDir, '2m');
+  if (why) {
+    process.stdout.write(`# skipped: ${why}\n`);
+    t.skip(why);
+    return;
+  }
+  const out = join(dir, 'out.jsonl');
+  const app = join(dir, 'logs', 'app.log');
+  const agent = spawnAgent(
+    stateDir,
+    agentConfig(dir, {
+      buffer: { type: 'disk', maxRecords: 5000, maxBytes: 64 * 1024 * 1024, whenFull: 'block' },
+      sinks: [{ type: 'file', name: 'out', path: out }],
+    }),
+  );
+  try {
+    writeSeq(app, 0, 500);
+    await waitFor('the first 500 lines', () => countSeq(fileSinkMessages(out), 0, 500).missing.length === 0);
+
+    const filler = join(agentDir, 'filler');
+    fill(filler);
+    // ~1 MB of lines: they cannot fit in the disk buffer while the disk is full.
+    writeSeq(app, 500, 8000, 'y'.repeat(100));
+    await waitFor('the agent to report the full disk (or exit)', () => agent.exited() !== undefined || /disk (is )?full/i.test(agent.stderr()), 20_000);
+    assert.equal(agent.exited(), undefined, `the agent exited: ${agent.stderr()}`);
+    // Still up while lines keep coming and the disk stays full.
+    writeSeq(app, 8000, 9000, 'z'.repeat(100));
+
+    rmSync(filler);
+    await waitFor('every line after space returned', () => countSeq(fileSinkMessages(out), 0, 9000).missing.length === 0, 30_000).catch((err: Error) => {
+      const c = countSeq(fileSinkMessages(out), 0, 9000);
+      throw new Error(`${err.message}: ${c.missing.length} missing (first ${c.missing[0]}); agent: ${agent.stderr()}`);
+    });
+    const { missing, duplicates } = countSeq(fileSinkMessages(out), 0, 9000);
+    assert.deepEqual(missing, []);
+    assert.equal(duplicates, 0);
+    assert.equal(agent.exited(), undefined, `the agent exited: ${agent.stderr()}`);
+    assert.match(agent.stderr(), /resum/i);
+  } finally {
+    await agent.stop();
+    spawnSync('umount', ['-l', agentDir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
