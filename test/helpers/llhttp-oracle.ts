@@ -13,6 +13,7 @@ interface ParserBinding {
     new (): Parser;
     REQUEST: number;
     RESPONSE: number;
+    kOnMessageBegin: number;
     kOnHeaders: number;
     kOnHeadersComplete: number;
     kOnBody: number;
@@ -79,6 +80,10 @@ export function llhttpParse(data: Buffer, kind: 'request' | 'response', opts: { 
   let raw: string[] = [];
   let urlPieces = '';
   let current: OracleMessage | undefined;
+  p[HTTPParser.kOnMessageBegin] = () => {
+    raw = [];
+    urlPieces = '';
+  };
   p[HTTPParser.kOnHeaders] = (h: string[], url: string) => {
     raw = raw.concat(h);
     urlPieces += url;

@@ -28,8 +28,8 @@ const enum Chunk {
   EndLf,
 }
 
-/** Chunk sizes beyond this (2^53, where JS numbers stop being exact) are refused; llhttp's limit is 2^64, far beyond any real body. */
-const MAX_SIZE = 2 ** 53;
+/** A size at least this large cannot take another hex digit: it would pass 2^64 (llhttp's limit). */
+const MAX_SIZE = 2 ** 60;
 
 function isTchar(c: number): boolean {
   return c < 128 && TCHAR[c] === 1;
@@ -64,17 +64,22 @@ export class ChunkedBodyDecoder {
         case Chunk.Size: {
           const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
           if (hex >= 0) {
+            // llhttp refuses a size that overflows 64 bits; past 2^53 the count is approximate, which
+            // cannot matter (no body of 2^53 bytes will ever complete).
+            if (this.size >= MAX_SIZE) return 'error';
             this.size = this.size * 16 + hex;
             this.sawDigit = true;
-            if (this.size > MAX_SIZE) return 'error';
           } else if (this.sawDigit && c === 13) this.state = Chunk.SizeLf;
           else if (this.sawDigit && c === 59) this.state = Chunk.ExtName;
           else return 'error';
           break;
         }
         case Chunk.ExtName:
-          if (!isTchar(c)) return 'error';
-          this.state = Chunk.ExtNameMore;
+          // Right after ';' llhttp also takes '=' (an empty name) and another ';', but not the line's end.
+          if (c === 61) this.state = Chunk.ExtValueStart;
+          else if (c === 59) this.state = Chunk.ExtName;
+          else if (isTchar(c)) this.state = Chunk.ExtNameMore;
+          else return 'error';
           break;
         case Chunk.ExtNameMore:
           if (c === 61) this.state = Chunk.ExtValueStart;

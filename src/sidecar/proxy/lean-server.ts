@@ -605,7 +605,7 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
   if (method === undefined || method === 'CONNECT' || method === 'PRI') return undefined;
   for (let i = sp1 + 1; i < sp2; i++) {
     const c = text.charCodeAt(i);
-    if (c <= 32 || c === 127 || (c >= 0x80 && c <= 0xa0)) return undefined; // whitespace and controls
+    if (c <= 32 || c >= 127) return undefined; // whitespace, controls and non-ASCII (llhttp refuses them)
   }
   // Origin-form only (absolute-form and `*` go to node:http), normalised before routing as Istio does.
   if (text.charCodeAt(sp1 + 1) !== 47) return undefined;

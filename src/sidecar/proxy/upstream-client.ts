@@ -92,7 +92,12 @@ export class UpstreamHead {
     while (pos < text.length) {
       const next = text.indexOf('\r\n', pos);
       const colon = text.indexOf(':', pos);
-      flat.push(text.slice(pos, colon), text.slice(colon + 1, next).trim());
+      // Only SP and HTAB surround a value (llhttp); a NBSP is part of it.
+      let vs = colon + 1;
+      let ve = next;
+      while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+      while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+      flat.push(text.slice(pos, colon), text.slice(vs, ve));
       pos = next + 2;
     }
     if (this.contentLength >= 0) flat.push('content-length', String(this.contentLength));
@@ -312,7 +317,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   let chunked = false;
   let te = false;
   let bad = false;
-  let close = http10;
+  let sawClose = false;
+  let sawKeepAlive = false;
   let named: string[] | undefined;
   // Header lines kept for forwarding are gathered in a scratch buffer, then copied out once.
   let kept = 0;
@@ -360,7 +366,9 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
       case 10:
         if (nameIs(buf, pos, len, 'connection')) {
           hop = true;
-          close = hasToken(buf, colon + 1, next, 'close') || (http10 && !hasToken(buf, colon + 1, next, 'keep-alive'));
+          // Every Connection line counts (a later one does not undo an earlier `close`).
+          sawClose ||= hasToken(buf, colon + 1, next, 'close');
+          sawKeepAlive ||= hasToken(buf, colon + 1, next, 'keep-alive');
           for (const t of tokenList(buf.toString('latin1', colon + 1, next))) if (t !== 'close' && t !== 'keep-alive') (named ??= []).push(t);
         } else hop = nameIs(buf, pos, len, 'keep-alive');
         break;
@@ -386,6 +394,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
     pos = next + 2;
   }
   if (te && length !== -1) bad = true;
+  // As llhttp: HTTP/1.0 is kept alive only with keep-alive (whatever else is said), HTTP/1.1 unless close.
+  const close = http10 ? !sawKeepAlive : sawClose;
   const lines = Buffer.allocUnsafe(kept);
   scratch.copy(lines, 0, 0, kept);
   return { lines: named ? withoutNamed(lines, named) : lines, length, chunked, close, bad };
