@@ -95,7 +95,9 @@ export class ChunkedBodyDecoder {
           else return 'error';
           break;
         case Chunk.ExtToken:
-          if (c === 59) this.state = Chunk.ExtName;
+          // llhttp lets a quoted part follow a token (`a=0"q"`).
+          if (c === 34) this.state = Chunk.ExtQuoted;
+          else if (c === 59) this.state = Chunk.ExtName;
           else if (c === 13) this.state = Chunk.SizeLf;
           else if (!isTchar(c)) return 'error';
           break;
@@ -139,7 +141,7 @@ export class ChunkedBodyDecoder {
             if (n === 'content-length' || n === 'transfer-encoding') return 'error';
             this.state = Chunk.TrailerValue;
           } else if (isTchar(c)) {
-            if (this.trailerName.length < 17) this.trailerName += String.fromCharCode(c >= 65 && c <= 90 ? c | 0x20 : c);
+            if (this.trailerName.length < 18) this.trailerName += String.fromCharCode(c >= 65 && c <= 90 ? c | 0x20 : c);
           } else return 'error';
           break;
         case Chunk.TrailerValue:

@@ -635,6 +635,8 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
     const value = text.slice(vs, ve);
     const lower = text.slice(pos, colon).toLowerCase();
     pos = next + 2;
+    // llhttp takes only SP after a Content-Length or Transfer-Encoding value, not HTAB.
+    if ((lower === 'content-length' || lower === 'transfer-encoding') && text.lastIndexOf('\t', next - 1) >= ve) return undefined;
     if (lower === 'content-length') {
       // llhttp refuses any second Content-Length, even an equal one.
       if (!/^\d{1,15}$/.test(value) || length >= 0) return undefined;

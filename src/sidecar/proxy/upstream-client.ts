@@ -360,7 +360,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         if (nameIs(buf, pos, len, 'transfer-encoding')) {
           hop = true;
           te = true;
-          chunked = /(?:^|,)[ \t]*chunked[ \t]*$/i.test(buf.toString('latin1', colon + 1, next));
+          // Chunked when it is the last coding, followed by nothing but SP (llhttp reads `chunked\t` as another coding).
+          chunked = /(?:^|,)[ \t]*chunked *$/i.test(buf.toString('latin1', colon + 1, next));
         }
         break;
       case 10:
@@ -421,7 +422,8 @@ let scratch = Buffer.allocUnsafe(4096);
 /** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
 function decimalValue(buf: Buffer, from: number, to: number): number {
   while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
-  while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
+  // Only SP may follow the digits (llhttp refuses a trailing HTAB).
+  while (to > from && buf[to - 1] === 32) to--;
   if (from === to || to - from > 15) return NaN;
   let n = 0;
   for (let i = from; i < to; i++) {
