@@ -190,6 +190,9 @@ export class LeanResponse {
         framing = 'transfer-encoding: chunked\r\n';
       }
     }
+    // Answered before the request body ended (a 401 to an upload): the connection closes after it,
+    // and the client is told so, or it would reuse a connection that is going away.
+    if (this.conn.bodyPending) this.closeAfter = true;
     this.framing = framing + (this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n');
     if (this.conn.draining) this.closeAfter = true;
     this.headersSent = true;
@@ -320,6 +323,11 @@ export class LeanConnection {
     socket.on('error', () => socket.destroy());
     this.data(first);
     if ((!this.closed || this.res) && !this.paused) socket.resume();
+  }
+
+  /** The request in flight still has body bytes to come. */
+  get bodyPending(): boolean {
+    return this.req !== undefined && this.bodyKind !== BodyKind.None;
   }
 
   /** No request in progress: a draining listener may close it now. */

@@ -442,3 +442,17 @@ test('header bytes go out as they came (latin1) also without a body; HTTP/1.0 wi
     await rec.close();
   }
 });
+
+test('an answer sent before the request body ended says connection: close (the client must not reuse that connection)', async () => {
+  const srv = await leanServer((_req, res) => {
+    res.writeHead(401, { 'content-length': 0 });
+    res.end();
+  });
+  try {
+    const r = await raw(srv.port, 'POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\npart', /\r\n\r\n/);
+    assert.match(r.got, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+    assert.match(r.got, /\r\nconnection: close\r\n/i);
+  } finally {
+    await srv.close();
+  }
+});
