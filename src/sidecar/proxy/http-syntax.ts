@@ -22,7 +22,19 @@ export function tokenList(value: string | string[] | undefined): string[] {
 /** Whether a comma-separated header value lists `token` (lower-case), ignoring case. */
 export function hasToken(value: string | string[] | undefined, token: string): boolean {
   if (value === undefined) return false;
-  if (typeof value === 'string' && value.length === token.length) return value.toLowerCase() === token;
+  // One token (the usual `keep-alive` or `close`): compared in place, no string built per request.
+  if (typeof value === 'string' && value.indexOf(',') < 0) {
+    let a = 0;
+    let b = value.length;
+    while (a < b && (value.charCodeAt(a) === 32 || value.charCodeAt(a) === 9)) a++;
+    while (b > a && (value.charCodeAt(b - 1) === 32 || value.charCodeAt(b - 1) === 9)) b--;
+    if (b - a !== token.length) return false;
+    for (let i = 0; i < token.length; i++) {
+      const c = value.charCodeAt(a + i);
+      if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== token.charCodeAt(i)) return false;
+    }
+    return true;
+  }
   return tokenList(value).includes(token);
 }
 

@@ -12,6 +12,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { LeanConnection, LeanRequest, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
+import { hasToken, normalizePath, normalizeRequestTarget } from '../../../src/sidecar/proxy/http-syntax.js';
 import { UpstreamPool, type UpstreamError, type UpstreamHead, type UpstreamRequest } from '../../../src/sidecar/proxy/upstream-client.js';
 import { rng } from '../../helpers/seeded-random.js';
 
@@ -455,4 +456,29 @@ test('an answer sent before the request body ended says connection: close (the c
   } finally {
     await srv.close();
   }
+});
+
+test('request targets are normalised as Istio does by default (BASE): dot segments, unreserved percent-encodings, backslashes; slashes not merged (issue 11 point 11)', () => {
+  const cases: [string, string | undefined][] = [
+    ['/public/../admin', '/admin'],
+    ['/a/./b/../c?x=/../y', '/a/c?x=/../y'],
+    ['/%7euser/%2e%2e/x', '/x'],
+    ['/%41%2d%5F', '/A-_'],
+    ['/a%2Fb', '/a%2Fb'],
+    ['/a%2fb/%c3%a9', '/a%2Fb/%C3%A9'],
+    ['/a//b', '/a//b'],
+    ['/a\\b', '/a/b'],
+    ['/../../x', '/x'],
+    ['/a/b/..', '/a/'],
+    ['/%00', undefined],
+    ['/plain/path?q=1', '/plain/path?q=1'],
+  ];
+  for (const [from, to] of cases) assert.equal(normalizePath(from), to, from);
+  const req = { method: 'GET', url: 'http://orders:8080/x/../y', headers: { host: 'other' } as Record<string, string | string[] | undefined> };
+  assert.equal(normalizeRequestTarget(req), true);
+  assert.deepEqual([req.url, req.headers.host], ['/y', 'orders:8080']);
+  assert.equal(normalizeRequestTarget({ method: 'GET', url: 'not-a-target', headers: {} }), false);
+  assert.equal(hasToken(' Keep-Alive ', 'keep-alive'), true);
+  assert.equal(hasToken('x-close', 'close'), false);
+  assert.equal(hasToken('keep-alive, CLOSE', 'close'), true);
 });
