@@ -3,20 +3,20 @@
 // socket in CLOSE-WAIT (counted in /proc for the proxy process); a stalled body answered 408; paths
 // normalised and absolute-form targets served; header bytes unchanged; and the body integrity soak —
 // random bodies 0–8 MiB both ways, sized and chunked, in random pieces, some answered early (401
-// before the upload ends), every body's sha256 checked at both ends, no request delivered twice.
-// BERTH_SOAK_MS sets the soak's length (default 25 s).
+// before the upload ends), every body's sha256 checked at both ends, no request delivered twice —
+// through the sidecar pair and through the gateway. BERTH_SOAK_MS sets each soak's length (15 s).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+import { GATEWAY_ID, type MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 import { portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import { rng } from '../helpers/seeded-random.js';
 
-const SOAK_MS = Number(process.env.BERTH_SOAK_MS ?? 25_000) || 25_000;
+const SOAK_MS = Number(process.env.BERTH_SOAK_MS ?? 15_000) || 15_000;
 
 /** Sockets of process `pid` in a TCP state (hex, as /proc/net/tcp writes it: 08 = CLOSE_WAIT). */
 function socketsInState(pid: number, state: string): number {
@@ -66,11 +66,12 @@ function raw(port: number, text: string | Buffer, untilRe?: RegExp): Promise<str
 }
 
 describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
-  const base = portBlock(6);
-  const ports = { app: base, inbound: base + 1, adminB: base + 2, out: base + 3, adminA: base + 4, inboundA: base + 5 };
+  const base = portBlock(9);
+  const ports = { app: base, inbound: base + 1, adminB: base + 2, out: base + 3, adminA: base + 4, inboundA: base + 5, selfService: base + 6, peerService: base + 7, adminGw: base + 8 };
   let app: http.Server;
   let a: ProxyUnderTest;
   let b: ProxyUnderTest;
+  let gw: ProxyUnderTest;
   /** Deliveries per request id at the app (a request delivered twice would count 2). */
   const delivered = new Map<string, number>();
   const appSockets = new Set<net.Socket>();
@@ -80,8 +81,8 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     app: 't',
     config: { accessLog: false },
     services: [
-      { name: 'self', port: 1, endpoints: [{ id: 'client-1', host: HOST, port: ports.inboundA, variant: 'default' }] },
-      { name: 'peer', port: 2, endpoints: [{ id: 'peer-1', host: HOST, port: ports.inbound, variant: 'default' }] },
+      { name: 'self', port: ports.selfService, endpoints: [{ id: 'client-1', host: HOST, port: ports.inboundA, variant: 'default' }] },
+      { name: 'peer', port: ports.peerService, endpoints: [{ id: 'peer-1', host: HOST, port: ports.inbound, variant: 'default' }] },
     ],
   });
 
@@ -136,11 +137,15 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     // b: the peer's sidecar (inbound → app); a: the client's sidecar (outbound peer → b).
     b = await startProxy({ id: 'peer-1', inbound: ports.inbound, app: ports.app, admin: ports.adminB, outbound: {}, snapshot: snapshot(), env: { BERTH_PROXY_HEADERS_TIMEOUT_MS: '1000' } });
     a = await startProxy({ id: 'client-1', inbound: ports.inboundA, app: 1, admin: ports.adminA, outbound: { peer: ports.out }, snapshot: snapshot(), env: { BERTH_PROXY_HEADERS_TIMEOUT_MS: '1000' } });
+    // The gateway serves each service's port (here the peer's) on 127.0.0.1.
+    gw = await startProxy({ id: GATEWAY_ID, inbound: 1, app: 1, admin: ports.adminGw, outbound: {}, snapshot: snapshot(), env: { BERTH_PROXY_MODE: 'gateway' } });
+    await waitFor('the gateway to route', async () => (await raw(ports.peerService, 'GET /echo-head HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n')).startsWith('HTTP/1.1 200'), 10_000);
     await waitFor('the pair to route', async () => (await raw(ports.out, 'GET /echo-head HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n')).startsWith('HTTP/1.1 200'), 10_000);
   });
   after(() => {
     a?.child.kill('SIGKILL');
     b?.child.kill('SIGKILL');
+    gw?.child.kill('SIGKILL');
     for (const s of appSockets) s.destroy();
     app?.close();
   });
@@ -192,10 +197,11 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     assert.match(v10, /\r\nx-host: 127\.0\.0\.1:\d+\r\n/i, v10);
   });
 
-  test(`body integrity soak: random bodies 0–8 MiB both ways through the pair, some answered early (${SOAK_MS} ms)`, async () => {
-    const random = rng(1111);
+  /** Random uploads and downloads through `port` for `ms`; every body checked at both ends. */
+  async function soak(port: number, ms: number, seed: number, prefix: string, proxies: ProxyUnderTest[]): Promise<void> {
+    const random = rng(seed);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    const deadline = performance.now() + SOAK_MS;
+    const deadline = performance.now() + ms;
     let done = 0;
     let early = 0;
     let bytes = 0;
@@ -221,7 +227,7 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
       if (sized) headers['content-length'] = reqSize;
       const t0 = performance.now();
       const result = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; sha: string; len: number } | Error>((resolve) => {
-        const req = http.request({ host: HOST, port: ports.out, method: 'POST', path: `/soak/${id}`, headers: { host: 'peer', ...headers }, agent }, (res) => {
+        const req = http.request({ host: HOST, port, method: 'POST', path: `/soak/${id}`, headers: { host: 'peer', ...headers }, agent }, (res) => {
           const h = createHash('sha256');
           let len = 0;
           res.on('data', (d: Buffer) => {
@@ -255,14 +261,19 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     };
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (performance.now() < deadline && failures.length === 0) await one(`r${next++}`);
+      while (performance.now() < deadline && failures.length === 0) await one(`${prefix}${next++}`);
     };
     await Promise.all([worker(), worker(), worker()]);
     agent.destroy();
     assert.deepEqual(failures, []);
     for (const [id, n] of delivered) assert.ok(n <= 1, `${id} delivered ${n} times`);
     assert.ok(done > 20 && early > 0, `enough exchanges (${done} checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB)`);
-    assert.equal(a.child.exitCode, null);
-    assert.equal(b.child.exitCode, null);
-  });
+    for (const p of proxies) assert.equal(p.child.exitCode, null, p.stderr());
+    // The figures, for whoever reads the test log.
+    console.log(`soak ${prefix}: ${done} exchanges checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB`);
+  }
+
+  test(`body integrity soak through the sidecar pair: random bodies 0–8 MiB both ways, some answered early (${SOAK_MS} ms)`, () => soak(ports.out, SOAK_MS, 1111, 'pair-', [a, b]));
+
+  test(`body integrity soak through the gateway and the peer's sidecar (${SOAK_MS} ms)`, () => soak(ports.peerService, SOAK_MS, 1112, 'gw-', [gw, b]));
 });
