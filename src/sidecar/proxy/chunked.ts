@@ -1,70 +1,160 @@
 // Decoding of the chunked transfer coding (RFC 9112 §7.1), incremental: bytes may arrive split
 // anywhere. Shared by the lean server (request bodies) and the upstream client (answers).
-// Chunk extensions are skipped; trailers are read to their end and dropped.
+// Exactly as strict as llhttp, Node's parser (checked differentially in
+// test/unit/proxy/llhttp-oracle.test.ts): hex sizes with nothing after them but `;` extensions
+// (`;name`, `;name=token`, `;name="quoted"`, no whitespace) and CRLF; CRLF after the data; trailer
+// lines are header lines (a token name, a value without controls) and are read to their end and
+// dropped (Content-Length or Transfer-Encoding among them is refused). A bare CR or LF anywhere is
+// an error.
+import { TCHAR } from './http-syntax.js';
 
 const enum Chunk {
   Size,
-  SizeLineEnd,
+  ExtName,
+  ExtNameMore,
+  ExtValueStart,
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedEscape,
+  ExtAfterQuoted,
+  SizeLf,
   Data,
-  DataEnd,
-  Trailers,
+  DataCr,
+  DataLf,
+  TrailerStart,
+  TrailerName,
+  TrailerValue,
+  TrailerLf,
+  EndLf,
 }
 
-/** Decodes a chunked request body incrementally. feed() returns the index just past the body's end, -1 for "more", or 'error'. */
+/** A size at least this large cannot take another hex digit: it would pass 2^64 (llhttp's limit). */
+const MAX_SIZE = 2 ** 60;
+
+function isTchar(c: number): boolean {
+  return c < 128 && TCHAR[c] === 1;
+}
+
+/** A value byte of a header line (llhttp): HTAB, visible ASCII, SP, obs-text; not other controls or DEL. */
+function isValueByte(c: number): boolean {
+  return c === 9 || (c >= 32 && c !== 127);
+}
+
+/** Decodes a chunked body incrementally. feed() returns the index just past the body's end, -1 for "more", or 'error'. */
 export class ChunkedBodyDecoder {
   private state = Chunk.Size;
   private size = 0;
   private sawDigit = false;
-  private lineEmpty = true;
+  /** The current trailer line's name, lower-cased (to refuse framing headers there). */
+  private trailerName = '';
 
   feed(d: Buffer, out: (piece: Buffer) => void): number | 'error' {
     let i = 0;
     while (i < d.length) {
+      if (this.state === Chunk.Data) {
+        const take = Math.min(d.length - i, this.size);
+        out(d.subarray(i, i + take));
+        i += take;
+        this.size -= take;
+        if (this.size === 0) this.state = Chunk.DataCr;
+        continue;
+      }
+      const c = d[i++];
       switch (this.state) {
         case Chunk.Size: {
-          const c = d[i++];
           const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
           if (hex >= 0) {
+            // llhttp refuses a size that overflows 64 bits; past 2^53 the count is approximate, which
+            // cannot matter (no body of 2^53 bytes will ever complete).
+            if (this.size >= MAX_SIZE) return 'error';
             this.size = this.size * 16 + hex;
             this.sawDigit = true;
-            if (this.size > 2 ** 40) return 'error';
-          } else if (this.sawDigit && (c === 13 || c === 59 || c === 32 || c === 9)) this.state = Chunk.SizeLineEnd;
+          } else if (this.sawDigit && c === 13) this.state = Chunk.SizeLf;
+          else if (this.sawDigit && c === 59) this.state = Chunk.ExtName;
           else return 'error';
           break;
         }
-        case Chunk.SizeLineEnd: {
-          const nl = d.indexOf(10, i);
-          if (nl < 0) return -1;
-          i = nl + 1;
+        case Chunk.ExtName:
+          // Right after ';' llhttp also takes '=' (an empty name) and another ';', but not the line's end.
+          if (c === 61) this.state = Chunk.ExtValueStart;
+          else if (c === 59) this.state = Chunk.ExtName;
+          else if (isTchar(c)) this.state = Chunk.ExtNameMore;
+          else return 'error';
+          break;
+        case Chunk.ExtNameMore:
+          if (c === 61) this.state = Chunk.ExtValueStart;
+          else if (c === 59) this.state = Chunk.ExtName;
+          else if (c === 13) this.state = Chunk.SizeLf;
+          else if (!isTchar(c)) return 'error';
+          break;
+        case Chunk.ExtValueStart:
+          if (c === 34) this.state = Chunk.ExtQuoted;
+          else if (c === 59) this.state = Chunk.ExtName;
+          else if (c === 13) this.state = Chunk.SizeLf;
+          else if (isTchar(c)) this.state = Chunk.ExtToken;
+          else return 'error';
+          break;
+        case Chunk.ExtToken:
+          // llhttp lets a quoted part follow a token (`a=0"q"`).
+          if (c === 34) this.state = Chunk.ExtQuoted;
+          else if (c === 59) this.state = Chunk.ExtName;
+          else if (c === 13) this.state = Chunk.SizeLf;
+          else if (!isTchar(c)) return 'error';
+          break;
+        case Chunk.ExtQuoted:
+          if (c === 34) this.state = Chunk.ExtAfterQuoted;
+          else if (c === 92) this.state = Chunk.ExtQuotedEscape;
+          else if (!isValueByte(c)) return 'error';
+          break;
+        case Chunk.ExtQuotedEscape:
+          if (!isValueByte(c)) return 'error';
+          this.state = Chunk.ExtQuoted;
+          break;
+        case Chunk.ExtAfterQuoted:
+          if (c === 59) this.state = Chunk.ExtName;
+          else if (c === 13) this.state = Chunk.SizeLf;
+          else return 'error';
+          break;
+        case Chunk.SizeLf:
+          if (c !== 10) return 'error';
           this.sawDigit = false;
-          if (this.size === 0) {
-            this.state = Chunk.Trailers;
-            this.lineEmpty = true;
-          } else this.state = Chunk.Data;
+          this.state = this.size === 0 ? Chunk.TrailerStart : Chunk.Data;
           break;
-        }
-        case Chunk.Data: {
-          const take = Math.min(d.length - i, this.size);
-          out(d.subarray(i, i + take));
-          i += take;
-          this.size -= take;
-          if (this.size === 0) this.state = Chunk.DataEnd;
+        case Chunk.DataCr:
+          if (c !== 13) return 'error';
+          this.state = Chunk.DataLf;
           break;
-        }
-        case Chunk.DataEnd: {
-          const c = d[i++];
-          if (c === 10) this.state = Chunk.Size;
-          else if (c !== 13) return 'error';
+        case Chunk.DataLf:
+          if (c !== 10) return 'error';
+          this.state = Chunk.Size;
           break;
-        }
-        case Chunk.Trailers: {
-          const c = d[i++];
-          if (c === 10) {
-            if (this.lineEmpty) return i;
-            this.lineEmpty = true;
-          } else if (c !== 13) this.lineEmpty = false;
+        case Chunk.TrailerStart:
+          if (c === 13) this.state = Chunk.EndLf;
+          else if (isTchar(c)) {
+            this.trailerName = String.fromCharCode(c | 0x20);
+            this.state = Chunk.TrailerName;
+          } else return 'error';
           break;
-        }
+        case Chunk.TrailerName:
+          if (c === 58) {
+            const n = this.trailerName;
+            if (n === 'content-length' || n === 'transfer-encoding') return 'error';
+            this.state = Chunk.TrailerValue;
+          } else if (isTchar(c)) {
+            if (this.trailerName.length < 18) this.trailerName += String.fromCharCode(c >= 65 && c <= 90 ? c | 0x20 : c);
+          } else return 'error';
+          break;
+        case Chunk.TrailerValue:
+          if (c === 13) this.state = Chunk.TrailerLf;
+          else if (!isValueByte(c)) return 'error';
+          break;
+        case Chunk.TrailerLf:
+          if (c !== 10) return 'error';
+          this.state = Chunk.TrailerStart;
+          break;
+        case Chunk.EndLf:
+          if (c !== 10) return 'error';
+          return i;
       }
     }
     return -1;

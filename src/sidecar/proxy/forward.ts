@@ -117,6 +117,8 @@ class Forwarding implements UpstreamHandlers {
   private readonly method: string;
   private readonly path: string;
   private body: Buffer | Readable | null = null;
+  /** A streamed body's declared length (it keeps its Content-Length upstream); undefined: chunked. */
+  private bodyLength: number | undefined;
   private replayable = true;
   private tried: Set<string> | undefined;
   private deadline = Infinity;
@@ -180,8 +182,9 @@ class Forwarding implements UpstreamHandlers {
       );
       return;
     }
-    // A big or chunked body is streamed through once: no retries.
+    // A big or chunked body is streamed through once: no retries. A sized one keeps its length.
     this.body = bodyStream(req);
+    if (req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(cl)) this.bodyLength = cl;
     this.replayable = false;
     this.attempt();
   }
@@ -215,6 +218,7 @@ class Forwarding implements UpstreamHandlers {
     // One request object for all attempts (the previous attempt's call is over when the next starts).
     const up = (this.upstreamRequest ??= { method: this.method, path: this.path, headers: req.headers, body: null });
     up.body = this.body;
+    if (this.bodyLength !== undefined) up.bodyLength = this.bodyLength;
     up.headersTimeout = headersTimeout;
     this.call = opts.pools.get(ep, cluster.pool).request(up, this);
   }

@@ -1,5 +1,131 @@
-// Character classes of HTTP/1.1 syntax shared by the proxy's parsers (lean-server, upstream-client).
+// Character classes and small pure helpers of HTTP/1.1 syntax shared by the proxy's parsers
+// (lean-server, upstream-client) and listeners: token lists, and the request-target normalisation
+// done before route matching (Istio's default, `BASE`: Envoy's normalize_path).
 
 /** 1 for the token characters of a header name or method (RFC 9110 §5.6.2), by char code (< 128). */
 export const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TCHAR[c.charCodeAt(0)] = 1;
+
+/** The lower-cased members of a comma-separated header value (`Connection: keep-alive, X-Foo`), empty ones left out. */
+export function tokenList(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const out: string[] = [];
+  for (const v of Array.isArray(value) ? value : [value]) {
+    for (const part of v.split(',')) {
+      const t = part.trim().toLowerCase();
+      if (t) out.push(t);
+    }
+  }
+  return out;
+}
+
+/** Whether a comma-separated header value lists `token` (lower-case), ignoring case. */
+export function hasToken(value: string | string[] | undefined, token: string): boolean {
+  if (value === undefined) return false;
+  // One token (the usual `keep-alive` or `close`): compared in place, no string built per request.
+  if (typeof value === 'string' && value.indexOf(',') < 0) {
+    let a = 0;
+    let b = value.length;
+    while (a < b && (value.charCodeAt(a) === 32 || value.charCodeAt(a) === 9)) a++;
+    while (b > a && (value.charCodeAt(b - 1) === 32 || value.charCodeAt(b - 1) === 9)) b--;
+    if (b - a !== token.length) return false;
+    for (let i = 0; i < token.length; i++) {
+      const c = value.charCodeAt(a + i);
+      if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== token.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+  return tokenList(value).includes(token);
+}
+
+/** Unreserved characters (RFC 3986 §2.3): a percent-encoding of these is decoded by normalisation. */
+function unreserved(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 95 || c === 126;
+}
+
+function hexValue(c: number): number {
+  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+}
+
+/**
+ * The origin-form target (`/path?query`) normalised as Istio does by default (`BASE`, Envoy's
+ * `normalize_path`): percent-encoded unreserved characters decoded, backslashes turned into
+ * slashes, `.` and `..` segments removed (RFC 3986 §5.2.4); slashes are NOT merged (Istio's
+ * `MERGE_SLASHES` is opt-in) and `%2F` stays encoded. The query is left as it is. undefined for a
+ * target that cannot be served (`%00`: Istio answers 400). Returns `url` itself when nothing changes
+ * (no string is built on the common path).
+ */
+export function normalizePath(url: string): string | undefined {
+  let q = url.indexOf('?');
+  if (q < 0) q = url.length;
+  let work = false;
+  for (let i = 0; i < q; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 37 || c === 92 || (c === 46 && url.charCodeAt(i - 1) === 47)) {
+      work = true;
+      break;
+    }
+  }
+  if (!work) return url;
+  let path = '';
+  for (let i = 0; i < q; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 92) path += '/';
+    else if (c === 37 && i + 2 < q && hexValue(url.charCodeAt(i + 1)) >= 0 && hexValue(url.charCodeAt(i + 2)) >= 0) {
+      const v = hexValue(url.charCodeAt(i + 1)) * 16 + hexValue(url.charCodeAt(i + 2));
+      if (v === 0) return undefined;
+      if (unreserved(v)) path += String.fromCharCode(v);
+      else path += url.slice(i, i + 3).toUpperCase();
+      i += 2;
+    } else path += url[i];
+  }
+  return removeDotSegments(path) + url.slice(q);
+}
+
+/** RFC 3986 §5.2.4 on an absolute path: `/a/./b/../c` → `/a/c`; never above the root. */
+function removeDotSegments(path: string): string {
+  const segments = path.split('/');
+  const out: string[] = [];
+  // segments[0] is '' (the path starts with '/').
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i];
+    const last = i === segments.length - 1;
+    if (s === '.') {
+      if (last) out.push('');
+    } else if (s === '..') {
+      if (out.length > 0) out.pop();
+      if (last) out.push('');
+    } else out.push(s);
+  }
+  return `/${out.join('/')}`;
+}
+
+/** An absolute-form target (`http://authority/path?q`, RFC 9112 §3.2.2) split into its authority and origin-form; undefined if it is not one. */
+export function splitAbsoluteForm(url: string): { authority: string; path: string } | undefined {
+  const m = /^https?:\/\/([^/?#\s]+)([^#\s]*)$/i.exec(url);
+  if (!m || m[1].includes('@')) return undefined;
+  const rest = m[2];
+  return { authority: m[1], path: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest };
+}
+
+/**
+ * Puts a request's target in the form routes are matched on and the upstream gets: absolute-form
+ * turned into origin-form with `Host` set to its authority (RFC 9112 §3.2.2: the target's authority
+ * wins over Host), then the path normalised (normalizePath). False if the target cannot be served
+ * (answer 400). `OPTIONS *` is left as it is.
+ */
+export function normalizeRequestTarget(req: { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }): boolean {
+  let url = req.url ?? '/';
+  if (req.method === 'CONNECT') return true; // authority-form: answered by the handler
+  if (url.charCodeAt(0) !== 47) {
+    if (url === '*' && req.method === 'OPTIONS') return true;
+    const abs = splitAbsoluteForm(url);
+    if (!abs) return false;
+    req.headers.host = abs.authority;
+    url = abs.path;
+  }
+  const norm = normalizePath(url);
+  if (norm === undefined) return false;
+  req.url = norm;
+  return true;
+}

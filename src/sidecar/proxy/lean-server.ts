@@ -6,20 +6,31 @@
 // a head over 16 KiB, Content-Length together with Transfer-Encoding, another transfer coding,
 // Upgrade, Expect, CONNECT, obsolete line folding — makes the connection fall back to node:http at
 // that request boundary, which gives those cases the answers (400, 431, upgrades) it always gave.
-import { STATUS_CODES } from 'node:http';
+// What it accepts, it accepts exactly as llhttp would (test/unit/proxy/llhttp-oracle.test.ts checks
+// it differentially); a body that turns out malformed is answered 400, a stalled one 408, and no
+// input ever ends the process. Bytes pipelined behind a request in flight stay in the kernel (the
+// socket is paused), so one connection buffers at most one read beyond the request it serves.
+import { METHODS, STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { TCHAR } from './http-syntax.js';
+import { hasToken, normalizePath, TCHAR } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 export { ChunkedBodyDecoder };
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
+const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 16 * 1024;
 /** A kept-alive connection idle between this and twice this long is closed (node:http's keepAliveTimeout is 5 s). */
 const KEEP_ALIVE_MS = 5000;
+/**
+ * A request body that makes no progress for between this and twice this long is answered 408 and
+ * its connection closed (the upstream call is abandoned with it). The listener's header timeout
+ * setting (BERTH_PROXY_HEADERS_TIMEOUT_MS, 10 s) unless BERTH_PROXY_BODY_TIMEOUT_MS says otherwise.
+ */
+const BODY_TIMEOUT_MS = Number(process.env.BERTH_PROXY_BODY_TIMEOUT_MS ?? process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
 
@@ -179,6 +190,9 @@ export class LeanResponse {
         framing = 'transfer-encoding: chunked\r\n';
       }
     }
+    // Answered before the request body ended (a 401 to an upload): the connection closes after it,
+    // and the client is told so, or it would reuse a connection that is going away.
+    if (this.conn.bodyPending) this.closeAfter = true;
     this.framing = framing + (this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n');
     if (this.conn.draining) this.closeAfter = true;
     this.headersSent = true;
@@ -257,6 +271,8 @@ export interface LeanServerHooks {
   /** An exchange started / ended (for draining). */
   started(): void;
   ended(): void;
+  /** Overrides BODY_TIMEOUT_MS (tests). */
+  bodyTimeoutMs?: number;
 }
 
 const enum BodyKind {
@@ -277,11 +293,19 @@ export class LeanConnection {
   /** An answer went out since the idle check last looked. */
   private answered = false;
   private closed = false;
+  /** The body's consumer asked to wait (push() returned false). */
+  private bodyHeld = false;
+  /** Body bytes arrived since the body timer last looked. */
+  private bodyProgress = false;
+  private bodyTimer: NodeJS.Timeout | undefined;
+  /** Whether this connection paused the socket (body back-pressure, or pipelined bytes behind the request in flight). */
+  private paused = false;
   http10 = false;
   draining = false;
   private readonly onData = (d: Buffer): void => this.data(d);
   private readonly onClose = (): void => this.lost();
   private readonly onDrain = (): void => this.res?.emit('drain');
+  private readonly onEnd = (): void => this.clientEnded();
 
   constructor(
     private readonly socket: net.Socket,
@@ -295,9 +319,15 @@ export class LeanConnection {
     socket.on('data', this.onData);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
+    socket.on('end', this.onEnd);
     socket.on('error', () => socket.destroy());
     this.data(first);
-    if (!this.closed || this.res) socket.resume();
+    if ((!this.closed || this.res) && !this.paused) socket.resume();
+  }
+
+  /** The request in flight still has body bytes to come. */
+  get bodyPending(): boolean {
+    return this.req !== undefined && this.bodyKind !== BodyKind.None;
   }
 
   /** No request in progress: a draining listener may close it now. */
@@ -317,11 +347,85 @@ export class LeanConnection {
   private data(d: Buffer): void {
     if (this.closed) return;
     if (this.req && this.bodyKind !== BodyKind.None) {
+      this.bodyProgress = true;
       this.feedBody(d);
       return;
     }
     this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
     if (!this.res) this.next();
+    else this.flow();
+  }
+
+  /**
+   * Reads from the socket unless the body's consumer asked to wait or bytes pipelined behind the
+   * request in flight are waiting: those stay in the kernel until the answer is out (bounded memory,
+   * no copy of a growing buffer per read).
+   */
+  private flow(): void {
+    const wait = this.bodyHeld || (this.res !== undefined && this.bodyKind === BodyKind.None && this.buf.length > 0);
+    if (wait === this.paused || this.closed) return;
+    this.paused = wait;
+    if (wait) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** The body's consumer wants more (LeanRequest._read). */
+  private readMore(req: LeanRequest): void {
+    if (req !== this.req || !this.bodyHeld) return;
+    this.bodyHeld = false;
+    this.flow();
+  }
+
+  /** The client half-closed its side (the listener's sockets allow half-open connections). */
+  private clientEnded(): void {
+    if (this.closed) return;
+    // Nothing in flight: close ours too (no socket left in CLOSE-WAIT).
+    if (!this.res) {
+      this.closed = true;
+      clearInterval(this.idleTimer);
+      this.socket.end();
+      return;
+    }
+    // An upload cut short: the request cannot complete ('close' then abandons the upstream call).
+    if (this.bodyKind !== BodyKind.None) {
+      this.socket.destroy();
+      return;
+    }
+    // A whole request then FIN (e.g. `nc -q`): the answer still goes out, then the connection closes.
+    this.res.closeAfter = true;
+  }
+
+  /** A body that made no progress for a whole period (and was not held back by its consumer): 408. */
+  private bodyCheck(): void {
+    if (this.bodyKind === BodyKind.None || this.closed) {
+      clearInterval(this.bodyTimer);
+      this.bodyTimer = undefined;
+      return;
+    }
+    if (!this.bodyProgress && !this.bodyHeld) return this.reject(408);
+    this.bodyProgress = false;
+  }
+
+  /**
+   * The request cannot go on (a malformed chunked body: 400; a stalled body: 408): answer `status`
+   * if nothing was answered yet, close the connection, and end the exchange as if the client had
+   * left, so whoever handles it gives up its upstream call. The body stream is destroyed without an
+   * error: nobody may be listening for one yet, and an unheard 'error' would end the process.
+   */
+  private reject(status: number): void {
+    const { socket, res } = this;
+    this.bodyKind = BodyKind.None;
+    clearInterval(this.bodyTimer);
+    this.bodyTimer = undefined;
+    clearInterval(this.idleTimer);
+    this.closed = true;
+    if (res && !res.headersSent && !res.destroyed && socket.writable) {
+      res.headersSent = true;
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+      // Bytes the client still sends are read and dropped meanwhile (a paused socket would never see the end).
+      socket.resume();
+    } else socket.destroy();
+    this.lost();
   }
 
   /** Starts the next request if its whole head is in the buffer; otherwise (or if it is unusual) falls back. */
@@ -335,10 +439,11 @@ export class LeanConnection {
     this.buf = this.buf.subarray(end + 4);
     const { method, url, minor, headers } = parsed;
     this.http10 = minor === '0';
-    const connection = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : '';
-    const close = this.http10 ? !connection.includes('keep-alive') : connection.includes('close');
+    // Connection is a list of tokens (`x-close` is not `close`).
+    const connection = headers.connection;
+    const close = this.http10 ? !hasToken(connection, 'keep-alive') : hasToken(connection, 'close');
     const hasBody = parsed.chunked || parsed.length > 0;
-    const req = hasBody ? new LeanRequest(method, url, minor, headers, () => this.socket.resume()) : new LeanHead(method, url, minor, headers);
+    const req: LeanRequest | LeanHead = hasBody ? new LeanRequest(method, url, minor, headers, () => this.readMore(req as LeanRequest)) : new LeanHead(method, url, minor, headers);
     const res = new LeanResponse(this, this.socket, method === 'HEAD', close);
     this.req = req;
     this.res = res;
@@ -352,10 +457,15 @@ export class LeanConnection {
     } else this.bodyKind = BodyKind.None;
     const rest = this.buf;
     if (this.bodyKind !== BodyKind.None) {
-      this.buf = Buffer.alloc(0);
+      this.buf = EMPTY;
+      this.bodyProgress = true;
+      this.bodyTimer ??= setInterval(() => this.bodyCheck(), this.hooks.bodyTimeoutMs ?? BODY_TIMEOUT_MS).unref();
       if (rest.length > 0) this.feedBody(rest);
     }
+    // feedBody may have rejected the request (a malformed chunk in the first bytes): it was answered.
+    if (this.req !== req) return;
     this.hooks.handle(req, res);
+    this.flow();
   }
 
   private feedBody(d: Buffer): void {
@@ -363,27 +473,27 @@ export class LeanConnection {
     if (this.bodyKind === BodyKind.Length) {
       const take = Math.min(d.length, this.remaining);
       this.remaining -= take;
-      if (take > 0 && !req.push(take === d.length ? d : d.subarray(0, take))) this.socket.pause();
+      if (take > 0 && !req.push(take === d.length ? d : d.subarray(0, take))) this.bodyHeld = true;
       if (this.remaining === 0) {
         this.bodyKind = BodyKind.None;
+        this.bodyHeld = false;
         req.push(null);
-        if (take < d.length) this.buf = Buffer.concat([this.buf, d.subarray(take)]);
+        if (take < d.length) this.buf = this.buf.length === 0 ? d.subarray(take) : Buffer.concat([this.buf, d.subarray(take)]);
       }
+      this.flow();
       return;
     }
     const r = this.decoder!.feed(d, (piece) => {
-      if (!req.push(piece)) this.socket.pause();
+      if (!req.push(piece)) this.bodyHeld = true;
     });
-    if (r === 'error') {
-      req.destroy(new Error('malformed chunked request body'));
-      this.socket.destroy();
-      return;
-    }
+    if (r === 'error') return this.reject(400);
     if (r >= 0) {
       this.bodyKind = BodyKind.None;
+      this.bodyHeld = false;
       req.push(null);
-      if (r < d.length) this.buf = Buffer.concat([this.buf, d.subarray(r)]);
+      if (r < d.length) this.buf = this.buf.length === 0 ? d.subarray(r) : Buffer.concat([this.buf, d.subarray(r)]);
     }
+    this.flow();
   }
 
   /** The answer was written; the next request may start. */
@@ -398,7 +508,13 @@ export class LeanConnection {
     res.emit('close');
     if (close || bodyLeft) {
       this.closed = true;
+      clearInterval(this.bodyTimer);
       this.socket.end();
+      // A client still sending the body nobody reads is not waited for: closed once our answer is out.
+      if (bodyLeft) {
+        this.socket.resume();
+        setTimeout(() => this.socket.destroy(), this.hooks.bodyTimeoutMs ?? BODY_TIMEOUT_MS).unref();
+      }
       return;
     }
     // One interval per connection; an answer marks it used (re-arming a timer per request costs more).
@@ -411,15 +527,18 @@ export class LeanConnection {
       this.idleTimer.unref();
     }
     this.next();
+    this.flow();
   }
 
   private giveUp(): void {
     this.closed = true;
     clearInterval(this.idleTimer);
+    clearInterval(this.bodyTimer);
     const s = this.socket;
     s.off('data', this.onData);
     s.off('close', this.onClose);
     s.off('drain', this.onDrain);
+    s.off('end', this.onEnd);
     s.removeAllListeners('error');
     s.pause();
     this.hooks.fallback(s, this.buf);
@@ -427,6 +546,8 @@ export class LeanConnection {
 
   private lost(): void {
     clearInterval(this.idleTimer);
+    clearInterval(this.bodyTimer);
+    this.bodyTimer = undefined;
     if (this.closed && !this.res) return;
     this.closed = true;
     const { req, res } = this;
@@ -468,9 +589,15 @@ function methodOf(text: string, end: number): string | undefined {
     if (c < 65 || c > 90) return undefined;
   }
   for (const m of COMMON_METHODS) if (m.length === end && text.startsWith(m)) return m;
-  return text.slice(0, end);
+  const m = text.slice(0, end);
+  // llhttp knows a fixed list of methods (node:http answers 400 to others).
+  return KNOWN_METHODS.has(m) ? m : undefined;
 }
 const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
+const KNOWN_METHODS = new Set(METHODS);
+
+/** Headers whose duplicates node:http drops (the first one wins); the lean path builds the same object. */
+const FIRST_WINS = new Set(['content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires']);
 
 /** Parses a request head (its bytes decoded as latin1); undefined for anything node:http should handle (see the file comment). */
 export function parseRequestHead(text: string): ParsedHead | undefined {
@@ -486,9 +613,12 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
   if (method === undefined || method === 'CONNECT' || method === 'PRI') return undefined;
   for (let i = sp1 + 1; i < sp2; i++) {
     const c = text.charCodeAt(i);
-    if (c <= 32 || c === 127 || (c >= 0x80 && c <= 0xa0)) return undefined; // whitespace and controls
+    if (c <= 32 || c >= 127) return undefined; // whitespace, controls and non-ASCII (llhttp refuses them)
   }
-  const url = text.slice(sp1 + 1, sp2);
+  // Origin-form only (absolute-form and `*` go to node:http), normalised before routing as Istio does.
+  if (text.charCodeAt(sp1 + 1) !== 47) return undefined;
+  const url = normalizePath(text.slice(sp1 + 1, sp2));
+  if (url === undefined) return undefined;
   const minor = minorCode === 49 ? '1' : '0';
   const headers: Record<string, string | string[] | undefined> = {};
   let length = -1;
@@ -513,8 +643,11 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
     const value = text.slice(vs, ve);
     const lower = text.slice(pos, colon).toLowerCase();
     pos = next + 2;
+    // llhttp takes only SP after a Content-Length or Transfer-Encoding value, not HTAB.
+    if ((lower === 'content-length' || lower === 'transfer-encoding') && text.lastIndexOf('\t', next - 1) >= ve) return undefined;
     if (lower === 'content-length') {
-      if (!/^\d{1,15}$/.test(value) || (length >= 0 && Number(value) !== length)) return undefined;
+      // llhttp refuses any second Content-Length, even an equal one.
+      if (!/^\d{1,15}$/.test(value) || length >= 0) return undefined;
       length = Number(value);
     } else if (lower === 'transfer-encoding') {
       if (te !== undefined || value.toLowerCase() !== 'chunked') return undefined;
@@ -523,14 +656,14 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
     const cur = headers[lower];
     if (cur === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
     else if (Array.isArray(cur)) cur.push(value);
-    else if (lower !== 'host' && lower !== 'content-length') headers[lower] = `${cur}, ${value}`;
+    else if (!FIRST_WINS.has(lower)) headers[lower] = lower === 'cookie' ? `${cur}; ${value}` : `${cur}, ${value}`;
   }
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
   if (minor === '1' && headers.host === undefined) return undefined;
   return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined };
 }
 
-/** Whitespace around a header value: String.prototype.trim's set within latin1 (the head is decoded as latin1). */
+/** Whitespace around a header value: SP and HTAB only, as llhttp (a VT or NBSP there is part of the value). */
 function isOws(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0;
+  return c === 32 || c === 9;
 }

@@ -11,6 +11,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { LeanConnection } from './lean-server.js';
+import { normalizeRequestTarget } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 /**
@@ -133,6 +134,11 @@ export class Listener {
         noDelay: true,
       },
       (req, res) => {
+        // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts).
+        if (!normalizeRequestTarget(req)) {
+          res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
+          return;
+        }
         this.inFlight++;
         res.once('close', () => this.inFlight--);
         if (this.draining) res.setHeader('connection', 'close');

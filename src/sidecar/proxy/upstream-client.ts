@@ -8,13 +8,20 @@
 // connection, waiting requests queued). Sockets read into one shared buffer (net's `onread`) and
 // hand the bytes to the exchange they belong to: no buffer allocated and no stream machinery run per
 // read, so consumers must copy what they keep beyond the onData call.
+// A connection goes back to the pool only when both the request and the response are complete (an
+// early answer to an unfinished upload closes it); a kept connection that dies before any response
+// byte is retried only for an idempotent request whose body is in hand (as undici does). Header
+// bytes go out as they came in (latin1), headers named in `Connection` stay on this hop both ways,
+// and a response with conflicting framing is refused (502 upstream), not guessed at.
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { TCHAR } from './http-syntax.js';
+import { TCHAR, tokenList } from './http-syntax.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
+/** Methods retried after a kept connection died before any response byte (undici's list). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const STATUS_PREFIX = Buffer.from('HTTP/1.');
@@ -38,8 +45,10 @@ export interface UpstreamRequest {
   path: string;
   /** Request headers (lower-case names), hop-by-hop ones already removed. */
   headers: Record<string, string | string[] | undefined>;
-  /** A body in hand (replayable), a stream (sent once, chunked), or none. */
+  /** A body in hand (replayable), a stream (sent once), or none. */
   body: Buffer | Readable | null;
+  /** A streamed body's length when the client declared one: sent with Content-Length, its bytes as they are; otherwise chunked. */
+  bodyLength?: number;
   /** Time to wait for the response head, ms. */
   headersTimeout?: number;
 }
@@ -83,7 +92,12 @@ export class UpstreamHead {
     while (pos < text.length) {
       const next = text.indexOf('\r\n', pos);
       const colon = text.indexOf(':', pos);
-      flat.push(text.slice(pos, colon), text.slice(colon + 1, next).trim());
+      // Only SP and HTAB surround a value (llhttp); a NBSP is part of it.
+      let vs = colon + 1;
+      let ve = next;
+      while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+      while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+      flat.push(text.slice(pos, colon), text.slice(vs, ve));
       pos = next + 2;
     }
     if (this.contentLength >= 0) flat.push('content-length', String(this.contentLength));
@@ -246,16 +260,36 @@ export class UpstreamPool {
   }
 }
 
-function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked' | 0): string {
+/** The header names a `Connection` value lists beyond `close`/`keep-alive` (they stay on this hop); undefined for none. */
+function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && value.indexOf(',') < 0) {
+    const v = value.trim().toLowerCase();
+    if (v === 'keep-alive' || v === 'close' || v === '') return undefined;
+  }
+  const named = tokenList(value).filter((t) => t !== 'close' && t !== 'keep-alive');
+  return named.length > 0 ? new Set(named) : undefined;
+}
+
+/**
+ * The request head, to be written as latin1 (each character one byte, as it was read). `authority`
+ * is put as Host when the request has none (HTTP/1.0), as Envoy's default_host_for_http_10 does.
+ */
+function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked', authority: string): string {
   let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
+  const named = connectionNamed(req.headers.connection);
   for (const name in req.headers) {
     const v = req.headers[name];
-    if (v === undefined || name === 'content-length' || HOP_BY_HOP.has(name)) continue;
+    if (v === undefined || name === 'content-length' || HOP_BY_HOP.has(name) || named?.has(name)) continue;
     if (typeof v === 'string') head += `${name}: ${v}\r\n`;
     else for (const x of v) head += `${name}: ${x}\r\n`;
   }
-  if (bodyLength === 'chunked') head += 'transfer-encoding: chunked\r\n';
-  else if (bodyLength > 0 || (req.headers['content-length'] !== undefined && bodyLength === 0)) head += `content-length: ${bodyLength}\r\n`;
+  if (req.headers.host === undefined) head += `host: ${authority}\r\n`;
+  if (bodyLength === 'chunked') {
+    // Codings applied before chunked (`gzip, chunked`) belong to the message: they go on to the app.
+    const te = tokenList(req.headers['transfer-encoding']).filter((t) => t !== 'chunked');
+    head += te.length > 0 ? `transfer-encoding: ${te.join(', ')}, chunked\r\n` : 'transfer-encoding: chunked\r\n';
+  } else if (bodyLength > 0 || (req.headers['content-length'] !== undefined && bodyLength === 0)) head += `content-length: ${bodyLength}\r\n`;
   return `${head}\r\n`;
 }
 
@@ -267,18 +301,25 @@ export interface ScannedHead {
   chunked: boolean;
   /** The connection closes after this answer (Connection: close, or HTTP/1.0 without keep-alive). */
   close: boolean;
+  /** Conflicting or unusable framing (two Content-Length headers, Content-Length with Transfer-Encoding, a bad length): refused as llhttp does. */
+  bad: boolean;
 }
 
 /**
  * Reads the header lines of a response head, bytes [from, end) of `buf` (end: where the blank line
  * starts): framing and connection headers, and a copy of the lines to forward — hop-by-hop ones,
- * content-length (framing is the proxy's) and malformed ones (no token name, obs-fold, a bare CR,
- * LF or NUL) left out.
+ * those named in Connection, and content-length (framing is the proxy's) left out. Whatever llhttp
+ * refuses (a malformed line: no token name, obs-fold, a control byte, a bare CR or LF; conflicting
+ * framing) sets `bad`.
  */
 export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: boolean): ScannedHead {
   let length = -1;
   let chunked = false;
-  let close = http10;
+  let te = false;
+  let bad = false;
+  let sawClose = false;
+  let sawKeepAlive = false;
+  let named: string[] | undefined;
   // Header lines kept for forwarding are gathered in a scratch buffer, then copied out once.
   let kept = 0;
   let pos = from;
@@ -294,12 +335,14 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
       if (colon < 0) {
         if (c === 58) colon = next;
         else if (c >= 128 || TCHAR[c] === 0) valid = false;
-      } else if (c === 10 || c === 13 || c === 0) valid = false;
+      } else if ((c < 32 && c !== 9) || c === 127) valid = false;
     }
     const len = colon - pos;
     if (!valid || len <= 0) {
+      // A malformed line (no token name, obs-fold, a control byte or bare CR/LF): llhttp refuses the answer.
+      bad = true;
       pos = next + 2;
-      continue; // malformed (or obs-fold) lines are not forwarded
+      continue;
     }
     let hop = false;
     switch (len) {
@@ -307,19 +350,27 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         // Kept aside: it frames the answer to the client (dropped when the body is chunked).
         if (nameIs(buf, pos, len, 'content-length')) {
           hop = true;
+          // A second Content-Length (llhttp refuses even an equal one) or a malformed one: not forwarded.
+          if (length !== -1) bad = true;
           length = decimalValue(buf, colon + 1, next);
+          if (Number.isNaN(length)) bad = true;
         }
         break;
       case 17:
         if (nameIs(buf, pos, len, 'transfer-encoding')) {
           hop = true;
-          chunked = /(?:^|,)\s*chunked\s*$/i.test(buf.toString('latin1', colon + 1, next));
+          te = true;
+          // Chunked when it is the last coding, followed by nothing but SP (llhttp reads `chunked\t` as another coding).
+          chunked = /(?:^|,)[ \t]*chunked *$/i.test(buf.toString('latin1', colon + 1, next));
         }
         break;
       case 10:
         if (nameIs(buf, pos, len, 'connection')) {
           hop = true;
-          close = hasToken(buf, colon + 1, next, 'close') || (http10 && !hasToken(buf, colon + 1, next, 'keep-alive'));
+          // Every Connection line counts (a later one does not undo an earlier `close`).
+          sawClose ||= hasToken(buf, colon + 1, next, 'close');
+          sawKeepAlive ||= hasToken(buf, colon + 1, next, 'keep-alive');
+          for (const t of tokenList(buf.toString('latin1', colon + 1, next))) if (t !== 'close' && t !== 'keep-alive') (named ??= []).push(t);
         } else hop = nameIs(buf, pos, len, 'keep-alive');
         break;
       case 16:
@@ -343,9 +394,26 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
     }
     pos = next + 2;
   }
+  if (te && length !== -1) bad = true;
+  // As llhttp: HTTP/1.0 is kept alive only with keep-alive (whatever else is said), HTTP/1.1 unless close.
+  const close = http10 ? !sawKeepAlive : sawClose;
   const lines = Buffer.allocUnsafe(kept);
   scratch.copy(lines, 0, 0, kept);
-  return { lines, length, chunked, close };
+  return { lines: named ? withoutNamed(lines, named) : lines, length, chunked, close, bad };
+}
+
+/** The header lines without those whose names `Connection` listed (RFC 9110 §7.6.1). */
+function withoutNamed(lines: Buffer, named: string[]): Buffer {
+  const keep: Buffer[] = [];
+  let pos = 0;
+  while (pos < lines.length) {
+    const next = lines.indexOf(CRLF, pos) + 2;
+    const colon = lines.indexOf(58, pos);
+    const name = lines.toString('latin1', pos, colon).toLowerCase();
+    if (!named.includes(name)) keep.push(lines.subarray(pos, next));
+    pos = next;
+  }
+  return Buffer.concat(keep);
 }
 
 /** Where scanHeaderLines gathers the kept lines (grown for an unusually large head). */
@@ -354,7 +422,8 @@ let scratch = Buffer.allocUnsafe(4096);
 /** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
 function decimalValue(buf: Buffer, from: number, to: number): number {
   while (from < to && (buf[from] === 32 || buf[from] === 9)) from++;
-  while (to > from && (buf[to - 1] === 32 || buf[to - 1] === 9)) to--;
+  // Only SP may follow the digits (llhttp refuses a trailing HTAB).
+  while (to > from && buf[to - 1] === 32) to--;
   if (from === to || to - from > 15) return NaN;
   let n = 0;
   for (let i = from; i < to; i++) {
@@ -412,6 +481,10 @@ class Exchange implements UpstreamCall {
   private anyByte = false;
   private paused = false;
   private keepAlive = true;
+  /** The whole request (head and body) was handed to the socket: only then may the connection be reused. */
+  private requestDone = false;
+  /** Detaches this exchange from a streamed body (an early answer, or a failure). */
+  private unpipe: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -437,6 +510,7 @@ class Exchange implements UpstreamCall {
     this.anyByte = false;
     this.paused = false;
     this.keepAlive = true;
+    this.requestDone = false;
     if (this.aborted) {
       this.finished = true;
       this.pool.release(s, true);
@@ -465,26 +539,70 @@ class Exchange implements UpstreamCall {
       this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${req.headersTimeout} ms`, false)), req.headersTimeout);
     }
     const body = req.body;
-    if (body === null) socket.write(serializeHead(req, 0));
-    else if (Buffer.isBuffer(body)) {
+    const authority = `${this.pool.host}:${this.pool.port}`;
+    if (body === null) {
+      socket.write(serializeHead(req, 0, authority), 'latin1');
+      this.requestDone = true;
+    } else if (Buffer.isBuffer(body)) {
       // One write for head and small body.
-      const head = serializeHead(req, body.length);
-      socket.write(body.length <= 16 * 1024 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+      const head = serializeHead(req, body.length, authority);
+      socket.write(body.length <= 16 * 1024 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
       if (body.length > 16 * 1024) socket.write(body);
-    } else {
-      socket.write(serializeHead(req, 'chunked'));
-      body.on('data', (c: Buffer) => {
-        if (this.finished) return;
-        if (!socket.write(`${c.length.toString(16)}\r\n`) || !socket.write(c) || !socket.write('\r\n')) {
-          body.pause();
-          socket.once('drain', () => body.resume());
-        }
-      });
-      body.once('end', () => {
-        if (!this.finished) socket.write('0\r\n\r\n');
-      });
-      body.once('error', () => this.fail(new UpstreamError('ABORTED', 'client request body failed', this.gotHead)));
-    }
+      this.requestDone = true;
+    } else this.stream(socket, body);
+  }
+
+  /**
+   * Sends a streamed body: with its declared length as raw bytes, or chunked. Every chunk is framed
+   * whole whatever write() returns (its return value only says to wait for 'drain'). A body that
+   * ends short of its length, or whose stream closes without ending (the client left), fails the
+   * exchange, and the connection is not reused.
+   */
+  private stream(socket: PooledSocket, body: Readable): void {
+    const { req } = this;
+    const sized = req.bodyLength !== undefined;
+    let left = req.bodyLength ?? 0;
+    socket.write(serializeHead(req, sized ? left : 'chunked', `${this.pool.host}:${this.pool.port}`), 'latin1');
+    const onDrain = (): void => void body.resume();
+    const onData = (c: Buffer): void => {
+      if (this.finished || c.length === 0) return;
+      let ok: boolean;
+      if (sized) {
+        left -= c.length;
+        ok = socket.write(c);
+      } else {
+        socket.write(`${c.length.toString(16)}\r\n`, 'latin1');
+        socket.write(c);
+        ok = socket.write('\r\n', 'latin1');
+      }
+      if (!ok) {
+        body.pause();
+        socket.once('drain', onDrain);
+      }
+    };
+    const onEnd = (): void => {
+      if (this.finished) return;
+      if (sized && left !== 0) return this.fail(new UpstreamError('ABORTED', 'client request body ended short of its length', this.gotHead));
+      if (!sized) socket.write('0\r\n\r\n', 'latin1');
+      this.requestDone = true;
+      this.unpipe?.();
+    };
+    const onClose = (): void => {
+      if (!this.requestDone) this.fail(new UpstreamError('ABORTED', 'client request body was cut short', this.gotHead));
+    };
+    const onError = (): void => this.fail(new UpstreamError('ABORTED', 'client request body failed', this.gotHead));
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('close', onClose);
+    body.once('error', onError);
+    this.unpipe = () => {
+      this.unpipe = undefined;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('close', onClose);
+      body.off('error', onError);
+      socket.off('drain', onDrain);
+    };
   }
 
   /** Bytes from the socket (a view of the shared read buffer: copied if kept). */
@@ -529,6 +647,10 @@ class Exchange implements UpstreamCall {
       // Interim answers (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       if (status >= 100 && status < 200 && status !== 101) continue;
       const scanned = scanHeaderLines(buf, buf.indexOf(CRLF) + 2, end, http10);
+      if (scanned.bad) {
+        this.fail(new UpstreamError('BAD_RESPONSE', 'conflicting or malformed Content-Length / Transfer-Encoding in the response head', false));
+        return false;
+      }
       const { lines, length, chunked } = scanned;
       let { close } = scanned;
       const noBody = this.req.method === 'HEAD' || status === 204 || status === 304;
@@ -594,7 +716,9 @@ class Exchange implements UpstreamCall {
 
   private end(): void {
     if (this.finished) return;
-    this.finish(this.keepAlive && this.bodyKind !== Body.UntilClose);
+    // Answered before the upload ended (a 401/413): the client gets its answer; the connection
+    // carries an unfinished body, so it is closed rather than reused (as undici does).
+    this.finish(this.keepAlive && this.requestDone && this.bodyKind !== Body.UntilClose);
     this.h.onEnd();
   }
 
@@ -602,8 +726,9 @@ class Exchange implements UpstreamCall {
   closed(): void {
     if (this.finished) return;
     if (this.gotHead && this.bodyKind === Body.UntilClose) return this.end();
-    // A kept connection the server had closed before our request reached it: once more on a fresh one.
-    if (!this.fresh && !this.anyByte && (this.req.body === null || Buffer.isBuffer(this.req.body))) {
+    // A kept connection the server had closed before our request reached it: once more on a fresh
+    // one, only for an idempotent request whose body is in hand (a POST may have been processed).
+    if (!this.fresh && !this.anyByte && IDEMPOTENT.has(this.req.method) && (this.req.body === null || Buffer.isBuffer(this.req.body))) {
       this.finish(false);
       this.retried = true;
       this.pool.acquire(this);
@@ -620,6 +745,7 @@ class Exchange implements UpstreamCall {
 
   private finish(reusable: boolean): void {
     this.finished = true;
+    this.unpipe?.();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const socket = this.socket!;

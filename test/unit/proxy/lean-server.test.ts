@@ -188,65 +188,10 @@ test('fuzz: the head parser never throws, and accepts only well-formed heads', (
   assert.ok(accepted > 100, `some inputs are accepted (${accepted})`);
 });
 
-/** The regex-based head parser the lean path had before (kept as the reference for the differential fuzz below). */
-function referenceParse(text: string): { method: string; url: string; minor: string; headers: Record<string, string | string[] | undefined>; length: number; chunked: boolean } | undefined {
-  let lineEnd = text.indexOf('\r\n');
-  const m = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lineEnd < 0 ? text : text.slice(0, lineEnd));
-  if (!m || m[1] === 'CONNECT' || m[1] === 'PRI') return undefined;
-  const headers: Record<string, string | string[] | undefined> = {};
-  let length = -1;
-  let te: string | undefined;
-  while (lineEnd >= 0 && lineEnd < text.length) {
-    const next = text.indexOf('\r\n', lineEnd + 2);
-    const line = text.slice(lineEnd + 2, next < 0 ? text.length : next);
-    lineEnd = next;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) return undefined;
-    const value = line.slice(colon + 1).trim();
-    // eslint-disable-next-line no-control-regex -- the reference refuses control characters
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) return undefined;
-    const lower = name.toLowerCase();
-    if (lower === 'content-length') {
-      if (!/^\d{1,15}$/.test(value) || (length >= 0 && Number(value) !== length)) return undefined;
-      length = Number(value);
-    } else if (lower === 'transfer-encoding') {
-      if (te !== undefined || value.toLowerCase() !== 'chunked') return undefined;
-      te = value;
-    } else if (lower === 'upgrade' || lower === 'expect') return undefined;
-    const cur = headers[lower];
-    if (cur === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(cur)) cur.push(value);
-    else if (lower !== 'host' && lower !== 'content-length') headers[lower] = `${cur}, ${value}`;
-  }
-  if (te !== undefined && length >= 0) return undefined;
-  if (m[3] === '1' && headers.host === undefined) return undefined;
-  return { method: m[1], url: m[2], minor: m[3], headers, length: Math.max(0, length), chunked: te !== undefined };
-}
-
-test('fuzz: the head parser agrees with the regex-based reference (stricter only on control bytes in the target)', () => {
-  const random = rng(12);
-  const alphabet = ['GET', 'POST', 'PUT', 'DELETE', 'get', ' ', '  ', '/', '/p?q=1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', '\r\n', '\r', '\n', ':', ': ', 'Host', 'host', 'Content-Length', 'Transfer-Encoding', 'chunked', 'Set-Cookie', '5', '007', '-1', 'x', '\x00', '\t', '\x0b', '\xa0', 'é', 'Upgrade', 'Expect', 'X-A', ',', '"'];
-  let compared = 0;
-  for (let i = 0; i < 50_000; i++) {
-    const n = 1 + Math.floor(random() * 16);
-    let text = '';
-    for (let k = 0; k < n; k++) text += alphabet[Math.floor(random() * alphabet.length)];
-    const r = random();
-    if (r < 0.4) text = `GET /${'x'.repeat(Math.floor(random() * 3))} HTTP/1.1\r\nHost: h${text}`;
-    else if (r < 0.7) text = `POST /u HTTP/1.${random() < 0.5 ? 0 : 1}\r\n${text}`;
-    const got = parseRequestHead(text);
-    const want = referenceParse(text);
-    const target = text.split('\r\n')[0].split(' ')[1] ?? '';
-    // The new parser also refuses control bytes (and C1/NBSP) in the request target; node:http answers those.
-    // eslint-disable-next-line no-control-regex -- control bytes are what differs
-    if (want && !got && /[\x00-\x1f\x7f-\xa0]/.test(target)) continue;
-    assert.deepEqual(got, want, JSON.stringify(text));
-    compared++;
-  }
-  assert.ok(compared > 49_000);
-});
+// Updated with issue 11: the differential fuzz against the regex-based parser the lean path had
+// before compared the parser with an earlier version of its own rules (which trimmed VT/NBSP around
+// values and took equal duplicate Content-Lengths, as llhttp does not). It is replaced by the fuzz
+// against llhttp itself in llhttp-oracle.test.ts.
 
 test('fuzz: the chunked decoder gives the same bytes at every split and rejects bad sizes', () => {
   const body = '1a\r\nabcdefghijklmnopqrstuvwxyz\r\n3;ext\r\n123\r\n0\r\nTrailer: x\r\n\r\nNEXT';

@@ -1,0 +1,279 @@
+// Issue 11 against real proxy processes (an outbound + inbound sidecar pair in front of a node:http
+// app): a malformed chunked body answered 400 with the process still up; aborted uploads leaving no
+// socket in CLOSE-WAIT (counted in /proc for the proxy process); a stalled body answered 408; paths
+// normalised and absolute-form targets served; header bytes unchanged; and the body integrity soak —
+// random bodies 0–8 MiB both ways, sized and chunked, in random pieces, some answered early (401
+// before the upload ends), every body's sha256 checked at both ends, no request delivered twice —
+// through the sidecar pair and through the gateway. BERTH_SOAK_MS sets each soak's length (15 s).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { GATEWAY_ID, type MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+import { portBlock, waitFor } from './harness/berth.js';
+import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import { rng } from '../helpers/seeded-random.js';
+
+const SOAK_MS = Number(process.env.BERTH_SOAK_MS ?? 15_000) || 15_000;
+
+/** Sockets of process `pid` in a TCP state (hex, as /proc/net/tcp writes it: 08 = CLOSE_WAIT). */
+function socketsInState(pid: number, state: string): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // The descriptor closed between readdir and readlink: it is not a socket of interest any more.
+    }
+  }
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue; // no IPv6 table on this machine
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === state && inodes.has(f[9])) n++;
+    }
+  }
+  return n;
+}
+
+/** Raw bytes to a port; everything until the server closes, or until `untilRe` matches (5 s at most). */
+function raw(port: number, text: string | Buffer, untilRe?: RegExp): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, HOST, () => s.write(text));
+    let got = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(got);
+    };
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (untilRe?.test(got)) done();
+    });
+    s.on('error', done);
+    s.on('close', done);
+    const timer = setTimeout(done, 5000);
+  });
+}
+
+describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
+  const base = portBlock(9);
+  const ports = { app: base, inbound: base + 1, adminB: base + 2, out: base + 3, adminA: base + 4, inboundA: base + 5, selfService: base + 6, peerService: base + 7, adminGw: base + 8 };
+  let app: http.Server;
+  let a: ProxyUnderTest;
+  let b: ProxyUnderTest;
+  let gw: ProxyUnderTest;
+  /** Deliveries per request id at the app (a request delivered twice would count 2). */
+  const delivered = new Map<string, number>();
+  const appSockets = new Set<net.Socket>();
+
+  const snapshot = (): MeshSnapshot => ({
+    version: 1,
+    app: 't',
+    config: { accessLog: false },
+    services: [
+      { name: 'self', port: ports.selfService, endpoints: [{ id: 'client-1', host: HOST, port: ports.inboundA, variant: 'default' }] },
+      { name: 'peer', port: ports.peerService, endpoints: [{ id: 'peer-1', host: HOST, port: ports.inbound, variant: 'default' }] },
+    ],
+  });
+
+  before(async () => {
+    app = http.createServer((req, res) => {
+      const id = String(req.headers['x-req-id'] ?? '');
+      if (id) delivered.set(id, (delivered.get(id) ?? 0) + 1);
+      if (req.url?.startsWith('/echo-head')) {
+        res.setHeader('x-url', req.url);
+        res.setHeader('x-host', String(req.headers.host));
+        res.setHeader('x-raw', Buffer.from(String(req.headers['x-name'] ?? ''), 'latin1').toString('hex'));
+        res.end('ok');
+        return;
+      }
+      if (req.headers['x-early'] === '1') {
+        // Answered before the upload ends (an auth failure).
+        res.writeHead(401, { 'content-length': 0 });
+        res.end();
+        return;
+      }
+      const h = createHash('sha256');
+      let n = 0;
+      req.on('data', (d: Buffer) => {
+        h.update(d);
+        n += d.length;
+      });
+      req.on('end', () => {
+        const size = Number(req.headers['x-resp-size'] ?? 0);
+        const body = randomBytes(size);
+        const headers: http.OutgoingHttpHeaders = { 'x-req-sha': h.digest('hex'), 'x-req-len': n, 'x-resp-sha': createHash('sha256').update(body).digest('hex') };
+        if (req.headers['x-resp-mode'] === 'sized') headers['content-length'] = size;
+        res.writeHead(200, headers);
+        // In random pieces (chunked answers get one chunk per piece).
+        const random = rng(size);
+        let at = 0;
+        const more = (): void => {
+          while (at < size) {
+            const piece = body.subarray(at, at + 1 + Math.floor(random() * 100_000));
+            at += piece.length;
+            if (!res.write(piece)) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        more();
+      });
+    });
+    app.on('connection', (s: net.Socket) => {
+      appSockets.add(s);
+      s.once('close', () => appSockets.delete(s));
+    });
+    await new Promise<void>((r) => app.listen(ports.app, HOST, r));
+    // b: the peer's sidecar (inbound → app); a: the client's sidecar (outbound peer → b).
+    b = await startProxy({ id: 'peer-1', inbound: ports.inbound, app: ports.app, admin: ports.adminB, outbound: {}, snapshot: snapshot(), env: { BERTH_PROXY_HEADERS_TIMEOUT_MS: '1000' } });
+    a = await startProxy({ id: 'client-1', inbound: ports.inboundA, app: 1, admin: ports.adminA, outbound: { peer: ports.out }, snapshot: snapshot(), env: { BERTH_PROXY_HEADERS_TIMEOUT_MS: '1000' } });
+    // The gateway serves each service's port (here the peer's) on 127.0.0.1.
+    gw = await startProxy({ id: GATEWAY_ID, inbound: 1, app: 1, admin: ports.adminGw, outbound: {}, snapshot: snapshot(), env: { BERTH_PROXY_MODE: 'gateway' } });
+    await waitFor('the gateway to route', async () => (await raw(ports.peerService, 'GET /echo-head HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n')).startsWith('HTTP/1.1 200'), 10_000);
+    await waitFor('the pair to route', async () => (await raw(ports.out, 'GET /echo-head HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n')).startsWith('HTTP/1.1 200'), 10_000);
+  });
+  after(() => {
+    a?.child.kill('SIGKILL');
+    b?.child.kill('SIGKILL');
+    gw?.child.kill('SIGKILL');
+    for (const s of appSockets) s.destroy();
+    app?.close();
+  });
+
+  test('a malformed chunked body is answered 400 and the proxy stays up (point 1)', async () => {
+    for (const port of [ports.inbound, ports.out]) {
+      for (const body of ['zz\r\n', '5\r\nhello\r\nzz\r\n', '5 \r\nhello\r\n0\r\n\r\n']) {
+        const got = await raw(port, `POST /echo HTTP/1.1\r\nhost: peer\r\ntransfer-encoding: chunked\r\n\r\n${body}`);
+        assert.match(got, /^HTTP\/1\.1 400 /, `${port} ${JSON.stringify(body)}: ${got}`);
+      }
+    }
+    assert.equal(a.child.exitCode, null, a.stderr());
+    assert.equal(b.child.exitCode, null, b.stderr());
+    assert.match(await raw(ports.out, 'GET /echo-head HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  });
+
+  test('aborted uploads leave no socket in CLOSE-WAIT, in either proxy or at the app (point 10)', async () => {
+    for (let i = 0; i < 20; i++) {
+      const s = net.connect(i % 2 ? ports.out : ports.inbound, HOST);
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      // A sized upload big enough to be streamed (not buffered for retries), cut short by the client.
+      s.write(`POST /up HTTP/1.1\r\nhost: peer\r\ncontent-length: 1000000\r\nx-resp-size: 10\r\n\r\n${'x'.repeat(70_000)}`);
+      await waitFor('the upload to reach the app', () => appSockets.size > 0, 5000, 10);
+      s.end();
+    }
+    await waitFor('no CLOSE-WAIT socket in either proxy', () => socketsInState(a.child.pid!, '08') + socketsInState(b.child.pid!, '08') === 0, 5000, 50);
+    assert.equal(socketsInState(a.child.pid!, '08') + socketsInState(b.child.pid!, '08'), 0);
+  });
+
+  test('a stalled request body is answered 408 within a bounded time (point 8)', async () => {
+    const t0 = performance.now();
+    const got = await raw(ports.inbound, 'POST /up HTTP/1.1\r\nhost: peer\r\ncontent-length: 100\r\n\r\nhalf');
+    const took = performance.now() - t0;
+    assert.match(got, /^HTTP\/1\.1 408 /);
+    assert.ok(took < 4000, `answered after ${Math.round(took)} ms (body timeout 1 s)`);
+  });
+
+  test('paths are normalised and absolute-form targets served; header bytes unchanged; HTTP/1.0 without Host (point 11)', async () => {
+    const dot = await raw(ports.out, 'GET /echo-head/public/../x/%7e/./y HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n');
+    assert.match(dot, /\r\nx-url: \/echo-head\/x\/~\/y\r\n/i, dot);
+    const abs = await raw(ports.out, `GET http://peer:${ports.out}/echo-head/a//b HTTP/1.1\r\nhost: other\r\nconnection: close\r\n\r\n`);
+    assert.match(abs, /\r\nx-url: \/echo-head\/a\/\/b\r\n/i, abs);
+    assert.match(abs, new RegExp(`\\r\\nx-host: peer:${ports.out}\\r\\n`, 'i'), abs);
+    const latin = await raw(ports.out, Buffer.concat([Buffer.from('GET /echo-head HTTP/1.1\r\nhost: peer\r\nx-name: '), Buffer.from('café'), Buffer.from('\r\nconnection: close\r\n\r\n')]));
+    assert.match(latin, new RegExp(`\\r\\nx-raw: ${Buffer.from('café').toString('hex')}\\r\\n`, 'i'), latin);
+    const v10 = await raw(ports.out, 'GET /echo-head HTTP/1.0\r\n\r\n');
+    assert.match(v10, /^HTTP\/1\.1 200 /, v10);
+    assert.match(v10, /\r\nx-host: 127\.0\.0\.1:\d+\r\n/i, v10);
+  });
+
+  /** Random uploads and downloads through `port` for `ms`; every body checked at both ends. */
+  async function soak(port: number, ms: number, seed: number, prefix: string, proxies: ProxyUnderTest[]): Promise<void> {
+    const random = rng(seed);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const deadline = performance.now() + ms;
+    let done = 0;
+    let early = 0;
+    let bytes = 0;
+    const failures: string[] = [];
+    const size = (): number => {
+      const r = random();
+      return r < 0.15 ? 0 : r < 0.6 ? Math.floor(random() * 64 * 1024) : r < 0.92 ? Math.floor(random() * 1024 * 1024) : Math.floor(random() * 8 * 1024 * 1024);
+    };
+    const one = async (id: string): Promise<void> => {
+      const reqSize = size();
+      const respSize = size();
+      const sized = random() < 0.5;
+      const isEarly = reqSize > 0 && random() < 0.1;
+      const body = randomBytes(reqSize);
+      const sha = createHash('sha256').update(body).digest('hex');
+      const pieces: Buffer[] = [];
+      for (let at = 0; at < reqSize; ) {
+        const n = 1 + Math.floor(random() * (random() < 0.5 ? 5000 : 300_000));
+        pieces.push(body.subarray(at, at + n));
+        at += n;
+      }
+      const headers: http.OutgoingHttpHeaders = { 'x-req-id': id, 'x-resp-size': respSize, 'x-resp-mode': random() < 0.5 ? 'sized' : 'chunked', ...(isEarly ? { 'x-early': '1' } : {}) };
+      if (sized) headers['content-length'] = reqSize;
+      const t0 = performance.now();
+      const result = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; sha: string; len: number } | Error>((resolve) => {
+        const req = http.request({ host: HOST, port, method: 'POST', path: `/soak/${id}`, headers: { host: 'peer', ...headers }, agent }, (res) => {
+          const h = createHash('sha256');
+          let len = 0;
+          res.on('data', (d: Buffer) => {
+            h.update(d);
+            len += d.length;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, sha: h.digest('hex'), len }));
+          res.on('error', resolve);
+        });
+        req.on('error', resolve);
+        if (!sized) req.setHeader('transfer-encoding', 'chunked');
+        let i = 0;
+        const write = (): void => {
+          while (i < pieces.length) if (!req.write(pieces[i++])) return void req.once('drain', write);
+          req.end();
+        };
+        write();
+      });
+      bytes += reqSize + respSize;
+      if (isEarly) {
+        early++;
+        // The client gets the 401, or (if it was still writing when the connection closed) an error.
+        if (!(result instanceof Error) && result.status !== 401) failures.push(`${id}: early answer ${result.status}`);
+        return;
+      }
+      if (result instanceof Error) return void failures.push(`${id}: ${result.message} (${reqSize} bytes up ${sized ? 'sized' : 'chunked'}, ${respSize} down, after ${Math.round(performance.now() - t0)} ms)`);
+      if (result.status !== 200) return void failures.push(`${id}: status ${result.status}`);
+      if (result.headers['x-req-sha'] !== sha) failures.push(`${id}: request body differs at the app (${reqSize} bytes sent, ${String(result.headers['x-req-len'])} received, ${sized ? 'sized' : 'chunked'})`);
+      if (result.headers['x-resp-sha'] !== result.sha || result.len !== respSize) failures.push(`${id}: response body differs at the client (${respSize} bytes sent, ${result.len} received)`);
+      done++;
+    };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (performance.now() < deadline && failures.length === 0) await one(`${prefix}${next++}`);
+    };
+    await Promise.all([worker(), worker(), worker()]);
+    agent.destroy();
+    assert.deepEqual(failures, []);
+    for (const [id, n] of delivered) assert.ok(n <= 1, `${id} delivered ${n} times`);
+    assert.ok(done > 20 && early > 0, `enough exchanges (${done} checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB)`);
+    for (const p of proxies) assert.equal(p.child.exitCode, null, p.stderr());
+    // The figures, for whoever reads the test log.
+    console.log(`soak ${prefix}: ${done} exchanges checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB`);
+  }
+
+  test(`body integrity soak through the sidecar pair: random bodies 0–8 MiB both ways, some answered early (${SOAK_MS} ms)`, () => soak(ports.out, SOAK_MS, 1111, 'pair-', [a, b]));
+
+  test(`body integrity soak through the gateway and the peer's sidecar (${SOAK_MS} ms)`, () => soak(ports.peerService, SOAK_MS, 1112, 'gw-', [gw, b]));
+});
