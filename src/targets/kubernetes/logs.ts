@@ -44,6 +44,7 @@ interface Sink {
 interface LogsFields {
   enabled: boolean;
   files: string[];
+  decompress?: boolean;
   multiline?: { preset?: string; start?: string; timeoutMs: number };
   parsers: { type: string; pattern?: string }[];
   maxLineBytes: number;
@@ -128,7 +129,9 @@ function multilineParser(ctx: Ctx, m: NonNullable<LogsFields['multiline']>): Sec
   };
 }
 
-const LOGS_FIELDS = new Set(['enabled', 'files', 'multiline', 'parsers', 'maxLineBytes', 'buffer', 'sinks', 'agent']);
+const LOGS_FIELDS = new Set(['enabled', 'files', 'decompress', 'multiline', 'parsers', 'maxLineBytes', 'buffer', 'sinks', 'agent']);
+/** logrotate's compressed generations: skipped, as the local agent skips them (Fluent Bit's tail would read their bytes as text). */
+const COMPRESSED_GLOBS = '*.gz,*.bz2,*.xz,*.zst';
 
 function plan(ctx: Ctx, logs: LogsFields): Plan {
   const base = `${ctx.path}.logs`;
@@ -157,8 +160,9 @@ function plan(ctx: Ctx, logs: LogsFields): Plan {
     }
     let n = fileDirs.indexOf(dir);
     if (n === -1) n = fileDirs.push(dir) - 1;
-    sections.push({ name: 'INPUT', entries: [['Name', 'tail'], ['Tag', `f.${i}`], ['Path', `${FILES_DIR}/${n}/${posix.basename(glob)}`], ['Path_Key', 'file'], ['DB', `${STATE_DIR}/files-${i}.db`], ['Buffer_Max_Size', logs.maxLineBytes], ['Skip_Long_Lines', 'Off'], ...buffering] });
+    sections.push({ name: 'INPUT', entries: [['Name', 'tail'], ['Tag', `f.${i}`], ['Path', `${FILES_DIR}/${n}/${posix.basename(glob)}`], ['Exclude_Path', `${FILES_DIR}/${n}/${COMPRESSED_GLOBS.split(',').join(`,${FILES_DIR}/${n}/`)}`], ['Path_Key', 'file'], ['DB', `${STATE_DIR}/files-${i}.db`], ['Buffer_Max_Size', logs.maxLineBytes], ['Skip_Long_Lines', 'Off'], ...buffering] });
   });
+  if (logs.files.length && logs.decompress) ctx.warn(`${base}.decompress`, 'Fluent Bit\'s tail input does not decompress: compressed rotated files are skipped on the cluster');
   if (logs.files.length) sections.push({ name: 'FILTER', entries: [['Name', 'modify'], ['Match', 'f.*'], ['Add', 'stream file']] });
   if (logs.multiline) {
     const p = multilineParser(ctx, logs.multiline);

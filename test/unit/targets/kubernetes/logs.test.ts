@@ -56,6 +56,7 @@ test('the Fluent Bit config has the same sources, parsers, enrichment, routes an
   assert.match(conf, /Exclude_Path\s+.*\/logs\/\*\.log/, "the agent's own output is not collected, as locally");
   assert.match(conf, /multiline\.parser cri/);
   assert.match(conf, /Path\s+\/berth\/files\/0\/\*\.log/);
+  assert.match(conf, /Exclude_Path\s+\/berth\/files\/0\/\*\.gz,\/berth\/files\/0\/\*\.bz2,/, "compressed rotations are skipped, as the local agent does");
   assert.match(conf, /storage\.type\s+filesystem/);
   assert.match(conf, /Parser\s+berth_json_0\n\s+Parser\s+berth_logfmt_1\n\s+Parser\s+berth_regex_2/);
   assert.match(parsers, /Regex\s+\^\(\?<level>\\w\+\) \(\?<message>\.\*\)\$/);
