@@ -70,8 +70,19 @@ export const Re2Regex = z.string().superRefine((s, ctx) => {
   if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
 });
 
+/** Verdicts by pattern: large specs repeat the same few patterns thousands of times. */
+const re2Verdicts = new Map<string, string | undefined>();
+
 /** Why RE2 refuses `pattern` (undefined when it compiles). */
 export function re2Problem(pattern: string): string | undefined {
+  if (re2Verdicts.has(pattern)) return re2Verdicts.get(pattern);
+  const why = re2Verdict(pattern);
+  if (re2Verdicts.size >= 10_000) re2Verdicts.clear(); // bounded memory in a long-lived process
+  re2Verdicts.set(pattern, why);
+  return why;
+}
+
+function re2Verdict(pattern: string): string | undefined {
   try {
     RE2JS.compile(pattern);
     return undefined;
