@@ -7,7 +7,7 @@ import { Nodes, Placement, Priority } from './schema-nodes.js';
 import { Scale } from './schema-scale.js';
 import { HeaderName, HeaderValue, Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
 import { Variants } from './variants.js';
-import { badRequestPath, bounded } from './bounded.js';
+import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -40,7 +40,7 @@ export const Command = z
 
 const PERCENT_RE = /^(100|[1-9]?[0-9])%$/;
 const IntOrPercent = z.union([
-  z.number().int({ message: 'must be a whole number or a percentage like "25%"' }).min(0, { message: 'must not be negative' }).max(1000, { message: 'must be at most 1000 (or a percentage)' }),
+  z.number().int({ message: 'must be a whole number or a percentage like "25%"' }).min(0, { message: 'must not be negative' }).max(MAX_REPLICAS, { message: `must be at most ${MAX_REPLICAS} (or a percentage)` }),
   z.string().regex(PERCENT_RE, { message: 'must be a whole number or a percentage between "0%" and "100%"' }),
 ]);
 
