@@ -12,6 +12,7 @@ import { issueToProblems } from './issues.js';
 import { isPlainObject, unknownKeys } from './shape.js';
 import { mergeOverlay } from './overlay.js';
 import { checkSemantics } from './semantic.js';
+import { fastYaml } from './fast-yaml.js';
 
 export type LoadResult =
   | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[] }
@@ -134,9 +135,35 @@ function pick(p: { line: number; col: number }): { line: number; col: number } {
   return { line: p.line, col: p.col };
 }
 
-/** Validates YAML text as a spec (synchronously; `file` names it in errors and anchors relative paths). */
+/**
+ * From this size on, a spec is first read without positions. Below it, the positioned parse costs
+ * milliseconds, so every spec people write by hand takes the one, positioned way.
+ */
+export const FAST_PATH_MIN_BYTES = 64 * 1024;
+
+/** A locator for the fast path: positions are never asked for, as only a clean result is kept. */
+const NO_POSITIONS: Locator = { locate: () => ({ line: 1, col: 1 }) };
+
+/**
+ * Validates YAML text as a spec (synchronously; `file` names it in errors and anchors relative paths).
+ * A large plain spec is first read quickly without positions; only when that reading declines or finds
+ * any problem is the text parsed again with positions (so every problem has its file:line:col).
+ */
 export function validateSpecText(text: string, file: string, opts: LoadOptions = {}): LoadResult {
   const abs = resolve(file);
+  try {
+    const fast = text.length >= FAST_PATH_MIN_BYTES ? fastYaml(text) : undefined;
+    if (fast !== undefined && fast.value !== null && fast.value !== undefined) {
+      const result = validateData(fast.value, abs, () => NO_POSITIONS, opts);
+      if (result.ok && result.warnings.length === 0) return result;
+    }
+  } catch {
+    // Safe: the positioned path below validates the same text again and reports what is wrong.
+  }
+  return validateWithPositions(text, abs, opts);
+}
+
+function validateWithPositions(text: string, abs: string, opts: LoadOptions): LoadResult {
   try {
     const parsed = parseYaml(text);
     if (parsed.errors.length > 0) {

@@ -1,7 +1,7 @@
 // YAML parsing that keeps source positions, and locators that map a spec path
 // (["services", "web", "port"]) back to a 1-based line and column — in the base document, or in
 // the environment overlay the value came from.
-import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, isNode, visit, type Document, type Pair, type YAMLMap } from 'yaml';
 
 export type PathSeg = string | number;
 export interface Position {
@@ -32,12 +32,49 @@ export interface ParsedYaml {
 
 export function parseYaml(text: string): ParsedYaml {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  // The library's own duplicate-key check compares each key with every earlier one (quadratic in
+  // the size of a map: minutes for tens of thousands of services); duplicateKeys() does it in one pass.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const conv = (e: { pos: [number, number]; message: string; code: string }): YamlProblem => {
     const p = lineCounter.linePos(e.pos[0]);
     return { line: p.line, col: p.col, message: e.message.split('\n')[0], code: e.code };
   };
-  return { doc, lineCounter, errors: doc.errors.map(conv), warnings: doc.warnings.map(conv) };
+  const errors = [...doc.errors.map((e) => ({ at: e.pos[0], problem: conv(e) })), ...duplicateKeys(doc).map((at) => ({ at, problem: conv({ pos: [at, at], message: 'Map keys must be unique', code: 'DUPLICATE_KEY' }) }))];
+  errors.sort((a, b) => a.at - b.at);
+  return { doc, lineCounter, errors: errors.map((e) => e.problem), warnings: doc.warnings.map(conv) };
+}
+
+/** Offsets of keys that repeat an earlier scalar key of the same mapping (as the library's uniqueKeys check). */
+function duplicateKeys(doc: Document): number[] {
+  const out: number[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const k = pair.key.value;
+        if (seen.has(k) && pair.key.range) out.push(pair.key.range[0]);
+        seen.add(k);
+      }
+    },
+  });
+  return out;
+}
+
+/** Each mapping's pairs by key text, built on first use: a path lookup costs O(depth), not O(size). */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) {
+      const k = keyText(p.key);
+      if (k !== undefined && !index.has(k)) index.set(k, p);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
 }
 
 interface Found {
@@ -63,7 +100,7 @@ function find(doc: Document, root: unknown, path: readonly PathSeg[]): Found {
     let n = node;
     for (let guard = 0; isAlias(n) && guard < 16; guard++) n = n.resolve(doc);
     if (isMap(n)) {
-      const pair = n.items.find((p) => keyText(p.key) === String(seg));
+      const pair = pairOf(n, String(seg));
       if (!pair) break;
       keyNode = pair.key;
       node = pair.value;

@@ -2,7 +2,9 @@
 // requests to services by route, with Istio VirtualService meaning: the first matching route wins,
 // path `prefix` is a plain string prefix) and `mesh:` (settings of every proxy).
 import { z } from 'zod';
+import { RE2JS } from 're2js';
 import { Label } from './label.js';
+import { MAX_DURATION_SECONDS, badHeaderName, badHeaderValue } from './bounded.js';
 
 const MeshPort = z
   .number()
@@ -50,7 +52,60 @@ export const Duration = z
     z.string().regex(/^\d+(\.\d+)?(ms|s)$/, { message: 'must be seconds (a number) or a string like "250ms" or "2s"' }),
   ])
   .transform((v) => (typeof v === 'number' ? v * 1000 : v.endsWith('ms') ? Number(v.slice(0, -2)) : Number(v.slice(0, -1)) * 1000))
-  .describe('A duration: seconds (number) or a string like "250ms" / "2s".');
+  // Timers count whole milliseconds and overflow above 2^31-1 ms: the shared bounds keep it in range.
+  .pipe(
+    z
+      .number()
+      .min(1, { message: 'must be at least 1 ms' })
+      .max(MAX_DURATION_SECONDS * 1000, { message: `must be at most ${MAX_DURATION_SECONDS} seconds (one day)` }),
+  )
+  .describe('A duration: seconds (number) or a string like "250ms" / "2s", from 1 ms to one day.');
+
+/**
+ * A regular expression run by the proxies on RE2 (linear time, as Envoy and Istio): what RE2 does
+ * not support (backreferences, lookahead/lookbehind, possessive quantifiers) is refused here.
+ */
+export const Re2Regex = z.string().superRefine((s, ctx) => {
+  const why = re2Problem(s);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+});
+
+/** Verdicts by pattern: large specs repeat the same few patterns thousands of times. */
+const re2Verdicts = new Map<string, string | undefined>();
+
+/** Why RE2 refuses `pattern` (undefined when it compiles). */
+export function re2Problem(pattern: string): string | undefined {
+  if (re2Verdicts.has(pattern)) return re2Verdicts.get(pattern);
+  const why = re2Verdict(pattern);
+  if (re2Verdicts.size >= 10_000) re2Verdicts.clear(); // bounded memory in a long-lived process
+  re2Verdicts.set(pattern, why);
+  return why;
+}
+
+function re2Verdict(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (e) {
+    const detail = (e instanceof Error ? e.message : String(e)).replace(/^error parsing regexp: /, '');
+    const unsupported = /\\[1-9]|\(\?<?[=!]|\(\?>|[*+?}]\+/.test(pattern);
+    return unsupported
+      ? `not supported by RE2, the linear-time engine routes run on (no backreferences or lookaround): ${detail}`
+      : `not a valid RE2 regular expression: ${detail}`;
+  }
+}
+
+/** A header name a proxy may send: an RFC 9110 token. */
+export const HeaderName = z.string().superRefine((s, ctx) => {
+  const why = badHeaderName(s);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+});
+
+/** A header value a proxy may send: no CR, LF, NUL or other control characters. */
+export const HeaderValue = z.string().superRefine((s, ctx) => {
+  const why = badHeaderValue(s);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+});
 
 const Percent = z.number().min(0, { message: 'must be between 0 and 100' }).max(100, { message: 'must be between 0 and 100' });
 
@@ -58,30 +113,19 @@ export const StringMatch = z
   .strictObject({
     exact: z.string().optional(),
     prefix: z.string().optional(),
-    regex: z.string().optional().describe('A regular expression (JavaScript syntax) that must match the whole value.'),
+    regex: Re2Regex.optional().describe('A regular expression (RE2 syntax, as Envoy and Istio) that must match the whole value.'),
     present: z.boolean().optional().describe('true: the header/parameter must be present (any value); false: absent.'),
   })
   .refine((m) => [m.exact, m.prefix, m.regex, m.present].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `exact`, `prefix`, `regex` or `present`' })
-  .refine((m) => m.regex === undefined || isRegex(m.regex), { message: 'not a valid regular expression' })
   .describe('How a string is matched (Istio StringMatch).');
-
-function isRegex(s: string): boolean {
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const RoutePathMatch = z
   .strictObject({
     exact: z.string().startsWith('/', { message: 'a path must start with "/"' }).optional(),
     prefix: z.string().startsWith('/', { message: 'a path prefix must start with "/"' }).optional(),
-    regex: z.string().optional(),
+    regex: Re2Regex.optional().describe('A regular expression (RE2 syntax) that must match the whole path.'),
   })
   .refine((m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `exact`, `prefix` or `regex`' })
-  .refine((m) => m.regex === undefined || isRegex(m.regex), { message: 'not a valid regular expression' })
   .describe('Path match, without the query (Istio uri).');
 
 export const RouteMatch = z
@@ -116,9 +160,9 @@ export const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'reset'] as 
 
 const HeaderOps = z
   .strictObject({
-    set: z.record(z.string(), z.string()).optional(),
-    add: z.record(z.string(), z.string()).optional(),
-    remove: z.array(z.string()).optional(),
+    set: z.record(HeaderName, HeaderValue).optional().describe('Header name → value, replacing any value the message had.'),
+    add: z.record(HeaderName, HeaderValue).optional().describe('Header name → value, added beside any value the message had.'),
+    remove: z.array(HeaderName).optional().describe('Header names to remove.'),
   })
   .describe('Header rewrites (Istio Headers.HeaderOperations).');
 
@@ -162,7 +206,7 @@ export const BALANCERS = ['round_robin', 'least_request', 'random'] as const;
 export const Policy = z
   .strictObject({
     balancer: z
-      .union([z.enum(BALANCERS), z.strictObject({ consistentHash: z.strictObject({ header: z.string().optional(), cookie: z.string().optional() }).refine((h) => (h.header === undefined) !== (h.cookie === undefined), { message: 'give exactly one of `header` or `cookie`' }) })])
+      .union([z.enum(BALANCERS), z.strictObject({ consistentHash: z.strictObject({ header: HeaderName.optional(), cookie: z.string().optional() }).refine((h) => (h.header === undefined) !== (h.cookie === undefined), { message: 'give exactly one of `header` or `cookie`' }) })])
       .default('round_robin')
       .describe('round_robin, least_request (power of two choices), random, or { consistentHash: { header | cookie } } (Istio loadBalancer).'),
     outlierDetection: z

@@ -1,6 +1,7 @@
 // A service's `scale:` — the autoscaler's contract, with Kubernetes HPA meaning: a replica range,
 // the metrics to hold at their targets, and how fast to move (stabilization windows, step limits).
 import { z } from 'zod';
+import { BOUNDS, bounded } from './bounded.js';
 
 const positive = (what: string) => z.number().positive({ message: `must be greater than 0 (${what})` });
 const wholeAtLeast1 = z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' });
@@ -16,7 +17,7 @@ export const ScaleMetric = z.union([
 
 export const ScaleStep = z
   .strictObject({
-    stabilizationSeconds: z.number().min(0, { message: 'must not be negative' }).optional().describe('Kubernetes stabilizationWindowSeconds: the most conservative recommendation over this window wins.'),
+    stabilizationSeconds: bounded({ ...BOUNDS.durationSeconds, min: 0 }).optional().describe('Kubernetes stabilizationWindowSeconds: the most conservative recommendation over this window wins.'),
     maxStepPercent: positive('percent of current replicas').optional().describe('At most this percentage of the current replicas per step (Kubernetes Percent policy).'),
     maxStepInstances: wholeAtLeast1.optional().describe('At most this many instances per step (Kubernetes Pods policy); with maxStepPercent the larger step is allowed.'),
   })
@@ -24,11 +25,11 @@ export const ScaleStep = z
 
 export const Scale = z
   .strictObject({
-    min: z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must not be negative' }).default(1).describe('Fewest instances (0 allows scale to zero, with idleSeconds).'),
-    max: wholeAtLeast1.describe('Most instances.'),
+    min: bounded('replicas').default(1).describe('Fewest instances (0 allows scale to zero, with idleSeconds).'),
+    max: bounded({ ...BOUNDS.replicas, min: 1 }).describe('Most instances.'),
     metrics: z.array(ScaleMetric).min(1, { message: 'declare at least one metric' }).describe('Metrics to hold at their targets; the largest proposal wins (Kubernetes HPA).'),
-    idleSeconds: positive('seconds').optional().describe('With min 0: seconds without a request before the service goes to zero instances (default 60).'),
-    activationTimeoutSeconds: positive('seconds')
+    idleSeconds: bounded('durationSeconds').optional().describe('With min 0: seconds without a request before the service goes to zero instances (default 60).'),
+    activationTimeoutSeconds: bounded('durationSeconds')
       .optional()
       .describe('With min 0: how long the mesh holds a request for a service at zero while an instance starts, before answering 503 (default 30).'),
     behavior: z

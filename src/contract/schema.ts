@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { Logs } from './schema-logs.js';
 import { Nodes, Placement, Priority } from './schema-nodes.js';
 import { Scale } from './schema-scale.js';
-import { Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
+import { HeaderName, HeaderValue, Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
 import { Variants } from './variants.js';
+import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -39,7 +40,7 @@ export const Command = z
 
 const PERCENT_RE = /^(100|[1-9]?[0-9])%$/;
 const IntOrPercent = z.union([
-  z.number().int({ message: 'must be a whole number or a percentage like "25%"' }).min(0, { message: 'must not be negative' }),
+  z.number().int({ message: 'must be a whole number or a percentage like "25%"' }).min(0, { message: 'must not be negative' }).max(MAX_REPLICAS, { message: `must be at most ${MAX_REPLICAS} (or a percentage)` }),
   z.string().regex(PERCENT_RE, { message: 'must be a whole number or a percentage between "0%" and "100%"' }),
 ]);
 
@@ -47,10 +48,17 @@ const IntOrPercent = z.union([
 
 export const HttpProbeHandler = z
   .strictObject({
-    path: z.string().startsWith('/', { message: 'the path must start with "/"' }).default('/').describe('Request path (Kubernetes httpGet.path).'),
+    path: z
+      .string()
+      .startsWith('/', { message: 'the path must start with "/"' })
+      .superRefine((p, ctx) => {
+        const why = p.startsWith('/') ? badRequestPath(p) : undefined; // startsWith reports the other case
+        if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+      })
+      .default('/').describe('Request path (Kubernetes httpGet.path).'),
     port: Port.optional().describe("Port to probe; defaults to the service's port."),
     scheme: z.enum(['http', 'https']).default('http').describe('http or https (Kubernetes httpGet.scheme).'),
-    headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers (Kubernetes httpGet.httpHeaders).'),
+    headers: z.record(HeaderName, HeaderValue).default({}).describe('Extra request headers (Kubernetes httpGet.httpHeaders).'),
   })
   .describe('HTTP GET probe: passes on a 2xx or 3xx status (Kubernetes httpGet).');
 
@@ -74,18 +82,18 @@ export const PROBE_HANDLERS = ['http', 'tcp', 'exec', 'grpc'] as const;
 function probeSchema(kind: 'startup' | 'readiness' | 'liveness') {
   const successThreshold =
     kind === 'readiness'
-      ? z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).default(1)
+      ? bounded('successThreshold').default(1)
       : z.literal(1, { message: `must be 1 for ${kind} probes (as in Kubernetes)` }).default(1);
   return z.strictObject({
     http: HttpProbeHandler.optional(),
     tcp: TcpProbeHandler.optional(),
     exec: ExecProbeHandler.optional(),
     grpc: GrpcProbeHandler.optional(),
-    initialDelaySeconds: z.number().min(0, { message: 'must not be negative' }).default(0).describe('Seconds to wait after start before the first probe.'),
-    periodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(1).describe('Seconds between probes (fractions allowed). Kubernetes defaults to 10; Berth to 1.'),
-    timeoutSeconds: z.number().positive({ message: 'must be greater than 0' }).default(1).describe('Seconds after which a probe attempt counts as failed.'),
+    initialDelaySeconds: bounded('initialDelaySeconds').default(0).describe('Seconds to wait after start before the first probe.'),
+    periodSeconds: bounded('periodSeconds').default(1).describe('Seconds between probes (fractions allowed). Kubernetes defaults to 10; Berth to 1.'),
+    timeoutSeconds: bounded('timeoutSeconds').default(1).describe('Seconds after which a probe attempt counts as failed.'),
     successThreshold: successThreshold.describe('Consecutive successes to count as passing after a failure. Must be 1 for liveness and startup probes.'),
-    failureThreshold: z.number().int({ message: 'must be a whole number' }).min(1, { message: 'must be at least 1' }).default(3).describe('Consecutive failures to count as failing.'),
+    failureThreshold: bounded('failureThreshold').default(3).describe('Consecutive failures to count as failing.'),
   });
 }
 
@@ -135,9 +143,9 @@ export const Restart = z
     policy: z.enum(RESTART_POLICIES).default('always').describe('always, on-failure (non-zero exit) or never (Kubernetes restartPolicy).'),
     backoff: z
       .strictObject({
-        initialSeconds: z.number().positive({ message: 'must be greater than 0' }).default(0.5).describe('Delay before the first restart; doubles on each further crash.'),
-        maxSeconds: z.number().positive({ message: 'must be greater than 0' }).default(30).describe('Upper bound of the restart delay (Kubernetes: 300 s).'),
-        resetAfterSeconds: z.number().positive({ message: 'must be greater than 0' }).default(60).describe('Running this long without crashing resets the delay.'),
+        initialSeconds: bounded('backoffSeconds').default(0.5).describe('Delay before the first restart; doubles on each further crash.'),
+        maxSeconds: bounded('backoffSeconds').default(30).describe('Upper bound of the restart delay (Kubernetes: 300 s).'),
+        resetAfterSeconds: bounded('backoffSeconds').default(60).describe('Running this long without crashing resets the delay.'),
       })
       .prefault({})
       .describe('Exponential restart delay, like Kubernetes CrashLoopBackOff (but faster by default).'),
@@ -146,8 +154,8 @@ export const Restart = z
 
 export const Resources = z
   .strictObject({
-    memoryMiB: z.number().int({ message: 'must be a whole number of MiB' }).positive({ message: 'must be greater than 0' }).optional().describe('Memory limit in MiB (Kubernetes resources.limits.memory, in Mi).'),
-    cpuMillis: z.number().int({ message: 'must be a whole number of millicores' }).positive({ message: 'must be greater than 0' }).optional().describe('CPU limit in millicores (Kubernetes resources.limits.cpu, in m).'),
+    memoryMiB: bounded('memoryMiB').optional().describe('Memory limit in MiB (Kubernetes resources.limits.memory, in Mi).'),
+    cpuMillis: bounded('cpuMillis').optional().describe('CPU limit in millicores (Kubernetes resources.limits.cpu, in m).'),
   })
   .describe('Resource limits per instance.');
 
@@ -171,7 +179,7 @@ export const Service = z
       .optional()
       .describe('OS user the app (and its own sidecars) run as: a user name or uid[:gid]. Default: your user; `nobody` when Berth runs as root (Kubernetes securityContext.runAsUser/runAsGroup).'),
     port: Port.optional().describe('Port the service listens on: each instance gets PORT and its own address; the service is reached at 127.0.0.1:port (Kubernetes containerPort / Service port).'),
-    replicas: z.number().int({ message: 'must be a whole number' }).min(0, { message: 'must not be negative' }).default(1).describe('Number of instances (Kubernetes replicas).'),
+    replicas: bounded('replicas').default(1).describe('Number of instances (Kubernetes replicas).'),
     uses: z.array(z.string()).default([]).describe('Services this one calls; each gives the instance BERTH_<NAME>_URL.'),
     dependsOn: DependsOn.default({}),
     sidecars: z.array(Sidecar).default([]).describe('Helper processes run beside each instance.'),
@@ -188,7 +196,7 @@ export const Service = z
       .describe('Health probes, with Kubernetes names and meaning. Each has exactly one handler: http, tcp, exec or grpc.'),
     restart: Restart.prefault({}),
     resources: Resources.default({}),
-    stopGracePeriodSeconds: z.number().positive({ message: 'must be greater than 0' }).default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
+    stopGracePeriodSeconds: bounded('stopGracePeriodSeconds').default(10).describe('Seconds between SIGTERM and SIGKILL when stopping (Kubernetes terminationGracePeriodSeconds).'),
     rollout: Rollout.prefault({}),
     placement: Placement.optional(),
     priority: Priority,

@@ -4,8 +4,9 @@ import type { Problem } from './problem.js';
 import { isPlainObject } from './shape.js';
 import { checkVariants } from './variants.js';
 
-export function checkMesh(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[]): void {
+export function checkMesh(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[], warnings: Problem[] = []): void {
   checkVariants(services, errors);
+  checkMixedVariants(services, warnings);
   const ingress = data.ingress;
   if (!isPlainObject(ingress)) return checkServiceRoutes(services, errors);
   const portOf = (name: string): unknown => (isPlainObject(services[name]) ? (services[name] as Record<string, unknown>).port : undefined);
@@ -39,6 +40,32 @@ function checkServiceRoutes(services: Record<string, unknown>, errors: Problem[]
       if (typeof r.to === 'string') check(r.to, [...base, 'to']);
       else if (Array.isArray(r.to)) r.to.forEach((d: unknown, j: number) => isPlainObject(d) && check(d.service, [...base, 'to', j, 'service']));
       if (isPlainObject(r.mirror)) check(r.mirror.service, [...base, 'mirror', 'service']);
+    });
+  }
+}
+
+/**
+ * A weighted route that names a service both without a variant and with one: the variant-less
+ * share goes to every instance of the service, that variant's included (Istio's meaning of a host
+ * without a subset), which is rarely what `90/10` was meant to say. `variant: default` names the
+ * service's own instances only.
+ */
+function checkMixedVariants(services: Record<string, unknown>, warnings: Problem[]): void {
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isPlainObject(svc) || !Array.isArray(svc.routes)) continue;
+    svc.routes.forEach((r: unknown, i: number) => {
+      if (!isPlainObject(r) || !Array.isArray(r.to)) return;
+      const dests = r.to.filter(isPlainObject);
+      r.to.forEach((d: unknown, j: number) => {
+        if (!isPlainObject(d) || d.variant !== undefined || typeof d.service !== 'string') return;
+        const variants = dests.filter((o) => o.service === d.service && typeof o.variant === 'string' && o.variant !== 'default').map((o) => String(o.variant));
+        if (variants.length === 0) return;
+        warnings.push({
+          path: ['services', name, 'routes', i, 'to', j],
+          message: `this destination has no \`variant\`, so its share goes to every instance of \`${d.service}\`, variant ${variants.map((v) => `\`${v}\``).join(', ')} included`,
+          hint: `add \`variant: default\` to send this share only to \`${d.service}\`'s own instances`,
+        });
+      });
     });
   }
 }

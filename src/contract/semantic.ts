@@ -11,6 +11,7 @@ import { isPlainObject } from './shape.js';
 import { trySplitCommand } from './command.js';
 import { PROBE_HANDLERS } from './schema.js';
 import { checkMesh } from './semantic-mesh.js';
+import { ADDRESSES_PER_NODE } from './bounded.js';
 
 export interface SemanticResult {
   errors: Problem[];
@@ -208,7 +209,8 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
 
   checkNodes(data, services, errors, warnings);
   checkScale(services, errors);
-  checkMesh(data, services, errors);
+  checkMesh(data, services, errors, warnings);
+  checkAddresses(data, services, errors);
   checkSharedLogFiles(services, warnings);
 
   // dependsOn cycles: report each cycle once, at the entry that closes it
@@ -318,5 +320,34 @@ function checkScale(services: Record<string, unknown>, errors: Problem[]): void 
           errors.push({ path: [...base, 'metrics', i, 'memoryPercent'], message: 'memoryPercent is a percentage of resources.memoryMiB, which this service does not set', hint: 'add resources: { memoryMiB: … }' });
       });
     }
+  }
+}
+
+/**
+ * Every instance needs its own address and a node offers ADDRESSES_PER_NODE of them: a spec that
+ * asks for more instances than its nodes can address would leave some pending forever.
+ */
+function checkAddresses(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[]): void {
+  const nodes = typeof data.nodes === 'number' ? data.nodes : Array.isArray(data.nodes) ? data.nodes.length : 1;
+  if (!Number.isInteger(nodes) || nodes < 1) return; // the schema reports it
+  const most = (svc: Record<string, unknown>, fallback: number): number => {
+    const replicas = typeof svc.replicas === 'number' ? svc.replicas : fallback;
+    const max = isPlainObject(svc.scale) && typeof svc.scale.max === 'number' ? svc.scale.max : 0;
+    return Math.max(replicas, max);
+  };
+  let total = 0;
+  for (const svc of Object.values(services)) {
+    if (!isPlainObject(svc)) continue;
+    total += most(svc, 1);
+    if (isPlainObject(svc.variants)) for (const v of Object.values(svc.variants)) if (isPlainObject(v)) total += most({ ...svc, replicas: 1, ...v }, 1);
+  }
+  const capacity = nodes * ADDRESSES_PER_NODE;
+  if (Number.isFinite(total) && total > capacity) {
+    errors.push({
+      path: ['services'],
+      mode: 'key',
+      message: `the services ask for up to ${total} instances, but ${nodes} node${nodes === 1 ? '' : 's'} offer${nodes === 1 ? 's' : ''} ${capacity} instance addresses (${ADDRESSES_PER_NODE} per node)`,
+      hint: 'lower replicas (or scale.max), or declare more nodes',
+    });
   }
 }

@@ -642,7 +642,10 @@ export class ControlPlane {
         touched = true;
       }
       for (let i = 0; i < decision.create; i++) {
-        const id = `${service}-${spec.revision.slice(0, 5)}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+        // A fresh suffix until unused: ids are never reused (replicas are bounded, so this ends quickly).
+        let id: string;
+        do id = `${service}-${spec.revision.slice(0, 5)}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+        while (this.store.getInstance(id) !== undefined);
         this.store.insertInstance({ id, service, revision: spec.revision, node: '', host: '' });
         touched = true;
       }

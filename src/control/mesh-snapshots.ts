@@ -14,6 +14,7 @@ import { canonicalJson } from '../lib/canonical-json.js';
 import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
+import { variantOf } from './instances.js';
 
 const proxyMain = fileURLToPath(new URL('../sidecar/proxy/main.js', import.meta.url));
 
@@ -176,7 +177,10 @@ export class MeshFeed {
     for (const id of this.samples.keys()) if (!targets.some((t) => t.id === id)) this.samples.delete(id);
     // Every meshed deployment has a row, also one with no ready instance (e.g. scaled to zero).
     for (const d of this.plane.status().services) {
-      const [service, variant = ''] = d.name.split('.');
+      // Same key as the endpoints' (`default` for the service's own instances), so a deployment's
+      // replicas land on the row that counts its instances and requests.
+      const service = serviceOf(d.name);
+      const variant = variantOf(d.name);
       if (!snap.services.some((s) => s.name === service)) continue;
       const key = `${service}\u0000${variant}`;
       let row = acc.get(key);

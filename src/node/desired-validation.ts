@@ -1,4 +1,7 @@
 // Validates a PUT /desired body into AgentDesired, with errors that name the offending field.
+// Numeric limits come from the table the spec schema uses too (src/lib/bounds.ts): whatever
+// `berth validate` accepts, the agent accepts.
+import { BOUNDS, badHeaderName, badHeaderValue, badRequestPath, outOfBounds, type Bound } from '../lib/bounds.js';
 import type { AgentDesired, InstanceSpec, ProbeConfig, ProbeHandler, ProcessTemplate, RestartConfig, ServiceForward } from '../lib/agent-protocol.js';
 
 export class DesiredValidationError extends Error {}
@@ -29,10 +32,30 @@ function num(o: Obj, key: string, path: string, opts: { min?: number; integer?: 
   return v;
 }
 
+/** A number within one of the shared bounds (the schema's own), or `fallback` when absent. */
+function bounded(o: Obj, key: string, path: string, bound: Bound, fallback?: number): number {
+  const v = o[key];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number') fail(`${path}.${key}`, 'must be a number');
+  const why = outOfBounds(v, bound);
+  if (why !== undefined) fail(`${path}.${key}`, why);
+  return v;
+}
+
 function port(o: Obj, key: string, path: string): number {
-  const p = num(o, key, path, { integer: true, min: 1 });
-  if (p > 65535) fail(`${path}.${key}`, 'must be a port number (1-65535)');
-  return p;
+  return bounded(o, key, path, BOUNDS.port);
+}
+
+function headerName(v: string, path: string): string {
+  const why = badHeaderName(v);
+  if (why !== undefined) fail(path, why);
+  return v;
+}
+
+function headerValue(v: string, path: string): string {
+  const why = badHeaderValue(v);
+  if (why !== undefined) fail(path, why);
+  return v;
 }
 
 function arr(v: unknown, path: string): unknown[] {
@@ -54,7 +77,7 @@ function template(v: unknown, path: string): ProcessTemplate {
   const env = obj(o.env ?? {}, `${path}.env`);
   for (const [k, val] of Object.entries(env)) if (typeof val !== 'string') fail(`${path}.env.${k}`, 'must be a string');
   const t: ProcessTemplate = { name: str(o, 'name', path), argv: stringArray(o.argv, `${path}.argv`, true), cwd: str(o, 'cwd', path), env: env as Record<string, string> };
-  if (o.memoryMiB !== undefined && o.memoryMiB !== null) t.memoryMiB = num(o, 'memoryMiB', path, { min: 1 });
+  if (o.memoryMiB !== undefined && o.memoryMiB !== null) t.memoryMiB = bounded(o, 'memoryMiB', path, BOUNDS.memoryMiB);
   if (o.listenPort !== undefined && o.listenPort !== null) t.listenPort = port(o, 'listenPort', path);
   if (o.user !== undefined && o.user !== null) t.user = str(o, 'user', path);
   return t;
@@ -70,9 +93,13 @@ function handler(v: unknown, path: string): ProbeHandler {
     if (scheme !== 'http' && scheme !== 'https') fail(`${path}.http.scheme`, "must be 'http' or 'https'");
     const headers = arr(h.headers ?? [], `${path}.http.headers`).map((x, i) => {
       const ho = obj(x, `${path}.http.headers[${i}]`);
-      return { name: str(ho, 'name', `${path}.http.headers[${i}]`), value: str(ho, 'value', `${path}.http.headers[${i}]`, true) };
+      const at = `${path}.http.headers[${i}]`;
+      return { name: headerName(str(ho, 'name', at), `${at}.name`), value: headerValue(str(ho, 'value', at, true), `${at}.value`) };
     });
-    return { http: { path: typeof h.path === 'string' && h.path ? h.path : '/', port: port(h, 'port', `${path}.http`), scheme, headers } };
+    const probePath = typeof h.path === 'string' && h.path ? h.path : '/';
+    const badPath = badRequestPath(probePath);
+    if (badPath !== undefined) fail(`${path}.http.path`, badPath);
+    return { http: { path: probePath, port: port(h, 'port', `${path}.http`), scheme, headers } };
   }
   if (o.tcp !== undefined) return { tcp: { port: port(obj(o.tcp, `${path}.tcp`), 'port', `${path}.tcp`) } };
   if (o.exec !== undefined) return { exec: { command: stringArray(obj(o.exec, `${path}.exec`).command, `${path}.exec.command`, true) } };
@@ -86,11 +113,11 @@ function probe(v: unknown, path: string): ProbeConfig | undefined {
   const o = obj(v, path);
   return {
     handler: handler(o.handler, `${path}.handler`),
-    initialDelaySeconds: num(o, 'initialDelaySeconds', path, { min: 0, fallback: 0 }),
-    periodSeconds: num(o, 'periodSeconds', path, { min: 0.001, fallback: 10 }),
-    timeoutSeconds: num(o, 'timeoutSeconds', path, { min: 0.001, fallback: 1 }),
-    successThreshold: num(o, 'successThreshold', path, { min: 1, integer: true, fallback: 1 }),
-    failureThreshold: num(o, 'failureThreshold', path, { min: 1, integer: true, fallback: 3 }),
+    initialDelaySeconds: bounded(o, 'initialDelaySeconds', path, BOUNDS.initialDelaySeconds, 0),
+    periodSeconds: bounded(o, 'periodSeconds', path, BOUNDS.periodSeconds, 10),
+    timeoutSeconds: bounded(o, 'timeoutSeconds', path, BOUNDS.timeoutSeconds, 1),
+    successThreshold: bounded(o, 'successThreshold', path, BOUNDS.successThreshold, 1),
+    failureThreshold: bounded(o, 'failureThreshold', path, BOUNDS.failureThreshold, 3),
   };
 }
 
@@ -100,9 +127,9 @@ function restart(v: unknown, path: string): RestartConfig {
   if (policy !== 'always' && policy !== 'on-failure' && policy !== 'never') fail(`${path}.policy`, "must be 'always', 'on-failure' or 'never'");
   return {
     policy,
-    initialSeconds: num(o, 'initialSeconds', path, { min: 0 }),
-    maxSeconds: num(o, 'maxSeconds', path, { min: 0 }),
-    resetAfterSeconds: num(o, 'resetAfterSeconds', path, { min: 0 }),
+    initialSeconds: bounded(o, 'initialSeconds', path, BOUNDS.backoffSeconds),
+    maxSeconds: bounded(o, 'maxSeconds', path, BOUNDS.backoffSeconds),
+    resetAfterSeconds: bounded(o, 'resetAfterSeconds', path, BOUNDS.backoffSeconds),
   };
 }
 
@@ -120,11 +147,11 @@ function instance(v: unknown, path: string): InstanceSpec {
     sidecars: arr(o.sidecars ?? [], `${path}.sidecars`).map((s, i) => template(s, `${path}.sidecars[${i}]`)),
     probes: {},
     restart: restart(o.restart, `${path}.restart`),
-    stopGracePeriodSeconds: num(o, 'stopGracePeriodSeconds', path, { min: 0, fallback: 30 }),
+    stopGracePeriodSeconds: bounded(o, 'stopGracePeriodSeconds', path, BOUNDS.stopGracePeriodSeconds, 30),
     logDir: str(o, 'logDir', path),
   };
   if (o.port !== undefined) spec.port = port(o, 'port', path);
-  if (o.memoryMiB !== undefined && o.memoryMiB !== null) spec.memoryMiB = num(o, 'memoryMiB', path, { min: 1 });
+  if (o.memoryMiB !== undefined && o.memoryMiB !== null) spec.memoryMiB = bounded(o, 'memoryMiB', path, BOUNDS.memoryMiB);
   for (const kind of ['startup', 'readiness', 'liveness'] as const) {
     const p = probe(probes[kind], `${path}.probes.${kind}`);
     if (p) spec.probes[kind] = p;

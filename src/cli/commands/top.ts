@@ -21,7 +21,7 @@ const replicasCell = (x: MeshTopRow): string => (x.replicas === undefined ? '-' 
 const reasons = (rows: MeshTopRow[]): string =>
   rows
     .filter((x) => x.scaleReason !== undefined)
-    .map((x) => dim(`${x.variant ? `${x.service}.${x.variant}` : x.service}: autoscaler: ${x.scaleReason}`) + '\n')
+    .map((x) => dim(`${x.variant && x.variant !== 'default' ? `${x.service}.${x.variant}` : x.service}: autoscaler: ${x.scaleReason}`) + '\n')
     .join('');
 
 export async function top(o: { file?: string; json?: boolean; interval?: string }): Promise<void> {

@@ -2,6 +2,7 @@
 // all hold wins (Istio HTTPRoute). Each condition is a small closure built here, so a request runs
 // only the checks its routes need (the query string is parsed only when a route looks at it).
 import type http from 'node:http';
+import { RE2JS } from 're2js';
 import type { MeshHeaderOps, MeshRoute, MeshStringMatch } from '../../lib/mesh-protocol.js';
 import type { Cluster } from './cluster.js';
 import type { Throttle, ThrottleRegistry } from './throttle.js';
@@ -36,8 +37,25 @@ function stringPredicate(m: MeshStringMatch): (value: string | undefined) => boo
   if (m.present !== undefined) return (v) => (v !== undefined) === m.present;
   if (m.exact !== undefined) return (v) => v === m.exact;
   if (m.prefix !== undefined) return (v) => v !== undefined && v.startsWith(m.prefix!);
-  const re = new RegExp(`^(?:${m.regex})$`);
-  return (v) => v !== undefined && re.test(v);
+  const full = fullMatch(m.regex!);
+  return (v) => v !== undefined && full(v);
+}
+
+/**
+ * A whole-string matcher on RE2 (linear time in the input, as Envoy and Istio): a spec regex can
+ * never stall the proxy (a backtracking engine takes seconds on `/(a+)+$` against a long path).
+ * The contract refuses what RE2 cannot compile; should such a pattern still arrive (a snapshot
+ * from an older control plane), it matches nothing rather than failing the whole routing table.
+ */
+function fullMatch(pattern: string): (value: string) => boolean {
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(pattern);
+  } catch {
+    // Safe to ignore: validation refuses such a pattern; a route that cannot match is the fail-safe.
+    return () => false;
+  }
+  return (value) => re.matches(value);
 }
 
 function compileMatch(match: MeshRoute['match']): Predicate[] {
@@ -47,8 +65,8 @@ function compileMatch(match: MeshRoute['match']): Predicate[] {
   if (p?.exact !== undefined) preds.push((v) => v.path === p.exact);
   else if (p?.prefix !== undefined) preds.push((v) => v.path.startsWith(p.prefix!));
   else if (p?.regex !== undefined) {
-    const re = new RegExp(`^(?:${p.regex})$`);
-    preds.push((v) => re.test(v.path));
+    const full = fullMatch(p.regex);
+    preds.push((v) => full(v.path));
   }
   if (match.method !== undefined) {
     const methods = new Set((Array.isArray(match.method) ? match.method : [match.method]).map((m) => m.toUpperCase()));

@@ -9,6 +9,37 @@ interface Validatable {
 type ModelClass = new (data: K8sObject) => Validatable;
 type Loader = () => Promise<ModelClass>;
 
+/**
+ * An Istio model by the first version the installed @kubernetes-models/istio publishes. Istio
+ * promoted these kinds to v1 with their schemas unchanged; the 2.x models (the last that support
+ * Node 20) publish them only under the earlier version, so the object is checked as that version.
+ */
+async function istioModel(group: string, versions: readonly string[], kind: string): Promise<ModelClass> {
+  for (const version of versions) {
+    let mod: Record<string, unknown>;
+    try {
+      // A specifier held in a variable: which versions exist depends on the installed models.
+      const specifier = `@kubernetes-models/istio/${group}/${version}/${kind}`;
+      mod = (await import(specifier)) as Record<string, unknown>;
+    } catch {
+      continue; // Safe: this version is not published by the installed models; the next is tried.
+    }
+    const Model = mod[kind] as ModelClass;
+    if (version === versions[0]) return Model;
+    const apiVersion = `${group}/${version}`;
+    return class {
+      private readonly inner: Validatable;
+      constructor(data: K8sObject) {
+        this.inner = new Model({ ...data, apiVersion });
+      }
+      validate(): void {
+        this.inner.validate();
+      }
+    } as unknown as ModelClass;
+  }
+  throw new Error(`@kubernetes-models/istio publishes no ${kind} under ${versions.map((v) => `${group}/${v}`).join(' or ')}`);
+}
+
 const models: Record<string, Loader> = {
   'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as unknown as ModelClass,
   'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as unknown as ModelClass,
@@ -18,15 +49,13 @@ const models: Record<string, Loader> = {
   'autoscaling/v2/HorizontalPodAutoscaler': async () =>
     (await import('kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler')).HorizontalPodAutoscaler as unknown as ModelClass,
   'keda.sh/v1alpha1/ScaledObject': async () => (await import('@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject')).ScaledObject as unknown as ModelClass,
-  'networking.istio.io/v1/VirtualService': async () =>
-    (await import('@kubernetes-models/istio/networking.istio.io/v1/VirtualService')).VirtualService as unknown as ModelClass,
-  'networking.istio.io/v1/DestinationRule': async () =>
-    (await import('@kubernetes-models/istio/networking.istio.io/v1/DestinationRule')).DestinationRule as unknown as ModelClass,
+  'networking.istio.io/v1/VirtualService': () => istioModel('networking.istio.io', ['v1', 'v1beta1'], 'VirtualService'),
+  'networking.istio.io/v1/DestinationRule': () => istioModel('networking.istio.io', ['v1', 'v1beta1'], 'DestinationRule'),
   'gateway.networking.k8s.io/v1/HTTPRoute': async () =>
     (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute')).HTTPRoute as unknown as ModelClass,
   'gateway.networking.k8s.io/v1/Gateway': async () =>
     (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway')).Gateway as unknown as ModelClass,
-  'telemetry.istio.io/v1/Telemetry': async () => (await import('@kubernetes-models/istio/telemetry.istio.io/v1/Telemetry')).Telemetry as unknown as ModelClass,
+  'telemetry.istio.io/v1/Telemetry': () => istioModel('telemetry.istio.io', ['v1', 'v1alpha1'], 'Telemetry'),
   'argoproj.io/v1alpha1/Application': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application')).Application as unknown as ModelClass,
   'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () =>
     (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization as unknown as ModelClass,
