@@ -99,8 +99,11 @@ export function issueToProblems(issue: Issue, ctx: ConvertContext, prefix: reado
         return [{ path, message: `missing required field \`${String(last)}\``, hint: requiredHint(String(last)) }];
       }
       const branches = issue.errors;
-      // A branch whose issues are not "wrong type of the whole value" is the one the user meant.
-      const meant = branches.filter((b) => b.length > 0 && b.every((i) => !(i.code === 'invalid_type' && i.path.length === 0)));
+      // A branch whose issues are not "wrong type of the whole value" is the one the user meant. A literal
+      // of another type (`'none'` against an object) is the wrong type too, not a near miss.
+      const wrongKind = (i: Issue): boolean =>
+        i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'invalid_value' && (i as { values: unknown[] }).values.every((v) => typeof v !== typeof value)));
+      const meant = branches.filter((b) => b.length > 0 && b.every((i) => !wrongKind(i)));
       if (meant.length > 0) {
         const best = meant.reduce((a, b) => (b.length < a.length ? b : a));
         return best.flatMap((i) => issueToProblems(i, ctx, path));
