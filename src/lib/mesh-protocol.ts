@@ -99,10 +99,13 @@ export interface MeshIngressRoute {
   to: string;
 }
 
+/** What the app behind a service speaks (spec `protocol`); absent in a snapshot: `http` (HTTP/1.1). */
+export type MeshAppProtocol = 'http' | 'h2c' | 'grpc';
+
 export interface MeshConfig {
   ingress?: { port: number; routes: MeshIngressRoute[] };
   /** Per service: its routes and destination policy (only services that declare them). */
-  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy }>;
+  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol }>;
   accessLog: boolean;
 }
 

@@ -132,7 +132,8 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
 function meshServices(app: AppSpec): NonNullable<MeshConfig['services']> {
   const out: NonNullable<MeshConfig['services']> = {};
   for (const [name, svc] of Object.entries(app.services)) {
-    if (svc.routes || svc.policy) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}) };
+    const protocol = svc.protocol !== undefined && svc.protocol !== 'http' ? { protocol: svc.protocol } : {};
+    if (svc.routes || svc.policy || protocol.protocol) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}), ...protocol };
   }
   return out;
 }

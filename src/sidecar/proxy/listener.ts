@@ -66,6 +66,9 @@ export interface ListenerOptions {
 /** Time a client gets to send its request headers (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests). */
 const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 
+/** An HTTP/2 session that has not read what it was given for this long has stopped reading for good. */
+const H2_STALL_MS = 2000;
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** Whether the bytes seen so far are (the start of) the HTTP/2 connection preface. */
@@ -79,8 +82,13 @@ function startsLikeH2(chunk: Buffer): boolean {
  * server reads from the socket's handle directly and would miss bytes put back with unshift().
  */
 function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
+  let stalled: NodeJS.Timeout | undefined;
   const d = new Duplex({
-    read: () => void socket.resume(),
+    read: () => {
+      if (stalled) clearTimeout(stalled);
+      stalled = undefined;
+      socket.resume();
+    },
     write: (chunk: Buffer, _enc, cb) => void socket.write(chunk, cb),
     final: (cb) => void socket.end(cb),
     destroy: (err, cb) => {
@@ -90,11 +98,24 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
   });
   d.push(first);
   socket.on('data', (c: Buffer) => {
-    if (!d.push(c)) socket.pause();
+    if (d.push(c)) return;
+    socket.pause();
+    // An HTTP/2 session reads all it is given unless it gave up on the connection (nghttp2 after a
+    // GOAWAY, e.g. for a rapid-reset flood) without closing it: the paused socket would never see
+    // the client leave and stay in CLOSE-WAIT, holding the session's memory. Such a session is cut.
+    stalled ??= setTimeout(() => d.destroy(), H2_STALL_MS);
   });
-  socket.on('end', () => d.push(null));
+  // The client closed its side: HTTP/2 has no half-closed connection, so close ours too. (Left to the
+  // session, a connection it had sent GOAWAY on — a rapid-reset flood — stayed in CLOSE-WAIT forever.)
+  socket.on('end', () => {
+    d.push(null);
+    socket.end();
+  });
   socket.on('error', (e) => d.destroy(e));
-  socket.on('close', () => d.destroy());
+  socket.on('close', () => {
+    if (stalled) clearTimeout(stalled);
+    d.destroy();
+  });
   return d;
 }
 

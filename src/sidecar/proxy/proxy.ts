@@ -5,13 +5,13 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshAppProtocol, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
-import { forward, Pools, reply, type ForwardOptions } from './forward.js';
+import { applyHeaderOps, forward, Pools, reply, type ForwardOptions } from './forward.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
@@ -29,7 +29,7 @@ export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
   /** The HTTP/2 path, loaded on the first h2c connection (node:http2 costs a few MB of RSS that HTTP/1.1-only proxies keep). */
-  private h2: { mod: typeof import('./h2-forward.js'); sessions: H2Sessions } | undefined;
+  private h2: { mod: typeof import('./h2-forward.js'); tr: typeof import('./h2-to-h1.js'); sessions: H2Sessions } | undefined;
   private readonly fixed: Listener[] = [];
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
@@ -45,6 +45,8 @@ export class Proxy {
   private inflight = 0;
   private readonly held: HeldRequests;
   private readonly accessLog = new AccessLog();
+  /** What the app behind the inbound listener speaks (its service's `protocol`): HTTP/2 streams to an `http` app are translated. */
+  private appProtocol: MeshAppProtocol = 'http';
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -108,6 +110,7 @@ export class Proxy {
   private apply(snapshot: MeshSnapshot): void {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
+    this.appProtocol = snapshot.config.services?.[this.cfg.service]?.protocol ?? 'http';
     const keep = new Set(table.addresses);
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
@@ -224,8 +227,8 @@ export class Proxy {
   private h2Loader(handler: H2Handler): () => Promise<H2Handler> {
     return async () => {
       if (!this.h2) {
-        const mod = await import('./h2-forward.js');
-        this.h2 ??= { mod, sessions: new mod.H2Sessions() };
+        const [mod, tr] = await Promise.all([import('./h2-forward.js'), import('./h2-to-h1.js')]);
+        this.h2 ??= { mod, tr, sessions: new mod.H2Sessions() };
       }
       return handler;
     };
@@ -237,11 +240,25 @@ export class Proxy {
     const { h2Reply } = mod;
     if (this.draining) return h2Reply(stream, 503, 'draining', 'instance is shutting down');
     if (!this.table?.registered(this.cfg.proxyId)) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
-    const head = mod.h2RequestHead(headers);
     const started = performance.now();
     const trace = propagateTrace(headers);
     this.inboundAccepted++;
     this.inflight++;
+    const { tr } = this.h2!;
+    if (this.appProtocol === 'http' && !tr.isGrpc(headers)) {
+      // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end and is kept as it is).
+      const req = new tr.H2AsH1Request(stream, headers);
+      forward(req, new tr.H2AsH1Response(stream), {
+        pools: this.pools,
+        cluster: this.appCluster!,
+        done: (status) => {
+          this.inflight--;
+          this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
+        },
+      });
+      return;
+    }
+    const head = mod.h2RequestHead(headers);
     mod.forwardH2(stream, headers, {
       sessions,
       cluster: this.appCluster!,
@@ -287,16 +304,27 @@ export class Proxy {
     }
     const admitted = this.admit(route, cluster, (status, reason, message, extra) => h2Reply(stream, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', head, admitted.status, started, trace);
-    mod.forwardH2(stream, headers, {
-      sessions,
-      cluster,
-      head,
-      ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
-      done: (status, ep) => {
+    const go = (): void => {
+      if (stream.destroyed || stream.closed) {
+        // The client went away during a fault delay.
         admitted.release();
-        this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
-      },
-    });
+        return this.logged('outbound', service.name, route.name, '-', head, 0, started, trace);
+      }
+      applyHeaderOps(headers, route.requestHeaders);
+      mod.forwardH2(stream, headers, {
+        sessions,
+        cluster,
+        head,
+        ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
+        ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
+        done: (status, ep) => {
+          admitted.release();
+          this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
+        },
+      });
+    };
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(go, fault.delay.fixedDelay);
+    else go();
   }
 
   /**

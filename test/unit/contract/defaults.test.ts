@@ -34,6 +34,7 @@ test('a minimal service gets every default', () => {
         stopGracePeriodSeconds: 10,
         rollout: { maxSurge: 1, maxUnavailable: 0 },
         priority: 0,
+        protocol: 'http',
         logs: {
           enabled: true,
           files: [],
