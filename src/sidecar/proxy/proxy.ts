@@ -1,11 +1,8 @@
 // Wires the proxy's parts top to bottom: snapshot → routing table; listeners (inbound, outbound per
 // used service, forward proxy, gateway ports, admin) → forward() over shared upstream pools; access
 // log; drain on stop. A sidecar and the gateway are the same code with different listeners.
-import type http from 'node:http';
 import type http2 from 'node:http2';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
-import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshAppProtocol, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { GATEWAY_ID, type MeshActivity, type MeshAppProtocol, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
@@ -17,10 +14,17 @@ import type { H2Sessions } from './h2-forward.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
+import { forwardUpgrade, UpgradeResponse } from './upgrade.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
+
+/** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
+function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
+  if (res instanceof UpgradeResponse) forwardUpgrade(req, res, opts);
+  else forward(req, res, opts);
+}
 
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
@@ -66,14 +70,13 @@ export class Proxy {
     const { cfg } = this;
     const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log });
     if (cfg.mode === 'sidecar') {
-      const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
-      this.fixed.push(
+        this.fixed.push(
         listen(
           'inbound',
           cfg.host,
           cfg.inboundPort!,
           (req, res) => this.inbound(req, res),
-          (req, s, h) => this.tunnel(req, s, h, inboundTarget()),
+          (req, s, h) => this.inbound(req, new UpgradeResponse(s, h)),
           this.h2Loader((stream, headers) => this.inboundH2(stream, headers)),
         ),
       );
@@ -84,7 +87,7 @@ export class Proxy {
             cfg.host,
             o.port,
             (req, res) => this.toService(o.service, req, res),
-            (req, s, h) => this.tunnel(req, s, h, this.pickFor(this.table?.services.get(o.service), req)),
+            (req, s, h) => this.toService(o.service, req, new UpgradeResponse(s, h)),
             this.h2Loader((stream, headers) => this.sendH2(this.table?.services.get(o.service), o.service, stream, headers)),
           ),
         );
@@ -153,11 +156,7 @@ export class Proxy {
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
             this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
           }),
-          upgrade: (req, s, h) => {
-            const t = this.table;
-            const entry = port === t?.ingressPort ? t.services.get(t.ingress?.(req.url ?? '/') ?? '') : t?.byPort.get(port);
-            this.tunnel(req, s, h, this.pickFor(entry, req));
-          },
+          upgrade: (req, s, h) => this.gateway(port, req, new UpgradeResponse(s, h)),
         }),
       );
     }
@@ -176,35 +175,6 @@ export class Proxy {
     this.send(route, req, res);
   }
 
-  /** The endpoint a request to `entry` goes to, by its routes (for upgrades, which are tunnelled, not forwarded). */
-  private pickFor(entry: ServiceEntry | undefined, req: RequestHead): EndpointState | undefined {
-    return entry?.route(req)?.destination().pick(req, undefined);
-  }
-
-  /** WebSocket and other `Upgrade` requests: the request head is replayed to the endpoint, then bytes flow both ways. */
-  private tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, ep: EndpointState | undefined): void {
-    socket.on('error', () => socket.destroy());
-    if (!ep) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\n${REASON_HEADER}: no-healthy-upstream\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      return;
-    }
-    const up = net.connect(ep.port, ep.host);
-    up.on('error', () => {
-      if (socket.writable && up.bytesRead === 0) socket.end(`HTTP/1.1 502 Bad Gateway\r\n${REASON_HEADER}: upstream-connect-failure\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      else socket.destroy();
-    });
-    up.once('connect', () => {
-      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) text += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-      up.write(text + '\r\n');
-      if (head.length > 0) up.write(head);
-      up.pipe(socket);
-      socket.pipe(up);
-      socket.on('close', () => up.destroy());
-      up.on('close', () => socket.destroy());
-    });
-  }
-
   private inbound(req: ProxyRequest, res: ProxyResponse): void {
     if (this.draining) return reply(res, 503, 'draining', 'instance is shutting down');
     const table = this.table;
@@ -213,7 +183,7 @@ export class Proxy {
     const trace = propagateTrace(req.headers);
     this.inboundAccepted++;
     this.inflight++;
-    forward(req, res, {
+    dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
       done: (status) => {
@@ -415,8 +385,8 @@ export class Proxy {
 
   private mirrorAndForward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
     const { mirror } = opts.route;
-    if (mirror && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
-    forward(req, res, opts);
+    if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
+    dispatch(req, res, opts);
   }
 
   /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
