@@ -4,6 +4,7 @@
 //   berth_proxy_request_duration_seconds_bucket{direction,destination,variant,route,le}
 //   berth_proxy_ejections_total{destination,endpoint}
 //   berth_proxy_throttled_total{destination,route,reason}
+//   berth_proxy_access_log_dropped_total (lines dropped because stdout did not keep up)
 
 import { STATS_BUCKETS, type MeshStatsSeries } from '../../lib/mesh-protocol.js';
 
@@ -37,6 +38,9 @@ export class Metrics {
   private readonly index = new Map<string, Map<string, Map<string, Map<string, Series>>>>();
   private readonly ejections = new Map<string, number>();
   private readonly throttled = new Map<string, number>();
+
+  /** Reads the access log's dropped-lines counter when rendering. */
+  accessLogDropped: () => number = () => 0;
 
   constructor(private readonly proxy: string, private readonly source: string) {}
 
@@ -98,6 +102,8 @@ export class Metrics {
     for (const [k, n] of this.ejections) out.push(`berth_proxy_ejections_total{${k}} ${n}`);
     out.push('# HELP berth_proxy_throttled_total Requests refused by a rate or concurrency limit.', '# TYPE berth_proxy_throttled_total counter');
     for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
+    out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up.', '# TYPE berth_proxy_access_log_dropped_total counter');
+    out.push(`berth_proxy_access_log_dropped_total{proxy="${esc(this.proxy)}"} ${this.accessLogDropped()}`);
     return out.join('\n') + '\n';
   }
 }

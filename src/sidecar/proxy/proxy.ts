@@ -26,6 +26,14 @@ function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): 
   else forward(req, res, opts);
 }
 
+/** Characters that never need escaping in a JSON string (names, methods: nearly always). */
+const PLAIN = /^[\w.:/@+-]*$/;
+
+/** `s` as a JSON string: quoted as is when plain (one regex test), else JSON.stringify (route names come from specs). */
+function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
 
@@ -58,6 +66,7 @@ export class Proxy {
   ) {
     if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
+    this.metrics.accessLogDropped = () => this.accessLog.dropped;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
       this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
@@ -422,7 +431,7 @@ export class Proxy {
     this.metrics.request(direction, service, variant, route, status, elapsed / 1000);
     if (!this.table?.accessLog) return;
     this.accessLog.line(
-      `{"ts":"${new Date().toISOString()}","proxy":"${this.cfg.proxyId}","direction":"${direction}","service":"${service}","variant":"${variant}","route":"${route}","method":"${req.method}","path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
+      `{"ts":"${new Date().toISOString()}","proxy":${jsonString(this.cfg.proxyId)},"direction":"${direction}","service":${jsonString(service)},"variant":${jsonString(variant)},"route":${jsonString(route)},"method":${jsonString(req.method ?? '')},"path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
     );
   }
 
