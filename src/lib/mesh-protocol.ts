@@ -1,12 +1,17 @@
 // The wire contract between the control plane (which knows endpoints and routes) and the mesh proxies
 // (which route). The control plane streams versioned MeshSnapshots over
-//   GET  /api/v1/mesh/watch?proxy=ID  → text/event-stream; `event: snapshot`, `data: MeshSnapshot` on every change
+//   GET  /api/v1/mesh/watch?proxy=ID  → text/event-stream; `event: snapshot`, `data: MeshSnapshot` on every change;
+//        `event: heartbeat`, `data: {"intervalMs": N}` at once and every N ms (a proxy that hears nothing
+//        for MESH_IDLE_HEARTBEATS × N ms reconnects, keeping its last snapshot meanwhile)
 //   POST /api/v1/mesh/ack {proxy, version}  → 204; a proxy says it now routes with that snapshot
 //   GET  /api/v1/mesh/status           → MeshStatus (`berth up --wait` asks it)
 //   POST /api/v1/mesh/activate {service, proxy} → 202 MeshActivation; a proxy holds a request for a
 //        service scaled to zero and asks for an instance (the snapshot that lists it releases the request)
 // Also the fixed port scheme of a proxied instance: every instance has its own loopback address (HOST),
 // so the same port numbers on every instance never collide and no port has to be allocated.
+
+/** Heartbeat intervals without a byte after which a proxy gives up on its watch stream and reconnects. */
+export const MESH_IDLE_HEARTBEATS = 3;
 
 /** An endpoint registered in the mesh: an instance whose readiness passed; traffic goes to its inbound proxy. */
 export interface MeshEndpoint {
