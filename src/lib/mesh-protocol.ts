@@ -112,6 +112,10 @@ export interface MeshConfig {
   /** Per service: its routes and destination policy (only services that declare them). */
   services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol }>;
   accessLog: boolean;
+  /** Generate x-request-id when absent (Envoy generate_request_id); absent: true. */
+  requestId?: boolean;
+  /** The gateway appends the client's address to x-forwarded-for (Envoy use_remote_address at the edge); absent: true. */
+  forwardedFor?: boolean;
 }
 
 export interface MeshSnapshot {

@@ -161,7 +161,7 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
       compileService(app, name, opts),
       ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, { name: v, spec: variantSpec(app.services[name], override) })),
     ]),
-    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, services: meshServices(app) },
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app) },
     nodes: resolveNodes(app.nodes),
   };
 }

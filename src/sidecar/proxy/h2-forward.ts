@@ -74,8 +74,8 @@ export interface H2ForwardOptions {
   timeout?: number;
   /** The route's response header rewrites. */
   responseHeaders?: MeshHeaderOps;
-  /** Called once with the final status (0: the client went away) when the exchange ends. */
-  done?(status: number, ep: EndpointState | undefined): void;
+  /** Called once with the final status (0: the client went away) when the exchange ends; for gRPC also its status (1, CANCELLED, when the client went away). */
+  done?(status: number, ep: EndpointState | undefined, grpcStatus?: string): void;
 }
 
 /** Forwards one HTTP/2 stream to an endpoint of `opts.cluster`. */
@@ -96,13 +96,16 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   let status = 0;
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
+  const ct = headers['content-type'];
+  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+  let grpcStatus: string | undefined;
   const finish = (final: number, outcome: number): void => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
     ep.active--;
     cluster.record(ep, outcome);
-    opts.done?.(final, ep);
+    opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : undefined)) : undefined);
   };
 
   const out: http2.OutgoingHttpHeaders = {};
@@ -120,6 +123,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   up.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
     status = Number(h[':status'] ?? 0);
+    if (typeof h['grpc-status'] === 'string') grpcStatus = h['grpc-status'];
     if (stream.destroyed || stream.closed) return;
     const resHeaders: http2.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
@@ -130,6 +134,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   });
   up.on('trailers', (t: http2.IncomingHttpHeaders) => {
     trailers = t;
+    if (typeof t['grpc-status'] === 'string') grpcStatus = t['grpc-status'];
   });
   stream.on('wantTrailers', () => {
     // No trailers: sendTrailers({}) ends the stream with an empty DATA frame flagged END_STREAM. (close()

@@ -42,7 +42,8 @@ export interface ProxyResponse {
   off(event: 'close' | 'drain' | 'finish', fn: () => void): unknown;
 }
 
-export type Handler = (req: ProxyRequest, res: ProxyResponse) => void;
+/** A request; `peer` is the client's address (x-forwarded-for at the gateway). */
+export type Handler = (req: ProxyRequest, res: ProxyResponse, peer?: string) => void;
 /** An `Upgrade` request (WebSocket): the handler owns the socket from here on. */
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -68,6 +69,11 @@ const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 
 
 /** An HTTP/2 session that has not read what it was given for this long has stopped reading for good. */
 const H2_STALL_MS = 2000;
+
+/** A bodiless answer written on a raw socket, then the connection closes (with Date, as every proxy-made answer). */
+function rawAnswer(status: string, extra = ''): string {
+  return `HTTP/1.1 ${status}\r\ndate: ${new Date().toUTCString()}\r\n${extra}connection: close\r\ncontent-length: 0\r\n\r\n`;
+}
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -96,6 +102,8 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
       cb(err);
     },
   });
+  // Read through the HTTP/2 session's socket proxy (x-forwarded-for at the gateway).
+  Object.defineProperty(d, 'remoteAddress', { value: socket.remoteAddress });
   d.push(first);
   socket.on('data', (c: Buffer) => {
     if (d.push(c)) return;
@@ -157,7 +165,7 @@ export class Listener {
         this.inFlight++;
         res.once('close', () => this.inFlight--);
         if (this.draining) res.setHeader('connection', 'close');
-        this.opts.handler(req, res);
+        this.opts.handler(req, res, req.socket.remoteAddress);
       },
     );
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -169,14 +177,19 @@ export class Listener {
     });
     if (this.opts.h2 || this.opts.lean) this.sniff(server, this.opts.h2, this.opts.lean === true);
     const upgrade = this.opts.upgrade;
-    if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : upgrade(req, socket, head)));
-    else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'));
+    if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end(rawAnswer('503 Service Unavailable')) : upgrade(req, socket, head)));
+    else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end(rawAnswer('501 Not Implemented')));
+    // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
+    server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      socket.end(rawAnswer('405 Method Not Allowed', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nx-berth-reason: connect-not-supported\r\n'));
+    });
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Malformed requests get the right status and the connection closes; the proxy never crashes on input.
       if (!socket.writable) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       // Close for good once written: a client still sending (a slowloris drip) must not keep it half-open.
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+      socket.end(rawAnswer(status), () => socket.destroy());
     });
     server.listen({ host: this.opts.host, port: this.opts.port, exclusive: true }, () => {
       if (this.closed) {
@@ -219,6 +232,7 @@ export class Listener {
       // A connection that never sends a byte is cut like one that never finishes its headers (slowloris).
       const silent = setTimeout(() => socket.destroy(), HEADERS_TIMEOUT_MS);
       socket.once('close', () => clearTimeout(silent));
+      const peer = socket.remoteAddress;
       socket.once('data', (chunk: Buffer) => {
         clearTimeout(silent);
         socket.pause();
@@ -232,7 +246,7 @@ export class Listener {
         }
         if (lean && !this.draining) {
           const conn: LeanConnection = new LeanConnection(socket, {
-            handle: (req, res) => this.opts.handler(req, res),
+            handle: (req, res) => this.opts.handler(req, res, peer),
             fallback: (s, unread) => {
               this.leanConnections.delete(conn);
               toHttp1(s, unread);

@@ -15,6 +15,7 @@ import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
 import { forwardUpgrade, UpgradeResponse } from './upgrade.js';
+import { addRequestHeaders, SOURCE_HEADER, takeSource, type EdgeSettings } from './request-headers.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
@@ -59,6 +60,12 @@ export class Proxy {
   private readonly accessLog = new AccessLog();
   /** What the app behind the inbound listener speaks (its service's `protocol`): HTTP/2 streams to an `http` app are translated. */
   private appProtocol: MeshAppProtocol = 'http';
+  /** x-request-id and x-forwarded-for (the snapshot's mesh config). */
+  private edge: EdgeSettings = { requestId: true, forwardedFor: true };
+  /** Who this proxy says it is to its peers' inbound proxies (x-berth-source). */
+  private readonly selfSource: string;
+  /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
+  private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -67,6 +74,7 @@ export class Proxy {
     if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
+    this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
       this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
@@ -123,6 +131,7 @@ export class Proxy {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     this.appProtocol = snapshot.config.services?.[this.cfg.service]?.protocol ?? 'http';
+    this.edge = { requestId: snapshot.config.requestId !== false, forwardedFor: snapshot.config.forwardedFor !== false };
     const keep = new Set(table.addresses);
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);
@@ -159,29 +168,29 @@ export class Proxy {
           port,
           lean: true,
           log: this.log,
-          handler: (req, res) => this.gateway(port, req, res),
+          handler: (req, res, peer) => this.gateway(port, req, res, peer),
           h2: this.h2Loader((stream, headers) => {
             const t = this.table;
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
             this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
           }),
-          upgrade: (req, s, h) => this.gateway(port, req, new UpgradeResponse(s, h)),
+          upgrade: (req, s, h) => this.gateway(port, req, new UpgradeResponse(s, h), req.socket.remoteAddress),
         }),
       );
     }
   }
 
-  private gateway(port: number, req: ProxyRequest, res: ProxyResponse): void {
+  private gateway(port: number, req: ProxyRequest, res: ProxyResponse, peer: string | undefined): void {
     const table = this.table;
     if (!table) return reply(res, 503, 'no-configuration', 'the gateway has no routing configuration yet');
     if (port === table.ingressPort) {
       const to = table.ingress?.(req.url ?? '/');
       if (!to) return reply(res, 404, 'no-route', 'no ingress route matches this request');
-      return this.toService(to, req, res);
+      return this.toService(to, req, res, peer);
     }
     const route = table.byPort.get(port);
     if (!route) return reply(res, 503, 'no-route', 'this port is not served any more');
-    this.send(route, req, res);
+    this.send(route, req, res, peer);
   }
 
   private inbound(req: ProxyRequest, res: ProxyResponse): void {
@@ -190,6 +199,8 @@ export class Proxy {
     if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
     const trace = propagateTrace(req.headers);
+    const source = takeSource(req.headers, this.knownSource);
+    addRequestHeaders(req.headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
     dispatch(req, res, {
@@ -197,7 +208,7 @@ export class Proxy {
       cluster: this.appCluster!,
       done: (status) => {
         this.inflight--;
-        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
+        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
       },
     });
   }
@@ -221,6 +232,8 @@ export class Proxy {
     if (!this.table?.registered(this.cfg.proxyId)) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
     const trace = propagateTrace(headers);
+    const source = takeSource(headers, this.knownSource);
+    addRequestHeaders(headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
     const { tr } = this.h2!;
@@ -232,7 +245,7 @@ export class Proxy {
         cluster: this.appCluster!,
         done: (status) => {
           this.inflight--;
-          this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
+          this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
         },
       });
       return;
@@ -242,9 +255,9 @@ export class Proxy {
       sessions,
       cluster: this.appCluster!,
       head,
-      done: (status) => {
+      done: (status, _ep, grpcStatus) => {
         this.inflight--;
-        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, head, status, started, trace);
+        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, head, status, started, trace, source, grpcStatus);
       },
     });
   }
@@ -259,6 +272,8 @@ export class Proxy {
     if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
     const trace = propagateTrace(headers);
+    addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? stream.session?.socket?.remoteAddress : undefined);
+    headers[SOURCE_HEADER] = this.selfSource;
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
@@ -296,9 +311,9 @@ export class Proxy {
         head,
         ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
         ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
-        done: (status, ep) => {
+        done: (status, ep, grpcStatus) => {
           admitted.release();
-          this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
+          this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace, undefined, grpcStatus);
         },
       });
     };
@@ -337,14 +352,14 @@ export class Proxy {
     return { ok: true, release: () => admitted.forEach((a) => a.release()) };
   }
 
-  private toService(service: string, req: ProxyRequest, res: ProxyResponse): void {
+  private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
     const route = this.table?.services.get(service);
     if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
-    this.send(route, req, res);
+    this.send(route, req, res, peer);
   }
 
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
-  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse): void {
+  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
@@ -357,7 +372,7 @@ export class Proxy {
           // Routed afresh with the table that now lists an endpoint.
           release: () => {
             const entry = this.table?.services.get(name);
-            if (entry) this.send(entry, req, res);
+            if (entry) this.send(entry, req, res, peer);
             else reply(res, 503, 'unknown-service', `service "${name}" left the mesh`);
           },
           fail: (reason, message) => reply(res, 503, reason, message),
@@ -371,6 +386,8 @@ export class Proxy {
     }
     const started = performance.now();
     const trace = propagateTrace(req.headers);
+    addRequestHeaders(req.headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
+    req.headers[SOURCE_HEADER] = this.selfSource;
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');
@@ -425,10 +442,12 @@ export class Proxy {
     this.toService(name, req, res);
   }
 
-  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, trace: string): void {
+  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, trace: string, source?: string, grpcStatus?: string): void {
     this.requests++;
     const elapsed = performance.now() - started;
-    this.metrics.request(direction, service, variant, route, status, elapsed / 1000);
+    // 0: the client went away before the answer ended; counted as nginx's 499 (client closed request).
+    if (status === 0) status = 499;
+    this.metrics.request(direction, service, variant, route, status, elapsed / 1000, source, grpcStatus);
     if (!this.table?.accessLog) return;
     this.accessLog.line(
       `{"ts":"${new Date().toISOString()}","proxy":${jsonString(this.cfg.proxyId)},"direction":"${direction}","service":${jsonString(service)},"variant":${jsonString(variant)},"route":${jsonString(route)},"method":${jsonString(req.method ?? '')},"path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,

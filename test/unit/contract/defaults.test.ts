@@ -19,7 +19,7 @@ test('a minimal service gets every default', () => {
   assert.deepEqual(spec, {
     app: 'shop',
     environments: {},
-    mesh: { accessLog: true },
+    mesh: { accessLog: true, requestId: true, forwardedFor: true },
     services: {
       web: {
         run: 'node web.js',
