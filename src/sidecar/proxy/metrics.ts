@@ -92,12 +92,23 @@ export class Metrics {
 
   /** Cumulative counters per series, for `berth top` (the control plane takes deltas between two reads). */
   stats(): MeshStatsSeries[] {
-    return this.series.map((s) => {
+    // One entry per direction, destination and variant (the callers and routes of the series summed): what `berth top` compares between reads.
+    const merged = new Map<string, MeshStatsSeries>();
+    for (const s of this.series) {
       let errors = 0;
       for (const [code, n] of s.codes) if (code >= 500 || code === 499) errors += n;
       if (s.grpc) for (const [key, n] of s.grpc) if (GRPC_ERROR.test(key)) errors += n;
-      return { direction: s.direction, destination: s.destination, variant: s.variant, count: s.count, errors, buckets: [...s.buckets], sum: s.sum };
-    });
+      const key = `${s.direction}\u0000${s.destination}\u0000${s.variant}`;
+      const m = merged.get(key);
+      if (!m) merged.set(key, { direction: s.direction, destination: s.destination, variant: s.variant, count: s.count, errors, buckets: [...s.buckets], sum: s.sum });
+      else {
+        m.count += s.count;
+        m.errors += errors;
+        m.sum += s.sum;
+        s.buckets.forEach((b, i) => (m.buckets[i] += b));
+      }
+    }
+    return [...merged.values()];
   }
 
   /** Prometheus text exposition format 0.0.4. */
