@@ -143,7 +143,16 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
   let heldBytes = 0;
   const up = net.connect(ep.port, ep.host);
   up.setNoDelay(true);
+  // Bytes that arrive before the upstream connection is up wait here (node:http stopped reading for
+  // the socket's data at the upgrade: unread, they would be lost).
+  let beforeConnect: Buffer[] | undefined = [res.early];
   const early = (c: Buffer): void => {
+    if (beforeConnect) {
+      beforeConnect.push(c);
+      heldBytes += c.length;
+      if (heldBytes >= MAX_EARLY) client.pause();
+      return;
+    }
     if (need > 0) {
       const n = Math.min(need, c.length);
       up.write(c.subarray(0, n));
@@ -155,10 +164,14 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     heldBytes += c.length;
     if (heldBytes >= MAX_EARLY) client.pause();
   };
+  client.on('data', early);
   up.once('connect', () => {
     up.write(requestHead(req), 'latin1');
-    early(res.early);
-    client.on('data', early);
+    const pending = beforeConnect ?? [];
+    beforeConnect = undefined;
+    heldBytes = 0;
+    for (const c of pending) early(c);
+    if (heldBytes < MAX_EARLY) client.resume();
   });
   client.once('close', () => {
     if (!up.destroyed) up.destroy();
