@@ -52,6 +52,10 @@ function wsApp(): Promise<http.Server> {
       socket.on('data', (d) => socket.write(d));
       return;
     }
+    if (req.url === '/decline-close') {
+      socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\ndeclined by close');
+      return;
+    }
     // Declines the upgrade: a normal answer, and the connection stays HTTP (keep-alive).
     const body = `declined ${req.url}`;
     socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nkeep-alive: timeout=5\r\nconnection: keep-alive\r\nx-app: yes\r\n\r\n${body}`);
@@ -63,8 +67,8 @@ function wsApp(): Promise<http.Server> {
   return new Promise((r) => server.listen(P.app, HOST, () => r(server)));
 }
 
-/** Sends `text` on a new connection; resolves with everything received until the proxy closes it (or 3 s). */
-function raw(port: number, text: string): Promise<{ text: string; closed: boolean }> {
+/** Sends `text` on a new connection; resolves with everything received until the proxy closes it, `until` matches, or 3 s. */
+function raw(port: number, text: string, until?: RegExp): Promise<{ text: string; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, HOST);
     let got = '';
@@ -72,7 +76,14 @@ function raw(port: number, text: string): Promise<{ text: string; closed: boolea
       s.destroy();
       resolve({ text: got, closed: false });
     }, 3000);
-    s.on('data', (d) => (got += d.toString('latin1')));
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (until?.test(got)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve({ text: got, closed: false });
+      }
+    });
     s.on('close', () => {
       clearTimeout(timer);
       resolve({ text: got, closed: true });
@@ -108,14 +119,14 @@ describe('Upgrade requests through the mesh', () => {
   });
 
   test('a 1 req/s rate limit is not bypassed by adding Upgrade: websocket', async () => {
-    const first = await raw(P.out, upgradeReq('/limited'));
-    const second = await raw(P.out, upgradeReq('/limited'));
+    const first = await raw(P.out, upgradeReq('/limited'), /declined \/limited$/);
+    const second = await raw(P.out, upgradeReq('/limited'), /declined \/limited$/);
     assert.match(first.text, /^HTTP\/1\.1 200 /, first.text);
     assert.match(second.text, /^HTTP\/1\.1 429 /, second.text);
   });
 
   test('header rewrites and traceparent apply to upgrade requests; hop-by-hop headers do not leak either way', async () => {
-    const r = await raw(P.out, upgradeReq('/rewrite', 'x-drop: gone\r\nx-secret: hop\r\nconnection: x-secret\r\n'));
+    const r = await raw(P.out, upgradeReq('/rewrite', 'x-drop: gone\r\nx-secret: hop\r\nconnection: x-secret\r\n'), /declined \/rewrite$/);
     assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
     const got = seen.find((s) => s.url === '/rewrite');
     assert.ok(got, 'the app saw the request');
@@ -127,15 +138,26 @@ describe('Upgrade requests through the mesh', () => {
     assert.doesNotMatch(r.text, /\r\nkeep-alive:/i, 'hop-by-hop response headers stay at the hop');
   });
 
-  test('a non-101 answer is a normal response, and bytes sent behind the request never reach the app', async () => {
+  test('a non-101 answer is a normal response and the connection stays HTTP: what follows is routed like any request, never tunnelled', async () => {
     const before = seen.length;
-    const r = await raw(P.out, upgradeReq('/decline') + 'GET /admin HTTP/1.1\r\nhost: self\r\n\r\n');
-    assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
-    assert.ok(r.text.endsWith('declined /decline'), r.text);
-    assert.match(r.text, /\r\nconnection: close\r\n/i);
-    assert.ok(r.closed, 'the connection closes after the answer');
+    // Behind the upgrade attempt, on the same connection: a request the routes deny, then one they let through.
+    const r = await raw(P.out, upgradeReq('/decline') + 'GET /deny/after HTTP/1.1\r\nhost: self\r\n\r\nGET /after HTTP/1.1\r\nhost: self\r\nconnection: close\r\n\r\n');
+    const answers = r.text.split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.equal(answers.length, 3, r.text);
+    assert.match(answers[0], /^HTTP\/1\.1 200 [^]*declined \/decline$/);
+    assert.doesNotMatch(answers[0], /\r\nconnection: close\r\n/i, 'the connection stays open');
+    assert.match(answers[1], /^HTTP\/1\.1 403 /, 'the denied route applies to the next request');
+    assert.match(answers[2], /^HTTP\/1\.1 200 [^]*plain \/after$/);
+    assert.ok(r.closed, 'closed after the request that asked for it');
     const after = seen.slice(before).map((s) => s.url);
-    assert.deepEqual(after, ['/decline'], 'only the upgrade request itself reached the app');
+    assert.deepEqual(after, ['/decline', '/after'], 'the app saw only what the routes let through, each as a request of its own');
+  });
+
+  test('a non-101 answer whose end is its close: the client connection closes too', async () => {
+    const r = await raw(P.out, upgradeReq('/decline-close'));
+    assert.match(r.text, /^HTTP\/1\.1 200 [^]*declined by close$/);
+    assert.match(r.text, /\r\nconnection: close\r\n/i);
+    assert.ok(r.closed);
   });
 
   test('a real WebSocket upgrade still works: 101, then bytes both ways (outbound → inbound → app)', async () => {

@@ -45,7 +45,12 @@ export interface ProxyResponse {
 /** A request; `peer` is the client's address (x-forwarded-for at the gateway). */
 export type Handler = (req: ProxyRequest, res: ProxyResponse, peer?: string) => void;
 /** An `Upgrade` request (WebSocket): the handler owns the socket from here on. */
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+/**
+ * An `Upgrade` request (WebSocket): the handler owns the socket from here on. `reuse` (when offered)
+ * gives the socket back to the HTTP/1.1 server, `unread` first: the upgrade was declined and the
+ * connection stays HTTP.
+ */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, reuse?: (socket: Duplex, unread: Buffer) => void) => void;
 
 /** One HTTP/2 stream (request) on an h2c connection. */
 export type H2Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
@@ -131,6 +136,8 @@ export class Listener {
   private server: http.Server | undefined;
   private readonly h2sessions = new Set<http2.ServerHttp2Session>();
   private readonly leanConnections = new Set<LeanConnection>();
+  /** Hands a connection (back) to the HTTP/1.1 server, `unread` bytes first. */
+  private toHttp1: ((socket: net.Socket, unread: Buffer) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
@@ -177,7 +184,13 @@ export class Listener {
     });
     if (this.opts.h2 || this.opts.lean) this.sniff(server, this.opts.h2, this.opts.lean === true);
     const upgrade = this.opts.upgrade;
-    if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end(rawAnswer('503 Service Unavailable')) : upgrade(req, socket, head)));
+    if (upgrade) {
+      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
+        const toHttp1 = this.toHttp1;
+        upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
+      });
+    }
     else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end(rawAnswer('501 Not Implemented')));
     // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
     server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
@@ -268,6 +281,7 @@ export class Listener {
       for (const l of http1) l.call(server, socket);
       socket.resume();
     };
+    this.toHttp1 = toHttp1;
   }
 
   /** Stops accepting and waits (up to `deadline`, a performance.now() time) for in-flight requests. */

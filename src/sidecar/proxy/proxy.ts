@@ -93,7 +93,7 @@ export class Proxy {
           cfg.host,
           cfg.inboundPort!,
           (req, res) => this.inbound(req, res),
-          (req, s, h) => this.inbound(req, new UpgradeResponse(s, h)),
+          (req, s, h, reuse) => this.inbound(req, new UpgradeResponse(s, h, reuse)),
           this.h2Loader((stream, headers) => this.inboundH2(stream, headers)),
         ),
       );
@@ -104,7 +104,7 @@ export class Proxy {
             cfg.host,
             o.port,
             (req, res) => this.toService(o.service, req, res),
-            (req, s, h) => this.toService(o.service, req, new UpgradeResponse(s, h)),
+            (req, s, h, reuse) => this.toService(o.service, req, new UpgradeResponse(s, h, reuse)),
             this.h2Loader((stream, headers) => this.sendH2(this.table?.services.get(o.service), o.service, stream, headers)),
           ),
         );
@@ -174,7 +174,7 @@ export class Proxy {
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
             this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
           }),
-          upgrade: (req, s, h) => this.gateway(port, req, new UpgradeResponse(s, h), req.socket.remoteAddress),
+          upgrade: (req, s, h, reuse) => this.gateway(port, req, new UpgradeResponse(s, h, reuse), req.socket.remoteAddress),
         }),
       );
     }

@@ -2,8 +2,10 @@
 // traced and counted like any request (proxy.ts runs them through the same steps); only the last
 // step differs. The request goes to an endpoint on a connection of its own, and only a 101 answer
 // makes a tunnel (bytes both ways until either side closes). Any other answer is forwarded as a
-// normal response, hop-by-hop headers left out, and the client connection closes after it: bytes
-// the client sent behind the request are never passed on unless the upstream switched protocols.
+// normal response, hop-by-hop headers left out, and the connection stays HTTP: it goes back to the
+// HTTP/1.1 server, so what the client sent behind the request is parsed, routed and limited like any
+// request (it is closed instead when the answer's end is its close). Bytes behind the request reach
+// the upstream unparsed only after a 101.
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -34,6 +36,8 @@ export class UpgradeResponse implements ProxyResponse {
     readonly socket: Duplex,
     /** Bytes the client sent after the request head (node:http's `head`). */
     readonly early: Buffer,
+    /** Gives the connection back to the HTTP/1.1 server after a declined upgrade (absent: it closes). */
+    readonly reuse?: (socket: Duplex, unread: Buffer) => void,
   ) {
     socket.on('error', () => socket.destroy());
     socket.once('finish', () => (this.writableFinished = true));
@@ -245,8 +249,9 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
 
   /** Any other answer: a normal response (hop-by-hop headers out, the route's rewrites in), then the connection closes. */
   function plain(buf: Buffer, lineEnd: number, end: number, http10: boolean, rest: Buffer): void {
+    // What the client sent behind the request stays unread until the connection is HTTP again.
     client.off('data', early);
-    held.length = 0;
+    client.pause();
     const scan = scanHeaderLines(buf, lineEnd + 2, end, http10);
     let lines = scan.lines.toString('latin1');
     const ops = route?.responseHeaders;
@@ -266,14 +271,20 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     }
     const noBody = req.method === 'HEAD' || status === 204 || status === 304;
     const framing = noBody ? '' : scan.chunked ? 'transfer-encoding: chunked\r\n' : scan.length >= 0 ? `content-length: ${scan.length}\r\n` : '';
+    // Kept open when the answer's end is known from its framing and nobody asked to close.
+    const keep = res.reuse !== undefined && !scan.close && (noBody || framing !== '') && !/(?:^|,)\s*close\s*(?:,|$)/i.test(String(req.headers.connection ?? ''));
     res.headersSent = true;
     res.statusCode = status;
-    client.write(`${buf.toString('latin1', 0, lineEnd + 2)}${lines}${framing}connection: close\r\n\r\n`, 'latin1');
+    client.write(`${buf.toString('latin1', 0, lineEnd + 2)}${lines}${framing}${keep ? '' : 'connection: close\r\n'}\r\n`, 'latin1');
     const done = (): void => {
       up.destroy();
-      client.end();
+      client.off('drain', onDrain);
       finish(status, status);
+      if (keep && !client.destroyed) res.reuse!(client, held.length === 1 ? held[0] : Buffer.concat(held));
+      else client.end();
+      held.length = 0;
     };
+    const onDrain = (): void => void up.resume();
     if (noBody || (!scan.chunked && scan.length === 0)) return done();
     // The body is relayed as it came (same framing) up to its end.
     let left = scan.chunked ? Infinity : scan.length >= 0 ? scan.length : -1;
@@ -300,7 +311,7 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
       if (left >= 0) left -= d.length;
       if (!client.write(d)) up.pause();
     };
-    client.on('drain', () => up.resume());
+    client.on('drain', onDrain);
     up.on('data', relay);
     // Close-delimited: the end of the body. Cut short: the client's connection is cut too.
     up.once('end', () => {
