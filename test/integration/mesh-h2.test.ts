@@ -106,7 +106,7 @@ describe('HTTP/2 through the mesh', () => {
           res.setHeader('connection', 'keep-alive, x-hop');
           res.setHeader('x-hop', 'must not pass');
           res.setHeader('keep-alive', 'timeout=5');
-          res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, host: req.headers.host, n, te: req.headers['transfer-encoding'] ?? null, set: req.headers['x-set'] ?? null, drop: req.headers['x-drop'] ?? null }));
+          res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, host: req.headers.host, n, te: req.headers['transfer-encoding'] ?? null, set: req.headers['x-set'] ?? null, drop: req.headers['x-drop'] ?? null, xff: req.headers['x-forwarded-for'] ?? null, rid: req.headers['x-request-id'] ?? null, source: req.headers['x-berth-source'] ?? null }));
         });
       }),
     );
@@ -145,6 +145,9 @@ describe('HTTP/2 through the mesh', () => {
       assert.equal(body.version, '1.1', `${where}: the app got HTTP/1.1`);
       assert.equal(body.host, `${HOST}:${port}`, `${where}: :authority became Host`);
       assert.doesNotMatch(r.out, /^(keep-alive|connection|transfer-encoding):/im, `${where}: connection-specific headers are dropped`);
+      assert.match(String(body.rid), /^[0-9a-f-]{36}$/, `${where}: x-request-id generated`);
+      assert.equal(body.xff, where === 'service address' || where === 'ingress' ? '127.0.0.1' : null, `${where}: x-forwarded-for appended at the gateway only`);
+      assert.equal(body.source, null, `${where}: the caller header stays between proxies`);
     }
   });
 

@@ -52,8 +52,8 @@ export type Handler = (req: ProxyRequest, res: ProxyResponse, peer?: string) => 
  */
 export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, reuse?: (socket: Duplex, unread: Buffer) => void) => void;
 
-/** One HTTP/2 stream (request) on an h2c connection. */
-export type H2Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+/** One HTTP/2 stream (request) on an h2c connection; `peer` is the client's address. */
+export type H2Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer?: string) => void;
 
 export interface ListenerOptions {
   name: string;
@@ -107,8 +107,6 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
       cb(err);
     },
   });
-  // Read through the HTTP/2 session's socket proxy (x-forwarded-for at the gateway).
-  Object.defineProperty(d, 'remoteAddress', { value: socket.remoteAddress });
   d.push(first);
   socket.on('data', (c: Buffer) => {
     if (d.push(c)) return;
@@ -222,10 +220,15 @@ export class Listener {
    */
   private sniff(server: http.Server, load: (() => Promise<H2Handler>) | undefined, lean: boolean): void {
     let h2: Promise<http2.Http2Server> | undefined;
+    /** Client address per HTTP/2 session (the session's socket is node's wrapper, which does not know it). */
+    const peers = new WeakMap<http2.Http2Session, string>();
+    let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
       (h2 ??= Promise.all([import('node:http2'), load!()]).then(([mod, handler]) => {
         const srv = mod.createServer({ maxSessionMemory: 16 });
         srv.on('session', (session: http2.ServerHttp2Session) => {
+          // Emitted within srv.emit('connection') below: the peer is the connection's just handed over.
+          if (handedPeer !== undefined) peers.set(session, handedPeer);
           this.h2sessions.add(session);
           session.once('close', () => this.h2sessions.delete(session));
           session.on('error', () => session.destroy());
@@ -235,7 +238,7 @@ export class Listener {
           this.inFlight++;
           stream.once('close', () => this.inFlight--);
           stream.on('error', () => {});
-          handler(stream, headers);
+          handler(stream, headers, peers.get(stream.session!));
         });
         return srv;
       }));
@@ -252,7 +255,11 @@ export class Listener {
         if (load && startsLikeH2(chunk)) {
           const duplex = withFirstChunk(socket, chunk);
           h2server().then(
-            (srv) => srv.emit('connection', duplex),
+            (srv) => {
+              handedPeer = peer;
+              srv.emit('connection', duplex);
+              handedPeer = undefined;
+            },
             () => socket.destroy(),
           );
           return;

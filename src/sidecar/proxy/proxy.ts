@@ -169,10 +169,10 @@ export class Proxy {
           lean: true,
           log: this.log,
           handler: (req, res, peer) => this.gateway(port, req, res, peer),
-          h2: this.h2Loader((stream, headers) => {
+          h2: this.h2Loader((stream, headers, peer) => {
             const t = this.table;
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
-            this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
+            this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers, peer);
           }),
           upgrade: (req, s, h, reuse) => this.gateway(port, req, new UpgradeResponse(s, h, reuse), req.socket.remoteAddress),
         }),
@@ -263,7 +263,7 @@ export class Proxy {
   }
 
   /** HTTP/2 to a mesh service: its routes (match, weights, fault abort, timeout), limits and policy, like send(). */
-  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer?: string): void {
     const { mod, sessions } = this.h2!;
     const { h2Reply } = mod;
     if (!service) return h2Reply(stream, 503, 'unknown-service', `service "${name}" is not in the mesh (yet)`);
@@ -272,7 +272,7 @@ export class Proxy {
     if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
     const trace = propagateTrace(headers);
-    addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? stream.session?.socket?.remoteAddress : undefined);
+    addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     headers[SOURCE_HEADER] = this.selfSource;
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
@@ -286,7 +286,7 @@ export class Proxy {
         service.name,
         {
           key: stream,
-          release: () => this.sendH2(this.table?.services.get(service.name), service.name, stream, headers),
+          release: () => this.sendH2(this.table?.services.get(service.name), service.name, stream, headers, peer),
           fail: (reason, message) => h2Reply(stream, 503, reason, message),
           onClientGone: (fn) => {
             stream.once('close', fn);
