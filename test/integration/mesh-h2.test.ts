@@ -228,6 +228,27 @@ describe('HTTP/2 through the mesh', () => {
     }
   });
 
+  test('a rapid-reset flood at an inbound proxy (HTTP/2 to an HTTP/1.1 app) opens no connection per reset stream', async () => {
+    const pid = sidecar!.child.pid!;
+    const before = socketCount(pid);
+    let peak = before;
+    for (let c = 0; c < 10; c++) {
+      const session = http2.connect(`http://${HOST}:${P.inbound}`);
+      session.on('error', () => {}); // GOAWAY for the flood: expected
+      await new Promise<void>((r) => session.once('connect', () => r()));
+      for (let i = 0; i < 2000 && !session.closed && !session.destroyed; i++) {
+        const req = session.request({ ':path': `/reset/${i}` });
+        req.on('error', () => {}); // cancelled on purpose
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      }
+      await new Promise<void>((r) => setTimeout(r, 50));
+      peak = Math.max(peak, socketCount(pid));
+      session.destroy();
+    }
+    assert.ok(peak - before < 100, `the inbound proxy held ${peak - before} more sockets during the flood`);
+    await waitFor('inbound back to its sockets', () => socketCount(pid) <= before + 2, 10_000);
+  });
+
   test('HTTP/1.1 keeps working on the same ports', async () => {
     const r = await request(`http://${HOST}:${P.svc}/plain`);
     assert.equal(r.status, 200);

@@ -240,14 +240,17 @@ export class Proxy {
     if (this.appProtocol === 'http' && !tr.isGrpc(headers)) {
       // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end and is kept as it is).
       const req = new tr.H2AsH1Request(stream, headers);
-      forward(req, new tr.H2AsH1Response(stream), {
-        pools: this.pools,
-        cluster: this.appCluster!,
-        done: (status) => {
+      const go = (): void => {
+        const done = (status: number): void => {
           this.inflight--;
           this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
-        },
-      });
+        };
+        // Reset by the client in the same read as its headers (a rapid-reset flood): no connection is opened for it.
+        if (stream.closed || stream.destroyed) return done(0);
+        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done });
+      };
+      // One turn later, the frames read with the headers (a reset) have been seen.
+      setImmediate(go);
       return;
     }
     const head = mod.h2RequestHead(headers);
