@@ -37,6 +37,8 @@ export const Ingress = z
 export const MeshSettings = z
   .strictObject({
     accessLog: z.boolean().default(true).describe('Every proxy writes one JSON line per request to its log.'),
+    requestId: z.boolean().default(true).describe('Proxies add an x-request-id (a random UUID) to requests that have none, as Envoy does.'),
+    forwardedFor: z.boolean().default(true).describe("The gateway appends the client's address to x-forwarded-for (and sets x-forwarded-proto), as Envoy at the edge."),
   })
   .describe('Settings of the mesh proxies (the `berth-proxy` sidecar of every service with a port, and the gateway).');
 

@@ -166,6 +166,9 @@ export const Rollout = z
   })
   .describe('Rolling update parameters (Kubernetes RollingUpdate strategy).');
 
+/** What an app speaks on its port (`protocol`): HTTP/1.1, HTTP/2 cleartext with prior knowledge, or gRPC (over h2c). */
+export const SERVICE_PROTOCOLS = ['http', 'h2c', 'grpc'] as const;
+
 export const Service = z
   .strictObject({
     run: Command,
@@ -179,6 +182,7 @@ export const Service = z
       .optional()
       .describe('OS user the app (and its own sidecars) run as: a user name or uid[:gid]. Default: your user; `nobody` when Berth runs as root (Kubernetes securityContext.runAsUser/runAsGroup).'),
     port: Port.optional().describe('Port the service listens on: each instance gets PORT and its own address; the service is reached at 127.0.0.1:port (Kubernetes containerPort / Service port).'),
+    protocol: z.enum(SERVICE_PROTOCOLS).default('http').describe('What the app speaks on its port: http (HTTP/1.1; the mesh translates HTTP/2 clients to it, as Envoy does), h2c (HTTP/2 over cleartext) or grpc (Kubernetes appProtocol).'),
     replicas: bounded('replicas').default(1).describe('Number of instances (Kubernetes replicas).'),
     uses: z.array(z.string()).default([]).describe('Services this one calls; each gives the instance BERTH_<NAME>_URL.'),
     dependsOn: DependsOn.default({}),

@@ -73,6 +73,13 @@ export function gatewayInstance(desired: DesiredState | undefined, opts: { node:
   };
 }
 
+/**
+ * Heartbeats on the watch stream (BERTH_MESH_HEARTBEAT_MS, for tests): an `event: heartbeat` whose
+ * data says the interval; a proxy that hears nothing for a few intervals reconnects.
+ */
+const HEARTBEAT_MS = Math.max(50, Number(process.env.BERTH_MESH_HEARTBEAT_MS ?? 5000) || 5000);
+const HEARTBEAT = `event: heartbeat\ndata: {"intervalMs":${HEARTBEAT_MS}}\n\n`;
+
 interface Watcher {
   proxy: string;
   res: http.ServerResponse;
@@ -94,8 +101,8 @@ export class MeshFeed {
     plane.onChange(() => this.schedule());
     plane.attachMesh(() => this.status().synced);
     this.beat = setInterval(() => {
-      for (const w of this.watchers) w.res.write(': beat\n\n');
-    }, 15_000);
+      for (const w of this.watchers) w.res.write(HEARTBEAT);
+    }, HEARTBEAT_MS);
     this.beat.unref();
   }
 
@@ -220,6 +227,8 @@ export class MeshFeed {
     const w: Watcher = { proxy, res };
     this.watchers.add(w);
     this.send(w, this.current());
+    // Says the interval at once: the proxy reconnects when heartbeats stop (a hung control plane).
+    res.write(HEARTBEAT);
     req.on('close', () => this.watchers.delete(w));
   }
 

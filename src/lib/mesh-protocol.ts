@@ -1,6 +1,8 @@
 // The wire contract between the control plane (which knows endpoints and routes) and the mesh proxies
 // (which route). The control plane streams versioned MeshSnapshots over
-//   GET  /api/v1/mesh/watch?proxy=ID  → text/event-stream; `event: snapshot`, `data: MeshSnapshot` on every change
+//   GET  /api/v1/mesh/watch?proxy=ID  → text/event-stream; `event: snapshot`, `data: MeshSnapshot` on every change;
+//        `event: heartbeat`, `data: {"intervalMs": N}` at once and every N ms (a proxy that hears nothing
+//        for MESH_IDLE_HEARTBEATS × N ms reconnects, keeping its last snapshot meanwhile)
 //   POST /api/v1/mesh/ack {proxy, version}  → 204; a proxy says it now routes with that snapshot
 //   GET  /api/v1/mesh/status           → MeshStatus (`berth up --wait` asks it)
 //   POST /api/v1/mesh/activate {service, proxy} → 202 MeshActivation; a proxy holds a request for a
@@ -8,6 +10,9 @@
 // Also the fixed port scheme of a proxied instance's own listeners: every instance has its own
 // loopback address (HOST), so the same port numbers on every instance never collide. The app itself
 // is not among them: it listens on a private, machine-unique PORT (allocated by the node agent).
+
+/** Heartbeat intervals without a byte after which a proxy gives up on its watch stream and reconnects. */
+export const MESH_IDLE_HEARTBEATS = 3;
 
 /** An endpoint registered in the mesh: an instance whose readiness passed; traffic goes to its inbound proxy. */
 export interface MeshEndpoint {
@@ -100,11 +105,18 @@ export interface MeshIngressRoute {
   to: string;
 }
 
+/** What the app behind a service speaks (spec `protocol`); absent in a snapshot: `http` (HTTP/1.1). */
+export type MeshAppProtocol = 'http' | 'h2c' | 'grpc';
+
 export interface MeshConfig {
   ingress?: { port: number; routes: MeshIngressRoute[] };
   /** Per service: its routes and destination policy (only services that declare them). */
-  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy }>;
+  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol }>;
   accessLog: boolean;
+  /** Generate x-request-id when absent (Envoy generate_request_id); absent: true. */
+  requestId?: boolean;
+  /** The gateway appends the client's address to x-forwarded-for (Envoy use_remote_address at the edge); absent: true. */
+  forwardedFor?: boolean;
 }
 
 export interface MeshSnapshot {

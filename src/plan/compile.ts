@@ -134,7 +134,8 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
 function meshServices(app: AppSpec): NonNullable<MeshConfig['services']> {
   const out: NonNullable<MeshConfig['services']> = {};
   for (const [name, svc] of Object.entries(app.services)) {
-    if (svc.routes || svc.policy) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}) };
+    const protocol = svc.protocol !== undefined && svc.protocol !== 'http' ? { protocol: svc.protocol } : {};
+    if (svc.routes || svc.policy || protocol.protocol) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}), ...protocol };
   }
   return out;
 }
@@ -162,7 +163,7 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
       compileService(app, name, opts),
       ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, { name: v, spec: variantSpec(app.services[name], override) })),
     ]),
-    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, services: meshServices(app) },
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app) },
     nodes: resolveNodes(app.nodes),
   };
 }

@@ -1,7 +1,8 @@
 // HTTP/2 through the mesh, real processes: gRPC (@grpc/grpc-js) unary, server streaming, bidi
 // streaming and an error status through two sidecars (a caller instance's outbound port → the
 // callee's inbound proxy → the app), gRPC through the gateway (the service's 127.0.0.1 address),
-// and plain h2c with trailers through the gateway. HTTP/1.1 keeps working on the same ports.
+// and plain h2c with trailers through the gateway (to an app declared `protocol: h2c`; an `http` app
+// gets HTTP/1.1, see mesh-h2.test.ts). HTTP/1.1 keeps working on the same ports.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -81,17 +82,20 @@ services:
   greeter:
     run: node greeter.mjs
     port: ${port + 1}
+    protocol: grpc
     replicas: 2
     probes:
       readiness: { tcp: {} }
   h2app:
     run: node h2app.mjs
     port: ${port + 2}
+    protocol: h2c
     probes:
       readiness: { tcp: {} }
   lazy:
     run: node greeter.mjs
     port: ${port + 3}
+    protocol: grpc
     probes:
       readiness: { tcp: {} }
     scale: { min: 0, max: 1, idleSeconds: 1, metrics: [{ rps: 100 }] }

@@ -193,7 +193,7 @@ describe('berth-proxy process', () => {
     });
     assert.match(kept, /^00-4bf92f3577b34da6a3ce929d0e0e4736-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$/);
     const metrics = (await httpRequest(`http://${HOST}:${ports.admin}/metrics`)).body;
-    assert.match(metrics, /^berth_proxy_requests_total\{proxy="self-1",source="self",direction="inbound",destination="self",variant="default",route="inbound",code="200"\} \d+$/m);
+    assert.match(metrics, /^berth_proxy_requests_total\{proxy="self-1",source="unknown",direction="inbound",destination="self",variant="default",route="inbound",code="200"\} \d+$/m);
     assert.match(metrics, /^berth_proxy_requests_total\{[^}]*direction="outbound",destination="peer"[^}]*code="200"\} \d+$/m);
     assert.match(metrics, /^berth_proxy_request_duration_seconds_bucket\{[^}]*le="\+Inf"\} \d+$/m);
   });

@@ -64,7 +64,7 @@ export function reply(res: ProxyResponse, status: number, reason: string, messag
     return;
   }
   const text = `${message ?? reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), [REASON_HEADER]: reason, ...extra });
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), date: new Date().toUTCString(), [REASON_HEADER]: reason, ...extra });
   res.end(text);
 }
 

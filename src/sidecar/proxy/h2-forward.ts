@@ -5,7 +5,8 @@
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
 // retries and mirroring are not applied to HTTP/2 streams (a gRPC client retries by its own policy).
 import http2 from 'node:http2';
-import { REASON_HEADER } from '../../lib/mesh-protocol.js';
+import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
+import { applyHeaderOps } from './forward.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead } from './routes.js';
@@ -71,8 +72,10 @@ export interface H2ForwardOptions {
   head: RequestHead;
   /** The route's timeout in ms (504 when no response came in time). */
   timeout?: number;
-  /** Called once with the final status (0: the client went away) when the exchange ends. */
-  done?(status: number, ep: EndpointState | undefined): void;
+  /** The route's response header rewrites. */
+  responseHeaders?: MeshHeaderOps;
+  /** Called once with the final status (0: the client went away) when the exchange ends; for gRPC also its status (1, CANCELLED, when the client went away). */
+  done?(status: number, ep: EndpointState | undefined, grpcStatus?: string): void;
 }
 
 /** Forwards one HTTP/2 stream to an endpoint of `opts.cluster`. */
@@ -93,20 +96,24 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   let status = 0;
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
+  const ct = headers['content-type'];
+  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
+  let grpcStatus: string | undefined;
   const finish = (final: number, outcome: number): void => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
     ep.active--;
     cluster.record(ep, outcome);
-    opts.done?.(final, ep);
+    opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : undefined)) : undefined);
   };
 
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
   let up: http2.ClientHttp2Stream;
   try {
-    up = opts.sessions.get(ep).request(out, { endStream: false });
+    // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
+    up = opts.sessions.get(ep).request(out, { endStream: stream.endAfterHeaders });
   } catch (err) {
     h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
     finish(503, CONNECT_FAILURE);
@@ -116,22 +123,25 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   up.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
     status = Number(h[':status'] ?? 0);
+    if (typeof h['grpc-status'] === 'string') grpcStatus = h['grpc-status'];
     if (stream.destroyed || stream.closed) return;
     const resHeaders: http2.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
+    if (opts.responseHeaders) applyHeaderOps(resHeaders as Record<string, string | string[] | undefined>, opts.responseHeaders);
     // Trailers-only (e.g. a gRPC error): the headers end the stream.
     if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(resHeaders, { endStream: true });
     else stream.respond(resHeaders, { waitForTrailers: true });
   });
   up.on('trailers', (t: http2.IncomingHttpHeaders) => {
     trailers = t;
+    if (typeof t['grpc-status'] === 'string') grpcStatus = t['grpc-status'];
   });
   stream.on('wantTrailers', () => {
-    if (trailers && Object.keys(trailers).length > 0) {
-      const t: http2.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(trailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
-      stream.sendTrailers(t);
-    } else stream.close();
+    // No trailers: sendTrailers({}) ends the stream with an empty DATA frame flagged END_STREAM. (close()
+    // here used to answer RST_STREAM instead, and clients that saw the whole body never saw its end.)
+    const t: http2.OutgoingHttpHeaders = {};
+    if (trailers) for (const [k, v] of Object.entries(trailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
+    stream.sendTrailers(t);
   });
   up.on('data', (chunk: Buffer) => {
     if (stream.destroyed || stream.closed || stream.writableEnded) return;
@@ -168,7 +178,9 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       up.once('drain', () => stream.resume());
     }
   });
-  stream.on('end', () => up.end());
+  stream.on('end', () => {
+    if (!up.writableEnded) up.end();
+  });
   stream.on('close', () => {
     // The client went away (or reset): cancel upstream.
     if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);

@@ -43,12 +43,18 @@ export interface ProxyResponse {
   off(event: 'close' | 'drain' | 'finish', fn: () => void): unknown;
 }
 
-export type Handler = (req: ProxyRequest, res: ProxyResponse) => void;
+/** A request; `peer` is the client's address (x-forwarded-for at the gateway). */
+export type Handler = (req: ProxyRequest, res: ProxyResponse, peer?: string) => void;
 /** An `Upgrade` request (WebSocket): the handler owns the socket from here on. */
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+/**
+ * An `Upgrade` request (WebSocket): the handler owns the socket from here on. `reuse` (when offered)
+ * gives the socket back to the HTTP/1.1 server, `unread` first: the upgrade was declined and the
+ * connection stays HTTP.
+ */
+export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, reuse?: (socket: Duplex, unread: Buffer) => void) => void;
 
-/** One HTTP/2 stream (request) on an h2c connection. */
-export type H2Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+/** One HTTP/2 stream (request) on an h2c connection; `peer` is the client's address. */
+export type H2Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer?: string) => void;
 
 export interface ListenerOptions {
   name: string;
@@ -67,6 +73,14 @@ export interface ListenerOptions {
 /** Time a client gets to send its request headers (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests). */
 const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 
+/** An HTTP/2 session that has not read what it was given for this long has stopped reading for good. */
+const H2_STALL_MS = 2000;
+
+/** A bodiless answer written on a raw socket, then the connection closes (with Date, as every proxy-made answer). */
+function rawAnswer(status: string, extra = ''): string {
+  return `HTTP/1.1 ${status}\r\ndate: ${new Date().toUTCString()}\r\n${extra}connection: close\r\ncontent-length: 0\r\n\r\n`;
+}
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** Whether the bytes seen so far are (the start of) the HTTP/2 connection preface. */
@@ -80,8 +94,13 @@ function startsLikeH2(chunk: Buffer): boolean {
  * server reads from the socket's handle directly and would miss bytes put back with unshift().
  */
 function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
+  let stalled: NodeJS.Timeout | undefined;
   const d = new Duplex({
-    read: () => void socket.resume(),
+    read: () => {
+      if (stalled) clearTimeout(stalled);
+      stalled = undefined;
+      socket.resume();
+    },
     write: (chunk: Buffer, _enc, cb) => void socket.write(chunk, cb),
     final: (cb) => void socket.end(cb),
     destroy: (err, cb) => {
@@ -91,11 +110,24 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
   });
   d.push(first);
   socket.on('data', (c: Buffer) => {
-    if (!d.push(c)) socket.pause();
+    if (d.push(c)) return;
+    socket.pause();
+    // An HTTP/2 session reads all it is given unless it gave up on the connection (nghttp2 after a
+    // GOAWAY, e.g. for a rapid-reset flood) without closing it: the paused socket would never see
+    // the client leave and stay in CLOSE-WAIT, holding the session's memory. Such a session is cut.
+    stalled ??= setTimeout(() => d.destroy(), H2_STALL_MS);
   });
-  socket.on('end', () => d.push(null));
+  // The client closed its side: HTTP/2 has no half-closed connection, so close ours too. (Left to the
+  // session, a connection it had sent GOAWAY on — a rapid-reset flood — stayed in CLOSE-WAIT forever.)
+  socket.on('end', () => {
+    d.push(null);
+    socket.end();
+  });
   socket.on('error', (e) => d.destroy(e));
-  socket.on('close', () => d.destroy());
+  socket.on('close', () => {
+    if (stalled) clearTimeout(stalled);
+    d.destroy();
+  });
   return d;
 }
 
@@ -103,6 +135,8 @@ export class Listener {
   private server: http.Server | undefined;
   private readonly h2sessions = new Set<http2.ServerHttp2Session>();
   private readonly leanConnections = new Set<LeanConnection>();
+  /** Hands a connection (back) to the HTTP/1.1 server, `unread` bytes first. */
+  private toHttp1: ((socket: net.Socket, unread: Buffer) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private warned = false;
@@ -142,7 +176,7 @@ export class Listener {
         this.inFlight++;
         res.once('close', () => this.inFlight--);
         if (this.draining) res.setHeader('connection', 'close');
-        this.opts.handler(req, res);
+        this.opts.handler(req, res, req.socket.remoteAddress);
       },
     );
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -154,14 +188,25 @@ export class Listener {
     });
     if (this.opts.h2 || this.opts.lean) this.sniff(server, this.opts.h2, this.opts.lean === true);
     const upgrade = this.opts.upgrade;
-    if (upgrade) server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => (this.draining ? socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n') : upgrade(req, socket, head)));
-    else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end('HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\n\r\n'));
+    if (upgrade) {
+      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
+        const toHttp1 = this.toHttp1;
+        upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
+      });
+    }
+    else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end(rawAnswer('501 Not Implemented')));
+    // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
+    server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+      socket.on('error', () => socket.destroy());
+      socket.end(rawAnswer('405 Method Not Allowed', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nx-berth-reason: connect-not-supported\r\n'));
+    });
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Malformed requests get the right status and the connection closes; the proxy never crashes on input.
       if (!socket.writable) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       // Close for good once written: a client still sending (a slowloris drip) must not keep it half-open.
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+      socket.end(rawAnswer(status), () => socket.destroy());
     });
     server.listen({ host: this.opts.host, port: this.opts.port, exclusive: true }, () => {
       if (this.closed) {
@@ -181,10 +226,15 @@ export class Listener {
    */
   private sniff(server: http.Server, load: (() => Promise<H2Handler>) | undefined, lean: boolean): void {
     let h2: Promise<http2.Http2Server> | undefined;
+    /** Client address per HTTP/2 session (the session's socket is node's wrapper, which does not know it). */
+    const peers = new WeakMap<http2.Http2Session, string>();
+    let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
       (h2 ??= Promise.all([import('node:http2'), load!()]).then(([mod, handler]) => {
         const srv = mod.createServer({ maxSessionMemory: 16 });
         srv.on('session', (session: http2.ServerHttp2Session) => {
+          // Emitted within srv.emit('connection') below: the peer is the connection's just handed over.
+          if (handedPeer !== undefined) peers.set(session, handedPeer);
           this.h2sessions.add(session);
           session.once('close', () => this.h2sessions.delete(session));
           session.on('error', () => session.destroy());
@@ -194,7 +244,7 @@ export class Listener {
           this.inFlight++;
           stream.once('close', () => this.inFlight--);
           stream.on('error', () => {});
-          handler(stream, headers);
+          handler(stream, headers, peers.get(stream.session!));
         });
         return srv;
       }));
@@ -204,20 +254,25 @@ export class Listener {
       // A connection that never sends a byte is cut like one that never finishes its headers (slowloris).
       const silent = setTimeout(() => socket.destroy(), HEADERS_TIMEOUT_MS);
       socket.once('close', () => clearTimeout(silent));
+      const peer = socket.remoteAddress;
       socket.once('data', (chunk: Buffer) => {
         clearTimeout(silent);
         socket.pause();
         if (load && startsLikeH2(chunk)) {
           const duplex = withFirstChunk(socket, chunk);
           h2server().then(
-            (srv) => srv.emit('connection', duplex),
+            (srv) => {
+              handedPeer = peer;
+              srv.emit('connection', duplex);
+              handedPeer = undefined;
+            },
             () => socket.destroy(),
           );
           return;
         }
         if (lean && !this.draining) {
           const conn: LeanConnection = new LeanConnection(socket, {
-            handle: (req, res) => this.opts.handler(req, res),
+            handle: (req, res) => this.opts.handler(req, res, peer),
             fallback: (s, unread) => {
               this.leanConnections.delete(conn);
               toHttp1(s, unread);
@@ -239,6 +294,7 @@ export class Listener {
       for (const l of http1) l.call(server, socket);
       socket.resume();
     };
+    this.toHttp1 = toHttp1;
   }
 
   /** Stops accepting and waits (up to `deadline`, a performance.now() time) for in-flight requests. */

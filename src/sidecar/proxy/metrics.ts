@@ -1,9 +1,12 @@
 // Prometheus metrics of one proxy, hand-rolled so the hot path is a map lookup and a few additions
 // (prom-client's label handling allocates per observation). Served on the admin port at /metrics.
-//   berth_proxy_requests_total{direction,destination,variant,route,code}
+//   berth_proxy_requests_total{source,direction,destination,variant,route,code[,grpc_status]}
+//     (source: the caller's service on inbound series, this proxy's on outbound ones; code 499: the
+//     client went away before the answer ended; grpc_status: gRPC answers' status, 1 = CANCELLED)
 //   berth_proxy_request_duration_seconds_bucket{direction,destination,variant,route,le}
 //   berth_proxy_ejections_total{destination,endpoint}
 //   berth_proxy_throttled_total{destination,route,reason}
+//   berth_proxy_access_log_dropped_total (lines dropped because stdout did not keep up)
 
 import { STATS_BUCKETS, type MeshStatsSeries } from '../../lib/mesh-protocol.js';
 
@@ -15,10 +18,15 @@ interface Series {
   variant: string;
   labels: string;
   codes: Map<number, number>;
+  /** gRPC answers: `code="…",grpc_status="…"` → count. */
+  grpc: Map<string, number> | undefined;
   buckets: Float64Array;
   sum: number;
   count: number;
 }
+
+/** gRPC answers counted as errors (as their HTTP equivalents would be): 5xx/499, or CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS. */
+const GRPC_ERROR = /^code="(5\d\d|499)"|grpc_status="(1|2|4|13|14|15)"$/;
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -33,32 +41,40 @@ function level<V>(m: Map<string, Map<string, V>>, key: string): Map<string, V> {
 export class Metrics {
   /** Every series, in the order first seen (for rendering). */
   private readonly series: Series[] = [];
-  /** direction → destination → route → variant → series: lookups of strings the routing table keeps (hashed once), no key built per request. */
-  private readonly index = new Map<string, Map<string, Map<string, Map<string, Series>>>>();
+  /** direction → destination → route → variant → source → series: lookups of strings the routing table keeps (hashed once), no key built per request. */
+  private readonly index = new Map<string, Map<string, Map<string, Map<string, Map<string, Series>>>>>();
   private readonly ejections = new Map<string, number>();
   private readonly throttled = new Map<string, number>();
 
+  /** Reads the access log's dropped-lines counter when rendering. */
+  accessLogDropped: () => number = () => 0;
+
   constructor(private readonly proxy: string, private readonly source: string) {}
 
-  request(direction: string, destination: string, variant: string, route: string, code: number, seconds: number): void {
+  request(direction: string, destination: string, variant: string, route: string, code: number, seconds: number, source = this.source, grpcStatus?: string): void {
     const byRoute = level(level(this.index, direction), destination);
-    const byVariant = level(byRoute, route);
-    let s = byVariant.get(variant);
+    const bySource = level(level(byRoute, route), variant);
+    let s = bySource.get(source);
     if (!s) {
       s = {
         direction,
         destination,
         variant,
-        labels: `proxy="${esc(this.proxy)}",source="${esc(this.source)}",direction="${direction}",destination="${esc(destination)}",variant="${esc(variant)}",route="${esc(route)}"`,
+        labels: `proxy="${esc(this.proxy)}",source="${esc(source)}",direction="${direction}",destination="${esc(destination)}",variant="${esc(variant)}",route="${esc(route)}"`,
         codes: new Map(),
+        grpc: undefined,
         buckets: new Float64Array(BUCKETS.length),
         sum: 0,
         count: 0,
       };
       this.series.push(s);
-      byVariant.set(variant, s);
+      bySource.set(source, s);
     }
-    s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
+    if (grpcStatus !== undefined) {
+      const key = `code="${code}",grpc_status="${esc(grpcStatus)}"`;
+      s.grpc ??= new Map();
+      s.grpc.set(key, (s.grpc.get(key) ?? 0) + 1);
+    } else s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.buckets[i]++;
     s.sum += seconds;
     s.count++;
@@ -76,18 +92,33 @@ export class Metrics {
 
   /** Cumulative counters per series, for `berth top` (the control plane takes deltas between two reads). */
   stats(): MeshStatsSeries[] {
-    return this.series.map((s) => {
+    // One entry per direction, destination and variant (the callers and routes of the series summed): what `berth top` compares between reads.
+    const merged = new Map<string, MeshStatsSeries>();
+    for (const s of this.series) {
       let errors = 0;
-      for (const [code, n] of s.codes) if (code >= 500 || code === 0) errors += n;
-      return { direction: s.direction, destination: s.destination, variant: s.variant, count: s.count, errors, buckets: [...s.buckets], sum: s.sum };
-    });
+      for (const [code, n] of s.codes) if (code >= 500 || code === 499) errors += n;
+      if (s.grpc) for (const [key, n] of s.grpc) if (GRPC_ERROR.test(key)) errors += n;
+      const key = `${s.direction}\u0000${s.destination}\u0000${s.variant}`;
+      const m = merged.get(key);
+      if (!m) merged.set(key, { direction: s.direction, destination: s.destination, variant: s.variant, count: s.count, errors, buckets: [...s.buckets], sum: s.sum });
+      else {
+        m.count += s.count;
+        m.errors += errors;
+        m.sum += s.sum;
+        s.buckets.forEach((b, i) => (m.buckets[i] += b));
+      }
+    }
+    return [...merged.values()];
   }
 
   /** Prometheus text exposition format 0.0.4. */
   render(): string {
     const out: string[] = [];
     out.push('# HELP berth_proxy_requests_total Requests handled by the proxy.', '# TYPE berth_proxy_requests_total counter');
-    for (const s of this.series) for (const [code, n] of s.codes) out.push(`berth_proxy_requests_total{${s.labels},code="${code}"} ${n}`);
+    for (const s of this.series) {
+      for (const [code, n] of s.codes) out.push(`berth_proxy_requests_total{${s.labels},code="${code}"} ${n}`);
+      if (s.grpc) for (const [key, n] of s.grpc) out.push(`berth_proxy_requests_total{${s.labels},${key}} ${n}`);
+    }
     out.push('# HELP berth_proxy_request_duration_seconds Time from request to response end.', '# TYPE berth_proxy_request_duration_seconds histogram');
     for (const s of this.series) {
       BUCKETS.forEach((le, i) => out.push(`berth_proxy_request_duration_seconds_bucket{${s.labels},le="${le}"} ${s.buckets[i]}`));
@@ -98,6 +129,8 @@ export class Metrics {
     for (const [k, n] of this.ejections) out.push(`berth_proxy_ejections_total{${k}} ${n}`);
     out.push('# HELP berth_proxy_throttled_total Requests refused by a rate or concurrency limit.', '# TYPE berth_proxy_throttled_total counter');
     for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
+    out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up.', '# TYPE berth_proxy_access_log_dropped_total counter');
+    out.push(`berth_proxy_access_log_dropped_total{proxy="${esc(this.proxy)}"} ${this.accessLogDropped()}`);
     return out.join('\n') + '\n';
   }
 }

@@ -1,27 +1,40 @@
 // Wires the proxy's parts top to bottom: snapshot → routing table; listeners (inbound, outbound per
 // used service, forward proxy, gateway ports, admin) → forward() over shared upstream pools; access
 // log; drain on stop. A sidecar and the gateway are the same code with different listeners.
-import type http from 'node:http';
 import type http2 from 'node:http2';
-import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import { findListener } from '../../lib/listen-sockets.js';
-import { GATEWAY_ID, REASON_HEADER, type MeshActivity, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { GATEWAY_ID, type MeshActivity, type MeshAppProtocol, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { AccessLog } from './access-log.js';
 import { HeldRequests } from './held-requests.js';
 import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
-import { forward, Pools, reply, type ForwardOptions } from './forward.js';
+import { applyHeaderOps, forward, Pools, reply, type ForwardOptions } from './forward.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
+import { forwardUpgrade, UpgradeResponse } from './upgrade.js';
+import { addRequestHeaders, SOURCE_HEADER, takeSource, type EdgeSettings } from './request-headers.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
+
+/** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
+function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
+  if (res instanceof UpgradeResponse) forwardUpgrade(req, res, opts);
+  else forward(req, res, opts);
+}
+
+/** Characters that never need escaping in a JSON string (names, methods: nearly always). */
+const PLAIN = /^[\w.:/@+-]*$/;
+
+/** `s` as a JSON string: quoted as is when plain (one regex test), else JSON.stringify (route names come from specs). */
+function jsonString(s: string): string {
+  return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
 
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
@@ -33,7 +46,7 @@ export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
   /** The HTTP/2 path, loaded on the first h2c connection (node:http2 costs a few MB of RSS that HTTP/1.1-only proxies keep). */
-  private h2: { mod: typeof import('./h2-forward.js'); sessions: H2Sessions } | undefined;
+  private h2: { mod: typeof import('./h2-forward.js'); tr: typeof import('./h2-to-h1.js'); sessions: H2Sessions } | undefined;
   private readonly fixed: Listener[] = [];
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
@@ -51,6 +64,14 @@ export class Proxy {
   private inflight = 0;
   private readonly held: HeldRequests;
   private readonly accessLog = new AccessLog();
+  /** What the app behind the inbound listener speaks (its service's `protocol`): HTTP/2 streams to an `http` app are translated. */
+  private appProtocol: MeshAppProtocol = 'http';
+  /** x-request-id and x-forwarded-for (the snapshot's mesh config). */
+  private edge: EdgeSettings = { requestId: true, forwardedFor: true };
+  /** Who this proxy says it is to its peers' inbound proxies (x-berth-source). */
+  private readonly selfSource: string;
+  /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
+  private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -58,6 +79,8 @@ export class Proxy {
   ) {
     if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
+    this.metrics.accessLogDropped = () => this.accessLog.dropped;
+    this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
       this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
@@ -70,14 +93,13 @@ export class Proxy {
     const { cfg } = this;
     const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log });
     if (cfg.mode === 'sidecar') {
-      const inboundTarget = (): EndpointState | undefined => (this.table?.registered(cfg.proxyId) ? this.appCluster!.endpoints[0] : undefined);
-      this.fixed.push(
+        this.fixed.push(
         listen(
           'inbound',
           cfg.host,
           cfg.inboundPort!,
           (req, res) => this.inbound(req, res),
-          (req, s, h) => this.tunnel(req, s, h, inboundTarget()),
+          (req, s, h, reuse) => this.inbound(req, new UpgradeResponse(s, h, reuse)),
           this.h2Loader((stream, headers) => this.inboundH2(stream, headers)),
         ),
       );
@@ -88,7 +110,7 @@ export class Proxy {
             cfg.host,
             o.port,
             (req, res) => this.toService(o.service, req, res),
-            (req, s, h) => this.tunnel(req, s, h, this.pickFor(this.table?.services.get(o.service), req)),
+            (req, s, h, reuse) => this.toService(o.service, req, new UpgradeResponse(s, h, reuse)),
             this.h2Loader((stream, headers) => this.sendH2(this.table?.services.get(o.service), o.service, stream, headers)),
           ),
         );
@@ -114,6 +136,8 @@ export class Proxy {
   private apply(snapshot: MeshSnapshot): void {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
+    this.appProtocol = snapshot.config.services?.[this.cfg.service]?.protocol ?? 'http';
+    this.edge = { requestId: snapshot.config.requestId !== false, forwardedFor: snapshot.config.forwardedFor !== false };
     const keep = new Set(table.addresses);
     const registered = table.registered(this.cfg.proxyId);
     if (registered && !this.wasRegistered) this.aimApp();
@@ -171,62 +195,29 @@ export class Proxy {
           port,
           lean: true,
           log: this.log,
-          handler: (req, res) => this.gateway(port, req, res),
-          h2: this.h2Loader((stream, headers) => {
+          handler: (req, res, peer) => this.gateway(port, req, res, peer),
+          h2: this.h2Loader((stream, headers, peer) => {
             const t = this.table;
             const name = port === t?.ingressPort ? t.ingress?.(headers[':path'] ?? '/') : t?.byPort.get(port)?.name;
-            this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers);
+            this.sendH2(name === undefined ? undefined : t?.services.get(name), name ?? `port ${port}`, stream, headers, peer);
           }),
-          upgrade: (req, s, h) => {
-            const t = this.table;
-            const entry = port === t?.ingressPort ? t.services.get(t.ingress?.(req.url ?? '/') ?? '') : t?.byPort.get(port);
-            this.tunnel(req, s, h, this.pickFor(entry, req));
-          },
+          upgrade: (req, s, h, reuse) => this.gateway(port, req, new UpgradeResponse(s, h, reuse), req.socket.remoteAddress),
         }),
       );
     }
   }
 
-  private gateway(port: number, req: ProxyRequest, res: ProxyResponse): void {
+  private gateway(port: number, req: ProxyRequest, res: ProxyResponse, peer: string | undefined): void {
     const table = this.table;
     if (!table) return reply(res, 503, 'no-configuration', 'the gateway has no routing configuration yet');
     if (port === table.ingressPort) {
       const to = table.ingress?.(req.url ?? '/');
       if (!to) return reply(res, 404, 'no-route', 'no ingress route matches this request');
-      return this.toService(to, req, res);
+      return this.toService(to, req, res, peer);
     }
     const route = table.byPort.get(port);
     if (!route) return reply(res, 503, 'no-route', 'this port is not served any more');
-    this.send(route, req, res);
-  }
-
-  /** The endpoint a request to `entry` goes to, by its routes (for upgrades, which are tunnelled, not forwarded). */
-  private pickFor(entry: ServiceEntry | undefined, req: RequestHead): EndpointState | undefined {
-    return entry?.route(req)?.destination().pick(req, undefined);
-  }
-
-  /** WebSocket and other `Upgrade` requests: the request head is replayed to the endpoint, then bytes flow both ways. */
-  private tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer, ep: EndpointState | undefined): void {
-    socket.on('error', () => socket.destroy());
-    if (!ep) {
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\n${REASON_HEADER}: no-healthy-upstream\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      return;
-    }
-    const up = net.connect(ep.port, ep.host);
-    up.on('error', () => {
-      if (socket.writable && up.bytesRead === 0) socket.end(`HTTP/1.1 502 Bad Gateway\r\n${REASON_HEADER}: upstream-connect-failure\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-      else socket.destroy();
-    });
-    up.once('connect', () => {
-      let text = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) text += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-      up.write(text + '\r\n');
-      if (head.length > 0) up.write(head);
-      up.pipe(socket);
-      socket.pipe(up);
-      socket.on('close', () => up.destroy());
-      up.on('close', () => socket.destroy());
-    });
+    this.send(route, req, res, peer);
   }
 
   private inbound(req: ProxyRequest, res: ProxyResponse): void {
@@ -235,15 +226,17 @@ export class Proxy {
     if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
     const trace = propagateTrace(req.headers);
+    const source = takeSource(req.headers, this.knownSource);
+    addRequestHeaders(req.headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
-    forward(req, res, {
+    dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
       done: (status) => {
         this.inflight--;
         if (status === 503 || status === 502) this.aimApp(); // refused: the app may have bound another address
-        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace);
+        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
       },
     });
   }
@@ -252,8 +245,8 @@ export class Proxy {
   private h2Loader(handler: H2Handler): () => Promise<H2Handler> {
     return async () => {
       if (!this.h2) {
-        const mod = await import('./h2-forward.js');
-        this.h2 ??= { mod, sessions: new mod.H2Sessions() };
+        const [mod, tr] = await Promise.all([import('./h2-forward.js'), import('./h2-to-h1.js')]);
+        this.h2 ??= { mod, tr, sessions: new mod.H2Sessions() };
       }
       return handler;
     };
@@ -265,24 +258,43 @@ export class Proxy {
     const { h2Reply } = mod;
     if (this.draining) return h2Reply(stream, 503, 'draining', 'instance is shutting down');
     if (!this.table?.registered(this.cfg.proxyId)) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
-    const head = mod.h2RequestHead(headers);
     const started = performance.now();
     const trace = propagateTrace(headers);
+    const source = takeSource(headers, this.knownSource);
+    addRequestHeaders(headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
+    const { tr } = this.h2!;
+    if (this.appProtocol === 'http' && !tr.isGrpc(headers)) {
+      // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end and is kept as it is).
+      const req = new tr.H2AsH1Request(stream, headers);
+      const go = (): void => {
+        const done = (status: number): void => {
+          this.inflight--;
+          this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
+        };
+        // Reset by the client in the same read as its headers (a rapid-reset flood): no connection is opened for it.
+        if (stream.closed || stream.destroyed) return done(0);
+        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done });
+      };
+      // One turn later, the frames read with the headers (a reset) have been seen.
+      setImmediate(go);
+      return;
+    }
+    const head = mod.h2RequestHead(headers);
     mod.forwardH2(stream, headers, {
       sessions,
       cluster: this.appCluster!,
       head,
-      done: (status) => {
+      done: (status, _ep, grpcStatus) => {
         this.inflight--;
-        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, head, status, started, trace);
+        this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, head, status, started, trace, source, grpcStatus);
       },
     });
   }
 
   /** HTTP/2 to a mesh service: its routes (match, weights, fault abort, timeout), limits and policy, like send(). */
-  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer?: string): void {
     const { mod, sessions } = this.h2!;
     const { h2Reply } = mod;
     if (!service) return h2Reply(stream, 503, 'unknown-service', `service "${name}" is not in the mesh (yet)`);
@@ -291,6 +303,8 @@ export class Proxy {
     if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
     const trace = propagateTrace(headers);
+    addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
+    headers[SOURCE_HEADER] = this.selfSource;
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
@@ -303,7 +317,7 @@ export class Proxy {
         service.name,
         {
           key: stream,
-          release: () => this.sendH2(this.table?.services.get(service.name), service.name, stream, headers),
+          release: () => this.sendH2(this.table?.services.get(service.name), service.name, stream, headers, peer),
           fail: (reason, message) => h2Reply(stream, 503, reason, message),
           onClientGone: (fn) => {
             stream.once('close', fn);
@@ -315,16 +329,27 @@ export class Proxy {
     }
     const admitted = this.admit(route, cluster, (status, reason, message, extra) => h2Reply(stream, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', head, admitted.status, started, trace);
-    mod.forwardH2(stream, headers, {
-      sessions,
-      cluster,
-      head,
-      ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
-      done: (status, ep) => {
+    const go = (): void => {
+      if (stream.destroyed || stream.closed) {
+        // The client went away during a fault delay.
         admitted.release();
-        this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace);
-      },
-    });
+        return this.logged('outbound', service.name, route.name, '-', head, 0, started, trace);
+      }
+      applyHeaderOps(headers, route.requestHeaders);
+      mod.forwardH2(stream, headers, {
+        sessions,
+        cluster,
+        head,
+        ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
+        ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
+        done: (status, ep, grpcStatus) => {
+          admitted.release();
+          this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace, undefined, grpcStatus);
+        },
+      });
+    };
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(go, fault.delay.fixedDelay);
+    else go();
   }
 
   /**
@@ -358,14 +383,14 @@ export class Proxy {
     return { ok: true, release: () => admitted.forEach((a) => a.release()) };
   }
 
-  private toService(service: string, req: ProxyRequest, res: ProxyResponse): void {
+  private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
     const route = this.table?.services.get(service);
     if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
-    this.send(route, req, res);
+    this.send(route, req, res, peer);
   }
 
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
-  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse): void {
+  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
@@ -378,7 +403,7 @@ export class Proxy {
           // Routed afresh with the table that now lists an endpoint.
           release: () => {
             const entry = this.table?.services.get(name);
-            if (entry) this.send(entry, req, res);
+            if (entry) this.send(entry, req, res, peer);
             else reply(res, 503, 'unknown-service', `service "${name}" left the mesh`);
           },
           fail: (reason, message) => reply(res, 503, reason, message),
@@ -392,6 +417,8 @@ export class Proxy {
     }
     const started = performance.now();
     const trace = propagateTrace(req.headers);
+    addRequestHeaders(req.headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
+    req.headers[SOURCE_HEADER] = this.selfSource;
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');
@@ -415,8 +442,8 @@ export class Proxy {
 
   private mirrorAndForward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
     const { mirror } = opts.route;
-    if (mirror && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
-    forward(req, res, opts);
+    if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
+    dispatch(req, res, opts);
   }
 
   /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
@@ -446,13 +473,15 @@ export class Proxy {
     this.toService(name, req, res);
   }
 
-  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, trace: string): void {
+  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, trace: string, source?: string, grpcStatus?: string): void {
     this.requests++;
     const elapsed = performance.now() - started;
-    this.metrics.request(direction, service, variant, route, status, elapsed / 1000);
+    // 0: the client went away before the answer ended; counted as nginx's 499 (client closed request).
+    if (status === 0) status = 499;
+    this.metrics.request(direction, service, variant, route, status, elapsed / 1000, source, grpcStatus);
     if (!this.table?.accessLog) return;
     this.accessLog.line(
-      `{"ts":"${new Date().toISOString()}","proxy":"${this.cfg.proxyId}","direction":"${direction}","service":"${service}","variant":"${variant}","route":"${route}","method":"${req.method}","path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
+      `{"ts":"${new Date().toISOString()}","proxy":${jsonString(this.cfg.proxyId)},"direction":"${direction}","service":${jsonString(service)},"variant":${jsonString(variant)},"route":${jsonString(route)},"method":${jsonString(req.method ?? '')},"path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
     );
   }
 

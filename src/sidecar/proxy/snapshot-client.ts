@@ -1,13 +1,15 @@
 // Keeps the proxy's configuration: the last good MeshSnapshot, from the control plane's watch stream
 // (GET /api/v1/mesh/watch), persisted to a file so a restarted proxy serves before the control plane
 // is back. The control plane is found through the state directory on every reconnect (its port
-// changes when it restarts); while it is down the proxy keeps routing with what it has.
+// changes when it restarts); while it is down the proxy keeps routing with what it has. The control
+// plane sends heartbeats on the stream: when they stop (a hung control plane, a half-open
+// connection), the stream is dropped and opened again, the last snapshot still in force.
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../lib/files.js';
 import { sidecarBearer } from '../../lib/sidecar-credential.js';
 import { requestJson, subscribeSse } from '../../lib/http.js';
-import type { MeshActivation, MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { MESH_IDLE_HEARTBEATS, type MeshActivation, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { MESH_RECONNECT_MAX_MS } from '../../lib/mesh-timing.js';
 import { stateLayout, type ControlInfo } from '../../lib/state-dir.js';
 
@@ -29,6 +31,9 @@ export class SnapshotClient {
   private delay = RECONNECT_MIN_MS;
   private stopped = false;
   private connectedOnce = false;
+  /** Fires when the stream stayed silent too long (armed once the control plane said its heartbeat interval). */
+  private idle: NodeJS.Timeout | undefined;
+  private idleMs = 0;
   readonly file: string;
   current: MeshSnapshot | undefined;
 
@@ -49,6 +54,7 @@ export class SnapshotClient {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.idle) clearTimeout(this.idle);
     this.closeStream?.();
   }
 
@@ -76,10 +82,13 @@ export class SnapshotClient {
         { port: info.port, token },
         `/api/v1/mesh/watch?proxy=${encodeURIComponent(this.opts.proxyId)}`,
         (event, data) => {
-          if (event === 'snapshot') this.receive(data, info.port, token);
+          if (event === 'heartbeat') this.heartbeat(data);
+          else if (event === 'snapshot') this.receive(data, info.port, token);
+          this.rearm();
         },
         () => {
           this.closeStream = undefined;
+          this.disarm();
           this.retry('watch stream closed');
         },
       );
@@ -89,6 +98,37 @@ export class SnapshotClient {
     } catch (err) {
       this.retry((err as Error).message);
     }
+  }
+
+  /** A heartbeat says the interval; silence for MESH_IDLE_HEARTBEATS of them ends the stream. */
+  private heartbeat(data: string): void {
+    let interval = 0;
+    try {
+      interval = Number((JSON.parse(data) as { intervalMs?: unknown }).intervalMs);
+    } catch {
+      // A heartbeat without a readable interval still counts as a sign of life; the previous interval stays.
+    }
+    if (Number.isFinite(interval) && interval > 0) this.idleMs = Math.min(interval * MESH_IDLE_HEARTBEATS, 2 ** 31 - 1);
+  }
+
+  private rearm(): void {
+    if (this.idleMs <= 0) return;
+    if (this.idle) this.idle.refresh();
+    else {
+      this.idle = setTimeout(() => {
+        this.idle = undefined;
+        const close = this.closeStream;
+        this.closeStream = undefined;
+        close?.();
+        this.retry(`no heartbeat for ${this.idleMs} ms`);
+      }, this.idleMs);
+      this.idle.unref();
+    }
+  }
+
+  private disarm(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
   }
 
   private retry(why: string): void {

@@ -14,17 +14,28 @@ export function randomHex(bytes: 8 | 16): string {
   return scratch.toString('hex', 0, bytes);
 }
 
-const TRACEPARENT_RE = /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/;
+/**
+ * W3C Trace Context §3.2 (as OpenTelemetry's propagator reads it): version, trace id, parent id and
+ * flags in lower-case hex. Version ff is invalid; version 00 is exactly these 55 characters; a later
+ * version may carry more fields after a '-', of which only the first four are read.
+ */
+const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_PARENT = '0000000000000000';
 
-/** Sets `traceparent` on the (upstream-bound) headers; returns the trace id for the access log. */
+/**
+ * Sets `traceparent` on the (upstream-bound) headers; returns the trace id for the access log. A
+ * valid incoming one keeps its trace id and flags; otherwise a new trace starts and `tracestate`,
+ * which belongs to the invalid parent, is dropped (W3C §3.3.1.1).
+ */
 export function propagateTrace(headers: Record<string, string | string[] | undefined>): string {
   const cur = headers.traceparent;
   const m = typeof cur === 'string' ? TRACEPARENT_RE.exec(cur) : null;
-  if (m && m[1] !== ZERO_TRACE) {
-    headers.traceparent = `00-${m[1]}-${randomHex(8)}-${m[2]}`;
-    return m[1];
+  if (m && m[1] !== 'ff' && !(m[1] === '00' && m[5] !== undefined) && m[2] !== ZERO_TRACE && m[3] !== ZERO_PARENT) {
+    headers.traceparent = `00-${m[2]}-${randomHex(8)}-${m[4]}`;
+    return m[2];
   }
+  if (headers.tracestate !== undefined) delete headers.tracestate;
   const traceId = randomHex(16);
   headers.traceparent = `00-${traceId}-${randomHex(8)}-01`;
   return traceId;

@@ -5,10 +5,14 @@
 import { appLabels } from './labels.js';
 import type { AppContext, AppRenderer, K8sObject } from './types.js';
 
+/** Mesh settings whose default (true) is Envoy's own behaviour (x-request-id, x-forwarded-for at the edge). */
+const ENVOY_DEFAULTS = new Set(['requestId', 'forwardedFor']);
+
 function render(ctx: AppContext): K8sObject[] {
   const mesh = (ctx.app as unknown as { mesh?: { accessLog?: boolean } & Record<string, unknown> }).mesh;
   const accessLog = mesh?.accessLog ?? true;
-  for (const key of Object.keys(mesh ?? {}).filter((k) => k !== 'accessLog').sort()) ctx.warn(`mesh.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
+  // requestId and forwardedFor on (their defaults) are what Envoy does anyway: only turning them off is not rendered.
+  for (const key of Object.keys(mesh ?? {}).filter((k) => k !== 'accessLog' && !(ENVOY_DEFAULTS.has(k) && mesh?.[k] === true)).sort()) ctx.warn(`mesh.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
   if (accessLog) return [];
   if (ctx.mesh !== 'istio') {
     ctx.warn('mesh.accessLog', "with --mesh gateway-api, access logging is the mesh implementation's own setting: not rendered");

@@ -2,6 +2,11 @@
 // point at), and a PodDisruptionBudget when more than one replica runs.
 import type { K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
+/** The Service port's appProtocol for the spec's `protocol` (Kubernetes' kubernetes.io/h2c; Istio reads grpc). */
+export function appProtocolOf(protocol: string | undefined): string {
+  return protocol === 'h2c' ? 'kubernetes.io/h2c' : protocol === 'grpc' ? 'grpc' : 'http';
+}
+
 function service(ctx: ServiceContext): K8sObject | undefined {
   if (ctx.spec.port === undefined) return undefined;
   return {
@@ -11,7 +16,7 @@ function service(ctx: ServiceContext): K8sObject | undefined {
     spec: {
       type: 'ClusterIP',
       selector: ctx.selector,
-      ports: [{ name: 'http', port: ctx.spec.port, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }],
+      ports: [{ name: 'http', port: ctx.spec.port, targetPort: 'http', protocol: 'TCP', appProtocol: appProtocolOf(ctx.spec.protocol) }],
     },
   };
 }
@@ -31,7 +36,7 @@ function disruptionBudget(ctx: ServiceContext): K8sObject | undefined {
 export const serviceRenderer: ServiceRenderer = {
   family: 'services',
   scope: 'service',
-  handles: ['port', 'replicas'],
+  handles: ['port', 'replicas', 'protocol'],
   render(ctx) {
     return [service(ctx), disruptionBudget(ctx)].filter((o): o is K8sObject => o !== undefined);
   },

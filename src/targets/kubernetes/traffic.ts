@@ -4,6 +4,7 @@
 // to the Service (GAMMA). What the chosen mesh cannot express is a warning naming the field.
 import { appLabels, selectorLabels, VARIANT_LABEL } from './labels.js';
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
+import { appProtocolOf } from './services.js';
 
 interface StringMatch {
   exact?: string;
@@ -353,7 +354,7 @@ function variantServices(ctx: ServiceContext, used: Set<string>): K8sObject[] {
     }
     if (port === undefined) return [];
     const selector = { ...selectorLabels(ctx.app.app, service), [VARIANT_LABEL]: variant };
-    return [{ apiVersion: 'v1', kind: 'Service', metadata: { name, labels: { ...appLabels(ctx.app.app), [VARIANT_LABEL]: variant } }, spec: { type: 'ClusterIP', selector, ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }] } }];
+    return [{ apiVersion: 'v1', kind: 'Service', metadata: { name, labels: { ...appLabels(ctx.app.app), [VARIANT_LABEL]: variant } }, spec: { type: 'ClusterIP', selector, ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP', appProtocol: appProtocolOf(ctx.app.services[service]?.protocol) }] } }];
   });
 }
 

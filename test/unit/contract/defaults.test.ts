@@ -19,7 +19,7 @@ test('a minimal service gets every default', () => {
   assert.deepEqual(spec, {
     app: 'shop',
     environments: {},
-    mesh: { accessLog: true },
+    mesh: { accessLog: true, requestId: true, forwardedFor: true },
     services: {
       web: {
         run: 'node web.js',
@@ -34,6 +34,7 @@ test('a minimal service gets every default', () => {
         stopGracePeriodSeconds: 10,
         rollout: { maxSurge: 1, maxUnavailable: 0 },
         priority: 0,
+        protocol: 'http',
         logs: {
           enabled: true,
           files: [],

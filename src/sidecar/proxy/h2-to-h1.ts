@@ -1,0 +1,137 @@
+// HTTP/2 → HTTP/1.1 translation (what Envoy does toward an HTTP/1.1 cluster): an HTTP/2 stream
+// seen as the request and response surfaces of the HTTP/1.1 data path (forward.ts), so an h2c
+// client (curl --http2-prior-knowledge, a browser behind a TLS terminator) reaches an app that
+// speaks only HTTP/1.1 through the same pools, retries, timeouts and header rewrites.
+// Request: pseudo-headers become the request line and `host`; a body without a length is sent
+// chunked. Response: connection-specific headers (illegal in HTTP/2, RFC 9113 §8.2.2) are dropped.
+import http2 from 'node:http2';
+import type http from 'node:http';
+import { Readable } from 'node:stream';
+import type { ProxyRequest, ProxyResponse } from './listener.js';
+
+const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** Response headers that describe an HTTP/1.1 connection: never sent on an HTTP/2 stream. */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'host']);
+
+/** Whether the request is gRPC (content-type application/grpc…): it needs HTTP/2 end to end (trailers carry its status). */
+export function isGrpc(headers: http2.IncomingHttpHeaders): boolean {
+  const ct = headers['content-type'];
+  return typeof ct === 'string' && ct.startsWith('application/grpc');
+}
+
+/** An HTTP/2 request stream as an HTTP/1.1 request: head fields plus the body as a Readable (flow control kept). */
+export class H2AsH1Request extends Readable implements ProxyRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: http.IncomingHttpHeaders;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    h2headers: http2.IncomingHttpHeaders,
+  ) {
+    super();
+    this.url = h2headers[':path'] ?? '/';
+    this.method = h2headers[':method'] ?? 'GET';
+    const headers: http.IncomingHttpHeaders = {};
+    for (const k in h2headers) if (k[0] !== ':') (headers as Record<string, unknown>)[k] = h2headers[k];
+    if (headers.host === undefined && h2headers[':authority'] !== undefined) headers.host = h2headers[':authority'];
+    // A body of unknown length (HTTP/2 frames it; HTTP/1.1 needs a length or chunks): stream it chunked.
+    if (!stream.endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
+    this.headers = headers;
+    // Whoever streams the body listens for its errors; this keeps a body nobody reads (a request
+    // answered before it was sent) from turning a client's reset into an uncaught exception.
+    this.on('error', () => {});
+    let ended = false;
+    stream.on('data', (c: Buffer) => {
+      if (!this.push(c)) stream.pause();
+    });
+    stream.once('end', () => {
+      ended = true;
+      this.push(null);
+    });
+    // The client reset the stream before its body ended: the upstream request is cut too.
+    stream.once('close', () => {
+      if (!ended) this.destroy(new Error('client reset the HTTP/2 stream'));
+    });
+  }
+
+  override _read(): void {
+    this.stream.resume();
+  }
+}
+
+/** An HTTP/2 stream as the HTTP/1.1 response surface the data path writes to. */
+export class H2AsH1Response implements ProxyResponse {
+  statusCode = 200;
+  private pending: http2.OutgoingHttpHeaders | undefined;
+
+  constructor(private readonly stream: http2.ServerHttp2Stream) {}
+
+  get headersSent(): boolean {
+    return this.stream.headersSent;
+  }
+
+  get writableFinished(): boolean {
+    return this.stream.writableFinished;
+  }
+
+  get destroyed(): boolean {
+    return this.stream.destroyed;
+  }
+
+  setHeader(name: string, value: string): this {
+    (this.pending ??= {})[name.toLowerCase()] = value;
+    return this;
+  }
+
+  writeHead(status: number, headers?: http.OutgoingHttpHeaders | string[]): this {
+    this.statusCode = status;
+    const out: http2.OutgoingHttpHeaders = { ...this.pending, ':status': status };
+    const named = new Set<string>();
+    const add = (name: string, value: string | number | string[]): void => {
+      const k = name.toLowerCase();
+      if (CONNECTION_SPECIFIC.has(k)) {
+        // Headers that Connection names are hop-by-hop too (RFC 9110 §7.6.1).
+        if (k === 'connection') for (const n of String(value).split(',')) named.add(n.trim().toLowerCase());
+        return;
+      }
+      const cur = out[k];
+      if (cur === undefined) out[k] = typeof value === 'number' ? String(value) : value;
+      else out[k] = [...(Array.isArray(cur) ? (cur as string[]) : [String(cur)]), ...(Array.isArray(value) ? (value as string[]) : [String(value)])];
+    };
+    if (Array.isArray(headers)) for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
+    else if (headers) for (const k in headers) if (headers[k] !== undefined) add(k, headers[k] as string | number | string[]);
+    for (const n of named) delete out[n];
+    if (!this.stream.destroyed && !this.stream.closed) this.stream.respond(out);
+    return this;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (!this.stream.headersSent) this.writeHead(this.statusCode);
+    if (this.stream.destroyed || this.stream.writableEnded) return true;
+    return this.stream.write(chunk);
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (!this.stream.headersSent) this.writeHead(this.statusCode);
+    if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end(chunk);
+    return this;
+  }
+
+  /** A response cut short: the stream is reset, so the client sees an error rather than a short body. */
+  destroy(): this {
+    if (!this.stream.destroyed && !this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    return this;
+  }
+
+  once(event: 'close' | 'drain' | 'finish', fn: () => void): this {
+    this.stream.once(event, fn);
+    return this;
+  }
+
+  off(event: 'close' | 'drain' | 'finish', fn: () => void): this {
+    this.stream.off(event, fn);
+    return this;
+  }
+}

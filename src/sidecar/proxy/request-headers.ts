@@ -1,0 +1,45 @@
+// Headers the mesh adds to requests, as Envoy does: `x-request-id` generated when absent
+// (generate_request_id), the client's address appended to `x-forwarded-for` where a request enters
+// the mesh (the gateway: Envoy's use_remote_address at the edge), and, between proxies, who the
+// caller is: the caller's outbound proxy names its service in `x-berth-source`, which the callee's
+// inbound proxy takes off the request (the app never sees it) for the `source` metrics label.
+import { randomHex } from './trace.js';
+
+export const SOURCE_HEADER = 'x-berth-source';
+
+/** What the snapshot's mesh config turns on (both default to on). */
+export interface EdgeSettings {
+  requestId: boolean;
+  forwardedFor: boolean;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** A random (version 4) UUID, as Envoy's x-request-id. */
+export function requestId(): string {
+  const h = randomHex(16);
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Adds x-request-id when absent; with `peer` (at the edge), appends it to x-forwarded-for. */
+export function addRequestHeaders(headers: Headers, settings: EdgeSettings, peer: string | undefined): void {
+  if (settings.requestId && headers['x-request-id'] === undefined) headers['x-request-id'] = requestId();
+  if (settings.forwardedFor && peer) {
+    const cur = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = cur === undefined ? peer : `${Array.isArray(cur) ? cur.join(', ') : cur}, ${peer}`;
+    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+  }
+}
+
+/**
+ * Takes the caller's service name off the request (inbound): 'unknown' for a caller that did not
+ * come through a proxy or names no service `known` accepts (a label's values stay bounded).
+ */
+export function takeSource(headers: Headers, known: (name: string) => boolean): string {
+  const v = headers[SOURCE_HEADER];
+  if (v === undefined) return 'unknown';
+  // Cleared, not deleted: a delete would turn the hot headers object into a slow dictionary; every writer skips undefined values.
+  headers[SOURCE_HEADER] = undefined;
+  return typeof v === 'string' && known(v) ? v : 'unknown';
+}

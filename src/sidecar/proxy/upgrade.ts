@@ -1,0 +1,325 @@
+// HTTP/1.1 `Upgrade` requests (WebSocket, h2c upgrade): they are routed, throttled, rewritten,
+// traced and counted like any request (proxy.ts runs them through the same steps); only the last
+// step differs. The request goes to an endpoint on a connection of its own, and only a 101 answer
+// makes a tunnel (bytes both ways until either side closes). Any other answer is forwarded as a
+// normal response, hop-by-hop headers left out, and the connection stays HTTP: it goes back to the
+// HTTP/1.1 server, so what the client sent behind the request is parsed, routed and limited like any
+// request (it is closed instead when the answer's end is its close). Bytes behind the request reach
+// the upstream unparsed only after a 101.
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CONNECT_FAILURE, RESET } from './cluster.js';
+import { ChunkedBodyDecoder } from './chunked.js';
+import { applyHeaderOps, reply, type ForwardOptions } from './forward.js';
+import type { ProxyRequest, ProxyResponse } from './listener.js';
+import { scanHeaderLines } from './upstream-client.js';
+
+/** Longest response head accepted from an upstream (as the HTTP/1.1 client's limit). */
+const MAX_HEAD = 64 * 1024;
+/** Bytes a client may send behind its request before the answer came (held, then sent or dropped). */
+const MAX_EARLY = 64 * 1024;
+/** Request headers that describe this connection; `upgrade` is re-added with `connection: upgrade`. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'http2-settings']);
+
+/**
+ * The response surface over the client's raw socket once node:http gave it up for an upgrade: for
+ * answers the proxy makes itself (404, 403, 429, 503 …), always with `connection: close`.
+ */
+export class UpgradeResponse implements ProxyResponse {
+  statusCode = 200;
+  headersSent = false;
+  writableFinished = false;
+  private pending: Record<string, string> | undefined;
+
+  constructor(
+    readonly socket: Duplex,
+    /** Bytes the client sent after the request head (node:http's `head`). */
+    readonly early: Buffer,
+    /** Gives the connection back to the HTTP/1.1 server after a declined upgrade (absent: it closes). */
+    readonly reuse?: (socket: Duplex, unread: Buffer) => void,
+  ) {
+    socket.on('error', () => socket.destroy());
+    socket.once('finish', () => (this.writableFinished = true));
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  setHeader(name: string, value: string): this {
+    (this.pending ??= {})[name.toLowerCase()] = value;
+    return this;
+  }
+
+  writeHead(status: number, headers?: http.OutgoingHttpHeaders | string[]): this {
+    if (this.headersSent) return this;
+    this.statusCode = status;
+    let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    const all: [string, unknown][] = [...Object.entries(this.pending ?? {})];
+    if (Array.isArray(headers)) for (let i = 0; i + 1 < headers.length; i += 2) all.push([headers[i], headers[i + 1]]);
+    else if (headers) all.push(...Object.entries(headers));
+    for (const [k, v] of all) {
+      if (v === undefined || k.toLowerCase() === 'connection') continue;
+      for (const x of Array.isArray(v) ? (v as unknown[]) : [v]) head += `${k}: ${String(x)}\r\n`;
+    }
+    if (!all.some(([k]) => k.toLowerCase() === 'date')) head += `date: ${new Date().toUTCString()}\r\n`;
+    this.headersSent = true;
+    if (this.socket.writable) this.socket.write(`${head}connection: close\r\n\r\n`, 'latin1');
+    return this;
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    return this.socket.writable ? this.socket.write(chunk) : true;
+  }
+
+  end(chunk?: Buffer | string): this {
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    if (this.socket.writable) this.socket.end(chunk);
+    return this;
+  }
+
+  destroy(): this {
+    this.socket.destroy();
+    return this;
+  }
+
+  once(event: 'close' | 'drain' | 'finish', fn: () => void): this {
+    this.socket.once(event, fn);
+    return this;
+  }
+
+  off(event: 'close' | 'drain' | 'finish', fn: () => void): this {
+    this.socket.off(event, fn);
+    return this;
+  }
+}
+
+/** The request head sent upstream: end-to-end headers (after the route's rewrites) plus the upgrade itself. */
+function requestHead(req: ProxyRequest): string {
+  const h = req.headers;
+  const named = new Set(HOP_BY_HOP);
+  // Headers the client's Connection names are hop-by-hop too (RFC 9110 §7.6.1).
+  for (const n of String(h.connection ?? '').split(',')) named.add(n.trim().toLowerCase());
+  let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+  for (const name in h) {
+    const v = h[name];
+    if (v === undefined || named.has(name)) continue;
+    for (const x of Array.isArray(v) ? v : [v]) head += `${name}: ${x}\r\n`;
+  }
+  if (typeof h.upgrade === 'string') head += `connection: upgrade\r\nupgrade: ${h.upgrade}\r\n`;
+  return `${head}\r\n`;
+}
+
+/** Sends an upgrade request to an endpoint of `opts.cluster`: a tunnel on 101, a plain answer otherwise. */
+export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: ForwardOptions): void {
+  const { cluster, route } = opts;
+  const client = res.socket;
+  if (req.headers['transfer-encoding'] !== undefined) {
+    reply(res, 400, 'bad-request', 'an Upgrade request with a chunked body is not supported');
+    opts.done?.(400, undefined);
+    return;
+  }
+  applyHeaderOps(req.headers, route?.requestHeaders);
+  const ep = cluster.pick(req, undefined);
+  if (!ep) {
+    reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
+    opts.done?.(503, undefined);
+    return;
+  }
+  ep.active++;
+  let finished = false;
+  let status = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const finish = (final: number, outcome: number): void => {
+    if (finished) return;
+    finished = true;
+    if (timer) clearTimeout(timer);
+    ep.active--;
+    cluster.record(ep, outcome);
+    opts.done?.(final, ep);
+  };
+
+  // The request body (Content-Length only) goes up at once; what follows it waits for the answer.
+  let need = Number(req.headers['content-length'] ?? 0) || 0;
+  const held: Buffer[] = [];
+  let heldBytes = 0;
+  const up = net.connect(ep.port, ep.host);
+  up.setNoDelay(true);
+  // Bytes that arrive before the upstream connection is up wait here (node:http stopped reading for
+  // the socket's data at the upgrade: unread, they would be lost).
+  let beforeConnect: Buffer[] | undefined = [res.early];
+  const early = (c: Buffer): void => {
+    if (beforeConnect) {
+      beforeConnect.push(c);
+      heldBytes += c.length;
+      if (heldBytes >= MAX_EARLY) client.pause();
+      return;
+    }
+    if (need > 0) {
+      const n = Math.min(need, c.length);
+      up.write(c.subarray(0, n));
+      need -= n;
+      c = c.subarray(n);
+    }
+    if (c.length === 0) return;
+    held.push(c);
+    heldBytes += c.length;
+    if (heldBytes >= MAX_EARLY) client.pause();
+  };
+  client.on('data', early);
+  up.once('connect', () => {
+    up.write(requestHead(req), 'latin1');
+    const pending = beforeConnect ?? [];
+    beforeConnect = undefined;
+    heldBytes = 0;
+    for (const c of pending) early(c);
+    if (heldBytes < MAX_EARLY) client.resume();
+  });
+  client.once('close', () => {
+    if (!up.destroyed) up.destroy();
+    finish(status === 101 ? 101 : 0, status || RESET);
+  });
+  if (route?.timeout !== undefined) {
+    timer = setTimeout(() => {
+      if (status !== 0) return;
+      up.destroy();
+      reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
+      finish(504, 504);
+    }, route.timeout);
+  }
+
+  let buf: Buffer = Buffer.alloc(0);
+  const onHead = (d: Buffer): void => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buf.length > MAX_HEAD) fail(502, 'upstream-bad-response', 'the upstream response head is too large');
+        return;
+      }
+      const lineEnd = buf.indexOf('\r\n');
+      const m = /^HTTP\/1\.([01]) (\d{3})/.exec(buf.toString('latin1', 0, lineEnd));
+      if (!m) return fail(502, 'upstream-bad-response', 'the upstream answered with something other than HTTP/1.x');
+      const code = Number(m[2]);
+      if (code >= 100 && code < 200 && code !== 101) {
+        // Interim answers (100 Continue) are this hop's business.
+        buf = buf.subarray(end + 4);
+        continue;
+      }
+      status = code;
+      if (timer) clearTimeout(timer);
+      up.off('data', onHead);
+      const rest = buf.subarray(end + 4);
+      if (code === 101) return tunnel(buf.subarray(0, end + 4), rest);
+      return plain(buf, lineEnd, end, m[1] === '0', rest);
+    }
+  };
+  up.on('data', onHead);
+  up.on('error', () => {
+    if (status === 0) {
+      if (up.bytesWritten === 0) fail(503, 'upstream-connect-failure', `cannot connect to ${ep.id}`, CONNECT_FAILURE);
+      else fail(502, 'upstream-reset', `upstream ${ep.id} failed`);
+    } else client.destroy();
+  });
+  up.once('close', () => {
+    if (status === 0) fail(502, 'upstream-reset', `upstream ${ep.id} closed the connection before answering`);
+  });
+
+  function fail(code: number, reason: string, message: string, outcome = RESET): void {
+    if (finished) return;
+    up.destroy();
+    reply(res, code, reason, message);
+    finish(code, outcome);
+  }
+
+  /** 101: the head as it came (its Upgrade/Connection headers are the handshake), then bytes both ways. */
+  function tunnel(head: Buffer, rest: Buffer): void {
+    client.off('data', early);
+    client.write(head);
+    if (rest.length > 0) client.write(rest);
+    for (const c of held) up.write(c);
+    held.length = 0;
+    up.pipe(client);
+    client.pipe(up);
+    client.resume();
+    up.once('close', () => client.destroy());
+  }
+
+  /** Any other answer: a normal response (hop-by-hop headers out, the route's rewrites in), then the connection closes. */
+  function plain(buf: Buffer, lineEnd: number, end: number, http10: boolean, rest: Buffer): void {
+    // What the client sent behind the request stays unread until the connection is HTTP again.
+    client.off('data', early);
+    client.pause();
+    const scan = scanHeaderLines(buf, lineEnd + 2, end, http10);
+    let lines = scan.lines.toString('latin1');
+    const ops = route?.responseHeaders;
+    if (ops) {
+      const obj: Record<string, string | string[] | undefined> = {};
+      for (const line of lines.split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) continue;
+        const k = line.slice(0, colon).toLowerCase();
+        const v = line.slice(colon + 1).trim();
+        const cur = obj[k];
+        obj[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur, v];
+      }
+      applyHeaderOps(obj, ops);
+      lines = '';
+      for (const [k, v] of Object.entries(obj)) if (v !== undefined) for (const x of Array.isArray(v) ? v : [v]) lines += `${k}: ${x}\r\n`;
+    }
+    const noBody = req.method === 'HEAD' || status === 204 || status === 304;
+    const framing = noBody ? '' : scan.chunked ? 'transfer-encoding: chunked\r\n' : scan.length >= 0 ? `content-length: ${scan.length}\r\n` : '';
+    // Kept open when the answer's end is known from its framing and nobody asked to close.
+    const keep = res.reuse !== undefined && !scan.close && (noBody || framing !== '') && !/(?:^|,)\s*close\s*(?:,|$)/i.test(String(req.headers.connection ?? ''));
+    res.headersSent = true;
+    res.statusCode = status;
+    client.write(`${buf.toString('latin1', 0, lineEnd + 2)}${lines}${framing}${keep ? '' : 'connection: close\r\n'}\r\n`, 'latin1');
+    const done = (): void => {
+      up.destroy();
+      client.off('drain', onDrain);
+      finish(status, status);
+      if (keep && !client.destroyed) res.reuse!(client, held.length === 1 ? held[0] : Buffer.concat(held));
+      else client.end();
+      held.length = 0;
+    };
+    const onDrain = (): void => void up.resume();
+    if (noBody || (!scan.chunked && scan.length === 0)) return done();
+    // The body is relayed as it came (same framing) up to its end.
+    let left = scan.chunked ? Infinity : scan.length >= 0 ? scan.length : -1;
+    const decoder = scan.chunked ? new ChunkedBodyDecoder() : undefined;
+    const relay = (d: Buffer): void => {
+      if (decoder) {
+        const at = decoder.feed(d, () => {});
+        if (at === 'error') {
+          up.destroy();
+          client.destroy();
+          return finish(status, RESET);
+        }
+        if (at >= 0) {
+          client.write(d.subarray(0, at));
+          return done();
+        }
+        if (!client.write(d)) up.pause();
+        return;
+      }
+      if (left >= 0 && d.length >= left) {
+        client.write(d.subarray(0, left));
+        return done();
+      }
+      if (left >= 0) left -= d.length;
+      if (!client.write(d)) up.pause();
+    };
+    client.on('drain', onDrain);
+    up.on('data', relay);
+    // Close-delimited: the end of the body. Cut short: the client's connection is cut too.
+    up.once('end', () => {
+      if (decoder || left > 0) {
+        client.destroy();
+        finish(status, RESET);
+      } else done();
+    });
+    if (rest.length > 0) relay(rest);
+  }
+}

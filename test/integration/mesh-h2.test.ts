@@ -1,0 +1,257 @@
+// HTTP/2 clients through real berth-proxy processes (a sidecar and a gateway, from a saved snapshot):
+// an h2c client reaches an HTTP/1.1 app (protocol `http`, the default: the inbound proxy translates,
+// as Envoy does) through the inbound proxy, the outbound proxy, the service address and the ingress;
+// HTTP/2 responses without trailers always end; rapid-reset connections leave no socket behind;
+// header rewrites and fault delays apply to HTTP/2 too.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import http2 from 'node:http2';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { portBlock, waitFor } from './harness/berth.js';
+import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+
+const base = portBlock(20);
+const P = {
+  inbound: base,
+  app: base + 1,
+  admin: base + 2,
+  out: base + 3,
+  svc: base + 4,
+  ingress: base + 5,
+  gwAdmin: base + 6,
+  h2inbound: base + 7,
+  h2app: base + 8,
+  h2admin: base + 9,
+  h2svc: base + 10,
+};
+
+const snapshot: MeshSnapshot = {
+  version: 1,
+  app: 'h2',
+  services: [
+    { name: 'self', port: P.svc, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] },
+    { name: 'h2svc', port: P.h2svc, endpoints: [{ id: 'h2-1', host: HOST, port: P.h2inbound, variant: 'default' }] },
+  ],
+  config: {
+    accessLog: false,
+    ingress: { port: P.ingress, routes: [{ to: 'self' }] },
+    services: {
+      self: {
+        routes: [
+          { name: 'rewrite', match: { path: { prefix: '/rewrite' } }, headers: { request: { set: { 'x-set': 'yes' }, remove: ['x-drop'] }, response: { add: { 'x-added': 'on' }, remove: ['x-served-by'] } } },
+          { name: 'delay', match: { path: { prefix: '/delay' } }, fault: { delay: { percent: 100, fixedDelay: 300 } } },
+          { name: 'rest' },
+        ],
+      },
+      h2svc: { protocol: 'h2c' },
+    },
+  },
+};
+
+/** curl with arguments; resolves with its stdout (never rejects: the exit code is part of the answer). */
+function curl(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', ['-sS', '--max-time', '10', ...args], { encoding: 'utf8' }, (err, out, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out, err: stderr }));
+  });
+}
+
+/** One HTTP/2 request on `session`: status, headers, body and whether the stream ended cleanly. */
+function h2(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request(headers, { endStream: body === undefined });
+    let status = 0;
+    let got: http2.IncomingHttpHeaders = {};
+    let text = '';
+    req.on('response', (h) => {
+      got = h;
+      status = Number(h[':status']);
+    });
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (text += d));
+    req.on('end', () => resolve({ status, headers: got, body: text }));
+    req.on('error', reject);
+    if (body !== undefined) req.end(body);
+  });
+}
+
+/** Sockets the process holds (its /proc fd table). */
+function socketCount(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // The fd closed between readdir and readlink: not a socket any more.
+    }
+  }
+  return n;
+}
+
+describe('HTTP/2 through the mesh', () => {
+  let sidecar: ProxyUnderTest | undefined;
+  let h2sidecar: ProxyUnderTest | undefined;
+  let gateway: ProxyUnderTest | undefined;
+  const servers: { close(): void }[] = [];
+
+  before(async () => {
+    // An HTTP/1.1-only app: echoes what it got, and answers with connection-specific headers (illegal in HTTP/2).
+    servers.push(
+      await upstream(P.app, 'app', (req, res) => {
+        let n = 0;
+        req.on('data', (d: Buffer) => (n += d.length));
+        req.on('end', () => {
+          res.setHeader('x-served-by', 'app');
+          res.setHeader('connection', 'keep-alive, x-hop');
+          res.setHeader('x-hop', 'must not pass');
+          res.setHeader('keep-alive', 'timeout=5');
+          res.end(JSON.stringify({ method: req.method, url: req.url, version: req.httpVersion, host: req.headers.host, n, te: req.headers['transfer-encoding'] ?? null, set: req.headers['x-set'] ?? null, drop: req.headers['x-drop'] ?? null, xff: req.headers['x-forwarded-for'] ?? null, rid: req.headers['x-request-id'] ?? null, source: req.headers['x-berth-source'] ?? null }));
+        });
+      }),
+    );
+    // An h2c app (protocol: h2c): plain answers without trailers.
+    const h2srv = http2.createServer();
+    h2srv.on('stream', (stream, headers) => {
+      stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+      stream.end(`h2 ${headers[':path']}`);
+    });
+    await new Promise<void>((r) => h2srv.listen(P.h2app, HOST, () => r()));
+    servers.push(h2srv);
+    sidecar = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { self: P.out }, snapshot });
+    h2sidecar = await startProxy({ id: 'h2-1', inbound: P.h2inbound, app: P.h2app, admin: P.h2admin, outbound: {}, snapshot, env: { BERTH_SERVICE: 'h2svc' } });
+    gateway = await startProxy({ id: 'berth-gateway', inbound: P.inbound, app: P.app, admin: P.gwAdmin, outbound: {}, snapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } });
+    await waitFor('gateway listening', async () => (await request(`http://127.0.0.1:${P.svc}/`).catch(() => ({ status: 0 }))).status === 200);
+  });
+
+  after(() => {
+    for (const p of [sidecar, h2sidecar, gateway]) p?.child.kill('SIGKILL');
+    for (const s of servers) s.close();
+  });
+
+  test('curl --http2-prior-knowledge reaches an HTTP/1.1 app through the inbound proxy, the outbound proxy, the service address and the ingress', async () => {
+    for (const [where, port] of [
+      ['inbound', P.inbound],
+      ['outbound', P.out],
+      ['service address', P.svc],
+      ['ingress', P.ingress],
+    ] as const) {
+      const r = await curl(['--http2-prior-knowledge', '-i', `http://${HOST}:${port}/hello?x=1`]);
+      assert.equal(r.code, 0, `${where}: curl failed: ${r.err}`);
+      assert.match(r.out, /^HTTP\/2 200/, `${where}: ${r.out}`);
+      const body = JSON.parse(r.out.slice(r.out.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+      assert.equal(body.method, 'GET', where);
+      assert.equal(body.url, '/hello?x=1', where);
+      assert.equal(body.version, '1.1', `${where}: the app got HTTP/1.1`);
+      assert.equal(body.host, `${HOST}:${port}`, `${where}: :authority became Host`);
+      assert.doesNotMatch(r.out, /^(keep-alive|connection|transfer-encoding):/im, `${where}: connection-specific headers are dropped`);
+      assert.match(String(body.rid), /^[0-9a-f-]{36}$/, `${where}: x-request-id generated`);
+      assert.equal(body.xff, where === 'service address' || where === 'ingress' ? '127.0.0.1' : null, `${where}: x-forwarded-for appended at the gateway only`);
+      assert.equal(body.source, null, `${where}: the caller header stays between proxies`);
+    }
+  });
+
+  test('HTTP/2 request bodies reach the HTTP/1.1 app: with a length, and without one (sent chunked)', async () => {
+    const sized = await curl(['--http2-prior-knowledge', '-d', 'x'.repeat(100_000), `http://${HOST}:${P.svc}/upload`]);
+    assert.equal(sized.code, 0, sized.err);
+    assert.equal((JSON.parse(sized.out) as { n: number }).n, 100_000);
+    const session = http2.connect(`http://${HOST}:${P.ingress}`);
+    try {
+      // node's client sends no content-length unless told: the body's length is known only at its end.
+      const r = await h2(session, { ':method': 'POST', ':path': '/stream' }, 'y'.repeat(70_000));
+      assert.equal(r.status, 200);
+      const got = JSON.parse(r.body) as { n: number; te: string | null };
+      assert.equal(got.n, 70_000);
+      assert.equal(got.te, 'chunked');
+    } finally {
+      session.close();
+    }
+  });
+
+  test('HTTP/2 applies header rewrites and fault delays of the route', async () => {
+    const session = http2.connect(`http://${HOST}:${P.svc}`);
+    try {
+      const r = await h2(session, { ':path': '/rewrite', 'x-drop': 'gone' });
+      assert.equal(r.status, 200);
+      const got = JSON.parse(r.body) as { set: string | null; drop: string | null };
+      assert.equal(got.set, 'yes', 'request header set');
+      assert.equal(got.drop, null, 'request header removed');
+      assert.equal(r.headers['x-added'], 'on', 'response header added');
+      assert.equal(r.headers['x-served-by'], undefined, 'response header removed');
+      const t0 = performance.now();
+      const d = await h2(session, { ':path': '/delay' });
+      assert.equal(d.status, 200);
+      assert.ok(performance.now() - t0 >= 290, `delayed ${performance.now() - t0} ms`);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('plain HTTP/2 responses without trailers always end through the gateway (15 batches of 10 streams)', async () => {
+    const session = http2.connect(`http://127.0.0.1:${P.h2svc}`);
+    try {
+      for (let batch = 0; batch < 15; batch++) {
+        const all = Promise.all(Array.from({ length: 10 }, (_, i) => h2(session, { ':path': `/b${batch}/s${i}` })));
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`batch ${batch}: a stream did not end within 5 s`)), 5000)));
+        const replies = await Promise.race([all, deadline]).finally(() => clearTimeout(timer));
+        replies.forEach((r, i) => assert.equal(r.body, `h2 /b${batch}/s${i}`));
+      }
+    } finally {
+      session.close();
+    }
+  });
+
+  test('HTTP/2 rapid-reset connections leave no socket behind in the gateway', async () => {
+    const pid = gateway!.child.pid!;
+    const before = socketCount(pid);
+    for (let c = 0; c < 20; c++) {
+      const session = http2.connect(`http://127.0.0.1:${P.h2svc}`);
+      session.on('error', () => {}); // the gateway may answer a flood with GOAWAY: expected
+      await new Promise<void>((r) => session.once('connect', () => r()));
+      // Above nghttp2's reset-flood threshold (1000): the gateway answers GOAWAY, then the client leaves.
+      for (let i = 0; i < 2000 && !session.closed && !session.destroyed; i++) {
+        const req = session.request({ ':path': `/reset/${i}` });
+        req.on('error', () => {}); // cancelled on purpose
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      }
+      await new Promise<void>((r) => setTimeout(r, 20));
+      session.destroy();
+    }
+    await waitFor(`gateway back to ${before} sockets`, () => socketCount(pid) <= before + 2, 10_000);
+    // The gateway still serves HTTP/2.
+    const session = http2.connect(`http://127.0.0.1:${P.h2svc}`);
+    try {
+      assert.equal((await h2(session, { ':path': '/after' })).body, 'h2 /after');
+    } finally {
+      session.close();
+    }
+  });
+
+  test('a rapid-reset flood at an inbound proxy (HTTP/2 to an HTTP/1.1 app) opens no connection per reset stream', async () => {
+    const pid = sidecar!.child.pid!;
+    const before = socketCount(pid);
+    let peak = before;
+    for (let c = 0; c < 10; c++) {
+      const session = http2.connect(`http://${HOST}:${P.inbound}`);
+      session.on('error', () => {}); // GOAWAY for the flood: expected
+      await new Promise<void>((r) => session.once('connect', () => r()));
+      for (let i = 0; i < 2000 && !session.closed && !session.destroyed; i++) {
+        const req = session.request({ ':path': `/reset/${i}` });
+        req.on('error', () => {}); // cancelled on purpose
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      }
+      await new Promise<void>((r) => setTimeout(r, 50));
+      peak = Math.max(peak, socketCount(pid));
+      session.destroy();
+    }
+    assert.ok(peak - before < 100, `the inbound proxy held ${peak - before} more sockets during the flood`);
+    await waitFor('inbound back to its sockets', () => socketCount(pid) <= before + 2, 10_000);
+  });
+
+  test('HTTP/1.1 keeps working on the same ports', async () => {
+    const r = await request(`http://${HOST}:${P.svc}/plain`);
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { url: string }).url, '/plain');
+  });
+});

@@ -1,0 +1,199 @@
+// `Upgrade` requests through a real berth-proxy process: they go through routing, faults, rate
+// limits, header rewrites, traceparent and metrics like any request; only a 101 answer makes a
+// tunnel; any other answer is a normal response (hop-by-hop headers left out) after which the
+// connection closes, so bytes sent behind the request never reach the app; a real WebSocket
+// handshake and echo still work, also through the peer's inbound proxy.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { httpRequest, portBlock } from './harness/berth.js';
+import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+
+const base = portBlock(10);
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, svc: base + 4 };
+
+const snapshot: MeshSnapshot = {
+  version: 1,
+  app: 'upgrade',
+  services: [{ name: 'self', port: P.svc, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] }],
+  config: {
+    accessLog: false,
+    services: {
+      self: {
+        routes: [
+          { name: 'deny', match: { path: { prefix: '/deny' } }, fault: { abort: { percent: 100, status: 403 } } },
+          { name: 'limited', match: { path: { prefix: '/limited' } }, rateLimit: { requestsPerSecond: 1, burst: 1 } },
+          { name: 'rewrite', match: { path: { prefix: '/rewrite' } }, headers: { request: { set: { 'x-set': 'yes' }, remove: ['x-drop'] }, response: { add: { 'x-added': 'on' } } } },
+          { name: 'rest' },
+        ],
+      },
+    },
+  },
+};
+
+/** What the app saw, per request (path → headers), including upgrade requests. */
+const seen: { url: string; headers: http.IncomingHttpHeaders }[] = [];
+
+/** An app that accepts WebSocket upgrades on /ws (handshake, then echoes bytes) and answers every other upgrade attempt with a plain 200. */
+function wsApp(): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    res.setHeader('keep-alive', 'timeout=5');
+    res.end(`plain ${req.url}`);
+  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    if (req.url === '/ws') {
+      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
+      socket.on('data', (d) => socket.write(d));
+      return;
+    }
+    if (req.url === '/decline-close') {
+      socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\ndeclined by close');
+      return;
+    }
+    // Declines the upgrade: a normal answer, and the connection stays HTTP (keep-alive).
+    const body = `declined ${req.url}`;
+    socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nkeep-alive: timeout=5\r\nconnection: keep-alive\r\nx-app: yes\r\n\r\n${body}`);
+    socket.on('data', (d) => {
+      // A request smuggled behind the upgrade attempt would show up here.
+      seen.push({ url: `raw:${d.toString('latin1').split('\r\n')[0]}`, headers: {} });
+    });
+  });
+  return new Promise((r) => server.listen(P.app, HOST, () => r(server)));
+}
+
+/** Sends `text` on a new connection; resolves with everything received until the proxy closes it, `until` matches, or 3 s. */
+function raw(port: number, text: string, until?: RegExp): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, HOST);
+    let got = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text: got, closed: false });
+    }, 3000);
+    s.on('data', (d) => {
+      got += d.toString('latin1');
+      if (until?.test(got)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve({ text: got, closed: false });
+      }
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: got, closed: true });
+    });
+    s.on('error', reject);
+    s.write(text);
+  });
+}
+
+const upgradeReq = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nhost: self\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
+
+describe('Upgrade requests through the mesh', () => {
+  let proxy: ProxyUnderTest | undefined;
+  let app: http.Server | undefined;
+
+  before(async () => {
+    app = await wsApp();
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { self: P.out }, snapshot });
+  });
+
+  after(() => {
+    proxy?.child.kill('SIGKILL');
+    app?.close();
+    app?.closeAllConnections();
+  });
+
+  test('a route that answers 403 is not bypassed by adding Upgrade: websocket', async () => {
+    const before = seen.length;
+    const r = await raw(P.out, upgradeReq('/deny/x'));
+    assert.match(r.text, /^HTTP\/1\.1 403 /, r.text);
+    assert.match(r.text, /\r\ndate: /i, 'proxy-generated answers carry Date');
+    assert.equal(seen.length, before, 'the app never saw the request');
+  });
+
+  test('a 1 req/s rate limit is not bypassed by adding Upgrade: websocket', async () => {
+    const first = await raw(P.out, upgradeReq('/limited'), /declined \/limited$/);
+    const second = await raw(P.out, upgradeReq('/limited'), /declined \/limited$/);
+    assert.match(first.text, /^HTTP\/1\.1 200 /, first.text);
+    assert.match(second.text, /^HTTP\/1\.1 429 /, second.text);
+  });
+
+  test('header rewrites and traceparent apply to upgrade requests; hop-by-hop headers do not leak either way', async () => {
+    const r = await raw(P.out, upgradeReq('/rewrite', 'x-drop: gone\r\nx-secret: hop\r\nconnection: x-secret\r\n'), /declined \/rewrite$/);
+    assert.match(r.text, /^HTTP\/1\.1 200 /, r.text);
+    const got = seen.find((s) => s.url === '/rewrite');
+    assert.ok(got, 'the app saw the request');
+    assert.equal(got.headers['x-set'], 'yes');
+    assert.equal(got.headers['x-drop'], undefined);
+    assert.equal(got.headers['x-secret'], undefined, 'a header named in Connection is not forwarded');
+    assert.match(String(got.headers.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    assert.match(r.text, /\r\nx-added: on\r\n/i, 'response rewrite applied');
+    assert.doesNotMatch(r.text, /\r\nkeep-alive:/i, 'hop-by-hop response headers stay at the hop');
+  });
+
+  test('a non-101 answer is a normal response and the connection stays HTTP: what follows is routed like any request, never tunnelled', async () => {
+    const before = seen.length;
+    // Behind the upgrade attempt, on the same connection: a request the routes deny, then one they let through.
+    const r = await raw(P.out, upgradeReq('/decline') + 'GET /deny/after HTTP/1.1\r\nhost: self\r\n\r\nGET /after HTTP/1.1\r\nhost: self\r\nconnection: close\r\n\r\n');
+    const answers = r.text.split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.equal(answers.length, 3, r.text);
+    assert.match(answers[0], /^HTTP\/1\.1 200 [^]*declined \/decline$/);
+    assert.doesNotMatch(answers[0], /\r\nconnection: close\r\n/i, 'the connection stays open');
+    assert.match(answers[1], /^HTTP\/1\.1 403 /, 'the denied route applies to the next request');
+    assert.match(answers[2], /^HTTP\/1\.1 200 [^]*plain \/after$/);
+    assert.ok(r.closed, 'closed after the request that asked for it');
+    const after = seen.slice(before).map((s) => s.url);
+    assert.deepEqual(after, ['/decline', '/after'], 'the app saw only what the routes let through, each as a request of its own');
+  });
+
+  test('a non-101 answer whose end is its close: the client connection closes too', async () => {
+    const r = await raw(P.out, upgradeReq('/decline-close'));
+    assert.match(r.text, /^HTTP\/1\.1 200 [^]*declined by close$/);
+    assert.match(r.text, /\r\nconnection: close\r\n/i);
+    assert.ok(r.closed);
+  });
+
+  test('a real WebSocket upgrade still works: 101, then bytes both ways (outbound → inbound → app)', async () => {
+    const s = net.connect(P.out, HOST);
+    try {
+      let got = '';
+      const wait = (pred: () => boolean): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`timeout; got ${JSON.stringify(got)}`)), 5000);
+          const check = (): void => {
+            if (!pred()) return;
+            clearTimeout(timer);
+            s.off('data', check);
+            resolve();
+          };
+          s.on('data', check);
+          check();
+        });
+      s.on('data', (d) => (got += d.toString('latin1')));
+      s.write(upgradeReq('/ws'));
+      await wait(() => got.includes('\r\n\r\n'));
+      assert.match(got, /^HTTP\/1\.1 101 /);
+      assert.match(got, /sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i);
+      got = '';
+      s.write('ping-1');
+      await wait(() => got === 'ping-1');
+      s.write('ping-2');
+      await wait(() => got === 'ping-1ping-2');
+    } finally {
+      s.destroy();
+    }
+  });
+
+  test('metrics count upgrade requests by route and status', async () => {
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="deny"[^}]*code="403"\} [1-9]/);
+    assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="limited"[^}]*code="429"\} [1-9]/);
+  });
+});
