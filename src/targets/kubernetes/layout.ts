@@ -2,6 +2,7 @@
 // only what differs from the base (RFC 6902 patches, added objects, deletions), a Dockerfile per
 // service without `image:`, and GitOps objects (an Argo CD Application and a Flux Kustomization
 // per target) pointing at the layout. Pure: returns the files; the CLI writes them.
+import { DOCKERIGNORE } from './dockerfile.js';
 import { dockerfile } from './images.js';
 import { appLabels } from './labels.js';
 import { diffJson } from './json-patch.js';
@@ -132,7 +133,11 @@ export function kustomizeLayout(opts: LayoutOptions): Layout {
   files.set('base/kustomization.yaml', toYaml({ ...KUSTOMIZATION, resources: base.objects.map(objectFileName) }));
   for (const env of Object.keys(opts.envs).sort()) overlay(base, opts.envs[env], `overlays/${env}`, files);
 
-  for (const img of base.images) if (img.build) files.set(`images/${img.service}/Dockerfile`, dockerfile(base.app, img, opts.specDirFromOut));
+  for (const img of base.images) {
+    if (!img.build) continue;
+    files.set(`images/${img.service}/Dockerfile`, dockerfile(base.app, img, opts.specDirFromOut));
+    files.set(`images/${img.service}/Dockerfile.dockerignore`, DOCKERIGNORE);
+  }
 
   const repoUrl = opts.repoUrl ?? PLACEHOLDER_REPO;
   if (opts.repoUrl === undefined) warnings.push({ path: 'gitops', message: `no --repo-url: the Argo CD Applications and the Flux GitRepository point at ${PLACEHOLDER_REPO}; replace it with the repository this layout is committed to` });
