@@ -6,6 +6,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { formatSpecErrors, loadSpec, type AppSpec } from '../../contract/index.js';
 import {
   kustomizeLayout,
+  OptionError,
   renderKubernetes,
   SchemaValidationError,
   toYamlStream,
@@ -26,7 +27,20 @@ export interface RenderFlags {
   out?: string;
   repoUrl?: string;
   gatewayClass?: string;
+  set?: string[];
+  probeProfile?: string;
+  secrets?: string;
   json?: boolean;
+}
+
+/** The render options the flags give, as `key=value` pairs (the shorthands first, so --set wins). */
+export function setPairs(o: { gatewayClass?: string; probeProfile?: string; secrets?: string; set?: string[] }): string[] {
+  return [
+    ...(o.gatewayClass !== undefined ? [`gatewayClass=${o.gatewayClass}`] : []),
+    ...(o.probeProfile !== undefined ? [`probeProfile=${o.probeProfile}`] : []),
+    ...(o.secrets !== undefined ? [`secrets=${o.secrets}`] : []),
+    ...(o.set ?? []),
+  ];
 }
 
 const MESHES: readonly MeshKind[] = ['istio', 'gateway-api'];
@@ -49,11 +63,12 @@ export async function loadForTarget(file: string, env: string | undefined): Prom
   return { spec: res.spec, dir: res.dir, file: res.file };
 }
 
-export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind, gatewayClass?: string): Promise<RenderResult> {
+export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind, set: readonly string[] = []): Promise<RenderResult> {
   try {
-    return await renderKubernetes({ spec, dir, env, mesh, gatewayClass });
+    return await renderKubernetes({ spec, dir, env, mesh, set });
   } catch (err) {
     if (err instanceof SchemaValidationError) throw errors.failed(err.message);
+    if (err instanceof OptionError) throw errors.usage(err.message, 'see the render options in docs/kubernetes.md');
     throw err;
   }
 }
@@ -86,11 +101,11 @@ function prepareOutDir(out: string): void {
 async function renderOut(o: RenderFlags, specFile: string, mesh: MeshKind): Promise<void> {
   if (o.env !== undefined) throw errors.usage('--env cannot be combined with --out', 'with --out every environment of the spec gets its own overlay under overlays/<env>/');
   const base = await loadForTarget(specFile, undefined);
-  const baseRender = await renderValidated(base.spec, base.dir, undefined, mesh, o.gatewayClass);
+  const baseRender = await renderValidated(base.spec, base.dir, undefined, mesh, setPairs(o));
   const envs: Record<string, RenderResult> = {};
   for (const env of Object.keys(base.spec.environments).sort()) {
     const loaded = await loadForTarget(specFile, env);
-    envs[env] = await renderValidated(loaded.spec, loaded.dir, env, mesh, o.gatewayClass);
+    envs[env] = await renderValidated(loaded.spec, loaded.dir, env, mesh, setPairs(o));
   }
   const out = resolve(o.out!);
   const root = gitRoot(dirname(out));
@@ -119,7 +134,7 @@ export async function render(o: RenderFlags): Promise<void> {
   const ctx = resolveContext(o.file, true);
   if (o.out !== undefined) return renderOut(o, ctx.specFile!, mesh);
   const loaded = await loadForTarget(ctx.specFile!, o.env);
-  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh, o.gatewayClass);
+  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh, setPairs(o));
   if (o.json) {
     process.stdout.write(JSON.stringify({ app: result.app, env: result.env ?? null, mesh, objects: result.objects, images: result.images.map((i) => ({ service: i.service, image: i.image, build: i.build ? i.build.context : null })), warnings: result.warnings }) + '\n');
     return;

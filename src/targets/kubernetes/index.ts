@@ -13,6 +13,7 @@ export { kustomizeLayout, objectFileName, PLACEHOLDER_REPO, type Layout, type La
 export { diffJson, applyPatch, type PatchOp } from './json-patch.js';
 export { ApplyError } from './apply-error.js';
 export type { ApplyOptions, ApplyReport, ObjectRef } from './apply.js';
+export { diffLive, lineDiff, type ObjectDiff } from './live-diff.js';
 
 /** Applies to a cluster (see apply.ts); @kubernetes/client-node is loaded only when this runs. */
 export async function applyObjects(opts: import('./apply.js').ApplyOptions): Promise<import('./apply.js').ApplyReport> {
