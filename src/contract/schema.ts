@@ -7,6 +7,8 @@ import { Nodes, Placement, Priority } from './schema-nodes.js';
 import { Scale } from './schema-scale.js';
 import { Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
 import { Variants } from './variants.js';
+import { Secrets, ServiceSecrets } from './schema-secrets.js';
+import { KubernetesBlock } from './schema-kubernetes.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -185,6 +187,7 @@ export const Service = z
     policy: Policy.optional(),
     variants: z.lazy(() => Variants).optional(),
     logs: Logs.prefault({}),
+    secrets: ServiceSecrets,
   })
   .describe('A service: a program run as one or more identical instances.');
 
@@ -198,6 +201,8 @@ export const AppSchema = z
     nodes: Nodes.optional(),
     ingress: Ingress.optional(),
     mesh: MeshSettings.prefault({}),
+    secrets: Secrets.optional(),
+    kubernetes: KubernetesBlock.optional(),
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

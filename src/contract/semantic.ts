@@ -11,6 +11,7 @@ import { isPlainObject } from './shape.js';
 import { trySplitCommand } from './command.js';
 import { PROBE_HANDLERS } from './schema.js';
 import { checkMesh } from './semantic-mesh.js';
+import { checkSecrets } from './secrets.js';
 
 export interface SemanticResult {
   errors: Problem[];
@@ -238,6 +239,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   };
   for (const n of names) if (!state.has(n)) visit(n);
 
+  checkSecrets(data, dir, errors);
   return { errors, warnings };
 }
 

@@ -14,6 +14,8 @@ import type { K8sObject } from './types.js';
 
 /** apiVersion of every kind Berth renders into a namespace (what prune looks for). */
 const PRUNABLE: readonly [string, string][] = [
+  ['v1', 'Secret'],
+  ['external-secrets.io/v1', 'ExternalSecret'],
   ['v1', 'ConfigMap'],
   ['v1', 'Service'],
   ['apps/v1', 'Deployment'],

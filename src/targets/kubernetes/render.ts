@@ -18,18 +18,21 @@ import { logsRenderer } from './logs.js';
 import { meshSettingsRenderer } from './mesh-settings.js';
 import { scalingRenderer } from './scaling.js';
 import { trafficRenderer } from './traffic.js';
+import { appSecretsRenderer, serviceSecretsRenderer } from './secrets.js';
 import { resolveOptions, type KubernetesOptions } from './options.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
-export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
+export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
-export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer];
+export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer];
 
 /** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
 export const KIND_ORDER: readonly string[] = [
   'Namespace',
+  'Secret',
+  'ExternalSecret',
   'ConfigMap',
   'Service',
   'Deployment',
@@ -169,7 +172,7 @@ export function renderObjects(opts: RenderOptions): RenderResult {
     const ctx: ServiceContext = { ...contexts.get(name)!, labels };
     for (const r of RENDERERS) if (r.scope === 'service') objects.push(...(r.render?.(ctx) ?? []));
   }
-  const appCtx = { app: spec, mesh, gatewayClass: options.gatewayClass, options, services: contexts, warn };
+  const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
   const handled = new Set(RENDERERS.flatMap((r) => r.handles));

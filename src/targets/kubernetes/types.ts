@@ -78,6 +78,8 @@ export interface PodContribution {
   volumes?: JsonObject[];
   /** Mounts added to the app container. */
   appVolumeMounts?: JsonObject[];
+  /** Variables added to the app container (e.g. secretKeyRef entries). */
+  appEnv?: JsonObject[];
 }
 
 /** A renderer for one resource family: the service fields it covers, and the objects it makes. */
@@ -97,6 +99,8 @@ export interface ServiceRenderer {
 /** What app-level renderers get: the whole spec and the service contexts already built. */
 export interface AppContext {
   app: AppSpec;
+  /** Directory of the spec file (secret files resolve against it). */
+  dir: string;
   mesh: MeshKind;
   /** Gateway API GatewayClass the ingress Gateway uses. */
   gatewayClass: string;

@@ -6,14 +6,12 @@ import { envVarName, splitCommand, type SidecarSpec } from '../../contract/index
 import { envValue, INSTANCE_VARS, noExpand } from './escape.js';
 import { renderProbes } from './probes.js';
 import { readScale } from './scaling.js';
+import { envFileSecret, envFileSecretName } from './secrets.js';
 import { appResources, containerSecurityContext, podSecurityContext, tmpMount, tmpVolume } from './security.js';
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
 const APP_DIR = '/app';
 
-export function envFileConfigMapName(service: string): string {
-  return `${service}-env`;
-}
 
 function sortedEntries<T>(rec: Record<string, T>): [string, T][] {
   return Object.entries(rec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -49,7 +47,10 @@ function appEnv(ctx: ServiceContext): JsonObject[] {
   // HOST: the pod's own address, as locally the instance's own address (listen on it, be reached at it).
   const fromPod: Record<string, string> = { HOST: 'status.podIP', BERTH_INSTANCE: 'metadata.name', BERTH_NODE: 'spec.nodeName' };
   for (const k of Object.keys(fromPod)) delete plain[k];
+  const secret = ctx.pod.flatMap((p) => p.appEnv ?? []);
+  for (const e of secret) delete plain[String(e.name)];
   return orderEnv([
+    ...secret,
     ...Object.entries(plain).map(([k, v]): JsonObject => ({ name: k, value: envValue(v) })),
     ...Object.entries(fromPod).map(([k, f]): JsonObject => ({ name: k, valueFrom: { fieldRef: { fieldPath: f } } })),
   ]);
@@ -72,7 +73,7 @@ function workingDir(ctx: ServiceContext, sidecar?: SidecarSpec): string | undefi
 }
 
 function envFrom(ctx: ServiceContext): JsonObject[] | undefined {
-  return ctx.envFileVars ? [{ configMapRef: { name: envFileConfigMapName(ctx.deployment) } }] : undefined;
+  return ctx.envFileVars ? [{ secretRef: { name: envFileSecretName(ctx.deployment) } }] : undefined;
 }
 
 function container(fields: Record<string, Json | undefined>): JsonObject {
@@ -197,21 +198,12 @@ function deployment(ctx: ServiceContext): K8sObject {
   };
 }
 
-function envConfigMap(ctx: ServiceContext): K8sObject | undefined {
-  if (!ctx.envFileVars) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: envFileConfigMapName(ctx.deployment), labels: ctx.labels },
-    data: Object.fromEntries(sortedEntries(ctx.envFileVars).map(([k, v]) => [k, v])),
-  };
-}
 
 export const workloadRenderer: ServiceRenderer = {
   family: 'workloads',
   scope: 'deployment',
   handles: ['run', 'cwd', 'env', 'envFile', 'image', 'variants', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout'],
   render(ctx) {
-    return [envConfigMap(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
+    return [envFileSecret(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
   },
 };

@@ -48,11 +48,11 @@ test('every rendered object passes its published schema', async () => {
   assert.deepEqual(await validateObjects(r.objects), []);
   assert.deepEqual(
     r.objects.map((o) => `${o.kind}/${o.metadata.name}`),
-    ['ConfigMap/api-env', 'Service/api', 'Service/db', 'Deployment/api', 'Deployment/db', 'Deployment/worker', 'PodDisruptionBudget/api'],
+    ['Secret/api-env', 'Service/api', 'Service/db', 'Deployment/api', 'Deployment/db', 'Deployment/worker', 'PodDisruptionBudget/api'],
   );
 });
 
-test('Deployment: command from run, image, env with BERTH_* and service URLs, envFile as a ConfigMap', async () => {
+test('Deployment: command from run, image, env with BERTH_* and service URLs, envFile as a Secret (never a ConfigMap)', async () => {
   const r = await full();
   const d = find(r, 'Deployment', 'api');
   const c = d.spec.template.spec.containers[0];
@@ -76,8 +76,9 @@ test('Deployment: command from run, image, env with BERTH_* and service URLs, en
   const names: string[] = c.env.map((e: { name: string }) => e.name);
   assert.deepEqual(names.slice(0, 4), ['HOST', 'BERTH_INSTANCE', 'BERTH_NODE', 'BERTH_VARIANT'], 'per-instance variables first, so $(HOST) can refer to them');
   assert.deepEqual(names.slice(4), [...names.slice(4)].sort(), 'then sorted');
-  assert.deepEqual(c.envFrom, [{ configMapRef: { name: 'api-env' } }]);
-  assert.deepEqual(find(r, 'ConfigMap', 'api-env').data, { MODE: 'from-file', TOKEN: 'abc' });
+  assert.deepEqual(c.envFrom, [{ secretRef: { name: 'api-env' } }]);
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  assert.deepEqual(find(r, 'Secret', 'api-env').data, { MODE: b64('from-file'), TOKEN: b64('abc') });
 });
 
 test('labels, selector, replicas, rollout, resources, grace period', async () => {
