@@ -9,9 +9,12 @@ import { isPlainObject } from './shape.js';
 import type { SecretSourceSpec } from './schema-secrets.js';
 
 /** Problems of the `secrets:` fields (names used but not declared, files that do not exist). */
-export function checkSecrets(data: Record<string, unknown>, dir: string, errors: Problem[]): void {
+export function checkSecrets(data: Record<string, unknown>, dir: string, errors: Problem[], warnings: Problem[] = [], env: NodeJS.ProcessEnv = process.env): void {
   const declared = isPlainObject(data.secrets) ? data.secrets : {};
   for (const [name, src] of Object.entries(declared)) {
+    if (isPlainObject(src) && typeof src.env === 'string' && env[src.env] === undefined) {
+      warnings.push({ path: ['secrets', name, 'env'], message: `the environment variable ${src.env} is not set: services using secret \`${name}\` do not get it`, hint: `export ${src.env}=… before running berth` });
+    }
     if (isPlainObject(src) && typeof src.file === 'string' && src.file !== '' && !existsSync(resolve(dir, src.file))) {
       errors.push({ path: ['secrets', name, 'file'], message: `secret file not found: ${resolve(dir, src.file)}`, hint: 'create it, or read the secret from env instead' });
     }

@@ -239,7 +239,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   };
   for (const n of names) if (!state.has(n)) visit(n);
 
-  checkSecrets(data, dir, errors);
+  checkSecrets(data, dir, errors, warnings);
   return { errors, warnings };
 }
 

@@ -73,7 +73,13 @@ function serviceEnv(app: AppSpec, name: string, svc: ServiceSpec, dir: string): 
   for (const u of svc.secrets ?? []) {
     const src = app.secrets?.[u.name];
     if (!src) continue; // reported by the spec check (an undeclared secret)
-    if (u.env !== undefined) env[u.env] = readSecret(u.name, src, dir);
+    if (u.env !== undefined) {
+      try {
+        env[u.env] = readSecret(u.name, src, dir);
+      } catch {
+        // An unset variable was a warning when the spec loaded (the secret files were checked to exist): the instance goes without it.
+      }
+    }
     else if (src.file !== undefined) env[`BERTH_SECRET_FILE_${envVarName(u.name)}`] = resolveDir(dir, src.file);
   }
   env.BERTH_APP = app.app;

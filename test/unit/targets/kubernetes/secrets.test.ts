@@ -80,6 +80,16 @@ test('locally the instance gets the same secret variables', async () => {
   assert.ok(env.includes(`"BERTH_SECRET_FILE_TLS":"${join(dir, 'certs/tls.pem')}"`));
 });
 
+test('an unset secret variable is a spec warning, and the instance goes without it (no crash)', async () => {
+  delete process.env.BERTH_TEST_UNSET_KEY;
+  const dir = tempApp({ 'berth.yaml': 'app: x\nsecrets:\n  k: { env: BERTH_TEST_UNSET_KEY }\nservices:\n  web: { run: node w.js, secrets: [{ name: k, env: K }] }\n' });
+  const loaded = await loadSpec(join(dir, 'berth.yaml'));
+  assert.ok(loaded.ok);
+  assert.ok(loaded.warnings.some((w) => /BERTH_TEST_UNSET_KEY is not set/.test(w.message)));
+  const state = compile(loaded.spec, { dir: loaded.dir, specFile: join(dir, 'berth.yaml') });
+  assert.ok(!JSON.stringify(state).includes('"K":'));
+});
+
 test('an undeclared secret and a missing secret file are spec errors', async () => {
   const dir = tempApp({ 'berth.yaml': 'app: x\nsecrets:\n  a: { file: nope.pem }\nservices:\n  web: { run: node w.js, secrets: [{ name: b, env: B }] }\n' });
   const loaded = await loadSpec(join(dir, 'berth.yaml'));
