@@ -115,10 +115,12 @@ function unitContext(
     image = serviceImage(spec.app, name, svc, dir, options.registry);
     if (image.build) warn(`${path}.image`, `not set: the Deployment runs ${image.image} (tagged by its source and build inputs); \`berth build ${name}${options.registry ? ' --push' : ''}\` builds it (with --out, images/${name}/Dockerfile)`);
   } else if (svc.image !== undefined) image = { service: name, image: svc.image };
-  else {
-    image = base.image;
-    if (svc.cwd !== base.spec.cwd) warn(`${path}.cwd`, `a variant with its own cwd needs its own image: not rendered yet, the variant runs ${image.image} (set \`image:\` on the variant)`);
-  }
+  else if (svc.cwd !== base.spec.cwd) {
+    // A variant with its own directory runs its own image, `<app>-<service>-<variant>`, built like the service's.
+    const unit = variantDeploymentName(name, variant);
+    image = { ...serviceImage(spec.app, `${name}-${variant}`, svc, dir, options.registry), service: unit };
+    warn(`${path}.image`, `not set: the variant runs ${image.image} (its own cwd); \`berth build ${unit}\` builds it (with --out, images/${unit}/Dockerfile)`);
+  } else image = base.image;
   const selector = selectorLabels(spec.app, name);
   return {
     app: spec,
@@ -161,6 +163,7 @@ export function renderObjects(opts: RenderOptions): RenderResult {
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([variant, override]) => unitContext(opts, options, mesh, warn, name, variant, variantSpec(svc, override), baseCtx)),
     ];
+    for (const u of units) if (u.image.build && !images.includes(u.image)) images.push(u.image);
     for (const unit of units) {
       const pod = RENDERERS.filter((r) => r.scope === 'deployment').map((r) => r.pod?.(unit)).filter((p) => p !== undefined);
       const ctx: ServiceContext = { ...unit, pod };

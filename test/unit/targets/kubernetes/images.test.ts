@@ -79,3 +79,20 @@ test('image tags agree across the base and every overlay of every example and fi
   }
 });
 
+
+test('a variant with its own cwd runs its own image, built from that directory; others share the service image', async () => {
+  const dir = tempApp({
+    'berth.yaml': 'app: x\nservices:\n  web:\n    run: node web.js\n    port: 8080\n    variants:\n      v2: { cwd: v2, replicas: 1 }\n      v3: { env: { A: b } }\n',
+    'web.js': '1',
+    'v2/web.js': '2',
+  });
+  const r = await renderFile(join(dir, 'berth.yaml'));
+  const img = images(r);
+  assert.match(img['web.v2'], /^x-web-v2:[0-9a-f]{12}$/);
+  assert.equal(img['web.v3'], img.web);
+  assert.notEqual(img['web.v2'].split(':')[1], img.web.split(':')[1]);
+  assert.deepEqual(r.images.map((i) => i.service), ['web', 'web.v2']);
+  assert.ok(!r.warnings.some((w) => /needs its own image/.test(w.message)));
+  const layout = kustomizeLayout({ base: r, envs: {}, specDirFromOut: '.', repoPath: 'deploy' });
+  assert.ok(layout.files.has('images/web.v2/Dockerfile'));
+});
