@@ -7,6 +7,7 @@ import { formatSpecErrors, loadSpec, type AppSpec } from '../../contract/index.j
 import {
   kustomizeLayout,
   OptionError,
+  RENDER_MARKER,
   renderKubernetes,
   SchemaValidationError,
   toYamlStream,
@@ -45,7 +46,7 @@ export function setPairs(o: { gatewayClass?: string; probeProfile?: string; secr
 
 const MESHES: readonly MeshKind[] = ['istio', 'gateway-api'];
 /** Marks a directory as written by `berth render --out`, so a re-render may replace its contents. */
-const MARKER = '.berth-render';
+const MARKER = RENDER_MARKER;
 const OWNED_DIRS = ['base', 'overlays', 'images', 'gitops'];
 
 export function checkTargetFlags(o: { target?: string; mesh?: string }): MeshKind {
@@ -110,7 +111,7 @@ async function renderOut(o: RenderFlags, specFile: string, mesh: MeshKind): Prom
   const out = resolve(o.out!);
   const root = gitRoot(dirname(out));
   const repoPath = root !== undefined ? posixRel(root, out) : basename(out);
-  const layout = kustomizeLayout({ base: baseRender, envs, specDirFromOut: posixRel(out, base.dir), repoUrl: o.repoUrl, repoPath });
+  const layout = kustomizeLayout({ base: baseRender, envs, specDirFromOut: posixRel(out, base.dir), outDirFromSpec: posixRel(base.dir, out), repoUrl: o.repoUrl, repoPath });
   const problems = await validateObjects(layout.gitops);
   if (problems.length) throw errors.failed(new SchemaValidationError(problems).message);
   prepareOutDir(out);

@@ -15,6 +15,9 @@ export const BASE_IMAGES = {
   binary: 'debian:12.8-slim',
 } as const;
 
+/** Marks a directory written by `berth render --out`: never part of an image or its tag. */
+export const RENDER_MARKER = '.berth-render';
+
 /** What the `.dockerignore` excludes (and what the image tag's source hash skips). */
 export const IGNORED = ['.berth', '.git', 'node_modules', '.env*'] as const;
 

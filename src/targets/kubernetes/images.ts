@@ -5,10 +5,10 @@
 // ever named for sources that exist. The container's command always comes from `run`, so the image
 // only has to hold the files, their dependencies and the runtime.
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { splitCommand, type ServiceSpec } from '../../contract/index.js';
-import { detectRuntime, dockerfileBody, IGNORED } from './dockerfile.js';
+import { detectRuntime, dockerfileBody, IGNORED, RENDER_MARKER } from './dockerfile.js';
 import type { ServiceImage } from './types.js';
 
 const ignoredName = (name: string) => IGNORED.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
@@ -30,7 +30,10 @@ export function sourceHash(contextDir: string, extra: string): string {
       const p = join(dir, name);
       const st = lstatSync(p);
       const rel = relative(contextDir, p).split(sep).join('/');
-      if (st.isDirectory()) walk(p);
+      // A `berth render --out` directory inside the context holds the tags themselves: hashing it would never settle.
+      if (st.isDirectory()) {
+        if (!existsSync(join(p, RENDER_MARKER))) walk(p);
+      }
       else if (st.isFile()) h.update(`\0${rel}\0${st.size}\0`).update(readFileSync(p));
       else if (st.isSymbolicLink()) h.update(`\0${rel}\0link\0`);
     }

@@ -5,7 +5,7 @@ export { renderKubernetes, renderObjects, RENDERERS, APP_RENDERERS, KIND_ORDER, 
 export { validateObjects, SchemaValidationError, VALIDATED_KINDS, type SchemaProblem } from './validate.js';
 export { toYaml, toYamlStream, canonicalOrder } from './yaml.js';
 export { dockerfile, serviceImage, sourceHash } from './images.js';
-export { detectRuntime, dockerfileBody, BASE_IMAGES, DOCKERIGNORE, IGNORED, type Runtime } from './dockerfile.js';
+export { detectRuntime, dockerfileBody, BASE_IMAGES, DOCKERIGNORE, IGNORED, RENDER_MARKER, type Runtime } from './dockerfile.js';
 export { resolveOptions, OptionError, DEFAULT_OPTIONS, OPTION_KEYS, PROBE_PROFILES, SECRET_MODES, type KubernetesOptions, type ProbeProfile, type SecretMode } from './options.js';
 export { RUN_AS_USER, DEFAULT_CPU_REQUEST_MILLIS, DEFAULT_MEMORY_MIB } from './security.js';
 export { pruneSelector, MANAGED_BY, FIELD_MANAGER } from './labels.js';

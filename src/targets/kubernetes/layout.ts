@@ -2,6 +2,7 @@
 // only what differs from the base (RFC 6902 patches, added objects, deletions), a Dockerfile per
 // service without `image:`, and GitOps objects (an Argo CD Application and a Flux Kustomization
 // per target) pointing at the layout. Pure: returns the files; the CLI writes them.
+import { posix } from 'node:path';
 import { DOCKERIGNORE } from './dockerfile.js';
 import { dockerfile } from './images.js';
 import { appLabels } from './labels.js';
@@ -18,6 +19,8 @@ export interface LayoutOptions {
   envs: Record<string, RenderResult>;
   /** Path of the spec's directory, relative to the output directory (Dockerfile build contexts). */
   specDirFromOut: string;
+  /** Path of the output directory relative to the spec's directory: when it is inside a build context, the .dockerignore excludes it. */
+  outDirFromSpec?: string;
   /** Git repository the layout is committed to (GitOps source). */
   repoUrl?: string;
   /** Path of the output directory inside that repository. */
@@ -136,7 +139,10 @@ export function kustomizeLayout(opts: LayoutOptions): Layout {
   for (const img of base.images) {
     if (!img.build) continue;
     files.set(`images/${img.service}/Dockerfile`, dockerfile(base.app, img, opts.specDirFromOut));
-    files.set(`images/${img.service}/Dockerfile.dockerignore`, DOCKERIGNORE);
+    const out = opts.outDirFromSpec;
+    const inside = out !== undefined ? posix.relative(img.build.context, out) : '..';
+    const ownOut = inside !== '' && !inside.startsWith('..') && !posix.isAbsolute(inside) ? `# the render output itself\n/${inside}\n` : '';
+    files.set(`images/${img.service}/Dockerfile.dockerignore`, DOCKERIGNORE + ownOut);
   }
 
   const repoUrl = opts.repoUrl ?? PLACEHOLDER_REPO;
