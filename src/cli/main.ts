@@ -16,6 +16,13 @@ const fileOpt = () => new Option('-f, --file <FILE>', 'spec file (default: ./ber
 /** For commands where -f means --follow (logs, events), the spec file is --file only. */
 const fileLongOpt = () => new Option('--file <FILE>', 'spec file (default: ./berth.yaml or ./berth.config.ts)');
 const envOpt = () => new Option('--env <ENV>', 'environment overlay from `environments:` in the spec');
+const collect = (value: string, prev: string[] = []) => [...prev, value];
+/** Kubernetes render options (see docs/kubernetes.md): --set, and shorthands for the common ones. */
+const k8sOpts = (cmd: Command) =>
+  cmd
+    .option('--set <KEY=VALUE>', 'render option, repeatable (namespace, registry, gatewayClass, storageClass, prometheusUrl, probeProfile, secrets, …); wins over the spec\'s kubernetes: block', collect)
+    .addOption(new Option('--probe-profile <P>', 'cluster: whole-second probes with the same failure budget (default); local: each value rounded up').choices(['cluster', 'local']))
+    .addOption(new Option('--secrets <MODE>', 'secrets as Secret objects (kubernetes, default) or ExternalSecret references (external-secrets)').choices(['kubernetes', 'external-secrets']));
 
 program
   .command('init')
@@ -177,31 +184,44 @@ program
   .option('--force', 'also move a damaged state database aside (.berth/state.db.damaged-…), so the next `berth up` starts afresh')
   .action(async (o) => (await import('./commands/down.js')).down(o));
 
-program
-  .command('render')
+k8sOpts(program
+  .command('render'))
   .description('compile the spec to Kubernetes manifests: a YAML stream on stdout, or a Kustomize/GitOps layout with --out')
   .option('--target <TARGET>', 'what to render for (only kubernetes)', 'kubernetes')
   .addOption(fileOpt())
   .addOption(envOpt())
   .addOption(new Option('--mesh <MESH>', 'traffic rules as Istio or Gateway API resources').choices(['istio', 'gateway-api']).default('istio'))
   .option('--out <DIR>', 'write base/, overlays/<env>/, images/ and gitops/ to DIR instead of printing')
-  .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway', 'istio')
+  .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway (default: istio; same as --set gatewayClass=NAME)')
   .option('--repo-url <URL>', 'with --out: the git repository the GitOps objects point at')
   .option('--json', 'machine-readable output (the objects, images and warnings)')
   .action(async (o) => (await import('./commands/render.js')).render(o));
 
 program
-  .command('deploy')
+  .command('build')
+  .description('build the image of each service without `image:` (the tag `berth render` names) with docker, podman or buildah')
+  .argument('[services...]', 'services to build (default: all)')
+  .addOption(fileOpt())
+  .option('--push', 'push each image after building it (needs a registry)')
+  .option('--registry <R>', 'registry prefix, e.g. registry.example.com/team (same as --set registry=R)')
+  .addOption(new Option('--builder <B>', 'use this builder instead of the first found').choices(['docker', 'podman', 'buildah']))
+  .option('--set <KEY=VALUE>', 'render option, repeatable', collect)
+  .option('--json', 'machine-readable output (builder, images)')
+  .action(async (services: string[], o) => (await import('./commands/build.js')).build(services, o));
+
+k8sOpts(program
+  .command('deploy'))
   .description('render for Kubernetes and apply to a cluster (server-side apply), prune what is gone, wait for rollouts')
   .option('--target <TARGET>', 'where to deploy (only kubernetes)', 'kubernetes')
   .addOption(fileOpt())
   .addOption(envOpt())
   .addOption(new Option('--mesh <MESH>', 'traffic rules as Istio or Gateway API resources').choices(['istio', 'gateway-api']).default('istio'))
-  .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway', 'istio')
+  .option('--gateway-class <NAME>', 'GatewayClass of the ingress Gateway (default: istio; same as --set gatewayClass=NAME)')
   .option('--context <C>', 'kubeconfig context (default: the current one)')
   .option('--namespace <N>', "namespace (default: the context's, else default)")
   .option('--create-namespace', 'create the namespace if it does not exist (server-side apply of a Namespace)')
-  .option('--dry-run', 'server-side dry run: the API server checks everything, nothing is changed')
+  .option('--dry-run [MODE]', 'server: server-side dry run, the API server checks everything and nothing is changed (the only mode; bare --dry-run means server)')
+  .option('--diff', 'show what would change on the cluster (a server-side apply dry run compared with the live objects); changes nothing')
   .option('--no-wait', 'do not wait for the rollouts')
   .option('--timeout <S>', 'seconds to wait for the rollouts', '300')
   .option('--json', 'machine-readable report (applied, pruned, rollouts, warnings)')

@@ -8,6 +8,8 @@ import { Scale } from './schema-scale.js';
 import { HeaderName, HeaderValue, Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
 import { Variants } from './variants.js';
 import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
+import { Secrets, ServiceSecrets } from './schema-secrets.js';
+import { KubernetesBlock } from './schema-kubernetes.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -209,6 +211,7 @@ export const Service = z
     policy: Policy.optional(),
     variants: z.lazy(() => Variants).optional(),
     logs: Logs.prefault({}),
+    secrets: ServiceSecrets,
   })
   .describe('A service: a program run as one or more identical instances.');
 
@@ -222,6 +225,8 @@ export const AppSchema = z
     nodes: Nodes.optional(),
     ingress: Ingress.optional(),
     mesh: MeshSettings.prefault({}),
+    secrets: Secrets.optional(),
+    kubernetes: KubernetesBlock.optional(),
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

@@ -12,6 +12,7 @@ import { trySplitCommand } from './command.js';
 import { PROBE_HANDLERS } from './schema.js';
 import { checkMesh } from './semantic-mesh.js';
 import { ADDRESSES_PER_NODE } from './bounded.js';
+import { checkSecrets } from './secrets.js';
 
 export interface SemanticResult {
   errors: Problem[];
@@ -241,6 +242,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   };
   for (const n of names) if (!state.has(n)) visit(n);
 
+  checkSecrets(data, dir, errors, warnings);
   return { errors, warnings };
 }
 

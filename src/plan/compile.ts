@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envVarName, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import { envVarName, readSecret, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
 import type { ProbeConfig, ProbeHandler, ProcessTemplate } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
@@ -70,6 +70,19 @@ function serviceEnv(app: AppSpec, name: string, svc: ServiceSpec, dir: string): 
   const env: Record<string, string> = {};
   if (svc.envFile) Object.assign(env, parseDotenv(readFileSync(resolveDir(dir, svc.envFile), 'utf8')));
   Object.assign(env, svc.env);
+  // Secrets reach the instance as on the cluster: `env` uses as variables; a `file` use of a file-backed secret as its path.
+  for (const u of svc.secrets ?? []) {
+    const src = app.secrets?.[u.name];
+    if (!src) continue; // reported by the spec check (an undeclared secret)
+    if (u.env !== undefined) {
+      try {
+        env[u.env] = readSecret(u.name, src, dir);
+      } catch {
+        // An unset variable was a warning when the spec loaded (the secret files were checked to exist): the instance goes without it.
+      }
+    }
+    else if (src.file !== undefined) env[`BERTH_SECRET_FILE_${envVarName(u.name)}`] = resolveDir(dir, src.file);
+  }
   env.BERTH_APP = app.app;
   env.BERTH_SERVICE = name;
   for (const used of svc.uses) {

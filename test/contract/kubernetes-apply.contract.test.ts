@@ -134,9 +134,11 @@ before(async () => {
 
 after(() => new Promise<void>((r) => standIn.server.close(() => r())));
 
-function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function berth(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BERTH, ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, BERTH_ROLLOUT_POLL_MS: '20', NO_COLOR: '1' } });
+    const merged: Record<string, string | undefined> = { ...process.env, KUBECONFIG: kubeconfig, BERTH_ROLLOUT_POLL_MS: '20', NO_COLOR: '1', ...env };
+    for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
+    const child = spawn(process.execPath, [BERTH, ...args], { env: merged as NodeJS.ProcessEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -251,4 +253,73 @@ test('deploy --create-namespace applies the Namespace first, cluster-scoped, wit
   assert.deepEqual(first.body, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop-new', labels: { 'app.kubernetes.io/managed-by': 'berth' } } });
   assert.equal(second.path, '/api/v1/namespaces/shop-new/services/inventory');
   assert.equal(standIn.reads.size, 0, '--no-wait: no rollout reads');
+});
+
+/** Lines of stderr that are not render warnings. */
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('warning:'));
+
+test('deploy without a kubeconfig: one line saying what was looked at, exit 1, no TLS talk', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'berth-nohome-'));
+  const r = await berth(['deploy', '-f', join(app, 'berth.yaml')], { KUBECONFIG: undefined, HOME: home });
+  assert.equal(r.code, 1, r.stderr);
+  const lines = errorLines(r.stderr);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^error: no kubeconfig: KUBECONFIG is not set and ~\/\.kube\/config does not exist/);
+  assert.doesNotMatch(r.stderr, /skipTLSVerify|TLS/i);
+});
+
+test('deploy to an unreachable cluster: one line naming the kubeconfig, context, server and cause, exit 1', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const dir = mkdtempSync(join(tmpdir(), 'berth-kube-down-'));
+  const cfg = join(dir, 'config');
+  writeFileSync(cfg, ['apiVersion: v1', 'kind: Config', `clusters: [{ name: gone, cluster: { server: "https://127.0.0.1:${port}" } }]`, `users: [{ name: u, user: { token: t } }]`, 'contexts: [{ name: gone-ctx, context: { cluster: gone, user: u } }]', 'current-context: gone-ctx', ''].join('\n'));
+  const r = await berth(['deploy', '-f', join(app, 'berth.yaml')], { KUBECONFIG: cfg });
+  assert.equal(r.code, 1, r.stderr);
+  const lines = errorLines(r.stderr);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.ok(lines[0].includes(`cannot reach the cluster of context \`gone-ctx\` (server https://127.0.0.1:${port}) from kubeconfig ${cfg}`), lines[0]);
+  assert.match(lines[0], /ECONNREFUSED/);
+});
+
+test('deploy --dry-run=server against the mock API server: dryRun=All everywhere; another mode is a usage error', async () => {
+  standIn.reset();
+  const r = await berth(['deploy', '-f', join(app, 'berth.yaml'), '--context', 'stand-in', '--dry-run=server', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(applies().length, 7);
+  for (const l of applies()) assert.equal(l.query.get('dryRun'), 'All');
+  assert.equal(standIn.objects.size, 0, 'nothing persisted');
+  const bad = await berth(['deploy', '-f', join(app, 'berth.yaml'), '--context', 'stand-in', '--dry-run=client']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--dry-run=client is not supported/);
+});
+
+test('deploy --diff against the mock API server: server-side dry run, live objects compared, nothing changed', async () => {
+  standIn.reset();
+  const labels = { 'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/managed-by': 'berth' };
+  standIn.objects.set('/apis/apps/v1/namespaces/from-context/deployments/legacy', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'legacy', labels } });
+  const first = await berth(['deploy', '-f', join(app, 'berth.yaml'), '--context', 'stand-in', '--json', '--no-wait']);
+  assert.equal(first.code, 0, first.stderr);
+  const live = standIn.objects.get('/apis/apps/v1/namespaces/from-context/deployments/web')!;
+  live.spec.replicas = 1;
+  live.metadata.managedFields = [{ manager: 'berth' }];
+  live.metadata.resourceVersion = '42';
+  standIn.objects.delete('/api/v1/namespaces/from-context/services/orders');
+  standIn.objects.set('/apis/apps/v1/namespaces/from-context/deployments/legacy', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'legacy', labels } });
+  // The stand-in writes a rollout status on reads: compare everything else.
+  const snapshot = () => JSON.stringify([...standIn.objects.entries()].map(([k, v]) => [k, { ...v, status: undefined }]));
+  const before = snapshot();
+  standIn.log = [];
+  const r = await berth(['deploy', '-f', join(app, 'berth.yaml'), '--context', 'stand-in', '--diff']);
+  assert.equal(r.code, 0, r.stderr);
+  for (const l of applies()) assert.equal(l.query.get('dryRun'), 'All', l.path);
+  assert.equal(standIn.log.filter((l) => l.method === 'DELETE').length, 0);
+  assert.match(r.stdout, /~~~ Deployment\/web \(changed\)\n[\s\S]*?- +replicas: 1\n\+ +replicas: 2/);
+  assert.match(r.stdout, /\+\+\+ Service\/orders \(new\)/);
+  assert.match(r.stdout, /--- Deployment\/legacy \(would be pruned\)/);
+  assert.doesNotMatch(r.stdout, /Deployment\/inventory|managedFields|resourceVersion/, 'unchanged objects and server-owned fields are not shown');
+  assert.match(r.stdout, /3 objects would change .*nothing was applied/);
+  assert.equal(snapshot(), before, 'nothing on the cluster changed');
 });

@@ -6,6 +6,8 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { formatSpecErrors, loadSpec, type AppSpec } from '../../contract/index.js';
 import {
   kustomizeLayout,
+  OptionError,
+  RENDER_MARKER,
   renderKubernetes,
   SchemaValidationError,
   toYamlStream,
@@ -26,12 +28,25 @@ export interface RenderFlags {
   out?: string;
   repoUrl?: string;
   gatewayClass?: string;
+  set?: string[];
+  probeProfile?: string;
+  secrets?: string;
   json?: boolean;
+}
+
+/** The render options the flags give, as `key=value` pairs (the shorthands first, so --set wins). */
+export function setPairs(o: { gatewayClass?: string; probeProfile?: string; secrets?: string; set?: string[] }): string[] {
+  return [
+    ...(o.gatewayClass !== undefined ? [`gatewayClass=${o.gatewayClass}`] : []),
+    ...(o.probeProfile !== undefined ? [`probeProfile=${o.probeProfile}`] : []),
+    ...(o.secrets !== undefined ? [`secrets=${o.secrets}`] : []),
+    ...(o.set ?? []),
+  ];
 }
 
 const MESHES: readonly MeshKind[] = ['istio', 'gateway-api'];
 /** Marks a directory as written by `berth render --out`, so a re-render may replace its contents. */
-const MARKER = '.berth-render';
+const MARKER = RENDER_MARKER;
 const OWNED_DIRS = ['base', 'overlays', 'images', 'gitops'];
 
 export function checkTargetFlags(o: { target?: string; mesh?: string }): MeshKind {
@@ -49,11 +64,12 @@ export async function loadForTarget(file: string, env: string | undefined): Prom
   return { spec: res.spec, dir: res.dir, file: res.file };
 }
 
-export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind, gatewayClass?: string): Promise<RenderResult> {
+export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind, set: readonly string[] = []): Promise<RenderResult> {
   try {
-    return await renderKubernetes({ spec, dir, env, mesh, gatewayClass });
+    return await renderKubernetes({ spec, dir, env, mesh, set });
   } catch (err) {
     if (err instanceof SchemaValidationError) throw errors.failed(err.message);
+    if (err instanceof OptionError) throw errors.usage(err.message, 'see the render options in docs/kubernetes.md');
     throw err;
   }
 }
@@ -86,16 +102,16 @@ function prepareOutDir(out: string): void {
 async function renderOut(o: RenderFlags, specFile: string, mesh: MeshKind): Promise<void> {
   if (o.env !== undefined) throw errors.usage('--env cannot be combined with --out', 'with --out every environment of the spec gets its own overlay under overlays/<env>/');
   const base = await loadForTarget(specFile, undefined);
-  const baseRender = await renderValidated(base.spec, base.dir, undefined, mesh, o.gatewayClass);
+  const baseRender = await renderValidated(base.spec, base.dir, undefined, mesh, setPairs(o));
   const envs: Record<string, RenderResult> = {};
   for (const env of Object.keys(base.spec.environments).sort()) {
     const loaded = await loadForTarget(specFile, env);
-    envs[env] = await renderValidated(loaded.spec, loaded.dir, env, mesh, o.gatewayClass);
+    envs[env] = await renderValidated(loaded.spec, loaded.dir, env, mesh, setPairs(o));
   }
   const out = resolve(o.out!);
   const root = gitRoot(dirname(out));
   const repoPath = root !== undefined ? posixRel(root, out) : basename(out);
-  const layout = kustomizeLayout({ base: baseRender, envs, specDirFromOut: posixRel(out, base.dir), repoUrl: o.repoUrl, repoPath });
+  const layout = kustomizeLayout({ base: baseRender, envs, specDirFromOut: posixRel(out, base.dir), outDirFromSpec: posixRel(base.dir, out), repoUrl: o.repoUrl, repoPath });
   const problems = await validateObjects(layout.gitops);
   if (problems.length) throw errors.failed(new SchemaValidationError(problems).message);
   prepareOutDir(out);
@@ -119,7 +135,7 @@ export async function render(o: RenderFlags): Promise<void> {
   const ctx = resolveContext(o.file, true);
   if (o.out !== undefined) return renderOut(o, ctx.specFile!, mesh);
   const loaded = await loadForTarget(ctx.specFile!, o.env);
-  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh, o.gatewayClass);
+  const result = await renderValidated(loaded.spec, loaded.dir, o.env, mesh, setPairs(o));
   if (o.json) {
     process.stdout.write(JSON.stringify({ app: result.app, env: result.env ?? null, mesh, objects: result.objects, images: result.images.map((i) => ({ service: i.service, image: i.image, build: i.build ? i.build.context : null })), warnings: result.warnings }) + '\n');
     return;

@@ -2,7 +2,11 @@
 // objects through @kubernetes/client-node, in dependency order; prune what Berth applied before for
 // this app and no longer renders (found by label); then wait for every Deployment's rollout,
 // reporting progress. With dryRun the API server checks everything and persists nothing.
-import { KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { KubeConfig, KubernetesObjectApi, PatchStrategy, VersionApi, type KubernetesObject } from '@kubernetes/client-node';
+import { diffLive, type ObjectDiff } from './live-diff.js';
 import { ApplyError } from './apply-error.js';
 import { FIELD_MANAGER, pruneSelector } from './labels.js';
 import { KIND_ORDER } from './render.js';
@@ -10,6 +14,8 @@ import type { K8sObject } from './types.js';
 
 /** apiVersion of every kind Berth renders into a namespace (what prune looks for). */
 const PRUNABLE: readonly [string, string][] = [
+  ['v1', 'Secret'],
+  ['external-secrets.io/v1', 'ExternalSecret'],
   ['v1', 'ConfigMap'],
   ['v1', 'Service'],
   ['apps/v1', 'Deployment'],
@@ -41,6 +47,8 @@ export interface ApplyOptions {
   createNamespace?: boolean;
   /** Server-side dry run: nothing is persisted, nothing is pruned or waited for. */
   dryRun?: boolean;
+  /** Show what would change: a server-side apply dry run of every object compared with the live one (implies dryRun). */
+  diff?: boolean;
   /** Deployment names in the order to wait for their rollouts (dependencies first); others follow. */
   rolloutOrder?: readonly string[];
   /** Wait for rollouts (default true unless dryRun). */
@@ -59,16 +67,32 @@ export interface ApplyReport {
   applied: ObjectRef[];
   pruned: ObjectRef[];
   rollouts: { name: string; replicas: number; ready: number }[];
+  /** With `diff`: each object that would change (created, changed or pruned). */
+  diffs?: ObjectDiff[];
+}
+
+/** Where the kubeconfig comes from, as `kubectl` would look: $KUBECONFIG, ~/.kube/config, the pod's service account. */
+function kubeconfigSource(): string | undefined {
+  if (process.env.KUBECONFIG) return process.env.KUBECONFIG.split(delimiter).filter(Boolean).join(delimiter);
+  const home = join(process.env.HOME ?? homedir(), '.kube', 'config');
+  if (existsSync(home)) return home;
+  if (existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) return 'in-cluster service account';
+  return undefined;
 }
 
 
-function loadConfig(opts: ApplyOptions): KubeConfig {
+function loadConfig(opts: ApplyOptions): { kc: KubeConfig; source: string } {
   const kc = opts.kubeConfig ?? new KubeConfig();
+  let source = 'the given kubeconfig';
   if (!opts.kubeConfig) {
+    const found = kubeconfigSource();
+    // Without this check the client falls back to http://localhost:8080 and fails with a TLS message.
+    if (found === undefined) throw new ApplyError('no kubeconfig: KUBECONFIG is not set and ~/.kube/config does not exist (and this is not a pod); set KUBECONFIG or create ~/.kube/config');
+    source = found;
     try {
       kc.loadFromDefault();
     } catch (err) {
-      throw new ApplyError(`cannot load a kubeconfig: ${(err as Error).message}`, 'set KUBECONFIG or create ~/.kube/config');
+      throw new ApplyError(`cannot load the kubeconfig ${source}: ${(err as Error).message}`);
     }
   }
   if (opts.context !== undefined) {
@@ -77,8 +101,29 @@ function loadConfig(opts: ApplyOptions): KubeConfig {
     }
     kc.setCurrentContext(opts.context);
   }
-  if (!kc.getCurrentCluster()) throw new ApplyError('the kubeconfig has no current cluster', 'pass --context, or set current-context in the kubeconfig');
-  return kc;
+  if (!kc.getCurrentCluster()) throw new ApplyError(`the kubeconfig ${source} has no current cluster`, 'pass --context, or set current-context in the kubeconfig');
+  return { kc, source };
+}
+
+/** The first network-level cause of an error (a refused connection, an unknown host, a TLS failure). */
+function networkCause(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; message?: string; cause?: unknown; errno?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'number') return undefined; // an HTTP answer: the server is reachable
+    if (typeof e.code === 'string') return `${e.code}${e.message && !e.message.includes(e.code) ? ` (${e.message})` : ''}`;
+  }
+  return (err as Error | undefined)?.message ?? String(err);
+}
+
+/** Fails in one line naming the kubeconfig, context and server when the API server cannot be reached. */
+async function checkReachable(kc: KubeConfig, source: string): Promise<void> {
+  try {
+    await kc.makeApiClient(VersionApi).getCode();
+  } catch (err) {
+    let cause = networkCause(err);
+    if (cause === undefined) return;
+    if (/HTTP protocol is not allowed/.test(cause)) cause = 'the server address is plain http://, which the client only uses when the cluster entry sets insecure-skip-tls-verify: true';
+    throw new ApplyError(`cannot reach the cluster of context \`${kc.getCurrentContext()}\` (server ${kc.getCurrentCluster()?.server ?? '?'}) from kubeconfig ${source}: ${cause.replace(/\s+/g, ' ')}`);
+  }
 }
 
 const refOf = (o: KubernetesObject, namespace: string): ObjectRef => ({
@@ -110,12 +155,15 @@ function isUnserved(err: unknown): boolean {
 }
 
 export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
-  const kc = loadConfig(opts);
+  const { kc, source } = loadConfig(opts);
+  await checkReachable(kc, source);
+  if (opts.diff) opts = { ...opts, dryRun: true };
   const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   const client = KubernetesObjectApi.makeApiClient(kc);
   const progress = opts.progress ?? (() => {});
   const dryRun = opts.dryRun ? 'All' : undefined;
   const report: ApplyReport = { context: kc.getCurrentContext(), namespace, dryRun: !!opts.dryRun, applied: [], pruned: [], rollouts: [] };
+  const diffs: ObjectDiff[] = [];
 
   const ordered = [...opts.objects].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
   if (opts.createNamespace) {
@@ -129,10 +177,21 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
   }
   for (const obj of ordered) {
     const body = { ...obj, metadata: { ...obj.metadata, namespace } } as unknown as KubernetesObject;
+    let after: KubernetesObject;
     try {
-      await client.patch(body, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      after = await client.patch(body, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
       throw new ApplyError(`applying ${obj.kind}/${obj.metadata.name} failed: ${describe(err)}`);
+    }
+    if (opts.diff) {
+      let live: KubernetesObject | undefined;
+      try {
+        live = await client.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace } });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404) throw new ApplyError(`reading ${obj.kind}/${obj.metadata.name} for --diff failed: ${describe(err)}`);
+      }
+      const d = diffLive(`${obj.kind}/${obj.metadata.name}`, live, after);
+      if (d) diffs.push(d);
     }
     report.applied.push(refOf(body, namespace));
     progress(`${opts.dryRun ? 'would apply' : 'applied'} ${obj.kind}/${obj.metadata.name}`);
@@ -159,10 +218,12 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
         }
       }
       report.pruned.push(ref);
+      if (opts.diff) diffs.push({ object: `${kind}/${name}`, change: 'pruned', lines: [] });
       progress(`${opts.dryRun ? 'would prune' : 'pruned'} ${kind}/${name} (no longer rendered)`);
     }
   }
 
+  if (opts.diff) report.diffs = diffs;
   if (opts.dryRun || opts.wait === false) return report;
   const deadline = performance.now() + (opts.timeoutMs ?? 300_000);
   const rank = (name: string) => {

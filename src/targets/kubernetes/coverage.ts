@@ -5,8 +5,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { AppSchema, ServiceSchema, type AppSpec } from '../../contract/index.js';
 import type { RenderWarning } from './types.js';
 
-/** App-level fields the target reads itself. */
-export const HANDLED_APP_KEYS: ReadonlySet<string> = new Set(['app', 'services', 'environments']);
+/** App-level fields the target reads itself (`kubernetes:` holds render options, `secrets:` renders with the workloads). */
+export const HANDLED_APP_KEYS: ReadonlySet<string> = new Set(['app', 'services', 'environments', 'kubernetes', 'secrets']);
 
 function defaultsOf(parse: () => unknown): Record<string, unknown> {
   try {

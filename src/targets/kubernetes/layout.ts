@@ -2,6 +2,8 @@
 // only what differs from the base (RFC 6902 patches, added objects, deletions), a Dockerfile per
 // service without `image:`, and GitOps objects (an Argo CD Application and a Flux Kustomization
 // per target) pointing at the layout. Pure: returns the files; the CLI writes them.
+import { posix } from 'node:path';
+import { DOCKERIGNORE } from './dockerfile.js';
 import { dockerfile } from './images.js';
 import { appLabels } from './labels.js';
 import { diffJson } from './json-patch.js';
@@ -17,6 +19,8 @@ export interface LayoutOptions {
   envs: Record<string, RenderResult>;
   /** Path of the spec's directory, relative to the output directory (Dockerfile build contexts). */
   specDirFromOut: string;
+  /** Path of the output directory relative to the spec's directory: when it is inside a build context, the .dockerignore excludes it. */
+  outDirFromSpec?: string;
   /** Git repository the layout is committed to (GitOps source). */
   repoUrl?: string;
   /** Path of the output directory inside that repository. */
@@ -132,7 +136,14 @@ export function kustomizeLayout(opts: LayoutOptions): Layout {
   files.set('base/kustomization.yaml', toYaml({ ...KUSTOMIZATION, resources: base.objects.map(objectFileName) }));
   for (const env of Object.keys(opts.envs).sort()) overlay(base, opts.envs[env], `overlays/${env}`, files);
 
-  for (const img of base.images) if (img.build) files.set(`images/${img.service}/Dockerfile`, dockerfile(base.app, img, opts.specDirFromOut));
+  for (const img of base.images) {
+    if (!img.build) continue;
+    files.set(`images/${img.service}/Dockerfile`, dockerfile(base.app, img, opts.specDirFromOut));
+    const out = opts.outDirFromSpec;
+    const inside = out !== undefined ? posix.relative(img.build.context, out) : '..';
+    const ownOut = inside !== '' && !inside.startsWith('..') && !posix.isAbsolute(inside) ? `# the render output itself\n/${inside}\n` : '';
+    files.set(`images/${img.service}/Dockerfile.dockerignore`, DOCKERIGNORE + ownOut);
+  }
 
   const repoUrl = opts.repoUrl ?? PLACEHOLDER_REPO;
   if (opts.repoUrl === undefined) warnings.push({ path: 'gitops', message: `no --repo-url: the Argo CD Applications and the Flux GitRepository point at ${PLACEHOLDER_REPO}; replace it with the repository this layout is committed to` });

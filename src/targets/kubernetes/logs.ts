@@ -1,13 +1,16 @@
-// Logs: a service's `logs:` as a Fluent Bit native sidecar plus its ConfigMap — the same sources
-// (the pod's container logs in CRI format, as the local agent tails its capture files, and the
-// `files` globs through shared emptyDir volumes), the same parsers (multiline, json, logfmt, regex),
-// the same enrichment (app, service, revision, instance, node), routes and sinks (http/json, Loki,
-// Elasticsearch, OTLP, syslog, stdout). What Fluent Bit cannot do the way the local agent does is
-// a warning. A service that leaves `logs` at its default gets no shipper: the cluster's own log
-// collection (and `kubectl logs`) covers stdout/stderr there.
+// Logs: a service's `logs:` as Fluent Bit configuration with the same sources, parsers, enrichment
+// (app, service, revision, instance, node), routes and sinks (http/json, Loki, Elasticsearch, OTLP,
+// syslog, stdout) as the local agent. Under the restricted pod profile a pod may not mount the
+// node's /var/log/pods, so the work splits: `logs.files` are tailed by a Fluent Bit native sidecar
+// through shared emptyDir volumes (never dropped: without a cluster sink they go to the sidecar's
+// stdout), and stdout/stderr are shipped by the node's collector, whose Fluent Bit config for this
+// service is rendered in the same ConfigMap (key node-collector.conf). What Fluent Bit cannot do the
+// way the local agent does is a warning. A service that leaves `logs` at its default gets nothing:
+// the cluster's own log collection (and `kubectl logs`) covers stdout/stderr there.
 import { posix } from 'node:path';
 import { explicitServiceFields } from './coverage.js';
 import { fluentBitConfig, type Section } from './fluent-bit.js';
+import { containerSecurityContext, tmpMount } from './security.js';
 import type { JsonObject, K8sObject, PodContribution, ServiceContext, ServiceRenderer } from './types.js';
 
 export const FLUENT_BIT_IMAGE = 'cr.fluentbit.io/fluent/fluent-bit:3.2.10';
@@ -63,7 +66,10 @@ function readLogs(ctx: Ctx): LogsFields | undefined {
 }
 
 interface Plan {
+  /** The sidecar's config (file sources); empty when the service declares no files. */
   config: string;
+  /** The node collector's config for this service's stdout/stderr; empty when no sink takes them. */
+  nodeConfig: string;
   parsers: string;
   fileDirs: string[];
 }
@@ -138,19 +144,21 @@ function plan(ctx: Ctx, logs: LogsFields): Plan {
   for (const key of Object.keys(logs).sort()) {
     if (!LOGS_FIELDS.has(key)) ctx.warn(`${base}.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
   }
+  const fileInputs: Section[] = [];
   const sections: Section[] = [];
   const parserSections: Section[] = [];
   const disk = logs.buffer.type === 'disk';
-  sections.push({
+  const service: Section = {
     name: 'SERVICE',
     entries: [['Flush', 1], ['Log_Level', 'warn'], ['Parsers_File', `${CONF_DIR}/parsers.conf`], ...(disk ? [['storage.path', `${STATE_DIR}/buffer`] as [string, string]] : []), ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', 2020]],
-  });
+  };
   const buffering: [string, string | number][] = disk ? [['storage.type', 'filesystem']] : [['Mem_Buf_Limit', `${Math.max(1, Math.floor(logs.agent.memoryMiB / 2))}MB`]];
-  const podDir = '/var/log/pods/${POD_NAMESPACE}_${POD_NAME}_${POD_UID}';
-  sections.push({
+  // On the node: this Deployment's pods' containers (pod directories are <namespace>_<pod>_<uid>), but not the log sidecar.
+  const podDirs = `/var/log/pods/*_${ctx.deployment}-*_*`;
+  const podInput: Section = {
     name: 'INPUT',
-    entries: [['Name', 'tail'], ['Tag', 'c.pod'], ['Path', `${podDir}/*/*.log`], ['Exclude_Path', `${podDir}/${SIDECAR}/*.log`], ['Path_Key', 'file'], ['multiline.parser', 'cri'], ['DB', `${STATE_DIR}/pod.db`], ['Buffer_Max_Size', logs.maxLineBytes], ['Skip_Long_Lines', 'Off'], ...buffering],
-  });
+    entries: [['Name', 'tail'], ['Tag', 'c.pod'], ['Path', `${podDirs}/*/*.log`], ['Exclude_Path', `${podDirs}/${SIDECAR}/*.log`], ['Path_Key', 'file'], ['multiline.parser', 'cri'], ['DB', `${STATE_DIR}/${ctx.deployment}-pods.db`], ['Buffer_Max_Size', logs.maxLineBytes], ['Skip_Long_Lines', 'Off'], ...buffering],
+  };
   const fileDirs: string[] = [];
   logs.files.forEach((glob, i) => {
     const dir = posix.dirname(glob);
@@ -160,10 +168,10 @@ function plan(ctx: Ctx, logs: LogsFields): Plan {
     }
     let n = fileDirs.indexOf(dir);
     if (n === -1) n = fileDirs.push(dir) - 1;
-    sections.push({ name: 'INPUT', entries: [['Name', 'tail'], ['Tag', `f.${i}`], ['Path', `${FILES_DIR}/${n}/${posix.basename(glob)}`], ['Exclude_Path', `${FILES_DIR}/${n}/${COMPRESSED_GLOBS.split(',').join(`,${FILES_DIR}/${n}/`)}`], ['Path_Key', 'file'], ['DB', `${STATE_DIR}/files-${i}.db`], ['Buffer_Max_Size', logs.maxLineBytes], ['Skip_Long_Lines', 'Off'], ...buffering] });
+    fileInputs.push({ name: 'INPUT', entries: [['Name', 'tail'], ['Tag', `f.${i}`], ['Path', `${FILES_DIR}/${n}/${posix.basename(glob)}`], ['Exclude_Path', `${FILES_DIR}/${n}/${COMPRESSED_GLOBS.split(',').join(`,${FILES_DIR}/${n}/`)}`], ['Path_Key', 'file'], ['DB', `${STATE_DIR}/files-${i}.db`], ['Buffer_Max_Size', logs.maxLineBytes], ['Skip_Long_Lines', 'Off'], ...buffering] });
   });
-  if (logs.files.length && logs.decompress) ctx.warn(`${base}.decompress`, 'Fluent Bit\'s tail input does not decompress: compressed rotated files are skipped on the cluster');
-  if (logs.files.length) sections.push({ name: 'FILTER', entries: [['Name', 'modify'], ['Match', 'f.*'], ['Add', 'stream file']] });
+  if (fileInputs.length && logs.decompress) ctx.warn(`${base}.decompress`, 'Fluent Bit\'s tail input does not decompress: compressed rotated files are skipped on the cluster');
+  if (fileInputs.length) sections.push({ name: 'FILTER', entries: [['Name', 'modify'], ['Match', 'f.*'], ['Add', 'stream file']] });
   if (logs.multiline) {
     const p = multilineParser(ctx, logs.multiline);
     if (p) {
@@ -211,8 +219,23 @@ function plan(ctx: Ctx, logs: LogsFields): Plan {
     sections.push({ name: 'FILTER', entries: [['Name', 'grep'], ['Match', `${tag}.*`], ...grep] });
     sections.push({ name: 'OUTPUT', entries: [...out.slice(0, 1), ['Match', `${tag}.*`], ...out.slice(1), retry, ...limit] });
   });
-  if (!sections.some((s) => s.name === 'OUTPUT')) return { config: '', parsers: '', fileDirs: [] };
-  return { config: fluentBitConfig(sections), parsers: parserSections.length ? fluentBitConfig(parserSections) : '# no parsers\n', fileDirs };
+  const hasOutput = sections.some((s) => s.name === 'OUTPUT');
+  if (fileInputs.length && !hasOutput) {
+    // File logs are never dropped: with no sink rendered for the cluster they go to the sidecar's stdout,
+    // where `kubectl logs -c logs` and the node's collector see them.
+    sections.push({ name: 'OUTPUT', entries: [['Name', 'stdout'], ['Match', 'f.*'], ['Format', 'json_lines'], ['Retry_Limit', 'no_limits']] });
+    ctx.warn(`${base}.files`, 'no sink is rendered for the cluster: the log sidecar writes the file logs to its stdout (`kubectl logs <pod> -c logs`), where the node\'s log collector picks them up');
+  }
+  const parsers = parserSections.length ? fluentBitConfig(parserSections) : '# no parsers\n';
+  const config = fileInputs.length ? fluentBitConfig([service, ...fileInputs, ...sections]) : '';
+  // The node collector runs for many pods: the instance and node come from the file path, not the pod's environment.
+  const nodeSections = sections.map((sec) => ({ ...sec, entries: sec.entries.filter(([k, v]) => !(k === 'Add' && /^(instance|node) \$\{/.test(String(v)))) }));
+  const nodeConfig = hasOutput ? fluentBitConfig([service, podInput, ...nodeSections]) : '';
+  if (nodeConfig) {
+    ctx.warn(`${base}.sinks`, `stdout/stderr reach the sinks through the node's log collector (a pod under the restricted profile cannot read /var/log/pods): load node-collector.conf from ConfigMap ${logsConfigMapName(ctx.deployment)} into the cluster's Fluent Bit DaemonSet`);
+  }
+  if (!config && !nodeConfig) return { config: '', nodeConfig: '', parsers: '', fileDirs: [] };
+  return { config, nodeConfig, parsers, fileDirs };
 }
 
 const cache = new WeakMap<object, Plan | undefined>();
@@ -220,7 +243,7 @@ function planFor(ctx: Ctx): Plan | undefined {
   if (cache.has(ctx.spec)) return cache.get(ctx.spec);
   const logs = readLogs(ctx);
   const p = logs ? plan(ctx, logs) : undefined;
-  const result = p && p.config ? p : undefined;
+  const result = p && (p.config || p.nodeConfig) ? p : undefined;
   cache.set(ctx.spec, result);
   return result;
 }
@@ -231,7 +254,7 @@ export function logsConfigMapName(service: string): string {
 
 function pod(ctx: Ctx): PodContribution | undefined {
   const p = planFor(ctx);
-  if (!p) return undefined;
+  if (!p || !p.config) return undefined;
   const logs = (ctx.spec as unknown as { logs: LogsFields }).logs;
   const fieldEnv = (name: string, path: string): JsonObject => ({ name, valueFrom: { fieldRef: { fieldPath: path } } });
   const sidecar: JsonObject = {
@@ -239,12 +262,13 @@ function pod(ctx: Ctx): PodContribution | undefined {
     image: FLUENT_BIT_IMAGE,
     command: ['/fluent-bit/bin/fluent-bit', '-c', `${CONF_DIR}/fluent-bit.conf`],
     env: [fieldEnv('NODE_NAME', 'spec.nodeName'), fieldEnv('POD_NAME', 'metadata.name'), fieldEnv('POD_NAMESPACE', 'metadata.namespace'), fieldEnv('POD_UID', 'metadata.uid')],
-    resources: { limits: { memory: `${logs.agent.memoryMiB}Mi` }, requests: { memory: `${logs.agent.memoryMiB}Mi` } },
+    securityContext: containerSecurityContext(),
+    resources: { limits: { memory: `${logs.agent.memoryMiB}Mi` }, requests: { cpu: '10m', memory: `${logs.agent.memoryMiB}Mi` } },
     restartPolicy: 'Always',
     volumeMounts: [
       { name: 'logs-config', mountPath: CONF_DIR, readOnly: true },
       { name: 'logs-state', mountPath: STATE_DIR },
-      { name: 'var-log-pods', mountPath: '/var/log/pods', readOnly: true },
+      tmpMount(),
       ...p.fileDirs.map((_, n) => ({ name: `logs-files-${n}`, mountPath: `${FILES_DIR}/${n}`, readOnly: true })),
     ],
   };
@@ -253,7 +277,6 @@ function pod(ctx: Ctx): PodContribution | undefined {
     volumes: [
       { name: 'logs-config', configMap: { name: logsConfigMapName(ctx.deployment) } },
       { name: 'logs-state', emptyDir: {} },
-      { name: 'var-log-pods', hostPath: { path: '/var/log/pods', type: 'Directory' } },
       ...p.fileDirs.map((_, n) => ({ name: `logs-files-${n}`, emptyDir: {} })),
     ],
     appVolumeMounts: p.fileDirs.map((dir, n) => ({ name: `logs-files-${n}`, mountPath: posix.join('/app', dir) })),
@@ -263,7 +286,7 @@ function pod(ctx: Ctx): PodContribution | undefined {
 function render(ctx: ServiceContext): K8sObject[] {
   const p = planFor(ctx);
   if (!p) return [];
-  return [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: logsConfigMapName(ctx.deployment), labels: ctx.labels }, data: { 'fluent-bit.conf': p.config, 'parsers.conf': p.parsers } }];
+  return [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: logsConfigMapName(ctx.deployment), labels: ctx.labels }, data: { ...(p.config ? { 'fluent-bit.conf': p.config } : {}), ...(p.nodeConfig ? { 'node-collector.conf': p.nodeConfig } : {}), 'parsers.conf': p.parsers } }];
 }
 
 export const logsRenderer: ServiceRenderer = { family: 'logs', scope: 'deployment', handles: ['logs'], pod, render };

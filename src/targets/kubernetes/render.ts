@@ -18,17 +18,21 @@ import { logsRenderer } from './logs.js';
 import { meshSettingsRenderer } from './mesh-settings.js';
 import { scalingRenderer } from './scaling.js';
 import { trafficRenderer } from './traffic.js';
+import { appSecretsRenderer, serviceSecretsRenderer } from './secrets.js';
+import { resolveOptions, type KubernetesOptions } from './options.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
-export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
+export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
-export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer];
+export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer];
 
 /** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
 export const KIND_ORDER: readonly string[] = [
   'Namespace',
+  'Secret',
+  'ExternalSecret',
   'ConfigMap',
   'Service',
   'Deployment',
@@ -53,14 +57,18 @@ export interface RenderOptions {
   /** The environment overlay already applied to `spec`, if any (for messages and GitOps names). */
   env?: string;
   mesh?: MeshKind;
-  /** GatewayClass of the ingress Gateway (default: istio). */
+  /** GatewayClass of the ingress Gateway (default: istio); shorthand for `set: ['gatewayClass=…']`. */
   gatewayClass?: string;
+  /** `--set key=value` render options; they win over the spec's `kubernetes:` block (throws OptionError). */
+  set?: readonly string[];
 }
 
 export interface RenderResult {
   app: string;
   env?: string;
   mesh: MeshKind;
+  /** The render options in effect. */
+  options: KubernetesOptions;
   /** Services in start order (dependencies first): the order `berth deploy` waits for rollouts. */
   services: string[];
   /** In apply order. */
@@ -88,6 +96,7 @@ function readEnvFile(dir: string, file: string | undefined): Record<string, stri
 /** The context of one Deployment: the service itself (variant `default`) or one of its variants. */
 function unitContext(
   opts: RenderOptions,
+  options: KubernetesOptions,
   mesh: MeshKind,
   warn: (path: string, message: string) => void,
   name: string,
@@ -103,13 +112,15 @@ function unitContext(
   const revision = shortHash({ service: template, envFile: envFileVars ?? null });
   let image: ServiceImage;
   if (!base) {
-    image = serviceImage(spec.app, name, svc, revision, dir);
-    if (image.build) warn(`${path}.image`, `not set: the Deployment runs ${image.image}; build and push it (with --out, images/${name}/Dockerfile builds it from ${image.build.context})`);
+    image = serviceImage(spec.app, name, svc, dir, options.registry);
+    if (image.build) warn(`${path}.image`, `not set: the Deployment runs ${image.image} (tagged by its source and build inputs); \`berth build ${name}${options.registry ? ' --push' : ''}\` builds it (with --out, images/${name}/Dockerfile)`);
   } else if (svc.image !== undefined) image = { service: name, image: svc.image };
-  else {
-    image = base.image;
-    if (svc.cwd !== base.spec.cwd) warn(`${path}.cwd`, `a variant with its own cwd needs its own image: not rendered yet, the variant runs ${image.image} (set \`image:\` on the variant)`);
-  }
+  else if (svc.cwd !== base.spec.cwd) {
+    // A variant with its own directory runs its own image, `<app>-<service>-<variant>`, built like the service's.
+    const unit = variantDeploymentName(name, variant);
+    image = { ...serviceImage(spec.app, `${name}-${variant}`, svc, dir, options.registry), service: unit };
+    warn(`${path}.image`, `not set: the variant runs ${image.image} (its own cwd); \`berth build ${unit}\` builds it (with --out, images/${unit}/Dockerfile)`);
+  } else image = base.image;
   const selector = selectorLabels(spec.app, name);
   return {
     app: spec,
@@ -125,6 +136,7 @@ function unitContext(
     podSelector: { ...selector, [VARIANT_LABEL]: variant },
     envFileVars,
     mesh,
+    options,
     warn,
   };
 }
@@ -133,6 +145,8 @@ function unitContext(
 export function renderObjects(opts: RenderOptions): RenderResult {
   const { spec } = opts;
   const mesh = opts.mesh ?? 'istio';
+  const block = (spec as { kubernetes?: Record<string, unknown> }).kubernetes;
+  const options = resolveOptions(block, [...(opts.gatewayClass !== undefined ? [`gatewayClass=${opts.gatewayClass}`] : []), ...(opts.set ?? [])]);
   const warnings: RenderWarning[] = [];
   const warn = (path: string, message: string) => warnings.push({ path, message });
   const objects: K8sObject[] = [];
@@ -141,14 +155,15 @@ export function renderObjects(opts: RenderOptions): RenderResult {
 
   for (const name of startOrder(spec)) {
     const svc = spec.services[name];
-    const baseCtx = unitContext(opts, mesh, warn, name, 'default', svc, undefined);
+    const baseCtx = unitContext(opts, options, mesh, warn, name, 'default', svc, undefined);
     images.push(baseCtx.image);
     const units = [
       baseCtx,
       ...Object.entries(svc.variants ?? {})
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([variant, override]) => unitContext(opts, mesh, warn, name, variant, variantSpec(svc, override), baseCtx)),
+        .map(([variant, override]) => unitContext(opts, options, mesh, warn, name, variant, variantSpec(svc, override), baseCtx)),
     ];
+    for (const u of units) if (u.image.build && !images.includes(u.image)) images.push(u.image);
     for (const unit of units) {
       const pod = RENDERERS.filter((r) => r.scope === 'deployment').map((r) => r.pod?.(unit)).filter((p) => p !== undefined);
       const ctx: ServiceContext = { ...unit, pod };
@@ -160,13 +175,14 @@ export function renderObjects(opts: RenderOptions): RenderResult {
     const ctx: ServiceContext = { ...contexts.get(name)!, labels };
     for (const r of RENDERERS) if (r.scope === 'service') objects.push(...(r.render?.(ctx) ?? []));
   }
-  const appCtx = { app: spec, mesh, gatewayClass: opts.gatewayClass ?? 'istio', services: contexts, warn };
+  const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
   const handled = new Set(RENDERERS.flatMap((r) => r.handles));
   const handledApp = new Set(APP_RENDERERS.flatMap((r) => r.handles));
   warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
-  return { app: spec.app, env: opts.env, mesh, services: [...contexts.keys()], objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
+  if (options.namespace) for (const o of objects) if (o.kind !== 'Namespace') o.metadata = { ...o.metadata, namespace: options.namespace };
+  return { app: spec.app, env: opts.env, mesh, options, services: [...contexts.keys()], objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
 }
 
 function dedupeWarnings(warnings: RenderWarning[]): RenderWarning[] {

@@ -6,8 +6,6 @@
 // is a warning, never a silent drop.
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
-/** Where KEDA asks Prometheus (the Istio Prometheus add-on's address); documented in docs/kubernetes.md. */
-export const PROMETHEUS_URL = 'http://prometheus.istio-system.svc:9090';
 /** The HPA controller's sync period: Berth's local autoscaler evaluates every second. */
 const HPA_PERIOD_SECONDS = 15;
 
@@ -114,7 +112,7 @@ function render(ctx: ServiceContext): K8sObject[] {
       type: 'prometheus',
       name: k,
       metricType: k === 'p99Ms' ? 'Value' : 'AverageValue',
-      metadata: { serverAddress: PROMETHEUS_URL, query: promQuery(k, ctx.deployment), threshold: String(v) },
+      metadata: { serverAddress: ctx.options.prometheusUrl, query: promQuery(k, ctx.deployment), threshold: String(v) },
     })),
     ...resource.map(([k, res, v]): JsonObject => ({ type: res, name: k, metricType: 'Utilization', metadata: { value: String(v) } })),
   ];

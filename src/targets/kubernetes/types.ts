@@ -1,6 +1,7 @@
 // Shared types of the Kubernetes target: a manifest object, a render warning, and what every
 // renderer module receives (the loaded contract plus derived facts like revisions and images).
 import type { AppSpec, ServiceSpec } from '../../contract/index.js';
+import type { KubernetesOptions } from './options.js';
 
 /** A JSON value, as found in a manifest. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -28,7 +29,12 @@ export interface ServiceImage {
   service: string;
   image: string;
   /** Set when the spec has no `image:`: the image must be built from `context` (the service's cwd). */
-  build?: { context: string; argv: string[] };
+  build?: {
+    context: string;
+    argv: string[];
+    /** The Dockerfile's instructions (detected runtime, dependencies, non-root user); its text feeds the tag. */
+    dockerfile: string[];
+  };
 }
 
 /** What every renderer module gets for one service. */
@@ -56,6 +62,8 @@ export interface ServiceContext {
   /** Variables read from `envFile` (already parsed), or undefined when the spec has none. */
   envFileVars?: Record<string, string>;
   mesh: MeshKind;
+  /** Render options (spec `kubernetes:` block, then `--set`). */
+  options: KubernetesOptions;
   /** What other renderers add to the pod (filled in before the workload is rendered). */
   pod: PodContribution[];
   warn(path: string, message: string): void;
@@ -70,6 +78,8 @@ export interface PodContribution {
   volumes?: JsonObject[];
   /** Mounts added to the app container. */
   appVolumeMounts?: JsonObject[];
+  /** Variables added to the app container (e.g. secretKeyRef entries). */
+  appEnv?: JsonObject[];
 }
 
 /** A renderer for one resource family: the service fields it covers, and the objects it makes. */
@@ -89,9 +99,13 @@ export interface ServiceRenderer {
 /** What app-level renderers get: the whole spec and the service contexts already built. */
 export interface AppContext {
   app: AppSpec;
+  /** Directory of the spec file (secret files resolve against it). */
+  dir: string;
   mesh: MeshKind;
   /** Gateway API GatewayClass the ingress Gateway uses. */
   gatewayClass: string;
+  /** Render options (spec `kubernetes:` block, then `--set`). */
+  options: KubernetesOptions;
   services: ReadonlyMap<string, ServiceContext>;
   warn(path: string, message: string): void;
 }

@@ -41,6 +41,7 @@ async function istioModel(group: string, versions: readonly string[], kind: stri
 }
 
 const models: Record<string, Loader> = {
+  'v1/Secret': async () => (await import('kubernetes-models/v1/Secret')).Secret as unknown as ModelClass,
   'v1/ConfigMap': async () => (await import('kubernetes-models/v1/ConfigMap')).ConfigMap as unknown as ModelClass,
   'v1/Service': async () => (await import('kubernetes-models/v1/Service')).Service as unknown as ModelClass,
   'v1/Namespace': async () => (await import('kubernetes-models/v1/Namespace')).Namespace as unknown as ModelClass,
@@ -71,11 +72,34 @@ export interface SchemaProblem {
   message: string;
 }
 
+/**
+ * ExternalSecret (external-secrets.io/v1): no schema package is installed for it, so the fields
+ * Berth writes are checked by hand (`@kubernetes-models/external-secrets` would replace this).
+ */
+function checkExternalSecret(obj: K8sObject): string | undefined {
+  const spec = obj.spec as Record<string, unknown> | undefined;
+  const store = spec?.secretStoreRef as Record<string, unknown> | undefined;
+  if (!store || typeof store.name !== 'string' || !['SecretStore', 'ClusterSecretStore'].includes(String(store.kind))) return 'spec.secretStoreRef needs a name and kind SecretStore or ClusterSecretStore';
+  const target = spec?.target as Record<string, unknown> | undefined;
+  if (!target || typeof target.name !== 'string') return 'spec.target.name is required';
+  const data = spec?.data as { secretKey?: unknown; remoteRef?: { key?: unknown } }[] | undefined;
+  const dataFrom = spec?.dataFrom as { extract?: { key?: unknown } }[] | undefined;
+  if (!data && !dataFrom) return 'spec.data or spec.dataFrom is required';
+  if (data?.some((d) => typeof d.secretKey !== 'string' || typeof d.remoteRef?.key !== 'string')) return 'spec.data[] needs secretKey and remoteRef.key';
+  if (dataFrom?.some((d) => typeof d.extract?.key !== 'string')) return 'spec.dataFrom[] needs extract.key';
+  return undefined;
+}
+
 /** Validates each object; returns every problem (empty when all are valid). */
 export async function validateObjects(objects: readonly K8sObject[]): Promise<SchemaProblem[]> {
   const problems: SchemaProblem[] = [];
   for (const obj of objects) {
     const id = `${obj.kind}/${obj.metadata.name}`;
+    if (obj.apiVersion === 'external-secrets.io/v1' && obj.kind === 'ExternalSecret') {
+      const message = checkExternalSecret(obj);
+      if (message) problems.push({ object: id, message });
+      continue;
+    }
     const load = models[`${obj.apiVersion}/${obj.kind}`];
     if (!load) {
       problems.push({ object: id, message: `no published schema known for ${obj.apiVersion} ${obj.kind}` });

@@ -6,13 +6,12 @@ import { envVarName, splitCommand, type SidecarSpec } from '../../contract/index
 import { envValue, INSTANCE_VARS, noExpand } from './escape.js';
 import { renderProbes } from './probes.js';
 import { readScale } from './scaling.js';
+import { envFileSecret, envFileSecretName } from './secrets.js';
+import { appResources, containerSecurityContext, podSecurityContext, tmpMount, tmpVolume } from './security.js';
 import type { Json, JsonObject, K8sObject, ServiceContext, ServiceRenderer } from './types.js';
 
 const APP_DIR = '/app';
 
-export function envFileConfigMapName(service: string): string {
-  return `${service}-env`;
-}
 
 function sortedEntries<T>(rec: Record<string, T>): [string, T][] {
   return Object.entries(rec).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -48,7 +47,10 @@ function appEnv(ctx: ServiceContext): JsonObject[] {
   // HOST: the pod's own address, as locally the instance's own address (listen on it, be reached at it).
   const fromPod: Record<string, string> = { HOST: 'status.podIP', BERTH_INSTANCE: 'metadata.name', BERTH_NODE: 'spec.nodeName' };
   for (const k of Object.keys(fromPod)) delete plain[k];
+  const secret = ctx.pod.flatMap((p) => p.appEnv ?? []);
+  for (const e of secret) delete plain[String(e.name)];
   return orderEnv([
+    ...secret,
     ...Object.entries(plain).map(([k, v]): JsonObject => ({ name: k, value: envValue(v) })),
     ...Object.entries(fromPod).map(([k, f]): JsonObject => ({ name: k, valueFrom: { fieldRef: { fieldPath: f } } })),
   ]);
@@ -70,17 +72,8 @@ function workingDir(ctx: ServiceContext, sidecar?: SidecarSpec): string | undefi
   return dir;
 }
 
-function resources(ctx: ServiceContext): JsonObject | undefined {
-  const r = ctx.spec.resources;
-  const amounts: JsonObject = {};
-  if (r.cpuMillis !== undefined) amounts.cpu = `${r.cpuMillis}m`;
-  if (r.memoryMiB !== undefined) amounts.memory = `${r.memoryMiB}Mi`;
-  if (!Object.keys(amounts).length) return undefined;
-  return { limits: amounts, requests: { ...amounts } };
-}
-
 function envFrom(ctx: ServiceContext): JsonObject[] | undefined {
-  return ctx.envFileVars ? [{ configMapRef: { name: envFileConfigMapName(ctx.deployment) } }] : undefined;
+  return ctx.envFileVars ? [{ secretRef: { name: envFileSecretName(ctx.deployment) } }] : undefined;
 }
 
 function container(fields: Record<string, Json | undefined>): JsonObject {
@@ -99,8 +92,9 @@ function appContainer(ctx: ServiceContext): JsonObject {
     env: appEnv(ctx),
     envFrom: envFrom(ctx),
     ports: spec.port !== undefined ? [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }] : undefined,
-    resources: resources(ctx),
-    ...renderProbes(spec, ctx.path, ctx.warn),
+    resources: appResources(ctx, { cpuMillis: ctx.options.defaultCpuMillis, memoryMiB: ctx.options.defaultMemoryMiB }),
+    ...renderProbes(spec, ctx.path, ctx.warn, ctx.options.probeProfile),
+    securityContext: containerSecurityContext(),
   });
 }
 
@@ -116,6 +110,8 @@ function sidecarContainer(ctx: ServiceContext, s: SidecarSpec, env: JsonObject[]
     env: merged,
     envFrom: envFrom(ctx),
     restartPolicy: 'Always',
+    securityContext: containerSecurityContext(),
+    volumeMounts: [tmpMount()],
   });
 }
 
@@ -175,14 +171,17 @@ function deployment(ctx: ServiceContext): K8sObject {
     ctx.warn(`services.${name}.stopGracePeriodSeconds`, `${spec.stopGracePeriodSeconds} s rounded up to ${grace} s (Kubernetes takes whole seconds)`);
   }
   const app = appContainer(ctx);
+  const missing = [app.readinessProbe ? '' : 'readiness', app.livenessProbe ? '' : 'liveness'].filter(Boolean);
+  if (missing.length) {
+    ctx.warn(`${ctx.path}.probes`, `no ${missing.join(' or ')} probe: a cluster enforcing Kyverno's require-pod-probes refuses the pod, and the kubelet cannot tell a hung or unready instance`);
+  }
   const env = app.env as JsonObject[];
-  const podSpec: JsonObject = { containers: [app], terminationGracePeriodSeconds: grace };
+  // Nothing Berth renders calls the Kubernetes API, so pods get no service account token.
+  const podSpec: JsonObject = { automountServiceAccountToken: false, containers: [app], securityContext: podSecurityContext(), terminationGracePeriodSeconds: grace };
   const initContainers = [...ctx.pod.flatMap((p) => p.sidecars ?? []), ...spec.sidecars.map((s) => sidecarContainer(ctx, s, env))];
   if (initContainers.length) podSpec.initContainers = initContainers;
-  const volumes = ctx.pod.flatMap((p) => p.volumes ?? []);
-  if (volumes.length) podSpec.volumes = volumes;
-  const mounts = ctx.pod.flatMap((p) => p.appVolumeMounts ?? []);
-  if (mounts.length) app.volumeMounts = mounts;
+  podSpec.volumes = [tmpVolume(), ...ctx.pod.flatMap((p) => p.volumes ?? [])];
+  app.volumeMounts = [tmpMount(), ...ctx.pod.flatMap((p) => p.appVolumeMounts ?? [])];
   for (const p of ctx.pod) Object.assign(podSpec, p.spec ?? {});
   return {
     apiVersion: 'apps/v1',
@@ -199,21 +198,12 @@ function deployment(ctx: ServiceContext): K8sObject {
   };
 }
 
-function envConfigMap(ctx: ServiceContext): K8sObject | undefined {
-  if (!ctx.envFileVars) return undefined;
-  return {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: envFileConfigMapName(ctx.deployment), labels: ctx.labels },
-    data: Object.fromEntries(sortedEntries(ctx.envFileVars).map(([k, v]) => [k, v])),
-  };
-}
 
 export const workloadRenderer: ServiceRenderer = {
   family: 'workloads',
   scope: 'deployment',
   handles: ['run', 'cwd', 'env', 'envFile', 'image', 'variants', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout'],
   render(ctx) {
-    return [envConfigMap(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
+    return [envFileSecret(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
   },
 };

@@ -21,13 +21,21 @@ export function tempApp(files: Record<string, string>): string {
   return dir;
 }
 
-export async function renderFile(file: string, opts: { env?: string; mesh?: MeshKind; gatewayClass?: string } = {}): Promise<RenderResult> {
-  const res = await loadSpec(file, { env: opts.env });
-  if (!res.ok) throw new Error(`invalid spec: ${JSON.stringify(res.errors)}`);
-  return renderKubernetes({ spec: res.spec, dir: res.dir, env: opts.env, mesh: opts.mesh, gatewayClass: opts.gatewayClass });
+export interface RenderTestOptions {
+  env?: string;
+  mesh?: MeshKind;
+  gatewayClass?: string;
+  /** `--set key=value` render options. */
+  set?: string[];
 }
 
-export async function renderYaml(yaml: string, opts: { env?: string; mesh?: MeshKind; gatewayClass?: string; files?: Record<string, string> } = {}): Promise<RenderResult> {
+export async function renderFile(file: string, opts: RenderTestOptions = {}): Promise<RenderResult> {
+  const res = await loadSpec(file, { env: opts.env });
+  if (!res.ok) throw new Error(`invalid spec: ${JSON.stringify(res.errors)}`);
+  return renderKubernetes({ spec: res.spec, dir: res.dir, env: opts.env, mesh: opts.mesh, gatewayClass: opts.gatewayClass, set: opts.set });
+}
+
+export async function renderYaml(yaml: string, opts: RenderTestOptions & { files?: Record<string, string> } = {}): Promise<RenderResult> {
   const dir = tempApp({ 'berth.yaml': yaml, ...(opts.files ?? {}) });
   return renderFile(join(dir, 'berth.yaml'), opts);
 }

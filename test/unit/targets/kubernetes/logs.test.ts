@@ -40,8 +40,8 @@ test('a Fluent Bit sidecar and its ConfigMap, validated; services with default l
   assert.match(agent.image, /^cr\.fluentbit\.io\/fluent\/fluent-bit:/);
   assert.deepEqual(agent.resources.limits, { memory: '64Mi' });
   assert.deepEqual(agent.env.map((e: { name: string }) => e.name), ['NODE_NAME', 'POD_NAME', 'POD_NAMESPACE', 'POD_UID']);
-  assert.deepEqual(spec.volumes.map((v: { name: string }) => v.name), ['logs-config', 'logs-state', 'var-log-pods', 'logs-files-0']);
-  assert.deepEqual(spec.containers[0].volumeMounts, [{ name: 'logs-files-0', mountPath: '/app/logs' }]);
+  assert.deepEqual(spec.volumes.map((v: { name: string }) => v.name), ['tmp', 'logs-config', 'logs-state', 'logs-files-0'], 'no hostPath: the pod stays within the restricted profile');
+  assert.deepEqual(spec.containers[0].volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }, { name: 'logs-files-0', mountPath: '/app/logs' }]);
   assert.ok(find(r, 'ConfigMap', 'web-logs'));
   assert.ok(!r.objects.some((o) => o.metadata.name === 'quiet-logs'));
   assert.equal(find(r, 'Deployment', 'quiet').spec.template.spec.initContainers, undefined);
@@ -51,10 +51,15 @@ test('the Fluent Bit config has the same sources, parsers, enrichment, routes an
   const r = await renderYaml(SPEC);
   const cm = find(r, 'ConfigMap', 'web-logs').data;
   const conf: string = cm['fluent-bit.conf'];
+  const node: string = cm['node-collector.conf'];
   const parsers: string = cm['parsers.conf'];
-  assert.match(conf, /Path\s+\/var\/log\/pods\/\$\{POD_NAMESPACE\}_\$\{POD_NAME\}_\$\{POD_UID\}\/\*\/\*\.log/);
-  assert.match(conf, /Exclude_Path\s+.*\/logs\/\*\.log/, "the agent's own output is not collected, as locally");
-  assert.match(conf, /multiline\.parser cri/);
+  // stdout/stderr: the node's collector tails this Deployment's pod logs (a restricted pod may not mount /var/log/pods).
+  assert.match(node, /Path\s+\/var\/log\/pods\/\*_web-\*_\*\/\*\/\*\.log/);
+  assert.match(node, /Exclude_Path\s+.*\/logs\/\*\.log/, "the agent's own output is not collected, as locally");
+  assert.match(node, /multiline\.parser cri/);
+  assert.match(node, /Name\s+loki/);
+  assert.ok(!node.includes('${POD_NAME}'), "the node collector's environment is not the pod's");
+  assert.ok(!conf.includes('/var/log/pods'));
   assert.match(conf, /Path\s+\/berth\/files\/0\/\*\.log/);
   assert.match(conf, /Exclude_Path\s+\/berth\/files\/0\/\*\.gz,\/berth\/files\/0\/\*\.bz2,/, "compressed rotations are skipped, as the local agent does");
   assert.match(conf, /storage\.type\s+filesystem/);
@@ -82,6 +87,16 @@ test('what Fluent Bit cannot do as the local agent does is a warning', async () 
   has('services.web.logs.files.1', /fixed directory/);
   has('services.web.logs.buffer.whenFull', /drop_newest/);
   assert.ok(!r.warnings.some((w) => /not rendered yet/.test(w.message) && w.path.includes('logs')), 'logs is handled');
+});
+
+test('file logs are never dropped: with no cluster sink the sidecar writes them to its stdout, with a warning', async () => {
+  const r = await renderYaml('app: x\nservices:\n  web: { run: node w.js, logs: { files: [logs/*.log] } }\n');
+  const pod = find(r, 'Deployment', 'web').spec.template.spec;
+  assert.equal(pod.initContainers?.[0]?.name, 'logs', 'the log sidecar is rendered');
+  const conf: string = find(r, 'ConfigMap', 'web-logs').data['fluent-bit.conf'];
+  assert.match(conf, /Path\s+\/berth\/files\/0\/\*\.log/);
+  assert.match(conf, /Name\s+stdout\n\s+Match\s+f\.\*/);
+  assert.ok(r.warnings.some((w) => w.path === 'services.web.logs.files' && /sidecar writes the file logs to its stdout/.test(w.message)));
 });
 
 test('logs.enabled: false renders no shipper', async () => {

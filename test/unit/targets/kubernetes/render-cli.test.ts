@@ -68,3 +68,15 @@ test('usage errors exit 2; --help exits 0', () => {
     assert.match(h.stdout, /--target/);
   }
 });
+
+test('render --out inside the service directory: the tag does not depend on the previous render, and the .dockerignore excludes the output', () => {
+  const app = tempApp({ 'berth.yaml': 'app: x\nservices:\n  web: { run: node web.js, port: 8080 }\n', 'web.js': '1' });
+  const first = berth(['render', '--out', 'deploy'], app);
+  assert.equal(first.status, 0, first.stderr);
+  const dep = () => readFileSync(join(app, 'deploy/base/deployment-web.yaml'), 'utf8');
+  const before = dep();
+  const again = berth(['render', '--out', 'deploy'], app);
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(dep(), before, 'a re-render names the same tag');
+  assert.match(readFileSync(join(app, 'deploy/images/web/Dockerfile.dockerignore'), 'utf8'), /^\/deploy$/m);
+});

@@ -39,8 +39,8 @@ services:
     run: node worker.js
 `;
 
-async function full() {
-  return renderYaml(FULL, { files: { 'api.env': 'TOKEN=abc\nMODE=from-file\n' } });
+async function full(opts: { set?: string[] } = {}) {
+  return renderYaml(FULL, { files: { 'api.env': 'TOKEN=abc\nMODE=from-file\n' }, ...opts });
 }
 
 test('every rendered object passes its published schema', async () => {
@@ -48,11 +48,11 @@ test('every rendered object passes its published schema', async () => {
   assert.deepEqual(await validateObjects(r.objects), []);
   assert.deepEqual(
     r.objects.map((o) => `${o.kind}/${o.metadata.name}`),
-    ['ConfigMap/api-env', 'Service/api', 'Service/db', 'Deployment/api', 'Deployment/db', 'Deployment/worker', 'PodDisruptionBudget/api'],
+    ['Secret/api-env', 'Service/api', 'Service/db', 'Deployment/api', 'Deployment/db', 'Deployment/worker', 'PodDisruptionBudget/api'],
   );
 });
 
-test('Deployment: command from run, image, env with BERTH_* and service URLs, envFile as a ConfigMap', async () => {
+test('Deployment: command from run, image, env with BERTH_* and service URLs, envFile as a Secret (never a ConfigMap)', async () => {
   const r = await full();
   const d = find(r, 'Deployment', 'api');
   const c = d.spec.template.spec.containers[0];
@@ -76,8 +76,9 @@ test('Deployment: command from run, image, env with BERTH_* and service URLs, en
   const names: string[] = c.env.map((e: { name: string }) => e.name);
   assert.deepEqual(names.slice(0, 4), ['HOST', 'BERTH_INSTANCE', 'BERTH_NODE', 'BERTH_VARIANT'], 'per-instance variables first, so $(HOST) can refer to them');
   assert.deepEqual(names.slice(4), [...names.slice(4)].sort(), 'then sorted');
-  assert.deepEqual(c.envFrom, [{ configMapRef: { name: 'api-env' } }]);
-  assert.deepEqual(find(r, 'ConfigMap', 'api-env').data, { MODE: 'from-file', TOKEN: 'abc' });
+  assert.deepEqual(c.envFrom, [{ secretRef: { name: 'api-env' } }]);
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  assert.deepEqual(find(r, 'Secret', 'api-env').data, { MODE: b64('from-file'), TOKEN: b64('abc') });
 });
 
 test('labels, selector, replicas, rollout, resources, grace period', async () => {
@@ -135,13 +136,14 @@ services:
 test('probes map field for field; fractional seconds are rounded up with a warning about the failure window', async () => {
   const r = await full();
   const c = find(r, 'Deployment', 'api').spec.template.spec.containers[0];
+  // The cluster probe profile (default) keeps the failure budget: 40 × 0.25 s = 10 × 1 s.
   assert.deepEqual(c.startupProbe, {
     exec: { command: ['sh', '-c', 'test -f /tmp/ready'] },
     initialDelaySeconds: 1,
     periodSeconds: 1,
     timeoutSeconds: 1,
     successThreshold: 1,
-    failureThreshold: 40,
+    failureThreshold: 10,
   });
   assert.deepEqual(c.readinessProbe, {
     httpGet: { path: '/ready', port: 9001, scheme: 'HTTPS', httpHeaders: [{ name: 'X-A', value: 'a' }, { name: 'X-B', value: 'b' }] },
@@ -157,7 +159,7 @@ test('probes map field for field; fractional seconds are rounded up with a warni
   assert.deepEqual(db.livenessProbe.tcpSocket, { port: 5432 });
   const window = r.warnings.find((w) => w.path === 'services.api.probes.startup.periodSeconds');
   assert.ok(window);
-  assert.match(window.message, /40 × 0\.25 s = 10 s locally, 40 × 1 s = 40 s on the cluster/);
+  assert.match(window.message, /probe profile cluster.*40 × 0\.25 s = 10 s locally, 10 × 1 s = 10 s on the cluster — the same failure budget/);
   assert.ok(r.warnings.some((w) => w.path === 'services.api.probes.startup.initialDelaySeconds'));
   assert.ok(r.warnings.some((w) => w.path === 'services.api.probes.readiness.timeoutSeconds'));
 });
@@ -181,20 +183,29 @@ test('placement: nodeSelector, anti-affinity (required / preferred), spread over
   assert.equal(db.topologySpreadConstraints, undefined, 'one replica: nothing to spread');
 });
 
-test('image: absent → <app>-<service>:<revision> with a warning naming it; the spec field validates references', async () => {
+test('image: absent → <app>-<service>:<source hash> with a warning naming it; the spec field validates references', async () => {
   const r = await full();
   const worker = find(r, 'Deployment', 'worker');
-  const rev = worker.metadata.labels['app.kubernetes.io/version'];
-  assert.equal(worker.spec.template.spec.containers[0].image, `demo-worker:${rev}`);
+  const image: string = worker.spec.template.spec.containers[0].image;
+  assert.match(image, /^demo-worker:[0-9a-f]{12}$/);
   assert.equal(worker.spec.template.spec.containers[0].workingDir, '/app');
-  assert.ok(r.warnings.some((w) => w.path === 'services.worker.image' && w.message.includes(`demo-worker:${rev}`)));
+  assert.ok(r.warnings.some((w) => w.path === 'services.worker.image' && w.message.includes(image) && w.message.includes('berth build worker')));
   assert.ok(!r.warnings.some((w) => w.path === 'services.api.image'));
-  assert.deepEqual(r.images.find((i) => i.service === 'worker')?.build, { context: '.', argv: ['node', 'worker.js'] });
+  const build = r.images.find((i) => i.service === 'worker')?.build;
+  assert.deepEqual({ context: build?.context, argv: build?.argv }, { context: '.', argv: ['node', 'worker.js'] });
   assert.equal(r.images.find((i) => i.service === 'api')?.build, undefined);
   for (const ok of ['nginx', 'nginx:1.27', 'ghcr.io/acme/web:v1.2.3', 'localhost:5000/a/b', `web@sha256:${'a'.repeat(64)}`]) {
     assert.ok(ServiceSchema.safeParse({ run: 'x', image: ok }).success, ok);
   }
   for (const bad of ['', 'Web:1', 'web:', 'web::1', 'a b']) assert.ok(!ServiceSchema.safeParse({ run: 'x', image: bad }).success, bad);
+});
+
+test('probe profile local rounds each period up on its own (the failure budget grows, and the warning says so)', async () => {
+  const r = await full({ set: ['probeProfile=local'] });
+  const c = find(r, 'Deployment', 'api').spec.template.spec.containers[0];
+  assert.equal(c.startupProbe.failureThreshold, 40);
+  const window = r.warnings.find((w) => w.path === 'services.api.probes.startup.periodSeconds');
+  assert.match(window?.message ?? '', /probe profile local.*40 × 1 s = 40 s on the cluster — the app gets longer to start/);
 });
 
 test('replicas alone do not change the revision; the template does', async () => {
