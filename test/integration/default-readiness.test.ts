@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { berth, berthOk, httpRequest, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
+import { berth, berthOk, httpRequest, portBlock, ps, tempApp, versionedLoad, waitFor } from './harness/berth.js';
 
 // An app that takes LISTEN_AFTER_MS to listen (a slow framework start) and stops gracefully on SIGTERM.
 const slowJs = `
@@ -54,37 +54,19 @@ describe('default readiness probe', () => {
     assert.equal(idle.length, 1);
     assert.ok(idle[0].ready, 'readiness: none → ready once started');
 
-    let stop = false;
-    let ok = 0;
-    const failures: string[] = [];
-    const versions = new Set<string>();
-    const loop = (async () => {
-      while (!stop) {
-        try {
-          const r = await httpRequest(`http://127.0.0.1:${port}/`, 'GET', 3000);
-          if (r.status === 200) {
-            ok++;
-            versions.add((JSON.parse(r.body) as { version: string }).version);
-          } else failures.push(`status ${r.status}: ${r.body.slice(0, 80)}`);
-        } catch (err) {
-          failures.push((err as Error).message);
-          if (failures.length > 1000) stop = true; // bounded: a broken address must not spin forever
-        }
-      }
-    })();
-    await waitFor('some traffic', () => ok > 20);
+    const load = versionedLoad(`http://127.0.0.1:${port}/`);
+    await waitFor('some traffic', () => load.ok() > 20);
     writeFileSync(join(dir, 'berth.yaml'), rollingSpec(port, 'v2'));
     await berthOk(dir, ['apply', '--wait', '--timeout', '60']);
     await waitFor('only v2 serving', async () => {
       const now = (await ps(dir)).filter((r) => r.service === 'api');
       return now.length === 2 && now.every((r) => r.ready && !rows.some((old) => old.revision === r.revision));
     }, 60_000);
-    const okBefore = ok;
-    await waitFor('more traffic after the rollout', () => ok > okBefore + 20);
-    stop = true;
-    await loop;
-    assert.deepEqual(failures, [], `failed requests during the rollout (${failures.length} of ${ok + failures.length}): ${failures.slice(0, 5).join('; ')}`);
-    assert.ok(versions.has('v1') && versions.has('v2'));
+    const okBefore = load.ok();
+    await waitFor('more traffic after the rollout', () => load.ok() > okBefore + 20);
+    await load.stop();
+    assert.deepEqual(load.failures, [], `failed requests during the rollout (${load.failures.length} of ${load.ok() + load.failures.length}): ${load.failures.slice(0, 5).join('; ')}`);
+    assert.ok(load.versions.has('v1') && load.versions.has('v2'));
   });
 });
 

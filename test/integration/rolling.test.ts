@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { berth, berthOk, httpRequest, portBlock, processAlive, ps, tempApp, waitFor } from './harness/berth.js';
+import { berth, berthOk, httpRequest, portBlock, processAlive, ps, tempApp, versionedLoad, waitFor } from './harness/berth.js';
 
 // A small HTTP app that starts in ~100 ms, reports who served, and stops gracefully on SIGTERM.
 const appJs = `
@@ -43,25 +43,8 @@ describe('rolling replacement', () => {
     const v1 = await ps(dir);
     assert.equal(v1.length, 2);
 
-    let stop = false;
-    let ok = 0;
-    const failures: string[] = [];
-    const versions = new Set<string>();
-    const loop = (async () => {
-      while (!stop) {
-        try {
-          const r = await httpRequest(`http://127.0.0.1:${port}/`, 'GET', 3000);
-          if (r.status === 200) {
-            ok++;
-            versions.add((JSON.parse(r.body) as { version: string }).version);
-          } else failures.push(`status ${r.status}`);
-        } catch (err) {
-          failures.push((err as Error).message);
-          if (failures.length > 1000) stop = true; // bounded: a broken address must not spin forever
-        }
-      }
-    })();
-    await waitFor('some traffic', () => ok > 20);
+    const load = versionedLoad(`http://127.0.0.1:${port}/`);
+    await waitFor('some traffic', () => load.ok() > 20);
 
     writeFileSync(join(dir, 'berth.yaml'), spec('roll', port, 'v2'));
     const applied = await berthOk(dir, ['apply', '--wait', '--timeout', '30']);
@@ -70,12 +53,11 @@ describe('rolling replacement', () => {
       const rows = await ps(dir);
       return rows.length === 2 && rows.every((r) => r.ready && r.revision !== v1[0].revision);
     });
-    const okBefore = ok;
-    await waitFor('more traffic after the rollout', () => ok > okBefore + 20);
-    stop = true;
-    await loop;
-    assert.deepEqual(failures, [], `failed requests during the rollout: ${failures.slice(0, 5).join('; ')}`);
-    assert.ok(versions.has('v1') && versions.has('v2'));
+    const okBefore = load.ok();
+    await waitFor('more traffic after the rollout', () => load.ok() > okBefore + 20);
+    await load.stop();
+    assert.deepEqual(load.failures, [], `failed requests during the rollout: ${load.failures.slice(0, 5).join('; ')}`);
+    assert.ok(load.versions.has('v1') && load.versions.has('v2'));
     for (const r of v1) assert.equal(processAlive(r.pid!), false, 'old instances stopped');
     const all = await ps(dir, true);
     assert.ok(all.filter((r) => r.status === 'stopped').length >= 2, 'ps --all lists stopped instances');

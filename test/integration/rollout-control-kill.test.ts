@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { berth, berthOk, httpRequest, portBlock, processAlive, ps, tempApp, waitFor } from './harness/berth.js';
+import { berth, berthOk, portBlock, processAlive, ps, tempApp, versionedLoad, waitFor } from './harness/berth.js';
 
 const appJs = `
 import http from 'node:http';
@@ -41,25 +41,8 @@ test('control plane SIGKILLed mid-rollout and restarted: 0 failed requests throu
   const v1 = await ps(dir);
   assert.equal(v1.length, 1);
 
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const versions = new Set<string>();
-  const workers = [0, 1].map(async () => {
-    while (!stop) {
-      try {
-        const r = await httpRequest(`http://127.0.0.1:${port}/`, 'GET', 3000);
-        if (r.status === 200) {
-          ok++;
-          versions.add((JSON.parse(r.body) as { version: string }).version);
-        } else failures.push(`status ${r.status}: ${r.body.slice(0, 100)}`);
-      } catch (err) {
-        failures.push((err as Error).message);
-        if (failures.length > 1000) stop = true; // bounded: a broken address must not spin forever
-      }
-    }
-  });
-  await waitFor('some traffic', () => ok > 20);
+  const load = versionedLoad(`http://127.0.0.1:${port}/`, 2);
+  await waitFor('some traffic', () => load.ok() > 20);
 
   writeFileSync(join(dir, 'berth.yaml'), spec(port, 'v2', 1500));
   await berthOk(dir, ['apply']);
@@ -70,19 +53,18 @@ test('control plane SIGKILLed mid-rollout and restarted: 0 failed requests throu
   await waitFor('control plane gone', () => !processAlive(cpPid));
   // The outage lasts long enough for v2 to become ready and for every proxy's reconnect back-off to reach
   // its maximum (2 s): the restarted control plane withdraws v1 while proxies are still reconnecting.
-  const during = ok;
+  const during = load.ok();
   const downSince = performance.now();
-  await waitFor('traffic without a control plane', () => ok > during + 20 && performance.now() - downSince >= OUTAGE_MS, OUTAGE_MS + 20_000);
+  await waitFor('traffic without a control plane', () => load.ok() > during + 20 && performance.now() - downSince >= OUTAGE_MS, OUTAGE_MS + 20_000);
   await berthOk(dir, ['up', '-d', '--timeout', '30']);
   await waitFor('the rollout finished: only v2 serves', async () => {
     const rows = await ps(dir);
     return rows.length === 1 && rows[0].ready && rows[0].revision !== v1[0].revision && !processAlive(v1[0].pid!);
   }, 60_000);
-  const okAfter = ok;
-  await waitFor('traffic after the rollout', () => ok > okAfter + 20);
-  stop = true;
-  await Promise.all(workers);
-  process.stdout.write(`# ${ok} requests served, ${failures.length} failed\n`);
-  assert.deepEqual(failures, [], `failed requests (${failures.length} of ${ok + failures.length}): ${failures.slice(0, 5).join('; ')}`);
-  assert.ok(versions.has('v1') && versions.has('v2'));
+  const okAfter = load.ok();
+  await waitFor('traffic after the rollout', () => load.ok() > okAfter + 20);
+  await load.stop();
+  process.stdout.write(`# ${load.ok()} requests served, ${load.failures.length} failed\n`);
+  assert.deepEqual(load.failures, [], `failed requests (${load.failures.length} of ${load.ok() + load.failures.length}): ${load.failures.slice(0, 5).join('; ')}`);
+  assert.ok(load.versions.has('v1') && load.versions.has('v2'));
 });

@@ -197,3 +197,48 @@ export function processAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Requests in a loop against an app that answers `{ version }` JSON: what a rollout test counts. */
+export interface VersionedLoad {
+  /** 200 answers so far. */
+  readonly ok: () => number;
+  readonly failures: string[];
+  readonly versions: Set<string>;
+  /** Stops the loop and waits for the requests in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `workers` request loops against `url` (3 s timeout each), counting 200s, the versions they
+ * name and every failure (status or error). Stops by itself after 1,000 failures: a broken address
+ * must not spin forever.
+ */
+export function versionedLoad(url: string, workers = 1): VersionedLoad {
+  let stopped = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const versions = new Set<string>();
+  const loops = Array.from({ length: workers }, async () => {
+    while (!stopped) {
+      try {
+        const r = await httpRequest(url, 'GET', 3000);
+        if (r.status === 200) {
+          ok++;
+          versions.add((JSON.parse(r.body) as { version: string }).version);
+        } else failures.push(`status ${r.status}: ${r.body.slice(0, 100)}`);
+      } catch (err) {
+        failures.push((err as Error).message);
+        if (failures.length > 1000) stopped = true;
+      }
+    }
+  });
+  return {
+    ok: () => ok,
+    failures,
+    versions,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
