@@ -70,8 +70,22 @@ function stateDirOf(pid: number, cmdline: string[]): string | undefined {
   }
 }
 
-/** The process listening on `port` at 127.0.0.1 (or a wildcard address), or undefined when the port is free. */
-export function findPortHolder(port: number): PortHolder | undefined {
+/**
+ * The process listening on `port` at 127.0.0.1 (or a wildcard address), or undefined when the port is free.
+ * A listener whose process is not found is looked for again a few times: a socket read from
+ * /proc/net/tcp can be closed and replaced (a gateway re-binding its listeners) before the scan of
+ * /proc/<pid>/fd reaches its owner, and an unidentified holder must not be reported on such a race.
+ */
+export function findPortHolder(port: number, attempts = 4): PortHolder | undefined {
+  let holder = scanPortHolder(port);
+  for (let i = 1; i < attempts && holder !== undefined && holder.pid === undefined; i++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25 * i);
+    holder = scanPortHolder(port);
+  }
+  return holder;
+}
+
+function scanPortHolder(port: number): PortHolder | undefined {
   const socks = listeners(port);
   if (socks.size === 0) return undefined;
   const wanted = new Set([...socks.keys()].map((inode) => `socket:[${inode}]`));

@@ -1,7 +1,8 @@
 // Issue 21: real apps bind their PORT the way their framework does, and Berth runs them unchanged.
-// One application runs four listening styles with 3 replicas each — node:http `listen(PORT)` (all
+// One application runs five listening styles with 3 replicas each — node:http `listen(PORT)` (all
 // addresses, as Express and the Dapr JS SDK's DaprServer do), `listen(PORT, 'localhost')`,
-// `listen(PORT, '::')` and Python's http.server on ('', PORT) — next to a second application whose
+// `listen(PORT, '::')`, Python's http.server on ('', PORT) and the Dapr JS SDK's DaprServer with default
+// options — next to a second application whose
 // app binds all addresses too (its service has a spec port of its own: the service address
 // 127.0.0.1:<spec port> of one app is refused to another, issue 12). Both stay under load through the
 // ingress and the service address while every service is restarted (rolling): 0 failed requests.
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portRegistryDir } from '../../src/node/app-ports.js';
-import { berth, berthOk, events, httpRequest, portBlock, processAlive, ps, tempApp, waitFor, type PsRow } from './harness/berth.js';
+import { berth, berthOk, events, httpRequest, portBlock, processAlive, ps, repoRoot, tempApp, waitFor, type PsRow } from './harness/berth.js';
 
 const LOAD_MS = Number(process.env.BERTH_TEST_LOAD_MS ?? 1500);
 
@@ -55,6 +56,22 @@ server.serve_forever()
 server.server_close()
 `;
 
+/**
+ * The Dapr JS SDK's DaprServer with default options: it listens on APP_PORT (which Berth sets to
+ * PORT) on every address. Its start() also waits for a Dapr sidecar and gives up after 60 s (Berth's
+ * building-block API is another issue), so that rejection is caught: the server keeps serving.
+ */
+const daprApp = `
+import { createRequire } from 'node:module';
+const require = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))});
+const { DaprServer, HttpMethod } = require('@dapr/dapr');
+const server = new DaprServer();
+await server.invoker.listen('ready', async () => 'ok', { method: HttpMethod.GET });
+await server.invoker.listen('dapr', async () => ({ app: process.env.BERTH_APP, instance: process.env.BERTH_INSTANCE, port: process.env.PORT }), { method: HttpMethod.GET });
+server.start().catch(() => {});
+process.on('SIGTERM', () => { server.stop().catch(() => {}).finally(() => process.exit(0)); setTimeout(() => process.exit(0), 3000).unref(); });
+`;
+
 /** Ignores PORT: listens on a fixed port of its own. */
 const fixedApp = `
 import http from 'node:http';
@@ -67,6 +84,7 @@ const STYLES = [
   { name: 'local', run: 'node app.mjs', bind: 'localhost', ready: '/ready' },
   { name: 'v6', run: 'node app.mjs', bind: '::', ready: '/ready' },
   { name: 'py', run: 'python3 app.py', bind: '', ready: '/' },
+  { name: 'dapr', run: 'node dapr.mjs', bind: '', ready: '/ready' },
 ] as const;
 
 const service = (name: string, run: string, port: number, env: Record<string, string>, ready?: string, replicas = 3): string =>
@@ -87,6 +105,7 @@ describe('a private PORT per instance', () => {
   const a = tempApp({
     'app.mjs': nodeApp,
     'app.py': pyApp,
+    'dapr.mjs': daprApp,
     'berth.yaml': `app: ports-a
 ingress:
   port: ${ingressA}
@@ -122,7 +141,7 @@ ${service('all', 'node app.mjs', base + 9, { BIND: 'all' }, '/ready')}${service(
   };
 
   test('every listening style runs 3 replicas beside another app that binds all addresses too; a rolling restart under load fails no request', async () => {
-    await berthOk(a, ['up', '-d', '--wait', '--timeout', '60'], { timeoutMs: 90_000 });
+    await berthOk(a, ['up', '-d', '--wait', '--timeout', '120'], { timeoutMs: 150_000 });
     // B's `fixed` never becomes ready, so B is not waited for; its `all` is.
     await berthOk(b, ['up', '-d']);
     const before = new Map<string, PsRow[]>();
@@ -137,7 +156,7 @@ ${service('all', 'node app.mjs', base + 9, { BIND: 'all' }, '/ready')}${service(
     // Load: every service through its service address and the ingress, ports-b through its ingress.
     const targets = [
       ...STYLES.flatMap((s, i) => [
-        { name: `${s.name} via 127.0.0.1:${specPort(i)}`, url: `http://127.0.0.1:${specPort(i)}/`, app: 'ports-a' },
+        { name: `${s.name} via 127.0.0.1:${specPort(i)}`, url: `http://127.0.0.1:${specPort(i)}/${s.name}`, app: 'ports-a' },
         { name: `${s.name} via ingress`, url: `http://127.0.0.1:${ingressA}/${s.name}`, app: 'ports-a' },
       ]),
       { name: 'ports-b via ingress', url: `http://127.0.0.1:${ingressB}/`, app: 'ports-b' },
@@ -175,7 +194,7 @@ ${service('all', 'node app.mjs', base + 9, { BIND: 'all' }, '/ready')}${service(
     stop = true;
     await Promise.all(loops);
     assert.deepEqual(failures, [], `failed requests: ${failures.slice(0, 5).join('; ')}`);
-    process.stdout.write(`# private PORT: ${ok.reduce((x, y) => x + y, 0)} requests over ${targets.length} addresses, 0 failed; rolling restart of 15 instances in ${Math.round(rollMs)} ms\n`);
+    process.stdout.write(`# private PORT: ${ok.reduce((x, y) => x + y, 0)} requests over ${targets.length} addresses, 0 failed; rolling restart of ${STYLES.length * 3 + 3} instances in ${Math.round(rollMs)} ms\n`);
 
     // Every instance answered with its own PORT; no two live instances (either app) share one.
     const aRows = (await Promise.all(STYLES.map(async (s) => (await readyRows(a, s.name, 3))!))).flat();
