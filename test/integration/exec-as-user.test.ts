@@ -11,7 +11,7 @@ function uidOf(pid: number): string {
   return /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1];
 }
 
-test('as root, exec probes and `berth exec` run as the instance user: `id -u` is the app\'s uid, .berth/token is unreadable', async (t) => {
+test('as root, exec probes, `berth exec` and the spec\'s sidecars run as the instance user: `id -u` is the app\'s uid, .berth/token is unreadable', async (t) => {
   if (process.getuid?.() !== 0) {
     t.skip('needs root: Berth only switches users when it runs as root (CI runs as root)');
     return;
@@ -27,6 +27,8 @@ services:
   probed:
     run: node app.mjs
     port: ${port}
+    sidecars:
+      - { name: helper, run: sleep 1000 }
     probes:
       readiness: { exec: { command: ["sh", "-c", "id -u > probe-uid.tmp && mv probe-uid.tmp probe-uid"] }, periodSeconds: 0.2 }
   snoop:
@@ -42,6 +44,10 @@ services:
   const probed = await waitFor('probed is ready', async () => (await ps(dir)).find((r) => r.service === 'probed' && r.ready && r.pid), 30_000);
   const appUid = uidOf(probed.pid!);
   assert.notEqual(appUid, '0', 'the app itself runs unprivileged');
+  // The spec's own sidecars are the app's code: its user. Berth's proxy reads .berth/ and stays root.
+  const sidecar = (name: string): number => probed.sidecars.find((s) => s.name === name)?.pid ?? assert.fail(`no running sidecar ${name}`);
+  assert.equal(uidOf(sidecar('helper')), appUid, "the spec's sidecar runs with the app's uid");
+  assert.equal(uidOf(sidecar('berth-proxy')), '0', 'the platform proxy sidecar stays root');
   await waitFor('the exec probe wrote its uid', () => existsSync(join(dir, 'probe-uid')), 10_000);
   assert.equal(readFileSync(join(dir, 'probe-uid'), 'utf8').trim(), appUid, "the exec probe runs with the app's uid");
 
