@@ -424,7 +424,7 @@ export class Instance {
   }
 
   private makeRunner(kind: ProbeKind, config: ProbeConfig, startedAtMono: number): ProbeRunner {
-    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd, aim: (port) => this.aimProbe(port) }, config.periodSeconds);
+    const probe = createProbe(config.handler, { host: this.spec.host, env: this.app.env, cwd: this.app.cwd, ...(this.app.template.user !== undefined ? { user: this.app.template.user } : {}), aim: (port) => this.aimProbe(port) }, config.periodSeconds);
     return new ProbeRunner(kind, config, probe, startedAtMono, (verdict, message, runner) => this.onProbeVerdict(runner, verdict, message));
   }
 

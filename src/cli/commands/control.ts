@@ -4,6 +4,7 @@ import type { InstanceSpec } from '../../lib/agent-protocol.js';
 import type { PsRow } from '../../control/index.js';
 import { requireControl, resolveContext } from '../context.js';
 import { errors } from '../errors.js';
+import { resolveUser } from '../../lib/users.js';
 
 function apiError(err: unknown): never {
   const e = err as { status?: number; body?: { error?: string } };
@@ -39,7 +40,25 @@ export async function exec(service: string, command: string[], o: { file?: strin
   }
   const chosen = candidates.find((r) => r.ready) ?? candidates[0];
   const spec = await c.get<InstanceSpec>(`/api/v1/instances/${encodeURIComponent(chosen.instance)}`);
-  const child = spawn(command[0], command.slice(1), { cwd: spec.main.cwd, env: { ...process.env, ...spec.main.env }, stdio: 'inherit' });
+  // The command runs as the instance's OS user, like its app (docs/security.md): run as root, it could read .berth/token.
+  let ids: { uid?: number; gid?: number } = {};
+  if (spec.main.user !== undefined) {
+    try {
+      ids = resolveUser(spec.main.user);
+    } catch (err) {
+      throw errors.usage(`cannot run as instance ${chosen.instance}'s user: ${(err as Error).message}`);
+    }
+  }
+  let child;
+  try {
+    child = spawn(command[0], command.slice(1), { cwd: spec.main.cwd, env: { ...process.env, ...spec.main.env }, stdio: 'inherit', ...ids });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const hint = e.code === 'EPERM' ? ` (instance ${chosen.instance} runs as user ${spec.main.user ?? '?'}; only root can switch to it)` : '';
+    process.stderr.write(`error: cannot run ${command[0]}: ${e.message}${hint}\n`);
+    process.exitCode = 126;
+    return;
+  }
   const code = await new Promise<number>((resolve) => {
     child.on('error', (err) => {
       process.stderr.write(`error: cannot run ${command[0]}: ${err.message}\n`);

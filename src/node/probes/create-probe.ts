@@ -17,6 +17,8 @@ export interface ProbeTargetContext {
   host: string;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** The instance's OS user (the app's `user:`, lib/users.ts): exec probes run as it. Absent: the agent's user. */
+  user?: string;
   /**
    * Where a probe aimed at `port` really connects, asked before every check: the instance's spec
    * port is re-aimed at the app's private PORT on the address the app bound. Absent: host:port.
@@ -44,7 +46,7 @@ export function createProbe(handler: ProbeHandler, ctx: ProbeTargetContext, peri
     return new HttpProbe(Object.assign(target(ctx, port), rest, { headers: handler.http.headers ?? [] }), { keepAlive: periodSeconds <= KEEP_ALIVE_MAX_PERIOD_S });
   }
   if (handler.tcp) return new TcpProbe(target(ctx, handler.tcp.port));
-  if (handler.exec) return new ExecProbe({ command: handler.exec.command, env: ctx.env, cwd: ctx.cwd });
+  if (handler.exec) return new ExecProbe({ command: handler.exec.command, env: ctx.env, cwd: ctx.cwd, ...(ctx.user !== undefined ? { user: ctx.user } : {}) });
   if (handler.grpc) return new GrpcProbe(Object.assign(target(ctx, handler.grpc.port), { service: handler.grpc.service }));
   throw new Error('probe handler sets none of http, tcp, exec, grpc');
 }
