@@ -1,6 +1,7 @@
 // Assembles one log agent from its configuration: checkpoints, tailer, record builder, one
 // delivery per sink, the pipeline, and a status file (counters) beside the checkpoints.
 // main.ts runs it as the `berth-logs` process; tests and the benchmark run it in-process.
+import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogAgentConfig } from '../../lib/log-agent-config.js';
@@ -116,9 +117,10 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
     sinks: Object.fromEntries(deliveries.map((d) => [d.sink.name, { type: d.sink.type, ...d.stats }])),
     memory: { rssBytes: process.memoryUsage.rss() },
   });
+  const statusPath = join(o.workDir, 'status.json');
   const statusTimer = setInterval(() => {
     try {
-      writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
+      writeStatus(statusPath, JSON.stringify(status()) + '\n');
     } catch {
       // the status file is informational; the next tick writes it again
     }
@@ -136,10 +138,25 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
       tailer.close();
       await Promise.all(deliveries.map((d) => d.close()));
       try {
-        writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
+        writeStatus(statusPath, JSON.stringify(status()) + '\n');
       } catch {
         // the status file is informational; shutting down goes on
       }
     },
   };
+}
+
+/**
+ * Writes status.json atomically; when that fails (a full disk has no room for the temporary copy),
+ * overwrites the existing file in place, whose own blocks are reused: the node agent reads
+ * `diskFull` from this file to say so in `berth events`, so it must be written when the disk is full.
+ * A reader may then see a torn file; it ignores what does not parse and reads again.
+ */
+function writeStatus(path: string, data: string): void {
+  try {
+    writeFileAtomic(path, data);
+  } catch (err) {
+    if (!existsSync(path)) throw err;
+    writeFileSync(path, data);
+  }
 }
