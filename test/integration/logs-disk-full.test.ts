@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { agentConfig, tempDir, waitFor, writeSeq } from '../unit/logs/helpers.js';
 import { countSeq, fileSinkMessages, spawnAgent } from './logs-agent-proc.js';
+import { writeStatus } from '../../src/sidecar/logs/status-file.js';
 import { berth, berthOk, events, ps, tempApp, waitFor as waitForAsync, type EventRow } from './harness/berth.js';
 
 function mountTmpfs(dir: string, size: string): string | undefined {
@@ -142,6 +143,28 @@ test('a full disk under the log buffer is said in berth events: Warning LogBuffe
   } finally {
     await berth(dir, ['down']);
     spawnSync('umount', ['-l', agentDir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('status.json is still written when the disk is full (the node agent reads diskFull from it)', async (t) => {
+  const dir = tempDir();
+  const why = mountTmpfs(dir, '64k');
+  if (why) {
+    process.stdout.write(`# skipped: ${why}\n`);
+    t.skip(why);
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const path = join(dir, 'status.json');
+    writeStatus(path, JSON.stringify({ sinks: { out: { diskFull: false } } }) + '\n');
+    fill(join(dir, 'filler'));
+    const full = JSON.stringify({ sinks: { out: { diskFull: true, diskFullPauses: 1 } } }) + '\n';
+    writeStatus(path, full);
+    assert.equal(readFileSync(path, 'utf8'), full);
+  } finally {
+    spawnSync('umount', ['-l', dir]);
     rmSync(dir, { recursive: true, force: true });
   }
 });

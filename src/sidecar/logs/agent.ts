@@ -1,11 +1,9 @@
 // Assembles one log agent from its configuration: checkpoints, tailer, record builder, one
 // delivery per sink, the pipeline, and a status file (counters) beside the checkpoints.
 // main.ts runs it as the `berth-logs` process; tests and the benchmark run it in-process.
-import { existsSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogAgentConfig } from '../../lib/log-agent-config.js';
-import { writeFileAtomic } from '../../lib/files.js';
 import { CheckpointStore } from './checkpoints.js';
 import { Delivery } from './delivery.js';
 import { RecordBuilder, type Identity } from './enrich.js';
@@ -15,6 +13,7 @@ import { compileRoute } from './route.js';
 import { createSink } from './sinks/index.js';
 import type { LogSink } from './sinks/sink.js';
 import { Tailer } from './tailer.js';
+import { writeStatus } from './status-file.js';
 import { ReaderLocks } from './reader-lock.js';
 import { SharedCheckpoints } from './shared-checkpoints.js';
 
@@ -146,17 +145,3 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
   };
 }
 
-/**
- * Writes status.json atomically; when that fails (a full disk has no room for the temporary copy),
- * overwrites the existing file in place, whose own blocks are reused: the node agent reads
- * `diskFull` from this file to say so in `berth events`, so it must be written when the disk is full.
- * A reader may then see a torn file; it ignores what does not parse and reads again.
- */
-function writeStatus(path: string, data: string): void {
-  try {
-    writeFileAtomic(path, data);
-  } catch (err) {
-    if (!existsSync(path)) throw err;
-    writeFileSync(path, data);
-  }
-}
