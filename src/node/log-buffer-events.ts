@@ -1,5 +1,5 @@
 // Says in `berth events` when an instance's log agent pauses reading because the disk under its disk
-// buffer is full (Warning `LogBufferDiskFull`) and when it resumes (Normal `LogBufferResumed`),
+// buffer is full (or otherwise not writable) (Warning `LogBufferDiskFull`) and when it resumes (Normal `LogBufferResumed`),
 // attributed to the instance and its service.
 //
 // Why the node agent and not a route for sidecars to post events: the log agent already writes
@@ -43,11 +43,11 @@ export function readLogBufferState(path: string, since?: string): LogBufferState
   const parts: string[] = [];
   for (const [name, s] of Object.entries(status.sinks as Record<string, unknown>)) {
     if (typeof s !== 'object' || s === null) continue;
-    const sink = s as { diskFull?: unknown; diskFullPauses?: unknown; lastError?: unknown };
+    const sink = s as { diskFull?: unknown; diskFullPauses?: unknown; diskError?: unknown };
     if (typeof sink.diskFullPauses === 'number' && Number.isSafeInteger(sink.diskFullPauses) && sink.diskFullPauses > 0) pauses += sink.diskFullPauses;
     if (sink.diskFull === true) {
       full = true;
-      parts.push(typeof sink.lastError === 'string' ? `${name}: ${sink.lastError}` : name);
+      parts.push(typeof sink.diskError === 'string' ? `${name}: ${sink.diskError}` : name);
     }
   }
   let detail = parts.join('; ');
@@ -62,7 +62,7 @@ export function logBufferEvents(prev: LogBufferState | undefined, next: LogBuffe
   let fresh = prev === undefined ? 0 : next.pauses >= prev.pauses ? next.pauses - prev.pauses : wasFull && next.full ? 0 : next.pauses;
   const out: NewEvent[] = [];
   const paused = (): void => {
-    out.push({ type: 'Warning', reason: 'LogBufferDiskFull', message: `Log agent: the disk under its disk buffer is full (${next.detail || 'no space left'}); reading paused, the lines wait in the app's files` });
+    out.push({ type: 'Warning', reason: 'LogBufferDiskFull', message: `Log agent cannot write its disk buffer (${next.detail || 'disk full'}); reading paused, the lines wait in the app's files` });
   };
   const resumed = (): void => {
     out.push({ type: 'Normal', reason: 'LogBufferResumed', message: 'Log agent: disk space available again; reading resumed' });

@@ -131,7 +131,7 @@ test('a full disk under the log buffer is said in berth events: Warning LogBuffe
     assert.equal(full.type, 'Warning');
     assert.equal(full.instance, instance);
     assert.equal(full.service, 'quiet');
-    assert.match(full.message, /out/, 'the message names the sink');
+    assert.match(full.message, /out: disk full: ENOSPC/, 'the message names the sink and the error');
 
     rmSync(filler);
     const resumed = await waitForAsync('LogBufferResumed in berth events', async () => (await logEvents()).find((e) => e.reason === 'LogBufferResumed'), 30_000);

@@ -144,4 +144,3 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
     },
   };
 }
-

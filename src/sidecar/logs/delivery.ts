@@ -39,6 +39,8 @@ export interface DeliveryStats {
   diskFull: boolean;
   /** How many times the disk buffer became full: the node agent turns each into an event, even one shorter than a status tick. */
   diskFullPauses: number;
+  /** Why the disk buffer cannot be written, while diskFull (lastError is also a sink's last failure). */
+  diskError?: string;
   lastError?: string;
 }
 
@@ -176,6 +178,7 @@ export class Delivery {
           this.stats.diskFull = true;
           this.stats.diskFullPauses++;
           this.stats.lastError = (err as Error).message;
+          this.stats.diskError = (err as Error).message;
           const why = err instanceof DiskFullError ? `disk full (${err.cause.message})` : `disk buffer not writable (${(err as Error).message})`;
           this.opts.log?.(`sink ${this.sink.name}: ${why}; reading paused, delivering what is buffered, retrying`);
         }
@@ -192,6 +195,7 @@ export class Delivery {
     }
     if (this.stats.diskFull && this.waitingForDisk.length === 0) {
       this.stats.diskFull = false;
+      this.stats.diskError = undefined;
       this.opts.log?.(`sink ${this.sink.name}: disk space available again; reading resumed`);
     }
   }

@@ -45,7 +45,7 @@ test('status.json: sinks summed, stale runs, torn files and long errors', () => 
     assert.equal(readLogBufferState(path), undefined, 'torn');
     const status = {
       at: '2026-01-01T00:00:01.000Z',
-      sinks: { out: { diskFull: true, diskFullPauses: 2, lastError: 'x'.repeat(5000) }, loki: { diskFull: false, diskFullPauses: 1 }, bad: 'nope' },
+      sinks: { out: { diskFull: true, diskFullPauses: 2, diskError: 'x'.repeat(5000), lastError: 'a sink error' }, loki: { diskFull: false, diskFullPauses: 1 }, bad: 'nope' },
     };
     writeFileSync(path, JSON.stringify(status));
     const s = readLogBufferState(path, '2026-01-01T00:00:00.000Z');
