@@ -13,6 +13,7 @@ import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
 import { Instance } from './instance.js';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './log-file.js';
+import { LogBufferWatcher } from './log-buffer-events.js';
 import { MemoryWatcher } from './memory-watcher.js';
 import { agentInfoPath, eventsPath, nodeDir, processesPath } from './paths.js';
 import { fenceRecordedProcesses, ProcessRegistry, waitForProcessesGone } from './process-registry.js';
@@ -60,6 +61,8 @@ class Agent implements AgentApiBackend {
   readonly hub: WatchHub;
   private readonly forwarder: Forwarder;
   private readonly memory: MemoryWatcher;
+  /** Turns the log agents' full-disk pauses (their status.json) into events. */
+  private readonly logBuffers: LogBufferWatcher;
   private readonly registry: ProcessRegistry;
   private readonly logRotation: LogRotation;
   /** Each instance's private PORT, unique on the machine; held as long as the instance. */
@@ -83,6 +86,7 @@ class Agent implements AgentApiBackend {
       bindRetryMs: opts.bindRetryMs,
     });
     this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
+    this.logBuffers = new LogBufferWatcher(opts.stateDir, () => this.instancesById.values(), (inst, e) => this.events.append({ ...e, service: inst.service, instance: inst.id }));
     this.appPorts = new AppPorts({ pid: process.pid, startTime });
     this.registry.update([]);
   }
@@ -190,6 +194,7 @@ class Agent implements AgentApiBackend {
   private stateChanged(): void {
     this.registry.update([...this.instancesById.values()].flatMap((i) => i.runningProcesses()));
     this.memory.refresh();
+    this.logBuffers.refresh();
     this.hub.changed();
   }
 
@@ -218,6 +223,7 @@ class Agent implements AgentApiBackend {
     this.instancesById.clear();
     this.appPorts.close();
     this.memory.stop();
+    this.logBuffers.stop();
     this.registry.update([]);
     this.events.append({ type: 'Normal', reason: 'AgentStopped', message: `Node agent ${this.opts.node} stopped` });
     this.hub.close();

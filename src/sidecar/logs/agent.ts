@@ -4,7 +4,6 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { LogAgentConfig } from '../../lib/log-agent-config.js';
-import { writeFileAtomic } from '../../lib/files.js';
 import { CheckpointStore } from './checkpoints.js';
 import { Delivery } from './delivery.js';
 import { RecordBuilder, type Identity } from './enrich.js';
@@ -14,6 +13,7 @@ import { compileRoute } from './route.js';
 import { createSink } from './sinks/index.js';
 import type { LogSink } from './sinks/sink.js';
 import { Tailer } from './tailer.js';
+import { writeStatus } from './status-file.js';
 import { ReaderLocks } from './reader-lock.js';
 import { SharedCheckpoints } from './shared-checkpoints.js';
 
@@ -116,9 +116,10 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
     sinks: Object.fromEntries(deliveries.map((d) => [d.sink.name, { type: d.sink.type, ...d.stats }])),
     memory: { rssBytes: process.memoryUsage.rss() },
   });
+  const statusPath = join(o.workDir, 'status.json');
   const statusTimer = setInterval(() => {
     try {
-      writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
+      writeStatus(statusPath, JSON.stringify(status()) + '\n');
     } catch {
       // the status file is informational; the next tick writes it again
     }
@@ -136,7 +137,7 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
       tailer.close();
       await Promise.all(deliveries.map((d) => d.close()));
       try {
-        writeFileAtomic(join(o.workDir, 'status.json'), JSON.stringify(status()) + '\n');
+        writeStatus(statusPath, JSON.stringify(status()) + '\n');
       } catch {
         // the status file is informational; shutting down goes on
       }

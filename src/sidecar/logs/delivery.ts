@@ -37,6 +37,10 @@ export interface DeliveryStats {
   queued: number;
   /** True while the disk buffer cannot be written (no space left): reading is paused. */
   diskFull: boolean;
+  /** How many times the disk buffer became full: the node agent turns each into an event, even one shorter than a status tick. */
+  diskFullPauses: number;
+  /** Why the disk buffer cannot be written, while diskFull (lastError is also a sink's last failure). */
+  diskError?: string;
   lastError?: string;
 }
 
@@ -56,7 +60,7 @@ interface Queued {
 }
 
 export class Delivery {
-  readonly stats: DeliveryStats = { sent: 0, dropped: 0, rejected: 0, retries: 0, queued: 0, diskFull: false };
+  readonly stats: DeliveryStats = { sent: 0, dropped: 0, rejected: 0, retries: 0, queued: 0, diskFull: false, diskFullPauses: 0 };
   /** Batches that did not fit on a full disk, in order, with the resolve of their submit(). */
   private readonly waitingForDisk: { records: readonly LogRecord[]; done: () => void }[] = [];
   private diskRetry: NodeJS.Timeout | undefined;
@@ -172,7 +176,9 @@ export class Delivery {
         // Any write error (a full disk above all) pauses reading like a full buffer; never a crash.
         if (!this.stats.diskFull) {
           this.stats.diskFull = true;
+          this.stats.diskFullPauses++;
           this.stats.lastError = (err as Error).message;
+          this.stats.diskError = (err as Error).message;
           const why = err instanceof DiskFullError ? `disk full (${err.cause.message})` : `disk buffer not writable (${(err as Error).message})`;
           this.opts.log?.(`sink ${this.sink.name}: ${why}; reading paused, delivering what is buffered, retrying`);
         }
@@ -189,6 +195,7 @@ export class Delivery {
     }
     if (this.stats.diskFull && this.waitingForDisk.length === 0) {
       this.stats.diskFull = false;
+      this.stats.diskError = undefined;
       this.opts.log?.(`sink ${this.sink.name}: disk space available again; reading resumed`);
     }
   }
