@@ -114,10 +114,15 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
   const proxies: Record<'a' | 'b' | 'c' | 'gw', ProxyUnderTest | undefined> = { a: undefined, b: undefined, c: undefined, gw: undefined };
   /** Deliveries per request id at either app (a request delivered twice would count 2). */
   const delivered = new Map<string, number>();
+  const h2sessions = new Set<http2.ServerHttp2Session>();
 
   before(async () => {
     h1app = http.createServer(soakApp(delivered));
     h2app = http2.createServer(soakApp(delivered));
+    h2app.on('session', (session) => {
+      h2sessions.add(session);
+      session.once('close', () => h2sessions.delete(session));
+    });
     await new Promise<void>((r) => h1app.listen(P.h1app, HOST, r));
     await new Promise<void>((r) => h2app.listen(P.h2app, HOST, r));
     // b and c: the apps' sidecars (inbound → app); a: the client's sidecar (outbound peer/h2peer → b/c).
@@ -135,11 +140,18 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
       }, 10_000);
     }
   });
-  after(() => {
-    for (const p of Object.values(proxies)) p?.child.kill('SIGKILL');
+  after(async () => {
+    // The apps close their connections before the proxies die, so no HTTP/2 session of this process is
+    // torn down by a peer's reset or left open at exit.
     h1app?.closeAllConnections();
-    h1app?.close();
-    h2app?.close();
+    for (const s of h2sessions) s.destroy();
+    await Promise.all([new Promise((r) => h1app?.close(r) ?? r(undefined)), new Promise((r) => h2app?.close(r) ?? r(undefined))]);
+    for (const p of Object.values(proxies)) {
+      if (!p || p.child.exitCode !== null) continue;
+      const exited = new Promise((r) => p.child.once('exit', r));
+      p.child.kill('SIGKILL');
+      await exited;
+    }
   });
 
   /** The soak through `port` with SESSIONS × STREAMS concurrent streams; then every proxy on the path is still up. */

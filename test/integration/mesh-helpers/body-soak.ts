@@ -113,13 +113,15 @@ function plan(random: () => number, id: string): SoakPlan {
 }
 
 /**
- * Runs `workers` concurrent loops of random exchanges through `send` for `ms`, stopping at the first
- * failure; asserts every body arrived whole at both ends, no request id was delivered twice, enough
- * exchanges were checked (`minChecked`) and some were answered early. Returns the figures as a line.
+ * Runs `workers` concurrent loops of random exchanges through `send` for `ms` (up to 3 × `ms` until
+ * `minChecked` exchanges were checked and one was answered early), stopping at the first failure;
+ * asserts every body arrived whole at both ends, no request id was delivered twice, enough exchanges
+ * were checked and some were answered early. Returns the figures as a line.
  */
 export async function runSoak(opts: { ms: number; seed: number; prefix: string; workers: number; minChecked: number; delivered: Map<string, number>; send: SoakSend }): Promise<string> {
   const random = rng(opts.seed);
   const deadline = performance.now() + opts.ms;
+  const hardDeadline = deadline + 2 * opts.ms;
   let done = 0;
   let early = 0;
   let bytes = 0;
@@ -143,8 +145,11 @@ export async function runSoak(opts: { ms: number; seed: number; prefix: string; 
     done++;
   };
   let next = 0;
+  // Past the deadline only while too few exchanges were checked or none was answered early (a short or
+  // loaded run), and never past three times the length.
+  const enough = (): boolean => performance.now() >= deadline && (performance.now() >= hardDeadline || (done >= opts.minChecked && early > 0));
   const worker = async (): Promise<void> => {
-    while (performance.now() < deadline && failures.length === 0) await one(`${opts.prefix}${next++}`);
+    while (!enough() && failures.length === 0) await one(`${opts.prefix}${next++}`);
   };
   await Promise.all(Array.from({ length: opts.workers }, worker));
   assert.deepEqual(failures, []);
