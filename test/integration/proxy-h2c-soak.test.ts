@@ -4,7 +4,7 @@
 // sidecar pair and through the gateway and the app's sidecar. Random bodies 0–8 MiB both ways, with or
 // without a content-length, in random pieces, some answered early (401 before the upload ends); every
 // body's sha256 checked at both ends, no request delivered twice (mesh-helpers/body-soak.ts, shared with
-// the HTTP/1.1 soak). Each path runs BERTH_SOAK_MS / 3 (5 s by default: four paths, ~20 s in all).
+// the HTTP/1.1 soak). Each path runs BERTH_SOAK_MS / 4 (3.75 s by default: four paths and the set-up, ~20 s in all).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -15,7 +15,7 @@ import { portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import { SOAK_MS, runSoak, soakApp, type SoakResult, type SoakSend } from './mesh-helpers/body-soak.js';
 
-const PATH_MS = Math.max(1000, Math.round(SOAK_MS / 3));
+const PATH_MS = Math.max(1000, Math.round(SOAK_MS / 4));
 /** Sessions per path, and concurrent streams on each. */
 const SESSIONS = 2;
 const STREAMS = 3;
@@ -126,11 +126,13 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
     await new Promise<void>((r) => h1app.listen(P.h1app, HOST, r));
     await new Promise<void>((r) => h2app.listen(P.h2app, HOST, r));
     // b and c: the apps' sidecars (inbound → app); a: the client's sidecar (outbound peer/h2peer → b/c).
-    proxies.b = await startProxy({ id: 'peer-1', inbound: P.inboundB, app: P.h1app, admin: P.adminB, outbound: {}, snapshot, env: { BERTH_SERVICE: 'peer' } });
-    proxies.c = await startProxy({ id: 'h2peer-1', inbound: P.inboundC, app: P.h2app, admin: P.adminC, outbound: {}, snapshot, env: { BERTH_SERVICE: 'h2peer' } });
-    proxies.a = await startProxy({ id: 'client-1', inbound: P.inboundA, app: 1, admin: P.adminA, outbound: { peer: P.outPeer, h2peer: P.outH2peer }, snapshot });
-    // The gateway serves each service's port on 127.0.0.1.
-    proxies.gw = await startProxy({ id: GATEWAY_ID, inbound: 1, app: 1, admin: P.adminGw, outbound: {}, snapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: GATEWAY_ID } });
+    // The gateway serves each service's port on 127.0.0.1. The four start together (each waits for its admin port).
+    [proxies.b, proxies.c, proxies.a, proxies.gw] = await Promise.all([
+      startProxy({ id: 'peer-1', inbound: P.inboundB, app: P.h1app, admin: P.adminB, outbound: {}, snapshot, env: { BERTH_SERVICE: 'peer' } }),
+      startProxy({ id: 'h2peer-1', inbound: P.inboundC, app: P.h2app, admin: P.adminC, outbound: {}, snapshot, env: { BERTH_SERVICE: 'h2peer' } }),
+      startProxy({ id: 'client-1', inbound: P.inboundA, app: 1, admin: P.adminA, outbound: { peer: P.outPeer, h2peer: P.outH2peer }, snapshot }),
+      startProxy({ id: GATEWAY_ID, inbound: 1, app: 1, admin: P.adminGw, outbound: {}, snapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: GATEWAY_ID } }),
+    ]);
     for (const port of [P.outPeer, P.outH2peer, P.peerService, P.h2peerService]) {
       await waitFor(`port ${port} to route h2c`, async () => {
         const s = new Sessions(port);
