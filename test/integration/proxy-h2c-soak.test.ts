@@ -7,11 +7,13 @@
 // the HTTP/1.1 soak). Each path runs BERTH_SOAK_MS / 4 (3.75 s by default: four paths and the set-up, ~20 s in all).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import { GATEWAY_ID, type MeshSnapshot } from '../../src/lib/mesh-protocol.js';
-import { portBlock, waitFor } from './harness/berth.js';
+import { join } from 'node:path';
+import { portBlock, repoRoot, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import { SOAK_MS, runSoak, soakApp, type SoakResult, type SoakSend } from './mesh-helpers/body-soak.js';
 
@@ -110,21 +112,31 @@ function sendOnSession(session: http2.ClientHttp2Session, authority: string, pla
 
 describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', () => {
   let h1app: http.Server;
-  let h2app: http2.Http2Server;
+  /** The h2c app runs in a process of its own (mesh-helpers/h2c-soak-app.ts). */
+  let h2app: ChildProcess | undefined;
+  let h2appStderr = '';
   const proxies: Record<'a' | 'b' | 'c' | 'gw', ProxyUnderTest | undefined> = { a: undefined, b: undefined, c: undefined, gw: undefined };
   /** Deliveries per request id at either app (a request delivered twice would count 2). */
   const delivered = new Map<string, number>();
-  const h2sessions = new Set<http2.ServerHttp2Session>();
 
   before(async () => {
     h1app = http.createServer(soakApp(delivered));
-    h2app = http2.createServer(soakApp(delivered));
-    h2app.on('session', (session) => {
-      h2sessions.add(session);
-      session.once('close', () => h2sessions.delete(session));
-    });
     await new Promise<void>((r) => h1app.listen(P.h1app, HOST, r));
-    await new Promise<void>((r) => h2app.listen(P.h2app, HOST, r));
+    const child = spawn(process.execPath, [join(repoRoot, 'dist', 'test', 'integration', 'mesh-helpers', 'h2c-soak-app.js'), String(P.h2app)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    h2app = child;
+    child.stderr!.on('data', (d: Buffer) => (h2appStderr += d.toString()));
+    let listening = false;
+    let pending = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      const lines = (pending + d.toString()).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === 'listening') listening = true;
+        else if (line.startsWith('delivered ')) delivered.set(line.slice(10), (delivered.get(line.slice(10)) ?? 0) + 1);
+      }
+    });
+    await waitFor('the h2c app to listen', () => listening || child.exitCode !== null, 10_000, 10);
+    assert.ok(listening, `the h2c app did not start: ${h2appStderr}`);
     // b and c: the apps' sidecars (inbound → app); a: the client's sidecar (outbound peer/h2peer → b/c).
     // The gateway serves each service's port on 127.0.0.1. The four start together (each waits for its admin port).
     [proxies.b, proxies.c, proxies.a, proxies.gw] = await Promise.all([
@@ -143,12 +155,9 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
     }
   });
   after(async () => {
-    // The apps close their connections before the proxies die, so no HTTP/2 session of this process is
-    // torn down by a peer's reset or left open at exit.
     h1app?.closeAllConnections();
-    for (const s of h2sessions) s.destroy();
-    await Promise.all([new Promise((r) => h1app?.close(r) ?? r(undefined)), new Promise((r) => h2app?.close(r) ?? r(undefined))]);
-    for (const p of Object.values(proxies)) {
+    await new Promise((r) => h1app?.close(r) ?? r(undefined));
+    for (const p of [...Object.values(proxies), h2app && { child: h2app }]) {
       if (!p || p.child.exitCode !== null) continue;
       const exited = new Promise((r) => p.child.once('exit', r));
       p.child.kill('SIGKILL');
@@ -163,6 +172,7 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
     const send: SoakSend = (plan) => sendOnSession(sessions.get(Number(plan.id.slice(prefix.length)) % SESSIONS), authority, plan);
     const figures = await runSoak({ ms: PATH_MS, seed, prefix, workers: SESSIONS * STREAMS, minChecked: 10, delivered, send }).finally(() => sessions.close());
     for (const p of path) assert.equal(p.child.exitCode, null, p.stderr());
+    assert.ok(h2app?.exitCode === null && h2app.signalCode === null, `the h2c app exited (${h2app?.exitCode ?? h2app?.signalCode}): ${h2appStderr}`);
     // The figures, for whoever reads the test log.
     console.log(`soak ${prefix}: ${figures}`);
   }
