@@ -126,12 +126,16 @@ export async function runSoak(opts: { ms: number; seed: number; prefix: string; 
   let early = 0;
   let bytes = 0;
   const failures: string[] = [];
+  /** The slowest exchange, in the figures: a stall that the deadline hides shows here. */
+  let slowest = { ms: 0, what: '' };
   const one = async (id: string): Promise<void> => {
     const p = plan(random, id);
     const t0 = performance.now();
     const result = await opts.send(p);
     bytes += p.reqSize + p.respSize;
     const up = `${p.reqSize} bytes up ${p.sized ? 'sized' : 'chunked'}`;
+    const took = performance.now() - t0;
+    if (took > slowest.ms) slowest = { ms: took, what: `${id}: ${up}, ${p.respSize} down${p.early ? ', answered early' : ''}${result instanceof Error ? `, ${result.message}` : `, status ${result.status}`}` };
     if (p.early) {
       early++;
       // The client gets the 401, or (if it was still writing when the stream or connection closed) an error.
@@ -154,7 +158,7 @@ export async function runSoak(opts: { ms: number; seed: number; prefix: string; 
   await Promise.all(Array.from({ length: opts.workers }, worker));
   assert.deepEqual(failures, []);
   for (const [id, n] of opts.delivered) assert.ok(n <= 1, `${id} delivered ${n} times`);
-  const figures = `${done} exchanges checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB`;
+  const figures = `${done} exchanges checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB; slowest ${Math.round(slowest.ms)} ms (${slowest.what})`;
   assert.ok(done >= opts.minChecked && early > 0, `enough exchanges (${figures})`);
   return figures;
 }
