@@ -69,23 +69,22 @@ class Sessions {
   }
 }
 
-/** One planned exchange as an HTTP/2 stream on `session`: the body written in the plan's pieces. */
+/**
+ * One planned exchange as an HTTP/2 stream on `session`: the body written in the plan's pieces. It
+ * settles on the stream's 'close' (with what 'end' or 'error' said before), not earlier: the pieces
+ * stay referenced until node:http2 is done with the stream, which may still hold writes of them after
+ * an early answer ended the response.
+ */
 function sendOnSession(session: http2.ClientHttp2Session, authority: string, plan: Parameters<SoakSend>[0]): Promise<SoakResult> {
   return new Promise((resolve) => {
-    let settled = false;
-    const settle = (r: SoakResult): void => {
-      if (!settled) {
-        settled = true;
-        resolve(r);
-      }
-    };
     let req: http2.ClientHttp2Stream;
     try {
       req = session.request({ ':method': 'POST', ':path': `/soak/${plan.id}`, ':authority': authority, ...plan.headers, ...(plan.sized ? { 'content-length': plan.reqSize } : {}) });
     } catch (err) {
       // The session went away between get() and request(): the exchange failed, which the soak reports.
-      return settle(err as Error);
+      return resolve(err as Error);
     }
+    let result: SoakResult | undefined;
     let status = 0;
     let headers: http2.IncomingHttpHeaders = {};
     const h = createHash('sha256');
@@ -98,13 +97,16 @@ function sendOnSession(session: http2.ClientHttp2Session, authority: string, pla
       h.update(d);
       len += d.length;
     });
-    req.on('end', () => settle({ status, headers, sha: h.digest('hex'), len }));
-    req.on('error', settle);
-    req.on('close', () => settle(new Error(`stream closed without an end (status ${status}, rst code ${req.rstCode}, ${len} bytes received)`)));
+    req.on('end', () => (result ??= { status, headers, sha: h.digest('hex'), len }));
+    req.on('error', (err) => (result ??= err));
+    req.on('close', () => {
+      const pieces = plan.pieces.length;
+      resolve(result ?? new Error(`stream closed without an end (status ${status}, rst code ${req.rstCode}, ${len} bytes received, ${Math.min(i, pieces)} of ${pieces} pieces written)`));
+    });
     let i = 0;
     const write = (): void => {
-      while (i < plan.pieces.length) if (!req.write(plan.pieces[i++])) return void req.once('drain', write);
-      req.end();
+      while (i < plan.pieces.length && !req.destroyed) if (!req.write(plan.pieces[i++])) return void req.once('drain', write);
+      if (!req.destroyed) req.end();
     };
     write();
   });
@@ -176,6 +178,23 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
     // The figures, for whoever reads the test log.
     console.log(`soak ${prefix}: ${figures}`);
   }
+
+  test('an upload answered early by an h2c app ends: the client stream closes instead of waiting on a window (h2-forward)', async () => {
+    for (const port of [P.inboundC, P.outH2peer]) {
+      const sessions = new Sessions(port);
+      const body = Buffer.alloc(4 * 1024 * 1024, 7);
+      const pieces = Array.from({ length: 64 }, (_, i) => body.subarray(i * 65536, (i + 1) * 65536));
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        sendOnSession(sessions.get(0), 'h2peer', { id: `early-${port}`, headers: { 'x-early': '1', 'x-resp-size': '0' }, pieces, reqSize: body.length, respSize: 0, sized: true, early: true, sha: '' }),
+        new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 5000))),
+      ]);
+      clearTimeout(timer);
+      sessions.close();
+      assert.notEqual(outcome, 'hung', `port ${port}: the stream never closed after the early answer`);
+      if (outcome !== 'hung' && !(outcome instanceof Error)) assert.equal(outcome.status, 401);
+    }
+  });
 
   test(`h2c client → sidecar pair → HTTP/1.1 app (${PATH_MS} ms)`, () => soak(P.outPeer, 2221, 'h2-pair-h1-', 'peer', [proxies.a!, proxies.b!]));
   test(`h2c client → gateway → sidecar → HTTP/1.1 app (${PATH_MS} ms)`, () => soak(P.peerService, 2222, 'h2-gw-h1-', 'peer', [proxies.gw!, proxies.b!]));
