@@ -7,16 +7,14 @@
 // through the sidecar pair and through the gateway. BERTH_SOAK_MS sets each soak's length (15 s).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { GATEWAY_ID, type MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 import { portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
-import { rng } from '../helpers/seeded-random.js';
-
-const SOAK_MS = Number(process.env.BERTH_SOAK_MS ?? 15_000) || 15_000;
+import { SOAK_MS, runSoak, soakApp, type SoakSend } from './mesh-helpers/body-soak.js';
 
 /** Sockets of process `pid` in a TCP state (hex, as /proc/net/tcp writes it: 08 = CLOSE_WAIT). */
 function socketsInState(pid: number, state: string): number {
@@ -75,6 +73,7 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
   /** Deliveries per request id at the app (a request delivered twice would count 2). */
   const delivered = new Map<string, number>();
   const appSockets = new Set<net.Socket>();
+  const soakRequest = soakApp(delivered);
 
   const snapshot = (): MeshSnapshot => ({
     version: 1,
@@ -88,8 +87,6 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
 
   before(async () => {
     app = http.createServer((req, res) => {
-      const id = String(req.headers['x-req-id'] ?? '');
-      if (id) delivered.set(id, (delivered.get(id) ?? 0) + 1);
       if (req.url?.startsWith('/echo-head')) {
         res.setHeader('x-url', req.url);
         res.setHeader('x-host', String(req.headers.host));
@@ -97,37 +94,7 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
         res.end('ok');
         return;
       }
-      if (req.headers['x-early'] === '1') {
-        // Answered before the upload ends (an auth failure).
-        res.writeHead(401, { 'content-length': 0 });
-        res.end();
-        return;
-      }
-      const h = createHash('sha256');
-      let n = 0;
-      req.on('data', (d: Buffer) => {
-        h.update(d);
-        n += d.length;
-      });
-      req.on('end', () => {
-        const size = Number(req.headers['x-resp-size'] ?? 0);
-        const body = randomBytes(size);
-        const headers: http.OutgoingHttpHeaders = { 'x-req-sha': h.digest('hex'), 'x-req-len': n, 'x-resp-sha': createHash('sha256').update(body).digest('hex') };
-        if (req.headers['x-resp-mode'] === 'sized') headers['content-length'] = size;
-        res.writeHead(200, headers);
-        // In random pieces (chunked answers get one chunk per piece).
-        const random = rng(size);
-        let at = 0;
-        const more = (): void => {
-          while (at < size) {
-            const piece = body.subarray(at, at + 1 + Math.floor(random() * 100_000));
-            at += piece.length;
-            if (!res.write(piece)) return void res.once('drain', more);
-          }
-          res.end();
-        };
-        more();
-      });
+      soakRequest(req, res);
     });
     app.on('connection', (s: net.Socket) => {
       appSockets.add(s);
@@ -197,37 +164,12 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     assert.match(v10, /\r\nx-host: 127\.0\.0\.1:\d+\r\n/i, v10);
   });
 
-  /** Random uploads and downloads through `port` for `ms`; every body checked at both ends. */
+  /** Random uploads and downloads through `port` with keep-alive HTTP/1.1 clients; every body checked at both ends. */
   async function soak(port: number, ms: number, seed: number, prefix: string, proxies: ProxyUnderTest[]): Promise<void> {
-    const random = rng(seed);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    const deadline = performance.now() + ms;
-    let done = 0;
-    let early = 0;
-    let bytes = 0;
-    const failures: string[] = [];
-    const size = (): number => {
-      const r = random();
-      return r < 0.15 ? 0 : r < 0.6 ? Math.floor(random() * 64 * 1024) : r < 0.92 ? Math.floor(random() * 1024 * 1024) : Math.floor(random() * 8 * 1024 * 1024);
-    };
-    const one = async (id: string): Promise<void> => {
-      const reqSize = size();
-      const respSize = size();
-      const sized = random() < 0.5;
-      const isEarly = reqSize > 0 && random() < 0.1;
-      const body = randomBytes(reqSize);
-      const sha = createHash('sha256').update(body).digest('hex');
-      const pieces: Buffer[] = [];
-      for (let at = 0; at < reqSize; ) {
-        const n = 1 + Math.floor(random() * (random() < 0.5 ? 5000 : 300_000));
-        pieces.push(body.subarray(at, at + n));
-        at += n;
-      }
-      const headers: http.OutgoingHttpHeaders = { 'x-req-id': id, 'x-resp-size': respSize, 'x-resp-mode': random() < 0.5 ? 'sized' : 'chunked', ...(isEarly ? { 'x-early': '1' } : {}) };
-      if (sized) headers['content-length'] = reqSize;
-      const t0 = performance.now();
-      const result = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; sha: string; len: number } | Error>((resolve) => {
-        const req = http.request({ host: HOST, port, method: 'POST', path: `/soak/${id}`, headers: { host: 'peer', ...headers }, agent }, (res) => {
+    const send: SoakSend = (plan) =>
+      new Promise((resolve) => {
+        const req = http.request({ host: HOST, port, method: 'POST', path: `/soak/${plan.id}`, headers: { host: 'peer', ...plan.headers, ...(plan.sized ? { 'content-length': plan.reqSize } : {}) }, agent }, (res) => {
           const h = createHash('sha256');
           let len = 0;
           res.on('data', (d: Buffer) => {
@@ -238,39 +180,18 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
           res.on('error', resolve);
         });
         req.on('error', resolve);
-        if (!sized) req.setHeader('transfer-encoding', 'chunked');
+        if (!plan.sized) req.setHeader('transfer-encoding', 'chunked');
         let i = 0;
         const write = (): void => {
-          while (i < pieces.length) if (!req.write(pieces[i++])) return void req.once('drain', write);
+          while (i < plan.pieces.length) if (!req.write(plan.pieces[i++])) return void req.once('drain', write);
           req.end();
         };
         write();
       });
-      bytes += reqSize + respSize;
-      if (isEarly) {
-        early++;
-        // The client gets the 401, or (if it was still writing when the connection closed) an error.
-        if (!(result instanceof Error) && result.status !== 401) failures.push(`${id}: early answer ${result.status}`);
-        return;
-      }
-      if (result instanceof Error) return void failures.push(`${id}: ${result.message} (${reqSize} bytes up ${sized ? 'sized' : 'chunked'}, ${respSize} down, after ${Math.round(performance.now() - t0)} ms)`);
-      if (result.status !== 200) return void failures.push(`${id}: status ${result.status}`);
-      if (result.headers['x-req-sha'] !== sha) failures.push(`${id}: request body differs at the app (${reqSize} bytes sent, ${String(result.headers['x-req-len'])} received, ${sized ? 'sized' : 'chunked'})`);
-      if (result.headers['x-resp-sha'] !== result.sha || result.len !== respSize) failures.push(`${id}: response body differs at the client (${respSize} bytes sent, ${result.len} received)`);
-      done++;
-    };
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (performance.now() < deadline && failures.length === 0) await one(`${prefix}${next++}`);
-    };
-    await Promise.all([worker(), worker(), worker()]);
-    agent.destroy();
-    assert.deepEqual(failures, []);
-    for (const [id, n] of delivered) assert.ok(n <= 1, `${id} delivered ${n} times`);
-    assert.ok(done > 20 && early > 0, `enough exchanges (${done} checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB)`);
+    const figures = await runSoak({ ms, seed, prefix, workers: 3, minChecked: 21, delivered, send }).finally(() => agent.destroy());
     for (const p of proxies) assert.equal(p.child.exitCode, null, p.stderr());
     // The figures, for whoever reads the test log.
-    console.log(`soak ${prefix}: ${done} exchanges checked, ${early} answered early, ${(bytes / 1048576).toFixed(0)} MiB`);
+    console.log(`soak ${prefix}: ${figures}`);
   }
 
   test(`body integrity soak through the sidecar pair: random bodies 0–8 MiB both ways, some answered early (${SOAK_MS} ms)`, () => soak(ports.out, SOAK_MS, 1111, 'pair-', [a, b]));

@@ -173,11 +173,15 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   // Request body (and client streaming), with flow control both ways.
   stream.on('data', (chunk: Buffer) => {
+    // The upstream answered and closed its stream before the body ended (a 401 to an upload): the rest
+    // is read and dropped, so the client's upload and stream can end (paused, it waited on a window forever).
+    if (up.closed || up.destroyed) return;
     if (!up.write(chunk)) {
       stream.pause();
       up.once('drain', () => stream.resume());
     }
   });
+  up.once('close', () => stream.resume());
   stream.on('end', () => {
     if (!up.writableEnded) up.end();
   });
