@@ -103,6 +103,8 @@ export class NodeClient {
       env: process.env,
     });
     closeSync(logFd);
+    // Say how an agent ended: its log cannot, when a signal killed it.
+    child.once('exit', (code, signal) => this.opts.log(`node agent ${this.node} (pid ${child.pid ?? '?'}) exited ${signal ? `on ${signal}` : `with code ${code ?? '?'}`}`));
     child.unref();
     const pid = child.pid;
     const deadline = performance.now() + 15_000;

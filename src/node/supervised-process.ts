@@ -7,6 +7,7 @@ import { groupHasLiveMembers, killGroup, readProcStat } from '../lib/proc.js';
 import { resolveUser } from '../lib/users.js';
 import { ranLongEnoughToReset, restartDelaySeconds, shouldRestart } from './backoff.js';
 import { LogFile, type LogRotation } from './log-file.js';
+import { paceSpawn } from './spawn-pacer.js';
 
 /** Polls until group `pgid` has no live member or `deadlineMono` passes; true when it is gone. */
 async function waitForGroupGone(pgid: number, deadlineMono: number): Promise<boolean> {
@@ -60,6 +61,8 @@ export class SupervisedProcess {
   private pendingKillReason: KillReason | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** A spawn waits in the pacer's queue. */
+  private spawnQueued = false;
   /** Pending SIGKILL of a terminate() whose grace period runs. */
   private terminateTimer: NodeJS.Timeout | undefined;
   private exitWaiters: (() => void)[] = [];
@@ -96,10 +99,10 @@ export class SupervisedProcess {
     return this.stopping;
   }
 
-  /** Spawns the process now (first start). */
+  /** Spawns the process (first start) on a later turn of the event loop: spawns are paced (spawn-pacer.ts). */
   start(): void {
-    if (this.stopping || this.child) return;
-    this.spawnNow();
+    if (this.stopping || this.child || this.spawnQueued) return;
+    this.queueSpawn();
   }
 
   /** Kills the whole group with SIGKILL, recording `reason` on the exit; the restart policy then applies. */
@@ -143,7 +146,8 @@ export class SupervisedProcess {
   async stop(killAtMono: number): Promise<void> {
     this.stopping = true;
     this.clearBackoff();
-    if (!this.child || this.pid === undefined) {
+    // Not running (never started, backing off, or its restart queued): nothing to signal or wait for.
+    if (!this.child || this.pid === undefined || this.state !== 'running') {
       if (this.state !== 'exited') {
         this.state = 'exited';
         this.opts.hooks.onChange();
@@ -290,9 +294,18 @@ export class SupervisedProcess {
   }
 
   private restartNow(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.spawnQueued) return;
     this.restarts++;
-    this.spawnNow();
+    this.queueSpawn();
+  }
+
+  private queueSpawn(): void {
+    this.spawnQueued = true;
+    paceSpawn(() => {
+      this.spawnQueued = false;
+      // Stopped while queued: stop() already reported the process exited.
+      if (!this.stopping) this.spawnNow();
+    });
   }
 
   private clearBackoff(): void {
