@@ -31,7 +31,7 @@ export { type SpecError, type FormatOptions, formatSpecErrors, didYouMean } from
 export { type LoadResult, type LoadOptions, loadSpec, validateSpecText, findSpecFile, SPEC_FILE_NAMES } from './load.js';
 export { splitCommand, trySplitCommand, CommandSplitError, type SplitResult, envVarName } from './command.js';
 export { mergeOverlay } from './overlay.js';
-export { readSecret } from './secrets.js';
+export { readSecret, secretFileEnv } from './secrets.js';
 export type { SecretSourceSpec, SecretUseSpec } from './schema-secrets.js';
 
 /** Identity, for typing `export default defineApp({ … })` in berth.config.ts. Defaults may be left out. */

@@ -26,7 +26,7 @@ export const SecretUse = z
       .string()
       .regex(/^\/[^\0]*[^/]$/, { message: 'must be an absolute file path, e.g. /run/secrets/api-key' })
       .optional()
-      .describe('On the cluster, mount the secret as this file (read-only). Locally, for a secret read from a file, the instance gets that file\'s path in BERTH_SECRET_FILE_<NAME>.'),
+      .describe('On the cluster, mount the secret as this file (read-only). In both places the app finds the file\'s path in BERTH_SECRET_FILE_<NAME> (locally the node agent writes it, readable only by the app\'s user).'),
   })
   .refine((u) => (u.env === undefined) !== (u.file === undefined), { message: 'give exactly one of env or file' })
   .describe('A secret this service gets.');

@@ -7,6 +7,7 @@ import type { PathSeg } from './positions.js';
 import type { Problem } from './problem.js';
 import { isPlainObject } from './shape.js';
 import type { SecretSourceSpec } from './schema-secrets.js';
+import { envVarName } from './command.js';
 
 /** Problems of the `secrets:` fields (names used but not declared, files that do not exist). */
 export function checkSecrets(data: Record<string, unknown>, dir: string, errors: Problem[], warnings: Problem[] = [], env: NodeJS.ProcessEnv = process.env): void {
@@ -44,4 +45,9 @@ export function readSecret(name: string, src: SecretSourceSpec, dir: string, env
   } catch (err) {
     throw new Error(`secret \`${name}\`: cannot read ${file}: ${(err as Error).message}`);
   }
+}
+
+/** The variable that holds the path of a secret given as a file, locally and on the cluster: BERTH_SECRET_FILE_<NAME>. */
+export function secretFileEnv(name: string): string {
+  return `BERTH_SECRET_FILE_${envVarName(name)}`;
 }

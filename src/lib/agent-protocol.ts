@@ -41,6 +41,17 @@ export interface ProcessTemplate {
   listenPort?: number;
   /** OS user to run as (a name or uid[:gid], lib/users.ts); absent: the agent's own user. Platform sidecars never have one. */
   user?: string;
+  /** Secrets the app gets as files (node/secret-files.ts): the agent writes each and sets `env` to its path. */
+  secretFiles?: SecretFile[];
+}
+
+/** One secret given to an app as a file. */
+export interface SecretFile {
+  /** The secret's name (its file name). */
+  name: string;
+  /** The variable that holds the file's path, BERTH_SECRET_FILE_<NAME>. */
+  env: string;
+  content: string;
 }
 
 export interface RestartConfig {

@@ -2,6 +2,7 @@
 // PUT /desired (level-triggered), keeps the forwarder, memory watcher, events and processes.json in step,
 // and serves the agent API. `startAgent` runs it in-process; main.ts wraps it as a long-lived process.
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved, InstanceSpec } from '../lib/agent-protocol.js';
@@ -18,6 +19,7 @@ import { MemoryWatcher } from './memory-watcher.js';
 import { agentInfoPath, eventsPath, nodeDir, processesPath } from './paths.js';
 import { fenceRecordedProcesses, ProcessRegistry, waitForProcessesGone } from './process-registry.js';
 import { WatchHub } from './watch-hub.js';
+import { removeNodeSecrets, secretFilesRoot } from './secret-files.js';
 
 export interface AgentOptions {
   /** The Berth state directory (`.berth`). */
@@ -65,6 +67,8 @@ class Agent implements AgentApiBackend {
   private readonly logBuffers: LogBufferWatcher;
   private readonly registry: ProcessRegistry;
   private readonly logRotation: LogRotation;
+  /** Where instances' secret files are written (secret-files.ts). */
+  readonly secretsRoot: string;
   /** Each instance's private PORT, unique on the machine; held as long as the instance. */
   private readonly appPorts: AppPorts;
   private shutdownPromise: Promise<void> | undefined;
@@ -88,6 +92,9 @@ class Agent implements AgentApiBackend {
     this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
     this.logBuffers = new LogBufferWatcher(opts.stateDir, () => this.instancesById.values(), (inst, e) => this.events.append({ ...e, service: inst.service, instance: inst.id }));
     this.appPorts = new AppPorts({ pid: process.pid, startTime });
+    // What a previous agent of this node left is stale: its instances were fenced, and new ones write their own.
+    this.secretsRoot = join(secretFilesRoot(opts.stateDir), opts.node);
+    rmSync(this.secretsRoot, { recursive: true, force: true });
     this.registry.update([]);
   }
 
@@ -162,6 +169,7 @@ class Agent implements AgentApiBackend {
         },
         this.logRotation,
         privatePort,
+        this.secretsRoot,
       );
       this.instancesById.set(spec.id, inst);
       inst.start();
@@ -222,6 +230,7 @@ class Agent implements AgentApiBackend {
     await Promise.all([...this.instancesById.values()].map((i) => i.stop()));
     this.instancesById.clear();
     this.appPorts.close();
+    removeNodeSecrets(this.secretsRoot);
     this.memory.stop();
     this.logBuffers.stop();
     this.registry.update([]);

@@ -2,7 +2,7 @@
 // Numeric limits come from the table the spec schema uses too (src/lib/bounds.ts): whatever
 // `berth validate` accepts, the agent accepts.
 import { BOUNDS, badHeaderName, badHeaderValue, badRequestPath, outOfBounds, type Bound } from '../lib/bounds.js';
-import type { AgentDesired, InstanceSpec, ProbeConfig, ProbeHandler, ProcessTemplate, RestartConfig, ServiceForward } from '../lib/agent-protocol.js';
+import type { AgentDesired, InstanceSpec, ProbeConfig, ProbeHandler, ProcessTemplate, RestartConfig, SecretFile, ServiceForward } from '../lib/agent-protocol.js';
 
 export class DesiredValidationError extends Error {}
 
@@ -80,7 +80,20 @@ function template(v: unknown, path: string): ProcessTemplate {
   if (o.memoryMiB !== undefined && o.memoryMiB !== null) t.memoryMiB = bounded(o, 'memoryMiB', path, BOUNDS.memoryMiB);
   if (o.listenPort !== undefined && o.listenPort !== null) t.listenPort = port(o, 'listenPort', path);
   if (o.user !== undefined && o.user !== null) t.user = str(o, 'user', path);
+  if (o.secretFiles !== undefined && o.secretFiles !== null) t.secretFiles = secretFiles(o.secretFiles, `${path}.secretFiles`);
   return t;
+}
+
+/** A secret file's name becomes a file name in the instance's secret folder: one plain name, no path. */
+function secretFiles(v: unknown, path: string): SecretFile[] {
+  return arr(v, path).map((x, i) => {
+    const p = `${path}[${i}]`;
+    const o = obj(x, p);
+    const f: SecretFile = { name: str(o, 'name', p), env: str(o, 'env', p), content: str(o, 'content', p, true) };
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(f.name)) fail(`${p}.name`, 'must be a DNS-1123 label (it names a file)');
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(f.env)) fail(`${p}.env`, 'must be an environment variable name');
+    return f;
+  });
 }
 
 function handler(v: unknown, path: string): ProbeHandler {

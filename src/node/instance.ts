@@ -19,6 +19,7 @@ import { createProbe } from './probes/create-probe.js';
 import { ProbeRunner, type ProbeKind } from './probes/probe-runner.js';
 import { TcpProbe } from './probes/tcp-probe.js';
 import { SupervisedProcess, type SupervisedProcessHooks } from './supervised-process.js';
+import { removeSecretFiles, secretFilePath, writeSecretFiles } from './secret-files.js';
 
 export interface InstanceHooks {
   /** Records an event about this instance (service and instance are filled in). */
@@ -89,6 +90,8 @@ export class Instance {
     private readonly hooks: InstanceHooks,
     logRotation: LogRotation,
     privatePort?: number,
+    /** Where this node's secret files go (secret-files.ts); needed only when the app has some. */
+    private readonly secretsRoot?: string,
   ) {
     this.privatePort = privatePort;
     this.id = spec.id;
@@ -105,11 +108,28 @@ export class Instance {
         hooks: role === 'app' ? this.appHooks() : this.sidecarHooks(),
       });
     this.sidecars = spec.sidecars.map((t) => make(t, 'sidecar'));
-    this.app = make(spec.main, 'app');
+    this.app = make(this.withSecretFilePaths(spec.main), 'app');
+  }
+
+  /** The app's template with BERTH_SECRET_FILE_<NAME> pointing at where start() writes each secret file. */
+  private withSecretFilePaths(main: InstanceSpec['main']): InstanceSpec['main'] {
+    const files = main.secretFiles ?? [];
+    if (files.length === 0 || this.secretsRoot === undefined) return main;
+    const env = { ...main.env };
+    for (const f of files) env[f.env] = secretFilePath(this.secretsRoot, this.id, f.name);
+    return { ...main, env };
   }
 
   /** Starts the sidecars, then the app once every sidecar runs. */
   start(): void {
+    const files = this.spec.main.secretFiles ?? [];
+    if (files.length > 0 && this.secretsRoot !== undefined) {
+      try {
+        writeSecretFiles(this.secretsRoot, this.id, files, this.spec.main.user);
+      } catch (err) {
+        this.hooks.event({ type: 'Warning', reason: 'SecretFilesFailed', message: `Cannot write the app's secret files: ${(err as Error).message}` });
+      }
+    }
     for (const s of this.sidecars) s.start();
     this.startSelfForward();
     this.maybeStartApp();
@@ -285,6 +305,7 @@ export class Instance {
     this.hooks.event({ type: 'Normal', reason: 'Killing', message: `Stopping instance (grace period ${grace}s)` });
     const killAt = performance.now() + grace * 1000;
     await this.app.stop(killAt);
+    if (this.secretsRoot !== undefined) removeSecretFiles(this.secretsRoot, this.id);
     // Sidecars get what is left of the grace period, but at least a moment to act on their SIGTERM
     // (an app that used the whole period must not make the proxy or log agent die mid-flush).
     const sidecarKillAt = Math.max(killAt, performance.now() + SIDECAR_MIN_GRACE_MS);

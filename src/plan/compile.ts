@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envVarName, readSecret, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
-import type { ProbeConfig, ProbeHandler, ProcessTemplate } from '../lib/agent-protocol.js';
+import { envVarName, readSecret, secretFileEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import type { ProbeConfig, ProbeHandler, ProcessTemplate, SecretFile } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
 import { stampRevision } from '../lib/revision.js';
@@ -70,18 +70,15 @@ function serviceEnv(app: AppSpec, name: string, svc: ServiceSpec, dir: string): 
   const env: Record<string, string> = {};
   if (svc.envFile) Object.assign(env, parseDotenv(readFileSync(resolveDir(dir, svc.envFile), 'utf8')));
   Object.assign(env, svc.env);
-  // Secrets reach the instance as on the cluster: `env` uses as variables; a `file` use of a file-backed secret as its path.
+  // Secrets reach the instance as on the cluster: `env` uses as variables here, `file` uses as files (secretFiles()).
   for (const u of svc.secrets ?? []) {
     const src = app.secrets?.[u.name];
-    if (!src) continue; // reported by the spec check (an undeclared secret)
-    if (u.env !== undefined) {
-      try {
-        env[u.env] = readSecret(u.name, src, dir);
-      } catch {
-        // An unset variable was a warning when the spec loaded (the secret files were checked to exist): the instance goes without it.
-      }
+    if (!src || u.env === undefined) continue; // undeclared: reported by the spec check
+    try {
+      env[u.env] = readSecret(u.name, src, dir);
+    } catch {
+      // An unset variable was a warning when the spec loaded (the secret files were checked to exist): the instance goes without it.
     }
-    else if (src.file !== undefined) env[`BERTH_SECRET_FILE_${envVarName(u.name)}`] = resolveDir(dir, src.file);
   }
   env.BERTH_APP = app.app;
   env.BERTH_SERVICE = name;
@@ -93,13 +90,33 @@ function serviceEnv(app: AppSpec, name: string, svc: ServiceSpec, dir: string): 
   return env;
 }
 
+/**
+ * A service's `file` uses of secrets: the node agent writes each for the instance, readable only by the
+ * app's user, and gives its path in BERTH_SECRET_FILE_<NAME> — on the cluster that variable holds the
+ * mount path, so an app reads its secret files the same way in both places.
+ */
+function secretFiles(app: AppSpec, svc: ServiceSpec, dir: string): SecretFile[] {
+  const out: SecretFile[] = [];
+  for (const u of svc.secrets ?? []) {
+    const src = app.secrets?.[u.name];
+    if (!src || u.file === undefined) continue;
+    try {
+      out.push({ name: u.name, env: secretFileEnv(u.name), content: readSecret(u.name, src, dir) });
+    } catch {
+      // An unset variable was a warning when the spec loaded: the instance goes without that file.
+    }
+  }
+  return out;
+}
+
 /** `variant`: compile one variant of the service instead (its own deployment, `<service>.<variant>`). */
 function compileService(app: AppSpec, name: string, opts: CompileOptions, variant?: { name: string; spec: ServiceSpec }): DesiredService {
   const svc = variant?.spec ?? app.services[name];
   const deployment = variant ? variantDeploymentName(name, variant.name) : name;
   const cwd = resolveDir(opts.dir, svc.cwd);
   const env = serviceEnv(app, name, svc, opts.dir);
-  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env, ...(svc.user !== undefined ? { user: svc.user } : {}) };
+  const files = secretFiles(app, svc, opts.dir);
+  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env, ...(svc.user !== undefined ? { user: svc.user } : {}), ...(files.length > 0 ? { secretFiles: files } : {}) };
   const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env });
   Object.assign(env, platform.appEnv);
   const appPort = platform.appEnv.PORT !== undefined ? Number(platform.appEnv.PORT) : svc.port;

@@ -3,7 +3,7 @@
 // ever in a rendered file), a service's `envFile` values as its own Secret (a dotenv file is where
 // API keys live: never a ConfigMap), and each service's `secrets:` uses as secretKeyRef variables
 // or read-only file mounts.
-import { readSecret } from '../../contract/index.js';
+import { readSecret, secretFileEnv } from '../../contract/index.js';
 import type { AppContext, AppRenderer, JsonObject, K8sObject, PodContribution, ServiceContext, ServiceRenderer } from './types.js';
 import { appLabels } from './labels.js';
 
@@ -65,6 +65,8 @@ function pod(ctx: Omit<ServiceContext, 'pod'>): PodContribution | undefined {
       const vol = `secret-${u.name}`;
       if (!volumes.some((v) => v.name === vol)) volumes.push({ name: vol, secret: { secretName: u.name, defaultMode: 0o440 } });
       mounts.push({ name: vol, mountPath: u.file, subPath: SECRET_KEY, readOnly: true });
+      // The app finds the file as it does locally, where the node agent writes it elsewhere.
+      env.push({ name: secretFileEnv(u.name), value: u.file });
     }
   }
   return { appEnv: env, volumes, appVolumeMounts: mounts };

@@ -51,6 +51,8 @@ test('secrets and envFile values render as Secrets used by secretKeyRef, secretR
   assert.deepEqual(app.env.find((e: { name: string }) => e.name === 'API_KEY'), { name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'api-key', key: 'value' } } });
   assert.ok(app.volumeMounts.some((m: Record<string, unknown>) => m.mountPath === '/run/secrets/tls.pem' && m.subPath === 'value' && m.readOnly === true));
   assert.ok(pod.volumes.some((v: Record<string, { secretName?: string }>) => v.secret?.secretName === 'tls'));
+  // The app finds the mounted file through the same variable as locally.
+  assert.deepEqual(app.env.find((e: { name: string }) => e.name === 'BERTH_SECRET_FILE_TLS'), { name: 'BERTH_SECRET_FILE_TLS', value: '/run/secrets/tls.pem' });
   for (const cm of r.objects.filter((o) => o.kind === 'ConfigMap')) for (const v of VALUES) assert.ok(!JSON.stringify(cm).includes(v), `${cm.metadata.name} holds ${v}`);
   assert.ok(!r.objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'web-env'));
   for (const v of VALUES) assert.ok(!JSON.stringify(find(r, 'Deployment', 'web')).includes(v), `the Deployment holds ${v}`);
@@ -77,7 +79,10 @@ test('locally the instance gets the same secret variables', async () => {
   const env = JSON.stringify(state);
   assert.ok(env.includes('"API_KEY":"from-shell-123"'));
   assert.ok(env.includes('"DB_PASSWORD":"hunter2-in-spec"'));
-  assert.ok(env.includes(`"BERTH_SECRET_FILE_TLS":"${join(dir, 'certs/tls.pem')}"`));
+  // A `file` use carries the secret to the node agent, which writes it for the instance (secret-files.test.ts).
+  const web = state.services.find((s) => s.name === 'web')!;
+  assert.deepEqual(web.template.main.secretFiles, [{ name: 'tls', env: 'BERTH_SECRET_FILE_TLS', content: '-----BEGIN CERT-----\n' }]);
+  assert.ok(!env.includes(join(dir, 'certs/tls.pem')), 'the source file path is not handed to the app');
 });
 
 test('an unset secret variable is a spec warning, and the instance goes without it (no crash)', async () => {
