@@ -20,6 +20,7 @@
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
+//   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
 import http from 'node:http';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
 import { readDownEpoch } from '../lib/down-epoch.js';
@@ -29,6 +30,8 @@ import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogStore } from './log-store.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
+import { apiRequestMetrics } from './api-metrics.js';
+import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -73,7 +76,9 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   let logStore: LogStore | undefined;
   const logs = (): LogStore => (logStore ??= new LogStore(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
+  const countRequest = apiRequestMetrics();
   const server = http.createServer((req, res) => {
+    countRequest(req, res);
     void handle(req, res).catch((err: Error) => {
       // A malformed percent-escape in the path (decodeURIComponent) is the client's error, not ours.
       if (!res.headersSent) send(res, err instanceof URIError ? 400 : 500, { error: err instanceof URIError ? `malformed percent-escape in ${JSON.stringify(req.url ?? '')}: ${err.message}` : err.message });
@@ -94,6 +99,12 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
+    if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
+      const text = controlMetrics.render();
+      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+      return;
+    }
     if (method === 'GET' && path === '/api/v1/healthz') return send(res, 200, { app: plane.status().app ?? null, pid: process.pid });
     if (method === 'GET' && path === '/api/v1/instances') return send(res, 200, plane.ps(url.searchParams.get('all') === '1'));
     if (method === 'GET' && path.startsWith('/api/v1/instances/')) {

@@ -58,6 +58,8 @@ export class Autoscaling {
   readonly status = new Map<string, AutoscaleStatus>();
   /** Per deployment: when a request was last seen (or an activation asked for one); monotonic ms. */
   private readonly lastActivity = new Map<string, number>();
+  /** Per deployment with `min: 0`: since when none of its instances is ready (monotonic ms). */
+  private readonly unreadySince = new Map<string, number>();
   /** Per instance: its inbound proxy's accepted-request counter at the last read. */
   private readonly activityCounts = new Map<string, number>();
   /** Recent counter samples per instance, oldest first (kept for a little more than the window). */
@@ -79,6 +81,7 @@ export class Autoscaling {
     this.history.delete(service);
     this.status.delete(service);
     this.lastActivity.delete(service);
+    this.unreadySince.delete(service);
   }
 
   /** Reads each ready instance's inbound counters and differences them against the sample a window ago. */
@@ -159,11 +162,26 @@ export class Autoscaling {
   private async idleToZero(spec: DesiredService, current: number): Promise<boolean> {
     const now = performance.now();
     if (current === 0) {
+      this.unreadySince.delete(spec.name);
       this.status.set(spec.name, { current: 0, desired: 0, reason: `scaled to zero (idleSeconds ${spec.scale!.idleSeconds ?? DEFAULT_IDLE_SECONDS}): the next request starts an instance` });
       return true;
     }
-    if ((await this.sawActivity(spec)) || !this.lastActivity.has(spec.name)) this.lastActivity.set(spec.name, now);
     const idleSeconds = spec.scale!.idleSeconds ?? DEFAULT_IDLE_SECONDS;
+    // No request can be served before an instance is ready: while a deployment starts (just applied, or
+    // activated from zero) that is not idleness, so the idle clock starts with its first ready instance —
+    // but one that never gets ready still goes to zero, idleSeconds later than that.
+    const ready = this.opts.readyInstances(spec.name).length > 0;
+    const unreadySince = this.unreadySince.get(spec.name);
+    let clockFloor: number | undefined;
+    if (ready && unreadySince !== undefined) {
+      this.unreadySince.delete(spec.name);
+      clockFloor = now;
+    } else if (!ready) {
+      if (unreadySince === undefined) this.unreadySince.set(spec.name, now);
+      clockFloor = Math.min(now, (unreadySince ?? now) + idleSeconds * 1000);
+    }
+    if ((await this.sawActivity(spec)) || !this.lastActivity.has(spec.name)) this.lastActivity.set(spec.name, now);
+    if (clockFloor !== undefined) this.lastActivity.set(spec.name, Math.max(this.lastActivity.get(spec.name)!, clockFloor));
     const idleFor = (now - this.lastActivity.get(spec.name)!) / 1000;
     if (idleFor < idleSeconds) return false;
     this.opts.store.setMeta(META(spec.name), '0');

@@ -71,9 +71,11 @@ export class ControlPlane {
     this.store = new Store(this.layout.db, existsSync(this.layout.dbBackup) ? this.layout.dbBackup : undefined);
     this.log = opts.log ?? ((m) => console.log(`${new Date().toISOString()} ${m}`));
     this.queue = new WorkQueue(this.log);
-    this.queue.register({ kind: 'node', reconcile: (k) => this.reconcileNode(k) });
-    this.queue.register({ kind: 'deployment', reconcile: (k) => this.reconcileDeployment(k) });
-    this.queue.register({ kind: 'lifecycle', reconcile: () => this.reconcileLifecycle() });
+    // Nodes in parallel: a frozen agent holds one worker until its call times out, never the other nodes.
+    this.queue.register({ kind: 'node', workers: 8, reconcile: (k) => this.reconcileNode(k) });
+    // Serial: scheduling reads every node's free capacity and addresses, then binds; two passes at once could both take the same.
+    this.queue.register({ kind: 'deployment', workers: 1, reconcile: (k) => this.reconcileDeployment(k) });
+    this.queue.register({ kind: 'lifecycle', workers: 1, reconcile: () => this.reconcileLifecycle() });
     this.nodeMgr = new NodeManager({
       stateDir: opts.stateDir,
       token: opts.token,
@@ -96,9 +98,10 @@ export class ControlPlane {
       instanceUsage: (id) => this.nodeMgr.instanceUsage(id),
       onChange: (service) => this.queue.add('deployment', service),
     });
+    // Services in parallel (default workers): one slow scrape of a service's proxies does not delay another's.
     this.queue.register({ kind: 'autoscale', reconcile: (k) => this.reconcileAutoscale(k) });
     this.pressure = new PressureTracker(opts.pressureThreshold ?? 0.9, opts.pressureWindowMs ?? 10_000);
-    this.queue.register({ kind: 'pressure', reconcile: () => this.reconcilePressure() });
+    this.queue.register({ kind: 'pressure', workers: 1, reconcile: () => this.reconcilePressure() });
   }
 
   private migrating(id: string): boolean {

@@ -14,6 +14,7 @@ import { stateLayout, type ControlInfo } from '../lib/state-dir.js';
 import { createApiServer } from './api.js';
 import { ControlPlane } from './control-plane.js';
 import { StateCorruptError } from './store.js';
+import { timeStoreWrites } from './store-timing.js';
 import { FATAL_PREFIX } from '../lib/state-dir.js';
 
 const { values } = parseArgs({ options: { 'state-dir': { type: 'string' } } });
@@ -47,6 +48,8 @@ try {
   console.error(`${FATAL_PREFIX}${err.message}`);
   process.exit(1);
 }
+
+timeStoreWrites(plane.store);
 
 let exiting = false;
 function exit(code: number): void {

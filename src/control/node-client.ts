@@ -14,6 +14,16 @@ import { canonicalJson } from '../lib/canonical-json.js';
 
 const agentMain = fileURLToPath(new URL('../node/main.js', import.meta.url));
 
+// Every call to an agent is bounded: a frozen agent (SIGSTOP, a swapped-out machine) accepts connections
+// and never answers, and the node's reconcile must give up on it rather than hold its worker forever.
+// A healthy agent answers these in milliseconds; the margins are for a loaded 2-core machine.
+/** GET /instances and /events (a pull). */
+const PULL_TIMEOUT_MS = 5000;
+/** PUT /desired: the agent validates and applies the whole set before it answers (its spawns come later). */
+const PUSH_TIMEOUT_MS = 10_000;
+/** Until the agent's /watch stream answers (the open stream has no timeout). */
+const WATCH_CONNECT_TIMEOUT_MS = 5000;
+
 export interface NodeClientOptions {
   node: string;
   stateDir: string;
@@ -127,7 +137,7 @@ export class NodeClient {
     if (!info) return;
     try {
       this.closeWatch = await subscribeSse(
-        { port: info.port, token: this.opts.token },
+        { port: info.port, token: this.opts.token, timeoutMs: WATCH_CONNECT_TIMEOUT_MS },
         '/watch',
         () => this.opts.onChange(),
         () => {
@@ -187,7 +197,7 @@ export class NodeClient {
 
   private async fetchState(cursor: number): Promise<AgentEvent[]> {
     const info = this.info!;
-    const opts = { port: info.port, token: this.opts.token };
+    const opts = { port: info.port, token: this.opts.token, timeoutMs: PULL_TIMEOUT_MS };
     const list = await requestJson<InstanceObserved[]>(opts, 'GET', '/instances');
     this.observed = new Map(list.map((i) => [i.id, i]));
     this.synced = true;
@@ -200,7 +210,7 @@ export class NodeClient {
     const body = canonicalJson(desired);
     if (body === this.lastPushed) return false;
     const generation = this.generation + 1;
-    await requestJson({ port: this.info.port, token: this.opts.token }, 'PUT', '/desired', { generation, ...desired });
+    await requestJson({ port: this.info.port, token: this.opts.token, timeoutMs: PUSH_TIMEOUT_MS }, 'PUT', '/desired', { generation, ...desired });
     this.generation = generation;
     this.lastPushed = body;
     return true;

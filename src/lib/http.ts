@@ -68,7 +68,11 @@ export function requestJson<T>(opts: RequestOptions, method: string, path: strin
   });
 }
 
-/** Subscribes to a text/event-stream endpoint; calls onEvent per event; resolves a close function. Rejects if the connection fails. */
+/**
+ * Subscribes to a text/event-stream endpoint; calls onEvent per event; resolves a close function. Rejects if
+ * the connection fails, or when `timeoutMs` is given and the response headers do not come within it (a
+ * frozen server accepts the connection and never answers; the open stream itself has no timeout).
+ */
 export function subscribeSse(
   opts: RequestOptions,
   path: string,
@@ -86,6 +90,7 @@ export function subscribeSse(
         headers: { accept: 'text/event-stream', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
       },
       (res) => {
+        req.setTimeout(0);
         if (res.statusCode !== 200) {
           res.resume();
           reject(new HttpError(res.statusCode ?? 0, undefined, `GET ${path}: ${res.statusCode}`));
@@ -123,6 +128,7 @@ export function subscribeSse(
         });
       },
     );
+    if (opts.timeoutMs !== undefined) req.setTimeout(opts.timeoutMs, () => req.destroy(new Error(`GET ${path}: no answer within ${opts.timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
   });
