@@ -2,68 +2,53 @@
 // the light tree of offsets. The tree is read only when the first position is asked for, so a
 // spec without problems never builds it; base and overlay locators share that one reading.
 import type { Locator, PathSeg, Position } from './positions.js';
-import { readLightYaml, type LightMap, type LightNode } from './light-yaml.js';
+import { readLightYaml } from './light-yaml.js';
+import { MAP, SEQ, type LightTree } from './light-tree.js';
 
 interface Found {
-  node: LightNode | undefined;
-  /** Offset of the last segment's key (a list item is its own key). */
-  key: number | undefined;
+  node: number;
+  /** Offset of the last segment's key (a list item is its own key); -1 when no segment was found. */
+  key: number;
   depth: number;
-  last: LightNode;
 }
 
 const INDEX = /^\d+$/;
 
-function startOf(node: LightNode): number {
-  return typeof node === 'number' ? node : node.start;
-}
-
-/** The index of `key` in a mapping; the key → index map is built on the first lookup, so a lookup costs O(1). */
-function indexOf(map: LightMap, key: string): number | undefined {
-  let index = map.index;
-  if (index === undefined) {
-    index = new Map();
-    for (let i = 0; i < map.keys.length; i++) if (!index.has(map.keys[i])) index.set(map.keys[i], i);
-    map.index = index;
-  }
-  return index.get(key);
-}
-
-/** Walks `path` from `root` as YamlLocator's find() does (first key wins; list indexes as numbers or digit strings). */
-function find(root: LightNode, path: readonly PathSeg[]): Found {
-  let node: LightNode | undefined = root;
-  let key: number | undefined;
-  let last: LightNode = root;
+/** Walks `path` from node `root` as YamlLocator's find() does (list indexes as numbers or digit strings). */
+function find(tree: LightTree, root: number, path: readonly PathSeg[]): Found {
+  let node = root;
+  let key = -1;
   let depth = 0;
   for (const seg of path) {
-    const n: LightNode | undefined = node;
-    if (typeof n === 'object' && n.kind === 'map') {
-      const i = indexOf(n, String(seg));
-      if (i === undefined) break;
-      key = n.keyStarts[i];
-      node = n.values[i];
-    } else if (typeof n === 'object' && n.kind === 'seq') {
+    const kind = tree.kindOf(node);
+    let next: number;
+    if (kind === MAP) {
+      next = tree.child(node, String(seg));
+      if (next < 0) break;
+      key = tree.keyStart(next);
+    } else if (kind === SEQ) {
       const idx = typeof seg === 'number' ? seg : INDEX.test(seg) ? Number(seg) : -1;
-      if (idx < 0 || idx >= n.items.length) break;
-      node = n.items[idx];
-      key = startOf(node);
+      next = idx < 0 ? -1 : tree.item(node, idx);
+      if (next < 0) break;
+      key = tree.start(next);
     } else {
       break;
     }
+    node = next;
     depth++;
-    last = node;
   }
-  return { node, key, depth, last };
+  // Every node found is in the document, so the last one reached is `node` itself.
+  return { node, key, depth };
 }
 
 /** The shared, lazily built part: the tree and the line starts of the text. */
 export class LightPositions {
-  private tree: LightMap | undefined;
+  private tree: LightTree | undefined;
   private lineStarts: number[] | undefined;
   constructor(private readonly text: string) {}
 
   /** The tree; throws if the text no longer reads (it was read once already, so it cannot happen). */
-  root(): LightMap {
+  root(): LightTree {
     if (this.tree === undefined) {
       const read = readLightYaml(this.text, true);
       if (read?.tree === undefined) throw new Error('the spec text could not be read again with positions');
@@ -93,34 +78,32 @@ export class LightPositions {
 }
 
 export class LightLocator implements Locator {
-  private overlayRoot: LightNode | undefined;
+  private overlayRoot = -1;
   private overlayLooked = false;
   constructor(
     private readonly positions: LightPositions,
     private readonly overlay?: string,
   ) {}
 
-  private fromFound(f: Found, path: readonly PathSeg[], mode: 'value' | 'key'): Position {
-    const complete = f.depth === path.length;
-    if (complete && mode === 'key' && f.key !== undefined) return this.positions.linePos(f.key);
-    if (complete && f.node !== undefined) return this.positions.linePos(startOf(f.node));
-    return this.positions.linePos(startOf(f.last));
+  private fromFound(tree: LightTree, f: Found, path: readonly PathSeg[], mode: 'value' | 'key'): Position {
+    if (f.depth === path.length && mode === 'key' && f.key >= 0) return this.positions.linePos(f.key);
+    return this.positions.linePos(tree.start(f.node));
   }
 
   locate(path: readonly PathSeg[], mode: 'value' | 'key' = 'value'): Position {
-    const root = this.positions.root();
-    const base = find(root, path);
+    const tree = this.positions.root();
+    const base = find(tree, 0, path);
     if (this.overlay !== undefined && !this.overlayLooked) {
-      this.overlayRoot = find(root, ['environments', this.overlay]).node;
+      this.overlayRoot = find(tree, 0, ['environments', this.overlay]).node;
       this.overlayLooked = true;
     }
-    if (this.overlay !== undefined && this.overlayRoot !== undefined && path.length > 0) {
-      const ov = find(this.overlayRoot, path);
+    if (this.overlay !== undefined && path.length > 0) {
+      const ov = find(tree, this.overlayRoot, path);
       // As YamlLocator: the merged value comes from the overlay when the overlay has the whole
       // path, when it replaced a list or scalar on the way, or when it reaches deeper than the base.
-      const fromOverlay = ov.depth === path.length || (ov.depth > 0 && (typeof ov.node !== 'object' || ov.node.kind !== 'map')) || ov.depth > base.depth;
-      if (fromOverlay) return { ...this.fromFound(ov, path, mode), overlay: this.overlay };
+      const fromOverlay = ov.depth === path.length || (ov.depth > 0 && tree.kindOf(ov.node) !== MAP) || ov.depth > base.depth;
+      if (fromOverlay) return { ...this.fromFound(tree, ov, path, mode), overlay: this.overlay };
     }
-    return this.fromFound(base, path, mode);
+    return this.fromFound(tree, base, path, mode);
   }
 }

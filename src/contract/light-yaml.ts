@@ -7,29 +7,12 @@
 // document markers, duplicate or non-string keys, tabs, CR, control characters, trailing commas…
 // Declining only costs speed, so the rules err on that side. Scalars resolve as the YAML 1.2 core
 // schema of the `yaml` library (null, bool, int, float; no timestamps, no `1_000`).
-
-/** A node of the light tree: a scalar is just its start offset; collections know their children. */
-export type LightNode = number | LightMap | LightSeq;
-export interface LightMap {
-  kind: 'map';
-  start: number;
-  keys: string[];
-  /** Offsets of the keys, in the order of `keys`. */
-  keyStarts: number[];
-  values: LightNode[];
-  /** Built on the first lookup (by the locator): key → index, first key wins. */
-  index?: Map<string, number>;
-}
-export interface LightSeq {
-  kind: 'seq';
-  start: number;
-  items: LightNode[];
-}
+import { LightTree, MAP, SCALAR, SEQ } from './light-tree.js';
 
 export interface LightYaml {
   value: Record<string, unknown>;
-  /** Set when read with positions. */
-  tree?: LightMap;
+  /** Set when read with positions (then `value` is left empty). */
+  tree?: LightTree;
 }
 
 /** Thrown inside the reader to give up; caught at the top. */
@@ -146,8 +129,12 @@ const HEX = /^[0-9a-fA-F]+$/;
 class Reader {
   /** Where reading stopped: the end of the value just read. */
   private p = 0;
-  /** With positions: the node of the value just read. */
-  private node: LightNode = 0;
+  /** With positions: the tree, the mapping or list being read, and the key of the value about to be read. */
+  private readonly tree: LightTree | undefined;
+  private parent = -1;
+  private keyStartAt = -1;
+  private keyEndAt = -1;
+  private quotedKey: string | undefined;
   /** Set by plainBlockEnd/plainFlowEnd: the end of the scalar, where the scan stopped, and whether a key's `: ` stopped it. */
   private end = 0;
   private stop = 0;
@@ -159,6 +146,17 @@ class Reader {
     private readonly positions: boolean,
   ) {
     this.len = text.length;
+    this.tree = positions ? new LightTree(text) : undefined;
+  }
+
+  /** With positions: a node for the value starting at `start`, under the current parent and key. */
+  private open(kind: number, start: number): number {
+    if (this.tree === undefined) return -1;
+    const id = this.tree.add(kind, start, this.parent, this.keyStartAt, this.keyEndAt, this.quotedKey);
+    this.keyStartAt = -1;
+    this.keyEndAt = -1;
+    this.quotedKey = undefined;
+    return id;
   }
 
   /** Offset of the '\n' ending the line that holds `p` (or the text's length). */
@@ -295,15 +293,22 @@ class Reader {
     const t = this.text;
     const c = t.charCodeAt(q);
     let k: string;
+    this.keyStartAt = q;
     if (c === SQ || c === DQ) {
       k = this.quoted(q);
       if (t.charCodeAt(this.p) !== COLON) throw DECLINE;
+      if (this.positions) this.quotedKey = k;
     } else {
       if (isIndicator(c) || c === DASH || c === SP || c === NL || q >= this.len) throw DECLINE;
       this.plainBlockEnd(q);
       if (!this.isKey) throw DECLINE;
-      k = t.slice(q, this.end);
-      if (k === '<<' || typeof resolvePlain(k) !== 'string') throw DECLINE;
+      if (this.positions) {
+        k = ''; // with positions, keys are read from the text only when looked up
+        this.keyEndAt = this.end;
+      } else {
+        k = t.slice(q, this.end);
+        if (k === '<<' || typeof resolvePlain(k) !== 'string') throw DECLINE;
+      }
       // The colon after the key (possibly after spaces).
       this.p = this.skipSpaces(this.end);
     }
@@ -316,7 +321,7 @@ class Reader {
 
   /**
    * The value after an indicator (`:` or `-`) that ends just before `q`, at indentation `n` (that of
-   * its key or dash). Leaves this.p at the start of the next content line (and this.node set).
+   * its key or dash). Leaves this.p at the start of the next content line.
    * `sameIndentSeq`: a block sequence may sit at the key's own indentation (mapping values).
    */
   private blockValue(n: number, q: number, sameIndentSeq: boolean): unknown {
@@ -331,7 +336,7 @@ class Reader {
         if (m > n) return this.isSeqEntry(ls + m) ? this.blockSeq(m, ls + m) : this.blockMap(m, ls + m);
         if (m === n && sameIndentSeq && this.isSeqEntry(ls + m)) return this.blockSeq(n, ls + m);
       }
-      this.node = q;
+      this.open(SCALAR, q);
       this.p = ls;
       return null;
     }
@@ -339,14 +344,14 @@ class Reader {
     if (c === LBRACE || c === LBRACKET) {
       value = this.flowNode(q);
     } else if (c === SQ || c === DQ) {
+      this.open(SCALAR, q);
       value = this.quoted(q);
-      this.node = q;
     } else {
       if (isIndicator(c) || (c === DASH && this.isSeqEntry(q))) throw DECLINE;
       this.plainBlockEnd(q);
       if (this.isKey) throw DECLINE; // a mapping on the line of a key
       value = this.positions ? null : resolvePlain(t.slice(q, this.end));
-      this.node = q;
+      this.open(SCALAR, q);
       this.p = this.end;
     }
     const ls = this.nextContent(this.endOfLine(this.p));
@@ -357,18 +362,17 @@ class Reader {
   }
 
   /** A block mapping whose first key starts at `q`, column `n`; this.p ends at the next line outside it. */
-  private blockMap(n: number, q: number): Record<string, unknown> {
-    const obj: Record<string, unknown> = {};
-    const node: LightMap | undefined = this.positions ? { kind: 'map', start: q, keys: [], keyStarts: [], values: [] } : undefined;
+  private blockMap(n: number, q: number): Record<string, unknown> | null {
+    // With positions, the data is not built again (it was read before, with the same checks).
+    const obj: Record<string, unknown> | null = this.positions ? null : {};
+    const outer = this.parent;
+    this.parent = this.open(MAP, q);
     for (;;) {
       const k = this.key(q);
-      if (Object.prototype.hasOwnProperty.call(obj, k)) throw DECLINE;
-      obj[k] = this.blockValue(n, this.p, true);
-      if (node !== undefined) {
-        node.keys.push(k);
-        node.keyStarts.push(q);
-        node.values.push(this.node);
-      }
+      if (obj !== null) {
+        if (Object.prototype.hasOwnProperty.call(obj, k)) throw DECLINE;
+        obj[k] = this.blockValue(n, this.p, true);
+      } else this.blockValue(n, this.p, true);
       const ls = this.p;
       if (ls >= this.len) break;
       const m = this.indentAt(ls);
@@ -376,26 +380,28 @@ class Reader {
       if (m > n || this.isSeqEntry(ls + m)) throw DECLINE;
       q = ls + m;
     }
-    if (node !== undefined) this.node = node;
+    this.parent = outer;
     return obj;
   }
 
   /** A block sequence whose first `-` is at `q`, column `n`. */
-  private blockSeq(n: number, q: number): unknown[] {
+  private blockSeq(n: number, q: number): unknown[] | null {
     const t = this.text;
-    const arr: unknown[] = [];
-    const node: LightSeq | undefined = this.positions ? { kind: 'seq', start: q, items: [] } : undefined;
+    const arr: unknown[] | null = this.positions ? null : [];
+    const outer = this.parent;
+    this.parent = this.open(SEQ, q);
     for (;;) {
       const s = this.skipSpaces(q + 1);
       const c = t.charCodeAt(s);
       if (s < this.len && c !== NL && c !== HASH && c !== LBRACE && c !== LBRACKET && this.startsCompactMap(s)) {
         // `- key: value`: a mapping whose keys sit at the column of this first key.
-        arr.push(this.blockMap(s - (t.lastIndexOf('\n', s - 1) + 1), s));
+        const item = this.blockMap(s - (t.lastIndexOf('\n', s - 1) + 1), s);
+        if (arr !== null) arr.push(item);
       } else {
         if (c === DASH && this.isSeqEntry(s)) throw DECLINE; // `- - x`
-        arr.push(this.blockValue(n, q + 1, false));
+        const item = this.blockValue(n, q + 1, false);
+        if (arr !== null) arr.push(item);
       }
-      if (node !== undefined) node.items.push(this.node);
       const ls = this.p;
       if (ls >= this.len) break;
       const m = this.indentAt(ls);
@@ -404,7 +410,7 @@ class Reader {
       if (!this.isSeqEntry(ls + m)) break; // the parent mapping continues at this column (or refuses it)
       q = ls + m;
     }
-    if (node !== undefined) this.node = node;
+    this.parent = outer;
     return arr;
   }
 
@@ -424,30 +430,26 @@ class Reader {
     return this.isKey;
   }
 
-  /** A flow collection or scalar at `q`, on one line; this.p is left after it (and this.node set). */
+  /** A flow collection or scalar at `q`, on one line; this.p is left after it. */
   private flowNode(q: number): unknown {
     const t = this.text;
     const c = t.charCodeAt(q);
     if (c === LBRACE) {
-      const obj: Record<string, unknown> = {};
-      const node: LightMap | undefined = this.positions ? { kind: 'map', start: q, keys: [], keyStarts: [], values: [] } : undefined;
+      const obj: Record<string, unknown> | null = this.positions ? null : {};
+      const outer = this.parent;
+      this.parent = this.open(MAP, q);
       let i = this.skipSpaces(q + 1);
       if (t.charCodeAt(i) === RBRACE) {
         this.p = i + 1;
       } else {
         for (;;) {
-          const keyAt = i;
           const k = this.flowKey(i);
-          if (Object.prototype.hasOwnProperty.call(obj, k)) throw DECLINE;
+          if (obj !== null && Object.prototype.hasOwnProperty.call(obj, k)) throw DECLINE;
           i = this.skipSpaces(this.p);
           const v = t.charCodeAt(i);
           if (v === COMMA || v === RBRACE || v === NL || i >= this.len) throw DECLINE; // an empty value
-          obj[k] = this.flowNode(i);
-          if (node !== undefined) {
-            node.keys.push(k);
-            node.keyStarts.push(keyAt);
-            node.values.push(this.node);
-          }
+          const value = this.flowNode(i);
+          if (obj !== null) obj[k] = value;
           i = this.skipSpaces(this.p);
           const d = t.charCodeAt(i);
           if (d === RBRACE) {
@@ -459,12 +461,13 @@ class Reader {
           if (t.charCodeAt(i) === RBRACE) throw DECLINE; // a trailing comma
         }
       }
-      if (node !== undefined) this.node = node;
+      this.parent = outer;
       return obj;
     }
     if (c === LBRACKET) {
-      const arr: unknown[] = [];
-      const node: LightSeq | undefined = this.positions ? { kind: 'seq', start: q, items: [] } : undefined;
+      const arr: unknown[] | null = this.positions ? null : [];
+      const outer = this.parent;
+      this.parent = this.open(SEQ, q);
       let i = this.skipSpaces(q + 1);
       if (t.charCodeAt(i) === RBRACKET) {
         this.p = i + 1;
@@ -472,8 +475,8 @@ class Reader {
         for (;;) {
           const v = t.charCodeAt(i);
           if (v === COMMA || v === RBRACKET || v === NL || i >= this.len) throw DECLINE;
-          arr.push(this.flowNode(i));
-          if (node !== undefined) node.items.push(this.node);
+          const item = this.flowNode(i);
+          if (arr !== null) arr.push(item);
           i = this.skipSpaces(this.p);
           const d = t.charCodeAt(i);
           if (d === RBRACKET) {
@@ -485,10 +488,10 @@ class Reader {
           if (t.charCodeAt(i) === RBRACKET) throw DECLINE;
         }
       }
-      if (node !== undefined) this.node = node;
+      this.parent = outer;
       return arr;
     }
-    this.node = q;
+    this.open(SCALAR, q);
     if (c === SQ || c === DQ) return this.quoted(q);
     this.plainFlowEnd(q);
     if (t.charCodeAt(this.stop) === COLON) throw DECLINE; // a pair where a value belongs
@@ -535,13 +538,20 @@ class Reader {
     const c = t.charCodeAt(q);
     let k: string;
     let colon: number;
+    this.keyStartAt = q;
     if (c === SQ || c === DQ) {
       k = this.quoted(q);
       colon = this.p;
+      if (this.positions) this.quotedKey = k;
     } else {
       this.plainFlowEnd(q);
-      k = t.slice(q, this.end);
-      if (k === '<<' || typeof resolvePlain(k) !== 'string') throw DECLINE;
+      if (this.positions) {
+        k = '';
+        this.keyEndAt = this.end;
+      } else {
+        k = t.slice(q, this.end);
+        if (k === '<<' || typeof resolvePlain(k) !== 'string') throw DECLINE;
+      }
       colon = this.stop;
     }
     if (t.charCodeAt(colon) !== COLON || t.charCodeAt(colon + 1) !== SP) throw DECLINE;
@@ -558,7 +568,7 @@ class Reader {
     if (this.isSeqEntry(ls + m)) throw DECLINE;
     const value = this.blockMap(m, ls + m);
     if (this.p < this.len) throw DECLINE;
-    return this.positions ? { value, tree: this.node as LightMap } : { value };
+    return this.tree !== undefined ? { value: {}, tree: this.tree } : { value: value ?? {} };
   }
 }
 
