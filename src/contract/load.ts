@@ -4,7 +4,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
 import { AppSchema, type AppSpec } from './schema.js';
 import { type SpecError, didYouMean, joinPath, listOr, sortErrors } from './errors.js';
 import { SourceSearchLocator, YamlLocator, parseYaml, type Locator } from './positions.js';
@@ -31,17 +30,6 @@ const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']
 
 /** The overlay's own schema: a partial spec without `environments` (only its unknown keys are checked). */
 const OverlaySchema = AppSchema.omit({ environments: true });
-
-/**
- * AppSchema compiled by zod into one generated parser, for large specs (about twice as fast there).
- * A spec the generated parser refuses is parsed again by zod's runtime, so problems are reported
- * exactly as without it. Compiled on first use: its compile time is worth it only for large specs.
- */
-let compiledAppSchema: typeof AppSchema | undefined;
-function largeSpecSchema(): typeof AppSchema {
-  compiledAppSchema ??= z.compile(AppSchema);
-  return compiledAppSchema;
-}
 
 /** The spec file in `cwd`: ./berth.yaml, ./berth.yml or ./berth.config.ts, in that order. */
 export function findSpecFile(cwd: string): string | undefined {
@@ -73,7 +61,7 @@ function dedupe(problems: Problem[]): Problem[] {
 }
 
 /** Validates already-parsed spec data (from YAML or a config module). */
-function validateData(raw: unknown, file: string, locators: LocatorFactory, opts: LoadOptions, schema: typeof AppSchema = AppSchema): LoadResult {
+function validateData(raw: unknown, file: string, locators: LocatorFactory, opts: LoadOptions): LoadResult {
   const dir = dirname(file);
   const baseLocator = locators();
   if (!isPlainObject(raw)) {
@@ -130,7 +118,7 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
   }
 
   const problems: Problem[] = [];
-  const parsed = schema.safeParse(data);
+  const parsed = AppSchema.safeParse(data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(...issueToProblems(issue, { data, schema: AppSchema }));
   }
@@ -172,7 +160,7 @@ export function validateSpecText(text: string, file: string, opts: LoadOptions =
     if (light !== undefined) {
       try {
         const positions = new LightPositions(text);
-        return validateData(light.value, abs, (overlay) => new LightLocator(positions, overlay), opts, largeSpecSchema());
+        return validateData(light.value, abs, (overlay) => new LightLocator(positions, overlay), opts);
       } catch (e) {
         return { ok: false, errors: [{ file: abs, line: 0, col: 0, path: '', message: `internal error while validating: ${errorMessage(e)}` }] };
       }
