@@ -13,6 +13,7 @@ import { FAST_PATH_MIN_BYTES } from '../../../src/contract/load.js';
 import { parseYaml } from '../../../src/contract/positions.js';
 import { FIXTURES, ROOT, tempDir } from './helpers.js';
 import { rng } from '../../helpers/seeded-random.js';
+import { generateSpec } from '../../../bench/validate.js';
 
 const file = join(tempDir({}), 'berth.yaml');
 
@@ -106,3 +107,29 @@ test('whenever the fast reading decides alone, the positioned parser reads the s
   }
   assert.ok(compared > 100, `only ${compared} texts compared`);
 });
+
+/** CPU milliseconds of the fastest of `runs` validations of `text` (CPU, not wall: the machine may be shared). */
+function fastestCpuMs(text: string, runs: number, ok: boolean): number {
+  let best = Infinity;
+  for (let i = 0; i < runs; i++) {
+    const before = process.cpuUsage();
+    const r = validateSpecText(text, file);
+    const used = process.cpuUsage(before);
+    assert.equal(r.ok, ok);
+    best = Math.min(best, (used.user + used.system) / 1000);
+  }
+  return best;
+}
+
+for (const [withErrors, mb] of [[false, 1], [true, 2]] as const) {
+  test(`validation is linear in the spec's size: 2× the bench spec takes < 3× the time (${withErrors ? 'an error in every service' : 'valid'})`, () => {
+    // The bench's spec (probes, env, routes, header rewrites), at two sizes, validated in this process.
+    const one = generateSpec(mb * 1024 * 1024, withErrors).text;
+    const two = generateSpec(2 * mb * 1024 * 1024, withErrors).text;
+    fastestCpuMs(one, 1, !withErrors); // warm up
+    const oneMs = fastestCpuMs(one, 3, !withErrors);
+    const twoMs = fastestCpuMs(two, 3, !withErrors);
+    process.stdout.write(`# ${mb} MB: ${oneMs.toFixed(0)} ms CPU; ${2 * mb} MB: ${twoMs.toFixed(0)} ms CPU (${(twoMs / oneMs).toFixed(2)}×)\n`);
+    assert.ok(twoMs < 3 * oneMs, `2× the spec took ${(twoMs / oneMs).toFixed(2)}× the time`);
+  });
+}
