@@ -19,6 +19,7 @@ export interface LightYaml {
 const DECLINE = new Error('declined');
 
 /** Characters the reader never takes: tabs, CR, C0/C1 controls, BOM, Unicode line separators. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const FORBIDDEN = /[\t\r\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]/;
 /** Directives and document markers at the start of a line. */
 const MARKERS = /^(?:---|\.\.\.|%)/m;
