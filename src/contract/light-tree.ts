@@ -1,7 +1,7 @@
 // The positions of a spec read by light-yaml, kept compact: one row per node (mapping, list or
-// scalar) in typed arrays — its kind, start offset, parent, first child, next sibling and, under a
-// mapping, its key's offsets — instead of an object per node. A 10 MB spec has about half a million
-// nodes: a few MB here, where a tree of objects took hundreds. Lookups by key build an index for
+// scalar) in typed arrays — its kind, start offset, first and last child, next sibling and, under a
+// mapping, its key's offsets — instead of an object per node. A 10 MB spec has about 620,000
+// nodes: 18 MB here, where a tree of objects took over a hundred. Lookups by key build an index for
 // a mapping only when it is first searched, so locating each of thousands of problems costs O(depth).
 
 export const SCALAR = 0;
@@ -13,21 +13,30 @@ const SCAN_LIMIT = 8;
 
 export class LightTree {
   count = 0;
-  private kind: Uint8Array = new Uint8Array(1024);
-  private startAt: Int32Array = new Int32Array(1024);
-  private parentOf: Int32Array = new Int32Array(1024);
-  private firstChild: Int32Array = new Int32Array(1024);
-  private lastChild: Int32Array = new Int32Array(1024);
-  private nextSibling: Int32Array = new Int32Array(1024);
+  private kind: Uint8Array;
+  private startAt: Int32Array;
+  private firstChild: Int32Array;
+  private lastChild: Int32Array;
+  private nextSibling: Int32Array;
   /** Key offsets of a mapping's child: [start, end) of a plain key; start only for a quoted key. */
-  private keyStartAt: Int32Array = new Int32Array(1024);
-  private keyEndAt: Int32Array = new Int32Array(1024);
+  private keyStartAt: Int32Array;
+  private keyEndAt: Int32Array;
   /** Decoded quoted keys by node (plain keys are read from the text). */
   private readonly quotedKeys = new Map<number, string>();
   private readonly keyIndex = new Map<number, Map<string, number>>();
   private readonly itemIndex = new Map<number, number[]>();
 
-  constructor(private readonly text: string) {}
+  constructor(private readonly text: string) {
+    // Specs have about one node per 16 to 20 characters: sized so that most never grow.
+    const n = Math.max(1024, text.length >> 4);
+    this.kind = new Uint8Array(n);
+    this.startAt = new Int32Array(n);
+    this.firstChild = new Int32Array(n);
+    this.lastChild = new Int32Array(n);
+    this.nextSibling = new Int32Array(n);
+    this.keyStartAt = new Int32Array(n);
+    this.keyEndAt = new Int32Array(n);
+  }
 
   private grow(): void {
     const n = this.kind.length * 2;
@@ -40,7 +49,6 @@ export class LightTree {
       return b;
     };
     this.startAt = g(this.startAt);
-    this.parentOf = g(this.parentOf);
     this.firstChild = g(this.firstChild);
     this.lastChild = g(this.lastChild);
     this.nextSibling = g(this.nextSibling);
@@ -54,7 +62,6 @@ export class LightTree {
     const id = this.count++;
     this.kind[id] = kind;
     this.startAt[id] = start;
-    this.parentOf[id] = parent;
     this.firstChild[id] = -1;
     this.lastChild[id] = -1;
     this.nextSibling[id] = -1;
