@@ -13,6 +13,7 @@ import { parseYaml, YamlLocator, type PathSeg } from '../../../src/contract/posi
 import { FAST_PATH_MIN_BYTES, validateSpecText, validateSpecTextPositioned } from '../../../src/contract/load.js';
 import { FIXTURES, ROOT } from './helpers.js';
 import { rng } from '../../helpers/seeded-random.js';
+import { generateSpec } from '../../../bench/validate.js';
 
 function corpus(): string[] {
   const texts: string[] = [];
@@ -51,7 +52,9 @@ function compare(text: string, label: string): boolean {
   for (const overlay of overlays) {
     const fast = new LightLocator(positions, overlay);
     const reference = new YamlLocator(slow, overlay);
-    for (const p of paths(light.value)) {
+    // The base's paths, and the overlay's as paths of the merged spec.
+    const overlayData = overlay !== undefined ? (envs as Record<string, unknown>)[overlay] : undefined;
+    for (const p of [...paths(light.value), ...(overlay !== undefined ? paths(overlayData) : [])]) {
       for (const mode of ['value', 'key'] as const) {
         assert.deepEqual(fast.locate(p, mode), reference.locate(p, mode), `${label}: ${JSON.stringify(p)} (${mode}, overlay ${overlay})\n${text}`);
       }
@@ -187,4 +190,16 @@ test('texts outside the subset are declined (the yaml library reads or refuses t
     'x:\n  - - a\n',
   ];
   for (const text of cases) assert.equal(readLightYaml(text), undefined, `taken:\n${text}`);
+});
+
+test('the bench spec with an error in every service: the same errors, at the same places, as the positioned path', () => {
+  const { text } = generateSpec(256 * 1024, true);
+  const file = join(FIXTURES, 'valid', 'berth.yaml');
+  const fast = validateSpecText(text, file);
+  assert.equal(fast.ok, false);
+  assert.ok(!fast.ok && fast.errors.length > 300, 'an error in every service');
+  assert.deepEqual(fast, validateSpecTextPositioned(text, file));
+  // With an environment overlay that moves some errors into it.
+  const env = `${text}environments:\n  prod:\n    services:\n      svc-3: { replicas: -2, port: 0 }\n      svc-4: { probes: { liveness: { exec: { command: "a && b" } } } }\n`;
+  assert.deepEqual(validateSpecText(env, file, { env: 'prod' }), validateSpecTextPositioned(env, file, { env: 'prod' }));
 });
