@@ -203,3 +203,12 @@ test('the bench spec with an error in every service: the same errors, at the sam
   const env = `${text}environments:\n  prod:\n    services:\n      svc-3: { replicas: -2, port: 0 }\n      svc-4: { probes: { liveness: { exec: { command: "a && b" } } } }\n`;
   assert.deepEqual(validateSpecText(env, file, { env: 'prod' }), validateSpecTextPositioned(env, file, { env: 'prod' }));
 });
+
+test('a large valid spec with warnings: the same warnings, at the same places, as the positioned path', () => {
+  const { text } = generateSpec(128 * 1024);
+  const warned = text.replace('  svc-7:\n', '  svc-7:\n    cwd: ./no-such-directory\n');
+  const file = join(FIXTURES, 'valid', 'berth.yaml');
+  const fast = validateSpecText(warned, file);
+  assert.ok(fast.ok && fast.warnings.length === 1, JSON.stringify(fast.ok ? fast.warnings : fast.errors.slice(0, 3)));
+  assert.deepEqual(fast, validateSpecTextPositioned(warned, file));
+});
