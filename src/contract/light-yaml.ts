@@ -1,8 +1,8 @@
 // A small, fast reader for the plain YAML that large specs are made of: block mappings and
 // sequences, one-line flow collections, plain and quoted one-line scalars, comments. It reads the
 // text once into plain data and, only when asked (a problem must be located), a second time into
-// a light tree of offsets. It declines — returns undefined, and the caller takes the `yaml`
-// library's path — on anything outside that subset or anything the `yaml` library could read
+// a light tree of offsets. It declines — returns undefined, and the caller falls back to js-yaml
+// and the `yaml` library — on anything outside that subset or anything the `yaml` library could read
 // differently or refuse: anchors, aliases, tags, block scalars, multi-line scalars, directives,
 // document markers, duplicate or non-string keys, tabs, CR, control characters, trailing commas…
 // Declining only costs speed, so the rules err on that side. Scalars resolve as the YAML 1.2 core
