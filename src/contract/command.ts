@@ -12,7 +12,16 @@ export class CommandSplitError extends Error {
 
 export type SplitResult = { ok: true; argv: string[] } | { ok: false; message: string; hint: string };
 
+/**
+ * Words of characters that no quoting, escaping, comment, operator or substitution rule touches,
+ * separated by single spaces (no leading or trailing space).
+ */
+const PLAIN_WORDS = /^[\w./:=,@%+-]+(?: [\w./:=,@%+-]+)*$/;
+
 const OPERATORS = ['&&', '||', ';;', '>>', '<<', '>&', '<&', '&>', '|&', '|', ';', '&', '>', '<', '(', ')'];
+
+/** The characters an operator starts with (most characters are not: skip the search). */
+const OPERATOR_CHARS = '&|;><()';
 
 function shHint(cmd: string): string {
   return `use a list of arguments, or run it through a shell: run: ["sh", "-c", ${JSON.stringify(cmd)}]`;
@@ -30,6 +39,13 @@ export function trySplitCommand(run: string | readonly string[]): SplitResult {
     return { ok: true, argv: [...run] };
   }
   const s = run as string;
+  // Most commands are words of ordinary characters between single spaces: nothing to interpret.
+  if (PLAIN_WORDS.test(s)) return { ok: true, argv: s.split(' ') };
+  return tokenise(s);
+}
+
+/** The tokeniser behind trySplitCommand, for any string (exported to test the shortcut against it). */
+export function tokenise(s: string): SplitResult {
   const argv: string[] = [];
   let cur = '';
   let inWord = false;
@@ -93,7 +109,7 @@ export function trySplitCommand(run: string | readonly string[]): SplitResult {
     if (c === '`' || (c === '$' && s[i + 1] === '(')) {
       return fail('the command uses command substitution, which needs a shell');
     }
-    const op = OPERATORS.find((o) => s.startsWith(o, i));
+    const op = OPERATOR_CHARS.includes(c) ? OPERATORS.find((o) => s.startsWith(o, i)) : undefined;
     if (op !== undefined) {
       return fail(`the command contains the shell operator "${op}", but Berth runs it without a shell`);
     }

@@ -1,6 +1,6 @@
-// A fast first reading of a spec's YAML (js-yaml, an order of magnitude faster than the `yaml`
-// library on large files), for the common case of a plain spec that turns out valid: then no
-// positions are needed at all. It resolves scalars exactly as the YAML 1.2 core schema the `yaml`
+// A fast reading of a spec's YAML (js-yaml, an order of magnitude faster than the `yaml` library on
+// large files) for large specs the light reader (light-yaml.ts) declines, in the common case of a
+// plain spec that turns out valid: then no positions are needed at all. It resolves scalars exactly as the YAML 1.2 core schema the `yaml`
 // library uses (no timestamps, no `1_000`, no `0b1`), and it declines — returns undefined, so the
 // caller takes the positioned path — whenever the text uses what the two libraries could treat
 // differently or what needs the `yaml` library's guards: anchors and aliases (alias-count limit),

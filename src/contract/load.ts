@@ -13,6 +13,8 @@ import { isPlainObject, unknownKeys } from './shape.js';
 import { mergeOverlay } from './overlay.js';
 import { checkSemantics } from './semantic.js';
 import { fastYaml } from './fast-yaml.js';
+import { readLightYaml } from './light-yaml.js';
+import { LightLocator, LightPositions } from './light-locator.js';
 
 export type LoadResult =
   | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[] }
@@ -136,8 +138,9 @@ function pick(p: { line: number; col: number }): { line: number; col: number } {
 }
 
 /**
- * From this size on, a spec is first read without positions. Below it, the positioned parse costs
- * milliseconds, so every spec people write by hand takes the one, positioned way.
+ * From this size on, a spec is first read by the fast readers (light-yaml, then js-yaml). Below it,
+ * the positioned parse costs milliseconds, so every spec people write by hand takes the one,
+ * positioned way.
  */
 export const FAST_PATH_MIN_BYTES = 64 * 1024;
 
@@ -146,11 +149,24 @@ const NO_POSITIONS: Locator = { locate: () => ({ line: 1, col: 1 }) };
 
 /**
  * Validates YAML text as a spec (synchronously; `file` names it in errors and anchors relative paths).
- * A large plain spec is first read quickly without positions; only when that reading declines or finds
- * any problem is the text parsed again with positions (so every problem has its file:line:col).
+ * A large spec is first read by the light reader (light-yaml.ts), whose positions are read only when
+ * a problem must be located; a text outside its subset is read quickly without positions by js-yaml,
+ * and only when that reading declines or finds any problem is the text parsed again by the `yaml`
+ * library, with positions (so every problem has its file:line:col).
  */
 export function validateSpecText(text: string, file: string, opts: LoadOptions = {}): LoadResult {
   const abs = resolve(file);
+  if (text.length >= FAST_PATH_MIN_BYTES) {
+    const light = readLightYaml(text);
+    if (light !== undefined) {
+      try {
+        const positions = new LightPositions(text);
+        return validateData(light.value, abs, (overlay) => new LightLocator(positions, overlay), opts);
+      } catch {
+        // Safe: the paths below validate the same text again and report what is wrong.
+      }
+    }
+  }
   try {
     const fast = text.length >= FAST_PATH_MIN_BYTES ? fastYaml(text) : undefined;
     if (fast !== undefined && fast.value !== null && fast.value !== undefined) {
@@ -161,6 +177,11 @@ export function validateSpecText(text: string, file: string, opts: LoadOptions =
     // Safe: the positioned path below validates the same text again and reports what is wrong.
   }
   return validateWithPositions(text, abs, opts);
+}
+
+/** Validates with the `yaml` library's positions whatever the size (the reference the fast readings must agree with). */
+export function validateSpecTextPositioned(text: string, file: string, opts: LoadOptions = {}): LoadResult {
+  return validateWithPositions(text, resolve(file), opts);
 }
 
 function validateWithPositions(text: string, abs: string, opts: LoadOptions): LoadResult {

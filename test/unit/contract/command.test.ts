@@ -62,3 +62,19 @@ test('envVarName', () => {
   assert.equal(envVarName('web'), 'WEB');
   assert.equal(envVarName('a1-b2-c3'), 'A1_B2_C3');
 });
+
+test('the shortcut for plain words splits exactly as the tokeniser does (seeded random commands)', async () => {
+  const { tokenise } = await import('../../../src/contract/command.js');
+  const { rng } = await import('../../helpers/seeded-random.js');
+  const r = rng(Number(process.env.BERTH_FUZZ_SEED ?? 7));
+  const alphabet = ['a', 'Z', '0', '_', '.', '/', ':', '=', ',', '@', '%', '+', '-', ' ', ' ', '  ', '\t', '#', '$', '~', '&', '|', ';', '>', '<', '(', ')', '"', "'", '\\', '`', '*', 'é'];
+  let plain = 0;
+  for (let run = 0; run < 5000; run++) {
+    let s = '';
+    const n = Math.floor(r() * 12);
+    for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * (run % 2 === 0 ? 15 : alphabet.length))];
+    if (/^[\w./:=,@%+-]+(?: [\w./:=,@%+-]+)*$/.test(s)) plain++;
+    assert.deepEqual(trySplitCommand(s), tokenise(s), JSON.stringify(s));
+  }
+  assert.ok(plain > 500, `only ${plain} plain commands`);
+});

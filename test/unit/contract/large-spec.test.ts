@@ -13,6 +13,7 @@ import { FAST_PATH_MIN_BYTES } from '../../../src/contract/load.js';
 import { parseYaml } from '../../../src/contract/positions.js';
 import { FIXTURES, ROOT, tempDir } from './helpers.js';
 import { rng } from '../../helpers/seeded-random.js';
+import { generateSpec } from '../../../bench/validate.js';
 
 const file = join(tempDir({}), 'berth.yaml');
 
@@ -106,3 +107,30 @@ test('whenever the fast reading decides alone, the positioned parser reads the s
   }
   assert.ok(compared > 100, `only ${compared} texts compared`);
 });
+
+/** CPU milliseconds of one validation of `text` (CPU, not wall: the machine may be shared). */
+function cpuMs(text: string, ok: boolean): number {
+  const before = process.cpuUsage();
+  const r = validateSpecText(text, file);
+  const used = process.cpuUsage(before);
+  assert.equal(r.ok, ok);
+  return (used.user + used.system) / 1000;
+}
+
+for (const [withErrors, mb] of [[false, 2], [true, 1]] as const) {
+  test(`validation is linear in the spec's size: 2× the bench spec takes < 3× the time (${withErrors ? 'an error in every service' : 'valid'})`, () => {
+    // The bench's spec (probes, env, routes, header rewrites), at two sizes, validated in this process.
+    const one = generateSpec(mb * 1024 * 1024, withErrors).text;
+    const two = generateSpec(2 * mb * 1024 * 1024, withErrors).text;
+    cpuMs(two, !withErrors); // warm up (the code, and the heap to the larger size)
+    // Alternating rounds, the fastest of each: a busy moment of the machine hits both sizes alike.
+    let oneMs = Infinity;
+    let twoMs = Infinity;
+    for (let round = 0; round < 5; round++) {
+      oneMs = Math.min(oneMs, cpuMs(one, !withErrors));
+      twoMs = Math.min(twoMs, cpuMs(two, !withErrors));
+    }
+    process.stdout.write(`# ${mb} MB: ${oneMs.toFixed(0)} ms CPU; ${2 * mb} MB: ${twoMs.toFixed(0)} ms CPU (${(twoMs / oneMs).toFixed(2)}×)\n`);
+    assert.ok(twoMs < 3 * oneMs, `2× the spec took ${(twoMs / oneMs).toFixed(2)}× the time`);
+  });
+}
