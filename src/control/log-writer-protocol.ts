@@ -1,0 +1,16 @@
+// Messages between the control plane's event loop (LogIngest) and the log writer thread.
+import type { LogBatchVerdict } from './log-batch.js';
+import type { LogRetention } from './log-store.js';
+
+/** The thread's `workerData`. */
+export interface WriterStart {
+  path: string;
+  retention: LogRetention;
+}
+
+export type WriterRequest =
+  /** A raw POST body (its buffer is transferred, not copied) and the sidecar's service when the caller is scoped. */
+  | { kind: 'batch'; id: number; raw: Uint8Array; scopeService?: string }
+  | { kind: 'close' };
+
+export type WriterReply = { kind: 'ready' } | { kind: 'done'; id: number; verdict: LogBatchVerdict };
