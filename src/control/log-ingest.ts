@@ -13,7 +13,10 @@ import type { WriterReply, WriterRequest, WriterStart } from './log-writer-proto
 export interface LogIngestOptions {
   /** Batches admitted at once (arriving, queued or being written); default BERTH_LOG_INGEST_QUEUE or 16. */
   readonly maxBatches?: number;
-  /** Bytes admitted at once; default BERTH_LOG_INGEST_QUEUE_MB or 128 MiB. A batch alone is always admitted. */
+  /**
+   * Bytes admitted at once; default BERTH_LOG_INGEST_QUEUE_MB or 32 MiB (a few seconds of writing, well
+   * inside a sender's 30 s timeout). A batch alone is always admitted.
+   */
   readonly maxBytes?: number;
   readonly retention?: LogRetention;
 }
@@ -46,7 +49,9 @@ export class LogIngest {
   private bytes = 0;
   private worker: Worker | undefined;
   private ready: Promise<void> | undefined;
-  private readonly pending = new Map<number, { resolve: (v: LogBatchVerdict) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { bytes: number; resolve: (v: LogBatchVerdict) => void; reject: (e: Error) => void }>();
+  /** Bytes the writer thread commits per millisecond (moving average); undefined before the first batch. */
+  private writeRate: number | undefined;
   private nextId = 1;
   private logReader: LogReader | undefined;
   private closed = false;
@@ -58,13 +63,19 @@ export class LogIngest {
     env: NodeJS.ProcessEnv = process.env,
   ) {
     this.maxBatches = opts.maxBatches ?? positive(env.BERTH_LOG_INGEST_QUEUE) ?? 16;
-    this.maxBytes = opts.maxBytes ?? (positive(env.BERTH_LOG_INGEST_QUEUE_MB) ?? 128) * 1024 * 1024;
+    this.maxBytes = opts.maxBytes ?? (positive(env.BERTH_LOG_INGEST_QUEUE_MB) ?? 32) * 1024 * 1024;
     this.retention = opts.retention ?? retentionFromEnv(env);
   }
 
   /** Batches and bytes admitted now (arriving, queued or being written). */
   depth(): { batches: number; bytes: number } {
     return { batches: this.batches, bytes: this.bytes };
+  }
+
+  /** What a refused sender should wait, in whole seconds: about the time to write what is queued (1–30). */
+  retryAfterSeconds(): number {
+    if (this.writeRate === undefined) return 1;
+    return Math.min(30, Math.max(1, Math.ceil(this.bytes / this.writeRate / 1000)));
   }
 
   /** Reserves room for a batch of `bytes` (its Content-Length, or the most allowed); undefined when full (answer 503). */
@@ -98,7 +109,7 @@ export class LogIngest {
     // Only a buffer that is wholly this body may be transferred (a small Buffer can be a slice of Node's shared pool).
     const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer ? raw : new Uint8Array(raw);
     const id = this.nextId++;
-    const verdict = new Promise<LogBatchVerdict>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const verdict = new Promise<LogBatchVerdict>((resolve, reject) => this.pending.set(id, { bytes: own.byteLength, resolve, reject }));
     this.onBusyChange();
     worker.postMessage({ kind: 'batch', id, raw: own, ...(scopeService !== undefined ? { scopeService } : {}) } satisfies WriterRequest, [own.buffer as ArrayBuffer]);
     return verdict;
@@ -163,6 +174,10 @@ export class LogIngest {
       if (!p) return;
       this.pending.delete(m.id);
       this.stats.written++;
+      if (p.bytes > 0 && m.ms > 0) {
+        const rate = p.bytes / m.ms;
+        this.writeRate = this.writeRate === undefined ? rate : 0.8 * this.writeRate + 0.2 * rate;
+      }
       holdWhileBusy();
       p.resolve(m.verdict);
     });

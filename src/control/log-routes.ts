@@ -9,8 +9,6 @@ import { LogWriterUnavailable, type LogIngest } from './log-ingest.js';
 import type { LogQuery } from './log-store.js';
 
 const MAX_INGEST_BYTES = 64 * 1024 * 1024;
-/** What a refused sender is told to wait: about one batch's write. */
-const RETRY_AFTER_SECONDS = 1;
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -116,7 +114,7 @@ export async function handleLogRoutes(req: http.IncomingMessage, res: http.Serve
     try {
       reader = await store().reader();
     } catch (err) {
-      sendJson(res, 503, { error: (err as Error).message }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      sendJson(res, 503, { error: (err as Error).message }, { 'retry-after': '1' });
       return true;
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -144,7 +142,8 @@ async function ingestPost(req: http.IncomingMessage, res: http.ServerResponse, i
   const slot = ingest.admit(declared ?? MAX_INGEST_BYTES);
   if (!slot) {
     const { batches, bytes } = ingest.depth();
-    return sendJson(res, 503, { error: `log ingest queue full (${batches} batches, ${Math.round(bytes / 1024)} KiB): keep the batch and retry` }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+    const wait = ingest.retryAfterSeconds();
+    return sendJson(res, 503, { error: `log ingest queue full (${batches} batches, ${Math.round(bytes / 1024)} KiB): keep the batch and retry in ${wait} s` }, { 'retry-after': String(wait) });
   }
   try {
     const raw = await readRaw(req, declared);
@@ -154,7 +153,7 @@ async function ingestPost(req: http.IncomingMessage, res: http.ServerResponse, i
       verdict = await ingest.write(raw, scope?.service);
     } catch (err) {
       if (!(err instanceof LogWriterUnavailable)) throw err;
-      return sendJson(res, 503, { error: err.message }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      return sendJson(res, 503, { error: err.message }, { 'retry-after': '1' });
     }
     if (verdict.status === 200) return sendJson(res, 200, { stored: verdict.stored, duplicates: verdict.duplicates });
     if (verdict.status === 403) return sendJson(res, 403, { error: scope ? scope.forbid(verdict.what) : verdict.what });

@@ -13,4 +13,7 @@ export type WriterRequest =
   | { kind: 'batch'; id: number; raw: Uint8Array; scopeService?: string }
   | { kind: 'close' };
 
-export type WriterReply = { kind: 'ready' } | { kind: 'done'; id: number; verdict: LogBatchVerdict };
+export type WriterReply =
+  | { kind: 'ready' }
+  /** `ms`: how long the batch took to parse and commit (the queue estimates its drain time from it). */
+  | { kind: 'done'; id: number; verdict: LogBatchVerdict; ms: number };

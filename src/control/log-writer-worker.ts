@@ -18,5 +18,7 @@ port.on('message', (m: WriterRequest) => {
     port.close();
     return;
   }
-  port.postMessage({ kind: 'done', id: m.id, verdict: ingestBatch(store, m.raw, m.scopeService) } satisfies WriterReply);
+  const t = performance.now();
+  const verdict = ingestBatch(store, m.raw, m.scopeService);
+  port.postMessage({ kind: 'done', id: m.id, verdict, ms: performance.now() - t } satisfies WriterReply);
 });

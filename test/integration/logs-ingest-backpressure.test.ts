@@ -50,7 +50,7 @@ test('a full ingest queue answers 503 + Retry-After; the agents retry and every 
     await new Promise((r) => setTimeout(r, 500)); // anything sent twice would land by now
 
     assert.ok(refusals.length > 0, 'the queue was never full: nothing was refused');
-    assert.ok(refusals.every((v) => v === '1'), `Retry-After on every 503: ${JSON.stringify(refusals.slice(0, 5))}`);
+    assert.ok(refusals.every((v) => v !== undefined && Number(v) >= 1 && Number(v) <= 30), `Retry-After (1–30 s) on every 503: ${JSON.stringify(refusals.slice(0, 5))}`);
     assert.equal(ingest.stats.refused, refusals.length);
     const seen = new Map<string, number>();
     for (const r of reader.query({ services: ['web'] })) {

@@ -66,6 +66,11 @@ test('the writer thread answers as the route did: stored and duplicates, 400 for
     assert.match((await scoped.post(JSON.stringify({ records: [{ id: 1, service: 'web' }] }))).body, /records\[0\]/);
     const stored = [...(await ingest.reader()).query({})].map((r) => r.id);
     assert.deepEqual(stored, ['web-1/k:1', 'web-1/k:2', 'web.v2-1/k:3'], 'nothing of a refused batch is stored');
+    // Retry-After follows what is queued, at the rate the writer has shown: a terabyte waits the most.
+    assert.equal(ingest.retryAfterSeconds(), 1);
+    const huge = ingest.admit(1e12);
+    assert.equal(ingest.retryAfterSeconds(), 30);
+    huge?.release();
   } finally {
     await scoped.close();
     await ingest.close();
