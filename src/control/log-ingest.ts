@@ -38,6 +38,9 @@ export interface LogIngestStats {
 /** The thread stopped (crashed, or its database could not be opened): the batch may or may not be stored. */
 export class LogWriterUnavailable extends Error {}
 
+/** A thread that stopped (say its database cannot be opened) is started again at most this often. */
+const RESTART_AFTER_MS = 1000;
+
 const positive = (v: string | undefined): number | undefined => (v !== undefined && Number(v) > 0 ? Number(v) : undefined);
 
 export class LogIngest {
@@ -56,6 +59,8 @@ export class LogIngest {
   private logReader: LogReader | undefined;
   private closed = false;
   private onBusyChange: () => void = () => {};
+  /** The last time the thread stopped, and why: it is not started again sooner than RESTART_AFTER_MS. */
+  private lastFailure: { at: number; error: LogWriterUnavailable } | undefined;
 
   constructor(
     readonly path: string,
@@ -140,6 +145,7 @@ export class LogIngest {
 
   private startWorker(): void {
     if (this.worker) return;
+    if (this.lastFailure && performance.now() - this.lastFailure.at < RESTART_AFTER_MS) throw this.lastFailure.error;
     const w = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { path: this.path, retention: this.retention } satisfies WriterStart });
     this.worker = w;
     let started = false;
@@ -160,6 +166,7 @@ export class LogIngest {
       this.worker = undefined;
       w.unref();
       const err = new LogWriterUnavailable(`log writer thread stopped: ${e.message}`);
+      this.lastFailure = { at: performance.now(), error: err };
       failReady(err);
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();

@@ -157,6 +157,7 @@ async function ingestPost(req: http.IncomingMessage, res: http.ServerResponse, i
     }
     if (verdict.status === 200) return sendJson(res, 200, { stored: verdict.stored, duplicates: verdict.duplicates });
     if (verdict.status === 403) return sendJson(res, 403, { error: scope ? scope.forbid(verdict.what) : verdict.what });
+    if (verdict.status === 503) return sendJson(res, 503, { error: verdict.error }, { 'retry-after': '1' });
     return sendJson(res, 400, { error: verdict.error });
   } finally {
     slot.release();

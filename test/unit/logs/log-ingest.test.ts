@@ -1,9 +1,11 @@
 // The control plane's log ingest (log-ingest.ts, log-routes.ts): the queue admits batches while both
 // its batch and byte bounds hold (one batch alone always fits); the writer thread answers each batch
 // with the same verdicts the route gave before (stored/duplicates, 400, a scoped caller's 403); and a
-// writer thread that cannot run is a 503 with Retry-After, never a lost acknowledgement.
+// database that fails or a writer thread that cannot run is a 503 with Retry-After (the sender keeps
+// the batch), never a 400 (it would drop it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -77,7 +79,28 @@ test('the writer thread answers as the route did: stored and duplicates, 400 for
   }
 });
 
-test('a writer thread that cannot open its database: 503 with Retry-After, and the next batch tries again', async () => {
+test('a database error while writing is a 503 with Retry-After, not a 400; the batch is stored when sent again', async () => {
+  const path = join(tempDir(), 'logs.db');
+  const ingest = new LogIngest(path);
+  const s = await serve(ingest);
+  const blocker = new Database(path, { timeout: 0 });
+  try {
+    await ingest.reader(); // the writer thread created the database
+    blocker.exec('BEGIN IMMEDIATE'); // another writer holds the lock: the thread's insert ends SQLITE_BUSY
+    const r = await s.post(JSON.stringify({ records: [rec(1)] }));
+    assert.equal(r.status, 503, r.body);
+    assert.equal(r.retryAfter, '1');
+    assert.match(r.body, /database is locked/);
+    blocker.exec('ROLLBACK');
+    assert.deepEqual(JSON.parse((await s.post(JSON.stringify({ records: [rec(1)] }))).body), { stored: 1, duplicates: 0 });
+  } finally {
+    blocker.close();
+    await s.close();
+    await ingest.close();
+  }
+});
+
+test('a writer thread that cannot open its database: 503 with Retry-After, started again at most once a second', async () => {
   const ingest = new LogIngest(join(tempDir(), 'missing-dir', 'logs.db'));
   const s = await serve(ingest);
   try {
