@@ -28,7 +28,7 @@ import type { DesiredState } from '../plan/index.js';
 import type { ControlPlane } from './control-plane.js';
 import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
-import { LogStore } from './log-store.js';
+import { LogIngest } from './log-ingest.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
@@ -73,8 +73,8 @@ function sidecarForbidden(p: Extract<Principal, { kind: 'sidecar' }>, what: stri
 
 export function createApiServer(opts: ApiServerOptions): http.Server {
   const { plane } = opts;
-  let logStore: LogStore | undefined;
-  const logs = (): LogStore => (logStore ??= new LogStore(`${plane.layout.root}/logs.db`));
+  let logIngest: LogIngest | undefined; // log batches are written by a worker thread, off this event loop
+  const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
   const countRequest = apiRequestMetrics();
   const server = http.createServer((req, res) => {
@@ -216,5 +216,6 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     send(res, 404, { error: `no route for ${method} ${path}` });
   }
 
+  server.on('close', () => void logIngest?.close());
   return server;
 }

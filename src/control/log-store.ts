@@ -1,7 +1,9 @@
 // The embedded log store: a SQLite database of its own (`.berth/logs.db`, WAL) opened only by the
 // control plane. Agents POST batches (acknowledged after the commit; the record id makes a resent
 // batch harmless); `berth logs` queries by service, time range, level and full text (FTS5 trigram
-// index: substring search). Retention by size and age runs in the background.
+// index: substring search). Retention by size and age runs in the background. In the control plane
+// a LogStore lives in a worker thread (log-writer-worker.ts), so writing a batch never blocks the
+// controllers; queries go through a LogReader, a read-only connection beside it.
 import Database from 'better-sqlite3';
 
 export interface StoredLogRecord {
@@ -58,6 +60,89 @@ function timeKey(iso: string): number {
   return frac ? ms + Number(frac.padEnd(3, '0')) / 1000 : ms;
 }
 
+/** Iterates matching records in time order (most recent `limit` when set), over either connection. */
+function* queryLogs(db: Database.Database, q: LogQuery): Generator<StoredLogRecord & { seq: number }> {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (q.services && q.services.length > 0) {
+    where.push(`service IN (${q.services.map(() => '?').join(',')})`);
+    args.push(...q.services);
+  }
+  if (q.instance) {
+    where.push('instance = ?');
+    args.push(q.instance);
+  }
+  if (q.process) {
+    where.push('process = ?');
+    args.push(q.process);
+  }
+  if (q.level) {
+    const lv = LEVELS.indexOf(q.level);
+    if (lv < 0) throw new Error(`level must be one of ${LEVELS.join(', ')}`);
+    where.push('level >= ?');
+    args.push(lv);
+  }
+  if (q.since) {
+    where.push('ts >= ?');
+    args.push(timeKey(q.since));
+  }
+  if (q.until) {
+    where.push('ts < ?');
+    args.push(timeKey(q.until));
+  }
+  if (q.after !== undefined) {
+    where.push('seq > ?');
+    args.push(q.after);
+  }
+  if (q.grep) {
+    if ([...q.grep].length >= 3) {
+      where.push('seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)');
+      args.push(`"${q.grep.replace(/"/g, '""')}"`);
+    } else {
+      where.push("instr(message, ?) > 0");
+      args.push(q.grep);
+    }
+  }
+  const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+  if (q.limit !== undefined) {
+    const rows = db.prepare(`SELECT seq, record FROM logs ${cond} ORDER BY ts DESC, seq DESC LIMIT ?`).all(...args, q.limit) as { seq: number; record: string }[];
+    for (let i = rows.length - 1; i >= 0; i--) yield { ...(JSON.parse(rows[i].record) as StoredLogRecord), seq: rows[i].seq };
+    return;
+  }
+  // Pages (keyset on ts, seq), each read in one synchronous call: the consumer may await between
+  // pages (a slow client) while ingest keeps using the connection.
+  const page = db.prepare(`SELECT seq, ts, record FROM logs ${cond ? cond + ' AND' : 'WHERE'} (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT 2000`);
+  let lastTs = -1e300;
+  let lastSeq = -1;
+  for (;;) {
+    const rows = page.all(...args, lastTs, lastTs, lastSeq) as { seq: number; ts: number; record: string }[];
+    for (const row of rows) yield { ...(JSON.parse(row.record) as StoredLogRecord), seq: row.seq };
+    if (rows.length < 2000) return;
+    lastTs = rows[rows.length - 1].ts;
+    lastSeq = rows[rows.length - 1].seq;
+  }
+}
+
+/**
+ * A read-only connection to a log database another connection (the writer thread) created: WAL lets
+ * it read beside the writer, so `GET /api/v1/logs` never waits for a batch being written.
+ */
+export class LogReader {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path, { readonly: true, fileMustExist: true });
+  }
+
+  query(q: LogQuery): Generator<StoredLogRecord & { seq: number }> {
+    return queryLogs(this.db, q);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
 export class LogStore {
   private readonly db: Database.Database;
   private bytes: number;
@@ -71,7 +156,9 @@ export class LogStore {
   ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // FULL: a batch is acknowledged only once its commit is on disk (power loss included); the fsync
+    // costs the writer thread, not the control plane's event loop.
+    this.db.pragma('synchronous = FULL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS logs (
         seq INTEGER PRIMARY KEY,
@@ -133,66 +220,8 @@ export class LogStore {
   }
 
   /** Iterates matching records in time order (most recent `limit` when set). */
-  *query(q: LogQuery): Generator<StoredLogRecord & { seq: number }> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.services && q.services.length > 0) {
-      where.push(`service IN (${q.services.map(() => '?').join(',')})`);
-      args.push(...q.services);
-    }
-    if (q.instance) {
-      where.push('instance = ?');
-      args.push(q.instance);
-    }
-    if (q.process) {
-      where.push('process = ?');
-      args.push(q.process);
-    }
-    if (q.level) {
-      const lv = LEVELS.indexOf(q.level);
-      if (lv < 0) throw new Error(`level must be one of ${LEVELS.join(', ')}`);
-      where.push('level >= ?');
-      args.push(lv);
-    }
-    if (q.since) {
-      where.push('ts >= ?');
-      args.push(timeKey(q.since));
-    }
-    if (q.until) {
-      where.push('ts < ?');
-      args.push(timeKey(q.until));
-    }
-    if (q.after !== undefined) {
-      where.push('seq > ?');
-      args.push(q.after);
-    }
-    if (q.grep) {
-      if ([...q.grep].length >= 3) {
-        where.push('seq IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)');
-        args.push(`"${q.grep.replace(/"/g, '""')}"`);
-      } else {
-        where.push("instr(message, ?) > 0");
-        args.push(q.grep);
-      }
-    }
-    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    if (q.limit !== undefined) {
-      const rows = this.db.prepare(`SELECT seq, record FROM logs ${cond} ORDER BY ts DESC, seq DESC LIMIT ?`).all(...args, q.limit) as { seq: number; record: string }[];
-      for (let i = rows.length - 1; i >= 0; i--) yield { ...(JSON.parse(rows[i].record) as StoredLogRecord), seq: rows[i].seq };
-      return;
-    }
-    // Pages (keyset on ts, seq), each read in one synchronous call: the consumer may await between
-    // pages (a slow client) while ingest keeps using the connection.
-    const page = this.db.prepare(`SELECT seq, ts, record FROM logs ${cond ? cond + ' AND' : 'WHERE'} (ts > ? OR (ts = ? AND seq > ?)) ORDER BY ts, seq LIMIT 2000`);
-    let lastTs = -1e300;
-    let lastSeq = -1;
-    for (;;) {
-      const rows = page.all(...args, lastTs, lastTs, lastSeq) as { seq: number; ts: number; record: string }[];
-      for (const row of rows) yield { ...(JSON.parse(row.record) as StoredLogRecord), seq: row.seq };
-      if (rows.length < 2000) return;
-      lastTs = rows[rows.length - 1].ts;
-      lastSeq = rows[rows.length - 1].seq;
-    }
+  query(q: LogQuery): Generator<StoredLogRecord & { seq: number }> {
+    return queryLogs(this.db, q);
   }
 
   stats(): { records: number; bytes: number; lastSeq: number } {

@@ -12,7 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EmbeddedStoreSink, FileSink, HttpSink, OtlpSink, StdoutSink, SyslogSink } from '../../../src/sidecar/logs/index.js';
-import { LogStore } from '../../../src/control/log-store.js';
+import { LogIngest } from '../../../src/control/log-ingest.js';
 import { handleLogRoutes } from '../../../src/control/log-routes.js';
 import { runSinkConformance, type Received } from './suite.js';
 
@@ -62,7 +62,8 @@ async function httpDestination(parse: (body: Buffer, req: http.IncomingMessage, 
 
 runSinkConformance('embedded', async () => {
   const stateDir = tmp('berth-embedded-');
-  const store = new LogStore(join(stateDir, 'logs.db'));
+  const store = new LogIngest(join(stateDir, 'logs.db')); // the control plane's: a writer thread behind a bounded queue
+  const reader = await store.reader();
   const server = http.createServer((req, res) => {
     if (req.headers.authorization !== 'Bearer t0ken') {
       res.writeHead(401).end();
@@ -75,7 +76,7 @@ runSinkConformance('embedded', async () => {
   writeFileSync(join(stateDir, 'token'), 't0ken\n');
   const info = JSON.stringify({ port });
   writeFileSync(join(stateDir, 'control.json'), info);
-  const read = (): Received[] => [...store.query({})].map((r) => ({ message: r.message, level: r.level, service: r.service, id: r.id }));
+  const read = (): Received[] => [...reader.query({})].map((r) => ({ message: r.message, level: r.level, service: r.service, id: r.id }));
   return {
     sink: new EmbeddedStoreSink('embedded', stateDir),
     received: (n) => until(n, read),
@@ -84,7 +85,7 @@ runSinkConformance('embedded', async () => {
     ordered: true,
     close: async () => {
       await new Promise<void>((r) => server.close(() => r()));
-      store.close();
+      await store.close();
     },
   };
 });
