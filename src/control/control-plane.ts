@@ -83,7 +83,7 @@ export class ControlPlane {
         this.queue.add('node', name);
         this.act.enqueueAllDeployments();
       },
-      onNodeLost: (name, reason) => this.evictNode(name, reason),
+      onNodeLost: (name, reason) => this.act.evictNode(name, reason),
       graceMs: opts.nodeGraceMs,
     });
     const nodes = this.nodeMgr;
@@ -378,16 +378,6 @@ export class ControlPlane {
         this.event({ type: 'Normal', reason: 'NodeRemoving', message: `node ${r.name} is no longer in the spec: draining it`, node: r.name });
       }
     }
-  }
-
-  /** A node's instances are gone (lost or restarted empty): record them stopped so replacements are created. */
-  private evictNode(name: string, reason: string): void {
-    for (const rec of this.world.liveOn(name)) {
-      this.world.markStopped(rec.id, this.world.observedOf(rec) ?? rec.lastObserved);
-      if (rec.phase === 'active') this.event({ type: 'Warning', reason: 'Evicted', message: `${rec.id} is gone: ${reason}; a replacement is scheduled`, service: rec.service, instance: rec.id, node: name });
-    }
-    this.notify();
-    this.act.enqueueAllDeployments();
   }
 
   heartbeat(hb: NodeHeartbeat): boolean {

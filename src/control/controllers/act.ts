@@ -129,6 +129,16 @@ export class Act {
     this.withdrawals.begin(rec.id, rec.node);
   }
 
+  /** A node's instances are gone (lost, or its agent restarted empty): recorded stopped, so replacements are created. */
+  evictNode(node: string, reason: string): void {
+    for (const rec of this.world.liveOn(node)) {
+      this.world.markStopped(rec.id, this.world.observedOf(rec) ?? rec.lastObserved);
+      if (rec.phase === 'active') this.event({ type: 'Warning', reason: 'Evicted', message: `${rec.id} is gone: ${reason}; a replacement is scheduled`, service: rec.service, instance: rec.id, node });
+    }
+    this.effects.notify();
+    this.enqueueAllDeployments();
+  }
+
   pull(node: string): Promise<{ before: ReadonlyMap<string, InstanceObserved>; events: AgentEvent[] }> {
     return this.effects.pull(node, this.world.nodeCursor(node));
   }

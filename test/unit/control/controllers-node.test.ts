@@ -117,3 +117,19 @@ test('the gateway node forwards non-meshed service ports to ready instances on t
   assert.deepEqual(t.recorded.pushes.find((p) => p.node === 'node-2')!.desired.services, [], 'only the gateway node forwards');
   t.close();
 });
+
+test('a lost node: its instances are recorded stopped with their last observation, Evicted, and every deployment runs', async () => {
+  const t = makeWorld(desiredState([service('web', { replicas: 2 })], [{ name: 'node-1' }, { name: 'node-2' }]));
+  await reconcileDeployment('web', t.world, t.act);
+  observeAll(t);
+  const lost = t.world.liveOn('node-1');
+  t.recorded.enqueued.length = 0;
+  t.act.evictNode('node-1', 'node node-1 was lost');
+  assert.equal(t.world.liveOn('node-1').length, 0);
+  assert.deepEqual(lost.map((r) => t.store.getInstance(r.id)?.lastObserved?.status), ['ready']);
+  assert.ok(t.events().some((e) => e.startsWith('Evicted:') && e.includes('node node-1 was lost')));
+  assert.deepEqual(t.recorded.enqueued, ['deployment/web']);
+  await reconcileDeployment('web', t.world, t.act);
+  assert.deepEqual(t.world.liveOf('web').map((r) => r.node).filter(Boolean).sort(), ['node-1', 'node-2'], 'the replacement may go back to the rejoined node');
+  t.close();
+});
