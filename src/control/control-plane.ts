@@ -94,7 +94,7 @@ export class ControlPlane {
       nodeUsage: (node) => nodes.nodeUsage(node),
       agent: (node) => {
         const c = nodes.clients.get(node);
-        return c && { alive: c.agentAlive(), synced: c.synced, startedFresh: c.startedFresh };
+        return c && { alive: c.agentAlive(), synced: c.synced, startedFresh: c.startedFresh, pid: c.agentPid };
       },
     });
     this.act = new Act(this.world, this.effects(), this.withdrawals);

@@ -27,6 +27,8 @@ export interface AgentState {
   synced: boolean;
   /** This control plane had to start the agent (nothing was adopted). */
   startedFresh: boolean;
+  /** The agent process (a new one has nothing pushed yet). */
+  pid?: number;
 }
 
 const NO_OBSERVATION: ObservedSource = { observed: () => undefined, nodeReady: () => false, instanceUsage: () => undefined, nodeUsage: () => undefined, agent: () => undefined };
@@ -54,6 +56,8 @@ export class World {
   shuttingDown = false;
   /** This app's address slot (127.<node>.<slot>.<i>). */
   slot = 0;
+  /** Bumped by every write: what was derived from an unchanged version is still current. */
+  private writes = 0;
 
   constructor(readonly store: Store) {
     this.desiredState = store.getDesired();
@@ -71,6 +75,11 @@ export class World {
   }
 
   // ------------------------------------------------------------------ reads
+
+  /** Changes with every write to the recorded state (not with observed state, which the node clients hold). */
+  get version(): number {
+    return this.writes;
+  }
 
   get desired(): DesiredState | undefined {
     return this.desiredState;
@@ -187,12 +196,14 @@ export class World {
 
   setMeta(key: string, value: string): void {
     if (this.meta.get(key) === value) return;
+    this.writes++;
     this.store.setMeta(key, value);
     this.meta.set(key, value);
   }
 
   deleteMeta(key: string): void {
     if (!this.meta.has(key)) return;
+    this.writes++;
     this.store.deleteMeta(key);
     this.meta.delete(key);
   }
@@ -203,6 +214,7 @@ export class World {
   }
 
   setDesired(desired: DesiredState): void {
+    this.writes++;
     this.store.setDesired(desired);
     this.desiredState = desired;
     this.indexDesired();
@@ -215,6 +227,7 @@ export class World {
   }
 
   setScaleOverride(service: string, replicas: number | undefined): void {
+    this.writes++;
     this.store.setScaleOverride(service, replicas);
     if (replicas === undefined) this.overrides.delete(service);
     else this.overrides.set(service, replicas);
@@ -225,6 +238,7 @@ export class World {
   }
 
   insertInstance(rec: Omit<InstanceRecord, 'phase' | 'dispatched' | 'createdAt'>): InstanceRecord {
+    this.writes++;
     const stored = this.store.insertInstance(rec);
     this.knownIds.add(stored.id);
     this.index(stored);
@@ -232,6 +246,7 @@ export class World {
   }
 
   bindInstance(id: string, node: string, host: string): void {
+    this.writes++;
     const rec = this.live.get(id);
     if (!rec || rec.node !== '') return;
     this.store.bindInstance(id, node, host);
@@ -243,6 +258,7 @@ export class World {
   }
 
   markDispatched(id: string): void {
+    this.writes++;
     const rec = this.live.get(id);
     if (!rec) return;
     this.store.markDispatched(id);
@@ -250,6 +266,7 @@ export class World {
   }
 
   markTerminating(id: string): void {
+    this.writes++;
     const rec = this.live.get(id);
     if (!rec || rec.phase !== 'active') return;
     this.store.markTerminating(id);
@@ -257,6 +274,7 @@ export class World {
   }
 
   markStopped(id: string, lastObserved: InstanceObserved | undefined): void {
+    this.writes++;
     this.store.markStopped(id, lastObserved);
     const rec = this.live.get(id);
     if (rec) this.unindex(rec);
@@ -271,16 +289,19 @@ export class World {
   }
 
   upsertNode(name: string, capacity: NodeRecord['capacity'], labels: Record<string, string>, source: NodeRecord['source']): void {
+    this.writes++;
     this.store.upsertNode(name, capacity, labels, source);
     this.nodeList = this.store.nodes();
   }
 
   setNodeFlags(name: string, flags: { cordoned?: boolean; draining?: boolean }): void {
+    this.writes++;
     this.store.setNodeFlags(name, flags);
     this.nodeList = this.nodeList.map((n) => (n.name === name ? { ...n, ...flags } : n));
   }
 
   deleteNode(name: string): void {
+    this.writes++;
     this.store.deleteNode(name);
     this.nodeList = this.nodeList.filter((n) => n.name !== name);
   }

@@ -19,6 +19,8 @@ export interface NodeEnv {
   defaultAppUser: string | undefined;
 }
 
+type Forwarder = { name: string; host: string; port: number; remoteEndpoints: { id: string; host: string; port: number }[] };
+
 /** The node whose agent serves the services' cluster addresses (127.0.0.1:port): the first ready one. */
 export function gatewayNode(world: World): string | undefined {
   return world.nodes().find((n) => world.nodeReady(n.name))?.name;
@@ -27,6 +29,8 @@ export function gatewayNode(world: World): string | undefined {
 export class NodeController {
   /** Instances whose adoption this process reported (one Adopted event per instance and control-plane start). */
   private readonly adoptedReported = new Set<string>();
+  /** Per node: what its last successful push was derived from, and the forwarders sent (an unchanged set is not rebuilt). */
+  private readonly pushed = new Map<string, { key: string; services: string }>();
 
   constructor(private readonly env: NodeEnv) {}
 
@@ -64,13 +68,33 @@ export class NodeController {
     return {};
   }
 
-  /** The node's desired set, pushed (the client skips an unchanged one). */
+  /**
+   * The node's desired set, pushed. The instance specs depend only on recorded state (the world's
+   * version), the withdrawals still running and which node is the gateway; the forwarders also on
+   * readiness elsewhere. When none of that changed since the last push to the same agent process,
+   * nothing is rebuilt or sent (the resync pulls every node every few seconds).
+   */
   async push(name: string, world: World, act: Act): Promise<void> {
-    if (!world.agent(name)?.synced) return;
-    await act.push(name, this.desiredFor(name, world, act));
+    const agent = world.agent(name);
+    if (!agent?.synced) return;
+    const withdrawing = world
+      .liveOn(name)
+      .filter((r) => r.phase !== 'active' && r.dispatched && act.withdrawals.still(r.id))
+      .map((r) => r.id);
+    const key = `${world.version}|${agent.pid ?? ''}|${gatewayNode(world) === name}|${withdrawing.join(',')}`;
+    const services = this.forwarders(name, world);
+    const servicesKey = JSON.stringify(services);
+    const last = this.pushed.get(name);
+    if (last && last.key === key && last.services === servicesKey) return;
+    await act.push(name, { instances: this.instancesFor(name, world, act), services });
+    this.pushed.set(name, { key, services: servicesKey });
   }
 
-  desiredFor(name: string, world: World, act: Act): { instances: InstanceSpec[]; services: { name: string; host: string; port: number; remoteEndpoints: { id: string; host: string; port: number }[] }[] } {
+  desiredFor(name: string, world: World, act: Act): { instances: InstanceSpec[]; services: Forwarder[] } {
+    return { instances: this.instancesFor(name, world, act), services: this.forwarders(name, world) };
+  }
+
+  private instancesFor(name: string, world: World, act: Act): InstanceSpec[] {
     const desired = world.desired;
     const app = desired?.app ?? 'app';
     const instances: InstanceSpec[] = [];
@@ -80,12 +104,20 @@ export class NodeController {
       const template = world.template(rec.service, rec.revision);
       if (template) instances.push(materialize(app, rec, template, this.env.layout.instanceLogDir(rec.service, rec.id), this.env.sidecarEnv(rec.id, rec.service), this.env.defaultAppUser));
     }
+    const gateway = name !== gatewayNode(world) || world.down ? undefined : gatewayInstance(desired, { node: name, nodeIndex: world.node(name)!.idx, slot: world.slot, stateDir: this.env.stateDir, logDir: this.env.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID), credentialEnv: this.env.sidecarEnv(GATEWAY_ID, GATEWAY_ID) });
+    if (gateway) instances.push(gateway);
+    return instances;
+  }
+
+  /** The cluster-address forwarders of the gateway node: services the mesh does not serve, to ready instances on other nodes. */
+  private forwarders(name: string, world: World): Forwarder[] {
+    const desired = world.desired;
     const down = world.down;
     // Meshed services are served on 127.0.0.1:port by the mesh gateway (see mesh-snapshots.ts), not the agent's TCP forwarder.
     const meshed = meshServedServices(desired);
     // One node's agent serves the cluster addresses; it forwards to ready instances on every node.
     const forwarding = !down && name === gatewayNode(world);
-    const services = !forwarding
+    return !forwarding
       ? []
       : (desired?.services ?? [])
           .filter((s) => s.port !== undefined && !meshed.has(s.name))
@@ -98,10 +130,5 @@ export class NodeController {
               .filter((r) => r.node !== name && r.node !== '')
               .map((r) => ({ id: r.id, host: r.host, port: s.port! })),
           }));
-    const gateway = !forwarding
-      ? undefined
-      : gatewayInstance(desired, { node: name, nodeIndex: world.node(name)!.idx, slot: world.slot, stateDir: this.env.stateDir, logDir: this.env.layout.instanceLogDir(GATEWAY_ID, GATEWAY_ID), credentialEnv: this.env.sidecarEnv(GATEWAY_ID, GATEWAY_ID) });
-    if (gateway) instances.push(gateway);
-    return { instances, services };
   }
 }

@@ -133,3 +133,25 @@ test('a lost node: its instances are recorded stopped with their last observatio
   assert.deepEqual(t.world.liveOf('web').map((r) => r.node).filter(Boolean).sort(), ['node-1', 'node-2'], 'the replacement may go back to the rejoined node');
   t.close();
 });
+
+test('an unchanged desired set is not rebuilt or sent again; a write, a new agent process or new readiness sends it', async () => {
+  const t = makeWorld(desiredState([service('tcp', { replicas: 2, port: 9000 })], [{ name: 'node-1' }, { name: 'node-2' }]));
+  await reconcileDeployment('tcp', t.world, t.act);
+  const nodes = controller();
+  const count = () => t.recorded.pushes.filter((p) => p.node === 'node-1').length;
+  await nodes.reconcile('node-1', t.world, t.act);
+  await nodes.reconcile('node-1', t.world, t.act);
+  assert.equal(count(), 1, 'resync with nothing changed: no second push');
+  observeAll(t); // the instance on node-2 turns ready: node-1 (the gateway) forwards to it
+  await nodes.reconcile('node-1', t.world, t.act);
+  assert.equal(count(), 2);
+  assert.equal(t.recorded.pushes.at(-1)!.desired.services[0].remoteEndpoints?.length, 1);
+  t.world.setScaleOverride('tcp', 3);
+  await reconcileDeployment('tcp', t.world, t.act);
+  await nodes.reconcile('node-1', t.world, t.act);
+  assert.equal(count(), 3, 'a recorded change');
+  t.agents.agents.set('node-1', { alive: true, synced: true, startedFresh: true, pid: 4242 });
+  await nodes.reconcile('node-1', t.world, t.act);
+  assert.equal(count(), 4, 'a new agent process has nothing yet');
+  t.close();
+});
