@@ -151,3 +151,30 @@ test('scheduling 500 instances on 10 nodes spreads them evenly in one linear pas
   assert.ok(ms < 5000, `${ms} ms`);
   t.close();
 });
+
+test('a control plane restarted mid-rollout continues it from the store and converges to the same end', async () => {
+  const t = makeWorld(desiredState([service('web', { replicas: 3 })], [{ name: 'node-1' }, { name: 'node-2' }]));
+  await reconcileDeployment('web', t.world, t.act);
+  observeAll(t);
+  t.world.setDesired(desiredState([service('web', { replicas: 3, revision: 'webrev2bbbb' })], [{ name: 'node-1' }, { name: 'node-2' }]));
+  await reconcileDeployment('web', t.world, t.act);
+  observeAll(t);
+  await reconcileDeployment('web', t.world, t.act);
+  // Mid-rollout: one new ready, one old terminating, a second new one created. The process dies here.
+  const before = t.world.liveOf('web').map((r) => `${r.id} ${r.revision} ${r.phase}`).sort();
+  assert.ok(before.some((r) => r.endsWith('terminating')) && before.filter((r) => r.includes('webrev2bbbb')).length === 2, before.join('\n'));
+  const restarted = makeWorld(undefined, { store: t.store });
+  restarted.agents.observed = t.agents.observed; // the agents kept running: the new process adopts what they report
+  assert.deepEqual(restarted.world.liveOf('web').map((r) => `${r.id} ${r.revision} ${r.phase}`).sort(), before, 'the same world, read from the store');
+  for (let i = 0; i < 10; i++) {
+    // Terminating instances stop (the node controller records that), the rest become ready.
+    for (const r of restarted.world.liveOf('web')) if (r.phase === 'terminating') restarted.act.markStopped(r.id, undefined);
+    observeAll(restarted);
+    await reconcileDeployment('web', restarted.world, restarted.act);
+  }
+  const end = restarted.world.liveOf('web');
+  assert.equal(end.length, 3);
+  assert.ok(end.every((r) => r.revision === 'webrev2bbbb' && r.phase === 'active'));
+  assert.equal(restarted.store.allInstances().filter((r) => r.revision === 'webrev2bbbb').length, 3, 'no instance created twice');
+  t.close();
+});
