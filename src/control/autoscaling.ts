@@ -13,7 +13,7 @@ import { requestJson } from '../lib/http.js';
 import { meshPorts, STATS_BUCKETS, type MeshActivity, type MeshStatsSeries } from '../lib/mesh-protocol.js';
 import { decideScale, type MetricKind, type MetricReading, type Recommendation } from './autoscaler.js';
 import { quantileMs } from './mesh-snapshots.js';
-import type { InstanceRecord, NewEvent, Store } from './store.js';
+import type { InstanceRecord, NewEvent } from './store.js';
 
 export interface AutoscaleStatus {
   current: number;
@@ -22,7 +22,8 @@ export interface AutoscaleStatus {
 }
 
 export interface AutoscalingOptions {
-  store: Store;
+  /** Where the autoscaler keeps what must survive a restart (the store, through the read model). */
+  meta: { get(key: string): string | undefined; set(key: string, value: string): void };
   event: (e: NewEvent) => void;
   /** Live instances of a deployment (any phase). */
   liveInstances: (service: string) => InstanceRecord[];
@@ -34,6 +35,12 @@ export interface AutoscalingOptions {
 }
 
 const META = (service: string) => `autoscale:${service}`;
+/** The recommendations inside the stabilization windows (wall-clock ms): a restart keeps the windows. */
+const HISTORY_META = (service: string) => `autoscale-history:${service}`;
+/** When a request was last seen (wall-clock ms): a restart keeps the scale-to-zero idle clock. */
+const ACTIVITY_META = (service: string) => `autoscale-activity:${service}`;
+/** Since when a `min: 0` deployment has had no ready instance (wall-clock ms): its idle clock starts at its first ready one. */
+const UNREADY_META = (service: string) => `autoscale-unready:${service}`;
 const DEFAULT_IDLE_SECONDS = 60;
 
 /** What one instance's inbound proxy saw over the window. */
@@ -54,12 +61,7 @@ interface CounterSample {
 }
 
 export class Autoscaling {
-  private readonly history = new Map<string, Recommendation[]>();
   readonly status = new Map<string, AutoscaleStatus>();
-  /** Per deployment: when a request was last seen (or an activation asked for one); monotonic ms. */
-  private readonly lastActivity = new Map<string, number>();
-  /** Per deployment with `min: 0`: since when none of its instances is ready (monotonic ms). */
-  private readonly unreadySince = new Map<string, number>();
   /** Per instance: its inbound proxy's accepted-request counter at the last read. */
   private readonly activityCounts = new Map<string, number>();
   /** Recent counter samples per instance, oldest first (kept for a little more than the window). */
@@ -68,20 +70,56 @@ export class Autoscaling {
   constructor(
     private readonly opts: AutoscalingOptions,
     private readonly windowMs = 3000,
+    /** Wall-clock ms: the stabilization windows and the idle clock are stored and outlive this process. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** The replica count the autoscaler set, if it has; else undefined (the spec's or `berth scale`'s count applies). */
   replicasFor(service: string): number | undefined {
-    const v = this.opts.store.getMeta(META(service));
+    const v = this.opts.meta.get(META(service));
     return v === undefined || v === '' ? undefined : Number(v);
   }
 
   forget(service: string): void {
-    this.opts.store.setMeta(META(service), '');
-    this.history.delete(service);
+    this.opts.meta.set(META(service), '');
+    this.setHistory(service, []);
     this.status.delete(service);
-    this.lastActivity.delete(service);
-    this.unreadySince.delete(service);
+    this.setLastActivity(service, undefined);
+    this.setUnreadySince(service, undefined);
+  }
+
+  private history(service: string): Recommendation[] {
+    const v = this.opts.meta.get(HISTORY_META(service));
+    if (!v) return [];
+    try {
+      return JSON.parse(v) as Recommendation[];
+    } catch {
+      return []; // a damaged entry only loses the stabilization window, which refills within it
+    }
+  }
+
+  private setHistory(service: string, history: Recommendation[]): void {
+    this.opts.meta.set(HISTORY_META(service), history.length ? JSON.stringify(history) : '');
+  }
+
+  private lastActivity(service: string): number | undefined {
+    const v = this.opts.meta.get(ACTIVITY_META(service));
+    return v ? Number(v) : undefined;
+  }
+
+  /** Since when a `min: 0` deployment has no ready instance (wall-clock ms), kept like the idle clock. */
+  private unreadySince(service: string): number | undefined {
+    const v = this.opts.meta.get(UNREADY_META(service));
+    return v ? Number(v) : undefined;
+  }
+
+  private setUnreadySince(service: string, at: number | undefined): void {
+    if (this.opts.meta.get(UNREADY_META(service)) === (at === undefined ? '' : String(at))) return;
+    this.opts.meta.set(UNREADY_META(service), at === undefined ? '' : String(at));
+  }
+
+  private setLastActivity(service: string, at: number | undefined): void {
+    this.opts.meta.set(ACTIVITY_META(service), at === undefined ? '' : String(at));
   }
 
   /** Reads each ready instance's inbound counters and differences them against the sample a window ago. */
@@ -123,14 +161,14 @@ export class Autoscaling {
    */
   activate(deployments: { spec: DesiredService; replicas: number }[], why: string): string[] {
     const started: string[] = [];
-    const now = performance.now();
+    const now = this.now();
     for (const { spec: d, replicas } of deployments) {
       if (d.scale?.min !== 0) continue;
       // Held requests re-ask every second: each call restarts the idle clock, so a slow start is not mistaken for idleness.
-      this.lastActivity.set(d.name, now);
+      this.setLastActivity(d.name, now);
       if (replicas !== 0) continue;
-      this.opts.store.setMeta(META(d.name), '1');
-      this.history.delete(d.name);
+      this.opts.meta.set(META(d.name), '1');
+      this.setHistory(d.name, []);
       this.status.set(d.name, { current: 0, desired: 1, reason: `activated from zero (${why})` });
       this.opts.event({ type: 'Normal', reason: 'ScaledFromZero', message: `autoscaler: ${d.name} 0 → 1 (${why})`, service: d.name });
       this.opts.onChange(d.name);
@@ -160,9 +198,9 @@ export class Autoscaling {
 
   /** The idle rule of `min: 0`: true when the deployment just went to zero (or is there). */
   private async idleToZero(spec: DesiredService, current: number): Promise<boolean> {
-    const now = performance.now();
+    const now = this.now();
     if (current === 0) {
-      this.unreadySince.delete(spec.name);
+      this.setUnreadySince(spec.name, undefined);
       this.status.set(spec.name, { current: 0, desired: 0, reason: `scaled to zero (idleSeconds ${spec.scale!.idleSeconds ?? DEFAULT_IDLE_SECONDS}): the next request starts an instance` });
       return true;
     }
@@ -171,21 +209,21 @@ export class Autoscaling {
     // activated from zero) that is not idleness, so the idle clock starts with its first ready instance —
     // but one that never gets ready still goes to zero, idleSeconds later than that.
     const ready = this.opts.readyInstances(spec.name).length > 0;
-    const unreadySince = this.unreadySince.get(spec.name);
+    const unreadySince = this.unreadySince(spec.name);
     let clockFloor: number | undefined;
     if (ready && unreadySince !== undefined) {
-      this.unreadySince.delete(spec.name);
+      this.setUnreadySince(spec.name, undefined);
       clockFloor = now;
     } else if (!ready) {
-      if (unreadySince === undefined) this.unreadySince.set(spec.name, now);
+      if (unreadySince === undefined) this.setUnreadySince(spec.name, now);
       clockFloor = Math.min(now, (unreadySince ?? now) + idleSeconds * 1000);
     }
-    if ((await this.sawActivity(spec)) || !this.lastActivity.has(spec.name)) this.lastActivity.set(spec.name, now);
-    if (clockFloor !== undefined) this.lastActivity.set(spec.name, Math.max(this.lastActivity.get(spec.name)!, clockFloor));
-    const idleFor = (now - this.lastActivity.get(spec.name)!) / 1000;
+    if ((await this.sawActivity(spec)) || this.lastActivity(spec.name) === undefined) this.setLastActivity(spec.name, now);
+    if (clockFloor !== undefined) this.setLastActivity(spec.name, Math.max(this.lastActivity(spec.name)!, clockFloor));
+    const idleFor = (now - this.lastActivity(spec.name)!) / 1000;
     if (idleFor < idleSeconds) return false;
-    this.opts.store.setMeta(META(spec.name), '0');
-    this.history.delete(spec.name);
+    this.opts.meta.set(META(spec.name), '0');
+    this.setHistory(spec.name, []);
     const reason = `no request for ${Math.round(idleFor)} s (idleSeconds ${idleSeconds})`;
     this.status.set(spec.name, { current, desired: 0, reason });
     this.opts.event({ type: 'Normal', reason: 'ScaledToZero', message: `autoscaler: ${spec.name} ${current} → 0 (${reason})`, service: spec.name });
@@ -230,7 +268,7 @@ export class Autoscaling {
       return { kind, target, value };
     });
     const decision = decideScale({
-      now: performance.now(),
+      now: this.now(),
       current,
       measured: ready.length,
       min,
@@ -238,12 +276,12 @@ export class Autoscaling {
       metrics: readings,
       scaleUp: scale.behavior.scaleUp,
       scaleDown: scale.behavior.scaleDown,
-      history: this.history.get(spec.name) ?? [],
+      history: this.history(spec.name),
     });
-    this.history.set(spec.name, decision.history);
+    this.setHistory(spec.name, decision.history);
     this.status.set(spec.name, { current, desired: decision.desired, reason: decision.reason });
     if (decision.desired === current && recorded === current) return false;
-    this.opts.store.setMeta(META(spec.name), String(decision.desired));
+    this.opts.meta.set(META(spec.name), String(decision.desired));
     if (decision.desired !== current) {
       this.opts.event({ type: 'Normal', reason: 'Scaled', message: `autoscaler: ${spec.name} ${current} → ${decision.desired} (${decision.reason})`, service: spec.name });
       this.opts.onChange(spec.name);

@@ -13,8 +13,18 @@ import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
 import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
-import type { ControlPlane } from './control-plane.js';
 import { variantOf } from './instances.js';
+import type { World } from './world.js';
+
+/** What the mesh feed needs of the control plane: the read model and a few hooks (no import of the control plane). */
+export interface MeshPlane {
+  readonly world: World;
+  onChange(fn: () => void): () => void;
+  attachMesh(synced: () => boolean): void;
+  meshAcked(): void;
+  activate(service: string, why: string): string[];
+  status(): { services: { name: string; replicas: number; autoscale?: { desired: number; reason: string } }[] };
+}
 
 const proxyMain = fileURLToPath(new URL('../sidecar/proxy/main.js', import.meta.url));
 
@@ -97,7 +107,7 @@ export class MeshFeed {
   private timer: NodeJS.Timeout | undefined;
   private readonly beat: NodeJS.Timeout;
 
-  constructor(private readonly plane: ControlPlane) {
+  constructor(private readonly plane: MeshPlane) {
     plane.onChange(() => this.schedule());
     plane.attachMesh(() => this.status().synced);
     this.beat = setInterval(() => {
@@ -108,10 +118,20 @@ export class MeshFeed {
 
   /** The current snapshot, recomputed when desired or observed state changed. */
   current(): MeshSnapshot {
-    const desired = this.plane.store.getDesired();
-    const down = this.plane.store.getMeta('down') === '1';
-    const rows = this.plane.ps(false);
+    const world = this.plane.world;
+    const desired = world.desired;
+    const down = world.down;
     const meshed = meshServedServices(desired);
+    // Ready instances by service (a variant's join its service): one pass over the live instances.
+    const ready = new Map<string, { id: string; host: string; variant: string }[]>();
+    if (!down) {
+      for (const r of world.liveInstances()) {
+        if (!meshed.has(serviceOf(r.service)) || !world.isReady(r)) continue;
+        const list = ready.get(serviceOf(r.service)) ?? [];
+        list.push({ id: r.id, host: r.host, variant: variantOf(r.service) });
+        ready.set(serviceOf(r.service), list);
+      }
+    }
     // One entry per service; the instances of its variants (deployments `<service>.<variant>`) join it.
     const services = down
       ? []
@@ -120,9 +140,8 @@ export class MeshFeed {
           .map((s) => ({
             name: s.name,
             port: s.port!,
-            endpoints: rows
-              .filter((r) => serviceOf(r.service) === s.name && r.ready)
-              .map((r) => ({ id: r.instance, host: r.host, port: s.port!, variant: r.variant }))
+            endpoints: (ready.get(s.name) ?? [])
+              .map((r) => ({ id: r.id, host: r.host, port: s.port!, variant: r.variant }))
               .sort((a, b) => (a.id < b.id ? -1 : 1)),
             ...activationOf(desired!, s.name),
           }));

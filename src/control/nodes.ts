@@ -5,7 +5,7 @@
 // and the node rejoins (empty) with its first heartbeat — a rebooted machine, in cluster terms.
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
 import { NodeClient } from './node-client.js';
-import type { NewEvent, NodeRecord, Store } from './store.js';
+import type { NewEvent, NodeRecord } from './store.js';
 
 export type NodeCondition = 'Ready' | 'NotReady';
 
@@ -26,7 +26,8 @@ export interface NodeManagerOptions {
   stateDir: string;
   token: string;
   tokenFile: string;
-  store: Store;
+  /** The node records (the read model). */
+  store: { nodes(): readonly NodeRecord[] };
   log: (msg: string) => void;
   event: (e: NewEvent) => void;
   /** Observed state of a node may have changed: pull it. */
@@ -137,6 +138,11 @@ export class NodeManager {
 
   instanceUsage(id: string): { cpuMillis: number; memoryMiB: number } | undefined {
     return this.usageByInstance.get(id);
+  }
+
+  /** Measured CPU/memory of a node from its latest heartbeat. */
+  nodeUsage(name: string): { cpuMillis: number; memoryMiB: number } | undefined {
+    return this.health.get(name)?.usage ?? undefined;
   }
 
   forgetInstance(id: string): void {

@@ -31,6 +31,16 @@ export class PressureTracker {
     return undefined;
   }
 
+  /** Continues a window that began at `since` (kept across restarts); a window already open here wins. */
+  resume(node: string, since: number): void {
+    if (!this.since.has(node) && Number.isFinite(since)) this.since.set(node, since);
+  }
+
+  /** When the node's current window began (undefined: not over the threshold). */
+  windowStart(node: string): number | undefined {
+    return this.since.get(node);
+  }
+
   /** Updates with the latest readings; returns the nodes that have been over for a full window (their clock restarts). */
   update(now: number, readings: PressureReading[]): PressureVerdict[] {
     const due: PressureVerdict[] = [];

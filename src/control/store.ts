@@ -164,6 +164,25 @@ export class Store {
     this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  deleteMeta(key: string): void {
+    this.db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+  }
+
+  /** Every meta entry (the read model loads them once). */
+  allMeta(): [string, string][] {
+    return (this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]);
+  }
+
+  /** Every stored revision template (the read model loads them once). */
+  allTemplates(): { service: string; revision: string; template: InstanceTemplate }[] {
+    const rows = this.db.prepare('SELECT service, revision, template FROM revisions').all() as { service: string; revision: string; template: string }[];
+    return rows.map((r) => ({ service: r.service, revision: r.revision, template: JSON.parse(r.template) as InstanceTemplate }));
+  }
+
+  instanceIds(): string[] {
+    return (this.db.prepare('SELECT id FROM instances').all() as { id: string }[]).map((r) => r.id);
+  }
+
   getDesired(): DesiredState | undefined {
     const v = this.getMeta('desired');
     return v ? (JSON.parse(v) as DesiredState) : undefined;
@@ -235,10 +254,12 @@ export class Store {
     return row ? this.toRecord(row) : undefined;
   }
 
-  insertInstance(rec: Omit<InstanceRecord, 'phase' | 'dispatched' | 'createdAt'>): void {
+  insertInstance(rec: Omit<InstanceRecord, 'phase' | 'dispatched' | 'createdAt'>): InstanceRecord {
+    const createdAt = new Date().toISOString();
     this.db
       .prepare("INSERT INTO instances (id, service, revision, node, host, phase, dispatched, created_at) VALUES (?, ?, ?, ?, ?, 'active', 0, ?)")
-      .run(rec.id, rec.service, rec.revision, rec.node, rec.host, new Date().toISOString());
+      .run(rec.id, rec.service, rec.revision, rec.node, rec.host, createdAt);
+    return { id: rec.id, service: rec.service, revision: rec.revision, node: rec.node, host: rec.host, phase: 'active', dispatched: false, createdAt };
   }
 
   /** Binds a pending instance to a node and its address there (the scheduler's decision). */

@@ -37,7 +37,7 @@ function setup() {
   const state = { ready: false };
   const events: string[] = [];
   const scaling = new Autoscaling({
-    store,
+    meta: { get: (k: string) => store.getMeta(k), set: (k: string, v: string) => store.setMeta(k, v) },
     event: (e) => events.push(`${e.reason}: ${e.message}`),
     liveInstances: () => [rec],
     readyInstances: () => (state.ready ? [rec] : []),
