@@ -123,7 +123,11 @@ export class Act {
       this.effects.enqueue('lifecycle', 'all');
       return;
     }
-    const wasServing = this.world.isReady(rec) && meshServedServices(this.world.desired).has(rec.service.split('.')[0]);
+    // Until its node was pulled (a control plane just started), whether it serves is unknown: the
+    // proxies may still route to it, so it is withdrawn like a ready one (a wait, never a failed request).
+    const known = this.world.agent(rec.node)?.synced ?? false;
+    const ready = known ? this.world.isReady(rec) : rec.phase === 'active';
+    const wasServing = ready && meshServedServices(this.world.desired).has(rec.service.split('.')[0]);
     this.world.markTerminating(rec.id);
     if (!withdrawFirst || !wasServing || !this.withdrawals.meshAttached) return;
     this.withdrawals.begin(rec.id, rec.node);

@@ -16,7 +16,7 @@ import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
 import { forwardUpgrade, UpgradeResponse } from './upgrade.js';
-import { addRequestHeaders, SOURCE_HEADER, takeSource, type EdgeSettings } from './request-headers.js';
+import { addRequestHeaders, SNAPSHOT_HEADER, SOURCE_HEADER, takeSnapshotVersion, takeSource, type EdgeSettings } from './request-headers.js';
 import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
@@ -220,10 +220,20 @@ export class Proxy {
     this.send(route, req, res, peer);
   }
 
+  /**
+   * Whether this instance takes a request: it is an endpoint in this sidecar's snapshot, or the sender
+   * routed it here with a newer snapshot than this sidecar holds yet (proxies learn a snapshot at
+   * different moments — after a control-plane restart, seconds apart — and the newer one is right).
+   */
+  private acceptsInbound(senderVersion: number): boolean {
+    const table = this.table;
+    if (!table) return senderVersion > 0;
+    return table.registered(this.cfg.proxyId) || senderVersion > table.version;
+  }
+
   private inbound(req: ProxyRequest, res: ProxyResponse): void {
     if (this.draining) return reply(res, 503, 'draining', 'instance is shutting down');
-    const table = this.table;
-    if (!table || !table.registered(this.cfg.proxyId)) return reply(res, 503, 'app-not-ready', 'instance is not ready');
+    if (!this.acceptsInbound(takeSnapshotVersion(req.headers))) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
     const trace = propagateTrace(req.headers);
     const source = takeSource(req.headers, this.knownSource);
@@ -257,7 +267,7 @@ export class Proxy {
     const { mod, sessions } = this.h2!;
     const { h2Reply } = mod;
     if (this.draining) return h2Reply(stream, 503, 'draining', 'instance is shutting down');
-    if (!this.table?.registered(this.cfg.proxyId)) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
+    if (!this.acceptsInbound(takeSnapshotVersion(headers))) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
     const trace = propagateTrace(headers);
     const source = takeSource(headers, this.knownSource);
@@ -305,6 +315,7 @@ export class Proxy {
     const trace = propagateTrace(headers);
     addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     headers[SOURCE_HEADER] = this.selfSource;
+    headers[SNAPSHOT_HEADER] = String(this.table?.version ?? 0);
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
@@ -419,6 +430,7 @@ export class Proxy {
     const trace = propagateTrace(req.headers);
     addRequestHeaders(req.headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     req.headers[SOURCE_HEADER] = this.selfSource;
+    req.headers[SNAPSHOT_HEADER] = String(this.table?.version ?? 0);
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');

@@ -6,6 +6,8 @@
 import { randomHex } from './trace.js';
 
 export const SOURCE_HEADER = 'x-berth-source';
+/** The mesh snapshot version a proxy routed a request with (see Proxy.inbound: a newer one than the receiver's may vouch for it). */
+export const SNAPSHOT_HEADER = 'x-berth-snapshot';
 
 /** What the snapshot's mesh config turns on (both default to on). */
 export interface EdgeSettings {
@@ -42,4 +44,13 @@ export function takeSource(headers: Headers, known: (name: string) => boolean): 
   // Cleared, not deleted: a delete would turn the hot headers object into a slow dictionary; every writer skips undefined values.
   headers[SOURCE_HEADER] = undefined;
   return typeof v === 'string' && known(v) ? v : 'unknown';
+}
+
+/** The sender's snapshot version (0 when absent or not a number), cleared so the app never sees it. */
+export function takeSnapshotVersion(headers: Headers): number {
+  const v = headers[SNAPSHOT_HEADER];
+  if (v === undefined) return 0;
+  headers[SNAPSHOT_HEADER] = undefined;
+  const n = typeof v === 'string' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : 0;
 }
