@@ -315,7 +315,7 @@ export class Proxy {
     const trace = propagateTrace(headers);
     addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     headers[SOURCE_HEADER] = this.selfSource;
-    headers[SNAPSHOT_HEADER] = String(this.table?.version ?? 0);
+    headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
@@ -430,7 +430,7 @@ export class Proxy {
     const trace = propagateTrace(req.headers);
     addRequestHeaders(req.headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     req.headers[SOURCE_HEADER] = this.selfSource;
-    req.headers[SNAPSHOT_HEADER] = String(this.table?.version ?? 0);
+    req.headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';
     const fault = route.fault;
     if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');

@@ -39,6 +39,8 @@ function compileIngress(snapshot: MeshSnapshot): IngressMatcher | undefined {
 
 export class RoutingTable {
   readonly version: number;
+  /** `version` as the x-berth-snapshot header value, made once per snapshot rather than per request. */
+  readonly versionHeader: string;
   readonly services = new Map<string, ServiceEntry>();
   readonly byPort = new Map<number, ServiceEntry>();
   readonly ingress: IngressMatcher | undefined;
@@ -54,6 +56,7 @@ export class RoutingTable {
     throttles: ThrottleRegistry,
   ) {
     this.version = snapshot.version;
+    this.versionHeader = String(snapshot.version);
     const perService = snapshot.config.services ?? {};
     const clusters = new Map<string, Cluster>();
     const views = new Map(snapshot.services.map((s) => [s.name, s]));
