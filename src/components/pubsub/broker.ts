@@ -123,19 +123,16 @@ export abstract class BrokerPubSub implements PubSub {
     if (!options.topic) throw new PubSubError('topic is empty', 'ERR_PUBSUB_REQUEST_METADATA');
     const group = options.consumerGroup ?? this.defaultGroup;
     const policy: RetryPolicy = { ...this.retryDefaults, ...options.retry };
-    const inflight = new Set<Promise<void>>();
     const consumer = await this.openConsumer(options.topic, group, (d) => {
-      const p = this.handle(d, options, policy).catch(() => undefined);
-      inflight.add(p);
-      void p.finally(() => inflight.delete(p));
+      void this.handle(d, options, policy).catch(() => undefined); // a failed ack means redelivery, never a crash
     });
     const sub: Subscription = {
       topic: options.topic,
       consumerGroup: group,
+      // Handlers still running are not awaited: what they do not settle stays with the broker.
       close: async () => {
         if (!this.subscriptions.delete(sub)) return;
         await consumer.close();
-        await Promise.allSettled([...inflight]);
       },
     };
     this.subscriptions.add(sub);

@@ -84,11 +84,14 @@ export class JetStreamPubSub extends BrokerPubSub {
     }
     const consumer = await nc.jetstream().consumers.get(stream, durable);
     const messages: ConsumerMessages = await consumer.consume({ max_messages: this.concurrency });
+    const alive = new Set<NodeJS.Timeout>(); // keep-alive timers of messages being handled
     const loop = (async () => {
-      for await (const m of messages) this.hand(m, deliver);
+      for await (const m of messages) this.hand(m, deliver, alive);
     })().catch(() => undefined);
     return {
       close: async () => {
+        for (const t of alive) clearInterval(t);
+        alive.clear();
         await messages.close().catch(() => undefined);
         await loop;
       },
@@ -101,15 +104,24 @@ export class JetStreamPubSub extends BrokerPubSub {
     if (p) await (await p.catch(() => undefined))?.close();
   }
 
-  private hand(m: JsMsg, deliver: (d: Delivery) => void): void {
+  private hand(m: JsMsg, deliver: (d: Delivery) => void, alive: Set<NodeJS.Timeout>): void {
     const h = m.headers;
     const metaB64 = h?.get('berth-metadata');
     const expires = h?.get('berth-expires-at');
     // Long handlers tell the server they are still working so it does not redeliver meanwhile.
-    const keepAlive = setInterval(() => m.working(), Math.max(100, this.ackWaitMs / 3));
+    const keepAlive = setInterval(() => {
+      try {
+        m.working();
+      } catch {
+        clearInterval(keepAlive); // connection gone: the server redelivers after ackWait
+      }
+    }, Math.max(100, this.ackWaitMs / 3));
+    keepAlive.unref();
+    alive.add(keepAlive);
     let settled = false;
     const settle = (): boolean => {
       clearInterval(keepAlive);
+      alive.delete(keepAlive);
       if (settled) return false;
       settled = true;
       return true;
@@ -124,7 +136,7 @@ export class JetStreamPubSub extends BrokerPubSub {
       },
       attempt: m.info.redeliveryCount,
       ack: async () => {
-        if (settle()) await m.ackAck();
+        if (settle() && !(await m.ackAck())) throw new Error('ack not confirmed by the server');
       },
       retryLater: async (delayMs) => {
         if (settle()) m.nak(delayMs);

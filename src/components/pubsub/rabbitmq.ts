@@ -47,8 +47,18 @@ export class RabbitMqPubSub extends BrokerPubSub {
   }
 
   protected async publishWire(topic: string, m: WireMessage): Promise<void> {
+    if (!this.exchanges.has(topic)) {
+      // Declared on a channel of its own: a refused declaration closes only that channel, not the
+      // confirm channel other publishes are waiting on.
+      const admin = await (await this.connection()).createChannel();
+      admin.on('error', () => undefined);
+      try {
+        await this.ensureExchange(admin, topic);
+      } finally {
+        await admin.close().catch(() => undefined);
+      }
+    }
     const ch = await this.publisher();
-    await this.ensureExchange(ch, topic);
     const remaining = m.expiresAt === undefined ? undefined : Math.max(0, m.expiresAt - Date.now());
     await new Promise<void>((resolve, reject) => {
       ch.publish(
