@@ -25,6 +25,11 @@ export function redisOptions(meta: MetadataReader): RedisOptions {
 export async function openRedis(meta: MetadataReader): Promise<Redis> {
   const client = new Redis(redisOptions(meta));
   client.on('error', () => undefined); // reported through the failing commands
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect(); // otherwise it keeps reconnecting in the background, and keeps the process alive
+    throw err;
+  }
   return client;
 }
