@@ -2,6 +2,8 @@
 // Operations are the HTTP verbs plus `create` (POST), as in Dapr. Other request metadata become
 // request headers; the answer's status and headers come back as metadata (statusCode, status,
 // then each header). With errorIfNot2XX (default true) any other status is an error.
+import http, { validateHeaderName, validateHeaderValue } from 'node:http';
+import https from 'node:https';
 import type { ComponentSpec } from '../component.js';
 import { MetadataReader } from '../metadata.js';
 import { BindingError, type BindingEvent, type BindingInvokeRequest, type OutputBinding } from './types.js';
@@ -43,49 +45,51 @@ export class HttpBinding implements OutputBinding {
       target.pathname = `${target.pathname.replace(/\/$/, '')}/${p.replace(/^\//, '')}`;
       if (q) for (const [k, v] of new URLSearchParams(q)) target.searchParams.append(k, v);
     }
-    const headers = new Headers();
+    const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(rest)) {
       try {
-        headers.set(k, v);
+        validateHeaderName(k);
+        validateHeaderValue(k, v);
       } catch {
         throw new BindingError(`metadata "${k}" cannot be sent as an HTTP header`, 'ERR_MALFORMED_REQUEST');
       }
+      headers[k] = v;
     }
-    if (this.token) headers.set(this.token.header, this.token.value);
-    const hasBody = req.data !== undefined && req.data.length > 0 && method !== 'GET' && method !== 'HEAD';
-    let res: Response;
-    try {
-      res = await fetch(target, {
-        method,
-        headers,
-        body: hasBody ? new Uint8Array(req.data as Buffer) : undefined,
-        signal: this.timeoutMs > 0 ? AbortSignal.timeout(this.timeoutMs) : undefined,
+    if (this.token) headers[this.token.header] = this.token.value;
+    const body = req.data !== undefined && req.data.length > 0 && method !== 'GET' && method !== 'HEAD' ? req.data : undefined;
+    if (body) headers['content-length'] = String(body.length);
+    const where = `${method} ${target.origin}${target.pathname}`;
+    const { status, statusText, resHeaders, data } = await this.send(target, method, headers, body, where);
+    const metadata: Record<string, string> = { statusCode: String(status), status: `${status} ${statusText}`.trim() };
+    for (const [k, v] of Object.entries(resHeaders)) if (v !== undefined) metadata[k] = Array.isArray(v) ? v.join(', ') : v;
+    if (this.errorIfNot2XX && (status < 200 || status > 299)) throw new BindingError(`received status code ${status} from ${where}`);
+    return { data, metadata };
+  }
+
+  private send(target: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, where: string) {
+    return new Promise<{ status: number; statusText: string; resHeaders: http.IncomingHttpHeaders; data: Buffer }>((resolve, reject) => {
+      const fail = (msg: string): void => reject(new BindingError(`${where} failed: ${msg}`));
+      const lib = target.protocol === 'https:' ? https : http;
+      const request = lib.request(target, { method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > this.maxBody) {
+            res.destroy();
+            reject(new BindingError(`${where}: response body larger than maxResponseBodySize (${this.maxBody} bytes)`));
+            return;
+          }
+          chunks.push(c);
+        });
+        res.on('error', (e) => fail(e.message));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', resHeaders: res.headers, data: Buffer.concat(chunks) }));
       });
-    } catch (err) {
-      throw new BindingError(`${method} ${target.origin}${target.pathname} failed: ${(err as Error).message}`);
-    }
-    const body = await this.readLimited(res);
-    const metadata: Record<string, string> = { statusCode: String(res.status), status: `${res.status} ${res.statusText}`.trim() };
-    res.headers.forEach((v, k) => {
-      metadata[k] = v;
+      request.on('error', (e) => fail(e.message));
+      if (this.timeoutMs > 0) request.setTimeout(this.timeoutMs, () => request.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      request.end(body);
     });
-    if (this.errorIfNot2XX && (res.status < 200 || res.status > 299)) {
-      throw new BindingError(`received status code ${res.status} from ${method} ${target.origin}${target.pathname}`);
-    }
-    return { data: body, metadata };
   }
 
   async close(): Promise<void> {}
-
-  private async readLimited(res: Response): Promise<Buffer> {
-    if (!res.body) return Buffer.alloc(0);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.length;
-      if (size > this.maxBody) throw new BindingError(`response body larger than maxResponseBodySize (${this.maxBody} bytes)`);
-      chunks.push(Buffer.from(chunk));
-    }
-    return Buffer.concat(chunks);
-  }
 }
