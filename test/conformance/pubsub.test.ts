@@ -55,6 +55,7 @@ const spec = (type: string, metadata: Record<string, string>): ComponentSpec => 
       };
     },
     holderLossRedelivers: true,
+    takeoverMs: 500,
     durable: true,
   });
 }
@@ -74,6 +75,7 @@ const spec = (type: string, metadata: Record<string, string>): ComponentSpec => 
       };
     },
     holderLossRedelivers: true,
+    takeoverMs: 500,
     durable: false,
     cleanup: async (topics) => {
       const r = admin();
@@ -140,6 +142,7 @@ const spec = (type: string, metadata: Record<string, string>): ComponentSpec => 
       };
     },
     holderLossRedelivers: true,
+    takeoverMs: 1000,
     durable: false,
     cleanup: async (topics) => {
       let nc;

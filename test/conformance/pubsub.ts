@@ -19,6 +19,8 @@ export interface PubSubHarness {
   breakTopic?(topic: string): Promise<() => Promise<void>>;
   /** A message whose holder goes away (instance closed) reaches another instance of the group. */
   holderLossRedelivers: boolean;
+  /** How long an unanswered message waits before the group hands it elsewhere (lease, ackWait...). */
+  takeoverMs?: number;
   /** Messages survive closing every instance and opening a new one. */
   durable: boolean;
   /** Removes what the run created on the broker. */
@@ -317,6 +319,31 @@ export function runPubSubConformance(name: string, h: PubSubHarness): void {
       const second = got.find((x) => x.by !== holder)!;
       assert.equal(second.msg.id, got[0].msg.id);
       assert.ok(second.msg.attempt >= 2, `attempt counts the lost delivery (was ${second.msg.attempt})`);
+    });
+  });
+
+  test(`${name}: a slow handler that is still working keeps its message`, async (t) => {
+    if (!h.holderLossRedelivers || h.takeoverMs === undefined) {
+      t.skip('no takeover of unanswered messages in this backend');
+      return;
+    }
+    await withInstances(t, async (open) => {
+      const a = await open();
+      const b = await open();
+      const tp = topic('slow');
+      const g = group('slow');
+      const got: Got[] = [];
+      const slow = (by: string) => async (m: PubSubMessage): Promise<DeliveryOutcome> => {
+        got.push({ by, msg: m, at: Date.now() });
+        await new Promise((r) => setTimeout(r, h.takeoverMs! * 3)); // working, well past the takeover time
+        return 'SUCCESS';
+      };
+      await a.subscribe({ topic: tp, consumerGroup: g, handler: slow('a') });
+      await b.subscribe({ topic: tp, consumerGroup: g, handler: slow('b') });
+      await a.publish({ topic: tp, data: 'slow' });
+      await a.publish({ topic: tp, data: 'marker' });
+      await until('both messages handled', () => got.length >= 2 && Date.now() - got[got.length - 1].at > h.takeoverMs! * 3 + 200, h.takeoverMs * 10);
+      assert.equal(got.filter((x) => x.msg.data.toString() === 'slow').length, 1, 'delivered once while its handler was working');
     });
   });
 

@@ -70,6 +70,8 @@ export class EmbeddedPubSub extends BrokerPubSub {
       message: this.db.prepare('SELECT id, data, content_type, metadata, expires_at FROM messages WHERE seq = ?'),
       ack: this.db.prepare('DELETE FROM deliveries WHERE topic = ? AND grp = ? AND seq = ?'),
       retry: this.db.prepare('UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ?'),
+      // only while nobody else took it over (same delivery count)
+      extend: this.db.prepare('UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ? AND attempts = ?'),
     };
   }
 
@@ -97,6 +99,7 @@ export class EmbeddedPubSub extends BrokerPubSub {
     this.stmts.addGroup.run(topic, grp);
     let stopped = false;
     let inflight = 0;
+    const alive = new Set<NodeJS.Timeout>();
     let timer: NodeJS.Timeout | undefined;
     const finish = (settle: () => void): void => {
       settle();
@@ -116,6 +119,16 @@ export class EmbeddedPubSub extends BrokerPubSub {
         for (const row of claimed) {
           inflight++;
           let settled = false;
+          // A slow handler keeps its lease; a dead holder stops extending it and loses it.
+          const keepAlive = setInterval(() => {
+            if (this.db.open) this.stmts.extend.run(Date.now() + this.leaseMs, topic, grp, row.seq, row.attempts);
+          }, Math.max(50, this.leaseMs / 3));
+          keepAlive.unref();
+          alive.add(keepAlive);
+          const stopKeepAlive = (): void => {
+            clearInterval(keepAlive);
+            alive.delete(keepAlive);
+          };
           deliver({
             message: {
               id: row.id,
@@ -128,6 +141,7 @@ export class EmbeddedPubSub extends BrokerPubSub {
             ack: async () => {
               if (settled) return;
               settled = true;
+              stopKeepAlive();
               finish(() => {
                 if (!this.db.open) return; // lease runs out; redelivered after a restart
                 this.db.transaction(() => {
@@ -139,6 +153,7 @@ export class EmbeddedPubSub extends BrokerPubSub {
             retryLater: async (delayMs) => {
               if (settled) return;
               settled = true;
+              stopKeepAlive();
               finish(() => {
                 if (this.db.open) this.stmts.retry.run(Date.now() + delayMs, topic, grp, row.seq);
               });
@@ -163,6 +178,8 @@ export class EmbeddedPubSub extends BrokerPubSub {
     return {
       close: async () => {
         stopped = true;
+        for (const t of alive) clearInterval(t);
+        alive.clear();
         if (timer) clearTimeout(timer);
         this.wake.off(topic, onWake);
       },

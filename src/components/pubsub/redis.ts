@@ -73,6 +73,7 @@ export class RedisPubSub extends BrokerPubSub {
     const consumerName = `${group}-${randomUUID()}`;
     const timers = new Timers();
     const held = new Set<string>(); // stream IDs this consumer is handling or waiting to retry
+    const alive = new Set<NodeJS.Timeout>();
     let stopped = false;
 
     const hand = (streamId: string, fields: Buffer[] | null, attempt: number): void => {
@@ -82,12 +83,25 @@ export class RedisPubSub extends BrokerPubSub {
       }
       held.add(streamId);
       let settled = false;
+      // While the handler works, re-claiming it (JUSTID: no delivery counted) keeps it from looking
+      // idle, so XAUTOCLAIM elsewhere only takes messages whose holder is really gone.
+      const keepAlive = setInterval(() => {
+        void client.call('XCLAIM', topic, group, consumerName, '0', streamId, 'JUSTID').catch(() => undefined);
+      }, Math.max(50, this.processingTimeoutMs / 3));
+      keepAlive.unref();
+      alive.add(keepAlive);
+      const settle = (): boolean => {
+        clearInterval(keepAlive);
+        alive.delete(keepAlive);
+        if (settled) return false;
+        settled = true;
+        return true;
+      };
       deliver({
         message: fieldsToWire(fields),
         attempt,
         ack: async () => {
-          if (settled) return;
-          settled = true;
+          if (!settle()) return;
           try {
             await client.call('XACK', topic, group, streamId);
           } finally {
@@ -95,8 +109,7 @@ export class RedisPubSub extends BrokerPubSub {
           }
         },
         retryLater: async (delayMs) => {
-          if (settled) return;
-          settled = true;
+          if (!settle()) return;
           timers.after(delayMs, () => {
             held.delete(streamId);
             if (stopped) return; // stays pending; XAUTOCLAIM hands it to a live consumer
@@ -162,6 +175,8 @@ export class RedisPubSub extends BrokerPubSub {
       close: async () => {
         stopped = true;
         timers.clear();
+        for (const t of alive) clearInterval(t);
+        alive.clear();
         if (reclaimTimer) clearTimeout(reclaimTimer);
         reclaimTimer = undefined;
         reader.disconnect();
