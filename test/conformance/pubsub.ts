@@ -332,17 +332,18 @@ export function runPubSubConformance(name: string, h: PubSubHarness): void {
       const b = await open();
       const tp = topic('slow');
       const g = group('slow');
+      const takeover = h.takeoverMs!;
       const got: Got[] = [];
       const slow = (by: string) => async (m: PubSubMessage): Promise<DeliveryOutcome> => {
         got.push({ by, msg: m, at: Date.now() });
-        await new Promise((r) => setTimeout(r, h.takeoverMs! * 3)); // working, well past the takeover time
+        await new Promise((r) => setTimeout(r, takeover * 3)); // working, well past the takeover time
         return 'SUCCESS';
       };
       await a.subscribe({ topic: tp, consumerGroup: g, handler: slow('a') });
       await b.subscribe({ topic: tp, consumerGroup: g, handler: slow('b') });
       await a.publish({ topic: tp, data: 'slow' });
       await a.publish({ topic: tp, data: 'marker' });
-      await until('both messages handled', () => got.length >= 2 && Date.now() - got[got.length - 1].at > h.takeoverMs! * 3 + 200, h.takeoverMs * 10);
+      await until('both messages handled', () => got.length >= 2 && Date.now() - got[got.length - 1].at > takeover * 3 + 200, takeover * 10);
       assert.equal(got.filter((x) => x.msg.data.toString() === 'slow').length, 1, 'delivered once while its handler was working');
     });
   });
