@@ -249,7 +249,7 @@ export function runPubSubConformance(name: string, h: PubSubHarness): void {
       await ps.subscribe({ topic: dlt, consumerGroup: group('dlfail-dead'), handler: (m) => (dead.push(m), 'SUCCESS') });
       release();
       await until('the message in the dead-letter topic', () => dead.some((m) => m.data.toString() === 'precious'), 15_000);
-      assert.ok(events.some((e) => e.deadLetterTopic === dlt && e.error === undefined));
+      await until('the dead-letter success reported', () => events.some((e) => e.deadLetterTopic === dlt && e.error === undefined));
     });
   });
 

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   attempts INTEGER NOT NULL DEFAULT 0, visible_at INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (topic, grp, seq));
 CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries (topic, grp, visible_at);
+CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries (seq);
 `;
 
 export class EmbeddedPubSub extends BrokerPubSub {
@@ -42,6 +43,9 @@ export class EmbeddedPubSub extends BrokerPubSub {
   private readonly pollMs: number;
   private readonly maxInflight: number;
   private readonly stmts;
+  private readonly pending: { run: () => void; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private readonly batchTxn: (batch: { run: () => void }[]) => void;
+  private readonly claimTxn: (args: { lease: number; topic: string; grp: string; now: number; n: number }) => ClaimedRow[];
 
   constructor(spec: ComponentSpec, ctx: PubSubContext = {}) {
     super(spec, ctx);
@@ -73,6 +77,13 @@ export class EmbeddedPubSub extends BrokerPubSub {
       // only while nobody else took it over (same delivery count)
       extend: this.db.prepare('UPDATE deliveries SET visible_at = ? WHERE topic = ? AND grp = ? AND seq = ? AND attempts = ?'),
     };
+    this.batchTxn = this.db.transaction((batch: { run: () => void }[]) => {
+      for (const w of batch) w.run();
+    });
+    this.claimTxn = this.db.transaction((args: { lease: number; topic: string; grp: string; now: number; n: number }) => {
+      const rows = this.stmts.claim.all(args) as { seq: number; attempts: number }[];
+      return rows.map((r) => ({ ...r, ...(this.stmts.message.get(r.seq) as Omit<ClaimedRow, 'seq' | 'attempts'>) }));
+    });
   }
 
   features(): PubSubFeature[] {
@@ -86,13 +97,47 @@ export class EmbeddedPubSub extends BrokerPubSub {
   }
 
   protected async publishWire(topic: string, m: WireMessage): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => {
       const { lastInsertRowid } = this.stmts.insert.run(topic, m.id, m.data, m.contentType, JSON.stringify(m.metadata), m.expiresAt ?? null, Date.now());
       const seq = Number(lastInsertRowid);
       this.stmts.fanout.run(seq, topic);
       this.stmts.dropOrphan.run(seq, seq); // no group subscribed yet: nobody to deliver to
-    })();
+    });
     this.wake.emit(topic);
+  }
+
+  /**
+   * Group commit: writes asked for in the same turn of the event loop share one transaction, and
+   * each caller resolves only once it is committed. When the shared transaction fails, each write
+   * runs alone, so one bad write fails only its own caller.
+   */
+  private write(run: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ run, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending.splice(0);
+    if (batch.length === 0) return;
+    if (!this.db.open) {
+      for (const w of batch) w.reject(new Error(`pub/sub ${this.name} is closed`));
+      return;
+    }
+    try {
+      this.batchTxn(batch);
+      for (const w of batch) w.resolve();
+    } catch {
+      for (const w of batch) {
+        try {
+          this.db.transaction(w.run)();
+          w.resolve();
+        } catch (err) {
+          w.reject(err as Error);
+        }
+      }
+    }
   }
 
   protected async openConsumer(topic: string, grp: string, deliver: (d: Delivery) => void): Promise<Consumer> {
@@ -101,8 +146,7 @@ export class EmbeddedPubSub extends BrokerPubSub {
     let inflight = 0;
     const alive = new Set<NodeJS.Timeout>();
     let timer: NodeJS.Timeout | undefined;
-    const finish = (settle: () => void): void => {
-      settle();
+    const finish = (): void => {
       inflight--;
       schedule(0);
     };
@@ -112,10 +156,7 @@ export class EmbeddedPubSub extends BrokerPubSub {
       const want = this.maxInflight - inflight;
       if (want > 0) {
         const now = Date.now();
-        const claimed = this.db.transaction(() => {
-          const rows = this.stmts.claim.all({ lease: now + this.leaseMs, topic, grp, now, n: want }) as { seq: number; attempts: number }[];
-          return rows.map((r) => ({ ...r, ...(this.stmts.message.get(r.seq) as Omit<ClaimedRow, 'seq' | 'attempts'>) }));
-        })() as ClaimedRow[];
+        const claimed = this.claimTxn({ lease: now + this.leaseMs, topic, grp, now, n: want });
         for (const row of claimed) {
           inflight++;
           let settled = false;
@@ -142,21 +183,19 @@ export class EmbeddedPubSub extends BrokerPubSub {
               if (settled) return;
               settled = true;
               stopKeepAlive();
-              finish(() => {
-                if (!this.db.open) return; // lease runs out; redelivered after a restart
-                this.db.transaction(() => {
-                  this.stmts.ack.run(topic, grp, row.seq);
-                  this.stmts.dropOrphan.run(row.seq, row.seq);
-                })();
+              finish();
+              // If this write is lost (closed meanwhile), the lease runs out and it is redelivered.
+              await this.write(() => {
+                this.stmts.ack.run(topic, grp, row.seq);
+                this.stmts.dropOrphan.run(row.seq, row.seq);
               });
             },
             retryLater: async (delayMs) => {
               if (settled) return;
               settled = true;
               stopKeepAlive();
-              finish(() => {
-                if (this.db.open) this.stmts.retry.run(Date.now() + delayMs, topic, grp, row.seq);
-              });
+              finish();
+              await this.write(() => this.stmts.retry.run(Date.now() + delayMs, topic, grp, row.seq));
             },
           });
         }
@@ -187,6 +226,7 @@ export class EmbeddedPubSub extends BrokerPubSub {
   }
 
   protected async closeBackend(): Promise<void> {
+    this.flush(); // writes already asked for are committed before the file is closed
     this.wake.removeAllListeners();
     this.db.close();
   }
