@@ -107,6 +107,7 @@ const spec = (type: string, metadata: Record<string, string>): ComponentSpec => 
       };
     },
     holderLossRedelivers: true,
+    takeoverMs: 300, // RabbitMQ never takes a message from a live channel; the case still checks it
     durable: false,
     cleanup: async (topics, groups) => {
       let c;

@@ -63,11 +63,14 @@ export class RedisPubSub extends BrokerPubSub {
 
   protected async openConsumer(topic: string, group: string, deliver: (d: Delivery) => void): Promise<Consumer> {
     const client = await this.redis();
-    try {
-      await client.call('XGROUP', 'CREATE', topic, group, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-    }
+    const ensureGroup = async (): Promise<void> => {
+      try {
+        await client.call('XGROUP', 'CREATE', topic, group, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      }
+    };
+    await ensureGroup();
     const reader = client.duplicate();
     reader.on('error', () => undefined);
     const consumerName = `${group}-${randomUUID()}`;
@@ -139,8 +142,10 @@ export class RedisPubSub extends BrokerPubSub {
             | null;
           if (stopped) break;
           for (const [, entries] of res ?? []) for (const [id, fields] of entries) hand(id.toString(), fields, 1);
-        } catch {
+        } catch (err) {
           if (stopped) break;
+          // The stream or group was deleted under us (FLUSHALL, DEL): create it again and go on.
+          if (String((err as Error).message).includes('NOGROUP')) await ensureGroup().catch(() => undefined);
           await new Promise((r) => setTimeout(r, 200));
         }
       }
