@@ -1,9 +1,9 @@
 // lock.redis: SET key owner NX EX expiry to take a lock; a Lua script that compares the owner
-// before deleting to release it, so only the holder can unlock. Keys are `lock||<appId>||<resource>`
-// (Dapr's default key prefix is the app ID).
+// before deleting to release it, so only the holder can unlock. Keys are `<appId>||<resourceId>`
+// by default (Dapr's `keyPrefix` strategies: appid, name, none, or a fixed string).
 import type { Redis } from 'ioredis';
 import type { ComponentSpec } from '../component.js';
-import { MetadataReader } from '../metadata.js';
+import { ComponentConfigError, MetadataReader } from '../metadata.js';
 import { openRedis } from '../shared/redis.js';
 import { UnlockStatus, validateLockRequest, type LockStore, type TryLockRequest } from './types.js';
 
@@ -25,8 +25,11 @@ export class RedisLock implements LockStore {
     this.name = spec.name;
     this.meta = new MetadataReader(spec);
     this.meta.required('redisHost');
+    // Dapr's key prefix strategies: appid (default), name (the component's), none, or a fixed string.
     const keyPrefix = this.meta.string('keyPrefix', 'appid');
-    this.prefix = keyPrefix === 'none' ? 'lock||' : `lock||${keyPrefix === 'appid' ? (ctx.appId ?? '') : keyPrefix}||`;
+    if (keyPrefix.includes('||')) throw new ComponentConfigError(spec.name, 'metadata "keyPrefix" must not contain "||"');
+    const prefix = keyPrefix === 'appid' ? (ctx.appId ?? '') : keyPrefix === 'name' ? spec.name : keyPrefix === 'none' ? '' : keyPrefix;
+    this.prefix = prefix ? `${prefix}||` : '';
   }
 
   features(): string[] {
