@@ -196,12 +196,21 @@ export class ControlPlane {
     // must list the instances the agents run, not an empty set because no node was pulled yet.
     const pulledBy = performance.now() + FIRST_PULL_WAIT_MS;
     while (performance.now() < pulledBy && [...this.nodes.values()].some((c) => !c.synced && c.agentAlive())) await new Promise((r) => setTimeout(r, 10));
-    this.withdrawals.markReachable();
     // The last good state, for `berth up --restore-backup` should state.db ever be damaged: now (it passed
     // its integrity check when it was opened), every minute when it changed, and at exit (close()).
     this.backupState();
     const backups = setInterval(() => this.backupState(), this.opts.backupMs ?? 60_000);
     backups.unref();
+  }
+
+  /**
+   * Proxies can find this control plane from now on (control.json names it): the withdraw protocol's
+   * deadlines start counting here, not when start() returned — until control.json is written a
+   * reconnecting proxy still dials the dead control plane's port, and a deadline counted from earlier
+   * let a withdrawn instance stop before the gateway learnt of it.
+   */
+  announced(): void {
+    this.withdrawals.markReachable();
   }
 
   /** Copies the store to `.berth/state.db.backup` when it changed; a failure is logged, never fatal. */
