@@ -241,6 +241,15 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+// A reader that went away (`berth logs | head`) ends the command quietly, as Unix tools do, instead of
+// an unhandled EPIPE and a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

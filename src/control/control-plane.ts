@@ -249,7 +249,13 @@ export class ControlPlane {
   }
 
   scale(service: string, replicas: number): void {
-    if (!this.world.spec(service)) throw new Error(`unknown service "${service}"`);
+    const spec = this.world.spec(service);
+    if (!spec) throw new Error(`unknown service "${service}"`);
+    // As with an HPA in charge of a Deployment, a set count would be overridden at once: say so instead of "scaled".
+    if (spec.scale) {
+      const why = `${service} is autoscaled (scale: min ${spec.scale.min}, max ${spec.scale.max}): the autoscaler sets its replicas, so \`berth scale\` would change nothing; change scale.min/scale.max in the spec and run \`berth apply\``;
+      throw Object.assign(new Error(why), { status: 409 });
+    }
     this.world.setScaleOverride(service, replicas);
     this.event({ type: 'Normal', reason: 'Scaled', message: `scaled ${service} to ${replicas}`, service });
     this.queue.add('deployment', service);
@@ -258,6 +264,9 @@ export class ControlPlane {
   /** `berth sidecar restart`: every node agent restarts the named sidecars (of one service); revisions and apps are untouched. */
   async restartSidecars(name: string, service?: string): Promise<{ instance: string; pid: number }[]> {
     if (service !== undefined && !this.world.spec(service)) throw new Error(`no service "${service}"`);
+    // A name no template declares is a typo, not "nothing running": the caller gets an error (exit 2), not an empty list.
+    const declared = new Set((this.world.desired?.services ?? []).filter((s) => service === undefined || s.name === service).flatMap((s) => s.template.sidecars.map((p) => p.name)));
+    if (!declared.has(name)) throw new Error(`no sidecar "${name}"${service ? ` in service ${service}` : ''}; sidecars: ${[...declared].sort().join(', ') || 'none'}`);
     const out: { instance: string; pid: number }[] = [];
     for (const client of this.nodes.values()) out.push(...(await client.restartSidecars(name, service)));
     return out;

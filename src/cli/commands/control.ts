@@ -8,7 +8,7 @@ import { resolveUser } from '../../lib/users.js';
 
 function apiError(err: unknown): never {
   const e = err as { status?: number; body?: { error?: string } };
-  if (e.status === 404 || e.status === 400) throw errors.usage(e.body?.error ?? String(err));
+  if (e.status === 404 || e.status === 400 || e.status === 409) throw errors.usage(e.body?.error ?? String(err));
   throw err;
 }
 
