@@ -40,6 +40,8 @@ services:
   fixed:
     run: node app.mjs
     port: ${port}
+    variants:
+      v2: { replicas: 1 }
   auto:
     run: node app.mjs
     port: ${port + 1}
@@ -64,5 +66,10 @@ services:
     assert.doesNotMatch(r.stdout, /scaled/);
     assert.equal((await ps(dir)).filter((row) => row.service === 'auto').length, 1);
     await berthOk(dir, ['scale', 'fixed=2']);
+  });
+
+  test("scale of a variant's deployment (service.variant=N), as docs/spec.md says", async () => {
+    const r = await berthOk(dir, ['scale', 'fixed.v2=2']);
+    assert.match(r.stdout, /fixed\.v2 scaled to 2/);
   });
 });

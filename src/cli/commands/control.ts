@@ -14,7 +14,7 @@ function apiError(err: unknown): never {
 
 export async function scale(assignments: string[], o: { file?: string; json?: boolean }): Promise<void> {
   const parsed = assignments.map((a) => {
-    const m = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(a);
+    const m = /^([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)?)=(\d+)$/.exec(a); // a variant's deployment: orders.v2=2
     if (!m) throw errors.usage(`expected SERVICE=N, got "${a}"`, 'e.g. berth scale web=3');
     return { service: m[1], replicas: Number(m[2]) };
   });
