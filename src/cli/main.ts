@@ -111,6 +111,15 @@ program
   .action(async (o) => (await import('./commands/top.js')).top(o));
 
 program
+  .command('stats')
+  .description('live CPU % and memory of every running instance and each of its sidecars (as docker stats)')
+  .addOption(fileOpt())
+  .option('--json', 'one reading as JSON (an array of {service, instance, node, process, pid, cpuPercent, memoryMiB}); then exit')
+  .option('--no-stream', 'print one reading and exit (also when the output is not a terminal)')
+  .option('--interval <seconds>', 'seconds between readings on a terminal', '1')
+  .action(async (o) => (await import('./commands/stats.js')).stats(o));
+
+program
   .command('events')
   .description('show what the platform did and why')
   .addOption(fileLongOpt())

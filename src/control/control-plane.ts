@@ -10,7 +10,7 @@ import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
 import type { DesiredService, DesiredState } from '../plan/index.js';
 import { stampRevision } from '../lib/revision.js';
 import { diffDesired, type ServiceChange } from './desired-diff.js';
-import { materialize, psRow, type PsRow } from './instances.js';
+import { materialize, psRow, statsRows, type PsRow, type StatsRow } from './instances.js';
 import { meshServedServices } from './mesh-snapshots.js';
 import { NodeManager, type NodeStatus } from './nodes.js';
 import { Autoscaling, type AutoscaleStatus } from './autoscaling.js';
@@ -298,6 +298,13 @@ export class ControlPlane {
     this.event({ type: 'Normal', reason: 'Down', message: 'stopping every instance' });
     this.act.enqueueAllDeployments();
     this.queue.add('lifecycle', 'all');
+  }
+
+  /** `berth stats`: CPU and memory of every running instance's app and sidecars, from the nodes' last heartbeats. */
+  stats(): StatsRow[] {
+    return this.ps(false)
+      .filter((r) => r.status !== 'stopped' && r.status !== 'pending')
+      .flatMap((r) => statsRows(r, this.nodeMgr.instanceUsage(r.instance), this.nodeMgr.sidecarUsage(r.instance)));
   }
 
   ps(all: boolean): PsRow[] {
