@@ -1,0 +1,1 @@
+export type { ComponentSpec } from './component.js';
