@@ -55,7 +55,7 @@ export class PrefixedStateStore implements StateStore {
     return this.inner.features();
   }
 
-  get(key: string): Promise<GetResponse | undefined> {
+  async get(key: string): Promise<GetResponse | undefined> {
     return this.inner.get(this.full(key));
   }
 
@@ -65,15 +65,15 @@ export class PrefixedStateStore implements StateStore {
     return items.map((it, i) => ({ ...it, key: keys[i] }));
   }
 
-  set(req: SetRequest): Promise<void> {
+  async set(req: SetRequest): Promise<void> {
     return this.inner.set({ ...req, key: this.full(req.key) });
   }
 
-  delete(req: DeleteRequest): Promise<void> {
+  async delete(req: DeleteRequest): Promise<void> {
     return this.inner.delete({ ...req, key: this.full(req.key) });
   }
 
-  transaction(ops: TransactionOperation[]): Promise<void> {
+  async transaction(ops: TransactionOperation[]): Promise<void> {
     return this.inner.transaction(
       ops.map((op) => (op.operation === 'upsert' ? { operation: 'upsert', request: { ...op.request, key: this.full(op.request.key) } } : { operation: 'delete', request: { ...op.request, key: this.full(op.request.key) } })),
     );
