@@ -19,6 +19,7 @@ import type { Problem } from './problem.js';
 import { issueToProblems } from './issues.js';
 import { isPlainObject } from './shape.js';
 import { didYouMean, joinPath, listOr, type SpecError } from './errors.js';
+import { readSecret } from './secrets.js';
 
 /** Where a component or subscription was declared: a file position, or the spec itself. */
 export interface DeclaredAt {
@@ -81,14 +82,28 @@ export function componentsFolder(spec: Pick<AppSpec, 'componentsPath'>, dir: str
   return existsSync(def) && statSync(def).isDirectory() ? { path: def, explicit: false } : undefined;
 }
 
-function metadataFromList(items: MetadataItemSpec[], at: readonly PathSeg[], problems: Problem[]): Pick<ComponentDecl, 'metadata' | 'secretKeyRefs'> {
+/**
+ * `secrets`: the spec's declared secrets, when references resolve against them (no `auth.secretStore`);
+ * undefined when a secret store component resolves them at run time.
+ */
+function metadataFromList(items: MetadataItemSpec[], at: readonly PathSeg[], problems: Problem[], secrets: ReadonlySet<string> | undefined): Pick<ComponentDecl, 'metadata' | 'secretKeyRefs'> {
   const metadata: Record<string, string> = {};
   const secretKeyRefs: ComponentDecl['secretKeyRefs'] = {};
   const seen = new Set<string>();
   items.forEach((m, i) => {
     if (seen.has(m.name)) problems.push({ path: [...at, i, 'name'], message: `metadata \`${m.name}\` is given twice` });
     seen.add(m.name);
-    if (m.secretKeyRef) secretKeyRefs[m.name] = { name: m.secretKeyRef.name, key: m.secretKeyRef.key ?? m.secretKeyRef.name };
+    if (m.secretKeyRef) {
+      secretKeyRefs[m.name] = { name: m.secretKeyRef.name, key: m.secretKeyRef.key ?? m.secretKeyRef.name };
+      if (secrets && !secrets.has(m.secretKeyRef.name)) {
+        const close = didYouMean(m.secretKeyRef.name, secrets);
+        problems.push({
+          path: [...at, i, 'secretKeyRef', 'name'],
+          message: `secretKeyRef names secret \`${m.secretKeyRef.name}\`, which is not declared under the spec's \`secrets:\``,
+          hint: close ? `did you mean \`${close}\`?` : `declare it (secrets: { ${m.secretKeyRef.name}: { env: … } }), or name a secret store in auth.secretStore`,
+        });
+      }
+    }
     else if (m.envRef !== undefined) {
       const v = process.env[m.envRef];
       if (v === undefined) problems.push({ path: [...at, i, 'envRef'], message: `environment variable ${m.envRef} is not set` });
@@ -108,6 +123,10 @@ function typeProblem(type: string, path: PathSeg[]): Problem | undefined {
   };
 }
 
+function declaredSecrets(spec: AppSpec): Set<string> {
+  return new Set(Object.keys(spec.secrets ?? {}));
+}
+
 /** Inline `components:` of a validated spec. */
 function inlineComponents(spec: AppSpec, problems: Problem[]): ComponentDecl[] {
   const out: ComponentDecl[] = [];
@@ -115,7 +134,7 @@ function inlineComponents(spec: AppSpec, problems: Problem[]): ComponentDecl[] {
     const path = ['components', name];
     const tp = typeProblem(c.type, [...path, 'type']);
     if (tp) problems.push(tp);
-    const md = Array.isArray(c.metadata) ? metadataFromList(c.metadata, [...path, 'metadata'], problems) : { metadata: { ...c.metadata }, secretKeyRefs: {} };
+    const md = Array.isArray(c.metadata) ? metadataFromList(c.metadata, [...path, 'metadata'], problems, c.auth ? undefined : declaredSecrets(spec)) : { metadata: { ...c.metadata }, secretKeyRefs: {} };
     out.push({
       name,
       type: c.type,
@@ -226,7 +245,7 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
         continue;
       }
       const mdProblems: Problem[] = [];
-      const md = metadataFromList(c.spec.metadata, ['spec', 'metadata'], mdProblems);
+      const md = metadataFromList(c.spec.metadata, ['spec', 'metadata'], mdProblems, c.auth ? undefined : declaredSecrets(spec));
       errors.push(...mdProblems.map((p) => located(d, p)));
       const declaredAt = at([]);
       byName.set(name, declaredAt);
@@ -269,6 +288,16 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
       warnings.push({ ...at(['kind']), path: 'kind', message: `Dapr resource of kind \`${String(kind)}\` is not used by Berth: ignored` });
     }
   }
+  // auth.secretStore must name a secret store component.
+  const stores = components.filter((c) => c.type.startsWith('secretstores.')).map((c) => c.name);
+  for (const c of components) {
+    if (c.secretStore === undefined || stores.includes(c.secretStore)) continue;
+    const close = didYouMean(c.secretStore, stores);
+    const message = `component \`${c.name}\` takes its secrets from \`${c.secretStore}\`, which is not a declared secret store`;
+    const hint = close ? `did you mean \`${close}\`?` : 'declare a secretstores.local.env or secretstores.local.file component of that name';
+    if (c.declaredAt) errors.push({ ...c.declaredAt, path: 'auth.secretStore', message, hint });
+    else problems.push({ path: ['components', c.name, 'auth', 'secretStore'], message, hint });
+  }
   // Subscriptions must name a pub/sub component that exists.
   const pubsubs = components.filter((c) => c.type.startsWith('pubsub.')).map((c) => c.name);
   for (const s of subscriptions) {
@@ -278,4 +307,25 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
     }
   }
   return { components, subscriptions, problems, errors, warnings, ...(folder ? { folder: folder.path } : {}) };
+}
+
+/**
+ * The component with its secretKeyRefs resolved against the spec's `secrets:` (locally, without
+ * `auth.secretStore`, that is where Dapr's secret references point). References to a secret store
+ * component, and secrets that cannot be read now, stay in secretKeyRefs for the runtime.
+ */
+export function resolveSpecSecrets(c: ComponentDecl, spec: Pick<AppSpec, 'secrets'>, dir: string): ComponentDecl {
+  if (c.secretStore !== undefined || Object.keys(c.secretKeyRefs).length === 0) return c;
+  const metadata = { ...c.metadata };
+  const secretKeyRefs: ComponentDecl['secretKeyRefs'] = {};
+  for (const [field, ref] of Object.entries(c.secretKeyRefs)) {
+    const src = spec.secrets?.[ref.name];
+    try {
+      if (!src) throw new Error('undeclared');
+      metadata[field] = readSecret(ref.name, src, dir);
+    } catch {
+      secretKeyRefs[field] = ref;
+    }
+  }
+  return { ...c, metadata, secretKeyRefs };
 }

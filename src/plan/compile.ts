@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envVarName, readComponentResources, resolveDaprServices, type DaprServiceDecl, readSecret, secretFileEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import { envVarName, readComponentResources, resolveDaprServices, resolveSpecSecrets, type DaprServiceDecl, readSecret, secretFileEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
 import type { ProbeConfig, ProbeHandler, ProcessTemplate, SecretFile } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
@@ -187,8 +187,11 @@ export function startOrder(app: AppSpec): string[] {
 
 export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
   // The loader reported any problem in the components already; here they are only read.
+  // Secret references stay references in the app-wide list (a cluster renders them as Secrets);
+  // each service's sidecar gets the values, as instances get their secret variables.
   const resources = readComponentResources(app, opts.dir);
-  const dapr = resolveDaprServices(app, resources, join(opts.dir, '.berth')).services;
+  const resolved = { ...resources, components: resources.components.map((c) => resolveSpecSecrets(c, app, opts.dir)) };
+  const dapr = resolveDaprServices(app, resolved, join(opts.dir, '.berth')).services;
   return {
     app: app.app,
     specFile: opts.specFile,

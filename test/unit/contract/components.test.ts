@@ -9,6 +9,8 @@ import { tempDir, yaml } from './helpers.js';
 
 const SPEC = yaml`
   app: shop
+  secrets:
+    redis-pass: { value: s3cret }
   services:
     web:
       run: node web.js
@@ -85,6 +87,9 @@ test('components: Dapr files in ./components are read unchanged, normalized and 
   // web: the redis store is in its scope; it gets the default pubsub, not the default statestore.
   assert.deepEqual(svc('web')?.dapr?.components.map((x) => `${x.name}:${x.type}`), ['orders:state.redis', 'pubsub:pubsub.embedded']);
   assert.equal(svc('web')?.dapr?.appId, 'web');
+  // The sidecar gets the secret's value; the app-wide list keeps the reference (a cluster renders a Secret).
+  assert.equal(svc('web')?.dapr?.components[0].metadata.redisPassword, 's3cret');
+  assert.deepEqual(svc('web')?.dapr?.components[0].secretKeyRefs, {});
   assert.equal(svc('web')?.dapr?.maxRequestBodyMiB, 4);
   // worker: no component in scope of app ID "work" → does not use the API (enabled not set).
   assert.equal(svc('worker')?.dapr, undefined);
@@ -191,7 +196,7 @@ test('components: YAML syntax errors, duplicates, unknown pub/sub and a missing 
   const r4 = await loadSpec(missing);
   assert.ok(!r4.ok);
   assert.match(r4.errors[0].message, /does not exist/);
-  assert.equal(r4.errors[0].line, 11);
+  assert.equal(r4.errors[0].line, 13);
 });
 
 test('components: other Dapr kinds and non-Dapr YAML are ignored with a warning; bad appId and scope typos', async () => {
@@ -210,4 +215,27 @@ test('components: other Dapr kinds and non-Dapr YAML are ignored with a warning;
   const r2 = await loadSpec(bad);
   assert.ok(!r2.ok);
   assert.match(r2.errors[0].message, /app ID `web`/);
+});
+
+test('components: a secretKeyRef must name a declared secret, and auth.secretStore a declared secret store', async () => {
+  const dir = tempDir({ 'berth.yaml': SPEC, 'components/r.yaml': REDIS.replace('name: redis-pass', 'name: redis-pas') });
+  const r = await loadSpec(dir);
+  assert.ok(!r.ok);
+  assert.deepEqual([r.errors[0].file, r.errors[0].line, r.errors[0].col], [join(dir, 'components/r.yaml'), 13, 15]);
+  assert.match(r.errors[0].message, /secret `redis-pas`, which is not declared/);
+  assert.equal(r.errors[0].hint, 'did you mean `redis-pass`?');
+
+  const withStore = REDIS.replace('scopes:', 'auth:\n  secretStore: vault\nscopes:');
+  const r2 = await loadSpec(tempDir({ 'berth.yaml': SPEC, 'components/r.yaml': withStore }));
+  assert.ok(!r2.ok);
+  assert.match(r2.errors[0].message, /`vault`, which is not a declared secret store/);
+
+  const store = 'apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: { name: vault }\nspec: { type: secretstores.local.env, version: v1 }\n';
+  const dir3 = tempDir({ 'berth.yaml': SPEC, 'components/r.yaml': withStore, 'components/vault.yaml': store });
+  const r3 = await loadSpec(dir3);
+  assert.ok(r3.ok, JSON.stringify(!r3.ok && r3.errors));
+  const d = compile(r3.spec, { dir: r3.dir, specFile: r3.file });
+  const orders = d.services.find((s) => s.name === 'web')?.dapr?.components.find((c) => c.name === 'orders');
+  assert.equal(orders?.secretStore, 'vault');
+  assert.deepEqual(orders?.secretKeyRefs, { redisPassword: { name: 'redis-pass', key: 'password' } }, 'left for the secret store at run time');
 });
