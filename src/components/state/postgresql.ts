@@ -56,6 +56,9 @@ interface Row {
   expiredate: Date | null;
 }
 
+/** A pool (one statement) or a client inside a transaction. */
+type Queryable = Pick<pg.Pool, 'query'>;
+
 const SELECT = `key, CASE WHEN isbinary THEN value #>> '{}' ELSE value::text END AS v, isbinary, etag, expiredate`;
 const LIVE = '(expiredate IS NULL OR expiredate > now())';
 
@@ -132,7 +135,7 @@ export class PostgresStateStore implements StateStore {
     });
   }
 
-  private async applySet(c: pg.ClientBase, req: SetRequest): Promise<void> {
+  private async applySet(c: Queryable, req: SetRequest): Promise<void> {
     const exp = expiryOf(req.ttlInSeconds);
     const enc = encodeValue(req.value);
     // jsonb cannot hold \u0000: such values are kept as binary.
@@ -162,7 +165,7 @@ export class PostgresStateStore implements StateStore {
     }
   }
 
-  private async applyDelete(c: pg.ClientBase, req: DeleteRequest): Promise<void> {
+  private async applyDelete(c: Queryable, req: DeleteRequest): Promise<void> {
     if (req.etag !== undefined && req.etag !== '') {
       if (!UUID_RE.test(req.etag)) throw new ETagInvalidError(req.etag);
       const r = await c.query(`DELETE FROM ${this.table} WHERE key = $1 AND etag = $2 AND ${LIVE}`, [req.key, req.etag]);
@@ -174,22 +177,12 @@ export class PostgresStateStore implements StateStore {
 
   async set(req: SetRequest): Promise<void> {
     await this.init();
-    const c = await this.pool.connect();
-    try {
-      await this.applySet(c, req);
-    } finally {
-      c.release();
-    }
+    await this.applySet(this.pool, req);
   }
 
   async delete(req: DeleteRequest): Promise<void> {
     await this.init();
-    const c = await this.pool.connect();
-    try {
-      await this.applyDelete(c, req);
-    } finally {
-      c.release();
-    }
+    await this.applyDelete(this.pool, req);
   }
 
   async transaction(ops: TransactionOperation[]): Promise<void> {

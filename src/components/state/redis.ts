@@ -82,6 +82,8 @@ export class RedisStateStore implements StateStore {
 
   constructor(metadata: Record<string, string>) {
     this.client = new Redis(redisOptions(metadata));
+    // Sent once, then run by its SHA (EVALSHA, reloaded by ioredis after a server restart).
+    this.client.defineCommand('berthStateTx', { lua: SCRIPT });
     this.client.on('error', () => {
       // Connection errors surface on the commands that fail; ioredis reconnects by itself.
     });
@@ -159,7 +161,7 @@ export class RedisStateStore implements StateStore {
       }
     }
     try {
-      await this.client.eval(SCRIPT, keys.length, ...keys, ...args);
+      await (this.client as unknown as { berthStateTx(n: number, ...a: (string | Buffer)[]): Promise<unknown> }).berthStateTx(keys.length, ...keys, ...args);
     } catch (e) {
       const m = e instanceof Error ? /ETAG_MISMATCH (\d+)/.exec(e.message) : null;
       if (m) throw new ETagMismatchError(ops[Number(m[1]) - 1].request.key);

@@ -40,6 +40,7 @@ export class SqliteStateStore implements StateStore {
   private readonly db: Database.Database;
   private readonly table: string;
   private readonly cleanup?: NodeJS.Timeout;
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(metadata: Record<string, string>, baseDir: string) {
     const file = sqliteFile(requireMeta(metadata, 'connectionString', 'state.sqlite'), baseDir);
@@ -69,16 +70,26 @@ export class SqliteStateStore implements StateStore {
     return ['ETAG', 'TRANSACTIONAL', 'TTL', 'QUERY_API'];
   }
 
+  /** Prepared once per SQL text: the fixed statements (queries vary, and are prepared each time). */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      if (this.statements.size < 256) this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   private deleteExpired(): void {
     try {
-      this.db.prepare(`DELETE FROM "${this.table}" WHERE expiration_time IS NOT NULL AND expiration_time <= ?`).run(Date.now());
+      this.stmt(`DELETE FROM "${this.table}" WHERE expiration_time IS NOT NULL AND expiration_time <= ?`).run(Date.now());
     } catch {
       // Best effort: expired rows are invisible to reads anyway; the next run retries.
     }
   }
 
   private readRow(key: string, now: number): Row | undefined {
-    return this.db.prepare(`SELECT key, value, is_binary, etag, expiration_time FROM "${this.table}" WHERE key = ? AND (expiration_time IS NULL OR expiration_time > ?)`).get(key, now) as Row | undefined;
+    return this.stmt(`SELECT key, value, is_binary, etag, expiration_time FROM "${this.table}" WHERE key = ? AND (expiration_time IS NULL OR expiration_time > ?)`).get(key, now) as Row | undefined;
   }
 
   private static toResponse(r: Row): GetResponse {
@@ -104,21 +115,18 @@ export class SqliteStateStore implements StateStore {
     const etag = randomUUID();
     const t = this.table;
     if (req.etag !== undefined && req.etag !== '') {
-      const r = this.db
-        .prepare(`UPDATE "${t}" SET value = ?, is_binary = ?, etag = ?, expiration_time = ?, update_time = ? WHERE key = ? AND etag = ? AND (expiration_time IS NULL OR expiration_time > ?)`)
+      const r = this.stmt(`UPDATE "${t}" SET value = ?, is_binary = ?, etag = ?, expiration_time = ?, update_time = ? WHERE key = ? AND etag = ? AND (expiration_time IS NULL OR expiration_time > ?)`)
         .run(text, isBinary ? 1 : 0, etag, expiresAt, now, req.key, req.etag, now);
       if (r.changes !== 1) throw new ETagMismatchError(req.key);
     } else if (req.options?.concurrency === 'first-write') {
       // Insert, or take over a row that has expired; a live row means someone wrote first.
-      const r = this.db
-        .prepare(`INSERT INTO "${t}" (key, value, is_binary, etag, expiration_time, update_time) VALUES (?, ?, ?, ?, ?, ?)
+      const r = this.stmt(`INSERT INTO "${t}" (key, value, is_binary, etag, expiration_time, update_time) VALUES (?, ?, ?, ?, ?, ?)
           ON CONFLICT(key) DO UPDATE SET value = excluded.value, is_binary = excluded.is_binary, etag = excluded.etag, expiration_time = excluded.expiration_time, update_time = excluded.update_time
           WHERE "${t}".expiration_time IS NOT NULL AND "${t}".expiration_time <= ?`)
         .run(req.key, text, isBinary ? 1 : 0, etag, expiresAt, now, now);
       if (r.changes !== 1) throw new ETagMismatchError(req.key);
     } else {
-      this.db
-        .prepare(`INSERT INTO "${t}" (key, value, is_binary, etag, expiration_time, update_time) VALUES (?, ?, ?, ?, ?, ?)
+      this.stmt(`INSERT INTO "${t}" (key, value, is_binary, etag, expiration_time, update_time) VALUES (?, ?, ?, ?, ?, ?)
           ON CONFLICT(key) DO UPDATE SET value = excluded.value, is_binary = excluded.is_binary, etag = excluded.etag, expiration_time = excluded.expiration_time, update_time = excluded.update_time`)
         .run(req.key, text, isBinary ? 1 : 0, etag, expiresAt, now);
     }
@@ -126,10 +134,10 @@ export class SqliteStateStore implements StateStore {
 
   private applyDelete(req: DeleteRequest, now: number): void {
     if (req.etag !== undefined && req.etag !== '') {
-      const r = this.db.prepare(`DELETE FROM "${this.table}" WHERE key = ? AND etag = ? AND (expiration_time IS NULL OR expiration_time > ?)`).run(req.key, req.etag, now);
+      const r = this.stmt(`DELETE FROM "${this.table}" WHERE key = ? AND etag = ? AND (expiration_time IS NULL OR expiration_time > ?)`).run(req.key, req.etag, now);
       if (r.changes !== 1) throw new ETagMismatchError(req.key);
     } else {
-      this.db.prepare(`DELETE FROM "${this.table}" WHERE key = ?`).run(req.key);
+      this.stmt(`DELETE FROM "${this.table}" WHERE key = ?`).run(req.key);
     }
   }
 
