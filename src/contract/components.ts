@@ -155,7 +155,11 @@ interface FileDoc {
   value: unknown;
 }
 
-function readFolder(folder: string, errors: SpecError[]): FileDoc[] {
+/**
+ * `explicit`: the folder was named by componentsPath. In the implicit ./components, a YAML file
+ * that does not parse and does not mention dapr.io is someone else's: a warning, not an error.
+ */
+function readFolder(folder: string, explicit: boolean, errors: SpecError[], warnings: SpecError[]): FileDoc[] {
   let names: string[];
   try {
     names = readdirSync(folder).filter((n) => YAML_EXTENSIONS.has(extname(n))).sort();
@@ -182,7 +186,8 @@ function readFolder(folder: string, errors: SpecError[]): FileDoc[] {
         return { file, line: p.line, col: p.col, path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}` };
       });
       if (docErrors.length > 0) {
-        errors.push(...docErrors);
+        if (explicit || text.includes('dapr.io/')) errors.push(...docErrors);
+        else warnings.push(...docErrors.map((e) => ({ ...e, message: `${e.message} (not read as a Dapr resource)` })));
         continue;
       }
       if (doc.contents === null) continue;
@@ -218,7 +223,7 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
   }
   const byName = new Map(components.map((c) => [c.name, undefined as DeclaredAt | undefined]));
   const subNames = new Set<string>();
-  for (const d of folder ? readFolder(folder.path, errors) : []) {
+  for (const d of folder ? readFolder(folder.path, folder.explicit, errors, warnings) : []) {
     const at = (path: PathSeg[]): DeclaredAt => {
       const pos = new YamlLocator(d.parsed).locate(path);
       return { file: d.file, line: pos.line, col: pos.col };

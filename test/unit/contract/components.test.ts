@@ -186,6 +186,12 @@ test('components: YAML syntax errors, duplicates, unknown pub/sub and a missing 
   const r2 = await loadSpec(syntax);
   assert.ok(!r2.ok);
   assert.match(r2.errors[0].message, /YAML syntax error/);
+  assert.deepEqual([r2.errors[0].line, r2.errors[0].file], [3, join(syntax, 'components/a.yaml')]);
+  // A broken YAML file that is not a Dapr resource, in the implicit ./components: only a warning.
+  const foreign = tempDir({ 'berth.yaml': SPEC, 'components/ui.yaml': 'button: [oops\n' });
+  const r2b = await loadSpec(foreign);
+  assert.ok(r2b.ok, JSON.stringify(!r2b.ok && r2b.errors));
+  assert.ok(r2b.warnings.some((w) => /not read as a Dapr resource/.test(w.message)));
 
   const sub = tempDir({ 'berth.yaml': SPEC, 'components/s.yaml': SUB.replace('pubsubname: pubsub', 'pubsubname: rabbit') });
   const r3 = await loadSpec(sub);
