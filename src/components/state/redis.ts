@@ -54,6 +54,24 @@ end
 return 'OK'
 `;
 
+// Reads in one round trip: per key its data, version and PTTL (nil, nil, -2 for a non-item).
+const READ_SCRIPT = `
+local out = {}
+for i, k in ipairs(KEYS) do
+  if redis.call('TYPE', k).ok == 'hash' then
+    local v = redis.call('HMGET', k, 'data', 'version')
+    out[3 * i - 2] = v[1]
+    out[3 * i - 1] = v[2]
+    out[3 * i] = redis.call('PTTL', k)
+  else
+    out[3 * i - 2] = false
+    out[3 * i - 1] = false
+    out[3 * i] = -2
+  end
+end
+return out
+`;
+
 /** ioredis options from Dapr's Redis metadata (redisHost, redisPassword, redisUsername, redisDB, enableTLS, …). */
 export function redisOptions(metadata: Record<string, string>): RedisOptions {
   const hostPort = requireMeta(metadata, 'redisHost', 'state.redis').trim();
@@ -84,6 +102,7 @@ export class RedisStateStore implements StateStore {
     this.client = new Redis(redisOptions(metadata));
     // Sent once, then run by its SHA (EVALSHA, reloaded by ioredis after a server restart).
     this.client.defineCommand('berthStateTx', { lua: SCRIPT });
+    this.client.defineCommand('berthStateRead', { lua: READ_SCRIPT });
     this.client.on('error', () => {
       // Connection errors surface on the commands that fail; ioredis reconnects by itself.
     });
@@ -107,22 +126,14 @@ export class RedisStateStore implements StateStore {
 
   private async read(keys: string[]): Promise<(GetResponse | undefined)[]> {
     if (keys.length === 0) return [];
-    const p = this.client.pipeline();
-    for (const k of keys) {
-      p.hmgetBuffer(k, 'data', 'version');
-      p.pttl(k);
-    }
-    const res = (await p.exec()) ?? [];
+    const client = this.client as unknown as { berthStateReadBuffer(n: number, ...k: string[]): Promise<(Buffer | number | null)[]> };
+    const out = await client.berthStateReadBuffer(keys.length, ...keys);
     const now = Date.now();
     return keys.map((_, i) => {
-      const [err, fields] = res[2 * i] ?? [];
-      if (err) {
-        if (/WRONGTYPE/.test(err.message)) return undefined; // not a state item (a plain key someone else wrote)
-        throw err;
-      }
-      const [data, version] = (fields ?? []) as (Buffer | null)[];
+      const data = out[3 * i] as Buffer | null;
+      const version = out[3 * i + 1] as Buffer | null;
       if (!data || !version) return undefined;
-      const pttl = Number(res[2 * i + 1]?.[1] ?? -1);
+      const pttl = Number(out[3 * i + 2]);
       return { value: data, etag: version.toString(), ...(pttl > 0 ? { expireTime: new Date(now + pttl) } : {}) };
     });
   }
