@@ -222,12 +222,19 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
     return { components, subscriptions, problems, errors, warnings };
   }
   const byName = new Map(components.map((c) => [c.name, undefined as DeclaredAt | undefined]));
+  const appIds = Object.entries(spec.services).map(([name, svc]) => svc.dapr?.appId ?? name);
   const subNames = new Set<string>();
   for (const d of folder ? readFolder(folder.path, folder.explicit, errors, warnings) : []) {
     const at = (path: PathSeg[]): DeclaredAt => {
       const pos = new YamlLocator(d.parsed).locate(path);
       return { file: d.file, line: pos.line, col: pos.col };
     };
+    const checkScopes = (scopes: readonly string[]) =>
+      scopes.forEach((s, i) => {
+        if (appIds.includes(s)) return;
+        const close = didYouMean(s, appIds);
+        warnings.push({ ...at(['scopes', i]), path: `scopes.${i}`, message: `scope \`${s}\` is not the app ID of any service`, ...(close ? { hint: `did you mean \`${close}\`?` } : {}) });
+      });
     const v = d.value;
     const apiVersion = isPlainObject(v) ? v.apiVersion : undefined;
     const kind = isPlainObject(v) ? v.kind : undefined;
@@ -254,6 +261,7 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
       errors.push(...mdProblems.map((p) => located(d, p)));
       const declaredAt = at([]);
       byName.set(name, declaredAt);
+      checkScopes(c.scopes);
       components.push({
         name,
         type: c.spec.type,
@@ -273,6 +281,7 @@ export function readComponentResources(spec: AppSpec, dir: string): ComponentRes
         continue;
       }
       subNames.add(s.metadata.name);
+      checkScopes(s.scopes);
       const routes = 'routes' in s.spec ? { rules: s.spec.routes.rules.map((r) => ({ ...r })), ...(s.spec.routes.default !== undefined ? { default: s.spec.routes.default } : {}) } : { rules: [], default: s.spec.route };
       if (routes.rules.length === 0 && routes.default === undefined) {
         errors.push({ ...at(['spec', 'routes']), path: 'spec.routes', message: 'a subscription needs routes.default or at least one rule' });

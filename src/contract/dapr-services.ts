@@ -47,12 +47,12 @@ export function resolveDaprServices(
     if (other !== undefined) problems.push({ path: ['services', name, ...(svc.dapr?.appId ? ['dapr', 'appId'] : [])], message: `app ID \`${appId}\` is also the app ID of service \`${other}\``, hint: 'give each service its own dapr.appId' });
     else appIds.set(appId, name);
   }
-  for (const c of spec.components ? Object.entries(spec.components) : []) {
-    c[1].scopes.forEach((s, i) => {
-      if (!appIds.has(s)) {
-        const close = didYouMean(s, appIds.keys());
-        warnings.push({ path: ['components', c[0], 'scopes', i], message: `scope \`${s}\` is not the app ID of any service`, ...(close ? { hint: `did you mean \`${close}\`?` } : {}) });
-      }
+  // Inline scopes naming no app ID (those in files are reported, at their line, by readComponentResources).
+  for (const [name, c] of Object.entries(spec.components ?? {})) {
+    c.scopes.forEach((s, i) => {
+      if (appIds.has(s)) return;
+      const close = didYouMean(s, appIds.keys());
+      warnings.push({ path: ['components', name, 'scopes', i], message: `scope \`${s}\` is not the app ID of any service`, ...(close ? { hint: `did you mean \`${close}\`?` } : {}) });
     });
   }
   const defaults = defaultComponents(berthDir);

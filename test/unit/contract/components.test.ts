@@ -217,6 +217,12 @@ test('components: other Dapr kinds and non-Dapr YAML are ignored with a warning;
   assert.ok(r.warnings.some((w) => /not a Dapr resource/.test(w.message)));
   assert.ok(r.warnings.some((w) => /scope `wbe`/.test(w.message) && w.hint === 'did you mean `web`?'));
 
+  const fileScope = tempDir({ 'berth.yaml': SPEC, 'components/r.yaml': REDIS.replace('- web', '- wbe') });
+  const r1 = await loadSpec(fileScope);
+  assert.ok(r1.ok, JSON.stringify(!r1.ok && r1.errors));
+  const w = r1.warnings.find((x) => /scope `wbe`/.test(x.message));
+  assert.deepEqual([w?.file, w?.line, w?.col, w?.hint], [join(fileScope, 'components/r.yaml'), 18, 5, 'did you mean `web`?']);
+
   const bad = tempDir({ 'berth.yaml': SPEC.replace('appId: work', 'appId: web') });
   const r2 = await loadSpec(bad);
   assert.ok(!r2.ok);
