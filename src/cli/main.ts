@@ -115,6 +115,9 @@ program
   .description('show what the platform did and why')
   .addOption(fileLongOpt())
   .option('-f, --follow', 'keep printing new events')
+  .option('--service <S>', 'only events of this service (its instances and variants too); repeatable', collect)
+  .option('--type <T>', 'only events of this type (Normal, Warning) or reason (BackOff, Killing, …); repeatable', collect)
+  .option('--since <WHEN>', 'only events since a duration ago (90s, 10m, 2h, 1d) or a date (2026-12-05T08:00:00Z)')
   .option('--json', 'JSON (an array; NDJSON with --follow)')
   .action(async (o) => (await import('./commands/events.js')).events(o));
 
@@ -239,6 +242,15 @@ function fail(err: unknown): never {
   }
   process.stderr.write(`${red('error', process.stderr)}: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
+}
+
+// A reader that went away (`berth logs | head`) ends the command quietly, as Unix tools do, instead of
+// an unhandled EPIPE and a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 try {

@@ -162,7 +162,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         try {
           plane.scale(body.service, replicas);
         } catch (err) {
-          return send(res, 404, { error: (err as Error).message });
+          return send(res, (err as { status?: number }).status ?? 404, { error: (err as Error).message });
         }
         return send(res, 200, { service: body.service, replicas });
       }
