@@ -22,6 +22,13 @@ interface Entry {
 export class InMemoryStateStore implements StateStore {
   private readonly items = new Map<string, Entry>();
   private version = 0;
+  /** Expired items nobody reads again are swept now and then, so they do not pile up. */
+  private readonly sweeper = setInterval(() => this.sweep(), 30_000).unref();
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, e] of this.items) if (e.expiresAt !== undefined && e.expiresAt <= now) this.items.delete(k);
+  }
 
   features(): StateFeature[] {
     return ['ETAG', 'TRANSACTIONAL', 'TTL'];
@@ -92,6 +99,7 @@ export class InMemoryStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.items.clear();
   }
 }

@@ -156,12 +156,16 @@ export class SqliteStateStore implements StateStore {
 
   async transaction(ops: TransactionOperation[]): Promise<void> {
     const now = Date.now();
-    this.db.transaction(() => {
-      for (const op of ops) {
-        if (op.operation === 'upsert') this.applySet(op.request, now);
-        else this.applyDelete(op.request, now);
-      }
-    })();
+    // IMMEDIATE: take the write lock first (waiting up to busyTimeout), so that instances sharing
+    // the file never fail a transaction on a snapshot another one has written past.
+    this.db
+      .transaction(() => {
+        for (const op of ops) {
+          if (op.operation === 'upsert') this.applySet(op.request, now);
+          else this.applyDelete(op.request, now);
+        }
+      })
+      .immediate();
   }
 
   async query(raw: QueryRequest): Promise<QueryResponse> {
