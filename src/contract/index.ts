@@ -33,6 +33,9 @@ export { splitCommand, trySplitCommand, CommandSplitError, type SplitResult, env
 export { mergeOverlay } from './overlay.js';
 export { readSecret, secretFileEnv } from './secrets.js';
 export type { SecretSourceSpec, SecretUseSpec } from './schema-secrets.js';
+export { readComponentResources, componentsFolder, resolveSpecSecrets, type ComponentDecl, type SubscriptionDecl, type ComponentResources, type DeclaredAt } from './components.js';
+export { resolveDaprServices, defaultComponents, type DaprServiceDecl } from './dapr-services.js';
+export { COMPONENT_TYPES, DEFAULT_STATE_STORE, DEFAULT_PUBSUB, DEFAULT_MAX_REQUEST_BODY_MIB, type DaprSpec, type InlineComponentSpec } from './schema-components.js';
 
 /** Identity, for typing `export default defineApp({ … })` in berth.config.ts. Defaults may be left out. */
 export function defineApp(spec: AppSpecInput): AppSpecInput {

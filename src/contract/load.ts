@@ -15,6 +15,8 @@ import { checkSemantics } from './semantic.js';
 import { fastYaml } from './fast-yaml.js';
 import { readLightYaml } from './light-yaml.js';
 import { LightLocator, LightPositions } from './light-locator.js';
+import { readComponentResources } from './components.js';
+import { resolveDaprServices } from './dapr-services.js';
 
 export type LoadResult =
   | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[] }
@@ -125,12 +127,23 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
   const sem = checkSemantics(data, dir);
   problems.push(...sem.errors);
 
+  // Components are read once the spec itself is valid: their files are located in those files.
+  const componentErrors: SpecError[] = [];
+  const componentWarnings: SpecError[] = [];
+  if (parsed.success && problems.length === 0) {
+    const res = readComponentResources(parsed.data, dir);
+    const dapr = resolveDaprServices(parsed.data, res, join(dir, '.berth'));
+    problems.push(...res.problems, ...dapr.problems);
+    componentErrors.push(...res.errors);
+    componentWarnings.push(...res.warnings, ...dapr.warnings.map((p) => toSpecError(file, locator, p)));
+  }
   const errors = [
     ...dedupe(baseProblems).map((p) => toSpecError(file, baseLocator, p)),
     ...dedupe(problems).map((p) => toSpecError(file, locator, p)),
+    ...componentErrors,
   ];
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortErrors(errors) };
-  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors(sem.warnings.map((p) => toSpecError(file, locator, p))) };
+  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors([...sem.warnings.map((p) => toSpecError(file, locator, p)), ...componentWarnings]) };
 }
 
 function pick(p: { line: number; col: number }): { line: number; col: number } {

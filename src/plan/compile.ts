@@ -1,9 +1,9 @@
 // Compiles a validated AppSpec into DesiredState: resolves paths, env files, argv, probe ports and
 // per-service URLs, then hashes each instance template into a revision.
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envVarName, readSecret, secretFileEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import { envVarName, readComponentResources, resolveDaprServices, resolveSpecSecrets, type DaprServiceDecl, readSecret, secretFileEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
 import type { ProbeConfig, ProbeHandler, ProcessTemplate, SecretFile } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
@@ -110,7 +110,7 @@ function secretFiles(app: AppSpec, svc: ServiceSpec, dir: string): SecretFile[] 
 }
 
 /** `variant`: compile one variant of the service instead (its own deployment, `<service>.<variant>`). */
-function compileService(app: AppSpec, name: string, opts: CompileOptions, variant?: { name: string; spec: ServiceSpec }): DesiredService {
+function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: DaprServiceDecl | undefined, variant?: { name: string; spec: ServiceSpec }): DesiredService {
   const svc = variant?.spec ?? app.services[name];
   const deployment = variant ? variantDeploymentName(name, variant.name) : name;
   const cwd = resolveDir(opts.dir, svc.cwd);
@@ -157,6 +157,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
     ...(svc.scale ? { scale: svc.scale } : {}),
     ...(svc.priority ? { priority: svc.priority } : {}),
     template,
+    ...(dapr ? { dapr } : {}),
   };
 }
 
@@ -185,15 +186,23 @@ export function startOrder(app: AppSpec): string[] {
 }
 
 export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
+  // The loader reported any problem in the components already; here they are only read.
+  // Secret references stay references in the app-wide list (a cluster renders them as Secrets);
+  // each service's sidecar gets the values, as instances get their secret variables.
+  const resources = readComponentResources(app, opts.dir);
+  const resolved = { ...resources, components: resources.components.map((c) => resolveSpecSecrets(c, app, opts.dir)) };
+  const dapr = resolveDaprServices(app, resolved, join(opts.dir, '.berth')).services;
   return {
     app: app.app,
     specFile: opts.specFile,
     env: opts.env,
     services: startOrder(app).flatMap((name) => [
-      compileService(app, name, opts),
-      ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, { name: v, spec: variantSpec(app.services[name], override) })),
+      compileService(app, name, opts, dapr[name]),
+      ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, dapr[name], { name: v, spec: variantSpec(app.services[name], override) })),
     ]),
     mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app) },
     nodes: resolveNodes(app.nodes),
+    ...(resources.components.length > 0 ? { components: resources.components } : {}),
+    ...(resources.subscriptions.length > 0 ? { subscriptions: resources.subscriptions } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
 // JSON-serialisable, stored by the control plane and re-read on every reconcile.
-import type { NodeSpec, PlacementSpec, ScaleSpec } from '../contract/index.js';
+import type { ComponentDecl, DaprServiceDecl, NodeSpec, PlacementSpec, ScaleSpec, SubscriptionDecl } from '../contract/index.js';
 import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 
@@ -31,6 +31,8 @@ export interface DesiredService {
   /** Autoscaling; `replicas` is then the starting count. */
   scale?: ScaleSpec;
   template: InstanceTemplate;
+  /** The Dapr-compatible API its proxy serves: components and subscriptions in its scope. Absent: the service does not use it. */
+  dapr?: DaprServiceDecl;
 }
 
 export interface DesiredState {
@@ -44,4 +46,8 @@ export interface DesiredState {
   mesh?: MeshConfig;
   /** The simulated nodes (default: one, node-1). Absent in states stored before nodes existed. */
   nodes?: NodeSpec[];
+  /** Every declared component (inline and from componentsPath), with its scopes; the embedded defaults are per service only. */
+  components?: ComponentDecl[];
+  /** Every declarative subscription, with its scopes. */
+  subscriptions?: SubscriptionDecl[];
 }
