@@ -3,9 +3,12 @@
 // plain number of milliseconds. A bad value is an error naming the component and the field.
 import type { ComponentSpec } from './component.js';
 
+/** A component's metadata is wrong (missing required value, bad number): the component fails to initialise. One class for every kind. */
 export class ComponentConfigError extends Error {
-  constructor(component: string, message: string) {
-    super(`component "${component}": ${message}`);
+  readonly code = 'COMPONENT_CONFIG';
+  /** `(message)`, or `(component, message)` to name the component first. */
+  constructor(componentOrMessage: string, message?: string) {
+    super(message === undefined ? componentOrMessage : `component "${componentOrMessage}": ${message}`);
     this.name = 'ComponentConfigError';
   }
 }

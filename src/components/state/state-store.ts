@@ -104,7 +104,5 @@ export class StateRequestError extends Error {
   readonly code = 'BAD_REQUEST';
 }
 
-/** A component's metadata is wrong (missing required value, bad number): the component fails to initialise. */
-export class ComponentConfigError extends Error {
-  readonly code = 'COMPONENT_CONFIG';
-}
+/** A component's metadata is wrong: the one class all kinds share (components/metadata.ts). */
+export { ComponentConfigError } from '../metadata.js';
