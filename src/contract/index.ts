@@ -33,6 +33,7 @@ export { splitCommand, trySplitCommand, CommandSplitError, type SplitResult, env
 export { mergeOverlay } from './overlay.js';
 export { readSecret, secretFileEnv } from './secrets.js';
 export type { SecretSourceSpec, SecretUseSpec } from './schema-secrets.js';
+export { volumeEnv, ACCESS_MODES, type VolumeSpec } from './schema-volumes.js';
 
 /** Identity, for typing `export default defineApp({ … })` in berth.config.ts. Defaults may be left out. */
 export function defineApp(spec: AppSpecInput): AppSpecInput {

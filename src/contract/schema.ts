@@ -10,6 +10,7 @@ import { Variants } from './variants.js';
 import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 import { Secrets, ServiceSecrets } from './schema-secrets.js';
 import { KubernetesBlock } from './schema-kubernetes.js';
+import { Volumes } from './schema-volumes.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -212,6 +213,7 @@ export const Service = z
     variants: z.lazy(() => Variants).optional(),
     logs: Logs.prefault({}),
     secrets: ServiceSecrets,
+    volumes: Volumes,
   })
   .describe('A service: a program run as one or more identical instances.');
 
