@@ -5,8 +5,8 @@
 // user's, mode 0700: another app's user cannot read it. Its parents up to `.berth/` are then 0711,
 // so the app's user can pass through them without listing anything (every other file there stays
 // 0600/0700, see lib/private-dir.ts).
-import { chmodSync, chownSync, lstatSync, mkdirSync } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { VolumeDir } from '../lib/agent-protocol.js';
 import { resolveUser } from '../lib/users.js';
 
@@ -27,8 +27,9 @@ export function prepareVolumeDirs(stateDir: string, volumes: readonly VolumeDir[
       const st = lstatSync(dir);
       if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
       if (!foreign) continue;
-      // Only the leaf changes hands; what the app wrote inside it is the app's own business.
-      if (st.uid !== ids.uid || st.gid !== ids.gid) chownSync(dir, ids.uid, ids.gid);
+      // The volume changes hands (a new `user:`): what the previous user wrote goes with it, as a
+      // pod's fsGroup does on a cluster. Otherwise what the app wrote inside is its own business.
+      if (st.uid !== ids.uid || st.gid !== ids.gid) handOver(dir, st.uid, ids.uid, ids.gid);
       if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
       for (let p = dirname(dir); ; p = dirname(p)) {
         if ((lstatSync(p).mode & 0o777) !== PASS_THROUGH_MODE) chmodSync(p, PASS_THROUGH_MODE);
@@ -38,4 +39,16 @@ export function prepareVolumeDirs(stateDir: string, volumes: readonly VolumeDir[
       throw new Error(`volume \`${v.name}\` (${dir}): ${(err as Error).message}`);
     }
   }
+}
+
+/** Gives `dir` and everything in it that `from` owned to uid:gid (symlinks themselves, never their targets). */
+function handOver(dir: string, from: number, uid: number, gid: number): void {
+  const visit = (p: string, top: boolean): void => {
+    const st = lstatSync(p);
+    if (top || st.uid === from) lchownSync(p, uid, gid);
+    if (!st.isDirectory()) return;
+    for (const name of readdirSync(p)) visit(join(p, name), false);
+  };
+  visit(dir, true);
+  chownSync(dir, uid, gid);
 }
