@@ -7,6 +7,12 @@ import { volumeEnv, type VolumeSpec } from '../../contract/index.js';
 import { VARIANT_LABEL } from './labels.js';
 import type { JsonObject, K8sObject, PodContribution, ServiceContext, ServiceRenderer } from './types.js';
 
+/** Keep GitOps controllers from pruning a claim whose volume left the spec (its data would go with it). */
+export const KEEP_CLAIM_ANNOTATIONS: Readonly<Record<string, string>> = {
+  'argocd.argoproj.io/sync-options': 'Prune=false',
+  'kustomize.toolkit.fluxcd.io/prune': 'disabled',
+};
+
 /** The claim of a service's volume: `<service>-<volume>`. */
 export function claimName(service: string, volume: string): string {
   return `${service}-${volume}`;
@@ -54,7 +60,7 @@ function render(ctx: ServiceContext): K8sObject[] {
     (v): K8sObject => ({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
-      metadata: { name: claimName(ctx.name, v.name), labels },
+      metadata: { name: claimName(ctx.name, v.name), labels, annotations: { ...KEEP_CLAIM_ANNOTATIONS } },
       spec: {
         accessModes: [v.accessMode],
         ...(ctx.options.storageClass !== '' ? { storageClassName: ctx.options.storageClass } : {}),

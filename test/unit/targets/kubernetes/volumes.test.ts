@@ -33,6 +33,7 @@ test('a PersistentVolumeClaim per volume; no storageClassName by default (the cl
   assert.deepEqual(data.spec, { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1024Mi' } } });
   assert.equal(data.metadata.labels['app.kubernetes.io/part-of'], 'notes');
   assert.equal(data.metadata.labels['app.kubernetes.io/version'], undefined, 'a claim outlives revisions');
+  assert.deepEqual(data.metadata.annotations, { 'argocd.argoproj.io/sync-options': 'Prune=false', 'kustomize.toolkit.fluxcd.io/prune': 'disabled' }, 'GitOps never prunes data');
   assert.deepEqual(find(r, 'PersistentVolumeClaim', 'web-uploads').spec.accessModes, ['ReadWriteMany']);
   assert.equal(r.objects.filter((o) => o.kind === 'PersistentVolumeClaim').length, 2, 'the variant mounts its service\'s claim');
   // Claims come before the workloads that mount them.
