@@ -36,6 +36,7 @@ export type { SecretSourceSpec, SecretUseSpec } from './schema-secrets.js';
 export { readComponentResources, componentsFolder, resolveSpecSecrets, type ComponentDecl, type SubscriptionDecl, type ComponentResources, type DeclaredAt } from './components.js';
 export { resolveDaprServices, defaultComponents, type DaprServiceDecl } from './dapr-services.js';
 export { COMPONENT_TYPES, DEFAULT_STATE_STORE, DEFAULT_PUBSUB, DEFAULT_MAX_REQUEST_BODY_MIB, type DaprSpec, type InlineComponentSpec } from './schema-components.js';
+export { volumeEnv, ACCESS_MODES, type VolumeSpec } from './schema-volumes.js';
 
 /** Identity, for typing `export default defineApp({ … })` in berth.config.ts. Defaults may be left out. */
 export function defineApp(spec: AppSpecInput): AppSpecInput {

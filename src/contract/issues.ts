@@ -85,7 +85,7 @@ export function issueToProblems(issue: Issue, ctx: ConvertContext, prefix: reado
   switch (issue.code) {
     case 'invalid_type': {
       if (value === undefined && parentIsObject) {
-        return [{ path, message: `missing required field \`${String(last)}\``, hint: requiredHint(String(last)) }];
+        return [{ path, message: `missing required field \`${String(last)}\``, hint: requiredHint(String(last), path) }];
       }
       const expected = EXPECTED[issue.expected] ?? issue.expected;
       return [{ path, message: `expected ${expected}, got ${describeValue(value)}`, hint: typeHint(issue.expected, value) }];
@@ -96,7 +96,7 @@ export function issueToProblems(issue: Issue, ctx: ConvertContext, prefix: reado
     }
     case 'invalid_union': {
       if (value === undefined && parentIsObject) {
-        return [{ path, message: `missing required field \`${String(last)}\``, hint: requiredHint(String(last)) }];
+        return [{ path, message: `missing required field \`${String(last)}\``, hint: requiredHint(String(last), path) }];
       }
       const branches = issue.errors;
       // A branch whose issues are not "wrong type of the whole value" is the one the user meant. A literal
@@ -152,7 +152,8 @@ export function issueToProblems(issue: Issue, ctx: ConvertContext, prefix: reado
   }
 }
 
-function requiredHint(field: string): string | undefined {
+function requiredHint(field: string, path: readonly unknown[] = []): string | undefined {
+  if (field === 'name' && path.includes('volumes')) return 'name the volume, e.g. `name: data` (the app finds it in BERTH_VOLUME_DATA)';
   if (field === 'run') return 'give the command to start the service, e.g. `run: node server.js`';
   if (field === 'app') return 'name the application, e.g. `app: shop`';
   if (field === 'services') return 'declare at least one service, e.g. `services: { web: { run: node web.js, port: 8080 } }`';

@@ -11,6 +11,7 @@ import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 import { Secrets, ServiceSecrets } from './schema-secrets.js';
 import { KubernetesBlock } from './schema-kubernetes.js';
 import { Components, ComponentsPath, DaprBlock } from './schema-components.js';
+import { Volumes } from './schema-volumes.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -214,6 +215,7 @@ export const Service = z
     logs: Logs.prefault({}),
     secrets: ServiceSecrets,
     dapr: DaprBlock.optional(),
+    volumes: Volumes,
   })
   .describe('A service: a program run as one or more identical instances.');
 

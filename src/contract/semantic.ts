@@ -13,6 +13,7 @@ import { PROBE_HANDLERS } from './schema.js';
 import { checkMesh } from './semantic-mesh.js';
 import { ADDRESSES_PER_NODE } from './bounded.js';
 import { checkSecrets } from './secrets.js';
+import { checkVolumes } from './volumes.js';
 
 export interface SemanticResult {
   errors: Problem[];
@@ -213,6 +214,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   checkMesh(data, services, errors, warnings);
   checkAddresses(data, services, errors);
   checkSharedLogFiles(services, warnings);
+  checkVolumes(services, errors);
 
   // dependsOn cycles: report each cycle once, at the entry that closes it
   const state = new Map<string, 'visiting' | 'done'>();

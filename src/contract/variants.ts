@@ -11,7 +11,7 @@ import type { Problem } from './problem.js';
 import { Service, type ServiceSpec } from './schema.js';
 
 /** Fields a variant may not change: they belong to the service as a whole. */
-export const VARIANT_FIXED_FIELDS = ['port', 'uses', 'variants', 'routes', 'policy', 'dependsOn'] as const;
+export const VARIANT_FIXED_FIELDS = ['port', 'uses', 'variants', 'routes', 'policy', 'dependsOn', 'volumes'] as const;
 
 export const Variants = z
   .record(Label, z.record(z.string(), z.unknown()))

@@ -43,6 +43,16 @@ export interface ProcessTemplate {
   user?: string;
   /** Secrets the app gets as files (node/secret-files.ts): the agent writes each and sets `env` to its path. */
   secretFiles?: SecretFile[];
+  /** Persistent volumes this process uses (node/volume-dirs.ts): the agent creates each directory, owned by `user`, before starting it. */
+  volumes?: VolumeDir[];
+}
+
+/** One persistent volume's directory, under `<stateDir>/volumes/`; `env` already names it in the template's env. */
+export interface VolumeDir {
+  /** The volume's name. */
+  name: string;
+  /** Absolute path of its directory (kept across restarts and `berth down`). */
+  dir: string;
 }
 
 /** One secret given to an app as a file. */

@@ -14,7 +14,13 @@ export const stateLayout = (stateDir: string) => ({
   logs: join(stateDir, 'logs'),
   nodeDir: (node: string) => join(stateDir, 'nodes', node),
   instanceLogDir: (service: string, instance: string) => join(stateDir, 'logs', service, instance),
+  /** Persistent volumes (`services.<s>.volumes`): app data, kept across `berth down`; its modes are the app's, not Berth's. */
+  volumes: join(stateDir, VOLUMES_DIR),
+  volumeDir: (service: string, volume: string) => join(stateDir, VOLUMES_DIR, service, volume),
 });
+
+/** The folder of `.berth/` that holds the apps' persistent volumes. */
+export const VOLUMES_DIR = 'volumes';
 
 /** Written by the control plane at start-up: how to reach it. */
 export interface ControlInfo {

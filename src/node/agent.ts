@@ -170,6 +170,7 @@ class Agent implements AgentApiBackend {
         this.logRotation,
         privatePort,
         this.secretsRoot,
+        this.opts.stateDir,
       );
       this.instancesById.set(spec.id, inst);
       inst.start();

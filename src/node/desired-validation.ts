@@ -2,7 +2,7 @@
 // Numeric limits come from the table the spec schema uses too (src/lib/bounds.ts): whatever
 // `berth validate` accepts, the agent accepts.
 import { BOUNDS, badHeaderName, badHeaderValue, badRequestPath, outOfBounds, type Bound } from '../lib/bounds.js';
-import type { AgentDesired, InstanceSpec, ProbeConfig, ProbeHandler, ProcessTemplate, RestartConfig, SecretFile, ServiceForward } from '../lib/agent-protocol.js';
+import type { AgentDesired, InstanceSpec, ProbeConfig, ProbeHandler, ProcessTemplate, RestartConfig, SecretFile, ServiceForward, VolumeDir } from '../lib/agent-protocol.js';
 
 export class DesiredValidationError extends Error {}
 
@@ -81,7 +81,20 @@ function template(v: unknown, path: string): ProcessTemplate {
   if (o.listenPort !== undefined && o.listenPort !== null) t.listenPort = port(o, 'listenPort', path);
   if (o.user !== undefined && o.user !== null) t.user = str(o, 'user', path);
   if (o.secretFiles !== undefined && o.secretFiles !== null) t.secretFiles = secretFiles(o.secretFiles, `${path}.secretFiles`);
+  if (o.volumes !== undefined && o.volumes !== null) t.volumes = volumeDirs(o.volumes, `${path}.volumes`);
   return t;
+}
+
+/** A volume's directory: an absolute path (the agent also checks it lies under its state directory). */
+function volumeDirs(v: unknown, path: string): VolumeDir[] {
+  return arr(v, path).map((x, i) => {
+    const p = `${path}[${i}]`;
+    const o = obj(x, p);
+    const d: VolumeDir = { name: str(o, 'name', p), dir: str(o, 'dir', p) };
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(d.name)) fail(`${p}.name`, 'must be a DNS-1123 label');
+    if (!d.dir.startsWith('/') || d.dir.split('/').includes('..')) fail(`${p}.dir`, 'must be an absolute path without `..`');
+    return d;
+  });
 }
 
 /** A secret file's name becomes a file name in the instance's secret folder: one plain name, no path. */

@@ -20,6 +20,7 @@ import { ProbeRunner, type ProbeKind } from './probes/probe-runner.js';
 import { TcpProbe } from './probes/tcp-probe.js';
 import { SupervisedProcess, type SupervisedProcessHooks } from './supervised-process.js';
 import { removeSecretFiles, secretFilePath, writeSecretFiles } from './secret-files.js';
+import { prepareVolumeDirs } from './volume-dirs.js';
 
 export interface InstanceHooks {
   /** Records an event about this instance (service and instance are filled in). */
@@ -92,6 +93,8 @@ export class Instance {
     privatePort?: number,
     /** Where this node's secret files go (secret-files.ts); needed only when the app has some. */
     private readonly secretsRoot?: string,
+    /** The state directory the instance's persistent volumes live under (volume-dirs.ts); needed only when it has some. */
+    private readonly stateDir?: string,
   ) {
     this.privatePort = privatePort;
     this.id = spec.id;
@@ -130,9 +133,22 @@ export class Instance {
         this.hooks.event({ type: 'Warning', reason: 'SecretFilesFailed', message: `Cannot write the app's secret files: ${(err as Error).message}` });
       }
     }
+    this.prepareVolumes();
     for (const s of this.sidecars) s.start();
     this.startSelfForward();
     this.maybeStartApp();
+  }
+
+  /** The persistent volumes' directories, before any process that uses them starts (kept when they exist). */
+  private prepareVolumes(): void {
+    const volumes = this.spec.main.volumes ?? [];
+    if (volumes.length === 0) return;
+    try {
+      if (this.stateDir === undefined) throw new Error('the node agent has no state directory');
+      prepareVolumeDirs(this.stateDir, volumes, this.spec.main.user);
+    } catch (err) {
+      this.hooks.event({ type: 'Warning', reason: 'VolumeFailed', message: `Cannot prepare a persistent volume: ${(err as Error).message}` });
+    }
   }
 
   /** True while this instance should receive traffic. */

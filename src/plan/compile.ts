@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { envVarName, readComponentResources, resolveDaprServices, resolveSpecSecrets, type DaprServiceDecl, readSecret, secretFileEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
-import type { ProbeConfig, ProbeHandler, ProcessTemplate, SecretFile } from '../lib/agent-protocol.js';
+import { envVarName, readComponentResources, resolveDaprServices, resolveSpecSecrets, type DaprServiceDecl, readSecret, secretFileEnv, volumeEnv, resolveNodes, splitCommand, variantDeploymentName, variantSpec, type AppSpec, type ProbeSpec, type ServiceSpec } from '../contract/index.js';
+import type { ProbeConfig, ProbeHandler, ProcessTemplate, SecretFile, VolumeDir } from '../lib/agent-protocol.js';
+import { stateLayout } from '../lib/state-dir.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from './desired-state.js';
 import { stampRevision } from '../lib/revision.js';
@@ -109,6 +110,16 @@ function secretFiles(app: AppSpec, svc: ServiceSpec, dir: string): SecretFile[] 
   return out;
 }
 
+/**
+ * A service's persistent volumes: a directory each under `.berth/volumes/<service>/` (variants share
+ * their service's, as on the cluster they mount its claim), named in BERTH_VOLUME_<NAME> — on the
+ * cluster that variable holds the mount path. The node agent creates them, owned by the app's user.
+ */
+function volumeDirs(service: string, svc: ServiceSpec, dir: string): VolumeDir[] {
+  const layout = stateLayout(join(dir, '.berth'));
+  return (svc.volumes ?? []).map((v) => ({ name: v.name, dir: layout.volumeDir(service, v.name) }));
+}
+
 /** `variant`: compile one variant of the service instead (its own deployment, `<service>.<variant>`). */
 function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: DaprServiceDecl | undefined, variant?: { name: string; spec: ServiceSpec }): DesiredService {
   const svc = variant?.spec ?? app.services[name];
@@ -116,7 +127,10 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: 
   const cwd = resolveDir(opts.dir, svc.cwd);
   const env = serviceEnv(app, name, svc, opts.dir);
   const files = secretFiles(app, svc, opts.dir);
-  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env, ...(svc.user !== undefined ? { user: svc.user } : {}), ...(files.length > 0 ? { secretFiles: files } : {}) };
+  const volumes = volumeDirs(name, svc, opts.dir);
+  for (const v of volumes) env[volumeEnv(v.name)] = v.dir;
+  const withVolumes = volumes.length > 0 ? { volumes } : {};
+  const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env, ...(svc.user !== undefined ? { user: svc.user } : {}), ...(files.length > 0 ? { secretFiles: files } : {}), ...withVolumes };
   const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env });
   Object.assign(env, platform.appEnv);
   const appPort = platform.appEnv.PORT !== undefined ? Number(platform.appEnv.PORT) : svc.port;
@@ -128,6 +142,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: 
       cwd: resolveDir(cwd, s.cwd),
       env: { ...env, ...s.env },
       ...(svc.user !== undefined ? { user: svc.user } : {}),
+      ...withVolumes,
     })),
   ];
   const template: InstanceTemplate = {

@@ -12,7 +12,10 @@ import { FIELD_MANAGER, pruneSelector } from './labels.js';
 import { KIND_ORDER } from './render.js';
 import type { K8sObject } from './types.js';
 
-/** apiVersion of every kind Berth renders into a namespace (what prune looks for). */
+/**
+ * apiVersion of every kind Berth renders into a namespace (what prune looks for) — except
+ * PersistentVolumeClaim: a claim holds data, so removing a volume from the spec never deletes it.
+ */
 const PRUNABLE: readonly [string, string][] = [
   ['v1', 'Secret'],
   ['external-secrets.io/v1', 'ExternalSecret'],

@@ -52,6 +52,7 @@ export const OPTION_KEYS = Object.keys(DEFAULT_OPTIONS) as (keyof KubernetesOpti
 export class OptionError extends Error {}
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function check(key: keyof KubernetesOptions, raw: unknown): string | number {
   const def = DEFAULT_OPTIONS[key];
@@ -64,6 +65,7 @@ function check(key: keyof KubernetesOptions, raw: unknown): string | number {
   if (key === 'probeProfile' && !(PROBE_PROFILES as readonly string[]).includes(raw)) throw new OptionError(`probeProfile must be one of ${PROBE_PROFILES.join(', ')}, not \`${raw}\``);
   if (key === 'secrets' && !(SECRET_MODES as readonly string[]).includes(raw)) throw new OptionError(`secrets must be one of ${SECRET_MODES.join(', ')}, not \`${raw}\``);
   if (key === 'secretStoreKind' && raw !== 'SecretStore' && raw !== 'ClusterSecretStore') throw new OptionError(`secretStoreKind must be SecretStore or ClusterSecretStore, not \`${raw}\``);
+  if (key === 'storageClass' && raw !== '' && (raw.length > 253 || !DNS_SUBDOMAIN.test(raw))) throw new OptionError(`storageClass must be a StorageClass name (a DNS-1123 subdomain: lowercase letters, digits, '-', '.'), not \`${raw}\``);
   if (key === 'namespace' && raw !== '' && !DNS_LABEL.test(raw)) throw new OptionError(`namespace must be a DNS-1123 label (lowercase letters, digits, '-'), not \`${raw}\``);
   if (key === 'prometheusUrl' && !/^https?:\/\/[^\s/]+/.test(raw)) throw new OptionError(`prometheusUrl must be an http(s) URL, not \`${raw}\``);
   if (key === 'registry' && /[\s:]$|^\/|\/$|\s/.test(raw)) throw new OptionError(`registry must look like registry.example.com/team (no trailing /), not \`${raw}\``);

@@ -19,11 +19,12 @@ import { meshSettingsRenderer } from './mesh-settings.js';
 import { scalingRenderer } from './scaling.js';
 import { trafficRenderer } from './traffic.js';
 import { appSecretsRenderer, serviceSecretsRenderer } from './secrets.js';
+import { volumesRenderer } from './volumes.js';
 import { resolveOptions, type KubernetesOptions } from './options.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
-export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
+export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, volumesRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
 export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer];
@@ -34,6 +35,7 @@ export const KIND_ORDER: readonly string[] = [
   'Secret',
   'ExternalSecret',
   'ConfigMap',
+  'PersistentVolumeClaim',
   'Service',
   'Deployment',
   'PodDisruptionBudget',

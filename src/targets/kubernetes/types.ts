@@ -78,6 +78,8 @@ export interface PodContribution {
   volumes?: JsonObject[];
   /** Mounts added to the app container. */
   appVolumeMounts?: JsonObject[];
+  /** Mounts added to each of the service's own sidecars (not to platform sidecars). */
+  sidecarVolumeMounts?: JsonObject[];
   /** Variables added to the app container (e.g. secretKeyRef entries). */
   appEnv?: JsonObject[];
 }

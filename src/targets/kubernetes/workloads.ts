@@ -111,7 +111,7 @@ function sidecarContainer(ctx: ServiceContext, s: SidecarSpec, env: JsonObject[]
     envFrom: envFrom(ctx),
     restartPolicy: 'Always',
     securityContext: containerSecurityContext(),
-    volumeMounts: [tmpMount()],
+    volumeMounts: [tmpMount(), ...ctx.pod.flatMap((p) => p.sidecarVolumeMounts ?? [])],
   });
 }
 

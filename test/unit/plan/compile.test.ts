@@ -104,3 +104,36 @@ services:
   assert.equal(by('declared').probes.readiness?.handler.http?.path, '/ready');
   assert.equal(by('declared').probes.readiness?.handler.http?.port, Number(by('declared').main.env.PORT));
 });
+
+test('volumes: a directory each under .berth/volumes/<service>/, named in BERTH_VOLUME_<NAME> for the app and its own sidecars; variants share it', () => {
+  const { spec: s, dir, file } = spec(`app: shop
+services:
+  db:
+    run: node db.js
+    port: 8080
+    sidecars: [{ name: backup, run: node backup.js }]
+    volumes:
+      - { name: data, path: /var/lib/db, sizeMiB: 512 }
+      - { name: wal-archive, path: /wal, sizeMiB: 64, accessMode: ReadWriteMany }
+    variants: { v2: { env: { V: "2" } } }
+`.replace('sizeMiB: 512 }', 'sizeMiB: 512, accessMode: ReadWriteMany }'));
+  const d = compile(s, { dir, specFile: file });
+  const [db, v2] = d.services;
+  const want = [
+    { name: 'data', dir: join(dir, '.berth', 'volumes', 'db', 'data') },
+    { name: 'wal-archive', dir: join(dir, '.berth', 'volumes', 'db', 'wal-archive') },
+  ];
+  assert.deepEqual(db.template.main.volumes, want);
+  assert.equal(db.template.main.env.BERTH_VOLUME_DATA, want[0].dir);
+  assert.equal(db.template.main.env.BERTH_VOLUME_WAL_ARCHIVE, want[1].dir);
+  const backup = db.template.sidecars.find((x) => x.name === 'backup')!;
+  assert.deepEqual(backup.volumes, want);
+  assert.equal(backup.env.BERTH_VOLUME_DATA, want[0].dir);
+  for (const platform of db.template.sidecars.filter((x) => x.name !== 'backup')) assert.equal(platform.volumes, undefined, platform.name);
+  assert.equal(v2.name, 'db.v2');
+  assert.deepEqual(v2.template.main.volumes, want, 'a variant uses its service\'s volumes');
+  // A service without volumes has none (and its revision is what it was).
+  const plain = compile(spec(base).spec, { dir, specFile: file }).services[0];
+  assert.equal(plain.template.main.volumes, undefined);
+  assert.equal(Object.keys(plain.template.main.env).some((k) => k.startsWith('BERTH_VOLUME_')), false);
+});
