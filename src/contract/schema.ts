@@ -10,6 +10,7 @@ import { Variants } from './variants.js';
 import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 import { Secrets, ServiceSecrets } from './schema-secrets.js';
 import { KubernetesBlock } from './schema-kubernetes.js';
+import { AnalysisTemplates, Release } from './schema-release.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -210,6 +211,7 @@ export const Service = z
     routes: z.array(Route).optional().describe('Routes for all traffic sent to this service, from other services or the ingress; the first match wins.'),
     policy: Policy.optional(),
     variants: z.lazy(() => Variants).optional(),
+    release: Release.optional(),
     logs: Logs.prefault({}),
     secrets: ServiceSecrets,
   })
@@ -227,6 +229,7 @@ export const AppSchema = z
     mesh: MeshSettings.prefault({}),
     secrets: Secrets.optional(),
     kubernetes: KubernetesBlock.optional(),
+    analysisTemplates: AnalysisTemplates.optional(),
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

@@ -156,6 +156,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, varian
     ...(svc.placement ? { placement: svc.placement } : {}),
     ...(svc.scale ? { scale: svc.scale } : {}),
     ...(svc.priority ? { priority: svc.priority } : {}),
+    ...(svc.release && !variant ? { release: structuredClone(svc.release) } : {}),
     template,
   };
 }
@@ -195,5 +196,6 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
     ]),
     mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app) },
     nodes: resolveNodes(app.nodes),
+    ...(app.analysisTemplates && Object.keys(app.analysisTemplates).length > 0 ? { analysisTemplates: structuredClone(app.analysisTemplates) } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
 // JSON-serialisable, stored by the control plane and re-read on every reconcile.
-import type { NodeSpec, PlacementSpec, ScaleSpec } from '../contract/index.js';
+import type { AnalysisTemplateSpec, NodeSpec, PlacementSpec, ReleaseSpec, ScaleSpec } from '../contract/index.js';
 import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 
@@ -30,6 +30,12 @@ export interface DesiredService {
   priority?: number;
   /** Autoscaling; `replicas` is then the starting count. */
   scale?: ScaleSpec;
+  /**
+   * How a new revision is released (spec `release`, durations in ms); absent: rolling, history of 10.
+   * Only on a service's own deployment, never on its variants'. Not part of the revision hash: changing
+   * the steps does not restart anything.
+   */
+  release?: ReleaseSpec;
   template: InstanceTemplate;
 }
 
@@ -44,4 +50,6 @@ export interface DesiredState {
   mesh?: MeshConfig;
   /** The simulated nodes (default: one, node-1). Absent in states stored before nodes existed. */
   nodes?: NodeSpec[];
+  /** Analysis templates by name (spec `analysisTemplates`, durations in ms); absent when none are declared. */
+  analysisTemplates?: Record<string, AnalysisTemplateSpec>;
 }
