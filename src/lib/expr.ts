@@ -74,7 +74,7 @@ function tokenize(text: string): Token[] {
         if (d === c) break;
         if (d === '\\') {
           const e = text[i + 1];
-          if (e === undefined || !(e in ESCAPES)) throw new ExpressionError(`unknown escape \\${e ?? ''} in a string`, i);
+          if (e === undefined || !Object.hasOwn(ESCAPES, e)) throw new ExpressionError(`unknown escape \\${e ?? ''} in a string`, i);
           s += ESCAPES[e];
           i += 2;
           continue;
@@ -89,7 +89,7 @@ function tokenize(text: string): Token[] {
     const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i, i + 200));
     if (word) {
       const w = word[0];
-      if (w in WORD_OPERATORS) out.push({ type: 'op', value: WORD_OPERATORS[w], pos: i });
+      if (Object.hasOwn(WORD_OPERATORS, w)) out.push({ type: 'op', value: WORD_OPERATORS[w], pos: i });
       else out.push({ type: 'ident', value: w, pos: i });
       i += w.length;
       continue;
