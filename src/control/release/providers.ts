@@ -4,6 +4,8 @@
 //   web        — an HTTP GET whose JSON answer (or its part at jsonPath) is result;
 //   berth      — request counters of the mesh sidecars, canary and stable over the same window
 //                (berth-provider.ts).
+import http from 'node:http';
+import https from 'node:https';
 import type { AnalysisMetricSpec } from '../../contract/index.js';
 import type { AnalysisContext } from './analysis-run.js';
 
@@ -25,35 +27,44 @@ const DEFAULT_TIMEOUT_S = 10;
 /** Largest answer a web or prometheus provider reads (a result is judged, not stored whole). */
 const MAX_BODY_BYTES = 1 << 20;
 
-async function getJson(url: string, headers: Record<string, string>, timeoutSeconds: number, signal: AbortSignal): Promise<{ status: number; body: unknown }> {
-  const timeout = AbortSignal.timeout(timeoutSeconds * 1000);
-  let res: Response;
-  try {
-    res = await fetch(url, { headers: { accept: 'application/json', ...headers }, signal: AbortSignal.any([timeout, signal]), redirect: 'follow' });
-  } catch (err) {
-    if (timeout.aborted) throw new Error(`GET ${url}: no answer within ${timeoutSeconds}s`);
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`GET ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
-  }
-  const text = await readLimited(res, url);
-  let body: unknown;
-  try {
-    body = text === '' ? null : JSON.parse(text);
-  } catch {
-    throw new Error(`GET ${url}: the answer (${res.status}) is not JSON: ${JSON.stringify(text.slice(0, 120))}`);
-  }
-  return { status: res.status, body };
-}
-
-async function readLimited(res: Response, url: string): Promise<string> {
-  const len = Number(res.headers.get('content-length') ?? 0);
-  if (len > MAX_BODY_BYTES) {
-    await res.body?.cancel();
-    throw new Error(`GET ${url}: the answer is larger than ${MAX_BODY_BYTES} bytes`);
-  }
-  const text = await res.text();
-  if (text.length > MAX_BODY_BYTES) throw new Error(`GET ${url}: the answer is larger than ${MAX_BODY_BYTES} bytes`);
-  return text;
+/**
+ * GET `url` and parse its JSON answer. One connection per measurement (no keep-alive pool): a
+ * measurement every few seconds gains nothing from one, and a pooled socket the server closed
+ * meanwhile would turn into a spurious Error.
+ */
+function getJson(url: string, headers: Record<string, string>, timeoutSeconds: number, signal: AbortSignal): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return reject(new Error(`${url} is not a valid URL`));
+    }
+    const get = target.protocol === 'https:' ? https.get : http.get;
+    const req = get(target, { agent: false, headers: { accept: 'application/json', ...headers }, timeout: timeoutSeconds * 1000, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY_BYTES) {
+          req.destroy(new Error(`GET ${url}: the answer is larger than ${MAX_BODY_BYTES} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
+      res.on('error', (err) => reject(new Error(`GET ${url}: ${err.message}`)));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text === '' ? null : (JSON.parse(text) as unknown) });
+        } catch {
+          reject(new Error(`GET ${url}: the answer (${res.statusCode}) is not JSON: ${JSON.stringify(text.slice(0, 120))}`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within ${timeoutSeconds}s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(err.message.startsWith('GET ') ? err : new Error(`GET ${url}: ${err.code ?? err.message}`)));
+  });
 }
 
 /** Prometheus' sample value: a string number, or NaN / ±Inf spelled as Prometheus does. */
