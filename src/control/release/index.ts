@@ -6,3 +6,5 @@ export { measurementPhase, metricPhase, assessRun, effectiveCount, isTerminating
 export { AnalysisRunner, terminateRun, ERROR_RETRY_MS, type AnalysisRunnerOptions, type ReconcileResult } from './analysis-runner.js';
 export { measurePrometheus, measureWeb, jsonPathValue, prometheusResult, type MeasureFn, type MeasureContext, type MetricProviders } from './providers.js';
 export { berthProvider, worldStatsSource, windowStats, type StatsSource, type EndpointSample, type BerthResult, type SideStats } from './berth-provider.js';
+export { saveAnalysisRun, loadAnalysisRun, deleteAnalysisRun, controlPlaneProviders } from './persist.js';
+export { RevisionHistory, publicEntry, DEFAULT_REVISION_HISTORY_LIMIT, REVISION_WHY, REVISION_STATUSES, type RevisionEntry, type RevisionWhy, type RevisionStatus } from './history.js';

@@ -1,11 +1,17 @@
 // Argo Rollouts' verdict rules (issue 14 point 2): a measurement from its conditions, a metric from
 // failureLimit / inconclusiveLimit / consecutiveErrorLimit / count, a run as the worst of its
 // metrics with the others stopped once one fails — and the runner taking measurements at
-// initialDelay, then every interval, count times, on a clock the test moves (no sleeping).
+// initialDelay, then every interval, count times, on a clock the test moves (no sleeping), and
+// resuming a run persisted in the store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AnalysisMetricSpec, AnalysisTemplateSpec } from '../../../src/contract/index.js';
-import { AnalysisRunner, ERROR_RETRY_MS, assessRun, measurementPhase, metricPhase, newAnalysisRun, terminateRun, type AnalysisRun, type MeasureFn, type MetricResult } from '../../../src/control/release/index.js';
+import { AnalysisRunner, ERROR_RETRY_MS, assessRun, deleteAnalysisRun, loadAnalysisRun, measurementPhase, metricPhase, newAnalysisRun, saveAnalysisRun, terminateRun, type AnalysisRun, type MeasureFn, type MetricResult } from '../../../src/control/release/index.js';
+import { Store } from '../../../src/control/store.js';
+import { World } from '../../../src/control/world.js';
 
 const metric = (over: Partial<AnalysisMetricSpec> = {}): AnalysisMetricSpec => ({ name: 'm', failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, provider: { berth: {} }, ...over });
 
@@ -158,4 +164,35 @@ test('runner: inconclusive beyond inconclusiveLimit ends Inconclusive; a termina
   assert.equal(done.phase, 'Successful');
   assert.equal((await bg.reconcile(done)).nextAt, undefined);
   assert.equal(q.calls.length, 2);
+});
+
+test('resume: a run saved in the store and loaded by a new read model (a restarted control plane) goes on where it was', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'berth-analysis-')), 'state.db');
+  const p = scripted([0.0, 0.0, 0.5, 0.5]);
+  const providers = { berth: p.fn, prometheus: p.fn, web: p.fn };
+  const defs = { e: { metrics: [metric({ name: 'err', interval: 30_000, count: 4, failureLimit: 1, successCondition: 'result.canary.errorRate < 0.01' })] } };
+  const store = new Store(path);
+  let world = new World(store);
+  let r = await new AnalysisRunner({ providers, now: () => p.clock.t }).reconcile(newAnalysisRun('web-3-analysis', ['e'], defs, { service: 'web', canary: 'canary' }, p.clock.t));
+  p.clock.t = r.nextAt!;
+  r = await new AnalysisRunner({ providers, now: () => p.clock.t }).reconcile(r.run);
+  saveAnalysisRun(world, r.run);
+  const due = r.nextAt!;
+  store.close();
+  // The restart: a new store and read model over the same file; the next measurement keeps its due time.
+  const again = new Store(path);
+  world = new World(again);
+  const loaded = loadAnalysisRun(world, 'web-3-analysis')!;
+  assert.deepEqual(loaded, r.run);
+  const runner = new AnalysisRunner({ providers, now: () => p.clock.t });
+  p.clock.t = due - 1;
+  const early = await runner.reconcile(loaded);
+  assert.equal(p.calls.length, 2, 'not due yet');
+  assert.equal(early.nextAt, due);
+  const done = await drive(runner, early.run, p.clock);
+  assert.equal(done.phase, 'Failed');
+  assert.deepEqual([done.metrics[0].count, done.metrics[0].successful, done.metrics[0].failed], [4, 2, 2]);
+  deleteAnalysisRun(world, 'web-3-analysis');
+  assert.equal(loadAnalysisRun(world, 'web-3-analysis'), undefined);
+  again.close();
 });
