@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { validateSpecText } from '../../../src/contract/index.js';
 import { compile } from '../../../src/plan/index.js';
 import { tempDir, yaml } from './helpers.js';
+import { rng } from '../../helpers/seeded-random.js';
 
 const dir = tempDir({});
 const file = join(dir, 'berth.yaml');
@@ -176,4 +177,42 @@ test('an unused template is a warning', () => {
   const r = check(withRelease('      strategy: canary', TEMPLATES));
   assert.deepEqual(r.errors, []);
   assert.ok(r.warnings.some((w) => w.path === 'analysisTemplates.errors' && /not used/.test(w.message)));
+});
+
+const FUZZ_PIECES = [':', ' ', '\n', '  ', '-', '[', ']', '{', '}', ',', '"', "'", '0', '-1', '101', '2.5', 'null', 'true', '~', 'setWeight', 'pause', 'analysis', 'templates', 'steps', 'canary', 'blueGreen', 'strategy', 'provider', 'berth', 'result', '&&', '(', ')', 'startingStep', 'count', 'interval', '5m', 'é'];
+
+test('fuzz: random mutations of a release spec never throw and every problem has a position', () => {
+  const r = rng(Number(process.env.BERTH_FUZZ_SEED ?? 1414));
+  const deadline = Date.now() + 4000;
+  let runs = 0;
+  let invalid = 0;
+  for (; runs < 1500 && Date.now() < deadline; runs++) {
+    let t = GOOD;
+    for (let i = 0, n = 1 + Math.floor(r() * 3); i < n; i++) {
+      const pos = Math.floor(r() * (t.length + 1));
+      const op = Math.floor(r() * 4);
+      if (op === 0) t = t.slice(0, pos) + t.slice(pos + 1 + Math.floor(r() * 12));
+      else if (op === 1) t = t.slice(0, pos) + FUZZ_PIECES[Math.floor(r() * FUZZ_PIECES.length)] + t.slice(pos);
+      else if (op === 2) {
+        const lines = t.split('\n');
+        lines.splice(Math.floor(r() * lines.length), 0, lines[Math.floor(r() * lines.length)] ?? '');
+        t = lines.join('\n');
+      } else t = t.slice(0, pos) + String.fromCharCode(32 + Math.floor(r() * 95)) + t.slice(pos + 1);
+    }
+    let res;
+    try {
+      res = validateSpecText(t, file);
+    } catch (e) {
+      assert.fail(`threw on run ${runs}: ${String(e)}\n---\n${t}`);
+    }
+    if (res.ok) continue;
+    invalid++;
+    const lines = t.split('\n').length;
+    for (const e of res.errors) {
+      assert.ok(!e.message.includes('internal error'), `run ${runs}: ${e.message}\n---\n${t}`);
+      assert.ok(e.line >= 1 && e.line <= lines + 1 && e.col >= 1, `run ${runs}: ${e.path} at ${e.line}:${e.col}\n---\n${t}`);
+    }
+  }
+  assert.ok(runs >= 50, `only ${runs} runs`); // ~30 ms a run on a loaded 2-core machine (invalid specs take the positioned path)
+  assert.ok(invalid > 0);
 });
