@@ -77,7 +77,7 @@ export class AnalysisRunner {
 
   private async measure(m: MetricResult, run: AnalysisRun, signal: AbortSignal): Promise<MetricResult> {
     const provider = m.metric.provider.berth ? this.opts.providers.berth : m.metric.provider.prometheus ? this.opts.providers.prometheus : this.opts.providers.web;
-    const ctx: MeasureContext = { ...run.context, signal };
+    const ctx: MeasureContext = { ...run.context, signal, key: `${run.id}/${m.name}` };
     const startedAt = this.now();
     let measurement: Measurement;
     try {

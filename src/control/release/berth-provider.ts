@@ -111,20 +111,45 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** The berth provider over a stats source; `now` is injectable for tests of the window arithmetic. */
+/** Samples kept between a metric's measurements (one per metric of a run; the oldest go first). */
+const MAX_KEPT_SAMPLES = 1000;
+
+/**
+ * The berth provider over a stats source; `now` is injectable for tests of the window arithmetic.
+ * A measurement covers the last `window`: it reads the counters, waits `window`, reads them again.
+ * When the same metric (ctx.key) was measured about one window ago, that reading is the start and
+ * nothing is waited — so with the default window (the metric's interval) measurements keep Argo's
+ * cadence, each covering the time since the one before.
+ */
 export function berthProvider(source: StatsSource, now: () => number = () => performance.now()): MeasureFn {
+  const kept = new Map<string, { at: number; samples: EndpointSample[] }>();
   return async (metric, ctx) => {
     if (!metric.provider.berth) throw new Error('not a berth metric');
     const canary = ctx.canary;
     const stable = ctx.stable ?? 'default';
     if (canary === undefined) throw new Error('no canary to measure (the analysis context names none)');
     const windowMs = metric.provider.berth.window ?? metric.interval ?? DEFAULT_WINDOW_MS;
-    const t0 = now();
-    const before = await source.sample(ctx.service, ctx.signal);
-    if (!before.some((e) => e.variant === canary && e.series)) throw new Error(`no ready canary endpoint (variant ${canary}) of ${ctx.service} could be read`);
-    await sleep(windowMs, ctx.signal);
+    const previous = ctx.key !== undefined ? kept.get(ctx.key) : undefined;
+    let t0: number;
+    let before: EndpointSample[];
+    if (previous && now() - previous.at >= windowMs / 2 && now() - previous.at <= windowMs * 2) {
+      t0 = previous.at;
+      before = previous.samples;
+    } else {
+      t0 = now();
+      before = await source.sample(ctx.service, ctx.signal);
+      if (!before.some((e) => e.variant === canary && e.series)) throw new Error(`no ready canary endpoint (variant ${canary}) of ${ctx.service} could be read`);
+      await sleep(windowMs, ctx.signal);
+    }
+    const t1 = now();
     const after = await source.sample(ctx.service, ctx.signal);
-    return windowStats(before, after, (now() - t0) / 1000, canary, stable);
+    if (ctx.key !== undefined) {
+      kept.delete(ctx.key);
+      kept.set(ctx.key, { at: t1, samples: after });
+      if (kept.size > MAX_KEPT_SAMPLES) kept.delete(kept.keys().next().value!);
+    }
+    if (!after.some((e) => e.variant === canary && e.series)) throw new Error(`no ready canary endpoint (variant ${canary}) of ${ctx.service} could be read`);
+    return windowStats(before, after, (t1 - t0) / 1000, canary, stable);
   };
 }
 

@@ -12,6 +12,8 @@ import type { AnalysisContext } from './analysis-run.js';
 export interface MeasureContext extends AnalysisContext {
   /** Stops a measurement in progress (the run was stopped or the control plane is closing). */
   signal: AbortSignal;
+  /** Which metric of which run this is (`<run id>/<metric>`): a provider may keep state between its measurements. */
+  key?: string;
 }
 
 /** Takes one measurement of `metric`; the promise rejects when it cannot be taken. */

@@ -187,3 +187,39 @@ test('berth provider: reads every ready canary and stable instance on its proxy 
     t.close();
   }
 });
+
+test('berth provider: the next measurement of the same metric about one window later starts from the last reading (no wait)', async () => {
+  let reads = 0;
+  // Counters that grow by 100 requests (5 errors) per read, for one canary and one stable endpoint.
+  const source = {
+    sample: async () => {
+      reads++;
+      return [
+        { id: 'c', variant: 'canary', series: series(100 * reads, 5 * reads, 20) },
+        { id: 's', variant: 'default', series: series(1000 * reads, 0, 10) },
+      ];
+    },
+  };
+  let shift = 0;
+  const provider = berthProvider(source, () => performance.now() + shift);
+  const m = metric({ berth: {} }, { interval: 200 });
+  const keyed = { ...ctx(), key: 'run-1/t.m' };
+  let started = performance.now();
+  const first = (await provider(m, keyed)) as { canary: { requests: number; errorRate: number } };
+  assert.ok(performance.now() - started >= 200, 'the first measurement waits its window (the interval)');
+  assert.equal(reads, 2);
+  assert.equal(first.canary.requests, 100);
+  shift += 200; // one interval later
+  started = performance.now();
+  const second = (await provider(m, keyed)) as { canary: { requests: number; errorRate: number }; stable: { requests: number }; windowSeconds: number };
+  assert.ok(performance.now() - started < 150, 'no wait: the previous reading starts the window');
+  assert.equal(reads, 3);
+  assert.equal(second.canary.requests, 100);
+  assert.equal(second.canary.errorRate, 0.05);
+  assert.equal(second.stable.requests, 1000);
+  assert.ok(second.windowSeconds >= 0.2);
+  // Another metric (another key) has no reading of its own yet: it waits its window.
+  started = performance.now();
+  await provider(m, { ...ctx(), key: 'run-1/t.other' });
+  assert.ok(performance.now() - started >= 200);
+});
