@@ -20,12 +20,32 @@ export function checkReleases(data: Raw, services: Raw, errors: Problem[], warni
   for (const [name, svc] of Object.entries(services)) if (isPlainObject(svc) && typeof svc.port === 'number') portOwner.set(svc.port, `service \`${name}\``);
   if (isPlainObject(data.ingress) && typeof data.ingress.port === 'number') portOwner.set(data.ingress.port, 'the ingress');
 
+  const metricNames = (t: string): string[] => {
+    const tpl = templates[t];
+    return isPlainObject(tpl) && Array.isArray(tpl.metrics) ? tpl.metrics.flatMap((m: unknown) => (isPlainObject(m) && typeof m.name === 'string' ? [m.name] : [])) : [];
+  };
   const checkRef = (ref: unknown, path: PathSeg[]): void => {
     if (!isPlainObject(ref) || !Array.isArray(ref.templates)) return;
+    // Templates run together are one run (one Argo AnalysisRun): their metric names must not clash.
+    const metricOwner = new Map<string, string>();
+    const listed = new Set<string>();
     ref.templates.forEach((t: unknown, i: number) => {
       if (typeof t !== 'string') return;
       used.add(t);
-      if (t in templates) return;
+      if (listed.has(t)) {
+        errors.push({ path: [...path, 'templates', i], message: `template \`${t}\` is listed twice`, hint: 'name each template once' });
+        return;
+      }
+      listed.add(t);
+      if (Object.hasOwn(templates, t)) {
+        for (const name of metricNames(t)) {
+          const other = metricOwner.get(name);
+          if (other !== undefined && other !== t)
+            errors.push({ path: [...path, 'templates', i], message: `templates \`${other}\` and \`${t}\` both have a metric \`${name}\`, and templates run together must not (Argo Rollouts merges them into one analysis run)`, hint: 'rename one of the metrics' });
+          else metricOwner.set(name, t);
+        }
+        return;
+      }
       const close = didYouMean(t, templateNames);
       errors.push({
         path: [...path, 'templates', i],

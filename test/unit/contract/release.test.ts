@@ -216,3 +216,15 @@ test('fuzz: random mutations of a release spec never throw and every problem has
   assert.ok(runs >= 50, `only ${runs} runs`); // ~30 ms a run on a loaded 2-core machine (invalid specs take the positioned path)
   assert.ok(invalid > 0);
 });
+
+test('templates run together: listed once, and no metric name in two of them (Argo merges them into one run)', () => {
+  const two = 'analysisTemplates:\n  a:\n    metrics: [{ name: m, provider: { berth: {} } }]\n  b:\n    metrics: [{ name: m, provider: { berth: {} } }]\n';
+  const clash = check(withRelease('      strategy: canary\n      canary:\n        steps:\n          - analysis: { templates: [a, b] }', two));
+  assert.equal(clash.errors.length, 1, JSON.stringify(clash.errors));
+  assert.equal(clash.errors[0].path, 'services.web.release.canary.steps.0.analysis.templates.1');
+  assert.match(clash.errors[0].message, /templates `a` and `b` both have a metric `m`/);
+  const twice = check(withRelease('      strategy: canary\n      canary:\n        steps:\n          - analysis: { templates: [errors, errors] }', TEMPLATES));
+  assert.match(twice.errors[0].message, /listed twice/);
+  // Used apart, the same metric name is fine.
+  assert.deepEqual(check(withRelease('      strategy: canary\n      canary:\n        steps:\n          - analysis: { templates: [a] }\n          - analysis: { templates: [b] }', two)).errors, []);
+});
