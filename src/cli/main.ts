@@ -67,6 +67,14 @@ program
   .action(async (o) => (await import('./commands/up.js')).apply(o));
 
 program
+  .command('history')
+  .description("list a service's revisions: number, revision hash, status, why (applied, promoted, aborted, undone) and when")
+  .argument('<service>', 'service name (a variant: service.variant)')
+  .addOption(fileOpt())
+  .option('--json', 'one JSON object: { service, revisions: [...] }, oldest first')
+  .action(async (service: string, o) => (await import('./commands/history.js')).history(service, o));
+
+program
   .command('ps')
   .description('list instances')
   .addOption(fileOpt())

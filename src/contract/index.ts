@@ -25,6 +25,18 @@ export {
 } from './schema.js';
 export { jsonSchema, SCHEMA_ID } from './json-schema.js';
 export { type ScaleSpec, type ScaleMetricSpec } from './schema-scale.js';
+export {
+  RELEASE_STRATEGIES,
+  durationMs,
+  type ReleaseSpec,
+  type CanarySpec,
+  type CanaryStepSpec,
+  type BlueGreenSpec,
+  type AnalysisTemplateSpec,
+  type AnalysisMetricSpec,
+  type MetricProviderSpec,
+  type ReleaseStrategy,
+} from './schema-release.js';
 export { variantSpec, variantDeploymentName } from './variants.js';
 export { resolveNodes, MAX_NODES, ANTI_AFFINITY, type NodesSpec, type NodeSpec, type PlacementSpec } from './schema-nodes.js';
 export { type SpecError, type FormatOptions, formatSpecErrors, didYouMean } from './errors.js';

@@ -12,6 +12,7 @@ import { Secrets, ServiceSecrets } from './schema-secrets.js';
 import { KubernetesBlock } from './schema-kubernetes.js';
 import { Components, ComponentsPath, DaprBlock } from './schema-components.js';
 import { Volumes } from './schema-volumes.js';
+import { AnalysisTemplates, Release } from './schema-release.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -212,6 +213,7 @@ export const Service = z
     routes: z.array(Route).optional().describe('Routes for all traffic sent to this service, from other services or the ingress; the first match wins.'),
     policy: Policy.optional(),
     variants: z.lazy(() => Variants).optional(),
+    release: Release.optional(),
     logs: Logs.prefault({}),
     secrets: ServiceSecrets,
     dapr: DaprBlock.optional(),
@@ -233,6 +235,7 @@ export const AppSchema = z
     kubernetes: KubernetesBlock.optional(),
     componentsPath: ComponentsPath.optional(),
     components: Components.optional(),
+    analysisTemplates: AnalysisTemplates.optional(),
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

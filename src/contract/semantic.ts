@@ -11,6 +11,7 @@ import { isPlainObject } from './shape.js';
 import { trySplitCommand } from './command.js';
 import { PROBE_HANDLERS } from './schema.js';
 import { checkMesh } from './semantic-mesh.js';
+import { checkReleases } from './semantic-release.js';
 import { ADDRESSES_PER_NODE } from './bounded.js';
 import { checkSecrets } from './secrets.js';
 import { checkVolumes } from './volumes.js';
@@ -212,6 +213,7 @@ export function checkSemantics(data: unknown, dir: string): SemanticResult {
   checkNodes(data, services, errors, warnings);
   checkScale(services, errors);
   checkMesh(data, services, errors, warnings);
+  checkReleases(data, services, errors, warnings);
   checkAddresses(data, services, errors);
   checkSharedLogFiles(services, warnings);
   checkVolumes(services, errors);

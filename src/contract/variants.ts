@@ -11,7 +11,7 @@ import type { Problem } from './problem.js';
 import { Service, type ServiceSpec } from './schema.js';
 
 /** Fields a variant may not change: they belong to the service as a whole. */
-export const VARIANT_FIXED_FIELDS = ['port', 'uses', 'variants', 'routes', 'policy', 'dependsOn', 'volumes'] as const;
+export const VARIANT_FIXED_FIELDS = ['port', 'uses', 'variants', 'routes', 'policy', 'dependsOn', 'volumes', 'release'] as const;
 
 export const Variants = z
   .record(Label, z.record(z.string(), z.unknown()))
@@ -23,7 +23,7 @@ export function variantDeploymentName(service: string, variant: string): string 
 
 /** The full spec of one variant: the service with the variant's fields merged on. */
 export function variantSpec(base: ServiceSpec, override: Record<string, unknown>): ServiceSpec {
-  const { variants: _v, routes: _r, policy: _p, ...rest } = base as ServiceSpec & { variants?: unknown; routes?: unknown; policy?: unknown };
+  const { variants: _v, routes: _r, policy: _p, release: _rel, ...rest } = base as ServiceSpec & { variants?: unknown; routes?: unknown; policy?: unknown; release?: unknown };
   return Service.parse(mergeOverlay({ ...rest, replicas: 1 }, override));
 }
 
@@ -46,7 +46,7 @@ export function checkVariants(services: Record<string, unknown>, errors: Problem
         }
       }
       if (fixed) continue;
-      const { variants: _v, routes: _r, policy: _p, ...rest } = svc;
+      const { variants: _v, routes: _r, policy: _p, release: _rel, ...rest } = svc;
       const parsed = Service.safeParse(mergeOverlay({ ...rest, replicas: 1 }, override));
       if (parsed.success) continue;
       for (const issue of parsed.error.issues) errors.push({ path: [...base, ...(issue.path as (string | number)[])], message: issue.message });

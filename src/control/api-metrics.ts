@@ -31,6 +31,7 @@ const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIO
 export function routeOf(path: string): string {
   if (FIXED.has(path)) return path;
   if (/^\/api\/v1\/instances\/[^/]+$/.test(path)) return '/api/v1/instances/:id';
+  if (/^\/api\/v1\/history\/[^/]+$/.test(path)) return '/api/v1/history/:service';
   const node = /^\/api\/v1\/nodes\/[^/]+\/(heartbeat|cordon|uncordon|drain|kill)$/.exec(path);
   if (node) return `/api/v1/nodes/:name/${node[1]}`;
   return 'other';

@@ -9,6 +9,7 @@
 //   GET  /api/v1/events?after=N&limit=M   → StoredEvent[]
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
 //   POST /api/v1/apply   {desired}        → { changes }   (a DesiredState the client compiled)
+//   GET  /api/v1/history/:service          → { service, revisions: [{ number, revision, status, why, at, specFile, message? }] } (oldest first)
 //   GET  /api/v1/restart-generations      → { [service]: n } (what a compiler folds into revisions)
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
@@ -33,6 +34,7 @@ import { LogIngest } from './log-ingest.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
+import { publicEntry } from './release/history.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -114,6 +116,12 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     }
     if (method === 'GET' && path === '/api/v1/status') return send(res, 200, plane.status());
     if (method === 'GET' && path === '/api/v1/stats') return send(res, 200, plane.stats());
+    if (method === 'GET' && path.startsWith('/api/v1/history/')) {
+      const service = decodeURIComponent(path.slice('/api/v1/history/'.length));
+      const entries = plane.world.history.list(service);
+      if (entries.length === 0 && !plane.world.spec(service)) return send(res, 404, { error: `no service "${service}" (and no history of one)` });
+      return send(res, 200, { service, revisions: entries.map(publicEntry) });
+    }
     if (method === 'GET' && path === '/api/v1/restart-generations') return send(res, 200, plane.restartGenerations());
     if (method === 'GET' && path === '/api/v1/nodes') return send(res, 200, plane.nodeStatuses());
     if (method === 'GET' && path === '/api/v1/events') {

@@ -239,6 +239,7 @@ export class ControlPlane {
     this.syncNodeRecords(desired);
     await this.nodeMgr.sync();
     this.world.setDesired(desired);
+    this.world.history.recordDesired(desired);
     this.world.setMeta('down', '0');
     this.world.shuttingDown = false;
     const changed = changes.filter((c) => c.change !== 'unchanged');
@@ -284,6 +285,7 @@ export class ControlPlane {
     };
     const merged: DesiredState = { ...desired, services: desired.services.map((s) => (s.name === service ? restamp(s) : s)) };
     this.world.setDesired(merged);
+    this.world.history.recordDesired(merged, { message: 'berth restart' });
     const rev = merged.services.find((s) => s.name === service)!.revision;
     this.event({ type: 'Normal', reason: 'RolloutRestart', message: `restarting ${service} as revision ${rev}`, service });
     this.queue.add('deployment', service);

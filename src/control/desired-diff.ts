@@ -1,10 +1,11 @@
 // What changed between two desired states, per service: for `berth apply` output and events.
 // (In the control plane, which compares what it stores with what it is given.)
-import type { DesiredState } from '../plan/index.js';
+import { canonicalJson, type DesiredState } from '../plan/index.js';
 
 export interface ServiceChange {
   service: string;
-  change: 'added' | 'removed' | 'revision' | 'replicas' | 'unchanged';
+  /** `release`: only the release policy changed (nothing restarts; the next release follows it). */
+  change: 'added' | 'removed' | 'revision' | 'replicas' | 'release' | 'unchanged';
   from?: string;
   to?: string;
 }
@@ -18,6 +19,7 @@ export function diffDesired(prev: DesiredState | undefined, next: DesiredState):
     if (!old) out.push({ service: s.name, change: 'added', to: s.revision });
     else if (old.revision !== s.revision) out.push({ service: s.name, change: 'revision', from: old.revision, to: s.revision });
     else if (old.replicas !== s.replicas) out.push({ service: s.name, change: 'replicas', from: String(old.replicas), to: String(s.replicas) });
+    else if (canonicalJson(old.release ?? null) !== canonicalJson(s.release ?? null)) out.push({ service: s.name, change: 'release', ...(old.release ? { from: old.release.strategy } : {}), ...(s.release ? { to: s.release.strategy } : {}) });
     else out.push({ service: s.name, change: 'unchanged' });
   }
   for (const name of before.keys()) out.push({ service: name, change: 'removed' });

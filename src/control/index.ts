@@ -5,3 +5,4 @@ export { decideRollout, resolveBudget, type RolloutInput, type RolloutDecision, 
 export type { PsRow, StatsRow } from './instances.js';
 export type { StoredEvent } from './store.js';
 export { WorkQueue, type Reconciler, type ReconcileResult } from './reconciler.js';
+export type { RevisionEntry, RevisionStatus, RevisionWhy } from './release/history.js';

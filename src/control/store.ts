@@ -60,11 +60,28 @@ CREATE INDEX IF NOT EXISTS instances_phase ON instances (phase);
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL,
   node TEXT, service TEXT, instance TEXT, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS revision_history (
+  service TEXT NOT NULL, number INTEGER NOT NULL, revision TEXT NOT NULL, status TEXT NOT NULL, why TEXT NOT NULL,
+  at TEXT NOT NULL, spec_file TEXT NOT NULL, message TEXT, spec TEXT NOT NULL, PRIMARY KEY (service, number));
 CREATE TABLE IF NOT EXISTS node_cursors (node TEXT PRIMARY KEY, after_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
   name TEXT PRIMARY KEY, idx INTEGER NOT NULL UNIQUE, capacity TEXT NOT NULL, labels TEXT NOT NULL,
   cordoned INTEGER NOT NULL DEFAULT 0, draining INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, created_at TEXT NOT NULL);
 `;
+
+/** One row of a service's revision history (release/history.ts gives it meaning). */
+export interface RevisionRow {
+  service: string;
+  number: number;
+  revision: string;
+  status: string;
+  why: string;
+  at: string;
+  spec_file: string;
+  message: string | null;
+  /** The compiled DesiredService, JSON. */
+  spec: string;
+}
 
 /** A node as the control plane records it: declared in the spec or added with `berth node add`. */
 export interface NodeRecord {
@@ -201,6 +218,32 @@ export class Store {
   getTemplate(service: string, revision: string): InstanceTemplate | undefined {
     const row = this.db.prepare('SELECT template FROM revisions WHERE service = ? AND revision = ?').get(service, revision) as { template: string } | undefined;
     return row ? (JSON.parse(row.template) as InstanceTemplate) : undefined;
+  }
+
+  /** A service's revision history, oldest first. */
+  revisionHistory(service: string): RevisionRow[] {
+    return this.db.prepare('SELECT * FROM revision_history WHERE service = ? ORDER BY number').all(service) as RevisionRow[];
+  }
+
+  revisionHistoryServices(): string[] {
+    return (this.db.prepare('SELECT DISTINCT service FROM revision_history ORDER BY service').all() as { service: string }[]).map((r) => r.service);
+  }
+
+  insertRevisionEntry(row: RevisionRow): void {
+    this.db
+      .prepare('INSERT INTO revision_history (service, number, revision, status, why, at, spec_file, message, spec) VALUES (@service, @number, @revision, @status, @why, @at, @spec_file, @message, @spec)')
+      .run(row);
+  }
+
+  setRevisionEntryStatus(service: string, number: number, status: string): void {
+    this.db.prepare('UPDATE revision_history SET status = ? WHERE service = ? AND number = ?').run(status, service, number);
+  }
+
+  deleteRevisionEntries(service: string, numbers: number[]): void {
+    const del = this.db.prepare('DELETE FROM revision_history WHERE service = ? AND number = ?');
+    this.db.transaction(() => {
+      for (const n of numbers) del.run(service, n);
+    })();
   }
 
   scaleOverrides(): Record<string, number> {

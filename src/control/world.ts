@@ -5,6 +5,7 @@
 import type { AgentEvent, InstanceObserved } from '../lib/agent-protocol.js';
 import type { DesiredService, DesiredState, InstanceTemplate } from '../plan/index.js';
 import type { InstanceRecord, NewEvent, NodeRecord, StoredEvent, Store } from './store.js';
+import { RevisionHistory } from './release/history.js';
 
 /** What the node agents report, as the node manager and node clients hold it. */
 export interface ObservedSource {
@@ -58,8 +59,11 @@ export class World {
   slot = 0;
   /** Bumped by every write: what was derived from an unchanged version is still current. */
   private writes = 0;
+  /** Numbered revisions of every service (written through to the store). */
+  readonly history: RevisionHistory;
 
   constructor(readonly store: Store) {
+    this.history = new RevisionHistory(store);
     this.desiredState = store.getDesired();
     this.indexDesired();
     for (const [k, v] of store.allMeta()) this.meta.set(k, v);

@@ -171,6 +171,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: 
     ...(svc.placement ? { placement: svc.placement } : {}),
     ...(svc.scale ? { scale: svc.scale } : {}),
     ...(svc.priority ? { priority: svc.priority } : {}),
+    ...(svc.release && !variant ? { release: structuredClone(svc.release) } : {}),
     template,
     ...(dapr ? { dapr } : {}),
   };
@@ -219,5 +220,6 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
     nodes: resolveNodes(app.nodes),
     ...(resources.components.length > 0 ? { components: resources.components } : {}),
     ...(resources.subscriptions.length > 0 ? { subscriptions: resources.subscriptions } : {}),
+    ...(app.analysisTemplates && Object.keys(app.analysisTemplates).length > 0 ? { analysisTemplates: structuredClone(app.analysisTemplates) } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // DesiredState: what the runtime must make true, compiled from a validated spec. Pure data,
 // JSON-serialisable, stored by the control plane and re-read on every reconcile.
-import type { ComponentDecl, DaprServiceDecl, NodeSpec, PlacementSpec, ScaleSpec, SubscriptionDecl } from '../contract/index.js';
+import type { AnalysisTemplateSpec, ComponentDecl, DaprServiceDecl, NodeSpec, PlacementSpec, ReleaseSpec, ScaleSpec, SubscriptionDecl } from '../contract/index.js';
 import type { ProbeConfig, ProcessTemplate, RestartConfig } from '../lib/agent-protocol.js';
 import type { MeshConfig } from '../lib/mesh-protocol.js';
 
@@ -30,6 +30,12 @@ export interface DesiredService {
   priority?: number;
   /** Autoscaling; `replicas` is then the starting count. */
   scale?: ScaleSpec;
+  /**
+   * How a new revision is released (spec `release`, durations in ms); absent: rolling, history of 10.
+   * Only on a service's own deployment, never on its variants'. Not part of the revision hash: changing
+   * the steps does not restart anything.
+   */
+  release?: ReleaseSpec;
   template: InstanceTemplate;
   /** The Dapr-compatible API its proxy serves: components and subscriptions in its scope. Absent: the service does not use it. */
   dapr?: DaprServiceDecl;
@@ -50,4 +56,6 @@ export interface DesiredState {
   components?: ComponentDecl[];
   /** Every declarative subscription, with its scopes. */
   subscriptions?: SubscriptionDecl[];
+  /** Analysis templates by name (spec `analysisTemplates`, durations in ms); absent when none are declared. */
+  analysisTemplates?: Record<string, AnalysisTemplateSpec>;
 }

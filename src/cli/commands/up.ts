@@ -225,7 +225,7 @@ async function waitAllReady(c: ControlClient, timeoutS: number, guard?: PortGuar
 function printChanges(changes: Change[]): void {
   for (const c of changes) {
     if (c.change === 'unchanged') continue;
-    const what = c.change === 'revision' ? `revision ${c.from} → ${c.to}` : c.change === 'replicas' ? `replicas ${c.from} → ${c.to}` : c.change;
+    const what = c.change === 'revision' ? `revision ${c.from} → ${c.to}` : c.change === 'replicas' ? `replicas ${c.from} → ${c.to}` : c.change === 'release' ? `release policy changed (strategy ${c.from ?? 'rolling'} → ${c.to ?? 'rolling'}; nothing restarts)` : c.change;
     process.stdout.write(`${cyan(c.service)}: ${what}\n`);
   }
 }

@@ -98,6 +98,7 @@ test('metric and label names are checked; one name cannot be two kinds of metric
 test('API routes are counted by template, so ids and stray paths cannot grow the series', () => {
   assert.equal(routeOf('/api/v1/instances'), '/api/v1/instances');
   assert.equal(routeOf('/api/v1/instances/web-abcde-12345'), '/api/v1/instances/:id');
+  assert.equal(routeOf('/api/v1/history/web.v2'), '/api/v1/history/:service');
   assert.equal(routeOf('/api/v1/nodes/node-2/drain'), '/api/v1/nodes/:name/drain');
   assert.equal(routeOf('/api/v1/nodes/node-2/heartbeat'), '/api/v1/nodes/:name/heartbeat');
   assert.equal(routeOf('/metrics'), '/metrics');
