@@ -17,7 +17,7 @@ import { readLightYaml } from './light-yaml.js';
 import { LightLocator, LightPositions } from './light-locator.js';
 
 export type LoadResult =
-  | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[] }
+  | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[]; /** Positions in the spec (for policy violations): with the overlay, and without it. */ locator: Locator; baseLocator: Locator }
   | { ok: false; errors: SpecError[] };
 
 export interface LoadOptions {
@@ -130,7 +130,7 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
     ...dedupe(problems).map((p) => toSpecError(file, locator, p)),
   ];
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortErrors(errors) };
-  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors(sem.warnings.map((p) => toSpecError(file, locator, p))) };
+  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors(sem.warnings.map((p) => toSpecError(file, locator, p))), locator, baseLocator };
 }
 
 function pick(p: { line: number; col: number }): { line: number; col: number } {
@@ -144,8 +144,11 @@ function pick(p: { line: number; col: number }): { line: number; col: number } {
  */
 export const FAST_PATH_MIN_BYTES = 64 * 1024;
 
-/** A locator for the fast path: positions are never asked for, as only a clean result is kept. */
-const NO_POSITIONS: Locator = { locate: () => ({ line: 1, col: 1 }) };
+/** A locator for the fast path: the text is parsed with positions only if one is asked for (a policy violation). */
+function lazyPositions(text: string): LocatorFactory {
+  let parsed: ReturnType<typeof parseYaml> | undefined;
+  return (overlay) => ({ locate: (path, mode) => new YamlLocator((parsed ??= parseYaml(text)), overlay).locate(path, mode) });
+}
 
 /**
  * Validates YAML text as a spec (synchronously; `file` names it in errors and anchors relative paths).
@@ -170,7 +173,7 @@ export function validateSpecText(text: string, file: string, opts: LoadOptions =
   try {
     const fast = text.length >= FAST_PATH_MIN_BYTES ? fastYaml(text) : undefined;
     if (fast !== undefined && fast.value !== null && fast.value !== undefined) {
-      const result = validateData(fast.value, abs, () => NO_POSITIONS, opts);
+      const result = validateData(fast.value, abs, lazyPositions(text), opts);
       if (result.ok && result.warnings.length === 0) return result;
     }
   } catch {

@@ -10,6 +10,7 @@ import { Variants } from './variants.js';
 import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 import { Secrets, ServiceSecrets } from './schema-secrets.js';
 import { KubernetesBlock } from './schema-kubernetes.js';
+import { Policies, ServiceLabels } from './schema-policy.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -212,6 +213,7 @@ export const Service = z
     variants: z.lazy(() => Variants).optional(),
     logs: Logs.prefault({}),
     secrets: ServiceSecrets,
+    labels: ServiceLabels,
   })
   .describe('A service: a program run as one or more identical instances.');
 
@@ -227,6 +229,7 @@ export const AppSchema = z
     mesh: MeshSettings.prefault({}),
     secrets: Secrets.optional(),
     kubernetes: KubernetesBlock.optional(),
+    policies: Policies,
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})
