@@ -51,15 +51,13 @@ export const DenyCondition = z.strictObject({
 });
 
 const Conditions = z.array(DenyCondition);
+type ConditionSet = { any?: z.output<typeof DenyCondition>[]; all?: z.output<typeof DenyCondition>[] };
 
 export const PolicyDeny = z
   .union([
-    Conditions.transform((all) => ({ conditions: { all } })),
+    Conditions.transform((all): { conditions: ConditionSet } => ({ conditions: { all } })),
     z.strictObject({
-      conditions: z.union([
-        Conditions.transform((all) => ({ all, any: undefined })),
-        z.strictObject({ any: Conditions.optional(), all: Conditions.optional() }),
-      ]),
+      conditions: z.union([Conditions.transform((all): ConditionSet => ({ all })), z.strictObject({ any: Conditions.optional(), all: Conditions.optional() })]),
     }),
   ])
   .describe('Deny the service when the conditions hold: any (one is enough) and/or all (every one), as Kyverno deny rules.');
