@@ -130,7 +130,11 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
     ...dedupe(problems).map((p) => toSpecError(file, locator, p)),
   ];
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortErrors(errors) };
-  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors(sem.warnings.map((p) => toSpecError(file, locator, p))), locator, baseLocator };
+  const ok = { ok: true as const, spec: parsed.data, file, dir, warnings: sortErrors(sem.warnings.map((p) => toSpecError(file, locator, p))) };
+  // Positions are a view of the text, not data: kept out of enumeration (JSON, deep comparisons).
+  Object.defineProperty(ok, 'locator', { value: locator, enumerable: false });
+  Object.defineProperty(ok, 'baseLocator', { value: baseLocator, enumerable: false });
+  return ok as Extract<LoadResult, { ok: true }>;
 }
 
 function pick(p: { line: number; col: number }): { line: number; col: number } {
