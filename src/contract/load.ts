@@ -215,7 +215,8 @@ function validateWithPositions(text: string, abs: string, opts: LoadOptions): Lo
     const result = validateData(raw, abs, (overlay) => new YamlLocator(parsed, overlay), opts);
     if (result.ok) {
       const yamlWarnings = parsed.warnings.map((w) => ({ file: abs, line: w.line, col: w.col, path: '', message: w.message }));
-      return { ...result, warnings: sortErrors([...yamlWarnings, ...result.warnings]) };
+      result.warnings = sortErrors([...yamlWarnings, ...result.warnings]); // in place: a copy would lose the locators
+      return result;
     }
     return result;
   } catch (e) {

@@ -95,7 +95,8 @@ export function denyingCondition(conditions: { any?: DenyConditionSpec[]; all?: 
   }
   if (all.length > 0) {
     if (!all.every((c) => conditionHolds(c, subject))) return undefined;
-    hit ??= all[0];
+    // The condition to point at: the first that reads a field of the service (not its name or the environment).
+    hit ??= all.find((c) => keyPath(c.key) !== undefined) ?? all[0];
   }
   // No condition at all: Kyverno's `deny: {}` denies every matched resource.
   return hit ?? null;
