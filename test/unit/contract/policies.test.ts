@@ -117,7 +117,7 @@ test('a missing field points at the service; a field set by the overlay points i
   const rep = prod.evaluation.violations.find((v) => v.rule === 'replicas' && v.service === 'web')!;
   assert.deepEqual([rep.line, rep.col], [15, 24], 'web.replicas comes from the prod overlay');
   const api = prod.evaluation.violations.find((v) => v.rule === 'replicas' && v.service === 'api')!;
-  assert.deepEqual([api.line, api.col], [9, 3], 'api.replicas is only a default: the service');
+  assert.deepEqual([api.line, api.col], [8, 3], 'api.replicas is only a default: the service');
 });
 
 test('match by name (wildcards) and label, exclude', async () => {
