@@ -151,17 +151,43 @@ function describePattern(p: unknown): string {
 }
 
 const absent = (v: unknown) => v === undefined || v === null;
-const fail = (path: PathSeg[], pattern: unknown, got: unknown): PatternMismatch => ({ path, expected: describePattern(pattern), got });
+/** `path` is the walk's own stack: copied only when a mismatch is reported. */
+const fail = (path: PathSeg[], pattern: unknown, got: unknown): PatternMismatch => ({ path: [...path], expected: describePattern(pattern), got });
+
+interface Entry {
+  key: string;
+  anchor: Anchor;
+  pattern: unknown;
+}
+
+/** A pattern mapping's keys, parsed once per pattern object (rules are evaluated on every service). */
+const entriesCache = new WeakMap<object, Entry[]>();
+function entriesOf(pattern: Record<string, unknown>): Entry[] {
+  let e = entriesCache.get(pattern);
+  if (e === undefined) {
+    e = Object.entries(pattern).map(([k, p]) => ({ ...parseKey(k), pattern: p }));
+    entriesCache.set(pattern, e);
+  }
+  return e;
+}
+
+/** Matches `value` at `path[..]` + `seg` (pushed for the call, popped after). */
+function matchChild(value: unknown, pattern: unknown, path: PathSeg[], seg: PathSeg): PatternOutcome {
+  path.push(seg);
+  const r = matchAt(value, pattern, path);
+  path.pop();
+  return r;
+}
 
 function matchAt(value: unknown, pattern: unknown, path: PathSeg[]): PatternOutcome {
   if (pattern === null || pattern === '') return matchScalar(value, null) ? 'ok' : fail(path, pattern, value);
   if (absent(value)) return fail(path, pattern, undefined);
-  if (isPlainObject(pattern)) return matchMap(value, pattern, path);
+  if (typeof pattern === 'object' && !Array.isArray(pattern)) return matchMap(value, pattern as Record<string, unknown>, path);
   if (Array.isArray(pattern)) {
     if (!Array.isArray(value)) return fail(path, pattern, value);
     for (let i = 0; i < value.length; i++) {
       for (const p of pattern) {
-        const r = matchAt(value[i], p, [...path, i]);
+        const r = matchChild(value[i], p, path, i);
         if (r !== 'ok') return r;
       }
     }
@@ -170,7 +196,7 @@ function matchAt(value: unknown, pattern: unknown, path: PathSeg[]): PatternOutc
   if (Array.isArray(value)) {
     // A scalar pattern against a list: every element must match (as Kyverno).
     for (let i = 0; i < value.length; i++) {
-      const r = matchAt(value[i], pattern, [...path, i]);
+      const r = matchChild(value[i], pattern, path, i);
       if (r !== 'ok') return r;
     }
     return 'ok';
@@ -185,42 +211,46 @@ function matchAt(value: unknown, pattern: unknown, path: PathSeg[]): PatternOutc
 
 function matchMap(value: unknown, pattern: Record<string, unknown>, path: PathSeg[]): PatternOutcome {
   if (!isPlainObject(value)) return fail(path, pattern, value);
-  const entries = Object.entries(pattern).map(([k, p]) => ({ ...parseKey(k), pattern: p }));
-  // Global anchors: when one does not hold, the whole rule is skipped.
-  for (const e of entries) {
-    if (e.anchor !== 'global') continue;
-    if (absent(value[e.key]) || matchAt(value[e.key], e.pattern, [...path, e.key]) !== 'ok') return 'skip';
-  }
-  // Conditional anchors: when one does not hold, this mapping is not checked any further.
-  for (const e of entries) {
-    if (e.anchor !== 'condition') continue;
-    const r = absent(value[e.key]) ? 'no' : matchAt(value[e.key], e.pattern, [...path, e.key]);
-    if (r === 'skip') return r;
-    if (r !== 'ok') return 'ok';
+  const entries = entriesOf(pattern);
+  let anchors = false;
+  for (const e of entries) if (e.anchor === 'global' || e.anchor === 'condition') anchors = true;
+  if (anchors) {
+    // Global anchors: when one does not hold, the whole rule is skipped.
+    for (const e of entries) {
+      if (e.anchor !== 'global') continue;
+      if (absent(value[e.key]) || matchChild(value[e.key], e.pattern, path, e.key) !== 'ok') return 'skip';
+    }
+    // Conditional anchors: when one does not hold, this mapping is not checked any further.
+    for (const e of entries) {
+      if (e.anchor !== 'condition') continue;
+      const r = absent(value[e.key]) ? 'no' : matchChild(value[e.key], e.pattern, path, e.key);
+      if (r === 'skip') return r;
+      if (r !== 'ok') return 'ok';
+    }
   }
   for (const e of entries) {
     const v = value[e.key];
-    const at = [...path, e.key];
     switch (e.anchor) {
       case 'global':
       case 'condition':
         continue;
       case 'negation':
-        if (!absent(v)) return { path: at, expected: 'absent', got: v };
+        if (!absent(v)) return { path: [...path, e.key], expected: 'absent', got: v };
         continue;
       case 'equality':
         if (absent(v)) continue;
         break;
       case 'existence': {
-        if (!Array.isArray(v)) return fail(at, e.pattern, v);
+        if (!Array.isArray(v)) return fail([...path, e.key], e.pattern, v);
         const want = Array.isArray(e.pattern) ? e.pattern : [e.pattern];
-        if (!v.some((item, i) => want.every((p) => matchAt(item, p, [...at, i]) === 'ok'))) return { path: at, expected: 'at least one element matching the pattern', got: v };
+        const at = [...path, e.key];
+        if (!v.some((item, i) => want.every((p) => matchChild(item, p, at, i) === 'ok'))) return { path: at, expected: 'at least one element matching the pattern', got: v };
         continue;
       }
       default:
         break;
     }
-    const r = matchAt(v, e.pattern, at);
+    const r = matchChild(v, e.pattern, path, e.key);
     if (r !== 'ok') return r;
   }
   return 'ok';
