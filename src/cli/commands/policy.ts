@@ -32,7 +32,9 @@ export async function report(o: { file?: string; env?: string; json?: boolean })
   } else if (check.policies.length === 0) {
     process.stdout.write(`no policies: add \`policies:\` to the spec or *.policy.yaml files beside it (examples/policies/)\n`);
   } else {
-    const rows = results.map((r) => [r.service, `${r.policy}/${r.rule}`, colour(r.result), r.result === 'fail' || r.result === 'warn' ? `${shortFile(r.file ?? '')}:${r.line}:${r.col}: ${r.message ?? ''}` : '']);
+    const order = new Map(Object.keys(res.spec.services).map((s, i) => [s, i]));
+    const perService = [...results].sort((a, b) => order.get(a.service)! - order.get(b.service)!); // stable: rule order kept
+    const rows = perService.map((r) => [r.service, `${r.policy}/${r.rule}`, colour(r.result), r.result === 'fail' || r.result === 'warn' ? `${shortFile(r.file ?? '')}:${r.line}:${r.col}: ${r.message ?? ''}` : '']);
     process.stdout.write(table(['SERVICE', 'POLICY/RULE', 'RESULT', 'MESSAGE'], rows) + '\n');
     process.stdout.write(`${bold(res.spec.app)}${o.env ? ` (env ${o.env})` : ''}: ${RESULTS.map((k) => `${summary[k]} ${k}`).join(', ')}\n`);
   }
