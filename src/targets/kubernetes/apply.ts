@@ -181,6 +181,11 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
     try {
       after = await client.patch(body, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
+      // Policies are checked by Berth before anything is applied; a cluster without Kyverno just cannot enforce them too.
+      if (obj.kind === 'ClusterPolicy' && isUnserved(err)) {
+        progress(`skipped ${obj.kind}/${obj.metadata.name}: the cluster does not serve kyverno.io/v1 (Kyverno is not installed); Berth checked the policy before applying`);
+        continue;
+      }
       throw new ApplyError(`applying ${obj.kind}/${obj.metadata.name} failed: ${describe(err)}`);
     }
     if (opts.diff) {
