@@ -67,18 +67,32 @@ export const PolicyValidate = z
     message: z.string().min(1, { message: 'say what is wrong and how to fix it' }).describe('Printed with every violation.'),
     pattern: z.record(z.string(), z.unknown()).optional().describe('A partial service spec the service must match (Kyverno pattern: wildcards, operators, anchors).'),
     deny: PolicyDeny.optional(),
+    // Also accepted here (the issue's wording puts them inside `validate`); Kyverno's place is the rule.
+    match: PolicyMatch.optional().describe('Same as the rule\'s `match` (give it in one place).'),
+    exclude: PolicyMatch.optional().describe('Same as the rule\'s `exclude` (give it in one place).'),
+    action: z.enum(POLICY_ACTIONS).optional().describe('Same as the rule\'s `action` (give it in one place).'),
   })
   .superRefine((v, ctx) => {
     if ((v.pattern === undefined) === (v.deny === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of `pattern` or `deny`' });
   });
 
-export const PolicyRule = z.strictObject({
-  name: Label.describe('Rule name (a DNS-1123 label), unique within the policy.'),
-  match: PolicyMatch.optional().describe('Which services the rule checks (default: every service).'),
-  exclude: PolicyMatch.optional().describe('Services the rule skips, even when matched.'),
-  validate: PolicyValidate,
-  action: z.enum(POLICY_ACTIONS).optional().describe("Overrides the policy's action for this rule."),
-});
+const HOISTED = ['match', 'exclude', 'action'] as const;
+
+export const PolicyRule = z
+  .strictObject({
+    name: Label.describe('Rule name (a DNS-1123 label), unique within the policy.'),
+    match: PolicyMatch.optional().describe('Which services the rule checks (default: every service).'),
+    exclude: PolicyMatch.optional().describe('Services the rule skips, even when matched.'),
+    validate: PolicyValidate,
+    action: z.enum(POLICY_ACTIONS).optional().describe("Overrides the policy's action for this rule."),
+  })
+  .superRefine((r, ctx) => {
+    for (const k of HOISTED) {
+      if (r[k] !== undefined && r.validate[k] !== undefined) ctx.addIssue({ code: 'custom', path: ['validate', k], message: `\`${k}\` is given twice: on the rule and in validate; keep one` });
+    }
+  })
+  // One place for the evaluator and the renderer: the rule's.
+  .transform((r) => ({ ...r, match: r.match ?? r.validate.match, exclude: r.exclude ?? r.validate.exclude, action: r.action ?? r.validate.action }));
 
 export const PolicySchema = z
   .strictObject({

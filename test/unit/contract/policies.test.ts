@@ -224,3 +224,25 @@ test('a policy in the spec is validated like the rest of it', async () => {
   assert.equal(typo.hint, 'did you mean `pattern`?');
   assert.equal(SPEC.split('\n').length + 5, typo.line, 'the line of `patern`');
 });
+
+test('match, exclude and action may also be given inside validate (not in both places)', async () => {
+  const c = await check({
+    'berth.yaml': SPEC + policy(yaml`
+      policies:
+        - name: inside
+          action: audit
+          rules:
+            - name: r
+              validate:
+                match: { labels: { tier: back } }
+                action: enforce
+                message: owner
+                pattern: { labels: { owner: "?*" } }
+    `),
+  });
+  assert.deepEqual(c.evaluation.results.map((r) => `${r.service}:${r.result}`), ['api:fail']);
+  const dir = tempDir({ 'berth.yaml': SPEC + '\npolicies:\n  - name: p\n    rules:\n      - name: r\n        action: audit\n        validate: { message: m, action: enforce, pattern: { replicas: 1 } }\n' });
+  const res = await loadSpec(join(dir, 'berth.yaml'));
+  assert.equal(res.ok, false);
+  if (!res.ok) assert.ok(res.errors.some((e) => e.path === 'policies.0.rules.0.validate.action' && /given twice/.test(e.message)), JSON.stringify(res.errors));
+});
