@@ -110,6 +110,7 @@ async function main(): Promise<void> {
       loadAndEvaluateMs: round(median(total)),
       goalMs: 50,
       withinGoal: median(times) <= 50,
+      cpuWithinGoal: median(cpuTimes) <= 50,
     };
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
