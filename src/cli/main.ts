@@ -129,10 +129,22 @@ program
   .action(async (o) => (await import('./commands/top.js')).top(o));
 
 program
+  .command('stats')
+  .description('live CPU % and memory of every running instance and each of its sidecars (as docker stats)')
+  .addOption(fileOpt())
+  .option('--json', 'one reading as JSON (an array of {service, instance, node, process, pid, cpuPercent, memoryMiB}); then exit')
+  .option('--no-stream', 'print one reading and exit (also when the output is not a terminal)')
+  .option('--interval <seconds>', 'seconds between readings on a terminal', '1')
+  .action(async (o) => (await import('./commands/stats.js')).stats(o));
+
+program
   .command('events')
   .description('show what the platform did and why')
   .addOption(fileLongOpt())
   .option('-f, --follow', 'keep printing new events')
+  .option('--service <S>', 'only events of this service (its instances and variants too); repeatable', collect)
+  .option('--type <T>', 'only events of this type (Normal, Warning) or reason (BackOff, Killing, …); repeatable', collect)
+  .option('--since <WHEN>', 'only events since a duration ago (90s, 10m, 2h, 1d) or a date (2026-12-05T08:00:00Z)')
   .option('--json', 'JSON (an array; NDJSON with --follow)')
   .action(async (o) => (await import('./commands/events.js')).events(o));
 
@@ -257,6 +269,15 @@ function fail(err: unknown): never {
   }
   process.stderr.write(`${red('error', process.stderr)}: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
+}
+
+// A reader that went away (`berth logs | head`) ends the command quietly, as Unix tools do, instead of
+// an unhandled EPIPE and a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
 }
 
 try {

@@ -16,6 +16,7 @@
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
 //   POST /api/v1/logs, GET /api/v1/logs   → embedded log store (see log-routes.ts)
 //   POST /api/v1/sidecars/restart {name, service?} → { restarted: [{instance, pid}] } (revisions unchanged)
+//   GET  /api/v1/stats                    → CPU % and memory of every running app and sidecar (`berth stats`)
 //   GET  /api/v1/nodes                    → node statuses
 //   POST /api/v1/nodes                    {name?, capacity?, labels?} → { name }   (`berth node add`)
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
@@ -114,6 +115,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     }
     if (method === 'GET' && path === '/api/v1/status') return send(res, 200, plane.status());
     if (method === 'GET' && path === '/api/v1/desired') return send(res, 200, { desired: plane.desired() ?? null });
+    if (method === 'GET' && path === '/api/v1/stats') return send(res, 200, plane.stats());
     if (method === 'GET' && path === '/api/v1/restart-generations') return send(res, 200, plane.restartGenerations());
     if (method === 'GET' && path === '/api/v1/nodes') return send(res, 200, plane.nodeStatuses());
     if (method === 'GET' && path === '/api/v1/events') {
@@ -164,7 +166,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
         try {
           plane.scale(body.service, replicas);
         } catch (err) {
-          return send(res, 404, { error: (err as Error).message });
+          return send(res, (err as { status?: number }).status ?? 404, { error: (err as Error).message });
         }
         return send(res, 200, { service: body.service, replicas });
       }

@@ -11,7 +11,7 @@ import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
 import type { DesiredService, DesiredState } from '../plan/index.js';
 import { stampRevision } from '../lib/revision.js';
 import { diffDesired, type ServiceChange } from './desired-diff.js';
-import { materialize, psRow, type PsRow } from './instances.js';
+import { materialize, psRow, statsRows, type PsRow, type StatsRow } from './instances.js';
 import { meshServedServices } from './mesh-snapshots.js';
 import { NodeManager, type NodeStatus } from './nodes.js';
 import { Autoscaling, type AutoscaleStatus } from './autoscaling.js';
@@ -197,12 +197,21 @@ export class ControlPlane {
     // must list the instances the agents run, not an empty set because no node was pulled yet.
     const pulledBy = performance.now() + FIRST_PULL_WAIT_MS;
     while (performance.now() < pulledBy && [...this.nodes.values()].some((c) => !c.synced && c.agentAlive())) await new Promise((r) => setTimeout(r, 10));
-    this.withdrawals.markReachable();
     // The last good state, for `berth up --restore-backup` should state.db ever be damaged: now (it passed
     // its integrity check when it was opened), every minute when it changed, and at exit (close()).
     this.backupState();
     const backups = setInterval(() => this.backupState(), this.opts.backupMs ?? 60_000);
     backups.unref();
+  }
+
+  /**
+   * Proxies can find this control plane from now on (control.json names it): the withdraw protocol's
+   * deadlines start counting here, not when start() returned — until control.json is written a
+   * reconnecting proxy still dials the dead control plane's port, and a deadline counted from earlier
+   * let a withdrawn instance stop before the gateway learnt of it.
+   */
+  announced(): void {
+    this.withdrawals.markReachable();
   }
 
   /** Copies the store to `.berth/state.db.backup` when it changed; a failure is logged, never fatal. */
@@ -256,7 +265,13 @@ export class ControlPlane {
   }
 
   scale(service: string, replicas: number): void {
-    if (!this.world.spec(service)) throw new Error(`unknown service "${service}"`);
+    const spec = this.world.spec(service);
+    if (!spec) throw new Error(`unknown service "${service}"`);
+    // As with an HPA in charge of a Deployment, a set count would be overridden at once: say so instead of "scaled".
+    if (spec.scale) {
+      const why = `${service} is autoscaled (scale: min ${spec.scale.min}, max ${spec.scale.max}): the autoscaler sets its replicas, so \`berth scale\` would change nothing; change scale.min/scale.max in the spec and run \`berth apply\``;
+      throw Object.assign(new Error(why), { status: 409 });
+    }
     this.world.setScaleOverride(service, replicas);
     this.event({ type: 'Normal', reason: 'Scaled', message: `scaled ${service} to ${replicas}`, service });
     this.queue.add('deployment', service);
@@ -265,6 +280,9 @@ export class ControlPlane {
   /** `berth sidecar restart`: every node agent restarts the named sidecars (of one service); revisions and apps are untouched. */
   async restartSidecars(name: string, service?: string): Promise<{ instance: string; pid: number }[]> {
     if (service !== undefined && !this.world.spec(service)) throw new Error(`no service "${service}"`);
+    // A name no template declares is a typo, not "nothing running": the caller gets an error (exit 2), not an empty list.
+    const declared = new Set((this.world.desired?.services ?? []).filter((s) => service === undefined || s.name === service).flatMap((s) => s.template.sidecars.map((p) => p.name)));
+    if (!declared.has(name)) throw new Error(`no sidecar "${name}"${service ? ` in service ${service}` : ''}; sidecars: ${[...declared].sort().join(', ') || 'none'}`);
     const out: { instance: string; pid: number }[] = [];
     for (const client of this.nodes.values()) out.push(...(await client.restartSidecars(name, service)));
     return out;
@@ -296,6 +314,13 @@ export class ControlPlane {
     this.event({ type: 'Normal', reason: 'Down', message: 'stopping every instance' });
     this.act.enqueueAllDeployments();
     this.queue.add('lifecycle', 'all');
+  }
+
+  /** `berth stats`: CPU and memory of every running instance's app and sidecars, from the nodes' last heartbeats. */
+  stats(): StatsRow[] {
+    return this.ps(false)
+      .filter((r) => r.status !== 'stopped' && r.status !== 'pending')
+      .flatMap((r) => statsRows(r, this.nodeMgr.instanceUsage(r.instance), this.nodeMgr.sidecarUsage(r.instance)));
   }
 
   ps(all: boolean): PsRow[] {

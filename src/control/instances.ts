@@ -104,3 +104,26 @@ export function psRow(rec: InstanceRecord, observed: InstanceObserved | undefine
     ...(obs?.main.lastExit ? { lastExit: obs.main.lastExit } : {}),
   };
 }
+
+/** One process of `berth stats`: an instance's app or one of its sidecars, as its node last measured it. */
+export interface StatsRow {
+  service: string;
+  instance: string;
+  node: string;
+  /** `app`, or the sidecar's name. */
+  process: string;
+  pid: number | null;
+  /** CPU over the node's last sampling second; 100 = one core (as `docker stats`). Null until measured. */
+  cpuPercent: number | null;
+  memoryMiB: number | null;
+}
+
+/** The stats rows of one instance: its app, then its sidecars in their order. */
+export function statsRows(row: PsRow, app: { cpuMillis: number; memoryMiB: number } | undefined, sidecars: Record<string, { cpuMillis: number; memoryMiB: number }> | undefined): StatsRow[] {
+  const base = { service: row.service, instance: row.instance, node: row.node };
+  const figures = (u: { cpuMillis: number; memoryMiB: number } | undefined) => ({ cpuPercent: u ? Math.round(u.cpuMillis) / 10 : null, memoryMiB: u ? u.memoryMiB : null });
+  return [
+    { ...base, process: 'app', pid: row.pid, ...figures(row.pid === null ? undefined : app) },
+    ...row.sidecars.map((s) => ({ ...base, process: s.name, pid: s.pid, ...figures(s.pid === null ? undefined : sidecars?.[s.name]) })),
+  ];
+}

@@ -88,6 +88,7 @@ server.listen(0, '127.0.0.1', () => {
     const info: ControlInfo = { pid: process.pid, startTime: selfStartTime(), port, app: plane.status().app ?? '' };
     writeFileAtomic(layout.controlInfo, JSON.stringify(info) + '\n');
     writeFileAtomic(layout.controlPid, `${process.pid}\n`);
+    plane.announced();
     log(`control plane listening on 127.0.0.1:${port}`);
   })();
 });

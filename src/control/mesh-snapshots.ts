@@ -124,9 +124,13 @@ export class MeshFeed {
     const meshed = meshServedServices(desired);
     // Ready instances by service (a variant's join its service): one pass over the live instances.
     const ready = new Map<string, { id: string; host: string; variant: string }[]>();
+    const leaving: string[] = [];
     if (!down) {
       for (const r of world.liveInstances()) {
-        if (!meshed.has(serviceOf(r.service)) || !world.isReady(r)) continue;
+        if (!meshed.has(serviceOf(r.service))) continue;
+        // Withdrawn but not stopped yet, and it was serving: proxies with an older snapshot still send it requests.
+        if (r.phase === 'terminating' && world.observedOf(r)?.ready) leaving.push(r.id);
+        if (!world.isReady(r)) continue;
         const list = ready.get(serviceOf(r.service)) ?? [];
         list.push({ id: r.id, host: r.host, variant: variantOf(r.service) });
         ready.set(serviceOf(r.service), list);
@@ -145,7 +149,7 @@ export class MeshFeed {
               .sort((a, b) => (a.id < b.id ? -1 : 1)),
             ...activationOf(desired!, s.name),
           }));
-    const body = { app: desired?.app ?? '', services, config: meshConfigOf(desired) };
+    const body = { app: desired?.app ?? '', services, config: meshConfigOf(desired), ...(leaving.length > 0 ? { leaving: leaving.sort() } : {}) };
     const key = canonicalJson(body);
     if (!this.snapshot || key !== this.key) {
       this.key = key;

@@ -53,6 +53,7 @@ export class NodeManager {
   private readonly health = new Map<string, NodeHealth>();
   /** App CPU/memory per instance id, from the latest heartbeat of its node. */
   private readonly usageByInstance = new Map<string, { cpuMillis: number; memoryMiB: number }>();
+  private readonly usageBySidecar = new Map<string, Record<string, { cpuMillis: number; memoryMiB: number }>>();
   private monitor: NodeJS.Timeout | undefined;
   private lastCheck = performance.now();
   private stopped = false;
@@ -132,12 +133,18 @@ export class NodeManager {
     if (client.agentPid !== hb.pid) return false;
     h.usage = hb.usage;
     for (const [id, u] of Object.entries(hb.instanceUsage ?? {})) this.usageByInstance.set(id, u);
+    for (const [id, u] of Object.entries(hb.sidecarUsage ?? {})) this.usageBySidecar.set(id, u);
     this.markReady(hb.node);
     return true;
   }
 
   instanceUsage(id: string): { cpuMillis: number; memoryMiB: number } | undefined {
     return this.usageByInstance.get(id);
+  }
+
+  /** Each sidecar of an instance by name, from its node's latest heartbeat. */
+  sidecarUsage(id: string): Record<string, { cpuMillis: number; memoryMiB: number }> | undefined {
+    return this.usageBySidecar.get(id);
   }
 
   /** Measured CPU/memory of a node from its latest heartbeat. */
@@ -147,6 +154,7 @@ export class NodeManager {
 
   forgetInstance(id: string): void {
     this.usageByInstance.delete(id);
+    this.usageBySidecar.delete(id);
   }
 
   ready(name: string): boolean {

@@ -101,6 +101,8 @@ export interface NodeHeartbeat {
   instances: number;
   /** The app process of each instance alone, by instance id: the autoscaler's resource metrics (relative to the app's resources). */
   instanceUsage?: Record<string, { cpuMillis: number; memoryMiB: number }>;
+  /** Each sidecar process alone: instance id → sidecar name → usage (`berth stats`). */
+  sidecarUsage?: Record<string, Record<string, { cpuMillis: number; memoryMiB: number }>>;
 }
 
 export interface AgentDesired {

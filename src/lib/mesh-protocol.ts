@@ -125,6 +125,12 @@ export interface MeshSnapshot {
   app: string;
   services: MeshServiceView[];
   config: MeshConfig;
+  /**
+   * Instances withdrawn from routing that still run until every proxy dropped them (the withdraw
+   * protocol): their own sidecar keeps serving what a proxy holding an older snapshot sends them. Absent
+   * when none.
+   */
+  leaving?: string[];
 }
 
 export interface MeshStatus {

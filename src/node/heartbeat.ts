@@ -73,7 +73,7 @@ export function startHeartbeat(opts: HeartbeatOptions): () => void {
   const sampler = new UsageSampler();
   let control: ControlInfo | undefined;
   // Liveness needs the 0.5 s beat; usage figures do not: sample them at most once a second.
-  let lastSample: { at: number; usage: NodeHeartbeat['usage']; instanceUsage: NodeHeartbeat['instanceUsage'] } | undefined;
+  let lastSample: { at: number; usage: NodeHeartbeat['usage']; instanceUsage: NodeHeartbeat['instanceUsage']; sidecarUsage: NodeHeartbeat['sidecarUsage'] } | undefined;
   let inFlight = false;
   const send = async () => {
     if (inFlight) return;
@@ -84,15 +84,23 @@ export function startHeartbeat(opts: HeartbeatOptions): () => void {
         // Per instance, the app alone (its resources are what cpuPercent/memoryPercent are relative to); the node total counts sidecars too.
         const isPid = (p: number | undefined): p is number => typeof p === 'number';
         const groups = new Map<string, number[]>();
+        const sidecarGroups: [instance: string, sidecar: string, group: string][] = [];
         for (const i of list) {
           groups.set(i.id, [i.main.pid].filter(isPid));
-          groups.set(`${i.id}#sidecars`, i.sidecars.map((s) => s.pid).filter(isPid));
+          for (const s of i.sidecars) {
+            if (!isPid(s.pid)) continue;
+            const group = `${i.id}#${s.name}`;
+            groups.set(group, [s.pid]);
+            sidecarGroups.push([i.id, s.name, group]);
+          }
         }
         const sample = sampler.sample(groups);
-        const instanceUsage = Object.fromEntries(Object.entries(sample.byGroup).filter(([k]) => !k.endsWith('#sidecars')));
-        lastSample = { at: performance.now(), usage: sample.total, instanceUsage };
+        const instanceUsage = Object.fromEntries(list.filter((i) => sample.byGroup[i.id]).map((i) => [i.id, sample.byGroup[i.id]]));
+        const sidecarUsage: NonNullable<NodeHeartbeat['sidecarUsage']> = {};
+        for (const [instance, sidecar, group] of sidecarGroups) (sidecarUsage[instance] ??= {})[sidecar] = sample.byGroup[group];
+        lastSample = { at: performance.now(), usage: sample.total, instanceUsage, sidecarUsage };
       }
-      const body: NodeHeartbeat = { node: opts.node, pid: opts.pid, startTime: opts.startTime, usage: lastSample.usage, instances: list.length, instanceUsage: lastSample.instanceUsage };
+      const body: NodeHeartbeat = { node: opts.node, pid: opts.pid, startTime: opts.startTime, usage: lastSample.usage, instances: list.length, instanceUsage: lastSample.instanceUsage, sidecarUsage: lastSample.sidecarUsage };
       control ??= readJsonFile<ControlInfo>(join(opts.stateDir, 'control.json'));
       if (!control) return;
       try {

@@ -106,7 +106,10 @@ http.createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), proces
     try {
       await waitFor('four heartbeats', () => beats.length >= 4, 5000);
       assert.match(text, /^event: snapshot\n/, 'the snapshot comes first');
-      assert.ok(beats[3] - beats[0] >= 400, `heartbeats ${beats.map((b) => Math.round(b - beats[0])).join(', ')} ms`);
+      // The first beat comes with the connection; the interval's timer is not aligned with it (its first
+      // tick may come at once), so "every interval" is read from the ticks after the first: two intervals
+      // (400 ms) between the 2nd and the 4th, less 10 % for when the bytes are read on a loaded machine.
+      assert.ok(beats[3] - beats[1] >= 360, `heartbeats ${beats.map((b) => Math.round(b - beats[0])).join(', ')} ms`);
     } finally {
       req.destroy();
     }

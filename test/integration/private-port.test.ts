@@ -190,7 +190,11 @@ ${service('all', 'node app.mjs', base + 9, { BIND: 'all' }, '/ready')}${service(
     const rollMs = performance.now() - rollStart;
     const counted = [...ok];
     await new Promise((r) => setTimeout(r, LOAD_MS)); // the load's duration, not a synchronization
-    await waitFor('traffic after the rollout', () => ok.every((n, i) => n >= counted[i] + 3), 20_000);
+    // Ends early when the loops gave up (too many failures): the assertion below then says why.
+    const progressed = (): string => targets.map((t, i) => `${t.name}: ${counted[i]}→${ok[i]}`).join(', ');
+    await waitFor('traffic after the rollout', () => stop || ok.every((n, i) => n >= counted[i] + 3), 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}; requests per address (at rollout end→now): ${progressed()}; failures: ${failures.slice(0, 5).join('; ')}`);
+    });
     stop = true;
     await Promise.all(loops);
     assert.deepEqual(failures, [], `failed requests: ${failures.slice(0, 5).join('; ')}`);

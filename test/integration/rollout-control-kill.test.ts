@@ -33,15 +33,13 @@ services:
 /** How long the control plane stays down (a parameter, so CI can run it shorter or longer). */
 const OUTAGE_MS = Number(process.env.BERTH_TEST_CONTROL_OUTAGE_MS ?? 4000);
 
-// KNOWN DEFECT (open, issue 11/13 notes of 2026-12-05): on this machine kind the test failed on code
-// from before that day too (3 of 3 runs at 25fac5b: a few of ~5000 requests answered 503 "instance is
-// not ready" — the new instance's own sidecar refused what the gateway routed with a newer snapshot;
-// fixed: a sender's newer snapshot vouches, x-berth-snapshot) and after the controllers' rework 5 of 5
-// ("cannot connect": an instance whose node was not pulled yet after the restart was stopped without
-// being withdrawn; fixed in act.terminate). Now it passes about 3 runs in 4; the rest still see 2 or so
-// "cannot connect to <old instance>". It stays a `todo` — run and reported, not failing the suite —
-// until that is understood; then remove the todo.
-test('control plane SIGKILLed mid-rollout and restarted: 0 failed requests through the service address', { timeout: 180_000, todo: 'known defect: a few 503s around the restart (see the comment above)' }, async () => {
+// Regression history (2026-12-05): on this machine kind the test failed on older code with a few 503s
+// "instance is not ready" (a withdrawn instance's own sidecar, having learnt the withdrawal before the
+// gateway, refused what the gateway sent it — fixed by the snapshot's `leaving` list and x-berth-snapshot)
+// and "cannot connect to <old instance>" (a restarted control plane counted the withdraw deadline from
+// before proxies could find it, so the old instance stopped before the gateway reconnected — fixed:
+// the deadline starts when control.json is written).
+test('control plane SIGKILLed mid-rollout and restarted: 0 failed requests through the service address', { timeout: 180_000 }, async () => {
   const port = portBlock();
   const dir = tempApp({ 'app.mjs': appJs, 'berth.yaml': spec(port, 'v1', 100) });
   after(() => berth(dir, ['down']));

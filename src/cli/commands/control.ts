@@ -8,13 +8,13 @@ import { resolveUser } from '../../lib/users.js';
 
 function apiError(err: unknown): never {
   const e = err as { status?: number; body?: { error?: string } };
-  if (e.status === 404 || e.status === 400) throw errors.usage(e.body?.error ?? String(err));
+  if (e.status === 404 || e.status === 400 || e.status === 409) throw errors.usage(e.body?.error ?? String(err));
   throw err;
 }
 
 export async function scale(assignments: string[], o: { file?: string; json?: boolean }): Promise<void> {
   const parsed = assignments.map((a) => {
-    const m = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(a);
+    const m = /^([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)?)=(\d+)$/.exec(a); // a variant's deployment: orders.v2=2
     if (!m) throw errors.usage(`expected SERVICE=N, got "${a}"`, 'e.g. berth scale web=3');
     return { service: m[1], replicas: Number(m[2]) };
   });

@@ -221,14 +221,16 @@ export class Proxy {
   }
 
   /**
-   * Whether this instance takes a request: it is an endpoint in this sidecar's snapshot, or the sender
-   * routed it here with a newer snapshot than this sidecar holds yet (proxies learn a snapshot at
-   * different moments — after a control-plane restart, seconds apart — and the newer one is right).
+   * Whether this instance takes a request: it is an endpoint in this sidecar's snapshot, or withdrawn
+   * but still running while the other proxies drop it (`leaving`: a proxy with an older snapshot may
+   * still send it requests, and it can serve them), or the sender routed it here with a newer snapshot
+   * than this sidecar holds yet (proxies learn a snapshot at different moments — after a control-plane
+   * restart, seconds apart — and the newer one is right).
    */
   private acceptsInbound(senderVersion: number): boolean {
     const table = this.table;
     if (!table) return senderVersion > 0;
-    return table.registered(this.cfg.proxyId) || senderVersion > table.version;
+    return table.registered(this.cfg.proxyId) || table.leaving(this.cfg.proxyId) || senderVersion > table.version;
   }
 
   private inbound(req: ProxyRequest, res: ProxyResponse): void {

@@ -91,4 +91,9 @@ export class RoutingTable {
   registered(instance: string): boolean {
     return this.ids.has(instance);
   }
+
+  /** True when `instance` is withdrawn but still running while the proxies drop it (it still serves). */
+  leaving(instance: string): boolean {
+    return this.snapshot.leaving?.includes(instance) ?? false;
+  }
 }
