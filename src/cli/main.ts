@@ -75,6 +75,24 @@ program
   .action(async (service: string, o) => (await import('./commands/history.js')).history(service, o));
 
 program
+  .command('diff')
+  .description('show what `berth apply` would change (services added/removed, fields old → new); exit 0 when nothing, 1 when something would change')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (o) => (await import('./commands/diff.js')).diff(o));
+
+program
+  .command('policy')
+  .description('policies: `berth policy report` lists each rule\'s result per service')
+  .command('report')
+  .description('every policy rule\'s result per service: pass, fail (enforced, violated), warn (audited, violated), skip (exit 1 when any fails)')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (o) => (await import('./commands/policy.js')).report(o));
+
+program
   .command('ps')
   .description('list instances')
   .addOption(fileOpt())

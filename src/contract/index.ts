@@ -54,3 +54,19 @@ export { volumeEnv, ACCESS_MODES, type VolumeSpec } from './schema-volumes.js';
 export function defineApp(spec: AppSpecInput): AppSpecInput {
   return spec;
 }
+export {
+  type PolicySpec,
+  type PolicyRuleSpec,
+  type PolicyMatchSpec,
+  type DenyConditionSpec,
+  type DenyOperator,
+  type PolicyAction,
+  PolicySchema,
+  POLICY_ACTIONS,
+  DENY_OPERATORS,
+} from './schema-policy.js';
+export { matchPattern, matchScalar, matchStringPattern, wildcardMatch, parseKey, type PatternOutcome, type PatternMismatch } from './policy-pattern.js';
+export { conditionHolds, keyPath, type DenySubject } from './policy-deny.js';
+export { evaluatePolicies, formatViolation, selects, type PolicyResult, type PolicyResultKind, type PolicyEvaluation, type EvaluateOptions } from './policy-eval.js';
+export { checkPolicies, policyFiles, readPolicyFile, type PolicyCheck, type PolicyCheckInput, type LoadedPolicy } from './policy-files.js';
+export type { Locator, Position, PathSeg } from './positions.js';

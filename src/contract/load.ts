@@ -19,7 +19,7 @@ import { readComponentResources } from './components.js';
 import { resolveDaprServices } from './dapr-services.js';
 
 export type LoadResult =
-  | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[] }
+  | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[]; /** Positions in the spec (for policy violations): with the overlay, and without it. */ locator: Locator; baseLocator: Locator }
   | { ok: false; errors: SpecError[] };
 
 export interface LoadOptions {
@@ -143,7 +143,11 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
     ...componentErrors,
   ];
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortErrors(errors) };
-  return { ok: true, spec: parsed.data, file, dir, warnings: sortErrors([...sem.warnings.map((p) => toSpecError(file, locator, p)), ...componentWarnings]) };
+  const ok = { ok: true as const, spec: parsed.data, file, dir, warnings: sortErrors([...sem.warnings.map((p) => toSpecError(file, locator, p)), ...componentWarnings]) };
+  // Positions are a view of the text, not data: kept out of enumeration (JSON, deep comparisons).
+  Object.defineProperty(ok, 'locator', { value: locator, enumerable: false });
+  Object.defineProperty(ok, 'baseLocator', { value: baseLocator, enumerable: false });
+  return ok as Extract<LoadResult, { ok: true }>;
 }
 
 function pick(p: { line: number; col: number }): { line: number; col: number } {
@@ -157,8 +161,11 @@ function pick(p: { line: number; col: number }): { line: number; col: number } {
  */
 export const FAST_PATH_MIN_BYTES = 64 * 1024;
 
-/** A locator for the fast path: positions are never asked for, as only a clean result is kept. */
-const NO_POSITIONS: Locator = { locate: () => ({ line: 1, col: 1 }) };
+/** A locator for the fast path: the text is parsed with positions only if one is asked for (a policy violation). */
+function lazyPositions(text: string): LocatorFactory {
+  let parsed: ReturnType<typeof parseYaml> | undefined;
+  return (overlay) => ({ locate: (path, mode) => new YamlLocator((parsed ??= parseYaml(text)), overlay).locate(path, mode) });
+}
 
 /**
  * Validates YAML text as a spec (synchronously; `file` names it in errors and anchors relative paths).
@@ -183,7 +190,7 @@ export function validateSpecText(text: string, file: string, opts: LoadOptions =
   try {
     const fast = text.length >= FAST_PATH_MIN_BYTES ? fastYaml(text) : undefined;
     if (fast !== undefined && fast.value !== null && fast.value !== undefined) {
-      const result = validateData(fast.value, abs, () => NO_POSITIONS, opts);
+      const result = validateData(fast.value, abs, lazyPositions(text), opts);
       if (result.ok && result.warnings.length === 0) return result;
     }
   } catch {
@@ -221,7 +228,8 @@ function validateWithPositions(text: string, abs: string, opts: LoadOptions): Lo
     const result = validateData(raw, abs, (overlay) => new YamlLocator(parsed, overlay), opts);
     if (result.ok) {
       const yamlWarnings = parsed.warnings.map((w) => ({ file: abs, line: w.line, col: w.col, path: '', message: w.message }));
-      return { ...result, warnings: sortErrors([...yamlWarnings, ...result.warnings]) };
+      result.warnings = sortErrors([...yamlWarnings, ...result.warnings]); // in place: a copy would lose the locators
+      return result;
     }
     return result;
   } catch (e) {

@@ -13,6 +13,7 @@ import { KubernetesBlock } from './schema-kubernetes.js';
 import { Components, ComponentsPath, DaprBlock } from './schema-components.js';
 import { Volumes } from './schema-volumes.js';
 import { AnalysisTemplates, Release } from './schema-release.js';
+import { Policies, ServiceLabels } from './schema-policy.js';
 
 export { DNS_LABEL_RE, DNS_LABEL_MESSAGE, Label } from './label.js';
 import { Label } from './label.js';
@@ -218,6 +219,7 @@ export const Service = z
     secrets: ServiceSecrets,
     dapr: DaprBlock.optional(),
     volumes: Volumes,
+    labels: ServiceLabels,
   })
   .describe('A service: a program run as one or more identical instances.');
 
@@ -236,6 +238,7 @@ export const AppSchema = z
     componentsPath: ComponentsPath.optional(),
     components: Components.optional(),
     analysisTemplates: AnalysisTemplates.optional(),
+    policies: Policies,
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

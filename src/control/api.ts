@@ -10,6 +10,7 @@
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
 //   POST /api/v1/apply   {desired}        → { changes }   (a DesiredState the client compiled)
 //   GET  /api/v1/history/:service          → { service, revisions: [{ number, revision, status, why, at, specFile, message? }] } (oldest first)
+//   GET  /api/v1/desired                  → { desired: DesiredState | null } (`berth diff`)
 //   GET  /api/v1/restart-generations      → { [service]: n } (what a compiler folds into revisions)
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
@@ -115,6 +116,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       return spec ? send(res, 200, spec) : send(res, 404, { error: 'no such instance' });
     }
     if (method === 'GET' && path === '/api/v1/status') return send(res, 200, plane.status());
+    if (method === 'GET' && path === '/api/v1/desired') return send(res, 200, { desired: plane.desired() ?? null });
     if (method === 'GET' && path === '/api/v1/stats') return send(res, 200, plane.stats());
     if (method === 'GET' && path.startsWith('/api/v1/history/')) {
       const service = decodeURIComponent(path.slice('/api/v1/history/'.length));

@@ -4,7 +4,8 @@
 // adopted, never restarted. The controllers themselves are in controllers/, one module each.
 import { existsSync } from 'node:fs';
 import type { InstanceSpec, NodeHeartbeat } from '../lib/agent-protocol.js';
-import { stateLayout } from '../lib/state-dir.js';
+import { stateLayout, type LastApplied } from '../lib/state-dir.js';
+import { writeFileAtomic } from '../lib/files.js';
 import { specWithPrivatePort } from '../lib/private-port.js';
 import { claimAppSlot, releaseAppSlot } from '../lib/slots.js';
 import type { DesiredService, DesiredState } from '../plan/index.js';
@@ -240,6 +241,7 @@ export class ControlPlane {
     await this.nodeMgr.sync();
     this.world.setDesired(desired);
     this.world.history.recordDesired(desired);
+    this.recordLastApplied(desired);
     this.world.setMeta('down', '0');
     this.world.shuttingDown = false;
     const changed = changes.filter((c) => c.change !== 'unchanged');
@@ -247,6 +249,20 @@ export class ControlPlane {
     this.act.enqueueAllDeployments();
     this.enqueueAutoscalers();
     return changes;
+  }
+
+  /** The applied state as a file beside the store, for `berth diff` while no control plane runs; a failure is logged, never fatal. */
+  private recordLastApplied(desired: DesiredState): void {
+    try {
+      writeFileAtomic(this.layout.lastApplied, JSON.stringify({ at: new Date().toISOString(), desired } satisfies LastApplied<DesiredState>) + '\n', 0o600);
+    } catch (err) {
+      this.log(`could not write ${this.layout.lastApplied}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The desired state in force (`GET /api/v1/desired`, for `berth diff`). */
+  desired(): DesiredState | undefined {
+    return this.world.desired;
   }
 
   scale(service: string, replicas: number): void {

@@ -10,6 +10,8 @@ export const stateLayout = (stateDir: string) => ({
   controlInfo: join(stateDir, 'control.json'),
   controlPid: join(stateDir, 'control.pid'),
   controlLog: join(stateDir, 'control.log'),
+  /** The desired state last applied (written by the control plane, 0600): what `berth diff` compares with while none runs. */
+  lastApplied: join(stateDir, 'last-applied.json'),
   slot: join(stateDir, 'slot'),
   logs: join(stateDir, 'logs'),
   nodeDir: (node: string) => join(stateDir, 'nodes', node),
@@ -32,3 +34,9 @@ export interface ControlInfo {
 
 /** Starts the control plane's last line in control.log when it cannot start for a reason the user must act on (`berth up` prints that line). */
 export const FATAL_PREFIX = 'berth-control: fatal: ';
+
+/** `.berth/last-applied.json`: the desired state the control plane last accepted, and when. */
+export interface LastApplied<T> {
+  at: string;
+  desired: T;
+}

@@ -2,3 +2,4 @@
 export type { DesiredState, DesiredService, InstanceTemplate } from './desired-state.js';
 export { compile, startOrder, serviceUrl, serviceHost, type CompileOptions } from './compile.js';
 export { canonicalJson, shortHash } from './hash.js';
+export { diffStates, diffValues, serviceView, SECRET_MASK, type StateDiff, type ServiceDiff, type FieldChange, type DiffOptions } from './diff.js';

@@ -19,6 +19,7 @@ import {
 import { resolveContext } from '../context.js';
 import { errors } from '../errors.js';
 import { green, useColor, yellow } from '../output.js';
+import { enforcePolicies } from '../policy-gate.js';
 
 export interface RenderFlags {
   file?: string;
@@ -61,7 +62,9 @@ export async function loadForTarget(file: string, env: string | undefined): Prom
   const res = await loadSpec(file, { env });
   if (!res.ok) throw errors.invalidSpec(formatSpecErrors(res.errors, { color: useColor(process.stderr) }));
   if (res.warnings.length) process.stderr.write(formatSpecErrors(res.warnings, { color: useColor(process.stderr) }) + '\n');
-  return { spec: res.spec, dir: res.dir, file: res.file };
+  // The policies in force (the spec's and the files'), so the renderer emits them as Kyverno ClusterPolicies too.
+  const check = enforcePolicies(res, env);
+  return { spec: { ...res.spec, policies: check.policies.map((p) => p.policy) }, dir: res.dir, file: res.file };
 }
 
 export async function renderValidated(spec: AppSpec, dir: string, env: string | undefined, mesh: MeshKind, set: readonly string[] = []): Promise<RenderResult> {

@@ -19,6 +19,7 @@ import { controlClient, resolveContext, sleep, type Context, type ControlClient 
 import { errors } from '../errors.js';
 import { bold, cyan, dim, green, statusColor, table, age, useColor } from '../output.js';
 import { stopApp } from './down.js';
+import { enforcePolicies } from '../policy-gate.js';
 
 const controlMain = fileURLToPath(new URL('../../control/main.js', import.meta.url));
 
@@ -58,6 +59,7 @@ type LoadedSpec = Extract<Awaited<ReturnType<typeof loadSpec>>, { ok: true }>;
 async function validateOrExit(ctx: Context, env: string | undefined): Promise<LoadedSpec> {
   const res = await loadSpec(ctx.specFile!, { env });
   if (!res.ok) throw errors.invalidSpec(formatSpecErrors(res.errors, { color: useColor(process.stderr) }));
+  enforcePolicies(res, env);
   return res;
 }
 

@@ -179,17 +179,23 @@ export async function applyObjects(opts: ApplyOptions): Promise<ApplyReport> {
     progress(`${opts.dryRun ? 'would apply' : 'applied'} Namespace/${namespace}`);
   }
   for (const obj of ordered) {
-    const body = { ...obj, metadata: { ...obj.metadata, namespace } } as unknown as KubernetesObject;
+    const clusterScoped = obj.kind === 'ClusterPolicy';
+    const body = (clusterScoped ? { ...obj } : { ...obj, metadata: { ...obj.metadata, namespace } }) as unknown as KubernetesObject;
     let after: KubernetesObject;
     try {
       after = await client.patch(body, undefined, dryRun, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     } catch (err) {
+      // Policies are checked by Berth before anything is applied; a cluster without Kyverno just cannot enforce them too.
+      if (obj.kind === 'ClusterPolicy' && isUnserved(err)) {
+        progress(`skipped ${obj.kind}/${obj.metadata.name}: the cluster does not serve kyverno.io/v1 (Kyverno is not installed); Berth checked the policy before applying`);
+        continue;
+      }
       throw new ApplyError(`applying ${obj.kind}/${obj.metadata.name} failed: ${describe(err)}`);
     }
     if (opts.diff) {
       let live: KubernetesObject | undefined;
       try {
-        live = await client.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, namespace } });
+        live = await client.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata.name, ...(clusterScoped ? {} : { namespace }) } });
       } catch (err) {
         if ((err as { code?: number }).code !== 404) throw new ApplyError(`reading ${obj.kind}/${obj.metadata.name} for --diff failed: ${describe(err)}`);
       }

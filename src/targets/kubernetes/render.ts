@@ -21,17 +21,19 @@ import { trafficRenderer } from './traffic.js';
 import { appSecretsRenderer, serviceSecretsRenderer } from './secrets.js';
 import { volumesRenderer } from './volumes.js';
 import { resolveOptions, type KubernetesOptions } from './options.js';
+import { kyvernoRenderer } from './kyverno.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
 export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, volumesRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
-export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer];
+export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer, kyvernoRenderer];
 
 /** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
 export const KIND_ORDER: readonly string[] = [
   'Namespace',
+  'ClusterPolicy',
   'Secret',
   'ExternalSecret',
   'ConfigMap',
@@ -47,6 +49,9 @@ export const KIND_ORDER: readonly string[] = [
   'HTTPRoute',
   'Telemetry',
 ];
+
+/** Kinds without a namespace. */
+const CLUSTER_SCOPED: ReadonlySet<string> = new Set(['Namespace', 'ClusterPolicy']);
 
 const APP_NOTES: Record<string, string> = {
   nodes: "not rendered: simulated nodes are a local-runtime feature; on a cluster the cluster's own nodes run the pods (placement.nodeSelector must match their labels)",
@@ -133,7 +138,8 @@ function unitContext(
     spec: svc,
     revision,
     image,
-    labels: { ...serviceLabels(spec.app, name, revision), [VARIANT_LABEL]: variant },
+    // The service's own labels first: Berth's (selectors, part-of, managed-by) cannot be overridden.
+    labels: { ...(svc.labels ?? {}), ...serviceLabels(spec.app, name, revision), [VARIANT_LABEL]: variant },
     selector,
     podSelector: { ...selector, [VARIANT_LABEL]: variant },
     envFileVars,
@@ -177,13 +183,13 @@ export function renderObjects(opts: RenderOptions): RenderResult {
     const ctx: ServiceContext = { ...contexts.get(name)!, labels };
     for (const r of RENDERERS) if (r.scope === 'service') objects.push(...(r.render?.(ctx) ?? []));
   }
-  const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, warn };
+  const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, env: opts.env, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
   const handled = new Set(RENDERERS.flatMap((r) => r.handles));
   const handledApp = new Set(APP_RENDERERS.flatMap((r) => r.handles));
   warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
-  if (options.namespace) for (const o of objects) if (o.kind !== 'Namespace') o.metadata = { ...o.metadata, namespace: options.namespace };
+  if (options.namespace) for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata = { ...o.metadata, namespace: options.namespace };
   return { app: spec.app, env: opts.env, mesh, options, services: [...contexts.keys()], objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };
 }
 

@@ -109,6 +109,8 @@ export interface AppContext {
   /** Render options (spec `kubernetes:` block, then `--set`). */
   options: KubernetesOptions;
   services: ReadonlyMap<string, ServiceContext>;
+  /** The environment overlay the spec was loaded with (policies scoped to environments are rendered for it only). */
+  env?: string;
   warn(path: string, message: string): void;
 }
 

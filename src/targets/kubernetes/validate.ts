@@ -1,5 +1,5 @@
 // Validation of every rendered object against its published schema (kubernetes-models and the
-// @kubernetes-models packages for Istio, Gateway API, KEDA, Argo CD and Flux). A failure here is a
+// @kubernetes-models packages for Istio, Gateway API, KEDA, Argo CD, Flux and Kyverno). A failure here is a
 // Berth bug, never the user's: the renderer produced something the cluster would reject.
 import type { K8sObject } from './types.js';
 
@@ -61,6 +61,7 @@ const models: Record<string, Loader> = {
   'argoproj.io/v1alpha1/Application': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application')).Application as unknown as ModelClass,
   'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () =>
     (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization as unknown as ModelClass,
+  'kyverno.io/v1/ClusterPolicy': async () => (await import('@kubernetes-models/kyverno/kyverno.io/v1/ClusterPolicy')).ClusterPolicy as unknown as ModelClass,
   'source.toolkit.fluxcd.io/v1/GitRepository': async () =>
     (await import('@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1/GitRepository')).GitRepository as unknown as ModelClass,
 };

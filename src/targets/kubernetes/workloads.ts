@@ -202,7 +202,7 @@ function deployment(ctx: ServiceContext): K8sObject {
 export const workloadRenderer: ServiceRenderer = {
   family: 'workloads',
   scope: 'deployment',
-  handles: ['run', 'cwd', 'env', 'envFile', 'image', 'variants', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout'],
+  handles: ['run', 'cwd', 'env', 'envFile', 'image', 'variants', 'port', 'replicas', 'uses', 'dependsOn', 'sidecars', 'probes', 'restart', 'resources', 'stopGracePeriodSeconds', 'rollout', 'labels'],
   render(ctx) {
     return [envFileSecret(ctx), deployment(ctx)].filter((o): o is K8sObject => o !== undefined);
   },
