@@ -189,6 +189,10 @@ export class NoiseModel {
     for (const d of diffs) set.add(generalizePath(d.path));
   }
 
+  has(endpoint: string): boolean {
+    return this.byEndpoint.has(endpoint);
+  }
+
   isNoise(endpoint: string, path: string): boolean {
     return this.byEndpoint.get(endpoint)?.has(generalizePath(path)) ?? false;
   }
@@ -259,29 +263,30 @@ export class DiffCollector {
     this.headers = options.headers ?? DEFAULT_COMPARED_HEADERS;
   }
 
-  private acc(method: string, pathname: string): [string, EndpointAcc] {
-    const key = endpointKey(method, pathname);
+  private acc(method: string, pathname: string, known?: string): [string, EndpointAcc] {
+    const key = known ?? endpointKey(method, pathname);
     let a = this.endpoints.get(key);
     if (!a) this.endpoints.set(key, (a = { method: method.toUpperCase(), route: key.slice(key.indexOf(' ') + 1), requests: 0, failed: 0, pending: [] }));
     return [key, a];
   }
 
   /** The differences of one request (ignore rules applied). With `baseline`, also learns noise from expected vs baseline. */
-  compare(request: { method: string; url: URL | string; id?: string }, expected: ComparableResponse, actual: ComparableResponse, baseline?: ComparableResponse): FieldDiff[] {
+  compare(request: { method: string; url: URL | string; id?: string; endpoint?: string }, expected: ComparableResponse, actual: ComparableResponse, baseline?: ComparableResponse): FieldDiff[] {
     const url = typeof request.url === 'string' ? new URL(request.url, 'http://x') : request.url;
-    const [key, a] = this.acc(request.method, url.pathname);
+    const [key, a] = this.acc(request.method, url.pathname, request.endpoint);
     a.requests++;
     const opts = { headers: this.headers, rules: this.rules };
     if (baseline) this.noise.learn(key, diffResponses(expected, baseline, opts));
     const diffs = diffResponses(expected, actual, opts);
     if (diffs.length) a.pending.push({ request: request.id ?? `${request.method} ${url.pathname}${url.search}`, diffs });
+    if (diffs.length === 0 || !this.noise.has(key)) return diffs;
     return diffs.filter((d) => !this.noise.isNoise(key, d.path));
   }
 
   /** A request that got no answer. */
-  failed(request: { method: string; url: URL | string }): void {
+  failed(request: { method: string; url: URL | string; endpoint?: string }): void {
     const url = typeof request.url === 'string' ? new URL(request.url, 'http://x') : request.url;
-    const [, a] = this.acc(request.method, url.pathname);
+    const [, a] = this.acc(request.method, url.pathname, request.endpoint);
     a.requests++;
     a.failed++;
   }

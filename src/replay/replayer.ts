@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { DiffCollector, type ComparableResponse, type DiffOptions, type DiffReport, type FieldDiff } from './diff.js';
 import { WRITE_METHODS, type RecordedExchange } from './har.js';
+import { endpointKey } from './route-pattern.js';
 
 /** `original` pacing scaled by `factor` (2 = twice as fast), a fixed rate, or as fast as the concurrency allows. */
 export type ReplayRate = { kind: 'original'; factor: number } | { kind: 'fixed'; perSecond: number } | { kind: 'max' };
@@ -91,6 +92,10 @@ interface Prepared {
   offset: number;
   path: string;
   headers: Record<string, string | string[]>;
+  /** `GET /items/{n}`, computed once. */
+  endpoint: string;
+  /** What the report names the request by. */
+  id: string;
 }
 
 function prepare(x: RecordedExchange, offset: number): Prepared {
@@ -101,7 +106,7 @@ function prepare(x: RecordedExchange, offset: number): Prepared {
     headers[key] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   if (x.body) headers['content-length'] = String(x.body.length);
-  return { x, offset, path: `${x.url.pathname}${x.url.search}`, headers };
+  return { x, offset, path: `${x.url.pathname}${x.url.search}`, headers, endpoint: endpointKey(x.method, x.url.pathname), id: `${x.source} ${x.method} ${x.url.pathname}${x.url.search}` };
 }
 
 function decode(body: Buffer, encoding: string | undefined): Buffer {
@@ -228,16 +233,23 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const stopped = () => o.signal?.aborted === true || performance.now() >= deadline;
   o.signal?.addEventListener('abort', wakeUp, { once: true });
 
+  const request = (p: Prepared) => ({ method: p.x.method, url: p.x.url, id: p.id, endpoint: p.endpoint });
+  /** The answers of every target for one request; undefined when any of them gave none. */
+  const answers = async (p: Prepared): Promise<[ComparableResponse, ComparableResponse | undefined, ComparableResponse | undefined] | undefined> => {
+    if (!against && !baseline) return to.send(p).then((a) => [a, undefined, undefined] as const, () => undefined) as Promise<[ComparableResponse, undefined, undefined] | undefined>;
+    const [a, e, b] = await Promise.allSettled([to.send(p), against?.send(p), baseline?.send(p)]);
+    return a.status === 'fulfilled' && e.status === 'fulfilled' && b.status === 'fulfilled' ? [a.value, e.value, b.value] : undefined;
+  };
   const one = async (p: Prepared): Promise<void> => {
-    const [actual, expected, base] = await Promise.allSettled([to.send(p), against?.send(p), baseline?.send(p)]);
-    if (actual.status === 'rejected' || expected.status === 'rejected' || base.status === 'rejected') {
+    const got = await answers(p);
+    if (!got) {
       progress.failed++;
-      collector.failed(p.x);
+      collector.failed(request(p));
       return;
     }
     progress.ok++;
-    const exp: ComparableResponse = expected.value ?? p.x.response;
-    const diffs = collector.compare({ method: p.x.method, url: p.x.url, id: p.x.source }, exp, actual.value, base.value);
+    const [actual, expected, base] = got;
+    const diffs = collector.compare(request(p), expected ?? p.x.response, actual, base);
     if (diffs.length) {
       progress.diff++;
       o.onDiff?.(p.x, diffs);
