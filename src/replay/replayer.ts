@@ -106,6 +106,8 @@ function prepare(x: RecordedExchange, offset: number): Prepared {
     headers[key] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   if (x.body) headers['content-length'] = String(x.body.length);
+  // The Host the client used when recorded: apps that build links from it answer as they did then.
+  headers.host = x.url.host;
   return { x, offset, path: `${x.url.pathname}${x.url.search}`, headers, endpoint: endpointKey(x.method, x.url.pathname), id: `${x.source} ${x.method} ${x.url.pathname}${x.url.search}` };
 }
 

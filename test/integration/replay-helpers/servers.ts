@@ -48,15 +48,19 @@ export function chromiumPath(): string | undefined {
   return undefined;
 }
 
-/** Records a HAR of `url` with Playwright and headless Chromium, waiting for the page to set its title to `done`. */
-export async function browserHar(url: string, path: string): Promise<void> {
+/** What a test does in the page while the HAR records (default: wait for the page's script to set its title to `done`). */
+export type PageActions = (page: import('playwright-core').Page) => Promise<void>;
+
+/** Records a HAR of `url` and what `act` does there, with Playwright and headless Chromium. */
+export async function browserHar(url: string, path: string, act?: PageActions): Promise<void> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
   try {
     const ctx = await browser.newContext({ recordHar: { path, content: 'embed' } });
     const page = await ctx.newPage();
     await page.goto(url);
-    await page.waitForFunction('document.title === "done"', undefined, { timeout: 30_000 });
+    if (act) await act(page);
+    else await page.waitForFunction('document.title === "done"', undefined, { timeout: 30_000 });
     await ctx.close(); // writes the HAR
   } finally {
     await browser.close();
