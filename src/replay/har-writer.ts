@@ -45,6 +45,7 @@ export class HarWriter {
   private entriesInFile = 0;
   private draining: Promise<void> | undefined;
   private closed = false;
+  private nextNumber = 1;
   private readonly maxQueueBytes: number;
   private readonly maxFileBytes: number;
   private readonly header: string;
@@ -140,8 +141,18 @@ export class HarWriter {
 
   private async startFile(): Promise<void> {
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });
-    const path = join(this.o.dir, `${this.o.stem}-${String(this.files.length + 1).padStart(4, '0')}.har`);
-    const fh = await open(path, 'wx', 0o600);
+    // Never overwrite: files of an earlier recording with the same stem are kept, numbering goes on.
+    let fh: FileHandle | undefined;
+    let path = '';
+    for (let n = this.nextNumber; !fh; n++) {
+      path = join(this.o.dir, `${this.o.stem}-${String(n).padStart(4, '0')}.har`);
+      try {
+        fh = await open(path, 'wx', 0o600);
+        this.nextNumber = n + 1;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n - this.nextNumber > 10_000) throw err;
+      }
+    }
     await fh.write(this.header);
     this.fh = fh;
     this.files.push(path);

@@ -489,11 +489,17 @@ export async function readHar(file: string, options: { strict?: boolean } = {}):
 /** A HarWriter file cut short (the process died): complete it, or undefined when it is something else. */
 function repairUnfinished(text: string): unknown {
   if (!text.startsWith('{"log":{"version":')) return undefined;
-  try {
-    return JSON.parse(`${text.replace(/,?\s*$/, '')}\n]}}`);
-  } catch {
-    return undefined; // not a cut-short recording either: the caller reports the original parse error
+  // One entry per line: try as is, then without a last line that was cut mid-entry.
+  const lines = text.trimEnd().split('\n');
+  for (const keep of [lines.length, lines.length - 1]) {
+    if (keep < 1) break;
+    try {
+      return JSON.parse(`${lines.slice(0, keep).join('\n').replace(/,\s*$/, '')}\n]}}`);
+    } catch {
+      // not complete yet: try without the last line, then give up (the caller reports the parse error)
+    }
   }
+  return undefined;
 }
 
 /** Methods that change state on the server (skipped by replay unless --allow-side-effects). */

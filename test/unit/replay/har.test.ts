@@ -145,4 +145,29 @@ test('a recording cut short (writer killed) is still readable', async () => {
   const { exchanges } = await readHar(file); // the closing brackets were never written
   assert.equal(exchanges.length, 3);
   await w.close();
+  // Killed in the middle of an entry: the entries before it are kept.
+  const whole = readFileSync(file, 'utf8');
+  writeFileSync(file, whole.slice(0, whole.lastIndexOf('"timings"')));
+  assert.equal((await readHar(file)).exchanges.length, 2);
+});
+
+test('a second writer with the same stem continues the numbering instead of overwriting', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-harw-'));
+  const a = new HarWriter({ dir, stem: 'web', maxFileMiB: 1 });
+  a.write(entry(0));
+  const sa = await a.close();
+  const b = new HarWriter({ dir, stem: 'web', maxFileMiB: 1 });
+  b.write(entry(1));
+  const sb = await b.close();
+  assert.deepEqual([sa.files.map((f) => f.slice(-12)), sb.files.map((f) => f.slice(-12))], [['web-0001.har'], ['web-0002.har']]);
+  assert.equal(sb.dropped, 0);
+});
+
+test("Playwright's attach mode: a body in a file beside the HAR", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-har-'));
+  const e = entry(0);
+  e.response.content = { size: 5, mimeType: 'text/plain', _file: 'body-1.txt' };
+  writeFileSync(join(dir, 'body-1.txt'), 'hello');
+  writeFileSync(join(dir, 'a.har'), JSON.stringify(har([e])));
+  assert.equal((await readHar(join(dir, 'a.har'))).exchanges[0].response.body?.toString(), 'hello');
 });
