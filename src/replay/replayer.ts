@@ -80,6 +80,8 @@ export interface ReplayResult {
   durationMs: number;
   /** Requests per second actually sent to `to`. */
   rps: number;
+  /** Why requests got no answer: error code or message → count. */
+  failures: Record<string, number>;
   /** How late requests left compared with their schedule (ms), p50 and max: pacing fidelity. */
   lagMs: { p50: number; max: number };
 }
@@ -162,6 +164,10 @@ class TargetClient {
             resolve({ status: res.statusCode ?? 0, headers, body: decode(body, res.headers['content-encoding']) });
           });
           res.on('error', reject);
+          // The connection closed mid-body: no answer, not a short one.
+          res.on('close', () => {
+            if (!res.complete) reject(new Error('the connection closed before the answer was complete'));
+          });
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
@@ -235,12 +241,25 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const stopped = () => o.signal?.aborted === true || performance.now() >= deadline;
   o.signal?.addEventListener('abort', wakeUp, { once: true });
 
+  const failures: Record<string, number> = {};
+  const noteFailure = (target: string, err: Error): undefined => {
+    const key = `${target}: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
+    if (key in failures || Object.keys(failures).length < 20) failures[key] = (failures[key] ?? 0) + 1;
+    return undefined;
+  };
   const request = (p: Prepared) => ({ method: p.x.method, url: p.x.url, id: p.id, endpoint: p.endpoint });
   /** The answers of every target for one request; undefined when any of them gave none. */
   const answers = async (p: Prepared): Promise<[ComparableResponse, ComparableResponse | undefined, ComparableResponse | undefined] | undefined> => {
-    if (!against && !baseline) return to.send(p).then((a) => [a, undefined, undefined] as const, () => undefined) as Promise<[ComparableResponse, undefined, undefined] | undefined>;
+    if (!against && !baseline)
+      return to.send(p).then(
+        (a) => [a, undefined, undefined] as const,
+        (err: Error) => noteFailure(o.to.name, err),
+      ) as Promise<[ComparableResponse, undefined, undefined] | undefined>;
     const [a, e, b] = await Promise.allSettled([to.send(p), against?.send(p), baseline?.send(p)]);
-    return a.status === 'fulfilled' && e.status === 'fulfilled' && b.status === 'fulfilled' ? [a.value, e.value, b.value] : undefined;
+    if (a.status === 'fulfilled' && e.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, e.value, b.value];
+    if (a.status === 'rejected') return noteFailure(o.to.name, a.reason as Error);
+    if (e.status === 'rejected') return noteFailure(o.against!.name, e.reason as Error);
+    return noteFailure(o.baseline!.name, (b as PromiseRejectedResult).reason as Error);
   };
   const one = async (p: Prepared): Promise<void> => {
     const got = await answers(p);
@@ -307,5 +326,5 @@ export async function replay(o: ReplayOptions): Promise<ReplayResult> {
   const report = collector.report();
   // The counter says what was seen as it came; the report knows all the noise: it has the last word.
   progress.diff = report.diffs;
-  return { progress, skipped, report, durationMs, rps: durationMs > 0 ? (progress.sent / durationMs) * 1000 : 0, lagMs: { p50: quantile(lags, 0.5), max: quantile(lags, 1) } };
+  return { progress, skipped, report, failures, durationMs, rps: durationMs > 0 ? (progress.sent / durationMs) * 1000 : 0, lagMs: { p50: quantile(lags, 0.5), max: quantile(lags, 1) } };
 }

@@ -16,6 +16,7 @@ interface ReplayJson {
   sent: number;
   ok: number;
   failed: number;
+  failures: Record<string, number>;
   diff: number;
   skipped: { sideEffects: number; filtered: number; unreplayable: number };
   durationMs: number;
@@ -197,6 +198,7 @@ describe('exit codes', () => {
     const r = await replayJson([har, '--to', 'http://127.0.0.1:9', '--rate', 'max', '--timeout', '5']);
     assert.equal(r.code, 1);
     assert.equal(r.out.failed, 3);
+    assert.deepEqual(r.out.failures, { 'http://127.0.0.1:9: ECONNREFUSED': 3 });
   });
 
   test('2 on usage errors, with a message', async () => {

@@ -21,7 +21,7 @@ import {
 } from '../../replay/index.js';
 import { requireControl, resolveContext } from '../context.js';
 import { errors } from '../errors.js';
-import { bold, dim, green, parseDuration, red, table } from '../output.js';
+import { bold, dim, green, parseDuration, red, table, yellow } from '../output.js';
 
 export interface ReplayCliOptions {
   file?: string;
@@ -107,7 +107,8 @@ function printHuman(r: ReplayResult, passed: boolean): void {
       const x = f.examples[0];
       out.push(`  ${e.endpoint}  ${bold(f.path)}: ${x.expected} → ${x.actual}  ${dim(x.request)}`);
     }
-  out.push(passed ? green('no difference beyond noise') : red('differences found'));
+  for (const [why, n] of Object.entries(r.failures).slice(0, 5)) out.push(red(`no answer ×${n}: ${why}`));
+  out.push(passed ? green('no difference beyond noise') : red(r.progress.failed ? `${r.progress.failed} requests got no answer` : 'differences found beyond noise'));
   process.stdout.write(out.join('\n') + '\n');
 }
 
@@ -181,6 +182,7 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
     process.off('SIGINT', onSigint);
     if (tty) process.stderr.write('\n');
   }
+  if (result.progress.sent === 0) process.stderr.write(`${yellow('warning', process.stderr)}: nothing was replayed (every request was skipped or filtered out)\n`);
   const passed = result.progress.failed === 0 && result.report.diffPercent <= maxDiffPercent && (maxDiffPercent > 0 || result.report.diffs === 0);
   if (o.report) {
     const title = `berth replay → ${to.name}${against ? ` against ${against.name}` : ''}${baseline ? `, noise from ${baseline.name}` : ''}`;
@@ -204,6 +206,7 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
         sent: result.progress.sent,
         ok: result.progress.ok,
         failed: result.progress.failed,
+        failures: result.failures,
         diff: result.report.diffs,
         skipped: result.skipped,
         durationMs: Math.round(result.durationMs),
