@@ -239,6 +239,11 @@ export interface DiffReport {
 const TOP_FIELDS = 10;
 const EXAMPLES = 3;
 
+interface Tally {
+  withDiffs: number;
+  fields: Map<string, FieldSummary>;
+}
+
 interface EndpointAcc {
   method: string;
   route: string;
@@ -246,7 +251,12 @@ interface EndpointAcc {
   failed: number;
   /** Raw differences per request (noise is known only at the end). */
   pending: { request: string; diffs: FieldDiff[] }[];
+  /** Requests folded out of `pending` to bound memory (long --loop runs), judged by the noise known then. */
+  folded: Tally;
 }
+
+/** Pending requests with differences kept per endpoint before the oldest half is folded into counts. */
+const MAX_PENDING = 20_000;
 
 /**
  * Collects comparisons as they come and builds the report at the end, when the noise learnt from
@@ -266,7 +276,7 @@ export class DiffCollector {
   private acc(method: string, pathname: string, known?: string): [string, EndpointAcc] {
     const key = known ?? endpointKey(method, pathname);
     let a = this.endpoints.get(key);
-    if (!a) this.endpoints.set(key, (a = { method: method.toUpperCase(), route: key.slice(key.indexOf(' ') + 1), requests: 0, failed: 0, pending: [] }));
+    if (!a) this.endpoints.set(key, (a = { method: method.toUpperCase(), route: key.slice(key.indexOf(' ') + 1), requests: 0, failed: 0, pending: [], folded: { withDiffs: 0, fields: new Map() } }));
     return [key, a];
   }
 
@@ -278,7 +288,10 @@ export class DiffCollector {
     const opts = { headers: this.headers, rules: this.rules };
     if (baseline) this.noise.learn(key, diffResponses(expected, baseline, opts));
     const diffs = diffResponses(expected, actual, opts);
-    if (diffs.length) a.pending.push({ request: request.id ?? `${request.method} ${url.pathname}${url.search}`, diffs });
+    if (diffs.length) {
+      a.pending.push({ request: request.id ?? `${request.method} ${url.pathname}${url.search}`, diffs });
+      if (a.pending.length > MAX_PENDING) this.tally(key, a.pending.splice(0, MAX_PENDING / 2), a.folded);
+    }
     if (diffs.length === 0 || !this.noise.has(key)) return diffs;
     return diffs.filter((d) => !this.noise.isNoise(key, d.path));
   }
@@ -291,34 +304,38 @@ export class DiffCollector {
     a.failed++;
   }
 
+  /** Counts the requests of `pending` whose differences go beyond the noise known now. */
+  private tally(key: string, pending: EndpointAcc['pending'], into: Tally): void {
+    for (const p of pending) {
+      const real = p.diffs.filter((d) => !this.noise.isNoise(key, d.path));
+      if (real.length === 0) continue;
+      into.withDiffs++;
+      const seen = new Set<string>();
+      for (const d of real) {
+        const g = generalizePath(d.path);
+        let f = into.fields.get(g);
+        if (!f) into.fields.set(g, (f = { path: g, count: 0, examples: [] }));
+        if (!seen.has(g)) {
+          seen.add(g);
+          f.count++;
+        }
+        if (f.examples.length < EXAMPLES) f.examples.push({ expected: d.expected, actual: d.actual, request: p.request });
+      }
+    }
+  }
+
   report(): DiffReport {
     const endpoints: EndpointReport[] = [];
     let requests = 0;
     let diffs = 0;
     let failed = 0;
     for (const [key, a] of this.endpoints) {
-      const fields = new Map<string, FieldSummary>();
-      let withDiffs = 0;
-      for (const p of a.pending) {
-        const real = p.diffs.filter((d) => !this.noise.isNoise(key, d.path));
-        if (real.length === 0) continue;
-        withDiffs++;
-        const seen = new Set<string>();
-        for (const d of real) {
-          const g = generalizePath(d.path);
-          let f = fields.get(g);
-          if (!f) fields.set(g, (f = { path: g, count: 0, examples: [] }));
-          if (!seen.has(g)) {
-            seen.add(g);
-            f.count++;
-          }
-          if (f.examples.length < EXAMPLES) f.examples.push({ expected: d.expected, actual: d.actual, request: p.request });
-        }
-      }
-      const top = [...fields.values()].sort((x, y) => y.count - x.count || x.path.localeCompare(y.path)).slice(0, TOP_FIELDS);
-      endpoints.push({ endpoint: key, method: a.method, route: a.route, requests: a.requests, diffs: withDiffs, failed: a.failed, fields: top, noise: this.noise.fields(key) });
+      const t: Tally = { withDiffs: a.folded.withDiffs, fields: new Map([...a.folded.fields].map(([k, f]) => [k, { ...f, examples: [...f.examples] }])) };
+      this.tally(key, a.pending, t);
+      const top = [...t.fields.values()].sort((x, y) => y.count - x.count || x.path.localeCompare(y.path)).slice(0, TOP_FIELDS);
+      endpoints.push({ endpoint: key, method: a.method, route: a.route, requests: a.requests, diffs: t.withDiffs, failed: a.failed, fields: top, noise: this.noise.fields(key) });
       requests += a.requests;
-      diffs += withDiffs;
+      diffs += t.withDiffs;
       failed += a.failed;
     }
     endpoints.sort((x, y) => y.diffs + y.failed - (x.diffs + x.failed) || x.endpoint.localeCompare(y.endpoint));

@@ -81,3 +81,14 @@ test('noise learnt late still applies to earlier requests of the endpoint', () =
   c.compare({ method: 'GET', url: 'http://x/a' }, json({ t: 1 }), json({ t: 3 }), json({ t: 4 }));
   assert.equal(c.report().diffs, 0);
 });
+
+test('a long run folds old requests into counts and still reports them all', () => {
+  const c = new DiffCollector();
+  const a = json({ x: 1 });
+  const b = json({ x: 2 });
+  for (let i = 0; i < 30_000; i++) c.compare({ method: 'GET', url: `http://x/a/${i}` }, a, b);
+  const r = c.report();
+  assert.equal(r.requests, 30_000);
+  assert.equal(r.diffs, 30_000);
+  assert.deepEqual(r.endpoints[0].fields.map((f) => [f.path, f.count, f.examples.length]), [['$.x', 30_000, 3]]);
+});
