@@ -39,7 +39,7 @@ export function renderHtmlReport(report: DiffReport, ctx: ReportContext): string
 <html lang="en"><head><meta charset="utf-8"><title>${esc(ctx.title)}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-h1{font-size:1.4em}h2{font-size:1.1em;margin:.2em 0}
+h1{font-size:1.4em}h2{font-size:1.1em;margin:.2em 0}h2 code{font-size:1em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
 code{font:12px ui-monospace,monospace;word-break:break-all}
 section{border-left:4px solid #ccc;padding:.3em 1em;margin:1em 0}

@@ -171,3 +171,24 @@ test("Playwright's attach mode: a body in a file beside the HAR", async () => {
   writeFileSync(join(dir, 'a.har'), JSON.stringify(har([e])));
   assert.equal((await readHar(join(dir, 'a.har'))).exchanges[0].response.body?.toString(), 'hello');
 });
+
+test('a DevTools-style export: tolerated quirks are warnings, entries without a response or not http are not replayed', async () => {
+  const { replay } = await import('../../../src/replay/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'berth-har-'));
+  const ok = entry(0) as HarEntry & Record<string, unknown>;
+  ok._initiator = { type: 'script' };
+  ok._resourceType = 'fetch';
+  ok.connection = '4711';
+  ok.request.cookies.push({ name: 'sid', value: 'x', expires: null as unknown as string }); // session cookie
+  const blocked = entry(1);
+  blocked.response.status = 0; // blocked by the client: no response at all
+  const dataUrl = entry(2);
+  dataUrl.request.url = 'data:text/plain,hi';
+  writeFileSync(join(dir, 'devtools.har'), JSON.stringify(har([ok, blocked, dataUrl])));
+  const { exchanges, warnings } = await readHar(join(dir, 'devtools.har'));
+  assert.equal(exchanges.length, 3);
+  assert.deepEqual(warnings.map((w) => w.path), ['$.log.entries[0].request.cookies[0].expires']);
+  const r = await replay({ exchanges: exchanges.slice(1), to: { name: 'nowhere', bases: [new URL('http://127.0.0.1:9')] }, rate: { kind: 'max' }, concurrency: 1 });
+  assert.equal(r.progress.sent, 0);
+  assert.equal(r.skipped.unreplayable, 2);
+});
