@@ -33,6 +33,7 @@ export interface HarWriterStats {
 
 const MiB = 1024 * 1024;
 const BATCH_BYTES = MiB;
+const FOOTER = '\n]}}\n';
 
 export class HarWriter {
   private queue: string[] = [];
@@ -125,7 +126,7 @@ export class HarWriter {
       while (i < batch.length) {
         const piece = (this.entriesInFile + parts.length > 0 ? ',\n' : '') + batch[i];
         const len = Buffer.byteLength(piece);
-        if (this.fileBytes + bytes + len + 4 > this.maxFileBytes && this.entriesInFile + parts.length > 0) break;
+        if (this.fileBytes + bytes + len + FOOTER.length > this.maxFileBytes && this.entriesInFile + parts.length > 0) break;
         parts.push(piece);
         bytes += len;
         i++;
@@ -165,7 +166,7 @@ export class HarWriter {
     if (!fh) return;
     this.fh = undefined;
     try {
-      await fh.write('\n]}}\n');
+      await fh.write(FOOTER);
     } finally {
       await fh.close();
     }

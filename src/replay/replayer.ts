@@ -143,7 +143,21 @@ class TargetClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency, scheduling: 'lifo' });
   }
 
-  send(p: Prepared): Promise<ComparableResponse> {
+  /**
+   * One request. A kept-alive connection the server closed just as it was reused fails at once
+   * (ECONNRESET, EPIPE): an idempotent request is then sent again, once, on a fresh connection.
+   */
+  async send(p: Prepared): Promise<ComparableResponse> {
+    try {
+      return await this.sendOnce(p);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+      if (e.reusedSocket && (e.code === 'ECONNRESET' || e.code === 'EPIPE') && !WRITE_METHODS.has(p.x.method)) return this.sendOnce(p);
+      throw err;
+    }
+  }
+
+  private sendOnce(p: Prepared): Promise<ComparableResponse> {
     const base = this.target.bases[this.next++ % this.target.bases.length];
     const prefix = base.pathname.endsWith('/') ? base.pathname.slice(0, -1) : base.pathname;
     return new Promise((resolve, reject) => {
@@ -171,7 +185,7 @@ class TargetClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('error', (err: Error) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(p.x.body);
     });
   }

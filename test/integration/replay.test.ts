@@ -120,16 +120,25 @@ describe('a HAR made by a browser', { skip: chromiumPath() === undefined ? 'no /
 });
 
 /**
- * The pace as the server saw it: the time between the arrivals at the first and third quartiles
- * (robust to a late first request while a connection opens, and to timer jitter on a busy
- * machine) within -20 %/+30 % of the schedule, and the whole run not much longer than scheduled.
+ * The pace as the server saw it: the least-squares slope of arrival time over request number (the
+ * gap the server saw on average; a burst after a late timer on a busy machine barely moves it) within -20 %/+25 % of the scheduled gap, and the whole run not much
+ * longer than scheduled.
  */
-function assertPace(arrivals: number[], gapMs: number): void {
+function assertPace(all: number[], gapMs: number): void {
+  // The second half: by then the connections are open (opening them on a busy machine can hold the
+  // first requests back and release them together).
+  const arrivals = all.slice(Math.floor(all.length / 2));
   const n = arrivals.length;
-  const [q1, q3] = [Math.floor(n / 4), Math.floor((3 * n) / 4)];
-  const middle = arrivals[q3] - arrivals[q1];
-  const expected = gapMs * (q3 - q1);
-  assert.ok(middle >= expected * 0.8 && middle <= expected * 1.3, `arrivals ${q1}..${q3} took ${middle.toFixed(0)} ms, expected ~${expected}`);
+  const meanX = (n - 1) / 2;
+  const meanY = arrivals.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  arrivals.forEach((y, x) => {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  });
+  const slope = num / den;
+  assert.ok(slope >= gapMs * 0.8 && slope <= gapMs * 1.25, `the server saw a request every ${slope.toFixed(1)} ms, expected ~${gapMs}`);
   const span = arrivals[n - 1] - arrivals[0];
   assert.ok(span <= gapMs * (n - 1) * 1.5, `span ${span.toFixed(0)} ms, expected ~${gapMs * (n - 1)}`);
 }
@@ -139,24 +148,25 @@ describe('pacing', () => {
     const har = join(dir, 'rate.har');
     writeFileSync(har, JSON.stringify(syntheticHar(41, 5, (i) => `/api/items/${i % 3}`, () => ({}))));
     await v1.reset();
-    const r = await replayJson([har, '--to', v1.url, '--rate', '50/s', '--ignore', '$']);
+    const r = await replayJson([har, '--to', v1.url, '--rate', '10/s', '--ignore', '$']);
     assert.equal(r.code, 0, r.stderr);
     const s = await v1.stats();
     assert.equal(s.arrivals.length, 41);
-    assertPace(s.arrivals, 20);
-    assert.ok(r.out.durationMs >= 800 * 0.95, `the last request left after ${r.out.durationMs} ms, before its time (800 ms)`);
+    // Gaps of 100 ms: long enough that a stall of the busy machine's scheduler is a small share.
+    assertPace(s.arrivals, 100);
+    assert.ok(r.out.durationMs >= 4000 * 0.95, `the last request left after ${r.out.durationMs} ms, before its time (4000 ms)`);
   });
 
   test('original pacing, scaled: 2x halves the recorded gaps', async () => {
     const har = join(dir, 'orig.har');
-    writeFileSync(har, JSON.stringify(syntheticHar(41, 40, (i) => `/api/items/${i}`, () => ({}))));
+    writeFileSync(har, JSON.stringify(syntheticHar(41, 200, (i) => `/api/items/${i}`, () => ({}))));
     await v1.reset();
     const r = await replayJson([har, '--to', v1.url, '--rate', '2x', '--ignore', '$']);
     assert.equal(r.code, 0, r.stderr);
     const s = await v1.stats();
     assert.equal(s.arrivals.length, 41);
-    assertPace(s.arrivals, 20); // recorded 40 ms apart, at 2x
-    assert.ok(r.out.durationMs >= 800 * 0.95, `the last request left after ${r.out.durationMs} ms, before its time (800 ms)`);
+    assertPace(s.arrivals, 100); // recorded 200 ms apart, at 2x
+    assert.ok(r.out.durationMs >= 4000 * 0.95, `the last request left after ${r.out.durationMs} ms, before its time (4000 ms)`);
     assert.ok(r.out.lagMs.p50 < 20, `lag p50 ${r.out.lagMs.p50}`);
   });
 });
