@@ -17,6 +17,7 @@ const fileOpt = () => new Option('-f, --file <FILE>', 'spec file (default: ./ber
 const fileLongOpt = () => new Option('--file <FILE>', 'spec file (default: ./berth.yaml or ./berth.config.ts)');
 const envOpt = () => new Option('--env <ENV>', 'environment overlay from `environments:` in the spec');
 const collect = (value: string, prev: string[] = []) => [...prev, value];
+const DEFAULT_HEADERS = 'content-type, location';
 /** Kubernetes render options (see docs/kubernetes.md): --set, and shorthands for the common ones. */
 const k8sOpts = (cmd: Command) =>
   cmd
@@ -264,6 +265,29 @@ k8sOpts(program
   .option('--timeout <S>', 'seconds to wait for the rollouts', '300')
   .option('--json', 'machine-readable report (applied, pruned, rollouts, warnings)')
   .action(async (o) => (await import('./commands/deploy.js')).deploy(o));
+
+program
+  .command('replay')
+  .description('send recorded traffic (HAR files) to a live target and report per endpoint what changed (exit 1 on differences beyond noise)')
+  .argument('<files...>', 'HAR 1.2 files: from `berth record`, a browser or Playwright')
+  .addOption(fileLongOpt())
+  .option('--to <TARGET>', 'where to send: SERVICE (its address, through the gateway), SERVICE@variant (that variant\'s ready instances) or an http:// URL')
+  .option('--rate <RATE>', 'original (recorded pacing), Nx (original N times faster, e.g. 2x), N/s (fixed rate), or max', 'original')
+  .option('--concurrency <N>', 'requests in flight at most', '32')
+  .option('--filter <match>', 'replay only matching requests: "[METHOD] /path-prefix", "~REGEX", or a route match {path: {prefix: /api}, method: GET}; repeatable (any matches)', collect)
+  .option('--loop', 'start over at the end until Ctrl-C or --duration')
+  .option('--duration <TIME>', 'stop after this long (e.g. 30s, 5m)')
+  .option('--allow-side-effects', 'also replay write requests (POST, PUT, PATCH, DELETE); skipped by default')
+  .option('--mock-dependencies', "answer the target's downstream calls from the recording (needs sidecar recording: not available yet)")
+  .option('--against <TARGET>', 'compare with the answers of this live target (primary) instead of the recorded ones')
+  .option('--baseline <TARGET>', 'a second run of the reference code: fields that differ between it and the reference are noise')
+  .option('--ignore <RULE>', 'JSON path ($.meta.now, $.items[*].id) or header name never compared; repeatable or comma-separated', collect)
+  .option('--compare-header <NAME>', `response header compared; repeatable (default: ${DEFAULT_HEADERS})`, collect)
+  .option('--max-diff-percent <P>', 'pass while at most P % of the requests differ', '0')
+  .option('--timeout <S>', 'seconds to wait for each answer', '30')
+  .option('--report <FILE>', 'write the per-endpoint report as a self-contained HTML file')
+  .option('--json', 'the counts and the per-endpoint report as one JSON object')
+  .action(async (files: string[], o) => (await import('./commands/replay.js')).replayCommand(files, o));
 
 function fail(err: unknown): never {
   if (err instanceof CliError) {

@@ -1,0 +1,58 @@
+// A small real HTTP service in two versions for replay tests: v2 changes the price of item 3.
+// Every answer carries a timestamp and a request id (what differs between two runs of the same
+// code). Counts writes and notes arrival times at /__stats. Prints its port on stdout.
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+const version = process.argv[2] ?? 'v1';
+let writes = 0;
+const arrivals: number[] = [];
+
+const page = `<!doctype html><title>shop</title><h1>shop</h1><script>
+(async () => {
+  for (const i of [1, 2, 3, 4]) await fetch('/api/items/' + i);
+  await fetch('/api/search?q=mug');
+  await fetch('/api/orders', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sku: 'mug', qty: 1 }) });
+  document.title = 'done';
+})();
+</script>`;
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (url.pathname === '/__stats') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ writes, arrivals }));
+    return;
+  }
+  if (url.pathname === '/__reset') {
+    writes = 0;
+    arrivals.length = 0;
+    res.end();
+    return;
+  }
+  arrivals.push(performance.now());
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') writes++;
+    if (url.pathname === '/') {
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(page);
+      return;
+    }
+    const m = /^\/api\/items\/(\d+)$/.exec(url.pathname);
+    const body = m
+      ? { id: Number(m[1]), name: `item ${m[1]}`, price: version === 'v2' && m[1] === '3' ? 45 : 10 * Number(m[1]), at: new Date().toISOString(), requestId: randomUUID() }
+      : url.pathname === '/api/search'
+        ? { q: url.searchParams.get('q'), results: [{ id: 1 }, { id: 2 }], at: new Date().toISOString() }
+        : url.pathname === '/api/orders'
+          ? { ok: true, echo: Buffer.concat(chunks).toString(), at: new Date().toISOString() }
+          : undefined;
+    res.statusCode = body ? 200 : 404;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body ?? { error: 'not found', path: url.pathname }));
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(`${(server.address() as { port: number }).port}\n`));
+process.on('SIGTERM', () => process.exit(0));
