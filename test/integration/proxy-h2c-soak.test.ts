@@ -4,7 +4,9 @@
 // sidecar pair and through the gateway and the app's sidecar. Random bodies 0–8 MiB both ways, with or
 // without a content-length, in random pieces, some answered early (401 before the upload ends); every
 // body's sha256 checked at both ends, no request delivered twice (mesh-helpers/body-soak.ts, shared with
-// the HTTP/1.1 soak). Each path runs BERTH_SOAK_MS / 4 (3.75 s by default: four paths and the set-up, ~20 s in all).
+// the HTTP/1.1 soak). Every exchange settles on its stream's 'close', what a user sees as the end; an
+// early answer closes the client's stream with RST_STREAM NO_ERROR (h2-early-answer.ts). Each path
+// runs BERTH_SOAK_MS / 4 (3.75 s by default: four paths and the set-up, ~20 s in all).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -222,12 +224,12 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
     for (const p of Object.values(proxies)) assert.equal(p!.child.exitCode, null, p!.stderr());
   });
 
-  // The soak paths run on request only: the node:http2 *client* in this test process has aborted with
-  // heap corruption (SIGABRT, Node 20.20.2) in about 1 run in 4, never a proxy — until that is
-  // understood it must not decide CI. BERTH_H2C_SOAK=1 runs them; the regression test above always runs.
-  const soakSkip = process.env.BERTH_H2C_SOAK === '1' ? false : 'h2c soak paths run with BERTH_H2C_SOAK=1 (a node:http2 client abort is under investigation)';
-  test(`h2c client → sidecar pair → HTTP/1.1 app (${PATH_MS} ms)`, { skip: soakSkip }, () => soak(P.outPeer, 2221, 'h2-pair-h1-', 'peer', [proxies.a!, proxies.b!]));
-  test(`h2c client → gateway → sidecar → HTTP/1.1 app (${PATH_MS} ms)`, { skip: soakSkip }, () => soak(P.peerService, 2222, 'h2-gw-h1-', 'peer', [proxies.gw!, proxies.b!]));
-  test(`h2c client → sidecar pair → h2c app (${PATH_MS} ms)`, { skip: soakSkip }, () => soak(P.outH2peer, 2223, 'h2-pair-h2-', 'h2peer', [proxies.a!, proxies.c!]));
-  test(`h2c client → gateway → sidecar → h2c app (${PATH_MS} ms)`, { skip: soakSkip }, () => soak(P.h2peerService, 2224, 'h2-gw-h2-', 'h2peer', [proxies.gw!, proxies.c!]));
+  // Each exchange settles on its stream's 'close', so a session is closed (destroyed) only once none of
+  // its streams holds writes any more. (Settling on the response's 'end' left early-answered streams
+  // open with queued writes when the session was destroyed; the test process then aborted now and then
+  // with heap corruption, SIGABRT on Node 20.20.2, never a proxy.)
+  test(`h2c client → sidecar pair → HTTP/1.1 app (${PATH_MS} ms)`, () => soak(P.outPeer, 2221, 'h2-pair-h1-', 'peer', [proxies.a!, proxies.b!]));
+  test(`h2c client → gateway → sidecar → HTTP/1.1 app (${PATH_MS} ms)`, () => soak(P.peerService, 2222, 'h2-gw-h1-', 'peer', [proxies.gw!, proxies.b!]));
+  test(`h2c client → sidecar pair → h2c app (${PATH_MS} ms)`, () => soak(P.outH2peer, 2223, 'h2-pair-h2-', 'h2peer', [proxies.a!, proxies.c!]));
+  test(`h2c client → gateway → sidecar → h2c app (${PATH_MS} ms)`, () => soak(P.h2peerService, 2224, 'h2-gw-h2-', 'h2peer', [proxies.gw!, proxies.c!]));
 });
