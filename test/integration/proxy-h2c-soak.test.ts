@@ -66,7 +66,15 @@ class Sessions {
     this.list[i] = fresh;
     return fresh;
   }
-  close(): void {
+  /**
+   * Destroys the sessions on a turn of the event loop of its own. Called straight from a stream's
+   * 'close' or 'end', it could run while node is still inside nghttp2_session_mem_recv() for that very
+   * session (the events' ticks drain before node's native callback returns), and tearing a session down
+   * from inside an nghttp2 callback is the kind of reentrancy that corrupts node's heap
+   * (https://github.com/nodejs/node/issues/38964, https://github.com/nodejs/node/pull/39076).
+   */
+  async close(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
     for (const s of this.list) s?.destroy();
   }
 }
@@ -159,7 +167,7 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
       await waitFor(`port ${port} to route h2c`, async () => {
         const s = new Sessions(port);
         const r = await sendOnSession(s.get(0), 'peer', { id: `ready-${port}`, headers: { 'x-resp-size': '1' }, pieces: [], reqSize: 0, respSize: 1, sized: true, early: false, sha: '' });
-        s.close();
+        await s.close();
         return !(r instanceof Error) && r.status === 200 && r.len === 1;
       }, 10_000);
     }
@@ -214,7 +222,7 @@ describe('proxy pair and gateway, h2c clients: body integrity soak (issue 11)', 
         new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 10_000))),
       ]);
       clearTimeout(timer);
-      sessions.close();
+      await sessions.close();
       assert.notEqual(outcome, 'hung', `${name}: the stream never closed after the early answer`);
       assert.ok(!(outcome instanceof Error), `${name}: ${String(outcome)}`);
       assert.equal(outcome !== 'hung' && outcome.status, 401, name);
