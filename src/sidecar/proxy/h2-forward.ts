@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { applyHeaderOps } from './forward.js';
+import { resetWhenAnswered } from './h2-early-answer.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead } from './routes.js';
@@ -120,6 +121,9 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     return;
   }
   let trailers: http2.IncomingHttpHeaders | undefined;
+  /** The upstream's response is complete: what the client still sends is not forwarded. */
+  let answered = false;
+  let requestEnded = false;
 
   up.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
     status = Number(h[':status'] ?? 0);
@@ -151,8 +155,19 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     }
   });
   up.on('end', () => {
+    answered = true;
     if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
     finish(status, status);
+    if (requestEnded) return;
+    // Answered before the request body ended (a 401 to an upload). The upstream stream is done with:
+    // cancelled, or, when the upstream already reset it (RST_STREAM NO_ERROR after its answer),
+    // destroyed, since node keeps such a stream open while writes toward it are pending — its 'close'
+    // never came and the client's stream waited on the window behind it forever. The client's stream
+    // is reset with NO_ERROR once the answer is out, as Envoy does; meanwhile its body is dropped.
+    if (!up.closed) up.close(NGHTTP2_CANCEL);
+    else if (!up.destroyed) up.destroy();
+    stream.resume();
+    resetWhenAnswered(stream);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
     const code = err.code ?? '';
@@ -175,7 +190,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   stream.on('data', (chunk: Buffer) => {
     // The upstream answered and closed its stream before the body ended (a 401 to an upload): the rest
     // is read and dropped, so the client's upload and stream can end (paused, it waited on a window forever).
-    if (up.closed || up.destroyed) return;
+    if (answered || up.closed || up.destroyed) return;
     if (!up.write(chunk)) {
       stream.pause();
       up.once('drain', () => stream.resume());
@@ -183,7 +198,9 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   });
   up.once('close', () => stream.resume());
   stream.on('end', () => {
-    if (!up.writableEnded) up.end();
+    requestEnded = true;
+    // After an early answer the upstream stream was cancelled: no END_STREAM (the body was not all sent).
+    if (!answered && !up.writableEnded) up.end();
   });
   stream.on('close', () => {
     // The client went away (or reset): cancel upstream.

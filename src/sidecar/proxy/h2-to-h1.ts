@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import type http from 'node:http';
 import { Readable } from 'node:stream';
+import { resetWhenAnswered } from './h2-early-answer.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
@@ -43,8 +44,17 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
     // answered before it was sent) from turning a client's reset into an uncaught exception.
     this.on('error', () => {});
     let ended = false;
+    /** The response went out whole before the body ended (an early answer): the rest of the body is dropped. */
+    let dropping = false;
     stream.on('data', (c: Buffer) => {
-      if (!this.push(c)) stream.pause();
+      if (!dropping && !this.push(c)) stream.pause();
+    });
+    // The upstream exchange no longer reads the body after its answer: unread, the stream stayed paused
+    // and the client's upload (and stream) never ended. H2AsH1Response resets the stream once the answer is out.
+    stream.once('finish', () => {
+      if (ended) return;
+      dropping = true;
+      stream.resume();
     });
     stream.once('end', () => {
       ended = true;
@@ -115,7 +125,11 @@ export class H2AsH1Response implements ProxyResponse {
 
   end(chunk?: Buffer | string): this {
     if (!this.stream.headersSent) this.writeHead(this.statusCode);
-    if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end(chunk);
+    if (this.stream.destroyed || this.stream.writableEnded) return this;
+    this.stream.end(chunk);
+    // Answered before the request body ended (a 401 to an upload): the client is told to stop sending
+    // (RST_STREAM NO_ERROR once the answer is out, RFC 9113 §8.1), as Envoy does.
+    if (!this.stream.readableEnded) resetWhenAnswered(this.stream);
     return this;
   }
 
