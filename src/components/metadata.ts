@@ -15,6 +15,11 @@ export class ComponentConfigError extends Error {
 
 export class MetadataReader {
   private readonly lower = new Map<string, string>();
+  /** The component's name, for error messages. */
+  get component(): string {
+    return this.spec.name;
+  }
+
   constructor(private readonly spec: Pick<ComponentSpec, 'name' | 'metadata'>) {
     for (const [k, v] of Object.entries(spec.metadata ?? {})) this.lower.set(k.toLowerCase(), v);
   }

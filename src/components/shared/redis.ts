@@ -1,23 +1,25 @@
 // One way to open ioredis from Dapr's Redis metadata (redisHost, redisUsername, redisPassword,
-// redisDB, enableTLS), shared by pubsub.redis and lock.redis.
+// redisDB, enableTLS, dialTimeout, redisMaxRetries), shared by state.redis, pubsub.redis and lock.redis.
 import { Redis, type RedisOptions } from 'ioredis';
-import type { MetadataReader } from '../metadata.js';
+import { ComponentConfigError, type MetadataReader } from '../metadata.js';
 
 export function redisOptions(meta: MetadataReader): RedisOptions {
-  const hostPort = meta.required('redisHost');
-  const idx = hostPort.lastIndexOf(':');
-  const host = idx > 0 ? hostPort.slice(0, idx) : hostPort;
-  const port = idx > 0 ? Number(hostPort.slice(idx + 1)) : 6379;
+  const hostPort = meta.required('redisHost').trim();
+  // host, host:port, or [IPv6]:port
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostPort);
+  if (!m) throw new ComponentConfigError(meta.component, `metadata "redisHost" must be host:port, got ${JSON.stringify(hostPort)}`);
+  if (meta.string('redisType', 'node') !== 'node') throw new ComponentConfigError(meta.component, 'metadata "redisType": only "node" is supported by Berth');
+  if (meta.bool('failover', false)) throw new ComponentConfigError(meta.component, 'metadata "failover" (Redis Sentinel) is not supported by Berth');
   return {
-    host,
-    port,
+    host: m[1].replace(/^\[|\]$/g, ''),
+    port: m[2] ? Number(m[2]) : 6379,
     username: meta.string('redisUsername'),
     password: meta.string('redisPassword'),
     db: meta.int('redisDB', 0),
     tls: meta.bool('enableTLS', false) ? {} : undefined,
     connectTimeout: meta.duration('dialTimeout', 5000),
-    // Fail a command instead of queueing it forever when the server is away.
-    maxRetriesPerRequest: 2,
+    // Fail a command instead of queueing it forever when the server is away (Dapr's redisMaxRetries, default 3).
+    maxRetriesPerRequest: Math.max(0, meta.int('redisMaxRetries', 3)),
     lazyConnect: true,
   };
 }

@@ -28,7 +28,7 @@ export async function openStateBackend(component: Pick<ComponentSpec, 'type' | '
     case 'state.sqlite':
       return new SqliteStateStore(md, ctx.baseDir);
     case 'state.redis': {
-      const s = new RedisStateStore(md);
+      const s = new RedisStateStore(md, component.name);
       try {
         await s.init();
       } catch (e) {

@@ -1,8 +1,10 @@
 // state.redis: each item a hash { data, version } as Dapr's Redis store keeps it; the version is
 // the ETag (an integer: anything else is malformed, 400). Writes and transactions run as one Lua
 // script that checks every ETag before changing anything, so a transaction is all or nothing.
-import { Redis, type RedisOptions } from 'ioredis';
-import { expiryOf, parseBoolMeta, parseDuration, parseIntMeta, requireMeta } from './common.js';
+import { Redis } from 'ioredis';
+import { MetadataReader } from '../metadata.js';
+import { redisOptions } from '../shared/redis.js';
+import { expiryOf, parseIntMeta } from './common.js';
 import {
   ComponentConfigError,
   ETagInvalidError,
@@ -72,34 +74,14 @@ end
 return out
 `;
 
-/** ioredis options from Dapr's Redis metadata (redisHost, redisPassword, redisUsername, redisDB, enableTLS, …). */
-export function redisOptions(metadata: Record<string, string>): RedisOptions {
-  const hostPort = requireMeta(metadata, 'redisHost', 'state.redis').trim();
-  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostPort);
-  if (!m) throw new ComponentConfigError(`metadata redisHost: ${JSON.stringify(hostPort)} must be host:port`);
-  if ((metadata.redisType ?? 'node') !== 'node') throw new ComponentConfigError('metadata redisType: only "node" is supported by Berth');
-  if (parseBoolMeta('failover', metadata.failover, false)) throw new ComponentConfigError('metadata failover (Redis Sentinel) is not supported by Berth');
-  const redisMaxRetries = parseIntMeta('redisMaxRetries', metadata.redisMaxRetries, 3);
-  return {
-    host: m[1].replace(/^\[|\]$/g, ''),
-    port: m[2] ? Number(m[2]) : 6379,
-    ...(metadata.redisPassword ? { password: metadata.redisPassword } : {}),
-    ...(metadata.redisUsername ? { username: metadata.redisUsername } : {}),
-    db: parseIntMeta('redisDB', metadata.redisDB, 0),
-    ...(parseBoolMeta('enableTLS', metadata.enableTLS, false) ? { tls: {} } : {}),
-    connectTimeout: parseDuration('dialTimeout', metadata.dialTimeout, 5000),
-    maxRetriesPerRequest: Math.max(0, redisMaxRetries),
-    lazyConnect: true,
-  };
-}
-
 export class RedisStateStore implements StateStore {
   private readonly client: Redis;
   /** The component's default TTL (`ttlInSeconds` metadata), for writes that give none. */
   private readonly defaultTtl?: number;
 
-  constructor(metadata: Record<string, string>) {
-    this.client = new Redis(redisOptions(metadata));
+  /** `name`: the component's, for error messages. */
+  constructor(metadata: Record<string, string>, name = 'state.redis') {
+    this.client = new Redis(redisOptions(new MetadataReader({ name, metadata })));
     // Sent once, then run by its SHA (EVALSHA, reloaded by ioredis after a server restart).
     this.client.defineCommand('berthStateTx', { lua: SCRIPT });
     this.client.defineCommand('berthStateRead', { lua: READ_SCRIPT });

@@ -84,7 +84,7 @@ test('bad components fail to open with a message naming the metadata', async () 
   const base = { name: 's', version: 'v1' };
   await assert.rejects(openStateBackend({ ...base, type: 'state.sqlite', metadata: {} }, { baseDir: tmpdir() }), /needs metadata connectionString/);
   await assert.rejects(openStateBackend({ ...base, type: 'state.sqlite', metadata: { connectionString: ':memory:', tableName: 'x; drop' } }, { baseDir: tmpdir() }), /tableName/);
-  await assert.rejects(openStateBackend({ ...base, type: 'state.redis', metadata: {} }, { baseDir: tmpdir() }), /needs metadata redisHost/);
+  await assert.rejects(openStateBackend({ ...base, type: 'state.redis', metadata: {} }, { baseDir: tmpdir() }), /component "s": metadata "redisHost" is required/);
   await assert.rejects(openStateBackend({ ...base, type: 'state.mongodb', metadata: {} }, { baseDir: tmpdir() }), /not a state store type/);
   await assert.rejects(openStateBackend({ ...base, version: 'v2', type: 'state.in-memory', metadata: {} }, { baseDir: tmpdir() }), /version v2/);
   await assert.rejects(openStateBackend({ ...base, type: 'state.postgresql', metadata: { connectionString: 'postgres://x@127.0.0.1:5432/x', maxConns: 'many' } }, { baseDir: tmpdir() }), /maxConns/);
