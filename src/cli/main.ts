@@ -41,6 +41,15 @@ program
   .action(async (o) => (await import('./commands/validate.js')).validate(o));
 
 program
+  .command('config')
+  .description('print the effective spec: the environment overlay applied and every default filled in (as docker compose config); YAML unless --json')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'as JSON')
+  .option('--yaml', 'as YAML (the default)')
+  .action(async (o) => (await import('./commands/config.js')).config(o));
+
+program
   .command('schema')
   .description('print the JSON Schema of the spec')
   .action(async () => (await import('./commands/validate.js')).schema());
