@@ -104,11 +104,12 @@ program
 
 program
   .command('ps')
-  .description('list instances')
+  .description('list instances (of the named services only, when given)')
+  .argument('[services...]', 'only these services (and their variants)')
   .addOption(fileOpt())
   .option('--json', 'one JSON array of instances')
   .option('-a, --all', 'include stopped instances')
-  .action(async (o) => (await import('./commands/ps.js')).ps(o));
+  .action(async (services: string[], o) => (await import('./commands/ps.js')).ps(services, o));
 
 program
   .command('logs')
@@ -173,6 +174,22 @@ program
   .addOption(fileOpt())
   .option('--json', 'machine-readable output')
   .action(async (a: string[], o) => (await import('./commands/control.js')).scale(a, o));
+
+program
+  .command('stop')
+  .description('stop services (0 instances) until `berth start`; kept across `berth up` and restarts')
+  .argument('<services...>', 'service names')
+  .addOption(fileOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (s: string[], o) => (await import('./commands/control.js')).stopStart('stop', s, o));
+
+program
+  .command('start')
+  .description('start services stopped by `berth stop` again, at the instance count they had')
+  .argument('<services...>', 'service names')
+  .addOption(fileOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (s: string[], o) => (await import('./commands/control.js')).stopStart('start', s, o));
 
 program
   .command('restart')

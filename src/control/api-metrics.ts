@@ -15,6 +15,8 @@ const FIXED = new Set([
   '/api/v1/restart-generations',
   '/api/v1/scale',
   '/api/v1/restart',
+  '/api/v1/stop',
+  '/api/v1/start',
   '/api/v1/down',
   '/api/v1/logs',
   '/api/v1/sidecars/restart',

@@ -14,6 +14,7 @@
 //   GET  /api/v1/restart-generations      → { [service]: n } (what a compiler folds into revisions)
 //   POST /api/v1/scale   {service, replicas}
 //   POST /api/v1/restart {service}        → { revision }
+//   POST /api/v1/stop, /api/v1/start {services} → { services: [{ service, replicas, changed }] } (`berth stop`/`berth start`)
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
 //   POST /api/v1/logs, GET /api/v1/logs   → embedded log store (see log-routes.ts)
 //   POST /api/v1/sidecars/restart {name, service?} → { restarted: [{instance, pid}] } (revisions unchanged)
@@ -177,6 +178,16 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
           return send(res, (err as { status?: number }).status ?? 404, { error: (err as Error).message });
         }
         return send(res, 200, { service: body.service, replicas });
+      }
+      if (path === '/api/v1/stop' || path === '/api/v1/start') {
+        const services = body.services;
+        if (!Array.isArray(services) || services.length === 0 || services.some((x) => typeof x !== 'string'))
+          return send(res, 400, { error: 'expected {"services": [string, …]}' });
+        try {
+          return send(res, 200, { services: plane.setStopped(services as string[], path === '/api/v1/stop') });
+        } catch (err) {
+          return send(res, 404, { error: (err as Error).message });
+        }
       }
       if (path === '/api/v1/restart') {
         if (typeof body.service !== 'string') return send(res, 400, { error: 'expected {"service": string}' });

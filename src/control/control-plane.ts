@@ -25,7 +25,7 @@ import { NodeController } from './controllers/node.js';
 import { reconcileLifecycle, REMOVING_META } from './controllers/lifecycle.js';
 import { AutoscaleController } from './controllers/autoscale.js';
 import { PressureController } from './controllers/pressure.js';
-import { effectiveReplicas } from './controllers/replicas.js';
+import { effectiveReplicas, isStopped, startedReplicas, STOPPED_META } from './controllers/replicas.js';
 import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
@@ -160,7 +160,8 @@ export class ControlPlane {
   /** A mesh proxy holds a request for `service` (scaled to zero): start its deployments that are at zero. */
   activate(service: string, why: string): string[] {
     if (this.world.down) return [];
-    const deployments = (this.world.desired?.services ?? []).filter((s) => s.name === service || s.name.startsWith(`${service}.`));
+    // A deployment stopped by `berth stop` stays at zero: a request does not wake it.
+    const deployments = this.deploymentsOf(service).filter((s) => !isStopped(this.world, s.name));
     return this.autoscaling.activate(
       deployments.map((spec) => ({ spec, replicas: effectiveReplicas(this.world, spec) })),
       why,
@@ -236,6 +237,8 @@ export class ControlPlane {
     const changes = diffDesired(prev, desired);
     // An explicit replica count in a changed spec wins over an earlier `berth scale`.
     for (const c of changes) if (c.change === 'replicas' || c.change === 'added' || c.change === 'removed') this.world.setScaleOverride(c.service, undefined);
+    // `berth stop` outlives an apply (the service stays stopped until `berth start`), not the service's removal.
+    for (const c of changes) if (c.change === 'removed') this.world.setMeta(STOPPED_META(c.service), '');
     // Nodes first: the spec's instances are scheduled only once every declared node can take them.
     this.syncNodeRecords(desired);
     await this.nodeMgr.sync();
@@ -274,8 +277,40 @@ export class ControlPlane {
       throw Object.assign(new Error(why), { status: 409 });
     }
     this.world.setScaleOverride(service, replicas);
-    this.event({ type: 'Normal', reason: 'Scaled', message: `scaled ${service} to ${replicas}`, service });
+    const held = isStopped(this.world, service) ? ' (stopped by `berth stop`: the count applies at `berth start`)' : '';
+    this.event({ type: 'Normal', reason: 'Scaled', message: `scaled ${service} to ${replicas}${held}`, service });
     this.queue.add('deployment', service);
+  }
+
+  /** A service and its variants' deployments (`orders` → orders, orders.v2). */
+  private deploymentsOf(service: string): DesiredService[] {
+    return (this.world.desired?.services ?? []).filter((s) => s.name === service || s.name.startsWith(`${service}.`));
+  }
+
+  /**
+   * `berth stop` (stop = true) and `berth start`: a stopped service (or one variant's deployment) runs no
+   * instance, whatever its spec, `berth scale` or autoscaler say, until started again; then it returns to
+   * the count it would have had. The flag is in the store, so `berth up` and a restart keep it.
+   * Every name is checked before anything changes: an unknown one is an error (404) and nothing stops.
+   */
+  setStopped(services: string[], stop: boolean): { service: string; replicas: number; changed: boolean }[] {
+    for (const s of services) if (this.deploymentsOf(s).length === 0) throw new Error(`unknown service "${s}"`);
+    return [...new Set(services)].map((service) => {
+      const deployments = this.deploymentsOf(service);
+      const own = this.world.getMeta(STOPPED_META(service)) === '1';
+      const count = () => deployments.reduce((n, d) => n + effectiveReplicas(this.world, d), 0);
+      const before = count();
+      if (own === stop) return { service, replicas: before, changed: false };
+      this.world.setMeta(STOPPED_META(service), stop ? '1' : '');
+      const after = count();
+      // The reason is the command itself, as `docker compose stop` leaves it in the container's state.
+      const event = stop
+        ? { reason: 'Stopped', message: `${service} stopped by \`berth stop\` (${before} → 0 instances)` }
+        : { reason: 'Started', message: `${service} started by \`berth start\` (${before} → ${after} instances)` };
+      this.event({ type: 'Normal', ...event, service });
+      for (const d of deployments) this.queue.add('deployment', d.name);
+      return { service, replicas: after, changed: true };
+    });
   }
 
   /** `berth sidecar restart`: every node agent restarts the named sidecars (of one service); revisions and apps are untouched. */
@@ -331,7 +366,7 @@ export class ControlPlane {
     return recs.map((r) => psRow(r, this.world.observedOf(r), ports.get(r.service), this.world.waitingFor(r.id)));
   }
 
-  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
+  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus; stopped?: { by: string; replicasAtStart: number } }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
     const desired = this.world.desired;
     return {
       app: desired?.app,
@@ -346,6 +381,7 @@ export class ControlPlane {
         port: s.port ?? null,
         address: s.port !== undefined ? `127.0.0.1:${s.port}` : null,
         ...(this.autoscaling.status.has(s.name) ? { autoscale: this.autoscaling.status.get(s.name) } : {}),
+        ...(isStopped(this.world, s.name) ? { stopped: { by: 'berth stop', replicasAtStart: startedReplicas(this.world, s) } } : {}),
       })),
       nodes: this.nodeMgr.statuses().map((n) => ({ name: n.name, status: n.status, agentPid: n.agentPid })),
     };

@@ -1,4 +1,4 @@
-// `berth scale`, `berth restart` and `berth exec`: small requests to the control plane.
+// `berth scale`, `berth stop`/`berth start`, `berth restart` and `berth exec`: small requests to the control plane.
 import { spawn } from 'node:child_process';
 import type { InstanceSpec } from '../../lib/agent-protocol.js';
 import type { PsRow } from '../../control/index.js';
@@ -22,6 +22,21 @@ export async function scale(assignments: string[], o: { file?: string; json?: bo
   for (const p of parsed) await c.post('/api/v1/scale', p).catch(apiError);
   if (o.json) process.stdout.write(JSON.stringify(parsed) + '\n');
   else for (const p of parsed) process.stdout.write(`${p.service} scaled to ${p.replicas}\n`);
+}
+
+/** `berth stop` / `berth start`: every name is checked by the control plane before any service changes. */
+export async function stopStart(action: 'stop' | 'start', services: string[], o: { file?: string; json?: boolean }): Promise<void> {
+  for (const s of services) if (!/^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)?$/.test(s)) throw errors.usage(`"${s}" is not a service name`, `e.g. berth ${action} web`);
+  const c = requireControl(resolveContext(o.file, false));
+  const r = await c.post<{ services: { service: string; replicas: number; changed: boolean }[] }>(`/api/v1/${action}`, { services }).catch(apiError);
+  if (o.json) {
+    process.stdout.write(JSON.stringify(r.services) + '\n');
+    return;
+  }
+  for (const s of r.services) {
+    if (!s.changed) process.stdout.write(`${s.service}: already ${action === 'stop' ? 'stopped' : 'started'}\n`);
+    else process.stdout.write(action === 'stop' ? `${s.service} stopped (0 instances until \`berth start ${s.service}\`)\n` : `${s.service} started (${s.replicas} instance${s.replicas === 1 ? '' : 's'})\n`);
+  }
 }
 
 export async function restart(service: string, o: { file?: string; json?: boolean }): Promise<void> {

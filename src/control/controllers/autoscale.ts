@@ -5,6 +5,7 @@
 import type { Autoscaling } from '../autoscaling.js';
 import type { World } from '../world.js';
 import type { Act, ReconcileOutcome } from './act.js';
+import { isStopped } from './replicas.js';
 
 export class AutoscaleController {
   constructor(
@@ -19,6 +20,9 @@ export class AutoscaleController {
       this.autoscaling.forget(service);
       return {};
     }
+    // Stopped by `berth stop`: nothing is evaluated (no metrics, no idle clock), the recorded count is
+    // kept for `berth start`; checked again each interval, so a start is picked up without a kick.
+    if (isStopped(world, service)) return { requeueAfterMs: this.intervalMs };
     await this.autoscaling.evaluate(spec, world.scaleOverride(service) ?? spec.replicas);
     return { requeueAfterMs: this.intervalMs };
   }
