@@ -90,7 +90,8 @@ describe('many apps on one machine', () => {
     const psSub = JSON.parse((await ok(sub, ['ps', '--json'])).stdout) as PsRow[];
     assert.deepEqual(psSub.map((r) => r.service), ['aworker', 'aworker']);
 
-    const figures = { lsMs: await timed(elsewhere, ['ls', '--json']), psAppMs: await timed(elsewhere, ['ps', '--app', 'alpha', '--json']), goalMs: 150 };
+    // The goal is ≤ 150 ms each; `berth --version` is the floor on this machine (node's start and the CLI's load).
+    const figures = { lsMs: await timed(elsewhere, ['ls', '--json']), psAppMs: await timed(elsewhere, ['ps', '--app', 'alpha', '--json']), versionMs: await timed(elsewhere, ['--version']), goalMs: 150 };
     console.log(JSON.stringify({ bench: 'many-apps-cli', ...figures }));
   });
 
