@@ -10,7 +10,13 @@ program
   .description('Declare an application once; run it locally with the full platform behaviour.')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  .option('--app <NAME>', 'work on the running app NAME (see `berth ls`) from any directory, instead of the spec here or above')
+  .configureHelp({ showGlobalOptions: true })
+  .hook('preAction', async () => {
+    const app = (program.opts() as { app?: string }).app;
+    if (app !== undefined) (await import('./context.js')).selectApp(app);
+  });
 
 const fileOpt = () => new Option('-f, --file <FILE>', 'spec file (default: ./berth.yaml or ./berth.config.ts)');
 /** For commands where -f means --follow (logs, events), the spec file is --file only. */
@@ -101,6 +107,12 @@ program
   .addOption(envOpt())
   .option('--json', 'machine-readable output')
   .action(async (o) => (await import('./commands/policy.js')).report(o));
+
+program
+  .command('ls')
+  .description('list the Berth apps running on this machine: name, spec, environment, services, ready/total')
+  .option('--json', 'one JSON array of apps: {name, spec, environment, stateDir, pid, services: [{name, ready, replicas}], ready, total}')
+  .action(async (o) => (await import('./commands/ls.js')).ls(o));
 
 program
   .command('ps')

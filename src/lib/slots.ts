@@ -3,7 +3,7 @@
 // folder naming the owner's state dir; a claim whose owner no longer holds the same slot is stale.
 // Claiming runs under a machine-wide lock (see process-lock.ts): without it two claimers could both
 // judge a claim stale, one replace it, and the other delete the fresh claim and take the same slot.
-import { mkdirSync, openSync, closeSync, writeSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, writeSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from './files.js';
@@ -92,4 +92,31 @@ export function releaseAppSlot(stateDir: string): void {
   } catch {
     // no slot recorded or no claim left: nothing to release
   }
+}
+
+/**
+ * The state dirs of the Berth applications on this machine: every owner that still holds its claim
+ * (a claim is released by `berth down`; one whose owner moved on is stale and skipped). Read-only, no lock.
+ */
+export function slotOwners(): string[] {
+  const registry = slotRegistryDir();
+  let names: string[];
+  try {
+    names = readdirSync(registry);
+  } catch {
+    return []; // no registry yet: no app was ever started by this user
+  }
+  const owners: string[] = [];
+  for (const name of names) {
+    const slot = Number(name);
+    if (!Number.isInteger(slot) || slot < 1) continue;
+    let owner = '';
+    try {
+      owner = readFileSync(join(registry, name), 'utf8').trim();
+    } catch {
+      continue; // released while we listed
+    }
+    if (owner && ownerHolds(owner, slot) && !owners.includes(owner)) owners.push(owner);
+  }
+  return owners;
 }

@@ -63,7 +63,7 @@ test('usage errors exit 2; --help exits 0 on every command', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-usage-'));
   assert.equal((await berth(dir, ['nope'])).code, 2);
   assert.equal((await berth(dir, ['up', '--bogus'])).code, 2);
-  for (const cmd of ['init', 'validate', 'schema', 'up', 'apply', 'ps', 'logs', 'events', 'scale', 'restart', 'exec', 'down', 'history']) {
+  for (const cmd of ['init', 'validate', 'schema', 'up', 'apply', 'ls', 'ps', 'logs', 'events', 'scale', 'restart', 'exec', 'down', 'history']) {
     const r = await berth(dir, [cmd, '--help']);
     assert.equal(r.code, 0, `${cmd} --help`);
     assert.match(r.stdout, /Usage: berth/);
