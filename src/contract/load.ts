@@ -17,6 +17,7 @@ import { readLightYaml } from './light-yaml.js';
 import { LightLocator, LightPositions } from './light-locator.js';
 import { readComponentResources } from './components.js';
 import { resolveDaprServices } from './dapr-services.js';
+import { interpolate, specVariables, type VariableSource } from './interpolate.js';
 
 export type LoadResult =
   | { ok: true; spec: AppSpec; file: string; dir: string; warnings: SpecError[]; /** Positions in the spec (for policy violations): with the overlay, and without it. */ locator: Locator; baseLocator: Locator }
@@ -25,6 +26,8 @@ export type LoadResult =
 export interface LoadOptions {
   /** Apply `environments.<env>` before validating. */
   env?: string;
+  /** Where `${VAR}` in a YAML spec's values comes from (default: the environment, then `.env` beside the spec). */
+  variables?: VariableSource;
 }
 
 export const SPEC_FILE_NAMES = ['berth.yaml', 'berth.yml', 'berth.config.ts'] as const;
@@ -62,10 +65,16 @@ function dedupe(problems: Problem[]): Problem[] {
   });
 }
 
-/** Validates already-parsed spec data (from YAML or a config module). */
-function validateData(raw: unknown, file: string, locators: LocatorFactory, opts: LoadOptions): LoadResult {
+/**
+ * Validates already-parsed spec data (from YAML or a config module). `interpolated`: YAML text holds
+ * `$`, so its values are interpolated first (a config module reads its environment itself).
+ */
+function validateData(input: unknown, file: string, locators: LocatorFactory, opts: LoadOptions, interpolated = false): LoadResult {
   const dir = dirname(file);
   const baseLocator = locators();
+  let raw = input;
+  const interpolation = interpolated ? interpolate(input, opts.variables ?? specVariables(dir)) : undefined;
+  if (interpolation) raw = interpolation.value;
   if (!isPlainObject(raw)) {
     return {
       ok: false,
@@ -80,7 +89,7 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
       ],
     };
   }
-  const baseProblems: Problem[] = [];
+  const baseProblems: Problem[] = [...(interpolation?.errors ?? [])];
   let data: unknown = raw;
   let locator = baseLocator;
   const envs = isPlainObject(raw.environments) ? raw.environments : {};
@@ -143,7 +152,7 @@ function validateData(raw: unknown, file: string, locators: LocatorFactory, opts
     ...componentErrors,
   ];
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: sortErrors(errors) };
-  const ok = { ok: true as const, spec: parsed.data, file, dir, warnings: sortErrors([...sem.warnings.map((p) => toSpecError(file, locator, p)), ...componentWarnings]) };
+  const ok = { ok: true as const, spec: parsed.data, file, dir, warnings: sortErrors([...(interpolation?.warnings ?? []).map((p) => toSpecError(file, baseLocator, p)), ...sem.warnings.map((p) => toSpecError(file, locator, p)), ...componentWarnings]) };
   // Positions are a view of the text, not data: kept out of enumeration (JSON, deep comparisons).
   Object.defineProperty(ok, 'locator', { value: locator, enumerable: false });
   Object.defineProperty(ok, 'baseLocator', { value: baseLocator, enumerable: false });
@@ -181,7 +190,7 @@ export function validateSpecText(text: string, file: string, opts: LoadOptions =
     if (light !== undefined) {
       try {
         const positions = new LightPositions(text);
-        return validateData(light.value, abs, (overlay) => new LightLocator(positions, overlay), opts);
+        return validateData(light.value, abs, (overlay) => new LightLocator(positions, overlay), opts, text.includes('$'));
       } catch {
         // Safe: the paths below validate the same text again and report what is wrong.
       }
@@ -190,7 +199,7 @@ export function validateSpecText(text: string, file: string, opts: LoadOptions =
   try {
     const fast = text.length >= FAST_PATH_MIN_BYTES ? fastYaml(text) : undefined;
     if (fast !== undefined && fast.value !== null && fast.value !== undefined) {
-      const result = validateData(fast.value, abs, lazyPositions(text), opts);
+      const result = validateData(fast.value, abs, lazyPositions(text), opts, text.includes('$'));
       if (result.ok && result.warnings.length === 0) return result;
     }
   } catch {
@@ -225,7 +234,7 @@ function validateWithPositions(text: string, abs: string, opts: LoadOptions): Lo
     } catch (e) {
       return { ok: false, errors: [{ file: abs, line: 1, col: 1, path: '', message: `cannot read the YAML: ${errorMessage(e)}` }] };
     }
-    const result = validateData(raw, abs, (overlay) => new YamlLocator(parsed, overlay), opts);
+    const result = validateData(raw, abs, (overlay) => new YamlLocator(parsed, overlay), opts, text.includes('$'));
     if (result.ok) {
       const yamlWarnings = parsed.warnings.map((w) => ({ file: abs, line: w.line, col: w.col, path: '', message: w.message }));
       result.warnings = sortErrors([...yamlWarnings, ...result.warnings]); // in place: a copy would lose the locators

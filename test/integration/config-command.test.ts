@@ -13,6 +13,7 @@ services:
     run: node web.mjs
     port: 28080
     secrets: [{ name: api-key, env: API_KEY }]
+    env: { GREETING: "\${GREETING:-hello}", FROM_DOTENV: "\${FROM_DOTENV}" }
 environments:
   prod:
     services:
@@ -20,12 +21,13 @@ environments:
 `;
 
 test('berth config prints the effective spec: overlay applied, defaults in, secrets masked', async () => {
-  const dir = tempApp({ 'web.mjs': '', 'berth.yaml': spec });
+  const dir = tempApp({ 'web.mjs': '', 'berth.yaml': spec, '.env': 'FROM_DOTENV=dotenv-value\n' });
   const base = await berth(dir, ['config']);
   assert.equal(base.code, 0, base.stderr);
-  assert.match(base.stdout, /^# effective spec of .*berth\.yaml: overlay applied/);
+  assert.match(base.stdout, /^# effective spec of .*berth\.yaml: variables interpolated, overlay applied/);
   const doc = parse(base.stdout) as { services: Record<string, { replicas: number; stopGracePeriodSeconds: number }>; environments?: unknown; secrets: Record<string, { value: string }> };
   assert.equal(doc.services.web.replicas, 1);
+  assert.deepEqual((doc.services.web as unknown as { env: Record<string, string> }).env, { GREETING: 'hello', FROM_DOTENV: 'dotenv-value' }, 'variables interpolated, from .env too');
   assert.equal(doc.services.web.stopGracePeriodSeconds, 10, 'defaults are filled in');
   assert.equal(doc.environments, undefined, 'the overlay is applied, not listed');
   assert.equal(doc.secrets['api-key'].value, '********');

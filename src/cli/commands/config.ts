@@ -32,6 +32,6 @@ export async function config(o: { file?: string; env?: string; json?: boolean; y
     process.stdout.write(JSON.stringify(spec, null, 2) + '\n');
     return;
   }
-  const header = `# effective spec of ${res.file}${o.env ? ` (environment ${o.env})` : ''}: overlay applied, defaults filled in, secret values masked\n`;
+  const header = `# effective spec of ${res.file}${o.env ? ` (environment ${o.env})` : ''}: variables interpolated, overlay applied, defaults filled in, secret values masked\n`;
   process.stdout.write(header + stringify(spec, { lineWidth: 0 }));
 }
