@@ -47,7 +47,7 @@ export function stateStoreConformance(sut: StateStoreUnderTest): void {
     const run = randomBytes(4).toString('hex');
     let n = 0;
     /** The store as one app sees it, under a fresh app ID. */
-    const app = () => new PrefixedStateStore(raw, `conf-${run}-${++n}`);
+    const app = () => new PrefixedStateStore(raw, `stateconf-${run}-${++n}`);
     const features = raw.features();
     try {
       await t.test('features(): Dapr names only; query present exactly when QUERY_API is claimed', () => {
@@ -82,7 +82,7 @@ export function stateStoreConformance(sut: StateStoreUnderTest): void {
       });
 
       await t.test('keys are stored as <appId>||<key>; apps do not see each other; "||" in a key is refused', async () => {
-        const id = `conf-${run}-iso`;
+        const id = `stateconf-${run}-iso`;
         const a = new PrefixedStateStore(raw, id);
         const b = new PrefixedStateStore(raw, `${id}-other`);
         await a.set({ key: 'k', value: json('from a') });

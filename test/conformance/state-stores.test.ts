@@ -49,13 +49,15 @@ if (await requireServer('Redis', 6379)) {
     type: 'state.redis',
     open: () => openStateBackend({ name: 'r', type: 'state.redis', version: 'v1', metadata: { redisHost: '127.0.0.1:6379', redisDB: '0' } }, { baseDir: tmpdir() }),
     cleanup: async () => {
-      // The suite's keys all start with conf-<its run>-; remove every conf-* key older runs left too.
+      // The suite's keys all start with stateconf-<its run>-; remove every stateconf-* key older runs left
+      // too. (Not conf-*: that also matched the pub/sub suite's streams, which CI runs at the same time —
+      // its RETRY check lost its stream to this cleanup once.)
       const r = new Redis({ host: '127.0.0.1', port: 6379 });
       try {
         const keys: string[] = [];
         let cursor = '0';
         do {
-          const [next, batch] = await r.scan(cursor, 'MATCH', 'conf-*', 'COUNT', 1000);
+          const [next, batch] = await r.scan(cursor, 'MATCH', 'stateconf-*', 'COUNT', 1000);
           keys.push(...batch);
           cursor = next;
         } while (cursor !== '0');
