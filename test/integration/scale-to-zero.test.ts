@@ -112,12 +112,19 @@ services:
 
   // Idle again → zero; then a request through the ingress and one through front's sidecar.
   await waitFor('back scaled to zero again', async () => (await backRows()).length === 0, 20_000);
-  const viaIngress = await httpRequest(`http://127.0.0.1:${port + 2}/back/x`, 'GET', 20_000);
+  // A failed request says which step it was and what the platform did just before (CI saw one
+  // 'socket hang up' here once, with nothing to go on).
+  const step = async <T>(name: string, p: Promise<T>): Promise<T> =>
+    p.catch(async (err: Error) => {
+      const recent = (await events(dir)).slice(-12).map((e) => `${e.at.slice(11, 23)} ${e.reason} ${e.instance ?? e.service ?? e.node ?? ''}: ${e.message}`);
+      throw new Error(`${name}: ${err.message}; last events:\n${recent.join('\n')}`);
+    });
+  const viaIngress = await step('held request through the ingress', httpRequest(`http://127.0.0.1:${port + 2}/back/x`, 'GET', 20_000));
   assert.equal(viaIngress.status, 200, viaIngress.body);
   assert.match(viaIngress.body, /^GET \/back\/x {2}from back-/);
 
   await waitFor('back scaled to zero a third time', async () => (await backRows()).length === 0, 20_000);
-  const viaFront = await httpRequest(`http://127.0.0.1:${port}/`, 'GET', 20_000);
+  const viaFront = await step("held request through front's sidecar", httpRequest(`http://127.0.0.1:${port}/`, 'GET', 20_000));
   assert.equal(viaFront.status, 200, viaFront.body);
   assert.match(viaFront.body, /^front got: GET \/via-front {2}from back-/);
   const held = await zeroEvents(dir, 'ScaledFromZero');
