@@ -4,7 +4,8 @@
 // `$$` for a literal `$`; defaults and messages may hold variables themselves. Variables come from the
 // environment, then from a `.env` file beside the spec (the environment wins, as in compose). Keys
 // are never interpolated. An unset `${VAR}` becomes "" with a warning (compose's behaviour); a `$`
-// followed by anything else is kept as it is (regex anchors such as `^a$` stay valid).
+// followed by anything else is kept as it is (regex anchors such as `^a$` stay valid), and so is a
+// placeholder Berth fills in per instance (`${BERTH_INSTANCE}` in logs.files).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
@@ -19,6 +20,12 @@ export interface Interpolated {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+
+/**
+ * Placeholders Berth itself fills in per instance at run time (`logs.files: [logs/app-${BERTH_INSTANCE}.log]`):
+ * a plain reference to one is kept as written, not taken from the environment of `berth`.
+ */
+export const RUNTIME_PLACEHOLDERS: ReadonlySet<string> = new Set(['BERTH_INSTANCE']);
 
 /** The variables a spec in `dir` sees: the environment, then `dir/.env`. */
 export function specVariables(dir: string, env: NodeJS.ProcessEnv = process.env): VariableSource {
@@ -58,11 +65,17 @@ export function interpolateString(text: string, vars: VariableSource, unset: str
     if (next === '{') {
       const end = closingBrace(text, i + 2);
       if (end < 0) throw new InterpolationError(`unterminated \`\${\` in ${JSON.stringify(text)}: close it with \`}\`, or write \`$$\` for a literal \`$\``);
-      out += expand(text.slice(i + 2, end), vars, unset);
+      const body = text.slice(i + 2, end);
+      out += RUNTIME_PLACEHOLDERS.has(body) ? `\${${body}}` : expand(body, vars, unset);
       i = end + 1;
       continue;
     }
     const m = NAME.exec(text.slice(i + 1));
+    if (m && RUNTIME_PLACEHOLDERS.has(m[0])) {
+      out += `$${m[0]}`;
+      i += 1 + m[0].length;
+      continue;
+    }
     if (m) {
       const v = vars(m[0]);
       if (v === undefined) unset.push(m[0]);

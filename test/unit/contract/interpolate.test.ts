@@ -35,6 +35,8 @@ test('compose operators: plain, :- and -, :+ and +, $$ and nesting', () => {
     ['^[a-z]+$', '^[a-z]+$'],
     ['cost $5 or $ alone', 'cost $5 or $ alone'],
     ['no dollar', 'no dollar'],
+    ['logs/app-${BERTH_INSTANCE}.log', 'logs/app-${BERTH_INSTANCE}.log'],
+    ['logs/$BERTH_INSTANCE.log', 'logs/$BERTH_INSTANCE.log'],
   ];
   for (const [input, want] of cases) assert.equal(interpolateString(input, V), want, input);
 });
