@@ -17,6 +17,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in a browser (bundled by scripts/build-dashboard.mjs).
+    files: ['web/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', window: 'readonly', location: 'readonly', history: 'readonly', EventSource: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', dispatchEvent: 'readonly', PopStateEvent: 'readonly', URLSearchParams: 'readonly' } },
+  },
+  {
     files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

@@ -152,6 +152,14 @@ program
   .action(async (name: string, o) => (await import('./commands/sidecar.js')).restart(name, o));
 
 program
+  .command('dashboard')
+  .description('print the dashboard URL with its login token and open it in a browser when one is available')
+  .addOption(fileOpt())
+  .option('--no-open', 'only print the URL')
+  .option('--json', 'one JSON object: {url, base, port, opened}')
+  .action(async (o) => (await import('./commands/dashboard.js')).dashboard(o));
+
+program
   .command('top')
   .description('live requests/s, p50/p99 latency and error % per service and variant, from the mesh proxies')
   .addOption(fileOpt())

@@ -26,6 +26,9 @@ const FIXED = new Set([
   '/api/v1/mesh/status',
   '/api/v1/mesh/activate',
   '/api/v1/mesh/ack',
+  '/api/v1/dashboard/overview',
+  '/api/v1/dashboard/metrics',
+  '/api/v1/dashboard/stream',
 ]);
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS']);
 
@@ -40,7 +43,7 @@ export function routeOf(path: string): string {
 }
 
 /** Watch streams last as long as their client: their duration says nothing about the API's speed. */
-const STREAMING = new Set(['/api/v1/watch', '/api/v1/mesh/watch']);
+const STREAMING = new Set(['/api/v1/watch', '/api/v1/mesh/watch', '/api/v1/dashboard/stream']);
 
 export function apiRequestMetrics(reg: MetricsRegistry = controlMetrics): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const requests = reg.counter('berth_api_requests_total', 'API requests by method, route and status code.', ['method', 'route', 'code']);

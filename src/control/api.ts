@@ -25,6 +25,8 @@
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
+//   GET  /, /<view>, /assets/*            → the dashboard (dashboard/static.ts); /api/v1/dashboard/* (dashboard/routes.ts).
+//        Its login cookie (dashboard/auth.ts) reads the API and calls the CLI's operator actions; it may not apply or down.
 import http from 'node:http';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
 import { readDownEpoch } from '../lib/down-epoch.js';
@@ -37,11 +39,16 @@ import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { publicEntry } from './release/history.js';
+import { dashboardMayCall, handleLogin, hasDashboardCookie, unauthorized } from './dashboard/auth.js';
+import { DashboardFeed } from './dashboard/routes.js';
+import { serveStatic } from './dashboard/static.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
   token: string;
   onDown: () => void;
+  /** The dashboard's login token (`.berth/dashboard-token`); without it the dashboard is not served. */
+  dashboardToken?: string;
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
@@ -81,6 +88,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   let logIngest: LogIngest | undefined; // log batches are written by a worker thread, off this event loop
   const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
+  const dashboard = opts.dashboardToken ? new DashboardFeed(plane, mesh) : undefined;
   const countRequest = apiRequestMetrics();
   const server = http.createServer((req, res) => {
     countRequest(req, res);
@@ -92,17 +100,32 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const principal = authenticate(opts.token, req.headers.authorization);
-    if (!principal) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    let principal = authenticate(opts.token, req.headers.authorization);
+    // The dashboard: a browser with its login cookie (or arriving with ?token=), never a bearer token.
+    if (!principal && opts.dashboardToken && req.headers.authorization === undefined) {
+      const page = !path.startsWith('/api/') && path !== '/metrics';
+      if (handleLogin(req, res, url, opts.dashboardToken)) return;
+      if (!hasDashboardCookie(req, opts.dashboardToken)) return unauthorized(res, page);
+      if (page) {
+        if (!serveStatic(req, res, path)) send(res, 404, { error: `no page ${path}` });
+        return;
+      }
+      if (!dashboardMayCall(method, path)) return send(res, 403, { error: `the dashboard may not call ${method} ${path}` });
+      // A custom header a cross-site form cannot send (besides SameSite=Strict): no request forgery.
+      if (method === 'POST' && req.headers['x-berth-dashboard'] !== '1') return send(res, 403, { error: 'dashboard actions need the x-berth-dashboard header' });
+      principal = { kind: 'admin' };
+    }
+    if (!principal) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
     // A sidecar's credential is scoped to its instance: the few routes its sidecars call, for itself only.
     const sidecar = principal.kind === 'sidecar' ? principal : undefined;
     if (sidecar && !sidecarRoute(method, path)) return send(res, 403, { error: sidecarForbidden(sidecar, `${method} ${path}`) });
     const forbid = sidecar ? (what: string) => sidecarForbidden(sidecar, what) : undefined;
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
+    if (dashboard && !sidecar && path.startsWith('/api/v1/dashboard/') && dashboard.handle(req, res, url)) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();
@@ -239,6 +262,9 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     send(res, 404, { error: `no route for ${method} ${path}` });
   }
 
-  server.on('close', () => void logIngest?.close());
+  server.on('close', () => {
+    void logIngest?.close();
+    dashboard?.close();
+  });
   return server;
 }

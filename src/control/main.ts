@@ -66,7 +66,8 @@ function exit(code: number): void {
   process.exit(code);
 }
 
-const server = createApiServer({ plane, token, onDown: () => setTimeout(() => exit(0), 50) });
+const dashboardToken = ensureToken(layout.dashboardToken);
+const server = createApiServer({ plane, token, dashboardToken, onDown: () => setTimeout(() => exit(0), 50) });
 server.listen(0, '127.0.0.1', () => {
   void (async () => {
     try {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 export const stateLayout = (stateDir: string) => ({
   root: stateDir,
   token: join(stateDir, 'token'),
+  /** The dashboard's login token (0600): `berth dashboard` puts it in the URL it prints. */
+  dashboardToken: join(stateDir, 'dashboard-token'),
   db: join(stateDir, 'state.db'),
   /** The control plane's copy of its last good state (at start, every minute when changed, at exit). */
   dbBackup: join(stateDir, 'state.db.backup'),

@@ -232,11 +232,14 @@ function printChanges(changes: Change[]): void {
   }
 }
 
-function printAddresses(status: Status): void {
+function printAddresses(status: Status, controlPort: number): void {
   const withPort = status.services.filter((s) => s.address);
-  if (withPort.length === 0) return;
-  process.stdout.write(`${bold(status.app ?? 'app')} is up:\n`);
-  for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
+  if (withPort.length > 0) {
+    process.stdout.write(`${bold(status.app ?? 'app')} is up:\n`);
+    for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
+  }
+  // The dashboard's port; its login URL (with the token) comes from `berth dashboard`.
+  process.stdout.write(`  ${'dashboard'.padEnd(12)} http://127.0.0.1:${controlPort}/  ${dim('(`berth dashboard` opens it logged in)')}\n`);
 }
 
 /**
@@ -285,7 +288,7 @@ async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOpti
     const status = await c.get<Status>('/api/v1/status');
     if (o.json) process.stdout.write(JSON.stringify(status) + '\n');
     else {
-      printAddresses(status);
+      printAddresses(status, c.info.port);
       process.stdout.write(dim('running in the background: `berth ps`, `berth logs SERVICE`, `berth down`\n'));
     }
     return;
@@ -323,6 +326,7 @@ async function foreground(ctx: Context, c: ControlClient): Promise<void> {
     const lines = [
       `${bold(status.app ?? 'app')}  ${status.services.map((s) => `${s.name} ${s.ready === s.replicas ? green(`${s.ready}/${s.replicas}`) : `${s.ready}/${s.replicas}`}`).join('  ')}`,
       ...status.services.filter((s) => s.address).map((s) => `  ${s.name}: http://${s.address}/`),
+      `  dashboard: http://127.0.0.1:${c.info.port}/ ${dim('(`berth dashboard`)')}`,
       '',
       table(
         ['SERVICE', 'INSTANCE', 'STATUS', 'PID', 'RESTARTS', 'HOST', 'AGE'],
@@ -347,7 +351,7 @@ async function foreground(ctx: Context, c: ControlClient): Promise<void> {
   if (!tty) {
     const initial = await c.get<{ seq: number }[]>('/api/v1/events?after=0&limit=10000');
     lastSeq = initial.length ? initial[initial.length - 1].seq : 0;
-    printAddresses(await c.get<Status>('/api/v1/status'));
+    printAddresses(await c.get<Status>('/api/v1/status'), c.info.port);
   }
 
   const stop = async () => {

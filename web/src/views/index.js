@@ -1,0 +1,17 @@
+// The dashboard's views, in nav order. A feature that gets a view (releases, recordings, components,
+// GitOps…) adds one entry here: { id, title, component }; `id` is its path (/id) and nav key.
+import { Overview } from './overview.js';
+import { Services } from './services.js';
+import { Logs } from './logs.js';
+import { Metrics } from './metrics.js';
+import { Events } from './events.js';
+import { Nodes } from './nodes.js';
+
+export const views = [
+  { id: 'overview', title: 'Overview', component: Overview },
+  { id: 'services', title: 'Services', component: Services },
+  { id: 'logs', title: 'Logs', component: Logs },
+  { id: 'metrics', title: 'Metrics', component: Metrics },
+  { id: 'events', title: 'Events', component: Events },
+  { id: 'nodes', title: 'Nodes', component: Nodes },
+];
