@@ -8,7 +8,7 @@ import { ErrorNote, fmt, health } from '../ui.js';
 
 const W = 210;
 const H = 74;
-const GAP_X = 170;
+const GAP_X = 150;
 const GAP_Y = 36;
 
 /** Per service: the sum of its variants' rates, the request-weighted error %, the worst p99. */
@@ -74,7 +74,7 @@ export function Overview() {
     <${ErrorNote} error=${error} />
     ${data.services.length === 0 && html`<p class="muted">No app is applied: run <code>berth up</code>.</p>`}
     <div class="graph-wrap">
-      <svg class="graph" width=${width} height=${height} viewBox=${`0 0 ${width} ${height}`} data-testid="topology">
+      <svg class="graph" viewBox=${`0 0 ${width} ${height}`} style=${`width:100%;max-width:${width}px;height:auto`} data-testid="topology">
         <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#7a8699" /></marker></defs>
         ${[...edges.values()].map((e) => {
           const a = box(e.source);
