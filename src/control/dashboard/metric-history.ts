@@ -76,7 +76,11 @@ export class MetricHistory {
   /** Reads every target once; returns the points of the window since the previous read (none on the first). */
   async collect(targets: StatsTarget[], now = Date.now()): Promise<MetricPoint[]> {
     const reads = await Promise.all(
-      targets.map(async (t) => ({ ...t, series: await requestJson<MeshStatsSeries[]>({ host: t.host, port: t.adminPort, timeoutMs: 1000 }, 'GET', '/mesh/stats').catch(() => undefined) })),
+      targets.map(async (t) => {
+        const answer = await requestJson<unknown>({ host: t.host, port: t.adminPort, timeoutMs: 1000 }, 'GET', '/mesh/stats').catch(() => undefined);
+        // Anything but an array of series (a proxy starting, another process on the port) counts as no answer.
+        return { ...t, series: Array.isArray(answer) ? (answer as MeshStatsSeries[]) : undefined };
+      }),
     );
     // Rates add up per proxy (each over its own window since its previous read).
     type Acc = { count: number; errors: number; buckets: number[]; rps: number; measured: boolean };
