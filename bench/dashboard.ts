@@ -1,0 +1,114 @@
+// Dashboard figures (issue 18 point 5), one JSON line:
+//   firstLoadKiB            what the first load transfers, gzipped (index + script + styles; goal ≤ 300 KB)
+//   loadToInteractiveMs     {overview, services}: from navigation (login URL) to the view drawn with all 50
+//                           instances (median of 5 fresh browser contexts; goal ≤ 1 s)
+//   controlCpuIdlePct       the control plane's CPU (% of one core) over a window with no dashboard open, and
+//   controlCpuDashboardPct  over the same window with one dashboard open and idle on the Services view
+//   dashboardCpuDeltaPct    the difference (goal ≤ 2 %)
+// The app: 50 instances (5 services × 10 replicas, meshed, on 2 nodes) of a tiny HTTP server, no traffic.
+// Span emission (the third figure of the issue) is not measured: the proxies do not emit spans yet.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { berth, berthOk, portBlock, tempApp } from '../test/integration/harness/berth.js';
+
+const httpApp = `import http from 'node:http';
+const server = http.createServer((q, s) => s.end('ok'));
+server.listen(Number(process.env.PORT), process.env.HOST);
+process.on('SIGTERM', () => server.close(() => process.exit(0)));`;
+
+const WINDOW_MS = Number(process.env.BENCH_CPU_WINDOW_MS ?? 30_000);
+/** 50 instance rows drawn (a function, not a string: the page's CSP forbids eval; no DOM types here). */
+const allRows = () => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll('tr[data-instance]').length === 50;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** utime + stime of a process, in clock ticks (100 per second on Linux). */
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+
+async function cpuPercent(pid: number, ms: number): Promise<number> {
+  const t0 = performance.now();
+  const c0 = cpuTicks(pid);
+  await new Promise((r) => setTimeout(r, ms));
+  return Math.round(((cpuTicks(pid) - c0) / 100 / ((performance.now() - t0) / 1000)) * 1000) / 10;
+}
+
+function gzBytes(url: string, cookie: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    http
+      .get(url, { headers: { cookie, 'accept-encoding': 'gzip' }, agent: false }, (res) => {
+        let n = 0;
+        res.on('data', (d: Buffer) => (n += d.length));
+        res.on('end', () => resolve(n));
+      })
+      .on('error', reject),
+  );
+}
+
+async function main(): Promise<void> {
+  const port = portBlock(5);
+  const services = ['a', 'b', 'c', 'd', 'e'];
+  const spec = `app: bench-dashboard\nnodes: 2\nservices:\n${services
+    .map((s, i) => `  ${s}:\n    run: node app.mjs\n    port: ${port + i}\n    replicas: 10\n${i < 4 ? `    uses: [${services[i + 1]}]\n` : ''}    probes:\n      readiness: { tcp: {} }\n`)
+    .join('')}`;
+  const dir = tempApp({ 'app.mjs': httpApp, 'berth.yaml': spec });
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    await berthOk(dir, ['up', '-d', '--wait', '--timeout', '240'], { timeoutMs: 300_000 });
+    const d = JSON.parse((await berthOk(dir, ['dashboard', '--no-open', '--json'])).stdout) as { url: string; base: string; port: number };
+    const token = new URL(d.url).searchParams.get('token')!;
+    const cookie = `berth_dashboard_${d.port}=${token}`;
+    let bytes = 0;
+    for (const p of ['', 'assets/app.js', 'assets/app.css']) bytes += await gzBytes(d.base + p, cookie);
+    const pid = (JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { pid: number }).pid;
+
+    const timings: Record<'overview' | 'services', number[]> = { overview: [], services: [] };
+    for (let i = 0; i < 5; i++) {
+      for (const v of ['overview', 'services'] as const) {
+        const ctx = await browser.newContext();
+        const page = await ctx.newPage();
+        const t = performance.now();
+        await page.goto(`${d.base}${v}?token=${token}`);
+        if (v === 'overview') await page.waitForSelector('[data-service=e]');
+        else await page.waitForFunction(allRows, undefined, { timeout: 30_000 });
+        timings[v].push(Math.round(performance.now() - t));
+        await ctx.close();
+      }
+    }
+
+    const idle = await cpuPercent(pid, WINDOW_MS);
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(`${d.base}services?token=${token}`);
+    await page.waitForFunction(allRows, undefined, { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    const open = await cpuPercent(pid, WINDOW_MS);
+    await ctx.close();
+
+    const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+    process.stdout.write(
+      JSON.stringify({
+        bench: 'dashboard',
+        instances: 50,
+        firstLoadKiB: Math.round((bytes / 1024) * 10) / 10,
+        loadToInteractiveMs: { overview: median(timings.overview), services: median(timings.services), runs: timings },
+        controlCpuIdlePct: idle,
+        controlCpuDashboardPct: open,
+        dashboardCpuDeltaPct: Math.round((open - idle) * 10) / 10,
+        cpuWindowMs: WINDOW_MS,
+        loadavg,
+        spanEmission: 'not measured: the proxies do not emit spans yet',
+      }) + '\n',
+    );
+  } finally {
+    await browser.close();
+    await berth(dir, ['down'], { timeoutMs: 120_000 });
+  }
+}
+
+await main();
