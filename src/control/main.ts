@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../lib/files.js';
+import { readToken, writeFileAtomic } from '../lib/files.js';
 import { readDownEpoch } from '../lib/down-epoch.js';
 import { ensureToken } from '../lib/token.js';
 import { acquireProcessLock, controlLockName } from '../lib/process-lock.js';
@@ -68,31 +68,51 @@ function exit(code: number): void {
 
 const dashboardToken = ensureToken(layout.dashboardToken);
 const server = createApiServer({ plane, token, dashboardToken, onDown: () => setTimeout(() => exit(0), 50) });
-server.listen(0, '127.0.0.1', () => {
-  void (async () => {
-    try {
-      await plane.start();
-    } catch (err) {
-      log(`start-up failed: ${(err as Error).message}`);
-      exit(1);
-      return;
-    }
-    // Started by a `berth up` that a `berth down` overtook while this process was starting: stop again
-    // instead of announcing itself (see lib/down-epoch.ts).
-    if (upEpoch !== undefined && upEpoch !== readDownEpoch(stateDir)) {
-      log('`berth down` ran while this control plane was starting: stopping');
-      plane.down(() => exit(0));
-      return;
-    }
-    const addr = server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : 0;
-    const info: ControlInfo = { pid: process.pid, startTime: selfStartTime(), port, app: plane.status().app ?? '' };
-    writeFileAtomic(layout.controlInfo, JSON.stringify(info) + '\n');
-    writeFileAtomic(layout.controlPid, `${process.pid}\n`);
-    plane.announced();
-    log(`control plane listening on 127.0.0.1:${port}`);
-  })();
-});
+/** Listens on `port` (0: any free one); rejects when it is taken. */
+function listen(port: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      fail(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      ok();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, '127.0.0.1');
+  });
+}
+
+// The port of the previous control plane of this state dir when it is free: an open dashboard (and its
+// login cookie, which is per port) keeps working across a control-plane restart.
+const lastPort = Number(readToken(layout.controlPort) ?? 0);
+await listen(Number.isInteger(lastPort) && lastPort > 0 && lastPort < 65536 ? lastPort : 0).catch(() => listen(0));
+void (async () => {
+  try {
+    await plane.start();
+  } catch (err) {
+    log(`start-up failed: ${(err as Error).message}`);
+    exit(1);
+    return;
+  }
+  // Started by a `berth up` that a `berth down` overtook while this process was starting: stop again
+  // instead of announcing itself (see lib/down-epoch.ts).
+  if (upEpoch !== undefined && upEpoch !== readDownEpoch(stateDir)) {
+    log('`berth down` ran while this control plane was starting: stopping');
+    plane.down(() => exit(0));
+    return;
+  }
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const info: ControlInfo = { pid: process.pid, startTime: selfStartTime(), port, app: plane.status().app ?? '' };
+  writeFileAtomic(layout.controlInfo, JSON.stringify(info) + '\n');
+  writeFileAtomic(layout.controlPort, `${port}\n`);
+  writeFileAtomic(layout.controlPid, `${process.pid}\n`);
+  plane.announced();
+  log(`control plane listening on 127.0.0.1:${port}`);
+})();
 
 // A SIGTERM/SIGINT stops only the control plane: node agents keep the instances running.
 process.on('SIGTERM', () => exit(0));

@@ -11,6 +11,8 @@ export const stateLayout = (stateDir: string) => ({
   dbBackup: join(stateDir, 'state.db.backup'),
   controlInfo: join(stateDir, 'control.json'),
   controlPid: join(stateDir, 'control.pid'),
+  /** The API's last port: a restarted control plane takes it again when free (an open dashboard keeps working). */
+  controlPort: join(stateDir, 'control.port'),
   controlLog: join(stateDir, 'control.log'),
   /** The desired state last applied (written by the control plane, 0600): what `berth diff` compares with while none runs. */
   lastApplied: join(stateDir, 'last-applied.json'),

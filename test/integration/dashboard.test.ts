@@ -7,7 +7,7 @@
 // Screenshots of every view go to a temp dir (printed), a few of which are committed under docs/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +131,18 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     assert.equal((await request(`${base}api/v1/down`, { method: 'POST', headers: { cookie, 'x-berth-dashboard': '1' }, body: '{}' })).status, 403);
     // Another port's cookie (another app on 127.0.0.1) does not open this one.
     assert.equal((await request(`${base}api/v1/instances`, { headers: { cookie: cookie.replace(/_\d+=/, '_1=') } })).status, 401);
+  });
+
+  test('berth dashboard opens the URL with $BROWSER unless --no-open; outside a running app it fails', async () => {
+    const opened = join(shots, 'opened.txt');
+    const fake = join(shots, 'fake-browser.sh');
+    writeFileSync(fake, `#!/bin/sh\necho "$1" > ${opened}\n`, { mode: 0o755 });
+    const r = await berth(shop.dir, ['dashboard'], { env: { BROWSER: fake } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(url), r.stdout);
+    await waitFor('the browser command to run', () => existsSync(opened) && readFileSync(opened, 'utf8').trim() === url, 10_000);
+    const none = await berth(mkdtempSync(join(tmpdir(), 'berth-nodash-')), ['dashboard', '--no-open'], { env: { BERTH_SLOT_REGISTRY: mkdtempSync(join(tmpdir(), 'berth-noslots-')) } });
+    assert.notEqual(none.code, 0);
   });
 
   test('the first load transfers at most 300 KB gzipped', async () => {
@@ -258,8 +270,15 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     await waitFor('the control plane gone', () => !processAlive(info.pid), 15_000);
     await berthOk(shop.dir, ['up', '-d', '--wait', '--timeout', '90'], { timeoutMs: 120_000 });
     const d = JSON.parse((await berthOk(shop.dir, ['dashboard', '--no-open', '--json'])).stdout) as { base: string };
+    assert.equal(d.base, base, 'the restarted control plane took its port again');
     const afterRestart = await points(d.base);
     const oldest = Math.min(...before.map((p) => p.t));
     assert.ok(afterRestart.some((p) => p.t === oldest), 'the points from before the restart are still there');
+    // The open page reconnected by itself (same port, same cookie) and charts the whole history.
+    await page.waitForSelector('.nav .live.live', { timeout: 30_000 });
+    await view('metrics', '[data-testid=charts] .uplot');
+    await page.click('text=last 5m');
+    await page.waitForSelector('[data-testid=charts] .uplot');
+    await shot('metrics-after-restart');
   });
 });
