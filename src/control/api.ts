@@ -6,7 +6,7 @@
 //   GET  /api/v1/instances[?all=1]        → PsRow[]
 //   GET  /api/v1/instances/:id            → InstanceSpec (for `berth exec`)
 //   GET  /api/v1/status                   → services, nodes
-//   GET  /api/v1/events?after=N&limit=M   → StoredEvent[]
+//   GET  /api/v1/events?after=N&limit=M[&tail=K] → StoredEvent[] (tail: only the newest K)
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
 //   POST /api/v1/apply   {desired}        → { changes }   (a DesiredState the client compiled)
 //   GET  /api/v1/history/:service          → { service, revisions: [{ number, revision, status, why, at, specFile, message? }] } (oldest first)
@@ -151,8 +151,10 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     if (method === 'GET' && path === '/api/v1/restart-generations') return send(res, 200, plane.restartGenerations());
     if (method === 'GET' && path === '/api/v1/nodes') return send(res, 200, plane.nodeStatuses());
     if (method === 'GET' && path === '/api/v1/events') {
-      const after = Number(url.searchParams.get('after') ?? 0) || 0;
       const limit = Math.min(10_000, Number(url.searchParams.get('limit') ?? 1000) || 1000);
+      // `tail=N`: only the newest N (the dashboard's views), without reading the whole history first.
+      const tail = Number(url.searchParams.get('tail') ?? 0) || 0;
+      const after = Math.max(Number(url.searchParams.get('after') ?? 0) || 0, tail > 0 ? plane.store.lastEventSeq() - tail : 0);
       return send(res, 200, plane.store.events(after, limit));
     }
     if (method === 'GET' && path === '/api/v1/watch') {

@@ -129,6 +129,11 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     assert.equal((await request(`${base}api/v1/instances`, { headers: { cookie } })).status, 200);
     assert.equal((await request(`${base}api/v1/scale`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{"service":"web","replicas":2}' })).status, 403);
     assert.equal((await request(`${base}api/v1/down`, { method: 'POST', headers: { cookie, 'x-berth-dashboard': '1' }, body: '{}' })).status, 403);
+    // `tail=N`: the newest N events (what the views ask for), the same as the end of the whole list.
+    const all = JSON.parse((await request(`${base}api/v1/events?limit=10000`, { headers: { cookie } })).body) as { seq: number }[];
+    const tail = JSON.parse((await request(`${base}api/v1/events?tail=3`, { headers: { cookie } })).body) as { seq: number }[];
+    assert.ok(all.length > 3);
+    assert.deepEqual(tail.map((e) => e.seq), all.slice(-3).map((e) => e.seq));
     // Another port's cookie (another app on 127.0.0.1) does not open this one.
     assert.equal((await request(`${base}api/v1/instances`, { headers: { cookie: cookie.replace(/_\d+=/, '_1=') } })).status, 401);
   });

@@ -5,7 +5,7 @@ import { get, useLive } from '../api.js';
 import { ErrorNote, time } from '../ui.js';
 
 export function Events() {
-  const { data, error } = useLive(() => get('/api/v1/events?after=0&limit=10000'));
+  const { data, error } = useLive(() => get('/api/v1/events?tail=1000&limit=1000'));
   const [text, setText] = useState('');
   const [type, setType] = useState('');
   if (!data) return html`<${ErrorNote} error=${error} />${!error && html`<p class="muted">loading…</p>`}`;

@@ -6,8 +6,8 @@ import { get, post, useLive } from '../api.js';
 import { ago, ConfirmButton, ErrorNote, statusClass, time } from '../ui.js';
 
 async function load() {
-  const [status, rows, events] = await Promise.all([get('/api/v1/status'), get('/api/v1/instances'), get('/api/v1/events?after=0&limit=10000')]);
-  return { status, rows, events: events.slice(-2000) };
+  const [status, rows, events] = await Promise.all([get('/api/v1/status'), get('/api/v1/instances'), get('/api/v1/events?tail=2000&limit=2000')]);
+  return { status, rows, events };
 }
 
 const serviceOf = (deployment) => deployment.split('.')[0];
