@@ -24,6 +24,7 @@
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
+//   /api/v1/gitops[/:name[/history|sync|refresh|rollback|suspend|resume|promote]] → GitOps sources (gitops/routes.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
 import http from 'node:http';
 import type { NodeHeartbeat } from '../lib/agent-protocol.js';
@@ -37,6 +38,7 @@ import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { publicEntry } from './release/history.js';
+import { handleGitopsApi } from './gitops/routes.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -104,6 +106,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
+    if (await handleGitopsApi(plane.gitops, req, res, path, send)) return;
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });

@@ -6,3 +6,7 @@ export type { PsRow, StatsRow } from './instances.js';
 export type { StoredEvent } from './store.js';
 export { WorkQueue, type Reconciler, type ReconcileResult } from './reconciler.js';
 export type { RevisionEntry, RevisionStatus, RevisionWhy } from './release/history.js';
+export type { GitopsStatusView, SyncOutcome } from './gitops/controller.js';
+export type { HistoryEntry } from './gitops/records.js';
+export type { PromoteResult } from './gitops/promote.js';
+export { detectDrift, type DriftItem } from './gitops/drift.js';

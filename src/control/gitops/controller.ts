@@ -1,0 +1,351 @@
+// The GitOps controller: one more controller over the read model, keyed by source name. Each pass
+// fetches the branch when its interval is due (or a webhook asked), applies a new commit when
+// auto-sync is on (load + validate + policy → apply through the control plane, as `berth apply`),
+// and reverts drift when self-heal is on. A refused commit leaves the last good one running.
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { DesiredState } from '../../plan/index.js';
+import type { ServiceChange } from '../desired-diff.js';
+import type { NewEvent } from '../store.js';
+import type { World } from '../world.js';
+import { appHealth, detectDrift, healable, serviceHealth, type DriftItem } from './drift.js';
+import { checkoutWork, commitInfo, ensureBare, exportTree, fetchBranch, resolveCommit, type CommitInfo } from './git.js';
+import { GitopsRecords, type GitopsConfig, type GitopsState, type HealthStatus, type HistoryEntry, type HistoryTrigger, type SyncStatus } from './records.js';
+import { checkTree } from './source.js';
+
+export interface GitopsDeps {
+  world: World;
+  stateDir: string;
+  /** Applies a desired state exactly as `POST /api/v1/apply` does. */
+  apply(desired: DesiredState): Promise<ServiceChange[]>;
+  restartGenerations(): Record<string, number>;
+  event(e: NewEvent): void;
+  /** Asks for a pass of `name` now. */
+  enqueue(name: string): void;
+}
+
+/** Argo CD's pause between two self-heal attempts. */
+export const SELF_HEAL_BACKOFF_MS = 5000;
+/** How often drift is checked when self-heal is on (at most; the interval when shorter). */
+const DRIFT_CHECK_MS = 1000;
+
+export interface GitopsStatusView {
+  name: string;
+  repo: string;
+  branch: string;
+  path: string;
+  env: string | null;
+  interval: string;
+  autoSync: boolean;
+  selfHeal: boolean;
+  prune: boolean;
+  suspended: boolean;
+  sync: SyncStatus;
+  health: HealthStatus;
+  /** The commit running (applied last), its subject, and when it was applied. */
+  revision: string | null;
+  message: string | null;
+  appliedAt: string | null;
+  /** The newest commit on the branch, as last fetched. */
+  head: string | null;
+  headMessage: string | null;
+  /** Why the last sync failed or was refused (null when the last one succeeded). */
+  lastError: string | null;
+  /** The refused commit and each problem as `file:line:col: …`. */
+  failedRevision: string | null;
+  errors: string[];
+  drift: DriftItem[];
+  services: { name: string; health: HealthStatus }[];
+}
+
+export interface SyncOutcome {
+  ok: boolean;
+  sha: string;
+  changes: ServiceChange[];
+  errors: string[];
+}
+
+export const formatInterval = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
+const short = (sha: string) => sha.slice(0, 7);
+
+export class GitopsController {
+  readonly records: GitopsRecords;
+  /** When each source was last fetched (monotonic ms); in memory: a restarted control plane fetches at once. */
+  private readonly fetchedAt = new Map<string, number>();
+  private readonly healedAt = new Map<string, number>();
+  /** Sources a webhook or `sync` asked to fetch now. */
+  private readonly refreshes = new Map<string, HistoryTrigger>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: GitopsDeps) {
+    this.records = new GitopsRecords(deps.world);
+  }
+
+  paths(name: string): { bare: string; candidate: string; work: string } {
+    const own = join(this.deps.stateDir, 'gitops', name);
+    // The working tree is what the apps run from: outside .berth/, which is private to Berth's user.
+    return { bare: join(own, 'repo.git'), candidate: join(own, 'candidate'), work: join(dirname(this.deps.stateDir), '.berth-gitops', name) };
+  }
+
+  /** Every source's key, for the queue at start-up. */
+  names(): string[] {
+    return this.records.names();
+  }
+
+  /** One operation per source at a time (a pass, a manual sync, a rollback). */
+  exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(name) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(name, settled);
+    void settled.then(() => {
+      if (this.locks.get(name) === settled) this.locks.delete(name);
+    });
+    return next;
+  }
+
+  add(c: GitopsConfig): void {
+    if (this.records.config(c.name)) throw Object.assign(new Error(`a GitOps source named "${c.name}" exists already (\`berth gitops rm ${c.name}\` first)`), { status: 409 });
+    this.records.setConfig(c);
+    this.records.setState(c.name, { suspended: false });
+    this.deps.event({ type: 'Normal', reason: 'GitOpsAdded', message: `gitops ${c.name}: watching ${c.repo} branch ${c.branch}${c.path ? ` path ${c.path}` : ''} every ${formatInterval(c.intervalMs)}${c.autoSync ? ' (auto-sync)' : ''}` });
+    this.deps.enqueue(c.name);
+  }
+
+  remove(name: string): void {
+    this.need(name);
+    this.records.remove(name);
+    this.fetchedAt.delete(name);
+    rmSync(join(this.deps.stateDir, 'gitops', name), { recursive: true, force: true });
+    this.deps.event({ type: 'Normal', reason: 'GitOpsRemoved', message: `gitops ${name} removed (what it applied keeps running)` });
+  }
+
+  setSuspended(name: string, suspended: boolean): GitopsStatusView {
+    this.need(name);
+    const st = this.records.state(name);
+    if (st.suspended !== suspended) {
+      this.records.setState(name, { ...st, suspended });
+      this.deps.event({ type: 'Normal', reason: suspended ? 'GitOpsSuspended' : 'GitOpsResumed', message: `gitops ${name} ${suspended ? 'suspended: no auto-sync or self-heal until `berth gitops resume`' : 'resumed'}` });
+    }
+    if (!suspended) this.deps.enqueue(name);
+    return this.status(name);
+  }
+
+  /** A webhook: fetch now (the pass runs on the queue). */
+  refresh(name: string): void {
+    this.need(name);
+    this.refreshes.set(name, 'webhook');
+    this.deps.enqueue(name);
+  }
+
+  /** `berth gitops sync`: fetch and apply the branch's head now, whatever auto-sync says; a refused commit is tried again. */
+  sync(name: string): Promise<SyncOutcome> {
+    const c = this.need(name);
+    return this.exclusive(name, async () => {
+      const head = await this.fetch(c);
+      return this.syncTo(c, head, 'manual');
+    });
+  }
+
+  /** `berth gitops rollback`: apply an earlier commit and suspend auto-sync until resumed. */
+  rollback(name: string, rev: string): Promise<SyncOutcome> {
+    const c = this.need(name);
+    return this.exclusive(name, async () => {
+      const { bare } = this.paths(name);
+      let sha = await resolveCommit(bare, rev);
+      if (!sha) {
+        await this.fetch(c);
+        sha = await resolveCommit(bare, rev);
+      }
+      if (!sha) throw Object.assign(new Error(`no commit "${rev}" in ${c.repo} (see \`berth gitops history ${name}\`)`), { status: 404 });
+      const st = this.records.state(name);
+      this.records.setState(name, { ...st, suspended: true });
+      const out = await this.syncTo(c, sha, 'rollback');
+      if (!out.ok) this.records.setState(name, { ...this.records.state(name), suspended: st.suspended });
+      return out;
+    });
+  }
+
+  history(name: string): HistoryEntry[] {
+    this.need(name);
+    return this.records.history(name);
+  }
+
+  list(): GitopsStatusView[] {
+    return this.records.names().flatMap((n) => (this.records.config(n) ? [this.status(n)] : []));
+  }
+
+  status(name: string): GitopsStatusView {
+    const c = this.need(name);
+    const st = this.records.state(name);
+    const applied = this.records.applied(name);
+    const drift = applied ? detectDrift(applied, this.deps.world) : [];
+    const services = (applied?.services ?? []).map((s) => ({ name: s.name, health: serviceHealth(this.deps.world, s.name) }));
+    const sync: SyncStatus = !st.head ? 'Unknown' : st.head === st.revision && drift.length === 0 ? 'Synced' : 'OutOfSync';
+    const failed = st.failed && st.failed.sha !== st.revision ? st.failed : undefined;
+    return {
+      name,
+      repo: c.repo,
+      branch: c.branch,
+      path: c.path,
+      env: c.env ?? null,
+      interval: formatInterval(c.intervalMs),
+      autoSync: c.autoSync,
+      selfHeal: c.selfHeal,
+      prune: c.prune,
+      suspended: st.suspended,
+      sync,
+      health: applied ? appHealth(services.map((s) => s.health)) : 'Missing',
+      revision: st.revision ?? null,
+      message: st.message ?? null,
+      appliedAt: st.appliedAt ?? null,
+      head: st.head ?? null,
+      headMessage: st.headMessage ?? null,
+      lastError: st.lastError ?? (failed ? `commit ${short(failed.sha)} was not applied: ${failed.errors[0] ?? 'refused'}` : null),
+      failedRevision: failed?.sha ?? null,
+      errors: failed?.errors ?? [],
+      drift,
+      services,
+    };
+  }
+
+  /** The queue's pass over one source. */
+  reconcile(name: string): Promise<{ requeueAfterMs?: number }> {
+    return this.exclusive(name, async () => {
+      const c = this.records.config(name);
+      if (!c) return {};
+      const { world } = this.deps;
+      const checkEvery = c.selfHeal ? Math.min(c.intervalMs, DRIFT_CHECK_MS) : c.intervalMs;
+      if (world.down || world.shuttingDown) return { requeueAfterMs: checkEvery };
+      const now = performance.now();
+      const trigger = this.refreshes.get(name);
+      const last = this.fetchedAt.get(name);
+      if (trigger || last === undefined || now - last >= c.intervalMs) {
+        this.refreshes.delete(name);
+        try {
+          await this.fetch(c);
+        } catch {
+          // recorded in the state by fetch(); the next pass tries again
+        }
+      }
+      const st = this.records.state(name);
+      if (c.autoSync && !st.suspended && st.head && st.head !== st.revision && st.failed?.sha !== st.head) {
+        await this.syncTo(c, st.head, trigger ?? 'auto').catch(() => undefined);
+      } else if (c.selfHeal && !st.suspended) {
+        await this.heal(c);
+      }
+      const since = performance.now() - (this.fetchedAt.get(name) ?? 0);
+      return { requeueAfterMs: Math.max(50, Math.min(checkEvery, c.intervalMs - since)) };
+    });
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  private need(name: string): GitopsConfig {
+    const c = this.records.config(name);
+    if (!c) throw Object.assign(new Error(`no GitOps source named "${name}" (see \`berth gitops ls\`)`), { status: 404 });
+    return c;
+  }
+
+  private patchState(name: string, patch: Partial<GitopsState>): GitopsState {
+    const next = { ...this.records.state(name), ...patch };
+    for (const k of Object.keys(next) as (keyof GitopsState)[]) if (next[k] === undefined) delete next[k];
+    if (JSON.stringify(next) !== JSON.stringify(this.records.state(name))) this.records.setState(name, next);
+    return next;
+  }
+
+  /** Fetches the branch; records its head (or the failure). */
+  private async fetch(c: GitopsConfig): Promise<string> {
+    const { bare } = this.paths(c.name);
+    try {
+      await ensureBare(bare);
+      const head = await fetchBranch(bare, c.repo, c.branch);
+      this.fetchedAt.set(c.name, performance.now());
+      const st = this.records.state(c.name);
+      const info: CommitInfo | undefined = head !== st.head ? await commitInfo(bare, head) : undefined;
+      this.patchState(c.name, { head, ...(info ? { headMessage: info.message } : {}), lastError: st.lastError?.startsWith('fetch:') ? undefined : st.lastError });
+      return head;
+    } catch (err) {
+      this.fetchedAt.set(c.name, performance.now());
+      const message = `fetch: ${(err as Error).message}`;
+      if (this.records.state(c.name).lastError !== message) this.deps.event({ type: 'Warning', reason: 'GitOpsFetchFailed', message: `gitops ${c.name}: ${message}` });
+      this.patchState(c.name, { lastError: message });
+      throw err;
+    }
+  }
+
+  /** Checks and applies commit `sha`; a refused one is recorded (with every problem) and nothing changes. */
+  private async syncTo(c: GitopsConfig, sha: string, trigger: HistoryTrigger): Promise<SyncOutcome> {
+    const { bare, candidate, work } = this.paths(c.name);
+    const info = await commitInfo(bare, sha);
+    const at = new Date().toISOString();
+    const refuse = (errors: string[]): SyncOutcome => {
+      this.patchState(c.name, { failed: { sha, message: info.message, at, errors }, lastError: undefined });
+      this.records.addHistory(c.name, { sha, message: info.message, at, result: 'Failed', trigger, detail: errors });
+      this.deps.event({ type: 'Warning', reason: 'GitOpsSyncFailed', message: `gitops ${c.name}: commit ${short(sha)} "${info.message}" not applied (${errors.length} problem${errors.length === 1 ? '' : 's'}): ${errors[0] ?? ''}` });
+      return { ok: false, sha, changes: [], errors };
+    };
+    const gens = this.deps.restartGenerations();
+    await exportTree(bare, sha, candidate);
+    let checked;
+    try {
+      checked = await checkTree(candidate, c.path, c.env, gens);
+    } finally {
+      rmSync(candidate, { recursive: true, force: true });
+    }
+    if (!checked.ok) return refuse(checked.errors);
+    mkdirSync(dirname(work), { recursive: true });
+    chmodSync(dirname(work), 0o755);
+    await checkoutWork(bare, work, sha);
+    chmodSync(work, 0o755);
+    const onWork = await checkTree(work, c.path, c.env, gens);
+    if (!onWork.ok) return refuse(onWork.errors);
+    let changes: ServiceChange[];
+    try {
+      changes = await this.deps.apply(this.withKept(c, onWork.desired));
+    } catch (err) {
+      this.patchState(c.name, { lastError: `apply: ${(err as Error).message}` });
+      throw err;
+    }
+    this.records.setApplied(c.name, onWork.desired);
+    this.patchState(c.name, { revision: sha, message: info.message, appliedAt: at, failed: undefined, lastError: undefined });
+    const detail = changes.filter((ch) => ch.change !== 'unchanged').map((ch) => `${ch.service} ${ch.change}`);
+    this.records.addHistory(c.name, { sha, message: info.message, at, result: 'Synced', trigger, detail: [...detail, ...onWork.warnings] });
+    this.deps.event({ type: 'Normal', reason: 'GitOpsSynced', message: `gitops ${c.name}: applied ${short(sha)} "${info.message}"${detail.length ? `: ${detail.join(', ')}` : ': no change'}` });
+    return { ok: true, sha, changes, errors: [] };
+  }
+
+  /** Without prune, services git no longer has keep running (as Argo CD leaves them, OutOfSync). */
+  private withKept(c: GitopsConfig, desired: DesiredState): DesiredState {
+    if (c.prune) return desired;
+    const names = new Set(desired.services.map((s) => s.name));
+    const kept = (this.deps.world.desired?.services ?? []).filter((s) => !names.has(s.name));
+    return kept.length ? { ...desired, services: [...desired.services, ...kept] } : desired;
+  }
+
+  /** Self-heal: git's last applied state again, at most once per SELF_HEAL_BACKOFF_MS. */
+  private async heal(c: GitopsConfig): Promise<void> {
+    const applied = this.records.applied(c.name);
+    if (!applied) return;
+    const drift = healable(detectDrift(applied, this.deps.world), c.prune);
+    if (drift.length === 0) return;
+    const last = this.healedAt.get(c.name);
+    if (last !== undefined && performance.now() - last < SELF_HEAL_BACKOFF_MS) return;
+    this.healedAt.set(c.name, performance.now());
+    const st = this.records.state(c.name);
+    // A `berth scale` is an override beside the spec: dropped, so git's count is the one in force.
+    for (const d of drift) if (d.field === 'replicas') this.deps.world.setScaleOverride(d.service, undefined);
+    await this.deps.apply(this.withKept(c, applied));
+    const detail = drift.map(describeDrift);
+    this.records.addHistory(c.name, { sha: st.revision ?? '', message: st.message ?? '', at: new Date().toISOString(), result: 'Healed', trigger: 'self-heal', detail });
+    this.deps.event({ type: 'Normal', reason: 'GitOpsSelfHeal', message: `gitops ${c.name}: reverted drift to ${short(st.revision ?? '')}: ${detail.join(', ')}` });
+  }
+}
+
+export function describeDrift(d: DriftItem): string {
+  if (d.field === 'service') return d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (prune removes it)`;
+  return `${d.service}: ${d.field} ${d.live} (git: ${d.git})`;
+}

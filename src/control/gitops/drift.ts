@@ -1,0 +1,60 @@
+// Drift and health of a GitOps source, as Argo CD reports them: what runs compared with what git says
+// (a `berth scale`, `apply` or `restart` made outside git), and the worst health of git's services.
+import type { DesiredState } from '../../plan/index.js';
+import { effectiveReplicas, isStopped } from '../controllers/replicas.js';
+import type { World } from '../world.js';
+import type { HealthStatus } from './records.js';
+
+export interface DriftItem {
+  service: string;
+  /** `service`: present in one and not the other; `revision`: another instance template; `replicas`: another count. */
+  field: 'service' | 'revision' | 'replicas';
+  git: string | number;
+  live: string | number;
+}
+
+/** Differences between git's desired state (as last applied) and the control plane's. */
+export function detectDrift(git: DesiredState, world: World): DriftItem[] {
+  const out: DriftItem[] = [];
+  const live = world.desired;
+  const gitNames = new Set(git.services.map((s) => s.name));
+  for (const s of git.services) {
+    const cur = world.spec(s.name);
+    if (!cur) {
+      out.push({ service: s.name, field: 'service', git: 'present', live: 'missing' });
+      continue;
+    }
+    if (cur.revision !== s.revision) out.push({ service: s.name, field: 'revision', git: s.revision, live: cur.revision });
+    // An autoscaled service's count is the autoscaler's, not drift.
+    if (!s.scale) {
+      const count = world.scaleOverride(s.name) ?? cur.replicas;
+      if (count !== s.replicas) out.push({ service: s.name, field: 'replicas', git: s.replicas, live: count });
+    }
+  }
+  for (const s of live?.services ?? []) if (!gitNames.has(s.name)) out.push({ service: s.name, field: 'service', git: 'absent', live: 'present' });
+  return out;
+}
+
+/** Drift that a re-apply of git's state corrects (a service only git lacks is removed by prune alone). */
+export function healable(drift: DriftItem[], prune: boolean): DriftItem[] {
+  return drift.filter((d) => prune || !(d.field === 'service' && d.git === 'absent'));
+}
+
+const ORDER: HealthStatus[] = ['Healthy', 'Suspended', 'Progressing', 'Missing', 'Degraded'];
+
+export function serviceHealth(world: World, name: string): HealthStatus {
+  const spec = world.spec(name);
+  if (!spec) return 'Missing';
+  if (isStopped(world, name)) return 'Suspended';
+  const want = effectiveReplicas(world, spec);
+  const live = world.liveOf(name).filter((r) => r.phase === 'active');
+  if (live.some((r) => world.observedOf(r)?.status === 'crashloop')) return 'Degraded';
+  const ready = live.filter((r) => r.revision === spec.revision && world.isReady(r)).length;
+  if (ready < want || live.length > want) return 'Progressing';
+  return 'Healthy';
+}
+
+/** The worst health of git's services (Argo CD's order: Healthy < Suspended < Progressing < Missing < Degraded). */
+export function appHealth(services: HealthStatus[]): HealthStatus {
+  return services.reduce<HealthStatus>((worst, h) => (ORDER.indexOf(h) > ORDER.indexOf(worst) ? h : worst), 'Healthy');
+}
