@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { GitopsStatusView, HistoryEntry, PromoteResult, SyncOutcome } from '../../control/index.js';
+import type { GitopsSourceSpec } from '../../contract/index.js';
 import { HttpError, requestJson } from '../../lib/http.js';
 import { requireControl, resolveContext, type ControlClient } from '../context.js';
 import { CliError, errors } from '../errors.js';
@@ -74,6 +75,17 @@ function printStatus(s: GitopsStatusView): void {
   for (const d of s.drift) lines.push(`  ${yellow('drift')}     ${d.field === 'service' ? (d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (requires pruning)`) : `${d.service}: ${d.field} ${String(d.live)} (git: ${String(d.git)})`}`);
   if (s.services.length) lines.push(`  services  ${s.services.map((x) => `${x.name} ${healthColor(x.health)}`).join(', ')}`);
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** `gitops:` in a spec: each source registered (or updated) with the control plane after `up` / `apply`. */
+export async function registerSpecSources(c: ControlClient, sources: readonly GitopsSourceSpec[], specDir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const s of sources) {
+    const local = !/^[a-z][a-z0-9+.-]*:\/\//i.test(s.repo) && !/^[^/]+@[^/:]+:/.test(s.repo);
+    const repo = local ? resolve(specDir, s.repo) : s.repo;
+    Object.assign(out, await call(() => c.post<Record<string, string>>('/api/v1/gitops', { upsert: true, name: s.name, repo, branch: s.branch, path: s.path, env: s.env, intervalMs: s.interval, autoSync: s.autoSync, selfHeal: s.selfHeal, prune: s.prune })));
+  }
+  return out;
 }
 
 export async function add(name: string, o: AddFlags): Promise<void> {

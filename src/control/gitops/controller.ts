@@ -115,6 +115,20 @@ export class GitopsController {
     this.deps.enqueue(c.name);
   }
 
+  /** `gitops:` in a spec (berth up/apply): added when new, its configuration replaced when it changed. */
+  upsert(c: GitopsConfig): 'created' | 'updated' | 'unchanged' {
+    const old = this.records.config(c.name);
+    if (!old) {
+      this.add(c);
+      return 'created';
+    }
+    if (JSON.stringify(old) === JSON.stringify(c)) return 'unchanged';
+    this.records.setConfig(c);
+    this.deps.event({ type: 'Normal', reason: 'GitOpsUpdated', message: `gitops ${c.name}: configuration changed by the spec` });
+    this.deps.enqueue(c.name);
+    return 'updated';
+  }
+
   remove(name: string): void {
     this.need(name);
     this.records.remove(name);

@@ -1,6 +1,7 @@
 // The GitOps part of the control plane's API (admin token only):
 //   GET    /api/v1/gitops                     → GitopsStatusView[]
-//   POST   /api/v1/gitops {name, repo, branch?, path?, env?, interval?, autoSync?, selfHeal?, prune?} → GitopsStatusView
+//   POST   /api/v1/gitops {name, repo, branch?, path?, env?, intervalMs?, autoSync?, selfHeal?, prune?, upsert?} → GitopsStatusView
+//          (upsert: from a spec's `gitops:`; → { [name]: created | updated | unchanged })
 //   GET    /api/v1/gitops/:name               → GitopsStatusView
 //   DELETE /api/v1/gitops/:name               → { removed }
 //   GET    /api/v1/gitops/:name/history       → { name, history: HistoryEntry[] } (oldest first)
@@ -64,8 +65,11 @@ export async function handleGitopsApi(gitops: GitopsController, req: http.Incomi
     if (path === '/api/v1/gitops') {
       if (method === 'GET') return reply(200, gitops.list());
       if (method !== 'POST') return reply(405, { error: `${method} not allowed` });
-      const c = parseConfig(await readJson(req));
+      const body = await readJson(req);
+      const upsert = body.upsert === true;
+      const c = parseConfig(body);
       if (typeof c === 'string') return reply(400, { error: c });
+      if (upsert) return reply(200, { [c.name]: gitops.upsert(c) });
       gitops.add(c);
       return reply(201, gitops.status(c.name));
     }
