@@ -133,7 +133,7 @@ export class GitopsController {
     this.need(name);
     this.records.remove(name);
     this.fetchedAt.delete(name);
-    rmSync(join(this.deps.stateDir, 'gitops', name), { recursive: true, force: true });
+    // The clone stays: the working tree the apps run from is one of its worktrees.
     this.deps.event({ type: 'Normal', reason: 'GitOpsRemoved', message: `gitops ${name} removed (what it applied keeps running)` });
   }
 
@@ -247,9 +247,11 @@ export class GitopsController {
       }
       const st = this.records.state(name);
       if (c.autoSync && !st.suspended && st.head && st.head !== st.revision && st.failed?.sha !== st.head) {
-        await this.syncTo(c, st.head, trigger ?? 'auto').catch(() => undefined);
+        await this.syncTo(c, st.head, trigger ?? 'auto').catch((err: Error) => {
+          if (!this.records.state(name).lastError) this.patchState(name, { lastError: `sync: ${err.message}` });
+        });
       } else if (c.selfHeal && !st.suspended) {
-        await this.heal(c);
+        await this.heal(c).catch((err: Error) => this.patchState(name, { lastError: `self-heal: ${err.message}` }));
       }
       const since = performance.now() - (this.fetchedAt.get(name) ?? 0);
       return { requeueAfterMs: Math.max(50, Math.min(checkEvery, c.intervalMs - since)) };

@@ -96,7 +96,9 @@ export async function exportTree(bare: string, sha: string, dest: string): Promi
  * untracked files are removed except `.berth/` (the spec's volumes live there).
  */
 export async function checkoutWork(bare: string, work: string, sha: string): Promise<void> {
-  if (!existsSync(`${work}/.git`)) {
+  // A working tree whose repository is gone (removed by hand, another version) is made again.
+  const valid = existsSync(`${work}/.git`) && (await git(['-C', work, 'rev-parse', '--git-dir']).then(() => true, () => false));
+  if (!valid) {
     rmSync(work, { recursive: true, force: true });
     await git(['-C', bare, 'worktree', 'prune']);
     await git(['-C', bare, 'worktree', 'add', '--quiet', '--force', '--detach', work, sha]);
