@@ -62,7 +62,8 @@ export function promote(gitops: GitopsController, name: string, from: string, to
     const index = mkdtempSync(join(tmpdir(), 'berth-promote-'));
     let tree: string;
     try {
-      const ienv = { ...env, GIT_INDEX_FILE: join(index, 'index') };
+      // An index of its own, and an empty work tree (read-tree --prefix and rm --cached want one; neither touches it).
+      const ienv = { ...env, GIT_INDEX_FILE: join(index, 'index'), GIT_WORK_TREE: index };
       if (folderMode) {
         if (target) await git(['-C', bare, 'read-tree', target], { env: ienv });
         else await git(['-C', bare, 'read-tree', '--empty'], { env: ienv });

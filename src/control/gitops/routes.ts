@@ -31,7 +31,9 @@ export function parseConfig(body: Record<string, unknown>): GitopsConfig | strin
   if (!repo) return 'repo must be a URL git understands or a local path';
   const branch = str('branch') ?? 'main';
   if (branch === null || !BRANCH.test(branch)) return `branch ${JSON.stringify(body.branch)} is not a valid branch name`;
-  const path = (str('path') ?? '').replace(/^\.\/?/, '').replace(/\/+$/, '');
+  const rawPath = str('path');
+  // `./apps/` → `apps`; `.` → the root.
+  const path = rawPath === null ? null : (rawPath ?? '').replace(/^(\.\/)+/, '').replace(/\/+$/, '').replace(/^\.$/, '');
   if (path === null || isAbsolute(path) || path.split('/').includes('..')) return `path must be a folder or spec file inside the repository, got ${JSON.stringify(body.path)}`;
   const env = str('env');
   if (env === null || (env !== undefined && !NAME.test(env))) return `env must be an environment name, got ${JSON.stringify(body.env)}`;
