@@ -168,6 +168,10 @@ describe('berth gitops', () => {
     await waitFor('2 web instances', async () => (await running('web')).length === 2);
     await new Promise((r) => setTimeout(r, 2500)); // two intervals: nothing may revert it
     assert.equal((await status()).drift.filter((d) => d.service === 'web').length, 1);
+    // A `berth restart` outside git: another revision, reported too.
+    await berthOk(dir, ['restart', 'web']);
+    const restartedDrift = (await status()).drift.filter((d) => d.service === 'web').map((d) => d.field);
+    assert.deepEqual(restartedDrift.sort(), ['replicas', 'revision']);
 
     // Rollback to c2: applied, auto-sync suspended; a new commit waits until resume.
     const rb = await berthOk(dir, ['gitops', 'rollback', 'demo', c2.slice(0, 8)]);

@@ -3,7 +3,7 @@
 // this is its client. `add` and `sync` start the control plane when none runs here.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { GitopsStatusView, HistoryEntry, PromoteResult, SyncOutcome } from '../../control/index.js';
+import type { DriftItem, GitopsStatusView, HistoryEntry, PromoteResult, SyncOutcome } from '../../control/index.js';
 import type { GitopsSourceSpec } from '../../contract/index.js';
 import { HttpError, requestJson } from '../../lib/http.js';
 import { requireControl, resolveContext, type ControlClient } from '../context.js';
@@ -62,6 +62,11 @@ function healthColor(h: string): string {
   return h === 'Healthy' ? green(h) : h === 'Degraded' || h === 'Missing' ? red(h) : yellow(h);
 }
 
+function describeDrift(d: DriftItem): string {
+  if (d.field === 'service') return d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (requires pruning)`;
+  return `${d.service}: ${d.field} ${String(d.live)} (git: ${String(d.git)})`;
+}
+
 function printStatus(s: GitopsStatusView): void {
   const lines = [
     `${bold(s.name)}  ${syncColor(s.sync)}  ${healthColor(s.health)}${s.suspended ? `  ${yellow('Suspended (auto-sync off until `berth gitops resume`)')}` : ''}`,
@@ -72,7 +77,10 @@ function printStatus(s: GitopsStatusView): void {
   ];
   if (s.lastError) lines.push(`  ${red('error')}     ${s.lastError}`);
   for (const e of s.errors.slice(1)) lines.push(`            ${e}`);
-  for (const d of s.drift) lines.push(`  ${yellow('drift')}     ${d.field === 'service' ? (d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (requires pruning)`) : `${d.service}: ${d.field} ${String(d.live)} (git: ${String(d.git)})`}`);
+  for (const d of s.drift) {
+    lines.push(`  ${yellow('drift')}     ${describeDrift(d)}`);
+    for (const f of d.fields ?? []) lines.push(`            ${f.path}: ${JSON.stringify(f.git) ?? '(unset)'} → ${JSON.stringify(f.live) ?? '(unset)'}`);
+  }
   if (s.services.length) lines.push(`  services  ${s.services.map((x) => `${x.name} ${healthColor(x.health)}`).join(', ')}`);
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -1,6 +1,6 @@
 // Drift and health of a GitOps source, as Argo CD reports them: what runs compared with what git says
 // (a `berth scale`, `apply` or `restart` made outside git), and the worst health of git's services.
-import type { DesiredState } from '../../plan/index.js';
+import { diffStates, type DesiredState } from '../../plan/index.js';
 import { effectiveReplicas, isStopped } from '../controllers/replicas.js';
 import type { World } from '../world.js';
 import type { HealthStatus } from './records.js';
@@ -11,6 +11,16 @@ export interface DriftItem {
   field: 'service' | 'revision' | 'replicas';
   git: string | number;
   live: string | number;
+  /** For `revision`: each field that differs (git → live), as `berth diff` lists them; env values are not shown. */
+  fields?: { path: string; git?: unknown; live?: unknown }[];
+}
+
+/** Field by field, what running differs in from git (env values hidden: they may hold secrets). */
+function fieldDiff(git: DesiredState, live: DesiredState, service: string): NonNullable<DriftItem['fields']> {
+  const only = (d: DesiredState): DesiredState => ({ ...d, services: d.services.filter((s) => s.name === service) });
+  const d = diffStates(only(git), only(live));
+  const hide = (path: string, v: unknown) => (path.startsWith('env.') && v !== undefined ? '(hidden)' : v);
+  return (d.services[0]?.fields ?? []).map((f) => ({ path: f.path, git: hide(f.path, f.from), live: hide(f.path, f.to) }));
 }
 
 /** Differences between git's desired state (as last applied) and the control plane's. */
@@ -24,7 +34,7 @@ export function detectDrift(git: DesiredState, world: World): DriftItem[] {
       out.push({ service: s.name, field: 'service', git: 'present', live: 'missing' });
       continue;
     }
-    if (cur.revision !== s.revision) out.push({ service: s.name, field: 'revision', git: s.revision, live: cur.revision });
+    if (cur.revision !== s.revision) out.push({ service: s.name, field: 'revision', git: s.revision, live: cur.revision, fields: live ? fieldDiff(git, live, s.name) : [] });
     // An autoscaled service's count is the autoscaler's, not drift.
     if (!s.scale) {
       const count = world.scaleOverride(s.name) ?? cur.replicas;

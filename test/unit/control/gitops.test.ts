@@ -178,11 +178,24 @@ test('drift: another revision, a scale override, a service missing and one git l
   const t = makeWorld(desiredState([service('web', { replicas: 2, revision: 'webrev2bbbb' }), service('api'), service('extra')]));
   t.world.setScaleOverride('api', 4);
   assert.deepEqual(detectDrift(git1, t.world), [
-    { service: 'web', field: 'revision', git: 'webrev1aaaa', live: 'webrev2bbbb' },
+    { service: 'web', field: 'revision', git: 'webrev1aaaa', live: 'webrev2bbbb', fields: [] },
     { service: 'api', field: 'replicas', git: 1, live: 4 },
     { service: 'gone', field: 'service', git: 'present', live: 'missing' },
     { service: 'extra', field: 'service', git: 'absent', live: 'present' },
   ]);
+  t.close();
+});
+
+test('drift by a `berth apply` of another spec: each field that differs, env values hidden', () => {
+  const base = service('web');
+  const git1 = desiredState([base]);
+  const other = { ...base, revision: 'webrev3cccc', template: { ...base.template, main: { ...base.template.main, argv: ['node', 'other.js'], env: { TOKEN: 'hunter2' } } } };
+  const t = makeWorld(desiredState([other]));
+  const [d] = detectDrift(git1, t.world);
+  assert.equal(d.field, 'revision');
+  assert.ok(d.fields && d.fields.length > 0, JSON.stringify(d));
+  assert.ok(!JSON.stringify(d.fields).includes('hunter2'), JSON.stringify(d.fields));
+  assert.ok(d.fields.some((f) => JSON.stringify(f).includes('other.js')), JSON.stringify(d.fields));
   t.close();
 });
 
