@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { DriftItem, GitopsStatusView, HistoryEntry, PromoteResult, SyncOutcome } from '../../control/index.js';
 import type { GitopsSourceSpec } from '../../contract/index.js';
 import { HttpError, requestJson } from '../../lib/http.js';
-import { requireControl, resolveContext, type ControlClient } from '../context.js';
+import { controlClient, requireControl, resolveContext, type ControlClient } from '../context.js';
 import { CliError, errors } from '../errors.js';
 import { bold, dim, green, red, table, yellow, parseDuration } from '../output.js';
 
@@ -34,9 +34,17 @@ export function repoArg(repo: string): string {
 
 async function client(o: Common, start: boolean): Promise<ControlClient> {
   const ctx = resolveContext(o.file, false);
-  if (!start) return requireControl(ctx);
-  const { ensureControlPlane } = await import('./up.js');
-  return ensureControlPlane(ctx);
+  if (start) {
+    const { ensureControlPlane } = await import('./up.js');
+    return ensureControlPlane(ctx);
+  }
+  // A folder with no spec whose .berth/ a GitOps source made: its own control plane, never another app's.
+  if (!ctx.specFile && existsSync(ctx.stateDir)) {
+    const own = controlClient(ctx);
+    if (own) return own;
+    throw new CliError('BERTH_E_NOT_RUNNING', `no Berth control plane is running for ${process.cwd()}`, 1, 'start it with `berth gitops sync NAME` (or `berth gitops resume NAME`)');
+  }
+  return requireControl(ctx);
 }
 
 /** API failures as CLI errors: 404 → the source does not exist (exit 1), 400 → usage (exit 2). */
