@@ -270,3 +270,45 @@ describe('berth gitops', () => {
     }
   });
 });
+
+describe('gitops: in a spec', () => {
+  const port = portBlock(1);
+  const repo = mkdtempSync(join(tmpdir(), 'berth-gitops-spec-repo-'));
+  git(repo, 'init', '-q', '-b', 'main');
+  git(repo, 'config', 'user.email', 'test@example.com');
+  git(repo, 'config', 'user.name', 'test');
+  const appSpec = (msg: string, extra = '') => `app: gitopsspec
+services:
+  web:
+    run: node srv.js
+    port: ${port}
+    env: { MSG: ${msg} }
+    probes:
+      readiness: { tcp: {} }
+${extra}`;
+  const dir = tempApp({ 'srv.js': SERVER });
+  after(async () => {
+    await berth(dir, ['down'], { timeoutMs: 90_000 });
+    rmSync(repo, { recursive: true, force: true });
+  });
+
+  test('berth up registers the sources a spec declares; git is the source of truth from then on', { timeout: 120_000 }, async () => {
+    const sha = commit(repo, { 'berth.yaml': appSpec('from-git'), 'srv.js': SERVER }, 'the app in git');
+    writeFileSync(join(dir, 'berth.yaml'), appSpec('local', `gitops:\n  - name: self\n    repo: ${repo}\n    interval: 1s\n    autoSync: true\n    selfHeal: true\n`));
+    const up = await berthOk(dir, ['up', '-d'], { timeoutMs: 90_000 });
+    assert.match(up.stdout, /gitops self: created/);
+    await waitFor('the commit applied and serving', async () => (await httpRequest(`http://127.0.0.1:${port}/`)).body === 'from-git', 30_000);
+    const s = JSON.parse((await berthOk(dir, ['gitops', 'status', 'self', '--json'])).stdout) as GitopsStatusView;
+    assert.equal(s.revision, sha);
+    assert.equal(s.interval, '1s');
+    assert.equal(s.selfHeal, true);
+    // The same spec applied again: the source is unchanged (and self-heal puts git's version back).
+    const again = await berthOk(dir, ['apply']);
+    assert.doesNotMatch(again.stdout, /gitops self/);
+    await waitFor('git\'s version back after the local apply', async () => (await httpRequest(`http://127.0.0.1:${port}/`)).body === 'from-git', 30_000);
+    // A changed entry updates the source.
+    writeFileSync(join(dir, 'berth.yaml'), appSpec('local', `gitops:\n  - name: self\n    repo: ${repo}\n    interval: 2s\n    autoSync: true\n    selfHeal: true\n`));
+    assert.match((await berthOk(dir, ['apply'])).stdout, /gitops self: updated/);
+    assert.equal((JSON.parse((await berthOk(dir, ['gitops', 'status', 'self', '--json'])).stdout) as GitopsStatusView).interval, '2s');
+  });
+});

@@ -89,8 +89,17 @@ export class GitopsRecords {
     return parse<HistoryEntry[]>(this.world.getMeta(HISTORY(name))) ?? [];
   }
 
+  /** Parsed once per stored text: drift is checked every second against it. */
+  private readonly appliedCache = new Map<string, { text: string; value: DesiredState | undefined }>();
+
   applied(name: string): DesiredState | undefined {
-    return parse<DesiredState>(this.world.getMeta(APPLIED(name)));
+    const text = this.world.getMeta(APPLIED(name));
+    if (text === undefined) return undefined;
+    const hit = this.appliedCache.get(name);
+    if (hit?.text === text) return hit.value;
+    const value = parse<DesiredState>(text);
+    this.appliedCache.set(name, { text, value });
+    return value;
   }
 
   setConfig(c: GitopsConfig): void {
