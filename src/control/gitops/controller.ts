@@ -9,7 +9,7 @@ import type { ServiceChange } from '../desired-diff.js';
 import type { NewEvent } from '../store.js';
 import type { World } from '../world.js';
 import { appHealth, detectDrift, healable, serviceHealth, type DriftItem } from './drift.js';
-import { checkoutWork, commitInfo, ensureBare, exportTree, fetchBranch, resolveCommit, type CommitInfo } from './git.js';
+import { checkoutWork, commitInfo, ensureBare, exportTree, fetchBranch, redactUrl, resolveCommit, type CommitInfo } from './git.js';
 import { GitopsRecords, type GitopsConfig, type GitopsState, type HealthStatus, type HistoryEntry, type HistoryTrigger, type SyncStatus } from './records.js';
 import { checkTree } from './source.js';
 
@@ -111,7 +111,7 @@ export class GitopsController {
     if (this.records.config(c.name)) throw Object.assign(new Error(`a GitOps source named "${c.name}" exists already (\`berth gitops rm ${c.name}\` first)`), { status: 409 });
     this.records.setConfig(c);
     this.records.setState(c.name, { suspended: false });
-    this.deps.event({ type: 'Normal', reason: 'GitOpsAdded', message: `gitops ${c.name}: watching ${c.repo} branch ${c.branch}${c.path ? ` path ${c.path}` : ''} every ${formatInterval(c.intervalMs)}${c.autoSync ? ' (auto-sync)' : ''}` });
+    this.deps.event({ type: 'Normal', reason: 'GitOpsAdded', message: `gitops ${c.name}: watching ${redactUrl(c.repo)} branch ${c.branch}${c.path ? ` path ${c.path}` : ''} every ${formatInterval(c.intervalMs)}${c.autoSync ? ' (auto-sync)' : ''}` });
     this.deps.enqueue(c.name);
   }
 
@@ -174,7 +174,7 @@ export class GitopsController {
         await this.fetch(c);
         sha = await resolveCommit(bare, rev);
       }
-      if (!sha) throw Object.assign(new Error(`no commit "${rev}" in ${c.repo} (see \`berth gitops history ${name}\`)`), { status: 404 });
+      if (!sha) throw Object.assign(new Error(`no commit "${rev}" in ${redactUrl(c.repo)} (see \`berth gitops history ${name}\`)`), { status: 404 });
       const st = this.records.state(name);
       this.records.setState(name, { ...st, suspended: true });
       const out = await this.syncTo(c, sha, 'rollback');
@@ -202,7 +202,7 @@ export class GitopsController {
     const failed = st.failed && st.failed.sha !== st.revision ? st.failed : undefined;
     return {
       name,
-      repo: c.repo,
+      repo: redactUrl(c.repo),
       branch: c.branch,
       path: c.path,
       env: c.env ?? null,

@@ -7,6 +7,11 @@ const GIT_TIMEOUT_MS = 60_000;
 
 export class GitError extends Error {}
 
+/** A URL's password or token (`https://user:secret@host/…`) never shown: in status, events and errors. */
+export function redactUrl(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/@\s:]*):[^/@\s]*@/gi, '$1:***@');
+}
+
 /**
  * Runs git with a normal umask (the control plane's is private, and the working tree is what the
  * apps run from) and without prompting for credentials.
@@ -18,7 +23,7 @@ export function git(args: string[], opts: { cwd?: string; input?: string; env?: 
       ['-c', 'umask 022 && exec git "$@"', 'git', ...args],
       { cwd: opts.cwd, timeout: GIT_TIMEOUT_MS, maxBuffer: 16 << 20, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', LC_ALL: 'C', ...opts.env } },
       (err, stdout, stderr) => {
-        if (err) reject(new GitError(`git ${args[0] === '-C' ? args.slice(2, 3).join(' ') : args[0]}: ${(stderr || err.message).trim().split('\n').slice(-3).join('; ')}`));
+        if (err) reject(new GitError(redactUrl(`git ${args[0] === '-C' ? args.slice(2, 3).join(' ') : args[0]}: ${(stderr || err.message).trim().split('\n').slice(-3).join('; ')}`)));
         else resolve(stdout);
       },
     );

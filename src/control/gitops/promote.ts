@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { GitopsController } from './controller.js';
-import { fetchBranch, git, resolveCommit, trackingRef } from './git.js';
+import { fetchBranch, git, redactUrl, resolveCommit, trackingRef } from './git.js';
 
 export interface PromoteResult {
   name: string;
@@ -50,7 +50,7 @@ export function promote(gitops: GitopsController, name: string, from: string, to
     let source: string | undefined;
     if (folderMode || c.branch === from) source = st.revision;
     else source = await fetchBranch(bare, c.repo, from).catch(() => undefined);
-    if (!source) throw bad(folderMode || c.branch === from ? `gitops ${name} has applied nothing yet: there is no tested revision of ${from} to promote` : `no branch "${from}" in ${c.repo} (environments are branches, or folders when --path ends in the environment's name)`);
+    if (!source) throw bad(folderMode || c.branch === from ? `gitops ${name} has applied nothing yet: there is no tested revision of ${from} to promote` : `no branch "${from}" in ${redactUrl(c.repo)} (environments are branches, or folders when --path ends in the environment's name)`);
     let target: string | undefined;
     try {
       target = await fetchBranch(bare, c.repo, targetBranch);

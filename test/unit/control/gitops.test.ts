@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { AppSchema } from '../../../src/contract/index.js';
 import { GitopsController } from '../../../src/control/gitops/controller.js';
 import { detectDrift } from '../../../src/control/gitops/drift.js';
+import { redactUrl } from '../../../src/control/gitops/git.js';
 import { promote } from '../../../src/control/gitops/promote.js';
 import { parseConfig } from '../../../src/control/gitops/routes.js';
 import type { GitopsConfig } from '../../../src/control/gitops/records.js';
@@ -196,6 +197,20 @@ test('drift by a `berth apply` of another spec: each field that differs, env val
   assert.ok(d.fields && d.fields.length > 0, JSON.stringify(d));
   assert.ok(!JSON.stringify(d.fields).includes('hunter2'), JSON.stringify(d.fields));
   assert.ok(d.fields.some((f) => JSON.stringify(f).includes('other.js')), JSON.stringify(d.fields));
+  t.close();
+});
+
+test('a token in a repository URL is never shown', async () => {
+  assert.equal(redactUrl('https://bot:ghp_secret@github.com/acme/r.git'), 'https://bot:***@github.com/acme/r.git');
+  assert.equal(redactUrl('fatal: could not read from https://u:p4ss@h/x and ssh://git@h/y'), 'fatal: could not read from https://u:***@h/x and ssh://git@h/y');
+  assert.equal(redactUrl('/srv/repo'), '/srv/repo');
+  const t = makeWorld();
+  const { c } = controller(t);
+  c.add(cfg({ repo: 'http://bot:tok3n@127.0.0.1:9/none.git' }));
+  await c.reconcile('src');
+  const s = c.status('src');
+  assert.ok(!JSON.stringify(s).includes('tok3n'), JSON.stringify(s));
+  assert.ok(!t.events().join('\n').includes('tok3n'), t.events().join('\n'));
   t.close();
 });
 
