@@ -11,6 +11,7 @@ import type { World } from '../world.js';
 import { appHealth, detectDrift, healable, serviceHealth, type DriftItem } from './drift.js';
 import { checkoutWork, commitInfo, ensureBare, exportTree, fetchBranch, redactUrl, resolveCommit, type CommitInfo } from './git.js';
 import { GitopsRecords, type GitopsConfig, type GitopsState, type HealthStatus, type HistoryEntry, type HistoryTrigger, type SyncStatus } from './records.js';
+import { portConflicts } from './ports.js';
 import { checkTree } from './source.js';
 
 export interface GitopsDeps {
@@ -313,6 +314,8 @@ export class GitopsController {
       rmSync(candidate, { recursive: true, force: true });
     }
     if (!checked.ok) return refuse(checked.errors);
+    const held = portConflicts(checked.desired, this.deps.stateDir, checked.specFile);
+    if (held.length) return refuse(held);
     mkdirSync(dirname(work), { recursive: true });
     chmodSync(dirname(work), 0o755);
     await checkoutWork(bare, work, sha);

@@ -6,6 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -160,6 +161,25 @@ describe('gitops controller (real git, in-memory world)', () => {
     assert.equal(git(bare, 'rev-parse', 'refs/heads/prod^{tree}'), git(bare, 'rev-parse', `${synced.sha}^{tree}`));
     await assert.rejects(promote(c, 'src', 'qa', 'prod'), /no branch "qa"/);
     t.close();
+  });
+
+  test('a commit whose port another process holds is refused, naming the holder', async () => {
+    const t = makeWorld();
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const { url } = repoWith({ 'berth.yaml': SPEC(1).replace('28999', String(port)) });
+      const { c, applied } = controller(t);
+      c.add(cfg({ repo: url }));
+      const r = await c.sync('src');
+      assert.equal(r.ok, false);
+      assert.match(r.errors[0], new RegExp(`^berth\\.yaml: services\\.web\\.port: port ${port} is already in use by .*pid ${process.pid}`));
+      assert.equal(applied.length, 0);
+    } finally {
+      server.close();
+      t.close();
+    }
   });
 
   test('a fetch failure is reported, not thrown by a pass', async () => {
