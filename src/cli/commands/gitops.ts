@@ -70,6 +70,7 @@ function healthColor(h: string): string {
   return h === 'Healthy' ? green(h) : h === 'Degraded' || h === 'Missing' ? red(h) : yellow(h);
 }
 
+/** As the control plane words drift (control/gitops/drift.ts; only types are imported from there, to keep the CLI light). */
 function describeDrift(d: DriftItem): string {
   if (d.field === 'service') return d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (requires pruning)`;
   return `${d.service}: ${d.field} ${String(d.live)} (git: ${String(d.git)})`;

@@ -8,9 +8,10 @@ import type { DesiredState } from '../../plan/index.js';
 import type { ServiceChange } from '../desired-diff.js';
 import type { NewEvent } from '../store.js';
 import type { World } from '../world.js';
-import { appHealth, detectDrift, healable, serviceHealth, type DriftItem } from './drift.js';
+import { describeDrift, detectDrift, healable } from './drift.js';
 import { checkoutWork, commitInfo, ensureBare, exportTree, fetchBranch, redactUrl, resolveCommit, type CommitInfo } from './git.js';
-import { GitopsRecords, type GitopsConfig, type GitopsState, type HealthStatus, type HistoryEntry, type HistoryTrigger, type SyncStatus } from './records.js';
+import { GitopsRecords, type GitopsConfig, type GitopsState, type HistoryEntry, type HistoryTrigger } from './records.js';
+import { formatInterval, statusView, type GitopsStatusView } from './status.js';
 import { portConflicts } from './ports.js';
 import { checkTree } from './source.js';
 
@@ -30,34 +31,6 @@ export const SELF_HEAL_BACKOFF_MS = 5000;
 /** How often drift is checked when self-heal is on (at most; the interval when shorter). */
 const DRIFT_CHECK_MS = 1000;
 
-export interface GitopsStatusView {
-  name: string;
-  repo: string;
-  branch: string;
-  path: string;
-  env: string | null;
-  interval: string;
-  autoSync: boolean;
-  selfHeal: boolean;
-  prune: boolean;
-  suspended: boolean;
-  sync: SyncStatus;
-  health: HealthStatus;
-  /** The commit running (applied last), its subject, and when it was applied. */
-  revision: string | null;
-  message: string | null;
-  appliedAt: string | null;
-  /** The newest commit on the branch, as last fetched. */
-  head: string | null;
-  headMessage: string | null;
-  /** Why the last sync failed or was refused (null when the last one succeeded). */
-  lastError: string | null;
-  /** The refused commit and each problem as `file:line:col: …`. */
-  failedRevision: string | null;
-  errors: string[];
-  drift: DriftItem[];
-  services: { name: string; health: HealthStatus }[];
-}
 
 export interface SyncOutcome {
   ok: boolean;
@@ -66,7 +39,6 @@ export interface SyncOutcome {
   errors: string[];
 }
 
-export const formatInterval = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 const short = (sha: string) => sha.slice(0, 7);
 
 export class GitopsController {
@@ -194,38 +166,9 @@ export class GitopsController {
   }
 
   status(name: string): GitopsStatusView {
-    const c = this.need(name);
-    const st = this.records.state(name);
-    const applied = this.records.applied(name);
-    const drift = applied ? detectDrift(applied, this.deps.world) : [];
-    const services = (applied?.services ?? []).map((s) => ({ name: s.name, health: serviceHealth(this.deps.world, s.name) }));
-    const sync: SyncStatus = !st.head ? 'Unknown' : st.head === st.revision && drift.length === 0 ? 'Synced' : 'OutOfSync';
-    const failed = st.failed && st.failed.sha !== st.revision ? st.failed : undefined;
-    return {
-      name,
-      repo: redactUrl(c.repo),
-      branch: c.branch,
-      path: c.path,
-      env: c.env ?? null,
-      interval: formatInterval(c.intervalMs),
-      autoSync: c.autoSync,
-      selfHeal: c.selfHeal,
-      prune: c.prune,
-      suspended: st.suspended,
-      sync,
-      health: applied ? appHealth(services.map((s) => s.health)) : 'Missing',
-      revision: st.revision ?? null,
-      message: st.message ?? null,
-      appliedAt: st.appliedAt ?? null,
-      head: st.head ?? null,
-      headMessage: st.headMessage ?? null,
-      lastError: st.lastError ?? (failed ? `commit ${short(failed.sha)} was not applied: ${failed.errors[0] ?? 'refused'}` : null),
-      failedRevision: failed?.sha ?? null,
-      errors: failed?.errors ?? [],
-      drift,
-      services,
-    };
+    return statusView(this.need(name), this.records.state(name), this.records.applied(name), this.deps.world);
   }
+
 
   /** The queue's pass over one source. */
   reconcile(name: string): Promise<{ requeueAfterMs?: number }> {
@@ -362,9 +305,4 @@ export class GitopsController {
     this.records.addHistory(c.name, { sha: st.revision ?? '', message: st.message ?? '', at: new Date().toISOString(), result: 'Healed', trigger: 'self-heal', detail });
     this.deps.event({ type: 'Normal', reason: 'GitOpsSelfHeal', message: `gitops ${c.name}: reverted drift to ${short(st.revision ?? '')}: ${detail.join(', ')}` });
   }
-}
-
-export function describeDrift(d: DriftItem): string {
-  if (d.field === 'service') return d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (prune removes it)`;
-  return `${d.service}: ${d.field} ${d.live} (git: ${d.git})`;
 }

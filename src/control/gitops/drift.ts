@@ -68,3 +68,9 @@ export function serviceHealth(world: World, name: string): HealthStatus {
 export function appHealth(services: HealthStatus[]): HealthStatus {
   return services.reduce<HealthStatus>((worst, h) => (ORDER.indexOf(h) > ORDER.indexOf(worst) ? h : worst), 'Healthy');
 }
+
+/** One line a person reads: what differs, and what git says. */
+export function describeDrift(d: DriftItem): string {
+  if (d.field === 'service') return d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (requires pruning)`;
+  return `${d.service}: ${d.field} ${String(d.live)} (git: ${String(d.git)})`;
+}
