@@ -218,7 +218,7 @@ describe('berth gitops', () => {
     const evs = await events(dir);
     const scaledAt = Date.parse(evs.filter((e) => e.reason === 'Scaled' && /web to 3/.test(e.message)).at(-1)!.at);
     const healedAt = Date.parse(evs.find((e) => e.reason === 'GitOpsSelfHeal')!.at);
-    assert.ok(healedAt - scaledAt <= 1000 + 1500, `healed ${healedAt - scaledAt} ms after the scale`);
+    assert.ok(healedAt - scaledAt <= 1000 + 2000, `healed ${healedAt - scaledAt} ms after the scale`);
     await waitFor('Synced and Healthy after self-heal', async () => {
       const s = await status();
       return s.sync === 'Synced' && s.health === 'Healthy' && (await running('web')).length === 1;
