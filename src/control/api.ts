@@ -38,7 +38,7 @@ import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { publicEntry } from './release/history.js';
-import { handleGitopsApi } from './gitops/routes.js';
+import { handleGitopsApi, handleWebhook } from './gitops/routes.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -95,6 +95,8 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const principal = authenticate(opts.token, req.headers.authorization);
+    // A git host's push webhook holds only its source's token: that source's refresh, nothing else.
+    if (!principal && handleWebhook(plane.gitops, req, res, send)) return;
     if (!principal) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;

@@ -236,8 +236,17 @@ describe('berth gitops', () => {
       req.end();
     });
     assert.equal(noToken, 401);
-    const hook = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${token}`, `http://127.0.0.1:${cp.port}/api/v1/gitops/demo/refresh`], { encoding: 'utf8' });
-    assert.equal(hook, '202');
+    const code = (method: string, path: string, bearer: string) =>
+      execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', method, '-H', `authorization: Bearer ${bearer}`, `http://127.0.0.1:${cp.port}${path}`], { encoding: 'utf8' });
+    assert.equal(code('POST', '/api/v1/gitops/demo/refresh', token), '202');
+    // The source's own webhook token: its refresh and nothing else.
+    const hook = (await status()).webhook;
+    assert.equal(hook.path, '/api/v1/gitops/demo/refresh');
+    assert.ok(hook.token && hook.token !== token);
+    assert.equal(code('POST', hook.path, hook.token), '202');
+    assert.equal(code('GET', '/api/v1/gitops/demo', hook.token), '401');
+    assert.equal(code('POST', '/api/v1/gitops/demo/sync', hook.token), '401');
+    assert.equal(code('POST', '/api/v1/gitops/other/refresh', hook.token), '401');
 
     // Promotion: the tested revision of main becomes a commit on prod, pushed to the repository.
     const tested = (await status()).revision!;

@@ -2,6 +2,7 @@
 // fetches the branch when its interval is due (or a webhook asked), applies a new commit when
 // auto-sync is on (load + validate + policy → apply through the control plane, as `berth apply`),
 // and reverts drift when self-heal is on. A refused commit leaves the last good one running.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DesiredState } from '../../plan/index.js';
@@ -80,8 +81,9 @@ export class GitopsController {
     return next;
   }
 
-  add(c: GitopsConfig): void {
-    if (this.records.config(c.name)) throw Object.assign(new Error(`a GitOps source named "${c.name}" exists already (\`berth gitops rm ${c.name}\` first)`), { status: 409 });
+  add(config: GitopsConfig): void {
+    if (this.records.config(config.name)) throw Object.assign(new Error(`a GitOps source named "${config.name}" exists already (\`berth gitops rm ${config.name}\` first)`), { status: 409 });
+    const c = { ...config, webhookToken: config.webhookToken ?? randomBytes(24).toString('base64url') };
     this.records.setConfig(c);
     this.records.setState(c.name, { suspended: false });
     this.deps.event({ type: 'Normal', reason: 'GitOpsAdded', message: `gitops ${c.name}: watching ${redactUrl(c.repo)} branch ${c.branch}${c.path ? ` path ${c.path}` : ''} every ${formatInterval(c.intervalMs)}${c.autoSync ? ' (auto-sync)' : ''}` });
@@ -89,12 +91,13 @@ export class GitopsController {
   }
 
   /** `gitops:` in a spec (berth up/apply): added when new, its configuration replaced when it changed. */
-  upsert(c: GitopsConfig): 'created' | 'updated' | 'unchanged' {
-    const old = this.records.config(c.name);
+  upsert(config: GitopsConfig): 'created' | 'updated' | 'unchanged' {
+    const old = this.records.config(config.name);
     if (!old) {
-      this.add(c);
+      this.add(config);
       return 'created';
     }
+    const c = { ...config, webhookToken: old.webhookToken };
     if (JSON.stringify(old) === JSON.stringify(c)) return 'unchanged';
     this.records.setConfig(c);
     this.deps.event({ type: 'Normal', reason: 'GitOpsUpdated', message: `gitops ${c.name}: configuration changed by the spec` });
@@ -119,6 +122,15 @@ export class GitopsController {
     }
     if (!suspended) this.deps.enqueue(name);
     return this.status(name);
+  }
+
+  /** The webhook's own token for `name` is `given` (compared in constant time). */
+  webhookAllowed(name: string, given: string): boolean {
+    const want = this.records.config(name)?.webhookToken;
+    if (!want || !given) return false;
+    const a = Buffer.from(want);
+    const b = Buffer.from(given);
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   /** A webhook: fetch now (the pass runs on the queue). */

@@ -19,6 +19,8 @@ export interface GitopsConfig {
   autoSync: boolean;
   selfHeal: boolean;
   prune: boolean;
+  /** The source's own webhook token: it may call `POST /api/v1/gitops/NAME/refresh` and nothing else. */
+  webhookToken?: string;
 }
 
 export interface GitopsState {

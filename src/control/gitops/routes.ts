@@ -55,6 +55,29 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, unkno
   return v as Record<string, unknown>;
 }
 
+const REFRESH = /^\/api\/v1\/gitops\/([^/]+)\/refresh$/;
+
+/**
+ * A webhook call made with a source's own token (not the admin token): allowed for that source's
+ * refresh route only. Answers it and returns true; false when it is not such a call.
+ */
+export function handleWebhook(gitops: GitopsController, req: http.IncomingMessage, res: http.ServerResponse, send: Send): boolean {
+  const m = REFRESH.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
+  const auth = req.headers.authorization;
+  const given = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+  if (!m || req.method !== 'POST' || !given) return false;
+  let name: string;
+  try {
+    name = decodeURIComponent(m[1]);
+  } catch {
+    return false;
+  }
+  if (!gitops.webhookAllowed(name, given)) return false;
+  gitops.refresh(name);
+  send(res, 202, { refreshing: name });
+  return true;
+}
+
 /** Handles a /api/v1/gitops request; false when the path is not one of these. */
 export async function handleGitopsApi(gitops: GitopsController, req: http.IncomingMessage, res: http.ServerResponse, path: string, send: Send): Promise<boolean> {
   if (path !== '/api/v1/gitops' && !path.startsWith('/api/v1/gitops/')) return false;

@@ -34,6 +34,8 @@ export interface GitopsStatusView {
   errors: string[];
   drift: DriftItem[];
   services: { name: string; health: HealthStatus }[];
+  /** Where a git host's push webhook goes, with the token that may call only that route. */
+  webhook: { path: string; token: string | null };
 }
 
 export const formatInterval = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
@@ -67,5 +69,6 @@ export function statusView(c: GitopsConfig, st: GitopsState, applied: DesiredSta
     errors: failed?.errors ?? [],
     drift,
     services,
+    webhook: { path: `/api/v1/gitops/${encodeURIComponent(c.name)}/refresh`, token: c.webhookToken ?? null },
   };
 }
