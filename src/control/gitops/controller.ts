@@ -9,7 +9,7 @@ import type { DesiredState } from '../../plan/index.js';
 import type { ServiceChange } from '../desired-diff.js';
 import type { NewEvent } from '../store.js';
 import type { World } from '../world.js';
-import { describeDrift, detectDrift, healable } from './drift.js';
+import { describeChanges, describeDrift, detectDrift, healable } from './drift.js';
 import { checkoutWork, commitInfo, ensureBare, exportTree, fetchBranch, redactUrl, resolveCommit, type CommitInfo } from './git.js';
 import { GitopsRecords, type GitopsConfig, type GitopsState, type HistoryEntry, type HistoryTrigger } from './records.js';
 import { formatInterval, statusView, type GitopsStatusView } from './status.js';
@@ -278,8 +278,11 @@ export class GitopsController {
     const onWork = await checkTree(work, c.path, c.env, gens);
     if (!onWork.ok) return refuse(onWork.errors);
     let changes: ServiceChange[];
+    const next = this.withKept(c, onWork.desired);
+    // The diff, as `berth diff` would show it, recorded with the sync.
+    const diff = describeChanges(this.deps.world.desired, next);
     try {
-      changes = await this.deps.apply(this.withKept(c, onWork.desired));
+      changes = await this.deps.apply(next);
     } catch (err) {
       this.patchState(c.name, { lastError: `apply: ${(err as Error).message}` });
       throw err;
@@ -287,7 +290,7 @@ export class GitopsController {
     this.records.setApplied(c.name, onWork.desired);
     this.patchState(c.name, { revision: sha, message: info.message, appliedAt: at, failed: undefined, lastError: undefined });
     const detail = changes.filter((ch) => ch.change !== 'unchanged').map((ch) => `${ch.service} ${ch.change}`);
-    this.records.addHistory(c.name, { sha, message: info.message, at, result: 'Synced', trigger, detail: [...detail, ...onWork.warnings] });
+    this.records.addHistory(c.name, { sha, message: info.message, at, result: 'Synced', trigger, detail: [...diff, ...onWork.warnings] });
     this.deps.event({ type: 'Normal', reason: 'GitOpsSynced', message: `gitops ${c.name}: applied ${short(sha)} "${info.message}"${detail.length ? `: ${detail.join(', ')}` : ': no change'}` });
     return { ok: true, sha, changes, errors: [] };
   }

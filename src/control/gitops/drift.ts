@@ -74,3 +74,18 @@ export function describeDrift(d: DriftItem): string {
   if (d.field === 'service') return d.live === 'missing' ? `${d.service}: in git, not running` : `${d.service}: running, not in git (requires pruning)`;
   return `${d.service}: ${d.field} ${String(d.live)} (git: ${String(d.git)})`;
 }
+
+const MAX_VALUE = 60;
+const show = (v: unknown): string => {
+  const t = v === undefined ? '(unset)' : (JSON.stringify(v) ?? String(v));
+  return t.length > MAX_VALUE ? `${t.slice(0, MAX_VALUE - 1)}…` : t;
+};
+
+/** What an apply changes, one line per service as `berth diff` shows it (`~ web: replicas 1 → 2, env.MSG`); env values hidden. */
+export function describeChanges(prev: DesiredState | undefined, next: DesiredState): string[] {
+  return diffStates(prev, next).services.map((s) => {
+    if (s.change !== 'changed') return `${s.change === 'added' ? '+' : '-'} ${s.service}`;
+    const fields = s.fields.map((f) => (f.path.startsWith('env.') ? f.path : `${f.path} ${show(f.from)} → ${show(f.to)}`));
+    return `~ ${s.service}: ${fields.join(', ') || 'new revision'}`;
+  });
+}

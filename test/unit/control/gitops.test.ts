@@ -102,6 +102,7 @@ describe('gitops controller (real git, in-memory world)', () => {
     assert.equal(applied.at(-1)?.services[0].replicas, 3, 'the prod overlay');
     assert.equal(applied.at(-1)?.env, 'prod');
 
+    assert.deepEqual(c.history('src').at(-1)?.detail, ['+ web'], 'the diff recorded with the sync');
     write(work, { 'app/berth.yaml': `${SPEC(1)}environments:\n  prod:\n    services: { web: { replicas: 1 } }\n` });
     git(work, 'commit', '-q', '-am', 'one replica in prod');
     const refused = await c.sync('src');
@@ -116,6 +117,7 @@ describe('gitops controller (real git, in-memory world)', () => {
     c.remove('src');
     c.add(cfg({ repo: url, path: 'app' }));
     assert.equal((await c.sync('src')).ok, true);
+    assert.deepEqual(c.history('src').at(-1)?.detail, ['~ web: replicas 3 → 1'], 'the diff recorded with the sync');
     t.close();
   });
 
