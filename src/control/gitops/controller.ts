@@ -32,7 +32,6 @@ export const SELF_HEAL_BACKOFF_MS = 5000;
 /** How often drift is checked when self-heal is on (at most; the interval when shorter). */
 const DRIFT_CHECK_MS = 1000;
 
-
 export interface SyncOutcome {
   ok: boolean;
   sha: string;
