@@ -108,6 +108,42 @@ program
   .option('--json', 'machine-readable output')
   .action(async (o) => (await import('./commands/policy.js')).report(o));
 
+const gitops = program.command('gitops').description('GitOps: the desired state from a git repository — synced, checked against policies, drift reported and healed (docs/gitops.md)');
+const gitopsCmd = () => import('./commands/gitops.js');
+const jsonOpt = () => new Option('--json', 'machine-readable output');
+gitops
+  .command('add')
+  .description('watch a git repository (any URL git understands, or a local path) and apply its spec through the control plane')
+  .argument('<name>', 'a name for the source (DNS-1123 label)')
+  .requiredOption('--repo <URL|PATH>', 'the repository (credentials from git\'s own configuration)')
+  .option('--branch <BRANCH>', 'branch to follow', 'main')
+  .option('--path <DIR>', 'folder (or spec file) inside the repository', '')
+  .option('--env <ENV>', 'environment overlay from `environments:` in the spec')
+  .option('--interval <DURATION>', 'how often to fetch (e.g. 30s, 2m)', '30s')
+  .option('--auto-sync', 'apply each new commit of the branch')
+  .option('--self-heal', 'revert changes made outside git (berth scale/apply/restart) within one interval')
+  .option('--prune', 'remove services deleted in git')
+  .addOption(fileOpt())
+  .addOption(jsonOpt())
+  .action(async (name: string, o) => (await gitopsCmd()).add(name, o));
+gitops.command('ls').description('list GitOps sources: sync status, health, revision').addOption(fileOpt()).addOption(jsonOpt()).action(async (o) => (await gitopsCmd()).ls(o));
+gitops.command('status').description('sync status (Synced/OutOfSync/Unknown), health, the commit running, the last error with file:line, drift').argument('<name>').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, o) => (await gitopsCmd()).status(name, o));
+gitops.command('sync').description('fetch and apply the branch head now (exit 2 when the commit is refused: invalid or an enforced policy)').argument('<name>').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, o) => (await gitopsCmd()).sync(name, o));
+gitops.command('history').description('commits synced: SHA, time, result (Synced, Failed, Healed), trigger').argument('<name>').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, o) => (await gitopsCmd()).history(name, o));
+gitops.command('rollback').description("apply an earlier commit's state and suspend auto-sync until `berth gitops resume`").argument('<name>').argument('<sha>', 'a commit (full or abbreviated SHA)').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, sha: string, o) => (await gitopsCmd()).rollback(name, sha, o));
+gitops.command('suspend').description('stop auto-sync and self-heal').argument('<name>').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, o) => (await gitopsCmd()).suspend(name, o, false));
+gitops.command('resume').description('resume auto-sync and self-heal').argument('<name>').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, o) => (await gitopsCmd()).suspend(name, o, true));
+gitops.command('rm').description('stop watching the repository (what it applied keeps running)').argument('<name>').addOption(fileOpt()).addOption(jsonOpt()).action(async (name: string, o) => (await gitopsCmd()).rm(name, o));
+gitops
+  .command('promote')
+  .description("commit the tested revision of one environment to the next (a branch or folder per environment), pushed when the remote allows")
+  .argument('<name>')
+  .requiredOption('--from <ENV>', 'environment tested')
+  .requiredOption('--to <ENV>', 'environment to promote to')
+  .addOption(fileOpt())
+  .addOption(jsonOpt())
+  .action(async (name: string, o) => (await gitopsCmd()).promote(name, o));
+
 program
   .command('ls')
   .description('list the Berth apps running on this machine: name, spec, environment, services, ready/total')

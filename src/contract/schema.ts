@@ -1,6 +1,7 @@
 // The Berth spec as zod schemas: the single source of the spec's types, per-field validation,
 // defaults and (through json-schema.ts) the published JSON Schema. Rules that relate several
 // fields or services to each other live in semantic.ts.
+import { GitopsSources } from './schema-gitops.js';
 import { z } from 'zod';
 import { Logs } from './schema-logs.js';
 import { Nodes, Placement, Priority } from './schema-nodes.js';
@@ -239,6 +240,7 @@ export const AppSchema = z
     components: Components.optional(),
     analysisTemplates: AnalysisTemplates.optional(),
     policies: Policies,
+    gitops: GitopsSources,
     environments: z
       .record(Label, z.record(z.string(), z.unknown()))
       .default({})

@@ -24,6 +24,7 @@
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
+//   /api/v1/gitops[/:name[/history|sync|refresh|rollback|suspend|resume|promote]] → GitOps sources (gitops/routes.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
 //   GET  /, /<view>, /assets/*            → the dashboard (dashboard/static.ts); /api/v1/dashboard/* (dashboard/routes.ts).
 //        Its login cookie (dashboard/auth.ts) reads the API and calls the CLI's operator actions; it may not apply or down.
@@ -42,6 +43,7 @@ import { publicEntry } from './release/history.js';
 import { dashboardMayCall, handleLogin, hasDashboardCookie, unauthorized } from './dashboard/auth.js';
 import { DashboardFeed } from './dashboard/routes.js';
 import { serveStatic } from './dashboard/static.js';
+import { handleGitopsApi, handleWebhook } from './gitops/routes.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -104,6 +106,8 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     let principal = authenticate(opts.token, req.headers.authorization);
+    // A git host's push webhook holds only its source's token: that source's refresh, nothing else.
+    if (!principal && handleWebhook(plane.gitops, req, res, send)) return;
     // The dashboard: a browser with its login cookie (or arriving with ?token=), never a bearer token.
     if (!principal && opts.dashboardToken && req.headers.authorization === undefined) {
       const page = !path.startsWith('/api/') && path !== '/metrics';
@@ -127,6 +131,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
     if (dashboard && !sidecar && path.startsWith('/api/v1/dashboard/') && dashboard.handle(req, res, url)) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
+    if (await handleGitopsApi(plane.gitops, req, res, path, send)) return;
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });

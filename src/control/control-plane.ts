@@ -29,6 +29,7 @@ import { effectiveReplicas, isStopped, startedReplicas, STOPPED_META } from './c
 import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
+import { GitopsController } from './gitops/controller.js';
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -61,6 +62,8 @@ export class ControlPlane {
   private readonly withdrawals: Withdrawals;
   private readonly act: Act;
   private readonly nodeController: NodeController;
+  /** GitOps sources: the desired state from git repositories (gitops/). */
+  readonly gitops: GitopsController;
   private readonly queue: WorkQueue;
   private readonly log: (msg: string) => void;
   private readonly listeners = new Set<() => void>();
@@ -113,18 +116,28 @@ export class ControlPlane {
     const autoscale = new AutoscaleController(this.autoscaling, opts.autoscaleIntervalMs ?? 1000);
     const pressure = new PressureController(opts.pressureThreshold ?? 0.9, opts.pressureWindowMs ?? 10_000);
     const nodeController = this.nodeController;
+    this.gitops = new GitopsController({
+      world,
+      stateDir: opts.stateDir,
+      apply: (d) => this.applyDesired(d),
+      restartGenerations: () => this.restartGenerations(),
+      event: (e) => this.event(e),
+      enqueue: (name) => this.queue.add('gitops', name),
+    });
+    const gitops = this.gitops;
     const controllers: Record<ControllerKind, (key: string) => Promise<{ requeueAfterMs?: number }>> = {
       node: (k) => nodeController.reconcile(k, world, act),
       deployment: (k) => reconcileDeployment(k, world, act),
       lifecycle: (k) => reconcileLifecycle(k, world, act),
       autoscale: (k) => autoscale.reconcile(k, world, act),
       pressure: (k) => pressure.reconcile(k, world, act),
+      gitops: (k) => gitops.reconcile(k),
     };
     // Workers per controller. Nodes in parallel: a frozen agent holds one worker until its call times out,
     // never the other nodes. Deployments serial: scheduling reads every node's free capacity and addresses,
     // then binds; two passes at once could both take the same. Autoscale on the default (one slow scrape
     // of a service's proxies does not delay another's); lifecycle and pressure are single keys.
-    const workers: Record<ControllerKind, number | undefined> = { node: 8, deployment: 1, lifecycle: 1, autoscale: undefined, pressure: 1 };
+    const workers: Record<ControllerKind, number | undefined> = { node: 8, deployment: 1, lifecycle: 1, autoscale: undefined, pressure: 1, gitops: undefined };
     for (const [kind, reconcile] of Object.entries(controllers) as [ControllerKind, (key: string) => Promise<{ requeueAfterMs?: number }>][]) {
       const n = workers[kind];
       this.queue.register({ kind, reconcile, ...(n !== undefined ? { workers: n } : {}) });
@@ -189,6 +202,7 @@ export class ControlPlane {
     this.enqueueAutoscalers();
     this.queue.add('lifecycle', 'all');
     this.queue.add('pressure', 'all');
+    for (const name of this.gitops.names()) this.queue.add('gitops', name);
     const resync = setInterval(() => {
       for (const name of this.nodes.keys()) this.queue.add('node', name);
       this.queue.add('lifecycle', 'all');

@@ -101,6 +101,11 @@ export class World {
     return this.meta.get(key);
   }
 
+  /** Meta keys starting with `prefix`. */
+  metaKeys(prefix: string): string[] {
+    return [...this.meta.keys()].filter((k) => k.startsWith(prefix));
+  }
+
   scaleOverride(service: string): number | undefined {
     return this.overrides.get(service);
   }

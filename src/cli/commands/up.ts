@@ -255,6 +255,14 @@ async function applySpec(ctx: Context, c: ControlClient, loaded: LoadedSpec, env
   return { changes: (await c.post<{ changes: Change[] }>('/api/v1/apply', { desired, downEpoch })).changes, guard };
 }
 
+/** The spec's `gitops:` sources, registered with the control plane (as `berth gitops add`; updated when changed). */
+async function registerGitops(c: ControlClient, loaded: LoadedSpec, json: boolean | undefined): Promise<void> {
+  if (!loaded.spec.gitops?.length) return;
+  const { registerSpecSources } = await import('./gitops.js');
+  const done = await registerSpecSources(c, loaded.spec.gitops, loaded.dir);
+  if (!json) for (const [name, what] of Object.entries(done)) if (what !== 'unchanged') process.stdout.write(`gitops ${name}: ${what}\n`);
+}
+
 /**
  * Runs `body` for `berth <what>`; when a `berth down` ran meanwhile (the control plane refused the apply, or
  * went away under a wait), the failure is reported as that, not as a raw connection error.
@@ -281,6 +289,7 @@ async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOpti
   const c = await ensureControlPlane(ctx, epoch);
   const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
   if (!o.json) printChanges(changes);
+  await registerGitops(c, loaded, o.json);
   const timeoutS = Number(o.timeout ?? 120);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw errors.usage(`--timeout must be a positive number of seconds, got ${o.timeout}`);
   if (o.wait) await waitAllReady(c, timeoutS, guard);
@@ -310,6 +319,7 @@ export async function apply(o: UpOptions): Promise<void> {
       printChanges(changes);
       if (changes.every((ch) => ch.change === 'unchanged')) process.stdout.write('no change\n');
     }
+    await registerGitops(c, loaded, o.json);
     if (o.wait) await waitAllReady(c, Number(o.timeout ?? 120), guard);
   });
 }

@@ -135,7 +135,7 @@ test('unknown keys in overlays are reported even when not applied', () => {
     [
       [7, 14, 'environments.prod.services.web.replicsa', 'did you mean `replicas`?'],
       [7, 37, 'environments.prod.services.web.probes.livenes', 'did you mean `liveness`?'],
-      [8, 5, 'environments.prod.extra', 'allowed here: `app`, `services`, `nodes`, `ingress`, `mesh`, `secrets`, `kubernetes`, `componentsPath`, `components`, `analysisTemplates` or `policies`'],
+      [8, 5, 'environments.prod.extra', 'allowed here: `app`, `services`, `nodes`, `ingress`, `mesh`, `secrets`, `kubernetes`, `componentsPath`, `components`, `analysisTemplates`, `policies` or `gitops`'],
     ],
   );
 });
