@@ -30,7 +30,7 @@ import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
 import { ReleaseController, ReleaseError, releasesForApply } from './controllers/release.js';
-import { deleteRelease, isActive, loadRelease, saveRelease } from './release/state.js';
+import { deleteRelease, isActive, loadRelease, releaseRevisions, saveRelease } from './release/state.js';
 import { releaseStatus, type ReleaseStatus } from './release/status.js';
 import type { RevisionWhy } from './release/history.js';
 
@@ -437,7 +437,7 @@ export class ControlPlane {
     return recs.map((r) => psRow(r, this.world.observedOf(r), ports.get(r.service), this.world.waitingFor(r.id)));
   }
 
-  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus; stopped?: { by: string; replicasAtStart: number } }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
+  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus; stopped?: { by: string; replicasAtStart: number }; release?: { stableRevision: string; canaryRevision: string } }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
     const desired = this.world.desired;
     return {
       app: desired?.app,
@@ -453,6 +453,7 @@ export class ControlPlane {
         address: s.port !== undefined ? `127.0.0.1:${s.port}` : null,
         ...(this.autoscaling.status.has(s.name) ? { autoscale: this.autoscaling.status.get(s.name) } : {}),
         ...(isStopped(this.world, s.name) ? { stopped: { by: 'berth stop', replicasAtStart: startedReplicas(this.world, s) } } : {}),
+        ...releaseRevisions(this.world, s),
       })),
       nodes: this.nodeMgr.statuses().map((n) => ({ name: n.name, status: n.status, agentPid: n.agentPid })),
     };

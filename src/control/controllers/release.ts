@@ -81,15 +81,16 @@ export class ReleaseController {
     const steps = spec.release?.canary?.steps ?? [];
     const background = spec.release?.canary?.analysis;
     if (s.promoting) return this.finishPromotion(s, spec, world, act, wake, now);
-    if (background && !s.backgroundRun && s.step >= (background.startingStep ?? 0)) s.backgroundRun = this.startRun(s, world, background.templates, 'background', now);
-    if (s.backgroundRun) {
-      const run = this.poll(s, s.backgroundRun, world, act, wake);
-      if (run && (run.phase === 'Failed' || run.phase === 'Error')) return this.abort(s, world, act, `background analysis ${run.id} ${run.phase}${run.message ? `: ${run.message}` : ''}`);
-      if (run && run.phase === 'Inconclusive' && s.phase !== 'Paused') this.pause(s, act, `background analysis ${run.id} Inconclusive: \`berth release promote\` goes on, \`berth release abort\` stops`);
-    }
-    if (s.phase === 'Paused') return;
     // Steps that need no waiting follow each other in one pass.
     for (let guard = 0; guard <= steps.length; guard++) {
+      // Background analysis from its starting step on (checked after every step: a step may start it).
+      if (background && !s.backgroundRun && s.step >= (background.startingStep ?? 0)) s.backgroundRun = this.startRun(s, world, background.templates, 'background', now);
+      if (s.backgroundRun) {
+        const run = this.poll(s, s.backgroundRun, world, act, wake);
+        if (run && (run.phase === 'Failed' || run.phase === 'Error')) return this.abort(s, world, act, `background analysis ${run.id} ${run.phase}${run.message ? `: ${run.message}` : ''}`);
+        if (run && run.phase === 'Inconclusive' && s.phase !== 'Paused') this.pause(s, act, `background analysis ${run.id} Inconclusive: \`berth release promote\` goes on, \`berth release abort\` stops`);
+      }
+      if (s.phase === 'Paused') return;
       if (s.step >= steps.length) return this.promote(s, spec, world, act, wake, now, 'every step done');
       const step = steps[s.step];
       if (!this.canaryStep(s, step, spec, world, act, wake, now)) return;

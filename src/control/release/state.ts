@@ -96,7 +96,8 @@ export function isActive(s: ReleaseState | undefined): s is ReleaseState {
 export function endpointVariant(world: World, rec: InstanceRecord): string {
   if (!rec.service.includes('.')) {
     const s = loadRelease(world, rec.service);
-    if (isActive(s) && s.phase !== 'Healthy' && rec.revision === s.canaryRevision) return CANARY_VARIANT;
+    // Healthy until the old revision scaled down: the routes still name `canary` (100 %).
+    if (isActive(s) && rec.revision === s.canaryRevision) return CANARY_VARIANT;
   }
   return variantOf(rec.service);
 }
@@ -106,8 +107,16 @@ export function canaryReplicas(state: ReleaseState, replicas: number): number {
   if (state.phase === 'Degraded') return 0;
   if (state.strategy === 'blueGreen' || state.promoting) return replicas;
   const scale = state.canaryScale;
-  const n = scale?.replicas !== undefined ? scale.replicas : Math.ceil((replicas * (scale?.weight ?? state.weight)) / 100);
+  // A setWeight waiting for its instances already asks for them.
+  const n = scale?.replicas !== undefined ? scale.replicas : Math.ceil((replicas * (scale?.weight ?? Math.max(state.weight, state.pendingWeight ?? 0))) / 100);
   return Math.max(1, Math.min(n, Math.max(replicas, 1)));
+}
+
+/** For `status`: a service in a release runs two revisions (`berth up --wait` counts stable's, and the canary is no leftover). */
+export function releaseRevisions(world: World, spec: DesiredService): { release?: { stableRevision: string; canaryRevision: string } } {
+  const s = loadRelease(world, spec.name);
+  if (!isActive(s) || s.canaryRevision !== spec.revision || s.phase === 'Healthy') return {};
+  return { release: { stableRevision: s.stableRevision, canaryRevision: s.canaryRevision } };
 }
 
 /** What the deployment controller runs for a service in a release: stable at full scale, the canary beside it. */
