@@ -112,6 +112,19 @@ export function canaryReplicas(state: ReleaseState, replicas: number): number {
   return Math.max(1, Math.min(n, Math.max(replicas, 1)));
 }
 
+/** Blue-green previews to serve: `<service>-preview` on previewPort until the switch (or an abort). */
+export function previewServices(world: World): { name: string; service: string; port: number; servicePort: number }[] {
+  const out: { name: string; service: string; port: number; servicePort: number }[] = [];
+  for (const s of world.desired?.services ?? []) {
+    const port = s.release?.blueGreen?.previewPort;
+    if (port === undefined || s.port === undefined || s.name.includes('.')) continue;
+    const state = loadRelease(world, s.name);
+    if (!isActive(state) || state.strategy !== 'blueGreen' || state.canaryRevision !== s.revision || state.phase === 'Healthy' || state.phase === 'Degraded') continue;
+    out.push({ name: `${s.name}-preview`, service: s.name, port, servicePort: s.port });
+  }
+  return out;
+}
+
 /** For `status`: a service in a release runs two revisions (`berth up --wait` counts stable's, and the canary is no leftover). */
 export function releaseRevisions(world: World, spec: DesiredService): { release?: { stableRevision: string; canaryRevision: string } } {
   const s = loadRelease(world, spec.name);
