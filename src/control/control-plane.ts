@@ -30,7 +30,7 @@ import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
 import { ReleaseController, ReleaseError, releasesForApply } from './controllers/release.js';
-import { deleteRelease, isActive, loadRelease, releaseRevisions, saveRelease } from './release/state.js';
+import { deleteRelease, isActive, loadRelease, releaseRevisions, releaseRole, saveRelease } from './release/state.js';
 import { releaseStatus, type ReleaseStatus } from './release/status.js';
 import type { RevisionWhy } from './release/history.js';
 
@@ -434,7 +434,7 @@ export class ControlPlane {
   ps(all: boolean): PsRow[] {
     const ports = new Map((this.world.desired?.services ?? []).map((s) => [s.name, s.port]));
     const recs = all ? this.store.allInstances() : [...this.world.liveInstances()];
-    return recs.map((r) => psRow(r, this.world.observedOf(r), ports.get(r.service), this.world.waitingFor(r.id)));
+    return recs.map((r) => ({ ...psRow(r, this.world.observedOf(r), ports.get(r.service), this.world.waitingFor(r.id)), ...releaseRole(this.world, r) }));
   }
 
   status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus; stopped?: { by: string; replicasAtStart: number }; release?: { stableRevision: string; canaryRevision: string } }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {

@@ -194,6 +194,11 @@ describe('canary releases', () => {
       const s50 = share(load.replies, left20 + 300, Date.now(), 'v2');
       assert.ok(Math.abs(s50.pct - 50) <= 5, `canary share at weight 50: ${s50.pct.toFixed(1)} % of ${s50.n}`);
 
+      // berth ps names each side.
+      const rows = await ps(dir);
+      assert.equal(rows.filter((r) => r.release === 'canary' && r.revision === h.at(-1)!.revision).length, 1, JSON.stringify(rows));
+      assert.equal(rows.filter((r) => r.release === 'stable').length, 2);
+      assert.match((await berthOk(dir, ['ps'])).stdout, /web \(canary\)/);
       const text = await berthOk(dir, ['release', 'status', 'web']);
       assert.match(text.stdout, /strategy canary\s+Paused/);
       assert.match(text.stdout, /step\s+5\/5/);

@@ -125,6 +125,16 @@ export function previewServices(world: World): { name: string; service: string; 
   return out;
 }
 
+/** `berth ps`: an instance's side in a release in progress (`stable`, `canary`, or blue-green's `preview`). */
+export function releaseRole(world: World, rec: InstanceRecord): { release?: 'stable' | 'canary' | 'preview' } {
+  if (rec.service.includes('.')) return {};
+  const s = loadRelease(world, rec.service);
+  if (!isActive(s)) return {};
+  if (rec.revision === s.stableRevision) return { release: 'stable' };
+  if (rec.revision === s.canaryRevision) return { release: s.strategy === 'blueGreen' && s.phase !== 'Healthy' ? 'preview' : 'canary' };
+  return {};
+}
+
 /** For `status`: a service in a release runs two revisions (`berth up --wait` counts stable's, and the canary is no leftover). */
 export function releaseRevisions(world: World, spec: DesiredService): { release?: { stableRevision: string; canaryRevision: string } } {
   const s = loadRelease(world, spec.name);
