@@ -45,7 +45,30 @@ export class ReleaseController {
     const now = Date.now();
     if (s.phase === 'Healthy') {
       if (s.scaleDownAt === undefined) return {};
-      if (now < s.scaleDownAt) return { requeueAfterMs: s.scaleDownAt - now };
+      // Blue-green: the post-promotion analysis judges the switch; the old side stays until it passed.
+      const post = s.strategy === 'blueGreen' ? spec.release?.blueGreen?.postPromotionAnalysis : undefined;
+      if (post && !s.postDone) {
+        const wake: number[] = [];
+        const before = JSON.stringify(s);
+        s.stepRun ??= this.startRun(s, world, post.templates, 'postpromotion', now);
+        const run = this.poll(s, s.stepRun, world, act, wake);
+        if (run && (run.phase === 'Failed' || run.phase === 'Error' || run.phase === 'Inconclusive')) {
+          // Switch back: stable (still running) takes every request again.
+          if (s.stableNumber !== undefined) world.history.setStatus(service, s.stableNumber, 'current');
+          delete s.scaleDownAt;
+          delete s.promotedAt;
+          this.abort(s, world, act, `post-promotion analysis ${run.id} ${run.phase}: switched back to ${s.stableRevision}`);
+        } else if (run?.phase === 'Successful') {
+          s.postDone = true;
+          delete s.stepRun;
+        }
+        if (JSON.stringify(s) !== before) {
+          saveRelease(world, s);
+          this.changed(act, service);
+        }
+        if (!s.postDone) return wake.length ? { requeueAfterMs: Math.max(10, Math.min(...wake) - Date.now()) } : {};
+      }
+      if (now < s.scaleDownAt!) return { requeueAfterMs: s.scaleDownAt! - now };
       // The old revision stops here, before the state stops naming it: no snapshot routes to it again.
       for (const rec of world.liveOf(service)) {
         if (rec.phase !== 'active' || rec.revision !== s.stableRevision) continue;
@@ -145,7 +168,9 @@ export class ReleaseController {
       return true;
     }
     if (step.setMirrorRoute) {
-      act.event({ type: 'Warning', reason: 'ReleaseStep', message: `${s.service}: setMirrorRoute "${step.setMirrorRoute.name}" is not applied yet by the release controller (step skipped)`, service: s.service });
+      const m = step.setMirrorRoute;
+      s.mirrorRoutes = (s.mirrorRoutes ?? []).filter((r) => r.name !== m.name);
+      if (m.match) s.mirrorRoutes.push({ name: m.name, percentage: m.percentage ?? 100, match: m.match });
       return true;
     }
     if (step.analysis) {

@@ -22,6 +22,12 @@ export interface HeaderRouteState {
   match: { headerName: string; headerValue: { exact?: string; prefix?: string; regex?: string } }[];
 }
 
+export interface MirrorRouteState {
+  name: string;
+  percentage: number;
+  match: { method?: { exact?: string; prefix?: string; regex?: string }; path?: { exact?: string; prefix?: string; regex?: string }; headers?: Record<string, { exact?: string; prefix?: string; regex?: string }> }[];
+}
+
 export interface ReleaseState {
   service: string;
   strategy: 'canary' | 'blueGreen';
@@ -40,6 +46,8 @@ export interface ReleaseState {
   /** setCanaryScale in force (absent: canary instances follow the weight). */
   canaryScale?: { replicas?: number; weight?: number };
   headerRoutes: HeaderRouteState[];
+  /** setMirrorRoute steps in force (absent in states stored before mirror routes). */
+  mirrorRoutes?: MirrorRouteState[];
   /** Epoch ms: when the current step began, and when a timed pause ends (wall clock, as Argo's pauseStartTime). */
   stepStartedAt: number;
   pauseUntil?: number;
@@ -57,6 +65,8 @@ export interface ReleaseState {
   /** Blue-green: when the preview was first fully ready; after the switch, when the old revision scales down. */
   previewReadyAt?: number;
   scaleDownAt?: number;
+  /** Blue-green: the post-promotion analysis passed. */
+  postDone?: boolean;
   /** Blue-green: the switch happened (weight 100 to the new revision). */
   switched?: boolean;
   /** Promotion under way: the new revision scales to the service's replicas before the switch. */
@@ -185,6 +195,7 @@ export function releaseMeshConfig(world: World, config: MeshConfig): MeshConfig 
             match: { headers: Object.fromEntries(h.match.map((m) => [m.headerName.toLowerCase(), m.headerValue])) },
             to: [{ service: s.name, variant: CANARY_VARIANT, weight: 100 }],
           }))),
+      ...(state.phase === 'Degraded' || state.phase === 'Healthy' ? [] : (state.mirrorRoutes ?? []).flatMap((m) => mirrorRoutes(s.name, m, split()))),
       ...base.map((r) => (r.to === undefined || r.to === s.name ? { ...r, to: split() } : r)),
     ];
     const throttle = state.strategy === 'canary' && state.phase !== 'Healthy' ? s.release?.canary?.throttle : undefined;
@@ -206,4 +217,16 @@ export function releaseMeshConfig(world: World, config: MeshConfig): MeshConfig 
     };
   }
   return out;
+}
+
+/** A setMirrorRoute as mesh routes: one per match entry (any may hold), served by the weighted split, copied to the canary. */
+function mirrorRoutes(service: string, m: MirrorRouteState, to: MeshRoute['to']): MeshRoute[] {
+  return m.match.map((x, i) => {
+    const match: NonNullable<MeshRoute['match']> = {};
+    if (x.path) match.path = { ...x.path };
+    // The mesh matches methods exactly; a prefix or regex method is matched on its exact value only when given.
+    if (x.method?.exact !== undefined) match.method = x.method.exact;
+    if (x.headers) match.headers = Object.fromEntries(Object.entries(x.headers).map(([k, v]) => [k.toLowerCase(), { ...v }]));
+    return { name: `release-mirror-${m.name}-${i}`, match, to, mirror: { service, variant: CANARY_VARIANT, percent: m.percentage } };
+  });
 }
