@@ -88,6 +88,12 @@ export class ReleaseController {
       saveRelease(world, s);
       this.changed(act, service);
     }
+    // throttle.slowStart: the canary's budget grows in tenths over the window; each tenth is a new snapshot.
+    const ramp = spec.release?.canary?.throttle?.slowStart;
+    if (s.strategy === 'canary' && ramp !== undefined && s.weightAt !== undefined && (s.phase === 'Progressing' || s.phase === 'Paused') && now - s.weightAt < ramp) {
+      act.notify();
+      wake.push(now + Math.max(50, ramp / 10));
+    }
     const next = wake.length > 0 ? Math.min(...wake) : undefined;
     return next !== undefined ? { requeueAfterMs: Math.max(10, next - Date.now()) } : {};
   }
@@ -135,6 +141,7 @@ export class ReleaseController {
       }
       delete s.pendingWeight;
       delete s.message;
+      if (s.weight !== step.setWeight) s.weightAt = now;
       s.weight = step.setWeight;
       return true;
     }
@@ -361,7 +368,10 @@ export class ReleaseController {
       if (s.strategy === 'blueGreen') this.promote(s, spec, world, act, [], Date.now(), 'berth release promote');
       else if (s.step < steps.length) {
         // Argo's promote: the current step (a pause, an analysis, an unfinished weight) is skipped.
-        if (s.pendingWeight !== undefined) s.weight = s.pendingWeight;
+        if (s.pendingWeight !== undefined) {
+          s.weight = s.pendingWeight;
+          s.weightAt = Date.now();
+        }
         delete s.pendingWeight;
         if (s.stepRun) {
           this.measuring.get(s.stepRun)?.abort();

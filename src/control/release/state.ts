@@ -43,6 +43,8 @@ export interface ReleaseState {
   step: number;
   /** Percent of the requests the canary gets (blue-green: 0 before the switch, 100 after). */
   weight: number;
+  /** Epoch ms of the last weight change (throttle.slowStart ramps from there). */
+  weightAt?: number;
   /** setCanaryScale in force (absent: canary instances follow the weight). */
   canaryScale?: { replicas?: number; weight?: number };
   headerRoutes: HeaderRouteState[];
@@ -174,13 +176,17 @@ export function releasePlan(world: World, spec: DesiredService): ReleasePlan | u
  * split between `default` (stable) and `canary`, header routes go first, and the canary's throttle
  * becomes a variant limit whose overflow is served by stable.
  */
-export function releaseMeshConfig(world: World, config: MeshConfig): MeshConfig {
+export function releaseMeshConfig(world: World, config: MeshConfig, now = Date.now()): MeshConfig {
   let out = config;
   for (const s of world.desired?.services ?? []) {
     if (s.name.includes('.') || s.port === undefined) continue;
     const state = loadRelease(world, s.name);
     if (!isActive(state) || state.canaryRevision !== s.revision) continue;
-    const weight = state.phase === 'Degraded' ? 0 : state.phase === 'Healthy' ? 100 : state.weight;
+    const throttle = state.strategy === 'canary' && state.phase !== 'Healthy' ? s.release?.canary?.throttle : undefined;
+    // slowStart: the budget (rps, concurrency, or without either the weight itself) grows linearly, in tenths.
+    const ramp = throttle?.slowStart !== undefined && state.weightAt !== undefined ? Math.min(1, Math.max(0.1, Math.ceil(((now - state.weightAt) / throttle.slowStart) * 10) / 10)) : 1;
+    const target = state.phase === 'Degraded' ? 0 : state.phase === 'Healthy' ? 100 : state.weight;
+    const weight = throttle && throttle.rps === undefined && throttle.concurrency === undefined ? Math.round(target * ramp) : target;
     const own = config.services?.[s.name] ?? {};
     const split = (): MeshRoute['to'] => [
       { service: s.name, variant: 'default', weight: 100 - weight },
@@ -198,13 +204,12 @@ export function releaseMeshConfig(world: World, config: MeshConfig): MeshConfig 
       ...(state.phase === 'Degraded' || state.phase === 'Healthy' ? [] : (state.mirrorRoutes ?? []).flatMap((m) => mirrorRoutes(s.name, m, split()))),
       ...base.map((r) => (r.to === undefined || r.to === s.name ? { ...r, to: split() } : r)),
     ];
-    const throttle = state.strategy === 'canary' && state.phase !== 'Healthy' ? s.release?.canary?.throttle : undefined;
     const policy = own.policy ?? { balancer: 'round_robin' as const };
     const canaryLimit =
       throttle && (throttle.rps !== undefined || throttle.concurrency !== undefined)
         ? {
-            ...(throttle.rps !== undefined ? { rateLimit: { requestsPerSecond: throttle.rps, burst: Math.max(1, Math.ceil(throttle.rps / 10)) } } : {}),
-            ...(throttle.concurrency !== undefined ? { concurrencyLimit: throttle.concurrency } : {}),
+            ...(throttle.rps !== undefined ? { rateLimit: { requestsPerSecond: Math.max(1, Math.round(throttle.rps * ramp * 100) / 100), burst: Math.max(1, Math.ceil((throttle.rps * ramp) / 10)) } } : {}),
+            ...(throttle.concurrency !== undefined ? { concurrencyLimit: Math.max(1, Math.ceil(throttle.concurrency * ramp)) } : {}),
             overflowTo: 'default',
           }
         : undefined;

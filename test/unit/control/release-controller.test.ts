@@ -130,3 +130,18 @@ test('which applies start a release: a changed canary service; not back to stabl
   assert.deepEqual(rolling.start, []);
   t.close();
 });
+
+test('throttle.slowStart: the canary budget grows linearly in tenths from the weight change; without rps or concurrency the weight itself ramps', () => {
+  const withRps: ReleaseSpec = { strategy: 'canary', canary: { steps: [{ setWeight: 50 }], throttle: { rps: 100, slowStart: 10_000 } }, revisionHistoryLimit: 10 };
+  const t = makeWorld(state('rev2', withRps));
+  const now = Date.now();
+  const base = { service: 'web', strategy: 'canary' as const, phase: 'Progressing' as const, stableRevision: 'rev1', canaryRevision: 'rev2', step: 1, weight: 50, headerRoutes: [], stepStartedAt: now, runs: [], startedAt: now };
+  saveRelease(t.world, { ...base, weightAt: now - 2_500 });
+  assert.equal(releaseMeshConfig(t.world, { accessLog: true }, now).services!.web.policy!.variants!.canary.rateLimit!.requestsPerSecond, 30, '2.5 s of 10 s: the third tenth');
+  assert.equal(releaseMeshConfig(t.world, { accessLog: true }, now + 20_000).services!.web.policy!.variants!.canary.rateLimit!.requestsPerSecond, 100, 'after the window: the full budget');
+  t.world.setDesired(state('rev2', { ...withRps, canary: { steps: [{ setWeight: 50 }], throttle: { slowStart: 10_000 } } }));
+  const split = (at: number) => (releaseMeshConfig(t.world, { accessLog: true }, at).services!.web.routes![0].to as { weight: number }[]).map((d) => d.weight);
+  assert.deepEqual(split(now), [85, 15], '2.5 s of 10 s: three tenths of the weight');
+  assert.deepEqual(split(now + 20_000), [50, 50]);
+  t.close();
+});
