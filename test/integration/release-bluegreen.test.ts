@@ -59,7 +59,7 @@ analysisTemplates:
       - name: p99-vs-stable
         interval: 1s
         count: 2
-        successCondition: result.canary.p99Ms < result.stable.p99Ms * 1.2 + 20
+        successCondition: result.canary.p99Ms < result.stable.p99Ms * 1.2
         provider: { berth: {} }
 `;
 
