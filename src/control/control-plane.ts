@@ -281,6 +281,14 @@ export class ControlPlane {
     const s = loadRelease(this.world, service);
     if (!isActive(s) || s.phase === 'Healthy') return;
     if (s.canaryNumber !== undefined && s.phase !== 'Degraded') this.world.history.setStatus(service, s.canaryNumber, 'replaced');
+    // Its canary instances stop now, before the release stops labelling them `canary`: no snapshot may
+    // route stable's traffic to them in between (the deployment controller would only get to them later).
+    const next = this.world.spec(service)?.revision;
+    for (const rec of this.world.liveOf(service)) {
+      if (rec.phase !== 'active' || rec.revision !== s.canaryRevision || rec.revision === next) continue;
+      this.act.terminate(rec, true);
+      this.event({ type: 'Normal', reason: 'Killing', message: `stopping ${rec.id}: canary ${s.canaryRevision} of a release that ended (${why})`, service, instance: rec.id, node: rec.node });
+    }
     deleteRelease(this.world, service);
     this.event({ type: 'Normal', reason: 'ReleaseReplaced', message: `${service}: the release of ${s.canaryRevision} ends: ${why}`, service });
   }

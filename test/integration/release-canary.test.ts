@@ -307,4 +307,36 @@ describe('canary releases', () => {
     await berthOk(dir, ['release', 'promote', 'web']);
     await waitFor('promoted', async () => (await status()).phase === 'Healthy', 30_000);
   });
+
+  test('a new apply during a release replaces the canary (and says so); the replaced canary serves nothing after', async () => {
+    const steps = ['          - setWeight: 50', '          - pause: {}'].join('\n');
+    await apply({ version: 'v6', steps });
+    await waitFor('v6 at 50 %', async () => {
+      const s = await status();
+      return s.phase === 'Paused' && s.weights.canary === 50;
+    }, 30_000);
+    const load = steadyLoad();
+    try {
+      await waitFor('v6 answering', () => load.replies.some((r) => r.version === 'v6'));
+      await apply({ version: 'v7', steps });
+      const applied = Date.now(); // the apply has returned: the control plane took it
+      const s = await waitFor('v7 at 50 %', async () => {
+        const x = await status();
+        return x.phase === 'Paused' && x.weights.canary === 50 && x.instances.canary.ready > 0 ? x : undefined;
+      }, 30_000);
+      assert.equal(s.stableRevision, (await history()).find((e) => e.status === 'current')!.revision, 'stable is still v5');
+      await new Promise((r) => setTimeout(r, 1500));
+      const late = load.replies.filter((r) => r.at > applied + 1000);
+      assert.deepEqual(late.filter((r) => r.version === 'v6').slice(0, 3), [], 'the replaced canary serves nothing from apply + 1 s');
+      assert.ok(late.some((r) => r.version === 'v7'));
+      const ev = JSON.parse((await berthOk(dir, ['events', '--json'])).stdout) as { reason: string; message: string }[];
+      assert.ok(ev.some((e) => e.reason === 'ReleaseStarted' && /replaces the canary/.test(e.message)));
+      const h = await history();
+      assert.deepEqual(h.slice(-2).map((e) => e.status), ['replaced', 'progressing']);
+    } finally {
+      await load.stop();
+    }
+    assert.deepEqual(load.replies.filter((r) => r.status !== 200).slice(0, 3), [], 'no failed request');
+    await berthOk(dir, ['release', 'abort', 'web']);
+  });
 });
