@@ -6,6 +6,7 @@
 import type { AppSpec, AnalysisMetricSpec, CanaryStepSpec, ReleaseSpec } from '../../contract/index.js';
 import type { KubernetesOptions } from './options.js';
 import type { JsonObject, K8sObject, MeshKind } from './types.js';
+import { parseExpression, type ExprNode } from '../../lib/expr.js';
 
 const ROLLOUT_API = 'argoproj.io/v1alpha1';
 /** The Istio route Argo moves the weights on, and the subsets it labels with the pod-template hash. */
@@ -181,12 +182,17 @@ function argoMetric(m: AnalysisMetricSpec, service: string | undefined, options:
     warn(path, 'not rendered: no service with a release uses this template (the berth provider measures a release\'s canary)');
     return undefined;
   }
+  const window = seconds(p.berth!.window ?? m.interval ?? 10_000);
   if (refs.length !== 1 || /result(?!\.(canary|stable)\.)/.test(text.replace(REF, ''))) {
-    warn(path, `not rendered: its conditions read ${refs.length === 0 ? 'no single measure' : refs.join(' and ')} — an Argo prometheus metric gives one value; use one measure per metric (or a prometheus provider with your own query)`);
-    return undefined;
+    // Several measures (canary against stable): the conditions themselves become one PromQL query.
+    const combined = combinedQuery(m, service, window, options.namespace);
+    if (typeof combined === 'string') {
+      warn(path, combined);
+      return undefined;
+    }
+    return { ...base, ...combined.conditions, provider: { prometheus: { address: options.prometheusUrl, query: combined.query } } };
   }
   const [side, measure] = refs[0].split('.') as ['canary' | 'stable', Measure];
-  const window = seconds(p.berth!.window ?? m.interval ?? 10_000);
   const swap = (c: string | undefined) => (c === undefined ? undefined : c.replace(REF, 'result[0]'));
   const success = swap(m.successCondition);
   const failure = swap(m.failureCondition);
@@ -230,3 +236,76 @@ export function analysisTemplateObjects(spec: AppSpec, options: KubernetesOption
   return out;
 }
 
+
+// --- conditions over several measures as one PromQL query ----------------------------------------
+
+class Untranslatable extends Error {}
+
+const MEASURE_NAMES = new Set(['requests', 'rps', 'errorRate', 'successRate', 'p50Ms', 'p90Ms', 'p99Ms']);
+
+/**
+ * A condition as a PromQL expression of scalars: each `result.<side>.<measure>` is `scalar(<query>)`,
+ * comparisons use `bool` (1 or 0), `&&` is a product, `||` a clamped sum, `!` is 1 − x. Returns the
+ * expression and whether it is a 0/1 truth value.
+ */
+function promql(node: ExprNode, service: string, window: string, namespace: string): { q: string; truth: boolean } {
+  const num = (n: ExprNode) => {
+    const r = promql(n, service, window, namespace);
+    return r.q;
+  };
+  switch (node.kind) {
+    case 'literal':
+      if (typeof node.value === 'number') return { q: String(node.value), truth: false };
+      if (typeof node.value === 'boolean') return { q: node.value ? '1' : '0', truth: true };
+      throw new Untranslatable(`the value ${JSON.stringify(node.value)}`);
+    case 'member': {
+      const side = node.object.kind === 'member' && node.object.object.kind === 'ident' && node.object.object.name === 'result' && node.object.key.kind === 'literal' ? node.object.key.value : undefined;
+      const measure = node.key.kind === 'literal' ? node.key.value : undefined;
+      if ((side === 'canary' || side === 'stable') && typeof measure === 'string' && MEASURE_NAMES.has(measure)) return { q: `scalar(${berthQuery(service, side, measure as Measure, window, namespace)})`, truth: false };
+      throw new Untranslatable('a field other than result.<canary|stable>.<measure>');
+    }
+    case 'unary':
+      if (node.op === '!') return { q: `(1 - ${truthOf(node.arg, service, window, namespace)})`, truth: true };
+      return { q: node.op === '-' ? `(-${num(node.arg)})` : num(node.arg), truth: false };
+    case 'binary': {
+      if (node.op === '&&') return { q: `(${truthOf(node.left, service, window, namespace)} * ${truthOf(node.right, service, window, namespace)})`, truth: true };
+      if (node.op === '||') return { q: `clamp_max(vector(${truthOf(node.left, service, window, namespace)} + ${truthOf(node.right, service, window, namespace)}), 1)`, truth: true };
+      if (['<', '<=', '>', '>=', '==', '!='].includes(node.op)) return { q: `(${num(node.left)} ${node.op} bool ${num(node.right)})`, truth: true };
+      return { q: `(${num(node.left)} ${node.op} ${num(node.right)})`, truth: false };
+    }
+    case 'call':
+      if (node.name === 'abs' && node.args.length === 1) return { q: `scalar(abs(vector(${num(node.args[0])})))`, truth: false };
+      throw new Untranslatable(`${node.name}()`);
+    default:
+      throw new Untranslatable('a bare name');
+  }
+}
+
+function truthOf(node: ExprNode, service: string, window: string, namespace: string): string {
+  const r = promql(node, service, window, namespace);
+  if (!r.truth) throw new Untranslatable('a number where a truth value is needed');
+  // A clamped sum is a vector: back to a scalar.
+  return r.q.startsWith('clamp_max(') ? `scalar(${r.q})` : r.q;
+}
+
+/**
+ * Both conditions in one query whose value is success + 2 × failure (each 0 or 1): Argo's conditions
+ * then read `result % 2 == 1` and `result >= 2`, which keeps Argo's rules (failure first, neither:
+ * Inconclusive). A string: why it cannot be translated (the warning).
+ */
+function combinedQuery(m: AnalysisMetricSpec, service: string, window: string, namespace: string): { query: string; conditions: JsonObject } | string {
+  try {
+    const part = (c: string | undefined) => (c === undefined ? undefined : truthOf(parseExpression(c).tree, service, window, namespace));
+    const success = part(m.successCondition);
+    const failure = part(m.failureCondition);
+    const terms = [success, failure !== undefined ? `2 * ${failure}` : undefined].filter((t): t is string => t !== undefined);
+    if (terms.length === 0) return 'not rendered: a berth metric without conditions measures nothing on a cluster';
+    return {
+      query: terms.join(' + '),
+      conditions: { ...(success !== undefined ? { successCondition: 'result % 2 == 1' } : {}), ...(failure !== undefined ? { failureCondition: 'result >= 2' } : {}) },
+    };
+  } catch (err) {
+    if (err instanceof Untranslatable) return `not rendered: its conditions use ${err.message}, which has no PromQL form (measures, numbers, arithmetic, comparisons, && || ! and abs() translate)`;
+    throw err;
+  }
+}

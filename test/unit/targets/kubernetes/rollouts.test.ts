@@ -78,7 +78,7 @@ test('canary: a Rollout with the steps, background analysis and Istio traffic ro
   assert.ok(!r.warnings.some((w) => w.path === 'analysisTemplates' && /not rendered/.test(w.message)));
   // The templates: the berth measure as a PromQL query over Istio's metrics, result[0] in the conditions.
   const t = find(r, 'AnalysisTemplate', 'errors');
-  const [errorRate, external] = t.spec.metrics;
+  const [errorRate, p99, external] = t.spec.metrics;
   assert.equal(errorRate.name, 'error-rate');
   assert.equal(errorRate.interval, '10s');
   assert.equal(errorRate.failureLimit, 1);
@@ -87,9 +87,13 @@ test('canary: a Rollout with the steps, background analysis and Istio traffic ro
   assert.equal(errorRate.provider.prometheus.address, 'http://prom.monitoring:9090');
   assert.match(errorRate.provider.prometheus.query, /istio_requests_total\{reporter="destination",destination_service_name="web",destination_canonical_revision="canary",response_code=~"5\.\."\}\[10s\]/);
   assert.deepEqual(external.provider, { web: { url: 'http://checks.example/ok', jsonPath: '{$.ok}' } });
-  // canary against stable cannot be one Argo query: left out, with a warning at the metric.
-  assert.equal(t.spec.metrics.length, 2);
-  assert.ok(r.warnings.some((w) => w.path === 'analysisTemplates.errors.metrics[1]' && /canary\.p99Ms and stable\.p99Ms/.test(w.message)), JSON.stringify(r.warnings));
+  // canary against stable: the condition itself becomes the query (1 when it holds), Argo's condition reads it.
+  assert.equal(p99.successCondition, 'result % 2 == 1');
+  assert.equal(p99.failureCondition, undefined);
+  const q = p99.provider.prometheus.query as string;
+  assert.match(q, /^\(scalar\(histogram_quantile\(0\.99, .*destination_canonical_revision="canary".*\)\) < bool \(scalar\(histogram_quantile\(0\.99, .*destination_canonical_revision="stable".*\)\) \* 1\.2\)\)$/);
+  assert.equal(t.spec.metrics.length, 3);
+  assert.ok(!r.warnings.some((w) => w.path.startsWith('analysisTemplates.errors')), JSON.stringify(r.warnings));
 });
 
 test('blue-green: active and preview Services, promotion settings and analyses', async () => {
@@ -146,4 +150,33 @@ services:
 `);
   find(r, 'Deployment', 'web');
   assert.ok(!r.objects.some((o) => o.kind === 'Rollout'));
+});
+
+test('conditions over several measures: success + 2 × failure in one query; what has no PromQL form is left out with a warning', async () => {
+  const r = await renderYaml(`app: shop
+services:
+  web:
+    run: node web.js
+    port: 8080
+    probes: { readiness: { http: { path: /healthz } }, liveness: { http: { path: /healthz } } }
+    release: { strategy: canary, canary: { steps: [{ analysis: { templates: [both] } }] } }
+analysisTemplates:
+  both:
+    metrics:
+      - name: compare
+        successCondition: result.canary.errorRate <= result.stable.errorRate + 0.01 && !(result.canary.rps < 1)
+        failureCondition: result.canary.errorRate > 2 * result.stable.errorRate || abs(result.canary.p50Ms - result.stable.p50Ms) > 100
+        provider: { berth: { window: 1m } }
+      - name: lengthy
+        successCondition: len(result.canary) > 1
+        provider: { berth: {} }
+`);
+  const [m] = find(r, 'AnalysisTemplate', 'both').spec.metrics;
+  assert.equal(m.successCondition, 'result % 2 == 1');
+  assert.equal(m.failureCondition, 'result >= 2');
+  const q = m.provider.prometheus.query as string;
+  assert.match(q, / \* \(1 - \(scalar\(sum\(rate\(istio_requests_total\{[^}]*canary"\}\[60s\]\)\)\) < bool 1\)\)\) \+ 2 \* scalar\(clamp_max\(vector\(/);
+  assert.match(q, /scalar\(abs\(vector\(/);
+  assert.equal(find(r, 'AnalysisTemplate', 'both').spec.metrics.length, 1);
+  assert.ok(r.warnings.some((w) => w.path === 'analysisTemplates.both.metrics[1]' && /len\(\)/.test(w.message)), JSON.stringify(r.warnings));
 });
