@@ -330,7 +330,9 @@ export class ControlPlane {
     await this.applyDesired(merged, { why: 'undone', message: `berth release undo → revision ${target.number}` });
     const state = loadRelease(this.world, service);
     const skipped = !(state && state.canaryRevision === target.revision && isActive(state));
-    return { service, number: this.world.history.list(service).at(-1)!.number, revision: target.revision, skippedSteps: skipped };
+    // Back to a stable that never stopped being current: no new entry, its own number.
+    const entry = [...this.world.history.list(service)].reverse().find((e) => e.revision === target.revision && (e.status === 'current' || e.status === 'progressing'));
+    return { service, number: entry?.number ?? target.number, revision: target.revision, skippedSteps: skipped };
   }
 
   /** The applied state as a file beside the store, for `berth diff` while no control plane runs; a failure is logged, never fatal. */
