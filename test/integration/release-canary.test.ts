@@ -337,6 +337,12 @@ describe('canary releases', () => {
       await load.stop();
     }
     assert.deepEqual(load.replies.filter((r) => r.status !== 200).slice(0, 3), [], 'no failed request');
-    await berthOk(dir, ['release', 'abort', 'web']);
+    // undo during a release: straight back to stable (v5), the canary stopped, no steps.
+    const stable = (await history()).find((e) => e.status === 'current')!;
+    const undo = JSON.parse((await berthOk(dir, ['release', 'undo', 'web', '--json'])).stdout) as { number: number; revision: string; skippedSteps: boolean };
+    assert.deepEqual([undo.number, undo.revision, undo.skippedSteps], [stable.number, stable.revision, true], JSON.stringify(await history()));
+    await waitFor('only v5', async () => (await ps(dir)).filter((r) => r.status !== 'stopped').every((r) => r.revision === stable.revision), 20_000);
+    assert.equal((await status()).phase, null);
+    assert.equal((await get('/')).version, 'v5');
   });
 });

@@ -120,6 +120,9 @@ export class RevisionHistory {
     for (const s of desired.services) {
       const cur = this.current(s.name);
       if (cur && cur.revision === s.revision) continue;
+      // Being released already (an `up` after a control-plane restart applies the same spec again).
+      const last = this.list(s.name).at(-1);
+      if (last && last.status === 'progressing' && last.revision === s.revision) continue;
       // A canary or preview is `progressing` beside the current revision until it is promoted.
       out.push(this.record(s, { why: o.why ?? 'applied', ...(o.progressing?.has(s.name) ? { status: 'progressing' as const } : {}), specFile: desired.specFile, ...(o.message !== undefined ? { message: o.message } : {}), ...(o.at !== undefined ? { at: o.at } : {}) }));
     }

@@ -48,6 +48,9 @@ test('a canary walks its steps: stable and canary side by side, the weight in th
   apply(t, state('rev2', release(steps)));
   const h = t.world.history.list('web');
   assert.deepEqual(h.map((e) => [e.revision, e.status]), [['rev1', 'current'], ['rev2', 'progressing']], 'the canary is progressing until promoted');
+  // The same spec applied again (`berth up` after a control-plane restart) records nothing new.
+  apply(t, state('rev2', release(steps)));
+  assert.deepEqual(t.world.history.list('web').map((e) => [e.revision, e.status]), [['rev1', 'current'], ['rev2', 'progressing']]);
 
   await settle(t, releases);
   const s = loadRelease(t.world, 'web')!;
