@@ -306,6 +306,10 @@ describe('canary releases', () => {
     await waitFor('paused at pause {}', async () => (await status()).phase === 'Paused', 20_000);
     await berthOk(dir, ['release', 'promote', 'web']);
     await waitFor('promoted', async () => (await status()).phase === 'Healthy', 30_000);
+    // The `up` after the kill applied the same spec again: still one entry for the canary, one current.
+    const h = await history();
+    assert.equal(h.filter((e) => e.status === 'current').length, 1, JSON.stringify(h));
+    assert.equal(h.filter((e) => e.revision === resumed.canaryRevision).length, 1, JSON.stringify(h));
   });
 
   test('a new apply during a release replaces the canary (and says so); the replaced canary serves nothing after', async () => {
