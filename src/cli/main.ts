@@ -90,6 +90,44 @@ program
   .option('--json', 'one JSON object: { service, revisions: [...] }, oldest first')
   .action(async (service: string, o) => (await import('./commands/history.js')).history(service, o));
 
+const releaseCmd = program.command('release').description('progressive delivery: the canary or blue-green release of a service (status, promote, abort, retry, undo)');
+releaseCmd
+  .command('status')
+  .description('strategy, step i/n, weights, instances of each side, analysis runs with each measurement, why it is paused or aborted')
+  .argument('<service>')
+  .addOption(fileOpt())
+  .option('--watch', 'print again every second until the release ends')
+  .option('--json', 'one JSON object (a line per refresh with --watch)')
+  .action(async (s: string, o) => (await import('./commands/release.js')).status(s, o));
+releaseCmd
+  .command('promote')
+  .description('go on past the current step (a pause, an analysis); --full skips every remaining step')
+  .argument('<service>')
+  .addOption(fileOpt())
+  .option('--full', 'promote at once, skipping the remaining steps and analyses')
+  .option('--json', 'the release status as JSON')
+  .action(async (s: string, o) => (await import('./commands/release.js')).action('promote', s, o));
+for (const [verb, what] of [
+  ['abort', 'abort the release: every request goes back to stable, the canary scales down'],
+  ['retry', 'start an aborted release again from the first step'],
+] as const) {
+  releaseCmd
+    .command(verb)
+    .description(what)
+    .argument('<service>')
+    .addOption(fileOpt())
+    .option('--json', 'the release status as JSON')
+    .action(async (s: string, o) => (await import('./commands/release.js')).action(verb, s, o));
+}
+releaseCmd
+  .command('undo')
+  .description('go back to the previous revision (or --to-revision N); within rollbackWindow the steps are skipped')
+  .argument('<service>')
+  .addOption(fileOpt())
+  .option('--to-revision <N>', 'the revision number to go back to (see `berth history`)')
+  .option('--json', 'machine-readable output')
+  .action(async (s: string, o) => (await import('./commands/release.js')).undo(s, o));
+
 program
   .command('diff')
   .description('show what `berth apply` would change (services added/removed, fields old → new); exit 0 when nothing, 1 when something would change')

@@ -9,6 +9,8 @@
 //   GET  /api/v1/events?after=N&limit=M[&tail=K] → StoredEvent[] (tail: only the newest K)
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
 //   POST /api/v1/apply   {desired}        → { changes }   (a DesiredState the client compiled)
+//   GET  /api/v1/release/:service          → ReleaseStatus (release/status.ts)
+//   POST /api/v1/release/:service/promote|abort|retry {full?} → ReleaseStatus; …/undo {toRevision?} → { service, number, revision, skippedSteps }
 //   GET  /api/v1/history/:service          → { service, revisions: [{ number, revision, status, why, at, specFile, message? }] } (oldest first)
 //   GET  /api/v1/desired                  → { desired: DesiredState | null } (`berth diff`)
 //   GET  /api/v1/restart-generations      → { [service]: n } (what a compiler folds into revisions)
@@ -153,6 +155,13 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       if (entries.length === 0 && !plane.world.spec(service)) return send(res, 404, { error: `no service "${service}" (and no history of one)` });
       return send(res, 200, { service, revisions: entries.map(publicEntry) });
     }
+    if (method === 'GET' && path.startsWith('/api/v1/release/')) {
+      try {
+        return send(res, 200, plane.releaseStatus(decodeURIComponent(path.slice('/api/v1/release/'.length))));
+      } catch (err) {
+        return send(res, (err as { status?: number }).status ?? 500, { error: (err as Error).message });
+      }
+    }
     if (method === 'GET' && path === '/api/v1/restart-generations') return send(res, 200, plane.restartGenerations());
     if (method === 'GET' && path === '/api/v1/nodes') return send(res, 200, plane.nodeStatuses());
     if (method === 'GET' && path === '/api/v1/events') {
@@ -225,6 +234,20 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
           return send(res, 200, { service: body.service, revision: await plane.restart(body.service) });
         } catch (err) {
           return send(res, 404, { error: (err as Error).message });
+        }
+      }
+      const releaseRoute = /^\/api\/v1\/release\/([^/]+)\/(promote|abort|retry|undo)$/.exec(path);
+      if (releaseRoute) {
+        const service = decodeURIComponent(releaseRoute[1]);
+        try {
+          if (releaseRoute[2] === 'undo') {
+            const to = body.toRevision;
+            if (to !== undefined && !(typeof to === 'number' && Number.isInteger(to) && to >= 1)) return send(res, 400, { error: 'expected {"toRevision"?: integer ≥ 1}' });
+            return send(res, 200, await plane.releaseUndo(service, to as number | undefined));
+          }
+          return send(res, 200, plane.releaseAction(service, releaseRoute[2] as 'promote' | 'abort' | 'retry', body.full === true));
+        } catch (err) {
+          return send(res, (err as { status?: number }).status ?? 500, { error: (err as Error).message });
         }
       }
       const nodeRoute = /^\/api\/v1\/nodes\/([^/]+)\/(heartbeat|cordon|uncordon|drain|kill)$/.exec(path);

@@ -30,6 +30,10 @@ import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
 import { GitopsController } from './gitops/controller.js';
+import { ReleaseController, ReleaseError, releasesForApply } from './controllers/release.js';
+import { deleteRelease, isActive, loadRelease, releaseRevisions, releaseRole, saveRelease } from './release/state.js';
+import { releaseStatus, type ReleaseStatus } from './release/status.js';
+import type { RevisionWhy } from './release/history.js';
 
 export interface ControlPlaneOptions {
   stateDir: string;
@@ -65,6 +69,7 @@ export class ControlPlane {
   /** GitOps sources: the desired state from git repositories (gitops/). */
   readonly gitops: GitopsController;
   private readonly queue: WorkQueue;
+  private readonly releases: ReleaseController;
   private readonly log: (msg: string) => void;
   private readonly listeners = new Set<() => void>();
   private onDownComplete: (() => void) | undefined;
@@ -125,6 +130,7 @@ export class ControlPlane {
       enqueue: (name) => this.queue.add('gitops', name),
     });
     const gitops = this.gitops;
+    const releases = (this.releases = new ReleaseController(world, this.log));
     const controllers: Record<ControllerKind, (key: string) => Promise<{ requeueAfterMs?: number }>> = {
       node: (k) => nodeController.reconcile(k, world, act),
       deployment: (k) => reconcileDeployment(k, world, act),
@@ -132,12 +138,13 @@ export class ControlPlane {
       autoscale: (k) => autoscale.reconcile(k, world, act),
       pressure: (k) => pressure.reconcile(k, world, act),
       gitops: (k) => gitops.reconcile(k),
+      release: (k) => releases.reconcile(k, world, act),
     };
     // Workers per controller. Nodes in parallel: a frozen agent holds one worker until its call times out,
     // never the other nodes. Deployments serial: scheduling reads every node's free capacity and addresses,
     // then binds; two passes at once could both take the same. Autoscale on the default (one slow scrape
     // of a service's proxies does not delay another's); lifecycle and pressure are single keys.
-    const workers: Record<ControllerKind, number | undefined> = { node: 8, deployment: 1, lifecycle: 1, autoscale: undefined, pressure: 1, gitops: undefined };
+    const workers: Record<ControllerKind, number | undefined> = { node: 8, deployment: 1, lifecycle: 1, autoscale: undefined, pressure: 1, gitops: undefined, release: 1 };
     for (const [kind, reconcile] of Object.entries(controllers) as [ControllerKind, (key: string) => Promise<{ requeueAfterMs?: number }>][]) {
       const n = workers[kind];
       this.queue.register({ kind, reconcile, ...(n !== undefined ? { workers: n } : {}) });
@@ -203,6 +210,8 @@ export class ControlPlane {
     this.queue.add('lifecycle', 'all');
     this.queue.add('pressure', 'all');
     for (const name of this.gitops.names()) this.queue.add('gitops', name);
+    // Releases resume where they were (their state, runs and pause deadlines are in the store).
+    for (const s of this.world.desired?.services ?? []) if (loadRelease(this.world, s.name)) this.queue.add('release', s.name);
     const resync = setInterval(() => {
       for (const name of this.nodes.keys()) this.queue.add('node', name);
       this.queue.add('lifecycle', 'all');
@@ -246,7 +255,7 @@ export class ControlPlane {
   }
 
   /** Stores a compiled desired state (clients validate and compile the spec); the controllers do the rest. The spec tools never load here. */
-  async applyDesired(desired: DesiredState): Promise<ServiceChange[]> {
+  async applyDesired(desired: DesiredState, o: { why?: RevisionWhy; message?: string } = {}): Promise<ServiceChange[]> {
     const prev = this.world.desired;
     const changes = diffDesired(prev, desired);
     // An explicit replica count in a changed spec wins over an earlier `berth scale`.
@@ -256,8 +265,21 @@ export class ControlPlane {
     // Nodes first: the spec's instances are scheduled only once every declared node can take them.
     this.syncNodeRecords(desired);
     await this.nodeMgr.sync();
+    const releases = releasesForApply(this.world, prev, desired);
     this.world.setDesired(desired);
-    this.world.history.recordDesired(desired);
+    const progressing = new Set(releases.start.map((r) => r.service));
+    // A release in progress whose revision is left behind: its canary entry is aborted or replaced.
+    for (const r of [...releases.cancel, ...releases.start]) this.endRelease(r.service, 'why' in r ? r.why : `replaced by ${desired.services.find((s) => s.name === r.service)?.revision}`);
+    const entries = this.world.history.recordDesired(desired, { progressing, ...o });
+    for (const r of releases.start) {
+      const entry = entries.find((e) => e.service === r.service);
+      const stable = [...this.world.history.list(r.service)].reverse().find((e) => e.revision === r.stableRevision && e.status === 'current');
+      saveRelease(this.world, { ...r, ...(entry ? { canaryNumber: entry.number } : {}), ...(stable ? { stableNumber: stable.number } : {}) });
+      const strategy = r.strategy === 'canary' ? `canary, ${desired.services.find((s) => s.name === r.service)?.release?.canary?.steps.length ?? 0} steps` : 'blue-green';
+      this.event({ type: 'Normal', reason: 'ReleaseStarted', message: `${r.service}: releasing ${r.canaryRevision} beside stable ${r.stableRevision} (${strategy})${r.replaced ? `; replaces the canary ${r.replaced} (a new apply during a release)` : ''}`, service: r.service });
+      this.queue.add('release', r.service);
+    }
+    for (const r of releases.skipped) this.event({ type: 'Normal', reason: 'ReleaseSkipped', message: `${r.service}: ${r.why}`, service: r.service });
     this.recordLastApplied(desired);
     this.world.setMeta('down', '0');
     this.world.shuttingDown = false;
@@ -266,6 +288,65 @@ export class ControlPlane {
     this.act.enqueueAllDeployments();
     this.enqueueAutoscalers();
     return changes;
+  }
+
+  /** A release left behind by an apply: no longer steered; its canary entry is aborted (the instances go with the rollout). */
+  private endRelease(service: string, why: string): void {
+    const s = loadRelease(this.world, service);
+    if (!isActive(s) || s.phase === 'Healthy') return;
+    if (s.canaryNumber !== undefined && s.phase !== 'Degraded') this.world.history.setStatus(service, s.canaryNumber, 'replaced');
+    // Its canary instances stop now, before the release stops labelling them `canary`: no snapshot may
+    // route stable's traffic to them in between (the deployment controller would only get to them later).
+    const next = this.world.spec(service)?.revision;
+    for (const rec of this.world.liveOf(service)) {
+      if (rec.phase !== 'active' || rec.revision !== s.canaryRevision || rec.revision === next) continue;
+      this.act.terminate(rec, true);
+      this.event({ type: 'Normal', reason: 'Killing', message: `stopping ${rec.id}: canary ${s.canaryRevision} of a release that ended (${why})`, service, instance: rec.id, node: rec.node });
+    }
+    deleteRelease(this.world, service);
+    this.event({ type: 'Normal', reason: 'ReleaseReplaced', message: `${service}: the release of ${s.canaryRevision} ends: ${why}`, service });
+  }
+
+  // ---------------------------------------------------------------- releases (API)
+
+  releaseStatus(service: string): ReleaseStatus {
+    if (!this.world.spec(service)) throw new ReleaseError(`no service "${service}" in the running application`, 404);
+    return releaseStatus(this.world, service);
+  }
+
+  releaseAction(service: string, action: 'promote' | 'abort' | 'retry', full = false): ReleaseStatus {
+    if (action === 'promote') this.releases.promoteCommand(service, full, this.world, this.act);
+    else if (action === 'abort') this.releases.abortCommand(service, this.world, this.act);
+    else this.releases.retryCommand(service, this.world, this.act);
+    return releaseStatus(this.world, service);
+  }
+
+  /** `berth release undo`: applies an earlier revision of the service again (the previous one, or number N). */
+  async releaseUndo(service: string, toRevision?: number): Promise<{ service: string; number: number; revision: string; skippedSteps: boolean }> {
+    const desired = this.world.desired;
+    const spec = this.world.spec(service);
+    if (!desired || !spec) throw new ReleaseError(`no service "${service}" in the running application`, 404);
+    const list = this.world.history.list(service);
+    const current = this.world.history.current(service);
+    let target;
+    if (toRevision !== undefined) {
+      target = list.find((e) => e.number === toRevision);
+      if (!target) throw new ReleaseError(`${service} has no revision ${toRevision} in its history (see \`berth history ${service}\`)`, 404);
+    } else {
+      const running = loadRelease(this.world, service);
+      const serving = isActive(running) && running.phase !== 'Healthy' ? running.stableRevision : current?.revision;
+      target = [...list].reverse().find((e) => e.revision !== serving && e.revision !== spec.revision && (e.status === 'replaced' || e.status === 'current'));
+      if (isActive(running) && running.phase !== 'Healthy') target = list.find((e) => e.revision === running.stableRevision) ?? target;
+      if (!target) throw new ReleaseError(`${service} has no earlier revision to go back to`, 409);
+    }
+    if (target.revision === spec.revision) throw new ReleaseError(`${service} already runs revision ${target.number} (${target.revision})`, 409);
+    const merged: DesiredState = { ...desired, services: desired.services.map((s) => (s.name === service ? { ...target.spec, release: s.release } : s)) };
+    await this.applyDesired(merged, { why: 'undone', message: `berth release undo → revision ${target.number}` });
+    const state = loadRelease(this.world, service);
+    const skipped = !(state && state.canaryRevision === target.revision && isActive(state));
+    // Back to a stable that never stopped being current: no new entry, its own number.
+    const entry = [...this.world.history.list(service)].reverse().find((e) => e.revision === target.revision && (e.status === 'current' || e.status === 'progressing'));
+    return { service, number: entry?.number ?? target.number, revision: target.revision, skippedSteps: skipped };
   }
 
   /** The applied state as a file beside the store, for `berth diff` while no control plane runs; a failure is logged, never fatal. */
@@ -377,10 +458,10 @@ export class ControlPlane {
   ps(all: boolean): PsRow[] {
     const ports = new Map((this.world.desired?.services ?? []).map((s) => [s.name, s.port]));
     const recs = all ? this.store.allInstances() : [...this.world.liveInstances()];
-    return recs.map((r) => psRow(r, this.world.observedOf(r), ports.get(r.service), this.world.waitingFor(r.id)));
+    return recs.map((r) => ({ ...psRow(r, this.world.observedOf(r), ports.get(r.service), this.world.waitingFor(r.id)), ...releaseRole(this.world, r) }));
   }
 
-  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus; stopped?: { by: string; replicasAtStart: number } }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
+  status(): { app: string | undefined; specFile: string | undefined; env: string | undefined; down: boolean; services: { name: string; revision: string; replicas: number; ready: number; port: number | null; address: string | null; autoscale?: AutoscaleStatus; stopped?: { by: string; replicasAtStart: number }; release?: { stableRevision: string; canaryRevision: string } }[]; nodes: { name: string; status: string; agentPid: number | null }[] } {
     const desired = this.world.desired;
     return {
       app: desired?.app,
@@ -396,6 +477,7 @@ export class ControlPlane {
         address: s.port !== undefined ? `127.0.0.1:${s.port}` : null,
         ...(this.autoscaling.status.has(s.name) ? { autoscale: this.autoscaling.status.get(s.name) } : {}),
         ...(isStopped(this.world, s.name) ? { stopped: { by: 'berth stop', replicasAtStart: startedReplicas(this.world, s) } } : {}),
+        ...releaseRevisions(this.world, s),
       })),
       nodes: this.nodeMgr.statuses().map((n) => ({ name: n.name, status: n.status, agentPid: n.agentPid })),
     };

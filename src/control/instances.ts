@@ -76,6 +76,8 @@ export interface PsRow {
   message?: string;
   sidecars: { name: string; pid: number | null; state: string; restarts: number }[];
   lastExit?: { code: number | null; signal: string | null; reason: string; at: string };
+  /** The instance's side in a release in progress (issue 14); absent otherwise. */
+  release?: 'stable' | 'canary' | 'preview';
 }
 
 export function psRow(rec: InstanceRecord, observed: InstanceObserved | undefined, port: number | undefined, waitingFor?: string): PsRow {

@@ -14,6 +14,7 @@ import { canonicalJson } from '../lib/canonical-json.js';
 import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import { variantOf } from './instances.js';
+import { CANARY_VARIANT, endpointVariant, previewServices, releaseMeshConfig } from './release/state.js';
 import type { World } from './world.js';
 
 /** What the mesh feed needs of the control plane: the read model and a few hooks (no import of the control plane). */
@@ -132,7 +133,7 @@ export class MeshFeed {
         if (r.phase === 'terminating' && world.observedOf(r)?.ready) leaving.push(r.id);
         if (!world.isReady(r)) continue;
         const list = ready.get(serviceOf(r.service)) ?? [];
-        list.push({ id: r.id, host: r.host, variant: variantOf(r.service) });
+        list.push({ id: r.id, host: r.host, variant: endpointVariant(world, r) });
         ready.set(serviceOf(r.service), list);
       }
     }
@@ -149,7 +150,17 @@ export class MeshFeed {
               .sort((a, b) => (a.id < b.id ? -1 : 1)),
             ...activationOf(desired!, s.name),
           }));
-    const body = { app: desired?.app ?? '', services, config: meshConfigOf(desired), ...(leaving.length > 0 ? { leaving: leaving.sort() } : {}) };
+    // A blue-green release's preview (Argo previewService): its own listener on previewPort, the new revision only.
+    if (!down) {
+      for (const p of previewServices(world)) {
+        services.push({
+          name: p.name,
+          port: p.port,
+          endpoints: (ready.get(p.service) ?? []).filter((r) => r.variant === CANARY_VARIANT).map((r) => ({ id: r.id, host: r.host, port: p.servicePort, variant: r.variant })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+        });
+      }
+    }
+    const body = { app: desired?.app ?? '', services, config: releaseMeshConfig(world, meshConfigOf(desired)), ...(leaving.length > 0 ? { leaving: leaving.sort() } : {}) };
     const key = canonicalJson(body);
     if (!this.snapshot || key !== this.key) {
       this.key = key;

@@ -25,6 +25,9 @@ export class ExpressionError extends Error {
   }
 }
 
+/** The parse tree (read-only use: the Kubernetes target translates conditions to PromQL). */
+export type ExprNode = Node;
+
 type Node =
   | { kind: 'literal'; value: unknown; pos: number }
   | { kind: 'ident'; name: string; pos: number }
@@ -38,6 +41,8 @@ export interface Expression {
   readonly text: string;
   /** The variables it reads (e.g. ["result"]). */
   readonly variables: readonly string[];
+  /** The parse tree. */
+  readonly tree: ExprNode;
   evaluate(vars: Readonly<Record<string, unknown>>): unknown;
 }
 
@@ -421,6 +426,7 @@ export function parseExpression(text: string): Expression {
   return {
     text,
     variables: [...names],
+    tree: root,
     evaluate: (vars) => {
       try {
         return evalNode(root, vars);

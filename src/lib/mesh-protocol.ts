@@ -70,7 +70,8 @@ export interface MeshPolicy {
   concurrencyLimit?: number;
   /** Envoy slow start; window in milliseconds. */
   slowStart?: { window: number; minWeightPercent: number };
-  variants?: Record<string, { rateLimit?: MeshRateLimit; concurrencyLimit?: number }>;
+  /** Per variant; `overflowTo`: a request over the variant's limits goes to that variant instead of being refused (a release's canary throttle). */
+  variants?: Record<string, { rateLimit?: MeshRateLimit; concurrencyLimit?: number; overflowTo?: string }>;
 }
 
 export interface MeshServiceView {

@@ -32,7 +32,7 @@ export async function ps(services: string[], o: { file?: string; json?: boolean;
   process.stdout.write(
     table(
       ['SERVICE', 'INSTANCE', 'REVISION', 'NODE', 'HOST', 'PID', 'STATUS', 'RESTARTS', 'AGE', 'MESSAGE'],
-      rows.map((r) => [r.service, r.instance, r.revision, r.node, r.port ? `${r.host}:${r.port}` : r.host, String(r.pid ?? '-'), statusColor(r.status), String(r.restarts), age(r.startedAt), r.message ?? '']),
+      rows.map((r) => [r.release ? `${r.service} (${r.release})` : r.service, r.instance, r.revision, r.node, r.port ? `${r.host}:${r.port}` : r.host, String(r.pid ?? '-'), statusColor(r.status), String(r.restarts), age(r.startedAt), r.message ?? '']),
     ) + '\n',
   );
   // Stopped services (why they have no instance), then autoscaled ones: current and desired replicas, and why (the HPA's status line).

@@ -40,6 +40,7 @@ interface ServiceStatus {
   ready: number;
   port: number | null;
   address: string | null;
+  release?: { stableRevision: string; canaryRevision: string };
 }
 
 interface Status {
@@ -178,8 +179,10 @@ async function allReady(c: ControlClient, guard?: PortGuard): Promise<{ done: bo
   let done = true;
   const parts: string[] = [];
   for (const s of status.services) {
-    const current = rows.filter((r) => r.service === s.name && r.revision === s.revision && r.ready).length;
-    const others = rows.filter((r) => r.service === s.name && r.revision !== s.revision).length;
+    // A release in progress (issue 14): stable is what must be ready; its canary is no leftover.
+    const serving = s.release?.stableRevision ?? s.revision;
+    const current = rows.filter((r) => r.service === s.name && r.revision === serving && r.ready).length;
+    const others = rows.filter((r) => r.service === s.name && r.revision !== serving && r.revision !== s.release?.canaryRevision).length;
     if (current < s.replicas || others > 0) done = false;
     parts.push(`${s.name} ${current}/${s.replicas}`);
   }

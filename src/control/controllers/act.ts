@@ -9,7 +9,7 @@ import type { InstanceRecord, NewEvent } from '../store.js';
 import type { Withdrawals } from '../withdrawals.js';
 import type { World } from '../world.js';
 
-export type ControllerKind = 'node' | 'deployment' | 'lifecycle' | 'autoscale' | 'pressure' | 'gitops';
+export type ControllerKind = 'node' | 'deployment' | 'lifecycle' | 'autoscale' | 'pressure' | 'gitops' | 'release';
 
 /** What a reconcile asks of the queue: nothing, or to be called again after a while. */
 export interface ReconcileOutcome {

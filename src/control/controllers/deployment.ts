@@ -8,6 +8,7 @@ import type { InstanceRecord } from '../store.js';
 import type { World } from '../world.js';
 import type { Act, ReconcileOutcome } from './act.js';
 import { effectiveReplicas } from './replicas.js';
+import { releasePlan, type ReleasePlan } from '../release/state.js';
 
 export async function reconcileDeployment(service: string, world: World, act: Act): Promise<ReconcileOutcome> {
   const down = world.down;
@@ -54,6 +55,8 @@ export async function reconcileDeployment(service: string, world: World, act: Ac
 
 /** Creates and terminates instances toward the replicas in force (surge/unavailability budget). */
 function rollOut(service: string, spec: DesiredService, live: InstanceRecord[], world: World, act: Act): boolean {
+  const plan = releasePlan(world, spec);
+  if (plan) return releaseRollOut(service, spec, plan, live, world, act);
   let touched = false;
   const replicas = effectiveReplicas(world, spec);
   // Instances on a draining node are replaced like an old revision: the new one ready first.
@@ -84,6 +87,46 @@ function rollOut(service: string, spec: DesiredService, live: InstanceRecord[], 
   }
   for (let i = 0; i < decision.create; i++) {
     act.createInstance(service, spec.revision);
+    touched = true;
+  }
+  return touched;
+}
+
+/**
+ * A release in progress (release/state.ts): stable's revision at its replicas (rolled with the
+ * rollout budget if something else ran), the canary's revision at the count the release asks for.
+ */
+function releaseRollOut(service: string, spec: DesiredService, plan: ReleasePlan, live: InstanceRecord[], world: World, act: Act): boolean {
+  let touched = false;
+  const stop = (rec: InstanceRecord, why: string) => {
+    act.terminate(rec, true);
+    act.event({ type: 'Normal', reason: 'Killing', message: `stopping ${rec.id}: ${why}`, service, instance: rec.id, node: rec.node });
+    touched = true;
+  };
+  const toRollout = (r: InstanceRecord) => ({ id: r.id, ready: world.isReady(r), createdAt: r.createdAt });
+  const canary = live.filter((r) => r.revision === plan.canary);
+  const others = live.filter((r) => r.revision !== plan.canary);
+  const decision = decideRollout({
+    replicas: plan.stableReplicas,
+    maxSurge: spec.rollout.maxSurge,
+    maxUnavailable: spec.rollout.maxUnavailable,
+    current: others.filter((r) => r.revision === plan.stable).map(toRollout),
+    old: others.filter((r) => r.revision !== plan.stable).map(toRollout),
+  });
+  const byId = new Map(live.map((r) => [r.id, r]));
+  for (const id of decision.terminate) stop(byId.get(id)!, byId.get(id)!.revision === plan.stable ? `scaled down to ${plan.stableReplicas}` : `neither stable (${plan.stable}) nor canary (${plan.canary})`);
+  for (let i = 0; i < decision.create; i++) {
+    act.createInstance(service, plan.stable);
+    touched = true;
+  }
+  // Canary: surplus goes newest-first, unready before ready.
+  const extra = canary.length - plan.canaryReplicas;
+  if (extra > 0) {
+    const order = [...canary].sort((a, b) => Number(world.isReady(a)) - Number(world.isReady(b)) || (a.createdAt < b.createdAt ? 1 : -1));
+    for (const rec of order.slice(0, extra)) stop(rec, `canary scaled to ${plan.canaryReplicas}`);
+  }
+  for (let i = canary.length; i < plan.canaryReplicas; i++) {
+    act.createInstance(service, plan.canary);
     touched = true;
   }
   return touched;

@@ -11,6 +11,7 @@ import { meshPorts, STATS_BUCKETS, type MeshStatsSeries } from '../../lib/mesh-p
 import { quantileMs } from '../mesh-snapshots.js';
 import type { World } from '../world.js';
 import type { MeasureFn } from './providers.js';
+import { endpointVariant } from './state.js';
 
 /** One endpoint's counters at one moment (series undefined: its proxy could not be read). */
 export interface EndpointSample {
@@ -162,7 +163,7 @@ export function worldStatsSource(world: World, timeoutMs = 1000): StatsSource {
     async sample(service, signal) {
       const deployments = (world.desired?.services ?? []).filter((s) => s.name === service || s.name.startsWith(`${service}.`));
       const targets = deployments.flatMap((d) =>
-        d.port === undefined ? [] : world.readyOf(d.name).map((r) => ({ id: r.id, host: r.host, port: meshPorts(d.port!).admin, variant: d.name.includes('.') ? d.name.slice(d.name.indexOf('.') + 1) : 'default' })),
+        d.port === undefined ? [] : world.readyOf(d.name).map((r) => ({ id: r.id, host: r.host, port: meshPorts(d.port!).admin, variant: endpointVariant(world, r) })),
       );
       if (signal.aborted) throw new Error('measurement stopped');
       return Promise.all(

@@ -112,14 +112,19 @@ export class RevisionHistory {
   /**
    * After a desired state is stored: a new entry (why `applied`) for every deployment whose revision
    * changed or that is new, and `removed` for those that are gone. An unchanged revision records nothing.
+   * `progressing`: services whose new revision starts a release (their current entry stays current).
    */
-  recordDesired(desired: DesiredState, o: { why?: RevisionWhy; message?: string; at?: string } = {}): RevisionEntry[] {
+  recordDesired(desired: DesiredState, o: { why?: RevisionWhy; message?: string; at?: string; progressing?: ReadonlySet<string> } = {}): RevisionEntry[] {
     const out: RevisionEntry[] = [];
     const names = new Set(desired.services.map((s) => s.name));
     for (const s of desired.services) {
       const cur = this.current(s.name);
       if (cur && cur.revision === s.revision) continue;
-      out.push(this.record(s, { why: o.why ?? 'applied', specFile: desired.specFile, ...(o.message !== undefined ? { message: o.message } : {}), ...(o.at !== undefined ? { at: o.at } : {}) }));
+      // Being released already (an `up` after a control-plane restart applies the same spec again).
+      const last = this.list(s.name).at(-1);
+      if (last && last.status === 'progressing' && last.revision === s.revision) continue;
+      // A canary or preview is `progressing` beside the current revision until it is promoted.
+      out.push(this.record(s, { why: o.why ?? 'applied', ...(o.progressing?.has(s.name) ? { status: 'progressing' as const } : {}), specFile: desired.specFile, ...(o.message !== undefined ? { message: o.message } : {}), ...(o.at !== undefined ? { at: o.at } : {}) }));
     }
     for (const service of this.services()) {
       if (names.has(service)) continue;

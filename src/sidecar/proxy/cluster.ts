@@ -20,6 +20,8 @@ export class Cluster {
   private readonly overflowAt: number;
 
   private readonly slowStart: MeshPolicy['slowStart'];
+  /** Where a request over this destination's own limits goes instead of being refused (a canary's overflow to stable). */
+  spill: Cluster | undefined;
 
   constructor(
     readonly name: string,

@@ -351,7 +351,7 @@ export class Proxy {
       applyHeaderOps(headers, route.requestHeaders);
       mod.forwardH2(stream, headers, {
         sessions,
-        cluster,
+        cluster: admitted.cluster ?? cluster,
         head,
         ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
         ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
@@ -374,7 +374,7 @@ export class Proxy {
     route: CompiledRoute,
     cluster: Cluster,
     refuse: (status: number, reason: string, message: string, extra?: Record<string, string>) => void,
-  ): { ok: true; release(): void } | { ok: false; status: number } {
+  ): { ok: true; release(): void; cluster?: Cluster } | { ok: false; status: number } {
     if (!route.throttle && !cluster.throttle) return UNLIMITED;
     const admitted: Throttle[] = [];
     for (const t of [route.throttle, cluster.throttle]) {
@@ -383,6 +383,16 @@ export class Proxy {
       if (verdict === 'ok') {
         admitted.push(t);
         continue;
+      }
+      // A release's canary over its budget: the request is served by stable, not refused.
+      if (t === cluster.throttle && cluster.spill) {
+        this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
+        const spill = cluster.spill;
+        const next = spill.throttle?.admit() ?? 'ok';
+        if (next === 'ok') {
+          if (spill.throttle) admitted.push(spill.throttle);
+          return { ok: true, cluster: spill, release: () => admitted.forEach((a) => a.release()) };
+        }
       }
       for (const a of admitted) a.release();
       this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
@@ -438,9 +448,10 @@ export class Proxy {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');
       return this.logged('outbound', service.name, route.name, '-', req, fault.abort.status, started, trace);
     }
-    const cluster = route.destination();
-    const admitted = this.admit(route, cluster, (status, reason, message, extra) => reply(res, status, reason, message, extra));
+    const picked = route.destination();
+    const admitted = this.admit(route, picked, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
+    const cluster = admitted.cluster ?? picked;
     const opts: ForwardOptions & { route: CompiledRoute } = {
       pools: this.pools,
       cluster,

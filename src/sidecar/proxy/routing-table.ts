@@ -66,8 +66,11 @@ export class RoutingTable {
       if (!c) {
         const eps = (views.get(service)?.endpoints ?? []).filter((e) => variant === undefined || e.variant === variant).map((e) => registry.get(e));
         const policy = perService[service]?.policy;
-        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, variant === undefined ? policy : policy?.variants?.[variant]));
+        const own = variant === undefined ? policy : policy?.variants?.[variant];
+        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own));
         clusters.set(key, c);
+        const spill = variant !== undefined ? policy?.variants?.[variant]?.overflowTo : undefined;
+        if (spill !== undefined && spill !== variant) c.spill = lookup(service, spill);
       }
       return c;
     };

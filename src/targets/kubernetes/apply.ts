@@ -30,6 +30,8 @@ const PRUNABLE: readonly [string, string][] = [
   ['gateway.networking.k8s.io/v1', 'Gateway'],
   ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
   ['telemetry.istio.io/v1', 'Telemetry'],
+  ['argoproj.io/v1alpha1', 'Rollout'],
+  ['argoproj.io/v1alpha1', 'AnalysisTemplate'],
 ];
 
 export interface ObjectRef {

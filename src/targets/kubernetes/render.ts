@@ -22,6 +22,7 @@ import { appSecretsRenderer, serviceSecretsRenderer } from './secrets.js';
 import { volumesRenderer } from './volumes.js';
 import { resolveOptions, type KubernetesOptions } from './options.js';
 import { kyvernoRenderer } from './kyverno.js';
+import { analysisTemplateObjects, toRollouts } from './rollouts.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
@@ -39,7 +40,9 @@ export const KIND_ORDER: readonly string[] = [
   'ConfigMap',
   'PersistentVolumeClaim',
   'Service',
+  'AnalysisTemplate',
   'Deployment',
+  'Rollout',
   'PodDisruptionBudget',
   'HorizontalPodAutoscaler',
   'ScaledObject',
@@ -186,8 +189,11 @@ export function renderObjects(opts: RenderOptions): RenderResult {
   const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, env: opts.env, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
-  const handled = new Set(RENDERERS.flatMap((r) => r.handles));
-  const handledApp = new Set(APP_RENDERERS.flatMap((r) => r.handles));
+  // Releases (issue 14): a canary or blue-green service runs as an Argo Rollout, its analyses as AnalysisTemplates.
+  const rolled = toRollouts(objects, spec, mesh, warn);
+  objects.splice(0, objects.length, ...rolled, ...analysisTemplateObjects(spec, options, warn));
+  const handled = new Set([...RENDERERS.flatMap((r) => r.handles), 'release']);
+  const handledApp = new Set([...APP_RENDERERS.flatMap((r) => r.handles), 'analysisTemplates']);
   warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
   if (options.namespace) for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata = { ...o.metadata, namespace: options.namespace };
   return { app: spec.app, env: opts.env, mesh, options, services: [...contexts.keys()], objects: objects.sort(compareObjects), warnings: dedupeWarnings(warnings), images };

@@ -58,6 +58,8 @@ const models: Record<string, Loader> = {
   'gateway.networking.k8s.io/v1/Gateway': async () =>
     (await import('@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway')).Gateway as unknown as ModelClass,
   'telemetry.istio.io/v1/Telemetry': () => istioModel('telemetry.istio.io', ['v1', 'v1alpha1'], 'Telemetry'),
+  'argoproj.io/v1alpha1/Rollout': async () => (await import('@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout')).Rollout as unknown as ModelClass,
+  'argoproj.io/v1alpha1/AnalysisTemplate': async () => (await import('@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate')).AnalysisTemplate as unknown as ModelClass,
   'argoproj.io/v1alpha1/Application': async () => (await import('@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application')).Application as unknown as ModelClass,
   'kustomize.toolkit.fluxcd.io/v1/Kustomization': async () =>
     (await import('@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1/Kustomization')).Kustomization as unknown as ModelClass,
