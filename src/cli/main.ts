@@ -70,6 +70,7 @@ program
   .option('--timeout <S>', 'seconds to wait with --wait', '120')
   .option('--json', 'with -d: print the status as JSON')
   .option('--restore-backup', "replace a damaged .berth/state.db by the control plane's last good copy (state.db.backup) before starting")
+  .option('--watch', 'reload on save: a changed file under a service\'s `watch:` paths makes a new revision (zero-failure rollout); a changed berth.yaml is applied')
   .action(async (o) => (await import('./commands/up.js')).up(o));
 
 program
@@ -78,6 +79,7 @@ program
   .addOption(fileOpt())
   .addOption(envOpt())
   .option('--wait', 'wait until the rollout is complete')
+  .option('--rebuild', 'also give every service without `watch:` a new revision (fresh processes on the code on disk), changed or not')
   .option('--timeout <S>', 'seconds to wait with --wait', '120')
   .option('--json', 'machine-readable output')
   .action(async (o) => (await import('./commands/up.js')).apply(o));

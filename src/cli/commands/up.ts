@@ -17,7 +17,7 @@ import { FATAL_PREFIX, type ControlInfo } from '../../lib/state-dir.js';
 import { restoreStateBackup } from '../../lib/state-recovery.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
 import { errors } from '../errors.js';
-import { bold, cyan, dim, green, statusColor, table, age, useColor } from '../output.js';
+import { bold, cyan, dim, green, red, statusColor, table, age, useColor } from '../output.js';
 import { stopApp } from './down.js';
 import { enforcePolicies } from '../policy-gate.js';
 
@@ -31,6 +31,8 @@ interface UpOptions {
   timeout?: string;
   json?: boolean;
   restoreBackup?: boolean;
+  watch?: boolean;
+  rebuild?: boolean;
 }
 
 interface ServiceStatus {
@@ -274,6 +276,7 @@ export async function up(o: UpOptions): Promise<void> {
 }
 
 async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOptions): Promise<void> {
+  if (o.watch && o.detach) throw errors.usage('--watch runs in the foreground: leave out -d/--detach', 'or run `berth apply` after saving: it takes watched files into account');
   if (o.restoreBackup) await restoreBackup(ctx);
   const c = await ensureControlPlane(ctx, epoch);
   const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
@@ -290,7 +293,32 @@ async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOpti
     }
     return;
   }
-  await foreground(ctx, c);
+  const loop = o.watch ? await startWatching(ctx, c, loaded, o.env, epoch) : undefined;
+  await foreground(ctx, c, loop);
+}
+
+/** `up --watch`: the dev loop (watch/dev-loop.ts) re-applies on saves; its lines go to the foreground screen. */
+async function startWatching(ctx: Context, c: ControlClient, loaded: LoadedSpec, env: string | undefined, epoch: string) {
+  const { startDevLoop } = await import('../watch/dev-loop.js');
+  const watched = Object.entries(loaded.spec.services).filter(([, s]) => s.watch).map(([n]) => n);
+  const say = (line: string, kind?: 'info' | 'ok' | 'error') => process.stdout.write(`${kind === 'error' ? red(line) : kind === 'ok' ? green(line) : line}\n`);
+  const loop = startDevLoop(loaded, {
+    specFile: ctx.specFile!,
+    env,
+    client: c,
+    say,
+    forcePoll: process.env.BERTH_WATCH_POLL === '1',
+    apply: async (next) => {
+      enforcePolicies(next, env);
+      return (await applySpec(ctx, c, next, env, epoch)).changes;
+    },
+  });
+  say(
+    watched.length > 0
+      ? `watching ${watched.join(', ')} and ${ctx.specFile!.split('/').pop()} (${loop.mode() === 'poll' ? 'polling' : 'file events'}): a saved file makes a new revision`
+      : `watching ${ctx.specFile!.split('/').pop()} only: no service has \`watch:\` (add \`watch: {}\` to a service to reload it on a saved file)`,
+  );
+  return loop;
 }
 
 export async function apply(o: UpOptions): Promise<void> {
@@ -302,6 +330,7 @@ export async function apply(o: UpOptions): Promise<void> {
   if (!c) throw errors.notRunning(ctx.stateDir);
   await overtakenByDown(ctx, 'apply', epoch, async () => {
     const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
+    if (o.rebuild) changes.push(...(await rebuild(c, loaded, changes)));
     if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
     else {
       printChanges(changes);
@@ -311,8 +340,23 @@ export async function apply(o: UpOptions): Promise<void> {
   });
 }
 
+/**
+ * `apply --rebuild`: every service without `watch:` (whose code the revision does not cover) and not already
+ * given a new revision gets one anyway, rolled out as `berth restart` does: fresh processes on the code on disk.
+ */
+async function rebuild(c: ControlClient, loaded: LoadedSpec, changes: Change[]): Promise<Change[]> {
+  const out: Change[] = [];
+  for (const [name, svc] of Object.entries(loaded.spec.services)) {
+    if (svc.watch || changes.some((ch) => ch.service === name && ch.change !== 'unchanged')) continue;
+    const before = changes.find((ch) => ch.service === name);
+    const { revision } = await c.post<{ revision: string }>('/api/v1/restart', { service: name });
+    out.push({ service: name, change: 'revision', from: before?.from ?? before?.to, to: revision });
+  }
+  return out;
+}
+
 /** Foreground `berth up`: a live status table (or an event stream when not a TTY); Ctrl-C stops everything gracefully. */
-async function foreground(ctx: Context, c: ControlClient): Promise<void> {
+async function foreground(ctx: Context, c: ControlClient, loop?: { close(): void }): Promise<void> {
   const tty = process.stdout.isTTY;
   let stopping = false;
   let lastSeq = 0;
@@ -353,6 +397,7 @@ async function foreground(ctx: Context, c: ControlClient): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    loop?.close();
     process.stdout.write('\nstopping…\n');
     await stopApp(ctx, 60);
     process.stdout.write('stopped\n');
