@@ -16,7 +16,8 @@ import { describeHolder, findPortHolder, heldBy } from '../../lib/port-holder.js
 import { FATAL_PREFIX, type ControlInfo } from '../../lib/state-dir.js';
 import { restoreStateBackup } from '../../lib/state-recovery.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
-import { errors } from '../errors.js';
+import { CliError, errors } from '../errors.js';
+import { chooseEnv, printEnvNote } from '../active-env.js';
 import { bold, cyan, dim, green, red, statusColor, table, age, useColor } from '../output.js';
 import { stopApp } from './down.js';
 import { enforcePolicies } from '../policy-gate.js';
@@ -46,6 +47,7 @@ interface ServiceStatus {
 
 interface Status {
   app?: string;
+  env?: string;
   services: ServiceStatus[];
 }
 
@@ -237,7 +239,7 @@ function printChanges(changes: Change[]): void {
 function printAddresses(status: Status): void {
   const withPort = status.services.filter((s) => s.address);
   if (withPort.length === 0) return;
-  process.stdout.write(`${bold(status.app ?? 'app')} is up:\n`);
+  process.stdout.write(`${bold(status.app ?? 'app')} is up${status.env ? ` (environment ${status.env})` : ''}:\n`);
   for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
 }
 
@@ -267,9 +269,22 @@ async function overtakenByDown<T>(ctx: Context, what: string, epoch: string, bod
   }
 }
 
-export async function up(o: UpOptions): Promise<void> {
-  const ctx = resolveContext(o.file, true);
-  const loaded = await validateOrExit(ctx, o.env);
+/** The environment to apply (--env, else the app's active one) and the spec loaded with it; says when that is not what the command line says. */
+async function loadWithEnv(ctx: Context, o: UpOptions): Promise<{ loaded: LoadedSpec; o: UpOptions }> {
+  const choice = chooseEnv(ctx, o.env);
+  printEnvNote(choice);
+  try {
+    return { loaded: await validateOrExit(ctx, choice.env), o: { ...o, env: choice.env } };
+  } catch (err) {
+    if (o.env === undefined && choice.env !== undefined && err instanceof CliError)
+      throw errors.invalidSpec(`${err.message}\n(the app's active environment is ${choice.env}; \`--env default\` applies the base spec, \`--env NAME\` another environment)`);
+    throw err;
+  }
+}
+
+export async function up(opts: UpOptions): Promise<void> {
+  const ctx = resolveContext(opts.file, true);
+  const { loaded, o } = await loadWithEnv(ctx, opts);
   const epoch = readDownEpoch(ctx.stateDir);
   if (downSinceProcessStart(epoch)) throw errors.stoppedByDown('up');
   await overtakenByDown(ctx, 'up', epoch, () => upWith(ctx, loaded, epoch, o));
@@ -321,9 +336,9 @@ async function startWatching(ctx: Context, c: ControlClient, loaded: LoadedSpec,
   return loop;
 }
 
-export async function apply(o: UpOptions): Promise<void> {
-  const ctx = resolveContext(o.file, true);
-  const loaded = await validateOrExit(ctx, o.env);
+export async function apply(opts: UpOptions): Promise<void> {
+  const ctx = resolveContext(opts.file, true);
+  const { loaded, o } = await loadWithEnv(ctx, opts);
   const epoch = readDownEpoch(ctx.stateDir);
   if (downSinceProcessStart(epoch)) throw errors.stoppedByDown('apply');
   const c = controlClient(ctx);
@@ -365,7 +380,7 @@ async function foreground(ctx: Context, c: ControlClient, loop?: { close(): void
   const render = async () => {
     const [status, rows] = await Promise.all([c.get<Status>('/api/v1/status'), c.get<PsRow[]>('/api/v1/instances')]);
     const lines = [
-      `${bold(status.app ?? 'app')}  ${status.services.map((s) => `${s.name} ${s.ready === s.replicas ? green(`${s.ready}/${s.replicas}`) : `${s.ready}/${s.replicas}`}`).join('  ')}`,
+      `${bold(status.app ?? 'app')}${status.env ? dim(` (${status.env})`) : ''}  ${status.services.map((s) => `${s.name} ${s.ready === s.replicas ? green(`${s.ready}/${s.replicas}`) : `${s.ready}/${s.replicas}`}`).join('  ')}`,
       ...status.services.filter((s) => s.address).map((s) => `  ${s.name}: http://${s.address}/`),
       '',
       table(
