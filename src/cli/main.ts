@@ -70,8 +70,17 @@ program
   .option('--timeout <S>', 'seconds to wait with --wait', '120')
   .option('--json', 'with -d: print the status as JSON')
   .option('--restore-backup', "replace a damaged .berth/state.db by the control plane's last good copy (state.db.backup) before starting")
+  .option('--table', 'show the live status table instead of the logs (key t switches between them)')
   .option('--watch', 'reload on save: a changed file under a service\'s `watch:` paths makes a new revision (zero-failure rollout); a changed berth.yaml is applied')
   .action(async (o) => (await import('./commands/up.js')).up(o));
+
+program
+  .command('attach')
+  .description('the foreground screen of an app started with `berth up -d`: every instance\'s logs with coloured prefixes (key t: status table); Ctrl-C leaves it running')
+  .addOption(fileOpt())
+  .option('--table', 'start with the live status table')
+  .option('--tail <N>', 'log lines shown from before attaching', '20')
+  .action(async (o) => (await import('./commands/screen.js')).attach(o));
 
 program
   .command('apply')

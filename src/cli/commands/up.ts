@@ -11,14 +11,13 @@ import { readJsonFile } from '../../lib/files.js';
 import { downSinceProcessStart, readDownEpoch } from '../../lib/down-epoch.js';
 import { ensureToken } from '../../lib/token.js';
 import { securePrivateTree } from '../../lib/private-dir.js';
-import { subscribeSse } from '../../lib/http.js';
 import { describeHolder, findPortHolder, heldBy } from '../../lib/port-holder.js';
 import { FATAL_PREFIX, type ControlInfo } from '../../lib/state-dir.js';
 import { restoreStateBackup } from '../../lib/state-recovery.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
 import { CliError, errors } from '../errors.js';
 import { chooseEnv, printEnvNote } from '../active-env.js';
-import { bold, cyan, dim, green, red, statusColor, table, age, useColor } from '../output.js';
+import { bold, cyan, dim, green, red, useColor } from '../output.js';
 import { stopApp } from './down.js';
 import { enforcePolicies } from '../policy-gate.js';
 
@@ -34,6 +33,7 @@ interface UpOptions {
   restoreBackup?: boolean;
   watch?: boolean;
   rebuild?: boolean;
+  table?: boolean;
 }
 
 interface ServiceStatus {
@@ -308,15 +308,13 @@ async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOpti
     }
     return;
   }
-  const loop = o.watch ? await startWatching(ctx, c, loaded, o.env, epoch) : undefined;
-  await foreground(ctx, c, loop);
+  await foreground(ctx, c, o.table, o.watch ? (say) => startWatching(ctx, c, loaded, o.env, epoch, say) : undefined);
 }
 
 /** `up --watch`: the dev loop (watch/dev-loop.ts) re-applies on saves; its lines go to the foreground screen. */
-async function startWatching(ctx: Context, c: ControlClient, loaded: LoadedSpec, env: string | undefined, epoch: string) {
+async function startWatching(ctx: Context, c: ControlClient, loaded: LoadedSpec, env: string | undefined, epoch: string, say: (line: string, kind?: 'info' | 'ok' | 'error') => void) {
   const { startDevLoop } = await import('../watch/dev-loop.js');
   const watched = Object.entries(loaded.spec.services).filter(([, s]) => s.watch).map(([n]) => n);
-  const say = (line: string, kind?: 'info' | 'ok' | 'error') => process.stdout.write(`${kind === 'error' ? red(line) : kind === 'ok' ? green(line) : line}\n`);
   const loop = startDevLoop(loaded, {
     specFile: ctx.specFile!,
     env,
@@ -370,79 +368,14 @@ async function rebuild(c: ControlClient, loaded: LoadedSpec, changes: Change[]):
   return out;
 }
 
-/** Foreground `berth up`: a live status table (or an event stream when not a TTY); Ctrl-C stops everything gracefully. */
-async function foreground(ctx: Context, c: ControlClient, loop?: { close(): void }): Promise<void> {
-  const tty = process.stdout.isTTY;
-  let stopping = false;
-  let lastSeq = 0;
-  let drawnLines = 0;
-
-  const render = async () => {
-    const [status, rows] = await Promise.all([c.get<Status>('/api/v1/status'), c.get<PsRow[]>('/api/v1/instances')]);
-    const lines = [
-      `${bold(status.app ?? 'app')}${status.env ? dim(` (${status.env})`) : ''}  ${status.services.map((s) => `${s.name} ${s.ready === s.replicas ? green(`${s.ready}/${s.replicas}`) : `${s.ready}/${s.replicas}`}`).join('  ')}`,
-      ...status.services.filter((s) => s.address).map((s) => `  ${s.name}: http://${s.address}/`),
-      '',
-      table(
-        ['SERVICE', 'INSTANCE', 'STATUS', 'PID', 'RESTARTS', 'HOST', 'AGE'],
-        rows.map((r) => [r.service, r.instance, statusColor(r.status), String(r.pid ?? '-'), String(r.restarts), r.host, age(r.startedAt)]),
-      ),
-      '',
-      dim('Ctrl-C stops everything · `berth logs SERVICE -f` in another terminal'),
-    ].join('\n');
-    if (drawnLines > 0) process.stdout.write(`\x1b[${drawnLines}A\x1b[J`);
-    process.stdout.write(lines + '\n');
-    drawnLines = lines.split('\n').length;
-  };
-
-  const streamEvents = async () => {
-    const evs = await c.get<{ seq: number; at: string; reason: string; message: string }[]>(`/api/v1/events?after=${lastSeq}`);
-    for (const e of evs) {
-      lastSeq = e.seq;
-      process.stdout.write(`${dim(e.at.slice(11, 23))} ${e.reason.padEnd(12)} ${e.message}\n`);
-    }
-  };
-
-  if (!tty) {
-    const initial = await c.get<{ seq: number }[]>('/api/v1/events?after=0&limit=10000');
-    lastSeq = initial.length ? initial[initial.length - 1].seq : 0;
-    printAddresses(await c.get<Status>('/api/v1/status'));
+/** Foreground `berth up`: the compose-like screen (screen.ts); Ctrl-C stops everything gracefully. */
+async function foreground(ctx: Context, c: ControlClient, table: boolean | undefined, withLoop?: (say: (line: string, kind?: 'info' | 'ok' | 'error') => void) => Promise<{ close(): void }>): Promise<void> {
+  const { openScreen } = await import('./screen.js');
+  const loopRef: { close(): void } = { close: () => {} };
+  const { screen, run } = openScreen(ctx, c, { table, onInterrupt: 'stop', loop: loopRef, stop: (x) => stopApp(x, 60) });
+  if (withLoop) {
+    const loop = await withLoop((line, kind) => screen.say(kind === 'error' ? red(line) : kind === 'ok' ? green(line) : line));
+    loopRef.close = () => loop.close();
   }
-
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    loop?.close();
-    process.stdout.write('\nstopping…\n');
-    await stopApp(ctx, 60);
-    process.stdout.write('stopped\n');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-
-  let pending = false;
-  const refresh = async () => {
-    if (pending || stopping) return;
-    pending = true;
-    try {
-      await (tty ? render() : streamEvents());
-    } catch {
-      if (!controlClient(ctx) && !stopping) {
-        process.stderr.write('the control plane has stopped\n');
-        process.exit(1);
-      }
-    } finally {
-      pending = false;
-    }
-  };
-  await refresh();
-  try {
-    await subscribeSse(c.opts, '/api/v1/watch', () => void refresh(), () => {});
-  } catch {
-    // without the watch stream the table is still refreshed by the interval below
-  }
-  setInterval(() => void refresh(), tty ? 1000 : 2000);
-  await new Promise<never>(() => {});
+  await run();
 }
-
