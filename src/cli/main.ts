@@ -36,6 +36,8 @@ program
   .description('create a starter berth.yaml and a tiny service in DIR (default: .)')
   .argument('[dir]', 'target directory', '.')
   .option('--force', 'overwrite existing files')
+  .addOption(new Option('--template <T>', 'what to start from (ports picked free on this machine)').choices(['node-http', 'node-worker', 'two-services', 'python-http']).default('node-http'))
+  .option('--json', 'print {dir, template, ports, files}')
   .action(async (dir: string, o) => (await import('./commands/init.js')).init(dir, o));
 
 program
@@ -337,6 +339,12 @@ program
   .option('--report <FILE>', 'write the per-endpoint report as a self-contained HTML file')
   .option('--json', 'the counts and the per-endpoint report as one JSON object')
   .action(async (files: string[], o) => (await import('./commands/replay.js')).replayCommand(files, o));
+
+program
+  .command('completion')
+  .description('print a shell completion script: source <(berth completion bash); zsh: > "${fpath[1]}/_berth"; fish: > ~/.config/fish/completions/berth.fish')
+  .argument('<shell>', 'bash, zsh or fish')
+  .action(async (shell: string) => (await import('./commands/completion.js')).completion(shell, program));
 
 function fail(err: unknown): never {
   if (err instanceof CliError) {

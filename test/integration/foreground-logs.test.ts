@@ -1,5 +1,5 @@
-// Issue 19 point 2, foreground `berth up` like compose: every instance's output interleaved with a
 /* eslint-disable no-control-regex -- the test reads terminal escape codes */
+// Issue 19 point 2, foreground `berth up` like compose: every instance's output interleaved with a
 // prefix naming the instance (coloured on a terminal, plain with NO_COLOR or a pipe), platform events
 // as `berth |` lines; key `t` switches to the status table; `berth attach` shows the same screen for
 // an app started with -d and Ctrl-C leaves it running. The terminal is a real pseudo-terminal (script(1)).
