@@ -87,7 +87,9 @@ describe('berth up --watch', () => {
       writeFileSync(join(dir, 'lib', 'util.mjs'), 'export const x = 1;\n');
       await waitFor('a new revision for the new file', async () => (await ps(dir)).filter((r) => r.service === 'api' && r.ready).every((r) => r.revision !== before), 60_000);
 
-      // 5. berth.yaml saved: applied (the env reaches the app).
+      // 5. An invalid berth.yaml: its errors with file:line, nothing applied; then a valid one is applied (the env reaches the app).
+      writeFileSync(join(dir, 'berth.yaml'), spec(port).replace('replicas: 2', 'replicas: lots'));
+      await waitFor('the spec errors printed', () => /the spec is invalid, nothing applied[\s\S]*berth\.yaml:\d+:\d+/.test(up.out()), 30_000);
       writeFileSync(join(dir, 'berth.yaml'), spec(port, '-yaml'));
       await waitFor('v4-yaml serving', () => load.versions.has('v4-yaml'), 60_000);
       const okAfter = load.ok();
