@@ -186,7 +186,8 @@ export function renderObjects(opts: RenderOptions): RenderResult {
   const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, env: opts.env, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
-  const handled = new Set(RENDERERS.flatMap((r) => r.handles));
+  // `watch:` is local development (berth up --watch): a cluster runs built images, so nothing is rendered for it, by design.
+  const handled = new Set([...RENDERERS.flatMap((r) => r.handles), 'watch']);
   const handledApp = new Set(APP_RENDERERS.flatMap((r) => r.handles));
   warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
   if (options.namespace) for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata = { ...o.metadata, namespace: options.namespace };
