@@ -78,6 +78,11 @@ describe('berth up --watch', () => {
       await waitFor('still serving v2', () => load.ok() > okAtFailure + 20, 30_000);
       assert.equal(load.versions.has('v3'), false);
 
+      // 2b. A save whose readiness fails (no crash): reported as not ready, v2 keeps serving.
+      writeFileSync(join(dir, 'app.mjs'), appJs('v3b').replace("if (req.url === '/ready') return res.end('ok');", "if (req.url === '/ready') { res.statusCode = 503; return res.end('not yet'); }"));
+      await waitFor('not ready printed', () => /revision \w+ is not ready \(Readiness probe: HTTP 503\); revision \w+ keeps serving/.test(up.out()), 60_000);
+      assert.equal(load.versions.has('v3b'), false);
+
       // 3. The fix: the next save replaces the broken revision.
       writeFileSync(join(dir, 'app.mjs'), appJs('v4'));
       await waitFor('v4 serving', () => load.versions.has('v4') && (up.out().match(/serving, [\d.]+ s after the save/g) ?? []).length >= 2, 60_000);

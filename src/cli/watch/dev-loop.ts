@@ -47,6 +47,8 @@ interface EventRow {
 }
 
 const FOLLOW_TIMEOUT_MS = 180_000;
+/** A new instance running this long with a failing readiness probe is reported. */
+const UNREADY_REPORT_MS = 5_000;
 
 /** The watched roots of a loaded spec: each watched service's paths, plus the spec file and the .env beside it. */
 function rootsOf(loaded: LoadedSpec, specFile: string): RootWithDelay[] {
@@ -163,6 +165,7 @@ export function startDevLoop(initial: LoadedSpec, o: DevLoopOptions): DevLoop {
     const deadline = performance.now() + FOLLOW_TIMEOUT_MS;
     const prefix = `${service}-${to}-`;
     let seq = afterSeq;
+    let saidUnready = false;
     while (performance.now() < deadline) {
       let rows: PsRow[];
       let evs: EventRow[];
@@ -182,6 +185,13 @@ export function startDevLoop(initial: LoadedSpec, o: DevLoopOptions): DevLoop {
         const old = mine.filter((r) => r.revision !== to && r.ready).length;
         o.say(`${service}: revision ${to} fails (${why}); ${old > 0 ? `revision ${from} keeps serving (${old} ready)` : 'no earlier revision is serving'}. Fix and save again; \`berth logs ${service.split('.')[0]}\` shows its output`, 'error');
         return;
+      }
+      // Failing its readiness probe is no crash and no event: said once it has lasted, then still followed (it may pass).
+      const unready = newer.find((r) => !r.ready && r.status !== 'crashloop' && /probe/i.test(r.message ?? '') && r.startedAt !== null && Date.now() - Date.parse(r.startedAt) > UNREADY_REPORT_MS);
+      if (unready && !saidUnready) {
+        saidUnready = true;
+        const old = mine.filter((r) => r.revision !== to && r.ready).length;
+        o.say(`${service}: revision ${to} is not ready (${unready.message}); ${old > 0 ? `revision ${from} keeps serving (${old} ready)` : 'no earlier revision is serving'}`, 'error');
       }
       if (newer.length > 0 && newer.every((r) => r.ready) && mine.every((r) => r.revision === to)) {
         o.say(`${service}: revision ${to} serving, ${((performance.now() - savedAt) / 1000).toFixed(1)} s after the save`, 'ok');
