@@ -94,13 +94,19 @@ export function controlClient(ctx: Context): ControlClient | undefined {
  * app running on this machine; with several, a usage error naming them (exit 2).
  */
 export function requireControl(ctx: Context): ControlClient {
+  return requireRunningApp(ctx).client;
+}
+
+/** As requireControl, with the context of the app it found (its state dir: logs, files). */
+export function requireRunningApp(ctx: Context): { ctx: Context; client: ControlClient } {
   const c = controlClient(ctx);
-  if (c) return c;
+  if (c) return { ctx, client: c };
   if (!ctx.specFile && !selectedApp) {
     const running = knownApps().filter((a) => a.control);
     if (running.length === 1) {
-      const only = controlClient(appContext(running[0], false));
-      if (only) return only;
+      const onlyCtx = appContext(running[0], false);
+      const only = controlClient(onlyCtx);
+      if (only) return { ctx: onlyCtx, client: only };
     }
     if (running.length > 1) throw errors.usage(`no berth.yaml here or above, and ${running.length} apps are running: ${running.map(describeApp).join(', ')}`, 'pick one with --app NAME');
   }

@@ -36,6 +36,8 @@ program
   .description('create a starter berth.yaml and a tiny service in DIR (default: .)')
   .argument('[dir]', 'target directory', '.')
   .option('--force', 'overwrite existing files')
+  .addOption(new Option('--template <T>', 'what to start from (ports picked free on this machine)').choices(['node-http', 'node-worker', 'two-services', 'python-http']).default('node-http'))
+  .option('--json', 'print {dir, template, ports, files}')
   .action(async (dir: string, o) => (await import('./commands/init.js')).init(dir, o));
 
 program
@@ -70,7 +72,17 @@ program
   .option('--timeout <S>', 'seconds to wait with --wait', '120')
   .option('--json', 'with -d: print the status as JSON')
   .option('--restore-backup', "replace a damaged .berth/state.db by the control plane's last good copy (state.db.backup) before starting")
+  .option('--table', 'show the live status table instead of the logs (key t switches between them)')
+  .option('--watch', 'reload on save: a changed file under a service\'s `watch:` paths makes a new revision (zero-failure rollout); a changed berth.yaml is applied')
   .action(async (o) => (await import('./commands/up.js')).up(o));
+
+program
+  .command('attach')
+  .description('the foreground screen of an app started with `berth up -d`: every instance\'s logs with coloured prefixes (key t: status table); Ctrl-C leaves it running')
+  .addOption(fileOpt())
+  .option('--table', 'start with the live status table')
+  .option('--tail <N>', 'log lines shown from before attaching', '20')
+  .action(async (o) => (await import('./commands/screen.js')).attach(o));
 
 program
   .command('apply')
@@ -78,6 +90,7 @@ program
   .addOption(fileOpt())
   .addOption(envOpt())
   .option('--wait', 'wait until the rollout is complete')
+  .option('--rebuild', 'also give every service without `watch:` a new revision (fresh processes on the code on disk), changed or not')
   .option('--timeout <S>', 'seconds to wait with --wait', '120')
   .option('--json', 'machine-readable output')
   .action(async (o) => (await import('./commands/up.js')).apply(o));
@@ -408,6 +421,12 @@ program
   .option('--report <FILE>', 'write the per-endpoint report as a self-contained HTML file')
   .option('--json', 'the counts and the per-endpoint report as one JSON object')
   .action(async (files: string[], o) => (await import('./commands/replay.js')).replayCommand(files, o));
+
+program
+  .command('completion')
+  .description('print a shell completion script: source <(berth completion bash); zsh: > "${fpath[1]}/_berth"; fish: > ~/.config/fish/completions/berth.fish')
+  .argument('<shell>', 'bash, zsh or fish')
+  .action(async (shell: string) => (await import('./commands/completion.js')).completion(shell, program));
 
 function fail(err: unknown): never {
   if (err instanceof CliError) {

@@ -3,7 +3,7 @@
 // every problem into a located SpecError. Nothing here throws for bad user input.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve, extname } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppSchema, type AppSpec } from './schema.js';
 import { type SpecError, didYouMean, joinPath, listOr, sortErrors } from './errors.js';
 import { SourceSearchLocator, YamlLocator, parseYaml, type Locator } from './positions.js';
@@ -301,9 +301,32 @@ function importFailure(e: unknown, abs: string): { line: number; col: number; me
   return { line: 1, col: 1, message };
 }
 
+let selfResolveRegistered = false;
+/** `import … from 'berth'` in a config falls back to this installation (see self-resolve-hook.ts). */
+async function registerSelfResolve(): Promise<void> {
+  if (selfResolveRegistered) return;
+  selfResolveRegistered = true;
+  const mod = await import('node:module');
+  // ES module configs (.mts, or "type": "module"): a resolve hook; CommonJS ones (tsx compiles a plain
+  // .ts so): the require resolver, patched before tsx wraps it.
+  mod.register(new URL('./self-resolve-hook.js', import.meta.url).href, import.meta.url, { data: { url: new URL('../index.js', import.meta.url).href } });
+  const shim = fileURLToPath(new URL('./define-app-shim.cjs', import.meta.url));
+  const M = mod.default as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const original = M._resolveFilename;
+  M._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
+    try {
+      return original.call(this, request, ...rest);
+    } catch (err) {
+      if (request === 'berth') return shim;
+      throw err;
+    }
+  };
+}
+
 async function loadModuleSpec(abs: string, opts: LoadOptions): Promise<LoadResult> {
   let value: unknown;
   try {
+    await registerSelfResolve();
     const { tsImport } = await import('tsx/esm/api');
     const mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
     value = mod.default;

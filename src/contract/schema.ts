@@ -13,6 +13,7 @@ import { Secrets, ServiceSecrets } from './schema-secrets.js';
 import { KubernetesBlock } from './schema-kubernetes.js';
 import { Components, ComponentsPath, DaprBlock } from './schema-components.js';
 import { Volumes } from './schema-volumes.js';
+import { Watch } from './schema-watch.js';
 import { AnalysisTemplates, Release } from './schema-release.js';
 import { Policies, ServiceLabels } from './schema-policy.js';
 
@@ -221,6 +222,7 @@ export const Service = z
     dapr: DaprBlock.optional(),
     volumes: Volumes,
     labels: ServiceLabels,
+    watch: Watch.optional(),
   })
   .describe('A service: a program run as one or more identical instances.');
 

@@ -11,6 +11,7 @@ import type { DesiredService, DesiredState, InstanceTemplate } from './desired-s
 import { stampRevision } from '../lib/revision.js';
 import { platformSidecars } from './platform-sidecars.js';
 import { effectiveReadiness } from './default-probes.js';
+import { sourceDigest, type WatchInput } from '../lib/source-digest.js';
 
 export interface CompileOptions {
   /** Directory holding the spec file; relative paths resolve against it. */
@@ -120,6 +121,13 @@ function volumeDirs(service: string, svc: ServiceSpec, dir: string): VolumeDir[]
   return (svc.volumes ?? []).map((v) => ({ name: v.name, dir: layout.volumeDir(service, v.name) }));
 }
 
+/** What a service's `watch:` covers (paths relative to the spec's folder; default: the service's cwd), or undefined without `watch:`. */
+export function watchInput(svc: ServiceSpec, specDir: string): WatchInput | undefined {
+  if (!svc.watch) return undefined;
+  const paths = svc.watch.paths?.map((p) => resolveDir(specDir, p)) ?? [resolveDir(specDir, svc.cwd)];
+  return { paths, ignore: svc.watch.ignore, specDir };
+}
+
 /** `variant`: compile one variant of the service instead (its own deployment, `<service>.<variant>`). */
 function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: DaprServiceDecl | undefined, variant?: { name: string; spec: ServiceSpec }): DesiredService {
   const svc = variant?.spec ?? app.services[name];
@@ -159,6 +167,9 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: 
     stopGracePeriodSeconds: svc.stopGracePeriodSeconds,
     port: svc.port,
   };
+  // A watched service's code is part of its revision: a saved file is a change `berth apply` rolls out.
+  const watched = watchInput(svc, opts.dir);
+  if (watched) template.sourceDigest = sourceDigest(watched);
   const revision = stampRevision(template, opts.restartGenerations?.[deployment] ?? 0);
   return {
     name: deployment,
@@ -167,7 +178,8 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: 
     port: svc.port,
     uses: [...svc.uses],
     dependsOn: { ...svc.dependsOn },
-    rollout: { ...svc.rollout },
+    // watch.action restart: old instances stop as new ones start (nodemon's trade: quicker, a short gap).
+    rollout: svc.watch?.action === 'restart' ? { maxSurge: 0, maxUnavailable: '100%' } : { ...svc.rollout },
     ...(svc.placement ? { placement: svc.placement } : {}),
     ...(svc.scale ? { scale: svc.scale } : {}),
     ...(svc.priority ? { priority: svc.priority } : {}),

@@ -14,6 +14,8 @@ export interface InstanceTemplate {
   cpuMillis?: number;
   stopGracePeriodSeconds: number;
   port?: number;
+  /** Digest of the files the service's `watch:` covers (absent without `watch:`): a saved file makes a new revision. */
+  sourceDigest?: string;
 }
 
 export interface DesiredService {

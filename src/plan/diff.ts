@@ -85,6 +85,7 @@ export function serviceView(s: DesiredService, mesh: MeshConfig | undefined): Re
     restart: t.restart,
     resources: { memoryMiB: t.memoryMiB, cpuMillis: t.cpuMillis },
     stopGracePeriodSeconds: t.stopGracePeriodSeconds,
+    source: t.sourceDigest,
     rollout: s.rollout,
     placement: s.placement,
     priority: s.priority,

@@ -8,6 +8,7 @@ import { readJsonFile } from '../../lib/files.js';
 import type { LastApplied } from '../../lib/state-dir.js';
 import { controlClient, resolveContext, type Context } from '../context.js';
 import { errors } from '../errors.js';
+import { chooseEnv } from '../active-env.js';
 import { bold, dim, green, red, useColor, yellow } from '../output.js';
 
 export interface DiffFlags {
@@ -46,8 +47,10 @@ function secretEnv(spec: AppSpec): Record<string, string[]> {
   return Object.fromEntries(Object.entries(spec.services).map(([name, s]) => [name, (s.secrets ?? []).flatMap((u) => (u.env !== undefined ? [u.env] : []))]));
 }
 
-export async function diff(o: DiffFlags): Promise<void> {
-  const ctx = resolveContext(o.file, true);
+export async function diff(flags: DiffFlags): Promise<void> {
+  const ctx = resolveContext(flags.file, true);
+  // Compared as `berth apply` would apply it: with the app's active environment unless --env says otherwise.
+  const o = { ...flags, env: chooseEnv(ctx, flags.env).env };
   const res = await loadSpec(ctx.specFile!, { env: o.env });
   if (!res.ok) throw errors.invalidSpec(formatSpecErrors(res.errors, { color: useColor(process.stderr) }));
   const cur = await current(ctx);

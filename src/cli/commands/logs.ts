@@ -137,7 +137,7 @@ export async function logs(service: string | undefined, o: LogOptions): Promise<
   await fromFiles(ctx.layout.logs, { services, since, until, tail, o, emit });
 }
 
-interface QueryArgs {
+export interface QueryArgs {
   services: string[];
   since?: string;
   until?: string;
@@ -224,7 +224,8 @@ async function fromStore(client: ControlClient, a: QueryArgs): Promise<boolean> 
   }
 }
 
-async function fromFiles(root: string, a: QueryArgs): Promise<void> {
+/** The capture files (what `--files` reads); with `o.follow`, keeps printing new lines (the foreground screen uses this). */
+export async function fromFiles(root: string, a: QueryArgs): Promise<void> {
   const { o } = a;
   const services = a.services.length ? a.services : listDirs(root);
   for (const s of a.services) if (!existsSync(join(root, s))) throw errors.usage(`no logs for service "${s}" (in ${root})`, 'see `berth ps` for service names');

@@ -61,7 +61,7 @@ export async function ls(o: { json?: boolean }): Promise<void> {
   process.stdout.write(
     table(
       ['NAME', 'SPEC', 'ENV', 'SERVICES', 'READY'],
-      rows.map((r) => [r.name ?? '-', r.spec ?? r.stateDir, r.environment ?? '-', r.error ? `(no answer: ${r.error})` : r.services.map((s) => s.name).join(','), `${r.ready}/${r.total}`]),
+      rows.map((r) => [r.name ?? '-', r.spec ?? r.stateDir, r.environment ?? 'default', r.error ? `(no answer: ${r.error})` : r.services.map((s) => s.name).join(','), `${r.ready}/${r.total}`]),
     ) + '\n',
   );
 }

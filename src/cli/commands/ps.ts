@@ -19,7 +19,7 @@ export async function ps(services: string[], o: { file?: string; json?: boolean;
   const ctx = resolveContext(o.file, false);
   const c = requireControl(ctx);
   // Status only when needed: names to check, or the lines under the table (`--json` stays one request).
-  const status = services.length > 0 || !o.json ? await c.get<{ services: ServiceStatus[] }>('/api/v1/status') : { services: [] };
+  const status = services.length > 0 || !o.json ? await c.get<{ app?: string; env?: string; services: ServiceStatus[] }>('/api/v1/status') : { services: [] };
   const unknown = services.filter((n) => !status.services.some((s) => belongs(s.name, [n])));
   if (unknown.length) throw errors.usage(`unknown service${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')}`, `services: ${status.services.map((s) => s.name).join(', ') || 'none'}`);
   const rows = (await c.get<PsRow[]>(`/api/v1/instances${o.all ? '?all=1' : ''}`)).filter((r) => belongs(r.service, services));
@@ -27,6 +27,8 @@ export async function ps(services: string[], o: { file?: string; json?: boolean;
     process.stdout.write(JSON.stringify(rows) + '\n');
     return;
   }
+  // Which app and environment these are (the active environment is part of the app's state).
+  if ('app' in status) process.stdout.write(`${dim(`app ${status.app ?? '-'} · environment ${status.env ?? 'default'}`)}\n`);
   if (rows.length === 0) process.stdout.write('no instances\n');
   else
   process.stdout.write(

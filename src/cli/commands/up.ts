@@ -11,13 +11,13 @@ import { readJsonFile } from '../../lib/files.js';
 import { downSinceProcessStart, readDownEpoch } from '../../lib/down-epoch.js';
 import { ensureToken } from '../../lib/token.js';
 import { securePrivateTree } from '../../lib/private-dir.js';
-import { subscribeSse } from '../../lib/http.js';
 import { describeHolder, findPortHolder, heldBy } from '../../lib/port-holder.js';
 import { FATAL_PREFIX, type ControlInfo } from '../../lib/state-dir.js';
 import { restoreStateBackup } from '../../lib/state-recovery.js';
 import { controlClient, resolveContext, sleep, type Context, type ControlClient } from '../context.js';
-import { errors } from '../errors.js';
-import { bold, cyan, dim, green, statusColor, table, age, useColor } from '../output.js';
+import { CliError, errors } from '../errors.js';
+import { chooseEnv, printEnvNote } from '../active-env.js';
+import { bold, cyan, dim, green, red, useColor } from '../output.js';
 import { stopApp } from './down.js';
 import { enforcePolicies } from '../policy-gate.js';
 
@@ -31,6 +31,9 @@ interface UpOptions {
   timeout?: string;
   json?: boolean;
   restoreBackup?: boolean;
+  watch?: boolean;
+  rebuild?: boolean;
+  table?: boolean;
 }
 
 interface ServiceStatus {
@@ -45,6 +48,7 @@ interface ServiceStatus {
 
 interface Status {
   app?: string;
+  env?: string;
   services: ServiceStatus[];
 }
 
@@ -238,7 +242,7 @@ function printChanges(changes: Change[]): void {
 function printAddresses(status: Status, controlPort: number): void {
   const withPort = status.services.filter((s) => s.address);
   if (withPort.length > 0) {
-    process.stdout.write(`${bold(status.app ?? 'app')} is up:\n`);
+    process.stdout.write(`${bold(status.app ?? 'app')} is up${status.env ? ` (environment ${status.env})` : ''}:\n`);
     for (const s of withPort) process.stdout.write(`  ${s.name.padEnd(12)} http://${s.address}/  ${dim(`(${s.ready}/${s.replicas} ready)`)}\n`);
   }
   // The dashboard's port; its login URL (with the token) comes from `berth dashboard`.
@@ -279,15 +283,29 @@ async function overtakenByDown<T>(ctx: Context, what: string, epoch: string, bod
   }
 }
 
-export async function up(o: UpOptions): Promise<void> {
-  const ctx = resolveContext(o.file, true);
-  const loaded = await validateOrExit(ctx, o.env);
+/** The environment to apply (--env, else the app's active one) and the spec loaded with it; says when that is not what the command line says. */
+async function loadWithEnv(ctx: Context, o: UpOptions): Promise<{ loaded: LoadedSpec; o: UpOptions }> {
+  const choice = chooseEnv(ctx, o.env);
+  printEnvNote(choice);
+  try {
+    return { loaded: await validateOrExit(ctx, choice.env), o: { ...o, env: choice.env } };
+  } catch (err) {
+    if (o.env === undefined && choice.env !== undefined && err instanceof CliError)
+      throw errors.invalidSpec(`${err.message}\n(the app's active environment is ${choice.env}; \`--env default\` applies the base spec, \`--env NAME\` another environment)`);
+    throw err;
+  }
+}
+
+export async function up(opts: UpOptions): Promise<void> {
+  const ctx = resolveContext(opts.file, true);
+  const { loaded, o } = await loadWithEnv(ctx, opts);
   const epoch = readDownEpoch(ctx.stateDir);
   if (downSinceProcessStart(epoch)) throw errors.stoppedByDown('up');
   await overtakenByDown(ctx, 'up', epoch, () => upWith(ctx, loaded, epoch, o));
 }
 
 async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOptions): Promise<void> {
+  if (o.watch && o.detach) throw errors.usage('--watch runs in the foreground: leave out -d/--detach', 'or run `berth apply` after saving: it takes watched files into account');
   if (o.restoreBackup) await restoreBackup(ctx);
   const c = await ensureControlPlane(ctx, epoch);
   const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
@@ -305,18 +323,42 @@ async function upWith(ctx: Context, loaded: LoadedSpec, epoch: string, o: UpOpti
     }
     return;
   }
-  await foreground(ctx, c);
+  await foreground(ctx, c, o.table, o.watch ? (say) => startWatching(ctx, c, loaded, o.env, epoch, say) : undefined);
 }
 
-export async function apply(o: UpOptions): Promise<void> {
-  const ctx = resolveContext(o.file, true);
-  const loaded = await validateOrExit(ctx, o.env);
+/** `up --watch`: the dev loop (watch/dev-loop.ts) re-applies on saves; its lines go to the foreground screen. */
+async function startWatching(ctx: Context, c: ControlClient, loaded: LoadedSpec, env: string | undefined, epoch: string, say: (line: string, kind?: 'info' | 'ok' | 'error') => void) {
+  const { startDevLoop } = await import('../watch/dev-loop.js');
+  const watched = Object.entries(loaded.spec.services).filter(([, s]) => s.watch).map(([n]) => n);
+  const loop = startDevLoop(loaded, {
+    specFile: ctx.specFile!,
+    env,
+    client: c,
+    say,
+    forcePoll: process.env.BERTH_WATCH_POLL === '1',
+    apply: async (next) => {
+      enforcePolicies(next, env);
+      return (await applySpec(ctx, c, next, env, epoch)).changes;
+    },
+  });
+  say(
+    watched.length > 0
+      ? `watching ${watched.join(', ')} and ${ctx.specFile!.split('/').pop()} (${loop.mode() === 'poll' ? 'polling' : 'file events'}): a saved file makes a new revision`
+      : `watching ${ctx.specFile!.split('/').pop()} only: no service has \`watch:\` (add \`watch: {}\` to a service to reload it on a saved file)`,
+  );
+  return loop;
+}
+
+export async function apply(opts: UpOptions): Promise<void> {
+  const ctx = resolveContext(opts.file, true);
+  const { loaded, o } = await loadWithEnv(ctx, opts);
   const epoch = readDownEpoch(ctx.stateDir);
   if (downSinceProcessStart(epoch)) throw errors.stoppedByDown('apply');
   const c = controlClient(ctx);
   if (!c) throw errors.notRunning(ctx.stateDir);
   await overtakenByDown(ctx, 'apply', epoch, async () => {
     const { changes, guard } = await applySpec(ctx, c, loaded, o.env, epoch);
+    if (o.rebuild) changes.push(...(await rebuild(c, loaded, changes)));
     if (o.json) process.stdout.write(JSON.stringify({ changes }) + '\n');
     else {
       printChanges(changes);
@@ -327,79 +369,29 @@ export async function apply(o: UpOptions): Promise<void> {
   });
 }
 
-/** Foreground `berth up`: a live status table (or an event stream when not a TTY); Ctrl-C stops everything gracefully. */
-async function foreground(ctx: Context, c: ControlClient): Promise<void> {
-  const tty = process.stdout.isTTY;
-  let stopping = false;
-  let lastSeq = 0;
-  let drawnLines = 0;
-
-  const render = async () => {
-    const [status, rows] = await Promise.all([c.get<Status>('/api/v1/status'), c.get<PsRow[]>('/api/v1/instances')]);
-    const lines = [
-      `${bold(status.app ?? 'app')}  ${status.services.map((s) => `${s.name} ${s.ready === s.replicas ? green(`${s.ready}/${s.replicas}`) : `${s.ready}/${s.replicas}`}`).join('  ')}`,
-      ...status.services.filter((s) => s.address).map((s) => `  ${s.name}: http://${s.address}/`),
-      `  dashboard: http://127.0.0.1:${c.info.port}/ ${dim('(`berth dashboard`)')}`,
-      '',
-      table(
-        ['SERVICE', 'INSTANCE', 'STATUS', 'PID', 'RESTARTS', 'HOST', 'AGE'],
-        rows.map((r) => [r.service, r.instance, statusColor(r.status), String(r.pid ?? '-'), String(r.restarts), r.host, age(r.startedAt)]),
-      ),
-      '',
-      dim('Ctrl-C stops everything · `berth logs SERVICE -f` in another terminal'),
-    ].join('\n');
-    if (drawnLines > 0) process.stdout.write(`\x1b[${drawnLines}A\x1b[J`);
-    process.stdout.write(lines + '\n');
-    drawnLines = lines.split('\n').length;
-  };
-
-  const streamEvents = async () => {
-    const evs = await c.get<{ seq: number; at: string; reason: string; message: string }[]>(`/api/v1/events?after=${lastSeq}`);
-    for (const e of evs) {
-      lastSeq = e.seq;
-      process.stdout.write(`${dim(e.at.slice(11, 23))} ${e.reason.padEnd(12)} ${e.message}\n`);
-    }
-  };
-
-  if (!tty) {
-    const initial = await c.get<{ seq: number }[]>('/api/v1/events?after=0&limit=10000');
-    lastSeq = initial.length ? initial[initial.length - 1].seq : 0;
-    printAddresses(await c.get<Status>('/api/v1/status'), c.info.port);
+/**
+ * `apply --rebuild`: every service without `watch:` (whose code the revision does not cover) and not already
+ * given a new revision gets one anyway, rolled out as `berth restart` does: fresh processes on the code on disk.
+ */
+async function rebuild(c: ControlClient, loaded: LoadedSpec, changes: Change[]): Promise<Change[]> {
+  const out: Change[] = [];
+  for (const [name, svc] of Object.entries(loaded.spec.services)) {
+    if (svc.watch || changes.some((ch) => ch.service === name && ch.change !== 'unchanged')) continue;
+    const before = changes.find((ch) => ch.service === name);
+    const { revision } = await c.post<{ revision: string }>('/api/v1/restart', { service: name });
+    out.push({ service: name, change: 'revision', from: before?.from ?? before?.to, to: revision });
   }
-
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write('\nstopping…\n');
-    await stopApp(ctx, 60);
-    process.stdout.write('stopped\n');
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-
-  let pending = false;
-  const refresh = async () => {
-    if (pending || stopping) return;
-    pending = true;
-    try {
-      await (tty ? render() : streamEvents());
-    } catch {
-      if (!controlClient(ctx) && !stopping) {
-        process.stderr.write('the control plane has stopped\n');
-        process.exit(1);
-      }
-    } finally {
-      pending = false;
-    }
-  };
-  await refresh();
-  try {
-    await subscribeSse(c.opts, '/api/v1/watch', () => void refresh(), () => {});
-  } catch {
-    // without the watch stream the table is still refreshed by the interval below
-  }
-  setInterval(() => void refresh(), tty ? 1000 : 2000);
-  await new Promise<never>(() => {});
+  return out;
 }
 
+/** Foreground `berth up`: the compose-like screen (screen.ts); Ctrl-C stops everything gracefully. */
+async function foreground(ctx: Context, c: ControlClient, table: boolean | undefined, withLoop?: (say: (line: string, kind?: 'info' | 'ok' | 'error') => void) => Promise<{ close(): void }>): Promise<void> {
+  const { openScreen } = await import('./screen.js');
+  const loopRef: { close(): void } = { close: () => {} };
+  const { screen, run } = openScreen(ctx, c, { table, onInterrupt: 'stop', loop: loopRef, stop: (x) => stopApp(x, 60) });
+  if (withLoop) {
+    const loop = await withLoop((line, kind) => screen.say(kind === 'error' ? red(line) : kind === 'ok' ? green(line) : line));
+    loopRef.close = () => loop.close();
+  }
+  await run();
+}

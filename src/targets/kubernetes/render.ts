@@ -189,10 +189,11 @@ export function renderObjects(opts: RenderOptions): RenderResult {
   const appCtx = { app: spec, dir: opts.dir, mesh, gatewayClass: options.gatewayClass, options, services: contexts, env: opts.env, warn };
   for (const r of APP_RENDERERS) objects.push(...r.render(appCtx));
 
+  // `watch:` is local development (berth up --watch): a cluster runs built images, so nothing is rendered for it, by design.
   // Releases (issue 14): a canary or blue-green service runs as an Argo Rollout, its analyses as AnalysisTemplates.
   const rolled = toRollouts(objects, spec, mesh, warn);
   objects.splice(0, objects.length, ...rolled, ...analysisTemplateObjects(spec, options, warn));
-  const handled = new Set([...RENDERERS.flatMap((r) => r.handles), 'release']);
+  const handled = new Set([...RENDERERS.flatMap((r) => r.handles), 'release', 'watch']);
   const handledApp = new Set([...APP_RENDERERS.flatMap((r) => r.handles), 'analysisTemplates']);
   warnings.push(...coverageWarnings(spec, handled, APP_NOTES, handledApp));
   if (options.namespace) for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata = { ...o.metadata, namespace: options.namespace };

@@ -42,8 +42,8 @@ export async function berthOk(cwd: string, args: string[], opts?: { timeoutMs?: 
   return r;
 }
 
-export function spawnBerth(cwd: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, [berthBin, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnBerth(cwd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [berthBin, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export type { PsRow } from '../../../src/control/index.js';

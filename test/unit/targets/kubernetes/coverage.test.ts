@@ -30,6 +30,11 @@ test('fields left at their defaults need no warning; every field of the example 
   }
 });
 
+test('watch: (local development only) renders nothing and warns nothing', async () => {
+  const r = await renderYaml('app: x\nservices:\n  web: { run: node w.js, port: 8080, watch: { paths: [src] } }\n');
+  assert.deepEqual(r.warnings.filter((w) => w.path.includes('watch')), []);
+});
+
 test('simulated nodes are explained, not rendered', async () => {
   const r = await renderYaml('app: x\nnodes: 3\nservices:\n  web: { run: node w.js, port: 8080 }\n');
   assert.ok(r.warnings.some((w) => w.path === 'nodes' && /cluster's own nodes/.test(w.message)));
