@@ -1,6 +1,6 @@
 // `berth release status|promote|abort|retry|undo SERVICE`: a canary or blue-green release as the
 // control plane's release controller runs it (issue 14 point 4).
-import type { ReleaseStatus } from '../../control/release/status.js';
+import type { ReleaseStatus } from '../../control/index.js';
 import { requireControl, resolveContext } from '../context.js';
 import { errors } from '../errors.js';
 import { bold, dim, green, red, table, useColor, yellow } from '../output.js';
