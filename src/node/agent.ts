@@ -9,6 +9,7 @@ import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved
 import { isProcessAlive, selfStartTime } from '../lib/proc.js';
 import { createApiServer, type AgentApiBackend } from './api-server.js';
 import { AppPorts } from './app-ports.js';
+import { needsDaprPort, specWithDaprPort } from '../lib/private-port.js';
 import { writeJsonAtomic } from '../lib/files.js';
 import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
@@ -71,6 +72,8 @@ class Agent implements AgentApiBackend {
   readonly secretsRoot: string;
   /** Each instance's private PORT, unique on the machine; held as long as the instance. */
   private readonly appPorts: AppPorts;
+  /** Instance id → its building-block API port (DAPR_HTTP_PORT), claimed like PORT. */
+  private readonly daprPorts = new Map<string, number>();
   private shutdownPromise: Promise<void> | undefined;
   shuttingDown = false;
   onShutdownRequested: () => void = () => {};
@@ -160,8 +163,20 @@ class Agent implements AgentApiBackend {
           continue; // tried again on the next desired set
         }
       }
+      let instSpec = spec;
+      if (needsDaprPort(spec)) {
+        try {
+          const daprPort = this.daprPorts.get(spec.id) ?? this.appPorts.claim(`${spec.id}/dapr`);
+          this.daprPorts.set(spec.id, daprPort);
+          instSpec = specWithDaprPort(spec, daprPort);
+        } catch (err) {
+          if (privatePort !== undefined) this.appPorts.release(privatePort);
+          this.events.append({ type: 'Warning', reason: 'PortAllocationFailed', service: spec.service, instance: spec.id, message: `Cannot start ${spec.id}: ${(err as Error).message}` });
+          continue;
+        }
+      }
       const inst = new Instance(
-        spec,
+        instSpec,
         {
           event: (e) => this.events.append({ ...e, service: spec.service, instance: spec.id }),
           changed: () => this.stateChanged(),
@@ -194,6 +209,11 @@ class Agent implements AgentApiBackend {
     return inst.stop().then(() => {
       if (this.instancesById.get(inst.id) === inst) this.instancesById.delete(inst.id);
       if (inst.privatePort !== undefined) this.appPorts.release(inst.privatePort);
+      const daprPort = this.daprPorts.get(inst.id);
+      if (daprPort !== undefined && this.instancesById.get(inst.id) === undefined) {
+        this.daprPorts.delete(inst.id);
+        this.appPorts.release(daprPort);
+      }
       this.stateChanged();
       // A replacement (same id, new revision) may be waiting for this one to go.
       this.reconcile();

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envVarName } from '../../contract/index.js';
 import { meshPorts, PROXY_ENV, PROXY_NODE_FLAGS } from '../../lib/mesh-protocol.js';
-import type { SidecarBuilder } from '../platform-sidecars.js';
+import type { SidecarBuilder, SidecarBuildContext } from '../platform-sidecars.js';
+import { daprEnv } from './dapr.js';
 
 const proxyMain = fileURLToPath(new URL('../../sidecar/proxy/main.js', import.meta.url));
 
@@ -23,6 +24,8 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
     BERTH_PROXY_URL: `http://$(HOST):${ports.forwardProxy}`,
   };
   for (const o of outbound) appEnv[`BERTH_${envVarName(o.service)}_URL`] = `http://$(HOST):${o.port}`;
+  const dapr = building(ctx);
+  Object.assign(appEnv, dapr.app);
   return {
     sidecar: {
       name: 'berth-proxy',
@@ -42,8 +45,14 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
         BERTH_PROXY_FORWARD_PORT: String(ports.forwardProxy),
         BERTH_PROXY_OUTBOUND: outbound.map((o) => `${o.service}=${o.port}`).join(','),
         BERTH_PROXY_DRAIN_SECONDS: String(ctx.spec.stopGracePeriodSeconds),
+        ...dapr.proxy,
       },
     },
     appEnv,
   };
 };
+
+/** The building-block API's variables, when the service uses it (none otherwise: the proxy never loads that code). */
+function building(ctx: SidecarBuildContext): { app: Record<string, string>; proxy: Record<string, string> } {
+  return ctx.dapr ? daprEnv(ctx, ctx.dapr) : { app: {}, proxy: {} };
+}
