@@ -175,14 +175,14 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     const entries: BulkPublishEntry[] = [];
     try {
       for (const raw of body as unknown[]) {
-        const e = raw as { entryId?: unknown; event?: unknown; contentType?: unknown; metadata?: Record<string, unknown> } | null;
-        if (!e || typeof e.entryId !== 'string' || e.entryId === '') throw new ApiError(400, 'ERR_PUBSUB_EVENTS_SER', `error when unmarshaling the request for topic ${topic} pubsub ${pubsubName}: every entry needs an entryId`);
-        const contentType = typeof e.contentType === 'string' && e.contentType !== '' ? e.contentType : typeof e.event === 'string' ? 'text/plain' : 'application/json';
+        const e = goFields(raw) as { entryid?: unknown; event?: unknown; contenttype?: unknown; metadata?: Record<string, unknown> } | null;
+        if (!e || typeof e.entryid !== 'string' || e.entryid === '') throw new ApiError(400, 'ERR_PUBSUB_EVENTS_SER', `error when unmarshaling the request for topic ${topic} pubsub ${pubsubName}: every entry needs an entryId`);
+        const contentType = typeof e.contenttype === 'string' && e.contenttype !== '' ? e.contenttype : typeof e.event === 'string' ? 'text/plain' : 'application/json';
         const data = typeof e.event === 'string' && !isJsonType(contentType) ? Buffer.from(e.event) : Buffer.from(JSON.stringify(e.event ?? null));
         const meta: Record<string, string> = { ...reqMeta };
         for (const [k, v] of Object.entries(e.metadata ?? {})) meta[k] = String(v);
         const ev = buildPublishEvent({ data, contentType, topic, pubsubName, source: cfg.appId, metadata: meta });
-        entries.push({ entryId: e.entryId, data: ev.body, contentType: ev.contentType, metadata: meta });
+        entries.push({ entryId: e.entryid, data: ev.body, contentType: ev.contentType, metadata: meta });
       }
       const result = await pubsub.bulkPublish(topic, entries);
       if (result.failedEntries.length === 0) return sendEmpty(res);
@@ -366,6 +366,17 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
       });
     });
   });
+}
+
+/**
+ * An object's fields with lower-cased names: Dapr decodes bodies with Go's encoding/json, which
+ * matches field names case-insensitively (the JS SDK sends bulk entries as `entryID`).
+ */
+function goFields(v: unknown): Record<string, unknown> | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k.toLowerCase()] ??= x;
+  return out;
 }
 
 function publishError(err: unknown, topic: string, pubsub: string): ApiError {

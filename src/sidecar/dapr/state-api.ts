@@ -38,7 +38,9 @@ function options(o: unknown): StateOptions | undefined {
   return out;
 }
 
+/** An ETag as a string, or `{ value }` (the shape the JS SDK's transaction types send, Dapr's gRPC Etag). */
 const etagOf = (v: unknown): string | undefined => {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'value' in v) v = (v as { value: unknown }).value;
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v !== 'string') throw malformed('etag must be a string');
   return v;
