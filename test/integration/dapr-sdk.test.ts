@@ -313,6 +313,33 @@ spec:
     assert.equal((await raw(port, '/v1.0/healthz')).status, 204);
   });
 
+  test('CLI: components ls (--json, health), state get/set with the app\'s keys, publish reaching the running app', async () => {
+    const ls = await berthOk(dir, ['components', 'ls', '--json']);
+    const comps = JSON.parse(ls.stdout) as { name: string; type: string; services: string[]; default: boolean; health: string }[];
+    const byName = Object.fromEntries(comps.map((x) => [x.name, x]));
+    assert.deepEqual(byName.statestore.services.sort(), ['audit', 'orders']);
+    assert.equal(byName.statestore.default, true);
+    assert.equal(byName.lockstore.health, 'ok');
+    assert.equal(byName.secretstore.default, false);
+    const text = await berthOk(dir, ['components', 'ls']);
+    assert.match(text.stdout, /statestore \(default\)\s+state\.sqlite/);
+
+    const c = r.client(orders());
+    await c.state.save('statestore', [{ key: `${run}-cli`, value: { from: 'sdk' } }]);
+    const got = await berthOk(dir, ['state', 'get', 'statestore', `${run}-cli`, '--service', 'orders', '--json']);
+    assert.deepEqual(JSON.parse(got.stdout).value, { from: 'sdk' });
+    await berthOk(dir, ['state', 'set', 'statestore', `${run}-cli2`, '{"from":"cli"}', '--service', 'orders']);
+    assert.deepEqual(await c.state.get('statestore', `${run}-cli2`), { from: 'cli' });
+    const ambiguous = await berth(dir, ['state', 'get', 'statestore', 'x']);
+    assert.equal(ambiguous.code, 2, 'two services use the store: --service is needed');
+    const absent = await berth(dir, ['state', 'get', 'statestore', `${run}-none`, '--service', 'orders']);
+    assert.equal(absent.code, 1);
+
+    await berthOk(dir, ['publish', 'pubsub', 'orders', JSON.stringify({ id: `${run}-cli` })]);
+    const recv = (await waitFor('CLI publish delivered', async () => (await c.state.get('statestore', `recv-${run}-cli`)) || undefined, 15_000, 100)) as { data: unknown };
+    assert.deepEqual(recv.data, { id: `${run}-cli` });
+  });
+
   test('apiToken: calls without dapr-api-token are refused with 401, healthz is not; the SDK sends DAPR_API_TOKEN', async () => {
     const port = r.port(audit());
     assert.equal((await raw(port, '/v1.0/metadata')).status, 401);
