@@ -4,16 +4,11 @@
 // listener, so routes, retries, metrics and trace headers apply as for any mesh call.
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import {
-  BindingError,
-  buildPublishEvent,
-  CloudEventError,
-  isJsonType,
-  LockRequestError,
-  PubSubError,
-  SecretNotFoundError,
-  type BulkPublishEntry,
-} from '../../components/index.js';
+import { BindingError } from '../../components/bindings/types.js';
+import { LockRequestError } from '../../components/lock/types.js';
+import { buildPublishEvent, CloudEventError, isJsonType } from '../../components/pubsub/cloudevents.js';
+import { PubSubError, type BulkPublishEntry } from '../../components/pubsub/types.js';
+import { SecretNotFoundError } from '../../components/secrets/types.js';
 import type { DaprProxyConfig } from '../../plan/sidecars/dapr.js';
 import { callApp, closeAppChannel, type AppAddress } from './app-channel.js';
 import { ApiError, malformed, sendEmpty, sendError, sendJson } from './errors.js';

@@ -1,18 +1,18 @@
 // /v1.0/state/{store}…: save, get, bulk get, delete, transaction, and the alpha query API, with
 // Dapr's bodies, headers (ETag, If-Match, metadata.ttlExpireTime) and status codes.
 import type http from 'node:http';
+import { parseTtl } from '../../components/state/common.js';
 import {
   ETagInvalidError,
   ETagMismatchError,
   StateRequestError,
-  parseTtl,
   type Concurrency,
   type DeleteRequest,
   type SetRequest,
   type StateOptions,
   type StateStore,
   type TransactionOperation,
-} from '../../components/index.js';
+} from '../../components/state/state-store.js';
 import { ApiError, malformed, sendEmpty, sendJson } from './errors.js';
 
 /** A store error as Dapr answers it for the operation `code` (ERR_STATE_SAVE, …). */
