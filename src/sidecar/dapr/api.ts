@@ -1,7 +1,8 @@
 // The building-block API (Dapr's HTTP API v1.0) of one instance, served by its berth-proxy on
 // 127.0.0.1:DAPR_HTTP_PORT. Loaded only by proxies of services that use it (a dynamic import), so
-// other proxies pay nothing. Service invocation goes through this proxy's mesh forward-proxy
-// listener, so routes, retries, metrics and trace headers apply as for any mesh call.
+// other proxies pay nothing. Service invocation is handed to this proxy's mesh path (the request
+// object itself, no extra hop), so routes, retries, limits, metrics and trace headers apply as for
+// any mesh call.
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { BindingError } from '../../components/bindings/types.js';
@@ -21,8 +22,8 @@ export interface DaprApiOptions {
   port: number;
   /** The application's .berth directory. */
   stateDir: string;
-  /** This proxy's forward-proxy listener (HOST:port): invocation enters the mesh there. */
-  mesh: AppAddress;
+  /** Sends a request to a mesh service, answered on `res` (the proxy's outbound path). */
+  mesh: (service: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** Where the app listens now. */
   app: () => AppAddress;
   apiToken?: string;
@@ -100,7 +101,6 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   const limit = Math.floor(cfg.maxRequestBodyMiB * 1024 * 1024);
   const inputs: { close(): Promise<void> }[] = [];
   let started = false;
-  const meshAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
   const metadata = (): unknown => ({
     id: cfg.appId,
@@ -125,16 +125,11 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   const invoke = (req: http.IncomingMessage, res: http.ServerResponse, appId: string, path: string): void => {
     const target = cfg.apps[appId] ?? cfg.apps[appId.split('.')[0]];
     if (target === undefined) throw new ApiError(500, 'ERR_DIRECT_INVOKE', `fail to invoke, id: ${appId}, err: app id ${appId} is not a service of this application`);
-    const headers: http.OutgoingHttpHeaders = { ...req.headers, host: target };
-    delete headers['dapr-api-token'];
-    delete headers['dapr-app-id'];
-    delete headers.connection;
-    const up = http.request({ host: o.mesh.host, port: o.mesh.port, method: req.method, path, headers, agent: meshAgent }, (ans) => {
-      res.writeHead(ans.statusCode ?? 502, ans.headers);
-      ans.pipe(res);
-    });
-    up.on('error', (err) => sendError(res, new ApiError(500, 'ERR_DIRECT_INVOKE', `fail to invoke, id: ${appId}, err: ${err.message}`)));
-    req.pipe(up);
+    req.url = path;
+    req.headers.host = target;
+    delete req.headers['dapr-api-token'];
+    delete req.headers['dapr-app-id'];
+    o.mesh(target, req, res);
   };
 
   const publish = async (pubsubName: string, topic: string, req: http.IncomingMessage, q: URLSearchParams, res: http.ServerResponse): Promise<void> => {
@@ -355,7 +350,6 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
           await subscriber.stop();
           await Promise.allSettled(inputs.map((i) => i.close()));
           await registry.close();
-          meshAgent.destroy();
           closeAppChannel();
         },
       });

@@ -132,7 +132,7 @@ export class Proxy {
         cfg: d.config,
         port: d.port,
         stateDir: this.cfg.stateDir,
-        mesh: { host: this.cfg.host, port: this.cfg.forwardProxyPort ?? 0 },
+        mesh: (service, req, res) => this.toService(service, req, res),
         app: () => ({ host: app?.host ?? this.cfg.host, port: app?.port ?? this.cfg.appPort ?? 0 }),
         ...(d.apiToken ? { apiToken: d.apiToken } : {}),
         ...(d.appToken ? { appToken: d.appToken } : {}),
