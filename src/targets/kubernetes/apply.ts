@@ -30,6 +30,8 @@ const PRUNABLE: readonly [string, string][] = [
   ['gateway.networking.k8s.io/v1', 'Gateway'],
   ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
   ['telemetry.istio.io/v1', 'Telemetry'],
+  ['dapr.io/v1alpha1', 'Component'],
+  ['dapr.io/v2alpha1', 'Subscription'],
 ];
 
 export interface ObjectRef {
