@@ -16,6 +16,7 @@ import { Forwarder } from './forwarder.js';
 import { Instance } from './instance.js';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './log-file.js';
 import { LogBufferWatcher } from './log-buffer-events.js';
+import { DeadLetterWatcher } from './dead-letter-events.js';
 import { MemoryWatcher } from './memory-watcher.js';
 import { agentInfoPath, eventsPath, nodeDir, processesPath } from './paths.js';
 import { fenceRecordedProcesses, ProcessRegistry, waitForProcessesGone } from './process-registry.js';
@@ -66,6 +67,7 @@ class Agent implements AgentApiBackend {
   private readonly memory: MemoryWatcher;
   /** Turns the log agents' full-disk pauses (their status.json) into events. */
   private readonly logBuffers: LogBufferWatcher;
+  private readonly deadLetters: DeadLetterWatcher;
   private readonly registry: ProcessRegistry;
   private readonly logRotation: LogRotation;
   /** Where instances' secret files are written (secret-files.ts). */
@@ -94,6 +96,7 @@ class Agent implements AgentApiBackend {
     });
     this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
     this.logBuffers = new LogBufferWatcher(opts.stateDir, () => this.instancesById.values(), (inst, e) => this.events.append({ ...e, service: inst.service, instance: inst.id }));
+    this.deadLetters = new DeadLetterWatcher(opts.stateDir, () => this.instancesById.values(), (inst, e) => this.events.append({ ...e, service: inst.service, instance: inst.id }));
     this.appPorts = new AppPorts({ pid: process.pid, startTime });
     // What a previous agent of this node left is stale: its instances were fenced, and new ones write their own.
     this.secretsRoot = join(secretFilesRoot(opts.stateDir), opts.node);
@@ -224,6 +227,7 @@ class Agent implements AgentApiBackend {
     this.registry.update([...this.instancesById.values()].flatMap((i) => i.runningProcesses()));
     this.memory.refresh();
     this.logBuffers.refresh();
+    this.deadLetters.refresh();
     this.hub.changed();
   }
 
@@ -254,6 +258,7 @@ class Agent implements AgentApiBackend {
     removeNodeSecrets(this.secretsRoot);
     this.memory.stop();
     this.logBuffers.stop();
+    this.deadLetters.stop();
     this.registry.update([]);
     this.events.append({ type: 'Normal', reason: 'AgentStopped', message: `Node agent ${this.opts.node} stopped` });
     this.hub.close();

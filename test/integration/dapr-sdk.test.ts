@@ -213,6 +213,13 @@ spec:
     assert.deepEqual(await waitFor('rule match', async () => (await get(`big-${id}`)) || undefined, 15_000, 100), { id, kind: 'big' });
     assert.deepEqual(await waitFor('default route', async () => (await get(`small-${id}-s`)) || undefined, 15_000, 100), { id: `${id}-s`, kind: 'small' });
     assert.equal(await get(`small-${id}`), '', 'the matched message did not also go to the default route');
+    // The dead letter is in `berth events`, attributed to the instance that dropped it.
+    const ev = await waitFor('DeadLetter event', async () => {
+      const r = await berth(dir, ['events', '--json']);
+      const rows = r.stdout.trim().split('\n').filter(Boolean).flatMap((l) => { try { const v = JSON.parse(l) as unknown; return Array.isArray(v) ? v : [v]; } catch { return []; } }) as { reason: string; message: string; service?: string }[];
+      return rows.find((e) => e.reason === 'DeadLetter' && e.message.includes('pubsub/poison') && e.message.includes('dead-letter topic poison-dead'));
+    }, 15_000, 500);
+    assert.equal(ev.service, 'orders');
     // Exactly one instance of the group took each message, and stayed on it (no second delivery of attempts).
     await new Promise((res) => setTimeout(res, 500));
     assert.equal(await get(`attempts-${id}`), 3);

@@ -16,6 +16,8 @@ import { ApiError, malformed, sendEmpty, sendError, sendJson } from './errors.js
 import { ComponentRegistry } from './registry.js';
 import { bulkGetState, deleteState, getState, queryState, saveState, transactState } from './state-api.js';
 import { Subscriber } from './subscriptions.js';
+import { DeadLetterLog } from './dead-letter-log.js';
+import { deadLetterFile } from '../../lib/dapr-dead-letters.js';
 
 export interface DaprApiOptions {
   cfg: DaprProxyConfig;
@@ -28,6 +30,8 @@ export interface DaprApiOptions {
   app: () => AppAddress;
   apiToken?: string;
   appToken?: string;
+  /** This instance's id: names its dead-letter file, which the node agent turns into events. */
+  instance: string;
   log: (m: string) => void;
 }
 
@@ -96,7 +100,8 @@ function tokenMatches(given: string | string[] | undefined, want: string): boole
 export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   const { cfg, log } = o;
   const registry = new ComponentRegistry(cfg, o.stateDir);
-  const subscriber = new Subscriber(registry, o.app, { appId: cfg.appId, ...(o.appToken ? { appToken: o.appToken } : {}), log });
+  const deadLetters = new DeadLetterLog(deadLetterFile(o.stateDir, o.instance));
+  const subscriber = new Subscriber(registry, o.app, { appId: cfg.appId, ...(o.appToken ? { appToken: o.appToken } : {}), log, deadLetter: (r) => deadLetters.add(r) });
   const extended: Record<string, string> = { daprRuntimeVersion: RUNTIME_VERSION, appCommand: '' };
   const limit = Math.floor(cfg.maxRequestBodyMiB * 1024 * 1024);
   const inputs: { close(): Promise<void> }[] = [];
@@ -348,6 +353,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
           server.close();
           server.closeIdleConnections();
           await subscriber.stop();
+          deadLetters.flush();
           await Promise.allSettled(inputs.map((i) => i.close()));
           await registry.close();
           closeAppChannel();

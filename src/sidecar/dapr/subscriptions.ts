@@ -80,7 +80,7 @@ export class Subscriber {
   constructor(
     private readonly registry: ComponentRegistry,
     private readonly app: () => AppAddress,
-    private readonly opts: { appId: string; appToken?: string; log: (m: string) => void },
+    private readonly opts: { appId: string; appToken?: string; log: (m: string) => void; deadLetter?: (r: { pubsub: string; topic: string; id: string; reason: 'DROP' | 'EXHAUSTED' | 'EXPIRED'; deadLetterTopic?: string; error?: string }) => void },
   ) {}
 
   /** Asks the app for its subscriptions (retrying while it does not answer), then subscribes to them and the declared ones. */
@@ -124,8 +124,10 @@ export class Subscriber {
       consumerGroup: this.opts.appId,
       ...(s.deadLetterTopic ? { deadLetterTopic: s.deadLetterTopic } : {}),
       handler: (m) => this.deliver(s, rules, m),
-      onDeadLetter: (e) =>
-        this.opts.log(`dapr: message ${e.message.id} of ${s.pubsubname}/${s.topic} ${e.reason === 'DROP' ? 'dropped' : e.reason === 'EXPIRED' ? 'expired' : 'exhausted its retries'}${e.deadLetterTopic ? `: sent to dead-letter topic ${e.deadLetterTopic}` : ''}${e.error ? ` (dead-letter publish failed, kept: ${e.error})` : ''}`),
+      onDeadLetter: (e) => {
+        this.opts.deadLetter?.({ pubsub: s.pubsubname, topic: s.topic, id: e.message.id, reason: e.reason, ...(e.deadLetterTopic ? { deadLetterTopic: e.deadLetterTopic } : {}), ...(e.error ? { error: e.error } : {}) });
+        this.opts.log(`dapr: message ${e.message.id} of ${s.pubsubname}/${s.topic} ${e.reason === 'DROP' ? 'dropped' : e.reason === 'EXPIRED' ? 'expired' : 'exhausted its retries'}${e.deadLetterTopic ? `: sent to dead-letter topic ${e.deadLetterTopic}` : ''}${e.error ? ` (dead-letter publish failed, kept: ${e.error})` : ''}`);
+      },
     });
     this.subs.push(sub);
     this.active.push(s);

@@ -136,6 +136,7 @@ export class Proxy {
         app: () => ({ host: app?.host ?? this.cfg.host, port: app?.port ?? this.cfg.appPort ?? 0 }),
         ...(d.apiToken ? { apiToken: d.apiToken } : {}),
         ...(d.appToken ? { appToken: d.appToken } : {}),
+        instance: this.cfg.proxyId,
         log: this.log,
       });
     } catch (err) {

@@ -34,3 +34,13 @@ test('$(DAPR_HTTP_PORT) is filled in every process of the instance; only instanc
   assert.equal(filled.main.env.DAPR_HTTP_ENDPOINT, 'http://127.0.0.1:61234');
   assert.equal(filled.sidecars[0].env.BERTH_DAPR_HTTP_PORT, '61234');
 });
+
+test('dead letters become events with fixed reasons; strings from the file are capped', async () => {
+  const { deadLetterEvent } = await import('../../../src/lib/dapr-dead-letters.js');
+  const base = { seq: 1, at: '', pubsub: 'pubsub', topic: 'orders', id: 'm1' };
+  assert.deepEqual(deadLetterEvent({ ...base, reason: 'DROP', deadLetterTopic: 'dead' }), { type: 'Warning', reason: 'DeadLetter', message: 'Message m1 of pubsub/orders dropped by the app: sent to dead-letter topic dead' });
+  assert.equal(deadLetterEvent({ ...base, reason: 'EXHAUSTED' }).reason, 'MessageDropped');
+  const failed = deadLetterEvent({ ...base, reason: 'EXHAUSTED', deadLetterTopic: 'dead', error: 'x'.repeat(5000) });
+  assert.equal(failed.reason, 'DeadLetterPublishFailed');
+  assert.ok(failed.message.length < 600);
+});
