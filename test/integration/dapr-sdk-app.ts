@@ -50,6 +50,10 @@ if (process.env.SUBSCRIBE === '1') {
   server.pubsub.subscribeToRoute(PUBSUB, 'routed', '/routed-big', async (data) => { await record('big-' + data.id, data); });
   server.pubsub.subscribeToRoute(PUBSUB, 'routed', '/routed-small', async (data) => { await record('small-' + data.id, data); });
 }
+if (process.env.BINDING === '1') {
+  // Input binding (bindings.cron): the sidecar POSTs /tick on schedule.
+  await server.binding.receive('tick', async () => { await record('tick-' + process.env.BERTH_INSTANCE, Date.now()); });
+}
 await server.start();
 process.on('SIGTERM', () => { server.stop().catch(() => {}).finally(() => process.exit(0)); setTimeout(() => process.exit(0), 3000).unref(); });
 `;

@@ -128,7 +128,7 @@ describe('Dapr SDK against Berth: embedded defaults', { timeout: 240_000 }, () =
     'app.mjs': daprSdkApp,
     'berth.yaml': `app: dapr-sdk-${run}
 services:
-${service('orders', base, 2, { SUBSCRIBE: '1' }, '{ enabled: true, maxRequestBodyMiB: 1 }')}${service('audit', base + 1, 1, {}, '{ enabled: true, apiToken: true }')}`,
+${service('orders', base, 2, { SUBSCRIBE: '1', BINDING: '1' }, '{ enabled: true, maxRequestBodyMiB: 1 }')}${service('audit', base + 1, 1, {}, '{ enabled: true, apiToken: true }')}`,
   });
   mkdirSync(join(dir, 'components'));
   writeFileSync(join(dir, 'secrets.json'), JSON.stringify(secrets));
@@ -152,6 +152,25 @@ spec:
   metadata:
     - { name: redisHost, value: "127.0.0.1:6379" }
     - { name: keyPrefix, value: "berth-sdk-${run}" }
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: { name: tick }
+spec:
+  type: bindings.cron
+  version: v1
+  metadata:
+    - { name: schedule, value: "@every 1s" }
+scopes: [orders]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: { name: web }
+spec:
+  type: bindings.http
+  version: v1
+  metadata:
+    - { name: url, value: "http://127.0.0.1:${base + 1}" }
 `,
   );
   let r: Running;
@@ -292,13 +311,26 @@ spec:
     assert.equal(JSON.parse(bad.body).errorCode, 'ERR_MALFORMED_REQUEST');
   });
 
+  test('bindings: bindings.cron triggers every instance\'s app on its route; bindings.http output through the SDK', async () => {
+    const c = r.client(orders());
+    for (const row of r.rows.filter((x) => x.service === 'orders')) {
+      await waitFor(`cron binding reached ${row.instance}`, async () => ((await c.state.get('statestore', `tick-${row.instance}`)) ? true : undefined), 15_000, 200);
+    }
+    const out = (await c.binding.send('web', 'post', { hello: 'binding' }, { path: '/ping', 'Content-Type': 'application/json' })) as { from: string; got: unknown };
+    assert.equal(out.from, 'audit');
+    assert.deepEqual(out.got, { hello: 'binding' });
+    const missing = await raw(r.port(orders()), '/v1.0/bindings/nope', { method: 'POST', body: JSON.stringify({ operation: 'create' }) });
+    assert.equal(missing.status, 500);
+    assert.equal(JSON.parse(missing.body).errorCode, 'ERR_INVOKE_OUTPUT_BINDING');
+  });
+
   test('metadata: app ID, components with capabilities, subscriptions, extended attributes', async () => {
     const c = r.client(orders());
     await c.metadata.set('team', 'payments');
     const m = (await c.metadata.get()) as unknown as { id: string; components: { name: string; type: string; capabilities: string[] }[]; subscriptions: { topic: string; deadLetterTopic?: string }[]; extended: Record<string, string> };
     assert.equal(m.id, 'orders');
     const names = m.components.map((x) => `${x.name}:${x.type}`).sort();
-    assert.deepEqual(names, ['lockstore:lock.redis', 'pubsub:pubsub.sqlite', 'secretstore:secretstores.local.file', 'statestore:state.sqlite']);
+    assert.deepEqual(names, ['lockstore:lock.redis', 'pubsub:pubsub.sqlite', 'secretstore:secretstores.local.file', 'statestore:state.sqlite', 'tick:bindings.cron', 'web:bindings.http']);
     assert.deepEqual(m.components.find((x) => x.name === 'statestore')!.capabilities.sort(), ['ETAG', 'QUERY_API', 'TRANSACTIONAL', 'TTL']);
     assert.ok(m.subscriptions.some((s) => s.topic === 'poison' && s.deadLetterTopic === 'poison-dead'));
     assert.equal(m.extended.team, 'payments');

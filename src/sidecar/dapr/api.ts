@@ -321,8 +321,14 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   const startInputs = async (): Promise<void> => {
     for (const c of cfg.components.filter((x) => x.type === 'bindings.cron')) {
       try {
-        const b = await registry.input(c);
         const path = `/${c.metadata.route ?? c.name}`.replace(/^\/\//, '/');
+        // As Dapr: the binding reads only when the app answers OPTIONS on its route (it listens there).
+        const probe = await callApp(o.app(), { method: 'OPTIONS', path, ...(o.appToken ? { token: o.appToken } : {}), timeoutMs: 5000 });
+        if (probe.status === 404 || probe.status === 405) {
+          log(`dapr: input binding ${c.name} not started: the app does not listen on ${path} (OPTIONS answered ${probe.status})`);
+          continue;
+        }
+        const b = await registry.input(c);
         inputs.push(
           await b.read(async (ev) => {
             const headers: Record<string, string> = { 'content-type': 'application/json' };
