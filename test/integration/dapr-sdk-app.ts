@@ -57,3 +57,15 @@ if (process.env.BINDING === '1') {
 await server.start();
 process.on('SIGTERM', () => { server.stop().catch(() => {}).finally(() => process.exit(0)); setTimeout(() => process.exit(0), 3000).unref(); });
 `;
+
+/** A worker without a port: `new DaprClient()` alone, through its instance's API-only proxy. */
+export const daprSdkWorker = `
+import { createRequire } from 'node:module';
+const require = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))});
+const { DaprClient } = require('@dapr/dapr');
+const client = new DaprClient();
+await client.state.save('statestore', [{ key: 'worker-ok', value: { appId: process.env.APP_ID } }]);
+await client.pubsub.publish('pubsub', 'orders', { id: 'from-worker' });
+setInterval(() => {}, 60_000);
+process.on('SIGTERM', () => process.exit(0));
+`;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DaprClient, HttpMethod, CommunicationProtocolEnum } from '@dapr/dapr';
 import pg from 'pg';
 import { berth, berthOk, portBlock, ps, tempApp, waitFor, type PsRow } from './harness/berth.js';
-import { daprSdkApp } from './dapr-sdk-app.js';
+import { daprSdkApp, daprSdkWorker } from './dapr-sdk-app.js';
 
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
@@ -126,9 +126,14 @@ describe('Dapr SDK against Berth: embedded defaults', { timeout: 240_000 }, () =
   const secrets = { 'db-password': 's3cret', nested: { user: 'ada' } };
   const dir = tempApp({
     'app.mjs': daprSdkApp,
+    'worker.mjs': daprSdkWorker,
     'berth.yaml': `app: dapr-sdk-${run}
 services:
-${service('orders', base, 2, { SUBSCRIBE: '1', BINDING: '1' }, '{ enabled: true, maxRequestBodyMiB: 1 }')}${service('audit', base + 1, 1, {}, '{ enabled: true, apiToken: true }')}`,
+${service('orders', base, 2, { SUBSCRIBE: '1', BINDING: '1' }, '{ enabled: true, maxRequestBodyMiB: 1 }')}${service('audit', base + 1, 1, {}, '{ enabled: true, apiToken: true }')}  worker:
+    run: node worker.mjs
+    dapr: { enabled: true }
+    stopGracePeriodSeconds: 2
+`,
   });
   mkdirSync(join(dir, 'components'));
   writeFileSync(join(dir, 'secrets.json'), JSON.stringify(secrets));
@@ -175,7 +180,7 @@ spec:
   );
   let r: Running;
   before(async () => {
-    r = await bringUp(dir, ['orders', 'audit']);
+    r = await bringUp(dir, ['orders', 'audit', 'worker']);
   });
   after(async () => {
     await berth(dir, ['down']);
@@ -356,7 +361,7 @@ spec:
     const ls = await berthOk(dir, ['components', 'ls', '--json']);
     const comps = JSON.parse(ls.stdout) as { name: string; type: string; services: string[]; default: boolean; health: string }[];
     const byName = Object.fromEntries(comps.map((x) => [x.name, x]));
-    assert.deepEqual(byName.statestore.services.sort(), ['audit', 'orders']);
+    assert.deepEqual(byName.statestore.services.sort(), ['audit', 'orders', 'worker']);
     assert.equal(byName.statestore.default, true);
     assert.equal(byName.lockstore.health, 'ok');
     assert.equal(byName.secretstore.default, false);
@@ -377,6 +382,17 @@ spec:
     await berthOk(dir, ['publish', 'pubsub', 'orders', JSON.stringify({ id: `${run}-cli` })]);
     const recv = (await waitFor('CLI publish delivered', async () => (await c.state.get('statestore', `recv-${run}-cli`)) || undefined, 15_000, 100)) as { data: unknown };
     assert.deepEqual(recv.data, { id: `${run}-cli` });
+  });
+
+  test('a service without a port gets the API too (an API-only proxy): its default DaprClient saves and publishes', async () => {
+    const got = await waitFor('worker saved its state', async () => {
+      const res = await berth(dir, ['state', 'get', 'statestore', 'worker-ok', '--service', 'worker', '--json']);
+      return res.code === 0 ? (JSON.parse(res.stdout) as { value: { appId: string } }) : undefined;
+    }, 20_000, 300);
+    assert.equal(got.value.appId, 'worker');
+    const c = r.client(orders());
+    const recv = (await waitFor('worker publish delivered to orders', async () => (await c.state.get('statestore', 'recv-from-worker')) || undefined, 15_000, 100)) as { data: unknown };
+    assert.deepEqual(recv.data, { id: 'from-worker' });
   });
 
   test('apiToken: calls without dapr-api-token are refused with 401, healthz is not; the SDK sends DAPR_API_TOKEN', async () => {

@@ -77,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     }
     cfg.dapr = { config, port: daprPort, ...(env.DAPR_API_TOKEN ? { apiToken: env.DAPR_API_TOKEN } : {}), ...(env.APP_API_TOKEN ? { appToken: env.APP_API_TOKEN } : {}) };
   }
-  if (mode === 'sidecar' && (cfg.inboundPort === undefined || cfg.appPort === undefined)) throw new ConfigError('a sidecar needs BERTH_PROXY_PORT and BERTH_PROXY_APP_PORT');
+  // Without them the sidecar serves only the building-block API (a service without a port).
+  if (mode === 'sidecar' && (cfg.inboundPort === undefined || cfg.appPort === undefined) && !cfg.dapr) throw new ConfigError('a sidecar needs BERTH_PROXY_PORT and BERTH_PROXY_APP_PORT');
   return cfg;
 }

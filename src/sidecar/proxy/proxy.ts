@@ -94,7 +94,7 @@ export class Proxy {
   start(): void {
     const { cfg } = this;
     const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log });
-    if (cfg.mode === 'sidecar') {
+    if (cfg.mode === 'sidecar' && cfg.inboundPort !== undefined) {
         this.fixed.push(
         listen(
           'inbound',
@@ -105,6 +105,8 @@ export class Proxy {
           this.h2Loader((stream, headers) => this.inboundH2(stream, headers)),
         ),
       );
+    }
+    if (cfg.mode === 'sidecar') {
       for (const o of cfg.outbound) {
         this.fixed.push(
           listen(
