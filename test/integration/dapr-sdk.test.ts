@@ -446,6 +446,43 @@ spec:
   version: v1
   metadata:
     - { name: redisHost, value: "127.0.0.1:6379" }
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: { name: rabbit }
+spec:
+  type: pubsub.rabbitmq
+  version: v1
+  metadata:
+    - { name: connectionString, value: "amqp://guest:guest@127.0.0.1:5672" }
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata: { name: nats }
+spec:
+  type: pubsub.jetstream
+  version: v1
+  metadata:
+    - { name: natsURL, value: "nats://127.0.0.1:4222" }
+---
+# Declarative subscriptions (both of Dapr's shapes) into the SDK app's handler of pubsub/orders.
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: { name: rabbit-orders }
+spec:
+  pubsubname: rabbit
+  topic: berth-sdk-orders
+  routes: { default: /pubsub--orders--default }
+scopes: [orders]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Subscription
+metadata: { name: nats-orders }
+spec:
+  pubsubname: nats
+  topic: berth-sdk-orders
+  route: /pubsub--orders--default
+scopes: [orders]
 `,
   );
   let r: Running;
@@ -472,6 +509,23 @@ spec:
     const res = await c.state.query('pgstore', { filter: { EQ: { run } }, sort: [{ key: 'i', order: 'ASC' }], page: { limit: 2 } } as never);
     assert.deepEqual(res.results.map((x) => (x.data as { i: number }).i), [1, 2]);
     assert.ok(res.token, 'a next page');
+  });
+
+  test('pubsub.rabbitmq and pubsub.jetstream through declarative Subscription files (v2alpha1 and v1alpha1)', async () => {
+    const c = r.client(orders());
+    const m = (await c.metadata.get()) as unknown as { subscriptions: { pubsubname: string; type: string }[] };
+    assert.deepEqual(m.subscriptions.filter((s) => s.type === 'DECLARATIVE').map((s) => s.pubsubname).sort(), ['nats', 'rabbit']);
+    for (const p of ['rabbit', 'nats']) {
+      const id = `${run}-${p}`;
+      // RabbitMQ keeps nothing for a queue not yet bound: publish until the subscription is in place.
+      const got = await waitFor(`${p}: delivered`, async () => {
+        const v = (await c.state.get('statestore', `recv-${id}`)) as { data?: unknown } | '';
+        if (v) return v;
+        await c.pubsub.publish(p, 'berth-sdk-orders', { id });
+        return undefined;
+      }, 20_000, 500);
+      assert.deepEqual((got as { data: unknown }).data, { id });
+    }
   });
 
   test('pubsub.redis: delivery, RETRY and DROP → dead letter, through the SDK server', async () => {
