@@ -119,6 +119,10 @@ async function stateChecks(c: DaprClient, port: number, store: string): Promise<
   assert.equal(t.status, 200);
   assert.ok(t.headers.get('metadata.ttlexpiretime'), 'metadata.ttlExpireTime header');
   await waitFor('TTL expired', async () => (await c.state.get(store, k('ttl'))) === '', 5000, 200);
+  // Request-level metadata overrides the item's TTL.
+  const over = await raw(port, `/v1.0/state/${store}?metadata.ttlInSeconds=1`, { method: 'POST', body: JSON.stringify([{ key: k('ttl2'), value: 1, metadata: { ttlInSeconds: '3600' } }]) });
+  assert.equal(over.status, 204, over.body);
+  await waitFor('request TTL won', async () => (await c.state.get(store, k('ttl2'))) === '', 5000, 200);
 }
 
 describe('Dapr SDK against Berth: embedded defaults', { timeout: 240_000 }, () => {
@@ -157,6 +161,16 @@ spec:
   metadata:
     - { name: redisHost, value: "127.0.0.1:6379" }
     - { name: keyPrefix, value: "berth-sdk-${run}" }
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata: { name: lost }
+spec:
+  pubsubname: pubsub
+  topic: lost
+  routes: { default: /nowhere }
+  deadLetterTopic: poison-dead
+scopes: [orders]
 ---
 apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -237,6 +251,9 @@ spec:
     assert.deepEqual(await waitFor('rule match', async () => (await get(`big-${id}`)) || undefined, 15_000, 100), { id, kind: 'big' });
     assert.deepEqual(await waitFor('default route', async () => (await get(`small-${id}-s`)) || undefined, 15_000, 100), { id: `${id}-s`, kind: 'small' });
     assert.equal(await get(`small-${id}`), '', 'the matched message did not also go to the default route');
+    // A declarative subscription to a route the app does not serve: 404 → dropped → dead-letter topic.
+    await c.pubsub.publish('pubsub', 'lost', { id: `${id}-lost` });
+    assert.deepEqual(await waitFor('404 dropped to the dead-letter topic', async () => (await get(`dead-${id}-lost`)) || undefined, 15_000, 100), { id: `${id}-lost` });
     // The dead letter is in `berth events`, attributed to the instance that dropped it.
     const ev = await waitFor('DeadLetter event', async () => {
       const r = await berth(dir, ['events', '--json']);
