@@ -81,6 +81,7 @@ async function stateChecks(c: DaprClient, port: number, store: string): Promise<
   const stale = await raw(port, `/v1.0/state/${store}`, { method: 'POST', body: JSON.stringify([{ key: k('a'), value: 2, etag: store === 'pgstore' ? '00000000-0000-0000-0000-000000000000' : '999999' }]) });
   assert.equal(stale.status, 409, stale.body);
   assert.equal(JSON.parse(stale.body).errorCode, 'ERR_STATE_SAVE');
+  assert.ok(JSON.parse(stale.body).message.includes(`"${k('a')}"`) && !stale.body.includes('||'), 'the key as the app knows it, no store prefix');
   const sdkStale = await c.state.save(store, [{ key: k('a'), value: 2, etag: store === 'pgstore' ? '00000000-0000-0000-0000-000000000000' : '999999' }]);
   assert.ok(sdkStale.error, 'the SDK reports the conflict');
   assert.deepEqual(await c.state.save(store, [{ key: k('a'), value: 2, etag: a.etag }]), {});

@@ -18,7 +18,9 @@ import { ApiError, malformed, sendEmpty, sendJson } from './errors.js';
 /** A store error as Dapr answers it for the operation `code` (ERR_STATE_SAVE, …). */
 function stateError(err: unknown, code: string, message: string): ApiError {
   if (err instanceof ApiError) return err;
-  const why = err instanceof Error ? err.message : String(err);
+  let why = err instanceof Error ? err.message : String(err);
+  // The store names the key as stored (`<appId>||key`); the app knows it without the prefix.
+  if (err instanceof ETagMismatchError) why = why.replace(/"[^"|]*\|\|/g, '"');
   if (err instanceof ETagMismatchError) return new ApiError(409, code, `${message}: ${why}`);
   if (err instanceof ETagInvalidError) return new ApiError(400, code, `${message}: ${why}`);
   if (err instanceof StateRequestError) return new ApiError(400, why.includes("can't contain") || why.includes('must not be empty') ? 'ERR_MALFORMED_REQUEST' : code, `${message}: ${why}`);
