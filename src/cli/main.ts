@@ -57,6 +57,54 @@ program
   .option('--yaml', 'as YAML (the default)')
   .action(async (o) => (await import('./commands/config.js')).config(o));
 
+const components = program.command('components').description("the building-block (Dapr) components the app's services use");
+components
+  .command('ls')
+  .description('list components: name, type, scopes, the services using them, and whether their backend answers (exit 1 when one does not)')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (o) => (await import('./commands/components.js')).componentsLs(o));
+
+const state = program.command('state').description("read and write a state store as a service sees it (keys are per app ID, as the API stores them)");
+state
+  .command('get')
+  .description('print the value of KEY in state store STORE (exit 1 when absent)')
+  .argument('<store>', 'state store component name, e.g. statestore')
+  .argument('<key>', 'the key, as the app uses it')
+  .option('--service <NAME>', 'whose keys (app ID); needed when several services use the store')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'key, value, etag and expiry as JSON')
+  .action(async (store: string, key: string, o) => (await import('./commands/components.js')).stateGet(store, key, o));
+state
+  .command('set')
+  .description('save VALUE (JSON, or text stored as a JSON string) under KEY in state store STORE')
+  .argument('<store>', 'state store component name')
+  .argument('<key>', 'the key')
+  .argument('<value>', 'the value: JSON, or text')
+  .option('--service <NAME>', 'whose keys (app ID); needed when several services use the store')
+  .option('--etag <ETAG>', 'only if the stored item has this ETag')
+  .option('--ttl <SECONDS>', 'expire after SECONDS (-1: never)')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'the new ETag as JSON')
+  .action(async (store: string, key: string, value: string, o) => (await import('./commands/components.js')).stateSet(store, key, value, o));
+
+program
+  .command('publish')
+  .description('publish DATA to TOPIC on pub/sub component PUBSUB, as a CloudEvent (as the publish API does)')
+  .argument('<pubsub>', 'pub/sub component name, e.g. pubsub')
+  .argument('<topic>', 'the topic')
+  .argument('<data>', 'the payload: JSON (application/json) or text (text/plain)')
+  .option('--content-type <TYPE>', 'content type of DATA (default: application/json when it parses as JSON, else text/plain)')
+  .option('--raw', 'publish DATA without a CloudEvent envelope (metadata.rawPayload=true)')
+  .option('--ttl <SECONDS>', 'message time to live (metadata.ttlInSeconds)')
+  .addOption(fileOpt())
+  .addOption(envOpt())
+  .option('--json', 'machine-readable output')
+  .action(async (pubsub: string, topic: string, data: string, o) => (await import('./commands/components.js')).publish(pubsub, topic, data, o));
+
 program
   .command('schema')
   .description('print the JSON Schema of the spec')

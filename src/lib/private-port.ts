@@ -22,3 +22,24 @@ export function withPrivatePort(template: ProcessTemplate, port: number, isApp: 
 export function specWithPrivatePort(spec: InstanceSpec, port: number): InstanceSpec {
   return { ...spec, main: withPrivatePort(spec.main, port, true), sidecars: spec.sidecars.map((s) => withPrivatePort(s, port, false)) };
 }
+
+/** Placeholder for the instance's own building-block API port (the Dapr-compatible API in its proxy). */
+export const DAPR_PORT_VAR = '$(DAPR_HTTP_PORT)';
+
+/** Whether an instance serves the building-block API: its proxy was given the placeholder. */
+export function needsDaprPort(spec: InstanceSpec): boolean {
+  return spec.sidecars.some((s) => Object.values(s.env).some((v) => v.includes(DAPR_PORT_VAR)));
+}
+
+/**
+ * `$(DAPR_HTTP_PORT)` in every process environment becomes `port`: like PORT, unique on the machine,
+ * so an app calling 127.0.0.1:DAPR_HTTP_PORT (as Dapr's samples do) reaches its own instance's proxy.
+ */
+export function specWithDaprPort(spec: InstanceSpec, port: number): InstanceSpec {
+  const fill = (t: ProcessTemplate): ProcessTemplate => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(t.env)) env[k] = v.includes(DAPR_PORT_VAR) ? v.replaceAll(DAPR_PORT_VAR, String(port)) : v;
+    return { ...t, env };
+  };
+  return { ...spec, main: fill(spec.main), sidecars: spec.sidecars.map(fill) };
+}

@@ -9,12 +9,14 @@ import type { AgentDesired, AgentEvent, AgentHealth, AgentInfo, InstanceObserved
 import { isProcessAlive, selfStartTime } from '../lib/proc.js';
 import { createApiServer, type AgentApiBackend } from './api-server.js';
 import { AppPorts } from './app-ports.js';
+import { needsDaprPort, specWithDaprPort } from '../lib/private-port.js';
 import { writeJsonAtomic } from '../lib/files.js';
 import { EventLog } from './event-log.js';
 import { Forwarder } from './forwarder.js';
 import { Instance } from './instance.js';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from './log-file.js';
 import { LogBufferWatcher } from './log-buffer-events.js';
+import { DeadLetterWatcher } from './dead-letter-events.js';
 import { MemoryWatcher } from './memory-watcher.js';
 import { agentInfoPath, eventsPath, nodeDir, processesPath } from './paths.js';
 import { fenceRecordedProcesses, ProcessRegistry, waitForProcessesGone } from './process-registry.js';
@@ -65,12 +67,15 @@ class Agent implements AgentApiBackend {
   private readonly memory: MemoryWatcher;
   /** Turns the log agents' full-disk pauses (their status.json) into events. */
   private readonly logBuffers: LogBufferWatcher;
+  private readonly deadLetters: DeadLetterWatcher;
   private readonly registry: ProcessRegistry;
   private readonly logRotation: LogRotation;
   /** Where instances' secret files are written (secret-files.ts). */
   readonly secretsRoot: string;
   /** Each instance's private PORT, unique on the machine; held as long as the instance. */
   private readonly appPorts: AppPorts;
+  /** Instance id → its building-block API port (DAPR_HTTP_PORT), claimed like PORT. */
+  private readonly daprPorts = new Map<string, number>();
   private shutdownPromise: Promise<void> | undefined;
   shuttingDown = false;
   onShutdownRequested: () => void = () => {};
@@ -91,6 +96,7 @@ class Agent implements AgentApiBackend {
     });
     this.memory = new MemoryWatcher(() => this.instancesById.values(), opts.memoryIntervalMs);
     this.logBuffers = new LogBufferWatcher(opts.stateDir, () => this.instancesById.values(), (inst, e) => this.events.append({ ...e, service: inst.service, instance: inst.id }));
+    this.deadLetters = new DeadLetterWatcher(opts.stateDir, () => this.instancesById.values(), (inst, e) => this.events.append({ ...e, service: inst.service, instance: inst.id }));
     this.appPorts = new AppPorts({ pid: process.pid, startTime });
     // What a previous agent of this node left is stale: its instances were fenced, and new ones write their own.
     this.secretsRoot = join(secretFilesRoot(opts.stateDir), opts.node);
@@ -160,8 +166,20 @@ class Agent implements AgentApiBackend {
           continue; // tried again on the next desired set
         }
       }
+      let instSpec = spec;
+      if (needsDaprPort(spec)) {
+        try {
+          const daprPort = this.daprPorts.get(spec.id) ?? this.appPorts.claim(`${spec.id}/dapr`);
+          this.daprPorts.set(spec.id, daprPort);
+          instSpec = specWithDaprPort(spec, daprPort);
+        } catch (err) {
+          if (privatePort !== undefined) this.appPorts.release(privatePort);
+          this.events.append({ type: 'Warning', reason: 'PortAllocationFailed', service: spec.service, instance: spec.id, message: `Cannot start ${spec.id}: ${(err as Error).message}` });
+          continue;
+        }
+      }
       const inst = new Instance(
-        spec,
+        instSpec,
         {
           event: (e) => this.events.append({ ...e, service: spec.service, instance: spec.id }),
           changed: () => this.stateChanged(),
@@ -194,6 +212,11 @@ class Agent implements AgentApiBackend {
     return inst.stop().then(() => {
       if (this.instancesById.get(inst.id) === inst) this.instancesById.delete(inst.id);
       if (inst.privatePort !== undefined) this.appPorts.release(inst.privatePort);
+      const daprPort = this.daprPorts.get(inst.id);
+      if (daprPort !== undefined && this.instancesById.get(inst.id) === undefined) {
+        this.daprPorts.delete(inst.id);
+        this.appPorts.release(daprPort);
+      }
       this.stateChanged();
       // A replacement (same id, new revision) may be waiting for this one to go.
       this.reconcile();
@@ -204,6 +227,7 @@ class Agent implements AgentApiBackend {
     this.registry.update([...this.instancesById.values()].flatMap((i) => i.runningProcesses()));
     this.memory.refresh();
     this.logBuffers.refresh();
+    this.deadLetters.refresh();
     this.hub.changed();
   }
 
@@ -234,6 +258,7 @@ class Agent implements AgentApiBackend {
     removeNodeSecrets(this.secretsRoot);
     this.memory.stop();
     this.logBuffers.stop();
+    this.deadLetters.stop();
     this.registry.update([]);
     this.events.append({ type: 'Normal', reason: 'AgentStopped', message: `Node agent ${this.opts.node} stopped` });
     this.hub.close();

@@ -139,7 +139,7 @@ function compileService(app: AppSpec, name: string, opts: CompileOptions, dapr: 
   for (const v of volumes) env[volumeEnv(v.name)] = v.dir;
   const withVolumes = volumes.length > 0 ? { volumes } : {};
   const main: ProcessTemplate = { name: 'app', argv: splitCommand(svc.run), cwd, env, ...(svc.user !== undefined ? { user: svc.user } : {}), ...(files.length > 0 ? { secretFiles: files } : {}), ...withVolumes };
-  const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env });
+  const platform = platformSidecars({ app, service: name, spec: svc, dir: opts.dir, appEnv: env, ...(dapr ? { dapr } : {}) });
   Object.assign(env, platform.appEnv);
   const appPort = platform.appEnv.PORT !== undefined ? Number(platform.appEnv.PORT) : svc.port;
   const sidecars: ProcessTemplate[] = [

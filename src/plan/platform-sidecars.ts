@@ -1,7 +1,7 @@
 // Platform sidecars: processes Berth itself adds to every instance group of a service (the mesh
 // proxy, the log agent), next to the user's own `sidecars`. Each kind lives in its own module and
 // is wired in the `builders` list below — the one place that says which platform sidecars exist.
-import type { AppSpec, ServiceSpec } from '../contract/index.js';
+import type { AppSpec, DaprServiceDecl, ServiceSpec } from '../contract/index.js';
 import type { ProcessTemplate } from '../lib/agent-protocol.js';
 import { logsSidecar } from './sidecars/logs.js';
 import { proxySidecar } from './sidecars/proxy.js';
@@ -14,6 +14,8 @@ export interface SidecarBuildContext {
   dir: string;
   /** The app's environment as compiled so far (user env, BERTH_*, PORT, service URLs). */
   appEnv: Readonly<Record<string, string>>;
+  /** The building-block API its proxy serves; absent when the service does not use it. */
+  dapr?: DaprServiceDecl;
 }
 
 export interface SidecarContribution {

@@ -1,11 +1,9 @@
 // From a normalized component (spec.type, spec.metadata) to a ready StateStore, keys prefixed
 // as the component's `keyPrefix` says (default: `<appId>||`).
+// Each backend's module (and its client library) is imported when a store of that type is opened:
+// a proxy serving only the embedded SQLite store never loads pg or ioredis.
 import type { ComponentSpec } from '../component.js';
-import { InMemoryStateStore } from './in-memory.js';
 import { keyPrefixFor, PrefixedStateStore } from './key-prefix.js';
-import { PostgresStateStore } from './postgresql.js';
-import { RedisStateStore } from './redis.js';
-import { SqliteStateStore } from './sqlite.js';
 import { ComponentConfigError, type StateStore } from './state-store.js';
 
 export const STATE_STORE_TYPES = ['state.in-memory', 'state.sqlite', 'state.redis', 'state.postgresql'] as const;
@@ -23,11 +21,16 @@ export async function openStateBackend(component: Pick<ComponentSpec, 'type' | '
   if (component.version !== 'v1') throw new ComponentConfigError(`${component.type} version ${component.version} is not supported: use v1`);
   const md = component.metadata;
   switch (component.type) {
-    case 'state.in-memory':
+    case 'state.in-memory': {
+      const { InMemoryStateStore } = await import('./in-memory.js');
       return new InMemoryStateStore();
-    case 'state.sqlite':
+    }
+    case 'state.sqlite': {
+      const { SqliteStateStore } = await import('./sqlite.js');
       return new SqliteStateStore(md, ctx.baseDir);
+    }
     case 'state.redis': {
+      const { RedisStateStore } = await import('./redis.js');
       const s = new RedisStateStore(md, component.name);
       try {
         await s.init();
@@ -38,6 +41,7 @@ export async function openStateBackend(component: Pick<ComponentSpec, 'type' | '
       return s;
     }
     case 'state.postgresql': {
+      const { PostgresStateStore } = await import('./postgresql.js');
       const s = new PostgresStateStore(md);
       try {
         await s.init();

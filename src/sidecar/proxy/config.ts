@@ -1,3 +1,4 @@
+import type { DaprProxyConfig } from '../../plan/sidecars/dapr.js';
 // The proxy's start-up configuration, from its environment (set by src/plan/sidecars/proxy.ts for a
 // sidecar, by the control plane for the gateway). Everything that changes at run time (endpoints,
 // routes, ingress) comes from snapshots instead.
@@ -23,6 +24,8 @@ export interface ProxyConfig {
   adminPort?: number;
   /** Longest time in-flight requests get after SIGTERM. */
   drainSeconds: number;
+  /** The building-block API (Dapr-compatible), for services that use it. */
+  dapr?: { config: DaprProxyConfig; port: number; apiToken?: string; appToken?: string };
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +67,17 @@ export function loadConfig(env: NodeJS.ProcessEnv): ProxyConfig {
     adminPort: portOf(env, 'BERTH_PROXY_ADMIN_PORT'),
     drainSeconds: Number(env.BERTH_PROXY_DRAIN_SECONDS ?? 10) || 10,
   };
-  if (mode === 'sidecar' && (cfg.inboundPort === undefined || cfg.appPort === undefined)) throw new ConfigError('a sidecar needs BERTH_PROXY_PORT and BERTH_PROXY_APP_PORT');
+  const daprPort = portOf(env, 'BERTH_DAPR_HTTP_PORT');
+  if (env.BERTH_DAPR && daprPort !== undefined) {
+    let config: DaprProxyConfig;
+    try {
+      config = JSON.parse(env.BERTH_DAPR) as DaprProxyConfig;
+    } catch (e) {
+      throw new ConfigError(`BERTH_DAPR is not valid JSON: ${(e as Error).message}`);
+    }
+    cfg.dapr = { config, port: daprPort, ...(env.DAPR_API_TOKEN ? { apiToken: env.DAPR_API_TOKEN } : {}), ...(env.APP_API_TOKEN ? { appToken: env.APP_API_TOKEN } : {}) };
+  }
+  // Without them the sidecar serves only the building-block API (a service without a port).
+  if (mode === 'sidecar' && (cfg.inboundPort === undefined || cfg.appPort === undefined) && !cfg.dapr) throw new ConfigError('a sidecar needs BERTH_PROXY_PORT and BERTH_PROXY_APP_PORT');
   return cfg;
 }

@@ -72,6 +72,8 @@ export class Proxy {
   private readonly selfSource: string;
   /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
   private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
+  /** The building-block API, loaded only for services that use it. */
+  private dapr: Promise<import('../dapr/api.js').DaprApi | undefined> | undefined;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -92,7 +94,7 @@ export class Proxy {
   start(): void {
     const { cfg } = this;
     const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log });
-    if (cfg.mode === 'sidecar') {
+    if (cfg.mode === 'sidecar' && cfg.inboundPort !== undefined) {
         this.fixed.push(
         listen(
           'inbound',
@@ -103,6 +105,8 @@ export class Proxy {
           this.h2Loader((stream, headers) => this.inboundH2(stream, headers)),
         ),
       );
+    }
+    if (cfg.mode === 'sidecar') {
       for (const o of cfg.outbound) {
         this.fixed.push(
           listen(
@@ -118,7 +122,29 @@ export class Proxy {
       if (cfg.forwardProxyPort !== undefined) this.fixed.push(listen('forward proxy', cfg.host, cfg.forwardProxyPort, (req, res) => this.forwardProxy(req, res)));
     }
     if (cfg.adminPort !== undefined) this.fixed.push(listen('admin', cfg.host, cfg.adminPort, (req, res) => this.admin(req, res)));
+    if (cfg.dapr) this.dapr = this.startDapr(cfg.dapr);
     this.snapshots.start();
+  }
+
+  private async startDapr(d: NonNullable<ProxyConfig['dapr']>): Promise<import('../dapr/api.js').DaprApi | undefined> {
+    const { startDaprApi } = await import('../dapr/api.js');
+    const app = this.appCluster?.endpoints[0];
+    try {
+      return await startDaprApi({
+        cfg: d.config,
+        port: d.port,
+        stateDir: this.cfg.stateDir,
+        mesh: (service, req, res) => this.toService(service, req, res),
+        app: () => ({ host: app?.host ?? this.cfg.host, port: app?.port ?? this.cfg.appPort ?? 0 }),
+        ...(d.apiToken ? { apiToken: d.apiToken } : {}),
+        ...(d.appToken ? { appToken: d.appToken } : {}),
+        instance: this.cfg.proxyId,
+        log: this.log,
+      });
+    } catch (err) {
+      this.log(`dapr: cannot serve the building-block API on 127.0.0.1:${d.port}: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   /** Drains every listener (in-flight requests finish within the grace period), then closes the pools. */
@@ -126,8 +152,10 @@ export class Proxy {
     this.draining = true;
     this.held.failAll('draining', 'the proxy is shutting down');
     this.snapshots.stop();
+    const dapr = this.dapr;
     const deadline = performance.now() + this.cfg.drainSeconds * 1000;
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
+    await dapr?.then((d) => d?.close());
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
@@ -141,6 +169,8 @@ export class Proxy {
     const keep = new Set(table.addresses);
     const registered = table.registered(this.cfg.proxyId);
     if (registered && !this.wasRegistered) this.aimApp();
+    // Ready: the app is asked for its subscriptions, as Dapr does once the app channel is up.
+    if (registered) void this.dapr?.then((d) => d?.appReady());
     this.wasRegistered = registered;
     const app = this.appCluster?.endpoints[0];
     if (app) keep.add(`${app.host}:${app.port}`);

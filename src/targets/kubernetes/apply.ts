@@ -32,6 +32,8 @@ const PRUNABLE: readonly [string, string][] = [
   ['telemetry.istio.io/v1', 'Telemetry'],
   ['argoproj.io/v1alpha1', 'Rollout'],
   ['argoproj.io/v1alpha1', 'AnalysisTemplate'],
+  ['dapr.io/v1alpha1', 'Component'],
+  ['dapr.io/v2alpha1', 'Subscription'],
 ];
 
 export interface ObjectRef {

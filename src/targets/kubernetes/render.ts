@@ -23,13 +23,14 @@ import { volumesRenderer } from './volumes.js';
 import { resolveOptions, type KubernetesOptions } from './options.js';
 import { kyvernoRenderer } from './kyverno.js';
 import { analysisTemplateObjects, toRollouts } from './rollouts.js';
+import { daprComponentsRenderer, daprRenderer } from './dapr.js';
 import type { AppRenderer, K8sObject, MeshKind, RenderWarning, ServiceContext, ServiceImage, ServiceRenderer } from './types.js';
 
 /** Every resource family, in the order they contribute to a service's pod. */
-export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, volumesRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
+export const RENDERERS: readonly ServiceRenderer[] = [placementRenderer, logsRenderer, serviceSecretsRenderer, volumesRenderer, daprRenderer, workloadRenderer, serviceRenderer, scalingRenderer, trafficRenderer];
 
 /** Renderers of app-level fields. */
-export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer, kyvernoRenderer];
+export const APP_RENDERERS: readonly AppRenderer[] = [ingressRenderer, meshSettingsRenderer, appSecretsRenderer, daprComponentsRenderer, kyvernoRenderer];
 
 /** Apply order: what others refer to first (namespaces, config, services), then workloads, then what acts on them. */
 export const KIND_ORDER: readonly string[] = [
@@ -38,6 +39,8 @@ export const KIND_ORDER: readonly string[] = [
   'Secret',
   'ExternalSecret',
   'ConfigMap',
+  'Component',
+  'Subscription',
   'PersistentVolumeClaim',
   'Service',
   'AnalysisTemplate',
@@ -135,6 +138,7 @@ function unitContext(
   return {
     app: spec,
     name,
+    dir,
     variant,
     deployment: base ? variantDeploymentName(name, variant) : name,
     path,

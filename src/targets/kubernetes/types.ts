@@ -42,6 +42,8 @@ export interface ServiceContext {
   app: AppSpec;
   /** The service's name (its Service, its DNS name). */
   name: string;
+  /** Directory of the spec file (component files resolve against it). */
+  dir: string;
   /** The variant this context renders: `default` for the service's own instances. */
   variant: string;
   /** The Deployment's name: the service's, or `<service>.<variant>`. */
@@ -82,6 +84,8 @@ export interface PodContribution {
   sidecarVolumeMounts?: JsonObject[];
   /** Variables added to the app container (e.g. secretKeyRef entries). */
   appEnv?: JsonObject[];
+  /** Annotations on the pod template (e.g. dapr.io/*, read by Dapr's sidecar injector). */
+  annotations?: Record<string, string>;
 }
 
 /** A renderer for one resource family: the service fields it covers, and the objects it makes. */

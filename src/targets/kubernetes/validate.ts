@@ -94,6 +94,33 @@ function checkExternalSecret(obj: K8sObject): string | undefined {
   return undefined;
 }
 
+/**
+ * Dapr's Component (dapr.io/v1alpha1) and Subscription (dapr.io/v2alpha1): no schema package is
+ * published for them, so the fields Berth writes are checked by hand against Dapr's CRDs.
+ */
+function checkDapr(obj: K8sObject): string | undefined {
+  const spec = obj.spec as Record<string, unknown> | undefined;
+  if (!spec) return 'spec is required';
+  const scopes = obj.scopes as unknown;
+  if (scopes !== undefined && (!Array.isArray(scopes) || scopes.some((x) => typeof x !== 'string'))) return 'scopes must be a list of app IDs';
+  if (obj.kind === 'Component') {
+    if (typeof spec.type !== 'string' || typeof spec.version !== 'string') return 'spec.type and spec.version are required strings';
+    const md = spec.metadata as { name?: unknown; value?: unknown; secretKeyRef?: { name?: unknown; key?: unknown } }[] | undefined;
+    if (!Array.isArray(md)) return 'spec.metadata must be a list';
+    for (const m of md) {
+      if (typeof m.name !== 'string') return 'spec.metadata[].name is required';
+      if (m.secretKeyRef !== undefined && (typeof m.secretKeyRef.name !== 'string' || typeof m.secretKeyRef.key !== 'string')) return `spec.metadata ${m.name}: secretKeyRef needs name and key`;
+      if (m.secretKeyRef === undefined && typeof m.value !== 'string') return `spec.metadata ${m.name}: value must be a string`;
+    }
+    return undefined;
+  }
+  if (typeof spec.pubsubname !== 'string' || typeof spec.topic !== 'string') return 'spec.pubsubname and spec.topic are required';
+  const routes = spec.routes as { rules?: { path?: unknown }[]; default?: unknown } | undefined;
+  if (!routes || (routes.default === undefined && !(routes.rules ?? []).length)) return 'spec.routes needs default or rules';
+  if ((routes.rules ?? []).some((r) => typeof r.path !== 'string')) return 'spec.routes.rules[].path is required';
+  return undefined;
+}
+
 /** Validates each object; returns every problem (empty when all are valid). */
 export async function validateObjects(objects: readonly K8sObject[]): Promise<SchemaProblem[]> {
   const problems: SchemaProblem[] = [];
@@ -101,6 +128,11 @@ export async function validateObjects(objects: readonly K8sObject[]): Promise<Sc
     const id = `${obj.kind}/${obj.metadata.name}`;
     if (obj.apiVersion === 'external-secrets.io/v1' && obj.kind === 'ExternalSecret') {
       const message = checkExternalSecret(obj);
+      if (message) problems.push({ object: id, message });
+      continue;
+    }
+    if ((obj.apiVersion === 'dapr.io/v1alpha1' && obj.kind === 'Component') || (obj.apiVersion === 'dapr.io/v2alpha1' && obj.kind === 'Subscription')) {
+      const message = checkDapr(obj);
       if (message) problems.push({ object: id, message });
       continue;
     }

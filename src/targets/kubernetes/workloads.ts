@@ -156,6 +156,12 @@ function nestedWarnings(ctx: ServiceContext): void {
   ctx.spec.sidecars.forEach((s, i) => warnUnknown(`${ctx.path}.sidecars.${i}`, s, SIDECAR_FIELDS));
 }
 
+/** Annotations the pod families asked for (dapr.io/*), when there are any. */
+function podAnnotations(ctx: ServiceContext): { annotations?: Record<string, string> } {
+  const a = Object.assign({}, ...ctx.pod.map((p) => p.annotations ?? {})) as Record<string, string>;
+  return Object.keys(a).length ? { annotations: a } : {};
+}
+
 function deployment(ctx: ServiceContext): K8sObject {
   const { spec, name } = ctx;
   nestedWarnings(ctx);
@@ -193,7 +199,7 @@ function deployment(ctx: ServiceContext): K8sObject {
       revisionHistoryLimit: 10,
       selector: { matchLabels: ctx.podSelector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: spec.rollout.maxSurge, maxUnavailable: spec.rollout.maxUnavailable } },
-      template: { metadata: { labels: podLabels(ctx) }, spec: podSpec },
+      template: { metadata: { labels: podLabels(ctx), ...podAnnotations(ctx) }, spec: podSpec },
     },
   };
 }

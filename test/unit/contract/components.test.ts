@@ -251,3 +251,22 @@ test('components: a secretKeyRef must name a declared secret, and auth.secretSto
   assert.equal(orders?.secretStore, 'vault');
   assert.deepEqual(orders?.secretKeyRefs, { redisPassword: { name: 'redis-pass', key: 'password' } }, 'left for the secret store at run time');
 });
+
+test('a service using the building-block API without a port gets an API-only proxy (no inbound listener)', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'berth-dapr-noport-'));
+  writeFileSync(join(dir, 'berth.yaml'), 'app: x\nservices:\n  worker:\n    run: node w.js\n    dapr: { enabled: true }\n  plain:\n    run: node w.js\n');
+  const r = await loadSpec(join(dir, 'berth.yaml'));
+  assert.ok(r.ok);
+  assert.deepEqual(r.warnings, []);
+  const d = compile(r.spec, { dir: r.dir, specFile: r.file });
+  const worker = d.services.find((s) => s.name === 'worker')!;
+  const proxy = worker.template.sidecars.find((s) => s.name === 'berth-proxy')!;
+  assert.ok(proxy, 'worker has a proxy');
+  assert.equal(proxy.env.BERTH_PROXY_PORT, undefined);
+  assert.equal(proxy.env.BERTH_DAPR_HTTP_PORT, '$(DAPR_HTTP_PORT)');
+  assert.equal(worker.template.main.env.DAPR_HTTP_PORT, '$(DAPR_HTTP_PORT)');
+  const plain = d.services.find((s) => s.name === 'plain')!;
+  assert.equal(plain.template.sidecars.some((s) => s.name === 'berth-proxy'), false, 'no API, no port: no proxy');
+});
