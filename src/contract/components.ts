@@ -20,43 +20,9 @@ import { issueToProblems } from './issues.js';
 import { isPlainObject } from './shape.js';
 import { didYouMean, joinPath, listOr, type SpecError } from './errors.js';
 import { readSecret } from './secrets.js';
+import type { ComponentDecl, DeclaredAt, SubscriptionDecl } from '../lib/dapr-config.js';
 
-/** Where a component or subscription was declared: a file position, or the spec itself. */
-export interface DeclaredAt {
-  file: string;
-  line: number;
-  col: number;
-}
-
-/** A component, normalized: plain metadata values as strings, secret references kept apart. */
-export interface ComponentDecl {
-  name: string;
-  type: string;
-  version: string;
-  metadata: Record<string, string>;
-  /** Metadata values to read from a secret (`auth.secretStore`, else the spec's `secrets:`). */
-  secretKeyRefs: Record<string, { name: string; key: string }>;
-  /** App IDs allowed to use it; empty: every app. */
-  scopes: string[];
-  secretStore?: string;
-  ignoreErrors: boolean;
-  initTimeout?: string;
-  /** Absent for the embedded defaults Berth adds. */
-  declaredAt?: DeclaredAt;
-}
-
-/** A declarative subscription, normalized to Dapr's v2alpha1 shape. */
-export interface SubscriptionDecl {
-  name: string;
-  pubsubname: string;
-  topic: string;
-  routes: { rules: { match: string; path: string }[]; default?: string };
-  deadLetterTopic?: string;
-  bulkSubscribe?: { enabled: boolean; maxMessagesCount?: number; maxAwaitDurationMs?: number };
-  metadata: Record<string, string>;
-  scopes: string[];
-  declaredAt: DeclaredAt;
-}
+export type { ComponentDecl, DeclaredAt, SubscriptionDecl };
 
 export interface ComponentResources {
   components: ComponentDecl[];

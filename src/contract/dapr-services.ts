@@ -1,19 +1,13 @@
 // Which services use the building-block API, and with which components and subscriptions:
 // scopes resolved per service (by app ID), the embedded defaults added where a kind is missing.
 import type { AppSpec } from './schema.js';
-import type { ComponentDecl, ComponentResources, SubscriptionDecl } from './components.js';
+import type { ComponentDecl, ComponentResources } from './components.js';
 import { DEFAULT_MAX_REQUEST_BODY_MIB, DEFAULT_PUBSUB, DEFAULT_STATE_STORE } from './schema-components.js';
 import type { Problem } from './problem.js';
 import { didYouMean } from './errors.js';
+import type { DaprServiceDecl } from '../lib/dapr-config.js';
 
-/** What one service's sidecar serves through the Dapr-compatible API. */
-export interface DaprServiceDecl {
-  appId: string;
-  apiToken: boolean;
-  maxRequestBodyMiB: number;
-  components: ComponentDecl[];
-  subscriptions: SubscriptionDecl[];
-}
+export type { DaprServiceDecl };
 
 function inScope(scopes: readonly string[], appId: string): boolean {
   return scopes.length === 0 || scopes.includes(appId);

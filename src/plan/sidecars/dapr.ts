@@ -7,15 +7,10 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DaprServiceDecl } from '../../contract/index.js';
 import { DAPR_PORT_VAR } from '../../lib/private-port.js';
+import type { DaprProxyConfig } from '../../lib/dapr-config.js';
 import type { SidecarBuildContext } from '../platform-sidecars.js';
 
-/** What berth-proxy reads from BERTH_DAPR. */
-export interface DaprProxyConfig extends DaprServiceDecl {
-  /** App ID → service name, for service invocation through the mesh. */
-  apps: Record<string, string>;
-  /** The spec's directory: relative paths in component metadata resolve against it. */
-  baseDir: string;
-}
+export type { DaprProxyConfig };
 
 /**
  * A stable secret per application (`.berth/dapr-token.key`), so the API tokens derived from it do

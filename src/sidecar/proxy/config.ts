@@ -1,4 +1,4 @@
-import type { DaprProxyConfig } from '../../plan/sidecars/dapr.js';
+import type { DaprProxyConfig } from '../../lib/dapr-config.js';
 // The proxy's start-up configuration, from its environment (set by src/plan/sidecars/proxy.ts for a
 // sidecar, by the control plane for the gateway). Everything that changes at run time (endpoints,
 // routes, ingress) comes from snapshots instead.

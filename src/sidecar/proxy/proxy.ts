@@ -73,7 +73,7 @@ export class Proxy {
   /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
   private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
   /** The building-block API, loaded only for services that use it. */
-  private dapr: Promise<import('../dapr/api.js').DaprApi | undefined> | undefined;
+  private dapr: Promise<import('./dapr/index.js').DaprApi | undefined> | undefined;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -126,8 +126,8 @@ export class Proxy {
     this.snapshots.start();
   }
 
-  private async startDapr(d: NonNullable<ProxyConfig['dapr']>): Promise<import('../dapr/api.js').DaprApi | undefined> {
-    const { startDaprApi } = await import('../dapr/api.js');
+  private async startDapr(d: NonNullable<ProxyConfig['dapr']>): Promise<import('./dapr/index.js').DaprApi | undefined> {
+    const { startDaprApi } = await import('./dapr/index.js');
     const app = this.appCluster?.endpoints[0];
     try {
       return await startDaprApi({

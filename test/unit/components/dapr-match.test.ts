@@ -2,7 +2,7 @@
 // placeholder the node agent fills in.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileMatch, MatchSyntaxError } from '../../../src/sidecar/dapr/match.js';
+import { compileMatch, MatchSyntaxError } from '../../../src/sidecar/proxy/dapr/match.js';
 import { DAPR_PORT_VAR, needsDaprPort, specWithDaprPort } from '../../../src/lib/private-port.js';
 import type { InstanceSpec } from '../../../src/lib/agent-protocol.js';
 

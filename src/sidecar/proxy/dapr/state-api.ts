@@ -1,7 +1,7 @@
 // /v1.0/state/{store}…: save, get, bulk get, delete, transaction, and the alpha query API, with
 // Dapr's bodies, headers (ETag, If-Match, metadata.ttlExpireTime) and status codes.
 import type http from 'node:http';
-import { parseTtl } from '../../components/state/common.js';
+import { parseTtl } from '../../../components/state/common.js';
 import {
   ETagInvalidError,
   ETagMismatchError,
@@ -12,7 +12,7 @@ import {
   type StateOptions,
   type StateStore,
   type TransactionOperation,
-} from '../../components/state/state-store.js';
+} from '../../../components/state/state-store.js';
 import { ApiError, malformed, sendEmpty, sendJson } from './errors.js';
 
 /** A store error as Dapr answers it for the operation `code` (ERR_STATE_SAVE, …). */

@@ -4,9 +4,9 @@
 // service shares one group. A message goes to the app as a CloudEvent; the app's answer decides:
 // 2xx with SUCCESS or no status → done; RETRY, or an error other than 404 → redelivered with
 // back-off; DROP or 404 → dropped (to the dead-letter topic when one is set).
-import type { SubscriptionDecl } from '../../contract/components.js';
-import { buildDeliveryEvent } from '../../components/pubsub/cloudevents.js';
-import type { DeliveryOutcome, PubSubMessage, Subscription } from '../../components/pubsub/types.js';
+import type { SubscriptionDecl } from '../../../lib/dapr-config.js';
+import { buildDeliveryEvent } from '../../../components/pubsub/cloudevents.js';
+import type { DeliveryOutcome, PubSubMessage, Subscription } from '../../../components/pubsub/types.js';
 import { callApp, type AppAddress } from './app-channel.js';
 import { compileMatch } from './match.js';
 import type { ComponentRegistry } from './registry.js';

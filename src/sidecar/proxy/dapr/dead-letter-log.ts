@@ -2,8 +2,8 @@
 // the instance's dead-letter file at most every 200 ms (see src/lib/dapr-dead-letters.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeJsonAtomic } from '../../lib/files.js';
-import { DEAD_LETTER_KEEP, type DeadLetterFile, type DeadLetterRecord } from '../../lib/dapr-dead-letters.js';
+import { writeJsonAtomic } from '../../../lib/files.js';
+import { DEAD_LETTER_KEEP, type DeadLetterFile, type DeadLetterRecord } from '../../../lib/dapr-dead-letters.js';
 
 export class DeadLetterLog {
   private readonly file: DeadLetterFile = { startedAt: new Date().toISOString(), records: [] };

@@ -2,16 +2,16 @@
 // secret store or binding per declared name. A component that fails to open is tried again on the
 // next request (a server that was down may be back). Each backend's code is imported when the
 // first component of its type opens, so the proxy carries only the client libraries it uses.
-import type { ComponentDecl } from '../../contract/components.js';
-import type { ComponentSpec } from '../../components/component.js';
-import type { InputBinding, OutputBinding } from '../../components/bindings/types.js';
-import type { LockStore } from '../../components/lock/types.js';
-import { openPubSub } from '../../components/pubsub/open.js';
-import type { PubSub } from '../../components/pubsub/types.js';
-import type { SecretStore } from '../../components/secrets/types.js';
-import { openStateStore } from '../../components/state/factory.js';
-import type { StateStore } from '../../components/state/state-store.js';
-import type { DaprProxyConfig } from '../../plan/sidecars/dapr.js';
+import type { ComponentDecl } from '../../../lib/dapr-config.js';
+import type { ComponentSpec } from '../../../components/component.js';
+import type { InputBinding, OutputBinding } from '../../../components/bindings/types.js';
+import type { LockStore } from '../../../components/lock/types.js';
+import { openPubSub } from '../../../components/pubsub/open.js';
+import type { PubSub } from '../../../components/pubsub/types.js';
+import type { SecretStore } from '../../../components/secrets/types.js';
+import { openStateStore } from '../../../components/state/factory.js';
+import type { StateStore } from '../../../components/state/state-store.js';
+import type { DaprProxyConfig } from '../../../lib/dapr-config.js';
 import { ApiError } from './errors.js';
 
 type Kind = 'state' | 'pubsub' | 'lock' | 'secretstores' | 'bindings';
@@ -73,22 +73,22 @@ export class ComponentRegistry {
 
   lock(name: string): Promise<LockStore> {
     const c = this.decl('lock', name);
-    return this.get(c, async (spec) => (await import('../../components/lock/index.js')).createLock(spec, { appId: this.cfg.appId }));
+    return this.get(c, async (spec) => (await import('../../../components/lock/index.js')).createLock(spec, { appId: this.cfg.appId }));
   }
 
   secrets(name: string): Promise<SecretStore> {
     const c = this.decl('secretstores', name);
-    return this.get(c, async (spec) => (await import('../../components/secrets/index.js')).createSecretStore(spec, { baseDir: this.cfg.baseDir }));
+    return this.get(c, async (spec) => (await import('../../../components/secrets/index.js')).createSecretStore(spec, { baseDir: this.cfg.baseDir }));
   }
 
   output(name: string): Promise<OutputBinding> {
     const c = this.cfg.components.find((x) => x.name === name && x.type === 'bindings.http');
     if (!c) throw new ApiError(500, 'ERR_INVOKE_OUTPUT_BINDING', `error invoking output binding ${name}: output binding ${name} not found`);
-    return this.get(c, async (spec) => (await import('../../components/bindings/index.js')).createOutputBinding(spec));
+    return this.get(c, async (spec) => (await import('../../../components/bindings/index.js')).createOutputBinding(spec));
   }
 
   input(c: ComponentDecl): Promise<InputBinding> {
-    return this.get(c, async (spec) => (await import('../../components/bindings/index.js')).createInputBinding(spec));
+    return this.get(c, async (spec) => (await import('../../../components/bindings/index.js')).createInputBinding(spec));
   }
 
   private get<T extends { close(): Promise<void> }>(c: ComponentDecl, make: (spec: ComponentSpec) => Promise<T>): Promise<T> {

@@ -5,19 +5,19 @@
 // any mesh call.
 import http from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
-import { BindingError } from '../../components/bindings/types.js';
-import { LockRequestError } from '../../components/lock/types.js';
-import { buildPublishEvent, CloudEventError, isJsonType } from '../../components/pubsub/cloudevents.js';
-import { PubSubError, type BulkPublishEntry } from '../../components/pubsub/types.js';
-import { SecretNotFoundError } from '../../components/secrets/types.js';
-import type { DaprProxyConfig } from '../../plan/sidecars/dapr.js';
+import { BindingError } from '../../../components/bindings/types.js';
+import { LockRequestError } from '../../../components/lock/types.js';
+import { buildPublishEvent, CloudEventError, isJsonType } from '../../../components/pubsub/cloudevents.js';
+import { PubSubError, type BulkPublishEntry } from '../../../components/pubsub/types.js';
+import { SecretNotFoundError } from '../../../components/secrets/types.js';
+import type { DaprProxyConfig } from '../../../lib/dapr-config.js';
 import { callApp, closeAppChannel, type AppAddress } from './app-channel.js';
 import { ApiError, malformed, sendEmpty, sendError, sendJson } from './errors.js';
 import { ComponentRegistry } from './registry.js';
 import { bulkGetState, deleteState, getState, queryState, saveState, transactState } from './state-api.js';
 import { Subscriber } from './subscriptions.js';
 import { DeadLetterLog } from './dead-letter-log.js';
-import { deadLetterFile } from '../../lib/dapr-dead-letters.js';
+import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
 
 export interface DaprApiOptions {
   cfg: DaprProxyConfig;
