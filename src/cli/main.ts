@@ -304,6 +304,41 @@ k8sOpts(program
   .option('--json', 'machine-readable report (applied, pruned, rollouts, warnings)')
   .action(async (o) => (await import('./commands/deploy.js')).deploy(o));
 
+const record = program.command('record').description('record live traffic of a service (its inbound sidecars and the gateway) into HAR 1.2 files for `berth replay`');
+record
+  .command('start')
+  .description('start recording SERVICE (until `berth record stop` or --duration)')
+  .argument('<SERVICE>', 'the service to record')
+  .addOption(fileOpt())
+  .option('--duration <TIME>', 'stop by itself after this long (e.g. 10m)')
+  .option('--sample <FRACTION>', 'fraction of requests recorded, in (0, 1]', '1')
+  .option('--match <match>', 'record only matching requests: "[METHOD] /path-prefix", "~REGEX", or a route match {path: {prefix: /api}}; repeatable (any matches)', collect)
+  .option('--redact-header <NAME>', 'also redact this header (authorization, cookie, set-cookie, proxy-authorization always are); repeatable', collect)
+  .option('--max-body-bytes <N>', 'bodies are cut (and marked) beyond this size', '1048576')
+  .option('--out <FILE.har>', 'when the recording ends, write all of it into this one HAR file')
+  .option('--json', 'the recording as one JSON object')
+  .action(async (s: string, o) => (await import('./commands/record.js')).recordStart(s, o));
+record
+  .command('stop')
+  .description("stop recording SERVICE; returns once the proxies closed their files (and --out of start is written)")
+  .argument('<SERVICE>', 'the recorded service')
+  .addOption(fileOpt())
+  .option('--json', 'the recording as one JSON object')
+  .action(async (s: string, o) => (await import('./commands/record.js')).recordStop(s, o));
+record
+  .command('ls')
+  .description('list recordings (on-demand and the spec\'s `record:`) with their HAR files')
+  .addOption(fileOpt())
+  .option('--json', 'one JSON array of recordings')
+  .action(async (o) => (await import('./commands/record.js')).recordLs(o));
+record
+  .command('get')
+  .description('write a recording (every proxy\'s files, merged) as one HAR 1.2 document')
+  .argument('<ID>', 'the recording id, as in `berth record ls`')
+  .addOption(fileOpt())
+  .option('--out <FILE.har>', 'write it here instead of stdout')
+  .action(async (id: string, o) => (await import('./commands/record.js')).recordGet(id, o));
+
 program
   .command('replay')
   .description('send recorded traffic (HAR files) to a live target and report per endpoint what changed (exit 1 on differences beyond noise)')

@@ -23,6 +23,7 @@
 //   POST /api/v1/nodes                    {name?, capacity?, labels?} → { name }   (`berth node add`)
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
+//   /api/v1/recordings[/stop|/:id/har]   → traffic recordings (`berth record`, see recordings.ts)
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
 import http from 'node:http';
@@ -34,6 +35,7 @@ import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogIngest } from './log-ingest.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
+import { handleRecordingsApi, Recordings } from './recordings.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { publicEntry } from './release/history.js';
@@ -81,6 +83,13 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   let logIngest: LogIngest | undefined; // log batches are written by a worker thread, off this event loop
   const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
+  const recordings = new Recordings(plane.layout.root, {
+    services: () => (plane.desired()?.services ?? []).filter((s) => !s.name.includes('.')).map((s) => s.name),
+    specRecordings: () => plane.desired()?.mesh?.recordings ?? {},
+    changed: () => mesh.poke(),
+    synced: (ms) => mesh.synced(ms),
+  });
+  mesh.configOverlay = (c) => recordings.overlay(c);
   const countRequest = apiRequestMetrics();
   const server = http.createServer((req, res) => {
     countRequest(req, res);
@@ -104,6 +113,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
+    if (path.startsWith('/api/v1/recordings') && (await handleRecordingsApi(recordings, req, res, path, () => readBody(req)))) return;
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });

@@ -117,6 +117,24 @@ export interface MeshConfig {
   requestId?: boolean;
   /** The gateway appends the client's address to x-forwarded-for (Envoy use_remote_address at the edge); absent: true. */
   forwardedFor?: boolean;
+  /** Traffic recording per service (the spec's `record:` and `berth record start`); absent: nothing is recorded. */
+  recordings?: Record<string, MeshRecording>;
+}
+
+/** One service's recording, as the proxies apply it (src/sidecar/proxy/recorder.ts). */
+export interface MeshRecording {
+  /** Names the folder `<stateDir>/recordings/<id>/` the proxies write into. */
+  id: string;
+  /** Fraction of requests recorded, 0..1. */
+  sample: number;
+  /** Only requests matching one of these are recorded (absent: all). */
+  match?: MeshRoute['match'][];
+  /** Header names whose values are replaced by `REDACTED` (lower case; the defaults included). */
+  redactHeaders: string[];
+  maxBodyBytes: number;
+  maxFileMiB: number;
+  /** Epoch ms after which the proxies stop recording (`--duration`). */
+  until?: number;
 }
 
 export interface MeshSnapshot {

@@ -187,6 +187,16 @@ function meshServices(app: AppSpec): NonNullable<MeshConfig['services']> {
   return out;
 }
 
+/** The services' `record:` as the proxies apply it (the spec's recording of a service has the id `spec-<service>`). */
+function meshRecordings(app: AppSpec): Pick<MeshConfig, 'recordings'> {
+  const out: NonNullable<MeshConfig['recordings']> = {};
+  for (const [name, svc] of Object.entries(app.services)) {
+    const r = svc.record;
+    if (r) out[name] = { id: `spec-${name}`, sample: r.sample, ...(r.match ? { match: r.match } : {}), redactHeaders: r.redactHeaders.map((h) => h.toLowerCase()), maxBodyBytes: r.maxBodyBytes, maxFileMiB: r.maxFileMiB };
+  }
+  return Object.keys(out).length > 0 ? { recordings: out } : {};
+}
+
 /** Services ordered so that every service comes after what it depends on (the contract forbids cycles). */
 export function startOrder(app: AppSpec): string[] {
   const order: string[] = [];
@@ -216,7 +226,7 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
       compileService(app, name, opts, dapr[name]),
       ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, dapr[name], { name: v, spec: variantSpec(app.services[name], override) })),
     ]),
-    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app) },
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app), ...meshRecordings(app) },
     nodes: resolveNodes(app.nodes),
     ...(resources.components.length > 0 ? { components: resources.components } : {}),
     ...(resources.subscriptions.length > 0 ? { subscriptions: resources.subscriptions } : {}),

@@ -21,6 +21,8 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
+import type { MeshRecording } from '../../lib/mesh-protocol.js';
+import type { Recorder, RecordedExchange } from './recorder.js';
 
 /** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
 function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
@@ -72,6 +74,12 @@ export class Proxy {
   private readonly selfSource: string;
   /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
   private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
+  /** Recording (recorder.ts, loaded with the first recording): this sidecar's service's, or the gateway's per service. Undefined: nothing recorded, nothing paid. */
+  private selfRecorder: Recorder | undefined;
+  private gatewayRecorders: Map<string, Recorder> | undefined;
+  private recorderMod: Promise<typeof import('./recorder.js')> | undefined;
+  /** Recording counters of recorders closed since (kept for /metrics). */
+  private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -80,6 +88,7 @@ export class Proxy {
     if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
+    this.metrics.recordings = () => this.recordingCounts();
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
@@ -131,6 +140,68 @@ export class Proxy {
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
+    await Promise.all(this.recorders().map(([, r]) => r.close().catch(() => undefined))); // shutting down: a failed last write was counted as dropped
+  }
+
+  /** Every recorder with its service. */
+  private recorders(): [string, Recorder][] {
+    const out: [string, Recorder][] = [];
+    if (this.selfRecorder) out.push([this.cfg.service, this.selfRecorder]);
+    for (const e of this.gatewayRecorders ?? []) out.push(e);
+    return out;
+  }
+
+  private recordingCounts(): { service: string; recorded: number; dropped: number }[] {
+    const totals = new Map<string, { recorded: number; dropped: number }>();
+    for (const [service, t] of this.recordingTotals) totals.set(service, { ...t });
+    for (const [service, r] of this.recorders()) {
+      const t = totals.get(service) ?? { recorded: 0, dropped: 0 };
+      t.recorded += r.recorded;
+      t.dropped += r.dropped;
+      totals.set(service, t);
+    }
+    return [...totals].map(([service, t]) => ({ service, ...t }));
+  }
+
+  /**
+   * Starts, keeps or stops recorders as the snapshot's `recordings` say. A stopped recorder's file is
+   * finished in the background; recorder.ts is loaded only when a recording first applies here.
+   */
+  private applyRecordings(all: Record<string, MeshRecording> | undefined): void {
+    const wanted = new Map<string, MeshRecording>();
+    for (const [service, r] of Object.entries(all ?? {})) {
+      if (this.cfg.mode === 'gateway' ? true : service === this.cfg.service) wanted.set(service, r);
+    }
+    if (wanted.size === 0 && !this.selfRecorder && !this.gatewayRecorders) return;
+    this.recorderMod ??= import('./recorder.js');
+    void this.recorderMod.then((mod) => {
+      const current = new Map(this.recorders());
+      const next = new Map<string, Recorder>();
+      for (const [service, settings] of wanted) {
+        const cur = current.get(service);
+        if (cur?.sameAs(settings)) {
+          next.set(service, cur);
+          continue;
+        }
+        next.set(service, new mod.Recorder(settings, { stateDir: this.cfg.stateDir, proxyId: this.cfg.proxyId, revision: process.env.BERTH_REVISION, onError: (err) => this.log(`recording ${settings.id}: ${err.message} (entries dropped)`) }));
+        this.log(`recording ${service} (${settings.id}, sample ${settings.sample})`);
+      }
+      for (const [service, r] of current) {
+        if (next.get(service) === r) continue;
+        const t = this.recordingTotals.get(service) ?? { recorded: 0, dropped: 0 };
+        void r.close().then(
+          (st) => {
+            t.recorded += r.recorded;
+            t.dropped += st.dropped;
+            this.recordingTotals.set(service, t);
+            this.log(`recording ${r.settings.id} of ${service} stopped: ${r.recorded} entries, ${st.dropped} dropped`);
+          },
+          (err: Error) => this.log(`recording ${r.settings.id}: closing failed: ${err.message}`),
+        );
+      }
+      if (this.cfg.mode === 'gateway') this.gatewayRecorders = next.size > 0 ? next : undefined;
+      else this.selfRecorder = next.get(this.cfg.service);
+    });
   }
 
   private apply(snapshot: MeshSnapshot): void {
@@ -147,6 +218,7 @@ export class Proxy {
     this.pools.retain(keep);
     this.h2?.sessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
+    this.applyRecordings(snapshot.config.recordings);
     this.held.recheck((service) => {
       const entry = table.services.get(service);
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
@@ -242,11 +314,14 @@ export class Proxy {
     addRequestHeaders(req.headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
+    const rec = this.selfRecorder && !(res instanceof UpgradeResponse) ? this.selfRecorder.begin(req, trace) : undefined;
     dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
+      ...(rec ? { tap: rec } : {}),
       done: (status) => {
         this.inflight--;
+        rec?.finish(status);
         if (status === 503 || status === 502) this.aimApp(); // refused: the app may have bound another address
         this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
       },
@@ -441,17 +516,27 @@ export class Proxy {
     const cluster = route.destination();
     const admitted = this.admit(route, cluster, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
+    const rec = this.selfRecorder || this.gatewayRecorders ? this.recordOutbound(service.name, req, res, trace) : undefined;
     const opts: ForwardOptions & { route: CompiledRoute } = {
       pools: this.pools,
       cluster,
       route,
+      ...(rec ? { tap: rec } : {}),
       done: (status, ep) => {
         admitted.release();
+        rec?.finish(status);
         this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
       },
     };
     if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(req, res, opts), fault.delay.fixedDelay);
     else this.mirrorAndForward(req, res, opts);
+  }
+
+  /** The gateway records a service's requests; a sidecar keeps its app's calls made for a recorded request in flight. */
+  private recordOutbound(service: string, req: ProxyRequest, res: ProxyResponse, trace: string): RecordedExchange | undefined {
+    if (res instanceof UpgradeResponse) return undefined;
+    if (this.cfg.mode === 'gateway') return this.gatewayRecorders?.get(service)?.begin(req, trace);
+    return this.selfRecorder?.beginDownstream(req, trace, service);
   }
 
   private mirrorAndForward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
