@@ -84,7 +84,8 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
   const recordings = new Recordings(plane.layout.root, {
-    services: () => (plane.desired()?.services ?? []).filter((s) => !s.name.includes('.')).map((s) => s.name),
+    // `ingress`: the gateway records what comes in through the ingress.
+    services: () => [...(plane.desired()?.services ?? []).filter((s) => !s.name.includes('.')).map((s) => s.name), ...(plane.desired()?.mesh?.ingress ? ['ingress'] : [])],
     specRecordings: () => plane.desired()?.mesh?.recordings ?? {},
     changed: () => mesh.poke(),
     synced: (ms) => mesh.synced(ms),

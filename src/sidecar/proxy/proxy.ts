@@ -170,7 +170,8 @@ export class Proxy {
   private applyRecordings(all: Record<string, MeshRecording> | undefined): void {
     const wanted = new Map<string, MeshRecording>();
     for (const [service, r] of Object.entries(all ?? {})) {
-      if (this.cfg.mode === 'gateway' ? true : service === this.cfg.service) wanted.set(service, r);
+      // The gateway records what comes in through the ingress (`ingress`); each sidecar its own service.
+      if (service === (this.cfg.mode === 'gateway' ? 'ingress' : this.cfg.service)) wanted.set(service, r);
     }
     if (wanted.size === 0 && !this.selfRecorder && !this.gatewayRecorders) return;
     this.recorderMod ??= import('./recorder.js');
@@ -285,7 +286,7 @@ export class Proxy {
     if (port === table.ingressPort) {
       const to = table.ingress?.(req.url ?? '/');
       if (!to) return reply(res, 404, 'no-route', 'no ingress route matches this request');
-      return this.toService(to, req, res, peer);
+      return this.toService(to, req, res, peer, this.gatewayRecorders !== undefined);
     }
     const route = table.byPort.get(port);
     if (!route) return reply(res, 503, 'no-route', 'this port is not served any more');
@@ -471,14 +472,14 @@ export class Proxy {
     return { ok: true, release: () => admitted.forEach((a) => a.release()) };
   }
 
-  private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
+  private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
     const route = this.table?.services.get(service);
     if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
-    this.send(route, req, res, peer);
+    this.send(route, req, res, peer, ingress);
   }
 
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
-  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
+  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
@@ -491,7 +492,7 @@ export class Proxy {
           // Routed afresh with the table that now lists an endpoint.
           release: () => {
             const entry = this.table?.services.get(name);
-            if (entry) this.send(entry, req, res, peer);
+            if (entry) this.send(entry, req, res, peer, ingress);
             else reply(res, 503, 'unknown-service', `service "${name}" left the mesh`);
           },
           fail: (reason, message) => reply(res, 503, reason, message),
@@ -516,7 +517,7 @@ export class Proxy {
     const cluster = route.destination();
     const admitted = this.admit(route, cluster, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
-    const rec = this.selfRecorder || this.gatewayRecorders ? this.recordOutbound(service.name, req, res, trace) : undefined;
+    const rec = this.selfRecorder || ingress ? this.recordOutbound(service.name, req, res, trace) : undefined;
     const opts: ForwardOptions & { route: CompiledRoute } = {
       pools: this.pools,
       cluster,
@@ -532,10 +533,10 @@ export class Proxy {
     else this.mirrorAndForward(req, res, opts);
   }
 
-  /** The gateway records a service's requests; a sidecar keeps its app's calls made for a recorded request in flight. */
+  /** The gateway records what comes in through the ingress; a sidecar keeps its app's calls made for a recorded request in flight. */
   private recordOutbound(service: string, req: ProxyRequest, res: ProxyResponse, trace: string): RecordedExchange | undefined {
     if (res instanceof UpgradeResponse) return undefined;
-    if (this.cfg.mode === 'gateway') return this.gatewayRecorders?.get(service)?.begin(req, trace);
+    if (this.cfg.mode === 'gateway') return this.gatewayRecorders?.get('ingress')?.begin(req, trace);
     return this.selfRecorder?.beginDownstream(req, trace, service);
   }
 

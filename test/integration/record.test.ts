@@ -1,0 +1,184 @@
+// Traffic recording under `berth up`: `berth record start|stop|ls|get` against two real services
+// (front → back) behind the gateway's ingress. The inbound sidecar records the requests with the
+// call front made to back (matched by traceparent), secrets redacted; the recording replays
+// against a changed front and the diff finds the changed field; with --mock-dependencies, back's
+// answers come from the recording. Recording off: no files, no recording metrics.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { validateHar, type Har } from '../../src/replay/index.js';
+import { berth, portBlock, tempApp, waitFor } from './harness/berth.js';
+
+const FRONT = `
+import http from 'node:http';
+const back = process.env.BERTH_BACK_URL;
+const tax = Number(process.env.TAX ?? 1);
+http.createServer(async (req, res) => {
+  if (req.url === '/ready') return res.end('ok');
+  const m = /^\\/price\\/(\\w+)$/.exec(req.url);
+  if (!m) { res.writeHead(404); return res.end('no'); }
+  // Propagates the trace (what lets the sidecar keep this call with the request).
+  const r = await fetch(back + '/item/' + m[1], { headers: { traceparent: req.headers.traceparent ?? '' } });
+  const item = await r.json();
+  const body = JSON.stringify({ sku: item.sku, price: item.price * tax, served: Date.now(), stock: item.stock });
+  res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'session=s3cr3t' });
+  res.end(body);
+}).listen(Number(process.env.PORT), process.env.HOST);
+`;
+
+const BACK = `
+import http from 'node:http';
+let calls = 0;
+http.createServer((req, res) => {
+  if (req.url === '/ready') return res.end('ok');
+  if (req.url === '/calls') return res.end(String(calls));
+  calls++;
+  const sku = req.url.split('/').pop();
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ sku, price: sku.length * 10, stock: 100 - calls }));
+}).listen(Number(process.env.PORT), process.env.HOST);
+`;
+
+function spec(p: { ingress: number; front: number; back: number }, tax?: string): string {
+  return `app: rec-${p.front}
+ingress: { port: ${p.ingress}, routes: [{ to: front }] }
+services:
+  front:
+    run: node front.mjs
+    port: ${p.front}
+    uses: [back]
+    env: { TAX: "${tax ?? '1'}" }
+    probes: { readiness: { http: { path: /ready }, periodSeconds: 0.5 } }
+  back:
+    run: node back.mjs
+    port: ${p.back}
+    probes: { readiness: { http: { path: /ready }, periodSeconds: 0.5 } }
+`;
+}
+
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('berth record: recording through the sidecar and the gateway, replay and diff', () => {
+  const base = portBlock(3);
+  const P = { ingress: base, front: base + 1, back: base + 2 };
+  const cwd = tempApp({ 'berth.yaml': spec(P), 'front.mjs': FRONT, 'back.mjs': BACK });
+  const out = join(cwd, 'front.har');
+
+  before(async () => {
+    const up = await berth(cwd, ['up', '-d', '--wait', '--timeout', '90'], { timeoutMs: 120_000 });
+    assert.equal(up.code, 0, `berth up failed: ${up.stdout}\n${up.stderr}`);
+    await waitFor('front answers through the ingress', async () => (await get(P.ingress, '/price/mug').catch(() => ({ status: 0 }))).status === 200, 30_000);
+  });
+
+  after(async () => {
+    await berth(cwd, ['down']);
+  });
+
+  test('recording off (the default): nothing is written, no recording metrics', async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await get(P.front, '/price/mug')).status, 200);
+    assert.equal(existsSync(join(cwd, '.berth', 'recordings')), false);
+    const ls = await berth(cwd, ['record', 'ls', '--json']);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(JSON.parse(ls.stdout), []);
+  });
+
+  test('start, traffic, stop: every request recorded with its downstream call, secrets redacted, valid HAR 1.2', async () => {
+    const start = await berth(cwd, ['record', 'start', 'front', '--out', out, '--json']);
+    assert.equal(start.code, 0, `${start.stdout}\n${start.stderr}`);
+    const info = JSON.parse(start.stdout);
+    assert.equal(info.service, 'front');
+    assert.equal(info.state, 'recording');
+    // The sidecars pick the recording up from their next snapshot.
+    await new Promise((r) => setTimeout(r, 1000));
+    const skus = ['mug', 'tshirt', 'cap', 'poster', 'sticker'];
+    for (const sku of skus) {
+      const r = await get(P.front, `/price/${sku}`, { authorization: 'Bearer top-secret', cookie: 'id=very-secret', 'x-tenant': 'a' });
+      assert.equal(r.status, 200);
+    }
+    const ls = JSON.parse((await berth(cwd, ['record', 'ls', '--json'])).stdout);
+    assert.equal(ls.length, 1);
+    assert.equal(ls[0].state, 'recording');
+    const stop = await berth(cwd, ['record', 'stop', 'front', '--json']);
+    assert.equal(stop.code, 0, `${stop.stdout}\n${stop.stderr}`);
+    const stopped = JSON.parse(stop.stdout);
+    assert.equal(stopped.state, 'stopped');
+    assert.ok(stopped.files.length >= 1, JSON.stringify(stopped));
+
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as Har;
+    assert.deepEqual(validateHar(doc), []);
+    const entries = doc.log.entries.filter((e) => new URL(e.request.url).pathname.startsWith('/price/'));
+    assert.deepEqual(entries.map((e) => new URL(e.request.url).pathname).sort(), skus.map((s) => `/price/${s}`).sort());
+    for (const e of entries) {
+      const h = (name: string): string | undefined => e.request.headers.find((x) => x.name.toLowerCase() === name)?.value;
+      assert.equal(h('authorization'), 'REDACTED');
+      assert.equal(h('cookie'), 'REDACTED');
+      assert.equal(h('x-tenant'), 'a');
+      assert.equal(e.response.headers.find((x) => x.name.toLowerCase() === 'set-cookie')?.value, 'REDACTED');
+      assert.equal(e.response.status, 200);
+      assert.match(e._traceId ?? '', /^[0-9a-f]{32}$/);
+      assert.match(e._instance ?? '', /^front/);
+      const body = JSON.parse(e.response.content.text ?? '{}');
+      assert.equal(body.sku, new URL(e.request.url).pathname.split('/').pop());
+      // The call to back, made through the outbound sidecar with the same trace.
+      assert.equal(e._downstream?.length, 1, JSON.stringify(e._downstream));
+      assert.equal(e._downstream![0].service, 'back');
+      assert.equal(new URL(e._downstream![0].request.url).pathname, `/item/${body.sku}`);
+      assert.equal(JSON.parse(e._downstream![0].response.content.text ?? '{}').sku, body.sku);
+    }
+    const get1 = await berth(cwd, ['record', 'get', stopped.id]);
+    assert.equal(get1.code, 0, get1.stderr);
+    assert.equal((JSON.parse(get1.stdout) as Har).log.entries.length, doc.log.entries.length);
+  });
+
+  test('the gateway records what comes in through the ingress', async () => {
+    const start = await berth(cwd, ['record', 'start', 'ingress', '--match', 'GET /price/', '--json']);
+    assert.equal(start.code, 0, `${start.stdout}\n${start.stderr}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let i = 0; i < 3; i++) assert.equal((await get(P.ingress, '/price/mug')).status, 200);
+    assert.equal((await get(P.ingress, '/nosuch')).status, 404); // not matched: not recorded
+    const stop = JSON.parse((await berth(cwd, ['record', 'stop', 'ingress', '--json'])).stdout);
+    const har = JSON.parse((await berth(cwd, ['record', 'get', stop.id])).stdout) as Har;
+    assert.deepEqual(validateHar(har), []);
+    assert.equal(har.log.entries.length, 3);
+    assert.ok(har.log.entries.every((e) => e._instance === 'berth-gateway'));
+  });
+
+  test('replay against a changed front: the diff reports the changed price, not the timestamp', async () => {
+    // Same revision: no difference (served is a timestamp, ignored; stock moves, so it is ignored too).
+    const same = await berth(cwd, ['replay', out, '--to', 'front', '--ignore', '$.served,$.stock', '--json'], { timeoutMs: 60_000 });
+    assert.equal(same.code, 0, `${same.stdout}\n${same.stderr}`);
+    writeFileSync(join(cwd, 'berth.yaml'), spec(P, '2'));
+    const up = await berth(cwd, ['up', '-d', '--wait', '--timeout', '90'], { timeoutMs: 120_000 });
+    assert.equal(up.code, 0, `${up.stdout}\n${up.stderr}`);
+    const r = await berth(cwd, ['replay', out, '--to', 'front', '--ignore', '$.served,$.stock', '--json'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    const rep = JSON.parse(r.stdout);
+    assert.equal(rep.diff, 5);
+    const paths = new Set(rep.report.endpoints.flatMap((e: { fields: { path: string }[] }) => e.fields.map((f) => f.path)));
+    assert.deepEqual([...paths], ['$.price']);
+  });
+
+  test('unknown service and a second start are refused with clear errors', async () => {
+    const r = await berth(cwd, ['record', 'start', 'nosuch']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no service "nosuch"/);
+    const bad = await berth(cwd, ['record', 'start', 'front', '--sample', '2']);
+    assert.equal(bad.code, 2);
+    const stopNone = await berth(cwd, ['record', 'stop', 'back']);
+    assert.equal(stopNone.code, 1);
+    assert.match(stopNone.stderr, /not being recorded/);
+  });
+});
