@@ -192,10 +192,10 @@ export class Proxy {
         const t = this.recordingTotals.get(service) ?? { recorded: 0, dropped: 0 };
         void r.close().then(
           (st) => {
-            t.recorded += r.recorded;
+            t.recorded += st.written;
             t.dropped += st.dropped;
             this.recordingTotals.set(service, t);
-            this.log(`recording ${r.settings.id} of ${service} stopped: ${r.recorded} entries, ${st.dropped} dropped`);
+            this.log(`recording ${r.settings.id} of ${service} stopped: ${st.written} entries, ${st.dropped} dropped`);
           },
           (err: Error) => this.log(`recording ${r.settings.id}: closing failed: ${err.message}`),
         );

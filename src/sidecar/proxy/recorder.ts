@@ -182,7 +182,7 @@ export class Recorder {
   private readonly matches: (req: RequestHead) => boolean;
   /** Recorded requests in flight by trace id: their downstream calls join them. */
   private readonly inflight = new Map<string, RecordedExchange>();
-  recorded = 0;
+  /** Requests not recorded (not sampled, not matched, past `until`). */
   skipped = 0;
 
   constructor(
@@ -246,7 +246,7 @@ export class Recorder {
       _traceId: x.traceId,
       ...(x.downstream ? { _downstream: x.downstream } : {}),
     };
-    if (this.writer.write(entry)) this.recorded++;
+    this.writer.write(entry);
   }
 
   /** Header pairs with the secret values replaced (names kept). */
@@ -265,6 +265,11 @@ export class Recorder {
     const out: HarNameValue[] = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ name: flat[i], value: this.redacted.has(flat[i].toLowerCase()) ? REDACTED : flat[i + 1] });
     return out;
+  }
+
+  /** Entries on disk. */
+  get recorded(): number {
+    return this.writer.stats().written;
   }
 
   /** Entries dropped by the writer (queue full, disk failure). */
