@@ -119,6 +119,41 @@ export interface MeshConfig {
   forwardedFor?: boolean;
   /** Traffic recording per service (the spec's `record:` and `berth record start`); absent: nothing is recorded. */
   recordings?: Record<string, MeshRecording>;
+  /** `berth replay --mock-dependencies`: per service, the sidecars that answer recorded downstream calls themselves. */
+  mocks?: Record<string, MeshMock>;
+}
+
+/**
+ * A replay's responder (src/sidecar/proxy/responder.ts): the service's sidecars (of `variant` only,
+ * when given) answer outbound calls whose trace id is in `<stateDir>/mocks/<id>.json` from it.
+ */
+export interface MeshMock {
+  id: string;
+  variant?: string;
+}
+
+/** One recorded downstream call in a mock file. */
+export interface MockCall {
+  traceId: string;
+  service: string;
+  method: string;
+  /** Path and query. */
+  path: string;
+  /** sha256 of the request body, hex; '' for none. */
+  bodySha: string;
+  status: number;
+  headers: [string, string][];
+  /** base64 */
+  body: string;
+}
+
+/** What a sidecar's responder did, written to `<stateDir>/mocks/<id>.<proxy>.result.json` when the mock ends. */
+export interface MockResult {
+  proxy: string;
+  hits: number;
+  misses: number;
+  /** The first misses (at most 100): calls of a replayed trace the recording has no answer for. */
+  missed: { service: string; method: string; path: string; traceId: string }[];
 }
 
 /** One service's recording, as the proxies apply it (src/sidecar/proxy/recorder.ts). */
