@@ -351,7 +351,7 @@ program
   .option('--loop', 'start over at the end until Ctrl-C or --duration')
   .option('--duration <TIME>', 'stop after this long (e.g. 30s, 5m)')
   .option('--allow-side-effects', 'also replay write requests (POST, PUT, PATCH, DELETE); skipped by default')
-  .option('--mock-dependencies', "answer the target's downstream calls from the recording (needs sidecar recording: not available yet)")
+  .option('--mock-dependencies', "the target's sidecars answer its downstream calls from the recording (Berth recordings; the app must pass traceparent on); misses fail the replay")
   .option('--against <TARGET>', 'compare with the answers of this live target (primary) instead of the recorded ones')
   .option('--baseline <TARGET>', 'a second run of the reference code: fields that differ between it and the reference are noise')
   .option('--ignore <RULE>', 'JSON path ($.meta.now, $.items[*].id) or header name never compared; repeatable or comma-separated', collect)

@@ -24,6 +24,7 @@
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/recordings[/stop|/:id/har]   → traffic recordings (`berth record`, see recordings.ts)
+//   POST /api/v1/mocks[/stop]             → `berth replay --mock-dependencies` (see mocks.ts)
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
 import http from 'node:http';
@@ -35,7 +36,8 @@ import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogIngest } from './log-ingest.js';
 import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
-import { handleRecordingsApi, Recordings } from './recordings.js';
+import { handleRecordingsApi, Recordings, type RecordingsHost } from './recordings.js';
+import { handleMocksApi, Mocks } from './mocks.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { publicEntry } from './release/history.js';
@@ -83,14 +85,16 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   let logIngest: LogIngest | undefined; // log batches are written by a worker thread, off this event loop
   const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
-  const recordings = new Recordings(plane.layout.root, {
+  const recordingsHost: RecordingsHost = {
     // `ingress`: the gateway records what comes in through the ingress.
     services: () => [...(plane.desired()?.services ?? []).filter((s) => !s.name.includes('.')).map((s) => s.name), ...(plane.desired()?.mesh?.ingress ? ['ingress'] : [])],
     specRecordings: () => plane.desired()?.mesh?.recordings ?? {},
     changed: () => mesh.poke(),
     synced: (ms) => mesh.synced(ms),
-  });
-  mesh.configOverlay = (c) => recordings.overlay(c);
+  };
+  const recordings = new Recordings(plane.layout.root, recordingsHost);
+  const mocks = new Mocks(plane.layout.root, recordingsHost);
+  mesh.configOverlay = (c) => mocks.overlay(recordings.overlay(c));
   const countRequest = apiRequestMetrics();
   const server = http.createServer((req, res) => {
     countRequest(req, res);
@@ -114,6 +118,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
+    if (path.startsWith('/api/v1/mocks') && (await handleMocksApi(mocks, req, res, path, () => readBody(req)))) return;
     if (path.startsWith('/api/v1/recordings') && (await handleRecordingsApi(recordings, req, res, path, () => readBody(req)))) return;
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();

@@ -171,6 +171,7 @@ describe('recording in berth-proxy', () => {
     // A file where the recording's folder should be: every write fails (as on a full or read-only disk).
     mkdirSync(join(proxy.stateDir, 'recordings'), { recursive: true });
     writeFileSync(join(proxy.stateDir, 'recordings', 'blocked'), 'in the way');
+    await waitFor('recording applied', async () => (await httpRequest(`http://${HOST}:${P.admin2}/metrics`)).body.includes('berth_proxy_recording_dropped_total'), 10_000);
     for (let i = 0; i < 50; i++) {
       const r = await httpRequest(`http://${HOST}:${P.inbound2}/d/${i}`);
       assert.equal(r.status, 200);

@@ -20,8 +20,14 @@ http.createServer(async (req, res) => {
   const m = /^\\/price\\/(\\w+)$/.exec(req.url);
   if (!m) { res.writeHead(404); return res.end('no'); }
   // Propagates the trace (what lets the sidecar keep this call with the request).
-  const r = await fetch(back + '/item/' + m[1], { headers: { traceparent: req.headers.traceparent ?? '' } });
-  const item = await r.json();
+  let item;
+  try {
+    const r = await fetch(back + '/item/' + m[1], { headers: { traceparent: req.headers.traceparent ?? '' } });
+    item = await r.json();
+  } catch (err) {
+    res.writeHead(502);
+    return res.end(String(err));
+  }
   const body = JSON.stringify({ sku: item.sku, price: item.price * tax, served: Date.now(), stock: item.stock });
   res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'session=s3cr3t' });
   res.end(body);
@@ -169,6 +175,34 @@ describe('berth record: recording through the sidecar and the gateway, replay an
     assert.equal(rep.diff, 5);
     const paths = new Set(rep.report.endpoints.flatMap((e: { fields: { path: string }[] }) => e.fields.map((f) => f.path)));
     assert.deepEqual([...paths], ['$.price']);
+  });
+
+  test('--mock-dependencies: front\'s calls to back are answered from the recording (back is not called); misses are reported', async () => {
+    const calls = async (): Promise<number> => Number((await get(P.back, '/calls')).body);
+    const before = await calls();
+    // Stock moved on the live back since the recording; answered from the recording, it is as recorded.
+    const r = await berth(cwd, ['replay', out, '--to', 'front', '--mock-dependencies', '--ignore', '$.served', '--json'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    const rep = JSON.parse(r.stdout);
+    assert.deepEqual({ hits: rep.mocks.hits, misses: rep.mocks.misses }, { hits: 5, misses: 0 });
+    const paths = new Set(rep.report.endpoints.flatMap((e: { fields: { path: string }[] }) => e.fields.map((f) => f.path)));
+    assert.deepEqual([...paths], ['$.price']);
+    assert.equal(await calls(), before, 'back was not called');
+    // A recording whose downstream call no longer matches: a miss, listed, and the replay fails.
+    const doc = JSON.parse(readFileSync(out, 'utf8')) as Har;
+    const e = doc.log.entries.find((x) => x.request.url.endsWith('/price/mug'))!;
+    e._downstream![0].request.url = e._downstream![0].request.url.replace('/item/mug', '/item/other');
+    const changed = join(cwd, 'changed.har');
+    writeFileSync(changed, JSON.stringify(doc));
+    const m = await berth(cwd, ['replay', changed, '--to', 'front', '--mock-dependencies', '--ignore', '$', '--json'], { timeoutMs: 60_000 });
+    assert.equal(m.code, 1, `${m.stdout}\n${m.stderr}`);
+    const mr = JSON.parse(m.stdout);
+    assert.equal(mr.mocks.misses, 1);
+    assert.deepEqual(mr.mocks.missed.map((x: { method: string; path: string; service: string }) => `${x.method} ${x.path} ${x.service}`), ['GET /item/mug back']);
+    assert.equal(mr.mocks.hits, 4);
+    // Without a sidecar (a URL target) there is nothing to answer the calls.
+    const url = await berth(cwd, ['replay', out, '--to', `http://127.0.0.1:${P.front}`, '--mock-dependencies']);
+    assert.equal(url.code, 2);
   });
 
   test('unknown service and a second start are refused with clear errors', async () => {

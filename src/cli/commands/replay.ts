@@ -20,6 +20,8 @@ import {
   type ReplayTarget,
 } from '../../replay/index.js';
 import { requireControl, resolveContext } from '../context.js';
+import type { MockSummary } from '../../control/mocks.js';
+import { mockCalls, startMock, type ActiveMock } from './replay-mocks.js';
 import { errors } from '../errors.js';
 import { bold, dim, green, parseDuration, red, table, yellow } from '../output.js';
 
@@ -113,9 +115,9 @@ function printHuman(r: ReplayResult, passed: boolean): void {
 }
 
 export async function replayCommand(files: string[], o: ReplayCliOptions): Promise<void> {
-  if (o.mockDependencies)
-    throw errors.usage('--mock-dependencies is not available yet: it needs recording in the outbound sidecar, which answers the recorded downstream calls', 'replay without it for now; the calls then reach the real dependencies');
   if (!o.to) throw errors.usage('give --to SERVICE[@variant] or --to URL');
+  const mockTarget = o.mockDependencies ? /^([a-z0-9][a-z0-9-]*)(?:@([a-z0-9][a-z0-9-]*))?$/.exec(o.to) : undefined;
+  if (o.mockDependencies && !mockTarget) throw errors.usage('--mock-dependencies needs --to SERVICE or SERVICE@variant: the target\'s sidecars answer its downstream calls', 'a URL target has no Berth sidecar to answer them');
   if (files.length === 0) throw errors.usage('give at least one HAR file');
   let rate;
   try {
@@ -156,6 +158,15 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
   const against = o.against ? await resolveTarget(o.against, '--against', o.file) : undefined;
   const baseline = o.baseline ? await resolveTarget(o.baseline, '--baseline', o.file) : undefined;
 
+  let mock: ActiveMock | undefined;
+  if (mockTarget) {
+    const calls = mockCalls(exchanges);
+    if (calls.length === 0) process.stderr.write(`${yellow('warning', process.stderr)}: the recording holds no downstream calls (only \`berth record\` keeps them): every call of the target is a miss\n`);
+    const ctx = resolveContext(o.file, false);
+    mock = await startMock(requireControl(ctx), ctx.stateDir, mockTarget[1], mockTarget[2], calls);
+  }
+  let mocks: MockSummary | undefined;
+
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
@@ -181,9 +192,11 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
   } finally {
     process.off('SIGINT', onSigint);
     if (tty) process.stderr.write('\n');
+    if (mock) mocks = await mock.stop();
   }
   if (result.progress.sent === 0) process.stderr.write(`${yellow('warning', process.stderr)}: nothing was replayed (every request was skipped or filtered out)\n`);
-  const passed = result.progress.failed === 0 && result.report.diffPercent <= maxDiffPercent && (maxDiffPercent > 0 || result.report.diffs === 0);
+  // A downstream call the recording cannot answer is a change in behaviour too.
+  const passed = result.progress.failed === 0 && result.report.diffPercent <= maxDiffPercent && (maxDiffPercent > 0 || result.report.diffs === 0) && (mocks?.misses ?? 0) === 0;
   if (o.report) {
     const title = `berth replay → ${to.name}${against ? ` against ${against.name}` : ''}${baseline ? `, noise from ${baseline.name}` : ''}`;
     const html = renderHtmlReport(result.report, {
@@ -213,8 +226,15 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
         rps: Math.round(result.rps),
         lagMs: result.lagMs,
         report: result.report,
+        ...(mocks ? { mocks } : {}),
       }) + '\n',
     );
-  } else printHuman(result, passed);
+  } else {
+    printHuman(result, passed);
+    if (mocks) {
+      process.stdout.write(`downstream calls answered from the recording: ${mocks.hits}, misses: ${mocks.misses}\n`);
+      for (const m of mocks.missed.slice(0, 5)) process.stdout.write(red(`  no recorded answer: ${m.method} ${m.path} to ${m.service}`) + '\n');
+    }
+  }
   if (!passed) process.exitCode = 1;
 }

@@ -21,7 +21,8 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
-import type { MeshRecording } from '../../lib/mesh-protocol.js';
+import type { MeshMock, MeshRecording } from '../../lib/mesh-protocol.js';
+import type { Responder } from './responder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
 
 /** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
@@ -78,6 +79,9 @@ export class Proxy {
   private selfRecorder: Recorder | undefined;
   private gatewayRecorders: Map<string, Recorder> | undefined;
   private recorderMod: Promise<typeof import('./recorder.js')> | undefined;
+  /** `berth replay --mock-dependencies`: answers the replayed requests' outbound calls from the recording (responder.ts). */
+  private responder: Responder | undefined;
+  private responderId: string | undefined;
   /** Recording counters of recorders closed since (kept for /metrics). */
   private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
 
@@ -163,6 +167,28 @@ export class Proxy {
     return [...totals].map(([service, t]) => ({ service, ...t }));
   }
 
+  /** Loads the replay's responder when the snapshot names one for this sidecar; writes its result when it goes away. */
+  private applyMock(mock: MeshMock | undefined): void {
+    if (this.cfg.mode !== 'sidecar') return;
+    const id = mock && (mock.variant === undefined || mock.variant === this.cfg.variant) ? mock.id : undefined;
+    if (id === this.responderId) return;
+    this.responderId = id;
+    const old = this.responder;
+    this.responder = undefined;
+    if (old) void old.finish().catch((err: Error) => this.log(`mock ${old.id}: cannot write its result: ${err.message}`));
+    if (id === undefined) return;
+    void import('./responder.js')
+      .then((mod) => mod.Responder.load(id, this.cfg.stateDir, this.cfg.proxyId))
+      .then(
+        (r) => {
+          if (this.responderId !== id) return;
+          this.responder = r;
+          this.log(`answering replayed downstream calls from ${id}`);
+        },
+        (err: Error) => this.log(`mock ${id}: cannot load: ${err.message}`),
+      );
+  }
+
   /**
    * Starts, keeps or stops recorders as the snapshot's `recordings` say. A stopped recorder's file is
    * finished in the background; recorder.ts is loaded only when a recording first applies here.
@@ -220,6 +246,7 @@ export class Proxy {
     this.h2?.sessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
     this.applyRecordings(snapshot.config.recordings);
+    this.applyMock(snapshot.config.mocks?.[this.cfg.service]);
     this.held.recheck((service) => {
       const entry = table.services.get(service);
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
@@ -473,6 +500,7 @@ export class Proxy {
   }
 
   private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
+    if (this.responder && !(res instanceof UpgradeResponse) && this.responder.handle(service, req, res)) return;
     const route = this.table?.services.get(service);
     if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
     this.send(route, req, res, peer, ingress);
