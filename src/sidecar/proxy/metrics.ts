@@ -50,6 +50,8 @@ export class Metrics {
   accessLogDropped: () => number = () => 0;
   /** Recording counters per recorded service (none while nothing is recorded). */
   recordings: () => { service: string; recorded: number; dropped: number }[] = () => [];
+  /** Shadow diff counters per destination service and route (none without a mirror route). */
+  shadow: () => { service: string; route: string; same: number; diff: number; error: number }[] = () => [];
 
   constructor(private readonly proxy: string, private readonly source: string) {}
 
@@ -133,6 +135,11 @@ export class Metrics {
     for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
     out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up.', '# TYPE berth_proxy_access_log_dropped_total counter');
     out.push(`berth_proxy_access_log_dropped_total{proxy="${esc(this.proxy)}"} ${this.accessLogDropped()}`);
+    const sh = this.shadow();
+    if (sh.length > 0) {
+      out.push('# HELP berth_proxy_shadow_compared_total Mirrored answers compared with the primary\'s (same, diff, or error: one side failed).', '# TYPE berth_proxy_shadow_compared_total counter');
+      for (const c of sh) for (const result of ['same', 'diff', 'error'] as const) out.push(`berth_proxy_shadow_compared_total{proxy="${esc(this.proxy)}",service="${esc(c.service)}",route="${esc(c.route)}",result="${result}"} ${c[result]}`);
+    }
     const rec = this.recordings();
     if (rec.length > 0) {
       out.push('# HELP berth_proxy_recorded_total Exchanges written to a recording.', '# TYPE berth_proxy_recorded_total counter');

@@ -23,6 +23,8 @@ import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
 import type { MeshMock, MeshRecording } from '../../lib/mesh-protocol.js';
 import type { Responder } from './responder.js';
+import type { ShadowComparison, ShadowStats } from './shadow.js';
+import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
 
 /** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
@@ -82,6 +84,9 @@ export class Proxy {
   /** `berth replay --mock-dependencies`: answers the replayed requests' outbound calls from the recording (responder.ts). */
   private responder: Responder | undefined;
   private responderId: string | undefined;
+  /** Shadow diff of mirrored requests (shadow.ts, loaded once a snapshot has a mirror route). */
+  private shadow: { mod: typeof import('./shadow.js'); stats: ShadowStats } | undefined;
+  private shadowLoading = false;
   /** Recording counters of recorders closed since (kept for /metrics). */
   private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
 
@@ -93,6 +98,7 @@ export class Proxy {
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
     this.metrics.recordings = () => this.recordingCounts();
+    this.metrics.shadow = () => this.shadow?.stats.all() ?? [];
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
@@ -247,6 +253,10 @@ export class Proxy {
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
     this.applyRecordings(snapshot.config.recordings);
     this.applyMock(snapshot.config.mocks?.[this.cfg.service]);
+    if (!this.shadow && !this.shadowLoading && Object.values(snapshot.config.services ?? {}).some((s) => s.routes?.some((r) => r.mirror))) {
+      this.shadowLoading = true;
+      void import('./shadow.js').then((mod) => (this.shadow = { mod, stats: new mod.ShadowStats() }));
+    }
     this.held.recheck((service) => {
       const entry = table.services.get(service);
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
@@ -557,8 +567,8 @@ export class Proxy {
         this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
       },
     };
-    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(req, res, opts), fault.delay.fixedDelay);
-    else this.mirrorAndForward(req, res, opts);
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(service.name, req, res, opts), fault.delay.fixedDelay);
+    else this.mirrorAndForward(service.name, req, res, opts);
   }
 
   /** The gateway records what comes in through the ingress; a sidecar keeps its app's calls made for a recorded request in flight. */
@@ -568,23 +578,35 @@ export class Proxy {
     return this.selfRecorder?.beginDownstream(req, trace, service);
   }
 
-  private mirrorAndForward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
+  private mirrorAndForward(service: string, req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
     const { mirror } = opts.route;
-    if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
+    if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
+      const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/') : undefined;
+      if (this.mirror(mirror.cluster, req, cmp) && cmp) {
+        // The primary's answer goes to the client as before; the comparison sees it through a tap.
+        const rec = opts.tap;
+        const tap: ExchangeTap = rec
+          ? { requestBody: (c) => rec.requestBody(c), head: (st, h) => (rec.head(st, h), cmp.head(st, h)), data: (c) => (rec.data(c), cmp.data(c)) }
+          : cmp;
+        const done = opts.done;
+        return dispatch(req, res, { ...opts, tap, done: (status, ep) => (done?.(status, ep), cmp.primaryDone(status)) });
+      }
+    }
     dispatch(req, res, opts);
   }
 
-  /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
-  private mirror(cluster: Cluster, req: RequestHead): void {
-    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return;
+  /**
+   * Sends a copy of a bodiless request to another cluster (Istio mirror, Host gets "-shadow"); its
+   * answer goes to `cmp` (the shadow diff) or is discarded. False when no copy was sent.
+   */
+  private mirror(cluster: Cluster, req: RequestHead, cmp: ShadowComparison | undefined): boolean {
+    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return false;
     const ep = cluster.pick(req, undefined);
-    if (!ep) return;
+    if (!ep) return false;
     const headers = { ...req.headers, host: `${req.headers.host ?? cluster.name}-shadow` };
     delete headers.connection;
-    this.pools.get(ep, cluster.pool).request(
-      { method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null },
-      { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} },
-    );
+    this.pools.get(ep, cluster.pool).request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null }, cmp ?? { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} });
+    return true;
   }
 
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
@@ -620,6 +642,7 @@ export class Proxy {
     };
     if (req.url === '/healthz') return send(200, 'ok\n', 'text/plain');
     if (req.url === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
+    if (req.url === '/mesh/shadow') return send(200, JSON.stringify({ counts: this.shadow?.stats.all() ?? [], recent: this.shadow?.stats.recent ?? [] }));
     if (req.url === '/mesh/stats') return send(200, JSON.stringify(this.metrics.stats()));
     if (req.url === '/mesh/activity') return send(200, JSON.stringify({ inbound: this.inboundAccepted, inflight: this.inflight } satisfies MeshActivity));
     if (req.url === '/mesh/state') {
