@@ -5,7 +5,7 @@
 // answers come from the recording. Recording off: no files, no recording metrics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { validateHar, type Har } from '../../src/replay/index.js';
@@ -60,6 +60,7 @@ services:
   back:
     run: node back.mjs
     port: ${p.back}
+    record: { sample: 1, match: [{ path: { prefix: /item/ } }], redactHeaders: [x-api-key], maxBodyBytes: 20 }
     probes: { readiness: { http: { path: /ready }, periodSeconds: 0.5 } }
 `;
 }
@@ -93,12 +94,29 @@ describe('berth record: recording through the sidecar and the gateway, replay an
     await berth(cwd, ['down']);
   });
 
-  test('recording off (the default): nothing is written, no recording metrics', async () => {
+  test('recording off (the default): nothing is written for front; the spec\'s record: of back is listed', async () => {
     for (let i = 0; i < 5; i++) assert.equal((await get(P.front, '/price/mug')).status, 200);
-    assert.equal(existsSync(join(cwd, '.berth', 'recordings')), false);
+    assert.deepEqual(readdirSync(join(cwd, '.berth', 'recordings')), ['spec-back']);
     const ls = await berth(cwd, ['record', 'ls', '--json']);
     assert.equal(ls.code, 0, ls.stderr);
-    assert.deepEqual(JSON.parse(ls.stdout), []);
+    const list = JSON.parse(ls.stdout);
+    assert.deepEqual(list.map((r: { id: string; service: string; source: string; state: string }) => [r.id, r.service, r.source, r.state]), [['spec-back', 'back', 'spec', 'recording']]);
+  });
+
+  test('the spec\'s record: (sample, match, redactHeaders, maxBodyBytes) in back\'s sidecar', async () => {
+    assert.equal((await get(P.back, '/item/poster', { 'x-api-key': 'k-123' })).status, 200);
+    assert.equal((await get(P.back, '/calls')).status, 200); // not matched
+    const har = await waitFor('back\'s recording holds the request', async () => {
+      const r = await berth(cwd, ['record', 'get', 'spec-back']);
+      const doc = r.code === 0 ? (JSON.parse(r.stdout) as Har) : undefined;
+      return doc?.log.entries.some((e) => e.request.headers.some((h) => h.name === 'x-api-key')) ? doc : undefined;
+    });
+    assert.deepEqual(validateHar(har), []);
+    assert.ok(har.log.entries.every((e) => new URL(e.request.url).pathname.startsWith('/item/')));
+    const e = har.log.entries.find((x) => x.request.headers.some((h) => h.name === 'x-api-key'))!;
+    assert.equal(e.request.headers.find((h) => h.name === 'x-api-key')!.value, 'REDACTED');
+    assert.equal(e.response._truncated, true);
+    assert.equal(e.response.content.text!.length, 20);
   });
 
   test('start, traffic, stop: every request recorded with its downstream call, secrets redacted, valid HAR 1.2', async () => {
@@ -115,8 +133,7 @@ describe('berth record: recording through the sidecar and the gateway, replay an
       assert.equal(r.status, 200);
     }
     const ls = JSON.parse((await berth(cwd, ['record', 'ls', '--json'])).stdout);
-    assert.equal(ls.length, 1);
-    assert.equal(ls[0].state, 'recording');
+    assert.deepEqual(ls.filter((r: { service: string }) => r.service === 'front').map((r: { state: string; source: string }) => [r.state, r.source]), [['recording', 'cli']]);
     const stop = await berth(cwd, ['record', 'stop', 'front', '--json']);
     assert.equal(stop.code, 0, `${stop.stdout}\n${stop.stderr}`);
     const stopped = JSON.parse(stop.stdout);
