@@ -153,6 +153,7 @@ describe('berth record: recording through the sidecar and the gateway, replay an
       assert.equal(e.response.status, 200);
       assert.match(e._traceId ?? '', /^[0-9a-f]{32}$/);
       assert.match(e._instance ?? '', /^front/);
+      assert.match(e._revision ?? '', /^\w+/, 'the revision that served it');
       const body = JSON.parse(e.response.content.text ?? '{}');
       assert.equal(body.sku, new URL(e.request.url).pathname.split('/').pop());
       // The call to back, made through the outbound sidecar with the same trace.
@@ -220,6 +221,21 @@ describe('berth record: recording through the sidecar and the gateway, replay an
     // Without a sidecar (a URL target) there is nothing to answer the calls.
     const url = await berth(cwd, ['replay', out, '--to', `http://127.0.0.1:${P.front}`, '--mock-dependencies']);
     assert.equal(url.code, 2);
+  });
+
+  test('--duration ends a recording by itself; --sample 0.5 records about half', async () => {
+    const start = await berth(cwd, ['record', 'start', 'front', '--duration', '6s', '--sample', '0.5', '--json']);
+    assert.equal(start.code, 0, start.stderr);
+    const id = JSON.parse(start.stdout).id;
+    await new Promise((r) => setTimeout(r, 800));
+    for (let i = 0; i < 100; i++) await get(P.front, `/price/s${i}`);
+    const stopped = await waitFor('the recording stopped by itself', async () => {
+      const ls = JSON.parse((await berth(cwd, ['record', 'ls', '--json'])).stdout) as { id: string; state: string }[];
+      return ls.find((r) => r.id === id && r.state === 'stopped');
+    }, 20_000, 500);
+    assert.ok(stopped);
+    const n = (JSON.parse((await berth(cwd, ['record', 'get', id])).stdout) as Har).log.entries.length;
+    assert.ok(n > 20 && n < 80, `sampled ${n} of 100`);
   });
 
   test('unknown service and a second start are refused with clear errors', async () => {
