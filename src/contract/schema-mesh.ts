@@ -245,6 +245,12 @@ export const Policy = z
 export type RouteSpec = z.output<typeof Route>;
 export type PolicySpec = z.output<typeof Policy>;
 
+export const ReplaySettings = z
+  .strictObject({
+    ignore: z.array(z.string().min(1)).default([]).describe('JSON paths ($.meta.now, $.items[*].id) and header names never compared when this service\'s answers are diffed: `berth replay --to` it, and its mirrored (shadow) answers.'),
+  })
+  .describe('How answers of this service are compared (docs/replay.md).');
+
 export const RecordSettings = z
   .strictObject({
     sample: z.number().gt(0, { message: 'must be above 0' }).max(1, { message: 'must be at most 1' }).default(1).describe('Fraction of requests recorded.'),

@@ -111,7 +111,7 @@ export type MeshAppProtocol = 'http' | 'h2c' | 'grpc';
 export interface MeshConfig {
   ingress?: { port: number; routes: MeshIngressRoute[] };
   /** Per service: its routes and destination policy (only services that declare them). */
-  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol }>;
+  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol; /** Never compared in a shadow diff of this service's answers (spec `replay.ignore`). */ ignore?: string[] }>;
   accessLog: boolean;
   /** Generate x-request-id when absent (Envoy generate_request_id); absent: true. */
   requestId?: boolean;

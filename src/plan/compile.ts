@@ -182,7 +182,8 @@ function meshServices(app: AppSpec): NonNullable<MeshConfig['services']> {
   const out: NonNullable<MeshConfig['services']> = {};
   for (const [name, svc] of Object.entries(app.services)) {
     const protocol = svc.protocol !== undefined && svc.protocol !== 'http' ? { protocol: svc.protocol } : {};
-    if (svc.routes || svc.policy || protocol.protocol) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}), ...protocol };
+    const ignore = svc.replay?.ignore.length ? { ignore: svc.replay.ignore } : {};
+    if (svc.routes || svc.policy || protocol.protocol || ignore.ignore) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}), ...protocol, ...ignore };
   }
   return out;
 }

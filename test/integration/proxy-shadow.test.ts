@@ -17,7 +17,7 @@ describe('shadow diff of mirrored traffic', () => {
   const answer = (v: number) => (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     // The shadow answers /diff/* with another price; /same/* alike.
-    res.end(JSON.stringify({ path: req.url, price: req.url!.startsWith('/diff') ? v : 1 }));
+    res.end(JSON.stringify({ path: req.url, price: req.url!.startsWith('/diff') ? v : 1, at: process.hrtime.bigint().toString() }));
   };
 
   before(async () => {
@@ -25,7 +25,8 @@ describe('shadow diff of mirrored traffic', () => {
     const snapshot: MeshSnapshot = {
       version: 1,
       app: 't',
-      config: { accessLog: false, services: { peer: { routes: [{ name: 'shadowed', mirror: { service: 'shadow', percent: 100 } }] } } },
+      // `at` differs on every answer: the service's replay.ignore keeps it out of the comparison.
+      config: { accessLog: false, services: { peer: { routes: [{ name: 'shadowed', mirror: { service: 'shadow', percent: 100 } }], ignore: ['$.at'] } } },
       services: [
         { name: 'self', port: P.inbound, endpoints: [{ id: 'sh-1', host: HOST, port: P.inbound, variant: 'default' }] },
         { name: 'peer', port: 1, endpoints: [{ id: 'peer-1', host: HOST, port: P.peer, variant: 'default' }] },
@@ -47,9 +48,9 @@ describe('shadow diff of mirrored traffic', () => {
     const before = JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/shadow`)).body).counts[0];
     for (let i = 0; i < 5; i++) {
       const same = await httpRequest(`http://${HOST}:${P.out}/same/${i}`);
-      assert.deepEqual(JSON.parse(same.body), { path: `/same/${i}`, price: 1 });
+      assert.deepEqual({ ...JSON.parse(same.body), at: 0 }, { path: `/same/${i}`, price: 1, at: 0 });
       const diff = await httpRequest(`http://${HOST}:${P.out}/diff/${i}`);
-      assert.deepEqual(JSON.parse(diff.body), { path: `/diff/${i}`, price: 10 }, 'the client gets the primary');
+      assert.deepEqual({ ...JSON.parse(diff.body), at: 0 }, { path: `/diff/${i}`, price: 10, at: 0 }, 'the client gets the primary');
     }
     const counts = await waitFor('10 comparisons', async () => {
       const c = JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/shadow`)).body).counts[0];

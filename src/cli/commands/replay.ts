@@ -3,6 +3,7 @@
 // the --max-diff-percent threshold), 1 otherwise, 2 for usage errors.
 import { writeFile } from 'node:fs/promises';
 import type { PsRow } from '../../control/index.js';
+import type { MeshConfig } from '../../lib/mesh-protocol.js';
 import {
   anyOf,
   DEFAULT_COMPARED_HEADERS,
@@ -48,6 +49,15 @@ export interface ReplayCliOptions {
 interface ServiceStatus {
   name: string;
   port: number | null;
+}
+
+/** The target service's `replay.ignore` from the running app's spec (none for a URL target). */
+async function specIgnore(to: string, file: string | undefined): Promise<string[]> {
+  const m = /^([a-z0-9][a-z0-9-]*)(?:@[a-z0-9-]+)?$/.exec(to);
+  if (!m) return [];
+  const c = requireControl(resolveContext(file, false));
+  const { desired } = await c.get<{ desired: { mesh?: MeshConfig } | null }>('/api/v1/desired');
+  return desired?.mesh?.services?.[m[1]]?.ignore ?? [];
 }
 
 /** `SERVICE` → its address on 127.0.0.1 (through the gateway, as clients reach it); `SERVICE@variant` → the ready instances of that variant, at their inbound sidecars. */
@@ -143,6 +153,7 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
     throw err;
   }
   const ignore = (o.ignore ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+  ignore.push(...(await specIgnore(o.to, o.file)));
   const headers = o.compareHeader?.length ? o.compareHeader.flatMap((x) => x.split(',')).map((x) => x.trim().toLowerCase()).filter(Boolean) : DEFAULT_COMPARED_HEADERS;
 
   const exchanges: RecordedExchange[] = [];

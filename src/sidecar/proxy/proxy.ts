@@ -21,7 +21,7 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
-import type { MeshMock, MeshRecording } from '../../lib/mesh-protocol.js';
+import type { MeshConfig, MeshMock, MeshRecording } from '../../lib/mesh-protocol.js';
 import type { Responder } from './responder.js';
 import type { ShadowComparison, ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
@@ -87,6 +87,7 @@ export class Proxy {
   /** Shadow diff of mirrored requests (shadow.ts, loaded once a snapshot has a mirror route). */
   private shadow: { mod: typeof import('./shadow.js'); stats: ShadowStats } | undefined;
   private shadowLoading = false;
+  private serviceConfig: MeshConfig['services'];
   /** Recording counters of recorders closed since (kept for /metrics). */
   private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
 
@@ -255,8 +256,13 @@ export class Proxy {
     this.applyMock(snapshot.config.mocks?.[this.cfg.service]);
     if (!this.shadow && !this.shadowLoading && Object.values(snapshot.config.services ?? {}).some((s) => s.routes?.some((r) => r.mirror))) {
       this.shadowLoading = true;
-      void import('./shadow.js').then((mod) => (this.shadow = { mod, stats: new mod.ShadowStats() }));
+      void import('./shadow.js').then((mod) => {
+        this.shadow = { mod, stats: new mod.ShadowStats() };
+        this.shadow.stats.setIgnores(this.serviceConfig);
+      });
     }
+    this.serviceConfig = snapshot.config.services;
+    this.shadow?.stats.setIgnores(snapshot.config.services);
     this.held.recheck((service) => {
       const entry = table.services.get(service);
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.

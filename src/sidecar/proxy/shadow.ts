@@ -4,7 +4,7 @@
 // (berth_proxy_shadow_compared_total{result="same|diff|error"}); the last differences are kept for
 // GET /mesh/shadow. Bodies are kept up to 256 KiB per side (a longer one is compared as a prefix).
 // Loaded with the first mirrored request, so proxies without a mirror route never pay for it.
-import { diffResponses, type ComparableResponse, type FieldDiff } from '../../replay/diff.js';
+import { diffResponses, IgnoreRules, type ComparableResponse, type FieldDiff } from '../../replay/diff.js';
 import type { ExchangeTap } from './recorder.js';
 import type { UpstreamError, UpstreamHandlers, UpstreamHead } from './upstream-client.js';
 
@@ -32,6 +32,19 @@ export interface ShadowCounts {
 export class ShadowStats {
   private readonly counts = new Map<string, ShadowCounts>();
   readonly recent: ShadowDiff[] = [];
+  private ignores = new Map<string, IgnoreRules>();
+  private readonly none = new IgnoreRules([]);
+
+  /** The services' `replay.ignore` (from the snapshot): never compared in their shadow diffs. */
+  setIgnores(services: Record<string, { ignore?: string[] }> | undefined): void {
+    const m = new Map<string, IgnoreRules>();
+    for (const [name, s] of Object.entries(services ?? {})) if (s.ignore?.length) m.set(name, new IgnoreRules(s.ignore));
+    this.ignores = m;
+  }
+
+  rules(service: string): IgnoreRules {
+    return this.ignores.get(service) ?? this.none;
+  }
 
   count(service: string, route: string, result: 'same' | 'diff' | 'error'): void {
     const k = `${service}\u0000${route}`;
@@ -129,7 +142,7 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
   private settle(): void {
     if (!this.primary.done || !this.mirror.done) return;
     if (this.primary.failed || this.mirror.failed) return this.stats.count(this.service, this.route, 'error');
-    const fields = diffResponses(this.primary.response(), this.mirror.response());
+    const fields = diffResponses(this.primary.response(), this.mirror.response(), { rules: this.stats.rules(this.service) });
     this.stats.count(this.service, this.route, fields.length ? 'diff' : 'same');
     if (fields.length) this.stats.keep({ at: new Date().toISOString(), service: this.service, route: this.route, method: this.method, path: this.path, fields: fields.slice(0, 10) });
   }
