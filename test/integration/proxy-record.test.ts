@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { join } from 'node:path';
 import type { MeshRecording, MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 import { readHar, validateHar, type HarEntry } from '../../src/replay/index.js';
@@ -100,6 +101,18 @@ describe('recording in berth-proxy', () => {
       assert.equal(sha(r.body), sha(answer), 'the client got the answer byte for byte');
     }
     const small = await upload(P.inbound, '/small?q=1', Buffer.from('{"a":1}'), false, 'application/json');
+    // An HTTP/2 (h2c) client: the sidecar translates for the HTTP/1.1 app and records it alike.
+    const h2 = http2.connect(`http://${HOST}:${P.inbound}`);
+    const h2body = await new Promise<string>((resolve, reject) => {
+      const st = h2.request({ ':method': 'GET', ':path': '/h2/hello', authorization: 'Bearer x' });
+      let b = '';
+      st.setEncoding('utf8');
+      st.on('data', (d: string) => (b += d));
+      st.on('end', () => resolve(b));
+      st.on('error', reject);
+    });
+    h2.close();
+    assert.deepEqual(JSON.parse(h2body), { path: '/h2/hello', got: '' });
     assert.deepEqual(JSON.parse(small.body.toString()), { path: '/small?q=1', got: '{"a":1}' });
 
     // Completeness: N requests at RATE req/s on keep-alive connections.
@@ -157,6 +170,10 @@ describe('recording in berth-proxy', () => {
       assert.equal(e.response.content.size, answer.length);
       assert.deepEqual(Buffer.from(e.response.content.text!, 'base64'), answer.subarray(0, 4096));
     }
+    const viaH2 = entries.find((e) => new URL(e.request.url).pathname === '/h2/hello');
+    assert.ok(viaH2, 'the h2c request is recorded');
+    assert.equal(viaH2.request.headers.find((h) => h.name === 'authorization')?.value, 'REDACTED');
+    assert.deepEqual(JSON.parse(viaH2.response.content.text!), { path: '/h2/hello', got: '' });
     const s = entries.find((e) => new URL(e.request.url).pathname === '/small')!;
     assert.deepEqual(s.request.postData, { mimeType: 'application/json', text: '{"a":1}' });
     assert.deepEqual(s.request.queryString, [{ name: 'q', value: '1' }]);

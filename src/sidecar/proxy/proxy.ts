@@ -400,13 +400,16 @@ export class Proxy {
       // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end and is kept as it is).
       const req = new tr.H2AsH1Request(stream, headers);
       const go = (): void => {
+        // Recorded like an HTTP/1.1 request (the app sees one); gRPC and h2c apps are not recorded yet.
+        const rec = this.selfRecorder?.begin(req, trace);
         const done = (status: number): void => {
           this.inflight--;
+          rec?.finish(status);
           this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
         };
         // Reset by the client in the same read as its headers (a rapid-reset flood): no connection is opened for it.
         if (stream.closed || stream.destroyed) return done(0);
-        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done });
+        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done, ...(rec ? { tap: rec } : {}) });
       };
       // One turn later, the frames read with the headers (a reset) have been seen.
       setImmediate(go);
