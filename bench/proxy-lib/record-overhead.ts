@@ -8,7 +8,7 @@ import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { berthPair, HOST, median, sleep, start, until, type SidecarPair } from './setup.js';
+import { berthPair, cpuTicks, HOST, median, sleep, start, until, type SidecarPair } from './setup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixedRate = join(here, 'fixed-rate.js');
@@ -47,9 +47,13 @@ export interface RecordingFigures {
   recordOnP99Ms: number;
   recordOverheadP50Ms: number;
   recordOverheadP99Ms: number;
+  /** CPU time of the inbound sidecar per request, µs (10 ms clock ticks over every run). */
+  inboundCpuUsPerRequestOff: number;
+  inboundCpuUsPerRequestOn: number;
   recordedFraction: number;
   recordedEntries: number;
   recordDropped: number;
+  baselineInboundCpuUsPerRequest?: number;
   baselineP50Ms?: number;
   baselineP99Ms?: number;
   /** This build with recording off minus the baseline build (noise when ~0). */
@@ -68,15 +72,20 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   };
   if (baselineMain && existsSync(baselineMain)) pairs.baseline = await berthPair({ base: opts.base + 30, originPort, accessLog: false, proxyMain: baselineMain });
   await sleep(300); // the recording sidecar loads its recorder with the snapshot
-  const m: Record<string, { p50: number[]; p99: number[] }> = Object.fromEntries(Object.keys(pairs).map((k) => [k, { p50: [], p99: [] }]));
+  const m: Record<string, { p50: number[]; p99: number[]; ticks: number; sent: number }> = Object.fromEntries(Object.keys(pairs).map((k) => [k, { p50: [], p99: [], ticks: 0, sent: 0 }]));
   for (let i = 0; i < opts.runs; i++) {
     for (const [k, pair] of Object.entries(pairs)) {
+      // CPU time of the recording side (b, the inbound sidecar) per request: holds on a busy machine, unlike latency.
+      const t0 = cpuTicks(pair.b.pid!);
       const f = await fixed(pair.url, opts.rate, opts.seconds);
+      m[k].ticks += cpuTicks(pair.b.pid!) - t0;
+      m[k].sent += f.sent;
       if (f.errors) throw new Error(`${k}: ${f.errors} errors at ${opts.rate} req/s`);
       m[k].p50.push(f.p50Ms);
       m[k].p99.push(f.p99Ms);
     }
   }
+  const usPerRequest = (k: string): number => Math.round((m[k].ticks * 10_000) / m[k].sent);
   await sleep(1000); // the writer's last batch reaches the disk
   const text = await metrics(pairs.on.bAdmin!);
   const served = sum(text, /berth_proxy_request_duration_seconds_count\{[^}]*direction="inbound"[^}]*\} (\d+)/g);
@@ -93,13 +102,15 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
     recordOnP99Ms: on.p99,
     recordOverheadP50Ms: r3(median(m.on.p50.map((v, i) => v - m.off.p50[i]))),
     recordOverheadP99Ms: r3(median(m.on.p99.map((v, i) => v - m.off.p99[i]))),
+    inboundCpuUsPerRequestOff: usPerRequest('off'),
+    inboundCpuUsPerRequestOn: usPerRequest('on'),
     recordedFraction: served ? +(recorded / served).toFixed(5) : 0,
     recordedEntries: recorded,
     recordDropped: dropped,
   };
   if (m.baseline) {
     const b = med('baseline');
-    Object.assign(out, { baselineP50Ms: b.p50, baselineP99Ms: b.p99, offVsBaselineP50Ms: r3(median(m.off.p50.map((v, i) => v - m.baseline.p50[i]))), offVsBaselineP99Ms: r3(median(m.off.p99.map((v, i) => v - m.baseline.p99[i]))) });
+    Object.assign(out, { baselineInboundCpuUsPerRequest: usPerRequest('baseline'), baselineP50Ms: b.p50, baselineP99Ms: b.p99, offVsBaselineP50Ms: r3(median(m.off.p50.map((v, i) => v - m.baseline.p50[i]))), offVsBaselineP99Ms: r3(median(m.off.p99.map((v, i) => v - m.baseline.p99[i]))) });
   }
   return out;
 }
