@@ -35,7 +35,7 @@ import type { ControlPlane } from './control-plane.js';
 import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogIngest } from './log-ingest.js';
-import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
+import { handleMeshApi, MeshFeed, meshServedServices } from './mesh-snapshots.js';
 import { handleRecordingsApi, Recordings, type RecordingsHost } from './recordings.js';
 import { handleMocksApi, Mocks } from './mocks.js';
 import { apiRequestMetrics } from './api-metrics.js';
@@ -87,7 +87,8 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   const mesh = new MeshFeed(plane);
   const recordingsHost: RecordingsHost = {
     // `ingress`: the gateway records what comes in through the ingress.
-    services: () => [...(plane.desired()?.services ?? []).filter((s) => !s.name.includes('.')).map((s) => s.name), ...(plane.desired()?.mesh?.ingress ? ['ingress'] : [])],
+    // Only meshed services have sidecars to record in (a port and berth-proxy).
+    services: () => [...meshServedServices(plane.desired())].filter((name) => !name.includes('.')).concat(plane.desired()?.mesh?.ingress ? ['ingress'] : []),
     specRecordings: () => plane.desired()?.mesh?.recordings ?? {},
     changed: () => mesh.poke(),
     synced: (ms) => mesh.synced(ms),

@@ -93,7 +93,7 @@ export class Recordings {
   start(body: Record<string, unknown>): RecordingInfo {
     const service = body.service;
     if (typeof service !== 'string' || !service) throw new RecordingError(400, 'expected {"service": string, …}');
-    if (!this.host.services().includes(service)) throw new RecordingError(404, service === 'ingress' ? 'the running app has no ingress' : `no service "${service}" in the running app`);
+    if (!this.host.services().includes(service)) throw new RecordingError(404, service === 'ingress' ? 'the running app has no ingress' : `no service "${service}" with a port (and so a sidecar to record in) in the running app`);
     if (this.active(service)) throw new RecordingError(409, `${service} is already being recorded (${this.active(service)!.settings.id}); stop it first`);
     const sample = body.sample === undefined ? RECORD_DEFAULTS.sample : Number(body.sample);
     if (!(sample > 0 && sample <= 1)) throw new RecordingError(400, `sample must be in (0, 1], got ${String(body.sample)}`);
