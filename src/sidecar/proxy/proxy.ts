@@ -362,7 +362,7 @@ export class Proxy {
     dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
-      ...(rec ? { tap: rec } : {}),
+      tap: rec,
       done: (status) => {
         this.inflight--;
         rec?.finish(status);
@@ -409,7 +409,7 @@ export class Proxy {
         };
         // Reset by the client in the same read as its headers (a rapid-reset flood): no connection is opened for it.
         if (stream.closed || stream.destroyed) return done(0);
-        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done, ...(rec ? { tap: rec } : {}) });
+        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done, tap: rec });
       };
       // One turn later, the frames read with the headers (a reset) have been seen.
       setImmediate(go);
@@ -569,7 +569,7 @@ export class Proxy {
       pools: this.pools,
       cluster,
       route,
-      ...(rec ? { tap: rec } : {}),
+      tap: rec,
       done: (status, ep) => {
         admitted.release();
         rec?.finish(status);
