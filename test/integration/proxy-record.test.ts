@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { join } from 'node:path';
 import type { MeshRecording, MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 import { readHar, validateHar, type HarEntry } from '../../src/replay/index.js';
@@ -114,6 +115,18 @@ describe('recording in berth-proxy', () => {
     h2.close();
     assert.deepEqual(JSON.parse(h2body), { path: '/h2/hello', got: '' });
     assert.deepEqual(JSON.parse(small.body.toString()), { path: '/small?q=1', got: '{"a":1}' });
+
+    // A Host header no URL accepts: served as ever, the entry dropped and counted (regression: it threw in the data path).
+    const odd = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(P.inbound, HOST, () => sock.write('GET /odd HTTP/1.1\r\nhost: a b\r\nconnection: close\r\n\r\n'));
+      let got = '';
+      sock.on('data', (d) => (got += d.toString()));
+      sock.on('end', () => resolve(got));
+      sock.on('error', reject);
+    });
+    assert.match(odd, /^HTTP\/1\.1 200/);
+    assert.equal((await httpRequest(`http://${HOST}:${P.admin}/healthz`)).status, 200, 'the proxy is alive');
+    assert.match((await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body, /berth_proxy_recording_dropped_total\{proxy="rec-1",service="self"\} 1/);
 
     // Completeness: N requests at RATE req/s on keep-alive connections.
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });

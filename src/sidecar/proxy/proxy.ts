@@ -226,9 +226,9 @@ export class Proxy {
         void r.close().then(
           (st) => {
             t.recorded += st.written;
-            t.dropped += st.dropped;
+            t.dropped += st.dropped + r.unrecordable;
             this.recordingTotals.set(service, t);
-            this.log(`recording ${r.settings.id} of ${service} stopped: ${st.written} entries, ${st.dropped} dropped`);
+            this.log(`recording ${r.settings.id} of ${service} stopped: ${st.written} entries, ${st.dropped + r.unrecordable} dropped`);
           },
           (err: Error) => this.log(`recording ${r.settings.id}: closing failed: ${err.message}`),
         );

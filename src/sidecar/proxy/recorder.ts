@@ -184,6 +184,8 @@ export class Recorder {
   private readonly inflight = new Map<string, RecordedExchange>();
   /** Requests not recorded (not sampled, not matched, past `until`). */
   skipped = 0;
+  /** Exchanges that could not be turned into an entry (counted as dropped). */
+  unrecordable = 0;
 
   constructor(
     readonly settings: MeshRecording,
@@ -227,13 +229,23 @@ export class Recorder {
 
   /** @internal */
   finish(x: RecordedExchange, status: number): void {
+    if (this.inflight.get(x.traceId) === x) this.inflight.delete(x.traceId);
+    try {
+      this.write(x, status);
+    } catch {
+      // A request the HAR cannot describe (a Host header no URL accepts): dropped and counted; the
+      // request itself was served. Never thrown into the data path.
+      this.unrecordable++;
+    }
+  }
+
+  private write(x: RecordedExchange, status: number): void {
     const { request, response, time, wait } = x.toHar(status);
     const startedDateTime = new Date(x.startedAt).toISOString();
     if (x.parent) {
       (x.parent.downstream ??= []).push({ service: x.service!, startedDateTime, time, request, response });
       return;
     }
-    if (this.inflight.get(x.traceId) === x) this.inflight.delete(x.traceId);
     const entry: HarEntry = {
       startedDateTime,
       time,
@@ -274,7 +286,7 @@ export class Recorder {
 
   /** Entries dropped by the writer (queue full, disk failure). */
   get dropped(): number {
-    return this.writer.stats().dropped;
+    return this.writer.stats().dropped + this.unrecordable;
   }
 
   close(): Promise<HarWriterStats> {
