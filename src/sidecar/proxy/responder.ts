@@ -14,6 +14,7 @@ const TRACE_RE = /^[0-9a-f]{2}-([0-9a-f]{32})-/;
 /** Not copied from the recorded answer: the body is sent whole with its own length. */
 const SKIPPED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'content-encoding']);
 const MAX_BODY = 16 * 1024 * 1024;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 const keyOf = (service: string, method: string, path: string, bodySha: string): string => `${service} ${method} ${path} ${bodySha}`;
 const sha = (b: Buffer): string => (b.length === 0 ? '' : createHash('sha256').update(b).digest('hex'));
@@ -96,13 +97,22 @@ export class Responder {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of call.headers) {
       const name = k.toLowerCase();
-      if (SKIPPED.has(name)) continue;
+      // The lean path writes headers as given: a name or value no HTTP/1.1 header may have is left out.
+      if (SKIPPED.has(name) || !TOKEN.test(name) || /[\r\n\0]/.test(v)) continue;
       const prev = headers[name];
       headers[name] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
     headers['content-length'] = String(body.length);
     headers['x-berth-mock'] = 'recorded';
-    res.writeHead(call.status, headers);
+    try {
+      res.writeHead(call.status, headers);
+    } catch (err) {
+      // A mock file with a header or status Node refuses (an edited HAR): answered as a failure, never thrown.
+      const text = `the recorded answer cannot be sent: ${(err as Error).message}\n`;
+      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), [REASON_HEADER]: 'mock-invalid' });
+      res.end(text);
+      return;
+    }
     res.end(body);
   }
 

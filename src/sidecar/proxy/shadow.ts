@@ -142,7 +142,13 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
   private settle(): void {
     if (!this.primary.done || !this.mirror.done) return;
     if (this.primary.failed || this.mirror.failed) return this.stats.count(this.service, this.route, 'error');
-    const fields = diffResponses(this.primary.response(), this.mirror.response(), { rules: this.stats.rules(this.service) });
+    let fields: FieldDiff[];
+    try {
+      fields = diffResponses(this.primary.response(), this.mirror.response(), { rules: this.stats.rules(this.service) });
+    } catch {
+      // Never thrown into the data path: a comparison that fails counts as an error.
+      return this.stats.count(this.service, this.route, 'error');
+    }
     this.stats.count(this.service, this.route, fields.length ? 'diff' : 'same');
     if (fields.length) this.stats.keep({ at: new Date().toISOString(), service: this.service, route: this.route, method: this.method, path: this.path, fields: fields.slice(0, 10) });
   }
