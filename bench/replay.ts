@@ -5,17 +5,26 @@
 //   replayFailed     requests without an answer (must be 0)
 //   replayDiffs      answers that differed from the recording (must be 0: the echo is deterministic)
 //   diffEntriesPerS  differ alone: recorded vs live JSON bodies (~1 KB, a few fields differ), per-endpoint report included
-// BENCH_SECONDS (default 8) bounds the replay; the whole bench stays under ~20 s. Prints one JSON line.
+//   recordOverheadP50Ms/P99Ms  a Berth sidecar pair at 1,000 req/s with the inbound sidecar recording every
+//                    request minus the same pair without (goal <= 0.3 / 0.5 ms); recordedFraction: entries on
+//                    disk / requests served (goal 1); BENCH_BASELINE_PROXY=<another build's proxy main.js> adds
+//                    offVsBaselineP50Ms/P99Ms: recording off in this build against that build
+// BENCH_SECONDS (default 8) bounds the replay, BENCH_RECORD_RUNS x BENCH_RECORD_SECONDS (3 x 5) per
+// recording setup. Prints one JSON line.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DiffCollector, readHar, replay, type ComparableResponse, type HarEntry } from '../src/replay/index.js';
+import { recordingFigures, type RecordingFigures } from './proxy-lib/record-overhead.js';
+import { killAll } from './proxy-lib/setup.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const ENTRIES = 2000;
+const RECORD_RUNS = Number(process.env.BENCH_RECORD_RUNS ?? 3);
+const RECORD_SECONDS = Number(process.env.BENCH_RECORD_SECONDS ?? 5);
 
 // The echo service: answers every request with its method and path as JSON, from a child process.
 const ECHO = `
@@ -120,4 +129,24 @@ function diffFigures() {
 
 const replayed = await replayFigures();
 const diffed = diffFigures();
-process.stdout.write(JSON.stringify({ bench: 'replay', seconds: SECONDS, concurrency: CONCURRENCY, ...replayed, ...diffed, replayGoalRps: 5000 }) + '\n');
+// Recording overhead in the sidecar at 1,000 req/s (BENCH_RECORD=0 skips it).
+let recorded: RecordingFigures | Record<string, never> = {};
+if (process.env.BENCH_RECORD !== '0') {
+  try {
+    recorded = await recordingFigures({ base: Number(process.env.BENCH_PORT ?? 27300), runs: RECORD_RUNS, seconds: RECORD_SECONDS, rate: 1000 });
+  } finally {
+    killAll();
+  }
+}
+process.stdout.write(
+  JSON.stringify({
+    bench: 'replay',
+    seconds: SECONDS,
+    concurrency: CONCURRENCY,
+    ...replayed,
+    ...diffed,
+    replayGoalRps: 5000,
+    ...recorded,
+    ...(process.env.BENCH_RECORD !== '0' ? { recordRuns: RECORD_RUNS, recordSeconds: RECORD_SECONDS, recordGoalP50Ms: 0.3, recordGoalP99Ms: 0.5, loadAverageEnd: Number(loadavg()[0].toFixed(1)) } : {}),
+  }) + '\n',
+);

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_ENV, PROXY_NODE_FLAGS } from '../../src/lib/mesh-protocol.js';
+import { PROXY_ENV, PROXY_NODE_FLAGS, type MeshRecording } from '../../src/lib/mesh-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const proxyMain = join(here, '..', '..', 'src', 'sidecar', 'proxy', 'main.js');
@@ -71,22 +71,26 @@ export interface SidecarPair {
   readonly b: ChildProcess;
   /** The outbound listener of `a`: a request here crosses both sidecars to the origin. */
   readonly url: string;
+  /** b's admin listener (its /metrics). */
+  readonly bAdmin?: string;
+  readonly stateDir?: string;
 }
 
 /** Two Berth sidecars in front of `originPort`; `base` is the first of 7 ports they use. */
-export async function berthPair(opts: { base: number; originPort: number; accessLog: boolean }): Promise<SidecarPair> {
+export async function berthPair(opts: { base: number; originPort: number; accessLog: boolean; recording?: MeshRecording; proxyMain?: string }): Promise<SidecarPair> {
   const p = { aOut: opts.base + 1, bIn: opts.base + 2, aIn: opts.base + 3, aApp: opts.base + 4, aAdmin: opts.base + 5, bAdmin: opts.base + 6 };
   const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   mkdirSync(join(state, 'mesh'));
-  const snap = { version: 1, app: 'bench', config: { accessLog: opts.accessLog }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
+  const snap = { version: 1, app: 'bench', config: { accessLog: opts.accessLog, ...(opts.recording ? { recordings: { b: opts.recording } } : {}) }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
   writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
   writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
   const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
-  const b = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
-  const a = start(process.execPath, [...PROXY_FLAGS, proxyMain], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
+  const main = opts.proxyMain ?? proxyMain;
+  const b = start(process.execPath, [...PROXY_FLAGS, main], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
+  const a = start(process.execPath, [...PROXY_FLAGS, main], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
   const url = `http://${HOST}:${p.aOut}/`;
   await until(url);
-  return { a, b, url };
+  return { a, b, url, bAdmin: `http://${HOST}:${p.bAdmin}`, stateDir: state };
 }
 
 /** Two nginx reverse-proxy hops (A on `portA` → B on `portB` → origin); `httpExtra` goes into each http block. */

@@ -447,6 +447,41 @@ k8sOpts(program
   .option('--json', 'machine-readable report (applied, pruned, rollouts, warnings)')
   .action(async (o) => (await import('./commands/deploy.js')).deploy(o));
 
+const record = program.command('record').description('record live traffic of a service (its inbound sidecars and the gateway) into HAR 1.2 files for `berth replay`');
+record
+  .command('start')
+  .description('start recording SERVICE (until `berth record stop` or --duration)')
+  .argument('<SERVICE>', 'the service to record')
+  .addOption(fileOpt())
+  .option('--duration <TIME>', 'stop by itself after this long (e.g. 10m)')
+  .option('--sample <FRACTION>', 'fraction of requests recorded, in (0, 1]', '1')
+  .option('--match <match>', 'record only matching requests: "[METHOD] /path-prefix", "~REGEX", or a route match {path: {prefix: /api}}; repeatable (any matches)', collect)
+  .option('--redact-header <NAME>', 'also redact this header (authorization, cookie, set-cookie, proxy-authorization always are); repeatable', collect)
+  .option('--max-body-bytes <N>', 'bodies are cut (and marked) beyond this size', '1048576')
+  .option('--out <FILE.har>', 'when the recording ends, write all of it into this one HAR file')
+  .option('--json', 'the recording as one JSON object')
+  .action(async (s: string, o) => (await import('./commands/record.js')).recordStart(s, o));
+record
+  .command('stop')
+  .description("stop recording SERVICE; returns once the proxies closed their files (and --out of start is written)")
+  .argument('<SERVICE>', 'the recorded service')
+  .addOption(fileOpt())
+  .option('--json', 'the recording as one JSON object')
+  .action(async (s: string, o) => (await import('./commands/record.js')).recordStop(s, o));
+record
+  .command('ls')
+  .description('list recordings (on-demand and the spec\'s `record:`) with their HAR files')
+  .addOption(fileOpt())
+  .option('--json', 'one JSON array of recordings')
+  .action(async (o) => (await import('./commands/record.js')).recordLs(o));
+record
+  .command('get')
+  .description('write a recording (every proxy\'s files, merged) as one HAR 1.2 document')
+  .argument('<ID>', 'the recording id, as in `berth record ls`')
+  .addOption(fileOpt())
+  .option('--out <FILE.har>', 'write it here instead of stdout')
+  .action(async (id: string, o) => (await import('./commands/record.js')).recordGet(id, o));
+
 program
   .command('replay')
   .description('send recorded traffic (HAR files) to a live target and report per endpoint what changed (exit 1 on differences beyond noise)')
@@ -459,7 +494,7 @@ program
   .option('--loop', 'start over at the end until Ctrl-C or --duration')
   .option('--duration <TIME>', 'stop after this long (e.g. 30s, 5m)')
   .option('--allow-side-effects', 'also replay write requests (POST, PUT, PATCH, DELETE); skipped by default')
-  .option('--mock-dependencies', "answer the target's downstream calls from the recording (needs sidecar recording: not available yet)")
+  .option('--mock-dependencies', "the target's sidecars answer its downstream calls from the recording (Berth recordings; the app must pass traceparent on); misses fail the replay")
   .option('--against <TARGET>', 'compare with the answers of this live target (primary) instead of the recorded ones')
   .option('--baseline <TARGET>', 'a second run of the reference code: fields that differ between it and the reference are noise')
   .option('--ignore <RULE>', 'JSON path ($.meta.now, $.items[*].id) or header name never compared; repeatable or comma-separated', collect)

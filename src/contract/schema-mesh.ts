@@ -244,3 +244,19 @@ export const Policy = z
 
 export type RouteSpec = z.output<typeof Route>;
 export type PolicySpec = z.output<typeof Policy>;
+
+export const ReplaySettings = z
+  .strictObject({
+    ignore: z.array(z.string().min(1)).default([]).describe('JSON paths ($.meta.now, $.items[*].id) and header names never compared when this service\'s answers are diffed: `berth replay --to` it, and its mirrored (shadow) answers.'),
+  })
+  .describe('How answers of this service are compared (docs/replay.md).');
+
+export const RecordSettings = z
+  .strictObject({
+    sample: z.number().gt(0, { message: 'must be above 0' }).max(1, { message: 'must be at most 1' }).default(1).describe('Fraction of requests recorded.'),
+    match: z.array(RouteMatch).optional().describe('Record only requests matching one of these (a route match each); absent: all.'),
+    redactHeaders: z.array(HeaderName).default([]).describe('Headers whose values are replaced by REDACTED in the recording, besides authorization, cookie, set-cookie and proxy-authorization (always).'),
+    maxBodyBytes: z.number().int({ message: 'must be a whole number' }).min(0).default(1048576).describe('Request and response bodies are cut beyond this size (and marked `_truncated`).'),
+    maxFileMiB: z.number().gt(0).default(100).describe('A HAR file is rotated before it passes this size.'),
+  })
+  .describe("Records this service's traffic in its inbound sidecars and the gateway into HAR 1.2 files under .berth/recordings/ (see docs/replay.md); `berth record start` does it on demand.");

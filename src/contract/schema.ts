@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Logs } from './schema-logs.js';
 import { Nodes, Placement, Priority } from './schema-nodes.js';
 import { Scale } from './schema-scale.js';
-import { HeaderName, HeaderValue, Ingress, MeshSettings, Policy, Route } from './schema-mesh.js';
+import { HeaderName, HeaderValue, Ingress, MeshSettings, Policy, RecordSettings, ReplaySettings, Route } from './schema-mesh.js';
 import { Variants } from './variants.js';
 import { MAX_REPLICAS, badRequestPath, bounded } from './bounded.js';
 import { Secrets, ServiceSecrets } from './schema-secrets.js';
@@ -215,6 +215,8 @@ export const Service = z
     scale: Scale.optional(),
     routes: z.array(Route).optional().describe('Routes for all traffic sent to this service, from other services or the ingress; the first match wins.'),
     policy: Policy.optional(),
+    record: RecordSettings.optional(),
+    replay: ReplaySettings.optional(),
     variants: z.lazy(() => Variants).optional(),
     release: Release.optional(),
     logs: Logs.prefault({}),

@@ -25,6 +25,8 @@
 //   POST /api/v1/nodes                    {name?, capacity?, labels?} → { name }   (`berth node add`)
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
+//   /api/v1/recordings[/stop|/:id/har]   → traffic recordings (`berth record`, see recordings.ts)
+//   POST /api/v1/mocks[/stop]             → `berth replay --mock-dependencies` (see mocks.ts)
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   /api/v1/gitops[/:name[/history|sync|refresh|rollback|suspend|resume|promote]] → GitOps sources (gitops/routes.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
@@ -38,7 +40,9 @@ import type { ControlPlane } from './control-plane.js';
 import { authenticate, type Principal } from './credentials.js';
 import { handleLogRoutes } from './log-routes.js';
 import { LogIngest } from './log-ingest.js';
-import { handleMeshApi, MeshFeed } from './mesh-snapshots.js';
+import { handleMeshApi, MeshFeed, meshServedServices } from './mesh-snapshots.js';
+import { handleRecordingsApi, Recordings, type RecordingsHost } from './recordings.js';
+import { handleMocksApi, Mocks } from './mocks.js';
 import { apiRequestMetrics } from './api-metrics.js';
 import { controlMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { publicEntry } from './release/history.js';
@@ -93,6 +97,17 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
   const dashboard = opts.dashboardToken ? new DashboardFeed(plane, mesh) : undefined;
+  const recordingsHost: RecordingsHost = {
+    // `ingress`: the gateway records what comes in through the ingress.
+    // Only meshed services have sidecars to record in (a port and berth-proxy).
+    services: () => [...meshServedServices(plane.desired())].filter((name) => !name.includes('.')).concat(plane.desired()?.mesh?.ingress ? ['ingress'] : []),
+    specRecordings: () => plane.desired()?.mesh?.recordings ?? {},
+    changed: () => mesh.poke(),
+    synced: (ms) => mesh.synced(ms),
+  };
+  const recordings = new Recordings(plane.layout.root, recordingsHost);
+  const mocks = new Mocks(plane.layout.root, recordingsHost);
+  mesh.configOverlay = (c) => mocks.overlay(recordings.overlay(c));
   const countRequest = apiRequestMetrics();
   const server = http.createServer((req, res) => {
     countRequest(req, res);
@@ -134,6 +149,8 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     if (dashboard && !sidecar && path.startsWith('/api/v1/dashboard/') && dashboard.handle(req, res, url)) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
     if (await handleGitopsApi(plane.gitops, req, res, path, send)) return;
+    if (path.startsWith('/api/v1/mocks') && (await handleMocksApi(mocks, req, res, path, () => readBody(req)))) return;
+    if (path.startsWith('/api/v1/recordings') && (await handleRecordingsApi(recordings, req, res, path, () => readBody(req)))) return;
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });

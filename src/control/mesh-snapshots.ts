@@ -107,6 +107,8 @@ export class MeshFeed {
   private readonly samples = new Map<string, { at: number; series: MeshStatsSeries[] }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly beat: NodeJS.Timeout;
+  /** Adds what is not in the desired state to the snapshot's config (on-demand recordings). */
+  configOverlay: ((c: MeshConfig) => MeshConfig) | undefined;
 
   constructor(private readonly plane: MeshPlane) {
     plane.onChange(() => this.schedule());
@@ -160,7 +162,7 @@ export class MeshFeed {
         });
       }
     }
-    const body = { app: desired?.app ?? '', services, config: releaseMeshConfig(world, meshConfigOf(desired)), ...(leaving.length > 0 ? { leaving: leaving.sort() } : {}) };
+    const body = { app: desired?.app ?? '', services, config: this.configOverlay ? this.configOverlay(releaseMeshConfig(world, meshConfigOf(desired))) : releaseMeshConfig(world, meshConfigOf(desired)), ...(leaving.length > 0 ? { leaving: leaving.sort() } : {}) };
     const key = canonicalJson(body);
     if (!this.snapshot || key !== this.key) {
       this.key = key;
@@ -275,6 +277,17 @@ export class MeshFeed {
 
   private send(w: Watcher, snap: MeshSnapshot): void {
     w.res.write(`event: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
+  }
+
+  /** Something the overlay reads changed: publish a new snapshot. */
+  poke(): void {
+    this.schedule();
+  }
+
+  /** Resolves once every proxy acknowledged the current snapshot, or after `timeoutMs`. */
+  async synced(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.status().synced && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   }
 
   private schedule(): void {

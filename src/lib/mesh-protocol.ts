@@ -112,12 +112,65 @@ export type MeshAppProtocol = 'http' | 'h2c' | 'grpc';
 export interface MeshConfig {
   ingress?: { port: number; routes: MeshIngressRoute[] };
   /** Per service: its routes and destination policy (only services that declare them). */
-  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol }>;
+  services?: Record<string, { routes?: MeshRoute[]; policy?: MeshPolicy; protocol?: MeshAppProtocol; /** Never compared in a shadow diff of this service's answers (spec `replay.ignore`). */ ignore?: string[] }>;
   accessLog: boolean;
   /** Generate x-request-id when absent (Envoy generate_request_id); absent: true. */
   requestId?: boolean;
   /** The gateway appends the client's address to x-forwarded-for (Envoy use_remote_address at the edge); absent: true. */
   forwardedFor?: boolean;
+  /** Traffic recording per service (the spec's `record:` and `berth record start`); absent: nothing is recorded. */
+  recordings?: Record<string, MeshRecording>;
+  /** `berth replay --mock-dependencies`: per service, the sidecars that answer recorded downstream calls themselves. */
+  mocks?: Record<string, MeshMock>;
+}
+
+/**
+ * A replay's responder (src/sidecar/proxy/responder.ts): the service's sidecars (of `variant` only,
+ * when given) answer outbound calls whose trace id is in `<stateDir>/mocks/<id>.json` from it.
+ */
+export interface MeshMock {
+  id: string;
+  variant?: string;
+}
+
+/** One recorded downstream call in a mock file. */
+export interface MockCall {
+  traceId: string;
+  service: string;
+  method: string;
+  /** Path and query. */
+  path: string;
+  /** sha256 of the request body, hex; '' for none. */
+  bodySha: string;
+  status: number;
+  headers: [string, string][];
+  /** base64 */
+  body: string;
+}
+
+/** What a sidecar's responder did, written to `<stateDir>/mocks/<id>.<proxy>.result.json` when the mock ends. */
+export interface MockResult {
+  proxy: string;
+  hits: number;
+  misses: number;
+  /** The first misses (at most 100): calls of a replayed trace the recording has no answer for. */
+  missed: { service: string; method: string; path: string; traceId: string }[];
+}
+
+/** One service's recording, as the proxies apply it (src/sidecar/proxy/recorder.ts). */
+export interface MeshRecording {
+  /** Names the folder `<stateDir>/recordings/<id>/` the proxies write into. */
+  id: string;
+  /** Fraction of requests recorded, 0..1. */
+  sample: number;
+  /** Only requests matching one of these are recorded (absent: all). */
+  match?: MeshRoute['match'][];
+  /** Header names whose values are replaced by `REDACTED` (lower case; the defaults included). */
+  redactHeaders: string[];
+  maxBodyBytes: number;
+  maxFileMiB: number;
+  /** Epoch ms after which the proxies stop recording (`--duration`). */
+  until?: number;
 }
 
 export interface MeshSnapshot {

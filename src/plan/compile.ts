@@ -194,9 +194,20 @@ function meshServices(app: AppSpec): NonNullable<MeshConfig['services']> {
   const out: NonNullable<MeshConfig['services']> = {};
   for (const [name, svc] of Object.entries(app.services)) {
     const protocol = svc.protocol !== undefined && svc.protocol !== 'http' ? { protocol: svc.protocol } : {};
-    if (svc.routes || svc.policy || protocol.protocol) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}), ...protocol };
+    const ignore = svc.replay?.ignore.length ? { ignore: svc.replay.ignore } : {};
+    if (svc.routes || svc.policy || protocol.protocol || ignore.ignore) out[name] = { ...(svc.routes ? { routes: svc.routes } : {}), ...(svc.policy ? { policy: svc.policy } : {}), ...protocol, ...ignore };
   }
   return out;
+}
+
+/** The services' `record:` as the proxies apply it (the spec's recording of a service has the id `spec-<service>`). */
+function meshRecordings(app: AppSpec): Pick<MeshConfig, 'recordings'> {
+  const out: NonNullable<MeshConfig['recordings']> = {};
+  for (const [name, svc] of Object.entries(app.services)) {
+    const r = svc.record;
+    if (r) out[name] = { id: `spec-${name}`, sample: r.sample, ...(r.match ? { match: r.match } : {}), redactHeaders: r.redactHeaders.map((h) => h.toLowerCase()), maxBodyBytes: r.maxBodyBytes, maxFileMiB: r.maxFileMiB };
+  }
+  return Object.keys(out).length > 0 ? { recordings: out } : {};
 }
 
 /** Services ordered so that every service comes after what it depends on (the contract forbids cycles). */
@@ -228,7 +239,7 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
       compileService(app, name, opts, dapr[name]),
       ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, dapr[name], { name: v, spec: variantSpec(app.services[name], override) })),
     ]),
-    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app) },
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), services: meshServices(app), ...meshRecordings(app) },
     nodes: resolveNodes(app.nodes),
     ...(resources.components.length > 0 ? { components: resources.components } : {}),
     ...(resources.subscriptions.length > 0 ? { subscriptions: resources.subscriptions } : {}),

@@ -220,7 +220,7 @@ describe('exit codes', () => {
       [[har], /--to/],
       [[har, '--to', v1.url, '--rate', 'fast'], /--rate must be/],
       [[join(dir, 'missing.har'), '--to', v1.url], /missing\.har: cannot read/],
-      [[har, '--to', v1.url, '--mock-dependencies'], /--mock-dependencies is not available yet/],
+      [[har, '--to', v1.url, '--mock-dependencies'], /--mock-dependencies needs --to SERVICE or SERVICE@variant/],
       [[har, '--to', v1.url, '--filter', '{colour: red}'], /unknown match field/],
       [[har, '--to', 'not a target!'], /--to: give SERVICE/],
       [[har, '--to', v1.url, '--concurrency', '0'], /--concurrency/],

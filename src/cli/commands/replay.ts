@@ -3,6 +3,7 @@
 // the --max-diff-percent threshold), 1 otherwise, 2 for usage errors.
 import { writeFile } from 'node:fs/promises';
 import type { PsRow } from '../../control/index.js';
+import type { MeshConfig } from '../../lib/mesh-protocol.js';
 import {
   anyOf,
   DEFAULT_COMPARED_HEADERS,
@@ -20,6 +21,8 @@ import {
   type ReplayTarget,
 } from '../../replay/index.js';
 import { requireControl, resolveContext } from '../context.js';
+import type { MockSummary } from '../../control/mocks.js';
+import { mockCalls, startMock, type ActiveMock } from './replay-mocks.js';
 import { errors } from '../errors.js';
 import { bold, dim, green, parseDuration, red, table, yellow } from '../output.js';
 
@@ -46,6 +49,15 @@ export interface ReplayCliOptions {
 interface ServiceStatus {
   name: string;
   port: number | null;
+}
+
+/** The target service's `replay.ignore` from the running app's spec (none for a URL target). */
+async function specIgnore(to: string, file: string | undefined): Promise<string[]> {
+  const m = /^([a-z0-9][a-z0-9-]*)(?:@[a-z0-9-]+)?$/.exec(to);
+  if (!m) return [];
+  const c = requireControl(resolveContext(file, false));
+  const { desired } = await c.get<{ desired: { mesh?: MeshConfig } | null }>('/api/v1/desired');
+  return desired?.mesh?.services?.[m[1]]?.ignore ?? [];
 }
 
 /** `SERVICE` → its address on 127.0.0.1 (through the gateway, as clients reach it); `SERVICE@variant` → the ready instances of that variant, at their inbound sidecars. */
@@ -113,9 +125,9 @@ function printHuman(r: ReplayResult, passed: boolean): void {
 }
 
 export async function replayCommand(files: string[], o: ReplayCliOptions): Promise<void> {
-  if (o.mockDependencies)
-    throw errors.usage('--mock-dependencies is not available yet: it needs recording in the outbound sidecar, which answers the recorded downstream calls', 'replay without it for now; the calls then reach the real dependencies');
   if (!o.to) throw errors.usage('give --to SERVICE[@variant] or --to URL');
+  const mockTarget = o.mockDependencies ? /^([a-z0-9][a-z0-9-]*)(?:@([a-z0-9][a-z0-9-]*))?$/.exec(o.to) : undefined;
+  if (o.mockDependencies && !mockTarget) throw errors.usage('--mock-dependencies needs --to SERVICE or SERVICE@variant: the target\'s sidecars answer its downstream calls', 'a URL target has no Berth sidecar to answer them');
   if (files.length === 0) throw errors.usage('give at least one HAR file');
   let rate;
   try {
@@ -141,6 +153,7 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
     throw err;
   }
   const ignore = (o.ignore ?? []).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+  ignore.push(...(await specIgnore(o.to, o.file)));
   const headers = o.compareHeader?.length ? o.compareHeader.flatMap((x) => x.split(',')).map((x) => x.trim().toLowerCase()).filter(Boolean) : DEFAULT_COMPARED_HEADERS;
 
   const exchanges: RecordedExchange[] = [];
@@ -155,6 +168,15 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
   const to = await resolveTarget(o.to, '--to', o.file);
   const against = o.against ? await resolveTarget(o.against, '--against', o.file) : undefined;
   const baseline = o.baseline ? await resolveTarget(o.baseline, '--baseline', o.file) : undefined;
+
+  let mock: ActiveMock | undefined;
+  if (mockTarget) {
+    const calls = mockCalls(exchanges);
+    if (calls.length === 0) process.stderr.write(`${yellow('warning', process.stderr)}: the recording holds no downstream calls (only \`berth record\` keeps them): every call of the target is a miss\n`);
+    const ctx = resolveContext(o.file, false);
+    mock = await startMock(requireControl(ctx), ctx.stateDir, mockTarget[1], mockTarget[2], calls);
+  }
+  let mocks: MockSummary | undefined;
 
   const ac = new AbortController();
   const onSigint = () => ac.abort();
@@ -181,9 +203,11 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
   } finally {
     process.off('SIGINT', onSigint);
     if (tty) process.stderr.write('\n');
+    if (mock) mocks = await mock.stop();
   }
   if (result.progress.sent === 0) process.stderr.write(`${yellow('warning', process.stderr)}: nothing was replayed (every request was skipped or filtered out)\n`);
-  const passed = result.progress.failed === 0 && result.report.diffPercent <= maxDiffPercent && (maxDiffPercent > 0 || result.report.diffs === 0);
+  // A downstream call the recording cannot answer is a change in behaviour too.
+  const passed = result.progress.failed === 0 && result.report.diffPercent <= maxDiffPercent && (maxDiffPercent > 0 || result.report.diffs === 0) && (mocks?.misses ?? 0) === 0;
   if (o.report) {
     const title = `berth replay → ${to.name}${against ? ` against ${against.name}` : ''}${baseline ? `, noise from ${baseline.name}` : ''}`;
     const html = renderHtmlReport(result.report, {
@@ -213,8 +237,15 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
         rps: Math.round(result.rps),
         lagMs: result.lagMs,
         report: result.report,
+        ...(mocks ? { mocks } : {}),
       }) + '\n',
     );
-  } else printHuman(result, passed);
+  } else {
+    printHuman(result, passed);
+    if (mocks) {
+      process.stdout.write(`downstream calls answered from the recording: ${mocks.hits}, misses: ${mocks.misses}\n`);
+      for (const m of mocks.missed.slice(0, 5)) process.stdout.write(red(`  no recorded answer: ${m.method} ${m.path} to ${m.service}`) + '\n');
+    }
+  }
   if (!passed) process.exitCode = 1;
 }

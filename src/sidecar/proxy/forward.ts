@@ -8,6 +8,7 @@ import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/me
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { CompiledRoute } from './routes.js';
+import type { ExchangeTap } from './recorder.js';
 import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead, type UpstreamRequest } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import { LeanResponse } from './lean-server.js';
@@ -102,6 +103,8 @@ export interface ForwardOptions {
   route?: CompiledRoute;
   /** Called with the final status (0: the client went away) once the exchange ends. */
   done?(status: number, ep: EndpointState | undefined): void;
+  /** Recording: sees the request body, the response head and body as they are forwarded (absent: nothing is copied). */
+  tap?: ExchangeTap;
 }
 
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
@@ -173,6 +176,7 @@ class Forwarding implements UpstreamHandlers {
       readBody(req).then(
         (b) => {
           this.body = b;
+          opts.tap?.requestBody(b);
           this.attempt();
         },
         () => {
@@ -186,6 +190,8 @@ class Forwarding implements UpstreamHandlers {
     this.body = bodyStream(req);
     if (req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(cl)) this.bodyLength = cl;
     this.replayable = false;
+    const tap = opts.tap;
+    if (tap) this.upstreamRequest = { method: this.method, path: this.path, headers: req.headers, body: null, onBodyChunk: (c) => tap.requestBody(c) };
     this.attempt();
   }
 
@@ -232,6 +238,7 @@ class Forwarding implements UpstreamHandlers {
       return false;
     }
     const { res } = this;
+    this.opts.tap?.head(statusCode, head.list());
     const ops = this.opts.route?.responseHeaders;
     if (ops) {
       const obj: Record<string, string | string[] | undefined> = {};
@@ -251,6 +258,7 @@ class Forwarding implements UpstreamHandlers {
   onData(chunk: Buffer): boolean {
     const { res } = this;
     if (res.destroyed) return true;
+    this.opts.tap?.data(chunk);
     if (res.write(this.lean ? chunk : Buffer.from(chunk))) return true;
     res.once('drain', (this.onDrain ??= () => this.call?.resume()));
     return false;

@@ -48,6 +48,10 @@ export class Metrics {
 
   /** Reads the access log's dropped-lines counter when rendering. */
   accessLogDropped: () => number = () => 0;
+  /** Recording counters per recorded service (none while nothing is recorded). */
+  recordings: () => { service: string; recorded: number; dropped: number }[] = () => [];
+  /** Shadow diff counters per destination service and route (none without a mirror route). */
+  shadow: () => { service: string; route: string; same: number; diff: number; error: number }[] = () => [];
 
   constructor(private readonly proxy: string, private readonly source: string) {}
 
@@ -131,6 +135,18 @@ export class Metrics {
     for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
     out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up.', '# TYPE berth_proxy_access_log_dropped_total counter');
     out.push(`berth_proxy_access_log_dropped_total{proxy="${esc(this.proxy)}"} ${this.accessLogDropped()}`);
+    const sh = this.shadow();
+    if (sh.length > 0) {
+      out.push('# HELP berth_proxy_shadow_compared_total Mirrored answers compared with the primary\'s (same, diff, or error: one side failed).', '# TYPE berth_proxy_shadow_compared_total counter');
+      for (const c of sh) for (const result of ['same', 'diff', 'error'] as const) out.push(`berth_proxy_shadow_compared_total{proxy="${esc(this.proxy)}",service="${esc(c.service)}",route="${esc(c.route)}",result="${result}"} ${c[result]}`);
+    }
+    const rec = this.recordings();
+    if (rec.length > 0) {
+      out.push('# HELP berth_proxy_recorded_total Exchanges written to a recording.', '# TYPE berth_proxy_recorded_total counter');
+      for (const r of rec) out.push(`berth_proxy_recorded_total{proxy="${esc(this.proxy)}",service="${esc(r.service)}"} ${r.recorded}`);
+      out.push('# HELP berth_proxy_recording_dropped_total Recorded exchanges dropped (writer queue full or a failed write); the requests were served.', '# TYPE berth_proxy_recording_dropped_total counter');
+      for (const r of rec) out.push(`berth_proxy_recording_dropped_total{proxy="${esc(this.proxy)}",service="${esc(r.service)}"} ${r.dropped}`);
+    }
     return out.join('\n') + '\n';
   }
 }

@@ -21,6 +21,11 @@ import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
 import { setEjectionObserver } from './cluster.js';
+import type { MeshConfig, MeshMock, MeshRecording } from '../../lib/mesh-protocol.js';
+import type { Responder } from './responder.js';
+import type { ShadowComparison, ShadowStats } from './shadow.js';
+import type { ExchangeTap } from './recorder.js';
+import type { Recorder, RecordedExchange } from './recorder.js';
 
 /** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
 function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
@@ -74,6 +79,19 @@ export class Proxy {
   private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
   /** The building-block API, loaded only for services that use it. */
   private dapr: Promise<import('./dapr/index.js').DaprApi | undefined> | undefined;
+  /** Recording (recorder.ts, loaded with the first recording): this sidecar's service's, or the gateway's per service. Undefined: nothing recorded, nothing paid. */
+  private selfRecorder: Recorder | undefined;
+  private gatewayRecorders: Map<string, Recorder> | undefined;
+  private recorderMod: Promise<typeof import('./recorder.js')> | undefined;
+  /** `berth replay --mock-dependencies`: answers the replayed requests' outbound calls from the recording (responder.ts). */
+  private responder: Responder | undefined;
+  private responderId: string | undefined;
+  /** Shadow diff of mirrored requests (shadow.ts, loaded once a snapshot has a mirror route). */
+  private shadow: { mod: typeof import('./shadow.js'); stats: ShadowStats } | undefined;
+  private shadowLoading = false;
+  private serviceConfig: MeshConfig['services'];
+  /** Recording counters of recorders closed since (kept for /metrics). */
+  private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -82,6 +100,8 @@ export class Proxy {
     if (cfg.appPort !== undefined) this.appCluster = new Cluster('app', [new EndpointState(`${cfg.proxyId}/app`, { id: `${cfg.proxyId}/app`, host: cfg.host, port: cfg.appPort, variant: '' })], undefined);
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
+    this.metrics.recordings = () => this.recordingCounts();
+    this.metrics.shadow = () => this.shadow?.stats.all() ?? [];
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
@@ -159,6 +179,91 @@ export class Proxy {
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
+    await Promise.all(this.recorders().map(([, r]) => r.close().catch(() => undefined))); // shutting down: a failed last write was counted as dropped
+  }
+
+  /** Every recorder with its service. */
+  private recorders(): [string, Recorder][] {
+    const out: [string, Recorder][] = [];
+    if (this.selfRecorder) out.push([this.cfg.service, this.selfRecorder]);
+    for (const e of this.gatewayRecorders ?? []) out.push(e);
+    return out;
+  }
+
+  private recordingCounts(): { service: string; recorded: number; dropped: number }[] {
+    const totals = new Map<string, { recorded: number; dropped: number }>();
+    for (const [service, t] of this.recordingTotals) totals.set(service, { ...t });
+    for (const [service, r] of this.recorders()) {
+      const t = totals.get(service) ?? { recorded: 0, dropped: 0 };
+      t.recorded += r.recorded;
+      t.dropped += r.dropped;
+      totals.set(service, t);
+    }
+    return [...totals].map(([service, t]) => ({ service, ...t }));
+  }
+
+  /** Loads the replay's responder when the snapshot names one for this sidecar; writes its result when it goes away. */
+  private applyMock(mock: MeshMock | undefined): void {
+    if (this.cfg.mode !== 'sidecar') return;
+    const id = mock && (mock.variant === undefined || mock.variant === this.cfg.variant) ? mock.id : undefined;
+    if (id === this.responderId) return;
+    this.responderId = id;
+    const old = this.responder;
+    this.responder = undefined;
+    if (old) void old.finish().catch((err: Error) => this.log(`mock ${old.id}: cannot write its result: ${err.message}`));
+    if (id === undefined) return;
+    void import('./responder.js')
+      .then((mod) => mod.Responder.load(id, this.cfg.stateDir, this.cfg.proxyId))
+      .then(
+        (r) => {
+          if (this.responderId !== id) return;
+          this.responder = r;
+          this.log(`answering replayed downstream calls from ${id}`);
+        },
+        (err: Error) => this.log(`mock ${id}: cannot load: ${err.message}`),
+      );
+  }
+
+  /**
+   * Starts, keeps or stops recorders as the snapshot's `recordings` say. A stopped recorder's file is
+   * finished in the background; recorder.ts is loaded only when a recording first applies here.
+   */
+  private applyRecordings(all: Record<string, MeshRecording> | undefined): void {
+    const wanted = new Map<string, MeshRecording>();
+    for (const [service, r] of Object.entries(all ?? {})) {
+      // The gateway records what comes in through the ingress (`ingress`); each sidecar its own service.
+      if (service === (this.cfg.mode === 'gateway' ? 'ingress' : this.cfg.service)) wanted.set(service, r);
+    }
+    if (wanted.size === 0 && !this.selfRecorder && !this.gatewayRecorders) return;
+    this.recorderMod ??= import('./recorder.js');
+    void this.recorderMod.then((mod) => {
+      const current = new Map(this.recorders());
+      const next = new Map<string, Recorder>();
+      for (const [service, settings] of wanted) {
+        const cur = current.get(service);
+        if (cur?.sameAs(settings)) {
+          next.set(service, cur);
+          continue;
+        }
+        next.set(service, new mod.Recorder(settings, { stateDir: this.cfg.stateDir, proxyId: this.cfg.proxyId, revision: process.env.BERTH_REVISION, onError: (err) => this.log(`recording ${settings.id}: ${err.message} (entries dropped)`) }));
+        this.log(`recording ${service} (${settings.id}, sample ${settings.sample})`);
+      }
+      for (const [service, r] of current) {
+        if (next.get(service) === r) continue;
+        const t = this.recordingTotals.get(service) ?? { recorded: 0, dropped: 0 };
+        void r.close().then(
+          (st) => {
+            t.recorded += st.written;
+            t.dropped += st.dropped + r.unrecordable;
+            this.recordingTotals.set(service, t);
+            this.log(`recording ${r.settings.id} of ${service} stopped: ${st.written} entries, ${st.dropped + r.unrecordable} dropped`);
+          },
+          (err: Error) => this.log(`recording ${r.settings.id}: closing failed: ${err.message}`),
+        );
+      }
+      if (this.cfg.mode === 'gateway') this.gatewayRecorders = next.size > 0 ? next : undefined;
+      else this.selfRecorder = next.get(this.cfg.service);
+    });
   }
 
   private apply(snapshot: MeshSnapshot): void {
@@ -177,6 +282,17 @@ export class Proxy {
     this.pools.retain(keep);
     this.h2?.sessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
+    this.applyRecordings(snapshot.config.recordings);
+    this.applyMock(snapshot.config.mocks?.[this.cfg.service]);
+    if (!this.shadow && !this.shadowLoading && Object.values(snapshot.config.services ?? {}).some((s) => s.routes?.some((r) => r.mirror))) {
+      this.shadowLoading = true;
+      void import('./shadow.js').then((mod) => {
+        this.shadow = { mod, stats: new mod.ShadowStats() };
+        this.shadow.stats.setIgnores(this.serviceConfig);
+      });
+    }
+    this.serviceConfig = snapshot.config.services;
+    this.shadow?.stats.setIgnores(snapshot.config.services);
     this.held.recheck((service) => {
       const entry = table.services.get(service);
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
@@ -243,7 +359,7 @@ export class Proxy {
     if (port === table.ingressPort) {
       const to = table.ingress?.(req.url ?? '/');
       if (!to) return reply(res, 404, 'no-route', 'no ingress route matches this request');
-      return this.toService(to, req, res, peer);
+      return this.toService(to, req, res, peer, this.gatewayRecorders !== undefined);
     }
     const route = table.byPort.get(port);
     if (!route) return reply(res, 503, 'no-route', 'this port is not served any more');
@@ -272,11 +388,14 @@ export class Proxy {
     addRequestHeaders(req.headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
+    const rec = this.selfRecorder && !(res instanceof UpgradeResponse) ? this.selfRecorder.begin(req, trace) : undefined;
     dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
+      tap: rec,
       done: (status) => {
         this.inflight--;
+        rec?.finish(status);
         if (status === 503 || status === 502) this.aimApp(); // refused: the app may have bound another address
         this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
       },
@@ -311,13 +430,16 @@ export class Proxy {
       // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end and is kept as it is).
       const req = new tr.H2AsH1Request(stream, headers);
       const go = (): void => {
+        // Recorded like an HTTP/1.1 request (the app sees one); gRPC and h2c apps are not recorded yet.
+        const rec = this.selfRecorder?.begin(req, trace);
         const done = (status: number): void => {
           this.inflight--;
+          rec?.finish(status);
           this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, req, status, started, trace, source);
         };
         // Reset by the client in the same read as its headers (a rapid-reset flood): no connection is opened for it.
         if (stream.closed || stream.destroyed) return done(0);
-        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done });
+        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done, tap: rec });
       };
       // One turn later, the frames read with the headers (a reset) have been seen.
       setImmediate(go);
@@ -436,14 +558,15 @@ export class Proxy {
     return { ok: true, release: () => admitted.forEach((a) => a.release()) };
   }
 
-  private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
+  private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
+    if (this.responder && !(res instanceof UpgradeResponse) && this.responder.handle(service, req, res)) return;
     const route = this.table?.services.get(service);
     if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
-    this.send(route, req, res, peer);
+    this.send(route, req, res, peer, ingress);
   }
 
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
-  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string): void {
+  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
@@ -456,7 +579,7 @@ export class Proxy {
           // Routed afresh with the table that now lists an endpoint.
           release: () => {
             const entry = this.table?.services.get(name);
-            if (entry) this.send(entry, req, res, peer);
+            if (entry) this.send(entry, req, res, peer, ingress);
             else reply(res, 503, 'unknown-service', `service "${name}" left the mesh`);
           },
           fail: (reason, message) => reply(res, 503, reason, message),
@@ -482,36 +605,58 @@ export class Proxy {
     const admitted = this.admit(route, picked, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
     const cluster = admitted.cluster ?? picked;
+    const rec = this.selfRecorder || ingress ? this.recordOutbound(service.name, req, res, trace) : undefined;
     const opts: ForwardOptions & { route: CompiledRoute } = {
       pools: this.pools,
       cluster,
       route,
+      tap: rec,
       done: (status, ep) => {
         admitted.release();
+        rec?.finish(status);
         this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
       },
     };
-    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(req, res, opts), fault.delay.fixedDelay);
-    else this.mirrorAndForward(req, res, opts);
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(service.name, req, res, opts), fault.delay.fixedDelay);
+    else this.mirrorAndForward(service.name, req, res, opts);
   }
 
-  private mirrorAndForward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
+  /** The gateway records what comes in through the ingress; a sidecar keeps its app's calls made for a recorded request in flight. */
+  private recordOutbound(service: string, req: ProxyRequest, res: ProxyResponse, trace: string): RecordedExchange | undefined {
+    if (res instanceof UpgradeResponse) return undefined;
+    if (this.cfg.mode === 'gateway') return this.gatewayRecorders?.get('ingress')?.begin(req, trace);
+    return this.selfRecorder?.beginDownstream(req, trace, service);
+  }
+
+  private mirrorAndForward(service: string, req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
     const { mirror } = opts.route;
-    if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) this.mirror(mirror.cluster, req);
+    if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
+      const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/') : undefined;
+      if (this.mirror(mirror.cluster, req, cmp) && cmp) {
+        // The primary's answer goes to the client as before; the comparison sees it through a tap.
+        const rec = opts.tap;
+        const tap: ExchangeTap = rec
+          ? { requestBody: (c) => rec.requestBody(c), head: (st, h) => (rec.head(st, h), cmp.head(st, h)), data: (c) => (rec.data(c), cmp.data(c)) }
+          : cmp;
+        const done = opts.done;
+        return dispatch(req, res, { ...opts, tap, done: (status, ep) => (done?.(status, ep), cmp.primaryDone(status)) });
+      }
+    }
     dispatch(req, res, opts);
   }
 
-  /** Sends a copy of a bodiless request to another cluster; the answer is discarded (Istio mirror, Host gets "-shadow"). */
-  private mirror(cluster: Cluster, req: RequestHead): void {
-    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return;
+  /**
+   * Sends a copy of a bodiless request to another cluster (Istio mirror, Host gets "-shadow"); its
+   * answer goes to `cmp` (the shadow diff) or is discarded. False when no copy was sent.
+   */
+  private mirror(cluster: Cluster, req: RequestHead, cmp: ShadowComparison | undefined): boolean {
+    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return false;
     const ep = cluster.pick(req, undefined);
-    if (!ep) return;
+    if (!ep) return false;
     const headers = { ...req.headers, host: `${req.headers.host ?? cluster.name}-shadow` };
     delete headers.connection;
-    this.pools.get(ep, cluster.pool).request(
-      { method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null },
-      { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} },
-    );
+    this.pools.get(ep, cluster.pool).request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null }, cmp ?? { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} });
+    return true;
   }
 
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
@@ -547,6 +692,7 @@ export class Proxy {
     };
     if (req.url === '/healthz') return send(200, 'ok\n', 'text/plain');
     if (req.url === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
+    if (req.url === '/mesh/shadow') return send(200, JSON.stringify({ counts: this.shadow?.stats.all() ?? [], recent: this.shadow?.stats.recent ?? [] }));
     if (req.url === '/mesh/stats') return send(200, JSON.stringify(this.metrics.stats()));
     if (req.url === '/mesh/activity') return send(200, JSON.stringify({ inbound: this.inboundAccepted, inflight: this.inflight } satisfies MeshActivity));
     if (req.url === '/mesh/state') {

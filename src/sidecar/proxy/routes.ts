@@ -149,3 +149,15 @@ export function compileRoutes(self: string, routes: MeshRoute[] | undefined, loo
     return undefined;
   };
 }
+
+/** Whether a request matches any of `matches` (a route match each; none given: every request). Used by recording. */
+export function compileMatches(matches: MeshRoute['match'][] | undefined): (req: RequestHead) => boolean {
+  if (!matches || matches.length === 0) return () => true;
+  const all = matches.map(compileMatch);
+  return (req) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const view: RequestView = { req, path: q < 0 ? url : url.slice(0, q), rawQuery: q < 0 ? '' : url.slice(q + 1), query: undefined };
+    return all.some((preds) => preds.every((p) => p(view)));
+  };
+}

@@ -51,6 +51,8 @@ export interface UpstreamRequest {
   bodyLength?: number;
   /** Time to wait for the response head, ms. */
   headersTimeout?: number;
+  /** Sees each piece of a streamed body as it is sent (recording); valid only during the call. */
+  onBodyChunk?: (chunk: Buffer) => void;
 }
 
 export interface UpstreamHandlers {
@@ -566,6 +568,7 @@ class Exchange implements UpstreamCall {
     const onDrain = (): void => void body.resume();
     const onData = (c: Buffer): void => {
       if (this.finished || c.length === 0) return;
+      req.onBodyChunk?.(c);
       let ok: boolean;
       if (sized) {
         left -= c.length;
