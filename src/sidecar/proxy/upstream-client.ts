@@ -5,9 +5,11 @@
 // node:http's server side. Handles: content-length, chunked (decoded; node:http re-frames) and
 // close-delimited bodies; HEAD/204/304 without body; interim 1xx answers skipped; a kept socket the
 // server closed meanwhile retried once on a fresh one; pool limits (connections, requests per
-// connection, waiting requests queued). Sockets read into one shared buffer (net's `onread`) and
-// hand the bytes to the exchange they belong to: no buffer allocated and no stream machinery run per
-// read, so consumers must copy what they keep beyond the onData call.
+// connection, waiting requests queued). Each socket reads into a buffer of its own (net's `onread`)
+// and hands the bytes to the exchange they belong to: no buffer allocated and no stream machinery
+// run per read. The buffer is reused for the next read, so a consumer either copies what it keeps
+// beyond the onData call or says it kept the bytes (`keep()`: a write still queued on the client's
+// socket): the socket then reads into a fresh buffer. Large bodies are so relayed without a copy.
 // A connection goes back to the pool only when both the request and the response are complete (an
 // early answer to an unfinished upload closes it); a kept connection that dies before any response
 // byte is retried only for an idempotent request whose body is in hand (as undici does). Header
@@ -30,10 +32,10 @@ const MAX_HEAD_BYTES = 64 * 1024;
 const IDLE_CHECK_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
 /**
- * Every pooled socket reads into this buffer; a read is handed on synchronously and nothing keeps a
- * view of it past that (a partial response head is copied, consumers copy what they keep).
+ * The size of a socket's read buffer. Allocated unzeroed: a socket that only ever carries small
+ * answers touches (and makes resident) only the first pages of it.
  */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const READ_SIZE = 256 * 1024;
 
 export interface UpstreamLimits {
   maxConnections?: number;
@@ -63,10 +65,15 @@ export interface UpstreamHandlers {
   onError(err: UpstreamError): void;
 }
 
-/** A request under way: `abort()` gives up on it (onError with ABORTED); `resume()` after onData returned false. */
+/**
+ * A request under way: `abort()` gives up on it (onError with ABORTED); `resume()` after onData
+ * returned false; `keep()` during onData: the chunk's bytes are still referenced (a queued write),
+ * so the socket must not read into them again.
+ */
 export interface UpstreamCall {
   abort(): void;
   resume(): void;
+  keep(): void;
 }
 
 /**
@@ -130,6 +137,8 @@ interface PooledSocket extends net.Socket {
   idle?: boolean;
   /** The exchange the socket carries now; bytes arriving with none are out of step and close the socket. */
   exchange?: Exchange;
+  /** Where the next read goes (replaced when a consumer kept the last one's bytes). */
+  reads?: { buf: Buffer; kept: boolean };
 }
 
 /** Kept connections to one upstream address. */
@@ -182,20 +191,27 @@ export class UpstreamPool {
 
   private connect(x: Exchange): void {
     this.connecting++;
+    // net asks for the buffer of the next read after each read's callback: a kept one is replaced by then.
+    const reads = { buf: Buffer.allocUnsafeSlow(READ_SIZE), kept: false };
     const s: PooledSocket = net.connect({
       host: this.host,
       port: this.port,
       noDelay: true,
       onread: {
-        buffer: READ_BUFFER,
+        buffer: () => reads.buf,
         callback: (n: number, buf: Uint8Array): boolean => {
           const current = s.exchange;
           if (current) current.data(Buffer.from(buf.buffer, buf.byteOffset, n));
           else s.destroy();
+          if (reads.kept) {
+            reads.kept = false;
+            reads.buf = Buffer.allocUnsafeSlow(READ_SIZE);
+          }
           return true;
         },
       },
     });
+    s.reads = reads;
     s.uses = 0;
     const timer = setTimeout(() => s.destroy(Object.assign(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
     const onError = (err: Error): void => {
@@ -472,6 +488,8 @@ class Exchange implements UpstreamCall {
   private retried = false;
   private aborted = false;
   private buf: Buffer | undefined;
+  /** this.buf is a view of the socket's read buffer (not a copy). */
+  private bufIsView = false;
   private gotHead = false;
   private bodyKind = Body.None;
   private remaining = 0;
@@ -530,6 +548,11 @@ class Exchange implements UpstreamCall {
     if (!this.paused) return;
     this.paused = false;
     this.socket?.resume();
+  }
+
+  keep(): void {
+    const reads = this.socket?.reads;
+    if (reads) reads.kept = true;
   }
 
   private start(socket: PooledSocket): void {
@@ -610,6 +633,7 @@ class Exchange implements UpstreamCall {
     if (this.finished) return;
     this.anyByte = true;
     if (!this.gotHead) {
+      this.bufIsView = this.buf === undefined;
       this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
       if (!this.parseHead()) return;
       const rest = this.buf;
@@ -629,7 +653,7 @@ class Exchange implements UpstreamCall {
       if (end < 0) {
         if (buf.length > MAX_HEAD_BYTES) this.fail(new UpstreamError('BAD_RESPONSE', 'response head too large', false));
         // The rest of the head comes with a later read: keep a copy (the read buffer is reused).
-        else if (buf.buffer === READ_BUFFER.buffer) this.buf = Buffer.from(buf);
+        else if (this.bufIsView) this.buf = Buffer.from(buf);
         return false;
       }
       // "HTTP/1.x NNN"
