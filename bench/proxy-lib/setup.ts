@@ -48,7 +48,9 @@ export function start(cmd: string, args: string[], env: Record<string, string> =
 }
 
 export function killAll(): void {
-  for (const c of children) c.kill('SIGKILL');
+  // nginx's master is stopped with SIGTERM: killed with SIGKILL it leaves its worker running,
+  // still listening, and the next run's nginx pair could not bind (it measured the orphan instead).
+  for (const c of children) c.kill(c.spawnfile === 'nginx' ? 'SIGTERM' : 'SIGKILL');
 }
 
 export function requireTools(...tools: string[]): void {
