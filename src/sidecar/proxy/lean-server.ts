@@ -468,7 +468,7 @@ export class LeanConnection {
     const text = this.buf.toString('latin1', 0, end);
     const parsed = parseRequestHead(text);
     if (!parsed) return this.giveUp();
-    this.buf = this.buf.subarray(end + 4);
+    this.buf = end + 4 === this.buf.length ? EMPTY : this.buf.subarray(end + 4);
     const { method, url, minor, headers } = parsed;
     this.http10 = minor === '0';
     // Connection is a list of tokens (`x-close` is not `close`).

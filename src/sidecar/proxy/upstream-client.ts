@@ -27,6 +27,14 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const STATUS_PREFIX = Buffer.from('HTTP/1.');
+const EMPTY = Buffer.alloc(0);
+
+/** Whether `buf` starts with "HTTP/1." (compared byte by byte: no view allocated per response). */
+function startsWithStatusPrefix(buf: Buffer): boolean {
+  if (buf.length < 7) return false;
+  for (let i = 0; i < 7; i++) if (buf[i] !== STATUS_PREFIX[i]) return false;
+  return true;
+}
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Idle kept connections are closed after 2 to 4 s, before a typical server's keep-alive timeout (Node: 5 s). */
 const IDLE_CHECK_MS = 2000;
@@ -338,6 +346,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   let named: string[] | undefined;
   // Header lines kept for forwarding are gathered in a scratch buffer, then copied out once.
   let kept = 0;
+  // Where the run of consecutive kept lines being read starts (-1: none): a run is copied in one piece.
+  let run = -1;
   let pos = from;
   while (pos > 1 && pos < end + 2) {
     // One pass over the line (a JS loop beats a native indexOf call per field on heads this small):
@@ -357,6 +367,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
     if (!valid || len <= 0) {
       // A malformed line (no token name, obs-fold, a control byte or bare CR/LF): llhttp refuses the answer.
       bad = true;
+      if (run >= 0) kept = keepLines(buf, run, pos, kept);
+      run = -1;
       pos = next + 2;
       continue;
     }
@@ -402,14 +414,13 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         hop = nameIs(buf, pos, len, 'expect');
         break;
     }
-    if (!hop) {
-      const n = next + 2 - pos;
-      if (kept + n > scratch.length) scratch = Buffer.concat([scratch.subarray(0, kept), Buffer.allocUnsafe(Math.max(scratch.length, n))]);
-      buf.copy(scratch, kept, pos, next + 2);
-      kept += n;
-    }
+    if (hop) {
+      if (run >= 0) kept = keepLines(buf, run, pos, kept);
+      run = -1;
+    } else if (run < 0) run = pos;
     pos = next + 2;
   }
+  if (run >= 0) kept = keepLines(buf, run, Math.min(pos, end + 2), kept);
   if (te && length !== -1) bad = true;
   // As llhttp: HTTP/1.0 is kept alive only with keep-alive (whatever else is said), HTTP/1.1 unless close.
   const close = http10 ? !sawKeepAlive : sawClose;
@@ -434,6 +445,14 @@ function withoutNamed(lines: Buffer, named: string[]): Buffer {
 
 /** Where scanHeaderLines gathers the kept lines (grown for an unusually large head). */
 let scratch = Buffer.allocUnsafe(4096);
+
+/** Appends bytes [from, to) of `buf` to the scratch buffer, which holds `kept` bytes; returns the new count. */
+function keepLines(buf: Buffer, from: number, to: number, kept: number): number {
+  const n = to - from;
+  if (kept + n > scratch.length) scratch = Buffer.concat([scratch.subarray(0, kept), Buffer.allocUnsafe(Math.max(scratch.length, n))]);
+  buf.copy(scratch, kept, from, to);
+  return kept + n;
+}
 
 /** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
 function decimalValue(buf: Buffer, from: number, to: number): number {
@@ -660,14 +679,15 @@ class Exchange implements UpstreamCall {
       const d0 = buf[9] - 48;
       const d1 = buf[10] - 48;
       const d2 = buf[11] - 48;
-      if (end < 12 || !STATUS_PREFIX.equals(buf.subarray(0, 7)) || (buf[7] !== 48 && buf[7] !== 49) || buf[8] !== 32 || !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
+      if (end < 12 || !startsWithStatusPrefix(buf) || (buf[7] !== 48 && buf[7] !== 49) || buf[8] !== 32 || !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
         const statusLine = buf.toString('latin1', 0, Math.min(end, 40)).split('\r\n')[0];
         this.fail(new UpstreamError('BAD_RESPONSE', `bad status line ${JSON.stringify(statusLine)}`, false));
         return false;
       }
       const status = d0 * 100 + d1 * 10 + d2;
       const http10 = buf[7] === 48;
-      this.buf = buf.subarray(end + 4);
+      // No view made when nothing follows the head (a bodiless answer, or the body in a later read).
+      this.buf = end + 4 === buf.length ? EMPTY : buf.subarray(end + 4);
       // Interim answers (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       if (status >= 100 && status < 200 && status !== 101) continue;
       const scanned = scanHeaderLines(buf, buf.indexOf(CRLF) + 2, end, http10);
