@@ -23,6 +23,8 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Request body bytes buffered for the handler before the client's socket stops being read. */
+const BODY_HIGH_WATER = 256 * 1024;
 /** A first body piece up to this size goes out copied into the head's buffer (one write); a larger one by writev, uncopied. */
 const SMALL_BODY = 16 * 1024;
 /** A kept-alive connection idle between this and twice this long is closed (node:http's keepAliveTimeout is 5 s). */
@@ -44,7 +46,9 @@ export class LeanRequest extends Readable implements RequestHead {
   headers: Record<string, string | string[] | undefined>;
 
   constructor(method: string, url: string, minor: string, headers: Record<string, string | string[] | undefined>, private readonly onRead: () => void) {
-    super();
+    // A socket read is up to 64 KiB: with the default 16 KiB mark every read of an upload would
+    // pause the socket and resume it as soon as the consumer took the piece.
+    super({ highWaterMark: BODY_HIGH_WATER });
     this.method = method;
     this.url = url;
     this.httpVersion = minor === '1' ? '1.1' : '1.0';

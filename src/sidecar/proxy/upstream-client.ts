@@ -44,6 +44,8 @@ const CONNECT_TIMEOUT_MS = 2000;
  * answers touches (and makes resident) only the first pages of it.
  */
 const READ_SIZE = 256 * 1024;
+/** Request body bytes queued on an upstream socket before the body stream is paused. */
+const STREAM_QUEUE_LIMIT = 256 * 1024;
 
 export interface UpstreamLimits {
   maxConnections?: number;
@@ -608,16 +610,19 @@ class Exchange implements UpstreamCall {
     const onDrain = (): void => void body.resume();
     const onData = (c: Buffer): void => {
       if (this.finished || c.length === 0) return;
-      let ok: boolean;
       if (sized) {
         left -= c.length;
-        ok = socket.write(c);
+        socket.write(c);
       } else {
+        socket.cork();
         socket.write(`${c.length.toString(16)}\r\n`, 'latin1');
         socket.write(c);
-        ok = socket.write('\r\n', 'latin1');
+        socket.write('\r\n', 'latin1');
+        socket.uncork();
       }
-      if (!ok) {
+      // write() answers false for any piece over 16 KiB, even one the kernel took at once: the body
+      // waits only when the bytes queued here pass the limit (a 'drain' follows, as that write answered false).
+      if (socket.writableLength >= STREAM_QUEUE_LIMIT) {
         body.pause();
         socket.once('drain', onDrain);
       }
