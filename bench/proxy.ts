@@ -5,6 +5,7 @@
 //   berthAddedP50Ms / berthAddedP99Ms    pair minus direct; the same for nginx
 //   sidecarCpuPer1kRps, sidecarRssMB     per sidecar, during the fixed-rate run
 //   ...AccessLog                          a second Berth pair with the JSON access log on
+//   rpsBareRelayPair                     two bare Node TCP relays (no HTTP parsed): the ceiling of a Node data plane here
 // Every setup runs for the whole bench and the runs are interleaved (direct, nginx, Berth, Berth
 // with access log, then again), so a shared machine's drift hits all of them alike; the saturation
 // ratio is the median of the per-round ratios.
@@ -13,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { berthPair, cpuTicks, HOST, killAll, median, nginxPair, requireTools, rssMB, start, until, wrk as wrkFor, type SidecarPair } from './proxy-lib/setup.js';
+import { bareRelayPair, berthPair, cpuTicks, HOST, killAll, median, nginxPair, nginxWorkers, requireTools, rssMB, start, until, wrk as wrkFor, type SidecarPair } from './proxy-lib/setup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixedRate = join(here, 'proxy-lib', 'fixed-rate.js');
@@ -21,7 +22,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const RATE = 1000;
 const BASE = Number(process.env.BENCH_PORT ?? 27100);
-const P = { origin: BASE, ngA: BASE + 7, ngB: BASE + 8 };
+const P = { origin: BASE, ngA: BASE + 7, ngB: BASE + 8, relayA: BASE + 20, relayB: BASE + 21 };
 const wrk = (url: string): number => wrkFor(url, SECONDS);
 
 function fixed(url: string): Promise<{ p50Ms: number; p99Ms: number; errors: number }> {
@@ -70,13 +71,21 @@ async function main(): Promise<void> {
   const origin = start(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'text/plain'); s.end('hello world\\n'); }).listen(${P.origin}, '${HOST}')`]);
   void origin;
   await until(`http://${HOST}:${P.origin}/`);
-  nginxPair({ portA: P.ngA, portB: P.ngB, originPort: P.origin });
+  const masters = nginxPair({ portA: P.ngA, portB: P.ngB, originPort: P.origin });
   await until(`http://${HOST}:${P.ngA}/`);
+  await nginxWorkers(masters); // ours answered, not a leftover
   const pair = await berthPair({ base: BASE, originPort: P.origin, accessLog: false });
   const loggedPair = await berthPair({ base: BASE + 10, originPort: P.origin, accessLog: true });
+  bareRelayPair({ portA: P.relayA, portB: P.relayB, originPort: P.origin });
+  const relayUrl = `http://${HOST}:${P.relayA}/`;
+  await until(relayUrl);
+  const relayRps: number[] = [];
   const setups = { direct: `http://${HOST}:${P.origin}/`, nginx: `http://${HOST}:${P.ngA}/`, berth: pair.url, logged: loggedPair.url };
   const m = Object.fromEntries(Object.keys(setups).map((k) => [k, { rps: [], p50: [], p99: [], errors: 0 } as Measured])) as Record<keyof typeof setups, Measured>;
-  for (let i = 0; i < RUNS; i++) for (const k of Object.keys(setups) as (keyof typeof setups)[]) await round(setups[k], m[k]);
+  for (let i = 0; i < RUNS; i++) {
+    for (const k of Object.keys(setups) as (keyof typeof setups)[]) await round(setups[k], m[k]);
+    relayRps.push(wrk(relayUrl));
+  }
   const cost = await sidecarCost(pair, pair.url);
   const loggedCost = await sidecarCost(loggedPair, loggedPair.url);
   const summary = (x: Measured) => ({ rps: median(x.rps), p50: median(x.p50), p99: median(x.p99), errors: x.errors });
@@ -98,6 +107,8 @@ async function main(): Promise<void> {
       rpsNginxPair: Math.round(nginx.rps),
       rpsBerthPair: Math.round(berth.rps),
       berthVsNginxSaturation: r2(median(ratios)),
+      rpsBareRelayPair: Math.round(median(relayRps)),
+      berthVsBareRelay: r2(median(m.berth.rps.map((r, i) => r / relayRps[i]))),
       saturationRatios: ratios.map(r2),
       p50DirectMs: direct.p50,
       p99DirectMs: direct.p99,

@@ -48,7 +48,9 @@ export function start(cmd: string, args: string[], env: Record<string, string> =
 }
 
 export function killAll(): void {
-  for (const c of children) c.kill('SIGKILL');
+  // nginx's master is stopped with SIGTERM: killed with SIGKILL it leaves its worker running,
+  // still listening, and the next run's nginx pair could not bind (it measured the orphan instead).
+  for (const c of children) c.kill(c.spawnfile === 'nginx' ? 'SIGTERM' : 'SIGKILL');
 }
 
 export function requireTools(...tools: string[]): void {
@@ -93,8 +95,29 @@ export async function berthPair(opts: { base: number; originPort: number; access
   return { a, b, url, bAdmin: `http://${HOST}:${p.bAdmin}`, stateDir: state };
 }
 
+/**
+ * Two bare TCP relays (A on `portA` → B on `portB` → origin): each client connection gets one
+ * upstream connection and the bytes are piped both ways, no HTTP parsed. What a Node process moves
+ * with no proxy work at all: the ceiling for any Node data plane on the machine, in the same run.
+ */
+export function bareRelayPair(opts: { portA: number; portB: number; originPort: number }): void {
+  const relay = (listen: number, target: number): string => `
+const net = require('node:net');
+net.createServer({ noDelay: true }, (c) => {
+  const u = net.connect({ host: '${HOST}', port: ${target}, noDelay: true });
+  c.pipe(u);
+  u.pipe(c);
+  c.on('error', () => u.destroy());
+  u.on('error', () => c.destroy());
+  c.on('close', () => u.destroy());
+  u.on('close', () => c.destroy());
+}).listen(${listen}, '${HOST}');`;
+  start(process.execPath, [...PROXY_FLAGS, '-e', relay(opts.portB, opts.originPort)], PROXY_ENV);
+  start(process.execPath, [...PROXY_FLAGS, '-e', relay(opts.portA, opts.portB)], PROXY_ENV);
+}
+
 /** Two nginx reverse-proxy hops (A on `portA` → B on `portB` → origin); `httpExtra` goes into each http block. */
-export function nginxPair(opts: { portA: number; portB: number; originPort: number; httpExtra?: string }): void {
+export function nginxPair(opts: { portA: number; portB: number; originPort: number; httpExtra?: string }): ChildProcess[] {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-nginx-'));
   const conf = (name: string, listen: number, upstream: number) => {
     const file = join(dir, `${name}.conf`);
@@ -110,6 +133,18 @@ http { access_log off; client_body_temp_path ${dir}/${name}-body; proxy_temp_pat
     );
     return file;
   };
-  start('nginx', ['-c', conf('b', opts.portB, opts.originPort), '-p', dir]);
-  start('nginx', ['-c', conf('a', opts.portA, opts.portB), '-p', dir]);
+  return [start('nginx', ['-c', conf('b', opts.portB, opts.originPort), '-p', dir]), start('nginx', ['-c', conf('a', opts.portA, opts.portB), '-p', dir])];
+}
+
+/**
+ * The worker processes of nginx masters (one each, worker_processes 1): the ones doing the work.
+ * Throws when a master has none: it could not bind, and whatever answered on its port (a leftover
+ * nginx of an earlier run) is not what this run meant to measure.
+ */
+export async function nginxWorkers(masters: ChildProcess[]): Promise<number[]> {
+  const worker = (m: ChildProcess): number => Number(spawnSync('pgrep', ['-P', String(m.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
+  for (let i = 0; i < 20 && masters.some((m) => worker(m) === 0); i++) await sleep(50);
+  const pids = masters.map(worker);
+  if (pids.includes(0)) throw new Error('nginx did not start: its port is taken (a leftover nginx worker of an earlier run?); set BENCH_PORT');
+  return pids;
 }

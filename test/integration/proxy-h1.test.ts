@@ -7,7 +7,7 @@
 // through the sidecar pair and through the gateway. BERTH_SOAK_MS sets each soak's length (15 s).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -74,6 +74,7 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
   const delivered = new Map<string, number>();
   const appSockets = new Set<net.Socket>();
   const soakRequest = soakApp(delivered);
+  const BIG = randomBytes(6 * 1024 * 1024);
 
   const snapshot = (): MeshSnapshot => ({
     version: 1,
@@ -87,6 +88,14 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
 
   before(async () => {
     app = http.createServer((req, res) => {
+      if (req.url?.startsWith('/big')) {
+        // BIG, sized or chunked (written in uneven pieces).
+        if (req.url.includes('chunked')) {
+          for (let at = 0, n = 1; at < BIG.length; at += n, n = (n * 7 + 1000) % 300_000) res.write(BIG.subarray(at, at + n));
+          res.end();
+        } else res.setHeader('content-length', BIG.length).end(BIG);
+        return;
+      }
       if (req.url?.startsWith('/echo-head')) {
         res.setHeader('x-url', req.url);
         res.setHeader('x-host', String(req.headers.host));
@@ -127,6 +136,37 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     assert.equal(a.child.exitCode, null, a.stderr());
     assert.equal(b.child.exitCode, null, b.stderr());
     assert.match(await raw(ports.out, 'GET /echo-head HTTP/1.1\r\nhost: peer\r\nconnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  });
+
+  test('a download read slowly arrives intact: response bytes the client socket still holds are never overwritten by the next upstream read', async () => {
+    // The proxies relay response bytes from their read buffer uncopied; a client that reads in
+    // bursts keeps writes queued, and each queued piece must keep its memory (sha256 at the client).
+    const want = createHash('sha256').update(BIG).digest('hex');
+    for (const port of [ports.out, ports.inbound]) {
+      for (const path of ['/big', '/big?chunked']) {
+        const got = await new Promise<{ status: number; sha: string; n: number }>((resolve, reject) => {
+          http
+            .get({ host: HOST, port, path, headers: { host: 'peer' }, agent: false }, (res) => {
+              const h = createHash('sha256');
+              let n = 0;
+              let sincePause = 0;
+              res.on('data', (d: Buffer) => {
+                h.update(d);
+                n += d.length;
+                sincePause += d.length;
+                if (sincePause < 512 * 1024) return;
+                sincePause = 0;
+                res.pause();
+                setTimeout(() => res.resume(), 15);
+              });
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, sha: h.digest('hex'), n }));
+              res.on('error', reject);
+            })
+            .on('error', reject);
+        });
+        assert.deepEqual(got, { status: 200, sha: want, n: BIG.length }, `${port} ${path}`);
+      }
+    }
   });
 
   test('aborted uploads leave no socket in CLOSE-WAIT, in either proxy or at the app (point 10)', async () => {

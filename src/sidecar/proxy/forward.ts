@@ -16,6 +16,13 @@ import type { Readable } from 'node:stream';
 
 /** Request bodies up to this size are kept so the request can be retried; larger ones are streamed once. */
 const RETRY_BODY_LIMIT = 64 * 1024;
+/**
+ * Response bytes queued for a slow client before the upstream socket stops being read (nginx's
+ * default proxy buffers are 8 × 4–8 KiB plus the kernel's socket buffers; more lets a fast upstream
+ * run ahead of a client that reads in bursts). Above the socket's write high-water mark, so a
+ * write that crosses it is answered by a 'drain'.
+ */
+const QUEUE_LIMIT = 256 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Retries for requests that never reached an app (Istio retries connect failures twice by default). */
 export const PLATFORM_RETRIES = 3;
@@ -259,7 +266,14 @@ class Forwarding implements UpstreamHandlers {
     const { res } = this;
     if (res.destroyed) return true;
     this.opts.tap?.data(chunk);
-    if (res.write(this.lean ? chunk : Buffer.from(chunk))) return true;
+    if (this.lean) {
+      // Written uncopied: if the client's socket still holds it queued, the upstream socket reads
+      // into a fresh buffer next; reading goes on until QUEUE_LIMIT bytes wait for the client.
+      const queued = (res as LeanResponse).writeShared(chunk);
+      if (queued <= 0) return true;
+      this.call!.keep();
+      if (queued < QUEUE_LIMIT) return true;
+    } else if (res.write(Buffer.from(chunk))) return true;
     res.once('drain', (this.onDrain ??= () => this.call?.resume()));
     return false;
   }

@@ -23,6 +23,10 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Request body bytes buffered for the handler before the client's socket stops being read. */
+const BODY_HIGH_WATER = 256 * 1024;
+/** A first body piece up to this size goes out copied into the head's buffer (one write); a larger one by writev, uncopied. */
+const SMALL_BODY = 16 * 1024;
 /** A kept-alive connection idle between this and twice this long is closed (node:http's keepAliveTimeout is 5 s). */
 const KEEP_ALIVE_MS = 5000;
 /**
@@ -42,7 +46,9 @@ export class LeanRequest extends Readable implements RequestHead {
   headers: Record<string, string | string[] | undefined>;
 
   constructor(method: string, url: string, minor: string, headers: Record<string, string | string[] | undefined>, private readonly onRead: () => void) {
-    super();
+    // A socket read is up to 64 KiB: with the default 16 KiB mark every read of an upload would
+    // pause the socket and resume it as soon as the consumer took the piece.
+    super({ highWaterMark: BODY_HIGH_WATER });
     this.method = method;
     this.url = url;
     this.httpVersion = minor === '1' ? '1.1' : '1.0';
@@ -210,22 +216,27 @@ export class LeanResponse {
     this.headOut += `${name}: ${value}\r\n`;
   }
 
-  /** Writes the head (and the first piece of body, if any) in one buffer: one write, one copy. */
-  private writeFirst(bodyLength: number | undefined, body: Buffer | undefined): boolean {
+  /**
+   * Writes the head (and the first piece of body, if any) in one buffer: one write, one copy.
+   * `chunkOf` >= 0: no body here, but the head ends with the size line of a chunk of that length
+   * when the answer is chunked (writeShared writes the bytes themselves).
+   */
+  private writeFirst(bodyLength: number | undefined, body: Buffer | undefined, chunkOf = -1): boolean {
     const pre = this.headText(bodyLength);
     const post = this.framing;
     const lines = this.lines;
     const data = body && !this.noBody && body.length > 0 ? body : undefined;
-    const size = data ? data.length.toString(16) : '';
-    const chunkHead = data && this.chunked ? size.length + 2 : 0;
+    const sizeOnly = chunkOf >= 0 && this.chunked && !this.noBody;
+    const size = data ? data.length.toString(16) : sizeOnly ? chunkOf.toString(16) : '';
+    const chunkHead = (data || sizeOnly) && this.chunked ? size.length + 2 : 0;
     const chunkTail = data && this.chunked ? 2 : 0;
     const total = pre.length + (lines?.length ?? 0) + post.length + chunkHead + (data?.length ?? 0) + chunkTail;
     const out = Buffer.allocUnsafe(total);
     let at = out.write(pre, 0, 'latin1');
     if (lines) at += lines.copy(out, at);
     at += out.write(post, at, 'latin1');
+    if (chunkHead) at += out.write(`${size}\r\n`, at, 'latin1');
     if (data) {
-      if (chunkHead) at += out.write(`${size}\r\n`, at, 'latin1');
       at += data.copy(out, at);
       if (chunkTail) out.write('\r\n', at, 'latin1');
     }
@@ -240,6 +251,31 @@ export class LeanResponse {
     if (this.noBody || body.length === 0) return true;
     if (this.chunked) return this.socket.write(Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`, 'latin1'), body, CRLF]));
     return this.socket.write(Buffer.from(body));
+  }
+
+  /**
+   * Writes a piece of the body without copying it (a proxied download's bytes go from the upstream
+   * read buffer to the client's socket as they are). Returns how many bytes the socket still holds
+   * queued: 0 means the kernel took everything and `chunk` may be reused; otherwise the socket keeps
+   * a reference to `chunk` until its write completes. -1: nothing was written (the answer is over).
+   */
+  writeShared(chunk: Buffer): number {
+    if (this.destroyed || this.writableFinished) return -1;
+    const { socket } = this;
+    if (!this.headersSent && chunk.length <= SMALL_BODY) {
+      this.writeFirst(undefined, chunk);
+      return socket.writableLength;
+    }
+    // Head (or chunk-size line), the bytes and the chunk's CRLF in one writev.
+    socket.cork();
+    if (!this.headersSent) this.writeFirst(undefined, undefined, chunk.length);
+    else if (this.chunked && !this.noBody && chunk.length > 0) socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    if (!this.noBody && chunk.length > 0) {
+      socket.write(chunk);
+      if (this.chunked) socket.write(CRLF);
+    }
+    socket.uncork();
+    return socket.writableLength;
   }
 
   end(chunk?: Buffer | string): this {
@@ -436,7 +472,7 @@ export class LeanConnection {
     const text = this.buf.toString('latin1', 0, end);
     const parsed = parseRequestHead(text);
     if (!parsed) return this.giveUp();
-    this.buf = this.buf.subarray(end + 4);
+    this.buf = end + 4 === this.buf.length ? EMPTY : this.buf.subarray(end + 4);
     const { method, url, minor, headers } = parsed;
     this.http10 = minor === '0';
     // Connection is a list of tokens (`x-close` is not `close`).

@@ -5,9 +5,11 @@
 // node:http's server side. Handles: content-length, chunked (decoded; node:http re-frames) and
 // close-delimited bodies; HEAD/204/304 without body; interim 1xx answers skipped; a kept socket the
 // server closed meanwhile retried once on a fresh one; pool limits (connections, requests per
-// connection, waiting requests queued). Sockets read into one shared buffer (net's `onread`) and
-// hand the bytes to the exchange they belong to: no buffer allocated and no stream machinery run per
-// read, so consumers must copy what they keep beyond the onData call.
+// connection, waiting requests queued). Each socket reads into a buffer of its own (net's `onread`)
+// and hands the bytes to the exchange they belong to: no buffer allocated and no stream machinery
+// run per read. The buffer is reused for the next read, so a consumer either copies what it keeps
+// beyond the onData call or says it kept the bytes (`keep()`: a write still queued on the client's
+// socket): the socket then reads into a fresh buffer. Large bodies are so relayed without a copy.
 // A connection goes back to the pool only when both the request and the response are complete (an
 // early answer to an unfinished upload closes it); a kept connection that dies before any response
 // byte is retried only for an idempotent request whose body is in hand (as undici does). Header
@@ -25,15 +27,25 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const STATUS_PREFIX = Buffer.from('HTTP/1.');
+const EMPTY = Buffer.alloc(0);
+
+/** Whether `buf` starts with "HTTP/1." (compared byte by byte: no view allocated per response). */
+function startsWithStatusPrefix(buf: Buffer): boolean {
+  if (buf.length < 7) return false;
+  for (let i = 0; i < 7; i++) if (buf[i] !== STATUS_PREFIX[i]) return false;
+  return true;
+}
 const MAX_HEAD_BYTES = 64 * 1024;
 /** Idle kept connections are closed after 2 to 4 s, before a typical server's keep-alive timeout (Node: 5 s). */
 const IDLE_CHECK_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
 /**
- * Every pooled socket reads into this buffer; a read is handed on synchronously and nothing keeps a
- * view of it past that (a partial response head is copied, consumers copy what they keep).
+ * The size of a socket's read buffer. Allocated unzeroed: a socket that only ever carries small
+ * answers touches (and makes resident) only the first pages of it.
  */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+const READ_SIZE = 256 * 1024;
+/** Request body bytes queued on an upstream socket before the body stream is paused. */
+const STREAM_QUEUE_LIMIT = 256 * 1024;
 
 export interface UpstreamLimits {
   maxConnections?: number;
@@ -65,10 +77,15 @@ export interface UpstreamHandlers {
   onError(err: UpstreamError): void;
 }
 
-/** A request under way: `abort()` gives up on it (onError with ABORTED); `resume()` after onData returned false. */
+/**
+ * A request under way: `abort()` gives up on it (onError with ABORTED); `resume()` after onData
+ * returned false; `keep()` during onData: the chunk's bytes are still referenced (a queued write),
+ * so the socket must not read into them again.
+ */
 export interface UpstreamCall {
   abort(): void;
   resume(): void;
+  keep(): void;
 }
 
 /**
@@ -132,6 +149,8 @@ interface PooledSocket extends net.Socket {
   idle?: boolean;
   /** The exchange the socket carries now; bytes arriving with none are out of step and close the socket. */
   exchange?: Exchange;
+  /** Where the next read goes (replaced when a consumer kept the last one's bytes). */
+  reads?: { buf: Buffer; kept: boolean };
 }
 
 /** Kept connections to one upstream address. */
@@ -184,20 +203,27 @@ export class UpstreamPool {
 
   private connect(x: Exchange): void {
     this.connecting++;
+    // net asks for the buffer of the next read after each read's callback: a kept one is replaced by then.
+    const reads = { buf: Buffer.allocUnsafeSlow(READ_SIZE), kept: false };
     const s: PooledSocket = net.connect({
       host: this.host,
       port: this.port,
       noDelay: true,
       onread: {
-        buffer: READ_BUFFER,
+        buffer: () => reads.buf,
         callback: (n: number, buf: Uint8Array): boolean => {
           const current = s.exchange;
           if (current) current.data(Buffer.from(buf.buffer, buf.byteOffset, n));
           else s.destroy();
+          if (reads.kept) {
+            reads.kept = false;
+            reads.buf = Buffer.allocUnsafeSlow(READ_SIZE);
+          }
           return true;
         },
       },
     });
+    s.reads = reads;
     s.uses = 0;
     const timer = setTimeout(() => s.destroy(Object.assign(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
     const onError = (err: Error): void => {
@@ -324,6 +350,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   let named: string[] | undefined;
   // Header lines kept for forwarding are gathered in a scratch buffer, then copied out once.
   let kept = 0;
+  // Where the run of consecutive kept lines being read starts (-1: none): a run is copied in one piece.
+  let run = -1;
   let pos = from;
   while (pos > 1 && pos < end + 2) {
     // One pass over the line (a JS loop beats a native indexOf call per field on heads this small):
@@ -343,6 +371,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
     if (!valid || len <= 0) {
       // A malformed line (no token name, obs-fold, a control byte or bare CR/LF): llhttp refuses the answer.
       bad = true;
+      if (run >= 0) kept = keepLines(buf, run, pos, kept);
+      run = -1;
       pos = next + 2;
       continue;
     }
@@ -388,14 +418,13 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         hop = nameIs(buf, pos, len, 'expect');
         break;
     }
-    if (!hop) {
-      const n = next + 2 - pos;
-      if (kept + n > scratch.length) scratch = Buffer.concat([scratch.subarray(0, kept), Buffer.allocUnsafe(Math.max(scratch.length, n))]);
-      buf.copy(scratch, kept, pos, next + 2);
-      kept += n;
-    }
+    if (hop) {
+      if (run >= 0) kept = keepLines(buf, run, pos, kept);
+      run = -1;
+    } else if (run < 0) run = pos;
     pos = next + 2;
   }
+  if (run >= 0) kept = keepLines(buf, run, Math.min(pos, end + 2), kept);
   if (te && length !== -1) bad = true;
   // As llhttp: HTTP/1.0 is kept alive only with keep-alive (whatever else is said), HTTP/1.1 unless close.
   const close = http10 ? !sawKeepAlive : sawClose;
@@ -420,6 +449,14 @@ function withoutNamed(lines: Buffer, named: string[]): Buffer {
 
 /** Where scanHeaderLines gathers the kept lines (grown for an unusually large head). */
 let scratch = Buffer.allocUnsafe(4096);
+
+/** Appends bytes [from, to) of `buf` to the scratch buffer, which holds `kept` bytes; returns the new count. */
+function keepLines(buf: Buffer, from: number, to: number, kept: number): number {
+  const n = to - from;
+  if (kept + n > scratch.length) scratch = Buffer.concat([scratch.subarray(0, kept), Buffer.allocUnsafe(Math.max(scratch.length, n))]);
+  buf.copy(scratch, kept, from, to);
+  return kept + n;
+}
 
 /** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
 function decimalValue(buf: Buffer, from: number, to: number): number {
@@ -474,6 +511,8 @@ class Exchange implements UpstreamCall {
   private retried = false;
   private aborted = false;
   private buf: Buffer | undefined;
+  /** this.buf is a view of the socket's read buffer (not a copy). */
+  private bufIsView = false;
   private gotHead = false;
   private bodyKind = Body.None;
   private remaining = 0;
@@ -534,6 +573,11 @@ class Exchange implements UpstreamCall {
     this.socket?.resume();
   }
 
+  keep(): void {
+    const reads = this.socket?.reads;
+    if (reads) reads.kept = true;
+  }
+
   private start(socket: PooledSocket): void {
     const { req } = this;
     socket.exchange = this;
@@ -569,16 +613,19 @@ class Exchange implements UpstreamCall {
     const onData = (c: Buffer): void => {
       if (this.finished || c.length === 0) return;
       req.onBodyChunk?.(c);
-      let ok: boolean;
       if (sized) {
         left -= c.length;
-        ok = socket.write(c);
+        socket.write(c);
       } else {
+        socket.cork();
         socket.write(`${c.length.toString(16)}\r\n`, 'latin1');
         socket.write(c);
-        ok = socket.write('\r\n', 'latin1');
+        socket.write('\r\n', 'latin1');
+        socket.uncork();
       }
-      if (!ok) {
+      // write() answers false for any piece over 16 KiB, even one the kernel took at once: the body
+      // waits only when the bytes queued here pass the limit (a 'drain' follows, as that write answered false).
+      if (socket.writableLength >= STREAM_QUEUE_LIMIT) {
         body.pause();
         socket.once('drain', onDrain);
       }
@@ -613,6 +660,7 @@ class Exchange implements UpstreamCall {
     if (this.finished) return;
     this.anyByte = true;
     if (!this.gotHead) {
+      this.bufIsView = this.buf === undefined;
       this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
       if (!this.parseHead()) return;
       const rest = this.buf;
@@ -632,21 +680,22 @@ class Exchange implements UpstreamCall {
       if (end < 0) {
         if (buf.length > MAX_HEAD_BYTES) this.fail(new UpstreamError('BAD_RESPONSE', 'response head too large', false));
         // The rest of the head comes with a later read: keep a copy (the read buffer is reused).
-        else if (buf.buffer === READ_BUFFER.buffer) this.buf = Buffer.from(buf);
+        else if (this.bufIsView) this.buf = Buffer.from(buf);
         return false;
       }
       // "HTTP/1.x NNN"
       const d0 = buf[9] - 48;
       const d1 = buf[10] - 48;
       const d2 = buf[11] - 48;
-      if (end < 12 || !STATUS_PREFIX.equals(buf.subarray(0, 7)) || (buf[7] !== 48 && buf[7] !== 49) || buf[8] !== 32 || !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
+      if (end < 12 || !startsWithStatusPrefix(buf) || (buf[7] !== 48 && buf[7] !== 49) || buf[8] !== 32 || !(d0 >= 0 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)) {
         const statusLine = buf.toString('latin1', 0, Math.min(end, 40)).split('\r\n')[0];
         this.fail(new UpstreamError('BAD_RESPONSE', `bad status line ${JSON.stringify(statusLine)}`, false));
         return false;
       }
       const status = d0 * 100 + d1 * 10 + d2;
       const http10 = buf[7] === 48;
-      this.buf = buf.subarray(end + 4);
+      // No view made when nothing follows the head (a bodiless answer, or the body in a later read).
+      this.buf = end + 4 === buf.length ? EMPTY : buf.subarray(end + 4);
       // Interim answers (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       if (status >= 100 && status < 200 && status !== 101) continue;
       const scanned = scanHeaderLines(buf, buf.indexOf(CRLF) + 2, end, http10);
