@@ -7,10 +7,10 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const allowed = {
   contract: ['lib'], // only lib/bounds.ts: the table of bounds the runtime shares
   plan: ['contract', 'lib'],
-  control: ['contract', 'plan', 'lib'],
+  control: ['contract', 'plan', 'lib', 'replay'], // replay: the release gate replays recorded traffic
   node: ['lib'],
   lib: [],
-  'sidecar/proxy': ['lib', 'components'],
+  'sidecar/proxy': ['lib', 'components', 'replay'], // replay: recording writes HAR, shadow traffic is diffed
   'sidecar/logs': ['lib'],
   components: ['lib'],
   replay: ['lib'],

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MeshConfig, MeshRecording } from '../lib/mesh-protocol.js';
-import { readHar, type Har, type HarEntry } from '../replay/har.js';
+import { readHar, type Har, type HarEntry } from '../replay/index.js';
 
 export const RECORD_DEFAULTS = { sample: 1, maxBodyBytes: 1048576, maxFileMiB: 100 } as const;
 

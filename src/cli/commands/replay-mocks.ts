@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MockCall } from '../../lib/mesh-protocol.js';
-import type { MockSummary } from '../../control/mocks.js';
+import type { MockSummary } from '../../control/index.js';
 import type { HarPostData, RecordedExchange } from '../../replay/index.js';
 import type { ControlClient } from '../context.js';
 

@@ -2,7 +2,7 @@
 // target and reports, per endpoint, what changed. Exit 0 when nothing differs beyond noise (and
 // the --max-diff-percent threshold), 1 otherwise, 2 for usage errors.
 import { writeFile } from 'node:fs/promises';
-import type { PsRow } from '../../control/index.js';
+import type { MockSummary, PsRow } from '../../control/index.js';
 import type { MeshConfig } from '../../lib/mesh-protocol.js';
 import {
   anyOf,
@@ -21,7 +21,6 @@ import {
   type ReplayTarget,
 } from '../../replay/index.js';
 import { requireControl, resolveContext } from '../context.js';
-import type { MockSummary } from '../../control/mocks.js';
 import { mockCalls, startMock, type ActiveMock } from './replay-mocks.js';
 import { errors } from '../errors.js';
 import { bold, dim, green, parseDuration, red, table, yellow } from '../output.js';

@@ -12,8 +12,7 @@ import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { MeshRecording } from '../../lib/mesh-protocol.js';
-import type { HarContent, HarDownstreamCall, HarEntry, HarNameValue, HarPostData, HarRequest, HarResponse } from '../../replay/har.js';
-import { HarWriter, type HarWriterStats } from '../../replay/har-writer.js';
+import { HarWriter, type HarContent, type HarDownstreamCall, type HarEntry, type HarNameValue, type HarPostData, type HarRequest, type HarResponse, type HarWriterStats } from '../../replay/index.js';
 import { compileMatches, type RequestHead } from './routes.js';
 
 /** Redacted whatever the recording says (the defaults). */

@@ -4,7 +4,7 @@
 // (berth_proxy_shadow_compared_total{result="same|diff|error"}); the last differences are kept for
 // GET /mesh/shadow. Bodies are kept up to 256 KiB per side (a longer one is compared as a prefix).
 // Loaded with the first mirrored request, so proxies without a mirror route never pay for it.
-import { diffResponses, IgnoreRules, type ComparableResponse, type FieldDiff } from '../../replay/diff.js';
+import { diffResponses, IgnoreRules, type ComparableResponse, type FieldDiff } from '../../replay/index.js';
 import type { ExchangeTap } from './recorder.js';
 import type { UpstreamError, UpstreamHandlers, UpstreamHead } from './upstream-client.js';
 
