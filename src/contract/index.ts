@@ -28,6 +28,7 @@ export { type ScaleSpec, type ScaleMetricSpec } from './schema-scale.js';
 export {
   RELEASE_STRATEGIES,
   durationMs,
+  ReplayProvider,
   type ReleaseSpec,
   type CanarySpec,
   type CanaryStepSpec,

@@ -201,10 +201,23 @@ export const WebProvider = z
   })
   .describe('An HTTP GET whose JSON answer is result (Argo web provider).');
 
+export const ReplayProvider = z
+  .strictObject({
+    from: z
+      .union([z.string().min(1, { message: 'must not be empty' }), z.strictObject({ lastMinutes: z.number().positive({ message: 'must be above 0' }) })])
+      .describe("What to replay: a recording id (`berth record ls`), a HAR file (relative to the app's folder), or { lastMinutes: N } of the service's recordings."),
+    rate: z.string().default('max').describe('original, Nx, N/s or max (as `berth replay --rate`).'),
+    maxDiffPercent: z.number().min(0).max(100).default(0).describe('Most requests (in %) that may differ for result.passed.'),
+    ignore: z.array(z.string()).default([]).describe('JSON paths and header names never compared (as --ignore).'),
+    allowSideEffects: z.boolean().default(false).describe('Also replay POST, PUT, PATCH and DELETE.'),
+    concurrency: Count('concurrency').min(1, { message: 'must be at least 1' }).default(16),
+  })
+  .describe("Replays recorded traffic to the canary and diffs its answers with the recording (Berth's replay gate): result is { requests, compared, diffs, diffPercent, failed, passed, maxDiffPercent, endpoints }.");
+
 export const MetricProvider = z
-  .strictObject({ berth: BerthProvider.optional(), prometheus: PrometheusProvider.optional(), web: WebProvider.optional() })
-  .superRefine(exactlyOne(['berth', 'prometheus', 'web']))
-  .describe('Where measurements come from: exactly one of berth, prometheus, web.');
+  .strictObject({ berth: BerthProvider.optional(), prometheus: PrometheusProvider.optional(), web: WebProvider.optional(), replay: ReplayProvider.optional() })
+  .superRefine(exactlyOne(['berth', 'prometheus', 'web', 'replay']))
+  .describe('Where measurements come from: exactly one of berth, prometheus, web, replay.');
 
 export const AnalysisMetric = z
   .strictObject({

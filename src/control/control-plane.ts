@@ -26,6 +26,7 @@ import { reconcileLifecycle, REMOVING_META } from './controllers/lifecycle.js';
 import { AutoscaleController } from './controllers/autoscale.js';
 import { PressureController } from './controllers/pressure.js';
 import { effectiveReplicas, isStopped, startedReplicas, STOPPED_META } from './controllers/replicas.js';
+import { dirname } from 'node:path';
 import { mintSidecarCredential } from './credentials.js';
 import { SIDECAR_TOKEN_ENV } from '../lib/sidecar-credential.js';
 import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
@@ -130,7 +131,7 @@ export class ControlPlane {
       enqueue: (name) => this.queue.add('gitops', name),
     });
     const gitops = this.gitops;
-    const releases = (this.releases = new ReleaseController(world, this.log));
+    const releases = (this.releases = new ReleaseController(world, this.log, { stateDir: opts.stateDir, appDir: () => (world.desired ? dirname(world.desired.specFile) : dirname(opts.stateDir)) }));
     const controllers: Record<ControllerKind, (key: string) => Promise<{ requeueAfterMs?: number }>> = {
       node: (k) => nodeController.reconcile(k, world, act),
       deployment: (k) => reconcileDeployment(k, world, act),

@@ -34,8 +34,10 @@ export class ReleaseController {
   constructor(
     world: World,
     private readonly log: (msg: string) => void,
+    /** Where the replay provider finds recordings: the control plane's state folder and the app's. */
+    dirs?: { stateDir: string; appDir: () => string },
   ) {
-    this.runner = new AnalysisRunner({ providers: controlPlaneProviders(world) });
+    this.runner = new AnalysisRunner({ providers: controlPlaneProviders(world, dirs) });
   }
 
   async reconcile(service: string, world: World, act: Act): Promise<ReconcileOutcome> {

@@ -5,7 +5,9 @@
 // persist the run after each call and resume it after a restart (a measurement cut short by a
 // restart is simply taken again: its due time is still in the past).
 import { isCompleted, MEASUREMENT_RETENTION, type AnalysisRun, type Measurement, type MetricResult } from './analysis-run.js';
-import type { MeasureContext, MetricProviders } from './providers.js';
+import type { MeasureContext, MeasureFn, MetricProviders } from './providers.js';
+
+const noReplay: MeasureFn = () => Promise.reject(new Error('the replay provider is not available here (no recordings to read)'));
 import { assessRun, isTerminating, measurementPhase } from './verdict.js';
 
 /** When a measurement could not be taken and the metric has no interval: retry after this (Argo's DefaultErrorRetryInterval). */
@@ -76,7 +78,9 @@ export class AnalysisRunner {
   }
 
   private async measure(m: MetricResult, run: AnalysisRun, signal: AbortSignal): Promise<MetricResult> {
-    const provider = m.metric.provider.berth ? this.opts.providers.berth : m.metric.provider.prometheus ? this.opts.providers.prometheus : this.opts.providers.web;
+    const p = m.metric.provider;
+    const providers = this.opts.providers;
+    const provider: MeasureFn = p.berth ? providers.berth : p.prometheus ? providers.prometheus : p.replay ? (providers.replay ?? noReplay) : providers.web;
     const ctx: MeasureContext = { ...run.context, signal, key: `${run.id}/${m.name}` };
     const startedAt = this.now();
     let measurement: Measurement;

@@ -5,6 +5,7 @@ import type { World } from '../world.js';
 import type { AnalysisRun } from './analysis-run.js';
 import { berthProvider, worldStatsSource } from './berth-provider.js';
 import { measurePrometheus, measureWeb, type MetricProviders } from './providers.js';
+import { recordingSources, replayProvider } from './providers/replay.js';
 
 const KEY = (id: string) => `analysisrun:${id}`;
 
@@ -26,7 +27,16 @@ export function deleteAnalysisRun(world: World, id: string): void {
   world.deleteMeta(KEY(id));
 }
 
-/** The providers as the control plane runs them: berth over the read model's ready instances, prometheus and web over HTTP. */
-export function controlPlaneProviders(world: World): MetricProviders {
-  return { berth: berthProvider(worldStatsSource(world)), prometheus: measurePrometheus, web: measureWeb };
+/**
+ * The providers as the control plane runs them: berth over the read model's ready instances,
+ * prometheus and web over HTTP, replay over the recordings in `dirs.stateDir` (HAR paths relative
+ * to `dirs.appDir`) when given.
+ */
+export function controlPlaneProviders(world: World, dirs?: { stateDir: string; appDir: () => string }): MetricProviders {
+  return {
+    berth: berthProvider(worldStatsSource(world)),
+    prometheus: measurePrometheus,
+    web: measureWeb,
+    ...(dirs ? { replay: replayProvider(recordingSources(dirs.stateDir, dirs.appDir, world)) } : {}),
+  };
 }

@@ -23,6 +23,8 @@ export interface MetricProviders {
   berth: MeasureFn;
   prometheus: MeasureFn;
   web: MeasureFn;
+  /** Replays recorded traffic to the canary (providers/replay.ts); absent where no recordings can be read. */
+  replay?: MeasureFn;
 }
 
 const DEFAULT_TIMEOUT_S = 10;

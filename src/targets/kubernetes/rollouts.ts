@@ -176,6 +176,11 @@ function argoMetric(m: AnalysisMetricSpec, service: string | undefined, options:
   if (p.web) {
     return { ...base, ...conditions(m), provider: { web: { url: p.web.url, ...(p.web.headers.length ? { headers: p.web.headers } : {}), ...(p.web.timeoutSeconds !== undefined ? { timeoutSeconds: p.web.timeoutSeconds } : {}), ...(p.web.jsonPath !== undefined ? { jsonPath: p.web.jsonPath } : {}) } } };
   }
+  if (p.replay) {
+    // Argo Rollouts has no provider that replays Berth's recordings; the gate runs in Berth's local releases.
+    warn(path, 'not rendered: the replay provider (Berth\'s replay gate) runs in the local control plane only; Argo Rollouts has no equivalent');
+    return undefined;
+  }
   const text = `${m.successCondition ?? ''} ${m.failureCondition ?? ''}`;
   const refs = [...new Set([...text.matchAll(REF)].map((x) => `${x[1]}.${x[2]}`))];
   if (service === undefined) {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { HarWriter, type HarEntry } from '../../../src/replay/index.js';
 import { replayProvider, type ReplayGateResult, type ReplaySources } from '../../../src/control/release/providers/replay.js';
 import { measurementPhase } from '../../../src/control/release/verdict.js';
-import type { AnalysisMetricSpec } from '../../../src/contract/index.js';
+import { ReplayProvider, type AnalysisMetricSpec } from '../../../src/contract/index.js';
 
 function server(factor: number): Promise<http.Server> {
   const s = http.createServer((req, res) => {
@@ -53,7 +53,8 @@ const sources: ReplaySources = {
   files: () => ({ files: [har] }),
   endpoints: (_service, variant) => (servers[variant] ? [url(servers[variant])] : []),
 };
-const metric = (replay: unknown): AnalysisMetricSpec => ({ name: 'replay', failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, successCondition: 'result.passed', provider: { replay } as unknown as AnalysisMetricSpec['provider'] });
+// The settings as the contract parses them (defaults filled in), as the release controller passes them.
+const metric = (replay: unknown): AnalysisMetricSpec => ({ name: 'replay', failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, successCondition: 'result.passed', provider: { replay: ReplayProvider.parse(replay) } });
 const measure = (canary: string, replay: unknown): Promise<unknown> => replayProvider(sources)(metric(replay), { service: 'shop', canary, stable: 'stable', signal: new AbortController().signal });
 
 test('a canary that answers like the recording passes the gate', async () => {
@@ -61,7 +62,7 @@ test('a canary that answers like the recording passes the gate', async () => {
   assert.equal(r.requests, 20);
   assert.equal(r.diffs, 0);
   assert.equal(r.passed, true);
-  assert.equal(measurementPhase(metric({}), r).phase, 'Successful');
+  assert.equal(measurementPhase(metric({ from: 'rec.har' }), r).phase, 'Successful');
 });
 
 test('a canary that changes a response fails the gate: the release aborts on it', async () => {
@@ -70,7 +71,7 @@ test('a canary that changes a response fails the gate: the release aborts on it'
   assert.equal(r.diffPercent, 100);
   assert.equal(r.passed, false);
   assert.deepEqual(r.endpoints.flatMap((e) => e.fields.map((f) => f.path)), ['$.price']);
-  assert.equal(measurementPhase(metric({}), r).phase, 'Failed');
+  assert.equal(measurementPhase(metric({ from: 'rec.har' }), r).phase, 'Failed');
 });
 
 test('without ignoring the timestamp every request differs; maxDiffPercent is the threshold', async () => {
@@ -80,7 +81,8 @@ test('without ignoring the timestamp every request differs; maxDiffPercent is th
 });
 
 test('a bad spec or no canary instance is an error (an Error measurement), never a verdict', async () => {
-  await assert.rejects(measure('same', { from: 'rec.har', maxDiffPercent: 200 }), /maxDiffPercent/);
-  await assert.rejects(measure('same', { rate: 'max' }), /from/);
+  // Bad settings are the contract's to refuse (at file:line:col when a spec is loaded).
+  assert.deepEqual(ReplayProvider.safeParse({ from: 'rec.har', maxDiffPercent: 200 }).error?.issues.map((i) => i.path.join('.')), ['maxDiffPercent']);
+  assert.deepEqual(ReplayProvider.safeParse({ rate: 'max' }).error?.issues.map((i) => i.path.join('.')), ['from']);
   await assert.rejects(measure('gone', { from: 'rec.har' }), /no ready instance of shop@gone/);
 });

@@ -6,28 +6,16 @@
 // `successCondition: result.passed` (or reads diffPercent itself). Run at a step where the canary
 // has no user traffic yet (weight 0), the canary sees the recorded traffic before any user does.
 // Write requests are skipped unless allowSideEffects. The release controller plugs it in beside
-// berth/prometheus/web: `replay: replayProvider(recordingSources(stateDir, world))`.
+// berth/prometheus/web (persist.ts controlPlaneProviders).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { z } from 'zod';
+import type { AnalysisMetricSpec } from '../../../contract/index.js';
 import { parseRate, readHar, replay, type RecordedExchange } from '../../../replay/index.js';
 import type { World } from '../../world.js';
 import type { MeasureContext, MeasureFn } from '../providers.js';
 
-export const ReplayProviderSpec = z
-  .strictObject({
-    from: z
-      .union([z.string().min(1), z.strictObject({ lastMinutes: z.number().positive({ message: 'must be above 0' }) })])
-      .describe("What to replay: a recording id (`berth record ls`), a HAR file (relative to the app's folder), or { lastMinutes: N } of the service's recordings."),
-    rate: z.string().default('max').describe('original, Nx, N/s or max (as `berth replay --rate`).'),
-    maxDiffPercent: z.number().min(0).max(100).default(0).describe('Most requests (in %) that may differ for result.passed.'),
-    ignore: z.array(z.string()).default([]).describe('JSON paths and header names never compared (as --ignore).'),
-    allowSideEffects: z.boolean().default(false).describe('Also replay POST, PUT, PATCH and DELETE.'),
-    concurrency: z.number().int().min(1).default(16),
-  })
-  .describe("Replays recorded traffic to the canary and diffs its answers with the recording (Berth's replay gate).");
-
-export type ReplayProviderSpecIn = z.input<typeof ReplayProviderSpec>;
+/** The provider's settings as the contract parsed them (schema-release.ts ReplayProvider). */
+export type ReplayProviderSpec = NonNullable<AnalysisMetricSpec['provider']['replay']>;
 
 export interface ReplayGateResult {
   requests: number;
@@ -43,20 +31,21 @@ export interface ReplayGateResult {
 /** Where the provider finds recordings and the canary's instances. */
 export interface ReplaySources {
   /** HAR files for `from`, and the earliest start time to keep (lastMinutes). */
-  files(service: string, from: z.output<typeof ReplayProviderSpec>['from']): { files: string[]; since?: number };
+  files(service: string, from: ReplayProviderSpec['from']): { files: string[]; since?: number };
   /** Base URLs of the ready instances of `service@variant` (their inbound sidecars). */
   endpoints(service: string, variant: string): string[];
 }
 
 /** The control plane's sources: recordings under `<stateDir>/recordings/`, ready instances from the world. */
-export function recordingSources(stateDir: string, appDir: string, world: World): ReplaySources {
+/** `appDir` is asked at each measurement: the folder of the spec the control plane runs now. */
+export function recordingSources(stateDir: string, appDir: () => string, world: World): ReplaySources {
   const root = join(stateDir, 'recordings');
   const harsIn = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.har')).map((f) => join(dir, f)) : []);
   return {
     files(service, from) {
       if (typeof from === 'string') {
         if (/^[\w.-]+$/.test(from) && existsSync(join(root, from))) return { files: harsIn(join(root, from)) };
-        return { files: [isAbsolute(from) ? from : join(appDir, from)] };
+        return { files: [isAbsolute(from) ? from : join(appDir(), from)] };
       }
       // The service's recordings (on demand: index.json; the spec's: spec-<service>), files written in the window.
       const since = Date.now() - from.lastMinutes * 60_000;
@@ -79,10 +68,8 @@ export function recordingSources(stateDir: string, appDir: string, world: World)
 
 export function replayProvider(sources: ReplaySources): MeasureFn {
   return async (metric, ctx: MeasureContext) => {
-    const raw = (metric.provider as Record<string, unknown>).replay;
-    const parsed = ReplayProviderSpec.safeParse(raw);
-    if (!parsed.success) throw new Error(`provider.replay: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
-    const spec = parsed.data;
+    const spec = metric.provider.replay;
+    if (!spec) throw new Error('not a replay metric');
     if (!ctx.canary) throw new Error('the replay provider needs a canary to replay to');
     const bases = sources.endpoints(ctx.service, ctx.canary);
     if (bases.length === 0) throw new Error(`no ready instance of ${ctx.service}@${ctx.canary} to replay to`);
