@@ -12,6 +12,7 @@ import { isAbsolute, join } from 'node:path';
 import type { AnalysisMetricSpec } from '../../../contract/index.js';
 import { parseRate, readHar, replay, type RecordedExchange } from '../../../replay/index.js';
 import type { World } from '../../world.js';
+import { endpointVariant } from '../state.js';
 import type { MeasureContext, MeasureFn } from '../providers.js';
 
 /** The provider's settings as the contract parsed them (schema-release.ts ReplayProvider). */
@@ -61,7 +62,11 @@ export function recordingSources(stateDir: string, appDir: () => string, world: 
     endpoints(service, variant) {
       const port = world.spec(service)?.port;
       if (port === undefined) return [];
-      return world.readyOf(variant === 'default' ? service : `${service}.${variant}`).map((r) => `http://${r.host}:${port}`);
+      // A release's canary is told apart by revision (endpointVariant), as the mesh labels it; a
+      // spec variant (`service.variant`) is a deployment of its own.
+      const own = world.readyOf(service).filter((r) => endpointVariant(world, r) === variant);
+      const ready = own.length > 0 || variant === 'default' ? own : world.readyOf(`${service}.${variant}`);
+      return ready.map((r) => `http://${r.host}:${port}`);
     },
   };
 }
