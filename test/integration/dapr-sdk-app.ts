@@ -65,7 +65,11 @@ const require = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))})
 const { DaprClient } = require('@dapr/dapr');
 const client = new DaprClient();
 await client.state.save('statestore', [{ key: 'worker-ok', value: { appId: process.env.APP_ID } }]);
-await client.pubsub.publish('pubsub', 'orders', { id: 'from-worker' });
-setInterval(() => {}, 60_000);
+// A topic nobody subscribes to yet drops what is published (as Redis and Dapr's brokers do for a
+// group that does not exist yet), and orders' sidecar subscribes only once its app answered
+// /dapr/subscribe: publish every second, so delivery does not depend on who started first.
+const publish = () => client.pubsub.publish('pubsub', 'orders', { id: 'from-worker' }).catch(() => {});
+await publish();
+setInterval(publish, 1000);
 process.on('SIGTERM', () => process.exit(0));
 `;
