@@ -235,8 +235,8 @@ export class Store {
       .run(row);
   }
 
-  setRevisionEntryStatus(service: string, number: number, status: string): void {
-    this.db.prepare('UPDATE revision_history SET status = ? WHERE service = ? AND number = ?').run(status, service, number);
+  setRevisionEntryStatus(service: string, number: number, status: string, why: string): void {
+    this.db.prepare('UPDATE revision_history SET status = ?, why = ? WHERE service = ? AND number = ?').run(status, why, service, number);
   }
 
   deleteRevisionEntries(service: string, numbers: number[]): void {

@@ -212,6 +212,7 @@ describe('canary releases', () => {
       assert.equal(share(load.replies, end - 300, end, 'v2').pct, 100);
       const after = await history();
       assert.deepEqual(after.slice(-2).map((e) => e.status), ['replaced', 'current']);
+      assert.equal(after.at(-1)!.why, 'promoted', 'history says why the revision is current');
     } finally {
       await load.stop();
     }
@@ -238,6 +239,7 @@ describe('canary releases', () => {
       assert.ok(errors <= Math.ceil(canary * 0.1) + 1, `5xx only the canary's own share: ${errors} of ${canary} canary replies`);
       const h = await history();
       assert.equal(h.at(-1)!.status, 'aborted');
+      assert.equal(h.at(-1)!.why, 'aborted');
       const ev = JSON.parse((await berthOk(dir, ['events', '--json'])).stdout) as { reason: string; message: string }[];
       assert.ok(ev.some((e) => e.reason === 'ReleaseAborted'));
       assert.ok(ev.some((e) => e.reason === 'AnalysisMeasurement' && /Failed/.test(e.message)));

@@ -275,7 +275,7 @@ export class ReleaseController {
     const delayMs = s.strategy === 'blueGreen' ? (spec.release?.blueGreen?.scaleDownDelaySeconds ?? 30) * 1000 : CANARY_SCALE_DOWN_MS;
     s.scaleDownAt = now + delayMs;
     wake.push(s.scaleDownAt);
-    if (s.canaryNumber !== undefined) world.history.setStatus(s.service, s.canaryNumber, 'current');
+    if (s.canaryNumber !== undefined) world.history.setStatus(s.service, s.canaryNumber, 'current', 'promoted');
     if (s.stableNumber !== undefined) world.history.setStatus(s.service, s.stableNumber, 'replaced');
     act.event({ type: 'Normal', reason: 'ReleasePromoted', message: `${s.service}: ${s.canaryRevision} promoted, serving 100%; ${s.stableRevision} stops in ${Math.round(delayMs / 1000)} s`, service: s.service });
   }
@@ -288,7 +288,7 @@ export class ReleaseController {
     s.message = `aborted: ${why}`;
     delete s.promoting;
     delete s.pauseUntil;
-    if (s.canaryNumber !== undefined) world.history.setStatus(s.service, s.canaryNumber, 'aborted');
+    if (s.canaryNumber !== undefined) world.history.setStatus(s.service, s.canaryNumber, 'aborted', 'aborted');
     act.event({ type: 'Warning', reason: 'ReleaseAborted', message: `${s.service}: release of ${s.canaryRevision} aborted (${why}); stable ${s.stableRevision} serves every request`, service: s.service });
   }
 

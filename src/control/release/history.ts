@@ -101,12 +101,14 @@ export class RevisionHistory {
   }
 
   /** Moves an entry's status on (the recorded facts stay as they were). */
-  setStatus(service: string, number: number, status: RevisionStatus): void {
+  /** Moves an entry's status on; `why` (a release's promotion or abort) says what moved it. */
+  setStatus(service: string, number: number, status: RevisionStatus, why?: RevisionWhy): void {
     const list = this.list(service);
     const i = list.findIndex((e) => e.number === number);
-    if (i < 0 || list[i].status === status) return;
-    this.store.setRevisionEntryStatus(service, number, status);
-    this.cache.set(service, list.map((e, j) => (j === i ? { ...e, status } : e)));
+    if (i < 0 || (list[i].status === status && (why === undefined || list[i].why === why))) return;
+    const nextWhy = why ?? list[i].why;
+    this.store.setRevisionEntryStatus(service, number, status, nextWhy);
+    this.cache.set(service, list.map((e, j) => (j === i ? { ...e, status, why: nextWhy } : e)));
   }
 
   /**

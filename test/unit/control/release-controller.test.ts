@@ -71,7 +71,7 @@ test('a canary walks its steps: stable and canary side by side, the weight in th
   const done = loadRelease(t.world, 'web')!;
   assert.equal(done.phase, 'Healthy');
   assert.equal(t.world.liveOf('web').filter((r) => r.revision === 'rev2').length, 2, 'scaled to the replicas before the switch');
-  assert.deepEqual(t.world.history.list('web').map((e) => e.status), ['replaced', 'current']);
+  assert.deepEqual(t.world.history.list('web').map((e) => [e.status, e.why]), [['replaced', 'applied'], ['current', 'promoted']]);
   assert.deepEqual(releaseMeshConfig(t.world, { accessLog: true }).services!.web.routes!.map((r) => r.to), [[{ service: 'web', variant: 'default', weight: 0 }, { service: 'web', variant: 'canary', weight: 100 }]]);
   // After the scale-down delay the old revision stops and the release no longer steers anything.
   saveRelease(t.world, { ...done, scaleDownAt: Date.now() - 1 });
@@ -99,7 +99,7 @@ test('abort: weight 0, the canary scaled to zero, the history entry aborted, Deg
   assert.equal(canaryReplicas(s, 2), 0);
   assert.ok(t.world.liveOf('web').filter((r) => r.phase === 'active').every((r) => r.revision === 'rev1'));
   assert.deepEqual(releaseMeshConfig(t.world, { accessLog: true }).services!.web.routes!.map((r) => r.to), [[{ service: 'web', variant: 'default', weight: 100 }, { service: 'web', variant: 'canary', weight: 0 }]]);
-  assert.deepEqual(t.world.history.list('web').map((e) => e.status), ['current', 'aborted']);
+  assert.deepEqual(t.world.history.list('web').map((e) => [e.status, e.why]), [['current', 'applied'], ['aborted', 'aborted']]);
   assert.throws(() => releases.promoteCommand('web', false, t.world, t.act), /aborted/);
   // retry starts over.
   releases.retryCommand('web', t.world, t.act);
