@@ -5,59 +5,32 @@
 // plane is down.
 import type { NewEvent } from './event-log.js';
 import type { Instance } from './instance.js';
+import { SidecarFileWatcher, type Sidecar } from './sidecar-file-watcher.js';
 import { deadLetterEvent, deadLetterFile, readDeadLetters } from '../lib/dapr-dead-letters.js';
 
 const PROXY = 'berth-proxy';
 
-function daprProxyOf(inst: Instance): Instance['sidecars'][number] | undefined {
+function daprProxyOf(inst: Instance): Sidecar | undefined {
   return inst.sidecars.find((s) => s.template.name === PROXY && s.template.env.BERTH_DAPR !== undefined);
 }
 
-export class DeadLetterWatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly last = new Map<Instance, { startedAt: string; seq: number }>();
-
-  constructor(
-    private readonly stateDir: string,
-    private readonly instances: () => Iterable<Instance>,
-    private readonly event: (inst: Instance, e: NewEvent) => void,
-    private readonly intervalMs = 1000,
-  ) {}
-
-  /** Runs the timer only while some instance's proxy serves the API. */
-  refresh(): void {
-    const needed = [...this.instances()].some((i) => daprProxyOf(i) !== undefined);
-    if (needed && !this.timer) {
-      this.timer = setInterval(() => this.tick(), this.intervalMs);
-      this.timer.unref();
-    } else if (!needed && this.timer) this.stop();
+export class DeadLetterWatcher extends SidecarFileWatcher<{ startedAt: string; seq: number }> {
+  protected sidecarOf(inst: Instance): Sidecar | undefined {
+    return daprProxyOf(inst);
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.last.clear();
-  }
-
-  tick(): void {
-    const seen = new Set<Instance>();
-    for (const inst of this.instances()) {
-      const proxy = daprProxyOf(inst);
-      if (!proxy || proxy.startedAt === undefined) continue;
-      seen.add(inst);
-      const file = readDeadLetters(deadLetterFile(proxy.template.env.BERTH_STATE_DIR ?? this.stateDir, inst.id));
-      // A file older than the running proxy is a previous run's (same instance id after a restart): said already.
-      if (!file || file.startedAt < proxy.startedAt) continue;
-      const prev = this.last.get(inst);
-      const after = prev && prev.startedAt === file.startedAt ? prev.seq : 0;
-      let seq = after;
-      for (const r of file.records) {
-        if (r.seq <= after) continue;
-        this.event(inst, deadLetterEvent(r));
-        seq = Math.max(seq, r.seq);
-      }
-      this.last.set(inst, { startedAt: file.startedAt, seq });
+  protected read(inst: Instance, proxy: Sidecar, prev: { startedAt: string; seq: number } | undefined): { events: NewEvent[]; state: { startedAt: string; seq: number } } | undefined {
+    const file = readDeadLetters(deadLetterFile(proxy.template.env.BERTH_STATE_DIR ?? this.stateDir, inst.id));
+    // A file older than the running proxy is a previous run's (same instance id after a restart): said already.
+    if (!file || file.startedAt < proxy.startedAt!) return undefined;
+    const after = prev && prev.startedAt === file.startedAt ? prev.seq : 0;
+    let seq = after;
+    const events: NewEvent[] = [];
+    for (const r of file.records) {
+      if (r.seq <= after) continue;
+      events.push(deadLetterEvent(r));
+      seq = Math.max(seq, r.seq);
     }
-    for (const inst of this.last.keys()) if (!seen.has(inst)) this.last.delete(inst);
+    return { events, state: { startedAt: file.startedAt, seq } };
   }
 }

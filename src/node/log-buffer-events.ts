@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NewEvent } from './event-log.js';
 import type { Instance } from './instance.js';
+import { SidecarFileWatcher, type Sidecar } from './sidecar-file-watcher.js';
 import { LOG_AGENT_SIDECAR_NAME, LOG_AGENT_STATE_DIR_ENV } from '../lib/log-agent-config.js';
 
 /** What one read of a log agent's status.json says about its disk buffers. */
@@ -82,50 +83,24 @@ export function logBufferEvents(prev: LogBufferState | undefined, next: LogBuffe
 }
 
 /** Polls the status.json of every instance's log agent and appends the events of each change. */
-export class LogBufferWatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly last = new Map<Instance, LogBufferState>();
-
-  constructor(
-    private readonly stateDir: string,
-    private readonly instances: () => Iterable<Instance>,
-    private readonly event: (inst: Instance, e: NewEvent) => void,
-    private readonly intervalMs = 1000,
-  ) {}
-
-  /** Runs the timer only while some instance has a log agent. */
-  refresh(): void {
-    const needed = [...this.instances()].some((i) => logAgentOf(i) !== undefined);
-    if (needed && !this.timer) {
-      this.timer = setInterval(() => this.tick(), this.intervalMs);
-      this.timer.unref();
-    } else if (!needed && this.timer) this.stop();
+export class LogBufferWatcher extends SidecarFileWatcher<LogBufferState> {
+  protected sidecarOf(inst: Instance): Sidecar | undefined {
+    return logAgentOf(inst);
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.last.clear();
+  protected override watching(inst: Instance): boolean {
+    return !inst.isStopping;
   }
 
-  tick(): void {
-    const seen = new Set<Instance>();
-    for (const inst of this.instances()) {
-      const agent = logAgentOf(inst);
-      if (!agent || inst.isStopping || agent.startedAt === undefined) continue;
-      seen.add(inst);
-      // The log agent keeps its files under $BERTH_STATE_DIR/logs-agent/<instance> (sidecar/logs/main.ts).
-      const dir = agent.template.env[LOG_AGENT_STATE_DIR_ENV] ?? this.stateDir;
-      // A status older than the running log agent is a previous run's (same instance id after a rollout).
-      const next = readLogBufferState(join(dir, 'logs-agent', inst.id, 'status.json'), agent.startedAt);
-      if (!next) continue;
-      for (const e of logBufferEvents(this.last.get(inst), next)) this.event(inst, e);
-      this.last.set(inst, next);
-    }
-    for (const inst of this.last.keys()) if (!seen.has(inst)) this.last.delete(inst);
+  protected read(inst: Instance, agent: Sidecar, prev: LogBufferState | undefined): { events: NewEvent[]; state: LogBufferState } | undefined {
+    // The log agent keeps its files under $BERTH_STATE_DIR/logs-agent/<instance> (sidecar/logs/main.ts).
+    const dir = agent.template.env[LOG_AGENT_STATE_DIR_ENV] ?? this.stateDir;
+    // A status older than the running log agent is a previous run's (same instance id after a rollout).
+    const next = readLogBufferState(join(dir, 'logs-agent', inst.id, 'status.json'), agent.startedAt!);
+    return next ? { events: logBufferEvents(prev, next), state: next } : undefined;
   }
 }
 
-function logAgentOf(inst: Instance): Instance['sidecars'][number] | undefined {
+function logAgentOf(inst: Instance): Sidecar | undefined {
   return inst.sidecars.find((s) => s.template.name === LOG_AGENT_SIDECAR_NAME);
 }
