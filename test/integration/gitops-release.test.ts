@@ -4,11 +4,9 @@
 // Progressing; `berth release promote` finishes it and the new version serves every request.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import type { GitopsStatusView, ReleaseStatus } from '../../src/control/index.js';
+import { commit, newRepo } from './harness/git.js';
 import { berth, berthOk, httpRequest, portBlock, tempApp, waitFor } from './harness/berth.js';
 
 const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.MSG)).listen(Number(process.env.PORT), process.env.HOST);\n";
@@ -35,23 +33,11 @@ services:
           - pause: {}
 `;
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
-
-function commit(repo: string, files: Record<string, string>, message: string): string {
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text);
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', message);
-  return git(repo, 'rev-parse', 'HEAD');
-}
-
 describe('gitops through the release process', () => {
   const port = portBlock(2);
   const ingress = port + 1;
-  const repo = mkdtempSync(join(tmpdir(), 'berth-gitops-release-'));
+  const repo = newRepo('berth-gitops-release-');
   const dir = tempApp({});
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'config', 'user.email', 'test@example.com');
-  git(repo, 'config', 'user.name', 'test');
   after(async () => {
     await berth(dir, ['down'], { timeoutMs: 90_000 });
     rmSync(repo, { recursive: true, force: true });

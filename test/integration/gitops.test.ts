@@ -7,12 +7,11 @@
 // auto-sync resume), the webhook, and a promotion commit pushed to the target branch.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GitopsStatusView, HistoryEntry } from '../../src/control/index.js';
+import { commit, git, newRepo } from './harness/git.js';
 import { berth, berthOk, events, httpRequest, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
 
 const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.MSG)).listen(Number(process.env.PORT), process.env.HOST);\n";
@@ -50,23 +49,11 @@ ${
 }`;
 }
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
-
-function commit(repo: string, files: Record<string, string>, message: string): string {
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text);
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', message);
-  return git(repo, 'rev-parse', 'HEAD');
-}
-
 describe('berth gitops', () => {
   const port = portBlock(2);
   const worker = port + 1;
-  const repo = mkdtempSync(join(tmpdir(), 'berth-gitops-repo-'));
+  const repo = newRepo('berth-gitops-repo-');
   const dir = tempApp({});
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'config', 'user.email', 'test@example.com');
-  git(repo, 'config', 'user.name', 'test');
   after(async () => {
     await berth(dir, ['down'], { timeoutMs: 90_000 });
     rmSync(repo, { recursive: true, force: true });
@@ -281,10 +268,7 @@ describe('berth gitops', () => {
 
 describe('gitops: in a spec', () => {
   const port = portBlock(1);
-  const repo = mkdtempSync(join(tmpdir(), 'berth-gitops-spec-repo-'));
-  git(repo, 'init', '-q', '-b', 'main');
-  git(repo, 'config', 'user.email', 'test@example.com');
-  git(repo, 'config', 'user.name', 'test');
+  const repo = newRepo('berth-gitops-spec-repo-');
   const appSpec = (msg: string, extra = '') => `app: gitopsspec
 services:
   web:
