@@ -71,6 +71,7 @@ export class ControlPlane {
   readonly gitops: GitopsController;
   private readonly queue: WorkQueue;
   private readonly releases: ReleaseController;
+  private isAnnounced = false;
   private readonly log: (msg: string) => void;
   private readonly listeners = new Set<() => void>();
   private onDownComplete: (() => void) | undefined;
@@ -236,7 +237,17 @@ export class ControlPlane {
    * let a withdrawn instance stop before the gateway learnt of it.
    */
   announced(): void {
+    this.isAnnounced = true;
     this.withdrawals.markReachable();
+  }
+
+  /**
+   * Whether announced() ran: start() has adopted what runs and control.json names this process.
+   * Until then the mesh feed sends no snapshot — a restarted control plane listens on its
+   * predecessor's port (main.ts), so proxies reconnect before it knows which instances are ready.
+   */
+  get announcedYet(): boolean {
+    return this.isAnnounced;
   }
 
   /** Copies the store to `.berth/state.db.backup` when it changed; a failure is logged, never fatal. */

@@ -25,6 +25,8 @@ export interface MeshPlane {
   meshAcked(): void;
   activate(service: string, why: string): string[];
   status(): { services: { name: string; replicas: number; autoscale?: { desired: number; reason: string } }[] };
+  /** False until the control plane has adopted what runs and announced itself (absent: always ready). */
+  readonly announcedYet?: boolean;
 }
 
 const proxyMain = fileURLToPath(new URL('../sidecar/proxy/main.js', import.meta.url));
@@ -109,6 +111,11 @@ export class MeshFeed {
   private readonly beat: NodeJS.Timeout;
   /** Adds what is not in the desired state to the snapshot's config (on-demand recordings). */
   configOverlay: ((c: MeshConfig) => MeshConfig) | undefined;
+
+  /** Whether snapshots may be sent: the control plane has adopted what runs (ControlPlane.announcedYet). */
+  announced(): boolean {
+    return this.plane.announcedYet !== false;
+  }
 
   constructor(private readonly plane: MeshPlane) {
     plane.onChange(() => this.schedule());
@@ -358,6 +365,12 @@ export async function handleMeshApi(feed: MeshFeed, req: http.IncomingMessage, r
   if (method === 'GET' && url.pathname === '/api/v1/mesh/watch') {
     const proxy = url.searchParams.get('proxy') ?? 'anonymous';
     if (scope && proxy !== scope.proxy) return forbidden(res, scope.forbid(`the snapshot watch of proxy ${proxy}`));
+    if (!feed.announced()) {
+      // Not yet: a snapshot now would list no ready endpoint; the proxy keeps its own and dials again.
+      const text = JSON.stringify({ error: 'the control plane is starting: snapshots follow once it has adopted the running instances' });
+      res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'retry-after': '1' }).end(text);
+      return true;
+    }
     feed.watch(proxy, req, res);
     return true;
   }
