@@ -120,7 +120,11 @@ const s = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': value.length, etag: '1' });
     res.end(value);
   });
-}).listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+});
+// Idle between its phases longer than node's 5 s default: keep the client's pooled sockets open
+// (a socket closed by the server as the client reuses it is a "socket hang up"), as the API does.
+s.keepAliveTimeout = 65_000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
 process.on('SIGTERM', () => process.exit(0));
 `;
 
