@@ -16,6 +16,7 @@ import { ApiError, malformed, sendEmpty, sendError, sendJson } from './errors.js
 import { ComponentRegistry } from './registry.js';
 import { bulkGetState, deleteState, getState, queryState, saveState, transactState } from './state-api.js';
 import { Subscriber } from './subscriptions.js';
+import { requestTarget } from './request-target.js';
 import { DeadLetterLog } from './dead-letter-log.js';
 import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
 
@@ -90,34 +91,6 @@ const seg = (s: string): string => {
     throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `bad URL escape in "${s}"`);
   }
 };
-
-/** A request target's path and query, as `new URL` gives them. */
-interface Target {
-  pathname: string;
-  search: string;
-  readonly searchParams: URLSearchParams;
-}
-
-// Plain origin-form targets (printable ASCII without '#' or a backslash, no dot segments, plain
-// or %2e, not starting with '//') are split by hand: `new URL` per request was a visible share of the API's CPU. Anything
-// else goes through URL's normalisation as before.
-const PLAIN_TARGET = /^\/[\x21\x22\x24-\x5b\x5d-\x7e]*$/;
-const DOT_SEGMENT = /\/(?:\.|%2e)/i;
-
-function requestTarget(raw: string | undefined): Target {
-  const t = raw ?? '/';
-  const q = t.indexOf('?');
-  if (!PLAIN_TARGET.test(t) || t.startsWith('//') || DOT_SEGMENT.test(q < 0 ? t : t.slice(0, q))) return new URL(t, 'http://dapr');
-  const search = q < 0 || q === t.length - 1 ? '' : t.slice(q);
-  let params: URLSearchParams | undefined;
-  return {
-    pathname: q < 0 ? t : t.slice(0, q),
-    search,
-    get searchParams() {
-      return (params ??= new URLSearchParams(search));
-    },
-  };
-}
 
 function tokenMatches(given: string | string[] | undefined, want: string): boolean {
   if (typeof given !== 'string') return false;
