@@ -4,7 +4,12 @@
 //                      /v1.0/invoke/target/method/x on caller's sidecar (caller's proxy → target's
 //                      proxy → target app) against the target app's PORT directly; added = difference
 //   state              save and get ops/s through the API (HTTP, 16 in flight) against the same
-//                      backend through its own client library (better-sqlite3, ioredis, pg); ratio
+//                      backend through its own client library (better-sqlite3, ioredis, pg); ratio.
+//                      Every phase is warmed first (the API opens a store on its first request).
+//                      httpFloor: the same client against a bare node:http server in its own
+//                      process that answers at once (204 to a save, the value to a get): what any
+//                      HTTP API reaches at best here; floor*Ratio = API / that floor. API, direct
+//                      and floor phases alternate BENCH_RUNS times; medians kept.
 //   pubsub             messages/s end to end per backend: 1,000 publishes through caller's API
 //                      (32 in flight) until target's app has received every one as a CloudEvent
 //   proxyRssMB         RSS of plain's proxy (no API), lite's (the API on the embedded defaults,
@@ -27,6 +32,7 @@ const fixedRate = join(here, 'proxy-lib', 'fixed-rate.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 1500);
+const WARM_MS = 300;
 const IN_FLIGHT = 16;
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const run = randomBytes(4).toString('hex');
@@ -71,10 +77,12 @@ function call(port: number, method: string, path: string, body?: string): Promis
   });
 }
 
-async function opsPerSecond(op: (i: number) => Promise<unknown>): Promise<number> {
+async function opsPerSecond(op: (i: number) => Promise<unknown>, ms = PHASE_MS, warm = true): Promise<number> {
+  // Untimed first: the first requests open the store (connect, create the table) and warm the JIT.
+  if (warm) await opsPerSecond(op, WARM_MS, false);
   let done = 0;
   const start = performance.now();
-  const end = start + PHASE_MS;
+  const end = start + ms;
   await Promise.all(
     Array.from({ length: IN_FLIGHT }, async (_, w) => {
       for (let i = w; performance.now() < end; i += IN_FLIGHT) {
@@ -99,6 +107,35 @@ function fixed(url: string): Promise<{ p50Ms: number; p99Ms: number; errors: num
       }
     });
   });
+}
+
+/** A bare node:http server in its own process: 204 to a POST (after reading the body), the value to anything else. */
+const floorServer = `
+import http from 'node:http';
+const value = Buffer.from(process.env.VALUE);
+const s = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (req.method === 'POST') { res.writeHead(204); return res.end(); }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': value.length, etag: '1' });
+    res.end(value);
+  });
+});
+// Idle between its phases longer than node's 5 s default: keep the client's pooled sockets open
+// (a socket closed by the server as the client reuses it is a "socket hang up"), as the API does.
+s.keepAliveTimeout = 65_000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** Starts the floor server; its port and a way to stop it. */
+async function startFloor(body: string): Promise<{ port: number; stop(): void }> {
+  const c = spawn(process.execPath, ['--input-type=module', '-e', floorServer], { env: { ...process.env, VALUE: body }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    c.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    c.once('exit', () => reject(new Error('the floor server exited')));
+  });
+  return { port, stop: () => c.kill() };
 }
 
 const envVar = (pid: number, name: string): string | undefined =>
@@ -180,40 +217,67 @@ ${svc('caller', base, {}, '{ enabled: true }')}${svc('target', base + 1, { SUB: 
       save: await opsPerSecond((i) => call(daprPort, 'POST', `/v1.0/state/${store}`, `[{"key":"k${i}","value":${body}}]`)),
       get: await opsPerSecond((i) => call(daprPort, 'GET', `/v1.0/state/${store}/k${i}`)),
     });
-    const state: Record<string, { apiSaveOps: number; apiGetOps: number; directSaveOps: number; directGetOps: number; saveRatio: number; getRatio: number }> = {};
-    const record = (name: string, a: { save: number; get: number }, d: { save: number; get: number }): void => {
-      state[name] = { apiSaveOps: a.save, apiGetOps: a.get, directSaveOps: d.save, directGetOps: d.get, saveRatio: round(a.save / d.save, 2), getRatio: round(a.get / d.get, 2) };
-    };
-    {
-      mkdirSync(join(dir, '.berth', 'components'), { recursive: true });
-      const db = new Database(join(dir, '.berth', 'components', 'bench-direct.db'));
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT)');
-      const put = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
-      const read = db.prepare('SELECT value FROM kv WHERE key = ?');
-      const a = await api('statestore');
-      record('state.sqlite', a, { save: await opsPerSecond(async (i) => put.run(`k${i}`, body)), get: await opsPerSecond(async (i) => read.get(`k${i}`)) });
-      db.close();
-    }
-    {
-      const r = new Redis({ host: '127.0.0.1', port: 6379 });
-      const a = await api('redisstate');
-      record('state.redis', a, { save: await opsPerSecond((i) => r.hset(`bench-dapr-${run}-direct-${i}`, 'data', body, 'version', '1')), get: await opsPerSecond((i) => r.hgetall(`bench-dapr-${run}-direct-${i}`)) });
-      const keys = await r.keys(`bench-dapr-${run}*`);
-      for (let i = 0; i < keys.length; i += 500) await r.del(...keys.slice(i, i + 500));
-      r.disconnect();
-    }
-    {
-      const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test', max: 10 });
-      const a = await api('pgstate');
-      await pool.query(`CREATE TABLE ${table}_direct (key text PRIMARY KEY, value jsonb)`);
-      record('state.postgresql', a, {
-        save: await opsPerSecond((i) => pool.query(`INSERT INTO ${table}_direct (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [`k${i}`, body])),
-        get: await opsPerSecond((i) => pool.query(`SELECT value::text FROM ${table}_direct WHERE key = $1`, [`k${i}`])),
+    type Rates = { save: number; get: number };
+    type StateFigures = { apiSaveOps: number; apiGetOps: number; directSaveOps: number; directGetOps: number; httpFloorSaveOps: number; httpFloorGetOps: number; saveRatio: number; getRatio: number; floorSaveRatio: number; floorGetRatio: number };
+    const state: Record<string, StateFigures> = {};
+    const floor = await startFloor(body);
+    try {
+      const floorRates = async (): Promise<Rates> => ({
+        save: await opsPerSecond((i) => call(floor.port, 'POST', '/v1.0/state/floor', `[{"key":"k${i}","value":${body}}]`)),
+        get: await opsPerSecond((i) => call(floor.port, 'GET', `/v1.0/state/floor/k${i}`)),
       });
-      await pool.query(`DROP TABLE IF EXISTS ${table}_direct`);
-      await pool.end();
+      // API, direct and floor phases alternate RUNS times, so that the machine's load (shared) weighs
+      // on all three alike; each ratio is the median of the rounds' ratios.
+      const record = async (name: string, store: string, direct: () => Promise<Rates>): Promise<void> => {
+        const rounds: { a: Rates; d: Rates; f: Rates }[] = [];
+        for (let i = 0; i < RUNS; i++) rounds.push({ a: await api(store), d: await direct(), f: await floorRates() });
+        const m = (f: (r: (typeof rounds)[number]) => number): number => median(rounds.map(f));
+        state[name] = {
+          apiSaveOps: m((r) => r.a.save),
+          apiGetOps: m((r) => r.a.get),
+          directSaveOps: m((r) => r.d.save),
+          directGetOps: m((r) => r.d.get),
+          httpFloorSaveOps: m((r) => r.f.save),
+          httpFloorGetOps: m((r) => r.f.get),
+          saveRatio: round(m((r) => r.a.save / r.d.save), 2),
+          getRatio: round(m((r) => r.a.get / r.d.get), 2),
+          floorSaveRatio: round(m((r) => r.a.save / r.f.save), 2),
+          floorGetRatio: round(m((r) => r.a.get / r.f.get), 2),
+        };
+      };
+      {
+        mkdirSync(join(dir, '.berth', 'components'), { recursive: true });
+        const db = new Database(join(dir, '.berth', 'components', 'bench-direct.db'));
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+        db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT)');
+        const put = db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+        const read = db.prepare('SELECT value FROM kv WHERE key = ?');
+        await record('state.sqlite', 'statestore', async () => ({ save: await opsPerSecond(async (i) => put.run(`k${i}`, body)), get: await opsPerSecond(async (i) => read.get(`k${i}`)) }));
+        db.close();
+      }
+      {
+        const r = new Redis({ host: '127.0.0.1', port: 6379 });
+        await record('state.redis', 'redisstate', async () => ({
+          save: await opsPerSecond((i) => r.hset(`bench-dapr-${run}-direct-${i}`, 'data', body, 'version', '1')),
+          get: await opsPerSecond((i) => r.hgetall(`bench-dapr-${run}-direct-${i}`)),
+        }));
+        const keys = await r.keys(`bench-dapr-${run}*`);
+        for (let i = 0; i < keys.length; i += 500) await r.del(...keys.slice(i, i + 500));
+        r.disconnect();
+      }
+      {
+        const pool = new pg.Pool({ connectionString: 'postgres://postgres@127.0.0.1:5432/test', max: 10 });
+        await pool.query(`CREATE TABLE ${table}_direct (key text PRIMARY KEY, value jsonb)`);
+        await record('state.postgresql', 'pgstate', async () => ({
+          save: await opsPerSecond((i) => pool.query(`INSERT INTO ${table}_direct (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, [`k${i}`, body])),
+          get: await opsPerSecond((i) => pool.query(`SELECT value::text FROM ${table}_direct WHERE key = $1`, [`k${i}`])),
+        }));
+        await pool.query(`DROP TABLE IF EXISTS ${table}_direct`);
+        await pool.end();
+      }
+    } finally {
+      floor.stop();
     }
 
     // 3. Pub/sub end to end per backend.

@@ -16,6 +16,7 @@ import { ApiError, malformed, sendEmpty, sendError, sendJson } from './errors.js
 import { ComponentRegistry } from './registry.js';
 import { bulkGetState, deleteState, getState, queryState, saveState, transactState } from './state-api.js';
 import { Subscriber } from './subscriptions.js';
+import { requestTarget } from './request-target.js';
 import { DeadLetterLog } from './dead-letter-log.js';
 import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
 
@@ -83,6 +84,7 @@ function queryMetadata(q: URLSearchParams): Record<string, string> {
 }
 
 const seg = (s: string): string => {
+  if (!s.includes('%')) return s;
   try {
     return decodeURIComponent(s);
   } catch {
@@ -188,7 +190,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   };
 
   const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://dapr');
+    const url = requestTarget(req.url);
     const parts = url.pathname.split('/').slice(1);
     const [version, api] = parts;
     const method = req.method ?? 'GET';

@@ -38,6 +38,8 @@ const MISSING: Record<Kind, { none: [number, string, string]; unknown: [number, 
 export class ComponentRegistry {
   private readonly open = new Map<string, Promise<unknown>>();
   private readonly opened = new Map<string, { features?(): string[]; close(): Promise<void> }>();
+  /** Declarations by kind and name, looked up on every request. */
+  private readonly decls = new Map<string, ComponentDecl>();
 
   constructor(
     readonly cfg: DaprProxyConfig,
@@ -50,9 +52,14 @@ export class ComponentRegistry {
 
   /** The declaration of `name` of that kind, or the API error Dapr answers. */
   decl(kind: Kind, name: string): ComponentDecl {
+    const known = this.decls.get(`${kind}/${name}`);
+    if (known) return known;
     const ofKind = this.cfg.components.filter((c) => c.type.startsWith(`${kind}.`));
     const c = ofKind.find((x) => x.name === name);
-    if (c) return c;
+    if (c) {
+      this.decls.set(`${kind}/${name}`, c);
+      return c;
+    }
     const m = ofKind.length === 0 ? MISSING[kind].none : MISSING[kind].unknown;
     throw new ApiError(m[0], m[1], typeof m[2] === 'function' ? m[2](name) : m[2]);
   }
