@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { get, getNdjson } from '../api.js';
 import { ErrorNote } from '../ui.js';
+import { navigate } from '../main.js';
 
 const LEVELS = ['', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const KEEP = 2000;
@@ -21,6 +22,12 @@ function query(f, extra = {}) {
   return `/api/v1/logs?${p}`;
 }
 
+/** The trace id a record carries (the proxies' access-log lines have `trace`; an app's JSON line may too). */
+function traceOf(r) {
+  const t = r.fields && (r.fields.trace || r.fields.traceId || r.fields.trace_id);
+  return typeof t === 'string' && /^[0-9a-f]{32}$/.test(t) ? t : undefined;
+}
+
 function Record({ r }) {
   const [open, setOpen] = useState(false);
   return html`<tr class=${`log ${r.level || ''}`} onClick=${() => setOpen(!open)} data-testid="log-row">
@@ -28,7 +35,11 @@ function Record({ r }) {
       <td class="small">${r.service}</td>
       <td class="mono small">${r.instance}</td>
       <td class=${`lvl ${r.level || ''}`}>${r.level || ''}</td>
-      <td class="mono msg">${r.message}</td>
+      <td class="mono msg">${r.message}${traceOf(r) && html` <a href=${`/traces?trace=${traceOf(r)}`} class="small" data-testid="log-trace" onClick=${(e) => {
+        e.preventDefault();
+        e.stopPropagation();
+        navigate('traces', `?trace=${traceOf(r)}`);
+      }}>trace</a>`}</td>
     </tr>
     ${open &&
     html`<tr class="fields"><td colspan="5"><pre>${JSON.stringify({ ...r, message: undefined }, null, 2)}</pre></td></tr>`}`;
