@@ -753,7 +753,8 @@ export class Proxy {
       method: req.method ?? '',
       path: req.url ?? '/',
       status,
-      start: performance.timeOrigin + started,
+      // Wall clock at the end minus the monotonic duration: comparable across processes (timeOrigin + now drifts).
+      start: Date.now() - elapsed,
       durationMs: elapsed,
       proxy: this.cfg.proxyId,
     });

@@ -22,10 +22,14 @@ function query(f, extra = {}) {
   return `/api/v1/logs?${p}`;
 }
 
-/** The trace id a record carries (the proxies' access-log lines have `trace`; an app's JSON line may too). */
+const ACCESS_LOG_TRACE = /"trace":"([0-9a-f]{32})"/;
+
+/** The trace id a record carries: a proxy's access-log line (JSON with `trace`), or a parsed field of an app's JSON line. */
 function traceOf(r) {
   const t = r.fields && (r.fields.trace || r.fields.traceId || r.fields.trace_id);
-  return typeof t === 'string' && /^[0-9a-f]{32}$/.test(t) ? t : undefined;
+  if (typeof t === 'string' && /^[0-9a-f]{32}$/.test(t)) return t;
+  const m = ACCESS_LOG_TRACE.exec(r.message || '');
+  return m ? m[1] : undefined;
 }
 
 function Record({ r }) {

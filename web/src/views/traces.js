@@ -55,7 +55,7 @@ function Waterfall({ id }) {
     <div class="card-head"><b class="mono">${trace.traceId}</b>
       <span class="small">${new Date(trace.start).toISOString().slice(0, 10)} ${time(new Date(trace.start).toISOString())}</span>
       <span class="pill">${hops} hop${hops === 1 ? '' : 's'}</span><span class="pill">${spans.length} spans</span><span class="pill">${ms(trace.durationMs)}</span>
-      <span class="small muted">${trace.services.join(' → ')}</span></div>
+      <span class="small muted">${trace.services.join(', ')}</span></div>
     <table class="table waterfall"><thead><tr><th>Span</th><th>Status</th><th>Duration</th><th class="wf-axis">0 – ${ms(total)}</th></tr></thead>
     <tbody>${ordered(spans).map(({ s, depth }) => {
       const left = ((s.start - trace.start) / total) * 100;
