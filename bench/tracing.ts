@@ -7,7 +7,7 @@
 //   tracingOffP50Ms/P99Ms, tracingOnP50Ms/P99Ms  medians over the rounds
 //   tracingOverheadP50Ms/P99Ms  median of on − off per round (goal p50 <= +0.1 ms)
 //   cpuUsPerRequestOff/On  CPU time of both sidecars per request (10 ms clock ticks): holds on a busy machine
-//   sampledFraction  spans received / (2 × requests sent to `on`): ≈ 0.1
+//   sampledFraction  spans received / (2 × requests sent to `on`): ≈ 0.1; inboundSpansSent/Dropped: b's /metrics counters
 // BENCH_RUNS x BENCH_SECONDS (default 5 x 5), BENCH_PORT (27400). Prints one JSON line.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -78,6 +78,14 @@ try {
     }
   }
   await sleep(1500); // the last batches arrive
+  const bMetrics = await new Promise<string>((resolve, reject) => {
+    http.get(`${pairs.on.bAdmin}/metrics`, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const counter = (name: string): number => Number(new RegExp(`${name}\\{[^}]*\\} (\\d+)`).exec(bMetrics)?.[1] ?? NaN);
   const r3 = (n: number): number => +n.toFixed(3);
   const us = (k: 'off' | 'on'): number => Math.round((m[k].ticks * 10_000) / m[k].sent);
   process.stdout.write(
@@ -96,6 +104,8 @@ try {
       cpuUsPerRequestOn: us('on'),
       spansReceived: spans,
       spanBatches: batches,
+      inboundSpansSent: counter('berth_proxy_spans_sent_total'),
+      inboundSpansDropped: counter('berth_proxy_spans_dropped_total'),
       sampledFraction: +(spans / (2 * m.on.sent)).toFixed(4),
       loadavg1: [+load0.toFixed(1), +loadavg()[0].toFixed(1)],
     })}\n`,

@@ -111,6 +111,7 @@ export class Proxy {
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
     this.metrics.recordings = () => this.recordingCounts();
     this.metrics.shadow = () => this.shadow?.stats.all() ?? [];
+    this.metrics.spans = () => this.spans && { sent: this.spans.sent, dropped: this.spans.dropped };
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
