@@ -8,7 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PROXY_ENV, PROXY_NODE_FLAGS, type MeshRecording } from '../../src/lib/mesh-protocol.js';
+import { PROXY_ENV, PROXY_NODE_FLAGS, type MeshRecording, type MeshTracing } from '../../src/lib/mesh-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const proxyMain = join(here, '..', '..', 'src', 'sidecar', 'proxy', 'main.js');
@@ -79,13 +79,27 @@ export interface SidecarPair {
 }
 
 /** Two Berth sidecars in front of `originPort`; `base` is the first of 7 ports they use. */
-export async function berthPair(opts: { base: number; originPort: number; accessLog: boolean; recording?: MeshRecording; proxyMain?: string }): Promise<SidecarPair> {
+export async function berthPair(opts: {
+  base: number;
+  originPort: number;
+  accessLog: boolean;
+  recording?: MeshRecording;
+  proxyMain?: string;
+  /** Spec `mesh.tracing` in the snapshot. */
+  tracing?: MeshTracing;
+  /** A control plane (stand-in) on this port: written to control.json with a token, as `berth up` does. */
+  controlPort?: number;
+}): Promise<SidecarPair> {
   const p = { aOut: opts.base + 1, bIn: opts.base + 2, aIn: opts.base + 3, aApp: opts.base + 4, aAdmin: opts.base + 5, bAdmin: opts.base + 6 };
   const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
   mkdirSync(join(state, 'mesh'));
-  const snap = { version: 1, app: 'bench', config: { accessLog: opts.accessLog, ...(opts.recording ? { recordings: { b: opts.recording } } : {}) }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
+  const snap = { version: 1, app: 'bench', config: { accessLog: opts.accessLog, ...(opts.recording ? { recordings: { b: opts.recording } } : {}), ...(opts.tracing ? { tracing: opts.tracing } : {}) }, services: [{ name: 'b', port: p.bIn, endpoints: [{ id: 'b-1', host: HOST, port: p.bIn, variant: 'default' }] }] };
   writeFileSync(join(state, 'mesh', 'a-1.json'), JSON.stringify(snap));
   writeFileSync(join(state, 'mesh', 'b-1.json'), JSON.stringify(snap));
+  if (opts.controlPort !== undefined) {
+    writeFileSync(join(state, 'control.json'), JSON.stringify({ pid: process.pid, startTime: Date.now(), port: opts.controlPort, app: 'bench' }));
+    writeFileSync(join(state, 'token'), 'bench-token\n');
+  }
   const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
   const main = opts.proxyMain ?? proxyMain;
   const b = start(process.execPath, [...PROXY_FLAGS, main], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });

@@ -39,6 +39,17 @@ export const MeshSettings = z
     accessLog: z.boolean().default(true).describe('Every proxy writes one JSON line per request to its log.'),
     requestId: z.boolean().default(true).describe('Proxies add an x-request-id (a random UUID) to requests that have none, as Envoy does.'),
     forwardedFor: z.boolean().default(true).describe("The gateway appends the client's address to x-forwarded-for (and sets x-forwarded-proto), as Envoy at the edge."),
+    tracing: z
+      .strictObject({
+        sample: z.number().min(0, { message: 'must be between 0 and 1' }).max(1, { message: 'must be between 0 and 1' }).default(0.1).describe('Share of new traces sampled (0..1); a request that arrives with a `traceparent` keeps its sampled flag.'),
+        otlp: z
+          .string()
+          .regex(/^https?:\/\/[^\s/]+/, { message: 'must be an http:// or https:// URL' })
+          .optional()
+          .describe('An OTLP/HTTP endpoint (e.g. http://127.0.0.1:4318): spans are also POSTed there as JSON to /v1/traces.'),
+      })
+      .optional()
+      .describe('The proxies emit one span per hop of sampled requests to the control plane (the dashboard\'s Traces view); see docs/dashboard.md.'),
   })
   .describe('Settings of the mesh proxies (the `berth-proxy` sidecar of every service with a port, and the gateway).');
 

@@ -19,6 +19,7 @@
 //   POST /api/v1/stop, /api/v1/start {services} → { services: [{ service, replicas, changed }] } (`berth stop`/`berth start`)
 //   POST /api/v1/down                     → 202; the process exits when everything has stopped
 //   POST /api/v1/logs, GET /api/v1/logs   → embedded log store (see log-routes.ts)
+//   POST /api/v1/traces, GET /api/v1/traces[/:id] → spans of sampled requests (trace-routes.ts, trace-store.ts)
 //   POST /api/v1/sidecars/restart {name, service?} → { restarted: [{instance, pid}] } (revisions unchanged)
 //   GET  /api/v1/stats                    → CPU % and memory of every running app and sidecar (`berth stats`)
 //   GET  /api/v1/nodes                    → node statuses
@@ -50,6 +51,8 @@ import { dashboardMayCall, handleLogin, hasDashboardCookie, unauthorized } from 
 import { DashboardFeed } from './dashboard/routes.js';
 import { serveStatic } from './dashboard/static.js';
 import { handleGitopsApi, handleWebhook } from './gitops/routes.js';
+import { handleTraceRoutes } from './trace-routes.js';
+import { TraceStore } from './trace-store.js';
 
 export interface ApiServerOptions {
   plane: ControlPlane;
@@ -82,13 +85,13 @@ async function readBody(req: http.IncomingMessage): Promise<Record<string, unkno
 /** The routes a sidecar credential may call (bodies are checked by their handlers: own proxy id, own service's records). */
 function sidecarRoute(method: string, path: string): boolean {
   if (method === 'GET') return path === '/api/v1/mesh/watch';
-  if (method === 'POST') return path === '/api/v1/mesh/ack' || path === '/api/v1/mesh/activate' || path === '/api/v1/logs';
+  if (method === 'POST') return path === '/api/v1/mesh/ack' || path === '/api/v1/mesh/activate' || path === '/api/v1/logs' || path === '/api/v1/traces';
   return false;
 }
 
 /** Why a sidecar credential may not do this (403). */
 function sidecarForbidden(p: Extract<Principal, { kind: 'sidecar' }>, what: string): string {
-  return `forbidden: this is the credential of instance ${p.instance}'s sidecars; it may only watch and acknowledge that instance's mesh snapshot, ask for activation and send its log batches, not ${what}`;
+  return `forbidden: this is the credential of instance ${p.instance}'s sidecars; it may only watch and acknowledge that instance's mesh snapshot, ask for activation and send its log and span batches, not ${what}`;
 }
 
 export function createApiServer(opts: ApiServerOptions): http.Server {
@@ -96,6 +99,8 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
   let logIngest: LogIngest | undefined; // log batches are written by a worker thread, off this event loop
   const logs = (): LogIngest => (logIngest ??= new LogIngest(`${plane.layout.root}/logs.db`));
   const mesh = new MeshFeed(plane);
+  let traceStore: TraceStore | undefined; // opened with the first span batch or read
+  const traces = (): TraceStore => (traceStore ??= new TraceStore(`${plane.layout.root}/traces.db`, Number(process.env.BERTH_DASHBOARD_MAX_TRACES ?? 10_000) || 10_000));
   const dashboard = opts.dashboardToken ? new DashboardFeed(plane, mesh) : undefined;
   const recordingsHost: RecordingsHost = {
     // `ingress`: the gateway records what comes in through the ingress.
@@ -146,6 +151,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     const forbid = sidecar ? (what: string) => sidecarForbidden(sidecar, what) : undefined;
 
     if (path === '/api/v1/logs' && (await handleLogRoutes(req, res, url, logs, sidecar && { service: sidecar.service, forbid: forbid! }))) return;
+    if ((path === '/api/v1/traces' || path.startsWith('/api/v1/traces/')) && (await handleTraceRoutes(req, res, url, traces, send, () => readBody(req), sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
     if (dashboard && !sidecar && path.startsWith('/api/v1/dashboard/') && dashboard.handle(req, res, url)) return;
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
     if (await handleGitopsApi(plane.gitops, req, res, path, send)) return;

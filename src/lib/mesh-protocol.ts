@@ -122,6 +122,8 @@ export interface MeshConfig {
   recordings?: Record<string, MeshRecording>;
   /** `berth replay --mock-dependencies`: per service, the sidecars that answer recorded downstream calls themselves. */
   mocks?: Record<string, MeshMock>;
+  /** Spec `mesh.tracing`; absent: no spans are emitted (trace context is still propagated). */
+  tracing?: MeshTracing;
 }
 
 /**
@@ -253,3 +255,40 @@ export const PROXY_NODE_FLAGS: string[] = ['--max-semi-space-size=2'];
  * under load.
  */
 export const PROXY_ENV: Readonly<Record<string, string>> = { NODE_EXTRA_CA_CERTS: '', MALLOC_ARENA_MAX: '1' };
+
+/** Spec `mesh.tracing`: proxies emit spans of sampled traces to the control plane (and to an OTLP/HTTP endpoint). */
+export interface MeshTracing {
+  /** Share of new traces sampled (0..1); a request with a `traceparent` keeps its sampled flag. */
+  sample: number;
+  /** OTLP/HTTP base URL (spans are POSTed as JSON to `<otlp>/v1/traces`). */
+  otlp?: string;
+}
+
+/** One span a proxy emits: a request arriving at a service (`server`) or sent to one (`client`, one per hop). */
+export interface TraceSpan {
+  traceId: string;
+  spanId: string;
+  /** The span that sent this request; absent for a trace's first span. */
+  parentId?: string;
+  kind: 'server' | 'client';
+  /** The service that received the request (client spans: the destination). */
+  service: string;
+  /** Who sent it (client spans: the caller's service, `ingress` for the gateway). */
+  source?: string;
+  variant: string;
+  route: string;
+  method: string;
+  path: string;
+  /** HTTP status (499: the client went away). */
+  status: number;
+  /** Epoch milliseconds (fractional). */
+  start: number;
+  durationMs: number;
+  proxy: string;
+}
+
+/** POST /api/v1/traces: a proxy's batch. */
+export interface TraceBatch {
+  proxy: string;
+  spans: TraceSpan[];
+}

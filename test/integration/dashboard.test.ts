@@ -3,12 +3,15 @@
 // the URL becomes an HttpOnly SameSite=Strict cookie and is dropped from the address); every view
 // loads without a console error; the overview draws web → orders → inventory from the sidecars'
 // counters; the instance table follows a killed and restarted instance; a log search finds a line the
-// app wrote; the Restart button replaces an instance; metric points survive a control-plane restart.
+// app wrote; the Restart button replaces an instance; metric points survive a control-plane restart;
+// with `mesh.tracing` a request through web → orders → inventory is one trace of three hops (API,
+// waterfall, a log line's link, the OTLP receiver) that survives the restart too.
 // Screenshots of every view go to a temp dir (printed), a few of which are committed under docs/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -57,6 +60,10 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
   let page: Page;
   const consoleErrors: string[] = [];
   let load: { stop: () => Promise<void> } | undefined;
+  /** A real OTLP/HTTP receiver (`mesh.tracing.otlp`): what the proxies POST to /v1/traces. */
+  const otlpGot: { path: string; body: { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { traceId: string; parentSpanId?: string; kind: number }[] }[] }[] } }[] = [];
+  let otlp: http.Server | undefined;
+  let tracedId: string | undefined;
 
   /** Requests through the gateway in a loop (so the sidecars count traffic on every edge). */
   function traffic(): { stop: () => Promise<void> } {
@@ -86,6 +93,17 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
   before(async () => {
     process.env.BERTH_DASHBOARD_METRICS_MS = '1000'; // points every second, so charts fill within the test
     shop = copyShop();
+    otlp = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        otlpGot.push({ path: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString()) as (typeof otlpGot)[number]['body'] });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => otlp!.listen(0, '127.0.0.1', r));
+    const spec = join(shop.dir, 'berth.yaml');
+    writeFileSync(spec, `${readFileSync(spec, 'utf8')}mesh:\n  tracing: { sample: 0.1, otlp: "http://127.0.0.1:${(otlp.address() as { port: number }).port}" }\n`);
     await berthOk(shop.dir, ['up', '-d', '--wait', '--timeout', '90'], { timeoutMs: 120_000 });
     const d = JSON.parse((await berthOk(shop.dir, ['dashboard', '--no-open', '--json'])).stdout) as { url: string; base: string; port: number; opened: boolean };
     url = d.url;
@@ -107,6 +125,7 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     await load?.stop();
     await browser?.close();
     if (shop) await berth(shop.dir, ['down']);
+    otlp?.close();
     console.log(`dashboard screenshots: ${shots}`);
   });
 
@@ -184,6 +203,7 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     await shot('events');
     await view('nodes', 'tr[data-node=node-1]');
     await shot('nodes');
+    await view('traces', '[data-testid=trace-search]');
     await view('overview', '[data-service=web]');
     assert.deepEqual(consoleErrors, []);
   });
@@ -237,6 +257,84 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     assert.deepEqual(consoleErrors, []);
   });
 
+  test('a request through web → orders → inventory is one trace of three hops: in the API, as a waterfall, from its log line, at the OTLP receiver', async () => {
+    const token = readFileSync(join(shop.dir, '.berth', 'token'), 'utf8').trim();
+    const api = async (path: string): Promise<Reply> => request(`${base}${path.slice(1)}`, { headers: { authorization: `Bearer ${token}` } });
+    // Our own sampled traceparent: the gateway keeps its trace id and sampled flag (the spec samples 0.1 of new traces).
+    const traceId = randomBytes(16).toString('hex');
+    tracedId = traceId;
+    const sent = await request(`http://127.0.0.1:${shop.web}/`, { headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` } });
+    assert.equal(sent.status, 200);
+    assert.match(sent.body, /stock:/, 'web called orders, which called inventory');
+    type Span = { spanId: string; parentId?: string; kind: string; service: string; source?: string; status: number; variant: string; route: string; durationMs: number };
+    const got = await waitFor(
+      'the trace with its six spans (three hops) at the control plane',
+      async () => {
+        const r = await api(`/api/v1/traces/${traceId}`);
+        if (r.status !== 200) return undefined;
+        const t = JSON.parse(r.body) as { trace: { services: string[]; root: string; status: number }; spans: Span[] };
+        return t.spans.length >= 6 ? t : undefined;
+      },
+      20_000,
+      500,
+    );
+    const hops = got.spans.filter((s) => s.kind === 'client');
+    assert.deepEqual(hops.map((s) => `${s.source}→${s.service}`), ['ingress→web', 'web→orders', 'orders→inventory']);
+    assert.deepEqual(got.spans.filter((s) => s.kind === 'server').map((s) => s.service), ['web', 'orders', 'inventory']);
+    assert.equal(got.trace.root, 'web');
+    assert.deepEqual([...got.trace.services].sort(), ['inventory', 'orders', 'web']);
+    for (const s of got.spans) assert.equal(s.status, 200);
+    // One chain: each arrival's parent is its hop; each later hop's parent is the caller's arrival.
+    const server = (svc: string) => got.spans.find((s) => s.kind === 'server' && s.service === svc)!;
+    assert.equal(server('web').parentId, hops[0].spanId);
+    assert.equal(hops[1].parentId, server('web').spanId);
+    assert.equal(server('orders').parentId, hops[1].spanId);
+    assert.equal(hops[2].parentId, server('orders').spanId);
+    assert.equal(server('inventory').parentId, hops[2].spanId);
+    assert.ok(hops[0].durationMs >= hops[1].durationMs && hops[1].durationMs >= hops[2].durationMs, 'a hop lasts as long as the hops it waits for');
+    // Found by service, status and duration.
+    const ids = async (q: string) => (JSON.parse((await api(`/api/v1/traces?${q}`)).body) as { traces: { traceId: string }[] }).traces.map((t) => t.traceId);
+    assert.ok((await ids('service=inventory&limit=1000')).includes(traceId));
+    assert.ok(!(await ids('status=error&limit=1000')).includes(traceId));
+    assert.ok(!(await ids('minMs=600000')).includes(traceId));
+    assert.equal((await api('/api/v1/traces?status=bad')).status, 400);
+    // The waterfall: searched by service, opened from the list.
+    await view('traces', '[data-testid=trace-search]');
+    await page.selectOption('[data-testid=trace-search] select[name=service]', 'inventory');
+    await page.click('[data-testid=trace-search] button[type=submit]');
+    await page.click(`[data-testid=trace-row][data-trace="${traceId}"]`);
+    await page.waitForSelector(`[data-testid=waterfall][data-trace="${traceId}"]`);
+    const rows = await page.$$eval('[data-testid=waterfall] [data-testid=span]', (trs) => trs.map((t) => `${t.getAttribute('data-kind')}:${t.getAttribute('data-source')}>${t.getAttribute('data-service')}`));
+    assert.deepEqual(rows, ['client:ingress>web', 'server:ingress>web', 'client:web>orders', 'server:web>orders', 'client:orders>inventory', 'server:orders>inventory']);
+    assert.match((await page.textContent('[data-testid=waterfall] .card-head')) ?? '', /3 hops/);
+    await shot('traces');
+    // The proxies' access-log lines carry the trace id: a log line links to its trace.
+    await view('logs', '[data-testid=log-search]');
+    await page.fill('[data-testid=log-search] input[name=grep]', traceId);
+    await page.selectOption('[data-testid=log-search] select[name=service]', '');
+    await waitFor(
+      'an access-log line of the trace',
+      async () => {
+        await page.click('[data-testid=log-search] button[type=submit]');
+        await page.waitForSelector('[data-testid=log-row], .logs tbody', { timeout: 5000 });
+        return (await page.$$('[data-testid=log-trace]')).length > 0 ? true : undefined;
+      },
+      30_000,
+      1000,
+    );
+    await page.click('[data-testid=log-trace] >> nth=0');
+    await page.waitForSelector(`[data-testid=view-traces] [data-testid=waterfall][data-trace="${traceId}"]`);
+    assert.equal(new URL(page.url()).search, `?trace=${traceId}`);
+    // The OTLP/HTTP receiver got the same spans, one resource per proxy's service.
+    await waitFor('the trace at the OTLP receiver', () => {
+      const spans = otlpGot.flatMap((g) => g.body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((ss) => ss.spans.map((sp) => ({ ...sp, service: r.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue })))));
+      const mine = spans.filter((sp) => sp.traceId === traceId);
+      return mine.length >= 6 ? mine : undefined;
+    }, 10_000, 250);
+    assert.ok(otlpGot.every((g) => g.path === '/v1/traces'));
+    assert.deepEqual(consoleErrors, []);
+  });
+
   test('the Restart button restarts the service’s instance, as `berth restart`', async () => {
     const before = (await ps(shop.dir)).filter((r) => r.service === 'orders');
     assert.equal(before.length, 1);
@@ -285,5 +383,7 @@ describe('dashboard', { skip: chromiumPath() === undefined ? 'no /usr/bin/chromi
     await page.click('text=last 5m');
     await page.waitForSelector('[data-testid=charts] .uplot');
     await shot('metrics-after-restart');
+    // Traces are kept too.
+    if (tracedId) assert.equal((await request(`${d.base}api/v1/traces/${tracedId}`, { headers: { authorization: `Bearer ${token}` } })).status, 200, 'the trace survived the restart');
   });
 });

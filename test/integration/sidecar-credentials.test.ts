@@ -1,5 +1,5 @@
 // Issue 12 point 2: an instance must not be able to drive the app. Sidecars hold a credential scoped
-// to their own instance (watch/ack its mesh snapshot, ask for activation, send its log batches);
+// to their own instance (watch/ack its mesh snapshot, ask for activation, send its log and span batches);
 // the API answers 403 to everything else, and the admin token is in no instance's environment.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -68,6 +68,8 @@ http.createServer((q, s) => { console.log('hit'); s.end('ok'); }).listen(Number(
   assert.equal((await call(control, cred, 'POST', '/api/v1/mesh/ack', { proxy: api.instance, version: 1 })).status, 204);
   const own = { id: `scoped-test-${Date.now()}`, time: new Date().toISOString(), message: 'from the sidecar', service: 'api', instance: api.instance };
   assert.equal((await call(control, cred, 'POST', '/api/v1/logs', { records: [own] })).status, 200);
+  const span = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), kind: 'server', service: 'api', variant: 'default', route: 'inbound', method: 'GET', path: '/', status: 200, start: Date.now(), durationMs: 1, proxy: api.instance };
+  assert.equal((await call(control, cred, 'POST', '/api/v1/traces', { proxy: api.instance, spans: [span] })).status, 200, 'its own proxy\'s spans');
 
   // What it may not: everything else, with a clear 403.
   const refused: [string, string, unknown?][] = [
@@ -76,6 +78,8 @@ http.createServer((q, s) => { console.log('hit'); s.end('ok'); }).listen(Number(
     ['POST', '/api/v1/mesh/ack', { proxy: other.instance, version: 1 }],
     ['POST', '/api/v1/logs', { records: [{ ...own, id: 'forged', service: 'other', instance: other.instance }] }],
     ['GET', '/api/v1/logs?service=other'],
+    ['POST', '/api/v1/traces', { proxy: other.instance, spans: [] }],
+    ['GET', '/api/v1/traces'],
     ['GET', '/api/v1/status'],
     ['GET', '/api/v1/instances'],
     ['GET', `/api/v1/instances/${api.instance}`],

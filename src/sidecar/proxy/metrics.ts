@@ -48,6 +48,8 @@ export class Metrics {
 
   /** Reads the access log's dropped-lines counter when rendering. */
   accessLogDropped: () => number = () => 0;
+  /** Span emission counters (undefined while tracing is off: nothing rendered). */
+  spans: () => { sent: number; dropped: number } | undefined = () => undefined;
   /** Recording counters per recorded service (none while nothing is recorded). */
   recordings: () => { service: string; recorded: number; dropped: number }[] = () => [];
   /** Shadow diff counters per destination service and route (none without a mirror route). */
@@ -135,6 +137,13 @@ export class Metrics {
     for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
     out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up.', '# TYPE berth_proxy_access_log_dropped_total counter');
     out.push(`berth_proxy_access_log_dropped_total{proxy="${esc(this.proxy)}"} ${this.accessLogDropped()}`);
+    const sp = this.spans();
+    if (sp) {
+      out.push('# HELP berth_proxy_spans_sent_total Spans of sampled requests sent to the control plane (mesh.tracing).', '# TYPE berth_proxy_spans_sent_total counter');
+      out.push(`berth_proxy_spans_sent_total{proxy="${esc(this.proxy)}"} ${sp.sent}`);
+      out.push('# HELP berth_proxy_spans_dropped_total Spans dropped: the buffer was full or the control plane did not take the batch.', '# TYPE berth_proxy_spans_dropped_total counter');
+      out.push(`berth_proxy_spans_dropped_total{proxy="${esc(this.proxy)}"} ${sp.dropped}`);
+    }
     const sh = this.shadow();
     if (sh.length > 0) {
       out.push('# HELP berth_proxy_shadow_compared_total Mirrored answers compared with the primary\'s (same, diff, or error: one side failed).', '# TYPE berth_proxy_shadow_compared_total counter');

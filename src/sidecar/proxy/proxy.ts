@@ -20,8 +20,9 @@ import { addRequestHeaders, SNAPSHOT_HEADER, SOURCE_HEADER, takeSnapshotVersion,
 import { ThrottleRegistry, type Throttle } from './throttle.js';
 import { Metrics } from './metrics.js';
 import { propagateTrace } from './trace.js';
+import type { SpanContext, SpanSink } from './spans.js';
 import { setEjectionObserver } from './cluster.js';
-import type { MeshConfig, MeshMock, MeshRecording } from '../../lib/mesh-protocol.js';
+import type { MeshConfig, MeshMock, MeshRecording, MeshTracing } from '../../lib/mesh-protocol.js';
 import type { Responder } from './responder.js';
 import type { ShadowComparison, ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
@@ -40,6 +41,10 @@ const PLAIN = /^[\w.:/@+-]*$/;
 function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
+
+/** A hop's trace: the bare trace id (tracing off), or its span context (tracing on). */
+type TraceRef = string | SpanContext;
+const traceIdOf = (t: TraceRef): string => (typeof t === 'string' ? t : t.traceId);
 
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
@@ -92,6 +97,10 @@ export class Proxy {
   private serviceConfig: MeshConfig['services'];
   /** Recording counters of recorders closed since (kept for /metrics). */
   private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
+  /** Span emission (spans.ts, loaded once a snapshot turns tracing on); undefined: no spans, no cost. */
+  private spans: SpanSink | undefined;
+  private spansMod: Promise<typeof import('./spans.js')> | undefined;
+  private sample = 0;
 
   constructor(
     readonly cfg: ProxyConfig,
@@ -102,6 +111,7 @@ export class Proxy {
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
     this.metrics.recordings = () => this.recordingCounts();
     this.metrics.shadow = () => this.shadow?.stats.all() ?? [];
+    this.metrics.spans = () => this.spans && { sent: this.spans.sent, dropped: this.spans.dropped };
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
@@ -179,6 +189,7 @@ export class Proxy {
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
+    await this.spans?.close();
     await Promise.all(this.recorders().map(([, r]) => r.close().catch(() => undefined))); // shutting down: a failed last write was counted as dropped
   }
 
@@ -283,6 +294,7 @@ export class Proxy {
     this.h2?.sessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
     this.applyRecordings(snapshot.config.recordings);
+    this.applyTracing(snapshot.config.tracing);
     this.applyMock(snapshot.config.mocks?.[this.cfg.service]);
     if (!this.shadow && !this.shadowLoading && Object.values(snapshot.config.services ?? {}).some((s) => s.routes?.some((r) => r.mirror))) {
       this.shadowLoading = true;
@@ -298,6 +310,42 @@ export class Proxy {
       // Released once the service has an endpoint; send() holds it again if its route's destination (a variant) still has none.
       return !entry || !entry.activation || entry.cluster.endpoints.length > 0;
     });
+  }
+
+  /** Starts, updates or stops span emission as the snapshot's `tracing` says. */
+  private applyTracing(tracing: MeshTracing | undefined): void {
+    if (!tracing) {
+      this.sample = 0;
+      const old = this.spans;
+      this.spans = undefined;
+      if (old) void old.close();
+      return;
+    }
+    if (this.spans) {
+      this.spans.settings = tracing;
+      this.sample = tracing.sample;
+      return;
+    }
+    this.spansMod ??= import('./spans.js');
+    void this.spansMod.then((mod) => {
+      if (this.spans || this.draining) return;
+      this.spans = new mod.SpanSink(tracing, {
+        proxy: this.cfg.proxyId,
+        service: this.selfSource,
+        post: (batch) => this.snapshots.post('/api/v1/traces', batch),
+        log: this.log,
+      });
+      this.sample = tracing.sample;
+      this.propagateSampled = mod.propagateSampled;
+      this.log(`tracing: sampling ${tracing.sample} of new traces${tracing.otlp ? `, exporting to ${tracing.otlp}` : ''}`);
+    });
+  }
+
+  private propagateSampled: typeof import('./spans.js').propagateSampled | undefined;
+
+  /** The hop's trace context: a bare id while tracing is off (as before), a span context while it is on. */
+  private trace(headers: Record<string, string | string[] | undefined>): TraceRef {
+    return this.spans && this.propagateSampled ? this.propagateSampled(headers, this.sample) : propagateTrace(headers);
   }
 
   /**
@@ -383,12 +431,12 @@ export class Proxy {
     if (this.draining) return reply(res, 503, 'draining', 'instance is shutting down');
     if (!this.acceptsInbound(takeSnapshotVersion(req.headers))) return reply(res, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
-    const trace = propagateTrace(req.headers);
+    const trace = this.trace(req.headers);
     const source = takeSource(req.headers, this.knownSource);
     addRequestHeaders(req.headers, this.edge, undefined);
     this.inboundAccepted++;
     this.inflight++;
-    const rec = this.selfRecorder && !(res instanceof UpgradeResponse) ? this.selfRecorder.begin(req, trace) : undefined;
+    const rec = this.selfRecorder && !(res instanceof UpgradeResponse) ? this.selfRecorder.begin(req, traceIdOf(trace)) : undefined;
     dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
@@ -420,7 +468,7 @@ export class Proxy {
     if (this.draining) return h2Reply(stream, 503, 'draining', 'instance is shutting down');
     if (!this.acceptsInbound(takeSnapshotVersion(headers))) return h2Reply(stream, 503, 'app-not-ready', 'instance is not ready');
     const started = performance.now();
-    const trace = propagateTrace(headers);
+    const trace = this.trace(headers);
     const source = takeSource(headers, this.knownSource);
     addRequestHeaders(headers, this.edge, undefined);
     this.inboundAccepted++;
@@ -431,7 +479,7 @@ export class Proxy {
       const req = new tr.H2AsH1Request(stream, headers);
       const go = (): void => {
         // Recorded like an HTTP/1.1 request (the app sees one); gRPC and h2c apps are not recorded yet.
-        const rec = this.selfRecorder?.begin(req, trace);
+        const rec = this.selfRecorder?.begin(req, traceIdOf(trace));
         const done = (status: number): void => {
           this.inflight--;
           rec?.finish(status);
@@ -466,7 +514,7 @@ export class Proxy {
     const route = service.route(head);
     if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
     const started = performance.now();
-    const trace = propagateTrace(headers);
+    const trace = this.trace(headers);
     addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     headers[SOURCE_HEADER] = this.selfSource;
     headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';
@@ -592,7 +640,7 @@ export class Proxy {
       );
     }
     const started = performance.now();
-    const trace = propagateTrace(req.headers);
+    const trace = this.trace(req.headers);
     addRequestHeaders(req.headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     req.headers[SOURCE_HEADER] = this.selfSource;
     req.headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';
@@ -605,7 +653,7 @@ export class Proxy {
     const admitted = this.admit(route, picked, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
     const cluster = admitted.cluster ?? picked;
-    const rec = this.selfRecorder || ingress ? this.recordOutbound(service.name, req, res, trace) : undefined;
+    const rec = this.selfRecorder || ingress ? this.recordOutbound(service.name, req, res, traceIdOf(trace)) : undefined;
     const opts: ForwardOptions & { route: CompiledRoute } = {
       pools: this.pools,
       cluster,
@@ -673,16 +721,44 @@ export class Proxy {
     this.toService(name, req, res);
   }
 
-  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, trace: string, source?: string, grpcStatus?: string): void {
+  private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, ref: TraceRef, source?: string, grpcStatus?: string): void {
     this.requests++;
     const elapsed = performance.now() - started;
     // 0: the client went away before the answer ended; counted as nginx's 499 (client closed request).
     if (status === 0) status = 499;
     this.metrics.request(direction, service, variant, route, status, elapsed / 1000, source, grpcStatus);
+    let trace: string;
+    if (typeof ref === 'string') trace = ref;
+    else {
+      trace = ref.traceId;
+      if (ref.sampled) this.span(direction, service, route, variant, req, status, started, elapsed, ref, source);
+    }
     if (!this.table?.accessLog) return;
     this.accessLog.line(
       `{"ts":"${new Date().toISOString()}","proxy":${jsonString(this.cfg.proxyId)},"direction":"${direction}","service":${jsonString(service)},"variant":${jsonString(variant)},"route":${jsonString(route)},"method":${jsonString(req.method ?? '')},"path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
     );
+  }
+
+  /** One span of a sampled request: the hop to `service` (outbound, client) or its arrival here (inbound, server). */
+  private span(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, elapsed: number, ctx: SpanContext, source: string | undefined): void {
+    const inbound = direction === 'inbound';
+    this.spans?.add({
+      traceId: ctx.traceId,
+      spanId: ctx.spanId,
+      ...(ctx.parentId ? { parentId: ctx.parentId } : {}),
+      kind: inbound ? 'server' : 'client',
+      service,
+      ...(inbound ? (source ? { source } : {}) : { source: this.selfSource }),
+      variant,
+      route,
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      status,
+      // Wall clock at the end minus the monotonic duration: comparable across processes (timeOrigin + now drifts).
+      start: Date.now() - elapsed,
+      durationMs: elapsed,
+      proxy: this.cfg.proxyId,
+    });
   }
 
   private admin(req: ProxyRequest, res: ProxyResponse): void {

@@ -6,12 +6,14 @@ import { Logs } from './logs.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
 import { Nodes } from './nodes.js';
+import { Traces } from './traces.js';
 
 export const views = [
   { id: 'overview', title: 'Overview', component: Overview },
   { id: 'services', title: 'Services', component: Services },
   { id: 'logs', title: 'Logs', component: Logs },
   { id: 'metrics', title: 'Metrics', component: Metrics },
+  { id: 'traces', title: 'Traces', component: Traces },
   { id: 'events', title: 'Events', component: Events },
   { id: 'nodes', title: 'Nodes', component: Nodes },
 ];

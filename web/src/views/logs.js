@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { get, getNdjson } from '../api.js';
 import { ErrorNote } from '../ui.js';
+import { navigate } from '../main.js';
 
 const LEVELS = ['', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 const KEEP = 2000;
@@ -21,6 +22,16 @@ function query(f, extra = {}) {
   return `/api/v1/logs?${p}`;
 }
 
+const ACCESS_LOG_TRACE = /"trace":"([0-9a-f]{32})"/;
+
+/** The trace id a record carries: a proxy's access-log line (JSON with `trace`), or a parsed field of an app's JSON line. */
+function traceOf(r) {
+  const t = r.fields && (r.fields.trace || r.fields.traceId || r.fields.trace_id);
+  if (typeof t === 'string' && /^[0-9a-f]{32}$/.test(t)) return t;
+  const m = ACCESS_LOG_TRACE.exec(r.message || '');
+  return m ? m[1] : undefined;
+}
+
 function Record({ r }) {
   const [open, setOpen] = useState(false);
   return html`<tr class=${`log ${r.level || ''}`} onClick=${() => setOpen(!open)} data-testid="log-row">
@@ -28,7 +39,11 @@ function Record({ r }) {
       <td class="small">${r.service}</td>
       <td class="mono small">${r.instance}</td>
       <td class=${`lvl ${r.level || ''}`}>${r.level || ''}</td>
-      <td class="mono msg">${r.message}</td>
+      <td class="mono msg">${r.message}${traceOf(r) && html` <a href=${`/traces?trace=${traceOf(r)}`} class="small" data-testid="log-trace" onClick=${(e) => {
+        e.preventDefault();
+        e.stopPropagation();
+        navigate('traces', `?trace=${traceOf(r)}`);
+      }}>trace</a>`}</td>
     </tr>
     ${open &&
     html`<tr class="fields"><td colspan="5"><pre>${JSON.stringify({ ...r, message: undefined }, null, 2)}</pre></td></tr>`}`;

@@ -1,0 +1,175 @@
+// Span emission (spans.ts) and the control plane's trace store: the sampled flag (kept from an
+// incoming traceparent, decided with `sample` for a new trace), batching off the request path (one
+// send per flush, a bounded buffer), the OTLP/HTTP JSON body as a real HTTP receiver gets it at
+// /v1/traces, and the store's queries, limit and reopening.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_BUFFERED, otlpJson, propagateSampled, SpanSink } from '../../../src/sidecar/proxy/spans.js';
+import { TraceStore, spanProblem } from '../../../src/control/trace-store.js';
+import type { TraceBatch, TraceSpan } from '../../../src/lib/mesh-protocol.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-spans-unit-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const T = '0af7651916cd43dd8448eb211c80319c';
+
+function span(over: Partial<TraceSpan> = {}): TraceSpan {
+  return { traceId: T, spanId: 'b7ad6b7169203331', kind: 'client', service: 'orders', source: 'web', variant: 'default', route: 'default', method: 'GET', path: '/orders', status: 200, start: 1_765_000_000_000.25, durationMs: 1.5, proxy: 'web-1', ...over };
+}
+
+test('an incoming traceparent keeps its trace id and sampled flag; the parent becomes the span\'s parent', () => {
+  const h: Record<string, string> = { traceparent: `00-${T}-b7ad6b7169203331-01` };
+  const c = propagateSampled(h, 0);
+  assert.equal(c.traceId, T);
+  assert.equal(c.parentId, 'b7ad6b7169203331');
+  assert.equal(c.sampled, true, 'flag 01 is sampled even with sample 0');
+  assert.match(h.traceparent, new RegExp(`^00-${T}-${c.spanId}-01$`));
+  const h2: Record<string, string> = { traceparent: `00-${T}-b7ad6b7169203331-00` };
+  assert.equal(propagateSampled(h2, 1).sampled, false, 'flag 00 is not sampled even with sample 1');
+  assert.match(h2.traceparent, /-00$/);
+});
+
+test('a new trace is sampled with probability `sample`, and the flag says so downstream', () => {
+  let sampled = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const h: Record<string, string> = {};
+    const c = propagateSampled(h, 0.1);
+    assert.equal(c.parentId, undefined);
+    assert.equal(h.traceparent.endsWith('-01'), c.sampled);
+    if (c.sampled) sampled++;
+  }
+  assert.ok(sampled > 800 && sampled < 1200, `${sampled} of 10000 sampled at 0.1`);
+  assert.equal(propagateSampled({}, 0).sampled, false);
+  assert.equal(propagateSampled({}, 1).sampled, true);
+});
+
+/** A real HTTP receiver recording what is POSTed to it. */
+async function receiver(status = 200): Promise<{ url: string; got: { path: string; type: string; body: unknown }[]; close(): Promise<void> }> {
+  const got: { path: string; type: string; body: unknown }[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ path: req.url ?? '', type: String(req.headers['content-type']), body: JSON.parse(Buffer.concat(chunks).toString()) });
+      res.writeHead(status).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, got, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+test('spans are batched: nothing is sent per request, one batch per flush to the control plane and to the OTLP receiver', async () => {
+  const otlp = await receiver();
+  const batches: TraceBatch[] = [];
+  const sink = new SpanSink({ sample: 1, otlp: otlp.url }, { proxy: 'web-1', service: 'web', post: async (b) => void batches.push(b), log: () => {}, flushMs: 60_000 });
+  try {
+    sink.add(span());
+    sink.add(span({ spanId: '00f067aa0ba902b7', parentId: 'b7ad6b7169203331', kind: 'server', status: 503, source: undefined }));
+    assert.equal(batches.length, 0, 'add() sends nothing');
+    assert.equal(otlp.got.length, 0);
+    await sink.flush();
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0].proxy, 'web-1');
+    assert.equal(batches[0].spans.length, 2);
+    assert.equal(otlp.got.length, 1);
+    const { path, type, body } = otlp.got[0];
+    assert.equal(path, '/v1/traces');
+    assert.equal(type, 'application/json');
+    const rs = (body as { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope: { name: string }; spans: Record<string, unknown>[] }[] }[] }).resourceSpans;
+    assert.equal(rs.length, 1);
+    assert.deepEqual(rs[0].resource.attributes.find((a) => a.key === 'service.name')?.value, { stringValue: 'web' });
+    const [client, server] = rs[0].scopeSpans[0].spans;
+    assert.equal(client.traceId, T);
+    assert.equal(client.spanId, 'b7ad6b7169203331');
+    assert.equal(client.parentSpanId, undefined, 'a root span has no parentSpanId');
+    assert.equal(client.kind, 3);
+    assert.equal(client.startTimeUnixNano, '1765000000000250000');
+    assert.equal(client.endTimeUnixNano, '1765000000001750000');
+    assert.deepEqual(client.status, {});
+    assert.equal(server.parentSpanId, 'b7ad6b7169203331');
+    assert.equal(server.kind, 2);
+    assert.deepEqual(server.status, { code: 2 });
+    assert.deepEqual((server.attributes as { key: string; value: unknown }[]).find((a) => a.key === 'http.response.status_code')?.value, { intValue: '503' });
+    await sink.flush();
+    assert.equal(batches.length, 1, 'an empty buffer sends nothing');
+  } finally {
+    await sink.close();
+    await otlp.close();
+  }
+});
+
+test('an OTLP endpoint given with /v1/traces is used as is; a failing one is logged, the control plane still gets the batch', async () => {
+  const bad = await receiver(500);
+  const logs: string[] = [];
+  const batches: TraceBatch[] = [];
+  const sink = new SpanSink({ sample: 1, otlp: `${bad.url}/v1/traces` }, { proxy: 'p', service: 'web', post: async (b) => void batches.push(b), log: (m) => logs.push(m), flushMs: 60_000 });
+  sink.add(span());
+  await sink.close();
+  await bad.close();
+  assert.equal(bad.got[0].path, '/v1/traces');
+  assert.equal(batches.length, 1);
+  assert.equal(sink.sent, 1);
+  assert.match(logs.join('\n'), /answered 500/);
+});
+
+test('the buffer is bounded: beyond MAX_BUFFERED spans are dropped and counted; a failed send drops its batch', async () => {
+  const sink = new SpanSink({ sample: 1 }, { proxy: 'p', service: 'web', post: () => Promise.reject(new Error('down')), log: () => {}, flushMs: 60_000 });
+  for (let i = 0; i < MAX_BUFFERED + 5; i++) sink.add(span());
+  assert.equal(sink.pending, MAX_BUFFERED);
+  assert.equal(sink.dropped, 5);
+  await sink.close();
+  assert.equal(sink.dropped, MAX_BUFFERED + 5);
+  assert.equal(sink.pending, 0);
+});
+
+test('otlpJson names client spans by caller → callee', () => {
+  const body = otlpJson('web', [span()]) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
+  assert.equal(body.resourceSpans[0].scopeSpans[0].spans[0].name, 'web → orders default');
+});
+
+test('trace store: summaries, filters by service/status/duration, one trace\'s spans, the limit, reopening', () => {
+  const file = join(dir, 'traces.db');
+  const store = new TraceStore(file, 10);
+  const id = (n: number): string => n.toString(16).padStart(32, '0');
+  // Trace 1: ingress → web (client, root), web (server), web → orders 500.
+  store.add([
+    span({ traceId: id(1), spanId: '0000000000000001', service: 'web', source: 'ingress', start: 1000, durationMs: 30, proxy: 'berth-gateway' }),
+    span({ traceId: id(1), spanId: '0000000000000002', parentId: '0000000000000001', kind: 'server', service: 'web', source: 'ingress', start: 1001, durationMs: 28, proxy: 'web-1' }),
+    span({ traceId: id(1), spanId: '0000000000000003', parentId: '0000000000000002', service: 'orders', start: 1005, durationMs: 10, status: 500 }),
+  ]);
+  store.add([span({ traceId: id(2), spanId: '0000000000000004', service: 'web', start: 2000, durationMs: 2 })]);
+  assert.equal(store.add([span({ traceId: id(2), spanId: '0000000000000004', service: 'web', start: 2000, durationMs: 2 })]), 0, 'a span sent twice is stored once');
+  const all = store.list();
+  assert.deepEqual(all.map((t) => t.traceId), [id(2), id(1)], 'newest first');
+  assert.deepEqual(all[1], { traceId: id(1), start: 1000, durationMs: 30, root: 'web', services: ['web', 'orders'], status: 500, spans: 3 });
+  assert.deepEqual(store.list({ service: 'orders' }).map((t) => t.traceId), [id(1)]);
+  assert.deepEqual(store.list({ service: 'order' }), [], 'service names match whole');
+  assert.deepEqual(store.list({ status: 'error' }).map((t) => t.traceId), [id(1)]);
+  assert.deepEqual(store.list({ status: 'ok' }).map((t) => t.traceId), [id(2)]);
+  assert.deepEqual(store.list({ status: '500' }).map((t) => t.traceId), [id(1)]);
+  assert.deepEqual(store.list({ minMs: 10 }).map((t) => t.traceId), [id(1)]);
+  const one = store.get(id(1))!;
+  assert.deepEqual(one.spans.map((s) => s.spanId), ['0000000000000001', '0000000000000002', '0000000000000003']);
+  assert.equal(one.spans[2].parentId, '0000000000000002');
+  assert.equal(store.get(id(9)), undefined);
+  for (let n = 10; n < 25; n++) store.add([span({ traceId: id(n), spanId: '0000000000000005', start: 3000 + n })]);
+  assert.equal(store.count(), 10, 'the oldest traces beyond the limit are dropped');
+  assert.equal(store.get(id(1)), undefined, 'with their spans');
+  store.close();
+  const again = new TraceStore(file, 10);
+  assert.equal(again.count(), 10, 'kept across reopening (a control-plane restart)');
+  assert.equal(again.list({ limit: 1 })[0].traceId, id(24));
+  again.close();
+});
+
+test('spanProblem refuses what is not a span', () => {
+  assert.equal(spanProblem(span()), undefined);
+  assert.match(spanProblem({ ...span(), traceId: 'x' })!, /traceId/);
+  assert.match(spanProblem({ ...span(), kind: 'internal' })!, /kind/);
+  assert.match(spanProblem({ ...span(), status: '200' })!, /status/);
+  assert.match(spanProblem(null)!, /object/);
+});
