@@ -59,6 +59,8 @@ describe('a HAR made by a browser', { skip: chromiumPath() === undefined ? 'no /
     const { exchanges } = await readHar(har);
     const paths = exchanges.map((x) => `${x.method} ${x.url.pathname}`);
     for (const p of ['GET /', 'GET /api/items/3', 'GET /api/search', 'POST /api/orders']) assert.ok(paths.includes(p), `${p} in ${paths.join(', ')}`);
+    // The later tests compare these bodies: a HAR without them would make a diff impossible.
+    for (const x of exchanges.filter((x) => x.url.pathname.startsWith('/api/items/'))) assert.ok(x.response.body?.length, `body of ${x.url.pathname} in the HAR`);
   });
 
   test('replayed against the same code: only noise differs, learnt from a baseline; exit 0', async () => {
