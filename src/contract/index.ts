@@ -70,5 +70,6 @@ export { matchPattern, matchScalar, matchStringPattern, wildcardMatch, parseKey,
 export { conditionHolds, keyPath, type DenySubject } from './policy-deny.js';
 export { evaluatePolicies, formatViolation, selects, type PolicyResult, type PolicyResultKind, type PolicyEvaluation, type EvaluateOptions } from './policy-eval.js';
 export { checkPolicies, policyFiles, readPolicyFile, type PolicyCheck, type PolicyCheckInput, type LoadedPolicy } from './policy-files.js';
+export { policyReport, POLICY_RESULT_KINDS, type PolicyReport } from './policy-report.js';
 export type { Locator, Position, PathSeg } from './positions.js';
 export { GitopsSource, GitopsSources, type GitopsSourceSpec } from './schema-gitops.js';

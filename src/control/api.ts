@@ -10,6 +10,7 @@
 //   GET  /api/v1/watch                    → text/event-stream of `change` notifications
 //   POST /api/v1/apply   {desired}        → { changes }   (a DesiredState the client compiled)
 //   GET  /api/v1/release/:service          → ReleaseStatus (release/status.ts)
+//   GET  /api/v1/releases                  → { releases: ReleaseOverview[] } (every canary / blue-green service, with its steps)
 //   POST /api/v1/release/:service/promote|abort|retry {full?} → ReleaseStatus; …/undo {toRevision?} → { service, number, revision, skippedSteps }
 //   GET  /api/v1/history/:service          → { service, revisions: [{ number, revision, status, why, at, specFile, message? }] } (oldest first)
 //   GET  /api/v1/desired                  → { desired: DesiredState | null } (`berth diff`)
@@ -29,7 +30,7 @@
 //   /api/v1/recordings[/stop|/:id/har]   → traffic recordings (`berth record`, see recordings.ts)
 //   POST /api/v1/mocks[/stop]             → `berth replay --mock-dependencies` (see mocks.ts)
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
-//   /api/v1/gitops[/:name[/history|sync|refresh|rollback|suspend|resume|promote]] → GitOps sources (gitops/routes.ts)
+//   /api/v1/gitops[/:name[/history|policy|sync|refresh|rollback|suspend|resume|promote]] → GitOps sources (gitops/routes.ts)
 //   GET  /metrics, GET /api/v1/metrics    → Prometheus text 0.0.4: work queues, reconciles, API requests, store writes (metrics.ts)
 //   GET  /, /<view>, /assets/*            → the dashboard (dashboard/static.ts); /api/v1/dashboard/* (dashboard/routes.ts).
 //        Its login cookie (dashboard/auth.ts) reads the API and calls the CLI's operator actions; it may not apply or down.
@@ -178,6 +179,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       if (entries.length === 0 && !plane.world.spec(service)) return send(res, 404, { error: `no service "${service}" (and no history of one)` });
       return send(res, 200, { service, revisions: entries.map(publicEntry) });
     }
+    if (method === 'GET' && path === '/api/v1/releases') return send(res, 200, { releases: plane.releaseOverviews() });
     if (method === 'GET' && path.startsWith('/api/v1/release/')) {
       try {
         return send(res, 200, plane.releaseStatus(decodeURIComponent(path.slice('/api/v1/release/'.length))));

@@ -33,7 +33,7 @@ import { DEFAULT_ROOT_APP_USER } from '../lib/users.js';
 import { GitopsController } from './gitops/controller.js';
 import { ReleaseController, ReleaseError, releasesForApply } from './controllers/release.js';
 import { deleteRelease, isActive, loadRelease, releaseRevisions, releaseRole, saveRelease } from './release/state.js';
-import { releaseStatus, type ReleaseStatus } from './release/status.js';
+import { releaseOverviews, releaseStatus, type ReleaseOverview, type ReleaseStatus } from './release/status.js';
 import type { RevisionWhy } from './release/history.js';
 
 export interface ControlPlaneOptions {
@@ -130,6 +130,7 @@ export class ControlPlane {
       restartGenerations: () => this.restartGenerations(),
       event: (e) => this.event(e),
       enqueue: (name) => this.queue.add('gitops', name),
+      notify: () => this.notify(),
     });
     const gitops = this.gitops;
     const releases = (this.releases = new ReleaseController(world, this.log, { stateDir: opts.stateDir, appDir: () => (world.desired ? dirname(world.desired.specFile) : dirname(opts.stateDir)) }));
@@ -324,6 +325,11 @@ export class ControlPlane {
   releaseStatus(service: string): ReleaseStatus {
     if (!this.world.spec(service)) throw new ReleaseError(`no service "${service}" in the running application`, 404);
     return releaseStatus(this.world, service);
+  }
+
+  /** Every canary or blue-green service's release (the dashboard's Releases view). */
+  releaseOverviews(): ReleaseOverview[] {
+    return releaseOverviews(this.world);
   }
 
   releaseAction(service: string, action: 'promote' | 'abort' | 'retry', full = false): ReleaseStatus {

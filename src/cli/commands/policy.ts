@@ -1,13 +1,11 @@
 // `berth policy report`: every policy rule's result for every service it matches — pass, fail
 // (an enforced rule violated), warn (an audited one), skip (a global anchor excluded it) — as a
 // Kyverno PolicyReport lists them. Exit 1 when a result is fail, 2 when the spec is invalid.
-import { checkPolicies, formatSpecErrors, loadSpec, type PolicyResult } from '../../contract/index.js';
+import { checkPolicies, formatSpecErrors, loadSpec, POLICY_RESULT_KINDS as RESULTS, policyReport, type PolicyResult } from '../../contract/index.js';
 import { resolveContext } from '../context.js';
 import { errors } from '../errors.js';
 import { bold, dim, green, red, table, useColor, yellow } from '../output.js';
 import { shortFile } from '../policy-gate.js';
-
-const RESULTS = ['pass', 'fail', 'warn', 'skip'] as const;
 
 function colour(r: PolicyResult['result']): string {
   return r === 'pass' ? green(r) : r === 'fail' ? red(r) : r === 'warn' ? yellow(r) : dim(r);
@@ -20,15 +18,10 @@ export async function report(o: { file?: string; env?: string; json?: boolean })
   const check = checkPolicies({ spec: res.spec, file: res.file, dir: res.dir, env: o.env, locator: res.locator, baseLocator: res.baseLocator });
   if (check.errors.length) throw errors.invalidSpec(formatSpecErrors(check.errors, { color: useColor(process.stderr) }));
   const results = check.evaluation.results;
-  const summary = Object.fromEntries(RESULTS.map((k) => [k, results.filter((r) => r.result === k).length])) as Record<(typeof RESULTS)[number], number>;
-  const services = Object.keys(res.spec.services).map((service) => ({
-    service,
-    results: results
-      .filter((r) => r.service === service)
-      .map(({ service: _s, ...r }) => r),
-  }));
+  const rep = policyReport(res.spec, check, o.env);
+  const summary = rep.summary;
   if (o.json) {
-    process.stdout.write(JSON.stringify({ app: res.spec.app, env: o.env ?? null, policies: check.policies.map((p) => ({ name: p.policy.name, file: p.file, rules: p.policy.rules.map((r) => r.name) })), summary, services }) + '\n');
+    process.stdout.write(JSON.stringify(rep) + '\n');
   } else if (check.policies.length === 0) {
     process.stdout.write(`no policies: add \`policies:\` to the spec or *.policy.yaml files beside it (examples/policies/)\n`);
   } else {

@@ -25,6 +25,8 @@ export interface GitopsDeps {
   event(e: NewEvent): void;
   /** Asks for a pass of `name` now. */
   enqueue(name: string): void;
+  /** A source's records changed (a fetched head, a sync, an error): open dashboards re-read. */
+  notify?(): void;
 }
 
 /** Argo CD's pause between two self-heal attempts. */
@@ -51,7 +53,7 @@ export class GitopsController {
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(private readonly deps: GitopsDeps) {
-    this.records = new GitopsRecords(deps.world);
+    this.records = new GitopsRecords(deps.world, () => deps.notify?.());
   }
 
   paths(name: string): { bare: string; candidate: string; work: string } {

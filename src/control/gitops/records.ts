@@ -70,7 +70,11 @@ function parse<T>(text: string | undefined): T | undefined {
 
 /** The GitOps records of one control plane, over its read model. */
 export class GitopsRecords {
-  constructor(private readonly world: World) {}
+  /** `written` is called after every write (the dashboard follows changes that come without an event, such as a new head). */
+  constructor(
+    private readonly world: World,
+    private readonly written: () => void = () => {},
+  ) {}
 
   names(): string[] {
     return this.world
@@ -106,23 +110,28 @@ export class GitopsRecords {
 
   setConfig(c: GitopsConfig): void {
     this.world.setMeta(CONFIG(c.name), JSON.stringify(c));
+    this.written();
   }
 
   /** Writes only what changed (every write bumps the read model's version). */
   setState(name: string, s: GitopsState): void {
     this.world.setMeta(STATE(name), JSON.stringify(s));
+    this.written();
   }
 
   addHistory(name: string, e: HistoryEntry): void {
     const h = [...this.history(name), e].slice(-HISTORY_LIMIT);
     this.world.setMeta(HISTORY(name), JSON.stringify(h));
+    this.written();
   }
 
   setApplied(name: string, d: DesiredState): void {
     this.world.setMeta(APPLIED(name), JSON.stringify(d));
+    this.written();
   }
 
   remove(name: string): void {
     for (const k of [CONFIG(name), STATE(name), HISTORY(name), APPLIED(name)]) this.world.deleteMeta(k);
+    this.written();
   }
 }

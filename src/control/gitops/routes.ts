@@ -5,6 +5,7 @@
 //   GET    /api/v1/gitops/:name               → GitopsStatusView
 //   DELETE /api/v1/gitops/:name               → { removed }
 //   GET    /api/v1/gitops/:name/history       → { name, history: HistoryEntry[] } (oldest first)
+//   GET    /api/v1/gitops/:name/policy        → GitopsPolicyReport (`berth policy report` of the commit running)
 //   POST   /api/v1/gitops/:name/sync          → { result: SyncOutcome, status }
 //   POST   /api/v1/gitops/:name/refresh       → 202 { refreshing } (the webhook: fetch now)
 //   POST   /api/v1/gitops/:name/rollback {sha} → { result, status }
@@ -15,6 +16,7 @@ import { isAbsolute } from 'node:path';
 import type { GitopsController } from './controller.js';
 import type { GitopsConfig } from './records.js';
 import { promote } from './promote.js';
+import { gitopsPolicyReport } from './policy.js';
 
 type Send = (res: http.ServerResponse, status: number, body: unknown) => void;
 
@@ -98,7 +100,7 @@ export async function handleGitopsApi(gitops: GitopsController, req: http.Incomi
       gitops.add(c);
       return reply(201, gitops.status(c.name));
     }
-    const m = /^\/api\/v1\/gitops\/([^/]+)(?:\/(history|sync|refresh|rollback|suspend|resume|promote))?$/.exec(path);
+    const m = /^\/api\/v1\/gitops\/([^/]+)(?:\/(history|policy|sync|refresh|rollback|suspend|resume|promote))?$/.exec(path);
     if (!m) return reply(404, { error: `no route for ${method} ${path}` });
     const name = decodeURIComponent(m[1]);
     const action = m[2];
@@ -110,6 +112,7 @@ export async function handleGitopsApi(gitops: GitopsController, req: http.Incomi
       }
       return reply(405, { error: `${method} not allowed` });
     }
+    if (action === 'policy') return method === 'GET' ? reply(200, await gitopsPolicyReport(gitops, name)) : reply(405, { error: `${method} not allowed` });
     if (action === 'history') return method === 'GET' ? reply(200, { name, history: gitops.history(name) }) : reply(405, { error: `${method} not allowed` });
     if (method !== 'POST') return reply(405, { error: `${method} not allowed` });
     const body = await readJson(req);

@@ -171,6 +171,11 @@ export function releasePlan(world: World, spec: DesiredService): ReleasePlan | u
   return { stable: s.stableRevision, stableReplicas: replicas, canary: s.canaryRevision, canaryReplicas: canaryReplicas(s, replicas) };
 }
 
+/** slowStart: the canary's budget (rps, concurrency, or without either the weight itself) grows linearly from the last weight change, in tenths (1: full). */
+export function throttleRamp(slowStartMs: number | undefined, weightAt: number | undefined, now: number): number {
+  return slowStartMs !== undefined && weightAt !== undefined ? Math.min(1, Math.max(0.1, Math.ceil(((now - weightAt) / slowStartMs) * 10) / 10)) : 1;
+}
+
 /**
  * The mesh config with every release applied: the service's routes to itself become a weighted
  * split between `default` (stable) and `canary`, header routes go first, and the canary's throttle
@@ -183,8 +188,7 @@ export function releaseMeshConfig(world: World, config: MeshConfig, now = Date.n
     const state = loadRelease(world, s.name);
     if (!isActive(state) || state.canaryRevision !== s.revision) continue;
     const throttle = state.strategy === 'canary' && state.phase !== 'Healthy' ? s.release?.canary?.throttle : undefined;
-    // slowStart: the budget (rps, concurrency, or without either the weight itself) grows linearly, in tenths.
-    const ramp = throttle?.slowStart !== undefined && state.weightAt !== undefined ? Math.min(1, Math.max(0.1, Math.ceil(((now - state.weightAt) / throttle.slowStart) * 10) / 10)) : 1;
+    const ramp = throttleRamp(throttle?.slowStart, state.weightAt, now);
     const target = state.phase === 'Degraded' ? 0 : state.phase === 'Healthy' ? 100 : state.weight;
     const weight = throttle && throttle.rps === undefined && throttle.concurrency === undefined ? Math.round(target * ramp) : target;
     const own = config.services?.[s.name] ?? {};

@@ -4,7 +4,8 @@
 import type { World } from '../world.js';
 import type { AnalysisPhase, Measurement } from './analysis-run.js';
 import { loadAnalysisRun } from './persist.js';
-import { isActive, loadRelease, type ReleasePhase } from './state.js';
+import { isActive, loadRelease, throttleRamp, type ReleasePhase, type ReleaseState } from './state.js';
+import type { CanaryStepSpec } from '../../contract/index.js';
 
 export interface ReleaseStatus {
   service: string;
@@ -35,6 +36,24 @@ export interface ReleaseStatus {
     message: string | null;
     metrics: { name: string; phase: AnalysisPhase; count: number; successful: number; failed: number; inconclusive: number; error: number; measurements: Measurement[] }[];
   }[];
+  /** The canary's release-time throttle (spec `release.canary.throttle`) as in force now; null when none is (no throttle, not a canary, or not in progress). */
+  throttle: ReleaseThrottle | null;
+}
+
+export interface ReleaseThrottle {
+  /** As the spec gives them (slowStart in ms). */
+  rps: number | null;
+  concurrency: number | null;
+  slowStartMs: number | null;
+  /** How far slowStart has ramped the budget since the last weight change (0.1 … 1; 1 without slowStart). */
+  ramp: number;
+  /** The canary's budget the proxies enforce now (weight: what the canary gets, the weight itself ramped when neither rps nor concurrency is set). */
+  effective: { rps: number | null; concurrency: number | null; weight: number };
+}
+
+/** A released service for the dashboard: its status and the steps of its spec. */
+export interface ReleaseOverview extends ReleaseStatus {
+  stepSpecs: CanaryStepSpec[];
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -67,6 +86,7 @@ export function releaseStatus(world: World, service: string): ReleaseStatus {
       abortedAt: null,
       pauseUntil: null,
       analysisRuns: [],
+      throttle: null,
     };
   }
   const weight = current.phase === 'Degraded' ? 0 : current.phase === 'Healthy' ? 100 : current.weight;
@@ -100,5 +120,31 @@ export function releaseStatus(world: World, service: string): ReleaseStatus {
         },
       ];
     }),
+    throttle: throttleNow(current, spec?.release?.canary?.throttle, weight),
   };
+}
+
+/** The throttle as releaseMeshConfig (state.ts) applies it: only a canary that is not yet promoted. */
+function throttleNow(s: ReleaseState, t: { rps?: number; concurrency?: number; slowStart?: number } | undefined, weight: number, now = Date.now()): ReleaseThrottle | null {
+  if (!t || s.strategy !== 'canary' || s.phase === 'Healthy' || s.phase === 'Degraded') return null;
+  const ramp = throttleRamp(t.slowStart, s.weightAt, now);
+  const limited = t.rps !== undefined || t.concurrency !== undefined;
+  return {
+    rps: t.rps ?? null,
+    concurrency: t.concurrency ?? null,
+    slowStartMs: t.slowStart ?? null,
+    ramp,
+    effective: {
+      rps: t.rps !== undefined ? Math.max(1, Math.round(t.rps * ramp * 100) / 100) : null,
+      concurrency: t.concurrency !== undefined ? Math.max(1, Math.ceil(t.concurrency * ramp)) : null,
+      weight: limited ? weight : Math.round(weight * ramp),
+    },
+  };
+}
+
+/** Every service of the running application whose spec asks for a canary or blue-green release, in spec order. */
+export function releaseOverviews(world: World): ReleaseOverview[] {
+  return (world.desired?.services ?? [])
+    .filter((s) => !s.name.includes('.') && (s.release?.strategy === 'canary' || s.release?.strategy === 'blueGreen'))
+    .map((s) => ({ ...releaseStatus(world, s.name), stepSpecs: s.release?.strategy === 'canary' ? (s.release.canary?.steps ?? []) : [] }));
 }

@@ -123,6 +123,13 @@ test('the dashboard cookie reads and runs the CLI operator actions, never apply,
     assert.ok(!dashboardMayCall(m, p), `${m} ${p}`);
 });
 
+test('the dashboard cookie runs `berth release promote|abort|retry` and `berth gitops sync`, not undo, rollback or a source change', () => {
+  for (const p of ['/api/v1/release/web/promote', '/api/v1/release/web/abort', '/api/v1/release/web/retry', '/api/v1/gitops/demo/sync']) assert.ok(dashboardMayCall('POST', p), p);
+  for (const [m, p] of [['POST', '/api/v1/release/web/undo'], ['POST', '/api/v1/gitops/demo/rollback'], ['POST', '/api/v1/gitops/demo/suspend'], ['POST', '/api/v1/gitops/demo/promote'], ['POST', '/api/v1/gitops'], ['DELETE', '/api/v1/gitops/demo'], ['POST', '/api/v1/release/web/promote/x']])
+    assert.ok(!dashboardMayCall(m, p), `${m} ${p}`);
+  for (const p of ['/api/v1/releases', '/api/v1/gitops/demo/policy', '/api/v1/gitops/demo/history']) assert.ok(dashboardMayCall('GET', p), p);
+});
+
 test('static files: view paths get index.html, assets are gzipped on request, nothing outside assets/ is served', async () => {
   const web = join(dir, 'web');
   mkdirSync(join(web, 'assets'), { recursive: true });

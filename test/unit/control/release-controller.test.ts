@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { ReleaseController, releasesForApply } from '../../../src/control/controllers/release.js';
 import { reconcileDeployment } from '../../../src/control/controllers/deployment.js';
 import { canaryReplicas, endpointVariant, loadRelease, releaseMeshConfig, saveRelease } from '../../../src/control/release/state.js';
+import { releaseOverviews, releaseStatus } from '../../../src/control/release/status.js';
 import type { DesiredState } from '../../../src/plan/index.js';
 import type { ReleaseSpec } from '../../../src/contract/index.js';
 import { desiredState, makeWorld, observeAll, service, type TestWorld } from '../../helpers/control-world.js';
@@ -65,6 +66,11 @@ test('a canary walks its steps: stable and canary side by side, the weight in th
   assert.deepEqual(mesh.routes!.map((r) => r.to), [[{ service: 'web', variant: 'canary', weight: 100 }], [{ service: 'web', variant: 'default', weight: 50 }, { service: 'web', variant: 'canary', weight: 50 }]]);
   assert.deepEqual(mesh.routes![0].match, { headers: { 'x-tester': { exact: 'yes' } } });
   assert.deepEqual(mesh.policy!.variants!.canary, { rateLimit: { requestsPerSecond: 20, burst: 2 }, overflowTo: 'default' });
+  // The status (and the dashboard's list) says the same: the throttle in force, the spec's steps.
+  const [overview] = releaseOverviews(t.world);
+  assert.deepEqual(overview.throttle, { rps: 20, concurrency: null, slowStartMs: null, ramp: 1, effective: { rps: 20, concurrency: null, weight: 50 } });
+  assert.deepEqual(overview.stepSpecs, steps);
+  assert.deepEqual([overview.phase, overview.step, overview.weights], ['Paused', 2, { stable: 50, canary: 50 }]);
 
   releases.promoteCommand('web', false, t.world, t.act);
   await settle(t, releases);
@@ -79,6 +85,7 @@ test('a canary walks its steps: stable and canary side by side, the weight in th
   assert.ok(t.world.liveOf('web').filter((r) => r.phase === 'active').every((r) => r.revision === 'rev2'));
   assert.equal(releaseMeshConfig(t.world, { accessLog: true }).services, undefined);
   assert.ok(t.events().some((e) => e.startsWith('ReleasePromoted:')));
+  assert.equal(releaseStatus(t.world, 'web').throttle, null, 'no throttle once promoted');
   t.close();
 });
 
@@ -146,5 +153,7 @@ test('throttle.slowStart: the canary budget grows linearly in tenths from the we
   const split = (at: number) => (releaseMeshConfig(t.world, { accessLog: true }, at).services!.web.routes![0].to as { weight: number }[]).map((d) => d.weight);
   assert.deepEqual(split(now), [85, 15], '2.5 s of 10 s: three tenths of the weight');
   assert.deepEqual(split(now + 20_000), [50, 50]);
+  // `berth release status` (and the dashboard) shows the ramp and the weight the proxies use now.
+  assert.deepEqual(releaseStatus(t.world, 'web').throttle, { rps: null, concurrency: null, slowStartMs: 10_000, ramp: 0.3, effective: { rps: null, concurrency: null, weight: 15 } });
   t.close();
 });

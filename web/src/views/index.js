@@ -7,6 +7,8 @@ import { Metrics } from './metrics.js';
 import { Events } from './events.js';
 import { Nodes } from './nodes.js';
 import { Traces } from './traces.js';
+import { Releases } from './releases.js';
+import { GitOps } from './gitops.js';
 
 export const views = [
   { id: 'overview', title: 'Overview', component: Overview },
@@ -16,4 +18,6 @@ export const views = [
   { id: 'traces', title: 'Traces', component: Traces },
   { id: 'events', title: 'Events', component: Events },
   { id: 'nodes', title: 'Nodes', component: Nodes },
+  { id: 'releases', title: 'Releases', component: Releases },
+  { id: 'gitops', title: 'GitOps', component: GitOps },
 ];

@@ -49,7 +49,8 @@ function layout(names, edges) {
       pos.set(n, { x: 20 + x * (W + GAP_X), y: 20 + offset + y * (H + GAP_Y) });
     }),
   );
-  return { pos, width: 40 + columns.length * (W + GAP_X) - GAP_X, height: 40 + tallest * (H + GAP_Y) - GAP_Y };
+  // No app applied (no boxes): an empty drawing, not a negative viewBox (a console error).
+  return { pos, width: Math.max(40, 40 + columns.length * (W + GAP_X) - GAP_X), height: Math.max(40, 40 + tallest * (H + GAP_Y) - GAP_Y) };
 }
 
 export function Overview() {
