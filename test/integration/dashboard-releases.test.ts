@@ -145,6 +145,12 @@ describe('dashboard: Releases and GitOps views', { skip: chromiumPath() === unde
     assert.equal(s.sync, 'Synced');
     assert.match((await page.textContent('[data-testid=gitops-rel] [data-testid=policy-pass]')) ?? '', /^1 pass/);
     assert.match((await page.textContent('[data-testid=gitops-rel] [data-testid=gitops-history]')) ?? '', /Synced\s*manual/);
+    // The view's report is `berth policy report --json` of the commit running, files relative to the repository.
+    const info = JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { port: number };
+    const api = (await (await fetch(`http://127.0.0.1:${info.port}/api/v1/gitops/rel/policy`, { headers: { authorization: `Bearer ${readFileSync(join(dir, '.berth', 'token'), 'utf8').trim()}` } })).json()) as { revision: string; report: { policies: { file: string }[] } };
+    const cli = JSON.parse((await berthOk(join(dir, '.berth-gitops', 'rel'), ['policy', 'report', '--json'])).stdout) as { policies: { file: string }[] };
+    assert.equal(api.revision, c1);
+    assert.deepEqual(api.report, { ...cli, policies: cli.policies.map((p) => ({ ...p, file: 'owner.policy.yaml' })) });
     await waitFor('c1 Healthy', async () => (await gitops()).health === 'Healthy', 60_000, 250);
     await page.waitForSelector('[data-testid=gitops-rel] [data-testid=health]:text("Healthy")', { timeout: 10_000 });
   });
