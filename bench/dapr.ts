@@ -6,7 +6,7 @@
 //                      mesh: the same two sidecars without the API (caller's outbound listener,
 //                      BERTH_TARGET_URL → target's inbound → app), so that what the API path adds
 //                      over the mesh (apiOverMesh*) is told apart from what the mesh adds. The three
-//                      alternate BENCH_RUNS times.
+//                      alternate BENCH_RUNS times, each sidecar run after BENCH_IDLE_MS (6 s) idle.
 //   state              save and get ops/s through the API (HTTP, 16 in flight) against the same
 //                      backend through its own client library (better-sqlite3, ioredis, pg); ratio.
 //                      Every phase is warmed first (the API opens a store on its first request).
@@ -40,6 +40,8 @@ const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 1500);
 const WARM_MS = 300;
 const IN_FLIGHT = 16;
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
+/** Idle time before each sidecar run of the invocation part (BENCH_IDLE_MS). */
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 6000);
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'invoke,state,pubsub,rss').split(','));
 const run = randomBytes(4).toString('hex');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -212,9 +214,15 @@ ${svc('caller', base, {}, '{ enabled: true }', '    uses: [target]\n')}${svc('ta
       const direct: { p50Ms: number; p99Ms: number }[] = [];
       const mesh: { p50Ms: number; p99Ms: number }[] = [];
       const via: { p50Ms: number; p99Ms: number; errors: number }[] = [];
+      // Each run starts after the same idle time (the sidecars' pooled connections close after 2–4 s
+      // idle): the API run used to follow the direct one, i.e. always started cold, and a mesh run
+      // right after it would start warm. Both sidecar paths start cold now, as the API's always did.
+      const idle = (): Promise<void> => new Promise((r) => setTimeout(r, IDLE_MS));
       for (let i = 0; i < RUNS; i++) {
         direct.push(await fixed(`http://127.0.0.1:${targetPort}/x`));
+        await idle();
         mesh.push(await fixed(meshUrl));
+        await idle();
         via.push(await fixed(`http://127.0.0.1:${daprPort}/v1.0/invoke/target/method/x`));
       }
       const d50 = median(direct.map((x) => x.p50Ms));
