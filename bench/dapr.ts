@@ -2,7 +2,11 @@
 // under `berth up` with three services: `caller` and `target` use the API, `plain` does not.
 //   invoke             p50/p99 at a fixed 1,000 req/s (open loop, bench/proxy-lib/fixed-rate.ts):
 //                      /v1.0/invoke/target/method/x on caller's sidecar (caller's proxy → target's
-//                      proxy → target app) against the target app's PORT directly; added = difference
+//                      proxy → target app) against the target app's PORT directly; added = difference.
+//                      mesh: the same two sidecars without the API (caller's outbound listener,
+//                      BERTH_TARGET_URL → target's inbound → app), so that what the API path adds
+//                      over the mesh (apiOverMesh*) is told apart from what the mesh adds. The three
+//                      alternate BENCH_RUNS times, each sidecar run after BENCH_IDLE_MS (6 s) idle.
 //   state              save and get ops/s through the API (HTTP, 16 in flight) against the same
 //                      backend through its own client library (better-sqlite3, ioredis, pg); ratio.
 //                      Every phase is warmed first (the API opens a store on its first request).
@@ -15,7 +19,8 @@
 //   proxyRssMB         RSS of plain's proxy (no API), lite's (the API on the embedded defaults,
 //                      after some state and publish calls), caller's and target's (every backend
 //                      loaded, after the load above); apiRssGainMB = lite's − plain's
-// BENCH_SECONDS (5) per fixed-rate run; BENCH_RUNS (3) runs, the median kept.
+// BENCH_SECONDS (5) per fixed-rate run; BENCH_RUNS (3) runs, the median kept. BENCH_PARTS
+// (invoke,state,pubsub,rss) runs only the parts named, for a quick A/B of one of them.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,6 +40,9 @@ const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 1500);
 const WARM_MS = 300;
 const IN_FLIGHT = 16;
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
+/** Idle time before each sidecar run of the invocation part (BENCH_IDLE_MS). */
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 6000);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'invoke,state,pubsub,rss').split(','));
 const run = randomBytes(4).toString('hex');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (n: number, d = 3): number => Math.round(n * 10 ** d) / 10 ** d;
@@ -168,8 +176,8 @@ async function main(): Promise<void> {
   const table = `berth_bench_dapr_${run}`;
   const pubsubs = ['sqlitepubsub', 'redispubsub', 'rabbit', 'nats'];
   const topic = `bench-${run}`;
-  const svc = (name: string, port: number, env: Record<string, string>, dapr: string): string =>
-    `  ${name}:\n    run: node app.mjs\n    port: ${port}\n    env: ${JSON.stringify({ PUBSUBS: pubsubs.join(','), TOPIC: topic, ...env })}\n    dapr: ${dapr}\n    stopGracePeriodSeconds: 2\n`;
+  const svc = (name: string, port: number, env: Record<string, string>, dapr: string, uses = ''): string =>
+    `  ${name}:\n    run: node app.mjs\n    port: ${port}\n    env: ${JSON.stringify({ PUBSUBS: pubsubs.join(','), TOPIC: topic, ...env })}\n    dapr: ${dapr}\n    stopGracePeriodSeconds: 2\n${uses}`;
   const dir = tempApp({
     'app.mjs': app,
     'berth.yaml': `app: bench-dapr-${run}
@@ -182,7 +190,7 @@ components:
   rabbit: { type: pubsub.rabbitmq, metadata: { connectionString: "amqp://guest:guest@127.0.0.1:5672" }, scopes: [caller, target] }
   nats: { type: pubsub.jetstream, metadata: { natsURL: "nats://127.0.0.1:4222" }, scopes: [caller, target] }
 services:
-${svc('caller', base, {}, '{ enabled: true }')}${svc('target', base + 1, { SUB: '1' }, '{ enabled: true }')}${svc('plain', base + 2, {}, '{ enabled: false }')}${svc('lite', base + 3, {}, '{ enabled: true }')}`,
+${svc('caller', base, {}, '{ enabled: true }', '    uses: [target]\n')}${svc('target', base + 1, { SUB: '1' }, '{ enabled: true }')}${svc('plain', base + 2, {}, '{ enabled: false }')}${svc('lite', base + 3, {}, '{ enabled: true }')}`,
   });
   try {
     await berthOk(dir, ['up', '-d', '--wait', '--timeout', '60'], { timeoutMs: 120_000 });
@@ -198,18 +206,33 @@ ${svc('caller', base, {}, '{ enabled: true }')}${svc('target', base + 1, { SUB: 
     await waitFor('subscriptions', async () => ((JSON.parse((await call(targetDapr, 'GET', '/v1.0/metadata')).body) as { subscriptions: unknown[] }).subscriptions.length === pubsubs.length ? true : undefined), 30_000, 200);
 
     // 1. Invocation through two sidecars vs direct, 1,000 req/s.
-    await call(daprPort, 'GET', '/v1.0/invoke/target/method/x'); // warm
-    const direct: { p50Ms: number; p99Ms: number }[] = [];
-    const via: { p50Ms: number; p99Ms: number; errors: number }[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      direct.push(await fixed(`http://127.0.0.1:${targetPort}/x`));
-      via.push(await fixed(`http://127.0.0.1:${daprPort}/v1.0/invoke/target/method/x`));
+    let invoke: Record<string, unknown> | undefined;
+    if (PARTS.has('invoke')) {
+      await call(daprPort, 'GET', '/v1.0/invoke/target/method/x'); // warm
+      const meshUrl = `${envVar(row('caller').pid!, 'BERTH_TARGET_URL')}/x`;
+      await fetch(meshUrl).then((r) => r.text()); // warm
+      const direct: { p50Ms: number; p99Ms: number }[] = [];
+      const mesh: { p50Ms: number; p99Ms: number }[] = [];
+      const via: { p50Ms: number; p99Ms: number; errors: number }[] = [];
+      // Each run starts after the same idle time (the sidecars' pooled connections close after 2–4 s
+      // idle): the API run used to follow the direct one, i.e. always started cold, and a mesh run
+      // right after it would start warm. Both sidecar paths start cold now, as the API's always did.
+      const idle = (): Promise<void> => new Promise((r) => setTimeout(r, IDLE_MS));
+      for (let i = 0; i < RUNS; i++) {
+        direct.push(await fixed(`http://127.0.0.1:${targetPort}/x`));
+        await idle();
+        mesh.push(await fixed(meshUrl));
+        await idle();
+        via.push(await fixed(`http://127.0.0.1:${daprPort}/v1.0/invoke/target/method/x`));
+      }
+      const d50 = median(direct.map((x) => x.p50Ms));
+      const d99 = median(direct.map((x) => x.p99Ms));
+      const m50 = median(mesh.map((x) => x.p50Ms));
+      const m99 = median(mesh.map((x) => x.p99Ms));
+      const v50 = median(via.map((x) => x.p50Ms));
+      const v99 = median(via.map((x) => x.p99Ms));
+      invoke = { rate: 1000, directP50Ms: d50, directP99Ms: d99, meshP50Ms: m50, meshP99Ms: m99, apiP50Ms: v50, apiP99Ms: v99, addedP50Ms: round(v50 - d50), addedP99Ms: round(v99 - d99), apiOverMeshP50Ms: round(v50 - m50), apiOverMeshP99Ms: round(v99 - m99), runs: { direct, mesh, api: via }, errors: via.reduce((a, x) => a + x.errors, 0) };
     }
-    const d50 = median(direct.map((x) => x.p50Ms));
-    const d99 = median(direct.map((x) => x.p99Ms));
-    const v50 = median(via.map((x) => x.p50Ms));
-    const v99 = median(via.map((x) => x.p99Ms));
-    const invoke = { rate: 1000, directP50Ms: d50, directP99Ms: d99, apiP50Ms: v50, apiP99Ms: v99, addedP50Ms: round(v50 - d50), addedP99Ms: round(v99 - d99), errors: via.reduce((a, x) => a + x.errors, 0) };
 
     // 2. State ops/s through the API vs the backend's own client.
     const body = JSON.stringify(value);
@@ -220,8 +243,8 @@ ${svc('caller', base, {}, '{ enabled: true }')}${svc('target', base + 1, { SUB: 
     type Rates = { save: number; get: number };
     type StateFigures = { apiSaveOps: number; apiGetOps: number; directSaveOps: number; directGetOps: number; httpFloorSaveOps: number; httpFloorGetOps: number; saveRatio: number; getRatio: number; floorSaveRatio: number; floorGetRatio: number };
     const state: Record<string, StateFigures> = {};
-    const floor = await startFloor(body);
-    try {
+    const floor = PARTS.has('state') ? await startFloor(body) : undefined;
+    if (floor) try {
       const floorRates = async (): Promise<Rates> => ({
         save: await opsPerSecond((i) => call(floor.port, 'POST', '/v1.0/state/floor', `[{"key":"k${i}","value":${body}}]`)),
         get: await opsPerSecond((i) => call(floor.port, 'GET', `/v1.0/state/floor/k${i}`)),
@@ -282,7 +305,7 @@ ${svc('caller', base, {}, '{ enabled: true }')}${svc('target', base + 1, { SUB: 
 
     // 3. Pub/sub end to end per backend.
     const pubsub: Record<string, { messagesPerSec: number; seconds: number } | { error: string }> = {};
-    for (const p of pubsubs) {
+    for (const p of PARTS.has('pubsub') ? pubsubs : []) {
       try {
         const t0 = performance.now();
         let next = 0;
@@ -309,7 +332,7 @@ ${svc('caller', base, {}, '{ enabled: true }')}${svc('target', base + 1, { SUB: 
     // 4. RSS of the proxies: lite uses the API on the embedded defaults only (a little state and
     // pub/sub traffic first, so the code is loaded); plain does not use it; caller and target after the load above.
     const litePort = Number(envVar(row('lite').pid!, 'DAPR_HTTP_PORT'));
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < (PARTS.has('rss') ? 200 : 0); i++) {
       await call(litePort, 'POST', '/v1.0/state/statestore', `[{"key":"k${i}","value":${body}}]`);
       await call(litePort, 'GET', `/v1.0/state/statestore/k${i}`);
       if (i % 10 === 0) await call(litePort, 'POST', `/v1.0/publish/pubsub/${topic}`, body);

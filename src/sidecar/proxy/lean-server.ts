@@ -309,6 +309,8 @@ export interface LeanServerHooks {
   ended(): void;
   /** Overrides BODY_TIMEOUT_MS (tests). */
   bodyTimeoutMs?: number;
+  /** Overrides KEEP_ALIVE_MS (the building-block API keeps its clients' connections longer). */
+  keepAliveMs?: number;
 }
 
 const enum BodyKind {
@@ -559,7 +561,7 @@ export class LeanConnection {
       this.idleTimer = setInterval(() => {
         if (!this.res && !this.answered) this.socket.destroy();
         this.answered = false;
-      }, KEEP_ALIVE_MS);
+      }, this.hooks.keepAliveMs ?? KEEP_ALIVE_MS);
       this.idleTimer.unref();
     }
     this.next();

@@ -66,6 +66,8 @@ export interface ListenerOptions {
   h2?: () => Promise<H2Handler>;
   /** Serve ordinary HTTP/1.1 requests on the lean path (lean-server.ts), node:http for the rest. */
   lean?: boolean;
+  /** Idle kept-alive connections are closed after this long (default 5 s, node:http's default). */
+  keepAliveMs?: number;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -163,7 +165,7 @@ export class Listener {
         headersTimeout: HEADERS_TIMEOUT_MS,
         connectionsCheckingInterval: Math.min(1000, HEADERS_TIMEOUT_MS),
         requestTimeout: 0,
-        keepAliveTimeout: 5_000,
+        keepAliveTimeout: this.opts.keepAliveMs ?? 5_000,
         maxHeaderSize: 16 * 1024,
         noDelay: true,
       },
@@ -279,6 +281,7 @@ export class Listener {
             },
             started: () => this.inFlight++,
             ended: () => this.inFlight--,
+            ...(this.opts.keepAliveMs !== undefined ? { keepAliveMs: this.opts.keepAliveMs } : {}),
           });
           this.leanConnections.add(conn);
           socket.once('close', () => this.leanConnections.delete(conn));

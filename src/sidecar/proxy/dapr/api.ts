@@ -2,9 +2,10 @@
 // 127.0.0.1:DAPR_HTTP_PORT. Loaded only by proxies of services that use it (a dynamic import), so
 // other proxies pay nothing. Service invocation is handed to this proxy's mesh path (the request
 // object itself, no extra hop), so routes, retries, limits, metrics and trace headers apply as for
-// any mesh call.
-import http from 'node:http';
+// any mesh call. It is served by the proxy's own listener on its lean HTTP/1.1 path (node:http for
+// unusual requests), as the mesh's ports are: no node:http objects per ordinary request.
 import { timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { BindingError } from '../../../components/bindings/types.js';
 import { LockRequestError } from '../../../components/lock/types.js';
 import { buildPublishEvent, CloudEventError, isJsonType } from '../../../components/pubsub/cloudevents.js';
@@ -19,6 +20,8 @@ import { Subscriber } from './subscriptions.js';
 import { requestTarget } from './request-target.js';
 import { DeadLetterLog } from './dead-letter-log.js';
 import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
+import { Listener, type ProxyRequest, type ProxyResponse } from '../listener.js';
+import { LeanResponse } from '../lean-server.js';
 
 export interface DaprApiOptions {
   cfg: DaprProxyConfig;
@@ -26,7 +29,7 @@ export interface DaprApiOptions {
   /** The application's .berth directory. */
   stateDir: string;
   /** Sends a request to a mesh service, answered on `res` (the proxy's outbound path). */
-  mesh: (service: string, req: http.IncomingMessage, res: http.ServerResponse) => void;
+  mesh: (service: string, req: ProxyRequest, res: ProxyResponse) => void;
   /** Where the app listens now. */
   app: () => AppAddress;
   apiToken?: string;
@@ -43,13 +46,21 @@ export interface DaprApi {
 }
 
 const RUNTIME_VERSION = 'berth';
+/**
+ * Clients' idle connections are kept this long: SDK clients pool theirs, and a connection the
+ * server closes just as a client reuses it fails that request ("socket hang up").
+ */
+const KEEP_ALIVE_MS = 65_000;
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(r: ProxyRequest, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
+    const declared = Number(r.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge());
+    // The lean path builds no stream for a request without a body.
+    if (!(r instanceof Readable)) return resolve(Buffer.alloc(0));
+    const req = r;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -129,7 +140,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   });
 
   /** Service invocation: the request goes into the mesh as a call to the app ID's service, answered as the callee answers. */
-  const invoke = (req: http.IncomingMessage, res: http.ServerResponse, appId: string, path: string): void => {
+  const invoke = (req: ProxyRequest, res: ProxyResponse, appId: string, path: string): void => {
     const target = cfg.apps[appId] ?? cfg.apps[appId.split('.')[0]];
     if (target === undefined) throw new ApiError(500, 'ERR_DIRECT_INVOKE', `fail to invoke, id: ${appId}, err: app id ${appId} is not a service of this application`);
     req.url = path;
@@ -139,7 +150,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     o.mesh(target, req, res);
   };
 
-  const publish = async (pubsubName: string, topic: string, req: http.IncomingMessage, q: URLSearchParams, res: http.ServerResponse): Promise<void> => {
+  const publish = async (pubsubName: string, topic: string, req: ProxyRequest, q: URLSearchParams, res: ProxyResponse): Promise<void> => {
     if (pubsubName === '') throw new ApiError(404, 'ERR_PUBSUB_EMPTY', 'pubsub name is empty');
     if (topic === '') throw new ApiError(404, 'ERR_TOPIC_EMPTY', `topic is empty in pubsub ${pubsubName}`);
     const pubsub = await registry.pubsub(pubsubName);
@@ -164,7 +175,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     sendEmpty(res);
   };
 
-  const bulkPublish = async (pubsubName: string, topic: string, body: unknown, q: URLSearchParams, res: http.ServerResponse): Promise<void> => {
+  const bulkPublish = async (pubsubName: string, topic: string, body: unknown, q: URLSearchParams, res: ProxyResponse): Promise<void> => {
     if (topic === '') throw new ApiError(404, 'ERR_TOPIC_EMPTY', `topic is empty in pubsub ${pubsubName}`);
     const pubsub = await registry.pubsub(pubsubName);
     if (!Array.isArray(body)) throw new ApiError(400, 'ERR_PUBSUB_EVENTS_SER', `error when unmarshaling the request for topic ${topic} pubsub ${pubsubName}: the body must be a JSON array`);
@@ -189,7 +200,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     }
   };
 
-  const route = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const route = async (req: ProxyRequest, res: ProxyResponse): Promise<void> => {
     const url = requestTarget(req.url);
     const parts = url.pathname.split('/').slice(1);
     const [version, api] = parts;
@@ -307,18 +318,19 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     sendJson(res, 404, { errorCode: 'ERR_NOT_FOUND', message: `method ${JSON.stringify(`${method} ${url.pathname}`)} is not found` });
   };
 
-  const server = http.createServer((req, res) => {
+  const handle = (req: ProxyRequest, res: ProxyResponse): void => {
     route(req, res).catch((err: unknown) => {
       if (err instanceof BodyTooLarge) {
-        res.setHeader('connection', 'close');
+        // The rest of the body is not read: the connection closes after the answer.
+        if (res instanceof LeanResponse) res.closeAfter = true;
+        else res.setHeader('connection', 'close');
         return sendError(res, new ApiError(413, 'ERR_BODY_READ', `failed to read request body: larger than maxRequestBodyMiB (${cfg.maxRequestBodyMiB} MiB)`));
       }
       if (err instanceof ApiError) return sendError(res, err);
       log(`dapr: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       sendError(res, new ApiError(500, 'ERR_INTERNAL', (err as Error).message));
     });
-  });
-  server.keepAliveTimeout = 65_000;
+  };
 
   const startInputs = async (): Promise<void> => {
     for (const c of cfg.components.filter((x) => x.type === 'bindings.cron')) {
@@ -345,29 +357,25 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     }
   };
 
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, '127.0.0.1', () => {
-      server.off('error', reject);
-      log(`dapr: building-block API for app ${cfg.appId} on 127.0.0.1:${o.port}`);
-      resolve({
-        appReady: () => {
-          if (started) return;
-          started = true;
-          void subscriber.start();
-          void startInputs();
-        },
-        close: async () => {
-          server.close();
-          server.closeIdleConnections();
-          await subscriber.stop();
-          deadLetters.flush();
-          await Promise.allSettled(inputs.map((i) => i.close()));
-          await registry.close();
-          closeAppChannel();
-        },
-      });
-    });
+  // Binds with retries (the port may still be held by the proxy this one replaces), as the mesh's listeners do.
+  const listener = new Listener({ name: 'dapr', host: '127.0.0.1', port: o.port, handler: handle, lean: true, keepAliveMs: KEEP_ALIVE_MS, log });
+  log(`dapr: building-block API for app ${cfg.appId} on 127.0.0.1:${o.port}`);
+  return Promise.resolve({
+    appReady: () => {
+      if (started) return;
+      started = true;
+      void subscriber.start();
+      void startInputs();
+    },
+    close: async () => {
+      // Requests in flight finish (briefly): the proxy has drained its mesh listeners already.
+      await listener.drain(performance.now() + 1000);
+      await subscriber.stop();
+      deadLetters.flush();
+      await Promise.allSettled(inputs.map((i) => i.close()));
+      await registry.close();
+      closeAppChannel();
+    },
   });
 }
 

@@ -1,6 +1,6 @@
 // Errors of the building-block API, answered as Dapr answers them: a status code and a JSON body
 // `{ errorCode, message }` with Dapr's codes (pkg/messages in dapr/dapr).
-import type http from 'node:http';
+import type { ProxyResponse } from '../listener.js';
 
 export class ApiError extends Error {
   constructor(
@@ -13,13 +13,13 @@ export class ApiError extends Error {
   }
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ProxyResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
-export function sendError(res: http.ServerResponse, err: ApiError): void {
+export function sendError(res: ProxyResponse, err: ApiError): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -27,7 +27,7 @@ export function sendError(res: http.ServerResponse, err: ApiError): void {
   sendJson(res, err.status, { errorCode: err.code, message: err.message });
 }
 
-export function sendEmpty(res: http.ServerResponse, status = 204, headers: Record<string, string> = {}): void {
+export function sendEmpty(res: ProxyResponse, status = 204, headers: Record<string, string> = {}): void {
   res.writeHead(status, headers);
   res.end();
 }

@@ -1,6 +1,6 @@
 // /v1.0/state/{store}…: save, get, bulk get, delete, transaction, and the alpha query API, with
 // Dapr's bodies, headers (ETag, If-Match, metadata.ttlExpireTime) and status codes.
-import type http from 'node:http';
+import type { ProxyRequest, ProxyResponse } from '../listener.js';
 import { parseTtl } from '../../../components/state/common.js';
 import {
   ETagInvalidError,
@@ -75,7 +75,7 @@ function dataOf(b: Buffer): unknown {
   }
 }
 
-export async function saveState(store: StateStore, name: string, body: unknown, meta: Record<string, string>, res: http.ServerResponse): Promise<void> {
+export async function saveState(store: StateStore, name: string, body: unknown, meta: Record<string, string>, res: ProxyResponse): Promise<void> {
   if (!Array.isArray(body)) throw malformed('the body must be a JSON array of state items');
   let reqs: SetRequest[];
   try {
@@ -93,7 +93,7 @@ export async function saveState(store: StateStore, name: string, body: unknown, 
   sendEmpty(res);
 }
 
-export async function getState(store: StateStore, name: string, key: string, res: http.ServerResponse): Promise<void> {
+export async function getState(store: StateStore, name: string, key: string, res: ProxyResponse): Promise<void> {
   let item;
   try {
     item = await store.get(key);
@@ -107,7 +107,7 @@ export async function getState(store: StateStore, name: string, key: string, res
   res.end(item.value);
 }
 
-export async function bulkGetState(store: StateStore, name: string, body: unknown, res: http.ServerResponse): Promise<void> {
+export async function bulkGetState(store: StateStore, name: string, body: unknown, res: ProxyResponse): Promise<void> {
   const keys = (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string')) throw malformed('the body must be { "keys": [string…] }');
   let items;
@@ -125,7 +125,7 @@ export async function bulkGetState(store: StateStore, name: string, body: unknow
   );
 }
 
-export async function deleteState(store: StateStore, name: string, key: string, req: http.IncomingMessage, query: URLSearchParams, res: http.ServerResponse): Promise<void> {
+export async function deleteState(store: StateStore, name: string, key: string, req: ProxyRequest, query: URLSearchParams, res: ProxyResponse): Promise<void> {
   const ifMatch = req.headers['if-match'];
   const dreq: DeleteRequest = { key };
   try {
@@ -139,7 +139,7 @@ export async function deleteState(store: StateStore, name: string, key: string, 
   sendEmpty(res);
 }
 
-export async function transactState(store: StateStore, name: string, body: unknown, res: http.ServerResponse): Promise<void> {
+export async function transactState(store: StateStore, name: string, body: unknown, res: ProxyResponse): Promise<void> {
   if (!store.features().includes('TRANSACTIONAL')) throw new ApiError(500, 'ERR_STATE_STORE_NOT_SUPPORTED', `state store ${name} doesn't support transaction`);
   const b = body as { operations?: unknown; metadata?: unknown } | null;
   if (!b || !Array.isArray(b.operations)) throw malformed('the body must be { "operations": [...] }');
@@ -165,7 +165,7 @@ export async function transactState(store: StateStore, name: string, body: unkno
   sendEmpty(res);
 }
 
-export async function queryState(store: StateStore, name: string, body: unknown, res: http.ServerResponse): Promise<void> {
+export async function queryState(store: StateStore, name: string, body: unknown, res: ProxyResponse): Promise<void> {
   if (!store.query) throw new ApiError(500, 'ERR_STATE_STORE_NOT_SUPPORTED', 'state store does not support querying');
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw malformed('the body must be a query object');
   let answer;

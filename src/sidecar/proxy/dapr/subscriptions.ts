@@ -72,6 +72,15 @@ export function fromProgrammatic(body: unknown, log: (m: string) => void): Subsc
   return out;
 }
 
+/** The app's answer as JSON; undefined (no programmatic subscriptions, as Dapr) when it is not. */
+function parseAnswer(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 export class Subscriber {
   readonly active: SubscriptionInfo[] = [];
   private readonly subs: Subscription[] = [];
@@ -90,7 +99,9 @@ export class Subscriber {
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         const a = await callApp(this.app(), { method: 'GET', path: '/dapr/subscribe', token: this.opts.appToken, timeoutMs: 5000 });
-        if (a.status >= 200 && a.status < 300 && a.body.length > 0) programmatic = fromProgrammatic(JSON.parse(a.body.toString('utf8')), this.opts.log);
+        // Only an unanswered call is asked again: an answer that is not JSON is final (it was asked
+        // again every 0.5 s for the sidecar's whole life, a request to the app each time).
+        if (a.status >= 200 && a.status < 300 && a.body.length > 0) programmatic = fromProgrammatic(parseAnswer(a.body), this.opts.log);
         break;
       } catch (err) {
         if (attempt % 10 === 0) this.opts.log(`dapr: GET /dapr/subscribe on the app failed (${(err as Error).message}); trying again`);
