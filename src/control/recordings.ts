@@ -8,7 +8,7 @@
 //   POST /api/v1/recordings/stop            {service} → RecordingInfo (after the proxies let go; `out` written)
 //   GET  /api/v1/recordings/:id/har         → the recording's entries from every proxy, as one HAR 1.2 document
 import type http from 'node:http';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MeshConfig, MeshRecording } from '../lib/mesh-protocol.js';
@@ -31,6 +31,8 @@ export interface RecordingInfo {
   /** HAR files the proxies wrote (absolute paths). */
   files: string[];
   bytes: number;
+  /** Entries (recorded requests) in the files so far. */
+  entries: number;
 }
 
 interface Stored {
@@ -61,8 +63,46 @@ export interface RecordingsHost {
   synced(timeoutMs: number): Promise<void>;
 }
 
+/**
+ * Entries in the proxies' HAR files, counted as the files grow: HarWriter starts every entry on a
+ * line of its own (`\n{`; JSON.stringify puts no newline inside one), so only the bytes appended
+ * since the last count are read — a list of recordings does not re-read 100 MiB files.
+ */
+class EntryCounter {
+  private readonly seen = new Map<string, { bytes: number; entries: number }>();
+
+  count(file: string, size: number): number {
+    const prev = this.seen.get(file);
+    if (prev && prev.bytes === size) return prev.entries;
+    // A file that shrank is not one this counter saw grow: count it from the start.
+    const from = prev && prev.bytes < size ? prev.bytes : 0;
+    let entries = from === 0 ? 0 : prev!.entries;
+    // One byte before `from`: a `\n{` split across the previous read's end is counted now.
+    const start = Math.max(0, from - 1);
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let last = 0;
+      for (let pos = start; pos < size; ) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
+        if (n <= 0) break;
+        for (let i = 0; i < n; i++) {
+          if (buf[i] === 0x7b && last === 0x0a) entries++;
+          last = buf[i];
+        }
+        pos += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.seen.set(file, { bytes: size, entries });
+    return entries;
+  }
+}
+
 export class Recordings {
   private readonly all: Stored[] = [];
+  private readonly entries = new EntryCounter();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly dir: string;
 
@@ -195,8 +235,14 @@ export class Recordings {
 
   private describe(s: MeshRecording, service: string): Omit<RecordingInfo, 'source' | 'state' | 'startedAt'> {
     const files = this.files(s.id);
-    const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
-    return { id: s.id, service, ...(s.until !== undefined ? { until: new Date(s.until).toISOString() } : {}), sample: s.sample, ...(s.match ? { match: s.match } : {}), files, bytes };
+    let bytes = 0;
+    let entries = 0;
+    for (const f of files) {
+      const size = statSync(f).size;
+      bytes += size;
+      entries += this.entries.count(f, size);
+    }
+    return { id: s.id, service, ...(s.until !== undefined ? { until: new Date(s.until).toISOString() } : {}), sample: s.sample, ...(s.match ? { match: s.match } : {}), files, bytes, entries };
   }
 
   private info(r: Stored): RecordingInfo {
@@ -225,7 +271,14 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 /** Serves /api/v1/recordings*; false for other paths. */
-export async function handleRecordingsApi(recordings: Recordings, req: http.IncomingMessage, res: http.ServerResponse, path: string, readBody: () => Promise<Record<string, unknown>>): Promise<boolean> {
+export async function handleRecordingsApi(
+  recordings: Recordings,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  readBody: () => Promise<Record<string, unknown>>,
+  opts: { allowOut?: boolean } = {},
+): Promise<boolean> {
   const method = req.method ?? 'GET';
   try {
     if (method === 'GET' && path === '/api/v1/recordings') {
@@ -233,7 +286,9 @@ export async function handleRecordingsApi(recordings: Recordings, req: http.Inco
       return true;
     }
     if (method === 'POST' && path === '/api/v1/recordings') {
-      send(res, 201, recordings.start(await readBody()));
+      const body = await readBody();
+      if (body.out !== undefined && opts.allowOut === false) throw new RecordingError(403, 'the dashboard may not choose a file for the control plane to write ("out"): use `berth record start --out` or `berth record get`');
+      send(res, 201, recordings.start(body));
       return true;
     }
     if (method === 'POST' && path === '/api/v1/recordings/stop') {

@@ -7,6 +7,8 @@ import { Metrics } from './metrics.js';
 import { Events } from './events.js';
 import { Nodes } from './nodes.js';
 import { Traces } from './traces.js';
+import { RecordingsView } from './recordings.js';
+import { Components } from './components.js';
 
 export const views = [
   { id: 'overview', title: 'Overview', component: Overview },
@@ -16,4 +18,6 @@ export const views = [
   { id: 'traces', title: 'Traces', component: Traces },
   { id: 'events', title: 'Events', component: Events },
   { id: 'nodes', title: 'Nodes', component: Nodes },
+  { id: 'recordings', title: 'Recordings', component: RecordingsView },
+  { id: 'components', title: 'Components', component: Components },
 ];
