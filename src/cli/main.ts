@@ -327,7 +327,8 @@ traces
   .argument('<TRACE_ID>', 'the trace id (32 hex digits), as `berth traces` or the dashboard shows it')
   .addOption(fileOpt())
   .option('--json', 'the trace and its spans as JSON ({ trace, spans })')
-  .action(async (id: string, o) => (await import('./commands/traces.js')).tracesShow(id, o));
+  // `traces` has --json and -f too, and takes them wherever they stand: read both levels.
+  .action(async (id: string, _o, cmd: Command) => (await import('./commands/traces.js')).tracesShow(id, cmd.optsWithGlobals()));
 
 program
   .command('events')

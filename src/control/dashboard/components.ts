@@ -104,8 +104,10 @@ export async function componentsView(desired: DesiredState | undefined, targets:
       if (c.error) s.error = c.error;
     }
     for (const x of d.subscriptions ?? []) {
-      const k = `${x.pubsubname}\u0000${x.topic}\u0000${x.type}`;
-      const row = subs.get(k) ?? { pubsubname: x.pubsubname, topic: x.topic, routes: x.routes, type: x.type, services: [], ...(x.deadLetterTopic ? { deadLetterTopic: x.deadLetterTopic } : {}) };
+      // The proxies say DECLARATIVE / PROGRAMMATIC (Dapr's metadata API): one spelling, so a declared one is not listed twice.
+      const type = x.type.toLowerCase();
+      const k = `${x.pubsubname}\u0000${x.topic}\u0000${type}`;
+      const row = subs.get(k) ?? { pubsubname: x.pubsubname, topic: x.topic, routes: x.routes, type, services: [], ...(x.deadLetterTopic ? { deadLetterTopic: x.deadLetterTopic } : {}) };
       if (!row.services.includes(t.service)) row.services.push(t.service);
       subs.set(k, row);
     }

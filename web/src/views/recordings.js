@@ -7,6 +7,15 @@ import { html } from '../html.js';
 import { get, post, useLive } from '../api.js';
 import { ConfirmButton, ErrorNote, fmt, time } from '../ui.js';
 
+/** Calls `fn` every `ms` while `on`: what grows without a state change (entries, new replay files) is re-read. */
+function useEvery(ms, on, fn) {
+  useEffect(() => {
+    if (!on) return undefined;
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  }, [ms, on]);
+}
+
 const size = (b) => (b < 1024 * 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 1024 / 1024).toFixed(1)} MiB`);
 const when = (iso) => (iso ? `${iso.slice(0, 10)} ${time(iso)}` : '–');
 
@@ -41,6 +50,7 @@ function StartRecording({ services, recording, reload }) {
 
 function Recordings() {
   const { data, error, reload } = useLive(loadRecordings);
+  useEvery(2000, !!data?.recordings.some((r) => r.state === 'recording'), reload);
   if (!data) return html`<${ErrorNote} error=${error} />${!error && html`<p class="muted">loading…</p>`}`;
   const { recordings, services } = data;
   const recording = new Set(recordings.filter((r) => r.state === 'recording').map((r) => r.service));
@@ -112,7 +122,8 @@ function ReplayReport({ id }) {
 }
 
 function Replays() {
-  const { data, error } = useLive(() => get('/api/v1/replays'));
+  const { data, error, reload } = useLive(() => get('/api/v1/replays'));
+  useEvery(5000, true, reload); // a `berth replay` run writes a file; the control plane's state does not change
   const [open, setOpen] = useState(undefined);
   const list = data?.replays;
   const shown = open ?? list?.[0]?.id;
@@ -135,6 +146,7 @@ function Replays() {
 
 function Shadow() {
   const { data, error, reload } = useLive(() => get('/api/v1/dashboard/shadow'));
+  useEvery(5000, true, reload); // the proxies' counters grow without a state change
   if (!data) return html`<section class="card"><${ErrorNote} error=${error} /></section>`;
   return html`<section class="card" data-testid="shadow">
     <header class="card-head"><h2>Shadow traffic</h2><span class="muted small">mirrored answers compared with the primary's by the proxies that mirror (${data.proxies} read${data.unreachable ? `, ${data.unreachable} not answering` : ''})</span>
