@@ -68,6 +68,8 @@ export interface RecordingsHost {
  * line of its own (`\n{`; JSON.stringify puts no newline inside one), so only the bytes appended
  * since the last count are read — a list of recordings does not re-read 100 MiB files.
  */
+const ENTRY_START = Buffer.from('\n{');
+
 class EntryCounter {
   private readonly seen = new Map<string, { bytes: number; entries: number }>();
 
@@ -86,10 +88,11 @@ class EntryCounter {
       for (let pos = start; pos < size; ) {
         const n = readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
         if (n <= 0) break;
-        for (let i = 0; i < n; i++) {
-          if (buf[i] === 0x7b && last === 0x0a) entries++;
-          last = buf[i];
-        }
+        const got = buf.subarray(0, n);
+        // Buffer.indexOf is native: a byte-by-byte loop in JS took ~1 s for 100 MiB on the event loop.
+        if (last === 0x0a && got[0] === 0x7b) entries++;
+        for (let i = got.indexOf(ENTRY_START); i !== -1; i = got.indexOf(ENTRY_START, i + 1)) entries++;
+        last = got[n - 1];
         pos += n;
       }
     } finally {

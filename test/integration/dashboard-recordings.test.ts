@@ -288,6 +288,7 @@ describe('dashboard: recordings, replays, components; berth traces', { skip: chr
 
     const show = await berth(cwd, ['traces', 'show', t.traceId], { env: { NO_COLOR: '1' } });
     assert.equal(show.code, 0, show.stderr);
+    writeFileSync(join(shots, 'traces-show.txt'), show.stdout);
     assert.match(show.stdout, new RegExp(`trace ${t.traceId}`));
     assert.match(show.stdout, /ingress → front/);
     assert.match(show.stdout, /front → back/);
