@@ -83,7 +83,7 @@ test('components with the summed states of their sidecars, and the subscriptions
   }
 });
 
-test('a recording\'s entries are counted from the bytes appended since the last count', () => {
+test('a recording\'s entries are counted from the bytes appended since the last count', async () => {
   const state = mkdtempSync(join(tmpdir(), 'berth-rec-count-'));
   const dir = join(state, 'recordings', 'spec-front');
   mkdirSync(dir, { recursive: true });
@@ -91,13 +91,13 @@ test('a recording\'s entries are counted from the bytes appended since the last 
   const entry = (n: number) => JSON.stringify({ startedDateTime: '2026-12-05T14:00:00Z', request: { url: `/x/${n}` }, _downstream: [{ startedDateTime: 'nested, not counted' }] });
   writeFileSync(file, `{"log":{"version":"1.2","creator":{"name":"berth","version":"0"},"entries":[\n${entry(1)}`);
   const recs = new Recordings(state, { services: () => ['front'], specRecordings: () => ({ front: { id: 'spec-front', sample: 1, redactHeaders: [], maxBodyBytes: 1, maxFileMiB: 1 } }), changed: () => {}, synced: async () => {} });
-  const count = () => recs.list().find((r) => r.id === 'spec-front')!.entries;
-  assert.equal(count(), 1);
+  const count = async () => (await recs.list()).find((r) => r.id === 'spec-front')!.entries;
+  assert.equal(await count(), 1);
   // The file ends with the separator's newline: the next entry's `{` comes in the next append.
   appendFileSync(file, ',\n');
-  assert.equal(count(), 1);
+  assert.equal(await count(), 1);
   appendFileSync(file, `${entry(2)},\n${entry(3)}`);
-  assert.equal(count(), 3);
+  assert.equal(await count(), 3);
   appendFileSync(file, '\n]}}\n');
-  assert.equal(count(), 3);
+  assert.equal(await count(), 3);
 });
