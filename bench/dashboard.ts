@@ -4,6 +4,7 @@
 //                           instances (median of 5 fresh browser contexts; goal ≤ 1 s)
 //   controlCpuIdlePct       the control plane's CPU (% of one core) over a window with no dashboard open, and
 //   controlCpuDashboardPct  over the same window with one dashboard open and idle on the Services view
+//   controlCpuRecordingsViewPct  the same on the Recordings view (it reads every proxy's /mesh/shadow every 5 s)
 //   dashboardCpuDeltaPct    the difference (goal ≤ 2 %)
 // The app: 50 instances (5 services × 10 replicas, meshed, on 2 nodes) of a tiny HTTP server, no traffic.
 // Span emission (the third figure of the issue) is not measured: the proxies do not emit spans yet.
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
     await page.waitForFunction(allRows, undefined, { timeout: 30_000 });
     await new Promise((r) => setTimeout(r, 2000));
     const open = await cpuPercent(pid, WINDOW_MS);
+    // The Recordings view re-reads the recordings and replay runs, and every proxy's /mesh/shadow, while open.
+    await page.click('a[data-view=recordings]');
+    await page.waitForSelector('[data-testid=shadow]', { timeout: 30_000 });
+    await new Promise((r) => setTimeout(r, 2000));
+    const recordingsOpen = await cpuPercent(pid, WINDOW_MS);
     await ctx.close();
 
     const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
@@ -100,6 +106,8 @@ async function main(): Promise<void> {
         controlCpuIdlePct: idle,
         controlCpuDashboardPct: open,
         dashboardCpuDeltaPct: Math.round((open - idle) * 10) / 10,
+        controlCpuRecordingsViewPct: recordingsOpen,
+        recordingsViewCpuDeltaPct: Math.round((recordingsOpen - idle) * 10) / 10,
         cpuWindowMs: WINDOW_MS,
         loadavg,
         spanEmission: 'not measured: the proxies do not emit spans yet',

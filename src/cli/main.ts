@@ -311,6 +311,25 @@ program
   .option('--interval <seconds>', 'seconds between readings on a terminal', '1')
   .action(async (o) => (await import('./commands/stats.js')).stats(o));
 
+const traces = program
+  .command('traces')
+  .description('find sampled requests (spec mesh.tracing) by service, status and duration, newest first; `berth traces show ID` prints one as a waterfall')
+  .addOption(fileOpt())
+  .option('--service <S>', 'only traces that pass through this service')
+  .option('--status <S>', 'error (some span answered 5xx), ok (none did), or an HTTP status code some span had')
+  .option('--min-duration <D>', 'only traces that took at least this long: 50ms, 1.5s (a bare number is milliseconds)')
+  .option('--limit <N>', 'at most N traces', '20')
+  .option('--json', 'one JSON array of trace summaries')
+  .action(async (o) => (await import('./commands/traces.js')).tracesList(o));
+traces
+  .command('show')
+  .description('print one trace as a waterfall across services: each hop with its timing, status and a bar on the trace\'s time axis')
+  .argument('<TRACE_ID>', 'the trace id (32 hex digits), as `berth traces` or the dashboard shows it')
+  .addOption(fileOpt())
+  .option('--json', 'the trace and its spans as JSON ({ trace, spans })')
+  // `traces` has --json and -f too, and takes them wherever they stand: read both levels.
+  .action(async (id: string, _o, cmd: Command) => (await import('./commands/traces.js')).tracesShow(id, cmd.optsWithGlobals()));
+
 program
   .command('events')
   .description('show what the platform did and why')

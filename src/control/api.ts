@@ -28,6 +28,7 @@
 //   POST /api/v1/nodes/:name/heartbeat    NodeHeartbeat (from node agents)
 //   POST /api/v1/nodes/:name/{cordon,uncordon,drain,kill}
 //   /api/v1/recordings[/stop|/:id/har]   → traffic recordings (`berth record`, see recordings.ts)
+//   GET  /api/v1/replays[/:id]            → `berth replay` runs kept in .berth/replays/ (newest first; replay/report-store.ts)
 //   POST /api/v1/mocks[/stop]             → `berth replay --mock-dependencies` (see mocks.ts)
 //   /api/v1/mesh/{watch,status,ack}       → mesh discovery (see mesh-snapshots.ts, lib/mesh-protocol.ts)
 //   /api/v1/gitops[/:name[/history|policy|sync|refresh|rollback|suspend|resume|promote]] → GitOps sources (gitops/routes.ts)
@@ -53,6 +54,7 @@ import { DashboardFeed } from './dashboard/routes.js';
 import { serveStatic } from './dashboard/static.js';
 import { handleGitopsApi, handleWebhook } from './gitops/routes.js';
 import { handleTraceRoutes } from './trace-routes.js';
+import { listReplayReports, readReplayReport } from '../replay/index.js';
 import { TraceStore } from './trace-store.js';
 
 export interface ApiServerOptions {
@@ -129,6 +131,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     let principal = authenticate(opts.token, req.headers.authorization);
+    let viaDashboard = false;
     // A git host's push webhook holds only its source's token: that source's refresh, nothing else.
     if (!principal && handleWebhook(plane.gitops, req, res, send)) return;
     // The dashboard: a browser with its login cookie (or arriving with ?token=), never a bearer token.
@@ -144,6 +147,7 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
       // A custom header a cross-site form cannot send (besides SameSite=Strict): no request forgery.
       if (method === 'POST' && req.headers['x-berth-dashboard'] !== '1') return send(res, 403, { error: 'dashboard actions need the x-berth-dashboard header' });
       principal = { kind: 'admin' };
+      viaDashboard = true;
     }
     if (!principal) return send(res, 401, { error: 'missing or wrong bearer token (see .berth/token)' });
     // A sidecar's credential is scoped to its instance: the few routes its sidecars call, for itself only.
@@ -157,7 +161,14 @@ export function createApiServer(opts: ApiServerOptions): http.Server {
     if (path.startsWith('/api/v1/mesh/') && (await handleMeshApi(mesh, req, res, url, sidecar && { proxy: sidecar.instance, forbid: forbid! }))) return;
     if (await handleGitopsApi(plane.gitops, req, res, path, send)) return;
     if (path.startsWith('/api/v1/mocks') && (await handleMocksApi(mocks, req, res, path, () => readBody(req)))) return;
-    if (path.startsWith('/api/v1/recordings') && (await handleRecordingsApi(recordings, req, res, path, () => readBody(req)))) return;
+    // The dashboard starts and stops recordings, but may not name a file for the control plane to write (`out`).
+    if (path.startsWith('/api/v1/recordings') && (await handleRecordingsApi(recordings, req, res, path, () => readBody(req), { allowOut: !viaDashboard }))) return;
+    if (method === 'GET' && path === '/api/v1/replays') return send(res, 200, { replays: await listReplayReports(plane.layout.root) });
+    if (method === 'GET' && path.startsWith('/api/v1/replays/')) {
+      const id = decodeURIComponent(path.slice('/api/v1/replays/'.length));
+      const r = await readReplayReport(plane.layout.root, id);
+      return r ? send(res, 200, r) : send(res, 404, { error: `no replay report ${id} (see GET /api/v1/replays)` });
+    }
     if (method === 'GET' && (path === '/metrics' || path === '/api/v1/metrics')) {
       const text = controlMetrics.render();
       res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });

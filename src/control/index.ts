@@ -14,4 +14,5 @@ export type { HistoryEntry } from './gitops/records.js';
 export type { PromoteResult } from './gitops/promote.js';
 export { describeDrift, detectDrift, type DriftItem } from './gitops/drift.js';
 export type { RecordingInfo } from './recordings.js';
+export type { TraceSummary } from './trace-store.js';
 export type { MockSummary } from './mocks.js';

@@ -9,7 +9,7 @@
 //   GET  /api/v1/recordings/:id/har         → the recording's entries from every proxy, as one HAR 1.2 document
 import type http from 'node:http';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MeshConfig, MeshRecording } from '../lib/mesh-protocol.js';
 import { readHar, type Har, type HarEntry } from '../replay/index.js';
@@ -31,6 +31,8 @@ export interface RecordingInfo {
   /** HAR files the proxies wrote (absolute paths). */
   files: string[];
   bytes: number;
+  /** Entries (recorded requests) in the files so far. */
+  entries: number;
 }
 
 interface Stored {
@@ -61,8 +63,50 @@ export interface RecordingsHost {
   synced(timeoutMs: number): Promise<void>;
 }
 
+/**
+ * Entries in the proxies' HAR files, counted as the files grow: HarWriter starts every entry on a
+ * line of its own (`\n{`; JSON.stringify puts no newline inside one), so only the bytes appended
+ * since the last count are read — a list of recordings does not re-read 100 MiB files.
+ */
+const ENTRY_START = Buffer.from('\n{');
+
+class EntryCounter {
+  private readonly seen = new Map<string, { bytes: number; entries: number }>();
+
+  /** Reads asynchronously, in 1 MiB pieces: a first count of a 100 MiB file does not hold the control plane's event loop. */
+  async count(file: string, size: number): Promise<number> {
+    const prev = this.seen.get(file);
+    if (prev && prev.bytes === size) return prev.entries;
+    // A file that shrank is not one this counter saw grow: count it from the start.
+    const from = prev && prev.bytes < size ? prev.bytes : 0;
+    let entries = from === 0 ? 0 : prev!.entries;
+    // One byte before `from`: a `\n{` split across the previous read's end is counted now.
+    const start = Math.max(0, from - 1);
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      let last = 0;
+      for (let pos = start; pos < size; ) {
+        const { bytesRead: n } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+        if (n <= 0) break;
+        const got = buf.subarray(0, n);
+        // Buffer.indexOf is native: a byte-by-byte loop in JS took three times as long.
+        if (last === 0x0a && got[0] === 0x7b) entries++;
+        for (let i = got.indexOf(ENTRY_START); i !== -1; i = got.indexOf(ENTRY_START, i + 1)) entries++;
+        last = got[n - 1];
+        pos += n;
+      }
+    } finally {
+      await fh.close();
+    }
+    this.seen.set(file, { bytes: size, entries });
+    return entries;
+  }
+}
+
 export class Recordings {
   private readonly all: Stored[] = [];
+  private readonly entries = new EntryCounter();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly dir: string;
 
@@ -90,7 +134,7 @@ export class Recordings {
     return { ...config, recordings };
   }
 
-  start(body: Record<string, unknown>): RecordingInfo {
+  async start(body: Record<string, unknown>): Promise<RecordingInfo> {
     const service = body.service;
     if (typeof service !== 'string' || !service) throw new RecordingError(400, 'expected {"service": string, …}');
     if (!this.host.services().includes(service)) throw new RecordingError(404, service === 'ingress' ? 'the running app has no ingress' : `no service "${service}" with a port (and so a sidecar to record in) in the running app`);
@@ -133,12 +177,13 @@ export class Recordings {
     return this.finish(r);
   }
 
-  list(): RecordingInfo[] {
-    const out = this.all.map((r) => this.info(r));
+  async list(): Promise<RecordingInfo[]> {
+    const out: RecordingInfo[] = [];
+    for (const r of this.all) out.push(await this.info(r));
     const spec = this.host.specRecordings();
     for (const [service, settings] of Object.entries(spec)) {
       if (this.active(service)) continue;
-      out.push({ ...this.describe(settings, service), source: 'spec', state: 'recording', startedAt: '' });
+      out.push({ ...(await this.describe(settings, service)), source: 'spec', state: 'recording', startedAt: '' });
     }
     return out;
   }
@@ -193,15 +238,21 @@ export class Recordings {
       .map((f) => join(d, f));
   }
 
-  private describe(s: MeshRecording, service: string): Omit<RecordingInfo, 'source' | 'state' | 'startedAt'> {
+  private async describe(s: MeshRecording, service: string): Promise<Omit<RecordingInfo, 'source' | 'state' | 'startedAt'>> {
     const files = this.files(s.id);
-    const bytes = files.reduce((n, f) => n + statSync(f).size, 0);
-    return { id: s.id, service, ...(s.until !== undefined ? { until: new Date(s.until).toISOString() } : {}), sample: s.sample, ...(s.match ? { match: s.match } : {}), files, bytes };
+    let bytes = 0;
+    let entries = 0;
+    for (const f of files) {
+      const size = statSync(f).size;
+      bytes += size;
+      entries += await this.entries.count(f, size).catch(() => 0); // a file rotated away meanwhile counts as empty
+    }
+    return { id: s.id, service, ...(s.until !== undefined ? { until: new Date(s.until).toISOString() } : {}), sample: s.sample, ...(s.match ? { match: s.match } : {}), files, bytes, entries };
   }
 
-  private info(r: Stored): RecordingInfo {
+  private async info(r: Stored): Promise<RecordingInfo> {
     return {
-      ...this.describe(r.settings, r.service),
+      ...(await this.describe(r.settings, r.service)),
       source: 'cli',
       state: r.stoppedAt === undefined ? 'recording' : 'stopped',
       startedAt: new Date(r.startedAt).toISOString(),
@@ -225,15 +276,24 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
 }
 
 /** Serves /api/v1/recordings*; false for other paths. */
-export async function handleRecordingsApi(recordings: Recordings, req: http.IncomingMessage, res: http.ServerResponse, path: string, readBody: () => Promise<Record<string, unknown>>): Promise<boolean> {
+export async function handleRecordingsApi(
+  recordings: Recordings,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  path: string,
+  readBody: () => Promise<Record<string, unknown>>,
+  opts: { allowOut?: boolean } = {},
+): Promise<boolean> {
   const method = req.method ?? 'GET';
   try {
     if (method === 'GET' && path === '/api/v1/recordings') {
-      send(res, 200, { recordings: recordings.list() });
+      send(res, 200, { recordings: await recordings.list() });
       return true;
     }
     if (method === 'POST' && path === '/api/v1/recordings') {
-      send(res, 201, recordings.start(await readBody()));
+      const body = await readBody();
+      if (body.out !== undefined && opts.allowOut === false) throw new RecordingError(403, 'the dashboard may not choose a file for the control plane to write ("out"): use `berth record start --out` or `berth record get`');
+      send(res, 201, await recordings.start(body));
       return true;
     }
     if (method === 'POST' && path === '/api/v1/recordings/stop') {

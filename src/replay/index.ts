@@ -20,3 +20,4 @@ export {
 export { renderHtmlReport, type ReportContext } from './report-html.js';
 export { parseFilter, anyOf, FilterError, type ExchangeFilter } from './filter.js';
 export { replay, parseRate, RateError, type ReplayRate, type ReplayTarget, type ReplayOptions, type ReplayProgress, type ReplayResult, type SkipCounts } from './replayer.js';
+export { saveReplayReport, readReplayReport, listReplayReports, replaysDir, REPLAY_REPORTS_KEPT, type StoredReplayReport, type ReplayReportSummary } from './report-store.js';

@@ -53,12 +53,14 @@ analysisTemplates:
 
 const dir = tempApp({ 'web.mjs': webJs, 'berth.yaml': spec('a', '1') });
 
-async function status(): Promise<ReleaseStatus> {
+async function api(path: string): Promise<unknown> {
   const info = JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { port: number };
   const token = readFileSync(join(dir, '.berth', 'token'), 'utf8').trim();
-  const res = await fetch(`http://127.0.0.1:${info.port}/api/v1/release/web`, { headers: { authorization: `Bearer ${token}` } });
-  return (await res.json()) as ReleaseStatus;
+  const res = await fetch(`http://127.0.0.1:${info.port}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return res.json();
 }
+
+const status = async (): Promise<ReleaseStatus> => (await api('/api/v1/release/web')) as ReleaseStatus;
 
 async function shapeServed(): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${ports.ingress}/item/1`);
@@ -96,6 +98,12 @@ describe('the replay gate in a canary release', () => {
     const failed = measurements.find((m) => m.phase === 'Failed')!.value as { diffs: number; requests: number; passed: boolean };
     assert.equal(failed.passed, false);
     assert.equal(failed.diffs, failed.requests, 'every replayed answer differs (shape a → b)');
+    // The dashboard's Recordings and replays view shows the gate's result (GET /api/v1/dashboard/replay-gates).
+    const { gates } = (await api('/api/v1/dashboard/replay-gates')) as { gates: { service: string; metric: string; phase: string; measurements: { phase: string; value?: { diffs: number } }[] }[] };
+    const gate = gates.find((g) => g.service === 'web' && g.metric === 'gate.replay');
+    assert.ok(gate, JSON.stringify(gates));
+    assert.equal(gate.phase, 'Degraded');
+    assert.equal(gate.measurements.find((m) => m.phase === 'Failed')?.value?.diffs, failed.diffs);
     for (let i = 0; i < 10; i++) assert.equal(await shapeServed(), 'a', 'stable keeps serving every user');
   });
 

@@ -95,8 +95,8 @@ export async function recordLs(o: { file?: string; json?: boolean }): Promise<vo
   if (recordings.length === 0) return void process.stdout.write('no recordings\n');
   process.stdout.write(
     table(
-      ['ID', 'SERVICE', 'STATE', 'SOURCE', 'STARTED', 'SAMPLE', 'FILES', 'SIZE'],
-      recordings.map((r) => [r.id, r.service, r.state, r.source, r.startedAt || '-', String(r.sample), String(r.files.length), mib(r.bytes)]),
+      ['ID', 'SERVICE', 'STATE', 'SOURCE', 'STARTED', 'SAMPLE', 'ENTRIES', 'FILES', 'SIZE'],
+      recordings.map((r) => [r.id, r.service, r.state, r.source, r.startedAt || '-', String(r.sample), String(r.entries), String(r.files.length), mib(r.bytes)]),
     ) + '\n',
   );
 }

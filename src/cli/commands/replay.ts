@@ -2,6 +2,7 @@
 // target and reports, per endpoint, what changed. Exit 0 when nothing differs beyond noise (and
 // the --max-diff-percent threshold), 1 otherwise, 2 for usage errors.
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { MockSummary, PsRow } from '../../control/index.js';
 import type { MeshConfig } from '../../lib/mesh-protocol.js';
 import {
@@ -15,6 +16,9 @@ import {
   readHar,
   renderHtmlReport,
   replay,
+  replaysDir,
+  saveReplayReport,
+  type StoredReplayReport,
   type RecordedExchange,
   type ReplayProgress,
   type ReplayResult,
@@ -123,6 +127,25 @@ function printHuman(r: ReplayResult, passed: boolean): void {
   process.stdout.write(out.join('\n') + '\n');
 }
 
+/**
+ * Inside an app's folder the run's report is also kept in `.berth/replays/` (the dashboard shows it).
+ * A report that cannot be written is a warning: the replay itself ran.
+ */
+async function keepReport(files: string[], run: Omit<StoredReplayReport, 'id' | 'at' | 'files'>, file: string | undefined): Promise<void> {
+  let ctx;
+  try {
+    ctx = resolveContext(file, false);
+  } catch {
+    return;
+  }
+  if (!ctx.specFile) return;
+  try {
+    await saveReplayReport(ctx.stateDir, { ...run, files: files.map((f) => resolve(f)) });
+  } catch (err) {
+    process.stderr.write(`${yellow('warning', process.stderr)}: the report was not kept in ${replaysDir(ctx.stateDir)}: ${(err as Error).message}\n`);
+  }
+}
+
 export async function replayCommand(files: string[], o: ReplayCliOptions): Promise<void> {
   if (!o.to) throw errors.usage('give --to SERVICE[@variant] or --to URL');
   const mockTarget = o.mockDependencies ? /^([a-z0-9][a-z0-9-]*)(?:@([a-z0-9][a-z0-9-]*))?$/.exec(o.to) : undefined;
@@ -219,26 +242,26 @@ export async function replayCommand(files: string[], o: ReplayCliOptions): Promi
       throw errors.failed(`cannot write the report to ${o.report}: ${(err as Error).message}`);
     }
   }
+  const run = {
+    passed,
+    to: to.name,
+    ...(against ? { against: against.name } : {}),
+    ...(baseline ? { baseline: baseline.name } : {}),
+    sent: result.progress.sent,
+    ok: result.progress.ok,
+    failed: result.progress.failed,
+    failures: result.failures,
+    diff: result.report.diffs,
+    skipped: result.skipped,
+    durationMs: Math.round(result.durationMs),
+    rps: Math.round(result.rps),
+    lagMs: result.lagMs,
+    report: result.report,
+    ...(mocks ? { mocks } : {}),
+  };
+  await keepReport(files, run, o.file);
   if (o.json) {
-    process.stdout.write(
-      JSON.stringify({
-        passed,
-        to: to.name,
-        ...(against ? { against: against.name } : {}),
-        ...(baseline ? { baseline: baseline.name } : {}),
-        sent: result.progress.sent,
-        ok: result.progress.ok,
-        failed: result.progress.failed,
-        failures: result.failures,
-        diff: result.report.diffs,
-        skipped: result.skipped,
-        durationMs: Math.round(result.durationMs),
-        rps: Math.round(result.rps),
-        lagMs: result.lagMs,
-        report: result.report,
-        ...(mocks ? { mocks } : {}),
-      }) + '\n',
-    );
+    process.stdout.write(JSON.stringify(run) + '\n');
   } else {
     printHuman(result, passed);
     if (mocks) {

@@ -66,12 +66,12 @@ export function unauthorized(res: http.ServerResponse, html: boolean): void {
   res.end(body);
 }
 
-/** What the dashboard's cookie may do: read everything, and the operator actions the CLI has (never apply, down, undo, heartbeats, log ingest or the mesh's own routes). */
+/** What the dashboard's cookie may do: read everything, and the operator actions the CLI has, recording start/stop among them (never apply, down, undo, heartbeats, log ingest or the mesh's own routes). */
 export function dashboardMayCall(method: string, path: string): boolean {
   if (method === 'GET') return path !== '/api/v1/mesh/watch';
   if (method !== 'POST') return false;
   return (
-    ['/api/v1/scale', '/api/v1/restart', '/api/v1/stop', '/api/v1/start'].includes(path) ||
+    ['/api/v1/scale', '/api/v1/restart', '/api/v1/stop', '/api/v1/start', '/api/v1/recordings', '/api/v1/recordings/stop'].includes(path) ||
     /^\/api\/v1\/nodes\/[^/]+\/(cordon|uncordon|drain)$/.test(path) ||
     // `berth release promote|abort|retry` (not undo: that applies an earlier spec) and `berth gitops sync`.
     /^\/api\/v1\/release\/[^/]+\/(promote|abort|retry)$/.test(path) ||

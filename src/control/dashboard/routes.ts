@@ -1,6 +1,9 @@
 // The dashboard's own API routes (the views also read the general API: instances, status, events, logs, nodes):
 //   GET /api/v1/dashboard/overview          → { app, services: [...], ingress, edges: MetricPoint[], points: MetricPoint[] } (topology + last rates)
 //   GET /api/v1/dashboard/metrics?since=MS  → MetricPoint[] (oldest first; default: the last 15 minutes)
+//   GET /api/v1/dashboard/shadow            → ShadowReport (mirrored answers compared, read from the proxies now; diffs.ts)
+//   GET /api/v1/dashboard/replay-gates      → { gates: ReplayGate[] } (replay measurements of the current releases)
+//   GET /api/v1/dashboard/components        → { components, subscriptions } (components.ts)
 //   GET /api/v1/dashboard/stream            → text/event-stream: `change` (state changed; at most one a second),
 //                                             `metrics` (the points of each collection), comments as heartbeats
 // The collector reads the proxies every BERTH_DASHBOARD_METRICS_MS (default 5000, at least 1000) whether or
@@ -10,7 +13,9 @@ import { join } from 'node:path';
 import type { ControlPlane } from '../control-plane.js';
 import { gatewayNode } from '../controllers/node.js';
 import type { MeshFeed } from '../mesh-snapshots.js';
-import { MetricHistory, statsTargets, type MetricPoint } from './metric-history.js';
+import { componentsView } from './components.js';
+import { readShadow, replayGates } from './diffs.js';
+import { MetricHistory, statsTargets, type MetricPoint, type StatsTarget } from './metric-history.js';
 
 const FIFTEEN_MIN = 15 * 60_000;
 
@@ -56,17 +61,22 @@ export class DashboardFeed {
     if (this.collecting || this.plane.world.down) return;
     this.collecting = true;
     try {
-      const snap = this.mesh.current();
-      const world = this.plane.world;
-      const gwNode = snap.services.length > 0 || snap.config.ingress ? gatewayNode(world) : undefined;
-      const gateway = gwNode ? { host: `127.${world.node(gwNode)!.idx}.${world.slot}.1` } : undefined;
-      this.last = await this.history.collect(statsTargets(snap.services, gateway));
+      this.last = await this.history.collect(this.targets());
       if (this.last.length > 0) this.broadcast('metrics', JSON.stringify(this.last));
     } catch {
       // a failed read (a proxy restarting, the store closing at exit) loses one point; the next one comes
     } finally {
       this.collecting = false;
     }
+  }
+
+  /** Every proxy with an admin port: the registered instances' sidecars and the gateway. */
+  private targets(): StatsTarget[] {
+    const snap = this.mesh.current();
+    const world = this.plane.world;
+    const gwNode = snap.services.length > 0 || snap.config.ingress ? gatewayNode(world) : undefined;
+    const gateway = gwNode ? { host: `127.${world.node(gwNode)!.idx}.${world.slot}.1` } : undefined;
+    return statsTargets(snap.services, gateway);
   }
 
   /** State changed: open dashboards are told at most once a second (they re-read what they show). */
@@ -114,6 +124,21 @@ export class DashboardFeed {
     if (url.pathname === '/api/v1/dashboard/metrics') {
       const since = Number(url.searchParams.get('since') ?? NaN);
       sendJson(res, this.history.query(Number.isFinite(since) ? since : Date.now() - FIFTEEN_MIN));
+      return true;
+    }
+    if (url.pathname === '/api/v1/dashboard/replay-gates') {
+      sendJson(res, { gates: replayGates(this.plane) });
+      return true;
+    }
+    const read = url.pathname === '/api/v1/dashboard/shadow' ? () => readShadow(this.targets()) : url.pathname === '/api/v1/dashboard/components' ? () => componentsView(this.plane.desired(), this.targets()) : undefined;
+    if (read) {
+      read().then(
+        (body) => sendJson(res, body),
+        (err: Error) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: err.message }));
+        },
+      );
       return true;
     }
     if (url.pathname === '/api/v1/dashboard/stream') {

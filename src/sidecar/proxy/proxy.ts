@@ -770,6 +770,8 @@ export class Proxy {
     if (req.url === '/metrics') return send(200, this.metrics.render(), 'text/plain; version=0.0.4');
     if (req.url === '/mesh/shadow') return send(200, JSON.stringify({ counts: this.shadow?.stats.all() ?? [], recent: this.shadow?.stats.recent ?? [] }));
     if (req.url === '/mesh/stats') return send(200, JSON.stringify(this.metrics.stats()));
+    // The building-block components' states and subscriptions (the dashboard's Components view); null: no building-block API.
+    if (req.url === '/mesh/components') return void (this.dapr ?? Promise.resolve(undefined)).then((d) => send(200, JSON.stringify(d?.describe() ?? null)));
     if (req.url === '/mesh/activity') return send(200, JSON.stringify({ inbound: this.inboundAccepted, inflight: this.inflight } satisfies MeshActivity));
     if (req.url === '/mesh/state') {
       const t = this.table;

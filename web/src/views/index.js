@@ -9,6 +9,8 @@ import { Nodes } from './nodes.js';
 import { Traces } from './traces.js';
 import { Releases } from './releases.js';
 import { GitOps } from './gitops.js';
+import { RecordingsView } from './recordings.js';
+import { Components } from './components.js';
 
 export const views = [
   { id: 'overview', title: 'Overview', component: Overview },
@@ -20,4 +22,6 @@ export const views = [
   { id: 'nodes', title: 'Nodes', component: Nodes },
   { id: 'releases', title: 'Releases', component: Releases },
   { id: 'gitops', title: 'GitOps', component: GitOps },
+  { id: 'recordings', title: 'Recordings', component: RecordingsView },
+  { id: 'components', title: 'Components', component: Components },
 ];

@@ -39,9 +39,17 @@ export interface DaprApiOptions {
   log: (m: string) => void;
 }
 
+/** What the proxy's admin GET /mesh/components answers: its components' states and active subscriptions. */
+export interface DaprDescription {
+  appId: string;
+  components: { name: string; type: string; state: 'ready' | 'opening' | 'failed' | 'unused'; error?: string }[];
+  subscriptions: { pubsubname: string; topic: string; type: string; routes: string[]; deadLetterTopic?: string }[];
+}
+
 export interface DaprApi {
   /** The instance is ready: ask the app for its subscriptions and start deliveries and input bindings. */
   appReady(): void;
+  describe(): DaprDescription;
   close(): Promise<void>;
 }
 
@@ -367,6 +375,17 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
       void subscriber.start();
       void startInputs();
     },
+    describe: () => ({
+      appId: cfg.appId,
+      components: cfg.components.map((c) => ({ name: c.name, type: c.type, ...registry.status(c) })),
+      subscriptions: subscriber.active.map((s) => ({
+        pubsubname: s.pubsubname,
+        topic: s.topic,
+        type: s.type,
+        routes: [...s.rules.map((r) => r.path), ...(s.defaultPath ? [s.defaultPath] : [])],
+        ...(s.deadLetterTopic ? { deadLetterTopic: s.deadLetterTopic } : {}),
+      })),
+    }),
     close: async () => {
       // Requests in flight finish (briefly): the proxy has drained its mesh listeners already.
       await listener.drain(performance.now() + 1000);

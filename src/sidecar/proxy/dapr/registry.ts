@@ -38,6 +38,8 @@ const MISSING: Record<Kind, { none: [number, string, string]; unknown: [number, 
 export class ComponentRegistry {
   private readonly open = new Map<string, Promise<unknown>>();
   private readonly opened = new Map<string, { features?(): string[]; close(): Promise<void> }>();
+  /** Why a component's last opening failed (cleared when it opens); for the dashboard's Components view. */
+  private readonly failures = new Map<string, string>();
   /** Declarations by kind and name, looked up on every request. */
   private readonly decls = new Map<string, ComponentDecl>();
 
@@ -62,6 +64,14 @@ export class ComponentRegistry {
     }
     const m = ofKind.length === 0 ? MISSING[kind].none : MISSING[kind].unknown;
     throw new ApiError(m[0], m[1], typeof m[2] === 'function' ? m[2](name) : m[2]);
+  }
+
+  /** `ready` (opened), `opening`, `failed` (with why) or `unused` (components open on first use). */
+  status(c: ComponentDecl): { state: 'ready' | 'opening' | 'failed' | 'unused'; error?: string } {
+    if (this.opened.has(c.name)) return { state: 'ready' };
+    if (this.open.has(c.name)) return { state: 'opening' };
+    const why = this.failures.get(c.name);
+    return why !== undefined ? { state: 'failed', error: why } : { state: 'unused' };
   }
 
   capabilities(c: ComponentDecl): string[] {
@@ -105,10 +115,14 @@ export class ComponentRegistry {
         .then(make)
         .then((x) => {
           this.opened.set(c.name, x as { close(): Promise<void> });
+          this.failures.delete(c.name);
           return x;
         });
       this.open.set(c.name, p);
-      p.catch(() => this.open.delete(c.name));
+      p.catch((err: Error) => {
+        this.open.delete(c.name);
+        this.failures.set(c.name, err.message);
+      });
     }
     return p;
   }
