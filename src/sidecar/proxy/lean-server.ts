@@ -14,12 +14,11 @@ import { METHODS, STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { hasToken, normalizePath, TCHAR } from './http-syntax.js';
+import { hasToken, headEnd, normalizePath, TCHAR } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 export { ChunkedBodyDecoder };
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -469,7 +468,7 @@ export class LeanConnection {
   /** Starts the next request if its whole head is in the buffer; otherwise (or if it is unusual) falls back. */
   private next(): void {
     if (this.closed || this.res || this.buf.length === 0) return;
-    const end = this.buf.indexOf(CRLFCRLF);
+    const end = headEnd(this.buf);
     if (end < 0 || end > MAX_HEAD_BYTES) return this.giveUp();
     const text = this.buf.toString('latin1', 0, end);
     const parsed = parseRequestHead(text);

@@ -17,10 +17,14 @@ export interface EdgeSettings {
 
 type Headers = Record<string, string | string[] | undefined>;
 
+const VARIANTS = ['8', '9', 'a', 'b'];
+
 /** A random (version 4) UUID, as Envoy's x-request-id. */
 export function requestId(): string {
   const h = randomHex(16);
-  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  // The variant nibble is 8, 9, a or b: two random bits of the 17th hex digit.
+  const c = h.charCodeAt(16);
+  const variant = VARIANTS[(c <= 57 ? c - 48 : c - 87) & 0x3];
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 

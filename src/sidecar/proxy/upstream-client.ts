@@ -18,13 +18,12 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { TCHAR, tokenList } from './http-syntax.js';
+import { headEnd, TCHAR, tokenList } from './http-syntax.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
 /** Methods retried after a kept connection died before any response byte (undici's list). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 const STATUS_PREFIX = Buffer.from('HTTP/1.');
 const EMPTY = Buffer.alloc(0);
@@ -676,7 +675,7 @@ class Exchange implements UpstreamCall {
   private parseHead(): boolean {
     for (;;) {
       const buf = this.buf!;
-      const end = buf.indexOf(CRLFCRLF);
+      const end = headEnd(buf);
       if (end < 0) {
         if (buf.length > MAX_HEAD_BYTES) this.fail(new UpstreamError('BAD_RESPONSE', 'response head too large', false));
         // The rest of the head comes with a later read: keep a copy (the read buffer is reused).
@@ -698,7 +697,10 @@ class Exchange implements UpstreamCall {
       this.buf = end + 4 === buf.length ? EMPTY : buf.subarray(end + 4);
       // Interim answers (100 Continue, 103 Early Hints) are not forwarded; the final one follows.
       if (status >= 100 && status < 200 && status !== 101) continue;
-      const scanned = scanHeaderLines(buf, buf.indexOf(CRLF) + 2, end, http10);
+      // The status line's end: the head's first CRLF, after the 12 bytes checked above (a loop, not a native call).
+      let lineEnd = 12;
+      while (buf[lineEnd] !== 13 || buf[lineEnd + 1] !== 10) lineEnd++;
+      const scanned = scanHeaderLines(buf, lineEnd + 2, end, http10);
       if (scanned.bad) {
         this.fail(new UpstreamError('BAD_RESPONSE', 'conflicting or malformed Content-Length / Transfer-Encoding in the response head', false));
         return false;
