@@ -1,9 +1,11 @@
 // What `berth release status SERVICE --json` prints (GET /api/v1/release/:service): the strategy,
 // the step it is at, the weights, the instances of each side, every analysis run of the release with
-// its measurements, and why it is paused or aborted. These names are a public contract.
+// its measurements, why it is paused or aborted, and the shadow diffs of its mirrored requests.
+// These names are a public contract.
 import type { World } from '../world.js';
 import type { AnalysisPhase, Measurement } from './analysis-run.js';
 import { loadAnalysisRun } from './persist.js';
+import { loadShadow, shadowStatus, type ShadowStatus } from './shadow.js';
 import { isActive, loadRelease, type ReleasePhase } from './state.js';
 
 export interface ReleaseStatus {
@@ -35,6 +37,8 @@ export interface ReleaseStatus {
     message: string | null;
     metrics: { name: string; phase: AnalysisPhase; count: number; successful: number; failed: number; inconclusive: number; error: number; measurements: Measurement[] }[];
   }[];
+  /** Mirrored requests compared with the primary's answers (setMirrorRoute, or the service's mirror routes); null: none read. */
+  shadow: ShadowStatus | null;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -67,6 +71,7 @@ export function releaseStatus(world: World, service: string): ReleaseStatus {
       abortedAt: null,
       pauseUntil: null,
       analysisRuns: [],
+      shadow: null,
     };
   }
   const weight = current.phase === 'Degraded' ? 0 : current.phase === 'Healthy' ? 100 : current.weight;
@@ -100,5 +105,12 @@ export function releaseStatus(world: World, service: string): ReleaseStatus {
         },
       ];
     }),
+    shadow: shadowOf(world, service, current.canaryRevision),
   };
+}
+
+function shadowOf(world: World, service: string, revision: string): ShadowStatus | null {
+  const stored = loadShadow(world, service);
+  if (!stored || stored.canaryRevision !== revision) return null;
+  return shadowStatus(stored, world.spec(service)?.release?.canary?.steps ?? []);
 }
