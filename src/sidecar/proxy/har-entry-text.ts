@@ -48,7 +48,11 @@ export interface EntryContext {
   revision: string | undefined;
 }
 
-const q = JSON.stringify;
+/** What JSON.stringify escapes in a string (quote, backslash, controls; surrogates when lone: left to it). */
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/** A string as JSON: most header names and values need no escape, and quoting them beats a JSON.stringify call. */
+const q = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 /** Request targets a URL object would leave as they are: an absolute path, a query without escapes, `+` or `'`. */
 const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*,;=:@/%]*(\?[A-Za-z0-9\-._~!$&()*,;=:@/?]*)?$/;
