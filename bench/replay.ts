@@ -8,7 +8,8 @@
 //   recordOverheadP50Ms/P99Ms  a Berth sidecar pair at 1,000 req/s with the inbound sidecar recording every
 //                    request minus the same pair without (goal <= 0.3 / 0.5 ms); recordedFraction: entries on
 //                    disk / requests served (goal 1); BENCH_BASELINE_PROXY=<another build's proxy main.js> adds
-//                    offVsBaselineP50Ms/P99Ms: recording off in this build against that build
+//                    offVsBaselineP50Ms/P99Ms: recording off in this build against that build; with
+//                    BENCH_BASELINE_RECORD=1 that build records too (onVsBaselineP50Ms/P99Ms: recorder A/B)
 // BENCH_SECONDS (default 8) bounds the replay, BENCH_RECORD_RUNS x BENCH_RECORD_SECONDS (3 x 5) per
 // recording setup. Prints one JSON line.
 import { spawn } from 'node:child_process';

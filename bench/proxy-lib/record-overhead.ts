@@ -1,7 +1,8 @@
 // What recording costs in the proxy: the same Berth sidecar pair at a fixed 1,000 req/s without
 // recording and with the inbound sidecar recording every request (sample 1), interleaved rounds so a
 // shared machine's drift hits both alike; optionally a third pair running another build of the proxy
-// (BENCH_BASELINE_PROXY, e.g. the main checkout's dist) to show recording-off changed nothing. The
+// (BENCH_BASELINE_PROXY, e.g. the main checkout's dist) to show recording-off changed nothing, or —
+// with BENCH_BASELINE_RECORD=1 — recording too, to compare two builds' recorders in the same run. The
 // recorded fraction is entries on disk over requests the recording sidecar served.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -59,6 +60,12 @@ export interface RecordingFigures {
   /** This build with recording off minus the baseline build (noise when ~0). */
   offVsBaselineP50Ms?: number;
   offVsBaselineP99Ms?: number;
+  /** BENCH_BASELINE_RECORD=1: the baseline build records too; this build's recording minus the baseline's. */
+  baselineRecords?: boolean;
+  onVsBaselineP50Ms?: number;
+  onVsBaselineP99Ms?: number;
+  baselineOverheadP50Ms?: number;
+  baselineOverheadP99Ms?: number;
 }
 
 export async function recordingFigures(opts: { base: number; runs: number; seconds: number; rate: number }): Promise<RecordingFigures> {
@@ -66,11 +73,13 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   start(process.execPath, ['-e', `require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/json'); s.end('{"hello":"world","n":42}\\n'); }).listen(${originPort}, '${HOST}')`]);
   await until(`http://${HOST}:${originPort}/`);
   const baselineMain = process.env.BENCH_BASELINE_PROXY;
+  const recording = { id: 'bench', sample: 1, redactHeaders: [], maxBodyBytes: 1048576, maxFileMiB: 100 };
+  const baselineRecords = process.env.BENCH_BASELINE_RECORD === '1';
   const pairs: Record<string, SidecarPair> = {
     off: await berthPair({ base: opts.base + 10, originPort, accessLog: false }),
-    on: await berthPair({ base: opts.base + 20, originPort, accessLog: false, recording: { id: 'bench', sample: 1, redactHeaders: [], maxBodyBytes: 1048576, maxFileMiB: 100 } }),
+    on: await berthPair({ base: opts.base + 20, originPort, accessLog: false, recording }),
   };
-  if (baselineMain && existsSync(baselineMain)) pairs.baseline = await berthPair({ base: opts.base + 30, originPort, accessLog: false, proxyMain: baselineMain });
+  if (baselineMain && existsSync(baselineMain)) pairs.baseline = await berthPair({ base: opts.base + 30, originPort, accessLog: false, proxyMain: baselineMain, ...(baselineRecords ? { recording } : {}) });
   await sleep(300); // the recording sidecar loads its recorder with the snapshot
   const m: Record<string, { p50: number[]; p99: number[]; ticks: number; sent: number }> = Object.fromEntries(Object.keys(pairs).map((k) => [k, { p50: [], p99: [], ticks: 0, sent: 0 }]));
   for (let i = 0; i < opts.runs; i++) {
@@ -111,6 +120,10 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   if (m.baseline) {
     const b = med('baseline');
     Object.assign(out, { baselineInboundCpuUsPerRequest: usPerRequest('baseline'), baselineP50Ms: b.p50, baselineP99Ms: b.p99, offVsBaselineP50Ms: r3(median(m.off.p50.map((v, i) => v - m.baseline.p50[i]))), offVsBaselineP99Ms: r3(median(m.off.p99.map((v, i) => v - m.baseline.p99[i]))) });
+    if (baselineRecords) {
+      const diff = (a: number[], b: number[]): number => r3(median(a.map((v, i) => v - b[i])));
+      Object.assign(out, { baselineRecords: true, onVsBaselineP50Ms: diff(m.on.p50, m.baseline.p50), onVsBaselineP99Ms: diff(m.on.p99, m.baseline.p99), baselineOverheadP50Ms: diff(m.baseline.p50, m.off.p50), baselineOverheadP99Ms: diff(m.baseline.p99, m.off.p99) });
+    }
   }
   return out;
 }

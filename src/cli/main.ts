@@ -154,7 +154,7 @@ program
 const releaseCmd = program.command('release').description('progressive delivery: the canary or blue-green release of a service (status, promote, abort, retry, undo)');
 releaseCmd
   .command('status')
-  .description('strategy, step i/n, weights, instances of each side, analysis runs with each measurement, why it is paused or aborted')
+  .description('strategy, step i/n, weights, instances of each side, analysis runs with each measurement, why it is paused or aborted, the shadow diff of mirrored requests')
   .argument('<service>')
   .addOption(fileOpt())
   .option('--watch', 'print again every second until the release ends')

@@ -7,6 +7,7 @@ export type { StoredEvent } from './store.js';
 export { WorkQueue, type Reconciler, type ReconcileResult } from './reconciler.js';
 export type { RevisionEntry, RevisionStatus, RevisionWhy } from './release/history.js';
 export type { ReleaseStatus, ReleaseOverview, ReleaseThrottle } from './release/status.js';
+export type { ShadowStatus, ShadowRouteStatus } from './release/shadow.js';
 export type { SyncOutcome } from './gitops/controller.js';
 export type { GitopsStatusView } from './gitops/status.js';
 export type { GitopsPolicyReport } from './gitops/policy.js';

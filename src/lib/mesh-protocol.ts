@@ -50,7 +50,8 @@ export interface MeshRoute {
   timeout?: number;
   retries?: { attempts: number; perTryTimeout?: number; retryOn: ('5xx' | 'gateway-error' | 'connect-failure' | 'reset')[]; nonIdempotent: boolean };
   fault?: { delay?: { percent: number; fixedDelay: number }; abort?: { percent: number; status: number } };
-  mirror?: { service: string; variant?: string; percent: number };
+  /** `key`: the shadow diffs of this mirror are counted apart under it (a release's canary revision), so a release reads only its own. */
+  mirror?: { service: string; variant?: string; percent: number; key?: string };
   headers?: { request?: MeshHeaderOps; response?: MeshHeaderOps };
   rateLimit?: MeshRateLimit;
   concurrencyLimit?: number;
@@ -226,6 +227,29 @@ export interface MeshTopRow {
   /** The autoscaler's desired replicas and why (only for services with `scale:`). */
   desiredReplicas?: number;
   scaleReason?: string;
+}
+
+/** How often a field differed in a proxy's shadow diffs, with the last example of it. */
+export interface MeshShadowField {
+  path: string;
+  count: number;
+  expected: string;
+  actual: string;
+}
+
+/** A proxy's shadow-diff counters (GET /mesh/shadow `counts`): per service, route and mirror key. */
+export interface MeshShadowCount {
+  /** The service whose route mirrored (the primary's). */
+  service: string;
+  route: string;
+  /** The route's `mirror.key` (a release's canary revision); absent when it has none. */
+  key?: string;
+  same: number;
+  diff: number;
+  /** One side failed (no answer, or the client went away). */
+  error: number;
+  /** The fields that differed most often, most first. */
+  fields: MeshShadowField[];
 }
 
 /** Instance id of the gateway (the ingress and the services' 127.0.0.1 addresses). */

@@ -37,8 +37,11 @@ const BATCH_BYTES = MiB;
 const GATHER_MS = 50;
 const FOOTER = '\n]}}\n';
 
+const SEPARATOR = Buffer.from(',\n');
+
 export class HarWriter {
-  private queue: string[] = [];
+  /** Serialised entries (UTF-8 bytes: off the JS heap while they wait, and measured without a scan). */
+  private queue: Buffer[] = [];
   private queuedBytes = 0;
   private written = 0;
   private dropped = 0;
@@ -67,11 +70,20 @@ export class HarWriter {
       this.dropped++;
       return false;
     }
-    const text = JSON.stringify(entry);
-    if (this.queuedBytes + text.length > this.maxQueueBytes) {
+    return this.writeText(JSON.stringify(entry));
+  }
+
+  /** Queues one entry already serialised as JSON (one HAR entry object); false when it was dropped. Never blocks. */
+  writeText(json: string): boolean {
+    if (this.closed) {
       this.dropped++;
       return false;
     }
+    if (this.queuedBytes + json.length > this.maxQueueBytes) {
+      this.dropped++;
+      return false;
+    }
+    const text = Buffer.from(json, 'utf8');
     this.queue.push(text);
     this.queuedBytes += text.length;
     // Entries gather for a moment and go out in one write: one write per entry would cost the
@@ -102,7 +114,7 @@ export class HarWriter {
   private async drain(): Promise<void> {
     while (this.queue.length) {
       // Take up to BATCH_BYTES (at least one entry) and write them in one call.
-      const batch: string[] = [];
+      const batch: Buffer[] = [];
       let bytes = 0;
       while (this.queue.length && (batch.length === 0 || bytes + this.queue[0].length <= BATCH_BYTES)) {
         const t = this.queue.shift()!;
@@ -122,25 +134,28 @@ export class HarWriter {
     }
   }
 
-  private async append(batch: string[]): Promise<void> {
+  private async append(batch: Buffer[]): Promise<void> {
     let i = 0;
     while (i < batch.length) {
       if (!this.fh) await this.startFile();
-      const parts: string[] = [];
+      const parts: Buffer[] = [];
+      let entries = 0;
       let bytes = 0;
       // Fill the current file up to its limit; an entry alone bigger than the limit still gets a file.
       while (i < batch.length) {
-        const piece = (this.entriesInFile + parts.length > 0 ? ',\n' : '') + batch[i];
-        const len = Buffer.byteLength(piece);
-        if (this.fileBytes + bytes + len + FOOTER.length > this.maxFileBytes && this.entriesInFile + parts.length > 0) break;
-        parts.push(piece);
+        const sep = this.entriesInFile + entries > 0 ? SEPARATOR.length : 0;
+        const len = sep + batch[i].length;
+        if (this.fileBytes + bytes + len + FOOTER.length > this.maxFileBytes && this.entriesInFile + entries > 0) break;
+        if (sep) parts.push(SEPARATOR);
+        parts.push(batch[i]);
+        entries++;
         bytes += len;
         i++;
       }
-      if (parts.length) {
-        await this.fh!.write(parts.join(''));
+      if (entries) {
+        await this.fh!.write(Buffer.concat(parts, bytes));
         this.fileBytes += bytes;
-        this.entriesInFile += parts.length;
+        this.entriesInFile += entries;
       }
       if (i < batch.length) await this.finishFile();
     }

@@ -44,6 +44,7 @@ export function renderStatus(s: ReleaseStatus, tty: boolean): string {
     if (s.pauseUntil) lines.push(`paused     until ${s.pauseUntil}`);
     if (s.message) lines.push(`message    ${s.message}`);
   }
+  if (s.shadow) lines.push('', ...renderShadow(s.shadow));
   for (const run of s.analysisRuns) {
     lines.push('', `analysis ${run.id}  ${run.phase}${run.message ? `  ${run.message}` : ''}`);
     lines.push(
@@ -57,6 +58,25 @@ export function renderStatus(s: ReleaseStatus, tty: boolean): string {
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** The mirrored requests' diff: totals, then per route the counts and the fields that differed most. */
+function renderShadow(sh: NonNullable<ReleaseStatus['shadow']>): string[] {
+  const pct = sh.differingPercent === null ? '' : ` (${sh.differingPercent}%)`;
+  const lines = [`shadow     ${sh.compared} compared  ${sh.differing > 0 ? yellow(`${sh.differing} differing${pct}`) : `0 differing${pct}`}  ${sh.errors} errors  (${sh.proxies} proxies${sh.final ? ', final' : ''})`];
+  if (sh.routes.length === 0) return lines;
+  const fields = (r: (typeof sh.routes)[number]) =>
+    r.topFields
+      .slice(0, 3)
+      .map((f) => `${f.path} ×${f.count} (${f.expected.slice(0, 24)} → ${f.actual.slice(0, 24)})`)
+      .join(', ') || '-';
+  lines.push(
+    table(
+      ['ROUTE', 'STEP', 'COMPARED', 'DIFFERING', 'ERRORS', 'TOP FIELDS'],
+      sh.routes.map((r) => [r.route, r.step !== null ? String(r.step + 1) : '-', String(r.compared), String(r.differing), String(r.errors), fields(r)]),
+    ),
+  );
+  return lines;
 }
 
 export async function status(service: string, o: { file?: string; json?: boolean; watch?: boolean }): Promise<void> {

@@ -9,6 +9,7 @@ import type { CanaryStepSpec } from '../../contract/index.js';
 import { isCompleted, newAnalysisRun, type AnalysisRun } from '../release/analysis-run.js';
 import { AnalysisRunner, terminateRun } from '../release/analysis-runner.js';
 import { controlPlaneProviders, loadAnalysisRun, saveAnalysisRun } from '../release/persist.js';
+import { loadShadow, mergeReadings, mirroring, saveShadow, SHADOW_READ_INTERVAL_MS, worldShadowSource, type ShadowSource, type StoredShadow } from '../release/shadow.js';
 import { CANARY_VARIANT, canaryReplicas, isActive, loadRelease, saveRelease, type ReleaseState } from '../release/state.js';
 import type { World } from '../world.js';
 import type { Act, ReconcileOutcome } from './act.js';
@@ -30,20 +31,35 @@ export class ReleaseController {
   private readonly runner: AnalysisRunner;
   /** Runs being measured now → their abort switch. */
   private readonly measuring = new Map<string, AbortController>();
+  /** Services whose proxies' shadow counters are being read now, and when each was last read. */
+  private readonly shadowReads = new Map<string, AbortController>();
+  private readonly shadowReadAt = new Map<string, number>();
+  private readonly shadowSource: ShadowSource;
 
   constructor(
     world: World,
     private readonly log: (msg: string) => void,
     /** Where the replay provider finds recordings: the control plane's state folder and the app's. */
     dirs?: { stateDir: string; appDir: () => string },
+    shadowSource?: ShadowSource,
   ) {
     this.runner = new AnalysisRunner({ providers: controlPlaneProviders(world, dirs) });
+    this.shadowSource = shadowSource ?? worldShadowSource(world);
   }
 
   async reconcile(service: string, world: World, act: Act): Promise<ReconcileOutcome> {
     const s = loadRelease(world, service);
     const spec = world.spec(service);
     if (!s || !spec || world.down || spec.revision !== s.canaryRevision) return {};
+    const out = this.release(s, spec, world, act);
+    // Read after the steps: a release that just ended gets its last reading.
+    const shadowIn = this.watchShadow(loadRelease(world, service) ?? s, world, act);
+    if (shadowIn === undefined) return out;
+    return { ...out, requeueAfterMs: Math.min(out.requeueAfterMs ?? Infinity, shadowIn) };
+  }
+
+  private release(s: ReleaseState, spec: DesiredService, world: World, act: Act): ReconcileOutcome {
+    const service = s.service;
     const now = Date.now();
     if (s.phase === 'Healthy') {
       if (s.scaleDownAt === undefined) return {};
@@ -98,6 +114,46 @@ export class ReleaseController {
     }
     const next = wake.length > 0 ? Math.min(...wake) : undefined;
     return next !== undefined ? { requeueAfterMs: Math.max(10, next - Date.now()) } : {};
+  }
+
+  /**
+   * Shadow traffic: while the release mirrors, reads every proxy's shadow counters about once a
+   * second (detached, like measurements) into the release's sum; once more when it has ended.
+   * Returns when to look again (undefined: nothing to read).
+   */
+  private watchShadow(s: ReleaseState, world: World, act: Act): number | undefined {
+    const stored = loadShadow(world, s.service);
+    const mine = stored?.canaryRevision === s.canaryRevision ? stored : undefined;
+    const active = mirroring(world, s);
+    const ended = s.phase === 'Healthy' || s.phase === 'Degraded';
+    if (!active && !(ended && mine && !mine.final)) return undefined;
+    if (this.shadowReads.has(s.service)) return SHADOW_READ_INTERVAL_MS;
+    const last = this.shadowReadAt.get(s.service) ?? 0;
+    const now = Date.now();
+    if (active && now - last < SHADOW_READ_INTERVAL_MS) return SHADOW_READ_INTERVAL_MS - (now - last);
+    const stop = new AbortController();
+    this.shadowReads.set(s.service, stop);
+    this.shadowReadAt.set(s.service, now);
+    const service = s.service;
+    const revision = s.canaryRevision;
+    void this.shadowSource
+      .read(service, stop.signal)
+      .then((readings) => {
+        if (stop.signal.aborted) return;
+        const current = loadRelease(world, service);
+        if (!current || current.canaryRevision !== revision) return;
+        const prev = loadShadow(world, service);
+        const base: StoredShadow = prev?.canaryRevision === revision ? prev : { service, canaryRevision: revision, proxies: {}, carried: [] };
+        const next = mergeReadings(base, readings, Date.now());
+        if (ended) next.final = true;
+        saveShadow(world, next);
+      })
+      .catch((err: unknown) => this.log(`shadow counters of ${service}: ${(err as Error).message}`))
+      .finally(() => {
+        if (this.shadowReads.get(service) === stop) this.shadowReads.delete(service);
+        if (active) act.enqueue('release', service);
+      });
+    return active ? SHADOW_READ_INTERVAL_MS : undefined;
   }
 
   /** Weights, instance counts or phase may have moved: the mesh and the deployment follow. */

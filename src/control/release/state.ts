@@ -205,7 +205,7 @@ export function releaseMeshConfig(world: World, config: MeshConfig, now = Date.n
             match: { headers: Object.fromEntries(h.match.map((m) => [m.headerName.toLowerCase(), m.headerValue])) },
             to: [{ service: s.name, variant: CANARY_VARIANT, weight: 100 }],
           }))),
-      ...(state.phase === 'Degraded' || state.phase === 'Healthy' ? [] : (state.mirrorRoutes ?? []).flatMap((m) => mirrorRoutes(s.name, m, split()))),
+      ...(state.phase === 'Degraded' || state.phase === 'Healthy' ? [] : (state.mirrorRoutes ?? []).flatMap((m) => mirrorRoutes(s.name, m, split(), state.canaryRevision))),
       ...base.map((r) => (r.to === undefined || r.to === s.name ? { ...r, to: split() } : r)),
     ];
     const policy = own.policy ?? { balancer: 'round_robin' as const };
@@ -228,14 +228,20 @@ export function releaseMeshConfig(world: World, config: MeshConfig, now = Date.n
   return out;
 }
 
-/** A setMirrorRoute as mesh routes: one per match entry (any may hold), served by the weighted split, copied to the canary. */
-function mirrorRoutes(service: string, m: MirrorRouteState, to: MeshRoute['to']): MeshRoute[] {
+/** A setMirrorRoute's mesh route names: `release-mirror-<name>-<index of the match entry>`. */
+export const MIRROR_ROUTE_PREFIX = 'release-mirror-';
+
+/**
+ * A setMirrorRoute as mesh routes: one per match entry (any may hold), served by the weighted split,
+ * copied to the canary. The canary revision keys the copies' shadow diffs (this release's own counts).
+ */
+function mirrorRoutes(service: string, m: MirrorRouteState, to: MeshRoute['to'], key: string): MeshRoute[] {
   return m.match.map((x, i) => {
     const match: NonNullable<MeshRoute['match']> = {};
     if (x.path) match.path = { ...x.path };
     // The mesh matches methods exactly; a prefix or regex method is matched on its exact value only when given.
     if (x.method?.exact !== undefined) match.method = x.method.exact;
     if (x.headers) match.headers = Object.fromEntries(Object.entries(x.headers).map(([k, v]) => [k.toLowerCase(), { ...v }]));
-    return { name: `release-mirror-${m.name}-${i}`, match, to, mirror: { service, variant: CANARY_VARIANT, percent: m.percentage } };
+    return { name: `${MIRROR_ROUTE_PREFIX}${m.name}-${i}`, match, to, mirror: { service, variant: CANARY_VARIANT, percent: m.percentage, key } };
   });
 }

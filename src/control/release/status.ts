@@ -1,9 +1,11 @@
 // What `berth release status SERVICE --json` prints (GET /api/v1/release/:service): the strategy,
 // the step it is at, the weights, the instances of each side, every analysis run of the release with
-// its measurements, and why it is paused or aborted. These names are a public contract.
+// its measurements, why it is paused or aborted, and the shadow diffs of its mirrored requests.
+// These names are a public contract.
 import type { World } from '../world.js';
 import type { AnalysisPhase, Measurement } from './analysis-run.js';
 import { loadAnalysisRun } from './persist.js';
+import { loadShadow, shadowStatus, type ShadowStatus } from './shadow.js';
 import { isActive, loadRelease, throttleRamp, type ReleasePhase, type ReleaseState } from './state.js';
 import type { CanaryStepSpec } from '../../contract/index.js';
 
@@ -36,6 +38,8 @@ export interface ReleaseStatus {
     message: string | null;
     metrics: { name: string; phase: AnalysisPhase; count: number; successful: number; failed: number; inconclusive: number; error: number; measurements: Measurement[] }[];
   }[];
+  /** Mirrored requests compared with the primary's answers (setMirrorRoute, or the service's mirror routes); null: none read. */
+  shadow: ShadowStatus | null;
   /** The canary's release-time throttle (spec `release.canary.throttle`) as in force now; null when none is (no throttle, not a canary, or not in progress). */
   throttle: ReleaseThrottle | null;
 }
@@ -87,6 +91,7 @@ export function releaseStatus(world: World, service: string): ReleaseStatus {
       pauseUntil: null,
       analysisRuns: [],
       throttle: null,
+      shadow: null,
     };
   }
   const weight = current.phase === 'Degraded' ? 0 : current.phase === 'Healthy' ? 100 : current.weight;
@@ -120,6 +125,7 @@ export function releaseStatus(world: World, service: string): ReleaseStatus {
         },
       ];
     }),
+    shadow: shadowOf(world, service, current.canaryRevision),
     throttle: throttleNow(current, spec?.release?.canary?.throttle, weight),
   };
 }
@@ -147,4 +153,10 @@ export function releaseOverviews(world: World): ReleaseOverview[] {
   return (world.desired?.services ?? [])
     .filter((s) => !s.name.includes('.') && (s.release?.strategy === 'canary' || s.release?.strategy === 'blueGreen'))
     .map((s) => ({ ...releaseStatus(world, s.name), stepSpecs: s.release?.strategy === 'canary' ? (s.release.canary?.steps ?? []) : [] }));
+}
+
+function shadowOf(world: World, service: string, revision: string): ShadowStatus | null {
+  const stored = loadShadow(world, service);
+  if (!stored || stored.canaryRevision !== revision) return null;
+  return shadowStatus(stored, world.spec(service)?.release?.canary?.steps ?? []);
 }

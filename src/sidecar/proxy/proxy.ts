@@ -110,7 +110,7 @@ export class Proxy {
     this.metrics = new Metrics(cfg.proxyId, cfg.mode === 'gateway' ? 'ingress' : cfg.service);
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
     this.metrics.recordings = () => this.recordingCounts();
-    this.metrics.shadow = () => this.shadow?.stats.all() ?? [];
+    this.metrics.shadow = () => this.shadow?.stats.byRoute() ?? [];
     this.metrics.spans = () => this.spans && { sent: this.spans.sent, dropped: this.spans.dropped };
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
@@ -679,7 +679,7 @@ export class Proxy {
   private mirrorAndForward(service: string, req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions & { route: CompiledRoute }): void {
     const { mirror } = opts.route;
     if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
-      const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/') : undefined;
+      const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/', mirror.key) : undefined;
       if (this.mirror(mirror.cluster, req, cmp) && cmp) {
         // The primary's answer goes to the client as before; the comparison sees it through a tap.
         const rec = opts.tap;

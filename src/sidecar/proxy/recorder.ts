@@ -4,20 +4,20 @@
 // that records nothing never pays for it.
 //
 // The copy is taken beside the data path (forward.ts calls the tap with the bytes it forwards), never
-// in it: what the app and the client see is unchanged. Bodies are kept up to maxBodyBytes and marked
-// `_truncated` beyond. In a sidecar, calls the app makes through its outbound listener while an
+// in it: what the app and the client see is unchanged. On the request path only references and the
+// body bytes are kept; the entries are built as JSON text (har-entry-text.ts) in a batch once the
+// responses went out (setImmediate). Bodies are kept up to maxBodyBytes and marked `_truncated` beyond. In a sidecar, calls the app makes through its outbound listener while an
 // inbound request with the same trace id (traceparent) is in flight are kept with that request
 // (`_downstream`), so a replay can answer them.
-import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { MeshRecording } from '../../lib/mesh-protocol.js';
-import { HarWriter, type HarContent, type HarDownstreamCall, type HarEntry, type HarNameValue, type HarPostData, type HarRequest, type HarResponse, type HarWriterStats } from '../../replay/index.js';
+import { HarWriter, type HarWriterStats } from '../../replay/index.js';
+import { entryText, REDACTED, type CapturedBody, type CapturedExchange, type EntryContext } from './har-entry-text.js';
 import { compileMatches, type RequestHead } from './routes.js';
 
 /** Redacted whatever the recording says (the issue's defaults). */
 export const DEFAULT_REDACTED = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
-export const REDACTED = 'REDACTED';
+export { REDACTED };
 
 /** What forward.ts reports of one exchange it carries. */
 export interface ExchangeTap {
@@ -29,10 +29,11 @@ export interface ExchangeTap {
   data(chunk: Buffer): void;
 }
 
-const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded|graphql|yaml|x-ndjson))/i;
+const NO_HEADERS: string[] = [];
 
-class Piece {
-  chunks: Buffer[] = [];
+class Piece implements CapturedBody {
+  private first: Buffer | undefined;
+  private rest: Buffer[] | undefined;
   kept = 0;
   size = 0;
   constructor(private readonly max: number) {}
@@ -40,47 +41,64 @@ class Piece {
     this.size += c.length;
     if (this.kept >= this.max) return;
     // The chunk is a view of a buffer the proxy reuses: copy what is kept.
-    const part = c.length <= this.max - this.kept ? c : c.subarray(0, this.max - this.kept);
-    this.chunks.push(Buffer.from(part));
+    const part = Buffer.from(c.length <= this.max - this.kept ? c : c.subarray(0, this.max - this.kept));
+    if (this.first === undefined) this.first = part;
+    else (this.rest ??= []).push(part);
     this.kept += part.length;
   }
   get truncated(): boolean {
     return this.size > this.kept;
   }
   bytes(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    if (!this.first) return Buffer.alloc(0);
+    return this.rest ? Buffer.concat([this.first, ...this.rest]) : this.first;
   }
 }
 
-/** One exchange being recorded. */
-export class RecordedExchange implements ExchangeTap {
+/** Request headers as [name, value, …], taken when the request starts (the proxy may change the object later). */
+function flatHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (typeof v === 'string') out.push(name, v);
+    else for (const one of v) out.push(name, one);
+  }
+  return out;
+}
+
+/**
+ * One exchange being recorded. On the request path it only keeps references and copies of the
+ * bytes; its HAR entry is built and serialised after the response went out, in a batch.
+ */
+export class RecordedExchange implements ExchangeTap, CapturedExchange {
   readonly startedAt = Date.now();
-  private readonly t0 = performance.now();
-  private headAt = 0;
-  private status = 0;
-  private resHeaders: string[] = [];
-  private readonly reqBody: Piece;
-  private readonly resBody: Piece;
-  downstream: HarDownstreamCall[] | undefined;
-  private readonly reqHeaders: HarNameValue[];
+  readonly t0 = performance.now();
+  headAt = 0;
+  endAt = 0;
+  status = 0;
+  finalStatus = 0;
+  resHeaders = NO_HEADERS;
+  reqBody: Piece | undefined;
+  resBody: Piece | undefined;
+  downstream: RecordedExchange[] | undefined;
+  readonly reqHeaders: string[];
 
   constructor(
     private readonly rec: Recorder,
-    private readonly method: string,
-    private readonly url: string,
+    readonly method: string,
+    readonly url: string,
     headers: Record<string, string | string[] | undefined>,
     readonly traceId: string,
     /** The called service (a downstream call) or undefined (the recorded request itself). */
     readonly service: string | undefined,
     readonly parent: RecordedExchange | undefined,
   ) {
-    this.reqBody = new Piece(rec.settings.maxBodyBytes);
-    this.resBody = new Piece(rec.settings.maxBodyBytes);
-    this.reqHeaders = rec.redact(headers);
+    this.reqHeaders = flatHeaders(headers);
   }
 
   requestBody(chunk: Buffer): void {
-    this.reqBody.add(chunk);
+    (this.reqBody ??= new Piece(this.rec.settings.maxBodyBytes)).add(chunk);
   }
 
   head(status: number, headers: string[]): void {
@@ -90,80 +108,14 @@ export class RecordedExchange implements ExchangeTap {
   }
 
   data(chunk: Buffer): void {
-    this.resBody.add(chunk);
+    (this.resBody ??= new Piece(this.rec.settings.maxBodyBytes)).add(chunk);
   }
 
   /** The exchange ended with `status` (0: the client went away). */
   finish(status: number): void {
-    this.rec.finish(this, status);
-  }
-
-  /** @internal */
-  toHar(finalStatus: number): { request: HarRequest; response: HarResponse; time: number; wait: number } {
-    const end = performance.now();
-    const status = this.status || finalStatus;
-    const headerOf = (name: string): string | undefined => {
-      for (let i = 0; i < this.resHeaders.length; i += 2) if (this.resHeaders[i].toLowerCase() === name) return this.resHeaders[i + 1];
-      return undefined;
-    };
-    const host = this.reqHeaders.find((h) => h.name === 'host')?.value ?? 'localhost';
-    const u = new URL(this.url.startsWith('/') ? this.url : `/${this.url}`, `http://${host}`);
-    const reqType = this.reqHeaders.find((h) => h.name === 'content-type')?.value ?? '';
-    const request: HarRequest = {
-      method: this.method,
-      url: u.href,
-      httpVersion: 'HTTP/1.1',
-      cookies: [],
-      headers: this.reqHeaders,
-      queryString: [...u.searchParams].map(([name, value]) => ({ name, value })),
-      headersSize: -1,
-      bodySize: this.reqBody.size,
-    };
-    if (this.reqBody.size > 0) {
-      const body = this.reqBody.bytes();
-      const post: HarPostData = { mimeType: reqType };
-      if (TEXTUAL.test(reqType) || reqType === '') post.text = body.toString('utf8');
-      else {
-        post.text = body.toString('base64');
-        post.encoding = 'base64';
-      }
-      request.postData = post;
-      if (this.reqBody.truncated) request._truncated = true;
-    }
-    const mimeType = headerOf('content-type') ?? '';
-    const content: HarContent = { size: this.resBody.size, mimeType };
-    let body = this.resBody.bytes();
-    const coding = headerOf('content-encoding')?.toLowerCase();
-    if (coding && body.length > 0 && !this.resBody.truncated) {
-      // Browsers record decoded bodies and the replayer compares decoded ones: do the same.
-      try {
-        body = coding === 'gzip' ? gunzipSync(body) : coding === 'deflate' ? inflateSync(body) : coding === 'br' ? brotliDecompressSync(body) : body;
-        content.size = body.length;
-      } catch {
-        // Safe to ignore: a body that does not decode is kept as it came (base64 below).
-      }
-    }
-    if (body.length > 0) {
-      if (TEXTUAL.test(mimeType)) content.text = body.toString('utf8');
-      else {
-        content.text = body.toString('base64');
-        content.encoding = 'base64';
-      }
-    }
-    const response: HarResponse = {
-      status,
-      statusText: STATUS_CODES[status] ?? '',
-      httpVersion: 'HTTP/1.1',
-      cookies: [],
-      headers: this.rec.redactList(this.resHeaders),
-      content,
-      redirectURL: headerOf('location') ?? '',
-      headersSize: -1,
-      bodySize: this.resBody.size,
-    };
-    if (this.resBody.truncated) response._truncated = true;
-    const time = end - this.t0;
-    return { request, response, time, wait: this.headAt ? this.headAt - this.t0 : time };
+    this.endAt = performance.now();
+    this.finalStatus = status;
+    this.rec.finish(this);
   }
 }
 
@@ -185,6 +137,11 @@ export class Recorder {
   skipped = 0;
   /** Exchanges that could not be turned into an entry (counted as dropped). */
   unrecordable = 0;
+  /** Finished requests whose entries are built in the next batch (setImmediate: after the responses went out). */
+  private pending: RecordedExchange[] = [];
+  private scheduled = false;
+  private readonly ctx: EntryContext;
+  private readonly buildBatch = (): void => this.build();
 
   constructor(
     readonly settings: MeshRecording,
@@ -192,6 +149,7 @@ export class Recorder {
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...settings.redactHeaders.map((h) => h.toLowerCase())]);
     this.matches = compileMatches(settings.match);
+    this.ctx = { redacted: this.redacted, proxyId: o.proxyId, revision: o.revision };
     this.writer = new HarWriter({
       dir: join(o.stateDir, 'recordings', settings.id),
       stem: o.proxyId,
@@ -226,56 +184,38 @@ export class Recorder {
     return new RecordedExchange(this, req.method ?? 'GET', req.url ?? '/', req.headers, traceId, service, parent);
   }
 
-  /** @internal */
-  finish(x: RecordedExchange, status: number): void {
-    if (this.inflight.get(x.traceId) === x) this.inflight.delete(x.traceId);
-    try {
-      this.write(x, status);
-    } catch {
-      // A request the HAR cannot describe (a Host header no URL accepts): dropped and counted; the
-      // request itself was served. Never thrown into the data path.
-      this.unrecordable++;
-    }
-  }
-
-  private write(x: RecordedExchange, status: number): void {
-    const { request, response, time, wait } = x.toHar(status);
-    const startedDateTime = new Date(x.startedAt).toISOString();
+  /** @internal A downstream call joins its parent; a request waits for the next batch. */
+  finish(x: RecordedExchange): void {
     if (x.parent) {
-      (x.parent.downstream ??= []).push({ service: x.service!, startedDateTime, time, request, response });
+      (x.parent.downstream ??= []).push(x);
       return;
     }
-    const entry: HarEntry = {
-      startedDateTime,
-      time,
-      request,
-      response,
-      cache: {},
-      timings: { send: 0, wait, receive: Math.max(0, time - wait) },
-      _instance: this.o.proxyId,
-      ...(this.o.revision ? { _revision: this.o.revision } : {}),
-      _traceId: x.traceId,
-      ...(x.downstream ? { _downstream: x.downstream } : {}),
-    };
-    this.writer.write(entry);
-  }
-
-  /** Header pairs with the secret values replaced (names kept). */
-  redact(headers: Record<string, string | string[] | undefined>): HarNameValue[] {
-    const out: HarNameValue[] = [];
-    for (const name in headers) {
-      const v = headers[name];
-      if (v === undefined) continue;
-      const secret = this.redacted.has(name.toLowerCase());
-      for (const one of Array.isArray(v) ? v : [v]) out.push({ name, value: secret ? REDACTED : one });
+    if (this.inflight.get(x.traceId) === x) this.inflight.delete(x.traceId);
+    this.pending.push(x);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.buildBatch);
     }
-    return out;
   }
 
-  redactList(flat: string[]): HarNameValue[] {
-    const out: HarNameValue[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ name: flat[i], value: this.redacted.has(flat[i].toLowerCase()) ? REDACTED : flat[i + 1] });
-    return out;
+  /** Builds the entries of the requests finished since the last batch and queues them for the writer. */
+  private build(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    const bad = (): void => void this.unrecordable++;
+    for (const x of batch) {
+      let text: string;
+      try {
+        text = entryText(x, this.ctx, bad);
+      } catch {
+        // A request the HAR cannot describe (a Host header no URL accepts): dropped and counted; the
+        // request itself was served. Never thrown into the data path.
+        this.unrecordable++;
+        continue;
+      }
+      this.writer.writeText(text);
+    }
   }
 
   /** Entries on disk. */
@@ -288,7 +228,9 @@ export class Recorder {
     return this.writer.stats().dropped + this.unrecordable;
   }
 
+  /** Builds what is pending, then writes everything and finishes the file. */
   close(): Promise<HarWriterStats> {
+    if (this.pending.length) this.build();
     return this.writer.close();
   }
 }

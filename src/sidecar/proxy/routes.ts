@@ -14,7 +14,7 @@ export interface CompiledRoute {
   timeout?: number;
   retries: { attempts: number; perTryTimeout?: number; fiveXx: boolean; gateway: boolean; connect: boolean; reset: boolean; nonIdempotent: boolean } | undefined;
   fault?: MeshRoute['fault'];
-  mirror?: { cluster: Cluster; percent: number };
+  mirror?: { cluster: Cluster; percent: number; key?: string };
   requestHeaders?: MeshHeaderOps;
   responseHeaders?: MeshHeaderOps;
   throttle?: Throttle;
@@ -131,7 +131,7 @@ export function compileRoutes(self: string, routes: MeshRoute[] | undefined, loo
         ? { attempts: r.retries.attempts, perTryTimeout: r.retries.perTryTimeout, fiveXx: retryOn.has('5xx'), gateway: retryOn.has('gateway-error'), connect: retryOn.has('connect-failure'), reset: retryOn.has('reset'), nonIdempotent: r.retries.nonIdempotent }
         : undefined,
       fault: r.fault,
-      mirror: r.mirror ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent } : undefined,
+      mirror: r.mirror ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent, key: r.mirror.key } : undefined,
       requestHeaders: r.headers?.request,
       responseHeaders: r.headers?.response,
       throttle: throttles.get(`route:${self}:${r.name ?? i}`, r),

@@ -1,10 +1,13 @@
 // Shadow traffic diff: a mirrored request's answer (discarded for the client, as before) is
 // compared with the primary's live answer, as `berth replay` compares (status, content-type and
 // location, JSON per field, text by line), and counted per service and route in /metrics
-// (berth_proxy_shadow_compared_total{result="same|diff|error"}); the last differences are kept for
-// GET /mesh/shadow. Bodies are kept up to 256 KiB per side (a longer one is compared as a prefix).
+// (berth_proxy_shadow_compared_total{result="same|diff|error"}); GET /mesh/shadow has the counts per
+// mirror key too (a release's mirror routes carry its canary revision), with the fields that
+// differed most often, and the last differences. Bodies are kept up to 256 KiB per side (a longer
+// one is compared as a prefix).
 // Loaded with the first mirrored request, so proxies without a mirror route never pay for it.
 import { diffResponses, IgnoreRules, type ComparableResponse, type FieldDiff } from '../../replay/index.js';
+import type { MeshShadowCount, MeshShadowField } from '../../lib/mesh-protocol.js';
 import type { ExchangeTap } from './recorder.js';
 import type { UpstreamError, UpstreamHandlers, UpstreamHead } from './upstream-client.js';
 
@@ -28,9 +31,20 @@ export interface ShadowCounts {
   error: number;
 }
 
+/** Distinct differing fields remembered per counter (a body whose every answer differs by id must not grow the map). */
+const MAX_FIELDS = 100;
+const TOP_FIELDS = 10;
+/** Example values are cut to this many characters. */
+const EXAMPLE_CHARS = 200;
+
+interface Counter extends ShadowCounts {
+  key?: string;
+  fields: Map<string, MeshShadowField>;
+}
+
 /** Counters and the last differences, per proxy. */
 export class ShadowStats {
-  private readonly counts = new Map<string, ShadowCounts>();
+  private readonly counts = new Map<string, Counter>();
   readonly recent: ShadowDiff[] = [];
   private ignores = new Map<string, IgnoreRules>();
   private readonly none = new IgnoreRules([]);
@@ -46,11 +60,17 @@ export class ShadowStats {
     return this.ignores.get(service) ?? this.none;
   }
 
-  count(service: string, route: string, result: 'same' | 'diff' | 'error'): void {
-    const k = `${service}\u0000${route}`;
+  count(service: string, route: string, result: 'same' | 'diff' | 'error', key?: string, fields: readonly FieldDiff[] = []): void {
+    const k = `${service}\u0000${route}\u0000${key ?? ''}`;
     let c = this.counts.get(k);
-    if (!c) this.counts.set(k, (c = { service, route, same: 0, diff: 0, error: 0 }));
+    if (!c) this.counts.set(k, (c = { service, route, ...(key !== undefined ? { key } : {}), same: 0, diff: 0, error: 0, fields: new Map() }));
     c[result]++;
+    for (const f of fields) {
+      const known = c.fields.get(f.path);
+      const example = { expected: f.expected.slice(0, EXAMPLE_CHARS), actual: f.actual.slice(0, EXAMPLE_CHARS) };
+      if (known) Object.assign(known, example, { count: known.count + 1 });
+      else if (c.fields.size < MAX_FIELDS) c.fields.set(f.path, { path: f.path, count: 1, ...example });
+    }
   }
 
   keep(d: ShadowDiff): void {
@@ -58,8 +78,25 @@ export class ShadowStats {
     if (this.recent.length > KEEP) this.recent.shift();
   }
 
-  all(): ShadowCounts[] {
-    return [...this.counts.values()];
+  /** Per service, route and key, with the top differing fields. */
+  all(): MeshShadowCount[] {
+    return [...this.counts.values()].map(({ fields, ...c }) => ({ ...c, fields: [...fields.values()].sort((a, b) => b.count - a.count).slice(0, TOP_FIELDS) }));
+  }
+
+  /** Per service and route, whatever the key (the /metrics series). */
+  byRoute(): ShadowCounts[] {
+    const out = new Map<string, ShadowCounts>();
+    for (const c of this.counts.values()) {
+      const k = `${c.service}\u0000${c.route}`;
+      const o = out.get(k);
+      if (!o) out.set(k, { service: c.service, route: c.route, same: c.same, diff: c.diff, error: c.error });
+      else {
+        o.same += c.same;
+        o.diff += c.diff;
+        o.error += c.error;
+      }
+    }
+    return [...out.values()];
   }
 }
 
@@ -101,6 +138,8 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
     private readonly route: string,
     private readonly method: string,
     private readonly path: string,
+    /** The mirror's key (a release's canary revision): counted apart. */
+    private readonly key?: string,
   ) {}
 
   // The primary (ExchangeTap).
@@ -141,15 +180,15 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
 
   private settle(): void {
     if (!this.primary.done || !this.mirror.done) return;
-    if (this.primary.failed || this.mirror.failed) return this.stats.count(this.service, this.route, 'error');
+    if (this.primary.failed || this.mirror.failed) return this.stats.count(this.service, this.route, 'error', this.key);
     let fields: FieldDiff[];
     try {
       fields = diffResponses(this.primary.response(), this.mirror.response(), { rules: this.stats.rules(this.service) });
     } catch {
       // Never thrown into the data path: a comparison that fails counts as an error.
-      return this.stats.count(this.service, this.route, 'error');
+      return this.stats.count(this.service, this.route, 'error', this.key);
     }
-    this.stats.count(this.service, this.route, fields.length ? 'diff' : 'same');
+    this.stats.count(this.service, this.route, fields.length ? 'diff' : 'same', this.key, fields);
     if (fields.length) this.stats.keep({ at: new Date().toISOString(), service: this.service, route: this.route, method: this.method, path: this.path, fields: fields.slice(0, 10) });
   }
 }
