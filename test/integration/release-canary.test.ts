@@ -263,6 +263,9 @@ describe('canary releases', () => {
       const s = await status();
       return s.phase === 'Paused' && s.headerRoutes.includes('testers');
     }, 30_000);
+    // The status says Paused once the controller stored the step; the proxies follow the next
+    // snapshot a moment later (CI saw v2 just after): the route must be in force within seconds.
+    await waitFor('the header route reaches the canary', async () => (await get('/', { 'x-tester': 'yes' })).version === 'v4', 3000, 20);
     for (let i = 0; i < 20; i++) {
       assert.equal((await get('/', { 'x-tester': 'yes' })).version, 'v4');
       assert.equal((await get('/')).version, 'v2');
