@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { berth, portBlock, tempApp, waitFor } from './harness/berth.js';
 import { chromiumPath } from './replay-helpers/servers.js';
+import { openDashboard } from './harness/dashboard-browser.js';
 
 const FRONT = `
 import http from 'node:http';
@@ -125,7 +126,7 @@ describe('dashboard: recordings, replays, components; berth traces', { skip: chr
   const cwd = tempApp({ 'berth.yaml': spec(P), 'front.mjs': FRONT, 'back.mjs': BACK });
   let browser: Browser;
   let page: Page;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
   let recordingId = '';
 
   async function view(id: string, ready: string): Promise<void> {
@@ -143,16 +144,7 @@ describe('dashboard: recordings, replays, components; berth traces', { skip: chr
     assert.equal(up.code, 0, `berth up failed: ${up.stdout}\n${up.stderr}`);
     await waitFor('front answers through the ingress', async () => (await get(P.ingress, '/price/mug').catch(() => ({ status: 0 }))).status === 200, 30_000);
     const d = JSON.parse((await berth(cwd, ['dashboard', '--no-open', '--json'])).stdout) as { url: string };
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    page = await ctx.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-    await page.goto(d.url);
-    await page.waitForSelector('[data-testid=view-overview]');
+    ({ browser, page, consoleErrors } = await openDashboard(d.url));
   });
 
   after(async () => {

@@ -16,6 +16,7 @@ import type { GitopsStatusView, ReleaseStatus } from '../../src/control/index.js
 import { commit, newRepo } from './harness/git.js';
 import { berth, berthOk, portBlock, tempApp, waitFor } from './harness/berth.js';
 import { chromiumPath } from './replay-helpers/servers.js';
+import { openDashboard } from './harness/dashboard-browser.js';
 
 const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.MSG)).listen(Number(process.env.PORT), process.env.HOST);\n";
 const POLICY = `name: require-owner
@@ -72,7 +73,7 @@ describe('dashboard: Releases and GitOps views', { skip: chromiumPath() === unde
   const checks = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"errorRate":0.002}'));
   let browser: Browser;
   let page: Page;
-  const consoleErrors: string[] = [];
+  let consoleErrors: string[] = [];
 
   const release = async (): Promise<ReleaseStatus> => JSON.parse((await berthOk(dir, ['release', 'status', 'web', '--json'])).stdout) as ReleaseStatus;
   const gitops = async (): Promise<GitopsStatusView> => JSON.parse((await berthOk(dir, ['gitops', 'status', 'rel', '--json'])).stdout) as GitopsStatusView;
@@ -95,16 +96,7 @@ describe('dashboard: Releases and GitOps views', { skip: chromiumPath() === unde
     commit(repo, { 'README.md': 'nothing to run yet\n' }, 'empty');
     await berthOk(dir, ['gitops', 'add', 'rel', '--repo', repo, '--interval', '1s']);
     const d = JSON.parse((await berthOk(dir, ['dashboard', '--no-open', '--json'])).stdout) as { url: string };
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    page = await ctx.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-    await page.goto(d.url);
-    await page.waitForSelector('[data-testid=view-overview]');
+    ({ browser, page, consoleErrors } = await openDashboard(d.url));
   });
 
   after(async () => {
