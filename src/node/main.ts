@@ -1,12 +1,16 @@
 // Entry point of the node agent process:
 //   node dist/src/node/main.js --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N]
-// Runs until POST /shutdown, SIGTERM or SIGINT, each of which stops every instance gracefully and exits 0.
-import { readFileSync } from 'node:fs';
+// Runs until POST /shutdown, SIGTERM or SIGINT, each of which stops every instance gracefully and exits 0;
+// also when its state dir has been deleted.
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PRIVATE_UMASK } from '../lib/private-dir.js';
 import { startAgent } from './agent.js';
 import { startHeartbeat } from './heartbeat.js';
 import { installCrashPolicy } from './crash-policy.js';
+
+/** How often the agent checks that its state dir still exists. */
+const STATE_DIR_CHECK_MS = Number(process.env.BERTH_STATE_DIR_CHECK_MS ?? 5000);
 
 const USAGE = 'usage: berth-agent --state-dir <dir> --node <name> --token-file <file> [--log-max-bytes N] [--log-keep N] [--heartbeat-ms N]';
 
@@ -81,6 +85,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Node agents outlive control-plane restarts by design, but not their state dir: an app folder
+  // deleted (rm -rf, a test's temp dir) would leave the agent and its apps running for ever.
+  const stateDirWatch = setInterval(() => {
+    if (existsSync(stateDir)) return;
+    process.stderr.write(`berth-agent: state dir ${stateDir} is gone: stopping every instance and exiting\n`);
+    clearInterval(stateDirWatch);
+    stop();
+  }, STATE_DIR_CHECK_MS);
+  stateDirWatch.unref();
   process.on('SIGHUP', () => {});
   installCrashPolicy('berth-agent');
   await agent.done;
