@@ -110,7 +110,7 @@ async function main(): Promise<void> {
         recordingsViewCpuDeltaPct: Math.round((recordingsOpen - idle) * 10) / 10,
         cpuWindowMs: WINDOW_MS,
         loadavg,
-        spanEmission: 'not measured: the proxies do not emit spans yet',
+        spanEmission: 'see bench/tracing (npm run bench:tracing)',
       }) + '\n',
     );
   } finally {
