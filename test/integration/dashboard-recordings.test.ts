@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { berth, portBlock, tempApp, waitFor } from './harness/berth.js';
 import { chromiumPath } from './replay-helpers/servers.js';
-import { openDashboard } from './harness/dashboard-browser.js';
+import { openDashboard, type Doc } from './harness/dashboard-browser.js';
 
 const FRONT = `
 import http from 'node:http';
@@ -107,16 +107,6 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   });
 }
 
-/** The little of the DOM the page-side predicates use (compiled without the DOM's types; the page's CSP forbids string eval). */
-interface El {
-  textContent: string | null;
-  getAttribute(name: string): string | null;
-  querySelector(sel: string): El | null;
-}
-interface Doc {
-  querySelector(sel: string): El | null;
-  querySelectorAll(sel: string): ArrayLike<El>;
-}
 
 const shots = mkdtempSync(join(tmpdir(), 'berth-dashboard-rec-shots-'));
 

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { berth, berthOk, copyShop, httpRequest, processAlive, ps, waitFor } from './harness/berth.js';
 import { chromiumPath } from './replay-helpers/servers.js';
+import type { Doc } from './harness/dashboard-browser.js';
 
 interface Reply {
   status: number;
@@ -38,16 +39,6 @@ function request(url: string, opts: { method?: string; headers?: Record<string, 
   });
 }
 
-/** The little of the DOM the page-side predicates use (this file is compiled without the DOM's types; the page's CSP forbids string eval). */
-interface El {
-  textContent: string | null;
-  getAttribute(name: string): string | null;
-  querySelector(sel: string): El | null;
-}
-interface Doc {
-  querySelector(sel: string): El | null;
-  querySelectorAll(sel: string): ArrayLike<El>;
-}
 
 const shots = mkdtempSync(join(tmpdir(), 'berth-dashboard-shots-'));
 

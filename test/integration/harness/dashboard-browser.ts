@@ -3,6 +3,17 @@
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath } from '../replay-helpers/servers.js';
 
+/** The little of the DOM the page-side predicates use (tests compile without the DOM's types; the page's CSP forbids string eval). */
+export interface El {
+  textContent: string | null;
+  getAttribute(name: string): string | null;
+  querySelector(sel: string): El | null;
+}
+export interface Doc {
+  querySelector(sel: string): El | null;
+  querySelectorAll(sel: string): ArrayLike<El>;
+}
+
 export interface DashboardBrowser {
   browser: Browser;
   page: Page;
