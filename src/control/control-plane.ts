@@ -44,6 +44,8 @@ export interface ControlPlaneOptions {
   resyncMs?: number;
   /** Missed-heartbeat grace period before a node is lost (default 2000 ms). */
   nodeGraceMs?: number;
+  /** How long a silent agent whose process exists is still asked before its node is lost. */
+  nodeSlowAgentMs?: number;
   /** How often the autoscaler evaluates each service (default 1000 ms). */
   autoscaleIntervalMs?: number;
   /** Node pressure: share of capacity (default 0.9) held for a window (default 10 000 ms) before instances move away. */
@@ -96,6 +98,7 @@ export class ControlPlane {
       },
       onNodeLost: (name, reason) => this.act.evictNode(name, reason),
       graceMs: opts.nodeGraceMs,
+      slowAgentMs: opts.nodeSlowAgentMs,
     });
     const nodes = this.nodeMgr;
     this.world.observeWith({

@@ -39,7 +39,7 @@ const token = ensureToken(layout.token);
 
 let plane: ControlPlane;
 try {
-  plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
+  plane = new ControlPlane({ stateDir, token, log, resyncMs: Number(process.env.BERTH_RESYNC_MS ?? 5000), nodeGraceMs: Number(process.env.BERTH_NODE_GRACE_MS ?? 2000), nodeSlowAgentMs: Number(process.env.BERTH_NODE_SLOW_MS ?? 10_000), autoscaleIntervalMs: Number(process.env.BERTH_AUTOSCALE_MS ?? 1000),
     pressureThreshold: Number(process.env.BERTH_PRESSURE_THRESHOLD ?? 0.9),
     pressureWindowMs: Number(process.env.BERTH_PRESSURE_WINDOW_MS ?? 10_000) });
 } catch (err) {

@@ -38,6 +38,11 @@ export interface NodeManagerOptions {
   graceMs?: number;
   /** How often loss is checked (default 100 ms). */
   monitorMs?: number;
+  /**
+   * How long a silent agent whose process still exists keeps being asked before it is lost
+   * (default 10 000 ms, BERTH_NODE_SLOW_MS). A dead agent is lost at once.
+   */
+  slowAgentMs?: number;
 }
 
 interface NodeHealth {
@@ -184,7 +189,7 @@ export class NodeManager {
     h.recovering = true;
     // Late heartbeats from an agent that still answers mean a slow node (a busy machine), not a lost one:
     // fencing it would kill healthy instances and make the machine busier still.
-    if (await client.ping(Math.min(this.graceMs, 2000))) {
+    if (await this.agentAnswers(client)) {
       this.opts.event({ type: 'Warning', reason: 'NodeSlow', message: `node ${name}: ${why}, but its agent answers: not lost`, node: name });
       h.lastHeartbeat = performance.now();
       h.recovering = false;
@@ -207,6 +212,21 @@ export class NodeManager {
       h.lastHeartbeat = performance.now();
       h.recovering = false;
       this.opts.onNodeChange(name);
+    }
+  }
+
+  /**
+   * Asks a silent node's agent directly. One unanswered ping is not enough while its process exists:
+   * on a saturated machine the agent's answer and this process's own timers both run late (a timer
+   * that fires after a stall fires before the answer waiting in the socket is read). So it is asked
+   * again until it answers or slowAgentMs has passed; an agent process that is gone ends it at once.
+   */
+  private async agentAnswers(client: NodeClient): Promise<boolean> {
+    const deadline = performance.now() + (this.opts.slowAgentMs ?? 10_000);
+    for (;;) {
+      if (await client.ping(Math.min(this.graceMs, 2000))) return true;
+      if (!client.agentAlive() || this.stopped || performance.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 200)); // a refused connection fails at once: do not spin
     }
   }
 

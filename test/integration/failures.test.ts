@@ -76,3 +76,27 @@ setInterval(() => {}, 1000);`,
   const evs = await events(dir);
   for (const reason of ['NodeLost', 'Fenced', 'Evicted', 'NodeStarted']) assert.ok(evs.some((e) => e.reason === reason), `${reason} event`);
 });
+
+test('a node agent that stalls past the grace period and one unanswered ping is slow, not lost: nothing is fenced', async () => {
+  const port = portBlock();
+  const dir = tempApp({
+    'app.mjs': `import http from 'node:http';
+http.createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST);`,
+    'berth.yaml': `app: agentstall\nservices:\n  api:\n    run: node app.mjs\n    port: ${port}\n    probes:\n      readiness: { tcp: {} }\n`,
+  });
+  after(() => berth(dir, ['down']));
+  await berthOk(dir, ['up', '-d', '--wait', '--timeout', '30']);
+  const before = await ps(dir);
+  const agent = (JSON.parse(readFileSync(`${dir}/.berth/nodes/node-1/agent.json`, 'utf8')) as { pid: number }).pid;
+  // Stalled for 2 s of grace + one 2 s ping + a little: what a saturated 2-core machine can do to a
+  // process. The agent answers again afterwards; it must not be fenced for having been late.
+  process.kill(agent, 'SIGSTOP');
+  await new Promise((r) => setTimeout(r, 4800));
+  process.kill(agent, 'SIGCONT');
+  await waitFor('the control plane says the node was slow', async () => (await events(dir)).some((e) => e.reason === 'NodeSlow'), 20_000);
+  const evs = await events(dir);
+  assert.ok(!evs.some((e) => e.reason === 'NodeLost' || e.reason === 'Fenced'), evs.filter((e) => e.type === 'Warning').map((e) => `${e.reason}: ${e.message}`).join('\n'));
+  assert.ok(processAlive(agent), 'the same agent runs');
+  const now = await ps(dir);
+  assert.deepEqual(now.map((r) => [r.instance, r.pid]), before.map((r) => [r.instance, r.pid]), 'the same instances, same processes');
+});
