@@ -59,6 +59,13 @@ export function subscribe(kind, fn) {
   return () => listeners[kind].delete(fn);
 }
 
+// The first view's data, asked for by main.js while the page is still being drawn rather than after
+// the first paint (when effects run): the first load's requests overlap the script's own work.
+const primed = new Map();
+export function prime(load) {
+  if (load) primed.set(load, load());
+}
+
 /**
  * Data that follows the control plane: fetched on mount and again after each `change` event (never
  * more than once a second, never two fetches at once). Returns { data, error, reload }.
@@ -79,7 +86,9 @@ export function useLive(load, deps = []) {
     busy.current = true;
     last.current = Date.now();
     try {
-      const data = await load();
+      const early = primed.get(load);
+      primed.delete(load);
+      const data = await (early ?? load());
       if (alive.current) setStateValue({ data, error: undefined });
     } catch (error) {
       if (alive.current) setStateValue((s) => ({ data: s.data, error }));

@@ -50,7 +50,10 @@ export function ago(iso) {
   return `${Math.floor(s / 86400)}d`;
 }
 
-export const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '–');
+// One formatter for the page: toLocaleTimeString(…, options) builds a new one per call (~0.3 ms each,
+// which a table of 50 instances with their last events paid a few hundred times per draw).
+const timeFormat = new Intl.DateTimeFormat([], { hour: 'numeric', minute: 'numeric', second: 'numeric', hourCycle: 'h23' });
+export const time = (iso) => (iso ? timeFormat.format(new Date(iso)) : '–');
 
 /** ok / warn / bad / idle for a service: readiness against its count, then its error rate. */
 export function health(svc, point) {

@@ -1,7 +1,8 @@
 // The dashboard's views, in nav order. A feature that gets a view (releases, recordings, components,
-// GitOps…) adds one entry here: { id, title, component }; `id` is its path (/id) and nav key.
-import { Overview } from './overview.js';
-import { Services } from './services.js';
+// GitOps…) adds one entry here: { id, title, component }; `id` is its path (/id) and nav key. `load`
+// (optional: the function the view passes to useLive) lets main.js ask for its data before the first paint.
+import { Overview, load as loadOverview } from './overview.js';
+import { Services, load as loadServices } from './services.js';
 import { Logs } from './logs.js';
 import { Metrics } from './metrics.js';
 import { Events } from './events.js';
@@ -13,8 +14,8 @@ import { RecordingsView } from './recordings.js';
 import { Components } from './components.js';
 
 export const views = [
-  { id: 'overview', title: 'Overview', component: Overview },
-  { id: 'services', title: 'Services', component: Services },
+  { id: 'overview', title: 'Overview', component: Overview, load: loadOverview },
+  { id: 'services', title: 'Services', component: Services, load: loadServices },
   { id: 'logs', title: 'Logs', component: Logs },
   { id: 'metrics', title: 'Metrics', component: Metrics },
   { id: 'traces', title: 'Traces', component: Traces },

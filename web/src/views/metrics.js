@@ -2,7 +2,6 @@
 // from the points the control plane collects from the sidecars and keeps across restarts; the
 // autoscaler's decisions (its Scaled… events) are marked on every chart.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import uPlot from 'uplot';
 import { html } from '../html.js';
 import { get, subscribe } from '../api.js';
 import { ErrorNote } from '../ui.js';
@@ -21,6 +20,9 @@ const CHARTS = [
   ['p50Ms', 'p50 latency (ms)', (p) => p.p50Ms],
   ['p99Ms', 'p99 latency (ms)', (p) => p.p99Ms],
 ];
+// uPlot is loaded with this view only (its own chunk): the other views' first load does not parse it.
+let uPlotModule;
+const loadUPlot = () => (uPlotModule ??= import('uplot').then((m) => m.default));
 const AUTOSCALE = new Set(['Scaled', 'ScaledToZero', 'ScaledFromZero']);
 
 /** Columns for uPlot: shared x (seconds), one y array per service/variant (null where it has no point). */
@@ -69,9 +71,14 @@ function Chart({ title, points, pick, marks, from }) {
       axes: [{}, { size: 50 }],
       plugins: [markPlugin],
     };
-    plot.current?.destroy();
-    plot.current = new uPlot(opts, data, el.current);
+    let gone = false;
+    loadUPlot().then((UPlot) => {
+      if (gone || !el.current) return;
+      plot.current?.destroy();
+      plot.current = new UPlot(opts, data, el.current);
+    });
     return () => {
+      gone = true;
       plot.current?.destroy();
       plot.current = null;
     };

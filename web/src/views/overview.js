@@ -53,8 +53,11 @@ function layout(names, edges) {
   return { pos, width: Math.max(40, 40 + columns.length * (W + GAP_X) - GAP_X), height: Math.max(40, 40 + tallest * (H + GAP_Y) - GAP_Y) };
 }
 
+/** The view's data (also primed by main.js when the page opens on this view). */
+export const load = () => get('/api/v1/dashboard/overview');
+
 export function Overview() {
-  const { data, error } = useLive(() => get('/api/v1/dashboard/overview'));
+  const { data, error } = useLive(load);
   const [points, setPoints] = useState(undefined);
   useEffect(() => subscribe('metrics', setPoints), []);
   if (!data) return html`<${ErrorNote} error=${error} />${!error && html`<p class="muted">loading…</p>`}`;

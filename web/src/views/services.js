@@ -5,7 +5,8 @@ import { html } from '../html.js';
 import { get, post, useLive } from '../api.js';
 import { ago, ConfirmButton, ErrorNote, statusClass, time } from '../ui.js';
 
-async function load() {
+/** The view's data (also primed by main.js when the page opens on this view). */
+export async function load() {
   const [status, rows, events] = await Promise.all([get('/api/v1/status'), get('/api/v1/instances'), get('/api/v1/events?tail=2000&limit=2000')]);
   return { status, rows, events };
 }
@@ -50,7 +51,7 @@ export function Services() {
       const mine = rows.filter((r) => serviceOf(r.service) === svc);
       const ready = deployments.reduce((n, d) => n + d.ready, 0);
       const want = deployments.reduce((n, d) => n + d.replicas, 0);
-      return html`<section class="card" data-testid=${`service-${svc}`}>
+      return html`<section class="card lazy" data-testid=${`service-${svc}`}>
         <header class="card-head">
           <h2>${svc}</h2>
           <span class=${`pill ${want === 0 ? 'idle' : ready === want ? 'ok' : ready === 0 ? 'bad' : 'warn'}`}>${deployments.some((d) => d.stopped) ? 'stopped' : `${ready}/${want} ready`}</span>
