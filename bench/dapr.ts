@@ -20,7 +20,7 @@
 //                      after some state and publish calls), caller's and target's (every backend
 //                      loaded, after the load above); apiRssGainMB = lite's − plain's
 // BENCH_SECONDS (5) per fixed-rate run; BENCH_WARM_RUNS (1) discarded, then BENCH_RUNS (3) runs, the median kept. BENCH_PARTS
-// (invoke,state,pubsub,rss) runs only the parts named, for a quick A/B of one of them.
+// (invoke,state,pubsub,rss) runs only the parts named, for a quick A/B of one of them; BENCH_MESH sets `mesh:`.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -43,6 +43,8 @@ const IN_FLIGHT = 16;
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 /** Idle time before each sidecar run of the invocation part (BENCH_IDLE_MS). */
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 6000);
+/** BENCH_MESH: the spec's `mesh:` settings for a run (flow YAML, e.g. "{ accessLog: false }"); none by default. */
+const MESH = process.env.BENCH_MESH ?? '';
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'invoke,state,pubsub,rss').split(','));
 const run = randomBytes(4).toString('hex');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -182,7 +184,7 @@ async function main(): Promise<void> {
   const dir = tempApp({
     'app.mjs': app,
     'berth.yaml': `app: bench-dapr-${run}
-components:
+${MESH ? `mesh: ${MESH}\n` : ''}components:
   statestore: { type: state.sqlite, metadata: { connectionString: .berth/components/bench.db }, scopes: [caller, target] }
   redisstate: { type: state.redis, metadata: { redisHost: "127.0.0.1:6379", keyPrefix: "bench-dapr-${run}" }, scopes: [caller, target] }
   pgstate: { type: state.postgresql, metadata: { connectionString: "host=127.0.0.1 user=postgres dbname=test", tableName: ${table} }, scopes: [caller, target] }

@@ -141,6 +141,14 @@ export const Logs = z
     multiline: LogMultiline.optional(),
     parsers: z.array(LogParser).default([]).describe('Parsers tried in order on each line.'),
     maxLineBytes: z.number().int().min(256).default(1024 * 1024).describe('Longer lines are truncated while streaming (marked and counted).'),
+    flushMs: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'While lines keep coming, a batch smaller than the sink\'s batch size is sent at most once per this many ms (default 200; 0: at once). A line after a quiet spell goes at once. Fluent Bit: Flush.',
+      ),
     buffer: LogBuffer.prefault({}),
     sinks: z.array(LogSinkSpec).default([{ type: 'embedded' }]).describe('Where records go (default: the embedded store).'),
     agent: LogAgent.prefault({}),

@@ -55,6 +55,8 @@ export interface LogAgentConfig {
   multiline?: { preset?: 'node' | 'java'; start?: string; timeoutMs: number };
   parsers: { type: 'json' | 'logfmt' | 'regex'; pattern?: string }[];
   maxLineBytes: number;
+  /** See the spec's `logs.flushMs`; absent: the pipeline's default. */
+  flushMs?: number;
   buffer: { type: 'memory' | 'disk'; maxRecords: number; maxBytes: number; whenFull: 'block' | 'drop_newest' };
   sinks: LogSinkConfig[];
 }

@@ -11,6 +11,11 @@ export interface LogRotation {
   keep: number;
 }
 
+/** Lines that keep coming are written together at most this often (see LogFile.flush). */
+const FLUSH_GAP_MS = 10;
+/** … or as soon as this much waits. */
+const FLUSH_BYTES = 256 * 1024;
+
 export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, keep: 3 };
 
 export class LogFile {
@@ -18,6 +23,11 @@ export class LogFile {
   private size = 0;
   private readonly path: string;
   private failed = false;
+  /** Records waiting to be written (see flush). */
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
+  private lastFlush = -Infinity;
 
   constructor(
     private readonly dir: string,
@@ -36,12 +46,18 @@ export class LogFile {
       },
       end: () => {
         for (const rec of splitter.flush()) this.writeRecord(stream, rec.tag, rec.payload);
+        this.flush();
       },
     };
   }
 
   /** Closes the file descriptor (reopened on the next write). */
   close(): void {
+    this.flush();
+    this.closeFd();
+  }
+
+  private closeFd(): void {
     if (this.fd !== undefined) {
       try {
         closeSync(this.fd);
@@ -54,21 +70,62 @@ export class LogFile {
 
   private writeRecord(stream: LogStream, tag: 'F' | 'P', payload: Buffer): void {
     const record = encodeCriRecord(criTimestamp(preciseNowNs()), stream, tag, payload);
+    this.queue.push(record);
+    this.queuedBytes += record.length;
+    if (this.queuedBytes >= FLUSH_BYTES) return this.flush();
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    const wait = this.lastFlush + FLUSH_GAP_MS - performance.now();
+    if (wait > 0) setTimeout(() => this.flush(), wait);
+    else setImmediate(() => this.flush());
+  }
+
+  /**
+   * Appends the queued records: one write per run of records between rotations. Each write also
+   * wakes the log agent tailing the file (inotify); a write per line cost ~35 µs of the node agent's
+   * time, a tenth of a core for an access log at 1,000 requests/s. So a line after a quiet spell is
+   * written at the end of its turn, and lines that keep coming are written together every
+   * FLUSH_GAP_MS (or FLUSH_BYTES).
+   */
+  flush(): void {
+    this.flushScheduled = false;
+    const records = this.queue;
+    if (records.length === 0) return;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.lastFlush = performance.now();
     try {
       this.open();
-      if (this.size > 0 && this.size + record.length > this.rotation.maxBytes) {
-        this.rotate();
-        this.open();
+      let start = 0;
+      let bytes = 0;
+      for (let i = 0; i < records.length; i++) {
+        const len = records[i].length;
+        if (this.size + bytes > 0 && this.size + bytes + len > this.rotation.maxBytes) {
+          this.append(records, start, i, bytes);
+          start = i;
+          bytes = 0;
+          if (this.size > 0) {
+            this.rotate();
+            this.open();
+          }
+        }
+        bytes += len;
       }
-      let off = 0;
-      while (off < record.length) off += writeSync(this.fd as number, record, off);
-      this.size += record.length;
+      this.append(records, start, records.length, bytes);
       this.failed = false;
     } catch (err) {
       if (!this.failed) process.stderr.write(`berth-agent: cannot write ${this.path}: ${(err as Error).message}\n`);
       this.failed = true;
-      this.close();
+      this.closeFd();
     }
+  }
+
+  private append(records: Buffer[], from: number, to: number, bytes: number): void {
+    if (to <= from) return;
+    const data = to - from === 1 ? records[from] : Buffer.concat(records.slice(from, to), bytes);
+    let off = 0;
+    while (off < data.length) off += writeSync(this.fd as number, data, off);
+    this.size += data.length;
   }
 
   private open(): void {
@@ -79,7 +136,7 @@ export class LogFile {
   }
 
   private rotate(): void {
-    this.close();
+    this.closeFd();
     rmSync(`${this.path}.${this.rotation.keep}`, { force: true });
     for (let i = this.rotation.keep - 1; i >= 1; i--) {
       try {

@@ -32,6 +32,7 @@ export const logsSidecar: SidecarBuilder = (ctx) => {
     ...(logs.multiline ? { multiline: logs.multiline } : {}),
     parsers: logs.parsers,
     maxLineBytes: logs.maxLineBytes,
+    ...(logs.flushMs !== undefined ? { flushMs: logs.flushMs } : {}),
     buffer: logs.buffer,
     sinks: logs.sinks,
   };

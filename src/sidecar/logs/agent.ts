@@ -101,7 +101,7 @@ export function startLogAgent(o: LogAgentOptions): RunningLogAgent {
       log: o.log,
     });
   });
-  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, { ...o.pipeline, onFatal: o.onFatal ?? o.pipeline?.onFatal }, sharedCheckpoints);
+  const pipeline = new Pipeline(tailer, builder, deliveries, checkpoints, { flushMs: cfg.flushMs, ...o.pipeline, onFatal: o.onFatal ?? o.pipeline?.onFatal }, sharedCheckpoints);
   pipeline.start().catch((err: unknown) => {
     const e = err instanceof Error ? err : new Error(String(err));
     process.stderr.write(`berth-logs: the pipeline stopped: ${e.stack ?? e.message}\n`);

@@ -55,3 +55,52 @@ test('retention: by age, then by size, oldest first', () => {
   }
   assert.deepEqual(retentionFromEnv({ BERTH_LOG_RETENTION_MB: '10', BERTH_LOG_RETENTION_HOURS: '2' }), { maxBytes: 10 * 1024 * 1024, maxAgeHours: 2 });
 });
+
+test('the access log (berth-proxy) is kept out of the full-text index and found by scanning; app records by the index', async () => {
+  const Database = (await import('better-sqlite3')).default;
+  const path = join(tempDir(), 'logs.db');
+  const store = new LogStore(path);
+  try {
+    store.ingest([
+      rec(1, { message: 'Payment DECLINED for order 7' }),
+      rec(2, { process: 'berth-proxy', message: '{"method":"POST","path":"/pay/declined","status":402}' }),
+      rec(3, { process: 'berth-proxy', message: '{"method":"GET","path":"/orders","status":200}' }),
+    ]);
+    const found = [...store.query({ grep: 'declined' })].map((r) => r.id);
+    assert.deepEqual(found.sort(), ['web-1/k:1', 'web-1/k:2'], 'both, case-insensitively');
+    assert.deepEqual([...store.query({ grep: '"status":200' })].map((r) => r.id), ['web-1/k:3']);
+  } finally {
+    store.close();
+  }
+  const db = new Database(path, { readonly: true });
+  const indexed = db.prepare("SELECT rowid FROM logs_fts WHERE logs_fts MATCH '\"status\"'").all();
+  db.close();
+  assert.equal(indexed.length, 0, 'no access-log row in the index');
+});
+
+test('a store made when every record was indexed: its old access-log rows leave the index when retention deletes them', async () => {
+  const Database = (await import('better-sqlite3')).default;
+  const path = join(tempDir(), 'logs.db');
+  // The schema as it was: every row indexed, triggers without WHEN.
+  const old = new Database(path);
+  old.exec(`CREATE TABLE logs (seq INTEGER PRIMARY KEY, rid TEXT NOT NULL UNIQUE, ts REAL NOT NULL, service TEXT NOT NULL, instance TEXT NOT NULL, process TEXT NOT NULL, level INTEGER, message TEXT NOT NULL, record TEXT NOT NULL, bytes INTEGER NOT NULL);
+    CREATE VIRTUAL TABLE logs_fts USING fts5(message, content='logs', content_rowid='seq', tokenize='trigram');
+    CREATE TRIGGER logs_ai AFTER INSERT ON logs BEGIN INSERT INTO logs_fts(rowid, message) VALUES (new.seq, new.message); END;
+    CREATE TRIGGER logs_ad AFTER DELETE ON logs BEGIN INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.seq, old.message); END;`);
+  const at = new Date(Date.now() - 3 * 3600_000).toISOString();
+  const ins = old.prepare('INSERT INTO logs (rid, ts, service, instance, process, level, message, record, bytes) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, 10)');
+  ins.run('p1', Date.parse(at), 'web', 'web-1', 'berth-proxy', 'GET /legacy 200', JSON.stringify(rec(1, { id: 'p1', time: at, process: 'berth-proxy', message: 'GET /legacy 200' })));
+  old.close();
+  const store = new LogStore(path, { maxBytes: 1e9, maxAgeHours: 1 });
+  try {
+    store.ingest([rec(2, { time: new Date().toISOString(), process: 'berth-proxy', message: 'GET /legacy 200 new' })]);
+    assert.equal([...store.query({ grep: 'legacy' })].length, 2);
+    store.enforceRetention(); // deletes p1 (3 h old)
+    assert.deepEqual([...store.query({ grep: 'legacy' })].map((r) => r.message), ['GET /legacy 200 new']);
+  } finally {
+    store.close();
+  }
+  const db = new Database(path, { readonly: true });
+  assert.equal(db.prepare("SELECT rowid FROM logs_fts WHERE logs_fts MATCH 'legacy'").all().length, 0, 'the old row left the index with it');
+  db.close();
+});

@@ -71,3 +71,20 @@ test('LogFile appends CRI records and rotates by size, keeping N files', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('LogFile: the lines of one event-loop turn are on disk, in order, once the turn has ended', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-log-'));
+  try {
+    const log = new LogFile(dir, 'app', { maxBytes: 1 << 20, keep: 1 });
+    const out = log.streamWriter('stdout');
+    const err = log.streamWriter('stderr');
+    for (let i = 0; i < 1000; i++) (i % 10 === 0 ? err : out).write(Buffer.from(`line ${i}\n`));
+    await new Promise((r) => setImmediate(r));
+    const lines = readFileSync(join(dir, 'app.log'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 1000);
+    lines.forEach((l, i) => assert.match(l, new RegExp(`^\\S+Z ${i % 10 === 0 ? 'stderr' : 'stdout'} F line ${i}$`)));
+    log.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
