@@ -206,7 +206,11 @@ setInterval(() => {}, 1 << 30);
     // Per instance: should the platform replace the instance meanwhile, its successor floods again.
     await waitFor('every flooded line', async () => {
       const byInstance = new Map<string, Rec[]>();
-      for (const r of await storeRecords(dir, ['flood'])) byInstance.set(r.instance, [...(byInstance.get(r.instance) ?? []), r]);
+      for (const r of await storeRecords(dir, ['flood'])) {
+        const mine = byInstance.get(r.instance);
+        if (mine) mine.push(r);
+        else byInstance.set(r.instance, [r]);
+      }
       return [...byInstance.values()].some((rs) => account(rs, TOTAL).missing.length === 0);
     }, 120_000, 2000);
   } finally {
