@@ -81,6 +81,11 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   };
   if (baselineMain && existsSync(baselineMain)) pairs.baseline = await berthPair({ base: opts.base + 30, originPort, accessLog: false, proxyMain: baselineMain, ...(baselineRecords ? { recording } : {}) });
   await sleep(300); // the recording sidecar loads its recorder with the snapshot
+  // Requests served before the runs (the set-up's readiness check, sent before the recorder was
+  // loaded) are not the runs' business: the fraction is over what the runs sent.
+  const before = await metrics(pairs.on.bAdmin!);
+  const servedBefore = sum(before, /berth_proxy_request_duration_seconds_count\{[^}]*direction="inbound"[^}]*\} (\d+)/g);
+  const recordedBefore = sum(before, /berth_proxy_recorded_total\{[^}]*\} (\d+)/g);
   const m: Record<string, { p50: number[]; p99: number[]; ticks: number; sent: number }> = Object.fromEntries(Object.keys(pairs).map((k) => [k, { p50: [], p99: [], ticks: 0, sent: 0 }]));
   for (let i = 0; i < opts.runs; i++) {
     for (const [k, pair] of Object.entries(pairs)) {
@@ -97,8 +102,8 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   const usPerRequest = (k: string): number => Math.round((m[k].ticks * 10_000) / m[k].sent);
   await sleep(1000); // the writer's last batch reaches the disk
   const text = await metrics(pairs.on.bAdmin!);
-  const served = sum(text, /berth_proxy_request_duration_seconds_count\{[^}]*direction="inbound"[^}]*\} (\d+)/g);
-  const recorded = sum(text, /berth_proxy_recorded_total\{[^}]*\} (\d+)/g);
+  const served = sum(text, /berth_proxy_request_duration_seconds_count\{[^}]*direction="inbound"[^}]*\} (\d+)/g) - servedBefore;
+  const recorded = sum(text, /berth_proxy_recorded_total\{[^}]*\} (\d+)/g) - recordedBefore;
   const dropped = sum(text, /berth_proxy_recording_dropped_total\{[^}]*\} (\d+)/g);
   const r3 = (n: number): number => +n.toFixed(3);
   const med = (k: string): { p50: number; p99: number } => ({ p50: median(m[k].p50), p99: median(m[k].p99) });
