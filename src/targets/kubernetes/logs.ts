@@ -51,6 +51,7 @@ interface LogsFields {
   multiline?: { preset?: string; start?: string; timeoutMs: number };
   parsers: { type: string; pattern?: string }[];
   maxLineBytes: number;
+  flushMs?: number;
   buffer: { type: string; maxRecords: number; maxBytes: number; whenFull: string };
   sinks: Sink[];
   agent: { run?: string | string[]; memoryMiB: number };
@@ -135,7 +136,7 @@ function multilineParser(ctx: Ctx, m: NonNullable<LogsFields['multiline']>): Sec
   };
 }
 
-const LOGS_FIELDS = new Set(['enabled', 'files', 'decompress', 'multiline', 'parsers', 'maxLineBytes', 'buffer', 'sinks', 'agent']);
+const LOGS_FIELDS = new Set(['enabled', 'files', 'decompress', 'multiline', 'parsers', 'maxLineBytes', 'flushMs', 'buffer', 'sinks', 'agent']);
 /** logrotate's compressed generations: skipped, as the local agent skips them (Fluent Bit's tail would read their bytes as text). */
 const COMPRESSED_GLOBS = '*.gz,*.bz2,*.xz,*.zst';
 
@@ -150,7 +151,9 @@ function plan(ctx: Ctx, logs: LogsFields): Plan {
   const disk = logs.buffer.type === 'disk';
   const service: Section = {
     name: 'SERVICE',
-    entries: [['Flush', 1], ['Log_Level', 'warn'], ['Parsers_File', `${CONF_DIR}/parsers.conf`], ...(disk ? [['storage.path', `${STATE_DIR}/buffer`] as [string, string]] : []), ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', 2020]],
+    // Fluent Bit's Flush (seconds.nanoseconds) is its interval between deliveries, as logs.flushMs is
+    // locally (there, only while lines keep coming); 10 ms stands for 0 ("at once").
+    entries: [['Flush', logs.flushMs === undefined ? 1 : Math.max(logs.flushMs, 10) / 1000], ['Log_Level', 'warn'], ['Parsers_File', `${CONF_DIR}/parsers.conf`], ...(disk ? [['storage.path', `${STATE_DIR}/buffer`] as [string, string]] : []), ['HTTP_Server', 'On'], ['HTTP_Listen', '0.0.0.0'], ['HTTP_Port', 2020]],
   };
   const buffering: [string, string | number][] = disk ? [['storage.type', 'filesystem']] : [['Mem_Buf_Limit', `${Math.max(1, Math.floor(logs.agent.memoryMiB / 2))}MB`]];
   // On the node: this Deployment's pods' containers (pod directories are <namespace>_<pod>_<uid>), but not the log sidecar.

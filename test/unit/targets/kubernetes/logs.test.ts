@@ -104,3 +104,13 @@ test('logs.enabled: false renders no shipper', async () => {
   assert.equal(find(r, 'Deployment', 'web').spec.template.spec.initContainers, undefined);
   assert.equal(r.objects.filter((o) => o.kind === 'ConfigMap').length, 0);
 });
+
+test('logs.flushMs is Fluent Bit\'s Flush interval (seconds); unset keeps Fluent Bit\'s 1 s', async () => {
+  const spec = (extra: string) => `app: x\nservices:\n  web:\n    run: node w.js\n    port: 8080\n    logs:\n      files: [logs/*.log]\n${extra}`;
+  const flushOf = (r: Awaited<ReturnType<typeof renderYaml>>) => /^\s*Flush\s+(\S+)$/m.exec(find(r, 'ConfigMap', 'web-logs').data['fluent-bit.conf'] as string)?.[1];
+  const set = await renderYaml(spec('      flushMs: 200\n'));
+  assert.equal(flushOf(set), '0.2');
+  assert.ok(!set.warnings.some((w) => w.path.endsWith('logs.flushMs')), 'rendered, not warned about');
+  assert.equal(flushOf(await renderYaml(spec(''))), '1');
+  assert.equal(flushOf(await renderYaml(spec('      flushMs: 0\n'))), '0.01');
+});
