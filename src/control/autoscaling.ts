@@ -10,7 +10,7 @@
 // once (no wait for the next evaluation); the snapshot that lists the new endpoint releases the request.
 import type { DesiredService } from '../plan/index.js';
 import { requestJson } from '../lib/http.js';
-import { meshPorts, STATS_BUCKETS, type MeshActivity, type MeshStatsSeries } from '../lib/mesh-protocol.js';
+import { meshPorts, PROXY_SIDECAR_NAME, STATS_BUCKETS, type MeshActivity, type MeshStatsSeries } from '../lib/mesh-protocol.js';
 import { decideScale, type MetricKind, type MetricReading, type Recommendation } from './autoscaler.js';
 import { quantileMs } from './mesh-snapshots.js';
 import type { InstanceRecord, NewEvent } from './store.js';
@@ -124,7 +124,7 @@ export class Autoscaling {
 
   /** Reads each ready instance's inbound counters and differences them against the sample a window ago. */
   private async requestStats(spec: DesiredService, instances: InstanceRecord[]): Promise<WindowStats[]> {
-    if (spec.port === undefined || !spec.template.sidecars.some((s) => s.name === 'berth-proxy')) return [];
+    if (spec.port === undefined || !spec.template.sidecars.some((s) => s.name === PROXY_SIDECAR_NAME)) return [];
     const admin = meshPorts(spec.port).admin;
     const now = performance.now();
     const out: WindowStats[] = [];

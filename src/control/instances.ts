@@ -2,6 +2,7 @@
 // into the row `berth ps` shows. Per-instance values (address, ids) are added here, never hashed.
 import type { InstanceObserved, InstanceSpec, InstanceStatus } from '../lib/agent-protocol.js';
 import { LOG_AGENT_SIDECAR_NAME } from '../lib/log-agent-config.js';
+import { PROXY_SIDECAR_NAME } from '../lib/mesh-protocol.js';
 import type { InstanceTemplate } from '../plan/index.js';
 import type { InstanceRecord } from './store.js';
 
@@ -12,7 +13,7 @@ export function variantOf(deployment: string): string {
 }
 
 /** Sidecars Berth adds itself (plan/platform-sidecars.ts): they run as Berth's user and get the instance's credential. */
-const PLATFORM_SIDECARS = new Set(['berth-proxy', LOG_AGENT_SIDECAR_NAME]);
+const PLATFORM_SIDECARS = new Set([PROXY_SIDECAR_NAME, LOG_AGENT_SIDECAR_NAME]);
 
 export function materialize(
   app: string,

@@ -5,6 +5,7 @@
 // a LogStore lives in a worker thread (log-writer-worker.ts), so writing a batch never blocks the
 // controllers; queries go through a LogReader, a read-only connection beside it.
 import Database from 'better-sqlite3';
+import { PROXY_SIDECAR_NAME } from '../lib/mesh-protocol.js';
 
 export interface StoredLogRecord {
   id: string;
@@ -60,7 +61,7 @@ export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): LogReten
  * `--grep` finds them by scanning instead (newest first, so a recent match comes back at once; a
  * search that finds nothing reads them all: ~0.5 s per GB, like Loki's brute-force grep).
  */
-export const SCANNED_PROCESS = 'berth-proxy';
+export const SCANNED_PROCESS = PROXY_SIDECAR_NAME;
 
 /** Epoch milliseconds (fractional, keeps microseconds) of an RFC 3339 time; NaN when invalid. */
 function timeKey(iso: string): number {

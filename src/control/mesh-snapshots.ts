@@ -11,7 +11,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
+import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, PROXY_SIDECAR_NAME, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import { variantOf } from './instances.js';
 import { CANARY_VARIANT, endpointVariant, previewServices, releaseMeshConfig } from './release/state.js';
@@ -38,7 +38,7 @@ export function meshConfigOf(desired: DesiredState | undefined): MeshConfig {
 
 /** Services whose 127.0.0.1:port the gateway serves (so the node agent's TCP forwarder must not). */
 export function meshServedServices(desired: DesiredState | undefined): Set<string> {
-  return new Set((desired?.services ?? []).filter((s) => s.port !== undefined && s.template.sidecars.some((p) => p.name === 'berth-proxy')).map((s) => s.name));
+  return new Set((desired?.services ?? []).filter((s) => s.port !== undefined && s.template.sidecars.some((p) => p.name === PROXY_SIDECAR_NAME)).map((s) => s.name));
 }
 
 /** `orders.v2` (a variant's deployment) → orders. */
@@ -77,7 +77,7 @@ export function gatewayInstance(desired: DesiredState | undefined, opts: { node:
     revision: 'gateway-1',
     node: opts.node,
     host,
-    main: { name: 'berth-proxy', argv: [process.execPath, ...PROXY_NODE_FLAGS, proxyMain], cwd: opts.stateDir, env },
+    main: { name: PROXY_SIDECAR_NAME, argv: [process.execPath, ...PROXY_NODE_FLAGS, proxyMain], cwd: opts.stateDir, env },
     sidecars: [],
     probes: {},
     restart: { policy: 'always', initialSeconds: 0.2, maxSeconds: 5, resetAfterSeconds: 30 },

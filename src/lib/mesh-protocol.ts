@@ -271,6 +271,9 @@ export function meshPorts(servicePort: number): { admin: number; forwardProxy: n
  */
 export const PROXY_NODE_FLAGS: string[] = ['--max-semi-space-size=2'];
 
+/** The mesh proxy's sidecar (and process) name: in specs' plans, `berth ps`, capture files and log records. */
+export const PROXY_SIDECAR_NAME = 'berth-proxy';
+
 /**
  * Environment every mesh proxy process gets on top of the agent's. The proxy makes no TLS
  * connection, so an inherited NODE_EXTRA_CA_CERTS (which Node loads at start-up) is emptied: a

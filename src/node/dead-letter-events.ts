@@ -7,8 +7,9 @@ import type { NewEvent } from './event-log.js';
 import type { Instance } from './instance.js';
 import { SidecarFileWatcher, type Sidecar } from './sidecar-file-watcher.js';
 import { deadLetterEvent, deadLetterFile, readDeadLetters } from '../lib/dapr-dead-letters.js';
+import { PROXY_SIDECAR_NAME } from '../lib/mesh-protocol.js';
 
-const PROXY = 'berth-proxy';
+const PROXY = PROXY_SIDECAR_NAME;
 
 function daprProxyOf(inst: Instance): Sidecar | undefined {
   return inst.sidecars.find((s) => s.template.name === PROXY && s.template.env.BERTH_DAPR !== undefined);

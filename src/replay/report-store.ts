@@ -27,19 +27,10 @@ export interface StoredReplayReport {
 }
 
 /** One line of the list: the run without its per-endpoint report. */
-export interface ReplayReportSummary {
-  id: string;
-  at: string;
-  files: string[];
-  passed: boolean;
-  to: string;
-  against?: string;
-  sent: number;
-  failed: number;
-  diff: number;
+export type ReplayReportSummary = Pick<StoredReplayReport, 'id' | 'at' | 'files' | 'passed' | 'to' | 'against' | 'sent' | 'failed' | 'diff'> & {
   diffPercent: number;
   endpoints: number;
-}
+};
 
 export const replaysDir = (stateDir: string): string => join(stateDir, 'replays');
 

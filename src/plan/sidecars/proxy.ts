@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envVarName } from '../../contract/index.js';
-import { meshPorts, PROXY_ENV, PROXY_NODE_FLAGS } from '../../lib/mesh-protocol.js';
+import { meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, PROXY_SIDECAR_NAME } from '../../lib/mesh-protocol.js';
 import type { SidecarBuilder, SidecarBuildContext } from '../platform-sidecars.js';
 import { daprEnv } from './dapr.js';
 
@@ -29,7 +29,7 @@ export const proxySidecar: SidecarBuilder = (ctx) => {
   Object.assign(appEnv, dapr.app);
   return {
     sidecar: {
-      name: 'berth-proxy',
+      name: PROXY_SIDECAR_NAME,
       argv: [process.execPath, ...PROXY_NODE_FLAGS, proxyMain],
       cwd: ctx.dir,
       // Traffic reaches the instance through this listener: the instance is not ready before it listens.
