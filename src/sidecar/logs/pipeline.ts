@@ -4,7 +4,7 @@
 import type { Checkpoints } from './checkpoints.js';
 import type { Delivery } from './delivery.js';
 import type { RecordBuilder } from './enrich.js';
-import type { Tailer, TailedLine } from './tailer.js';
+import { READ_MAX_BYTES, type Tailer, type TailedLine } from './tailer.js';
 
 export interface PipelineOptions {
   /** Lines per batch (default 1000). */
@@ -27,9 +27,6 @@ export interface PipelineOptions {
    */
   onFatal?: (err: Error) => void;
 }
-
-/** Bytes of lines read into one batch at most (the tailer's default read budget). */
-const BATCH_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface PipelineStats {
   linesRead: number;
@@ -114,11 +111,11 @@ export class Pipeline {
         heldBytes = 0;
       }
       const before = lines.length;
-      this.tailer.read(batchLines, lines, BATCH_MAX_BYTES - heldBytes);
+      this.tailer.read(batchLines, lines, READ_MAX_BYTES - heldBytes);
       this.tailer.flushIdle(lines, this.draining);
       for (let i = before; i < lines.length; i++) heldBytes += lines[i].line.bytes.length + 1;
       const wait = lastDispatch + flushMs - performance.now();
-      if (lines.length > 0 && lines.length < batchLines && heldBytes < BATCH_MAX_BYTES && wait > 0 && !this.draining && !this.stopped) {
+      if (lines.length > 0 && lines.length < batchLines && heldBytes < READ_MAX_BYTES && wait > 0 && !this.draining && !this.stopped) {
         held = true;
         await this.waitForProgress(wait); // or a stop() / an acknowledged batch, whichever comes first
         continue;

@@ -151,6 +151,9 @@ export interface TailerStats {
   watching: boolean;
 }
 
+/** Bytes of lines one read hands over at most (one batch's worth: the pipeline holds no more). */
+export const READ_MAX_BYTES = 4 * 1024 * 1024;
+
 export class Tailer {
   private readonly sources = new Map<string, Source>();
   private readonly chunkBytes: number;
@@ -442,7 +445,7 @@ export class Tailer {
    * Reads up to about `maxLines` new lines (and about `maxBytes`) from all sources (oldest rotation generation first).
    * Scans for file changes first when due.
    */
-  read(maxLines: number, out: TailedLine[] = [], maxBytes = 4 * 1024 * 1024): TailedLine[] {
+  read(maxLines: number, out: TailedLine[] = [], maxBytes = READ_MAX_BYTES): TailedLine[] {
     const now = Date.now();
     if (this.changed || now - this.lastScan >= this.pollMs) this.scan();
     const ordered = [...this.sources.values()].sort((a, b) => b.generation - a.generation);
