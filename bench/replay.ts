@@ -6,11 +6,13 @@
 //   replayDiffs      answers that differed from the recording (must be 0: the echo is deterministic)
 //   diffEntriesPerS  differ alone: recorded vs live JSON bodies (~1 KB, a few fields differ), per-endpoint report included
 //   recordOverheadP50Ms/P99Ms  a Berth sidecar pair at 1,000 req/s with the inbound sidecar recording every
-//                    request minus the same pair without (goal <= 0.3 / 0.5 ms); recordedFraction: entries on
+//                    request minus the same pair without (goal <= 0.3 / 0.5 ms), medians of the per-round
+//                    differences; recordNoiseP50Ms/P99Ms: a twin pair without recording minus the pair
+//                    without (the same comparison where nothing differs); recordedFraction: entries on
 //                    disk / requests served (goal 1); BENCH_BASELINE_PROXY=<another build's proxy main.js> adds
 //                    offVsBaselineP50Ms/P99Ms: recording off in this build against that build; with
 //                    BENCH_BASELINE_RECORD=1 that build records too (onVsBaselineP50Ms/P99Ms: recorder A/B)
-// BENCH_SECONDS (default 8) bounds the replay, BENCH_RECORD_RUNS x BENCH_RECORD_SECONDS (3 x 5) per
+// BENCH_SECONDS (default 8) bounds the replay, BENCH_RECORD_RUNS x BENCH_RECORD_SECONDS (5 x 5) per
 // recording setup. Prints one JSON line.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,7 +26,7 @@ import { killAll } from './proxy-lib/setup.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const ENTRIES = 2000;
-const RECORD_RUNS = Number(process.env.BENCH_RECORD_RUNS ?? 3);
+const RECORD_RUNS = Number(process.env.BENCH_RECORD_RUNS ?? 5);
 const RECORD_SECONDS = Number(process.env.BENCH_RECORD_SECONDS ?? 5);
 
 // The echo service: answers every request with its method and path as JSON, from a child process.

@@ -1,6 +1,8 @@
 // What recording costs in the proxy: the same Berth sidecar pair at a fixed 1,000 req/s without
 // recording and with the inbound sidecar recording every request (sample 1), interleaved rounds so a
-// shared machine's drift hits both alike; optionally a third pair running another build of the proxy
+// shared machine's drift hits both alike (the order flips every round, so neither setup always runs
+// after the other), and a twin of the pair without recording: the same comparison between two
+// identical pairs (recordNoise*) is the bench's own noise, to read the overhead against; optionally a third pair running another build of the proxy
 // (BENCH_BASELINE_PROXY, e.g. the main checkout's dist) to show recording-off changed nothing, or —
 // with BENCH_BASELINE_RECORD=1 — recording too, to compare two builds' recorders in the same run. The
 // recorded fraction is entries on disk over requests the recording sidecar served.
@@ -48,6 +50,9 @@ export interface RecordingFigures {
   recordOnP99Ms: number;
   recordOverheadP50Ms: number;
   recordOverheadP99Ms: number;
+  /** The twin pair (no recording) minus the pair without recording: what an overhead of nothing measures here. */
+  recordNoiseP50Ms: number;
+  recordNoiseP99Ms: number;
   /** CPU time of the inbound sidecar per request, µs (10 ms clock ticks over every run). */
   inboundCpuUsPerRequestOff: number;
   inboundCpuUsPerRequestOn: number;
@@ -78,6 +83,7 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   const pairs: Record<string, SidecarPair> = {
     off: await berthPair({ base: opts.base + 10, originPort, accessLog: false }),
     on: await berthPair({ base: opts.base + 20, originPort, accessLog: false, recording }),
+    twin: await berthPair({ base: opts.base + 40, originPort, accessLog: false }),
   };
   if (baselineMain && existsSync(baselineMain)) pairs.baseline = await berthPair({ base: opts.base + 30, originPort, accessLog: false, proxyMain: baselineMain, ...(baselineRecords ? { recording } : {}) });
   await sleep(300); // the recording sidecar loads its recorder with the snapshot
@@ -88,7 +94,9 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
   const recordedBefore = sum(before, /berth_proxy_recorded_total\{[^}]*\} (\d+)/g);
   const m: Record<string, { p50: number[]; p99: number[]; ticks: number; sent: number }> = Object.fromEntries(Object.keys(pairs).map((k) => [k, { p50: [], p99: [], ticks: 0, sent: 0 }]));
   for (let i = 0; i < opts.runs; i++) {
-    for (const [k, pair] of Object.entries(pairs)) {
+    const order = Object.entries(pairs);
+    if (i % 2 === 1) order.reverse();
+    for (const [k, pair] of order) {
       // CPU time of the recording side (b, the inbound sidecar) per request: holds on a busy machine, unlike latency.
       const t0 = cpuTicks(pair.b.pid!);
       const f = await fixed(pair.url, opts.rate, opts.seconds);
@@ -116,6 +124,8 @@ export async function recordingFigures(opts: { base: number; runs: number; secon
     recordOnP99Ms: on.p99,
     recordOverheadP50Ms: r3(median(m.on.p50.map((v, i) => v - m.off.p50[i]))),
     recordOverheadP99Ms: r3(median(m.on.p99.map((v, i) => v - m.off.p99[i]))),
+    recordNoiseP50Ms: r3(median(m.twin.p50.map((v, i) => v - m.off.p50[i]))),
+    recordNoiseP99Ms: r3(median(m.twin.p99.map((v, i) => v - m.off.p99[i]))),
     inboundCpuUsPerRequestOff: usPerRequest('off'),
     inboundCpuUsPerRequestOn: usPerRequest('on'),
     recordedFraction: served ? +(recorded / served).toFixed(5) : 0,
