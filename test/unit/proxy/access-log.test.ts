@@ -23,10 +23,33 @@ test('lines logged in one turn of the event loop go out in one write, in order',
   await new Promise((r) => setImmediate(r));
   assert.equal(writes.length, 1);
   assert.deepEqual(writes[0].trimEnd().split('\n').map((l) => JSON.parse(l).n), Array.from({ length: 100 }, (_, i) => i));
-  log.line('{"n":100}\n');
-  await new Promise((r) => setImmediate(r));
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(writes, [writes[0], '{"n":100}\n']);
+});
+
+test('a line after a quiet spell goes at the end of its turn; lines that keep coming go together every flushMs', async () => {
+  const { out, writes } = sink();
+  const log = new AccessLog(out, 80);
+  const turn = async (): Promise<void> => {
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+  };
+  log.line('{"n":0}\n');
+  await turn();
+  assert.deepEqual(writes, ['{"n":0}\n'], 'the first line is not held');
+  // A steady trickle (a line a turn, as requests at 1,000/s come): held until flushMs after the last write.
+  const t0 = performance.now();
+  for (let i = 1; i <= 5; i++) {
+    log.line(`{"n":${i}}\n`);
+    await turn();
+  }
+  assert.equal(writes.length, 1, 'the trickle waits for the gap');
+  while (writes.length < 2) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(performance.now() - t0 >= 60, 'written about flushMs after the first');
+  assert.equal(writes[1], [1, 2, 3, 4, 5].map((n) => `{"n":${n}}\n`).join(''), 'in one write, in order');
+  // Quiet for longer than flushMs: the next line goes at once again.
+  await new Promise((r) => setTimeout(r, 100));
+  log.line('{"n":6}\n');
+  await turn();
+  assert.deepEqual(writes.slice(2), ['{"n":6}\n']);
 });
 
 test('at most 64 KiB are held; flush() writes the rest at once', () => {
