@@ -121,7 +121,8 @@ export class PostgresStateStore implements StateStore {
 
   async get(key: string): Promise<GetResponse | undefined> {
     await this.init();
-    const r = await this.pool.query<Row>(`SELECT ${SELECT} FROM ${this.table} WHERE key = $1 AND ${LIVE}`, [key]);
+    // Named: prepared once per connection and planned once, not parsed and planned on every get.
+    const r = await this.pool.query<Row>({ name: `berth_get_${this.table}`, text: `SELECT ${SELECT} FROM ${this.table} WHERE key = $1 AND ${LIVE}`, values: [key] });
     return r.rows[0] ? PostgresStateStore.toResponse(r.rows[0]) : undefined;
   }
 
@@ -157,11 +158,12 @@ export class PostgresStateStore implements StateStore {
       );
       if (r.rowCount !== 1) throw new ETagMismatchError(req.key);
     } else {
-      await c.query(
-        `INSERT INTO ${t} (key, value, isbinary, etag, expiredate) VALUES ($1, $2::jsonb, $3, $4, $5)
+      await c.query({
+        name: `berth_upsert_${t}`,
+        text: `INSERT INTO ${t} (key, value, isbinary, etag, expiredate) VALUES ($1, $2::jsonb, $3, $4, $5)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value, isbinary = excluded.isbinary, etag = excluded.etag, updatedate = now(), expiredate = excluded.expiredate`,
-        [req.key, json, binary, etag, expiredate],
-      );
+        values: [req.key, json, binary, etag, expiredate],
+      });
     }
   }
 
