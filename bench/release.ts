@@ -10,58 +10,38 @@
 //   the difference (goal ≤ +0.2 ms); throttleAdmitNs: the CPU time the throttle's admit + release add
 //   to one request in the proxy, measured in-process (what a loaded machine's latencies cannot isolate).
 import http from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { berth, berthOk, portBlock, tempApp, waitFor } from '../test/integration/harness/berth.js';
+import { releaseStatus, VERSIONED_WEB_JS, webSpec } from '../test/integration/harness/release-app.js';
 import type { ReleaseStatus } from '../src/control/release/status.js';
 import { ThrottleRegistry } from '../src/sidecar/proxy/throttle.js';
 
-const webJs = `
-import http from 'node:http';
-const version = process.env.VERSION;
-const failPct = Number(process.env.FAIL_PCT || 0);
-let n = 0;
-http.createServer((req, res) => {
-  n++;
-  const fail = failPct > 0 && n % Math.round(100 / failPct) === 0;
-  res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ version }));
-}).listen(Number(process.env.PORT), process.env.HOST);
-process.on('SIGTERM', () => process.exit(0));
-`;
-
 const base = portBlock(2);
 const ports = { ingress: base, web: base + 1 };
-const spec = (version: string, failPct: number, throttle: string) => `app: benchrelease
-ingress:
-  port: ${ports.ingress}
-  routes: [{ to: web }]
-services:
-  web:
-    run: node web.mjs
-    port: ${ports.web}
-    replicas: 2
-    env: { VERSION: "${version}", FAIL_PCT: "${failPct}" }
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.2 }
-    stopGracePeriodSeconds: 2
-    release:
-      strategy: canary
+const spec = (version: string, failPct: number, throttle: string): string =>
+  webSpec({
+    app: 'benchrelease',
+    ingressPort: ports.ingress,
+    webPort: ports.web,
+    replicas: 2,
+    env: { VERSION: version, FAIL_PCT: failPct },
+    release: `      strategy: canary
       canary:
         steps: [{ setWeight: 50 }, { pause: {} }]
         analysis: { templates: [errors], startingStep: 1 }
-${throttle}
-analysisTemplates:
-  errors:
+${throttle}`,
+    analysisTemplates: `  errors:
     metrics:
       - name: error-rate
         interval: 1s
         failureCondition: result.canary.errorRate > 0.05
         provider: { berth: {} }
-`;
+`,
+  });
 
-const dir = tempApp({ 'web.mjs': webJs, 'berth.yaml': spec('v1', 0, '') });
+const dir = tempApp({ 'web.mjs': VERSIONED_WEB_JS, 'berth.yaml': spec('v1', 0, '') });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
 function get(): Promise<{ status: number; version: string; ms: number }> {
@@ -85,11 +65,7 @@ function get(): Promise<{ status: number; version: string; ms: number }> {
   });
 }
 
-async function status(): Promise<ReleaseStatus> {
-  const info = JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { port: number };
-  const token = readFileSync(join(dir, '.berth', 'token'), 'utf8').trim();
-  return (await (await fetch(`http://127.0.0.1:${info.port}/api/v1/release/web`, { headers: { authorization: `Bearer ${token}` } })).json()) as ReleaseStatus;
-}
+const status = (): Promise<ReleaseStatus> => releaseStatus(dir);
 
 async function apply(version: string, failPct: number, throttle = ''): Promise<void> {
   writeFileSync(join(dir, 'berth.yaml'), spec(version, failPct, throttle));

@@ -15,6 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { GitopsStatusView, ReleaseStatus } from '../../src/control/index.js';
 import { commit, newRepo } from './harness/git.js';
 import { berth, berthOk, portBlock, tempApp, waitFor } from './harness/berth.js';
+import { webSpec } from './harness/release-app.js';
 import { chromiumPath } from './replay-helpers/servers.js';
 import { openDashboard } from './harness/dashboard-browser.js';
 
@@ -30,37 +31,31 @@ rules:
           owner: "?*"
 `;
 
-const spec = (port: number, ingress: number, checks: number, msg: string) => `app: dashrel
-ingress:
-  port: ${ingress}
-  routes:
-    - to: web
-services:
-  web:
-    run: node srv.js
-    port: ${port}
-    replicas: 2
-    labels: { owner: team-a }
-    env: { MSG: ${msg} }
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.2 }
-    stopGracePeriodSeconds: 1
-    release:
-      strategy: canary
+const spec = (port: number, ingress: number, checks: number, msg: string): string =>
+  webSpec({
+    app: 'dashrel',
+    ingressPort: ingress,
+    webPort: port,
+    replicas: 2,
+    run: 'node srv.js',
+    labels: { owner: 'team-a' },
+    env: { MSG: msg },
+    stopGracePeriodSeconds: 1,
+    release: `      strategy: canary
       canary:
         steps:
           - setWeight: 50
           - analysis: { templates: [quality] }
-          - pause: {}
-analysisTemplates:
-  quality:
+          - pause: {}`,
+    analysisTemplates: `  quality:
     metrics:
       - name: error-rate
         interval: 500ms
         count: 2
         successCondition: result.errorRate <= 0.01
         provider: { web: { url: "http://127.0.0.1:${checks}/quality" } }
-`;
+`,
+  });
 
 const shots = mkdtempSync(join(tmpdir(), 'berth-dashboard-releases-shots-'));
 

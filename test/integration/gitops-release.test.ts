@@ -8,30 +8,25 @@ import { rmSync } from 'node:fs';
 import type { GitopsStatusView, ReleaseStatus } from '../../src/control/index.js';
 import { commit, newRepo } from './harness/git.js';
 import { berth, berthOk, httpRequest, portBlock, tempApp, waitFor } from './harness/berth.js';
+import { webSpec } from './harness/release-app.js';
 
 const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.MSG)).listen(Number(process.env.PORT), process.env.HOST);\n";
 
-const spec = (port: number, ingress: number, msg: string) => `app: gitopsrelease
-ingress:
-  port: ${ingress}
-  routes:
-    - to: web
-services:
-  web:
-    run: node srv.js
-    port: ${port}
-    replicas: 2
-    env: { MSG: ${msg} }
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.2 }
-    stopGracePeriodSeconds: 1
-    release:
-      strategy: canary
+const spec = (port: number, ingress: number, msg: string): string =>
+  webSpec({
+    app: 'gitopsrelease',
+    ingressPort: ingress,
+    webPort: port,
+    replicas: 2,
+    run: 'node srv.js',
+    env: { MSG: msg },
+    stopGracePeriodSeconds: 1,
+    release: `      strategy: canary
       canary:
         steps:
           - setWeight: 50
-          - pause: {}
-`;
+          - pause: {}`,
+  });
 
 describe('gitops through the release process', () => {
   const port = portBlock(2);

@@ -5,22 +5,12 @@
 // 200 ms is caught by `result.canary.p99Ms < result.stable.p99Ms * 1.2` and aborted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
 import { berth, berthOk, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
+import { getVersion, releaseStatus, VERSIONED_WEB_JS, webSpec } from './harness/release-app.js';
 import type { ReleaseStatus } from '../../src/control/release/status.js';
-
-const webJs = `
-import http from 'node:http';
-const version = process.env.VERSION;
-const delay = Number(process.env.DELAY_MS || 0);
-http.createServer((req, res) => {
-  const answer = () => { res.writeHead(200, { 'content-type': 'application/json' }); res.end(JSON.stringify({ version })); };
-  if (delay > 0) setTimeout(answer, delay); else answer();
-}).listen(Number(process.env.PORT), process.env.HOST);
-process.on('SIGTERM', () => process.exit(0));
-`;
 
 const base = portBlock(3);
 const ports = { ingress: base, web: base + 1, preview: base + 2 };
@@ -37,60 +27,32 @@ const release = {
         steps: [{ setWeight: 50 }, { analysis: { templates: [latency] } }, { pause: {} }]`,
 };
 
-const spec = (version: string, strategy: keyof typeof release, delayMs = 0) => `app: relbluegreen
-ingress:
-  port: ${ports.ingress}
-  routes:
-    - to: web
-services:
-  web:
-    run: node web.mjs
-    port: ${ports.web}
-    replicas: 2
-    env: { VERSION: "${version}", DELAY_MS: "${delayMs}" }
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.2 }
-    stopGracePeriodSeconds: 2
-    release:
-${release[strategy]}
-analysisTemplates:
-  latency:
+const spec = (version: string, strategy: keyof typeof release, delayMs = 0): string =>
+  webSpec({
+    app: 'relbluegreen',
+    ingressPort: ports.ingress,
+    webPort: ports.web,
+    replicas: 2,
+    env: { VERSION: version, DELAY_MS: delayMs },
+    release: release[strategy],
+    analysisTemplates: `  latency:
     metrics:
       - name: p99-vs-stable
         interval: 1s
         count: 2
         successCondition: result.canary.p99Ms < result.stable.p99Ms * 1.2
         provider: { berth: {} }
-`;
+`,
+  });
 
-const dir = tempApp({ 'web.mjs': webJs, 'berth.yaml': spec('v1', 'blueGreen') });
+const dir = tempApp({ 'web.mjs': VERSIONED_WEB_JS, 'berth.yaml': spec('v1', 'blueGreen') });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function get(port: number): Promise<{ status: number; version: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        let version = '?';
-        try {
-          version = (JSON.parse(body) as { version: string }).version;
-        } catch {
-          version = body.slice(0, 80);
-        }
-        resolve({ status: res.statusCode ?? 0, version });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+/** Which version answered on `port`; a body that is not the app's JSON is kept (its start) as the version, to show in failures. */
+const get = (port: number): Promise<{ status: number; version: string }> =>
+  getVersion({ port, agent }).then((r) => ({ status: r.status, version: r.version === '?' ? r.body.slice(0, 80) : r.version }));
 
-async function status(): Promise<ReleaseStatus> {
-  const info = JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { port: number };
-  const token = readFileSync(join(dir, '.berth', 'token'), 'utf8').trim();
-  return (await (await fetch(`http://127.0.0.1:${info.port}/api/v1/release/web`, { headers: { authorization: `Bearer ${token}` } })).json()) as ReleaseStatus;
-}
+const status = (): Promise<ReleaseStatus> => releaseStatus(dir);
 
 async function apply(version: string, strategy: keyof typeof release, delayMs = 0): Promise<void> {
   writeFileSync(join(dir, 'berth.yaml'), spec(version, strategy, delayMs));

@@ -11,22 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
 import { berth, berthOk, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
+import { getVersion, releaseStatus, VERSIONED_WEB_JS, webSpec, type VersionReply } from './harness/release-app.js';
 import type { ReleaseStatus } from '../../src/control/release/status.js';
-
-const webJs = `
-import http from 'node:http';
-const version = process.env.VERSION;
-const failPct = Number(process.env.FAIL_PCT || 0);
-let n = 0;
-http.createServer((req, res) => {
-  n++;
-  // Every (100/failPct)-th request fails: exactly failPct % of them, not a random share.
-  const fail = failPct > 0 && n % Math.round(100 / failPct) === 0;
-  res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ version }));
-}).listen(Number(process.env.PORT), process.env.HOST);
-process.on('SIGTERM', () => process.exit(0));
-`;
 
 const base = portBlock(2);
 const ports = { ingress: base, web: base + 1 };
@@ -38,29 +24,20 @@ interface Opts {
   background?: boolean;
   window?: number;
 }
-const spec = (o: Opts) => `app: relcanary
-ingress:
-  port: ${ports.ingress}
-  routes:
-    - to: web
-services:
-  web:
-    run: node web.mjs
-    port: ${ports.web}
-    replicas: 2
-    env: { VERSION: "${o.version}", FAIL_PCT: "${o.failPct ?? 0}" }
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.2 }
-    stopGracePeriodSeconds: 2
-    release:
-      strategy: canary
+const spec = (o: Opts): string =>
+  webSpec({
+    app: 'relcanary',
+    ingressPort: ports.ingress,
+    webPort: ports.web,
+    replicas: 2,
+    env: { VERSION: o.version, FAIL_PCT: o.failPct ?? 0 },
+    release: `      strategy: canary
       rollbackWindow: { revisions: ${o.window ?? 0} }
       canary:
         steps:
 ${o.steps}
-${o.background ? '        analysis: { templates: [errors], startingStep: 1 }\n' : ''}
-analysisTemplates:
-  errors:
+${o.background ? '        analysis: { templates: [errors], startingStep: 1 }\n' : ''}`,
+    analysisTemplates: `  errors:
     metrics:
       - name: error-rate
         interval: 1s
@@ -73,30 +50,13 @@ analysisTemplates:
         count: 2
         successCondition: result.canary.errorRate <= 0.01
         provider: { berth: {} }
-`;
+`,
+  });
 
-const dir = tempApp({ 'web.mjs': webJs, 'berth.yaml': spec({ version: 'v1', steps: '          - setWeight: 20' }) });
+const dir = tempApp({ 'web.mjs': VERSIONED_WEB_JS, 'berth.yaml': spec({ version: 'v1', steps: '          - setWeight: 20' }) });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; version: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: ports.ingress, path, headers, agent, timeout: 3000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        let version = '?';
-        try {
-          version = (JSON.parse(body) as { version: string }).version;
-        } catch {
-          /* not the app's answer (a proxy error) */
-        }
-        resolve({ status: res.statusCode ?? 0, version });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
+const get = (path: string, headers: Record<string, string> = {}): Promise<VersionReply> => getVersion({ port: ports.ingress, path, headers, agent, timeoutMs: 3000 });
 
 interface Reply {
   at: number;
@@ -112,7 +72,7 @@ function steadyLoad(workers = 2) {
     while (!stopped) {
       try {
         const r = await get('/');
-        replies.push({ at: Date.now(), ...r });
+        replies.push({ at: Date.now(), status: r.status, version: r.version });
       } catch (err) {
         replies.push({ at: Date.now(), status: 0, version: (err as Error).message });
       }
@@ -127,17 +87,7 @@ function steadyLoad(workers = 2) {
   };
 }
 
-function api(): { port: number; token: string } {
-  const info = JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { port: number };
-  return { port: info.port, token: readFileSync(join(dir, '.berth', 'token'), 'utf8').trim() };
-}
-
-/** The release status straight from the API (a CLI process per poll would be too slow for 1 s windows). */
-async function status(): Promise<ReleaseStatus> {
-  const { port, token } = api();
-  const res = await fetch(`http://127.0.0.1:${port}/api/v1/release/web`, { headers: { authorization: `Bearer ${token}` } });
-  return (await res.json()) as ReleaseStatus;
-}
+const status = (): Promise<ReleaseStatus> => releaseStatus(dir);
 
 async function apply(o: Opts): Promise<void> {
   writeFileSync(join(dir, 'berth.yaml'), spec(o));

@@ -4,9 +4,10 @@
 // answers the same (a change that does not touch responses) passes the gate and is promoted.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { berth, berthOk, portBlock, tempApp, waitFor } from './harness/berth.js';
+import { controlApi, releaseStatus, webSpec } from './harness/release-app.js';
 import type { ReleaseStatus } from '../../src/control/index.js';
 
 const webJs = `
@@ -22,45 +23,32 @@ const base = portBlock(2);
 const ports = { ingress: base, web: base + 1 };
 
 /** SHAPE is what the app answers; BUILD changes the revision without changing any answer. */
-const spec = (shape: string, build: string, from = 'none') => `app: relgate
-ingress:
-  port: ${ports.ingress}
-  routes:
-    - to: web
-services:
-  web:
-    run: node web.mjs
-    port: ${ports.web}
-    replicas: 1
-    env: { SHAPE: "${shape}", BUILD: "${build}" }
-    probes:
-      readiness: { tcp: {}, periodSeconds: 0.2 }
-    stopGracePeriodSeconds: 1
-    release:
-      strategy: canary
+const spec = (shape: string, build: string, from = 'none'): string =>
+  webSpec({
+    app: 'relgate',
+    ingressPort: ports.ingress,
+    webPort: ports.web,
+    replicas: 1,
+    env: { SHAPE: shape, BUILD: build },
+    stopGracePeriodSeconds: 1,
+    release: `      strategy: canary
       canary:
         steps:
           - setCanaryScale: { replicas: 1 }
           - analysis: { templates: [gate] }
-          - setWeight: 100
-analysisTemplates:
-  gate:
+          - setWeight: 100`,
+    analysisTemplates: `  gate:
     metrics:
       - name: replay
         successCondition: result.passed
         provider: { replay: { from: "${from}", maxDiffPercent: 0 } }
-`;
+`,
+  });
 
 const dir = tempApp({ 'web.mjs': webJs, 'berth.yaml': spec('a', '1') });
 
-async function api(path: string): Promise<unknown> {
-  const info = JSON.parse(readFileSync(join(dir, '.berth', 'control.json'), 'utf8')) as { port: number };
-  const token = readFileSync(join(dir, '.berth', 'token'), 'utf8').trim();
-  const res = await fetch(`http://127.0.0.1:${info.port}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  return res.json();
-}
-
-const status = async (): Promise<ReleaseStatus> => (await api('/api/v1/release/web')) as ReleaseStatus;
+const api = (path: string): Promise<unknown> => controlApi(dir, path);
+const status = (): Promise<ReleaseStatus> => releaseStatus(dir);
 
 async function shapeServed(): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${ports.ingress}/item/1`);
