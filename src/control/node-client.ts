@@ -216,7 +216,6 @@ export class NodeClient {
     return true;
   }
 
-  /** Asks the agent to stop everything and exit; waits (bounded) for its process to be gone. */
   /** Asks the agent to restart the named sidecars (POST /sidecars/restart). */
   async restartSidecars(name: string, service?: string): Promise<{ instance: string; pid: number }[]> {
     if (!this.info) return [];
@@ -224,6 +223,7 @@ export class NodeClient {
     return r.restarted;
   }
 
+  /** Asks the agent to stop everything and exit; waits (bounded) for its process to be gone. */
   async shutdown(timeoutMs: number): Promise<void> {
     this.stopped = true;
     this.closeWatch?.();
