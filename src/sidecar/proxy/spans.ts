@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { MeshTracing, TraceBatch, TraceSpan } from '../../lib/mesh-protocol.js';
-import { randomHex } from './trace.js';
+import { randomHex, validTraceparent } from './trace.js';
 
 /** This hop's trace context: what propagateTrace() returns as a bare id when tracing is off. */
 export interface SpanContext {
@@ -18,10 +18,6 @@ export interface SpanContext {
   sampled: boolean;
 }
 
-const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-const ZERO_TRACE = '00000000000000000000000000000000';
-const ZERO_PARENT = '0000000000000000';
-
 /**
  * propagateTrace() (trace.ts) with the sampled flag: a valid incoming `traceparent` keeps its trace id
  * and flags (bit 0: sampled); a new trace is sampled with probability `sample` (the ingress or the
@@ -29,11 +25,12 @@ const ZERO_PARENT = '0000000000000000';
  */
 export function propagateSampled(headers: Record<string, string | string[] | undefined>, sample: number): SpanContext {
   const cur = headers.traceparent;
-  const m = typeof cur === 'string' ? TRACEPARENT_RE.exec(cur) : null;
   const spanId = randomHex(8);
-  if (m && m[1] !== 'ff' && !(m[1] === '00' && m[5] !== undefined) && m[2] !== ZERO_TRACE && m[3] !== ZERO_PARENT) {
-    headers.traceparent = `00-${m[2]}-${spanId}-${m[4]}`;
-    return { traceId: m[2], spanId, parentId: m[3], sampled: (parseInt(m[4], 16) & 1) === 1 };
+  if (typeof cur === 'string' && validTraceparent(cur)) {
+    const traceId = cur.slice(3, 35);
+    const flags = cur.slice(53, 55);
+    headers.traceparent = `00-${traceId}-${spanId}-${flags}`;
+    return { traceId, spanId, parentId: cur.slice(36, 52), sampled: (parseInt(flags, 16) & 1) === 1 };
   }
   if (headers.tracestate !== undefined) delete headers.tracestate;
   const traceId = randomHex(16);

@@ -37,11 +37,42 @@ function isZero(hex: string): boolean {
 /**
  * W3C Trace Context §3.2 (as OpenTelemetry's propagator reads it): version, trace id, parent id and
  * flags in lower-case hex. Version ff is invalid; version 00 is exactly these 55 characters; a later
- * version may carry more fields after a '-', of which only the first four are read.
+ * version may carry more fields after a '-', of which only the first four are read. The same as
+ * /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/ (test/unit/proxy/trace-w3c.test.ts
+ * compares them on random input), read by hand: the match array and its captures were a quarter
+ * of a KiB of garbage per request, in every request's path.
  */
-const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-const ZERO_TRACE = '00000000000000000000000000000000';
-const ZERO_PARENT = '0000000000000000';
+export function validTraceparent(tp: string): boolean {
+  const n = tp.length;
+  if (n < 55 || tp.charCodeAt(2) !== 45 || tp.charCodeAt(35) !== 45 || tp.charCodeAt(52) !== 45) return false;
+  if (!isLowerHex(tp, 0, 2) || !isLowerHex(tp, 3, 35) || !isLowerHex(tp, 36, 52) || !isLowerHex(tp, 53, 55)) return false;
+  if (n > 55) {
+    // More fields: only after a '-', and (like the regular expression's `.`) no line terminator in them.
+    if (tp.charCodeAt(55) !== 45) return false;
+    for (let i = 56; i < n; i++) {
+      const c = tp.charCodeAt(i);
+      if (c === 10 || c === 13 || c === 0x2028 || c === 0x2029) return false;
+    }
+  }
+  const v0 = tp.charCodeAt(0);
+  const v1 = tp.charCodeAt(1);
+  if (v0 === 102 && v1 === 102) return false; // version ff
+  if (v0 === 48 && v1 === 48 && n !== 55) return false; // version 00 has no more fields
+  return !allZero(tp, 3, 35) && !allZero(tp, 36, 52);
+}
+
+function isLowerHex(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+function allZero(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) !== 48) return false;
+  return true;
+}
 
 /**
  * Sets `traceparent` on the (upstream-bound) headers; returns the trace id for the access log. A
@@ -50,10 +81,10 @@ const ZERO_PARENT = '0000000000000000';
  */
 export function propagateTrace(headers: Record<string, string | string[] | undefined>): string {
   const cur = headers.traceparent;
-  const m = typeof cur === 'string' ? TRACEPARENT_RE.exec(cur) : null;
-  if (m && m[1] !== 'ff' && !(m[1] === '00' && m[5] !== undefined) && m[2] !== ZERO_TRACE && m[3] !== ZERO_PARENT) {
-    headers.traceparent = `00-${m[2]}-${randomHex(8)}-${m[4]}`;
-    return m[2];
+  if (typeof cur === 'string' && validTraceparent(cur)) {
+    const traceId = cur.slice(3, 35);
+    headers.traceparent = `00-${traceId}-${randomHex(8)}-${cur.slice(53, 55)}`;
+    return traceId;
   }
   if (headers.tracestate !== undefined) delete headers.tracestate;
   const traceId = randomHex(16);

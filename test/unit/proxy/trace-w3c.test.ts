@@ -3,7 +3,8 @@
 // version 00 with extra fields are invalid, and `tracestate` is dropped with an invalid parent.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { propagateTrace } from '../../../src/sidecar/proxy/trace.js';
+import { propagateTrace, validTraceparent } from '../../../src/sidecar/proxy/trace.js';
+import { rng } from '../../helpers/seeded-random.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -47,4 +48,34 @@ test('a valid version 00 keeps trace id, flags and tracestate', () => {
   assert.equal(id, TRACE);
   assert.match(String(headers.traceparent), new RegExp(`^00-${TRACE}-[0-9a-f]{16}-00$`));
   assert.equal(headers.tracestate, 'vendor=x');
+});
+
+test('validTraceparent reads what the W3C regular expression reads, on random and mutated input', () => {
+  // The reference: the spec's grammar as a regular expression, with the same rules on top.
+  const RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+  const reference = (tp: string): boolean => {
+    const m = RE.exec(tp);
+    return !!m && m[1] !== 'ff' && !(m[1] === '00' && m[5] !== undefined) && m[2] !== '0'.repeat(32) && m[3] !== '0'.repeat(16);
+  };
+  const random = rng(20261205);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const alphabet = ['0', '1', '9', 'a', 'f', 'F', 'g', '-', ' ', '\n', '\r', '\u2028', '\t', 'z'];
+  const valid = [`00-${TRACE}-${PARENT}-01`, `cc-${TRACE}-${PARENT}-00-x`, `ff-${TRACE}-${PARENT}-01`, `00-${'0'.repeat(32)}-${PARENT}-01`, `01-${TRACE}-${'0'.repeat(16)}-03`];
+  let agreed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let tp = pick(valid);
+    // Mutate: change, insert or delete characters, or append a tail.
+    const edits = Math.floor(random() * 3);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(random() * (tp.length + 1));
+      const op = Math.floor(random() * 4);
+      if (op === 0) tp = tp.slice(0, at) + pick(alphabet) + tp.slice(at + 1);
+      else if (op === 1) tp = tp.slice(0, at) + pick(alphabet) + tp.slice(at);
+      else if (op === 2) tp = tp.slice(0, at) + tp.slice(at + 1);
+      else tp += `-${pick(alphabet)}${pick(alphabet)}`;
+    }
+    assert.equal(validTraceparent(tp), reference(tp), JSON.stringify(tp));
+    agreed++;
+  }
+  assert.equal(agreed, 20_000);
 });
