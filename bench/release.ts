@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { berth, berthOk, portBlock, tempApp, waitFor } from '../test/integration/harness/berth.js';
-import { releaseStatus, VERSIONED_WEB_JS, webSpec } from '../test/integration/harness/release-app.js';
+import { getVersion, releaseStatus, VERSIONED_WEB_JS, webSpec } from '../test/integration/harness/release-app.js';
 import type { ReleaseStatus } from '../src/control/release/status.js';
 import { ThrottleRegistry } from '../src/sidecar/proxy/throttle.js';
 
@@ -45,25 +45,11 @@ ${throttle}`,
 const dir = tempApp({ 'web.mjs': VERSIONED_WEB_JS, 'berth.yaml': spec('v1', 0, '') });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
 
-function get(): Promise<{ status: number; version: string; ms: number }> {
+/** One GET through the ingress: the version that answered and the time it took (status 0: no answer). */
+async function get(): Promise<{ status: number; version: string; ms: number }> {
   const t0 = performance.now();
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port: ports.ingress, path: '/', agent, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => {
-        let version = '?';
-        try {
-          version = (JSON.parse(body) as { version: string }).version;
-        } catch {
-          /* a proxy error */
-        }
-        resolve({ status: res.statusCode ?? 0, version, ms: performance.now() - t0 });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, version: '?', ms: performance.now() - t0 }));
-  });
+  const r = await getVersion({ port: ports.ingress, agent }).catch(() => ({ status: 0, version: '?' }));
+  return { status: r.status, version: r.version, ms: performance.now() - t0 };
 }
 
 const status = (): Promise<ReleaseStatus> => releaseStatus(dir);
