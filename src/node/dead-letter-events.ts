@@ -9,10 +9,8 @@ import { SidecarFileWatcher, type Sidecar } from './sidecar-file-watcher.js';
 import { deadLetterEvent, deadLetterFile, readDeadLetters } from '../lib/dapr-dead-letters.js';
 import { PROXY_SIDECAR_NAME } from '../lib/mesh-protocol.js';
 
-const PROXY = PROXY_SIDECAR_NAME;
-
 function daprProxyOf(inst: Instance): Sidecar | undefined {
-  return inst.sidecars.find((s) => s.template.name === PROXY && s.template.env.BERTH_DAPR !== undefined);
+  return inst.sidecars.find((s) => s.template.name === PROXY_SIDECAR_NAME && s.template.env.BERTH_DAPR !== undefined);
 }
 
 export class DeadLetterWatcher extends SidecarFileWatcher<{ startedAt: string; seq: number }> {

@@ -2,6 +2,7 @@
 // rotating by size (name.log → name.log.1 → … → name.log.<keep>, oldest dropped).
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { GapFlusher } from '../lib/gap-flusher.js';
 import { criTimestamp, CriLineSplitter, encodeCriRecord, preciseNowNs, type LogStream } from './cri-log.js';
 
 export interface LogRotation {
@@ -26,8 +27,7 @@ export class LogFile {
   /** Records waiting to be written (see flush). */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
-  private flushScheduled = false;
-  private lastFlush = -Infinity;
+  private readonly flusher = new GapFlusher(() => this.flush(), FLUSH_GAP_MS);
 
   constructor(
     private readonly dir: string,
@@ -73,11 +73,7 @@ export class LogFile {
     this.queue.push(record);
     this.queuedBytes += record.length;
     if (this.queuedBytes >= FLUSH_BYTES) return this.flush();
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    const wait = this.lastFlush + FLUSH_GAP_MS - performance.now();
-    if (wait > 0) setTimeout(() => this.flush(), wait);
-    else setImmediate(() => this.flush());
+    this.flusher.schedule();
   }
 
   /**
@@ -88,12 +84,11 @@ export class LogFile {
    * FLUSH_GAP_MS (or FLUSH_BYTES).
    */
   flush(): void {
-    this.flushScheduled = false;
     const records = this.queue;
     if (records.length === 0) return;
     this.queue = [];
     this.queuedBytes = 0;
-    this.lastFlush = performance.now();
+    this.flusher.ran();
     try {
       this.open();
       let start = 0;

@@ -9,6 +9,8 @@
 // policy): while the output has not drained, lines are held up to 64 KiB, then dropped and counted
 // (`dropped`, exported as berth_proxy_access_log_dropped_total).
 
+import { GapFlusher } from '../../lib/gap-flusher.js';
+
 const MAX_HELD = 64 * 1024;
 /** Lines that keep coming are written together at most this often. */
 export const ACCESS_LOG_FLUSH_MS = 100;
@@ -20,16 +22,11 @@ interface StdioHandle {
 
 export class AccessLog {
   private held = '';
-  private scheduled = false;
-  private lastFlush = -Infinity;
+  private readonly flusher: GapFlusher;
   /** write() returned false: nothing more is written until 'drain'. */
   private blocked = false;
   /** Lines dropped because the output was not keeping up. */
   dropped = 0;
-  private readonly flushSoon = (): void => {
-    this.scheduled = false;
-    this.flush();
-  };
   private readonly onDrain = (): void => {
     this.blocked = false;
     this.flush();
@@ -37,8 +34,9 @@ export class AccessLog {
 
   constructor(
     private readonly out: NodeJS.WritableStream = process.stdout,
-    private readonly flushMs = ACCESS_LOG_FLUSH_MS,
+    flushMs = ACCESS_LOG_FLUSH_MS,
   ) {
+    this.flusher = new GapFlusher(() => this.flush(), flushMs);
     // A child's stdout pipe is blocking (libuv makes stdio blocking in a spawned child), and so are
     // Node's writes to it: a log reader that stalls would stall every request. Non-blocking, the
     // write queues instead, and write()'s answer says when to hold back.
@@ -52,19 +50,14 @@ export class AccessLog {
     }
     this.held += text;
     if (this.held.length >= MAX_HELD) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      const wait = this.lastFlush + this.flushMs - performance.now();
-      if (wait > 0) setTimeout(this.flushSoon, wait);
-      else setImmediate(this.flushSoon);
-    }
+    else this.flusher.schedule();
   }
 
   flush(): void {
     if (this.held.length === 0 || this.blocked) return;
     const text = this.held;
     this.held = '';
-    this.lastFlush = performance.now();
+    this.flusher.ran();
     if (!this.out.write(text)) {
       this.blocked = true;
       this.out.once('drain', this.onDrain);
