@@ -14,6 +14,7 @@ import { METHODS, STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
+import { DataEvents, type ReadSource } from './client-reads.js';
 import { hasToken, headEnd, normalizePath, TCHAR } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
@@ -347,13 +348,15 @@ export class LeanConnection {
   constructor(
     private readonly socket: net.Socket,
     private readonly hooks: LeanServerHooks,
+    /** Where the socket's bytes come from (its 'data' events unless the listener reads it itself: client-reads.ts). */
+    private readonly source: ReadSource = new DataEvents(socket),
   ) {}
 
-  /** Takes over the socket, beginning with the bytes already read from it. */
+  /** Takes over the socket, beginning with the bytes already read from it (a view the source owns, as every read). */
   start(first: Buffer): void {
     const { socket } = this;
     socket.setNoDelay(true);
-    socket.on('data', this.onData);
+    this.source.attach(this.onData);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
     socket.on('end', this.onEnd);
@@ -381,16 +384,19 @@ export class LeanConnection {
     this.socket.destroy();
   }
 
+  /** One read: a view valid during this call only (what is kept beyond it goes through source.retain()). */
   private data(d: Buffer): void {
     if (this.closed) return;
     if (this.req && this.bodyKind !== BodyKind.None) {
       this.bodyProgress = true;
       this.feedBody(d);
-      return;
+    } else {
+      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      if (!this.res) this.next();
+      else this.flow();
     }
-    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-    if (!this.res) this.next();
-    else this.flow();
+    // Bytes left for later (a head not whole yet, a request pipelined behind this one).
+    if (this.buf.length > 0) this.buf = this.source.retain(this.buf);
   }
 
   /**
@@ -510,7 +516,7 @@ export class LeanConnection {
     if (this.bodyKind === BodyKind.Length) {
       const take = Math.min(d.length, this.remaining);
       this.remaining -= take;
-      if (take > 0 && !req.push(take === d.length ? d : d.subarray(0, take))) this.bodyHeld = true;
+      if (take > 0 && !req.push(this.source.retain(take === d.length ? d : d.subarray(0, take)))) this.bodyHeld = true;
       if (this.remaining === 0) {
         this.bodyKind = BodyKind.None;
         this.bodyHeld = false;
@@ -521,7 +527,7 @@ export class LeanConnection {
       return;
     }
     const r = this.decoder!.feed(d, (piece) => {
-      if (!req.push(piece)) this.bodyHeld = true;
+      if (!req.push(this.source.retain(piece))) this.bodyHeld = true;
     });
     if (r === 'error') return this.reject(400);
     if (r >= 0) {
@@ -572,7 +578,8 @@ export class LeanConnection {
     clearInterval(this.idleTimer);
     clearInterval(this.bodyTimer);
     const s = this.socket;
-    s.off('data', this.onData);
+    this.source.detach();
+    this.buf = this.source.retain(this.buf);
     s.off('close', this.onClose);
     s.off('drain', this.onDrain);
     s.off('end', this.onEnd);

@@ -10,6 +10,7 @@ import http from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
+import { ClientReads } from './client-reads.js';
 import { LeanConnection } from './lean-server.js';
 import { normalizeRequestTarget } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
@@ -252,16 +253,21 @@ export class Listener {
       }));
     const http1 = server.listeners('connection') as ((socket: net.Socket) => void)[];
     server.removeAllListeners('connection');
-    server.on('connection', (socket: net.Socket) => {
+    // Accepted paused: the connection's reads are taken over before the first one (client-reads.ts).
+    (server as unknown as { pauseOnConnect: boolean }).pauseOnConnect = true;
+    server.on('connection', (accepted: net.Socket) => {
+      const reads = new ClientReads(accepted, server);
+      const { socket } = reads;
       // A connection that never sends a byte is cut like one that never finishes its headers (slowloris).
       const silent = setTimeout(() => socket.destroy(), HEADERS_TIMEOUT_MS);
       socket.once('close', () => clearTimeout(silent));
       const peer = socket.remoteAddress;
-      socket.once('data', (chunk: Buffer) => {
+      reads.attach((chunk: Buffer) => {
         clearTimeout(silent);
-        socket.pause();
+        reads.detach();
         if (load && startsLikeH2(chunk)) {
-          const duplex = withFirstChunk(socket, chunk);
+          socket.pause();
+          const duplex = withFirstChunk(socket, reads.retain(chunk));
           h2server().then(
             (srv) => {
               handedPeer = peer;
@@ -273,22 +279,27 @@ export class Listener {
           return;
         }
         if (lean && !this.draining) {
-          const conn: LeanConnection = new LeanConnection(socket, {
-            handle: (req, res) => this.opts.handler(req, res, peer),
-            fallback: (s, unread) => {
-              this.leanConnections.delete(conn);
-              toHttp1(s, unread);
+          const conn: LeanConnection = new LeanConnection(
+            socket,
+            {
+              handle: (req, res) => this.opts.handler(req, res, peer),
+              fallback: (s, unread) => {
+                this.leanConnections.delete(conn);
+                toHttp1(s, unread);
+              },
+              started: () => this.inFlight++,
+              ended: () => this.inFlight--,
+              ...(this.opts.keepAliveMs !== undefined ? { keepAliveMs: this.opts.keepAliveMs } : {}),
             },
-            started: () => this.inFlight++,
-            ended: () => this.inFlight--,
-            ...(this.opts.keepAliveMs !== undefined ? { keepAliveMs: this.opts.keepAliveMs } : {}),
-          });
+            reads,
+          );
           this.leanConnections.add(conn);
           socket.once('close', () => this.leanConnections.delete(conn));
           conn.start(chunk);
           return;
         }
-        toHttp1(socket, chunk);
+        socket.pause();
+        toHttp1(socket, reads.retain(chunk));
       });
       socket.on('error', () => socket.destroy());
     });

@@ -7,17 +7,18 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { ClientReads } from '../../../src/sidecar/proxy/client-reads.js';
 import { ChunkedBodyDecoder, LeanConnection, LeanRequest, parseRequestHead, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server whose connections go to the lean path; fallbacks go to a node:http server that answers "fallback". */
-async function leanServer(handle: (req: LeanRequest | LeanHead, res: LeanResponse) => void) {
+async function leanServer(mode: 'onread' | 'data', handle: (req: LeanRequest | LeanHead, res: LeanResponse) => void) {
   const fallbackServer = http.createServer((req, res) => res.end(`fallback ${req.method} ${req.url}`));
   const counts = { fallbacks: 0, inFlight: 0, closedWhileBusy: 0 };
-  const server = net.createServer((socket) => {
-    socket.once('data', (first) => {
-      socket.pause();
-      const conn = new LeanConnection(socket, {
+  const lean = (socket: net.Socket, first: Buffer, source?: ClientReads): void => {
+    const conn = new LeanConnection(
+      socket,
+      {
         handle,
         fallback: (s, unread) => {
           counts.fallbacks++;
@@ -27,8 +28,24 @@ async function leanServer(handle: (req: LeanRequest | LeanHead, res: LeanRespons
         },
         started: () => counts.inFlight++,
         ended: () => counts.inFlight--,
+      },
+      source,
+    );
+    conn.start(first);
+  };
+  // As the proxy's listener: accepted paused, the first read decides (client-reads.ts); or plain 'data' events.
+  const server: net.Server = net.createServer({ pauseOnConnect: mode === 'onread' }, (socket) => {
+    if (mode === 'onread') {
+      const reads = new ClientReads(socket, server);
+      reads.attach((first) => {
+        reads.detach();
+        lean(reads.socket, first, reads);
       });
-      conn.start(first);
+      return;
+    }
+    socket.once('data', (first) => {
+      socket.pause();
+      lean(socket, first);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -69,99 +86,103 @@ const echo = (req: LeanRequest | LeanHead, res: LeanResponse): void => {
   req.on('end', () => answer(Buffer.concat(chunks).toString()));
 };
 
-test('keep-alive and pipelined requests are answered in order on one connection', async () => {
-  const srv = await leanServer(echo);
-  try {
-    const out = await raw(srv.port, ['GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n', 'POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz'], /POST \/c \[xyz\]/);
-    const bodies = out.split(/HTTP\/1\.1 200 OK\r\n/).slice(1);
-    assert.equal(bodies.length, 3, out);
-    assert.match(bodies[0], /GET \/a \[\] host=h$/);
-    assert.match(bodies[1], /GET \/b \[\] host=h$/);
-    assert.match(bodies[2], /POST \/c \[xyz\] host=h$/);
-    assert.match(bodies[0], /content-length: \d+/i);
-    assert.equal(srv.counts.fallbacks, 0);
-    assert.equal(srv.counts.inFlight, 0);
-  } finally {
-    await srv.close();
-  }
-});
-
-test('request bodies split anywhere: content-length and chunked (with extensions and trailers)', async () => {
-  const srv = await leanServer(echo);
-  try {
-    const chunked = 'POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n3\r\nefg\r\n0\r\nX-T: 1\r\n\r\n';
-    for (let cut = 60; cut < chunked.length; cut += 3) {
-      const out = await raw(srv.port, [chunked.slice(0, cut), chunked.slice(cut)], /\[abcdefg\]/);
-      assert.match(out, /POST \/up \[abcdefg\]/, `cut at ${cut}`);
+// Each runs with the listener's reads (net's onread into the connection's own buffer, client-reads.ts)
+// and with plain 'data' events.
+for (const mode of ['onread', 'data'] as const) {
+  test(`keep-alive and pipelined requests are answered in order on one connection (reads: ${mode})`, async () => {
+    const srv = await leanServer(mode, echo);
+    try {
+      const out = await raw(srv.port, ['GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n', 'POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz'], /POST \/c \[xyz\]/);
+      const bodies = out.split(/HTTP\/1\.1 200 OK\r\n/).slice(1);
+      assert.equal(bodies.length, 3, out);
+      assert.match(bodies[0], /GET \/a \[\] host=h$/);
+      assert.match(bodies[1], /GET \/b \[\] host=h$/);
+      assert.match(bodies[2], /POST \/c \[xyz\] host=h$/);
+      assert.match(bodies[0], /content-length: \d+/i);
+      assert.equal(srv.counts.fallbacks, 0);
+      assert.equal(srv.counts.inFlight, 0);
+    } finally {
+      await srv.close();
     }
-    const cl = 'PUT /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789';
-    const out = await raw(srv.port, [cl.slice(0, 50), cl.slice(50, 55), cl.slice(55)], /\[0123456789\]/);
-    assert.match(out, /PUT \/p \[0123456789\]/);
-  } finally {
-    await srv.close();
-  }
-});
+  });
 
-test('HTTP/1.0 closes after the answer; HEAD gets no body; streamed answers are chunked', async () => {
-  const srv = await leanServer((req, res) => {
-    if (req.url === '/stream') {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('one,');
-      res.write('two');
-      res.end();
-      return;
+  test(`request bodies split anywhere: content-length and chunked (with extensions and trailers) (reads: ${mode})`, async () => {
+    const srv = await leanServer(mode, echo);
+    try {
+      const chunked = 'POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nabcd\r\n3\r\nefg\r\n0\r\nX-T: 1\r\n\r\n';
+      for (let cut = 60; cut < chunked.length; cut += 3) {
+        const out = await raw(srv.port, [chunked.slice(0, cut), chunked.slice(cut)], /\[abcdefg\]/);
+        assert.match(out, /POST \/up \[abcdefg\]/, `cut at ${cut}`);
+      }
+      const cl = 'PUT /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789';
+      const out = await raw(srv.port, [cl.slice(0, 50), cl.slice(50, 55), cl.slice(55)], /\[0123456789\]/);
+      assert.match(out, /PUT \/p \[0123456789\]/);
+    } finally {
+      await srv.close();
     }
-    res.writeHead(200, { 'content-length': '5' });
-    res.end(req.method === 'HEAD' ? undefined : 'hello');
   });
-  try {
-    const v10 = await raw(srv.port, ['GET / HTTP/1.0\r\n\r\n']);
-    assert.match(v10, /^HTTP\/1\.1 200 OK\r\n/);
-    assert.match(v10, /connection: close/i);
-    assert.match(v10, /\r\n\r\nhello$/);
-    const head = await raw(srv.port, ['HEAD / HTTP/1.1\r\nHost: h\r\n\r\n'], /\r\n\r\n/);
-    assert.match(head, /content-length: 5/i);
-    assert.match(head, /\r\n\r\n$/);
-    const streamed = await raw(srv.port, ['GET /stream HTTP/1.1\r\nHost: h\r\n\r\n'], /0\r\n\r\n$/);
-    assert.match(streamed, /transfer-encoding: chunked\r\n/i);
-    assert.match(streamed, /\r\n\r\n4\r\none,\r\n3\r\ntwo\r\n0\r\n\r\n$/);
-  } finally {
-    await srv.close();
-  }
-});
 
-test('what the lean path does not take goes to node:http: upgrades, Expect, CL+TE, huge or incomplete heads, garbage', async () => {
-  const srv = await leanServer(echo);
-  try {
-    assert.match(await raw(srv.port, ['GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'], /\r\n\r\n/), /^HTTP\/1\.1/);
-    assert.match(await raw(srv.port, ['POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok'], /fallback/), /fallback POST \/e/);
-    assert.match(await raw(srv.port, ['POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']), /^HTTP\/1\.1 400/);
-    assert.match(await raw(srv.port, [`GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]), /^HTTP\/1\.1 431/);
-    assert.match(await raw(srv.port, ['\x00\x01garbage\r\n\r\n']), /^HTTP\/1\.1 400/);
-    // A head sent in two pieces is served by node:http (which applies its header timeout from there).
-    assert.match(await raw(srv.port, ['GET /slow HTTP/1.1\r\nHo', 'st: h\r\n\r\n'], /fallback/, 20), /fallback GET \/slow/);
-    // After lean exchanges, a request it does not take hands over the same connection.
-    const mixed = await raw(srv.port, ['GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n'], /fallback GET \/2/);
-    assert.match(mixed, /GET \/1 \[\][\s\S]*fallback GET \/2/);
-  } finally {
-    await srv.close();
-  }
-});
-
-test('a client that leaves mid-request: the response is closed, nothing in flight remains', async () => {
-  let closed = false;
-  const srv = await leanServer((_req, res) => {
-    res.once('close', () => (closed = true));
+  test(`HTTP/1.0 closes after the answer; HEAD gets no body; streamed answers are chunked (reads: ${mode})`, async () => {
+    const srv = await leanServer(mode, (req, res) => {
+      if (req.url === '/stream') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('one,');
+        res.write('two');
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': '5' });
+      res.end(req.method === 'HEAD' ? undefined : 'hello');
+    });
+    try {
+      const v10 = await raw(srv.port, ['GET / HTTP/1.0\r\n\r\n']);
+      assert.match(v10, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(v10, /connection: close/i);
+      assert.match(v10, /\r\n\r\nhello$/);
+      const head = await raw(srv.port, ['HEAD / HTTP/1.1\r\nHost: h\r\n\r\n'], /\r\n\r\n/);
+      assert.match(head, /content-length: 5/i);
+      assert.match(head, /\r\n\r\n$/);
+      const streamed = await raw(srv.port, ['GET /stream HTTP/1.1\r\nHost: h\r\n\r\n'], /0\r\n\r\n$/);
+      assert.match(streamed, /transfer-encoding: chunked\r\n/i);
+      assert.match(streamed, /\r\n\r\n4\r\none,\r\n3\r\ntwo\r\n0\r\n\r\n$/);
+    } finally {
+      await srv.close();
+    }
   });
-  try {
-    await raw(srv.port, ['GET /never HTTP/1.1\r\nHost: h\r\n\r\n'], /never-matches/).catch(() => '');
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(closed, true);
-    assert.equal(srv.counts.inFlight, 0);
-  } finally {
-    await srv.close();
-  }
-});
+
+  test(`what the lean path does not take goes to node:http: upgrades, Expect, CL+TE, huge or incomplete heads, garbage (reads: ${mode})`, async () => {
+    const srv = await leanServer(mode, echo);
+    try {
+      assert.match(await raw(srv.port, ['GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'], /\r\n\r\n/), /^HTTP\/1\.1/);
+      assert.match(await raw(srv.port, ['POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok'], /fallback/), /fallback POST \/e/);
+      assert.match(await raw(srv.port, ['POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']), /^HTTP\/1\.1 400/);
+      assert.match(await raw(srv.port, [`GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]), /^HTTP\/1\.1 431/);
+      assert.match(await raw(srv.port, ['\x00\x01garbage\r\n\r\n']), /^HTTP\/1\.1 400/);
+      // A head sent in two pieces is served by node:http (which applies its header timeout from there).
+      assert.match(await raw(srv.port, ['GET /slow HTTP/1.1\r\nHo', 'st: h\r\n\r\n'], /fallback/, 20), /fallback GET \/slow/);
+      // After lean exchanges, a request it does not take hands over the same connection.
+      const mixed = await raw(srv.port, ['GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n'], /fallback GET \/2/);
+      assert.match(mixed, /GET \/1 \[\][\s\S]*fallback GET \/2/);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test(`a client that leaves mid-request: the response is closed, nothing in flight remains (reads: ${mode})`, async () => {
+    let closed = false;
+    const srv = await leanServer(mode, (_req, res) => {
+      res.once('close', () => (closed = true));
+    });
+    try {
+      await raw(srv.port, ['GET /never HTTP/1.1\r\nHost: h\r\n\r\n'], /never-matches/).catch(() => '');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(closed, true);
+      assert.equal(srv.counts.inFlight, 0);
+    } finally {
+      await srv.close();
+    }
+  });
+}
 
 test('fuzz: the head parser never throws, and accepts only well-formed heads', () => {
   const random = rng(11);

@@ -1,0 +1,112 @@
+// An accepted connection read through net's onread into a buffer of its own (client-reads.ts):
+// what a reader retains stays intact while later reads reuse the buffer (small pieces copied, large
+// ones keep it), reads after detach() flow as 'data' events with back-pressure, and the server still
+// counts the connection (its close callback waits for it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { ClientReads } from '../../../src/sidecar/proxy/client-reads.js';
+
+/** A server whose connections are each given to `take` as ClientReads. */
+async function server(take: (reads: ClientReads) => void): Promise<{ port: number; srv: net.Server }> {
+  const srv: net.Server = net.createServer({ pauseOnConnect: true }, (accepted) => take(new ClientReads(accepted, srv)));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: (srv.address() as AddressInfo).port, srv };
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test('retained views stay intact while the next reads reuse or replace the buffer', async () => {
+  const kept: Buffer[] = [];
+  let done!: () => void;
+  const ended = new Promise<void>((r) => (done = r));
+  const { port, srv } = await server((reads) => {
+    reads.attach((view) => {
+      // Without retain() the small views would be overwritten by the reads after them.
+      kept.push(reads.retain(view));
+    });
+    reads.socket.on('end', () => {
+      reads.socket.end();
+      done();
+    });
+  });
+  try {
+    const sent: Buffer[] = [];
+    const c = net.connect(port, '127.0.0.1');
+    c.setNoDelay(true);
+    await new Promise((r) => c.once('connect', r));
+    // Small pieces (copied), then large ones (the piece keeps the buffer), each in its own read.
+    for (const size of [10, 300, 5000, 16 * 1024, 40 * 1024, 64 * 1024, 100 * 1024, 700 * 1024, 7]) {
+      const b = randomBytes(size);
+      sent.push(b);
+      c.write(b);
+      await sleep(15);
+    }
+    c.end();
+    await ended;
+    assert.equal(sha(Buffer.concat(kept)), sha(Buffer.concat(sent)));
+    assert.ok(kept.length >= 9, `${kept.length} reads`);
+  } finally {
+    srv.close();
+  }
+});
+
+test('after detach() reads are data events, with back-pressure, in order and unshared', async () => {
+  const got: Buffer[] = [];
+  let done!: () => void;
+  const ended = new Promise<void>((r) => (done = r));
+  const { port, srv } = await server((reads) => {
+    const s = reads.socket;
+    reads.attach((first) => {
+      reads.detach();
+      s.pause();
+      got.push(reads.retain(first));
+      // A slow consumer: paused for a while after each piece.
+      s.on('data', (d: Buffer) => {
+        got.push(d);
+        s.pause();
+        setTimeout(() => s.resume(), 2);
+      });
+      setTimeout(() => s.resume(), 20);
+    });
+    s.on('end', () => {
+      s.end();
+      done();
+    });
+  });
+  try {
+    const body = randomBytes(3 * 1024 * 1024);
+    const c = net.connect(port, '127.0.0.1');
+    c.end(body);
+    c.resume();
+    await ended;
+    // Every piece is checked only at the end: one that shared a reused buffer would have changed.
+    assert.equal(sha(Buffer.concat(got)), sha(body));
+    assert.ok(got.length > 10, `${got.length} pieces`);
+  } finally {
+    srv.close();
+  }
+});
+
+test('the server counts the connection: close() waits for it, then calls back', async () => {
+  let sock: net.Socket | undefined;
+  const { port, srv } = await server((reads) => {
+    sock = reads.socket;
+    reads.attach(() => {});
+  });
+  const c = net.connect(port, '127.0.0.1');
+  await new Promise((r) => c.once('connect', r));
+  await sleep(20);
+  let closed = false;
+  srv.close(() => (closed = true));
+  await sleep(50);
+  assert.equal(closed, false, 'the server closed with a connection open');
+  assert.ok(sock);
+  sock.destroy();
+  await sleep(50);
+  assert.equal(closed, true);
+  c.destroy();
+});
