@@ -9,13 +9,14 @@
 // A read is handed over as a view into the connection's buffer, valid during the call: whoever
 // keeps bytes beyond it calls `retain()`, which copies a small piece (pooled, cheap) or, for a large
 // one, lets the piece keep the buffer and gives the socket a fresh one for its next read. A read
-// that fills the buffer grows it (64 → 256 KiB): uploads then take a quarter of the reads.
+// that fills the buffer grows it (16 → 256 KiB): a connection of small requests holds 16 KiB, an upload
+// reads up to 256 KiB at a time (Node reads 64 KiB).
 //
 // Without a receiver (`detach()`: the connection went to node:http, an HTTP/2 session or a tunnel)
 // the socket is an ordinary Readable again: each read is pushed as its own Buffer and 'data' flows.
 import net from 'node:net';
 
-const FIRST_SIZE = 64 * 1024;
+const FIRST_SIZE = 16 * 1024;
 const LARGE_SIZE = 256 * 1024;
 /** Retained pieces up to this size are copied; larger ones keep the read buffer. */
 const COPY_LIMIT = 16 * 1024;
