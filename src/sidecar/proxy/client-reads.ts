@@ -15,6 +15,7 @@
 // Without a receiver (`detach()`: the connection went to node:http, an HTTP/2 session or a tunnel)
 // the socket is an ordinary Readable again: each read is pushed as its own Buffer and 'data' flows.
 import net from 'node:net';
+import { giveBackReadBuffer, isViewOf, takeReadBuffer } from './read-buffers.js';
 
 const FIRST_SIZE = 16 * 1024;
 const LARGE_SIZE = 256 * 1024;
@@ -55,7 +56,7 @@ export class DataEvents implements ReadSource {
 
 /** An accepted connection read into a buffer of its own (see the file comment). */
 export class ClientReads implements ReadSource {
-  private buf = Buffer.allocUnsafeSlow(FIRST_SIZE);
+  private buf = takeReadBuffer(FIRST_SIZE);
   private kept = false;
   private receive: ((bytes: Buffer) => void) | undefined;
   readonly socket: net.Socket;
@@ -73,6 +74,9 @@ export class ClientReads implements ReadSource {
     this.socket = new net.Socket(opts as net.SocketConstructorOpts);
     // The server counts its connections down when this socket closes (as it would have for `accepted`).
     Object.assign(this.socket, { server, _server: server });
+    // Once the handle is closed nothing reads into the buffer, and no reader holds a view of it
+    // (what they keep was copied, or took a buffer of its own).
+    this.socket.once('close', () => giveBackReadBuffer(this.buf));
   }
 
   attach(receive: (bytes: Buffer) => void): void {
@@ -84,7 +88,7 @@ export class ClientReads implements ReadSource {
   }
 
   retain(view: Buffer): Buffer {
-    if (view.buffer !== this.buf.buffer) return view;
+    if (!isViewOf(view, this.buf)) return view;
     if (view.length <= COPY_LIMIT) return Buffer.from(view);
     this.kept = true;
     return view;
@@ -98,7 +102,9 @@ export class ClientReads implements ReadSource {
     else more = this.socket.push(this.retain(view));
     // net asks for the next read's buffer after this returns.
     if (this.kept || (n === this.buf.length && n < LARGE_SIZE)) {
-      this.buf = Buffer.allocUnsafeSlow(n === this.buf.length ? LARGE_SIZE : this.buf.length);
+      const size = n === this.buf.length ? LARGE_SIZE : this.buf.length;
+      if (!this.kept) giveBackReadBuffer(this.buf);
+      this.buf = takeReadBuffer(size);
       this.kept = false;
     }
     return more;

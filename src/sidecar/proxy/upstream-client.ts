@@ -19,6 +19,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, TCHAR, tokenList } from './http-syntax.js';
+import { giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
@@ -203,7 +204,7 @@ export class UpstreamPool {
   private connect(x: Exchange): void {
     this.connecting++;
     // net asks for the buffer of the next read after each read's callback: a kept one is replaced by then.
-    const reads = { buf: Buffer.allocUnsafeSlow(READ_SIZE), kept: false };
+    const reads = { buf: takeReadBuffer(READ_SIZE), kept: false };
     const s: PooledSocket = net.connect({
       host: this.host,
       port: this.port,
@@ -216,7 +217,7 @@ export class UpstreamPool {
           else s.destroy();
           if (reads.kept) {
             reads.kept = false;
-            reads.buf = Buffer.allocUnsafeSlow(READ_SIZE);
+            reads.buf = takeReadBuffer(READ_SIZE);
           }
           return true;
         },
@@ -241,6 +242,8 @@ export class UpstreamPool {
       s.once('close', () => {
         this.forget(s);
         s.exchange?.closed();
+        // Nothing reads into it now, and what an exchange kept of it made the socket take another.
+        giveBackReadBuffer(reads.buf);
       });
       s.idleTimer = setInterval(() => this.idleCheck(s), IDLE_CHECK_MS);
       s.idleTimer.unref();
