@@ -6,14 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ClientReads } from '../../../src/sidecar/proxy/client-reads.js';
 import { ChunkedBodyDecoder, LeanConnection, LeanRequest, parseRequestHead, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server whose connections go to the lean path; fallbacks go to a node:http server that answers "fallback". */
-async function leanServer(mode: 'onread' | 'data', handle: (req: LeanRequest | LeanHead, res: LeanResponse) => void) {
-  const fallbackServer = http.createServer((req, res) => res.end(`fallback ${req.method} ${req.url}`));
+async function leanServer(mode: 'onread' | 'data', handle: (req: LeanRequest | LeanHead, res: LeanResponse) => void, fallbackHandle?: http.RequestListener) {
+  const fallbackServer = http.createServer(fallbackHandle ?? ((req, res) => res.end(`fallback ${req.method} ${req.url}`)));
   const counts = { fallbacks: 0, inFlight: 0, closedWhileBusy: 0 };
   const lean = (socket: net.Socket, first: Buffer, source?: ClientReads): void => {
     const conn = new LeanConnection(
@@ -232,3 +234,97 @@ test('fuzz: the chunked decoder gives the same bytes at every split and rejects 
   assert.equal(new ChunkedBodyDecoder().feed(Buffer.from('zz\r\n'), () => {}), 'error');
   assert.equal(new ChunkedBodyDecoder().feed(Buffer.from('\r\n'), () => {}), 'error');
 });
+
+/** The sha256 and length of a body stream, as "hex length": computed at its end, so every piece is held until then. */
+function digest(body: Readable, end: (text: string) => void): void {
+  const pieces: Buffer[] = [];
+  body.on('data', (c: Buffer) => pieces.push(c));
+  body.on('end', () => {
+    const all = Buffer.concat(pieces);
+    end(`${createHash('sha256').update(all).digest('hex')} ${all.length}`);
+  });
+}
+
+for (const mode of ['onread', 'data'] as const) {
+  test(`many connections at once, bodies in random pieces, some cut off: each request gets its own bytes (read buffers are reused across connections; reads: ${mode})`, async () => {
+    // Each request is answered with its body's sha256 and length; a byte from another connection's
+    // read buffer (a view kept without retain(), a buffer reused too early) would change the digest.
+    // A head that arrives in pieces goes to node:http, which answers the same way.
+    const srv = await leanServer(
+      mode,
+      (req, res) => {
+        const answer = (text: string): void => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end(text);
+        };
+        if (req instanceof LeanRequest) digest(req, answer);
+        else answer(`${createHash('sha256').digest('hex')} 0`);
+      },
+      (req, res) => digest(req, (text) => res.writeHead(200, { 'content-type': 'text/plain', 'content-length': text.length }).end(text)),
+    );
+    const random = rng(mode === 'onread' ? 21 : 22);
+    /** One connection: `requests` requests with random bodies in random pieces; the last one cut off midway when `cut`. */
+    const client = (requests: number, cut: boolean): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const s = net.connect(srv.port, '127.0.0.1');
+        s.setNoDelay(true);
+        let checked = 0;
+        let got = '';
+        const expected: string[] = [];
+        s.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          for (;;) {
+            const headEnd = got.indexOf('\r\n\r\n');
+            if (headEnd < 0) break;
+            const length = /\r\ncontent-length: (\d+)\r\n/i.exec(got.slice(0, headEnd + 2));
+            if (!got.startsWith('HTTP/1.1 200 OK\r\n') || !length) return reject(new Error(`unexpected answer ${JSON.stringify(got.slice(0, 200))}`));
+            const bodyAt = headEnd + 4;
+            if (got.length < bodyAt + Number(length[1])) break;
+            const body = got.slice(bodyAt, bodyAt + Number(length[1]));
+            got = got.slice(bodyAt + Number(length[1]));
+            if (body !== expected[checked]) return reject(new Error(`request ${checked}: answered ${body}, sent ${expected[checked]}`));
+            checked++;
+            if (checked === requests) {
+              s.end();
+              resolve(checked);
+            }
+          }
+        });
+        s.on('error', () => resolve(checked));
+        s.on('close', () => resolve(checked));
+        const sendAll = async (): Promise<void> => {
+          for (let r = 0; r < requests; r++) {
+            const size = random() < 0.5 ? 1 + Math.floor(random() * 2000) : 1 + Math.floor(random() * 300_000);
+            const body = randomBytes(size);
+            expected.push(`${createHash('sha256').update(body).digest('hex')} ${size}`);
+            const chunked = random() < 0.3;
+            const head = chunked ? `POST /${r} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n` : `PUT /${r} HTTP/1.1\r\nHost: h\r\nContent-Length: ${size}\r\n\r\n`;
+            const wire = Buffer.concat([Buffer.from(head), body, Buffer.from(chunked ? '\r\n0\r\n\r\n' : '')]);
+            const stopAt = cut && r === requests - 1 ? Math.floor(wire.length / 2) : wire.length;
+            // The cut-off request goes once the ones before it were answered (those must all arrive).
+            for (let w = 0; stopAt < wire.length && checked < r && w < 5000; w++) await new Promise((r2) => setTimeout(r2, 2));
+            for (let at = 0; at < stopAt; ) {
+              const piece = Math.min(stopAt - at, 1 + Math.floor(random() * 70_000));
+              s.write(wire.subarray(at, at + piece));
+              at += piece;
+              if (random() < 0.3) await new Promise((r2) => setTimeout(r2, 1));
+            }
+            if (stopAt < wire.length) {
+              s.destroy();
+              return;
+            }
+          }
+        };
+        void sendAll();
+      });
+    try {
+      // Three waves: the connections cut off in one wave leave their buffers to the next.
+      for (let wave = 0; wave < 3; wave++) {
+        const results = await Promise.all(Array.from({ length: 12 }, (_, i) => client(4, i % 3 === 0)));
+        results.forEach((n, i) => assert.equal(n, i % 3 === 0 ? 3 : 4, `wave ${wave}, client ${i}: ${n} answers`));
+      }
+    } finally {
+      await srv.close();
+    }
+  });
+}
