@@ -30,6 +30,25 @@ export interface ReadSource {
   detach(): void;
   /** What to keep of a view beyond the call that received it. */
   retain(view: Buffer): Buffer;
+  /** The view itself stays referenced beyond the call (never copied: the socket reads into a fresh buffer next). */
+  keep(view: Buffer): void;
+}
+
+/**
+ * A request body stream whose consumer can take read-buffer views as they are (lean-server.ts): it
+ * sets `passThrough` while it writes each piece out at once and keeps nothing else of it, and
+ * `keptLast` when the piece it was just given is still referenced (a write still queued). A piece it
+ * consumed at once leaves the read buffer free for the next read: an upload's reads then need no
+ * fresh 256 KiB buffer each.
+ */
+export interface PassThroughBody {
+  passThrough: boolean;
+  keptLast: boolean;
+}
+
+/** Whether `body` offers PassThroughBody. */
+export function isPassThroughBody(body: object): body is PassThroughBody {
+  return 'passThrough' in body && 'keptLast' in body;
 }
 
 /** A plain socket's 'data' events (each chunk is the reader's to keep). */
@@ -52,6 +71,8 @@ export class DataEvents implements ReadSource {
   retain(view: Buffer): Buffer {
     return view;
   }
+
+  keep(): void {}
 }
 
 /** An accepted connection read into a buffer of its own (see the file comment). */
@@ -92,6 +113,10 @@ export class ClientReads implements ReadSource {
     if (view.length <= COPY_LIMIT) return Buffer.from(view);
     this.kept = true;
     return view;
+  }
+
+  keep(view: Buffer): void {
+    if (isViewOf(view, this.buf)) this.kept = true;
   }
 
   /** net's onread callback: false stops reading (a Readable that wants no more for now). */

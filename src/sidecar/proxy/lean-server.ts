@@ -14,7 +14,7 @@ import { METHODS, STATUS_CODES } from 'node:http';
 import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { DataEvents, type ReadSource } from './client-reads.js';
+import { DataEvents, type PassThroughBody, type ReadSource } from './client-reads.js';
 import { hasToken, headEnd, normalizePath, TCHAR } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
@@ -39,7 +39,9 @@ const BODY_TIMEOUT_MS = Number(process.env.BERTH_PROXY_BODY_TIMEOUT_MS ?? proces
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
 
 /** The request side: head fields and the body as a stream (decoded when chunked). */
-export class LeanRequest extends Readable implements RequestHead {
+export class LeanRequest extends Readable implements RequestHead, PassThroughBody {
+  passThrough = false;
+  keptLast = false;
   method: string;
   url: string;
   httpVersion: string;
@@ -516,7 +518,7 @@ export class LeanConnection {
     if (this.bodyKind === BodyKind.Length) {
       const take = Math.min(d.length, this.remaining);
       this.remaining -= take;
-      if (take > 0 && !req.push(this.source.retain(take === d.length ? d : d.subarray(0, take)))) this.bodyHeld = true;
+      if (take > 0 && !this.pushPiece(req, take === d.length ? d : d.subarray(0, take))) this.bodyHeld = true;
       if (this.remaining === 0) {
         this.bodyKind = BodyKind.None;
         this.bodyHeld = false;
@@ -527,7 +529,7 @@ export class LeanConnection {
       return;
     }
     const r = this.decoder!.feed(d, (piece) => {
-      if (!req.push(this.source.retain(piece))) this.bodyHeld = true;
+      if (!this.pushPiece(req, piece)) this.bodyHeld = true;
     });
     if (r === 'error') return this.reject(400);
     if (r >= 0) {
@@ -537,6 +539,20 @@ export class LeanConnection {
       if (r < d.length) this.buf = this.buf.length === 0 ? d.subarray(r) : Buffer.concat([this.buf, d.subarray(r)]);
     }
     this.flow();
+  }
+
+  /**
+   * Pushes a body piece (a view of the read). A pass-through consumer reading along gets the view
+   * itself, and the read buffer is kept only if the piece is still referenced afterwards; otherwise
+   * what the stream keeps goes through source.retain().
+   */
+  private pushPiece(req: LeanRequest, piece: Buffer): boolean {
+    if (!req.passThrough || req.readableFlowing !== true || req.readableLength > 0) return req.push(this.source.retain(piece));
+    req.keptLast = false;
+    const more = req.push(piece);
+    // Not handed over at once (it waits in the stream), or handed over and still referenced.
+    if (req.keptLast || req.readableLength > 0) this.source.keep(piece);
+    return more;
   }
 
   /** The answer was written; the next request may start. */

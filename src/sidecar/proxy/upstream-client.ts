@@ -19,6 +19,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, TCHAR, tokenList } from './http-syntax.js';
+import { isPassThroughBody } from './client-reads.js';
 import { giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
@@ -612,6 +613,10 @@ class Exchange implements UpstreamCall {
     let left = req.bodyLength ?? 0;
     socket.write(serializeHead(req, sized ? left : 'chunked', `${this.pool.host}:${this.pool.port}`), 'latin1');
     const onDrain = (): void => void body.resume();
+    // Each piece is written at once and nothing else keeps it (the recorder's tap copies): a lean
+    // request may hand over views of its read buffer, told which ones are still queued.
+    const through = isPassThroughBody(body) ? body : undefined;
+    if (through) through.passThrough = true;
     const onData = (c: Buffer): void => {
       if (this.finished || c.length === 0) return;
       req.onBodyChunk?.(c);
@@ -625,6 +630,7 @@ class Exchange implements UpstreamCall {
         socket.write('\r\n', 'latin1');
         socket.uncork();
       }
+      if (through) through.keptLast = socket.writableLength > 0;
       // write() answers false for any piece over 16 KiB, even one the kernel took at once: the body
       // waits only when the bytes queued here pass the limit (a 'drain' follows, as that write answered false).
       if (socket.writableLength >= STREAM_QUEUE_LIMIT) {
@@ -649,6 +655,7 @@ class Exchange implements UpstreamCall {
     body.once('error', onError);
     this.unpipe = () => {
       this.unpipe = undefined;
+      if (through) through.passThrough = false;
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('close', onClose);
