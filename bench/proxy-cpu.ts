@@ -1,13 +1,15 @@
 // bench/proxy-cpu: CPU time per small keep-alive request in each hop of the Berth sidecar pair,
 // against another build of the proxy (BENCH_BASELINE_PROXY, e.g. /work/main/dist/src/sidecar/proxy/main.js)
-// and a bare Node TCP relay pair, in the same run. Rates swing with a shared machine's load; the CPU
+// and/or other Node flags (BENCH_BASELINE_NODE_FLAGS, e.g. "--max-semi-space-size=2 --single-threaded-gc")
+// a bare Node TCP relay pair and (when nginx is installed; BENCH_NGINX=0 leaves it out) the nginx
+// pair bench/proxy compares with (one worker per hop), in the same run. Rates swing with a shared machine's load; the CPU
 // a process spends per request moves far less, so that is what this compares. Each round runs wrk
 // (-t1 -c10, BENCH_SECONDS) against every setup in turn; CPU is read from /proc/<pid>/stat (10 ms
 // ticks) and divided by wrk's request count. Prints one JSON line: µs per request per hop for the
 // outbound (a) and inbound (b) sidecar, per setup, the median over BENCH_RUNS rounds and each round.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { bareRelayPair, berthPair, cpuTicks, HOST, killAll, median, requireTools, start, until } from './proxy-lib/setup.js';
+import { bareRelayPair, berthPair, cpuTicks, HOST, killAll, median, nginxPair, nginxWorkers, requireTools, start, until } from './proxy-lib/setup.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -49,10 +51,18 @@ async function main(): Promise<void> {
   const pair = await berthPair({ base: BASE + 10, originPort, accessLog: false });
   add('berth', pair.url, [pair.a.pid!, pair.b.pid!]);
   const baselineMain = process.env.BENCH_BASELINE_PROXY;
-  if (baselineMain) {
-    if (!existsSync(baselineMain)) throw new Error(`BENCH_BASELINE_PROXY ${baselineMain} does not exist`);
-    const base = await berthPair({ base: BASE + 20, originPort, accessLog: false, proxyMain: baselineMain });
+  const baselineFlags = process.env.BENCH_BASELINE_NODE_FLAGS;
+  if (baselineMain || baselineFlags !== undefined) {
+    if (baselineMain && !existsSync(baselineMain)) throw new Error(`BENCH_BASELINE_PROXY ${baselineMain} does not exist`);
+    const nodeFlags = baselineFlags?.split(' ').filter(Boolean);
+    const base = await berthPair({ base: BASE + 20, originPort, accessLog: false, ...(baselineMain ? { proxyMain: baselineMain } : {}), ...(nodeFlags ? { nodeFlags } : {}) });
     add('baseline', base.url, [base.a.pid!, base.b.pid!]);
+  }
+  if (process.env.BENCH_NGINX !== '0' && spawnSync('sh', ['-c', 'command -v nginx']).status === 0) {
+    const ng = { portA: BASE + 41, portB: BASE + 42, originPort };
+    const workers = await nginxWorkers(nginxPair(ng));
+    await until(`http://${HOST}:${ng.portA}/`);
+    add('nginx', `http://${HOST}:${ng.portA}/`, [workers[0], workers[1]]);
   }
   const relay = { portA: BASE + 31, portB: BASE + 32, originPort };
   bareRelayPair(relay);

@@ -89,6 +89,8 @@ export async function berthPair(opts: {
   tracing?: MeshTracing;
   /** A control plane (stand-in) on this port: written to control.json with a token, as `berth up` does. */
   controlPort?: number;
+  /** Node flags for both sidecars (default: PROXY_FLAGS, the platform's). */
+  nodeFlags?: string[];
 }): Promise<SidecarPair> {
   const p = { aOut: opts.base + 1, bIn: opts.base + 2, aIn: opts.base + 3, aApp: opts.base + 4, aAdmin: opts.base + 5, bAdmin: opts.base + 6 };
   const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
@@ -102,8 +104,9 @@ export async function berthPair(opts: {
   }
   const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
   const main = opts.proxyMain ?? proxyMain;
-  const b = start(process.execPath, [...PROXY_FLAGS, main], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
-  const a = start(process.execPath, [...PROXY_FLAGS, main], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
+  const flags = opts.nodeFlags ?? PROXY_FLAGS;
+  const b = start(process.execPath, [...flags, main], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
+  const a = start(process.execPath, [...flags, main], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
   const url = `http://${HOST}:${p.aOut}/`;
   await until(url);
   return { a, b, url, bAdmin: `http://${HOST}:${p.bAdmin}`, stateDir: state };

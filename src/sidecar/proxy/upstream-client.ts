@@ -403,9 +403,10 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         if (nameIs(buf, pos, len, 'connection')) {
           hop = true;
           // Every Connection line counts (a later one does not undo an earlier `close`).
-          sawClose ||= hasToken(buf, colon + 1, next, 'close');
-          sawKeepAlive ||= hasToken(buf, colon + 1, next, 'keep-alive');
-          for (const t of tokenList(buf.toString('latin1', colon + 1, next))) if (t !== 'close' && t !== 'keep-alive') (named ??= []).push(t);
+          const tokens = connectionTokens(buf, colon + 1, next);
+          if (tokens & CLOSE) sawClose = true;
+          if (tokens & KEEP_ALIVE) sawKeepAlive = true;
+          if (tokens & OTHER) named = namedTokens(buf, colon + 1, next, named);
         } else hop = nameIs(buf, pos, len, 'keep-alive');
         break;
       case 16:
@@ -476,8 +477,17 @@ function decimalValue(buf: Buffer, from: number, to: number): number {
   return n;
 }
 
-/** Whether a comma-separated header value lists `token` (lower-case), ignoring case. */
-function hasToken(buf: Buffer, from: number, to: number, token: string): boolean {
+const CLOSE = 1;
+const KEEP_ALIVE = 2;
+const OTHER = 4;
+
+/**
+ * What a Connection value (bytes [from, to) of `buf`) lists, in one pass and without a string:
+ * CLOSE, KEEP_ALIVE and OTHER (any other token: a header name kept on this hop) as bits. Answers
+ * nearly always say `keep-alive` or `close` alone, so the names are read only when OTHER is set.
+ */
+function connectionTokens(buf: Buffer, from: number, to: number): number {
+  let seen = 0;
   let start = from;
   for (let i = from; i <= to; i++) {
     if (i < to && buf[i] !== 44) continue;
@@ -485,10 +495,17 @@ function hasToken(buf: Buffer, from: number, to: number, token: string): boolean
     let b = i;
     while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
     while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
-    if (nameIs(buf, a, b - a, token)) return true;
+    if (b > a) seen |= nameIs(buf, a, b - a, 'close') ? CLOSE : nameIs(buf, a, b - a, 'keep-alive') ? KEEP_ALIVE : OTHER;
     start = i + 1;
   }
-  return false;
+  return seen;
+}
+
+/** The header names a Connection value lists besides close and keep-alive, added to `named`. */
+function namedTokens(buf: Buffer, from: number, to: number, named: string[] | undefined): string[] {
+  const out = named ?? [];
+  for (const t of tokenList(buf.toString('latin1', from, to))) if (t !== 'close' && t !== 'keep-alive') out.push(t);
+  return out;
 }
 
 /** Whether the `len` bytes at `pos` are `lower` (lower-case ASCII), ignoring case. */

@@ -284,6 +284,14 @@ test('response framing headers: Connection tokens and Content-Length digits, byt
   assert.equal(scan('Connection: keep-alive').close, false);
   assert.equal(scan('Connection: upgrade', true).close, true, 'HTTP/1.0 without keep-alive closes');
   assert.equal(scan('Connection: Keep-Alive', true).close, false);
+  assert.equal(scan('Connection: , CLOSE ,').close, true, 'empty list members are skipped');
+  assert.equal(scan('Connection:\tclose\t').close, true);
+  assert.equal(scan('Connection: closed').close, false);
+  assert.equal(scan('Connection: keep-alivex', true).close, true);
+  // A name listed with keep-alive or close stays on this hop; the others go on, in order.
+  const named = scan('X-A: 1\r\nConnection: keep-alive,X-Hop\r\nX-Hop: 2\r\nConnection: close\r\nX-B: 3');
+  assert.equal(named.lines.toString('latin1'), 'X-A: 1\r\nX-B: 3\r\n');
+  assert.equal(named.close, true);
   assert.equal(scan('Content-Length: 12').length, 12);
   assert.equal(scan('Content-Length: \t7  ').length, 7);
   // Updated with issue 11: a HTAB after the digits was taken; llhttp refuses it, and so does the scanner.
