@@ -351,7 +351,8 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   let sawClose = false;
   let sawKeepAlive = false;
   let named: string[] | undefined;
-  // Header lines kept for forwarding are gathered in a scratch buffer, then copied out once.
+  // Header lines kept for forwarding: runs of consecutive lines, noted as [start, end) pairs and copied out once at the end.
+  let runCount = 0;
   let kept = 0;
   // Where the run of consecutive kept lines being read starts (-1: none): a run is copied in one piece.
   let run = -1;
@@ -374,7 +375,10 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
     if (!valid || len <= 0) {
       // A malformed line (no token name, obs-fold, a control byte or bare CR/LF): llhttp refuses the answer.
       bad = true;
-      if (run >= 0) kept = keepLines(buf, run, pos, kept);
+      if (run >= 0) {
+        runCount = noteRun(run, pos, runCount);
+        kept += pos - run;
+      }
       run = -1;
       pos = next + 2;
       continue;
@@ -423,17 +427,24 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         break;
     }
     if (hop) {
-      if (run >= 0) kept = keepLines(buf, run, pos, kept);
+      if (run >= 0) {
+        runCount = noteRun(run, pos, runCount);
+        kept += pos - run;
+      }
       run = -1;
     } else if (run < 0) run = pos;
     pos = next + 2;
   }
-  if (run >= 0) kept = keepLines(buf, run, Math.min(pos, end + 2), kept);
+  if (run >= 0) {
+    const to = Math.min(pos, end + 2);
+    runCount = noteRun(run, to, runCount);
+    kept += to - run;
+  }
   if (te && length !== -1) bad = true;
   // As llhttp: HTTP/1.0 is kept alive only with keep-alive (whatever else is said), HTTP/1.1 unless close.
   const close = http10 ? !sawKeepAlive : sawClose;
   const lines = Buffer.allocUnsafe(kept);
-  scratch.copy(lines, 0, 0, kept);
+  for (let r = 0, at = 0; r < runCount; r += 2) at = copyBytes(buf, runs[r], runs[r + 1], lines, at);
   return { lines: named ? withoutNamed(lines, named) : lines, length, chunked, close, bad };
 }
 
@@ -451,15 +462,23 @@ function withoutNamed(lines: Buffer, named: string[]): Buffer {
   return Buffer.concat(keep);
 }
 
-/** Where scanHeaderLines gathers the kept lines (grown for an unusually large head). */
-let scratch = Buffer.allocUnsafe(4096);
+/** The runs of kept lines scanHeaderLines found, as [start, end) pairs (reused: one scan at a time). */
+const runs: number[] = [];
 
-/** Appends bytes [from, to) of `buf` to the scratch buffer, which holds `kept` bytes; returns the new count. */
-function keepLines(buf: Buffer, from: number, to: number, kept: number): number {
-  const n = to - from;
-  if (kept + n > scratch.length) scratch = Buffer.concat([scratch.subarray(0, kept), Buffer.allocUnsafe(Math.max(scratch.length, n))]);
-  buf.copy(scratch, kept, from, to);
-  return kept + n;
+function noteRun(from: number, to: number, count: number): number {
+  runs[count] = from;
+  runs[count + 1] = to;
+  return count + 2;
+}
+
+/**
+ * Copies bytes [from, to) of `src` into `dst` at `at`; returns the end. A head's lines are a few
+ * dozen bytes: a loop copies them faster than a call into Buffer.copy's native code.
+ */
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  if (to - from > 256) return at + src.copy(dst, at, from, to);
+  for (let i = from; i < to; i++) dst[at++] = src[i];
+  return at;
 }
 
 /** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
