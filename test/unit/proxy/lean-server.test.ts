@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { ClientReads } from '../../../src/sidecar/proxy/client-reads.js';
-import { ChunkedBodyDecoder, LeanConnection, LeanRequest, parseRequestHead, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
+import { ChunkedBodyDecoder, LeanConnection, LeanRequest, parseRequestBytes, parseRequestHead, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server whose connections go to the lean path; fallbacks go to a node:http server that answers "fallback". */
@@ -196,6 +196,9 @@ test('fuzz: the head parser never throws, and accepts only well-formed heads', (
     for (let k = 0; k < n; k++) text += alphabet[Math.floor(random() * alphabet.length)];
     if (random() < 0.5) text = `GET /${'x'.repeat(Math.floor(random() * 3))} HTTP/1.1\r\nHost: h${text}`;
     const r = parseRequestHead(text);
+    // As the connection calls it: the head's bytes followed by the blank line and what came after it.
+    const inRead = parseRequestBytes(Buffer.from(`${text}\r\n\r\n${random() < 0.5 ? '\r\nGET' : ''}`, 'latin1'), text);
+    assert.deepEqual(inRead, r, JSON.stringify(text));
     if (!r) continue;
     accepted++;
     assert.match(`${r.method} ${r.url} HTTP/1.${r.minor}`, /^[A-Z]+ \S+ HTTP\/1\.[01]$/);
