@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { DataEvents, type PassThroughBody, type ReadSource } from './client-reads.js';
 import { hasToken, headEnd, normalizePath, TCHAR } from './http-syntax.js';
+import { copyBytes } from './read-buffers.js';
 import type { RequestHead } from './routes.js';
 
 export { ChunkedBodyDecoder };
@@ -235,11 +236,11 @@ export class LeanResponse {
     const total = pre.length + (lines?.length ?? 0) + post.length + chunkHead + (data?.length ?? 0) + chunkTail;
     const out = Buffer.allocUnsafe(total);
     let at = out.write(pre, 0, 'latin1');
-    if (lines) at += lines.copy(out, at);
+    if (lines) at = copyBytes(lines, 0, lines.length, out, at);
     at += out.write(post, at, 'latin1');
     if (chunkHead) at += out.write(`${size}\r\n`, at, 'latin1');
     if (data) {
-      at += data.copy(out, at);
+      at = copyBytes(data, 0, data.length, out, at);
       if (chunkTail) out.write('\r\n', at, 'latin1');
     }
     return this.socket.write(out);

@@ -42,3 +42,17 @@ function sparesOf(size: number): Buffer[] {
   if (!list) spares.set(size, (list = []));
   return list;
 }
+
+/**
+ * Copies bytes [from, to) of `src` into `dst` at `at`; returns where the copy ends. Heads and small
+ * bodies are a few dozen bytes: a loop copies those faster than Buffer.copy, which makes a typed
+ * array view of the source and calls into native code for every copy.
+ */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): number {
+  if (to - from > 256) {
+    dst.set(src.subarray(from, to), at);
+    return at + to - from;
+  }
+  for (let i = from; i < to; i++) dst[at++] = src[i];
+  return at;
+}

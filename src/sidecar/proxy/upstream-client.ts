@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
-import { giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
+import { copyBytes, giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
@@ -469,16 +469,6 @@ function noteRun(from: number, to: number, count: number): number {
   runs[count] = from;
   runs[count + 1] = to;
   return count + 2;
-}
-
-/**
- * Copies bytes [from, to) of `src` into `dst` at `at`; returns the end. A head's lines are a few
- * dozen bytes: a loop copies them faster than a call into Buffer.copy's native code.
- */
-function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
-  if (to - from > 256) return at + src.copy(dst, at, from, to);
-  for (let i = from; i < to; i++) dst[at++] = src[i];
-  return at;
 }
 
 /** A header value of digits only (surrounding whitespace allowed) as a number; NaN otherwise. */
