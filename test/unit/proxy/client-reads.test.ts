@@ -8,6 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ClientReads } from '../../../src/sidecar/proxy/client-reads.js';
+import { copyBytes } from '../../../src/sidecar/proxy/read-buffers.js';
+import { rng } from '../../helpers/seeded-random.js';
 
 /** A server whose connections are each given to `take` as ClientReads. */
 async function server(take: (reads: ClientReads) => void): Promise<{ port: number; srv: net.Server }> {
@@ -109,4 +111,20 @@ test('the server counts the connection: close() waits for it, then calls back', 
   await sleep(50);
   assert.equal(closed, true);
   c.destroy();
+});
+
+test('copyBytes copies any range exactly as Buffer.copy (whole buffers, long parts, short parts), and returns where it ended', () => {
+  const random = rng(1206);
+  for (let i = 0; i < 2000; i++) {
+    const src = Buffer.alloc(Math.floor(random() * 300));
+    for (let k = 0; k < src.length; k++) src[k] = Math.floor(random() * 256);
+    const whole = random() < 0.3;
+    const from = whole ? 0 : Math.floor(random() * (src.length + 1));
+    const to = whole ? src.length : from + Math.floor(random() * (src.length - from + 1));
+    const at = Math.floor(random() * 20);
+    const got = Buffer.alloc(340, 7);
+    const want = Buffer.alloc(340, 7);
+    assert.equal(copyBytes(src, from, to, got, at), at + src.copy(want, at, from, to));
+    assert.deepEqual(got, want, `from ${from} to ${to} of ${src.length} at ${at}`);
+  }
 });
