@@ -7,6 +7,8 @@ import type { MeshPolicy } from '../../lib/mesh-protocol.js';
 import { createBalancer, type Balancer } from './balancers.js';
 import type { EndpointState } from './endpoints.js';
 import type { Throttle } from './throttle.js';
+// Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
+import { performance } from 'node:perf_hooks';
 
 /** What one try ended with: an HTTP status, or CONNECT_FAILURE / RESET. */
 export const CONNECT_FAILURE = -1;

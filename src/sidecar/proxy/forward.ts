@@ -13,6 +13,8 @@ import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandl
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import { LeanResponse } from './lean-server.js';
 import type { Readable } from 'node:stream';
+// Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
+import { performance } from 'node:perf_hooks';
 
 /** Request bodies up to this size are kept so the request can be retried; larger ones are streamed once. */
 const RETRY_BODY_LIMIT = 64 * 1024;

@@ -27,6 +27,8 @@ import type { Responder } from './responder.js';
 import type { ShadowComparison, ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
+// Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
+import { performance } from 'node:perf_hooks';
 
 /** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
 function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {

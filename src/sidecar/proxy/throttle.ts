@@ -2,6 +2,8 @@
 // a concurrency limit. Both are plain counters refreshed lazily on each request: no timers, so an
 // idle proxy costs nothing.
 import type { MeshRateLimit } from '../../lib/mesh-protocol.js';
+// Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
+import { performance } from 'node:perf_hooks';
 
 export class TokenBucket {
   private tokens: number;
