@@ -31,9 +31,9 @@ export function rssMB(pid: number): number {
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
 }
 
-/** Waits until `url` answers 200 (5 s at most). */
-export async function until(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+/** Waits until `url` answers 200 (`ms` at most, 5 s by default). */
+export async function until(url: string, ms = 5000): Promise<void> {
+  for (let i = 0; i < ms / 50; i++) {
     const ok = await new Promise<boolean>((r) => http.get(url, { agent: false }, (res) => (res.resume(), r(res.statusCode === 200))).on('error', () => r(false)));
     if (ok) return;
     await sleep(50);
@@ -91,6 +91,8 @@ export async function berthPair(opts: {
   controlPort?: number;
   /** Node flags for both sidecars (default: PROXY_FLAGS, the platform's). */
   nodeFlags?: string[];
+  /** A command a sidecar runs under (e.g. valgrind and its options), with extra Node flags and environment for it. */
+  wrap?: Partial<Record<'a' | 'b', { command: string[]; nodeFlags?: string[]; env?: Record<string, string> }>>;
 }): Promise<SidecarPair> {
   const p = { aOut: opts.base + 1, bIn: opts.base + 2, aIn: opts.base + 3, aApp: opts.base + 4, aAdmin: opts.base + 5, bAdmin: opts.base + 6 };
   const state = mkdtempSync(join(tmpdir(), 'berth-bench-'));
@@ -105,10 +107,17 @@ export async function berthPair(opts: {
   const common = { ...PROXY_ENV, BERTH_PROXY_MODE: 'sidecar', BERTH_STATE_DIR: state, HOST };
   const main = opts.proxyMain ?? proxyMain;
   const flags = opts.nodeFlags ?? PROXY_FLAGS;
-  const b = start(process.execPath, [...flags, main], { ...common, BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
-  const a = start(process.execPath, [...flags, main], { ...common, BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
+  const launch = (which: 'a' | 'b', env: Record<string, string>): ChildProcess => {
+    const w = opts.wrap?.[which];
+    const node = [process.execPath, ...flags, ...(w?.nodeFlags ?? []), main];
+    const argv = w ? [...w.command, ...node] : node;
+    return start(argv[0], argv.slice(1), { ...common, ...w?.env, ...env });
+  };
+  const b = launch('b', { BERTH_INSTANCE: 'b-1', BERTH_SERVICE: 'b', BERTH_PROXY_PORT: String(p.bIn), BERTH_PROXY_APP_PORT: String(opts.originPort), BERTH_PROXY_ADMIN_PORT: String(p.bAdmin) });
+  const a = launch('a', { BERTH_INSTANCE: 'a-1', BERTH_SERVICE: 'a', BERTH_PROXY_PORT: String(p.aIn), BERTH_PROXY_APP_PORT: String(p.aApp), BERTH_PROXY_ADMIN_PORT: String(p.aAdmin), BERTH_PROXY_OUTBOUND: `b=${p.aOut}` });
   const url = `http://${HOST}:${p.aOut}/`;
-  await until(url);
+  // A sidecar under valgrind takes seconds to start.
+  await until(url, opts.wrap ? 120_000 : 5000);
   return { a, b, url, bAdmin: `http://${HOST}:${p.bAdmin}`, stateDir: state };
 }
 
