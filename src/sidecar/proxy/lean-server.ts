@@ -15,7 +15,7 @@ import type net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { DataEvents, type PassThroughBody, type ReadSource } from './client-reads.js';
-import { hasToken, headEnd, normalizePath, TCHAR } from './http-syntax.js';
+import { hasToken, headEnd, normalizePath, skipPlainWords, TCHAR } from './http-syntax.js';
 import { copyBytes } from './read-buffers.js';
 import type { RequestHead } from './routes.js';
 
@@ -681,6 +681,7 @@ export function parseRequestBytes(b: Buffer, text: string): ParsedHead | undefin
   if (url === undefined) return undefined;
   const minor = minorCode === 49 ? '1' : '0';
   const headers: Record<string, string | string[] | undefined> = {};
+  const dv = new DataView(b.buffer, b.byteOffset, b.length);
   let length = -1;
   let te: string | undefined;
   let pos = lineEnd + 2;
@@ -696,7 +697,7 @@ export function parseRequestBytes(b: Buffer, text: string): ParsedHead | undefin
       if (c >= 128 || TCHAR[c] === 0) return undefined;
     }
     if (colon === pos || colon === n) return undefined;
-    let next = colon + 1;
+    let next = skipPlainWords(dv, colon + 1, n);
     for (; next < n; next++) {
       const c = b[next];
       if (c < 32 || c === 127) {

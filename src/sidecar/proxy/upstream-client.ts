@@ -18,7 +18,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { headEnd, TCHAR, tokenList } from './http-syntax.js';
+import { headEnd, skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
 import { copyBytes, giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
 
@@ -353,23 +353,33 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   let named: string[] | undefined;
   // Header lines kept for forwarding: runs of consecutive lines, noted as [start, end) pairs and copied out once at the end.
   let runCount = 0;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   let kept = 0;
   // Where the run of consecutive kept lines being read starts (-1: none): a run is copied in one piece.
   let run = -1;
   let pos = from;
   while (pos > 1 && pos < end + 2) {
     // One pass over the line (a JS loop beats a native indexOf call per field on heads this small):
-    // its end, its colon, a token name, no bare CR, LF or NUL.
+    // a token name up to the colon, then a value without control characters (no bare CR, LF or NUL)
+    // up to the line's end; the value's plain bytes are skipped 4 at a time.
     let next = pos;
     let colon = -1;
     let valid = true;
     for (; next < end; next++) {
       const c = buf[next];
+      if (c === 58) {
+        colon = next;
+        break;
+      }
       if (c === 13 && buf[next + 1] === 10) break;
-      if (colon < 0) {
-        if (c === 58) colon = next;
-        else if (c >= 128 || TCHAR[c] === 0) valid = false;
-      } else if ((c < 32 && c !== 9) || c === 127) valid = false;
+      if (c >= 128 || TCHAR[c] === 0) valid = false;
+    }
+    if (colon >= 0) {
+      for (next = skipPlainWords(dv, colon + 1, end); next < end; next++) {
+        const c = buf[next];
+        if (c === 13 && buf[next + 1] === 10) break;
+        if ((c < 32 && c !== 9) || c === 127) valid = false;
+      }
     }
     const len = colon - pos;
     if (!valid || len <= 0) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { headEnd } from '../../../src/sidecar/proxy/http-syntax.js';
+import { headEnd, skipPlainWords } from '../../../src/sidecar/proxy/http-syntax.js';
+import { rng } from '../../helpers/seeded-random.js';
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
@@ -21,4 +22,22 @@ test('headEnd finds the first CRLFCRLF exactly where Buffer#indexOf does', () =>
   // A view into a larger buffer is searched from its own start.
   const big = Buffer.from('\r\n\r\nGET / HTTP/1.1\r\n\r\n', 'latin1');
   assert.equal(headEnd(big.subarray(4)), 14);
+});
+
+test('skipPlainWords skips whole 4-byte words without a control byte (< 0x20 or 0x7f) and stops at the first word holding one', () => {
+  const random = rng(61206);
+  // Control bytes, their neighbours, and obs-text (bytes ≥ 0x80 are allowed in values).
+  const pick = [0, 9, 10, 13, 0x1f, 0x20, 0x21, 0x7e, 0x7f, 0x80, 0x81, 0xff, 0x41, 0x61];
+  const isControl = (c: number): boolean => c < 0x20 || c === 0x7f;
+  for (let i = 0; i < 20_000; i++) {
+    const buf = Buffer.alloc(Math.floor(random() * 40));
+    for (let k = 0; k < buf.length; k++) buf[k] = random() < 0.8 ? 0x20 + Math.floor(random() * 0x5f) : pick[Math.floor(random() * pick.length)];
+    const from = Math.floor(random() * (buf.length + 1));
+    const to = from + Math.floor(random() * (buf.length - from + 1));
+    const at = skipPlainWords(new DataView(buf.buffer, buf.byteOffset, buf.length), from, to);
+    // The reference: whole words from `from` while none of their bytes is a control byte.
+    let want = from;
+    while (want + 4 <= to && ![0, 1, 2, 3].some((d) => isControl(buf[want + d]))) want += 4;
+    assert.equal(at, want, `${buf.toString('hex')} [${from}, ${to})`);
+  }
 });
