@@ -7,6 +7,7 @@
 // spares when its connection closes. A buffer is given back only once nothing reads into it (its
 // socket closed) and no reader holds a view of it: readers copy what they keep, or make the socket
 // take a fresh buffer first.
+// copyBytes, the data path's copy between such buffers, is here too.
 
 /** Buffers up to this size come from slabs. */
 const SLAB_MAX_SIZE = 64 * 1024;

@@ -354,7 +354,6 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
   // Header lines kept for forwarding: runs of consecutive lines, noted as [start, end) pairs and copied out once at the end.
   let runCount = 0;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
-  let kept = 0;
   // Where the run of consecutive kept lines being read starts (-1: none): a run is copied in one piece.
   let run = -1;
   let pos = from;
@@ -385,10 +384,7 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
     if (!valid || len <= 0) {
       // A malformed line (no token name, obs-fold, a control byte or bare CR/LF): llhttp refuses the answer.
       bad = true;
-      if (run >= 0) {
-        runCount = noteRun(run, pos, runCount);
-        kept += pos - run;
-      }
+      if (run >= 0) runCount = noteRun(run, pos, runCount);
       run = -1;
       pos = next + 2;
       continue;
@@ -437,22 +433,17 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
         break;
     }
     if (hop) {
-      if (run >= 0) {
-        runCount = noteRun(run, pos, runCount);
-        kept += pos - run;
-      }
+      if (run >= 0) runCount = noteRun(run, pos, runCount);
       run = -1;
     } else if (run < 0) run = pos;
     pos = next + 2;
   }
-  if (run >= 0) {
-    const to = Math.min(pos, end + 2);
-    runCount = noteRun(run, to, runCount);
-    kept += to - run;
-  }
+  if (run >= 0) runCount = noteRun(run, Math.min(pos, end + 2), runCount);
   if (te && length !== -1) bad = true;
   // As llhttp: HTTP/1.0 is kept alive only with keep-alive (whatever else is said), HTTP/1.1 unless close.
   const close = http10 ? !sawKeepAlive : sawClose;
+  let kept = 0;
+  for (let r = 0; r < runCount; r += 2) kept += runs[r + 1] - runs[r];
   const lines = Buffer.allocUnsafe(kept);
   for (let r = 0, at = 0; r < runCount; r += 2) at = copyBytes(buf, runs[r], runs[r + 1], lines, at);
   return { lines: named ? withoutNamed(lines, named) : lines, length, chunked, close, bad };
