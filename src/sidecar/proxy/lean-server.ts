@@ -16,6 +16,7 @@ import { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { DataEvents, type PassThroughBody, type ReadSource } from './client-reads.js';
 import { hasToken, headEnd, normalizePath, skipPlainWords, TCHAR } from './http-syntax.js';
+import { writeNow } from './direct-write.js';
 import { copyBytes } from './read-buffers.js';
 import type { RequestHead } from './routes.js';
 
@@ -243,7 +244,7 @@ export class LeanResponse {
       at = copyBytes(data, 0, data.length, out, at);
       if (chunkTail) out.write('\r\n', at, 'latin1');
     }
-    return this.socket.write(out);
+    return writeNow(this.socket, out);
   }
 
   /** Writes a piece of the body. The chunk may be reused by the caller once this returns: what goes to the socket is a copy. */

@@ -20,6 +20,7 @@ import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
+import { writeNow } from './direct-write.js';
 import { copyBytes, giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
@@ -617,12 +618,12 @@ class Exchange implements UpstreamCall {
     const body = req.body;
     const authority = `${this.pool.host}:${this.pool.port}`;
     if (body === null) {
-      socket.write(serializeHead(req, 0, authority), 'latin1');
+      writeNow(socket, serializeHead(req, 0, authority));
       this.requestDone = true;
     } else if (Buffer.isBuffer(body)) {
       // One write for head and small body.
       const head = serializeHead(req, body.length, authority);
-      socket.write(body.length <= 16 * 1024 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
+      writeNow(socket, body.length <= 16 * 1024 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
       if (body.length > 16 * 1024) socket.write(body);
       this.requestDone = true;
     } else this.stream(socket, body);

@@ -21,6 +21,27 @@ test('randomHex: lower-case hex of the asked length, different each time, never 
   for (const digits of perPosition) assert.equal(digits.size, 16);
 });
 
+test('randomHex: no all-zero id even when the random source gives zeros for a while', () => {
+  // Math.random answering 0 for many draws in a row (a 2^-64 event for real): the pool's zero groups are redrawn.
+  const real = Math.random;
+  let calls = 0;
+  Math.random = () => (calls++ % 40 < 30 ? 0 : real());
+  try {
+    // Enough ids to cross several pool refills, in both sizes and mixed alignments.
+    for (let i = 0; i < 500; i++) {
+      assert.doesNotMatch(randomHex(8), /^0+$/);
+      assert.doesNotMatch(randomHex(16), /^0+$/);
+      const parts = randomHex(16);
+      // Neither 8-byte half is zero either: an 8-byte id could have been cut there.
+      assert.doesNotMatch(parts.slice(0, 16), /^0+$/);
+      assert.doesNotMatch(parts.slice(16), /^0+$/);
+    }
+    assert.ok(calls > 1000, 'the pool was refilled through the zero draws');
+  } finally {
+    Math.random = real;
+  }
+});
+
 test('propagateTrace starts a trace when the header is absent or malformed', () => {
   for (const given of [undefined, 'garbage', '00-00000000000000000000000000000000-0000000000000001-01', ['00-a-b-01']]) {
     const headers: Record<string, string | string[] | undefined> = { traceparent: given };
