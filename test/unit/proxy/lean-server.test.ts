@@ -197,8 +197,11 @@ test('fuzz: the head parser never throws, and accepts only well-formed heads', (
     if (random() < 0.5) text = `GET /${'x'.repeat(Math.floor(random() * 3))} HTTP/1.1\r\nHost: h${text}`;
     const r = parseRequestHead(text);
     // As the connection calls it: the head's bytes followed by the blank line and what came after it.
-    const inRead = parseRequestBytes(Buffer.from(`${text}\r\n\r\n${random() < 0.5 ? '\r\nGET' : ''}`, 'latin1'), text);
+    const read = `${text}\r\n\r\n${random() < 0.5 ? '\r\nGET / HTTP/1.1\r\nHost: a b\r\n\r\n' : random() < 0.5 ? 'x y:\r\n\tz' : ''}`;
+    const inRead = parseRequestBytes(Buffer.from(read, 'latin1'), text);
     assert.deepEqual(inRead, r, JSON.stringify(text));
+    // And with the whole read as text, the head's end given (what the connection does for a small read).
+    assert.deepEqual(parseRequestBytes(Buffer.from(read, 'latin1'), read, text.length), r, JSON.stringify(read));
     if (!r) continue;
     accepted++;
     assert.match(`${r.method} ${r.url} HTTP/1.${r.minor}`, /^[A-Z]+ \S+ HTTP\/1\.[01]$/);

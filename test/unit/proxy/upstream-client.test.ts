@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { scanHeaderLines, UpstreamPool, type UpstreamError } from '../../../src/sidecar/proxy/upstream-client.js';
+import { scanHead, scanHeaderLines, UpstreamPool, type UpstreamError } from '../../../src/sidecar/proxy/upstream-client.js';
+import { headEnd } from '../../../src/sidecar/proxy/http-syntax.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server that answers every request head (bodies are not expected) with `answer(requestText, n)`; writes may be split. */
@@ -271,6 +272,26 @@ test('fuzz: response header lines — never throws; what is kept is well-formed 
       at++;
     }
     assert.ok(kept === '' || kept.endsWith('\r\n'));
+  }
+});
+
+test('fuzz: the head walker finds the head\'s end itself — not whole in any prefix, and the same answer as with the end given', () => {
+  const random = rng(23);
+  const alphabet = ['X-A', 'Content-Length', ': ', ':', ' ', '\t', '\r\n', '\r', '\n', '\r\n\r\n', '\n\r\n', '\r\r\n', '\u0000', '5', 'v', 'é', 'Connection', 'close', 'a'.repeat(9)];
+  for (let i = 0; i < 3000; i++) {
+    let text = '';
+    const n = 1 + Math.floor(random() * 10);
+    for (let k = 0; k < n; k++) text += alphabet[Math.floor(random() * alphabet.length)];
+    // A head, maybe a body or the next answer behind it.
+    const bytes = Buffer.from(`HTTP/1.1 200 OK\r\n${text}\r\n\r\n${random() < 0.5 ? 'HTTP/1.1 200 OK\r\nX: y\r\n\r\n' : ''}`, 'latin1');
+    const end = headEnd(bytes);
+    const http10 = random() < 0.2;
+    const whole = scanHead(bytes, 17, bytes.length, http10);
+    const given = scanHeaderLines(bytes, 17, end, http10);
+    assert.equal(whole.end, end, JSON.stringify(text));
+    assert.deepEqual({ ...whole, lines: whole.lines.toString('latin1') }, { ...given, lines: given.lines.toString('latin1') }, JSON.stringify(text));
+    // Every read that stops before the blank line's last byte: not whole yet.
+    for (let cut = 17; cut < end + 4; cut++) assert.equal(scanHead(bytes, 17, cut, http10).end, -1, `${JSON.stringify(text)} cut at ${cut}`);
   }
 });
 
