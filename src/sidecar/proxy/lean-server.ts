@@ -91,6 +91,23 @@ function statusLine(status: number): string {
   return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Status'}\r\n`);
 }
 
+const statusLineBytes: Buffer[] = [];
+/** The status line as bytes (a proxied answer's head starts with it, copied without a string's encoding call). */
+function statusLineOf(status: number): Buffer {
+  return (statusLineBytes[status] ??= Buffer.from(statusLine(status), 'latin1'));
+}
+
+// The framing lines after the header lines, as bytes.
+const CONTENT_LENGTH = Buffer.from('content-length: ', 'latin1');
+const CHUNKED_LINE = Buffer.from('transfer-encoding: chunked\r\n', 'latin1');
+const CLOSE_END = Buffer.from('connection: close\r\n\r\n', 'latin1');
+
+/** Copies a short latin1 string (digits) into `out` at `at`, a character at a time; returns where it ends. */
+function putShort(out: Buffer, text: string, at: number): number {
+  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+  return at;
+}
+
 /** The answer side, written straight to the socket. */
 export class LeanResponse {
   statusCode = 200;
@@ -102,9 +119,12 @@ export class LeanResponse {
   private lines: Buffer | undefined;
   private linesLength = -1;
   private extra: [string, string][] | undefined;
-  /** The head being built: status line and headers; then the framing lines after the header lines. */
+  /** The head being built: status line and headers (nothing more than the status line: `headOnlyStatus`). */
   private headOut = '';
-  private framing = '';
+  private headOnlyStatus = true;
+  /** The framing after the header lines: content-length (its digits), or chunked, or neither; then connection: close or not. */
+  private frameLength: string | undefined;
+  private closing = false;
   private declaredLength: string | undefined;
   private chunked = false;
   private noBody = false;
@@ -179,6 +199,7 @@ export class LeanResponse {
     const status = this.statusCode;
     this.noBody = this.head || status === 204 || status === 304 || (status >= 100 && status < 200);
     this.headOut = statusLine(status);
+    this.headOnlyStatus = true;
     this.declaredLength = this.lines && this.linesLength >= 0 ? String(this.linesLength) : undefined;
     const h = this.pending;
     if (Array.isArray(h)) for (let i = 0; i < h.length; i += 2) this.addHeader(h[i], h[i + 1]);
@@ -192,20 +213,16 @@ export class LeanResponse {
     }
     if (this.extra) for (const [n, v] of this.extra) this.addHeader(n, v);
     let length = this.declaredLength;
-    let framing = '';
     if (length === undefined && bodyLength !== undefined && !this.noBody) length = String(bodyLength);
-    if (length !== undefined) framing = `content-length: ${length}\r\n`;
-    else if (!this.noBody) {
+    this.frameLength = length;
+    if (length === undefined && !this.noBody) {
       if (this.conn.http10) this.closeAfter = true;
-      else {
-        this.chunked = true;
-        framing = 'transfer-encoding: chunked\r\n';
-      }
+      else this.chunked = true;
     }
     // Answered before the request body ended (a 401 to an upload): the connection closes after it,
     // and the client is told so, or it would reuse a connection that is going away.
     if (this.conn.bodyPending) this.closeAfter = true;
-    this.framing = framing + (this.closeAfter || this.conn.draining ? 'connection: close\r\n\r\n' : '\r\n');
+    this.closing = this.closeAfter || this.conn.draining;
     if (this.conn.draining) this.closeAfter = true;
     this.headersSent = true;
     return this.headOut;
@@ -220,6 +237,7 @@ export class LeanResponse {
     }
     if (lower === 'transfer-encoding' || lower === 'connection') return;
     this.headOut += `${name}: ${value}\r\n`;
+    this.headOnlyStatus = false;
   }
 
   /**
@@ -229,18 +247,30 @@ export class LeanResponse {
    */
   private writeFirst(bodyLength: number | undefined, body: Buffer | undefined, chunkOf = -1): boolean {
     const pre = this.headText(bodyLength);
-    const post = this.framing;
     const lines = this.lines;
+    const length = this.frameLength;
+    const post = (length !== undefined ? CONTENT_LENGTH.length + length.length + 2 : this.chunked ? CHUNKED_LINE.length : 0) + (this.closing ? CLOSE_END.length : 2);
     const data = body && !this.noBody && body.length > 0 ? body : undefined;
     const sizeOnly = chunkOf >= 0 && this.chunked && !this.noBody;
     const size = data ? data.length.toString(16) : sizeOnly ? chunkOf.toString(16) : '';
     const chunkHead = (data || sizeOnly) && this.chunked ? size.length + 2 : 0;
     const chunkTail = data && this.chunked ? 2 : 0;
-    const total = pre.length + (lines?.length ?? 0) + post.length + chunkHead + (data?.length ?? 0) + chunkTail;
+    const total = pre.length + (lines?.length ?? 0) + post + chunkHead + (data?.length ?? 0) + chunkTail;
     const out = Buffer.allocUnsafe(total);
-    let at = out.write(pre, 0, 'latin1');
+    // Short pieces are copied in JavaScript: a string's native encoding call costs more than they do.
+    let at = this.headOnlyStatus ? copyBytes(statusLineOf(this.statusCode), 0, pre.length, out, 0) : out.write(pre, 0, 'latin1');
     if (lines) at = copyBytes(lines, 0, lines.length, out, at);
-    at += out.write(post, at, 'latin1');
+    if (length !== undefined) {
+      at = copyBytes(CONTENT_LENGTH, 0, CONTENT_LENGTH.length, out, at);
+      at = putShort(out, length, at);
+      out[at++] = 13;
+      out[at++] = 10;
+    } else if (this.chunked) at = copyBytes(CHUNKED_LINE, 0, CHUNKED_LINE.length, out, at);
+    if (this.closing) at = copyBytes(CLOSE_END, 0, CLOSE_END.length, out, at);
+    else {
+      out[at++] = 13;
+      out[at++] = 10;
+    }
     if (chunkHead) at += out.write(`${size}\r\n`, at, 'latin1');
     if (data) {
       at = copyBytes(data, 0, data.length, out, at);
