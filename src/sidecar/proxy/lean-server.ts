@@ -728,6 +728,8 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length): Par
   const dv = new DataView(b.buffer, b.byteOffset, b.length);
   let length = -1;
   let te: string | undefined;
+  // The known header names seen so far, as bits (KNOWN_NAMES).
+  let seen = 0;
   let pos = lineEnd + 2;
   while (lineEnd < n) {
     // One pass over the line (two native indexOf calls per line cost more): a token name up to the
@@ -756,6 +758,7 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length): Par
     while (ve > vs && isOws(b[ve - 1])) ve--;
     const value = text.slice(vs, ve);
     const lower = headerName(b, text, pos, colon);
+    const bit = knownBit;
     pos = next + 2;
     // llhttp takes only SP after a Content-Length or Transfer-Encoding value, not HTAB.
     if ((lower === 'content-length' || lower === 'transfer-encoding') && text.lastIndexOf('\t', next - 1) >= ve) return undefined;
@@ -767,13 +770,20 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length): Par
       if (te !== undefined || value.toLowerCase() !== 'chunked') return undefined;
       te = value;
     } else if (lower === 'upgrade' || lower === 'expect') return undefined;
+    // A known name's first line needs no look at the object first (a megamorphic load per header).
+    if (bit !== 0 && (seen & bit) === 0) {
+      seen |= bit;
+      headers[lower] = value;
+      continue;
+    }
+    seen |= bit;
     const cur = headers[lower];
     if (cur === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
     else if (Array.isArray(cur)) cur.push(value);
     else if (!FIRST_WINS.has(lower)) headers[lower] = lower === 'cookie' ? `${cur}; ${value}` : `${cur}, ${value}`;
   }
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
-  if (minor === '1' && headers.host === undefined) return undefined;
+  if (minor === '1' && (seen & HOST_BIT) === 0) return undefined;
   return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined };
 }
 
@@ -783,15 +793,28 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length): Par
  * the header object is keyed by internalised strings (a fresh string key is hashed and looked up in
  * the string table on every store, a quarter of the head parse's time).
  */
-const KNOWN_NAMES: { name: string; bytes: Uint8Array }[][] = [];
-for (const name of ['host', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'content-type', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'authorization', 'cookie', 'cache-control', 'origin', 'referer', 'traceparent', 'tracestate', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-berth-source', 'x-berth-snapshot', 'upgrade', 'expect', 'te']) (KNOWN_NAMES[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1') });
+const KNOWN_NAMES: { name: string; bytes: Uint8Array; bit: number }[][] = [];
+// At most 31 names: each has a bit of a small integer (parseRequestBytes' `seen`).
+['host', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'content-type', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'authorization', 'cookie', 'cache-control', 'origin', 'referer', 'traceparent', 'tracestate', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-berth-source', 'x-berth-snapshot', 'upgrade', 'expect', 'te'].forEach((name, i) =>
+  (KNOWN_NAMES[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1'), bit: 1 << i }),
+);
 
-/** The lower-case header name at [from, to) of the head (bytes `b`, the same as `text`). */
+const HOST_BIT = KNOWN_NAMES[4].find((k) => k.name === 'host')!.bit;
+
+/** The bit of the name headerName last returned (0: not a known name). */
+let knownBit = 0;
+
+/** The lower-case header name at [from, to) of the head (bytes `b`, the same as `text`); its bit in `knownBit`. */
 function headerName(b: Buffer, text: string, from: number, to: number): string {
   const known = KNOWN_NAMES[to - from];
   if (known !== undefined) {
-    for (const k of known) if (sameIgnoringCase(b, from, k.bytes)) return k.name;
+    for (const k of known)
+      if (sameIgnoringCase(b, from, k.bytes)) {
+        knownBit = k.bit;
+        return k.name;
+      }
   }
+  knownBit = 0;
   return text.slice(from, to).toLowerCase();
 }
 
