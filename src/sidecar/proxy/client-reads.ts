@@ -15,7 +15,7 @@
 // Without a receiver (`detach()`: the connection went to node:http, an HTTP/2 session or a tunnel)
 // the socket is an ordinary Readable again: each read is pushed as its own Buffer and 'data' flows.
 import net from 'node:net';
-import { giveBackReadBuffer, isViewOf, takeReadBuffer } from './read-buffers.js';
+import { giveBackReadBuffer, isViewOf, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 
 const FIRST_SIZE = 16 * 1024;
 const LARGE_SIZE = 256 * 1024;
@@ -32,6 +32,8 @@ export interface ReadSource {
   retain(view: Buffer): Buffer;
   /** The view itself stays referenced beyond the call (never copied: the socket reads into a fresh buffer next). */
   keep(view: Buffer): void;
+  /** A DataView over the bytes of `view` when it is the read being received (undefined otherwise: the caller makes one). */
+  wordsFor(view: Buffer): DataView | undefined;
 }
 
 /**
@@ -73,12 +75,20 @@ export class DataEvents implements ReadSource {
   }
 
   keep(): void {}
+
+  wordsFor(): undefined {
+    return undefined;
+  }
 }
 
 /** An accepted connection read into a buffer of its own (see the file comment). */
-export class ClientReads implements ReadSource {
+export class ClientReads implements ReadSource, WordsCache {
   private buf = takeReadBuffer(FIRST_SIZE);
   private kept = false;
+  /** The read being received (set during the receive call only), and the DataView over its buffer. */
+  private view: Buffer | undefined;
+  wordsOf?: Uint8Array;
+  words?: DataView;
   private receive: ((bytes: Buffer) => void) | undefined;
   readonly socket: net.Socket;
 
@@ -119,12 +129,19 @@ export class ClientReads implements ReadSource {
     if (isViewOf(view, this.buf)) this.kept = true;
   }
 
+  wordsFor(view: Buffer): DataView | undefined {
+    // The view starts where the read buffer does: a DataView over the buffer reads the view's bytes at the same offsets.
+    return view === this.view ? wordsOver(this, this.buf) : undefined;
+  }
+
   /** net's onread callback: false stops reading (a Readable that wants no more for now). */
   private read(n: number, b: Uint8Array): boolean {
     const view = Buffer.from(b.buffer, b.byteOffset, n);
     let more = true;
+    this.view = b === this.buf ? view : undefined;
     if (this.receive) this.receive(view);
     else more = this.socket.push(this.retain(view));
+    this.view = undefined;
     // net asks for the next read's buffer after this returns.
     if (this.kept || (n === this.buf.length && n < LARGE_SIZE)) {
       const size = n === this.buf.length ? LARGE_SIZE : this.buf.length;

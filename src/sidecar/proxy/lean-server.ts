@@ -522,7 +522,7 @@ export class LeanConnection {
       text = end < 0 ? '' : this.buf.toString('latin1', 0, end);
     }
     if (end < 0 || end > MAX_HEAD_BYTES) return this.giveUp();
-    const parsed = parseRequestBytes(this.buf, text, end);
+    const parsed = parseRequestBytes(this.buf, text, end, this.source.wordsFor(this.buf));
     if (!parsed) return this.giveUp();
     this.buf = end + 4 === this.buf.length ? EMPTY : this.buf.subarray(end + 4);
     const { method, url, minor, headers } = parsed;
@@ -704,7 +704,7 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
  * strings kept are slices of the text. The head is [0, n): `text` may go on past it (a whole read,
  * body or pipelined bytes included).
  */
-export function parseRequestBytes(b: Buffer, text: string, n = text.length): ParsedHead | undefined {
+export function parseRequestBytes(b: Buffer, text: string, n = text.length, words?: DataView): ParsedHead | undefined {
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0 || lineEnd > n) lineEnd = n;
   // "METHOD SP target SP HTTP/1.x"
@@ -725,7 +725,7 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length): Par
   if (url === undefined) return undefined;
   const minor = minorCode === 49 ? '1' : '0';
   const headers: Record<string, string | string[] | undefined> = {};
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
+  const dv = words ?? new DataView(b.buffer, b.byteOffset, b.length);
   let length = -1;
   let te: string | undefined;
   // The known header names seen so far, as bits (KNOWN_NAMES).

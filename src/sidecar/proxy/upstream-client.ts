@@ -21,7 +21,7 @@ import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
 import { writeNow } from './direct-write.js';
-import { copyBytes, giveBackReadBuffer, takeReadBuffer } from './read-buffers.js';
+import { copyBytes, giveBackReadBuffer, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
@@ -143,6 +143,13 @@ export class UpstreamError extends Error {
   }
 }
 
+/** A pooled socket's read buffer, whether an exchange kept it, and the read being received (during its call only). */
+interface SocketReads extends WordsCache {
+  buf: Buffer;
+  kept: boolean;
+  view: Buffer | undefined;
+}
+
 interface PooledSocket extends net.Socket {
   uses?: number;
   /** Set on each release; the idle check closes a socket that stayed idle (no timer re-armed per request). */
@@ -152,7 +159,7 @@ interface PooledSocket extends net.Socket {
   /** The exchange the socket carries now; bytes arriving with none are out of step and close the socket. */
   exchange?: Exchange;
   /** Where the next read goes (replaced when a consumer kept the last one's bytes). */
-  reads?: { buf: Buffer; kept: boolean };
+  reads?: SocketReads;
 }
 
 /** Kept connections to one upstream address. */
@@ -206,7 +213,7 @@ export class UpstreamPool {
   private connect(x: Exchange): void {
     this.connecting++;
     // net asks for the buffer of the next read after each read's callback: a kept one is replaced by then.
-    const reads = { buf: takeReadBuffer(READ_SIZE), kept: false };
+    const reads: SocketReads = { buf: takeReadBuffer(READ_SIZE), kept: false, view: undefined };
     const s: PooledSocket = net.connect({
       host: this.host,
       port: this.port,
@@ -215,8 +222,13 @@ export class UpstreamPool {
         buffer: () => reads.buf,
         callback: (n: number, buf: Uint8Array): boolean => {
           const current = s.exchange;
-          if (current) current.data(Buffer.from(buf.buffer, buf.byteOffset, n));
-          else s.destroy();
+          if (current) {
+            const view = Buffer.from(buf.buffer, buf.byteOffset, n);
+            // (The buffer net read into is the one the socket asked for: a DataView over it reads this view.)
+            reads.view = buf === reads.buf ? view : undefined;
+            current.data(view);
+            reads.view = undefined;
+          } else s.destroy();
           if (reads.kept) {
             reads.kept = false;
             reads.buf = takeReadBuffer(READ_SIZE);
@@ -360,7 +372,7 @@ const INCOMPLETE: ScannedHead = { lines: EMPTY, length: -1, chunked: false, clos
  * line's preceding CRLF starts (as headEnd gives it); -1 when no blank line came before `limit`
  * (the head is not whole yet: INCOMPLETE, nothing else in it is meaningful).
  */
-export function scanHead(buf: Buffer, from: number, limit: number, http10: boolean): ScannedHead {
+export function scanHead(buf: Buffer, from: number, limit: number, http10: boolean, words?: DataView): ScannedHead {
   let length = -1;
   let chunked = false;
   let te = false;
@@ -370,7 +382,7 @@ export function scanHead(buf: Buffer, from: number, limit: number, http10: boole
   let named: string[] | undefined;
   // Header lines kept for forwarding: runs of consecutive lines, noted as [start, end) pairs and copied out once at the end.
   let runCount = 0;
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  const dv = words ?? new DataView(buf.buffer, buf.byteOffset, buf.length);
   // Where the run of consecutive kept lines being read starts (-1: none): a run is copied in one piece.
   let run = -1;
   let pos = from;
@@ -762,7 +774,9 @@ class Exchange implements UpstreamCall {
       while (lineEnd + 1 < n && (buf[lineEnd] !== 13 || buf[lineEnd + 1] !== 10)) lineEnd++;
       if (lineEnd + 1 >= n) return this.waitForHead(buf);
       // The header lines and the head's end, in one pass.
-      const scanned = scanHead(buf, lineEnd + 2, n, http10);
+      // The read being received starts where its socket's read buffer does: that buffer's DataView serves.
+      const reads = this.socket!.reads;
+      const scanned = scanHead(buf, lineEnd + 2, n, http10, reads && buf === reads.view ? wordsOver(reads, reads.buf) : undefined);
       const end = scanned.end;
       if (end < 0) return this.waitForHead(buf);
       // No view made when nothing follows the head (a bodiless answer, or the body in a later read).

@@ -56,6 +56,48 @@ test('retained views stay intact while the next reads reuse or replace the buffe
   }
 });
 
+test('wordsFor: a DataView over the read being received, reading its bytes at the same offsets — across buffer replacements; none outside the call', async () => {
+  let done!: () => void;
+  const ended = new Promise<void>((r) => (done = r));
+  const mismatches: string[] = [];
+  let checked = 0;
+  let last: Buffer | undefined;
+  const { port, srv } = await server((reads) => {
+    reads.attach((view) => {
+      const words = reads.wordsFor(view);
+      if (!words) return void mismatches.push('no DataView for the read being received');
+      // Every whole word of the view, as the head parsers read them.
+      for (let i = 0; i + 4 <= view.length; i += 4) if (words.getInt32(i, true) !== view.readInt32LE(i)) mismatches.push(`word ${i} of a ${view.length}-byte read`);
+      if (reads.wordsFor(Buffer.from(view))) mismatches.push('a DataView for a copy');
+      checked++;
+      last = view;
+      // Large reads are kept: the socket reads into another buffer next, which the DataView must follow.
+      if (view.length > 1000) reads.keep(view);
+    });
+    reads.socket.on('end', () => {
+      reads.socket.end();
+      if (last && reads.wordsFor(last)) mismatches.push('a DataView after the receive call');
+      done();
+    });
+  });
+  try {
+    const c = net.connect(port, '127.0.0.1');
+    c.setNoDelay(true);
+    await new Promise((r) => c.once('connect', r));
+    const random = rng(5);
+    for (let i = 0; i < 30; i++) {
+      c.write(randomBytes(random() < 0.3 ? 2000 + Math.floor(random() * 3000) : 1 + Math.floor(random() * 400)));
+      await sleep(5);
+    }
+    c.end();
+    await ended;
+    assert.deepEqual(mismatches, []);
+    assert.ok(checked >= 10, `${checked} reads checked`);
+  } finally {
+    srv.close();
+  }
+});
+
 test('after detach() reads are data events, with back-pressure, in order and unshared', async () => {
   const got: Buffer[] = [];
   let done!: () => void;
