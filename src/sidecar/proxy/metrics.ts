@@ -57,7 +57,23 @@ export class Metrics {
 
   constructor(private readonly proxy: string, private readonly source: string) {}
 
+  /** The series of the last request and its labels: a run of requests of one route skips the five map lookups (~800 instructions). */
+  private last: { direction: string; destination: string; variant: string; route: string; source: string; series: Series } | undefined;
+
   request(direction: string, destination: string, variant: string, route: string, code: number, seconds: number, source = this.source, grpcStatus?: string): void {
+    const last = this.last;
+    const s = last && last.direction === direction && last.destination === destination && last.variant === variant && last.route === route && last.source === source ? last.series : this.seriesOf(direction, destination, variant, route, source);
+    if (grpcStatus !== undefined) {
+      const key = `code="${code}",grpc_status="${esc(grpcStatus)}"`;
+      s.grpc ??= new Map();
+      s.grpc.set(key, (s.grpc.get(key) ?? 0) + 1);
+    } else s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
+    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.buckets[i]++;
+    s.sum += seconds;
+    s.count++;
+  }
+
+  private seriesOf(direction: string, destination: string, variant: string, route: string, source: string): Series {
     const byRoute = level(level(this.index, direction), destination);
     const bySource = level(level(byRoute, route), variant);
     let s = bySource.get(source);
@@ -76,14 +92,8 @@ export class Metrics {
       this.series.push(s);
       bySource.set(source, s);
     }
-    if (grpcStatus !== undefined) {
-      const key = `code="${code}",grpc_status="${esc(grpcStatus)}"`;
-      s.grpc ??= new Map();
-      s.grpc.set(key, (s.grpc.get(key) ?? 0) + 1);
-    } else s.codes.set(code, (s.codes.get(code) ?? 0) + 1);
-    for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]) s.buckets[i]++;
-    s.sum += seconds;
-    s.count++;
+    this.last = { direction, destination, variant, route, source, series: s };
+    return s;
   }
 
   ejection(destination: string, endpoint: string): void {

@@ -223,9 +223,11 @@ export class UpstreamPool {
         callback: (n: number, buf: Uint8Array): boolean => {
           const current = s.exchange;
           if (current) {
-            const view = Buffer.from(buf.buffer, buf.byteOffset, n);
-            // (The buffer net read into is the one the socket asked for: a DataView over it reads this view.)
-            reads.view = buf === reads.buf ? view : undefined;
+            // The buffer net read into is the one the socket asked for: subarray() makes the view
+            // cheapest, and a DataView over that buffer reads this view.
+            const own = buf === reads.buf;
+            const view = own ? reads.buf.subarray(0, n) : Buffer.from(buf.buffer, buf.byteOffset, n);
+            reads.view = own ? view : undefined;
             current.data(view);
             reads.view = undefined;
           } else s.destroy();
