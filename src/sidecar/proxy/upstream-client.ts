@@ -24,7 +24,6 @@ import { writeNow } from './direct-write.js';
 import { copyBytes, giveBackReadBuffer, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect']);
 /** Methods retried after a kept connection died before any response byte (undici's list). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const CRLF = Buffer.from('\r\n');
@@ -318,19 +317,48 @@ function connectionNamed(value: string | string[] | undefined): Set<string> | un
 }
 
 /**
- * The request head, to be written as latin1 (each character one byte, as it was read). `authority`
- * is put as Host when the request has none (HTTP/1.0), as Envoy's default_host_for_http_10 does.
+ * Whether a request header stays on this hop: the hop-by-hop ones (connection, keep-alive,
+ * proxy-connection, transfer-encoding, upgrade, te, trailer, expect) and content-length
+ * (the framing is the proxy's). By length and then name: the names are nearly always the parser's
+ * interned constants, so a comparison is one pointer check, where a Set lookup per header cost ~100
+ * instructions.
  */
-function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked', authority: string): string {
+function staysOnHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+      return name === 'te';
+    case 6:
+      return name === 'expect';
+    case 7:
+      return name === 'upgrade' || name === 'trailer';
+    case 10:
+      return name === 'connection' || name === 'keep-alive';
+    case 14:
+      return name === 'content-length';
+    case 16:
+      return name === 'proxy-connection';
+    case 17:
+      return name === 'transfer-encoding';
+    default:
+      return false;
+  }
+}
+
+/**
+ * The request head, to be written as latin1 (each character one byte, as it was read). The pool's
+ * `host:port` is put as Host when the request has none (HTTP/1.0), as Envoy's
+ * default_host_for_http_10 does.
+ */
+function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked', pool: UpstreamPool): string {
   let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
   const named = connectionNamed(req.headers.connection);
   for (const name in req.headers) {
     const v = req.headers[name];
-    if (v === undefined || name === 'content-length' || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (v === undefined || staysOnHop(name) || named?.has(name)) continue;
     if (typeof v === 'string') head += `${name}: ${v}\r\n`;
     else for (const x of v) head += `${name}: ${x}\r\n`;
   }
-  if (req.headers.host === undefined) head += `host: ${authority}\r\n`;
+  if (req.headers.host === undefined) head += `host: ${pool.host}:${pool.port}\r\n`;
   if (bodyLength === 'chunked') {
     // Codings applied before chunked (`gzip, chunked`) belong to the message: they go on to the app.
     const te = tokenList(req.headers['transfer-encoding']).filter((t) => t !== 'chunked');
@@ -661,13 +689,12 @@ class Exchange implements UpstreamCall {
       this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${req.headersTimeout} ms`, false)), req.headersTimeout);
     }
     const body = req.body;
-    const authority = `${this.pool.host}:${this.pool.port}`;
     if (body === null) {
-      writeNow(socket, serializeHead(req, 0, authority));
+      writeNow(socket, serializeHead(req, 0, this.pool));
       this.requestDone = true;
     } else if (Buffer.isBuffer(body)) {
       // One write for head and small body.
-      const head = serializeHead(req, body.length, authority);
+      const head = serializeHead(req, body.length, this.pool);
       writeNow(socket, body.length <= 16 * 1024 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1'));
       if (body.length > 16 * 1024) socket.write(body);
       this.requestDone = true;
@@ -684,7 +711,7 @@ class Exchange implements UpstreamCall {
     const { req } = this;
     const sized = req.bodyLength !== undefined;
     let left = req.bodyLength ?? 0;
-    socket.write(serializeHead(req, sized ? left : 'chunked', `${this.pool.host}:${this.pool.port}`), 'latin1');
+    socket.write(serializeHead(req, sized ? left : 'chunked', this.pool), 'latin1');
     const onDrain = (): void => void body.resume();
     // Each piece is written at once and nothing else keeps it (the recorder's tap copies): a lean
     // request may hand over views of its read buffer, told which ones are still queued.

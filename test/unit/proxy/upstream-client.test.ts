@@ -10,6 +10,33 @@ import { scanHead, scanHeaderLines, UpstreamPool, type UpstreamError } from '../
 import { headEnd } from '../../../src/sidecar/proxy/http-syntax.js';
 import { rng } from '../../helpers/seeded-random.js';
 
+test('request head: hop-by-hop headers and the declared content-length stay on this hop (the proxy frames the body), the rest goes on unchanged and in order', async () => {
+  const heads: string[] = [];
+  const srv = await rawServer((req, _n, s) => {
+    heads.push(req);
+    s.write('HTTP/1.1 204 No Content\r\n\r\n');
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    const hop = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'content-length'];
+    // Names as the parser gives them (constants) and as built at run time (other string objects), and look-alikes of the same lengths.
+    for (const built of [false, true]) {
+      const name = (n: string): string => (built ? [...n].join('') : n);
+      const headers: Record<string, string> = { host: 'x' };
+      for (const h of hop) headers[name(h)] = 'v';
+      Object.assign(headers, { [name('tf')]: '1', [name('expeck')]: '2', [name('upgradX')]: '3', [name('connectiom')]: '4', [name('content-lengtx')]: '5', [name('proxy-connectiox')]: '6', [name('transfer-encodinx')]: '7' });
+      await new Promise<void>((resolve) => pool.request({ method: 'GET', path: '/', headers, body: null }, { onHead: () => true, onData: () => true, onEnd: resolve, onError: () => resolve() }));
+    }
+    for (const head of heads) {
+      assert.equal(head, 'GET / HTTP/1.1\r\nhost: x\r\ntf: 1\r\nexpeck: 2\r\nupgradX: 3\r\nconnectiom: 4\r\ncontent-lengtx: 5\r\nproxy-connectiox: 6\r\ntransfer-encodinx: 7\r\ncontent-length: 0', 'the framing is the proxy\'s: a declared length, and the body it sends is empty');
+    }
+    assert.equal(heads.length, 2);
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
 /** A server that answers every request head (bodies are not expected) with `answer(requestText, n)`; writes may be split. */
 async function rawServer(answer: (request: string, n: number, socket: net.Socket) => void) {
   let n = 0;
