@@ -163,7 +163,9 @@ export class LeanResponse {
         continue;
       }
       const { fn } = l[i];
-      l.splice(i, 1);
+      // Nearly always the last (often the only) one: pop() costs a fraction of splice().
+      if (i === l.length - 1) l.pop();
+      else l.splice(i, 1);
       fn();
     }
   }
