@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { propagateTrace, randomHex } from '../../../src/sidecar/proxy/trace.js';
+import { fillIdWords, propagateTrace, randomHex } from '../../../src/sidecar/proxy/trace.js';
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -21,25 +21,18 @@ test('randomHex: lower-case hex of the asked length, different each time, never 
   for (const digits of perPosition) assert.equal(digits.size, 16);
 });
 
-test('randomHex: no all-zero id even when the random source gives zeros for a while', () => {
-  // Math.random answering 0 for many draws in a row (a 2^-64 event for real): the pool's zero groups are redrawn.
-  const real = Math.random;
-  let calls = 0;
-  Math.random = () => (calls++ % 40 < 30 ? 0 : real());
-  try {
-    // Enough ids to cross several pool refills, in both sizes and mixed alignments.
-    for (let i = 0; i < 500; i++) {
-      assert.doesNotMatch(randomHex(8), /^0+$/);
-      assert.doesNotMatch(randomHex(16), /^0+$/);
-      const parts = randomHex(16);
-      // Neither 8-byte half is zero either: an 8-byte id could have been cut there.
-      assert.doesNotMatch(parts.slice(0, 16), /^0+$/);
-      assert.doesNotMatch(parts.slice(16), /^0+$/);
-    }
-    assert.ok(calls > 1000, 'the pool was refilled through the zero draws');
-  } finally {
-    Math.random = real;
+test('fillIdWords: no all-zero 8-byte group even when the random source gives zeros for a while', () => {
+  // A source answering zeros for long runs (a 2^-64 event for real): every zero group is redrawn.
+  let draws = 0;
+  const fill = (words: Uint32Array, at = 0, n = words.length - at): void => {
+    for (let i = at; i < at + n; i++) words[i] = draws++ % 40 < 30 ? 0 : 1 + (draws % 7);
+  };
+  for (let round = 0; round < 50; round++) {
+    const words = new Uint32Array(256);
+    fillIdWords(words, fill);
+    for (let i = 0; i < words.length; i += 2) assert.ok(words[i] !== 0 || words[i + 1] !== 0, `group ${i / 2} of round ${round}`);
   }
+  assert.ok(draws > 256 * 50, 'zero groups were redrawn');
 });
 
 test('propagateTrace starts a trace when the header is absent or malformed', () => {
