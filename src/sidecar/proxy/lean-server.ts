@@ -119,9 +119,8 @@ export class LeanResponse {
   private lines: Buffer | undefined;
   private linesLength = -1;
   private extra: [string, string][] | undefined;
-  /** The head being built: status line and headers (nothing more than the status line: `headOnlyStatus`). */
+  /** The head being built: status line and headers (the cached status line itself when there are none). */
   private headOut = '';
-  private headOnlyStatus = true;
   /** The framing after the header lines: content-length (its digits), or chunked, or neither; then connection: close or not. */
   private frameLength: string | undefined;
   private closing = false;
@@ -201,7 +200,6 @@ export class LeanResponse {
     const status = this.statusCode;
     this.noBody = this.head || status === 204 || status === 304 || (status >= 100 && status < 200);
     this.headOut = statusLine(status);
-    this.headOnlyStatus = true;
     this.declaredLength = this.lines && this.linesLength >= 0 ? String(this.linesLength) : undefined;
     const h = this.pending;
     if (Array.isArray(h)) for (let i = 0; i < h.length; i += 2) this.addHeader(h[i], h[i + 1]);
@@ -239,7 +237,6 @@ export class LeanResponse {
     }
     if (lower === 'transfer-encoding' || lower === 'connection') return;
     this.headOut += `${name}: ${value}\r\n`;
-    this.headOnlyStatus = false;
   }
 
   /**
@@ -260,7 +257,7 @@ export class LeanResponse {
     const total = pre.length + (lines?.length ?? 0) + post + chunkHead + (data?.length ?? 0) + chunkTail;
     const out = Buffer.allocUnsafe(total);
     // Short pieces are copied in JavaScript: a string's native encoding call costs more than they do.
-    let at = this.headOnlyStatus ? copyBytes(statusLineOf(this.statusCode), 0, pre.length, out, 0) : out.write(pre, 0, 'latin1');
+    let at = pre === statusLine(this.statusCode) ? copyBytes(statusLineOf(this.statusCode), 0, pre.length, out, 0) : out.write(pre, 0, 'latin1');
     if (lines) at = copyBytes(lines, 0, lines.length, out, at);
     if (length !== undefined) {
       at = copyBytes(CONTENT_LENGTH, 0, CONTENT_LENGTH.length, out, at);

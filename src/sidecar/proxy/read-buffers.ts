@@ -44,6 +44,15 @@ function sparesOf(size: number): Buffer[] {
   return list;
 }
 
+/**
+ * A view of the `n` bytes net read into `b` for a socket whose read buffer is `own`: subarray() of
+ * that buffer when it is the one (the cheapest way to a view, ~800 instructions against ~1,100 for
+ * Buffer.from over its ArrayBuffer).
+ */
+export function readView(own: Buffer, b: Uint8Array, n: number): Buffer {
+  return b === own ? own.subarray(0, n) : Buffer.from(b.buffer, b.byteOffset, n);
+}
+
 /** Where a connection keeps the DataView over its read buffer (wordsOver). */
 export interface WordsCache {
   wordsOf?: Uint8Array;

@@ -21,7 +21,7 @@ import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
 import { writeNow } from './direct-write.js';
-import { copyBytes, giveBackReadBuffer, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
+import { copyBytes, giveBackReadBuffer, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 /** Methods retried after a kept connection died before any response byte (undici's list). */
@@ -222,11 +222,9 @@ export class UpstreamPool {
         callback: (n: number, buf: Uint8Array): boolean => {
           const current = s.exchange;
           if (current) {
-            // The buffer net read into is the one the socket asked for: subarray() makes the view
-            // cheapest, and a DataView over that buffer reads this view.
-            const own = buf === reads.buf;
-            const view = own ? reads.buf.subarray(0, n) : Buffer.from(buf.buffer, buf.byteOffset, n);
-            reads.view = own ? view : undefined;
+            const view = readView(reads.buf, buf, n);
+            // The buffer net read into is the one the socket asked for: a DataView over it reads this view.
+            reads.view = buf === reads.buf ? view : undefined;
             current.data(view);
             reads.view = undefined;
           } else s.destroy();
