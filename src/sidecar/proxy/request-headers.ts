@@ -3,7 +3,7 @@
 // the mesh (the gateway: Envoy's use_remote_address at the edge), and, between proxies, who the
 // caller is: the caller's outbound proxy names its service in `x-berth-source`, which the callee's
 // inbound proxy takes off the request (the app never sees it) for the `source` metrics label.
-import { randomHex } from './trace.js';
+import { randomUuid } from './trace.js';
 
 export const SOURCE_HEADER = 'x-berth-source';
 /** The mesh snapshot version a proxy routed a request with (see Proxy.inbound: a newer one than the receiver's may vouch for it). */
@@ -17,16 +17,8 @@ export interface EdgeSettings {
 
 type Headers = Record<string, string | string[] | undefined>;
 
-const VARIANTS = ['8', '9', 'a', 'b'];
-
 /** A random (version 4) UUID, as Envoy's x-request-id. */
-export function requestId(): string {
-  const h = randomHex(16);
-  // The variant nibble is 8, 9, a or b: two random bits of the 17th hex digit.
-  const c = h.charCodeAt(16);
-  const variant = VARIANTS[(c <= 57 ? c - 48 : c - 87) & 0x3];
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
+export const requestId: () => string = randomUuid;
 
 /** Adds x-request-id when absent; with `peer` (at the edge), appends it to x-forwarded-for. */
 export function addRequestHeaders(headers: Headers, settings: EdgeSettings, peer: string | undefined): void {

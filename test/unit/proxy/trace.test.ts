@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fillIdWords, propagateTrace, randomHex } from '../../../src/sidecar/proxy/trace.js';
+import { fillIdWords, freshTraceparent, propagateTrace, randomHex, xoshiroWords } from '../../../src/sidecar/proxy/trace.js';
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -33,6 +33,43 @@ test('fillIdWords: no all-zero 8-byte group even when the random source gives ze
     for (let i = 0; i < words.length; i += 2) assert.ok(words[i] !== 0 || words[i + 1] !== 0, `group ${i / 2} of round ${round}`);
   }
   assert.ok(draws > 256 * 50, 'zero groups were redrawn');
+});
+
+test('freshTraceparent: version 00, sampled, ids of every digit, never repeated', () => {
+  const seen = new Set<string>();
+  const perPosition = Array.from({ length: 55 }, () => new Set<string>());
+  for (let i = 0; i < 3000; i++) {
+    const tp = freshTraceparent();
+    assert.match(tp, TRACEPARENT);
+    assert.ok(tp.endsWith('-01'));
+    assert.doesNotMatch(tp.slice(3, 35), /^0+$/);
+    assert.doesNotMatch(tp.slice(36, 52), /^0+$/);
+    seen.add(tp);
+    for (let c = 0; c < 55; c++) perPosition[c].add(tp[c]);
+  }
+  assert.equal(seen.size, 3000);
+  for (let c = 3; c < 52; c++) if (c !== 35) assert.equal(perPosition[c].size, 16, `position ${c}`);
+});
+
+test('xoshiroWords: the reference xoshiro128** outputs, word by word or in pieces', () => {
+  // The reference C implementation's first outputs for the seed 1, 2, 3, 4 (and a second seed, from
+  // a separate Python transcription of the reference): a wrong shift or rotation changes them.
+  const cases: [[number, number, number, number], number[]][] = [
+    [[1, 2, 3, 4], [11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849]],
+    [[0x9e3779b9, 0x243f6a88, 0xb7e15162, 0xdeadbeef], [2463954730, 5524658, 74256371, 1905451993, 3123413897, 314453775]],
+  ];
+  for (const [seed, expected] of cases) {
+    const whole = new Uint32Array(expected.length);
+    xoshiroWords(seed)(whole);
+    assert.deepEqual([...whole], expected);
+    // The same stream when filled a few words at a time at offsets (fillIdWords redraws that way).
+    const pieces = new Uint32Array(expected.length);
+    const fill = xoshiroWords(seed);
+    fill(pieces, 0, 3);
+    fill(pieces, 3);
+    assert.deepEqual([...pieces], expected);
+  }
+  assert.throws(() => xoshiroWords([0, 0, 0, 0]), /not all zeros/);
 });
 
 test('propagateTrace starts a trace when the header is absent or malformed', () => {
