@@ -136,6 +136,7 @@ describe('recording in berth-proxy', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
     let ok = 0;
     let failed = 0;
+    const failures: string[] = [];
     const t0 = performance.now();
     const inflight: Promise<void>[] = [];
     for (let i = 0; i < N; i++) {
@@ -148,12 +149,16 @@ describe('recording in berth-proxy', () => {
             res.resume();
             res.on('end', () => {
               if (res.statusCode === 200) ok++;
-              else failed++;
+              else {
+                failed++;
+                failures.push(`/n/${i}: status ${res.statusCode}`);
+              }
               resolve();
             });
           });
-          req.on('error', () => {
+          req.on('error', (err) => {
             failed++;
+            failures.push(`/n/${i}: ${err.message}`);
             resolve();
           });
         }),
@@ -163,7 +168,7 @@ describe('recording in berth-proxy', () => {
     await Promise.all(inflight);
     agent.destroy();
     const seconds = (performance.now() - t0) / 1000;
-    assert.equal(failed, 0);
+    assert.equal(failed, 0, failures.slice(0, 5).join('; '));
     assert.equal(ok, N);
     // Lines the log output could not take in time are dropped and counted, not held without bound.
     const droppedLines = Number(/berth_proxy_access_log_dropped_total\{[^}]*\} (\d+)/.exec((await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body)?.[1] ?? 0);

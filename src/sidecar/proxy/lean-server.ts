@@ -18,6 +18,8 @@ import { DataEvents, type PassThroughBody, type ReadSource } from './client-read
 import { hasToken, headEnd, normalizePath, skipPlainWords, TCHAR } from './http-syntax.js';
 import { writeNow } from './direct-write.js';
 import { copyBytes } from './read-buffers.js';
+import { NameTable } from './name-table.js';
+import { noteValidTraceparent, validTraceparentBytes } from './trace.js';
 import type { RequestHead } from './routes.js';
 
 export { ChunkedBodyDecoder };
@@ -528,7 +530,8 @@ export class LeanConnection {
     this.http10 = minor === '0';
     // Connection is a list of tokens (`x-close` is not `close`).
     const connection = headers.connection;
-    const close = this.http10 ? !hasToken(connection, 'keep-alive') : hasToken(connection, 'close');
+    // llhttp (node:http) also closes after a request with `Proxy-Connection: close`.
+    const close = (this.http10 ? !hasToken(connection, 'keep-alive') : hasToken(connection, 'close')) || ((parsed.seen & PROXY_CONNECTION_BIT) !== 0 && hasToken(headers['proxy-connection'], 'close'));
     const hasBody = parsed.chunked || parsed.length > 0;
     const req: LeanRequest | LeanHead = hasBody ? new LeanRequest(method, url, minor, headers, () => this.readMore(req as LeanRequest)) : new LeanHead(method, url, minor, headers);
     const res = new LeanResponse(this, this.socket, method === 'HEAD', close);
@@ -673,6 +676,8 @@ interface ParsedHead {
   headers: Record<string, string | string[] | undefined>;
   length: number;
   chunked: boolean;
+  /** The known header names the head has, as bits (KNOWN_LIST). */
+  seen: number;
 }
 
 /** The method as a shared string for the common ones (no string allocated per request). */
@@ -734,13 +739,25 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
     // One pass over the line (two native indexOf calls per line cost more): a token name up to the
     // colon — which rules out obs-fold (a leading space), stray bytes and a line without a colon —
     // then a value without control characters (a bare CR or LF included) up to the CRLF.
-    let colon = pos;
-    for (; colon < n; colon++) {
-      const c = b[colon];
-      if (c === 58) break;
-      if (c >= 128 || TCHAR[c] === 0) return undefined;
+    // A known name (and its colon) is recognised by words; any other is read byte by byte.
+    let colon: number;
+    let lower: string;
+    let bit: number;
+    const k = REQUEST_NAMES.match(dv, pos, n);
+    if (k >= 0) {
+      lower = REQUEST_NAMES.names[k];
+      bit = REQUEST_NAME_BITS[k];
+      colon = pos + lower.length;
+    } else {
+      for (colon = pos; colon < n; colon++) {
+        const c = b[colon];
+        if (c === 58) break;
+        if (c >= 128 || TCHAR[c] === 0) return undefined;
+      }
+      if (colon === pos || colon === n) return undefined;
+      lower = headerName(b, text, pos, colon);
+      bit = knownBit;
     }
-    if (colon === pos || colon === n) return undefined;
     let next = skipPlainWords(dv, colon + 1, n);
     for (; next < n; next++) {
       const c = b[next];
@@ -756,8 +773,6 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
     while (vs < ve && isOws(b[vs])) vs++;
     while (ve > vs && isOws(b[ve - 1])) ve--;
     const value = text.slice(vs, ve);
-    const lower = headerName(b, text, pos, colon);
-    const bit = knownBit;
     pos = next + 2;
     // llhttp takes only SP after a Content-Length or Transfer-Encoding value, not HTAB.
     if ((lower === 'content-length' || lower === 'transfer-encoding') && text.lastIndexOf('\t', next - 1) >= ve) return undefined;
@@ -769,6 +784,7 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
       if (te !== undefined || value.toLowerCase() !== 'chunked') return undefined;
       te = value;
     } else if (lower === 'upgrade' || lower === 'expect') return undefined;
+    else if (bit === TRACEPARENT_BIT && (seen & bit) === 0 && validTraceparentBytes(dv, b, vs, ve)) noteValidTraceparent(value);
     // A known name's first line needs no look at the object first (a megamorphic load per header).
     if (bit !== 0 && (seen & bit) === 0) {
       seen |= bit;
@@ -783,7 +799,7 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
   }
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
   if (minor === '1' && (seen & HOST_BIT) === 0) return undefined;
-  return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined };
+  return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined, seen };
 }
 
 /**
@@ -794,11 +810,15 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
  */
 const KNOWN_NAMES: { name: string; bytes: Uint8Array; bit: number }[][] = [];
 // At most 31 names: each has a bit of a small integer (parseRequestBytes' `seen`).
-['host', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'content-type', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'authorization', 'cookie', 'cache-control', 'origin', 'referer', 'traceparent', 'tracestate', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-berth-source', 'x-berth-snapshot', 'upgrade', 'expect', 'te'].forEach((name, i) =>
-  (KNOWN_NAMES[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1'), bit: 1 << i }),
-);
+const KNOWN_LIST = ['host', 'accept', 'accept-encoding', 'accept-language', 'user-agent', 'content-type', 'content-length', 'connection', 'keep-alive', 'transfer-encoding', 'authorization', 'cookie', 'cache-control', 'origin', 'referer', 'traceparent', 'tracestate', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-berth-source', 'x-berth-snapshot', 'upgrade', 'expect', 'te', 'proxy-connection'];
+KNOWN_LIST.forEach((name, i) => (KNOWN_NAMES[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1'), bit: 1 << i }));
+/** The known names of 3 characters or more, recognised by words (NameTable), and their bits. */
+const REQUEST_NAMES = new NameTable(KNOWN_LIST.filter((name) => name.length >= 3));
+const REQUEST_NAME_BITS = REQUEST_NAMES.names.map((name) => 1 << KNOWN_LIST.indexOf(name));
 
 const HOST_BIT = KNOWN_NAMES[4].find((k) => k.name === 'host')!.bit;
+const TRACEPARENT_BIT = KNOWN_NAMES[11].find((k) => k.name === 'traceparent')!.bit;
+const PROXY_CONNECTION_BIT = KNOWN_NAMES[16].find((k) => k.name === 'proxy-connection')!.bit;
 
 /** The bit of the name headerName last returned (0: not a known name). */
 let knownBit = 0;

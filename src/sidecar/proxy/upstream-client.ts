@@ -22,6 +22,7 @@ import { headEnd, skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
 import { writeNow } from './direct-write.js';
 import { copyBytes, giveBackReadBuffer, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
+import { NameTable } from './name-table.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 /** Methods retried after a kept connection died before any response byte (undici's list). */
@@ -427,17 +428,22 @@ export function scanHead(buf: Buffer, from: number, limit: number, http10: boole
     let colon = -1;
     let valid = true;
     let lineEnded = false;
-    for (; next < limit; next++) {
-      const c = buf[next];
-      if (c === 58) {
-        colon = next;
-        break;
+    // A known name (and its colon) is recognised by words; any other is read byte by byte.
+    const known = RESPONSE_NAMES.match(dv, pos, limit);
+    if (known >= 0) colon = pos + RESPONSE_NAMES.names[known].length;
+    else {
+      for (; next < limit; next++) {
+        const c = buf[next];
+        if (c === 58) {
+          colon = next;
+          break;
+        }
+        if (c === 13 && next + 1 < limit && buf[next + 1] === 10) {
+          lineEnded = true;
+          break;
+        }
+        if (c >= 128 || TCHAR[c] === 0) valid = false;
       }
-      if (c === 13 && next + 1 < limit && buf[next + 1] === 10) {
-        lineEnded = true;
-        break;
-      }
-      if (c >= 128 || TCHAR[c] === 0) valid = false;
     }
     if (colon >= 0) {
       for (next = skipPlainWords(dv, colon + 1, limit); next < limit; next++) {
@@ -461,46 +467,35 @@ export function scanHead(buf: Buffer, from: number, limit: number, http10: boole
       continue;
     }
     let hop = false;
-    switch (len) {
-      case 14:
+    const kind = known >= 0 ? RESPONSE_KINDS[known] : nameKind(buf, pos, len);
+    switch (kind) {
+      case NameKind.ContentLength:
         // Kept aside: it frames the answer to the client (dropped when the body is chunked).
-        if (nameIs(buf, pos, len, 'content-length')) {
-          hop = true;
-          // A second Content-Length (llhttp refuses even an equal one) or a malformed one: not forwarded.
-          if (length !== -1) bad = true;
-          length = decimalValue(buf, colon + 1, next);
-          if (Number.isNaN(length)) bad = true;
-        }
+        hop = true;
+        // A second Content-Length (llhttp refuses even an equal one) or a malformed one: not forwarded.
+        if (length !== -1) bad = true;
+        length = decimalValue(buf, colon + 1, next);
+        if (Number.isNaN(length)) bad = true;
         break;
-      case 17:
-        if (nameIs(buf, pos, len, 'transfer-encoding')) {
-          hop = true;
-          te = true;
-          // Chunked when it is the last coding, followed by nothing but SP (llhttp reads `chunked\t` as another coding).
-          chunked = /(?:^|,)[ \t]*chunked *$/i.test(buf.toString('latin1', colon + 1, next));
-        }
+      case NameKind.TransferEncoding:
+        hop = true;
+        te = true;
+        // Chunked when it is the last coding, followed by nothing but SP (llhttp reads `chunked\t` as another coding).
+        chunked = /(?:^|,)[ \t]*chunked *$/i.test(buf.toString('latin1', colon + 1, next));
         break;
-      case 10:
-        if (nameIs(buf, pos, len, 'connection')) {
-          hop = true;
-          // Every Connection line counts (a later one does not undo an earlier `close`).
-          const tokens = connectionTokens(buf, colon + 1, next);
-          if (tokens & CLOSE) sawClose = true;
-          if (tokens & KEEP_ALIVE) sawKeepAlive = true;
-          if (tokens & OTHER) named = namedTokens(buf, colon + 1, next, named);
-        } else hop = nameIs(buf, pos, len, 'keep-alive');
+      case NameKind.Connection:
+      case NameKind.ProxyConnection: {
+        hop = true;
+        // Every Connection line counts (a later one does not undo an earlier `close`). llhttp reads
+        // Proxy-Connection's close and keep-alive as Connection's; only Connection names headers.
+        const tokens = connectionTokens(buf, dv, colon + 1, next);
+        if (tokens & CLOSE) sawClose = true;
+        if (tokens & KEEP_ALIVE) sawKeepAlive = true;
+        if (tokens & OTHER && kind === NameKind.Connection) named = namedTokens(buf, colon + 1, next, named);
         break;
-      case 16:
-        hop = nameIs(buf, pos, len, 'proxy-connection');
-        break;
-      case 7:
-        hop = nameIs(buf, pos, len, 'upgrade') || nameIs(buf, pos, len, 'trailer');
-        break;
-      case 2:
-        hop = nameIs(buf, pos, len, 'te');
-        break;
-      case 6:
-        hop = nameIs(buf, pos, len, 'expect');
+      }
+      case NameKind.OtherHop:
+        hop = true;
         break;
     }
     if (hop) {
@@ -568,7 +563,12 @@ const OTHER = 4;
  * CLOSE, KEEP_ALIVE and OTHER (any other token: a header name kept on this hop) as bits. Answers
  * nearly always say `keep-alive` or `close` alone, so the names are read only when OTHER is set.
  */
-function connectionTokens(buf: Buffer, from: number, to: number): number {
+function connectionTokens(buf: Buffer, dv: DataView, from: number, to: number): number {
+  // The usual whole values, `keep-alive` or `close` right up to the line's CR, compared by words.
+  let at = from;
+  while (at < to && (buf[at] === 32 || buf[at] === 9)) at++;
+  const whole = buf[to] === 13 ? CONNECTION_VALUES.match(dv, at, to + 1) : -1;
+  if (whole >= 0) return whole === 0 ? KEEP_ALIVE : CLOSE;
   let seen = 0;
   let start = from;
   for (let i = from; i <= to; i++) {
@@ -576,12 +576,68 @@ function connectionTokens(buf: Buffer, from: number, to: number): number {
     let a = start;
     let b = i;
     while (a < b && (buf[a] === 32 || buf[a] === 9)) a++;
-    while (b > a && (buf[b - 1] === 32 || buf[b - 1] === 9)) b--;
+    // Only SP may follow a token (llhttp reads `close\t` as another token), any OWS precede it.
+    while (b > a && buf[b - 1] === 32) b--;
     if (b > a) seen |= nameIs(buf, a, b - a, 'close') ? CLOSE : nameIs(buf, a, b - a, 'keep-alive') ? KEEP_ALIVE : OTHER;
     start = i + 1;
   }
   return seen;
 }
+
+/** What a response header name means to the proxy. */
+const enum NameKind {
+  /** Forwarded as it is. */
+  Plain,
+  ContentLength,
+  TransferEncoding,
+  Connection,
+  ProxyConnection,
+  /** Another hop-by-hop name: keep-alive, upgrade, trailer, te, expect. */
+  OtherHop,
+}
+
+/** The kind of the name at [pos, pos + len) of `buf`, read byte by byte (a name RESPONSE_NAMES does not know). */
+function nameKind(buf: Buffer, pos: number, len: number): NameKind {
+  switch (len) {
+    case 14:
+      return nameIs(buf, pos, len, 'content-length') ? NameKind.ContentLength : NameKind.Plain;
+    case 17:
+      return nameIs(buf, pos, len, 'transfer-encoding') ? NameKind.TransferEncoding : NameKind.Plain;
+    case 10:
+      return nameIs(buf, pos, len, 'connection') ? NameKind.Connection : nameIs(buf, pos, len, 'keep-alive') ? NameKind.OtherHop : NameKind.Plain;
+    case 16:
+      return nameIs(buf, pos, len, 'proxy-connection') ? NameKind.ProxyConnection : NameKind.Plain;
+    case 7:
+      return nameIs(buf, pos, len, 'upgrade') || nameIs(buf, pos, len, 'trailer') ? NameKind.OtherHop : NameKind.Plain;
+    case 2:
+      return nameIs(buf, pos, len, 'te') ? NameKind.OtherHop : NameKind.Plain;
+    case 6:
+      return nameIs(buf, pos, len, 'expect') ? NameKind.OtherHop : NameKind.Plain;
+  }
+  return NameKind.Plain;
+}
+
+/** The response header names recognised by words: every hop-by-hop one that has 3 characters or more, and the commonest others. */
+const RESPONSE_NAME_KINDS: [string, NameKind][] = [
+  ['content-length', NameKind.ContentLength],
+  ['transfer-encoding', NameKind.TransferEncoding],
+  ['connection', NameKind.Connection],
+  ['keep-alive', NameKind.OtherHop],
+  ['proxy-connection', NameKind.ProxyConnection],
+  ['upgrade', NameKind.OtherHop],
+  ['trailer', NameKind.OtherHop],
+  ['expect', NameKind.OtherHop],
+  ...[
+    'content-type', 'date', 'server', 'cache-control', 'etag', 'last-modified', 'vary', 'set-cookie', 'location', 'content-encoding', 'content-language',
+    'content-disposition', 'expires', 'pragma', 'age', 'accept-ranges', 'access-control-allow-origin', 'access-control-allow-credentials', 'x-powered-by',
+    'x-content-type-options', 'x-frame-options', 'strict-transport-security', 'content-security-policy', 'referrer-policy', 'x-request-id', 'retry-after',
+    'www-authenticate', 'link', 'alt-svc', 'via',
+  ].map((name): [string, NameKind] => [name, NameKind.Plain]),
+];
+const RESPONSE_NAMES = new NameTable(RESPONSE_NAME_KINDS.map(([name]) => name));
+const RESPONSE_KINDS = RESPONSE_NAME_KINDS.map(([, kind]) => kind);
+/** The two Connection values nearly every answer has, each the whole value (followed by the line's CR). */
+const CONNECTION_VALUES = new NameTable(['keep-alive', 'close'], '\r');
 
 /** The header names a Connection value lists besides close and keep-alive, added to `named`. */
 function namedTokens(buf: Buffer, from: number, to: number, named: string[] | undefined): string[] {

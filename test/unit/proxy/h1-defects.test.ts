@@ -156,6 +156,24 @@ test('Connection is a token list on requests: "x-close" does not close the conne
   }
 });
 
+test('Proxy-Connection: close on a request closes the connection after the answer, as node:http (llhttp) does', async () => {
+  const srv = await leanServer((req, res) => {
+    res.writeHead(200, { 'content-length': 2 });
+    res.end('ok');
+  });
+  try {
+    const r = await raw(srv.port, 'GET /a HTTP/1.1\r\nHost: h\r\nProxy-Connection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n');
+    assert.equal(r.got.split('HTTP/1.1 200 OK').length - 1, 1, r.got);
+    assert.ok(r.closed, 'closed after the first answer');
+    assert.match(r.got, /connection: close/i);
+    // Any other value keeps the connection open.
+    const kept = await raw(srv.port, 'GET /a HTTP/1.1\r\nHost: h\r\nProxy-Connection: keep-alive\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    assert.equal(kept.got.split('HTTP/1.1 200 OK').length - 1, 2, kept.got);
+  } finally {
+    await srv.close();
+  }
+});
+
 test('a client that half-closes during an upload: the connection and the exchange end (no CLOSE-WAIT) (issue 11 point 10)', async () => {
   let closed = 0;
   const srv = await leanServer((req, res) => {

@@ -95,6 +95,18 @@ const HEADER_LINES = [
   'Bad Name: x',
   'Bad\xe9: x',
   ': no-name',
+  // Known names (read 4 bytes at a time) in every case, and near-misses of them.
+  'HOST: h2',
+  'X-Request-Id: 1',
+  'x-berth-source: a',
+  'X-BERTH-SNAPSHOT: 3',
+  'Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+  'User-Agent: curl',
+  'Content-Lengt: 1',
+  'Content-Lengthy: 1',
+  'Content\rLength: 1',
+  'Accept-Encoding : gzip',
 ];
 
 function requestText(random: () => number): string {
@@ -249,6 +261,21 @@ const RESPONSE_LINES = [
   'Bad Name: 1',
   ' folded: 1',
   'Set-Cookie: a=1',
+  // Known names and Connection values (read 4 bytes at a time) in every case, and near-misses of them.
+  'CONNECTION: CLOSE',
+  'connection: Keep-Alive',
+  'Connection:close',
+  'Connection: close ',
+  'Connection: closed',
+  'Connection: keep-alive\t',
+  'Content-Type: text/plain',
+  'DATE: Sun, 06 Dec 2026 06:32:28 GMT',
+  'Proxy-Connection: close',
+  'Trailer: x',
+  'Upgrade: h2c',
+  'TE: trailers',
+  'Content\rType: a',
+  'Content-Typ: a',
 ];
 
 test(`oracle: the response-head scanner refuses exactly what llhttp refuses and frames the rest the same (${CASES} cases)`, () => {

@@ -3,7 +3,7 @@
 // version 00 with extra fields are invalid, and `tracestate` is dropped with an invalid parent.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { propagateTrace, validTraceparent } from '../../../src/sidecar/proxy/trace.js';
+import { noteValidTraceparent, propagateTrace, validTraceparent, validTraceparentBytes } from '../../../src/sidecar/proxy/trace.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -78,4 +78,46 @@ test('validTraceparent reads what the W3C regular expression reads, on random an
     agreed++;
   }
   assert.equal(agreed, 20_000);
+});
+
+test('validTraceparentBytes (the parser\'s check, 4 bytes at a time) answers as the W3C expression on random and mutated bytes', () => {
+  const RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/s;
+  const reference = (tp: string): boolean => {
+    const m = RE.exec(tp);
+    return !!m && m[1] !== 'ff' && !(m[1] === '00' && m[5] !== undefined) && m[2] !== '0'.repeat(32) && m[3] !== '0'.repeat(16);
+  };
+  const random = rng(20261206);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  // Bytes next to the hex ranges' edges ('/' ':' '`' 'g' '@' 'G'), upper case, and high bytes whose low 7 bits are hex digits.
+  const alphabet = ['0', '9', 'a', 'f', 'F', 'A', 'g', 'G', '/', ':', '`', '@', '-', ' ', '\t', '\xb0', '\xe1', '\xff', '\x00', 'z'];
+  const valid = [`00-${TRACE}-${PARENT}-01`, `cc-${TRACE}-${PARENT}-00-x`, `ff-${TRACE}-${PARENT}-01`, `00-${'0'.repeat(32)}-${PARENT}-01`, `01-${TRACE}-${'0'.repeat(16)}-03`, `00-${'0'.repeat(31)}1-${'0'.repeat(15)}1-01`];
+  for (let i = 0; i < 20_000; i++) {
+    let tp = pick(valid);
+    const edits = Math.floor(random() * 3);
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(random() * (tp.length + 1));
+      const op = Math.floor(random() * 4);
+      if (op === 0) tp = tp.slice(0, at) + pick(alphabet) + tp.slice(at + 1);
+      else if (op === 1) tp = tp.slice(0, at) + pick(alphabet) + tp.slice(at);
+      else if (op === 2) tp = tp.slice(0, at) + tp.slice(at + 1);
+      else tp += `-${pick(alphabet)}${pick(alphabet)}`;
+    }
+    // At a random place in a bigger buffer of random bytes, as a header value is in a read buffer.
+    const offset = Math.floor(random() * 9);
+    const buf = Buffer.alloc(offset + tp.length + Math.floor(random() * 6));
+    for (let k = 0; k < buf.length; k++) buf[k] = Math.floor(random() * 256);
+    buf.write(tp, offset, 'latin1');
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+    assert.equal(validTraceparentBytes(dv, buf, offset, offset + tp.length), reference(tp), JSON.stringify(tp));
+  }
+});
+
+test('a traceparent the parser noted valid is valid for validTraceparent whatever string object carries it', () => {
+  const tp = `00-${TRACE}-${PARENT}-01`;
+  noteValidTraceparent(tp);
+  assert.equal(validTraceparent(tp), true);
+  assert.equal(validTraceparent(Buffer.from(tp).toString('latin1')), true);
+  // Another value is read in full, not taken for the noted one.
+  assert.equal(validTraceparent(`00-${TRACE}-${'0'.repeat(16)}-01`), false);
+  assert.equal(validTraceparent(`00-${TRACE}-${PARENT}-0g`), false);
 });
