@@ -743,7 +743,7 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
     let colon: number;
     let lower: string;
     let bit: number;
-    const k = REQUEST_NAMES.match(dv, pos, n);
+    const k = REQUEST_NAMES.match(dv, pos, n, b.length);
     if (k >= 0) {
       lower = REQUEST_NAMES.names[k];
       bit = REQUEST_NAME_BITS[k];

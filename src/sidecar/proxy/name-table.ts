@@ -51,15 +51,17 @@ export class NameTable {
   /**
    * The index of the name whose bytes, and its terminator right after them, are at `at` of `dv`,
    * all before `limit`; -1 when none is (an unknown name, or too near the end to tell: the caller reads
-   * byte by byte then). Reads whole words, possibly past `limit` but never past `dv`'s end.
+   * byte by byte then). Reads whole words, possibly past `limit` but never past `bound`: bytes
+   * [0, bound) of `dv` may be read (the caller's typed array over them gives it: a DataView's own
+   * byteLength getter is a builtin call, not inlined).
    */
-  match(dv: DataView, at: number, limit: number): number {
-    if (at + 4 > dv.byteLength) return -1;
+  match(dv: DataView, at: number, limit: number, bound: number): number {
+    if (at + 4 > bound) return -1;
     const list = this.slots[slotOf(dv.getInt32(at, true) | 0x20202020)];
     for (let j = 0; j < list.length; j++) {
       const i = list[j];
       const words = this.words[i];
-      if (at + this.names[i].length + 1 > limit || at + words.length * 4 > dv.byteLength) continue;
+      if (at + this.names[i].length + 1 > limit || at + words.length * 4 > bound) continue;
       const masks = this.masks[i];
       const keeps = this.keeps[i];
       let same = true;

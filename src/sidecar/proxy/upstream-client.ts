@@ -429,7 +429,7 @@ export function scanHead(buf: Buffer, from: number, limit: number, http10: boole
     let valid = true;
     let lineEnded = false;
     // A known name (and its colon) is recognised by words; any other is read byte by byte.
-    const known = RESPONSE_NAMES.match(dv, pos, limit);
+    const known = RESPONSE_NAMES.match(dv, pos, limit, buf.length);
     if (known >= 0) colon = pos + RESPONSE_NAMES.names[known].length;
     else {
       for (; next < limit; next++) {
@@ -567,7 +567,7 @@ function connectionTokens(buf: Buffer, dv: DataView, from: number, to: number): 
   // The usual whole values, `keep-alive` or `close` right up to the line's CR, compared by words.
   let at = from;
   while (at < to && (buf[at] === 32 || buf[at] === 9)) at++;
-  const whole = buf[to] === 13 ? CONNECTION_VALUES.match(dv, at, to + 1) : -1;
+  const whole = buf[to] === 13 ? CONNECTION_VALUES.match(dv, at, to + 1, buf.length) : -1;
   if (whole >= 0) return whole === 0 ? KEEP_ALIVE : CLOSE;
   let seen = 0;
   let start = from;

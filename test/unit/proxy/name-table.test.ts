@@ -5,6 +5,9 @@ import { NameTable } from '../../../src/sidecar/proxy/name-table.js';
 const NAMES = ['host', 'age', 'content-length', 'content-type', 'x-request-id', 'traceparent', 'x-berth-snapshot', 'keep-alive', 'te-x9'];
 const table = new NameTable(NAMES);
 
+/** match() with every byte of the view readable. */
+const matchIn = (t: NameTable, dv: DataView, at: number, limit: number): number => t.match(dv, at, limit, dv.byteLength);
+
 /** A buffer holding `text` at offset `at` (other bytes random), and a DataView over all of it. */
 function place(text: string | Buffer, at: number, size = 64): { dv: DataView; buf: Buffer } {
   const buf = Buffer.alloc(size);
@@ -17,7 +20,7 @@ test('NameTable: every byte of a name and its colon changed to each of the 256 v
   for (const [i, name] of NAMES.entries()) {
     const pattern = Buffer.from(`${name}:`, 'latin1');
     for (let at = 0; at < 4; at++) {
-      assert.equal(table.match(place(pattern, at).dv, at, 64), i, `${name} at ${at}`);
+      assert.equal(matchIn(table, place(pattern, at).dv, at, 64), i, `${name} at ${at}`);
     }
     for (let pos = 0; pos < pattern.length; pos++) {
       const orig = pattern[pos];
@@ -25,7 +28,7 @@ test('NameTable: every byte of a name and its colon changed to each of the 256 v
         const p = Buffer.from(pattern);
         p[pos] = v;
         const sameIgnoringCase = v === orig || (orig >= 97 && orig <= 122 && v === orig - 32);
-        const got = table.match(place(p, 1).dv, 1, 64);
+        const got = matchIn(table, place(p, 1).dv, 1, 64);
         assert.equal(got === i, sameIgnoringCase, `${name} with byte ${pos} = 0x${v.toString(16)}: ${got}`);
       }
     }
@@ -33,25 +36,27 @@ test('NameTable: every byte of a name and its colon changed to each of the 256 v
 });
 
 test('NameTable: mixed case matches; unknown names, prefixes and longer names do not', () => {
-  assert.equal(table.match(place('Content-Length: 5', 0).dv, 0, 64), NAMES.indexOf('content-length'));
-  assert.equal(table.match(place('HOST: a', 3).dv, 3, 64), NAMES.indexOf('host'));
-  assert.equal(table.match(place('X-Request-ID:x', 2).dv, 2, 64), NAMES.indexOf('x-request-id'));
+  assert.equal(matchIn(table, place('Content-Length: 5', 0).dv, 0, 64), NAMES.indexOf('content-length'));
+  assert.equal(matchIn(table, place('HOST: a', 3).dv, 3, 64), NAMES.indexOf('host'));
+  assert.equal(matchIn(table, place('X-Request-ID:x', 2).dv, 2, 64), NAMES.indexOf('x-request-id'));
   for (const other of ['hosts: a', 'hos: a', 'content-lengthx: 1', 'content-typ: a', 'user-agent: a', 'host : a', ' host: a', 'age-x: 1']) {
-    assert.equal(table.match(place(other, 0).dv, 0, 64), -1, other);
+    assert.equal(matchIn(table, place(other, 0).dv, 0, 64), -1, other);
   }
 });
 
 test('NameTable: the name and colon must end before the limit, and words are never read past the view', () => {
   const { dv } = place('content-type: a', 10);
-  assert.equal(table.match(dv, 10, 10 + 13), NAMES.indexOf('content-type'));
-  assert.equal(table.match(dv, 10, 10 + 12), -1, 'the colon is past the limit');
+  assert.equal(matchIn(table, dv, 10, 10 + 13), NAMES.indexOf('content-type'));
+  assert.equal(matchIn(table, dv, 10, 10 + 12), -1, 'the colon is past the limit');
   // The name at the very end of the view: its last word would reach past the end, so no answer (the caller reads bytes).
   const end = Buffer.from('xxxhost:', 'latin1');
   const dvEnd = new DataView(end.buffer, end.byteOffset, end.length);
-  assert.equal(table.match(dvEnd, 3, end.length), -1);
+  assert.equal(matchIn(table, dvEnd, 3, end.length), -1);
   const fits = Buffer.from('xxxxhost:000', 'latin1');
-  assert.equal(table.match(new DataView(fits.buffer, fits.byteOffset, fits.length), 4, 9), NAMES.indexOf('host'));
-  assert.equal(table.match(dvEnd, 6, end.length), -1, 'fewer than 4 bytes left');
+  assert.equal(matchIn(table, new DataView(fits.buffer, fits.byteOffset, fits.length), 4, 9), NAMES.indexOf('host'));
+  assert.equal(matchIn(table, dvEnd, 6, end.length), -1, 'fewer than 4 bytes left');
+  // A bound short of the view's end is kept to.
+  assert.equal(table.match(new DataView(fits.buffer, fits.byteOffset, fits.length), 4, 9, 11), -1);
 });
 
 test('NameTable refuses names it cannot compare by words', () => {
@@ -61,7 +66,7 @@ test('NameTable refuses names it cannot compare by words', () => {
 
 test('NameTable with another terminator: whole values followed by the line\'s CR', () => {
   const values = new NameTable(['keep-alive', 'close'], '\r');
-  assert.equal(values.match(place('keep-alive\r\n', 0).dv, 0, 11), 0);
-  assert.equal(values.match(place('CLOSE\r\n', 2).dv, 2, 8), 1);
-  for (const other of ['close \r', 'closed\r', 'close:', 'keep-alive,', 'clos\r']) assert.equal(values.match(place(other, 0).dv, 0, other.length), -1, JSON.stringify(other));
+  assert.equal(matchIn(values, place('keep-alive\r\n', 0).dv, 0, 11), 0);
+  assert.equal(matchIn(values, place('CLOSE\r\n', 2).dv, 2, 8), 1);
+  for (const other of ['close \r', 'closed\r', 'close:', 'keep-alive,', 'clos\r']) assert.equal(matchIn(values, place(other, 0).dv, 0, other.length), -1, JSON.stringify(other));
 });

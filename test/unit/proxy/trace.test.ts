@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fillIdWords, freshTraceparent, propagateTrace, randomHex, xoshiroWords } from '../../../src/sidecar/proxy/trace.js';
+import { fillIdWords, freshTraceparent, hexGroup, propagateTrace, randomHex, xoshiroWords } from '../../../src/sidecar/proxy/trace.js';
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -33,6 +33,14 @@ test('fillIdWords: no all-zero 8-byte group even when the random source gives ze
     for (let i = 0; i < words.length; i += 2) assert.ok(words[i] !== 0 || words[i + 1] !== 0, `group ${i / 2} of round ${round}`);
   }
   assert.ok(draws > 256 * 50, 'zero groups were redrawn');
+});
+
+test('hexGroup: the four hex digits of every 16-bit value, as node:buffer writes them', () => {
+  const out = Buffer.alloc(4);
+  for (let v = 0; v < 0x10000; v++) {
+    out.writeInt32LE(hexGroup(v));
+    assert.equal(out.toString('latin1'), Buffer.from([v >> 8, v & 0xff]).toString('hex'));
+  }
 });
 
 test('freshTraceparent: version 00, sampled, ids of every digit, never repeated', () => {
