@@ -4,30 +4,37 @@
 // instructions per name byte. A DataView word costs about as much as one byte: a known name and
 // its colon are compared as a few 32-bit words, which also proves them valid token characters.
 
-/** Slots of the first-word index (a power of two). */
+/** Slots of the first-word index (a power of two), and names a slot can hold (names sharing their first 4 bytes share a slot: content-*, accept-*). */
 const SLOT_BITS = 6;
+const PER_SLOT = 8;
 
 /**
  * A fixed set of lower-case header names (or tokens). match() says which of them, followed by its
- * terminator (a colon after a name; a CR after a whole value), is at a place in a head, comparing letters without case and every other byte exactly: for a letter,
- * `byte | 0x20` equals it only for its two cases; other bytes of a name (`-`, digits) are compared
- * as they are, because `| 0x20` would also turn a CR into `-`.
+ * terminator (a colon after a name; a CR after a whole value), is at a place in a head, comparing
+ * letters without case and every other byte exactly: for a letter, `byte | 0x20` equals it only for
+ * its two cases; other bytes of a name (`-`, digits) are compared as they are, because `| 0x20`
+ * would also turn a CR into `-`. Everything match() reads is in three typed arrays (one element
+ * load each, no array of arrays to walk).
  */
 export class NameTable {
   /** The names, in the order given; match() answers an index into this. */
   readonly names: readonly string[];
-  /** Per name: the name and its colon as little-endian words; what is OR-ed into each word (0x20 on letters); the bytes that count (the last word may be partial). */
-  private readonly words: Int32Array[] = [];
-  private readonly masks: Int32Array[] = [];
-  private readonly keeps: Int32Array[] = [];
-  /** Per slot of the first word's hash: the indexes of the names that start with such a word. */
-  private readonly slots: number[][] = Array.from({ length: 1 << SLOT_BITS }, () => []);
+  /** Per name, from offsets[i]: its word count, then per word of the name and terminator (little-endian): the word, what is OR-ed into it (0x20 on letters), the bytes that count. */
+  private readonly data: Int32Array;
+  private readonly offsets: Int32Array;
+  /** Per name: its length with the terminator. */
+  private readonly lengths: Int32Array;
+  /** PER_SLOT entries per slot of the first word's hash: name index + 1, 0 after the last. */
+  private readonly slots = new Int32Array(PER_SLOT << SLOT_BITS);
 
   /** `terminator`: the byte that must follow a name (its colon by default). */
   constructor(names: readonly string[], terminator = ':') {
     this.names = names;
+    const data: number[] = [];
+    this.offsets = new Int32Array(names.length);
+    this.lengths = new Int32Array(names.length);
     names.forEach((name, i) => {
-      // Three bytes at least, so that the first word is all name (and colon).
+      // Three bytes at least, so that the first word is all name (and terminator).
       if (name.length < 3 || !/^[a-z0-9-]+$/.test(name)) throw new Error(`NameTable: ${JSON.stringify(name)} is not a lower-case name of 3 characters or more`);
       const pattern = name + terminator;
       const n = Math.ceil(pattern.length / 4);
@@ -41,11 +48,17 @@ export class NameTable {
         keeps[k >> 2] |= 0xff << shift;
         if (c >= 97 && c <= 122) masks[k >> 2] |= 0x20 << shift;
       }
-      this.words.push(words);
-      this.masks.push(masks);
-      this.keeps.push(keeps);
-      this.slots[slotOf(words[0] | 0x20202020)].push(i);
+      this.offsets[i] = data.length;
+      this.lengths[i] = pattern.length;
+      data.push(n);
+      for (let w = 0; w < n; w++) data.push(words[w], masks[w], keeps[w]);
+      const slot = slotOf(words[0] | 0x20202020) * PER_SLOT;
+      let j = 0;
+      while (j < PER_SLOT && this.slots[slot + j] !== 0) j++;
+      if (j === PER_SLOT) throw new Error(`NameTable: too many names share a slot with ${JSON.stringify(name)}`);
+      this.slots[slot + j] = i + 1;
     });
+    this.data = Int32Array.from(data);
   }
 
   /**
@@ -57,21 +70,22 @@ export class NameTable {
    */
   match(dv: DataView, at: number, limit: number, bound: number): number {
     if (at + 4 > bound) return -1;
-    const list = this.slots[slotOf(dv.getInt32(at, true) | 0x20202020)];
-    for (let j = 0; j < list.length; j++) {
-      const i = list[j];
-      const words = this.words[i];
-      if (at + this.names[i].length + 1 > limit || at + words.length * 4 > bound) continue;
-      const masks = this.masks[i];
-      const keeps = this.keeps[i];
-      let same = true;
-      for (let w = 0; w < words.length; w++) {
-        if (((dv.getInt32(at + w * 4, true) | masks[w]) & keeps[w]) !== words[w]) {
-          same = false;
-          break;
-        }
+    const first = dv.getInt32(at, true);
+    const slot = slotOf(first | 0x20202020) * PER_SLOT;
+    const { data, slots } = this;
+    for (let j = 0; j < PER_SLOT; j++) {
+      const i = slots[slot + j] - 1;
+      if (i < 0) return -1;
+      const o = this.offsets[i];
+      const n = data[o];
+      if (at + this.lengths[i] > limit || at + n * 4 > bound) continue;
+      if (((first | data[o + 2]) & data[o + 3]) !== data[o + 1]) continue;
+      let w = 1;
+      for (; w < n; w++) {
+        const p = o + 1 + w * 3;
+        if (((dv.getInt32(at + w * 4, true) | data[p + 1]) & data[p + 2]) !== data[p]) break;
       }
-      if (same) return i;
+      if (w === n) return i;
     }
     return -1;
   }

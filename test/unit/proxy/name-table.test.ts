@@ -70,3 +70,15 @@ test('NameTable with another terminator: whole values followed by the line\'s CR
   assert.equal(matchIn(values, place('CLOSE\r\n', 2).dv, 2, 8), 1);
   for (const other of ['close \r', 'closed\r', 'close:', 'keep-alive,', 'clos\r']) assert.equal(matchIn(values, place(other, 0).dv, 0, other.length), -1, JSON.stringify(other));
 });
+
+test('NameTable: names that share their first 4 bytes (one slot) are each told apart', () => {
+  const names = ['content-length', 'content-type', 'content-encoding', 'content-language', 'content-disposition', 'content-security-policy', 'cont'];
+  const t = new NameTable(names);
+  for (const [i, name] of names.entries()) {
+    assert.equal(matchIn(t, place(`${name}: x`, 1).dv, 1, 64), i, name);
+    assert.equal(matchIn(t, place(`${name.toUpperCase()}:x`, 2).dv, 2, 64), i, name.toUpperCase());
+  }
+  assert.equal(matchIn(t, place('content-typo: x', 0).dv, 0, 64), -1);
+  // More names than a slot holds: refused when the table is built, not missed at match time.
+  assert.throws(() => new NameTable(Array.from({ length: 9 }, (_, i) => `same-${i}`)), /share a slot/);
+});
