@@ -259,7 +259,7 @@ class Forwarding implements UpstreamHandlers {
       }
       applyHeaderOps(obj, ops);
       res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
-    } else if (this.lean) (res as LeanResponse).writeHeadLines(statusCode, head.lines, head.contentLength);
+    } else if (this.lean) (res as LeanResponse).writeHeadLines(statusCode, head, head.contentLength);
     else res.writeHead(statusCode, head.list());
     return true;
   }

@@ -118,7 +118,7 @@ export class LeanResponse {
   destroyed = false;
   private pending: OutHeaders | undefined;
   /** Header lines as bytes (writeHeadLines), and the content-length that goes with them (-1: none). */
-  private lines: Buffer | undefined;
+  private lines: HeadLines | undefined;
   private linesLength = -1;
   private extra: [string, string][] | undefined;
   /** The head being built: status line and headers (the cached status line itself when there are none). */
@@ -186,7 +186,7 @@ export class LeanResponse {
    * The head as header lines in wire form ("Name: value\r\n" each, no framing or hop-by-hop ones):
    * a proxied answer's head is copied, not rebuilt header by header. `contentLength` -1: none.
    */
-  writeHeadLines(status: number, lines: Buffer, contentLength: number): this {
+  writeHeadLines(status: number, lines: HeadLines, contentLength: number): this {
     this.statusCode = status;
     this.pending = undefined;
     this.lines = lines;
@@ -248,7 +248,8 @@ export class LeanResponse {
    */
   private writeFirst(bodyLength: number | undefined, body: Buffer | undefined, chunkOf = -1): boolean {
     const pre = this.headText(bodyLength);
-    const lines = this.lines;
+    const lines = this.lines?.lines;
+    if (this.lines) this.lines.consumed = true;
     const length = this.frameLength;
     const post = (length !== undefined ? CONTENT_LENGTH.length + length.length + 2 : this.chunked ? CHUNKED_LINE.length : 0) + (this.closing ? CLOSE_END.length : 2);
     const data = body && !this.noBody && body.length > 0 ? body : undefined;
@@ -354,6 +355,12 @@ const enum BodyKind {
   None,
   Length,
   Chunked,
+}
+
+/** A proxied answer's header lines (an UpstreamHead): `consumed` is set once they are written out. */
+export interface HeadLines {
+  readonly lines: Buffer;
+  consumed: boolean;
 }
 
 /** One client connection on the lean path: requests one after another (pipelined bytes wait in the buffer). */

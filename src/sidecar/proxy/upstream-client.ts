@@ -97,12 +97,32 @@ export interface UpstreamCall {
  */
 export class UpstreamHead {
   private flat: string[] | undefined;
+  /** Set by whoever wrote the lines out (LeanResponse): keepLines() has nothing left to keep then. */
+  consumed = false;
 
   constructor(
-    readonly lines: Buffer,
+    private headerLines: Buffer,
     /** The body's length as the upstream declared it (not in `lines`); -1 for none (chunked or close-delimited). */
     readonly contentLength: number,
+    /** `headerLines` is a view of the read it came in (valid until the socket reads again): see keepLines(). */
+    private view = false,
   ) {}
+
+  /** The header lines to forward, "Name: value\r\n" each. */
+  get lines(): Buffer {
+    return this.headerLines;
+  }
+
+  /**
+   * Called once the read the head came in is handled: lines still to be written are copied out of
+   * the read buffer, which the socket's next read overwrites. Most answers are written within that
+   * read (a small body comes with its head), so most heads are never copied.
+   */
+  keepLines(): void {
+    if (!this.view || this.consumed) return;
+    this.headerLines = Buffer.from(this.headerLines);
+    this.view = false;
+  }
 
   /** [name, value, …] as received (names keep their case). */
   list(): string[] {
@@ -367,8 +387,9 @@ function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked', poo
 }
 
 export interface ScannedHead {
-  /** The header lines to forward, "Name: value\r\n" each (a copy). */
+  /** The header lines to forward, "Name: value\r\n" each: a copy, or a view of the scanned buffer (linesView). */
   lines: Buffer;
+  linesView: boolean;
   /** Content-Length as declared (-1: none; NaN: unusable). */
   length: number;
   chunked: boolean;
@@ -392,7 +413,7 @@ export function scanHeaderLines(buf: Buffer, from: number, end: number, http10: 
 }
 
 /** The answer for a head whose blank line has not come yet. */
-const INCOMPLETE: ScannedHead = { lines: EMPTY, length: -1, chunked: false, close: false, bad: false, end: -1 };
+const INCOMPLETE: ScannedHead = { lines: EMPTY, linesView: false, length: -1, chunked: false, close: false, bad: false, end: -1 };
 
 /**
  * scanHeaderLines walking the lines from `from` until the blank line that ends the head, within
@@ -511,9 +532,11 @@ export function scanHead(buf: Buffer, from: number, limit: number, http10: boole
   const close = http10 ? !sawKeepAlive : sawClose;
   let kept = 0;
   for (let r = 0; r < runCount; r += 2) kept += runs[r + 1] - runs[r];
+  // One run of lines (no hop-by-hop line between kept ones, the usual case) is passed on as a view.
+  if (runCount === 2 && !named) return { lines: buf.subarray(runs[0], runs[1]), linesView: true, length, chunked, close, bad, end };
   const lines = Buffer.allocUnsafe(kept);
   for (let r = 0, at = 0; r < runCount; r += 2) at = copyBytes(buf, runs[r], runs[r + 1], lines, at);
-  return { lines: named ? withoutNamed(lines, named) : lines, length, chunked, close, bad, end };
+  return { lines: named ? withoutNamed(lines, named) : lines, linesView: false, length, chunked, close, bad, end };
 }
 
 /** The header lines without those whose names `Connection` listed (RFC 9110 §7.6.1). */
@@ -669,6 +692,8 @@ class Exchange implements UpstreamCall {
   private retried = false;
   private aborted = false;
   private buf: Buffer | undefined;
+  /** The answer's head while its lines are a view of the read being handled. */
+  private head: UpstreamHead | undefined;
   /** this.buf is a view of the socket's read buffer (not a copy). */
   private bufIsView = false;
   private gotHead = false;
@@ -830,6 +855,9 @@ class Exchange implements UpstreamCall {
       this.buf = undefined;
       if (rest && rest.length > 0) this.body(rest);
       else if (this.bodyKind === Body.None || (this.bodyKind === Body.Length && this.remaining === 0)) this.end();
+      // The head's lines may be a view of this read: kept (copied) if they were not written out with it.
+      this.head?.keepLines();
+      this.head = undefined;
       return;
     }
     this.body(d);
@@ -887,7 +915,9 @@ class Exchange implements UpstreamCall {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       const declared = !chunked && length >= 0 && Number.isFinite(length) ? length : -1;
-      this.discard = !this.h.onHead(status, new UpstreamHead(lines, declared));
+      const head = new UpstreamHead(lines, declared, scanned.linesView);
+      this.discard = !this.h.onHead(status, head);
+      if (!this.discard && scanned.linesView) this.head = head;
       return true;
     }
   }

@@ -108,6 +108,44 @@ test('content-length bodies over one kept connection; hop-by-hop headers dropped
   }
 });
 
+test('a head whose body comes in later reads keeps its header lines (they were a view of the first read)', async () => {
+  // The head alone, then the body in pieces: each later read lands at the start of the same read
+  // buffer, where a view of the head's lines would now see body bytes.
+  const srv = await rawServer((_req, _n, s) => {
+    s.setNoDelay(true);
+    s.write('HTTP/1.1 200 OK\r\nX-Long-Header-Name: value-one\r\nX-Second: value-two\r\nContent-Length: 40\r\n\r\n');
+    setTimeout(() => s.write('z'.repeat(20)), 20);
+    setTimeout(() => s.write('y'.repeat(20)), 40);
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    for (let i = 0; i < 3; i++) {
+      let lines = '';
+      let body = '';
+      await new Promise<void>((resolve, reject) =>
+        pool.request(
+          { method: 'GET', path: '/', headers: { host: 'h' }, body: null },
+          {
+            // The head is kept and read only at the end (as a response written later would).
+            onHead: (_status, head) => {
+              setTimeout(() => (lines = head.lines.toString('latin1')), 60);
+              return true;
+            },
+            onData: (c) => ((body += c.toString('latin1')), true),
+            onEnd: () => setTimeout(resolve, 80),
+            onError: reject,
+          },
+        ),
+      );
+      assert.equal(lines, 'X-Long-Header-Name: value-one\r\nX-Second: value-two\r\n');
+      assert.equal(body, 'z'.repeat(20) + 'y'.repeat(20));
+    }
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
 test('chunked bodies decode the same at every split point (extensions, trailers, then the next answer)', async () => {
   const wire = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1A\r\n, chunked world with bytes\r\n0\r\nX-Trailer: t\r\n\r\n';
   const expected = 'hello, chunked world with bytes';
