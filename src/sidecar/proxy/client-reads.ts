@@ -15,6 +15,7 @@
 // Without a receiver (`detach()`: the connection went to node:http, an HTTP/2 session or a tunnel)
 // the socket is an ordinary Readable again: each read is pushed as its own Buffer and 'data' flows.
 import net from 'node:net';
+import { readDirectly } from './direct-read.js';
 import { giveBackReadBuffer, isViewOf, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 
 const FIRST_SIZE = 16 * 1024;
@@ -108,6 +109,7 @@ export class ClientReads implements ReadSource, WordsCache {
     // Once the handle is closed nothing reads into the buffer, and no reader holds a view of it
     // (what they keep was copied, or took a buffer of its own).
     this.socket.once('close', () => giveBackReadBuffer(this.buf));
+    readDirectly(this.socket, opts.onread.callback, opts.onread.buffer);
   }
 
   attach(receive: (bytes: Buffer) => void): void {

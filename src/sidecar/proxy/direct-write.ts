@@ -12,30 +12,19 @@
 // net does. What the Writable does not see is that write's size: callers use this only for a head
 // and a small body (≤ DIRECT_LIMIT), so back-pressure is off by at most that much, once.
 //
-// The handle API is Node's internal stream binding (process.binding('stream_wrap'), the same
-// objects net uses). Where it is missing or has another shape, every write goes through
-// socket.write as before; test/unit/proxy/direct-write.test.ts checks the bytes, their order with
-// queued writes, a write the kernel takes in parts, and an error.
+// The handle API is Node's internal stream binding (stream-binding.ts). Where it is missing or has
+// another shape, every write goes through socket.write as before; test/unit/proxy/direct-write.test.ts
+// checks the bytes, their order with queued writes, a write the kernel takes in parts, and an error.
 import type net from 'node:net';
 import { getSystemErrorName } from 'node:util';
+import { streamBinding as loaded, type WriteReq } from './stream-binding.js';
 
 /** Larger writes go through the Writable (its back-pressure accounting sees them). */
 export const DIRECT_LIMIT = 64 * 1024;
 
-interface WriteReq {
-  handle?: unknown;
-  oncomplete?: (status: number) => void;
-}
-
 interface TcpHandle {
   writeBuffer(req: WriteReq, data: Uint8Array): number;
   writeLatin1String(req: WriteReq, data: string): number;
-}
-
-interface StreamBinding {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: Int32Array;
-  kLastWriteWasAsync: number;
 }
 
 /** What of net's Writable state the check reads (fields and state-bit getters of WritableState). */
@@ -48,21 +37,6 @@ interface WritableStateView {
 
 type HandleSocket = net.Socket & { _handle?: unknown; _writableState?: WritableStateView };
 
-function loadBinding(): { stream: StreamBinding; TCP: abstract new () => unknown } | undefined {
-  if (process.env.BERTH_PROXY_DIRECT_WRITES === '0') return undefined;
-  try {
-    const binding = (process as unknown as { binding(name: string): unknown }).binding;
-    const stream = binding('stream_wrap') as Partial<StreamBinding>;
-    const tcp = binding('tcp_wrap') as { TCP?: abstract new () => unknown };
-    if (typeof stream.WriteWrap !== 'function' || !(stream.streamBaseState instanceof Int32Array) || typeof stream.kLastWriteWasAsync !== 'number' || typeof tcp.TCP !== 'function') return undefined;
-    return { stream: stream as StreamBinding, TCP: tcp.TCP };
-  } catch {
-    // No such binding in this Node: the Writable path is the only path.
-    return undefined;
-  }
-}
-
-const loaded = loadBinding();
 /** The request object of the next write; replaced when a write stays pending (that one then belongs to it). */
 let req: WriteReq | undefined = loaded ? new loaded.stream.WriteWrap() : undefined;
 

@@ -20,6 +20,7 @@ import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { headEnd, skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { isPassThroughBody } from './client-reads.js';
+import { readDirectly } from './direct-read.js';
 import { writeNow } from './direct-write.js';
 import { copyBytes, giveBackReadBuffer, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 import { NameTable } from './name-table.js';
@@ -234,29 +235,24 @@ export class UpstreamPool {
     this.connecting++;
     // net asks for the buffer of the next read after each read's callback: a kept one is replaced by then.
     const reads: SocketReads = { buf: takeReadBuffer(READ_SIZE), kept: false, view: undefined };
-    const s: PooledSocket = net.connect({
-      host: this.host,
-      port: this.port,
-      noDelay: true,
-      onread: {
-        buffer: () => reads.buf,
-        callback: (n: number, buf: Uint8Array): boolean => {
-          const current = s.exchange;
-          if (current) {
-            const view = readView(reads.buf, buf, n);
-            // The buffer net read into is the one the socket asked for: a DataView over it reads this view.
-            reads.view = buf === reads.buf ? view : undefined;
-            current.data(view);
-            reads.view = undefined;
-          } else s.destroy();
-          if (reads.kept) {
-            reads.kept = false;
-            reads.buf = takeReadBuffer(READ_SIZE);
-          }
-          return true;
-        },
-      },
-    });
+    const nextBuffer = (): Buffer => reads.buf;
+    const onRead = (n: number, buf: Uint8Array): boolean => {
+      const current = s.exchange;
+      if (current) {
+        const view = readView(reads.buf, buf, n);
+        // The buffer net read into is the one the socket asked for: a DataView over it reads this view.
+        reads.view = buf === reads.buf ? view : undefined;
+        current.data(view);
+        reads.view = undefined;
+      } else s.destroy();
+      if (reads.kept) {
+        reads.kept = false;
+        reads.buf = takeReadBuffer(READ_SIZE);
+      }
+      return true;
+    };
+    const s: PooledSocket = net.connect({ host: this.host, port: this.port, noDelay: true, onread: { buffer: nextBuffer, callback: onRead } });
+    readDirectly(s, onRead, nextBuffer);
     s.reads = reads;
     s.uses = 0;
     const timer = setTimeout(() => s.destroy(Object.assign(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
