@@ -3,7 +3,7 @@
 // forwarder) by connecting, and notices an app that listens on ports of its own but not on PORT
 // (reported by the instance: not ready, with the port it was seen on) from the app's open sockets
 // (/proc/PID/fd) matched to /proc/net/tcp*. It watches only until the app is seen on PORT after a start.
-import { findListener, formatListen, listenSockets, socketInodes } from '../lib/listen-sockets.js';
+import { findListener, formatListen, listenSockets, socketInodes, type ListenSocket } from '../lib/listen-sockets.js';
 import { childPids } from '../lib/proc.js';
 
 /** Connect attempts on PORT while the app starts, then slower (an app that never binds costs little). */
@@ -33,6 +33,20 @@ function processTree(leader: number): number[] {
   return out;
 }
 
+/** How AppListen looks for the app: a connection on PORT, and the listening sockets the app's processes hold. */
+export interface ListenLook {
+  find(port: number, host: string): Promise<string | undefined>;
+  own(pid: number): ListenSocket[];
+}
+
+const SYSTEM_LOOK: ListenLook = {
+  find: (port, host) => findListener(port, host),
+  own: (pid) => {
+    const inodes = socketInodes(processTree(pid));
+    return inodes.size === 0 ? [] : listenSockets().filter((s) => inodes.has(s.inode));
+  },
+};
+
 export class AppListen {
   private state: ListenState = { kind: 'unknown' };
   private target: string | undefined;
@@ -50,6 +64,7 @@ export class AppListen {
     /** The app's private PORT. */
     readonly port: number,
     private readonly onChange: (state: ListenState) => void,
+    private readonly look: ListenLook = SYSTEM_LOOK,
   ) {}
 
   /** The app (re)started as `pid`: forget what was seen, watch again. */
@@ -104,7 +119,7 @@ export class AppListen {
 
   private async poll(run: number): Promise<void> {
     this.polling = true;
-    const found = await findListener(this.port, this.host);
+    const found = await this.look.find(this.port, this.host);
     if (run !== this.run || this.pid === undefined) return;
     this.polling = false;
     if (found !== undefined) {
@@ -116,9 +131,11 @@ export class AppListen {
     const since = now - this.startedAt;
     if (since >= ELSEWHERE_AFTER_MS && now - this.tablesReadAt >= TABLES_EVERY_MS) {
       this.tablesReadAt = now;
-      const inodes = socketInodes(processTree(this.pid));
-      const own = inodes.size === 0 ? [] : listenSockets().filter((s) => inodes.has(s.inode));
-      this.set(own.length > 0 ? { kind: 'elsewhere', on: [...new Set(own.map(formatListen))].sort() } : { kind: 'unknown' });
+      const own = this.look.own(this.pid);
+      // Bound on PORT between the connection attempt and the read of the tables (a start under
+      // load): not "elsewhere" — the next poll connects.
+      if (own.some((s) => s.port === this.port)) this.tablesReadAt = -Infinity;
+      else this.set(own.length > 0 ? { kind: 'elsewhere', on: [...new Set(own.map(formatListen))].sort() } : { kind: 'unknown' });
     }
     this.schedule(since < START_PHASE_MS ? POLL_FAST_MS : POLL_SLOW_MS);
   }
