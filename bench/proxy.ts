@@ -1,12 +1,13 @@
 // bench/proxy: what two Berth sidecars (outbound + inbound, the mesh's app → app hop) cost, against
 // a direct connection and two nginx hops (Debian's nginx, keep-alive upstreams), in the same run.
 //   rpsDirect / rpsBerth / rpsNginx      saturation (wrk -t1 -c50), median of BENCH_RUNS
-//   p50/p99 at a fixed 1,000 req/s       open-loop generator (bench/proxy-lib/fixed-rate.ts), median of BENCH_RUNS
+//   p50/p99 at a fixed 1,000 req/s       open-loop generator (bench/proxy-lib/fixed-rate.ts; its first second not measured), median of BENCH_RUNS
 //   berthAddedP50Ms / berthAddedP99Ms    pair minus direct; the same for nginx
 //   sidecarCpuPer1kRps, sidecarRssMB     per sidecar, during the fixed-rate run
 //   ...AccessLog                          a second Berth pair with the JSON access log on
 //   rpsBareRelayPair                     two bare Node TCP relays (no HTTP parsed): the ceiling of a Node data plane here
-// Every setup runs for the whole bench and the runs are interleaved (direct, nginx, Berth, Berth
+// Every setup is warmed up first (BENCH_WARMUP_SECONDS of uncounted wrk each), runs for the whole
+// bench, and the runs are interleaved (direct, nginx, Berth, Berth
 // with access log, then again), so a shared machine's drift hits all of them alike; the saturation
 // ratio is the median of the per-round ratios.
 // Needs wrk and nginx (`apt-get install -y wrk nginx`); prints one JSON line.
@@ -20,6 +21,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const fixedRate = join(here, 'proxy-lib', 'fixed-rate.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+// Each setup first serves an uncounted wrk run of this length: the Node processes (origin, sidecars,
+// relays) reach their optimised code before anything is measured, as nginx's C code starts.
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const RATE = 1000;
 const BASE = Number(process.env.BENCH_PORT ?? 27100);
 const P = { origin: BASE, ngA: BASE + 7, ngB: BASE + 8, relayA: BASE + 20, relayB: BASE + 21 };
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
   await until(relayUrl);
   const relayRps: number[] = [];
   const setups = { direct: `http://${HOST}:${P.origin}/`, nginx: `http://${HOST}:${P.ngA}/`, berth: pair.url, logged: loggedPair.url };
+  if (WARMUP_SECONDS > 0) for (const url of [...Object.values(setups), relayUrl]) wrkFor(url, WARMUP_SECONDS);
   const m = Object.fromEntries(Object.keys(setups).map((k) => [k, { rps: [], p50: [], p99: [], errors: 0 } as Measured])) as Record<keyof typeof setups, Measured>;
   for (let i = 0; i < RUNS; i++) {
     for (const k of Object.keys(setups) as (keyof typeof setups)[]) await round(setups[k], m[k]);
@@ -103,6 +108,7 @@ async function main(): Promise<void> {
       cpus: (await import('node:os')).cpus().length,
       runs: RUNS,
       seconds: SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
       rpsDirect: Math.round(direct.rps),
       rpsNginxPair: Math.round(nginx.rps),
       rpsBerthPair: Math.round(berth.rps),
