@@ -3,7 +3,8 @@
 //   rpsDirect / rpsBerth / rpsNginx      saturation (wrk -t1 -c50), median of BENCH_RUNS
 //   p50/p99 at a fixed 1,000 req/s       open-loop generator (bench/proxy-lib/fixed-rate.ts; its first second not measured), median of BENCH_RUNS
 //   berthAddedP50Ms / berthAddedP99Ms    pair minus direct; the same for nginx
-//   sidecarCpuPer1kRps, sidecarRssMB     per sidecar, during the fixed-rate run
+//   sidecarCpuPer1kRps, sidecarRssMB     per sidecar, during the fixed-rate run (sidecarAnonMB: the RSS
+//                                        less the node binary's shared file pages, ~41 MB of it)
 //   ...AccessLog                          a second Berth pair with the JSON access log on
 //   rpsBareRelayPair                     two bare Node TCP relays (no HTTP parsed): the ceiling of a Node data plane here
 // Every setup is warmed up first (BENCH_WARMUP_SECONDS of uncounted wrk each), runs for the whole
@@ -15,11 +16,11 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bareRelayPair, berthPair, cpuTicks, HOST, killAll, median, nginxPair, nginxWorkers, requireTools, rssMB, start, until, wrk as wrkFor, type SidecarPair } from './proxy-lib/setup.js';
+import { bareRelayPair, berthPair, cpuTicks, HOST, killAll, median, nginxPair, nginxWorkers, requireTools, rssMB, anonMB, start, until, wrk as wrkFor, type SidecarPair } from './proxy-lib/setup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixedRate = join(here, 'proxy-lib', 'fixed-rate.js');
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 // Each setup first serves an uncounted wrk run of this length: the Node processes (origin, sidecars,
 // relays) reach their optimised code before anything is measured, as nginx's C code starts.
@@ -60,14 +61,14 @@ async function round(url: string, m: Measured): Promise<void> {
   m.errors += f.errors;
 }
 
-async function sidecarCost(pair: SidecarPair, url: string): Promise<{ cpuPer1k: number; rss: number }> {
+async function sidecarCost(pair: SidecarPair, url: string): Promise<{ cpuPer1k: number; rss: number; anon: number }> {
   const before = [cpuTicks(pair.a.pid!), cpuTicks(pair.b.pid!)];
   const t0 = performance.now();
   await fixed(url);
   const secs = (performance.now() - t0) / 1000;
   const after = [cpuTicks(pair.a.pid!), cpuTicks(pair.b.pid!)];
   const cpu = (after[0] - before[0] + after[1] - before[1]) / 2 / 100 / secs; // vCPU per sidecar
-  return { cpuPer1k: +((cpu * 1000) / RATE).toFixed(3), rss: Math.max(rssMB(pair.a.pid!), rssMB(pair.b.pid!)) };
+  return { cpuPer1k: +((cpu * 1000) / RATE).toFixed(3), rss: Math.max(rssMB(pair.a.pid!), rssMB(pair.b.pid!)), anon: Math.max(anonMB(pair.a.pid!), anonMB(pair.b.pid!)) };
 }
 
 async function main(): Promise<void> {
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
       berthAddedP99Ms: r2(berth.p99 - direct.p99),
       sidecarCpuPer1kRps: cost.cpuPer1k,
       sidecarRssMB: cost.rss,
+      sidecarAnonMB: cost.anon,
       rpsBerthPairAccessLog: Math.round(logged.rps),
       berthAddedP50MsAccessLog: r2(logged.p50 - direct.p50),
       berthAddedP99MsAccessLog: r2(logged.p99 - direct.p99),
