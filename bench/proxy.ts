@@ -8,9 +8,9 @@
 //   ...AccessLog                          a second Berth pair with the JSON access log on
 //   rpsBareRelayPair                     two bare Node TCP relays (no HTTP parsed): the ceiling of a Node data plane here
 // Every setup is warmed up first (BENCH_WARMUP_SECONDS of uncounted wrk each), runs for the whole
-// bench, and the runs are interleaved (direct, nginx, Berth, Berth
-// with access log, then again), so a shared machine's drift hits all of them alike; the saturation
-// ratio is the median of the per-round ratios.
+// bench, and the runs are interleaved (direct, nginx, Berth, Berth with access log, then again), so a
+// shared machine's drift hits all of them alike; the saturation ratio is the median of the per-round
+// ratios.
 // Needs wrk and nginx (`apt-get install -y wrk nginx`); prints one JSON line.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -26,9 +26,14 @@ export function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-export function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A `<field>: <n> kB` line of a /proc file of `pid`, in MB (one decimal); NaN when it is missing. */
+function procMB(pid: number, file: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
+}
+
+export function rssMB(pid: number): number {
+  return procMB(pid, 'status', 'VmRSS');
 }
 
 /**
@@ -36,8 +41,7 @@ export function rssMB(pid: number): number {
  * sidecar's RSS is the node binary's own pages, shared by every Node process on the machine.
  */
 export function anonMB(pid: number): number {
-  const m = /^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 102.4) / 10 : NaN;
+  return procMB(pid, 'smaps_rollup', 'Anonymous');
 }
 
 /** Waits until `url` answers 200 (`ms` at most, 5 s by default). */
