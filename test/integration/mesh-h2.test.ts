@@ -42,6 +42,7 @@ const snapshot: MeshSnapshot = {
         routes: [
           { name: 'rewrite', match: { path: { prefix: '/rewrite' } }, headers: { request: { set: { 'x-set': 'yes' }, remove: ['x-drop'] }, response: { add: { 'x-added': 'on' }, remove: ['x-served-by'] } } },
           { name: 'delay', match: { path: { prefix: '/delay' } }, fault: { delay: { percent: 100, fixedDelay: 300 } } },
+          { name: 'deny', match: { path: { prefix: '/admin' } }, fault: { abort: { percent: 100, status: 403 } } },
           { name: 'rest' },
         ],
       },
@@ -184,6 +185,44 @@ describe('HTTP/2 through the mesh', () => {
       assert.ok(performance.now() - t0 >= 290, `delayed ${performance.now() - t0} ms`);
     } finally {
       session.close();
+    }
+  });
+
+  test('HTTP/2 paths are normalised before routes match and before the app sees them, as HTTP/1.1 ones (issue 11 point 11)', async () => {
+    // `self` refuses /admin (403): spelt with dot segments or percent-encoded unreserved bytes it must still be refused.
+    for (const [where, port] of [
+      ['outbound', P.out],
+      ['service address', P.svc],
+      ['ingress', P.ingress],
+    ] as const) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      try {
+        for (const path of ['/admin', '/public/../admin', '/%61dmin', '/./admin', '/x/%2E%2E/admin', '/public/..\\admin']) {
+          const r = await h2(session, { ':path': path });
+          assert.equal(r.status, 403, `${where} ${path}: ${r.status} ${r.body}`);
+        }
+        const ok = await h2(session, { ':path': '/public/./a/../hello?q=/../x' });
+        assert.equal(ok.status, 200, where);
+        assert.equal((JSON.parse(ok.body) as { url: string }).url, '/public/hello?q=/../x', `${where}: the app gets the normalised path (the query as it was)`);
+        const bad = await h2(session, { ':path': '/a%00b' });
+        assert.equal(bad.status, 400, `${where}: %00 cannot be served`);
+      } finally {
+        session.close();
+      }
+    }
+    // The inbound proxy (HTTP/2 translated to the HTTP/1.1 app) and HTTP/2 end to end (an h2c app).
+    for (const [where, port, expect] of [
+      ['inbound', P.inbound, (b: string) => (JSON.parse(b) as { url: string }).url],
+      ['h2c app', P.h2svc, (b: string) => b.replace(/^h2 /, '')],
+    ] as const) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      try {
+        const r = await h2(session, { ':path': '/a/b/../../c/%7Ed' });
+        assert.equal(r.status, 200, where);
+        assert.equal(expect(r.body), '/c/~d', where);
+      } finally {
+        session.close();
+      }
     }
   });
 

@@ -152,6 +152,25 @@ export function normalizeRequestTarget(req: { method?: string; url?: string; hea
 }
 
 /**
+ * An HTTP/2 request's `:path` put in the form routes are matched on and the upstream gets, as
+ * normalizeRequestTarget does for HTTP/1.1 (Envoy normalises both the same way): without it,
+ * `/public/../admin` over h2c would slip past a route on `/admin`. False if it cannot be served
+ * (answer 400): not origin-form (HTTP/2 has no absolute-form `:path`), or a `%00`. CONNECT has no
+ * `:path`; `OPTIONS *` is left as it is.
+ */
+export function normalizeH2Target(headers: Record<string, string | string[] | undefined>): boolean {
+  const method = headers[':method'];
+  if (method === 'CONNECT') return true;
+  const path = headers[':path'];
+  if (typeof path !== 'string') return false;
+  if (path.charCodeAt(0) !== 47) return path === '*' && method === 'OPTIONS';
+  const norm = normalizePath(path);
+  if (norm === undefined) return false;
+  if (norm !== path) headers[':path'] = norm;
+  return true;
+}
+
+/**
  * Where the first CRLFCRLF (the end of a head) in `buf` starts, -1 if none: Buffer#indexOf's
  * answer, by a JavaScript loop. Heads are a few hundred bytes, where the native call's fixed cost
  * (~2–3 % of a proxy's JavaScript time per request, twice per hop) outweighs the search itself. It

@@ -12,7 +12,7 @@ import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
 import { LeanConnection } from './lean-server.js';
-import { normalizeRequestTarget } from './http-syntax.js';
+import { normalizeH2Target, normalizeRequestTarget } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 /**
@@ -247,6 +247,12 @@ export class Listener {
           this.inFlight++;
           stream.once('close', () => this.inFlight--);
           stream.on('error', () => {});
+          // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
+          if (!normalizeH2Target(headers)) {
+            stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8', 'x-berth-reason': 'bad-request-target' });
+            stream.end('bad request target\n');
+            return;
+          }
           handler(stream, headers, peers.get(stream.session!));
         });
         return srv;

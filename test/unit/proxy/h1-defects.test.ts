@@ -12,7 +12,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { LeanConnection, LeanRequest, type LeanHead, type LeanResponse } from '../../../src/sidecar/proxy/lean-server.js';
-import { hasToken, normalizePath, normalizeRequestTarget } from '../../../src/sidecar/proxy/http-syntax.js';
+import { hasToken, normalizeH2Target, normalizePath, normalizeRequestTarget } from '../../../src/sidecar/proxy/http-syntax.js';
 import { UpstreamPool, type UpstreamError, type UpstreamHead, type UpstreamRequest } from '../../../src/sidecar/proxy/upstream-client.js';
 import { rng } from '../../helpers/seeded-random.js';
 
@@ -499,4 +499,19 @@ test('request targets are normalised as Istio does by default (BASE): dot segmen
   assert.equal(hasToken(' Keep-Alive ', 'keep-alive'), true);
   assert.equal(hasToken('x-close', 'close'), false);
   assert.equal(hasToken('keep-alive, CLOSE', 'close'), true);
+});
+
+test('HTTP/2 :path is normalised the same way; absolute-form and %00 cannot be served; OPTIONS * and CONNECT pass (issue 11 point 11)', () => {
+  const h2 = (headers: Record<string, string>): [boolean, string | undefined] => {
+    const h: Record<string, string | string[] | undefined> = { ...headers };
+    return [normalizeH2Target(h), h[':path'] as string | undefined];
+  };
+  assert.deepEqual(h2({ ':method': 'GET', ':path': '/public/../admin' }), [true, '/admin']);
+  assert.deepEqual(h2({ ':method': 'GET', ':path': '/%61dmin?q=%61' }), [true, '/admin?q=%61']);
+  assert.deepEqual(h2({ ':method': 'GET', ':path': '/a%00' }), [false, '/a%00']);
+  assert.deepEqual(h2({ ':method': 'GET', ':path': 'http://x/admin' }), [false, 'http://x/admin']);
+  assert.deepEqual(h2({ ':method': 'OPTIONS', ':path': '*' }), [true, '*']);
+  assert.deepEqual(h2({ ':method': 'GET', ':path': '*' }), [false, '*']);
+  assert.deepEqual(h2({ ':method': 'CONNECT', ':authority': 'x:443' }), [true, undefined]);
+  assert.deepEqual(h2({ ':method': 'GET' }), [false, undefined]);
 });
