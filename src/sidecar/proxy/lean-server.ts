@@ -508,7 +508,7 @@ export class LeanConnection {
     this.closed = true;
     if (res && !res.headersSent && !res.destroyed && socket.writable) {
       res.headersSent = true;
-      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
       // Bytes the client still sends are read and dropped meanwhile (a paused socket would never see the end).
       socket.resume();
     } else socket.destroy();

@@ -89,6 +89,7 @@ test('a malformed chunked body is answered 400 and never ends the process (issue
     for (const body of ['zz\r\n', '3\r\nabc\r\nzz\r\n', '3 \r\nabc\r\n0\r\n\r\n', '3\r\nabc\n0\r\n\r\n', '3;a\rb\r\nabc\r\n0\r\n\r\n']) {
       const r = await raw(srv.port, head + body);
       assert.match(r.got, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(body));
+      assert.match(r.got, /\r\ndate: \w{3}, \d{2} \w{3} \d{4} [\d:]{8} GMT\r\n/i, 'a proxy-generated answer carries Date (issue 11 point 12)');
       assert.ok(r.closed, 'the connection is closed after the 400');
     }
     // The same when the bad bytes come in a later read.
@@ -119,6 +120,7 @@ test('a request body that stalls is answered 408 and its exchange ends (issue 11
     const r = await raw(srv.port, 'POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nhalf');
     const took = performance.now() - t0;
     assert.match(r.got, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.match(r.got, /\r\ndate: \w{3}, \d{2} \w{3} \d{4} [\d:]{8} GMT\r\n/i, 'the 408 carries Date');
     assert.ok(r.closed);
     assert.ok(took >= 190 && took < 1500, `answered after ${Math.round(took)} ms`);
     await until('the exchange to end (the upstream slot is given back)', () => closed === 1 && srv.counts.inFlight === 0);
