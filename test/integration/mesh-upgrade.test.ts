@@ -52,6 +52,20 @@ function wsApp(): Promise<http.Server> {
       socket.on('data', (d) => socket.write(d));
       return;
     }
+    if (req.url === '/ws-hop') {
+      // A 101 with headers of its own hop: Connection names x-hop, and Keep-Alive.
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade, x-hop\r\nx-hop: secret\r\nkeep-alive: timeout=5\r\nx-end: kept\r\n\r\n');
+      socket.on('data', (d) => socket.write(d));
+      return;
+    }
+    if (req.url === '/two-lengths') {
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 5\r\n\r\nabcde');
+      return;
+    }
+    if (req.url === '/length-and-chunked') {
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+      return;
+    }
     if (req.url === '/decline-close') {
       socket.end('HTTP/1.1 200 OK\r\nconnection: close\r\n\r\ndeclined by close');
       return;
@@ -188,6 +202,26 @@ describe('Upgrade requests through the mesh', () => {
       await wait(() => got === 'ping-1ping-2');
     } finally {
       s.destroy();
+    }
+  });
+
+  test('a 101 keeps its hop-by-hop headers on its hop: Connection-named ones and Keep-Alive stay behind, the handshake is made again (issue 11 point 6)', async () => {
+    const r = await raw(P.out, upgradeReq('/ws-hop') + 'echo-me', /echo-me$/);
+    const head = r.text.slice(0, r.text.indexOf('\r\n\r\n') + 2);
+    assert.match(head, /^HTTP\/1\.1 101 /, r.text);
+    assert.match(head, /\r\nconnection: upgrade\r\n/i);
+    assert.match(head, /\r\nupgrade: websocket\r\n/i);
+    assert.match(head, /\r\nx-end: kept\r\n/i, 'end-to-end headers pass');
+    assert.doesNotMatch(head, /x-hop/i, 'a header the upstream Connection names stays on its hop');
+    assert.doesNotMatch(head, /\r\nkeep-alive:/i);
+    assert.ok(r.text.endsWith('\r\n\r\necho-me'), 'then the tunnel carries bytes');
+  });
+
+  test('a non-101 answer to an upgrade with conflicting framing is a 502, as on the normal path (issue 11 point 7)', async () => {
+    for (const path of ['/two-lengths', '/length-and-chunked']) {
+      const r = await raw(P.out, upgradeReq(path));
+      assert.match(r.text, /^HTTP\/1\.1 502 /, `${path}: ${r.text}`);
+      assert.doesNotMatch(r.text, /abc/, `${path}: nothing of the body passes`);
     }
   });
 

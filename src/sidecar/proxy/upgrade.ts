@@ -13,7 +13,7 @@ import { CONNECT_FAILURE, RESET } from './cluster.js';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { applyHeaderOps, reply, type ForwardOptions } from './forward.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
-import { scanHeaderLines } from './upstream-client.js';
+import { scanHeaderLines, type ScannedHead } from './upstream-client.js';
 
 /** Longest response head accepted from an upstream (as the HTTP/1.1 client's limit). */
 const MAX_HEAD = 64 * 1024;
@@ -208,12 +208,15 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
         buf = buf.subarray(end + 4);
         continue;
       }
+      // Conflicting or unusable framing (two Content-Length values, Content-Length with Transfer-Encoding): as on the normal path.
+      const scan = scanHeaderLines(buf, lineEnd + 2, end, m[1] === '0');
+      if (scan.bad) return fail(502, 'upstream-bad-response', 'the upstream response has conflicting framing headers');
       status = code;
       if (timer) clearTimeout(timer);
       up.off('data', onHead);
       const rest = buf.subarray(end + 4);
-      if (code === 101) return tunnel(buf.subarray(0, end + 4), rest);
-      return plain(buf, lineEnd, end, m[1] === '0', rest);
+      if (code === 101) return tunnel(buf, lineEnd, end, scan, rest);
+      return plain(buf, lineEnd, scan, rest);
     }
   };
   up.on('data', onHead);
@@ -234,25 +237,11 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     finish(code, outcome);
   }
 
-  /** 101: the head as it came (its Upgrade/Connection headers are the handshake), then bytes both ways. */
-  function tunnel(head: Buffer, rest: Buffer): void {
-    client.off('data', early);
-    client.write(head);
-    if (rest.length > 0) client.write(rest);
-    for (const c of held) up.write(c);
-    held.length = 0;
-    up.pipe(client);
-    client.pipe(up);
-    client.resume();
-    up.once('close', () => client.destroy());
-  }
-
-  /** Any other answer: a normal response (hop-by-hop headers out, the route's rewrites in), then the connection closes. */
-  function plain(buf: Buffer, lineEnd: number, end: number, http10: boolean, rest: Buffer): void {
-    // What the client sent behind the request stays unread until the connection is HTTP again.
-    client.off('data', early);
-    client.pause();
-    const scan = scanHeaderLines(buf, lineEnd + 2, end, http10);
+  /**
+   * The header lines of an answer to forward: hop-by-hop ones and those its Connection names left
+   * out (scanHeaderLines), the route's response rewrites applied.
+   */
+  function answerLines(scan: ScannedHead): string {
     let lines = scan.lines.toString('latin1');
     const ops = route?.responseHeaders;
     if (ops) {
@@ -269,6 +258,34 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
       lines = '';
       for (const [k, v] of Object.entries(obj)) if (v !== undefined) for (const x of Array.isArray(v) ? v : [v]) lines += `${k}: ${x}\r\n`;
     }
+    return lines;
+  }
+
+  /**
+   * 101: the answer's end-to-end headers with the handshake made again for this hop (`connection:
+   * upgrade` and the upstream's Upgrade value, as Envoy does): what the upstream's Connection named,
+   * and Keep-Alive and the like, stay on its hop. Then bytes both ways.
+   */
+  function tunnel(buf: Buffer, lineEnd: number, end: number, scan: ScannedHead, rest: Buffer): void {
+    client.off('data', early);
+    const upgrade = /\r\nupgrade:[ \t]*([^\r\n]*?)[ \t]*\r\n/i.exec(buf.toString('latin1', lineEnd, end + 2));
+    const handshake = `connection: upgrade\r\n${upgrade ? `upgrade: ${upgrade[1]}\r\n` : ''}`;
+    client.write(`${buf.toString('latin1', 0, lineEnd + 2)}${answerLines(scan)}${handshake}\r\n`, 'latin1');
+    if (rest.length > 0) client.write(rest);
+    for (const c of held) up.write(c);
+    held.length = 0;
+    up.pipe(client);
+    client.pipe(up);
+    client.resume();
+    up.once('close', () => client.destroy());
+  }
+
+  /** Any other answer: a normal response (hop-by-hop headers out, the route's rewrites in), then the connection closes. */
+  function plain(buf: Buffer, lineEnd: number, scan: ScannedHead, rest: Buffer): void {
+    // What the client sent behind the request stays unread until the connection is HTTP again.
+    client.off('data', early);
+    client.pause();
+    const lines = answerLines(scan);
     const noBody = req.method === 'HEAD' || status === 204 || status === 304;
     const framing = noBody ? '' : scan.chunked ? 'transfer-encoding: chunked\r\n' : scan.length >= 0 ? `content-length: ${scan.length}\r\n` : '';
     // Kept open when the answer's end is known from its framing and nobody asked to close.
