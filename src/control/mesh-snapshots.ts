@@ -11,7 +11,7 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec } from '../lib/agent-protocol.js';
 import { canonicalJson } from '../lib/canonical-json.js';
-import { GATEWAY_ID, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, PROXY_SIDECAR_NAME, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
+import { GATEWAY_ID, MESH_HEARTBEAT_MS, meshPorts, PROXY_ENV, PROXY_NODE_FLAGS, PROXY_SIDECAR_NAME, STATS_BUCKETS, type MeshActivation, type MeshConfig, type MeshSnapshot, type MeshStatsSeries, type MeshStatus, type MeshTopRow } from '../lib/mesh-protocol.js';
 import type { DesiredState } from '../plan/index.js';
 import { variantOf } from './instances.js';
 import { CANARY_VARIANT, endpointVariant, previewServices, releaseMeshConfig } from './release/state.js';
@@ -90,7 +90,7 @@ export function gatewayInstance(desired: DesiredState | undefined, opts: { node:
  * Heartbeats on the watch stream (BERTH_MESH_HEARTBEAT_MS, for tests): an `event: heartbeat` whose
  * data says the interval; a proxy that hears nothing for a few intervals reconnects.
  */
-const HEARTBEAT_MS = Math.max(50, Number(process.env.BERTH_MESH_HEARTBEAT_MS ?? 5000) || 5000);
+const HEARTBEAT_MS = Math.max(50, Number(process.env.BERTH_MESH_HEARTBEAT_MS ?? MESH_HEARTBEAT_MS) || MESH_HEARTBEAT_MS);
 const HEARTBEAT = `event: heartbeat\ndata: {"intervalMs":${HEARTBEAT_MS}}\n\n`;
 
 interface Watcher {

@@ -14,6 +14,9 @@
 /** Heartbeat intervals without a byte after which a proxy gives up on its watch stream and reconnects. */
 export const MESH_IDLE_HEARTBEATS = 3;
 
+/** The control plane's heartbeat interval on the watch stream unless told otherwise (BERTH_MESH_HEARTBEAT_MS, for tests). */
+export const MESH_HEARTBEAT_MS = 5000;
+
 /** An endpoint registered in the mesh: an instance whose readiness passed; traffic goes to its inbound proxy. */
 export interface MeshEndpoint {
   id: string;

@@ -1,7 +1,8 @@
-// The snapshot watch stream of a real berth-proxy process against a stand-in control plane: once
-// the control plane has said its heartbeat interval, a stream that goes silent (a hung control
-// plane, a half-open connection) is dropped and opened again within a few intervals, and the proxy
-// keeps routing with its last snapshot meanwhile. And the real control plane sends those heartbeats.
+// The snapshot watch stream of a real berth-proxy process against a stand-in control plane: a stream
+// that goes silent (a hung control plane, a half-open connection) is dropped and opened again within
+// a few heartbeat intervals — also one silent from its start, and a watch request never answered —
+// and the proxy keeps routing with its last snapshot meanwhile. And the real control plane sends
+// those heartbeats.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -34,10 +35,19 @@ describe('snapshot watch heartbeats', () => {
     servers.push(
       await upstream(P.cp, 'control plane', (req, res) => {
         if (req.url?.startsWith('/api/v1/mesh/watch')) {
-          // A snapshot and one heartbeat (every 200 ms, it says), then silence: the control plane hangs.
-          res.writeHead(200, { 'content-type': 'text/event-stream' });
-          res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\nevent: heartbeat\ndata: {"intervalMs":200}\n\n`);
+          const n = streams.length;
           streams.push(res);
+          if (n === 1) {
+            // The second stream: its head, then silence from the start.
+            res.writeHead(200, { 'content-type': 'text/event-stream' });
+            res.flushHeaders();
+          } else if (n === 2) {
+            // The third: no answer at all (a control plane that accepts and hangs).
+          } else {
+            // A snapshot and one heartbeat (every 200 ms, it says), then silence: the control plane hangs.
+            res.writeHead(200, { 'content-type': 'text/event-stream' });
+            res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\nevent: heartbeat\ndata: {"intervalMs":200}\n\n`);
+          }
           return;
         }
         req.resume();
@@ -66,6 +76,15 @@ describe('snapshot watch heartbeats', () => {
     assert.equal(r.status, 200);
     assert.equal(r.body, 'peer GET /still');
     assert.match(proxy!.stderr(), /no heartbeat for 600 ms/);
+  });
+
+  test('a stream silent from its start, and one whose head never comes, are dropped too (issue 11 point 8)', async () => {
+    const t0 = performance.now();
+    await waitFor('the proxy to give up the silent second stream and the unanswered third', () => streams.length >= 4, 8_000);
+    assert.ok(performance.now() - t0 >= 900, 'each after a few heartbeat intervals');
+    const dropped = (res: http.ServerResponse): boolean => res.destroyed || res.socket === null || res.socket.destroyed;
+    await waitFor('both hung streams closed by the proxy', () => dropped(streams[1]) && dropped(streams[2]), 2_000);
+    assert.equal((await request(`http://${HOST}:${P.out}/still`)).status, 200, 'still routing with the last snapshot');
   });
 });
 

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { readJsonFile, writeJsonAtomic } from '../../lib/files.js';
 import { sidecarBearer } from '../../lib/sidecar-credential.js';
 import { requestJson, subscribeSse } from '../../lib/http.js';
-import { MESH_IDLE_HEARTBEATS, type MeshActivation, type MeshSnapshot } from '../../lib/mesh-protocol.js';
+import { MESH_HEARTBEAT_MS, MESH_IDLE_HEARTBEATS, type MeshActivation, type MeshSnapshot } from '../../lib/mesh-protocol.js';
 import { MESH_RECONNECT_MAX_MS } from '../../lib/mesh-timing.js';
 import { stateLayout, type ControlInfo } from '../../lib/state-dir.js';
 
@@ -31,9 +31,12 @@ export class SnapshotClient {
   private delay = RECONNECT_MIN_MS;
   private stopped = false;
   private connectedOnce = false;
-  /** Fires when the stream stayed silent too long (armed once the control plane said its heartbeat interval). */
+  /** Fires when the stream stayed silent too long (from its opening, and again after each event). */
   private idle: NodeJS.Timeout | undefined;
-  private idleMs = 0;
+  /** Silence that ends a stream: a few of the control plane's heartbeat intervals (its default until it says its own). */
+  private idleMs = MESH_HEARTBEAT_MS * MESH_IDLE_HEARTBEATS;
+  /** The duration the idle timer was armed with. */
+  private armedMs = 0;
   readonly file: string;
   current: MeshSnapshot | undefined;
 
@@ -88,7 +91,8 @@ export class SnapshotClient {
     if (!info || !token) return this.retry('control plane not found');
     try {
       this.closeStream = await subscribeSse(
-        { port: info.port, token },
+        // A control plane that accepts the connection and never answers is given up like a silent stream.
+        { port: info.port, token, timeoutMs: this.idleMs },
         `/api/v1/mesh/watch?proxy=${encodeURIComponent(this.opts.proxyId)}`,
         (event, data) => {
           if (event === 'heartbeat') this.heartbeat(data);
@@ -101,6 +105,8 @@ export class SnapshotClient {
           this.retry('watch stream closed');
         },
       );
+      // The silence is timed from the stream's opening: one that never sends an event is dropped too.
+      this.rearm();
       this.delay = RECONNECT_MIN_MS;
       if (!this.connectedOnce) this.opts.log(`watching the control plane on port ${info.port}`);
       this.connectedOnce = true;
@@ -122,8 +128,11 @@ export class SnapshotClient {
 
   private rearm(): void {
     if (this.idleMs <= 0) return;
-    if (this.idle) this.idle.refresh();
+    // refresh() keeps the timer's first duration: a changed interval needs a new timer.
+    if (this.idle && this.armedMs === this.idleMs) this.idle.refresh();
     else {
+      if (this.idle) clearTimeout(this.idle);
+      this.armedMs = this.idleMs;
       this.idle = setTimeout(() => {
         this.idle = undefined;
         const close = this.closeStream;
