@@ -38,6 +38,9 @@ describe('berth-proxy process', () => {
   const servers: http.Server[] = [];
   let proxy: ChildProcess;
   let stderr = '';
+  /** Requests the app got on /count, and uploads on /stalled-upload (started, cut before their end). */
+  let counted = 0;
+  const uploads = { started: 0, cut: 0 };
 
   const snapshot = (registered: boolean): MeshSnapshot => ({
     version: registered ? 2 : 1,
@@ -85,6 +88,26 @@ describe('berth-proxy process', () => {
     servers.push(
       await upstream(ports.app, 'app', (req, res) => {
         if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 600);
+        if (req.url === '/count') {
+          counted++;
+          return res.end(`count ${counted}`);
+        }
+        if (req.url === '/slow-reader') {
+          // Reads nothing for 1.5 s (longer than the body timeout): the proxy's reads are held back meanwhile.
+          setTimeout(() => {
+            let n = 0;
+            req.on('data', (d: Buffer) => (n += d.length));
+            req.on('end', () => res.end(`read ${n}`));
+          }, 1500);
+          return;
+        }
+        if (req.url === '/stalled-upload') {
+          uploads.started++;
+          req.resume();
+          req.once('close', () => void (req.complete ? undefined : uploads.cut++));
+          req.once('end', () => res.end('whole'));
+          return;
+        }
         if (req.url === '/trace') return res.end(String(req.headers.traceparent));
         if (req.url === '/echo') {
           let body = '';
@@ -188,6 +211,57 @@ describe('berth-proxy process', () => {
     clearInterval(drip);
     const took = performance.now() - t0;
     assert.ok(took >= 900 && took < 4000, `cut after ${Math.round(took)} ms`);
+  });
+
+  test('a stalled body on a connection node:http serves (Expect, a coding before chunked) is answered 408 and its upstream request ends (issue 11 point 8)', { timeout: 20_000 }, async () => {
+    const heads = [
+      'POST /stalled-upload HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\nexpect: 100-continue\r\n\r\nhalf',
+      'POST /stalled-upload HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip, chunked\r\n\r\n4\r\nhalf\r\n',
+    ];
+    for (const [i, head] of heads.entries()) {
+      const t0 = performance.now();
+      const got = await raw(ports.inbound, head, true);
+      const took = performance.now() - t0;
+      assert.match(got, /HTTP\/1\.1 408 /, `${head.split('\r\n')[2]}: ${got}`);
+      assert.ok(took >= 900 && took < 4000, `answered after ${Math.round(took)} ms (timeout 1 s)`);
+      // A small sized body is collected before the upstream request starts; a streamed one reaches the app and is cut there.
+      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(`the app to see its request cut (${JSON.stringify(uploads)})`, () => uploads.cut === uploads.started, 3000);
+      if (i === 1) assert.ok(uploads.started >= 1, 'the streamed upload reached the app before it stalled');
+    }
+    // A body held back by back-pressure (the app does not read for 1.5 s) is not a stalled one.
+    const size = 4 * 1024 * 1024;
+    const got = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(ports.inbound, HOST, () => {
+        s.write(`POST /slow-reader HTTP/1.1\r\nhost: x\r\ncontent-length: ${size}\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n`);
+        s.write(Buffer.alloc(size, 97));
+      });
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.on('close', () => resolve(text));
+      s.on('error', reject);
+    });
+    assert.match(got, /HTTP\/1\.1 200 [^]*read 4194304$/, got.slice(0, 300));
+  });
+
+  test('pipelined requests on a connection node:http serves wait their turn: none reaches the app while an earlier one is in flight (issue 11 point 10)', { timeout: 20_000 }, async () => {
+    const before = counted;
+    const s = net.connect(ports.inbound, HOST);
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    // `Expect` makes node:http serve the connection; 300 requests pipelined behind the slow one.
+    s.write('GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    s.write('GET /count HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(299) + 'GET /count HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(counted, before, 'nothing behind the slow request reached the app while it was in flight');
+    await new Promise((r) => s.once('close', r));
+    const answers = got.match(/HTTP\/1\.1 200 OK/g) ?? [];
+    assert.equal(answers.length, 301, 'every request answered');
+    assert.ok(got.indexOf('slow done') < got.indexOf(`count ${before + 1}`), 'in order');
+    assert.equal(counted, before + 300);
   });
 
   test('traceparent: started when absent, trace id kept when present; Prometheus /metrics on the admin port', async () => {

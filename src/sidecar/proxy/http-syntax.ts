@@ -151,6 +151,11 @@ export function normalizeRequestTarget(req: { method?: string; url?: string; hea
   return true;
 }
 
+/** A bodiless answer written on a raw socket, then the connection closes (with Date, as every proxy-made answer). */
+export function rawAnswer(status: string, extra = ''): string {
+  return `HTTP/1.1 ${status}\r\ndate: ${new Date().toUTCString()}\r\n${extra}connection: close\r\ncontent-length: 0\r\n\r\n`;
+}
+
 /**
  * An HTTP/2 request's `:path` put in the form routes are matched on and the upstream gets, as
  * normalizeRequestTarget does for HTTP/1.1 (Envoy normalises both the same way): without it,

@@ -40,7 +40,7 @@ const KEEP_ALIVE_MS = 5000;
  * its connection closed (the upstream call is abandoned with it). The listener's header timeout
  * setting (BERTH_PROXY_HEADERS_TIMEOUT_MS, 10 s) unless BERTH_PROXY_BODY_TIMEOUT_MS says otherwise.
  */
-const BODY_TIMEOUT_MS = Number(process.env.BERTH_PROXY_BODY_TIMEOUT_MS ?? process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
+export const BODY_TIMEOUT_MS = Number(process.env.BERTH_PROXY_BODY_TIMEOUT_MS ?? process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
 

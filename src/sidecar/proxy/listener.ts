@@ -11,8 +11,9 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
-import { LeanConnection } from './lean-server.js';
-import { normalizeH2Target, normalizeRequestTarget } from './http-syntax.js';
+import { inTurn, watchBodyProgress } from './http1-turns.js';
+import { BODY_TIMEOUT_MS, LeanConnection } from './lean-server.js';
+import { normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 /**
@@ -79,10 +80,6 @@ const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 
 /** An HTTP/2 session that has not read what it was given for this long has stopped reading for good. */
 const H2_STALL_MS = 2000;
 
-/** A bodiless answer written on a raw socket, then the connection closes (with Date, as every proxy-made answer). */
-function rawAnswer(status: string, extra = ''): string {
-  return `HTTP/1.1 ${status}\r\ndate: ${new Date().toUTCString()}\r\n${extra}connection: close\r\ncontent-length: 0\r\n\r\n`;
-}
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -176,10 +173,13 @@ export class Listener {
           res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
           return;
         }
-        this.inFlight++;
-        res.once('close', () => this.inFlight--);
-        if (this.draining) res.setHeader('connection', 'close');
-        this.opts.handler(req, res, req.socket.remoteAddress);
+        inTurn(req, res, () => {
+          this.inFlight++;
+          res.once('close', () => this.inFlight--);
+          if (this.draining) res.setHeader('connection', 'close');
+          if (!req.complete) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+          this.opts.handler(req, res, req.socket.remoteAddress);
+        });
       },
     );
     server.once('error', (err: NodeJS.ErrnoException) => {
