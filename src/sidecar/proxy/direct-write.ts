@@ -8,8 +8,8 @@
 // Why it is safe: libuv keeps one write queue per stream, and a write that finds it non-empty joins
 // its tail, so the order of bytes is the order of calls whichever way they were written; shutdown
 // (socket.end()) waits for that queue. A write the kernel did not take at once stays owned by its
-// request object (libuv keeps the buffer; a string is copied) and a failure destroys the socket, as
-// net does. What the Writable does not see is that write's size: callers use this only for a head
+// request object, which holds the Buffer until libuv wrote it (a string is copied), and a failure
+// destroys the socket, as net does. What the Writable does not see is that write's size: callers use this only for a head
 // and a small body (≤ DIRECT_LIMIT), so back-pressure is off by at most that much, once.
 //
 // The handle API is Node's internal stream binding (stream-binding.ts). Where it is missing or has
@@ -70,6 +70,10 @@ export function writeNow(socket: net.Socket, data: Buffer | string): boolean {
   }
   if (loaded!.stream.streamBaseState[loaded!.stream.kLastWriteWasAsync] !== 0) {
     // The kernel took part of it: the rest is queued in libuv under `r`, which is now that write's.
+    // libuv reads a Buffer's bytes where they are when the socket can take them: the request holds
+    // the Buffer until then (as net's own writes do), or a GC could free that memory first and the
+    // peer would get whatever is there by then. (A string was copied by the handle.)
+    if (typeof data !== 'string') r.buffer = data;
     r.oncomplete = (status: number) => {
       if (status < 0) socket.destroy(Object.assign(new Error(`write ${getSystemErrorName(status)}`), { code: getSystemErrorName(status), errno: status, syscall: 'write' }));
     };

@@ -6,6 +6,8 @@
 export interface WriteReq {
   handle?: unknown;
   oncomplete?: (status: number) => void;
+  /** The bytes of a pending write: libuv reads them from memory only this reference keeps alive. */
+  buffer?: Uint8Array;
 }
 
 export interface StreamBinding {

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { DIRECT_LIMIT, writeNow } from '../../../src/sidecar/proxy/direct-write.js';
 
 /** A loopback connection: the client socket and the server's end of it. */
@@ -86,6 +88,44 @@ test('writeNow: writes the kernel cannot take at once are queued, kept in order,
     });
     peer.resume();
     await once(peer, 'end');
+    assert.equal(received, total);
+    assert.equal(got.digest('hex'), sent.digest('hex'));
+  } finally {
+    close();
+  }
+});
+
+test('writeNow: a Buffer whose write stays pending is held until written: garbage collections and new allocations in between change no byte', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const { client, peer, close } = await pair();
+  try {
+    peer.pause();
+    const sent = createHash('sha256');
+    let total = 0;
+    // Written and forgotten, as the proxy does with a head it built: nothing here keeps them.
+    for (let i = 0; i < 200; i++) {
+      const b = piece(i, DIRECT_LIMIT - (i % 7));
+      sent.update(b);
+      total += b.length;
+      writeNow(client, b);
+    }
+    const queued = (client as net.Socket & { _handle: { writeQueueSize: number } })._handle.writeQueueSize;
+    assert.ok(queued > 0, `some writes are pending in libuv (${queued} bytes)`);
+    // Collected, their memory would be freed and handed out again, here filled with other bytes.
+    for (let k = 0; k < 4; k++) gc();
+    const other: Buffer[] = [];
+    for (let k = 0; k < 400; k++) other.push(Buffer.alloc(DIRECT_LIMIT, 0xee));
+    client.end();
+    const got = createHash('sha256');
+    let received = 0;
+    peer.on('data', (d: Buffer) => {
+      got.update(d);
+      received += d.length;
+    });
+    peer.resume();
+    await once(peer, 'end');
+    assert.equal(other.length, 400);
     assert.equal(received, total);
     assert.equal(got.digest('hex'), sent.digest('hex'));
   } finally {
