@@ -415,6 +415,14 @@ test('a kept connection that dies before any response byte: only idempotent requ
         assert.deepEqual(seen, ['GET', method], `${method} is sent once`);
       }
     }
+    // An idempotent PUT whose body was streamed (not in hand: it cannot be sent again) is not retried either.
+    const pool = new UpstreamPool('127.0.0.1', srv.port);
+    seen.length = 0;
+    assert.equal((await call(pool, { method: 'GET', path: '/warm', headers: { host: 'h' }, body: null })).status, 200);
+    const r = await call(pool, { method: 'PUT', path: '/x', headers: { host: 'h', 'content-length': '8' }, body: Readable.from([Buffer.from('stre'), Buffer.from('amed')]) });
+    pool.close();
+    assert.equal(r.error?.code, 'RESET', 'streamed PUT');
+    assert.deepEqual(seen, ['GET', 'PUT'], 'a streamed PUT is sent once');
   } finally {
     await srv.close();
   }
