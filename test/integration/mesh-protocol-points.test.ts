@@ -17,7 +17,7 @@ const require = createRequire(join(repoRoot, 'package.json'));
 const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
 
 const base = portBlock(20);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, fwd: base + 4, svc: base + 5, gwAdmin: base + 6, gIn: base + 7, gApp: base + 8, gAdmin: base + 9, gOut: base + 10, gSvc: base + 11 };
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, fwd: base + 4, svc: base + 5, gwAdmin: base + 6, gIn: base + 7, gApp: base + 8, gAdmin: base + 9, gOut: base + 10, gSvc: base + 11, plainSvc: base + 12, plainAdmin: base + 13, plainIn: base + 14, plainInAdmin: base + 15 };
 
 const snapshot: MeshSnapshot = {
   version: 1,
@@ -27,6 +27,14 @@ const snapshot: MeshSnapshot = {
     { name: 'greeter', port: P.gSvc, endpoints: [{ id: 'greeter-1', host: HOST, port: P.gIn, variant: 'default' }] },
   ],
   config: { accessLog: false, services: { greeter: { protocol: 'grpc' } } },
+};
+
+/** A second mesh (a gateway and a sidecar of its own) with `mesh.requestId: false` and `mesh.forwardedFor: false`. */
+const plainSnapshot: MeshSnapshot = {
+  version: 1,
+  app: 'points',
+  services: [{ name: 'self', port: P.plainSvc, endpoints: [{ id: 'self-2', host: HOST, port: P.plainIn, variant: 'default' }] }],
+  config: { accessLog: false, requestId: false, forwardedFor: false },
 };
 
 const identity = (b: Buffer): Buffer => b;
@@ -73,7 +81,10 @@ describe('protocol points', () => {
     procs.push(await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { self: P.out, greeter: P.gOut }, snapshot, env: { BERTH_PROXY_FORWARD_PORT: String(P.fwd) } }));
     procs.push(await startProxy({ id: 'greeter-1', inbound: P.gIn, app: P.gApp, admin: P.gAdmin, outbound: {}, snapshot, env: { BERTH_SERVICE: 'greeter' } }));
     procs.push(await startProxy({ id: 'berth-gateway', inbound: P.inbound, app: P.app, admin: P.gwAdmin, outbound: {}, snapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } }));
+    procs.push(await startProxy({ id: 'self-2', inbound: P.plainIn, app: P.app, admin: P.plainInAdmin, outbound: {}, snapshot: plainSnapshot }));
+    procs.push(await startProxy({ id: 'berth-gateway', inbound: P.plainIn, app: P.app, admin: P.plainAdmin, outbound: {}, snapshot: plainSnapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } }));
     await waitFor('gateway listening', async () => (await request(`http://127.0.0.1:${P.svc}/`).catch(() => ({ status: 0 }))).status === 200);
+    await waitFor('second gateway listening', async () => (await request(`http://127.0.0.1:${P.plainSvc}/`).catch(() => ({ status: 0 }))).status === 200);
   });
 
   after(() => {
@@ -112,6 +123,14 @@ describe('protocol points', () => {
     const side = JSON.parse((await request(`http://${HOST}:${P.out}/id`)).body) as http.IncomingHttpHeaders;
     assert.equal(side['x-forwarded-for'], undefined);
     assert.ok(side['x-request-id']);
+    // Both can be turned off (mesh.requestId / mesh.forwardedFor: false): nothing is added, what the client sent passes.
+    const plain = JSON.parse((await request(`http://127.0.0.1:${P.plainSvc}/id`)).body) as http.IncomingHttpHeaders;
+    assert.equal(plain['x-request-id'], undefined);
+    assert.equal(plain['x-forwarded-for'], undefined);
+    assert.equal(plain['x-forwarded-proto'], undefined);
+    const passed = JSON.parse((await request(`http://127.0.0.1:${P.plainSvc}/id`, { headers: { 'x-request-id': 'mine', 'x-forwarded-for': '203.0.113.7' } })).body) as http.IncomingHttpHeaders;
+    assert.equal(passed['x-request-id'], 'mine');
+    assert.equal(passed['x-forwarded-for'], '203.0.113.7');
   });
 
   test("the inbound source label is the caller's service; the app never sees the header; a made-up caller is 'unknown'", async () => {
