@@ -47,6 +47,7 @@ export async function saveReplayReport(stateDir: string, run: Omit<StoredReplayR
   await writeFile(tmp, JSON.stringify({ id, at: now.toISOString(), ...run }) + '\n', { mode: 0o600 });
   await rename(tmp, join(dir, `${id}.json`));
   const ids = await reportIds(dir);
+  // Pruning old reports is best effort: one already gone (another run pruned it) or unremovable is left for the next run.
   for (const old of ids.slice(keep)) await unlink(join(dir, `${old}.json`)).catch(() => {});
   return id;
 }

@@ -70,6 +70,7 @@ async function health(c: ComponentDecl, dir: string): Promise<{ health: 'ok' | '
       try {
         if (!(await withTimeout(p.ping(), 5000))) return { health: 'unreachable', error: 'the broker did not answer' };
       } finally {
+        // A health check's connection: failing to close it cleanly changes nothing the command reports.
         void p.close().catch(() => {});
       }
     } else if (kind === 'lock') {
@@ -77,6 +78,7 @@ async function health(c: ComponentDecl, dir: string): Promise<{ health: 'ok' | '
       try {
         if (!(await withTimeout(l.ping(), 5000))) return { health: 'unreachable', error: 'Redis did not answer' };
       } finally {
+        // As above: the check's connection only.
         void l.close().catch(() => {});
       }
     } else if (kind === 'secretstores') {

@@ -40,6 +40,7 @@ export class CronBinding implements InputBinding {
   async read(handler: (event: BindingEvent) => Promise<void>): Promise<{ close(): Promise<void> }> {
     const fire = (): void => {
       const now = new Date();
+      // A failed delivery (the app answered non-2xx or could not be reached) is not retried: a tick has nothing to redeliver, the next one comes on schedule.
       void handler({ data: Buffer.alloc(0), metadata: { readTimeUTC: now.toISOString(), timeZone: 'UTC' } }).catch(() => undefined);
     };
     let stop: () => void;

@@ -87,11 +87,13 @@ export class JetStreamPubSub extends BrokerPubSub {
     const alive = new Set<NodeJS.Timeout>(); // keep-alive timers of messages being handled
     const loop = (async () => {
       for await (const m of messages) this.hand(m, deliver, alive);
+      // The iterator ends with an error when the connection goes: close() below is then all there is to do.
     })().catch(() => undefined);
     return {
       close: async () => {
         for (const t of alive) clearInterval(t);
         alive.clear();
+        // Closing: a consumer the server already dropped has nothing left to release.
         await messages.close().catch(() => undefined);
         await loop;
       },

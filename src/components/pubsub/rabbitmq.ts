@@ -55,6 +55,7 @@ export class RabbitMqPubSub extends BrokerPubSub {
       try {
         await this.ensureExchange(admin, topic);
       } finally {
+        // A short-lived admin channel: a failed close leaves nothing behind the connection does not clean up.
         await admin.close().catch(() => undefined);
       }
     }
@@ -108,6 +109,7 @@ export class RabbitMqPubSub extends BrokerPubSub {
       close: async () => {
         stopped = true;
         timers.clear();
+        // Closing: a channel the broker already closed has nothing left to release.
         await channel?.close().catch(() => undefined);
       },
     };
@@ -117,6 +119,7 @@ export class RabbitMqPubSub extends BrokerPubSub {
     const c = this.conn;
     this.conn = undefined;
     this.pub = undefined;
+    // A connection that never opened has nothing to close; one the broker dropped is closed already.
     if (c) await (await c.catch(() => undefined))?.close().catch(() => undefined);
   }
 

@@ -89,6 +89,7 @@ export class RedisPubSub extends BrokerPubSub {
       // While the handler works, re-claiming it (JUSTID: no delivery counted) keeps it from looking
       // idle, so XAUTOCLAIM elsewhere only takes messages whose holder is really gone.
       const keepAlive = setInterval(() => {
+        // A missed keep-alive only risks a redelivery (at-least-once); the next tick tries again.
         void client.call('XCLAIM', topic, group, consumerName, '0', streamId, 'JUSTID').catch(() => undefined);
       }, Math.max(50, this.processingTimeoutMs / 3));
       keepAlive.unref();
@@ -123,6 +124,7 @@ export class RedisPubSub extends BrokerPubSub {
                 const entries = r as Entry[];
                 if (!stopped && entries.length > 0 && entries[0]) hand(streamId, entries[0][1], attempt + 1);
               })
+              // Not re-claimed now (a lost connection): the message stays pending and XAUTOCLAIM hands it out again.
               .catch(() => undefined);
           });
         },

@@ -79,6 +79,7 @@ export class PostgresStateStore implements StateStore {
     });
     const cleanupS = parseIntMeta('cleanupIntervalInSeconds', metadata.cleanupIntervalInSeconds, 3600);
     if (cleanupS > 0) {
+      // Expired rows are also ignored by every read (expiredate checked); a failed sweep is only retried at the next interval.
       this.cleanup = setInterval(() => void this.pool.query(`DELETE FROM ${this.table} WHERE expiredate IS NOT NULL AND expiredate <= now()`).catch(() => undefined), cleanupS * 1000);
       this.cleanup.unref();
     }
@@ -101,6 +102,7 @@ export class PostgresStateStore implements StateStore {
           expiredate timestamptz NULL)`);
         await c.query('COMMIT');
       } catch (e) {
+        // The error being thrown is what matters; a connection too broken to roll back is discarded by the pool.
         await c.query('ROLLBACK').catch(() => undefined);
         this.ready = undefined;
         throw e;
@@ -198,6 +200,7 @@ export class PostgresStateStore implements StateStore {
       }
       await c.query('COMMIT');
     } catch (e) {
+      // As above: the original error is rethrown; a failed rollback leaves an aborted transaction the server discards.
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;
     } finally {

@@ -178,6 +178,7 @@ export class SnapshotClient {
         this.opts.log(`cannot save snapshot: ${(err as Error).message}`);
       }
     }
+    // An acknowledgement lost with a control plane going away is sent again with the next snapshot it streams (every reconnect starts with one).
     requestJson({ port, token, timeoutMs: 5000 }, 'POST', '/api/v1/mesh/ack', { proxy: this.opts.proxyId, version: snap.version }).catch(() => {});
   }
 }
