@@ -40,6 +40,8 @@ describe('berth-proxy process', () => {
   let stderr = '';
   /** Requests the app got on /count, and uploads on /stalled-upload (started, cut before their end). */
   let counted = 0;
+  /** Requests the app answered with a malformed response. */
+  let badAnswers = 0;
   const uploads = { started: 0, cut: 0 };
 
   const snapshot = (registered: boolean): MeshSnapshot => ({
@@ -88,6 +90,12 @@ describe('berth-proxy process', () => {
     servers.push(
       await upstream(ports.app, 'app', (req, res) => {
         if (req.url === '/slow') return void setTimeout(() => res.end('slow done'), 600);
+        if (req.url === '/two-lengths') {
+          // A malformed answer (conflicting Content-Length), written past node:http.
+          badAnswers++;
+          req.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok!');
+          return;
+        }
         if (req.url === '/count') {
           counted++;
           return res.end(`count ${counted}`);
@@ -262,6 +270,15 @@ describe('berth-proxy process', () => {
     assert.equal(answers.length, 301, 'every request answered');
     assert.ok(got.indexOf('slow done') < got.indexOf(`count ${before + 1}`), 'in order');
     assert.equal(counted, before + 300);
+  });
+
+  test('a malformed answer is a 502 upstream-bad-response, and a GET is not sent again for it (issue 11 point 7)', async () => {
+    const before = badAnswers;
+    const r = await raw(ports.inbound, 'GET /two-lengths HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);
+    assert.match(r, /^HTTP\/1\.1 502 /);
+    assert.match(r, /\r\nx-berth-reason: upstream-bad-response\r\n/i);
+    assert.doesNotMatch(r, /ok!/);
+    assert.equal(badAnswers - before, 1, 'the app got the request once');
   });
 
   test('traceparent: started when absent, trace id kept when present; Prometheus /metrics on the admin port', async () => {

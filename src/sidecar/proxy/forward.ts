@@ -312,7 +312,9 @@ class Forwarding implements UpstreamHandlers {
     let again = this.retrying;
     if (!again && err && !this.timedOut && status === 0) {
       if (outcome === CONNECT_FAILURE) again = this.platformLeft;
-      else if (outcome === RESET) again = (this.userLeft && retry!.reset) || (this.platformLeft && IDEMPOTENT.has(this.method));
+      // A malformed answer is the app's, and it would be the same again: the platform does not retry
+      // it on its own (a route's `reset` retries still do, as Envoy counts protocol errors as resets).
+      else if (outcome === RESET) again = (this.userLeft && retry!.reset) || (this.platformLeft && IDEMPOTENT.has(this.method) && err.code !== 'BAD_RESPONSE');
       else if (outcome === 504) again = this.userLeft && retry!.perTryTimeout !== undefined && performance.now() < this.deadline;
     }
     if (again && !res.headersSent && !this.req.destroyed) {
@@ -330,6 +332,7 @@ class Forwarding implements UpstreamHandlers {
     if (timedOut || outcome === 504) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
     else if (outcome === CONNECT_FAILURE) reply(res, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
     else if (this.retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
+    else if (err?.code === 'BAD_RESPONSE') reply(res, 502, 'upstream-bad-response', `upstream ${ep.id} answered with a malformed response: ${err.message}`);
     else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${err?.message ?? 'reset'}`);
     opts.done?.(res.statusCode, ep);
   }
