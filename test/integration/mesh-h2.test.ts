@@ -226,6 +226,28 @@ describe('HTTP/2 through the mesh', () => {
     }
   });
 
+  test('a stream with a path that cannot be served, reset by the client with its headers, does not end the proxy', async () => {
+    for (const port of [P.out, P.ingress]) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      session.on('error', () => {});
+      for (let i = 0; i < 50; i++) {
+        const req = session.request({ ':path': i % 2 ? '/a%00b' : 'http://x/admin' });
+        req.on('error', () => {});
+        // HEADERS and RST_STREAM leave in the same write: the proxy sees the stream already closed.
+        req.close(http2.constants.NGHTTP2_CANCEL);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      session.close();
+    }
+    for (const p of [sidecar!, gateway!]) assert.equal(p.child.exitCode, null, p.stderr());
+    const session = http2.connect(`http://${HOST}:${P.out}`);
+    try {
+      assert.equal((await h2(session, { ':path': '/still-up' })).status, 200);
+    } finally {
+      session.close();
+    }
+  });
+
   test('plain HTTP/2 responses without trailers always end through the gateway (15 batches of 10 streams)', async () => {
     const session = http2.connect(`http://127.0.0.1:${P.h2svc}`);
     try {

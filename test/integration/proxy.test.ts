@@ -272,6 +272,32 @@ describe('berth-proxy process', () => {
     assert.equal(counted, before + 300);
   });
 
+  test('requests waiting their turn are never sent on when no answer could reach the client: it left, or an earlier request closed the connection', { timeout: 20_000 }, async () => {
+    for (const [what, first] of [
+      ['the client leaves', 'GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\n'],
+      ['connection: close on the first request', 'GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n'],
+    ] as const) {
+      const before = counted;
+      const s = net.connect(ports.inbound, HOST);
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      s.write(first);
+      await new Promise((r) => setTimeout(r, 100));
+      // Fewer than the 16 a connection may have waiting before the proxy stops reading it (http1-turns.ts): it sees the client leave.
+      s.write('GET /count HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(10));
+      await new Promise((r) => setTimeout(r, 100));
+      if (what === 'the client leaves') s.destroy();
+      // /slow answers after 600 ms; what waited behind it would go out then.
+      await new Promise((r) => setTimeout(r, 1200));
+      s.destroy();
+      assert.equal(counted, before, `${what}: no waiting request reached the app (${got.slice(0, 200)})`);
+    }
+    // The proxy still drains promptly: nothing it counts as in flight was left behind.
+    assert.equal((await httpRequest(`http://${HOST}:${ports.inbound}/after-turns`)).status, 200);
+  });
+
   test('a malformed answer is a 502 upstream-bad-response, and a GET is not sent again for it (issue 11 point 7)', async () => {
     const before = badAnswers;
     const r = await raw(ports.inbound, 'GET /two-lengths HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);

@@ -2,8 +2,8 @@
 // unusual request — `Expect`, a transfer coding before chunked, a head split over reads — hands the
 // connection over). node:http parses every request pipelined in what it has read and emits them all
 // at once: forwarded as they came, a burst behind one slow request reached the app by the hundreds
-// and grew the proxy's memory. Here a connection's requests are served one at a time, the
-// connection not read while one waits (so what is queued is at most one read's worth). And node:http
+// and grew the proxy's memory. Here a connection's requests are served one at a time, and the
+// connection is not read while many wait (so what is queued stays bounded). And node:http
 // has no timeout for a body that stops coming (its requestTimeout cuts slow uploads that progress
 // too): a body with no progress for a whole period is answered 408 and its connection closed, as on
 // the lean path.
@@ -11,34 +11,53 @@ import type http from 'node:http';
 import type net from 'node:net';
 import { rawAnswer } from './http-syntax.js';
 
+/** Requests of a connection whose response node:http has not given the connection yet. */
 interface Turns {
-  busy: boolean;
-  waiting: (() => void)[];
+  waiting: number;
 }
 
 const turnsOf = new WeakMap<net.Socket, Turns>();
 
-/** Runs `serve` once every earlier request of the same connection was answered (or its connection closed). */
+/**
+ * Requests of one connection that may wait for their turn before the socket is no longer read. The
+ * socket keeps being read below it so that a client who leaves is seen (node:http then aborts what
+ * waits); beyond it, what waits is bounded by one read's worth of requests.
+ */
+const MAX_WAITING = 16;
+
+/**
+ * Runs `serve` when node:http gives `res` the connection: at once for a request with nothing before
+ * it, otherwise once every earlier response on the connection finished ('socket'). A connection that
+ * closes first, or whose earlier response was its last (`connection: close`), never gives it: such a
+ * request is never served (forwarded to an app nobody could answer for).
+ */
 export function inTurn(req: http.IncomingMessage, res: http.ServerResponse, serve: () => void): void {
+  if (res.socket) return serve();
   const socket = req.socket;
   let turns = turnsOf.get(socket);
-  if (!turns) turnsOf.set(socket, (turns = { busy: false, waiting: [] }));
-  const t = turns;
-  const go = (): void => {
-    t.busy = true;
-    // 'close' comes after the response finished, or when the connection went first.
-    res.once('close', () => {
-      t.busy = false;
-      const next = t.waiting.shift();
-      if (next) next();
-      else if (!socket.destroyed) socket.resume();
+  if (!turns) {
+    const t: Turns = { waiting: 0 };
+    turnsOf.set(socket, (turns = t));
+    // node:http resumes a socket it paused itself (its writes backed up) when they drain: not while too many wait here.
+    socket.on('resume', () => {
+      if (t.waiting >= MAX_WAITING) socket.pause();
     });
+  }
+  const t = turns;
+  // node:http stops reading the socket's handle on 'pause'; what it already read is parsed and waits here.
+  if (++t.waiting >= MAX_WAITING) socket.pause();
+  res.once('socket', () => {
+    if (t.waiting-- === MAX_WAITING) socket.resume();
+    // node:http also hands the connection on after the client left (its requests were aborted) or
+    // after the connection was ended: an answer could not reach anyone, so the request is not served.
+    if (req.destroyed || socket.destroyed || !socket.writable) return;
     serve();
-  };
-  if (!t.busy) return go();
-  t.waiting.push(go);
-  // node:http stops reading the socket's handle on 'pause'; what it already read is parsed and queued here.
-  socket.pause();
+  });
+}
+
+/** Whether requests of `socket` wait for their turn (its reading may have been stopped by inTurn, not by the client). */
+export function waitingForTurn(socket: net.Socket): boolean {
+  return (turnsOf.get(socket)?.waiting ?? 0) > 0;
 }
 
 /**

@@ -11,7 +11,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
-import { inTurn, watchBodyProgress } from './http1-turns.js';
+import { inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
 import { BODY_TIMEOUT_MS, LeanConnection } from './lean-server.js';
 import { normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
@@ -177,7 +177,7 @@ export class Listener {
           this.inFlight++;
           res.once('close', () => this.inFlight--);
           if (this.draining) res.setHeader('connection', 'close');
-          if (!req.complete) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+          if (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
           this.opts.handler(req, res, req.socket.remoteAddress);
         });
       },
@@ -204,9 +204,13 @@ export class Listener {
       socket.on('error', () => socket.destroy());
       socket.end(rawAnswer('405 Method Not Allowed', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nx-berth-reason: connect-not-supported\r\n'));
     });
-    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      // A head left half read because the proxy stopped reading while earlier requests are served
+      // (inTurn) is not a slow client: node:http has stopped timing it; it is read on when its turn comes.
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && waitingForTurn(socket)) return;
       // Malformed requests get the right status and the connection closes; the proxy never crashes on input.
-      if (!socket.writable) return socket.destroy();
+      // A response under way would be corrupted by a status line written into it: the connection is cut instead.
+      if (!socket.writable || (socket as net.Socket & { _httpMessage?: unknown })._httpMessage) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       // Close for good once written: a client still sending (a slowloris drip) must not keep it half-open.
       socket.end(rawAnswer(status), () => socket.destroy());
@@ -249,6 +253,8 @@ export class Listener {
           stream.on('error', () => {});
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
           if (!normalizeH2Target(headers)) {
+            // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
+            if (stream.destroyed || stream.closed) return;
             stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8', 'x-berth-reason': 'bad-request-target' });
             stream.end('bad request target\n');
             return;
