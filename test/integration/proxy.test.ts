@@ -31,6 +31,16 @@ function raw(port: number, text: string, whole = false): Promise<string> {
   });
 }
 
+/** A connection to `port` whose answers are collected as they come (latin1). */
+async function collecting(port: number): Promise<{ s: net.Socket; text(): string }> {
+  const s = net.connect(port, HOST);
+  s.on('error', () => {});
+  await new Promise((r) => s.once('connect', r));
+  let got = '';
+  s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+  return { s, text: () => got };
+}
+
 describe('berth-proxy process', () => {
   const base = portBlock(10);
   const ports = { inbound: base, app: base + 1, admin: base + 2, fwd: base + 3, out: base + 4, peerA: base + 5, peerDead: base + 6 };
@@ -254,11 +264,7 @@ describe('berth-proxy process', () => {
 
   test('pipelined requests on a connection node:http serves wait their turn: none reaches the app while an earlier one is in flight (issue 11 point 10)', { timeout: 20_000 }, async () => {
     const before = counted;
-    const s = net.connect(ports.inbound, HOST);
-    s.on('error', () => {});
-    await new Promise((r) => s.once('connect', r));
-    let got = '';
-    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const { s, text } = await collecting(ports.inbound);
     // `Expect` makes node:http serve the connection; 300 requests pipelined behind the slow one.
     s.write('GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\n');
     await new Promise((r) => setTimeout(r, 100));
@@ -266,6 +272,7 @@ describe('berth-proxy process', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(counted, before, 'nothing behind the slow request reached the app while it was in flight');
     await new Promise((r) => s.once('close', r));
+    const got = text();
     const answers = got.match(/HTTP\/1\.1 200 OK/g) ?? [];
     assert.equal(answers.length, 301, 'every request answered');
     assert.ok(got.indexOf('slow done') < got.indexOf(`count ${before + 1}`), 'in order');
@@ -278,11 +285,7 @@ describe('berth-proxy process', () => {
       ['connection: close on the first request', 'GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\nconnection: close\r\n\r\n'],
     ] as const) {
       const before = counted;
-      const s = net.connect(ports.inbound, HOST);
-      s.on('error', () => {});
-      await new Promise((r) => s.once('connect', r));
-      let got = '';
-      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      const { s, text } = await collecting(ports.inbound);
       s.write(first);
       await new Promise((r) => setTimeout(r, 100));
       // Fewer than the 16 a connection may have waiting before the proxy stops reading it (http1-turns.ts): it sees the client leave.
@@ -292,7 +295,7 @@ describe('berth-proxy process', () => {
       // /slow answers after 600 ms; what waited behind it would go out then.
       await new Promise((r) => setTimeout(r, 1200));
       s.destroy();
-      assert.equal(counted, before, `${what}: no waiting request reached the app (${got.slice(0, 200)})`);
+      assert.equal(counted, before, `${what}: no waiting request reached the app (${text().slice(0, 200)})`);
     }
     // The proxy still drains promptly: nothing it counts as in flight was left behind.
     assert.equal((await httpRequest(`http://${HOST}:${ports.inbound}/after-turns`)).status, 200);

@@ -27,6 +27,19 @@ function piece(i: number, size: number): Buffer {
   return b;
 }
 
+/** Reads `peer` (paused until now) to its end: the byte count and their sha256. */
+async function readAll(peer: net.Socket): Promise<{ received: number; sha: string }> {
+  const got = createHash('sha256');
+  let received = 0;
+  peer.on('data', (d: Buffer) => {
+    got.update(d);
+    received += d.length;
+  });
+  peer.resume();
+  await once(peer, 'end');
+  return { received, sha: got.digest('hex') };
+}
+
 test('writeNow: bytes arrive whole and in call order, mixed with socket.write, cork and strings', async () => {
   const { client, peer, close } = await pair();
   try {
@@ -80,16 +93,9 @@ test('writeNow: writes the kernel cannot take at once are queued, kept in order,
     const queued = (client as net.Socket & { _handle: { writeQueueSize: number } })._handle.writeQueueSize;
     assert.ok(queued > 0, `some writes are pending in libuv (${queued} bytes)`);
     client.end();
-    const got = createHash('sha256');
-    let received = 0;
-    peer.on('data', (d: Buffer) => {
-      got.update(d);
-      received += d.length;
-    });
-    peer.resume();
-    await once(peer, 'end');
-    assert.equal(received, total);
-    assert.equal(got.digest('hex'), sent.digest('hex'));
+    const got = await readAll(peer);
+    assert.equal(got.received, total);
+    assert.equal(got.sha, sent.digest('hex'));
   } finally {
     close();
   }
@@ -117,17 +123,10 @@ test('writeNow: a Buffer whose write stays pending is held until written: garbag
     const other: Buffer[] = [];
     for (let k = 0; k < 400; k++) other.push(Buffer.alloc(DIRECT_LIMIT, 0xee));
     client.end();
-    const got = createHash('sha256');
-    let received = 0;
-    peer.on('data', (d: Buffer) => {
-      got.update(d);
-      received += d.length;
-    });
-    peer.resume();
-    await once(peer, 'end');
+    const got = await readAll(peer);
     assert.equal(other.length, 400);
-    assert.equal(received, total);
-    assert.equal(got.digest('hex'), sent.digest('hex'));
+    assert.equal(got.received, total);
+    assert.equal(got.sha, sent.digest('hex'));
   } finally {
     close();
   }
