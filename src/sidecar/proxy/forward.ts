@@ -11,6 +11,7 @@ import type { CompiledRoute } from './routes.js';
 import type { ExchangeTap } from './recorder.js';
 import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead, type UpstreamRequest } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
+import { headersSayBody } from './http-syntax.js';
 import { LeanResponse } from './lean-server.js';
 import type { Readable } from 'node:stream';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
@@ -90,8 +91,7 @@ export function applyHeaderOps(headers: Record<string, string | string[] | undef
 }
 
 function hasBody(req: ProxyRequest): boolean {
-  const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (typeof cl === 'string' && Number(cl) > 0);
+  return headersSayBody(req.headers);
 }
 
 async function readBody(req: ProxyRequest): Promise<Buffer> {

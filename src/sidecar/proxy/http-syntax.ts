@@ -151,6 +151,12 @@ export function normalizeRequestTarget(req: { method?: string; url?: string; hea
   return true;
 }
 
+/** Whether request headers announce a body: a transfer coding, or a Content-Length above 0. */
+export function headersSayBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const cl = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (typeof cl === 'string' && Number(cl) > 0);
+}
+
 /** A bodiless answer written on a raw socket, then the connection closes (with Date, as every proxy-made answer). */
 export function rawAnswer(status: string, extra = ''): string {
   return `HTTP/1.1 ${status}\r\ndate: ${new Date().toUTCString()}\r\n${extra}connection: close\r\ncontent-length: 0\r\n\r\n`;

@@ -13,7 +13,7 @@ import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
 import { inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
 import { BODY_TIMEOUT_MS, LeanConnection } from './lean-server.js';
-import { normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
+import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
 /**
@@ -177,7 +177,7 @@ export class Listener {
           this.inFlight++;
           res.once('close', () => this.inFlight--);
           if (this.draining) res.setHeader('connection', 'close');
-          if (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+          if (headersSayBody(req.headers)) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
           this.opts.handler(req, res, req.socket.remoteAddress);
         });
       },
