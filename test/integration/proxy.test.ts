@@ -301,6 +301,35 @@ describe('berth-proxy process', () => {
     assert.equal((await httpRequest(`http://${HOST}:${ports.inbound}/after-turns`)).status, 200);
   });
 
+  test('CONNECT and Upgrade pipelined behind a request in flight wait for its answer: never written into it, never sent before it (issue 11 point 10)', { timeout: 20_000 }, async () => {
+    const slow = 'GET /slow HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\n';
+    // CONNECT: its 405 comes after the slow answer, whole, and the connection closes.
+    {
+      const { s, text } = await collecting(ports.inbound);
+      s.write(slow);
+      await new Promise((r) => setTimeout(r, 100));
+      s.write('CONNECT peer:80 HTTP/1.1\r\nhost: peer:80\r\n\r\n');
+      await new Promise((r) => s.once('close', r));
+      const got = text();
+      assert.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n(9\r\n)?slow done(\r\n0\r\n\r\n)?HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\n\r\n$/, got);
+    }
+    // Upgrade: the app sees the handshake only once the slow answer went out; the 101 follows it.
+    {
+      const { s, text } = await collecting(ports.inbound);
+      s.write(slow);
+      await new Promise((r) => setTimeout(r, 100));
+      s.write('GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: cGlwZWxpbmVkIGtleSEh\r\nsec-websocket-version: 13\r\n\r\n');
+      await waitFor('101', () => text().includes('101 Switching Protocols'), 5000, 10);
+      const got = text();
+      assert.ok(got.indexOf('slow done') >= 0 && got.indexOf('slow done') < got.indexOf('HTTP/1.1 101 '), got);
+      assert.match(got, /x-key: cGlwZWxpbmVkIGtleSEh/);
+      const before = got.length;
+      s.write('ping-2');
+      await waitFor('echo', () => text().slice(before) === 'ping-2', 5000, 10);
+      s.destroy();
+    }
+  });
+
   test('a malformed answer is a 502 upstream-bad-response, and a GET is not sent again for it (issue 11 point 7)', async () => {
     const before = badAnswers;
     const r = await raw(ports.inbound, 'GET /two-lengths HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);

@@ -6,14 +6,21 @@
 // connection is not read while many wait (so what is queued stays bounded). And node:http
 // has no timeout for a body that stops coming (its requestTimeout cuts slow uploads that progress
 // too): a body with no progress for a whole period is answered 408 and its connection closed, as on
-// the lean path.
+// the lean path. An Upgrade or CONNECT request is handed over by node:http at once, whatever is
+// still being answered on its connection: it too waits until every earlier answer went out
+// (afterTurns), or its answer would be written into theirs.
 import type http from 'node:http';
 import type net from 'node:net';
 import { rawAnswer } from './http-syntax.js';
 
-/** Requests of a connection whose response node:http has not given the connection yet. */
+/** What inTurn knows of one connection's requests. */
 interface Turns {
+  /** Requests whose response node:http has not given the connection yet. */
   waiting: number;
+  /** Requests whose response has not closed yet (waiting, or being answered). */
+  open: number;
+  /** What runs once no response is open (afterTurns). */
+  then?: () => void;
 }
 
 const turnsOf = new WeakMap<net.Socket, Turns>();
@@ -34,16 +41,11 @@ const MAX_WAITING = 16;
 export function inTurn(req: http.IncomingMessage, res: http.ServerResponse, serve: () => void): void {
   if (res.socket) return serve();
   const socket = req.socket;
-  let turns = turnsOf.get(socket);
-  if (!turns) {
-    const t: Turns = { waiting: 0 };
-    turnsOf.set(socket, (turns = t));
-    // node:http resumes a socket it paused itself (its writes backed up) when they drain: not while too many wait here.
-    socket.on('resume', () => {
-      if (t.waiting >= MAX_WAITING) socket.pause();
-    });
-  }
-  const t = turns;
+  const t = turnsFor(socket);
+  t.open++;
+  res.once('close', () => {
+    if (--t.open === 0 && t.then) t.then();
+  });
   // node:http stops reading the socket's handle on 'pause'; what it already read is parsed and waits here.
   if (++t.waiting >= MAX_WAITING) socket.pause();
   res.once('socket', () => {
@@ -53,6 +55,50 @@ export function inTurn(req: http.IncomingMessage, res: http.ServerResponse, serv
     if (req.destroyed || socket.destroyed || !socket.writable) return;
     serve();
   });
+}
+
+function turnsFor(socket: net.Socket): Turns {
+  let turns = turnsOf.get(socket);
+  if (!turns) {
+    const t: Turns = { waiting: 0, open: 0 };
+    turnsOf.set(socket, (turns = t));
+    // node:http resumes a socket it paused itself (its writes backed up) when they drain: not while too many wait here.
+    socket.on('resume', () => {
+      if (t.waiting >= MAX_WAITING) socket.pause();
+    });
+  }
+  return turns;
+}
+
+/** The response node:http is writing on `socket` (its own field: set while one owns the connection). */
+function responseOn(socket: net.Socket): http.ServerResponse | null | undefined {
+  return (socket as net.Socket & { _httpMessage?: http.ServerResponse | null })._httpMessage;
+}
+
+/**
+ * Runs `handOver` once every response to the requests before an Upgrade or CONNECT on `socket` has
+ * gone out (at once when none is open), the socket then still open: node:http hands the connection
+ * over as soon as it parses such a request, while earlier ones may still wait for, or be in, their
+ * answer. If the connection closes first — the client left, or an earlier answer was its last —
+ * `handOver` never runs. node:http no longer listens for the socket's errors after the hand-over:
+ * an error closes it.
+ */
+export function afterTurns(socket: net.Socket, handOver: () => void): void {
+  if (!socket.listenerCount('error')) socket.on('error', () => socket.destroy());
+  const t = turnsFor(socket);
+  const run = (): void => {
+    t.then = undefined;
+    if (socket.destroyed || !socket.writable) return void socket.destroy();
+    // A response node:http made itself (a 417 to an unknown Expect) may own the connection still.
+    const other = responseOn(socket);
+    if (other && !other.writableFinished) return void other.once('close', run);
+    // node:http armed its keep-alive timeout after the last answer; it no longer listens for it.
+    socket.setTimeout(0);
+    handOver();
+  };
+  if (t.open === 0 && !responseOn(socket)) return handOver();
+  t.then = run;
+  if (t.open === 0) run();
 }
 
 /** Whether requests of `socket` wait for their turn (its reading may have been stopped by inTurn, not by the client). */

@@ -11,7 +11,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
-import { inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
+import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
 import { BODY_TIMEOUT_MS, LeanConnection } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
@@ -168,12 +168,12 @@ export class Listener {
         noDelay: true,
       },
       (req, res) => {
-        // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts).
-        if (!normalizeRequestTarget(req)) {
-          res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
-          return;
-        }
         inTurn(req, res, () => {
+          // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts).
+          if (!normalizeRequestTarget(req)) {
+            res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
+            return;
+          }
           this.inFlight++;
           res.once('close', () => this.inFlight--);
           if (this.draining) res.setHeader('connection', 'close');
@@ -192,18 +192,19 @@ export class Listener {
     if (this.opts.h2 || this.opts.lean) this.sniff(server, this.opts.h2, this.opts.lean === true);
     const upgrade = this.opts.upgrade;
     if (upgrade) {
-      server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-        if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
-        const toHttp1 = this.toHttp1;
-        upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
-      });
+      server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
+        afterTurns(socket, () => {
+          if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
+          const toHttp1 = this.toHttp1;
+          upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
+        }),
+      );
     }
-    else server.on('upgrade', (_req: http.IncomingMessage, socket: Duplex) => socket.end(rawAnswer('501 Not Implemented')));
+    else server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => afterTurns(socket, () => socket.end(rawAnswer('501 Not Implemented'))));
     // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
-    server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
-      socket.on('error', () => socket.destroy());
-      socket.end(rawAnswer('405 Method Not Allowed', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nx-berth-reason: connect-not-supported\r\n'));
-    });
+    server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) =>
+      afterTurns(socket, () => socket.end(rawAnswer('405 Method Not Allowed', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nx-berth-reason: connect-not-supported\r\n'))),
+    );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       // A head left half read because the proxy stopped reading while earlier requests are served
       // (inTurn) is not a slow client: node:http has stopped timing it; it is read on when its turn comes.
