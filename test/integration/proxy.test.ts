@@ -127,6 +127,7 @@ describe('berth-proxy process', () => {
           return;
         }
         if (req.url === '/trace') return res.end(String(req.headers.traceparent));
+        if (req.url === '/big') return res.end(Buffer.alloc(4 * 1024 * 1024, 98));
         if (req.url === '/echo') {
           let body = '';
           req.on('data', (d: Buffer) => (body += d.toString()));
@@ -327,6 +328,41 @@ describe('berth-proxy process', () => {
       s.write('ping-2');
       await waitFor('echo', () => text().slice(before) === 'ping-2', 5000, 10);
       s.destroy();
+    }
+    // A large answer before it goes out whole (node:http's own drain relay is gone once it handed
+    // the connection over: the answer stopped at ~64 KiB and the connection hung).
+    {
+      const { s, text } = await collecting(ports.inbound);
+      s.write('GET /big HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\nCONNECT peer:80 HTTP/1.1\r\nhost: peer:80\r\n\r\n');
+      await Promise.race([new Promise((r) => s.once('close', r)), new Promise((r) => setTimeout(r, 8000))]);
+      const got = text();
+      const start = got.indexOf('\r\n\r\n', got.indexOf('200 OK')) + 4;
+      assert.equal(got.slice(start, start + 4 * 1024 * 1024), 'b'.repeat(4 * 1024 * 1024), `the big answer came whole (${got.length} bytes in all)`);
+      assert.match(got.slice(start + 4 * 1024 * 1024), /^HTTP\/1\.1 405 /);
+      s.destroy();
+    }
+    // Bytes the client sends after the upgrade's head, before the 101, with 16 requests waiting in
+    // front (the most a connection has waiting before it is no longer read), reach the tunnel.
+    {
+      const { s, text } = await collecting(ports.inbound);
+      s.write(slow + 'GET /q HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(16) + 'GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: ZWFybHkgYnl0ZXMga2V5\r\nsec-websocket-version: 13\r\n\r\n');
+      await waitFor('two answers', () => (text().match(/HTTP\/1\.1 200 /g) ?? []).length >= 2, 5000, 10);
+      s.write('early-bytes|');
+      await waitFor('101', () => text().includes('101 Switching Protocols'), 5000, 10);
+      s.write('ping-3');
+      await waitFor('echo', () => text().endsWith('ping-3'), 5000, 10);
+      const got = text();
+      assert.equal(got.slice(got.indexOf('\r\n\r\n', got.indexOf('101 Switching')) + 4), 'early-bytes|ping-3');
+      s.destroy();
+    }
+    // node:http's own last answer (400: no Host) before a CONNECT closes the connection: no 405 after it.
+    {
+      const { s, text } = await collecting(ports.inbound);
+      s.write(slow + 'GET /nohost HTTP/1.1\r\n\r\nCONNECT peer:80 HTTP/1.1\r\nhost: peer:80\r\n\r\n');
+      await new Promise((r) => s.once('close', r));
+      const got = text();
+      assert.match(got, /HTTP\/1\.1 400 Bad Request\r\n/);
+      assert.doesNotMatch(got, /405/, got);
     }
   });
 

@@ -19,7 +19,7 @@ interface Turns {
   waiting: number;
   /** Requests whose response has not closed yet (waiting, or being answered). */
   open: number;
-  /** What runs once no response is open (afterTurns). */
+  /** The hand-over of an Upgrade or CONNECT, waiting for every earlier response (afterTurns). */
   then?: () => void;
 }
 
@@ -49,7 +49,8 @@ export function inTurn(req: http.IncomingMessage, res: http.ServerResponse, serv
   // node:http stops reading the socket's handle on 'pause'; what it already read is parsed and waits here.
   if (++t.waiting >= MAX_WAITING) socket.pause();
   res.once('socket', () => {
-    if (t.waiting-- === MAX_WAITING) socket.resume();
+    // (Not while an Upgrade or CONNECT waits: the socket is then left unread for it, afterTurns.)
+    if (t.waiting-- === MAX_WAITING && !t.then) socket.resume();
     // node:http also hands the connection on after the client left (its requests were aborted) or
     // after the connection was ended: an answer could not reach anyone, so the request is not served.
     if (req.destroyed || socket.destroyed || !socket.writable) return;
@@ -64,7 +65,7 @@ function turnsFor(socket: net.Socket): Turns {
     turnsOf.set(socket, (turns = t));
     // node:http resumes a socket it paused itself (its writes backed up) when they drain: not while too many wait here.
     socket.on('resume', () => {
-      if (t.waiting >= MAX_WAITING) socket.pause();
+      if (t.waiting >= MAX_WAITING || t.then) socket.pause();
     });
   }
   return turns;
@@ -80,26 +81,48 @@ function responseOn(socket: net.Socket): http.ServerResponse | null | undefined 
  * gone out (at once when none is open), the socket then still open: node:http hands the connection
  * over as soon as it parses such a request, while earlier ones may still wait for, or be in, their
  * answer. If the connection closes first — the client left, or an earlier answer was its last —
- * `handOver` never runs. node:http no longer listens for the socket's errors after the hand-over:
- * an error closes it.
+ * `handOver` never runs. node:http no longer listens to the socket after the hand-over, so until
+ * then this stands in for it: an error closes the socket; its 'drain' is passed on to the response
+ * writing (node's own relay is gone, and a large answer would wait for it forever); and the socket
+ * is not read (what the client sends after the upgrade's head stays buffered for the tunnel).
  */
 export function afterTurns(socket: net.Socket, handOver: () => void): void {
   if (!socket.listenerCount('error')) socket.on('error', () => socket.destroy());
   const t = turnsFor(socket);
+  if (t.open === 0 && !responseOn(socket)) return handOver();
+  const relayDrain = (): void => {
+    const res = responseOn(socket);
+    if (!res?.writableNeedDrain) return;
+    needDrainKey ??= Object.getOwnPropertySymbols(res).find((k) => k.description === 'kNeedDrain');
+    if (needDrainKey) (res as unknown as Record<symbol, boolean>)[needDrainKey] = false;
+    res.emit('drain');
+  };
   const run = (): void => {
     t.then = undefined;
     if (socket.destroyed || !socket.writable) return void socket.destroy();
-    // A response node:http made itself (a 417 to an unknown Expect) may own the connection still.
+    // A response node:http made itself (a 417 to an unknown Expect, a 400 for a missing Host) may
+    // own the connection still: written at once, it is not done until its 'finish' ran (and closed
+    // the connection if it was the last).
     const other = responseOn(socket);
-    if (other && !other.writableFinished) return void other.once('close', run);
+    if (other) {
+      t.then = run;
+      return void other.once('close', run);
+    }
+    socket.off('drain', relayDrain);
     // node:http armed its keep-alive timeout after the last answer; it no longer listens for it.
     socket.setTimeout(0);
+    // As node:http left it at the hand-over: read once the handler listens.
+    (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     handOver();
   };
-  if (t.open === 0 && !responseOn(socket)) return handOver();
   t.then = run;
+  socket.on('drain', relayDrain);
+  socket.pause();
   if (t.open === 0) run();
 }
+
+/** OutgoingMessage's own flag for "a write returned false" (what 'drain' answers), found on first use. */
+let needDrainKey: symbol | undefined;
 
 /** Whether requests of `socket` wait for their turn (its reading may have been stopped by inTurn, not by the client). */
 export function waitingForTurn(socket: net.Socket): boolean {
