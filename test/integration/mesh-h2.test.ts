@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
@@ -91,6 +92,8 @@ function socketCount(pid: number): number {
 }
 
 describe('HTTP/2 through the mesh', () => {
+  /** Requests the apps saw whole (path and body length). */
+  const completed: string[] = [];
   let sidecar: ProxyUnderTest | undefined;
   let h2sidecar: ProxyUnderTest | undefined;
   let gateway: ProxyUnderTest | undefined;
@@ -103,6 +106,7 @@ describe('HTTP/2 through the mesh', () => {
         let n = 0;
         req.on('data', (d: Buffer) => (n += d.length));
         req.on('end', () => {
+          completed.push(`${req.url} ${n}`);
           res.setHeader('x-served-by', 'app');
           res.setHeader('connection', 'keep-alive, x-hop');
           res.setHeader('x-hop', 'must not pass');
@@ -114,6 +118,18 @@ describe('HTTP/2 through the mesh', () => {
     // An h2c app (protocol: h2c): plain answers without trailers.
     const h2srv = http2.createServer();
     h2srv.on('stream', (stream, headers) => {
+      if (String(headers[':path']).startsWith('/cut')) {
+        // Answers once the body ended; node:http2 ends a reset stream too, after 'aborted'.
+        let n = 0;
+        stream.on('data', (d: Buffer) => (n += d.length));
+        stream.on('end', () => {
+          if (stream.aborted) return;
+          completed.push(`${headers[':path']} ${n}`);
+          stream.respond({ ':status': 200 });
+          stream.end();
+        });
+        return;
+      }
       stream.respond({ ':status': 200, 'content-type': 'text/plain' });
       stream.end(`h2 ${headers[':path']}`);
     });
@@ -167,6 +183,46 @@ describe('HTTP/2 through the mesh', () => {
     } finally {
       session.close();
     }
+  });
+
+  test('an upload the HTTP/2 client resets (or whose connection drops) mid-body never reaches an app as a whole request (h2 → HTTP/1.1 and h2 → h2)', async () => {
+    // Raw frames: DATA without END_STREAM, then RST_STREAM(CANCEL) or the connection cut. (node's
+    // client sends END_STREAM before its RST_STREAM on close(): a body it marked whole.)
+    const frame = (type: number, flags: number, id: number, payload: Buffer): Buffer => {
+      const h = Buffer.alloc(9);
+      h.writeUIntBE(payload.length, 0, 3);
+      h[3] = type;
+      h[4] = flags;
+      h.writeUInt32BE(id, 5);
+      return Buffer.concat([h, payload]);
+    };
+    const literal = (name: string, value: string): Buffer => Buffer.concat([Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]);
+    const cases = [
+      { port: P.inbound, path: '/cut-chunked', length: undefined, how: 'reset' },
+      { port: P.inbound, path: '/cut-sized', length: 40_010, how: 'reset' },
+      { port: P.inbound, path: '/cut-dropped', length: undefined, how: 'drop' },
+      { port: P.h2inbound, path: '/cut-h2', length: undefined, how: 'reset' },
+      { port: P.h2inbound, path: '/cut-h2-sized', length: 40_010, how: 'reset' },
+      { port: P.h2inbound, path: '/cut-h2-dropped', length: undefined, how: 'drop' },
+    ] as const;
+    for (const c of cases) {
+      const s = net.connect(c.port, HOST);
+      s.on('error', () => {});
+      s.on('data', () => {});
+      await new Promise((r) => s.once('connect', r));
+      const fields = [literal(':method', 'POST'), literal(':path', c.path), literal(':scheme', 'http'), literal(':authority', 'self')];
+      if (c.length !== undefined) fields.push(literal('content-length', String(c.length)));
+      s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      s.write(frame(4, 0, 0, Buffer.alloc(0)));
+      s.write(frame(1, 4, 1, Buffer.concat(fields)));
+      for (let i = 0; i < 4; i++) s.write(frame(0, 0, 1, Buffer.alloc(10_000, 120)));
+      await new Promise((r) => setTimeout(r, 150));
+      if (c.how === 'reset') s.write(frame(3, 0, 1, Buffer.from([0, 0, 0, 8])));
+      else s.destroy();
+      await new Promise((r) => setTimeout(r, 300));
+      s.destroy();
+    }
+    assert.deepEqual(completed.filter((x) => x.startsWith('/cut')), [], 'no cut upload was passed off as whole');
   });
 
   test('HTTP/2 applies header rewrites and fault delays of the route', async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { httpRequest, portBlock } from './harness/berth.js';
+import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
@@ -165,6 +165,40 @@ describe('Upgrade requests through the mesh', () => {
     assert.ok(r.closed, 'closed after the request that asked for it');
     const after = seen.slice(before).map((s) => s.url);
     assert.deepEqual(after, ['/decline', '/after'], 'the app saw only what the routes let through, each as a request of its own');
+  });
+
+  test('an upgrade request with a body answered before the body ended: the rest is never parsed as requests (smuggling), the connection closes', async () => {
+    const before = seen.length;
+    const smuggled = 'GET /smuggled HTTP/1.1\r\nhost: self\r\nx-id: SMUG\r\n\r\n';
+    const s = net.connect(P.out, HOST);
+    let got = '';
+    s.on('data', (d) => (got += d.toString('latin1')));
+    const closed = new Promise((r) => s.once('close', r));
+    s.write(upgradeReq('/decline-upload', `content-length: ${smuggled.length}\r\n`));
+    // The app answers at once; the body comes after the answer.
+    await waitFor('the answer', () => got.includes('declined /decline-upload'), 3000, 10);
+    s.write(smuggled + 'GET /victim HTTP/1.1\r\nhost: self\r\n\r\n');
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+    s.destroy();
+    assert.match(got, /^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n[^]*declined \/decline-upload$/, got);
+    assert.deepEqual(seen.slice(before).map((x) => x.url).filter((u) => !u.startsWith('raw:')), ['/decline-upload'], 'nothing in the body reached the app as a request');
+  });
+
+  test('upgrade requests are routed on their normalised target: a deny route is not bypassed by dot segments, escapes or absolute-form', async () => {
+    const before = seen.length;
+    for (const target of ['/x/../deny/secret', '/%2e%2e/deny/secret', '/%64eny/secret', 'http://self/deny/secret']) {
+      const r = await raw(P.out, upgradeReq(target));
+      assert.match(r.text, /^HTTP\/1\.1 403 /, `${target}: ${r.text}`);
+    }
+    assert.equal(seen.length, before, 'the app never saw them');
+  });
+
+  test('a declined upgrade answers HEAD with the body framing it stands for, and an HTTP/1.0 client without keep-alive gets connection: close', async () => {
+    const head = await raw(P.out, upgradeReq('/decline-head').replace(/^GET/, 'HEAD'), /\r\n\r\n/);
+    assert.match(head.text, /^HTTP\/1\.1 200 [^]*\r\ncontent-length: 22\r\n/i, head.text);
+    const old = await raw(P.out, upgradeReq('/decline10').replace('HTTP/1.1', 'HTTP/1.0'));
+    assert.match(old.text, /^HTTP\/1\.1 200 [^]*\r\nconnection: close\r\n[^]*declined \/decline10$/, old.text);
+    assert.ok(old.closed, 'closed after the answer');
   });
 
   test('a non-101 answer whose end is its close: the client connection closes too', async () => {

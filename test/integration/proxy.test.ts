@@ -366,6 +366,17 @@ describe('berth-proxy process', () => {
     }
   });
 
+  test('a first read too short to tell HTTP/2 from HTTP/1.1 (`P`, `PU`) waits for more bytes: a POST or PUT sent in pieces is HTTP/1.1', async () => {
+    for (const [first, rest] of [['P', 'OST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi'], ['PU', 'T /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\nho']]) {
+      const { s, text } = await collecting(ports.inbound);
+      s.write(first);
+      await new Promise((r) => setTimeout(r, 50));
+      s.write(rest);
+      await new Promise((r) => s.once('close', r));
+      assert.match(text(), /^HTTP\/1\.1 200 [^]*echo - h[io]$/, `${first}|${rest.slice(0, 10)}: ${JSON.stringify(text().slice(0, 80))}`);
+    }
+  });
+
   test('a malformed answer is a 502 upstream-bad-response, and a GET is not sent again for it (issue 11 point 7)', async () => {
     const before = badAnswers;
     const r = await raw(ports.inbound, 'GET /two-lengths HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);

@@ -112,9 +112,23 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
   let up: http2.ClientHttp2Stream;
+  /**
+   * Cuts the upstream stream while its request body is unfinished: RST_STREAM(CANCEL) alone.
+   * (node's close(code) sends END_STREAM first, which passes a cut body off as whole; a stream
+   * destroyed through its abort signal is reset with CANCEL and nothing else.)
+   */
+  const cut = new AbortController();
+  let cancelled = false;
+  const cancel = (): void => {
+    cancelled = true;
+    if (requestEnded || stream.endAfterHeaders) {
+      if (!up.closed) up.close(NGHTTP2_CANCEL);
+      else if (!up.destroyed) up.destroy();
+    } else cut.abort();
+  };
   try {
     // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
-    up = opts.sessions.get(ep).request(out, { endStream: stream.endAfterHeaders });
+    up = opts.sessions.get(ep).request(out, { endStream: stream.endAfterHeaders, signal: cut.signal });
   } catch (err) {
     h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
     finish(503, CONNECT_FAILURE);
@@ -164,12 +178,13 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     // destroyed, since node keeps such a stream open while writes toward it are pending — its 'close'
     // never came and the client's stream waited on the window behind it forever. The client's stream
     // is reset with NO_ERROR once the answer is out, as Envoy does; meanwhile its body is dropped.
-    if (!up.closed) up.close(NGHTTP2_CANCEL);
-    else if (!up.destroyed) up.destroy();
+    cancel();
     stream.resume();
     resetWhenAnswered(stream);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
+    // Cut by this proxy (cancel()): whatever had to be answered was.
+    if (cancelled) return;
     const code = err.code ?? '';
     const connect = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0);
     if (!stream.headersSent) {
@@ -198,20 +213,23 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   });
   up.once('close', () => stream.resume());
   stream.on('end', () => {
+    // A client's reset (or a dropped connection) ends the stream too, after 'aborted': its body is
+    // cut, and END_STREAM upstream would pass it off as whole ('close' cancels the upstream stream).
+    if (stream.aborted) return;
     requestEnded = true;
     // After an early answer the upstream stream was cancelled: no END_STREAM (the body was not all sent).
     if (!answered && !up.writableEnded) up.end();
   });
   stream.on('close', () => {
     // The client went away (or reset): cancel upstream.
-    if (!up.closed && !up.destroyed) up.close(NGHTTP2_CANCEL);
+    if (!up.closed && !up.destroyed) cancel();
     if (!finished) finish(0, status || RESET);
   });
 
   if (opts.timeout !== undefined) {
     timer = setTimeout(() => {
       if (finished) return;
-      up.close(NGHTTP2_CANCEL);
+      cancel();
       if (!stream.headersSent) h2Reply(stream, 504, 'upstream-timeout', 'upstream did not answer in time');
       else if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
       finish(504, 504);

@@ -57,6 +57,9 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
       stream.resume();
     });
     stream.once('end', () => {
+      // node:http2 ends a stream the client reset (or whose connection dropped) too, after 'aborted':
+      // that body is cut, not complete ('close' below cuts the upstream request).
+      if (stream.aborted) return;
       ended = true;
       this.push(null);
     });

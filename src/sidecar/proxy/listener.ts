@@ -83,6 +83,12 @@ const H2_STALL_MS = 2000;
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
+/**
+ * Bytes after which the preface (`PRI * HTTP/2.0…`) and an HTTP/1.1 request line differ when they
+ * differ at all (`POST`, `PUT`, `PATCH`, `PROPFIND` part from `PRI` by their second or third byte).
+ */
+const UNAMBIGUOUS_PREFIX = 3;
+
 /** Whether the bytes seen so far are (the start of) the HTTP/2 connection preface. */
 function startsLikeH2(chunk: Buffer): boolean {
   const n = Math.min(chunk.length, H2_PREFACE.length);
@@ -195,6 +201,8 @@ export class Listener {
       server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
         afterTurns(socket, () => {
           if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
+          // Routed like any request: on its normalised target (a `/x/../admin` upgrade passed a route on `/admin`).
+          if (!normalizeRequestTarget(req)) return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
           const toHttp1 = this.toHttp1;
           upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
         }),
@@ -275,7 +283,17 @@ export class Listener {
       const silent = setTimeout(() => socket.destroy(), HEADERS_TIMEOUT_MS);
       socket.once('close', () => clearTimeout(silent));
       const peer = socket.remoteAddress;
-      reads.attach((chunk: Buffer) => {
+      /** A first read too short to tell HTTP/2's preface from an HTTP/1.1 method (`P`, `PR`): kept for the next. */
+      let start: Buffer | undefined;
+      reads.attach((read: Buffer) => {
+        let chunk = read;
+        if (load) {
+          if (start) chunk = Buffer.concat([start, read]);
+          if (chunk.length < UNAMBIGUOUS_PREFIX && startsLikeH2(chunk)) {
+            start = Buffer.from(chunk);
+            return;
+          }
+        }
         clearTimeout(silent);
         reads.detach();
         if (load && startsLikeH2(chunk)) {
