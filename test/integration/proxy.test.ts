@@ -106,6 +106,11 @@ describe('berth-proxy process', () => {
           req.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok!');
           return;
         }
+        if (req.url === '/gzip-chunked') {
+          // A transfer coding before chunked, written past node:http.
+          req.socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n4\r\nzzzz\r\n0\r\n\r\n');
+          return;
+        }
         if (req.url === '/count') {
           counted++;
           return res.end(`count ${counted}`);
@@ -384,6 +389,10 @@ describe('berth-proxy process', () => {
     assert.match(r, /\r\nx-berth-reason: upstream-bad-response\r\n/i);
     assert.doesNotMatch(r, /ok!/);
     assert.equal(badAnswers - before, 1, 'the app got the request once');
+    // A coding other than chunked cannot reach the client as sent (the answer is framed again): refused, as nginx does.
+    const coded = await raw(ports.inbound, 'GET /gzip-chunked HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);
+    assert.match(coded, /^HTTP\/1\.1 502 [^]*\r\nx-berth-reason: upstream-bad-response\r\n/i, coded);
+    assert.doesNotMatch(coded, /zzzz/);
   });
 
   test('traceparent: started when absent, trace id kept when present; Prometheus /metrics on the admin port', async () => {
