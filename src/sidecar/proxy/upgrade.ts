@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { CONNECT_FAILURE, RESET } from './cluster.js';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { applyHeaderOps, reply, type ForwardOptions } from './forward.js';
+import { hasToken } from './http-syntax.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
 import { scanHeaderLines, type ScannedHead } from './upstream-client.js';
 
@@ -287,19 +288,13 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     client.pause();
     const lines = answerLines(scan);
     const noBody = req.method === 'HEAD' || status === 204 || status === 304;
-    const bodyFraming = scan.chunked ? 'transfer-encoding: chunked\r\n' : scan.length >= 0 ? `content-length: ${scan.length}\r\n` : '';
     // A HEAD or 304 answer's framing describes the body it stands for (RFC 9110 §8.6); a 204 has none.
-    const framing = noBody ? (status === 204 ? '' : bodyFraming) : bodyFraming;
-    const connection = String(req.headers.connection ?? '');
+    const framing = status === 204 ? '' : scan.chunked ? 'transfer-encoding: chunked\r\n' : scan.length >= 0 ? `content-length: ${scan.length}\r\n` : '';
+    const connection = req.headers.connection;
     const http10 = (req as { httpVersionMinor?: number }).httpVersionMinor === 0;
     // Kept open when the answer's end is known from its framing, the request's body went up whole
     // (the rest of an unread body would be parsed as requests: smuggling), and nobody asked to close.
-    const keep =
-      res.reuse !== undefined &&
-      !scan.close &&
-      need === 0 &&
-      (noBody || framing !== '') &&
-      (http10 ? /(?:^|,)\s*keep-alive\s*(?:,|$)/i.test(connection) : !/(?:^|,)\s*close\s*(?:,|$)/i.test(connection));
+    const keep = res.reuse !== undefined && !scan.close && need === 0 && (noBody || framing !== '') && (http10 ? hasToken(connection, 'keep-alive') : !hasToken(connection, 'close'));
     res.headersSent = true;
     res.statusCode = status;
     client.write(`${buf.toString('latin1', 0, lineEnd + 2)}${lines}${framing}${keep ? '' : 'connection: close\r\n'}\r\n`, 'latin1');

@@ -494,16 +494,18 @@ export function scanHead(buf: Buffer, from: number, limit: number, http10: boole
         length = decimalValue(buf, colon + 1, next);
         if (Number.isNaN(length)) bad = true;
         break;
-      case NameKind.TransferEncoding:
+      case NameKind.TransferEncoding: {
         hop = true;
         te = true;
+        const codings = buf.toString('latin1', colon + 1, next);
         // Chunked when it is the last coding, followed by nothing but SP (llhttp reads `chunked\t` as another coding).
-        chunked = /(?:^|,)[ \t]*chunked *$/i.test(buf.toString('latin1', colon + 1, next));
+        chunked = /(?:^|,)[ \t]*chunked *$/i.test(codings);
         // Any other coding (`gzip, chunked`): the answer is framed again for the client (chunked, or
         // HTTP/2's frames, which have no transfer codings), so it would arrive with its bytes coded and
         // nothing saying so. Refused as nginx refuses it (502), never passed on altered.
-        if (!/^[ \t]*chunked *$/i.test(buf.toString('latin1', colon + 1, next))) bad = true;
+        if (!/^[ \t]*chunked *$/i.test(codings)) bad = true;
         break;
+      }
       case NameKind.Connection:
       case NameKind.ProxyConnection: {
         hop = true;
