@@ -148,9 +148,13 @@ class Forwarding implements UpstreamHandlers {
   private userLeft = false;
   /** The lean response copies what it writes; node:http's keeps a reference, so chunks (views of a reused buffer) are copied for it. */
   private readonly lean: boolean;
+  /** The client went away before its answer was whole: nothing is retried for it. */
+  private clientLeft = false;
   private readonly onResClose = (): void => {
     if (this.timer) clearTimeout(this.timer);
-    if (!this.res.writableFinished) this.call?.abort();
+    if (this.res.writableFinished) return;
+    this.clientLeft = true;
+    this.call?.abort();
   };
   private onDrain: (() => void) | undefined;
 
@@ -317,7 +321,8 @@ class Forwarding implements UpstreamHandlers {
       else if (outcome === RESET) again = (this.userLeft && retry!.reset) || (this.platformLeft && IDEMPOTENT.has(this.method) && err.code !== 'BAD_RESPONSE');
       else if (outcome === 504) again = this.userLeft && retry!.perTryTimeout !== undefined && performance.now() < this.deadline;
     }
-    if (again && !res.headersSent && !this.req.destroyed) {
+    // Not `req.destroyed`: a request is destroyed once its body has been read, which is when a body in hand is sent again.
+    if (again && !res.headersSent && !this.clientLeft) {
       (this.tried ??= new Set()).add(ep.id);
       // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
       const n = this.n++;
