@@ -111,6 +111,29 @@ describe('berth-proxy process', () => {
           req.socket.end('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n4\r\nzzzz\r\n0\r\n\r\n');
           return;
         }
+        // Answers written past node:http that must not reach a client as they are (issue 11 points 2, 7, 11).
+        const rawAnswers: Record<string, string> = {
+          '/switch-unasked': 'HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: other\r\n\r\nswitched!',
+          '/status-2004': 'HTTP/1.1 2004 Weird\r\ncontent-length: 3\r\n\r\nok!',
+          '/status-200x': 'HTTP/1.1 200x\r\ncontent-length: 3\r\n\r\nok!',
+          '/status-1000': 'HTTP/1.1 1000 X\r\ncontent-length: 3\r\n\r\nok!',
+          '/status-bare-cr': 'HTTP/1.1 200 O\rK\r\ncontent-length: 3\r\n\r\nok!',
+          '/big-head': `HTTP/1.1 200 OK\r\nx-big: ${'h'.repeat(70_000)}\r\ncontent-length: 3\r\n\r\nok!`,
+        };
+        if (rawAnswers[req.url!] !== undefined) {
+          req.socket.end(rawAnswers[req.url!]);
+          return;
+        }
+        if (req.url === '/no-content') {
+          req.socket.end('HTTP/1.1 204 No Content\r\ncontent-length: 5\r\nx-kept: yes\r\n\r\n');
+          return;
+        }
+        if (req.url === '/close-rst' || req.url === '/close-fin') {
+          // A body delimited by the connection's close: ended by a FIN, or cut by a reset.
+          req.socket.write('HTTP/1.1 200 OK\r\n\r\nhello-partial');
+          setTimeout(() => (req.url === '/close-rst' ? req.socket.resetAndDestroy() : req.socket.end()), 100);
+          return;
+        }
         if (req.url === '/count') {
           counted++;
           return res.end(`count ${counted}`);
@@ -416,6 +439,34 @@ describe('berth-proxy process', () => {
     const coded = await raw(ports.inbound, 'GET /gzip-chunked HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);
     assert.match(coded, /^HTTP\/1\.1 502 [^]*\r\nx-berth-reason: upstream-bad-response\r\n/i, coded);
     assert.doesNotMatch(coded, /zzzz/);
+  });
+
+  test('an answer cut by a reset is not passed on as complete; a FIN ends a close-delimited one (issue 11 point 2)', async () => {
+    const fetchOn = async (path: string): Promise<{ text: string; closed: boolean }> => {
+      const c = await collecting(ports.inbound);
+      c.s.write(`GET ${path} HTTP/1.1\r\nhost: x\r\n\r\n`);
+      const closed = await Promise.race([new Promise<boolean>((r) => c.s.once('close', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 1500))]);
+      c.s.destroy();
+      return { text: c.text(), closed };
+    };
+    const cut = await fetchOn('/close-rst');
+    assert.match(cut.text, /^HTTP\/1\.1 200 [^]*hello-partial/);
+    assert.doesNotMatch(cut.text, /\r\n0\r\n\r\n$/, 'no last chunk after a reset');
+    assert.equal(cut.closed, true, 'the client connection is cut');
+    const whole = await fetchOn('/close-fin');
+    assert.match(whole.text, /^HTTP\/1\.1 200 [^]*\r\nd\r\nhello-partial\r\n0\r\n\r\n$/, 'a FIN ends the body: framed with its last chunk');
+  });
+
+  test('answers no client may get as sent are a 502: an unasked 101, a malformed status line, a head over the limit in one read (issue 11 points 7, 11)', async () => {
+    for (const path of ['/switch-unasked', '/status-2004', '/status-200x', '/status-1000', '/status-bare-cr', '/big-head']) {
+      const r = await raw(ports.inbound, `GET ${path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, true);
+      assert.match(r, /^HTTP\/1\.1 502 [^]*\r\nx-berth-reason: upstream-bad-response\r\n/i, `${path}: ${r.slice(0, 200)}`);
+      assert.doesNotMatch(r, /ok!|switched!/, path);
+    }
+    // A 204 has no Content-Length (RFC 9110 §8.6): dropped, the rest of the head kept.
+    const empty = await raw(ports.inbound, 'GET /no-content HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);
+    assert.match(empty, /^HTTP\/1\.1 204 [^]*\r\nx-kept: yes\r\n/i, empty);
+    assert.doesNotMatch(empty, /content-length/i, empty);
   });
 
   test('traceparent: started when absent, trace id kept when present; Prometheus /metrics on the admin port', async () => {

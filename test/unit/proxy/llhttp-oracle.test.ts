@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChunkedBodyDecoder, parseRequestHead } from '../../../src/sidecar/proxy/lean-server.js';
 import { normalizePath } from '../../../src/sidecar/proxy/http-syntax.js';
-import { scanHeaderLines, UpstreamHead } from '../../../src/sidecar/proxy/upstream-client.js';
+import { scanHeaderLines, STATUS_LINE_BAD, statusLineEnd, UpstreamHead } from '../../../src/sidecar/proxy/upstream-client.js';
 import { headersObject, llhttpParse } from '../../helpers/llhttp-oracle.js';
 import { rng } from '../../helpers/seeded-random.js';
 
@@ -333,4 +333,35 @@ test(`oracle: the response-head scanner refuses exactly what llhttp refuses and 
     assert.deepEqual(headersObject(got), headersObject(want), why);
   }
   assert.ok(accepted > CASES / 5, `enough accepted cases (${accepted})`);
+});
+
+const STATUS_LINES = ['HTTP/1.1 200 OK', 'HTTP/1.1 204 No Content', 'HTTP/1.0 404 Not Found', 'HTTP/1.1 200', 'HTTP/1.1 200 ', 'HTTP/1.1 302 Found here', 'HTTP/1.1 599 x', 'HTTP/1.1 100 Continue', 'HTTP/1.1 999 Odd', 'HTTP/1.1 099 Low', 'HTTP/2.0 200 OK', 'HTTP/1.1 2004 Weird', 'HTTP/1.1 200x'];
+
+test(`oracle: the response status line is read as llhttp reads it (${CASES} cases)`, () => {
+  const random = rng(1201);
+  let accepted = 0;
+  for (let i = 0; i < CASES; i++) {
+    let line = pick(random, STATUS_LINES);
+    if (random() < 0.7) line = mutate(random, line);
+    // The line ends at its first LF: a mutation that adds one makes a header line of the rest, another test's question.
+    if (line.includes('\n')) continue;
+    const buf = Buffer.from(`${line}\r\ncontent-length: 0\r\n\r\n`, 'latin1');
+    const end = statusLineEnd(buf, buf.length);
+    const oracle = llhttpParse(buf, 'response');
+    const why = JSON.stringify(line);
+    if (end >= 0) {
+      accepted++;
+      assert.equal(end, line.length, `the line ends at its CRLF: ${why}`);
+      assert.equal(oracle.ok, true, `the scanner accepts what llhttp refuses (${oracle.ok === false ? oracle.code : 'no message'}): ${why}`);
+      if (oracle.ok === true) assert.equal(oracle.messages[0].statusCode, Number(line.slice(9, 12)), why);
+      continue;
+    }
+    assert.equal(end, STATUS_LINE_BAD, `a whole line is judged: ${why}`);
+    // Beyond llhttp, by policy (nginx's): HTTP/1.0 or 1.1 only, and no status below 100.
+    if (oracle.ok === true) assert.ok(!/^HTTP\/1\.[01] /.test(line) || oracle.messages[0].statusCode < 100, `the scanner refuses what llhttp accepts: ${why}`);
+  }
+  assert.ok(accepted > CASES / 5, `enough accepted cases (${accepted})`);
+  // Cut anywhere before its end, a good line asks for more bytes.
+  const good = Buffer.from('HTTP/1.1 200 OK\r\n', 'latin1');
+  for (let n = 0; n < good.length; n++) assert.equal(statusLineEnd(good, n), -1, `cut at ${n}`);
 });
