@@ -302,7 +302,8 @@ class Forwarding implements UpstreamHandlers {
     const retry = opts.route?.retries;
     ep.active--;
     const outcome = err && status === 0 ? classify(err) : status;
-    cluster.record(ep, outcome);
+    // A client that went away says nothing about the endpoint (outlier detection); a timeout does.
+    if (err?.code !== 'ABORTED' || this.timedOut) cluster.record(ep, outcome);
     if (!err && !this.retrying) {
       opts.done?.(status, ep);
       return;

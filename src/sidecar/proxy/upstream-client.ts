@@ -226,7 +226,7 @@ export class UpstreamPool {
   /** Sends one request; the handlers get the response. */
   request(req: UpstreamRequest, h: UpstreamHandlers): UpstreamCall {
     const x = new Exchange(this, req, h);
-    this.acquire(x);
+    x.awaitSocket();
     return x;
   }
 
@@ -254,6 +254,14 @@ export class UpstreamPool {
       return;
     }
     this.connect(x);
+  }
+
+  /** Takes `x` out of the queue for a connection (it was given up); false when it was not queued. */
+  cancel(x: Exchange): boolean {
+    const i = this.waiting.indexOf(x);
+    if (i < 0) return false;
+    this.waiting.splice(i, 1);
+    return true;
   }
 
   private connect(x: Exchange): void {
@@ -718,6 +726,10 @@ class Exchange implements UpstreamCall {
   /** The kept socket was stale: the next one counts as fresh whatever it is (retried once at most). */
   private retried = false;
   private aborted = false;
+  /** Between asking the pool for a socket and getting its answer (queued for a slot, or connecting). */
+  private awaiting = false;
+  /** Given up while awaiting a socket: the caller has had its ABORTED already. */
+  private abortReported = false;
   private buf: Buffer | undefined;
   /** The answer's head while its lines are a view of the read being handled. */
   private head: UpstreamHead | undefined;
@@ -744,8 +756,20 @@ class Exchange implements UpstreamCall {
     private readonly h: UpstreamHandlers,
   ) {}
 
+  /** Asks the pool for a socket: attach() gets the answer. */
+  awaitSocket(): void {
+    this.awaiting = true;
+    this.pool.acquire(this);
+  }
+
   /** The pool's answer: a socket to send on, or why there is none. */
   attach(s: PooledSocket | Error, fresh: boolean): void {
+    this.awaiting = false;
+    if (this.abortReported) {
+      // Given up while it waited: a new connection serves the next request.
+      if (!(s instanceof Error)) this.pool.release(s, true);
+      return;
+    }
     if (s instanceof Error) {
       this.finished = true;
       this.h.onError(new UpstreamError('CONNECT', s.message, false));
@@ -774,6 +798,15 @@ class Exchange implements UpstreamCall {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    if (this.awaiting) {
+      // Queued for a pool slot or still connecting: given up now, not when a socket comes (a route
+      // timeout's 504 was late by as long as the slot stayed taken, and gone clients filled the queue).
+      this.pool.cancel(this);
+      this.abortReported = true;
+      this.finished = true;
+      this.h.onError(new UpstreamError('ABORTED', 'aborted', false));
+      return;
+    }
     if (this.socket && !this.finished) this.fail(new UpstreamError('ABORTED', 'aborted', this.gotHead));
   }
 
@@ -1022,7 +1055,7 @@ class Exchange implements UpstreamCall {
     if (!this.fresh && !this.anyByte && IDEMPOTENT.has(this.req.method) && (this.req.body === null || Buffer.isBuffer(this.req.body))) {
       this.finish(false);
       this.retried = true;
-      this.pool.acquire(this);
+      this.awaitSocket();
       return;
     }
     this.fail(new UpstreamError('RESET', 'upstream closed the connection', this.gotHead));

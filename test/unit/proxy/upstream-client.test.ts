@@ -266,6 +266,37 @@ test('maxConnections queues requests beyond it; maxRequestsPerConnection opens n
   }
 });
 
+test('a request given up while queued for a connection slot ends at once and leaves the queue', async () => {
+  // The one connection is held 600 ms. A queued request aborted (its client left, or its route
+  // timeout fired) used to end only when the slot freed, and a gone request kept its queue place.
+  const seen: string[] = [];
+  const srv = await rawServer((req, _n, s) => {
+    const path = req.split(' ')[1];
+    seen.push(path);
+    setTimeout(() => s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`), path === '/hold' ? 600 : 0);
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port, { maxConnections: 1 });
+  try {
+    const held = send(pool, 'GET', '/hold');
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const gaveUp = new Promise<{ code: string; ms: number }>((resolve) => {
+      const call = pool.request({ method: 'GET', path: '/queued', headers: { host: 'x' }, body: null }, { onHead: () => true, onData: () => true, onEnd: () => resolve({ code: 'end', ms: performance.now() - t0 }), onError: (e) => resolve({ code: e.code, ms: performance.now() - t0 }) });
+      setTimeout(() => call.abort(), 100);
+    });
+    const after = send(pool, 'GET', '/next');
+    const r = await gaveUp;
+    assert.equal(r.code, 'ABORTED');
+    assert.ok(r.ms < 400, `ended when given up, not when the slot freed (${r.ms.toFixed(0)} ms)`);
+    assert.equal((await held).body, '/hold');
+    assert.equal((await after).body, '/next', 'the request behind it got the slot');
+    assert.deepEqual(seen, ['/hold', '/next'], 'the given-up request never reached the app');
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});
+
 // Updated with issue 11: malformed and folded lines, and Content-Length next to Transfer-Encoding,
 // used to be dropped / resolved (chunked won); llhttp refuses such answers, and so does the client now.
 test('response head: hop-by-hop headers dropped in any case, content-length set aside; malformed lines and CL+TE refused as llhttp does', async () => {
