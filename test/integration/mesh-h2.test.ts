@@ -103,6 +103,13 @@ describe('HTTP/2 through the mesh', () => {
     // An HTTP/1.1-only app: echoes what it got, and answers with connection-specific headers (illegal in HTTP/2).
     servers.push(
       await upstream(P.app, 'app', (req, res) => {
+        // Answers written past node:http that HTTP/2 cannot carry as they are, or that are cut short.
+        const rawAnswers: Record<string, string> = {
+          '/odd-status': 'HTTP/1.1 600 Odd\r\ncontent-length: 2\r\n\r\nok',
+          '/dup-type': 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nok',
+          '/h1-cut': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nshort\r\n',
+        };
+        if (rawAnswers[req.url!] !== undefined) return void req.socket.end(rawAnswers[req.url!]);
         let n = 0;
         req.on('data', (d: Buffer) => (n += d.length));
         req.on('end', () => {
@@ -117,6 +124,11 @@ describe('HTTP/2 through the mesh', () => {
     );
     // An h2c app (protocol: h2c): plain answers without trailers.
     const h2srv = http2.createServer();
+    /** The app's TCP connections by the peer's port (a session's socket is a proxy that refuses destroy()). */
+    const connections = new Map<number, net.Socket>();
+    h2srv.on('connection', (socket: net.Socket) => {
+      connections.set(socket.remotePort!, socket);
+    });
     h2srv.on('stream', (stream, headers) => {
       if (String(headers[':path']).startsWith('/cut')) {
         // Answers once the body ended; node:http2 ends a reset stream too, after 'aborted'.
@@ -128,6 +140,15 @@ describe('HTTP/2 through the mesh', () => {
           stream.respond({ ':status': 200 });
           stream.end();
         });
+        return;
+      }
+      // The app's connection drops (no GOAWAY, no RST_STREAM): before its answer, or after part of it.
+      const dropConnection = (): void => void connections.get(stream.session!.socket.remotePort!)?.destroy();
+      if (headers[':path'] === '/drop-before') return void dropConnection();
+      if (headers[':path'] === '/drop-after') {
+        stream.respond({ ':status': 200 });
+        stream.write('part');
+        setTimeout(dropConnection, 50);
         return;
       }
       stream.respond({ ':status': 200, 'content-type': 'text/plain' });
@@ -364,6 +385,75 @@ describe('HTTP/2 through the mesh', () => {
     }
     assert.ok(peak - before < 100, `the inbound proxy held ${peak - before} more sockets during the flood`);
     await waitFor('inbound back to its sockets', () => socketCount(pid) <= before + 2, 10_000);
+  });
+
+  test('an answer HTTP/2 cannot carry is a 502, never the end of the proxy; a field sent twice that HTTP/2 allows once keeps its first value', async () => {
+    const session = http2.connect(`http://${HOST}:${P.inbound}`);
+    try {
+      const odd = await h2(session, { ':path': '/odd-status' });
+      assert.equal(odd.status, 502);
+      assert.equal(odd.headers['x-berth-reason'], 'upstream-bad-response');
+      const dup = await h2(session, { ':path': '/dup-type' });
+      assert.deepEqual([dup.status, dup.headers['content-type'], dup.body], [200, 'text/plain', 'ok']);
+      assert.equal((await h2(session, { ':path': '/after' })).status, 200, 'the proxy still serves');
+    } finally {
+      session.close();
+    }
+    assert.equal(sidecar!.child.exitCode, null, `the sidecar is alive: ${sidecar!.stderr()}`);
+  });
+
+  test('an answer cut short reaches an HTTP/2 client as a reset, never as a whole answer (HTTP/1.1 app cut mid-chunk; h2c app whose connection drops)', async () => {
+    const cutShort = async (port: number, path: string): Promise<string> => {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      session.on('error', () => {});
+      try {
+        return await new Promise<string>((resolve) => {
+          const req = session.request({ ':path': path });
+          let body = '';
+          req.setEncoding('utf8');
+          req.on('data', (d: string) => (body += d));
+          req.on('error', () => {});
+          req.on('end', () => resolve(`ended: ${JSON.stringify(body)}`));
+          req.on('close', () => resolve(`reset: code ${req.rstCode} after ${JSON.stringify(body)}`));
+          setTimeout(() => resolve(`no end within 3 s after ${JSON.stringify(body)}`), 3000);
+        });
+      } finally {
+        session.destroy();
+      }
+    };
+    assert.equal(await cutShort(P.inbound, '/h1-cut'), 'reset: code 2 after "short"', 'HTTP/1.1 app cut mid-body');
+    assert.equal(await cutShort(P.h2inbound, '/drop-after'), 'reset: code 2 after "part"', 'h2c app connection dropped after its head');
+    // Dropped before its answer: a 502 at once (it used to hang with no answer at all).
+    const session = http2.connect(`http://${HOST}:${P.h2inbound}`);
+    try {
+      const before = await h2(session, { ':path': '/drop-before' });
+      assert.equal(before.status, 502);
+      assert.equal(before.headers['x-berth-reason'], 'upstream-reset');
+    } finally {
+      session.close();
+    }
+  });
+
+  test('Expect: 100-continue from an HTTP/2 client to an HTTP/1.1 app is answered by the proxy at once', async () => {
+    const session = http2.connect(`http://${HOST}:${P.inbound}`);
+    try {
+      const req = session.request({ ':method': 'POST', ':path': '/expect', expect: '100-continue' }, { endStream: false });
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        req.once('continue', () => resolve());
+        req.once('response', () => reject(new Error('a final answer before 100')));
+        setTimeout(() => reject(new Error('no 100 Continue within 1 s')), 1000);
+      });
+      assert.ok(performance.now() - t0 < 1000);
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => (text += d));
+      req.end('hello');
+      await new Promise((r) => req.once('end', r));
+      assert.equal((JSON.parse(text) as { n: number }).n, 5);
+    } finally {
+      session.close();
+    }
   });
 
   test('HTTP/1.1 keeps working on the same ports', async () => {

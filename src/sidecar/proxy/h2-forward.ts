@@ -8,11 +8,12 @@ import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { applyHeaderOps } from './forward.js';
 import { resetWhenAnswered } from './h2-early-answer.js';
+import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead } from './routes.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** One client HTTP/2 session per upstream address, opened on first use, closed when the address leaves the routing table. */
 export class H2Sessions {
@@ -52,7 +53,7 @@ export class H2Sessions {
 export function h2RequestHead(headers: http2.IncomingHttpHeaders): RequestHead {
   const plain: Record<string, string | string[] | undefined> = {};
   for (const [k, v] of Object.entries(headers)) if (k[0] !== ':') plain[k] = v;
-  if (plain.host === undefined && headers[':authority'] !== undefined) plain.host = headers[':authority'];
+  if (headers[':authority'] !== undefined) plain.host = headers[':authority'];
   return { url: headers[':path'] ?? '/', method: headers[':method'] ?? 'GET', headers: plain };
 }
 
@@ -60,7 +61,7 @@ export function h2RequestHead(headers: http2.IncomingHttpHeaders): RequestHead {
 export function h2Reply(stream: http2.ServerHttp2Stream, status: number, reason: string, message: string, extra: Record<string, string> = {}): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
-    stream.close(NGHTTP2_INTERNAL_ERROR);
+    cutStream(stream);
     return;
   }
   stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', [REASON_HEADER]: reason, ...extra });
@@ -146,9 +147,31 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     const resHeaders: http2.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
     if (opts.responseHeaders) applyHeaderOps(resHeaders as Record<string, string | string[] | undefined>, opts.responseHeaders);
-    // Trailers-only (e.g. a gRPC error): the headers end the stream.
-    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(resHeaders, { endStream: true });
-    else stream.respond(resHeaders, { waitForTrailers: true });
+    // An answer node cannot send (a status outside 200–599) is the app's fault: a 502, never a throw.
+    let refused = sendableStatus(status) ? undefined : `status ${status}`;
+    if (!refused) {
+      try {
+        // Trailers-only (e.g. a gRPC error): the headers end the stream.
+        if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(h2Headers(resHeaders), { endStream: true });
+        else stream.respond(h2Headers(resHeaders), { waitForTrailers: true });
+      } catch (err) {
+        refused = (err as Error).message;
+      }
+    }
+    if (refused === undefined) return;
+    cancel();
+    h2Reply(stream, 502, 'upstream-bad-response', `upstream ${ep.id} answered what HTTP/2 cannot carry: ${refused}`);
+    finish(502, 502);
+  });
+  // Interim answers (100 Continue to an Expect, 103 Early Hints) are passed on before the final one.
+  up.on('headers', (h: http2.IncomingHttpHeaders) => {
+    const interim = Number(h[':status']);
+    if (interim < 100 || interim > 199 || stream.headersSent || stream.destroyed || stream.closed) return;
+    try {
+      stream.additionalHeaders(h2Headers({ ...h }));
+    } catch {
+      // Not sendable as it came (a malformed interim head): the final answer still is.
+    }
   });
   up.on('trailers', (t: http2.IncomingHttpHeaders) => {
     trailers = t;
@@ -169,6 +192,14 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     }
   });
   up.on('end', () => {
+    // node ends a stream whose connection dropped (or that was reset) too, with no END_STREAM from
+    // the upstream: an answer cut short, passed on as a reset (or a 502 before its head), never as whole.
+    if (up.rstCode !== NGHTTP2_NO_ERROR) {
+      if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${up.rstCode})`);
+      else cutStream(stream);
+      finish(stream.headersSent && status ? status : 502, RESET);
+      return;
+    }
     answered = true;
     if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
     finish(status, status);
@@ -190,13 +221,14 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     if (!stream.headersSent) {
       if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
       else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
-    } else if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    } else cutStream(stream);
     finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : RESET);
   });
   up.on('close', () => {
     // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
     if (!finished) {
-      if (!stream.destroyed && !stream.closed) stream.close(up.rstCode || NGHTTP2_INTERNAL_ERROR);
+      if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} closed the stream`);
+      else cutStream(stream);
       finish(status || 502, status ? status : RESET);
     }
   });
@@ -231,7 +263,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (finished) return;
       cancel();
       if (!stream.headersSent) h2Reply(stream, 504, 'upstream-timeout', 'upstream did not answer in time');
-      else if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      else cutStream(stream);
       finish(504, 504);
     }, opts.timeout);
   }

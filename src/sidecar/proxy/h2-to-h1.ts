@@ -4,13 +4,13 @@
 // speaks only HTTP/1.1 through the same pools, retries, timeouts and header rewrites.
 // Request: pseudo-headers become the request line and `host`; a body without a length is sent
 // chunked. Response: connection-specific headers (illegal in HTTP/2, RFC 9113 §8.2.2) are dropped.
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type http from 'node:http';
 import { Readable } from 'node:stream';
 import { resetWhenAnswered } from './h2-early-answer.js';
+import { h2Reply } from './h2-forward.js';
+import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
-
-const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
 /** Response headers that describe an HTTP/1.1 connection: never sent on an HTTP/2 stream. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'host']);
@@ -36,10 +36,20 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
     this.method = h2headers[':method'] ?? 'GET';
     const headers: http.IncomingHttpHeaders = {};
     for (const k in h2headers) if (k[0] !== ':') (headers as Record<string, unknown>)[k] = h2headers[k];
-    if (headers.host === undefined && h2headers[':authority'] !== undefined) headers.host = h2headers[':authority'];
+    // The Host is made from :authority when there is one (RFC 9113 §8.3.1), as routing reads it (h2RequestHead).
+    if (h2headers[':authority'] !== undefined) headers.host = h2headers[':authority'];
     // A body of unknown length (HTTP/2 frames it; HTTP/1.1 needs a length or chunks): stream it chunked.
     if (!stream.endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked';
     this.headers = headers;
+    // Expect: 100-continue is answered by this hop (the upstream client leaves it out): the client
+    // may send its body now (RFC 9110 §10.1.1), as Envoy does; a curl waited a second without it.
+    if (!stream.endAfterHeaders && typeof headers.expect === 'string' && headers.expect.toLowerCase() === '100-continue' && !stream.headersSent) {
+      try {
+        stream.additionalHeaders({ ':status': 100 });
+      } catch {
+        // The stream is already closing (a client reset): nothing waits for the 100.
+      }
+    }
     // Whoever streams the body listens for its errors; this keeps a body nobody reads (a request
     // answered before it was sent) from turning a client's reset into an uncaught exception.
     this.on('error', () => {});
@@ -116,7 +126,20 @@ export class H2AsH1Response implements ProxyResponse {
     if (Array.isArray(headers)) for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
     else if (headers) for (const k in headers) if (headers[k] !== undefined) add(k, headers[k] as string | number | string[]);
     for (const n of named) delete out[n];
-    if (!this.stream.destroyed && !this.stream.closed) this.stream.respond(out);
+    if (this.stream.destroyed || this.stream.closed) return this;
+    if (!sendableStatus(status)) return this.refuse(`status ${status} cannot be sent on HTTP/2`);
+    try {
+      this.stream.respond(h2Headers(out));
+    } catch (err) {
+      return this.refuse((err as Error).message);
+    }
+    return this;
+  }
+
+  /** The app's answer cannot be sent on HTTP/2 as it is: the client gets a 502 instead (and the body is not sent). */
+  private refuse(why: string): this {
+    this.statusCode = 502;
+    h2Reply(this.stream, 502, 'upstream-bad-response', `the upstream's answer cannot be sent over HTTP/2: ${why}`);
     return this;
   }
 
@@ -138,7 +161,7 @@ export class H2AsH1Response implements ProxyResponse {
 
   /** A response cut short: the stream is reset, so the client sees an error rather than a short body. */
   destroy(): this {
-    if (!this.stream.destroyed && !this.stream.closed) this.stream.close(NGHTTP2_INTERNAL_ERROR);
+    cutStream(this.stream);
     return this;
   }
 
