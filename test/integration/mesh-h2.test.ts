@@ -456,6 +456,34 @@ describe('HTTP/2 through the mesh', () => {
     }
   });
 
+  test('HTTP/2 connections: at most 128 streams at once; an unfinished preface and an idle session are closed', async () => {
+    const idle = await startProxy({ id: 'self-1', inbound: base + 11, app: P.app, admin: base + 12, outbound: {}, snapshot, env: { BERTH_PROXY_HEADERS_TIMEOUT_MS: '1000', BERTH_PROXY_H2_IDLE_MS: '1500' } });
+    try {
+      // Half a preface, then silence: it used to hold its fd (and ~30 KB) for good.
+      const partial = net.connect(base + 11, HOST, () => partial.write('PRI * HTTP/2.0\r\n'));
+      partial.on('error', () => {});
+      partial.resume(); // read, or its FIN would never be seen
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        partial.once('close', () => resolve());
+        setTimeout(() => reject(new Error('an unfinished preface still open after 5 s')), 5000);
+      });
+      assert.ok(performance.now() - t0 >= 900, 'not before the headers timeout');
+      const session = http2.connect(`http://${HOST}:${base + 11}`);
+      session.on('error', () => {});
+      assert.equal((await h2(session, { ':path': '/idle' })).status, 200);
+      assert.equal(session.remoteSettings.maxConcurrentStreams, 128);
+      const t1 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        session.once('close', () => resolve());
+        setTimeout(() => reject(new Error('an idle session still open after 6 s')), 6000);
+      });
+      assert.ok(performance.now() - t1 >= 1400, 'not before the idle timeout');
+    } finally {
+      idle.child.kill('SIGKILL');
+    }
+  });
+
   test('HTTP/1.1 keeps working on the same ports', async () => {
     const r = await request(`http://${HOST}:${P.svc}/plain`);
     assert.equal(r.status, 200);

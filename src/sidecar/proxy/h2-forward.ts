@@ -25,9 +25,12 @@ export class H2Sessions {
     if (!s || s.closed || s.destroyed) {
       const session = http2.connect(`http://${key}`, { maxSessionMemory: 16 });
       session.on('error', () => {}); // each stream reports its own failure
-      session.once('close', () => {
+      const forget = (): void => {
         if (this.sessions.get(key) === session) this.sessions.delete(key);
-      });
+      };
+      session.once('close', forget);
+      // The peer closes it (an idle connection, a draining proxy): new streams go to a new connection.
+      session.once('goaway', forget);
       session.unref();
       this.sessions.set(key, session);
       s = session;

@@ -76,6 +76,10 @@ export interface ListenerOptions {
 
 /** Time a client gets to send its request headers (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests). */
 const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
+/** An HTTP/2 connection with no stream open this long is closed (BERTH_PROXY_H2_IDLE_MS, for tests; nginx: 75 s). */
+const H2_IDLE_MS = Number(process.env.BERTH_PROXY_H2_IDLE_MS ?? 60_000) || 60_000;
+/** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS, as nginx's default). */
+export const H2_MAX_STREAMS = 128;
 
 /** An HTTP/2 session that has not read what it was given for this long has stopped reading for good. */
 const H2_STALL_MS = 2000;
@@ -247,18 +251,41 @@ export class Listener {
     let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
       (h2 ??= Promise.all([import('node:http2'), load!()]).then(([mod, handler]) => {
-        const srv = mod.createServer({ maxSessionMemory: 16 });
+        // At most H2_MAX_STREAMS streams at once per connection (nginx's 128): without a limit one
+        // connection opened a connection to the app per stream, thousands of them.
+        const srv = mod.createServer({ maxSessionMemory: 16, settings: { maxConcurrentStreams: H2_MAX_STREAMS } });
+        /** Open streams per session: a session is idle when it has none. */
+        const open = new WeakMap<http2.Http2Session, number>();
         srv.on('session', (session: http2.ServerHttp2Session) => {
           // Emitted within srv.emit('connection') below: the peer is the connection's just handed over.
           if (handedPeer !== undefined) peers.set(session, handedPeer);
           this.h2sessions.add(session);
           session.once('close', () => this.h2sessions.delete(session));
           session.on('error', () => session.destroy());
+          // A session that never opens a stream (an unfinished preface, SETTINGS and silence) gets the
+          // time an HTTP/1.1 client has for its headers; one with no stream open for H2_IDLE_MS is
+          // closed (GOAWAY), as nginx and Envoy close idle HTTP/2 connections. Each held an fd for good.
+          open.set(session, 0);
+          session.setTimeout(HEADERS_TIMEOUT_MS, () => {
+            if (open.get(session) !== 0) return;
+            session.close();
+            // A peer that does not close its side after the GOAWAY is cut.
+            setTimeout(() => session.destroy(), 1000).unref();
+          });
           if (this.draining) session.close();
         });
         srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
           this.inFlight++;
-          stream.once('close', () => this.inFlight--);
+          const session = stream.session;
+          if (session) {
+            const n = open.get(session) ?? 0;
+            if (n === 0) session.setTimeout(H2_IDLE_MS);
+            open.set(session, n + 1);
+          }
+          stream.once('close', () => {
+            this.inFlight--;
+            if (session) open.set(session, (open.get(session) ?? 1) - 1);
+          });
           stream.on('error', () => {});
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
           if (!normalizeH2Target(headers)) {
