@@ -60,6 +60,14 @@ export function h2RequestHead(headers: http2.IncomingHttpHeaders): RequestHead {
   return { url: headers[':path'] ?? '/', method: headers[':method'] ?? 'GET', headers: plain };
 }
 
+/**
+ * The metrics label of a gRPC status: one of gRPC's codes 0–16, anything else UNKNOWN (2), as gRPC
+ * clients read it. An app's raw value made one series per distinct value (20,000 calls, 20,000 series).
+ */
+export function grpcStatusLabel(value: string): string {
+  return /^(?:[0-9]|1[0-6])$/.test(value) ? value : '2';
+}
+
 /** Answers a stream from the proxy itself (no upstream), saying why in the reason header. */
 export function h2Reply(stream: http2.ServerHttp2Stream, status: number, reason: string, message: string, extra: Record<string, string> = {}): void {
   if (stream.destroyed || stream.closed) return;
@@ -145,7 +153,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   up.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
     status = Number(h[':status'] ?? 0);
-    if (typeof h['grpc-status'] === 'string') grpcStatus = h['grpc-status'];
+    if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
     if (stream.destroyed || stream.closed) return;
     const resHeaders: http2.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
@@ -178,7 +186,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   });
   up.on('trailers', (t: http2.IncomingHttpHeaders) => {
     trailers = t;
-    if (typeof t['grpc-status'] === 'string') grpcStatus = t['grpc-status'];
+    if (typeof t['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(t['grpc-status']);
   });
   stream.on('wantTrailers', () => {
     // No trailers: sendTrailers({}) ends the stream with an empty DATA frame flagged END_STREAM. (close()
