@@ -92,6 +92,7 @@ describe('service routes and destination policy (berth-proxy process)', () => {
   let proxy: ProxyUnderTest;
   const mirrored: string[] = [];
   let flaky1Fail = true;
+  let stalled5xx = 0;
   const front = (path: string, opts?: Parameters<typeof request>[1]) => request(`http://${HOST}:${P.out.front}${path}`, opts);
 
   before(async () => {
@@ -106,7 +107,13 @@ describe('service routes and destination policy (berth-proxy process)', () => {
         res.end('shadow');
       }),
       await upstream(P.slow, 'slow', (_req, res) => void setTimeout(() => res.end('slow'), 500)),
-      await upstream(P.flaky1, 'flaky1', (_req, res) => {
+      await upstream(P.flaky1, 'flaky1', (req, res) => {
+        if (req.url === '/stall5xx') {
+          // A retriable 503 whose body never comes whole (100 bytes announced, 5 sent).
+          stalled5xx++;
+          req.socket.write('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 100\r\n\r\nstall');
+          return;
+        }
         res.statusCode = flaky1Fail ? 500 : 200;
         res.end('flaky1');
       }),
@@ -186,6 +193,16 @@ describe('service routes and destination policy (berth-proxy process)', () => {
     assert.equal(state.length, 6);
     flaky1Fail = false;
     await waitFor('flaky1 back after the ejection time', async () => (await flaky(0)).body.startsWith('flaky1') || (await flaky(1)).body.startsWith('flaky1'), 5000);
+  });
+
+  test('a retriable 5xx is retried at its head, not after its body (a stalled body held the client forever)', async () => {
+    for (let i = 0; i < 6; i++) {
+      const t0 = performance.now();
+      const r = await request(`http://${HOST}:${P.out.flaky}/stall5xx`, { timeoutMs: 3000 });
+      assert.deepEqual([r.status, r.body], [200, 'flaky2 GET /stall5xx']);
+      assert.ok(performance.now() - t0 < 1500, `answered at once (${(performance.now() - t0).toFixed(0)} ms)`);
+    }
+    assert.ok(stalled5xx >= 1, 'the stalling endpoint was tried');
   });
 
   test('connection-pool limits: over maxConnections + maxPendingRequests → 503 with a reason', async () => {

@@ -915,6 +915,12 @@ class Exchange implements UpstreamCall {
       this.buf = undefined;
       if (rest && rest.length > 0) this.body(rest);
       else if (this.bodyKind === Body.None || (this.bodyKind === Body.Length && this.remaining === 0)) this.end();
+      // An answer the caller discards (a retry follows) is not waited for beyond this read: its
+      // connection closes instead (a 5xx whose body stalled held the retry, and the client, forever).
+      if (this.discard && !this.finished) {
+        this.keepAlive = false;
+        this.end();
+      }
       // The head's lines may be a view of this read: kept (copied) if they were not written out with it.
       this.head?.keepLines();
       this.head = undefined;
