@@ -134,6 +134,17 @@ describe('berth-proxy process', () => {
           setTimeout(() => (req.url === '/close-rst' ? req.socket.resetAndDestroy() : req.socket.end()), 100);
           return;
         }
+        if (req.url === '/count-pieces') {
+          // How many pieces a body reaches the app in.
+          let pieces = 0;
+          let bytes = 0;
+          req.on('data', (d: Buffer) => {
+            pieces++;
+            bytes += d.length;
+          });
+          req.on('end', () => res.end(`${pieces} ${bytes}`));
+          return;
+        }
         if (req.url === '/count') {
           counted++;
           return res.end(`count ${counted}`);
@@ -439,6 +450,17 @@ describe('berth-proxy process', () => {
     const coded = await raw(ports.inbound, 'GET /gzip-chunked HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);
     assert.match(coded, /^HTTP\/1\.1 502 [^]*\r\nx-berth-reason: upstream-bad-response\r\n/i, coded);
     assert.doesNotMatch(coded, /zzzz/);
+  });
+
+  test('a body of 1-byte chunks goes on in pieces of a read, not a chunk (and an app data event) per byte', async () => {
+    const n = 20_000;
+    const body = `${'1\r\nx\r\n'.repeat(n)}0\r\n\r\n`;
+    const t0 = performance.now();
+    const r = await raw(ports.inbound, `POST /count-pieces HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n${body}`, true);
+    const [pieces, bytes] = r.slice(r.indexOf('\r\n\r\n') + 4).replace(/^[0-9a-f]+\r\n/, '').split(/\s+/).map(Number);
+    assert.equal(bytes, n, JSON.stringify(r.slice(0, 300)));
+    assert.ok(pieces < 200, `${pieces} pieces for ${n} chunks`);
+    assert.ok(performance.now() - t0 < 3000);
   });
 
   test('an answer cut by a reset is not passed on as complete; a FIN ends a close-delimited one (issue 11 point 2)', async () => {

@@ -580,10 +580,16 @@ export class LeanConnection {
       this.flow();
       return;
     }
+    // The pieces of one read go on as one: a body of 1-byte chunks made a write (and a chunk, and a
+    // 'data' event at the app) per byte, and a million of them held the event loop for seconds.
+    let first: Buffer | undefined;
+    let pieces: Buffer[] | undefined;
     const r = this.decoder!.feed(d, (piece) => {
-      if (!this.pushPiece(req, piece)) this.bodyHeld = true;
+      if (first === undefined) first = piece;
+      else (pieces ??= [first]).push(piece);
     });
     if (r === 'error') return this.reject(400);
+    if (first !== undefined && !this.pushPiece(req, pieces ? Buffer.concat(pieces) : first)) this.bodyHeld = true;
     if (r >= 0) {
       this.bodyKind = BodyKind.None;
       this.bodyHeld = false;
