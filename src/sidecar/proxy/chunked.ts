@@ -30,6 +30,10 @@ const enum Chunk {
 
 /** A size at least this large cannot take another hex digit: it would pass 2^64 (llhttp's limit). */
 const MAX_SIZE = 2 ** 60;
+/** Extension bytes one chunk-size line may carry (node's limit over llhttp, CVE-2024-22019: 413 beyond). */
+export const MAX_EXTENSION_BYTES = 16 * 1024;
+/** Bytes the trailer section may take (node's header size limit, which counts trailers: 431 beyond). */
+export const MAX_TRAILER_BYTES = 16 * 1024;
 
 function isTchar(c: number): boolean {
   return c < 128 && TCHAR[c] === 1;
@@ -47,6 +51,11 @@ export class ChunkedBodyDecoder {
   private sawDigit = false;
   /** The current trailer line's name, lower-cased (to refuse framing headers there). */
   private trailerName = '';
+  /** Extension bytes of the current size line, and trailer bytes so far: both bounded, as node does. */
+  private extensionBytes = 0;
+  private trailerBytes = 0;
+  /** Set with an 'error' that is a limit passed, not malformed input: 413 (extensions) or 431 (trailers). */
+  overflow: 413 | 431 | undefined;
 
   feed(d: Buffer, out: (piece: Buffer) => void): number | 'error' {
     let i = 0;
@@ -60,6 +69,14 @@ export class ChunkedBodyDecoder {
         continue;
       }
       const c = d[i++];
+      if (this.state >= Chunk.ExtName && this.state <= Chunk.ExtAfterQuoted && ++this.extensionBytes > MAX_EXTENSION_BYTES) {
+        this.overflow = 413;
+        return 'error';
+      }
+      if (this.state >= Chunk.TrailerStart && this.state <= Chunk.TrailerLf && ++this.trailerBytes > MAX_TRAILER_BYTES) {
+        this.overflow = 431;
+        return 'error';
+      }
       switch (this.state) {
         case Chunk.Size: {
           const hex = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
@@ -118,6 +135,7 @@ export class ChunkedBodyDecoder {
         case Chunk.SizeLf:
           if (c !== 10) return 'error';
           this.sawDigit = false;
+          this.extensionBytes = 0;
           this.state = this.size === 0 ? Chunk.TrailerStart : Chunk.Data;
           break;
         case Chunk.DataCr:

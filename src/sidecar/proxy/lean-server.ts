@@ -588,7 +588,7 @@ export class LeanConnection {
       if (first === undefined) first = piece;
       else (pieces ??= [first]).push(piece);
     });
-    if (r === 'error') return this.reject(400);
+    if (r === 'error') return this.reject(this.decoder!.overflow ?? 400);
     if (first !== undefined && !this.pushPiece(req, pieces ? Buffer.concat(pieces) : first)) this.bodyHeld = true;
     if (r >= 0) {
       this.bodyKind = BodyKind.None;
