@@ -383,7 +383,9 @@ describe('HTTP/2 through the mesh', () => {
       peak = Math.max(peak, socketCount(pid));
       session.destroy();
     }
-    assert.ok(peak - before < 100, `the inbound proxy held ${peak - before} more sockets during the flood`);
+    // 20,000 reset streams: a connection per stream would be thousands of sockets. A stream whose
+    // reset comes in a later read than its headers is forwarded, at most 128 at once per connection.
+    assert.ok(peak - before < 400, `the inbound proxy held ${peak - before} more sockets during the flood`);
     await waitFor('inbound back to its sockets', () => socketCount(pid) <= before + 2, 10_000);
   });
 

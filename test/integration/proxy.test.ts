@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,8 @@ describe('berth-proxy process', () => {
   /** Requests the app answered with a malformed response. */
   let badAnswers = 0;
   const uploads = { started: 0, cut: 0 };
+  /** Requests on /hang the proxy gave up (their connection to the app closed). */
+  let hangsAbandoned = 0;
 
   const snapshot = (registered: boolean): MeshSnapshot => ({
     version: registered ? 2 : 1,
@@ -132,6 +134,11 @@ describe('berth-proxy process', () => {
           // A body delimited by the connection's close: ended by a FIN, or cut by a reset.
           req.socket.write('HTTP/1.1 200 OK\r\n\r\nhello-partial');
           setTimeout(() => (req.url === '/close-rst' ? req.socket.resetAndDestroy() : req.socket.end()), 100);
+          return;
+        }
+        if (req.url === '/hang') {
+          // Never answers: the proxy must give the request up when its client goes away.
+          res.once('close', () => hangsAbandoned++);
           return;
         }
         if (req.url === '/count-pieces') {
@@ -450,6 +457,34 @@ describe('berth-proxy process', () => {
     const coded = await raw(ports.inbound, 'GET /gzip-chunked HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', true);
     assert.match(coded, /^HTTP\/1\.1 502 [^]*\r\nx-berth-reason: upstream-bad-response\r\n/i, coded);
     assert.doesNotMatch(coded, /zzzz/);
+  });
+
+  test('a client that closes its side with a request in flight is gone: the request is given up at the app, as nginx (499) and Envoy do', async () => {
+    const before = hangsAbandoned;
+    const s = net.connect(ports.inbound, HOST, () => s.end('GET /hang HTTP/1.1\r\nhost: x\r\n\r\n'));
+    s.on('error', () => {});
+    s.resume();
+    await waitFor('the app request given up', async () => hangsAbandoned > before, 3000);
+    await new Promise<void>((r) => (s.closed ? r() : s.once('close', () => r())));
+  });
+
+  test('requests pipelined behind a slow one whose head was cut by a read stay bytes in the kernel: memory does not grow with them', async () => {
+    // 8 connections, each a slow request whose head comes in two reads and 3,000 more behind it. A
+    // connection used to go to node:http at the cut head, which then parsed each read whole: ~2.3 KB
+    // of objects per waiting request, ~7 MB per connection (60 MB here).
+    const rssMB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proxy.pid}/status`, 'utf8'))![1]) / 1024;
+    const before = rssMB();
+    const conns = await Promise.all(Array.from({ length: 8 }, () => collecting(ports.inbound)));
+    // A read that ends inside the slow request's head, then the rest.
+    for (const c of conns) c.s.write('GET /p HTTP/1.1\r\nhost: x\r\n\r\nGET /sl');
+    await new Promise((r) => setTimeout(r, 100));
+    const rest = `ow HTTP/1.1\r\nhost: x\r\n\r\n${'GET /p HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(3000)}`;
+    for (const c of conns) for (let at = 0; at < rest.length; at += 997) c.s.write(rest.slice(at, at + 997));
+    await new Promise((r) => setTimeout(r, 400));
+    const during = rssMB();
+    assert.ok(during - before < 25, `RSS grew ${(during - before).toFixed(1)} MB with 24,000 requests waiting`);
+    await waitFor('every answer', async () => conns.every((c) => (c.text().match(/HTTP\/1\.1 200 /g) ?? []).length === 3002), 20_000);
+    for (const c of conns) c.s.destroy();
   });
 
   test('a body of 1-byte chunks goes on in pieces of a read, not a chunk (and an app data event) per byte', async () => {

@@ -27,6 +27,10 @@ export { ChunkedBodyDecoder };
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 16 * 1024;
+/** Time a request head read in parts has to become whole (the listener's header timeout; 408 after it). */
+const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
+/** A head that ends with bare LFs: node:http (llhttp) judges it, the lean path does not wait for a CRLF that may never come. */
+const LF_LF = Buffer.from('\n\n');
 /** A buffered read up to this size is made latin1 text whole to find its head's end (see next()). */
 const SMALL_READ = 4096;
 /** Request body bytes buffered for the handler before the client's socket stops being read. */
@@ -380,6 +384,8 @@ export class LeanConnection {
   /** Body bytes arrived since the body timer last looked. */
   private bodyProgress = false;
   private bodyTimer: NodeJS.Timeout | undefined;
+  /** Set while a request head is read in parts (awaitHead): the time it has to become whole. */
+  private headTimer: NodeJS.Timeout | undefined;
   /** Whether this connection paused the socket (body back-pressure, or pipelined bytes behind the request in flight). */
   private paused = false;
   http10 = false;
@@ -473,13 +479,11 @@ export class LeanConnection {
       this.socket.end();
       return;
     }
-    // An upload cut short: the request cannot complete ('close' then abandons the upstream call).
-    if (this.bodyKind !== BodyKind.None) {
-      this.socket.destroy();
-      return;
-    }
-    // A whole request then FIN (e.g. `nc -q`): the answer still goes out, then the connection closes.
-    this.res.closeAfter = true;
+    // A request in flight and the client gone (an upload cut short, or a client that gave up on a
+    // slow answer): the connection is cut, and 'close' abandons the upstream call — as nginx (499)
+    // and Envoy do. Answering it instead left the app's request running and the socket in
+    // CLOSE-WAIT for as long as the app took (for ever with no route timeout), and a pool slot held.
+    this.socket.destroy();
   }
 
   /** A body that made no progress for a whole period (and was not held back by its consumer): 408. */
@@ -529,7 +533,9 @@ export class LeanConnection {
       end = headEnd(this.buf);
       text = end < 0 ? '' : this.buf.toString('latin1', 0, end);
     }
+    if (end < 0 && this.buf.length <= MAX_HEAD_BYTES && this.buf.indexOf(LF_LF) < 0) return this.awaitHead();
     if (end < 0 || end > MAX_HEAD_BYTES) return this.giveUp();
+    this.clearHeadTimer();
     const parsed = parseRequestBytes(this.buf, text, end, this.source.wordsFor(this.buf));
     if (!parsed) return this.giveUp();
     this.buf = end + 4 === this.buf.length ? EMPTY : this.buf.subarray(end + 4);
@@ -647,7 +653,35 @@ export class LeanConnection {
     this.flow();
   }
 
+  /**
+   * The head is not whole yet (a request split over reads, or the last of a pipelined batch cut by
+   * the read's end): the rest is waited for here, up to HEADERS_TIMEOUT_MS (then 408, as node:http).
+   * Handing such a connection to node:http made it parse each later read whole — thousands of
+   * pipelined requests at once, ~2.3 KB of objects each, held until their turn (hundreds of MB from
+   * a few dozen connections). What ends only with a bare LF is still node:http's to judge.
+   */
+  private awaitHead(): void {
+    this.headTimer ??= setTimeout(() => this.headTimedOut(), HEADERS_TIMEOUT_MS).unref();
+  }
+
+  private clearHeadTimer(): void {
+    if (this.headTimer === undefined) return;
+    clearTimeout(this.headTimer);
+    this.headTimer = undefined;
+  }
+
+  private headTimedOut(): void {
+    this.headTimer = undefined;
+    if (this.closed || this.res) return;
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    const { socket } = this;
+    if (!socket.writable) return void socket.destroy();
+    socket.end(`HTTP/1.1 408 Request Timeout\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+  }
+
   private giveUp(): void {
+    this.clearHeadTimer();
     this.closed = true;
     clearInterval(this.idleTimer);
     clearInterval(this.bodyTimer);
@@ -663,6 +697,7 @@ export class LeanConnection {
   }
 
   private lost(): void {
+    this.clearHeadTimer();
     clearInterval(this.idleTimer);
     clearInterval(this.bodyTimer);
     this.bodyTimer = undefined;

@@ -160,8 +160,13 @@ for (const mode of ['onread', 'data'] as const) {
       assert.match(await raw(srv.port, ['POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n']), /^HTTP\/1\.1 400/);
       assert.match(await raw(srv.port, [`GET / HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`]), /^HTTP\/1\.1 431/);
       assert.match(await raw(srv.port, ['\x00\x01garbage\r\n\r\n']), /^HTTP\/1\.1 400/);
-      // A head sent in two pieces is served by node:http (which applies its header timeout from there).
-      assert.match(await raw(srv.port, ['GET /slow HTTP/1.1\r\nHo', 'st: h\r\n\r\n'], /fallback/, 20), /fallback GET \/slow/);
+      // A head sent in two pieces stays on the lean path, which waits for its rest (node:http got it
+      // once, and then parsed every later read whole: a pipelined batch became thousands of objects).
+      const split = await raw(srv.port, ['GET /slow HTTP/1.1\r\nHo', 'st: h\r\n\r\n'], /GET \/slow/, 20);
+      assert.match(split, /GET \/slow \[/);
+      assert.doesNotMatch(split, /fallback/);
+      // One that ends with bare LFs is node:http's to judge.
+      assert.match(await raw(srv.port, ['GET /lf HTTP/1.1\nHost: h\n', '\n'], /HTTP\/1\.1 \d{3}/, 20), /^HTTP\/1\.1 \d{3}/);
       // After lean exchanges, a request it does not take hands over the same connection.
       const mixed = await raw(srv.port, ['GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n'], /fallback GET \/2/);
       assert.match(mixed, /GET \/1 \[\][\s\S]*fallback GET \/2/);
