@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { httpRequest, portBlock, repoRoot, waitFor } from './harness/berth.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
-import { HOST, upstream } from './mesh-helpers/proxy.js';
+import { HOST, request, upstream } from './mesh-helpers/proxy.js';
 
 const proxyMain = join(repoRoot, 'dist', 'src', 'sidecar', 'proxy', 'main.js');
 
@@ -225,21 +225,10 @@ describe('berth-proxy process', () => {
   test('outbound: a refused endpoint is skipped (retry on connect failure), requests with a body included', async () => {
     // A body in hand is sent again on the next endpoint. (A request with a body was never retried:
     // the check for a client gone away read the request's `destroyed`, true once its body was read.)
-    const send = (path: string, method: string, body?: string): Promise<{ status: number; body: string }> =>
-      new Promise((resolve, reject) => {
-        const req = http.request({ host: HOST, port: ports.out, path, method, agent: false }, (res) => {
-          let text = '';
-          res.setEncoding('latin1');
-          res.on('data', (d: string) => (text += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
     for (let i = 0; i < 24; i++) {
       const method = ['GET', 'POST', 'PUT'][i % 3];
       const body = method === 'GET' ? undefined : `payload-${i}`;
-      const r = await send(`/o/${i}`, method, body);
+      const r = await request(`http://${HOST}:${ports.out}/o/${i}`, { method, ...(body ? { body } : {}) });
       assert.equal(r.status, 200, r.body);
       assert.equal(r.body, `peer-a ${method} /o/${i}${body ? ` ${body}` : ''}`);
     }
