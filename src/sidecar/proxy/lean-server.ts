@@ -27,8 +27,8 @@ export { ChunkedBodyDecoder };
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 const MAX_HEAD_BYTES = 16 * 1024;
-/** Time a request head read in parts has to become whole (the listener's header timeout; 408 after it). */
-const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
+/** Time a client gets to send its request headers, here and in the listener (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests; 408 after it). */
+export const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 /** A head that ends with bare LFs: node:http (llhttp) judges it, the lean path does not wait for a CRLF that may never come. */
 const LF_LF = Buffer.from('\n\n');
 /** A buffered read up to this size is made latin1 text whole to find its head's end (see next()). */
@@ -512,7 +512,7 @@ export class LeanConnection {
     this.closed = true;
     if (res && !res.headersSent && !res.destroyed && socket.writable) {
       res.headersSent = true;
-      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+      this.answerAndClose(status);
       // Bytes the client still sends are read and dropped meanwhile (a paused socket would never see the end).
       socket.resume();
     } else socket.destroy();
@@ -675,9 +675,14 @@ export class LeanConnection {
     if (this.closed || this.res) return;
     this.closed = true;
     clearInterval(this.idleTimer);
+    if (this.socket.writable) this.answerAndClose(408);
+    else this.socket.destroy();
+  }
+
+  /** Answers `status` with an empty body from the proxy itself and closes the connection once it is out. */
+  private answerAndClose(status: number): void {
     const { socket } = this;
-    if (!socket.writable) return void socket.destroy();
-    socket.end(`HTTP/1.1 408 Request Timeout\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`, () => socket.destroy());
   }
 
   private giveUp(): void {

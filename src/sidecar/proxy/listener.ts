@@ -12,7 +12,7 @@ import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
 import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
-import { BODY_TIMEOUT_MS, LeanConnection } from './lean-server.js';
+import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 
@@ -74,8 +74,6 @@ export interface ListenerOptions {
   bindRetryMs?: number;
 }
 
-/** Time a client gets to send its request headers (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests). */
-const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 /** An HTTP/2 connection with no stream open this long is closed (BERTH_PROXY_H2_IDLE_MS, for tests; nginx: 75 s). */
 const H2_IDLE_MS = Number(process.env.BERTH_PROXY_H2_IDLE_MS ?? 60_000) || 60_000;
 /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS, as nginx's default). */

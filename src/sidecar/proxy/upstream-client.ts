@@ -728,8 +728,6 @@ class Exchange implements UpstreamCall {
   private aborted = false;
   /** Between asking the pool for a socket and getting its answer (queued for a slot, or connecting). */
   private awaiting = false;
-  /** Given up while awaiting a socket: the caller has had its ABORTED already. */
-  private abortReported = false;
   private buf: Buffer | undefined;
   /** The answer's head while its lines are a view of the read being handled. */
   private head: UpstreamHead | undefined;
@@ -765,8 +763,8 @@ class Exchange implements UpstreamCall {
   /** The pool's answer: a socket to send on, or why there is none. */
   attach(s: PooledSocket | Error, fresh: boolean): void {
     this.awaiting = false;
-    if (this.abortReported) {
-      // Given up while it waited: a new connection serves the next request.
+    if (this.aborted) {
+      // Given up while it waited (abort() reported it then): a new connection serves the next request.
       if (!(s instanceof Error)) this.pool.release(s, true);
       return;
     }
@@ -786,12 +784,6 @@ class Exchange implements UpstreamCall {
     this.paused = false;
     this.keepAlive = true;
     this.requestDone = false;
-    if (this.aborted) {
-      this.finished = true;
-      this.pool.release(s, true);
-      this.h.onError(new UpstreamError('ABORTED', 'aborted', false));
-      return;
-    }
     this.start(s);
   }
 
@@ -802,7 +794,6 @@ class Exchange implements UpstreamCall {
       // Queued for a pool slot or still connecting: given up now, not when a socket comes (a route
       // timeout's 504 was late by as long as the slot stayed taken, and gone clients filled the queue).
       this.pool.cancel(this);
-      this.abortReported = true;
       this.finished = true;
       this.h.onError(new UpstreamError('ABORTED', 'aborted', false));
       return;
