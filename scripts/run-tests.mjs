@@ -39,6 +39,8 @@ files.sort((a, b) => expected(b) - expected(a) || a.localeCompare(b));
 const concurrency = Math.max(1, Number(process.env.BERTH_TEST_CONCURRENCY ?? '2') || 2);
 const totals = { tests: 0, suites: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
 const failedFiles = [];
+/** Why each failed file failed, repeated at the end: CI keeps only the tail of a long log. */
+const digests = [];
 const durations = {};
 const started = performance.now();
 
@@ -55,11 +57,34 @@ function runFile(file) {
       const text = Buffer.concat(chunks).toString('utf8');
       for (const [, key, n] of text.matchAll(/^# (tests|suites|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) totals[key] += Number(n);
       const ok = code === 0;
-      if (!ok) failedFiles.push(`${file} (exit ${code ?? signal})`);
+      if (!ok) {
+        failedFiles.push(`${file} (exit ${code ?? signal})`);
+        digests.push(`# ---- ${file}\n${failureDigest(text)}`);
+      }
       process.stdout.write(`# ---- ${file}: ${ok ? 'ok' : 'FAILED'} in ${seconds.toFixed(1)} s\n${text}`);
       resolve();
     });
   });
+}
+
+/**
+ * The failing tests' own blocks (name, location, error; no stack, no suites that failed only
+ * because a subtest did), or the output's last lines when none (a crash before TAP's verdict).
+ */
+function failureDigest(text) {
+  const lines = text.split('\n');
+  const out = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^\s*not ok \d+ - /.test(lines[i])) continue;
+    const block = [lines[i]];
+    for (let j = i + 1; j < lines.length && !/^\s*\.\.\.$/.test(lines[j]); j++) {
+      if (/^\s*stack: /.test(lines[j])) break;
+      block.push(lines[j]);
+    }
+    if (block.some((l) => /failureType: 'subtestsFailed'/.test(l))) continue;
+    out.push(...block.slice(0, 40));
+  }
+  return (out.length ? out : lines.slice(-40)).join('\n');
 }
 
 const queue = [...files];
@@ -73,6 +98,7 @@ const wall = (performance.now() - started) / 1000;
 const slowest = Object.entries(durations).sort((a, b) => b[1] - a[1]).slice(0, 8);
 process.stdout.write(`# ==== ${files.length} files in ${wall.toFixed(0)} s (concurrency ${concurrency}); slowest: ${slowest.map(([f, s]) => `${f.replace(/^dist\/test\//, '')} ${s} s`).join(', ')}\n`);
 for (const [key, n] of Object.entries(totals)) process.stdout.write(`# ${key} ${n}\n`);
+if (digests.length) process.stdout.write(`# ==== why they failed (repeated from above)\n${digests.join('\n')}\n`);
 if (failedFiles.length) process.stdout.write(`# failed files:\n${failedFiles.map((f) => `#   ${f}\n`).join('')}`);
 if (process.env.BERTH_TEST_DURATIONS_OUT) writeFileSync(process.env.BERTH_TEST_DURATIONS_OUT, JSON.stringify({ ...known, ...durations }, Object.keys({ ...known, ...durations }).sort(), 1) + '\n');
 process.exit(failedFiles.length ? 1 : 0);
