@@ -7,6 +7,7 @@ import type { RE2JS } from 're2js';
 import type { MeshHeaderOps, MeshRoute, MeshStringMatch } from '../../lib/mesh-protocol.js';
 import type { Cluster } from './cluster.js';
 import type { Throttle, ThrottleRegistry } from './throttle.js';
+import { weightedDeck } from './weighted-deck.js';
 
 export interface CompiledRoute {
   name: string;
@@ -116,13 +117,8 @@ function compileDestination(route: MeshRoute, self: string, lookup: ClusterLooku
     return () => c;
   }
   if (weighted.length === 1) return () => weighted[0].cluster;
-  const total = weighted.reduce((s, d) => s + d.weight, 0);
-  const cumulative = weighted.map((d, i) => ({ cluster: d.cluster, upTo: weighted.slice(0, i + 1).reduce((s, x) => s + x.weight, 0) }));
-  return () => {
-    const r = Math.random() * total;
-    for (const d of cumulative) if (r < d.upTo) return d.cluster;
-    return cumulative[cumulative.length - 1].cluster;
-  };
+  const deal = weightedDeck(weighted.map((d) => d.weight));
+  return () => weighted[deal()].cluster;
 }
 
 export type RouteMatcher = (req: RequestHead) => CompiledRoute | undefined;
