@@ -128,7 +128,9 @@ describe('canary releases', () => {
       assert.equal(h.at(-2)!.status, 'current');
       const left20 = await waitFor('weight 50', async () => ((await status()).weights.canary === 50 ? Date.now() : undefined), 30_000, 50);
       const s20 = share(load.replies, seen20 + 300, left20 - 300, 'v2');
-      assert.ok(s20.n > 100, `enough requests at 20 % (${s20.n})`);
+      // Thousands here; a few hundred on a loaded machine (267 with two CPU hogs and two other
+      // test files). The split is dealt from 5-request decks, so 50 already measure it to ±2 points.
+      assert.ok(s20.n >= 50, `enough requests at 20 % (${s20.n})`);
       assert.ok(Math.abs(s20.pct - 20) <= 5, `canary share at weight 20: ${s20.pct.toFixed(1)} % of ${s20.n}`);
       const paused = await waitFor('paused at pause {}', async () => {
         const s = await status();
