@@ -42,8 +42,9 @@ export interface Upstream {
 export class Pools {
   private readonly pools = new Map<string, UpstreamPool>();
 
-  get(u: Upstream, limits?: MeshPolicy['connectionPool']): UpstreamPool {
-    const addr = u.address;
+  /** `shadow`: a pool of its own for mirrored copies, so shadow traffic never takes the slots real requests wait for. */
+  get(u: Upstream, limits?: MeshPolicy['connectionPool'], shadow = false): UpstreamPool {
+    const addr = shadow ? `${u.address}|shadow` : u.address;
     const key = limits && (limits.maxConnections !== undefined || limits.maxRequestsPerConnection !== undefined) ? `${addr}|${limits.maxConnections}|${limits.maxRequestsPerConnection}` : addr;
     let p = this.pools.get(key);
     if (!p) {
@@ -114,11 +115,37 @@ export interface ForwardOptions {
   done?(status: number, ep: EndpointState | undefined): void;
   /** Recording: sees the request body, the response head and body as they are forwarded (absent: nothing is copied). */
   tap?: ExchangeTap;
+  /**
+   * The cluster is this instance's own app (the inbound side): its answers are the app's, never a
+   * peer proxy's "not delivered", and a reason header in them (an app relaying a proxy's 503) is
+   * removed, so no proxy before this one takes the app's answer for one of its own.
+   */
+  app?: boolean;
 }
+
+/**
+ * A proxy's 503 reasons that say the request reached no app (a peer draining or not ready yet, its
+ * app unreachable or its pool full): only these are sent again on the platform's own retries.
+ */
+const NOT_DELIVERED = new Set(['draining', 'app-not-ready', 'upstream-connect-failure', 'overflow', 'no-healthy-upstream']);
 
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
 export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
+  // The client left while the request waited (a fault delay, a scaled-to-zero hold): nothing to send.
+  if (res.destroyed) return opts.done?.(0, undefined);
   new Forwarding(req, res, opts).begin();
+}
+
+/** An answer's header lines as an object (names in lower case, repeated ones as arrays), to be rewritten. */
+function headerObject(head: UpstreamHead): Record<string, string | string[] | undefined> {
+  const obj: Record<string, string | string[] | undefined> = {};
+  const headers = head.list();
+  for (let i = 0; i < headers.length; i += 2) {
+    const k = headers[i].toLowerCase();
+    const cur = obj[k];
+    obj[k] = cur === undefined ? headers[i + 1] : Array.isArray(cur) ? [...cur, headers[i + 1]] : [cur, headers[i + 1]];
+  }
+  return obj;
 }
 
 /**
@@ -150,10 +177,18 @@ class Forwarding implements UpstreamHandlers {
   private readonly lean: boolean;
   /** The client went away before its answer was whole: nothing is retried for it. */
   private clientLeft = false;
+  /** The next attempt, waiting out its back-off. */
+  private backoff: NodeJS.Timeout | undefined;
+  /** A try's own deadline once its head went to the client (Envoy's per-try timeout covers the whole answer). */
+  private tryTimer: NodeJS.Timeout | undefined;
+  /** `done` was called: the exchange is over, whatever still arrives. */
+  private concluded = false;
   private readonly onResClose = (): void => {
     if (this.timer) clearTimeout(this.timer);
     if (this.res.writableFinished) return;
     this.clientLeft = true;
+    // Between attempts (a back-off, the body still arriving) no call is in flight to abort.
+    if (this.idle()) return this.conclude(0, this.ep);
     this.call?.abort();
   };
   private onDrain: (() => void) | undefined;
@@ -168,6 +203,22 @@ class Forwarding implements UpstreamHandlers {
     this.lean = res instanceof LeanResponse;
   }
 
+  /** No upstream call in flight: the body is still being read, or the next attempt waits its back-off. */
+  private idle(): boolean {
+    return this.settled;
+  }
+
+  /** The exchange is over: `done` once, whatever path got here first. */
+  private conclude(status: number, ep: EndpointState | undefined): void {
+    if (this.concluded) return;
+    this.concluded = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.backoff) clearTimeout(this.backoff);
+    if (this.tryTimer) clearTimeout(this.tryTimer);
+    this.backoff = this.tryTimer = undefined;
+    this.opts.done?.(status, ep);
+  }
+
   begin(): void {
     const { req, res, opts } = this;
     // Hop-by-hop headers stay here (the body's framing is read from them below); the upstream client
@@ -179,7 +230,10 @@ class Forwarding implements UpstreamHandlers {
       this.deadline = performance.now() + timeout;
       this.timer = setTimeout(() => {
         this.timedOut = true;
-        this.call?.abort();
+        if (!this.idle()) return this.call?.abort();
+        // The body still arriving, or a retry waiting: the deadline is the deadline (Envoy answers 504 then too).
+        if (!res.headersSent) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
+        this.conclude(504, this.ep);
       }, timeout);
     }
     res.once('close', this.onResClose);
@@ -194,7 +248,7 @@ class Forwarding implements UpstreamHandlers {
         },
         () => {
           res.destroy();
-          opts.done?.(0, undefined);
+          this.conclude(0, undefined);
         },
       );
       return;
@@ -209,17 +263,20 @@ class Forwarding implements UpstreamHandlers {
   }
 
   private attempt(): void {
+    this.backoff = undefined;
+    // Given up meanwhile (the client left, the route's deadline passed): nothing more is sent.
+    if (this.concluded) return;
     const { req, res, opts } = this;
     const cluster = opts.cluster;
     const ep = cluster.pick(req, this.tried);
     if (!ep) {
       reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
-      opts.done?.(503, undefined);
+      this.conclude(503, undefined);
       return;
     }
     if (cluster.overflowing(ep)) {
       reply(res, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
-      opts.done?.(503, ep);
+      this.conclude(503, ep);
       return;
     }
     const retry = opts.route?.retries;
@@ -239,28 +296,38 @@ class Forwarding implements UpstreamHandlers {
     up.body = this.body;
     if (this.bodyLength !== undefined) up.bodyLength = this.bodyLength;
     up.headersTimeout = headersTimeout;
+    this.tryStarted = retry?.perTryTimeout !== undefined ? performance.now() : 0;
     this.call = opts.pools.get(ep, cluster.pool).request(up, this);
   }
+
+  private tryStarted = 0;
 
   onHead(statusCode: number, head: UpstreamHead): boolean {
     this.status = statusCode;
     const retry = this.opts.route?.retries;
-    const neverReachedApp = statusCode === 503 && head.has(REASON_HEADER);
+    const reason = statusCode === 503 ? head.get(REASON_HEADER) : undefined;
+    const neverReachedApp = reason !== undefined && !this.opts.app && NOT_DELIVERED.has(reason);
     if ((neverReachedApp && this.platformLeft) || (this.userLeft && retry && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
       this.retrying = true;
       return false;
     }
     const { res } = this;
     this.opts.tap?.head(statusCode, head.list());
+    if (retry?.perTryTimeout !== undefined) {
+      // The try's deadline goes on over the body: a stalled body is cut as a route timeout cuts it.
+      this.tryTimer = setTimeout(() => {
+        this.timedOut = true;
+        this.call?.abort();
+      }, Math.max(1, this.tryStarted + retry.perTryTimeout - performance.now()));
+    }
     const ops = this.opts.route?.responseHeaders;
-    if (ops) {
-      const obj: Record<string, string | string[] | undefined> = {};
-      const headers = head.list();
-      for (let i = 0; i < headers.length; i += 2) {
-        const k = headers[i].toLowerCase();
-        const cur = obj[k];
-        obj[k] = cur === undefined ? headers[i + 1] : Array.isArray(cur) ? [...cur, headers[i + 1]] : [cur, headers[i + 1]];
-      }
+    if (reason !== undefined && this.opts.app) {
+      const obj = headerObject(head);
+      delete obj[REASON_HEADER];
+      applyHeaderOps(obj, ops);
+      res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
+    } else if (ops) {
+      const obj = headerObject(head);
       applyHeaderOps(obj, ops);
       res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
     } else if (this.lean) (res as LeanResponse).writeHeadLines(statusCode, head, head.contentLength);
@@ -304,14 +371,16 @@ class Forwarding implements UpstreamHandlers {
     const outcome = err && status === 0 ? classify(err) : status;
     // A client that went away says nothing about the endpoint (outlier detection); a timeout does.
     if (err?.code !== 'ABORTED' || this.timedOut) cluster.record(ep, outcome);
+    if (this.tryTimer) clearTimeout(this.tryTimer);
+    this.tryTimer = undefined;
     if (!err && !this.retrying) {
-      opts.done?.(status, ep);
+      this.conclude(status, ep);
       return;
     }
     const timedOut = this.timedOut || err?.code === 'HEADERS_TIMEOUT';
     if (err?.code === 'ABORTED' && !this.timedOut) {
       // The client went away: nothing to answer.
-      opts.done?.(0, ep);
+      this.conclude(0, ep);
       return;
     }
     let again = this.retrying;
@@ -327,12 +396,12 @@ class Forwarding implements UpstreamHandlers {
       (this.tried ??= new Set()).add(ep.id);
       // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
       const n = this.n++;
-      setTimeout(() => this.attempt(), 10 * 2 ** n);
+      this.backoff = setTimeout(() => this.attempt(), 10 * 2 ** n);
       return;
     }
     if (res.headersSent) {
       res.destroy();
-      opts.done?.(status, ep);
+      this.conclude(status, ep);
       return;
     }
     if (timedOut || outcome === 504) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
@@ -340,6 +409,6 @@ class Forwarding implements UpstreamHandlers {
     else if (this.retrying) reply(res, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request`);
     else if (err?.code === 'BAD_RESPONSE') reply(res, 502, 'upstream-bad-response', `upstream ${ep.id} answered with a malformed response: ${err.message}`);
     else reply(res, 502, 'upstream-reset', `upstream ${ep.id} failed: ${err?.message ?? 'reset'}`);
-    opts.done?.(res.statusCode, ep);
+    this.conclude(res.statusCode, ep);
   }
 }

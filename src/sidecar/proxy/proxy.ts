@@ -27,6 +27,8 @@ import type { Responder } from './responder.js';
 import type { ShadowComparison, ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
+import type { UpstreamHandlers } from './upstream-client.js';
+import { headersSayBody } from './http-syntax.js';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
 
@@ -53,6 +55,10 @@ const UNLIMITED = { ok: true as const, release: (): void => {} };
 
 /** The app's address is looked up again at most this often (after a failed request to it). */
 const APP_REAIM_MS = 200;
+/** How long a mirrored copy may take when its route sets no timeout (Envoy's default route timeout). */
+const MIRROR_TIMEOUT_MS = 15_000;
+/** Mirrored copies in flight at most (each may hold 2 × 256 KiB to compare); beyond, a request is not copied. */
+const MAX_MIRRORS_IN_FLIGHT = 64;
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -74,6 +80,7 @@ export class Proxy {
   /** Inbound requests accepted, and in flight (GET /mesh/activity: the idle rule of scale to zero). */
   private inboundAccepted = 0;
   private inflight = 0;
+  private mirrorsInFlight = 0;
   private readonly held: HeldRequests;
   private readonly accessLog = new AccessLog();
   /** What the app behind the inbound listener speaks (its service's `protocol`): HTTP/2 streams to an `http` app are translated. */
@@ -442,6 +449,7 @@ export class Proxy {
     dispatch(req, res, {
       pools: this.pools,
       cluster: this.appCluster!,
+      app: true,
       tap: rec,
       done: (status) => {
         this.inflight--;
@@ -489,7 +497,7 @@ export class Proxy {
         };
         // Reset by the client in the same read as its headers (a rapid-reset flood): no connection is opened for it.
         if (stream.closed || stream.destroyed) return done(0);
-        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, done, tap: rec });
+        forward(req, new tr.H2AsH1Response(stream), { pools: this.pools, cluster: this.appCluster!, app: true, done, tap: rec });
       };
       // One turn later, the frames read with the headers (a reset) have been seen.
       setImmediate(go);
@@ -619,8 +627,10 @@ export class Proxy {
   private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
+    // One draw per request: the destination checked for endpoints is the one the request goes to.
+    const picked = route.destination();
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
-    if (service.activation && route.destination().endpoints.length === 0) {
+    if (service.activation && picked.endpoints.length === 0) {
       const name = service.name;
       return this.held.hold(
         name,
@@ -651,7 +661,6 @@ export class Proxy {
       reply(res, fault.abort.status, 'fault-abort', 'fault injected');
       return this.logged('outbound', service.name, route.name, '-', req, fault.abort.status, started, trace);
     }
-    const picked = route.destination();
     const admitted = this.admit(route, picked, (status, reason, message, extra) => reply(res, status, reason, message, extra));
     if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', req, admitted.status, started, trace);
     const cluster = admitted.cluster ?? picked;
@@ -667,8 +676,18 @@ export class Proxy {
         this.logged('outbound', service.name, route.name, ep?.variant ?? '-', req, status, started, trace);
       },
     };
-    if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(() => this.mirrorAndForward(service.name, req, res, opts), fault.delay.fixedDelay);
-    else this.mirrorAndForward(service.name, req, res, opts);
+    if (fault?.delay && Math.random() * 100 < fault.delay.percent) {
+      // A client leaving during the delay is done with at once: nothing is sent, its slots are free.
+      const gone = (): void => {
+        clearTimeout(delayed);
+        opts.done?.(0, undefined);
+      };
+      const delayed = setTimeout(() => {
+        res.off('close', gone);
+        this.mirrorAndForward(service.name, req, res, opts);
+      }, fault.delay.fixedDelay);
+      res.once('close', gone);
+    } else this.mirrorAndForward(service.name, req, res, opts);
   }
 
   /** The gateway records what comes in through the ingress; a sidecar keeps its app's calls made for a recorded request in flight. */
@@ -682,7 +701,7 @@ export class Proxy {
     const { mirror } = opts.route;
     if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
       const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/', mirror.key) : undefined;
-      if (this.mirror(mirror.cluster, req, cmp) && cmp) {
+      if (this.mirror(mirror.cluster, req, cmp, opts.route.timeout ?? MIRROR_TIMEOUT_MS) && cmp) {
         // The primary's answer goes to the client as before; the comparison sees it through a tap.
         const rec = opts.tap;
         const tap: ExchangeTap = rec
@@ -699,13 +718,31 @@ export class Proxy {
    * Sends a copy of a bodiless request to another cluster (Istio mirror, Host gets "-shadow"); its
    * answer goes to `cmp` (the shadow diff) or is discarded. False when no copy was sent.
    */
-  private mirror(cluster: Cluster, req: RequestHead, cmp: ShadowComparison | undefined): boolean {
-    if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') return false;
+  private mirror(cluster: Cluster, req: RequestHead, cmp: ShadowComparison | undefined, timeoutMs: number): boolean {
+    // Sized or chunked, a body is not copied (the copy would go out empty).
+    if (headersSayBody(req.headers)) return false;
+    // A shadow that stopped answering must not pile up copies (sockets, comparisons) without end.
+    if (this.mirrorsInFlight >= MAX_MIRRORS_IN_FLIGHT) return false;
     const ep = cluster.pick(req, undefined);
     if (!ep) return false;
     const headers = { ...req.headers, host: `${req.headers.host ?? cluster.name}-shadow` };
     delete headers.connection;
-    this.pools.get(ep, cluster.pool).request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null }, cmp ?? { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} });
+    const to: UpstreamHandlers = cmp ?? { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} };
+    this.mirrorsInFlight++;
+    const over = (): void => {
+      clearTimeout(deadline);
+      this.mirrorsInFlight--;
+    };
+    const handlers: UpstreamHandlers = {
+      onHead: (status, head) => to.onHead(status, head),
+      onData: (chunk) => to.onData(chunk),
+      onEnd: () => (over(), to.onEnd()),
+      onError: (err) => (over(), to.onError(err)),
+    };
+    // Its own pool: copies never wait for, or take, the connections real requests use.
+    const call = this.pools.get(ep, cluster.pool, true).request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null }, handlers);
+    // The route's timeout (or Envoy's default 15 s) bounds the copy too: aborted, it counts as an error.
+    const deadline = setTimeout(() => call.abort(), timeoutMs);
     return true;
   }
 

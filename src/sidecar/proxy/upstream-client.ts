@@ -173,9 +173,14 @@ export class UpstreamHead {
 
   /** Whether the header `lower` (a lower-case name) is there. */
   has(lower: string): boolean {
+    return this.get(lower) !== undefined;
+  }
+
+  /** The first value of the header `lower` (a lower-case name), or undefined. */
+  get(lower: string): string | undefined {
     const l = this.list();
-    for (let i = 0; i < l.length; i += 2) if (l[i].length === lower.length && l[i].toLowerCase() === lower) return true;
-    return false;
+    for (let i = 0; i < l.length; i += 2) if (l[i].length === lower.length && l[i].toLowerCase() === lower) return l[i + 1];
+    return undefined;
   }
 }
 
