@@ -845,6 +845,11 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
       continue;
     }
     seen |= bit;
+    // The object's prototype answers for these two names (a function, a setter): kept as own fields.
+    if (lower === 'constructor' || lower === '__proto__') {
+      addOwnHeader(headers, lower, value);
+      continue;
+    }
     const cur = headers[lower];
     if (cur === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
     else if (Array.isArray(cur)) cur.push(value);
@@ -853,6 +858,13 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
   if (minor === '1' && (seen & HOST_BIT) === 0) return undefined;
   return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined, seen };
+}
+
+/** Adds a header whose name the plain object's prototype also has, as an own enumerable field. */
+function addOwnHeader(headers: Record<string, string | string[] | undefined>, name: string, value: string): void {
+  const cur = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  const next = cur === undefined ? value : `${Array.isArray(cur) ? cur.join(', ') : cur}, ${value}`;
+  Object.defineProperty(headers, name, { value: next, enumerable: true, writable: true, configurable: true });
 }
 
 /**

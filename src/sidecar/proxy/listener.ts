@@ -15,6 +15,7 @@ import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-t
 import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
+import { dropConnectionNamed } from './request-headers.js';
 
 /**
  * The request surface the proxy uses: node:http's IncomingMessage, or the lean path's LeanRequest
@@ -186,6 +187,7 @@ export class Listener {
           res.once('close', () => this.inFlight--);
           if (this.draining) res.setHeader('connection', 'close');
           if (headersSayBody(req.headers)) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+          dropConnectionNamed(req.headers);
           this.opts.handler(req, res, req.socket.remoteAddress);
         });
       },
@@ -205,6 +207,7 @@ export class Listener {
           if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
           // Routed like any request: on its normalised target (a `/x/../admin` upgrade passed a route on `/admin`).
           if (!normalizeRequestTarget(req)) return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
+          dropConnectionNamed(req.headers);
           const toHttp1 = this.toHttp1;
           upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
         }),
@@ -338,7 +341,10 @@ export class Listener {
           const conn: LeanConnection = new LeanConnection(
             socket,
             {
-              handle: (req, res) => this.opts.handler(req, res, peer),
+              handle: (req, res) => {
+                dropConnectionNamed(req.headers);
+                this.opts.handler(req, res, peer);
+              },
               fallback: (s, unread) => {
                 this.leanConnections.delete(conn);
                 toHttp1(s, unread);

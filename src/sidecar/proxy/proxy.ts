@@ -756,7 +756,8 @@ export class Proxy {
       host = url.slice(7, slash < 0 ? undefined : slash);
       req.url = slash < 0 ? '/' : url.slice(slash);
     }
-    const name = host.replace(/:\d+$/, '').split('.')[0];
+    // Host names are case-insensitive (a Go client keeps the case written in the URL); service names are lower case.
+    const name = host.replace(/:\d+$/, '').split('.')[0].toLowerCase();
     this.toService(name, req, res);
   }
 

@@ -4,6 +4,7 @@
 // caller is: the caller's outbound proxy names its service in `x-berth-source`, which the callee's
 // inbound proxy takes off the request (the app never sees it) for the `source` metrics label.
 import { randomUuid } from './trace.js';
+import { tokenList } from './http-syntax.js';
 
 export const SOURCE_HEADER = 'x-berth-source';
 /** The mesh snapshot version a proxy routed a request with (see Proxy.inbound: a newer one than the receiver's may vouch for it). */
@@ -49,4 +50,37 @@ export function takeSnapshotVersion(headers: Headers): number {
   headers[SNAPSHOT_HEADER] = undefined;
   const n = typeof v === 'string' ? Number(v) : NaN;
   return Number.isFinite(n) ? n : 0;
+}
+
+/** The header names a `Connection` value lists beyond `close`/`keep-alive`; undefined for none. */
+export function connectionNamed(value: string | string[] | undefined): string[] | undefined {
+  if (typeof value === 'string' && value.indexOf(',') < 0) {
+    const v = value.trim().toLowerCase();
+    if (v === 'keep-alive' || v === 'close' || v === '') return undefined;
+  }
+  const named = tokenList(value).filter((t) => t !== 'close' && t !== 'keep-alive');
+  return named.length > 0 ? named : undefined;
+}
+
+/**
+ * Clears the headers a request's `Connection` names (RFC 9110 §7.6.1: they are this hop's) as it
+ * arrives, before the proxy adds its own: dropped later, at the write, they took the proxy's
+ * x-forwarded-for, traceparent or x-request-id with them (`Connection: x-forwarded-for` erased the
+ * client's address). Host and the body's framing stay: the message was framed by them, and the
+ * upstream client writes framing of its own.
+ */
+export function dropConnectionNamed(headers: Headers): void {
+  const value = headers.connection;
+  if (value === undefined) return;
+  const named = connectionNamed(value);
+  if (!named) return;
+  // Connection keeps only what the proxy reads from it; the upstream client then drops nothing the proxy adds.
+  const kept = tokenList(value).filter((t) => t === 'close' || t === 'keep-alive' || t === 'upgrade');
+  headers.connection = kept.length > 0 ? kept.join(', ') : undefined;
+  for (const name of named) {
+    if (name === 'host' || name === 'content-length' || name === 'transfer-encoding' || name === 'upgrade') continue;
+    if (name === '__proto__') delete headers[name]; // an own field (lean-server's addOwnHeader); assigning would set the prototype
+    // Cleared, not deleted (see takeSource).
+    else if (headers[name] !== undefined) headers[name] = undefined;
+  }
 }

@@ -19,6 +19,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
+import { connectionNamed } from './request-headers.js';
 import { isPassThroughBody } from './client-reads.js';
 import { readDirectly } from './direct-read.js';
 import { writeNow } from './direct-write.js';
@@ -358,17 +359,6 @@ export class UpstreamPool {
   }
 }
 
-/** The header names a `Connection` value lists beyond `close`/`keep-alive` (they stay on this hop); undefined for none. */
-function connectionNamed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string' && value.indexOf(',') < 0) {
-    const v = value.trim().toLowerCase();
-    if (v === 'keep-alive' || v === 'close' || v === '') return undefined;
-  }
-  const named = tokenList(value).filter((t) => t !== 'close' && t !== 'keep-alive');
-  return named.length > 0 ? new Set(named) : undefined;
-}
-
 /**
  * Whether a request header stays on this hop: the hop-by-hop ones (connection, keep-alive,
  * proxy-connection, transfer-encoding, upgrade, te, trailer, expect) and content-length
@@ -404,10 +394,12 @@ function staysOnHop(name: string): boolean {
  */
 function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked', pool: UpstreamPool): string {
   let head = `${req.method} ${req.path} HTTP/1.1\r\n`;
+  // The listeners clear what a client's Connection names on arrival (dropConnectionNamed) and leave
+  // Connection naming none; this is for requests made here otherwise. Host always goes.
   const named = connectionNamed(req.headers.connection);
   for (const name in req.headers) {
     const v = req.headers[name];
-    if (v === undefined || staysOnHop(name) || named?.has(name)) continue;
+    if (v === undefined || staysOnHop(name) || (named?.includes(name) && name !== 'host')) continue;
     if (typeof v === 'string') head += `${name}: ${v}\r\n`;
     else for (const x of v) head += `${name}: ${x}\r\n`;
   }

@@ -142,3 +142,16 @@ test("a client's kept-alive connection outlives node:http's 5 s keep-alive", { t
     }
   });
 });
+
+test('app ids are looked up among the application\'s own (constructor, __proto__, toString are no apps); a // target is a path', async () => {
+  await withApi(async (port, invoked) => {
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const a = await request(port, 'GET', `/v1.0/invoke/${id}/method/x`);
+      assert.equal(a.status, 500, `${id}: ${a.body}`);
+      assert.equal((JSON.parse(a.body) as { errorCode: string }).errorCode, 'ERR_DIRECT_INVOKE', a.body);
+    }
+    assert.equal(invoked.length, 0);
+    const meta = await request(port, 'GET', '//v1.0/metadata');
+    assert.ok(meta.status >= 400 && meta.status < 500, `//v1.0/metadata: ${meta.status} ${meta.body}`);
+  });
+});

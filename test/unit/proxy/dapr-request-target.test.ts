@@ -21,18 +21,23 @@ const targets = [
   '/v1.0/state/s/kä',
   '/v1.0/state/s/k v',
   '/v1.0/metadata?a=%20b+c',
-  '*',
+  '//admin/x',
+  '//v1.0/metadata',
 ];
 
-test('request targets split as new URL splits them (plain ones by hand, others through URL)', () => {
+test('request targets split as new URL splits them as paths (plain ones by hand, others through URL)', () => {
   for (const t of targets) {
-    const want = new URL(t, 'http://dapr');
+    const want = new URL(`http://dapr${t}`);
     const got = requestTarget(t);
     assert.equal(got.pathname, want.pathname, `pathname of ${t}`);
     assert.equal(got.search, want.search, `search of ${t}`);
     assert.deepEqual([...got.searchParams], [...want.searchParams], `query of ${t}`);
   }
   assert.equal(requestTarget(undefined).pathname, '/');
-  // What URL refuses (a host of '//v1.0') is refused alike: the API answers it 500 as before.
-  assert.throws(() => requestTarget('//v1.0/metadata'), TypeError);
+  // A leading '//' is a path, not an authority: `new URL('//admin/x', base)` made it host `admin`
+  // and the app got `/x` (and '//v1.0/metadata' a 500 'Invalid URL').
+  assert.equal(requestTarget('//admin/x').pathname, '//admin/x');
+  // Not a path at all: a 400 from the API.
+  assert.throws(() => requestTarget('*'), (err: Error & { status?: number }) => err.status === 400);
+  assert.throws(() => requestTarget('http://x/y'), (err: Error & { status?: number }) => err.status === 400);
 });

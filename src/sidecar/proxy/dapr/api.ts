@@ -149,7 +149,9 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
 
   /** Service invocation: the request goes into the mesh as a call to the app ID's service, answered as the callee answers. */
   const invoke = (req: ProxyRequest, res: ProxyResponse, appId: string, path: string): void => {
-    const target = cfg.apps[appId] ?? cfg.apps[appId.split('.')[0]];
+    // Own fields only: `constructor` or `__proto__` as an app id found Object.prototype's members.
+    const own = (id: string): string | undefined => (Object.hasOwn(cfg.apps, id) ? cfg.apps[id] : undefined);
+    const target = own(appId) ?? own(appId.split('.')[0]);
     if (target === undefined) throw new ApiError(500, 'ERR_DIRECT_INVOKE', `fail to invoke, id: ${appId}, err: app id ${appId} is not a service of this application`);
     req.url = path;
     req.headers.host = target;
