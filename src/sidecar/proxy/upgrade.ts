@@ -1,11 +1,11 @@
 // HTTP/1.1 `Upgrade` requests (WebSocket, h2c upgrade): they are routed, throttled, rewritten,
 // traced and counted like any request (proxy.ts runs them through the same steps); only the last
 // step differs. The request goes to an endpoint on a connection of its own, and only a 101 answer
-// makes a tunnel (bytes both ways until either side closes). Any other answer is forwarded as a
-// normal response, hop-by-hop headers left out, and the connection stays HTTP: it goes back to the
-// HTTP/1.1 server, so what the client sent behind the request is parsed, routed and limited like any
-// request (it is closed instead when the answer's end is its close). Bytes behind the request reach
-// the upstream unparsed only after a 101.
+// makes a tunnel (bytes both ways, each side's end passed on after the bytes before it). Any other
+// answer is forwarded as a normal response, hop-by-hop headers left out, and the connection stays
+// HTTP: it goes back to the HTTP/1.1 server, so what the client sent behind the request is parsed,
+// routed and limited like any request (it is closed instead when the answer's end is its close).
+// Bytes behind the request reach the upstream unparsed only after a 101.
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -22,6 +22,29 @@ const MAX_HEAD = 64 * 1024;
 const MAX_EARLY = 64 * 1024;
 /** Request headers that describe this connection; `upgrade` is re-added with `connection: upgrade`. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'expect', 'http2-settings']);
+/**
+ * How long a tunnel's socket may take to write out what is queued on it once its other side is gone
+ * (BERTH_PROXY_TUNNEL_FLUSH_MS, for tests): a peer that stopped reading would otherwise hold it for ever.
+ */
+const FLUSH_MS = Number(process.env.BERTH_PROXY_TUNNEL_FLUSH_MS ?? 30_000) || 30_000;
+
+/**
+ * Closes `s` (one side of a tunnel whose other side closed) once the bytes queued on it and its end
+ * are written: destroyed while still writing, its peer would see a clean close with the tail missing.
+ */
+function closeAfterFlush(s: Duplex): void {
+  if (s.destroyed) return;
+  if (!s.writableEnded || s.writableFinished) return void s.destroy();
+  const timer = setTimeout(() => s.destroy(), FLUSH_MS);
+  s.once('finish', () => s.destroy());
+  s.once('close', () => clearTimeout(timer));
+}
+
+/** The other side of a tunnel once `closed` closed: at once after a reset (error), else after its flush. */
+function follow(closed: Duplex, other: Duplex): void {
+  if (closed.errored) other.destroy();
+  else closeAfterFlush(other);
+}
 
 /**
  * The response surface over the client's raw socket once node:http gave it up for an upgrade: for
@@ -179,7 +202,9 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     if (heldBytes < MAX_EARLY) client.resume();
   });
   client.once('close', () => {
-    if (!up.destroyed) up.destroy();
+    // A tunnel's upload may still be flushing to the app; before that, nothing is owed upstream.
+    if (status === 101) follow(client, up);
+    else if (!up.destroyed) up.destroy();
     finish(status === 101 ? 101 : 0, status || RESET);
   });
   if (route?.timeout !== undefined) {
@@ -278,7 +303,9 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     up.pipe(client);
     client.pipe(up);
     client.resume();
-    up.once('close', () => client.destroy());
+    // Each side's end reaches the other after the bytes before it (pipe ends it); a closed side
+    // closes the other once that is written.
+    up.once('close', () => follow(up, client));
   }
 
   /** Any other answer: a normal response (hop-by-hop headers out, the route's rewrites in), then the connection closes. */
