@@ -5,7 +5,7 @@
 // handshake and echo still work, also through the peer's inbound proxy.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { httpRequest, portBlock, waitFor } from './harness/berth.js';
@@ -34,6 +34,9 @@ const snapshot: MeshSnapshot = {
   },
 };
 
+/** What the app read on /half (it answered 101 and ended its side at once), per connection, in order. */
+const uploads: Buffer[] = [];
+
 /** What the app saw, per request (path → headers), including upgrade requests. */
 const seen: { url: string; headers: http.IncomingHttpHeaders }[] = [];
 
@@ -50,6 +53,18 @@ function wsApp(): Promise<http.Server> {
       const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ${accept}\r\n\r\n`);
       socket.on('data', (d) => socket.write(d));
+      return;
+    }
+    if (req.url === '/half') {
+      // Nothing to say: the app ends its side after the 101 and reads the client's stream, slowly.
+      socket.end('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
+      const got: Buffer[] = [];
+      socket.on('data', (d: Buffer) => {
+        got.push(d);
+        socket.pause();
+        setTimeout(() => socket.resume(), 2);
+      });
+      socket.on('end', () => uploads.push(Buffer.concat(got)));
       return;
     }
     if (req.url === '/ws-hop') {
@@ -106,6 +121,8 @@ function raw(port: number, text: string, until?: RegExp): Promise<{ text: string
     s.write(text);
   });
 }
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 const upgradeReq = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nhost: self\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
 
@@ -256,6 +273,31 @@ describe('Upgrade requests through the mesh', () => {
       const r = await raw(P.out, upgradeReq(path));
       assert.match(r.text, /^HTTP\/1\.1 502 /, `${path}: ${r.text}`);
       assert.doesNotMatch(r.text, /abc/, `${path}: nothing of the body passes`);
+    }
+  });
+
+  test('an app that ends its side after its 101 still gets the client\'s whole stream, and the tunnel closes once both ended', async () => {
+    const upload = randomBytes(2 * 1024 * 1024);
+    uploads.length = 0;
+    const s = net.connect({ port: P.out, host: HOST, allowHalfOpen: true });
+    try {
+      let head = '';
+      let ended = false;
+      const closed = new Promise((r) => s.once('close', r));
+      s.on('data', (d: Buffer) => (head += d.toString('latin1')));
+      s.on('end', () => (ended = true));
+      s.write(upgradeReq('/half'));
+      await waitFor('the 101', () => head.includes('\r\n\r\n'), 3000, 10);
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      s.end(upload);
+      await waitFor('the app read the upload to its end', () => uploads.length > 0, 5000, 10);
+      assert.equal(uploads[0].length, upload.length, 'every byte reached the app');
+      assert.equal(sha256(uploads[0]), sha256(upload));
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
+      assert.ok(ended, 'the app\'s end reached the client');
+      assert.ok(s.destroyed, 'the tunnel closed once both sides ended');
+    } finally {
+      s.destroy();
     }
   });
 

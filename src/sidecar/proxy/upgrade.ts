@@ -40,6 +40,29 @@ function closeAfterFlush(s: Duplex): void {
   s.once('close', () => clearTimeout(timer));
 }
 
+/**
+ * Once both directions of a tunnel ended, only flushing is left: both sockets close when their ends
+ * are written (autoDestroy), or after FLUSH_MS if a peer stopped reading (no FIN-WAIT/CLOSE-WAIT for ever).
+ */
+function closeWhenBothEnded(a: Duplex, b: Duplex): void {
+  let ended = 0;
+  const onEnd = (): void => {
+    if (++ended < 2) return;
+    const timer = setTimeout(() => {
+      a.destroy();
+      b.destroy();
+    }, FLUSH_MS);
+    const onClose = (): void => {
+      if (a.destroyed && b.destroyed) clearTimeout(timer);
+    };
+    a.once('close', onClose);
+    b.once('close', onClose);
+  };
+  a.once('end', onEnd);
+  if (b.readableEnded) onEnd();
+  else b.once('end', onEnd);
+}
+
 /** The other side of a tunnel once `closed` closed: at once after a reset (error), else after its flush. */
 function follow(closed: Duplex, other: Duplex): void {
   if (closed.errored) other.destroy();
@@ -169,7 +192,8 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
   let need = Number(req.headers['content-length'] ?? 0) || 0;
   const held: Buffer[] = [];
   let heldBytes = 0;
-  const up = net.connect(ep.port, ep.host);
+  // Half-open: an app that answers 101 and ends its side may still read the client's stream.
+  const up = net.connect({ port: ep.port, host: ep.host, allowHalfOpen: true });
   up.setNoDelay(true);
   // Bytes that arrive before the upstream connection is up wait here (node:http stopped reading for
   // the socket's data at the upgrade: unread, they would be lost).
@@ -252,9 +276,12 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
       else fail(502, 'upstream-reset', `upstream ${ep.id} failed`);
     } else client.destroy();
   });
-  up.once('close', () => {
+  const closedEarly = (): void => {
     if (status === 0) fail(502, 'upstream-reset', `upstream ${ep.id} closed the connection before answering`);
-  });
+  };
+  // Half-open, an upstream's end no longer closes its socket: an end before the answer is a failure.
+  up.once('end', closedEarly);
+  up.once('close', closedEarly);
 
   function fail(code: number, reason: string, message: string, outcome = RESET): void {
     if (finished) return;
@@ -302,7 +329,10 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     held.length = 0;
     up.pipe(client);
     client.pipe(up);
+    // A client that ended before the answer came: the pipe will not see its end.
+    if (client.readableEnded) up.end();
     client.resume();
+    closeWhenBothEnded(up, client);
     // Each side's end reaches the other after the bytes before it (pipe ends it); a closed side
     // closes the other once that is written.
     up.once('close', () => follow(up, client));
