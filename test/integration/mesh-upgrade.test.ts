@@ -301,6 +301,24 @@ describe('Upgrade requests through the mesh', () => {
     }
   });
 
+  test('declined upgrades on one kept-alive connection leave nothing behind on it (no MaxListenersExceededWarning)', async () => {
+    const s = net.connect(P.out, HOST);
+    try {
+      let got = '';
+      s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      // node warns past 10 listeners of one event: each declined upgrade left a 'close' and an 'error' one.
+      for (let i = 0; i < 15; i++) {
+        s.write(upgradeReq(`/decline-${i}`));
+        await waitFor(`answer ${i}`, () => got.endsWith(`declined /decline-${i}`), 3000, 5);
+      }
+      assert.equal(got.split(/(?=HTTP\/1\.1 200 )/).length, 15, 'each answered on the same connection');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.doesNotMatch(proxy!.stderr(), /MaxListenersExceededWarning/);
+    } finally {
+      s.destroy();
+    }
+  });
+
   test('metrics count upgrade requests by route and status', async () => {
     const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
     assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="deny"[^}]*code="403"\} [1-9]/);

@@ -140,6 +140,12 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
   return d;
 }
 
+/** Ends a connection given back after a declined upgrade while draining: no one else handles its errors now. */
+function endQuietly(socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  socket.end();
+}
+
 export class Listener {
   private server: http.Server | undefined;
   private readonly h2sessions = new Set<http2.ServerHttp2Session>();
@@ -209,7 +215,7 @@ export class Listener {
           if (!normalizeRequestTarget(req)) return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
           dropConnectionNamed(req.headers);
           const toHttp1 = this.toHttp1;
-          upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? s.end() : toHttp1(s as net.Socket, unread)) : undefined);
+          upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? endQuietly(s) : toHttp1(s as net.Socket, unread)) : undefined);
         }),
       );
     }

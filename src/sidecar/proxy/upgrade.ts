@@ -78,6 +78,10 @@ export class UpgradeResponse implements ProxyResponse {
   headersSent = false;
   writableFinished = false;
   private pending: Record<string, string> | undefined;
+  private readonly onError = (): void => void this.socket.destroy();
+  private readonly onFinish = (): void => void (this.writableFinished = true);
+  /** Listeners the exchange put on the socket, taken off when it goes back to node:http. */
+  private readonly added: [string, () => void][] = [];
 
   constructor(
     readonly socket: Duplex,
@@ -86,8 +90,26 @@ export class UpgradeResponse implements ProxyResponse {
     /** Gives the connection back to the HTTP/1.1 server after a declined upgrade (absent: it closes). */
     readonly reuse?: (socket: Duplex, unread: Buffer) => void,
   ) {
-    socket.on('error', () => socket.destroy());
-    socket.once('finish', () => (this.writableFinished = true));
+    socket.on('error', this.onError);
+    socket.once('finish', this.onFinish);
+  }
+
+  /** Runs `fn` when the socket closes, until release(). */
+  onClose(fn: () => void): void {
+    this.socket.once('close', fn);
+    this.added.push(['close', fn]);
+  }
+
+  /**
+   * Takes this exchange's listeners off the socket before it goes back to node:http (which handles
+   * its errors from then on): each declined upgrade on a kept-alive connection left them, and their
+   * closures (the request, the upstream socket), until the connection closed.
+   */
+  release(): void {
+    this.socket.off('error', this.onError);
+    this.socket.off('finish', this.onFinish);
+    for (const [event, fn] of this.added) this.socket.off(event, fn);
+    this.added.length = 0;
   }
 
   get destroyed(): boolean {
@@ -225,7 +247,7 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     for (const c of pending) early(c);
     if (heldBytes < MAX_EARLY) client.resume();
   });
-  client.once('close', () => {
+  res.onClose(() => {
     // A tunnel's upload may still be flushing to the app; before that, nothing is owed upstream.
     if (status === 101) follow(client, up);
     else if (!up.destroyed) up.destroy();
@@ -359,8 +381,10 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
       up.destroy();
       client.off('drain', onDrain);
       finish(status, status);
-      if (keep && !client.destroyed) res.reuse!(client, held.length === 1 ? held[0] : Buffer.concat(held));
-      else client.end();
+      if (keep && !client.destroyed) {
+        res.release();
+        res.reuse!(client, held.length === 1 ? held[0] : Buffer.concat(held));
+      } else client.end();
       held.length = 0;
     };
     const onDrain = (): void => void up.resume();
