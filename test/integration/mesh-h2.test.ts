@@ -142,6 +142,13 @@ describe('HTTP/2 through the mesh', () => {
         });
         return;
       }
+      // A long-lived stream (a gRPC watch): answered, then held open until the client leaves.
+      if (headers[':path'] === '/hold') {
+        stream.on('error', () => {});
+        stream.respond({ ':status': 200 });
+        stream.write('held');
+        return;
+      }
       // The app's connection drops (no GOAWAY, no RST_STREAM): before its answer, or after part of it.
       const dropConnection = (): void => void connections.get(stream.session!.socket.remotePort!)?.destroy();
       if (headers[':path'] === '/drop-before') return void dropConnection();
@@ -337,6 +344,26 @@ describe('HTTP/2 through the mesh', () => {
       }
     } finally {
       session.close();
+    }
+  });
+
+  test('more long-lived streams to one endpoint than its proxy allows per connection (128) are all served: the gateway opens another connection', async () => {
+    // 2 client connections × 80 held streams: the gateway forwards all 160 to one sidecar address.
+    const sessions = [0, 1].map(() => http2.connect(`http://${HOST}:${P.h2svc}`));
+    let answered = 0;
+    try {
+      for (const session of sessions) {
+        session.on('error', () => {});
+        for (let i = 0; i < 80; i++) {
+          const req = session.request({ ':path': '/hold' });
+          req.on('error', () => {}); // cut when the session closes
+          req.once('response', () => answered++);
+        }
+      }
+      await waitFor('160 held streams answered', () => answered === 160, 3000).catch(() => {});
+      assert.equal(answered, 160, 'streams past the 128th waited for one to end');
+    } finally {
+      for (const session of sessions) session.destroy();
     }
   });
 

@@ -1,5 +1,5 @@
 // The HTTP/2 data path (h2c with prior knowledge, what gRPC uses): one request stream in, one stream
-// out to an endpoint over a shared HTTP/2 connection per endpoint address. Headers, the body in both
+// out to an endpoint over HTTP/2 connections pooled per endpoint address (H2Sessions). Headers, the body in both
 // directions (streaming, with flow control) and trailers (gRPC's status) pass through unchanged; a
 // "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
@@ -15,41 +15,107 @@ import type { RequestHead } from './routes.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
 
-/** One client HTTP/2 session per upstream address, opened on first use, closed when the address leaves the routing table. */
-export class H2Sessions {
-  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+/** An upstream HTTP/2 connection and how many of its streams are open. */
+interface PooledSession {
+  readonly session: http2.ClientHttp2Session;
+  open: number;
+  /** The peer's SETTINGS arrived: its stream limit is known. */
+  settled: boolean;
+  /** The peer sent GOAWAY: streams already open finish, new ones go elsewhere. */
+  goaway: boolean;
+}
 
-  get(ep: { host: string; port: number }): http2.ClientHttp2Session {
+/**
+ * Streams opened on a session before its peer's SETTINGS arrive, when no other session to the
+ * address knows the limit: 100, the least RFC 9113 (5.1.2) asks a peer to allow, and what nghttp2
+ * itself allows until then (more would wait in its queue). Berth's own listener allows 128.
+ */
+const UNSETTLED_MAX_STREAMS = 100;
+
+/**
+ * HTTP/2 sessions per upstream address, as Envoy's HTTP/2 pool: a stream goes on the first session
+ * with room under its peer's SETTINGS_MAX_CONCURRENT_STREAMS, and a new session opens when all are
+ * full. (One session per address queued stream 129 behind 128 long-lived ones for ever.) Sessions
+ * are closed when the address leaves the routing table.
+ */
+export class H2Sessions {
+  private readonly pools = new Map<string, PooledSession[]>();
+
+  /** Opens a stream to `ep`; throws as ClientHttp2Session#request does. */
+  request(ep: { host: string; port: number }, headers: http2.OutgoingHttpHeaders, options: http2.ClientSessionRequestOptions): http2.ClientHttp2Stream {
     const key = `${ep.host}:${ep.port}`;
-    let s = this.sessions.get(key);
-    if (!s || s.closed || s.destroyed) {
-      const session = http2.connect(`http://${key}`, { maxSessionMemory: 16 });
-      session.on('error', () => {}); // each stream reports its own failure
-      const forget = (): void => {
-        if (this.sessions.get(key) === session) this.sessions.delete(key);
-      };
-      session.once('close', forget);
-      // The peer closes it (an idle connection, a draining proxy): new streams go to a new connection.
-      session.once('goaway', forget);
-      session.unref();
-      this.sessions.set(key, session);
-      s = session;
-    }
-    return s;
+    const p = this.pick(key);
+    const stream = p.session.request(headers, options);
+    p.open++;
+    stream.once('close', () => this.ended(key, p));
+    return stream;
   }
 
   retain(keep: Set<string>): void {
-    for (const [key, s] of this.sessions) {
+    for (const [key, list] of this.pools) {
       if (keep.has(key)) continue;
-      this.sessions.delete(key);
-      s.close();
+      this.pools.delete(key);
+      for (const p of list) p.session.close();
     }
   }
 
   closeAll(): void {
-    for (const s of this.sessions.values()) s.close();
-    this.sessions.clear();
+    for (const list of this.pools.values()) for (const p of list) p.session.close();
+    this.pools.clear();
   }
+
+  /** The first session to `key` that takes another stream, or a new one. */
+  private pick(key: string): PooledSession {
+    const list = this.pools.get(key) ?? [];
+    this.pools.set(key, list);
+    // A new session's peer is most likely the one the settled sessions already heard from.
+    const assumed = list.find((p) => p.settled)?.session.remoteSettings.maxConcurrentStreams ?? UNSETTLED_MAX_STREAMS;
+    const free = list.find((p) => hasRoom(p, assumed));
+    if (free) return free;
+    const p = this.open(key);
+    list.push(p);
+    return p;
+  }
+
+  private open(key: string): PooledSession {
+    const session = http2.connect(`http://${key}`, { maxSessionMemory: 16 });
+    const p: PooledSession = { session, open: 0, settled: false, goaway: false };
+    session.on('error', () => {}); // each stream reports its own failure
+    session.once('remoteSettings', () => (p.settled = true));
+    // The peer closes it (an idle connection, a draining proxy): new streams go to another connection.
+    session.once('goaway', () => {
+      p.goaway = true;
+      this.forget(key, p);
+    });
+    session.once('close', () => this.forget(key, p));
+    session.unref();
+    return p;
+  }
+
+  /** A stream on `p` ended. A session left empty while another serves the address is closed: a burst's extra connections do not stay open for good. */
+  private ended(key: string, p: PooledSession): void {
+    p.open--;
+    if (p.open > 0) return;
+    const list = this.pools.get(key);
+    if (!list || list.length < 2 || !list.includes(p)) return;
+    this.forget(key, p);
+    p.session.close();
+  }
+
+  private forget(key: string, p: PooledSession): void {
+    const list = this.pools.get(key);
+    const i = list ? list.indexOf(p) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.pools.delete(key);
+  }
+}
+
+/** Whether `p` takes a new stream: open, no GOAWAY, and below its peer's stream limit (`assumed` until its SETTINGS came). */
+function hasRoom(p: PooledSession, assumed: number): boolean {
+  if (p.goaway || p.session.closed || p.session.destroyed) return false;
+  const limit = p.settled ? (p.session.remoteSettings.maxConcurrentStreams ?? assumed) : assumed;
+  return p.open < limit;
 }
 
 /** The routing view of an HTTP/2 request: path, method and headers (`host` from `:authority`). */
@@ -140,7 +206,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   };
   try {
     // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
-    up = opts.sessions.get(ep).request(out, { endStream: stream.endAfterHeaders, signal: cut.signal });
+    up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, signal: cut.signal });
   } catch (err) {
     h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
     finish(503, CONNECT_FAILURE);
