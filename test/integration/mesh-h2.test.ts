@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
@@ -76,6 +77,34 @@ function h2(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeader
     req.on('error', reject);
     if (body !== undefined) req.end(body);
   });
+}
+
+/** Bytes of the h2c app's `/big` answer: more than loopback socket buffers hold. */
+const BIG = 16 * 1024 * 1024;
+
+/** A client connection whose reading can be stopped (a busy client): an HTTP/2 session reads through `duplex`. */
+async function pausableConnection(port: number): Promise<{ duplex: Duplex; reading(on: boolean): void }> {
+  const sock = net.connect(port, HOST);
+  let on = true;
+  const duplex = new Duplex({
+    read: () => void (on && sock.resume()),
+    write: (chunk: Buffer, _enc, cb) => void sock.write(chunk, cb),
+    final: (cb) => void sock.end(cb),
+    destroy: (err, cb) => {
+      sock.destroy();
+      cb(err);
+    },
+  });
+  sock.on('data', (c: Buffer) => void (duplex.push(c) || sock.pause()));
+  sock.on('end', () => duplex.push(null));
+  sock.on('close', () => duplex.destroy());
+  await new Promise((r) => sock.once('connect', r));
+  const reading = (v: boolean): void => {
+    on = v;
+    if (v) sock.resume();
+    else sock.pause();
+  };
+  return { duplex, reading };
 }
 
 /** Sockets the process holds (its /proc fd table). */
@@ -148,6 +177,22 @@ describe('HTTP/2 through the mesh', () => {
         stream.respond({ ':status': 200 });
         stream.write('held');
         return;
+      }
+      // A big download while the client keeps uploading (bidi): written with back-pressure.
+      if (headers[':path'] === '/big') {
+        stream.on('error', () => {});
+        stream.resume();
+        stream.respond({ ':status': 200 });
+        const piece = Buffer.alloc(64 * 1024, 'b');
+        let left = BIG / piece.length;
+        const pump = (): void => {
+          while (left > 0) {
+            left--;
+            if (!stream.write(piece)) return void stream.once('drain', pump);
+          }
+          stream.end();
+        };
+        return pump();
       }
       // The app's connection drops (no GOAWAY, no RST_STREAM): before its answer, or after part of it.
       const dropConnection = (): void => void connections.get(stream.session!.socket.remotePort!)?.destroy();
@@ -364,6 +409,37 @@ describe('HTTP/2 through the mesh', () => {
       assert.equal(answered, 160, 'streams past the 128th waited for one to end');
     } finally {
       for (const session of sessions) session.destroy();
+    }
+  });
+
+  test('an HTTP/2 client that stops reading for longer than the stall watchdog (2 s) while it uploads keeps its connection, and gets the whole answer', async () => {
+    const { duplex, reading } = await pausableConnection(P.h2inbound);
+    // Big windows (as curl, Go and grpc-go use): the proxy's writes, not flow control, hold the answer up.
+    const session = http2.connect(`http://${HOST}:${P.h2inbound}`, { createConnection: () => duplex, settings: { initialWindowSize: 16 * 1024 * 1024 } });
+    session.on('error', () => {});
+    try {
+      await new Promise((r) => session.once('connect', r));
+      session.setLocalWindowSize(64 * 1024 * 1024);
+      const req = session.request({ ':method': 'POST', ':path': '/big' }, { endStream: false });
+      let got = 0;
+      req.on('data', (c: Buffer) => (got += c.length));
+      const ended = new Promise<string>((resolve) => {
+        req.on('end', () => resolve(`ended, rst ${req.rstCode}`));
+        req.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+      });
+      await waitFor('the download under way', () => got > 0, 5000, 10);
+      reading(false);
+      // The proxy's session stops reading while its write waits; the upload keeps arriving.
+      for (let i = 0; i < 30; i++) {
+        req.write(Buffer.alloc(10 * 1024, 'u'));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      reading(true);
+      req.end();
+      assert.equal(await ended, `ended, rst ${http2.constants.NGHTTP2_NO_ERROR}`);
+      assert.equal(got, BIG);
+    } finally {
+      session.destroy();
     }
   });
 

@@ -80,7 +80,7 @@ const H2_IDLE_MS = Number(process.env.BERTH_PROXY_H2_IDLE_MS ?? 60_000) || 60_00
 /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS, as nginx's default). */
 export const H2_MAX_STREAMS = 128;
 
-/** An HTTP/2 session that has not read what it was given for this long has stopped reading for good. */
+/** An HTTP/2 session that has not read what it was given for this long, with nothing of its own waiting to be written, has stopped reading for good. */
 const H2_STALL_MS = 2000;
 
 
@@ -104,6 +104,13 @@ function startsLikeH2(chunk: Buffer): boolean {
  */
 function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
   let stalled: NodeJS.Timeout | undefined;
+  const watch = (): NodeJS.Timeout =>
+    setTimeout(() => {
+      // node's session also stops reading while one of its writes waits on a client that reads
+      // slowly (a big-window download): that session is alive, and is watched on until it reads.
+      if (d.writableLength > 0 || socket.writableLength > 0) stalled = watch();
+      else d.destroy();
+    }, H2_STALL_MS);
   const d = new Duplex({
     read: () => {
       if (stalled) clearTimeout(stalled);
@@ -124,7 +131,7 @@ function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
     // An HTTP/2 session reads all it is given unless it gave up on the connection (nghttp2 after a
     // GOAWAY, e.g. for a rapid-reset flood) without closing it: the paused socket would never see
     // the client leave and stay in CLOSE-WAIT, holding the session's memory. Such a session is cut.
-    stalled ??= setTimeout(() => d.destroy(), H2_STALL_MS);
+    stalled ??= watch();
   });
   // The client closed its side: HTTP/2 has no half-closed connection, so close ours too. (Left to the
   // session, a connection it had sent GOAWAY on — a rapid-reset flood — stayed in CLOSE-WAIT forever.)
