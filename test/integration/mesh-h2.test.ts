@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import type http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
@@ -123,6 +124,8 @@ function socketCount(pid: number): number {
 describe('HTTP/2 through the mesh', () => {
   /** Requests the apps saw whole (path and body length). */
   const completed: string[] = [];
+  /** CONNECT requests the HTTP/1.1 app was sent. */
+  let appConnects = 0;
   let sidecar: ProxyUnderTest | undefined;
   let h2sidecar: ProxyUnderTest | undefined;
   let gateway: ProxyUnderTest | undefined;
@@ -208,6 +211,10 @@ describe('HTTP/2 through the mesh', () => {
     });
     await new Promise<void>((r) => h2srv.listen(P.h2app, HOST, () => r()));
     servers.push(h2srv);
+    (servers[0] as http.Server).on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      appConnects++;
+      socket.destroy();
+    });
     sidecar = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { self: P.out }, snapshot });
     h2sidecar = await startProxy({ id: 'h2-1', inbound: P.h2inbound, app: P.h2app, admin: P.h2admin, outbound: {}, snapshot, env: { BERTH_SERVICE: 'h2svc' } });
     gateway = await startProxy({ id: 'berth-gateway', inbound: P.inbound, app: P.app, admin: P.gwAdmin, outbound: {}, snapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } });
@@ -441,6 +448,20 @@ describe('HTTP/2 through the mesh', () => {
     } finally {
       session.destroy();
     }
+  });
+
+  test('HTTP/2 CONNECT is answered 405 connect-not-supported at the gateway and the sidecar, as HTTP/1.1 CONNECT, and never reaches the app', async () => {
+    for (const port of [P.svc, P.inbound]) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      session.on('error', () => {});
+      try {
+        const r = await h2(session, { ':method': 'CONNECT', ':authority': 'internal-db:5432' });
+        assert.deepEqual([r.status, r.headers['x-berth-reason'], r.headers.allow], [405, 'connect-not-supported', 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'], `port ${port}`);
+      } finally {
+        session.close();
+      }
+    }
+    assert.equal(appConnects, 0);
   });
 
   test('HTTP/2 rapid-reset connections leave no socket behind in the gateway', async () => {

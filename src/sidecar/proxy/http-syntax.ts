@@ -167,7 +167,7 @@ export function rawAnswer(status: string, extra = ''): string {
  * normalizeRequestTarget does for HTTP/1.1 (Envoy normalises both the same way): without it,
  * `/public/../admin` over h2c would slip past a route on `/admin`. False if it cannot be served
  * (answer 400): not origin-form (HTTP/2 has no absolute-form `:path`), or a `%00`. CONNECT has no
- * `:path`; `OPTIONS *` is left as it is.
+ * `:path` (the listener answers it 405 before this); `OPTIONS *` is left as it is.
  */
 export function normalizeH2Target(headers: Record<string, string | string[] | undefined>): boolean {
   const method = headers[':method'];

@@ -84,6 +84,9 @@ export const H2_MAX_STREAMS = 128;
 const H2_STALL_MS = 2000;
 
 
+/** The methods named in a 405 to CONNECT (HTTP/1.1 and HTTP/2). */
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /**
@@ -229,7 +232,7 @@ export class Listener {
     else server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => afterTurns(socket, () => socket.end(rawAnswer('501 Not Implemented'))));
     // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
     server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) =>
-      afterTurns(socket, () => socket.end(rawAnswer('405 Method Not Allowed', 'allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nx-berth-reason: connect-not-supported\r\n'))),
+      afterTurns(socket, () => socket.end(rawAnswer('405 Method Not Allowed', `allow: ${ALLOWED_METHODS}\r\nx-berth-reason: connect-not-supported\r\n`))),
     );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       // A head left half read because the proxy stopped reading while earlier requests are served
@@ -264,7 +267,7 @@ export class Listener {
     const peers = new WeakMap<http2.Http2Session, string>();
     let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
-      (h2 ??= Promise.all([import('node:http2'), load!()]).then(([mod, handler]) => {
+      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), load!()]).then(([mod, { h2Reply }, handler]) => {
         // At most H2_MAX_STREAMS streams at once per connection (nginx's 128): without a limit one
         // connection opened a connection to the app per stream, thousands of them.
         const srv = mod.createServer({ maxSessionMemory: 16, settings: { maxConcurrentStreams: H2_MAX_STREAMS } });
@@ -301,6 +304,8 @@ export class Listener {
             if (session) open.set(session, (open.get(session) ?? 1) - 1);
           });
           stream.on('error', () => {});
+          // CONNECT (a tunnel) is not offered, as on HTTP/1.1: routed, it reached the app as `CONNECT / HTTP/1.1`.
+          if (headers[':method'] === 'CONNECT') return h2Reply(stream, 405, 'connect-not-supported', 'CONNECT is not supported', { allow: ALLOWED_METHODS });
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
           if (!normalizeH2Target(headers)) {
             // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
