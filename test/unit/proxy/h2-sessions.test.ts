@@ -28,6 +28,7 @@ async function server(limit: number): Promise<{ srv: http2.Http2Server; port: nu
 function open(pool: H2Sessions, port: number, path: string): Promise<http2.ClientHttp2Stream> {
   const stream = pool.request({ host: '127.0.0.1', port }, { ':path': path }, { endStream: true });
   stream.on('error', () => {});
+  stream.resume(); // read, as forwardH2 reads every answer (node keeps an unread stream, and its session, open)
   return new Promise((resolve, reject) => {
     stream.once('response', () => resolve(stream));
     setTimeout(() => reject(new Error(`${path}: no answer within 2 s (queued behind the peer's stream limit)`)), 2000).unref();
@@ -51,8 +52,11 @@ test('H2Sessions opens another connection when every one is at the peer\'s strea
     for (const s of [first, ...rest]) s.close(http2.constants.NGHTTP2_CANCEL);
     await until('back to one connection', () => sessions.size === 1);
     await open(pool, port, '/short');
+    pool.closeAll();
+    await until('closeAll closed every connection', () => sessions.size === 0);
   } finally {
     pool.closeAll();
+    for (const s of sessions) s.destroy(); // what a failed check left open
     srv.close();
   }
 });
@@ -68,8 +72,11 @@ test('H2Sessions sends no new stream on a connection that got GOAWAY', async () 
     await open(pool, port, '/short');
     assert.equal(sessions.size, 2, 'the stream after GOAWAY went on a new connection');
     held.close(http2.constants.NGHTTP2_CANCEL);
+    pool.closeAll();
+    await until('closeAll and the GOAWAY closed every connection', () => sessions.size === 0);
   } finally {
     pool.closeAll();
+    for (const s of sessions) s.destroy(); // what a failed check left open
     srv.close();
   }
 });
