@@ -1,18 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deckSlots, weightedDeck } from '../../../src/sidecar/proxy/weighted-deck.js';
-
-/** A seeded generator (mulberry32), so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng as seeded } from '../../helpers/seeded-random.js';
 
 test('deckSlots: weights reduced by their common divisor; large decks scaled to 1,000 keeping every destination', () => {
   assert.deepEqual(deckSlots([80, 20]), [4, 1]);
