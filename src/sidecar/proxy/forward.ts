@@ -181,6 +181,8 @@ class Forwarding implements UpstreamHandlers {
   private backoff: NodeJS.Timeout | undefined;
   /** A try's own deadline once its head went to the client (Envoy's per-try timeout covers the whole answer). */
   private tryTimer: NodeJS.Timeout | undefined;
+  /** When the try in flight started (read only with a per-try timeout). */
+  private tryStarted = 0;
   /** `done` was called: the exchange is over, whatever still arrives. */
   private concluded = false;
   private readonly onResClose = (): void => {
@@ -300,8 +302,6 @@ class Forwarding implements UpstreamHandlers {
     this.call = opts.pools.get(ep, cluster.pool).request(up, this);
   }
 
-  private tryStarted = 0;
-
   onHead(statusCode: number, head: UpstreamHead): boolean {
     this.status = statusCode;
     const retry = this.opts.route?.retries;
@@ -321,13 +321,10 @@ class Forwarding implements UpstreamHandlers {
       }, Math.max(1, this.tryStarted + retry.perTryTimeout - performance.now()));
     }
     const ops = this.opts.route?.responseHeaders;
-    if (reason !== undefined && this.opts.app) {
+    const dropReason = reason !== undefined && this.opts.app === true;
+    if (ops || dropReason) {
       const obj = headerObject(head);
-      delete obj[REASON_HEADER];
-      applyHeaderOps(obj, ops);
-      res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
-    } else if (ops) {
-      const obj = headerObject(head);
+      if (dropReason) delete obj[REASON_HEADER];
       applyHeaderOps(obj, ops);
       res.writeHead(statusCode, obj as http.OutgoingHttpHeaders);
     } else if (this.lean) (res as LeanResponse).writeHeadLines(statusCode, head, head.contentLength);

@@ -66,8 +66,8 @@ export class H2Sessions {
 
   /** The first session to `key` that takes another stream, or a new one. */
   private pick(key: string): PooledSession {
-    const list = this.pools.get(key) ?? [];
-    this.pools.set(key, list);
+    let list = this.pools.get(key);
+    if (!list) this.pools.set(key, (list = []));
     // A new session's peer is most likely the one the settled sessions already heard from.
     const assumed = list.find((p) => p.settled)?.session.remoteSettings.maxConcurrentStreams ?? UNSETTLED_MAX_STREAMS;
     const free = list.find((p) => hasRoom(p, assumed));
