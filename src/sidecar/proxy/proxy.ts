@@ -287,6 +287,9 @@ export class Proxy {
   }
 
   private apply(snapshot: MeshSnapshot): void {
+    // Compiled first against scratch registries: a snapshot that does not compile throws here (the
+    // snapshot client keeps the last good one) having changed nothing.
+    new RoutingTable(snapshot, new EndpointRegistry(), new ThrottleRegistry());
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     this.appProtocol = snapshot.config.services?.[this.cfg.service]?.protocol ?? 'http';

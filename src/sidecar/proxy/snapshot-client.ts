@@ -22,6 +22,12 @@ export interface SnapshotClientOptions {
 }
 
 const RECONNECT_MIN_MS = 200;
+/**
+ * A watch stream counts as established (the reconnect back-off starts again from its minimum) once it
+ * stayed open this long: a control plane that accepts the stream and ends it at once is retried with
+ * a growing delay, not every RECONNECT_MIN_MS for ever.
+ */
+const STREAM_STABLE_MS = 5000;
 /** Shared with the control plane, whose withdraw protocol waits at least this long for a reconnecting proxy. */
 const RECONNECT_MAX_MS = MESH_RECONNECT_MAX_MS;
 
@@ -31,6 +37,10 @@ export class SnapshotClient {
   private delay = RECONNECT_MIN_MS;
   private stopped = false;
   private connectedOnce = false;
+  /** When the watch stream now open opened (performance.now()). */
+  private openedAt = 0;
+  /** The loss of the control plane was logged; cleared by the next stream's first event. */
+  private lossLogged = false;
   /** Fires when the stream stayed silent too long (from its opening, and again after each event). */
   private idle: NodeJS.Timeout | undefined;
   /** Silence that ends a stream: a few of the control plane's heartbeat intervals (its default until it says its own). */
@@ -39,6 +49,8 @@ export class SnapshotClient {
   private armedMs = 0;
   readonly file: string;
   current: MeshSnapshot | undefined;
+  /** The control plane (pid and start time) that sent `current`: its versions only grow. */
+  private currentFrom: string | undefined;
 
   constructor(private readonly opts: SnapshotClientOptions) {
     this.file = join(opts.stateDir, 'mesh', `${opts.proxyId}.json`);
@@ -46,12 +58,26 @@ export class SnapshotClient {
 
   start(): void {
     const saved = readJsonFile<MeshSnapshot>(this.file);
-    if (saved && typeof saved.version === 'number' && Array.isArray(saved.services)) {
-      this.current = saved;
-      this.opts.onSnapshot(saved);
-      this.opts.log(`serving saved snapshot version ${saved.version} until the control plane answers`);
-    } else if (existsSync(this.file)) this.opts.log(`ignoring the saved snapshot ${this.file}: not a valid snapshot (truncated or garbage); waiting for the control plane`);
+    const problem = saved ? this.apply(saved) : 'truncated or garbage';
+    if (problem === undefined) this.opts.log(`serving saved snapshot version ${saved!.version} until the control plane answers`);
+    else if (existsSync(this.file)) this.opts.log(`ignoring the saved snapshot ${this.file}: not a valid snapshot (${problem}); waiting for the control plane`);
     void this.connect();
+  }
+
+  /**
+   * Puts `snap` in force: undefined when it is, else why not (the last good snapshot stays in force).
+   * A snapshot the proxy cannot compile (an element of the wrong shape) must not end the process: every
+   * proxy of the mesh gets the same one.
+   */
+  private apply(snap: MeshSnapshot): string | undefined {
+    if (typeof snap !== 'object' || snap === null || typeof snap.version !== 'number' || !Array.isArray(snap.services) || typeof snap.config !== 'object' || snap.config === null) return 'not a snapshot';
+    try {
+      this.opts.onSnapshot(snap);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    this.current = snap;
+    return undefined;
   }
 
   stop(): void {
@@ -89,6 +115,7 @@ export class SnapshotClient {
     const info = readJsonFile<ControlInfo>(layout.controlInfo);
     const token = sidecarBearer(layout.token);
     if (!info || !token) return this.retry('control plane not found');
+    const from = `${info.pid}:${info.startTime}`;
     try {
       this.closeStream = await subscribeSse(
         // A control plane that accepts the connection and never answers is given up like a silent stream.
@@ -96,7 +123,8 @@ export class SnapshotClient {
         `/api/v1/mesh/watch?proxy=${encodeURIComponent(this.opts.proxyId)}`,
         (event, data) => {
           if (event === 'heartbeat') this.heartbeat(data);
-          else if (event === 'snapshot') this.receive(data, info.port, token);
+          else if (event === 'snapshot') this.receive(data, info.port, token, from);
+          this.lossLogged = false;
           this.rearm();
         },
         () => {
@@ -106,8 +134,8 @@ export class SnapshotClient {
         },
       );
       // The silence is timed from the stream's opening: one that never sends an event is dropped too.
+      this.openedAt = performance.now();
       this.rearm();
-      this.delay = RECONNECT_MIN_MS;
       if (!this.connectedOnce) this.opts.log(`watching the control plane on port ${info.port}`);
       this.connectedOnce = true;
     } catch (err) {
@@ -151,7 +179,12 @@ export class SnapshotClient {
 
   private retry(why: string): void {
     if (this.stopped || this.timer) return;
-    if (this.delay === RECONNECT_MIN_MS && this.connectedOnce) this.opts.log(`control plane unreachable (${why}); routing with snapshot ${this.current?.version ?? 'none'}`);
+    if (this.openedAt > 0 && performance.now() - this.openedAt >= STREAM_STABLE_MS) this.delay = RECONNECT_MIN_MS;
+    this.openedAt = 0;
+    if (this.connectedOnce && !this.lossLogged) {
+      this.lossLogged = true;
+      this.opts.log(`control plane unreachable (${why}); routing with snapshot ${this.current?.version ?? 'none'}`);
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.connect();
@@ -159,18 +192,29 @@ export class SnapshotClient {
     this.delay = Math.min(RECONNECT_MAX_MS, this.delay * 2);
   }
 
-  private receive(data: string, port: number, token: string): void {
+  private receive(data: string, port: number, token: string, from: string): void {
     let snap: MeshSnapshot;
     try {
       snap = JSON.parse(data) as MeshSnapshot;
-      if (typeof snap.version !== 'number' || !Array.isArray(snap.services) || !snap.config) throw new Error('not a snapshot');
     } catch (err) {
       this.opts.log(`ignoring a bad snapshot: ${(err as Error).message}`);
       return;
     }
-    if (this.current?.version !== snap.version) {
-      this.current = snap;
-      this.opts.onSnapshot(snap);
+    const current = this.current;
+    if (current && from === this.currentFrom && typeof snap?.version === 'number' && snap.version < current.version) {
+      // The same control plane never goes back (a late duplicate, a bug): keep the newer one. A new
+      // control plane (restarted, its clock set back) is believed whatever its versions.
+      this.opts.log(`ignoring snapshot version ${snap.version}: older than version ${current.version} in force`);
+      return;
+    }
+    if (current?.version === snap?.version) this.currentFrom = from;
+    else {
+      const problem = this.apply(snap);
+      if (problem !== undefined) {
+        this.opts.log(`ignoring a bad snapshot${typeof snap?.version === 'number' ? ` version ${snap.version}` : ''}: ${problem}; routing with snapshot ${current?.version ?? 'none'}`);
+        return;
+      }
+      this.currentFrom = from;
       try {
         mkdirSync(dirname(this.file), { recursive: true });
         writeJsonAtomic(this.file, snap);
