@@ -9,12 +9,13 @@ import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { portBlock, waitFor } from './harness/berth.js';
+import { GATEWAY_ID } from '../../src/lib/mesh-protocol.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
 const ports = (base: number) => ({ inbound: base, app: base + 1, admin: base + 2, out: base + 3, a: base + 4, b: base + 5, cp: base + 6 });
 // Each describe its own ports: the first one's proxy may not be gone yet when the second starts.
-const blocks = [ports(portBlock(8)), ports(portBlock(8))];
+const blocks = [ports(portBlock(8)), ports(portBlock(8)), ports(portBlock(8))];
 let P = blocks[0];
 
 /** A snapshot whose `peer` service is served by the upstream on `port`. */
@@ -171,5 +172,40 @@ describe('a saved snapshot of the wrong shape, and a control plane that ends eve
     assert.ok(cp.watches - first <= 5, `${cp.watches - first} watch requests in 3 s`);
     assert.ok(cp.watches - first >= 2, 'it does reconnect');
     assert.equal(proxy.child.exitCode, null);
+  });
+});
+
+describe('the gateway when a snapshot takes a service\'s port away', () => {
+  const servers: http.Server[] = [];
+  const cp = new StandIn();
+  let gateway: ProxyUnderTest | undefined;
+
+  before(async () => {
+    P = blocks[2];
+    // The service's app answers after 1 s.
+    servers.push(await upstream(P.a, 'slow', (_req, res) => void setTimeout(() => res.end('slow answer'), 1000)));
+    await cp.listen();
+  });
+
+  after(() => {
+    gateway?.child.kill('SIGKILL');
+    cp.close();
+    for (const s of servers) s.close();
+  });
+
+  test('a request in flight on that port finishes; new connections are refused', async () => {
+    const withPeer: MeshSnapshot = { version: 1, app: 'guard', services: [{ name: 'peer', port: P.b, endpoints: [{ id: 'peer-1', host: HOST, port: P.a, variant: 'default' }] }], config: { accessLog: false } };
+    gateway = await startProxy({ id: GATEWAY_ID, inbound: P.inbound, app: P.app, admin: P.admin, outbound: {}, snapshot: withPeer, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: GATEWAY_ID } });
+    identify(gateway, 4);
+    await waitFor('the gateway serves the service port', async () => (await request(`http://${HOST}:${P.b}/`).catch(() => undefined))?.status === 200, 10_000);
+    await waitFor('the watch stream', () => cp.watches >= 1, 10_000);
+    const inFlight = request(`http://${HOST}:${P.b}/in-flight`);
+    await new Promise((r) => setTimeout(r, 200));
+    cp.send({ ...withPeer, version: 2, services: [] });
+    await waitFor('version 2 acknowledged', () => cp.acks.includes(2), 5000);
+    const r = await inFlight;
+    assert.equal(r.status, 200, 'the request in flight was answered');
+    assert.equal(r.body, 'slow answer');
+    await assert.rejects(request(`http://${HOST}:${P.b}/new`), /ECONNREFUSED/, 'a new connection is refused');
   });
 });

@@ -386,7 +386,8 @@ export class Proxy {
     if (table.ingressPort !== undefined) wanted.set(table.ingressPort, '');
     for (const [port, l] of this.gatewayListeners) {
       if (!wanted.has(port)) {
-        l.close();
+        // New connections are refused at once; requests in flight finish (as on SIGTERM), not cut.
+        void l.drain(performance.now() + this.cfg.drainSeconds * 1000);
         this.gatewayListeners.delete(port);
       }
     }
