@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { MeshTracing, TraceBatch, TraceSpan } from '../../lib/mesh-protocol.js';
-import { randomHex, validTraceparent } from './trace.js';
+import { forwardedFlags, randomHex, validTraceparent } from './trace.js';
 
 /** This hop's trace context: what propagateTrace() returns as a bare id when tracing is off. */
 export interface SpanContext {
@@ -28,7 +28,7 @@ export function propagateSampled(headers: Record<string, string | string[] | und
   const spanId = randomHex(8);
   if (typeof cur === 'string' && validTraceparent(cur)) {
     const traceId = cur.slice(3, 35);
-    const flags = cur.slice(53, 55);
+    const flags = forwardedFlags(cur.slice(53, 55));
     headers.traceparent = `00-${traceId}-${spanId}-${flags}`;
     return { traceId, spanId, parentId: cur.slice(36, 52), sampled: (parseInt(flags, 16) & 1) === 1 };
   }

@@ -274,6 +274,16 @@ function allZero(s: string, from: number, to: number): boolean {
 }
 
 /**
+ * The trace-flags this hop sends on, from a valid incoming traceparent's: sampled (0x01) and, of
+ * W3C Trace Context Level 2, random (0x02, the trace id is kept, so it still holds); the bits the
+ * spec reserves go out as zero, as it requires of every participant.
+ */
+export function forwardedFlags(flags: string): string {
+  if (flags === '01' || flags === '00') return flags;
+  return `0${(parseInt(flags, 16) & 0x03).toString(16)}`;
+}
+
+/**
  * Sets `traceparent` on the (upstream-bound) headers; returns the trace id for the access log. A
  * valid incoming one keeps its trace id and flags; otherwise a new trace starts and `tracestate`,
  * which belongs to the invalid parent, is dropped (W3C §3.3.1.1).
@@ -282,7 +292,7 @@ export function propagateTrace(headers: Record<string, string | string[] | undef
   const cur = headers.traceparent;
   if (typeof cur === 'string' && validTraceparent(cur)) {
     const traceId = cur.slice(3, 35);
-    headers.traceparent = `00-${traceId}-${randomHex(8)}-${cur.slice(53, 55)}`;
+    headers.traceparent = `00-${traceId}-${randomHex(8)}-${forwardedFlags(cur.slice(53, 55))}`;
     return traceId;
   }
   if (headers.tracestate !== undefined) delete headers.tracestate;

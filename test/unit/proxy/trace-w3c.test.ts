@@ -108,3 +108,18 @@ test('a traceparent the parser noted valid is valid for validTraceparent whateve
   assert.equal(validTraceparent(`00-${TRACE}-${'0'.repeat(16)}-01`), false);
   assert.equal(validTraceparent(`00-${TRACE}-${PARENT}-0g`), false);
 });
+
+test('flags: sampled and random (Level 2) are passed on, the reserved bits go out as zero (W3C: "MUST be set to zero")', async () => {
+  const { propagateSampled } = await import('../../../src/sidecar/proxy/spans.js');
+  const cases: [string, string][] = [['00', '00'], ['01', '01'], ['02', '02'], ['03', '03'], ['ff', '03'], ['09', '01'], ['fc', '00'], ['f1', '01']];
+  for (const [given, sent] of cases) {
+    for (const version of ['00', 'cc']) {
+      const { headers } = run(`${version}-${TRACE}-${PARENT}-${given}`);
+      assert.equal(String(headers.traceparent).slice(53), sent, `${version} flags ${given}`);
+      const sampled: Record<string, string | string[] | undefined> = { traceparent: `${version}-${TRACE}-${PARENT}-${given}` };
+      const ctx = propagateSampled(sampled, 0);
+      assert.equal(String(sampled.traceparent).slice(53), sent, `with spans on: ${version} flags ${given}`);
+      assert.equal(ctx.sampled, (parseInt(given, 16) & 1) === 1);
+    }
+  }
+});
