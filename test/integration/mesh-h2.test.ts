@@ -126,6 +126,8 @@ describe('HTTP/2 through the mesh', () => {
   const completed: string[] = [];
   /** CONNECT requests the HTTP/1.1 app was sent. */
   let appConnects = 0;
+  /** Endless answers (/forever) the HTTP/1.1 app is writing now. */
+  let foreverOpen = 0;
   let sidecar: ProxyUnderTest | undefined;
   let h2sidecar: ProxyUnderTest | undefined;
   let gateway: ProxyUnderTest | undefined;
@@ -142,6 +144,17 @@ describe('HTTP/2 through the mesh', () => {
           '/h1-cut': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nshort\r\n',
         };
         if (rawAnswers[req.url!] !== undefined) return void req.socket.end(rawAnswers[req.url!]);
+        if (req.url === '/forever') {
+          // An endless answer (a server-sent event stream): written until the connection closes.
+          foreverOpen++;
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          const tick = setInterval(() => res.write('data: x\n\n'), 10);
+          res.on('close', () => {
+            clearInterval(tick);
+            foreverOpen--;
+          });
+          return;
+        }
         let n = 0;
         req.on('data', (d: Buffer) => (n += d.length));
         req.on('end', () => {
@@ -303,6 +316,32 @@ describe('HTTP/2 through the mesh', () => {
       s.destroy();
     }
     assert.deepEqual(completed.filter((x) => x.startsWith('/cut')), [], 'no cut upload was passed off as whole');
+  });
+
+  test('an endless answer to an HTTP/2 client that resets its stream or leaves: the app\'s connection is closed and nothing stays in flight (inbound and outbound)', async () => {
+    for (const [port, how] of [
+      [P.inbound, 'reset'],
+      [P.inbound, 'leave'],
+      [P.out, 'reset'],
+      [P.out, 'leave'],
+    ] as const) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      session.on('error', () => {});
+      const req = session.request({ ':path': '/forever', ':authority': 'self' });
+      req.on('error', () => {});
+      await new Promise((r) => req.once('data', r));
+      assert.equal(foreverOpen, 1, `${port} ${how}: the app is answering`);
+      if (how === 'reset') req.close(http2.constants.NGHTTP2_CANCEL);
+      else session.destroy();
+      await waitFor(`${port} ${how}: the app's connection closed`, () => foreverOpen === 0, 3000, 20);
+      await waitFor(
+        `${port} ${how}: nothing in flight at the inbound proxy`,
+        async () => ((await (await fetch(`http://${HOST}:${P.admin}/mesh/activity`)).json()) as { inflight: number }).inflight === 0,
+        3000,
+        50,
+      );
+      session.destroy();
+    }
   });
 
   test('HTTP/2 applies header rewrites and fault delays of the route', async () => {

@@ -88,6 +88,8 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
 export class H2AsH1Response implements ProxyResponse {
   statusCode = 200;
   private pending: http2.OutgoingHttpHeaders | undefined;
+  /** end() was called: the whole answer is handed over. */
+  private ended = false;
 
   constructor(private readonly stream: http2.ServerHttp2Stream) {}
 
@@ -95,8 +97,14 @@ export class H2AsH1Response implements ProxyResponse {
     return this.stream.headersSent;
   }
 
+  /**
+   * The whole answer was handed over (end() called), as on the HTTP/1.1 surfaces. Not the stream's
+   * own writableFinished: node sets that on a reset stream (and on a HEAD request's from the start),
+   * and the exchange took a client's reset for a finished answer — the app's connection, streaming
+   * on, was never closed.
+   */
   get writableFinished(): boolean {
-    return this.stream.writableFinished;
+    return this.ended;
   }
 
   get destroyed(): boolean {
@@ -152,6 +160,7 @@ export class H2AsH1Response implements ProxyResponse {
   end(chunk?: Buffer | string): this {
     if (!this.stream.headersSent) this.writeHead(this.statusCode);
     if (this.stream.destroyed || this.stream.writableEnded) return this;
+    this.ended = true;
     this.stream.end(chunk);
     // Answered before the request body ended (a 401 to an upload): the client is told to stop sending
     // (RST_STREAM NO_ERROR once the answer is out, RFC 9113 §8.1), as Envoy does.
