@@ -144,6 +144,7 @@ describe('HTTP/2 through the mesh', () => {
           '/h1-cut': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nshort\r\n',
         };
         if (rawAnswers[req.url!] !== undefined) return void req.socket.end(rawAnswers[req.url!]);
+        if (req.url === '/slow-answer') return void setTimeout(() => res.end('slow'), 2000);
         if (req.url === '/forever') {
           // An endless answer (a server-sent event stream): written until the connection closes.
           foreverOpen++;
@@ -644,6 +645,17 @@ describe('HTTP/2 through the mesh', () => {
         setTimeout(() => reject(new Error('an idle session still open after 6 s')), 6000);
       });
       assert.ok(performance.now() - t1 >= 1400, 'not before the idle timeout');
+      // A stream quiet for longer than the idle time (an answer after 2 s): the session is still
+      // closed once it is idle. The timeout's one-shot listener used to be spent on the open stream.
+      const slow = http2.connect(`http://${HOST}:${base + 11}`);
+      slow.on('error', () => {});
+      assert.equal((await h2(slow, { ':path': '/slow-answer' })).body, 'slow');
+      const t2 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        slow.once('close', () => resolve());
+        setTimeout(() => reject(new Error('a session idle after a slow stream still open after 6 s')), 6000);
+      });
+      assert.ok(performance.now() - t2 >= 1000, 'not before the idle timeout');
     } finally {
       idle.child.kill('SIGKILL');
     }

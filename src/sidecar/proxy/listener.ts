@@ -283,7 +283,10 @@ export class Listener {
           // time an HTTP/1.1 client has for its headers; one with no stream open for H2_IDLE_MS is
           // closed (GOAWAY), as nginx and Envoy close idle HTTP/2 connections. Each held an fd for good.
           open.set(session, 0);
-          session.setTimeout(HEADERS_TIMEOUT_MS, () => {
+          // on(), not setTimeout()'s callback (a once listener): a timeout while a stream was open
+          // would have spent it, and the session, idle afterwards, was never closed.
+          session.setTimeout(HEADERS_TIMEOUT_MS);
+          session.on('timeout', () => {
             if (open.get(session) !== 0) return;
             session.close();
             // A peer that does not close its side after the GOAWAY is cut.
