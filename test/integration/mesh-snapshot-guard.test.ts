@@ -2,7 +2,8 @@
 // one with an element of the wrong shape (the same snapshot reaches every proxy of the mesh: it used
 // to end each of them on a TypeError), an older version from the same control plane (it used to be
 // applied, saved and acknowledged), a saved snapshot of the wrong shape at start, and a control plane
-// that ends every watch stream at once (the proxy used to reconnect every 200 ms for ever).
+// that ends every watch stream at once (the proxy used to reconnect every 200 ms for ever). And a
+// request's tries once a snapshot replaced its destination's endpoints: they went to the removed ones.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -15,7 +16,7 @@ import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
 const ports = (base: number) => ({ inbound: base, app: base + 1, admin: base + 2, out: base + 3, a: base + 4, b: base + 5, cp: base + 6 });
 // Each describe its own ports: the first one's proxy may not be gone yet when the second starts.
-const blocks = [ports(portBlock(8)), ports(portBlock(8)), ports(portBlock(8))];
+const blocks = [ports(portBlock(8)), ports(portBlock(8)), ports(portBlock(8)), ports(portBlock(8))];
 let P = blocks[0];
 
 /** A snapshot whose `peer` service is served by the upstream on `port`. */
@@ -207,5 +208,67 @@ describe('the gateway when a snapshot takes a service\'s port away', () => {
     assert.equal(r.status, 200, 'the request in flight was answered');
     assert.equal(r.body, 'slow answer');
     await assert.rejects(request(`http://${HOST}:${P.b}/new`), /ECONNREFUSED/, 'a new connection is refused');
+  });
+});
+
+describe('a request\'s tries after a snapshot replaced its destination\'s endpoints', () => {
+  const servers: http.Server[] = [];
+  const cp = new StandIn();
+  let proxy: ProxyUnderTest | undefined;
+  const hits = { A: 0, B: 0 };
+  /** Answers A's first request (held until then) as a draining peer does. */
+  let releaseA: (() => void) | undefined;
+
+  before(async () => {
+    P = blocks[3];
+    servers.push(
+      await upstream(P.app, 'app'),
+      await upstream(P.a, 'A', (_req, res) => {
+        hits.A++;
+        const answer = (): void => void res.writeHead(503, { 'x-berth-reason': 'draining' }).end('A draining');
+        if (hits.A === 1) releaseA = answer;
+        else answer();
+      }),
+      await upstream(P.b, 'B', (_req, res) => {
+        hits.B++;
+        res.end('B ok');
+      }),
+    );
+    await cp.listen();
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { peer: P.out }, snapshot: snapshotTo(1, P.a) });
+    identify(proxy, 5);
+    await waitFor('the watch stream', () => cp.watches >= 1, 10_000);
+  });
+
+  after(() => {
+    proxy?.child.kill('SIGKILL');
+    cp.close();
+    for (const s of servers) s.close();
+  });
+
+  test('a retry after the change goes to the endpoint now in force, not the removed one', async () => {
+    const pending = request(`http://${HOST}:${P.out}/one`);
+    await waitFor('the first try at A', () => hits.A === 1, 5000, 10);
+    cp.send(snapshotTo(100, P.b));
+    await waitFor('version 100 acknowledged', () => cp.acks.includes(100), 5000);
+    releaseA!();
+    const r = await pending;
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.body, 'B ok');
+    assert.equal(hits.A, 1, 'A (removed) got only the try in flight when it was removed');
+  });
+
+  test('a request in a fault delay when the change comes is sent to the endpoint now in force', async () => {
+    const delayed = (version: number, port: number): MeshSnapshot => ({ ...snapshotTo(version, port), config: { accessLog: false, services: { peer: { routes: [{ name: 'slow', fault: { delay: { percent: 100, fixedDelay: 500 } } }] } } } });
+    cp.send(delayed(200, P.a));
+    await waitFor('version 200 acknowledged', () => cp.acks.includes(200), 5000);
+    hits.A = hits.B = 0;
+    const pending = request(`http://${HOST}:${P.out}/two`);
+    await new Promise((r) => setTimeout(r, 100));
+    cp.send(delayed(300, P.b));
+    await waitFor('version 300 acknowledged', () => cp.acks.includes(300), 5000);
+    const r = await pending;
+    assert.equal(r.body, 'B ok');
+    assert.deepEqual(hits, { A: 0, B: 1 });
   });
 });

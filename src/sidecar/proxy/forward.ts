@@ -110,6 +110,12 @@ function classify(err: UpstreamError): number {
 export interface ForwardOptions {
   pools: Pools;
   cluster: Cluster;
+  /**
+   * The cluster of the same name in the routing table now in force: each try picks from it, so a
+   * snapshot that replaced the endpoints while the request waited (a fault delay, a back-off) or
+   * between tries is obeyed — tries went to removed endpoints. Absent: `cluster` for every try.
+   */
+  current?(cluster: Cluster): Cluster;
   route?: CompiledRoute;
   /** Called with the final status (0: the client went away) once the exchange ends. */
   done?(status: number, ep: EndpointState | undefined): void;
@@ -194,12 +200,15 @@ class Forwarding implements UpstreamHandlers {
     this.call?.abort();
   };
   private onDrain: (() => void) | undefined;
+  /** The cluster the try in flight picked from. */
+  private cluster: Cluster;
 
   constructor(
     private readonly req: ProxyRequest,
     private readonly res: ProxyResponse,
     private readonly opts: ForwardOptions,
   ) {
+    this.cluster = opts.cluster;
     this.method = req.method ?? 'GET';
     this.path = req.url ?? '/';
     this.lean = res instanceof LeanResponse;
@@ -269,7 +278,7 @@ class Forwarding implements UpstreamHandlers {
     // Given up meanwhile (the client left, the route's deadline passed): nothing more is sent.
     if (this.concluded) return;
     const { req, res, opts } = this;
-    const cluster = opts.cluster;
+    const cluster = (this.cluster = opts.current?.(opts.cluster) ?? opts.cluster);
     const ep = cluster.pick(req, this.tried);
     if (!ep) {
       reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
@@ -362,7 +371,7 @@ class Forwarding implements UpstreamHandlers {
     this.settled = true;
     const { res, opts, status } = this;
     const ep = this.ep!;
-    const cluster = opts.cluster;
+    const cluster = this.cluster;
     const retry = opts.route?.retries;
     ep.active--;
     const outcome = err && status === 0 ? classify(err) : status;

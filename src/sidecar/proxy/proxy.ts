@@ -286,6 +286,9 @@ export class Proxy {
     });
   }
 
+  /** The cluster named as `cluster` in the table now in force (itself when the table no longer has it). */
+  private readonly currentCluster = (cluster: Cluster): Cluster => this.table?.clusters.get(cluster.name) ?? cluster;
+
   private apply(snapshot: MeshSnapshot): void {
     // Compiled first against scratch registries: a snapshot that does not compile throws here (the
     // snapshot client keeps the last good one) having changed nothing.
@@ -565,7 +568,8 @@ export class Proxy {
       applyHeaderOps(headers, route.requestHeaders);
       mod.forwardH2(stream, headers, {
         sessions,
-        cluster: admitted.cluster ?? cluster,
+        // After a fault delay, from the table in force now.
+        cluster: this.currentCluster(admitted.cluster ?? cluster),
         head,
         ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
         ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
@@ -672,6 +676,7 @@ export class Proxy {
     const opts: ForwardOptions & { route: CompiledRoute } = {
       pools: this.pools,
       cluster,
+      current: this.currentCluster,
       route,
       tap: rec,
       done: (status, ep) => {

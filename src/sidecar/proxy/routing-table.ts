@@ -46,6 +46,8 @@ export class RoutingTable {
   readonly ingress: IngressMatcher | undefined;
   readonly ingressPort: number | undefined;
   readonly accessLog: boolean;
+  /** Every cluster by name (`service` or `service/variant`): a request's tries pick from the table in force. */
+  readonly clusters = new Map<string, Cluster>();
   /** host:port of every endpoint (pools of others are closed). */
   readonly addresses = new Set<string>();
   private readonly ids = new Set<string>();
@@ -58,7 +60,7 @@ export class RoutingTable {
     this.version = snapshot.version;
     this.versionHeader = String(snapshot.version);
     const perService = snapshot.config.services ?? {};
-    const clusters = new Map<string, Cluster>();
+    const clusters = this.clusters;
     const views = new Map(snapshot.services.map((s) => [s.name, s]));
     const lookup = (service: string, variant: string | undefined): Cluster => {
       const key = variant === undefined ? service : `${service}/${variant}`;

@@ -183,7 +183,8 @@ function requestHead(req: ProxyRequest): string {
 
 /** Sends an upgrade request to an endpoint of `opts.cluster`: a tunnel on 101, a plain answer otherwise. */
 export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: ForwardOptions): void {
-  const { cluster, route } = opts;
+  const { route } = opts;
+  const cluster = opts.current?.(opts.cluster) ?? opts.cluster;
   const client = res.socket;
   if (req.headers['transfer-encoding'] !== undefined) {
     reply(res, 400, 'bad-request', 'an Upgrade request with a chunked body is not supported');
