@@ -218,6 +218,20 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     assert.match(v10, /\r\nx-host: 127\.0\.0\.1:\d+\r\n/i, v10);
   });
 
+  test('an HTTP/1.0 client asking for keep-alive is told the connection stays (connection: keep-alive), and a second request on it is answered, through the pair, the gateway and the inbound sidecar', async () => {
+    for (const [port, host] of [
+      [ports.out, 'peer'],
+      [ports.peerService, 'peer'],
+      [ports.inbound, 'peer'],
+    ] as const) {
+      const one = `GET /echo-head HTTP/1.0\r\nhost: ${host}\r\nconnection: keep-alive\r\n\r\n`;
+      const got = await raw(port, one + one, /(HTTP\/1\.1 200 [\s\S]*){2}\r\n\r\n/);
+      const answers = got.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(answers.length, 2, `${port}: two answers on one connection: ${got}`);
+      for (const a of answers) assert.match(a, /\r\nconnection: keep-alive\r\n/i, `${port}: ${a}`);
+    }
+  });
+
   /** Random uploads and downloads through `port` with keep-alive HTTP/1.1 clients; every body checked at both ends. */
   async function soak(port: number, ms: number, seed: number, prefix: string, proxies: ProxyUnderTest[]): Promise<void> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });

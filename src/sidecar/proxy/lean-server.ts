@@ -107,6 +107,8 @@ function statusLineOf(status: number): Buffer {
 const CONTENT_LENGTH = Buffer.from('content-length: ', 'latin1');
 const CHUNKED_LINE = Buffer.from('transfer-encoding: chunked\r\n', 'latin1');
 const CLOSE_END = Buffer.from('connection: close\r\n\r\n', 'latin1');
+/** An HTTP/1.0 client keeps a connection only when the answer says so (RFC 9112 §9.3), as node:http and nginx do. */
+const KEEP_ALIVE_END = Buffer.from('connection: keep-alive\r\n\r\n', 'latin1');
 
 /** Copies a short latin1 string (digits) into `out` at `at`, a character at a time; returns where it ends. */
 function putShort(out: Buffer, text: string, at: number): number {
@@ -255,7 +257,8 @@ export class LeanResponse {
     const lines = this.lines?.lines;
     if (this.lines) this.lines.consumed = true;
     const length = this.frameLength;
-    const post = (length !== undefined ? CONTENT_LENGTH.length + length.length + 2 : this.chunked ? CHUNKED_LINE.length : 0) + (this.closing ? CLOSE_END.length : 2);
+    const end = this.closing ? CLOSE_END : this.conn.http10 ? KEEP_ALIVE_END : undefined;
+    const post = (length !== undefined ? CONTENT_LENGTH.length + length.length + 2 : this.chunked ? CHUNKED_LINE.length : 0) + (end ? end.length : 2);
     const data = body && !this.noBody && body.length > 0 ? body : undefined;
     const sizeOnly = chunkOf >= 0 && this.chunked && !this.noBody;
     const size = data ? data.length.toString(16) : sizeOnly ? chunkOf.toString(16) : '';
@@ -272,7 +275,7 @@ export class LeanResponse {
       out[at++] = 13;
       out[at++] = 10;
     } else if (this.chunked) at = copyBytes(CHUNKED_LINE, 0, CHUNKED_LINE.length, out, at);
-    if (this.closing) at = copyBytes(CLOSE_END, 0, CLOSE_END.length, out, at);
+    if (end) at = copyBytes(end, 0, end.length, out, at);
     else {
       out[at++] = 13;
       out[at++] = 10;
