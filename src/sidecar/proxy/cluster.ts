@@ -1,7 +1,7 @@
 // A cluster: the endpoints one destination (a service, or one variant of it) has, with its
 // destination policy: the balancer, outlier ejection (Envoy's consecutive_5xx / consecutive
 // gateway errors; an ejected endpoint returns after baseEjectionTime × times ejected; at most
-// maxEjectionPercent of the endpoints, but at least one, are out at once) and connection-pool limits.
+// maxEjectionPercent of the service's endpoints, but at least one, are out at once) and connection-pool limits.
 import type { RequestHead } from './routes.js';
 import type { MeshPolicy } from '../../lib/mesh-protocol.js';
 import { createBalancer, type Balancer } from './balancers.js';
@@ -31,6 +31,11 @@ export class Cluster {
     policy: MeshPolicy | undefined,
     /** Rate/concurrency limits of this destination (the service's, or its variant's). */
     readonly throttle?: Throttle,
+    /**
+     * All endpoints of the service (a variant cluster holds only some). An ejection takes the endpoint
+     * out of every cluster it is in, so maxEjectionPercent is counted over these, not per variant.
+     */
+    private readonly serviceEndpoints: readonly EndpointState[] = endpoints,
   ) {
     this.slowStart = policy?.slowStart;
     this.balancer = createBalancer(policy?.balancer);
@@ -95,8 +100,9 @@ export class Cluster {
     if (!trip) return;
     const now = performance.now();
     if (ep.ejected(now)) return;
-    const ejectedNow = this.endpoints.filter((e) => e.ejected(now)).length;
-    const allowed = Math.max(1, Math.floor((this.endpoints.length * o.maxEjectionPercent) / 100));
+    const all = this.serviceEndpoints;
+    const ejectedNow = all.filter((e) => e.ejected(now)).length;
+    const allowed = Math.max(1, Math.floor((all.length * o.maxEjectionPercent) / 100));
     if (ejectedNow >= allowed) return;
     ep.ejections++;
     ep.ejectedUntil = now + o.baseEjectionTime * ep.ejections;

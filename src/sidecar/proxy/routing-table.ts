@@ -66,10 +66,11 @@ export class RoutingTable {
       const key = variant === undefined ? service : `${service}/${variant}`;
       let c = clusters.get(key);
       if (!c) {
-        const eps = (views.get(service)?.endpoints ?? []).filter((e) => variant === undefined || e.variant === variant).map((e) => registry.get(e));
+        const whole = (views.get(service)?.endpoints ?? []).map((e) => registry.get(e));
+        const eps = variant === undefined ? whole : whole.filter((e) => e.variant === variant);
         const policy = perService[service]?.policy;
         const own = variant === undefined ? policy : policy?.variants?.[variant];
-        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own));
+        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own), whole);
         clusters.set(key, c);
         const spill = variant !== undefined ? policy?.variants?.[variant]?.overflowTo : undefined;
         if (spill !== undefined && spill !== variant) c.spill = lookup(service, spill);

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import type { MeshEndpoint, MeshPolicy, MeshSnapshot } from '../../../src/lib/mesh-protocol.js';
+import { Cluster } from '../../../src/sidecar/proxy/cluster.js';
+import { EndpointRegistry, EndpointState } from '../../../src/sidecar/proxy/endpoints.js';
+import { RoutingTable } from '../../../src/sidecar/proxy/routing-table.js';
+import { ThrottleRegistry } from '../../../src/sidecar/proxy/throttle.js';
+import type { RequestHead } from '../../../src/sidecar/proxy/routes.js';
+
+const ep = (id: string, variant = 'default'): MeshEndpoint => ({ id, host: '127.0.0.1', port: 1, variant });
+const req = (path = '/', headers: RequestHead['headers'] = {}): RequestHead => ({ url: path, method: 'GET', headers });
+const outlier = (o: Partial<NonNullable<MeshPolicy['outlierDetection']>> = {}): NonNullable<MeshPolicy['outlierDetection']> => ({ consecutive5xxErrors: 1, consecutiveGatewayErrors: 0, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 100, ...o });
+
+test('maxEjectionPercent counts the whole service, also when routes pick variants (an ejection leaves every cluster)', () => {
+  const policy: MeshPolicy = { balancer: 'round_robin', outlierDetection: outlier({ maxEjectionPercent: 25 }) };
+  const snapshot: MeshSnapshot = {
+    version: 1,
+    app: 't',
+    services: [{ name: 'svc', port: 3, endpoints: [ep('e0', 'v1'), ep('e1', 'v1'), ep('e2', 'v2'), ep('e3', 'v2')] }],
+    config: {
+      accessLog: false,
+      services: {
+        svc: {
+          routes: [
+            { name: 'v1', match: { path: { prefix: '/v1' } }, to: [{ service: 'svc', variant: 'v1', weight: 100 }] },
+            { name: 'v2', match: { path: { prefix: '/v2' } }, to: [{ service: 'svc', variant: 'v2', weight: 100 }] },
+          ],
+          policy,
+        },
+      },
+    },
+  };
+  const table = new RoutingTable(snapshot, new EndpointRegistry(), new ThrottleRegistry());
+  const svc = table.services.get('svc')!;
+  const v1 = svc.route(req('/v1'))!.destination();
+  const v2 = svc.route(req('/v2'))!.destination();
+  assert.equal(v1.name, 'svc/v1');
+  assert.equal(v2.name, 'svc/v2');
+  const [e0, , e2] = svc.cluster.endpoints;
+  v1.record(e0, 500);
+  v2.record(e2, 500);
+  const now = performance.now();
+  // 25 % of 4 endpoints is one: the second variant's failing endpoint stays in.
+  assert.deepEqual(
+    svc.cluster.endpoints.filter((e) => e.ejected(now)).map((e) => e.id),
+    ['e0'],
+  );
+});
+
+test('a cluster built without the service list counts its own endpoints (unchanged)', () => {
+  const eps = [new EndpointState('a', ep('a')), new EndpointState('b', ep('b'))];
+  const c = new Cluster('svc', eps, { balancer: 'round_robin', outlierDetection: outlier({ maxEjectionPercent: 50 }) });
+  c.record(eps[0], 500);
+  c.record(eps[1], 500);
+  const now = performance.now();
+  assert.deepEqual(eps.map((e) => e.ejected(now)), [true, false]);
+});
