@@ -1,6 +1,7 @@
 // A cluster: the endpoints one destination (a service, or one variant of it) has, with its
 // destination policy: the balancer, outlier ejection (Envoy's consecutive_5xx / consecutive
-// gateway errors; an ejected endpoint returns after baseEjectionTime × times ejected; at most
+// gateway errors; an ejected endpoint returns after baseEjectionTime × its multiplier, which grows
+// with each ejection and falls by one per healthy interval, capped at max(300 s, base); at most
 // maxEjectionPercent of the service's endpoints, but at least one, are out at once) and connection-pool limits.
 import type { RequestHead } from './routes.js';
 import type { MeshPolicy } from '../../lib/mesh-protocol.js';
@@ -13,6 +14,8 @@ import { performance } from 'node:perf_hooks';
 /** What one try ended with: an HTTP status, or CONNECT_FAILURE / RESET. */
 export const CONNECT_FAILURE = -1;
 export const RESET = -2;
+/** Envoy's default max_ejection_time, in ms. */
+const MAX_EJECTION_TIME = 300_000;
 
 export class Cluster {
   private readonly balancer: Balancer;
@@ -104,8 +107,13 @@ export class Cluster {
     const ejectedNow = all.filter((e) => e.ejected(now)).length;
     const allowed = Math.max(1, Math.floor((all.length * o.maxEjectionPercent) / 100));
     if (ejectedNow >= allowed) return;
-    ep.ejections++;
-    ep.ejectedUntil = now + o.baseEjectionTime * ep.ejections;
+    // Envoy: the multiplier comes down by one for each `interval` the endpoint stayed in since its last
+    // ejection ended, and stops growing once the ejection time reaches max_ejection_time (its default:
+    // 300 s, or baseEjectionTime when longer; Istio has no field for it) — else it grew for ever.
+    const cap = Math.max(o.baseEjectionTime, MAX_EJECTION_TIME);
+    if (ep.ejections > 0 && o.interval > 0) ep.ejections = Math.max(0, ep.ejections - Math.floor((now - ep.ejectedUntil) / o.interval));
+    if (o.baseEjectionTime * ep.ejections < cap) ep.ejections++;
+    ep.ejectedUntil = now + Math.min(o.baseEjectionTime * ep.ejections, cap);
     ep.consecutive5xx = 0;
     ep.consecutiveGateway = 0;
     onEjection?.(this.name, ep);

@@ -7,6 +7,7 @@ export class EndpointState {
   consecutive5xx = 0;
   consecutiveGateway = 0;
   ejectedUntil = 0;
+  /** Envoy's ejection multiplier: +1 per ejection, −1 per `interval` spent healthy since (cluster.ts). */
   ejections = 0;
   /** When this proxy first saw the endpoint; -Infinity for those in its first snapshot (not new: no slow start). */
   firstSeen = performance.now();

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import type { MeshEndpoint, MeshPolicy, MeshSnapshot } from '../../../src/lib/mesh-protocol.js';
@@ -55,4 +55,64 @@ test('a cluster built without the service list counts its own endpoints (unchang
   c.record(eps[1], 500);
   const now = performance.now();
   assert.deepEqual(eps.map((e) => e.ejected(now)), [true, false]);
+});
+
+/** Runs `fn` with performance.now() reading the returned clock (cluster.ts reads it through node:perf_hooks). */
+function withClock(fn: (clock: { t: number }) => void): void {
+  const clock = { t: 1_000_000 };
+  const m = mock.method(performance, 'now', () => clock.t);
+  try {
+    fn(clock);
+  } finally {
+    m.mock.restore();
+  }
+}
+
+/** Ejects `ep` (one failure trips) and returns how long it is out. */
+function ejectFor(c: Cluster, e: EndpointState, clock: { t: number }): number {
+  c.record(e, 500);
+  assert.ok(e.ejected(clock.t), 'ejected');
+  return e.ejectedUntil - clock.t;
+}
+
+test('ejection multiplier: falls by one for each interval the endpoint stays in, as Envoy', () => {
+  withClock((clock) => {
+    const eps = [new EndpointState('a', ep('a')), new EndpointState('b', ep('b'))];
+    const c = new Cluster('svc', eps, { balancer: 'round_robin', outlierDetection: outlier({ interval: 100, baseEjectionTime: 200, maxEjectionPercent: 50 }) });
+    const [a] = eps;
+    // Ejected again as soon as it is back: 1, 2, 3 × base.
+    const times = [];
+    for (let i = 0; i < 3; i++) {
+      times.push(ejectFor(c, a, clock));
+      clock.t = a.ejectedUntil;
+    }
+    assert.deepEqual(times, [200, 400, 600]);
+    // In for one interval: 3 → 2, then this ejection makes it 3 again.
+    clock.t += 100;
+    assert.equal(ejectFor(c, a, clock), 600);
+    // In for 15 intervals: back to zero, so this ejection is one base time.
+    clock.t = a.ejectedUntil + 1500;
+    assert.equal(ejectFor(c, a, clock), 200);
+  });
+});
+
+test('ejection time is capped at 300 s (Envoy max_ejection_time), or at the base time when that is longer', () => {
+  withClock((clock) => {
+    const eps = [new EndpointState('a', ep('a')), new EndpointState('b', ep('b'))];
+    const c = new Cluster('svc', eps, { balancer: 'round_robin', outlierDetection: outlier({ interval: 1_000_000, baseEjectionTime: 120_000, maxEjectionPercent: 50 }) });
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      times.push(ejectFor(c, eps[0], clock));
+      clock.t = eps[0].ejectedUntil;
+    }
+    assert.deepEqual(times, [120_000, 240_000, 300_000, 300_000, 300_000]);
+    const long = new Cluster('svc', eps, { balancer: 'round_robin', outlierDetection: outlier({ interval: 1_000_000, baseEjectionTime: 400_000, maxEjectionPercent: 50 }) });
+    const b = eps[1];
+    const longTimes = [];
+    for (let i = 0; i < 3; i++) {
+      longTimes.push(ejectFor(long, b, clock));
+      clock.t = b.ejectedUntil;
+    }
+    assert.deepEqual(longTimes, [400_000, 400_000, 400_000]);
+  });
 });
