@@ -8,6 +8,22 @@ import type { EndpointState } from './endpoints.js';
 
 export interface Balancer {
   pick(candidates: readonly EndpointState[], req: RequestHead): EndpointState | undefined;
+  /**
+   * The pick while slow start gives the candidates unequal weights. Absent: the balancer
+   * ignores slow start (consistent hash, whose keys must stay on their endpoint; Istio's warmup too
+   * applies only to round robin and least request).
+   */
+  pickWeighted?(candidates: readonly EndpointState[], weights: readonly number[]): EndpointState | undefined;
+}
+
+/** A random candidate, each as likely as its weight. */
+function weightedRandom(c: readonly EndpointState[], weights: readonly number[]): EndpointState | undefined {
+  let r = Math.random() * weights.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < c.length; i++) {
+    r -= weights[i];
+    if (r < 0) return c[i];
+  }
+  return c[c.length - 1];
 }
 
 export function roundRobin(): Balancer {
@@ -18,11 +34,12 @@ export function roundRobin(): Balancer {
       if (next >= c.length) next = 0;
       return c[next++];
     },
+    pickWeighted: weightedRandom,
   };
 }
 
 export function randomBalancer(): Balancer {
-  return { pick: (c) => (c.length === 0 ? undefined : c[Math.floor(Math.random() * c.length)]) };
+  return { pick: (c) => (c.length === 0 ? undefined : c[Math.floor(Math.random() * c.length)]), pickWeighted: weightedRandom };
 }
 
 export function leastRequest(): Balancer {
@@ -34,6 +51,9 @@ export function leastRequest(): Balancer {
       if (b === a) b = c[c.length - 1];
       return b.active < a.active ? b : a;
     },
+    // Envoy with unequal weights: each endpoint in proportion to weight / (in flight + 1), so the
+    // in-flight counts still steer requests away from busy endpoints while a new one warms up.
+    pickWeighted: (c, weights) => weightedRandom(c, weights.map((w, i) => w / (c[i].active + 1))),
   };
 }
 

@@ -61,25 +61,21 @@ export class Cluster {
         candidates = notEjected.length > 0 ? notEjected : all;
       }
     }
-    if (this.slowStart) {
-      const warm = this.slowStartPick(candidates);
-      if (warm) return warm;
+    // The balancer picks with the warm-up weights itself (a separate weighted pick ignored in-flight
+    // counts and moved every consistent-hash key); one without pickWeighted does not ramp.
+    if (this.slowStart && this.balancer.pickWeighted) {
+      const weights = this.slowStartWeights(candidates);
+      if (weights) return this.balancer.pickWeighted(candidates, weights);
     }
     return this.balancer.pick(candidates, req);
   }
 
-  /** Envoy slow start: while an endpoint is younger than the window, pick by weight (min% ramping linearly to 100%). */
-  private slowStartPick(candidates: readonly EndpointState[]): EndpointState | undefined {
+  /** Envoy slow start: while an endpoint is younger than the window, the weights (min% ramping linearly to 100%). */
+  private slowStartWeights(candidates: readonly EndpointState[]): number[] | undefined {
     const { window, minWeightPercent } = this.slowStart!;
     const now = performance.now();
     if (!candidates.some((e) => now - e.firstSeen < window)) return undefined;
-    const weights = candidates.map((e) => Math.max(minWeightPercent / 100, Math.min(1, (now - e.firstSeen) / window)));
-    let r = Math.random() * weights.reduce((a, b) => a + b, 0);
-    for (let i = 0; i < candidates.length; i++) {
-      r -= weights[i];
-      if (r < 0) return candidates[i];
-    }
-    return candidates[candidates.length - 1];
+    return candidates.map((e) => Math.max(minWeightPercent / 100, Math.min(1, (now - e.firstSeen) / window)));
   }
 
   overflowing(ep: EndpointState): boolean {

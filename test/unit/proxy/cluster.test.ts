@@ -116,3 +116,49 @@ test('ejection time is capped at 300 s (Envoy max_ejection_time), or at the base
     assert.deepEqual(longTimes, [400_000, 400_000, 400_000]);
   });
 });
+
+/** Endpoints a and b seen in the first snapshot (old), c just joined (young for a 5 s slow start). */
+function warmingUp(): EndpointState[] {
+  const eps = [new EndpointState('a', ep('a')), new EndpointState('b', ep('b')), new EndpointState('c', ep('c'))];
+  eps[0].firstSeen = -Infinity;
+  eps[1].firstSeen = -Infinity;
+  return eps;
+}
+
+test('slow start leaves consistent hash alone: a key keeps its endpoint while another warms up', () => {
+  const eps = warmingUp();
+  const hashOnly = new Cluster('svc', eps, { balancer: { consistentHash: { header: 'x-user' } } });
+  const c = new Cluster('svc', eps, { balancer: { consistentHash: { header: 'x-user' } }, slowStart: { window: 5000, minWeightPercent: 10 } });
+  for (const user of ['alice', 'bob', 'carol', 'dave']) {
+    const r = req('/', { 'x-user': user });
+    const home = hashOnly.pick(r, undefined)!.id;
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) seen.add(c.pick(r, undefined)!.id);
+    assert.deepEqual([...seen], [home], user);
+  }
+});
+
+test('slow start with least_request still steers by in-flight requests, and the new endpoint ramps', () => {
+  const eps = warmingUp();
+  const [a, b] = eps;
+  a.active = 50;
+  const c = new Cluster('svc', eps, { balancer: 'least_request', slowStart: { window: 5000, minWeightPercent: 10 } });
+  const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
+  const n = 2000;
+  for (let i = 0; i < n; i++) counts[c.pick(req(), undefined)!.id]++;
+  // Weights 1/(50+1), 1/(0+1), 0.1/(0+1): a gets about 2 %, c (warming up) about 9 %, b the rest.
+  assert.ok(counts.a < n * 0.06, JSON.stringify(counts));
+  assert.ok(counts.c > 0 && counts.c < n * 0.2, JSON.stringify(counts));
+  assert.ok(counts.b > n * 0.75, JSON.stringify(counts));
+  assert.equal(b.active, 0);
+});
+
+test('slow start with round_robin ramps the new endpoint from minWeightPercent', () => {
+  const eps = warmingUp();
+  const c = new Cluster('svc', eps, { balancer: 'round_robin', slowStart: { window: 5000, minWeightPercent: 10 } });
+  const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
+  const n = 2000;
+  for (let i = 0; i < n; i++) counts[c.pick(req(), undefined)!.id]++;
+  // Weights 1, 1, 0.1: c gets about 5 %.
+  assert.ok(counts.c > 0 && counts.c < n * 0.12, JSON.stringify(counts));
+});
