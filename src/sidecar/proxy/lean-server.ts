@@ -26,7 +26,8 @@ export { ChunkedBodyDecoder };
 
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
-const MAX_HEAD_BYTES = 16 * 1024;
+/** A request head's largest size (node:http's maxHeaderSize); a listener may allow more (LeanServerHooks.maxHeadBytes). */
+export const MAX_HEAD_BYTES = 16 * 1024;
 /** Time a client gets to send its request headers, here and in the listener (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests; 408 after it). */
 export const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 /** A head that ends with bare LFs: node:http (llhttp) judges it, the lean path does not wait for a CRLF that may never come. */
@@ -356,6 +357,8 @@ export interface LeanServerHooks {
   bodyTimeoutMs?: number;
   /** Overrides KEEP_ALIVE_MS (the building-block API keeps its clients' connections longer). */
   keepAliveMs?: number;
+  /** Overrides MAX_HEAD_BYTES (an inbound listener takes what the mesh's proxies add on the way). */
+  maxHeadBytes?: number;
 }
 
 const enum BodyKind {
@@ -536,8 +539,9 @@ export class LeanConnection {
       end = headEnd(this.buf);
       text = end < 0 ? '' : this.buf.toString('latin1', 0, end);
     }
-    if (end < 0 && this.buf.length <= MAX_HEAD_BYTES && this.buf.indexOf(LF_LF) < 0) return this.awaitHead();
-    if (end < 0 || end > MAX_HEAD_BYTES) return this.giveUp();
+    const limit = this.hooks.maxHeadBytes ?? MAX_HEAD_BYTES;
+    if (end < 0 && this.buf.length <= limit && this.buf.indexOf(LF_LF) < 0) return this.awaitHead();
+    if (end < 0 || end > limit) return this.giveUp();
     this.clearHeadTimer();
     const parsed = parseRequestBytes(this.buf, text, end, this.source.wordsFor(this.buf));
     if (!parsed) return this.giveUp();

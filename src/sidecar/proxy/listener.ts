@@ -12,7 +12,7 @@ import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
 import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
-import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection } from './lean-server.js';
+import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection, MAX_HEAD_BYTES } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
 import { dropConnectionNamed } from './request-headers.js';
@@ -71,6 +71,8 @@ export interface ListenerOptions {
   lean?: boolean;
   /** Idle kept-alive connections are closed after this long (default 5 s, node:http's default). */
   keepAliveMs?: number;
+  /** A request head's largest size (default MAX_HEAD_BYTES, 16 KiB, node:http's). */
+  maxHeadBytes?: number;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -189,7 +191,7 @@ export class Listener {
         connectionsCheckingInterval: Math.min(1000, HEADERS_TIMEOUT_MS),
         requestTimeout: 0,
         keepAliveTimeout: this.opts.keepAliveMs ?? 5_000,
-        maxHeaderSize: 16 * 1024,
+        maxHeaderSize: this.opts.maxHeadBytes ?? MAX_HEAD_BYTES,
         noDelay: true,
       },
       (req, res) => {
@@ -373,6 +375,7 @@ export class Listener {
               started: () => this.inFlight++,
               ended: () => this.inFlight--,
               ...(this.opts.keepAliveMs !== undefined ? { keepAliveMs: this.opts.keepAliveMs } : {}),
+              ...(this.opts.maxHeadBytes !== undefined ? { maxHeadBytes: this.opts.maxHeadBytes } : {}),
             },
             reads,
           );

@@ -10,6 +10,7 @@ import type { ProxyConfig } from './config.js';
 import { Cluster } from './cluster.js';
 import { EndpointRegistry, EndpointState } from './endpoints.js';
 import { applyHeaderOps, forward, Pools, reply, type ForwardOptions } from './forward.js';
+import { MAX_HEAD_BYTES } from './lean-server.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
@@ -49,6 +50,9 @@ function jsonString(s: string): string {
 /** A hop's trace: the bare trace id (tracing off), or its span context (tracing on). */
 type TraceRef = string | SpanContext;
 const traceIdOf = (t: TraceRef): string => (typeof t === 'string' ? t : t.traceId);
+
+/** Bytes of request head the mesh's own headers may add over the hops (a few hundred in practice). */
+const MESH_HEAD_ALLOWANCE = 2048;
 
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
@@ -132,7 +136,11 @@ export class Proxy {
 
   start(): void {
     const { cfg } = this;
-    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener => new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log });
+    const listen = (name: string, host: string, port: number, handler: Handler, upgrade?: UpgradeHandler, h2?: () => Promise<H2Handler>): Listener =>
+      // The inbound port takes a head as large as the first hop took plus what the proxies added on
+      // the way (traceparent, x-request-id, x-forwarded-for, x-berth-*): a head one hop accepts is
+      // not refused by the next.
+      new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log, ...(name === 'inbound' ? { maxHeadBytes: MAX_HEAD_BYTES + MESH_HEAD_ALLOWANCE } : {}) });
     if (cfg.mode === 'sidecar' && cfg.inboundPort !== undefined) {
         this.fixed.push(
         listen(
