@@ -145,6 +145,12 @@ describe('HTTP/2 through the mesh', () => {
         };
         if (rawAnswers[req.url!] !== undefined) return void req.socket.end(rawAnswers[req.url!]);
         if (req.url === '/slow-answer') return void setTimeout(() => res.end('slow'), 2000);
+        if (req.url === '/chunky') {
+          // Many small chunks written at once: one socket read of the proxy carries many of them.
+          res.writeHead(200);
+          for (let i = 0; i < 4000; i++) res.write('x'.repeat(100));
+          return void res.end();
+        }
         if (req.url === '/forever') {
           // An endless answer (a server-sent event stream): written until the connection closes.
           foreverOpen++;
@@ -658,6 +664,29 @@ describe('HTTP/2 through the mesh', () => {
       assert.ok(performance.now() - t2 >= 1000, 'not before the idle timeout');
     } finally {
       idle.child.kill('SIGKILL');
+    }
+  });
+
+  test('many small chunks from an HTTP/1.1 app to a slow-reading HTTP/2 client: one drain listener per pause, not one per chunk', async () => {
+    const session = http2.connect(`http://${HOST}:${P.inbound}`, { settings: { initialWindowSize: 16384 } });
+    session.on('error', () => {});
+    try {
+      const req = session.request({ ':path': '/chunky' });
+      let n = 0;
+      req.on('data', (d: Buffer) => {
+        n += d.length;
+        req.pause();
+        setTimeout(() => req.resume(), 5);
+      });
+      await new Promise<void>((resolve, reject) => {
+        req.on('end', () => resolve());
+        req.on('error', reject);
+      });
+      assert.equal(n, 400_000);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.doesNotMatch(sidecar!.stderr(), /MaxListenersExceeded/);
+    } finally {
+      session.close();
     }
   });
 

@@ -202,6 +202,8 @@ class Forwarding implements UpstreamHandlers {
   private onDrain: (() => void) | undefined;
   /** The cluster the try in flight picked from. */
   private cluster: Cluster;
+  /** onDrain waits on the response's 'drain'. */
+  private drainWaiting = false;
 
   constructor(
     private readonly req: ProxyRequest,
@@ -353,7 +355,14 @@ class Forwarding implements UpstreamHandlers {
       this.call!.keep();
       if (queued < QUEUE_LIMIT) return true;
     } else if (res.write(Buffer.from(chunk))) return true;
-    res.once('drain', (this.onDrain ??= () => this.call?.resume()));
+    // Once per pause: a socket read carries many chunks, each refused while the client is slow.
+    if (!this.drainWaiting) {
+      this.drainWaiting = true;
+      res.once('drain', (this.onDrain ??= () => {
+        this.drainWaiting = false;
+        this.call?.resume();
+      }));
+    }
     return false;
   }
 
