@@ -194,6 +194,18 @@ describe('HTTP/2 through the mesh', () => {
         });
         return;
       }
+      // Echoes the request's trailers (a client-streaming checksum).
+      if (headers[':path'] === '/req-trailers') {
+        let n = 0;
+        let seen: http2.IncomingHttpHeaders | undefined;
+        stream.on('trailers', (t: http2.IncomingHttpHeaders) => (seen = t));
+        stream.on('data', (d: Buffer) => (n += d.length));
+        stream.on('end', () => {
+          stream.respond({ ':status': 200 });
+          stream.end(JSON.stringify({ n, checksum: seen?.['x-checksum'] ?? null }));
+        });
+        return;
+      }
       // A long-lived stream (a gRPC watch): answered, then held open until the client leaves.
       if (headers[':path'] === '/hold') {
         stream.on('error', () => {});
@@ -664,6 +676,30 @@ describe('HTTP/2 through the mesh', () => {
       assert.ok(performance.now() - t2 >= 1000, 'not before the idle timeout');
     } finally {
       idle.child.kill('SIGKILL');
+    }
+  });
+
+  test('request trailers from an HTTP/2 client reach an h2c app (inbound proxy, and gateway → inbound proxy)', async () => {
+    for (const port of [P.h2inbound, P.h2svc]) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      session.on('error', () => {});
+      try {
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = session.request({ ':method': 'POST', ':path': '/req-trailers', te: 'trailers' }, { waitForTrailers: true });
+          req.on('wantTrailers', () => req.sendTrailers({ 'x-checksum': 'abc123' }));
+          let text = '';
+          req.setEncoding('utf8');
+          req.on('data', (d: string) => (text += d));
+          req.on('end', () => resolve(text));
+          req.on('error', reject);
+          req.end('payload');
+        });
+        assert.deepEqual(JSON.parse(body), { n: 7, checksum: 'abc123' }, `through port ${port}`);
+        // Without trailers the body still ends as before.
+        assert.deepEqual(JSON.parse((await h2(session, { ':method': 'POST', ':path': '/req-trailers' }, 'plain')).body), { n: 5, checksum: null });
+      } finally {
+        session.close();
+      }
     }
   });
 

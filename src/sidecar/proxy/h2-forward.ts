@@ -206,13 +206,15 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   };
   try {
     // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
-    up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, signal: cut.signal });
+    // waitForTrailers: the client's request trailers (if any) follow its body ('wantTrailers' below).
+    up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal });
   } catch (err) {
     h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
     finish(503, CONNECT_FAILURE);
     return;
   }
   let trailers: http2.IncomingHttpHeaders | undefined;
+  let requestTrailers: http2.IncomingHttpHeaders | undefined;
   /** The upstream's response is complete: what the client still sends is not forwarded. */
   let answered = false;
   let requestEnded = false;
@@ -260,6 +262,12 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     const t: http2.OutgoingHttpHeaders = {};
     if (trailers) for (const [k, v] of Object.entries(trailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
     stream.sendTrailers(t);
+  });
+  up.on('wantTrailers', () => {
+    // The request body ended (up.end()): the client's trailers, or none (an empty DATA frame with END_STREAM).
+    const t: http2.OutgoingHttpHeaders = {};
+    if (requestTrailers) for (const [k, v] of Object.entries(requestTrailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
+    if (!up.destroyed && !up.closed) up.sendTrailers(t);
   });
   up.on('data', (chunk: Buffer) => {
     if (stream.destroyed || stream.closed || stream.writableEnded) return;
@@ -321,6 +329,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     }
   });
   up.once('close', () => stream.resume());
+  // Arrives before 'end'; sent upstream once the body is (see 'wantTrailers').
+  stream.on('trailers', (t: http2.IncomingHttpHeaders) => (requestTrailers = t));
   stream.on('end', () => {
     // A client's reset (or a dropped connection) ends the stream too, after 'aborted': its body is
     // cut, and END_STREAM upstream would pass it off as whole ('close' cancels the upstream stream).
