@@ -128,6 +128,9 @@ describe('HTTP/2 through the mesh', () => {
   let appConnects = 0;
   /** Endless answers (/forever) the HTTP/1.1 app is writing now. */
   let foreverOpen = 0;
+  /** Paths the h2c app refused once; streams of each it served. */
+  const refusedOnce = new Set<string>();
+  const appStreams = new Map<string, number>();
   let sidecar: ProxyUnderTest | undefined;
   let h2sidecar: ProxyUnderTest | undefined;
   let gateway: ProxyUnderTest | undefined;
@@ -191,6 +194,36 @@ describe('HTTP/2 through the mesh', () => {
           completed.push(`${headers[':path']} ${n}`);
           stream.respond({ ':status': 200 });
           stream.end();
+        });
+        return;
+      }
+      // Refused once (never processed: RST_STREAM REFUSED_STREAM, or a GOAWAY whose last-stream-id
+      // leaves it out), then served: the body length it got. '/refuse-late' refuses after 70,000 bytes.
+      const path = String(headers[':path']);
+      if (path.startsWith('/refuse') || path.startsWith('/goaway')) {
+        stream.on('error', () => {});
+        const late = path.startsWith('/refuse-late');
+        if (!refusedOnce.has(path) && !late) {
+          refusedOnce.add(path);
+          if (path.startsWith('/goaway')) {
+            // node reads a last-stream-id of 0 as "the last processed": an earlier stream on the session is needed.
+            if (stream.id === 1) return void stream.respond({ ':status': 500 }, { endStream: true });
+            const session = stream.session!;
+            session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id! - 2);
+            setTimeout(() => session.destroy(), 100);
+          } else stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+          return;
+        }
+        appStreams.set(path, (appStreams.get(path) ?? 0) + 1);
+        let n = 0;
+        stream.on('data', (d: Buffer) => {
+          n += d.length;
+          if (late && n > 70_000 && !stream.closed) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        });
+        stream.on('end', () => {
+          if (stream.closed) return;
+          stream.respond({ ':status': 200 });
+          stream.end(String(n));
         });
         return;
       }
@@ -676,6 +709,43 @@ describe('HTTP/2 through the mesh', () => {
       assert.ok(performance.now() - t2 >= 1000, 'not before the idle timeout');
     } finally {
       idle.child.kill('SIGKILL');
+    }
+  });
+
+  test('a stream the upstream refused unprocessed (REFUSED_STREAM, or left out by its GOAWAY) is opened once more on another connection, with the body sent so far', async () => {
+    const session = http2.connect(`http://${HOST}:${P.h2inbound}`);
+    session.on('error', () => {});
+    /** A POST whose body comes in two parts, 200 ms apart (the refusal comes in between). */
+    const post = (path: string, part: number): Promise<{ status: number; body: string; reason: unknown }> =>
+      new Promise((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': path });
+        let status = 0;
+        let reason: unknown;
+        let body = '';
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          reason = h['x-berth-reason'];
+        });
+        req.setEncoding('utf8');
+        req.on('data', (d: string) => (body += d));
+        req.on('end', () => resolve({ status, body, reason }));
+        req.on('error', reject);
+        req.write(Buffer.alloc(part, 'a'));
+        setTimeout(() => req.end(Buffer.alloc(part, 'b')), 200);
+      });
+    try {
+      // Each refusal leaves one stream on a new connection: every GOAWAY below comes on a second stream.
+      for (const path of ['/refuse-get', '/goaway-get']) {
+        const r = await h2(session, { ':path': path });
+        assert.deepEqual([r.status, r.body], [200, '0'], path);
+      }
+      for (const path of ['/refuse-post', '/goaway-post']) assert.deepEqual(await post(path, 20_000), { status: 200, body: '40000', reason: undefined }, path);
+      for (const path of ['/refuse-get', '/goaway-get', '/refuse-post', '/goaway-post']) assert.equal(appStreams.get(path), 1, path);
+      // Past the 64 KiB kept for a retry: refused, it is a 502 as before (never a body sent in part).
+      const late = await post('/refuse-late', 40_000);
+      assert.deepEqual([late.status, late.reason], [502, 'upstream-reset']);
+    } finally {
+      session.close();
     }
   });
 

@@ -13,7 +13,10 @@ import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead } from './routes.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+/** Request body bytes kept to send again on a stream opened after a refusal; a longer body is not retried. */
+const REPLAY_LIMIT = 64 * 1024;
 
 /** An upstream HTTP/2 connection and how many of its streams are open. */
 interface PooledSession {
@@ -23,6 +26,8 @@ interface PooledSession {
   settled: boolean;
   /** The peer sent GOAWAY: streams already open finish, new ones go elsewhere. */
   goaway: boolean;
+  /** The GOAWAY's last-stream-id: streams above it were never processed. */
+  lastStreamId?: number;
 }
 
 /**
@@ -40,15 +45,28 @@ const UNSETTLED_MAX_STREAMS = 100;
  */
 export class H2Sessions {
   private readonly pools = new Map<string, PooledSession[]>();
+  private readonly sessionOf = new WeakMap<http2.ClientHttp2Stream, PooledSession>();
 
-  /** Opens a stream to `ep`; throws as ClientHttp2Session#request does. */
-  request(ep: { host: string; port: number }, headers: http2.OutgoingHttpHeaders, options: http2.ClientSessionRequestOptions): http2.ClientHttp2Stream {
+  /** Opens a stream to `ep`, not on the session of `avoid` (one that refused it); throws as ClientHttp2Session#request does. */
+  request(ep: { host: string; port: number }, headers: http2.OutgoingHttpHeaders, options: http2.ClientSessionRequestOptions, avoid?: http2.ClientHttp2Stream): http2.ClientHttp2Stream {
     const key = `${ep.host}:${ep.port}`;
-    const p = this.pick(key);
+    const p = this.pick(key, avoid && this.sessionOf.get(avoid));
     const stream = p.session.request(headers, options);
     p.open++;
+    this.sessionOf.set(stream, p);
     stream.once('close', () => this.ended(key, p));
     return stream;
+  }
+
+  /**
+   * Whether the peer never processed `stream` (RFC 9113 8.7): refused with REFUSED_STREAM (nghttp2
+   * also closes so the streams a GOAWAY left out), above its session's GOAWAY last-stream-id, or
+   * never sent because the session was going away.
+   */
+  unprocessed(stream: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean {
+    if (stream.rstCode === NGHTTP2_REFUSED_STREAM || err?.code === 'ERR_HTTP2_GOAWAY_SESSION') return true;
+    const last = this.sessionOf.get(stream)?.lastStreamId;
+    return last !== undefined && stream.id !== undefined && stream.id > last;
   }
 
   retain(keep: Set<string>): void {
@@ -64,13 +82,13 @@ export class H2Sessions {
     this.pools.clear();
   }
 
-  /** The first session to `key` that takes another stream, or a new one. */
-  private pick(key: string): PooledSession {
+  /** The first session to `key` (other than `avoid`) that takes another stream, or a new one. */
+  private pick(key: string, avoid?: PooledSession): PooledSession {
     let list = this.pools.get(key);
     if (!list) this.pools.set(key, (list = []));
     // A new session's peer is most likely the one the settled sessions already heard from.
     const assumed = list.find((p) => p.settled)?.session.remoteSettings.maxConcurrentStreams ?? UNSETTLED_MAX_STREAMS;
-    const free = list.find((p) => hasRoom(p, assumed));
+    const free = list.find((p) => p !== avoid && hasRoom(p, assumed));
     if (free) return free;
     const p = this.open(key);
     list.push(p);
@@ -83,8 +101,9 @@ export class H2Sessions {
     session.on('error', () => {}); // each stream reports its own failure
     session.once('remoteSettings', () => (p.settled = true));
     // The peer closes it (an idle connection, a draining proxy): new streams go to another connection.
-    session.once('goaway', () => {
+    session.once('goaway', (_code: number, lastStreamId: number) => {
       p.goaway = true;
+      p.lastStreamId = lastStreamId;
       this.forget(key, p);
     });
     session.once('close', () => this.forget(key, p));
@@ -189,7 +208,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
-  let up: http2.ClientHttp2Stream;
+  let up!: http2.ClientHttp2Stream;
   /**
    * Cuts the upstream stream while its request body is unfinished: RST_STREAM(CANCEL) alone.
    * (node's close(code) sends END_STREAM first, which passes a cut body off as whole; a stream
@@ -204,58 +223,151 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       else if (!up.destroyed) up.destroy();
     } else cut.abort();
   };
-  try {
-    // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
-    // waitForTrailers: the client's request trailers (if any) follow its body ('wantTrailers' below).
-    up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal });
-  } catch (err) {
-    h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
-    finish(503, CONNECT_FAILURE);
-    return;
-  }
   let trailers: http2.IncomingHttpHeaders | undefined;
   let requestTrailers: http2.IncomingHttpHeaders | undefined;
   /** The upstream's response is complete: what the client still sends is not forwarded. */
   let answered = false;
   let requestEnded = false;
+  /** The request body so far, while a refused stream can still be opened again (undefined: it cannot). */
+  let replay: Buffer[] | undefined = [];
+  let replayBytes = 0;
+  let reopened = false;
 
-  up.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
-    status = Number(h[':status'] ?? 0);
-    if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
-    if (stream.destroyed || stream.closed) return;
-    const resHeaders: http2.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
-    if (opts.responseHeaders) applyHeaderOps(resHeaders as Record<string, string | string[] | undefined>, opts.responseHeaders);
-    // An answer node cannot send (a status outside 200–599) is the app's fault: a 502, never a throw.
-    let refused = sendableStatus(status) ? undefined : `status ${status}`;
-    if (!refused) {
-      try {
-        // Trailers-only (e.g. a gRPC error): the headers end the stream.
-        if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(h2Headers(resHeaders), { endStream: true });
-        else stream.respond(h2Headers(resHeaders), { waitForTrailers: true });
-      } catch (err) {
-        refused = (err as Error).message;
-      }
-    }
-    if (refused === undefined) return;
-    cancel();
-    h2Reply(stream, 502, 'upstream-bad-response', `upstream ${ep.id} answered what HTTP/2 cannot carry: ${refused}`);
-    finish(502, 502);
-  });
-  // Interim answers (100 Continue to an Expect, 103 Early Hints) are passed on before the final one.
-  up.on('headers', (h: http2.IncomingHttpHeaders) => {
-    const interim = Number(h[':status']);
-    if (interim < 100 || interim > 199 || stream.headersSent || stream.destroyed || stream.closed) return;
+  /** Opens the upstream stream (again, after a refusal: not on `avoid`); false when it could not (answered 503). */
+  const open = (avoid?: http2.ClientHttp2Stream): boolean => {
     try {
-      stream.additionalHeaders(h2Headers({ ...h }));
-    } catch {
-      // Not sendable as it came (a malformed interim head): the final answer still is.
+      // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
+      // waitForTrailers: the client's request trailers (if any) follow its body ('wantTrailers' below).
+      up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal }, avoid);
+    } catch (err) {
+      h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
+      finish(503, CONNECT_FAILURE);
+      return false;
     }
-  });
-  up.on('trailers', (t: http2.IncomingHttpHeaders) => {
-    trailers = t;
-    if (typeof t['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(t['grpc-status']);
-  });
+    attach(up);
+    return true;
+  };
+
+  /**
+   * `s` was refused before any answer (RST_STREAM REFUSED_STREAM, or above its session's GOAWAY
+   * last-stream-id): the upstream never processed it (RFC 9113 8.7), so it is opened once more on
+   * another session with the body so far, as Envoy does. Not an endpoint failure: nothing is recorded.
+   */
+  const reopen = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => {
+    if (reopened || cancelled || finished || status !== 0 || replay === undefined || stream.destroyed || stream.closed) return false;
+    if (!opts.sessions.unprocessed(s, err)) return false;
+    reopened = true;
+    if (!s.destroyed) s.destroy();
+    if (!open(s)) return true;
+    for (const chunk of replay) up.write(chunk);
+    if (requestEnded && !up.writableEnded) up.end();
+    return true;
+  };
+
+  const attach = (s: http2.ClientHttp2Stream): void => {
+    s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
+      if (s !== up) return;
+      replay = undefined;
+      status = Number(h[':status'] ?? 0);
+      if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
+      if (stream.destroyed || stream.closed) return;
+      const resHeaders: http2.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
+      if (opts.responseHeaders) applyHeaderOps(resHeaders as Record<string, string | string[] | undefined>, opts.responseHeaders);
+      // An answer node cannot send (a status outside 200–599) is the app's fault: a 502, never a throw.
+      let refused = sendableStatus(status) ? undefined : `status ${status}`;
+      if (!refused) {
+        try {
+          // Trailers-only (e.g. a gRPC error): the headers end the stream.
+          if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(h2Headers(resHeaders), { endStream: true });
+          else stream.respond(h2Headers(resHeaders), { waitForTrailers: true });
+        } catch (err) {
+          refused = (err as Error).message;
+        }
+      }
+      if (refused === undefined) return;
+      cancel();
+      h2Reply(stream, 502, 'upstream-bad-response', `upstream ${ep.id} answered what HTTP/2 cannot carry: ${refused}`);
+      finish(502, 502);
+    });
+    // Interim answers (100 Continue to an Expect, 103 Early Hints) are passed on before the final one.
+    s.on('headers', (h: http2.IncomingHttpHeaders) => {
+      if (s !== up) return;
+      replay = undefined; // processed: never opened again
+      const interim = Number(h[':status']);
+      if (interim < 100 || interim > 199 || stream.headersSent || stream.destroyed || stream.closed) return;
+      try {
+        stream.additionalHeaders(h2Headers({ ...h }));
+      } catch {
+        // Not sendable as it came (a malformed interim head): the final answer still is.
+      }
+    });
+    s.on('trailers', (t: http2.IncomingHttpHeaders) => {
+      if (s !== up) return;
+      trailers = t;
+      if (typeof t['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(t['grpc-status']);
+    });
+    s.on('wantTrailers', () => {
+      // The request body ended (up.end()): the client's trailers, or none (an empty DATA frame with END_STREAM).
+      if (s !== up) return;
+      const t: http2.OutgoingHttpHeaders = {};
+      if (requestTrailers) for (const [k, v] of Object.entries(requestTrailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
+      if (!s.destroyed && !s.closed) s.sendTrailers(t);
+    });
+    s.on('data', (chunk: Buffer) => {
+      if (s !== up || stream.destroyed || stream.closed || stream.writableEnded) return;
+      if (!stream.write(chunk)) {
+        s.pause();
+        stream.once('drain', () => s.resume());
+      }
+    });
+    s.on('end', () => {
+      if (s !== up) return;
+      // node ends a stream whose connection dropped (or that was reset) too, with no END_STREAM from
+      // the upstream: an answer cut short, passed on as a reset (or a 502 before its head), never as whole.
+      if (s.rstCode !== NGHTTP2_NO_ERROR) {
+        if (reopen(s)) return;
+        if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${s.rstCode})`);
+        else cutStream(stream);
+        finish(stream.headersSent && status ? status : 502, RESET);
+        return;
+      }
+      answered = true;
+      if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
+      finish(status, status);
+      if (requestEnded) return;
+      // Answered before the request body ended (a 401 to an upload). The upstream stream is done with:
+      // cancelled, or, when the upstream already reset it (RST_STREAM NO_ERROR after its answer),
+      // destroyed, since node keeps such a stream open while writes toward it are pending — its 'close'
+      // never came and the client's stream waited on the window behind it forever. The client's stream
+      // is reset with NO_ERROR once the answer is out, as Envoy does; meanwhile its body is dropped.
+      cancel();
+      stream.resume();
+      resetWhenAnswered(stream);
+    });
+    s.on('error', (err: NodeJS.ErrnoException) => {
+      // Cut by this proxy (cancel()): whatever had to be answered was.
+      if (s !== up || cancelled) return;
+      if (reopen(s, err)) return;
+      const code = err.code ?? '';
+      const connect = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0);
+      if (!stream.headersSent) {
+        if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
+        else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
+      } else cutStream(stream);
+      finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : RESET);
+    });
+    s.on('close', () => {
+      // A paused upload waiting on this stream's window goes on (to the stream opened again, or dropped).
+      stream.resume();
+      // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
+      if (s !== up || finished) return;
+      if (reopen(s)) return;
+      if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} closed the stream`);
+      else cutStream(stream);
+      finish(status || 502, status ? status : RESET);
+    });
+  };
   stream.on('wantTrailers', () => {
     // No trailers: sendTrailers({}) ends the stream with an empty DATA frame flagged END_STREAM. (close()
     // here used to answer RST_STREAM instead, and clients that saw the whole body never saw its end.)
@@ -263,63 +375,16 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     if (trailers) for (const [k, v] of Object.entries(trailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
     stream.sendTrailers(t);
   });
-  up.on('wantTrailers', () => {
-    // The request body ended (up.end()): the client's trailers, or none (an empty DATA frame with END_STREAM).
-    const t: http2.OutgoingHttpHeaders = {};
-    if (requestTrailers) for (const [k, v] of Object.entries(requestTrailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
-    if (!up.destroyed && !up.closed) up.sendTrailers(t);
-  });
-  up.on('data', (chunk: Buffer) => {
-    if (stream.destroyed || stream.closed || stream.writableEnded) return;
-    if (!stream.write(chunk)) {
-      up.pause();
-      stream.once('drain', () => up.resume());
-    }
-  });
-  up.on('end', () => {
-    // node ends a stream whose connection dropped (or that was reset) too, with no END_STREAM from
-    // the upstream: an answer cut short, passed on as a reset (or a 502 before its head), never as whole.
-    if (up.rstCode !== NGHTTP2_NO_ERROR) {
-      if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${up.rstCode})`);
-      else cutStream(stream);
-      finish(stream.headersSent && status ? status : 502, RESET);
-      return;
-    }
-    answered = true;
-    if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
-    finish(status, status);
-    if (requestEnded) return;
-    // Answered before the request body ended (a 401 to an upload). The upstream stream is done with:
-    // cancelled, or, when the upstream already reset it (RST_STREAM NO_ERROR after its answer),
-    // destroyed, since node keeps such a stream open while writes toward it are pending — its 'close'
-    // never came and the client's stream waited on the window behind it forever. The client's stream
-    // is reset with NO_ERROR once the answer is out, as Envoy does; meanwhile its body is dropped.
-    cancel();
-    stream.resume();
-    resetWhenAnswered(stream);
-  });
-  up.on('error', (err: NodeJS.ErrnoException) => {
-    // Cut by this proxy (cancel()): whatever had to be answered was.
-    if (cancelled) return;
-    const code = err.code ?? '';
-    const connect = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0);
-    if (!stream.headersSent) {
-      if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
-      else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
-    } else cutStream(stream);
-    finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : RESET);
-  });
-  up.on('close', () => {
-    // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
-    if (!finished) {
-      if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} closed the stream`);
-      else cutStream(stream);
-      finish(status || 502, status ? status : RESET);
-    }
-  });
+  if (!open()) return;
 
   // Request body (and client streaming), with flow control both ways.
   stream.on('data', (chunk: Buffer) => {
+    if (replay) {
+      // Kept for a stream opened again; a body past the cap is not (a refusal is then a 502).
+      replayBytes += chunk.length;
+      if (replayBytes > REPLAY_LIMIT) replay = undefined;
+      else replay.push(chunk);
+    }
     // The upstream answered and closed its stream before the body ended (a 401 to an upload): the rest
     // is read and dropped, so the client's upload and stream can end (paused, it waited on a window forever).
     if (answered || up.closed || up.destroyed) return;
@@ -328,7 +393,6 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       up.once('drain', () => stream.resume());
     }
   });
-  up.once('close', () => stream.resume());
   // Arrives before 'end'; sent upstream once the body is (see 'wantTrailers').
   stream.on('trailers', (t: http2.IncomingHttpHeaders) => (requestTrailers = t));
   stream.on('end', () => {
