@@ -3,7 +3,8 @@
 // directions (streaming, with flow control) and trailers (gRPC's status) pass through unchanged; a
 // "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
-// retries and mirroring are not applied to HTTP/2 streams (a gRPC client retries by its own policy).
+// route retries and mirroring are not applied to HTTP/2 streams (a gRPC client retries by its own policy);
+// only a stream the upstream refused unprocessed is opened once more (RFC 9113 8.7).
 import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { applyHeaderOps } from './forward.js';
