@@ -12,7 +12,7 @@ import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
 const base = portBlock(20);
-const P = { inbound: base, app: base + 1, admin: base + 2, limited: base + 3, conc: base + 4, ramp: base + 5, variant: base + 6, old: base + 10, fresh: base + 11, slow: base + 12, cp: base + 13 };
+const P = { inbound: base, app: base + 1, admin: base + 2, limited: base + 3, conc: base + 4, ramp: base + 5, variant: base + 6, split: base + 7, narrow: base + 8, old: base + 10, fresh: base + 11, slow: base + 12, cp: base + 13 };
 const ep = (id: string, port: number, variant = 'default') => ({ id, host: HOST, port, variant });
 
 function snapshot(version: number, withFresh: boolean): MeshSnapshot {
@@ -25,6 +25,8 @@ function snapshot(version: number, withFresh: boolean): MeshSnapshot {
       { name: 'conc', port: 2, endpoints: [ep('c-1', P.slow)] },
       { name: 'ramp', port: 3, endpoints: withFresh ? [ep('old', P.old), ep('fresh', P.fresh)] : [ep('old', P.old)] },
       { name: 'variant', port: 4, endpoints: [ep('v1', P.old, 'v1'), ep('v2', P.fresh, 'v2')] },
+      { name: 'split', port: 5, endpoints: [ep('s-1', P.slow, 'stable'), ep('s-2', P.slow, 'canary')] },
+      { name: 'narrow', port: 6, endpoints: [ep('n-1', P.slow, 'stable'), ep('n-2', P.slow, 'canary')] },
     ],
     config: {
       accessLog: false,
@@ -35,6 +37,15 @@ function snapshot(version: number, withFresh: boolean): MeshSnapshot {
         variant: {
           routes: [{ to: [{ service: 'variant', variant: 'v1', weight: 50 }, { service: 'variant', variant: 'v2', weight: 50 }] }],
           policy: { balancer: 'round_robin', variants: { v2: { rateLimit: { requestsPerSecond: 1, burst: 3 } } } },
+        },
+        // What a canary release renders: the service's own limits must still hold across the split.
+        split: {
+          routes: [{ to: [{ service: 'split', variant: 'stable', weight: 90 }, { service: 'split', variant: 'canary', weight: 10 }] }],
+          policy: { balancer: 'round_robin', concurrencyLimit: 2 },
+        },
+        narrow: {
+          routes: [{ to: [{ service: 'narrow', variant: 'stable', weight: 0 }, { service: 'narrow', variant: 'canary', weight: 100 }] }],
+          policy: { balancer: 'round_robin', concurrencyLimit: 3, variants: { canary: { concurrencyLimit: 1 } } },
         },
       },
     },
@@ -63,7 +74,7 @@ describe('throttling (berth-proxy process, stand-in control plane)', () => {
         res.writeHead(204).end();
       }),
     );
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { limited: P.limited, conc: P.conc, ramp: P.ramp, variant: P.variant }, snapshot: current });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { limited: P.limited, conc: P.conc, ramp: P.ramp, variant: P.variant, split: P.split, narrow: P.narrow }, snapshot: current });
     writeFileSync(join(proxy.stateDir, 'token'), 'secret\n');
     writeFileSync(join(proxy.stateDir, 'control.json'), JSON.stringify({ pid: process.pid, startTime: 0, port: P.cp, app: 'throttle' }));
     await waitFor('proxy watching', () => watchers.size > 0, 10_000);
@@ -95,6 +106,22 @@ describe('throttling (berth-proxy process, stand-in control plane)', () => {
     const replies = await Promise.all(Array.from({ length: 5 }, () => request(`http://${HOST}:${P.conc}/`)));
     assert.equal(replies.filter((r) => r.status === 200).length, 2);
     assert.ok(replies.filter((r) => r.status === 503).every((r) => r.headers['x-berth-reason'] === 'concurrency-limit'));
+  });
+
+  test("a service's concurrency limit holds when its route splits traffic into variants", async () => {
+    const replies = await Promise.all(Array.from({ length: 6 }, () => request(`http://${HOST}:${P.split}/`)));
+    assert.equal(replies.filter((r) => r.status === 200).length, 2, replies.map((r) => r.status).join(','));
+    assert.ok(replies.filter((r) => r.status === 503).every((r) => r.headers['x-berth-reason'] === 'concurrency-limit'));
+    // Both slots come back when the requests end.
+    const again = await Promise.all(Array.from({ length: 2 }, () => request(`http://${HOST}:${P.split}/`)));
+    assert.deepEqual(again.map((r) => r.status), [200, 200]);
+  });
+
+  test("a variant's refusal gives back the slot the service's limit had granted", async () => {
+    // Service limit 3, canary limit 1: the 3 refused requests each took a service slot first.
+    const replies = await Promise.all(Array.from({ length: 4 }, () => request(`http://${HOST}:${P.narrow}/`)));
+    assert.deepEqual(replies.map((r) => r.status).sort(), [200, 503, 503, 503]);
+    assert.equal((await request(`http://${HOST}:${P.narrow}/`)).status, 200, 'no service slot leaked');
   });
 
   test('slow start: a new endpoint starts near minWeightPercent and ramps to an equal share over the window', async () => {

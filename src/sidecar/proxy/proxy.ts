@@ -601,9 +601,11 @@ export class Proxy {
     cluster: Cluster,
     refuse: (status: number, reason: string, message: string, extra?: Record<string, string>) => void,
   ): { ok: true; release(): void; cluster?: Cluster } | { ok: false; status: number } {
-    if (!route.throttle && !cluster.throttle) return UNLIMITED;
+    // A variant's requests count against the service's own limits as well as the variant's.
+    const whole = this.table?.wholeOf(cluster);
+    if (!route.throttle && !cluster.throttle && !whole) return UNLIMITED;
     const admitted: Throttle[] = [];
-    for (const t of [route.throttle, cluster.throttle]) {
+    for (const t of [route.throttle, whole?.throttle, cluster.throttle]) {
       if (!t) continue;
       const verdict = t.admit();
       if (verdict === 'ok') {

@@ -51,6 +51,8 @@ export class RoutingTable {
   /** host:port of every endpoint (pools of others are closed). */
   readonly addresses = new Set<string>();
   private readonly ids = new Set<string>();
+  /** A variant's cluster → its service's own cluster: the service's limits bind every variant's requests too. */
+  private readonly wholes = new Map<Cluster, Cluster>();
 
   constructor(
     readonly snapshot: MeshSnapshot,
@@ -74,6 +76,11 @@ export class RoutingTable {
         clusters.set(key, c);
         const spill = variant !== undefined ? policy?.variants?.[variant]?.overflowTo : undefined;
         if (spill !== undefined && spill !== variant) c.spill = lookup(service, spill);
+        // A route split into variants (every canary release) must not escape the service's own limits.
+        if (variant !== undefined) {
+          const whole = lookup(service, undefined);
+          if (whole.throttle) this.wholes.set(c, whole);
+        }
       }
       return c;
     };
@@ -91,6 +98,11 @@ export class RoutingTable {
     this.ingress = compileIngress(snapshot);
     this.ingressPort = snapshot.config.ingress?.port;
     this.accessLog = snapshot.config.accessLog;
+  }
+
+  /** The service's own cluster when `cluster` is one of its variants and the service has limits of its own. */
+  wholeOf(cluster: Cluster): Cluster | undefined {
+    return this.wholes.get(cluster);
   }
 
   /** True when `instance` is a registered endpoint (of any service). */
