@@ -12,7 +12,7 @@ import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
 const base = portBlock(20);
-const P = { inbound: base, app: base + 1, admin: base + 2, limited: base + 3, conc: base + 4, ramp: base + 5, variant: base + 6, split: base + 7, narrow: base + 8, old: base + 10, fresh: base + 11, slow: base + 12, cp: base + 13 };
+const P = { inbound: base, app: base + 1, admin: base + 2, limited: base + 3, conc: base + 4, ramp: base + 5, variant: base + 6, split: base + 7, narrow: base + 8, spill: base + 9, old: base + 10, fresh: base + 11, slow: base + 12, cp: base + 13 };
 const ep = (id: string, port: number, variant = 'default') => ({ id, host: HOST, port, variant });
 
 function snapshot(version: number, withFresh: boolean): MeshSnapshot {
@@ -27,6 +27,7 @@ function snapshot(version: number, withFresh: boolean): MeshSnapshot {
       { name: 'variant', port: 4, endpoints: [ep('v1', P.old, 'v1'), ep('v2', P.fresh, 'v2')] },
       { name: 'split', port: 5, endpoints: [ep('s-1', P.slow, 'stable'), ep('s-2', P.slow, 'canary')] },
       { name: 'narrow', port: 6, endpoints: [ep('n-1', P.slow, 'stable'), ep('n-2', P.slow, 'canary')] },
+      { name: 'spill', port: 7, endpoints: [ep('sp-1', P.slow, 'stable'), ep('sp-2', P.slow, 'canary')] },
     ],
     config: {
       accessLog: false,
@@ -46,6 +47,10 @@ function snapshot(version: number, withFresh: boolean): MeshSnapshot {
         narrow: {
           routes: [{ to: [{ service: 'narrow', variant: 'stable', weight: 0 }, { service: 'narrow', variant: 'canary', weight: 100 }] }],
           policy: { balancer: 'round_robin', concurrencyLimit: 3, variants: { canary: { concurrencyLimit: 1 } } },
+        },
+        spill: {
+          routes: [{ to: [{ service: 'spill', variant: 'stable', weight: 0 }, { service: 'spill', variant: 'canary', weight: 100 }] }],
+          policy: { balancer: 'round_robin', variants: { canary: { concurrencyLimit: 1, overflowTo: 'stable' }, stable: { concurrencyLimit: 1 } } },
         },
       },
     },
@@ -74,7 +79,7 @@ describe('throttling (berth-proxy process, stand-in control plane)', () => {
         res.writeHead(204).end();
       }),
     );
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { limited: P.limited, conc: P.conc, ramp: P.ramp, variant: P.variant, split: P.split, narrow: P.narrow }, snapshot: current });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { limited: P.limited, conc: P.conc, ramp: P.ramp, variant: P.variant, split: P.split, narrow: P.narrow, spill: P.spill }, snapshot: current });
     writeFileSync(join(proxy.stateDir, 'token'), 'secret\n');
     writeFileSync(join(proxy.stateDir, 'control.json'), JSON.stringify({ pid: process.pid, startTime: 0, port: P.cp, app: 'throttle' }));
     await waitFor('proxy watching', () => watchers.size > 0, 10_000);
@@ -122,6 +127,18 @@ describe('throttling (berth-proxy process, stand-in control plane)', () => {
     const replies = await Promise.all(Array.from({ length: 4 }, () => request(`http://${HOST}:${P.narrow}/`)));
     assert.deepEqual(replies.map((r) => r.status).sort(), [200, 503, 503, 503]);
     assert.equal((await request(`http://${HOST}:${P.narrow}/`)).status, 200, 'no service slot leaked');
+  });
+
+  test('a canary spilling to a stable also over its limit: each refusal counted once, against stable', async () => {
+    const replies = await Promise.all(Array.from({ length: 6 }, () => request(`http://${HOST}:${P.spill}/`)));
+    assert.deepEqual(replies.map((r) => r.status).sort(), [200, 200, 503, 503, 503, 503]);
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    const counted = metrics
+      .split('\n')
+      .filter((l) => l.startsWith('berth_proxy_throttled_total{') && l.includes('destination="spill/'))
+      .map((l) => `${/destination="([^"]*)"/.exec(l)![1]} ${/reason="([^"]*)"/.exec(l)![1]} ${l.split(' ').pop()}`)
+      .sort();
+    assert.deepEqual(counted, ['spill/canary overflow 1', 'spill/stable concurrency 4']);
   });
 
   test('slow start: a new endpoint starts near minWeightPercent and ramps to an equal share over the window', async () => {

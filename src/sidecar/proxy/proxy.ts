@@ -605,25 +605,31 @@ export class Proxy {
     const whole = this.table?.wholeOf(cluster);
     if (!route.throttle && !cluster.throttle && !whole) return UNLIMITED;
     const admitted: Throttle[] = [];
-    for (const t of [route.throttle, whole?.throttle, cluster.throttle]) {
+    const release = (): void => admitted.forEach((a) => a.release());
+    // Refusals are labelled with the destination whose limit refused (the route's count against the picked one).
+    for (const [t, owner] of [[route.throttle, cluster], [whole?.throttle, whole ?? cluster], [cluster.throttle, cluster]] as const) {
       if (!t) continue;
-      const verdict = t.admit();
+      let verdict = t.admit();
       if (verdict === 'ok') {
         admitted.push(t);
         continue;
       }
+      let refuser = owner;
       // A release's canary over its budget: the request is served by stable, not refused.
       if (t === cluster.throttle && cluster.spill) {
-        this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
         const spill = cluster.spill;
         const next = spill.throttle?.admit() ?? 'ok';
         if (next === 'ok') {
           if (spill.throttle) admitted.push(spill.throttle);
-          return { ok: true, cluster: spill, release: () => admitted.forEach((a) => a.release()) };
+          this.metrics.throttle(cluster.name, route.name, 'overflow');
+          return { ok: true, cluster: spill, release };
         }
+        // Stable is over its own limit too: one refusal, stable's.
+        refuser = spill;
+        verdict = next;
       }
-      for (const a of admitted) a.release();
-      this.metrics.throttle(cluster.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
+      release();
+      this.metrics.throttle(refuser.name, route.name, verdict === 'concurrency' ? 'concurrency' : 'rate');
       if (verdict === 'concurrency') {
         refuse(503, 'concurrency-limit', 'too many requests in flight');
         return { ok: false, status: 503 };
@@ -631,7 +637,7 @@ export class Proxy {
       refuse(429, 'rate-limited', 'rate limit exceeded', { 'retry-after': String(verdict) });
       return { ok: false, status: 429 };
     }
-    return { ok: true, release: () => admitted.forEach((a) => a.release()) };
+    return { ok: true, release };
   }
 
   private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
