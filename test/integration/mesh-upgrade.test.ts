@@ -13,12 +13,16 @@ import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
 const base = portBlock(10);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, svc: base + 4 };
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, svc: base + 4, hang: base + 5 };
 
 const snapshot: MeshSnapshot = {
   version: 1,
   app: 'upgrade',
-  services: [{ name: 'self', port: P.svc, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] }],
+  services: [
+    { name: 'self', port: P.svc, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] },
+    // Straight to the app: one slot, and one gateway error ejects the endpoint.
+    { name: 'hang', port: P.hang, endpoints: [{ id: 'hang-1', host: HOST, port: P.app, variant: 'default' }] },
+  ],
   config: {
     accessLog: false,
     services: {
@@ -30,12 +34,19 @@ const snapshot: MeshSnapshot = {
           { name: 'rest' },
         ],
       },
+      hang: {
+        routes: [{ name: 'hang', concurrencyLimit: 1 }],
+        policy: { balancer: 'round_robin', outlierDetection: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 1, interval: 10, baseEjectionTime: 30_000, maxEjectionPercent: 100 } },
+      },
     },
   },
 };
 
 /** What the app read on /half (it answered 101 and ended its side at once), per connection, in order. */
 const uploads: Buffer[] = [];
+
+/** The app's sockets of /hang upgrades (never answered). */
+const hung: net.Socket[] = [];
 
 /** What the app saw, per request (path → headers), including upgrade requests. */
 const seen: { url: string; headers: http.IncomingHttpHeaders }[] = [];
@@ -65,6 +76,14 @@ function wsApp(): Promise<http.Server> {
         setTimeout(() => socket.resume(), 2);
       });
       socket.on('end', () => uploads.push(Buffer.concat(got)));
+      return;
+    }
+    if (req.url === '/hang') {
+      // A slow app: it has not answered the handshake yet.
+      socket.on('error', () => {});
+      socket.on('end', () => socket.destroy());
+      socket.resume();
+      hung.push(socket);
       return;
     }
     if (req.url === '/ws-hop') {
@@ -132,7 +151,7 @@ describe('Upgrade requests through the mesh', () => {
 
   before(async () => {
     app = await wsApp();
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { self: P.out }, snapshot });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { self: P.out, hang: P.hang }, snapshot });
   });
 
   after(() => {
@@ -317,6 +336,19 @@ describe('Upgrade requests through the mesh', () => {
     } finally {
       s.destroy();
     }
+  });
+
+  test('a client that resets before the answer is not counted against the endpoint (no outlier ejection)', async () => {
+    const before = hung.length;
+    const s = net.connect(P.hang, HOST, () => s.write(upgradeReq('/hang')));
+    s.on('error', () => {});
+    await waitFor('the app saw the upgrade', () => hung.length > before, 3000, 10);
+    s.resetAndDestroy();
+    await waitFor('the app\'s connection closed', () => hung[before].destroyed, 3000, 10);
+    await new Promise((r) => setTimeout(r, 100));
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    assert.doesNotMatch(metrics, /berth_proxy_ejections_total\{destination="hang"/);
+    assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="hang"[^}]*code="499"\} [1-9]/);
   });
 
   test('metrics count upgrade requests by route and status', async () => {

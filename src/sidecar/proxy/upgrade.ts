@@ -202,12 +202,13 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
   let finished = false;
   let status = 0;
   let timer: NodeJS.Timeout | undefined;
-  const finish = (final: number, outcome: number): void => {
+  /** `outcome` undefined: the client went away, which says nothing about the endpoint (outlier detection). */
+  const finish = (final: number, outcome: number | undefined): void => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
     ep.active--;
-    cluster.record(ep, outcome);
+    if (outcome !== undefined) cluster.record(ep, outcome);
     opts.done?.(final, ep);
   };
 
@@ -252,7 +253,7 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     // A tunnel's upload may still be flushing to the app; before that, nothing is owed upstream.
     if (status === 101) follow(client, up);
     else if (!up.destroyed) up.destroy();
-    finish(status === 101 ? 101 : 0, status || RESET);
+    finish(status === 101 ? 101 : 0, status || undefined);
   });
   if (route?.timeout !== undefined) {
     timer = setTimeout(() => {
