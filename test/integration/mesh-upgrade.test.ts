@@ -351,6 +351,21 @@ describe('Upgrade requests through the mesh', () => {
     assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="hang"[^}]*code="499"\} [1-9]/);
   });
 
+  test('a client that ends its connection (FIN) before the answer gives back its concurrency slot and the app\'s connection', async () => {
+    const before = hung.length;
+    const s = net.connect(P.hang, HOST, () => s.write(upgradeReq('/hang')));
+    s.on('error', () => {});
+    const closed = new Promise((r) => s.once('close', r));
+    await waitFor('the app saw the upgrade', () => hung.length > before, 3000, 10);
+    s.end();
+    await waitFor('the app\'s connection closed', () => hung[before].destroyed, 3000, 10);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 3000).unref())]);
+    assert.ok(s.destroyed, 'the proxy closed the client\'s connection');
+    // The route's only slot is free again.
+    const r = await httpRequest(`http://${HOST}:${P.hang}/after-fin`);
+    assert.equal(r.status, 200, r.body);
+  });
+
   test('metrics count upgrade requests by route and status', async () => {
     const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
     assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="deny"[^}]*code="403"\} [1-9]/);

@@ -206,6 +206,7 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
   const finish = (final: number, outcome: number | undefined): void => {
     if (finished) return;
     finished = true;
+    client.off('end', onClientEnd);
     if (timer) clearTimeout(timer);
     ep.active--;
     if (outcome !== undefined) cluster.record(ep, outcome);
@@ -241,6 +242,15 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     if (heldBytes >= MAX_EARLY) client.pause();
   };
   client.on('data', early);
+  // node:http's sockets are half-open: a client's FIN before the answer would leave the endpoint's
+  // connection and the request's concurrency slot held for ever. Nobody is left to answer.
+  const onClientEnd = (): void => {
+    if (status !== 0) return;
+    up.destroy();
+    finish(0, undefined);
+    client.destroy();
+  };
+  client.once('end', onClientEnd);
   up.once('connect', () => {
     up.write(requestHead(req), 'latin1');
     const pending = beforeConnect ?? [];
