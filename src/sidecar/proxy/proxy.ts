@@ -54,6 +54,12 @@ const traceIdOf = (t: TraceRef): string => (typeof t === 'string' ? t : t.traceI
 /** Bytes of request head the mesh's own headers may add over the hops (a few hundred in practice). */
 const MESH_HEAD_ALLOWANCE = 2048;
 
+/** When and under which trace a held request was first held (scale to zero). */
+interface HeldFrom {
+  started: number;
+  trace: TraceRef;
+}
+
 /** admit()'s answer when neither the route nor the destination has a limit: nothing to give back. */
 const UNLIMITED = { ok: true as const, release: (): void => {} };
 
@@ -531,15 +537,15 @@ export class Proxy {
   }
 
   /** HTTP/2 to a mesh service: its routes (match, weights, fault abort, timeout), limits and policy, like send(). */
-  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer?: string): void {
+  private sendH2(service: ServiceEntry | undefined, name: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, peer?: string, held?: HeldFrom): void {
     const { mod, sessions } = this.h2!;
     const { h2Reply } = mod;
     if (!service) return h2Reply(stream, 503, 'unknown-service', `service "${name}" is not in the mesh (yet)`);
     const head = mod.h2RequestHead(headers);
     const route = service.route(head);
     if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
-    const started = performance.now();
-    const trace = this.trace(headers);
+    const started = held?.started ?? performance.now();
+    const trace = held?.trace ?? this.trace(headers);
     addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     headers[SOURCE_HEADER] = this.selfSource;
     headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';
@@ -551,12 +557,21 @@ export class Proxy {
     const cluster = route.destination();
     if (service.activation && cluster.endpoints.length === 0) {
       // Scaled to zero: the stream waits (its body behind HTTP/2 flow control) while an instance starts.
+      // Timed and traced from the first hold (as send()).
+      const failed = (reason: string, message: string): void => {
+        h2Reply(stream, 503, reason, message);
+        this.logged('outbound', service.name, route.name, '-', head, 503, started, trace);
+      };
       return this.held.hold(
         service.name,
         {
           key: stream,
-          release: () => this.sendH2(this.table?.services.get(service.name), service.name, stream, headers, peer),
-          fail: (reason, message) => h2Reply(stream, 503, reason, message),
+          release: () => {
+            const entry = this.table?.services.get(service.name);
+            if (entry) this.sendH2(entry, service.name, stream, headers, peer, { started, trace });
+            else failed('unknown-service', `service "${service.name}" left the mesh`);
+          },
+          fail: failed,
           onClientGone: (fn) => {
             stream.once('close', fn);
             return () => stream.off('close', fn);
@@ -648,7 +663,7 @@ export class Proxy {
   }
 
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
-  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
+  private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false, held?: HeldFrom): void {
     const route = service.route(req);
     if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
     // One draw per request: the destination checked for endpoints is the one the request goes to.
@@ -656,6 +671,12 @@ export class Proxy {
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
     if (service.activation && picked.endpoints.length === 0) {
       const name = service.name;
+      // Timed and traced from the first hold: its answer, whichever, is counted, logged and traced once.
+      const from = held ?? { started: performance.now(), trace: this.trace(req.headers) };
+      const failed = (reason: string, message: string): void => {
+        reply(res, 503, reason, message);
+        this.logged('outbound', name, route.name, '-', req, 503, from.started, from.trace);
+      };
       return this.held.hold(
         name,
         {
@@ -663,10 +684,10 @@ export class Proxy {
           // Routed afresh with the table that now lists an endpoint.
           release: () => {
             const entry = this.table?.services.get(name);
-            if (entry) this.send(entry, req, res, peer, ingress);
-            else reply(res, 503, 'unknown-service', `service "${name}" left the mesh`);
+            if (entry) this.send(entry, req, res, peer, ingress, from);
+            else failed('unknown-service', `service "${name}" left the mesh`);
           },
-          fail: (reason, message) => reply(res, 503, reason, message),
+          fail: failed,
           onClientGone: (fn) => {
             res.once('close', fn);
             return () => res.off('close', fn);
@@ -675,8 +696,8 @@ export class Proxy {
         service.activation.timeoutMs,
       );
     }
-    const started = performance.now();
-    const trace = this.trace(req.headers);
+    const started = held?.started ?? performance.now();
+    const trace = held?.trace ?? this.trace(req.headers);
     addRequestHeaders(req.headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     req.headers[SOURCE_HEADER] = this.selfSource;
     req.headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';

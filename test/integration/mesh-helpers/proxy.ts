@@ -28,11 +28,15 @@ export interface ProxyUnderTest {
   stderr(): string;
 }
 
-/** Starts a sidecar proxy whose outbound listeners are `outbound` (service → port), from `snapshot`. */
-export async function startProxy(opts: { id: string; inbound: number; app: number; admin: number; outbound: Record<string, number>; snapshot: MeshSnapshot; env?: Record<string, string> }): Promise<ProxyUnderTest> {
+/** Starts a sidecar proxy whose outbound listeners are `outbound` (service → port), from `snapshot`; `control`: a stand-in control plane's port. */
+export async function startProxy(opts: { id: string; inbound: number; app: number; admin: number; outbound: Record<string, number>; snapshot: MeshSnapshot; env?: Record<string, string>; control?: number }): Promise<ProxyUnderTest> {
   const stateDir = mkdtempSync(join(tmpdir(), 'berth-proxy-'));
   mkdirSync(join(stateDir, 'mesh'), { recursive: true });
   writeFileSync(join(stateDir, 'mesh', `${opts.id}.json`), JSON.stringify(opts.snapshot));
+  if (opts.control !== undefined) {
+    writeFileSync(join(stateDir, 'token'), 'secret\n');
+    writeFileSync(join(stateDir, 'control.json'), JSON.stringify({ pid: process.pid, startTime: 0, port: opts.control, app: 'test' }));
+  }
   let err = '';
   const child = spawn(process.execPath, [proxyMain], {
     env: {

@@ -1,0 +1,112 @@
+// Requests held for a service scaled to zero that end in 503 (activation-timeout, or the service left
+// the mesh while they waited), over HTTP/1.1 and HTTP/2, are accounted like every other answer: a
+// /mesh/stats series, a Prometheus sample, an access-log line and a span (a real berth-proxy process
+// with a stand-in control plane for the snapshot stream and the spans).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { httpRequest, portBlock, waitFor } from './harness/berth.js';
+import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import type { MeshSnapshot, TraceSpan } from '../../src/lib/mesh-protocol.js';
+
+const base = portBlock(6);
+const P = { inbound: base, app: base + 1, admin: base + 2, idle: base + 3, gone: base + 4, cp: base + 5 };
+
+const self = { name: 'self', port: 1, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] };
+const idle = { name: 'idle', port: 2, endpoints: [], activation: { timeoutMs: 300 } };
+const gone = { name: 'gone', port: 3, endpoints: [], activation: { timeoutMs: 30_000 } };
+const config = { accessLog: true, tracing: { sample: 1 } };
+const v1: MeshSnapshot = { version: 1, app: 'held', services: [self, idle, gone], config };
+
+describe('held requests that end in 503', () => {
+  let proxy: ProxyUnderTest | undefined;
+  let app: http.Server | undefined;
+  let cp: http.Server | undefined;
+  const streams: http.ServerResponse[] = [];
+  const spans: TraceSpan[] = [];
+  let out = '';
+
+  before(async () => {
+    app = await upstream(P.app, 'app');
+    // The stand-in control plane: the snapshot stream, activation asks, spans.
+    cp = http.createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/mesh/watch')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`event: snapshot\ndata: ${JSON.stringify(v1)}\n\nevent: heartbeat\ndata: {"intervalMs":1000}\n\n`);
+        const beat = setInterval(() => res.write('event: heartbeat\ndata: {"intervalMs":1000}\n\n'), 1000);
+        res.on('close', () => clearInterval(beat));
+        streams.push(res);
+        return;
+      }
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (req.url === '/api/v1/traces') spans.push(...(JSON.parse(body) as { spans: TraceSpan[] }).spans);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => cp!.listen(P.cp, HOST, r));
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { idle: P.idle, gone: P.gone }, snapshot: v1, control: P.cp });
+    proxy.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor('tracing on', () => /tracing: sampling/.test(proxy!.stderr()), 5000);
+    await waitFor('snapshot stream', () => streams.length > 0, 5000);
+  });
+
+  after(() => {
+    proxy?.child.kill('SIGKILL');
+    app?.close();
+    for (const s of streams) s.destroy();
+    cp?.close();
+  });
+
+  const h2get = (port: number, path: string): Promise<{ status: number; reason: string }> =>
+    new Promise((resolve, reject) => {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      session.on('error', reject);
+      const s = session.request({ ':path': path });
+      s.on('response', (h) => {
+        s.resume();
+        s.on('end', () => {
+          session.close();
+          resolve({ status: Number(h[':status']), reason: String(h['x-berth-reason']) });
+        });
+      });
+      s.on('error', reject);
+      s.end();
+    });
+
+  test('activation-timeout (HTTP/1.1 and HTTP/2) and "left the mesh" are counted, logged and traced', async () => {
+    const h1 = await request(`http://${HOST}:${P.idle}/h1-timeout`);
+    assert.equal(h1.status, 503);
+    assert.equal(h1.headers['x-berth-reason'], 'activation-timeout');
+    assert.deepEqual(await h2get(P.idle, '/h2-timeout'), { status: 503, reason: 'activation-timeout' });
+
+    // Held (30 s timeout) until a snapshot takes the service away.
+    const h1Gone = request(`http://${HOST}:${P.gone}/h1-gone`);
+    const h2Gone = h2get(P.gone, '/h2-gone');
+    await waitFor('both held', async () => JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/state`)).body).held === 2, 5000);
+    const v2 = { ...v1, version: 2, services: [self, idle] };
+    for (const s of streams) s.write(`event: snapshot\ndata: ${JSON.stringify(v2)}\n\n`);
+    const [g1, g2] = await Promise.all([h1Gone, h2Gone]);
+    assert.equal(g1.status, 503);
+    assert.equal(g1.headers['x-berth-reason'], 'unknown-service');
+    assert.deepEqual(g2, { status: 503, reason: 'unknown-service' });
+
+    const paths = ['/h1-timeout', '/h2-timeout', '/h1-gone', '/h2-gone'];
+    await waitFor('four spans', () => spans.length >= 4, 5000);
+    assert.deepEqual(spans.map((s) => `${s.service} ${s.path} ${s.status}`).sort(), ['gone /h1-gone 503', 'gone /h2-gone 503', 'idle /h1-timeout 503', 'idle /h2-timeout 503']);
+    // Timed from the hold: the timeout's span lasts about the activation timeout.
+    assert.ok(spans.find((s) => s.path === '/h1-timeout')!.durationMs >= 250, 'span timed from the first hold');
+
+    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { service: string; path: string; status: number; trace: string });
+    for (const p of paths) assert.equal(lines.find((l) => l.path === p)?.status, 503, `access-log line for ${p}`);
+    // One trace per request: the log line and the span agree.
+    for (const s of spans) assert.equal(lines.find((l) => l.path === s.path)?.trace, s.traceId);
+
+    const stats = JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/stats`)).body) as { destination: string; count: number; errors: number }[];
+    assert.deepEqual(stats.filter((s) => s.destination !== 'self').map((s) => [s.destination, s.count, s.errors]).sort(), [['gone', 2, 2], ['idle', 2, 2]]);
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    assert.match(metrics, /^berth_proxy_requests_total\{[^}]*destination="idle"[^}]*code="503"[^}]*\} 2$/m);
+  });
+});
