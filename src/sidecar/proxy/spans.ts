@@ -5,6 +5,7 @@
 // down, spans beyond MAX_BUFFERED are dropped and counted, never queued without bound.
 import http from 'node:http';
 import https from 'node:https';
+import { performance } from 'node:perf_hooks';
 import type { MeshTracing, TraceBatch, TraceSpan } from '../../lib/mesh-protocol.js';
 import { forwardedFlags, randomHex, validTraceparent } from './trace.js';
 
@@ -56,7 +57,12 @@ export interface SpanSinkOptions {
 export class SpanSink {
   private buf: TraceSpan[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private sending = false;
+  /** The send under way (one at a time) and its batch's size: close() waits for it. */
+  private sending: Promise<void> | undefined;
+  private sendingCount = 0;
+  private closed = false;
+  /** Set when close() gave up at its deadline: that send's spans were already counted as dropped. */
+  private abandoned = false;
   dropped = 0;
   sent = 0;
   settings: MeshTracing;
@@ -71,7 +77,8 @@ export class SpanSink {
   }
 
   add(span: TraceSpan): void {
-    if (this.buf.length >= MAX_BUFFERED) {
+    // Closed: nothing would ever send it.
+    if (this.closed || this.buf.length >= MAX_BUFFERED) {
       this.dropped++;
       return;
     }
@@ -82,30 +89,54 @@ export class SpanSink {
     return this.buf.length;
   }
 
-  /** Sends what is buffered (one send at a time); a failed send drops its spans (counted). */
-  async flush(): Promise<void> {
-    if (this.sending || this.buf.length === 0) return;
+  /** Sends what is buffered (one send at a time: while one is under way, resolves when it ends); a failed send drops its spans (counted). */
+  flush(): Promise<void> {
+    if (this.sending) return this.sending;
+    if (this.buf.length === 0) return Promise.resolve();
     const spans = this.buf;
     this.buf = [];
-    this.sending = true;
-    try {
-      const sends: Promise<unknown>[] = [this.opts.post({ proxy: this.opts.proxy, spans })];
-      if (this.settings.otlp) sends.push(postOtlp(this.settings.otlp, otlpJson(this.opts.service, spans)));
-      const results = await Promise.allSettled(sends);
-      if (results[0].status === 'rejected') this.dropped += spans.length;
-      else this.sent += spans.length;
-      for (const r of results) if (r.status === 'rejected') this.opts.log(`tracing: cannot send ${spans.length} spans: ${(r.reason as Error).message}`);
-    } finally {
-      this.sending = false;
-    }
+    this.sendingCount = spans.length;
+    this.sending = this.send(spans).finally(() => {
+      this.sending = undefined;
+      this.sendingCount = 0;
+    });
+    return this.sending;
   }
 
-  /** Stops the timer and sends what is left. */
-  async close(): Promise<void> {
+  private async send(spans: TraceSpan[]): Promise<void> {
+    const sends: Promise<unknown>[] = [this.opts.post({ proxy: this.opts.proxy, spans })];
+    if (this.settings.otlp) sends.push(postOtlp(this.settings.otlp, otlpJson(this.opts.service, spans)));
+    const results = await Promise.allSettled(sends);
+    if (this.abandoned) return;
+    if (results[0].status === 'rejected') this.dropped += spans.length;
+    else this.sent += spans.length;
+    for (const r of results) if (r.status === 'rejected') this.opts.log(`tracing: cannot send ${spans.length} spans: ${(r.reason as Error).message}`);
+  }
+
+  /**
+   * Stops the timer, waits for the send under way, then sends what is left — until `deadline`
+   * (performance.now() ms; the drain's). What is not sent by then is counted as dropped and logged.
+   */
+  async close(deadline = Infinity): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.flush();
+    this.closed = true;
+    while ((this.sending || this.buf.length > 0) && performance.now() < deadline) await until(this.flush(), deadline);
+    const lost = this.buf.length + (this.sending ? this.sendingCount : 0);
+    if (lost === 0) return;
+    if (this.sending) this.abandoned = true;
+    this.buf = [];
+    this.dropped += lost;
+    this.opts.log(`tracing: ${lost} spans not sent before closing (dropped)`);
   }
+}
+
+/** `p`, or the deadline (performance.now() ms) if that comes first. */
+function until(p: Promise<void>, deadline: number): Promise<void> {
+  if (deadline === Infinity) return p;
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - performance.now()))));
+  return Promise.race([p, expiry]).finally(() => clearTimeout(timer));
 }
 
 /** OTLP/JSON attribute. */

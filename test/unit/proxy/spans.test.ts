@@ -126,6 +126,47 @@ test('the buffer is bounded: beyond MAX_BUFFERED spans are dropped and counted; 
   assert.equal(sink.pending, 0);
 });
 
+test('close() during a send waits for it, then sends the spans buffered meanwhile (SIGTERM, tracing turned off)', async () => {
+  const batches: TraceBatch[] = [];
+  let answer: (() => void) | undefined;
+  // The receiver is slow with the first batch (answered below), quick with the next.
+  const post = (b: TraceBatch): Promise<void> => {
+    batches.push(b);
+    return batches.length === 1 ? new Promise((r) => (answer = r)) : Promise.resolve();
+  };
+  const sink = new SpanSink({ sample: 1 }, { proxy: 'p', service: 'web', post, log: () => {}, flushMs: 60_000 });
+  sink.add(span({ path: '/first' }));
+  void sink.flush();
+  for (let i = 0; i < 5; i++) sink.add(span({ path: `/during-${i}` }));
+  let closed = false;
+  const closing = sink.close().then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closed, false, 'close() waits for the send under way');
+  answer!();
+  await closing;
+  assert.deepEqual(batches.map((b) => b.spans.length), [1, 5]);
+  assert.equal(sink.sent, 6);
+  assert.equal(sink.dropped, 0);
+  sink.add(span());
+  assert.equal(sink.dropped, 1, 'a span added after close() is counted as dropped, not kept forever');
+});
+
+test('close(deadline) with a receiver that never answers: returns at the deadline, the unsent spans counted as dropped and logged', async () => {
+  const logs: string[] = [];
+  const sink = new SpanSink({ sample: 1 }, { proxy: 'p', service: 'web', post: () => new Promise(() => {}), log: (m) => logs.push(m), flushMs: 60_000 });
+  sink.add(span());
+  void sink.flush();
+  sink.add(span());
+  sink.add(span());
+  const t0 = performance.now();
+  await sink.close(t0 + 200);
+  const took = performance.now() - t0;
+  assert.ok(took >= 150 && took < 2000, `closed at the deadline, took ${Math.round(took)} ms`);
+  assert.equal(sink.dropped, 3, 'the batch still being sent and the two buffered');
+  assert.equal(sink.sent, 0);
+  assert.match(logs.join('\n'), /3 spans not sent before closing/);
+});
+
 test('otlpJson names client spans by caller → callee', () => {
   const body = otlpJson('web', [span()]) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
   assert.equal(body.resourceSpans[0].scopeSpans[0].spans[0].name, 'web → orders default');
