@@ -119,6 +119,9 @@ export class Proxy {
   /** Span emission (spans.ts, loaded once a snapshot turns tracing on); undefined: no spans, no cost. */
   private spans: SpanSink | undefined;
   private spansMod: Promise<typeof import('./spans.js')> | undefined;
+  /** Span counters of sinks tracing-off closed, and those closing: kept for /metrics (a counter never goes back). */
+  private readonly spanTotals = { sent: 0, dropped: 0 };
+  private readonly closingSpans = new Set<SpanSink>();
   private sample = 0;
 
   constructor(
@@ -130,7 +133,7 @@ export class Proxy {
     this.metrics.accessLogDropped = () => this.accessLog.dropped;
     this.metrics.recordings = () => this.recordingCounts();
     this.metrics.shadow = () => this.shadow?.stats.byRoute() ?? [];
-    this.metrics.spans = () => this.spans && { sent: this.spans.sent, dropped: this.spans.dropped };
+    this.metrics.spans = () => this.spanCounts();
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
@@ -212,7 +215,7 @@ export class Proxy {
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
-    await this.spans?.close();
+    await this.spans?.close(deadline);
     await Promise.all(this.recorders().map(([, r]) => r.close().catch(() => undefined))); // shutting down: a failed last write was counted as dropped
   }
 
@@ -341,13 +344,30 @@ export class Proxy {
     });
   }
 
+  /** Spans sent and dropped, tracing on or off since; undefined: tracing never sent or dropped a span. */
+  private spanCounts(): { sent: number; dropped: number } | undefined {
+    const t = { ...this.spanTotals };
+    for (const s of this.spans ? [...this.closingSpans, this.spans] : this.closingSpans) {
+      t.sent += s.sent;
+      t.dropped += s.dropped;
+    }
+    return this.spans || t.sent + t.dropped > 0 ? t : undefined;
+  }
+
   /** Starts, updates or stops span emission as the snapshot's `tracing` says. */
   private applyTracing(tracing: MeshTracing | undefined): void {
     if (!tracing) {
       this.sample = 0;
       const old = this.spans;
       this.spans = undefined;
-      if (old) void old.close();
+      if (old) {
+        this.closingSpans.add(old);
+        void old.close().then(() => {
+          this.closingSpans.delete(old);
+          this.spanTotals.sent += old.sent;
+          this.spanTotals.dropped += old.dropped;
+        });
+      }
       return;
     }
     if (this.spans) {
