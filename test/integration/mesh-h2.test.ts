@@ -28,6 +28,7 @@ const P = {
   h2app: base + 8,
   h2admin: base + 9,
   h2svc: base + 10,
+  cancelSvc: base + 13,
 };
 
 const snapshot: MeshSnapshot = {
@@ -36,6 +37,8 @@ const snapshot: MeshSnapshot = {
   services: [
     { name: 'self', port: P.svc, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] },
     { name: 'h2svc', port: P.h2svc, endpoints: [{ id: 'h2-1', host: HOST, port: P.h2inbound, variant: 'default' }] },
+    // The h2c app again, behind outlier detection that ejects on the first gateway error.
+    { name: 'cancelsvc', port: P.cancelSvc, endpoints: [{ id: 'h2-1', host: HOST, port: P.h2inbound, variant: 'default' }] },
   ],
   config: {
     accessLog: false,
@@ -50,6 +53,7 @@ const snapshot: MeshSnapshot = {
         ],
       },
       h2svc: { protocol: 'h2c' },
+      cancelsvc: { protocol: 'h2c', policy: { balancer: 'round_robin', outlierDetection: { consecutive5xxErrors: 0, consecutiveGatewayErrors: 1, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 100 } } },
     },
   },
 };
@@ -239,6 +243,8 @@ describe('HTTP/2 through the mesh', () => {
         });
         return;
       }
+      // Never answered (a slow app): the client gives up first.
+      if (headers[':path'] === '/silent') return void stream.on('error', () => {});
       // A long-lived stream (a gRPC watch): answered, then held open until the client leaves.
       if (headers[':path'] === '/hold') {
         stream.on('error', () => {});
@@ -392,6 +398,26 @@ describe('HTTP/2 through the mesh', () => {
         3000,
         50,
       );
+      session.destroy();
+    }
+  });
+
+  test('HTTP/2 clients that cancel before the answer are not counted against the endpoint (no outlier ejection)', async () => {
+    await waitFor('the gateway serves cancelsvc', async () => (await fetch(`http://${HOST}:${P.gwAdmin}/metrics`)).ok, 5000);
+    const session = http2.connect(`http://${HOST}:${P.cancelSvc}`);
+    session.on('error', () => {});
+    try {
+      for (let i = 0; i < 3; i++) {
+        const req = session.request({ ':path': '/silent', ':authority': 'cancelsvc' });
+        req.on('error', () => {});
+        await new Promise((r) => setTimeout(r, 150));
+        req.close(http2.constants.NGHTTP2_CANCEL);
+        await new Promise((r) => req.once('close', r));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const metrics = await (await fetch(`http://${HOST}:${P.gwAdmin}/metrics`)).text();
+      assert.doesNotMatch(metrics, /berth_proxy_ejections_total\{destination="cancelsvc"/);
+    } finally {
       session.destroy();
     }
   });

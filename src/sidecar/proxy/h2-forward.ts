@@ -198,12 +198,13 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   const ct = headers['content-type'];
   const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
   let grpcStatus: string | undefined;
-  const finish = (final: number, outcome: number): void => {
+  /** `outcome` undefined: the client went away before any answer, which says nothing about the endpoint. */
+  const finish = (final: number, outcome: number | undefined): void => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
     ep.active--;
-    cluster.record(ep, outcome);
+    if (outcome !== undefined) cluster.record(ep, outcome);
     opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : undefined)) : undefined);
   };
 
@@ -407,7 +408,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   stream.on('close', () => {
     // The client went away (or reset): cancel upstream.
     if (!up.closed && !up.destroyed) cancel();
-    if (!finished) finish(0, status || RESET);
+    // Not a failure of the endpoint's (outlier detection): counted as one, a few client cancels ejected a healthy endpoint.
+    if (!finished) finish(0, status || undefined);
   });
 
   if (opts.timeout !== undefined) {
