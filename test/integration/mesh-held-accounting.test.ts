@@ -10,14 +10,16 @@ import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot, TraceSpan } from '../../src/lib/mesh-protocol.js';
 
-const base = portBlock(6);
-const P = { inbound: base, app: base + 1, admin: base + 2, idle: base + 3, gone: base + 4, cp: base + 5 };
+const base = portBlock(7);
+const P = { inbound: base, app: base + 1, admin: base + 2, idle: base + 3, gone: base + 4, cp: base + 5, picky: base + 6 };
 
 const self = { name: 'self', port: 1, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] };
 const idle = { name: 'idle', port: 2, endpoints: [], activation: { timeoutMs: 300 } };
 const gone = { name: 'gone', port: 3, endpoints: [], activation: { timeoutMs: 30_000 } };
-const config = { accessLog: true, tracing: { sample: 1 } };
-const v1: MeshSnapshot = { version: 1, app: 'held', services: [self, idle, gone], config };
+// A service whose only route matches /api: anything else is 404 no-route.
+const picky = { name: 'picky', port: 4, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] };
+const config = { accessLog: true, tracing: { sample: 1 }, services: { picky: { routes: [{ name: 'api', match: { path: { prefix: '/api' } } }] } } };
+const v1: MeshSnapshot = { version: 1, app: 'held', services: [self, idle, gone, picky], config };
 
 describe('held requests that end in 503', () => {
   let proxy: ProxyUnderTest | undefined;
@@ -47,7 +49,7 @@ describe('held requests that end in 503', () => {
       });
     });
     await new Promise<void>((r) => cp!.listen(P.cp, HOST, r));
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { idle: P.idle, gone: P.gone }, snapshot: v1, control: P.cp });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { idle: P.idle, gone: P.gone, picky: P.picky }, snapshot: v1, control: P.cp });
     proxy.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor('tracing on', () => /tracing: sampling/.test(proxy!.stderr()), 5000);
     await waitFor('snapshot stream', () => streams.length > 0, 5000);
@@ -86,7 +88,7 @@ describe('held requests that end in 503', () => {
     const h1Gone = request(`http://${HOST}:${P.gone}/h1-gone`);
     const h2Gone = h2get(P.gone, '/h2-gone');
     await waitFor('both held', async () => JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/state`)).body).held === 2, 5000);
-    const v2 = { ...v1, version: 2, services: [self, idle] };
+    const v2 = { ...v1, version: 2, services: [self, idle, picky] };
     for (const s of streams) s.write(`event: snapshot\ndata: ${JSON.stringify(v2)}\n\n`);
     const [g1, g2] = await Promise.all([h1Gone, h2Gone]);
     assert.equal(g1.status, 503);
@@ -108,5 +110,17 @@ describe('held requests that end in 503', () => {
     assert.deepEqual(stats.filter((s) => s.destination !== 'self').map((s) => [s.destination, s.count, s.errors]).sort(), [['gone', 2, 2], ['idle', 2, 2]]);
     const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
     assert.match(metrics, /^berth_proxy_requests_total\{[^}]*destination="idle"[^}]*code="503"[^}]*\} 2$/m);
+  });
+
+  test('a request no route matches (404 no-route, HTTP/1.1 and HTTP/2) is counted and logged as every answer (Envoy NR)', async () => {
+    const h1 = await request(`http://${HOST}:${P.picky}/h1-unrouted`);
+    assert.equal(h1.status, 404);
+    assert.equal(h1.headers['x-berth-reason'], 'no-route');
+    assert.deepEqual(await h2get(P.picky, '/h2-unrouted'), { status: 404, reason: 'no-route' });
+    await waitFor('two access-log lines', () => out.includes('/h2-unrouted') && out.includes('/h1-unrouted'), 3000);
+    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path: string; status: number });
+    for (const p of ['/h1-unrouted', '/h2-unrouted']) assert.equal(lines.find((l) => l.path === p)?.status, 404, p);
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    assert.match(metrics, /^berth_proxy_requests_total\{[^}]*destination="picky"[^}]*code="404"[^}]*\} 2$/m);
   });
 });

@@ -135,6 +135,9 @@ export interface ForwardOptions {
  */
 const NOT_DELIVERED = new Set(['draining', 'app-not-ready', 'upstream-connect-failure', 'overflow', 'no-healthy-upstream']);
 
+/** The first retry's back-off; each next one doubles it (Envoy's base_interval). */
+const RETRY_BACKOFF_MS = 25;
+
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
 export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
   // The client left while the request waited (a fault delay, a scaled-to-zero hold): nothing to send.
@@ -410,8 +413,9 @@ class Forwarding implements UpstreamHandlers {
     if (again && !res.headersSent && !this.clientLeft) {
       (this.tried ??= new Set()).add(ep.id);
       // Back off a little: a peer that just registered may be a few milliseconds behind on its snapshot.
+      // Envoy's retry back-off base (25 ms, doubling, at most 250 ms), without its jitter.
       const n = this.n++;
-      this.backoff = setTimeout(() => this.attempt(), 10 * 2 ** n);
+      this.backoff = setTimeout(() => this.attempt(), Math.min(RETRY_BACKOFF_MS * 2 ** n, 10 * RETRY_BACKOFF_MS));
       return;
     }
     if (res.headersSent) {

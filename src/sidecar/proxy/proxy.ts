@@ -563,7 +563,10 @@ export class Proxy {
     if (!service) return h2Reply(stream, 503, 'unknown-service', `service "${name}" is not in the mesh (yet)`);
     const head = mod.h2RequestHead(headers);
     const route = service.route(head);
-    if (!route) return h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
+    if (!route) {
+      h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
+      return this.logged('outbound', service.name, '-', '-', head, 404, held?.started ?? performance.now(), held?.trace ?? this.trace(headers));
+    }
     const started = held?.started ?? performance.now();
     const trace = held?.trace ?? this.trace(headers);
     addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
@@ -685,7 +688,11 @@ export class Proxy {
   /** Applies the destination service's routes (fault, mirror, weighted destinations), then forwards. */
   private send(service: ServiceEntry, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false, held?: HeldFrom): void {
     const route = service.route(req);
-    if (!route) return reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
+    if (!route) {
+      // Counted and logged as every answer (Envoy's NR): a misrouted client shows in the error rate.
+      reply(res, 404, 'no-route', `no route of ${service.name} matches this request`);
+      return this.logged('outbound', service.name, '-', '-', req, 404, held?.started ?? performance.now(), held?.trace ?? this.trace(req.headers));
+    }
     // One draw per request: the destination checked for endpoints is the one the request goes to.
     const picked = route.destination();
     // Scaled to zero: hold the request while an instance starts (released by the snapshot that lists it).
