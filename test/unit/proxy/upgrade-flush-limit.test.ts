@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
+import { endingUpgradeApp } from '../../helpers/upgrade-app.js';
 
 const FLUSH_MS = 400;
 // Read when upgrade.ts is loaded: set it before the dynamic imports below.
@@ -31,24 +32,9 @@ class StuckClient extends Duplex {
   }
 }
 
-/** An app that answers 101, then sends 64 KiB and ends its side. */
-function endingApp(): Promise<net.Server> {
-  const server = net.createServer((s) => {
-    let head = '';
-    s.on('data', (d: Buffer) => {
-      head += d.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      head = '';
-      s.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
-      s.end(Buffer.alloc(64 * 1024, 1));
-    });
-    s.on('error', () => {});
-  });
-  return new Promise((r) => server.listen(0, HOST, () => r(server)));
-}
 
 test('a client that has stopped reading after both sides ended is closed once the flush time limit passes, not before', async () => {
-  const app = await endingApp();
+  const app = await endingUpgradeApp(Buffer.alloc(64 * 1024, 1), HOST);
   const { port } = app.address() as net.AddressInfo;
   try {
     const client = new StuckClient();

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
 import { test } from 'node:test';
+import { endingUpgradeApp } from '../../helpers/upgrade-app.js';
 import { Cluster } from '../../../src/sidecar/proxy/cluster.js';
 import { EndpointState } from '../../../src/sidecar/proxy/endpoints.js';
 import type { Pools } from '../../../src/sidecar/proxy/forward.js';
@@ -37,24 +38,9 @@ class SlowClient extends Duplex {
   }
 }
 
-/** An app that answers 101, sends TAIL and ends its side (a WebSocket server's last messages and close). */
-function tailApp(): Promise<net.Server> {
-  const server = net.createServer((s) => {
-    let head = '';
-    s.on('data', (d: Buffer) => {
-      head += d.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      head = '';
-      s.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
-      s.end(TAIL);
-    });
-    s.on('error', () => {});
-  });
-  return new Promise((r) => server.listen(0, HOST, () => r(server)));
-}
 
 test('a tunnel delivers the app\'s last bytes to a slow client before ending it, then closes once the client ended too', async () => {
-  const app = await tailApp();
+  const app = await endingUpgradeApp(TAIL, HOST);
   const { port } = app.address() as net.AddressInfo;
   try {
     const client = new SlowClient();
