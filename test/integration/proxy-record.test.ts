@@ -15,6 +15,7 @@ import type { MeshRecording, MeshSnapshot } from '../../src/lib/mesh-protocol.js
 import { readHar, validateHar, type HarEntry } from '../../src/replay/index.js';
 import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import { keepAliveAgent } from '../helpers/keep-alive-agent.js';
 
 const N = Number(process.env.RECORD_COMPLETENESS_N ?? 20_000);
 const RATE = 1000;
@@ -133,7 +134,7 @@ describe('recording in berth-proxy', () => {
     assert.match((await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body, /berth_proxy_recording_dropped_total\{proxy="rec-1",service="self"\} 1/);
 
     // Completeness: N requests at RATE req/s on keep-alive connections.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const agent = keepAliveAgent(64);
     let ok = 0;
     let failed = 0;
     const failures: string[] = [];

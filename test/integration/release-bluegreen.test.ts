@@ -7,10 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import http from 'node:http';
 import { berth, berthOk, portBlock, ps, tempApp, waitFor } from './harness/berth.js';
 import { getVersion, releaseStatus, VERSIONED_WEB_JS, webSpec } from './harness/release-app.js';
 import type { ReleaseStatus } from '../../src/control/release/status.js';
+import { keepAliveAgent } from '../helpers/keep-alive-agent.js';
 
 const base = portBlock(3);
 const ports = { ingress: base, web: base + 1, preview: base + 2 };
@@ -46,7 +46,7 @@ const spec = (version: string, strategy: keyof typeof release, delayMs = 0): str
   });
 
 const dir = tempApp({ 'web.mjs': VERSIONED_WEB_JS, 'berth.yaml': spec('v1', 'blueGreen') });
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const agent = keepAliveAgent(64);
 
 /** Which version answered on `port`; a body that is not the app's JSON is kept (its start) as the version, to show in failures. */
 const get = (port: number): Promise<{ status: number; version: string }> =>
