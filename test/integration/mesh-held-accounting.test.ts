@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot, TraceSpan } from '../../src/lib/mesh-protocol.js';
@@ -122,5 +123,73 @@ describe('held requests that end in 503', () => {
     for (const p of ['/h1-unrouted', '/h2-unrouted']) assert.equal(lines.find((l) => l.path === p)?.status, 404, p);
     const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
     assert.match(metrics, /^berth_proxy_requests_total\{[^}]*destination="picky"[^}]*code="404"[^}]*\} 2$/m);
+  });
+});
+
+describe('an HTTP/2 request held at the gateway, then released', () => {
+  const Q = (() => {
+    const b = portBlock(5);
+    return { svc: b, gwAdmin: b + 1, h2app: b + 2, cp: b + 3, inbound: b + 4 };
+  })();
+  let gateway: ProxyUnderTest | undefined;
+  let cp: http.Server | undefined;
+  let h2app: http2.Http2Server | undefined;
+  const streams: http.ServerResponse[] = [];
+  const cold = { name: 'cold', port: Q.svc, endpoints: [] as MeshSnapshot['services'][number]['endpoints'], activation: { timeoutMs: 10_000 } };
+  const g1: MeshSnapshot = { version: 1, app: 'held', services: [cold], config: { accessLog: false } };
+
+  before(async () => {
+    // The endpoint (an h2c server, as an inbound sidecar is to the gateway): echoes x-forwarded-for.
+    h2app = http2.createServer();
+    h2app.on('stream', (stream, headers) => {
+      stream.respond({ ':status': 200 });
+      stream.end(JSON.stringify({ xff: headers['x-forwarded-for'] ?? null }));
+    });
+    await new Promise<void>((r) => h2app!.listen(Q.h2app, HOST, r));
+    cp = http.createServer((req, res) => {
+      if (req.url?.startsWith('/api/v1/mesh/watch')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`event: snapshot\ndata: ${JSON.stringify(g1)}\n\nevent: heartbeat\ndata: {"intervalMs":1000}\n\n`);
+        const beat = setInterval(() => res.write('event: heartbeat\ndata: {"intervalMs":1000}\n\n'), 1000);
+        res.on('close', () => clearInterval(beat));
+        streams.push(res);
+        return;
+      }
+      req.resume();
+      req.on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((r) => cp!.listen(Q.cp, HOST, r));
+    gateway = await startProxy({ id: 'berth-gateway', inbound: Q.inbound, app: Q.inbound, admin: Q.gwAdmin, outbound: {}, snapshot: g1, control: Q.cp, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } });
+    await waitFor('snapshot stream', () => streams.length > 0, 5000);
+  });
+
+  after(() => {
+    gateway?.child.kill('SIGKILL');
+    for (const s of streams) s.destroy();
+    cp?.close();
+    h2app?.close();
+  });
+
+  test('x-forwarded-for gets the client once (the headers were added again on release)', async () => {
+    await waitFor('the gateway serves the cold service', async () => (await new Promise<boolean>((r) => { const s = net.connect(Q.svc, HOST, () => (s.destroy(), r(true))); s.on('error', () => r(false)); })), 5000);
+    const session = http2.connect(`http://${HOST}:${Q.svc}`);
+    session.on('error', () => {});
+    try {
+      const answer = new Promise<string>((resolve, reject) => {
+        const s = session.request({ ':path': '/xff' });
+        let body = '';
+        s.setEncoding('utf8');
+        s.on('data', (d: string) => (body += d));
+        s.on('end', () => resolve(body));
+        s.on('error', reject);
+        s.end();
+      });
+      await waitFor('held', async () => JSON.parse((await httpRequest(`http://${HOST}:${Q.gwAdmin}/mesh/state`)).body).held === 1, 5000);
+      const g2: MeshSnapshot = { ...g1, version: 2, services: [{ ...cold, endpoints: [{ id: 'cold-1', host: HOST, port: Q.h2app, variant: 'default' }] }] };
+      for (const s of streams) s.write(`event: snapshot\ndata: ${JSON.stringify(g2)}\n\n`);
+      assert.deepEqual(JSON.parse(await answer), { xff: '127.0.0.1' });
+    } finally {
+      session.destroy();
+    }
   });
 });

@@ -569,11 +569,13 @@ export class Proxy {
     }
     const started = held?.started ?? performance.now();
     const trace = held?.trace ?? this.trace(headers);
-    addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
+    // Released after a hold: the edge headers and the fault roll were done before it (x-forwarded-for
+    // got the client twice).
+    if (!held) addRequestHeaders(headers, this.edge, this.cfg.mode === 'gateway' ? peer : undefined);
     headers[SOURCE_HEADER] = this.selfSource;
     headers[SNAPSHOT_HEADER] = this.table?.versionHeader ?? '0';
     const fault = route.fault;
-    if (fault?.abort && Math.random() * 100 < fault.abort.percent) {
+    if (!held && fault?.abort && Math.random() * 100 < fault.abort.percent) {
       h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
       return this.logged('outbound', service.name, route.name, '-', head, fault.abort.status, started, trace);
     }
