@@ -11,16 +11,17 @@ import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot, TraceSpan } from '../../src/lib/mesh-protocol.js';
 
-const base = portBlock(7);
-const P = { inbound: base, app: base + 1, admin: base + 2, idle: base + 3, gone: base + 4, cp: base + 5, picky: base + 6 };
+const base = portBlock(8);
+const P = { inbound: base, app: base + 1, admin: base + 2, idle: base + 3, gone: base + 4, cp: base + 5, picky: base + 6, wait: base + 7 };
 
 const self = { name: 'self', port: 1, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] };
 const idle = { name: 'idle', port: 2, endpoints: [], activation: { timeoutMs: 300 } };
 const gone = { name: 'gone', port: 3, endpoints: [], activation: { timeoutMs: 30_000 } };
+const wait = { name: 'wait', port: 5, endpoints: [], activation: { timeoutMs: 30_000 } };
 // A service whose only route matches /api: anything else is 404 no-route.
 const picky = { name: 'picky', port: 4, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] };
 const config = { accessLog: true, tracing: { sample: 1 }, services: { picky: { routes: [{ name: 'api', match: { path: { prefix: '/api' } } }] } } };
-const v1: MeshSnapshot = { version: 1, app: 'held', services: [self, idle, gone, picky], config };
+const v1: MeshSnapshot = { version: 1, app: 'held', services: [self, idle, gone, picky, wait], config };
 
 describe('held requests that end in 503', () => {
   let proxy: ProxyUnderTest | undefined;
@@ -50,7 +51,7 @@ describe('held requests that end in 503', () => {
       });
     });
     await new Promise<void>((r) => cp!.listen(P.cp, HOST, r));
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { idle: P.idle, gone: P.gone, picky: P.picky }, snapshot: v1, control: P.cp });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { idle: P.idle, gone: P.gone, picky: P.picky, wait: P.wait }, snapshot: v1, control: P.cp });
     proxy.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor('tracing on', () => /tracing: sampling/.test(proxy!.stderr()), 5000);
     await waitFor('snapshot stream', () => streams.length > 0, 5000);
@@ -89,7 +90,7 @@ describe('held requests that end in 503', () => {
     const h1Gone = request(`http://${HOST}:${P.gone}/h1-gone`);
     const h2Gone = h2get(P.gone, '/h2-gone');
     await waitFor('both held', async () => JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/state`)).body).held === 2, 5000);
-    const v2 = { ...v1, version: 2, services: [self, idle, picky] };
+    const v2 = { ...v1, version: 2, services: [self, idle, picky, wait] };
     for (const s of streams) s.write(`event: snapshot\ndata: ${JSON.stringify(v2)}\n\n`);
     const [g1, g2] = await Promise.all([h1Gone, h2Gone]);
     assert.equal(g1.status, 503);
@@ -111,6 +112,23 @@ describe('held requests that end in 503', () => {
     assert.deepEqual(stats.filter((s) => s.destination !== 'self').map((s) => [s.destination, s.count, s.errors]).sort(), [['gone', 2, 2], ['idle', 2, 2]]);
     const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
     assert.match(metrics, /^berth_proxy_requests_total\{[^}]*destination="idle"[^}]*code="503"[^}]*\} 2$/m);
+  });
+
+  test('a client leaving while its request is held (HTTP/1.1 and HTTP/2) is logged and counted as 499', async () => {
+    const h1 = http.get({ host: HOST, port: P.wait, path: '/h1-left', agent: false });
+    h1.on('error', () => {});
+    const session = http2.connect(`http://${HOST}:${P.wait}`);
+    session.on('error', () => {});
+    const h2 = session.request({ ':path': '/h2-left' });
+    h2.on('error', () => {});
+    await waitFor('both held', async () => JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/state`)).body).held === 2, 5000, 20);
+    h1.destroy();
+    session.destroy();
+    await waitFor('two access-log lines', () => out.includes('/h1-left') && out.includes('/h2-left'), 3000);
+    const lines = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { path: string; status: number });
+    for (const p of ['/h1-left', '/h2-left']) assert.equal(lines.find((l) => l.path === p)?.status, 499, p);
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    assert.match(metrics, /^berth_proxy_requests_total\{[^}]*destination="wait"[^}]*code="499"[^}]*\} 2$/m);
   });
 
   test('a request no route matches (404 no-route, HTTP/1.1 and HTTP/2) is counted and logged as every answer (Envoy NR)', async () => {

@@ -597,9 +597,14 @@ export class Proxy {
             else failed('unknown-service', `service "${service.name}" left the mesh`);
           },
           fail: failed,
+          // A client leaving while held is a 499, logged as every other.
           onClientGone: (fn) => {
-            stream.once('close', fn);
-            return () => stream.off('close', fn);
+            const gone = (): void => {
+              fn();
+              this.logged('outbound', service.name, route.name, '-', head, 0, started, trace);
+            };
+            stream.once('close', gone);
+            return () => stream.off('close', gone);
           },
         },
         service.activation.timeoutMs,
@@ -717,9 +722,14 @@ export class Proxy {
             else failed('unknown-service', `service "${name}" left the mesh`);
           },
           fail: failed,
+          // A client leaving while held is a 499, logged as every other.
           onClientGone: (fn) => {
-            res.once('close', fn);
-            return () => res.off('close', fn);
+            const gone = (): void => {
+              fn();
+              this.logged('outbound', name, route.name, '-', req, 0, from.started, from.trace);
+            };
+            res.once('close', gone);
+            return () => res.off('close', gone);
           },
         },
         service.activation.timeoutMs,
