@@ -10,6 +10,7 @@ import net from 'node:net';
 import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot, TraceSpan } from '../../src/lib/mesh-protocol.js';
+import { standInControl, type StandInControl } from './mesh-helpers/stand-in-control.js';
 
 const base = portBlock(8);
 const P = { inbound: base, app: base + 1, admin: base + 2, idle: base + 3, gone: base + 4, cp: base + 5, picky: base + 6, wait: base + 7 };
@@ -26,42 +27,32 @@ const v1: MeshSnapshot = { version: 1, app: 'held', services: [self, idle, gone,
 describe('held requests that end in 503', () => {
   let proxy: ProxyUnderTest | undefined;
   let app: http.Server | undefined;
-  let cp: http.Server | undefined;
-  const streams: http.ServerResponse[] = [];
+  let cp: StandInControl | undefined;
   const spans: TraceSpan[] = [];
   let out = '';
 
   before(async () => {
     app = await upstream(P.app, 'app');
     // The stand-in control plane: the snapshot stream, activation asks, spans.
-    cp = http.createServer((req, res) => {
-      if (req.url?.startsWith('/api/v1/mesh/watch')) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(`event: snapshot\ndata: ${JSON.stringify(v1)}\n\nevent: heartbeat\ndata: {"intervalMs":1000}\n\n`);
-        const beat = setInterval(() => res.write('event: heartbeat\ndata: {"intervalMs":1000}\n\n'), 1000);
-        res.on('close', () => clearInterval(beat));
-        streams.push(res);
-        return;
-      }
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        if (req.url === '/api/v1/traces') spans.push(...(JSON.parse(body) as { spans: TraceSpan[] }).spans);
-        res.writeHead(204).end();
-      });
+    cp = await standInControl({
+      host: HOST,
+      port: P.cp,
+      first: v1,
+      onPost: (url, body) => {
+        if (url === '/api/v1/traces') spans.push(...(JSON.parse(body) as { spans: TraceSpan[] }).spans);
+        return false;
+      },
     });
-    await new Promise<void>((r) => cp!.listen(P.cp, HOST, r));
     proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { idle: P.idle, gone: P.gone, picky: P.picky, wait: P.wait }, snapshot: v1, control: P.cp });
     proxy.child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor('tracing on', () => /tracing: sampling/.test(proxy!.stderr()), 5000);
-    await waitFor('snapshot stream', () => streams.length > 0, 5000);
+    await waitFor('snapshot stream', () => cp!.streams.length > 0, 5000);
   });
 
-  after(() => {
+  after(async () => {
     proxy?.child.kill('SIGKILL');
     app?.close();
-    for (const s of streams) s.destroy();
-    cp?.close();
+    await cp?.close();
   });
 
   const h2get = (port: number, path: string): Promise<{ status: number; reason: string }> =>
@@ -91,7 +82,7 @@ describe('held requests that end in 503', () => {
     const h2Gone = h2get(P.gone, '/h2-gone');
     await waitFor('both held', async () => JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/state`)).body).held === 2, 5000);
     const v2 = { ...v1, version: 2, services: [self, idle, picky, wait] };
-    for (const s of streams) s.write(`event: snapshot\ndata: ${JSON.stringify(v2)}\n\n`);
+    cp!.push(v2);
     const [g1, g2] = await Promise.all([h1Gone, h2Gone]);
     assert.equal(g1.status, 503);
     assert.equal(g1.headers['x-berth-reason'], 'unknown-service');
@@ -150,9 +141,8 @@ describe('an HTTP/2 request held at the gateway, then released', () => {
     return { svc: b, gwAdmin: b + 1, h2app: b + 2, cp: b + 3, inbound: b + 4 };
   })();
   let gateway: ProxyUnderTest | undefined;
-  let cp: http.Server | undefined;
+  let cp: StandInControl | undefined;
   let h2app: http2.Http2Server | undefined;
-  const streams: http.ServerResponse[] = [];
   const cold = { name: 'cold', port: Q.svc, endpoints: [] as MeshSnapshot['services'][number]['endpoints'], activation: { timeoutMs: 10_000 } };
   const g1: MeshSnapshot = { version: 1, app: 'held', services: [cold], config: { accessLog: false } };
 
@@ -164,27 +154,14 @@ describe('an HTTP/2 request held at the gateway, then released', () => {
       stream.end(JSON.stringify({ xff: headers['x-forwarded-for'] ?? null }));
     });
     await new Promise<void>((r) => h2app!.listen(Q.h2app, HOST, r));
-    cp = http.createServer((req, res) => {
-      if (req.url?.startsWith('/api/v1/mesh/watch')) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.write(`event: snapshot\ndata: ${JSON.stringify(g1)}\n\nevent: heartbeat\ndata: {"intervalMs":1000}\n\n`);
-        const beat = setInterval(() => res.write('event: heartbeat\ndata: {"intervalMs":1000}\n\n'), 1000);
-        res.on('close', () => clearInterval(beat));
-        streams.push(res);
-        return;
-      }
-      req.resume();
-      req.on('end', () => res.writeHead(204).end());
-    });
-    await new Promise<void>((r) => cp!.listen(Q.cp, HOST, r));
+    cp = await standInControl({ host: HOST, port: Q.cp, first: g1 });
     gateway = await startProxy({ id: 'berth-gateway', inbound: Q.inbound, app: Q.inbound, admin: Q.gwAdmin, outbound: {}, snapshot: g1, control: Q.cp, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } });
-    await waitFor('snapshot stream', () => streams.length > 0, 5000);
+    await waitFor('snapshot stream', () => cp!.streams.length > 0, 5000);
   });
 
-  after(() => {
+  after(async () => {
     gateway?.child.kill('SIGKILL');
-    for (const s of streams) s.destroy();
-    cp?.close();
+    await cp?.close();
     h2app?.close();
   });
 
@@ -204,7 +181,7 @@ describe('an HTTP/2 request held at the gateway, then released', () => {
       });
       await waitFor('held', async () => JSON.parse((await httpRequest(`http://${HOST}:${Q.gwAdmin}/mesh/state`)).body).held === 1, 5000);
       const g2: MeshSnapshot = { ...g1, version: 2, services: [{ ...cold, endpoints: [{ id: 'cold-1', host: HOST, port: Q.h2app, variant: 'default' }] }] };
-      for (const s of streams) s.write(`event: snapshot\ndata: ${JSON.stringify(g2)}\n\n`);
+      cp!.push(g2);
       assert.deepEqual(JSON.parse(await answer), { xff: '127.0.0.1' });
     } finally {
       session.destroy();

@@ -8,6 +8,7 @@ import http from 'node:http';
 import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, request, startProxy, upstream } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot, TraceSpan } from '../../src/lib/mesh-protocol.js';
+import { standInControl } from './mesh-helpers/stand-in-control.js';
 
 const base = portBlock(6);
 const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, peer: base + 4, cp: base + 5 };
@@ -26,36 +27,20 @@ after(() => {
 /** A control plane whose first span batch takes 1.5 s; `push` sends a snapshot on the watch stream. */
 async function controlPlane(): Promise<{ spans: TraceSpan[]; posts: () => number; push(s: MeshSnapshot): void; close(): Promise<void> }> {
   const spans: TraceSpan[] = [];
-  const streams: http.ServerResponse[] = [];
   let posts = 0;
-  const server = http.createServer((req, res) => {
-    if (req.url?.startsWith('/api/v1/mesh/watch')) {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(`event: snapshot\ndata: ${JSON.stringify(snap(1, true))}\n\nevent: heartbeat\ndata: {"intervalMs":1000}\n\n`);
-      const beat = setInterval(() => res.write('event: heartbeat\ndata: {"intervalMs":1000}\n\n'), 1000);
-      res.on('close', () => clearInterval(beat));
-      streams.push(res);
-      return;
-    }
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      if (req.url !== '/api/v1/traces') return res.writeHead(204).end();
+  const cp = await standInControl({
+    host: HOST,
+    port: P.cp,
+    first: snap(1, true),
+    onPost: (url, body, res) => {
+      if (url !== '/api/v1/traces') return false;
       posts++;
       spans.push(...(JSON.parse(body) as { spans: TraceSpan[] }).spans);
       setTimeout(() => res.writeHead(204).end(), posts === 1 ? 1500 : 0);
-    });
-  });
-  await new Promise<void>((r) => server.listen(P.cp, HOST, r));
-  return {
-    spans,
-    posts: () => posts,
-    push: (s) => streams.forEach((r) => r.write(`event: snapshot\ndata: ${JSON.stringify(s)}\n\n`)),
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((r) => server.close(() => r()));
+      return true;
     },
-  };
+  });
+  return { spans, posts: () => posts, push: cp.push, close: cp.close };
 }
 
 for (const how of ['SIGTERM', 'tracing turned off']) {
