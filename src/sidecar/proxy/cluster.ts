@@ -27,6 +27,11 @@ export class Cluster {
   private readonly slowStart: MeshPolicy['slowStart'];
   /** Where a request over this destination's own limits goes instead of being refused (a canary's overflow to stable). */
   spill: Cluster | undefined;
+  /**
+   * The service's own cluster, when this is one of its variants and the service has limits of its
+   * own: a route split into variants (every canary release) must not escape them.
+   */
+  whole: Cluster | undefined;
 
   constructor(
     readonly name: string,

@@ -647,7 +647,7 @@ export class Proxy {
     refuse: (status: number, reason: string, message: string, extra?: Record<string, string>) => void,
   ): { ok: true; release(): void; cluster?: Cluster } | { ok: false; status: number } {
     // A variant's requests count against the service's own limits as well as the variant's.
-    const whole = this.table?.wholeOf(cluster);
+    const whole = cluster.whole;
     if (!route.throttle && !cluster.throttle && !whole) return UNLIMITED;
     const admitted: Throttle[] = [];
     const release = (): void => admitted.forEach((a) => a.release());

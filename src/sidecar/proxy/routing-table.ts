@@ -51,8 +51,6 @@ export class RoutingTable {
   /** host:port of every endpoint (pools of others are closed). */
   readonly addresses = new Set<string>();
   private readonly ids = new Set<string>();
-  /** A variant's cluster → its service's own cluster: the service's limits bind every variant's requests too. */
-  private readonly wholes = new Map<Cluster, Cluster>();
 
   constructor(
     readonly snapshot: MeshSnapshot,
@@ -68,18 +66,17 @@ export class RoutingTable {
       const key = variant === undefined ? service : `${service}/${variant}`;
       let c = clusters.get(key);
       if (!c) {
-        const whole = (views.get(service)?.endpoints ?? []).map((e) => registry.get(e));
-        const eps = variant === undefined ? whole : whole.filter((e) => e.variant === variant);
+        const all = (views.get(service)?.endpoints ?? []).map((e) => registry.get(e));
+        const eps = variant === undefined ? all : all.filter((e) => e.variant === variant);
         const policy = perService[service]?.policy;
         const own = variant === undefined ? policy : policy?.variants?.[variant];
-        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own), whole);
+        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own), all);
         clusters.set(key, c);
         const spill = variant !== undefined ? policy?.variants?.[variant]?.overflowTo : undefined;
         if (spill !== undefined && spill !== variant) c.spill = lookup(service, spill);
-        // A route split into variants (every canary release) must not escape the service's own limits.
         if (variant !== undefined) {
           const whole = lookup(service, undefined);
-          if (whole.throttle) this.wholes.set(c, whole);
+          if (whole.throttle) c.whole = whole;
         }
       }
       return c;
@@ -98,11 +95,6 @@ export class RoutingTable {
     this.ingress = compileIngress(snapshot);
     this.ingressPort = snapshot.config.ingress?.port;
     this.accessLog = snapshot.config.accessLog;
-  }
-
-  /** The service's own cluster when `cluster` is one of its variants and the service has limits of its own. */
-  wholeOf(cluster: Cluster): Cluster | undefined {
-    return this.wholes.get(cluster);
   }
 
   /** True when `instance` is a registered endpoint (of any service). */
