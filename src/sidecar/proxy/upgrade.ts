@@ -363,8 +363,6 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     held.length = 0;
     up.pipe(client);
     client.pipe(up);
-    // A client that ended before the answer came: the pipe will not see its end.
-    if (client.readableEnded) up.end();
     client.resume();
     closeWhenBothEnded(up, client);
     // Each side's end reaches the other after the bytes before it (pipe ends it); a closed side
