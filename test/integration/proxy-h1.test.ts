@@ -243,6 +243,31 @@ describe('proxy pair, HTTP/1.1 data plane (issue 11)', () => {
     }
   });
 
+  test('a client connection idle 11 s stays open for its next request (the proxy does not race a client that keeps idle connections longer than 5 s: Go 90 s, Envoy 1 h), through the pair, the gateway and the inbound sidecar', async () => {
+    const ask = 'GET /echo-head HTTP/1.1\r\nhost: peer\r\n\r\n';
+    await Promise.all(
+      [ports.out, ports.peerService, ports.inbound].map(async (port) => {
+        const s = net.connect(port, HOST);
+        let got = '';
+        let closed = false;
+        s.on('data', (d: Buffer) => (got += d.toString('latin1')));
+        s.on('close', () => (closed = true));
+        s.on('error', () => {});
+        const answers = (): number => got.split('HTTP/1.1 200 ').length - 1;
+        try {
+          s.write(ask);
+          await waitFor(`${port}: the first answer`, () => answers() === 1, 5000, 20);
+          await new Promise((r) => setTimeout(r, 11_000));
+          assert.equal(closed, false, `${port}: the proxy closed an idle client connection after less than 11 s`);
+          s.write(ask);
+          await waitFor(`${port}: the second answer on the same connection`, () => answers() === 2, 5000, 20);
+        } finally {
+          s.destroy();
+        }
+      }),
+    );
+  });
+
   /** Random uploads and downloads through `port` with keep-alive HTTP/1.1 clients; every body checked at both ends. */
   async function soak(port: number, ms: number, seed: number, prefix: string, proxies: ProxyUnderTest[]): Promise<void> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });

@@ -69,7 +69,7 @@ export interface ListenerOptions {
   h2?: () => Promise<H2Handler>;
   /** Serve ordinary HTTP/1.1 requests on the lean path (lean-server.ts), node:http for the rest. */
   lean?: boolean;
-  /** Idle kept-alive connections are closed after this long (default 5 s, node:http's default). */
+  /** Idle kept-alive connections are closed after this long (default 5 s, node:http's; the proxy's listeners set theirs, see proxy.ts). */
   keepAliveMs?: number;
   /** A request head's largest size (default MAX_HEAD_BYTES, 16 KiB, node:http's). */
   maxHeadBytes?: number;
@@ -186,7 +186,7 @@ export class Listener {
     if (this.closed) return;
     const server = http.createServer(
       {
-        // Slowloris: a client that does not finish its headers in time (10 s) is cut, checked every second; keep-alive idle 5 s.
+        // Slowloris: a client that does not finish its headers in time (10 s) is cut, checked every second.
         headersTimeout: HEADERS_TIMEOUT_MS,
         connectionsCheckingInterval: Math.min(1000, HEADERS_TIMEOUT_MS),
         requestTimeout: 0,

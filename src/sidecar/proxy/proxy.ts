@@ -53,6 +53,16 @@ const traceIdOf = (t: TraceRef): string => (typeof t === 'string' ? t : t.traceI
 
 /** Bytes of request head the mesh's own headers may add over the hops (a few hundred in practice). */
 const MESH_HEAD_ALLOWANCE = 2048;
+/**
+ * How long a client's idle kept-alive connection stays open. Whoever closes an idle connection races
+ * a request its peer may be sending on it, and a client that did not write that request itself (Go
+ * keeps idle connections 90 s, many Java clients for ever, Node's Agent with keepAlive until told)
+ * gets a reset it cannot safely retry for a POST. A sidecar's clients (its app, other sidecars) are
+ * few and local: as Envoy's sidecars, they are left to close their own (1 h). The gateway's clients
+ * are anyone's: nginx's 75 s.
+ */
+const SIDECAR_KEEP_ALIVE_MS = 3_600_000;
+const GATEWAY_KEEP_ALIVE_MS = 75_000;
 
 /** When and under which trace a held request was first held (scale to zero). */
 interface HeldFrom {
@@ -149,7 +159,18 @@ export class Proxy {
       // The inbound port takes a head as large as the first hop took plus what the proxies added on
       // the way (traceparent, x-request-id, x-forwarded-for, x-berth-*): a head one hop accepts is
       // not refused by the next.
-      new Listener({ name, host, port, handler, upgrade, h2, lean: name !== 'admin', log: this.log, ...(name === 'inbound' ? { maxHeadBytes: MAX_HEAD_BYTES + MESH_HEAD_ALLOWANCE } : {}) });
+      new Listener({
+        name,
+        host,
+        port,
+        handler,
+        upgrade,
+        h2,
+        lean: name !== 'admin',
+        log: this.log,
+        ...(name === 'admin' ? {} : { keepAliveMs: SIDECAR_KEEP_ALIVE_MS }),
+        ...(name === 'inbound' ? { maxHeadBytes: MAX_HEAD_BYTES + MESH_HEAD_ALLOWANCE } : {}),
+      });
     if (cfg.mode === 'sidecar' && cfg.inboundPort !== undefined) {
         this.fixed.push(
         listen(
@@ -438,6 +459,7 @@ export class Proxy {
           host: '127.0.0.1',
           port,
           lean: true,
+          keepAliveMs: GATEWAY_KEEP_ALIVE_MS,
           log: this.log,
           handler: (req, res, peer) => this.gateway(port, req, res, peer),
           h2: this.h2Loader((stream, headers, peer) => {
