@@ -9,17 +9,17 @@
 // A read is handed over as a view into the connection's buffer, valid during the call: whoever
 // keeps bytes beyond it calls `retain()`, which copies a small piece (pooled, cheap) or, for a large
 // one, lets the piece keep the buffer and gives the socket a fresh one for its next read. A read
-// that fills the buffer grows it (16 → 256 KiB): a connection of small requests holds 16 KiB, an upload
-// reads up to 256 KiB at a time (Node reads 64 KiB).
+// that fills the buffer grows it (16 KiB → 256 KiB → 1 MiB, nextReadSize): a connection of small
+// requests holds 16 KiB, an upload reads up to 1 MiB at a time (Node reads 64 KiB).
 //
 // Without a receiver (`detach()`: the connection went to node:http, an HTTP/2 session or a tunnel)
 // the socket is an ordinary Readable again: each read is pushed as its own Buffer and 'data' flows.
 import net from 'node:net';
 import { readDirectly } from './direct-read.js';
-import { giveBackReadBuffer, isViewOf, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
+import { giveBackReadBuffer, isViewOf, nextReadSize, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 
 const FIRST_SIZE = 16 * 1024;
-const LARGE_SIZE = 256 * 1024;
+const READ_SIZES = [FIRST_SIZE, 256 * 1024, 1024 * 1024] as const;
 /** Retained pieces up to this size are copied; larger ones keep the read buffer. */
 const COPY_LIMIT = 16 * 1024;
 
@@ -145,8 +145,8 @@ export class ClientReads implements ReadSource, WordsCache {
     else more = this.socket.push(this.retain(view));
     this.view = undefined;
     // net asks for the next read's buffer after this returns.
-    if (this.kept || (n === this.buf.length && n < LARGE_SIZE)) {
-      const size = n === this.buf.length ? LARGE_SIZE : this.buf.length;
+    const size = nextReadSize(READ_SIZES, this.buf.length, n);
+    if (this.kept || size !== this.buf.length) {
       if (!this.kept) giveBackReadBuffer(this.buf);
       this.buf = takeReadBuffer(size);
       this.kept = false;

@@ -23,7 +23,7 @@ import { connectionNamed } from './request-headers.js';
 import { isPassThroughBody } from './client-reads.js';
 import { readDirectly } from './direct-read.js';
 import { writeNow } from './direct-write.js';
-import { copyBytes, giveBackReadBuffer, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
+import { copyBytes, giveBackReadBuffer, nextReadSize, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 import { NameTable } from './name-table.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
@@ -69,10 +69,12 @@ export function statusLineEnd(buf: Uint8Array, n: number): number {
 const IDLE_CHECK_MS = 2000;
 const CONNECT_TIMEOUT_MS = 2000;
 /**
- * The size of a socket's read buffer. Allocated unzeroed: a socket that only ever carries small
- * answers touches (and makes resident) only the first pages of it.
+ * The sizes of a socket's read buffer: 256 KiB, 1 MiB while reads fill it (a large answer; see
+ * nextReadSize). Allocated unzeroed: a socket that only ever carries small answers touches (and
+ * makes resident) only the first pages of it.
  */
-const READ_SIZE = 256 * 1024;
+const READ_SIZES = [256 * 1024, 1024 * 1024] as const;
+const READ_SIZE = READ_SIZES[0];
 /** Request body bytes queued on an upstream socket before the body stream is paused. */
 const STREAM_QUEUE_LIMIT = 256 * 1024;
 
@@ -284,9 +286,11 @@ export class UpstreamPool {
         current.data(view);
         reads.view = undefined;
       } else s.destroy();
-      if (reads.kept) {
+      const size = nextReadSize(READ_SIZES, reads.buf.length, n);
+      if (reads.kept || size !== reads.buf.length) {
+        if (!reads.kept) giveBackReadBuffer(reads.buf);
         reads.kept = false;
-        reads.buf = takeReadBuffer(READ_SIZE);
+        reads.buf = takeReadBuffer(size);
       }
       return true;
     };

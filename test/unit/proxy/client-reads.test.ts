@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ClientReads } from '../../../src/sidecar/proxy/client-reads.js';
-import { copyBytes } from '../../../src/sidecar/proxy/read-buffers.js';
+import { copyBytes, nextReadSize } from '../../../src/sidecar/proxy/read-buffers.js';
 import { rng } from '../../helpers/seeded-random.js';
 
 /** A server whose connections are each given to `take` as ClientReads. */
@@ -122,14 +122,15 @@ test('after detach() reads are data events, with back-pressure, in order and uns
     });
   });
   try {
-    const body = randomBytes(3 * 1024 * 1024);
+    const body = randomBytes(8 * 1024 * 1024);
     const c = net.connect(port, '127.0.0.1');
     c.end(body);
     c.resume();
     await ended;
     // Every piece is checked only at the end: one that shared a reused buffer would have changed.
     assert.equal(sha(Buffer.concat(got)), sha(body));
-    assert.ok(got.length > 10, `${got.length} pieces`);
+    // Reads of up to 1 MiB: at least 8 of them, each paused after.
+    assert.ok(got.length >= 8, `${got.length} pieces`);
   } finally {
     srv.close();
   }
@@ -169,4 +170,17 @@ test('copyBytes copies any range exactly as Buffer.copy (whole buffers, long par
     assert.equal(copyBytes(src, from, to, got, at), at + src.copy(want, at, from, to));
     assert.deepEqual(got, want, `from ${from} to ${to} of ${src.length} at ${at}`);
   }
+});
+
+test('nextReadSize: a read that fills its buffer moves to the next size up (none past the last); a read under a sixteenth of a larger buffer goes back to the first size', () => {
+  const K = 1024;
+  const sizes = [16 * K, 256 * K, 1024 * K];
+  assert.equal(nextReadSize(sizes, 16 * K, 16 * K), 256 * K);
+  assert.equal(nextReadSize(sizes, 256 * K, 256 * K), 1024 * K);
+  assert.equal(nextReadSize(sizes, 1024 * K, 1024 * K), 1024 * K);
+  assert.equal(nextReadSize(sizes, 16 * K, 10), 16 * K);
+  assert.equal(nextReadSize(sizes, 256 * K, 16 * K - 1), 16 * K);
+  assert.equal(nextReadSize(sizes, 256 * K, 16 * K), 256 * K);
+  assert.equal(nextReadSize(sizes, 1024 * K, 64 * K - 1), 16 * K);
+  assert.equal(nextReadSize(sizes, 1024 * K, 200 * K), 1024 * K);
 });
