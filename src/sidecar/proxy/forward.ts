@@ -133,10 +133,10 @@ export interface ForwardOptions {
  * A proxy's 503 reasons that say the request reached no app (a peer draining or not ready yet, its
  * app unreachable or its pool full): only these are sent again on the platform's own retries.
  */
-const NOT_DELIVERED = new Set(['draining', 'app-not-ready', 'upstream-connect-failure', 'overflow', 'no-healthy-upstream']);
+export const NOT_DELIVERED: ReadonlySet<string> = new Set(['draining', 'app-not-ready', 'upstream-connect-failure', 'overflow', 'no-healthy-upstream']);
 
 /** The first retry's back-off; each next one doubles it (Envoy's base_interval). */
-const RETRY_BACKOFF_MS = 25;
+export const RETRY_BACKOFF_MS = 25;
 
 /** Forwards `req` to an endpoint of `opts.cluster`, streaming the response into `res`. */
 export function forward(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {

@@ -4,10 +4,11 @@
 // "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
 // route retries and mirroring are not applied to HTTP/2 streams (a gRPC client retries by its own policy);
-// only a stream the upstream refused unprocessed is opened once more (RFC 9113 8.7).
+// a stream the upstream refused unprocessed is opened once more (RFC 9113 8.7), and one that reached
+// no app (a connect failure, a peer proxy's "not delivered" 503) goes to another endpoint, as HTTP/1.1's.
 import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
-import { applyHeaderOps } from './forward.js';
+import { applyHeaderOps, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACKOFF_MS } from './forward.js';
 import { resetWhenAnswered } from './h2-early-answer.js';
 import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
@@ -48,10 +49,14 @@ export class H2Sessions {
   private readonly pools = new Map<string, PooledSession[]>();
   private readonly sessionOf = new WeakMap<http2.ClientHttp2Stream, PooledSession>();
 
-  /** Opens a stream to `ep`, not on the session of `avoid` (one that refused it); throws as ClientHttp2Session#request does. */
-  request(ep: { host: string; port: number }, headers: http2.OutgoingHttpHeaders, options: http2.ClientSessionRequestOptions, avoid?: http2.ClientHttp2Stream): http2.ClientHttp2Stream {
+  /**
+   * Opens a stream to `ep`, not on the session of `avoid` (one that refused it); throws as
+   * ClientHttp2Session#request does. With `maxConnections`, no more sessions than that are opened
+   * to the address: a stream beyond their streams waits in the fullest-free one's queue (nghttp2's).
+   */
+  request(ep: { host: string; port: number }, headers: http2.OutgoingHttpHeaders, options: http2.ClientSessionRequestOptions, avoid?: http2.ClientHttp2Stream, maxConnections?: number): http2.ClientHttp2Stream {
     const key = `${ep.host}:${ep.port}`;
-    const p = this.pick(key, avoid && this.sessionOf.get(avoid));
+    const p = this.pick(key, avoid && this.sessionOf.get(avoid), maxConnections);
     const stream = p.session.request(headers, options);
     p.open++;
     this.sessionOf.set(stream, p);
@@ -83,14 +88,32 @@ export class H2Sessions {
     this.pools.clear();
   }
 
-  /** The first session to `key` (other than `avoid`) that takes another stream, or a new one. */
-  private pick(key: string, avoid?: PooledSession): PooledSession {
+  /**
+   * Whether a stream to `ep` would overflow its connection pool (Envoy's HTTP/2 pool and Istio's
+   * connectionPool): `maxConnections` sessions all at their peers' stream limits and
+   * `maxPendingRequests` streams already waiting beyond them. (Counting streams against
+   * maxConnections + maxPendingRequests, as an HTTP/1.1 pool counts requests, refused a third
+   * long-lived gRPC stream under Istio's circuit-breaker sample, one connection and one pending.)
+   */
+  overflowing(ep: { host: string; port: number }, pool: { maxConnections?: number; maxPendingRequests?: number }): boolean {
+    if (pool.maxConnections === undefined || pool.maxPendingRequests === undefined) return false;
+    const list = (this.pools.get(`${ep.host}:${ep.port}`) ?? []).filter((p) => !p.goaway && !p.session.closed && !p.session.destroyed);
+    if (list.length < pool.maxConnections) return false;
+    const assumed = assumedLimit(list);
+    let waiting = 0;
+    for (const p of list) waiting += Math.max(0, p.open - streamLimit(p, assumed));
+    return waiting >= pool.maxPendingRequests;
+  }
+
+  /** The first session to `key` (other than `avoid`) that takes another stream, or a new one (at most `max` sessions: then the least busy). */
+  private pick(key: string, avoid?: PooledSession, max = Infinity): PooledSession {
     let list = this.pools.get(key);
     if (!list) this.pools.set(key, (list = []));
-    // A new session's peer is most likely the one the settled sessions already heard from.
-    const assumed = list.find((p) => p.settled)?.session.remoteSettings.maxConcurrentStreams ?? UNSETTLED_MAX_STREAMS;
+    const assumed = assumedLimit(list);
     const free = list.find((p) => p !== avoid && hasRoom(p, assumed));
     if (free) return free;
+    const usable = list.filter((p) => p !== avoid && !p.goaway && !p.session.closed && !p.session.destroyed);
+    if (usable.length >= max) return usable.reduce((a, b) => (b.open - streamLimit(b, assumed) < a.open - streamLimit(a, assumed) ? b : a));
     const p = this.open(key);
     list.push(p);
     return p;
@@ -131,11 +154,20 @@ export class H2Sessions {
   }
 }
 
-/** Whether `p` takes a new stream: open, no GOAWAY, and below its peer's stream limit (`assumed` until its SETTINGS came). */
+/** The stream limit of a session whose peer's SETTINGS did not come yet: most likely what the settled sessions already heard. */
+function assumedLimit(list: readonly PooledSession[]): number {
+  return list.find((p) => p.settled)?.session.remoteSettings.maxConcurrentStreams ?? UNSETTLED_MAX_STREAMS;
+}
+
+/** The peer's limit of concurrent streams on `p` (`assumed` until its SETTINGS came). */
+function streamLimit(p: PooledSession, assumed: number): number {
+  return p.settled ? (p.session.remoteSettings.maxConcurrentStreams ?? assumed) : assumed;
+}
+
+/** Whether `p` takes a new stream: open, no GOAWAY, and below its peer's stream limit. */
 function hasRoom(p: PooledSession, assumed: number): boolean {
   if (p.goaway || p.session.closed || p.session.destroyed) return false;
-  const limit = p.settled ? (p.session.remoteSettings.maxConcurrentStreams ?? assumed) : assumed;
-  return p.open < limit;
+  return p.open < streamLimit(p, assumed);
 }
 
 /** The routing view of an HTTP/2 request: path, method and headers (`host` from `:authority`). */
@@ -169,28 +201,42 @@ export interface H2ForwardOptions {
   sessions: H2Sessions;
   cluster: Cluster;
   head: RequestHead;
-  /** The route's timeout in ms (504 when no response came in time). */
+  /** The route's timeout in ms (504 when no response came in time), counted from the end of the request. */
   timeout?: number;
   /** The route's response header rewrites. */
   responseHeaders?: MeshHeaderOps;
+  /**
+   * A stream that reached no app (a connect failure, a peer proxy's "not delivered" 503) is sent again
+   * to another endpoint, as HTTP/1.1 requests are (forward.ts, PLATFORM_RETRIES): off for an inbound
+   * proxy's own app, whose 503 is the app's.
+   */
+  platformRetries?: boolean;
+  /** The cluster of the same name in the routing table in force (a retry picks from it). */
+  current?(cluster: Cluster): Cluster;
+  /** The cluster is this instance's own app: a proxy reason header in its answers is removed (see ForwardOptions.app). */
+  app?: boolean;
   /** Called once with the final status (0: the client went away) when the exchange ends; for gRPC also its status (1, CANCELLED, when the client went away). */
   done?(status: number, ep: EndpointState | undefined, grpcStatus?: string): void;
 }
 
+/** Envoy's grpcToHttpStatus: the HTTP status outlier detection counts for a gRPC status (UNAVAILABLE: 503). */
+const GRPC_TO_HTTP = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401];
+
 /** Forwards one HTTP/2 stream to an endpoint of `opts.cluster`. */
 export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, opts: H2ForwardOptions): void {
-  const { cluster } = opts;
-  const ep = cluster.pick(opts.head, undefined);
-  if (!ep) {
+  let { cluster } = opts;
+  const first = cluster.pick(opts.head, undefined);
+  if (!first) {
     h2Reply(stream, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
     opts.done?.(503, undefined);
     return;
   }
-  if (cluster.overflowing(ep)) {
+  if (opts.sessions.overflowing(first, cluster.pool)) {
     h2Reply(stream, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
-    opts.done?.(503, ep);
+    opts.done?.(503, first);
     return;
   }
+  let ep: EndpointState = first;
   ep.active++;
   let status = 0;
   let finished = false;
@@ -198,56 +244,82 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   const ct = headers['content-type'];
   const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
   let grpcStatus: string | undefined;
+  /** The grpc-status of a trailers-only answer (headers that end the stream). */
+  let trailersOnlyStatus: string | undefined;
+  /** Endpoints a platform retry avoids, how many retries were made, and the back-off before the next. */
+  let tried: Set<string> | undefined;
+  let retries = 0;
+  let backoff: NodeJS.Timeout | undefined;
   /** `outcome` undefined: the client went away before any answer, which says nothing about the endpoint. */
   const finish = (final: number, outcome: number | undefined): void => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
+    if (backoff) clearTimeout(backoff);
     ep.active--;
-    if (outcome !== undefined) cluster.record(ep, outcome);
-    opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : undefined)) : undefined);
+    // A trailers-only gRPC error counts as its status's HTTP equivalent (Envoy: UNAVAILABLE is a 503).
+    if (outcome !== undefined) cluster.record(ep, outcome === status && trailersOnlyStatus !== undefined ? (GRPC_TO_HTTP[Number(trailersOnlyStatus)] ?? 500) : outcome);
+    // A gRPC call without a status of its own is labelled as its client reports it: CANCELLED when the
+    // client left, INTERNAL when its answer was cut after the head (RST_STREAM INTERNAL_ERROR).
+    const cutAfterHead = stream.headersSent && (outcome === RESET || outcome === 504);
+    opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : cutAfterHead ? '13' : undefined)) : undefined);
   };
 
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
-  let up!: http2.ClientHttp2Stream;
+  /** The upstream stream of the attempt in force (none while a retry backs off after a failed open). */
+  let up: http2.ClientHttp2Stream | undefined;
   /**
    * Cuts the upstream stream while its request body is unfinished: RST_STREAM(CANCEL) alone.
    * (node's close(code) sends END_STREAM first, which passes a cut body off as whole; a stream
-   * destroyed through its abort signal is reset with CANCEL and nothing else.)
+   * destroyed through its abort signal is reset with CANCEL and nothing else.) One per attempt.
    */
-  const cut = new AbortController();
+  let cut = new AbortController();
   let cancelled = false;
+  /** Ends upstream stream `s` (of abort controller `c`) before its answer is whole. */
+  const abandon = (s: http2.ClientHttp2Stream, c: AbortController): void => {
+    if (requestEnded || stream.endAfterHeaders) {
+      if (!s.closed) s.close(NGHTTP2_CANCEL);
+      else if (!s.destroyed) s.destroy();
+    } else c.abort();
+  };
   const cancel = (): void => {
     cancelled = true;
-    if (requestEnded || stream.endAfterHeaders) {
-      if (!up.closed) up.close(NGHTTP2_CANCEL);
-      else if (!up.destroyed) up.destroy();
-    } else cut.abort();
+    if (backoff) clearTimeout(backoff);
+    if (up) abandon(up, cut);
   };
   let trailers: http2.IncomingHttpHeaders | undefined;
   let requestTrailers: http2.IncomingHttpHeaders | undefined;
   /** The upstream's response is complete: what the client still sends is not forwarded. */
   let answered = false;
   let requestEnded = false;
-  /** The request body so far, while a refused stream can still be opened again (undefined: it cannot). */
+  /** The request body so far, while the stream can still be opened again (undefined: it cannot). */
   let replay: Buffer[] | undefined = [];
   let replayBytes = 0;
   let reopened = false;
 
-  /** Opens the upstream stream (again, after a refusal: not on `avoid`); false when it could not (answered 503). */
+  /** Opens the upstream stream (again, after a refusal: not on `avoid`); false when it could not (answered, or retried). */
   const open = (avoid?: http2.ClientHttp2Stream): boolean => {
+    cut = new AbortController();
     try {
       // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
       // waitForTrailers: the client's request trailers (if any) follow its body ('wantTrailers' below).
-      up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal }, avoid);
+      up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal }, avoid, cluster.pool.maxConnections);
     } catch (err) {
+      up = undefined;
+      if (retry(undefined, CONNECT_FAILURE)) return false;
       h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
       finish(503, CONNECT_FAILURE);
       return false;
     }
     attach(up);
     return true;
+  };
+
+  /** Sends the body so far (and its end, if it came) on the stream just opened. */
+  const resend = (chunks: Buffer[]): void => {
+    for (const chunk of chunks) up!.write(chunk);
+    if (requestEnded && !up!.writableEnded) up!.end();
   };
 
   /**
@@ -260,21 +332,57 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     if (!opts.sessions.unprocessed(s, err)) return false;
     reopened = true;
     if (!s.destroyed) s.destroy();
-    if (!open(s)) return true;
-    for (const chunk of replay) up.write(chunk);
-    if (requestEnded && !up.writableEnded) up.end();
+    if (open(s)) resend(replay);
+    return true;
+  };
+
+  /**
+   * The request reached no app (`s` failed to connect, or a peer proxy answered a "not delivered"
+   * 503): it is sent again, after a back-off, to an endpoint not tried yet, from the routing table in
+   * force — while nothing was answered and the body so far is in hand (≤ REPLAY_LIMIT). The failure
+   * counts against the endpoint (outlier detection), as on HTTP/1.1. False when it cannot be.
+   */
+  const retry = (s: http2.ClientHttp2Stream | undefined, outcome: number): boolean => {
+    if (!opts.platformRetries || retries >= PLATFORM_RETRIES || cancelled || finished || replay === undefined || stream.headersSent || stream.destroyed || stream.closed) return false;
+    retries++;
+    cluster.record(ep, outcome);
+    (tried ??= new Set()).add(ep.id);
+    if (s) abandon(s, cut);
+    up = undefined;
+    status = 0;
+    backoff = setTimeout(() => {
+      backoff = undefined;
+      if (finished || cancelled || stream.destroyed || stream.closed) return;
+      cluster = opts.current?.(cluster) ?? cluster;
+      const next = cluster.pick(opts.head, tried);
+      if (!next || opts.sessions.overflowing(next, cluster.pool) || replay === undefined) {
+        const why = !next ? `no ready endpoint for ${cluster.name}` : replay === undefined ? `the request body grew past what is kept to send it again` : `connection pool of ${cluster.name} is full`;
+        h2Reply(stream, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request: ${why}`);
+        finish(503, undefined);
+        return;
+      }
+      ep.active--;
+      ep = next;
+      ep.active++;
+      if (open()) resend(replay);
+    }, Math.min(RETRY_BACKOFF_MS * 2 ** (retries - 1), 10 * RETRY_BACKOFF_MS));
     return true;
   };
 
   const attach = (s: http2.ClientHttp2Stream): void => {
     s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
       if (s !== up) return;
+      const reason = Number(h[':status']) === 503 ? h[REASON_HEADER] : undefined;
+      if (typeof reason === 'string' && NOT_DELIVERED.has(reason) && !opts.app && retry(s, 503)) return;
       replay = undefined;
       status = Number(h[':status'] ?? 0);
       if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
+      if (grpcStatus !== undefined && (flags & NGHTTP2_FLAG_END_STREAM) !== 0) trailersOnlyStatus = grpcStatus;
       if (stream.destroyed || stream.closed) return;
       const resHeaders: http2.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
+      // The app's own answer never passes for a proxy's (an app relaying a proxy's 503 would have a POST sent again).
+      if (opts.app) delete resHeaders[REASON_HEADER];
       if (opts.responseHeaders) applyHeaderOps(resHeaders as Record<string, string | string[] | undefined>, opts.responseHeaders);
       // An answer node cannot send (a status outside 200–599) is the app's fault: a 502, never a throw.
       let refused = sendableStatus(status) ? undefined : `status ${status}`;
@@ -353,6 +461,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (reopen(s, err)) return;
       const code = err.code ?? '';
       const connect = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0);
+      if (connect && retry(s, CONNECT_FAILURE)) return;
       if (!stream.headersSent) {
         if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
         else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
@@ -377,7 +486,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     if (trailers) for (const [k, v] of Object.entries(trailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
     stream.sendTrailers(t);
   });
-  if (!open()) return;
+  // Not opened (answered 503): nothing more to do; a retry under way goes on below like an open stream.
+  if (!open() && finished) return;
 
   // Request body (and client streaming), with flow control both ways.
   stream.on('data', (chunk: Buffer) => {
@@ -388,11 +498,13 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       else replay.push(chunk);
     }
     // The upstream answered and closed its stream before the body ended (a 401 to an upload): the rest
-    // is read and dropped, so the client's upload and stream can end (paused, it waited on a window forever).
-    if (answered || up.closed || up.destroyed) return;
-    if (!up.write(chunk)) {
+    // is read and dropped, so the client's upload and stream can end (paused, it waited on a window
+    // forever). With no stream (a retry backing off) the piece is in `replay`.
+    if (answered || !up || up.closed || up.destroyed) return;
+    const to = up;
+    if (!to.write(chunk)) {
       stream.pause();
-      up.once('drain', () => stream.resume());
+      to.once('drain', () => stream.resume());
     }
   });
   // Arrives before 'end'; sent upstream once the body is (see 'wantTrailers').
@@ -402,17 +514,23 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     // cut, and END_STREAM upstream would pass it off as whole ('close' cancels the upstream stream).
     if (stream.aborted) return;
     requestEnded = true;
+    armTimeout();
     // After an early answer the upstream stream was cancelled: no END_STREAM (the body was not all sent).
-    if (!answered && !up.writableEnded) up.end();
+    if (!answered && up && !up.writableEnded && !up.destroyed) up.end();
   });
   stream.on('close', () => {
     // The client went away (or reset): cancel upstream.
-    if (!up.closed && !up.destroyed) cancel();
+    if (up && !up.closed && !up.destroyed) cancel();
     // Not a failure of the endpoint's (outlier detection): counted as one, a few client cancels ejected a healthy endpoint.
     if (!finished) finish(0, status || undefined);
   });
 
-  if (opts.timeout !== undefined) {
+  /**
+   * The route's timeout runs from the end of the request to the end of the answer, as Envoy's route
+   * timeout: a client-streaming or bidi call is not cut while its client is still sending.
+   */
+  function armTimeout(): void {
+    if (opts.timeout === undefined || timer || finished) return;
     timer = setTimeout(() => {
       if (finished) return;
       cancel();
@@ -421,4 +539,5 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       finish(504, 504);
     }, opts.timeout);
   }
+  if (stream.endAfterHeaders) armTimeout();
 }

@@ -571,6 +571,7 @@ export class Proxy {
       sessions,
       cluster: this.appCluster!,
       head,
+      app: true,
       done: (status, _ep, grpcStatus) => {
         this.inflight--;
         this.logged('inbound', this.cfg.service, 'inbound', this.cfg.variant, head, status, started, trace, source, grpcStatus);
@@ -645,6 +646,8 @@ export class Proxy {
         sessions,
         // After a fault delay, from the table in force now.
         cluster: this.currentCluster(admitted.cluster ?? cluster),
+        current: this.currentCluster,
+        platformRetries: true,
         head,
         ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
         ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
@@ -882,7 +885,7 @@ export class Proxy {
     }
     if (!this.table?.accessLog) return;
     this.accessLog.line(
-      `{"ts":"${new Date().toISOString()}","proxy":${jsonString(this.cfg.proxyId)},"direction":"${direction}","service":${jsonString(service)},"variant":${jsonString(variant)},"route":${jsonString(route)},"method":${jsonString(req.method ?? '')},"path":${JSON.stringify(req.url)},"status":${status},"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
+      `{"ts":"${new Date().toISOString()}","proxy":${jsonString(this.cfg.proxyId)},"direction":"${direction}","service":${jsonString(service)},"variant":${jsonString(variant)},"route":${jsonString(route)},"method":${jsonString(req.method ?? '')},"path":${JSON.stringify(req.url)},"status":${status},${grpcStatus !== undefined ? `"grpc_status":${grpcStatus},` : ''}"ms":${elapsed.toFixed(3)},"trace":"${trace}"}\n`,
     );
   }
 
