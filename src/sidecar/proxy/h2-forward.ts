@@ -23,9 +23,13 @@ const REPLAY_LIMIT = 64 * 1024;
 /** An upstream HTTP/2 connection and how many of its streams are open. */
 interface PooledSession {
   readonly session: http2.ClientHttp2Session;
+  /** The address (host:port) it goes to. */
+  readonly key: string;
   open: number;
   /** The peer's SETTINGS arrived: its stream limit is known. */
   settled: boolean;
+  /** The connection was made: a stream failing now may have reached the peer (not a connect failure). */
+  connected: boolean;
   /** The peer sent GOAWAY: streams already open finish, new ones go elsewhere. */
   goaway: boolean;
   /** The GOAWAY's last-stream-id: streams above it were never processed. */
@@ -48,6 +52,8 @@ const UNSETTLED_MAX_STREAMS = 100;
 export class H2Sessions {
   private readonly pools = new Map<string, PooledSession[]>();
   private readonly sessionOf = new WeakMap<http2.ClientHttp2Stream, PooledSession>();
+  /** Streams counted in their session's `open` (uncounted once: on 'close', or when given up, see release()). */
+  private readonly counted = new WeakSet<http2.ClientHttp2Stream>();
 
   /**
    * Opens a stream to `ep`, not on the session of `avoid` (one that refused it); throws as
@@ -60,8 +66,25 @@ export class H2Sessions {
     const stream = p.session.request(headers, options);
     p.open++;
     this.sessionOf.set(stream, p);
-    stream.once('close', () => this.ended(key, p));
+    this.counted.add(stream);
+    stream.once('close', () => this.release(stream));
     return stream;
+  }
+
+  /**
+   * `stream` no longer takes a place on its session: it closed, or it was given up. (A stream still
+   * waiting in nghttp2's queue for a slot under the peer's limit emits 'close' only once dequeued:
+   * counted until then, a cancelled waiting call held its pool place for as long as the peer was full.)
+   */
+  release(stream: http2.ClientHttp2Stream): void {
+    if (!this.counted.delete(stream)) return;
+    const p = this.sessionOf.get(stream)!;
+    this.ended(p.key, p);
+  }
+
+  /** Whether `stream`'s connection was ever made (a failure before that reached no peer: a connect failure). */
+  connected(stream: http2.ClientHttp2Stream): boolean {
+    return this.sessionOf.get(stream)?.connected ?? false;
   }
 
   /**
@@ -101,7 +124,11 @@ export class H2Sessions {
     if (list.length < pool.maxConnections) return false;
     const assumed = assumedLimit(list);
     let waiting = 0;
-    for (const p of list) waiting += Math.max(0, p.open - streamLimit(p, assumed));
+    for (const p of list) {
+      const limit = streamLimit(p, assumed);
+      if (p.open < limit) return false; // a session has room: the stream would not wait
+      waiting += p.open - limit;
+    }
     return waiting >= pool.maxPendingRequests;
   }
 
@@ -112,8 +139,12 @@ export class H2Sessions {
     const assumed = assumedLimit(list);
     const free = list.find((p) => p !== avoid && hasRoom(p, assumed));
     if (free) return free;
-    const usable = list.filter((p) => p !== avoid && !p.goaway && !p.session.closed && !p.session.destroyed);
-    if (usable.length >= max) return usable.reduce((a, b) => (b.open - streamLimit(b, assumed) < a.open - streamLimit(a, assumed) ? b : a));
+    // At the cap, the least busy live session takes it (waiting in its queue); the avoided one only if it is the last.
+    const live = list.filter((p) => !p.goaway && !p.session.closed && !p.session.destroyed);
+    if (live.length >= max) {
+      const others = live.filter((p) => p !== avoid);
+      return (others.length > 0 ? others : live).reduce((a, b) => (b.open - streamLimit(b, assumed) < a.open - streamLimit(a, assumed) ? b : a));
+    }
     const p = this.open(key);
     list.push(p);
     return p;
@@ -121,8 +152,9 @@ export class H2Sessions {
 
   private open(key: string): PooledSession {
     const session = http2.connect(`http://${key}`, { maxSessionMemory: 16 });
-    const p: PooledSession = { session, open: 0, settled: false, goaway: false };
+    const p: PooledSession = { session, key, open: 0, settled: false, connected: false, goaway: false };
     session.on('error', () => {}); // each stream reports its own failure
+    session.once('connect', () => (p.connected = true));
     session.once('remoteSettings', () => (p.settled = true));
     // The peer closes it (an idle connection, a draining proxy): new streams go to another connection.
     session.once('goaway', (_code: number, lastStreamId: number) => {
@@ -246,6 +278,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   let grpcStatus: string | undefined;
   /** The grpc-status of a trailers-only answer (headers that end the stream). */
   let trailersOnlyStatus: string | undefined;
+  /** The upstream's head went out to the client (after it, a failure is a cut answer, not a proxy's own). */
+  let relayed = false;
   /** Endpoints a platform retry avoids, how many retries were made, and the back-off before the next. */
   let tried: Set<string> | undefined;
   let retries = 0;
@@ -261,7 +295,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     if (outcome !== undefined) cluster.record(ep, outcome === status && trailersOnlyStatus !== undefined ? (GRPC_TO_HTTP[Number(trailersOnlyStatus)] ?? 500) : outcome);
     // A gRPC call without a status of its own is labelled as its client reports it: CANCELLED when the
     // client left, INTERNAL when its answer was cut after the head (RST_STREAM INTERNAL_ERROR).
-    const cutAfterHead = stream.headersSent && (outcome === RESET || outcome === 504);
+    const cutAfterHead = relayed && (outcome === RESET || outcome === 504);
     opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : cutAfterHead ? '13' : undefined)) : undefined);
   };
 
@@ -278,6 +312,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   let cancelled = false;
   /** Ends upstream stream `s` (of abort controller `c`) before its answer is whole. */
   const abandon = (s: http2.ClientHttp2Stream, c: AbortController): void => {
+    opts.sessions.release(s);
     if (requestEnded || stream.endAfterHeaders) {
       if (!s.closed) s.close(NGHTTP2_CANCEL);
       else if (!s.destroyed) s.destroy();
@@ -339,35 +374,46 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   /**
    * The request reached no app (`s` failed to connect, or a peer proxy answered a "not delivered"
    * 503): it is sent again, after a back-off, to an endpoint not tried yet, from the routing table in
-   * force — while nothing was answered and the body so far is in hand (≤ REPLAY_LIMIT). The failure
-   * counts against the endpoint (outlier detection), as on HTTP/1.1. False when it cannot be.
+   * force — while nothing was answered and the body so far is in hand (≤ REPLAY_LIMIT). A failure
+   * (`outcome`; none for a refused stream) counts against the endpoint (outlier detection), as on
+   * HTTP/1.1. Meanwhile the client's stream is paused: HTTP/2 flow control holds the rest of its body.
+   * False when it cannot be.
    */
-  const retry = (s: http2.ClientHttp2Stream | undefined, outcome: number): boolean => {
+  const retry = (s: http2.ClientHttp2Stream | undefined, outcome: number | undefined): boolean => {
     if (!opts.platformRetries || retries >= PLATFORM_RETRIES || cancelled || finished || replay === undefined || stream.headersSent || stream.destroyed || stream.closed) return false;
     retries++;
-    cluster.record(ep, outcome);
+    if (outcome !== undefined) cluster.record(ep, outcome);
     (tried ??= new Set()).add(ep.id);
     if (s) abandon(s, cut);
     up = undefined;
     status = 0;
+    stream.pause();
     backoff = setTimeout(() => {
       backoff = undefined;
       if (finished || cancelled || stream.destroyed || stream.closed) return;
       cluster = opts.current?.(cluster) ?? cluster;
       const next = cluster.pick(opts.head, tried);
-      if (!next || opts.sessions.overflowing(next, cluster.pool) || replay === undefined) {
-        const why = !next ? `no ready endpoint for ${cluster.name}` : replay === undefined ? `the request body grew past what is kept to send it again` : `connection pool of ${cluster.name} is full`;
-        h2Reply(stream, 503, 'upstream-unavailable', `no endpoint of ${cluster.name} could take the request: ${why}`);
-        finish(503, undefined);
-        return;
+      if (!next) {
+        h2Reply(stream, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
+        return finish(503, undefined);
+      }
+      if (opts.sessions.overflowing(next, cluster.pool)) {
+        h2Reply(stream, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
+        return finish(503, undefined);
       }
       ep.active--;
       ep = next;
       ep.active++;
-      if (open()) resend(replay);
+      // Not opened: answered, or backing off again (paused still).
+      if (!open()) return;
+      resend(replay!);
+      stream.resume();
     }, Math.min(RETRY_BACKOFF_MS * 2 ** (retries - 1), 10 * RETRY_BACKOFF_MS));
     return true;
   };
+
+  /** A stream refused unprocessed once more (reopen() opens only one): another endpoint, not counted against this one. */
+  const refusedAgain = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => status === 0 && opts.sessions.unprocessed(s, err) && retry(s, undefined);
 
   const attach = (s: http2.ClientHttp2Stream): void => {
     s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
@@ -391,6 +437,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
           // Trailers-only (e.g. a gRPC error): the headers end the stream.
           if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(h2Headers(resHeaders), { endStream: true });
           else stream.respond(h2Headers(resHeaders), { waitForTrailers: true });
+          relayed = true;
         } catch (err) {
           refused = (err as Error).message;
         }
@@ -436,7 +483,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // node ends a stream whose connection dropped (or that was reset) too, with no END_STREAM from
       // the upstream: an answer cut short, passed on as a reset (or a 502 before its head), never as whole.
       if (s.rstCode !== NGHTTP2_NO_ERROR) {
-        if (reopen(s)) return;
+        if (reopen(s) || refusedAgain(s)) return;
         if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${s.rstCode})`);
         else cutStream(stream);
         finish(stream.headersSent && status ? status : 502, RESET);
@@ -458,9 +505,11 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     s.on('error', (err: NodeJS.ErrnoException) => {
       // Cut by this proxy (cancel()): whatever had to be answered was.
       if (s !== up || cancelled) return;
-      if (reopen(s, err)) return;
+      if (reopen(s, err) || refusedAgain(s, err)) return;
       const code = err.code ?? '';
-      const connect = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0);
+      // Only a connection that was never made is a connect failure: an errno on a live one (a host
+      // gone unreachable mid-call) may come after the app had the request, which is never sent again.
+      const connect = !opts.sessions.connected(s) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0));
       if (connect && retry(s, CONNECT_FAILURE)) return;
       if (!stream.headersSent) {
         if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
@@ -469,11 +518,12 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : RESET);
     });
     s.on('close', () => {
-      // A paused upload waiting on this stream's window goes on (to the stream opened again, or dropped).
-      stream.resume();
+      // A paused upload waiting on this stream's window goes on (to the stream opened again, or
+      // dropped) — not while a retry backs off (paused on purpose: the body waits for the next stream).
+      if (!backoff) stream.resume();
       // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
       if (s !== up || finished) return;
-      if (reopen(s)) return;
+      if (reopen(s) || refusedAgain(s)) return;
       if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} closed the stream`);
       else cutStream(stream);
       finish(status || 502, status ? status : RESET);
@@ -536,7 +586,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       cancel();
       if (!stream.headersSent) h2Reply(stream, 504, 'upstream-timeout', 'upstream did not answer in time');
       else cutStream(stream);
-      finish(504, 504);
+      // With nothing in flight (a retry backing off) no endpoint is to blame.
+      finish(504, up ? 504 : undefined);
     }, opts.timeout);
   }
   if (stream.endAfterHeaders) armTimeout();

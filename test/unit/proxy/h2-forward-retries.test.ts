@@ -1,0 +1,306 @@
+// forwardH2's platform retries and HTTP/2 pool limits, in process against raw node:http2 peers (an
+// "outbound proxy" here is an h2c server calling forwardH2 with a real Cluster and H2Sessions, so
+// what the proxy counts — done calls, outlier records, endpoint in-flight counts, pool places — can
+// be read directly). Each case was found by a review of the first version of these retries:
+// - maxPendingRequests 0 refused every stream once a connection existed;
+// - a route timeout during a retry's back-off charged the failed endpoint a second time;
+// - a stream waiting for a place under the peer's stream limit kept that place after its client left;
+// - an errno on a connection already made (a host gone unreachable mid-call) was taken for a connect
+//   failure and the call, which the app had, sent to another endpoint;
+// - the proxy's own 504/502 to a gRPC call was labelled grpc_status 13 (the client sees UNAVAILABLE);
+// - an endpoint refusing every stream (REFUSED_STREAM) made the call fail though another was healthy;
+// - a body arriving during the back-off was read without flow control and lost the retry.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { Cluster } from '../../../src/sidecar/proxy/cluster.js';
+import { EndpointState } from '../../../src/sidecar/proxy/endpoints.js';
+import { forwardH2, h2RequestHead, H2Sessions } from '../../../src/sidecar/proxy/h2-forward.js';
+import type { MeshPolicy } from '../../../src/lib/mesh-protocol.js';
+
+const HOST = '127.0.0.1';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Done {
+  path: string;
+  calls: number;
+  status?: number;
+  grpc?: string;
+}
+
+/** A raw h2c server on a free port; `settings` its SETTINGS (e.g. maxConcurrentStreams). */
+async function h2server(onStream: (s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => void, settings?: http2.Settings): Promise<{ server: http2.Http2Server; port: number; streams: () => number }> {
+  let streams = 0;
+  const server = http2.createServer(settings ? { settings } : {});
+  server.on('stream', (s, h) => {
+    s.on('error', () => {});
+    streams++;
+    onStream(s, h);
+  });
+  await new Promise<void>((r) => server.listen(0, HOST, r));
+  return { server, port: (server.address() as AddressInfo).port, streams: () => streams };
+}
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const { server, port } = await h2server(() => {});
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** The outbound proxy under test: forwardH2 to a cluster of `endpoints`. */
+async function front(endpoints: { id: string; port: number }[], opts: { policy?: MeshPolicy; timeout?: number } = {}) {
+  const eps = endpoints.map((e) => new EndpointState(e.id, { id: e.id, host: HOST, port: e.port, variant: 'default' }));
+  const cluster = new Cluster('svc', eps, opts.policy ?? { balancer: 'round_robin' });
+  const records: string[] = [];
+  const record = cluster.record.bind(cluster);
+  cluster.record = (ep, outcome) => {
+    records.push(`${ep.id}:${outcome}`);
+    record(ep, outcome);
+  };
+  const sessions = new H2Sessions();
+  const dones: Done[] = [];
+  const { server, port } = await h2server((stream, headers) => {
+    const entry: Done = { path: String(headers[':path']), calls: 0 };
+    dones.push(entry);
+    forwardH2(stream, headers, {
+      sessions,
+      cluster,
+      head: h2RequestHead(headers),
+      platformRetries: true,
+      ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+      done: (status, _ep, grpc) => {
+        entry.calls++;
+        entry.status = status;
+        entry.grpc = grpc;
+      },
+    });
+  });
+  const client = http2.connect(`http://${HOST}:${port}`);
+  client.on('error', () => {});
+  return {
+    eps,
+    records,
+    dones,
+    sessions,
+    client,
+    active: () => eps.map((e) => e.active),
+    close: () => {
+      client.close();
+      sessions.closeAll();
+      server.close();
+    },
+  };
+}
+
+interface Answer {
+  status: number;
+  reason?: string;
+  body: string;
+  rst?: number;
+}
+
+/** One POST on `client`: `body` pieces written `gapMs` apart; `resetAfterMs`: the client resets then. */
+function call(client: http2.ClientHttp2Session, path: string, opts: { body?: Buffer[]; gapMs?: number; grpc?: boolean; resetAfterMs?: number } = {}): Promise<Answer> {
+  return new Promise((resolve) => {
+    const pieces = opts.body ?? [];
+    const s = client.request({ ':method': 'POST', ':path': path, ...(opts.grpc ? { 'content-type': 'application/grpc', te: 'trailers' } : {}) }, { endStream: pieces.length === 0 && opts.resetAfterMs === undefined });
+    const a: Answer = { status: 0, body: '' };
+    s.on('response', (h) => {
+      a.status = Number(h[':status']);
+      a.reason = h['x-berth-reason'] as string | undefined;
+    });
+    s.on('data', (d: Buffer) => (a.body += d.toString()));
+    s.on('error', () => {});
+    s.on('close', () => {
+      a.rst = s.rstCode;
+      resolve(a);
+    });
+    void (async () => {
+      for (const p of pieces) {
+        if (s.destroyed) return;
+        s.write(p);
+        if (opts.gapMs) await sleep(opts.gapMs);
+      }
+      if (opts.resetAfterMs !== undefined) {
+        await sleep(opts.resetAfterMs);
+        s.close(http2.constants.NGHTTP2_CANCEL);
+      } else if (pieces.length > 0) s.end();
+    })();
+  });
+}
+
+/** An app that answers each stream, once its request ended, with the byte count it got. */
+async function countingApp(settings?: http2.Settings) {
+  const delivered: number[] = [];
+  const app = await h2server((s) => {
+    let n = 0;
+    s.on('data', (d: Buffer) => (n += d.length));
+    s.on('end', () => {
+      delivered.push(n);
+      if (s.destroyed) return;
+      s.respond({ ':status': 200 });
+      s.end(String(n));
+    });
+  }, settings);
+  return { ...app, delivered };
+}
+
+test('maxPendingRequests 0: a stream that has a place on the one connection is sent, not refused', async () => {
+  const app = await countingApp();
+  const f = await front([{ id: 'app', port: app.port }], { policy: { balancer: 'round_robin', connectionPool: { maxConnections: 1, maxPendingRequests: 0 } } });
+  try {
+    const answers: string[] = [];
+    for (let i = 0; i < 3; i++) answers.push(String((await call(f.client, `/q${i}`)).status));
+    assert.deepEqual(answers, ['200', '200', '200']);
+  } finally {
+    f.close();
+    app.server.close();
+  }
+});
+
+test('a route timeout while a retry backs off charges no endpoint again (nothing was in flight)', async () => {
+  const [d1, d2] = [await deadPort(), await deadPort()];
+  const outlierDetection = { consecutive5xxErrors: 0, consecutiveGatewayErrors: 2, interval: 10_000, baseEjectionTime: 30_000, maxEjectionPercent: 100 };
+  const f = await front([{ id: 'dead1', port: d1 }, { id: 'dead2', port: d2 }], { timeout: 40, policy: { balancer: 'round_robin', outlierDetection } });
+  try {
+    const a = await call(f.client, '/x');
+    assert.equal(a.status, 504);
+    await sleep(50);
+    assert.ok(!f.records.some((r) => r.endsWith(':504')), f.records.join(' '));
+    assert.ok(f.eps.every((e) => !e.ejected(performance.now())), 'one call ejects nobody');
+    assert.deepEqual(f.active(), [0, 0]);
+    assert.equal(f.dones[0].calls, 1);
+  } finally {
+    f.close();
+  }
+});
+
+test("a stream waiting for a place under the peer's stream limit gives its pool place back when its client leaves", async () => {
+  const held: http2.ServerHttp2Stream[] = [];
+  const app = await h2server(
+    (s, h) => {
+      if (h[':path'] === '/quick') {
+        s.respond({ ':status': 200 });
+        s.end('quick');
+        return;
+      }
+      held.push(s);
+    },
+    { maxConcurrentStreams: 2 },
+  );
+  const f = await front([{ id: 'app', port: app.port }], { policy: { balancer: 'round_robin', connectionPool: { maxConnections: 1, maxPendingRequests: 1 } } });
+  try {
+    await call(f.client, '/quick'); // the peer's SETTINGS are known from here on
+    const long = [call(f.client, '/h1'), call(f.client, '/h2')];
+    await sleep(50);
+    // The waiting one leaves, body unfinished; then another waits in its place instead of overflowing.
+    const waiting = await call(f.client, '/waiting', { body: [Buffer.from('x')], resetAfterMs: 60 });
+    assert.equal(waiting.status, 0);
+    await sleep(50);
+    const next = call(f.client, '/next', { resetAfterMs: 100 });
+    const a = await next;
+    assert.notEqual(a.reason, 'overflow', 'the place the waiting stream left was given back');
+    for (const s of held.splice(0)) if (!s.destroyed) s.respond({ ':status': 200 }, { endStream: true });
+    await Promise.all(long);
+    await sleep(50);
+    assert.deepEqual(f.active(), [0]);
+  } finally {
+    f.close();
+    app.server.close();
+  }
+});
+
+test('an errno on a connection already made (a host gone unreachable mid-call) is not a connect failure: the call is not sent again', async () => {
+  let hitsA = 0;
+  let hitsB = 0;
+  const a = await h2server((s) => {
+    s.resume();
+    s.on('end', () => hitsA++); // processing, no answer yet
+  });
+  const b = await h2server((s) => {
+    s.resume();
+    s.on('end', () => {
+      hitsB++;
+      s.respond({ ':status': 200 });
+      s.end('done by b');
+    });
+  });
+  const f = await front([{ id: 'a', port: a.port }, { id: 'b', port: b.port }]);
+  try {
+    const answer = call(f.client, '/pay', { body: [Buffer.from('one payment')], grpc: true });
+    await sleep(150);
+    assert.equal(hitsA, 1, 'the app had the call');
+    // What node does on a socket error: the session is destroyed with it.
+    const sessions = (f.sessions as unknown as { pools: Map<string, { session: http2.ClientHttp2Session }[]> }).pools;
+    for (const [key, list] of sessions) if (key.endsWith(`:${a.port}`)) for (const p of list) p.session.destroy(Object.assign(new Error('read EHOSTUNREACH'), { code: 'EHOSTUNREACH' }));
+    const r = await answer;
+    assert.equal(r.status, 502);
+    assert.equal(hitsB, 0, 'never delivered a second time');
+  } finally {
+    f.close();
+    a.server.close();
+    b.server.close();
+  }
+});
+
+test("the proxy's own 504 and 502 to a gRPC call are not labelled INTERNAL (13); a call cut after the app's head is", async () => {
+  const app = await h2server((s, h) => {
+    s.resume();
+    if (h[':path'] === '/slow') return;
+    if (h[':path'] === '/reset-before-head') return void s.on('end', () => s.destroy(new Error('cut')));
+    s.on('end', () => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      s.write(Buffer.from([0, 0, 0, 0, 1, 7]));
+      setTimeout(() => s.destroy(new Error('cut')), 20);
+    });
+  });
+  const f = await front([{ id: 'app', port: app.port }], { timeout: 100 });
+  try {
+    const labels: Record<string, [number, string | undefined]> = {};
+    for (const path of ['/slow', '/reset-before-head', '/reset-after-head']) {
+      await call(f.client, path, { body: [Buffer.from([0, 0, 0, 0, 0])], grpc: true });
+      await sleep(30);
+      const d = f.dones.find((x) => x.path === path)!;
+      labels[path] = [d.status!, d.grpc];
+    }
+    assert.deepEqual(labels, { '/slow': [504, undefined], '/reset-before-head': [502, undefined], '/reset-after-head': [200, '13'] });
+  } finally {
+    f.close();
+    app.server.close();
+  }
+});
+
+test('an endpoint that refuses every stream unprocessed (REFUSED_STREAM): the call goes to another, not counted against the refuser', async () => {
+  const refuser = await h2server((s) => s.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+  const app = await countingApp();
+  const f = await front([{ id: 'refuser', port: refuser.port }, { id: 'app', port: app.port }]);
+  try {
+    const answers: number[] = [];
+    for (let i = 0; i < 2; i++) answers.push((await call(f.client, `/r${i}`, { body: [Buffer.from('abc')], grpc: true })).status);
+    assert.deepEqual(answers, [200, 200]);
+    assert.deepEqual(app.delivered, [3, 3]);
+    assert.ok(!f.records.some((r) => r.startsWith('refuser:')), f.records.join(' '));
+  } finally {
+    f.close();
+    refuser.server.close();
+    app.server.close();
+  }
+});
+
+test('a body arriving while a retry backs off waits under flow control and is delivered whole to the next endpoint, once', async () => {
+  const dead = await deadPort();
+  const app = await countingApp();
+  const f = await front([{ id: 'dead', port: dead }, { id: 'app', port: app.port }]);
+  try {
+    const body = [Buffer.alloc(100, 1), ...Array.from({ length: 10 }, (_, i) => Buffer.alloc(16 * 1024, i))];
+    const a = await call(f.client, '/big', { body });
+    assert.equal(a.status, 200, `${a.status} ${a.reason ?? ''} ${a.body}`);
+    assert.deepEqual(app.delivered, [100 + 10 * 16 * 1024]);
+    assert.deepEqual(f.active(), [0, 0]);
+  } finally {
+    f.close();
+    app.server.close();
+  }
+});
