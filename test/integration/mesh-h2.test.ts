@@ -738,6 +738,56 @@ describe('HTTP/2 through the mesh', () => {
     }
   });
 
+  test('a stream with no frame either way for the stream idle time (Envoy: 5 min) is answered 408 and ended; its app request is cut, not held', async () => {
+    const proxy = await startProxy({ id: 'self-1', inbound: base + 14, app: P.app, admin: base + 15, outbound: {}, snapshot, env: { BERTH_PROXY_H2_STREAM_IDLE_MS: '1000' } });
+    const session = http2.connect(`http://${HOST}:${base + 14}`);
+    session.on('error', () => {});
+    try {
+      const t0 = performance.now();
+      const got = await new Promise<{ status: number; reason: unknown; closed: boolean }>((resolve) => {
+        const req = session.request({ ':method': 'POST', ':path': '/stalled-upload' });
+        let status = 0;
+        let reason: unknown;
+        req.on('response', (h) => {
+          status = Number(h[':status']);
+          reason = h['x-berth-reason'];
+        });
+        req.on('error', () => {});
+        req.resume();
+        req.on('close', () => resolve({ status, reason, closed: true }));
+        req.write('half of a body'); // and then nothing more
+        setTimeout(() => resolve({ status, reason, closed: false }), 6000);
+      });
+      assert.ok(got.closed, 'the stream was still open after 6 s');
+      assert.equal(got.status, 408);
+      assert.equal(got.reason, 'stream-idle-timeout');
+      const ms = performance.now() - t0;
+      assert.ok(ms >= 900 && ms < 4000, `ended after ${Math.round(ms)} ms`);
+      // The app never saw the request end: it was cut, not completed with a truncated body.
+      assert.ok(!completed.includes('/stalled-upload 14'), completed.join(', '));
+      // A stream that keeps sending is not idle: an upload of 15 pieces 200 ms apart (3 s) goes through.
+      const slow = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ':method': 'POST', ':path': '/slow-upload' });
+        let status = 0;
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('error', reject);
+        req.resume();
+        req.on('end', () => resolve(status));
+        let i = 0;
+        const t = setInterval(() => {
+          if (i++ === 15) {
+            clearInterval(t);
+            req.end();
+          } else req.write('x');
+        }, 200);
+      });
+      assert.equal(slow, 200);
+    } finally {
+      session.close();
+      proxy.child.kill('SIGKILL');
+    }
+  });
+
   test('a stream the upstream refused unprocessed (REFUSED_STREAM, or left out by its GOAWAY) is opened once more on another connection, with the body sent so far', async () => {
     const session = http2.connect(`http://${HOST}:${P.h2inbound}`);
     session.on('error', () => {});

@@ -79,6 +79,14 @@ export interface ListenerOptions {
 
 /** An HTTP/2 connection with no stream open this long is closed (BERTH_PROXY_H2_IDLE_MS, for tests; nginx: 75 s). */
 const H2_IDLE_MS = Number(process.env.BERTH_PROXY_H2_IDLE_MS ?? 60_000) || 60_000;
+/**
+ * A stream with no frame either way this long is ended (Envoy's stream_idle_timeout, 5 min;
+ * BERTH_PROXY_H2_STREAM_IDLE_MS for tests): 408 before any answer, a reset after one. A client that
+ * stopped halfway through its body (or an upstream that never read it, so the route timeout, which
+ * starts at the request's end, never began) held the stream, an upstream slot and the app's
+ * connection for good.
+ */
+const H2_STREAM_IDLE_MS = Number(process.env.BERTH_PROXY_H2_STREAM_IDLE_MS ?? 300_000) || 300_000;
 /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS, as nginx's default). */
 export const H2_MAX_STREAMS = 128;
 
@@ -269,7 +277,7 @@ export class Listener {
     const peers = new WeakMap<http2.Http2Session, string>();
     let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
-      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), load!()]).then(([mod, { h2Reply }, handler]) => {
+      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), import('./h2-early-answer.js'), load!()]).then(([mod, { h2Reply }, { resetWhenAnswered }, handler]) => {
         // At most H2_MAX_STREAMS streams at once per connection (nginx's 128): without a limit one
         // connection opened a connection to the app per stream, thousands of them.
         const srv = mod.createServer({ maxSessionMemory: 16, settings: { maxConcurrentStreams: H2_MAX_STREAMS } });
@@ -309,6 +317,13 @@ export class Listener {
             if (session) open.set(session, (open.get(session) ?? 1) - 1);
           });
           stream.on('error', () => {});
+          stream.setTimeout(H2_STREAM_IDLE_MS);
+          stream.on('timeout', () => {
+            if (stream.destroyed || stream.closed) return;
+            if (stream.headersSent) return stream.close(mod.constants.NGHTTP2_CANCEL);
+            h2Reply(stream, 408, 'stream-idle-timeout', `no frame on this stream for ${H2_STREAM_IDLE_MS} ms`);
+            resetWhenAnswered(stream);
+          });
           // CONNECT (a tunnel) is not offered, as on HTTP/1.1: routed, it reached the app as `CONNECT / HTTP/1.1`.
           if (headers[':method'] === 'CONNECT') return h2Reply(stream, 405, 'connect-not-supported', 'CONNECT is not supported', { allow: ALLOWED_METHODS });
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
