@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type http from 'node:http';
-import { portBlock } from './harness/berth.js';
 import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import { httpRequest, portBlock } from './harness/berth.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
 const base = portBlock(8);
@@ -89,5 +89,26 @@ describe('request headers a client controls (berth-proxy process)', () => {
       const r = await rawEcho(P.fwd, `GET ${target} HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
       assert.match(r.status, / 200 /, `${target} with Host ${host}: ${r.status}`);
     }
+  });
+
+  test("the forward proxy takes only a mesh service's names for it (svc, svc.<app>, svc.<ns>.svc[.cluster.local]): an outside host that begins with a service's name is refused 404, counted; Proxy-Authorization stays on its hop; an Upgrade request is served", async () => {
+    // An app whose HTTP_PROXY is the sidecar calls an outside API: it must not reach the mesh's `orders` with its credentials.
+    for (const host of ['orders.evil.com', 'orders.s3.amazonaws.com', 'orders.example.org:8443', '127.0.0.1', 'orders.default.svc.evil.com']) {
+      const r = await rawEcho(P.fwd, `GET http://${host}/charge HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer partner-token\r\nconnection: close\r\n\r\n`);
+      assert.match(r.status, / 404 /, `${host}: ${r.status}`);
+    }
+    for (const host of ['orders', 'orders.edge', 'orders.default.svc', 'orders.default.svc.cluster.local.', 'orders:8080']) {
+      const r = await rawEcho(P.fwd, `GET http://${host}/x HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      assert.match(r.status, / 200 /, `${host}: ${r.status}`);
+    }
+    const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
+    assert.match(metrics, /berth_proxy_requests_total\{[^}]*destination="-"[^}]*code="404"\} 5/, 'the refusals are counted');
+    // RFC 9110 §11.7.1: for the proxy that asked for it (none did); never passed on to the app.
+    const auth = await rawEcho(P.fwd, 'GET http://orders/who HTTP/1.1\r\nhost: orders\r\nproxy-authorization: Basic YWxpY2U6czNjcmV0\r\nconnection: close\r\n\r\n');
+    assert.match(auth.status, / 200 /);
+    assert.deepEqual(value(auth.seen, 'proxy-authorization'), []);
+    // `Upgrade: h2c` (curl --http2 on http:// URLs): declined by the app, so answered as HTTP/1.1 — not a 501.
+    const up = await rawEcho(P.fwd, 'GET http://orders/who HTTP/1.1\r\nhost: orders\r\nconnection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n');
+    assert.match(up.status, / 200 /, up.status);
   });
 });

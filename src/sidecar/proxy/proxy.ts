@@ -33,6 +33,19 @@ import { headersSayBody } from './http-syntax.js';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
 
+/**
+ * The mesh service a forward-proxy request's authority names, undefined when it names none: `svc`,
+ * `svc.<app>`, or Kubernetes' `svc.<ns>.svc[.cluster.local]` (any case, a port, a trailing dot).
+ * Anything else (`svc.evil.com`, an IP literal) is not taken for `svc`.
+ */
+export function meshName(authority: string, app: string): string | undefined {
+  const m = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)((?:\.[a-z0-9-]+)*?)\.?(?::\d*)?$/i.exec(authority);
+  if (!m) return undefined;
+  const rest = m[2].toLowerCase();
+  if (rest === '' || rest === `.${app.toLowerCase()}` || /^\.[a-z0-9-]+\.svc(\.cluster\.local)?$/.test(rest)) return m[1].toLowerCase();
+  return undefined;
+}
+
 /** The last step of every HTTP/1.1 request: forwarded, or for an `Upgrade` request, sent on a connection of its own (a tunnel only on 101). */
 function dispatch(req: ProxyRequest, res: ProxyResponse, opts: ForwardOptions): void {
   if (res instanceof UpgradeResponse) forwardUpgrade(req, res, opts);
@@ -105,6 +118,8 @@ export class Proxy {
   private readonly accessLog = new AccessLog();
   /** What the app behind the inbound listener speaks (its service's `protocol`): HTTP/2 streams to an `http` app are translated. */
   private appProtocol: MeshAppProtocol = 'http';
+  /** The application the mesh snapshot is of: `svc.<app>` names `svc` on the forward proxy. */
+  private meshApp: string | undefined;
   /** x-request-id and x-forwarded-for (the snapshot's mesh config). */
   private edge: EdgeSettings = { requestId: true, forwardedFor: true };
   /** Who this proxy says it is to its peers' inbound proxies (x-berth-source). */
@@ -196,7 +211,17 @@ export class Proxy {
           ),
         );
       }
-      if (cfg.forwardProxyPort !== undefined) this.fixed.push(listen('forward proxy', cfg.host, cfg.forwardProxyPort, (req, res) => this.forwardProxy(req, res)));
+      if (cfg.forwardProxyPort !== undefined)
+        this.fixed.push(
+          listen(
+            'forward proxy',
+            cfg.host,
+            cfg.forwardProxyPort,
+            (req, res) => this.forwardProxy(req, res),
+            // WebSocket and `Upgrade: h2c` (curl --http2, Java's HttpClient) as on the outbound ports: a 501 refused every such request.
+            (req, s, h, reuse) => this.forwardProxy(req, new UpgradeResponse(s, h, reuse)),
+          ),
+        );
     }
     if (cfg.adminPort !== undefined) this.fixed.push(listen('admin', cfg.host, cfg.adminPort, (req, res) => this.admin(req, res)));
     if (cfg.dapr) this.dapr = this.startDapr(cfg.dapr);
@@ -334,6 +359,7 @@ export class Proxy {
     const table = new RoutingTable(snapshot, this.registry, this.throttles);
     this.table = table;
     this.appProtocol = snapshot.config.services?.[this.cfg.service]?.protocol ?? 'http';
+    this.meshApp = snapshot.app;
     this.edge = { requestId: snapshot.config.requestId !== false, forwardedFor: snapshot.config.forwardedFor !== false };
     const keep = new Set(table.addresses);
     const registered = table.registered(this.cfg.proxyId);
@@ -713,7 +739,11 @@ export class Proxy {
   private toService(service: string, req: ProxyRequest, res: ProxyResponse, peer?: string, ingress = false): void {
     if (this.responder && !(res instanceof UpgradeResponse) && this.responder.handle(service, req, res)) return;
     const route = this.table?.services.get(service);
-    if (!route) return reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
+    if (!route) {
+      reply(res, 503, 'unknown-service', `service "${service}" is not in the mesh (yet)`);
+      // Counted and logged as a no-route is (Envoy's NR); the metric label stays fixed (the name is the client's).
+      return this.logged('outbound', '-', '-', '-', req, 503, performance.now(), this.trace(req.headers));
+    }
     this.send(route, req, res, peer, ingress);
   }
 
@@ -859,15 +889,15 @@ export class Proxy {
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */
   private forwardProxy(req: ProxyRequest, res: ProxyResponse): void {
     if (req.method === 'CONNECT') return reply(res, 405, 'connect-not-supported', 'CONNECT is not supported; send plain http://<service>/ requests');
-    let host = req.headers.host ?? '';
-    const url = req.url ?? '/';
-    if (url.startsWith('http://')) {
-      const slash = url.indexOf('/', 7);
-      host = url.slice(7, slash < 0 ? undefined : slash);
-      req.url = slash < 0 ? '/' : url.slice(slash);
+    // Meant for this hop (RFC 9110 §11.7.1), which asked for none: never passed to the app (squid consumes it too).
+    req.headers['proxy-authorization'] = undefined;
+    // The listener put an absolute-form target's authority in Host (RFC 9112 §3.2.2).
+    // The application's name from the snapshot in force (BERTH_APP when none came yet).
+    const name = meshName(req.headers.host ?? '', this.meshApp ?? this.cfg.app);
+    if (name === undefined) {
+      reply(res, 404, 'not-a-mesh-name', `"${req.headers.host ?? ''}" is not a mesh service name (use http://<service>/ or <service>.<namespace>.svc.cluster.local)`);
+      return this.logged('outbound', '-', '-', '-', req, 404, performance.now(), this.trace(req.headers));
     }
-    // Host names are case-insensitive (a Go client keeps the case written in the URL); service names are lower case.
-    const name = host.replace(/:\d+$/, '').split('.')[0].toLowerCase();
     this.toService(name, req, res);
   }
 
