@@ -74,6 +74,17 @@ describe('request headers a client controls (berth-proxy process)', () => {
     assert.equal(value(plain.seen, 'traceparent')[0]?.slice(3, 35), tp.slice(3, 35));
   });
 
+  test('a request with two Host fields is refused 400 (RFC 9112 §3.2), on the outbound, forward-proxy and inbound ports', async () => {
+    for (const port of [P.out, P.fwd, P.inbound]) {
+      for (const hosts of ['host: orders\r\nhost: self', 'Host: orders\r\nhost: orders', 'host: orders\r\nx-a: 1\r\nHOST: evil']) {
+        const r = await rawEcho(port, `GET /who HTTP/1.1\r\n${hosts}\r\nconnection: close\r\n\r\n`);
+        assert.match(r.status, / 400 /, `${port} ${JSON.stringify(hosts)}: ${r.status}`);
+      }
+      const one = await rawEcho(port, 'GET /who HTTP/1.1\r\nhost: orders\r\nconnection: close\r\n\r\n');
+      assert.doesNotMatch(one.status, / 400 /, `${port}: one Host is fine`);
+    }
+  });
+
   test('header names Object.prototype also has (constructor, __proto__) pass unchanged', async () => {
     const r = await rawEcho(P.out, 'GET /who HTTP/1.1\r\nhost: orders\r\nconnection: close\r\nConstructor: abc\r\n__proto__: def\r\n\r\n');
     assert.deepEqual(value(r.seen, 'constructor'), ['abc']);

@@ -851,6 +851,8 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
       headers[lower] = value;
       continue;
     }
+    // A second Host (RFC 9112 §3.2: a server MUST answer 400; llhttp keeps both): node:http's path answers it.
+    if (bit === HOST_BIT) return undefined;
     seen |= bit;
     // The object's prototype answers for these two names (a function, a setter): kept as own fields.
     if (lower === 'constructor' || lower === '__proto__') {

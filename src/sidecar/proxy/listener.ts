@@ -204,8 +204,10 @@ export class Listener {
       },
       (req, res) => {
         inTurn(req, res, () => {
-          // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts).
-          if (!normalizeRequestTarget(req)) {
+          // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts). A
+          // request with two Host fields is refused (RFC 9112 §3.2; node:http keeps the first): a proxy
+          // that routes by one while the next hop reads the other is how requests get misrouted.
+          if (hostFields(req.rawHeaders) > 1 || !normalizeRequestTarget(req)) {
             res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
             return;
           }
@@ -441,4 +443,11 @@ export class Listener {
     for (const s of this.h2sessions) s.destroy();
     for (const c of this.leanConnections) c.destroy();
   }
+}
+
+/** How many Host fields a request's head has. */
+function hostFields(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toLowerCase() === 'host') n++;
+  return n;
 }
