@@ -12,25 +12,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
-import { httpRequest, portBlock, repoRoot, waitFor } from './harness/berth.js';
+import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import { grpc, identity, method } from './mesh-helpers/grpc-raw.js';
 
-const require = createRequire(join(repoRoot, 'package.json'));
-const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-
-const identity = (b: Buffer): Buffer => b;
-const method = (name: string, requestStream: boolean, responseStream: boolean) => ({
-  path: `/test.Greeter/${name}`,
-  requestStream,
-  responseStream,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
 const definition = { Hello: method('Hello', false, false), Upload: method('Upload', true, false), Chat: method('Chat', true, true), Slow: method('Slow', false, false) };
 const GreeterClient = grpc.makeGenericClientConstructor(definition, 'Greeter');
 type Client = InstanceType<typeof GreeterClient>;
@@ -92,6 +78,16 @@ async function sidecar(id: string, inbound: number, app: number, admin: number, 
   const p = await startProxy({ id, inbound, app, admin, outbound, snapshot: snap, env: { BERTH_SERVICE: id.split('-')[0] } });
   started.push(p);
   return p;
+}
+
+/** A greeter behind its sidecar, called through a caller's outbound sidecar (6 ports from `base`); `service`: the greeter's routes or policy. */
+async function greeterBehindPair(base: number, service: Record<string, unknown>): Promise<{ app: Awaited<ReturnType<typeof greeter>>; client: Client }> {
+  const P = { app: base, inB: base + 1, adminB: base + 2, outA: base + 3, inA: base + 4, adminA: base + 5 };
+  const app = await greeter(P.app);
+  const snap = snapshot([{ id: 'greeter-1', port: P.inB }], service);
+  await sidecar('greeter-1', P.inB, P.app, P.adminB, snap);
+  await sidecar('caller-1', P.inA, 1, P.adminA, snap, { greeter: P.outA });
+  return { app, client: new GreeterClient(`${HOST}:${P.outA}`, grpc.credentials.createInsecure()) };
 }
 
 describe('gRPC calls that reached no app', () => {
@@ -272,17 +268,11 @@ describe('gRPC errors, outlier detection, metrics and the access log', () => {
 });
 
 describe('a route timeout on streaming gRPC calls', () => {
-  const base = portBlock(8);
-  const P = { app: base, inB: base + 1, adminB: base + 2, outA: base + 3, inA: base + 4, adminA: base + 5 };
   let app: Awaited<ReturnType<typeof greeter>>;
   let client: Client;
 
   before(async () => {
-    app = await greeter(P.app);
-    const snap = snapshot([{ id: 'greeter-1', port: P.inB }], { routes: [{ name: 'all', timeout: 500 }] });
-    await sidecar('greeter-1', P.inB, P.app, P.adminB, snap);
-    await sidecar('caller-1', P.inA, 1, P.adminA, snap, { greeter: P.outA });
-    client = new GreeterClient(`${HOST}:${P.outA}`, grpc.credentials.createInsecure());
+    ({ app, client } = await greeterBehindPair(portBlock(6), { routes: [{ name: 'all', timeout: 500 }] }));
   });
   after(() => {
     client?.close();
@@ -327,18 +317,12 @@ describe('a route timeout on streaming gRPC calls', () => {
 });
 
 describe('connection pool limits on gRPC streams', () => {
-  const base = portBlock(6);
-  const P = { app: base, inB: base + 1, adminB: base + 2, outA: base + 3, inA: base + 4, adminA: base + 5 };
   let app: Awaited<ReturnType<typeof greeter>>;
   let client: Client;
 
   before(async () => {
-    app = await greeter(P.app);
     // Istio's circuit-breaker sample: one connection, one pending request.
-    const snap = snapshot([{ id: 'greeter-1', port: P.inB }], { policy: { balancer: 'round_robin', connectionPool: { maxConnections: 1, maxPendingRequests: 1 } } });
-    await sidecar('greeter-1', P.inB, P.app, P.adminB, snap);
-    await sidecar('caller-1', P.inA, 1, P.adminA, snap, { greeter: P.outA });
-    client = new GreeterClient(`${HOST}:${P.outA}`, grpc.credentials.createInsecure());
+    ({ app, client } = await greeterBehindPair(portBlock(6), { policy: { balancer: 'round_robin', connectionPool: { maxConnections: 1, maxPendingRequests: 1 } } }));
   });
   after(() => {
     client?.close();

@@ -6,24 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { meshPorts } from '../../src/lib/mesh-protocol.js';
 import { berth, berthOk, httpRequest, portBlock, ps, repoRoot, tempApp, waitFor } from './harness/berth.js';
+import { grpc, identity, method } from './mesh-helpers/grpc-raw.js';
 
-const require = createRequire(join(repoRoot, 'package.json'));
-const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
-
-const identity = (b: Buffer): Buffer => b;
-const method = (name: string, requestStream: boolean, responseStream: boolean) => ({
-  path: `/test.Greeter/${name}`,
-  requestStream,
-  responseStream,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
 const definition = { Hello: method('Hello', false, false), Count: method('Count', false, true), Chat: method('Chat', true, true), Fail: method('Fail', false, false) };
 
 const greeterJs = `import { createRequire } from 'node:module';
