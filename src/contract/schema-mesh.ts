@@ -169,7 +169,11 @@ const ConcurrencyLimit = z.number().int().positive().describe('Requests in fligh
 
 export const Throttle = z.strictObject({ rateLimit: RateLimit.optional(), concurrencyLimit: ConcurrencyLimit.optional() });
 
-export const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'reset'] as const;
+/**
+ * Retry conditions (Istio's retryOn): HTTP ones, and gRPC status names, which apply to a gRPC error
+ * answered in the response headers (trailers-only), as Envoy's retry_on grpc conditions.
+ */
+export const RETRY_ON = ['5xx', 'gateway-error', 'connect-failure', 'reset', 'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'] as const;
 
 const HeaderOps = z
   .strictObject({
@@ -192,7 +196,7 @@ export const Route = z
       .strictObject({
         attempts: z.number().int().min(0).default(2).describe('Retries after the first try.'),
         perTryTimeout: Duration.optional(),
-        retryOn: z.array(z.enum(RETRY_ON)).default(['connect-failure', 'reset']).describe('5xx, gateway-error (502/503/504), connect-failure, reset.'),
+        retryOn: z.array(z.enum(RETRY_ON)).default(['connect-failure', 'reset']).describe('5xx, gateway-error (502/503/504), connect-failure, reset; for gRPC also cancelled, deadline-exceeded, internal, resource-exhausted, unavailable.'),
         nonIdempotent: z.boolean().default(false).describe('Also retry POST/PATCH (only when asked: they may have been applied).'),
       })
       .optional()

@@ -51,7 +51,7 @@ export interface MeshRoute {
   /** A service name or weighted destinations; absent: the service itself. */
   to?: string | { service: string; variant?: string; weight: number }[];
   timeout?: number;
-  retries?: { attempts: number; perTryTimeout?: number; retryOn: ('5xx' | 'gateway-error' | 'connect-failure' | 'reset')[]; nonIdempotent: boolean };
+  retries?: { attempts: number; perTryTimeout?: number; retryOn: ('5xx' | 'gateway-error' | 'connect-failure' | 'reset' | 'cancelled' | 'deadline-exceeded' | 'internal' | 'resource-exhausted' | 'unavailable')[]; nonIdempotent: boolean };
   fault?: { delay?: { percent: number; fixedDelay: number }; abort?: { percent: number; status: number } };
   /** `key`: the shadow diffs of this mirror are counted apart under it (a release's canary revision), so a release reads only its own. */
   mirror?: { service: string; variant?: string; percent: number; key?: string };

@@ -8,7 +8,9 @@
 // - a call cut after its head counts as an error (grpc_status="13", INTERNAL, as the client reports
 //   it) in the metrics, and the access log carries grpc_status;
 // - a route timeout runs from the end of the request: a bidi or client-streaming call is not cut
-//   while its client still sends (Envoy's route timeout).
+//   while its client still sends (Envoy's route timeout);
+// - a route's retries apply to gRPC calls (retryOn: [unavailable] with nonIdempotent; they were
+//   ignored on HTTP/2).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -346,5 +348,46 @@ describe('connection pool limits on gRPC streams', () => {
     } finally {
       for (const call of calls) call.end();
     }
+  });
+});
+
+describe("a route's retries on gRPC calls", () => {
+  const base = portBlock(9);
+  const P = { appGood: base, inGood: base + 1, adminGood: base + 2, appBad: base + 3, inBad: base + 4, adminBad: base + 5, outA: base + 6, inA: base + 7, adminA: base + 8 };
+  let good: Awaited<ReturnType<typeof greeter>>;
+  let bad: Awaited<ReturnType<typeof greeter>>;
+  let client: Client;
+
+  before(async () => {
+    good = await greeter(P.appGood);
+    bad = await greeter(P.appBad, { unavailable: true });
+    const snap = snapshot(
+      [
+        { id: 'greeter-1', port: P.inGood },
+        { id: 'greeter-2', port: P.inBad },
+      ],
+      { routes: [{ name: 'all', retries: { attempts: 2, retryOn: ['unavailable'], nonIdempotent: true } }], policy: { balancer: 'round_robin' } },
+    );
+    await sidecar('greeter-1', P.inGood, P.appGood, P.adminGood, snap);
+    await sidecar('greeter-2', P.inBad, P.appBad, P.adminBad, snap);
+    await sidecar('caller-1', P.inA, 1, P.adminA, snap, { greeter: P.outA });
+    client = new GreeterClient(`${HOST}:${P.outA}`, grpc.credentials.createInsecure());
+  });
+  after(() => {
+    client?.close();
+    good?.server.forceShutdown();
+    bad?.server.forceShutdown();
+  });
+
+  test('retryOn unavailable: a call an instance fails UNAVAILABLE is answered by the other one', async () => {
+    const failures: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await unary(client, 'Hello', `n${i}`);
+      if (r.err) failures.push(`${grpc.status[r.err.code]}: ${r.err.details}`);
+      else assert.equal(r.value?.toString(), `hello n${i}`);
+    }
+    assert.deepEqual(failures, []);
+    assert.equal(good.hellos(), 20);
+    assert.ok(bad.hellos() >= 5, `round robin sent calls to the failing instance first (${bad.hellos()})`);
   });
 });

@@ -26,7 +26,8 @@ const RETRY_BODY_LIMIT = 64 * 1024;
  * write that crosses it is answered by a 'drain'.
  */
 const QUEUE_LIMIT = 256 * 1024;
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Methods a route's retries send again without `nonIdempotent` (RFC 9110 9.2.2). */
+export const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Retries for requests that never reached an app (Istio retries connect failures twice by default). */
 export const PLATFORM_RETRIES = 3;
 

@@ -3,17 +3,18 @@
 // directions (streaming, with flow control) and trailers (gRPC's status) pass through unchanged; a
 // "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
-// route retries and mirroring are not applied to HTTP/2 streams (a gRPC client retries by its own policy);
-// a stream the upstream refused unprocessed is opened once more (RFC 9113 8.7), and one that reached
-// no app (a connect failure, a peer proxy's "not delivered" 503) goes to another endpoint, as HTTP/1.1's.
+// mirroring is not applied to HTTP/2 streams. A stream the upstream refused unprocessed is opened once
+// more (RFC 9113 8.7); one that reached no app (a connect failure, a peer proxy's "not delivered" 503)
+// goes to another endpoint, as HTTP/1.1's; and the route's retries (retryOn, perTryTimeout) apply
+// while nothing was relayed and the body so far is in hand, as Envoy's for HTTP/2 and gRPC.
 import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
-import { applyHeaderOps, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACKOFF_MS } from './forward.js';
+import { applyHeaderOps, IDEMPOTENT, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACKOFF_MS } from './forward.js';
 import { resetWhenAnswered } from './h2-early-answer.js';
 import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
-import type { RequestHead } from './routes.js';
+import type { RequestHead, RouteRetries } from './routes.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -237,6 +238,8 @@ export interface H2ForwardOptions {
   timeout?: number;
   /** The route's response header rewrites. */
   responseHeaders?: MeshHeaderOps;
+  /** The route's retry policy (gRPC calls are POSTs: retried only with `nonIdempotent`). */
+  retries?: RouteRetries;
   /**
    * A stream that reached no app (a connect failure, a peer proxy's "not delivered" 503) is sent again
    * to another endpoint, as HTTP/1.1 requests are (forward.ts, PLATFORM_RETRIES): off for an inbound
@@ -280,16 +283,22 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   let trailersOnlyStatus: string | undefined;
   /** The upstream's head went out to the client (after it, a failure is a cut answer, not a proxy's own). */
   let relayed = false;
-  /** Endpoints a platform retry avoids, how many retries were made, and the back-off before the next. */
+  /** Endpoints a retry avoids, how many retries were made, and the back-off before the next. */
   let tried: Set<string> | undefined;
   let retries = 0;
   let backoff: NodeJS.Timeout | undefined;
+  const policy = opts.retries;
+  /** Retries the route asks for: for idempotent methods, or for any with `nonIdempotent`. */
+  const routeAttempts = policy && (policy.nonIdempotent || IDEMPOTENT.has(String(headers[':method']))) ? policy.attempts : 0;
+  /** The attempt's own deadline (the route's perTryTimeout), from the end of the request. */
+  let tryTimer: NodeJS.Timeout | undefined;
   /** `outcome` undefined: the client went away before any answer, which says nothing about the endpoint. */
   const finish = (final: number, outcome: number | undefined): void => {
     if (finished) return;
     finished = true;
     if (timer) clearTimeout(timer);
     if (backoff) clearTimeout(backoff);
+    if (tryTimer) clearTimeout(tryTimer);
     ep.active--;
     // A trailers-only gRPC error counts as its status's HTTP equivalent (Envoy: UNAVAILABLE is a 503).
     if (outcome !== undefined) cluster.record(ep, outcome === status && trailersOnlyStatus !== undefined ? (GRPC_TO_HTTP[Number(trailersOnlyStatus)] ?? 500) : outcome);
@@ -348,6 +357,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       return false;
     }
     attach(up);
+    armTryTimeout();
     return true;
   };
 
@@ -377,11 +387,15 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
    * force — while nothing was answered and the body so far is in hand (≤ REPLAY_LIMIT). A failure
    * (`outcome`; none for a refused stream) counts against the endpoint (outlier detection), as on
    * HTTP/1.1. Meanwhile the client's stream is paused: HTTP/2 flow control holds the rest of its body.
+   * `byRoute`: a retry the route's policy asks for (within its attempts), not the platform's own.
    * False when it cannot be.
    */
-  const retry = (s: http2.ClientHttp2Stream | undefined, outcome: number | undefined): boolean => {
-    if (!opts.platformRetries || retries >= PLATFORM_RETRIES || cancelled || finished || replay === undefined || stream.headersSent || stream.destroyed || stream.closed) return false;
+  const retry = (s: http2.ClientHttp2Stream | undefined, outcome: number | undefined, byRoute = false): boolean => {
+    const left = byRoute ? retries < routeAttempts : opts.platformRetries === true && retries < Math.max(PLATFORM_RETRIES, policy?.attempts ?? 0);
+    if (!left || cancelled || finished || replay === undefined || stream.headersSent || stream.destroyed || stream.closed) return false;
     retries++;
+    if (tryTimer) clearTimeout(tryTimer);
+    tryTimer = undefined;
     if (outcome !== undefined) cluster.record(ep, outcome);
     (tried ??= new Set()).add(ep.id);
     if (s) abandon(s, cut);
@@ -415,11 +429,49 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   /** A stream refused unprocessed once more (reopen() opens only one): another endpoint, not counted against this one. */
   const refusedAgain = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => status === 0 && opts.sessions.unprocessed(s, err) && retry(s, undefined);
 
+  /** `s` failed before its answer's head (a reset, a dropped connection): sent again if the route retries on `reset`. */
+  const resetRetry = (s: http2.ClientHttp2Stream): boolean => status === 0 && policy?.reset === true && retry(s, RESET, true);
+
+  /**
+   * The outcome to count for an answer the route retries on (its status, or a trailers-only gRPC
+   * status's HTTP equivalent), or undefined: relayed as it is.
+   */
+  const retriedAnswer = (st: number, h: http2.IncomingHttpHeaders, endsStream: boolean): number | undefined => {
+    if (!policy || opts.app) return undefined;
+    if ((policy.fiveXx && st >= 500) || (policy.gateway && st >= 502 && st <= 504)) return st;
+    const g = h['grpc-status'];
+    if (endsStream && typeof g === 'string' && policy.grpc.has(grpcStatusLabel(g))) return GRPC_TO_HTTP[Number(g)] ?? 500;
+    return undefined;
+  };
+
+  /**
+   * The route's perTryTimeout, armed when the attempt is open and the request has ended (Envoy's
+   * per-try timeout starts with the request's end, as the route's timeout here). Before the answer's
+   * head the attempt is given up and, if the route retries, sent again (counted a 504 against the
+   * endpoint); after it, the answer is cut, as HTTP/1.1's.
+   */
+  function armTryTimeout(): void {
+    if (policy?.perTryTimeout === undefined || !up || finished || tryTimer || !(requestEnded || stream.endAfterHeaders)) return;
+    tryTimer = setTimeout(() => {
+      tryTimer = undefined;
+      // A stream opened again after a refusal is the same attempt: its deadline stays.
+      const s = up;
+      if (!s || finished) return;
+      if (status === 0 && retry(s, 504, true)) return;
+      cancel();
+      if (!stream.headersSent) h2Reply(stream, 504, 'upstream-timeout', 'upstream did not answer in time');
+      else cutStream(stream);
+      finish(stream.headersSent && status ? status : 504, 504);
+    }, policy.perTryTimeout);
+  }
+
   const attach = (s: http2.ClientHttp2Stream): void => {
     s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
       if (s !== up) return;
       const reason = Number(h[':status']) === 503 ? h[REASON_HEADER] : undefined;
       if (typeof reason === 'string' && NOT_DELIVERED.has(reason) && !opts.app && retry(s, 503)) return;
+      const retriedAs = retriedAnswer(Number(h[':status'] ?? 0), h, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+      if (retriedAs !== undefined && retry(s, retriedAs, true)) return;
       replay = undefined;
       status = Number(h[':status'] ?? 0);
       if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
@@ -483,7 +535,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // node ends a stream whose connection dropped (or that was reset) too, with no END_STREAM from
       // the upstream: an answer cut short, passed on as a reset (or a 502 before its head), never as whole.
       if (s.rstCode !== NGHTTP2_NO_ERROR) {
-        if (reopen(s) || refusedAgain(s)) return;
+        if (reopen(s) || refusedAgain(s) || resetRetry(s)) return;
         if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${s.rstCode})`);
         else cutStream(stream);
         finish(stream.headersSent && status ? status : 502, RESET);
@@ -510,7 +562,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // Only a connection that was never made is a connect failure: an errno on a live one (a host
       // gone unreachable mid-call) may come after the app had the request, which is never sent again.
       const connect = !opts.sessions.connected(s) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0));
-      if (connect && retry(s, CONNECT_FAILURE)) return;
+      if (connect ? retry(s, CONNECT_FAILURE) : resetRetry(s)) return;
       if (!stream.headersSent) {
         if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
         else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
@@ -523,7 +575,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (!backoff) stream.resume();
       // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
       if (s !== up || finished) return;
-      if (reopen(s) || refusedAgain(s)) return;
+      if (reopen(s) || refusedAgain(s) || resetRetry(s)) return;
       if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} closed the stream`);
       else cutStream(stream);
       finish(status || 502, status ? status : RESET);
@@ -565,6 +617,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     if (stream.aborted) return;
     requestEnded = true;
     armTimeout();
+    armTryTimeout();
     // After an early answer the upstream stream was cancelled: no END_STREAM (the body was not all sent).
     if (!answered && up && !up.writableEnded && !up.destroyed) up.end();
   });

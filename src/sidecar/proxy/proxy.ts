@@ -677,6 +677,7 @@ export class Proxy {
         head,
         ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
         ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
+        ...(route.retries ? { retries: route.retries } : {}),
         done: (status, ep, grpcStatus) => {
           admitted.release();
           this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace, undefined, grpcStatus);

@@ -14,13 +14,29 @@ export interface CompiledRoute {
   /** Picks the destination cluster (weighted). */
   destination(): Cluster;
   timeout?: number;
-  retries: { attempts: number; perTryTimeout?: number; fiveXx: boolean; gateway: boolean; connect: boolean; reset: boolean; nonIdempotent: boolean } | undefined;
+  retries: RouteRetries | undefined;
   fault?: MeshRoute['fault'];
   mirror?: { cluster: Cluster; percent: number; key?: string };
   requestHeaders?: MeshHeaderOps;
   responseHeaders?: MeshHeaderOps;
   throttle?: Throttle;
 }
+
+/** A route's retry policy, its retryOn conditions as flags. */
+export interface RouteRetries {
+  attempts: number;
+  perTryTimeout?: number;
+  fiveXx: boolean;
+  gateway: boolean;
+  connect: boolean;
+  reset: boolean;
+  nonIdempotent: boolean;
+  /** The gRPC statuses (as their numbers' text) retried when a call's answer carries one in its headers (trailers-only). */
+  grpc: ReadonlySet<string>;
+}
+
+/** retryOn's gRPC status names and their codes. */
+const GRPC_RETRY_ON: Readonly<Record<string, string>> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };
 
 /** What routing and balancing look at: an HTTP/1.1 request, or an HTTP/2 stream's head (h2c, gRPC). */
 export type RequestHead = Pick<http.IncomingMessage, 'url' | 'method' | 'headers'>;
@@ -136,7 +152,16 @@ export function compileRoutes(self: string, routes: MeshRoute[] | undefined, loo
       destination: compileDestination(r, self, lookup),
       timeout: r.timeout,
       retries: r.retries
-        ? { attempts: r.retries.attempts, perTryTimeout: r.retries.perTryTimeout, fiveXx: retryOn.has('5xx'), gateway: retryOn.has('gateway-error'), connect: retryOn.has('connect-failure'), reset: retryOn.has('reset'), nonIdempotent: r.retries.nonIdempotent }
+        ? {
+            attempts: r.retries.attempts,
+            perTryTimeout: r.retries.perTryTimeout,
+            fiveXx: retryOn.has('5xx'),
+            gateway: retryOn.has('gateway-error'),
+            connect: retryOn.has('connect-failure'),
+            reset: retryOn.has('reset'),
+            nonIdempotent: r.retries.nonIdempotent,
+            grpc: new Set([...retryOn].flatMap((on) => (GRPC_RETRY_ON[on] ? [GRPC_RETRY_ON[on]] : []))),
+          }
         : undefined,
       fault: r.fault,
       mirror: r.mirror ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent, key: r.mirror.key } : undefined,

@@ -113,3 +113,11 @@ test('a weighted route mixing a variant-less destination with a variant of the s
   const fixed = validateSpecText(text.replace('{ service: web, weight: 90 }', '{ service: web, variant: default, weight: 90 }'), file);
   assert.ok(fixed.ok && fixed.warnings.length === 0, JSON.stringify(fixed));
 });
+
+test("route retries: gRPC status names (Istio's retryOn) are accepted beside the HTTP ones; an unknown one is refused at file:line:col", () => {
+  assert.deepEqual(errorsOf(withRoute('      - retries: { attempts: 2, retryOn: [5xx, reset, unavailable, resource-exhausted, cancelled, deadline-exceeded, internal], nonIdempotent: true }')), []);
+  const errs = errorsOf(withRoute('      - retries: { retryOn: [unavailable, retriable-4xx] }'));
+  assert.equal(errs.length, 1, JSON.stringify(errs));
+  assert.equal(errs[0].path, 'services.web.routes.0.retries.retryOn.1');
+  assert.equal(errs[0].line, 7);
+});
