@@ -10,7 +10,9 @@
 // - a route timeout runs from the end of the request: a bidi or client-streaming call is not cut
 //   while its client still sends (Envoy's route timeout);
 // - a route's retries apply to gRPC calls (retryOn: [unavailable] with nonIdempotent; they were
-//   ignored on HTTP/2).
+//   ignored on HTTP/2);
+// - the proxy's own answers to gRPC calls are gRPC statuses with a message (trailers-only, as Envoy's
+//   local replies): grpc-js said "Received HTTP status code 503" and lost the why.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -389,5 +391,88 @@ describe("a route's retries on gRPC calls", () => {
     assert.deepEqual(failures, []);
     assert.equal(good.hellos(), 20);
     assert.ok(bad.hellos() >= 5, `round robin sent calls to the failing instance first (${bad.hellos()})`);
+  });
+});
+
+describe("the proxy's own answers to gRPC calls", () => {
+  const base = portBlock(8);
+  const P = { app: base, inB: base + 1, adminB: base + 2, outA: base + 3, inA: base + 4, adminA: base + 5, outEmpty: base + 6 };
+  let app: Awaited<ReturnType<typeof greeter>>;
+  let client: Client;
+  let empty: Client;
+
+  before(async () => {
+    app = await greeter(P.app);
+    const snap: MeshSnapshot = {
+      version: 1,
+      app: 't',
+      config: {
+        accessLog: false,
+        services: {
+          greeter: { protocol: 'grpc', routes: [{ name: 'hello', match: { path: { prefix: '/test.Greeter/Hello' } }, rateLimit: { requestsPerSecond: 0.01, burst: 1 } }] },
+          nobody: { protocol: 'grpc' },
+        },
+      },
+      services: [
+        { name: 'greeter', port: 1, endpoints: [{ id: 'greeter-1', host: HOST, port: P.inB, variant: 'default' }] },
+        { name: 'nobody', port: 2, endpoints: [] },
+      ],
+    };
+    await sidecar('greeter-1', P.inB, P.app, P.adminB, snap);
+    await sidecar('caller-1', P.inA, 1, P.adminA, snap, { greeter: P.outA, nobody: P.outEmpty });
+    client = new GreeterClient(`${HOST}:${P.outA}`, grpc.credentials.createInsecure());
+    empty = new GreeterClient(`${HOST}:${P.outEmpty}`, grpc.credentials.createInsecure());
+  });
+  after(() => {
+    client?.close();
+    empty?.close();
+    app?.server.forceShutdown();
+  });
+
+  test('grpc-js gets the gRPC status and the why: UNAVAILABLE for no endpoint and a rate limit, UNIMPLEMENTED for no route', async () => {
+    const noEndpoint = await unary(empty, 'Hello', 'x');
+    assert.equal(noEndpoint.err?.code, grpc.status.UNAVAILABLE);
+    assert.equal(noEndpoint.err?.details, 'no ready endpoint for nobody');
+    assert.deepEqual(noEndpoint.err?.metadata.get('x-berth-reason'), ['no-healthy-upstream']);
+
+    assert.equal((await unary(client, 'Hello', 'one')).value?.toString(), 'hello one');
+    const limited = await unary(client, 'Hello', 'two');
+    assert.equal(limited.err?.code, grpc.status.UNAVAILABLE);
+    assert.match(limited.err?.details ?? '', /rate limit/);
+    assert.deepEqual(limited.err?.metadata.get('x-berth-reason'), ['rate-limited']);
+
+    const noRoute = await unary(client, 'Slow', '1');
+    assert.equal(noRoute.err?.code, grpc.status.UNIMPLEMENTED);
+    assert.equal(noRoute.err?.details, 'no route of greeter matches this request');
+    assert.equal(app.hellos(), 1);
+
+    const metrics = (await httpRequest(`http://${HOST}:${P.adminA}/metrics`)).body;
+    assert.match(metrics, /destination="nobody"[^}]*code="503",grpc_status="14"\} 1/);
+    assert.match(metrics, /destination="greeter"[^}]*code="429",grpc_status="14"\} 1/);
+    assert.match(metrics, /destination="greeter"[^}]*code="404",grpc_status="12"\} 1/);
+  });
+
+  test('on the wire: one HEADERS frame that ends the stream, :status 200, application/grpc, a percent-encoded grpc-message', async () => {
+    const session = http2.connect(`http://${HOST}:${P.outEmpty}`);
+    try {
+      const answer = await new Promise<{ headers: http2.IncomingHttpHeaders; flags: number; data: number }>((resolve, reject) => {
+        const s = session.request({ ':method': 'POST', ':path': '/Greeter/Hello', 'content-type': 'application/grpc', te: 'trailers' });
+        let data = 0;
+        let head: { headers: http2.IncomingHttpHeaders; flags: number } | undefined;
+        s.on('response', (headers, flags) => (head = { headers, flags }));
+        s.on('data', (d: Buffer) => (data += d.length));
+        s.on('error', reject);
+        s.on('close', () => (head ? resolve({ ...head, data }) : reject(new Error('no answer'))));
+        s.end(Buffer.from([0, 0, 0, 0, 0]));
+      });
+      assert.equal(answer.headers[':status'], 200);
+      assert.equal(answer.headers['content-type'], 'application/grpc');
+      assert.equal(answer.headers['grpc-status'], '14');
+      assert.equal(answer.headers['grpc-message'], 'no ready endpoint for nobody');
+      assert.ok((answer.flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0, 'trailers-only');
+      assert.equal(answer.data, 0);
+    } finally {
+      session.close();
+    }
   });
 });

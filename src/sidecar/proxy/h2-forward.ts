@@ -12,6 +12,9 @@ import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { applyHeaderOps, IDEMPOTENT, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACKOFF_MS } from './forward.js';
 import { resetWhenAnswered } from './h2-early-answer.js';
 import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
+import { grpcReplyHeaders, httpToGrpcStatus, isGrpcCall, noteGrpcCall } from './grpc-replies.js';
+
+export { noteGrpcCall } from './grpc-replies.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead, RouteRetries } from './routes.js';
@@ -219,13 +222,17 @@ export function grpcStatusLabel(value: string): string {
   return /^(?:[0-9]|1[0-6])$/.test(value) ? value : '2';
 }
 
-/** Answers a stream from the proxy itself (no upstream), saying why in the reason header. */
+/**
+ * Answers a stream from the proxy itself (no upstream), saying why in the reason header; a gRPC call
+ * gets the gRPC status for `status` with `message`, trailers-only (grpc-replies.ts).
+ */
 export function h2Reply(stream: http2.ServerHttp2Stream, status: number, reason: string, message: string, extra: Record<string, string> = {}): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     cutStream(stream);
     return;
   }
+  if (isGrpcCall(stream)) return void stream.respond({ ...grpcReplyHeaders(status, message), [REASON_HEADER]: reason, ...extra }, { endStream: true });
   stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', [REASON_HEADER]: reason, ...extra });
   stream.end(`${message}\n`);
 }
@@ -259,16 +266,17 @@ const GRPC_TO_HTTP = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400
 
 /** Forwards one HTTP/2 stream to an endpoint of `opts.cluster`. */
 export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, opts: H2ForwardOptions): void {
+  const grpc = noteGrpcCall(stream, headers);
   let { cluster } = opts;
   const first = cluster.pick(opts.head, undefined);
   if (!first) {
     h2Reply(stream, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
-    opts.done?.(503, undefined);
+    opts.done?.(503, undefined, grpc ? '14' : undefined);
     return;
   }
   if (opts.sessions.overflowing(first, cluster.pool)) {
     h2Reply(stream, 503, 'overflow', `connection pool of ${cluster.name} is full (maxConnections + maxPendingRequests)`);
-    opts.done?.(503, first);
+    opts.done?.(503, first, grpc ? '14' : undefined);
     return;
   }
   let ep: EndpointState = first;
@@ -276,8 +284,6 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   let status = 0;
   let finished = false;
   let timer: NodeJS.Timeout | undefined;
-  const ct = headers['content-type'];
-  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
   let grpcStatus: string | undefined;
   /** The grpc-status of a trailers-only answer (headers that end the stream). */
   let trailersOnlyStatus: string | undefined;
@@ -303,9 +309,10 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     // A trailers-only gRPC error counts as its status's HTTP equivalent (Envoy: UNAVAILABLE is a 503).
     if (outcome !== undefined) cluster.record(ep, outcome === status && trailersOnlyStatus !== undefined ? (GRPC_TO_HTTP[Number(trailersOnlyStatus)] ?? 500) : outcome);
     // A gRPC call without a status of its own is labelled as its client reports it: CANCELLED when the
-    // client left, INTERNAL when its answer was cut after the head (RST_STREAM INTERNAL_ERROR).
+    // client left, INTERNAL when its answer was cut after the head (RST_STREAM INTERNAL_ERROR), and
+    // an HTTP error status (the proxy's own answer, trailers-only, or an app's) as gRPC maps it.
     const cutAfterHead = relayed && (outcome === RESET || outcome === 504);
-    opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : cutAfterHead ? '13' : undefined)) : undefined);
+    opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : cutAfterHead ? '13' : final >= 400 ? String(httpToGrpcStatus(final)) : undefined)) : undefined);
   };
 
   const out: http2.OutgoingHttpHeaders = {};
@@ -468,9 +475,11 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   const attach = (s: http2.ClientHttp2Stream): void => {
     s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
       if (s !== up) return;
-      const reason = Number(h[':status']) === 503 ? h[REASON_HEADER] : undefined;
+      // A peer proxy's own answer: a 503, or to a gRPC call a trailers-only UNAVAILABLE.
+      const endsStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+      const reason = Number(h[':status']) === 503 || (endsStream && h['grpc-status'] === '14') ? h[REASON_HEADER] : undefined;
       if (typeof reason === 'string' && NOT_DELIVERED.has(reason) && !opts.app && retry(s, 503)) return;
-      const retriedAs = retriedAnswer(Number(h[':status'] ?? 0), h, (flags & NGHTTP2_FLAG_END_STREAM) !== 0);
+      const retriedAs = retriedAnswer(Number(h[':status'] ?? 0), h, endsStream);
       if (retriedAs !== undefined && retry(s, retriedAs, true)) return;
       replay = undefined;
       status = Number(h[':status'] ?? 0);

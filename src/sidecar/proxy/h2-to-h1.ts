@@ -15,12 +15,6 @@ import type { ProxyRequest, ProxyResponse } from './listener.js';
 /** Response headers that describe an HTTP/1.1 connection: never sent on an HTTP/2 stream. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'host']);
 
-/** Whether the request is gRPC (content-type application/grpc…): it needs HTTP/2 end to end (trailers carry its status). */
-export function isGrpc(headers: http2.IncomingHttpHeaders): boolean {
-  const ct = headers['content-type'];
-  return typeof ct === 'string' && ct.startsWith('application/grpc');
-}
-
 /** An HTTP/2 request stream as an HTTP/1.1 request: head fields plus the body as a Readable (flow control kept). */
 export class H2AsH1Request extends Readable implements ProxyRequest {
   readonly url: string;

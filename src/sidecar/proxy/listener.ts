@@ -279,7 +279,7 @@ export class Listener {
     const peers = new WeakMap<http2.Http2Session, string>();
     let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
-      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), import('./h2-early-answer.js'), load!()]).then(([mod, { h2Reply }, { resetWhenAnswered }, handler]) => {
+      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), import('./h2-early-answer.js'), load!()]).then(([mod, { h2Reply, noteGrpcCall }, { resetWhenAnswered }, handler]) => {
         // At most H2_MAX_STREAMS streams at once per connection (nginx's 128): without a limit one
         // connection opened a connection to the app per stream, thousands of them.
         const srv = mod.createServer({ maxSessionMemory: 16, settings: { maxConcurrentStreams: H2_MAX_STREAMS } });
@@ -308,6 +308,8 @@ export class Listener {
         });
         srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
           this.inFlight++;
+          // The proxy's own answers to a gRPC call are gRPC statuses (grpc-replies.ts).
+          noteGrpcCall(stream, headers);
           const session = stream.session;
           if (session) {
             const n = open.get(session) ?? 0;
@@ -331,10 +333,7 @@ export class Listener {
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
           if (!normalizeH2Target(headers)) {
             // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
-            if (stream.destroyed || stream.closed) return;
-            stream.respond({ ':status': 400, 'content-type': 'text/plain; charset=utf-8', 'x-berth-reason': 'bad-request-target' });
-            stream.end('bad request target\n');
-            return;
+            return h2Reply(stream, 400, 'bad-request-target', 'bad request target');
           }
           handler(stream, headers, peers.get(stream.session!));
         });

@@ -13,6 +13,7 @@ import { applyHeaderOps, forward, Pools, reply, type ForwardOptions } from './fo
 import { MAX_HEAD_BYTES } from './lean-server.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
+import { httpToGrpcStatus, isGrpcRequest } from './grpc-replies.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
@@ -573,8 +574,9 @@ export class Proxy {
     this.inboundAccepted++;
     this.inflight++;
     const { tr } = this.h2!;
-    if (this.appProtocol === 'http' && !tr.isGrpc(headers)) {
-      // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end and is kept as it is).
+    if (this.appProtocol === 'http' && !isGrpcRequest(headers)) {
+      // The app speaks HTTP/1.1: the stream is translated (gRPC needs HTTP/2 end to end — its status is in
+      // trailers — and is kept as it is; gRPC-Web, made for HTTP/1.1, is translated).
       const req = new tr.H2AsH1Request(stream, headers);
       const go = (): void => {
         // Recorded like an HTTP/1.1 request (the app sees one); gRPC and h2c apps are not recorded yet.
@@ -907,6 +909,8 @@ export class Proxy {
     const elapsed = performance.now() - started;
     // 0: the client went away before the answer ended; counted as nginx's 499 (client closed request).
     if (status === 0) status = 499;
+    // A gRPC call answered by a proxy (a limit, no route, …) or left by its client is labelled as the client reports it.
+    if (grpcStatus === undefined && status >= 400 && isGrpcRequest(req.headers)) grpcStatus = status === 499 ? '1' : String(httpToGrpcStatus(status));
     this.metrics.request(direction, service, variant, route, status, elapsed / 1000, source, grpcStatus);
     let trace: string;
     if (typeof ref === 'string') trace = ref;

@@ -7,7 +7,7 @@
 // - a stream waiting for a place under the peer's stream limit kept that place after its client left;
 // - an errno on a connection already made (a host gone unreachable mid-call) was taken for a connect
 //   failure and the call, which the app had, sent to another endpoint;
-// - the proxy's own 504/502 to a gRPC call was labelled grpc_status 13 (the client sees UNAVAILABLE);
+// - the proxy's own 504/502 to a gRPC call was labelled grpc_status 13 (the client sees UNAVAILABLE, 14);
 // - an endpoint refusing every stream (REFUSED_STREAM) made the call fail though another was healthy;
 // - a body arriving during the back-off was read without flow control and lost the retry.
 import { test } from 'node:test';
@@ -104,7 +104,8 @@ test('an errno on a connection already made (a host gone unreachable mid-call) i
     const sessions = (f.sessions as unknown as { pools: Map<string, { session: http2.ClientHttp2Session }[]> }).pools;
     for (const [key, list] of sessions) if (key.endsWith(`:${a.port}`)) for (const p of list) p.session.destroy(Object.assign(new Error('read EHOSTUNREACH'), { code: 'EHOSTUNREACH' }));
     const r = await answer;
-    assert.equal(r.status, 502);
+    // The proxy's own 502 to a gRPC call: UNAVAILABLE, trailers-only (grpc-replies.ts).
+    assert.deepEqual([r.status, r.grpcStatus, r.reason], [200, '14', 'upstream-reset']);
     assert.equal(hitsB, 0, 'never delivered a second time');
   } finally {
     f.close();
@@ -113,7 +114,7 @@ test('an errno on a connection already made (a host gone unreachable mid-call) i
   }
 });
 
-test("the proxy's own 504 and 502 to a gRPC call are not labelled INTERNAL (13); a call cut after the app's head is", async () => {
+test("the proxy's own 504 and 502 to a gRPC call are labelled UNAVAILABLE (14), as the client sees them, not INTERNAL (13); a call cut after the app's head is", async () => {
   const app = await h2server((s, h) => {
     s.resume();
     if (h[':path'] === '/slow') return;
@@ -133,7 +134,7 @@ test("the proxy's own 504 and 502 to a gRPC call are not labelled INTERNAL (13);
       const d = f.dones.find((x) => x.path === path)!;
       labels[path] = [d.status!, d.grpc];
     }
-    assert.deepEqual(labels, { '/slow': [504, undefined], '/reset-before-head': [502, undefined], '/reset-after-head': [200, '13'] });
+    assert.deepEqual(labels, { '/slow': [504, '14'], '/reset-before-head': [502, '14'], '/reset-after-head': [200, '13'] });
   } finally {
     f.close();
     app.server.close();
@@ -169,6 +170,30 @@ test('a body arriving while a retry backs off waits under flow control and is de
     assert.deepEqual(f.active(), [0, 0]);
   } finally {
     f.close();
+    app.server.close();
+  }
+});
+
+test("a peer proxy's own answer to a gRPC call (trailers-only UNAVAILABLE with a not-delivered reason) is sent to another endpoint, as its 503 is", async () => {
+  let hits = 0;
+  const draining = await h2server((s) => {
+    hits++;
+    s.resume();
+    s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'instance is shutting down', 'x-berth-reason': 'draining' }, { endStream: true });
+  });
+  const app = await countingApp();
+  const f = await front([{ id: 'draining', port: draining.port }, { id: 'app', port: app.port }]);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const a = await call(f.client, `/g${i}`, { body: [Buffer.from([0, 0, 0, 0, 0])], grpc: true });
+      assert.equal(a.status, 200);
+      assert.equal(a.grpcStatus, undefined, `answered by the app, not the draining peer (${a.reason ?? ''})`);
+    }
+    assert.equal(hits, 1, 'the draining peer was tried once, then avoided (round robin, retry elsewhere)');
+    assert.deepEqual(app.delivered, [5, 5]);
+  } finally {
+    f.close();
+    draining.server.close();
     app.server.close();
   }
 });
