@@ -43,7 +43,8 @@ async function controlPlane(): Promise<{ spans: TraceSpan[]; posts: () => number
   return { spans, posts: () => posts, push: cp.push, close: cp.close };
 }
 
-for (const how of ['SIGTERM', 'tracing turned off']) {
+// The third: a SIGTERM while the sink tracing-off closed still sends (stop() did not wait for it).
+for (const how of ['SIGTERM', 'tracing turned off', 'tracing turned off, then SIGTERM']) {
   test(`${how}: the spans of requests made while a batch is being sent all reach the control plane`, async () => {
     if (servers.length === 0) servers.push(await upstream(P.app, 'app'), await upstream(P.peer, 'peer'));
     const cp = await controlPlane();
@@ -59,10 +60,14 @@ for (const how of ['SIGTERM', 'tracing turned off']) {
       } else {
         cp.push(snap(2, false));
         await waitFor('tracing off', async () => JSON.parse((await httpRequest(`http://${HOST}:${P.admin}/mesh/state`)).body).version === 2, 5000);
+        if (how.endsWith('SIGTERM')) {
+          proxy.child.kill('SIGTERM');
+          await new Promise((r) => proxy.child.once('exit', r));
+        }
       }
       await waitFor('six spans', () => cp.spans.length >= 6, 5000).catch(() => {});
       assert.deepEqual(cp.spans.map((s) => s.path).sort(), ['/during-0', '/during-1', '/during-2', '/during-3', '/during-4', '/first']);
-      if (how !== 'SIGTERM') {
+      if (how === 'tracing turned off') {
         // The counters outlive the sink: tracing is off, what it sent stays counted.
         await waitFor('sent counted', async () => /^berth_proxy_spans_sent_total\{[^}]*\} 6$/m.test((await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body), 5000);
       }

@@ -147,7 +147,8 @@ export class Proxy {
   private spansMod: Promise<typeof import('./spans.js')> | undefined;
   /** Span counters of sinks tracing-off closed, and those closing: kept for /metrics (a counter never goes back). */
   private readonly spanTotals = { sent: 0, dropped: 0 };
-  private readonly closingSpans = new Set<SpanSink>();
+  /** Sinks tracing-off is closing, with their close(): stop() waits for them as for the sink in force. */
+  private readonly closingSpans = new Map<SpanSink, Promise<void>>();
   private sample = 0;
 
   constructor(
@@ -262,7 +263,10 @@ export class Proxy {
     this.h2?.sessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
-    await this.spans?.close(deadline);
+    // A sink tracing-off is closing still sends its last spans: waited for too, until the deadline.
+    const closing = Promise.all(this.closingSpans.values());
+    const left = deadline - performance.now();
+    await Promise.all([this.spans?.close(deadline), left > 0 ? Promise.race([closing, new Promise((r) => setTimeout(r, left).unref())]) : undefined]);
     await Promise.all(this.recorders().map(([, r]) => r.close().catch(() => undefined))); // shutting down: a failed last write was counted as dropped
   }
 
@@ -395,7 +399,7 @@ export class Proxy {
   /** Spans sent and dropped, tracing on or off since; undefined: tracing never sent or dropped a span. */
   private spanCounts(): { sent: number; dropped: number } | undefined {
     const t = { ...this.spanTotals };
-    for (const s of this.spans ? [...this.closingSpans, this.spans] : this.closingSpans) {
+    for (const s of this.spans ? [...this.closingSpans.keys(), this.spans] : this.closingSpans.keys()) {
       t.sent += s.sent;
       t.dropped += s.dropped;
     }
@@ -409,12 +413,14 @@ export class Proxy {
       const old = this.spans;
       this.spans = undefined;
       if (old) {
-        this.closingSpans.add(old);
-        void old.close().then(() => {
-          this.closingSpans.delete(old);
-          this.spanTotals.sent += old.sent;
-          this.spanTotals.dropped += old.dropped;
-        });
+        this.closingSpans.set(
+          old,
+          old.close().then(() => {
+            this.closingSpans.delete(old);
+            this.spanTotals.sent += old.sent;
+            this.spanTotals.dropped += old.dropped;
+          }),
+        );
       }
       return;
     }
