@@ -7,6 +7,7 @@ import { checkVariants } from './variants.js';
 export function checkMesh(data: Record<string, unknown>, services: Record<string, unknown>, errors: Problem[], warnings: Problem[] = []): void {
   checkVariants(services, errors);
   checkMixedVariants(services, warnings);
+  checkGrpcRoutes(services, warnings);
   const ingress = data.ingress;
   if (!isPlainObject(ingress)) return checkServiceRoutes(services, errors);
   const portOf = (name: string): unknown => (isPlainObject(services[name]) ? (services[name] as Record<string, unknown>).port : undefined);
@@ -66,6 +67,32 @@ function checkMixedVariants(services: Record<string, unknown>, warnings: Problem
           hint: `add \`variant: default\` to send this share only to \`${d.service}\`'s own instances`,
         });
       });
+    });
+  }
+}
+
+/**
+ * Route fields that do not do on a gRPC service what an Istio user expects: `retries` without
+ * `nonIdempotent` (every gRPC call is a POST, which Berth retries only when asked; Istio retries any
+ * method) and `mirror` (copies of bodiless requests only: no gRPC call is one).
+ */
+function checkGrpcRoutes(services: Record<string, unknown>, warnings: Problem[]): void {
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isPlainObject(svc) || svc.protocol !== 'grpc' || !Array.isArray(svc.routes)) continue;
+    svc.routes.forEach((r: unknown, i: number) => {
+      if (!isPlainObject(r)) return;
+      const base = ['services', name, 'routes', i];
+      if (isPlainObject(r.retries) && r.retries.nonIdempotent !== true && (r.retries.attempts === undefined || (typeof r.retries.attempts === 'number' && r.retries.attempts > 0))) {
+        warnings.push({
+          path: [...base, 'retries'],
+          mode: 'key',
+          message: 'gRPC calls are POSTs: these retries apply to none of them without `nonIdempotent: true` (only calls that reached no app are sent again)',
+          hint: 'add `nonIdempotent: true` if the methods are safe to repeat',
+        });
+      }
+      if (isPlainObject(r.mirror)) {
+        warnings.push({ path: [...base, 'mirror'], mode: 'key', message: 'gRPC calls are not mirrored: a mirror copies requests without a body, and every gRPC call has one' });
+      }
     });
   }
 }
