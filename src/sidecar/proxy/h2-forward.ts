@@ -313,6 +313,15 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     // an HTTP error status (the proxy's own answer, trailers-only, or an app's) as gRPC maps it.
     const cutAfterHead = relayed && (outcome === RESET || outcome === 504);
     opts.done?.(final, ep, grpc ? (grpcStatus ?? (final === 0 ? '1' : cutAfterHead ? '13' : final >= 400 ? String(httpToGrpcStatus(final)) : undefined)) : undefined);
+    replay = undefined;
+    // Answered while the client still sends (by the upstream, or by this proxy after a retry's back-off,
+    // the client's stream paused for it): the rest of the body is read and dropped — paused, the client
+    // waited on a flow-control window for ever — and the stream is reset with NO_ERROR once the answer
+    // is out, as an early answer is.
+    if (!requestEnded && stream.headersSent && !stream.destroyed && !stream.closed) {
+      stream.resume();
+      resetWhenAnswered(stream);
+    }
   };
 
   const out: http2.OutgoingHttpHeaders = {};
@@ -543,7 +552,9 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (s !== up) return;
       // node ends a stream whose connection dropped (or that was reset) too, with no END_STREAM from
       // the upstream: an answer cut short, passed on as a reset (or a 502 before its head), never as whole.
-      if (s.rstCode !== NGHTTP2_NO_ERROR) {
+      // Reset with NO_ERROR before any answer is a reset too: nothing was answered (it passed for a whole
+      // answer of status 0, and the client waited for a head that never came).
+      if (s.rstCode !== NGHTTP2_NO_ERROR || status === 0) {
         if (reopen(s) || refusedAgain(s) || resetRetry(s)) return;
         if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${s.rstCode})`);
         else cutStream(stream);

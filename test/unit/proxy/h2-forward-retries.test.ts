@@ -197,3 +197,19 @@ test("a peer proxy's own answer to a gRPC call (trailers-only UNAVAILABLE with a
     app.server.close();
   }
 });
+
+test('an upstream stream reset with NO_ERROR before any answer is a 502 (upstream-reset), not a hang with status 0', async () => {
+  const resetter = await h2server((s) => {
+    s.resume();
+    s.on('end', () => s.close(http2.constants.NGHTTP2_NO_ERROR));
+  });
+  const f = await front([{ id: 'resetter', port: resetter.port }]);
+  try {
+    const a = await Promise.race([call(f.client, '/x', { method: 'GET' }), sleep(2000).then(() => undefined)]);
+    assert.deepEqual([a?.status, a?.reason], [502, 'upstream-reset']);
+    assert.deepEqual([f.dones[0].calls, f.dones[0].status], [1, 502]);
+  } finally {
+    f.close();
+    resetter.server.close();
+  }
+});

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { call, countingApp, front, h2server, sleep } from './h2-forward-harness.js';
 import type { RouteRetries } from '../../../src/sidecar/proxy/routes.js';
+import { RESET } from '../../../src/sidecar/proxy/cluster.js';
 
 const policy = (p: Partial<RouteRetries>): RouteRetries => ({ attempts: 2, fiveXx: false, gateway: false, connect: false, reset: false, nonIdempotent: false, grpc: new Set(), ...p });
 
@@ -168,5 +169,56 @@ test('perTryTimeout: an attempt without an answer in time is given up and sent t
     assert.deepEqual(alone.active(), [0]);
   } finally {
     alone.close();
+  }
+});
+
+test("an upload paused for a retry's back-off that ends in the proxy's own answer (the other endpoint's pool full) is read and the stream ended, not left waiting on its window", async (t) => {
+  const app = (settings?: http2.Settings) =>
+    h2server((s, h) => {
+      s.resume();
+      if (h[':path'] === '/hold') return; // never answers: takes a stream
+      s.respond({ ':status': 503 }); // early, while the upload goes on
+      s.end('busy');
+    }, settings);
+  const a = await app();
+  const b = await app({ maxConcurrentStreams: 1 });
+  t.after(() => {
+    a.server.close();
+    b.server.close();
+  });
+  const f = await front([{ id: 'a', port: a.port }, { id: 'b', port: b.port }], {
+    policy: { balancer: 'round_robin', connectionPool: { maxConnections: 1, maxPendingRequests: 1 } },
+    retries: policy({ fiveXx: true, nonIdempotent: true }),
+  });
+  try {
+    // Round robin: a, b, a, b — b's one stream taken and one waiting: b's pool is full.
+    for (let i = 0; i < 4; i++) {
+      void call(f.client, '/hold', { method: 'GET', resetAfterMs: 5000 });
+      await sleep(20);
+    }
+    const upload = call(f.client, '/up', { body: Array.from({ length: 16 }, () => Buffer.alloc(16 * 1024, 7)), gapMs: 5 });
+    const answer = await Promise.race([upload, sleep(3000).then(() => undefined)]);
+    assert.ok(answer, 'the client stream ended');
+    assert.deepEqual([answer.status, answer.reason], [503, 'overflow']);
+    assert.equal(f.dones.find((d) => d.path === '/up')?.calls, 1);
+  } finally {
+    f.close();
+  }
+});
+
+test('retryOn reset covers a stream the upstream reset with NO_ERROR before answering', async (t) => {
+  const resetter = await failingApp((s) => s.close(http2.constants.NGHTTP2_NO_ERROR));
+  const good = await countingApp();
+  t.after(() => {
+    resetter.server.close();
+    good.server.close();
+  });
+  const f = await front([{ id: 'resetter', port: resetter.port }, { id: 'good', port: good.port }], { retries: policy({ reset: true }) });
+  try {
+    const a = await Promise.race([call(f.client, '/x', { method: 'GET' }), sleep(2000).then(() => undefined)]);
+    assert.equal(a?.status, 200, 'answered by the other endpoint');
+    assert.deepEqual(f.records, [`resetter:${RESET}`, 'good:200']);
+  } finally {
+    f.close();
   }
 });
