@@ -16,6 +16,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import { request as httpRequestRaw } from 'node:http';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 import { httpRequest, portBlock, waitFor } from './harness/berth.js';
 import { HOST, startProxy, type ProxyUnderTest } from './mesh-helpers/proxy.js';
@@ -409,7 +410,14 @@ describe("the proxy's own answers to gRPC calls", () => {
       config: {
         accessLog: false,
         services: {
-          greeter: { protocol: 'grpc', routes: [{ name: 'hello', match: { path: { prefix: '/test.Greeter/Hello' } }, rateLimit: { requestsPerSecond: 0.01, burst: 1 } }] },
+          greeter: {
+            protocol: 'grpc',
+            routes: [
+              { name: 'hello', match: { path: { prefix: '/test.Greeter/Hello' } }, rateLimit: { requestsPerSecond: 0.01, burst: 1 } },
+              // A fault abort with a status gRPC maps to UNKNOWN: an error for the client, and so for the metrics.
+              { name: 'upload', match: { path: { prefix: '/test.Greeter/Upload' } }, fault: { abort: { percent: 100, status: 200 } } },
+            ],
+          },
           nobody: { protocol: 'grpc' },
         },
       },
@@ -450,6 +458,28 @@ describe("the proxy's own answers to gRPC calls", () => {
     assert.match(metrics, /destination="nobody"[^}]*code="503",grpc_status="14"\} 1/);
     assert.match(metrics, /destination="greeter"[^}]*code="429",grpc_status="14"\} 1/);
     assert.match(metrics, /destination="greeter"[^}]*code="404",grpc_status="12"\} 1/);
+  });
+
+  test('a fault abort of status 200 is UNKNOWN for grpc-js and counted so; an HTTP/1.1 request with a gRPC content type gets a plain answer, unlabelled', async () => {
+    const aborted = await new Promise<ServiceError | null>((resolve) => {
+      const call = client.makeClientStreamRequest(definition.Upload.path, identity, identity, (err: ServiceError | null) => resolve(err));
+      call.write(Buffer.from('x'));
+      call.end();
+    });
+    assert.equal(aborted?.code, grpc.status.UNKNOWN);
+    assert.equal(aborted?.details, 'fault injected');
+    const plain = await new Promise<{ status: number; type: string | undefined }>((resolve, reject) => {
+      const req = httpRequestRaw({ host: HOST, port: P.outEmpty, method: 'POST', path: '/test.Greeter/Hello', headers: { 'content-type': 'application/grpc' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(plain, { status: 503, type: 'text/plain; charset=utf-8' });
+    const metrics = (await httpRequest(`http://${HOST}:${P.adminA}/metrics`)).body;
+    assert.match(metrics, /destination="greeter",[^}]*route="upload"[^}]*code="200",grpc_status="2"\} 1/);
+    assert.match(metrics, /destination="nobody"[^}]*code="503"\} 1/, 'the HTTP/1.1 answer has no gRPC status');
   });
 
   test('on the wire: one HEADERS frame that ends the stream, :status 200, application/grpc, a percent-encoded grpc-message', async () => {

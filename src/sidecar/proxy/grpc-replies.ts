@@ -15,9 +15,12 @@ export function isGrpcRequest(headers: http2.IncomingHttpHeaders): boolean {
   return typeof ct === 'string' && (ct === 'application/grpc' || ct.startsWith('application/grpc+') || ct.startsWith('application/grpc;'));
 }
 
-/** Notes whether `stream` carries a gRPC call (read by grpcReplyHeaders' callers through isGrpcCall). */
+/**
+ * Notes whether `stream` carries a gRPC call (read through isGrpcCall): a POST with a gRPC content
+ * type. (A CONNECT with one was answered 200 — "tunnel open" — instead of 405.)
+ */
 export function noteGrpcCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean {
-  const grpc = isGrpcRequest(headers);
+  const grpc = headers[':method'] === 'POST' && isGrpcRequest(headers);
   if (grpc) grpcCalls.add(stream);
   return grpc;
 }

@@ -266,7 +266,10 @@ const GRPC_TO_HTTP = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400
 
 /** Forwards one HTTP/2 stream to an endpoint of `opts.cluster`. */
 export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, opts: H2ForwardOptions): void {
-  const grpc = noteGrpcCall(stream, headers);
+  noteGrpcCall(stream, headers);
+  // Labelled with a gRPC status (gRPC and gRPC-Web): the proxy's own answers' form is noteGrpcCall's.
+  const ct = headers['content-type'];
+  const grpc = typeof ct === 'string' && ct.startsWith('application/grpc');
   let { cluster } = opts;
   const first = cluster.pick(opts.head, undefined);
   if (!first) {

@@ -13,7 +13,7 @@ import { applyHeaderOps, forward, Pools, reply, type ForwardOptions } from './fo
 import { MAX_HEAD_BYTES } from './lean-server.js';
 import { Listener, type H2Handler, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './listener.js';
 import type { H2Sessions } from './h2-forward.js';
-import { httpToGrpcStatus, isGrpcRequest } from './grpc-replies.js';
+import { httpToGrpcStatus, isGrpcCall, isGrpcRequest } from './grpc-replies.js';
 import type { CompiledRoute, RequestHead } from './routes.js';
 import { RoutingTable, type ServiceEntry } from './routing-table.js';
 import { SnapshotClient } from './snapshot-client.js';
@@ -59,6 +59,12 @@ const PLAIN = /^[\w.:/@+-]*$/;
 /** `s` as a JSON string: quoted as is when plain (one regex test), else JSON.stringify (route names come from specs). */
 function jsonString(s: string): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
+/** The gRPC status a gRPC call's client reports for this proxy's own answer `status` (0: it went away — CANCELLED); undefined for other requests. */
+function ownGrpcStatus(stream: http2.ServerHttp2Stream, status: number): string | undefined {
+  if (!isGrpcCall(stream)) return undefined;
+  return status === 0 ? '1' : String(httpToGrpcStatus(status));
 }
 
 /** A hop's trace: the bare trace id (tracing off), or its span context (tracing on). */
@@ -622,7 +628,7 @@ export class Proxy {
     const route = service.route(head);
     if (!route) {
       h2Reply(stream, 404, 'no-route', `no route of ${service.name} matches this request`);
-      return this.logged('outbound', service.name, '-', '-', head, 404, held?.started ?? performance.now(), held?.trace ?? this.trace(headers));
+      return this.logged('outbound', service.name, '-', '-', head, 404, held?.started ?? performance.now(), held?.trace ?? this.trace(headers), undefined, ownGrpcStatus(stream, 404));
     }
     const started = held?.started ?? performance.now();
     const trace = held?.trace ?? this.trace(headers);
@@ -634,7 +640,7 @@ export class Proxy {
     const fault = route.fault;
     if (!held && fault?.abort && Math.random() * 100 < fault.abort.percent) {
       h2Reply(stream, fault.abort.status, 'fault-abort', 'fault injected');
-      return this.logged('outbound', service.name, route.name, '-', head, fault.abort.status, started, trace);
+      return this.logged('outbound', service.name, route.name, '-', head, fault.abort.status, started, trace, undefined, ownGrpcStatus(stream, fault.abort.status));
     }
     const cluster = route.destination();
     if (service.activation && cluster.endpoints.length === 0) {
@@ -642,7 +648,7 @@ export class Proxy {
       // Timed and traced from the first hold (as send()).
       const failed = (reason: string, message: string): void => {
         h2Reply(stream, 503, reason, message);
-        this.logged('outbound', service.name, route.name, '-', head, 503, started, trace);
+        this.logged('outbound', service.name, route.name, '-', head, 503, started, trace, undefined, ownGrpcStatus(stream, 503));
       };
       return this.held.hold(
         service.name,
@@ -658,7 +664,7 @@ export class Proxy {
           onClientGone: (fn) => {
             const gone = (): void => {
               fn();
-              this.logged('outbound', service.name, route.name, '-', head, 0, started, trace);
+              this.logged('outbound', service.name, route.name, '-', head, 0, started, trace, undefined, ownGrpcStatus(stream, 0));
             };
             stream.once('close', gone);
             return () => stream.off('close', gone);
@@ -668,12 +674,12 @@ export class Proxy {
       );
     }
     const admitted = this.admit(route, cluster, (status, reason, message, extra) => h2Reply(stream, status, reason, message, extra));
-    if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', head, admitted.status, started, trace);
+    if (!admitted.ok) return this.logged('outbound', service.name, route.name, '-', head, admitted.status, started, trace, undefined, ownGrpcStatus(stream, admitted.status));
     const go = (): void => {
       if (stream.destroyed || stream.closed) {
         // The client went away during a fault delay.
         admitted.release();
-        return this.logged('outbound', service.name, route.name, '-', head, 0, started, trace);
+        return this.logged('outbound', service.name, route.name, '-', head, 0, started, trace, undefined, ownGrpcStatus(stream, 0));
       }
       applyHeaderOps(headers, route.requestHeaders);
       mod.forwardH2(stream, headers, {
@@ -915,8 +921,6 @@ export class Proxy {
     const elapsed = performance.now() - started;
     // 0: the client went away before the answer ended; counted as nginx's 499 (client closed request).
     if (status === 0) status = 499;
-    // A gRPC call answered by a proxy (a limit, no route, …) or left by its client is labelled as the client reports it.
-    if (grpcStatus === undefined && status >= 400 && isGrpcRequest(req.headers)) grpcStatus = status === 499 ? '1' : String(httpToGrpcStatus(status));
     this.metrics.request(direction, service, variant, route, status, elapsed / 1000, source, grpcStatus);
     let trace: string;
     if (typeof ref === 'string') trace = ref;

@@ -3,7 +3,7 @@
 // read back with decodeURIComponent as grpc-js reads it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grpcMessage, grpcReplyHeaders, httpToGrpcStatus, isGrpcRequest } from '../../../src/sidecar/proxy/grpc-replies.js';
+import { grpcMessage, grpcReplyHeaders, httpToGrpcStatus, isGrpcCall, isGrpcRequest, noteGrpcCall } from '../../../src/sidecar/proxy/grpc-replies.js';
 
 test('HTTP statuses map to the gRPC statuses a client reports for them', () => {
   const mapped = Object.fromEntries([400, 401, 403, 404, 405, 408, 429, 500, 502, 503, 504].map((s) => [s, httpToGrpcStatus(s)]));
@@ -28,4 +28,14 @@ test('gRPC requests: application/grpc and its +proto/+json/; parameters forms, n
   const no = ['application/grpc-web', 'application/grpc-web+proto', 'application/grpcx', 'text/plain', undefined];
   for (const ct of yes) assert.equal(isGrpcRequest({ 'content-type': ct }), true, ct);
   for (const ct of no) assert.equal(isGrpcRequest(ct === undefined ? {} : { 'content-type': ct }), false, String(ct));
+});
+
+test('only a POST is a gRPC call: a CONNECT with a gRPC content type keeps its 405 (a 200 would say "tunnel open")', () => {
+  const stream = (): import('node:http2').ServerHttp2Stream => ({}) as import('node:http2').ServerHttp2Stream;
+  const post = stream();
+  assert.equal(noteGrpcCall(post, { ':method': 'POST', 'content-type': 'application/grpc' }), true);
+  assert.equal(isGrpcCall(post), true);
+  const connect = stream();
+  assert.equal(noteGrpcCall(connect, { ':method': 'CONNECT', 'content-type': 'application/grpc' }), false);
+  assert.equal(isGrpcCall(connect), false);
 });
