@@ -13,11 +13,12 @@ import { applyHeaderOps, IDEMPOTENT, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACK
 import { resetWhenAnswered } from './h2-early-answer.js';
 import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import { grpcReplyHeaders, httpToGrpcStatus, isGrpcCall, noteGrpcCall } from './grpc-replies.js';
-
-export { noteGrpcCall } from './grpc-replies.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead, RouteRetries } from './routes.js';
+
+// For the listener, which loads the HTTP/2 modules only once a client speaks HTTP/2.
+export { noteGrpcCall } from './grpc-replies.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -487,14 +488,15 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   const attach = (s: http2.ClientHttp2Stream): void => {
     s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
       if (s !== up) return;
+      const st = Number(h[':status'] ?? 0);
       // A peer proxy's own answer: a 503, or to a gRPC call a trailers-only UNAVAILABLE.
       const endsStream = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
-      const reason = Number(h[':status']) === 503 || (endsStream && h['grpc-status'] === '14') ? h[REASON_HEADER] : undefined;
+      const reason = st === 503 || (endsStream && h['grpc-status'] === '14') ? h[REASON_HEADER] : undefined;
       if (typeof reason === 'string' && NOT_DELIVERED.has(reason) && !opts.app && retry(s, 503)) return;
-      const retriedAs = retriedAnswer(Number(h[':status'] ?? 0), h, endsStream);
+      const retriedAs = retriedAnswer(st, h, endsStream);
       if (retriedAs !== undefined && retry(s, retriedAs, true)) return;
       replay = undefined;
-      status = Number(h[':status'] ?? 0);
+      status = st;
       if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
       if (grpcStatus !== undefined && (flags & NGHTTP2_FLAG_END_STREAM) !== 0) trailersOnlyStatus = grpcStatus;
       if (stream.destroyed || stream.closed) return;
@@ -571,11 +573,9 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // Answered before the request body ended (a 401 to an upload). The upstream stream is done with:
       // cancelled, or, when the upstream already reset it (RST_STREAM NO_ERROR after its answer),
       // destroyed, since node keeps such a stream open while writes toward it are pending — its 'close'
-      // never came and the client's stream waited on the window behind it forever. The client's stream
-      // is reset with NO_ERROR once the answer is out, as Envoy does; meanwhile its body is dropped.
+      // never came and the client's stream waited on the window behind it forever. (finish() has the
+      // client's stream reset with NO_ERROR once the answer is out, as Envoy does, its body dropped.)
       cancel();
-      stream.resume();
-      resetWhenAnswered(stream);
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
       // Cut by this proxy (cancel()): whatever had to be answered was.

@@ -115,13 +115,19 @@ test('attempts bound the retries: with attempts 1 the second 503 is relayed', as
   }
 });
 
-test('retryOn reset: a stream reset before its answer is sent again; without it, a 502', async (t) => {
-  const resetter = await failingApp((s) => s.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+/** An app resetting every stream with `code` once its request ended, and a good one; both closed after the test. */
+async function resetterAndGood(t: { after(fn: () => void): void }, code: number) {
+  const resetter = await failingApp((s) => s.close(code));
   const good = await countingApp();
   t.after(() => {
     resetter.server.close();
     good.server.close();
   });
+  return { resetter, good };
+}
+
+test('retryOn reset: a stream reset before its answer is sent again; without it, a 502', async (t) => {
+  const { resetter, good } = await resetterAndGood(t, http2.constants.NGHTTP2_INTERNAL_ERROR);
   const f = await front([{ id: 'resetter', port: resetter.port }, { id: 'good', port: good.port }], { retries: policy({ reset: true }) });
   try {
     const a = await call(f.client, '/x', { method: 'GET' });
@@ -207,12 +213,7 @@ test("an upload paused for a retry's back-off that ends in the proxy's own answe
 });
 
 test('retryOn reset covers a stream the upstream reset with NO_ERROR before answering', async (t) => {
-  const resetter = await failingApp((s) => s.close(http2.constants.NGHTTP2_NO_ERROR));
-  const good = await countingApp();
-  t.after(() => {
-    resetter.server.close();
-    good.server.close();
-  });
+  const { resetter, good } = await resetterAndGood(t, http2.constants.NGHTTP2_NO_ERROR);
   const f = await front([{ id: 'resetter', port: resetter.port }, { id: 'good', port: good.port }], { retries: policy({ reset: true }) });
   try {
     const a = await Promise.race([call(f.client, '/x', { method: 'GET' }), sleep(2000).then(() => undefined)]);
