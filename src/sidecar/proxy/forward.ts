@@ -261,6 +261,7 @@ class Forwarding implements UpstreamHandlers {
         (b) => {
           this.body = b;
           opts.tap?.requestBody(b);
+          opts.tap?.requestEnd?.();
           this.attempt();
         },
         () => {
@@ -275,7 +276,7 @@ class Forwarding implements UpstreamHandlers {
     if (req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(cl)) this.bodyLength = cl;
     this.replayable = false;
     const tap = opts.tap;
-    if (tap) this.upstreamRequest = { method: this.method, path: this.path, headers: req.headers, body: null, onBodyChunk: (c) => tap.requestBody(c) };
+    if (tap) this.upstreamRequest = { method: this.method, path: this.path, headers: req.headers, body: null, onBodyChunk: (c) => tap.requestBody(c), onBodyEnd: () => tap.requestEnd?.() };
     this.attempt();
   }
 

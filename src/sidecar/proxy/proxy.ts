@@ -26,11 +26,10 @@ import type { SpanContext, SpanSink } from './spans.js';
 import { setEjectionObserver } from './cluster.js';
 import type { MeshConfig, MeshMock, MeshRecording, MeshTracing } from '../../lib/mesh-protocol.js';
 import type { Responder } from './responder.js';
-import type { ShadowComparison, ShadowStats } from './shadow.js';
+import type { ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
-import type { UpstreamHandlers } from './upstream-client.js';
-import { headersSayBody } from './http-syntax.js';
+import { Mirrors, MIRROR_TIMEOUT_MS } from './mirror.js';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
 
@@ -95,10 +94,6 @@ const UNLIMITED = { ok: true as const, release: (): void => {} };
 
 /** The app's address is looked up again at most this often (after a failed request to it). */
 const APP_REAIM_MS = 200;
-/** How long a mirrored copy may take when its route sets no timeout (Envoy's default route timeout). */
-const MIRROR_TIMEOUT_MS = 15_000;
-/** Mirrored copies in flight at most (each may hold 2 × 256 KiB to compare); beyond, a request is not copied. */
-const MAX_MIRRORS_IN_FLIGHT = 64;
 
 export class Proxy {
   private table: RoutingTable | undefined;
@@ -120,7 +115,8 @@ export class Proxy {
   /** Inbound requests accepted, and in flight (GET /mesh/activity: the idle rule of scale to zero). */
   private inboundAccepted = 0;
   private inflight = 0;
-  private mirrorsInFlight = 0;
+  /** Copies for routes' `mirror` (their own pools and limits). */
+  private readonly mirrors = new Mirrors(this.pools);
   private readonly held: HeldRequests;
   private readonly accessLog = new AccessLog();
   /** What the app behind the inbound listener speaks (its service's `protocol`): HTTP/2 streams to an `http` app are translated. */
@@ -856,49 +852,21 @@ export class Proxy {
     const { mirror } = opts.route;
     if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
       const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/', mirror.key) : undefined;
-      if (this.mirror(mirror.cluster, req, cmp, opts.route.timeout ?? MIRROR_TIMEOUT_MS) && cmp) {
-        // The primary's answer goes to the client as before; the comparison sees it through a tap.
+      const copy = this.mirrors.begin(mirror.cluster, req, cmp, opts.route.timeout ?? MIRROR_TIMEOUT_MS);
+      if (copy) {
+        // The copy takes the body as the primary sends it; the comparison sees the primary's answer.
         const rec = opts.tap;
-        const tap: ExchangeTap = rec
-          ? { requestBody: (c) => rec.requestBody(c), head: (st, h) => (rec.head(st, h), cmp.head(st, h)), data: (c) => (rec.data(c), cmp.data(c)) }
-          : cmp;
+        const tap: ExchangeTap = {
+          requestBody: (c) => (rec?.requestBody(c), copy.requestBody(c)),
+          requestEnd: () => (rec?.requestEnd?.(), copy.requestEnd()),
+          head: (st, h) => (rec?.head(st, h), cmp?.head(st, h)),
+          data: (c) => (rec?.data(c), cmp?.data(c)),
+        };
         const done = opts.done;
-        return dispatch(req, res, { ...opts, tap, done: (status, ep) => (done?.(status, ep), cmp.primaryDone(status)) });
+        return dispatch(req, res, { ...opts, tap, done: (status, ep) => (done?.(status, ep), copy.primaryDone(), cmp?.primaryDone(status)) });
       }
     }
     dispatch(req, res, opts);
-  }
-
-  /**
-   * Sends a copy of a bodiless request to another cluster (Istio mirror, Host gets "-shadow"); its
-   * answer goes to `cmp` (the shadow diff) or is discarded. False when no copy was sent.
-   */
-  private mirror(cluster: Cluster, req: RequestHead, cmp: ShadowComparison | undefined, timeoutMs: number): boolean {
-    // Sized or chunked, a body is not copied (the copy would go out empty).
-    if (headersSayBody(req.headers)) return false;
-    // A shadow that stopped answering must not pile up copies (sockets, comparisons) without end.
-    if (this.mirrorsInFlight >= MAX_MIRRORS_IN_FLIGHT) return false;
-    const ep = cluster.pick(req, undefined);
-    if (!ep) return false;
-    const headers = { ...req.headers, host: `${req.headers.host ?? cluster.name}-shadow` };
-    delete headers.connection;
-    const to: UpstreamHandlers = cmp ?? { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} };
-    this.mirrorsInFlight++;
-    const over = (): void => {
-      clearTimeout(deadline);
-      this.mirrorsInFlight--;
-    };
-    const handlers: UpstreamHandlers = {
-      onHead: (status, head) => to.onHead(status, head),
-      onData: (chunk) => to.onData(chunk),
-      onEnd: () => (over(), to.onEnd()),
-      onError: (err) => (over(), to.onError(err)),
-    };
-    // Its own pool: copies never wait for, or take, the connections real requests use.
-    const call = this.pools.get(ep, cluster.pool, true).request({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: null }, handlers);
-    // The route's timeout (or Envoy's default 15 s) bounds the copy too: aborted, it counts as an error.
-    const deadline = setTimeout(() => call.abort(), timeoutMs);
-    return true;
   }
 
   /** HTTP proxy requests (`GET http://orders/path`): routed by host name to the mesh service. */

@@ -23,6 +23,8 @@ export { REDACTED };
 export interface ExchangeTap {
   /** A piece of the request body as it is sent upstream (valid only during the call). */
   requestBody(chunk: Buffer): void;
+  /** The request body has ended, whole (not called when it was cut short). */
+  requestEnd?(): void;
   /** The response head as it is sent to the client: status and flat [name, value, …] headers. */
   head(status: number, headers: string[]): void;
   /** A piece of the response body (valid only during the call). */

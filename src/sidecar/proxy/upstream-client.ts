@@ -96,6 +96,8 @@ export interface UpstreamRequest {
   headersTimeout?: number;
   /** Sees each piece of a streamed body as it is sent (recording); valid only during the call. */
   onBodyChunk?: (chunk: Buffer) => void;
+  /** A streamed body has ended, whole (a mirror's copy goes then). */
+  onBodyEnd?: () => void;
 }
 
 export interface UpstreamHandlers {
@@ -875,6 +877,7 @@ class Exchange implements UpstreamCall {
       if (!sized) socket.write('0\r\n\r\n', 'latin1');
       this.requestDone = true;
       this.unpipe?.();
+      req.onBodyEnd?.();
     };
     const onClose = (): void => {
       if (!this.requestDone) this.fail(new UpstreamError('ABORTED', 'client request body was cut short', this.gotHead));
