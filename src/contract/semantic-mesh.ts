@@ -74,7 +74,7 @@ function checkMixedVariants(services: Record<string, unknown>, warnings: Problem
 /**
  * Route fields that do not do on a gRPC service what an Istio user expects: `retries` without
  * `nonIdempotent` (every gRPC call is a POST, which Berth retries only when asked; Istio retries any
- * method) and `mirror` (copies of bodiless requests only: no gRPC call is one).
+ * method).
  */
 function checkGrpcRoutes(services: Record<string, unknown>, warnings: Problem[]): void {
   for (const [name, svc] of Object.entries(services)) {
@@ -89,9 +89,6 @@ function checkGrpcRoutes(services: Record<string, unknown>, warnings: Problem[])
           message: 'gRPC calls are POSTs: these retries apply to none of them without `nonIdempotent: true` (only calls that reached no app are sent again)',
           hint: 'add `nonIdempotent: true` if the methods are safe to repeat',
         });
-      }
-      if (isPlainObject(r.mirror)) {
-        warnings.push({ path: [...base, 'mirror'], mode: 'key', message: 'gRPC calls are not mirrored: a mirror copies requests without a body, and every gRPC call has one' });
       }
     });
   }

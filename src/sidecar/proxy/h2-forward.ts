@@ -3,7 +3,7 @@
 // directions (streaming, with flow control) and trailers (gRPC's status) pass through unchanged; a
 // "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
-// mirroring is not applied to HTTP/2 streams. A stream the upstream refused unprocessed is opened once
+// a route's mirror copies the stream (h2-mirror.ts) from what the tap sees. A stream the upstream refused unprocessed is opened once
 // more (RFC 9113 8.7); one that reached no app (a connect failure, a peer proxy's "not delivered" 503)
 // goes to another endpoint, as HTTP/1.1's; and the route's retries (retryOn, perTryTimeout) apply
 // while nothing was relayed and the body so far is in hand, as Envoy's for HTTP/2 and gRPC.
@@ -16,6 +16,8 @@ import { grpcReplyHeaders, httpToGrpcStatus, isGrpcCall, noteGrpcCall } from './
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead, RouteRetries } from './routes.js';
+import type { ExchangeTap } from './recorder.js';
+import { flatHeaders } from './h2-mirror.js';
 
 // For the listener, which loads the HTTP/2 modules only once a client speaks HTTP/2.
 export { noteGrpcCall } from './grpc-replies.js';
@@ -258,6 +260,8 @@ export interface H2ForwardOptions {
   current?(cluster: Cluster): Cluster;
   /** The cluster is this instance's own app: a proxy reason header in its answers is removed (see ForwardOptions.app). */
   app?: boolean;
+  /** Sees the request body as it arrives and the answer as it is relayed (a route's mirror copy and its shadow diff). */
+  tap?: ExchangeTap;
   /** Called once with the final status (0: the client went away) when the exchange ends; for gRPC also its status (1, CANCELLED, when the client went away). */
   done?(status: number, ep: EndpointState | undefined, grpcStatus?: string): void;
 }
@@ -513,6 +517,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
           if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(h2Headers(resHeaders), { endStream: true });
           else stream.respond(h2Headers(resHeaders), { waitForTrailers: true });
           relayed = true;
+          opts.tap?.head(status, flatHeaders(resHeaders as http2.IncomingHttpHeaders));
         } catch (err) {
           refused = (err as Error).message;
         }
@@ -538,6 +543,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (s !== up) return;
       trailers = t;
       if (typeof t['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(t['grpc-status']);
+      opts.tap?.trailers?.(flatHeaders(t));
     });
     s.on('wantTrailers', () => {
       // The request body ended (up.end()): the client's trailers, or none (an empty DATA frame with END_STREAM).
@@ -548,6 +554,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     });
     s.on('data', (chunk: Buffer) => {
       if (s !== up || stream.destroyed || stream.closed || stream.writableEnded) return;
+      opts.tap?.data(chunk);
       if (!stream.write(chunk)) {
         s.pause();
         stream.once('drain', () => s.resume());
@@ -616,6 +623,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   // Request body (and client streaming), with flow control both ways.
   stream.on('data', (chunk: Buffer) => {
+    opts.tap?.requestBody(chunk);
     if (replay) {
       // Kept for a stream opened again; a body past the cap is not (a refusal is then a 502).
       replayBytes += chunk.length;
@@ -639,6 +647,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     // cut, and END_STREAM upstream would pass it off as whole ('close' cancels the upstream stream).
     if (stream.aborted) return;
     requestEnded = true;
+    opts.tap?.requestEnd?.();
     armTimeout();
     armTryTimeout();
     // After an early answer the upstream stream was cancelled: no END_STREAM (the body was not all sent).

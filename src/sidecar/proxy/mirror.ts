@@ -10,7 +10,7 @@ import type { Pools } from './forward.js';
 import { headersSayBody } from './http-syntax.js';
 import type { ExchangeTap } from './recorder.js';
 import type { RequestHead } from './routes.js';
-import type { UpstreamCall, UpstreamHandlers } from './upstream-client.js';
+import type { UpstreamHandlers } from './upstream-client.js';
 
 /** How long a mirrored copy may take when its route sets no timeout (Envoy's default route timeout). */
 export const MIRROR_TIMEOUT_MS = 15_000;
@@ -32,6 +32,12 @@ export function shadowHost(host: string): string {
 
 const DISCARD: UpstreamHandlers = { onHead: () => false, onData: () => true, onEnd: () => {}, onError: () => {} };
 
+/**
+ * Sends a copy with its body (null: none); its answer goes to `to`. Undefined when the mirror has no
+ * endpoint to take it. HTTP/1.1 copies go through an upstream pool, HTTP/2 ones on a stream (h2-mirror.ts).
+ */
+export type MirrorSender = (body: Buffer | null, to: UpstreamHandlers) => { abort(): void } | undefined;
+
 /** The mirrored copies one proxy sends, with their limits. */
 export class Mirrors {
   private inFlight = 0;
@@ -45,21 +51,35 @@ export class Mirrors {
   }
 
   /**
-   * Begins a copy of `req` (its headers as they are now) to `cluster`; the copy's answer goes to
-   * `answerTo` (a shadow comparison) or is discarded. A bodiless request's copy is sent at once;
-   * otherwise the returned copy's tap collects the body and sends on its end. Undefined: no copy.
+   * Begins a copy of the HTTP/1.1 request `req` (its headers as they are now) to `cluster`; the
+   * copy's answer goes to `answerTo` (a shadow comparison) or is discarded. A bodiless request's copy
+   * is sent at once; otherwise the returned copy's tap collects the body and sends on its end.
+   * Undefined: no copy.
    */
   begin(cluster: Cluster, req: RequestHead, answerTo: UpstreamHandlers | undefined, timeoutMs: number): MirrorCopy | undefined {
-    // A shadow that stopped answering must not pile up copies (sockets, comparisons) without end.
-    if (this.inFlight >= MAX_MIRRORS_IN_FLIGHT) return undefined;
-    const declared = Number(req.headers['content-length']);
-    if (declared > MIRROR_BODY_LIMIT || declared > MIRROR_BUFFER_LIMIT - this.buffered) return undefined;
     const headers = { ...req.headers, host: shadowHost(req.headers.host ?? cluster.name) };
     delete headers.connection;
+    const head = { method: req.method ?? 'GET', path: req.url ?? '/', headers };
+    const send: MirrorSender = (body, to) => {
+      const ep = cluster.pick(head, undefined);
+      // Its own pool: copies never wait for, or take, the connections real requests use.
+      return ep && this.pools.get(ep, cluster.pool, true).request({ ...head, body }, to);
+    };
+    return this.start(headersSayBody(req.headers), Number(req.headers['content-length']), send, answerTo, timeoutMs);
+  }
+
+  /**
+   * Begins a copy sent by `send` (an HTTP/2 stream's, h2-mirror.ts), as begin() does; `hasBody`:
+   * the request has a body to collect, `declared` its length if it said one.
+   */
+  start(hasBody: boolean, declared: number, send: MirrorSender, answerTo: UpstreamHandlers | undefined, timeoutMs: number): MirrorCopy | undefined {
+    // A shadow that stopped answering must not pile up copies (sockets, comparisons) without end.
+    if (this.inFlight >= MAX_MIRRORS_IN_FLIGHT) return undefined;
+    if (declared > MIRROR_BODY_LIMIT || declared > MIRROR_BUFFER_LIMIT - this.buffered) return undefined;
     this.inFlight++;
-    const copy = new MirrorCopy(this, cluster, { method: req.method ?? 'GET', path: req.url ?? '/', headers }, answerTo ?? DISCARD, timeoutMs);
+    const copy = new MirrorCopy(this, send, answerTo ?? DISCARD, timeoutMs);
     // Bodiless: sent now (undefined when the mirror has no endpoint to take it).
-    if (!headersSayBody(req.headers)) return copy.send(null) ? copy : undefined;
+    if (!hasBody) return copy.send(null) ? copy : undefined;
     return copy;
   }
 
@@ -77,13 +97,20 @@ export class Mirrors {
   over(): void {
     this.inFlight--;
   }
+}
 
-  send(cluster: Cluster, head: { method: string; path: string; headers: RequestHead['headers'] }, body: Buffer | null, to: UpstreamHandlers): UpstreamCall | undefined {
-    const ep = cluster.pick(head, undefined);
-    if (!ep) return undefined;
-    // Its own pool: copies never wait for, or take, the connections real requests use.
-    return this.pools.get(ep, cluster.pool, true).request({ ...head, body }, to);
-  }
+/**
+ * The tap a mirrored exchange is forwarded with: the primary's body goes to `copy` (and to `rec`,
+ * a recording, if any), its answer to `rec` and to `cmp` (the shadow comparison, if any).
+ */
+export function mirrorTap(rec: ExchangeTap | undefined, copy: MirrorCopy, cmp: ExchangeTap | undefined): ExchangeTap {
+  return {
+    requestBody: (c) => (rec?.requestBody(c), copy.requestBody(c)),
+    requestEnd: () => (rec?.requestEnd?.(), copy.requestEnd()),
+    head: (st, h) => (rec?.head(st, h), cmp?.head(st, h)),
+    data: (c) => (rec?.data(c), cmp?.data(c)),
+    trailers: (t) => (rec?.trailers?.(t), cmp?.trailers?.(t)),
+  };
 }
 
 /** One copy: collects the request body from the primary's tap, then is sent and answered. */
@@ -96,8 +123,7 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
 
   constructor(
     private readonly mirrors: Mirrors,
-    private readonly cluster: Cluster,
-    private readonly head: { method: string; path: string; headers: RequestHead['headers'] },
+    private readonly sender: MirrorSender,
     private readonly to: UpstreamHandlers,
     private readonly timeoutMs: number,
   ) {}
@@ -133,9 +159,10 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
       this.mirrors.over();
     };
     const { to } = this;
-    const call = this.mirrors.send(this.cluster, this.head, body, {
+    const call = this.sender(body, {
       onHead: (status, head) => to.onHead(status, head),
       onData: (chunk) => to.onData(chunk),
+      onTrailers: (flat) => to.onTrailers?.(flat),
       onEnd: () => (over(), to.onEnd()),
       onError: (err) => (over(), to.onError(err)),
     });

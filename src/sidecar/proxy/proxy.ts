@@ -29,7 +29,7 @@ import type { Responder } from './responder.js';
 import type { ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
-import { Mirrors, MIRROR_TIMEOUT_MS } from './mirror.js';
+import { Mirrors, MIRROR_TIMEOUT_MS, mirrorTap } from './mirror.js';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
 
@@ -99,7 +99,16 @@ export class Proxy {
   private table: RoutingTable | undefined;
   private readonly pools = new Pools();
   /** The HTTP/2 path, loaded on the first h2c connection (node:http2 costs a few MB of RSS that HTTP/1.1-only proxies keep). */
-  private h2: { mod: typeof import('./h2-forward.js'); tr: typeof import('./h2-to-h1.js'); sessions: H2Sessions } | undefined;
+  private h2:
+    | {
+        mod: typeof import('./h2-forward.js');
+        tr: typeof import('./h2-to-h1.js');
+        sessions: H2Sessions;
+        mirrorMod: typeof import('./h2-mirror.js');
+        /** Mirrored copies' own sessions: copies never take the stream slots real requests use. */
+        mirrorSessions: H2Sessions;
+      }
+    | undefined;
   private readonly fixed: Listener[] = [];
   private readonly gatewayListeners = new Map<number, Listener>();
   private readonly snapshots: SnapshotClient;
@@ -263,6 +272,7 @@ export class Proxy {
     await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
     await dapr?.then((d) => d?.close());
     this.h2?.sessions.closeAll();
+    this.h2?.mirrorSessions.closeAll();
     this.pools.closeAll();
     this.accessLog.flush();
     // A sink tracing-off is closing still sends its last spans: waited for too, until the deadline.
@@ -378,6 +388,7 @@ export class Proxy {
     if (app) keep.add(`${app.host}:${app.port}`);
     this.pools.retain(keep);
     this.h2?.sessions.retain(keep);
+    this.h2?.mirrorSessions.retain(keep);
     if (this.cfg.mode === 'gateway') this.applyGatewayListeners(table);
     this.applyRecordings(snapshot.config.recordings);
     this.applyTracing(snapshot.config.tracing);
@@ -562,8 +573,8 @@ export class Proxy {
   private h2Loader(handler: H2Handler): () => Promise<H2Handler> {
     return async () => {
       if (!this.h2) {
-        const [mod, tr] = await Promise.all([import('./h2-forward.js'), import('./h2-to-h1.js')]);
-        this.h2 ??= { mod, tr, sessions: new mod.H2Sessions() };
+        const [mod, tr, mirrorMod] = await Promise.all([import('./h2-forward.js'), import('./h2-to-h1.js'), import('./h2-mirror.js')]);
+        this.h2 ??= { mod, tr, sessions: new mod.H2Sessions(), mirrorMod, mirrorSessions: new mod.H2Sessions() };
       }
       return handler;
     };
@@ -677,6 +688,7 @@ export class Proxy {
         admitted.release();
         return this.logged('outbound', service.name, route.name, '-', head, 0, started, trace, undefined, ownGrpcStatus(stream, 0));
       }
+      const mirrored = this.mirrorH2(service.name, route, stream, headers, head);
       applyHeaderOps(headers, route.requestHeaders);
       mod.forwardH2(stream, headers, {
         sessions,
@@ -688,14 +700,38 @@ export class Proxy {
         ...(route.timeout !== undefined ? { timeout: route.timeout } : {}),
         ...(route.responseHeaders ? { responseHeaders: route.responseHeaders } : {}),
         ...(route.retries ? { retries: route.retries } : {}),
+        ...(mirrored ? { tap: mirrored.tap } : {}),
         done: (status, ep, grpcStatus) => {
           admitted.release();
+          mirrored?.done(status);
           this.logged('outbound', service.name, route.name, ep?.variant ?? '-', head, status, started, trace, undefined, grpcStatus);
         },
       });
     };
     if (fault?.delay && Math.random() * 100 < fault.delay.percent) setTimeout(go, fault.delay.fixedDelay);
     else go();
+  }
+
+  /**
+   * A copy of an HTTP/2 stream for the route's mirror (its headers as they are now, before the
+   * route's rewrites, as HTTP/1.1's): the tap feeds it the body and the comparison the answer;
+   * `done` ends them with the primary exchange. Undefined: no copy.
+   */
+  private mirrorH2(service: string, route: CompiledRoute, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, head: RequestHead): { tap: ExchangeTap; done(status: number): void } | undefined {
+    const { mirror } = route;
+    if (!mirror || !(Math.random() * 100 < mirror.percent)) return undefined;
+    const { mirrorMod, mirrorSessions } = this.h2!;
+    const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, route.name, head.method ?? 'GET', head.url ?? '/', mirror.key) : undefined;
+    const send = mirrorMod.h2MirrorSender(mirrorSessions, mirror.cluster, head, headers);
+    const copy = this.mirrors.start(!stream.endAfterHeaders, Number(headers['content-length']), send, cmp, route.timeout ?? MIRROR_TIMEOUT_MS);
+    if (!copy) return undefined;
+    return {
+      tap: mirrorTap(undefined, copy, cmp),
+      done: (status) => {
+        copy.primaryDone();
+        cmp?.primaryDone(status);
+      },
+    };
   }
 
   /**
@@ -855,13 +891,7 @@ export class Proxy {
       const copy = this.mirrors.begin(mirror.cluster, req, cmp, opts.route.timeout ?? MIRROR_TIMEOUT_MS);
       if (copy) {
         // The copy takes the body as the primary sends it; the comparison sees the primary's answer.
-        const rec = opts.tap;
-        const tap: ExchangeTap = {
-          requestBody: (c) => (rec?.requestBody(c), copy.requestBody(c)),
-          requestEnd: () => (rec?.requestEnd?.(), copy.requestEnd()),
-          head: (st, h) => (rec?.head(st, h), cmp?.head(st, h)),
-          data: (c) => (rec?.data(c), cmp?.data(c)),
-        };
+        const tap = mirrorTap(opts.tap, copy, cmp);
         const done = opts.done;
         return dispatch(req, res, { ...opts, tap, done: (status, ep) => (done?.(status, ep), copy.primaryDone(), cmp?.primaryDone(status)) });
       }

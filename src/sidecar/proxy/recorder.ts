@@ -29,6 +29,8 @@ export interface ExchangeTap {
   head(status: number, headers: string[]): void;
   /** A piece of the response body (valid only during the call). */
   data(chunk: Buffer): void;
+  /** The response's trailers, [name, value, …] (HTTP/2: a gRPC status). */
+  trailers?(flat: string[]): void;
 }
 
 const NO_HEADERS: string[] = [];

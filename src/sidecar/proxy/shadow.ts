@@ -6,12 +6,14 @@
 // differed most often, and the last differences. Bodies are kept up to 256 KiB per side (a longer
 // one is compared as a prefix).
 // Loaded with the first mirrored request, so proxies without a mirror route never pay for it.
-import { diffResponses, IgnoreRules, type ComparableResponse, type FieldDiff } from '../../replay/index.js';
+import { DEFAULT_COMPARED_HEADERS, diffResponses, IgnoreRules, type ComparableResponse, type FieldDiff } from '../../replay/index.js';
 import type { MeshShadowCount, MeshShadowField } from '../../lib/mesh-protocol.js';
 import type { ExchangeTap } from './recorder.js';
 import type { UpstreamError, UpstreamHandlers, UpstreamHead } from './upstream-client.js';
 
 const MAX_BODY = 256 * 1024;
+/** Headers compared, as `berth replay` compares, and a gRPC call's status (in its trailers, or a trailers-only answer). */
+const COMPARED_HEADERS = [...DEFAULT_COMPARED_HEADERS, 'grpc-status'];
 const KEEP = 20;
 
 export interface ShadowDiff {
@@ -144,6 +146,9 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
 
   // The primary (ExchangeTap).
   requestBody(): void {}
+  trailers(flat: string[]): void {
+    this.primary.headers.push(...pairs(flat));
+  }
   head(status: number, headers: string[]): void {
     this.primary.status = status;
     this.primary.headers = pairs(headers);
@@ -168,6 +173,9 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
     this.mirror.add(chunk);
     return true;
   }
+  onTrailers(flat: string[]): void {
+    this.mirror.headers.push(...pairs(flat));
+  }
   onEnd(): void {
     this.mirror.done = true;
     this.settle();
@@ -183,7 +191,7 @@ export class ShadowComparison implements ExchangeTap, UpstreamHandlers {
     if (this.primary.failed || this.mirror.failed) return this.stats.count(this.service, this.route, 'error', this.key);
     let fields: FieldDiff[];
     try {
-      fields = diffResponses(this.primary.response(), this.mirror.response(), { rules: this.stats.rules(this.service) });
+      fields = diffResponses(this.primary.response(), this.mirror.response(), { headers: COMPARED_HEADERS, rules: this.stats.rules(this.service) });
     } catch {
       // Never thrown into the data path: a comparison that fails counts as an error.
       return this.stats.count(this.service, this.route, 'error', this.key);

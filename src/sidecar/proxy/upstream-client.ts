@@ -105,6 +105,8 @@ export interface UpstreamHandlers {
   onHead(status: number, head: UpstreamHead): boolean;
   /** A piece of the (decoded) body, valid only during this call (copy it to keep it); return false to pause until the call's `resume()`. */
   onData(chunk: Buffer): boolean;
+  /** The answer's trailers, [name, value, …] (HTTP/2: a gRPC status); before onEnd. */
+  onTrailers?(flat: string[]): void;
   onEnd(): void;
   /** Connection failure (nothing was sent), reset, timeout or abort. `phase` says whether a response head had arrived. */
   onError(err: UpstreamError): void;
