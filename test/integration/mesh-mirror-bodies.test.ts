@@ -24,6 +24,8 @@ interface Arrival {
   framing: string;
   size: number;
   sha: string;
+  /** The request headers the route rewrites: authorization (removed) and x-env (set). */
+  rewritten: string;
 }
 
 /** An upstream that notes each request whole (method, url, host, framing, body size and sha256) and echoes its body's digest. */
@@ -34,7 +36,7 @@ function noting(port: number, name: string, into: Arrival[], answer?: (req: http
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      into.push({ method: req.method!, url: req.url!, host: req.headers.host ?? '', framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, size: body.length, sha: sha(body) });
+      into.push({ method: req.method!, url: req.url!, host: req.headers.host ?? '', framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, size: body.length, sha: sha(body), rewritten: `${req.headers.authorization} ${req.headers['x-env']}` });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ size: body.length, sha: sha(body), from: req.url!.startsWith('/diff') ? name : 'either' }));
     });
@@ -44,7 +46,7 @@ function noting(port: number, name: string, into: Arrival[], answer?: (req: http
 /** POSTs `body` to the outbound listener, in `pieces` writes, sized or chunked. */
 function post(path: string, body: Buffer, opts: { chunked?: boolean; pieces?: number } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) };
+    const headers: Record<string, string> = { authorization: 'Bearer user-token', 'x-env': 'client', ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }) };
     const req = http.request({ host: HOST, port: P.out, path, method: 'POST', agent: false, headers }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
@@ -76,7 +78,11 @@ describe('mirrored copies carry the request body (berth-proxy process)', () => {
     const snapshot: MeshSnapshot = {
       version: 1,
       app: 'mirror-bodies',
-      config: { accessLog: false, services: { orders: { routes: [{ name: 'mirrored', mirror: { service: 'orders-next', percent: 100 } }] } } },
+      config: {
+        accessLog: false,
+        // The route's request rewrites apply to the copy too (Envoy shadows the request its upstream gets).
+        services: { orders: { routes: [{ name: 'mirrored', mirror: { service: 'orders-next', percent: 100 }, headers: { request: { remove: ['authorization'], set: { 'x-env': 'prod' } } } }] } },
+      },
       services: [
         { name: 'self', port: P.inbound, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] },
         { name: 'orders', port: 1, endpoints: [{ id: 'orders-1', host: HOST, port: P.primary, variant: 'default' }] },
@@ -105,9 +111,9 @@ describe('mirrored copies carry the request body (berth-proxy process)', () => {
       assert.equal(JSON.parse(r.body).sha, sha(c.body), `${c.url}: the primary got the body whole`);
       const copy = await copyOf(c.url);
       assert.deepEqual(
-        { method: copy.method, host: copy.host, size: copy.size, sha: copy.sha, framing: copy.framing },
-        { method: 'POST', host: `${HOST}-shadow:${P.out}`, size: c.body.length, sha: sha(c.body), framing: `length ${c.body.length}` },
-        `${c.url}: the copy carries the body, with its length`,
+        { method: copy.method, host: copy.host, size: copy.size, sha: copy.sha, framing: copy.framing, rewritten: copy.rewritten },
+        { method: 'POST', host: `${HOST}-shadow:${P.out}`, size: c.body.length, sha: sha(c.body), framing: `length ${c.body.length}`, rewritten: 'undefined prod' },
+        `${c.url}: the copy carries the body, with its length, and the route's request rewrites`,
       );
     }
     assert.equal(shadow.filter((a) => a.url.startsWith('/small') || a.url.startsWith('/big')).length, 4, 'one copy each');

@@ -22,6 +22,8 @@ interface Arrival {
   authority: string;
   size: number;
   sha: string;
+  /** The request headers the route rewrites: authorization (removed) and x-env (set). */
+  rewritten: string;
 }
 
 /** An h2c server that notes each stream whole and answers its body's digest (and who answered, on /diff). */
@@ -32,7 +34,7 @@ async function h2Server(port: number, name: string, into: Arrival[]): Promise<ht
     stream.on('data', (d: Buffer) => chunks.push(d));
     stream.on('end', () => {
       const body = Buffer.concat(chunks);
-      into.push({ method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), size: body.length, sha: sha(body) });
+      into.push({ method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), size: body.length, sha: sha(body), rewritten: `${headers.authorization} ${headers['x-env']}` });
       stream.respond({ ':status': 200, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ sha: sha(body), from: String(headers[':path']).startsWith('/diff') ? name : 'either' }));
     });
@@ -83,7 +85,11 @@ describe('mirrored copies of HTTP/2 streams (berth-proxy process)', () => {
       config: {
         accessLog: false,
         services: {
-          docs: { protocol: 'h2c', routes: [{ name: 'docs-mirrored', mirror: { service: 'docs-next', percent: 100 } }] },
+          // The route's rewrites: the copy is the request the primary's upstream gets; the diff compares answers before the response rewrite.
+          docs: {
+            protocol: 'h2c',
+            routes: [{ name: 'docs-mirrored', mirror: { service: 'docs-next', percent: 100 }, headers: { request: { remove: ['authorization'], set: { 'x-env': 'prod' } }, response: { set: { 'content-type': 'text/plain' } } } }],
+          },
           'docs-next': { protocol: 'h2c' },
           greeter: { protocol: 'grpc', routes: [{ name: 'greeter-mirrored', mirror: { service: 'greeter-next', percent: 100 } }] },
           'greeter-next': { protocol: 'grpc' },
@@ -109,7 +115,7 @@ describe('mirrored copies of HTTP/2 streams (berth-proxy process)', () => {
     new Promise((resolve, reject) => {
       const session = http2.connect(`http://${HOST}:${P.outH2}`);
       session.on('error', reject);
-      const req = session.request({ ':method': body ? 'POST' : 'GET', ':path': path }, { endStream: !body });
+      const req = session.request({ ':method': body ? 'POST' : 'GET', ':path': path, authorization: 'Bearer user-token', 'x-env': 'client' }, { endStream: !body });
       let status = 0;
       let text = '';
       req.on('response', (h) => (status = Number(h[':status'])));
@@ -140,11 +146,16 @@ describe('mirrored copies of HTTP/2 streams (berth-proxy process)', () => {
     assert.equal(JSON.parse(post.body).sha, sha(big), 'the primary got the upload whole');
     const copies = await waitFor('both copies at the shadow', () => (h2Shadow.length >= 2 ? h2Shadow : undefined), 5000);
     assert.deepEqual(
-      copies.map((c) => [c.method, c.path, c.authority, c.size, c.sha]),
+      copies.map((c) => [c.method, c.path, c.authority, c.size, c.sha, c.rewritten]),
       [
-        ['GET', '/same/get', `${HOST}-shadow:${P.outH2}`, 0, sha(Buffer.alloc(0))],
-        ['POST', '/same/upload', `${HOST}-shadow:${P.outH2}`, big.length, sha(big)],
+        ['GET', '/same/get', `${HOST}-shadow:${P.outH2}`, 0, sha(Buffer.alloc(0)), 'undefined prod'],
+        ['POST', '/same/upload', `${HOST}-shadow:${P.outH2}`, big.length, sha(big), 'undefined prod'],
       ],
+      "the copies carry the body and the route's request rewrites (a removed credential never reaches the shadow)",
+    );
+    assert.deepEqual(
+      h2Primary.map((c) => c.rewritten),
+      ['undefined prod', 'undefined prod'],
     );
     assert.equal(h2Primary.length, 2, 'the primary got each request once');
   });

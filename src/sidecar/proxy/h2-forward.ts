@@ -504,6 +504,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (typeof h['grpc-status'] === 'string') grpcStatus = grpcStatusLabel(h['grpc-status']);
       if (grpcStatus !== undefined && (flags & NGHTTP2_FLAG_END_STREAM) !== 0) trailersOnlyStatus = grpcStatus;
       if (stream.destroyed || stream.closed) return;
+      // The answer as the upstream gave it (a shadow diff compares it with the mirror's, both unrewritten; HTTP/1.1's tap too).
+      const tapped = opts.tap && flatHeaders(h);
       const resHeaders: http2.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
       // The app's own answer never passes for a proxy's (an app relaying a proxy's 503 would have a POST sent again).
@@ -517,7 +519,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
           if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) stream.respond(h2Headers(resHeaders), { endStream: true });
           else stream.respond(h2Headers(resHeaders), { waitForTrailers: true });
           relayed = true;
-          opts.tap?.head(status, flatHeaders(resHeaders as http2.IncomingHttpHeaders));
+          if (tapped) opts.tap!.head(status, tapped);
         } catch (err) {
           refused = (err as Error).message;
         }

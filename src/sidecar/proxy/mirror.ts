@@ -6,15 +6,16 @@
 // copies waiting at once. A body over either limit, or one that never ends (the client left, the
 // primary failed), sends no copy and nothing is counted for it.
 import type { Cluster } from './cluster.js';
-import type { Pools } from './forward.js';
+import { applyHeaderOps, type Pools } from './forward.js';
+import type { MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { headersSayBody } from './http-syntax.js';
 import type { ExchangeTap } from './recorder.js';
 import type { RequestHead } from './routes.js';
 import type { UpstreamHandlers } from './upstream-client.js';
 
-/** How long a mirrored copy may take when its route sets no timeout (Envoy's default route timeout). */
+/** How long a mirrored copy may take after its primary ended, when the route sets no timeout. */
 export const MIRROR_TIMEOUT_MS = 15_000;
-/** Copies in flight or collecting their body at most (each may hold 2 × 256 KiB to compare); beyond, a request is not copied. */
+/** Copies sent and not answered at most (each may hold 2 × 256 KiB to compare); beyond, a request is not copied. */
 export const MAX_MIRRORS_IN_FLIGHT = 64;
 /** A request body larger than this is not copied (Envoy's default per-connection buffer limit). */
 export const MIRROR_BODY_LIMIT = 1024 * 1024;
@@ -45,19 +46,26 @@ export class Mirrors {
 
   constructor(private readonly pools: Pools) {}
 
-  /** Copies in flight or collecting their body, and the body bytes they hold. */
+  /** Copies sent and not yet answered, and the body bytes copies still collecting hold. */
   get load(): { copies: number; bytes: number } {
     return { copies: this.inFlight, bytes: this.buffered };
   }
 
   /**
-   * Begins a copy of the HTTP/1.1 request `req` (its headers as they are now) to `cluster`; the
-   * copy's answer goes to `answerTo` (a shadow comparison) or is discarded. A bodiless request's copy
-   * is sent at once; otherwise the returned copy's tap collects the body and sends on its end.
-   * Undefined: no copy.
+   * Begins a copy of the HTTP/1.1 request `req` to `cluster`: its headers as they are now, with the
+   * route's request rewrites `ops` (the copy is the request the primary's upstream gets, as Envoy's
+   * shadow). The copy's answer goes to `answerTo` (a shadow comparison) or is discarded; `timeoutMs`
+   * is the route's timeout (none: the copy may run as long as the primary, then MIRROR_TIMEOUT_MS).
+   * A bodiless request's copy is sent at once; otherwise the returned copy's tap collects the body
+   * and sends on its end. Undefined: no copy.
    */
-  begin(cluster: Cluster, req: RequestHead, answerTo: UpstreamHandlers | undefined, timeoutMs: number): MirrorCopy | undefined {
-    const headers = { ...req.headers, host: shadowHost(req.headers.host ?? cluster.name) };
+  begin(cluster: Cluster, req: RequestHead, ops: MeshHeaderOps | undefined, answerTo: UpstreamHandlers | undefined, timeoutMs: number | undefined): MirrorCopy | undefined {
+    // A content coding on the message itself (`gzip, chunked`) would reach the copy as a plain body.
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && !/^[\t ]*chunked[\t ]*$/i.test(String(te))) return undefined;
+    const headers = { ...req.headers };
+    applyHeaderOps(headers, ops);
+    headers.host = shadowHost(req.headers.host ?? cluster.name);
     delete headers.connection;
     const head = { method: req.method ?? 'GET', path: req.url ?? '/', headers };
     const send: MirrorSender = (body, to) => {
@@ -72,13 +80,10 @@ export class Mirrors {
    * Begins a copy sent by `send` (an HTTP/2 stream's, h2-mirror.ts), as begin() does; `hasBody`:
    * the request has a body to collect, `declared` its length if it said one.
    */
-  start(hasBody: boolean, declared: number, send: MirrorSender, answerTo: UpstreamHandlers | undefined, timeoutMs: number): MirrorCopy | undefined {
-    // A shadow that stopped answering must not pile up copies (sockets, comparisons) without end.
-    if (this.inFlight >= MAX_MIRRORS_IN_FLIGHT) return undefined;
+  start(hasBody: boolean, declared: number, send: MirrorSender, answerTo: UpstreamHandlers | undefined, timeoutMs: number | undefined): MirrorCopy | undefined {
     if (declared > MIRROR_BODY_LIMIT || declared > MIRROR_BUFFER_LIMIT - this.buffered) return undefined;
-    this.inFlight++;
     const copy = new MirrorCopy(this, send, answerTo ?? DISCARD, timeoutMs);
-    // Bodiless: sent now (undefined when the mirror has no endpoint to take it).
+    // Bodiless: sent now (undefined when it is not: no endpoint, or too many copies in flight).
     if (!hasBody) return copy.send(null) ? copy : undefined;
     return copy;
   }
@@ -94,7 +99,18 @@ export class Mirrors {
     this.buffered -= n;
   }
 
-  over(): void {
+  /**
+   * A copy is to be sent: false when MAX_MIRRORS_IN_FLIGHT are out already (a shadow that stopped
+   * answering must not pile up sockets and comparisons). Only sent copies count: copies still
+   * collecting a body (a long gRPC stream's) never keep others from being sent.
+   */
+  takeSlot(): boolean {
+    if (this.inFlight >= MAX_MIRRORS_IN_FLIGHT) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  releaseSlot(): void {
     this.inFlight--;
   }
 }
@@ -117,15 +133,20 @@ export function mirrorTap(rec: ExchangeTap | undefined, copy: MirrorCopy, cmp: E
 export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd'> {
   private chunks: Buffer[] = [];
   private size = 0;
-  /** Sent, dropped or over: nothing more is collected. */
+  /** Sent or dropped: nothing more is collected. */
   private closed = false;
+  /** Sent and not answered yet. */
+  private out = false;
+  private primaryOver = false;
+  private call: { abort(): void } | undefined;
   private deadline: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly mirrors: Mirrors,
     private readonly sender: MirrorSender,
     private readonly to: UpstreamHandlers,
-    private readonly timeoutMs: number,
+    /** The route's timeout; undefined: none (the copy may take as long as the primary, then MIRROR_TIMEOUT_MS). */
+    private readonly timeoutMs: number | undefined,
   ) {}
 
   /** A piece of the body as the primary sends it (a view of a reused buffer: copied). */
@@ -142,21 +163,32 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
     this.send(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks));
   }
 
-  /** The primary exchange is over: a copy still collecting its body will never have it whole. */
+  /**
+   * The primary exchange is over: a copy still collecting its body will never have it whole; a
+   * copy out without the route's timeout has MIRROR_TIMEOUT_MS more (Envoy gives a shadow the
+   * route's timeout, and Istio's default is none: a long gRPC stream's copy is not cut at 15 s
+   * while its primary still runs).
+   */
   primaryDone(): void {
-    if (!this.closed) this.drop();
+    this.primaryOver = true;
+    if (!this.closed) return this.drop();
+    if (this.out && !this.deadline) this.arm(MIRROR_TIMEOUT_MS);
   }
 
-  /** Sends the copy; false when the mirror cluster has no endpoint (nothing will answer). */
+  /** Sends the copy; false when it is not (no endpoint in the mirror cluster, or too many copies out). */
   send(body: Buffer | null): boolean {
     this.closed = true;
     const held = this.size;
     this.chunks = [];
+    this.size = 0;
+    if (held) this.mirrors.unreserve(held);
+    if (!this.mirrors.takeSlot()) return false;
+    this.out = true;
     const over = (): void => {
-      if (held) this.mirrors.unreserve(held);
-      this.size = 0;
+      if (!this.out) return;
+      this.out = false;
       clearTimeout(this.deadline);
-      this.mirrors.over();
+      this.mirrors.releaseSlot();
     };
     const { to } = this;
     const call = this.sender(body, {
@@ -170,9 +202,17 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
       over();
       return false;
     }
-    // The route's timeout (or Envoy's default 15 s) bounds the copy too: aborted, it counts as an error.
-    this.deadline = setTimeout(() => call.abort(), this.timeoutMs);
+    this.call = call;
+    // The route's timeout bounds the copy too (aborted, it counts as an error); without one, the copy
+    // has MIRROR_TIMEOUT_MS once the primary is over.
+    if (this.timeoutMs !== undefined) this.arm(this.timeoutMs);
+    else if (this.primaryOver) this.arm(MIRROR_TIMEOUT_MS);
     return true;
+  }
+
+  private arm(ms: number): void {
+    const call = this.call;
+    if (call && this.out) this.deadline = setTimeout(() => call.abort(), ms);
   }
 
   private drop(): void {
@@ -180,6 +220,5 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
     if (this.size) this.mirrors.unreserve(this.size);
     this.chunks = [];
     this.size = 0;
-    this.mirrors.over();
   }
 }

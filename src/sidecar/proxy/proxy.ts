@@ -29,7 +29,7 @@ import type { Responder } from './responder.js';
 import type { ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
-import { Mirrors, MIRROR_TIMEOUT_MS, mirrorTap } from './mirror.js';
+import { Mirrors, mirrorTap } from './mirror.js';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
 
@@ -688,8 +688,8 @@ export class Proxy {
         admitted.release();
         return this.logged('outbound', service.name, route.name, '-', head, 0, started, trace, undefined, ownGrpcStatus(stream, 0));
       }
-      const mirrored = this.mirrorH2(service.name, route, stream, headers, head);
       applyHeaderOps(headers, route.requestHeaders);
+      const mirrored = this.mirrorH2(service.name, route, stream, headers, head);
       mod.forwardH2(stream, headers, {
         sessions,
         // After a fault delay, from the table in force now.
@@ -713,8 +713,8 @@ export class Proxy {
   }
 
   /**
-   * A copy of an HTTP/2 stream for the route's mirror (its headers as they are now, before the
-   * route's rewrites, as HTTP/1.1's): the tap feeds it the body and the comparison the answer;
+   * A copy of an HTTP/2 stream for the route's mirror (its headers as they are now, the route's
+   * rewrites applied, as HTTP/1.1's): the tap feeds it the body and the comparison the answer;
    * `done` ends them with the primary exchange. Undefined: no copy.
    */
   private mirrorH2(service: string, route: CompiledRoute, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, head: RequestHead): { tap: ExchangeTap; done(status: number): void } | undefined {
@@ -723,7 +723,7 @@ export class Proxy {
     const { mirrorMod, mirrorSessions } = this.h2!;
     const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, route.name, head.method ?? 'GET', head.url ?? '/', mirror.key) : undefined;
     const send = mirrorMod.h2MirrorSender(mirrorSessions, mirror.cluster, head, headers);
-    const copy = this.mirrors.start(!stream.endAfterHeaders, Number(headers['content-length']), send, cmp, route.timeout ?? MIRROR_TIMEOUT_MS);
+    const copy = this.mirrors.start(!stream.endAfterHeaders, Number(headers['content-length']), send, cmp, route.timeout);
     if (!copy) return undefined;
     return {
       tap: mirrorTap(undefined, copy, cmp),
@@ -888,7 +888,7 @@ export class Proxy {
     const { mirror } = opts.route;
     if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
       const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/', mirror.key) : undefined;
-      const copy = this.mirrors.begin(mirror.cluster, req, cmp, opts.route.timeout ?? MIRROR_TIMEOUT_MS);
+      const copy = this.mirrors.begin(mirror.cluster, req, opts.route.requestHeaders, cmp, opts.route.timeout);
       if (copy) {
         // The copy takes the body as the primary sends it; the comparison sees the primary's answer.
         const tap = mirrorTap(opts.tap, copy, cmp);
