@@ -20,10 +20,11 @@ interface ReadingHandle {
  * Routes `socket`'s reads of n > 0 bytes to `callback(n, buffer)` (the buffer read into: the one
  * `nextBuffer()` last gave; false stops reading until socket.resume(), as net's onread callback),
  * and takes the buffer of the next read from `nextBuffer()` after each. `nextBuffer()` must give
- * the buffer the socket was made with when this is called. False, and nothing changed, where this
- * Node's handle is not what it expects.
+ * the buffer the socket was made with when this is called. `onEnd(n)` sees the end of the stream
+ * and read errors (n < 0, a libuv error code) first: true when it handled them (net does not see
+ * them then). False, and nothing changed, where this Node's handle is not what it expects.
  */
-export function readDirectly(socket: net.Socket, callback: (n: number, buffer: Uint8Array) => boolean, nextBuffer: () => Uint8Array): boolean {
+export function readDirectly(socket: net.Socket, callback: (n: number, buffer: Uint8Array) => boolean, nextBuffer: () => Uint8Array, onEnd?: (n: number) => boolean): boolean {
   const handle = (socket as unknown as { _handle?: Partial<ReadingHandle> | null })._handle;
   if (!streamBinding || !handle || typeof handle.onread !== 'function' || typeof handle.readStop !== 'function') return false;
   const { streamBaseState, kReadBytesOrError } = streamBinding.stream;
@@ -32,7 +33,10 @@ export function readDirectly(socket: net.Socket, callback: (n: number, buffer: U
   let current = nextBuffer();
   handle.onread = function (this: ReadingHandle, arrayBuffer?: ArrayBuffer): unknown {
     const n = streamBaseState[kReadBytesOrError];
-    if (n <= 0) return netOnread.call(this, arrayBuffer);
+    if (n <= 0) {
+      if (n < 0 && onEnd?.(n)) return undefined;
+      return netOnread.call(this, arrayBuffer);
+    }
     // As net: a destroyed socket's bytes are dropped; a socket timeout is refreshed by every read.
     if (socket.destroyed) return undefined;
     if (timed.timeout) timed._unrefTimer();

@@ -16,6 +16,7 @@
 // bytes go out as they came in (latin1), headers named in `Connection` stay on this hop both ways,
 // and a response with conflicting framing is refused (502 upstream), not guessed at.
 import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
@@ -218,6 +219,36 @@ interface PooledSocket extends net.Socket {
   exchange?: Exchange;
   /** Where the next read goes (replaced when a consumer kept the last one's bytes). */
   reads?: SocketReads;
+  /** A write failed and net's destroy was held back (see keepReadingAfterWriteError). */
+  writeBroken?: boolean;
+}
+
+/** How long a socket whose write failed is read for an answer before it is closed anyway. */
+const WRITE_FAILED_GRACE_MS = 1000;
+
+/**
+ * An upstream that answers before the request body is in (a 413 or 401 to an upload) and closes
+ * with unread data resets the connection; the proxy, still writing the body, then gets EPIPE or
+ * ECONNRESET on a write, and net destroys the socket on it — unread, though the answer sent before
+ * the reset is in the kernel's receive buffer (a client talking to the app directly gets it). So a
+ * write error does not destroy the socket while its exchange waits for an answer: the exchange stops
+ * sending and the socket is read on to its end (EOF or a read error: closed then, see readDirectly's
+ * onEnd), or for WRITE_FAILED_GRACE_MS at most. Envoy's codec likewise reads what arrived before a
+ * connection's reset.
+ */
+function keepReadingAfterWriteError(s: PooledSocket): void {
+  const destroy = s.destroy.bind(s);
+  s.destroy = (err?: Error): PooledSocket => {
+    if (err !== undefined && (err as NodeJS.ErrnoException).syscall === 'write' && !s.destroyed) {
+      // The writes queued behind the failed one fail too: held back alike.
+      if (s.writeBroken) return s;
+      if (s.exchange?.writeFailed(() => destroy())) {
+        s.writeBroken = true;
+        return s;
+      }
+    }
+    return destroy(err);
+  };
 }
 
 /** Kept connections to one upstream address. */
@@ -299,7 +330,15 @@ export class UpstreamPool {
       return true;
     };
     const s: PooledSocket = net.connect({ host: this.host, port: this.port, noDelay: true, onread: { buffer: nextBuffer, callback: onRead } });
-    readDirectly(s, onRead, nextBuffer);
+    // After a held-back write error (keepReadingAfterWriteError) the end of the stream closes the
+    // socket: net's Readable, errored by the write, would not emit its end.
+    readDirectly(s, onRead, nextBuffer, (n) => {
+      if (!s.writeBroken || s.destroyed) return false;
+      if (getSystemErrorName(n) === 'EOF') s.destroy();
+      else s.destroy(Object.assign(new Error(`read ${getSystemErrorName(n)}`), { code: getSystemErrorName(n), errno: n, syscall: 'read' }));
+      return true;
+    });
+    keepReadingAfterWriteError(s);
     s.reads = reads;
     s.uses = 0;
     const timer = setTimeout(() => s.destroy(Object.assign(new Error(`connect timeout after ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })), CONNECT_TIMEOUT_MS);
@@ -751,6 +790,8 @@ class Exchange implements UpstreamCall {
   private requestDone = false;
   /** Detaches this exchange from a streamed body (an early answer, or a failure). */
   private unpipe: (() => void) | undefined;
+  /** Closes the socket if a failed write's answer does not come (writeFailed). */
+  private writeGuard: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -1048,6 +1089,19 @@ class Exchange implements UpstreamCall {
     this.h.onEnd();
   }
 
+  /**
+   * A write of this request failed (the server closed; see keepReadingAfterWriteError): nothing more
+   * is sent, and the answer the server sent before is still read. False when the exchange is over
+   * (the socket may go now). `closeSocket` closes it after WRITE_FAILED_GRACE_MS if nothing ends it first.
+   */
+  writeFailed(closeSocket: () => void): boolean {
+    if (this.finished) return false;
+    this.unpipe?.();
+    this.requestDone = false;
+    this.writeGuard = setTimeout(closeSocket, WRITE_FAILED_GRACE_MS);
+    return true;
+  }
+
   /** The socket closed under the exchange (`hadError`: by a reset or another error, not the server's FIN). */
   closed(hadError: boolean): void {
     if (this.finished) return;
@@ -1073,6 +1127,7 @@ class Exchange implements UpstreamCall {
   private finish(reusable: boolean): void {
     this.finished = true;
     this.unpipe?.();
+    if (this.writeGuard) clearTimeout(this.writeGuard);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const socket = this.socket!;

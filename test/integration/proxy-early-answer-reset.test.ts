@@ -1,0 +1,99 @@
+// An app that answers an upload early (413, 401) and closes without reading the rest: its close
+// resets the connection (unread data), and the proxy, still writing the body, gets EPIPE/ECONNRESET
+// on a write — while the app's answer already sits in the kernel's receive buffer. net closed the
+// socket on the write error, unread, and the client got 502 "upstream closed the connection" for
+// 12 of 70 uploads (a node client straight to the same app: 70 of 70 answered 413). The answer sent
+// before the close is now read and passed on, through one real berth-proxy process.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { portBlock } from './harness/berth.js';
+import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
+import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
+
+const base = portBlock(7);
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6 };
+const ROUNDS = 40;
+
+describe('an early answer followed by a reset reaches the client (berth-proxy process)', () => {
+  let proxy: ProxyUnderTest;
+  const closers: (() => void)[] = [];
+
+  before(async () => {
+    // Answers every request 413 once its head and some of the body are in, then resets at once
+    // (what a server closing with unread data does), with a body still on its way.
+    const rejecter = net.createServer((s) => {
+      s.on('error', () => {});
+      let seen = 0;
+      s.on('data', (d: Buffer) => {
+        seen += d.length;
+        if (seen < 32 * 1024 || s.destroyed) return;
+        s.write('HTTP/1.1 413 Payload Too Large\r\ncontent-type: text/plain\r\ncontent-length: 7\r\nconnection: close\r\n\r\ntoo big');
+        s.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((r) => rejecter.listen(P.rejecter, HOST, r));
+    const app = await upstream(P.app, 'app');
+    // node:http answering before it reads the body, `connection: close`: it closes with the body unread.
+    const nodeRejecter = await upstream(P.nodeRejecter, 'node-rejecter', (_req, res) => {
+      res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('too big');
+    });
+    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close());
+    const snapshot: MeshSnapshot = {
+      version: 1,
+      app: 'early-reset',
+      // A mirror on one of them: its copy of each piece makes the relay slower, so more writes queue behind a partial one.
+      config: { accessLog: false, services: { 'node-uploads': { routes: [{ name: 'mirrored', mirror: { service: 'sink', percent: 100 } }] } } },
+      services: [
+        { name: 'self', port: P.inbound, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] },
+        { name: 'uploads', port: 1, endpoints: [{ id: 'uploads-1', host: HOST, port: P.rejecter, variant: 'default' }] },
+        { name: 'node-uploads', port: 2, endpoints: [{ id: 'node-uploads-1', host: HOST, port: P.nodeRejecter, variant: 'default' }] },
+        { name: 'sink', port: 3, endpoints: [{ id: 'sink-1', host: HOST, port: P.app, variant: 'default' }] },
+      ],
+    };
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode }, snapshot });
+  });
+  after(() => {
+    proxy?.child.kill('SIGKILL');
+    for (const c of closers) c();
+  });
+
+  /** One upload of `size` bytes, written in pieces of `piece` bytes. */
+  const upload = (chunked: boolean, port = P.out, size = 1024 * 1024, piece = 16 * 1024): Promise<string> =>
+    new Promise((resolve) => {
+      const body = Buffer.alloc(size, 7);
+      const headers: Record<string, string> = chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) };
+      const req = http.request({ host: HOST, port, path: '/upload', method: 'POST', agent: false, headers }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${text.trim()}`));
+        res.on('error', () => resolve(`${res.statusCode} cut`));
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(`client error ${e.code}`));
+      for (let at = 0; at < body.length; at += piece) req.write(body.subarray(at, at + piece));
+      req.end();
+    });
+
+  for (const chunked of [true, false]) {
+    test(`${chunked ? 'chunked' : 'sized'} uploads: the app's 413 every time, never a 502`, async () => {
+      const seen: Record<string, number> = {};
+      for (let i = 0; i < ROUNDS; i++) {
+        const r = await upload(chunked);
+        seen[r] = (seen[r] ?? 0) + 1;
+      }
+      assert.deepEqual(seen, { '413 too big': ROUNDS });
+    });
+  }
+
+  test('node:http answering 413 before reading, then closing: the 413 every time (the writes queued behind the failed one failed too)', async () => {
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < ROUNDS; i++) {
+      // 200 KiB in one write: the proxy reads it in large pieces and queues them behind a write the kernel took in part.
+      const r = await upload(true, P.outNode, 200 * 1024, 200 * 1024);
+      seen[r] = (seen[r] ?? 0) + 1;
+    }
+    assert.deepEqual(seen, { '413 too big': ROUNDS });
+  });
+});
