@@ -12,9 +12,10 @@ import { portBlock } from './harness/berth.js';
 import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
-const base = portBlock(7);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6 };
+const base = portBlock(9);
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8 };
 const ROUNDS = 40;
+const CUT_BODY = 256 * 1024;
 
 describe('an early answer followed by a reset reaches the client (berth-proxy process)', () => {
   let proxy: ProxyUnderTest;
@@ -40,7 +41,21 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
       res.end('too big');
     });
-    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close());
+    // Answers an upload early with a body delimited by the close (256 KiB), then resets at once: the
+    // reset drops what was not sent yet, so the body the proxy gets is cut.
+    const cutter = net.createServer((s) => {
+      s.on('error', () => {});
+      let seen = 0;
+      s.on('data', (d: Buffer) => {
+        seen += d.length;
+        if (seen < 64 * 1024 || s.destroyed) return;
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\nconnection: close\r\n\r\n');
+        s.write(Buffer.alloc(CUT_BODY, 0x61));
+        s.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((r) => cutter.listen(P.cutter, HOST, r));
+    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close(), () => cutter.close());
     const snapshot: MeshSnapshot = {
       version: 1,
       app: 'early-reset',
@@ -50,10 +65,11 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
         { name: 'self', port: P.inbound, endpoints: [{ id: 'self-1', host: HOST, port: P.inbound, variant: 'default' }] },
         { name: 'uploads', port: 1, endpoints: [{ id: 'uploads-1', host: HOST, port: P.rejecter, variant: 'default' }] },
         { name: 'node-uploads', port: 2, endpoints: [{ id: 'node-uploads-1', host: HOST, port: P.nodeRejecter, variant: 'default' }] },
+        { name: 'cut', port: 4, endpoints: [{ id: 'cut-1', host: HOST, port: P.cutter, variant: 'default' }] },
         { name: 'sink', port: 3, endpoints: [{ id: 'sink-1', host: HOST, port: P.app, variant: 'default' }] },
       ],
     };
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode }, snapshot });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut }, snapshot });
   });
   after(() => {
     proxy?.child.kill('SIGKILL');
@@ -95,5 +111,59 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       seen[r] = (seen[r] ?? 0) + 1;
     }
     assert.deepEqual(seen, { '413 too big': ROUNDS });
+  });
+
+  test('a body delimited by the close and cut by the reset is never passed on as whole', async () => {
+    /** The proxy's answer as bytes: whether its chunked body ended with the last chunk, and how much came. */
+    const once = (): Promise<string> =>
+      new Promise((resolve) => {
+        const c = net.connect(P.outCut, HOST);
+        const parts: Buffer[] = [];
+        c.on('data', (d: Buffer) => parts.push(d));
+        c.on('error', () => {});
+        c.on('close', () => {
+          const all = Buffer.concat(parts).toString('latin1');
+          let rest = all.slice(all.indexOf('\r\n\r\n') + 4);
+          let body = 0;
+          let ended = false;
+          for (;;) {
+            const eol = rest.indexOf('\r\n');
+            if (eol < 0) break;
+            const size = parseInt(rest.slice(0, eol), 16);
+            if (size === 0) {
+              ended = true;
+              break;
+            }
+            if (rest.length < eol + 2 + size + 2) break;
+            body += size;
+            rest = rest.slice(eol + 2 + size + 2);
+          }
+          const status = all.slice(9, 12);
+          resolve(status !== '200' ? status : ended ? (body === CUT_BODY ? 'whole' : `cut, passed as whole (${body} bytes)`) : 'cut, not ended');
+        });
+        c.write(`POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: ${8 * 1024 * 1024}\r\n\r\n`);
+        const piece = Buffer.alloc(64 * 1024, 7);
+        let sent = 0;
+        const pump = (): void => {
+          while (sent < 8 * 1024 * 1024 && !c.destroyed) {
+            sent += piece.length;
+            if (!c.write(piece)) return void c.once('drain', pump);
+          }
+          // All sent: the client is done (an answer passed as whole keeps a kept-alive connection open).
+          if (!c.destroyed) c.end();
+        };
+        pump();
+        setTimeout(() => c.destroy(), 5000);
+      });
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 20; i++) {
+      const r = await once();
+      seen[r] = (seen[r] ?? 0) + 1;
+    }
+    assert.deepEqual(
+      Object.keys(seen).filter((k) => k.startsWith('cut, passed as whole')),
+      [],
+      JSON.stringify(seen),
+    );
   });
 });

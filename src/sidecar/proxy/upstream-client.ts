@@ -223,8 +223,14 @@ interface PooledSocket extends net.Socket {
   writeBroken?: boolean;
 }
 
-/** How long a socket whose write failed is read for an answer before it is closed anyway. */
+/** How long a socket whose write failed may go without a read (while it is read) before it is closed anyway. */
 const WRITE_FAILED_GRACE_MS = 1000;
+
+/** The error a socket whose write failed is closed with, whatever ends it (see keepReadingAfterWriteError). */
+function resetAfterWriteError(n?: number): Error {
+  const name = n === undefined ? 'no answer after a failed write' : getSystemErrorName(n);
+  return Object.assign(new Error(`read ${name}`), { code: 'ECONNRESET', syscall: 'read' });
+}
 
 /**
  * An upstream that answers before the request body is in (a 413 or 401 to an upload) and closes
@@ -242,7 +248,7 @@ function keepReadingAfterWriteError(s: PooledSocket): void {
     if (err !== undefined && (err as NodeJS.ErrnoException).syscall === 'write' && !s.destroyed) {
       // The writes queued behind the failed one fail too: held back alike.
       if (s.writeBroken) return s;
-      if (s.exchange?.writeFailed(() => destroy())) {
+      if (s.exchange?.writeFailed(() => destroy(resetAfterWriteError()))) {
         s.writeBroken = true;
         return s;
       }
@@ -334,8 +340,9 @@ export class UpstreamPool {
     // socket: net's Readable, errored by the write, would not emit its end.
     readDirectly(s, onRead, nextBuffer, (n) => {
       if (!s.writeBroken || s.destroyed) return false;
-      if (getSystemErrorName(n) === 'EOF') s.destroy();
-      else s.destroy(Object.assign(new Error(`read ${getSystemErrorName(n)}`), { code: getSystemErrorName(n), errno: n, syscall: 'read' }));
+      // Even an EOF is the reset's here: the failed write took the connection's error, so a read
+      // after it says EOF — a body delimited by the close is cut, never whole.
+      s.destroy(resetAfterWriteError(n));
       return true;
     });
     keepReadingAfterWriteError(s);
@@ -790,7 +797,7 @@ class Exchange implements UpstreamCall {
   private requestDone = false;
   /** Detaches this exchange from a streamed body (an early answer, or a failure). */
   private unpipe: (() => void) | undefined;
-  /** Closes the socket if a failed write's answer does not come (writeFailed). */
+  /** Closes the socket if a failed write's answer stops coming (writeFailed). */
   private writeGuard: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
 
@@ -945,6 +952,7 @@ class Exchange implements UpstreamCall {
   data(d: Buffer): void {
     if (this.finished) return;
     this.anyByte = true;
+    if (this.writeGuard !== undefined) this.writeGuard.refresh();
     if (!this.gotHead) {
       this.bufIsView = this.buf === undefined;
       this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
@@ -1098,7 +1106,12 @@ class Exchange implements UpstreamCall {
     if (this.finished) return false;
     this.unpipe?.();
     this.requestDone = false;
-    this.writeGuard = setTimeout(closeSocket, WRITE_FAILED_GRACE_MS);
+    // Restarted by every read (data()); not counted while reading waits for a slow client.
+    const guard = (): void => {
+      if (this.paused) this.writeGuard = setTimeout(guard, WRITE_FAILED_GRACE_MS);
+      else closeSocket();
+    };
+    this.writeGuard = setTimeout(guard, WRITE_FAILED_GRACE_MS);
     return true;
   }
 
@@ -1127,7 +1140,9 @@ class Exchange implements UpstreamCall {
   private finish(reusable: boolean): void {
     this.finished = true;
     this.unpipe?.();
+    // Undefined too, not only cleared: data() refreshes a guard it sees, and refresh() re-arms a cleared timer.
     if (this.writeGuard) clearTimeout(this.writeGuard);
+    this.writeGuard = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const socket = this.socket!;

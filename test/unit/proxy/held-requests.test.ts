@@ -47,7 +47,8 @@ test('held requests are released by recheck with their bodies; activation asked 
   const s = await withServer(5000);
   try {
     const replies = [fetch(`${s.url}/a`), fetch(`${s.url}/b`, { method: 'POST', body: 'kept' })];
-    await new Promise((r) => setTimeout(r, 100));
+    // Both held (a fixed 100 ms wait failed once under a loaded test run: fetch's first use took seconds).
+    for (let waited = 0; s.h.size < 2 && waited < 4000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     assert.equal(s.h.size, 2);
     assert.deepEqual(s.asked, ['back'], 'one activation call for requests arriving together');
     s.h.recheck(() => false);
