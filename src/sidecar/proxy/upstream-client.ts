@@ -221,6 +221,8 @@ interface PooledSocket extends net.Socket {
   reads?: SocketReads;
   /** A write failed and net's destroy was held back (see keepReadingAfterWriteError). */
   writeBroken?: boolean;
+  /** The read side reached its end (EOF or a read error) before any write failed. */
+  readEnded?: boolean;
 }
 
 /** How long a socket whose write failed may go without a read (while it is read) before it is closed anyway. */
@@ -248,7 +250,10 @@ function keepReadingAfterWriteError(s: PooledSocket): void {
     if (err !== undefined && (err as NodeJS.ErrnoException).syscall === 'write' && !s.destroyed) {
       // The writes queued behind the failed one fail too: held back alike.
       if (s.writeBroken) return s;
-      if (s.exchange?.writeFailed(() => destroy(resetAfterWriteError()))) {
+      // The read side already ended: libuv reports a reset that arrives with data as an EOF (POLLHUP
+      // after a partial read), and the write's error is the only sign of it — the socket goes now, with
+      // the error, so a body delimited by the close is not taken for whole.
+      if (!s.readEnded && s.exchange?.writeFailed(() => destroy(resetAfterWriteError()))) {
         s.writeBroken = true;
         return s;
       }
@@ -339,7 +344,12 @@ export class UpstreamPool {
     // After a held-back write error (keepReadingAfterWriteError) the end of the stream closes the
     // socket: net's Readable, errored by the write, would not emit its end.
     readDirectly(s, onRead, nextBuffer, (n) => {
-      if (!s.writeBroken || s.destroyed) return false;
+      if (s.destroyed) return false;
+      if (!s.writeBroken) {
+        // net ends the socket as it does (see keepReadingAfterWriteError for a write failing after this).
+        s.readEnded = true;
+        return false;
+      }
       // Even an EOF is the reset's here: the failed write took the connection's error, so a read
       // after it says EOF — a body delimited by the close is cut, never whole.
       s.destroy(resetAfterWriteError(n));
@@ -1119,7 +1129,10 @@ class Exchange implements UpstreamCall {
   closed(hadError: boolean): void {
     if (this.finished) return;
     // A body delimited by the close ends with a FIN; a reset cuts it, and it must not look complete.
-    if (this.gotHead && this.bodyKind === Body.UntilClose && !hadError) return this.end();
+    // Nor may a close while the request was still being sent: the server closed with our bytes
+    // unread, which resets the connection, and libuv reports a reset that comes with data as an EOF
+    // (POLLHUP after a partial read) — such an answer is taken as cut, never as whole.
+    if (this.gotHead && this.bodyKind === Body.UntilClose && !hadError && this.requestDone) return this.end();
     // A kept connection the server had closed before our request reached it: once more on a fresh
     // one, only for an idempotent request whose body is in hand (a POST may have been processed).
     if (!this.fresh && !this.anyByte && IDEMPOTENT.has(this.req.method) && (this.req.body === null || Buffer.isBuffer(this.req.body))) {
