@@ -11,13 +11,12 @@ import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { applyHeaderOps, IDEMPOTENT, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACKOFF_MS } from './forward.js';
 import { resetWhenAnswered } from './h2-early-answer.js';
-import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
+import { cutStream, flatHeaders, h2Headers, sendableStatus } from './h2-streams.js';
 import { grpcReplyHeaders, httpToGrpcStatus, isGrpcCall, noteGrpcCall } from './grpc-replies.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead, RouteRetries } from './routes.js';
 import type { ExchangeTap } from './recorder.js';
-import { flatHeaders } from './h2-mirror.js';
 
 // For the listener, which loads the HTTP/2 modules only once a client speaks HTTP/2.
 export { noteGrpcCall } from './grpc-replies.js';

@@ -5,21 +5,12 @@
 import http2 from 'node:http2';
 import type { Cluster } from './cluster.js';
 import type { H2Sessions } from './h2-forward.js';
+import { flatHeaders } from './h2-streams.js';
 import { shadowHost, type MirrorSender } from './mirror.js';
 import type { RequestHead } from './routes.js';
 import { UpstreamError, UpstreamHead } from './upstream-client.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
-
-/** An HTTP/2 header block as [name, value, …], pseudo-headers left out. */
-export function flatHeaders(h: http2.IncomingHttpHeaders): string[] {
-  const flat: string[] = [];
-  for (const [k, v] of Object.entries(h)) {
-    if (k[0] === ':' || v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) flat.push(k, one);
-  }
-  return flat;
-}
 
 /** An answer's header block in the form HTTP/1.1 answers are handed on (see UpstreamHead). */
 function headOf(h: http2.IncomingHttpHeaders): UpstreamHead {

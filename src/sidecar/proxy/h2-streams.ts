@@ -35,3 +35,13 @@ export function h2Headers(headers: http2.OutgoingHttpHeaders): http2.OutgoingHtt
 export function sendableStatus(status: number): boolean {
   return Number.isInteger(status) && status >= 200 && status <= 599;
 }
+
+/** An HTTP/2 header block as [name, value, …], pseudo-headers left out. */
+export function flatHeaders(h: http2.IncomingHttpHeaders): string[] {
+  const flat: string[] = [];
+  for (const [k, v] of Object.entries(h)) {
+    if (k[0] === ':' || v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) flat.push(k, one);
+  }
+  return flat;
+}
