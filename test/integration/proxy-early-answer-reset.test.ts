@@ -12,8 +12,8 @@ import { portBlock } from './harness/berth.js';
 import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
-const base = portBlock(9);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8 };
+const base = portBlock(11);
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8, outAbort: base + 9, aborter: base + 10 };
 const ROUNDS = 40;
 const CUT_BODY = 256 * 1024;
 const UPLOAD = 64 * 1024 * 1024;
@@ -56,7 +56,18 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       });
     });
     await new Promise<void>((r) => cutter.listen(P.cutter, HOST, r));
-    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close(), () => cutter.close());
+    // Answers a small request (all of it in the kernel's buffers at once) with a body delimited by the
+    // close, then aborts: the reset comes right behind the data, and libuv reports the two as an EOF.
+    const aborter = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\nconnection: close\r\n\r\n');
+        s.write(Buffer.alloc(CUT_BODY, 0x61));
+        s.resetAndDestroy();
+      });
+    });
+    await new Promise<void>((r) => aborter.listen(P.aborter, HOST, r));
+    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close(), () => cutter.close(), () => aborter.close());
     const snapshot: MeshSnapshot = {
       version: 1,
       app: 'early-reset',
@@ -67,10 +78,11 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
         { name: 'uploads', port: 1, endpoints: [{ id: 'uploads-1', host: HOST, port: P.rejecter, variant: 'default' }] },
         { name: 'node-uploads', port: 2, endpoints: [{ id: 'node-uploads-1', host: HOST, port: P.nodeRejecter, variant: 'default' }] },
         { name: 'cut', port: 4, endpoints: [{ id: 'cut-1', host: HOST, port: P.cutter, variant: 'default' }] },
+        { name: 'abort', port: 5, endpoints: [{ id: 'abort-1', host: HOST, port: P.aborter, variant: 'default' }] },
         { name: 'sink', port: 3, endpoints: [{ id: 'sink-1', host: HOST, port: P.app, variant: 'default' }] },
       ],
     };
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut }, snapshot });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut, abort: P.outAbort }, snapshot });
   });
   after(() => {
     proxy?.child.kill('SIGKILL');
@@ -114,36 +126,45 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
     assert.deepEqual(seen, { '413 too big': ROUNDS });
   });
 
-  test('a body delimited by the close and cut by the reset is never passed on as whole', async () => {
-    /** The proxy's answer as bytes: whether its chunked body ended with the last chunk, and how much came. */
-    const once = (): Promise<string> =>
-      new Promise((resolve) => {
-        const c = net.connect(P.outCut, HOST);
-        const parts: Buffer[] = [];
-        c.on('data', (d: Buffer) => parts.push(d));
-        c.on('error', () => {});
-        c.on('close', () => {
-          const all = Buffer.concat(parts).toString('latin1');
-          let rest = all.slice(all.indexOf('\r\n\r\n') + 4);
-          let body = 0;
-          let ended = false;
-          for (;;) {
-            const eol = rest.indexOf('\r\n');
-            if (eol < 0) break;
-            const size = parseInt(rest.slice(0, eol), 16);
-            if (size === 0) {
-              ended = true;
-              break;
-            }
-            if (rest.length < eol + 2 + size + 2) break;
-            body += size;
-            rest = rest.slice(eol + 2 + size + 2);
+  /**
+   * The proxy's answer to what `send` writes, read as bytes: 'whole' when its chunked body ended with
+   * the last chunk after CUT_BODY bytes, 'cut, not ended' when it did not end, and 'cut, passed as
+   * whole' when it ended short — the defect these tests look for.
+   */
+  const rawAnswer = (port: number, send: (c: net.Socket) => void): Promise<string> =>
+    new Promise((resolve) => {
+      const c = net.connect(port, HOST);
+      const parts: Buffer[] = [];
+      c.on('data', (d: Buffer) => parts.push(d));
+      c.on('error', () => {});
+      c.on('close', () => {
+        const all = Buffer.concat(parts).toString('latin1');
+        let rest = all.slice(all.indexOf('\r\n\r\n') + 4);
+        let body = 0;
+        let ended = false;
+        for (;;) {
+          const eol = rest.indexOf('\r\n');
+          if (eol < 0) break;
+          const size = parseInt(rest.slice(0, eol), 16);
+          if (size === 0) {
+            ended = true;
+            break;
           }
-          const status = all.slice(9, 12);
-          resolve(status !== '200' ? status : ended ? (body === CUT_BODY ? 'whole' : `cut, passed as whole (${body} bytes)`) : 'cut, not ended');
-        });
-        // More than the sockets' buffers take: the request is still being sent when the reset comes (once
-        // all of it was sent, libuv reports a reset that comes with data as an EOF: see docs/mesh.md).
+          if (rest.length < eol + 2 + size + 2) break;
+          body += size;
+          rest = rest.slice(eol + 2 + size + 2);
+        }
+        const status = all.slice(9, 12);
+        resolve(status !== '200' ? status : ended ? (body === CUT_BODY ? 'whole' : `cut, passed as whole (${body} bytes)`) : 'cut, not ended');
+      });
+      send(c);
+      setTimeout(() => c.destroy(), 5000);
+    });
+
+  test('a body delimited by the close and cut by the reset is never passed on as whole', async () => {
+    const once = (): Promise<string> =>
+      rawAnswer(P.outCut, (c) => {
+        // More than the sockets' buffers take: the request is still being sent when the reset comes.
         c.write(`POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: ${UPLOAD}\r\n\r\n`);
         const piece = Buffer.alloc(64 * 1024, 7);
         let sent = 0;
@@ -156,7 +177,6 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
           if (!c.destroyed) c.end();
         };
         pump();
-        setTimeout(() => c.destroy(), 5000);
       });
     const seen: Record<string, number> = {};
     for (let i = 0; i < 20; i++) {
@@ -168,5 +188,19 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       [],
       JSON.stringify(seen),
     );
+  });
+
+  test('a body delimited by the close and ended by a reset right behind it is never passed on as whole (the request all sent)', async () => {
+    // The whole request is in the kernel's buffers before the app answers, and the reset arrives
+    // with the answer's data: libuv reports both as an EOF, which looked like the app's FIN (20 of 20
+    // passed on as whole, though the reset drops whatever the app had not sent yet). curl, straight to
+    // the app, reports "Connection reset by peer".
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 20; i++) {
+      const r = await rawAnswer(P.outAbort, (c) => c.write('GET /stream HTTP/1.1\r\nhost: x\r\n\r\n'));
+      seen[r] = (seen[r] ?? 0) + 1;
+    }
+    // Whether the reset dropped bytes or not, the answer did not end with the app's FIN: never whole.
+    assert.deepEqual(Object.keys(seen), ['cut, not ended'], JSON.stringify(seen));
   });
 });

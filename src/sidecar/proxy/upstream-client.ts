@@ -23,6 +23,7 @@ import { skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
 import { connectionNamed } from './request-headers.js';
 import { isPassThroughBody } from './client-reads.js';
 import { readDirectly } from './direct-read.js';
+import { probeClose } from './close-probe.js';
 import { writeNow } from './direct-write.js';
 import { copyBytes, giveBackReadBuffer, nextReadSize, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 import { NameTable } from './name-table.js';
@@ -234,6 +235,11 @@ function resetAfterWriteError(n?: number): Error {
   return Object.assign(new Error(`read ${name}`), { code: 'ECONNRESET', syscall: 'read' });
 }
 
+/** A body delimited by the close ended with the app's reset (see close-probe.ts). */
+function resetAtClose(): Error {
+  return Object.assign(new Error('read ECONNRESET (the body delimited by the close ended with a reset)'), { code: 'ECONNRESET', syscall: 'read' });
+}
+
 /**
  * An upstream that answers before the request body is in (a 413 or 401 to an upload) and closes
  * with unread data resets the connection; the proxy, still writing the body, then gets EPIPE or
@@ -346,8 +352,12 @@ export class UpstreamPool {
     readDirectly(s, onRead, nextBuffer, (n) => {
       if (s.destroyed) return false;
       if (!s.writeBroken) {
-        // net ends the socket as it does (see keepReadingAfterWriteError for a write failing after this).
         s.readEnded = true;
+        // A body delimited by the close: whole only if this EOF was the app's FIN, not its reset.
+        if (s.exchange?.endsAtClose() && getSystemErrorName(n) === 'EOF') {
+          if (probeClose(s, (reset) => s.destroy(reset ? resetAtClose() : undefined))) return true;
+        }
+        // net ends the socket as it does (see keepReadingAfterWriteError for a write failing after this).
         return false;
       }
       // Even an EOF is the reset's here: the failed write took the connection's error, so a read
@@ -1123,6 +1133,11 @@ class Exchange implements UpstreamCall {
     };
     this.writeGuard = setTimeout(guard, WRITE_FAILED_GRACE_MS);
     return true;
+  }
+
+  /** Whether the answer's body ends with the connection (and the request was sent whole): its end must be a FIN. */
+  endsAtClose(): boolean {
+    return !this.finished && this.gotHead && this.bodyKind === Body.UntilClose && this.requestDone;
   }
 
   /** The socket closed under the exchange (`hadError`: by a reset or another error, not the server's FIN). */
