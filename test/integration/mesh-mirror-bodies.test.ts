@@ -15,6 +15,7 @@ import { MIRROR_BODY_LIMIT } from '../../src/sidecar/proxy/mirror.js';
 
 const base = portBlock(7);
 const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, primary: base + 4, shadow: base + 5 };
+const CLIENT_TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 interface Arrival {
@@ -26,6 +27,7 @@ interface Arrival {
   sha: string;
   /** The request headers the route rewrites: authorization (removed) and x-env (set). */
   rewritten: string;
+  traceparent: string;
 }
 
 /** An upstream that notes each request whole (method, url, host, framing, body size and sha256) and echoes its body's digest. */
@@ -36,7 +38,7 @@ function noting(port: number, name: string, into: Arrival[], answer?: (req: http
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      into.push({ method: req.method!, url: req.url!, host: req.headers.host ?? '', framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, size: body.length, sha: sha(body), rewritten: `${req.headers.authorization} ${req.headers['x-env']}` });
+      into.push({ method: req.method!, url: req.url!, host: req.headers.host ?? '', framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, size: body.length, sha: sha(body), rewritten: `${req.headers.authorization} ${req.headers['x-env']}`, traceparent: String(req.headers.traceparent) });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ size: body.length, sha: sha(body), from: req.url!.startsWith('/diff') ? name : 'either' }));
     });
@@ -46,7 +48,7 @@ function noting(port: number, name: string, into: Arrival[], answer?: (req: http
 /** POSTs `body` to the outbound listener, in `pieces` writes, sized or chunked. */
 function post(path: string, body: Buffer, opts: { chunked?: boolean; pieces?: number } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: 'Bearer user-token', 'x-env': 'client', ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }) };
+    const headers: Record<string, string> = { authorization: 'Bearer user-token', 'x-env': 'client', traceparent: CLIENT_TRACEPARENT, ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(body.length) }) };
     const req = http.request({ host: HOST, port: P.out, path, method: 'POST', agent: false, headers }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
@@ -117,6 +119,18 @@ describe('mirrored copies carry the request body (berth-proxy process)', () => {
       );
     }
     assert.equal(shadow.filter((a) => a.url.startsWith('/small') || a.url.startsWith('/big')).length, 4, 'one copy each');
+  });
+
+  test('a copy is a call of its own in the trace: same trace id and flags, a parent id of its own', async () => {
+    await post('/traced', Buffer.from('t'));
+    const copy = await copyOf('/traced');
+    const first = primary.find((a) => a.url === '/traced')!;
+    const [, traceId, , flags] = CLIENT_TRACEPARENT.split('-');
+    const parts = (tp: string): string[] => tp.split('-');
+    assert.deepEqual([parts(first.traceparent)[1], parts(first.traceparent)[3]], [traceId, flags], first.traceparent);
+    assert.deepEqual([parts(copy.traceparent)[1], parts(copy.traceparent)[3]], [traceId, flags], copy.traceparent);
+    // Before, the copy carried the primary's parent id: two server spans claimed the one client call.
+    assert.notEqual(parts(copy.traceparent)[2], parts(first.traceparent)[2], 'the copy has its own parent id');
   });
 
   test('a body over the copy limit is not copied; the primary gets it whole', async () => {

@@ -24,6 +24,7 @@ interface Arrival {
   sha: string;
   /** The request headers the route rewrites: authorization (removed) and x-env (set). */
   rewritten: string;
+  traceparent: string;
 }
 
 /** An h2c server that notes each stream whole and answers its body's digest (and who answered, on /diff). */
@@ -34,7 +35,7 @@ async function h2Server(port: number, name: string, into: Arrival[]): Promise<ht
     stream.on('data', (d: Buffer) => chunks.push(d));
     stream.on('end', () => {
       const body = Buffer.concat(chunks);
-      into.push({ method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), size: body.length, sha: sha(body), rewritten: `${headers.authorization} ${headers['x-env']}` });
+      into.push({ method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), size: body.length, sha: sha(body), rewritten: `${headers.authorization} ${headers['x-env']}`, traceparent: String(headers.traceparent) });
       stream.respond({ ':status': 200, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ sha: sha(body), from: String(headers[':path']).startsWith('/diff') ? name : 'either' }));
     });
@@ -158,6 +159,12 @@ describe('mirrored copies of HTTP/2 streams (berth-proxy process)', () => {
       ['undefined prod', 'undefined prod'],
     );
     assert.equal(h2Primary.length, 2, 'the primary got each request once');
+    // A copy is a call of its own in the trace: the primary's trace id, a parent id of its own.
+    for (const [i, copy] of copies.entries()) {
+      const [, copyTrace, copyParent] = copy.traceparent.split('-');
+      const [, trace, parent] = h2Primary.find((p) => p.path === copy.path)!.traceparent.split('-');
+      assert.deepEqual([copyTrace, copyParent === parent], [trace, false], `copy ${i}: ${copy.traceparent}`);
+    }
   });
 
   test('h2c: the shadow diff compares the copies\' answers', async () => {

@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { Cluster } from './cluster.js';
 import type { H2Sessions } from './h2-forward.js';
 import { flatHeaders } from './h2-streams.js';
-import { shadowHost, type MirrorSender } from './mirror.js';
+import { copySpan, shadowHost, type MirrorSender } from './mirror.js';
 import type { RequestHead } from './routes.js';
 import { UpstreamError, UpstreamHead } from './upstream-client.js';
 
@@ -26,6 +26,7 @@ export function h2MirrorSender(sessions: H2Sessions, cluster: Cluster, head: Req
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
   out[':authority'] = shadowHost(String(headers[':authority'] ?? headers.host ?? cluster.name));
   if (typeof out.host === 'string') out.host = shadowHost(out.host);
+  copySpan(out as Record<string, string | string[] | undefined>);
   return (body, to) => {
     const ep = cluster.pick(head, undefined);
     if (!ep) return undefined;

@@ -12,6 +12,7 @@ import { headersSayBody } from './http-syntax.js';
 import type { ExchangeTap } from './recorder.js';
 import type { RequestHead } from './routes.js';
 import type { UpstreamHandlers } from './upstream-client.js';
+import { propagateTrace } from './trace.js';
 
 /** How long a mirrored copy may take after its primary ended, when the route sets no timeout. */
 export const MIRROR_TIMEOUT_MS = 15_000;
@@ -21,6 +22,15 @@ export const MAX_MIRRORS_IN_FLIGHT = 64;
 export const MIRROR_BODY_LIMIT = 1024 * 1024;
 /** Body bytes held for all copies at once; a copy that would pass it is dropped. */
 export const MIRROR_BUFFER_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * A copy is a call of its own: it keeps the trace (id and flags) but gets a parent id of its own, as
+ * Envoy gives a shadow request a child span — with the primary's, the shadow's server span and the
+ * primary upstream's would both claim one parent call.
+ */
+export function copySpan(headers: Record<string, string | string[] | undefined>): void {
+  if (typeof headers.traceparent === 'string') propagateTrace(headers);
+}
 
 /**
  * A copy's Host: "-shadow" after the host name, before any port, as Envoy does (`orders:8080` →
@@ -67,6 +77,7 @@ export class Mirrors {
     applyHeaderOps(headers, ops);
     headers.host = shadowHost(req.headers.host ?? cluster.name);
     delete headers.connection;
+    copySpan(headers);
     const head = { method: req.method ?? 'GET', path: req.url ?? '/', headers };
     const send: MirrorSender = (body, to) => {
       const ep = cluster.pick(head, undefined);
