@@ -7,7 +7,9 @@
 //
 // A slow reader never slows the proxy down nor grows its memory (Vector's `drop_newest` buffer
 // policy): while the output has not drained, lines are held up to 64 KiB, then dropped and counted
-// (`dropped`, exported as berth_proxy_access_log_dropped_total).
+// (`dropped`, exported as berth_proxy_access_log_dropped_total). A reader that went away for good
+// (EPIPE: the pipe has no reader) is the same to the proxy: every line from then on is dropped and
+// counted — an unheard 'error' on stdout used to end the process, and every request with it.
 
 import { GapFlusher } from '../../lib/gap-flusher.js';
 
@@ -25,7 +27,9 @@ export class AccessLog {
   private readonly flusher: GapFlusher;
   /** write() returned false: nothing more is written until 'drain'. */
   private blocked = false;
-  /** Lines dropped because the output was not keeping up. */
+  /** The output failed (its reader is gone): lines are only counted. */
+  private broken = false;
+  /** Lines dropped because the output was not keeping up, or failed. */
   dropped = 0;
   private readonly onDrain = (): void => {
     this.blocked = false;
@@ -37,6 +41,12 @@ export class AccessLog {
     flushMs = ACCESS_LOG_FLUSH_MS,
   ) {
     this.flusher = new GapFlusher(() => this.flush(), flushMs);
+    out.on('error', () => {
+      this.broken = true;
+      // What was held, and what the failed write carried, is lost: the held lines at least are counted.
+      this.dropped += lineCount(this.held);
+      this.held = '';
+    });
     // A child's stdout pipe is blocking (libuv makes stdio blocking in a spawned child), and so are
     // Node's writes to it: a log reader that stalls would stall every request. Non-blocking, the
     // write queues instead, and write()'s answer says when to hold back.
@@ -44,6 +54,10 @@ export class AccessLog {
   }
 
   line(text: string): void {
+    if (this.broken) {
+      this.dropped++;
+      return;
+    }
     if (this.blocked && this.held.length + text.length > MAX_HELD) {
       this.dropped++;
       return;
@@ -54,7 +68,7 @@ export class AccessLog {
   }
 
   flush(): void {
-    if (this.held.length === 0 || this.blocked) return;
+    if (this.held.length === 0 || this.blocked || this.broken) return;
     const text = this.held;
     this.held = '';
     this.flusher.ran();
@@ -63,4 +77,10 @@ export class AccessLog {
       this.out.once('drain', this.onDrain);
     }
   }
+}
+
+function lineCount(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) n++;
+  return n;
 }

@@ -7,6 +7,9 @@ import { Proxy } from './proxy.js';
 function log(msg: string): void {
   process.stderr.write(`${new Date().toISOString()} berth-proxy: ${msg}\n`);
 }
+// A log reader that went away (EPIPE) loses the proxy's messages, not its traffic: without a
+// listener, the stream's 'error' would end the process. (stdout's is the access log's: access-log.ts.)
+process.stderr.on('error', () => {});
 
 let cfg;
 try {

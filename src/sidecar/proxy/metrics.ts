@@ -8,7 +8,7 @@
 //   berth_proxy_throttled_total{destination,route,reason}
 //     (reason rate / concurrency: refused, destination = the one whose limit refused; reason overflow:
 //     a variant over its limit sent the request to its overflowTo variant instead, not refused)
-//   berth_proxy_access_log_dropped_total (lines dropped because stdout did not keep up)
+//   berth_proxy_access_log_dropped_total (lines dropped because stdout did not keep up, or its reader was gone)
 
 import { STATS_BUCKETS, type MeshStatsSeries } from '../../lib/mesh-protocol.js';
 
@@ -147,7 +147,7 @@ export class Metrics {
     for (const [k, n] of this.ejections) out.push(`berth_proxy_ejections_total{${k}} ${n}`);
     out.push('# HELP berth_proxy_throttled_total Requests refused by a rate or concurrency limit (reason rate, concurrency), or sent to the overflow variant instead (reason overflow).', '# TYPE berth_proxy_throttled_total counter');
     for (const [k, n] of this.throttled) out.push(`berth_proxy_throttled_total{${k}} ${n}`);
-    out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up.', '# TYPE berth_proxy_access_log_dropped_total counter');
+    out.push('# HELP berth_proxy_access_log_dropped_total Access log lines dropped because the log output did not keep up or failed (its reader gone).', '# TYPE berth_proxy_access_log_dropped_total counter');
     out.push(`berth_proxy_access_log_dropped_total{proxy="${esc(this.proxy)}"} ${this.accessLogDropped()}`);
     const sp = this.spans();
     if (sp) {
