@@ -135,7 +135,7 @@ export function splitAbsoluteForm(url: string): { authority: string; path: strin
  * wins over Host), then the path normalised (normalizePath). False if the target cannot be served
  * (answer 400). `OPTIONS *` is left as it is.
  */
-export function normalizeRequestTarget(req: { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }): boolean {
+export function normalizeRequestTarget(req: { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }, rawTarget = false): boolean {
   let url = req.url ?? '/';
   if (req.method === 'CONNECT') return true; // authority-form: answered by the handler
   if (url.charCodeAt(0) !== 47) {
@@ -147,7 +147,8 @@ export function normalizeRequestTarget(req: { method?: string; url?: string; hea
   }
   const norm = normalizePath(url);
   if (norm === undefined) return false;
-  req.url = norm;
+  // rawTarget: checked as any target, passed on as sent (an absolute-form one as its path).
+  req.url = rawTarget ? url : norm;
   return true;
 }
 

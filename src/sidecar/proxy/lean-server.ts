@@ -359,6 +359,8 @@ export interface LeanServerHooks {
   keepAliveMs?: number;
   /** Overrides MAX_HEAD_BYTES (an inbound listener takes what the mesh's proxies add on the way). */
   maxHeadBytes?: number;
+  /** Request targets are passed on as sent, not normalised (ListenerOptions.rawTarget). */
+  rawTarget?: boolean;
 }
 
 const enum BodyKind {
@@ -543,7 +545,7 @@ export class LeanConnection {
     if (end < 0 && this.buf.length <= limit && this.buf.indexOf(LF_LF) < 0) return this.awaitHead();
     if (end < 0 || end > limit) return this.giveUp();
     this.clearHeadTimer();
-    const parsed = parseRequestBytes(this.buf, text, end, this.source.wordsFor(this.buf));
+    const parsed = parseRequestBytes(this.buf, text, end, this.source.wordsFor(this.buf), this.hooks.rawTarget);
     if (!parsed) return this.giveUp();
     this.buf = end + 4 === this.buf.length ? EMPTY : this.buf.subarray(end + 4);
     const { method, url, minor, headers } = parsed;
@@ -768,7 +770,7 @@ export function parseRequestHead(text: string): ParsedHead | undefined {
  * strings kept are slices of the text. The head is [0, n): `text` may go on past it (a whole read,
  * body or pipelined bytes included).
  */
-export function parseRequestBytes(b: Buffer, text: string, n = text.length, words?: DataView): ParsedHead | undefined {
+export function parseRequestBytes(b: Buffer, text: string, n = text.length, words?: DataView, rawTarget = false): ParsedHead | undefined {
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd < 0 || lineEnd > n) lineEnd = n;
   // "METHOD SP target SP HTTP/1.x"
@@ -783,10 +785,13 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
     const c = b[i];
     if (c <= 32 || c >= 127) return undefined; // whitespace, controls and non-ASCII (llhttp refuses them)
   }
-  // Origin-form only (absolute-form and `*` go to node:http), normalised before routing as Istio does.
+  // Origin-form only (absolute-form and `*` go to node:http), normalised before routing as Istio does
+  // (or, with rawTarget, kept as sent once it passes the same checks).
   if (b[sp1 + 1] !== 47) return undefined;
-  const url = normalizePath(text.slice(sp1 + 1, sp2));
-  if (url === undefined) return undefined;
+  const target = text.slice(sp1 + 1, sp2);
+  const normal = normalizePath(target);
+  if (normal === undefined) return undefined;
+  const url = rawTarget ? target : normal;
   const minor = minorCode === 49 ? '1' : '0';
   const headers: Record<string, string | string[] | undefined> = {};
   const dv = words ?? new DataView(b.buffer, b.byteOffset, b.length);

@@ -73,6 +73,12 @@ export interface ListenerOptions {
   keepAliveMs?: number;
   /** A request head's largest size (default MAX_HEAD_BYTES, 16 KiB, node:http's). */
   maxHeadBytes?: number;
+  /**
+   * Pass request targets on as sent instead of normalising them (`/a/%2e%2e/b` stays so): for the
+   * building-block API, which reads the app ID from the path and hands the rest on as the method —
+   * normalised first, a method's dot segments climbed out of `/v1.0/invoke/{appId}/method/`.
+   */
+  rawTarget?: boolean;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -207,7 +213,7 @@ export class Listener {
           // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts). A
           // request with two Host fields is refused (RFC 9112 §3.2; node:http keeps the first): a proxy
           // that routes by one while the next hop reads the other is how requests get misrouted.
-          if (hostFields(req.rawHeaders) > 1 || !normalizeRequestTarget(req)) {
+          if (hostFields(req.rawHeaders) > 1 || !normalizeRequestTarget(req, this.opts.rawTarget)) {
             res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
             return;
           }
@@ -234,14 +240,15 @@ export class Listener {
         afterTurns(socket, () => {
           if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
           // Routed like any request: on its normalised target (a `/x/../admin` upgrade passed a route on `/admin`).
-          if (!normalizeRequestTarget(req)) return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
+          if (!normalizeRequestTarget(req, this.opts.rawTarget)) return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
           dropConnectionNamed(req.headers);
           const toHttp1 = this.toHttp1;
           upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? endQuietly(s) : toHttp1(s as net.Socket, unread)) : undefined);
         }),
       );
     }
-    else server.on('upgrade', (_req: http.IncomingMessage, socket: net.Socket) => afterTurns(socket, () => socket.end(rawAnswer('501 Not Implemented'))));
+    // With no upgrade handler (the building-block API) node:http serves such a request as any other:
+    // a server may ignore Upgrade (RFC 9110 §7.8). A 501 here refused `curl --http2`'s `Upgrade: h2c`.
     // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
     server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) =>
       afterTurns(socket, () => socket.end(rawAnswer('405 Method Not Allowed', `allow: ${ALLOWED_METHODS}\r\nx-berth-reason: connect-not-supported\r\n`))),
@@ -392,6 +399,7 @@ export class Listener {
               ended: () => this.inFlight--,
               ...(this.opts.keepAliveMs !== undefined ? { keepAliveMs: this.opts.keepAliveMs } : {}),
               ...(this.opts.maxHeadBytes !== undefined ? { maxHeadBytes: this.opts.maxHeadBytes } : {}),
+              ...(this.opts.rawTarget ? { rawTarget: true } : {}),
             },
             reads,
           );

@@ -138,6 +138,12 @@ export class Proxy {
   private readonly selfSource: string;
   /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
   private readonly knownSource = (name: string): boolean => name === 'ingress' || this.table?.services.has(name) === true;
+  /**
+   * APP_API_TOKEN: every request this sidecar passes to its app carries it as `dapr-api-token`, as
+   * daprd's calls to its app do (invocations included), so an app that checks it accepts them; a
+   * caller's own value never reaches the app.
+   */
+  private readonly appToken: string | undefined;
   /** The building-block API, loaded only for services that use it. */
   private dapr: Promise<import('./dapr/index.js').DaprApi | undefined> | undefined;
   /** Recording (recorder.ts, loaded with the first recording): this sidecar's service's, or the gateway's per service. Undefined: nothing recorded, nothing paid. */
@@ -173,6 +179,7 @@ export class Proxy {
     this.metrics.shadow = () => this.shadow?.stats.byRoute() ?? [];
     this.metrics.spans = () => this.spanCounts();
     this.selfSource = cfg.mode === 'gateway' ? 'ingress' : cfg.service;
+    this.appToken = cfg.dapr?.appToken;
     setEjectionObserver((cluster, ep) => {
       this.metrics.ejection(cluster, ep.id);
       this.log(`ejected ${ep.id} from ${cluster} for ${Math.round(ep.ejectedUntil - performance.now())} ms (outlier detection)`);
@@ -269,8 +276,8 @@ export class Proxy {
     this.snapshots.stop();
     const dapr = this.dapr;
     const deadline = performance.now() + this.cfg.drainSeconds * 1000;
-    await Promise.all([...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)));
-    await dapr?.then((d) => d?.close());
+    // The building-block API drains with the mesh's listeners: invocations in flight get the same time as mesh calls.
+    await Promise.all([...[...this.fixed, ...this.gatewayListeners.values()].map((l) => l.drain(deadline)), dapr?.then((d) => d?.close(deadline))]);
     this.h2?.sessions.closeAll();
     this.h2?.mirrorSessions.closeAll();
     this.pools.closeAll();
@@ -552,6 +559,7 @@ export class Proxy {
     const trace = this.trace(req.headers);
     const source = takeSource(req.headers, this.knownSource);
     addRequestHeaders(req.headers, this.edge, undefined);
+    if (this.appToken !== undefined) req.headers['dapr-api-token'] = this.appToken;
     this.inboundAccepted++;
     this.inflight++;
     const rec = this.selfRecorder && !(res instanceof UpgradeResponse) ? this.selfRecorder.begin(req, traceIdOf(trace)) : undefined;
@@ -590,6 +598,7 @@ export class Proxy {
     const trace = this.trace(headers);
     const source = takeSource(headers, this.knownSource);
     addRequestHeaders(headers, this.edge, undefined);
+    if (this.appToken !== undefined) headers['dapr-api-token'] = this.appToken;
     this.inboundAccepted++;
     this.inflight++;
     const { tr } = this.h2!;

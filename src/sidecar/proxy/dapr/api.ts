@@ -50,8 +50,17 @@ export interface DaprApi {
   /** The instance is ready: ask the app for its subscriptions and start deliveries and input bindings. */
   appReady(): void;
   describe(): DaprDescription;
-  close(): Promise<void>;
+  /** Drains requests in flight until `deadline` (performance.now() time; 1 s from now by default), then closes. */
+  close(deadline?: number): Promise<void>;
 }
+
+/**
+ * `/v1.0/invoke/{appId}/method…` on the target as sent: the method is everything after `/method`,
+ * dot segments included, as daprd takes it — the callee's proxy normalises it within the callee's own
+ * paths. Normalised here first, `…/method/%2e%2e/%2e%2e/other/method/x` reached another app, and
+ * `…/method/%2e%2e/%2e%2e/%2e%2e/metadata` this sidecar's own API.
+ */
+const INVOKE_TARGET = /^\/v1\.0\/invoke\/([^/?]*)\/method(?=[/?]|$)/;
 
 const RUNTIME_VERSION = 'berth';
 /**
@@ -153,10 +162,16 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     const own = (id: string): string | undefined => (Object.hasOwn(cfg.apps, id) ? cfg.apps[id] : undefined);
     const target = own(appId) ?? own(appId.split('.')[0]);
     if (target === undefined) throw new ApiError(500, 'ERR_DIRECT_INVOKE', `fail to invoke, id: ${appId}, err: app id ${appId} is not a service of this application`);
+    // daprd's limit (http-max-request-size) holds for invocations too: a body said to be longer is refused unread.
+    const length = Number(req.headers['content-length']);
+    if (length > limit) throw new BodyTooLarge();
     req.url = path;
     req.headers.host = target;
     delete req.headers['dapr-api-token'];
     delete req.headers['dapr-app-id'];
+    // Who calls whom, as daprd tells the callee: set here, so a client cannot claim another caller.
+    req.headers['dapr-caller-app-id'] = cfg.appId;
+    req.headers['dapr-callee-app-id'] = appId;
     o.mesh(target, req, res);
   };
 
@@ -211,7 +226,10 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   };
 
   const route = async (req: ProxyRequest, res: ProxyResponse): Promise<void> => {
-    const url = requestTarget(req.url);
+    // The listener passes targets on as sent (rawTarget): an invocation's method is taken from them as
+    // they are; every other API reads the normalised path.
+    const raw = req.url ?? '/';
+    const url = requestTarget(raw);
     const parts = url.pathname.split('/').slice(1);
     const [version, api] = parts;
     const method = req.method ?? 'GET';
@@ -220,8 +238,14 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     if (o.apiToken !== undefined && !tokenMatches(req.headers['dapr-api-token'], o.apiToken)) {
       return sendJson(res, 401, { errorCode: 'ERR_UNAUTHORIZED', message: 'invalid api token' });
     }
+    const invoked = INVOKE_TARGET.exec(raw);
     const appIdHeader = req.headers['dapr-app-id'];
-    if (typeof appIdHeader === 'string' && appIdHeader !== '' && !(version === 'v1.0' && api === 'invoke')) return invoke(req, res, appIdHeader, `${url.pathname}${url.search}`);
+    // With `dapr-app-id`, any target but the invoke API's own is the method, as sent.
+    if (typeof appIdHeader === 'string' && appIdHeader !== '' && !raw.startsWith('/v1.0/invoke/')) return invoke(req, res, appIdHeader, raw);
+    if (invoked && invoked[1] !== '') {
+      const rest = raw.slice(invoked[0].length);
+      return invoke(req, res, seg(invoked[1]), rest.startsWith('/') ? rest : `/${rest}`);
+    }
     const rest = parts.slice(2);
     const json = async (): Promise<unknown> => parseJson(await readBody(req, limit));
     if (version === 'v1.0') {
@@ -252,11 +276,9 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
         case 'publish':
           if (method === 'POST' || method === 'PUT') return publish(seg(rest[0] ?? ''), seg(rest.slice(1).join('/')), req, url.searchParams, res);
           break;
-        case 'invoke': {
-          const [appId, m, ...path] = rest;
-          if (!appId || m !== 'method') throw new ApiError(400, 'ERR_DIRECT_INVOKE', 'failed getting app id either from the URL path or the header dapr-app-id');
-          return invoke(req, res, seg(appId), `/${path.join('/')}${url.search}`);
-        }
+        case 'invoke':
+          // The invocations that name an app ID and a method went above, on the target as sent.
+          throw new ApiError(400, 'ERR_DIRECT_INVOKE', 'failed getting app id either from the URL path or the header dapr-app-id');
         case 'secrets': {
           const [store, key] = rest;
           if (!store || !key || method !== 'GET') break;
@@ -368,7 +390,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   };
 
   // Binds with retries (the port may still be held by the proxy this one replaces), as the mesh's listeners do.
-  const listener = new Listener({ name: 'dapr', host: '127.0.0.1', port: o.port, handler: handle, lean: true, keepAliveMs: KEEP_ALIVE_MS, log });
+  const listener = new Listener({ name: 'dapr', host: '127.0.0.1', port: o.port, handler: handle, lean: true, rawTarget: true, keepAliveMs: KEEP_ALIVE_MS, log });
   log(`dapr: building-block API for app ${cfg.appId} on 127.0.0.1:${o.port}`);
   return Promise.resolve({
     appReady: () => {
@@ -388,9 +410,9 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
         ...(s.deadLetterTopic ? { deadLetterTopic: s.deadLetterTopic } : {}),
       })),
     }),
-    close: async () => {
-      // Requests in flight finish (briefly): the proxy has drained its mesh listeners already.
-      await listener.drain(performance.now() + 1000);
+    close: async (deadline = performance.now() + 1000) => {
+      // Requests in flight finish by the proxy's drain deadline, as the mesh's (drained alongside).
+      await listener.drain(deadline);
       await subscriber.stop();
       deadLetters.flush();
       await Promise.allSettled(inputs.map((i) => i.close()));
