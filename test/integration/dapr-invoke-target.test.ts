@@ -8,7 +8,9 @@
 // - the app never got APP_API_TOKEN as `dapr-api-token` (an app that checks it refused every
 //   invocation), nor `dapr-caller-app-id` / `dapr-callee-app-id`, and a client's own caller id passed;
 // - a body longer than maxRequestBodyMiB reached the app (the state and metadata APIs answered 413);
-// - an invocation in flight was reset 1 s into the sidecar's drain (mesh calls get the drain's 10 s).
+// - an invocation in flight was reset 1 s into the sidecar's drain (mesh calls get the drain's 10 s);
+// - a callee that cannot be reached was answered in the mesh's format (503 text/plain), not daprd's
+//   (500, `ERR_DIRECT_INVOKE` in Dapr's JSON error body, which the SDKs read).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -71,7 +73,7 @@ describe('service invocation through the building-block API (berth-proxy process
         { name: 'callee', port: 2, endpoints: [{ id: 'callee-1', host: HOST, port: P.bIn, variant: 'default' }] },
       ],
     };
-    const dapr = (appId: string): string => JSON.stringify({ appId, apiToken: false, maxRequestBodyMiB: 1, components: [], subscriptions: [], apps: { caller: 'caller', callee: 'callee' }, baseDir: '/tmp' });
+    const dapr = (appId: string): string => JSON.stringify({ appId, apiToken: false, maxRequestBodyMiB: 1, components: [], subscriptions: [], apps: { caller: 'caller', callee: 'callee', ghost: 'ghost' }, baseDir: '/tmp' });
     caller = await startProxy({ id: 'caller-1', inbound: P.aIn, app: P.aApp, admin: P.aAdmin, outbound: { callee: P.aOut }, snapshot, env: { BERTH_SERVICE: 'caller', BERTH_DAPR: dapr('caller'), BERTH_DAPR_HTTP_PORT: String(P.dapr) } });
     callee = await startProxy({ id: 'callee-1', inbound: P.bIn, app: P.bApp, admin: P.bAdmin, outbound: {}, snapshot, env: { BERTH_SERVICE: 'callee', BERTH_DAPR: dapr('callee'), BERTH_DAPR_HTTP_PORT: String(P.bDapr), APP_API_TOKEN: APP_TOKEN } });
     // The API answers once the proxy has loaded it.
@@ -138,6 +140,17 @@ describe('service invocation through the building-block API (berth-proxy process
       assert.equal(r.status, 413, `${path}: ${r.body}`);
     }
     assert.deepEqual(seen.filter((s) => s.url.includes('big')), []);
+  });
+
+  test("a callee the caller's sidecar cannot reach: daprd's 500 ERR_DIRECT_INVOKE, the mesh's reason kept", async () => {
+    // `ghost` is an app ID of the application whose service is not in the mesh (no port, or not up yet).
+    const r = await call('/v1.0/invoke/ghost/method/x');
+    assert.equal(r.status, 500, r.body);
+    assert.equal(r.headers['content-type'], 'application/json');
+    const body = JSON.parse(r.body) as { errorCode: string; message: string };
+    assert.equal(body.errorCode, 'ERR_DIRECT_INVOKE');
+    assert.match(body.message, /^fail to invoke, id: ghost, err: /);
+    assert.equal(r.headers['x-berth-reason'], 'unknown-service');
   });
 
   test("an invocation in flight when the caller's sidecar stops is drained like a mesh call", async () => {

@@ -71,9 +71,29 @@ export class Pools {
   }
 }
 
+/** Answers to service invocations (the building-block API), with the app ID invoked. */
+const invocations = new WeakMap<ProxyResponse, string>();
+
+/**
+ * `res` answers a service invocation of `appId`: the proxy's own failures to reach or hear from the
+ * callee (5xx but a route's fault abort) are answered as daprd answers them, 500 with
+ * `ERR_DIRECT_INVOKE` in Dapr's JSON error body (x-berth-reason still says which) — a Dapr SDK reads
+ * that body; throttling (429) and 4xx keep theirs.
+ */
+export function answersInvocation(res: ProxyResponse, appId: string): void {
+  invocations.set(res, appId);
+}
+
 export function reply(res: ProxyResponse, status: number, reason: string, message?: string, extra?: http.OutgoingHttpHeaders): void {
   if (res.headersSent) {
     res.destroy();
+    return;
+  }
+  const invoked = status >= 500 && reason !== 'fault-abort' ? invocations.get(res) : undefined;
+  if (invoked !== undefined) {
+    const body = JSON.stringify({ errorCode: 'ERR_DIRECT_INVOKE', message: `fail to invoke, id: ${invoked}, err: ${message ?? reason} (${status} ${reason})` });
+    res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), date: new Date().toUTCString(), [REASON_HEADER]: reason, ...extra });
+    res.end(body);
     return;
   }
   const text = `${message ?? reason}\n`;

@@ -22,6 +22,7 @@ import { DeadLetterLog } from './dead-letter-log.js';
 import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
 import { Listener, type ProxyRequest, type ProxyResponse } from '../listener.js';
 import { LeanResponse } from '../lean-server.js';
+import { answersInvocation } from '../forward.js';
 
 export interface DaprApiOptions {
   cfg: DaprProxyConfig;
@@ -172,6 +173,7 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     // Who calls whom, as daprd tells the callee: set here, so a client cannot claim another caller.
     req.headers['dapr-caller-app-id'] = cfg.appId;
     req.headers['dapr-callee-app-id'] = appId;
+    answersInvocation(res, appId);
     o.mesh(target, req, res);
   };
 
