@@ -4,7 +4,7 @@
 //   segments climbed out of `/v1.0/invoke/{appId}/method/`: `…/callee/method/%2e%2e/%2e%2e/caller/method/who`
 //   was answered by the caller's app, `…/%2e%2e/%2e%2e/%2e%2e/metadata` by the sidecar's own API;
 // - a query with `\` or `#` went through URL's parser (`it's` arrived as `it%27s`, `#1&page=2` was cut);
-// - `Upgrade: h2c` (curl --http2) got 501 on every API path;
+// - `Upgrade: h2c` (curl --http2) got 501 on every API path, and HTTP/2 with prior knowledge a 400;
 // - the app never got APP_API_TOKEN as `dapr-api-token` (an app that checks it refused every
 //   invocation), nor `dapr-caller-app-id` / `dapr-callee-app-id`, and a client's own caller id passed;
 // - a body longer than maxRequestBodyMiB reached the app (the state and metadata APIs answered 413);
@@ -14,6 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
 import { portBlock } from './harness/berth.js';
@@ -121,6 +122,34 @@ describe('service invocation through the building-block API (berth-proxy process
       setTimeout(() => s.destroy(), 3000);
     });
     assert.match(answer, /^HTTP\/1\.1 200 /, answer.slice(0, 80));
+  });
+
+  test('HTTP/2 with prior knowledge: the API and invocations are served, a body over the limit is a 413', async () => {
+    const session = http2.connect(`http://${HOST}:${P.dapr}`);
+    session.on('error', () => {});
+    const h2call = (headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const s = session.request(headers, { endStream: body === undefined });
+        let text = '';
+        let status = 0;
+        s.on('response', (h) => (status = Number(h[':status'])));
+        s.setEncoding('latin1');
+        s.on('data', (d: string) => (text += d));
+        s.on('end', () => resolve({ status, body: text }));
+        s.on('error', reject);
+        if (body) s.end(body);
+      });
+    try {
+      const meta = await h2call({ ':path': '/v1.0/metadata' });
+      assert.equal(meta.status, 200);
+      assert.equal((JSON.parse(meta.body) as { id: string }).id, 'caller');
+      const inv = await h2call({ ':path': '/v1.0/invoke/callee/method/%2e%2e/h2' });
+      assert.deepEqual([inv.status, inv.body], [200, 'callee /h2']);
+      const big = await h2call({ ':path': '/v1.0/invoke/callee/method/h2-big', ':method': 'POST', 'content-length': String(1024 * 1024 + 1) }, Buffer.alloc(1024 * 1024 + 1));
+      assert.equal(big.status, 413, big.body);
+    } finally {
+      session.close();
+    }
   });
 
   test("the app gets its APP_API_TOKEN and who called it; a client's own claims are replaced", async () => {

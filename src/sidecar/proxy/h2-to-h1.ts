@@ -112,7 +112,7 @@ export class H2AsH1Response implements ProxyResponse {
 
   writeHead(status: number, headers?: http.OutgoingHttpHeaders | string[]): this {
     this.statusCode = status;
-    const out: http2.OutgoingHttpHeaders = { ...this.pending, ':status': status };
+    const out: http2.OutgoingHttpHeaders = { ':status': status };
     const named = new Set<string>();
     const add = (name: string, value: string | number | string[]): void => {
       const k = name.toLowerCase();
@@ -127,6 +127,9 @@ export class H2AsH1Response implements ProxyResponse {
     };
     if (Array.isArray(headers)) for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
     else if (headers) for (const k in headers) if (headers[k] !== undefined) add(k, headers[k] as string | number | string[]);
+    // Headers set before, unless writeHead's own replace them, through the same filter: a
+    // `connection: close` set by a handler made respond() throw (a 502 for the building-block API's 413).
+    for (const k in this.pending) if (out[k] === undefined) add(k, this.pending[k] as string);
     for (const n of named) delete out[n];
     if (this.stream.destroyed || this.stream.closed) return this;
     if (!sendableStatus(status)) return this.refuse(`status ${status} cannot be sent on HTTP/2`);

@@ -170,7 +170,7 @@ export function rawAnswer(status: string, extra = ''): string {
  * (answer 400): not origin-form (HTTP/2 has no absolute-form `:path`), or a `%00`. CONNECT has no
  * `:path` (the listener answers it 405 before this); `OPTIONS *` is left as it is.
  */
-export function normalizeH2Target(headers: Record<string, string | string[] | undefined>): boolean {
+export function normalizeH2Target(headers: Record<string, string | string[] | undefined>, rawTarget = false): boolean {
   const method = headers[':method'];
   if (method === 'CONNECT') return true;
   const path = headers[':path'];
@@ -178,7 +178,7 @@ export function normalizeH2Target(headers: Record<string, string | string[] | un
   if (path.charCodeAt(0) !== 47) return path === '*' && method === 'OPTIONS';
   const norm = normalizePath(path);
   if (norm === undefined) return false;
-  if (norm !== path) headers[':path'] = norm;
+  if (norm !== path && !rawTarget) headers[':path'] = norm;
   return true;
 }
 

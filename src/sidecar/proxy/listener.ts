@@ -338,7 +338,7 @@ export class Listener {
           // CONNECT (a tunnel) is not offered, as on HTTP/1.1: routed, it reached the app as `CONNECT / HTTP/1.1`.
           if (headers[':method'] === 'CONNECT') return h2Reply(stream, 405, 'connect-not-supported', 'CONNECT is not supported', { allow: ALLOWED_METHODS });
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
-          if (!normalizeH2Target(headers)) {
+          if (!normalizeH2Target(headers, this.opts.rawTarget)) {
             // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
             return h2Reply(stream, 400, 'bad-request-target', 'bad request target');
           }

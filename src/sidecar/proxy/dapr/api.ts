@@ -20,7 +20,7 @@ import { Subscriber } from './subscriptions.js';
 import { requestTarget } from './request-target.js';
 import { DeadLetterLog } from './dead-letter-log.js';
 import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
-import { Listener, type ProxyRequest, type ProxyResponse } from '../listener.js';
+import { Listener, type H2Handler, type ProxyRequest, type ProxyResponse } from '../listener.js';
 import { LeanResponse } from '../lean-server.js';
 import { answersInvocation } from '../forward.js';
 
@@ -392,7 +392,12 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
   };
 
   // Binds with retries (the port may still be held by the proxy this one replaces), as the mesh's listeners do.
-  const listener = new Listener({ name: 'dapr', host: '127.0.0.1', port: o.port, handler: handle, lean: true, rawTarget: true, keepAliveMs: KEEP_ALIVE_MS, log });
+  // HTTP/2 (h2c with prior knowledge, as daprd serves it since 1.12): each stream is served as an HTTP/1.1 request.
+  const h2 = async (): Promise<H2Handler> => {
+    const { H2AsH1Request, H2AsH1Response } = await import('../h2-to-h1.js');
+    return (stream, headers) => handle(new H2AsH1Request(stream, headers), new H2AsH1Response(stream));
+  };
+  const listener = new Listener({ name: 'dapr', host: '127.0.0.1', port: o.port, handler: handle, h2, lean: true, rawTarget: true, keepAliveMs: KEEP_ALIVE_MS, log });
   log(`dapr: building-block API for app ${cfg.appId} on 127.0.0.1:${o.port}`);
   return Promise.resolve({
     appReady: () => {
