@@ -26,8 +26,12 @@ export { ChunkedBodyDecoder };
 
 const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
-/** A request head's largest size (node:http's maxHeaderSize); a listener may allow more (LeanServerHooks.maxHeadBytes). */
-export const MAX_HEAD_BYTES = 16 * 1024;
+/**
+ * A request head's largest size: Envoy's default (max_request_headers_kb, 60 KiB); a listener may
+ * allow more (LeanServerHooks.maxHeadBytes). node:http's 16 KiB refused a 17 KiB cookie header that
+ * the app, allowing 32 KiB, took straight (nginx takes 4 × 8 KiB lines).
+ */
+export const MAX_HEAD_BYTES = 60 * 1024;
 /** Time a client gets to send its request headers, here and in the listener (BERTH_PROXY_HEADERS_TIMEOUT_MS, for tests; 408 after it). */
 export const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
 /** A head that ends with bare LFs: node:http (llhttp) judges it, the lean path does not wait for a CRLF that may never come. */
@@ -42,10 +46,12 @@ const SMALL_BODY = 16 * 1024;
 const KEEP_ALIVE_MS = 5000;
 /**
  * A request body that makes no progress for between this and twice this long is answered 408 and
- * its connection closed (the upstream call is abandoned with it). The listener's header timeout
- * setting (BERTH_PROXY_HEADERS_TIMEOUT_MS, 10 s) unless BERTH_PROXY_BODY_TIMEOUT_MS says otherwise.
+ * its connection closed (the upstream call is abandoned with it): 60 s, nginx's client_body_timeout
+ * (10 s, the header timeout, cut an upload that paused for 10–20 s, which the app took straight;
+ * HTTP/2 streams get Envoy's 5 min stream idle timeout). BERTH_PROXY_BODY_TIMEOUT_MS sets it, and
+ * tests that shorten the header timeout (BERTH_PROXY_HEADERS_TIMEOUT_MS) shorten this with it.
  */
-export const BODY_TIMEOUT_MS = Number(process.env.BERTH_PROXY_BODY_TIMEOUT_MS ?? process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 10_000) || 10_000;
+export const BODY_TIMEOUT_MS = Number(process.env.BERTH_PROXY_BODY_TIMEOUT_MS ?? process.env.BERTH_PROXY_HEADERS_TIMEOUT_MS ?? 60_000) || 60_000;
 
 type OutHeaders = Record<string, string | number | string[] | undefined> | string[];
 

@@ -71,7 +71,7 @@ export interface ListenerOptions {
   lean?: boolean;
   /** Idle kept-alive connections are closed after this long (default 5 s, node:http's; the proxy's listeners set theirs, see proxy.ts). */
   keepAliveMs?: number;
-  /** A request head's largest size (default MAX_HEAD_BYTES, 16 KiB, node:http's). */
+  /** A request head's largest size (default MAX_HEAD_BYTES, 60 KiB, Envoy's). */
   maxHeadBytes?: number;
   /**
    * Pass request targets on as sent instead of normalising them (`/a/%2e%2e/b` stays so): for the
