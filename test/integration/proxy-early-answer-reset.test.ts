@@ -12,8 +12,8 @@ import { portBlock } from './harness/berth.js';
 import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
-const base = portBlock(11);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8, outAbort: base + 9, aborter: base + 10 };
+const base = portBlock(13);
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8, outAbort: base + 9, aborter: base + 10, outFinish: base + 11, finisher: base + 12 };
 const ROUNDS = 40;
 const CUT_BODY = 256 * 1024;
 const UPLOAD = 64 * 1024 * 1024;
@@ -67,7 +67,21 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       });
     });
     await new Promise<void>((r) => aborter.listen(P.aborter, HOST, r));
-    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close(), () => cutter.close(), () => aborter.close());
+    // Answers an upload early with a body delimited by the close and ends it with a FIN (its answer is
+    // whole), then closes with the rest of the upload unread (a reset follows the FIN).
+    const finisher = net.createServer((s) => {
+      s.on('error', () => {});
+      let seen = 0;
+      s.on('data', (d: Buffer) => {
+        seen += d.length;
+        if (seen < 64 * 1024 || s.writableEnded) return;
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\nconnection: close\r\n\r\n');
+        s.end(Buffer.alloc(CUT_BODY, 0x61));
+        s.once('finish', () => setTimeout(() => s.destroy(), 20));
+      });
+    });
+    await new Promise<void>((r) => finisher.listen(P.finisher, HOST, r));
+    closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close(), () => cutter.close(), () => aborter.close(), () => finisher.close());
     const snapshot: MeshSnapshot = {
       version: 1,
       app: 'early-reset',
@@ -79,10 +93,11 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
         { name: 'node-uploads', port: 2, endpoints: [{ id: 'node-uploads-1', host: HOST, port: P.nodeRejecter, variant: 'default' }] },
         { name: 'cut', port: 4, endpoints: [{ id: 'cut-1', host: HOST, port: P.cutter, variant: 'default' }] },
         { name: 'abort', port: 5, endpoints: [{ id: 'abort-1', host: HOST, port: P.aborter, variant: 'default' }] },
+        { name: 'finish', port: 6, endpoints: [{ id: 'finish-1', host: HOST, port: P.finisher, variant: 'default' }] },
         { name: 'sink', port: 3, endpoints: [{ id: 'sink-1', host: HOST, port: P.app, variant: 'default' }] },
       ],
     };
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut, abort: P.outAbort }, snapshot });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut, abort: P.outAbort, finish: P.outFinish }, snapshot });
   });
   after(() => {
     proxy?.child.kill('SIGKILL');
@@ -160,6 +175,33 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       send(c);
       setTimeout(() => c.destroy(), 5000);
     });
+
+  /** Sends a 64 MiB upload (more than the sockets' buffers take) on `c`, with back-pressure. */
+  const bigUpload = (c: net.Socket): void => {
+    c.write(`POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: ${UPLOAD}\r\n\r\n`);
+    const piece = Buffer.alloc(64 * 1024, 7);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < UPLOAD && !c.destroyed) {
+        sent += piece.length;
+        if (!c.write(piece)) return void c.once('drain', pump);
+      }
+      if (!c.destroyed) c.end();
+    };
+    pump();
+  };
+
+  test("an early answer delimited by the close and ended by the app's FIN is passed on whole, the upload unfinished", async () => {
+    // The app answered and closed its side while the upload went on; a client straight to it gets the
+    // whole answer. Taken for cut (the request was unfinished), curl got a reset (exit 55/56), an
+    // HTTP/2 client RST_STREAM INTERNAL_ERROR.
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 10; i++) {
+      const r = await rawAnswer(P.outFinish, bigUpload);
+      seen[r] = (seen[r] ?? 0) + 1;
+    }
+    assert.deepEqual(seen, { whole: 10 });
+  });
 
   test('a body delimited by the close and cut by the reset is never passed on as whole', async () => {
     const once = (): Promise<string> =>

@@ -353,10 +353,14 @@ export class UpstreamPool {
       if (s.destroyed) return false;
       if (!s.writeBroken) {
         s.readEnded = true;
-        // A body delimited by the close: whole only if this EOF was the app's FIN, not its reset.
-        if (s.exchange?.endsAtClose() && getSystemErrorName(n) === 'EOF') {
-          if (probeClose(s, (reset) => s.destroy(reset ? resetAtClose() : undefined))) return true;
+        const x = s.exchange;
+        const end = x && getSystemErrorName(n) === 'EOF' ? x.closeDelimitedEnd() : undefined;
+        if (end === 'whole') {
+          x!.endAtClose();
+          return true;
         }
+        // A body delimited by the close: whole only if this EOF was the app's FIN, not its reset.
+        if (end === 'probe' && probeClose(s, (reset) => s.destroy(reset ? resetAtClose() : undefined))) return true;
         // net ends the socket as it does (see keepReadingAfterWriteError for a write failing after this).
         return false;
       }
@@ -815,6 +819,14 @@ class Exchange implements UpstreamCall {
   private keepAlive = true;
   /** The whole request (head and body) was handed to the socket: only then may the connection be reused. */
   private requestDone = false;
+  /**
+   * A body delimited by the close: bytes of it were read in this turn of the event loop (cleared by a
+   * setImmediate, scheduled only for such bodies). An EOF in a turn of its own came from read()
+   * returning 0 — the app's FIN, before any reset — while one right behind a read may be libuv's
+   * POLLHUP shortcut for a reset (see close-probe.ts).
+   */
+  private readThisTurn = false;
+  private turnCheck: NodeJS.Immediate | undefined;
   /** Detaches this exchange from a streamed body (an early answer, or a failure). */
   private unpipe: (() => void) | undefined;
   /** Closes the socket if a failed write's answer stops coming (writeFailed). */
@@ -1040,6 +1052,7 @@ class Exchange implements UpstreamCall {
         this.remaining = length;
       } else {
         this.bodyKind = Body.UntilClose;
+        this.noteUntilCloseRead();
         close = true;
       }
       this.keepAlive = !close;
@@ -1086,6 +1099,7 @@ class Exchange implements UpstreamCall {
         this.keepAlive = false;
         return this.end();
       case Body.UntilClose:
+        this.noteUntilCloseRead();
         return this.emit(d);
       case Body.Length: {
         const take = Math.min(d.length, this.remaining);
@@ -1135,9 +1149,32 @@ class Exchange implements UpstreamCall {
     return true;
   }
 
-  /** Whether the answer's body ends with the connection (and the request was sent whole): its end must be a FIN. */
-  endsAtClose(): boolean {
-    return !this.finished && this.gotHead && this.bodyKind === Body.UntilClose && this.requestDone;
+  private noteUntilCloseRead(): void {
+    this.readThisTurn = true;
+    this.turnCheck ??= setImmediate(() => {
+      this.turnCheck = undefined;
+      this.readThisTurn = false;
+    });
+  }
+
+  /**
+   * The upstream's stream ended (EOF) while this exchange may read a body delimited by the close.
+   * 'whole': the EOF came in a turn of its own — read() returned 0, the app's FIN before any reset —
+   * so the body is whole, even with the request unfinished (the app answered and closed without
+   * reading the rest, as a client straight to it sees); the exchange ends now, not when net has
+   * flushed writes the app will never read. 'probe': the EOF came right behind a read, where libuv
+   * also reports a reset, and the whole request was sent — ask probeClose. Undefined otherwise (an
+   * EOF right behind a read with the request unfinished stays a cut, as before).
+   */
+  closeDelimitedEnd(): 'whole' | 'probe' | undefined {
+    if (this.finished || !this.gotHead || this.bodyKind !== Body.UntilClose) return undefined;
+    if (!this.readThisTurn) return 'whole';
+    return this.requestDone ? 'probe' : undefined;
+  }
+
+  /** Ends the answer whose body the connection's close delimited (closeDelimitedEnd said 'whole'). */
+  endAtClose(): void {
+    this.end();
   }
 
   /** The socket closed under the exchange (`hadError`: by a reset or another error, not the server's FIN). */
