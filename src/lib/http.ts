@@ -20,6 +20,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** A keep-alive agent for frequent calls; default: a new connection per call. */
   agent?: http.Agent;
+  /** Aborts the request (destroys its socket): the caller's overall deadline, where timeoutMs is an idle timeout. */
+  signal?: AbortSignal;
 }
 
 /** Sends one request with an optional JSON body; resolves the parsed JSON (or text) reply, rejects on non-2xx with HttpError. */
@@ -33,6 +35,7 @@ export function requestJson<T>(opts: RequestOptions, method: string, path: strin
         method,
         path,
         agent: opts.agent ?? false,
+        ...(opts.signal ? { signal: opts.signal } : {}),
         headers: {
           ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
           ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),

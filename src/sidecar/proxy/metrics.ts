@@ -51,7 +51,7 @@ export class Metrics {
   /** Reads the access log's dropped-lines counter when rendering. */
   accessLogDropped: () => number = () => 0;
   /** Span emission counters (undefined while tracing is off: nothing rendered). */
-  spans: () => { sent: number; dropped: number } | undefined = () => undefined;
+  spans: () => { sent: number; dropped: number; otlpSent?: number; otlpDropped?: number } | undefined = () => undefined;
   /** Recording counters per recorded service (none while nothing is recorded). */
   recordings: () => { service: string; recorded: number; dropped: number }[] = () => [];
   /** Shadow diff counters per destination service and route (none without a mirror route). */
@@ -153,8 +153,14 @@ export class Metrics {
     if (sp) {
       out.push('# HELP berth_proxy_spans_sent_total Spans of sampled requests sent to the control plane (mesh.tracing).', '# TYPE berth_proxy_spans_sent_total counter');
       out.push(`berth_proxy_spans_sent_total{proxy="${esc(this.proxy)}"} ${sp.sent}`);
-      out.push('# HELP berth_proxy_spans_dropped_total Spans dropped: the buffer was full or the control plane did not take the batch.', '# TYPE berth_proxy_spans_dropped_total counter');
+      out.push('# HELP berth_proxy_spans_dropped_total Spans dropped: the buffer was full or the control plane did not take the batch (by the export deadline).', '# TYPE berth_proxy_spans_dropped_total counter');
       out.push(`berth_proxy_spans_dropped_total{proxy="${esc(this.proxy)}"} ${sp.dropped}`);
+      if (sp.otlpSent || sp.otlpDropped) {
+        out.push('# HELP berth_proxy_otlp_spans_sent_total Spans of sampled requests exported to the OTLP collector (mesh.tracing.otlp).', '# TYPE berth_proxy_otlp_spans_sent_total counter');
+        out.push(`berth_proxy_otlp_spans_sent_total{proxy="${esc(this.proxy)}"} ${sp.otlpSent ?? 0}`);
+        out.push('# HELP berth_proxy_otlp_spans_dropped_total Spans not exported to the OTLP collector: its buffer was full, or it did not take the batch by the export deadline.', '# TYPE berth_proxy_otlp_spans_dropped_total counter');
+        out.push(`berth_proxy_otlp_spans_dropped_total{proxy="${esc(this.proxy)}"} ${sp.otlpDropped ?? 0}`);
+      }
     }
     const sh = this.shadow();
     if (sh.length > 0) {

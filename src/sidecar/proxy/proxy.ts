@@ -163,7 +163,7 @@ export class Proxy {
   private spans: SpanSink | undefined;
   private spansMod: Promise<typeof import('./spans.js')> | undefined;
   /** Span counters of sinks tracing-off closed, and those closing: kept for /metrics (a counter never goes back). */
-  private readonly spanTotals = { sent: 0, dropped: 0 };
+  private readonly spanTotals = { sent: 0, dropped: 0, otlpSent: 0, otlpDropped: 0 };
   /** Sinks tracing-off is closing, with their close(): stop() waits for them as for the sink in force. */
   private readonly closingSpans = new Map<SpanSink, Promise<void>>();
   private sample = 0;
@@ -417,11 +417,13 @@ export class Proxy {
   }
 
   /** Spans sent and dropped, tracing on or off since; undefined: tracing never sent or dropped a span. */
-  private spanCounts(): { sent: number; dropped: number } | undefined {
+  private spanCounts(): { sent: number; dropped: number; otlpSent: number; otlpDropped: number } | undefined {
     const t = { ...this.spanTotals };
     for (const s of this.spans ? [...this.closingSpans.keys(), this.spans] : this.closingSpans.keys()) {
       t.sent += s.sent;
       t.dropped += s.dropped;
+      t.otlpSent += s.otlpSent;
+      t.otlpDropped += s.otlpDropped;
     }
     return this.spans || t.sent + t.dropped > 0 ? t : undefined;
   }
@@ -439,6 +441,8 @@ export class Proxy {
             this.closingSpans.delete(old);
             this.spanTotals.sent += old.sent;
             this.spanTotals.dropped += old.dropped;
+            this.spanTotals.otlpSent += old.otlpSent;
+            this.spanTotals.otlpDropped += old.otlpDropped;
           }),
         );
       }
@@ -455,7 +459,7 @@ export class Proxy {
       this.spans = new mod.SpanSink(tracing, {
         proxy: this.cfg.proxyId,
         service: this.selfSource,
-        post: (batch) => this.snapshots.post('/api/v1/traces', batch),
+        post: (batch, signal) => this.snapshots.post('/api/v1/traces', batch, signal),
         log: this.log,
       });
       this.sample = tracing.sample;

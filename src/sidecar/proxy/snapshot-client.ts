@@ -96,13 +96,13 @@ export class SnapshotClient {
     await requestJson<MeshActivation>({ port: info.port, token, timeoutMs: 5000 }, 'POST', '/api/v1/mesh/activate', { service, proxy: this.opts.proxyId });
   }
 
-  /** POSTs to the control plane with the sidecar credential (span batches); rejects when it cannot be reached. */
-  async post(path: string, body: unknown): Promise<unknown> {
+  /** POSTs to the control plane with the sidecar credential (span batches); rejects when it cannot be reached or `signal` aborts it. */
+  async post(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
     const layout = this.layout();
     const info = readJsonFile<ControlInfo>(layout.controlInfo);
     const token = sidecarBearer(layout.token);
     if (!info || !token) throw new Error('control plane not found');
-    return requestJson({ port: info.port, token, timeoutMs: 5000 }, 'POST', path, body);
+    return requestJson({ port: info.port, token, timeoutMs: 5000, signal }, 'POST', path, body);
   }
 
   private layout() {

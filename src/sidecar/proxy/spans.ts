@@ -1,8 +1,10 @@
 // Span emission (spec `mesh.tracing`). Loaded only when tracing is on: the request path then pays one
 // sampled-flag check and, for a sampled request, one object pushed on an array. A timer sends the
 // array every second — to the control plane (POST /api/v1/traces with the sidecar credential) and,
-// when `otlp` is set, as OTLP/HTTP JSON — so no request waits on it. When the receivers are slow or
-// down, spans beyond MAX_BUFFERED are dropped and counted, never queued without bound.
+// when `otlp` is set, as OTLP/HTTP JSON — so no request waits on it. Each destination has its own
+// buffer and send under way, each send an overall deadline (EXPORT_TIMEOUT_MS): a slow or down
+// receiver holds back only its own spans, and those beyond MAX_BUFFERED are dropped and counted,
+// never queued without bound.
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -40,31 +42,118 @@ export function propagateSampled(headers: Record<string, string | string[] | und
   return { traceId, spanId, parentId: undefined, sampled };
 }
 
-/** Spans kept while the receivers do not take them (about 3 MB). */
+/** Spans kept per destination while it does not take them (about 3 MB). */
 export const MAX_BUFFERED = 10_000;
 export const FLUSH_MS = 1000;
+/**
+ * The overall deadline of one export (a batch's POST, from connecting to the answer's end), as
+ * OpenTelemetry's BatchSpanProcessor exportTimeoutMillis (30 s there): a receiver that trickles its
+ * answer never trips an idle timeout, so the request is aborted here and its batch counted as dropped
+ * for that destination. Shorter than OpenTelemetry's: a batch is sent every second and its spans are
+ * held (memory) until it ends.
+ */
+export const EXPORT_TIMEOUT_MS = 10_000;
 
 export interface SpanSinkOptions {
   proxy: string;
   /** This proxy's service (`ingress` for the gateway): the OTLP resource's service.name. */
   service: string;
-  /** Sends a batch to the control plane; rejects when it cannot. */
-  post(batch: TraceBatch): Promise<unknown>;
+  /** Sends a batch to the control plane; rejects when it cannot (or when `signal` aborts it at the export deadline). */
+  post(batch: TraceBatch, signal: AbortSignal): Promise<unknown>;
   log(msg: string): void;
   flushMs?: number;
+  /** The export deadline (EXPORT_TIMEOUT_MS). */
+  exportTimeoutMs?: number;
+}
+
+/**
+ * One destination (the control plane, the OTLP collector): its own buffer and its own send under way,
+ * so a slow one holds back only its own spans. One send at a time, each ended by its deadline.
+ */
+class Export {
+  private buf: TraceSpan[] = [];
+  /** The send under way and its batch's size: close() waits for it. */
+  private sending: Promise<void> | undefined;
+  private sendingCount = 0;
+  /** The send under way's: set when close() gave up on it at its deadline (its spans were counted as dropped then). */
+  private current = { abandoned: false };
+  sent = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly what: string,
+    private readonly post: (spans: TraceSpan[], signal: AbortSignal) => Promise<unknown>,
+    private readonly log: (msg: string) => void,
+    private readonly timeoutMs: number,
+  ) {}
+
+  add(span: TraceSpan): void {
+    if (this.buf.length >= MAX_BUFFERED) this.dropped++;
+    else this.buf.push(span);
+  }
+
+  get pending(): number {
+    return this.buf.length;
+  }
+
+  get busy(): boolean {
+    return this.sending !== undefined || this.buf.length > 0;
+  }
+
+  /** Sends what is buffered (while a send is under way, resolves when it ends). */
+  flush(): Promise<void> {
+    if (this.sending) return this.sending;
+    if (this.buf.length === 0) return Promise.resolve();
+    const spans = this.buf;
+    this.buf = [];
+    this.sendingCount = spans.length;
+    const sending = this.send(spans).finally(() => {
+      this.sending = undefined;
+      this.sendingCount = 0;
+    });
+    this.sending = sending;
+    return sending;
+  }
+
+  private async send(spans: TraceSpan[]): Promise<void> {
+    const state = { abandoned: false };
+    this.current = state;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expiry = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`no answer within ${this.timeoutMs} ms (the export deadline)`);
+        abort.abort(err);
+        reject(err);
+      }, this.timeoutMs);
+    });
+    try {
+      await Promise.race([this.post(spans, abort.signal), expiry]);
+      if (!state.abandoned) this.sent += spans.length;
+    } catch (err) {
+      if (state.abandoned) return;
+      this.dropped += spans.length;
+      this.log(`tracing: cannot send ${spans.length} spans to the ${this.what} (dropped): ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** close() at its deadline: what is buffered and the send under way are counted as dropped; returns how many. */
+  abandon(): number {
+    const lost = this.buf.length + (this.sending ? this.sendingCount : 0);
+    if (this.sending) this.current.abandoned = true;
+    this.buf = [];
+    this.dropped += lost;
+    return lost;
+  }
 }
 
 export class SpanSink {
-  private buf: TraceSpan[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** The send under way (one at a time) and its batch's size: close() waits for it. */
-  private sending: Promise<void> | undefined;
-  private sendingCount = 0;
   private closed = false;
-  /** Set when close() gave up at its deadline: that send's spans were already counted as dropped. */
-  private abandoned = false;
-  dropped = 0;
-  sent = 0;
+  private readonly control: Export;
+  private readonly otlp: Export;
   settings: MeshTracing;
 
   constructor(
@@ -72,62 +161,71 @@ export class SpanSink {
     private readonly opts: SpanSinkOptions,
   ) {
     this.settings = settings;
+    const timeoutMs = opts.exportTimeoutMs ?? EXPORT_TIMEOUT_MS;
+    this.control = new Export('control plane', (spans, signal) => opts.post({ proxy: opts.proxy, spans }, signal), opts.log, timeoutMs);
+    this.otlp = new Export(
+      'OTLP collector',
+      // `otlp` may have been unset by a later snapshot since these spans were buffered.
+      (spans, signal) => (this.settings.otlp ? postOtlp(this.settings.otlp, otlpJson(opts.service, spans), signal) : Promise.reject(new Error('OTLP export turned off'))),
+      opts.log,
+      timeoutMs,
+    );
     this.timer = setInterval(() => void this.flush(), opts.flushMs ?? FLUSH_MS);
     this.timer.unref();
   }
 
+  /** Spans the control plane took, and those dropped on the way there (buffer full, a failed or late send, closed). */
+  get sent(): number {
+    return this.control.sent;
+  }
+
+  get dropped(): number {
+    return this.control.dropped;
+  }
+
+  /** The same for the OTLP collector. */
+  get otlpSent(): number {
+    return this.otlp.sent;
+  }
+
+  get otlpDropped(): number {
+    return this.otlp.dropped;
+  }
+
   add(span: TraceSpan): void {
     // Closed: nothing would ever send it.
-    if (this.closed || this.buf.length >= MAX_BUFFERED) {
-      this.dropped++;
+    if (this.closed) {
+      this.control.dropped++;
+      if (this.settings.otlp) this.otlp.dropped++;
       return;
     }
-    this.buf.push(span);
+    this.control.add(span);
+    if (this.settings.otlp) this.otlp.add(span);
   }
 
+  /** Spans waiting for the control plane. */
   get pending(): number {
-    return this.buf.length;
+    return this.control.pending;
   }
 
-  /** Sends what is buffered (one send at a time: while one is under way, resolves when it ends); a failed send drops its spans (counted). */
-  flush(): Promise<void> {
-    if (this.sending) return this.sending;
-    if (this.buf.length === 0) return Promise.resolve();
-    const spans = this.buf;
-    this.buf = [];
-    this.sendingCount = spans.length;
-    this.sending = this.send(spans).finally(() => {
-      this.sending = undefined;
-      this.sendingCount = 0;
-    });
-    return this.sending;
-  }
-
-  private async send(spans: TraceSpan[]): Promise<void> {
-    const sends: Promise<unknown>[] = [this.opts.post({ proxy: this.opts.proxy, spans })];
-    if (this.settings.otlp) sends.push(postOtlp(this.settings.otlp, otlpJson(this.opts.service, spans)));
-    const results = await Promise.allSettled(sends);
-    if (this.abandoned) return;
-    if (results[0].status === 'rejected') this.dropped += spans.length;
-    else this.sent += spans.length;
-    for (const r of results) if (r.status === 'rejected') this.opts.log(`tracing: cannot send ${spans.length} spans: ${(r.reason as Error).message}`);
+  /** Sends what is buffered to each destination not already sending (one send at a time each); resolves when those sends end. A failed or late send drops its spans (counted). */
+  async flush(): Promise<void> {
+    await Promise.all([this.control.flush(), this.otlp.flush()]);
   }
 
   /**
-   * Stops the timer, waits for the send under way, then sends what is left — until `deadline`
+   * Stops the timer, waits for the sends under way, then sends what is left — until `deadline`
    * (performance.now() ms; the drain's). What is not sent by then is counted as dropped and logged.
    */
   async close(deadline = Infinity): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.closed = true;
-    while ((this.sending || this.buf.length > 0) && performance.now() < deadline) await until(this.flush(), deadline);
-    const lost = this.buf.length + (this.sending ? this.sendingCount : 0);
-    if (lost === 0) return;
-    if (this.sending) this.abandoned = true;
-    this.buf = [];
-    this.dropped += lost;
-    this.opts.log(`tracing: ${lost} spans not sent before closing (dropped)`);
+    while ((this.control.busy || this.otlp.busy) && performance.now() < deadline) await until(this.flush(), deadline);
+    for (const e of [this.control, this.otlp]) {
+      const lost = e.abandon();
+      if (lost > 0) this.opts.log(`tracing: ${lost} spans not sent before closing (dropped): the ${e === this.control ? 'control plane' : 'OTLP collector'}'s`);
+    }
   }
 }
 
@@ -183,14 +281,16 @@ export function otlpJson(service: string, spans: TraceSpan[]): unknown {
 }
 
 /** POSTs an OTLP/HTTP JSON body to `<endpoint>/v1/traces` (or to `endpoint` when it already ends so). */
-export function postOtlp(endpoint: string, body: unknown): Promise<void> {
+export function postOtlp(endpoint: string, body: unknown, signal?: AbortSignal): Promise<void> {
   const url = new URL(endpoint);
   if (!url.pathname.endsWith('/v1/traces')) url.pathname = `${url.pathname.replace(/\/$/, '')}/v1/traces`;
   const payload = Buffer.from(JSON.stringify(body));
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = mod.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(payload.length) }, timeout: 5000 }, (res) => {
+    const req = mod.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(payload.length) }, timeout: 5000, ...(signal ? { signal } : {}) }, (res) => {
       res.resume();
+      // The deadline's abort can come mid-answer: the answer then fails too.
+      res.on('error', reject);
       res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`OTLP endpoint ${url.href} answered ${res.statusCode}`))));
     });
     req.on('timeout', () => req.destroy(new Error(`OTLP endpoint ${url.href} timed out`)));

@@ -167,6 +167,57 @@ test('close(deadline) with a receiver that never answers: returns at the deadlin
   assert.match(logs.join('\n'), /3 spans not sent before closing/);
 });
 
+test('a slow OTLP collector (answering a byte at a time, never ending) holds back neither the control plane nor itself past the export deadline', async () => {
+  // The collector starts its answer and then trickles: a socket idle timeout never fires.
+  const trickles: NodeJS.Timeout[] = [];
+  let aborted = 0;
+  let received = 0;
+  const slow = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const t = setInterval(() => res.write(' '), 100);
+      trickles.push(t);
+      res.on('close', () => (clearInterval(t), aborted++));
+    });
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const batches: TraceBatch[] = [];
+  const logs: string[] = [];
+  const opts = { proxy: 'p', service: 'web', post: async (b: TraceBatch) => void batches.push(b), log: (m: string) => logs.push(m), flushMs: 60_000, exportTimeoutMs: 600 };
+  const sink = new SpanSink({ sample: 1, otlp: `http://127.0.0.1:${(slow.address() as { port: number }).port}` }, opts);
+  try {
+    sink.add(span({ path: '/first' }));
+    void sink.flush();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(received, 1, 'the collector got the first batch and is trickling its answer');
+    sink.add(span({ path: '/second' }));
+    const t0 = performance.now();
+    void sink.flush();
+    // The control plane takes the second batch now, with the first OTLP export still under way.
+    const deadline = Date.now() + 300;
+    while (batches.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(batches.map((b) => b.spans.map((s) => s.path)), [['/first'], ['/second']], `the control plane got its batches while the collector trickled (${Math.round(performance.now() - t0)} ms)`);
+    // At the deadline the OTLP request is aborted, its batch counted as dropped; the next goes out.
+    const until = Date.now() + 2000;
+    while (aborted < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(aborted, 1, 'the trickling export was aborted at its deadline');
+    assert.equal((sink as unknown as { otlpDropped: number }).otlpDropped, 1, 'the first batch counted as dropped for the collector');
+    assert.equal(sink.sent, 2);
+    assert.equal(sink.dropped, 0, 'nothing dropped for the control plane');
+    assert.match(logs.join('\n'), /1 spans to the OTLP collector \(dropped\): no answer within 600 ms/);
+    void sink.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(received, 2, 'the next flush exports the second batch, the first given up');
+  } finally {
+    for (const t of trickles) clearInterval(t);
+    slow.closeAllConnections();
+    slow.close();
+    await sink.close(performance.now() + 1000);
+  }
+});
+
 test('otlpJson names client spans by caller → callee', () => {
   const body = otlpJson('web', [span()]) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
   assert.equal(body.resourceSpans[0].scopeSpans[0].spans[0].name, 'web → orders default');
