@@ -3,8 +3,9 @@
 // array every second — to the control plane (POST /api/v1/traces with the sidecar credential) and,
 // when `otlp` is set, as OTLP/HTTP JSON — so no request waits on it. Each destination has its own
 // buffer and send under way, each send an overall deadline (EXPORT_TIMEOUT_MS): a slow or down
-// receiver holds back only its own spans, and those beyond MAX_BUFFERED are dropped and counted,
-// never queued without bound.
+// receiver holds back only its own spans, and those beyond MAX_BUFFERED_BYTES (an estimate of the
+// spans' memory, their request-chosen text truncated to MAX_ATTRIBUTE_LENGTH) are dropped and
+// counted, never queued without bound.
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -42,8 +43,22 @@ export function propagateSampled(headers: Record<string, string | string[] | und
   return { traceId, spanId, parentId: undefined, sampled };
 }
 
-/** Spans kept per destination while it does not take them (about 3 MB). */
-export const MAX_BUFFERED = 10_000;
+/**
+ * The memory a destination's spans may hold, buffered and in the batch being sent (estimated from
+ * their strings: spanBytes): beyond it new spans are dropped and counted. Any client can force
+ * sampling (an incoming `traceparent` with flags 01: parent-based sampling), so the bound is in
+ * bytes, not spans. The JSON of the batch in flight comes on top (about 1× it for the control
+ * plane, 3–4× for OTLP), and the two destinations share their span objects.
+ */
+export const MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+/** The estimated memory of a span beyond its strings' characters (the object, its numbers, the three ids as strings). */
+const SPAN_OVERHEAD_BYTES = 320;
+/**
+ * The longest a span's request-chosen text (path, method) is kept, in characters (OpenTelemetry's
+ * attribute value length limit: a longer value is truncated to it). A 16 KiB path otherwise costs
+ * 16 KiB per span, buffered, in flight and in each JSON body.
+ */
+export const MAX_ATTRIBUTE_LENGTH = 1024;
 export const FLUSH_MS = 1000;
 /**
  * The overall deadline of one export (a batch's POST, from connecting to the answer's end), as
@@ -72,6 +87,9 @@ export interface SpanSinkOptions {
  */
 class Export {
   private buf: TraceSpan[] = [];
+  /** The buffered spans' and the batch in flight's estimated memory (spanBytes): MAX_BUFFERED_BYTES bounds their sum. */
+  private bufBytes = 0;
+  private sendingBytes = 0;
   /** The send under way and its batch's size: close() waits for it. */
   private sending: Promise<void> | undefined;
   private sendingCount = 0;
@@ -87,9 +105,17 @@ class Export {
     private readonly timeoutMs: number,
   ) {}
 
-  add(span: TraceSpan): void {
-    if (this.buf.length >= MAX_BUFFERED) this.dropped++;
-    else this.buf.push(span);
+  /** Whether a span of `bytes` fits; counts it as dropped when it does not. */
+  admits(bytes: number): boolean {
+    if (this.bufBytes + this.sendingBytes + bytes <= MAX_BUFFERED_BYTES) return true;
+    this.dropped++;
+    return false;
+  }
+
+  /** Buffers a span admits() took. */
+  add(span: TraceSpan, bytes: number): void {
+    this.buf.push(span);
+    this.bufBytes += bytes;
   }
 
   get pending(): number {
@@ -107,9 +133,12 @@ class Export {
     const spans = this.buf;
     this.buf = [];
     this.sendingCount = spans.length;
+    this.sendingBytes = this.bufBytes;
+    this.bufBytes = 0;
     const sending = this.send(spans).finally(() => {
       this.sending = undefined;
       this.sendingCount = 0;
+      this.sendingBytes = 0;
     });
     this.sending = sending;
     return sending;
@@ -126,6 +155,8 @@ class Export {
         abort.abort(err);
         reject(err);
       }, this.timeoutMs);
+      // The request's socket keeps the process up while it is open; the deadline alone does not.
+      timer.unref();
     });
     try {
       await Promise.race([this.post(spans, abort.signal), expiry]);
@@ -144,6 +175,7 @@ class Export {
     const lost = this.buf.length + (this.sending ? this.sendingCount : 0);
     if (this.sending) this.current.abandoned = true;
     this.buf = [];
+    this.bufBytes = 0;
     this.dropped += lost;
     return lost;
   }
@@ -199,8 +231,14 @@ export class SpanSink {
       if (this.settings.otlp) this.otlp.dropped++;
       return;
     }
-    this.control.add(span);
-    if (this.settings.otlp) this.otlp.add(span);
+    // Checked before any copying: a full buffer costs a dropped span nothing but the count.
+    const bytes = spanBytes(span);
+    const control = this.control.admits(bytes);
+    const otlp = this.settings.otlp !== undefined && this.otlp.admits(bytes);
+    if (!control && !otlp) return;
+    const kept = ownedSpan(span);
+    if (control) this.control.add(kept, bytes);
+    if (otlp) this.otlp.add(kept, bytes);
   }
 
   /** Spans waiting for the control plane. */
@@ -227,6 +265,37 @@ export class SpanSink {
       if (lost > 0) this.opts.log(`tracing: ${lost} spans not sent before closing (dropped): the ${e === this.control ? 'control plane' : 'OTLP collector'}'s`);
     }
   }
+}
+
+/**
+ * A copy of `s` that holds on to no other string. The proxy's per-request strings are slices of the
+ * request head's text (the path, the traceparent's ids): a V8 sliced string keeps its whole parent
+ * alive, so a span kept in a buffer would keep its request's head (up to 16 KiB) with it.
+ */
+function own(s: string): string {
+  // V8 copies slices shorter than 13 characters (SlicedString::kMinLength): nothing to do for those.
+  // UTF-8 both ways: whatever the text, the copy is equal (and one byte per character when it can be).
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/** At most MAX_ATTRIBUTE_LENGTH characters of `s`, owned (own()). */
+function bounded(s: string): string {
+  return own(s.length > MAX_ATTRIBUTE_LENGTH ? s.slice(0, MAX_ATTRIBUTE_LENGTH) : s);
+}
+
+/** The span as buffered: its request-chosen text truncated (MAX_ATTRIBUTE_LENGTH), its per-request strings owned. */
+function ownedSpan(s: TraceSpan): TraceSpan {
+  s.traceId = own(s.traceId);
+  s.spanId = own(s.spanId);
+  if (s.parentId) s.parentId = own(s.parentId);
+  s.method = bounded(s.method);
+  s.path = bounded(s.path);
+  return s;
+}
+
+/** A span's estimated memory once buffered (ownedSpan): its strings' characters (one byte each: an HTTP/1 head's text is latin1) and SPAN_OVERHEAD_BYTES. */
+export function spanBytes(s: TraceSpan): number {
+  return SPAN_OVERHEAD_BYTES + Math.min(s.path.length, MAX_ATTRIBUTE_LENGTH) + Math.min(s.method.length, MAX_ATTRIBUTE_LENGTH) + s.service.length + (s.source?.length ?? 0) + s.variant.length + s.route.length + s.proxy.length;
 }
 
 /** `p`, or the deadline (performance.now() ms) if that comes first. */

@@ -8,7 +8,7 @@ import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_BUFFERED, otlpJson, propagateSampled, SpanSink } from '../../../src/sidecar/proxy/spans.js';
+import { MAX_ATTRIBUTE_LENGTH, MAX_BUFFERED_BYTES, otlpJson, propagateSampled, SpanSink, spanBytes } from '../../../src/sidecar/proxy/spans.js';
 import { TraceStore, spanProblem } from '../../../src/control/trace-store.js';
 import type { TraceBatch, TraceSpan } from '../../../src/lib/mesh-protocol.js';
 
@@ -16,6 +16,8 @@ const dir = mkdtempSync(join(tmpdir(), 'berth-spans-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const T = '0af7651916cd43dd8448eb211c80319c';
+/** A span's memory apart from its path, at the least (its object and ids). */
+const SPAN_FLOOR = 200;
 
 function span(over: Partial<TraceSpan> = {}): TraceSpan {
   return { traceId: T, spanId: 'b7ad6b7169203331', kind: 'client', service: 'orders', source: 'web', variant: 'default', route: 'default', method: 'GET', path: '/orders', status: 200, start: 1_765_000_000_000.25, durationMs: 1.5, proxy: 'web-1', ...over };
@@ -116,14 +118,36 @@ test('an OTLP endpoint given with /v1/traces is used as is; a failing one is log
   assert.match(logs.join('\n'), /answered 500/);
 });
 
-test('the buffer is bounded: beyond MAX_BUFFERED spans are dropped and counted; a failed send drops its batch', async () => {
+test('the buffer is bounded in bytes: beyond MAX_BUFFERED_BYTES spans are dropped and counted; a failed send drops its batch', async () => {
   const sink = new SpanSink({ sample: 1 }, { proxy: 'p', service: 'web', post: () => Promise.reject(new Error('down')), log: () => {}, flushMs: 60_000 });
-  for (let i = 0; i < MAX_BUFFERED + 5; i++) sink.add(span());
-  assert.equal(sink.pending, MAX_BUFFERED);
+  const fit = Math.floor(MAX_BUFFERED_BYTES / spanBytes(span()));
+  for (let i = 0; i < fit + 5; i++) sink.add(span());
+  assert.equal(sink.pending, fit);
   assert.equal(sink.dropped, 5);
   await sink.close();
-  assert.equal(sink.dropped, MAX_BUFFERED + 5);
+  assert.equal(sink.dropped, fit + 5);
   assert.equal(sink.pending, 0);
+});
+
+test('spans with long client-chosen paths (forced sampling, a receiver that never answers): paths truncated, buffered and in-flight memory bounded in bytes, drops counted', async () => {
+  const batches: TraceBatch[] = [];
+  const sink = new SpanSink({ sample: 1 }, { proxy: 'p', service: 'web', post: (b) => (batches.push(b), new Promise(() => {})), log: () => {}, flushMs: 60_000 });
+  // As the proxy's: a 15 KiB path sliced out of a request head's text.
+  const head = `GET /${'p'.repeat(15_000)}?q=1 HTTP/1.1\r\nhost: x\r\n\r\n`;
+  const path = head.slice(4, head.indexOf(' HTTP/1.1'));
+  const n = 20_000;
+  for (let i = 0; i < n / 2; i++) sink.add(span({ path }));
+  void sink.flush(); // never answered: the batch stays in flight
+  for (let i = 0; i < n / 2; i++) sink.add(span({ path }));
+  const inFlight = batches[0].spans;
+  const kept = inFlight.length + sink.pending;
+  assert.ok(inFlight.every((s) => s.path.length === MAX_ATTRIBUTE_LENGTH && path.startsWith(s.path)), 'the path is truncated to MAX_ATTRIBUTE_LENGTH');
+  const bytes = kept * spanBytes(inFlight[0]);
+  assert.ok(bytes <= MAX_BUFFERED_BYTES, `${kept} spans kept (${bytes} bytes), buffered and in flight, within ${MAX_BUFFERED_BYTES}`);
+  assert.ok(kept * (SPAN_FLOOR + MAX_ATTRIBUTE_LENGTH) <= 2 * MAX_BUFFERED_BYTES, 'the estimate counts the path');
+  assert.equal(sink.dropped, n - kept, 'every span not kept is counted as dropped');
+  await sink.close(performance.now() + 50);
+  assert.equal(sink.dropped, n);
 });
 
 test('close() during a send waits for it, then sends the spans buffered meanwhile (SIGTERM, tracing turned off)', async () => {
