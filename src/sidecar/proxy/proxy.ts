@@ -945,7 +945,14 @@ export class Proxy {
     );
   }
 
-  /** One span of a sampled request: the hop to `service` (outbound, client) or its arrival here (inbound, server). */
+  /**
+   * One span of a sampled request: the hop to `service` (outbound, client) or its arrival here
+   * (inbound, server). The kind decides its status (spans.ts otlpJson: CLIENT errs on 4xx, SERVER
+   * only on 5xx): an outbound span — the app's call through its sidecar, or the gateway's call into
+   * the mesh for an outside client, even when this proxy answered it itself (no route, no endpoint, a
+   * fault, a limit) — is the calling side's CLIENT span; the called side's inbound proxy records the
+   * SERVER span of the same hop.
+   */
   private span(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, elapsed: number, ctx: SpanContext, source: string | undefined): void {
     const inbound = direction === 'inbound';
     this.spans?.add({

@@ -283,14 +283,53 @@ function bounded(s: string): string {
   return own(s.length > MAX_ATTRIBUTE_LENGTH ? s.slice(0, MAX_ATTRIBUTE_LENGTH) : s);
 }
 
-/** The span as buffered: its request-chosen text truncated (MAX_ATTRIBUTE_LENGTH), its per-request strings owned. */
+/** The span as buffered: its request-chosen text truncated (MAX_ATTRIBUTE_LENGTH), the query's credentials redacted (redactQuery), its per-request strings owned. */
 function ownedSpan(s: TraceSpan): TraceSpan {
   s.traceId = own(s.traceId);
   s.spanId = own(s.spanId);
   if (s.parentId) s.parentId = own(s.parentId);
   s.method = bounded(s.method);
-  s.path = bounded(s.path);
+  const path = s.path.length > MAX_ATTRIBUTE_LENGTH ? s.path.slice(0, MAX_ATTRIBUTE_LENGTH) : s.path;
+  const q = path.indexOf('?');
+  // A short value redacted grows by up to 8 characters: truncated again (what that cuts is REDACTED or sent as is).
+  s.path = bounded(q < 0 ? path : `${path.slice(0, q + 1)}${redactQuery(path.slice(q + 1))}`);
   return s;
+}
+
+/**
+ * Query parameters whose values are replaced by `REDACTED`. OpenTelemetry's HTTP semantic
+ * conventions (url.query): "Sensitive content provided in url.query SHOULD be scrubbed when
+ * instrumentations can identify it", and the values of AWSAccessKeyId, Signature, sig and
+ * X-Goog-Signature SHOULD be replaced by `REDACTED` by default. Redacted here: those four, and the
+ * values of keys that name a credential — containing token (access_token, id_token, refresh_token,
+ * X-Amz-Security-Token …), secret (client_secret), passw (password, passwd), api key (api_key,
+ * apikey, api-key), session (sessionid, session_token), signature (X-Amz-Signature) or credential
+ * (X-Amz-Credential), or exactly key, code (OAuth's authorization code), jwt, pwd, auth or
+ * authorization — compared without case, after percent-decoding. Keys, and every other value, are
+ * kept as sent (spans go to the control plane's trace store and the OTLP collector with this text).
+ */
+const SENSITIVE_KEY = /^(?:awsaccesskeyid|sig|x-goog-signature|key|code|jwt|pwd|auth|authorization)$|token|secret|passw|api[-_]?key|session|signature|credential/i;
+
+/** `query` (without its '?') with the values of SENSITIVE_KEY parameters replaced by `REDACTED`. */
+export function redactQuery(query: string): string {
+  let out = '';
+  let from = 0;
+  while (from <= query.length) {
+    let to = query.indexOf('&', from);
+    if (to < 0) to = query.length;
+    const pair = query.slice(from, to);
+    const eq = pair.indexOf('=');
+    let key = eq < 0 ? pair : pair.slice(0, eq);
+    try {
+      key = decodeURIComponent(key.replace(/\+/g, ' '));
+    } catch {
+      // Not valid percent-encoding: compared as sent.
+    }
+    out += eq >= 0 && SENSITIVE_KEY.test(key) ? `${pair.slice(0, eq)}=REDACTED` : pair;
+    if (to < query.length) out += '&';
+    from = to + 1;
+  }
+  return out;
 }
 
 /** A span's estimated memory once buffered (ownedSpan): its strings' characters (one byte each: an HTTP/1 head's text is latin1) and SPAN_OVERHEAD_BYTES. */
@@ -309,6 +348,12 @@ function until(p: Promise<void>, deadline: number): Promise<void> {
 /** OTLP/JSON attribute. */
 function attr(key: string, value: string | number): { key: string; value: { stringValue: string } | { intValue: string } } {
   return { key, value: typeof value === 'number' ? { intValue: String(value) } : { stringValue: value } };
+}
+
+/** url.path and, when there is one, url.query (without its '?') of a request target. */
+function urlAttributes(target: string): ReturnType<typeof attr>[] {
+  const q = target.indexOf('?');
+  return q < 0 ? [attr('url.path', target)] : [attr('url.path', target.slice(0, q)), attr('url.query', target.slice(q + 1))];
 }
 
 const nanos = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).toString();
@@ -332,15 +377,18 @@ export function otlpJson(service: string, spans: TraceSpan[]): unknown {
               endTimeUnixNano: nanos(s.start + s.durationMs),
               attributes: [
                 attr('http.request.method', s.method),
-                attr('url.path', s.path),
+                // The path alone; the query (its credentials already redacted: redactQuery) in url.query, as the HTTP semantic conventions have them.
+                ...urlAttributes(s.path),
                 attr('http.response.status_code', s.status),
                 attr('berth.service', s.service),
                 attr('berth.variant', s.variant),
                 attr('berth.route', s.route),
                 attr('berth.proxy', s.proxy),
               ],
-              // STATUS_CODE_ERROR for server errors, unset otherwise (OpenTelemetry's HTTP semantic conventions).
-              status: s.status >= 500 ? { code: 2 } : {},
+              // OpenTelemetry's HTTP semantic conventions, "Status": STATUS_CODE_ERROR for a CLIENT span
+              // answered 4xx or 5xx (the call failed), for a SERVER span only 5xx (a 4xx is the caller's
+              // mistake, not this server's error); unset otherwise.
+              status: s.status >= (s.kind === 'client' ? 400 : 500) ? { code: 2 } : {},
             })),
           },
         ],

@@ -242,6 +242,40 @@ test('a slow OTLP collector (answering a byte at a time, never ending) holds bac
   }
 });
 
+test('OTLP status: a CLIENT span errs on 4xx and 5xx, a SERVER span only on 5xx (HTTP semantic conventions)', () => {
+  const status = (kind: 'client' | 'server', code: number): unknown => (otlpJson('web', [span({ kind, status: code })]) as { resourceSpans: { scopeSpans: { spans: { status: unknown }[] }[] }[] }).resourceSpans[0].scopeSpans[0].spans[0].status;
+  assert.deepEqual(status('client', 200), {});
+  assert.deepEqual(status('client', 302), {});
+  assert.deepEqual(status('client', 404), { code: 2 }, 'a CLIENT span answered 404');
+  assert.deepEqual(status('client', 503), { code: 2 });
+  assert.deepEqual(status('server', 404), {}, 'a SERVER span answered 404 is not an error of the server');
+  assert.deepEqual(status('server', 499), {});
+  assert.deepEqual(status('server', 500), { code: 2 });
+});
+
+test('url.path is the path alone; the query goes to url.query with credential values REDACTED, for the OTLP collector and the control plane alike', async () => {
+  const otlp = await receiver();
+  const batches: TraceBatch[] = [];
+  const sink = new SpanSink({ sample: 1, otlp: otlp.url }, { proxy: 'p', service: 'web', post: async (b) => void batches.push(b), log: () => {}, flushMs: 60_000 });
+  try {
+    sink.add(span({ path: '/login?token=SECRET-TOKEN&user=bob&Signature=s1&sig=s2&X-Goog-Signature=s3&AWSAccessKeyId=AKIA1&access_token=t&client_secret=c&Password=p&api_key=k&q=shoes&flag&%74oken=enc' }));
+    sink.add(span({ path: '/plain' }));
+    await sink.flush();
+    const spans = (otlp.got[0].body as { resourceSpans: { scopeSpans: { spans: { attributes: { key: string; value: { stringValue?: string } }[] }[] }[] }[] }).resourceSpans[0].scopeSpans[0].spans;
+    const attr = (i: number, k: string): string | undefined => spans[i].attributes.find((a) => a.key === k)?.value.stringValue;
+    const redacted = 'token=REDACTED&user=bob&Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&AWSAccessKeyId=REDACTED&access_token=REDACTED&client_secret=REDACTED&Password=REDACTED&api_key=REDACTED&q=shoes&flag&%74oken=REDACTED';
+    assert.equal(attr(0, 'url.path'), '/login');
+    assert.equal(attr(0, 'url.query'), redacted);
+    assert.equal(attr(1, 'url.path'), '/plain');
+    assert.equal(spans[1].attributes.find((a) => a.key === 'url.query'), undefined, 'no query, no url.query');
+    assert.equal(batches[0].spans[0].path, `/login?${redacted}`, 'the control plane gets the query redacted too');
+    assert.doesNotMatch(JSON.stringify([otlp.got, batches]), /SECRET|AKIA1|=s1|=enc/);
+  } finally {
+    await sink.close();
+    await otlp.close();
+  }
+});
+
 test('otlpJson names client spans by caller → callee', () => {
   const body = otlpJson('web', [span()]) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
   assert.equal(body.resourceSpans[0].scopeSpans[0].spans[0].name, 'web → orders default');
