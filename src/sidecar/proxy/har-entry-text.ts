@@ -44,6 +44,8 @@ export interface CapturedBody {
 
 export interface EntryContext {
   redacted: ReadonlySet<string>;
+  /** The recording's body limit: a compressed body is decoded up to this many bytes, never more. */
+  maxBodyBytes: number;
   proxyId: string;
   revision: string | undefined;
 }
@@ -103,9 +105,13 @@ function headersText(flat: string[], redacted: ReadonlySet<string>): string {
   return out + ']';
 }
 
-/** `"text":…` (and `"encoding":"base64"`) of a body: UTF-8 text for textual types, and for untyped UTF-8 bytes. */
+/**
+ * `"text":…` (and `"encoding":"base64"`) of a body: text for textual and untyped types when the bytes
+ * are UTF-8; anything else (binary, or a textual type in another charset: iso-8859-1, …) as base64,
+ * so the bytes are kept exactly (decoding them as UTF-8 would turn them into U+FFFD).
+ */
 function bodyText(body: Buffer, mimeType: string): string {
-  if (TEXTUAL.test(mimeType) || (mimeType === '' && isUtf8(body))) return `"text":${q(body.toString('utf8'))}`;
+  if ((mimeType === '' || TEXTUAL.test(mimeType)) && isUtf8(body)) return `"text":${q(body.toString('utf8'))}`;
   return `"text":${q(body.toString('base64'))},"encoding":"base64"`;
 }
 
@@ -133,21 +139,33 @@ function responseText(x: CapturedExchange, ctx: EntryContext): string {
   const size = x.resBody?.size ?? 0;
   let body = size > 0 ? x.resBody!.bytes() : undefined;
   let contentSize = size;
+  let comment = '';
+  let notKept = false;
   const coding = body && body.length > 0 && !x.resBody!.truncated ? headerOf(x.resHeaders, 'content-encoding')?.toLowerCase() : undefined;
-  if (coding && body) {
-    // Browsers record decoded bodies and the replayer compares decoded ones: do the same.
+  if (coding && body && (coding === 'gzip' || coding === 'deflate' || coding === 'br')) {
+    // Browsers record decoded bodies and the replayer compares decoded ones: do the same, but never
+    // past maxBodyBytes (a few hundred bytes of br can decode to gigabytes, on the event loop).
+    const limit = { maxOutputLength: Math.max(1, ctx.maxBodyBytes) };
     try {
-      body = coding === 'gzip' ? gunzipSync(body) : coding === 'deflate' ? inflateSync(body) : coding === 'br' ? brotliDecompressSync(body) : body;
+      body = coding === 'gzip' ? gunzipSync(body, limit) : coding === 'deflate' ? inflateSync(body, limit) : brotliDecompressSync(body, limit);
       contentSize = body.length;
-    } catch {
-      // Safe to ignore: a body that does not decode is kept as it came (base64 below).
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        // Decodes past the limit: the entry is kept without its body (marked; a replay compares no body).
+        body = undefined;
+        contentSize = -1;
+        notKept = true;
+        comment = `not kept: its ${coding} encoding decodes to more than maxBodyBytes (${ctx.maxBodyBytes})`;
+      }
+      // Otherwise safe to ignore: a body that does not decode is kept as it came (base64 below).
     }
   }
   let content = `{"size":${contentSize},"mimeType":${q(mimeType)}`;
   if (body && body.length > 0) content += `,${bodyText(body, mimeType)}`;
+  if (comment) content += `,"comment":${q(comment)}`;
   content += '}';
   let out = `{"status":${status},"statusText":${q(STATUS_CODES[status] ?? '')},"httpVersion":"HTTP/1.1","cookies":[],"headers":${headersText(x.resHeaders, ctx.redacted)},"content":${content},"redirectURL":${q(headerOf(x.resHeaders, 'location') ?? '')},"headersSize":-1,"bodySize":${size}`;
-  if (x.resBody?.truncated) out += ',"_truncated":true';
+  if (x.resBody?.truncated || notKept) out += ',"_truncated":true';
   return out + '}';
 }
 

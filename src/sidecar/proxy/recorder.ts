@@ -153,7 +153,7 @@ export class Recorder {
   ) {
     this.redacted = new Set([...DEFAULT_REDACTED, ...settings.redactHeaders.map((h) => h.toLowerCase())]);
     this.matches = compileMatches(settings.match);
-    this.ctx = { redacted: this.redacted, proxyId: o.proxyId, revision: o.revision };
+    this.ctx = { redacted: this.redacted, maxBodyBytes: settings.maxBodyBytes, proxyId: o.proxyId, revision: o.revision };
     this.writer = new HarWriter({
       dir: join(o.stateDir, 'recordings', settings.id),
       stem: o.proxyId,
