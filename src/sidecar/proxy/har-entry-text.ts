@@ -56,9 +56,6 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 /** A string as JSON: most header names and values need no escape, and quoting them beats a JSON.stringify call. */
 const q = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
-/** Request targets a URL object would leave as they are: an absolute path, a query without escapes, `+` or `'`. */
-const PLAIN_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*,;=:@/%]*(\?[A-Za-z0-9\-._~!$&()*,;=:@/?]*)?$/;
-const PLAIN_HOST = /^[A-Za-z0-9.-]+(:\d+)?$/;
 /** Host → `http://host[:port]` as URL spells it (lower case, default port dropped, IPv4 forms normalised). */
 const origins = new Map<string, string>();
 
@@ -72,23 +69,32 @@ function origin(host: string): string {
   return o;
 }
 
-/** The request's absolute URL and its query as name/value pairs (what `new URL()` gives). */
+/**
+ * The request's absolute URL and its query as name/value pairs. The URL is the Host's origin plus the
+ * request-target exactly as the app received it: an origin-form target is a path even when it starts
+ * with `//` (`new URL()` would read `//evil.example/x` as another host), and dot segments, `\` and
+ * escapes are kept (the recording says what was served, not what a URL parser makes of it). Other
+ * forms (absolute-form, `*`) are read as `new URL()` reads them under the Host.
+ */
 export function requestUrl(url: string, host: string): { href: string; query: [string, string][] } {
-  if (PLAIN_HOST.test(host) && PLAIN_TARGET.test(url) && !url.includes('/.')) {
-    const href = origin(host) + url;
-    const mark = url.indexOf('?');
-    const query: [string, string][] = [];
-    if (mark >= 0) {
-      for (const part of url.slice(mark + 1).split('&')) {
-        if (part === '') continue;
-        const eq = part.indexOf('=');
-        query.push(eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)]);
-      }
-    }
-    return { href, query };
+  if (!url.startsWith('/')) {
+    const u = new URL(`/${url}`, `http://${host}`);
+    return { href: u.href, query: [...u.searchParams] };
   }
-  const u = new URL(url.startsWith('/') ? url : `/${url}`, `http://${host}`);
-  return { href: u.href, query: [...u.searchParams] };
+  const href = origin(host) + url;
+  const mark = url.indexOf('?');
+  const query: [string, string][] = [];
+  if (mark < 0) return { href, query };
+  const hash = url.indexOf('#', mark);
+  const search = url.slice(mark + 1, hash < 0 ? undefined : hash);
+  // (A leading `&`: URLSearchParams would drop a leading `?` of the query itself, URL does not.)
+  if (search.includes('%') || search.includes('+')) return { href, query: [...new URLSearchParams(`&${search}`)] };
+  for (const part of search.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    query.push(eq < 0 ? [part, ''] : [part.slice(0, eq), part.slice(eq + 1)]);
+  }
+  return { href, query };
 }
 
 function headerOf(flat: string[], lower: string): string | undefined {
