@@ -34,18 +34,45 @@ export interface ExchangeTap {
 }
 
 const NO_HEADERS: string[] = [];
+const MiB = 1024 * 1024;
+
+/**
+ * Bytes of body copies every recording in this process may hold for exchanges whose entries are not
+ * built yet (in flight, or waiting for the next batch) — like mirror.ts's MIRROR_BUFFER_LIMIT. Past
+ * it a body is cut where it is (`_truncated`); the traffic itself is never touched.
+ */
+export const RECORDER_HELD_LIMIT = 16 * MiB;
+/** Downstream calls kept with one recorded request (a long-lived request can make thousands): past it they are dropped, counted. */
+export const DOWNSTREAM_CALLS_LIMIT = 500;
+/** Bytes of the bodies of the downstream calls kept with one recorded request: past it their bodies are cut (`_truncated`). */
+export const DOWNSTREAM_BYTES_LIMIT = 4 * MiB;
+/** Body bytes held now, across recorders (see RECORDER_HELD_LIMIT). */
+let heldBytes = 0;
+
+/** Body bytes the recorders of this process hold now (for tests and metrics). */
+export function recorderHeldBytes(): number {
+  return heldBytes;
+}
 
 class Piece implements CapturedBody {
   private first: Buffer | undefined;
   private rest: Buffer[] | undefined;
   kept = 0;
   size = 0;
-  constructor(private readonly max: number) {}
+  constructor(
+    private max: number,
+    private readonly owner: RecordedExchange,
+  ) {}
   add(c: Buffer): void {
     this.size += c.length;
     if (this.kept >= this.max) return;
+    const want = Math.min(c.length, this.max - this.kept);
+    const n = this.owner.grant(want);
+    // Out of budget: the body is cut here for good (a later chunk kept would leave a hole).
+    if (n < want) this.max = this.kept + n;
+    if (n === 0) return;
     // The chunk is a view of a buffer the proxy reuses: copy what is kept.
-    const part = Buffer.from(c.length <= this.max - this.kept ? c : c.subarray(0, this.max - this.kept));
+    const part = Buffer.from(n === c.length ? c : c.subarray(0, n));
     if (this.first === undefined) this.first = part;
     else (this.rest ??= []).push(part);
     this.kept += part.length;
@@ -87,6 +114,13 @@ export class RecordedExchange implements ExchangeTap, CapturedExchange {
   resBody: Piece | undefined;
   downstream: RecordedExchange[] | undefined;
   readonly reqHeaders: string[];
+  /** Body bytes this exchange holds against RECORDER_HELD_LIMIT (given back once its entry is built). */
+  held = 0;
+  /** A recorded request: downstream calls begun for it, and the body bytes they were granted. */
+  downCalls = 0;
+  downBytes = 0;
+  /** Its entry was built: a downstream call ending now can no longer join it. */
+  built = false;
 
   constructor(
     private readonly rec: Recorder,
@@ -102,7 +136,24 @@ export class RecordedExchange implements ExchangeTap, CapturedExchange {
   }
 
   requestBody(chunk: Buffer): void {
-    (this.reqBody ??= new Piece(this.rec.settings.maxBodyBytes)).add(chunk);
+    (this.reqBody ??= new Piece(this.rec.settings.maxBodyBytes, this)).add(chunk);
+  }
+
+  /** @internal Up to `n` bytes of body this exchange may keep (the global and the parent's budget allowing). */
+  grant(n: number): number {
+    let g = Math.min(n, RECORDER_HELD_LIMIT - heldBytes);
+    if (this.parent) g = Math.min(g, DOWNSTREAM_BYTES_LIMIT - this.parent.downBytes);
+    if (g <= 0) return 0;
+    heldBytes += g;
+    this.held += g;
+    if (this.parent) this.parent.downBytes += g;
+    return g;
+  }
+
+  /** @internal Gives its bytes back to the global budget (the entry was built, or dropped). */
+  release(): void {
+    heldBytes -= this.held;
+    this.held = 0;
   }
 
   head(status: number, headers: string[]): void {
@@ -112,7 +163,7 @@ export class RecordedExchange implements ExchangeTap, CapturedExchange {
   }
 
   data(chunk: Buffer): void {
-    (this.resBody ??= new Piece(this.rec.settings.maxBodyBytes)).add(chunk);
+    (this.resBody ??= new Piece(this.rec.settings.maxBodyBytes, this)).add(chunk);
   }
 
   /** The exchange ended with `status` (0: the client went away). */
@@ -135,8 +186,8 @@ export class Recorder {
   readonly writer: HarWriter;
   private readonly redacted: Set<string>;
   private readonly matches: (req: RequestHead) => boolean;
-  /** Recorded requests in flight by trace id: their downstream calls join them. */
-  private readonly inflight = new Map<string, RecordedExchange>();
+  /** Recorded requests in flight by trace id, oldest first (several can share one): their downstream calls join them. */
+  private readonly inflight = new Map<string, RecordedExchange[]>();
   /** Requests not recorded (not sampled, not matched, past `until`). */
   skipped = 0;
   /** Exchanges that could not be turned into an entry (counted as dropped). */
@@ -177,24 +228,45 @@ export class Recorder {
       return undefined;
     }
     const x = new RecordedExchange(this, req.method ?? 'GET', req.url ?? '/', req.headers, traceId, undefined, undefined);
-    this.inflight.set(traceId, x);
+    const same = this.inflight.get(traceId);
+    if (same) same.push(x);
+    else this.inflight.set(traceId, [x]);
     return x;
   }
 
   /** A call the app makes on behalf of a recorded request in flight (same trace id); undefined when there is none. */
   beginDownstream(req: RequestHead, traceId: string, service: string): RecordedExchange | undefined {
-    const parent = this.inflight.get(traceId);
-    if (!parent) return undefined;
+    const same = this.inflight.get(traceId);
+    if (!same) return undefined;
+    // Attribution: a call joins the NEWEST recorded request of its trace still in flight. The trace id
+    // is all the call carries; when requests of one trace overlap, the newest is the likeliest to be
+    // the one waiting on the app (an older one still open is most often streaming or done computing),
+    // and once it ends the calls go to the next newest — none is lost or filed under a request gone.
+    const parent = same[same.length - 1];
+    if (parent.downCalls >= DOWNSTREAM_CALLS_LIMIT) {
+      this.unrecordable++; // past the per-request cap: dropped, counted
+      return undefined;
+    }
+    parent.downCalls++;
     return new RecordedExchange(this, req.method ?? 'GET', req.url ?? '/', req.headers, traceId, service, parent);
   }
 
   /** @internal A downstream call joins its parent; a request waits for the next batch. */
   finish(x: RecordedExchange): void {
     if (x.parent) {
-      (x.parent.downstream ??= []).push(x);
+      if (x.parent.built) {
+        // Ended after its request's entry was written: it cannot join it (dropped, counted).
+        x.release();
+        this.unrecordable++;
+      } else (x.parent.downstream ??= []).push(x);
       return;
     }
-    if (this.inflight.get(x.traceId) === x) this.inflight.delete(x.traceId);
+    const same = this.inflight.get(x.traceId);
+    const at = same ? same.indexOf(x) : -1;
+    if (at >= 0) {
+      if (same!.length === 1) this.inflight.delete(x.traceId);
+      else same!.splice(at, 1);
+    }
     this.pending.push(x);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -209,16 +281,19 @@ export class Recorder {
     this.pending = [];
     const bad = (): void => void this.unrecordable++;
     for (const x of batch) {
-      let text: string;
+      x.built = true;
+      let text: string | undefined;
       try {
         text = entryText(x, this.ctx, bad);
       } catch {
         // A request the HAR cannot describe (a Host header no URL accepts): dropped and counted; the
         // request itself was served. Never thrown into the data path.
         this.unrecordable++;
-        continue;
       }
-      this.writer.writeText(text);
+      // The bodies are in the text now (or dropped): their bytes go back to the budget.
+      x.release();
+      if (x.downstream) for (const d of x.downstream) d.release();
+      if (text !== undefined) this.writer.writeText(text);
     }
   }
 
