@@ -2,7 +2,13 @@
 // background loop appends entries to the current file and rotates it at maxFileMiB. The queue is
 // bounded in bytes: when the disk is slow or full, entries are dropped and counted, never waited
 // for, so recording can never delay or fail the request it describes.
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+//
+// Every write puts the entries AND the closing brackets after them, at the offset where the previous
+// closing brackets began: the file is a complete HAR document after each write. A write that fails
+// (disk full, a file size limit: short writes, then EFBIG) is undone — the file is cut back to its
+// last complete state and finished — and its entries are counted as dropped, so `written` only ever
+// counts entries readable on disk.
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HarCreator, HarEntry } from './har.js';
 
@@ -38,6 +44,17 @@ const GATHER_MS = 50;
 const FOOTER = '\n]}}\n';
 
 const SEPARATOR = Buffer.from(',\n');
+const FOOTER_BYTES = Buffer.from(FOOTER);
+
+/** Writes all of `buf` at `position`, however many calls it takes (fh.write may write less than asked). */
+async function writeAll(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    if (bytesWritten <= 0) throw new Error(`short write: ${off} of ${buf.length} bytes`);
+    off += bytesWritten;
+  }
+}
 
 export class HarWriter {
   /** Serialised entries (UTF-8 bytes: off the JS heap while they wait, and measured without a scan). */
@@ -47,6 +64,7 @@ export class HarWriter {
   private dropped = 0;
   private readonly files: string[] = [];
   private fh: FileHandle | undefined;
+  /** Bytes of the current file before its closing brackets (where the next entries go). */
   private fileBytes = 0;
   private entriesInFile = 0;
   private draining: Promise<void> | undefined;
@@ -107,7 +125,7 @@ export class HarWriter {
   async close(): Promise<HarWriterStats> {
     this.closed = true;
     await this.flush();
-    await this.finishFile();
+    await this.finishFile().catch((err: Error) => this.o.onError?.(err)); // the file is complete already: only its close failed
     return this.stats();
   }
 
@@ -122,14 +140,15 @@ export class HarWriter {
         bytes += t.length;
       }
       this.queuedBytes -= bytes;
+      const before = this.written;
       try {
         await this.append(batch);
-        this.written += batch.length;
       } catch (err) {
-        this.dropped += batch.length;
+        // The entries of the batch not on disk (append counts those it wrote, file by file) are dropped.
+        this.dropped += batch.length - (this.written - before);
         this.o.onError?.(err as Error);
-        // Start a fresh file next time: the current one may hold a partial write.
-        await this.finishFile().catch(() => undefined); // already failing: the error was reported above
+        // Cut the current file back to its last complete state; a fresh file is started next time.
+        await this.abandonFile();
       }
     }
   }
@@ -153,9 +172,11 @@ export class HarWriter {
         i++;
       }
       if (entries) {
-        await this.fh!.write(Buffer.concat(parts, bytes));
+        parts.push(FOOTER_BYTES);
+        await writeAll(this.fh!, Buffer.concat(parts, bytes + FOOTER_BYTES.length), this.fileBytes);
         this.fileBytes += bytes;
         this.entriesInFile += entries;
+        this.written += entries;
       }
       if (i < batch.length) await this.finishFile();
     }
@@ -175,21 +196,48 @@ export class HarWriter {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || n - this.nextNumber > 10_000) throw err;
       }
     }
-    await fh.write(this.header);
+    const header = Buffer.from(this.header);
+    try {
+      await writeAll(fh, Buffer.concat([header, FOOTER_BYTES]), 0);
+    } catch (err) {
+      // Not even an empty document fits: no file is left behind.
+      await fh.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
     this.fh = fh;
     this.files.push(path);
-    this.fileBytes = Buffer.byteLength(this.header);
+    this.fileBytes = header.length;
     this.entriesInFile = 0;
   }
 
+  /** Closes the current file: it ends with its closing brackets already (every write puts them). */
   private async finishFile(): Promise<void> {
     const fh = this.fh;
     if (!fh) return;
     this.fh = undefined;
+    await fh.close();
+  }
+
+  /**
+   * After a failed write: cut the file back to its last complete state (what a failed or short
+   * write put after it goes) and put its closing brackets back, then close it. Shrinking and
+   * rewriting bytes the file already had needs no new space, so this works on a full disk and under a
+   * file size limit; should it fail anyway, the file is left cut after its last whole entry (readHar
+   * completes such a file).
+   */
+  private async abandonFile(): Promise<void> {
+    const fh = this.fh;
+    if (!fh) return;
+    this.fh = undefined;
     try {
-      await fh.write(FOOTER);
+      await fh.truncate(this.fileBytes + FOOTER_BYTES.length);
+      await writeAll(fh, FOOTER_BYTES, this.fileBytes);
+    } catch (err) {
+      this.o.onError?.(err as Error);
+      await fh.truncate(this.fileBytes).catch(() => undefined); // already failing: reported above
     } finally {
-      await fh.close();
+      await fh.close().catch(() => undefined); // nothing left to lose: the data is written or not
     }
   }
 }
