@@ -159,6 +159,8 @@ export class Proxy {
   private serviceConfig: MeshConfig['services'];
   /** Recording counters of recorders closed since (kept for /metrics). */
   private readonly recordingTotals = new Map<string, { recorded: number; dropped: number }>();
+  /** Recorders replaced and still finishing their file: counted in /metrics until their counts move to recordingTotals. */
+  private readonly closingRecorders = new Set<[string, Recorder]>();
   /** Span emission (spans.ts, loaded once a snapshot turns tracing on); undefined: no spans, no cost. */
   private spans: SpanSink | undefined;
   private spansMod: Promise<typeof import('./spans.js')> | undefined;
@@ -300,7 +302,9 @@ export class Proxy {
   private recordingCounts(): { service: string; recorded: number; dropped: number }[] {
     const totals = new Map<string, { recorded: number; dropped: number }>();
     for (const [service, t] of this.recordingTotals) totals.set(service, { ...t });
-    for (const [service, r] of this.recorders()) {
+    // A replaced recorder still finishing counts here until its counts join recordingTotals (in the
+    // same turn it leaves this set): the counters never go backwards.
+    for (const [service, r] of [...this.recorders(), ...this.closingRecorders]) {
       const t = totals.get(service) ?? { recorded: 0, dropped: 0 };
       t.recorded += r.recorded;
       t.dropped += r.dropped;
@@ -357,15 +361,25 @@ export class Proxy {
       }
       for (const [service, r] of current) {
         if (next.get(service) === r) continue;
-        const t = this.recordingTotals.get(service) ?? { recorded: 0, dropped: 0 };
+        const closing: [string, Recorder] = [service, r];
+        this.closingRecorders.add(closing);
+        const settle = (): void => {
+          // Its final counts move to the totals in the turn it stops being counted as closing.
+          this.closingRecorders.delete(closing);
+          const t = this.recordingTotals.get(service) ?? { recorded: 0, dropped: 0 };
+          t.recorded += r.recorded;
+          t.dropped += r.dropped;
+          this.recordingTotals.set(service, t);
+        };
         void r.close().then(
-          (st) => {
-            t.recorded += st.written;
-            t.dropped += st.dropped + r.unrecordable;
-            this.recordingTotals.set(service, t);
-            this.log(`recording ${r.settings.id} of ${service} stopped: ${st.written} entries, ${st.dropped + r.unrecordable} dropped`);
+          () => {
+            settle();
+            this.log(`recording ${r.settings.id} of ${service} stopped: ${r.recorded} entries, ${r.dropped} dropped`);
           },
-          (err: Error) => this.log(`recording ${r.settings.id}: closing failed: ${err.message}`),
+          (err: Error) => {
+            settle();
+            this.log(`recording ${r.settings.id}: closing failed: ${err.message}`);
+          },
         );
       }
       if (this.cfg.mode === 'gateway') this.gatewayRecorders = next.size > 0 ? next : undefined;
