@@ -395,6 +395,11 @@ export interface RecordedExchange {
   startedAt: number;
   method: string;
   url: URL;
+  /**
+   * The request-target as recorded (path and query, byte for byte: `/a/../b`, `//x/y`), which `url`
+   * would normalise; absent when the recorded URL cannot be sent as it is (then `url`'s path is).
+   */
+  target?: string;
   headers: [string, string][];
   body: Buffer | undefined;
   response: {
@@ -412,6 +417,16 @@ const NOT_REPLAYED = new Set(['host', 'connection', 'keep-alive', 'transfer-enco
 
 export function replayableHeaders(headers: HarNameValue[]): [string, string][] {
   return headers.filter((h) => !h.name.startsWith(':') && !NOT_REPLAYED.has(h.name.toLowerCase())).map((h) => [h.name, h.value]);
+}
+
+/** `scheme://authority` then the target (up to a fragment); only visible ASCII, which a request line carries as is. */
+const RAW_TARGET = /^[a-z][a-z\d+.-]*:\/\/[^/?#\\]*([/?][!-"$-~]*)?(#.*)?$/i;
+
+/** The path and query of a recorded URL as written (the recorder keeps them as the app received them). */
+export function recordedTarget(url: string): string | undefined {
+  const m = RAW_TARGET.exec(url);
+  if (!m?.[1]) return undefined;
+  return m[1].startsWith('?') ? `/${m[1]}` : m[1];
 }
 
 function decodeText(text: string | undefined, encoding: string | undefined): Buffer | undefined {
@@ -472,6 +487,7 @@ export async function readHar(file: string, options: { strict?: boolean } = {}):
       startedAt: lastStart,
       method: e.request.method.toUpperCase(),
       url: new URL(e.request.url),
+      target: recordedTarget(e.request.url),
       headers: replayableHeaders(e.request.headers ?? []),
       body: requestBody(e.request.postData),
       response: {

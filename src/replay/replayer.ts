@@ -110,7 +110,8 @@ function prepare(x: RecordedExchange, offset: number): Prepared {
   if (x.body) headers['content-length'] = String(x.body.length);
   // The Host the client used when recorded: apps that build links from it answer as they did then.
   headers.host = x.url.host;
-  return { x, offset, path: `${x.url.pathname}${x.url.search}`, headers, endpoint: endpointKey(x.method, x.url.pathname), id: `${x.source} ${x.method} ${x.url.pathname}${x.url.search}` };
+  // The target as recorded (dot segments, `//` kept): what the app received then, not what URL makes of it.
+  return { x, offset, path: x.target ?? `${x.url.pathname}${x.url.search}`, headers, endpoint: endpointKey(x.method, x.url.pathname), id: `${x.source} ${x.method} ${x.url.pathname}${x.url.search}` };
 }
 
 function decode(body: Buffer, encoding: string | undefined): Buffer {
