@@ -367,6 +367,8 @@ export interface LeanServerHooks {
   maxHeadBytes?: number;
   /** Request targets are passed on as sent, not normalised (ListenerOptions.rawTarget). */
   rawTarget?: boolean;
+  /** A request head that never came whole was answered 408 here (ListenerOptions.refused). */
+  refused?(status: number): void;
 }
 
 const enum BodyKind {
@@ -690,7 +692,10 @@ export class LeanConnection {
     if (this.closed || this.res) return;
     this.closed = true;
     clearInterval(this.idleTimer);
-    if (this.socket.writable) this.answerAndClose(408);
+    if (this.socket.writable) {
+      this.hooks.refused?.(408);
+      this.answerAndClose(408);
+    }
     else this.socket.destroy();
   }
 

@@ -79,6 +79,12 @@ export interface ListenerOptions {
    * normalised first, a method's dot segments climbed out of `/v1.0/invoke/{appId}/method/`.
    */
   rawTarget?: boolean;
+  /**
+   * A request this listener answered itself, before any handler saw it (a malformed or oversized
+   * head, a bad target, two Host fields, CONNECT, a header timeout): for the metrics and the access
+   * log, as Envoy counts and logs its downstream protocol errors. Method and target when they were read.
+   */
+  refused?(status: number, method?: string, target?: string): void;
   log(msg: string): void;
   bindRetryMs?: number;
 }
@@ -213,8 +219,10 @@ export class Listener {
           // Absolute-form targets and un-normalised paths, as on the lean path (http-syntax.ts). A
           // request with two Host fields is refused (RFC 9112 §3.2; node:http keeps the first): a proxy
           // that routes by one while the next hop reads the other is how requests get misrouted.
+          const target = req.url;
           if (hostFields(req.rawHeaders) > 1 || !normalizeRequestTarget(req, this.opts.rawTarget)) {
             res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
+            this.opts.refused?.(400, req.method, target);
             return;
           }
           this.inFlight++;
@@ -240,7 +248,11 @@ export class Listener {
         afterTurns(socket, () => {
           if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
           // Routed like any request: on its normalised target (a `/x/../admin` upgrade passed a route on `/admin`).
-          if (!normalizeRequestTarget(req, this.opts.rawTarget)) return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
+          const target = req.url;
+          if (!normalizeRequestTarget(req, this.opts.rawTarget)) {
+            this.opts.refused?.(400, req.method, target);
+            return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
+          }
           dropConnectionNamed(req.headers);
           const toHttp1 = this.toHttp1;
           upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? endQuietly(s) : toHttp1(s as net.Socket, unread)) : undefined);
@@ -250,8 +262,11 @@ export class Listener {
     // With no upgrade handler (the building-block API) node:http serves such a request as any other:
     // a server may ignore Upgrade (RFC 9110 §7.8). A 501 here refused `curl --http2`'s `Upgrade: h2c`.
     // CONNECT (tunnels) is not offered: without this listener node:http would drop the connection unanswered.
-    server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) =>
-      afterTurns(socket, () => socket.end(rawAnswer('405 Method Not Allowed', `allow: ${ALLOWED_METHODS}\r\nx-berth-reason: connect-not-supported\r\n`))),
+    server.on('connect', (req: http.IncomingMessage, socket: net.Socket) =>
+      afterTurns(socket, () => {
+        this.opts.refused?.(405, 'CONNECT', req.url);
+        socket.end(rawAnswer('405 Method Not Allowed', `allow: ${ALLOWED_METHODS}\r\nx-berth-reason: connect-not-supported\r\n`));
+      }),
     );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       // A head left half read because the proxy stopped reading while earlier requests are served
@@ -261,6 +276,7 @@ export class Listener {
       // A response under way would be corrupted by a status line written into it: the connection is cut instead.
       if (!socket.writable || (socket as net.Socket & { _httpMessage?: unknown })._httpMessage) return socket.destroy();
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      this.opts.refused?.(Number(status.slice(0, 3)));
       // Close for good once written: a client still sending (a slowloris drip) must not keep it half-open.
       socket.end(rawAnswer(status), () => socket.destroy());
     });
@@ -336,9 +352,14 @@ export class Listener {
             resetWhenAnswered(stream);
           });
           // CONNECT (a tunnel) is not offered, as on HTTP/1.1: routed, it reached the app as `CONNECT / HTTP/1.1`.
-          if (headers[':method'] === 'CONNECT') return h2Reply(stream, 405, 'connect-not-supported', 'CONNECT is not supported', { allow: ALLOWED_METHODS });
+          if (headers[':method'] === 'CONNECT') {
+            this.opts.refused?.(405, 'CONNECT', headers[':authority']);
+            return h2Reply(stream, 405, 'connect-not-supported', 'CONNECT is not supported', { allow: ALLOWED_METHODS });
+          }
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
+          const target = headers[':path'];
           if (!normalizeH2Target(headers, this.opts.rawTarget)) {
+            this.opts.refused?.(400, headers[':method'], target);
             // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
             return h2Reply(stream, 400, 'bad-request-target', 'bad request target');
           }
@@ -400,6 +421,7 @@ export class Listener {
               ...(this.opts.keepAliveMs !== undefined ? { keepAliveMs: this.opts.keepAliveMs } : {}),
               ...(this.opts.maxHeadBytes !== undefined ? { maxHeadBytes: this.opts.maxHeadBytes } : {}),
               ...(this.opts.rawTarget ? { rawTarget: true } : {}),
+              ...(this.opts.refused ? { refused: this.opts.refused } : {}),
             },
             reads,
           );

@@ -205,7 +205,7 @@ export class Proxy {
         h2,
         lean: name !== 'admin',
         log: this.log,
-        ...(name === 'admin' ? {} : { keepAliveMs: SIDECAR_KEEP_ALIVE_MS }),
+        ...(name === 'admin' ? {} : { keepAliveMs: SIDECAR_KEEP_ALIVE_MS, refused: this.refusedAt(name === 'inbound' ? 'inbound' : 'outbound') }),
         ...(name === 'inbound' ? { maxHeadBytes: MAX_HEAD_BYTES + MESH_HEAD_ALLOWANCE } : {}),
       });
     if (cfg.mode === 'sidecar' && cfg.inboundPort !== undefined) {
@@ -532,6 +532,7 @@ export class Proxy {
           lean: true,
           keepAliveMs: GATEWAY_KEEP_ALIVE_MS,
           log: this.log,
+          refused: this.refusedAt('outbound'),
           handler: (req, res, peer) => this.gateway(port, req, res, peer),
           h2: this.h2Loader((stream, headers, peer) => {
             const t = this.table;
@@ -939,6 +940,18 @@ export class Proxy {
       return this.logged('outbound', '-', '-', '-', req, 404, performance.now(), this.trace(req.headers));
     }
     this.toService(name, req, res);
+  }
+
+  /**
+   * Counts and logs a request a listener answered itself (Listener's `refused`): destination, route
+   * and variant `-`, as the forward proxy's refusals; method and path `-` when the head was unreadable.
+   */
+  private refusedAt(direction: 'inbound' | 'outbound'): (status: number, method?: string, target?: string) => void {
+    return (status, method, target) => {
+      const head = { method: method ?? '-', url: target ?? '-', headers: {} };
+      // An inbound caller that sent no readable head never said who it is.
+      this.logged(direction, '-', '-', '-', head, status, performance.now(), '-', direction === 'inbound' ? 'unknown' : undefined);
+    };
   }
 
   private logged(direction: string, service: string, route: string, variant: string, req: RequestHead, status: number, started: number, ref: TraceRef, source?: string, grpcStatus?: string): void {
