@@ -182,6 +182,24 @@ describe('service invocation through the building-block API (berth-proxy process
     assert.equal(r.headers['x-berth-reason'], 'unknown-service');
   });
 
+  test("a callee whose app is down (its sidecar answers 503): daprd's 500 ERR_DIRECT_INVOKE as well", async () => {
+    const app = servers[0];
+    await new Promise<void>((r) => {
+      app.close(() => r());
+      app.closeAllConnections();
+    });
+    try {
+      const r = await call('/v1.0/invoke/callee/method/down');
+      assert.equal(r.status, 500, r.body);
+      const body = JSON.parse(r.body) as { errorCode: string; message: string };
+      assert.equal(body.errorCode, 'ERR_DIRECT_INVOKE');
+      assert.match(body.message, /^fail to invoke, id: callee, err: /);
+      assert.equal(typeof r.headers['x-berth-reason'], 'string');
+    } finally {
+      await new Promise<void>((r) => app.listen(P.bApp, HOST, () => r()));
+    }
+  });
+
   test("an invocation in flight when the caller's sidecar stops is drained like a mesh call", async () => {
     const slow = call('/v1.0/invoke/callee/method/slow');
     await new Promise((r) => setTimeout(r, 300));

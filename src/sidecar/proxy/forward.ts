@@ -200,6 +200,8 @@ class Forwarding implements UpstreamHandlers {
   private ep: EndpointState | undefined;
   private status = 0;
   private retrying = false;
+  /** A peer proxy's own failure answered a service invocation: answered as daprd would, the peer's body dropped. */
+  private answeredForPeer = false;
   private settled = true;
   private platformLeft = false;
   private userLeft = false;
@@ -348,6 +350,17 @@ class Forwarding implements UpstreamHandlers {
       return false;
     }
     const { res } = this;
+    // The callee's proxy could not deliver a service invocation (its app down, not ready, …): the
+    // caller gets daprd's answer (reply()'s invocation form), not the peer's text.
+    if (statusCode >= 500 && !this.opts.app && invocations.has(res)) {
+      const peerReason = head.get(REASON_HEADER);
+      if (peerReason !== undefined) {
+        this.answeredForPeer = true;
+        this.status = 500;
+        reply(res, statusCode, peerReason, `the callee's proxy answered ${statusCode}`);
+        return true;
+      }
+    }
     this.opts.tap?.head(statusCode, head.list());
     if (retry?.perTryTimeout !== undefined) {
       // The try's deadline goes on over the body: a stalled body is cut as a route timeout cuts it.
@@ -370,7 +383,7 @@ class Forwarding implements UpstreamHandlers {
 
   onData(chunk: Buffer): boolean {
     const { res } = this;
-    if (res.destroyed) return true;
+    if (res.destroyed || this.answeredForPeer) return true;
     this.opts.tap?.data(chunk);
     if (this.lean) {
       // Written uncopied: if the client's socket still holds it queued, the upstream socket reads
@@ -392,7 +405,7 @@ class Forwarding implements UpstreamHandlers {
   }
 
   onEnd(): void {
-    if (!this.retrying) this.res.end();
+    if (!this.retrying && !this.answeredForPeer) this.res.end();
     this.settle(undefined);
   }
 
