@@ -121,11 +121,17 @@ const seg = (s: string): string => {
   }
 };
 
-function tokenMatches(given: string | string[] | undefined, want: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(want);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** Whether a request's `dapr-api-token` is `want` (in constant time). */
+export function tokenMatches(given: string | string[] | undefined, want: string): boolean {
+  if (given === undefined) return false;
+  const same = (v: string): boolean => {
+    const a = Buffer.from(v);
+    const b = Buffer.from(want);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+  // Two `dapr-api-token` lines (joined by the parser): daprd reads the first, as Go's Header.Get.
+  const first = Array.isArray(given) ? given[0] : given;
+  return same(first) || (first.includes(',') && same(first.split(',')[0].trim()));
 }
 
 export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
