@@ -68,7 +68,7 @@ describe('service invocation through the building-block API (berth-proxy process
     const snapshot: MeshSnapshot = {
       version: 1,
       app: 'invoke-target',
-      config: { accessLog: false },
+      config: { accessLog: false, services: { callee: { routes: [{ name: 'no-admin', match: { path: { prefix: '/admin' } }, fault: { abort: { status: 403, percent: 100 } } }, { name: 'rest' }] } } },
       services: [
         { name: 'caller', port: 1, endpoints: [{ id: 'caller-1', host: HOST, port: P.aIn, variant: 'default' }] },
         { name: 'callee', port: 2, endpoints: [{ id: 'callee-1', host: HOST, port: P.bIn, variant: 'default' }] },
@@ -99,6 +99,10 @@ describe('service invocation through the building-block API (berth-proxy process
       // The callee's own proxy normalises the method within the callee's paths, as for any mesh call.
       assert.deepEqual([r.status, r.headers['x-app'], r.body], [200, 'callee', `callee ${method}`], path);
     }
+    // The caller's routes see the method as the callee will: a route that refuses /admin (a fault
+    // abort) is not passed by `/public/%2e%2e/admin`.
+    const denied = await call('/v1.0/invoke/callee/method/public/%2e%2e/admin');
+    assert.equal(denied.status, 403, denied.body);
     const viaHeader = await call('/api/%2e%2e/v1.0/invoke/caller/method/who', { headers: { 'dapr-app-id': 'callee' } });
     assert.deepEqual([viaHeader.status, viaHeader.headers['x-app']], [200, 'callee'], viaHeader.body);
   });

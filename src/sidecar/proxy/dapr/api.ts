@@ -23,6 +23,7 @@ import { deadLetterFile } from '../../../lib/dapr-dead-letters.js';
 import { Listener, type H2Handler, type ProxyRequest, type ProxyResponse } from '../listener.js';
 import { LeanResponse } from '../lean-server.js';
 import { answersInvocation } from '../forward.js';
+import { normalizePath } from '../http-syntax.js';
 
 export interface DaprApiOptions {
   cfg: DaprProxyConfig;
@@ -172,7 +173,12 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     // daprd's limit (http-max-request-size) holds for invocations too: a body said to be longer is refused unread.
     const length = Number(req.headers['content-length']);
     if (length > limit) throw new BodyTooLarge();
-    req.url = path;
+    // The method is normalised as a mesh port normalises a path (the callee's proxy would), so the
+    // caller's routes for the callee match what the callee gets: `/public/%2e%2e/admin` is `/admin`
+    // to a route here too — dot segments above the method's root stay at it (`/../x` is `/x`).
+    const method = normalizePath(path);
+    if (method === undefined) throw new ApiError(400, 'ERR_MALFORMED_REQUEST', `invalid method path ${JSON.stringify(path.slice(0, 100))}`);
+    req.url = method;
     req.headers.host = target;
     delete req.headers['dapr-api-token'];
     delete req.headers['dapr-app-id'];
