@@ -12,6 +12,7 @@ import type { ExchangeTap } from './recorder.js';
 import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead, type UpstreamRequest } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import { headersSayBody } from './http-syntax.js';
+import { extraLinesOf, setExtraLines } from './request-headers.js';
 import { LeanResponse } from './lean-server.js';
 import type { Readable } from 'node:stream';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
@@ -105,6 +106,12 @@ export function applyHeaderOps(headers: Record<string, string | string[] | undef
   if (!ops) return;
   for (const name of ops.remove ?? []) delete headers[name.toLowerCase()];
   for (const [name, value] of Object.entries(ops.set ?? {})) headers[name.toLowerCase()] = value;
+  // A removed or replaced field's further lines (request-headers.ts: extraLinesOf) go with it.
+  const extra = extraLinesOf(headers);
+  if (extra && (ops.remove || ops.set)) {
+    const gone = new Set([...(ops.remove ?? []), ...Object.keys(ops.set ?? {})].map((n) => n.toLowerCase()));
+    setExtraLines(headers, extra.filter(([n]) => !gone.has(n)));
+  }
   for (const [name, value] of Object.entries(ops.add ?? {})) {
     const key = name.toLowerCase();
     const cur = headers[key];

@@ -21,6 +21,7 @@ import { copyBytes } from './read-buffers.js';
 import { NameTable } from './name-table.js';
 import { noteValidTraceparent, validTraceparentBytes } from './trace.js';
 import type { RequestHead } from './routes.js';
+import { setExtraLines, type ExtraLines } from './request-headers.js';
 
 export { ChunkedBodyDecoder };
 
@@ -557,6 +558,7 @@ export class LeanConnection {
     if (!parsed) return this.giveUp();
     this.buf = end + 4 === this.buf.length ? EMPTY : this.buf.subarray(end + 4);
     const { method, url, minor, headers } = parsed;
+    if (parsed.extra) setExtraLines(headers, parsed.extra);
     this.http10 = minor === '0';
     // Connection is a list of tokens (`x-close` is not `close`).
     const connection = headers.connection;
@@ -751,6 +753,8 @@ interface ParsedHead {
   chunked: boolean;
   /** The known header names the head has, as bits (KNOWN_LIST). */
   seen: number;
+  /** The lines after the first of a FIRST_WINS name (not in `headers`), [lower-case name, value] each; undefined: none. */
+  extra: ExtraLines | undefined;
 }
 
 /** The method as a shared string for the common ones (no string allocated per request). */
@@ -767,7 +771,10 @@ function methodOf(text: string, end: number): string | undefined {
 const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'DELETE', 'PATCH', 'OPTIONS'];
 const KNOWN_METHODS = new Set(METHODS);
 
-/** Headers whose duplicates node:http drops (the first one wins); the lean path builds the same object. */
+/**
+ * Headers whose duplicates node:http drops from its object (the first one wins); the lean path builds
+ * the same object and keeps the further lines aside (request-headers.ts: extraLinesOf).
+ */
 const FIRST_WINS = new Set(['content-type', 'content-length', 'user-agent', 'referer', 'host', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since', 'from', 'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires']);
 
 /** Parses a request head (its bytes decoded as latin1); undefined for anything node:http should handle (see the file comment). */
@@ -808,6 +815,8 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
   const dv = words ?? new DataView(b.buffer, b.byteOffset, b.length);
   let length = -1;
   let te: string | undefined;
+  /** Further lines of FIRST_WINS names (Host and Content-Length never get here: refused above). */
+  let extra: ExtraLines | undefined;
   // The known header names seen so far, as bits (KNOWN_NAMES).
   let seen = 0;
   let pos = lineEnd + 2;
@@ -879,10 +888,12 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
     if (cur === undefined) headers[lower] = lower === 'set-cookie' ? [value] : value;
     else if (Array.isArray(cur)) cur.push(value);
     else if (!FIRST_WINS.has(lower)) headers[lower] = lower === 'cookie' ? `${cur}; ${value}` : `${cur}, ${value}`;
+    // The first value stays what every reader sees; the further lines go on as lines of their own.
+    else (extra ??= []).push([lower, value]);
   }
   if (te !== undefined && length >= 0) return undefined; // request smuggling shape: node:http answers 400
   if (minor === '1' && (seen & HOST_BIT) === 0) return undefined;
-  return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined, seen };
+  return { method, url, minor, headers, length: Math.max(0, length), chunked: te !== undefined, seen, extra };
 }
 
 /** Adds a header whose name the plain object's prototype also has, as an own enumerable field. */

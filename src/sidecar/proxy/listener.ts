@@ -15,7 +15,7 @@ import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-t
 import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection, MAX_HEAD_BYTES } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
-import { dropConnectionNamed } from './request-headers.js';
+import { dropConnectionNamed, extraLinesFromRaw, H1_KEPT_ASIDE, setExtraLines } from './request-headers.js';
 
 /**
  * The request surface the proxy uses: node:http's IncomingMessage, or the lean path's LeanRequest
@@ -229,6 +229,8 @@ export class Listener {
           res.once('close', () => this.inFlight--);
           if (this.draining) res.setHeader('connection', 'close');
           if (headersSayBody(req.headers)) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+          // node:http kept the first of two Authorization (Content-Type, …) lines: the others go on as lines too.
+          setExtraLines(req.headers, extraLinesFromRaw(req.rawHeaders, H1_KEPT_ASIDE));
           dropConnectionNamed(req.headers);
           this.opts.handler(req, res, req.socket.remoteAddress);
         });

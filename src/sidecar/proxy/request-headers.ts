@@ -84,3 +84,66 @@ export function dropConnectionNamed(headers: Headers): void {
     else if (headers[name] !== undefined) headers[name] = undefined;
   }
 }
+
+/**
+ * Header names whose further lines node:http (IncomingMessage) and the lean parser do not join into the first: the first value stays in the headers object (what
+ * routing and every other reader see), and the further lines are kept aside (extraLines) and
+ * written after the others, so two `Authorization` lines reach the app as two (Envoy forwards every
+ * line; dropping one hides an ambiguous request from the app). Host and Content-Length are not
+ * here: a second one is refused (request smuggling rules).
+ */
+export const H1_KEPT_ASIDE = new Set([
+  'content-type', 'user-agent', 'referer', 'authorization', 'proxy-authorization', 'if-modified-since', 'if-unmodified-since', 'from',
+  'location', 'max-forwards', 'retry-after', 'etag', 'last-modified', 'server', 'age', 'expires',
+]);
+
+/** The same for node:http2's header object: its single-value fields (kSingleValueHeaders; it joins the others). */
+export const H2_KEPT_ASIDE = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization',
+  'content-encoding', 'content-language', 'content-location', 'content-md5', 'content-range', 'content-type', 'date', 'dnt',
+  'etag', 'expires', 'from', 'if-match', 'if-modified-since', 'if-none-match', 'if-range', 'if-unmodified-since',
+  'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after', 'tk',
+  'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+]);
+
+/** A request's further lines of H1_KEPT_ASIDE (H2_KEPT_ASIDE) names, [lower-case name, value] each, in arrival order. */
+export type ExtraLines = [string, string][];
+
+/**
+ * Where a headers object keeps its extra lines: a symbol, so `for…in`, Object.keys/entries and
+ * JSON never see it, while the object (passed on to the upstream request, copied by spread) carries
+ * them. Absent in the common case: a request without such duplicates pays one missed load at its write.
+ */
+const EXTRA_LINES: unique symbol = Symbol('berth.extraLines');
+
+type WithExtra = { [EXTRA_LINES]?: ExtraLines };
+
+/** The extra lines `headers` carries (undefined: none). */
+export function extraLinesOf(headers: object): ExtraLines | undefined {
+  return (headers as WithExtra)[EXTRA_LINES];
+}
+
+/** Attaches (or, undefined, removes) `headers`' extra lines. */
+export function setExtraLines(headers: object, lines: ExtraLines | undefined): void {
+  if (lines && lines.length > 0) (headers as WithExtra)[EXTRA_LINES] = lines;
+  else if ((headers as WithExtra)[EXTRA_LINES] !== undefined) (headers as WithExtra)[EXTRA_LINES] = undefined;
+}
+
+/**
+ * The lines of `names` after each name's first in a raw header list ([name, value, …] as node gives
+ * it; names compared case-insensitively), undefined when there are none.
+ */
+export function extraLinesFromRaw(raw: readonly string[], names: ReadonlySet<string>): ExtraLines | undefined {
+  let extra: ExtraLines | undefined;
+  for (let i = 2; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (!names.has(name)) continue;
+    for (let j = 0; j < i; j += 2) {
+      if (raw[j].length === name.length && raw[j].toLowerCase() === name) {
+        (extra ??= []).push([name, raw[i + 1]]);
+        break;
+      }
+    }
+  }
+  return extra;
+}

@@ -20,7 +20,7 @@ import { getSystemErrorName } from 'node:util';
 import type { Readable } from 'node:stream';
 import { ChunkedBodyDecoder } from './chunked.js';
 import { skipPlainWords, TCHAR, tokenList } from './http-syntax.js';
-import { connectionNamed } from './request-headers.js';
+import { connectionNamed, extraLinesOf } from './request-headers.js';
 import { isPassThroughBody } from './client-reads.js';
 import { readDirectly } from './direct-read.js';
 import { probeClose } from './close-probe.js';
@@ -481,6 +481,10 @@ function serializeHead(req: UpstreamRequest, bodyLength: number | 'chunked', poo
     if (typeof v === 'string') head += `${name}: ${v}\r\n`;
     else for (const x of v) head += `${name}: ${x}\r\n`;
   }
+  // Further lines of a field node keeps once (two Authorization lines), after the others, while the
+  // field itself goes (a route's or Connection's removal of it took them too).
+  const extra = extraLinesOf(req.headers);
+  if (extra) for (const [name, v] of extra) if (req.headers[name] !== undefined && !staysOnHop(name) && !named?.includes(name)) head += `${name}: ${v}\r\n`;
   if (req.headers.host === undefined) head += `host: ${pool.host}:${pool.port}\r\n`;
   if (bodyLength === 'chunked') {
     // Codings applied before chunked (`gzip, chunked`) belong to the message: they go on to the app.

@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChunkedBodyDecoder, parseRequestHead } from '../../../src/sidecar/proxy/lean-server.js';
 import { normalizePath } from '../../../src/sidecar/proxy/http-syntax.js';
+import { H1_KEPT_ASIDE } from '../../../src/sidecar/proxy/request-headers.js';
 import { scanHeaderLines, STATUS_LINE_BAD, statusLineEnd, UpstreamHead } from '../../../src/sidecar/proxy/upstream-client.js';
 import { headersObject, llhttpParse } from '../../helpers/llhttp-oracle.js';
 import { rng } from '../../helpers/seeded-random.js';
@@ -147,6 +148,16 @@ test(`oracle: the lean head parser accepts only what llhttp accepts, with the sa
     assert.equal(lean.url, normalizePath(m.url), why);
     assert.equal(`1.${lean.minor}`, `1.${m.versionMinor}`, why);
     assert.deepEqual(lean.headers, m.headers, why);
+    // node:http keeps the first line of these names; the lean parser keeps the others aside, each as sent.
+    const further: [string, string][] = [];
+    const firstSeen = new Set<string>();
+    for (let k = 0; k < m.rawHeaders.length; k += 2) {
+      const name = m.rawHeaders[k].toLowerCase();
+      if (!H1_KEPT_ASIDE.has(name)) continue;
+      if (firstSeen.has(name)) further.push([name, m.rawHeaders[k + 1]]);
+      firstSeen.add(name);
+    }
+    assert.deepEqual(lean.extra ?? [], further, why);
     const te = m.headers['transfer-encoding'];
     assert.equal(lean.chunked, te !== undefined, why);
     assert.equal(lean.length, lean.chunked ? 0 : Number(m.headers['content-length'] ?? 0), why);
