@@ -149,8 +149,11 @@ describe('HTTP/2 through the mesh', () => {
           '/odd-status': 'HTTP/1.1 600 Odd\r\ncontent-length: 2\r\n\r\nok',
           '/dup-type': 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nok',
           '/h1-cut': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nshort\r\n',
+          '/dup-lines': 'HTTP/1.1 200 OK\r\nx-dup: one\r\nWWW-Authenticate: Basic realm="a"\r\nx-dup: two\r\nwww-authenticate: Bearer realm="b", error="x"\r\ncontent-length: 2\r\n\r\nok',
         };
         if (rawAnswers[req.url!] !== undefined) return void req.socket.end(rawAnswers[req.url!]);
+        // The request's header lines as the app got them.
+        if (req.url === '/dup-req') return void res.end(JSON.stringify(req.rawHeaders));
         if (req.url === '/slow-answer') return void setTimeout(() => res.end('slow'), 2000);
         if (req.url === '/chunky') {
           // Many small chunks written at once: one socket read of the proxy carries many of them.
@@ -643,6 +646,38 @@ describe('HTTP/2 through the mesh', () => {
       session.close();
     }
     assert.equal(sidecar!.child.exitCode, null, `the sidecar is alive: ${sidecar!.stderr()}`);
+  });
+
+  test('every Authorization (Referer) line an HTTP/2 client sends reaches an HTTP/1.1 app as a line of its own: through the inbound proxy, and through two proxies (h2 between them) and the gateway; the mesh field that carries them between proxies never reaches the app', async () => {
+    for (const port of [P.inbound, P.out, P.svc, P.ingress]) {
+      const r = await curl(['--http2-prior-knowledge', '-H', 'Authorization: Bearer one', '-H', 'Authorization: Bearer two', '-H', 'Referer: /r1', '-H', 'Referer: /r2', '-H', 'x-dup: a', '-H', 'x-dup: b', `http://${HOST}:${port}/dup-req`]);
+      assert.equal(r.code, 0, `${port}: ${r.err}`);
+      const raw = JSON.parse(r.out) as string[];
+      const lines = (name: string): string[] => raw.flatMap((v, i) => (i % 2 === 1 && raw[i - 1].toLowerCase() === name ? [v] : []));
+      assert.deepEqual(lines('authorization'), ['Bearer one', 'Bearer two'], `${port}: ${r.out}`);
+      assert.deepEqual(lines('referer'), ['/r1', '/r2'], `${port}: ${r.out}`);
+      assert.equal(lines('x-dup').join(', '), 'a, b', `${port}: ${r.out}`);
+      assert.deepEqual(lines('x-berth-extra-line'), [], `${port}: ${r.out}`);
+    }
+  });
+
+  test('a field the app sends twice (x-dup, WWW-Authenticate) reaches an HTTP/2 client as two fields, through one proxy and through two (h2 between them), the gateway included', async () => {
+    for (const port of [P.inbound, P.out, P.svc, P.ingress]) {
+      const session = http2.connect(`http://${HOST}:${port}`);
+      try {
+        const raw = await new Promise<string[]>((resolve, reject) => {
+          const req = session.request({ ':path': '/dup-lines', ':authority': 'self' }, { endStream: true });
+          req.on('response', (_h: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => resolve(rawHeaders));
+          req.on('error', reject);
+          req.resume();
+        });
+        const lines = (name: string): string[] => raw.flatMap((v, i) => (i % 2 === 1 && raw[i - 1] === name ? [v] : []));
+        assert.deepEqual(lines('x-dup'), ['one', 'two'], `${port}: ${JSON.stringify(raw)}`);
+        assert.deepEqual(lines('www-authenticate'), ['Basic realm="a"', 'Bearer realm="b", error="x"'], `${port}: the challenges were joined into one field`);
+      } finally {
+        session.close();
+      }
+    }
   });
 
   test('an answer cut short reaches an HTTP/2 client as a reset, never as a whole answer (HTTP/1.1 app cut mid-chunk; h2c app whose connection drops)', async () => {

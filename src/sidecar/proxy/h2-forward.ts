@@ -17,6 +17,7 @@ import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
 import type { RequestHead, RouteRetries } from './routes.js';
 import type { ExchangeTap } from './recorder.js';
+import { EXTRA_LINE_HEADER, extraLineFields } from './request-headers.js';
 
 // For the listener, which loads the HTTP/2 modules only once a client speaks HTTP/2.
 export { noteGrpcCall } from './grpc-replies.js';
@@ -208,6 +209,24 @@ function hasRoom(p: PooledSession, assumed: number): boolean {
   return p.open < streamLimit(p, assumed);
 }
 
+/**
+ * Puts every field `raw` ([name, value, …], as node:http2 got them) has more than once into `out` as
+ * the list of its values: node's header object joins them with ", " (two WWW-Authenticate
+ * challenges became one) or keeps the first, and respond() sends a list as a field per value
+ * (h2Headers still keeps the first of the fields node allows once).
+ */
+export function keepRepeatedFields(out: http2.OutgoingHttpHeaders, raw: readonly string[]): void {
+  const lists = new Map<string, string[]>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i];
+    if (name[0] === ':') continue;
+    const list = lists.get(name);
+    if (list) list.push(raw[i + 1]);
+    else lists.set(name, [raw[i + 1]]);
+  }
+  for (const [name, list] of lists) if (list.length > 1) out[name] = list;
+}
+
 /** The routing view of an HTTP/2 request: path, method and headers (`host` from `:authority`). */
 export function h2RequestHead(headers: http2.IncomingHttpHeaders): RequestHead {
   const plain: Record<string, string | string[] | undefined> = {};
@@ -333,6 +352,10 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
 
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+  // A second Authorization (a field node:http2 sends once) goes to a peer proxy in a field of the
+  // mesh's own, which it takes off and writes to the app as a line; an h2c app cannot be sent it.
+  const extraFields = opts.app ? undefined : extraLineFields(headers);
+  if (extraFields) out[EXTRA_LINE_HEADER] = extraFields;
   /** The upstream stream of the attempt in force (none while a retry backs off after a failed open). */
   let up: http2.ClientHttp2Stream | undefined;
   /**
@@ -489,7 +512,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   }
 
   const attach = (s: http2.ClientHttp2Stream): void => {
-    s.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
+    s.on('response', (h: http2.IncomingHttpHeaders, flags: number, raw?: string[]) => {
       if (s !== up) return;
       const st = Number(h[':status'] ?? 0);
       // A peer proxy's own answer: a 503, or to a gRPC call a trailers-only UNAVAILABLE.
@@ -506,7 +529,14 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // The answer as the upstream gave it (a shadow diff compares it with the mirror's, both unrewritten; HTTP/1.1's tap too).
       const tapped = opts.tap && flatHeaders(h);
       const resHeaders: http2.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(h)) if (v !== undefined) resHeaders[k] = v;
+      let fields = 0;
+      for (const [k, v] of Object.entries(h)) {
+        if (v === undefined) continue;
+        resHeaders[k] = v;
+        fields++;
+      }
+      // node joined (or dropped) repeated fields: each line goes on as a field of its own.
+      if (raw && raw.length !== 2 * fields) keepRepeatedFields(resHeaders, raw);
       // The app's own answer never passes for a proxy's (an app relaying a proxy's 503 would have a POST sent again).
       if (opts.app) delete resHeaders[REASON_HEADER];
       if (opts.responseHeaders) applyHeaderOps(resHeaders as Record<string, string | string[] | undefined>, opts.responseHeaders);

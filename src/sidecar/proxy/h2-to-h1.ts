@@ -11,6 +11,7 @@ import { resetWhenAnswered } from './h2-early-answer.js';
 import { h2Reply } from './h2-forward.js';
 import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
+import { extraLinesOf, setExtraLines } from './request-headers.js';
 
 /** Response headers that describe an HTTP/1.1 connection: never sent on an HTTP/2 stream. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te', 'host']);
@@ -30,6 +31,9 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
     this.method = h2headers[':method'] ?? 'GET';
     const headers: http.IncomingHttpHeaders = {};
     for (const k in h2headers) if (k[0] !== ':') (headers as Record<string, unknown>)[k] = h2headers[k];
+    // Further lines of fields node keeps once (request-headers.ts): written as lines to the app.
+    const extra = extraLinesOf(h2headers);
+    if (extra) setExtraLines(headers, extra);
     // The Host is made from :authority when there is one (RFC 9113 §8.3.1), as routing reads it (h2RequestHead).
     if (h2headers[':authority'] !== undefined) headers.host = h2headers[':authority'];
     // A body of unknown length (HTTP/2 frames it; HTTP/1.1 needs a length or chunks): stream it chunked.

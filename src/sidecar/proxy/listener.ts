@@ -15,7 +15,7 @@ import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-t
 import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection, MAX_HEAD_BYTES } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
-import { dropConnectionNamed, extraLinesFromRaw, H1_KEPT_ASIDE, setExtraLines } from './request-headers.js';
+import { dropConnectionNamed, extraLinesFromRaw, H1_KEPT_ASIDE, setExtraLines, takeH2ExtraLines } from './request-headers.js';
 
 /**
  * The request surface the proxy uses: node:http's IncomingMessage, or the lean path's LeanRequest
@@ -331,7 +331,7 @@ export class Listener {
           });
           if (this.draining) session.close();
         });
-        srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+        srv.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
           this.inFlight++;
           // The proxy's own answers to a gRPC call are gRPC statuses (grpc-replies.ts).
           noteGrpcCall(stream, headers);
@@ -365,6 +365,8 @@ export class Listener {
             // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
             return h2Reply(stream, 400, 'bad-request-target', 'bad request target');
           }
+          // node kept the first of two Authorization (Content-Type, …) fields: the others go on as lines too.
+          takeH2ExtraLines(headers, raw);
           handler(stream, headers, peers.get(stream.session!));
         });
         return srv;

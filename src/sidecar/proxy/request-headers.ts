@@ -131,19 +131,56 @@ export function setExtraLines(headers: object, lines: ExtraLines | undefined): v
 
 /**
  * The lines of `names` after each name's first in a raw header list ([name, value, …] as node gives
- * it; names compared case-insensitively), undefined when there are none.
+ * it; names compared case-insensitively unless `lowerCase` says they all are: HTTP/2's), undefined
+ * when there are none.
  */
-export function extraLinesFromRaw(raw: readonly string[], names: ReadonlySet<string>): ExtraLines | undefined {
+export function extraLinesFromRaw(raw: readonly string[], names: ReadonlySet<string>, lowerCase = false): ExtraLines | undefined {
   let extra: ExtraLines | undefined;
   for (let i = 2; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase();
+    const name = lowerCase ? raw[i] : raw[i].toLowerCase();
     if (!names.has(name)) continue;
     for (let j = 0; j < i; j += 2) {
-      if (raw[j].length === name.length && raw[j].toLowerCase() === name) {
+      if (raw[j].length === name.length && (lowerCase ? raw[j] : raw[j].toLowerCase()) === name) {
         (extra ??= []).push([name, raw[i + 1]]);
         break;
       }
     }
   }
   return extra;
+}
+
+/**
+ * Between proxies over HTTP/2, a request's extra lines travel as fields of this name ("name:value"
+ * each): node:http2 refuses to send a second Authorization (its single-value fields) as such. The
+ * receiving proxy takes them off (h2ExtraLines) and the app gets them as lines again (HTTP/1.1).
+ */
+export const EXTRA_LINE_HEADER = 'x-berth-extra-line';
+
+/**
+ * An HTTP/2 request's extra lines (H2_KEPT_ASIDE names after their first, and what a sending proxy
+ * put in EXTRA_LINE_HEADER fields, which are taken off `headers`), attached to `headers`. A line of a
+ * name the request does not have is dropped.
+ */
+export function takeH2ExtraLines(headers: Record<string, string | string[] | undefined>, raw: readonly string[]): void {
+  let extra = extraLinesFromRaw(raw, H2_KEPT_ASIDE, true);
+  if (headers[EXTRA_LINE_HEADER] !== undefined) {
+    delete headers[EXTRA_LINE_HEADER];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (raw[i] !== EXTRA_LINE_HEADER) continue;
+      const v = raw[i + 1];
+      const colon = v.indexOf(':');
+      const name = v.slice(0, colon);
+      if (colon > 0 && H2_KEPT_ASIDE.has(name) && headers[name] !== undefined) (extra ??= []).push([name, v.slice(colon + 1)]);
+    }
+  }
+  if (extra) setExtraLines(headers, extra);
+}
+
+/** The extra lines `headers` carries as EXTRA_LINE_HEADER values (for an HTTP/2 request to a peer proxy), undefined for none. */
+export function extraLineFields(headers: Record<string, string | string[] | undefined>): string[] | undefined {
+  const extra = extraLinesOf(headers);
+  if (!extra) return undefined;
+  const out: string[] = [];
+  for (const [name, v] of extra) if (headers[name] !== undefined) out.push(`${name}:${v}`);
+  return out.length > 0 ? out : undefined;
 }
