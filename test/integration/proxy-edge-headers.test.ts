@@ -88,19 +88,22 @@ describe('request headers a client controls (berth-proxy process)', () => {
   test('every line of a field node keeps once (two Authorization, User-Agent, Content-Type lines) reaches the app as a line of its own, on the lean path and the node:http one; routing reads the first; Connection naming it takes every line', async () => {
     const dups = 'Authorization: Bearer one\r\nX-Dup: a\r\nauthorization: Bearer two\r\nX-Dup: b\r\nUser-Agent: u1\r\nuser-agent: u2\r\nReferer: /r1\r\nreferer: /r2\r\n';
     // The lean parser (origin-form), node:http (absolute-form goes to it), the forward proxy.
-    for (const [port, target] of [
-      [P.out, '/who'],
-      [P.out, 'http://orders/who'],
-      [P.fwd, 'http://orders/who'],
+    for (const [port, target, upgrade] of [
+      [P.out, '/who', ''],
+      [P.out, 'http://orders/who', ''],
+      [P.fwd, 'http://orders/who', ''],
+      // An Upgrade request (node:http's 'upgrade' path; the app answers it as a plain request).
+      [P.out, '/who', 'upgrade: websocket\r\n'],
     ] as const) {
-      const r = await rawEcho(port, `GET ${target} HTTP/1.1\r\nhost: orders\r\nconnection: close\r\n${dups}\r\n`);
-      const at = `${port} ${target}`;
+      const connection = upgrade ? 'connection: upgrade' : 'connection: close';
+      const r = await rawEcho(port, `GET ${target} HTTP/1.1\r\nhost: orders\r\n${connection}\r\n${upgrade}${dups}\r\n`);
+      const at = `${port} ${target} ${upgrade}`;
       assert.match(r.status, / 200 /, `${at}: ${r.status}`);
       assert.deepEqual(value(r.seen, 'authorization'), ['Bearer one', 'Bearer two'], `${at}: the second Authorization line was dropped`);
       assert.deepEqual(value(r.seen, 'user-agent'), ['u1', 'u2'], at);
       assert.deepEqual(value(r.seen, 'referer'), ['/r1', '/r2'], at);
       assert.deepEqual(value(r.seen, 'x-dup').join(', '), 'a, b', at);
-      const named = await rawEcho(port, `GET ${target} HTTP/1.1\r\nhost: orders\r\nconnection: close, authorization\r\n${dups}\r\n`);
+      const named = await rawEcho(port, `GET ${target} HTTP/1.1\r\nhost: orders\r\n${connection}, authorization\r\n${upgrade}${dups}\r\n`);
       assert.deepEqual(value(named.seen, 'authorization'), [], `${at}: Connection names Authorization: no line of it goes on`);
     }
   });

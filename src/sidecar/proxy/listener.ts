@@ -255,6 +255,7 @@ export class Listener {
             this.opts.refused?.(400, req.method, target);
             return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
           }
+          setExtraLines(req.headers, extraLinesFromRaw(req.rawHeaders, H1_KEPT_ASIDE));
           dropConnectionNamed(req.headers);
           const toHttp1 = this.toHttp1;
           upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? endQuietly(s) : toHttp1(s as net.Socket, unread)) : undefined);

@@ -15,6 +15,7 @@ import { applyHeaderOps, reply, type ForwardOptions } from './forward.js';
 import { hasToken } from './http-syntax.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
 import { scanHeaderLines, type ScannedHead } from './upstream-client.js';
+import { extraLinesOf } from './request-headers.js';
 
 /** Longest response head accepted from an upstream (as the HTTP/1.1 client's limit). */
 const MAX_HEAD = 64 * 1024;
@@ -177,6 +178,9 @@ function requestHead(req: ProxyRequest): string {
     if (v === undefined || named.has(name)) continue;
     for (const x of Array.isArray(v) ? v : [v]) head += `${name}: ${x}\r\n`;
   }
+  // Further lines of a field node keeps once (two Authorization lines), while the field itself goes.
+  const extra = extraLinesOf(h);
+  if (extra) for (const [name, v] of extra) if (h[name] !== undefined && !named.has(name)) head += `${name}: ${v}\r\n`;
   if (typeof h.upgrade === 'string') head += `connection: upgrade\r\nupgrade: ${h.upgrade}\r\n`;
   return `${head}\r\n`;
 }
