@@ -136,15 +136,14 @@ export function setExtraLines(headers: object, lines: ExtraLines | undefined): v
  */
 export function extraLinesFromRaw(raw: readonly string[], names: ReadonlySet<string>, lowerCase = false): ExtraLines | undefined {
   let extra: ExtraLines | undefined;
-  for (let i = 2; i < raw.length; i += 2) {
+  // The names of `names` seen so far: one pass, whatever the number of lines (a head of 2,000
+  // repeated lines cost ~2M comparisons when each line looked back at all the earlier ones).
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
     const name = lowerCase ? raw[i] : raw[i].toLowerCase();
     if (!names.has(name)) continue;
-    for (let j = 0; j < i; j += 2) {
-      if (raw[j].length === name.length && (lowerCase ? raw[j] : raw[j].toLowerCase()) === name) {
-        (extra ??= []).push([name, raw[i + 1]]);
-        break;
-      }
-    }
+    if (seen?.has(name)) (extra ??= []).push([name, raw[i + 1]]);
+    else (seen ??= new Set()).add(name);
   }
   return extra;
 }
