@@ -58,6 +58,8 @@ describe('service invocation through the building-block API (berth-proxy process
         req.on('data', (d: Buffer) => (size += d.length));
         req.on('end', () => {
           seen.push({ url: req.url!, headers: req.headers, size });
+          // An app's own 5xx that happens to carry x-berth-reason (relaying another service's answer).
+          if (req.url === '/own-502') return void res.writeHead(502, { 'x-app': 'callee', 'x-berth-reason': 'upstream-reset' }).end('the app says 502');
           const answer = (): void => void res.writeHead(200, { 'x-app': 'callee' }).end(`callee ${req.url}`);
           if (req.url === '/slow') setTimeout(answer, 2000);
           else answer();
@@ -202,6 +204,11 @@ describe('service invocation through the building-block API (berth-proxy process
     } finally {
       await new Promise<void>((r) => app.listen(P.bApp, HOST, () => r()));
     }
+  });
+
+  test("the app's own 5xx passes as the app gave it, even with an x-berth-reason of its own", async () => {
+    const r = await call('/v1.0/invoke/callee/method/own-502');
+    assert.deepEqual([r.status, r.body, r.headers['x-app']], [502, 'the app says 502', 'callee']);
   });
 
   test("an invocation in flight when the caller's sidecar stops is drained like a mesh call", async () => {

@@ -12,10 +12,11 @@ import { portBlock } from './harness/berth.js';
 import { HOST, startProxy, upstream, type ProxyUnderTest } from './mesh-helpers/proxy.js';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
 
-const base = portBlock(13);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8, outAbort: base + 9, aborter: base + 10, outFinish: base + 11, finisher: base + 12 };
+const base = portBlock(15);
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, rejecter: base + 4, outNode: base + 5, nodeRejecter: base + 6, outCut: base + 7, cutter: base + 8, outAbort: base + 9, aborter: base + 10, outFinish: base + 11, finisher: base + 12, outFinReset: base + 13, finResetter: base + 14 };
 const ROUNDS = 40;
 const CUT_BODY = 256 * 1024;
+const SMALL_BODY = 1000;
 const UPLOAD = 64 * 1024 * 1024;
 
 describe('an early answer followed by a reset reaches the client (berth-proxy process)', () => {
@@ -81,6 +82,21 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
       });
     });
     await new Promise<void>((r) => finisher.listen(P.finisher, HOST, r));
+    // Reads the head only, answers with a body delimited by the close, shuts its side down (a FIN:
+    // the answer is whole), then closes with the request's body unread: a reset follows the FIN.
+    const finResetter = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        s.pause();
+        s.write('HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\nconnection: close\r\n\r\n');
+        // A small answer: on loopback it and the FIN leave at once (a large one could still be queued
+        // when the close comes, and the close would drop it and the FIN: a real cut). Closed as soon
+        // as the FIN is out: the reset comes right behind it, often in the proxy's same read.
+        s.end(Buffer.alloc(SMALL_BODY, 0x61), () => s.destroy());
+      });
+    });
+    await new Promise<void>((r) => finResetter.listen(P.finResetter, HOST, r));
+    closers.push(() => finResetter.close());
     closers.push(() => rejecter.close(), () => app.close(), () => nodeRejecter.close(), () => cutter.close(), () => aborter.close(), () => finisher.close());
     const snapshot: MeshSnapshot = {
       version: 1,
@@ -94,10 +110,11 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
         { name: 'cut', port: 4, endpoints: [{ id: 'cut-1', host: HOST, port: P.cutter, variant: 'default' }] },
         { name: 'abort', port: 5, endpoints: [{ id: 'abort-1', host: HOST, port: P.aborter, variant: 'default' }] },
         { name: 'finish', port: 6, endpoints: [{ id: 'finish-1', host: HOST, port: P.finisher, variant: 'default' }] },
+        { name: 'fin-reset', port: 7, endpoints: [{ id: 'fin-reset-1', host: HOST, port: P.finResetter, variant: 'default' }] },
         { name: 'sink', port: 3, endpoints: [{ id: 'sink-1', host: HOST, port: P.app, variant: 'default' }] },
       ],
     };
-    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut, abort: P.outAbort, finish: P.outFinish }, snapshot });
+    proxy = await startProxy({ id: 'self-1', inbound: P.inbound, app: P.app, admin: P.admin, outbound: { uploads: P.out, 'node-uploads': P.outNode, cut: P.outCut, abort: P.outAbort, finish: P.outFinish, 'fin-reset': P.outFinReset }, snapshot });
   });
   after(() => {
     proxy?.child.kill('SIGKILL');
@@ -143,10 +160,10 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
 
   /**
    * The proxy's answer to what `send` writes, read as bytes: 'whole' when its chunked body ended with
-   * the last chunk after CUT_BODY bytes, 'cut, not ended' when it did not end, and 'cut, passed as
+   * the last chunk after `whole` bytes (CUT_BODY), 'cut, not ended' when it did not end, and 'cut, passed as
    * whole' when it ended short — the defect these tests look for.
    */
-  const rawAnswer = (port: number, send: (c: net.Socket) => void): Promise<string> =>
+  const rawAnswer = (port: number, send: (c: net.Socket) => void, whole = CUT_BODY): Promise<string> =>
     new Promise((resolve) => {
       const c = net.connect(port, HOST);
       const parts: Buffer[] = [];
@@ -170,7 +187,7 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
           rest = rest.slice(eol + 2 + size + 2);
         }
         const status = all.slice(9, 12);
-        resolve(status !== '200' ? status : ended ? (body === CUT_BODY ? 'whole' : `cut, passed as whole (${body} bytes)`) : 'cut, not ended');
+        resolve(status !== '200' ? status : ended ? (body === whole ? 'whole' : `cut, passed as whole (${body} bytes)`) : 'cut, not ended');
       });
       send(c);
       setTimeout(() => c.destroy(), 5000);
@@ -244,5 +261,21 @@ describe('an early answer followed by a reset reaches the client (berth-proxy pr
     }
     // Whether the reset dropped bytes or not, the answer did not end with the app's FIN: never whole.
     assert.deepEqual(Object.keys(seen), ['cut, not ended'], JSON.stringify(seen));
+  });
+
+  test('a body delimited by the close, ended by a FIN and then a reset (the request unread), is whole', async () => {
+    // The reset came after the app's FIN: what came before the FIN is the whole answer (a client
+    // straight to the app gets it whole). Asked with shutdown(), a reset after a FIN looked like one
+    // without (ENOTCONN both): 25–33 of 50 such answers were cut.
+    const seen: Record<string, number> = {};
+    for (let i = 0; i < 20; i++) {
+      const r = await rawAnswer(P.outFinReset, (c) => {
+        c.write('POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 65536\r\n\r\n');
+        // The body comes once the app has stopped reading: it stays unread, so the app's close resets.
+        setTimeout(() => c.write(Buffer.alloc(65536, 7)), 5);
+      }, SMALL_BODY);
+      seen[r] = (seen[r] ?? 0) + 1;
+    }
+    assert.deepEqual(seen, { whole: 20 });
   });
 });

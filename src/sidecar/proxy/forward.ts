@@ -350,8 +350,10 @@ class Forwarding implements UpstreamHandlers {
   onHead(statusCode: number, head: UpstreamHead): boolean {
     this.status = statusCode;
     const retry = this.opts.route?.retries;
-    const reason = statusCode === 503 ? head.get(REASON_HEADER) : undefined;
-    const neverReachedApp = reason !== undefined && !this.opts.app && NOT_DELIVERED.has(reason);
+    // Read on 5xx answers only (rare): a peer proxy's own answer says why in it; an app's own is
+    // stripped of it below, so that the header always means a proxy said so.
+    const reason = statusCode >= 500 ? head.get(REASON_HEADER) : undefined;
+    const neverReachedApp = statusCode === 503 && reason !== undefined && !this.opts.app && NOT_DELIVERED.has(reason);
     if ((neverReachedApp && this.platformLeft) || (this.userLeft && retry && ((retry.fiveXx && statusCode >= 500) || (retry.gateway && statusCode >= 502 && statusCode <= 504)))) {
       this.retrying = true;
       return false;
@@ -359,14 +361,11 @@ class Forwarding implements UpstreamHandlers {
     const { res } = this;
     // The callee's proxy could not deliver a service invocation (its app down, not ready, …): the
     // caller gets daprd's answer (reply()'s invocation form), not the peer's text.
-    if (statusCode >= 500 && !this.opts.app && invocations.has(res)) {
-      const peerReason = head.get(REASON_HEADER);
-      if (peerReason !== undefined) {
-        this.answeredForPeer = true;
-        this.status = 500;
-        reply(res, statusCode, peerReason, `the callee's proxy answered ${statusCode}`);
-        return true;
-      }
+    if (reason !== undefined && !this.opts.app && invocations.has(res)) {
+      this.answeredForPeer = true;
+      this.status = 500;
+      reply(res, statusCode, reason, `the callee's proxy answered ${statusCode}`);
+      return true;
     }
     this.opts.tap?.head(statusCode, head.list());
     if (retry?.perTryTimeout !== undefined) {

@@ -10,17 +10,8 @@ export interface WriteReq {
   buffer?: Uint8Array;
 }
 
-/** A shutdown(SHUT_WR) request: `oncomplete(status)` gets its outcome (0, or a negative libuv error). */
-export interface ShutdownReq {
-  handle?: unknown;
-  oncomplete?: (status: number) => void;
-  callback?: () => void;
-}
-
 export interface StreamBinding {
   WriteWrap: new () => WriteReq;
-  /** Absent in a Node without it: close-probe.ts then stays off. */
-  ShutdownWrap?: new () => ShutdownReq;
   /** Where the handle leaves a read's byte count (or error) and a write's outcome for JavaScript. */
   streamBaseState: Int32Array;
   kReadBytesOrError: number;

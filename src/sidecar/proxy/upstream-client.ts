@@ -354,13 +354,17 @@ export class UpstreamPool {
       if (!s.writeBroken) {
         s.readEnded = true;
         const x = s.exchange;
+        // A body delimited by the close: whole only if this EOF was the app's FIN, not its reset.
         const end = x && getSystemErrorName(n) === 'EOF' ? x.closeDelimitedEnd() : undefined;
-        if (end === 'whole') {
+        const verdict = end === 'probe' ? probeClose(s) : end === 'whole' ? 'fin' : undefined;
+        if (verdict === 'fin') {
           x!.endAtClose();
           return true;
         }
-        // A body delimited by the close: whole only if this EOF was the app's FIN, not its reset.
-        if (end === 'probe' && probeClose(s, (reset) => s.destroy(reset ? resetAtClose() : undefined))) return true;
+        if (verdict === 'reset') {
+          s.destroy(resetAtClose());
+          return true;
+        }
         // net ends the socket as it does (see keepReadingAfterWriteError for a write failing after this).
         return false;
       }
@@ -1167,13 +1171,11 @@ class Exchange implements UpstreamCall {
    * so the body is whole, even with the request unfinished (the app answered and closed without
    * reading the rest, as a client straight to it sees); the exchange ends now, not when net has
    * flushed writes the app will never read. 'probe': the EOF came right behind a read, where libuv
-   * also reports a reset, and the whole request was sent — ask probeClose. Undefined otherwise (an
-   * EOF right behind a read with the request unfinished stays a cut, as before).
+   * also reports a reset: ask probeClose. Undefined: not such a body.
    */
   closeDelimitedEnd(): 'whole' | 'probe' | undefined {
     if (this.finished || !this.gotHead || this.bodyKind !== Body.UntilClose) return undefined;
-    if (!this.readThisTurn) return 'whole';
-    return this.requestDone ? 'probe' : undefined;
+    return this.readThisTurn ? 'probe' : 'whole';
   }
 
   /** Ends the answer whose body the connection's close delimited (closeDelimitedEnd said 'whole'). */
