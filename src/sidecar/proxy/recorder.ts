@@ -15,6 +15,9 @@ import { HarWriter, type HarWriterStats } from '../../replay/index.js';
 import { entryText, REDACTED, type CapturedBody, type CapturedExchange, type EntryContext } from './har-entry-text.js';
 import { compileMatches, type RequestHead } from './routes.js';
 
+/** How long one turn of the event loop may spend building entries (see Recorder.build). */
+const BUILD_SLICE_MS = 5;
+
 /** Redacted whatever the recording says (the issue's defaults). */
 export const DEFAULT_REDACTED = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
 export { REDACTED };
@@ -274,13 +277,27 @@ export class Recorder {
     }
   }
 
-  /** Builds the entries of the requests finished since the last batch and queues them for the writer. */
-  private build(): void {
+  /**
+   * Builds the entries of the requests finished since the last batch and queues them for the writer:
+   * for BUILD_SLICE_MS at most, then the rest in the next turn — a batch of compressed answers (each
+   * decoded up to maxBodyBytes) held the event loop for seconds (400 answers of 14 B of br, ~1 MiB
+   * each decoded: a health check waited 2 s). `sliceMs` Infinity: all now (closing).
+   */
+  private build(sliceMs = BUILD_SLICE_MS): void {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
     const bad = (): void => void this.unrecordable++;
-    for (const x of batch) {
+    const until = performance.now() + sliceMs;
+    for (let i = 0; i < batch.length; i++) {
+      if (i > 0 && performance.now() > until) {
+        // The rest goes first in the next batch, in order.
+        this.pending = batch.slice(i).concat(this.pending);
+        this.scheduled = true;
+        setImmediate(this.buildBatch);
+        return;
+      }
+      const x = batch[i];
       x.built = true;
       let text: string | undefined;
       try {
@@ -309,7 +326,7 @@ export class Recorder {
 
   /** Builds what is pending, then writes everything and finishes the file. */
   close(): Promise<HarWriterStats> {
-    if (this.pending.length) this.build();
+    if (this.pending.length) this.build(Infinity);
     return this.writer.close();
   }
 }
