@@ -50,6 +50,16 @@ const FOLLOW_TIMEOUT_MS = 180_000;
 /** A new instance running this long with a failing readiness probe is reported. */
 const UNREADY_REPORT_MS = 5_000;
 
+/**
+ * How long a new instance's failing probe waits to be reported. A refused connection means the app
+ * is not listening yet — its start waits for its sidecars, seconds on a loaded machine, and the
+ * instance's age counts from its creation — so it gets three times as long: reported at 5 s, a
+ * slow start read "not ready (connect ECONNREFUSED)" while the app was about to answer 503.
+ */
+function unreadyReportAfter(message: string | undefined): number {
+  return /ECONNREFUSED/.test(message ?? '') ? 3 * UNREADY_REPORT_MS : UNREADY_REPORT_MS;
+}
+
 /** The watched roots of a loaded spec: each watched service's paths, plus the spec file and the .env beside it. */
 function rootsOf(loaded: LoadedSpec, specFile: string): RootWithDelay[] {
   const dir = dirname(specFile);
@@ -187,7 +197,7 @@ export function startDevLoop(initial: LoadedSpec, o: DevLoopOptions): DevLoop {
         return;
       }
       // Failing its readiness probe is no crash and no event: said once it has lasted, then still followed (it may pass).
-      const unready = newer.find((r) => !r.ready && r.status !== 'crashloop' && /probe/i.test(r.message ?? '') && r.startedAt !== null && Date.now() - Date.parse(r.startedAt) > UNREADY_REPORT_MS);
+      const unready = newer.find((r) => !r.ready && r.status !== 'crashloop' && /probe/i.test(r.message ?? '') && r.startedAt !== null && Date.now() - Date.parse(r.startedAt) > unreadyReportAfter(r.message));
       if (unready && !saidUnready) {
         saidUnready = true;
         const old = mine.filter((r) => r.revision !== to && r.ready).length;
