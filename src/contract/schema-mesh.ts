@@ -12,10 +12,21 @@ const MeshPort = z
   .min(1, { message: 'a port must be between 1 and 65535' })
   .max(65535, { message: 'a port must be between 1 and 65535' });
 
+/**
+ * A path (or path prefix) a route matches: it starts with `/`, and holds no `?` or `#` — routes
+ * match the path without its query, and a target with a fragment is refused, so such a match never
+ * held (Envoy's prefix match, which reads the query too, did match `/a?x=1`).
+ */
+const MatchPath = (what: 'a path' | 'a path prefix') =>
+  z
+    .string()
+    .startsWith('/', { message: `${what} must start with "/"` })
+    .refine((p) => !/[?#]/.test(p), { message: `${what} is matched without the query, and a request target never holds \`#\`: a \`?\` or \`#\` here never matches (match query parameters with \`query\`)` });
+
 export const PathMatch = z
   .strictObject({
-    prefix: z.string().startsWith('/', { message: 'a path prefix must start with "/"' }).optional().describe('Matches paths starting with this string (Istio uri.prefix).'),
-    exact: z.string().startsWith('/', { message: 'a path must start with "/"' }).optional().describe('Matches exactly this path, without the query (Istio uri.exact).'),
+    prefix: MatchPath('a path prefix').optional().describe('Matches paths starting with this string (Istio uri.prefix).'),
+    exact: MatchPath('a path').optional().describe('Matches exactly this path, without the query (Istio uri.exact).'),
   })
   .refine((p) => (p.prefix === undefined) !== (p.exact === undefined), { message: 'give exactly one of `prefix` or `exact`' })
   .describe('How the request path is matched.');
@@ -39,6 +50,13 @@ export const MeshSettings = z
     accessLog: z.boolean().default(true).describe('Every proxy writes one JSON line per request to its log.'),
     requestId: z.boolean().default(true).describe('Proxies add an x-request-id (a random UUID) to requests that have none, as Envoy does.'),
     forwardedFor: z.boolean().default(true).describe("The gateway appends the client's address to x-forwarded-for (and sets x-forwarded-proto), as Envoy at the edge."),
+    trustedHops: z
+      .number()
+      .int({ message: 'must be a whole number' })
+      .min(0, { message: 'must be 0 or more' })
+      .max(16, { message: 'must be at most 16' })
+      .optional()
+      .describe("Proxies in front of the gateway (a TLS terminator, a load balancer) trusted to set x-forwarded-proto (Envoy xff_num_trusted_hops). Absent or 0: the gateway is the edge and sets x-forwarded-proto itself, whatever the client sent."),
     tracing: z
       .strictObject({
         sample: z.number().min(0, { message: 'must be between 0 and 1' }).max(1, { message: 'must be between 0 and 1' }).default(0.1).describe('Share of new traces sampled (0..1); a request that arrives with a `traceparent` keeps its sampled flag.'),
@@ -134,18 +152,28 @@ export const StringMatch = z
 
 export const RoutePathMatch = z
   .strictObject({
-    exact: z.string().startsWith('/', { message: 'a path must start with "/"' }).optional(),
-    prefix: z.string().startsWith('/', { message: 'a path prefix must start with "/"' }).optional(),
+    exact: MatchPath('a path').optional(),
+    prefix: MatchPath('a path prefix').optional(),
     regex: Re2Regex.optional().describe('A regular expression (RE2 syntax) that must match the whole path.'),
   })
   .refine((m) => [m.exact, m.prefix, m.regex].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of `exact`, `prefix` or `regex`' })
   .describe('Path match, without the query (Istio uri).');
 
+/** What a route matches a pseudo-header (Envoy's habit) by instead: it is never a header a route sees. */
+const PSEUDO_HEADER_FIELDS: Record<string, string> = { ':authority': 'match `host`', ':method': 'use `method`', ':path': 'use `path`', ':scheme': 'every mesh port is plain http' };
+
+/** A header a route matches: a header name (a pseudo-header such as `:authority` never matched anything). */
+const MatchHeaderName = z.string().superRefine((s, ctx) => {
+  const pseudo = PSEUDO_HEADER_FIELDS[s.toLowerCase()];
+  const why = pseudo !== undefined ? `an HTTP/2 pseudo-header, which routes do not see as a header: ${pseudo}` : badHeaderName(s);
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+});
+
 export const RouteMatch = z
   .strictObject({
     path: RoutePathMatch.optional(),
     method: z.union([z.string(), z.array(z.string())]).optional().describe('HTTP method(s), e.g. GET or [GET, HEAD].'),
-    headers: z.record(z.string(), StringMatch).optional().describe('Header name → match; every entry must hold.'),
+    headers: z.record(MatchHeaderName, StringMatch).optional().describe('Header name → match; every entry must hold.'),
     query: z.record(z.string(), StringMatch).optional().describe('Query parameter → match; every entry must hold.'),
   })
   .describe('Conditions of a route; all given conditions must hold (Istio HTTPMatchRequest).');

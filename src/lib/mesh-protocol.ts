@@ -122,6 +122,8 @@ export interface MeshConfig {
   requestId?: boolean;
   /** The gateway appends the client's address to x-forwarded-for (Envoy use_remote_address at the edge); absent: true. */
   forwardedFor?: boolean;
+  /** Proxies in front of the gateway trusted to set x-forwarded-proto (Envoy xff_num_trusted_hops); absent: 0. */
+  trustedHops?: number;
   /** Traffic recording per service (the spec's `record:` and `berth record start`); absent: nothing is recorded. */
   recordings?: Record<string, MeshRecording>;
   /** `berth replay --mock-dependencies`: per service, the sidecars that answer recorded downstream calls themselves. */

@@ -239,7 +239,7 @@ export function compile(app: AppSpec, opts: CompileOptions): DesiredState {
       compileService(app, name, opts, dapr[name]),
       ...Object.entries(app.services[name].variants ?? {}).map(([v, override]) => compileService(app, name, opts, dapr[name], { name: v, spec: variantSpec(app.services[name], override) })),
     ]),
-    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), ...(app.mesh.tracing ? { tracing: app.mesh.tracing } : {}), services: meshServices(app), ...meshRecordings(app) },
+    mesh: { ...(app.ingress ? { ingress: app.ingress } : {}), accessLog: app.mesh.accessLog, ...(app.mesh.requestId === false ? { requestId: false } : {}), ...(app.mesh.forwardedFor === false ? { forwardedFor: false } : {}), ...(app.mesh.trustedHops ? { trustedHops: app.mesh.trustedHops } : {}), ...(app.mesh.tracing ? { tracing: app.mesh.tracing } : {}), services: meshServices(app), ...meshRecordings(app) },
     nodes: resolveNodes(app.nodes),
     ...(resources.components.length > 0 ? { components: resources.components } : {}),
     ...(resources.subscriptions.length > 0 ? { subscriptions: resources.subscriptions } : {}),

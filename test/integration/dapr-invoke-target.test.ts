@@ -14,6 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import type { Writable } from 'node:stream';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -43,6 +44,20 @@ function call(path: string, opts: { method?: string; headers?: Record<string, st
     req.on('error', reject);
     req.end(opts.body);
   });
+}
+
+/** Writes 1.5 MiB (0.5 MiB over the 1 MiB limit) in 64 KiB pieces as fast as `w` takes them, with no length declared, then ends it. */
+function writeOverLimit(w: Writable): void {
+  const piece = Buffer.alloc(64 * 1024, 2);
+  let sent = 0;
+  const more = (): void => {
+    while (sent < 1.5 * 1024 * 1024) {
+      sent += piece.length;
+      if (!w.write(piece)) return void w.once('drain', more);
+    }
+    w.end();
+  };
+  more();
 }
 
 describe('service invocation through the building-block API (berth-proxy processes)', () => {
@@ -153,6 +168,21 @@ describe('service invocation through the building-block API (berth-proxy process
       assert.deepEqual([inv.status, inv.body], [200, 'callee /h2']);
       const big = await h2call({ ':path': '/v1.0/invoke/callee/method/h2-big', ':method': 'POST', 'content-length': String(1024 * 1024 + 1) }, Buffer.alloc(1024 * 1024 + 1));
       assert.equal(big.status, 413, big.body);
+      // No length declared (HTTP/2 frames the body): counted as it streams, cut with a 413 past the limit.
+      const streamed = await new Promise<number>((resolve, reject) => {
+        const s = session.request({ ':path': '/v1.0/invoke/callee/method/h2-big-streamed', ':method': 'POST' });
+        let status = 0;
+        s.on('response', (h) => (status = Number(h[':status'])));
+        s.resume();
+        s.on('close', () => resolve(status));
+        s.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ERR_HTTP2_STREAM_ERROR' ? undefined : reject(err)));
+        writeOverLimit(s);
+      });
+      assert.equal(streamed, 413);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen.filter((x) => x.url.includes('h2-big-streamed')), []);
+      // The session still serves.
+      assert.equal((await h2call({ ':path': '/v1.0/invoke/callee/method/after' })).status, 200);
     } finally {
       session.close();
     }
@@ -175,6 +205,28 @@ describe('service invocation through the building-block API (berth-proxy process
       assert.equal(r.status, 413, `${path}: ${r.body}`);
     }
     assert.deepEqual(seen.filter((s) => s.url.includes('big')), []);
+  });
+
+  test('a chunked body that grows past maxRequestBodyMiB is cut with a 413 and never reaches the app whole (also with Expect, or a coding before chunked: node:http serves those)', async () => {
+    for (const [name, headers] of [
+      ['big-chunked', {}],
+      // curl sends `Expect: 100-continue` with bodies over 1 MiB; both fall back to node:http (listener.ts).
+      ['big-chunked-expect', { expect: '100-continue' }],
+      ['big-chunked-gzip', { 'transfer-encoding': 'gzip, chunked' }],
+    ] as const) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: HOST, port: P.dapr, path: `/v1.0/invoke/callee/method/${name}`, method: 'POST', headers, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        // The connection closes after the 413 while pieces are still being written.
+        req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+        writeOverLimit(req);
+      });
+      assert.equal(status, 413, name);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(seen.filter((s) => s.url.endsWith(name)), [], `${name}: the app got it whole`);
+    }
   });
 
   test("a callee the caller's sidecar cannot reach: daprd's 500 ERR_DIRECT_INVOKE, the mesh's reason kept", async () => {

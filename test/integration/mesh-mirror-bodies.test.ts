@@ -5,6 +5,7 @@
 // bodiless requests were copied (a release's shadow diff of a POST API compared nothing).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -28,6 +29,8 @@ interface Arrival {
   /** The request headers the route rewrites: authorization (removed) and x-env (set). */
   rewritten: string;
   traceparent: string;
+  /** Every Referer line, in order. */
+  referers: string[];
 }
 
 /** An upstream that notes each request whole (method, url, host, framing, body size and sha256) and echoes its body's digest. */
@@ -38,7 +41,7 @@ function noting(port: number, name: string, into: Arrival[], answer?: (req: http
     req.on('data', (d: Buffer) => chunks.push(d));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      into.push({ method: req.method!, url: req.url!, host: req.headers.host ?? '', framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, size: body.length, sha: sha(body), rewritten: `${req.headers.authorization} ${req.headers['x-env']}`, traceparent: String(req.headers.traceparent) });
+      into.push({ method: req.method!, url: req.url!, host: req.headers.host ?? '', framing: req.headers['transfer-encoding'] ?? `length ${req.headers['content-length']}`, size: body.length, sha: sha(body), rewritten: `${req.headers.authorization} ${req.headers['x-env']}`, traceparent: String(req.headers.traceparent), referers: req.rawHeaders.filter((_, i, raw) => i % 2 === 1 && raw[i - 1].toLowerCase() === 'referer') });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ size: body.length, sha: sha(body), from: req.url!.startsWith('/diff') ? name : 'either' }));
     });
@@ -131,6 +134,16 @@ describe('mirrored copies carry the request body (berth-proxy process)', () => {
     assert.deepEqual([parts(copy.traceparent)[1], parts(copy.traceparent)[3]], [traceId, flags], copy.traceparent);
     // Before, the copy carried the primary's parent id: two server spans claimed the one client call.
     assert.notEqual(parts(copy.traceparent)[2], parts(first.traceparent)[2], 'the copy has its own parent id');
+  });
+
+  test('every Referer line a client sends reaches the shadow as it reaches the primary (curl)', async () => {
+    const r = await new Promise<{ code: number; err: string }>((resolve) =>
+      execFile('curl', ['-sS', '--max-time', '10', '-H', 'Referer: /r1', '-H', 'Referer: /r2', '--data-binary', 'x', '-o', '/dev/null', `http://${HOST}:${P.out}/dup-referer`], (err, _out, stderr) => resolve({ code: err ? 1 : 0, err: stderr })),
+    );
+    assert.equal(r.code, 0, r.err);
+    const copy = await copyOf('/dup-referer');
+    assert.deepEqual(primary.find((a) => a.url === '/dup-referer')?.referers, ['/r1', '/r2']);
+    assert.deepEqual(copy.referers, ['/r1', '/r2']);
   });
 
   test('a body over the copy limit is not copied; the primary gets it whole', async () => {

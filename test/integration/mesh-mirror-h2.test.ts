@@ -5,6 +5,7 @@
 // at all, and `berth validate` warned that a grpc service's mirror copied nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http2 from 'node:http2';
 import type { MeshSnapshot } from '../../src/lib/mesh-protocol.js';
@@ -25,6 +26,8 @@ interface Arrival {
   /** The request headers the route rewrites: authorization (removed) and x-env (set). */
   rewritten: string;
   traceparent: string;
+  /** The mesh's field carrying a request's further Referer (Authorization…) lines between proxies. */
+  extraLines: string;
 }
 
 /** An h2c server that notes each stream whole and answers its body's digest (and who answered, on /diff). */
@@ -35,7 +38,7 @@ async function h2Server(port: number, name: string, into: Arrival[]): Promise<ht
     stream.on('data', (d: Buffer) => chunks.push(d));
     stream.on('end', () => {
       const body = Buffer.concat(chunks);
-      into.push({ method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), size: body.length, sha: sha(body), rewritten: `${headers.authorization} ${headers['x-env']}`, traceparent: String(headers.traceparent) });
+      into.push({ method: String(headers[':method']), path: String(headers[':path']), authority: String(headers[':authority']), size: body.length, sha: sha(body), rewritten: `${headers.authorization} ${headers['x-env']}`, traceparent: String(headers.traceparent), extraLines: String(headers['x-berth-extra-line']) });
       stream.respond({ ':status': 200, 'content-type': 'application/json' });
       stream.end(JSON.stringify({ sha: sha(body), from: String(headers[':path']).startsWith('/diff') ? name : 'either' }));
     });
@@ -165,6 +168,18 @@ describe('mirrored copies of HTTP/2 streams (berth-proxy process)', () => {
       const [, trace, parent] = h2Primary.find((p) => p.path === copy.path)!.traceparent.split('-');
       assert.deepEqual([copyTrace, copyParent === parent], [trace, false], `copy ${i}: ${copy.traceparent}`);
     }
+  });
+
+  test('h2c: a request\'s second Referer line reaches the shadow as it reaches the primary (curl)', async () => {
+    const before = { primary: h2Primary.length, shadow: h2Shadow.length };
+    const r = await new Promise<{ code: number; err: string }>((resolve) =>
+      execFile('curl', ['-sS', '--max-time', '10', '--http2-prior-knowledge', '-H', 'Referer: /r1', '-H', 'Referer: /r2', '-o', '/dev/null', `http://${HOST}:${P.outH2}/dup/referer`], (err, _out, stderr) => resolve({ code: err ? 1 : 0, err: stderr })),
+    );
+    assert.equal(r.code, 0, r.err);
+    const copy = await waitFor('the copy at the shadow', () => h2Shadow.slice(before.shadow).find((c) => c.path === '/dup/referer'), 5000);
+    const primary = h2Primary.slice(before.primary).find((c) => c.path === '/dup/referer');
+    assert.equal(primary?.extraLines, 'referer:/r2');
+    assert.equal(copy.extraLines, primary.extraLines);
   });
 
   test('h2c: the shadow diff compares the copies\' answers', async () => {

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ const require = createRequire(join(repoRoot, 'package.json'));
 const grpc = require('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
 
 const base = portBlock(20);
-const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, fwd: base + 4, svc: base + 5, gwAdmin: base + 6, gIn: base + 7, gApp: base + 8, gAdmin: base + 9, gOut: base + 10, gSvc: base + 11, plainSvc: base + 12, plainAdmin: base + 13, plainIn: base + 14, plainInAdmin: base + 15 };
+const P = { inbound: base, app: base + 1, admin: base + 2, out: base + 3, fwd: base + 4, svc: base + 5, gwAdmin: base + 6, gIn: base + 7, gApp: base + 8, gAdmin: base + 9, gOut: base + 10, gSvc: base + 11, plainSvc: base + 12, plainAdmin: base + 13, plainIn: base + 14, plainInAdmin: base + 15, trustSvc: base + 16, trustAdmin: base + 17, trustIn: base + 18, trustInAdmin: base + 19 };
 
 const snapshot: MeshSnapshot = {
   version: 1,
@@ -35,6 +36,14 @@ const plainSnapshot: MeshSnapshot = {
   app: 'points',
   services: [{ name: 'self', port: P.plainSvc, endpoints: [{ id: 'self-2', host: HOST, port: P.plainIn, variant: 'default' }] }],
   config: { accessLog: false, requestId: false, forwardedFor: false },
+};
+
+/** A third mesh whose gateway has a trusted proxy in front (`mesh.trustedHops: 1`): that proxy's x-forwarded-proto is kept. */
+const trustSnapshot: MeshSnapshot = {
+  version: 1,
+  app: 'points',
+  services: [{ name: 'self', port: P.trustSvc, endpoints: [{ id: 'self-3', host: HOST, port: P.trustIn, variant: 'default' }] }],
+  config: { accessLog: false, trustedHops: 1 },
 };
 
 const identity = (b: Buffer): Buffer => b;
@@ -84,6 +93,9 @@ describe('protocol points', () => {
     procs.push(await startProxy({ id: 'self-2', inbound: P.plainIn, app: P.app, admin: P.plainInAdmin, outbound: {}, snapshot: plainSnapshot }));
     procs.push(await startProxy({ id: 'berth-gateway', inbound: P.plainIn, app: P.app, admin: P.plainAdmin, outbound: {}, snapshot: plainSnapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } }));
     await waitFor('gateway listening', async () => (await request(`http://127.0.0.1:${P.svc}/`).catch(() => ({ status: 0 }))).status === 200);
+    procs.push(await startProxy({ id: 'self-3', inbound: P.trustIn, app: P.app, admin: P.trustInAdmin, outbound: {}, snapshot: trustSnapshot }));
+    procs.push(await startProxy({ id: 'berth-gateway', inbound: P.trustIn, app: P.app, admin: P.trustAdmin, outbound: {}, snapshot: trustSnapshot, env: { BERTH_PROXY_MODE: 'gateway', BERTH_SERVICE: 'berth-gateway' } }));
+    await waitFor('third gateway listening', async () => (await request(`http://127.0.0.1:${P.trustSvc}/`).catch(() => ({ status: 0 }))).status === 200);
     await waitFor('second gateway listening', async () => (await request(`http://127.0.0.1:${P.plainSvc}/`).catch(() => ({ status: 0 }))).status === 200);
   });
 
@@ -131,6 +143,36 @@ describe('protocol points', () => {
     const passed = JSON.parse((await request(`http://127.0.0.1:${P.plainSvc}/id`, { headers: { 'x-request-id': 'mine', 'x-forwarded-for': '203.0.113.7' } })).body) as http.IncomingHttpHeaders;
     assert.equal(passed['x-request-id'], 'mine');
     assert.equal(passed['x-forwarded-for'], '203.0.113.7');
+  });
+
+  test("a client's x-forwarded-proto does not pass the edge: the gateway says the scheme itself (HTTP/1.1 and h2c), unless a trusted proxy stands in front (mesh.trustedHops)", async () => {
+    const viaH1 = async (port: number, headers: Record<string, string>): Promise<http.IncomingHttpHeaders> => JSON.parse((await request(`http://127.0.0.1:${port}/proto`, { headers })).body) as http.IncomingHttpHeaders;
+    const viaH2 = async (port: number, headers: Record<string, string>): Promise<http.IncomingHttpHeaders> => {
+      const session = http2.connect(`http://127.0.0.1:${port}`);
+      try {
+        const body = await new Promise<string>((resolve, reject) => {
+          const s = session.request({ ':path': '/proto', ...headers });
+          let text = '';
+          s.setEncoding('utf8');
+          s.on('data', (d: string) => (text += d));
+          s.on('end', () => resolve(text));
+          s.on('error', reject);
+        });
+        return JSON.parse(body) as http.IncomingHttpHeaders;
+      } finally {
+        session.close();
+      }
+    };
+    for (const [how, via] of [['HTTP/1.1', viaH1], ['h2c', viaH2]] as const) {
+      // Spoofed (and a mixed-case, listed form): the app that redirects to https by it is not fooled.
+      assert.equal((await via(P.svc, { 'x-forwarded-proto': 'https' }))['x-forwarded-proto'], 'http', `${how}: a client's https replaced`);
+      assert.equal((await via(P.svc, { 'X-Forwarded-Proto': 'https, http' }))['x-forwarded-proto'], 'http', `${how}: a listed value replaced`);
+      // Behind a trusted TLS terminator (trustedHops: 1) its value is kept; absent, the gateway's own.
+      assert.equal((await via(P.trustSvc, { 'x-forwarded-proto': 'https' }))['x-forwarded-proto'], 'https', `${how}: a trusted proxy's value kept`);
+      assert.equal((await via(P.trustSvc, {}))['x-forwarded-proto'], 'http', `${how}: set when the trusted proxy sent none`);
+      // A sidecar is not the edge: it neither sets nor changes the header.
+      assert.equal((await via(P.inbound, { 'x-forwarded-proto': 'https' }))['x-forwarded-proto'], 'https', `${how}: a sidecar leaves it`);
+    }
   });
 
   test("the inbound source label is the caller's service; the app never sees the header; a made-up caller is 'unknown'", async () => {

@@ -1,6 +1,6 @@
 // What a route does with a request over its whole life, against one real berth-proxy process: a
 // client leaving during a fault delay or a retry's back-off, a route timeout passing while nothing is
-// in flight (the body still arriving, a retry waiting), a per-try timeout over a stalled body, one
+// in flight (a retry waiting; it starts at the request's end), a per-try timeout over a stalled body, one
 // weighted draw per request, mirrored copies that never answer, and an app relaying a proxy's 503.
 // Each test was run against the build before its fix and failed there (a review's findings, 2026-12-06).
 import { after, before, describe, test } from 'node:test';
@@ -145,7 +145,7 @@ describe('a route over a request\'s whole life (berth-proxy process)', () => {
     assert.equal(next.status, 200, `the slot is free: ${next.status} ${next.body}`);
   });
 
-  test('a route timeout passing while the body still arrives, or while a retry waits: 504 then, nothing sent after', async () => {
+  test("a route timeout starts at the request's end (a slow body is not cut), and passing while a retry waits: 504 then, nothing sent after", async () => {
     const sendRaw = (text: string, rest?: string, restAfterMs = 0): Promise<{ got: string; ms: number }> =>
       new Promise((resolve) => {
         const s = net.connect(P.out.tmo, HOST);
@@ -158,11 +158,11 @@ describe('a route over a request\'s whole life (berth-proxy process)', () => {
         if (rest) setTimeout(() => s.writable && s.write(rest), restAfterMs);
         setTimeout(() => s.destroy(), 2000);
       });
+    // Envoy's route timeout runs from the request's end (as this proxy's HTTP/2 path): a body taking
+    // 400 ms under a 100 ms timeout is delivered and answered.
     const slow = await sendRaw('POST /slow-body HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\nconnection: close\r\n\r\n12345', '67890', 400);
-    assert.match(slow.got, /^HTTP\/1\.1 504 /);
-    assert.ok(slow.ms < 350, `answered at the deadline (100 ms), not after the body: ${slow.ms.toFixed(0)} ms`);
-    await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(saw('/slow-body'), [], 'sent to the app after its deadline');
+    assert.match(slow.got, /^HTTP\/1\.1 200 /);
+    assert.equal(saw('/slow-body').length, 1);
     // The first try answers 503 at 90 ms; the retry would go at ~100 ms, past the deadline.
     const retried = await sendRaw('POST /slow-503 HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi');
     assert.match(retried.got, /^HTTP\/1\.1 504 /);

@@ -366,6 +366,18 @@ describe('Upgrade requests through the mesh', () => {
     assert.equal(r.status, 200, r.body);
   });
 
+  test('`Upgrade: h2c` (curl --http2) is served as a plain request: a chunked upload too, and the requests behind it', async () => {
+    // Refused 400 before ("an Upgrade request with a chunked body is not supported"): `curl --http2 -T -`.
+    const h2c = 'connection: Upgrade, HTTP2-Settings\r\nupgrade: h2c\r\nhttp2-settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n';
+    const r = await raw(P.out, `PUT /h2c-upload HTTP/1.1\r\nhost: self\r\n${h2c}transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /after-h2c HTTP/1.1\r\nhost: self\r\n\r\n`, /plain \/after-h2c/);
+    assert.match(r.text, /^HTTP\/1\.1 200 [^]*plain \/h2c-upload[^]*HTTP\/1\.1 200 [^]*plain \/after-h2c$/, r.text);
+    const got = seen.find((x) => x.url === '/h2c-upload');
+    assert.ok(got, 'the app got the upload as a plain request');
+    assert.equal(got.headers.upgrade, undefined, 'the proxy never offers h2c to the app');
+    assert.equal(got.headers['http2-settings'], undefined);
+    assert.equal(got.headers['transfer-encoding'], 'chunked');
+  });
+
   test('metrics count upgrade requests by route and status', async () => {
     const metrics = (await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body;
     assert.match(metrics, /berth_proxy_requests_total\{[^}]*route="deny"[^}]*code="403"\} [1-9]/);

@@ -36,8 +36,10 @@ describe('a proxy whose log readers are gone (berth-proxy process)', () => {
     assert.equal((await request(`http://${HOST}:${P.inbound}/before`)).status, 200);
     proxy.child.stdout!.destroy();
     proxy.child.stderr!.destroy();
-    const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) {
+    // Ten at once first: their lines go out in one write, the one that fails with EPIPE — its lines were
+    // lost uncounted (CI under load: fewer than 29 of 30 counted when the first flush carried several).
+    const statuses: number[] = await Promise.all(Array.from({ length: 10 }, (_, i) => request(`http://${HOST}:${P.inbound}/burst/${i}`).then((r) => r.status, () => 0)));
+    for (let i = 0; i < 20; i++) {
       statuses.push(await request(`http://${HOST}:${P.inbound}/after/${i}`).then((r) => r.status, () => 0));
       // Across the access log's flushes (every 100 ms while lines keep coming).
       await new Promise((r) => setTimeout(r, 10));
@@ -47,10 +49,11 @@ describe('a proxy whose log readers are gone (berth-proxy process)', () => {
       'the dropped lines counted',
       async () => {
         const m = /^berth_proxy_access_log_dropped_total\{[^}]*\} (\d+)$/m.exec((await httpRequest(`http://${HOST}:${P.admin}/metrics`)).body);
-        return m && Number(m[1]) >= 29 ? Number(m[1]) : undefined;
+        return m && Number(m[1]) >= 30 ? Number(m[1]) : undefined;
       },
       3000,
     );
+    // Every line after the reader left (and /before's, when it was still held): none lost uncounted.
     assert.ok(dropped <= 31, `${dropped} lines counted as dropped`);
     // The drain message goes to a stderr without a reader as well.
     proxy.child.kill('SIGTERM');

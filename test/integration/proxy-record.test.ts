@@ -199,8 +199,11 @@ describe('recording in berth-proxy', () => {
     const viaH2 = entries.find((e) => new URL(e.request.url).pathname === '/h2/hello');
     assert.ok(viaH2, 'the h2c request is recorded');
     assert.equal(viaH2.request.headers.find((h) => h.name === 'authorization')?.value, 'REDACTED');
+    // The client's protocol, as a browser's HAR says it (the app behind got HTTP/1.1; it was recorded as HTTP/1.1 too).
+    assert.deepEqual([viaH2.request.httpVersion, viaH2.response.httpVersion], ['HTTP/2.0', 'HTTP/2.0']);
     assert.deepEqual(JSON.parse(viaH2.response.content.text!), { path: '/h2/hello', got: '' });
     const s = entries.find((e) => new URL(e.request.url).pathname === '/small')!;
+    assert.deepEqual([s.request.httpVersion, s.response.httpVersion], ['HTTP/1.1', 'HTTP/1.1']);
     assert.deepEqual(s.request.postData, { mimeType: 'application/json', text: '{"a":1}' });
     assert.deepEqual(s.request.queryString, [{ name: 'q', value: '1' }]);
     assert.equal(s.response._truncated, undefined);

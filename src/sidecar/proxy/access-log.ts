@@ -43,7 +43,7 @@ export class AccessLog {
     this.flusher = new GapFlusher(() => this.flush(), flushMs);
     out.on('error', () => {
       this.broken = true;
-      // What was held, and what the failed write carried, is lost: the held lines at least are counted.
+      // What was held is lost and counted here; the failed write's own lines are counted by its callback.
       this.dropped += lineCount(this.held);
       this.held = '';
     });
@@ -72,7 +72,11 @@ export class AccessLog {
     const text = this.held;
     this.held = '';
     this.flusher.ran();
-    if (!this.out.write(text)) {
+    // A write that fails (EPIPE: the reader went away) loses its lines: counted too, not only those held after it.
+    const ok = this.out.write(text, (err) => {
+      if (err) this.dropped += lineCount(text);
+    });
+    if (!ok) {
       this.blocked = true;
       this.out.once('drain', this.onDrain);
     }

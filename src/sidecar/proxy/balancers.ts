@@ -26,13 +26,17 @@ function weightedRandom(c: readonly EndpointState[], weights: readonly number[])
   return c[c.length - 1];
 }
 
-export function roundRobin(): Balancer {
-  let next = 0;
+/**
+ * `cursor`: where the next pick is, kept across snapshots by the caller (endpoints.ts): each snapshot
+ * builds the balancers anew, and one starting at the first endpoint every time sent every proxy's
+ * next request there after each snapshot (a change anywhere in the app).
+ */
+export function roundRobin(cursor: { next: number } = { next: 0 }): Balancer {
   return {
     pick(c) {
       if (c.length === 0) return undefined;
-      if (next >= c.length) next = 0;
-      return c[next++];
+      if (cursor.next >= c.length) cursor.next = 0;
+      return c[cursor.next++];
     },
     pickWeighted: weightedRandom,
   };
@@ -99,8 +103,8 @@ export function consistentHash(on: { header?: string; cookie?: string }): Balanc
   };
 }
 
-export function createBalancer(policy: MeshPolicy['balancer'] | undefined): Balancer {
-  if (policy === undefined || policy === 'round_robin') return roundRobin();
+export function createBalancer(policy: MeshPolicy['balancer'] | undefined, cursor?: { next: number }): Balancer {
+  if (policy === undefined || policy === 'round_robin') return roundRobin(cursor);
   if (policy === 'least_request') return leastRequest();
   if (policy === 'random') return randomBalancer();
   return consistentHash(policy.consistentHash);

@@ -44,9 +44,11 @@ export class Cluster {
      * out of every cluster it is in, so maxEjectionPercent is counted over these, not per variant.
      */
     private readonly serviceEndpoints: readonly EndpointState[] = endpoints,
+    /** The round-robin position of the cluster of this name, kept across snapshots (EndpointRegistry.cursor). */
+    cursor?: { next: number },
   ) {
     this.slowStart = policy?.slowStart;
-    this.balancer = createBalancer(policy?.balancer);
+    this.balancer = createBalancer(policy?.balancer, cursor);
     this.outlier = policy?.outlierDetection;
     this.pool = policy?.connectionPool ?? {};
     this.overflowAt = this.pool.maxConnections !== undefined && this.pool.maxPendingRequests !== undefined ? this.pool.maxConnections + this.pool.maxPendingRequests : Infinity;
@@ -99,7 +101,8 @@ export class Cluster {
       return;
     }
     ep.consecutive5xx++;
-    if (gateway) ep.consecutiveGateway++;
+    // Envoy: any other 5xx (a 500) breaks a run of gateway errors, as a success does.
+    ep.consecutiveGateway = gateway ? ep.consecutiveGateway + 1 : 0;
     const trip = (o.consecutive5xxErrors > 0 && ep.consecutive5xx >= o.consecutive5xxErrors) || (o.consecutiveGatewayErrors > 0 && ep.consecutiveGateway >= o.consecutiveGatewayErrors);
     if (!trip) return;
     const now = performance.now();

@@ -39,7 +39,16 @@ export class EndpointState {
 
 export class EndpointRegistry {
   private readonly byId = new Map<string, EndpointState>();
+  /** Round-robin positions by cluster name: a new snapshot does not send the next request to the first endpoint again. */
+  private readonly cursors = new Map<string, { next: number }>();
   private primed = false;
+
+  /** The round-robin position of cluster `name` (created at the first endpoint). */
+  cursor(name: string): { next: number } {
+    let c = this.cursors.get(name);
+    if (!c) this.cursors.set(name, (c = { next: 0 }));
+    return c;
+  }
 
   /** Called after each snapshot: endpoints of the very first one count as old. */
   settle(): void {

@@ -7,13 +7,14 @@ import type http from 'node:http';
 import { REASON_HEADER, type MeshHeaderOps, type MeshPolicy } from '../../lib/mesh-protocol.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
-import type { CompiledRoute } from './routes.js';
+import { retriesFailedTry, type CompiledRoute } from './routes.js';
 import type { ExchangeTap } from './recorder.js';
-import { UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead, type UpstreamRequest } from './upstream-client.js';
+import { H2_BACKED_UP_READ_SIZES, H2_READ_SIZES, UpstreamPool, type UpstreamCall, type UpstreamError, type UpstreamHandlers, type UpstreamHead, type UpstreamRequest } from './upstream-client.js';
 import { bodyStream, type ProxyRequest, type ProxyResponse } from './listener.js';
 import { headersSayBody } from './http-syntax.js';
 import { extraLinesOf, setExtraLines } from './request-headers.js';
 import { LeanResponse } from './lean-server.js';
+import { isViewOf } from './read-buffers.js';
 import type { Readable } from 'node:stream';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
@@ -105,7 +106,14 @@ export function reply(res: ProxyResponse, status: number, reason: string, messag
 export function applyHeaderOps(headers: Record<string, string | string[] | undefined>, ops: MeshHeaderOps | undefined): void {
   if (!ops) return;
   for (const name of ops.remove ?? []) delete headers[name.toLowerCase()];
-  for (const [name, value] of Object.entries(ops.set ?? {})) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(ops.set ?? {})) {
+    const key = name.toLowerCase();
+    // An HTTP/2 request's Host is its `:authority`: setting `host` rewrites that, as over HTTP/1.1
+    // (Istio makes it Envoy's host_rewrite_literal). A `host` field beside the old `:authority` was
+    // ignored by the next hop: the app got the client's authority over h2c and gRPC.
+    if (key === 'host' && headers[':authority'] !== undefined) headers[':authority'] = value;
+    else headers[key] = value;
+  }
   // A removed or replaced field's further lines (request-headers.ts: extraLinesOf) go with it.
   const extra = extraLinesOf(headers);
   if (extra && (ops.remove || ops.set)) {
@@ -131,7 +139,7 @@ async function readBody(req: ProxyRequest): Promise<Buffer> {
 
 function classify(err: UpstreamError): number {
   if (err.code === 'CONNECT') return CONNECT_FAILURE;
-  if (err.code === 'HEADERS_TIMEOUT' || err.code === 'ABORTED') return 504;
+  if (err.code === 'HEADERS_TIMEOUT' || err.code === 'SEND_TIMEOUT' || err.code === 'ABORTED') return 504;
   return RESET;
 }
 
@@ -214,6 +222,8 @@ class Forwarding implements UpstreamHandlers {
   private userLeft = false;
   /** The lean response copies what it writes; node:http's keeps a reference, so chunks (views of a reused buffer) are copied for it. */
   private readonly lean: boolean;
+  /** The response is an HTTP/2 stream's (ProxyResponse.writeRead). */
+  private readonly windowed: boolean;
   /** The client went away before its answer was whole: nothing is retried for it. */
   private clientLeft = false;
   /** The next attempt, waiting out its back-off. */
@@ -247,6 +257,7 @@ class Forwarding implements UpstreamHandlers {
     this.method = req.method ?? 'GET';
     this.path = req.url ?? '/';
     this.lean = res instanceof LeanResponse;
+    this.windowed = res.writeRead !== undefined;
   }
 
   /** No upstream call in flight: the body is still being read, or the next attempt waits its back-off. */
@@ -270,20 +281,12 @@ class Forwarding implements UpstreamHandlers {
     // Hop-by-hop headers stay here (the body's framing is read from them below); the upstream client
     // leaves them out of what it sends and frames the body itself.
     applyHeaderOps(req.headers, opts.route?.requestHeaders);
-    // The exchange is given up when the route's timeout fires or the client goes away.
-    const timeout = opts.route?.timeout;
-    if (timeout !== undefined) {
-      this.deadline = performance.now() + timeout;
-      this.timer = setTimeout(() => {
-        this.timedOut = true;
-        if (!this.idle()) return this.call?.abort();
-        // The body still arriving, or a retry waiting: the deadline is the deadline (Envoy answers 504 then too).
-        if (!res.headersSent) reply(res, 504, 'upstream-timeout', 'upstream did not answer in time');
-        this.conclude(504, this.ep);
-      }, timeout);
-    }
+    // The exchange is given up when the route's timeout fires (armDeadline) or the client goes away.
     res.once('close', this.onResClose);
-    if (!hasBody(req)) return this.attempt();
+    if (!hasBody(req)) {
+      this.armDeadline();
+      return this.attempt();
+    }
     const cl = Number(req.headers['content-length']);
     if (req.headers['transfer-encoding'] === undefined && cl <= RETRY_BODY_LIMIT) {
       readBody(req).then(
@@ -291,6 +294,7 @@ class Forwarding implements UpstreamHandlers {
           this.body = b;
           opts.tap?.requestBody(b);
           opts.tap?.requestEnd?.();
+          this.armDeadline();
           this.attempt();
         },
         () => {
@@ -305,8 +309,38 @@ class Forwarding implements UpstreamHandlers {
     if (req.headers['transfer-encoding'] === undefined && Number.isSafeInteger(cl)) this.bodyLength = cl;
     this.replayable = false;
     const tap = opts.tap;
-    if (tap) this.upstreamRequest = { method: this.method, path: this.path, headers: req.headers, body: null, onBodyChunk: (c) => tap.requestBody(c), onBodyEnd: () => tap.requestEnd?.() };
+    this.upstreamRequest = {
+      method: this.method,
+      path: this.path,
+      headers: req.headers,
+      body: null,
+      ...(tap ? { onBodyChunk: (c: Buffer) => tap.requestBody(c) } : {}),
+      onBodyEnd: () => {
+        tap?.requestEnd?.();
+        this.armDeadline();
+        // The per-try timeout too runs from the request's end (upstream-client arms its head wait then).
+        if (this.tryStarted !== 0) this.tryStarted = performance.now();
+      },
+    };
     this.attempt();
+  }
+
+  /**
+   * Starts the route's timeout once the whole request is in hand (or sent on, when streamed): Envoy's
+   * route timeout runs from the request's end to the answer's end (as the HTTP/2 path's), so an
+   * upload slower than the timeout is not answered 504 while its client still sends.
+   */
+  private armDeadline(): void {
+    const timeout = this.opts.route?.timeout;
+    if (timeout === undefined || this.timer !== undefined || this.concluded) return;
+    this.deadline = performance.now() + timeout;
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      if (!this.idle()) return this.call?.abort();
+      // A retry waiting its back-off: the deadline is the deadline (Envoy answers 504 then too).
+      if (!this.res.headersSent) reply(this.res, 504, 'upstream-timeout', 'upstream did not answer in time');
+      this.conclude(504, this.ep);
+    }, timeout);
   }
 
   private attempt(): void {
@@ -339,7 +373,7 @@ class Forwarding implements UpstreamHandlers {
     this.settled = false;
     ep.active++;
     // One request object for all attempts (the previous attempt's call is over when the next starts).
-    const up = (this.upstreamRequest ??= { method: this.method, path: this.path, headers: req.headers, body: null });
+    const up = (this.upstreamRequest ??= { method: this.method, path: this.path, headers: req.headers, body: null, smallReads: this.windowed });
     up.body = this.body;
     if (this.bodyLength !== undefined) up.bodyLength = this.bodyLength;
     up.headersTimeout = headersTimeout;
@@ -398,6 +432,19 @@ class Forwarding implements UpstreamHandlers {
       if (queued <= 0) return true;
       this.call!.keep();
       if (queued < QUEUE_LIMIT) return true;
+    } else if (this.windowed) {
+      // An HTTP/2 stream holds what it is given until the client's window lets it out: it is handed
+      // the read itself, not a copy beside the socket's own buffer, and gives the buffer back once
+      // sent (the upstream socket reads into another next). A stream waiting on its window holds one
+      // read of 256 KiB; copies of 1 MiB reads held 1 MiB each, and as much again as garbage.
+      const call = this.call!;
+      const own = call.hand();
+      // Reads grow (to 512 KiB) while each finds at most a small read queued on the stream (where a
+      // 'drain' resumes reading): the client takes the answer as fast as it comes. Once the queue
+      // grows past that (the client's window is closing), they stay at 128 KiB. Grown only on an
+      // empty queue, a fast download fell back to 128 KiB reads after each pause (+50 % CPU).
+      call.readSizes = res.writableLength! <= H2_READ_SIZES[0] ? H2_READ_SIZES : H2_BACKED_UP_READ_SIZES;
+      if (res.writeRead!(chunk, own !== undefined && isViewOf(chunk, own) ? own : undefined)) return true;
     } else if (res.write(Buffer.from(chunk))) return true;
     // Once per pause: a socket read carries many chunks, each refused while the client is slow.
     if (!this.drainWaiting) {
@@ -436,7 +483,7 @@ class Forwarding implements UpstreamHandlers {
       this.conclude(status, ep);
       return;
     }
-    const timedOut = this.timedOut || err?.code === 'HEADERS_TIMEOUT';
+    const timedOut = this.timedOut || err?.code === 'HEADERS_TIMEOUT' || err?.code === 'SEND_TIMEOUT';
     if (err?.code === 'ABORTED' && !this.timedOut) {
       // The client went away: nothing to answer.
       this.conclude(0, ep);
@@ -447,8 +494,8 @@ class Forwarding implements UpstreamHandlers {
       if (outcome === CONNECT_FAILURE) again = this.platformLeft;
       // A malformed answer is the app's, and it would be the same again: the platform does not retry
       // it on its own (a route's `reset` retries still do, as Envoy counts protocol errors as resets).
-      else if (outcome === RESET) again = (this.userLeft && retry!.reset) || (this.platformLeft && IDEMPOTENT.has(this.method) && err.code !== 'BAD_RESPONSE');
-      else if (outcome === 504) again = this.userLeft && retry!.perTryTimeout !== undefined && performance.now() < this.deadline;
+      else if (outcome === RESET) again = (this.userLeft && retriesFailedTry(retry!)) || (this.platformLeft && IDEMPOTENT.has(this.method) && err.code !== 'BAD_RESPONSE');
+      else if (outcome === 504) again = this.userLeft && retry!.perTryTimeout !== undefined && retriesFailedTry(retry!) && performance.now() < this.deadline;
     }
     // Not `req.destroyed`: a request is destroyed once its body has been read, which is when a body in hand is sent again.
     if (again && !res.headersSent && !this.clientLeft) {

@@ -3,29 +3,41 @@
 // directions (streaming, with flow control) and trailers (gRPC's status) pass through unchanged; a
 // "trailers-only" answer (headers that end the stream) stays one. Routing, balancing, outlier
 // ejection, limits and metrics are the same as for HTTP/1.1 (proxy.ts decides, this module sends);
-// a route's mirror copies the stream (h2-mirror.ts) from what the tap sees. A stream the upstream refused unprocessed is opened once
-// more (RFC 9113 8.7); one that reached no app (a connect failure, a peer proxy's "not delivered" 503)
+// a route's mirror copies the stream (h2-mirror.ts) from what the tap sees. A stream the upstream refused unprocessed is opened again
+// on another session, up to UNPROCESSED_RESENDS times (RFC 9113 8.7); one that reached no app (a connect failure, a peer proxy's "not delivered" 503)
 // goes to another endpoint, as HTTP/1.1's; and the route's retries (retryOn, perTryTimeout) apply
 // while nothing was relayed and the body so far is in hand, as Envoy's for HTTP/2 and gRPC.
 import http2 from 'node:http2';
 import { REASON_HEADER, type MeshHeaderOps } from '../../lib/mesh-protocol.js';
 import { applyHeaderOps, IDEMPOTENT, NOT_DELIVERED, PLATFORM_RETRIES, RETRY_BACKOFF_MS } from './forward.js';
 import { resetWhenAnswered } from './h2-early-answer.js';
-import { cutStream, flatHeaders, h2Headers, sendableStatus } from './h2-streams.js';
+import { cutStream, flatHeaders, h2Headers, H2_STREAM_WINDOW, sendableStatus, widenConnectionWindow } from './h2-streams.js';
 import { grpcReplyHeaders, httpToGrpcStatus, isGrpcCall, noteGrpcCall } from './grpc-replies.js';
 import { CONNECT_FAILURE, RESET, type Cluster } from './cluster.js';
 import type { EndpointState } from './endpoints.js';
-import type { RequestHead, RouteRetries } from './routes.js';
+import { retriesFailedTry, type RequestHead, type RouteRetries } from './routes.js';
 import type { ExchangeTap } from './recorder.js';
 import { EXTRA_LINE_HEADER, extraLineFields } from './request-headers.js';
 
 // For the listener, which loads the HTTP/2 modules only once a client speaks HTTP/2.
 export { noteGrpcCall } from './grpc-replies.js';
+export { H2_STREAM_WINDOW, widenConnectionWindow } from './h2-streams.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** Request body bytes kept to send again on a stream opened after a refusal; a longer body is not retried. */
 const REPLAY_LIMIT = 64 * 1024;
+
+/**
+ * Times a request's stream the upstream never processed (refused, or left out by a GOAWAY) is opened
+ * again on another session. More than once: an app that sends GOAWAY after every few streams leaves
+ * out most of a burst again on the next session (20 in flight, GOAWAY after every 5th: up to three
+ * refusals for one stream). Bounded: an app that refuses everything is answered 503 upstream-refused.
+ */
+export const UNPROCESSED_RESENDS = 5;
+
+/** Errors node:http2 fails a stream with before it was ever sent (its session was going away, or closed, first). */
+const NEVER_SENT: ReadonlySet<string> = new Set(['ERR_HTTP2_GOAWAY_SESSION', 'ERR_HTTP2_INVALID_SESSION']);
 
 /** An upstream HTTP/2 connection and how many of its streams are open. */
 interface PooledSession {
@@ -41,6 +53,8 @@ interface PooledSession {
   goaway: boolean;
   /** The GOAWAY's last-stream-id: streams above it were never processed. */
   lastStreamId?: number;
+  /** The GOAWAY's error code (node gives it to every stream the session's end takes down). */
+  goawayCode?: number;
 }
 
 /**
@@ -100,9 +114,13 @@ export class H2Sessions {
    * never sent because the session was going away.
    */
   unprocessed(stream: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean {
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM || err?.code === 'ERR_HTTP2_GOAWAY_SESSION') return true;
-    const last = this.sessionOf.get(stream)?.lastStreamId;
-    return last !== undefined && stream.id !== undefined && stream.id > last;
+    const p = this.sessionOf.get(stream);
+    const last = p?.lastStreamId;
+    if (last !== undefined && stream.id !== undefined && stream.id > last) return true;
+    if (err?.code !== undefined && NEVER_SENT.has(err.code)) return true;
+    // A GOAWAY with the code REFUSED_STREAM gives that code to the streams at or below its
+    // last-stream-id too (node destroys the session with it): those the app may have processed.
+    return stream.rstCode === NGHTTP2_REFUSED_STREAM && !(last !== undefined && p?.goawayCode === NGHTTP2_REFUSED_STREAM);
   }
 
   retain(keep: Set<string>): void {
@@ -158,15 +176,19 @@ export class H2Sessions {
   }
 
   private open(key: string): PooledSession {
-    const session = http2.connect(`http://${key}`, { maxSessionMemory: 16 });
+    const session = http2.connect(`http://${key}`, { maxSessionMemory: 16, settings: { initialWindowSize: H2_STREAM_WINDOW } });
     const p: PooledSession = { session, key, open: 0, settled: false, connected: false, goaway: false };
     session.on('error', () => {}); // each stream reports its own failure
-    session.once('connect', () => (p.connected = true));
+    session.once('connect', () => {
+      p.connected = true;
+      widenConnectionWindow(session);
+    });
     session.once('remoteSettings', () => (p.settled = true));
     // The peer closes it (an idle connection, a draining proxy): new streams go to another connection.
-    session.once('goaway', (_code: number, lastStreamId: number) => {
+    session.once('goaway', (code: number, lastStreamId: number) => {
       p.goaway = true;
       p.lastStreamId = lastStreamId;
+      p.goawayCode = code;
       this.forget(key, p);
     });
     session.once('close', () => this.forget(key, p));
@@ -386,21 +408,31 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   /** The request body so far, while the stream can still be opened again (undefined: it cannot). */
   let replay: Buffer[] | undefined = [];
   let replayBytes = 0;
-  let reopened = false;
+  /** Times the stream was opened again after the upstream left it unprocessed (see reopen()). */
+  let reopens = 0;
 
   /** Opens the upstream stream (again, after a refusal: not on `avoid`); false when it could not (answered, or retried). */
   const open = (avoid?: http2.ClientHttp2Stream): boolean => {
-    cut = new AbortController();
-    try {
-      // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
-      // waitForTrailers: the client's request trailers (if any) follow its body ('wantTrailers' below).
-      up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal }, avoid, cluster.pool.maxConnections);
-    } catch (err) {
-      up = undefined;
-      if (retry(undefined, CONNECT_FAILURE)) return false;
-      h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
-      finish(503, CONNECT_FAILURE);
-      return false;
+    for (;;) {
+      cut = new AbortController();
+      try {
+        // A request without a body stays one (an HTTP/1.1 hop further on must not see an empty chunked body).
+        // waitForTrailers: the client's request trailers (if any) follow its body ('wantTrailers' below).
+        up = opts.sessions.request(ep, out, { endStream: stream.endAfterHeaders, waitForTrailers: !stream.endAfterHeaders, signal: cut.signal }, avoid, cluster.pool.maxConnections);
+        break;
+      } catch (err) {
+        up = undefined;
+        // The session picked was going away (closed between its GOAWAY and the pool's hearing of it): nothing was sent, another one is tried.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== undefined && NEVER_SENT.has(code) && reopens < UNPROCESSED_RESENDS) {
+          reopens++;
+          continue;
+        }
+        if (retry(undefined, CONNECT_FAILURE)) return false;
+        h2Reply(stream, 503, 'upstream-connect-failure', `cannot open a stream to ${ep.id}: ${(err as Error).message}`);
+        finish(503, CONNECT_FAILURE);
+        return false;
+      }
     }
     attach(up);
     armTryTimeout();
@@ -414,18 +446,42 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   };
 
   /**
-   * `s` was refused before any answer (RST_STREAM REFUSED_STREAM, or above its session's GOAWAY
-   * last-stream-id): the upstream never processed it (RFC 9113 8.7), so it is opened once more on
-   * another session with the body so far, as Envoy does. Not an endpoint failure: nothing is recorded.
+   * `s` was refused before any answer (RST_STREAM REFUSED_STREAM, above its session's GOAWAY
+   * last-stream-id, or never sent because its session was going away): the upstream never processed
+   * it (RFC 9113 8.7), so it is opened again on another session with the body so far — whatever its
+   * method, while that body is all in hand (≤ REPLAY_LIMIT) — as Envoy's pool does; up to
+   * UNPROCESSED_RESENDS times, within the route's deadline (its timer keeps running). Not an endpoint
+   * failure and not one of the route's retries: nothing is recorded or counted. (Only once, it left
+   * most of a burst to an app that sends GOAWAY after every few streams answered 502.)
    */
   const reopen = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => {
-    if (reopened || cancelled || finished || status !== 0 || replay === undefined || stream.destroyed || stream.closed) return false;
+    if (reopens >= UNPROCESSED_RESENDS || cancelled || finished || status !== 0 || replay === undefined || stream.destroyed || stream.closed) return false;
     if (!opts.sessions.unprocessed(s, err)) return false;
-    reopened = true;
+    reopens++;
+    opts.sessions.release(s);
     if (!s.destroyed) s.destroy();
     if (open(s)) resend(replay);
     return true;
   };
+
+  /** Whether `s` failed unprocessed before any answer (see reopen()): the app is not to blame. */
+  const neverProcessed = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => status === 0 && opts.sessions.unprocessed(s, err);
+
+  /**
+   * `s` was left unprocessed once more than reopen() sends it again, and no retry takes it: answered
+   * 503 upstream-refused, counted against no endpoint (outlier detection: a refusal is no app failure).
+   * (One whose body is no longer all in hand could not be sent again: a 502 upstream-reset, as before,
+   * though not counted against the endpoint either; see blame().)
+   */
+  const refusedForGood = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => {
+    if (replay === undefined || !neverProcessed(s, err)) return false;
+    h2Reply(stream, 503, 'upstream-refused', `upstream ${ep.id} refused the stream unprocessed (sent ${reopens + retries + 1} times)`);
+    finish(503, undefined);
+    return true;
+  };
+
+  /** What a failed `s` counts against its endpoint: a reset, or nothing when the upstream provably never processed it. */
+  const blame = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): number | undefined => (neverProcessed(s, err) ? undefined : RESET);
 
   /**
    * The request reached no app (`s` failed to connect, or a peer proxy answered a "not delivered"
@@ -475,8 +531,8 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
   /** A stream refused unprocessed once more (reopen() opens only one): another endpoint, not counted against this one. */
   const refusedAgain = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => status === 0 && opts.sessions.unprocessed(s, err) && retry(s, undefined);
 
-  /** `s` failed before its answer's head (a reset, a dropped connection): sent again if the route retries on `reset`. */
-  const resetRetry = (s: http2.ClientHttp2Stream): boolean => status === 0 && policy?.reset === true && retry(s, RESET, true);
+  /** `s` failed before its answer's head (a reset, a dropped connection): sent again if the route retries on `reset`, `5xx` or `gateway-error`. */
+  const resetRetry = (s: http2.ClientHttp2Stream, err?: NodeJS.ErrnoException): boolean => status === 0 && policy !== undefined && retriesFailedTry(policy) && retry(s, neverProcessed(s, err) ? undefined : RESET, true);
 
   /**
    * The outcome to count for an answer the route retries on (its status, or a trailers-only gRPC
@@ -503,7 +559,7 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // A stream opened again after a refusal is the same attempt: its deadline stays.
       const s = up;
       if (!s || finished) return;
-      if (status === 0 && retry(s, 504, true)) return;
+      if (status === 0 && retriesFailedTry(policy) && retry(s, 504, true)) return;
       cancel();
       if (!stream.headersSent) h2Reply(stream, 504, 'upstream-timeout', 'upstream did not answer in time');
       else cutStream(stream);
@@ -570,6 +626,12 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
         // Not sendable as it came (a malformed interim head): the final answer still is.
       }
     });
+    /** The upstream's answer is whole (its END_STREAM came, or its NO_ERROR close after it): the client's stream ends. */
+    const answeredWhole = (): void => {
+      answered = true;
+      if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
+      finish(status, status);
+    };
     s.on('trailers', (t: http2.IncomingHttpHeaders) => {
       if (s !== up) return;
       trailers = t;
@@ -583,10 +645,14 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (requestTrailers) for (const [k, v] of Object.entries(requestTrailers)) if (v !== undefined && k[0] !== ':') t[k] = v;
       if (!s.destroyed && !s.closed) s.sendTrailers(t);
     });
+    /** Passes a piece of the answer on (and to the tap); false when the client's stream wants a pause. */
+    const pass = (chunk: Buffer): boolean => {
+      opts.tap?.data(chunk);
+      return stream.write(chunk);
+    };
     s.on('data', (chunk: Buffer) => {
       if (s !== up || stream.destroyed || stream.closed || stream.writableEnded) return;
-      opts.tap?.data(chunk);
-      if (!stream.write(chunk)) {
+      if (!pass(chunk)) {
         s.pause();
         stream.once('drain', () => s.resume());
       }
@@ -598,15 +664,13 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       // Reset with NO_ERROR before any answer is a reset too: nothing was answered (it passed for a whole
       // answer of status 0, and the client waited for a head that never came).
       if (s.rstCode !== NGHTTP2_NO_ERROR || status === 0) {
-        if (reopen(s) || refusedAgain(s) || resetRetry(s)) return;
+        if (reopen(s) || refusedAgain(s) || resetRetry(s) || refusedForGood(s)) return;
         if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} reset the stream (code ${s.rstCode})`);
         else cutStream(stream);
-        finish(stream.headersSent && status ? status : 502, RESET);
+        finish(stream.headersSent && status ? status : 502, blame(s));
         return;
       }
-      answered = true;
-      if (!stream.destroyed && stream.headersSent && !stream.writableEnded) stream.end();
-      finish(status, status);
+      answeredWhole();
       if (requestEnded) return;
       // Answered before the request body ended (a 401 to an upload). The upstream stream is done with:
       // cancelled, or, when the upstream already reset it (RST_STREAM NO_ERROR after its answer),
@@ -618,17 +682,31 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
     s.on('error', (err: NodeJS.ErrnoException) => {
       // Cut by this proxy (cancel()): whatever had to be answered was.
       if (s !== up || cancelled) return;
+      // The request's end (its trailers, which node sends a turn after sendTrailers()) met a stream
+      // the upstream had closed with NO_ERROR once its answer was out (RFC 9113 §8.1: an answer
+      // complete before the request's END_STREAM, e.g. a sized body read whole): node fails the
+      // stream before the answer's 'end'. The answer came whole before that close, so when none of it
+      // waits unread it ends as whole — the client's stream was cut with INTERNAL_ERROR instead (1 in
+      // ~3,000 exchanges of the h2c soak through a sidecar pair). What the client had not taken yet
+      // (the stream paused for it) is still in the destroyed stream's buffer: read from it and passed on.
+      if (err.code === 'ERR_HTTP2_ERROR' && s.rstCode === NGHTTP2_NO_ERROR && status !== 0) {
+        for (let c = s.read() as Buffer | null; c !== null; c = s.read() as Buffer | null) {
+          if (stream.destroyed || stream.closed || stream.writableEnded) break;
+          pass(c);
+        }
+        return answeredWhole();
+      }
       if (reopen(s, err) || refusedAgain(s, err)) return;
       const code = err.code ?? '';
       // Only a connection that was never made is a connect failure: an errno on a live one (a host
       // gone unreachable mid-call) may come after the app had the request, which is never sent again.
       const connect = !opts.sessions.connected(s) && (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'EADDRNOTAVAIL' || (code === 'ERR_HTTP2_STREAM_CANCEL' && status === 0));
-      if (connect ? retry(s, CONNECT_FAILURE) : resetRetry(s)) return;
+      if (connect ? retry(s, CONNECT_FAILURE) : resetRetry(s, err) || refusedForGood(s, err)) return;
       if (!stream.headersSent) {
         if (connect) h2Reply(stream, 503, 'upstream-connect-failure', `cannot connect to ${ep.id}`);
         else h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} failed: ${code || err.message}`);
       } else cutStream(stream);
-      finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : RESET);
+      finish(stream.headersSent && status ? status : connect ? 503 : 502, connect ? CONNECT_FAILURE : blame(s, err));
     });
     s.on('close', () => {
       // A paused upload waiting on this stream's window goes on (to the stream opened again, or
@@ -636,10 +714,10 @@ export function forwardH2(stream: http2.ServerHttp2Stream, headers: http2.Incomi
       if (!backoff) stream.resume();
       // Reset by the upstream after its headers (RST_STREAM): pass the reset on.
       if (s !== up || finished) return;
-      if (reopen(s) || refusedAgain(s) || resetRetry(s)) return;
+      if (reopen(s) || refusedAgain(s) || resetRetry(s) || refusedForGood(s)) return;
       if (!stream.headersSent) h2Reply(stream, 502, 'upstream-reset', `upstream ${ep.id} closed the stream`);
       else cutStream(stream);
-      finish(status || 502, status ? status : RESET);
+      finish(status || 502, status ? status : blame(s));
     });
   };
   stream.on('wantTrailers', () => {

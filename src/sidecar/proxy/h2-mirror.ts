@@ -8,6 +8,7 @@ import type { H2Sessions } from './h2-forward.js';
 import { flatHeaders } from './h2-streams.js';
 import { copySpan, shadowHost, type MirrorSender } from './mirror.js';
 import type { RequestHead } from './routes.js';
+import { EXTRA_LINE_HEADER, extraLineFields } from './request-headers.js';
 import { UpstreamError, UpstreamHead } from './upstream-client.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
@@ -24,6 +25,9 @@ function headOf(h: http2.IncomingHttpHeaders): UpstreamHead {
 export function h2MirrorSender(sessions: H2Sessions, cluster: Cluster, head: RequestHead, headers: http2.IncomingHttpHeaders): MirrorSender {
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
+  // A second Authorization (Referer…) goes as the primary's does to a peer proxy (h2-forward.ts).
+  const extraFields = extraLineFields(headers as Record<string, string | string[] | undefined>);
+  if (extraFields) out[EXTRA_LINE_HEADER] = extraFields;
   out[':authority'] = shadowHost(String(headers[':authority'] ?? headers.host ?? cluster.name));
   if (typeof out.host === 'string') out.host = shadowHost(out.host);
   copySpan(out as Record<string, string | string[] | undefined>);

@@ -11,6 +11,7 @@ import { resetWhenAnswered } from './h2-early-answer.js';
 import { h2Reply } from './h2-forward.js';
 import { cutStream, h2Headers, sendableStatus } from './h2-streams.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
+import { giveBackReadBuffer } from './read-buffers.js';
 import { extraLinesOf, setExtraLines } from './request-headers.js';
 
 /** Response headers that describe an HTTP/1.1 connection: never sent on an HTTP/2 stream. */
@@ -18,9 +19,14 @@ const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connecti
 
 /** An HTTP/2 request stream as an HTTP/1.1 request: head fields plus the body as a Readable (flow control kept). */
 export class H2AsH1Request extends Readable implements ProxyRequest {
+  /** The body may not pass this many bytes (a handler's limit, as LeanRequest.bodyLimit): beyond it, 413 and the stream is cut. */
+  bodyLimit = Infinity;
+  private bodyBytes = 0;
   readonly url: string;
   readonly method: string;
   readonly headers: http.IncomingHttpHeaders;
+  /** The client's protocol (a recording says it; the app is sent HTTP/1.1 whatever this says). */
+  readonly httpVersion = '2.0';
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -55,7 +61,12 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
     /** The response went out whole before the body ended (an early answer): the rest of the body is dropped. */
     let dropping = false;
     stream.on('data', (c: Buffer) => {
-      if (!dropping && !this.push(c)) stream.pause();
+      if (dropping) return;
+      if ((this.bodyBytes += c.length) > this.bodyLimit) {
+        dropping = true;
+        return this.overLimit();
+      }
+      if (!this.push(c)) stream.pause();
     });
     // The upstream exchange no longer reads the body after its answer: unread, the stream stayed paused
     // and the client's upload (and stream) never ended. H2AsH1Response resets the stream once the answer is out.
@@ -80,11 +91,56 @@ export class H2AsH1Request extends Readable implements ProxyRequest {
   override _read(): void {
     this.stream.resume();
   }
+
+  /** The body passed bodyLimit: 413 if nothing was answered yet, the stream reset once that is out, the upstream request cut. */
+  private overLimit(): void {
+    const { stream } = this;
+    if (!stream.headersSent && !stream.destroyed && !stream.closed) {
+      try {
+        stream.respond({ ':status': 413, 'content-length': '0' }, { endStream: true });
+      } catch {
+        // The stream is closing already (a client reset): nobody waits for the answer.
+      }
+      resetWhenAnswered(stream);
+    } else cutStream(stream);
+    this.destroy(new Error('request body over the limit'));
+  }
 }
+
+/**
+ * Bytes of upstream reads (writeRead, 128 to 512 KiB each: H2_READ_SIZES) queued on a stream before
+ * the upstream stops being read, and the queue's size at which it is read again, so the next read
+ * is in hand when one has gone out. A stream whose client's window is closed holds at most 640 KiB
+ * of reads (a 512 KiB read only on a queue of 128 KiB or less) and the socket's next read buffer
+ * (128 KiB, as the queue is then longer).
+ */
+const QUEUE_HIGH = 256 * 1024;
+const QUEUE_LOW = 128 * 1024;
 
 /** An HTTP/2 stream as the HTTP/1.1 response surface the data path writes to. */
 export class H2AsH1Response implements ProxyResponse {
   statusCode = 200;
+  /** Upstream read buffers with views queued on the stream (writeRead), in write order, and how many views of each. */
+  private readonly held: { buf: Buffer | undefined; views: number }[] = [];
+  /** A view writeRead queued was sent (or dropped with the stream): its buffer goes back after its last view. */
+  private readonly onReadSent = (): void => {
+    const h = this.held[0];
+    if (h !== undefined && --h.views === 0) {
+      this.held.shift();
+      if (h.buf) giveBackReadBuffer(h.buf);
+    }
+    // Writable has already taken the write's bytes off writableLength when it calls back.
+    if (this.drainWaiters.length > 0 && this.stream.writableLength <= QUEUE_LOW) this.fireDrain();
+  };
+  /** once('drain') listeners: called at the stream's 'drain', or once writeRead's queue is down to QUEUE_LOW. */
+  private drainWaiters: (() => void)[] = [];
+  private drainListened = false;
+  private readonly fireDrain = (): void => {
+    const waiters = this.drainWaiters;
+    if (waiters.length === 0) return;
+    this.drainWaiters = [];
+    for (const fn of waiters) fn();
+  };
   private pending: http2.OutgoingHttpHeaders | undefined;
   /** end() was called: the whole answer is handed over. */
   private ended = false;
@@ -103,6 +159,10 @@ export class H2AsH1Response implements ProxyResponse {
    */
   get writableFinished(): boolean {
     return this.ended;
+  }
+
+  get writableLength(): number {
+    return this.stream.writableLength;
   }
 
   get destroyed(): boolean {
@@ -158,6 +218,19 @@ export class H2AsH1Response implements ProxyResponse {
     return this.stream.write(chunk);
   }
 
+  writeRead(chunk: Buffer, buffer: Buffer | undefined): boolean {
+    if (!this.stream.headersSent) this.writeHead(this.statusCode);
+    if (this.stream.destroyed || this.stream.writableEnded) return true;
+    // Writes call back in their order, once node:http2 no longer holds their bytes (sent, or dropped with the stream).
+    const last = this.held[this.held.length - 1];
+    if (buffer !== undefined && last !== undefined && last.buf === buffer) last.views++;
+    else this.held.push({ buf: buffer, views: 1 });
+    this.stream.write(chunk, this.onReadSent);
+    // Reading goes on while the queue is under QUEUE_HIGH (the next read is there when this one is
+    // sent); a 'drain' follows a false once the queue is down to QUEUE_LOW (onReadSent).
+    return this.stream.writableLength < QUEUE_HIGH;
+  }
+
   end(chunk?: Buffer | string): this {
     if (!this.stream.headersSent) this.writeHead(this.statusCode);
     if (this.stream.destroyed || this.stream.writableEnded) return this;
@@ -176,12 +249,20 @@ export class H2AsH1Response implements ProxyResponse {
   }
 
   once(event: 'close' | 'drain' | 'finish', fn: () => void): this {
-    this.stream.once(event, fn);
+    if (event !== 'drain') this.stream.once(event, fn);
+    else {
+      this.drainWaiters.push(fn);
+      if (!this.drainListened) {
+        this.drainListened = true;
+        this.stream.on('drain', this.fireDrain);
+      }
+    }
     return this;
   }
 
   off(event: 'close' | 'drain' | 'finish', fn: () => void): this {
-    this.stream.off(event, fn);
+    if (event !== 'drain') this.stream.off(event, fn);
+    else this.drainWaiters = this.drainWaiters.filter((f) => f !== fn);
     return this;
   }
 }

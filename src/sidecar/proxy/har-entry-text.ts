@@ -20,6 +20,8 @@ export interface CapturedExchange {
   endAt: number;
   method: string;
   url: string;
+  /** The client's HTTP version: '1.1', '1.0', '2.0' (HAR's httpVersion is `HTTP/` and it). */
+  httpVersion: string;
   /** [name, value, …] as the request had them (names lower case). */
   reqHeaders: string[];
   /** The response head's status, and the status the exchange ended with (0: the client went away). */
@@ -130,7 +132,7 @@ function requestText(x: CapturedExchange, ctx: EntryContext): string {
   for (let i = 0; i < query.length; i++) qs += `${i ? ',' : ''}{"name":${q(query[i][0])},"value":${q(query[i][1])}}`;
   qs += ']';
   const size = x.reqBody?.size ?? 0;
-  let out = `{"method":${q(x.method)},"url":${q(href)},"httpVersion":"HTTP/1.1","cookies":[],"headers":${headersText(x.reqHeaders, redacted)},"queryString":${qs},"headersSize":-1,"bodySize":${size}`;
+  let out = `{"method":${q(x.method)},"url":${q(href)},"httpVersion":"HTTP/${x.httpVersion}","cookies":[],"headers":${headersText(x.reqHeaders, redacted)},"queryString":${qs},"headersSize":-1,"bodySize":${size}`;
   if (size > 0) {
     const type = (redacted.has('content-type') ? REDACTED : headerOf(x.reqHeaders, 'content-type')) ?? '';
     out += `,"postData":{"mimeType":${q(type)},${bodyText(x.reqBody!.bytes(), type)}}`;
@@ -170,7 +172,7 @@ function responseText(x: CapturedExchange, ctx: EntryContext): string {
   if (body && body.length > 0) content += `,${bodyText(body, mimeType)}`;
   if (comment) content += `,"comment":${q(comment)}`;
   content += '}';
-  let out = `{"status":${status},"statusText":${q(STATUS_CODES[status] ?? '')},"httpVersion":"HTTP/1.1","cookies":[],"headers":${headersText(x.resHeaders, ctx.redacted)},"content":${content},"redirectURL":${q(headerOf(x.resHeaders, 'location') ?? '')},"headersSize":-1,"bodySize":${size}`;
+  let out = `{"status":${status},"statusText":${q(STATUS_CODES[status] ?? '')},"httpVersion":"HTTP/${x.httpVersion}","cookies":[],"headers":${headersText(x.resHeaders, ctx.redacted)},"content":${content},"redirectURL":${q(headerOf(x.resHeaders, 'location') ?? '')},"headersSize":-1,"bodySize":${size}`;
   if (x.resBody?.truncated || notKept) out += ',"_truncated":true';
   return out + '}';
 }

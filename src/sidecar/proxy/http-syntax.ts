@@ -89,6 +89,8 @@ export function normalizePath(url: string): string | undefined {
   }
   if (!work) return url;
   let path = '';
+  // A `%` that starts no escape (kept as it is): the characters decoded after it may make one.
+  let lone = false;
   for (let i = 0; i < q; i++) {
     const c = url.charCodeAt(i);
     if (c === 92) path += '/';
@@ -98,9 +100,16 @@ export function normalizePath(url: string): string | undefined {
       if (unreserved(v)) path += String.fromCharCode(v);
       else path += url.slice(i, i + 3).toUpperCase();
       i += 2;
-    } else path += url[i];
+    } else {
+      if (c === 37) lone = true;
+      path += url[i];
+    }
   }
-  return removeDotSegments(path) + url.slice(q);
+  const out = removeDotSegments(path) + url.slice(q);
+  // `/public/%%32e%%32e/admin` decodes to `/public/%2e%2e/admin`: routes saw a path under /public,
+  // and an app reading it with WHATWG URL (which takes `%2e` for a dot) served /admin. Normalised
+  // again until nothing changes, so the path routes see is one no parser resolves any further.
+  return lone && out !== url ? normalizePath(out) : out;
 }
 
 /** RFC 3986 §5.2.4 on an absolute path: `/a/./b/../c` → `/a/c`; never above the root. */
@@ -134,8 +143,15 @@ export function splitAbsoluteForm(url: string): { authority: string; path: strin
  * turned into origin-form with `Host` set to its authority (RFC 9112 §3.2.2: the target's authority
  * wins over Host), then the path normalised (normalizePath). False if the target cannot be served
  * (answer 400). `OPTIONS *` is left as it is.
+ *
+ * A target holding `#` is refused too, as Envoy does by default (`http_reject_path_with_fragment`,
+ * since 1.20): a fragment is never part of a request target (RFC 9112 §3.2), and the app's URL
+ * parser drops it while routes would see it — `/admin#x` slipped past a route on `exact: /admin` (or `regex`) and
+ * the app served `/admin`; `/q?x=1#&v=2` matched a route on query `v=2` the app never got.
+ * `fragments`: accepted all the same — the building-block API keeps such targets as sent, as daprd
+ * does, and a sidecar's inbound (no routes) passes its invocations on.
  */
-export function normalizeRequestTarget(req: { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }, rawTarget = false): boolean {
+export function normalizeRequestTarget(req: { method?: string; url?: string; headers: Record<string, string | string[] | undefined> }, rawTarget = false, fragments = rawTarget): boolean {
   let url = req.url ?? '/';
   if (req.method === 'CONNECT') return true; // authority-form: answered by the handler
   if (url.charCodeAt(0) !== 47) {
@@ -145,6 +161,7 @@ export function normalizeRequestTarget(req: { method?: string; url?: string; hea
     req.headers.host = abs.authority;
     url = abs.path;
   }
+  if (!fragments && url.indexOf('#') >= 0) return false; // a fragment (see above)
   const norm = normalizePath(url);
   if (norm === undefined) return false;
   // rawTarget: checked as any target, passed on as sent (an absolute-form one as its path).
@@ -170,12 +187,13 @@ export function rawAnswer(status: string, extra = ''): string {
  * (answer 400): not origin-form (HTTP/2 has no absolute-form `:path`), or a `%00`. CONNECT has no
  * `:path` (the listener answers it 405 before this); `OPTIONS *` is left as it is.
  */
-export function normalizeH2Target(headers: Record<string, string | string[] | undefined>, rawTarget = false): boolean {
+export function normalizeH2Target(headers: Record<string, string | string[] | undefined>, rawTarget = false, fragments = rawTarget): boolean {
   const method = headers[':method'];
   if (method === 'CONNECT') return true;
   const path = headers[':path'];
   if (typeof path !== 'string') return false;
   if (path.charCodeAt(0) !== 47) return path === '*' && method === 'OPTIONS';
+  if (!fragments && path.indexOf('#') >= 0) return false; // a fragment, as on HTTP/1.1
   const norm = normalizePath(path);
   if (norm === undefined) return false;
   if (norm !== path && !rawTarget) headers[':path'] = norm;
@@ -187,10 +205,12 @@ export function normalizeH2Target(headers: Record<string, string | string[] | un
  * answer, by a JavaScript loop. Heads are a few hundred bytes, where the native call's fixed cost
  * (~2–3 % of a proxy's JavaScript time per request, twice per hop) outweighs the search itself. It
  * looks at every fourth byte: one that is neither CR nor LF rules out the four starts around it.
+ * `from`: the first start to look at (a head read in parts is searched from where the last search
+ * stopped, less 3).
  */
-export function headEnd(buf: Uint8Array): number {
+export function headEnd(buf: Uint8Array, from = 0): number {
   const last = buf.length - 4;
-  let i = 0;
+  let i = from;
   while (i <= last) {
     const c = buf[i + 3];
     if (c === 10) {

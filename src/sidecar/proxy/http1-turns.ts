@@ -130,6 +130,27 @@ export function waitingForTurn(socket: net.Socket): boolean {
 }
 
 /**
+ * Gives a request node:http serves the lean path's `bodyLimit` (LeanRequest.bodyLimit: a handler's
+ * limit on a body of no declared length, Infinity until one sets it): node:http's parser hands each
+ * piece to `push`, counted here; past the limit the connection is answered 413 and closed (written on
+ * the socket, as the 408 below), so whoever forwards the body sees its client gone — a chunked
+ * invocation sent with `Expect: 100-continue` (curl does for bodies over 1 MiB) streamed past it.
+ */
+export function limitBody(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const limited = req as http.IncomingMessage & { bodyLimit: number };
+  limited.bodyLimit = Infinity;
+  let bytes = 0;
+  const push = req.push.bind(req);
+  req.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+    if (chunk === null || (bytes += (chunk as Buffer).length) <= limited.bodyLimit) return push(chunk, encoding);
+    const socket = req.socket;
+    if (res.headersSent || !socket.writable) socket.destroy();
+    else socket.end(rawAnswer('413 Payload Too Large'), () => socket.destroy());
+    return false;
+  };
+}
+
+/**
  * Answers 408 and closes the connection when `req`'s body makes no progress for a whole period of
  * `ms` while node:http would take more of it: it reads the socket until the body's buffer is full,
  * whether or not anyone consumes it yet, so a full buffer (back-pressure from the upstream, a

@@ -17,7 +17,7 @@ import { ChunkedBodyDecoder } from './chunked.js';
 import { DataEvents, type PassThroughBody, type ReadSource } from './client-reads.js';
 import { hasToken, headEnd, normalizePath, skipPlainWords, TCHAR } from './http-syntax.js';
 import { writeNow } from './direct-write.js';
-import { copyBytes } from './read-buffers.js';
+import { copyBytes, GatheredBytes } from './read-buffers.js';
 import { NameTable } from './name-table.js';
 import { noteValidTraceparent, validTraceparentBytes } from './trace.js';
 import type { RequestHead } from './routes.js';
@@ -60,6 +60,14 @@ type OutHeaders = Record<string, string | number | string[] | undefined> | strin
 export class LeanRequest extends Readable implements RequestHead, PassThroughBody {
   passThrough = false;
   keptLast = false;
+  /**
+   * The body may not pass this many bytes (a handler's limit, e.g. the building-block API's
+   * maxRequestBodyMiB for a chunked invocation): beyond it the request is refused with 413 and cut
+   * before the bytes over it are passed on.
+   */
+  bodyLimit = Infinity;
+  /** Body bytes passed on so far. */
+  bodyBytes = 0;
   method: string;
   url: string;
   httpVersion: string;
@@ -403,6 +411,9 @@ export class LeanConnection {
   private bodyTimer: NodeJS.Timeout | undefined;
   /** Set while a request head is read in parts (awaitHead): the time it has to become whole. */
   private headTimer: NodeJS.Timeout | undefined;
+  /** While a head is read in parts: how many bytes of `buf` were searched for its end. */
+  private headSearched = 0;
+  private gathered: GatheredBytes | undefined;
   /** Whether this connection paused the socket (body back-pressure, or pipelined bytes behind the request in flight). */
   private paused = false;
   http10 = false;
@@ -458,12 +469,17 @@ export class LeanConnection {
       this.bodyProgress = true;
       this.feedBody(d);
     } else {
-      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      this.append(d);
       if (!this.res) this.next();
       else this.flow();
     }
     // Bytes left for later (a head not whole yet, a request pipelined behind this one).
     if (this.buf.length > 0) this.buf = this.source.retain(this.buf);
+  }
+
+  /** Adds a read to the bytes waiting in `buf` (a head in many small reads: GatheredBytes). */
+  private append(d: Buffer): void {
+    this.buf = this.buf.length === 0 ? d : (this.gathered ??= new GatheredBytes()).append(this.buf, d, (this.hooks.maxHeadBytes ?? MAX_HEAD_BYTES) + 4096);
   }
 
   /**
@@ -543,15 +559,24 @@ export class LeanConnection {
     // by the string's native search: cheaper than a byte loop in JavaScript, then text of the head.
     let text: string;
     let end: number;
+    // A head read in parts was searched up to `headSearched` already: only its new bytes (and the
+    // 3 before them) are searched again.
+    const from = Math.max(0, this.headSearched - 3);
     if (this.buf.length <= SMALL_READ) {
       text = this.buf.toString('latin1');
-      end = text.indexOf('\r\n\r\n');
+      end = text.indexOf('\r\n\r\n', from);
     } else {
-      end = headEnd(this.buf);
+      end = headEnd(this.buf, from);
       text = end < 0 ? '' : this.buf.toString('latin1', 0, end);
     }
     const limit = this.hooks.maxHeadBytes ?? MAX_HEAD_BYTES;
-    if (end < 0 && this.buf.length <= limit && this.buf.indexOf(LF_LF) < 0) return this.awaitHead();
+    if (end < 0 && this.buf.length <= limit && this.buf.indexOf(LF_LF, Math.max(0, this.headSearched - 1)) < 0) {
+      this.headSearched = this.buf.length;
+      return this.awaitHead();
+    }
+    this.headSearched = 0;
+    // The store is not kept for the connection's next heads (an idle keep-alive connection would hold it).
+    this.gathered = undefined;
     if (end < 0 || end > limit) return this.giveUp();
     this.clearHeadTimer();
     const parsed = parseRequestBytes(this.buf, text, end, this.source.wordsFor(this.buf), this.hooks.rawTarget);
@@ -594,6 +619,7 @@ export class LeanConnection {
     const req = this.req as LeanRequest;
     if (this.bodyKind === BodyKind.Length) {
       const take = Math.min(d.length, this.remaining);
+      if ((req.bodyBytes += take) > req.bodyLimit) return this.reject(413);
       this.remaining -= take;
       if (take > 0 && !this.pushPiece(req, take === d.length ? d : d.subarray(0, take))) this.bodyHeld = true;
       if (this.remaining === 0) {
@@ -614,7 +640,11 @@ export class LeanConnection {
       else (pieces ??= [first]).push(piece);
     });
     if (r === 'error') return this.reject(this.decoder!.overflow ?? 400);
-    if (first !== undefined && !this.pushPiece(req, pieces ? Buffer.concat(pieces) : first)) this.bodyHeld = true;
+    if (first !== undefined) {
+      const piece = pieces ? Buffer.concat(pieces) : first;
+      if ((req.bodyBytes += piece.length) > req.bodyLimit) return this.reject(413);
+      if (!this.pushPiece(req, piece)) this.bodyHeld = true;
+    }
     if (r >= 0) {
       this.bodyKind = BodyKind.None;
       this.bodyHeld = false;
@@ -801,7 +831,9 @@ export function parseRequestBytes(b: Buffer, text: string, n = text.length, word
   if (method === undefined || method === 'CONNECT' || method === 'PRI') return undefined;
   for (let i = sp1 + 1; i < sp2; i++) {
     const c = b[i];
-    if (c <= 32 || c >= 127) return undefined; // whitespace, controls and non-ASCII (llhttp refuses them)
+    // Whitespace, controls and non-ASCII (llhttp refuses them); a `#` goes to node:http, where
+    // normalizeRequestTarget refuses a fragment (or, on a listener taking them, keeps it).
+    if (c <= 32 || c >= 127 || c === 35) return undefined;
   }
   // Origin-form only (absolute-form and `*` go to node:http), normalised before routing as Istio does
   // (or, with rawTarget, kept as sent once it passes the same checks).

@@ -11,7 +11,7 @@ import type http2 from 'node:http2';
 import type net from 'node:net';
 import { Duplex, type Readable } from 'node:stream';
 import { ClientReads } from './client-reads.js';
-import { afterTurns, inTurn, waitingForTurn, watchBodyProgress } from './http1-turns.js';
+import { afterTurns, inTurn, limitBody, waitingForTurn, watchBodyProgress } from './http1-turns.js';
 import { BODY_TIMEOUT_MS, HEADERS_TIMEOUT_MS, LeanConnection, MAX_HEAD_BYTES } from './lean-server.js';
 import { headersSayBody, normalizeH2Target, normalizeRequestTarget, rawAnswer } from './http-syntax.js';
 import type { RequestHead } from './routes.js';
@@ -44,6 +44,16 @@ export interface ProxyResponse {
   destroy(): unknown;
   once(event: 'close' | 'drain' | 'finish', fn: () => void): unknown;
   off(event: 'close' | 'drain' | 'finish', fn: () => void): unknown;
+  /**
+   * An answer that goes out under flow control (an HTTP/2 stream, H2AsH1Response) holds what it is
+   * given until the client's window lets it out: it takes the upstream's reads uncopied, `chunk` a
+   * view of `buffer` (an upstream socket's read buffer, handed over: UpstreamCall.hand), and gives
+   * the buffer back (giveBackReadBuffer) once every view of it was sent. The upstream's reads for it
+   * stay at the smallest size (UpstreamRequest.smallReads). Returns false as write() does.
+   */
+  writeRead?(chunk: Buffer, buffer: Buffer | undefined): boolean;
+  /** Bytes written and not sent yet (with writeRead). */
+  readonly writableLength?: number;
 }
 
 /** A request; `peer` is the client's address (x-forwarded-for at the gateway). */
@@ -80,6 +90,12 @@ export interface ListenerOptions {
    */
   rawTarget?: boolean;
   /**
+   * Accept a target holding `#` (refused elsewhere: http-syntax.ts normalizeRequestTarget): the
+   * inbound, whose requests no route reads, and which takes invocations the building-block API
+   * passed on as daprd does (`?tag=#1`). rawTarget implies it.
+   */
+  fragments?: boolean;
+  /**
    * A request this listener answered itself, before any handler saw it (a malformed or oversized
    * head, a bad target, two Host fields, CONNECT, a header timeout): for the metrics and the access
    * log, as Envoy counts and logs its downstream protocol errors. Method and target when they were read.
@@ -101,6 +117,16 @@ const H2_IDLE_MS = Number(process.env.BERTH_PROXY_H2_IDLE_MS ?? 60_000) || 60_00
 const H2_STREAM_IDLE_MS = Number(process.env.BERTH_PROXY_H2_STREAM_IDLE_MS ?? 300_000) || 300_000;
 /** Streams open at once on one HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS, as nginx's default). */
 export const H2_MAX_STREAMS = 128;
+/**
+ * node:http2's maxSessionMemory (MB) for a client's session. node counts the answers' bytes queued
+ * for the client in it and, while it is exceeded, refuses every new stream (RST_STREAM
+ * ENHANCE_YOUR_CALM) — after 100 refusals it fails the session, every stream on it cut. An answer
+ * from an HTTP/1.1 app is handed over in upstream reads (then 1 MiB each; now 128–512 KiB, up to
+ * 256 KiB queued before the upstream is paused: H2AsH1Response.writeRead), so each stream may hold
+ * up to ~0.75 MiB: with 16 MB, a dozen large downloads made the connection refuse the rest. The
+ * limit allows the streams their reads; what a stream holds stays bounded by the pause.
+ */
+const H2_SESSION_MEMORY_MB = 16 + 2 * H2_MAX_STREAMS;
 
 /** An HTTP/2 session that has not read what it was given for this long, with nothing of its own waiting to be written, has stopped reading for good. */
 const H2_STALL_MS = 2000;
@@ -182,6 +208,10 @@ export class Listener {
   private server: http.Server | undefined;
   private readonly h2sessions = new Set<http2.ServerHttp2Session>();
   private readonly leanConnections = new Set<LeanConnection>();
+  /** Answers node:http is serving: those not begun when a drain starts say `connection: close`. */
+  private readonly h1Answers = new Set<http.ServerResponse>();
+  /** Connections handed to the upgrade handler (tunnels, and upgrades waiting for their answer): node:http no longer counts them. */
+  private readonly upgraded = new Set<Duplex>();
   /** Hands a connection (back) to the HTTP/1.1 server, `unread` bytes first. */
   private toHttp1: ((socket: net.Socket, unread: Buffer) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -220,15 +250,22 @@ export class Listener {
           // request with two Host fields is refused (RFC 9112 §3.2; node:http keeps the first): a proxy
           // that routes by one while the next hop reads the other is how requests get misrouted.
           const target = req.url;
-          if (hostFields(req.rawHeaders) > 1 || !normalizeRequestTarget(req, this.opts.rawTarget)) {
+          if (hostFields(req.rawHeaders) > 1 || !normalizeRequestTarget(req, this.opts.rawTarget, this.opts.fragments)) {
             res.writeHead(400, { 'content-length': 0, connection: 'close' }).end();
             this.opts.refused?.(400, req.method, target);
             return;
           }
           this.inFlight++;
-          res.once('close', () => this.inFlight--);
+          this.h1Answers.add(res);
+          res.once('close', () => {
+            this.inFlight--;
+            this.h1Answers.delete(res);
+          });
           if (this.draining) res.setHeader('connection', 'close');
-          if (headersSayBody(req.headers)) watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+          if (headersSayBody(req.headers)) {
+            watchBodyProgress(req, res, BODY_TIMEOUT_MS);
+            limitBody(req, res);
+          }
           // node:http kept the first of two Authorization (Content-Type, …) lines: the others go on as lines too.
           setExtraLines(req.headers, extraLinesFromRaw(req.rawHeaders, H1_KEPT_ASIDE));
           dropConnectionNamed(req.headers);
@@ -248,17 +285,32 @@ export class Listener {
     if (upgrade) {
       server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
         afterTurns(socket, () => {
+          // `Upgrade: h2c` (curl --http2, Java's HttpClient) is served as the plain request it also is,
+          // as Envoy strips it: the proxy never offers h2c to the app (HTTP2-Settings is this hop's), and
+          // as an upgrade a chunked upload was refused 400 and every request took a connection of its own.
+          const plain = this.toHttp1 && onlyH2cUpgrade(req.headers.upgrade) ? withoutH2cUpgrade(req, head) : undefined;
+          if (plain) return this.toHttp1!(socket, plain);
           if (this.draining) return void socket.end(rawAnswer('503 Service Unavailable'));
           // Routed like any request: on its normalised target (a `/x/../admin` upgrade passed a route on `/admin`).
           const target = req.url;
-          if (!normalizeRequestTarget(req, this.opts.rawTarget)) {
+          if (!normalizeRequestTarget(req, this.opts.rawTarget, this.opts.fragments)) {
             this.opts.refused?.(400, req.method, target);
             return void socket.end(rawAnswer('400 Bad Request', 'x-berth-reason: bad-request-target\r\n'));
           }
           setExtraLines(req.headers, extraLinesFromRaw(req.rawHeaders, H1_KEPT_ASIDE));
           dropConnectionNamed(req.headers);
           const toHttp1 = this.toHttp1;
-          upgrade(req, socket, head, toHttp1 ? (s, unread) => (this.draining ? endQuietly(s) : toHttp1(s as net.Socket, unread)) : undefined);
+          // A drain waits for tunnels as for requests in flight, and ends those still open at its deadline.
+          const forget = (): void => void this.upgraded.delete(socket);
+          this.upgraded.add(socket);
+          socket.once('close', forget);
+          const reuse = (s: Duplex, unread: Buffer): void => {
+            forget();
+            socket.off('close', forget);
+            if (this.draining) endQuietly(s);
+            else toHttp1!(s as net.Socket, unread);
+          };
+          upgrade(req, socket, head, toHttp1 ? reuse : undefined);
         }),
       );
     }
@@ -305,16 +357,17 @@ export class Listener {
     const peers = new WeakMap<http2.Http2Session, string>();
     let handedPeer: string | undefined;
     const h2server = (): Promise<http2.Http2Server> =>
-      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), import('./h2-early-answer.js'), load!()]).then(([mod, { h2Reply, noteGrpcCall }, { resetWhenAnswered }, handler]) => {
+      (h2 ??= Promise.all([import('node:http2'), import('./h2-forward.js'), import('./h2-early-answer.js'), load!()]).then(([mod, { h2Reply, noteGrpcCall, H2_STREAM_WINDOW, widenConnectionWindow }, { resetWhenAnswered }, handler]) => {
         // At most H2_MAX_STREAMS streams at once per connection (nginx's 128): without a limit one
         // connection opened a connection to the app per stream, thousands of them.
-        const srv = mod.createServer({ maxSessionMemory: 16, settings: { maxConcurrentStreams: H2_MAX_STREAMS } });
+        const srv = mod.createServer({ maxSessionMemory: H2_SESSION_MEMORY_MB, settings: { maxConcurrentStreams: H2_MAX_STREAMS, initialWindowSize: H2_STREAM_WINDOW } });
         /** Open streams per session: a session is idle when it has none. */
         const open = new WeakMap<http2.Http2Session, number>();
         srv.on('session', (session: http2.ServerHttp2Session) => {
           // Emitted within srv.emit('connection') below: the peer is the connection's just handed over.
           if (handedPeer !== undefined) peers.set(session, handedPeer);
           this.h2sessions.add(session);
+          widenConnectionWindow(session);
           session.once('close', () => this.h2sessions.delete(session));
           session.on('error', () => session.destroy());
           // A session that never opens a stream (an unfinished preface, SETTINGS and silence) gets the
@@ -361,7 +414,7 @@ export class Listener {
           }
           // Absolute-form is not HTTP/2's; un-normalised paths are normalised as on HTTP/1.1 (http-syntax.ts).
           const target = headers[':path'];
-          if (!normalizeH2Target(headers, this.opts.rawTarget)) {
+          if (!normalizeH2Target(headers, this.opts.rawTarget, this.opts.fragments)) {
             this.opts.refused?.(400, headers[':method'], target);
             // Reset by the client in the same read as its headers (a rapid reset): there is nothing to answer.
             return h2Reply(stream, 400, 'bad-request-target', 'bad request target');
@@ -457,12 +510,15 @@ export class Listener {
     if (!server) return;
     server.close();
     server.closeIdleConnections();
+    // Busy HTTP/1.1 connections node:http serves: their answer under way is their last (as nginx's and Envoy's drain).
+    for (const res of this.h1Answers) if (!res.headersSent) res.setHeader('connection', 'close');
     // HTTP/2: GOAWAY — no new streams, the open ones finish.
     for (const s of this.h2sessions) s.close();
     // Lean HTTP/1.1: idle connections close now, busy ones after their answer (sent with `connection: close`).
     for (const c of this.leanConnections) c.drain();
-    while (this.inFlight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.inFlight > 0 || this.upgraded.size > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     server.closeAllConnections();
+    for (const s of this.upgraded) s.destroy();
     for (const s of this.h2sessions) s.destroy();
     for (const c of this.leanConnections) c.destroy();
   }
@@ -476,7 +532,37 @@ export class Listener {
     this.server = undefined;
     for (const s of this.h2sessions) s.destroy();
     for (const c of this.leanConnections) c.destroy();
+    for (const s of this.upgraded) s.destroy();
   }
+}
+
+/** An Upgrade header that offers h2c and nothing else. */
+function onlyH2cUpgrade(upgrade: string | undefined): boolean {
+  return upgrade !== undefined && upgrade.split(',').every((t) => t.trim().toLowerCase() === 'h2c');
+}
+
+/**
+ * The request's head as it came, less its h2c upgrade (Upgrade, HTTP2-Settings and their Connection
+ * tokens), with the bytes read behind it: for node:http to parse again as a plain request.
+ */
+function withoutH2cUpgrade(req: http.IncomingMessage, behind: Buffer): Buffer {
+  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name === 'upgrade' || name === 'http2-settings') continue;
+    let value = raw[i + 1];
+    if (name === 'connection') {
+      value = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '' && !['upgrade', 'http2-settings'].includes(t.toLowerCase()))
+        .join(', ');
+      if (value === '') continue;
+    }
+    head += `${raw[i]}: ${value}\r\n`;
+  }
+  return Buffer.concat([Buffer.from(`${head}\r\n`, 'latin1'), behind]);
 }
 
 /** How many Host fields a request's head has. */

@@ -133,7 +133,7 @@ export class Proxy {
   /** The application the mesh snapshot is of: `svc.<app>` names `svc` on the forward proxy. */
   private meshApp: string | undefined;
   /** x-request-id and x-forwarded-for (the snapshot's mesh config). */
-  private edge: EdgeSettings = { requestId: true, forwardedFor: true };
+  private edge: EdgeSettings = { requestId: true, forwardedFor: true, trustedHops: 0 };
   /** Who this proxy says it is to its peers' inbound proxies (x-berth-source). */
   private readonly selfSource: string;
   /** Callers an inbound proxy accepts as a `source` label: the mesh's services and the ingress. */
@@ -206,7 +206,8 @@ export class Proxy {
         lean: name !== 'admin',
         log: this.log,
         ...(name === 'admin' ? {} : { keepAliveMs: SIDECAR_KEEP_ALIVE_MS, refused: this.refusedAt(name === 'inbound' ? 'inbound' : 'outbound') }),
-        ...(name === 'inbound' ? { maxHeadBytes: MAX_HEAD_BYTES + MESH_HEAD_ALLOWANCE } : {}),
+        // A `#` is refused where routes read targets; the inbound has none (see ListenerOptions.fragments).
+        ...(name === 'inbound' ? { maxHeadBytes: MAX_HEAD_BYTES + MESH_HEAD_ALLOWANCE, fragments: true } : {}),
       });
     if (cfg.mode === 'sidecar' && cfg.inboundPort !== undefined) {
         this.fixed.push(
@@ -398,7 +399,7 @@ export class Proxy {
     this.table = table;
     this.appProtocol = snapshot.config.services?.[this.cfg.service]?.protocol ?? 'http';
     this.meshApp = snapshot.app;
-    this.edge = { requestId: snapshot.config.requestId !== false, forwardedFor: snapshot.config.forwardedFor !== false };
+    this.edge = { requestId: snapshot.config.requestId !== false, forwardedFor: snapshot.config.forwardedFor !== false, trustedHops: snapshot.config.trustedHops ?? 0 };
     const keep = new Set(table.addresses);
     const registered = table.registered(this.cfg.proxyId);
     if (registered && !this.wasRegistered) this.aimApp();

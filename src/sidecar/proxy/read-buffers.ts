@@ -100,3 +100,43 @@ export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8A
   else for (let i = from; i < to; i++) dst[at + i - from] = src[i];
   return at + n;
 }
+
+/**
+ * A head gathered from several reads (a slow or hostile peer's 60 KiB, a byte at a time): each read
+ * is added to a store that grows by doubling, so a read copies only its own bytes. A new buffer per
+ * read (Buffer.concat) copied everything gathered so far, every time, and left as much garbage.
+ */
+export class GatheredBytes {
+  private store: Buffer | undefined;
+
+  /**
+   * `held` (what was gathered, or any other bytes) followed by `d`, as a view of the store; `cap`:
+   * the store grows to at most this (more only when the bytes need it). Writes only past the end of
+   * `held` when `held` is the store's own front, so views handed out earlier keep their bytes.
+   */
+  append(held: Buffer, d: Uint8Array, cap: number): Buffer {
+    const had = held.length;
+    const length = had + d.length;
+    let store = this.store;
+    if (store === undefined || held.buffer !== store.buffer || held.byteOffset !== store.byteOffset || store.length < length) {
+      store = Buffer.allocUnsafe(Math.max(length, Math.min(2 * length, cap), 1024));
+      copyBytes(held, 0, had, store, 0);
+      this.store = store;
+    }
+    copyBytes(d, 0, d.length, store, had);
+    return store.subarray(0, length);
+  }
+}
+
+/**
+ * Whether bytes from `from` on hold the end of a head: an LF followed by CRLF or by another LF (the
+ * blank line, or what a strict parser refuses as one). A head read in parts is searched only in its
+ * new bytes, from 2 before them.
+ */
+export function blankLineFrom(buf: Uint8Array, from: number): boolean {
+  for (let i = from; i < buf.length - 1; i++) {
+    if (buf[i] !== 10) continue;
+    if (buf[i + 1] === 10 || (buf[i + 1] === 13 && (i + 2 >= buf.length || buf[i + 2] === 10))) return true;
+  }
+  return false;
+}

@@ -36,6 +36,9 @@ export interface ExchangeTap {
   trailers?(flat: string[]): void;
 }
 
+/** A request's head as recorded: node:http's, the lean parser's and the HTTP/2 translation's all say their version. */
+export type RecordedHead = RequestHead & { readonly httpVersion?: string };
+
 const NO_HEADERS: string[] = [];
 const MiB = 1024 * 1024;
 
@@ -117,6 +120,8 @@ export class RecordedExchange implements ExchangeTap, CapturedExchange {
   resBody: Piece | undefined;
   downstream: RecordedExchange[] | undefined;
   readonly reqHeaders: string[];
+  readonly method: string;
+  readonly url: string;
   /** Body bytes this exchange holds against RECORDER_HELD_LIMIT (given back once its entry is built). */
   held = 0;
   /** A recorded request: downstream calls begun for it, and the body bytes they were granted. */
@@ -125,17 +130,21 @@ export class RecordedExchange implements ExchangeTap, CapturedExchange {
   /** Its entry was built: a downstream call ending now can no longer join it. */
   built = false;
 
+  /** '1.1' unless the request says otherwise ('1.0', '2.0'); only digits go into the entry's JSON text. */
+  readonly httpVersion: string;
+
   constructor(
     private readonly rec: Recorder,
-    readonly method: string,
-    readonly url: string,
-    headers: Record<string, string | string[] | undefined>,
+    req: RecordedHead,
     readonly traceId: string,
     /** The called service (a downstream call) or undefined (the recorded request itself). */
     readonly service: string | undefined,
     readonly parent: RecordedExchange | undefined,
   ) {
-    this.reqHeaders = flatHeaders(headers);
+    this.method = req.method ?? 'GET';
+    this.url = req.url ?? '/';
+    this.httpVersion = req.httpVersion !== undefined && /^\d\.\d$/.test(req.httpVersion) ? req.httpVersion : '1.1';
+    this.reqHeaders = flatHeaders(req.headers);
   }
 
   requestBody(chunk: Buffer): void {
@@ -224,13 +233,13 @@ export class Recorder {
   }
 
   /** Starts recording a request when it is sampled and matches; undefined otherwise. */
-  begin(req: RequestHead, traceId: string): RecordedExchange | undefined {
+  begin(req: RecordedHead, traceId: string): RecordedExchange | undefined {
     const s = this.settings;
     if ((s.sample < 1 && Math.random() >= s.sample) || (s.until !== undefined && Date.now() > s.until) || !this.matches(req)) {
       this.skipped++;
       return undefined;
     }
-    const x = new RecordedExchange(this, req.method ?? 'GET', req.url ?? '/', req.headers, traceId, undefined, undefined);
+    const x = new RecordedExchange(this, req, traceId, undefined, undefined);
     const same = this.inflight.get(traceId);
     if (same) same.push(x);
     else this.inflight.set(traceId, [x]);
@@ -238,7 +247,7 @@ export class Recorder {
   }
 
   /** A call the app makes on behalf of a recorded request in flight (same trace id); undefined when there is none. */
-  beginDownstream(req: RequestHead, traceId: string, service: string): RecordedExchange | undefined {
+  beginDownstream(req: RecordedHead, traceId: string, service: string): RecordedExchange | undefined {
     const same = this.inflight.get(traceId);
     if (!same) return undefined;
     // Attribution: a call joins the NEWEST recorded request of its trace still in flight. The trace id
@@ -251,7 +260,7 @@ export class Recorder {
       return undefined;
     }
     parent.downCalls++;
-    return new RecordedExchange(this, req.method ?? 'GET', req.url ?? '/', req.headers, traceId, service, parent);
+    return new RecordedExchange(this, req, traceId, service, parent);
   }
 
   /** @internal A downstream call joins its parent; a request waits for the next batch. */

@@ -14,6 +14,8 @@ export const SNAPSHOT_HEADER = 'x-berth-snapshot';
 export interface EdgeSettings {
   requestId: boolean;
   forwardedFor: boolean;
+  /** Proxies in front of the gateway trusted to set x-forwarded-proto (0: the gateway is the edge). */
+  trustedHops: number;
 }
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -21,13 +23,18 @@ type Headers = Record<string, string | string[] | undefined>;
 /** A random (version 4) UUID, as Envoy's x-request-id. */
 export const requestId: () => string = randomUuid;
 
-/** Adds x-request-id when absent; with `peer` (at the edge), appends it to x-forwarded-for. */
+/**
+ * Adds x-request-id when absent; with `peer` (at the edge), appends it to x-forwarded-for and says
+ * the scheme the client used in x-forwarded-proto. A client's own x-forwarded-proto is replaced
+ * unless a trusted proxy stands in front (trustedHops): an app that redirects to https or marks
+ * cookies secure by it was told `https` by anyone who wrote the header (Envoy at the edge overwrites it).
+ */
 export function addRequestHeaders(headers: Headers, settings: EdgeSettings, peer: string | undefined): void {
   if (settings.requestId && headers['x-request-id'] === undefined) headers['x-request-id'] = requestId();
   if (settings.forwardedFor && peer) {
     const cur = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = cur === undefined ? peer : `${Array.isArray(cur) ? cur.join(', ') : cur}, ${peer}`;
-    if (headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
+    if (settings.trustedHops === 0 || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = 'http';
   }
 }
 

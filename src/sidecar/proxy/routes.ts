@@ -35,6 +35,15 @@ export interface RouteRetries {
   grpc: ReadonlySet<string>;
 }
 
+/**
+ * The route retries a try that failed before its answer (its connection reset, a malformed answer,
+ * its per-try timeout): under `reset`, and under `5xx` and `gateway-error` as well, as Envoy, which
+ * counts an upstream reset as a 5xx (router retry_on); `connect-failure` alone does not.
+ */
+export function retriesFailedTry(r: RouteRetries): boolean {
+  return r.reset || r.fiveXx || r.gateway;
+}
+
 /** retryOn's gRPC status names and their codes. */
 const GRPC_RETRY_ON: Readonly<Record<string, string>> = { cancelled: '1', 'deadline-exceeded': '4', 'resource-exhausted': '8', internal: '13', unavailable: '14' };
 

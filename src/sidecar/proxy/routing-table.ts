@@ -70,7 +70,7 @@ export class RoutingTable {
         const eps = variant === undefined ? all : all.filter((e) => e.variant === variant);
         const policy = perService[service]?.policy;
         const own = variant === undefined ? policy : policy?.variants?.[variant];
-        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own), all);
+        c = new Cluster(key, eps, policy, throttles.get(`cluster:${key}`, own), all, registry.cursor(key));
         clusters.set(key, c);
         const spill = variant !== undefined ? policy?.variants?.[variant]?.overflowTo : undefined;
         if (spill !== undefined && spill !== variant) c.spill = lookup(service, spill);

@@ -11,7 +11,8 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CONNECT_FAILURE, RESET } from './cluster.js';
 import { ChunkedBodyDecoder } from './chunked.js';
-import { applyHeaderOps, reply, type ForwardOptions } from './forward.js';
+import { REASON_HEADER } from '../../lib/mesh-protocol.js';
+import { applyHeaderOps, NOT_DELIVERED, PLATFORM_RETRIES, reply, RETRY_BACKOFF_MS, type ForwardOptions } from './forward.js';
 import { hasToken } from './http-syntax.js';
 import type { ProxyRequest, ProxyResponse } from './listener.js';
 import { scanHeaderLines, type ScannedHead } from './upstream-client.js';
@@ -28,6 +29,12 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
  * (BERTH_PROXY_TUNNEL_FLUSH_MS, for tests): a peer that stopped reading would otherwise hold it for ever.
  */
 const FLUSH_MS = Number(process.env.BERTH_PROXY_TUNNEL_FLUSH_MS ?? 30_000) || 30_000;
+/**
+ * A tunnel with no byte either way for this long is closed (BERTH_PROXY_TUNNEL_IDLE_MS, for tests), as
+ * Envoy's TCP proxy idle timeout (1 h): a peer gone without a FIN, or a side half-closed while the other
+ * never ends, held both sockets and the app's connection for good.
+ */
+const TUNNEL_IDLE_MS = Number(process.env.BERTH_PROXY_TUNNEL_IDLE_MS ?? 3_600_000) || 3_600_000;
 
 /**
  * Closes `s` (one side of a tunnel whose other side closed) once the bytes queued on it and its end
@@ -166,6 +173,14 @@ export class UpgradeResponse implements ProxyResponse {
   }
 }
 
+/** An answer head's x-berth-reason line (a proxy's own answer says why in it). */
+const REASON_LINE = new RegExp(String.raw`\r\n${REASON_HEADER}:[ \t]*([^\r\n]*?)[ \t]*\r\n`, 'i');
+
+/** The value of the x-berth-reason line in the head `buf[lineEnd, end)` ('' when it has none). */
+function reasonIn(buf: Buffer, lineEnd: number, end: number): string {
+  return REASON_LINE.exec(buf.toString('latin1', lineEnd, end + 2))?.[1] ?? '';
+}
+
 /** The request head sent upstream: end-to-end headers (after the route's rewrites) plus the upgrade itself. */
 function requestHead(req: ProxyRequest): string {
   const h = req.headers;
@@ -188,7 +203,7 @@ function requestHead(req: ProxyRequest): string {
 /** Sends an upgrade request to an endpoint of `opts.cluster`: a tunnel on 101, a plain answer otherwise. */
 export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: ForwardOptions): void {
   const { route } = opts;
-  const cluster = opts.current?.(opts.cluster) ?? opts.cluster;
+  let cluster = opts.current?.(opts.cluster) ?? opts.cluster;
   const client = res.socket;
   if (req.headers['transfer-encoding'] !== undefined) {
     reply(res, 400, 'bad-request', 'an Upgrade request with a chunked body is not supported');
@@ -196,7 +211,7 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     return;
   }
   applyHeaderOps(req.headers, route?.requestHeaders);
-  const ep = cluster.pick(req, undefined);
+  let ep = cluster.pick(req, undefined);
   if (!ep) {
     reply(res, 503, 'no-healthy-upstream', `no ready endpoint for ${cluster.name}`);
     opts.done?.(503, undefined);
@@ -206,24 +221,29 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
   let finished = false;
   let status = 0;
   let timer: NodeJS.Timeout | undefined;
+  /** A refused connection is tried again on another endpoint, as any request that reached no app. */
+  let retries = 0;
+  let backoff: NodeJS.Timeout | undefined;
+  let tried: Set<string> | undefined;
   /** `outcome` undefined: the client went away, which says nothing about the endpoint (outlier detection). */
   const finish = (final: number, outcome: number | undefined): void => {
     if (finished) return;
     finished = true;
     client.off('end', onClientEnd);
     if (timer) clearTimeout(timer);
-    ep.active--;
-    if (outcome !== undefined) cluster.record(ep, outcome);
+    if (backoff) clearTimeout(backoff);
+    ep!.active--;
+    if (outcome !== undefined) cluster.record(ep!, outcome);
     opts.done?.(final, ep);
   };
 
   // The request body (Content-Length only) goes up at once; what follows it waits for the answer.
   let need = Number(req.headers['content-length'] ?? 0) || 0;
+  const bodyless = need === 0;
   const held: Buffer[] = [];
   let heldBytes = 0;
   // Half-open: an app that answers 101 and ends its side may still read the client's stream.
-  const up = net.connect({ port: ep.port, host: ep.host, allowHalfOpen: true });
-  up.setNoDelay(true);
+  let up = connectTo(ep);
   // Bytes that arrive before the upstream connection is up wait here (node:http stopped reading for
   // the socket's data at the upgrade: unread, they would be lost).
   let beforeConnect: Buffer[] | undefined = [res.early];
@@ -236,14 +256,24 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     }
     if (need > 0) {
       const n = Math.min(need, c.length);
-      up.write(c.subarray(0, n));
       need -= n;
+      // An app slow to read the body holds the client back (a body of any length was buffered here).
+      if (!up.write(c.subarray(0, n))) {
+        client.pause();
+        resumeClient();
+      }
       c = c.subarray(n);
     }
     if (c.length === 0) return;
     held.push(c);
     heldBytes += c.length;
     if (heldBytes >= MAX_EARLY) client.pause();
+  };
+  /** Reads the client again once neither the upstream's queue nor the held bytes stop it (before the answer). */
+  const resumeClient = (): void => {
+    if (status !== 0 || heldBytes >= MAX_EARLY) return;
+    if (!up.writableNeedDrain) return void client.resume();
+    if (up.listenerCount('drain') === 0) up.once('drain', resumeClient);
   };
   client.on('data', early);
   // node:http's sockets are half-open: a client's FIN before the answer would leave the endpoint's
@@ -255,14 +285,14 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     client.destroy();
   };
   client.once('end', onClientEnd);
-  up.once('connect', () => {
+  const onConnect = (): void => {
     up.write(requestHead(req), 'latin1');
     const pending = beforeConnect ?? [];
     beforeConnect = undefined;
     heldBytes = 0;
     for (const c of pending) early(c);
-    if (heldBytes < MAX_EARLY) client.resume();
-  });
+    resumeClient();
+  };
   res.onClose(() => {
     // A tunnel's upload may still be flushing to the app; before that, nothing is owed upstream.
     if (status === 101) follow(client, up);
@@ -299,6 +329,12 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
       // Conflicting or unusable framing (two Content-Length values, Content-Length with Transfer-Encoding): as on the normal path.
       const scan = scanHeaderLines(buf, lineEnd + 2, end, m[1] === '0');
       if (scan.bad) return fail(502, 'upstream-bad-response', 'the upstream response has conflicting framing headers');
+      // A peer proxy's own 503 saying the request never reached its app (not ready, draining, …): the
+      // next endpoint is tried, as forward.ts does for plain requests — when no body went with it.
+      if (code === 503 && !opts.app && bodyless && NOT_DELIVERED.has(reasonIn(buf, lineEnd, end)) && retryElsewhere(503)) {
+        buf = Buffer.alloc(0);
+        return;
+      }
       status = code;
       if (timer) clearTimeout(timer);
       up.off('data', onHead);
@@ -307,19 +343,69 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
       return plain(buf, lineEnd, scan, rest);
     }
   };
-  up.on('data', onHead);
-  up.on('error', () => {
+  const onUpError = (): void => {
     if (status === 0) {
-      if (up.bytesWritten === 0) fail(503, 'upstream-connect-failure', `cannot connect to ${ep.id}`, CONNECT_FAILURE);
-      else fail(502, 'upstream-reset', `upstream ${ep.id} failed`);
+      if (up.bytesWritten === 0) {
+        if (!retryElsewhere(CONNECT_FAILURE)) fail(503, 'upstream-connect-failure', `cannot connect to ${ep!.id}`, CONNECT_FAILURE);
+      } else fail(502, 'upstream-reset', `upstream ${ep!.id} failed`);
     } else client.destroy();
-  });
-  const closedEarly = (): void => {
-    if (status === 0) fail(502, 'upstream-reset', `upstream ${ep.id} closed the connection before answering`);
   };
-  // Half-open, an upstream's end no longer closes its socket: an end before the answer is a failure.
-  up.once('end', closedEarly);
-  up.once('close', closedEarly);
+  const closedEarly = (): void => {
+    if (status === 0) fail(502, 'upstream-reset', `upstream ${ep!.id} closed the connection before answering`);
+  };
+  /** The upstream socket's listeners: the request goes on connect, then its answer is read. */
+  const listenTo = (s: net.Socket): void => {
+    s.once('connect', onConnect);
+    s.on('data', onHead);
+    s.on('error', onUpError);
+    // Half-open, an upstream's end no longer closes its socket: an end before the answer is a failure.
+    s.once('end', closedEarly);
+    s.once('close', closedEarly);
+  };
+  listenTo(up);
+
+  function connectTo(to: { port: number; host: string }): net.Socket {
+    const s = net.connect({ port: to.port, host: to.host, allowHalfOpen: true });
+    s.setNoDelay(true);
+    return s;
+  }
+
+  /**
+   * The connection was refused (nothing was sent), or a peer proxy said its app never got the
+   * request (`outcome` 503): the next endpoint is tried after a back-off, up to the platform's
+   * retries — an upgrade failed with 503 whenever it was given an endpoint that had just gone (a
+   * rolling replacement) or was not ready yet, where every other request went on to another.
+   */
+  function retryElsewhere(outcome: number): boolean {
+    if (finished || retries >= PLATFORM_RETRIES || client.destroyed) return false;
+    const from = ep!;
+    cluster.record(from, outcome);
+    (tried ??= new Set()).add(from.id);
+    // Each try picks from the table in force (an endpoint removed meanwhile is not tried).
+    const now = opts.current?.(opts.cluster) ?? opts.cluster;
+    const next = now.pick(req, tried);
+    if (!next) return false;
+    const failed = up;
+    failed.off('connect', onConnect);
+    failed.off('data', onHead);
+    failed.off('end', closedEarly);
+    failed.off('close', closedEarly);
+    failed.destroy();
+    from.active--;
+    cluster = now;
+    ep = next;
+    ep.active++;
+    backoff = setTimeout(
+      () => {
+        backoff = undefined;
+        if (finished) return;
+        up = connectTo(ep!);
+        listenTo(up);
+      },
+      Math.min(RETRY_BACKOFF_MS * 2 ** retries++, 10 * RETRY_BACKOFF_MS),
+    );
+    return true;
+  }
 
   function fail(code: number, reason: string, message: string, outcome = RESET): void {
     if (finished) return;
@@ -369,6 +455,11 @@ export function forwardUpgrade(req: ProxyRequest, res: UpgradeResponse, opts: Fo
     client.pipe(up);
     client.resume();
     closeWhenBothEnded(up, client);
+    // Every byte of the tunnel, either way, goes through the upstream socket: its inactivity is the tunnel's.
+    up.setTimeout(TUNNEL_IDLE_MS, () => {
+      up.destroy();
+      client.destroy();
+    });
     // Each side's end reaches the other after the bytes before it (pipe ends it); a closed side
     // closes the other once that is written.
     up.once('close', () => follow(up, client));

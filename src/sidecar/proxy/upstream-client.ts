@@ -25,8 +25,9 @@ import { isPassThroughBody } from './client-reads.js';
 import { readDirectly } from './direct-read.js';
 import { probeClose } from './close-probe.js';
 import { writeNow } from './direct-write.js';
-import { copyBytes, giveBackReadBuffer, nextReadSize, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
+import { blankLineFrom, copyBytes, GatheredBytes, giveBackReadBuffer, nextReadSize, readView, takeReadBuffer, wordsOver, type WordsCache } from './read-buffers.js';
 import { NameTable } from './name-table.js';
+import { BODY_TIMEOUT_MS } from './lean-server.js';
 
 /** Headers never forwarded, either way: they describe one connection, not the message (RFC 9110 §7.6.1); `expect` is answered by this hop. */
 /** Methods retried after a kept connection died before any response byte (undici's list). */
@@ -77,8 +78,26 @@ const CONNECT_TIMEOUT_MS = 2000;
  */
 const READ_SIZES = [256 * 1024, 1024 * 1024] as const;
 const READ_SIZE = READ_SIZES[0];
+const READ_LARGEST = READ_SIZES[READ_SIZES.length - 1];
+/**
+ * The read sizes for an answer to an HTTP/2 stream (UpstreamRequest.smallReads), which holds each
+ * read until the client's window lets it out: 128 KiB, and 512 KiB while reads fill it and the
+ * stream keeps up (UpstreamCall.readSizes: each read found at most 128 KiB queued on the stream).
+ * Fewer, larger reads cost less CPU per byte: one 64 MiB download (curl) took 110 ms in 1 MiB
+ * reads, 115–123 ms growing to 512 KiB, 140–176 ms growing to 256 KiB, ~260 ms in 128 KiB only.
+ */
+export const H2_READ_SIZES: readonly number[] = [128 * 1024, 512 * 1024];
+/** An HTTP/2 stream's answer whose stream has a queue (its client's window is closing): reads stay small. */
+export const H2_BACKED_UP_READ_SIZES: readonly number[] = [128 * 1024];
 /** Request body bytes queued on an upstream socket before the body stream is paused. */
 const STREAM_QUEUE_LIMIT = 256 * 1024;
+/**
+ * How long a streamed request body may wait on an upstream that takes none of it (nginx's
+ * proxy_send_timeout, 60 s; BERTH_PROXY_SEND_TIMEOUT_MS, else the client side's body timeout): an
+ * app that stopped reading an upload and never answered held the client, the connection and the
+ * request's slots for good — the client's body timeout does not run while the app holds it back.
+ */
+const SEND_TIMEOUT_MS = Number(process.env.BERTH_PROXY_SEND_TIMEOUT_MS) || BODY_TIMEOUT_MS;
 
 export interface UpstreamLimits {
   maxConnections?: number;
@@ -94,12 +113,17 @@ export interface UpstreamRequest {
   body: Buffer | Readable | null;
   /** A streamed body's length when the client declared one: sent with Content-Length, its bytes as they are; otherwise chunked. */
   bodyLength?: number;
-  /** Time to wait for the response head, ms. */
+  /** Time to wait for the response head, ms, from the request's end (a streamed body's end: Envoy's per-try timeout). */
   headersTimeout?: number;
   /** Sees each piece of a streamed body as it is sent (recording); valid only during the call. */
   onBodyChunk?: (chunk: Buffer) => void;
   /** A streamed body has ended, whole (a mirror's copy goes then). */
   onBodyEnd?: () => void;
+  /**
+   * The answer is read in H2_READ_SIZES, never 1 MiB at a time: an answer for an HTTP/2 stream,
+   * which holds each read until the client's window lets it out.
+   */
+  smallReads?: boolean;
 }
 
 export interface UpstreamHandlers {
@@ -123,6 +147,14 @@ export interface UpstreamCall {
   abort(): void;
   resume(): void;
   keep(): void;
+  /**
+   * keep(), and the socket's read buffer (which the chunk in onData is a view of) is the caller's:
+   * the socket never reads into it again, and the caller gives it back (giveBackReadBuffer) once
+   * nothing holds a view of it. Undefined when there is none.
+   */
+  hand(): Buffer | undefined;
+  /** The sizes the socket's next reads take (nextReadSize), when the answer is read for an HTTP/2 stream (smallReads). */
+  readSizes: readonly number[];
 }
 
 /**
@@ -195,7 +227,7 @@ export class UpstreamHead {
 
 export class UpstreamError extends Error {
   constructor(
-    readonly code: 'CONNECT' | 'RESET' | 'HEADERS_TIMEOUT' | 'ABORTED' | 'BAD_RESPONSE',
+    readonly code: 'CONNECT' | 'RESET' | 'HEADERS_TIMEOUT' | 'SEND_TIMEOUT' | 'ABORTED' | 'BAD_RESPONSE',
     message: string,
     readonly afterHead: boolean,
   ) {
@@ -222,6 +254,8 @@ interface PooledSocket extends net.Socket {
   reads?: SocketReads;
   /** A write failed and net's destroy was held back (see keepReadingAfterWriteError). */
   writeBroken?: boolean;
+  /** That first failed write's error code (EPIPE: the app's reset came after its FIN). */
+  writeError?: string;
   /** The read side reached its end (EOF or a read error) before any write failed. */
   readEnded?: boolean;
 }
@@ -261,6 +295,7 @@ function keepReadingAfterWriteError(s: PooledSocket): void {
       // the error, so a body delimited by the close is not taken for whole.
       if (!s.readEnded && s.exchange?.writeFailed(() => destroy(resetAfterWriteError()))) {
         s.writeBroken = true;
+        s.writeError = (err as NodeJS.ErrnoException).code;
         return s;
       }
     }
@@ -331,14 +366,19 @@ export class UpstreamPool {
     const nextBuffer = (): Buffer => reads.buf;
     const onRead = (n: number, buf: Uint8Array): boolean => {
       const current = s.exchange;
+      let sizes: readonly number[] = READ_SIZES;
       if (current) {
+        sizes = current.readSizes;
         const view = readView(reads.buf, buf, n);
         // The buffer net read into is the one the socket asked for: a DataView over it reads this view.
         reads.view = buf === reads.buf ? view : undefined;
         current.data(view);
         reads.view = undefined;
       } else s.destroy();
-      const size = nextReadSize(READ_SIZES, reads.buf.length, n);
+      // An answer for an HTTP/2 stream (smallReads) is read in smaller sizes: each read is held until
+      // the client's window lets it out, so 128 paused streams held 128 reads of 1 MiB (and as many
+      // read buffers). A buffer of a size not among the answer's sizes: the next read takes the first.
+      const size = sizes === READ_SIZES ? (reads.buf.length === READ_SIZE || reads.buf.length === READ_LARGEST ? nextReadSize(READ_SIZES, reads.buf.length, n) : READ_SIZE) : sizes.includes(reads.buf.length) ? nextReadSize(sizes, reads.buf.length, n) : sizes[0];
       if (reads.kept || size !== reads.buf.length) {
         if (!reads.kept) giveBackReadBuffer(reads.buf);
         reads.kept = false;
@@ -369,7 +409,15 @@ export class UpstreamPool {
         return false;
       }
       // Even an EOF is the reset's here: the failed write took the connection's error, so a read
-      // after it says EOF — a body delimited by the close is cut, never whole.
+      // after it says EOF — a body delimited by the close is cut, never whole. Unless that write said
+      // EPIPE: Linux gives a reset EPIPE when it comes after the peer's FIN (tcp_reset in CLOSE_WAIT;
+      // before any FIN it is ECONNRESET), so the answer up to that FIN is whole — an app that answered
+      // early, closed, and reset the upload's rest (its answer was cut whenever a write failed first).
+      const x = s.exchange;
+      if (s.writeError === 'EPIPE' && getSystemErrorName(n) === 'EOF' && x?.closeDelimitedEnd() !== undefined) {
+        x.endAtClose();
+        return true;
+      }
       s.destroy(resetAfterWriteError(n));
       return true;
     });
@@ -816,6 +864,9 @@ class Exchange implements UpstreamCall {
   private head: UpstreamHead | undefined;
   /** this.buf is a view of the socket's read buffer (not a copy). */
   private bufIsView = false;
+  /** A response head read in parts, its status line whole: how many of its bytes were searched for its end (0: none). */
+  private headSearched = 0;
+  private gathered: GatheredBytes | undefined;
   private gotHead = false;
   private bodyKind = Body.None;
   private remaining = 0;
@@ -839,13 +890,20 @@ class Exchange implements UpstreamCall {
   private unpipe: (() => void) | undefined;
   /** Closes the socket if a failed write's answer stops coming (writeFailed). */
   private writeGuard: NodeJS.Timeout | undefined;
+  /** A streamed body waits for 'drain' (awaitDrain), and the timer that gives up on it. */
+  private drainAwaited = false;
+  private sendTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The sizes of the socket's reads while this answer is read (UpstreamRequest.smallReads). */
+  readSizes: readonly number[];
 
   constructor(
     private readonly pool: UpstreamPool,
     private readonly req: UpstreamRequest,
     private readonly h: UpstreamHandlers,
-  ) {}
+  ) {
+    this.readSizes = req.smallReads === true ? H2_READ_SIZES : READ_SIZES;
+  }
 
   /** Asks the pool for a socket: attach() gets the answer. */
   awaitSocket(): void {
@@ -869,6 +927,7 @@ class Exchange implements UpstreamCall {
     this.socket = s;
     this.fresh = fresh || this.retried;
     this.buf = undefined;
+    this.headSearched = 0;
     this.gotHead = false;
     this.bodyKind = Body.None;
     this.decoder = undefined;
@@ -905,13 +964,20 @@ class Exchange implements UpstreamCall {
     if (reads) reads.kept = true;
   }
 
+  hand(): Buffer | undefined {
+    const reads = this.socket?.reads;
+    if (!reads) return undefined;
+    reads.kept = true;
+    return reads.buf;
+  }
+
   private start(socket: PooledSocket): void {
     const { req } = this;
     socket.exchange = this;
-    if (req.headersTimeout !== undefined) {
-      this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${req.headersTimeout} ms`, false)), req.headersTimeout);
-    }
     const body = req.body;
+    // A streamed body's wait for the head starts at its end (sent on): Envoy's per-try timeout starts
+    // with the request's end, so a slow upload is not cut while its client still sends.
+    if (body === null || Buffer.isBuffer(body)) this.awaitHead();
     if (body === null) {
       writeNow(socket, serializeHead(req, 0, this.pool));
       this.requestDone = true;
@@ -922,6 +988,21 @@ class Exchange implements UpstreamCall {
       if (body.length > 16 * 1024) socket.write(body);
       this.requestDone = true;
     } else this.stream(socket, body);
+  }
+
+  /** The body waits for the upstream to take what is queued: failed if it takes nothing for SEND_TIMEOUT_MS. */
+  private awaitDrain(): void {
+    this.drainAwaited = true;
+    if (this.sendTimer) return void this.sendTimer.refresh();
+    this.sendTimer = setTimeout(() => {
+      if (this.drainAwaited) this.fail(new UpstreamError('SEND_TIMEOUT', `the upstream took no request body bytes for ${SEND_TIMEOUT_MS} ms`, this.gotHead));
+    }, SEND_TIMEOUT_MS);
+  }
+
+  /** Arms the request's headersTimeout (from now). */
+  private awaitHead(): void {
+    const ms = this.req.headersTimeout;
+    if (ms !== undefined) this.timer = setTimeout(() => this.fail(new UpstreamError('HEADERS_TIMEOUT', `no response head within ${ms} ms`, false)), ms);
   }
 
   /**
@@ -935,7 +1016,10 @@ class Exchange implements UpstreamCall {
     const sized = req.bodyLength !== undefined;
     let left = req.bodyLength ?? 0;
     socket.write(serializeHead(req, sized ? left : 'chunked', this.pool), 'latin1');
-    const onDrain = (): void => void body.resume();
+    const onDrain = (): void => {
+      this.drainAwaited = false;
+      body.resume();
+    };
     // Each piece is written at once and nothing else keeps it (the recorder's tap copies): a lean
     // request may hand over views of its read buffer, told which ones are still queued.
     const through = isPassThroughBody(body) ? body : undefined;
@@ -959,6 +1043,7 @@ class Exchange implements UpstreamCall {
       if (socket.writableLength >= STREAM_QUEUE_LIMIT) {
         body.pause();
         socket.once('drain', onDrain);
+        this.awaitDrain();
       }
     };
     const onEnd = (): void => {
@@ -967,6 +1052,7 @@ class Exchange implements UpstreamCall {
       if (!sized) socket.write('0\r\n\r\n', 'latin1');
       this.requestDone = true;
       this.unpipe?.();
+      if (!this.gotHead) this.awaitHead();
       req.onBodyEnd?.();
     };
     const onClose = (): void => {
@@ -995,7 +1081,16 @@ class Exchange implements UpstreamCall {
     if (this.writeGuard !== undefined) this.writeGuard.refresh();
     if (!this.gotHead) {
       this.bufIsView = this.buf === undefined;
-      this.buf = this.buf ? Buffer.concat([this.buf, d]) : d;
+      if (this.buf === undefined) this.buf = d;
+      else {
+        this.buf = (this.gathered ??= new GatheredBytes()).append(this.buf, d, MAX_HEAD_BYTES + 4096);
+        // A head read in parts (its status line already read): parsed again only once its end may be here.
+        if (this.headSearched > 0 && this.buf.length <= MAX_HEAD_BYTES && !blankLineFrom(this.buf, this.headSearched - 2)) {
+          this.headSearched = this.buf.length;
+          return;
+        }
+      }
+      this.headSearched = 0;
       if (!this.parseHead()) return;
       const rest = this.buf;
       this.buf = undefined;
@@ -1030,7 +1125,10 @@ class Exchange implements UpstreamCall {
       const reads = this.socket!.reads;
       const scanned = scanHead(buf, lineEnd + 2, n, http10, reads && buf === reads.view ? wordsOver(reads, reads.buf) : undefined);
       const end = scanned.end;
-      if (end < 0) return this.waitForHead(buf);
+      if (end < 0) {
+        this.headSearched = n;
+        return this.waitForHead(buf);
+      }
       // The same limit however the head was split into reads.
       if (end + 4 > MAX_HEAD_BYTES) {
         this.fail(new UpstreamError('BAD_RESPONSE', 'response head too large', false));
@@ -1214,6 +1312,8 @@ class Exchange implements UpstreamCall {
     // Undefined too, not only cleared: data() refreshes a guard it sees, and refresh() re-arms a cleared timer.
     if (this.writeGuard) clearTimeout(this.writeGuard);
     this.writeGuard = undefined;
+    if (this.sendTimer) clearTimeout(this.sendTimer);
+    this.sendTimer = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const socket = this.socket!;

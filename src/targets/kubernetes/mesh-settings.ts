@@ -12,7 +12,8 @@ function render(ctx: AppContext): K8sObject[] {
   const mesh = (ctx.app as unknown as { mesh?: { accessLog?: boolean } & Record<string, unknown> }).mesh;
   const accessLog = mesh?.accessLog ?? true;
   // requestId and forwardedFor on (their defaults) are what Envoy does anyway: only turning them off is not rendered.
-  for (const key of Object.keys(mesh ?? {}).filter((k) => k !== 'accessLog' && !(ENVOY_DEFAULTS.has(k) && mesh?.[k] === true)).sort()) ctx.warn(`mesh.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
+  const atDefault = (k: string): boolean => (ENVOY_DEFAULTS.has(k) && mesh?.[k] === true) || (k === 'trustedHops' && mesh?.[k] === 0);
+  for (const key of Object.keys(mesh ?? {}).filter((k) => k !== 'accessLog' && !atDefault(k)).sort()) ctx.warn(`mesh.${key}`, 'not rendered yet for Kubernetes (no renderer handles this field)');
   if (accessLog) return [];
   if (ctx.mesh !== 'istio') {
     ctx.warn('mesh.accessLog', "with --mesh gateway-api, access logging is the mesh implementation's own setting: not rendered");

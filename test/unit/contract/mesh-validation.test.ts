@@ -145,3 +145,45 @@ test('a gRPC service: route retries without nonIdempotent are warned about (they
   const http = validateSpecText(text.replace('protocol: grpc', 'protocol: http'), file);
   assert.ok(http.ok && http.warnings.length === 0, JSON.stringify(http));
 });
+
+test('route header matches: a pseudo-header (`:authority`, Envoy\'s habit) or an invalid name is refused at file:line:col — such a match never held', () => {
+  const errs = errorsOf(withRoute('      - match: { headers: { host: { exact: a }, ":authority": { exact: a }, ":method": { exact: GET }, "bad name": { present: true } } }'));
+  assert.equal(errs.length, 3, JSON.stringify(errs, null, 1));
+  const at = (path: string) => errs.find((e) => e.path === path);
+  const authority = at('services.web.routes.0.match.headers.:authority');
+  assert.ok(authority && authority.line === 7 && authority.col > 1, JSON.stringify(errs));
+  assert.match(authority.message, /pseudo-header.*match `host`/);
+  assert.match(at('services.web.routes.0.match.headers.:method')?.message ?? '', /use `method`/);
+  assert.match(at('services.web.routes.0.match.headers.bad name')?.message ?? '', /not a valid header name/);
+});
+
+test('route and ingress paths holding `?` or `#` are refused at file:line:col — routes match the path without its query, so such a match never held', () => {
+  assert.deepEqual(errorsOf(withRoute('      - match: { path: { prefix: /api/v1.0 } }')), []);
+  const errs = errorsOf(withRoute('      - match: { path: { exact: "/a?b=1" } }\n      - match: { path: { prefix: "/x#y" } }'));
+  assert.deepEqual(
+    errs.map((e) => [e.path, e.line]),
+    [
+      ['services.web.routes.0.match.path.exact', 7],
+      ['services.web.routes.1.match.path.prefix', 8],
+    ],
+    JSON.stringify(errs),
+  );
+  assert.match(errs[0].message, /without the query.*`query`/);
+  const ingress = errorsOf('app: shop\nservices:\n  web:\n    run: node web.js\n    port: 8080\ningress:\n  port: 8000\n  routes:\n    - match: { path: { prefix: "/shop?x" } }\n      to: web\n');
+  assert.deepEqual(
+    ingress.map((e) => [e.path, e.line]),
+    [['ingress.routes.0.match.path.prefix', 9]],
+    JSON.stringify(ingress),
+  );
+});
+
+test('mesh.trustedHops: a whole number 0–16 reaches the snapshot config; anything else is refused at file:line:col', () => {
+  const spec = (v: string): string => `app: shop\nmesh:\n  trustedHops: ${v}\nservices:\n  web:\n    run: node web.js\n    port: 8080\n`;
+  assert.deepEqual(errorsOf(spec('1')), []);
+  for (const [v, message] of [['-1', /0 or more/], ['1.5', /whole number/], ['17', /at most 16/], ['"one"', /number/]] as const) {
+    const errs = errorsOf(spec(v));
+    assert.equal(errs.length, 1, `${v}: ${JSON.stringify(errs)}`);
+    assert.deepEqual([errs[0].path, errs[0].line, errs[0].col], ['mesh.trustedHops', 3, 16], v);
+    assert.match(errs[0].message, message, v);
+  }
+});

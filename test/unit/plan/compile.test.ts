@@ -137,3 +137,11 @@ services:
   assert.equal(plain.template.main.volumes, undefined);
   assert.equal(Object.keys(plain.template.main.env).some((k) => k.startsWith('BERTH_VOLUME_')), false);
 });
+
+test('mesh.trustedHops reaches the mesh config the proxies get; absent or 0 leaves it out (the edge default)', () => {
+  const withHops = (n: string): string => base.replace('services:', `mesh:\n  trustedHops: ${n}\nservices:`);
+  const a = spec(withHops('2'));
+  assert.equal(compile(a.spec, { dir: a.dir, specFile: a.file }).mesh?.trustedHops, 2);
+  const b = spec(withHops('0'));
+  assert.equal(compile(b.spec, { dir: b.dir, specFile: b.file }).mesh?.trustedHops, undefined);
+});

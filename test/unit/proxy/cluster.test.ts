@@ -2,7 +2,7 @@ import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import type { MeshEndpoint, MeshPolicy, MeshSnapshot } from '../../../src/lib/mesh-protocol.js';
-import { Cluster } from '../../../src/sidecar/proxy/cluster.js';
+import { Cluster, CONNECT_FAILURE } from '../../../src/sidecar/proxy/cluster.js';
 import { EndpointRegistry, EndpointState } from '../../../src/sidecar/proxy/endpoints.js';
 import { RoutingTable } from '../../../src/sidecar/proxy/routing-table.js';
 import { ThrottleRegistry } from '../../../src/sidecar/proxy/throttle.js';
@@ -161,4 +161,38 @@ test('slow start with round_robin ramps the new endpoint from minWeightPercent',
   for (let i = 0; i < n; i++) counts[c.pick(req(), undefined)!.id]++;
   // Weights 1, 1, 0.1: c gets about 5 %.
   assert.ok(counts.c > 0 && counts.c < n * 0.12, JSON.stringify(counts));
+});
+
+test('round robin does not start over at the first endpoint with every snapshot (every proxy sent its next request there)', () => {
+  // Each snapshot rebuilds every cluster (a change anywhere in the app: a rolling deploy sends one
+  // every few seconds). A caller sending less than a round between snapshots sent everything to the
+  // first endpoint, in every proxy at once (Envoy's round robin is rebuilt only when its own
+  // cluster's hosts change). The position is kept across snapshots now.
+  const registry = new EndpointRegistry();
+  const throttles = new ThrottleRegistry();
+  const picked = new Map<string, number>();
+  for (let version = 1; version <= 60; version++) {
+    const snapshot: MeshSnapshot = {
+      version,
+      app: 't',
+      services: [
+        { name: 'svc', port: 3, endpoints: [ep('e0'), ep('e1'), ep('e2')] },
+        { name: 'other', port: 4, endpoints: [ep(`o${version}`)] },
+      ],
+      config: { accessLog: false, services: { svc: { policy: { balancer: 'round_robin' } } } },
+    };
+    const id = new RoutingTable(snapshot, registry, throttles).services.get('svc')!.cluster.pick(req(), undefined)!.id;
+    picked.set(id, (picked.get(id) ?? 0) + 1);
+  }
+  assert.deepEqual(Object.fromEntries(picked), { e0: 20, e1: 20, e2: 20 }, 'one request after each of 60 snapshots');
+});
+
+test('consecutive gateway errors: a 500 between them breaks the run, as in Envoy (only a success did)', () => {
+  const e = new EndpointState('a', ep('a'));
+  const other = new EndpointState('b', ep('b'));
+  const c = new Cluster('svc', [e, other], { balancer: 'round_robin', outlierDetection: outlier({ consecutive5xxErrors: 0, consecutiveGatewayErrors: 3 }) });
+  for (const status of [502, 500, 503, 500, 504]) c.record(e, status);
+  assert.equal(e.ejected(performance.now()), false, 'no three gateway errors in a row');
+  for (const status of [502, CONNECT_FAILURE, 504]) c.record(e, status);
+  assert.equal(e.ejected(performance.now()), true, 'three in a row eject');
 });

@@ -10,6 +10,11 @@
 // - the proxy's own 504/502 to a gRPC call was labelled grpc_status 13 (the client sees UNAVAILABLE, 14);
 // - an endpoint refusing every stream (REFUSED_STREAM) made the call fail though another was healthy;
 // - a body arriving during the back-off was read without flow control and lost the retry.
+// And by the twenty-third session's (upstream GOAWAY):
+// - a GOAWAY with the code REFUSED_STREAM made the streams at or below its last-stream-id, which the
+//   app may have processed, pass for refused ones: sent again (the app got one request 5 times);
+// - a stream refused for good, or refused once its body was past what is kept, was counted against
+//   the endpoint as a reset (outlier detection); one refused again and again is a 503 upstream-refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -211,5 +216,56 @@ test('an upstream stream reset with NO_ERROR before any answer is a 502 (upstrea
   } finally {
     f.close();
     resetter.server.close();
+  }
+});
+
+test('a GOAWAY whose error code is REFUSED_STREAM takes down a stream at or below its last-stream-id: never sent again (the app may have it), a 502', async () => {
+  // node gives a GOAWAY's error code to every stream the session's end takes down, as if each were reset with it.
+  const app = await h2server((s) => {
+    s.resume();
+    s.on('end', () => s.session!.goaway(http2.constants.NGHTTP2_REFUSED_STREAM, s.id!));
+  });
+  const f = await front([{ id: 'app', port: app.port }]);
+  try {
+    const a = await call(f.client, '/x', { method: 'GET' });
+    assert.deepEqual([a.status, a.reason], [502, 'upstream-reset']);
+    assert.equal(app.streams(), 1);
+  } finally {
+    f.close();
+    app.server.close();
+  }
+});
+
+test('a stream refused unprocessed again and again (RST_STREAM REFUSED_STREAM) is sent a bounded number of times, then answered 503 upstream-refused, counted against no endpoint', async () => {
+  const refuser = await h2server((s) => s.close(http2.constants.NGHTTP2_REFUSED_STREAM));
+  const f = await front([{ id: 'refuser', port: refuser.port }]);
+  try {
+    const a = await call(f.client, '/x', { method: 'POST', body: [Buffer.from('abc')] });
+    assert.deepEqual([a.status, a.reason], [503, 'upstream-refused']);
+    assert.ok(refuser.streams() >= 2 && refuser.streams() <= 10, `${refuser.streams()} streams`);
+    assert.deepEqual(f.records, []);
+  } finally {
+    f.close();
+    refuser.server.close();
+  }
+});
+
+test('a stream refused unprocessed once its body passed what is kept (64 KiB) cannot be sent again: a 502 upstream-reset, counted against no endpoint', async () => {
+  const refuser = await h2server((s) => {
+    let n = 0;
+    s.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n > 70_000 && !s.closed) s.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    });
+  });
+  const f = await front([{ id: 'refuser', port: refuser.port }]);
+  try {
+    const a = await call(f.client, '/x', { method: 'POST', body: [Buffer.alloc(40_000), Buffer.alloc(40_000)], gapMs: 100 });
+    assert.deepEqual([a.status, a.reason], [502, 'upstream-reset']);
+    assert.equal(refuser.streams(), 1);
+    assert.deepEqual(f.records, []);
+  } finally {
+    f.close();
+    refuser.server.close();
   }
 });

@@ -425,3 +425,39 @@ test('response framing headers: Connection tokens and Content-Length digits, byt
   for (const bad of ['1e3', '0x10', '', '-1', '1 2', '9999999999999999']) assert.ok(Number.isNaN(scan(`Content-Length: ${bad}`).length), bad);
   assert.equal(scan('X-A: 1').length, -1);
 });
+
+/** Writes `text` in pieces of 1..max bytes, each on a later turn of the event loop (most become reads of their own). */
+function dribble(s: net.Socket, text: string, max: number, random: () => number, end = false): void {
+  let at = 0;
+  const next = (): void => {
+    if (s.destroyed) return;
+    if (at >= text.length) return void (end ? s.end() : undefined);
+    const n = 1 + Math.floor(random() * max);
+    s.write(text.slice(at, (at += n)), 'latin1');
+    setImmediate(next);
+  };
+  next();
+}
+
+test('response heads read in small pieces: a 20 KiB head, an interim 100 then the answer, and a bare LF refused as when read whole', async () => {
+  const random = rng(9);
+  const pad = 'v'.repeat(20_000);
+  const srv = await rawServer((req, _n, s) => {
+    s.setNoDelay(true);
+    if (req.startsWith('GET /big')) dribble(s, `HTTP/1.1 200 OK\r\nx-pad: ${pad}\r\ncontent-length: 2\r\n\r\nok`, 7, random);
+    else if (req.startsWith('GET /interim')) dribble(s, 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nx-a: 1\r\ncontent-length: 1\r\n\r\nz', 2, random);
+    else if (req.startsWith('GET /bare-lf')) dribble(s, 'HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\ncontent-length: 0\r\n\r\n', 2, random);
+    else if (req.startsWith('GET /lf-lf')) dribble(s, 'HTTP/1.1 200 OK\r\nx-a: 1\n\ncontent-length: 0\r\n\r\n', 2, random);
+  });
+  const pool = new UpstreamPool('127.0.0.1', srv.port);
+  try {
+    const big = await send(pool, 'GET', '/big');
+    assert.deepEqual([big.status, big.body, big.headers.slice(0, 2)], [200, 'ok', ['x-pad', pad]]);
+    const interim = await send(pool, 'GET', '/interim');
+    assert.deepEqual([interim.status, interim.body, interim.headers.slice(0, 2)], [201, 'z', ['x-a', '1']]);
+    for (const path of ['/bare-lf', '/lf-lf']) assert.equal((await send(pool, 'GET', path, 2000)).error?.code, 'BAD_RESPONSE', path);
+  } finally {
+    pool.close();
+    await srv.close();
+  }
+});

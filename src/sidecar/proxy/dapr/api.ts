@@ -173,6 +173,9 @@ export function startDaprApi(o: DaprApiOptions): Promise<DaprApi> {
     // daprd's limit (http-max-request-size) holds for invocations too: a body said to be longer is refused unread.
     const length = Number(req.headers['content-length']);
     if (length > limit) throw new BodyTooLarge();
+    // A body of no declared length (chunked, or HTTP/2's) is counted as it streams to the callee:
+    // cut with a 413 once past the limit (LeanRequest, H2AsH1Request, node:http's: http1-turns limitBody).
+    if ('bodyLimit' in req) (req as { bodyLimit: number }).bodyLimit = limit;
     // The method is normalised as a mesh port normalises a path (the callee's proxy would), so the
     // caller's routes for the callee match what the callee gets: `/public/%2e%2e/admin` is `/admin`
     // to a route here too — dot segments above the method's root stay at it (`/../x` is `/x`).
