@@ -41,6 +41,7 @@ interface SpanRow {
   start: number;
   duration: number;
   proxy: string;
+  shadow: number | null;
 }
 
 interface TraceRow {
@@ -65,6 +66,7 @@ export function spanProblem(s: unknown): string | undefined {
   if (v.parentId !== undefined && (typeof v.parentId !== 'string' || !HEX16.test(v.parentId))) return 'parentId must be 16 lower-case hex digits';
   if (v.kind !== 'server' && v.kind !== 'client') return 'kind must be server or client';
   for (const k of ['service', 'variant', 'route', 'method', 'path', 'proxy'] as const) if (typeof v[k] !== 'string') return `${k} must be a string`;
+  if (v.shadow !== undefined && typeof v.shadow !== 'boolean') return 'shadow must be a boolean';
   for (const k of ['status', 'start', 'durationMs'] as const) if (typeof v[k] !== 'number' || !Number.isFinite(v[k])) return `${k} must be a number`;
   return undefined;
 }
@@ -88,9 +90,12 @@ export class TraceStore {
       CREATE TABLE IF NOT EXISTS spans (
         trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, kind TEXT NOT NULL, service TEXT NOT NULL, source TEXT,
         variant TEXT NOT NULL, route TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
-        start REAL NOT NULL, duration REAL NOT NULL, proxy TEXT NOT NULL, PRIMARY KEY (trace_id, span_id, kind));`);
+        start REAL NOT NULL, duration REAL NOT NULL, proxy TEXT NOT NULL, shadow INTEGER, PRIMARY KEY (trace_id, span_id, kind));`);
+    // A store written before mirror copies had spans of their own lacks the column.
+    const columns = this.db.prepare('PRAGMA table_info(spans)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'shadow')) this.db.exec('ALTER TABLE spans ADD COLUMN shadow INTEGER');
     this.insertSpan = this.db.prepare(
-      'INSERT OR IGNORE INTO spans (trace_id, span_id, parent_id, kind, service, source, variant, route, method, path, status, start, duration, proxy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR IGNORE INTO spans (trace_id, span_id, parent_id, kind, service, source, variant, route, method, path, status, start, duration, proxy, shadow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     // services: ",a,b," so a service filter is one LIKE; the root is the earliest span's receiver.
     this.upsertTrace = this.db.prepare(`INSERT INTO traces (trace_id, seq, start, stop, root, services, status, spans)
@@ -107,7 +112,7 @@ export class TraceStore {
     let n = 0;
     this.db.transaction(() => {
       for (const s of spans) {
-        const r = this.insertSpan.run(s.traceId, s.spanId, s.parentId ?? null, s.kind, s.service, s.source ?? null, s.variant, s.route, s.method, s.path, s.status, s.start, s.durationMs, s.proxy);
+        const r = this.insertSpan.run(s.traceId, s.spanId, s.parentId ?? null, s.kind, s.service, s.source ?? null, s.variant, s.route, s.method, s.path, s.status, s.start, s.durationMs, s.proxy, s.shadow === true ? 1 : null);
         if (r.changes === 0) continue; // sent twice
         this.upsertTrace.run({ id: s.traceId, start: s.start, end: s.start + s.durationMs, service: s.service, status: s.status });
         n++;
@@ -167,6 +172,7 @@ export class TraceStore {
         start: r.start,
         durationMs: r.duration,
         proxy: r.proxy,
+        ...(r.shadow ? { shadow: true } : {}),
       })),
     };
   }

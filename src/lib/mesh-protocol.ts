@@ -317,6 +317,8 @@ export interface TraceSpan {
   start: number;
   durationMs: number;
   proxy: string;
+  /** A mirrored copy's call (client span; Istio's route `mirror`): its answer went to the shadow diff, not to the caller. */
+  shadow?: boolean;
 }
 
 /** POST /api/v1/traces: a proxy's batch. */

@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import type { Cluster } from './cluster.js';
 import type { H2Sessions } from './h2-forward.js';
 import { flatHeaders } from './h2-streams.js';
-import { copySpan, shadowHost, type MirrorSender } from './mirror.js';
+import { copySpan, shadowHost, type CopySpanIds, type MirrorSender } from './mirror.js';
 import type { RequestHead } from './routes.js';
 import { EXTRA_LINE_HEADER, extraLineFields } from './request-headers.js';
 import { UpstreamError, UpstreamHead } from './upstream-client.js';
@@ -21,8 +21,16 @@ function headOf(h: http2.IncomingHttpHeaders): UpstreamHead {
   return new UpstreamHead(Buffer.from(lines, 'latin1'), -1);
 }
 
-/** Sends copies of the stream whose headers are `headers` (as they are now) to `cluster`, over `sessions`. */
-export function h2MirrorSender(sessions: H2Sessions, cluster: Cluster, head: RequestHead, headers: http2.IncomingHttpHeaders): MirrorSender {
+/**
+ * Sends copies of the stream whose headers are `headers` (as they are now) to `cluster`, over
+ * `sessions`; `span` is the copy's own (copySpan).
+ */
+export function h2MirrorSender(
+  sessions: H2Sessions,
+  cluster: Cluster,
+  head: RequestHead,
+  headers: http2.IncomingHttpHeaders,
+): { send: MirrorSender; span: CopySpanIds | undefined } {
   const out: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = v;
   // A second Authorization (Referer…) goes as the primary's does to a peer proxy (h2-forward.ts).
@@ -30,8 +38,8 @@ export function h2MirrorSender(sessions: H2Sessions, cluster: Cluster, head: Req
   if (extraFields) out[EXTRA_LINE_HEADER] = extraFields;
   out[':authority'] = shadowHost(String(headers[':authority'] ?? headers.host ?? cluster.name));
   if (typeof out.host === 'string') out.host = shadowHost(out.host);
-  copySpan(out as Record<string, string | string[] | undefined>);
-  return (body, to) => {
+  const span = copySpan(out as Record<string, string | string[] | undefined>);
+  const send: MirrorSender = (body, to) => {
     const ep = cluster.pick(head, undefined);
     if (!ep) return undefined;
     let s: http2.ClientHttp2Stream;
@@ -71,4 +79,5 @@ export function h2MirrorSender(sessions: H2Sessions, cluster: Cluster, head: Req
       },
     };
   };
+  return { send, span };
 }

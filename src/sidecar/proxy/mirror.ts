@@ -12,7 +12,8 @@ import { headersSayBody } from './http-syntax.js';
 import type { ExchangeTap } from './recorder.js';
 import type { RequestHead } from './routes.js';
 import type { UpstreamHandlers } from './upstream-client.js';
-import { propagateTrace } from './trace.js';
+import { performance } from 'node:perf_hooks';
+import { propagateTrace, validTraceparent } from './trace.js';
 
 /** How long a mirrored copy may take after its primary ended, when the route sets no timeout. */
 export const MIRROR_TIMEOUT_MS = 15_000;
@@ -23,13 +24,34 @@ export const MIRROR_BODY_LIMIT = 1024 * 1024;
 /** Body bytes held for all copies at once; a copy that would pass it is dropped. */
 export const MIRROR_BUFFER_LIMIT = 16 * 1024 * 1024;
 
+/** A copy's place in its trace: its own span, a child of the primary hop's (the span copySpan() read). */
+export interface CopySpanIds {
+  traceId: string;
+  spanId: string;
+  parentId: string;
+  sampled: boolean;
+}
+
 /**
- * A copy is a call of its own: it keeps the trace (id and flags) but gets a parent id of its own, as
- * Envoy gives a shadow request a child span — with the primary's, the shadow's server span and the
- * primary upstream's would both claim one parent call.
+ * A sent copy is over (settled once): `status` is its answer's, or 502 / 504 (the copy's timeout)
+ * when it failed without one; `start` is epoch milliseconds, `elapsedMs` from sending to the end.
  */
-export function copySpan(headers: Record<string, string | string[] | undefined>): void {
-  if (typeof headers.traceparent === 'string') propagateTrace(headers);
+export type CopySettled = (span: CopySpanIds, status: number, start: number, elapsedMs: number) => void;
+
+/**
+ * A copy is a call of its own: it keeps the trace (id and flags) but gets a span id of its own, as
+ * Envoy gives a shadow request a child span — with the primary's, the shadow's server span and the
+ * primary upstream's would both claim one parent call. Returns the copy's span (undefined: the
+ * request came with no valid `traceparent`), which the proxy records once the copy is over so that
+ * the shadow's spans hang under the hop that copied them, not apart as a second root.
+ */
+export function copySpan(headers: Record<string, string | string[] | undefined>): CopySpanIds | undefined {
+  const cur = headers.traceparent;
+  if (typeof cur !== 'string') return undefined;
+  propagateTrace(headers);
+  const now = headers.traceparent as string;
+  if (!validTraceparent(cur) || now.slice(3, 35) !== cur.slice(3, 35)) return undefined;
+  return { traceId: now.slice(3, 35), spanId: now.slice(36, 52), parentId: cur.slice(36, 52), sampled: (parseInt(now.slice(53, 55), 16) & 1) === 1 };
 }
 
 /**
@@ -49,6 +71,12 @@ const DISCARD: UpstreamHandlers = { onHead: () => false, onData: () => true, onE
  */
 export type MirrorSender = (body: Buffer | null, to: UpstreamHandlers) => { abort(): void } | undefined;
 
+/** What a copy reports when it is over: its span (copySpan) to `settled`. */
+export interface CopyReport {
+  span: CopySpanIds | undefined;
+  settled: CopySettled | undefined;
+}
+
 /** The mirrored copies one proxy sends, with their limits. */
 export class Mirrors {
   private inFlight = 0;
@@ -67,9 +95,16 @@ export class Mirrors {
    * shadow). The copy's answer goes to `answerTo` (a shadow comparison) or is discarded; `timeoutMs`
    * is the route's timeout (none: the copy may run as long as the primary, then MIRROR_TIMEOUT_MS).
    * A bodiless request's copy is sent at once; otherwise the returned copy's tap collects the body
-   * and sends on its end. Undefined: no copy.
+   * and sends on its end. `settled` hears of the copy's span when it is over. Undefined: no copy.
    */
-  begin(cluster: Cluster, req: RequestHead, ops: MeshHeaderOps | undefined, answerTo: UpstreamHandlers | undefined, timeoutMs: number | undefined): MirrorCopy | undefined {
+  begin(
+    cluster: Cluster,
+    req: RequestHead,
+    ops: MeshHeaderOps | undefined,
+    answerTo: UpstreamHandlers | undefined,
+    timeoutMs: number | undefined,
+    settled?: CopySettled,
+  ): MirrorCopy | undefined {
     // A content coding on the message itself (`gzip, chunked`) would reach the copy as a plain body.
     const te = req.headers['transfer-encoding'];
     if (te !== undefined && !/^[\t ]*chunked[\t ]*$/i.test(String(te))) return undefined;
@@ -77,23 +112,30 @@ export class Mirrors {
     applyHeaderOps(headers, ops);
     headers.host = shadowHost(req.headers.host ?? cluster.name);
     delete headers.connection;
-    copySpan(headers);
+    const span = copySpan(headers);
     const head = { method: req.method ?? 'GET', path: req.url ?? '/', headers };
     const send: MirrorSender = (body, to) => {
       const ep = cluster.pick(head, undefined);
       // Its own pool: copies never wait for, or take, the connections real requests use.
       return ep && this.pools.get(ep, cluster.pool, true).request({ ...head, body }, to);
     };
-    return this.start(headersSayBody(req.headers), Number(req.headers['content-length']), send, answerTo, timeoutMs);
+    return this.start(headersSayBody(req.headers), Number(req.headers['content-length']), send, answerTo, timeoutMs, { span, settled });
   }
 
   /**
    * Begins a copy sent by `send` (an HTTP/2 stream's, h2-mirror.ts), as begin() does; `hasBody`:
    * the request has a body to collect, `declared` its length if it said one.
    */
-  start(hasBody: boolean, declared: number, send: MirrorSender, answerTo: UpstreamHandlers | undefined, timeoutMs: number | undefined): MirrorCopy | undefined {
+  start(
+    hasBody: boolean,
+    declared: number,
+    send: MirrorSender,
+    answerTo: UpstreamHandlers | undefined,
+    timeoutMs: number | undefined,
+    report?: CopyReport,
+  ): MirrorCopy | undefined {
     if (declared > MIRROR_BODY_LIMIT || declared > MIRROR_BUFFER_LIMIT - this.buffered) return undefined;
-    const copy = new MirrorCopy(this, send, answerTo ?? DISCARD, timeoutMs);
+    const copy = new MirrorCopy(this, send, answerTo ?? DISCARD, timeoutMs, report);
     // Bodiless: sent now (undefined when it is not: no endpoint, or too many copies in flight).
     if (!hasBody) return copy.send(null) ? copy : undefined;
     return copy;
@@ -158,6 +200,7 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
     private readonly to: UpstreamHandlers,
     /** The route's timeout; undefined: none (the copy may take as long as the primary, then MIRROR_TIMEOUT_MS). */
     private readonly timeoutMs: number | undefined,
+    private readonly report?: CopyReport,
   ) {}
 
   /** A piece of the body as the primary sends it (a view of a reused buffer: copied). */
@@ -195,22 +238,32 @@ export class MirrorCopy implements Pick<ExchangeTap, 'requestBody' | 'requestEnd
     if (held) this.mirrors.unreserve(held);
     if (!this.mirrors.takeSlot()) return false;
     this.out = true;
-    const over = (): void => {
+    const sentAt = performance.now();
+    let answered = 0;
+    const over = (status: number): void => {
       if (!this.out) return;
       this.out = false;
       clearTimeout(this.deadline);
       this.mirrors.releaseSlot();
+      const span = this.report?.span;
+      if (span?.sampled) {
+        const elapsed = performance.now() - sentAt;
+        // Wall clock at the end minus the monotonic duration, as the proxy's own spans.
+        this.report?.settled?.(span, status, Date.now() - elapsed, elapsed);
+      }
     };
     const { to } = this;
     const call = this.sender(body, {
-      onHead: (status, head) => to.onHead(status, head),
+      onHead: (status, head) => ((answered = status), to.onHead(status, head)),
       onData: (chunk) => to.onData(chunk),
       onTrailers: (flat) => to.onTrailers?.(flat),
-      onEnd: () => (over(), to.onEnd()),
-      onError: (err) => (over(), to.onError(err)),
+      onEnd: () => (over(answered), to.onEnd()),
+      onError: (err) => (over(answered || (/TIMEOUT|ABORTED/.test(err.code) ? 504 : 502)), to.onError(err)),
     });
     if (!call) {
-      over();
+      // Never sent (no endpoint): no span either.
+      this.out = false;
+      this.mirrors.releaseSlot();
       return false;
     }
     this.call = call;

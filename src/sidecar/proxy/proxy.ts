@@ -29,7 +29,7 @@ import type { Responder } from './responder.js';
 import type { ShadowStats } from './shadow.js';
 import type { ExchangeTap } from './recorder.js';
 import type { Recorder, RecordedExchange } from './recorder.js';
-import { Mirrors, mirrorTap } from './mirror.js';
+import { Mirrors, mirrorTap, type CopySettled } from './mirror.js';
 // Imported, not the global: globalThis.performance is an accessor, read through a slow global load on every call.
 import { performance } from 'node:perf_hooks';
 
@@ -751,8 +751,8 @@ export class Proxy {
     if (!mirror || !(Math.random() * 100 < mirror.percent)) return undefined;
     const { mirrorMod, mirrorSessions } = this.h2!;
     const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, route.name, head.method ?? 'GET', head.url ?? '/', mirror.key) : undefined;
-    const send = mirrorMod.h2MirrorSender(mirrorSessions, mirror.cluster, head, headers);
-    const copy = this.mirrors.start(!stream.endAfterHeaders, Number(headers['content-length']), send, cmp, route.timeout);
+    const { send, span } = mirrorMod.h2MirrorSender(mirrorSessions, mirror.cluster, head, headers);
+    const copy = this.mirrors.start(!stream.endAfterHeaders, Number(headers['content-length']), send, cmp, route.timeout, { span, settled: this.copySettled(route, head) });
     if (!copy) return undefined;
     return {
       tap: mirrorTap(undefined, copy, cmp),
@@ -917,7 +917,7 @@ export class Proxy {
     const { mirror } = opts.route;
     if (mirror && !(res instanceof UpgradeResponse) && Math.random() * 100 < mirror.percent) {
       const cmp = this.shadow ? new this.shadow.mod.ShadowComparison(this.shadow.stats, service, opts.route.name, req.method ?? 'GET', req.url ?? '/', mirror.key) : undefined;
-      const copy = this.mirrors.begin(mirror.cluster, req, opts.route.requestHeaders, cmp, opts.route.timeout);
+      const copy = this.mirrors.begin(mirror.cluster, req, opts.route.requestHeaders, cmp, opts.route.timeout, this.copySettled(opts.route, req));
       if (copy) {
         // The copy takes the body as the primary sends it; the comparison sees the primary's answer.
         const tap = mirrorTap(opts.tap, copy, cmp);
@@ -1000,6 +1000,34 @@ export class Proxy {
       durationMs: elapsed,
       proxy: this.cfg.proxyId,
     });
+  }
+
+  /**
+   * Records a sampled mirror copy's CLIENT span (as Envoy's shadow span) once the copy is over: a
+   * child of the primary hop's span, so the shadow's own spans nest under the hop that copied them
+   * instead of forming a second root of the trace. Undefined when this proxy records no spans.
+   */
+  private copySettled(route: CompiledRoute, req: RequestHead): CopySettled | undefined {
+    const { mirror } = route;
+    if (!this.spans || !mirror) return undefined;
+    return (span, status, start, elapsed) =>
+      this.spans?.add({
+        traceId: span.traceId,
+        spanId: span.spanId,
+        parentId: span.parentId,
+        kind: 'client',
+        service: mirror.service,
+        source: this.selfSource,
+        variant: mirror.variant,
+        route: route.name,
+        method: req.method ?? '',
+        path: req.url ?? '/',
+        status,
+        start,
+        durationMs: elapsed,
+        proxy: this.cfg.proxyId,
+        shadow: true,
+      });
   }
 
   private admin(req: ProxyRequest, res: ProxyResponse): void {

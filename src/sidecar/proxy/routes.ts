@@ -16,7 +16,8 @@ export interface CompiledRoute {
   timeout?: number;
   retries: RouteRetries | undefined;
   fault?: MeshRoute['fault'];
-  mirror?: { cluster: Cluster; percent: number; key?: string };
+  /** `service` and `variant` name the copy's destination in its span (variant '-': any). */
+  mirror?: { cluster: Cluster; percent: number; key?: string; service: string; variant: string };
   requestHeaders?: MeshHeaderOps;
   responseHeaders?: MeshHeaderOps;
   throttle?: Throttle;
@@ -173,7 +174,9 @@ export function compileRoutes(self: string, routes: MeshRoute[] | undefined, loo
           }
         : undefined,
       fault: r.fault,
-      mirror: r.mirror ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent, key: r.mirror.key } : undefined,
+      mirror: r.mirror
+        ? { cluster: lookup(r.mirror.service, r.mirror.variant), percent: r.mirror.percent, key: r.mirror.key, service: r.mirror.service, variant: r.mirror.variant ?? '-' }
+        : undefined,
       requestHeaders: r.headers?.request,
       responseHeaders: r.headers?.response,
       throttle: throttles.get(`route:${self}:${r.name ?? i}`, r),

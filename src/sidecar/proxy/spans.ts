@@ -384,6 +384,8 @@ export function otlpJson(service: string, spans: TraceSpan[]): unknown {
                 attr('berth.variant', s.variant),
                 attr('berth.route', s.route),
                 attr('berth.proxy', s.proxy),
+                // A mirror copy's call (Envoy marks its shadow spans so too): its answer reached no caller.
+                ...(s.shadow ? [{ key: 'berth.shadow', value: { boolValue: true } }] : []),
               ],
               // OpenTelemetry's HTTP semantic conventions, "Status": STATUS_CODE_ERROR for a CLIENT span
               // answered 4xx or 5xx (the call failed), for a SERVER span only 5xx (a 4xx is the caller's

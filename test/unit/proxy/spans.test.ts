@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_ATTRIBUTE_LENGTH, MAX_BUFFERED_BYTES, otlpJson, propagateSampled, SpanSink, spanBytes } from '../../../src/sidecar/proxy/spans.js';
 import { TraceStore, spanProblem } from '../../../src/control/trace-store.js';
+import Database from 'better-sqlite3';
 import type { TraceBatch, TraceSpan } from '../../../src/lib/mesh-protocol.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-spans-unit-'));
@@ -314,6 +315,27 @@ test('trace store: summaries, filters by service/status/duration, one trace\'s s
   assert.equal(again.count(), 10, 'kept across reopening (a control-plane restart)');
   assert.equal(again.list({ limit: 1 })[0].traceId, id(24));
   again.close();
+});
+
+test('trace store: a mirror copy\'s span keeps its shadow mark; a store from before the mark opens and takes it', () => {
+  const file = join(dir, 'traces-before-shadow.db');
+  // The spans table as it was before copies had spans of their own (no shadow column).
+  const old = new Database(file);
+  old.exec(`CREATE TABLE spans (
+      trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, kind TEXT NOT NULL, service TEXT NOT NULL, source TEXT,
+      variant TEXT NOT NULL, route TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL,
+      start REAL NOT NULL, duration REAL NOT NULL, proxy TEXT NOT NULL, PRIMARY KEY (trace_id, span_id, kind));`);
+  old.close();
+  const store = new TraceStore(file, 10);
+  const trace = 'e'.repeat(32);
+  store.add([
+    span({ traceId: trace, spanId: '0000000000000001', service: 'web', source: 'ingress', start: 1000, durationMs: 30 }),
+    span({ traceId: trace, spanId: '0000000000000002', parentId: '0000000000000001', service: 'web', source: 'ingress', variant: 'v2', start: 1001, durationMs: 20, shadow: true }),
+  ]);
+  const got = store.get(trace)!;
+  assert.deepEqual(got.spans.map((s) => [s.spanId, s.shadow]), [['0000000000000001', undefined], ['0000000000000002', true]]);
+  store.close();
+  assert.match(spanProblem({ ...span(), shadow: 'yes' })!, /shadow/);
 });
 
 test('spanProblem refuses what is not a span', () => {

@@ -60,8 +60,8 @@ function Waterfall({ id }) {
     <tbody>${ordered(spans).map(({ s, depth }) => {
       const left = ((s.start - trace.start) / total) * 100;
       const width = Math.max((s.durationMs / total) * 100, 0.4);
-      const label = s.kind === 'client' ? html`<b>${s.source || '?'} → ${s.service}</b> <span class="muted small">route ${s.route}, variant ${s.variant}</span>` : html`${s.service} <span class="muted small">inbound${s.variant && s.variant !== '-' ? `, variant ${s.variant}` : ''}</span>`;
-      return html`<tr key=${s.spanId + s.kind} data-testid="span" data-kind=${s.kind} data-service=${s.service} data-source=${s.source || ''}>
+      const label = s.kind === 'client' ? html`<b>${s.source || '?'} → ${s.service}</b> <span class="muted small">${s.shadow ? 'shadow copy, ' : ''}route ${s.route}, variant ${s.variant}</span>` : html`${s.service} <span class="muted small">inbound${s.variant && s.variant !== '-' ? `, variant ${s.variant}` : ''}</span>`;
+      return html`<tr key=${s.spanId + s.kind} data-testid="span" data-kind=${s.kind} data-service=${s.service} data-source=${s.source || ''} data-shadow=${s.shadow ? 'true' : undefined}>
         <td class="nowrap" style=${`padding-left:${10 + depth * 16}px`} title=${`${s.method} ${s.path} · ${s.proxy} · span ${s.spanId}`}>${label}<div class="mono small muted">${s.method} ${s.path}</div></td>
         <td class=${statusClass(s.status)}>${s.status}</td><td class="mono small nowrap">${ms(s.durationMs)}</td>
         <td class="wf-cell"><div class=${`wf-bar ${s.kind} ${s.status >= 500 ? 'bad' : ''}`} style=${`left:${left}%;width:${width}%`}></div></td>
