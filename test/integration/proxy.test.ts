@@ -320,7 +320,8 @@ describe('berth-proxy process', () => {
       let text = '';
       s.on('data', (d: Buffer) => (text += d.toString('latin1')));
       s.on('close', () => resolve(text));
-      s.on('error', reject);
+      // What the proxy answered before it closed says why (a write after its close fails EPIPE).
+      s.on('error', (err) => reject(new Error(`${err.message} after ${JSON.stringify(text.slice(0, 300))}`)));
     });
     assert.match(got, new RegExp(`HTTP/1\\.1 200 [^]*read ${size}$`), got.slice(0, 300));
   });

@@ -159,8 +159,10 @@ export function limitBody(req: http.IncomingMessage, res: http.ServerResponse): 
 export function watchBodyProgress(req: http.IncomingMessage, res: http.ServerResponse, ms: number): void {
   const socket = req.socket;
   let seen = socket.bytesRead;
-  const timer = setInterval(() => {
-    if (req.complete || socket.destroyed) return clearInterval(timer);
+  // Decided a turn after the timer (as the lean path's bodyCheck): what came while this process was not running is read first.
+  let over = false;
+  const check = (): void => {
+    if (over || req.complete || socket.destroyed) return clearInterval(timer);
     const now = socket.bytesRead;
     const held = req.readableLength >= req.readableHighWaterMark;
     if (now !== seen || held) {
@@ -172,7 +174,11 @@ export function watchBodyProgress(req: http.IncomingMessage, res: http.ServerRes
     // the request sees its client gone and gives up the upstream call.
     if (res.headersSent || !socket.writable) return void socket.destroy();
     socket.end(rawAnswer('408 Request Timeout'), () => socket.destroy());
-  }, ms);
+  };
+  const timer = setInterval(() => setImmediate(check), ms);
   timer.unref();
-  res.once('close', () => clearInterval(timer));
+  res.once('close', () => {
+    over = true;
+    clearInterval(timer);
+  });
 }

@@ -519,7 +519,12 @@ export class LeanConnection {
     this.socket.destroy();
   }
 
-  /** A body that made no progress for a whole period (and was not held back by its consumer): 408. */
+  /**
+   * A body that made no progress for a whole period (and was not held back by its consumer): 408.
+   * Run a turn after the period's timer (setImmediate): libuv runs due timers before it polls for
+   * reads, so a proxy that was not running (a GC pause, a starved CPU, SIGSTOP) first reads what its
+   * client sent meanwhile instead of taking its own stall for the client's.
+   */
   private bodyCheck(): void {
     if (this.bodyKind === BodyKind.None || this.closed) {
       clearInterval(this.bodyTimer);
@@ -606,7 +611,11 @@ export class LeanConnection {
     if (this.bodyKind !== BodyKind.None) {
       this.buf = EMPTY;
       this.bodyProgress = true;
-      this.bodyTimer ??= setInterval(() => this.bodyCheck(), this.hooks.bodyTimeoutMs ?? BODY_TIMEOUT_MS).unref();
+      if (!this.bodyTimer) {
+        // A check due after this body's timer was stopped (it ended, and another may have begun) is not this one's.
+        const timer: NodeJS.Timeout = setInterval(() => setImmediate(() => this.bodyTimer === timer && this.bodyCheck()), this.hooks.bodyTimeoutMs ?? BODY_TIMEOUT_MS).unref();
+        this.bodyTimer = timer;
+      }
       if (rest.length > 0) this.feedBody(rest);
     }
     // feedBody may have rejected the request (a malformed chunk in the first bytes): it was answered.
