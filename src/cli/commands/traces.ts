@@ -99,7 +99,7 @@ export function waterfallOrder(spans: TraceSpan[]): { s: TraceSpan; depth: numbe
 export function renderWaterfall(trace: TraceSummary, spans: TraceSpan[], width = 40): string {
   const total = Math.max(trace.durationMs, 0.001);
   const rows = waterfallOrder(spans).map(({ s, depth }) => {
-    const label = `${'  '.repeat(depth)}${s.kind === 'client' ? `${s.source ?? '?'} → ${s.service}${s.shadow ? ' (shadow)' : ''}` : `${s.service} (inbound)`}`;
+    const label = `${'  '.repeat(depth)}${s.kind === 'client' ? `${s.source ?? '?'} → ${s.service}${s.shadow ? ' (shadow)' : ''}` : `${s.service} (inbound${s.variant !== '-' && s.variant !== 'default' ? `, ${s.variant}` : ''})`}`;
     const from = Math.min(width - 1, Math.floor(((s.start - trace.start) / total) * width));
     const len = Math.max(1, Math.min(width - from, Math.round((s.durationMs / total) * width)));
     const bar = ' '.repeat(from) + (s.kind === 'client' ? '█' : '▒').repeat(len) + ' '.repeat(width - from - len);

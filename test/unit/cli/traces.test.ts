@@ -55,9 +55,11 @@ test('a mirror copy\'s hop is marked (shadow) and the shadow\'s spans nest under
   // ingress → web (1) with its copy to web@v2 (5, a child of 1); the shadow's arrival (6) started a
   // millisecond "before" the primary hop on the wall clock: the tree, not the clock, puts it below.
   const copy = { ...span('5', '1', 'client', 'web', 'ingress', 1001, 20), shadow: true };
-  const spans = [span('6', '5', 'server', 'web', 'ingress', 999, 18), copy, span('2', '1', 'server', 'web', 'ingress', 1002, 80), span('1', undefined, 'client', 'web', 'ingress', 1000, 100)];
+  const spans = [{ ...span('6', '5', 'server', 'web', 'ingress', 999, 18), variant: 'v2' }, copy, span('2', '1', 'server', 'web', 'ingress', 1002, 80), span('1', undefined, 'client', 'web', 'ingress', 1000, 100)];
   assert.deepEqual(waterfallOrder(spans).map(({ s, depth }) => [s.spanId, depth]), [['1', 0], ['5', 1], ['6', 2], ['2', 1]]);
   const lines = renderWaterfall({ traceId: 'a'.repeat(32), start: 999, durationMs: 101, root: 'web', services: ['web'], status: 200, spans: 4 }, spans, 20).split('\n');
   assert.ok(lines.some((l) => /^ {2}ingress → web \(shadow\)/.test(l)), lines.join('\n'));
   assert.equal(lines.filter((l) => l.includes('(shadow)')).length, 1);
+  assert.ok(lines.some((l) => /^ {4}web \(inbound, v2\)/.test(l)), 'the shadow\'s arrival names its variant');
+  assert.ok(lines.some((l) => /^ {2}web \(inbound\) /.test(l)), 'the default variant is not named');
 });
